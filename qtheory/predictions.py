@@ -1,0 +1,533 @@
+r"""Prediction laws: the conditional law of the prediction :math:`Y` given the true size :math:`X=x`.
+
+A policy that uses predictions sees only :math:`Y` (and the age); the joint law of
+:math:`(X, Y)` (Mitzenmacher's :math:`g(x, y)`, ITCS 2020) drives its response time.
+
+Multiplicative models write :math:`Y = xZ` with a factor :math:`Z` independent of :math:`X`:
+
+* :class:`ExponentialPrediction`: :math:`Z \sim \mathrm{Exp}(1)`, i.e. :math:`Y \mid x \sim
+  \mathrm{Exp}(\text{mean } x)` (Mitzenmacher, "Scheduling with Predictions and the Price of
+  Misprediction", ITCS 2020).
+* :class:`UniformPrediction`: :math:`Z \sim U[1-\alpha, 1+\alpha]` (same paper).
+* :class:`LogNormalPrediction`: :math:`\log Z \sim N(0, \sigma^2)` (Dell'Amico, Carra, Michiardi,
+  "Revisiting size-based scheduling with estimated job sizes", MASCOTS 2014).
+* :class:`BoundedMultiplicative`: :math:`Z \in [\beta, \alpha]` (Scully, Grosof, Mitzenmacher,
+  "Uniform Bounds for Scheduling with Job Size Estimates", ITCS 2022), with a stated law inside
+  the interval or a deterministic factor map :math:`y = \phi(x)\,x`.
+
+Others: :class:`PerfectPrediction` (:math:`Y = X`), :class:`OneBit` (one bit of advice,
+Mitzenmacher, "Queues with Small Advice", ACDA 2021) and :class:`EmpiricalPairs` (a joint law
+from data). The engine obtains what it needs through :meth:`PredictionLaw.joint`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from ._validation import in_range, nonnegative, positive
+
+
+# --------------------------------------------------------------------------------------------
+# Laws of the multiplicative factor Z
+# --------------------------------------------------------------------------------------------
+class FactorLaw:
+    """Law of the multiplicative factor :math:`Z = Y / X` (independent of :math:`X`)."""
+
+    #: finite support ends and interior kinks of the density (in z)
+    kinks: tuple = ()
+
+    def cdf(self, z):
+        raise NotImplementedError
+
+    def sf(self, z):
+        raise NotImplementedError
+
+    def pdf(self, z):
+        raise NotImplementedError
+
+    def log_range(self) -> tuple[float, float]:
+        """[log z_lo, log z_hi] outside which the law has negligible (< 1e-18) mass."""
+        raise NotImplementedError
+
+    def psi(self, t):
+        r""":math:`\psi(t) = E[((1 + t - Z)^+)^2\, 1\{Z > t\}]`, used by the SPRPT old work."""
+        raise NotImplementedError
+
+    def excess(self) -> float:
+        """E[(1 - Z)^+]."""
+        raise NotImplementedError
+
+    def sample(self, n, rng):
+        raise NotImplementedError
+
+    def log_spread(self) -> float:
+        return 1.0
+
+
+class _ExpFactor(FactorLaw):
+    def cdf(self, z):
+        return -np.expm1(-np.maximum(z, 0.0))
+
+    def sf(self, z):
+        return np.exp(-np.maximum(z, 0.0))
+
+    def pdf(self, z):
+        z = np.asarray(z, float)
+        return np.where(z >= 0, np.exp(-np.maximum(z, 0)), 0.0)
+
+    def log_range(self):
+        return (math.log(1e-19), math.log(46.0))
+
+    def psi(self, t):
+        # int_t^{1+t} (1+t-z)^2 e^{-z} dz = e^{-t} (1 - 2/e)
+        return (1.0 - 2.0 / math.e) * np.exp(-np.maximum(t, 0.0)) + np.where(
+            np.asarray(t) < 0, 0.0, 0.0)
+
+    def excess(self):
+        return 1.0 / math.e
+
+    def sample(self, n, rng):
+        return rng.exponential(1.0, size=n)
+
+    def log_spread(self):
+        return math.log(math.log(4) / math.log(4 / 3))
+
+
+class _UniformFactor(FactorLaw):
+    def __init__(self, a, b, log=False):
+        self.a, self.b, self.log = a, b, log
+        self.kinks = tuple(k for k in (a, b, 1.0) if k > 0)
+        self._L = math.log(b / a) if log else b - a
+
+    def cdf(self, z):
+        z = np.asarray(z, float)
+        if self.log:
+            zz = np.clip(z, self.a, self.b)
+            return np.log(zz / self.a) / self._L
+        return np.clip((z - self.a) / self._L, 0.0, 1.0)
+
+    def sf(self, z):
+        z = np.asarray(z, float)
+        if self.log:
+            zz = np.clip(z, self.a, self.b)
+            return np.log(self.b / zz) / self._L
+        return np.clip((self.b - z) / self._L, 0.0, 1.0)
+
+    def pdf(self, z):
+        z = np.asarray(z, float)
+        inside = (z >= self.a) & (z <= self.b)
+        if self.log:
+            return np.where(inside, 1.0 / (np.maximum(z, 1e-300) * self._L), 0.0)
+        return np.where(inside, 1.0 / self._L, 0.0)
+
+    def log_range(self):
+        return (math.log(max(self.a, 1e-18)), math.log(self.b))
+
+    def _int_poly(self, lo, hi, t):
+        # int_lo^hi (1+t-z)^2 dF(z) for lo <= hi inside the support
+        c = 1.0 + t
+        if self.log:
+            return (c**2 * np.log(hi / lo) - 2 * c * (hi - lo) + (hi**2 - lo**2) / 2) / self._L
+        return ((c - lo) ** 3 - (c - hi) ** 3) / (3 * self._L)
+
+    def psi(self, t):
+        t = np.asarray(t, float)
+        lo = np.maximum(t, self.a)
+        hi = np.minimum(1.0 + t, self.b)
+        ok = hi > lo
+        lo_s = np.where(ok, lo, self.a)
+        hi_s = np.where(ok, hi, self.a)
+        return np.where(ok, self._int_poly(np.maximum(lo_s, 1e-300), hi_s, t), 0.0)
+
+    def excess(self):
+        if self.a >= 1:
+            return 0.0
+        hi = min(1.0, self.b)
+        if self.log:
+            return (math.log(hi / self.a) - (hi - self.a)) / self._L
+        return ((1 - self.a) ** 2 - (1 - hi) ** 2) / (2 * self._L)
+
+    def sample(self, n, rng):
+        if self.log:
+            return np.exp(rng.uniform(math.log(self.a), math.log(self.b), size=n))
+        return rng.uniform(self.a, self.b, size=n)
+
+    def log_spread(self):
+        return max(math.log(self.b / max(self.a, 1e-3)), 1e-3)
+
+
+class _LogNormalFactor(FactorLaw):
+    def __init__(self, sigma):
+        self.s = sigma
+
+    def _u(self, z):
+        z = np.asarray(z, float)
+        with np.errstate(divide="ignore"):
+            return np.log(np.maximum(z, 0.0)) / self.s
+
+    def cdf(self, z):
+        return special.ndtr(self._u(z))
+
+    def sf(self, z):
+        return special.ndtr(-self._u(z))
+
+    def pdf(self, z):
+        z = np.asarray(z, float)
+        zz = np.maximum(z, 1e-300)
+        u = np.log(zz) / self.s
+        return np.where(z > 0, np.exp(-0.5 * u * u) / (zz * self.s * math.sqrt(2 * math.pi)), 0.0)
+
+    def log_range(self):
+        return (-9.0 * self.s, 9.0 * self.s)
+
+    def _pm_between(self, k, lo, hi):
+        """E[Z^k 1{lo < Z <= hi}], both ends > 0, computed without cancellation."""
+        s = self.s
+        a = np.log(lo) / s - k * s
+        b = np.log(hi) / s - k * s
+        # Phi(b) - Phi(a) accurately: use the upper tail when both are positive
+        diff = np.where(a > 0, special.ndtr(-a) - special.ndtr(-b), special.ndtr(b) - special.ndtr(a))
+        return math.exp(k * k * s * s / 2) * diff
+
+    def psi(self, t):
+        t = np.asarray(t, float)
+        lo = np.maximum(t, 1e-300)
+        hi = 1.0 + np.maximum(t, 0.0)
+        c = hi
+        m0 = self._pm_between(0, lo, hi)
+        m1 = self._pm_between(1, lo, hi)
+        m2 = self._pm_between(2, lo, hi)
+        val = c * c * m0 - 2 * c * m1 + m2
+        return np.maximum(val, 0.0)
+
+    def excess(self):
+        s = self.s
+        return 0.5 - math.exp(s * s / 2) * float(special.ndtr(-s))
+
+    def sample(self, n, rng):
+        return np.exp(self.s * rng.standard_normal(n))
+
+    def log_spread(self):
+        return 1.349 * self.s
+
+
+# --------------------------------------------------------------------------------------------
+# Prediction laws
+# --------------------------------------------------------------------------------------------
+class PredictionLaw:
+    """Base class: the conditional law of the prediction Y given the size X = x."""
+
+    def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Predictions for the sizes ``x`` (one each), drawn with ``rng``."""
+        raise NotImplementedError
+
+    def joint(self, size):
+        """The joint law of (X, Y) with the given size law, as the engine consumes it (cached)."""
+        cache = self.__dict__.setdefault("_joint_cache", {})
+        key = id(size)
+        if key not in cache:
+            cache[key] = (size, self._make_joint(size))
+        return cache[key][1]
+
+    def _make_joint(self, size):
+        raise NotImplementedError
+
+    @property
+    def is_perfect(self) -> bool:
+        return False
+
+    def _params(self) -> dict:
+        return {}
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+
+class PerfectPrediction(PredictionLaw):
+    r"""Exact predictions, :math:`Y = X`: prediction-based policies become their size-based
+    counterparts (SPJF = SJF, PSPJF = PSJF, SPRPT = SRPT)."""
+
+    @property
+    def is_perfect(self):
+        return True
+
+    def sample(self, x, rng):
+        return np.asarray(x, float).copy()
+
+    def _make_joint(self, size):
+        from .joint import PerfectJoint
+
+        return PerfectJoint(size)
+
+
+class MultiplicativePrediction(PredictionLaw):
+    r"""Predictions :math:`Y = xZ` with a factor :math:`Z` independent of the size."""
+
+    factor: FactorLaw
+
+    def sample(self, x, rng):
+        x = np.asarray(x, float)
+        return x * self.factor.sample(x.size, rng).reshape(x.shape)
+
+    def _make_joint(self, size):
+        from .joint import FactorJoint
+
+        return FactorJoint(size, self.factor)
+
+
+class ExponentialPrediction(MultiplicativePrediction):
+    r"""Exponential predictions with mean equal to the size: :math:`P(Y > y \mid x) = e^{-y/x}`.
+
+    Mitzenmacher, "Scheduling with Predictions and the Price of Misprediction", ITCS 2020: a
+    deliberately weak predictor; with exponential sizes the joint integrals have closed forms in
+    modified Bessel functions, e.g. :math:`P(Y > y) = 2\sqrt{y} K_1(2\sqrt{y})`.
+    """
+
+    def __init__(self):
+        self.factor = _ExpFactor()
+
+
+class UniformPrediction(MultiplicativePrediction):
+    r"""Uniform multiplicative error: :math:`Y \mid x \sim U[(1-\alpha)x, (1+\alpha)x]`,
+    :math:`0 < \alpha \le 1` (Mitzenmacher, ITCS 2020)."""
+
+    def __init__(self, alpha: float):
+        self.alpha = in_range("alpha", alpha, 0.0, 1.0, lo_open=True)
+        self.factor = _UniformFactor(1.0 - self.alpha, 1.0 + self.alpha)
+
+    def _params(self):
+        return {"alpha": self.alpha}
+
+
+class LogNormalPrediction(MultiplicativePrediction):
+    r"""Log-normal multiplicative error: :math:`\log Y \sim N(\log x, \sigma^2)`.
+
+    The median prediction is unbiased; the mean is :math:`x e^{\sigma^2/2}` (Dell'Amico, Carra,
+    Michiardi, MASCOTS 2014). :math:`\sigma = 0` is :class:`PerfectPrediction`.
+    """
+
+    def __init__(self, sigma: float):
+        self.sigma = nonnegative("sigma", sigma)
+        self.factor = _LogNormalFactor(self.sigma) if self.sigma > 0 else None
+
+    def _params(self):
+        return {"sigma": self.sigma}
+
+    @property
+    def is_perfect(self):
+        return self.sigma == 0
+
+    def sample(self, x, rng):
+        if self.sigma == 0:
+            return np.asarray(x, float).copy()
+        return super().sample(x, rng)
+
+    def _make_joint(self, size):
+        if self.sigma == 0:
+            from .joint import PerfectJoint
+
+            return PerfectJoint(size)
+        return super()._make_joint(size)
+
+
+class BoundedMultiplicative(MultiplicativePrediction):
+    r"""Estimates within :math:`[\beta x, \alpha x]`, :math:`0 < \beta \le \alpha`.
+
+    Scully, Grosof, Mitzenmacher, "Uniform Bounds for Scheduling with Job Size Estimates",
+    ITCS 2022, allow any joint law with :math:`Y/X \in [\beta, \alpha]`. Here the factor
+    :math:`Z = Y/X` has the stated ``law`` inside the interval: ``"uniform"`` (default),
+    ``"loguniform"``, or a deterministic map given by ``factors``: a pair ``(edges, values)``
+    meaning :math:`Y = v_k x` for :math:`x \in [e_k, e_{k+1})` (the adversarial maps of the
+    robustness search), or a callable ``x -> factor``.
+    """
+
+    def __init__(self, beta: float, alpha: float, law: str = "uniform", factors=None):
+        self.beta = positive("beta", beta)
+        self.alpha = positive("alpha", alpha)
+        if self.alpha < self.beta:
+            raise ValueError(f"alpha must be >= beta, got alpha={alpha!r} < beta={beta!r}")
+        if law not in ("uniform", "loguniform"):
+            raise ValueError(f"law must be 'uniform' or 'loguniform', got law={law!r}")
+        self.law = law
+        self.factors = factors
+        if factors is not None and not callable(factors):
+            edges, vals = (np.asarray(a, float) for a in factors)
+            if edges.ndim != 1 or vals.shape != (edges.size - 1,) or np.any(np.diff(edges) <= 0):
+                raise ValueError("factors must be (edges, values) with len(values) == len(edges)-1 "
+                                 "and strictly increasing edges")
+            if np.any(vals < self.beta * (1 - 1e-12)) or np.any(vals > self.alpha * (1 + 1e-12)):
+                raise ValueError(f"factors values must lie in [beta, alpha] = [{beta}, {alpha}]")
+            self.factors = (edges, vals)
+        if self.alpha == self.beta:
+            self.factor = None
+        else:
+            self.factor = _UniformFactor(self.beta, self.alpha, log=(law == "loguniform"))
+
+    def _params(self):
+        p = {"beta": self.beta, "alpha": self.alpha}
+        if self.law != "uniform":
+            p["law"] = self.law
+        if self.factors is not None:
+            p["factors"] = "<map>"
+        return p
+
+    def factor_of(self, x):
+        """The deterministic factor phi(x) (only when ``factors`` was given)."""
+        x = np.asarray(x, float)
+        if callable(self.factors):
+            f = np.asarray(self.factors(x), float)
+            if np.any(f < self.beta * (1 - 1e-12)) or np.any(f > self.alpha * (1 + 1e-12)):
+                raise ValueError("factors(x) returned a factor outside [beta, alpha]")
+            return f
+        edges, vals = self.factors
+        idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, vals.size - 1)
+        return vals[idx]
+
+    def sample(self, x, rng):
+        x = np.asarray(x, float)
+        if self.factors is not None:
+            return x * self.factor_of(x)
+        if self.factor is None:
+            return self.beta * x
+        return super().sample(x, rng)
+
+    def _make_joint(self, size):
+        from .joint import EmpiricalJoint, FactorMapJoint, PerfectJoint
+
+        if self.factors is None and self.factor is None:
+            if self.beta == 1.0:
+                return PerfectJoint(size)
+            return FactorMapJoint(size, np.array([0.0, np.inf]), np.array([self.beta]))
+        if self.factors is not None:
+            if size.is_discrete:
+                x, p = size.atom_values, size.atom_probs
+                return EmpiricalJoint(x, x * self.factor_of(x), p)
+            if callable(self.factors):
+                # piecewise-constant approximation on a fine log grid (documented)
+                lo, hi = size.support
+                lo = max(lo, float(size.ppf(1e-12)))
+                hi = min(hi, float(size.ppf(1 - 1e-12))) if not math.isfinite(hi) else hi
+                edges = np.geomspace(lo, hi, 2049)
+                mids = np.sqrt(edges[:-1] * edges[1:])
+                edges = np.concatenate([[0.0], edges[1:-1], [np.inf]])
+                return FactorMapJoint(size, edges, self.factor_of(mids))
+            edges, vals = self.factors
+            e = edges.copy()
+            e[0], e[-1] = min(e[0], 0.0), np.inf
+            return FactorMapJoint(size, e, vals)
+        return super()._make_joint(size)
+
+
+class OneBit(PredictionLaw):
+    r"""One bit of advice: the prediction says "small" (Y = 0) or "large" (Y = 1).
+
+    The true class is :math:`1\{X > T\}` for the ``threshold`` T; a small job is flagged large with
+    probability ``p_small_as_large`` and a large job flagged small with ``p_large_as_small``
+    (Mitzenmacher, "Queues with Small Advice", ACDA 2021). With SPJF the bit gives
+    non-preemptive two-class priority, with PSPJF preemptive priority (FCFS within a class).
+    """
+
+    def __init__(self, threshold: float, p_small_as_large: float = 0.0,
+                 p_large_as_small: float = 0.0):
+        self.threshold = positive("threshold", threshold)
+        self.p_small_as_large = in_range("p_small_as_large", p_small_as_large, 0.0, 1.0)
+        self.p_large_as_small = in_range("p_large_as_small", p_large_as_small, 0.0, 1.0)
+
+    def _params(self):
+        return {"threshold": self.threshold, "p_small_as_large": self.p_small_as_large,
+                "p_large_as_small": self.p_large_as_small}
+
+    def prob_large(self, x):
+        """P(Y = 1 | X = x)."""
+        x = np.asarray(x, float)
+        return np.where(x > self.threshold, 1.0 - self.p_large_as_small, self.p_small_as_large)
+
+    def sample(self, x, rng):
+        x = np.asarray(x, float)
+        return (rng.random(x.shape) < self.prob_large(x)).astype(float)
+
+    def _make_joint(self, size):
+        from .joint import EmpiricalJoint, OneBitJoint
+
+        if size.is_discrete:
+            x, p = size.atom_values, size.atom_probs
+            q = self.prob_large(x)
+            xs = np.concatenate([x, x])
+            ys = np.concatenate([np.zeros_like(x), np.ones_like(x)])
+            ps = np.concatenate([p * (1 - q), p * q])
+            keep = ps > 0
+            return EmpiricalJoint(xs[keep], ys[keep], ps[keep])
+        return OneBitJoint(size, self)
+
+
+class EmpiricalPairs(PredictionLaw):
+    r"""A joint law of (size, prediction) from data: the empirical distribution of the pairs.
+
+    Every integral of the SOAP formulas becomes a finite sum, evaluated exactly. Use
+    ``qt.MG1(arrival_rate, size=pairs.size_law(), prediction=pairs)`` or simply
+    ``qt.MG1(arrival_rate, prediction=pairs)`` (the size law is then taken from the pairs).
+    """
+
+    def __init__(self, sizes, predictions, weights=None):
+        x = np.asarray(sizes, float).ravel()
+        y = np.asarray(predictions, float).ravel()
+        if x.size == 0 or x.shape != y.shape:
+            raise ValueError(f"sizes and predictions must be non-empty and of equal length, got "
+                             f"{x.size} sizes and {y.size} predictions")
+        if not np.all(np.isfinite(x)) or np.any(x <= 0):
+            bad = int(np.flatnonzero(~(np.isfinite(x) & (x > 0)))[0])
+            raise ValueError(f"sizes must be finite and > 0, got sizes[{bad}]={x[bad]!r}")
+        if not np.all(np.isfinite(y)) or np.any(y < 0):
+            bad = int(np.flatnonzero(~(np.isfinite(y) & (y >= 0)))[0])
+            raise ValueError(f"predictions must be finite and >= 0, got predictions[{bad}]={y[bad]!r}")
+        if weights is None:
+            w = np.full(x.size, 1.0 / x.size)
+        else:
+            w = np.asarray(weights, float).ravel()
+            if w.shape != x.shape or np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:
+                raise ValueError("weights must be non-negative, finite, one per pair")
+            w = w / w.sum()
+        self.x, self.y, self.w = x, y, w
+
+    def _params(self):
+        return {"n": int(self.x.size)}
+
+    def __repr__(self):
+        return f"EmpiricalPairs(<{self.x.size} pairs>)"
+
+    def size_law(self):
+        """The marginal law of the sizes, as :class:`qtheory.sizes.Empirical`."""
+        from .sizes import Empirical
+
+        return Empirical(self.x, weights=self.w)
+
+    def sample(self, x, rng):
+        """Predictions for sizes ``x``: for each size, a prediction drawn from the pairs with
+        that size (sizes absent from the data raise)."""
+        x = np.asarray(x, float)
+        order = np.lexsort((self.y, self.x))
+        xs, ys, ws = self.x[order], self.y[order], self.w[order]
+        lo = np.searchsorted(xs, x, side="left")
+        hi = np.searchsorted(xs, x, side="right")
+        if np.any(hi == lo):
+            raise ValueError("EmpiricalPairs.sample got a size that is not in the data; sample "
+                             "(size, prediction) pairs together with sample_pairs")
+        cw = np.cumsum(ws)
+        base = np.where(lo > 0, cw[lo - 1], 0.0)
+        u = base + rng.random(x.shape) * (cw[hi - 1] - base)
+        idx = np.minimum(np.searchsorted(cw, u, side="right"), hi - 1)
+        return ys[np.maximum(idx, lo)]
+
+    def sample_pairs(self, n, rng):
+        """``n`` (size, prediction) pairs drawn jointly."""
+        idx = rng.choice(self.x.size, size=n, p=self.w)
+        return self.x[idx], self.y[idx]
+
+    def _make_joint(self, size):
+        from .joint import EmpiricalJoint
+
+        return EmpiricalJoint(self.x, self.y, self.w)

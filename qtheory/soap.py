@@ -1,0 +1,201 @@
+r"""The SOAP mean-response-time theorem and its closed-form reductions, vectorised over loads.
+
+For a job with descriptor :math:`d`, size :math:`x` and worst future rank
+:math:`r = r^{worst}_{d,x}(0)` (Scully, Harchol-Balter, Scheller-Wolf, POMACS 2018, Thm 5.5):
+
+.. math::
+    E[T_{d,x}] = \frac{\lambda \sum_{i\ge0} E[(X^{old}_i[r])^2]}
+                      {2(1-\rho^{old}_0[r])(1-\rho^{new}[r])}
+               + \int_0^x \frac{da}{1-\rho^{new}[r^{worst}_{d,x}(a)]}.
+
+New jobs count while their rank is *strictly* below :math:`r`, old jobs while it is at most
+:math:`r` (FCFS tie-breaking), which gives the strict/non-strict loads :math:`\rho_{<x}`,
+:math:`\rho_{\le x}` at atoms. The functions of the threshold do not depend on the arrival
+rate; they are computed once per (size law, prediction law) and reused for every load.
+
+This module holds the closed-form reductions for the built-in policies; :mod:`qtheory.generic`
+evaluates the theorem for any rank function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._quadrature import size_rule
+
+
+def _lam(lam) -> np.ndarray:
+    return np.atleast_1d(np.asarray(lam, dtype=float))
+
+
+def _col(lam):
+    return _lam(lam)[:, None]
+
+
+# ---- blind -----------------------------------------------------------------------------------
+def fcfs_mean(size, lam):
+    r"""Pollaczek-Khinchine: :math:`E[T] = E[X] + \lambda E[X^2]/(2(1-\rho))`; ``inf`` when
+    :math:`E[X^2] = \infty`."""
+    lam = _lam(lam)
+    m1, m2 = size.mean, size.moment(2)
+    if math.isinf(m2):
+        return np.full(lam.shape, np.inf)
+    return m1 + lam * m2 / (2 * (1 - lam * m1))
+
+
+def ps_mean(size, lam):
+    r"""Processor sharing: :math:`E[T] = E[X]/(1-\rho)` (insensitive to the size law)."""
+    lam = _lam(lam)
+    return size.mean / (1 - lam * size.mean)
+
+
+def las_conditional(size, lam, x):
+    r"""FB/LAS: :math:`E[T\mid x] = \frac{x}{1-\bar\rho_x} + \frac{\lambda E[\min(X,x)^2]}
+    {2(1-\bar\rho_x)^2}`, :math:`\bar\rho_x = \lambda E[\min(X,x)]`."""
+    L = _col(lam)
+    x = np.asarray(x, float)[None, :]
+    rb = L * size.mean_min(1, x)
+    return x / (1 - rb) + L * size.mean_min(2, x) / (2 * (1 - rb) ** 2)
+
+
+def las_mean(size, lam):
+    x, w = size_rule(size)
+    return las_conditional(size, lam, x) @ w
+
+
+# ---- size-based (descriptor = size) ----------------------------------------------------------
+def _size_loads(size, x):
+    return size.partial_moment(1, x), size.partial_moment(1, x, strict=True)
+
+
+def sjf_conditional(size, lam, x):
+    r"""Phipps (1956): :math:`E[T\mid x] = x + \lambda E[X^2]/(2(1-\rho_{\le x})(1-\rho_{<x}))`."""
+    L = _col(lam)
+    x = np.asarray(x, float)[None, :]
+    m2 = size.moment(2)
+    if math.isinf(m2):
+        return np.full(np.broadcast(L, x).shape, np.inf)
+    le, lt = _size_loads(size, x)
+    return x + L * m2 / (2 * (1 - L * le) * (1 - L * lt))
+
+
+def psjf_conditional(size, lam, x):
+    r""":math:`E[T\mid x] = \lambda M_2(x)/(2(1-\rho_{\le x})(1-\rho_{<x})) + x/(1-\rho_{<x})`."""
+    L = _col(lam)
+    x = np.asarray(x, float)[None, :]
+    le, lt = _size_loads(size, x)
+    return L * size.partial_moment(2, x) / (2 * (1 - L * le) * (1 - L * lt)) + x / (1 - L * lt)
+
+
+def srpt_waiting(size, lam, x):
+    r"""SRPT waiting term :math:`\lambda(M_2(x) + x^2\bar F(x))/(2(1-\rho_{\le x})(1-\rho_{<x}))`."""
+    L = _col(lam)
+    x = np.asarray(x, float)[None, :]
+    le, lt = _size_loads(size, x)
+    return L * (size.partial_moment(2, x) + x * x * size.sf(x)) / (2 * (1 - L * le) * (1 - L * lt))
+
+
+def sjf_mean(size, lam):
+    if math.isinf(size.moment(2)):
+        return np.full(_lam(lam).shape, np.inf)
+    x, w = size_rule(size)
+    return sjf_conditional(size, lam, x) @ w
+
+
+def psjf_mean(size, lam):
+    x, w = size_rule(size)
+    return psjf_conditional(size, lam, x) @ w
+
+
+def srpt_mean(size, lam):
+    r"""Schrage & Miller (1966): :math:`E[T] = E[\text{waiting}(X)] +
+    \int_0^\infty \bar F(t)/(1-\rho_{<t})\,dt` (the residence term averaged over X)."""
+    from .predictions import PerfectPrediction
+
+    x, w = size_rule(size)
+    wait = srpt_waiting(size, lam, x) @ w
+    j = PerfectPrediction().joint(size)
+    L = _col(lam)
+    res = (j.G_v[None, :] / (1 - L * j.A_lt_v[None, :])) @ j.w_dv
+    return wait + res
+
+
+def srpt_conditional(size, lam, x):
+    r"""SRPT :math:`E[T\mid x]`: waiting plus :math:`\int_0^x dt/(1-\rho_{<t})`."""
+    from .predictions import PerfectPrediction
+
+    j = PerfectPrediction().joint(size)
+    lam = _lam(lam)
+    x = np.atleast_1d(np.asarray(x, float))
+    res = np.array([[j.H(0.0, xi, li) for xi in x] for li in lam])
+    return srpt_waiting(size, lam, x) + res
+
+
+# ---- prediction-based (descriptor = prediction; joint law of (X, Y)) -----------------------
+def _denoms(j, L, le, lt):
+    return (1 - L * le) * (1 - L * lt)
+
+
+def spjf_mean(joint, lam):
+    r""":math:`E[T] = E[X] + \frac{\lambda E[X^2]}{2} E\left[\frac{1}{(1-\lambda A_\le(Y))
+    (1-\lambda A_<(Y))}\right]`."""
+    L = _col(lam)
+    if math.isinf(joint.m2):
+        return np.full(L.shape[0], np.inf)
+    d = _denoms(joint, L, joint.A_le_v[None, :], joint.A_lt_v[None, :])
+    return joint.mean + L[:, 0] * joint.m2 / 2 * ((1.0 / d) @ joint.w_prob)
+
+
+def pspjf_mean(joint, lam):
+    r""":math:`E[T] = E\left[\frac{\lambda B(Y)}{2(1-\lambda A_\le(Y))(1-\lambda A_<(Y))}\right]
+    + E\left[\frac{X}{1-\lambda A_<(Y)}\right]`."""
+    L = _col(lam)
+    lt, le = joint.A_lt_v[None, :], joint.A_le_v[None, :]
+    wait = (L * joint.B_v[None, :] / (2 * _denoms(joint, L, le, lt))) @ joint.w_prob
+    return wait + (1.0 / (1 - L * lt)) @ joint.w_x
+
+
+def sprpt_mean(joint, lam):
+    r""":math:`E[T] = E\left[\frac{\lambda(B(Y)+C(Y))}{2(1-\lambda A_\le(Y))(1-\lambda A_<(Y))}
+    \right] + \int_0^\infty \frac{P(Y>v) - P(Y-X>v)}{1-\lambda A_<(v)}dv + E[(X-Y)^+]`."""
+    L = _col(lam)
+    lt, le = joint.A_lt_v[None, :], joint.A_le_v[None, :]
+    wait = (L * (joint.B_v + joint.C_v)[None, :] / (2 * _denoms(joint, L, le, lt))) @ joint.w_prob
+    res = (joint.G_v[None, :] / (1 - L * lt)) @ joint.w_dv
+    return wait + res + joint.excess
+
+
+def _xy(x, y):
+    x = np.atleast_1d(np.asarray(x, float))
+    y = np.atleast_1d(np.asarray(y, float))
+    return np.broadcast_arrays(x, y)
+
+
+def spjf_conditional(joint, lam, x, y):
+    L = _col(lam)
+    x, y = _xy(x, y)
+    if math.isinf(joint.m2):
+        return np.full((L.shape[0], x.size), np.inf)
+    d = (1 - L * joint.A_le(y)[None, :]) * (1 - L * joint.A_lt(y)[None, :])
+    return x[None, :] + L * joint.m2 / (2 * d)
+
+
+def pspjf_conditional(joint, lam, x, y):
+    L = _col(lam)
+    x, y = _xy(x, y)
+    lt = joint.A_lt(y)[None, :]
+    d = (1 - L * joint.A_le(y)[None, :]) * (1 - L * lt)
+    return L * joint.B(y)[None, :] / (2 * d) + x[None, :] / (1 - L * lt)
+
+
+def sprpt_conditional(joint, lam, x, y):
+    lam = _lam(lam)
+    L = lam[:, None]
+    x, y = _xy(x, y)
+    lt = joint.A_lt(y)[None, :]
+    d = (1 - L * joint.A_le(y)[None, :]) * (1 - L * lt)
+    wait = L * (joint.B(y) + joint.C(y))[None, :] / (2 * d)
+    res = np.array([[joint.H(max(yi - xi, 0.0), yi, li) for xi, yi in zip(x, y)] for li in lam])
+    return wait + res + np.maximum(x - y, 0.0)[None, :]
