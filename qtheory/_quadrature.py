@@ -37,18 +37,39 @@ def panels(edges: np.ndarray, order: int = ORDER) -> tuple[np.ndarray, np.ndarra
     return nodes, weights
 
 
-def log_edges(lo: float, hi: float, width: float, breakpoints=()) -> np.ndarray:
-    """Panel edges in ``u = log x`` covering [log lo, log hi], at most ``width`` apart,
-    with every breakpoint inside (lo, hi) an edge."""
+def log_edges(lo: float, hi: float, width: float, breakpoints=(), bulk=None,
+              growth: float = 1.5, max_width: float = 3.0) -> np.ndarray:
+    """Panel edges in ``u = log x`` covering [log lo, log hi] with every breakpoint inside
+    (lo, hi) an edge.
+
+    Inside ``bulk = (blo, bhi)`` (default: the whole range) panels are at most ``width`` wide;
+    outside it they grow geometrically by ``growth`` up to ``max_width``, which keeps power-law
+    tails exact to double precision with few nodes.
+    """
     ulo, uhi = math.log(lo), math.log(hi)
-    n = max(1, math.ceil((uhi - ulo) / width))
-    edges = np.linspace(ulo, uhi, n + 1)
+    if bulk is None:
+        blo, bhi = ulo, uhi
+    else:
+        blo = min(max(math.log(bulk[0]), ulo), uhi)
+        bhi = max(min(math.log(bulk[1]), uhi), blo)
+    n = max(1, math.ceil((bhi - blo) / width))
+    mid = list(np.linspace(blo, bhi, n + 1))
+    left, u, h = [], blo, width
+    while u > ulo:
+        h = min(h * growth, max_width)
+        u = max(u - h, ulo)
+        left.append(u)
+    right, u, h = [], bhi, width
+    while u < uhi:
+        h = min(h * growth, max_width)
+        u = min(u + h, uhi)
+        right.append(u)
+    edges = np.array(sorted(set(left[::-1] + mid + right)))
     bps = [math.log(b) for b in breakpoints if lo < b < hi]
     if bps:
         edges = np.unique(np.concatenate([edges, bps]))
-        # drop slivers next to a breakpoint (keep the breakpoint itself)
-        keep = np.ones(edges.size, bool)
         bset = np.asarray(bps)
+        keep = np.ones(edges.size, bool)
         for i in range(1, edges.size - 1):
             if np.min(np.abs(bset - edges[i])) > 0 and (
                 edges[i] - edges[i - 1] < 1e-3 * width or edges[i + 1] - edges[i] < 1e-3 * width
@@ -58,9 +79,9 @@ def log_edges(lo: float, hi: float, width: float, breakpoints=()) -> np.ndarray:
     return edges
 
 
-def log_rule(lo: float, hi: float, width: float, breakpoints=(), order: int = ORDER):
+def log_rule(lo: float, hi: float, width: float, breakpoints=(), order: int = ORDER, bulk=None):
     """Nodes ``x`` and weights ``w`` with sum(w * g(x)) ~= int_lo^hi g(x) dx (via u = log x)."""
-    u, wu = panels(log_edges(lo, hi, width, breakpoints), order)
+    u, wu = panels(log_edges(lo, hi, width, breakpoints, bulk), order)
     x = np.exp(u)
     return x, wu * x
 
@@ -103,24 +124,39 @@ def size_range(size, rel: float = 1e-17) -> tuple[float, float]:
     return lo, hi
 
 
-def size_rule(size) -> tuple[np.ndarray, np.ndarray]:
+def bulk_range(ppf, p: float = 1e-4) -> tuple[float, float]:
+    """Quantiles (p, 1 - p): where a law's functions vary most."""
+    return float(ppf(p)), float(ppf(1 - p))
+
+
+def size_rule(size, width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[g(X)] ~= sum(w * g(x)), cached on the law.
 
     Atomic laws: the atoms themselves (exact). Continuous laws: composite Gauss-Legendre in
     log x weighted by the density, panel edges at the law's breakpoints.
     """
-    cached = getattr(size, "_qt_rule", None)
-    if cached is not None:
-        return cached
+    key = ("_qt_rule", width)
+    cache = size.__dict__.setdefault("_qt_cache", {})
+    if key in cache:
+        return cache[key]
     if size.is_discrete:
         rule = (np.asarray(size.atom_values, float), np.asarray(size.atom_probs, float))
     else:
         lo, hi = size_range(size)
-        width = min(0.5, log_spread(size.ppf) / 4)
-        x, w = log_rule(lo, hi, width, size.breakpoints)
+        wd = min(0.5, log_spread(size.ppf) / 4)
+        if width is not None:
+            wd = min(wd, width)
+        x, w = log_rule(lo, hi, wd, size.breakpoints, bulk=_bulk(size, lo, hi))
         rule = (x, w * size.pdf(x))
-    try:
-        size._qt_rule = rule
-    except AttributeError:  # pragma: no cover - frozen objects
-        pass
+    cache[key] = rule
     return rule
+
+
+def _bulk(size, lo, hi):
+    try:
+        b = bulk_range(size.ppf)
+    except Exception:  # pragma: no cover - laws without a usable ppf
+        return None
+    if not (b[0] > 0 and math.isfinite(b[1]) and b[1] > b[0]):
+        return None
+    return (max(b[0], lo), min(b[1], hi))

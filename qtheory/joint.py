@@ -22,7 +22,15 @@ import math
 
 import numpy as np
 
-from ._quadrature import log_edges, log_rule, log_spread, panels, size_range, size_rule
+from ._quadrature import (
+    bulk_range,
+    log_edges,
+    log_rule,
+    log_spread,
+    panels,
+    size_range,
+    size_rule,
+)
 
 _CHUNK = 256
 
@@ -83,7 +91,7 @@ class Joint:
             edges[0] = 0.0
         # panels in v (linear): A_< is smooth between atoms
         sub = []
-        for a, b in zip(edges[:-1], edges[1:]):
+        for a, b in zip(edges[:-1], edges[1:], strict=False):
             if a > 0 and b / a > 4:
                 sub.append(np.exp(np.linspace(math.log(a), math.log(b), 32)))
             elif a == 0 and b > 0:
@@ -156,30 +164,45 @@ class FactorJoint(Joint):
         s = size
         self.excess = self.mean * factor.excess()
         zlo, zhi = factor.log_range()
+        zs = factor.log_spread()
+        #: X-outer (sums over a size rule of closed forms in Z) unless Z has kinks and the
+        #: size law is continuous, where Z-outer (integrals over Z of the size law's partial
+        #: moments) keeps the integrand smooth
+        self.x_outer = s.is_discrete or not factor.kinks
         if s.is_discrete:
             xa = s.atom_values
             lo, hi = xa[0] * math.exp(zlo), xa[-1] * math.exp(zhi)
-            width = min(0.5, factor.log_spread() / 4)
+            width = min(0.5, zs / 4)
+            bulk = (xa[0] * math.exp(zlo / 4), xa[-1] * math.exp(zhi / 4)) if not factor.kinks \
+                else None
             bps = [x * k for x in xa[:400] for k in factor.kinks] if xa.size <= 400 else []
         else:
+            xs = log_spread(s.ppf)
             xlo, xhi = size_range(s)
             lo, hi = xlo * math.exp(zlo), xhi * math.exp(zhi)
-            width = min(0.5, factor.log_spread() / 4, log_spread(s.ppf) / 4)
+            width = min(0.5, zs / 4, xs / 4)
+            bx = bulk_range(s.ppf)
+            bz = bulk_range(lambda u: np.exp(factor.log_range_q(u)))
+            bulk = (bx[0] * bz[0], bx[1] * bz[1])
             bps = [b * k for b in s.breakpoints for k in factor.kinks]
-            # Z panels (base edges, in u = log z) and the size breakpoints that split them
-            self._zedges = log_edges(math.exp(zlo), math.exp(zhi),
-                                     min(0.5, factor.log_spread() / 4, log_spread(s.ppf) / 4),
-                                     factor.kinks)
-            self._sbps = np.asarray(s.breakpoints, float)
+            if self.x_outer:
+                self._xr = size_rule(s, width=width)
+            else:
+                self._zedges = log_edges(math.exp(zlo), math.exp(zhi), width, factor.kinks + (1.0,))
+                self._sbps = np.asarray(s.breakpoints, float)
+                self._xq = np.asarray([s.ppf(p) for p in (1e-4, 1e-2, 0.1, 0.5, 0.9, 0.99,
+                                                          1 - 1e-4)])
+        if s.is_discrete:
+            self._xr = (s.atom_values, s.atom_probs)
         self._width = width
-        v, wdv = log_rule(lo, hi, width, bps)
+        v, wdv = log_rule(lo, hi, width, bps, bulk=bulk)
         self.v, self.w_dv = v, wdv
-        cols = [np.empty_like(v) for _ in range(7)]
+        cols = [np.empty_like(v) for _ in range(6)]
         for i in range(0, v.size, _CHUNK):
             part = self._at(v[i:i + _CHUNK])
-            for c, p in zip(cols, part):
+            for c, p in zip(cols, part, strict=False):
                 c[i:i + _CHUNK] = p
-        A, B, C, G, fY, aY, _ = cols
+        A, B, C, G, fY, aY = cols
         self.A_lt_v = self.A_le_v = A
         self.B_v, self.C_v, self.G_v = B, C, G
         self.w_prob = wdv * fY
@@ -191,9 +214,10 @@ class FactorJoint(Joint):
         v = np.atleast_1d(np.asarray(v, float))
         base = self._zedges
         bps = self._sbps
-        if bps.size:
+        pts = np.concatenate([bps, self._xq])
+        if pts.size:
             spl = np.concatenate([np.log(v[:, None] / bps[None, :]),
-                                  np.log1p(v[:, None] / bps[None, :])], axis=1)
+                                  np.log1p(v[:, None] / pts[None, :])], axis=1)
             spl = np.clip(spl, base[0], base[-1])
             edges = np.sort(np.concatenate([np.broadcast_to(base, (v.size, base.size)), spl],
                                            axis=1), axis=1)
@@ -207,8 +231,8 @@ class FactorJoint(Joint):
         """A, B, C, G, f_Y, a_Y (=E[X; Y in dv]/dv) at the thresholds v."""
         s, f = self.size, self.factor
         v = np.asarray(v, float)
-        if s.is_discrete:
-            xa, pa = s.atom_values, s.atom_probs
+        if self.x_outer:
+            xa, pa = self._xr
             t = v[:, None] / xa[None, :]
             Fz = f.cdf(t)
             A = (Fz * (pa * xa)).sum(1)
@@ -218,7 +242,7 @@ class FactorJoint(Joint):
             fz = f.pdf(t)
             fY = (fz * (pa / xa)).sum(1)
             aY = (fz * pa).sum(1)
-            return A, B, C, G, fY, aY, None
+            return A, B, C, G, fY, aY
         z, wz = self._znodes(v)
         V = v[:, None]
         c = V / z
@@ -227,7 +251,6 @@ class FactorJoint(Joint):
         T0, T1, T2 = (s.tail_moment(k, c) for k in (0, 1, 2))
         le1 = z <= 1.0
         om = 1.0 - z
-        c_lo = np.where(le1, V, V * (z - 1.0))  # placeholder, replaced below
         # z <= 1: E[(X(1-z) + v)^2 1{X > v/z}]
         C_le = om * om * T2 + 2 * V * om * T1 + V * V * T0
         # z > 1: E[(v - X(z-1))^2 1{v/z < X <= v/(z-1)}]
@@ -239,12 +262,11 @@ class FactorJoint(Joint):
         zm = z - 1.0
         C_gt = V * V * D0 - 2 * V * zm * D1 + zm * zm * D2
         C = (wz * np.where(le1, C_le, np.maximum(C_gt, 0.0))).sum(1)
-        del c_lo
         G = (wz * (T0 - np.where(le1, 0.0, s.sf(d)))).sum(1)
         fx = s.pdf(c)
         fY = (wz * fx / z).sum(1)
         aY = (wz * fx * c / z).sum(1)
-        return A, B, C, G, fY, aY, None
+        return A, B, C, G, fY, aY
 
     def A_lt(self, v):
         return self._eval(v, 0)

@@ -52,6 +52,10 @@ class FactorLaw:
         """[log z_lo, log z_hi] outside which the law has negligible (< 1e-18) mass."""
         raise NotImplementedError
 
+    def log_range_q(self, u):
+        """log of the u-quantile of Z."""
+        raise NotImplementedError
+
     def psi(self, t):
         r""":math:`\psi(t) = E[((1 + t - Z)^+)^2\, 1\{Z > t\}]`, used by the SPRPT old work."""
         raise NotImplementedError
@@ -81,10 +85,12 @@ class _ExpFactor(FactorLaw):
     def log_range(self):
         return (math.log(1e-19), math.log(46.0))
 
+    def log_range_q(self, u):
+        return math.log(-math.log1p(-u))
+
     def psi(self, t):
         # int_t^{1+t} (1+t-z)^2 e^{-z} dz = e^{-t} (1 - 2/e)
-        return (1.0 - 2.0 / math.e) * np.exp(-np.maximum(t, 0.0)) + np.where(
-            np.asarray(t) < 0, 0.0, 0.0)
+        return (1.0 - 2.0 / math.e) * np.exp(-np.maximum(t, 0.0))
 
     def excess(self):
         return 1.0 / math.e
@@ -99,7 +105,7 @@ class _ExpFactor(FactorLaw):
 class _UniformFactor(FactorLaw):
     def __init__(self, a, b, log=False):
         self.a, self.b, self.log = a, b, log
-        self.kinks = tuple(k for k in (a, b, 1.0) if k > 0)
+        self.kinks = tuple(k for k in (a, b) if k > 0)
         self._L = math.log(b / a) if log else b - a
 
     def cdf(self, z):
@@ -125,6 +131,11 @@ class _UniformFactor(FactorLaw):
 
     def log_range(self):
         return (math.log(max(self.a, 1e-18)), math.log(self.b))
+
+    def log_range_q(self, u):
+        if self.log:
+            return math.log(self.a) + u * self._L
+        return math.log(max(self.a + u * self._L, 1e-18))
 
     def _int_poly(self, lo, hi, t):
         # int_lo^hi (1+t-z)^2 dF(z) for lo <= hi inside the support
@@ -182,6 +193,9 @@ class _LogNormalFactor(FactorLaw):
 
     def log_range(self):
         return (-9.0 * self.s, 9.0 * self.s)
+
+    def log_range_q(self, u):
+        return self.s * float(special.ndtri(u))
 
     def _pm_between(self, k, lo, hi):
         """E[Z^k 1{lo < Z <= hi}], both ends > 0, computed without cancellation."""

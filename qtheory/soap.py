@@ -197,5 +197,5 @@ def sprpt_conditional(joint, lam, x, y):
     lt = joint.A_lt(y)[None, :]
     d = (1 - L * joint.A_le(y)[None, :]) * (1 - L * lt)
     wait = L * (joint.B(y) + joint.C(y))[None, :] / (2 * d)
-    res = np.array([[joint.H(max(yi - xi, 0.0), yi, li) for xi, yi in zip(x, y)] for li in lam])
+    res = np.array([[joint.H(max(yi - xi, 0.0), yi, li) for xi, yi in zip(x, y, strict=False)] for li in lam])
     return wait + res + np.maximum(x - y, 0.0)[None, :]

@@ -40,7 +40,7 @@ class Table:
         return self.rows[key]
 
     def to_dict(self) -> list[dict]:
-        return [dict(zip(self.columns, r)) for r in self.rows]
+        return [dict(zip(self.columns, r, strict=False)) for r in self.rows]
 
     def to_json(self) -> str:
         def conv(v):
@@ -56,7 +56,7 @@ class Table:
         if self.title:
             lines.append(self.title)
         for k, c in enumerate(cells):
-            lines.append("  ".join(s.rjust(w) if k else s.ljust(w) for s, w in zip(c, widths)))
+            lines.append("  ".join(s.rjust(w) if k else s.ljust(w) for s, w in zip(c, widths, strict=False)))
             if k == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""Independent high-precision references (mpmath), written from the closed forms in
+../shared/reference/prediction_papers.md section 1.2 (M/M/1 with exponential predictions,
+X ~ Exp(1), Y | x ~ Exp(mean x)), and the classical M/M/1 size-based integrals."""
+
+from functools import cache
+
+import mpmath as mp
+
+mp.mp.dps = 20
+
+
+@cache
+def _bessel(y):
+    """K_0..K_3 at 2 sqrt(y), memoised: mp.quad reuses its nodes for every load."""
+    z = 2 * mp.sqrt(y)
+    return tuple(mp.besselk(n, z) for n in range(4))
+
+
+def _K(n, y):
+    return _bessel(y)[n]
+
+
+def A(y):  # E[X 1{Y < y}] = 1 - 2 y K_2(2 sqrt y)
+    return 1 - 2 * y * _K(2, y)
+
+
+def B(y):  # E[X^2 1{Y <= y}] = 2 - 2 y^{3/2} K_3(2 sqrt y)
+    return 2 - 2 * y**1.5 * _K(3, y)
+
+
+def C(y):  # (1 - 2/e)(2 - B(y))
+    return (1 - 2 / mp.e) * (2 - B(y))
+
+
+def fY(y):
+    return 2 * _K(0, y)
+
+
+def sfY(y):
+    return 2 * mp.sqrt(y) * _K(1, y)
+
+
+def aY(y):  # E[X; Y in dy]/dy = int x f(x) e^{-y/x}/x dx = int e^{-x-y/x} dx = 2 sqrt(y) K_1
+    return 2 * mp.sqrt(y) * _K(1, y)
+
+
+def _q(f):
+    return mp.quad(f, [0, mp.mpf("1e-6"), mp.mpf("0.01"), 1, 10, 50, mp.inf])
+
+
+def spjf(lam):
+    lam = mp.mpf(lam)
+    return 1 + lam * 2 / 2 * _q(lambda y: fY(y) / (1 - lam * A(y)) ** 2)
+
+
+def pspjf(lam):
+    lam = mp.mpf(lam)
+    return _q(lambda y: fY(y) * lam * B(y) / (2 * (1 - lam * A(y)) ** 2)
+              + aY(y) / (1 - lam * A(y)))
+
+
+def sprpt(lam):
+    lam = mp.mpf(lam)
+    wait = _q(lambda y: fY(y) * lam * (B(y) + C(y)) / (2 * (1 - lam * A(y)) ** 2))
+    res = (1 - 1 / mp.e) * _q(lambda v: sfY(v) / (1 - lam * A(v)))
+    return wait + res + 1 / mp.e
+
+
+def _rho(lam, x):
+    return lam * (1 - mp.exp(-x) * (1 + x))
+
+
+def _m2(x):
+    return 2 - mp.exp(-x) * (x * x + 2 * x + 2)
+
+
+def _xq(f):
+    return mp.quad(f, [0, 1, 5, 20, 60, mp.inf])
+
+
+def sjf(lam):
+    lam = mp.mpf(lam)
+    return 1 + _xq(lambda x: mp.exp(-x) * lam * 2 / (2 * (1 - _rho(lam, x)) ** 2))
+
+
+def psjf(lam):
+    lam = mp.mpf(lam)
+    return _xq(lambda x: mp.exp(-x) * (lam * _m2(x) / (2 * (1 - _rho(lam, x)) ** 2)
+                                       + x / (1 - _rho(lam, x))))
+
+
+def srpt(lam):
+    lam = mp.mpf(lam)
+    wait = _xq(lambda x: mp.exp(-x) * lam * (_m2(x) + x * x * mp.exp(-x))
+               / (2 * (1 - _rho(lam, x)) ** 2))
+    res = _xq(lambda t: mp.exp(-t) / (1 - _rho(lam, t)))
+    return wait + res
