@@ -1,0 +1,403 @@
+r"""Monte Carlo verifier: exact event-driven simulation of SOAP policies and PS.
+
+The simulator never calls the formulas (only :func:`verify` compares with them).  Sizes and
+predictions are drawn in numpy batches; a numba kernel (:mod:`qtheory.sim.kernels`) runs the
+preemptive-resume queue with Poisson arrivals on ``k`` servers; independent replications run
+concurrently in threads (the kernels release the GIL).
+
+>>> import qtheory as qt
+>>> from qtheory.sim import simulate, verify
+>>> q = qt.MG1(0.8, qt.Exponential(mean=1.0), qt.ExponentialPrediction())
+>>> r = simulate(q, "sprpt", jobs=200_000, seed=1)
+>>> abs(r.mean - 3.1375) < 0.1
+True
+
+Policies: every built-in policy of :mod:`qtheory.policies` except Gittins and
+ConditionalGittins (which need a rank table; see :class:`TabulatedRank`); any
+:class:`qtheory.Rank` (tabulated per job on an age grid over ``[0, x]``, refined at its
+``breakpoints``: exact for ranks that are piecewise linear in the age with kinks only at those
+breakpoints, a linear-interpolation approximation otherwise); and :class:`TabulatedRank`.
+Ranks that rise with age (LAS, SRPT-Bounce, rising table pieces) run on one server only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import os
+import threading
+import time
+
+import numpy as np
+
+from ..policies import BUILTIN, get_policy
+from ..table import Table
+from . import kernels
+from ._policy import Plan, TabulatedRank, compile_policy
+from ._runner import Setup, run_replication
+from .results import (
+    Binned,
+    SimResult,
+    VerifyResult,
+    hist_percentile,
+    judge,
+    make_binned,
+    t_halfwidth,
+)
+
+__all__ = ["simulate", "simulate_trace", "verify", "verify_all", "SimResult", "VerifyResult",
+           "Binned", "TabulatedRank", "kernels"]
+
+PERCENTILES = (50, 90, 99)
+
+
+# ---- set-up -------------------------------------------------------------------------------------
+def _speed_of(speed, servers: int) -> float:
+    if isinstance(speed, str):
+        key = speed.strip().lower().replace(" ", "")
+        if key == "unit":
+            return 1.0
+        if key in ("1/k", "1/servers"):
+            return 1.0 / servers
+        raise ValueError(f"speed must be 'unit', '1/k' or a number > 0, got speed={speed!r}")
+    s = float(speed)
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"speed must be 'unit', '1/k' or a number > 0, got speed={speed!r}")
+    return s
+
+
+def _servers_of(model, servers) -> int:
+    if servers is None:
+        servers = getattr(model, "servers", None) or getattr(model, "k", None) or 1
+    k = int(servers)
+    if k != servers or k < 1:
+        raise ValueError(f"servers must be an integer >= 1, got servers={servers!r}")
+    return k
+
+
+def _inner_edges(values: np.ndarray, nbins: int, law=None) -> np.ndarray:
+    """Inner edges of ``nbins`` quantile bins (one bin per value for few distinct values)."""
+    if nbins <= 1:
+        return np.zeros(0)
+    if law is not None and getattr(law, "is_discrete", False):
+        atoms = np.asarray(law.atom_values, float)
+        if 0 < atoms.size <= nbins:
+            return (atoms[:-1] + atoms[1:]) / 2
+    u = np.unique(values)
+    if u.size <= nbins:
+        return (u[:-1] + u[1:]) / 2
+    qs = np.arange(1, nbins) / nbins
+    edges = None
+    if law is not None:
+        try:
+            edges = np.asarray(law.ppf(qs), float)
+        except Exception:  # noqa: BLE001 - fall back on the pilot sample
+            edges = None
+        if edges is not None and not np.all(np.isfinite(edges)):
+            edges = None
+    if edges is None:
+        edges = np.quantile(values, qs)
+    return np.unique(edges)
+
+
+def _setup(model, plan: Plan, servers: int, speed: float, nbins: int, pilot_seed) -> Setup:
+    lam = float(model.arrival_rate)
+    size = model.size
+    pred = getattr(model, "prediction", None)
+    load = lam * size.mean / (servers * speed)
+    if not load < 1:
+        raise ValueError(f"the queue is unstable: arrival_rate * E[X] / (servers * speed) = "
+                         f"{load:.6g} >= 1")
+    if plan.descriptor == "prediction" and pred is None:
+        raise ValueError(f"policy {plan.name} uses predictions but this model has none; pass "
+                         "prediction=... (e.g. qt.LogNormalPrediction(sigma=0.5))")
+    probe = Setup(lam, size, pred, plan, servers, speed, np.zeros(0), np.zeros(0), pred is not None)
+    from ._runner import draw
+
+    rng = np.random.Generator(np.random.PCG64(pilot_seed))
+    _, x, _, y = draw(probe, 1 << 14, rng)
+    if not (np.all(np.isfinite(x)) and np.all(x > 0)):
+        raise ValueError(f"the size law {size!r} produced sizes that are not finite and > 0")
+    ex = _inner_edges(x, nbins, size)
+    ey = _inner_edges(y, nbins) if y is not None else np.zeros(0)
+    return Setup(lam, size, pred, plan, servers, speed, np.ascontiguousarray(ex, float),
+                 np.ascontiguousarray(ey, float), pred is not None)
+
+
+def _progress_bar(progress, total: int):
+    if progress is False:
+        return None
+    if progress is None and "PYTEST_CURRENT_TEST" in os.environ:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total, unit="job", unit_scale=True, delay=0 if progress else 3.0,
+                leave=False, desc="simulating")
+
+
+# ---- simulate -----------------------------------------------------------------------------------
+def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
+             warmup: float = 0.1, servers: int | None = None, progress: bool | None = None, *,
+             speed="unit", bins: int = 10, keep_jobs: bool = False,
+             workers: int | None = None) -> SimResult:
+    r"""Simulate ``policy`` on ``model`` and estimate response-time statistics.
+
+    Parameters
+    ----------
+    model : MG1 or compatible
+        Anything with ``arrival_rate``, ``size`` (a :class:`~qtheory.sizes.SizeLaw`) and
+        ``prediction`` (a prediction law or None) attributes, e.g. :class:`qtheory.MG1`.  A
+        ``servers`` attribute, when present, is the default number of servers.
+    policy : Policy or str
+        A policy object or name (``"sprpt"``...); see the module docstring for what runs.
+    jobs : int
+        Arrivals tracked in all, split evenly over the replications (the first ``warmup``
+        fraction of each replication is discarded).  Each replication keeps simulating new
+        arrivals until every tracked job has completed.
+    seed : int or SeedSequence, optional
+        Root seed; replication ``i`` uses the ``i``-th spawned child stream, so results do not
+        depend on the number of threads.  ``SimResult.seed`` reproduces an unseeded run.
+    replications : int
+        Independent replications; the 95% confidence intervals use the Student t quantile on
+        their means (``nan`` with one replication).
+    warmup : float
+        Fraction of each replication's arrivals discarded as warm-up (the queue starts empty).
+    servers : int, optional
+        Number of servers ``k`` (central queue: the ``k`` lowest-rank jobs are in service).
+        Default: ``model.servers`` if it exists, else 1.
+    progress : bool, optional
+        tqdm progress bar: ``None`` shows it only for runs longer than 3 seconds (never under
+        pytest), ``True`` always, ``False`` never.
+    speed : "unit", "1/k" or float
+        Speed of each server: 1, ``1/k`` (the same total capacity as one unit server), or a
+        number.
+    bins : int
+        Number of quantile bins of the size and of the prediction for the conditional means.
+    keep_jobs : bool
+        Also return the per-job response times, sizes and predictions (8 bytes per job each).
+    workers : int, optional
+        Threads running replications (default: ``min(replications, os.cpu_count())``).
+
+    Returns
+    -------
+    SimResult
+    """
+    pol = get_policy(policy)
+    k = _servers_of(model, servers)
+    s = _speed_of(speed, k)
+    jobs = int(jobs)
+    replications = int(replications)
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1, got replications={replications!r}")
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup must lie in [0, 1), got warmup={warmup!r}")
+    n_rep = -(-jobs // replications)
+    warm = int(warmup * n_rep)
+    if n_rep - warm < 1:
+        raise ValueError(f"jobs={jobs} is too small for {replications} replications")
+    plan = compile_policy(pol, k)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    children = root.spawn(replications)
+    pilot = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 1 << 30))
+    setup = _setup(model, plan, k, s, bins, pilot)
+
+    total = n_rep * replications
+    bar = _progress_bar(progress, total)
+    lock = threading.Lock()
+
+    def tick(n):
+        if bar is not None:
+            with lock:
+                bar.update(n)
+
+    t0 = time.perf_counter()
+    nw = workers or min(replications, os.cpu_count() or 1)
+    try:
+        if nw <= 1 or replications == 1:
+            reps = [run_replication(setup, n_rep, warm, c, keep_jobs, tick) for c in children]
+        else:
+            with cf.ThreadPoolExecutor(max_workers=nw) as ex:
+                futs = [ex.submit(run_replication, setup, n_rep, warm, c, keep_jobs, tick)
+                        for c in children]
+                reps = [f.result() for f in futs]
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    return _assemble(pol.name, setup, reps, n_rep, warm, wall, root, model, plan.note, keep_jobs)
+
+
+def _assemble(name, setup, reps, n_rep, warm, wall, root, model, note, keep) -> SimResult:
+    acc = np.array([r.acc for r in reps])
+    cnt = acc[:, 0]
+    means = acc[:, 1] / cnt
+    slow = acc[:, 3] / cnt
+    hist = np.sum([r.hist for r in reps], axis=0)
+    pct = {q: hist_percentile(hist, q) for q in PERCENTILES}
+    pct_ci = {q: t_halfwidth([hist_percentile(r.hist, q) for r in reps]) for q in PERCENTILES}
+    by_size = make_binned("size", setup.ex, [r.bnx for r in reps])
+    by_pred = make_binned("prediction", setup.ey, [r.bny for r in reps]) if setup.has_y else None
+    res = SimResult(
+        policy=name,
+        mean=float(acc[:, 1].sum() / cnt.sum()),
+        ci=t_halfwidth(means),
+        slowdown=float(acc[:, 3].sum() / cnt.sum()),
+        slowdown_ci=t_halfwidth(slow),
+        percentiles=pct,
+        percentile_ci=pct_ci,
+        by_size=by_size,
+        by_prediction=by_pred,
+        jobs=n_rep * len(reps),
+        jobs_recorded=int(cnt.sum()),
+        replications=len(reps),
+        replication_means=means,
+        wall_time=wall,
+        servers=setup.servers,
+        speed=setup.speed,
+        seed=root.entropy,
+        model=repr(model),
+        note=note,
+        _hist=hist,
+    )
+    if keep:
+        res.response_times = np.concatenate([r.keep_t for r in reps])
+        res.sizes = np.concatenate([r.keep_x for r in reps])
+        if setup.has_y:
+            res.predictions = np.concatenate([r.keep_y for r in reps])
+    return res
+
+
+def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int = 1,
+                   speed="unit", *, kernel: str | None = None) -> np.ndarray:
+    """Response times of the jobs of a given trace (no randomness, no warm-up).
+
+    Parameters
+    ----------
+    policy : Policy or str
+    arrival_times : array_like
+        Non-decreasing arrival times (>= 0).
+    sizes : array_like
+        Job sizes (> 0).
+    predictions : array_like, optional
+        Predictions (needed by prediction-based policies).
+    servers : int
+    speed : "unit", "1/k" or float
+    kernel : {"soap", "group"}, optional
+        Force a kernel (testing: the group kernel runs every rank on one server).
+
+    Returns
+    -------
+    ndarray
+        Response time of each job, in arrival order.
+    """
+    pol = get_policy(policy)
+    k = _servers_of(None, servers)
+    s = _speed_of(speed, k)
+    plan = compile_policy(pol, k)
+    if kernel is not None:
+        if kernel not in ("soap", "group") or plan.kind == "ps":
+            raise ValueError(f"kernel must be 'soap' or 'group' for a SOAP policy, got {kernel!r}")
+        if kernel == "group" and k != 1:
+            raise ValueError("the group kernel runs one server only")
+        plan.kind = kernel
+    t = np.asarray(arrival_times, float).ravel()
+    x = np.asarray(sizes, float).ravel()
+    n = t.size
+    if x.size != n or n == 0:
+        raise ValueError("arrival_times and sizes must be non-empty and of equal length")
+    if np.any(np.diff(t) < 0) or t[0] < 0:
+        raise ValueError("arrival_times must be >= 0 and non-decreasing")
+    if not np.all(np.isfinite(x) & (x > 0)):
+        raise ValueError("sizes must be finite and > 0")
+    y = None if predictions is None else np.asarray(predictions, float).ravel()
+    if y is not None and y.size != n:
+        raise ValueError("predictions must have one entry per job")
+    if plan.descriptor == "prediction":
+        if y is None:
+            raise ValueError(f"policy {plan.name} needs predictions")
+        d = y
+    elif plan.descriptor == "size":
+        d = x
+    else:
+        d = np.zeros(n)
+    ia = np.diff(np.concatenate([[0.0], t, [np.inf]]))
+    ia[-1] = np.inf
+    xs = np.concatenate([x, [1.0]])
+    ds = np.concatenate([d, [0.0]])
+    ys = np.concatenate([y, [0.0]]) if y is not None else None
+    setup = Setup(1.0, None, None, plan, k, s, np.zeros(0), np.zeros(0), False)
+    rep = run_replication(setup, n, 0, None, keep=True, rng=np.random.default_rng(0),
+                          trace=(ia, xs, ds, ys))
+    return rep.keep_t
+
+
+# ---- verify -------------------------------------------------------------------------------------
+def verify(model, policy, jobs: int = 10**6, seed=None, rtol: float = 5e-3, *,
+           formula: float | None = None, **kwargs) -> VerifyResult:
+    """Compare the exact mean response time of ``policy`` with a simulation.
+
+    Parameters
+    ----------
+    model : MG1
+        Its ``mean_response_time(policy)`` gives the formula.
+    policy : Policy or str
+    jobs, seed :
+        Passed to :func:`simulate` (as are the other keyword arguments).
+    rtol : float
+        Relative tolerance used when the confidence interval is narrower than
+        ``rtol * formula``.
+    formula : float, optional
+        Compare with this value instead of ``model.mean_response_time(policy)``.
+
+    Returns
+    -------
+    VerifyResult
+        Prints as one line ending in PASSED or FAILED.
+    """
+    pol = get_policy(policy)
+    f = float(model.mean_response_time(pol)) if formula is None else float(formula)
+    res = simulate(model, pol, jobs=jobs, seed=seed, **kwargs)
+    gap, ok = judge(f, res.mean, res.ci, rtol)
+    return VerifyResult(pol.name, f, res.mean, res.ci, res.jobs, gap, ok, rtol, res)
+
+
+def verify_all(model, jobs: int = 10**6, seed=None, rtol: float = 5e-3, policies=None,
+               **kwargs) -> Table:
+    """Verify every built-in policy the model supports; return a table.
+
+    Prediction-based policies run only when the model has a prediction law.  A policy whose
+    formula raises ``NotImplementedError`` (or whose simulator does) is listed as skipped with
+    the reason.  The :class:`VerifyResult` objects are in the table's ``results`` attribute.
+    """
+    pols = [get_policy(p) for p in (policies if policies is not None else BUILTIN)]
+    has_pred = getattr(model, "prediction", None) is not None
+    rows = []
+    results = []
+    for pol in pols:
+        if pol.uses_predictions and not has_pred:
+            continue
+        try:
+            f = float(model.mean_response_time(pol))
+        except (NotImplementedError, ImportError) as e:
+            rows.append((pol.name, math.nan, math.nan, math.nan, math.nan,
+                         f"skipped: no formula ({_short(e)})"))
+            continue
+        try:
+            v = verify(model, pol, jobs=jobs, seed=seed, rtol=rtol, formula=f, **kwargs)
+        except NotImplementedError as e:
+            rows.append((pol.name, f, math.nan, math.nan, math.nan,
+                         f"skipped: no simulator ({_short(e)})"))
+            continue
+        results.append(v)
+        rows.append((pol.name, v.formula, v.estimate, v.ci, v.gap, v.verdict))
+    table = Table(["policy", "formula", "simulated", "ci", "gap", "result"], rows,
+                  title=f"verify_all: {model!r}, {jobs:,} jobs per policy")
+    table.results = results
+    return table
+
+
+def _short(e: Exception, n: int = 60) -> str:
+    s = f"{type(e).__name__}: {e}"
+    return s if len(s) <= n else s[: n - 3] + "..."

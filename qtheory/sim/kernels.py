@@ -1,0 +1,855 @@
+r"""Numba kernels of the Monte Carlo verifier: event-driven preemptive-resume queues.
+
+Three kernels share one data layout and one calling convention:
+
+* :func:`soap_kernel`: a SOAP policy whose rank never *rises* continuously with age (every
+  segment has slope <= 0; jumps either way at breakpoints are allowed), on ``k >= 1`` servers.
+  FCFS, PSJF/PSPJF, SRPT/SPRPT, SJF/SPJF and tabulated ranks without rising pieces.
+* :func:`group_kernel`: any piecewise-linear SOAP rank on one server, including ranks that rise
+  with age (LAS, SRPT-Bounce, Gittins-like tables).  Jobs that tie at a rising rank share the
+  server so that their ranks stay equal (the limit of the FCFS tie rule; for LAS this is
+  processor sharing among the jobs of least attained service), handled exactly.
+* :func:`ps_kernel`: processor sharing on ``k`` servers (each job gets ``speed * min(1, k/n)``).
+
+Conventions (the SOAP paper; see ``shared/reference/soap_multiserver.md`` sections 1.6 and 7):
+lower rank is served first; ties go to the earlier arrival; a job rank is compared through the
+key ``(rank, flag, arrival index)`` where ``flag = 1`` when the rank is rising at the job's
+current age (a rising job at rank ``R`` is effectively at ``R + 0`` and loses to a non-rising job
+at the same rank, whatever their arrival order).  An arriving job therefore preempts only with a
+strictly lower key.
+
+The rank of a job is piecewise linear in its age ``a``.  The closed forms are encoded by a small
+integer ``form`` (``FORM_*`` below); ``FORM_TABLE`` reads a per-job table of points
+``(ages[i], ranks[i])``, ages non-decreasing from 0, linear in between, right-continuous at a
+repeated age (a jump), linearly extrapolated past the last point with the slope of the last
+segment.  The rank of an unstarted job (age exactly 0) is ``ranks[0]``; once served it follows
+the right limit (this is how non-preemptive ranks are encoded, ``FORM_NP``: ``d`` at age 0 and
+``-inf`` in service).
+
+Waiting jobs have frozen ranks and live in a binary heap keyed by ``(rank, flag << 62 | arrival
+index)``.  The served job(s) move; the next internal event (completion, a breakpoint of the
+rank, or for rising ranks the rank reaching the heap top) is computed exactly.  Nothing is
+allocated per event; when the slot arrays are full the kernel returns ``NEED_CAP`` and the
+caller grows them.
+
+Data layout: a job lives in a *slot* while it is in the system.  ``F[slot, C_*]`` holds floats,
+``I[slot, C_*]`` integers.  Arrivals come in chunks (interarrival times ``ia``, sizes ``cx``,
+descriptors ``cd``, predictions ``cy`` for the statistics); the kernel returns ``NEED_CHUNK``
+when it has consumed a chunk, and ``DONE`` once every tracked job (arrival index
+``< n_track``) has completed.  Completed jobs with arrival index in ``[warm, n_track)`` are
+recorded in running sums (``acc``), a log-linear histogram of response times (``hist``) and
+per-bin sums by size and by prediction (``bnx``, ``bny``), and optionally per job (``keep``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+INF = np.inf
+
+# ---- rank forms --------------------------------------------------------------------------------
+FORM_CONST = 0  # FCFS: r = 0
+FORM_AGE = 1  # LAS: r = a
+FORM_STATIC = 2  # PSJF / PSPJF: r = d
+FORM_DMA = 3  # SRPT / SPRPT: r = d - a
+FORM_NP = 4  # SJF / SPJF: r = d at a = 0, -inf once started
+FORM_BOUNCE = 5  # SRPT-Bounce: r = |d - a|
+FORM_TABLE = 6  # piecewise-linear table per job
+
+FORM_NAMES = ("const", "age", "static", "d-a", "nonpreemptive", "|d-a|", "table")
+
+# ---- slot columns ------------------------------------------------------------------------------
+C_ARR = 0  # arrival time
+C_X = 1  # size
+C_D = 2  # descriptor seen by the policy
+C_Y = 3  # prediction (for the statistics only)
+C_AGE = 4  # attained service (for group members: at the last anchor)
+C_A0 = 5  # age at which the current segment value C_V0 holds
+C_V0 = 6  # rank at age C_A0
+C_SL = 7  # slope of the current segment
+C_END = 8  # age where the current segment ends (next breakpoint)
+C_GA = 9  # group anchor: age when the job joined the group
+C_GR = 10  # group anchor: group rank when the job joined
+NFC = 11
+
+C_JID = 0  # arrival index
+C_SEG = 1  # current table segment index
+C_TS = 2  # table start offset in the table bank
+C_TN = 3  # table length
+NIC = 4
+
+# ---- scalar state ------------------------------------------------------------------------------
+SF_T = 0  # current time
+SF_TLAST = 1  # time of the last arrival
+SF_R = 2  # group rank (group kernel) / virtual time (PS kernel)
+SF_SS = 3  # sum of 1/slope over the group
+NSF = 4
+
+SI_PTR = 0  # next arrival in the chunk
+SI_JID = 1  # arrival index of the next arrival
+SI_NS = 2  # busy servers (soap kernel)
+SI_HN = 3  # heap size
+SI_FREE = 4  # number of free slots
+SI_LEFT = 5  # tracked jobs not yet completed
+SI_MODE = 6  # group kernel: 0 idle, 1 one job served, 2 group served
+SI_CUR = 7  # group kernel: the served slot in mode 1
+SI_GN = 8  # group kernel: group size
+NSI = 9
+
+NEED_CHUNK = 0
+NEED_CAP = 1
+DONE = 2
+
+FLAG = np.int64(1) << np.int64(62)
+
+# ---- response-time histogram: log-linear bins read off the float64 bit pattern -------------------
+HMB = 10  # mantissa bits kept: relative bin width 2**-10
+HEMIN = -64  # smallest binary exponent
+HEMAX = 64
+HSHIFT = 52 - HMB
+HBASE = (1023 + HEMIN) << HMB
+HBINS = (HEMAX - HEMIN) << HMB
+
+
+def hist_edges() -> np.ndarray:
+    """Lower edges of the histogram bins (``HBINS + 1`` values, the last one the upper end)."""
+    bits = (np.arange(HBINS + 1, dtype=np.int64) + HBASE) << HSHIFT
+    return bits.view(np.float64)
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _hpush(HR, HT, HS, n, r, tb, s):
+    """Push (r, tb) -> slot s on the binary min-heap of size n; return the new size."""
+    i = n
+    while i > 0:
+        p = (i - 1) >> 1
+        pr = HR[p]
+        if r < pr or (r == pr and tb < HT[p]):
+            HR[i] = pr
+            HT[i] = HT[p]
+            HS[i] = HS[p]
+            i = p
+        else:
+            break
+    HR[i] = r
+    HT[i] = tb
+    HS[i] = s
+    return n + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hsift(HR, HT, HS, n, r, tb, s):
+    """Place (r, tb, s) at the root of a heap of size n (root vacant) and sift it down."""
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        c2 = c + 1
+        if c2 < n and (HR[c2] < HR[c] or (HR[c2] == HR[c] and HT[c2] < HT[c])):
+            c = c2
+        if HR[c] < r or (HR[c] == r and HT[c] < tb):
+            HR[i] = HR[c]
+            HT[i] = HT[c]
+            HS[i] = HS[c]
+            i = c
+        else:
+            break
+    HR[i] = r
+    HT[i] = tb
+    HS[i] = s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hpop(HR, HT, HS, n):
+    """Remove the top of the heap of size n (read it first); return the new size."""
+    n -= 1
+    if n > 0:
+        _hsift(HR, HT, HS, n, HR[n], HT[n], HS[n])
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gpush(GK, GS, n, key, s):
+    i = n
+    while i > 0:
+        p = (i - 1) >> 1
+        if key < GK[p]:
+            GK[i] = GK[p]
+            GS[i] = GS[p]
+            i = p
+        else:
+            break
+    GK[i] = key
+    GS[i] = s
+    return n + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gpop(GK, GS, n):
+    n -= 1
+    if n > 0:
+        key = GK[n]
+        s = GS[n]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                break
+            if c + 1 < n and GK[c + 1] < GK[c]:
+                c += 1
+            if GK[c] < key:
+                GK[i] = GK[c]
+                GS[i] = GS[c]
+                i = c
+            else:
+                break
+        GK[i] = key
+        GS[i] = s
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bin(edges, v):
+    """Number of inner bin edges <= v (the bin index)."""
+    lo = 0
+    hi = edges.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edges[mid] <= v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _seg(form, d, a, i, TA, TV, ts, tn):
+    """The rank segment holding age ``a`` (right-continuous).
+
+    Returns ``(a0, v0, slope, end, i)``: on ``[a0, end)`` the rank is ``v0 + slope (a - a0)``;
+    ``i`` is the table index of the segment (search starts from the cached index ``i``).
+    """
+    if form == FORM_CONST:
+        return 0.0, 0.0, 0.0, INF, 0
+    if form == FORM_STATIC:
+        return 0.0, d, 0.0, INF, 0
+    if form == FORM_DMA:
+        return 0.0, d, -1.0, INF, 0
+    if form == FORM_AGE:
+        return 0.0, 0.0, 1.0, INF, 0
+    if form == FORM_NP:
+        return 0.0, -INF, 0.0, INF, 0
+    if form == FORM_BOUNCE:
+        if a < d:
+            return 0.0, d, -1.0, d, 0
+        return d, 0.0, 1.0, INF, 1
+    # FORM_TABLE
+    while i + 1 < tn and TA[ts + i + 1] <= a:
+        i += 1
+    a0 = TA[ts + i]
+    v0 = TV[ts + i]
+    if i + 1 < tn:
+        a1 = TA[ts + i + 1]
+        return a0, v0, (TV[ts + i + 1] - v0) / (a1 - a0), a1, i
+    sl = 0.0
+    if tn >= 2:
+        da = TA[ts + tn - 1] - TA[ts + tn - 2]
+        if da > 0.0:
+            sl = (TV[ts + tn - 1] - TV[ts + tn - 2]) / da
+    return a0, v0, sl, INF, i
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _init_job(s, p, jid, t, form, tab_mode, tm, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
+              BS, BN, F, I, SA, SV, TA, TV):
+    """Fill slot ``s`` with arrival ``p`` of the chunk; return (rank at age 0, rising flag)."""
+    x = cx[p]
+    d = cd[p]
+    F[s, C_ARR] = t
+    F[s, C_X] = x
+    F[s, C_D] = d
+    F[s, C_Y] = cy[p] if cy.size > 0 else 0.0
+    F[s, C_AGE] = 0.0
+    I[s, C_JID] = jid
+    ts = 0
+    tn = 0
+    if tab_mode == 1:
+        tid = ctid[p]
+        ts = BS[tid]
+        tn = BN[tid]
+    elif tab_mode == 2:
+        tn = ctab_n[p]
+        ts = s * tm
+        for j in range(tn):
+            SA[ts + j] = ctab_a[p, j]
+            SV[ts + j] = ctab_v[p, j]
+    I[s, C_TS] = ts
+    I[s, C_TN] = tn
+    a0, v0, sl, end, i = _seg(form, d, 0.0, 0, TA, TV, ts, tn)
+    F[s, C_A0] = a0
+    F[s, C_V0] = v0
+    F[s, C_SL] = sl
+    F[s, C_END] = end
+    I[s, C_SEG] = i
+    if form == FORM_TABLE:
+        r0 = TV[ts]
+    elif form == FORM_CONST or form == FORM_AGE:
+        r0 = 0.0
+    else:
+        r0 = d
+    return r0, sl > 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _record(j, T, x, y, warm, acc, hist, fb, ib, ex, ey, bnx, bny, keep):
+    """Add one completed tracked job (arrival index j, response time T) to the statistics."""
+    if j < warm:
+        return
+    acc[0] += 1.0
+    acc[1] += T
+    acc[2] += T * T
+    sd = T / x
+    acc[3] += sd
+    acc[4] += sd * sd
+    fb[0] = T
+    h = (ib[0] >> HSHIFT) - HBASE
+    if h < 0:
+        h = 0
+    elif h >= hist.size:
+        h = hist.size - 1
+    hist[h] += 1
+    b = _bin(ex, x)
+    bnx[b, 0] += 1.0
+    bnx[b, 1] += T
+    bnx[b, 2] += x
+    bnx[b, 3] += T * T
+    if bny.shape[0] > 0:
+        b = _bin(ey, y)
+        bny[b, 0] += 1.0
+        bny[b, 1] += T
+        bny[b, 2] += y
+        bny[b, 3] += T * T
+    if keep.size > 0:
+        keep[j - warm] = T
+
+
+# ---- kernel 1: non-rising SOAP ranks, k servers -------------------------------------------------
+@njit(cache=True, nogil=True)
+def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
+                BA, BV, BS, BN, F, I, SA, SV, free, HR, HT, HS, srv, sf, si,
+                n_track, warm, ex, ey, acc, hist, bnx, bny, keep):
+    """Preemptive-resume SOAP queue, ``k`` servers of speed ``speed``, non-rising ranks.
+
+    The served set is always the ``k`` jobs of least key.  Since a served job's rank never
+    rises within a segment, the served set changes only at an arrival (the newcomer against the
+    worst served job), at a completion (the heap top enters) and at an upward jump of a served
+    job's rank at a breakpoint (against the heap top).  Returns a status code.
+    """
+    TA = BA
+    TV = BV
+    if tab_mode == 2:
+        TA = SA
+        TV = SV
+    fb = np.empty(1, np.float64)
+    ib = fb.view(np.int64)
+    t = sf[SF_T]
+    tlast = sf[SF_TLAST]
+    ptr = si[SI_PTR]
+    jid = si[SI_JID]
+    ns = si[SI_NS]
+    hn = si[SI_HN]
+    ftop = si[SI_FREE]
+    left = si[SI_LEFT]
+    m = ia.size
+    status = NEED_CHUNK
+    while True:
+        if ptr >= m:
+            status = NEED_CHUNK
+            break
+        ta = tlast + ia[ptr]
+        stop = False
+        # internal events before the next arrival
+        while ns > 0:
+            bdt = INF
+            bi = 0
+            for i in range(ns):
+                s = srv[i]
+                lim = F[s, C_X]
+                e = F[s, C_END]
+                if e < lim:
+                    lim = e
+                dt = (lim - F[s, C_AGE]) / speed
+                if dt < bdt:
+                    bdt = dt
+                    bi = i
+            if bdt < 0.0:
+                bdt = 0.0
+            if t + bdt > ta:
+                break
+            t += bdt
+            if ns > 1:
+                for i in range(ns):
+                    if i != bi:
+                        F[srv[i], C_AGE] += speed * bdt
+            s = srv[bi]
+            x = F[s, C_X]
+            e = F[s, C_END]
+            if x <= e:  # completion
+                F[s, C_AGE] = x
+                j = I[s, C_JID]
+                if j < n_track:
+                    _record(j, t - F[s, C_ARR], x, F[s, C_Y], warm, acc, hist, fb, ib, ex, ey,
+                            bnx, bny, keep)
+                    left -= 1
+                free[ftop] = s
+                ftop += 1
+                if hn > 0:
+                    srv[bi] = HS[0]
+                    hn = _hpop(HR, HT, HS, hn)
+                else:
+                    ns -= 1
+                    srv[bi] = srv[ns]
+                if left == 0:
+                    stop = True
+                    break
+            else:  # breakpoint of the rank
+                F[s, C_AGE] = e
+                a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV,
+                                            I[s, C_TS], I[s, C_TN])
+                F[s, C_A0] = e
+                F[s, C_V0] = v0
+                F[s, C_SL] = sl
+                F[s, C_END] = end
+                I[s, C_SEG] = idx
+                if hn > 0:
+                    tb = I[s, C_JID]
+                    if HR[0] < v0 or (HR[0] == v0 and HT[0] < tb):
+                        srv[bi] = HS[0]
+                        _hsift(HR, HT, HS, hn, v0, tb, s)
+        if stop:
+            status = DONE
+            break
+        if ftop == 0:
+            status = NEED_CAP
+            break
+        # the arrival
+        dt = ta - t
+        for i in range(ns):
+            F[srv[i], C_AGE] += speed * dt
+        t = ta
+        tlast = ta
+        ftop -= 1
+        s = free[ftop]
+        r0, f0 = _init_job(s, ptr, jid, t, form, tab_mode, tm, cx, cd, cy, ctid, ctab_a, ctab_v,
+                           ctab_n, BS, BN, F, I, SA, SV, TA, TV)
+        ptr += 1
+        tb = jid
+        jid += 1
+        if ns < k:
+            srv[ns] = s
+            ns += 1
+        else:
+            wi = 0
+            wr = -INF
+            wt = np.int64(-1)
+            for i in range(ns):
+                s1 = srv[i]
+                r = F[s1, C_V0] + F[s1, C_SL] * (F[s1, C_AGE] - F[s1, C_A0])
+                t1 = I[s1, C_JID]
+                if r > wr or (r == wr and t1 > wt):
+                    wr = r
+                    wt = t1
+                    wi = i
+            if r0 < wr:  # the newcomer has the largest index: it needs a strictly lower rank
+                s1 = srv[wi]
+                F[s1, C_A0] = F[s1, C_AGE]
+                F[s1, C_V0] = wr
+                hn = _hpush(HR, HT, HS, hn, wr, wt, s1)
+                srv[wi] = s
+            else:
+                hn = _hpush(HR, HT, HS, hn, r0, tb, s)
+    sf[SF_T] = t
+    sf[SF_TLAST] = tlast
+    si[SI_PTR] = ptr
+    si[SI_JID] = jid
+    si[SI_NS] = ns
+    si[SI_HN] = hn
+    si[SI_FREE] = ftop
+    si[SI_LEFT] = left
+    return status
+
+
+# ---- kernel 2: any piecewise-linear rank, one server, exact tie-sharing -------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _join(s, R, speed, F, GK, GS, gn):
+    """Add slot s (rank R, rising) to the served group; return (new size, 1/slope)."""
+    sl = F[s, C_SL]
+    F[s, C_GA] = F[s, C_AGE]
+    F[s, C_GR] = R
+    lim = F[s, C_X]
+    if F[s, C_END] < lim:
+        lim = F[s, C_END]
+    gn = _gpush(GK, GS, gn, R + sl * (lim - F[s, C_AGE]), s)
+    return gn, 1.0 / sl
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn):
+    """Move every group member to the waiting heap at key (R, rising); return the heap size."""
+    for g in range(gn):
+        s = GS[g]
+        lim = F[s, C_X]
+        if F[s, C_END] < lim:
+            lim = F[s, C_END]
+        a = F[s, C_GA] + (R - F[s, C_GR]) / F[s, C_SL]
+        if a > lim:
+            a = lim
+        if a < F[s, C_GA]:
+            a = F[s, C_GA]
+        F[s, C_AGE] = a
+        F[s, C_A0] = a
+        F[s, C_V0] = R
+        hn = _hpush(HR, HT, HS, hn, R, I[s, C_JID] | FLAG, s)
+    return hn
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _start(s, r, speed, F, I, GK, GS, HR, HT, HS, hn):
+    """Serve slot s alone at rank r (rising or not), absorbing waiting jobs that tie with it.
+
+    Returns (mode, cur, gn, R, Ss, hn)."""
+    if F[s, C_SL] > 0.0:
+        gn, Ss = _join(s, r, speed, F, GK, GS, 0)
+        while hn > 0 and HR[0] == r and HT[0] >= FLAG:
+            s2 = HS[0]
+            hn = _hpop(HR, HT, HS, hn)
+            gn, inv = _join(s2, r, speed, F, GK, GS, gn)
+            Ss += inv
+        return 2, -1, gn, r, Ss, hn
+    return 1, s, 0, 0.0, 0.0, hn
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn):
+    """Serve the best waiting job (the server is free). Returns (mode, cur, gn, R, Ss, hn)."""
+    while hn > 0:
+        s = HS[0]
+        hn = _hpop(HR, HT, HS, hn)
+        r = F[s, C_V0] + F[s, C_SL] * (F[s, C_AGE] - F[s, C_A0])
+        tb = I[s, C_JID]
+        if F[s, C_SL] > 0.0:
+            tb |= FLAG
+        if hn > 0 and (HR[0] < r or (HR[0] == r and HT[0] < tb)):
+            # only for a table that jumps up at age 0: wait again at the in-service rank
+            F[s, C_A0] = F[s, C_AGE]
+            F[s, C_V0] = r
+            hn = _hpush(HR, HT, HS, hn, r, tb, s)
+            continue
+        return _start(s, r, speed, F, I, GK, GS, HR, HT, HS, hn)
+    return 0, -1, 0, 0.0, 0.0, hn
+
+
+@njit(cache=True, nogil=True)
+def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
+                 BA, BV, BS, BN, F, I, SA, SV, free, HR, HT, HS, GK, GS, sf, si,
+                 n_track, warm, ex, ey, acc, hist, bnx, bny, keep):
+    """Preemptive-resume SOAP queue on one server of speed ``speed``, any piecewise-linear rank.
+
+    Mode 1 serves one job whose rank does not rise (its age is tracked).  Mode 2 serves a
+    *group* of jobs at a common rank ``R`` that rises: member ``i`` on a segment of slope
+    ``s_i > 0`` gets the share ``(1/s_i) / sum_j (1/s_j)`` of the server so that all ranks stay
+    equal, and ``R`` grows at rate ``speed / sum_j (1/s_j)``.  This is the exact limit of the FCFS
+    tie rule (any service pushes a rising job above its tied competitors); with ``r = a`` (LAS)
+    it is processor sharing among the jobs of least age.  Members are kept in a heap keyed by
+    the group rank at which they leave (completion or a breakpoint), so events cost O(log n).
+    """
+    TA = BA
+    TV = BV
+    if tab_mode == 2:
+        TA = SA
+        TV = SV
+    fb = np.empty(1, np.float64)
+    ib = fb.view(np.int64)
+    t = sf[SF_T]
+    tlast = sf[SF_TLAST]
+    R = sf[SF_R]
+    Ss = sf[SF_SS]
+    ptr = si[SI_PTR]
+    jid = si[SI_JID]
+    hn = si[SI_HN]
+    ftop = si[SI_FREE]
+    left = si[SI_LEFT]
+    mode = si[SI_MODE]
+    cur = si[SI_CUR]
+    gn = si[SI_GN]
+    m = ia.size
+    status = NEED_CHUNK
+    while True:
+        if ptr >= m:
+            status = NEED_CHUNK
+            break
+        ta = tlast + ia[ptr]
+        stop = False
+        while mode != 0:
+            if mode == 1:
+                s = cur
+                x = F[s, C_X]
+                e = F[s, C_END]
+                lim = x if x <= e else e
+                dt = (lim - F[s, C_AGE]) / speed
+                if dt < 0.0:
+                    dt = 0.0
+                if t + dt > ta:
+                    break
+                t += dt
+                F[s, C_AGE] = lim
+                if x <= e:  # completion
+                    j = I[s, C_JID]
+                    if j < n_track:
+                        _record(j, t - F[s, C_ARR], x, F[s, C_Y], warm, acc, hist, fb, ib, ex, ey,
+                                bnx, bny, keep)
+                        left -= 1
+                    free[ftop] = s
+                    ftop += 1
+                    mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+                    if left == 0:
+                        stop = True
+                        break
+                else:  # breakpoint
+                    a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV,
+                                                I[s, C_TS], I[s, C_TN])
+                    F[s, C_A0] = e
+                    F[s, C_V0] = v0
+                    F[s, C_SL] = sl
+                    F[s, C_END] = end
+                    I[s, C_SEG] = idx
+                    tb = I[s, C_JID]
+                    if sl > 0.0:
+                        tb |= FLAG
+                    if hn > 0 and (HR[0] < v0 or (HR[0] == v0 and HT[0] < tb)):
+                        hn = _hpush(HR, HT, HS, hn, v0, tb, s)
+                        mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+                    elif sl > 0.0:
+                        mode, cur, gn, R, Ss, hn = _start(s, v0, speed, F, I, GK, GS, HR, HT, HS,
+                                                          hn)
+            else:
+                Re = GK[0]
+                Rj = HR[0] if hn > 0 else INF
+                Rn = Re if Re <= Rj else Rj
+                dt = (Rn - R) * Ss / speed
+                if dt < 0.0:
+                    dt = 0.0
+                if t + dt > ta:
+                    break
+                t += dt
+                R = Rn
+                if Re <= Rj:  # a member leaves: completion or breakpoint
+                    s = GS[0]
+                    gn = _gpop(GK, GS, gn)
+                    Ss -= 1.0 / F[s, C_SL]
+                    x = F[s, C_X]
+                    e = F[s, C_END]
+                    if x <= e:
+                        F[s, C_AGE] = x
+                        j = I[s, C_JID]
+                        if j < n_track:
+                            _record(j, t - F[s, C_ARR], x, F[s, C_Y], warm, acc, hist, fb, ib,
+                                    ex, ey, bnx, bny, keep)
+                            left -= 1
+                        free[ftop] = s
+                        ftop += 1
+                        if left == 0:
+                            stop = True
+                    else:
+                        F[s, C_AGE] = e
+                        first = I[s, C_SEG] + 1
+                        a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV,
+                                                    I[s, C_TS], I[s, C_TN])
+                        if not (form == FORM_TABLE
+                                and TV[I[s, C_TS] + idx] != TV[I[s, C_TS] + first]):
+                            v0 = R  # continuous at the breakpoint: keep the exact group rank
+                        F[s, C_A0] = e
+                        F[s, C_V0] = v0
+                        F[s, C_SL] = sl
+                        F[s, C_END] = end
+                        I[s, C_SEG] = idx
+                        if sl > 0.0 and v0 == R:
+                            gn, inv = _join(s, R, speed, F, GK, GS, gn)
+                            Ss += inv
+                        elif v0 < R or (v0 == R and sl <= 0.0):
+                            # now strictly ahead of the rest of the group: serve it alone
+                            hn = _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn)
+                            mode, cur, gn, R, Ss, hn = _start(s, v0, speed, F, I, GK, GS, HR, HT,
+                                                              HS, hn)
+                        else:
+                            tb = I[s, C_JID]
+                            if sl > 0.0:
+                                tb |= FLAG
+                            hn = _hpush(HR, HT, HS, hn, v0, tb, s)
+                    if mode == 2:
+                        if gn == 0:
+                            mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS,
+                                                                 hn)
+                        elif gn == 1:
+                            Ss = 1.0 / F[GS[0], C_SL]
+                    if stop:
+                        break
+                else:  # the group rank reached the heap top
+                    if HT[0] >= FLAG:  # rising too: it joins (with every tie)
+                        while hn > 0 and HR[0] == R and HT[0] >= FLAG:
+                            s2 = HS[0]
+                            hn = _hpop(HR, HT, HS, hn)
+                            gn, inv = _join(s2, R, speed, F, GK, GS, gn)
+                            Ss += inv
+                    else:  # a non-rising job at rank R beats the rising group
+                        hn = _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn)
+                        gn = 0
+                        mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+        if stop:
+            status = DONE
+            break
+        if ftop == 0:
+            status = NEED_CAP
+            break
+        # the arrival
+        dt = ta - t
+        if mode == 1:
+            F[cur, C_AGE] += speed * dt
+        elif mode == 2:
+            R += dt * speed / Ss
+        t = ta
+        tlast = ta
+        ftop -= 1
+        s = free[ftop]
+        r0, f0 = _init_job(s, ptr, jid, t, form, tab_mode, tm, cx, cd, cy, ctid, ctab_a, ctab_v,
+                           ctab_n, BS, BN, F, I, SA, SV, TA, TV)
+        ptr += 1
+        tb = jid
+        if f0:
+            tb |= FLAG
+        jid += 1
+        if mode == 0:
+            hn = _hpush(HR, HT, HS, hn, r0, tb, s)
+            mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+        elif mode == 1:
+            c = cur
+            rc = F[c, C_V0] + F[c, C_SL] * (F[c, C_AGE] - F[c, C_A0])
+            if r0 < rc:
+                F[c, C_A0] = F[c, C_AGE]
+                F[c, C_V0] = rc
+                hn = _hpush(HR, HT, HS, hn, rc, I[c, C_JID], c)
+                hn = _hpush(HR, HT, HS, hn, r0, tb, s)
+                mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+            else:
+                hn = _hpush(HR, HT, HS, hn, r0, tb, s)
+        else:
+            if r0 < R or (r0 == R and not f0):
+                hn = _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn)
+                gn = 0
+                hn = _hpush(HR, HT, HS, hn, r0, tb, s)
+                mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+            elif r0 == R and f0 and F[s, C_V0] + F[s, C_SL] * (0.0 - F[s, C_A0]) == R:
+                gn, inv = _join(s, R, speed, F, GK, GS, gn)
+                Ss += inv
+            else:
+                hn = _hpush(HR, HT, HS, hn, r0, tb, s)
+    sf[SF_T] = t
+    sf[SF_TLAST] = tlast
+    sf[SF_R] = R
+    sf[SF_SS] = Ss
+    si[SI_PTR] = ptr
+    si[SI_JID] = jid
+    si[SI_HN] = hn
+    si[SI_FREE] = ftop
+    si[SI_LEFT] = left
+    si[SI_MODE] = mode
+    si[SI_CUR] = cur
+    si[SI_GN] = gn
+    return status
+
+
+# ---- kernel 3: processor sharing ----------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
+              n_track, warm, ex, ey, acc, hist, bnx, bny, keep):
+    """Processor sharing on ``k`` servers of speed ``speed`` (exact).
+
+    With ``n`` jobs present each is served at rate ``speed * min(1, k/n)``; all present jobs
+    gain the same service, so a *virtual time* ``V`` (service per job since the system was last
+    empty) orders departures: a job arriving at virtual time ``V`` leaves when ``V`` reaches
+    ``V + x``.  The heap holds these finish tags.
+    """
+    fb = np.empty(1, np.float64)
+    ib = fb.view(np.int64)
+    t = sf[SF_T]
+    tlast = sf[SF_TLAST]
+    V = sf[SF_R]
+    ptr = si[SI_PTR]
+    jid = si[SI_JID]
+    hn = si[SI_HN]
+    ftop = si[SI_FREE]
+    left = si[SI_LEFT]
+    m = ia.size
+    kf = float(k)
+    status = NEED_CHUNK
+    while True:
+        if ptr >= m:
+            status = NEED_CHUNK
+            break
+        ta = tlast + ia[ptr]
+        stop = False
+        while hn > 0:
+            rate = speed if hn <= k else speed * kf / hn
+            dt = (HR[0] - V) / rate
+            if dt < 0.0:
+                dt = 0.0
+            if t + dt > ta:
+                break
+            t += dt
+            V = HR[0]
+            s = HS[0]
+            hn = _hpop(HR, HT, HS, hn)
+            j = I[s, C_JID]
+            if j < n_track:
+                _record(j, t - F[s, C_ARR], F[s, C_X], F[s, C_Y], warm, acc, hist, fb, ib, ex,
+                        ey, bnx, bny, keep)
+                left -= 1
+            free[ftop] = s
+            ftop += 1
+            if hn == 0:
+                V = 0.0
+            if left == 0:
+                stop = True
+                break
+        if stop:
+            status = DONE
+            break
+        if ftop == 0:
+            status = NEED_CAP
+            break
+        if hn > 0:
+            rate = speed if hn <= k else speed * kf / hn
+            V += (ta - t) * rate
+        t = ta
+        tlast = ta
+        ftop -= 1
+        s = free[ftop]
+        F[s, C_ARR] = t
+        F[s, C_X] = cx[ptr]
+        F[s, C_Y] = cy[ptr] if cy.size > 0 else 0.0
+        I[s, C_JID] = jid
+        hn = _hpush(HR, HT, HS, hn, V + cx[ptr], jid, s)
+        ptr += 1
+        jid += 1
+    sf[SF_T] = t
+    sf[SF_TLAST] = tlast
+    sf[SF_R] = V
+    si[SI_PTR] = ptr
+    si[SI_JID] = jid
+    si[SI_HN] = hn
+    si[SI_FREE] = ftop
+    si[SI_LEFT] = left
+    return status

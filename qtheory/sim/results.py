@@ -1,0 +1,232 @@
+"""Result objects of the Monte Carlo verifier."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from ..table import Table
+from . import kernels as K
+
+
+def t_halfwidth(values, level: float = 0.95) -> float:
+    """Half-width of the Student-t confidence interval of the mean of independent ``values``."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return math.nan
+    q = stats.t.ppf(0.5 + level / 2, v.size - 1)
+    return float(q * v.std(ddof=1) / math.sqrt(v.size))
+
+
+def hist_percentile(hist: np.ndarray, q: float) -> float:
+    """The ``q``-th percentile (0-100) of a response-time histogram (log-linear bins,
+    linear interpolation inside a bin; relative resolution about 1e-3)."""
+    n = hist.sum()
+    if n == 0:
+        return math.nan
+    edges = K.hist_edges()
+    cum = np.cumsum(hist)
+    target = q / 100.0 * n
+    i = int(np.searchsorted(cum, target, side="left"))
+    i = min(i, hist.size - 1)
+    below = cum[i] - hist[i]
+    frac = 0.0 if hist[i] == 0 else (target - below) / hist[i]
+    return float(edges[i] + frac * (edges[i + 1] - edges[i]))
+
+
+@dataclass
+class Binned:
+    """Conditional mean response time in bins of the size or of the prediction.
+
+    Attributes
+    ----------
+    variable : str
+        ``"size"`` or ``"prediction"``.
+    lo, hi : ndarray
+        Bin ends (``-inf``/``inf`` at the extremes); a value equal to an inner edge falls in
+        the upper bin.
+    count : ndarray
+        Recorded jobs per bin (all replications).
+    mean_value : ndarray
+        Mean size (or prediction) of the jobs in the bin.
+    mean_response : ndarray
+        Mean response time of the jobs in the bin.
+    ci : ndarray
+        95% half-width from the replications (``nan`` with fewer than 2 usable replications).
+    """
+
+    variable: str
+    lo: np.ndarray
+    hi: np.ndarray
+    count: np.ndarray
+    mean_value: np.ndarray
+    mean_response: np.ndarray
+    ci: np.ndarray
+
+    def table(self) -> Table:
+        name = "x" if self.variable == "size" else "y"
+        rows = [(float(a), float(b), int(c), float(v), float(m), float(h)) for a, b, c, v, m, h
+                in zip(self.lo, self.hi, self.count, self.mean_value, self.mean_response,
+                       self.ci, strict=True)]
+        return Table([f"{name} from", f"{name} to", "jobs", f"mean {name}", "E[T | bin]", "ci"],
+                     rows, title=f"mean response time by {self.variable}")
+
+    def __repr__(self):
+        return str(self.table())
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+
+def make_binned(variable: str, inner: np.ndarray, per_rep: list[np.ndarray]) -> Binned:
+    tot = np.sum(per_rep, axis=0)
+    cnt = tot[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mv = tot[:, 2] / cnt
+        mt = tot[:, 1] / cnt
+        rep_means = np.array([r[:, 1] / r[:, 0] for r in per_rep])
+    ci = np.array([t_halfwidth(rep_means[:, b]) for b in range(cnt.size)])
+    lo = np.concatenate([[-np.inf], inner])
+    hi = np.concatenate([inner, [np.inf]])
+    return Binned(variable, lo, hi, cnt.astype(np.int64), mv, mt, ci)
+
+
+@dataclass
+class SimResult:
+    """Outcome of :func:`qtheory.sim.simulate`.
+
+    Attributes
+    ----------
+    policy : str
+        Policy name.
+    mean, ci : float
+        Mean response time E[T] and the half-width of its 95% confidence interval (Student t
+        over the independent replications).
+    slowdown, slowdown_ci : float
+        Mean slowdown E[T/X] and its 95% half-width.
+    percentiles, percentile_ci : dict
+        Response-time percentiles ``{50: ..., 90: ..., 99: ...}`` and their 95% half-widths.
+    by_size, by_prediction : Binned
+        Conditional mean response time in quantile bins of the size and of the prediction
+        (``by_prediction`` is None when the model has no prediction law).
+    jobs : int
+        Arrivals tracked (warm-up included), over all replications.
+    jobs_recorded : int
+        Jobs in the statistics (after the warm-up).
+    replications : int
+    replication_means : ndarray
+        Mean response time of each replication.
+    wall_time : float
+        Seconds.
+    servers : int
+    speed : float
+        Speed of each server.
+    seed : int
+        Entropy of the root ``numpy.random.SeedSequence``; pass it as ``seed`` to reproduce.
+    response_times, sizes, predictions : ndarray or None
+        Per-job values of the recorded jobs of all replications, in arrival order within each
+        replication (only with ``keep_jobs=True``).
+    """
+
+    policy: str
+    mean: float
+    ci: float
+    slowdown: float
+    slowdown_ci: float
+    percentiles: dict
+    percentile_ci: dict
+    by_size: Binned
+    by_prediction: Binned | None
+    jobs: int
+    jobs_recorded: int
+    replications: int
+    replication_means: np.ndarray
+    wall_time: float
+    servers: int = 1
+    speed: float = 1.0
+    seed: int | None = None
+    model: str = ""
+    note: str = ""
+    response_times: np.ndarray | None = field(default=None, repr=False)
+    sizes: np.ndarray | None = field(default=None, repr=False)
+    predictions: np.ndarray | None = field(default=None, repr=False)
+    _hist: np.ndarray | None = field(default=None, repr=False)
+
+    def percentile(self, q: float) -> float:
+        """Any percentile ``q`` in [0, 100] of the response time (from the pooled histogram)."""
+        return hist_percentile(self._hist, q)
+
+    @property
+    def jobs_per_second(self) -> float:
+        return self.jobs / self.wall_time if self.wall_time > 0 else math.inf
+
+    def summary(self) -> Table:
+        rows = [("E[T]", self.mean, self.ci), ("E[T/X]", self.slowdown, self.slowdown_ci)]
+        for q, v in self.percentiles.items():
+            rows.append((f"p{q:g}", v, self.percentile_ci.get(q, math.nan)))
+        srv = f", {self.servers} servers of speed {self.speed:g}" if self.servers > 1 else ""
+        return Table(["quantity", "estimate", "95% ci"], rows,
+                     title=f"{self.policy}: {self.jobs:,} jobs in {self.replications} "
+                           f"replications{srv} ({self.wall_time:.2f} s)")
+
+    def __repr__(self):
+        p = ", ".join(f"p{q:g}={v:.4g}" for q, v in self.percentiles.items())
+        return (f"SimResult({self.policy}: E[T] = {self.mean:.6g} ± {self.ci:.2g}, "
+                f"E[T/X] = {self.slowdown:.4g} ± {self.slowdown_ci:.2g}, {p}; "
+                f"{self.jobs:,} jobs, {self.replications} replications, "
+                f"{self.wall_time:.2f} s)")
+
+    def _repr_html_(self):
+        return self.summary()._repr_html_()
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of :func:`qtheory.sim.verify`: a formula against a simulation.
+
+    ``passed`` is True when the formula lies in ``estimate ± ci``, or, when the interval is
+    narrower than ``rtol * formula``, when the relative gap is within ``rtol`` (so that a very
+    long simulation does not fail a formula on a tiny numerical bias).  With a 95% interval a
+    correct formula still fails about one run in twenty at small job counts.
+    """
+
+    policy: str
+    formula: float
+    estimate: float
+    ci: float
+    jobs: int
+    gap: float
+    passed: bool
+    rtol: float
+    sim: SimResult | None = field(default=None, repr=False)
+
+    @property
+    def verdict(self) -> str:
+        return "PASSED" if self.passed else "FAILED"
+
+    def __repr__(self):
+        return (f"{self.policy}: formula {self.formula:.6g}, simulation {self.estimate:.6g} "
+                f"± {self.ci:.2g} ({self.jobs:,} jobs, gap {self.gap:+.3%}) {self.verdict}")
+
+    def __bool__(self):
+        return self.passed
+
+    def _repr_html_(self):
+        color = "#1a7f37" if self.passed else "#cf222e"
+        text = html.escape(repr(self)[: -len(self.verdict)])
+        return f"<span>{text}<b style='color:{color}'>{self.verdict}</b></span>"
+
+
+def judge(formula: float, estimate: float, ci: float, rtol: float) -> tuple[float, bool]:
+    """Relative gap and verdict (see :class:`VerifyResult`)."""
+    gap = (estimate - formula) / formula if formula != 0 else estimate - formula
+    err = abs(estimate - formula)
+    ok = bool(err <= ci) if math.isfinite(ci) else False
+    if not ok and (not math.isfinite(ci) or ci < rtol * abs(formula)):
+        ok = bool(err <= rtol * abs(formula))
+    return gap, ok
