@@ -7,7 +7,7 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
 * **Discrete laws** (:class:`~qtheory.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): the evaluation is exact for ranks that are piecewise linear in age
   between the law's atoms and the policy's breakpoints (every built-in except the Gittins ranks,
-  whose concave pieces between atoms are sampled at 8 interior ages).
+  whose concave pieces between atoms are sampled at 3 interior ages).
 * **Continuous laws**: the joint law is discretised into descriptor classes (quantile cells of
   the size, of the prediction factor, then bins of the prediction) at two resolutions, each
   evaluated exactly, and the two are extrapolated (Richardson, first order). The difference is
@@ -24,6 +24,8 @@ import numpy as np
 from scipy import special
 
 from . import _soap_discrete as K
+from ._quadrature import size_rule
+from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 from .joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
 from .policies import ConditionalGittins, Gittins, Policy
@@ -31,6 +33,8 @@ from .policies import ConditionalGittins, Gittins, Policy
 #: number of quantile cells of a continuous size law (and of the prediction factor) at the
 #: coarse resolution; the fine resolution doubles it
 RESOLUTION = 48
+#: for continuous laws, the new-work function is tabulated on at most this many thresholds
+MAX_KNOTS = 4000
 
 
 @dataclass
@@ -155,7 +159,8 @@ def _factor_partial1(f, c):
 _PIECEWISE_LINEAR = ("FCFS", "LAS", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT", "SRPT-Bounce")
 
 
-def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refine: int):
+def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refine: int,
+                tails=None):
     top = float(atoms[-1])
     pts = [np.zeros(1), atoms]
     bp = policy.age_breakpoints(d)
@@ -166,7 +171,10 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
         h = np.diff(g)
         extra = (g[:-1, None] + h[:, None] * (np.arange(1, refine + 1) / (refine + 1))).ravel()
         g = np.unique(np.concatenate([g, extra]))
-    if isinstance(policy, (Gittins, ConditionalGittins)):
+    if tails is not None:
+        def rank(a):
+            return rank_from_tails(*tails, a)
+    elif isinstance(policy, (Gittins, ConditionalGittins)):
         def rank(a):
             return gittins_rank_at(atoms, p, a)
     else:
@@ -186,11 +194,12 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
     return g, P, S, E
 
 
-def _tables(policy: Policy, dj: DiscreteJoint):
-    refine = 0 if policy.name in _PIECEWISE_LINEAR else 8
+def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None):
+    refine = 0 if policy.name in _PIECEWISE_LINEAR else 3
     gs, Ps, Ss, Es, go = [], [], [], [], [0]
     for d, x, p in zip(dj.d, dj.x, dj.p):
-        g, P, S, E = _rank_table(policy, float(d), x, p, refine)
+        tails = tails_of(float(d)) if tails_of is not None else None
+        g, P, S, E = _rank_table(policy, float(d), x, p, refine, tails)
         gs.append(g)
         Ps.append(P)
         Ss.append(S)
@@ -210,12 +219,15 @@ def _tables(policy: Policy, dj: DiscreteJoint):
             np.concatenate(q2), xo, ko)
 
 
-def _evaluate_discrete(policy, dj, lams):
-    g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko = _tables(policy, dj)
+def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None):
+    g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko = _tables(policy, dj, tails_of)
     vals = np.concatenate([P, S, E])
     knots = np.unique(vals[np.isfinite(vals)])
     if knots.size == 0:
         knots = np.zeros(1)
+    if max_knots and knots.size > max_knots:
+        # continuous laws only: N_new is then interpolated between quantiles of the knots
+        knots = np.unique(np.quantile(knots, np.linspace(0.0, 1.0, max_knots)))
     at, slope, icpt = K.new_work_table(knots, g, P, S, E, go, xs, q0, q1, q2, xo, ko)
     cond = np.empty(xs.size)
     out = K.tagged(np.asarray(lams, float), g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko, knots, at,
@@ -229,12 +241,38 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
     if not policy.soap:
         raise NotImplementedError(f"{policy.name} is not a SOAP policy")
     dj, exact = discretise(model, policy.descriptor, resolution)
-    t1 = _evaluate_discrete(policy, dj, lams)[0]
+    tails_of = None if exact else _continuous_gittins(model, policy)
+    mk = None if exact else MAX_KNOTS
+    t1 = _evaluate_discrete(policy, dj, lams, tails_of, mk)[0]
     if exact:
         return GenericResult(t1, np.zeros_like(t1), True)
     dj2, _ = discretise(model, policy.descriptor, 2 * resolution)
-    t2 = _evaluate_discrete(policy, dj2, lams)[0]
-    return GenericResult(2 * t2 - t1, np.abs(t2 - t1), False)
+    t2 = _evaluate_discrete(policy, dj2, lams, tails_of, mk)[0]
+    # the discretisation error is O(n^-2): Richardson extrapolation of order 2
+    return GenericResult((4 * t2 - t1) / 3, np.abs(t2 - t1) / 3, False)
+
+
+def _continuous_gittins(model, policy):
+    """For Gittins policies on continuous laws: the rank of the *continuous* (conditional) law,
+    so that discretising the law for evaluation does not hand the policy extra information."""
+    if isinstance(policy, Gittins):
+        tails = size_tails(model.size)
+        return lambda d: tails
+    if isinstance(policy, ConditionalGittins):
+        j = model.prediction.joint(model.size)
+        if isinstance(j, FactorJoint):
+            xr, wr = size_rule(model.size, width=0.05)
+            f = j.factor
+            return lambda y: density_tails(xr, wr * f.pdf(y / xr) / xr)
+        if isinstance(j, OneBitJoint):
+            xr, wr = size_rule(model.size, width=0.05)
+            q = np.where(xr > j.T, j.q_large, j.q_small)
+            t0, t1 = density_tails(xr, wr * (1 - q)), density_tails(xr, wr * q)
+            return lambda y: t1 if y > 0.5 else t0
+        raise NotImplementedError(
+            f"ConditionalGittins on {type(j).__name__} with a continuous size law is not "
+            "supported yet; use an Empirical size law or EmpiricalPairs")
+    return None
 
 
 def mean_response_time(model, policy: Policy, lams) -> np.ndarray:

@@ -58,3 +58,66 @@ def rank_at(x: np.ndarray, p: np.ndarray, ages: np.ndarray) -> np.ndarray:
         den = Ta - T[k0:]
         out[idx] = np.min(num / den)
     return out
+
+
+def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    r"""Gittins rank of a continuous law from its tail quantities on a fine grid ``b``.
+
+    ``T = P(X > b)`` and ``V = E[(X - b)^+]`` (accumulated from the right). The rank at age
+    :math:`a` is :math:`\min_{b_k > a} (V(a) - V(b_k)) / (T(a) - T(b_k))` including
+    :math:`b = \infty` (SERPT's rank :math:`V(a)/T(a)`), with :math:`V(a), T(a)` interpolated
+    log-linearly in ``b``; on a grid of 2000 log-spaced points the rank is accurate to about
+    1e-4 relative, and an error there changes E[T] only to second order (Gittins is optimal).
+    """
+    ages = np.asarray(ages, float)
+    flat = ages.ravel()
+    lb = np.log(b)
+    with np.errstate(divide="ignore"):
+        lT = np.log(np.maximum(T, 1e-300))
+    k0 = np.searchsorted(b, flat, side="right")
+    km = np.clip(k0 - 1, 0, b.size - 1)
+    kp = np.clip(k0, 0, b.size - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(kp > km, (np.log(np.maximum(flat, 1e-300)) - lb[km]) / (lb[kp] - lb[km]), 0.0)
+    Ta = np.where(flat <= b[0], T[0], np.exp(lT[km] + w * (lT[kp] - lT[km])))
+    Va = np.where(flat <= b[0], V[0] + T[0] * (b[0] - flat), V[km] + w * (V[kp] - V[km]))
+    out = np.full(flat.shape, np.inf)
+    for s in range(0, flat.size, 256):
+        sl = slice(s, s + 256)
+        mask = b[None, :] > flat[sl, None]
+        den = Ta[sl, None] - T[None, :]
+        num = Va[sl, None] - V[None, :]
+        ok = mask & (den > 1e-300)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(ok, num / np.where(ok, den, 1.0), np.inf)
+        cand = ratio.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            serpt = np.where(Ta[sl] > 0, Va[sl] / Ta[sl], np.inf)
+        out[sl] = np.where((k0[sl] < b.size) & (Ta[sl] > 0), np.minimum(cand, serpt), np.inf)
+    return out.reshape(ages.shape)
+
+
+def size_tails(size, n: int = 2000):
+    """(b, T, V) of a continuous size law on ``n`` log-spaced ages, from its exact tail moments."""
+    from ._quadrature import size_range
+
+    lo, hi = size_range(size, 1e-14)
+    b = np.geomspace(max(lo, 1e-300), hi, n)
+    T = size.sf(b)
+    V = np.maximum(size.tail_moment(1, b) - b * T, 0.0)
+    return b, T, V
+
+
+def density_tails(x: np.ndarray, w: np.ndarray, n: int = 2000):
+    """(b, T, V) of the law with density weights ``w`` at quadrature nodes ``x`` (sorted),
+    accumulated from the right on ``n`` log-spaced ages."""
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    w = w / w.sum()
+    b = np.geomspace(x[0], x[-1], n)
+    cw = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
+    cxw = np.concatenate([np.cumsum((w * x)[::-1])[::-1], [0.0]])
+    k = np.searchsorted(x, b, side="right")
+    T = cw[k]
+    V = np.maximum(cxw[k] - b * T, 0.0)
+    return b, T, V

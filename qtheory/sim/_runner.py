@@ -95,6 +95,15 @@ class _State:
         self.si = np.zeros(K.NSI, np.int64)
         self.si[K.SI_FREE] = cap
 
+    def buffers(self, chunk: int):
+        """(Re)allocate the completion buffers for ``chunk`` arrivals per call."""
+        n = self.cap + chunk
+        if getattr(self, "bT", None) is None or self.bT.size < n:
+            self.bT = np.zeros(n)
+            self.bX = np.zeros(n)
+            self.bY = np.zeros(n)
+            self.bJ = np.zeros(n, np.int64)
+
     def grow(self, setup: Setup, tm: int | None = None):
         """Double the slot capacity (and widen per-job table rows to ``tm``)."""
         old = self.cap
@@ -204,8 +213,10 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
                 st.retable(st.cap, st.cap, st.tm, ctab_a.shape[1])
         st.si[K.SI_PTR] = 0
         while True:
-            status = _call(setup, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track, warm,
-                           acc, hist, bnx, bny, keep_t)
+            st.buffers(m)
+            status = _call(setup, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track)
+            K.tally(st.bT, st.bX, st.bY, st.bJ, int(st.si[K.SI_NB]), warm, setup.has_y, acc,
+                    hist, setup.ex, setup.ey, bnx, bny, keep_t)
             if status == K.NEED_CAP:
                 st.grow(setup)
                 continue
@@ -220,21 +231,17 @@ def _has_rising(a: np.ndarray, v: np.ndarray) -> bool:
     return bool(np.any((np.diff(a, axis=1) > 0) & (np.diff(v, axis=1) > 0)))
 
 
-def _call(setup, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track, warm, acc, hist, bnx,
-          bny, keep_t):
+def _call(setup, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track):
     plan = setup.plan
-    ex = setup.ex
-    ey = setup.ey
     if plan.kind == "ps":
         return K.ps_kernel(setup.servers, setup.speed, ia, x, cy, st.F, st.I, st.free, st.HR,
-                           st.HT, st.HS, st.sf, st.si, n_track, warm, ex, ey, acc, hist, bnx, bny,
-                           keep_t)
+                           st.HT, st.HS, st.sf, st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
     if plan.kind == "group":
         return K.group_kernel(plan.form, setup.speed, plan.tab_mode, st.tm, ia, x, d, cy, ctid,
                               ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,
                               st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.GK, st.GS,
-                              st.sf, st.si, n_track, warm, ex, ey, acc, hist, bnx, bny, keep_t)
+                              st.sf, st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
     return K.soap_kernel(plan.form, setup.servers, setup.speed, plan.tab_mode, st.tm, ia, x, d,
                          cy, ctid, ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN,
                          st.F, st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.srv, st.sf,
-                         st.si, n_track, warm, ex, ey, acc, hist, bnx, bny, keep_t)
+                         st.si, n_track, st.bT, st.bX, st.bY, st.bJ)

@@ -36,9 +36,11 @@ Data layout: a job lives in a *slot* while it is in the system.  ``F[slot, C_*]`
 ``I[slot, C_*]`` integers.  Arrivals come in chunks (interarrival times ``ia``, sizes ``cx``,
 descriptors ``cd``, predictions ``cy`` for the statistics); the kernel returns ``NEED_CHUNK``
 when it has consumed a chunk, and ``DONE`` once every tracked job (arrival index
-``< n_track``) has completed.  Completed jobs with arrival index in ``[warm, n_track)`` are
-recorded in running sums (``acc``), a log-linear histogram of response times (``hist``) and
-per-bin sums by size and by prediction (``bnx``, ``bny``), and optionally per job (``keep``).
+``< n_track``) has completed.  Each completed tracked job is appended to completion buffers
+(``bT``, ``bX``, ``bY``, ``bJ``: response time, size, prediction, arrival index; their count is
+``si[SI_NB]``); the caller folds them into the statistics with :func:`tally` after each call.
+The buffers must hold ``slots + chunk`` entries (no call completes more jobs than were present
+at its start plus those arriving during it).
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ SI_LEFT = 5  # tracked jobs not yet completed
 SI_MODE = 6  # group kernel: 0 idle, 1 one job served, 2 group served
 SI_CUR = 7  # group kernel: the served slot in mode 1
 SI_GN = 8  # group kernel: group size
-NSI = 9
+SI_NB = 9  # completions written to the buffers by the last call
+NSI = 10
 
 NEED_CHUNK = 0
 NEED_CAP = 1
@@ -119,7 +122,7 @@ def hist_edges() -> np.ndarray:
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _hpush(HR, HT, HS, n, r, tb, s):
     """Push (r, tb) -> slot s on the binary min-heap of size n; return the new size."""
     i = n
@@ -139,7 +142,7 @@ def _hpush(HR, HT, HS, n, r, tb, s):
     return n + 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _hsift(HR, HT, HS, n, r, tb, s):
     """Place (r, tb, s) at the root of a heap of size n (root vacant) and sift it down."""
     i = 0
@@ -162,7 +165,7 @@ def _hsift(HR, HT, HS, n, r, tb, s):
     HS[i] = s
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _hpop(HR, HT, HS, n):
     """Remove the top of the heap of size n (read it first); return the new size."""
     n -= 1
@@ -171,7 +174,7 @@ def _hpop(HR, HT, HS, n):
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _gpush(GK, GS, n, key, s):
     i = n
     while i > 0:
@@ -187,7 +190,7 @@ def _gpush(GK, GS, n, key, s):
     return n + 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _gpop(GK, GS, n):
     n -= 1
     if n > 0:
@@ -211,21 +214,16 @@ def _gpop(GK, GS, n):
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _bin(edges, v):
     """Number of inner bin edges <= v (the bin index)."""
-    lo = 0
-    hi = edges.size
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if edges[mid] <= v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    b = 0
+    for i in range(edges.size):
+        b += edges[i] <= v
+    return b
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _seg(form, d, a, i, TA, TV, ts, tn):
     """The rank segment holding age ``a`` (right-continuous).
 
@@ -262,25 +260,18 @@ def _seg(form, d, a, i, TA, TV, ts, tn):
     return a0, v0, sl, INF, i
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _init_job(s, p, jid, t, form, tab_mode, tm, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
-              BS, BN, F, I, SA, SV, TA, TV):
-    """Fill slot ``s`` with arrival ``p`` of the chunk; return (rank at age 0, rising flag)."""
-    x = cx[p]
-    d = cd[p]
-    F[s, C_ARR] = t
-    F[s, C_X] = x
-    F[s, C_D] = d
-    F[s, C_Y] = cy[p] if cy.size > 0 else 0.0
-    F[s, C_AGE] = 0.0
-    I[s, C_JID] = jid
+@njit(cache=True, nogil=True)
+def _init_table(s, p, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS, BN, F, I, SA, SV,
+                TA, TV):
+    """Attach its rank table to the job in slot ``s`` (arrival ``p`` of the chunk) and set its
+    first segment; return (rank at age 0, rising flag)."""
     ts = 0
     tn = 0
     if tab_mode == 1:
         tid = ctid[p]
         ts = BS[tid]
         tn = BN[tid]
-    elif tab_mode == 2:
+    else:
         tn = ctab_n[p]
         ts = s * tm
         for j in range(tn):
@@ -294,53 +285,81 @@ def _init_job(s, p, jid, t, form, tab_mode, tm, cx, cd, cy, ctid, ctab_a, ctab_v
     F[s, C_SL] = sl
     F[s, C_END] = end
     I[s, C_SEG] = i
-    if form == FORM_TABLE:
-        r0 = TV[ts]
-    elif form == FORM_CONST or form == FORM_AGE:
-        r0 = 0.0
-    else:
-        r0 = d
-    return r0, sl > 0.0
+    return TV[ts], sl > 0.0
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _record(j, T, x, y, warm, acc, hist, fb, ib, ex, ey, bnx, bny, keep):
-    """Add one completed tracked job (arrival index j, response time T) to the statistics."""
-    if j < warm:
-        return
-    acc[0] += 1.0
-    acc[1] += T
-    acc[2] += T * T
-    sd = T / x
-    acc[3] += sd
-    acc[4] += sd * sd
-    fb[0] = T
-    h = (ib[0] >> HSHIFT) - HBASE
-    if h < 0:
-        h = 0
-    elif h >= hist.size:
-        h = hist.size - 1
-    hist[h] += 1
-    b = _bin(ex, x)
-    bnx[b, 0] += 1.0
-    bnx[b, 1] += T
-    bnx[b, 2] += x
-    bnx[b, 3] += T * T
-    if bny.shape[0] > 0:
-        b = _bin(ey, y)
-        bny[b, 0] += 1.0
-        bny[b, 1] += T
-        bny[b, 2] += y
-        bny[b, 3] += T * T
-    if keep.size > 0:
-        keep[j - warm] = T
+@njit(cache=True, nogil=True)
+def _emit(bT, bX, bY, bJ, nb, j, T, x, y):
+    """Append a completed tracked job to the completion buffers; return the new count."""
+    bT[nb] = T
+    bX[nb] = x
+    bY[nb] = y
+    bJ[nb] = j
+    return nb + 1
+
+
+@njit(cache=True, nogil=True)
+def tally(bT, bX, bY, bJ, nb, warm, has_y, acc, hist, ex, ey, bnx, bny, keep):
+    """Add the buffered completions (after the warm-up) to the statistics.
+
+    ``acc``: [count, sum T, sum T^2, sum T/X, sum (T/X)^2]; ``hist``: log-linear histogram of
+    T read off the float64 bit pattern; ``bnx``/``bny``: per size/prediction bin [count,
+    sum T, sum of the value, sum T^2]; ``keep[j - warm] = T`` when ``keep`` is not empty.
+    Kept out of the event loop: there it would cost more than the simulation itself.
+    """
+    ib = bT.view(np.int64)
+    c0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    hmax = hist.size - 1
+    nk = keep.size
+    for i in range(nb):
+        j = bJ[i]
+        if j < warm:
+            continue
+        T = bT[i]
+        x = bX[i]
+        c0 += 1.0
+        s1 += T
+        s2 += T * T
+        sd = T / x
+        q1 += sd
+        q2 += sd * sd
+        h = (ib[i] >> HSHIFT) - HBASE
+        h = min(max(h, 0), hmax)
+        hist[h] += 1
+        b = 0
+        for e in range(ex.size):
+            b += ex[e] <= x
+        bnx[b, 0] += 1.0
+        bnx[b, 1] += T
+        bnx[b, 2] += x
+        bnx[b, 3] += T * T
+        if has_y:
+            y = bY[i]
+            b = 0
+            for e in range(ey.size):
+                b += ey[e] <= y
+            bny[b, 0] += 1.0
+            bny[b, 1] += T
+            bny[b, 2] += y
+            bny[b, 3] += T * T
+        if nk > 0:
+            keep[j - warm] = T
+    acc[0] += c0
+    acc[1] += s1
+    acc[2] += s2
+    acc[3] += q1
+    acc[4] += q2
 
 
 # ---- kernel 1: non-rising SOAP ranks, k servers -------------------------------------------------
 @njit(cache=True, nogil=True)
 def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
                 BA, BV, BS, BN, F, I, SA, SV, free, HR, HT, HS, srv, sf, si,
-                n_track, warm, ex, ey, acc, hist, bnx, bny, keep):
+                n_track, bT, bX, bY, bJ):
     """Preemptive-resume SOAP queue, ``k`` servers of speed ``speed``, non-rising ranks.
 
     The served set is always the ``k`` jobs of least key.  Since a served job's rank never
@@ -353,8 +372,9 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
     if tab_mode == 2:
         TA = SA
         TV = SV
-    fb = np.empty(1, np.float64)
-    ib = fb.view(np.int64)
+    has_y = cy.size > 0
+    ispeed = 1.0 / speed
+    nb = 0
     t = sf[SF_T]
     tlast = sf[SF_TLAST]
     ptr = si[SI_PTR]
@@ -373,18 +393,26 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
         stop = False
         # internal events before the next arrival
         while ns > 0:
-            bdt = INF
             bi = 0
-            for i in range(ns):
-                s = srv[i]
+            if ns == 1:
+                s = srv[0]
                 lim = F[s, C_X]
                 e = F[s, C_END]
                 if e < lim:
                     lim = e
-                dt = (lim - F[s, C_AGE]) / speed
-                if dt < bdt:
-                    bdt = dt
-                    bi = i
+                bdt = (lim - F[s, C_AGE]) * ispeed
+            else:
+                bdt = INF
+                for i in range(ns):
+                    s = srv[i]
+                    lim = F[s, C_X]
+                    e = F[s, C_END]
+                    if e < lim:
+                        lim = e
+                    dt = (lim - F[s, C_AGE]) * ispeed
+                    if dt < bdt:
+                        bdt = dt
+                        bi = i
             if bdt < 0.0:
                 bdt = 0.0
             if t + bdt > ta:
@@ -401,8 +429,7 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
                 F[s, C_AGE] = x
                 j = I[s, C_JID]
                 if j < n_track:
-                    _record(j, t - F[s, C_ARR], x, F[s, C_Y], warm, acc, hist, fb, ib, ex, ey,
-                            bnx, bny, keep)
+                    nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
                     left -= 1
                 free[ftop] = s
                 ftop += 1
@@ -443,8 +470,25 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
         tlast = ta
         ftop -= 1
         s = free[ftop]
-        r0, f0 = _init_job(s, ptr, jid, t, form, tab_mode, tm, cx, cd, cy, ctid, ctab_a, ctab_v,
-                           ctab_n, BS, BN, F, I, SA, SV, TA, TV)
+        d = cd[ptr]
+        F[s, C_ARR] = t
+        F[s, C_X] = cx[ptr]
+        F[s, C_D] = d
+        F[s, C_Y] = cy[ptr] if has_y else 0.0
+        F[s, C_AGE] = 0.0
+        I[s, C_JID] = jid
+        if tab_mode == 0:
+            a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
+            F[s, C_A0] = a0
+            F[s, C_V0] = v0
+            F[s, C_SL] = sl
+            F[s, C_END] = end
+            I[s, C_SEG] = idx
+            f0 = sl > 0.0
+            r0 = 0.0 if (form == FORM_CONST or form == FORM_AGE) else d
+        else:
+            r0, f0 = _init_table(s, ptr, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS,
+                                 BN, F, I, SA, SV, TA, TV)
         ptr += 1
         tb = jid
         jid += 1
@@ -453,9 +497,14 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
             ns += 1
         else:
             wi = 0
-            wr = -INF
-            wt = np.int64(-1)
-            for i in range(ns):
+            if ns == 1:
+                s1 = srv[0]
+                wr = F[s1, C_V0] + F[s1, C_SL] * (F[s1, C_AGE] - F[s1, C_A0])
+                wt = I[s1, C_JID]
+            else:
+                wr = -INF
+                wt = np.int64(-1)
+            for i in range(ns if ns > 1 else 0):
                 s1 = srv[i]
                 r = F[s1, C_V0] + F[s1, C_SL] * (F[s1, C_AGE] - F[s1, C_A0])
                 t1 = I[s1, C_JID]
@@ -479,11 +528,12 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
     si[SI_HN] = hn
     si[SI_FREE] = ftop
     si[SI_LEFT] = left
+    si[SI_NB] = nb
     return status
 
 
 # ---- kernel 2: any piecewise-linear rank, one server, exact tie-sharing -------------------------
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _join(s, R, speed, F, GK, GS, gn):
     """Add slot s (rank R, rising) to the served group; return (new size, 1/slope)."""
     sl = F[s, C_SL]
@@ -496,7 +546,7 @@ def _join(s, R, speed, F, GK, GS, gn):
     return gn, 1.0 / sl
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn):
     """Move every group member to the waiting heap at key (R, rising); return the heap size."""
     for g in range(gn):
@@ -516,7 +566,7 @@ def _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn):
     return hn
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _start(s, r, speed, F, I, GK, GS, HR, HT, HS, hn):
     """Serve slot s alone at rank r (rising or not), absorbing waiting jobs that tie with it.
 
@@ -532,7 +582,7 @@ def _start(s, r, speed, F, I, GK, GS, HR, HT, HS, hn):
     return 1, s, 0, 0.0, 0.0, hn
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn):
     """Serve the best waiting job (the server is free). Returns (mode, cur, gn, R, Ss, hn)."""
     while hn > 0:
@@ -555,7 +605,7 @@ def _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn):
 @njit(cache=True, nogil=True)
 def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
                  BA, BV, BS, BN, F, I, SA, SV, free, HR, HT, HS, GK, GS, sf, si,
-                 n_track, warm, ex, ey, acc, hist, bnx, bny, keep):
+                 n_track, bT, bX, bY, bJ):
     """Preemptive-resume SOAP queue on one server of speed ``speed``, any piecewise-linear rank.
 
     Mode 1 serves one job whose rank does not rise (its age is tracked).  Mode 2 serves a
@@ -571,8 +621,9 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
     if tab_mode == 2:
         TA = SA
         TV = SV
-    fb = np.empty(1, np.float64)
-    ib = fb.view(np.int64)
+    has_y = cy.size > 0
+    ispeed = 1.0 / speed
+    nb = 0
     t = sf[SF_T]
     tlast = sf[SF_TLAST]
     R = sf[SF_R]
@@ -599,7 +650,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                 x = F[s, C_X]
                 e = F[s, C_END]
                 lim = x if x <= e else e
-                dt = (lim - F[s, C_AGE]) / speed
+                dt = (lim - F[s, C_AGE]) * ispeed
                 if dt < 0.0:
                     dt = 0.0
                 if t + dt > ta:
@@ -609,8 +660,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                 if x <= e:  # completion
                     j = I[s, C_JID]
                     if j < n_track:
-                        _record(j, t - F[s, C_ARR], x, F[s, C_Y], warm, acc, hist, fb, ib, ex, ey,
-                                bnx, bny, keep)
+                        nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
                         left -= 1
                     free[ftop] = s
                     ftop += 1
@@ -639,7 +689,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                 Re = GK[0]
                 Rj = HR[0] if hn > 0 else INF
                 Rn = Re if Re <= Rj else Rj
-                dt = (Rn - R) * Ss / speed
+                dt = (Rn - R) * Ss * ispeed
                 if dt < 0.0:
                     dt = 0.0
                 if t + dt > ta:
@@ -656,8 +706,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                         F[s, C_AGE] = x
                         j = I[s, C_JID]
                         if j < n_track:
-                            _record(j, t - F[s, C_ARR], x, F[s, C_Y], warm, acc, hist, fb, ib,
-                                    ex, ey, bnx, bny, keep)
+                            nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
                             left -= 1
                         free[ftop] = s
                         ftop += 1
@@ -724,8 +773,25 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
         tlast = ta
         ftop -= 1
         s = free[ftop]
-        r0, f0 = _init_job(s, ptr, jid, t, form, tab_mode, tm, cx, cd, cy, ctid, ctab_a, ctab_v,
-                           ctab_n, BS, BN, F, I, SA, SV, TA, TV)
+        d = cd[ptr]
+        F[s, C_ARR] = t
+        F[s, C_X] = cx[ptr]
+        F[s, C_D] = d
+        F[s, C_Y] = cy[ptr] if has_y else 0.0
+        F[s, C_AGE] = 0.0
+        I[s, C_JID] = jid
+        if tab_mode == 0:
+            a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
+            F[s, C_A0] = a0
+            F[s, C_V0] = v0
+            F[s, C_SL] = sl
+            F[s, C_END] = end
+            I[s, C_SEG] = idx
+            f0 = sl > 0.0
+            r0 = 0.0 if (form == FORM_CONST or form == FORM_AGE) else d
+        else:
+            r0, f0 = _init_table(s, ptr, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS,
+                                 BN, F, I, SA, SV, TA, TV)
         ptr += 1
         tb = jid
         if f0:
@@ -765,6 +831,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
     si[SI_HN] = hn
     si[SI_FREE] = ftop
     si[SI_LEFT] = left
+    si[SI_NB] = nb
     si[SI_MODE] = mode
     si[SI_CUR] = cur
     si[SI_GN] = gn
@@ -774,7 +841,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
 # ---- kernel 3: processor sharing ----------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
-              n_track, warm, ex, ey, acc, hist, bnx, bny, keep):
+              n_track, bT, bX, bY, bJ):
     """Processor sharing on ``k`` servers of speed ``speed`` (exact).
 
     With ``n`` jobs present each is served at rate ``speed * min(1, k/n)``; all present jobs
@@ -782,8 +849,7 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
     empty) orders departures: a job arriving at virtual time ``V`` leaves when ``V`` reaches
     ``V + x``.  The heap holds these finish tags.
     """
-    fb = np.empty(1, np.float64)
-    ib = fb.view(np.int64)
+    nb = 0
     t = sf[SF_T]
     tlast = sf[SF_TLAST]
     V = sf[SF_R]
@@ -814,8 +880,7 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
             hn = _hpop(HR, HT, HS, hn)
             j = I[s, C_JID]
             if j < n_track:
-                _record(j, t - F[s, C_ARR], F[s, C_X], F[s, C_Y], warm, acc, hist, fb, ib, ex,
-                        ey, bnx, bny, keep)
+                nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], F[s, C_X], F[s, C_Y])
                 left -= 1
             free[ftop] = s
             ftop += 1
@@ -852,4 +917,5 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
     si[SI_HN] = hn
     si[SI_FREE] = ftop
     si[SI_LEFT] = left
+    si[SI_NB] = nb
     return status
