@@ -146,10 +146,20 @@ def size_rule(size, width: float | None = None) -> tuple[np.ndarray, np.ndarray]
         wd = min(0.5, log_spread(size.ppf) / 4)
         if width is not None:
             wd = min(wd, width)
-        x, w = log_rule(lo, hi, wd, size.breakpoints, bulk=_bulk(size, lo, hi))
+        x, w = log_rule(lo, hi, wd, endpoint_refinement(size), bulk=_bulk(size, lo, hi))
         rule = (x, w * size.pdf(x))
     cache[key] = rule
     return rule
+
+
+def endpoint_refinement(size) -> np.ndarray:
+    """The law's breakpoints plus points accumulating geometrically at a finite upper support
+    end: at high load, functions of 1 - rho_x vary on the scale of the distance to that end."""
+    hi = size.support[1]
+    bps = np.asarray(size.breakpoints, float)
+    if math.isfinite(hi) and not size.is_discrete:
+        bps = np.concatenate([bps, hi * (1 - 0.5 ** np.arange(2, 40, 1.0))])
+    return bps
 
 
 def _bulk(size, lo, hi):

@@ -301,3 +301,21 @@ def response_time(model, policy: Policy, x, y=None):
                 "discrete law only; use an Empirical size law / EmpiricalPairs")
         out[i] = cond[hit[0]]
     return out
+
+
+def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
+    """E[T/X] by the generic route (exact for discrete laws; Richardson-extrapolated otherwise)."""
+    lam = np.array([model.arrival_rate])
+
+    def once(n):
+        dj, exact = discretise(model, policy.descriptor, n)
+        tails_of = None if exact else _continuous_gittins(model, policy)
+        _, cond, (xs, _) = _evaluate_discrete(policy, dj, lam, tails_of, None if exact else MAX_KNOTS)
+        ps = np.concatenate(dj.p)
+        return float(np.sum(ps * cond / xs)), exact
+
+    s1, exact = once(resolution)
+    if exact:
+        return s1
+    s2, _ = once(2 * resolution)
+    return (4 * s2 - s1) / 3

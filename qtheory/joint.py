@@ -24,6 +24,7 @@ import numpy as np
 
 from ._quadrature import (
     bulk_range,
+    endpoint_refinement,
     log_edges,
     log_rule,
     log_spread,
@@ -33,6 +34,17 @@ from ._quadrature import (
 )
 
 _CHUNK = 256
+#: panel width of the prediction grids, as a fraction of the laws' log interquartile spread
+WIDTH_DIV = 1.5
+
+
+def _with_head(v, w, lo):
+    """Prepend a Gauss-Legendre panel on [0, lo] (linear in v): integrals over dv of functions
+    that do not vanish below the smallest prediction (such as P(Y > v) = 1) need it."""
+    if lo <= 0:
+        return v, w
+    t, tw = panels(np.array([0.0, lo]))
+    return np.concatenate([t, v]), np.concatenate([tw, w])
 
 
 class Joint:
@@ -126,7 +138,7 @@ class PerfectJoint(Joint):
         else:
             lo, hi = size_range(s)
             width = min(0.5, log_spread(s.ppf) / 4)
-            v, wdv = log_rule(lo, hi, width, s.breakpoints)
+            v, wdv = _with_head(*log_rule(lo, hi, width, endpoint_refinement(s)), lo)
             pdf = s.pdf(v)
             self._fill(v, wdv, wdv * pdf, wdv * pdf * v)
         self.excess = 0.0
@@ -168,11 +180,11 @@ class FactorJoint(Joint):
         #: X-outer (sums over a size rule of closed forms in Z) unless Z has kinks and the
         #: size law is continuous, where Z-outer (integrals over Z of the size law's partial
         #: moments) keeps the integrand smooth
-        self.x_outer = s.is_discrete or not factor.kinks
+        self.x_outer = s.is_discrete or (not factor.kinks and zs >= log_spread(s.ppf) / 8)
         if s.is_discrete:
             xa = s.atom_values
             lo, hi = xa[0] * math.exp(zlo), xa[-1] * math.exp(zhi)
-            width = min(0.5, zs / 4)
+            width = min(0.5, zs / WIDTH_DIV)
             bulk = (xa[0] * math.exp(zlo / 4), xa[-1] * math.exp(zhi / 4)) if not factor.kinks \
                 else None
             bps = [x * k for x in xa[:400] for k in factor.kinks] if xa.size <= 400 else []
@@ -180,7 +192,8 @@ class FactorJoint(Joint):
             xs = log_spread(s.ppf)
             xlo, xhi = size_range(s)
             lo, hi = xlo * math.exp(zlo), xhi * math.exp(zhi)
-            width = min(0.5, zs / 4, xs / 4)
+            # X-outer sums resolve Z's scale on the size grid; Z-outer integrals do so in z
+            width = min(0.5, xs / WIDTH_DIV, zs / WIDTH_DIV if self.x_outer else 0.5)
             bx = bulk_range(s.ppf)
             bz = bulk_range(lambda u: np.exp(factor.log_range_q(u)))
             bulk = (bx[0] * bz[0], bx[1] * bz[1])
@@ -188,14 +201,15 @@ class FactorJoint(Joint):
             if self.x_outer:
                 self._xr = size_rule(s, width=width)
             else:
-                self._zedges = log_edges(math.exp(zlo), math.exp(zhi), width, factor.kinks + (1.0,))
+                self._zedges = log_edges(math.exp(zlo), math.exp(zhi),
+                                         min(0.5, zs / WIDTH_DIV), factor.kinks + (1.0,))
                 self._sbps = np.asarray(s.breakpoints, float)
                 self._xq = np.asarray([s.ppf(p) for p in (1e-4, 1e-2, 0.1, 0.5, 0.9, 0.99,
                                                           1 - 1e-4)])
         if s.is_discrete:
             self._xr = (s.atom_values, s.atom_probs)
         self._width = width
-        v, wdv = log_rule(lo, hi, width, bps, bulk=bulk)
+        v, wdv = _with_head(*log_rule(lo, hi, width, bps, bulk=bulk), lo)
         self.v, self.w_dv = v, wdv
         cols = [np.empty_like(v) for _ in range(6)]
         for i in range(0, v.size, _CHUNK):
@@ -318,7 +332,7 @@ class FactorMapJoint(Joint):
                     if self.phi[k] > 1:
                         bps.append(edge * (self.phi[k] - 1))
         del fin
-        v, wdv = log_rule(lo, hi, width, bps)
+        v, wdv = _with_head(*log_rule(lo, hi, width, bps), lo)
         fY = np.zeros_like(v)
         aY = np.zeros_like(v)
         for k in range(self.phi.size):

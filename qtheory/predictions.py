@@ -202,8 +202,9 @@ class _LogNormalFactor(FactorLaw):
         s = self.s
         a = np.log(lo) / s - k * s
         b = np.log(hi) / s - k * s
-        # Phi(b) - Phi(a) accurately: use the upper tail when both are positive
-        diff = np.where(a > 0, special.ndtr(-a) - special.ndtr(-b), special.ndtr(b) - special.ndtr(a))
+        # Phi(b) - Phi(a) = Phi(-a) - Phi(-b): use the form whose arguments are in the lower tail
+        up = a > 0
+        diff = special.ndtr(np.where(up, -a, b)) - special.ndtr(np.where(up, -b, a))
         return math.exp(k * k * s * s / 2) * diff
 
     def psi(self, t):

@@ -95,3 +95,22 @@ def srpt(lam):
                / (2 * (1 - _rho(lam, x)) ** 2))
     res = _xq(lambda t: mp.exp(-t) / (1 - _rho(lam, t)))
     return wait + res
+
+
+def weibull_half_spjf(lam, dps=20):
+    """SPJF for Weibull sizes F(x) = 1 - exp(-sqrt(2x)) with exponential predictions, by mpmath
+    (x = u^2/2 with u ~ Exp(1)): E[T] = 1 + (lam E[X^2]/2) E[1/(1 - lam A(Y))^2], E[X^2] = 6."""
+    with mp.workdps(dps):
+        lam = mp.mpf(lam)
+
+        @lru_cache(maxsize=None)
+        def AF(y):
+            r = mp.sqrt(y)
+            pts = [0, r / 4, r, 4 * r, 1, 5, 20, 60]
+            A = mp.quad(lambda u: mp.exp(-u) * (u * u / 2) * (-mp.expm1(-2 * y / (u * u))), pts)
+            f = mp.quad(lambda u: mp.exp(-u) * mp.exp(-2 * y / (u * u)) * 2 / (u * u), pts)
+            return A, f
+
+        val = mp.quad(lambda s: mp.exp(s) * AF(mp.exp(s))[1] / (1 - lam * AF(mp.exp(s))[0]) ** 2,
+                      [-45, -30, -10, -3, 0, 3, 6, 9])
+        return 1 + lam * 3 * val

@@ -1,0 +1,372 @@
+"""Accuracy of the exact M/G/1 SOAP engine against independent methods.
+
+Independent references: classical closed forms, the M/M/1 table and the exponential/uniform
+prediction tables of ../shared/reference (mpmath-computed there), our own mpmath evaluation of
+the Bessel closed forms (tests/mp_reference.py), nested scipy quadrature of textbook formulas,
+and the generic SOAP evaluator (exact on discrete laws).
+"""
+
+import math
+
+import mp_reference as R
+import numpy as np
+import pytest
+from scipy import integrate
+
+import qtheory as qt
+from qtheory import generic
+
+LOADS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.99]
+
+
+def mm1(lam, pred=None):
+    return qt.MG1(lam, qt.Exponential(1.0), pred or qt.ExponentialPrediction())
+
+
+# --- classical closed forms ---------------------------------------------------------------------
+@pytest.mark.parametrize("lam", LOADS)
+def test_blind_policies_mm1(lam):
+    q = mm1(lam)
+    exact = 1 / (1 - lam)
+    for p in ("fcfs", "ps", "las"):
+        assert q.mean_response_time(p) == pytest.approx(exact, rel=1e-10)
+
+
+@pytest.mark.parametrize("size,m2", [
+    (qt.Deterministic(1.0), 1.0),
+    (qt.Erlang(3, 2.0), 4.0 * 4 / 3),
+    (qt.Uniform(0.5, 1.5), (1.5**3 - 0.5**3) / 3),
+    (qt.HyperExponential([0.3, 0.7], [2.0, 0.5]), 2 * (0.3 * 4 + 0.7 * 0.25)),
+])
+def test_pollaczek_khinchine(size, m2):
+    lam = 0.6 / size.mean
+    q = qt.MG1(lam, size)
+    rho = lam * size.mean
+    assert q.mean_response_time("fcfs") == pytest.approx(size.mean + lam * m2 / (2 * (1 - rho)),
+                                                         rel=1e-12)
+
+
+def test_ps_conditional_and_insensitivity():
+    for size in (qt.Weibull(0.5, 1.0), qt.LogNormal(1.0, 1.0), qt.Deterministic(1.0)):
+        q = qt.MG1(0.7, size)
+        assert q.response_time("ps", x=2.0) == pytest.approx(2.0 / 0.3, rel=1e-14)
+        assert q.mean_response_time("ps") == pytest.approx(1 / 0.3, rel=1e-14)
+
+
+# --- M/M/1 table of ../shared/reference/soap_multiserver.md section 2.2 (printed to 8 digits) ----
+TABLE = {
+    0.5: (1.7126863, 1.5313833, 1.4253727), 0.7: (2.3121967, 2.0838695, 1.8745667),
+    0.8: (2.8822186, 2.6588968, 2.3527733), 0.9: (4.1969126, 4.0517732, 3.5521251),
+    0.95: (6.2639605, 6.2647571, 5.5410110), 0.99: (18.450661, 18.955588, 17.626930),
+}
+
+
+@pytest.mark.parametrize("lam", sorted(TABLE))
+def test_mm1_reference_table(lam):
+    q = qt.MG1(lam, qt.Exponential(1.0))
+    for name, ref in zip(("sjf", "psjf", "srpt"), TABLE[lam]):
+        digits = 7 if ref < 10 else 6
+        assert abs(q.mean_response_time(name) - ref) <= 0.51 * 10**-digits, name
+
+
+# --- mpmath: 1e-8 relative -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mp_values():
+    out = {}
+    for lam in LOADS:
+        for name in ("sjf", "psjf", "srpt", "spjf", "pspjf", "sprpt"):
+            out[lam, name] = float(getattr(R, name)(lam))
+    return out
+
+
+@pytest.mark.parametrize("lam", LOADS)
+@pytest.mark.parametrize("name", ["sjf", "psjf", "srpt", "spjf", "pspjf", "sprpt"])
+def test_against_mpmath(mp_values, lam, name):
+    assert mm1(lam).mean_response_time(name) == pytest.approx(mp_values[lam, name], rel=1e-8)
+
+
+def test_sweep_equals_pointwise_and_is_monotone():
+    q = mm1(0.5)
+    loads = np.linspace(0.05, 0.99, 25)
+    for p in ("sprpt", "pspjf", "spjf", "srpt", "las"):
+        s = q.sweep(p, loads)
+        assert np.all(np.diff(s) > 0)
+        for i in (0, 12, 24):
+            assert s[i] == pytest.approx(q.with_load(loads[i]).mean_response_time(p), rel=1e-12)
+
+
+# --- prediction tables (../shared/reference/prediction_papers.md 1.3c and 1.3d, 4 decimals) ------
+EXP_TABLE = {  # lambda: SPJF, PSPJF, SPRPT
+    0.6: (2.1086, 1.9528, 1.9394), 0.7: (2.5726, 2.3971, 2.3688), 0.98: (16.9502, 17.1189, 16.7642),
+}
+UNIFORM_TABLE = {
+    0.5: (1.7247, 1.5509, 1.4755), 0.6: (1.9844, 1.7830, 1.6746), 0.7: (2.3528, 2.1332, 1.9758),
+    0.8: (2.9627, 2.7471, 2.5088), 0.9: (4.3983, 4.2563, 3.8495), 0.95: (6.6934, 6.6903, 6.0816),
+    0.98: (12.3233, 12.5750, 11.6583), 0.99: (20.3872, 20.8689, 19.6958),
+}
+
+
+@pytest.mark.parametrize("lam", sorted(EXP_TABLE))
+def test_exponential_prediction_table(lam):
+    q = mm1(lam)
+    for name, ref in zip(("spjf", "pspjf", "sprpt"), EXP_TABLE[lam]):
+        assert abs(q.mean_response_time(name) - ref) <= 0.51e-4
+
+
+@pytest.mark.parametrize("lam", sorted(UNIFORM_TABLE))
+def test_uniform_prediction_table(lam):
+    q = mm1(lam, qt.UniformPrediction(0.5))
+    for name, ref in zip(("spjf", "pspjf", "sprpt"), UNIFORM_TABLE[lam]):
+        assert abs(q.mean_response_time(name) - ref) <= 0.51e-4, name
+
+
+# Weibull F(x) = 1 - exp(-sqrt(2x)) (shape 1/2, mean 1) with exponential predictions: survey
+# Table 3 (Mitzenmacher & Shahout 2025, from Queues with Small Advice), whose SRPT and SPRPT columns
+# are simulations (the reference notes a 0.1-0.9% gap growing with load): checked to 1%; FIFO is
+# exactly 1 + 3 lambda / (1 - lambda). Accuracy itself is checked against mpmath below.
+WEIBULL_PUB = {0.5: (1.411, 1.940), 0.6: (1.574, 2.280), 0.7: (1.813, 2.750), 0.8: (2.217, 3.519),
+               0.9: (3.154, 5.224), 0.95: (4.517, 7.788), 0.98: (7.666, 13.404)}
+
+
+@pytest.mark.parametrize("lam", sorted(WEIBULL_PUB))
+def test_weibull_heavy_tail_published(lam):
+    q = qt.MG1(lam, qt.Weibull(0.5, 1.0), qt.ExponentialPrediction())
+    assert q.mean_response_time("fcfs") == pytest.approx(1 + 3 * lam / (1 - lam), rel=1e-12)
+    for name, ref in zip(("srpt", "sprpt"), WEIBULL_PUB[lam]):
+        assert q.mean_response_time(name) == pytest.approx(ref, rel=0.01), name
+
+
+@pytest.mark.slow
+def test_weibull_spjf_against_mpmath():
+    q = qt.MG1(0.5, qt.Weibull(0.5, 1.0), qt.ExponentialPrediction())
+    assert q.mean_response_time("spjf") == pytest.approx(float(R.weibull_half_spjf(0.5)), rel=1e-8)
+
+
+def test_one_bit_threshold_advice_closed_form():
+    # Queues with Small Advice: non-preemptive perfect bit at threshold T,
+    # t1(T) = 1 + lam (1 - lam + lam e^-T) / ((1 - lam)(1 - rho_T)), rho_T = lam(1-(1+T)e^-T)
+    for lam, T, pub in ((0.5, 1.2785, 1.783), (0.7, 1.5136, 2.542), (0.9, 2.1010, 5.278)):
+        q = qt.MG1(lam, qt.Exponential(1.0), qt.OneBit(T))
+        rho_T = lam * (1 - (1 + T) * math.exp(-T))
+        t1 = 1 + lam * (1 - lam + lam * math.exp(-T)) / ((1 - lam) * (1 - rho_T))
+        assert q.mean_response_time("spjf") == pytest.approx(t1, rel=1e-12)
+        assert abs(q.mean_response_time("spjf") - pub) < 0.01  # published, 3 decimals
+
+
+# --- independent nested quadrature (scipy) for heavy tails and bounded supports -----------------
+def _srpt_quad(size, lam):
+    def rho(x):
+        return lam * float(size.partial_moment(1, x))
+
+    def T(x):
+        wait = lam * (float(size.partial_moment(2, x)) + x * x * float(size.sf(x))) / (
+            2 * (1 - rho(x)) ** 2)
+        res = integrate.quad(lambda t: 1 / (1 - rho(t)), 0, x, limit=200)[0]
+        return wait + res
+
+    lo, hi = size.support
+    pts = [float(size.ppf(q)) for q in (0.1, 0.5, 0.9, 0.99)]
+    return integrate.quad(lambda x: T(x) * float(size.pdf(x)), lo, hi if math.isfinite(hi) else
+                          np.inf, points=None if not math.isfinite(hi) else pts,
+                          limit=400, epsabs=0, epsrel=1e-10)[0]
+
+
+@pytest.mark.parametrize("size,lam_frac", [
+    (qt.BoundedPareto(1.5, 0.1, 100.0), 0.99),
+    (qt.Uniform(0.0, 2.0), 0.95),
+])
+def test_srpt_against_nested_quad(size, lam_frac):
+    lam = lam_frac / size.mean
+    q = qt.MG1(lam, size)
+    assert q.mean_response_time("srpt") == pytest.approx(_srpt_quad(size, lam), rel=1e-7)
+
+
+def test_load_099_heavy_and_empirical_inputs_are_finite_and_consistent():
+    rng = np.random.default_rng(0)
+    cases = [qt.Weibull(0.3, 1.0), qt.BoundedPareto(1.2, 1.0, 1e4),
+             qt.Empirical(rng.lognormal(0, 1.5, 500))]
+    for size in cases:
+        q = qt.MG1(0.99 / size.mean, size, qt.LogNormalPrediction(0.5))
+        for p in ("fcfs", "ps", "las", "srpt", "psjf", "sjf", "sprpt", "pspjf", "spjf"):
+            v = q.mean_response_time(p)
+            assert math.isfinite(v) and v > size.mean, (size, p)
+        assert q.mean_response_time("srpt") <= q.mean_response_time("psjf")
+        assert q.mean_response_time("srpt") <= q.mean_response_time("sprpt")
+
+
+def test_infinite_second_moment_gives_inf():
+    q = qt.MG1(0.5, qt.Pareto(1.5, 1.0 / 3.0), qt.ExponentialPrediction())
+    assert math.isinf(q.mean_response_time("fcfs"))
+    assert math.isinf(q.mean_response_time("sjf"))
+    assert math.isinf(q.mean_response_time("spjf"))
+    srpt = q.mean_response_time("srpt")
+    assert math.isfinite(srpt) and srpt < q.mean_response_time("ps")
+
+
+# --- the generic SOAP evaluator -----------------------------------------------------------------
+def test_coinflip_serpt_and_gittins_exact():
+    # ../shared/reference/soap_multiserver.md section 1.6
+    cf = qt.Empirical([2.0, 14.0])
+    serpt = qt.Rank(lambda d, a: np.where(a < 2, 8 - a, 14 - a), descriptor="none",
+                    breakpoints=lambda d: [2.0], name="SERPT")
+    for lam in (0.05, 0.1):
+        q = qt.MG1(lam, cf)
+        t2s = 18 * lam / (1 - 2 * lam) + 2
+        t14s = 50 * lam / ((1 - 8 * lam) * (1 - 2 * lam)) + 6 / (1 - 2 * lam) + 8
+        t2g = 6 * lam / (1 - 2 * lam) + 2
+        t14g = 50 * lam / ((1 - 8 * lam) * (1 - 2 * lam)) + 10 / (1 - 2 * lam) + 4
+        assert q.mean_response_time(serpt) == pytest.approx((t2s + t14s) / 2, rel=1e-12)
+        assert q.mean_response_time("gittins") == pytest.approx((t2g + t14g) / 2, rel=1e-12)
+        assert q.response_time("gittins", x=14.0) == pytest.approx(t14g, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def pairs_model():
+    rng = np.random.default_rng(7)
+    x = rng.weibull(0.7, 400) + 0.01
+    y = x * rng.lognormal(0, 0.8, 400)
+    pairs = qt.EmpiricalPairs(np.round(x, 2), np.round(y, 2))
+    return qt.MG1(0.85 / pairs.size_law().mean, prediction=pairs)
+
+
+@pytest.mark.parametrize("name", ["spjf", "pspjf", "sprpt"])
+def test_generic_equals_closed_form_on_pairs(pairs_model, name):
+    q = pairs_model
+    g = generic.evaluate(q, qt.get_policy(name), [q.arrival_rate])
+    assert g.exact
+    assert g.mean[0] == pytest.approx(q.mean_response_time(name), rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["fcfs", "las", "sjf", "psjf", "srpt"])
+def test_generic_equals_closed_form_on_empirical_sizes(pairs_model, name):
+    q = qt.MG1(pairs_model.arrival_rate, pairs_model.size)
+    g = generic.evaluate(q, qt.get_policy(name), [q.arrival_rate])
+    assert g.mean[0] == pytest.approx(q.mean_response_time(name), rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["sprpt", "spjf", "pspjf"])
+def test_generic_close_to_closed_form_on_continuous_laws(name):
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
+    g = generic.evaluate(q, qt.get_policy(name), [0.8])
+    assert g.mean[0] == pytest.approx(q.mean_response_time(name), rel=5e-3)
+
+
+def test_conditional_gittins_on_pairs(pairs_model):
+    q = pairs_model
+    cg = q.mean_response_time("conditionalgittins")
+    for p in ("sprpt", "pspjf", "spjf", "srpt-bounce", "fcfs", "gittins"):
+        assert cg <= q.mean_response_time(p) * (1 + 1e-12), p
+
+
+def test_conditional_gittins_limits():
+    rng = np.random.default_rng(3)
+    x = np.round(rng.exponential(1.0, 150) ** 2 + 0.05, 3)
+    size = qt.Empirical(x)
+    lam = 0.8 / size.mean
+    # predictions that carry no information: Gittins on the size law
+    noinfo = qt.MG1(lam, size, qt.OneBit(1.0, 0.5, 0.5))
+    assert noinfo.mean_response_time("conditionalgittins") == pytest.approx(
+        noinfo.mean_response_time("gittins"), rel=1e-10)
+    # perfect predictions: the Gittins rank of a known size is its remaining size, i.e. SRPT
+    perfect = qt.MG1(lam, prediction=qt.EmpiricalPairs(x, x))
+    assert perfect.mean_response_time("conditionalgittins") == pytest.approx(
+        perfect.mean_response_time("srpt"), rel=1e-10)
+
+
+@pytest.mark.slow
+def test_conditional_gittins_continuous_beats_prediction_policies():
+    q = mm1(0.8)
+    cg = q.mean_response_time("conditionalgittins")
+    for p in ("sprpt", "pspjf", "spjf"):
+        assert cg < q.mean_response_time(p)
+
+
+def test_srpt_bounce_equals_srpt_with_perfect_predictions(pairs_model):
+    x, w = pairs_model.size.atom_values, pairs_model.size.atom_probs
+    q = qt.MG1(pairs_model.arrival_rate, prediction=qt.EmpiricalPairs(x, x, weights=w))
+    assert q.mean_response_time("srpt-bounce") == pytest.approx(q.mean_response_time("srpt"),
+                                                                rel=1e-10)
+
+
+# --- conditional response times ----------------------------------------------------------------
+def test_conditional_srpt_against_mpmath():
+    import mpmath as mp
+
+    lam, x = 0.8, 2.0
+    wait = lam * (R._m2(x) + x * x * mp.exp(-x)) / (2 * (1 - R._rho(lam, x)) ** 2)
+    res = mp.quad(lambda t: 1 / (1 - R._rho(lam, t)), [0, x])
+    q = qt.MG1(lam, qt.Exponential(1.0), qt.PerfectPrediction())
+    assert q.response_time("srpt", x=x) == pytest.approx(float(wait + res), rel=1e-9)
+    assert q.response_time("sprpt", x=x, y=x) == pytest.approx(float(wait + res), rel=1e-9)
+
+
+def test_conditional_sprpt_averages_to_mean(pairs_model):
+    q = pairs_model
+    j = q.prediction
+    t = q.response_time("sprpt", x=j.x, y=j.y)
+    assert np.sum(j.w * t) == pytest.approx(q.mean_response_time("sprpt"), rel=1e-10)
+
+
+# --- mean slowdown ------------------------------------------------------------------------------
+def test_mean_slowdown():
+    q = mm1(0.8)
+    assert math.isinf(q.mean_slowdown("fcfs"))  # E[1/X] = inf for exponential sizes
+    assert math.isinf(q.mean_slowdown("sprpt"))  # tiny jobs still wait for old work
+    assert q.mean_slowdown("ps") == pytest.approx(5.0, rel=1e-12)
+    s = q.mean_slowdown("srpt")
+    assert 1 < s < 5
+    md1 = qt.MG1(0.25, qt.Deterministic(2.0))
+    assert md1.mean_slowdown("fcfs") == pytest.approx(md1.mean_response_time("fcfs") / 2, rel=1e-12)
+
+
+# --- properties -----------------------------------------------------------------------------------
+SIZES = [qt.Exponential(1.0), qt.Weibull(0.5, 1.0), qt.Erlang(2, 1.0), qt.LogNormal(1.0, 1.0),
+         qt.BoundedPareto(1.5, 0.2, 50.0)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=repr)
+@pytest.mark.parametrize("load", [0.3, 0.8, 0.97])
+def test_srpt_is_best_with_perfect_predictions(size, load):
+    q = qt.MG1(load / size.mean, size, qt.PerfectPrediction())
+    srpt = q.mean_response_time("srpt")
+    for p in ("fcfs", "ps", "las", "sjf", "psjf", "spjf", "pspjf", "sprpt"):
+        assert srpt <= q.mean_response_time(p) * (1 + 1e-12), p
+    # predictions equal to sizes reproduce the size-based policies
+    for a, b in (("spjf", "sjf"), ("pspjf", "psjf"), ("sprpt", "srpt")):
+        assert q.mean_response_time(a) == pytest.approx(q.mean_response_time(b), rel=1e-9)
+
+
+@pytest.mark.parametrize("size", SIZES[:3], ids=repr)
+def test_small_sigma_limits(size):
+    lam = 0.8 / size.mean
+    perfect = qt.MG1(lam, size)
+    prev = {}
+    for sigma in (0.1, 0.01, 0.001):
+        q = qt.MG1(lam, size, qt.LogNormalPrediction(sigma))
+        for a, b in (("sprpt", "srpt"), ("pspjf", "psjf"), ("spjf", "sjf")):
+            gap = abs(q.mean_response_time(a) / perfect.mean_response_time(b) - 1)
+            if (a, sigma) in prev:
+                pass
+            prev[a, sigma] = gap
+    for a in ("sprpt", "pspjf", "spjf"):
+        assert prev[a, 0.001] < prev[a, 0.01] < prev[a, 0.1]
+        assert prev[a, 0.001] < 2e-3
+
+
+# --- bad input ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make,param", [
+    (lambda: qt.MG1(1.0, qt.Exponential(1.0)), "rho"),
+    (lambda: qt.MG1(-1.0, qt.Exponential(1.0)), "arrival_rate"),
+    (lambda: qt.Exponential(mean=-1.0), "mean"),
+    (lambda: qt.LogNormalPrediction(sigma=-0.1), "sigma"),
+    (lambda: qt.UniformPrediction(alpha=1.5), "alpha"),
+    (lambda: qt.BoundedMultiplicative(beta=2.0, alpha=1.0), "alpha"),
+    (lambda: qt.BoundedMultiplicative(beta=0.0, alpha=1.0), "beta"),
+    (lambda: qt.MG1(0.5, qt.Exponential(1.0)).mean_response_time("nope"), "nope"),
+    (lambda: qt.MG1(0.5, qt.Exponential(1.0)).mean_response_time("sprpt"), "prediction"),
+    (lambda: qt.MG1(0.5, qt.Exponential(1.0)).sweep("srpt", [0.5, 1.2]), "load"),
+    (lambda: qt.MG1(0.5, "exp"), "size"),
+])
+def test_bad_input_names_the_parameter(make, param):
+    with pytest.raises(ValueError, match=param):
+        make()
