@@ -103,7 +103,7 @@ def weibull_half_spjf(lam, dps=20):
     with mp.workdps(dps):
         lam = mp.mpf(lam)
 
-        @lru_cache(maxsize=None)
+        @cache
         def AF(y):
             r = mp.sqrt(y)
             pts = [0, r / 4, r, 4 * r, 1, 5, 20, 60]
