@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 #: Gauss-Legendre order on each panel
-ORDER = 12
+ORDER = 8
 
 
 @lru_cache(maxsize=16)
@@ -38,7 +38,7 @@ def panels(edges: np.ndarray, order: int = ORDER) -> tuple[np.ndarray, np.ndarra
 
 
 def log_edges(lo: float, hi: float, width: float, breakpoints=(), bulk=None,
-              growth: float = 1.5, max_width: float = 3.0) -> np.ndarray:
+              growth: float = 2.0, max_width: float = 3.0) -> np.ndarray:
     """Panel edges in ``u = log x`` covering [log lo, log hi] with every breakpoint inside
     (lo, hi) an edge.
 

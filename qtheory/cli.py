@@ -27,7 +27,7 @@ import numpy as np
 
 from . import __version__
 from .mg1 import MG1
-from .policies import BUILTIN, Policy, get_policy
+from .policies import BUILTIN, FCFS, LAS, PS, PSJF, PSPJF, SJF, SPJF, SPRPT, SRPT, Policy, get_policy
 from .predictions import (
     BoundedMultiplicative,
     ExponentialPrediction,
@@ -57,12 +57,15 @@ __all__ = [
     "DEFAULT_POLICIES",
     "DEFAULT_PREDICTION",
     "DEFAULT_SIZE",
+    "Result",
     "SpecError",
     "build_parser",
     "evaluate",
+    "format_table",
     "main",
     "parse_prediction",
     "parse_size",
+    "to_json",
 ]
 
 DEFAULT_SIZE = "exp:1"
@@ -72,6 +75,10 @@ DEFAULT_POLICIES = ("FCFS", "PS", "SRPT", "SPJF", "PSPJF", "SPRPT", "SRPT-Bounce
 #: number of loads on the x axis of ``--plot``, and its left end
 PLOT_POINTS = 60
 PLOT_MIN_LOAD = 0.05
+#: policies with a closed-form SOAP evaluation; the others go through qtheory.generic
+_CLOSED_FORM = (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT)
+GENERIC_NOTE = ("computed by the generic SOAP evaluator (for a continuous law, a discretisation "
+                "typically accurate to 1e-4 to 1e-3 relative)")
 
 
 class SpecError(ValueError):
@@ -94,13 +101,17 @@ class _Form:
 
     @property
     def usage(self) -> str:
-        return self.names[0] + (f":{self.args}" if self.args else "")
+        if not self.args:
+            return self.names[0]
+        if self.required == 0:
+            return f"{self.names[0]}[:{self.args}]"
+        return f"{self.names[0]}:{self.args}"
 
 
 _SIZE_FORMS: tuple[_Form, ...] = (
-    _Form(("exp", "exponential", "m"), "[MEAN]", 0, 1,
+    _Form(("exp", "exponential", "m"), "MEAN", 0, 1,
           lambda a: Exponential(mean=a[0] if a else 1.0), "exponential sizes (default mean 1)"),
-    _Form(("det", "deterministic", "d"), "[VALUE]", 0, 1,
+    _Form(("det", "deterministic", "d"), "VALUE", 0, 1,
           lambda a: Deterministic(a[0] if a else 1.0), "every job has size VALUE (default 1)"),
     _Form(("uniform", "u"), "LOW,HIGH", 2, 2,
           lambda a: Uniform(a[0], a[1]), "uniform on [LOW, HIGH]"),
@@ -136,12 +147,15 @@ _PREDICTION_FORMS: tuple[_Form, ...] = (
 )
 
 
-def _grammar(title: str, forms: Sequence[_Form]) -> str:
-    width = max(len(f.usage) for f in forms)
+def _grammar(title: str, forms: Sequence[_Form], width: int = 30) -> str:
     lines = [title]
     for f in forms:
-        alias = f"  (also: {', '.join(f.names[1:])})" if len(f.names) > 1 else ""
-        lines.append(f"  {f.usage.ljust(width)}  {f.doc}{alias}")
+        alias = f" (also: {', '.join(f.names[1:])})" if len(f.names) > 1 else ""
+        if len(f.usage) <= width:
+            lines.append(f"  {f.usage.ljust(width)}  {f.doc}{alias}")
+        else:
+            lines.append(f"  {f.usage}")
+            lines.append(f"  {'':{width}}  {f.doc}{alias}")
     return "\n".join(lines)
 
 
@@ -336,8 +350,9 @@ class Result:
     """Mean response times of several policies at several loads.
 
     ``values[name]`` is a list of floats (one per load) or None where the policy is not
-    available or its evaluation failed; ``notes[name]`` then says why, and ``failed`` holds
-    the names whose evaluation raised an unexpected error.
+    available or its evaluation failed; ``notes[name]`` then says why (or, with values, how
+    they were computed), and ``failed`` holds the names whose evaluation raised an
+    unexpected error.
     """
 
     size: SizeLaw
@@ -373,7 +388,7 @@ def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence
     available in this installation), or that needs predictions when ``prediction`` is None, gets
     ``None`` and a note instead of values. Any other exception is also recorded as a note, and
     the policy's name is added to ``Result.failed``, so that one failing policy does not hide
-    the others.
+    the others. Values from the generic SOAP evaluator (no closed form) carry a note too.
 
     Parameters
     ----------
@@ -411,6 +426,8 @@ def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence
             res.failed.add(pol.name)
             continue
         res.values[pol.name] = [float(v) for v in np.asarray(vals, float)]
+        if type(pol) not in _CLOSED_FORM:
+            res.notes[pol.name] = GENERIC_NOTE
     return res
 
 
@@ -427,7 +444,7 @@ def _fmt(v: float | None) -> str:
 def format_table(res: Result) -> str:
     """The text table: a header naming the model, policies as rows, loads as columns, and
     numbered footnotes for the policies shown as ``n/a`` (or ``error`` where the evaluation
-    failed)."""
+    failed) and for values from the generic evaluator."""
     pred = "none" if res.prediction is None else repr(res.prediction)
     header = [f"Mean response time E[T] in the {res.kendall} queue",
               f"  size: {res.size!r} (E[X] = {res.size.mean:.6g})   prediction: {pred}"]
@@ -435,11 +452,12 @@ def format_table(res: Result) -> str:
     rows = []
     for name, vals in res.values.items():
         label = name
-        if vals is None:
+        if name in res.notes:
             reason = res.notes[name]
             if reason not in reasons:
                 reasons.append(reason)
             label = f"{name} [{reasons.index(reason) + 1}]"
+        if vals is None:
             cells = ["error" if name in res.failed else "n/a"] * len(res.loads)
         else:
             cells = [_fmt(v) for v in vals]
@@ -467,7 +485,8 @@ def _json_value(v: float) -> float | str:
 def to_json(res: Result, size_spec: str, prediction_spec: str) -> str:
     """Machine-readable output: the model, the loads and, per policy, the list of E[T].
 
-    ``inf`` is written as the string ``"inf"``; an unavailable policy has ``null`` and a note.
+    ``inf`` is written as the string ``"inf"``; an unavailable policy has ``null`` and a note;
+    values from the generic evaluator have a note too.
     """
     doc = {
         "model": {
@@ -596,7 +615,8 @@ COMMANDS: dict[str, Command] = {
         name="table",
         help="mean response time of several policies at several loads (the default)",
         description="Print the mean response time E[T] of scheduling policies in the M/G/1 queue "
-                    "with job-size predictions, computed exactly with the SOAP framework.",
+                    "with job-size predictions, from the exact SOAP formulas (policies without a "
+                    "closed form through the generic SOAP evaluator, marked in a footnote).",
         add_arguments=_add_table_arguments,
         run=_run_table,
         epilog=_TABLE_EPILOG,

@@ -7,7 +7,7 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
 * **Discrete laws** (:class:`~qtheory.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): the evaluation is exact for ranks that are piecewise linear in age
   between the law's atoms and the policy's breakpoints (every built-in except the Gittins ranks,
-  whose concave pieces between atoms are sampled at 3 interior ages).
+  whose concave pieces between atoms are replaced by chords through 8 interior ages).
 * **Continuous laws**: the joint law is discretised into descriptor classes (quantile cells of
   the size, of the prediction factor, then bins of the prediction) at two resolutions, each
   evaluated exactly, and the two are extrapolated (Richardson, first order). The difference is
@@ -182,20 +182,28 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
             return np.asarray(policy.rank(np.full(np.shape(a), d), a), float)
     P = rank(g)
     h = np.diff(g)
-    t1 = g[:-1] + h / 3
-    t2 = g[:-1] + 2 * h / 3
-    v1, v2 = rank(t1), rank(t2)
-    with np.errstate(invalid="ignore"):
-        dv = v2 - v1
-        S = np.where(np.isfinite(dv), v1 - dv, v1)
-        E = np.where(np.isfinite(dv), v2 + dv, v2)
+    if refine:
+        # a curved rank: chords between one-sided limits at the grid points (continuous
+        # pieces stay continuous; jumps stay at the grid points, where they belong)
+        S = rank(g[:-1] + 1e-9 * h)
+        E = rank(g[1:] - 1e-9 * h)
+    else:
+        # piecewise linear with every breakpoint on the grid: the line through two interior
+        # points is exact on each segment
+        t1 = g[:-1] + h / 3
+        t2 = g[:-1] + 2 * h / 3
+        v1, v2 = rank(t1), rank(t2)
+        with np.errstate(invalid="ignore"):
+            dv = v2 - v1
+            S = np.where(np.isfinite(dv), v1 - dv, v1)
+            E = np.where(np.isfinite(dv), v2 + dv, v2)
     S = np.concatenate([S, [np.inf]])
     E = np.concatenate([E, [np.inf]])
     return g, P, S, E
 
 
 def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None):
-    refine = 0 if policy.name in _PIECEWISE_LINEAR else 3
+    refine = 0 if policy.name in _PIECEWISE_LINEAR else 8
     gs, Ps, Ss, Es, go = [], [], [], [], [0]
     for d, x, p in zip(dj.d, dj.x, dj.p):
         tails = tails_of(float(d)) if tails_of is not None else None

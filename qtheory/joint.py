@@ -35,7 +35,7 @@ from ._quadrature import (
 
 _CHUNK = 256
 #: panel width of the prediction grids, as a fraction of the laws' log interquartile spread
-WIDTH_DIV = 1.5
+WIDTH_DIV = 1.0
 
 
 def _with_head(v, w, lo):

@@ -161,10 +161,19 @@ def sprpt_mean(joint, lam):
     r""":math:`E[T] = E\left[\frac{\lambda(B(Y)+C(Y))}{2(1-\lambda A_\le(Y))(1-\lambda A_<(Y))}
     \right] + \int_0^\infty \frac{P(Y>v) - P(Y-X>v)}{1-\lambda A_<(v)}dv + E[(X-Y)^+]`."""
     L = _col(lam)
+    if _sprpt_infinite(joint):
+        return np.full(L.shape[0], np.inf)
     lt, le = joint.A_lt_v[None, :], joint.A_le_v[None, :]
     wait = (L * (joint.B_v + joint.C_v)[None, :] / (2 * _denoms(joint, L, le, lt))) @ joint.w_prob
     res = (joint.G_v[None, :] / (1 - L * lt)) @ joint.w_dv
     return wait + res + joint.excess
+
+
+def _sprpt_infinite(joint) -> bool:
+    r"""SPRPT's old work :math:`C(y)` holds :math:`E[((X - Y)^+)^2]`, infinite when
+    :math:`E[X^2] = \infty` and predictions fall short of sizes with positive probability
+    (:math:`E[(X-Y)^+] > 0`), e.g. :math:`E[X^2 (1-Z)^2 1\{Z<1\}] = \infty` for ``Y = XZ``."""
+    return math.isinf(joint.m2) and joint.excess > 0
 
 
 def _xy(x, y):
