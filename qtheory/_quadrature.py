@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 #: Gauss-Legendre order on each panel
-ORDER = 8
+ORDER = 10
 
 
 @lru_cache(maxsize=16)

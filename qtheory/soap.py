@@ -109,14 +109,22 @@ def psjf_mean(size, lam):
     return psjf_conditional(size, lam, x) @ w
 
 
+def _perfect_joint(size):
+    """The joint law of (X, Y = X), cached on the size law."""
+    cache = size.__dict__.setdefault("_qt_cache", {})
+    if "perfect_joint" not in cache:
+        from .joint import PerfectJoint
+
+        cache["perfect_joint"] = PerfectJoint(size)
+    return cache["perfect_joint"]
+
+
 def srpt_mean(size, lam):
     r"""Schrage & Miller (1966): :math:`E[T] = E[\text{waiting}(X)] +
     \int_0^\infty \bar F(t)/(1-\rho_{<t})\,dt` (the residence term averaged over X)."""
-    from .predictions import PerfectPrediction
-
     x, w = size_rule(size)
     wait = srpt_waiting(size, lam, x) @ w
-    j = PerfectPrediction().joint(size)
+    j = _perfect_joint(size)
     L = _col(lam)
     res = (j.G_v[None, :] / (1 - L * j.A_lt_v[None, :])) @ j.w_dv
     return wait + res
@@ -124,9 +132,7 @@ def srpt_mean(size, lam):
 
 def srpt_conditional(size, lam, x):
     r"""SRPT :math:`E[T\mid x]`: waiting plus :math:`\int_0^x dt/(1-\rho_{<t})`."""
-    from .predictions import PerfectPrediction
-
-    j = PerfectPrediction().joint(size)
+    j = _perfect_joint(size)
     lam = _lam(lam)
     x = np.atleast_1d(np.asarray(x, float))
     res = np.array([[j.H(0.0, xi, li) for xi in x] for li in lam])
