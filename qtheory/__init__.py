@@ -34,6 +34,7 @@ from .predictions import (
     PredictionLaw,
     UniformPrediction,
 )
+from .sim import SimResult, VerifyResult, simulate, verify, verify_all
 from .sizes import *  # noqa: F403
 from .sizes import SizeLaw
 from .table import Table
@@ -45,4 +46,5 @@ __all__ = [
     "SRPT", "SPJF", "PSPJF", "SPRPT", "SRPTBounce", "Gittins", "ConditionalGittins",
     "PredictionLaw", "PerfectPrediction", "ExponentialPrediction", "UniformPrediction",
     "LogNormalPrediction", "BoundedMultiplicative", "OneBit", "EmpiricalPairs", "SizeLaw",
+    "simulate", "verify", "verify_all", "SimResult", "VerifyResult",
 ]

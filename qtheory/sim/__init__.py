@@ -12,12 +12,27 @@ concurrently in threads (the kernels release the GIL).
 >>> abs(r.mean - 3.1375) < 0.1
 True
 
-Policies: every built-in policy of :mod:`qtheory.policies` except Gittins and
-ConditionalGittins (which need a rank table; see :class:`TabulatedRank`); any
-:class:`qtheory.Rank` (tabulated per job on an age grid over ``[0, x]``, refined at its
-``breakpoints``: exact for ranks that are piecewise linear in the age with kinks only at those
-breakpoints, a linear-interpolation approximation otherwise); and :class:`TabulatedRank`.
-Ranks that rise with age (LAS, SRPT-Bounce, rising table pieces) run on one server only.
+What runs, and how exactly:
+
+* FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT, SRPT-Bounce: closed rank forms, exact
+  (event times and response times up to floating-point rounding).  Ties go to the earlier
+  arrival; a newcomer preempts only with a strictly lower rank; jobs tied at a rank that rises
+  with age share the server so that their ranks stay equal (LAS: processor sharing among the
+  jobs of least attained service).
+* Gittins: exact rank tables for discrete size laws; for continuous laws the rank of
+  :func:`qtheory.gittins.rank_from_tails` on an age grid, linearly interpolated (approximate).
+  ConditionalGittins: per prediction value when the prediction takes few values (empirical
+  pairs, one-bit advice), SRPT for perfect predictions; continuous predictions are not
+  simulated (NotImplementedError).
+* :class:`qtheory.Rank` (any user rank function): tabulated **per job** on an age grid of 33
+  points over ``[0, x]`` (``x`` the job's size) plus both sides of its declared
+  ``breakpoints``; exact for ranks that are piecewise linear in the age with kinks and jumps
+  only at those breakpoints (SRPT-, SERPT-, LAS-like), a linear-interpolation approximation
+  otherwise.  (The user function is called on numpy arrays once per chunk of jobs, never from
+  the compiled event loop.)
+* :class:`TabulatedRank`: any piecewise-linear table per job or per descriptor value.
+* Ranks that rise with age (LAS, SRPT-Bounce, rising table pieces) run on one server only;
+  the others on ``k >= 1`` servers (central queue, the ``k`` jobs of least rank in service).
 """
 
 from __future__ import annotations
@@ -197,7 +212,7 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
     warm = int(warmup * n_rep)
     if n_rep - warm < 1:
         raise ValueError(f"jobs={jobs} is too small for {replications} replications")
-    plan = compile_policy(pol, k)
+    plan = compile_policy(pol, k, model)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     children = root.spawn(replications)
     pilot = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 1 << 30))
@@ -284,8 +299,10 @@ def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int 
         Predictions (needed by prediction-based policies).
     servers : int
     speed : "unit", "1/k" or float
-    kernel : {"soap", "group"}, optional
-        Force a kernel (testing: the group kernel runs every rank on one server).
+    kernel : {"soap", "soapk", "group"}, optional
+        Force a kernel (testing): ``"soap"`` (non-rising ranks; the one-server specialisation
+        when ``servers == 1``), ``"soapk"`` (the k-server kernel even on one server),
+        ``"group"`` (every rank, one server).
 
     Returns
     -------
@@ -297,8 +314,9 @@ def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int 
     s = _speed_of(speed, k)
     plan = compile_policy(pol, k)
     if kernel is not None:
-        if kernel not in ("soap", "group") or plan.kind == "ps":
-            raise ValueError(f"kernel must be 'soap' or 'group' for a SOAP policy, got {kernel!r}")
+        if kernel not in ("soap", "soapk", "group") or plan.kind == "ps":
+            raise ValueError("kernel must be 'soap', 'soapk' or 'group' for a SOAP policy, got "
+                             f"{kernel!r}")
         if kernel == "group" and k != 1:
             raise ValueError("the group kernel runs one server only")
         plan.kind = kernel
@@ -325,7 +343,7 @@ def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int 
     ia = np.diff(np.concatenate([[0.0], t, [np.inf]]))
     ia[-1] = np.inf
     xs = np.concatenate([x, [1.0]])
-    ds = np.concatenate([d, [0.0]])
+    ds = np.concatenate([d, [1.0]])
     ys = np.concatenate([y, [0.0]]) if y is not None else None
     setup = Setup(1.0, None, None, plan, k, s, np.zeros(0), np.zeros(0), False)
     rep = run_replication(setup, n, 0, None, keep=True, rng=np.random.default_rng(0),
@@ -369,14 +387,42 @@ def verify_all(model, jobs: int = 10**6, seed=None, rtol: float = 5e-3, policies
 
     Prediction-based policies run only when the model has a prediction law.  A policy whose
     formula raises ``NotImplementedError`` (or whose simulator does) is listed as skipped with
-    the reason.  The :class:`VerifyResult` objects are in the table's ``results`` attribute.
+    the reason.  Each policy gets its own random stream spawned from ``seed`` (independent
+    verdicts).  The :class:`VerifyResult` objects are in the table's ``results`` attribute.
+
+    Parameters
+    ----------
+    model : MG1
+    jobs : int
+        Jobs per policy.
+    seed : int or SeedSequence, optional
+    rtol : float
+        See :func:`verify`.
+    policies : sequence, optional
+        Policies (objects or names) to verify instead of all the built-in ones.
+    **kwargs
+        Passed to :func:`simulate` (``replications``, ``servers``, ``progress``...).
+
+    Returns
+    -------
+    Table
+        Columns policy, formula, simulated, 95% ci, rel. gap, result (PASSED, FAILED or
+        "skipped: ..."); ``table.results`` holds the :class:`VerifyResult` objects.
     """
     pols = [get_policy(p) for p in (policies if policies is not None else BUILTIN)]
     has_pred = getattr(model, "prediction", None) is not None
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = root.spawn(len(pols))  # independent runs, so that the verdicts are independent
     rows = []
     results = []
-    for pol in pols:
+    for pol, pseed in zip(pols, seeds, strict=True):
         if pol.uses_predictions and not has_pred:
+            continue
+        try:  # cheap: can the simulator run it?
+            compile_policy(pol, _servers_of(model, kwargs.get("servers")), model)
+        except NotImplementedError as e:
+            rows.append((pol.name, math.nan, math.nan, math.nan, math.nan,
+                         f"skipped: no simulator ({_short(e)})"))
             continue
         try:
             f = float(model.mean_response_time(pol))
@@ -384,20 +430,15 @@ def verify_all(model, jobs: int = 10**6, seed=None, rtol: float = 5e-3, policies
             rows.append((pol.name, math.nan, math.nan, math.nan, math.nan,
                          f"skipped: no formula ({_short(e)})"))
             continue
-        try:
-            v = verify(model, pol, jobs=jobs, seed=seed, rtol=rtol, formula=f, **kwargs)
-        except NotImplementedError as e:
-            rows.append((pol.name, f, math.nan, math.nan, math.nan,
-                         f"skipped: no simulator ({_short(e)})"))
-            continue
+        v = verify(model, pol, jobs=jobs, seed=pseed, rtol=rtol, formula=f, **kwargs)
         results.append(v)
         rows.append((pol.name, v.formula, v.estimate, v.ci, v.gap, v.verdict))
-    table = Table(["policy", "formula", "simulated", "ci", "gap", "result"], rows,
+    table = Table(["policy", "formula", "simulated", "95% ci", "rel. gap", "result"], rows,
                   title=f"verify_all: {model!r}, {jobs:,} jobs per policy")
     table.results = results
     return table
 
 
-def _short(e: Exception, n: int = 60) -> str:
+def _short(e: Exception, n: int = 48) -> str:
     s = f"{type(e).__name__}: {e}"
     return s if len(s) <= n else s[: n - 3] + "..."

@@ -160,15 +160,23 @@ _CLOSED = (
 )
 
 
-def compile_policy(policy: Policy, servers: int) -> Plan:
-    """The :class:`Plan` of ``policy`` on ``servers`` servers (raises for unsupported cases)."""
+def compile_policy(policy: Policy, servers: int, model=None) -> Plan:
+    """The :class:`Plan` of ``policy`` on ``servers`` servers (raises for unsupported cases).
+
+    Gittins policies need the ``model`` (their rank is a function of the size law)."""
     name = policy.name
     if isinstance(policy, PS):
         return Plan(name, "ps", -1, "none")
     if isinstance(policy, (Gittins, ConditionalGittins)):
-        raise NotImplementedError(
-            f"simulating {name} needs its rank on an age grid (qtheory.gittins, not available "
-            "yet); pass the table yourself with qtheory.sim.TabulatedRank((ages, ranks))")
+        if model is None:
+            raise NotImplementedError(
+                f"simulating {name} needs the model (its rank comes from the size law); pass "
+                "its table with qtheory.sim.TabulatedRank((ages, ranks)) instead")
+        from ._gittins import gittins_policy
+
+        plan = compile_policy(gittins_policy(policy, model), servers)
+        plan.name = name
+        return plan
     for cls, form, rising in _CLOSED:
         if type(policy) is cls or (isinstance(policy, cls) and type(policy).rank is cls.rank):
             kind = "group" if rising else "soap"

@@ -30,7 +30,7 @@ class Setup:
 
     def chunk_size(self) -> int:
         if self.plan.tab_mode == 2:
-            return max(1024, (1 << 22) // max(self.plan.tm, 2 * 32 + 8))
+            return max(1024, (1 << 20) // max(self.plan.tm, 2 * 32 + 8))
         return CHUNK
 
 
@@ -87,7 +87,9 @@ class _State:
         self.HT = np.zeros(cap, np.int64)
         self.HS = np.zeros(cap, np.int64)
         self.GK = np.zeros(cap if plan.kind == "group" else 1)
+        self.GT = np.zeros(cap if plan.kind == "group" else 1, np.int64)
         self.GS = np.zeros(cap if plan.kind == "group" else 1, np.int64)
+        self.GX = np.zeros(cap if plan.kind == "group" else 1, np.int64)
         self.SA = np.zeros(cap * self.tm if plan.tab_mode == 2 else 1)
         self.SV = np.zeros(cap * self.tm if plan.tab_mode == 2 else 1)
         self.srv = np.zeros(max(setup.servers, 1), np.int64)
@@ -123,7 +125,9 @@ class _State:
         self.HS = ext(self.HS, new)
         if self.GK.size > 1:
             self.GK = ext(self.GK, new)
+            self.GT = ext(self.GT, new)
             self.GS = ext(self.GS, new)
+            self.GX = ext(self.GX, new)
         if setup.plan.tab_mode == 2:
             self.retable(old, new, tm_old, tm_new)
         ftop = int(self.si[K.SI_FREE])
@@ -220,6 +224,10 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
             if status == K.NEED_CAP:
                 st.grow(setup)
                 continue
+            if status == K.STALLED:  # pragma: no cover - a safety valve
+                raise RuntimeError(f"the simulation of {plan.name} stalled (over "
+                                   f"{K.MAX_STILL:,} internal events without an arrival); "
+                                   "please report this case")
             break
         if tick is not None and drawn < n_track:
             tick(min(m, n_track - drawn))
@@ -239,8 +247,13 @@ def _call(setup, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track):
     if plan.kind == "group":
         return K.group_kernel(plan.form, setup.speed, plan.tab_mode, st.tm, ia, x, d, cy, ctid,
                               ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,
-                              st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.GK, st.GS,
+                              st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.GK, st.GT, st.GS, st.GX,
                               st.sf, st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
+    if setup.servers == 1 and plan.kind == "soap":
+        return K.soap1_kernel(plan.form, setup.speed, plan.tab_mode, st.tm, ia, x, d, cy, ctid,
+                              ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,
+                              st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.srv, st.sf,
+                              st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
     return K.soap_kernel(plan.form, setup.servers, setup.speed, plan.tab_mode, st.tm, ia, x, d,
                          cy, ctid, ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN,
                          st.F, st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.srv, st.sf,

@@ -5,6 +5,7 @@ Three kernels share one data layout and one calling convention:
 * :func:`soap_kernel`: a SOAP policy whose rank never *rises* continuously with age (every
   segment has slope <= 0; jumps either way at breakpoints are allowed), on ``k >= 1`` servers.
   FCFS, PSJF/PSPJF, SRPT/SPRPT, SJF/SPJF and tabulated ranks without rising pieces.
+  :func:`soap1_kernel` is the same on one server, with the served job kept in registers.
 * :func:`group_kernel`: any piecewise-linear SOAP rank on one server, including ranks that rise
   with age (LAS, SRPT-Bounce, Gittins-like tables).  Jobs that tie at a rising rank share the
   server so that their ranks stay equal (the limit of the FCFS tie rule; for LAS this is
@@ -103,8 +104,15 @@ NSI = 10
 NEED_CHUNK = 0
 NEED_CAP = 1
 DONE = 2
+STALLED = 3  # safety valve: a long run of simultaneous events without progress (a bug)
+MAX_STILL = 10_000_000
 
 FLAG = np.int64(1) << np.int64(62)
+#: relative tolerance under which group ranks computed along different paths are equal
+TIE = 1e-12
+#: relative tolerance under which an internal event and an arrival are simultaneous (the
+#: internal event goes first); it only matters for traces with exactly coinciding events
+TIE_T = 1e-13
 
 # ---- response-time histogram: log-linear bins read off the float64 bit pattern -------------------
 HMB = 10  # mantissa bits kept: relative bin width 2**-10
@@ -175,41 +183,49 @@ def _hpop(HR, HT, HS, n):
 
 
 @njit(cache=True, nogil=True)
-def _gpush(GK, GS, n, key, s):
+def _gpush(GK, GT, GS, n, key, typ, s):
+    """Push a group member (leaving at group rank ``key``; ``typ`` 0 completion, 1 breakpoint:
+    completions first at equal ranks) on the group heap of size n; return the new size."""
     i = n
     while i > 0:
         p = (i - 1) >> 1
-        if key < GK[p]:
+        if key < GK[p] or (key == GK[p] and typ < GT[p]):
             GK[i] = GK[p]
+            GT[i] = GT[p]
             GS[i] = GS[p]
             i = p
         else:
             break
     GK[i] = key
+    GT[i] = typ
     GS[i] = s
     return n + 1
 
 
 @njit(cache=True, nogil=True)
-def _gpop(GK, GS, n):
+def _gpop(GK, GT, GS, n):
+    """Remove the top of the group heap of size n; return the new size."""
     n -= 1
     if n > 0:
         key = GK[n]
+        typ = GT[n]
         s = GS[n]
         i = 0
         while True:
             c = 2 * i + 1
             if c >= n:
                 break
-            if c + 1 < n and GK[c + 1] < GK[c]:
+            if c + 1 < n and (GK[c + 1] < GK[c] or (GK[c + 1] == GK[c] and GT[c + 1] < GT[c])):
                 c += 1
-            if GK[c] < key:
+            if GK[c] < key or (GK[c] == key and GT[c] < typ):
                 GK[i] = GK[c]
+                GT[i] = GT[c]
                 GS[i] = GS[c]
                 i = c
             else:
                 break
         GK[i] = key
+        GT[i] = typ
         GS[i] = s
     return n
 
@@ -280,6 +296,10 @@ def _init_table(s, p, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS, B
     I[s, C_TS] = ts
     I[s, C_TN] = tn
     a0, v0, sl, end, i = _seg(form, d, 0.0, 0, TA, TV, ts, tn)
+    if v0 != TV[ts]:
+        # a jump at age 0: the rank is TV[ts] until the job has received service (a zero-length
+        # first segment, whose end is processed as a breakpoint once the job is in service)
+        a0, v0, sl, end, i = 0.0, TV[ts], 0.0, 0.0, 0
     F[s, C_A0] = a0
     F[s, C_V0] = v0
     F[s, C_SL] = sl
@@ -398,26 +418,34 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
                 s = srv[0]
                 lim = F[s, C_X]
                 e = F[s, C_END]
-                if e < lim:
+                bcomp = lim <= e
+                if not bcomp:
                     lim = e
                 bdt = (lim - F[s, C_AGE]) * ispeed
             else:
                 bdt = INF
+                bcomp = False
                 for i in range(ns):
                     s = srv[i]
                     lim = F[s, C_X]
                     e = F[s, C_END]
-                    if e < lim:
+                    comp = lim <= e
+                    if not comp:
                         lim = e
                     dt = (lim - F[s, C_AGE]) * ispeed
-                    if dt < bdt:
+                    if dt < bdt or (dt == bdt and comp and not bcomp):
                         bdt = dt
                         bi = i
+                        bcomp = comp
             if bdt < 0.0:
                 bdt = 0.0
-            if t + bdt > ta:
+            # at the same instant: completions and breakpoints, then arrivals, then the start
+            # of a job whose rank jumps at age 0+ (it has not yet received service)
+            te = t + bdt
+            if te > ta + TIE_T * ta or (te >= ta - TIE_T * ta and not bcomp
+                                         and F[srv[bi], C_END] == 0.0):
                 break
-            t += bdt
+            t = te if te < ta else ta
             if ns > 1:
                 for i in range(ns):
                     if i != bi:
@@ -478,7 +506,10 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
         F[s, C_AGE] = 0.0
         I[s, C_JID] = jid
         if tab_mode == 0:
-            a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
+            if form == FORM_NP:  # rank d until the job has received service, then -inf
+                a0, v0, sl, end, idx = 0.0, d, 0.0, 0.0, 0
+            else:
+                a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
             F[s, C_A0] = a0
             F[s, C_V0] = v0
             F[s, C_SL] = sl
@@ -532,58 +563,266 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
     return status
 
 
+@njit(cache=True, nogil=True)
+def soap1_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
+                BA, BV, BS, BN, F, I, SA, SV, free, HR, HT, HS, srv, sf, si,
+                 n_track, bT, bX, bY, bJ):
+    """:func:`soap_kernel` specialised to one server: the served job's age, size and rank
+    segment live in local variables (written back to its slot only when it is preempted), which
+    makes the common SRPT/SPRPT event loop about 10% faster.  Same arguments (without ``k``),
+    same results."""
+    TA = BA
+    TV = BV
+    if tab_mode == 2:
+        TA = SA
+        TV = SV
+    has_y = cy.size > 0
+    ispeed = 1.0 / speed
+    nb = 0
+    t = sf[SF_T]
+    tlast = sf[SF_TLAST]
+    ptr = si[SI_PTR]
+    jid = si[SI_JID]
+    hn = si[SI_HN]
+    ftop = si[SI_FREE]
+    left = si[SI_LEFT]
+    m = ia.size
+    status = NEED_CHUNK
+    cur = srv[0] if si[SI_NS] > 0 else -1
+    # the served job, cached
+    age = 0.0
+    x = 0.0
+    end = 0.0
+    v0 = 0.0
+    sl = 0.0
+    a0 = 0.0
+    cj = np.int64(0)
+    if cur >= 0:
+        age = F[cur, C_AGE]
+        x = F[cur, C_X]
+        end = F[cur, C_END]
+        v0 = F[cur, C_V0]
+        sl = F[cur, C_SL]
+        a0 = F[cur, C_A0]
+        cj = I[cur, C_JID]
+    while True:
+        if ptr >= m:
+            status = NEED_CHUNK
+            break
+        ta = tlast + ia[ptr]
+        tol = TIE_T * ta
+        stop = False
+        while cur >= 0:
+            comp = x <= end
+            lim = x if comp else end
+            te = t + (lim - age) * ispeed
+            if te > ta + tol or (not comp and end == 0.0 and te >= ta - tol):
+                break
+            t = te if te < ta else ta
+            if comp:
+                if cj < n_track:
+                    nb = _emit(bT, bX, bY, bJ, nb, cj, t - F[cur, C_ARR], x, F[cur, C_Y])
+                    left -= 1
+                free[ftop] = cur
+                ftop += 1
+                if hn > 0:
+                    cur = HS[0]
+                    hn = _hpop(HR, HT, HS, hn)
+                    age = F[cur, C_AGE]
+                    x = F[cur, C_X]
+                    end = F[cur, C_END]
+                    v0 = F[cur, C_V0]
+                    sl = F[cur, C_SL]
+                    a0 = F[cur, C_A0]
+                    cj = I[cur, C_JID]
+                else:
+                    cur = -1
+                if left == 0:
+                    stop = True
+                    break
+            else:
+                age = end
+                a0, v0, sl, end, idx = _seg(form, F[cur, C_D], end, I[cur, C_SEG], TA, TV,
+                                            I[cur, C_TS], I[cur, C_TN])
+                a0 = age
+                I[cur, C_SEG] = idx
+                if hn > 0 and (HR[0] < v0 or (HR[0] == v0 and HT[0] < cj)):
+                    F[cur, C_AGE] = age
+                    F[cur, C_A0] = a0
+                    F[cur, C_V0] = v0
+                    F[cur, C_SL] = sl
+                    F[cur, C_END] = end
+                    s1 = cur
+                    cur = HS[0]
+                    _hsift(HR, HT, HS, hn, v0, cj, s1)
+                    age = F[cur, C_AGE]
+                    x = F[cur, C_X]
+                    end = F[cur, C_END]
+                    v0 = F[cur, C_V0]
+                    sl = F[cur, C_SL]
+                    a0 = F[cur, C_A0]
+                    cj = I[cur, C_JID]
+        if stop:
+            status = DONE
+            break
+        if ftop == 0:
+            status = NEED_CAP
+            break
+        if cur >= 0:
+            age += speed * (ta - t)
+        t = ta
+        tlast = ta
+        ftop -= 1
+        s = free[ftop]
+        d = cd[ptr]
+        xn = cx[ptr]
+        F[s, C_ARR] = t
+        F[s, C_X] = xn
+        F[s, C_D] = d
+        F[s, C_Y] = cy[ptr] if has_y else 0.0
+        F[s, C_AGE] = 0.0
+        I[s, C_JID] = jid
+        if tab_mode == 0:
+            if form == FORM_NP:
+                na0, nv0, nsl, nend, idx = 0.0, d, 0.0, 0.0, 0
+            else:
+                na0, nv0, nsl, nend, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
+            F[s, C_A0] = na0
+            F[s, C_V0] = nv0
+            F[s, C_SL] = nsl
+            F[s, C_END] = nend
+            I[s, C_SEG] = idx
+            r0 = 0.0 if (form == FORM_CONST or form == FORM_AGE) else d
+        else:
+            r0, f0 = _init_table(s, ptr, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS,
+                                 BN, F, I, SA, SV, TA, TV)
+        ptr += 1
+        tb = jid
+        jid += 1
+        if cur < 0:
+            cur = s
+            age = 0.0
+            x = xn
+            end = F[s, C_END]
+            v0 = F[s, C_V0]
+            sl = F[s, C_SL]
+            a0 = F[s, C_A0]
+            cj = tb
+        else:
+            r = v0 + sl * (age - a0)
+            if r0 < r:
+                F[cur, C_AGE] = age
+                F[cur, C_A0] = age
+                F[cur, C_V0] = r
+                F[cur, C_SL] = sl
+                F[cur, C_END] = end
+                hn = _hpush(HR, HT, HS, hn, r, cj, cur)
+                cur = s
+                age = 0.0
+                x = xn
+                end = F[s, C_END]
+                v0 = F[s, C_V0]
+                sl = F[s, C_SL]
+                a0 = F[s, C_A0]
+                cj = tb
+            else:
+                hn = _hpush(HR, HT, HS, hn, r0, tb, s)
+    if cur >= 0:
+        F[cur, C_AGE] = age
+        F[cur, C_A0] = a0
+        F[cur, C_V0] = v0
+        F[cur, C_SL] = sl
+        F[cur, C_END] = end
+        srv[0] = cur
+        si[SI_NS] = 1
+    else:
+        si[SI_NS] = 0
+    sf[SF_T] = t
+    sf[SF_TLAST] = tlast
+    si[SI_PTR] = ptr
+    si[SI_JID] = jid
+    si[SI_HN] = hn
+    si[SI_FREE] = ftop
+    si[SI_LEFT] = left
+    si[SI_NB] = nb
+    return status
+
+
 # ---- kernel 2: any piecewise-linear rank, one server, exact tie-sharing -------------------------
 @njit(cache=True, nogil=True)
-def _join(s, R, speed, F, GK, GS, gn):
+def _join(s, R, F, GK, GT, GS, gn):
     """Add slot s (rank R, rising) to the served group; return (new size, 1/slope)."""
     sl = F[s, C_SL]
     F[s, C_GA] = F[s, C_AGE]
     F[s, C_GR] = R
     lim = F[s, C_X]
+    typ = 0
     if F[s, C_END] < lim:
         lim = F[s, C_END]
-    gn = _gpush(GK, GS, gn, R + sl * (lim - F[s, C_AGE]), s)
+        typ = 1
+    gn = _gpush(GK, GT, GS, gn, R + sl * (lim - F[s, C_AGE]), typ, s)
     return gn, 1.0 / sl
 
 
 @njit(cache=True, nogil=True)
-def _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn):
-    """Move every group member to the waiting heap at key (R, rising); return the heap size."""
+def _suspend(R, form, F, I, GK, GS, gn, HR, HT, HS, hn, TA, TV):
+    """Move every group member to the waiting heap; return the heap size.
+
+    A member waits at key (R, rising), except one whose breakpoint falls exactly at R: it first
+    moves to its next segment (so that jobs reaching a jump together stay together)."""
     for g in range(gn):
         s = GS[g]
-        lim = F[s, C_X]
-        if F[s, C_END] < lim:
-            lim = F[s, C_END]
+        x = F[s, C_X]
+        e = F[s, C_END]
+        lim = x if x <= e else e
         a = F[s, C_GA] + (R - F[s, C_GR]) / F[s, C_SL]
         if a > lim:
             a = lim
         if a < F[s, C_GA]:
             a = F[s, C_GA]
-        F[s, C_AGE] = a
-        F[s, C_A0] = a
-        F[s, C_V0] = R
-        hn = _hpush(HR, HT, HS, hn, R, I[s, C_JID] | FLAG, s)
+        tb = I[s, C_JID]
+        if e < x and F[s, C_GR] + F[s, C_SL] * (e - F[s, C_GA]) <= R + TIE * abs(R):
+            first = I[s, C_SEG] + 1
+            a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV, I[s, C_TS],
+                                        I[s, C_TN])
+            if not (form == FORM_TABLE and TV[I[s, C_TS] + idx] != TV[I[s, C_TS] + first]):
+                if abs(v0 - R) > TIE * abs(v0):
+                    v0 = R
+            F[s, C_AGE] = e
+            F[s, C_A0] = e
+            F[s, C_V0] = v0
+            F[s, C_SL] = sl
+            F[s, C_END] = end
+            I[s, C_SEG] = idx
+            if sl > 0.0:
+                tb |= FLAG
+            hn = _hpush(HR, HT, HS, hn, v0, tb, s)
+        else:
+            F[s, C_AGE] = a
+            F[s, C_A0] = a
+            F[s, C_V0] = R
+            hn = _hpush(HR, HT, HS, hn, R, tb | FLAG, s)
     return hn
 
 
 @njit(cache=True, nogil=True)
-def _start(s, r, speed, F, I, GK, GS, HR, HT, HS, hn):
+def _start(s, r, F, I, GK, GT, GS, HR, HT, HS, hn):
     """Serve slot s alone at rank r (rising or not), absorbing waiting jobs that tie with it.
 
     Returns (mode, cur, gn, R, Ss, hn)."""
     if F[s, C_SL] > 0.0:
-        gn, Ss = _join(s, r, speed, F, GK, GS, 0)
+        gn, Ss = _join(s, r, F, GK, GT, GS, 0)
         while hn > 0 and HR[0] == r and HT[0] >= FLAG:
             s2 = HS[0]
             hn = _hpop(HR, HT, HS, hn)
-            gn, inv = _join(s2, r, speed, F, GK, GS, gn)
+            gn, inv = _join(s2, r, F, GK, GT, GS, gn)
             Ss += inv
         return 2, -1, gn, r, Ss, hn
     return 1, s, 0, 0.0, 0.0, hn
 
 
 @njit(cache=True, nogil=True)
-def _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn):
+def _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn):
     """Serve the best waiting job (the server is free). Returns (mode, cur, gn, R, Ss, hn)."""
     while hn > 0:
         s = HS[0]
@@ -598,13 +837,13 @@ def _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn):
             F[s, C_V0] = r
             hn = _hpush(HR, HT, HS, hn, r, tb, s)
             continue
-        return _start(s, r, speed, F, I, GK, GS, HR, HT, HS, hn)
+        return _start(s, r, F, I, GK, GT, GS, HR, HT, HS, hn)
     return 0, -1, 0, 0.0, 0.0, hn
 
 
 @njit(cache=True, nogil=True)
 def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v, ctab_n,
-                 BA, BV, BS, BN, F, I, SA, SV, free, HR, HT, HS, GK, GS, sf, si,
+                 BA, BV, BS, BN, F, I, SA, SV, free, HR, HT, HS, GK, GT, GS, GX, sf, si,
                  n_track, bT, bX, bY, bJ):
     """Preemptive-resume SOAP queue on one server of speed ``speed``, any piecewise-linear rank.
 
@@ -644,7 +883,11 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
             break
         ta = tlast + ia[ptr]
         stop = False
+        still = 0
         while mode != 0:
+            if still > MAX_STILL:
+                stop = True
+                break
             if mode == 1:
                 s = cur
                 x = F[s, C_X]
@@ -653,9 +896,11 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                 dt = (lim - F[s, C_AGE]) * ispeed
                 if dt < 0.0:
                     dt = 0.0
-                if t + dt > ta:
+                te = t + dt
+                if te > ta + TIE_T * ta or (te >= ta - TIE_T * ta and x > e and e == 0.0):
                     break
-                t += dt
+                still = still + 1 if dt == 0.0 else 0
+                t = te if te < ta else ta
                 F[s, C_AGE] = lim
                 if x <= e:  # completion
                     j = I[s, C_JID]
@@ -664,7 +909,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                         left -= 1
                     free[ftop] = s
                     ftop += 1
-                    mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+                    mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
                     if left == 0:
                         stop = True
                         break
@@ -681,69 +926,86 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                         tb |= FLAG
                     if hn > 0 and (HR[0] < v0 or (HR[0] == v0 and HT[0] < tb)):
                         hn = _hpush(HR, HT, HS, hn, v0, tb, s)
-                        mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+                        mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
                     elif sl > 0.0:
-                        mode, cur, gn, R, Ss, hn = _start(s, v0, speed, F, I, GK, GS, HR, HT, HS,
-                                                          hn)
+                        mode, cur, gn, R, Ss, hn = _start(s, v0, F, I, GK, GT, GS, HR, HT, HS, hn)
             else:
                 Re = GK[0]
                 Rj = HR[0] if hn > 0 else INF
-                Rn = Re if Re <= Rj else Rj
+                # exits that coincide up to rounding (anchors differ) come first
+                tol = TIE * abs(Re)
+                exit_first = Re <= Rj + tol
+                Rn = Re if exit_first else Rj
                 dt = (Rn - R) * Ss * ispeed
                 if dt < 0.0:
                     dt = 0.0
-                if t + dt > ta:
+                te = t + dt
+                if te > ta + TIE_T * ta:
                     break
-                t += dt
-                R = Rn
-                if Re <= Rj:  # a member leaves: completion or breakpoint
-                    s = GS[0]
-                    gn = _gpop(GK, GS, gn)
-                    Ss -= 1.0 / F[s, C_SL]
-                    x = F[s, C_X]
-                    e = F[s, C_END]
-                    if x <= e:
-                        F[s, C_AGE] = x
-                        j = I[s, C_JID]
-                        if j < n_track:
-                            nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
-                            left -= 1
-                        free[ftop] = s
-                        ftop += 1
-                        if left == 0:
-                            stop = True
-                    else:
+                still = still + 1 if dt == 0.0 else 0
+                t = te if te < ta else ta
+                if Rn > R or not exit_first:
+                    R = Rn  # (a join sets R to the waiting rank exactly, even 1 ulp below)
+                if exit_first:  # members leave: completions, then breakpoints
+                    # every member leaving at this rank (up to rounding) leaves together
+                    ne = 0
+                    while gn > 0 and GK[0] <= Re + tol:
+                        GX[ne] = GS[0]
+                        ne += 1
+                        Ss -= 1.0 / F[GS[0], C_SL]
+                        gn = _gpop(GK, GT, GS, gn)
+                    for i in range(ne):
+                        s = GX[i]
+                        x = F[s, C_X]
+                        if x <= F[s, C_END]:
+                            F[s, C_AGE] = x
+                            j = I[s, C_JID]
+                            if j < n_track:
+                                nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
+                                left -= 1
+                            free[ftop] = s
+                            ftop += 1
+                    if left == 0:
+                        stop = True
+                    ahead = False
+                    for i in range(ne):
+                        s = GX[i]
+                        e = F[s, C_END]
+                        if F[s, C_X] <= e:
+                            continue
                         F[s, C_AGE] = e
                         first = I[s, C_SEG] + 1
                         a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV,
                                                     I[s, C_TS], I[s, C_TN])
                         if not (form == FORM_TABLE
                                 and TV[I[s, C_TS] + idx] != TV[I[s, C_TS] + first]):
-                            v0 = R  # continuous at the breakpoint: keep the exact group rank
+                            # continuous at the breakpoint: the group rank, snapped to the
+                            # table value when they agree up to rounding
+                            if abs(v0 - R) <= TIE * abs(v0):
+                                R = v0
+                            v0 = R
                         F[s, C_A0] = e
                         F[s, C_V0] = v0
                         F[s, C_SL] = sl
                         F[s, C_END] = end
                         I[s, C_SEG] = idx
                         if sl > 0.0 and v0 == R:
-                            gn, inv = _join(s, R, speed, F, GK, GS, gn)
+                            gn, inv = _join(s, R, F, GK, GT, GS, gn)
                             Ss += inv
-                        elif v0 < R or (v0 == R and sl <= 0.0):
-                            # now strictly ahead of the rest of the group: serve it alone
-                            hn = _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn)
-                            mode, cur, gn, R, Ss, hn = _start(s, v0, speed, F, I, GK, GS, HR, HT,
-                                                              HS, hn)
                         else:
+                            if v0 < R or (v0 == R and sl <= 0.0):
+                                ahead = True  # now ahead of the rising group
                             tb = I[s, C_JID]
                             if sl > 0.0:
                                 tb |= FLAG
                             hn = _hpush(HR, HT, HS, hn, v0, tb, s)
-                    if mode == 2:
-                        if gn == 0:
-                            mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS,
-                                                                 hn)
-                        elif gn == 1:
-                            Ss = 1.0 / F[GS[0], C_SL]
+                    if ahead:
+                        hn = _suspend(R, form, F, I, GK, GS, gn, HR, HT, HS, hn, TA, TV)
+                        gn = 0
+                    if gn == 0:
+                        mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
+                    elif gn == 1:
+                        Ss = 1.0 / F[GS[0], C_SL]
                     if stop:
                         break
                 else:  # the group rank reached the heap top
@@ -751,14 +1013,14 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                         while hn > 0 and HR[0] == R and HT[0] >= FLAG:
                             s2 = HS[0]
                             hn = _hpop(HR, HT, HS, hn)
-                            gn, inv = _join(s2, R, speed, F, GK, GS, gn)
+                            gn, inv = _join(s2, R, F, GK, GT, GS, gn)
                             Ss += inv
                     else:  # a non-rising job at rank R beats the rising group
-                        hn = _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn)
+                        hn = _suspend(R, form, F, I, GK, GS, gn, HR, HT, HS, hn, TA, TV)
                         gn = 0
-                        mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+                        mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
         if stop:
-            status = DONE
+            status = DONE if still <= MAX_STILL else STALLED
             break
         if ftop == 0:
             status = NEED_CAP
@@ -781,7 +1043,10 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
         F[s, C_AGE] = 0.0
         I[s, C_JID] = jid
         if tab_mode == 0:
-            a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
+            if form == FORM_NP:  # rank d until the job has received service, then -inf
+                a0, v0, sl, end, idx = 0.0, d, 0.0, 0.0, 0
+            else:
+                a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
             F[s, C_A0] = a0
             F[s, C_V0] = v0
             F[s, C_SL] = sl
@@ -799,7 +1064,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
         jid += 1
         if mode == 0:
             hn = _hpush(HR, HT, HS, hn, r0, tb, s)
-            mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+            mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
         elif mode == 1:
             c = cur
             rc = F[c, C_V0] + F[c, C_SL] * (F[c, C_AGE] - F[c, C_A0])
@@ -808,17 +1073,17 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                 F[c, C_V0] = rc
                 hn = _hpush(HR, HT, HS, hn, rc, I[c, C_JID], c)
                 hn = _hpush(HR, HT, HS, hn, r0, tb, s)
-                mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
+                mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
             else:
                 hn = _hpush(HR, HT, HS, hn, r0, tb, s)
         else:
             if r0 < R or (r0 == R and not f0):
-                hn = _suspend(R, F, I, GK, GS, gn, HR, HT, HS, hn)
+                hn = _suspend(R, form, F, I, GK, GS, gn, HR, HT, HS, hn, TA, TV)
                 gn = 0
                 hn = _hpush(HR, HT, HS, hn, r0, tb, s)
-                mode, cur, gn, R, Ss, hn = _dispatch(speed, F, I, GK, GS, HR, HT, HS, hn)
-            elif r0 == R and f0 and F[s, C_V0] + F[s, C_SL] * (0.0 - F[s, C_A0]) == R:
-                gn, inv = _join(s, R, speed, F, GK, GS, gn)
+                mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
+            elif r0 == R and f0:
+                gn, inv = _join(s, R, F, GK, GT, GS, gn)
                 Ss += inv
             else:
                 hn = _hpush(HR, HT, HS, hn, r0, tb, s)
@@ -872,9 +1137,10 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
             dt = (HR[0] - V) / rate
             if dt < 0.0:
                 dt = 0.0
-            if t + dt > ta:
+            te = t + dt
+            if te > ta + TIE_T * ta:
                 break
-            t += dt
+            t = te if te < ta else ta
             V = HR[0]
             s = HS[0]
             hn = _hpop(HR, HT, HS, hn)

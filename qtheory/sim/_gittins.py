@@ -1,0 +1,145 @@
+r"""Gittins rank tables for the simulator (built on :mod:`qtheory.gittins`).
+
+* Discrete size law (atoms :math:`t_1 < \dots < t_K`): the rank is tabulated **exactly**.  On
+  :math:`[t_m, t_{m+1})` the tail quantities are linear, :math:`T(a) = T_m`,
+  :math:`V(a) = V_m - T_m (a - t_m)`, so every candidate stopping atom :math:`k > m` gives a
+  line :math:`(V(a) - V_k)/(T_m - T_k)` and the rank is their lower envelope (concave, piecewise
+  linear); its kinks are found exactly, the rank falls to 0 just before an atom with mass and
+  jumps up at the atom.
+* Continuous size law: :func:`qtheory.gittins.rank_from_tails` on an age grid of
+  :data:`POINTS` size quantiles (plus log-spaced small ages), linearly interpolated: an
+  approximation (Gittins is optimal, so rank errors change E[T] only to second order).
+* Gittins given predictions: one table per prediction value when the conditional law of the
+  size given the prediction is discrete (empirical pairs; one-bit advice), exactly as above;
+  for perfect predictions the rank is ``y - a`` (SRPT).  Continuous predictions would need a
+  table per job and are not simulated (pass a :class:`TabulatedRank` with a callable).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: age-grid size of a continuous Gittins table
+POINTS = 96
+#: atoms above which the exact discrete envelope is not attempted
+MAX_ATOMS = 20000
+
+
+def discrete_table(x, p) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Gittins rank table ``(ages, ranks)`` of the law with atoms ``x``, probabilities
+    ``p`` (ages from 0 to the largest atom; a repeated age is a jump)."""
+    x = np.asarray(x, float)
+    p = np.asarray(p, float)
+    keep = p > 0
+    x, p = x[keep], p[keep] / p[keep].sum()
+    order = np.argsort(x)
+    x, p = x[order], p[order]
+    if x.size > MAX_ATOMS:
+        raise NotImplementedError(f"exact Gittins tables are built for at most {MAX_ATOMS} atoms, "
+                                  f"got {x.size}")
+    from ..gittins import tails
+
+    T, V = tails(x, p)
+    ages: list[float] = []
+    ranks: list[float] = []
+    lo, Tm, Vm = 0.0, 1.0, float(np.sum(p * x))  # a < t_1: T = 1, V = E[X] - a
+    for m in range(-1, x.size - 1):
+        if m >= 0:
+            lo, Tm, Vm = float(x[m]), float(T[m]), float(V[m])
+        hi = float(x[m + 1])
+        if hi <= lo:
+            continue
+        ks = np.arange(m + 1, x.size)
+        D = Tm - T[ks]
+        ok = D > 0
+        ks, D = ks[ok], D[ok]
+        alpha = (Vm - V[ks]) / D  # value at a = lo
+        beta = -Tm / D  # slope in a
+        # lower envelope on [lo, hi): start with the least value at lo (ties: the steepest)
+        vmin = alpha.min()
+        tied = np.flatnonzero(alpha <= vmin + 1e-13 * max(1.0, abs(vmin)))
+        cur = int(tied[np.argmin(beta[tied])])
+        a = lo
+        ages.append(lo)
+        ranks.append(float(alpha[cur]))
+        while True:
+            steeper = beta < beta[cur]
+            if not np.any(steeper):
+                break
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ac = lo + (alpha - alpha[cur]) / (beta[cur] - beta)
+            cand = steeper & (ac > a) & (ac < hi)
+            if not np.any(cand):
+                break
+            amin = ac[cand].min()
+            at = np.flatnonzero(cand & (ac <= amin * (1 + 1e-15)))
+            nxt = int(at[np.argmin(beta[at])])
+            a = float(amin)
+            ages.append(a)
+            ranks.append(float(alpha[cur] + beta[cur] * (a - lo)))
+            cur = nxt
+        ages.append(hi)
+        ranks.append(max(float(alpha[cur] + beta[cur] * (hi - lo)), 0.0))
+    return np.asarray(ages), np.asarray(ranks)
+
+
+def continuous_table(b, T, V, size=None) -> tuple[np.ndarray, np.ndarray]:
+    """Gittins rank on an age grid from tail quantities ``(b, T, V)`` (see the module notes)."""
+    from ..gittins import rank_from_tails
+
+    if size is not None:
+        qs = np.linspace(0.0, 1.0, POINTS + 1)[1:-1]
+        grid = np.asarray(size.ppf(qs), float)
+    else:
+        grid = np.quantile(b, np.linspace(0, 1, POINTS + 1))
+    small = np.geomspace(max(float(b[0]), 1e-12), float(grid[0]) if grid.size else 1.0, 8)
+    ages = np.unique(np.concatenate([[0.0], small, grid]))
+    ages = ages[np.isfinite(ages) & (ages >= 0) & (ages < b[-1])]
+    ranks = rank_from_tails(b, T, V, ages)
+    ok = np.isfinite(ranks)
+    return ages[ok], ranks[ok]
+
+
+def gittins_policy(policy, model):
+    """A :class:`~qtheory.sim.TabulatedRank` (or a built-in equivalent) simulating ``policy``
+    (Gittins or ConditionalGittins) on ``model``."""
+    from ..gittins import density_tails, size_tails
+    from ..joint import EmpiricalJoint, OneBitJoint, PerfectJoint
+    from ..policies import SPRPT, Gittins
+    from ._policy import TabulatedRank
+
+    size = model.size
+    if isinstance(policy, Gittins):
+        if size.is_discrete:
+            tab = discrete_table(size.atom_values, size.atom_probs)
+        else:
+            tab = continuous_table(*size_tails(size), size=size)
+        return TabulatedRank(tab, descriptor="none", name=policy.name)
+    pred = getattr(model, "prediction", None)
+    if pred is None:
+        raise ValueError(f"policy {policy.name} uses predictions but this model has none")
+    j = pred.joint(size)
+    if isinstance(j, PerfectJoint):
+        p = SPRPT()
+        p.name = policy.name
+        return p
+    if isinstance(j, EmpiricalJoint):
+        tables = {}
+        for yv in np.unique(j.y):
+            sel = j.y == yv
+            tables[float(yv)] = discrete_table(j.x[sel], j.w[sel])
+        return TabulatedRank(tables, descriptor="prediction", name=policy.name)
+    if isinstance(j, OneBitJoint):
+        from .._quadrature import size_rule
+
+        xr, wr = size_rule(size, width=0.05)
+        q = np.where(xr > j.T, j.q_large, j.q_small)
+        tables = {}
+        for yv, w in ((0.0, wr * (1 - q)), (1.0, wr * q)):
+            if w.sum() > 0:
+                tables[yv] = continuous_table(*density_tails(xr, w))
+        return TabulatedRank(tables, descriptor="prediction", name=policy.name)
+    raise NotImplementedError(
+        f"simulating {policy.name} with {type(pred).__name__} predictions needs a Gittins table "
+        "per job (continuous predictions); pass qtheory.sim.TabulatedRank with a callable "
+        "d -> (ages, ranks) instead")

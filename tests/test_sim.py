@@ -1,0 +1,502 @@
+"""Tests of the Monte Carlo verifier :mod:`qtheory.sim`.
+
+Two kinds of checks:
+
+* *exact* ones: the numba kernels against an independent pure-Python fluid simulation of the
+  same trace (written here from the SOAP definitions, O(n) per event, with tie-sharing of rising
+  ranks), so every policy form, the tie rules and the k-server logic are checked job by job;
+* *statistical* ones: simulated means against closed forms (Pollaczek-Khinchine, PS, LAS on
+  M/M/1, the M/M/1 SRPT table value 2.3527733, Mitzenmacher's exponential-prediction model, the
+  CoinFlip(2, 14) SERPT and Gittins closed forms, Erlang C for M/M/2).  They run small by
+  default; ``QTHEORY_FULL=1`` scales the ``slow`` ones up.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import types
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import qtheory as qt
+from qtheory.sim import (
+    SimResult,
+    TabulatedRank,
+    VerifyResult,
+    simulate,
+    simulate_trace,
+    verify,
+    verify_all,
+)
+
+FULL = os.environ.get("QTHEORY_FULL", "") not in ("", "0")
+SCALE = 10 if FULL else 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled():
+    """Compile (or load from the numba cache) every kernel once for the module."""
+    q = qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction())
+    for p in ("fcfs", "las", "ps", TabulatedRank(([0.0, 1.0], [1.0, 0.0])),
+              qt.Rank(lambda d, a: d - a, descriptor="size")):
+        simulate(q, p, jobs=2000, seed=0, replications=2)
+
+
+# ---- an independent reference: fluid simulation of a trace -------------------------------------
+class Piecewise:
+    """A per-job piecewise-linear rank r(a) from points (ages, values) and a tail slope."""
+
+    def __init__(self, ages, values, tail=0.0, at_zero=None):
+        self.a = [float(v) for v in ages]
+        self.v = [float(v) for v in values]
+        self.tail = float(tail)
+        self.at_zero = at_zero  # rank of an unstarted job, if different from the right limit
+
+    def _idx(self, a):
+        i = 0
+        while i + 1 < len(self.a) and self.a[i + 1] <= a:
+            i += 1
+        return i
+
+    def rank(self, a, started=True):
+        if not started and self.at_zero is not None:
+            return self.at_zero
+        i = self._idx(a)
+        return self.v[i] + self.slope(a) * (a - self.a[i])
+
+    def slope(self, a):
+        i = self._idx(a)
+        if i + 1 < len(self.a):
+            return (self.v[i + 1] - self.v[i]) / (self.a[i + 1] - self.a[i])
+        return self.tail
+
+    def next_break(self, a):
+        for b in self.a:
+            if b > a:
+                return b
+        return math.inf
+
+
+def reference(arrivals, sizes, ranks, servers=1, speed=1.0, ps=False):
+    """Response times by direct fluid simulation (scan of all present jobs at every event).
+
+    ``ranks[i]`` is a :class:`Piecewise`.  One server: the jobs of least rank are served; among
+    them the earliest non-rising one alone, else all of them (rising) at rates proportional to
+    1/slope so that their ranks stay equal.  ``servers > 1``: the ``servers`` least (rank,
+    index) jobs (non-rising ranks only).  ``ps``: processor sharing.
+    """
+    n = len(arrivals)
+    age = [0.0] * n
+    started = [False] * n
+    out = [math.nan] * n
+    present = []
+    t = 0.0
+    p = 0
+    eps = 1e-9
+    while p < n or present:
+        rates = {}
+        group_rate = None
+        if present and ps:
+            share = speed * min(1.0, servers / len(present))
+            rates = {i: share for i in present}
+        elif present:
+            keys = sorted((ranks[i].rank(age[i], started[i]), i) for i in present)
+            if servers > 1:
+                for _, i in keys[:servers]:
+                    rates[i] = speed
+            else:
+                rmin = keys[0][0]
+                tied = [i for r, i in keys if r <= rmin + eps * (1 + abs(rmin))]
+                flat = [i for i in tied if ranks[i].slope(age[i]) <= 0 or not started[i]
+                        and ranks[i].at_zero is not None]
+                if flat:
+                    rates[min(flat)] = speed
+                else:
+                    inv = {i: 1.0 / ranks[i].slope(age[i]) for i in tied}
+                    tot = sum(inv.values())
+                    rates = {i: speed * v / tot for i, v in inv.items()}
+                    group_rate = speed / tot  # d(rank)/dt of the group
+                    group_rank = rmin
+        fresh = [i for i in rates if not ps and not started[i] and ranks[i].at_zero is not None]
+        if fresh:  # rank jumps once a job receives any service: an event at once
+            for i in fresh:
+                started[i] = True
+            continue
+        dt = arrivals[p] - t if p < n else math.inf
+        for i, rate in rates.items():
+            dt = min(dt, (sizes[i] - age[i]) / rate)
+            if not ps:
+                dt = min(dt, (ranks[i].next_break(age[i]) - age[i]) / rate)
+        if group_rate is not None:
+            for j in present:
+                if j not in rates:
+                    rj = ranks[j].rank(age[j], started[j])
+                    if rj > group_rank:
+                        dt = min(dt, (rj - group_rank) / group_rate)
+        dt = max(dt, 0.0)
+        t += dt
+        for i, rate in rates.items():
+            nb = ranks[i].next_break(age[i]) if not ps else math.inf
+            age[i] += rate * dt
+            if math.isfinite(nb) and abs(age[i] - nb) <= 1e-12 * max(1.0, nb):
+                age[i] = nb  # group members reach a breakpoint together
+            started[i] = started[i] or dt > 0
+            if age[i] >= sizes[i] * (1 - 1e-12):
+                out[i] = t - arrivals[i]
+                present.remove(i)
+        while p < n and arrivals[p] <= t + 1e-15:
+            present.append(p)
+            p += 1
+    return np.array(out)
+
+
+def trace(n=150, load=0.9, seed=0, size=None):
+    rng = np.random.default_rng(seed)
+    x = rng.exponential(1.0, n) if size is None else size(n, rng)
+    t = np.cumsum(rng.exponential(x.mean() / load, n))
+    y = x * rng.exponential(1.0, n)
+    return t, x, y
+
+
+def ranks_for(policy, x, y):
+    d = {"size": x, "prediction": y}.get(qt.get_policy(policy).descriptor, np.zeros_like(x))
+    name = qt.get_policy(policy).name
+    if name == "FCFS":
+        return [Piecewise([0], [0]) for _ in d]
+    if name == "LAS":
+        return [Piecewise([0], [0], tail=1.0) for _ in d]
+    if name in ("PSJF", "PSPJF"):
+        return [Piecewise([0], [v]) for v in d]
+    if name in ("SRPT", "SPRPT"):
+        return [Piecewise([0], [v], tail=-1.0) for v in d]
+    if name in ("SJF", "SPJF"):
+        return [Piecewise([0], [-1e300], at_zero=v) for v in d]
+    if name == "SRPT-Bounce":
+        return [Piecewise([0, v], [v, 0], tail=1.0) for v in d]
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("policy", ["fcfs", "sjf", "psjf", "srpt", "spjf", "pspjf", "sprpt",
+                                    "las", "srpt-bounce"])
+def test_kernels_match_reference_trace(policy):
+    t, x, y = trace(seed=sum(map(ord, policy)))
+    got = simulate_trace(policy, t, x, y)
+    want = reference(t, x, ranks_for(policy, x, y))
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("policy", ["fcfs", "sjf", "psjf", "srpt", "sprpt"])
+def test_kernels_agree(policy):
+    # the one-server kernel, the k-server kernel on one server and the group kernel
+    t, x, y = trace(n=2000, seed=5)
+    a = simulate_trace(policy, t, x, y, kernel="soap")
+    np.testing.assert_allclose(a, simulate_trace(policy, t, x, y, kernel="soapk"), rtol=1e-10,
+                               atol=1e-10)
+    np.testing.assert_allclose(a, simulate_trace(policy, t, x, y, kernel="group"), rtol=1e-10,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("servers,speed", [(2, 1.0), (3, 1 / 3)])
+@pytest.mark.parametrize("policy", ["fcfs", "sjf", "psjf", "srpt"])
+def test_multiserver_matches_reference(policy, servers, speed):
+    t, x, y = trace(load=0.9 * servers * speed, seed=11)
+    got = simulate_trace(policy, t, x, y, servers=servers, speed=speed)
+    want = reference(t, x, ranks_for(policy, x, y), servers=servers, speed=speed)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("servers", [1, 2])
+def test_ps_matches_reference(servers):
+    t, x, y = trace(load=0.9 * servers, seed=3)
+    got = simulate_trace("ps", t, x, servers=servers)
+    want = reference(t, x, None, servers=servers, ps=True)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+def test_user_ranks_match_reference():
+    t, x, y = trace(seed=8)
+    # weighted LAS: rank a/x rises at different slopes; tied jobs share in proportion to x
+    wlas = qt.Rank(lambda d, a: a / d, descriptor="size", name="wLAS")
+    got = simulate_trace(wlas, t, x)
+    want = reference(t, x, [Piecewise([0], [0], tail=1 / v) for v in x])
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    # a user SRPT is tabulated per job but exact: identical to the built-in
+    np.testing.assert_allclose(simulate_trace(qt.Rank(lambda d, a: d - a, descriptor="size"),
+                                              t, x), simulate_trace("srpt", t, x), rtol=1e-10)
+    # the same rank as LAS through the table path
+    np.testing.assert_allclose(simulate_trace(qt.Rank(lambda d, a: a + 0 * d, descriptor="none"),
+                                              t, x), simulate_trace("las", t, x), rtol=1e-9)
+
+
+def test_tables_with_jumps_and_rising_pieces_match_reference():
+    t, x, y = trace(seed=4, size=lambda n, rng: rng.choice([0.5, 2.0, 3.0], n))
+    # down, a kink, rising, then a jump down at age 2.5 (flat afterwards: the last two points
+    # share an age, so the extrapolation slope is 0)
+    pts = ([0.0, 1.0, 2.5, 2.5], [2.0, 0.5, 1.5, 0.2])
+    pol = TabulatedRank(pts, descriptor="none")
+    got = simulate_trace(pol, t, x)
+    want = reference(t, x, [Piecewise(pts[0], pts[1], tail=0.0) for _ in x])
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    # the CoinFlip Gittins table (a jump up at the atom 2) on one and on two servers
+    g = TabulatedRank(([0.0, 2.0, 2.0, 14.0], [4.0, 0.0, 12.0, 0.0]))
+    t, x, y = trace(seed=9, load=0.7, size=lambda n, rng: rng.choice([2.0, 14.0], n))
+    ref = [Piecewise([0.0, 2.0, 2.0, 14.0], [4.0, 0.0, 12.0, 0.0], tail=-1.0) for _ in x]
+    np.testing.assert_allclose(simulate_trace(g, t, x), reference(t, x, ref), rtol=1e-7)
+    np.testing.assert_allclose(simulate_trace(g, t, x, servers=2, speed=0.5),
+                               reference(t, x, ref, servers=2, speed=0.5), rtol=1e-7)
+
+
+# ---- statistical checks ---------------------------------------------------------------------------
+MM1 = qt.MG1(0.8, qt.Exponential(1.0))
+EXPPRED = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+
+
+@pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Deterministic(1.0),
+                                  qt.Uniform(0.5, 1.5), qt.Erlang(3, 1.0)],
+                         ids=["M/M/1", "M/D/1", "M/U/1", "M/E3/1"])
+def test_fcfs_pollaczek_khinchine(size):
+    q = qt.MG1(0.7 / size.mean, size)
+    pk = size.mean + q.arrival_rate * size.moment(2) / (2 * (1 - q.load))
+    v = verify(q, "fcfs", jobs=400_000, seed=1, rtol=0.01)
+    assert v.formula == pytest.approx(pk, rel=1e-12)
+    assert v.passed, v
+
+
+def test_ps_mean_is_insensitive():
+    q = qt.MG1(0.7 / 1.5, qt.Uniform(0.5, 2.5))
+    r = simulate(q, "ps", jobs=400_000, seed=2)
+    assert r.mean == pytest.approx(1.5 / 0.3, abs=3 * r.ci)
+    # E[T | x] = x / (1 - rho): the slowdown is flat
+    assert r.slowdown == pytest.approx(1 / 0.3, abs=3 * r.slowdown_ci)
+
+
+def test_las_mm1():
+    r = simulate(MM1, "las", jobs=400_000, seed=3)
+    assert abs(r.mean - 5.0) <= max(r.ci, 0.02 * 5), r
+
+
+def test_srpt_mm1_table_value():
+    r = simulate(MM1, "srpt", jobs=400_000, seed=4)
+    assert abs(r.mean - 2.3527733) <= max(r.ci, 0.01 * 2.35), r
+
+
+@pytest.mark.parametrize("policy,value", [("spjf", 3.3757864), ("pspjf", 3.1944751),
+                                          ("sprpt", 3.1375229)])
+def test_exponential_predictions(policy, value):
+    assert EXPPRED.mean_response_time(policy) == pytest.approx(value, rel=1e-6)
+    v = verify(EXPPRED, policy, jobs=400_000, seed=5, rtol=0.01)
+    assert v.passed, v
+
+
+SERPT = qt.Rank(lambda d, a: np.where(a < 2, 8 - a, 14 - a), descriptor="none",
+                breakpoints=lambda d: [2.0], name="SERPT")
+GITTINS_TABLE = TabulatedRank(([0.0, 2.0, 2.0, 14.0], [4.0, 0.0, 12.0, 0.0]),
+                              name="Gittins (table)")
+
+
+@pytest.mark.parametrize("policy,lam,value", [
+    (SERPT, 0.05, 11 + 4 / 27),  # 18 lam/(1-2 lam) + 2 ... averaged: 11.148148
+    (GITTINS_TABLE, 0.05, 11 + 1 / 27),  # 11.037037
+])
+def test_coinflip_serpt_and_gittins(policy, lam, value):
+    q = qt.MG1(lam, qt.Empirical([2.0, 14.0]))
+    v = verify(q, policy, jobs=400_000, seed=6, formula=value, rtol=0.01)
+    assert v.passed, v
+    # E[T | x = 2] from the closed forms of the reference note (section 1.6)
+    e2 = 18 * lam / (1 - 2 * lam) + 2 if policy is SERPT else 6 * lam / (1 - 2 * lam) + 2
+    r = v.sim
+    i2 = int(np.flatnonzero(r.by_size.mean_value == 2.0)[0])
+    assert r.by_size.mean_response[i2] == pytest.approx(e2, rel=0.01)
+
+
+def test_mm2_fcfs_unit_speed_erlang_c():
+    model = types.SimpleNamespace(arrival_rate=1.6, size=qt.Exponential(1.0), prediction=None)
+    r = simulate(model, "fcfs", jobs=400_000, seed=7, servers=2)
+    want = 1 / (1 - 0.8**2)  # 2.777778
+    assert abs(r.mean - want) <= max(r.ci, 0.01 * want), r
+    # PS on two unit servers with exponential sizes: the same M/M/2 number in system
+    r2 = simulate(model, "ps", jobs=400_000, seed=7, servers=2)
+    assert abs(r2.mean - want) <= max(r2.ci, 0.01 * want), r2
+
+
+def test_speed_one_over_k():
+    # two servers of speed 1/2 at load 0.8: M/M/2 with mu = 1/2 -> E[T] = 2 / (1 - 0.64)
+    r = simulate(MM1, "fcfs", jobs=300_000, seed=8, servers=2, speed="1/k")
+    assert abs(r.mean - 2 / 0.36) <= max(r.ci, 0.01 * 5.56), r
+
+
+# ---- API behaviour --------------------------------------------------------------------------------
+def test_reproducible_with_seed():
+    a = simulate(EXPPRED, "sprpt", jobs=50_000, seed=123)
+    b = simulate(EXPPRED, "sprpt", jobs=50_000, seed=123, workers=1)
+    c = simulate(EXPPRED, "sprpt", jobs=50_000, seed=124)
+    assert a.mean == b.mean and a.ci == b.ci
+    assert np.array_equal(a.replication_means, b.replication_means)
+    assert a.mean != c.mean
+    d = simulate(EXPPRED, "sprpt", jobs=50_000, seed=a.seed)
+    assert d.mean == a.mean
+
+
+def test_ci_shrinks_like_inverse_sqrt_jobs():
+    small = simulate(MM1, "srpt", jobs=100_000, seed=9, replications=16)
+    large = simulate(MM1, "srpt", jobs=1_600_000, seed=10, replications=16)
+    ratio = small.ci / large.ci
+    assert 2.0 < ratio < 8.0, ratio  # 4 expected
+
+
+def test_wrong_formula_fails():
+    wrong = EXPPRED.mean_response_time("spjf")  # 3.3758 against SPRPT's 3.1375
+    v = verify(EXPPRED, "sprpt", jobs=400_000, seed=11, formula=wrong, rtol=0.01)
+    assert isinstance(v, VerifyResult)
+    assert not v.passed
+    assert repr(v).endswith("FAILED")
+    assert "FAILED" in v._repr_html_()
+    ok = verify(EXPPRED, "sprpt", jobs=400_000, seed=11, rtol=0.01)
+    assert repr(ok).endswith("PASSED") and bool(ok)
+
+
+def test_result_fields():
+    r = simulate(EXPPRED, "sprpt", jobs=60_000, seed=12, keep_jobs=True, bins=5)
+    assert isinstance(r, SimResult)
+    assert r.jobs == 60_000 and r.jobs_recorded == 8 * (7500 - 750)
+    assert set(r.percentiles) == {50, 90, 99}
+    assert r.percentiles[50] < r.percentiles[90] < r.percentiles[99]
+    assert r.response_times.size == r.jobs_recorded
+    assert np.mean(r.response_times) == pytest.approx(r.mean, rel=1e-12)
+    assert np.median(r.response_times) == pytest.approx(r.percentiles[50], rel=2e-3)
+    assert np.mean(r.response_times / r.sizes) == pytest.approx(r.slowdown, rel=1e-12)
+    assert r.by_size.count.sum() == r.jobs_recorded == r.by_prediction.count.sum()
+    assert r.by_size.count.size == 5
+    # the bins hold what they say
+    k = 2
+    inb = (r.sizes >= r.by_size.lo[k]) & (r.sizes < r.by_size.hi[k])
+    assert r.by_size.mean_response[k] == pytest.approx(r.response_times[inb].mean(), rel=1e-9)
+    assert "E[T]" in repr(r) and "<table>" in r._repr_html_()
+    assert "E[T | bin]" in str(r.by_size.table())
+
+
+def test_verify_all_table():
+    tab = verify_all(EXPPRED, jobs=40_000, seed=13, rtol=0.05)
+    names = tab["policy"]
+    assert {"FCFS", "PS", "LAS", "SRPT", "SPRPT", "SPJF", "PSPJF"} <= set(names)
+    assert all(r in ("PASSED", "FAILED") or r.startswith("skipped") for r in tab["result"])
+    assert len(tab.results) >= 9
+    # no prediction law: prediction policies are left out
+    names2 = verify_all(MM1, jobs=20_000, seed=13, rtol=0.05)["policy"]
+    assert "SPRPT" not in names2 and "SRPT" in names2
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="predictions"):
+        simulate(MM1, "sprpt", jobs=1000)
+    with pytest.raises(ValueError, match="unstable"):
+        simulate(types.SimpleNamespace(arrival_rate=2.0, size=qt.Exponential(1.0),
+                                       prediction=None), "fcfs", jobs=1000)
+    with pytest.raises(NotImplementedError, match="one server"):
+        simulate(MM1, "las", jobs=1000, servers=2)
+    with pytest.raises(ValueError, match="speed"):
+        simulate(MM1, "fcfs", jobs=1000, speed="fast")
+
+
+def test_gittins_tables_are_exact_for_discrete_laws():
+    from qtheory.gittins import rank_at
+    from qtheory.sim._gittins import discrete_table
+    from qtheory.sim._policy import table_value
+
+    ages, ranks = discrete_table([2.0, 14.0], [0.5, 0.5])
+    np.testing.assert_allclose(ages, [0, 2, 2, 14])
+    np.testing.assert_allclose(ranks, [4, 0, 12, 0], atol=1e-12)
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.choice(np.arange(1, 40), 9, replace=False)).astype(float)
+    p = rng.random(9)
+    p /= p.sum()
+    ages, ranks = discrete_table(x, p)
+    grid = np.linspace(0, x[-1], 3001)[:-1]
+    got = [table_value(ages, ranks, a) for a in grid]
+    np.testing.assert_allclose(got, rank_at(x, p, grid), rtol=1e-10, atol=1e-12)
+
+
+def test_gittins_policies():
+    q = qt.MG1(0.05, qt.Empirical([2.0, 14.0]))
+    r = simulate(q, "gittins", jobs=200_000, seed=14)
+    assert abs(r.mean - (11 + 1 / 27)) <= max(r.ci, 0.01 * 11), r
+    # given one bit of advice (continuous sizes: two tabulated conditional laws)
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.OneBit(1.0, 0.1, 0.1))
+    v = verify(q, "conditionalgittins", jobs=200_000, seed=15, rtol=0.02)
+    assert v.passed, v
+    # continuous predictions would need a table per job
+    with pytest.raises(NotImplementedError, match="ConditionalGittins"):
+        simulate(EXPPRED, "conditionalgittins", jobs=1000)
+    with pytest.raises(NotImplementedError, match="model"):
+        simulate_trace("gittins", [0.0, 1.0], [1.0, 1.0])
+
+
+# ---- bigger statistical checks (QTHEORY_FULL=1 for full size) -------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["fcfs", "ps", "las", "sjf", "psjf", "srpt", "spjf", "pspjf",
+                                    "sprpt", "srpt-bounce"])
+def test_verify_exponential_predictions_slow(policy):
+    v = verify(EXPPRED, policy, jobs=300_000 * SCALE**2, seed=21, rtol=0.005)
+    assert v.passed, v
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lam", [0.05, 0.1])
+def test_coinflip_slow(lam):
+    q = qt.MG1(lam, qt.Empirical([2.0, 14.0]))
+    serpt = 0.5 * (18 * lam / (1 - 2 * lam) + 2) + 0.5 * (
+        50 * lam / ((1 - 8 * lam) * (1 - 2 * lam)) + 6 / (1 - 2 * lam) + 8)
+    gitt = 0.5 * (6 * lam / (1 - 2 * lam) + 2) + 0.5 * (
+        50 * lam / ((1 - 8 * lam) * (1 - 2 * lam)) + 10 / (1 - 2 * lam) + 4)
+    for pol, val in ((SERPT, serpt), (GITTINS_TABLE, gitt)):
+        v = verify(q, pol, jobs=200_000 * SCALE * SCALE, seed=22, formula=val, rtol=0.02)
+        assert v.passed, v
+
+
+# ---- exact ties: lattice arrival times and sizes ---------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.5, 1.0, 2.0, 3.0]),
+                          st.sampled_from([0.0, 0.5, 1.0, 2.0])), min_size=1, max_size=40),
+       st.sampled_from(["fcfs", "sjf", "psjf", "srpt", "sprpt", "las", "srpt-bounce", "ps"]),
+       st.sampled_from([1, 2]))
+def test_ties_match_reference(jobs, policy, servers):
+    gaps, x, y = (np.array(v, float) for v in zip(*jobs))
+    t = np.cumsum(gaps)
+    if policy in ("las", "srpt-bounce"):
+        servers = 1
+    got = simulate_trace(policy, t, x, y, servers=servers)
+    ps = policy == "ps"
+    want = reference(t, x, None if ps else ranks_for(policy, x, y), servers=servers, ps=ps)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7)
+
+
+@st.composite
+def lattice_tables(draw):
+    """Small rank tables on a lattice: rising and falling pieces, jumps (repeated ages)."""
+    n = draw(st.integers(1, 5))
+    steps = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=n - 1, max_size=n - 1))
+    ages = np.concatenate([[0.0], np.cumsum(steps)])
+    vals = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]), min_size=n,
+                                  max_size=n)))
+    return ages, vals
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.5, 1.0, 2.0, 3.0])),
+                min_size=1, max_size=30), lattice_tables(), st.sampled_from([1, 2]))
+def test_random_tables_match_reference(jobs, table, servers):
+    gaps, x = (np.array(v, float) for v in zip(*jobs))
+    t = np.cumsum(gaps)
+    a, v = table
+    tail = 0.0 if a.size < 2 or a[-1] == a[-2] else (v[-1] - v[-2]) / (a[-1] - a[-2])
+    if tail > 0 or np.any((np.diff(a) > 0) & (np.diff(v) > 0)):
+        servers = 1  # rising ranks: one server only
+    at_zero = v[0] if v[np.flatnonzero(a == 0)[-1]] != v[0] else None
+    got = simulate_trace(TabulatedRank(table), t, x, servers=servers)
+    want = reference(t, x, [Piecewise(a, v, tail=tail, at_zero=at_zero) for _ in x],
+                     servers=servers)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7)
