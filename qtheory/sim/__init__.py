@@ -271,7 +271,7 @@ def _assemble(name, setup, reps, n_rep, warm, wall, root, model, note, keep) -> 
         wall_time=wall,
         servers=setup.servers,
         speed=setup.speed,
-        seed=root.entropy,
+        seed=root.entropy if not root.spawn_key else root,
         model=repr(model),
         note=note,
         _hist=hist,

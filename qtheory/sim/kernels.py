@@ -25,7 +25,16 @@ integer ``form`` (``FORM_*`` below); ``FORM_TABLE`` reads a per-job table of poi
 repeated age (a jump), linearly extrapolated past the last point with the slope of the last
 segment.  The rank of an unstarted job (age exactly 0) is ``ranks[0]``; once served it follows
 the right limit (this is how non-preemptive ranks are encoded, ``FORM_NP``: ``d`` at age 0 and
-``-inf`` in service).
+``-inf`` in service).  Such a jump at age 0 is a zero-length first segment whose end is
+processed as a breakpoint as soon as the job is in service.
+
+Events at the same instant are ordered: completions, then rank breakpoints, then arrivals,
+then the start of a job whose rank jumps at age 0+ (so that jobs arriving together are
+compared by their unstarted ranks).  Group ranks reached along different arithmetic paths are
+equal up to rounding; :data:`TIE` (relative 1e-12) merges them, and :data:`TIE_T` (relative
+1e-13 of the clock) makes an internal event and an arrival simultaneous.  Both only matter for
+traces with exactly coinciding events (lattice times and sizes), which the tests exercise
+against an independent fluid simulation.
 
 Waiting jobs have frozen ranks and live in a binary heap keyed by ``(rank, flag << 62 | arrival
 index)``.  The served job(s) move; the next internal event (completion, a breakpoint of the

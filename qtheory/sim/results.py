@@ -126,8 +126,9 @@ class SimResult:
     servers : int
     speed : float
         Speed of each server.
-    seed : int
-        Entropy of the root ``numpy.random.SeedSequence``; pass it as ``seed`` to reproduce.
+    seed : int or SeedSequence
+        Entropy of the root ``numpy.random.SeedSequence`` (the sequence itself when it was a
+        spawned child); pass it as ``seed`` to reproduce the run.
     response_times, sizes, predictions : ndarray or None
         Per-job values of the recorded jobs of all replications, in arrival order within each
         replication (only with ``keep_jobs=True``).
@@ -149,7 +150,7 @@ class SimResult:
     wall_time: float
     servers: int = 1
     speed: float = 1.0
-    seed: int | None = None
+    seed: object = None
     model: str = ""
     note: str = ""
     response_times: np.ndarray | None = field(default=None, repr=False)
