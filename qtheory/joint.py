@@ -324,14 +324,12 @@ class FactorMapJoint(Joint):
         lo, hi = xlo * self.phi.min(), xhi * self.phi.max()
         width = min(0.5, log_spread(s.ppf) / 4)
         bps = list(s.breakpoints)
-        fin = np.isfinite(self.e) & (self.e > 0)
         for k in range(self.phi.size):
             for edge in (self.e[k], self.e[k + 1]):
                 if math.isfinite(edge) and edge > 0:
                     bps.append(edge * self.phi[k])
                     if self.phi[k] > 1:
                         bps.append(edge * (self.phi[k] - 1))
-        del fin
         v, wdv = _with_head(*log_rule(lo, hi, width, bps), lo)
         fY = np.zeros_like(v)
         aY = np.zeros_like(v)

@@ -60,7 +60,7 @@ from .results import (
     t_halfwidth,
 )
 
-__all__ = ["simulate", "simulate_trace", "verify", "verify_all", "SimResult", "VerifyResult",
+__all__ = ["simulate", "simulate_trace", "verify", "verify_all", "sweep", "SimResult", "VerifyResult",
            "Binned", "TabulatedRank", "kernels"]
 
 PERCENTILES = (50, 90, 99)
@@ -442,3 +442,6 @@ def verify_all(model, jobs: int = 10**6, seed=None, rtol: float = 5e-3, policies
 def _short(e: Exception, n: int = 48) -> str:
     s = f"{type(e).__name__}: {e}"
     return s if len(s) <= n else s[: n - 3] + "..."
+
+
+from .grid import sweep  # noqa: E402  (uses simulate, defined above)
