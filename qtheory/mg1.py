@@ -21,7 +21,7 @@ from .policies import (
     Policy,
     get_policy,
 )
-from .predictions import EmpiricalPairs, PerfectPrediction, PredictionLaw
+from .predictions import EmpiricalPairs, PredictionLaw
 from .sizes import SizeLaw
 from .table import Table
 
@@ -167,4 +167,4 @@ class MG1:
                            + (f", {self.prediction!r}" if self.prediction is not None else ""))
 
 
-__all__ = ["MG1", "PerfectPrediction"]
+__all__ = ["MG1"]
