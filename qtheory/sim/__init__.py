@@ -156,7 +156,7 @@ def _progress_bar(progress, total: int):
 def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
              warmup: float = 0.1, servers: int | None = None, progress: bool | None = None, *,
              speed="unit", bins: int = 10, keep_jobs: bool = False,
-             workers: int | None = None) -> SimResult:
+             workers: int | None = None, backend: str = "cpu") -> SimResult:
     r"""Simulate ``policy`` on ``model`` and estimate response-time statistics.
 
     Parameters
@@ -194,11 +194,30 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
         Also return the per-job response times, sizes and predictions (8 bytes per job each).
     workers : int, optional
         Threads running replications (default: ``min(replications, os.cpu_count())``).
+    backend : {"cpu", "cuda", "auto"}
+        ``"cuda"``: one replication per GPU thread (:mod:`qtheory.sim.cuda`; one unit-speed
+        server, FCFS/PSJF/PSPJF/SRPT/SPRPT/SJF/SPJF; ``replications`` is the number of GPU
+        threads, so use thousands; only ``mean``, ``slowdown`` and their intervals are filled
+        in).  ``"auto"``: CUDA when a real GPU is available (not the CUDA simulator) and the case
+        is supported, else the CPU.
 
     Returns
     -------
     SimResult
     """
+    if backend != "cpu":
+        from . import cuda as _cuda
+
+        if backend not in ("cuda", "auto"):
+            raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got backend={backend!r}")
+        k_ = _servers_of(model, servers)
+        s_ = _speed_of(speed, k_)
+        use = backend == "cuda"
+        if backend == "auto" and _cuda.available(real_gpu_only=True):
+            use = _cuda.supported(model, policy, k_, s_) is None
+        if use:
+            return _cuda.simulate_cuda(model, policy, jobs=jobs, seed=seed, threads=replications,
+                                       warmup=warmup, servers=k_, speed=s_)
     pol = get_policy(policy)
     k = _servers_of(model, servers)
     s = _speed_of(speed, k)

@@ -1,0 +1,89 @@
+"""CUDA backend of the simulator (qtheory.sim.cuda).
+
+The CUDA simulator test runs in a subprocess because ``NUMBA_ENABLE_CUDASIM`` must be set
+before numba is imported; the real-GPU test skips without a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import qtheory as qt
+from qtheory.sim import cuda as sim_cuda
+from qtheory.sim import simulate
+
+EXACT = {"FCFS": 2.0, "SRPT": 1.4253727, "SPRPT": 1.6582831}
+
+
+def _close(mean, ci, exact):
+    return abs(mean - exact) <= max(5 * ci, 0.05 * exact)
+
+
+def test_cuda_simulator_subprocess():
+    code = textwrap.dedent("""
+        import json, warnings
+        warnings.simplefilter("ignore")
+        import qtheory as qt
+        from qtheory.sim import simulate
+        q = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.ExponentialPrediction())
+        out = {}
+        for p in ("fcfs", "srpt", "sprpt"):
+            r = simulate(q, p, jobs=32 * 400, seed=7, replications=32, backend="cuda")
+            out[r.policy] = [r.mean, r.ci, float(q.mean_response_time(p)), r.wall_time, r.note]
+        print(json.dumps(out))
+    """)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(out) == set(EXACT)
+    for name, (mean, ci, formula, _wall, note) in out.items():
+        assert abs(formula - EXACT[name]) < 1e-6
+        assert "simulator" in note
+        assert _close(mean, ci, formula), (name, mean, ci, formula)
+
+
+@pytest.mark.skipif(not sim_cuda.available(real_gpu_only=True), reason="needs a real CUDA GPU")
+def test_cuda_gpu_agreement():
+    q = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.ExponentialPrediction())
+    for p in ("fcfs", "srpt", "sprpt", "psjf", "sjf"):
+        simulate(q, p, jobs=4096 * 100, seed=1, replications=4096, backend="cuda")  # compile
+        r = simulate(q, p, jobs=4096 * 5000, seed=2, replications=4096, backend="cuda")
+        f = float(q.mean_response_time(p))
+        print(f"{r.policy}: {r.mean:.5f} ± {r.ci:.2g} (formula {f:.5f}), "
+              f"{r.jobs / r.wall_time:,.0f} jobs/s")
+        assert abs(r.mean - f) <= max(5 * r.ci, 5e-3 * f), (p, r.mean, r.ci, f)
+
+
+def test_auto_backend_uses_cpu_here():
+    q = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.ExponentialPrediction())
+    r = simulate(q, "srpt", jobs=100_000, seed=3, backend="auto")
+    if not sim_cuda.available(real_gpu_only=True):
+        assert "CUDA" not in r.note
+        assert r.by_size is not None  # the CPU result, with the binned statistics
+    assert _close(r.mean, r.ci, EXACT["SRPT"])
+
+
+def test_backend_errors():
+    q = qt.MG1(0.5, qt.Exponential(mean=1.0))
+    with pytest.raises(ValueError, match="backend"):
+        simulate(q, "fcfs", jobs=1000, backend="gpu")
+    if not sim_cuda.available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            simulate(q, "fcfs", jobs=1000, backend="cuda")
+    assert sim_cuda.supported(q, "las") is not None
+    assert sim_cuda.supported(q, "fcfs", servers=2) is not None
+    assert sim_cuda.supported(q, "srpt") is None
+    assert sim_cuda.supported(qt.MG1(0.5, qt.Exponential(mean=1.0), qt.PerfectPrediction()),
+                              "spjf") is None
+    with pytest.raises(NotImplementedError, match="PerfectPrediction"):
+        sim_cuda._prediction_table(object())
+    with pytest.raises(NotImplementedError, match="discrete"):
+        sim_cuda._size_table(qt.Deterministic(1.0))
