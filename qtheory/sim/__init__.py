@@ -153,7 +153,7 @@ def _progress_bar(progress, total: int):
 
 
 # ---- simulate -----------------------------------------------------------------------------------
-def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
+def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | None = None,
              warmup: float = 0.1, servers: int | None = None, progress: bool | None = None, *,
              speed="unit", bins: int = 10, keep_jobs: bool = False,
              workers: int | None = None, backend: str = "cpu") -> SimResult:
@@ -174,8 +174,9 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
     seed : int or SeedSequence, optional
         Root seed; replication ``i`` uses the ``i``-th spawned child stream, so results do not
         depend on the number of threads.  ``SimResult.seed`` reproduces an unseeded run.
-    replications : int
-        Independent replications; the 95% confidence intervals use the Student t quantile on
+    replications : int, optional
+        Independent replications (default 8 on the CPU); the 95% confidence intervals use the
+        Student t quantile on
         their means (``nan`` with one replication).
     warmup : float
         Fraction of each replication's arrivals discarded as warm-up (the queue starts empty).
@@ -197,7 +198,7 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
     backend : {"cpu", "cuda", "auto"}
         ``"cuda"``: one replication per GPU thread (:mod:`qtheory.sim.cuda`; one unit-speed
         server, FCFS/PSJF/PSPJF/SRPT/SPRPT/SJF/SPJF; ``replications`` is the number of GPU
-        threads, so use thousands; only ``mean``, ``slowdown`` and their intervals are filled
+        threads, 4096 unless given; only ``mean``, ``slowdown`` and their intervals are filled
         in).  ``"auto"``: CUDA when a real GPU is available (not the CUDA simulator) and the case
         is supported, else the CPU.
 
@@ -216,13 +217,14 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int = 8,
         if backend == "auto" and _cuda.available(real_gpu_only=True):
             use = _cuda.supported(model, policy, k_, s_) is None
         if use:
-            return _cuda.simulate_cuda(model, policy, jobs=jobs, seed=seed, threads=replications,
+            return _cuda.simulate_cuda(model, policy, jobs=jobs, seed=seed,
+                                       threads=4096 if replications is None else replications,
                                        warmup=warmup, servers=k_, speed=s_)
     pol = get_policy(policy)
     k = _servers_of(model, servers)
     s = _speed_of(speed, k)
     jobs = int(jobs)
-    replications = int(replications)
+    replications = 8 if replications is None else int(replications)
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got replications={replications!r}")
     if not 0 <= warmup < 1:
