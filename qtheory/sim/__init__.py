@@ -176,8 +176,7 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
         depend on the number of threads.  ``SimResult.seed`` reproduces an unseeded run.
     replications : int, optional
         Independent replications (default 8 on the CPU); the 95% confidence intervals use the
-        Student t quantile on
-        their means (``nan`` with one replication).
+        Student t quantile on their means (``nan`` with one replication).
     warmup : float
         Fraction of each replication's arrivals discarded as warm-up (the queue starts empty).
     servers : int, optional
