@@ -77,6 +77,15 @@ def _lin_cross(g0, g1, s, e, r):
 
 
 @njit(cache=True)
+def _close(xs, q0, q1, q2, xo, ko, j, start, end, interval0):
+    """Contributions of the old interval [start, end) of class j: (E[min(X, end)] when it is
+    interval 0, else 0; E[((min(X, end) - start)^+)^2])."""
+    n = min_moments(xs, q0, q1, q2, xo, ko, j, end)[0] if interval0 else 0.0
+    sq = old_square(xs, q0, q1, q2, xo, ko, j, start, end) if end > start else 0.0
+    return n, sq
+
+
+@njit(cache=True)
 def threshold(r, g, P, S, E, go, xs, q0, q1, q2, xo, ko):
     """(N_new, N_old0, S2) at threshold r, summed over classes."""
     J = go.size - 1
@@ -122,37 +131,33 @@ def threshold(r, g, P, S, E, go, xs, q0, q1, q2, xo, ko):
                     first = False
                 cut = _lin_cross(a, bnd, s, e, r)
                 # interval ends at cut
-                if first and start == g[g_lo] and P[g_lo] <= r:
-                    nold += min_moments(xs, q0, q1, q2, xo, ko, j, cut)[0]
-                if cut > start:
-                    s2 += old_square(xs, q0, q1, q2, xo, ko, j, start, cut)
+                dn, ds = _close(xs, q0, q1, q2, xo, ko, j, start, cut, first and P[g_lo] <= r)
+                nold += dn
+                s2 += ds
                 inside = False
                 first = False
             elif s > r >= e:
                 if inside:
-                    if first and P[g_lo] <= r:
-                        nold += min_moments(xs, q0, q1, q2, xo, ko, j, a)[0]
-                    if a > start:
-                        s2 += old_square(xs, q0, q1, q2, xo, ko, j, start, a)
+                    dn, ds = _close(xs, q0, q1, q2, xo, ko, j, start, a, first and P[g_lo] <= r)
+                    nold += dn
+                    s2 += ds
                     first = False
                 start = _lin_cross(a, bnd, s, e, r)
                 inside = True
                 first = False
             else:  # both > r
                 if inside:
-                    if first and P[g_lo] <= r:
-                        nold += min_moments(xs, q0, q1, q2, xo, ko, j, a)[0]
-                    if a > start:
-                        s2 += old_square(xs, q0, q1, q2, xo, ko, j, start, a)
+                    dn, ds = _close(xs, q0, q1, q2, xo, ko, j, start, a, first and P[g_lo] <= r)
+                    nold += dn
+                    s2 += ds
                     inside = False
                 first = False
             # the grid point bnd itself
             pin = P[m + 1] <= r
             if inside and not pin:
-                if first and P[g_lo] <= r:
-                    nold += min_moments(xs, q0, q1, q2, xo, ko, j, bnd)[0]
-                if bnd > start:
-                    s2 += old_square(xs, q0, q1, q2, xo, ko, j, start, bnd)
+                dn, ds = _close(xs, q0, q1, q2, xo, ko, j, start, bnd, first and P[g_lo] <= r)
+                nold += dn
+                s2 += ds
                 inside = False
                 first = False
             elif (not inside) and pin:
@@ -160,9 +165,9 @@ def threshold(r, g, P, S, E, go, xs, q0, q1, q2, xo, ko):
                 start = bnd
                 first = False
         if inside:
-            if first and P[g_lo] <= r:
-                nold += min_moments(xs, q0, q1, q2, xo, ko, j, _INF)[0]
-            s2 += old_square(xs, q0, q1, q2, xo, ko, j, start, _INF)
+            dn, ds = _close(xs, q0, q1, q2, xo, ko, j, start, _INF, first and P[g_lo] <= r)
+            nold += dn
+            s2 += ds
     return nnew, nold, s2
 
 
