@@ -48,3 +48,39 @@ __all__ = [
     "LogNormalPrediction", "BoundedMultiplicative", "OneBit", "EmpiricalPairs", "SizeLaw",
     "simulate", "verify", "verify_all", "SimResult", "VerifyResult",
 ]
+
+#: modules loaded on first use; each one's ``__all__`` names become ``qt.<name>`` (for example
+#: ``qt.consistency`` from :mod:`qtheory.bounds`), and the module itself is ``qt.<module>``
+#: (``qt.symbolic``, ``qt.datasets``).  Lazy, so ``import qtheory`` stays fast.
+_LAZY_MODULES = ("bounds", "multiserver", "llm", "datasets", "symbolic", "papers")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    for mod_name in _LAZY_MODULES:
+        try:
+            mod = importlib.import_module(f".{mod_name}", __name__)
+        except ModuleNotFoundError as exc:  # a module not written yet in this checkout
+            if exc.name == f"{__name__}.{mod_name}":
+                continue
+            raise
+        if name in getattr(mod, "__all__", ()):
+            value = getattr(mod, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module 'qtheory' has no attribute {name!r}")
+
+
+def __dir__():
+    names = set(globals()) | set(_LAZY_MODULES)
+    import importlib
+
+    for mod_name in _LAZY_MODULES:
+        try:
+            names |= set(getattr(importlib.import_module(f".{mod_name}", __name__), "__all__", ()))
+        except ModuleNotFoundError:
+            pass
+    return sorted(names)

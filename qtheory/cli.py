@@ -623,11 +623,29 @@ COMMANDS: dict[str, Command] = {
     ),
 }
 DEFAULT_COMMAND = "table"
+#: modules that each define ``COMMAND`` (a :class:`Command`) for one more sub-command; a module
+#: that does not exist in this checkout is skipped
+PLUGIN_MODULES = ("qtheory.papers", "qtheory.llm_cli")
+
+
+def _load_plugins() -> None:
+    import importlib
+
+    for name in PLUGIN_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        cmd = mod.COMMAND
+        COMMANDS.setdefault(cmd.name, cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: the default command's options at the top level, plus one
     sub-parser per entry of :data:`COMMANDS`."""
+    _load_plugins()
     default = COMMANDS[DEFAULT_COMMAND]
     parser = argparse.ArgumentParser(
         prog="qtheory",

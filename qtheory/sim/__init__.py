@@ -67,7 +67,9 @@ PERCENTILES = (50, 90, 99)
 
 
 # ---- set-up -------------------------------------------------------------------------------------
-def _speed_of(speed, servers: int) -> float:
+def _speed_of(speed, servers: int, model=None) -> float:
+    if speed is None:
+        speed = getattr(model, "server_speed", None) or "unit"
     if isinstance(speed, str):
         key = speed.strip().lower().replace(" ", "")
         if key == "unit":
@@ -155,7 +157,7 @@ def _progress_bar(progress, total: int):
 # ---- simulate -----------------------------------------------------------------------------------
 def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | None = None,
              warmup: float = 0.1, servers: int | None = None, progress: bool | None = None, *,
-             speed="unit", bins: int = 10, keep_jobs: bool = False,
+             speed=None, bins: int = 10, keep_jobs: bool = False,
              workers: int | None = None, backend: str = "cpu") -> SimResult:
     r"""Simulate ``policy`` on ``model`` and estimate response-time statistics.
 
@@ -185,9 +187,9 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
     progress : bool, optional
         tqdm progress bar: ``None`` shows it only for runs longer than 3 seconds (never under
         pytest), ``True`` always, ``False`` never.
-    speed : "unit", "1/k" or float
+    speed : "unit", "1/k" or float, optional
         Speed of each server: 1, ``1/k`` (the same total capacity as one unit server), or a
-        number.
+        number.  Default: ``model.server_speed`` if it exists, else 1.
     bins : int
         Number of quantile bins of the size and of the prediction for the conditional means.
     keep_jobs : bool
@@ -211,7 +213,7 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
         if backend not in ("cuda", "auto"):
             raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got backend={backend!r}")
         k_ = _servers_of(model, servers)
-        s_ = _speed_of(speed, k_)
+        s_ = _speed_of(speed, k_, model)
         use = backend == "cuda"
         if backend == "auto" and _cuda.available(real_gpu_only=True):
             use = _cuda.supported(model, policy, k_, s_) is None
@@ -221,7 +223,7 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
                                        warmup=warmup, servers=k_, speed=s_)
     pol = get_policy(policy)
     k = _servers_of(model, servers)
-    s = _speed_of(speed, k)
+    s = _speed_of(speed, k, model)
     jobs = int(jobs)
     replications = 8 if replications is None else int(replications)
     if replications < 1:
