@@ -500,3 +500,37 @@ def test_random_tables_match_reference(jobs, table, servers):
     want = reference(t, x, [Piecewise(a, v, tail=tail, at_zero=at_zero) for _ in x],
                      servers=servers)
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7)
+
+
+def test_verify_against_bounds_when_no_exact_value():
+    """A model without an exact value but with bounds (MGk) is judged by the bracket."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Bracket:
+        lower: float
+        upper: float
+        exact: float | None = None
+        method: str = "test bracket"
+
+    class Model:
+        arrival_rate = 0.5
+        size = qt.Exponential(mean=1.0)
+        prediction = None
+
+        def __init__(self, lo, hi, exact=None):
+            self.b = Bracket(lo, hi, exact)
+
+        def mean_response_time(self, policy):
+            raise NotImplementedError("no exact value")
+
+        def bounds(self, policy):
+            return self.b
+
+    # M/M/1 FCFS at load 0.5: E[T] = 2
+    ok = qt.verify(Model(1.5, 2.5), "fcfs", jobs=60_000, seed=3)
+    assert ok.passed and ok.lower == 1.5 and "bounds [1.5, 2.5]" in repr(ok)
+    assert not qt.verify(Model(0.5, 1.5), "fcfs", jobs=60_000, seed=3).passed
+    assert not qt.verify(Model(2.5, 3.0), "fcfs", jobs=60_000, seed=3).passed
+    exact = qt.verify(Model(0.0, 9.0, exact=2.0), "fcfs", jobs=60_000, seed=3)
+    assert exact.formula == 2.0 and exact.lower is None

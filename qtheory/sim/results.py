@@ -205,12 +205,20 @@ class VerifyResult:
     passed: bool
     rtol: float
     sim: SimResult | None = field(default=None, repr=False)
+    #: when no exact value exists (multiserver models): the bracket ``[lower, upper]`` that the
+    #: estimate was checked against, and how it was obtained; ``formula`` is then NaN
+    lower: float | None = None
+    upper: float | None = None
+    method: str = ""
 
     @property
     def verdict(self) -> str:
         return "PASSED" if self.passed else "FAILED"
 
     def __repr__(self):
+        if self.lower is not None:
+            return (f"{self.policy}: bounds [{self.lower:.6g}, {self.upper:.6g}] ({self.method}), "
+                    f"simulation {self.estimate:.6g} ± {self.ci:.2g} ({self.jobs:,} jobs) {self.verdict}")
         return (f"{self.policy}: formula {self.formula:.6g}, simulation {self.estimate:.6g} "
                 f"± {self.ci:.2g} ({self.jobs:,} jobs, gap {self.gap:+.3%}) {self.verdict}")
 
@@ -221,6 +229,12 @@ class VerifyResult:
         color = "#1a7f37" if self.passed else "#cf222e"
         text = html.escape(repr(self)[: -len(self.verdict)])
         return f"<span>{text}<b style='color:{color}'>{self.verdict}</b></span>"
+
+
+def judge_bracket(lower: float, upper: float, estimate: float, ci: float) -> bool:
+    """True when the interval ``estimate ± ci`` meets ``[lower, upper]``: the bounds are not
+    contradicted by the simulation."""
+    return bool(lower <= estimate + ci and estimate - ci <= upper)
 
 
 def judge(formula: float, estimate: float, ci: float, rtol: float) -> tuple[float, bool]:
