@@ -12,13 +12,22 @@ policy it prints, on one core:
 
 and, for SPRPT, the same arrivals through a *naive* baseline event loop written here (numba; at
 every event it scans all jobs present for the least rank, no heap, no slots; it only sums the
-response times) and the ratio of the two event loops.  Finally the multi-threaded rate of
+response times) and the ratio of the two event loops.  Then the multi-threaded rate of
 ``simulate`` with one replication per core (wall time).
+
+Finally the simulators a researcher would otherwise use, on the same model, measured in the same
+run (``pip install .[benchmark]``; a missing one is reported and skipped): Ciw and SimPy for FCFS
+(neither has SRPT or prediction-based disciplines built in), most-queue's ``SizeBasedQsSim`` for
+SRPT and SPRPT (log-normal predictions with the same sigma).  Each runs ``--baseline-jobs`` jobs;
+its rate (wall time, one core) is compared with qtheory's end-to-end one-core rate.  Target:
+>= 200x each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import time
 
@@ -135,6 +144,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2_000_000, help="jobs per measurement")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline-jobs", type=int, default=30_000,
+                    help="jobs per run of the other simulators (0: skip them)")
     args = ap.parse_args(argv)
     n = args.jobs
     model = qt.MG1(0.9, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
@@ -166,11 +177,13 @@ def main(argv=None):
     print(f"\n{'policy':<13}{'event loop':>11}{'+ statistics':>14}{'end-to-end':>12}"
           f"{'E[T] sim':>10}{'formula':>9}   (M jobs/s on one core)")
     rows = ("sprpt", "srpt", "fcfs", "psjf", "pspjf", "spjf", "ps", "las", "srpt-bounce")
+    ours = {}
     for p in rows:
         loop, with_stats, mean = kernel_rate(model, p, ia, x, y, args.repeat)
         t0 = time.thread_time()
         r = simulate(model, p, jobs=n, seed=2, replications=1, workers=1, progress=False)
         e2e = r.jobs / (time.thread_time() - t0)
+        ours[p] = e2e
         try:
             f = f"{model.mean_response_time(p):.4f}"
         except (NotImplementedError, ImportError):
@@ -189,6 +202,99 @@ def main(argv=None):
     wall = time.perf_counter() - t0
     print(f"\nsimulate(SPRPT), {w} replications on {w} threads: {r.jobs / wall / 1e6:.2f} M/s "
           f"(wall), E[T] = {r.mean:.4f} ± {r.ci:.4f}")
+    if args.baseline_jobs > 0:
+        baselines(model, ours, args.baseline_jobs)
+
+
+# ---- other simulators (same model: Poisson arrivals at rate 0.9, Exponential(1) sizes) ----------
+def ciw_fcfs(n: int, lam: float, seed: int = 1) -> tuple[float, float]:
+    """Ciw M/M/1 FCFS: (jobs/s, mean response time)."""
+    import ciw
+
+    t0 = time.perf_counter()
+    net = ciw.create_network(arrival_distributions=[ciw.dists.Exponential(rate=lam)],
+                             service_distributions=[ciw.dists.Exponential(rate=1.0)],
+                             number_of_servers=[1])
+    ciw.seed(seed)
+    sim = ciw.Simulation(net)
+    sim.simulate_until_max_customers(n, method="Finish")
+    recs = sim.get_all_records()
+    dt = time.perf_counter() - t0
+    return len(recs) / dt, float(np.mean([r.waiting_time + r.service_time for r in recs]))
+
+
+def simpy_fcfs(n: int, lam: float, seed: int = 1) -> tuple[float, float]:
+    """SimPy M/M/1 FCFS (the textbook process-per-customer model): (jobs/s, mean T)."""
+    import simpy
+
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    server = simpy.Resource(env, capacity=1)
+    times: list[float] = []
+
+    def customer(env, size):
+        t_arr = env.now
+        with server.request() as req:
+            yield req
+            yield env.timeout(size)
+        times.append(env.now - t_arr)
+
+    def source(env):
+        for _ in range(n):
+            yield env.timeout(rng.exponential(1 / lam))
+            env.process(customer(env, rng.exponential(1.0)))
+
+    t0 = time.perf_counter()
+    env.process(source(env))
+    env.run()
+    dt = time.perf_counter() - t0
+    return len(times) / dt, float(np.mean(times))
+
+
+class _LogNormalPredictor:
+    """most-queue predictor: log Y ~ N(log x, sigma^2), as qt.LogNormalPrediction."""
+
+    def __init__(self, sigma: float):
+        self.sigma = sigma
+
+    def predict(self, size, rng):
+        return float(size * np.exp(self.sigma * rng.standard_normal()))
+
+
+def most_queue_sim(n: int, lam: float, discipline: str, sigma: float = 0.5) -> tuple[float, float]:
+    """most-queue SizeBasedQsSim (M/M/1): (jobs/s, mean T)."""
+    from most_queue.sim.size_based import SizeBasedQsSim
+
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        sim = SizeBasedQsSim(1, discipline=discipline, verbose=False)
+        sim.set_sources(lam, "M")
+        sim.set_servers(1.0, "M")
+        if discipline.startswith("SP"):
+            sim.set_predictor(_LogNormalPredictor(sigma))
+        res = sim.run(n)
+    dt = time.perf_counter() - t0
+    return n / dt, float(res.v[0])
+
+
+def baselines(model, ours: dict[str, float], n: int) -> None:
+    """Print the other simulators' rates and the ratios (ours: one-core end-to-end jobs/s)."""
+    lam = model.arrival_rate
+    rows = [("Ciw 3", "fcfs", lambda: ciw_fcfs(n, lam)),
+            ("SimPy 4", "fcfs", lambda: simpy_fcfs(n, lam)),
+            ("most-queue", "srpt", lambda: most_queue_sim(n, lam, "SRPT")),
+            ("most-queue", "sprpt", lambda: most_queue_sim(n, lam, "SPRPT"))]
+    print(f"\nother simulators ({n:,} jobs each, wall time, one core) vs qtheory end-to-end one core:")
+    print(f"{'simulator':<12}{'policy':<8}{'jobs/s':>10}{'E[T]':>9}{'qtheory jobs/s':>16}{'ratio':>9}  target >= 200x")
+    for name, pol, fn in rows:
+        try:
+            rate, mean = fn()
+        except ImportError as e:
+            print(f"{name:<12}{pol:<8}  not installed ({e.name}; pip install .[benchmark])")
+            continue
+        ratio = ours[pol] / rate
+        print(f"{name:<12}{pol:<8}{rate:>10,.0f}{mean:>9.3f}{ours[pol]:>16,.0f}{ratio:>8.0f}x  "
+              f"{'PASS' if ratio >= 200 else 'FAIL'}")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ What runs, and how exactly:
 * Gittins: exact rank tables for discrete size laws; for continuous laws the rank of
   :func:`qtheory.gittins.rank_from_tails` on an age grid, linearly interpolated (approximate).
   ConditionalGittins: per prediction value when the prediction takes few values (empirical
-  pairs, one-bit advice), SRPT for perfect predictions; continuous predictions are not
-  simulated (NotImplementedError).
+  pairs, one-bit advice), SRPT for perfect predictions; for a continuous multiplicative
+  prediction (exponential, uniform, log-normal) a table per point of a 160-point log grid of
+  predictions, each job using the nearest (approximate, like continuous Gittins).
 * :class:`qtheory.Rank` (any user rank function): tabulated **per job** on an age grid of 33
   points over ``[0, x]`` (``x`` the job's size) plus both sides of its declared
   ``breakpoints``; exact for ranks that are piecewise linear in the age with kinks and jumps

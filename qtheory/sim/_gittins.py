@@ -11,8 +11,13 @@ r"""Gittins rank tables for the simulator (built on :mod:`qtheory.gittins`).
   approximation (Gittins is optimal, so rank errors change E[T] only to second order).
 * Gittins given predictions: one table per prediction value when the conditional law of the
   size given the prediction is discrete (empirical pairs; one-bit advice), exactly as above;
-  for perfect predictions the rank is ``y - a`` (SRPT).  Continuous predictions would need a
-  table per job and are not simulated (pass a :class:`TabulatedRank` with a callable).
+  for perfect predictions the rank is ``y - a`` (SRPT).
+* Gittins given a continuous multiplicative prediction (``Y = x Z`` with a factor density
+  :math:`f_Z`: exponential, uniform, log-normal): the conditional law has density
+  :math:`\propto f(x) f_Z(y/x)/x`; a table is built at :data:`Y_POINTS` log-spaced prediction
+  values spanning the prediction's 1e-4..1-1e-4 quantiles, each as for a continuous law above,
+  and a job uses the table of the grid value nearest its prediction in log scale (an
+  approximation of the same kind: the rank error is second order in the grid step).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import numpy as np
 POINTS = 96
 #: atoms above which the exact discrete envelope is not attempted
 MAX_ATOMS = 20000
+#: prediction grid of ConditionalGittins with a continuous multiplicative prediction
+Y_POINTS = 160
 
 
 def discrete_table(x, p) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +146,63 @@ def gittins_policy(policy, model):
             if w.sum() > 0:
                 tables[yv] = continuous_table(*density_tails(xr, w))
         return TabulatedRank(tables, descriptor="prediction", name=policy.name)
+    factor = getattr(pred, "factor", None)
+    if factor is not None and not size.is_discrete:
+        try:
+            factor.pdf(np.ones(1))
+        except NotImplementedError:
+            factor = None
+    if factor is not None and not size.is_discrete:
+        return TabulatedRank(_factor_tables(size, pred, factor), descriptor="prediction",
+                             name=policy.name)
     raise NotImplementedError(
-        f"simulating {policy.name} with {type(pred).__name__} predictions needs a Gittins table "
-        "per job (continuous predictions); pass qtheory.sim.TabulatedRank with a callable "
+        f"simulating {policy.name} with {type(pred).__name__} predictions on a "
+        f"{type(size).__name__} size law is not supported (a Gittins table per prediction value "
+        "is built for discrete laws, one-bit advice, perfect predictions and continuous "
+        "multiplicative factors with a density); pass qtheory.sim.TabulatedRank with a callable "
         "d -> (ages, ranks) instead")
+
+
+def _pad(ages: np.ndarray, ranks: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Extend a table to ``m`` points along its last segment (the rank function is unchanged)."""
+    k = m - ages.size
+    if k <= 0:
+        return ages, ranks
+    sl = (ranks[-1] - ranks[-2]) / (ages[-1] - ages[-2]) if ages[-1] > ages[-2] else 0.0
+    extra = ages[-1] * (1.0 + np.arange(1, k + 1))
+    return np.concatenate([ages, extra]), np.concatenate([ranks, ranks[-1] + sl * (extra - ages[-1])])
+
+
+def _factor_tables(size, pred, factor):
+    """A callable ``d -> (ages, ranks)`` (one row per job) for Gittins on ``X | Y = d``."""
+    from .._quadrature import size_rule
+    from ..gittins import density_tails
+
+    xr, wr = size_rule(size, width=0.05)
+    rng = np.random.default_rng(12345)
+    xs = size.sample(200_000, rng)
+    ys = np.asarray(pred.sample(xs, rng), float)
+    lo, hi = np.quantile(ys[ys > 0], [1e-4, 1 - 1e-4])
+    grid = np.geomspace(lo, hi, Y_POINTS)
+    tabs = []
+    for yv in grid:
+        w = wr * np.asarray(factor.pdf(yv / xr), float) / xr
+        if not np.any(w > 0):
+            raise ValueError(f"no size is consistent with the prediction {yv!r}")
+        keep = w > w.max() * 1e-300
+        tabs.append(continuous_table(*density_tails(xr[keep], w[keep])))
+    m = max(a.size for a, _ in tabs)
+    TA = np.empty((Y_POINTS, m))
+    TV = np.empty((Y_POINTS, m))
+    for i, (a, r) in enumerate(tabs):
+        TA[i], TV[i] = _pad(a, r, m)
+    llo, step = np.log(grid[0]), np.log(grid[1] / grid[0])
+
+    def table(d):
+        d = np.asarray(d, float)
+        with np.errstate(divide="ignore"):
+            i = np.clip(np.rint((np.log(d) - llo) / step), 0, Y_POINTS - 1).astype(np.int64)
+        return TA[i], TV[i]
+
+    table.grid = grid
+    return table

@@ -1,0 +1,48 @@
+"""Gittins given a continuous prediction in the simulator, against the SOAP engine."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.sim._gittins import Y_POINTS, gittins_policy
+
+FULL = os.environ.get("QTHEORY_FULL", "") not in ("", "0")
+SCALE = 10 if FULL else 1
+
+
+def test_tables_follow_the_prediction():
+    """Each job gets the table of the nearest grid prediction (log scale); small predictions get
+    lower starting ranks (a job predicted small is likely small), and every table starts at 0."""
+    q = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.LogNormalPrediction(0.5))
+    pol = gittins_policy(qt.ConditionalGittins(), q)
+    table = pol._fn
+    grid = table.grid
+    assert grid.size == Y_POINTS and np.all(np.diff(np.log(grid)) > 0)
+    ages, ranks = table(np.array([grid[3], grid[3] * 1.0001, grid[-1] * 10, 0.0]))
+    assert np.array_equal(ages[0], ages[1]) and np.array_equal(ranks[0], ranks[1])
+    assert np.all(ages[:, 0] == 0)
+    _, r = table(grid)
+    assert np.all(np.diff(r[:, 0]) > 0)
+    # with a very precise prediction the rank at age 0 is close to the prediction (SRPT-like)
+    q2 = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.LogNormalPrediction(0.02))
+    t2 = gittins_policy(qt.ConditionalGittins(), q2)._fn
+    y = np.array([0.3, 1.0, 3.0])
+    _, r2 = t2(y)
+    assert np.allclose(r2[:, 0], y, rtol=0.05)
+
+
+@pytest.mark.slow
+def test_conditional_gittins_continuous_prediction_matches_engine():
+    """ConditionalGittins with log-normal predictions (sigma 0.5), exponential sizes, loads 0.5
+    and 0.9: the engine (discretised SOAP, Richardson-extrapolated) against the simulator."""
+    q = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.LogNormalPrediction(0.5))
+    loads = [0.5, 0.9]
+    formulas = q.sweep(qt.ConditionalGittins(), loads)
+    for lam, f, seed in zip(loads, formulas, (11, 12)):
+        r = qt.verify(q.with_load(lam), qt.ConditionalGittins(), jobs=300_000 * SCALE, seed=seed,
+                      formula=float(f), rtol=5e-3)
+        assert r.passed, r
