@@ -62,6 +62,8 @@ class Joint:
     excess: float
     #: values of Y where A_< jumps (atoms of Y)
     y_atoms: np.ndarray = np.empty(0)
+    #: thresholds v where A_<(v) has a kink (support ends of X times kinks of the error factor)
+    v_kinks: np.ndarray = np.empty(0)
 
     def __init__(self, size):
         self.size = size
@@ -94,10 +96,12 @@ class Joint:
         raise NotImplementedError
 
     def H(self, lo: float, hi: float, lam: float) -> float:
-        r""":math:`\int_{lo}^{hi} dv / (1 - \lambda A_<(v))`, exact across atoms of Y."""
+        r""":math:`\int_{lo}^{hi} dv / (1 - \lambda A_<(v))`, exact across atoms of Y and split at
+        the kinks of :math:`A_<`."""
         if hi <= lo:
             return 0.0
-        cuts = self.y_atoms[(self.y_atoms > lo) & (self.y_atoms < hi)]
+        pts = np.concatenate([self.y_atoms, self.v_kinks])
+        cuts = np.unique(pts[(pts > lo) & (pts < hi)])
         edges = np.concatenate([[lo], cuts, [hi]])
         if lo <= 0:
             edges[0] = 0.0
@@ -139,6 +143,7 @@ class PerfectJoint(Joint):
             lo, hi = size_range(s)
             width = min(0.5, log_spread(s.ppf) / 4)
             v, wdv = _with_head(*log_rule(lo, hi, width, endpoint_refinement(s)), lo)
+            self.v_kinks = np.asarray(s.breakpoints, float)
             pdf = s.pdf(v)
             self._fill(v, wdv, wdv * pdf, wdv * pdf * v)
         self.excess = 0.0
@@ -209,6 +214,7 @@ class FactorJoint(Joint):
         if s.is_discrete:
             self._xr = (s.atom_values, s.atom_probs)
         self._width = width
+        self.v_kinks = np.unique(np.asarray(bps, float))
         v, wdv = _with_head(*log_rule(lo, hi, width, bps, bulk=bulk), lo)
         self.v, self.w_dv = v, wdv
         cols = [np.empty_like(v) for _ in range(6)]
@@ -330,6 +336,7 @@ class FactorMapJoint(Joint):
                     bps.append(edge * self.phi[k])
                     if self.phi[k] > 1:
                         bps.append(edge * (self.phi[k] - 1))
+        self.v_kinks = np.unique(np.asarray(bps, float))
         v, wdv = _with_head(*log_rule(lo, hi, width, bps), lo)
         fY = np.zeros_like(v)
         aY = np.zeros_like(v)

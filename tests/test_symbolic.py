@@ -136,9 +136,8 @@ def test_srpt_uniform_sizes_against_mpmath():
     assert _rel(F.evaluate(lam=0.7), qt.MG1(0.7, qt.Uniform(0.5, 1.5)).mean_response_time("srpt")) < REL
 
 
-@pytest.mark.xfail(strict=True, reason="engine's srpt_conditional is ~1e-6 off for Uniform sizes "
-                                       "(PerfectJoint residence); the symbolic value is checked by mpmath")
 def test_srpt_uniform_conditional_engine():
+    """The engine's residence integral is split at the kinks of A_< (support ends of X)."""
     f = sym.response_time("srpt", size=qt.Uniform(0.5, 1.5))
     assert _rel(f.evaluate(lam=0.7, x=1.2), qt.MG1(0.7, qt.Uniform(0.5, 1.5)).response_time("srpt", x=1.2)) < REL
 
@@ -150,8 +149,6 @@ def test_deterministic_sizes(policy, prediction):
     """The atom at v: strict vs non-strict loads (FCFS, SJF, PSJF, SRPT all equal P-K here)."""
     pol = qt.get_policy(policy)
     points = [(1.0, 0.9), (1.0, 1.3), (0.5, 0.4), (2.0, 1.3)]  # off the atom too
-    if isinstance(prediction, qt.UniformPrediction) and policy == "sprpt":
-        points = []  # engine's SPRPT residence is ~1e-4 off at the kink of A; see the next test
     _check(policy, qt.Deterministic(1.0), prediction, points, [0.3, 0.7])
     if type(pol) in (qt.FCFS, qt.SJF, qt.PSJF, qt.SRPT, qt.SPJF):
         F = sym.mean_response_time(pol, size=qt.Deterministic(1.0), prediction=prediction)
@@ -288,3 +285,13 @@ def test_errors():
         f.evaluate(lam=0.5, x=1.0, z=2.0)
     with pytest.raises(ValueError, match="load"):
         sym.mean_response_time("fcfs", size=qt.Exponential(2.0)).evaluate(lam=0.5)
+
+
+@pytest.mark.parametrize("size", [qt.Uniform(0.5, 1.5), qt.Deterministic(1.0)], ids=["uniform", "det"])
+def test_sprpt_conditional_uniform_predictions_across_kinks(size):
+    """A_<(v) has kinks at (support end of X) x (1 -+ alpha): the engine splits there (it was
+    3e-6..7e-5 off before); the symbolic formula integrates piecewise exactly."""
+    f = sym.response_time("sprpt", size=size, prediction=qt.UniformPrediction(0.5))
+    q = qt.MG1(0.7, size, qt.UniformPrediction(0.5))
+    for xx, yy in ((1.2, 0.9), (0.7, 1.3), (1.0, 0.9), (1.0, 1.3)):
+        assert _rel(f.evaluate(lam=0.7, x=xx, y=yy), q.response_time("sprpt", x=xx, y=yy)) < 1e-12
