@@ -101,6 +101,11 @@ class MG1:
             return _SIZE_MEAN[t](self.size, lam)
         if t in _PRED_MEAN:
             return _PRED_MEAN[t](self._joint(policy), lam)
+        hook = getattr(policy, "closed_form_mean", None)  # e.g. qt.LimitedPreemption
+        if hook is not None:
+            out = hook(self, lam)
+            if out is not None:
+                return np.asarray(out, float)
         from . import generic
 
         return generic.mean_response_time(self, policy, lam)
@@ -140,6 +145,10 @@ class MG1:
             if y is None:
                 raise ValueError(f"policy {policy.name} needs the prediction y")
             out = _PRED_COND[t](self._joint(policy), lam, xa, y)[0]
+        elif getattr(policy, "closed_form_response_time", None) is not None:
+            if y is None and policy.uses_predictions:
+                raise ValueError(f"policy {policy.name} needs the prediction y")
+            out = np.atleast_1d(np.asarray(policy.closed_form_response_time(self, xa, y), float))
         else:
             from . import generic
 

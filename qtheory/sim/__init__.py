@@ -69,6 +69,13 @@ PERCENTILES = (50, 90, 99)
 
 
 # ---- set-up -------------------------------------------------------------------------------------
+def _simulable(policy):
+    """The form of ``policy`` the simulator runs: a policy may provide ``sim_policy()`` (an
+    equivalent rank table, e.g. :class:`qtheory.LimitedPreemption`)."""
+    conv = getattr(policy, "sim_policy", None)
+    return conv() if callable(conv) else policy
+
+
 def _speed_of(speed, servers: int, model=None) -> float:
     if speed is None:
         speed = getattr(model, "server_speed", None) or "unit"
@@ -223,7 +230,7 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
             return _cuda.simulate_cuda(model, policy, jobs=jobs, seed=seed,
                                        threads=4096 if replications is None else replications,
                                        warmup=warmup, servers=k_, speed=s_)
-    pol = get_policy(policy)
+    pol = _simulable(get_policy(policy))
     k = _servers_of(model, servers)
     s = _speed_of(speed, k, model)
     jobs = int(jobs)
@@ -463,7 +470,7 @@ def verify_all(model, jobs: int = 10**6, seed=None, rtol: float = 5e-3, policies
         if pol.uses_predictions and not has_pred:
             continue
         try:  # cheap: can the simulator run it?
-            compile_policy(pol, _servers_of(model, kwargs.get("servers")), model)
+            compile_policy(_simulable(pol), _servers_of(model, kwargs.get("servers")), model)
         except NotImplementedError as e:
             rows.append((pol.name, math.nan, math.nan, math.nan, math.nan,
                          f"skipped: no simulator ({_short(e)})"))

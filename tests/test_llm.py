@@ -1,0 +1,423 @@
+"""LLM serving (qtheory.llm, qtheory.batching): limited preemption (TRAIL), its memory and
+preemption cost, SkipPredict, batching models. Every formula is checked against an independent
+route: the closed forms of soap.py, the generic SOAP evaluator, published/derived reference
+numbers (../shared/reference/llm_queueing.md) and the simulators of qtheory.sim.llm_kernels.
+
+Simulation checks use fixed seeds and a 99% Student-t interval over 8 independent replications
+(``_ci99``); QTHEORY_FULL=1 multiplies the simulated jobs by 10.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import qtheory as qt
+
+FULL = os.environ.get("QTHEORY_FULL") == "1"
+SCALE = 10 if FULL else 1
+
+
+def _ci99(ci95: float, reps: int = 8) -> float:
+    """Turn a 95% t half-width over ``reps`` replications into the 99% one."""
+    return ci95 * stats.t.ppf(0.995, reps - 1) / stats.t.ppf(0.975, reps - 1)
+
+
+def _mm1(load=0.8):
+    return qt.MG1(load, qt.Exponential(1.0), qt.ExponentialPrediction())
+
+
+def _pairs(n=200, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.exponential(1.0, n)
+    return qt.EmpiricalPairs(x, x * rng.exponential(1.0, n))
+
+
+# ---- limited preemption: limits ----------------------------------------------------------------
+CONTINUOUS = [
+    (qt.Exponential(1.0), qt.ExponentialPrediction()),
+    (qt.LogNormal(sigma=1.0, mean=1.0), qt.LogNormalPrediction(0.5)),
+    (qt.Weibull(shape=0.5, mean=1.0), qt.UniformPrediction(0.5)),
+    (qt.Exponential(1.0), qt.PerfectPrediction()),
+    (qt.Uniform(0.5, 1.5), qt.ExponentialPrediction()),
+    (qt.BoundedPareto(1.5, 0.1, 100.0), qt.UniformPrediction(0.5)),
+    (qt.Empirical([1.0, 2.0, 5.0]), qt.LogNormalPrediction(1.0)),
+]
+
+
+@pytest.mark.parametrize("size,pred", CONTINUOUS, ids=lambda v: type(v).__name__)
+def test_limits_continuous(size, pred):
+    q = qt.MG1(0.5 / size.mean, size, pred)
+    loads = [0.5, 0.9]
+    r0 = qt.limited_preemption(q, 0.0, loads=loads)
+    r1 = qt.limited_preemption(q, 1.0, loads=loads)
+    # two independent quadratures (the SPJF/SPRPT closed forms of soap.py, and the z-rule of
+    # qtheory.llm); 1e-8 is the library's accuracy target for continuous laws
+    np.testing.assert_allclose(r0.mean, q.sweep("spjf", loads), rtol=1e-8)
+    np.testing.assert_allclose(r1.mean, q.sweep("sprpt", loads), rtol=1e-8)
+    assert r0.route == "continuous"
+
+
+def test_limits_discrete_exact():
+    q = qt.MG1(0.8, prediction=_pairs())
+    assert qt.limited_preemption(q, 0.0).mean[0] == pytest.approx(q.mean_response_time("spjf"), rel=1e-12)
+    assert qt.limited_preemption(q, 1.0).mean[0] == pytest.approx(q.mean_response_time("sprpt"), rel=1e-12)
+    # the policy object through MG1 (generic SOAP evaluator, exact on discrete laws)
+    assert q.mean_response_time(qt.LimitedPreemption(0.0)) == pytest.approx(
+        q.mean_response_time("spjf"), rel=1e-10)
+    assert q.mean_response_time(qt.LimitedPreemption(1.0)) == pytest.approx(
+        q.mean_response_time("sprpt"), rel=1e-10)
+
+
+@pytest.mark.parametrize("c", [0.3, 0.8])
+def test_closed_form_equals_generic_on_discrete_laws(c):
+    q = qt.MG1(0.7, prediction=_pairs(150, seed=3))
+    assert qt.limited_preemption(q, c).mean[0] == pytest.approx(
+        q.mean_response_time(qt.LimitedPreemption(c)), rel=1e-10)
+
+
+def test_continuous_against_generic():
+    # the generic evaluator discretises continuous laws (about 1e-3 relative)
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.PerfectPrediction())
+    assert q.mean_response_time(qt.LimitedPreemption(0.5)) == pytest.approx(
+        qt.limited_preemption(q, 0.5).mean[0], rel=1e-3)
+
+
+def test_conditional_limits():
+    q = _mm1()
+    x, y = np.array([0.5, 2.0, 1.0]), np.array([1.5, 1.0, 0.2])
+    np.testing.assert_allclose(qt.limited_preemption_response_time(q, 1.0, x, y),
+                               q.response_time("sprpt", x, y), rtol=1e-9)
+    np.testing.assert_allclose(qt.limited_preemption_response_time(q, 0.0, x, y),
+                               q.response_time("spjf", x, y), rtol=1e-9)
+    qd = qt.MG1(0.8, prediction=_pairs(50, seed=2))
+    xs, ys = qd.prediction.x[:5], qd.prediction.y[:5]
+    np.testing.assert_allclose(qt.limited_preemption_response_time(qd, 0.6, xs, ys),
+                               qd.response_time(qt.LimitedPreemption(0.6), xs, ys), rtol=1e-10)
+
+
+# ---- limited preemption: the reference table (section 2.3) ---------------------------------------
+REF_TABLE = {  # lambda: E[T] at c = 0, 0.25, 0.5, 0.75, 1 (M/M/1, exponential predictions)
+    0.5: [1.7948, 1.6936, 1.6726, 1.6630, 1.6583],
+    0.7: [2.5726, 2.4137, 2.3886, 2.3755, 2.3688],
+    0.8: [3.3758, 3.1820, 3.1597, 3.1453, 3.1375],
+    0.9: [5.3610, 5.1311, 5.1223, 5.1073, 5.0985],
+}
+
+
+def test_reference_table():
+    q = _mm1()
+    lams = sorted(REF_TABLE)
+    for j, c in enumerate((0, 0.25, 0.5, 0.75, 1)):
+        got = qt.limited_preemption(q, c, loads=lams).mean
+        np.testing.assert_allclose(got, [REF_TABLE[lam][j] for lam in lams], atol=5.1e-5)
+
+
+def test_reference_decomposition_and_memory():
+    r = qt.limited_preemption(_mm1(0.8), 0.5)
+    assert r.waiting[0] == pytest.approx(1.5867, abs=5e-5)
+    assert r.residence[0] == pytest.approx(1.0052, abs=5e-5)
+    assert r.tail == pytest.approx(0.5 + 0.5 * np.exp(-2.0), rel=1e-12)
+    # reference Monte Carlo (2e7 jobs): 0.458 paused, 0.476 paused age, 0.267 preemptions
+    assert r.paused_jobs[0] == pytest.approx(0.458, abs=1.5e-3)
+    assert r.paused_age[0] == pytest.approx(0.476, abs=3e-3)
+    assert r.preemptions[0] == pytest.approx(0.267, abs=1.5e-3)
+    r0 = qt.limited_preemption(_mm1(0.8), 0.0)
+    assert r0.paused_jobs[0] == 0 and r0.paused_age[0] == 0 and r0.preemptions[0] == 0
+
+
+def test_memory_monotone_in_c():
+    q = _mm1(0.9)
+    res = [qt.limited_preemption(q, c) for c in (0.25, 0.5, 1.0)]
+    assert np.all(np.diff([r.paused_age[0] for r in res]) > 0)
+    assert np.all(np.diff([r.mean[0] for r in res]) < 0)
+
+
+# ---- limited preemption vs simulation -------------------------------------------------------------
+@pytest.mark.parametrize("load,c", [(0.5, 0.5), (0.8, 0.8)])
+def test_limited_preemption_simulation(load, c):
+    q = _mm1(load)
+    r = qt.limited_preemption(q, c)
+    s = qt.simulate_limited_preemption(q, c, jobs=400_000 * SCALE, seed=11)
+    assert abs(s.mean - r.mean[0]) <= _ci99(s.ci)
+    assert abs(s.paused_jobs - r.paused_jobs[0]) <= _ci99(s.paused_jobs_ci)
+    assert abs(s.paused_age - r.paused_age[0]) <= _ci99(s.paused_age_ci)
+    assert abs(s.preemptions - r.preemptions[0]) <= _ci99(s.preemptions_ci)
+
+
+@pytest.mark.parametrize("load", [0.5, 0.8])
+def test_limited_preemption_simulation_discrete(load):
+    q = qt.MG1(0.5, prediction=_pairs(300, seed=5)).with_load(load)
+    r = qt.limited_preemption(q, 0.6)
+    s = qt.simulate_limited_preemption(q, 0.6, jobs=400_000 * SCALE, seed=12)
+    assert abs(s.mean - r.mean[0]) <= _ci99(s.ci)
+    assert abs(s.paused_age - r.paused_age[0]) <= _ci99(s.paused_age_ci)
+
+
+def test_limited_preemption_simulation_kinked_laws():
+    # size-law breakpoints split the Z rule (Uniform support ends; discrete atoms)
+    for size, pred in ((qt.Uniform(0.5, 1.5), qt.UniformPrediction(0.5)),
+                       (qt.Empirical([1.0, 2.0, 5.0]), qt.LogNormalPrediction(1.0))):
+        q = qt.MG1(0.85 / size.mean, size, pred)
+        r = qt.limited_preemption(q, 0.5)
+        assert r.route == "continuous"
+        s = qt.simulate_limited_preemption(q, 0.5, jobs=400_000 * SCALE, seed=14)
+        assert abs(s.mean - r.mean[0]) <= _ci99(s.ci)
+        assert abs(s.paused_age - r.paused_age[0]) <= _ci99(s.paused_age_ci)
+
+
+def test_infinite_second_moment():
+    q = qt.MG1(0.5 / 3, qt.Pareto(1.5, 1.0), qt.PerfectPrediction())
+    assert qt.limited_preemption(q, 0.5).mean[0] == np.inf        # non-preemptive tail
+    assert qt.limited_preemption(q, 1.0).mean[0] == pytest.approx(q.mean_response_time("srpt"), rel=1e-8)
+    qe = qt.MG1(0.5 / 3, qt.Pareto(1.5, 1.0), qt.ExponentialPrediction())
+    assert qt.limited_preemption(qe, 1.0).mean[0] == np.inf
+
+
+def test_mg1_hooks():
+    q = _mm1(0.8)
+    pol = qt.LimitedPreemption(0.5)
+    assert pol.closed_form_mean(q, [0.8])[0] == pytest.approx(3.1597, abs=5e-5)
+    assert pol.closed_form_response_time(q, 1.0, 1.0)[0] == pytest.approx(
+        qt.limited_preemption_response_time(q, 0.5, 1.0, 1.0)[0])
+    assert pol.closed_form_mean(qt.MG1(0.5, qt.Exponential(1.0), qt.OneBit(1.0)), [0.5]) is None
+
+
+def test_sim_policy_in_the_main_simulator():
+    q = _mm1(0.7)
+    res = qt.simulate(q, qt.LimitedPreemption(0.5).sim_policy(), jobs=200_000 * SCALE, seed=3)
+    assert abs(res.mean - qt.limited_preemption(q, 0.5).mean[0]) <= _ci99(res.ci)
+
+
+# ---- preemption cost --------------------------------------------------------------------------------
+@pytest.mark.parametrize("load", [0.5, 0.8])
+def test_preemption_overhead_against_simulation(load):
+    q = _mm1(load)
+    o = qt.preemption_overhead(q, 0.5, s0=0.05, s1=0.2)
+    s = qt.simulate_limited_preemption(q, 0.5, jobs=400_000 * SCALE, seed=13, setup=(0.05, 0.2))
+    # preemptions and ages at preemption do not depend on the costs
+    assert abs(s.preemptions - o["preemptions"][0]) <= _ci99(s.preemptions_ci)
+    assert abs(s.preempted_age - o["preempted_age"][0]) <= _ci99(s.preempted_age_ci)
+    assert o["overhead"][0] == pytest.approx(0.05 * o["preemptions"][0] + 0.2 * o["preempted_age"][0])
+    # costs can only add work: the simulated mean exceeds the cost-free formula
+    assert s.mean > qt.limited_preemption(q, 0.5).mean[0]
+
+
+def test_preemption_overhead_stability():
+    o = qt.preemption_overhead(_mm1(0.9), 1.0, s0=0.5, s1=0.0)
+    assert o["effective_load"][0] == pytest.approx(0.9 + 0.9 * 0.5 * o["preemptions"][0])
+    assert not o["stable"][0]
+
+
+# ---- SkipPredict (external cost) ---------------------------------------------------------------------
+SKIP_REF = {0.5: [1.6523, 1.6780, 1.7340], 0.8: [3.1306, 3.1906, 3.3643], 0.9: [5.0920, 5.1699, 5.4270]}
+
+
+def test_skip_predict_reference_table():
+    q = _mm1()
+    for j, T in enumerate((0.5, 1.0, 2.0)):
+        r = qt.skip_predict_external(q, T, loads=[0.5, 0.8, 0.9])
+        np.testing.assert_allclose(r.mean, [SKIP_REF[lam][j] for lam in (0.5, 0.8, 0.9)], atol=5.1e-5)
+    p_short = [1 - qt.skip_predict_external(q, T).p_long for T in (0.5, 1.0, 2.0)]
+    np.testing.assert_allclose(p_short, [0.5557, 0.7203, 0.8603], atol=5e-5)
+
+
+def test_skip_predict_limits_and_cost():
+    q = _mm1()
+    everyone_long = qt.skip_predict_external(q, 1.0, cheap=lambda x: np.ones_like(x))
+    assert everyone_long.mean[0] == pytest.approx(q.mean_response_time("sprpt"), rel=1e-9)
+    nobody_long = qt.skip_predict_external(q, 1.0, cheap=lambda x: np.zeros_like(x))
+    assert nobody_long.mean[0] == pytest.approx(q.mean_response_time("fcfs"), rel=1e-9)
+    r = qt.skip_predict_external(q, 1.0, c1=0.1, c2=2.0)
+    assert r.cost[0] == pytest.approx(r.mean[0] + 0.1 + 2.0 * r.p_long, rel=1e-14)
+    qd = qt.MG1(0.7, prediction=_pairs(100))
+    assert qt.skip_predict_external(qd, 1.0, cheap=lambda x: np.ones_like(x)).mean[0] == \
+        pytest.approx(qd.mean_response_time("sprpt"), rel=1e-12)
+
+
+@pytest.mark.parametrize("load", [0.5, 0.9])
+def test_skip_predict_simulation(load):
+    q = _mm1(load)
+    r = qt.skip_predict_external(q, 1.0)
+    s = qt.simulate_skip_predict(q, 1.0, jobs=400_000 * SCALE, seed=21)
+    assert abs(s.mean - r.mean[0]) <= _ci99(s.ci)
+
+
+def test_skip_predict_simulation_discrete():
+    q = qt.MG1(0.7, prediction=_pairs(300))
+    r = qt.skip_predict_external(q, 1.0, cheap=qt.ExponentialPrediction())
+    s = qt.simulate_skip_predict(q, 1.0, cheap=qt.ExponentialPrediction(), jobs=400_000 * SCALE,
+                                 seed=22)
+    assert abs(s.mean - r.mean[0]) <= _ci99(s.ci)
+
+
+# ---- batching ------------------------------------------------------------------------------------
+C_IT, A_IT, M_TOK = 20.0, 0.5, 100.0
+
+
+@pytest.mark.parametrize("lam", [0.01, 0.016])
+def test_continuous_batching_insensitivity(lam):
+    f = qt.continuous_batching_mean(lam, M_TOK, C_IT, A_IT)
+    assert f == pytest.approx(M_TOK * (A_IT + C_IT) / (1 - lam * A_IT * M_TOK))
+    exp = qt.simulate_continuous_batching(lam, qt.Exponential(M_TOK), C_IT, A_IT,
+                                          jobs=200_000 * SCALE, seed=31)
+    det = qt.simulate_continuous_batching(lam, qt.Deterministic(M_TOK), C_IT, A_IT,
+                                          jobs=200_000 * SCALE, seed=32)
+    assert abs(exp.mean - f) <= _ci99(exp.ci)
+    assert abs(det.mean - f) <= _ci99(det.ci)
+    # insensitivity as a number: two laws with mean 100 give the same mean latency
+    assert abs(exp.mean - det.mean) <= np.hypot(_ci99(exp.ci), _ci99(det.ci))
+
+
+def test_continuous_batching_distribution_and_conditional():
+    lam = 0.012
+    pi = qt.continuous_batching_distribution(lam, M_TOK, C_IT, A_IT, nmax=2000)
+    assert pi.sum() == pytest.approx(1.0, abs=1e-12)
+    et = qt.continuous_batching_mean(lam, M_TOK, C_IT, A_IT)
+    assert np.arange(pi.size) @ pi == pytest.approx(lam * et, rel=1e-10)  # Little's law
+    assert qt.continuous_batching_mean(lam, M_TOK, C_IT, A_IT, d=50.0) == pytest.approx(et / 2)
+    assert qt.continuous_batching_mean(0.02, M_TOK, C_IT, A_IT) == np.inf
+
+
+def test_iteration_level_batching_close_to_fluid():
+    # the iteration-level model (arrivals join at the next boundary, whole tokens) is within
+    # a few percent of the fluid formula (model difference, not noise)
+    lam = 0.01
+    s = qt.simulate_continuous_batching(lam, qt.Deterministic(M_TOK), C_IT, A_IT, mode="iterations",
+                                        jobs=100_000 * SCALE, seed=33)
+    f = qt.continuous_batching_mean(lam, M_TOK, C_IT, A_IT)
+    assert 0 < (s.mean - f) / f < 0.03
+
+
+@pytest.mark.parametrize("lam", [0.004, 0.006])
+def test_capped_batching_chain(lam):
+    f = qt.capped_batching(lam, M_TOK, C_IT, A_IT, 24)
+    s = qt.simulate_continuous_batching(lam, qt.Exponential(M_TOK), C_IT, A_IT, bmax=24,
+                                        jobs=200_000 * SCALE, seed=34)
+    assert abs(s.mean - f) <= _ci99(s.ci)
+
+
+def test_capped_batching_reference_and_limits():
+    assert qt.capped_batching(0.006, 100, 20, 0.5, 24) == pytest.approx(3019, abs=0.5)
+    # a huge cap is the uncapped formula; the stability limit b/(m(c + a b))
+    assert qt.capped_batching(0.01, 100, 20, 0.5, 5000) == pytest.approx(
+        qt.continuous_batching_mean(0.01, 100, 20, 0.5), rel=1e-9)
+    assert qt.capped_batching(24 / (100 * 32) * 1.0001, 100, 20, 0.5, 24) == np.inf
+
+
+INOUE = {0.3: 4.225, 0.5: 5.902, 0.7: 9.818, 0.8: 14.715, 0.9: 29.408}  # V100 fit, ms
+ALPHA, TAU0 = 0.1438, 1.8874
+
+
+def test_dynamic_batching_reference():
+    for rho, ref in INOUE.items():
+        lam = rho / ALPHA
+        r = qt.dynamic_batching(lam, ALPHA, TAU0)
+        assert r.mean == pytest.approx(ref, abs=6e-4)
+        phi0, phi1 = qt.dynamic_batching_bounds(lam, ALPHA, TAU0)
+        assert min(phi0, phi1) >= r.mean - 1e-9  # upper bounds
+        assert min(phi0, phi1) == pytest.approx(ref, abs=2e-3)
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8])
+def test_dynamic_batching_simulation(rho):
+    lam = rho / ALPHA
+    s = qt.simulate_dynamic_batching(lam, ALPHA, TAU0, jobs=400_000 * SCALE, seed=41)
+    assert abs(s.mean - qt.dynamic_batching(lam, ALPHA, TAU0).mean) <= _ci99(s.ci)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.8])
+def test_prefill_md1_against_simulation(rate):
+    D = 1.0
+    f = qt.prefill_md1(rate, D)
+    res = qt.simulate(qt.MG1(rate, qt.Deterministic(D)), "fcfs", jobs=200_000 * SCALE, seed=51)
+    assert abs(res.mean - f) <= _ci99(res.ci)
+    # pipeline / tensor-parallel variants are M/D/1 on their bottleneck stage
+    assert qt.prefill_md1(rate, D, "inter") == pytest.approx(D + (qt.prefill_md1(rate, D / 2) - D / 2))
+    assert qt.prefill_md1(rate, D, "intra", K=1.6) == pytest.approx(qt.prefill_md1(rate, D / 1.6))
+
+
+def test_stability_formulas():
+    cap = qt.token_budget_capacity(512, 11.28, 35.47, 128)
+    assert 512 / cap == pytest.approx(153.16, abs=1e-9)
+    assert cap == pytest.approx(3.343, abs=5e-4)
+    assert cap / 200 * 1000 == pytest.approx(16.71, abs=5e-3)  # (v_p, v_d) = (100, 100), per second
+    w = qt.kv_lifetime_demand([10, 10, 10], [20, 40, 60])
+    np.testing.assert_array_equal(w, [410, 1220, 2430])
+    assert qt.kv_stability_rate(16492, [10, 10, 10], [20, 40, 60]) / 3 == pytest.approx(4.0621, abs=5e-5)
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.2])
+def test_token_budget_capacity_against_simulation(factor):
+    # Li, Dai, Peng (Theorem 2): below capacity the throughput is the arrival rate, above it the
+    # capacity b_max / t_{b_max} (iteration-level simulation with the staircase batch time)
+    cap = qt.token_budget_capacity(512, 11.28, 35.47, 128)
+    m = 100
+    lam = factor * cap / m
+    s = qt.simulate_continuous_batching(lam, m, 11.28, 35.47, bmax=512, mode="iterations", b0=128,
+                                        jobs=200_000 * SCALE, seed=61)
+    assert s.throughput == pytest.approx(min(lam, cap / m), rel=0.01)
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+def test_bad_input():
+    q = _mm1()
+    for c in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="c must"):
+            qt.LimitedPreemption(c)
+        with pytest.raises(ValueError, match="c must"):
+            qt.limited_preemption(q, c)
+    with pytest.raises(ValueError, match="setup"):
+        qt.simulate_limited_preemption(q, 0.5, jobs=1000, setup=(-1.0, 0.0))
+    with pytest.raises(ValueError, match="s1"):
+        qt.preemption_overhead(q, 0.5, s1=-0.1)
+    with pytest.raises(ValueError, match="c2"):
+        qt.skip_predict_external(q, 1.0, c2=-1)
+    with pytest.raises(ValueError, match="bmax"):
+        qt.capped_batching(0.001, 100, 20, 0.5, 0)
+    with pytest.raises(ValueError, match="bmax"):
+        qt.simulate_continuous_batching(0.001, 100, 20, 0.5, bmax=0.5, jobs=1000)
+    with pytest.raises(ValueError, match="a must"):
+        qt.continuous_batching_mean(0.01, 100, 20, -0.5)
+    with pytest.raises(ValueError, match="c must"):
+        qt.continuous_batching_mean(0.01, 100, -20, 0.5)
+    with pytest.raises(ValueError, match="mode"):
+        qt.prefill_md1(0.5, 1.0, mode="bogus")
+    with pytest.raises(ValueError, match="prediction"):
+        qt.limited_preemption(qt.MG1(0.5, qt.Exponential(1.0)), 0.5)
+
+
+# ---- CLI -----------------------------------------------------------------------------------
+def test_cli_llm(capsys, tmp_path):
+    import json
+
+    from qtheory.cli import main
+
+    assert main(["llm", "--load", "0.8", "--c", "0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = {r["policy"]: r for r in out["rows"]}
+    assert set(rows) == {"FCFS", "SPJF", "SPRPT", "TRAIL(c=0.5)"}
+    q = qt.datasets.azure_llm_2023("conv").model(0.8)
+    assert rows["SPRPT"]["E[T]"] == pytest.approx(q.mean_response_time("sprpt"), rel=1e-12)
+    assert rows["FCFS"]["E[T]"] == pytest.approx(q.mean_response_time("fcfs"), rel=1e-12)
+    assert rows["TRAIL(c=0.5)"]["paused jobs"] == pytest.approx(
+        qt.limited_preemption(q, 0.5).paused_jobs[0], rel=1e-12)
+    assert "Splitwise" in out["citation"]
+    assert main(["llm", "--c", "1.5"]) == 2
+    assert "--c" in capsys.readouterr().err
+    assert main(["llm", "--load", "1.0"]) == 2
+    assert main(["llm", "--trace", "code", "--load", "0.9", "--plot", str(tmp_path / "f.png")]) == 0
+    assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_mg1_and_simulate_take_limited_preemption_directly():
+    """MG1 uses the policy's closed form (not the generic route) and simulate its rank table."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    pol = qt.LimitedPreemption(0.5)
+    assert q.mean_response_time(pol) == pytest.approx(qt.limited_preemption(q, c=0.5).mean, rel=1e-12)
+    assert q.response_time(qt.LimitedPreemption(1.0), x=1.0, y=0.7) == pytest.approx(
+        q.response_time("sprpt", x=1.0, y=0.7), rel=1e-9)
+    assert qt.verify(q, pol, jobs=100_000, seed=5, replications=4).passed
