@@ -1,0 +1,727 @@
+r"""The M/G/k queue (central queue, preempt-resume): exact values where they exist, bounds
+elsewhere.
+
+Model and normalization
+-----------------------
+:class:`MGk` has ``servers`` :math:`k` servers, each of speed ``server_speed`` :math:`s`
+(default 1: a job of size :math:`S` alone on a server takes :math:`S/s`). The load is the
+*per-server* utilisation :math:`\rho = \lambda E[S]/(ks) < 1`. A SOAP policy serves the
+:math:`k` jobs of least rank (ties to the earlier arrival).
+
+The SRPT-k and Gittins-k papers use :math:`k` servers of speed :math:`1/k` and sizes
+:math:`X` with :math:`\rho = \lambda E[X]` (``../shared/reference/soap_multiserver.md`` §5.1).
+Our model maps onto theirs by :math:`X = S/(ks)` with the same time unit. Every formula below is
+written in their normalization and evaluated by time scaling: with :math:`c = 1/(ks)`, a
+quantity computed for sizes :math:`S` at arrival rate :math:`\lambda c` is multiplied by
+:math:`c`. The *resource-pooled* system is one server of speed :math:`ks`, i.e. the M/G/1
+``MG1(arrival_rate * c, size, prediction)`` with its times multiplied by :math:`c`.
+
+What is exact, what is a bound
+------------------------------
+* Exact: :math:`k = 1` (the M/G/1 formulas); M/M/k under any *blind* policy (FCFS, PS, LAS,
+  Gittins: with exponential sizes the number in system is the Erlang-C birth-death chain);
+  M/G/k processor sharing for any size law (a symmetric queue, insensitive: Kelly 1979, ch. 3);
+  M/M/k preemptive priority classes with one service rate (:func:`mmk_priority`).
+* Approximate (labelled, never returned as exact): M/G/k FCFS by the two-moment rule
+  (:meth:`MGk.fcfs_approximation`).
+* Lower bound, every policy: the larger of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
+  (resource pooling) and a per-threshold mixed bound (:func:`_mixed_lower`, always
+  :math:`\ge E[S]/s`).
+* Upper bounds (derived here by the tagged-job method of Grosof, Scully, Harchol-Balter 2018;
+  see :func:`_rank_bound_doc` below, the notebook ``notebooks/04_multiserver.ipynb`` and the
+  docstring of :meth:`MGk.bounds`).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import soap
+from ._erlang import erlang_b, erlang_c, mmk_fcfs, mmk_priority
+from ._quadrature import log_rule, size_range, size_rule
+from ._validation import positive
+from .mg1 import MG1
+from .policies import (
+    FCFS,
+    LAS,
+    PS,
+    PSJF,
+    PSPJF,
+    SJF,
+    SPJF,
+    SPRPT,
+    SRPT,
+    ConditionalGittins,
+    Gittins,
+    Policy,
+    SRPTBounce,
+    get_policy,
+)
+from .predictions import (
+    BoundedMultiplicative,
+    EmpiricalPairs,
+    PerfectPrediction,
+    PredictionLaw,
+    UniformPrediction,
+)
+from .sizes import Exponential, HyperExponential, SizeLaw, Weibull
+from .table import Table
+
+REF_SRPTK = ("Grosof, Scully, Harchol-Balter, 'SRPT for multiserver systems', Performance "
+             "Evaluation 127:154-175 (2018), tagged-job method (relevant-work coupling "
+             "W^k - W^1 <= k x); per-size constants derived in qtheory.multiserver")
+REF_MONO = ("Scully, Grosof, Harchol-Balter, 'Optimal multiserver scheduling with unknown job sizes "
+            "in heavy traffic', Performance Evaluation 145 (2021), multiserver tagged-job method for "
+            "ranks that do not fall with age; constants derived in qtheory.multiserver")
+REF_NEW = ("new bound (qtheory.multiserver, notebooks/04_multiserver.ipynb): tagged-job method of "
+           "Grosof et al. 2018 repaired with the bounded-multiplicative-error model of Scully, "
+           "Grosof, Mitzenmacher, ITCS 2022 (estimates in [beta x, alpha x])")
+REF_POOL = ("resource pooling: one server of speed k*s emulates the k servers; SRPT-1 is optimal on "
+            "it (Schrage 1968)")
+REF_ERLANG = "Erlang C (Cooper, Introduction to Queueing Theory, 1981, Sect. 3.4-3.5)"
+REF_PS = ("M/G/k processor sharing is a symmetric queue, insensitive to the size law "
+          "(Kelly, Reversibility and Stochastic Networks, 1979, ch. 3): Erlang C value")
+REF_GITTINS_K = ("Scully, Grosof, Harchol-Balter, 'The Gittins policy is nearly optimal in the M/G/k "
+                 "under extremely general conditions', POMACS 4(3) 43 (2020)")
+
+
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bounds:
+    r"""A bracket :math:`[\text{lower}, \text{upper}]` on a mean response time :math:`E[T]`.
+
+    Attributes
+    ----------
+    lower, upper : float
+        ``upper`` may be ``inf`` (no upper bound is known for the case).
+    exact : float or None
+        The exact value when one exists (then ``lower == upper == exact``).
+    method : str
+        How each side was obtained (plain words).
+    reference : str
+        Where the argument comes from.
+    """
+
+    lower: float
+    upper: float
+    exact: float | None = None
+    method: str = ""
+    reference: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """``upper / lower`` (``inf`` without an upper bound)."""
+        return self.upper / self.lower if self.lower > 0 else math.inf
+
+    def contains(self, value: float, ci: float = 0.0) -> bool:
+        """Whether ``[value - ci, value + ci]`` meets the bracket (the test :func:`qtheory.verify`
+        applies to a simulation estimate with its confidence half-width ``ci``)."""
+        return self.lower <= value + ci and self.upper >= value - ci
+
+    def __repr__(self) -> str:
+        if self.exact is not None:
+            head = f"exact={self.exact:.6g}"
+        else:
+            head = f"lower={self.lower:.6g}, upper={self.upper:.6g}"
+        return f"Bounds({head}, method={self.method!r}, reference={self.reference!r})"
+
+    def _repr_html_(self) -> str:
+        rows = [("lower", f"{self.lower:.6g}"), ("upper", f"{self.upper:.6g}")]
+        if self.exact is not None:
+            rows.insert(0, ("exact", f"{self.exact:.6g}"))
+        rows += [("method", self.method), ("reference", self.reference)]
+        body = "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<table><caption>Bounds on E[T]</caption><tbody>{body}</tbody></table>"
+
+
+# ----------------------------------------------------------------------------------------------
+def _speed(server_speed, k: int) -> float:
+    if isinstance(server_speed, str):
+        key = server_speed.strip().lower().replace(" ", "")
+        if key == "unit":
+            return 1.0
+        if key in ("1/k", "1/servers"):
+            return 1.0 / k
+        raise ValueError(f"server_speed must be a number > 0, 'unit' or '1/k', got "
+                         f"server_speed={server_speed!r}")
+    return positive("server_speed", server_speed)
+
+
+def _error_factors(prediction) -> tuple[float | None, float | None]:
+    r"""The multiplicative error range :math:`(\beta, \alpha)` with :math:`Y/X \in [\beta,
+    \alpha]` almost surely, or ``(None, None)`` when the prediction law has no such bound."""
+    if prediction is None:
+        return None, None
+    if isinstance(prediction, PerfectPrediction):
+        return 1.0, 1.0
+    if isinstance(prediction, BoundedMultiplicative):
+        return prediction.beta, prediction.alpha
+    if isinstance(prediction, UniformPrediction):
+        return 1.0 - prediction.alpha, 1.0 + prediction.alpha
+    if isinstance(prediction, EmpiricalPairs):
+        keep = prediction.w > 0
+        z = prediction.y[keep] / prediction.x[keep]
+        return float(z.min()), float(z.max())
+    return None, None
+
+
+def _is_perfect(prediction) -> bool:
+    b, a = _error_factors(prediction)
+    return b == 1.0 and a == 1.0
+
+
+def _joint_bound(joint, lam: float, k: int, L_v: np.ndarray | None, c_L: float,
+                 residence_in_denominator: bool = True) -> float:
+    r"""Mean over (X, Y) of the tagged-job bound, in the speed-1/k normalization (sizes of the
+    joint law, arrival rate ``lam``):
+
+    .. math::
+        E\left[\frac{\lambda B(Y)/(2(1-\lambda A_\le(Y))) + c_L L(Y)}{1-\lambda A_<(Y)}\right]
+        + k\,E\left[\frac{X}{1-\lambda A_<(Y)}\right]
+
+    (with ``residence_in_denominator=False`` the last term is :math:`kE[X]`)."""
+    lt, le, B = joint.A_lt_v, joint.A_le_v, joint.B_v
+    old = lam * B / (2.0 * (1.0 - lam * le))
+    if c_L > 0:
+        old = old + c_L * L_v
+    with np.errstate(invalid="ignore", over="ignore"):
+        keep = joint.w_prob > 0
+        t1 = float(np.sum((old[keep] / (1.0 - lam * lt[keep])) * joint.w_prob[keep]))
+        if residence_in_denominator:
+            keepx = joint.w_x > 0
+            t2 = k * float(np.sum(joint.w_x[keepx] / (1.0 - lam * lt[keepx])))
+        else:
+            t2 = k * joint.mean
+    out = t1 + t2
+    return math.inf if math.isnan(out) else out
+
+
+def _las_bound(size: SizeLaw, lam: float, k: int) -> float:
+    r"""FB/LAS-k bound in the speed-1/k normalization:
+    :math:`E\left[\frac{\lambda E[\min(X,x)^2]/(2(1-\bar\rho_x)) + (2k-1)x}{1-\bar\rho_x}\right]`."""
+    x, w = size_rule(size)
+    rb = lam * size.mean_min(1, x)
+    f = (lam * size.mean_min(2, x) / (2.0 * (1.0 - rb)) + (2 * k - 1) * x) / (1.0 - rb)
+    out = float(f @ w)
+    return math.inf if math.isnan(out) else out
+
+
+def _mixed_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
+    r"""Per-threshold mixed lower bound on :math:`E[T]` for every policy on :math:`k` servers of
+    speed :math:`s`:
+
+    .. math::
+        E[T] \ge \frac{E[S]}{s} + \frac{1}{2s}\int_0^\infty \frac{M_2(r)}{r^2}
+        \left(\frac{1}{k(1-\rho_r)} - 1\right)^+ dr,\qquad
+        M_2(r) = E[S^2 1\{S\le r\}],\ \rho_r = \frac{\lambda E[S 1\{S \le r\}]}{ks}.
+
+    Derivation (WINE with the SRPT rank, Scully, Grosof, Harchol-Balter 2020): in any state,
+    :math:`N = \int_0^\infty W_r/r^2\,dr` with :math:`W_r = \sum_j R_j 1\{R_j \le r\}`, so
+    :math:`E[T] = \lambda^{-1}\int_0^\infty E[W_r]/r^2 dr`. Split :math:`W_r` into jobs of size
+    :math:`\le r` and the others. (a) The work of the jobs of size :math:`\le r` drains at rate at
+    most :math:`ks`, so it dominates, pathwise, the work of a speed-:math:`ks` M/G/1 fed with them:
+    mean :math:`\lambda M_2(r)/(2ks(1-\rho_r))`. (b) A job's remaining size falls at rate at most
+    :math:`s`, so over its life :math:`\int R 1\{R\le r\} dt \ge \min(S,r)^2/(2s)` (H = \lambda G):
+    :math:`\lambda M_2(r)/(2s)` from the small jobs and :math:`\lambda r^2 P(S>r)/(2s)` from the
+    others. Take the larger of (a) and (b) for the small jobs at every :math:`r`; (b) alone
+    integrates to :math:`E[S]/s`. The same idea (mixing naive bounds per threshold through
+    WINE) is the starting point of Wang & Grosof, "Novel lower bounds on M/G/k scheduling"
+    (arXiv 2502.08804); their sharper ISQ bounds are not implemented.
+    """
+    m1 = size.mean
+    base = m1 / s
+    thr = 1.0 - 1.0 / k
+    rho = lam * m1 / (k * s)
+    if rho <= thr:
+        return base
+    lo, hi = size_range(size)
+
+    def rho_r(r):
+        return lam * size.partial_moment(1, r) / (k * s)
+
+    def g(r):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.maximum(1.0 / (k * (1.0 - rho_r(r))) - 1.0, 0.0)
+            return size.partial_moment(2, r) / r**2 * f
+
+    if size.is_discrete:
+        a = np.asarray(size.atom_values, float)
+        edges = np.concatenate([a, [math.inf]])
+        total = 0.0
+        for left, right in zip(edges[:-1], edges[1:], strict=False):
+            val = float(g(np.array([left]))[0]) * left**2      # M2 * f, constant on [left, right)
+            total += val * (1.0 / left - (0.0 if math.isinf(right) else 1.0 / right))
+        return base + total / (2 * s)
+    if k == 1:
+        r0 = lo
+    else:
+        a, b = lo, hi
+        for _ in range(200):
+            mid = math.sqrt(a * b)
+            if float(rho_r(mid)) > thr:
+                b = mid
+            else:
+                a = mid
+            if b / a < 1 + 1e-13:
+                break
+        r0 = b
+    x, w = log_rule(r0, hi, 0.05)
+    total = float(g(x) @ w) + float(g(np.array([hi]))[0]) * hi
+    return base + total / (2 * s)
+
+
+def _rank_bound_doc():
+    r"""The tagged-job upper bounds of :meth:`MGk.bounds` (derivation).
+
+    Normalization: :math:`k` servers of speed :math:`1/k`, sizes :math:`X`, load
+    :math:`\rho = \lambda E[X]`. A tagged job has size :math:`x` and descriptor :math:`y`
+    (its prediction; :math:`y = x` for size-based policies).
+
+    **Step 1 (tagged job).** While the tagged job is in service it runs at speed :math:`1/k`,
+    so it is in service for exactly :math:`kx` time. At any other time all :math:`k` servers
+    serve jobs ranked ahead of it. Hence :math:`T \le kx + U`, where :math:`U` is the work done
+    on jobs ranked ahead of the tagged job while it waits.
+
+    **Step 2 (who can be ahead).** Three rank families:
+
+    * *static* ranks (PSJF: :math:`r = x`; PSPJF: :math:`r = y`): a job behind stays behind;
+    * *ranks falling at the rate of service* (SRPT: :math:`x - a`; SPRPT: :math:`y - a`): a job
+      behind the tagged job is served only when the tagged job is served too (otherwise :math:`k`
+      jobs ahead of the tagged job are also ahead of it), and then both ranks fall at the same
+      speed, so the gap never closes: a job behind stays behind;
+    * *ranks that never fall with age* (FCFS, FB, Gittins on a DHR law): the tagged job's rank
+      never exceeds its final rank :math:`r_w`, so a job served while the tagged job waits is in
+      its relevant stretch (rank :math:`\le r_w`), which it can never re-enter once left.
+
+    So :math:`U \le W(0) + \sum_{\text{new } j \text{ ahead}} X^{new}_j`, where :math:`W(0)` is
+    the *relevant work* found at arrival (for SRPT/SPRPT: the remaining sizes of jobs of rank
+    :math:`\le y`; for PSJF/PSPJF: of jobs with :math:`Y \le y`; for FB: :math:`\sum_j(\min(X_j,
+    x) - a_j)^+`). New jobs are ahead when :math:`Y_j < y` (FB: while their age is below
+    :math:`x`). Wald's identity (the departure is a stopping time of the arrival process) gives
+    :math:`E[\sum X^{new}_j] = \rho^{new} E[T]` with :math:`\rho^{new} = \lambda A_<(y)`
+    (FB: :math:`\bar\rho_x = \lambda E[\min(X,x)]`).
+
+    **Step 3 (relevant work, coupling).** Let :math:`Q` be the work of an M/G/1 queue fed with
+    the relevant parts of the same arrivals (:math:`X 1\{Y \le y\}`; FB: :math:`\min(X, x)`) and
+    :math:`D = W^k - Q`. When at least :math:`k` relevant jobs are present, :math:`W^k` drains at
+    rate 1 and :math:`D` does not grow. Otherwise :math:`W^k \le (k-1)L`, where :math:`L` is the
+    largest relevant work one job can hold. A job can also *enter* the relevant set by being
+    served while of rank above the threshold (SRPT/SPRPT only), which needs fewer than :math:`k`
+    relevant jobs and adds at most :math:`L`. So :math:`D \le c_L L` at all times with
+    :math:`c_L = k - 1` (static ranks, FB) or :math:`c_L = k` (falling ranks), and by PASTA and
+    Pollaczek-Khinchine :math:`E[W^k] \le \lambda B(y)/(2(1-\lambda A_\le(y))) + c_L L`.
+
+    **Result.**
+
+    .. math::
+        E[T_{x,y}] \le \frac{\dfrac{\lambda B(y)}{2(1-\lambda A_\le(y))} + c_L L(y) + kx}
+                            {1 - \lambda A_<(y)}.
+
+    :math:`L(y)` is where predictions enter. SRPT: :math:`L = x` (remaining sizes of relevant
+    jobs are :math:`\le x`). PSJF: :math:`L = x`. **PSPJF** under estimates in
+    :math:`[\beta X, \alpha X]`: a job with :math:`Y \le y` has :math:`X \le y/\beta`, so
+    :math:`L = y/\beta`. **SPRPT**: a job of rank :math:`Y - a \le y` has remaining size
+    :math:`X - a \le Y/\beta - a`, unbounded when :math:`\beta < 1` (an under-estimated job keeps a
+    low rank with a large remaining size): the argument fails, except when :math:`\beta \ge 1`
+    (then :math:`L = y`) or when sizes are bounded (:math:`L = \sup X`). For every family
+    :math:`L \le \sup X` also holds. At :math:`k = 1` the static and FB bounds equal the exact
+    M/G/1 (SOAP) formulas; FB's reads
+    :math:`\left(\lambda E[\min(X,x)^2]/(2(1-\bar\rho_x)) + (2k-1)x\right)/(1-\bar\rho_x)`.
+    """
+
+
+# ----------------------------------------------------------------------------------------------
+class MGk:
+    r"""The M/G/k queue with a central queue and preempt-resume service.
+
+    Parameters
+    ----------
+    servers : int
+        Number of servers :math:`k \ge 1`.
+    arrival_rate : float
+        Poisson arrival rate :math:`\lambda`.
+    size : SizeLaw
+        Law of the job size :math:`S` (work in units of one unit-speed server).
+    prediction : PredictionLaw, optional
+        Law of the prediction :math:`Y` given :math:`S`, for prediction-based policies.
+    server_speed : float or {"unit", "1/k"}
+        Speed :math:`s` of *each* server (default 1.0). ``"1/k"`` gives the normalization of
+        the SRPT-k and Gittins-k papers (total capacity 1).
+
+    Notes
+    -----
+    The load is per server, :math:`\rho = \lambda E[S]/(k s)`, and must be < 1. Response times
+    are in the time unit of the arrival rate.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> m = qt.MGk(servers=4, arrival_rate=3.2, size=qt.Exponential(mean=1.0))
+    >>> round(m.mean_response_time("fcfs"), 6)       # Erlang C
+    1.745541
+    >>> b = m.bounds("srpt")
+    >>> b.lower < b.upper
+    True
+    """
+
+    def __init__(self, servers: int, arrival_rate: float, size: SizeLaw | None = None,
+                 prediction: PredictionLaw | None = None, server_speed: float = 1.0):
+        if isinstance(servers, bool) or not isinstance(servers, numbers.Integral) or servers < 1:
+            raise ValueError(f"servers must be an integer >= 1, got servers={servers!r}")
+        self.servers = int(servers)
+        self.arrival_rate = positive("arrival_rate", arrival_rate)
+        if size is None and isinstance(prediction, EmpiricalPairs):
+            size = prediction.size_law()
+        if not isinstance(size, SizeLaw):
+            raise ValueError(f"size must be a size law such as qt.Exponential(mean=1.0), got size={size!r}")
+        if prediction is not None and not isinstance(prediction, PredictionLaw):
+            raise ValueError(f"prediction must be a prediction law such as qt.LogNormalPrediction(sigma=0.5), "
+                             f"got prediction={prediction!r}")
+        self.size = size
+        self.prediction = prediction
+        self.server_speed = _speed(server_speed, self.servers)
+        mean = size.mean
+        if not math.isfinite(mean):
+            raise ValueError(f"size has an infinite mean ({size!r}): the load is infinite")
+        rho = self.load
+        if not rho < 1:
+            raise ValueError(
+                f"load rho = arrival_rate * E[S] / (servers * server_speed) = {self.arrival_rate!r} * "
+                f"{mean!r} / ({self.servers} * {self.server_speed!r}) = {rho!r} must be < 1 (the load is "
+                f"per server: each of the {self.servers} servers has speed {self.server_speed!r})")
+        self._cache: dict = {}
+
+    # -- basic quantities -----------------------------------------------------------------------
+    @property
+    def load(self) -> float:
+        r"""Per-server load :math:`\rho = \lambda E[S]/(k s)`."""
+        return self.arrival_rate * self.size.mean / (self.servers * self.server_speed)
+
+    @property
+    def offered_load(self) -> float:
+        r"""Offered load in Erlangs, :math:`a = \lambda E[S]/s = k\rho`."""
+        return self.arrival_rate * self.size.mean / self.server_speed
+
+    @property
+    def _c(self) -> float:
+        return 1.0 / (self.servers * self.server_speed)
+
+    def __repr__(self) -> str:
+        p = f", prediction={self.prediction!r}" if self.prediction is not None else ""
+        return (f"MGk(servers={self.servers}, arrival_rate={self.arrival_rate!r}, size={self.size!r}{p}, "
+                f"server_speed={self.server_speed!r})")
+
+    def with_load(self, load: float) -> MGk:
+        """The same servers, size and prediction laws at another per-server load."""
+        lam = float(load) * self.servers * self.server_speed / self.size.mean
+        return MGk(self.servers, lam, self.size, self.prediction, self.server_speed)
+
+    def pooled(self) -> MG1:
+        r"""The resource-pooled single server (speed :math:`ks`) as an M/G/1 in time units
+        scaled by :math:`ks`: ``MG1(arrival_rate / (k s), size, prediction)``. Multiply its
+        response times by :math:`1/(ks)` (see :meth:`pooled_mean_response_time`)."""
+        if "pooled" not in self._cache:
+            self._cache["pooled"] = MG1(self.arrival_rate * self._c, self.size, self.prediction)
+        return self._cache["pooled"]
+
+    def pooled_mean_response_time(self, policy) -> float:
+        r""":math:`E[T]` of ``policy`` on one server of speed :math:`ks` (resource pooling)."""
+        return self._c * self.pooled().mean_response_time(policy)
+
+    # -- exact values -----------------------------------------------------------------------------
+    def mmk(self) -> dict[str, float]:
+        """Exact M/M/k FCFS quantities (Erlang C), for exponential sizes only: ``p_wait``,
+        ``mean_wait``, ``mean_response_time``, ``mean_queue_length``, ``mean_number_in_system``."""
+        if not isinstance(self.size, Exponential):
+            raise ValueError(f"mmk() needs exponential sizes, got size={self.size!r}; for other laws "
+                             "see fcfs_approximation() (an approximation) or bounds('fcfs')")
+        return mmk_fcfs(self.servers, self.arrival_rate, self.server_speed / self.size.mean)
+
+    def _erlang_mean(self) -> float:
+        return mmk_fcfs(self.servers, self.arrival_rate, self.server_speed / self.size.mean)["mean_response_time"]
+
+    def _exact(self, pol: Policy) -> tuple[float, str, str] | None:
+        t = type(pol)
+        if self.servers == 1 and (t in (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT)
+                                  or getattr(self.size, "is_discrete", False)):
+            v = self.pooled_mean_response_time(pol)
+            if math.isnan(v):
+                raise NotImplementedError(f"the M/G/1 evaluation of {pol.name} returned NaN for {self!r}")
+            return v, "exact M/G/1 formula (k = 1)", "SOAP (Scully, Harchol-Balter, Scheller-Wolf 2018) via qtheory.MG1"
+        if t is PS:
+            return self._erlang_mean(), "exact: M/G/k-PS is insensitive (Erlang C value)", REF_PS
+        if isinstance(self.size, Exponential) and t in (FCFS, LAS, Gittins):
+            return (self._erlang_mean(), "exact: blind policy with exponential sizes (Erlang C)",
+                    REF_ERLANG + "; with exponential sizes every blind work-conserving policy has the "
+                    "M/M/k birth-death chain of the number in system")
+        return None
+
+    def mean_response_time(self, policy) -> float:
+        r"""Exact :math:`E[T]` where an exact value exists (see the module docstring).
+
+        Raises
+        ------
+        NotImplementedError
+            When no exact value is known: use :meth:`bounds`.
+        """
+        pol = get_policy(policy)
+        self._check_policy(pol)
+        ex = self._exact(pol)
+        if ex is not None:
+            return ex[0]
+        if self.servers == 1:
+            return self.pooled_mean_response_time(pol)
+        raise NotImplementedError(
+            f"no exact mean response time for {pol.name} on {self.servers} servers with size {self.size!r}; "
+            f"use .bounds({pol.name!r}) (lower and upper bounds), or qt.simulate / qt.verify")
+
+    def fcfs_approximation(self) -> float:
+        r"""**Approximation** (not exact) of the M/G/k FCFS mean response time by the two-moment
+        rule :math:`E[T_Q] \approx \frac{1 + C_S^2}{2} E[T_Q^{M/M/k}]`, :math:`E[T] \approx E[T_Q]
+        + E[S]/s` (Lee and Longton 1959; exact for exponential sizes). No two-moment formula is
+        accurate for all laws (Gupta, Harchol-Balter, Dai, Zwart, Queueing Systems 2010)."""
+        m1, m2 = self.size.mean, self.size.moment(2)
+        if math.isinf(m2):
+            return math.inf
+        cs2 = m2 / m1**2 - 1.0
+        mm = mmk_fcfs(self.servers, self.arrival_rate, self.server_speed / m1)
+        return (1.0 + cs2) / 2.0 * mm["mean_wait"] + m1 / self.server_speed
+
+    # -- bounds -------------------------------------------------------------------------------------
+    def _check_policy(self, pol: Policy) -> None:
+        if pol.uses_predictions and self.prediction is None:
+            raise ValueError(f"policy {pol.name} uses predictions but this model has none; pass "
+                             "prediction=... (e.g. qt.LogNormalPrediction(sigma=0.5))")
+
+    def lower_bound(self) -> float:
+        r"""Lower bound on :math:`E[T]` for every policy: the larger of
+        :math:`E[T^{SRPT-1}]` on one server of speed :math:`ks` (resource pooling) and the
+        per-threshold mixed bound of :func:`_mixed_lower` (which is always :math:`\ge E[S]/s`)."""
+        if "lower" not in self._cache:
+            self._cache["lower"] = max(self.pooled_mean_response_time(SRPT()),
+                                       _mixed_lower(self.size, self.arrival_rate, self.servers, self.server_speed))
+        return self._cache["lower"]
+
+    def _joint(self, pol: Policy):
+        if pol.descriptor == "size" or self.prediction is None:
+            return soap._perfect_joint(self.size)
+        return self.prediction.joint(self.size)
+
+    def _upper(self, pol: Policy) -> tuple[float, str, str]:
+        """Upper bound (real time units), method, reference."""
+        k, c = self.servers, self._c
+        lam = self.arrival_rate * c          # arrival rate of the time-scaled system (sizes S)
+        smax = float(self.size.support[1])
+        t = type(pol)
+        beta, _alpha = _error_factors(self.prediction) if pol.uses_predictions else (1.0, 1.0)
+        perfect = pol.descriptor == "size" or (beta == 1.0 and _alpha == 1.0)
+
+        over = beta is not None and beta >= 1.0        # estimates never below sizes
+        if t in (SRPT, SPRPT) or (t in (SRPTBounce, ConditionalGittins) and perfect
+                                  and self.prediction is not None) or (t is SRPTBounce and over):
+            joint = self._joint(pol)
+            if perfect:
+                L = np.minimum(joint.v, smax)
+                what = "SRPT-k" if t is SRPT else f"{pol.name}-k with exact predictions (= SRPT-k)"
+                return (c * _joint_bound(joint, lam, k, L, k), f"{what}: per-size tagged-job bound "
+                        "E[T_x] <= (lam E[X^2 1{X<=x}]/(2(1-rho_x)) + 2k x)/(1-rho_x)", REF_SRPTK)
+            if t in (SPRPT, SRPTBounce) and over:
+                L = np.minimum(joint.v, smax)
+                same = " (= SPRPT-k: a job never outlives its estimate)" if t is SRPTBounce else ""
+                return (c * _joint_bound(joint, lam, k, L, k), f"{pol.name}-k{same}, estimates never below "
+                        "sizes (beta >= 1): tagged-job bound with L(y) = y", REF_NEW)
+            if t is SPRPT and math.isfinite(smax):
+                L = np.full(joint.v.shape, smax)
+                return (c * _joint_bound(joint, lam, k, L, k), "SPRPT-k, bounded sizes: tagged-job "
+                        "bound with L = sup S", REF_NEW)
+            return (math.inf, "no upper bound holds in general for SPRPT-k: an under-predicted job keeps a "
+                    "low rank with a large true remaining size; lower bound only (compare with qt.simulate)", "")
+        if t in (PSJF, PSPJF):
+            joint = self._joint(pol)
+            if perfect:
+                L = np.minimum(joint.v, smax)
+            elif beta is not None:
+                L = np.minimum(joint.v / beta, smax)
+            elif math.isfinite(smax):
+                L = np.full(joint.v.shape, smax)
+            else:
+                return (math.inf, f"{pol.name}-k: the coupling needs a bound on the size of a job with a "
+                        "small prediction (bounded multiplicative error or bounded sizes); lower bound only", "")
+            val = c * _joint_bound(joint, lam, k, L, k - 1)
+            if t is PSJF or perfect:
+                return val, f"{pol.name}-k: static-rank tagged-job bound, L(y) = y", REF_MONO
+            if beta is None:
+                return val, "PSPJF-k, bounded sizes: static-rank tagged-job bound with L = sup S", REF_MONO
+            return (val, f"PSPJF-k under estimates in [beta x, alpha x] (beta = {beta:.4g}): tagged-job bound "
+                    "with L(y) = min(y/beta, sup S)", REF_NEW)
+        if t in (SJF, SPJF):
+            if not math.isfinite(smax):
+                return (math.inf, f"{pol.name}-k (non-preemptive): started jobs of any size block the tagged "
+                        "job; an upper bound needs bounded sizes; lower bound only", "")
+            joint = self._joint(pol)
+            L = np.full(joint.v.shape, smax)
+            return (c * _joint_bound(joint, lam, k, L, k, residence_in_denominator=False),
+                    f"{pol.name}-k (non-preemptive), bounded sizes: tagged-job bound with L = sup S", REF_MONO)
+        if t is LAS or (t is Gittins and _dhr(self.size)):
+            what = "FB-k" if t is LAS else "Gittins-k on a DHR law (= FB-k: Aalto, Ayesta, Righter 2009)"
+            return (c * _las_bound(self.size, lam, k), f"{what}: monotone-rank tagged-job bound "
+                    "E[T_x] <= (lam E[min(X,x)^2]/(2(1-rho_x)) + (2k-1)x)/(1-rho_x)", REF_MONO)
+        if t is FCFS:
+            m2 = self.size.moment(2)
+            if math.isfinite(smax) and math.isfinite(m2):
+                rho = lam * self.size.mean
+                val = c * (lam * m2 / (2 * (1 - rho)) + (k - 1) * smax + k * self.size.mean)
+                return val, "FCFS-k, bounded sizes: constant-rank tagged-job bound", REF_MONO
+            return (math.inf, "FCFS-k with unbounded sizes: no upper bound implemented (see "
+                    "fcfs_approximation() for a labelled two-moment approximation)", "")
+        if t is SRPTBounce:
+            return (math.inf, "no SRPT-Bounce-k upper bound derived: while an under-predicted tagged job's rank "
+                    "rises, jobs behind it can overtake it, and the number that do is not controlled by the "
+                    "coupling; lower bound only", "")
+        if t is ConditionalGittins:
+            return (math.inf, "ConditionalGittins-k: no Gittins-k constant implemented for imperfect "
+                    "predictions; lower bound only", REF_GITTINS_K)
+        if t is Gittins:
+            return (math.inf, "Gittins-k: the additive O(log 1/(1-rho)) constant of Scully-Grosof-Harchol-Balter "
+                    "2020 is not implemented (exact for exponential sizes, FB-k bound for DHR laws)", REF_GITTINS_K)
+        return math.inf, f"no upper bound for policy {pol.name} on k servers; lower bound only", ""
+
+    def bounds(self, policy) -> Bounds:
+        r"""Lower and upper bounds on the mean response time of ``policy``.
+
+        * exact values (``exact`` set) where one exists (see :meth:`mean_response_time`);
+        * ``lower``: :meth:`lower_bound` (pooled SRPT-1 and the per-threshold mixed bound), valid
+          for every policy;
+        * ``upper``: the tagged-job bounds derived in this module (SRPT-k, PSJF-k, FB-k, FCFS-k
+          and SJF-k with bounded sizes, Gittins-k on DHR laws, and the new PSPJF-k bound under
+          bounded multiplicative error), in the speed-1/k normalization
+
+          .. math::
+              E[T_{x,y}] \le \frac{\lambda B(y)/(2(1-\lambda A_\le(y))) + c_L L(y) + kx}
+                                  {1-\lambda A_<(y)}
+
+          with :math:`c_L = k` (SRPT: :math:`L = x`) or :math:`k-1` (PSJF: :math:`L = x`;
+          PSPJF with estimates in :math:`[\beta x, \alpha x]`: :math:`L = y/\beta`), averaged
+          over :math:`(X, Y)`; FB-k:
+          :math:`E[T_x] \le (\lambda E[\min(X,x)^2]/(2(1-\bar\rho_x)) + (2k-1)x)/(1-\bar\rho_x)`.
+          The derivation is in ``qtheory.multiserver._rank_bound_doc`` and the notebook
+          ``notebooks/04_multiserver.ipynb``.
+        * ``upper = inf`` where no bound is known (SPRPT-k with under-estimates and unbounded
+          sizes, SRPT-Bounce-k with under-estimates, Gittins-k outside exponential/DHR laws): compare with
+          :func:`qtheory.simulate` instead.
+        """
+        pol = get_policy(policy)
+        self._check_policy(pol)
+        key = ("bounds", pol)
+        if key in self._cache:
+            return self._cache[key]
+        ex = self._exact(pol)
+        if ex is not None:
+            b = Bounds(ex[0], ex[0], ex[0], ex[1], ex[2])
+        elif self.servers == 1:
+            v = self.pooled_mean_response_time(pol)
+            tol = 1e-2
+            b = Bounds(v / (1 + tol), v * (1 + tol), None,
+                       "M/G/1 generic SOAP evaluator (discretised, about 1e-3 relative): +-1% band", "")
+        else:
+            lo = self.lower_bound()
+            hi, how, ref = self._upper(pol)
+            hi = max(hi, lo)
+            method = f"lower: max(SRPT-1 at speed k*s, per-threshold mixed bound >= E[S]/s); upper: {how}"
+            b = Bounds(lo, hi, None, method, REF_POOL + ("; " + ref if ref else ""))
+        self._cache[key] = b
+        return b
+
+    def upper_bound_conditional(self, policy, x, y=None):
+        r"""The per-size tagged-job upper bound :math:`E[T \mid S = x, Y = y] \le \dots` (see
+        :meth:`bounds`) for SRPT, PSJF, PSPJF (bounded multiplicative error), SPRPT
+        (:math:`\beta \ge 1`) and FB/LAS. ``x`` (and ``y``) in units of size; vectorised."""
+        pol = get_policy(policy)
+        self._check_policy(pol)
+        t = type(pol)
+        k, c = self.servers, self._c
+        lam = self.arrival_rate * c
+        xa = np.atleast_1d(np.asarray(x, float))
+        if np.any(xa <= 0):
+            raise ValueError(f"x must be > 0, got x={x!r}")
+        smax = float(self.size.support[1])
+        if t is LAS:
+            rb = lam * self.size.mean_min(1, xa)
+            out = (lam * self.size.mean_min(2, xa) / (2 * (1 - rb)) + (2 * k - 1) * xa) / (1 - rb)
+        else:
+            if pol.descriptor == "size":
+                ya = xa
+                beta = 1.0
+            else:
+                if y is None:
+                    raise ValueError(f"policy {pol.name} needs the prediction y")
+                ya = np.broadcast_to(np.atleast_1d(np.asarray(y, float)), xa.shape)
+                beta, alpha = _error_factors(self.prediction)
+            joint = self._joint(pol)
+            if t in (SRPT, SPRPT):
+                if beta is None or beta < 1.0:
+                    raise NotImplementedError(f"{pol.name}-k: no per-size upper bound when estimates can fall "
+                                              "below sizes (beta < 1)")
+                L, cL = np.minimum(ya, smax), k
+            elif t in (PSJF, PSPJF):
+                if beta is None:
+                    raise NotImplementedError(f"{pol.name}-k: no per-size upper bound without a bounded "
+                                              "multiplicative error")
+                L, cL = np.minimum(ya / beta, smax), k - 1
+            else:
+                raise NotImplementedError(f"no per-size upper bound for {pol.name} on {k} servers")
+            le, lt = joint.A_le(ya), joint.A_lt(ya)
+            out = (lam * joint.B(ya) / (2 * (1 - lam * le)) + cL * L + k * xa) / (1 - lam * lt)
+        out = c * out
+        return float(out[0]) if np.ndim(x) == 0 and np.ndim(y) == 0 else out
+
+    def srpt_simplified_upper(self) -> float:
+        r"""The simplified SRPT-k bound quoted by Grosof (recap of the SRPT-k paper),
+        :math:`E[T^{SRPT-k}] \le E[T^{SRPT-1}] + 2kE[X](\ln\frac{1}{1-\rho} + 1)` in the speed-1/k
+        normalization, i.e. :math:`+\,2\frac{E[S]}{s}(\ln\frac1{1-\rho} + 1)` here. The per-size
+        bound of :meth:`bounds` is never larger."""
+        pooled = self.pooled_mean_response_time(SRPT())
+        return pooled + 2 * self.size.mean / self.server_speed * (math.log(1 / (1 - self.load)) + 1)
+
+    # -- tables -----------------------------------------------------------------------------------------
+    def compare(self, policies=("fcfs", "ps", "srpt", "psjf", "las", "pspjf", "sprpt"), jobs: int | None = None,
+                seed=None) -> Table:
+        """A table of bounds (and, with ``jobs``, a simulation estimate with its 95% CI, labelled as
+        such) for each policy; prediction-based policies are skipped without a prediction law."""
+        rows = []
+        for p in policies:
+            pol = get_policy(p)
+            if pol.uses_predictions and self.prediction is None:
+                continue
+            b = self.bounds(pol)
+            row = [pol.name, b.lower, b.upper, "exact" if b.exact is not None else "bound"]
+            if jobs is not None:
+                from .sim import simulate
+
+                try:
+                    r = simulate(self, pol, jobs=jobs, seed=seed)
+                    row += [r.mean, r.ci]
+                except NotImplementedError:
+                    row += [math.nan, math.nan]
+            rows.append(tuple(row))
+        cols = ["policy", "lower", "upper", "kind"] + (["simulated", "ci95"] if jobs is not None else [])
+        return Table(cols, rows, title=f"M/G/{self.servers} at per-server load {self.load:.4g}: {self.size!r}"
+                     + (f", {self.prediction!r}" if self.prediction is not None else ""))
+
+
+def _dhr(size) -> bool:
+    """Decreasing hazard rate laws for which the Gittins rank 1/h(a) rises with age strictly."""
+    if isinstance(size, Weibull):
+        return size._params()["shape"] < 1.0
+    if isinstance(size, HyperExponential):
+        m = np.asarray(size._params().get("means", []), float)
+        return m.size > 1 and np.unique(m).size > 1
+    return False
+
+
+__all__ = ["MGk", "Bounds", "erlang_b", "erlang_c", "mmk_fcfs", "mmk_priority"]
