@@ -271,16 +271,22 @@ class FactorJoint(Joint):
         T0, T1, T2 = (s.tail_moment(k, c) for k in (0, 1, 2))
         le1 = z <= 1.0
         om = 1.0 - z
-        # z <= 1: E[(X(1-z) + v)^2 1{X > v/z}]
-        C_le = om * om * T2 + 2 * V * om * T1 + V * V * T0
+        # z <= 1: E[(X(1-z) + v)^2 1{X > v/z}] (only the z <= 1 entries are used below; the
+        # others may hold 0 * inf when E[X^2] = inf)
+        with np.errstate(invalid="ignore"):
+            C_le = om * om * T2 + 2 * V * om * T1 + V * V * T0
         # z > 1: E[(v - X(z-1))^2 1{v/z < X <= v/(z-1)}]
         with np.errstate(divide="ignore", invalid="ignore"):
             d = np.where(le1, np.inf, V / np.where(le1, 1.0, z - 1.0))
-        D0 = T0 - s.tail_moment(0, d)
-        D1 = T1 - s.tail_moment(1, d)
-        D2 = T2 - s.tail_moment(2, d)
+        # E[X^k 1{c < X <= d}]: a difference of tails, or of partial moments where the tail is
+        # infinite (E[X^2] = inf: only the bounded window matters here)
+        with np.errstate(invalid="ignore"):
+            D0, D1, D2 = (np.where(np.isinf(Tk), s.partial_moment(k, d) - s.partial_moment(k, c),
+                                   Tk - s.tail_moment(k, d))
+                          for k, Tk in ((0, T0), (1, T1), (2, T2)))
         zm = z - 1.0
-        C_gt = V * V * D0 - 2 * V * zm * D1 + zm * zm * D2
+        with np.errstate(invalid="ignore"):
+            C_gt = V * V * D0 - 2 * V * zm * D1 + zm * zm * D2
         C = (wz * np.where(le1, C_le, np.maximum(C_gt, 0.0))).sum(1)
         G = (wz * (T0 - np.where(le1, 0.0, s.sf(d)))).sum(1)
         fx = s.pdf(c)
@@ -451,7 +457,10 @@ class OneBitJoint(Joint):
         T = self.T
         mk = float(s.moment(k))
         mkT = float(s.partial_moment(k, T))
-        small = (1 - self.q_small) * mkT + (1 - self.q_large) * (mk - mkT)  # Y = 0
+        # Y = 0; a zero error rate adds nothing even when the tail moment is infinite
+        small = (1 - self.q_small) * mkT
+        if self.q_large < 1:
+            small += (1 - self.q_large) * float(s.tail_moment(k, T))
         v = np.asarray(v, float)
         in0 = v > 0 if strict else v >= 0
         in1 = v > 1 if strict else v >= 1

@@ -140,6 +140,13 @@ def srpt_conditional(size, lam, x):
 
 
 # ---- prediction-based (descriptor = prediction; joint law of (X, Y)) -----------------------
+def _wdot(terms: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``terms @ w`` where a zero weight contributes nothing even against an infinite term (a
+    threshold with no prediction mass, e.g. B(y) = E[X^2] = inf at an empty grid point), so that
+    an infinite mean comes out as inf, never NaN."""
+    return np.where(w[None, :] > 0, terms, 0.0) @ w
+
+
 def _denoms(j, L, le, lt):
     return (1 - L * le) * (1 - L * lt)
 
@@ -159,7 +166,7 @@ def pspjf_mean(joint, lam):
     + E\left[\frac{X}{1-\lambda A_<(Y)}\right]`."""
     L = _col(lam)
     lt, le = joint.A_lt_v[None, :], joint.A_le_v[None, :]
-    wait = (L * joint.B_v[None, :] / (2 * _denoms(joint, L, le, lt))) @ joint.w_prob
+    wait = _wdot(L * joint.B_v[None, :] / (2 * _denoms(joint, L, le, lt)), joint.w_prob)
     return wait + (1.0 / (1 - L * lt)) @ joint.w_x
 
 
@@ -170,7 +177,7 @@ def sprpt_mean(joint, lam):
     if _sprpt_infinite(joint):
         return np.full(L.shape[0], np.inf)
     lt, le = joint.A_lt_v[None, :], joint.A_le_v[None, :]
-    wait = (L * (joint.B_v + joint.C_v)[None, :] / (2 * _denoms(joint, L, le, lt))) @ joint.w_prob
+    wait = _wdot(L * (joint.B_v + joint.C_v)[None, :] / (2 * _denoms(joint, L, le, lt)), joint.w_prob)
     res = (joint.G_v[None, :] / (1 - L * lt)) @ joint.w_dv
     return wait + res + joint.excess
 

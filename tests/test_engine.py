@@ -377,3 +377,22 @@ def test_small_sigma_limits(size):
 def test_bad_input_names_the_parameter(make, param):
     with pytest.raises(ValueError, match=param):
         make()
+
+
+def test_infinite_second_moment_gives_inf_or_the_bounded_limit_never_nan():
+    """Pareto(1.5) sizes (E[X^2] = inf). With over-predictions only (Y in [X, 3X]) SPRPT's old
+    work is bounded by y, so E[T] is finite and is the limit of the bounded-Pareto values; with
+    one-bit advice PSPJF's large class waits behind E[X^2] = inf."""
+    over = qt.BoundedMultiplicative(1, 3)
+    v = qt.MG1(0.5, qt.Pareto(1.5, 1 / 3), over).mean_response_time("sprpt")
+    assert math.isfinite(v)
+    bounded = [qt.MG1(0.5, qt.BoundedPareto(1.5, 1 / 3, hi), over).mean_response_time("sprpt")
+               for hi in (1e6, 1e9, 1e12)]
+    gaps = [abs(b - v) for b in bounded]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-5 * v
+    bit = qt.MG1(0.5, qt.Pareto(1.5, 1 / 3), qt.OneBit(1.0))
+    for p in ("pspjf", "spjf", "sprpt"):
+        assert bit.mean_response_time(p) == math.inf
+    growing = [qt.MG1(0.5, qt.BoundedPareto(1.5, 1 / 3, hi), qt.OneBit(1.0)).mean_response_time("pspjf")
+               for hi in (1e6, 1e9)]
+    assert growing[1] > 20 * growing[0]
