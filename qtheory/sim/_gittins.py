@@ -146,12 +146,10 @@ def gittins_policy(policy, model):
             if w.sum() > 0:
                 tables[yv] = continuous_table(*density_tails(xr, w))
         return TabulatedRank(tables, descriptor="prediction", name=policy.name)
-    factor = getattr(pred, "factor", None)
-    if factor is not None and not size.is_discrete:
-        try:
-            factor.pdf(np.ones(1))
-        except NotImplementedError:
-            factor = None
+    from ..joint import FactorJoint
+
+    # Y = x Z with Z independent of X (not a deterministic factor map x -> phi(x))
+    factor = getattr(pred, "factor", None) if type(j) is FactorJoint else None
     if factor is not None and not size.is_discrete:
         return TabulatedRank(_factor_tables(size, pred, factor), descriptor="prediction",
                              name=policy.name)

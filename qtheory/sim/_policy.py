@@ -134,7 +134,7 @@ class Plan:
     """What a simulation run needs to know about the policy."""
 
     name: str
-    kind: str  # "soap", "group" or "ps"
+    kind: str  # "soap", "group", "general" (rising ranks on k > 1 servers) or "ps"
     form: int
     descriptor: str  # "none", "size" or "prediction"
     tab_mode: int = 0  # 0 closed form, 1 shared tables, 2 per-job tables
@@ -145,7 +145,7 @@ class Plan:
     BN: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     table_ids: object = None  # d -> table ids (shared mode)
     tabulate: object = None  # (x, d) -> (ages (n, tm), ranks (n, tm), lengths (n,))
-    check_rising: bool = False  # per-job tables on k > 1 servers: refuse rising pieces
+    check_rising: bool = False  # per-job tables on k > 1: switch to "general" on rising pieces
     note: str = ""
 
 
@@ -179,11 +179,7 @@ def compile_policy(policy: Policy, servers: int, model=None) -> Plan:
         return plan
     for cls, form, rising in _CLOSED:
         if type(policy) is cls or (isinstance(policy, cls) and type(policy).rank is cls.rank):
-            kind = "group" if rising else "soap"
-            if rising and servers > 1:
-                raise NotImplementedError(
-                    f"{name} on {servers} servers: ranks that rise with age (tie-sharing "
-                    "groups) are simulated on one server only")
+            kind = ("group" if servers == 1 else "general") if rising else "soap"
             return Plan(name, kind, form, policy.descriptor)
     if not getattr(policy, "soap", True):
         raise TypeError(f"{name} is not a SOAP policy and has no simulator")
@@ -220,9 +216,6 @@ def _shared_plan(policy: TabulatedRank, servers: int) -> Plan:
     keys = list(policy._tables)
     tabs = [policy._tables[k] for k in keys]
     rising = any(_rising(a, r) for a, r in tabs)
-    if rising and servers > 1:
-        raise NotImplementedError(f"{policy.name} on {servers} servers: ranks that rise with "
-                                  "age are simulated on one server only")
     lens = np.array([a.size for a, _ in tabs], np.int64)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
     BA = np.concatenate([a for a, _ in tabs])
@@ -243,8 +236,9 @@ def _shared_plan(policy: TabulatedRank, servers: int) -> Plan:
                 raise ValueError(f"{policy.name}: no table for descriptor value {bad!r}")
             return order[pos].astype(np.int64)
 
-    return Plan(policy.name, "group" if rising else "soap", K.FORM_TABLE, policy.descriptor,
-                tab_mode=1, BA=BA, BV=BV, BS=starts, BN=lens, table_ids=table_ids)
+    kind = ("group" if servers == 1 else "general") if rising else "soap"
+    return Plan(policy.name, kind, K.FORM_TABLE, policy.descriptor, tab_mode=1, BA=BA, BV=BV,
+                BS=starts, BN=lens, table_ids=table_ids)
 
 
 def _breakpoints(policy: Policy, d: np.ndarray) -> np.ndarray:

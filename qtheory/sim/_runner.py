@@ -9,6 +9,7 @@ import numpy as np
 from ..predictions import EmpiricalPairs
 from . import kernels as K
 from ._policy import Plan
+from .general_kernel import general_kernel, to_general_state
 
 #: arrivals drawn per chunk (tables make a chunk heavier: see ``chunk_size``)
 CHUNK = 1 << 16
@@ -86,16 +87,26 @@ class _State:
         self.HR = np.zeros(cap)
         self.HT = np.zeros(cap, np.int64)
         self.HS = np.zeros(cap, np.int64)
-        self.GK = np.zeros(cap if plan.kind == "group" else 1)
-        self.GT = np.zeros(cap if plan.kind == "group" else 1, np.int64)
-        self.GS = np.zeros(cap if plan.kind == "group" else 1, np.int64)
-        self.GX = np.zeros(cap if plan.kind == "group" else 1, np.int64)
+        g = cap if plan.kind in ("group", "general") else 1
+        self.GK = np.zeros(g)
+        self.GT = np.zeros(g, np.int64)
+        self.GS = np.zeros(g, np.int64)
+        self.GX = np.zeros(g, np.int64)
         self.SA = np.zeros(cap * self.tm if plan.tab_mode == 2 else 1)
         self.SV = np.zeros(cap * self.tm if plan.tab_mode == 2 else 1)
         self.srv = np.zeros(max(setup.servers, 1), np.int64)
         self.sf = np.zeros(K.NSF)
         self.si = np.zeros(K.NSI, np.int64)
         self.si[K.SI_FREE] = cap
+
+    def to_general(self):
+        """Switch from the soap kernel's state to the general kernel's (a per-job table with
+        rising pieces met on k > 1 servers)."""
+        for name in ("GK", "GT", "GS", "GX"):
+            a = getattr(self, name)
+            if a.size < self.cap:
+                setattr(self, name, np.zeros(self.cap, a.dtype))
+        to_general_state(self.F, self.srv, self.HS, self.si)
 
     def buffers(self, chunk: int):
         """(Re)allocate the completion buffers for ``chunk`` arrivals per call."""
@@ -177,6 +188,7 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
     empty_f = np.zeros(0)
     dummy2 = np.zeros((1, 1))
     chunk = setup.chunk_size()
+    kind = plan.kind  # per replication: a per-job table plan may switch to "general"
     drawn = 0
     status = K.NEED_CHUNK
     while status != K.DONE:
@@ -209,16 +221,16 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
             ctab_a = np.ascontiguousarray(ctab_a, dtype=np.float64)
             ctab_v = np.ascontiguousarray(ctab_v, dtype=np.float64)
             ctab_n = np.ascontiguousarray(ctab_n, dtype=np.int64)
-            if plan.check_rising and _has_rising(ctab_a, ctab_v):
-                raise NotImplementedError(
-                    f"{plan.name} on {setup.servers} servers: this rank rises with age, and "
-                    "ranks that rise (tie-sharing groups) are simulated on one server only")
+            if plan.check_rising and kind == "soap" and _has_rising(ctab_a, ctab_v):
+                # rising pieces on k > 1 servers: continue with the general kernel
+                st.to_general()
+                kind = "general"
             if ctab_a.shape[1] > st.tm:
                 st.retable(st.cap, st.cap, st.tm, ctab_a.shape[1])
         st.si[K.SI_PTR] = 0
         while True:
             st.buffers(m)
-            status = _call(setup, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track)
+            status = _call(setup, kind, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track)
             K.tally(st.bT, st.bX, st.bY, st.bJ, int(st.si[K.SI_NB]), warm, setup.has_y, acc,
                     hist, setup.ex, setup.ey, bnx, bny, keep_t)
             if status == K.NEED_CAP:
@@ -239,17 +251,22 @@ def _has_rising(a: np.ndarray, v: np.ndarray) -> bool:
     return bool(np.any((np.diff(a, axis=1) > 0) & (np.diff(v, axis=1) > 0)))
 
 
-def _call(setup, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track):
+def _call(setup, kind, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track):
     plan = setup.plan
-    if plan.kind == "ps":
+    if kind == "general":
+        return general_kernel(plan.form, setup.servers, setup.speed, plan.tab_mode, st.tm, ia, x,
+                              d, cy, ctid, ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS,
+                              plan.BN, st.F, st.I, st.SA, st.SV, st.free, st.HS, st.GT, st.HR,
+                              st.GK, st.sf, st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
+    if kind == "ps":
         return K.ps_kernel(setup.servers, setup.speed, ia, x, cy, st.F, st.I, st.free, st.HR,
                            st.HT, st.HS, st.sf, st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
-    if plan.kind == "group":
+    if kind == "group":
         return K.group_kernel(plan.form, setup.speed, plan.tab_mode, st.tm, ia, x, d, cy, ctid,
                               ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,
                               st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.GK, st.GT, st.GS, st.GX,
                               st.sf, st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
-    if setup.servers == 1 and plan.kind == "soap":
+    if setup.servers == 1 and kind == "soap":
         return K.soap1_kernel(plan.form, setup.speed, plan.tab_mode, st.tm, ia, x, d, cy, ctid,
                               ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,
                               st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.srv, st.sf,
