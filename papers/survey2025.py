@@ -1,0 +1,18 @@
+"""Reproduce Mitzenmacher & Shahout, "Queueing, Predictions, and LLMs" (2025): FCFS/SPJF/PSPJF/SPRPT vs SRPT.
+
+Thin wrapper around :mod:`qtheory.papers.survey2025`
+(the same as ``qtheory papers survey2025``): prints every
+reproduced number beside the published one, writes a CSV and a figure (PDF, PNG) into papers/out
+(or --out DIR), and exits with status 1 when a published number is missed.
+
+    python papers/survey2025.py [--out DIR] [--jobs N] [--no-figure] [--perturb KEY=NUMBER]
+
+--jobs (or the environment variable QTHEORY_PAPERS_JOBS) sets the simulated jobs per point.
+"""
+
+from pathlib import Path
+
+from qtheory.papers import script_main
+
+if __name__ == "__main__":
+    raise SystemExit(script_main("survey2025", default_out=Path(__file__).resolve().parent / "out"))
