@@ -197,6 +197,13 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
             dv = v2 - v1
             S = np.where(np.isfinite(dv), v1 - dv, v1)
             E = np.where(np.isfinite(dv), v2 + dv, v2)
+            # where the rank is continuous at a grid point, the extrapolated end value equals
+            # the grid value up to rounding: snap it, so that rounding never creates or breaks
+            # a tie between ranks (e.g. SRPT-Bounce with y = x/2 ends exactly at its start rank)
+            fin = np.isfinite(S) & np.isfinite(E) & np.isfinite(P[:-1]) & np.isfinite(P[1:])
+            tol = 1e-12 * np.maximum(1.0, np.maximum(np.abs(S), np.abs(E)))
+            S = np.where(fin & (np.abs(S - P[:-1]) <= tol), P[:-1], S)
+            E = np.where(fin & (np.abs(E - P[1:]) <= tol), P[1:], E)
     S = np.concatenate([S, [np.inf]])
     E = np.concatenate([E, [np.inf]])
     return g, P, S, E

@@ -396,3 +396,16 @@ def test_infinite_second_moment_gives_inf_or_the_bounded_limit_never_nan():
     growing = [qt.MG1(0.5, qt.BoundedPareto(1.5, 1 / 3, hi), qt.OneBit(1.0)).mean_response_time("pspjf")
                for hi in (1e6, 1e9)]
     assert growing[1] > 20 * growing[0]
+
+
+def test_srpt_bounce_tie_at_half_prediction_is_right_continuous():
+    """y = x/2: the rank |y - a| ends at its starting value y, which it never reaches again, so
+    new jobs of rank y never preempt: E[T] equals the limit from y > x/2 (the simulator gives
+    2.976 +- 0.041 here), not the value below x/2 (4.02, where such jobs do preempt late)."""
+    def et(f):
+        pairs = qt.EmpiricalPairs([1, 100], [1, 100 * f], [0.997, 0.003])
+        return qt.MG1(0.8 / 1.297, prediction=pairs).mean_response_time("srpt-bounce")
+
+    at, above, below = et(0.5), et(0.5 + 1e-9), et(0.5 - 1e-9)
+    assert abs(at - above) < 1e-6 * above
+    assert below > 1.3 * at
