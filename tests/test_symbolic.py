@@ -264,6 +264,12 @@ def test_formula_api():
 def test_errors():
     with pytest.raises(NotImplementedError, match="Exponential, Erlang, HyperExponential, Uniform"):
         sym.response_time("srpt", size=qt.Weibull(0.5, 1.0))
+    for call in (lambda: sym.response_time("srpt", size=qt.Weibull(0.5, 1.0)),
+                 lambda: sym.response_time("sprpt", size=qt.Exponential(1.0), prediction=qt.OneBit(1.0)),
+                 lambda: sym.mean_response_time(qt.Gittins(), size=qt.Exponential(1.0))):
+        with pytest.raises(NotImplementedError, match=r"Weibull|OneBit|Gittins") as err:
+            call()
+        assert "qt.MG1(" in str(err.value)  # the message points to the numeric engine
     with pytest.raises(NotImplementedError, match="supported prediction laws"):
         sym.response_time("sprpt", size=qt.Exponential(1.0), prediction=qt.OneBit(1.0))
     with pytest.raises(NotImplementedError, match="supported policies"):

@@ -376,7 +376,8 @@ def as_symbolic_size(size) -> SymbolicSize:
         f"{', '.join(SUPPORTED_SIZES)} (qt.Exponential, qt.Erlang, qt.HyperExponential, qt.Uniform, "
         "qt.Deterministic, or "
         "qtheory.symbolic.Exponential(mean=sympy.Symbol('m')) and friends; GeneralSize() keeps "
-        "integrals of a placeholder density f)")
+        "integrals of a placeholder density f); for a numeric value use the engine: "
+        "qt.MG1(arrival_rate, size, prediction).mean_response_time(policy)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,4 +607,5 @@ def as_symbolic_prediction(prediction) -> SymbolicPrediction | None:
         return PerfectPrediction() if prediction.sigma == 0 else LogNormalPrediction(prediction.sigma)
     raise NotImplementedError(
         f"no symbolic form for the prediction law {prediction!r}; supported prediction laws: "
-        f"{', '.join(SUPPORTED_PREDICTIONS)}")
+        f"{', '.join(SUPPORTED_PREDICTIONS)}; for a numeric value use the engine: "
+        "qt.MG1(arrival_rate, size, prediction).mean_response_time(policy)")

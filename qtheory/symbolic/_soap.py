@@ -44,7 +44,9 @@ def _policy(policy) -> Policy:
     p = get_policy(policy)
     if type(p) not in (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT):
         raise NotImplementedError(f"no symbolic formula for policy {p.name}; supported policies: "
-                                  f"{', '.join(SUPPORTED_POLICIES)}")
+                                  f"{', '.join(SUPPORTED_POLICIES)}; for a numeric value use the "
+                                  "engine: qt.MG1(arrival_rate, size, prediction)"
+                                  f".mean_response_time({p.name!r})")
     return p
 
 
