@@ -266,6 +266,9 @@ def _call(setup, kind, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track):
                               ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,
                               st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.GK, st.GT, st.GS, st.GX,
                               st.sf, st.si, n_track, st.bT, st.bX, st.bY, st.bJ)
+    if setup.servers == 1 and kind == "soap" and plan.form == K.FORM_CONST and plan.tab_mode == 0:
+        return K.fcfs1_kernel(setup.speed, ia, x, cy, st.sf, st.si, n_track, st.bT, st.bX, st.bY,
+                              st.bJ)
     if setup.servers == 1 and kind == "soap":
         return K.soap1_kernel(plan.form, setup.speed, plan.tab_mode, st.tm, ia, x, d, cy, ctid,
                               ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,

@@ -11,6 +11,7 @@ Three kernels share one data layout and one calling convention:
   server so that their ranks stay equal (the limit of the FCFS tie rule; for LAS this is
   processor sharing among the jobs of least attained service), handled exactly.
 * :func:`ps_kernel`: processor sharing on ``k`` servers (each job gets ``speed * min(1, k/n)``).
+* :func:`fcfs1_kernel`: FCFS on one server by the Lindley recursion (no event loop).
 
 Conventions (the SOAP paper; see ``shared/reference/soap_multiserver.md`` sections 1.6 and 7):
 lower rank is served first; ties go to the earlier arrival; a job rank is compared through the
@@ -567,6 +568,45 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
     si[SI_NS] = ns
     si[SI_HN] = hn
     si[SI_FREE] = ftop
+    si[SI_LEFT] = left
+    si[SI_NB] = nb
+    return status
+
+
+@njit(cache=True, nogil=True)
+def fcfs1_kernel(speed, ia, cx, cy, sf, si, n_track, bT, bX, bY, bJ):
+    r"""FCFS on one server by the Lindley recursion: the departure time of arrival ``n`` is
+    :math:`D_n = \max(A_n, D_{n-1}) + X_n/s`, known when the job arrives, so there is no event
+    loop and no queue.  Same calling convention and results as :func:`soap1_kernel` with
+    ``FORM_CONST`` (response times are emitted at arrival, in arrival order, which for FCFS is
+    also the completion order); ``sf[SF_T]`` holds the last departure time."""
+    has_y = cy.size > 0
+    ispeed = 1.0 / speed
+    nb = 0
+    dep = sf[SF_T]
+    tlast = sf[SF_TLAST]
+    ptr = si[SI_PTR]
+    jid = si[SI_JID]
+    left = si[SI_LEFT]
+    m = ia.size
+    status = NEED_CHUNK
+    while ptr < m:
+        ta = tlast + ia[ptr]
+        start = dep if dep > ta else ta
+        dep = start + cx[ptr] * ispeed
+        if jid < n_track:
+            nb = _emit(bT, bX, bY, bJ, nb, jid, dep - ta, cx[ptr], cy[ptr] if has_y else 0.0)
+            left -= 1
+        tlast = ta
+        ptr += 1
+        jid += 1
+        if left == 0:
+            status = DONE
+            break
+    sf[SF_T] = dep
+    sf[SF_TLAST] = tlast
+    si[SI_PTR] = ptr
+    si[SI_JID] = jid
     si[SI_LEFT] = left
     si[SI_NB] = nb
     return status
