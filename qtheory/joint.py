@@ -175,6 +175,9 @@ class FactorJoint(Joint):
     e.g. :math:`A(v) = \sum_i p_i x_i F_Z(v/x_i)`.
     """
 
+    #: (psi(0), psi'(0), E[X^2; X > h], E[X; X > h]) for the tail of C beyond the size rule
+    _c_tail_coef: tuple | None = None
+
     def __init__(self, size, factor):
         super().__init__(size)
         self.factor = factor
@@ -205,6 +208,12 @@ class FactorJoint(Joint):
             bps = [b * k for b in s.breakpoints for k in factor.kinks]
             if self.x_outer:
                 self._xr = size_rule(s, width=width)
+                h = size_range(s)[1]
+                psi0 = float(factor.psi(np.zeros(1))[0])
+                dpsi0 = 2.0 * factor.excess() - float(factor.pdf(np.zeros(1))[0])
+                t2 = float(s.tail_moment(2, h)) if psi0 != 0.0 else 0.0
+                t1 = float(s.tail_moment(1, h)) if dpsi0 != 0.0 else 0.0
+                self._c_tail_coef = (psi0, dpsi0, t2, t1) if math.isfinite(t2) else None
             else:
                 self._zedges = log_edges(math.exp(zlo), math.exp(zhi),
                                          min(0.5, zs / WIDTH_DIV), factor.kinks + (1.0,))
@@ -257,7 +266,7 @@ class FactorJoint(Joint):
             Fz = f.cdf(t)
             A = (Fz * (pa * xa)).sum(1)
             B = (Fz * (pa * xa * xa)).sum(1)
-            C = (f.psi(t) * (pa * xa * xa)).sum(1)
+            C = (f.psi(t) * (pa * xa * xa)).sum(1) + self._c_tail(v)
             G = ((f.sf(t) - f.sf(1.0 + t)) * pa).sum(1)
             fz = f.pdf(t)
             fY = (fz * (pa / xa)).sum(1)
@@ -293,6 +302,24 @@ class FactorJoint(Joint):
         fY = (wz * fx / z).sum(1)
         aY = (wz * fx * c / z).sum(1)
         return A, B, C, G, fY, aY
+
+    def _c_tail(self, v: np.ndarray) -> np.ndarray | float:
+        r"""The part of :math:`C(v) = E[X^2 \psi(v/X)]` beyond the top ``h`` of the size rule.
+
+        The rule holds the mass and the first moment to 1e-17, not the second moment of a heavy
+        tail (Pareto(2.5): 2e-6 of C is beyond it). For :math:`X > h \gg v`,
+        :math:`\psi(v/X) = \psi(0) + \psi'(0) v/X + O((v/X)^2)` with
+        :math:`\psi'(0) = 2E[(1-Z)^+] - f_Z(0)`, so the tail is
+        :math:`\psi(0) E[X^2; X>h] + \psi'(0) v E[X; X>h]`."""
+        if self.size.is_discrete or self._c_tail_coef is None:
+            return 0.0
+        psi0, dpsi0, t2, t1 = self._c_tail_coef
+        out = np.zeros(np.shape(v))
+        if psi0 != 0.0:
+            out = out + psi0 * t2
+        if dpsi0 != 0.0:
+            out = out + dpsi0 * t1 * np.asarray(v, float)
+        return np.maximum(out, 0.0)
 
     def A_lt(self, v):
         return self._eval(v, 0)
