@@ -125,7 +125,7 @@ def kernel_rate(model, policy, ia, x, y, repeat, chunk=1 << 16):
             while True:
                 st.buffers(chunk)
                 t0 = time.thread_time()
-                status = _call(setup, st, ia[sl], x[sl], dd[sl], y[sl],
+                status = _call(setup, plan.kind, st, ia[sl], x[sl], dd[sl], y[sl],
                                ctid[sl] if ctid.size else ctid, dummy, dummy, empty, n)
                 t1 = time.thread_time()
                 K.tally(st.bT, st.bX, st.bY, st.bJ, int(st.si[K.SI_NB]), 0, True, acc, hist,

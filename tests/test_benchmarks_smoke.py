@@ -43,3 +43,16 @@ def test_bench_engine_quick(tmp_path):
                         "most_queue_ms", "speed_ratio_cold"):
                 assert key in row
             assert row["qtheory_rel_err"] < 1e-8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["bench_sim.py", "--jobs", "20000", "--repeat", "1", "--baseline-jobs", "1000"],
+                                  ["bench_bounds.py", "--quick"]], ids=["bench_sim", "bench_bounds"])
+def test_other_benchmarks_run(args, tmp_path):
+    """The simulator and bounds benchmarks run end to end at a tiny size (so an internal API
+    change cannot silently break them); their timings are not asserted."""
+    extra = ["--out", str(tmp_path / "b.json")] if args[0] == "bench_bounds.py" else []
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / args[0]), *args[1:], *extra], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "target" in proc.stdout, proc.stdout[-2000:]

@@ -59,7 +59,6 @@ from numba import njit
 from .kernels import (
     C_A0,
     C_AGE,
-    C_ARR,
     C_D,
     C_END,
     C_GR,
@@ -70,30 +69,25 @@ from .kernels import (
     C_TS,
     C_V0,
     C_X,
-    C_Y,
     DONE,
-    FORM_AGE,
-    FORM_CONST,
-    FORM_NP,
     INF,
     MAX_STILL,
     NEED_CAP,
     NEED_CHUNK,
-    SF_T,
-    SF_TLAST,
-    SI_FREE,
     SI_HN,
-    SI_JID,
-    SI_LEFT,
-    SI_NB,
     SI_NS,
-    SI_PTR,
     STALLED,
     TIE,
     TIE_T,
-    _emit,
+    _finish,
+    _first_seg,
     _init_table,
+    _load_state,
+    _put_job,
+    _put_seg,
+    _save_state,
     _seg,
+    _tables,
 )
 
 __all__ = ["general_kernel", "C_RK"]
@@ -280,12 +274,7 @@ def _crossing(ORD, n, F, CL, RATE, VEL, speed):
 def _next_segment(s, form, e, F, I, TA, TV):
     """Move slot s (at age e, a breakpoint) to its next rank segment."""
     a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV, I[s, C_TS], I[s, C_TN])
-    F[s, C_AGE] = e
-    F[s, C_A0] = a0
-    F[s, C_V0] = v0
-    F[s, C_SL] = sl
-    F[s, C_END] = end
-    I[s, C_SEG] = idx
+    _put_seg(F, I, s, e, a0, v0, sl, end, idx)
     F[s, C_RK] = v0 + sl * (e - a0) if sl != 0.0 else v0
 
 
@@ -300,20 +289,10 @@ def general_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, c
     ``ORD`` (present slots in key order; count ``si[SI_HN]``), ``CL`` (int64) and ``RATE``,
     ``VEL`` (float64) scratch arrays of the slot capacity.
     """
-    TA = BA
-    TV = BV
-    if tab_mode == 2:
-        TA = SA
-        TV = SV
+    TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
     nb = 0
-    t = sf[SF_T]
-    tlast = sf[SF_TLAST]
-    ptr = si[SI_PTR]
-    jid = si[SI_JID]
-    n = si[SI_HN]
-    ftop = si[SI_FREE]
-    left = si[SI_LEFT]
+    t, tlast, ptr, jid, n, ftop, left = _load_state(sf, si)
     m = ia.size
     status = NEED_CHUNK
     still = 0
@@ -391,12 +370,8 @@ def general_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, c
                 if x <= e:
                     if a >= x - TIE * x:  # completion
                         F[s, C_AGE] = x
-                        j = I[s, C_JID]
-                        if j < n_track:
-                            nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
-                            left -= 1
-                        free[ftop] = s
-                        ftop += 1
+                        nb, left, ftop = _finish(s, I[s, C_JID], t, x, F, free, ftop, n_track, bT,
+                                                 bX, bY, bJ, nb, left)
                         ORD[p] = -1
                         done += 1
                         continue
@@ -447,23 +422,9 @@ def general_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, c
         ftop -= 1
         s = free[ftop]
         d = cd[ptr]
-        F[s, C_ARR] = t
-        F[s, C_X] = cx[ptr]
-        F[s, C_D] = d
-        F[s, C_Y] = cy[ptr] if has_y else 0.0
-        F[s, C_AGE] = 0.0
-        I[s, C_JID] = jid
+        _put_job(F, I, s, t, cx[ptr], d, cy[ptr] if has_y else 0.0, jid)
         if tab_mode == 0:
-            if form == FORM_NP:  # rank d until the job has received service, then -inf
-                a0, v0, sl, end, idx = 0.0, d, 0.0, 0.0, 0
-            else:
-                a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
-            F[s, C_A0] = a0
-            F[s, C_V0] = v0
-            F[s, C_SL] = sl
-            F[s, C_END] = end
-            I[s, C_SEG] = idx
-            r0 = 0.0 if (form == FORM_CONST or form == FORM_AGE) else d
+            r0, f0 = _first_seg(s, form, d, F, I, TA, TV)
         else:
             r0, f0 = _init_table(s, ptr, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS,
                                  BN, F, I, SA, SV, TA, TV)
@@ -473,15 +434,8 @@ def general_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, c
         dirty = True
         ptr += 1
         jid += 1
-    sf[SF_T] = t
-    sf[SF_TLAST] = tlast
-    si[SI_PTR] = ptr
-    si[SI_JID] = jid
+    _save_state(sf, si, t, tlast, ptr, jid, n, ftop, left, nb)
     si[SI_NS] = 0
-    si[SI_HN] = n
-    si[SI_FREE] = ftop
-    si[SI_LEFT] = left
-    si[SI_NB] = nb
     return status
 
 

@@ -1,6 +1,6 @@
 r"""Numba kernels of the Monte Carlo verifier: event-driven preemptive-resume queues.
 
-Three kernels share one data layout and one calling convention:
+The kernels share one data layout and one calling convention:
 
 * :func:`soap_kernel`: a SOAP policy whose rank never *rises* continuously with age (every
   segment has slope <= 0; jumps either way at breakpoints are allowed), on ``k >= 1`` servers.
@@ -51,7 +51,18 @@ when it has consumed a chunk, and ``DONE`` once every tracked job (arrival index
 (``bT``, ``bX``, ``bY``, ``bJ``: response time, size, prediction, arrival index; their count is
 ``si[SI_NB]``); the caller folds them into the statistics with :func:`tally` after each call.
 The buffers must hold ``slots + chunk`` entries (no call completes more jobs than were present
-at its start plus those arriving during it).
+at its start plus those arriving during it; every completion is written at position ``nb``,
+which only a tracked one advances).
+
+The steps the event kernels (and :mod:`qtheory.sim.general_kernel`) have in common are small
+helpers here: admitting an arrival (:func:`_put_job`, :func:`_first_seg` or :func:`_init_table`),
+storing a rank segment (:func:`_put_seg`), completing a job (:func:`_finish`), the current rank
+and heap key of a job, loading and saving the scalar state.  Numba inlines them; a helper that
+takes arrays is kept branch-free where it runs per event (a branch would leave reference
+counting of its array arguments in the event loop: 2-3x slower).  A few hot blocks of
+:func:`group_kernel` (the breakpoint of the served job and of the group members, the group
+completions) stay written out: there even the branch-free helpers cost 3-8% (SRPT-Bounce,
+Gittins tables).
 """
 
 from __future__ import annotations
@@ -287,10 +298,98 @@ def _seg(form, d, a, i, TA, TV, ts, tn):
 
 
 @njit(cache=True, nogil=True)
+def _put_rank(F, s, age, a0, v0, sl, end):
+    """Store the age and the current rank segment of slot ``s``."""
+    F[s, C_AGE] = age
+    F[s, C_A0] = a0
+    F[s, C_V0] = v0
+    F[s, C_SL] = sl
+    F[s, C_END] = end
+
+
+@njit(cache=True, nogil=True)
+def _put_seg(F, I, s, age, a0, v0, sl, end, idx):
+    """:func:`_put_rank` and the table index ``idx`` of the segment."""
+    _put_rank(F, s, age, a0, v0, sl, end)
+    I[s, C_SEG] = idx
+
+
+@njit(cache=True, nogil=True)
+def _rank(F, s):
+    """Current rank of the job in slot ``s`` (at its stored age)."""
+    return F[s, C_V0] + F[s, C_SL] * (F[s, C_AGE] - F[s, C_A0])
+
+
+@njit(cache=True, nogil=True)
+def _wait_key(j, rising):
+    """Heap tie-break key of arrival ``j``: ``FLAG`` set when its rank is rising."""
+    return j | FLAG if rising else j
+
+
+@njit(cache=True, nogil=True)
+def _top_before(HR, HT, hn, r, tb):
+    """The heap (size ``hn``) is not empty and its top has a lower key than ``(r, tb)``
+    (branch-free: the top is read even when the heap is empty, and ignored)."""
+    return (hn > 0) & ((HR[0] < r) | ((HR[0] == r) & (HT[0] < tb)))
+
+
+@njit(cache=True, nogil=True)
+def _tables(tab_mode, BA, BV, SA, SV):
+    """The rank tables a kernel reads: the per-slot copies (``tab_mode == 2``) or the bank."""
+    if tab_mode == 2:
+        return SA, SV
+    return BA, BV
+
+
+@njit(cache=True, nogil=True)
+def _load_state(sf, si):
+    """The scalar state every kernel keeps in registers: ``(t, tlast, ptr, jid, hn, ftop,
+    left)``."""
+    return sf[SF_T], sf[SF_TLAST], si[SI_PTR], si[SI_JID], si[SI_HN], si[SI_FREE], si[SI_LEFT]
+
+
+@njit(cache=True, nogil=True)
+def _save_state(sf, si, t, tlast, ptr, jid, hn, ftop, left, nb):
+    """Write back the state read by :func:`_load_state` and the completion count ``nb``."""
+    sf[SF_T] = t
+    sf[SF_TLAST] = tlast
+    si[SI_PTR] = ptr
+    si[SI_JID] = jid
+    si[SI_HN] = hn
+    si[SI_FREE] = ftop
+    si[SI_LEFT] = left
+    si[SI_NB] = nb
+
+
+@njit(cache=True, nogil=True)
+def _put_job(F, I, s, t, x, d, y, jid):
+    """A new job in slot ``s``: arrival time, size, descriptor, prediction, arrival index, age 0."""
+    F[s, C_ARR] = t
+    F[s, C_X] = x
+    F[s, C_D] = d
+    F[s, C_Y] = y
+    F[s, C_AGE] = 0.0
+    I[s, C_JID] = jid
+
+
+@njit(cache=True, nogil=True)
+def _first_seg(s, form, d, F, I, TA, TV):
+    """Set the first rank segment of the new job in slot ``s`` (descriptor ``d``, a closed-form
+    rank); return (rank at age 0, rising flag)."""
+    if form == FORM_NP:  # rank d until the job has received service, then -inf
+        a0, v0, sl, end, idx = 0.0, d, 0.0, 0.0, 0
+    else:
+        a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
+    _put_seg(F, I, s, 0.0, a0, v0, sl, end, idx)
+    return (0.0 if (form == FORM_CONST or form == FORM_AGE) else d), sl > 0.0
+
+
+@njit(cache=True, nogil=True)
 def _init_table(s, p, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS, BN, F, I, SA, SV,
                 TA, TV):
-    """Attach its rank table to the job in slot ``s`` (arrival ``p`` of the chunk) and set its
-    first segment; return (rank at age 0, rising flag)."""
+    """Attach its rank table to the job in slot ``s`` (arrival ``p`` of the chunk; ``tab_mode``
+    1: a table of the bank, 2: its own copy in ``SA``/``SV``) and set its first segment; return
+    (rank at age 0, rising flag)."""
     ts = 0
     tn = 0
     if tab_mode == 1:
@@ -310,12 +409,24 @@ def _init_table(s, p, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS, B
         # a jump at age 0: the rank is TV[ts] until the job has received service (a zero-length
         # first segment, whose end is processed as a breakpoint once the job is in service)
         a0, v0, sl, end, i = 0.0, TV[ts], 0.0, 0.0, 0
-    F[s, C_A0] = a0
-    F[s, C_V0] = v0
-    F[s, C_SL] = sl
-    F[s, C_END] = end
-    I[s, C_SEG] = i
+    _put_seg(F, I, s, 0.0, a0, v0, sl, end, i)
     return TV[ts], sl > 0.0
+
+
+@njit(cache=True, nogil=True)
+def _to_event(F, s, ispeed):
+    """Time until the next event of the served job in slot ``s`` at full speed (``ispeed``: 1 /
+    speed), and whether it is its completion (else a breakpoint of its rank)."""
+    x = F[s, C_X]
+    e = F[s, C_END]
+    return (min(x, e) - F[s, C_AGE]) * ispeed, x <= e
+
+
+@njit(cache=True, nogil=True)
+def _cached(F, I, s):
+    """The served job's state that :func:`soap1_kernel` keeps in registers: ``(age, x, end,
+    v0, slope, a0, arrival index)`` of slot ``s``."""
+    return F[s, C_AGE], F[s, C_X], F[s, C_END], F[s, C_V0], F[s, C_SL], F[s, C_A0], I[s, C_JID]
 
 
 @njit(cache=True, nogil=True)
@@ -326,6 +437,20 @@ def _emit(bT, bX, bY, bJ, nb, j, T, x, y):
     bY[nb] = y
     bJ[nb] = j
     return nb + 1
+
+
+@njit(cache=True, nogil=True)
+def _finish(s, j, t, x, F, free, ftop, n_track, bT, bX, bY, bJ, nb, left):
+    """The job in slot ``s`` (arrival index ``j``, size ``x``) completes at time ``t``: emit it
+    if tracked and free its slot.  Returns ``(nb, left, ftop)``.
+
+    Branch-free (a branch here would leave reference counting of the arrays in the event
+    loops): the entry is written at ``nb`` in any case (in bounds: the buffers hold every
+    completion of the call) and counted only for a tracked job."""
+    tracked = j < n_track
+    _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
+    free[ftop] = s
+    return nb + tracked, left - tracked, ftop + 1
 
 
 @njit(cache=True, nogil=True)
@@ -397,22 +522,12 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
     worst served job), at a completion (the heap top enters) and at an upward jump of a served
     job's rank at a breakpoint (against the heap top).  Returns a status code.
     """
-    TA = BA
-    TV = BV
-    if tab_mode == 2:
-        TA = SA
-        TV = SV
+    TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
     ispeed = 1.0 / speed
     nb = 0
-    t = sf[SF_T]
-    tlast = sf[SF_TLAST]
-    ptr = si[SI_PTR]
-    jid = si[SI_JID]
+    t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     ns = si[SI_NS]
-    hn = si[SI_HN]
-    ftop = si[SI_FREE]
-    left = si[SI_LEFT]
     m = ia.size
     status = NEED_CHUNK
     while True:
@@ -425,24 +540,12 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
         while ns > 0:
             bi = 0
             if ns == 1:
-                s = srv[0]
-                lim = F[s, C_X]
-                e = F[s, C_END]
-                bcomp = lim <= e
-                if not bcomp:
-                    lim = e
-                bdt = (lim - F[s, C_AGE]) * ispeed
+                bdt, bcomp = _to_event(F, srv[0], ispeed)
             else:
                 bdt = INF
                 bcomp = False
                 for i in range(ns):
-                    s = srv[i]
-                    lim = F[s, C_X]
-                    e = F[s, C_END]
-                    comp = lim <= e
-                    if not comp:
-                        lim = e
-                    dt = (lim - F[s, C_AGE]) * ispeed
+                    dt, comp = _to_event(F, srv[i], ispeed)
                     if dt < bdt or (dt == bdt and comp and not bcomp):
                         bdt = dt
                         bi = i
@@ -465,12 +568,8 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
             e = F[s, C_END]
             if x <= e:  # completion
                 F[s, C_AGE] = x
-                j = I[s, C_JID]
-                if j < n_track:
-                    nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], x, F[s, C_Y])
-                    left -= 1
-                free[ftop] = s
-                ftop += 1
+                nb, left, ftop = _finish(s, I[s, C_JID], t, x, F, free, ftop, n_track, bT, bX, bY,
+                                         bJ, nb, left)
                 if hn > 0:
                     srv[bi] = HS[0]
                     hn = _hpop(HR, HT, HS, hn)
@@ -481,19 +580,13 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
                     stop = True
                     break
             else:  # breakpoint of the rank
-                F[s, C_AGE] = e
                 a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV,
                                             I[s, C_TS], I[s, C_TN])
-                F[s, C_A0] = e
-                F[s, C_V0] = v0
-                F[s, C_SL] = sl
-                F[s, C_END] = end
-                I[s, C_SEG] = idx
-                if hn > 0:
-                    tb = I[s, C_JID]
-                    if HR[0] < v0 or (HR[0] == v0 and HT[0] < tb):
-                        srv[bi] = HS[0]
-                        _hsift(HR, HT, HS, hn, v0, tb, s)
+                _put_seg(F, I, s, e, e, v0, sl, end, idx)
+                tb = I[s, C_JID]
+                if _top_before(HR, HT, hn, v0, tb):
+                    srv[bi] = HS[0]
+                    _hsift(HR, HT, HS, hn, v0, tb, s)
         if stop:
             status = DONE
             break
@@ -509,24 +602,9 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
         ftop -= 1
         s = free[ftop]
         d = cd[ptr]
-        F[s, C_ARR] = t
-        F[s, C_X] = cx[ptr]
-        F[s, C_D] = d
-        F[s, C_Y] = cy[ptr] if has_y else 0.0
-        F[s, C_AGE] = 0.0
-        I[s, C_JID] = jid
+        _put_job(F, I, s, t, cx[ptr], d, cy[ptr] if has_y else 0.0, jid)
         if tab_mode == 0:
-            if form == FORM_NP:  # rank d until the job has received service, then -inf
-                a0, v0, sl, end, idx = 0.0, d, 0.0, 0.0, 0
-            else:
-                a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
-            F[s, C_A0] = a0
-            F[s, C_V0] = v0
-            F[s, C_SL] = sl
-            F[s, C_END] = end
-            I[s, C_SEG] = idx
-            f0 = sl > 0.0
-            r0 = 0.0 if (form == FORM_CONST or form == FORM_AGE) else d
+            r0, f0 = _first_seg(s, form, d, F, I, TA, TV)
         else:
             r0, f0 = _init_table(s, ptr, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS,
                                  BN, F, I, SA, SV, TA, TV)
@@ -540,14 +618,14 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
             wi = 0
             if ns == 1:
                 s1 = srv[0]
-                wr = F[s1, C_V0] + F[s1, C_SL] * (F[s1, C_AGE] - F[s1, C_A0])
+                wr = _rank(F, s1)
                 wt = I[s1, C_JID]
             else:
                 wr = -INF
                 wt = np.int64(-1)
             for i in range(ns if ns > 1 else 0):
                 s1 = srv[i]
-                r = F[s1, C_V0] + F[s1, C_SL] * (F[s1, C_AGE] - F[s1, C_A0])
+                r = _rank(F, s1)
                 t1 = I[s1, C_JID]
                 if r > wr or (r == wr and t1 > wt):
                     wr = r
@@ -561,15 +639,8 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
                 srv[wi] = s
             else:
                 hn = _hpush(HR, HT, HS, hn, r0, tb, s)
-    sf[SF_T] = t
-    sf[SF_TLAST] = tlast
-    si[SI_PTR] = ptr
-    si[SI_JID] = jid
+    _save_state(sf, si, t, tlast, ptr, jid, hn, ftop, left, nb)
     si[SI_NS] = ns
-    si[SI_HN] = hn
-    si[SI_FREE] = ftop
-    si[SI_LEFT] = left
-    si[SI_NB] = nb
     return status
 
 
@@ -583,11 +654,7 @@ def fcfs1_kernel(speed, ia, cx, cy, sf, si, n_track, bT, bX, bY, bJ):
     has_y = cy.size > 0
     ispeed = 1.0 / speed
     nb = 0
-    dep = sf[SF_T]
-    tlast = sf[SF_TLAST]
-    ptr = si[SI_PTR]
-    jid = si[SI_JID]
-    left = si[SI_LEFT]
+    dep, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)  # (hn, ftop: unused, kept)
     m = ia.size
     status = NEED_CHUNK
     while ptr < m:
@@ -603,12 +670,7 @@ def fcfs1_kernel(speed, ia, cx, cy, sf, si, n_track, bT, bX, bY, bJ):
         if left == 0:
             status = DONE
             break
-    sf[SF_T] = dep
-    sf[SF_TLAST] = tlast
-    si[SI_PTR] = ptr
-    si[SI_JID] = jid
-    si[SI_LEFT] = left
-    si[SI_NB] = nb
+    _save_state(sf, si, dep, tlast, ptr, jid, hn, ftop, left, nb)
     return status
 
 
@@ -620,40 +682,18 @@ def soap1_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
     segment live in local variables (written back to its slot only when it is preempted), which
     makes the common SRPT/SPRPT event loop about 10% faster.  Same arguments (without ``k``),
     same results."""
-    TA = BA
-    TV = BV
-    if tab_mode == 2:
-        TA = SA
-        TV = SV
+    TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
     ispeed = 1.0 / speed
     nb = 0
-    t = sf[SF_T]
-    tlast = sf[SF_TLAST]
-    ptr = si[SI_PTR]
-    jid = si[SI_JID]
-    hn = si[SI_HN]
-    ftop = si[SI_FREE]
-    left = si[SI_LEFT]
+    t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     m = ia.size
     status = NEED_CHUNK
     cur = srv[0] if si[SI_NS] > 0 else -1
     # the served job, cached
-    age = 0.0
-    x = 0.0
-    end = 0.0
-    v0 = 0.0
-    sl = 0.0
-    a0 = 0.0
-    cj = np.int64(0)
+    age, x, end, v0, sl, a0, cj = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.int64(0)
     if cur >= 0:
-        age = F[cur, C_AGE]
-        x = F[cur, C_X]
-        end = F[cur, C_END]
-        v0 = F[cur, C_V0]
-        sl = F[cur, C_SL]
-        a0 = F[cur, C_A0]
-        cj = I[cur, C_JID]
+        age, x, end, v0, sl, a0, cj = _cached(F, I, cur)
     while True:
         if ptr >= m:
             status = NEED_CHUNK
@@ -669,21 +709,12 @@ def soap1_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                 break
             t = te if te < ta else ta
             if comp:
-                if cj < n_track:
-                    nb = _emit(bT, bX, bY, bJ, nb, cj, t - F[cur, C_ARR], x, F[cur, C_Y])
-                    left -= 1
-                free[ftop] = cur
-                ftop += 1
+                nb, left, ftop = _finish(cur, cj, t, x, F, free, ftop, n_track, bT, bX, bY, bJ, nb,
+                                         left)
                 if hn > 0:
                     cur = HS[0]
                     hn = _hpop(HR, HT, HS, hn)
-                    age = F[cur, C_AGE]
-                    x = F[cur, C_X]
-                    end = F[cur, C_END]
-                    v0 = F[cur, C_V0]
-                    sl = F[cur, C_SL]
-                    a0 = F[cur, C_A0]
-                    cj = I[cur, C_JID]
+                    age, x, end, v0, sl, a0, cj = _cached(F, I, cur)
                 else:
                     cur = -1
                 if left == 0:
@@ -691,26 +722,16 @@ def soap1_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                     break
             else:
                 age = end
-                a0, v0, sl, end, idx = _seg(form, F[cur, C_D], end, I[cur, C_SEG], TA, TV,
+                a0, v0, sl, end, idx = _seg(form, F[cur, C_D], age, I[cur, C_SEG], TA, TV,
                                             I[cur, C_TS], I[cur, C_TN])
                 a0 = age
                 I[cur, C_SEG] = idx
-                if hn > 0 and (HR[0] < v0 or (HR[0] == v0 and HT[0] < cj)):
-                    F[cur, C_AGE] = age
-                    F[cur, C_A0] = a0
-                    F[cur, C_V0] = v0
-                    F[cur, C_SL] = sl
-                    F[cur, C_END] = end
+                if _top_before(HR, HT, hn, v0, cj):
+                    _put_rank(F, cur, age, a0, v0, sl, end)
                     s1 = cur
                     cur = HS[0]
                     _hsift(HR, HT, HS, hn, v0, cj, s1)
-                    age = F[cur, C_AGE]
-                    x = F[cur, C_X]
-                    end = F[cur, C_END]
-                    v0 = F[cur, C_V0]
-                    sl = F[cur, C_SL]
-                    a0 = F[cur, C_A0]
-                    cj = I[cur, C_JID]
+                    age, x, end, v0, sl, a0, cj = _cached(F, I, cur)
         if stop:
             status = DONE
             break
@@ -724,24 +745,9 @@ def soap1_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
         ftop -= 1
         s = free[ftop]
         d = cd[ptr]
-        xn = cx[ptr]
-        F[s, C_ARR] = t
-        F[s, C_X] = xn
-        F[s, C_D] = d
-        F[s, C_Y] = cy[ptr] if has_y else 0.0
-        F[s, C_AGE] = 0.0
-        I[s, C_JID] = jid
+        _put_job(F, I, s, t, cx[ptr], d, cy[ptr] if has_y else 0.0, jid)
         if tab_mode == 0:
-            if form == FORM_NP:
-                na0, nv0, nsl, nend, idx = 0.0, d, 0.0, 0.0, 0
-            else:
-                na0, nv0, nsl, nend, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
-            F[s, C_A0] = na0
-            F[s, C_V0] = nv0
-            F[s, C_SL] = nsl
-            F[s, C_END] = nend
-            I[s, C_SEG] = idx
-            r0 = 0.0 if (form == FORM_CONST or form == FORM_AGE) else d
+            r0, f0 = _first_seg(s, form, d, F, I, TA, TV)
         else:
             r0, f0 = _init_table(s, ptr, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS,
                                  BN, F, I, SA, SV, TA, TV)
@@ -750,50 +756,23 @@ def soap1_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
         jid += 1
         if cur < 0:
             cur = s
-            age = 0.0
-            x = xn
-            end = F[s, C_END]
-            v0 = F[s, C_V0]
-            sl = F[s, C_SL]
-            a0 = F[s, C_A0]
-            cj = tb
+            age, x, end, v0, sl, a0, cj = _cached(F, I, s)
         else:
             r = v0 + sl * (age - a0)
             if r0 < r:
-                F[cur, C_AGE] = age
-                F[cur, C_A0] = age
-                F[cur, C_V0] = r
-                F[cur, C_SL] = sl
-                F[cur, C_END] = end
+                _put_rank(F, cur, age, age, r, sl, end)
                 hn = _hpush(HR, HT, HS, hn, r, cj, cur)
                 cur = s
-                age = 0.0
-                x = xn
-                end = F[s, C_END]
-                v0 = F[s, C_V0]
-                sl = F[s, C_SL]
-                a0 = F[s, C_A0]
-                cj = tb
+                age, x, end, v0, sl, a0, cj = _cached(F, I, s)
             else:
                 hn = _hpush(HR, HT, HS, hn, r0, tb, s)
     if cur >= 0:
-        F[cur, C_AGE] = age
-        F[cur, C_A0] = a0
-        F[cur, C_V0] = v0
-        F[cur, C_SL] = sl
-        F[cur, C_END] = end
+        _put_rank(F, cur, age, a0, v0, sl, end)
         srv[0] = cur
         si[SI_NS] = 1
     else:
         si[SI_NS] = 0
-    sf[SF_T] = t
-    sf[SF_TLAST] = tlast
-    si[SI_PTR] = ptr
-    si[SI_JID] = jid
-    si[SI_HN] = hn
-    si[SI_FREE] = ftop
-    si[SI_LEFT] = left
-    si[SI_NB] = nb
+    _save_state(sf, si, t, tlast, ptr, jid, hn, ftop, left, nb)
     return status
 
 
@@ -837,15 +816,8 @@ def _suspend(R, form, F, I, GK, GS, gn, HR, HT, HS, hn, TA, TV):
             if not (form == FORM_TABLE and TV[I[s, C_TS] + idx] != TV[I[s, C_TS] + first]):
                 if abs(v0 - R) > TIE * abs(v0):
                     v0 = R
-            F[s, C_AGE] = e
-            F[s, C_A0] = e
-            F[s, C_V0] = v0
-            F[s, C_SL] = sl
-            F[s, C_END] = end
-            I[s, C_SEG] = idx
-            if sl > 0.0:
-                tb |= FLAG
-            hn = _hpush(HR, HT, HS, hn, v0, tb, s)
+            _put_seg(F, I, s, e, e, v0, sl, end, idx)
+            hn = _hpush(HR, HT, HS, hn, v0, _wait_key(tb, sl > 0.0), s)
         else:
             F[s, C_AGE] = a
             F[s, C_A0] = a
@@ -876,11 +848,9 @@ def _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn):
     while hn > 0:
         s = HS[0]
         hn = _hpop(HR, HT, HS, hn)
-        r = F[s, C_V0] + F[s, C_SL] * (F[s, C_AGE] - F[s, C_A0])
-        tb = I[s, C_JID]
-        if F[s, C_SL] > 0.0:
-            tb |= FLAG
-        if hn > 0 and (HR[0] < r or (HR[0] == r and HT[0] < tb)):
+        r = _rank(F, s)
+        tb = _wait_key(I[s, C_JID], F[s, C_SL] > 0.0)
+        if _top_before(HR, HT, hn, r, tb):
             # only for a table that jumps up at age 0: wait again at the in-service rank
             F[s, C_A0] = F[s, C_AGE]
             F[s, C_V0] = r
@@ -904,23 +874,13 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
     it is processor sharing among the jobs of least age.  Members are kept in a heap keyed by
     the group rank at which they leave (completion or a breakpoint), so events cost O(log n).
     """
-    TA = BA
-    TV = BV
-    if tab_mode == 2:
-        TA = SA
-        TV = SV
+    TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
     ispeed = 1.0 / speed
     nb = 0
-    t = sf[SF_T]
-    tlast = sf[SF_TLAST]
+    t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     R = sf[SF_R]
     Ss = sf[SF_SS]
-    ptr = si[SI_PTR]
-    jid = si[SI_JID]
-    hn = si[SI_HN]
-    ftop = si[SI_FREE]
-    left = si[SI_LEFT]
     mode = si[SI_MODE]
     cur = si[SI_CUR]
     gn = si[SI_GN]
@@ -1085,38 +1045,21 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
         ftop -= 1
         s = free[ftop]
         d = cd[ptr]
-        F[s, C_ARR] = t
-        F[s, C_X] = cx[ptr]
-        F[s, C_D] = d
-        F[s, C_Y] = cy[ptr] if has_y else 0.0
-        F[s, C_AGE] = 0.0
-        I[s, C_JID] = jid
+        _put_job(F, I, s, t, cx[ptr], d, cy[ptr] if has_y else 0.0, jid)
         if tab_mode == 0:
-            if form == FORM_NP:  # rank d until the job has received service, then -inf
-                a0, v0, sl, end, idx = 0.0, d, 0.0, 0.0, 0
-            else:
-                a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
-            F[s, C_A0] = a0
-            F[s, C_V0] = v0
-            F[s, C_SL] = sl
-            F[s, C_END] = end
-            I[s, C_SEG] = idx
-            f0 = sl > 0.0
-            r0 = 0.0 if (form == FORM_CONST or form == FORM_AGE) else d
+            r0, f0 = _first_seg(s, form, d, F, I, TA, TV)
         else:
             r0, f0 = _init_table(s, ptr, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS,
                                  BN, F, I, SA, SV, TA, TV)
         ptr += 1
-        tb = jid
-        if f0:
-            tb |= FLAG
+        tb = _wait_key(jid, f0)
         jid += 1
         if mode == 0:
             hn = _hpush(HR, HT, HS, hn, r0, tb, s)
             mode, cur, gn, R, Ss, hn = _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn)
         elif mode == 1:
             c = cur
-            rc = F[c, C_V0] + F[c, C_SL] * (F[c, C_AGE] - F[c, C_A0])
+            rc = _rank(F, c)
             if r0 < rc:
                 F[c, C_A0] = F[c, C_AGE]
                 F[c, C_V0] = rc
@@ -1136,16 +1079,9 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
                 Ss += inv
             else:
                 hn = _hpush(HR, HT, HS, hn, r0, tb, s)
-    sf[SF_T] = t
-    sf[SF_TLAST] = tlast
+    _save_state(sf, si, t, tlast, ptr, jid, hn, ftop, left, nb)
     sf[SF_R] = R
     sf[SF_SS] = Ss
-    si[SI_PTR] = ptr
-    si[SI_JID] = jid
-    si[SI_HN] = hn
-    si[SI_FREE] = ftop
-    si[SI_LEFT] = left
-    si[SI_NB] = nb
     si[SI_MODE] = mode
     si[SI_CUR] = cur
     si[SI_GN] = gn
@@ -1164,14 +1100,8 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
     ``V + x``.  The heap holds these finish tags.
     """
     nb = 0
-    t = sf[SF_T]
-    tlast = sf[SF_TLAST]
+    t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     V = sf[SF_R]
-    ptr = si[SI_PTR]
-    jid = si[SI_JID]
-    hn = si[SI_HN]
-    ftop = si[SI_FREE]
-    left = si[SI_LEFT]
     m = ia.size
     kf = float(k)
     status = NEED_CHUNK
@@ -1193,12 +1123,8 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
             V = HR[0]
             s = HS[0]
             hn = _hpop(HR, HT, HS, hn)
-            j = I[s, C_JID]
-            if j < n_track:
-                nb = _emit(bT, bX, bY, bJ, nb, j, t - F[s, C_ARR], F[s, C_X], F[s, C_Y])
-                left -= 1
-            free[ftop] = s
-            ftop += 1
+            nb, left, ftop = _finish(s, I[s, C_JID], t, F[s, C_X], F, free, ftop, n_track, bT, bX,
+                                     bY, bJ, nb, left)
             if hn == 0:
                 V = 0.0
             if left == 0:
@@ -1224,13 +1150,6 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
         hn = _hpush(HR, HT, HS, hn, V + cx[ptr], jid, s)
         ptr += 1
         jid += 1
-    sf[SF_T] = t
-    sf[SF_TLAST] = tlast
+    _save_state(sf, si, t, tlast, ptr, jid, hn, ftop, left, nb)
     sf[SF_R] = V
-    si[SI_PTR] = ptr
-    si[SI_JID] = jid
-    si[SI_HN] = hn
-    si[SI_FREE] = ftop
-    si[SI_LEFT] = left
-    si[SI_NB] = nb
     return status
