@@ -54,6 +54,15 @@ __all__ = [
 ]
 
 
+def _batch_cap(bmax) -> int:
+    """The batch cap as an integer (``None``: uncapped); ValueError unless an integer >= 1."""
+    if bmax is None:
+        return 2 ** 62
+    if float(bmax) == int(bmax) and int(bmax) >= 1:
+        return int(bmax)
+    raise ValueError(f"bmax must be an integer >= 1, got bmax={bmax!r}")
+
+
 def _mean_tokens(tokens) -> float:
     m = getattr(tokens, "mean", tokens)
     m = float(m() if callable(m) else m)
@@ -362,12 +371,7 @@ def simulate_continuous_batching(arrival_rate: float, tokens, c: float, a: float
     lam = positive("arrival_rate", arrival_rate)
     c = nonnegative("c", c)
     a = positive("a", a)
-    if bmax is None:
-        cap = 2 ** 62
-    elif float(bmax) == int(bmax) and int(bmax) >= 1:
-        cap = int(bmax)
-    else:
-        raise ValueError(f"bmax must be an integer >= 1, got bmax={bmax!r}")
+    cap = _batch_cap(bmax)
     draw = _tokens_sampler(tokens)
     if mode not in ("fluid", "iterations"):
         raise ValueError(f"mode must be 'fluid' or 'iterations', got mode={mode!r}")
@@ -405,12 +409,7 @@ def simulate_dynamic_batching(arrival_rate: float, alpha: float, tau0: float,
     lam = positive("arrival_rate", arrival_rate)
     alpha = positive("alpha", alpha)
     tau0 = nonnegative("tau0", tau0)
-    if bmax is None:
-        cap = 2 ** 62
-    elif float(bmax) == int(bmax) and int(bmax) >= 1:
-        cap = int(bmax)
-    else:
-        raise ValueError(f"bmax must be an integer >= 1, got bmax={bmax!r}")
+    cap = _batch_cap(bmax)
 
     def one(n, rng):
         arr = np.cumsum(rng.exponential(1.0 / lam, n))

@@ -228,6 +228,16 @@ class LimitedPreemptionResult:
                 f"mean={np.round(self.mean, 6).tolist()}, route={self.route!r})")
 
 
+def _arrival_rates(model, loads) -> np.ndarray:
+    """Arrival rates for ``loads`` (``None``: the model's own rate); ValueError outside (0, 1)."""
+    if loads is None:
+        return np.array([model.arrival_rate])
+    loads = np.atleast_1d(np.asarray(loads, float))
+    if np.any(loads <= 0) or np.any(loads >= 1):
+        raise ValueError(f"loads must lie in (0, 1), got loads={loads.tolist()!r}")
+    return loads / model.size.mean
+
+
 # ---- discrete pairs: exact sums -------------------------------------------------------------
 @njit(cache=True)
 def _cc_discrete(q, x, y, w, c):
@@ -494,13 +504,7 @@ def limited_preemption(model, c: float = 0.8, loads=None) -> LimitedPreemptionRe
         evaluator and fill only ``mean`` (``exact=False``).
     """
     c = in_range("c", c, 0.0, 1.0)
-    if loads is None:
-        lams = np.array([model.arrival_rate])
-    else:
-        loads = np.atleast_1d(np.asarray(loads, float))
-        if np.any(loads <= 0) or np.any(loads >= 1):
-            raise ValueError(f"loads must lie in (0, 1), got loads={loads.tolist()!r}")
-        lams = loads / model.size.mean
+    lams = _arrival_rates(model, loads)
     kind, obj = _route(model)
     if kind == "generic":
         from . import generic
@@ -798,13 +802,7 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
         raise ValueError("SkipPredict needs the expensive predictions: pass a model with "
                          "prediction=...")
     q = _p_long_fn(model.prediction if cheap is None else cheap, T_)
-    if loads is None:
-        lams = np.array([model.arrival_rate])
-    else:
-        loads = np.atleast_1d(np.asarray(loads, float))
-        if np.any(loads <= 0) or np.any(loads >= 1):
-            raise ValueError(f"loads must lie in (0, 1), got loads={loads.tolist()!r}")
-        lams = loads / model.size.mean
+    lams = _arrival_rates(model, loads)
     j = model.prediction.joint(model.size)
     mS_short = np.empty(lams.size)
     mS_long = np.empty(lams.size)
