@@ -179,17 +179,33 @@ class _LogNormalFactor(FactorLaw):
         with np.errstate(divide="ignore"):
             return np.log(np.maximum(z, 0.0)) / self.s
 
+    def _inside(self, z):
+        """z as an array, and the mask of the range where Z's cdf is neither 0 nor 1 to 1e-18
+        (outside it the values are set without evaluating the normal cdf: a large share of the
+        threshold grids)."""
+        z = np.asarray(z, float)
+        lo, hi = self.log_range()
+        return z, (z > math.exp(lo)) & (z < math.exp(hi))
+
     def cdf(self, z):
-        return special.ndtr(self._u(z))
+        z, ins = self._inside(z)
+        out = np.array(z >= 1.0, dtype=float)
+        out[ins] = special.ndtr(self._u(z[ins]))
+        return out if out.ndim else out[()]
 
     def sf(self, z):
-        return special.ndtr(-self._u(z))
+        z, ins = self._inside(z)
+        out = np.array(z < 1.0, dtype=float)
+        out[ins] = special.ndtr(-self._u(z[ins]))
+        return out if out.ndim else out[()]
 
     def pdf(self, z):
-        z = np.asarray(z, float)
-        zz = np.maximum(z, 1e-300)
+        z, ins = self._inside(z)
+        out = np.zeros(z.shape)
+        zz = z[ins]
         u = np.log(zz) / self.s
-        return np.where(z > 0, np.exp(-0.5 * u * u) / (zz * self.s * math.sqrt(2 * math.pi)), 0.0)
+        out[ins] = np.exp(-0.5 * u * u) / (zz * self.s * math.sqrt(2 * math.pi))
+        return out if out.ndim else out[()]
 
     def log_range(self):
         return (-9.0 * self.s, 9.0 * self.s)
@@ -197,11 +213,12 @@ class _LogNormalFactor(FactorLaw):
     def log_range_q(self, u):
         return self.s * float(special.ndtri(u))
 
-    def _pm_between(self, k, lo, hi):
-        """E[Z^k 1{lo < Z <= hi}], both ends > 0, computed without cancellation."""
+    def _pm_between(self, k, lo, hi, llo=None, lhi=None):
+        """E[Z^k 1{lo < Z <= hi}], both ends > 0, computed without cancellation (``llo``,
+        ``lhi``: the logs of the ends, when the caller has them)."""
         s = self.s
-        a = np.log(lo) / s - k * s
-        b = np.log(hi) / s - k * s
+        a = (np.log(lo) if llo is None else llo) / s - k * s
+        b = (np.log(hi) if lhi is None else lhi) / s - k * s
         # Phi(b) - Phi(a) = Phi(-a) - Phi(-b): use the form whose arguments are in the lower tail
         up = a > 0
         diff = special.ndtr(np.where(up, -a, b)) - special.ndtr(np.where(up, -b, a))
@@ -209,14 +226,28 @@ class _LogNormalFactor(FactorLaw):
 
     def psi(self, t):
         t = np.asarray(t, float)
-        lo = np.maximum(t, 1e-300)
-        hi = 1.0 + np.maximum(t, 0.0)
-        c = hi
-        m0 = self._pm_between(0, lo, hi)
-        m1 = self._pm_between(1, lo, hi)
-        m2 = self._pm_between(2, lo, hi)
-        val = c * c * m0 - 2 * c * m1 + m2
-        return np.maximum(val, 0.0)
+        out = np.zeros(t.shape)
+        # Z > t has probability < 1e-18 beyond the upper end of the range: psi = 0 there
+        zlo, zhi = self.log_range()
+        s = self.s
+        live = t < math.exp(zhi)
+        # below the range, P(Z <= t) < 1e-18: only the upper end 1 + t matters (3 normal cdfs, not 6)
+        low = live & (t <= math.exp(zlo))
+        mid = live & ~low
+        tl = t[low]
+        hi = 1.0 + np.maximum(tl, 0.0)
+        lhi = np.log1p(np.maximum(tl, 0.0)) / s
+        m0, m1, m2 = (math.exp(k * k * s * s / 2) * special.ndtr(lhi - k * s) for k in (0, 1, 2))
+        out[low] = np.maximum(hi * hi * m0 - 2 * hi * m1 + m2, 0.0)
+        tl = t[mid]
+        lo = np.maximum(tl, 1e-300)
+        hi = 1.0 + np.maximum(tl, 0.0)
+        llo, lhi = np.log(lo), np.log1p(np.maximum(tl, 0.0))
+        m0 = self._pm_between(0, lo, hi, llo, lhi)
+        m1 = self._pm_between(1, lo, hi, llo, lhi)
+        m2 = self._pm_between(2, lo, hi, llo, lhi)
+        out[mid] = np.maximum(hi * hi * m0 - 2 * hi * m1 + m2, 0.0)
+        return out if out.ndim else out[()]
 
     def excess(self):
         s = self.s
