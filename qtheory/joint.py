@@ -263,12 +263,11 @@ class FactorJoint(Joint):
         if self.x_outer:
             xa, pa = self._xr
             t = v[:, None] / xa[None, :]
-            Fz = f.cdf(t)
+            Fz, psi, dG, fz = f.x_outer_terms(t)
             A = (Fz * (pa * xa)).sum(1)
             B = (Fz * (pa * xa * xa)).sum(1)
-            C = (f.psi(t) * (pa * xa * xa)).sum(1) + self._c_tail(v)
-            G = ((f.sf(t) - f.sf(1.0 + t)) * pa).sum(1)
-            fz = f.pdf(t)
+            C = (psi * (pa * xa * xa)).sum(1) + self._c_tail(v)
+            G = (dG * pa).sum(1)
             fY = (fz * (pa / xa)).sum(1)
             aY = (fz * pa).sum(1)
             return A, B, C, G, fY, aY

@@ -60,6 +60,12 @@ class FactorLaw:
         r""":math:`\psi(t) = E[((1 + t - Z)^+)^2\, 1\{Z > t\}]`, used by the SPRPT old work."""
         raise NotImplementedError
 
+    def x_outer_terms(self, t):
+        r"""The four functions of :math:`t = v/x` that the X-outer threshold sums need, on one
+        array: :math:`(F_Z(t), \psi(t), P(Z > t) - P(Z > 1 + t), f_Z(t))`. A law may compute
+        them together (sharing logarithms and range masks)."""
+        return self.cdf(t), self.psi(t), self.sf(t) - self.sf(1.0 + t), self.pdf(t)
+
     def excess(self) -> float:
         """E[(1 - Z)^+]."""
         raise NotImplementedError
@@ -248,6 +254,47 @@ class _LogNormalFactor(FactorLaw):
         m2 = self._pm_between(2, lo, hi, llo, lhi)
         out[mid] = np.maximum(hi * hi * m0 - 2 * hi * m1 + m2, 0.0)
         return out if out.ndim else out[()]
+
+    def x_outer_terms(self, t):
+        """:meth:`FactorLaw.x_outer_terms` in one pass: the logs of t and 1 + t and the range
+        masks are computed once (the same values as the separate methods)."""
+        t = np.asarray(t, float)
+        s = self.s
+        zlo, zhi = (math.exp(r) for r in self.log_range())
+        ins = (t > zlo) & (t < zhi)
+        low = t <= zlo
+        live = t < zhi
+        cdf = np.array(t >= 1.0, dtype=float)
+        sf = np.array(t < 1.0, dtype=float)
+        pdf = np.zeros(t.shape)
+        ti = t[ins]
+        lti = np.log(ti)
+        u = lti / s
+        cdf[ins] = special.ndtr(u)
+        sf[ins] = special.ndtr(-u)
+        pdf[ins] = np.exp(-0.5 * u * u) / (ti * s * math.sqrt(2 * math.pi))
+        # 1 + t: P(Z > 1 + t) and the upper end of psi's window, for t < zhi
+        tl = t[live]
+        l1 = np.log1p(np.maximum(tl, 0.0))
+        sf1 = np.zeros(t.shape)
+        sf1[live] = special.ndtr(-l1 / s)
+        psi = np.zeros(t.shape)
+        lowl = low[live]
+        hi = 1.0 + np.maximum(tl, 0.0)
+        # below the range only the upper end matters; inside it, both ends (no cancellation)
+        hl, lh = hi[lowl], l1[lowl] / s
+        m0, m1, m2 = (math.exp(k * k * s * s / 2) * special.ndtr(lh - k * s) for k in (0, 1, 2))
+        vals = np.empty(tl.shape)
+        vals[lowl] = hl * hl * m0 - 2 * hl * m1 + m2
+        midl = ~lowl
+        hm, tm = hi[midl], tl[midl]
+        llo = np.log(np.maximum(tm, 1e-300))
+        m0 = self._pm_between(0, tm, hm, llo, l1[midl])
+        m1 = self._pm_between(1, tm, hm, llo, l1[midl])
+        m2 = self._pm_between(2, tm, hm, llo, l1[midl])
+        vals[midl] = hm * hm * m0 - 2 * hm * m1 + m2
+        psi[live] = np.maximum(vals, 0.0)
+        return cdf, psi, sf - sf1, pdf
 
     def excess(self):
         s = self.s
