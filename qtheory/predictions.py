@@ -256,45 +256,15 @@ class _LogNormalFactor(FactorLaw):
         return out if out.ndim else out[()]
 
     def x_outer_terms(self, t):
-        """:meth:`FactorLaw.x_outer_terms` in one pass: the logs of t and 1 + t and the range
-        masks are computed once (the same values as the separate methods)."""
+        """:meth:`FactorLaw.x_outer_terms` in one compiled pass over a 2-D ``t``
+        (:mod:`qtheory._lognormal_terms`; the same formulas as the separate methods)."""
         t = np.asarray(t, float)
-        s = self.s
+        if t.ndim != 2:
+            return super().x_outer_terms(t)
+        from ._lognormal_terms import lognormal_terms
+
         zlo, zhi = (math.exp(r) for r in self.log_range())
-        ins = (t > zlo) & (t < zhi)
-        low = t <= zlo
-        live = t < zhi
-        cdf = np.array(t >= 1.0, dtype=float)
-        sf = np.array(t < 1.0, dtype=float)
-        pdf = np.zeros(t.shape)
-        ti = t[ins]
-        lti = np.log(ti)
-        u = lti / s
-        cdf[ins] = special.ndtr(u)
-        sf[ins] = special.ndtr(-u)
-        pdf[ins] = np.exp(-0.5 * u * u) / (ti * s * math.sqrt(2 * math.pi))
-        # 1 + t: P(Z > 1 + t) and the upper end of psi's window, for t < zhi
-        tl = t[live]
-        l1 = np.log1p(np.maximum(tl, 0.0))
-        sf1 = np.zeros(t.shape)
-        sf1[live] = special.ndtr(-l1 / s)
-        psi = np.zeros(t.shape)
-        lowl = low[live]
-        hi = 1.0 + np.maximum(tl, 0.0)
-        # below the range only the upper end matters; inside it, both ends (no cancellation)
-        hl, lh = hi[lowl], l1[lowl] / s
-        m0, m1, m2 = (math.exp(k * k * s * s / 2) * special.ndtr(lh - k * s) for k in (0, 1, 2))
-        vals = np.empty(tl.shape)
-        vals[lowl] = hl * hl * m0 - 2 * hl * m1 + m2
-        midl = ~lowl
-        hm, tm = hi[midl], tl[midl]
-        llo = np.log(np.maximum(tm, 1e-300))
-        m0 = self._pm_between(0, tm, hm, llo, l1[midl])
-        m1 = self._pm_between(1, tm, hm, llo, l1[midl])
-        m2 = self._pm_between(2, tm, hm, llo, l1[midl])
-        vals[midl] = hm * hm * m0 - 2 * hm * m1 + m2
-        psi[live] = np.maximum(vals, 0.0)
-        return cdf, psi, sf - sf1, pdf
+        return lognormal_terms(np.ascontiguousarray(t), self.s, zlo, zhi)
 
     def excess(self):
         s = self.s
