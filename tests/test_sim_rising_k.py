@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sim import Piecewise, ranks_for, reference, trace
+from test_sim import Piecewise, lattice_tables, ranks_for, reference, trace
 
 import qtheory as qt
 import qtheory.sim as sim
@@ -133,17 +133,6 @@ def test_lattice_ties_match_reference(jobs, policy, servers):
     got = simulate_trace(policy, t, x, y, servers=servers)
     want = reference(t, x, ranks_for(policy, x, y), servers=servers)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
-
-
-@st.composite
-def lattice_tables(draw):
-    """Small rank tables on a lattice: rising and falling pieces, jumps (repeated ages)."""
-    n = draw(st.integers(1, 5))
-    steps = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=n - 1, max_size=n - 1))
-    ages = np.concatenate([[0.0], np.cumsum(steps)])
-    vals = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]), min_size=n,
-                                  max_size=n)))
-    return ages, vals
 
 
 @settings(max_examples=60, deadline=None)
