@@ -182,13 +182,19 @@ def test_blind_policies_exact_for_exponential_sizes(policy):
 
 
 def test_fcfs_approximation_is_labelled_and_exact_only_for_exponential():
+    # M/M/4 at a = 3.2 by the textbook Erlang C sum in 30-digit mpmath (independent of _erlang)
+    mp.mp.dps = 30
+    a, k = mp.mpf("3.2"), 4
+    tail = a**k / mp.factorial(k) * k / (k - a)
+    pq = tail / (sum(a**i / mp.factorial(i) for i in range(k)) + tail)
+    mmk = float(1 + pq / (k - a))
     m = MGk(4, 3.2, qt.Exponential(1.0))
-    assert abs(m.fcfs_approximation() - 1.7455405897342557) < 1e-12
+    assert abs(m.fcfs_approximation() - mmk) < 1e-12
     d = MGk(4, 3.2, qt.Deterministic(1.0))
     with pytest.raises(NotImplementedError, match="bounds"):
         d.mean_response_time("fcfs")
     approx = d.fcfs_approximation()           # (1 + 0)/2 of the M/M/4 wait, plus 1
-    assert abs(approx - (1 + 0.5 * (1.7455405897342557 - 1))) < 1e-12
+    assert abs(approx - (1 + 0.5 * (mmk - 1))) < 1e-12
     b = d.bounds("fcfs")                      # bounded sizes: a true upper bound exists
     assert b.exact is None and b.lower <= approx <= b.upper
     r = qt.simulate(d, "fcfs", jobs=100_000, seed=5)
