@@ -73,6 +73,7 @@ from .batching import (
     prefill_md1,
     simulate_continuous_batching,
     simulate_dynamic_batching,
+    simulate_kv_memory,
     token_budget_capacity,
 )
 from .joint import EmpiricalJoint, FactorJoint, PerfectJoint
@@ -100,6 +101,7 @@ __all__ = [
     "kv_lifetime_demand",
     "simulate_continuous_batching",
     "simulate_dynamic_batching",
+    "simulate_kv_memory",
     "BatchSimResult",
     "LLMSimResult",
 ]

@@ -421,3 +421,30 @@ def test_mg1_and_simulate_take_limited_preemption_directly():
     assert q.response_time(qt.LimitedPreemption(1.0), x=1.0, y=0.7) == pytest.approx(
         q.response_time("sprpt", x=1.0, y=0.7), rel=1e-9)
     assert qt.verify(q, pol, jobs=100_000, seed=5, replications=4).passed
+
+
+def test_kv_memory_stability_rate_against_simulation():
+    """Iteration-level batching under a KV memory M (real conv-trace lengths): the mean memory in
+    use equals throughput x E[g(s, o)] (the memory-time identity behind kv_stability_rate), the
+    load below the rate is carried, and above it the throughput stays below M / E[g] while the
+    queue grows."""
+    tr = qt.datasets.azure_llm_2023("conv")
+    s = np.asarray(tr.context_tokens, float)[:2000]
+    o = np.asarray(tr.generated_tokens, float)[:2000]
+    M = 1.2 * float((s + o).max())
+    eg = float(qt.kv_lifetime_demand(s, o).mean())
+    lam_star = qt.kv_stability_rate(M, s, o)
+    assert lam_star == pytest.approx(M / eg, rel=1e-12)
+    for f in (0.3, 1.3):
+        r = qt.simulate_kv_memory(f * lam_star, M, s, o, iterations=100_000, seed=7, replications=4)
+        # 3 CI half-widths, plus 2% for the requests straddling the ends of the finite horizon
+        tol = 3 * (r.memory_ci + eg * r.throughput_ci) + 0.02 * r.memory
+        assert abs(r.memory - r.throughput * eg) <= tol, r
+        assert r.throughput <= lam_star * 1.001
+        if f < 1:
+            assert r.throughput == pytest.approx(f * lam_star, abs=3 * r.throughput_ci + 0.01 * f * lam_star)
+            assert r.waiting_at_end < 50
+        else:
+            assert r.waiting_at_end > 500
+    with pytest.raises(ValueError, match="memory"):
+        qt.simulate_kv_memory(0.01, 10.0, s, o)

@@ -16,6 +16,10 @@
   join at the next iteration boundary).
 * :func:`dynamic_batching_run`: Inoue's dynamic batching (take every waiting job, up to
   ``bmax``, when the server frees up; batch time ``alpha b + tau0``).
+* :func:`kv_memory_run`: iteration-level continuous batching under a KV memory of ``M`` tokens:
+  a request of prompt ``s`` and output ``o`` holds ``s + j`` tokens during its ``j``-th decode
+  iteration; FCFS admission at iteration boundaries when its peak ``s + o`` fits in what the
+  admitted requests may still reach (so memory never overflows and nothing is evicted).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["priority_run", "batching_fluid", "batching_iterations", "dynamic_batching_run",
-           "batch_means"]
+           "kv_memory_run", "batch_means"]
 
 
 @njit(cache=True)
@@ -254,6 +258,56 @@ def dynamic_batching_run(arr, alpha, tau0, bmax):
             T[j] = t - arr[j]
         head = end
     return T
+
+
+@njit(cache=True)
+def kv_memory_run(arr_iter, s, o, M, n_iter, warm_iter):
+    """Iterations ``0 .. n_iter - 1``; request ``i`` arrives before iteration ``arr_iter[i]``
+    (non-decreasing). Returns (completions, sum of memory in use over iterations, requests
+    waiting at the end, sum of the lifetime demands of the completed requests), counted over
+    iterations ``>= warm_iter`` (completions: requests that finish there)."""
+    n = arr_iter.size
+    act_s = np.empty(n)
+    act_o = np.empty(n)
+    act_j = np.empty(n)
+    na = 0
+    head = 0  # first request not yet admitted
+    p = 0  # requests that have arrived: 0 .. p-1
+    reserved = 0.0
+    done = 0
+    mem_sum = 0.0
+    g_sum = 0.0
+    for it in range(n_iter):
+        while p < n and arr_iter[p] <= it:
+            p += 1
+        # FCFS admission while the peak fits
+        while head < p and reserved + s[head] + o[head] <= M:
+            act_s[na] = s[head]
+            act_o[na] = o[head]
+            act_j[na] = 0.0
+            reserved += s[head] + o[head]
+            na += 1
+            head += 1
+        # one decode iteration: each active request generates its next token
+        used = 0.0
+        k = 0
+        while k < na:
+            act_j[k] += 1.0
+            used += act_s[k] + act_j[k]
+            if act_j[k] >= act_o[k]:
+                if it >= warm_iter:
+                    done += 1
+                    g_sum += act_s[k] * act_o[k] + act_o[k] * (act_o[k] + 1.0) / 2.0
+                reserved -= act_s[k] + act_o[k]
+                na -= 1
+                act_s[k] = act_s[na]
+                act_o[k] = act_o[na]
+                act_j[k] = act_j[na]
+            else:
+                k += 1
+        if it >= warm_iter:
+            mem_sum += used
+    return done, mem_sum, p - head, g_sum
 
 
 def batch_means(values, batches: int = 20) -> tuple[float, float]:
