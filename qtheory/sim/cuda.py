@@ -182,24 +182,34 @@ def _build_kernel():
         return r1 < r2 or (r1 == r2 and i1 < i2)
 
     @cuda.jit(device=True)
-    def push(hr, hi, hrem, hat, hx, nq, r, i, rem, at, x):
-        pos = nq
-        while pos > 0:
-            p = (pos - 1) // 2
-            if less(r, i, hr[p], hi[p]):
-                hr[pos] = hr[p]
-                hi[pos] = hi[p]
-                hrem[pos] = hrem[p]
-                hat[pos] = hat[p]
-                hx[pos] = hx[p]
-                pos = p
-            else:
-                break
+    def move(hr, hi, hrem, hat, hx, dst, src):
+        """Copy heap entry ``src`` to ``dst``."""
+        hr[dst] = hr[src]
+        hi[dst] = hi[src]
+        hrem[dst] = hrem[src]
+        hat[dst] = hat[src]
+        hx[dst] = hx[src]
+
+    @cuda.jit(device=True)
+    def put(hr, hi, hrem, hat, hx, pos, r, i, rem, at, x):
+        """Write an entry at ``pos``."""
         hr[pos] = r
         hi[pos] = i
         hrem[pos] = rem
         hat[pos] = at
         hx[pos] = x
+
+    @cuda.jit(device=True)
+    def push(hr, hi, hrem, hat, hx, nq, r, i, rem, at, x):
+        pos = nq
+        while pos > 0:
+            p = (pos - 1) // 2
+            if less(r, i, hr[p], hi[p]):
+                move(hr, hi, hrem, hat, hx, pos, p)
+                pos = p
+            else:
+                break
+        put(hr, hi, hrem, hat, hx, pos, r, i, rem, at, x)
         return nq + 1
 
     @cuda.jit(device=True)
@@ -221,19 +231,11 @@ def _build_kernel():
             if c + 1 < nq and less(hr[c + 1], hi[c + 1], hr[c], hi[c]):
                 c += 1
             if less(hr[c], hi[c], r, i):
-                hr[pos] = hr[c]
-                hi[pos] = hi[c]
-                hrem[pos] = hrem[c]
-                hat[pos] = hat[c]
-                hx[pos] = hx[c]
+                move(hr, hi, hrem, hat, hx, pos, c)
                 pos = c
             else:
                 break
-        hr[pos] = r
-        hi[pos] = i
-        hrem[pos] = rem
-        hat[pos] = at
-        hx[pos] = x
+        put(hr, hi, hrem, hat, hx, pos, r, i, rem, at, x)
         return nq
 
     @cuda.jit
