@@ -15,6 +15,25 @@ def positive(name: str, value: float) -> float:
     return v
 
 
+def server_speed(name: str, value, servers: int) -> float:
+    """The speed of each of ``servers`` servers: ``"unit"`` (1), ``"1/k"`` (1/servers, the total
+    capacity of one unit server) or a finite number > 0; ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, str):
+        key = value.strip().lower().replace(" ", "")
+        if key == "unit":
+            return 1.0
+        if key in ("1/k", "1/servers"):
+            return 1.0 / servers
+    else:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        if math.isfinite(v) and v > 0:
+            return v
+    raise ValueError(f"{name} must be 'unit', '1/k' or a number > 0, got {name}={value!r}")
+
+
 def nonnegative(name: str, value: float) -> float:
     """Return ``value`` as a float, or raise ``ValueError`` unless it is finite and >= 0."""
     v = float(value)

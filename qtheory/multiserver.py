@@ -45,6 +45,7 @@ from . import soap
 from ._erlang import erlang_b, erlang_c, mmk_fcfs, mmk_priority
 from ._quadrature import log_rule, size_range, size_rule
 from ._validation import positive
+from ._validation import server_speed as _server_speed
 from .mg1 import MG1
 from .policies import (
     FCFS,
@@ -140,18 +141,6 @@ class Bounds:
 
 
 # ----------------------------------------------------------------------------------------------
-def _speed(server_speed, k: int) -> float:
-    if isinstance(server_speed, str):
-        key = server_speed.strip().lower().replace(" ", "")
-        if key == "unit":
-            return 1.0
-        if key in ("1/k", "1/servers"):
-            return 1.0 / k
-        raise ValueError(f"server_speed must be a number > 0, 'unit' or '1/k', got "
-                         f"server_speed={server_speed!r}")
-    return positive("server_speed", server_speed)
-
-
 def _error_factors(prediction) -> tuple[float | None, float | None]:
     r"""The multiplicative error range :math:`(\beta, \alpha)` with :math:`Y/X \in [\beta,
     \alpha]` almost surely, or ``(None, None)`` when the prediction law has no such bound."""
@@ -384,7 +373,7 @@ class MGk:
                              f"got prediction={prediction!r}")
         self.size = size
         self.prediction = prediction
-        self.server_speed = _speed(server_speed, self.servers)
+        self.server_speed = _server_speed("server_speed", server_speed, self.servers)
         mean = size.mean
         if not math.isfinite(mean):
             raise ValueError(f"size has an infinite mean ({size!r}): the load is infinite")

@@ -49,6 +49,7 @@ import time
 
 import numpy as np
 
+from .._validation import server_speed
 from ..policies import BUILTIN, get_policy
 from ..table import Table
 from . import kernels
@@ -82,17 +83,7 @@ def _simulable(policy):
 def _speed_of(speed, servers: int, model=None) -> float:
     if speed is None:
         speed = getattr(model, "server_speed", None) or "unit"
-    if isinstance(speed, str):
-        key = speed.strip().lower().replace(" ", "")
-        if key == "unit":
-            return 1.0
-        if key in ("1/k", "1/servers"):
-            return 1.0 / servers
-        raise ValueError(f"speed must be 'unit', '1/k' or a number > 0, got speed={speed!r}")
-    s = float(speed)
-    if not (math.isfinite(s) and s > 0):
-        raise ValueError(f"speed must be 'unit', '1/k' or a number > 0, got speed={speed!r}")
-    return s
+    return server_speed("speed", speed, servers)
 
 
 def _servers_of(model, servers) -> int:
