@@ -310,7 +310,7 @@ class FactorJoint(Joint):
         :math:`\psi(v/X) = \psi(0) + \psi'(0) v/X + O((v/X)^2)` with
         :math:`\psi'(0) = 2E[(1-Z)^+] - f_Z(0)`, so the tail is
         :math:`\psi(0) E[X^2; X>h] + \psi'(0) v E[X; X>h]`."""
-        if self.size.is_discrete or self._c_tail_coef is None:
+        if self._c_tail_coef is None:  # discrete sizes, Z-outer sums, or E[X^2] = inf
             return 0.0
         psi0, dpsi0, t2, t1 = self._c_tail_coef
         out = np.zeros(np.shape(v))
