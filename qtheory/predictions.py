@@ -73,6 +73,11 @@ class FactorLaw:
     def sample(self, n, rng):
         raise NotImplementedError
 
+    def sample_into(self, out, rng):
+        """Fill ``out`` with ``out.size`` factors: the same draws as ``sample(out.size, rng)``."""
+        out[...] = self.sample(out.size, rng)
+        return out
+
     def log_spread(self) -> float:
         return 1.0
 
@@ -102,7 +107,10 @@ class _ExpFactor(FactorLaw):
         return 1.0 / math.e
 
     def sample(self, n, rng):
-        return rng.exponential(1.0, size=n)
+        return rng.standard_exponential(n)
+
+    def sample_into(self, out, rng):
+        return rng.standard_exponential(out=out)
 
     def log_spread(self):
         return math.log(math.log(4) / math.log(4 / 3))
@@ -271,7 +279,12 @@ class _LogNormalFactor(FactorLaw):
         return 0.5 - math.exp(s * s / 2) * float(special.ndtr(-s))
 
     def sample(self, n, rng):
-        return np.exp(self.s * rng.standard_normal(n))
+        return self.sample_into(np.empty(n), rng)
+
+    def sample_into(self, out, rng):
+        rng.standard_normal(out=out)
+        out *= self.s
+        return np.exp(out, out=out)
 
     def log_spread(self):
         return 1.349 * self.s
@@ -286,6 +299,12 @@ class PredictionLaw:
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Predictions for the sizes ``x`` (one each), drawn with ``rng``."""
         raise NotImplementedError
+
+    def sample_into(self, x: np.ndarray, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Fill ``out`` with predictions for the sizes ``x`` (1-d, the same length): the same
+        draws as ``sample(x, rng)``, without allocating where the law can."""
+        out[...] = self.sample(x, rng)
+        return out
 
     def joint(self, size):
         """The joint law of (X, Y) with the given size law, as the engine consumes it (cached)."""
@@ -335,6 +354,13 @@ class MultiplicativePrediction(PredictionLaw):
     def sample(self, x, rng):
         x = np.asarray(x, float)
         return x * self.factor.sample(x.size, rng).reshape(x.shape)
+
+    def sample_into(self, x, out, rng):
+        if type(self).sample is not MultiplicativePrediction.sample:
+            return super().sample_into(x, out, rng)  # a subclass that draws its own way
+        self.factor.sample_into(out, rng)
+        out *= x
+        return out
 
     def _make_joint(self, size):
         from .joint import FactorJoint
@@ -388,6 +414,14 @@ class LogNormalPrediction(MultiplicativePrediction):
         if self.sigma == 0:
             return np.asarray(x, float).copy()
         return super().sample(x, rng)
+
+    def sample_into(self, x, out, rng):
+        if self.sigma == 0:
+            out[...] = x
+            return out
+        self.factor.sample_into(out, rng)
+        out *= x
+        return out
 
     def _make_joint(self, size):
         if self.sigma == 0:

@@ -468,3 +468,20 @@ def test_lognormal_factor_one_pass_terms_equal_the_separate_functions():
         rel = 1e-10 if want > 1e-12 else 1e-9
         got = float(f.x_outer_terms(np.full((1, 1), tt))[1][0, 0])
         assert got == pytest.approx(float(want), rel=rel, abs=1e-300)
+
+
+@pytest.mark.parametrize("pred", [qt.ExponentialPrediction(), qt.UniformPrediction(0.5),
+                                  qt.LogNormalPrediction(0.7), qt.LogNormalPrediction(0.0),
+                                  qt.PerfectPrediction(), qt.BoundedMultiplicative(0.5, 2.0),
+                                  qt.BoundedMultiplicative(0.5, 2.0, factors=([0.0, 1.0, np.inf], [2.0, 0.5])),
+                                  qt.OneBit(1.0, 0.1)], ids=repr)
+def test_prediction_sample_into_draws_what_sample_draws(pred):
+    # as for the size laws (tests/test_sizes.py): the same values, the same stream state
+    x = np.random.default_rng(1).exponential(1.0, 1000)
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    want = pred.sample(x, a)
+    out = np.full(1000, np.nan)
+    got = pred.sample_into(x, out, b)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+    assert a.random() == b.random()

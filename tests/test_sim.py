@@ -223,15 +223,85 @@ def test_kernels_match_reference_trace(policy):
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("policy", ["fcfs", "sjf", "psjf", "srpt", "sprpt"])
+@pytest.mark.parametrize("policy", ["fcfs", "sjf", "psjf", "srpt", "sprpt", "pspjf"])
 def test_kernels_agree(policy):
-    # the one-server kernel, the k-server kernel on one server and the group kernel
+    # the one-server kernels, the k-server kernel on one server and the group kernel
+    # (srpt1_kernel for the SRPT family, soap1_kernel for the others)
     t, x, y = trace(n=2000, seed=5)
     a = simulate_trace(policy, t, x, y, kernel="soap")
-    np.testing.assert_allclose(a, simulate_trace(policy, t, x, y, kernel="soapk"), rtol=1e-10,
-                               atol=1e-10)
-    np.testing.assert_allclose(a, simulate_trace(policy, t, x, y, kernel="group"), rtol=1e-10,
-                               atol=1e-10)
+    for kernel in ("soap1", "soapk", "group"):
+        np.testing.assert_allclose(a, simulate_trace(policy, t, x, y, kernel=kernel),
+                                   rtol=1e-10, atol=1e-10)
+
+
+def burst_trace(n, burst, seed):
+    """Bursts of ``burst`` near-simultaneous arrivals, each followed by a gap long enough to
+    drain most of the queue: the waiting set passes ``WS_SORTED_MAX`` and falls back below
+    ``WS_SORTED_MIN`` again and again."""
+    rng = np.random.default_rng(seed)
+    x = rng.exponential(1.0, n)
+    gaps = rng.exponential(0.01, n)
+    gaps[::burst] = 0.9 * burst * rng.uniform(0.5, 1.5, gaps[::burst].size)
+    return np.cumsum(gaps), x, x * rng.exponential(1.0, n)
+
+
+def most_present(t, T):
+    """The most jobs in the system at an arrival instant."""
+    dep = np.sort(t + T)
+    return int(np.max(np.arange(1, t.size + 1) - np.searchsorted(dep, t, side="right")))
+
+
+@pytest.mark.parametrize("policy", ["sjf", "psjf", "srpt", "spjf", "sprpt"])
+def test_large_waiting_sets_match_reference(policy):
+    # the soap kernels keep a short waiting set as a sorted array and a long one as a heap
+    from qtheory.sim.kernels import WS_SORTED_MAX
+
+    t, x, y = burst_trace(240, 80, seed=sum(map(ord, policy)))
+    got = simulate_trace(policy, t, x, y)
+    assert most_present(t, got) > WS_SORTED_MAX + 20
+    want = reference(t, x, ranks_for(policy, x, y))
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    t, x, y = burst_trace(160, 80, seed=1)
+    got = simulate_trace(policy, t, x, y, servers=2, speed=0.5)
+    want = reference(t, x, ranks_for(policy, x, y), servers=2, speed=0.5)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("policy", ["sjf", "psjf", "srpt", "sprpt"])
+def test_large_waiting_sets_kernels_agree(policy):
+    # many switches between the sorted array and the heap, against the group kernel (a heap)
+    from qtheory.sim.kernels import WS_SORTED_MAX
+
+    t, x, y = burst_trace(20_000, 100, seed=7)
+    a = simulate_trace(policy, t, x, y, kernel="soap")
+    assert most_present(t, a) > 2 * WS_SORTED_MAX
+    for kernel in ("soap1", "soapk", "group"):
+        np.testing.assert_allclose(a, simulate_trace(policy, t, x, y, kernel=kernel),
+                                   rtol=1e-10, atol=1e-10)
+
+
+def test_bins_by_lookup_match_searchsorted():
+    # tally reads a value's bin from its histogram cell (bin_lookup); check it against
+    # searchsorted on edges at and next to cell boundaries, tiny, huge, zero, negative, inf
+    from qtheory.sim import kernels as K
+
+    rng = np.random.default_rng(3)
+    edges = np.sort(np.concatenate([[1.0, 2.0, 0.3, 1e-30, 1e30, 2.0 ** -70],
+                                    rng.lognormal(0, 3, 20)]))
+    x = np.concatenate([10.0 ** rng.uniform(-40, 40, 20000), edges,
+                        np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf),
+                        K.hist_edges()[::997], [1e-300, 1e300, np.inf]])
+    y = np.concatenate([x[3:], [0.0, -1.0, 5e-324]])  # predictions may be 0
+    n = x.size
+    for has_y in (False, True):
+        bnx = np.zeros((edges.size + 1, 4))
+        bny = np.zeros((edges.size + 1, 4))
+        K.tally(np.ones(n), x, y, np.arange(n), n, 0, has_y, np.zeros(5),
+                np.zeros(K.HBINS, np.int64), edges, edges, K.bin_lookup(edges),
+                K.bin_lookup(edges), bnx, bny, np.zeros(0))
+        for got, v, used in ((bnx, x, True), (bny, y, has_y)):
+            want = np.bincount(np.searchsorted(edges, v, side="right"), minlength=edges.size + 1)
+            np.testing.assert_array_equal(got[:, 0], want if used else 0)
 
 
 @pytest.mark.parametrize("servers,speed", [(2, 1.0), (3, 1 / 3)])

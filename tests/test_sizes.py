@@ -641,3 +641,17 @@ def test_scipy_adapter_matches_closed_forms(frozen, closed):
                                    rtol=1e-9, atol=0)
     np.testing.assert_allclose(law.pdf(x), closed.pdf(x), rtol=1e-12)
     assert law.support[0] >= 0
+
+
+@pytest.mark.parametrize("name", LAW_IDS)
+def test_sample_into_draws_what_sample_draws(name):
+    # the simulator fills reused buffers with sample_into; it must consume the random stream
+    # exactly as sample does (the same values, and the generator left in the same state)
+    law = _law(name)
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    want = law.sample(1000, a)
+    out = np.full(1000, np.nan)
+    got = law.sample_into(out, b)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+    assert a.random() == b.random()

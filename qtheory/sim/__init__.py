@@ -54,7 +54,7 @@ from ..policies import BUILTIN, get_policy
 from ..table import Table
 from . import kernels
 from ._policy import Plan, TabulatedRank, compile_policy
-from ._runner import Setup, run_replication
+from ._runner import BITGEN, Setup, run_replication
 from .results import (
     Binned,
     SimResult,
@@ -134,7 +134,7 @@ def _setup(model, plan: Plan, servers: int, speed: float, nbins: int, pilot_seed
     probe = Setup(lam, size, pred, plan, servers, speed, np.zeros(0), np.zeros(0), pred is not None)
     from ._runner import draw
 
-    rng = np.random.Generator(np.random.PCG64(pilot_seed))
+    rng = np.random.Generator(BITGEN(pilot_seed))
     _, x, _, y = draw(probe, 1 << 14, rng)
     if not (np.all(np.isfinite(x)) and np.all(x > 0)):
         raise ValueError(f"the size law {size!r} produced sizes that are not finite and > 0")
@@ -324,9 +324,11 @@ def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int 
         Predictions (needed by prediction-based policies).
     servers : int
     speed : "unit", "1/k" or float
-    kernel : {"soap", "soapk", "group", "general"}, optional
-        Force a kernel (testing): ``"soap"`` (non-rising ranks; the one-server specialisation
-        when ``servers == 1``), ``"soapk"`` (the k-server kernel even on one server),
+    kernel : {"soap", "soap1", "soapk", "group", "general"}, optional
+        Force a kernel (testing): ``"soap"`` (non-rising ranks; on one server the
+        specialisations: :func:`~qtheory.sim.kernels.srpt1_kernel` for ranks ``d`` and
+        ``d - a``, else :func:`~qtheory.sim.kernels.soap1_kernel`), ``"soap1"`` (the latter
+        for every non-rising rank), ``"soapk"`` (the k-server kernel even on one server),
         ``"group"`` (every rank, one server), ``"general"`` (every rank, ``k >= 1`` servers:
         :mod:`qtheory.sim.general_kernel`).
 
@@ -340,11 +342,11 @@ def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int 
     s = _speed_of(speed, k)
     plan = compile_policy(pol, k)
     if kernel is not None:
-        if kernel not in ("soap", "soapk", "group", "general") or plan.kind == "ps":
-            raise ValueError("kernel must be 'soap', 'soapk', 'group' or 'general' for a SOAP "
-                             f"policy, got {kernel!r}")
-        if kernel == "group" and k != 1:
-            raise ValueError("the group kernel runs one server only")
+        if kernel not in ("soap", "soap1", "soapk", "group", "general") or plan.kind == "ps":
+            raise ValueError("kernel must be 'soap', 'soap1', 'soapk', 'group' or 'general' for "
+                             f"a SOAP policy, got {kernel!r}")
+        if kernel in ("group", "soap1") and k != 1:
+            raise ValueError(f"the {kernel} kernel runs one server only")
         plan.kind = kernel
     t = np.asarray(arrival_times, float).ravel()
     x = np.asarray(sizes, float).ravel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -13,6 +14,10 @@ from .general_kernel import general_kernel, to_general_state
 
 #: arrivals drawn per chunk (tables make a chunk heavier: see ``chunk_size``)
 CHUNK = 1 << 16
+
+#: the bit generator of the replications: SFC64 draws the normal and exponential variates about
+#: 20% faster than the default PCG64 (the draws are a third of an SPRPT simulation's time)
+BITGEN = np.random.PCG64
 
 
 @dataclass
@@ -28,6 +33,16 @@ class Setup:
     ex: np.ndarray  # inner bin edges of the size
     ey: np.ndarray  # inner bin edges of the prediction (empty array: one bin)
     has_y: bool
+
+    @cached_property
+    def lx(self) -> np.ndarray:
+        """:func:`~qtheory.sim.kernels.bin_lookup` of the size bins."""
+        return K.bin_lookup(self.ex)
+
+    @cached_property
+    def ly(self) -> np.ndarray:
+        """:func:`~qtheory.sim.kernels.bin_lookup` of the prediction bins."""
+        return K.bin_lookup(self.ey)
 
     def chunk_size(self) -> int:
         if self.plan.tab_mode == 2:
@@ -49,15 +64,21 @@ class RepStats:
     keep_y: np.ndarray | None = None
 
 
-def draw(setup: Setup, m: int, rng: np.random.Generator):
-    """Interarrival times, sizes, descriptors and predictions of ``m`` arrivals."""
-    ia = rng.exponential(1.0 / setup.arrival_rate, m)
+def draw(setup: Setup, m: int, rng: np.random.Generator, bufs=None):
+    """Interarrival times, sizes, descriptors and predictions of ``m`` arrivals.
+
+    ``bufs``: optional ``(ia, x, y)`` float arrays of at least ``m`` entries that the draws
+    overwrite (the same values as freshly allocated draws: see ``sample_into``)."""
+    if bufs is None:
+        bufs = (np.empty(m), np.empty(m), np.empty(m))
+    ia = rng.standard_exponential(out=bufs[0][:m])
+    ia *= 1.0 / setup.arrival_rate
     pred = setup.prediction
     if isinstance(pred, EmpiricalPairs):
         x, y = pred.sample_pairs(m, rng)
     else:
-        x = setup.size.sample(m, rng)
-        y = pred.sample(x, rng) if pred is not None else None
+        x = setup.size.sample_into(bufs[1][:m], rng)
+        y = pred.sample_into(x, bufs[2][:m], rng) if pred is not None else None
     x = np.ascontiguousarray(x, dtype=np.float64)
     if y is not None:
         y = np.ascontiguousarray(y, dtype=np.float64)
@@ -171,7 +192,7 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
     """
     plan = setup.plan
     if rng is None:
-        rng = np.random.Generator(np.random.PCG64(seed_seq))
+        rng = np.random.Generator(BITGEN(seed_seq))
     st = _State(setup, 256)
     st.si[K.SI_LEFT] = n_track
     nbx = setup.ex.size + 1
@@ -188,6 +209,7 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
     empty_f = np.zeros(0)
     dummy2 = np.zeros((1, 1))
     chunk = setup.chunk_size()
+    bufs = (np.empty(chunk), np.empty(chunk), np.empty(chunk))  # reused by every chunk
     kind = plan.kind  # per replication: a per-job table plan may switch to "general"
     drawn = 0
     status = K.NEED_CHUNK
@@ -202,7 +224,7 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
                 m = min(chunk, n_track - drawn)
             else:
                 m = max(256, min(chunk, n_track // 64))
-            ia, x, d, y = draw(setup, m, rng)
+            ia, x, d, y = draw(setup, m, rng, bufs)
         cy = y if (y is not None and setup.has_y) else empty_f
         if keep and drawn < n_track:
             lo = max(warm, drawn)
@@ -232,7 +254,7 @@ def run_replication(setup: Setup, n_track: int, warm: int, seed_seq, keep: bool 
             st.buffers(m)
             status = _call(setup, kind, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track)
             K.tally(st.bT, st.bX, st.bY, st.bJ, int(st.si[K.SI_NB]), warm, setup.has_y, acc,
-                    hist, setup.ex, setup.ey, bnx, bny, keep_t)
+                    hist, setup.ex, setup.ey, setup.lx, setup.ly, bnx, bny, keep_t)
             if status == K.NEED_CAP:
                 st.grow(setup)
                 continue
@@ -269,7 +291,12 @@ def _call(setup, kind, st, ia, x, d, cy, ctid, ctab_a, ctab_v, ctab_n, n_track):
     if setup.servers == 1 and kind == "soap" and plan.form == K.FORM_CONST and plan.tab_mode == 0:
         return K.fcfs1_kernel(setup.speed, ia, x, cy, st.sf, st.si, n_track, st.bT, st.bX, st.bY,
                               st.bJ)
-    if setup.servers == 1 and kind == "soap":
+    if (setup.servers == 1 and kind == "soap" and plan.tab_mode == 0
+            and plan.form in (K.FORM_DMA, K.FORM_STATIC)):
+        return K.srpt1_kernel(plan.form, setup.speed, ia, x, d, cy, st.F, st.I, st.free, st.HR,
+                              st.HT, st.HS, st.srv, st.sf, st.si, n_track, st.bT, st.bX, st.bY,
+                              st.bJ)
+    if setup.servers == 1 and kind in ("soap", "soap1"):
         return K.soap1_kernel(plan.form, setup.speed, plan.tab_mode, st.tm, ia, x, d, cy, ctid,
                               ctab_a, ctab_v, ctab_n, plan.BA, plan.BV, plan.BS, plan.BN, st.F,
                               st.I, st.SA, st.SV, st.free, st.HR, st.HT, st.HS, st.srv, st.sf,
