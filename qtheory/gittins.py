@@ -79,7 +79,14 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
     kp = np.clip(k0, 0, b.size - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(kp > km, (np.log(np.maximum(flat, 1e-300)) - lb[km]) / (lb[kp] - lb[km]), 0.0)
-    Ta = np.where(flat <= b[0], T[0], np.exp(lT[km] + w * (lT[kp] - lT[km])))
+    # T log-linearly in log b, except towards a zero tail (the top of a bounded support), where
+    # log-linear interpolation would drop T by hundreds of orders of magnitude within the last
+    # cell (and the rank V/T there would blow up): linearly in b there
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wl = np.where(kp > km, (flat - b[km]) / (b[kp] - b[km]), 0.0)
+    Tlog = np.exp(lT[km] + w * (lT[kp] - lT[km]))
+    Tlin = T[km] + wl * (T[kp] - T[km])
+    Ta = np.where(flat <= b[0], T[0], np.where(T[kp] > 0, Tlog, Tlin))
     Va = np.where(flat <= b[0], V[0] + T[0] * (b[0] - flat), V[km] + w * (V[kp] - V[km]))
     out = np.full(flat.shape, np.inf)
     for s in range(0, flat.size, 256):
@@ -121,3 +128,51 @@ def density_tails(x: np.ndarray, w: np.ndarray, n: int = 2000):
     T = cw[k]
     V = np.maximum(cxw[k] - b * T, 0.0)
     return b, T, V
+
+
+def strictly_dhr(size) -> bool:
+    r"""Whether ``size`` is a built-in law with a strictly decreasing hazard rate
+    :math:`h(a) = f(a) / \bar F(a)` on its whole support: Weibull with shape < 1, and a
+    hyperexponential with at least two distinct phase means.
+
+    Then the Gittins index is the hazard rate (the supremum over service quanta is reached as the
+    quantum shrinks to 0), the Gittins rank :math:`1/h(a)` rises strictly with the age, and
+    Gittins schedules exactly as FB/LAS, on one server and (serving the :math:`k` least ranks) on
+    :math:`k` servers (Aalto, Ayesta & Righter, "On the Gittins index in the M/G/1 queue",
+    Queueing Systems 63, 2009).  Other laws answer False, whatever their hazard.
+    """
+    from .sizes import HyperExponential, Weibull
+
+    if isinstance(size, Weibull):
+        return size._params()["shape"] < 1.0
+    if isinstance(size, HyperExponential):
+        m = np.asarray(size._params().get("means", []), float)
+        return m.size > 1 and np.unique(m).size > 1
+    return False
+
+
+def nondecreasing_hazard(size) -> bool:
+    r"""Whether ``size`` is a built-in law whose hazard rate never decreases (IHR in the wide
+    sense): exponential, uniform, Erlang, Weibull with shape >= 1, deterministic.
+
+    Then the Gittins quantum is infinite, the rank is the mean residual size
+    :math:`E[X - a \mid X > a]`, which never rises above its value :math:`E[X]` at age 0, so
+    a started job is never preempted and equal ranks go first come first served: Gittins
+    schedules exactly as FCFS (Aalto, Ayesta & Righter 2009)."""
+    from .sizes import Deterministic, Erlang, Exponential, Uniform, Weibull
+
+    if isinstance(size, (Exponential, Uniform, Erlang, Deterministic)):
+        return True
+    return isinstance(size, Weibull) and size._params()["shape"] >= 1.0
+
+
+def blind_equivalent(size) -> str | None:
+    """The blind policy that schedules exactly as Gittins on ``size``: ``"las"`` for a strictly
+    decreasing hazard rate (:func:`strictly_dhr`), ``"fcfs"`` for a hazard rate that never
+    decreases (:func:`nondecreasing_hazard`), else None.  The library then uses that policy's
+    closed forms for Gittins (exact, where the numeric rank table is an approximation)."""
+    if strictly_dhr(size):
+        return "las"
+    if nondecreasing_hazard(size):
+        return "fcfs"
+    return None

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import soap
 from ._validation import load_below_one, positive
+from .gittins import blind_equivalent
 from .policies import (
     FCFS,
     LAS,
@@ -18,6 +19,7 @@ from .policies import (
     SPJF,
     SPRPT,
     SRPT,
+    Gittins,
     Policy,
     get_policy,
 )
@@ -94,8 +96,18 @@ class MG1:
                              "pass prediction=... (e.g. qt.LogNormalPrediction(sigma=0.5))")
         return self.prediction.joint(self.size)
 
+    def _exact_equivalent(self, policy: Policy) -> Policy:
+        """Gittins on a law where it schedules exactly as FB or FCFS (see
+        :func:`qtheory.gittins.blind_equivalent`): that policy, whose closed forms are exact
+        (the generic route tabulates the rank numerically)."""
+        if type(policy) is Gittins:
+            eq = blind_equivalent(self.size)
+            if eq is not None:
+                return get_policy(eq)
+        return policy
+
     def _means(self, policy, lam: np.ndarray) -> np.ndarray:
-        policy = get_policy(policy)
+        policy = self._exact_equivalent(get_policy(policy))
         t = type(policy)
         if t in _SIZE_MEAN:
             return _SIZE_MEAN[t](self.size, lam)
@@ -128,7 +140,7 @@ class MG1:
     def response_time(self, policy, x, y=None):
         r"""Conditional mean response time :math:`E[T \mid X=x, Y=y]` (``y`` for
         prediction-based policies). Scalars give a float, arrays an array."""
-        policy = get_policy(policy)
+        policy = self._exact_equivalent(get_policy(policy))
         t = type(policy)
         lam = np.array([self.arrival_rate])
         scalar = np.ndim(x) == 0 and np.ndim(y) == 0
@@ -159,7 +171,7 @@ class MG1:
         r"""Mean slowdown :math:`E[T/X]` (``inf`` where it diverges)."""
         from . import slowdown
 
-        return slowdown.mean_slowdown(self, get_policy(policy))
+        return slowdown.mean_slowdown(self, self._exact_equivalent(get_policy(policy)))
 
     def compare(self, policies=("fcfs", "ps", "srpt", "spjf", "pspjf", "sprpt")) -> Table:
         """A table of mean response times, one row per policy, with the ratio to SRPT."""

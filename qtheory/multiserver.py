@@ -46,6 +46,7 @@ from ._erlang import erlang_b, erlang_c, mmk_fcfs, mmk_priority
 from ._quadrature import log_rule, size_range, size_rule
 from ._validation import positive
 from ._validation import server_speed as _server_speed
+from .gittins import strictly_dhr
 from .mg1 import MG1
 from .policies import (
     FCFS,
@@ -70,7 +71,7 @@ from .predictions import (
     PredictionLaw,
     UniformPrediction,
 )
-from .sizes import Exponential, HyperExponential, SizeLaw, Weibull
+from .sizes import Exponential, SizeLaw
 from .table import Table
 
 REF_SRPTK = ("Grosof, Scully, Harchol-Balter, 'SRPT for multiserver systems', Performance "
@@ -556,7 +557,7 @@ class MGk:
             L = np.full(joint.v.shape, smax)
             return (c * _joint_bound(joint, lam, k, L, k, residence_in_denominator=False),
                     f"{pol.name}-k (non-preemptive), bounded sizes: tagged-job bound with L = sup S", REF_MONO)
-        if t is LAS or (t is Gittins and _dhr(self.size)):
+        if t is LAS or (t is Gittins and strictly_dhr(self.size)):
             what = "FB-k" if t is LAS else "Gittins-k on a DHR law (= FB-k: Aalto, Ayesta, Righter 2009)"
             return (c * _las_bound(self.size, lam, k), f"{what}: monotone-rank tagged-job bound "
                     "E[T_x] <= (lam E[min(X,x)^2]/(2(1-rho_x)) + (2k-1)x)/(1-rho_x)", REF_MONO)
@@ -701,16 +702,6 @@ class MGk:
         cols = ["policy", "lower", "upper", "kind"] + (["simulated", "ci95"] if jobs is not None else [])
         return Table(cols, rows, title=f"M/G/{self.servers} at per-server load {self.load:.4g}: {self.size!r}"
                      + (f", {self.prediction!r}" if self.prediction is not None else ""))
-
-
-def _dhr(size) -> bool:
-    """Decreasing hazard rate laws for which the Gittins rank 1/h(a) rises with age strictly."""
-    if isinstance(size, Weibull):
-        return size._params()["shape"] < 1.0
-    if isinstance(size, HyperExponential):
-        m = np.asarray(size._params().get("means", []), float)
-        return m.size > 1 and np.unique(m).size > 1
-    return False
 
 
 __all__ = ["MGk", "Bounds", "erlang_b", "erlang_c", "mmk_fcfs", "mmk_priority"]

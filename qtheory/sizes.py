@@ -637,7 +637,8 @@ class Weibull(SizeLaw):
         return _safe_exp(k * math.log(self._scale) + math.lgamma(1 + k / self._c))
 
     def _z(self, x: np.ndarray) -> np.ndarray:
-        return (np.maximum(x, 0.0) / self._scale) ** self._c
+        with np.errstate(over="ignore"):  # inf far out in the tail: sf 0, partial moments full
+            return (np.maximum(x, 0.0) / self._scale) ** self._c
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
         return self.moment(k) * special.gammainc(1 + k / self._c, self._z(x))

@@ -336,6 +336,19 @@ def test_user_ranks_match_reference():
                                               t, x), simulate_trace("las", t, x), rtol=1e-9)
 
 
+def test_curved_user_ranks_use_one_age_grid_for_all_jobs():
+    # a rank that rises with age in a curve orders jobs exactly as LAS; tabulated on a grid at
+    # fractions of each job's size it did not (36% of the jobs differed: the chords told the
+    # policy something of the sizes)
+    rng = np.random.default_rng(4)
+    x = qt.Weibull(0.5, 1.0).sample(20_000, rng)
+    t = np.cumsum(rng.exponential(1 / 0.8, x.size))
+    las = simulate_trace("las", t, x)
+    for fn in (lambda d, a: np.sqrt(a) + 1.0, lambda d, a: np.log1p(a)):
+        got = simulate_trace(qt.Rank(fn, descriptor="none"), t, x)
+        np.testing.assert_allclose(got, las, rtol=1e-8)
+
+
 def test_tables_with_jumps_and_rising_pieces_match_reference():
     t, x, y = trace(seed=4, size=lambda n, rng: rng.choice([0.5, 2.0, 3.0], n))
     # down, a kink, rising, then a jump down at age 2.5 (flat afterwards: the last two points
