@@ -173,7 +173,7 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
         g = np.unique(np.concatenate([g, extra]))
     if tails is not None:
         def rank(a):
-            return rank_from_tails(*tails, a)
+            return rank_from_tails(*tails[:3], a, law=tails[3] if len(tails) > 3 else None)
     elif isinstance(policy, (Gittins, ConditionalGittins)):
         def rank(a):
             return gittins_rank_at(atoms, p, a)
@@ -271,7 +271,7 @@ def _continuous_gittins(model, policy):
     """For Gittins policies on continuous laws: the rank of the *continuous* (conditional) law,
     so that discretising the law for evaluation does not hand the policy extra information."""
     if isinstance(policy, Gittins):
-        tails = size_tails(model.size)
+        tails = (*size_tails(model.size), model.size)  # the law: exact values at the ages
         return lambda d: tails
     if isinstance(policy, ConditionalGittins):
         j = model.prediction.joint(model.size)

@@ -60,14 +60,21 @@ def rank_at(x: np.ndarray, p: np.ndarray, ages: np.ndarray) -> np.ndarray:
     return out
 
 
-def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarray) -> np.ndarray:
+def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarray,
+                    law=None) -> np.ndarray:
     r"""Gittins rank of a continuous law from its tail quantities on a fine grid ``b``.
 
     ``T = P(X > b)`` and ``V = E[(X - b)^+]`` (accumulated from the right). The rank at age
     :math:`a` is :math:`\min_{b_k > a} (V(a) - V(b_k)) / (T(a) - T(b_k))` including
     :math:`b = \infty` (SERPT's rank :math:`V(a)/T(a)`), with :math:`V(a), T(a)` interpolated
-    log-linearly in ``b``; on a grid of 2000 log-spaced points the rank is accurate to about
-    1e-4 relative, and an error there changes E[T] only to second order (Gittins is optimal).
+    log-linearly in ``b``.
+
+    With the size ``law`` (a :class:`~qtheory.sizes.SizeLaw` with a density), :math:`V(a)` and
+    :math:`T(a)` are its exact values and the limit of a vanishing quantum, :math:`1/h(a) =
+    \bar F(a) / f(a)`, is a candidate too.  Without it the nearest grid stopping age above
+    ``a`` (up to 0.7% away on 2000 points) stands in for that limit, and where the infimum lies
+    there (a decreasing hazard) the rank comes out up to 0.7% high (Pareto(2.5)); with it the
+    rank is within 1e-5 of a direct minimisation (``tests/test_engine.py``).
     """
     ages = np.asarray(ages, float)
     flat = ages.ravel()
@@ -88,6 +95,13 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
     Tlin = T[km] + wl * (T[kp] - T[km])
     Ta = np.where(flat <= b[0], T[0], np.where(T[kp] > 0, Tlog, Tlin))
     Va = np.where(flat <= b[0], V[0] + T[0] * (b[0] - flat), V[km] + w * (V[kp] - V[km]))
+    inv_h = np.full(flat.shape, np.inf)
+    if law is not None:
+        Ta = np.asarray(law.sf(flat), float)
+        Va = np.maximum(np.asarray(law.tail_moment(1, flat), float) - flat * Ta, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.asarray(law.pdf(flat), float)
+            inv_h = np.where((f > 0) & (Ta > 0), Ta / f, np.inf)
     out = np.full(flat.shape, np.inf)
     for s in range(0, flat.size, 256):
         sl = slice(s, s + 256)
@@ -100,7 +114,8 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
         cand = ratio.min(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             serpt = np.where(Ta[sl] > 0, Va[sl] / Ta[sl], np.inf)
-        out[sl] = np.where((k0[sl] < b.size) & (Ta[sl] > 0), np.minimum(cand, serpt), np.inf)
+        best = np.minimum(np.minimum(cand, serpt), inv_h[sl])
+        out[sl] = np.where((k0[sl] < b.size) & (Ta[sl] > 0), best, np.inf)
     return out.reshape(ages.shape)
 
 

@@ -102,7 +102,7 @@ def continuous_table(b, T, V, size=None) -> tuple[np.ndarray, np.ndarray]:
     small = np.geomspace(max(float(b[0]), 1e-12), float(grid[0]) if grid.size else 1.0, 8)
     ages = np.unique(np.concatenate([[0.0], small, grid]))
     ages = ages[np.isfinite(ages) & (ages >= 0) & (ages < b[-1])]
-    ranks = rank_from_tails(b, T, V, ages)
+    ranks = rank_from_tails(b, T, V, ages, law=size)
     ok = np.isfinite(ranks)
     return ages[ok], ranks[ok]
 
