@@ -35,6 +35,8 @@ from .policies import ConditionalGittins, Gittins, Policy
 RESOLUTION = 48
 #: for continuous laws, the new-work function is tabulated on at most this many thresholds
 MAX_KNOTS = 4000
+#: interior ages per interval where a curved rank (Gittins) is replaced by chords
+REFINE = 8
 
 
 @dataclass
@@ -210,7 +212,7 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
 
 
 def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None):
-    refine = 0 if policy.name in _PIECEWISE_LINEAR else 8
+    refine = 0 if policy.name in _PIECEWISE_LINEAR else REFINE
     gs, Ps, Ss, Es, go = [], [], [], [], [0]
     for d, x, p in zip(dj.d, dj.x, dj.p):
         tails = tails_of(float(d)) if tails_of is not None else None
