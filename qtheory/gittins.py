@@ -78,23 +78,7 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
     """
     ages = np.asarray(ages, float)
     flat = ages.ravel()
-    lb = np.log(b)
-    with np.errstate(divide="ignore"):
-        lT = np.log(np.maximum(T, 1e-300))
     k0 = np.searchsorted(b, flat, side="right")
-    km = np.clip(k0 - 1, 0, b.size - 1)
-    kp = np.clip(k0, 0, b.size - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(kp > km, (np.log(np.maximum(flat, 1e-300)) - lb[km]) / (lb[kp] - lb[km]), 0.0)
-    # T log-linearly in log b, except towards a zero tail (the top of a bounded support), where
-    # log-linear interpolation would drop T by hundreds of orders of magnitude within the last
-    # cell (and the rank V/T there would blow up): linearly in b there
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wl = np.where(kp > km, (flat - b[km]) / (b[kp] - b[km]), 0.0)
-    Tlog = np.exp(lT[km] + w * (lT[kp] - lT[km]))
-    Tlin = T[km] + wl * (T[kp] - T[km])
-    Ta = np.where(flat <= b[0], T[0], np.where(T[kp] > 0, Tlog, Tlin))
-    Va = np.where(flat <= b[0], V[0] + T[0] * (b[0] - flat), V[km] + w * (V[kp] - V[km]))
     inv_h = np.full(flat.shape, np.inf)
     if law is not None:
         Ta = np.asarray(law.sf(flat), float)
@@ -102,6 +86,23 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
         with np.errstate(divide="ignore", invalid="ignore"):
             f = np.asarray(law.pdf(flat), float)
             inv_h = np.where((f > 0) & (Ta > 0), Ta / f, np.inf)
+    else:
+        km = np.clip(k0 - 1, 0, b.size - 1)
+        kp = np.clip(k0, 0, b.size - 1)
+        lb = np.log(b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lT = np.log(np.maximum(T, 1e-300))
+            w = np.where(kp > km, (np.log(np.maximum(flat, 1e-300)) - lb[km]) / (lb[kp] - lb[km]),
+                         0.0)
+        # T log-linearly in log b, except towards a zero tail (the top of a bounded support),
+        # where log-linear interpolation would drop T by hundreds of orders of magnitude within
+        # the last cell (and the rank V/T there would blow up): linearly in b there
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wl = np.where(kp > km, (flat - b[km]) / (b[kp] - b[km]), 0.0)
+        Tlog = np.exp(lT[km] + w * (lT[kp] - lT[km]))
+        Tlin = T[km] + wl * (T[kp] - T[km])
+        Ta = np.where(flat <= b[0], T[0], np.where(T[kp] > 0, Tlog, Tlin))
+        Va = np.where(flat <= b[0], V[0] + T[0] * (b[0] - flat), V[km] + w * (V[kp] - V[km]))
     out = np.full(flat.shape, np.inf)
     for s in range(0, flat.size, 256):
         sl = slice(s, s + 256)

@@ -358,6 +358,10 @@ class MultiplicativePrediction(PredictionLaw):
     def sample_into(self, x, out, rng):
         if type(self).sample is not MultiplicativePrediction.sample:
             return super().sample_into(x, out, rng)  # a subclass that draws its own way
+        return self._factor_into(x, out, rng)
+
+    def _factor_into(self, x, out, rng):
+        """``out = x * Z`` with the factors drawn into ``out`` (as :meth:`sample` draws them)."""
         self.factor.sample_into(out, rng)
         out *= x
         return out
@@ -419,9 +423,7 @@ class LogNormalPrediction(MultiplicativePrediction):
         if self.sigma == 0:
             out[...] = x
             return out
-        self.factor.sample_into(out, rng)
-        out *= x
-        return out
+        return self._factor_into(x, out, rng)
 
     def _make_joint(self, size):
         if self.sigma == 0:

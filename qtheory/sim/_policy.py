@@ -35,11 +35,11 @@ from . import kernels as K
 
 #: a user rank function is tabulated on one age grid for all jobs: 0 and the geometric ages
 #: ``scale * 2**(j / GRID_PER_OCTAVE)`` from ``scale * 2**GRID_LOW`` up (``scale``: the mean
-#: size), cut at each job's size (plus the rank's own breakpoints).  One grid for all jobs
-#: matters: a grid placed at fractions of each job's size gave jobs of different sizes
-#: different chords of a curved rank at the same age, i.e. the policy learned something of the
-#: sizes (the rank 1/h(a) of a hyperexponential, which orders jobs exactly as FB, simulated 5%
-#: below FB on the same trace)
+#: size), up to the first grid age at or above each job's size (plus the rank's own
+#: breakpoints).  One grid for all jobs matters: a grid placed at fractions of each job's size
+#: gave jobs of different sizes different chords of a curved rank at the same age, i.e. the
+#: policy learned something of the sizes (the ranks sqrt(a) + 1 and log1p(a), which order jobs
+#: exactly as LAS, gave 36% of the jobs of a trace a different response time than LAS)
 GRID_PER_OCTAVE = 4
 GRID_LOW = -6
 

@@ -15,8 +15,8 @@ from .general_kernel import general_kernel, to_general_state
 #: arrivals drawn per chunk (tables make a chunk heavier: see ``chunk_size``)
 CHUNK = 1 << 16
 
-#: the bit generator of the replications: SFC64 draws the normal and exponential variates about
-#: 20% faster than the default PCG64 (the draws are a third of an SPRPT simulation's time)
+#: the bit generator of the replications.  SFC64 would draw about 20% faster, but a change of
+#: generator (or of CHUNK, which orders the draws) changes every seeded simulation
 BITGEN = np.random.PCG64
 
 
