@@ -434,6 +434,12 @@ def _pieces_perfect(size, c, v):
 
 def _limited_continuous(joint, c: float, lams: np.ndarray) -> dict:
     size = joint.size
+    if isinstance(joint, FactorJoint) and 0 < c < 1 and size.breakpoints.size:
+        # the window v/Z < X <= min(v/((1 - c) Z), v/(Z - 1)) makes the integrands kink at
+        # v = b k (1 - c) (the factor's kinks k) and at v = b (1 - c)/c (where the two upper ends
+        # cross, at Z = 1/c) for the size law's breakpoints b: a prediction grid with those edges
+        joint = FactorJoint(size, joint.factor,
+                            v_scales=tuple(k * (1.0 - c) for k in joint.factor.kinks) + ((1.0 - c) / c,))
     v = joint.v
     if isinstance(joint, PerfectJoint):
         C, G, K, FY = _pieces_perfect(size, c, v)
@@ -594,7 +600,7 @@ def limited_preemption_response_time(model, c: float, x, y):
             z, wz = _z_rule(j.factor, c, j.size, y)
             Cc = _pieces_z(j.size, z, wz, c, y)[0]
         B, le, lt = j.B(y), j.A_le(y), j.A_lt(y)
-        res = np.array([j.H(yi - min(xi, c * yi), yi, lam) for xi, yi in zip(x, y)])
+        res = j.H_many(y - np.minimum(x, c * y), y, lam)
     wait = lam * (B + Cc) / (2 * (1 - lam * le) * (1 - lam * lt))
     return wait + res + np.maximum(x - c * y, 0.0)
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import soap
-from ._quadrature import panels, size_rule
+from ._quadrature import size_rule
 from .policies import FCFS, LAS, PS, PSJF, SJF, SRPT, Policy
 
 
@@ -29,13 +29,42 @@ def inverse_mean_infinite(size) -> bool:
     return p <= 1.0 + 1e-3
 
 
-def _residence_srpt(size, lam, x):
-    """int_0^x dt / (1 - lam M_1(t)) for every x, by Gauss-Legendre on [0, x] in log t."""
-    lo = x * 1e-14
-    edges = np.stack([np.log(lo) + (np.log(x) - np.log(lo)) * k / 24 for k in range(25)], axis=-1)
-    u, w = panels(edges, 8)
-    t = np.exp(u)
-    return np.sum(w * t / (1 - lam * size.partial_moment(1, t, strict=True)), axis=-1) + lo
+def _wsum(terms: np.ndarray, w: np.ndarray) -> float:
+    """``sum(w * terms)`` where a zero weight contributes nothing even against an infinite term."""
+    return float(np.sum(np.where(w > 0, w * terms, 0.0)))
+
+
+def _residence(j, lam: float) -> float:
+    r""":math:`E[X^{-1}\int_{(Y-X)^+}^{Y} dv/(1-\lambda A_<(v))] = \int_0^\infty
+    K(v)/(1-\lambda A_<(v))\,dv` with :math:`K(v) = E[X^{-1}(1\{Y>v\} - 1\{Y-X>v\})]`."""
+    _, K, _ = j.inverse_terms()
+    return _wsum(K / (1 - lam * j.A_lt_v), j.w_dv)
+
+
+def prediction_slowdown(j, policy_name: str, lam: float) -> float:
+    r"""E[T/X] of SPJF, PSPJF or SPRPT on the joint law ``j``, with the same threshold functions
+    as the means and the slowdown weights of :meth:`qtheory.joint.Joint.inverse_terms`:
+
+    .. math::
+        E[T/X]_{SPJF} = 1 + \frac{\lambda E[X^2]}{2} E\Big[\frac{X^{-1}}{d(Y)}\Big],\quad
+        E[T/X]_{PSPJF} = E\Big[\frac{\lambda B(Y) X^{-1}}{2 d(Y)}\Big]
+            + E\Big[\frac{1}{1-\lambda A_<(Y)}\Big],
+
+    .. math::
+        E[T/X]_{SPRPT} = E\Big[\frac{\lambda (B(Y)+C(Y)) X^{-1}}{2 d(Y)}\Big]
+            + \int_0^\infty \frac{K(v)\,dv}{1-\lambda A_<(v)} + E[(1 - Y/X)^+],
+
+    :math:`d(y) = (1-\lambda A_\le(y))(1-\lambda A_<(y))`; each is the integral of the
+    conditional mean :math:`E[T \mid x, y]/x` over the joint law."""
+    w_inv, _, exc = j.inverse_terms()
+    d = (1 - lam * j.A_le_v) * (1 - lam * j.A_lt_v)
+    if policy_name == "SPJF":
+        return 1.0 + lam * j.m2 / 2 * _wsum(1.0 / d, w_inv)
+    if policy_name == "PSPJF":
+        return _wsum(lam * j.B_v / (2 * d), w_inv) + _wsum(1.0 / (1 - lam * j.A_lt_v), j.w_prob)
+    if policy_name == "SPRPT":
+        return _wsum(lam * (j.B_v + j.C_v) / (2 * d), w_inv) + _residence(j, lam) + exc
+    raise ValueError(f"no slowdown formula for {policy_name}")
 
 
 def mean_slowdown(model, policy: Policy) -> float:
@@ -63,8 +92,9 @@ def mean_slowdown(model, policy: Policy) -> float:
     if t is PSJF:
         return float(np.sum(w * soap.psjf_conditional(size, lam, x)[0] / x))
     if t is SRPT:
-        T = soap.srpt_waiting(size, lam, x)[0] + _residence_srpt(size, lam, x)
-        return float(np.sum(w * T / x))
+        # waiting term at the size nodes; residence int_0^inf E[X^{-1}; X > t]/(1 - rho_{<t}) dt
+        wait = float(np.sum(w * soap.srpt_waiting(size, lam, x)[0] / x))
+        return wait + _residence(soap._perfect_joint(size), lam)
     if policy.descriptor == "prediction":
         pred = model.prediction
         if pred is None:
@@ -75,6 +105,11 @@ def mean_slowdown(model, policy: Policy) -> float:
         if inv_inf and policy.monotone == "decreasing" \
                 and float(j.C(np.array([1e-300]))[0]) > 0:
             return math.inf
+        name = type(policy).__name__
+        if name in ("SPJF", "PSPJF", "SPRPT") and type(policy).__module__ == "qtheory.policies":
+            if name != "PSPJF" and math.isinf(j.m2) and (name == "SPJF" or j.excess > 0):
+                return math.inf
+            return prediction_slowdown(j, name, lam)
     from . import generic
 
     return generic.mean_slowdown(model, policy)

@@ -135,7 +135,7 @@ def srpt_conditional(size, lam, x):
     j = _perfect_joint(size)
     lam = _lam(lam)
     x = np.atleast_1d(np.asarray(x, float))
-    res = np.array([[j.H(0.0, xi, li) for xi in x] for li in lam])
+    res = np.array([j.H_many(0.0, x, li) for li in lam])
     return srpt_waiting(size, lam, x) + res
 
 
@@ -219,5 +219,5 @@ def sprpt_conditional(joint, lam, x, y):
     lt = joint.A_lt(y)[None, :]
     d = (1 - L * joint.A_le(y)[None, :]) * (1 - L * lt)
     wait = L * (joint.B(y) + joint.C(y))[None, :] / (2 * d)
-    res = np.array([[joint.H(max(yi - xi, 0.0), yi, li) for xi, yi in zip(x, y, strict=False)] for li in lam])
+    res = np.array([joint.H_many(np.maximum(y - x, 0.0), y, li) for li in lam])
     return wait + res + np.maximum(x - y, 0.0)[None, :]
