@@ -505,8 +505,12 @@ class FactorMapJoint(Joint):
         lo, hi = xlo * self.phi.min(), xhi * self.phi.max()
         width = min(0.5, log_spread(s.ppf) / 4)
         bps = list(s.breakpoints)
+        sbps = np.asarray(s.breakpoints, float)
         for k in range(self.phi.size):
-            for edge in (self.e[k], self.e[k + 1]):
+            # the piece's ends and the size law's breakpoints inside it, mapped by Y = phi X
+            # (kinks of A, B, f_Y) and by Y - X = (phi - 1) X (kinks of C and G)
+            inner = sbps[(sbps > self.e[k]) & (sbps < self.e[k + 1])]
+            for edge in (self.e[k], self.e[k + 1], *inner):
                 if math.isfinite(edge) and edge > 0:
                     bps.append(edge * self.phi[k])
                     if self.phi[k] > 1:

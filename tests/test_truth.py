@@ -200,3 +200,60 @@ def test_gittins_lognormal_against_audit_simulation(load, sim, ci95):
     policy simulated beat the library's optimal value."""
     q = qt.MG1(load, qt.LogNormal(1.0))
     assert q.mean_response_time(qt.Gittins()) == pytest.approx(sim, abs=3 * ci95)
+
+
+@pytest.mark.parametrize("policy", ["spjf", "pspjf", "sprpt"])
+@pytest.mark.parametrize("load", [0.3, 0.9])
+def test_pairs_slowdown_is_the_exact_sum(policy, load):
+    """On EmpiricalPairs (ties in the predictions included) the slowdown is the finite sum of the
+    conditional means over the pairs, E[T/X] = sum_i w_i E[T | x_i, y_i] / x_i, and the mean is
+    sum_i w_i E[T | x_i, y_i]."""
+    x = np.array([0.5, 1.0, 1.0, 2.0, 4.0, 0.7, 3.0])
+    y = np.array([0.6, 0.8, 1.5, 1.5, 3.0, 1.5, 0.8])
+    w = np.array([1.0, 2.0, 1.0, 1.0, 0.5, 1.0, 1.5])
+    w = w / w.sum()
+    pairs = qt.EmpiricalPairs(x, y, weights=w)
+    q = qt.MG1(load / float(np.sum(w * x)), prediction=pairs)
+    t = q.response_time(policy, x=x, y=y)
+    assert q.mean_response_time(policy) == pytest.approx(float(np.sum(w * t)), rel=1e-12)
+    assert q.mean_slowdown(policy) == pytest.approx(float(np.sum(w * t / x)), rel=1e-12)
+
+
+@pytest.mark.parametrize("pred", [qt.OneBit(0.8, 0.2, 0.1), qt.OneBit(3.0, 0.3, 0.25)], ids=repr)
+@pytest.mark.parametrize("policy", ["spjf", "pspjf", "sprpt"])
+def test_one_bit_slowdown_is_integral_of_conditional(pred, policy):
+    """One-bit advice on Uniform(0.5, 4) sizes (E[1/X] finite): mean and slowdown equal the
+    integral over x of the conditional means of the two prediction classes."""
+    size = qt.Uniform(0.5, 4.0)
+    q = qt.MG1(0.85 / size.mean, size, pred)
+    edges = sorted({0.5, 4.0, 1.0, pred.threshold})
+    xs, wx = _gl(np.array(edges), 30)
+    p1 = pred.prob_large(xs)
+    t0 = q.response_time(policy, x=xs, y=np.zeros_like(xs))
+    t1 = q.response_time(policy, x=xs, y=np.ones_like(xs))
+    dens = 1 / 3.5
+    mean = np.sum(wx * dens * ((1 - p1) * t0 + p1 * t1))
+    slow = np.sum(wx * dens * ((1 - p1) * t0 + p1 * t1) / xs)
+    assert q.mean_response_time(policy) == pytest.approx(mean, rel=1e-10)
+    assert q.mean_slowdown(policy) == pytest.approx(slow, rel=1e-10)
+
+
+@pytest.mark.parametrize("policy", ["spjf", "pspjf", "sprpt"])
+def test_factor_map_slowdown_is_integral_of_conditional(policy):
+    """A deterministic factor map (y = 0.6 x below 1.5, 1.8 x above) on Uniform(0.5, 3) sizes."""
+    size = qt.Uniform(0.5, 3.0)
+    pred = qt.BoundedMultiplicative(0.6, 1.8, factors=([0.0, 1.5, 10.0], [0.6, 1.8]))
+    q = qt.MG1(0.8 / size.mean, size, pred)
+    kinks = {0.5, 3.0, 1.5}
+    for b in (0.5, 1.5, 3.0):  # y = phi x or y - x = (phi - 1) x crossing a kink b phi' of A_<
+        for phi in (0.6, 1.8):
+            for phi2 in (0.6, 1.8):
+                kinks.add(b * phi2 / phi)
+                kinks.add(b * phi2 / 0.8)
+    edges = sorted(k for k in kinks if 0.5 <= k <= 3.0)
+    xs, wx = _gl(np.array(edges), 30)
+    ys = xs * np.where(xs < 1.5, 0.6, 1.8)
+    t = q.response_time(policy, x=xs, y=ys)
+    dens = 1 / 2.5
+    assert q.mean_response_time(policy) == pytest.approx(np.sum(wx * dens * t), rel=1e-9)
+    assert q.mean_slowdown(policy) == pytest.approx(np.sum(wx * dens * t / xs), rel=1e-9)
