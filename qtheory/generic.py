@@ -186,7 +186,13 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
             return gittins_rank_at(atoms, p, a)
     else:
         def rank(a):
-            return np.asarray(policy.rank(np.full(np.shape(a), d), a), float)
+            r = np.asarray(policy.rank(np.full(np.shape(a), d), a), float)
+            if np.isnan(r).any():
+                at = (f", age a={float(np.asarray(a, float)[np.isnan(r)][0])!r}"
+                      if r.shape == np.shape(a) else "")
+                raise ValueError(f"the rank function of policy {policy.name} ({policy!r}) returned "
+                                 f"NaN at descriptor d={d!r}{at}; a rank must be a number (or +-inf)")
+            return r
     P = rank(g)
     h = np.diff(g)
     if refine:

@@ -54,13 +54,14 @@ through the generic SOAP evaluator (:mod:`qtheory.generic`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numba import njit
 
 from ._quadrature import log_edges, panels
-from ._validation import in_range, nonnegative
+from ._validation import in_range, integer, nonnegative, plain
+from ._validation import loads as check_loads
 from .batching import (
     BatchSimResult,
     capped_batching,
@@ -137,8 +138,17 @@ class LimitedPreemption(Policy):
         self.c = in_range("c", c, 0.0, 1.0)
         self.name = f"TRAIL(c={self.c:g})"
 
+    _compares_descriptor_and_age = True
+
     def _params(self):
         return {"c": self.c}
+
+    def rescaled(self, age_factor: float, descriptor_factor: float) -> Policy | None:
+        """Itself (the rank ``y - a`` up to age ``c y`` keeps its order in any unit), unless the
+        descriptor is a label that does not scale with ages (see :meth:`Policy.rescaled`)."""
+        if type(self) is not LimitedPreemption or age_factor != descriptor_factor:
+            return None
+        return self
 
     def rank(self, d, a):
         d = np.asarray(d, float)
@@ -230,14 +240,42 @@ class LimitedPreemptionResult:
                 f"mean={np.round(self.mean, 6).tolist()}, route={self.route!r})")
 
 
+def _mg1(model, what: str):
+    """``model`` as a :class:`qtheory.MG1`; ``TypeError`` naming ``model`` otherwise. An M/G/k
+    with one server of speed 1 is its M/G/1; with more servers there is no exact formula."""
+    from .mg1 import MG1
+    from .multiserver import MGk
+
+    if isinstance(model, MG1):
+        return model
+    if isinstance(model, MGk):
+        if model.servers == 1 and model.server_speed == 1.0:
+            return model.pooled()
+        raise TypeError(f"model must be an M/G/1 (qt.MG1): {what} has no exact formula for "
+                        f"{model.servers} servers of speed {model.server_speed!r}, got "
+                        f"model={model!r}; simulate it (qt.simulate) or use model.bounds(...)")
+    raise TypeError(f"model must be a qt.MG1, got model={plain(model)}")
+
+
+def _unit_model(model, c: float):
+    """``(unit, m)``: the model rescaled to mean size 1 and its time unit ``m`` (see
+    :meth:`qtheory.MG1.mean_response_time`), or ``(model, 1.0)`` where it cannot be rescaled
+    (a law without ``rescaled``, or one-bit labels compared with ages)."""
+    unit, m = model._unit()
+    if unit is model:
+        return model, 1.0
+    f = 1.0 / m
+    scales = model.prediction is None or model.prediction.scales_with_size
+    if LimitedPreemption(c).rescaled(f, f if scales else 1.0) is None:
+        return model, 1.0
+    return unit, m
+
+
 def _arrival_rates(model, loads) -> np.ndarray:
     """Arrival rates for ``loads`` (``None``: the model's own rate); ValueError outside (0, 1)."""
     if loads is None:
         return np.array([model.arrival_rate])
-    loads = np.atleast_1d(np.asarray(loads, float))
-    if np.any(loads <= 0) or np.any(loads >= 1):
-        raise ValueError(f"loads must lie in (0, 1), got loads={loads.tolist()!r}")
-    return loads / model.size.mean
+    return check_loads("loads", loads) / model.size.mean
 
 
 # ---- discrete pairs: exact sums -------------------------------------------------------------
@@ -393,6 +431,13 @@ def _between(size, k, a, b):
     a = np.asarray(a, float)
     b = np.asarray(b, float)
     ok = b > a
+    if math.isinf(size.moment(k)):
+        # tail moments are infinite (inf - inf): difference of the finite partial moments, and
+        # inf for an unbounded window
+        fin = np.isfinite(b) & ok
+        pa = size.partial_moment(k, np.where(ok, a, 0.0))
+        pb = size.partial_moment(k, np.where(fin, b, 0.0))
+        return np.where(ok, np.where(fin, np.maximum(pb - pa, 0.0), np.inf), 0.0)
     ta = size.tail_moment(k, np.where(ok, a, 0.0))
     tb = np.where(np.isfinite(b) & ok, size.tail_moment(k, np.where(np.isfinite(b) & ok, b, 1.0)), 0.0)
     return np.where(ok, ta - tb, 0.0)
@@ -409,7 +454,9 @@ def _pieces_z(size, z, wz, c, v):
     hi = np.minimum(u2, top)
     m0, m1, m2 = (_between(size, k, u1, hi) for k in (0, 1, 2))
     om = 1.0 - Z
-    t1 = om * om * m2 + 2 * V * om * m1 + V * V * m0
+    with np.errstate(invalid="ignore"):
+        # at Z = 1 the (1 - Z) terms vanish even where the window's moments are infinite
+        t1 = np.where(om == 0, 0.0, om * om * m2 + 2 * V * om * m1) + V * V * m0
     coef = np.maximum(1.0 - c * Z, 0.0) ** 2
     if c < 1:
         t2 = coef * np.where(np.isfinite(u2), size.tail_moment(2, np.where(np.isfinite(u2), u2, 1.0)), 0.0)
@@ -511,8 +558,15 @@ def limited_preemption(model, c: float = 0.8, loads=None) -> LimitedPreemptionRe
         discrete sizes with continuous multiplicative errors) fall back to the generic
         evaluator and fill only ``mean`` (``exact=False``).
     """
+    model = _mg1(model, "limited_preemption")
     c = in_range("c", c, 0.0, 1.0)
     lams = _arrival_rates(model, loads)
+    unit, m = _unit_model(model, c)
+    if unit is not model:  # evaluate at mean size 1, then times (and ages) back in the model's unit
+        r = limited_preemption(unit, c, loads)
+        extra = {k: v * m for k, v in r.extra.items()}
+        return replace(r, mean=r.mean * m, waiting=r.waiting * m, residence=r.residence * m,
+                       tail=r.tail * m, paused_age=r.paused_age * m, extra=extra)
     kind, obj = _route(model)
     if kind == "generic":
         from . import generic
@@ -559,6 +613,7 @@ def preemption_overhead(model, c: float = 0.8, s0: float = 0.0, s1: float = 0.0,
         ``preemptions`` (per job), ``preempted_age`` (mean sum of ages at preemption per job),
         ``overhead`` (mean extra work per job), ``effective_load``, ``stable``.
     """
+    model = _mg1(model, "preemption_overhead")
     s0 = nonnegative("s0", s0)
     s1 = nonnegative("s1", s1)
     r = limited_preemption(model, c, loads)
@@ -576,18 +631,25 @@ def preemption_overhead(model, c: float = 0.8, s0: float = 0.0, s1: float = 0.0,
 def limited_preemption_response_time(model, c: float, x, y):
     r"""Conditional mean :math:`E[T \mid X = x, Y = y]` under limited preemption (formula of the
     module docstring; exact for discrete laws, quadrature for continuous ones)."""
+    model = _mg1(model, "limited_preemption_response_time")
     c = in_range("c", c, 0.0, 1.0)
-    x, y = np.broadcast_arrays(np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float)))
-    if np.any(x <= 0):
-        raise ValueError(f"x must be > 0, got x={x.tolist()!r}")
-    if np.any(y < 0):
-        raise ValueError(f"y must be >= 0, got y={y.tolist()!r}")
+    if y is None:
+        raise ValueError("y (the prediction) is required: limited preemption ranks by it")
+    x, y = model._check_xy(x, y)
+    unit, m = _unit_model(model, c)
+    if unit is not model:
+        f = 1.0 / m  # the product used by the rescaled laws, so that atoms still match
+        return limited_preemption_response_time(unit, c, x * f, y * f) * m
     lam = model.arrival_rate
     kind, obj = _route(model)
     if kind == "generic":
         from . import generic
 
         return generic.response_time(model, LimitedPreemption(c), x, y)
+    if kind == "continuous" and math.isinf(model.size.moment(2)) and (c < 1 or _excess(model) > 0):
+        # C_c(y) holds E[((X - b_c)^+)^2; Y > y] with X - b_c >= X (1 - c Z) or X - Y > 0 on an
+        # unbounded range of X: infinite for every y, as in limited_preemption (not inf - inf)
+        return np.full(x.shape, np.inf)
     if kind == "pairs":
         Cc = obj.C(y, c)
         B, le, lt = obj.B(y), obj.A_le(y), obj.A_lt(y)
@@ -653,8 +715,8 @@ def _draw(model, n, rng):
 
 
 def _check_sim_args(jobs, replications, warmup):
-    jobs = int(jobs)
-    replications = int(replications)
+    jobs = integer("jobs", jobs, 1)
+    replications = integer("replications", replications, 1)
     if jobs < 100:
         raise ValueError(f"jobs must be >= 100, got jobs={jobs!r}")
     if replications < 2:
@@ -714,6 +776,7 @@ def simulate_limited_preemption(model, c: float = 0.8, jobs: int = 400_000, seed
     LLMSimResult
         Mean response time, paused jobs, their total age and preemptions per job, with CIs.
     """
+    model = _mg1(model, "simulate_limited_preemption")
     c = in_range("c", c, 0.0, 1.0)
     jobs, replications = _check_sim_args(jobs, replications, warmup)
 
@@ -803,6 +866,7 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
     """
     from .sizes import Empirical
 
+    model = _mg1(model, "skip_predict_external")
     T_ = nonnegative("threshold", threshold)
     c1 = nonnegative("c1", c1)
     c2 = nonnegative("c2", c2)
@@ -875,6 +939,7 @@ def simulate_skip_predict(model, threshold: float, cheap=None, jobs: int = 400_0
     """Monte Carlo of SkipPredict (:func:`skip_predict_external`) with the kernel
     :func:`qtheory.sim.llm_kernels.priority_run`: shorts have rank -1e300 (FCFS, never
     preempted by a long job), longs SPRPT on the expensive prediction."""
+    model = _mg1(model, "simulate_skip_predict")
     T_ = nonnegative("threshold", threshold)
     jobs, replications = _check_sim_args(jobs, replications, warmup)
     q = _p_long_fn(model.prediction if cheap is None else cheap, T_)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from . import soap
-from ._validation import load_below_one, positive
+from ._validation import in_range, load_below_one, plain, positive, real_array
+from ._validation import loads as check_loads
 from .gittins import blind_equivalent
 from .policies import (
     FCFS,
@@ -48,6 +49,15 @@ class MG1:
     prediction : PredictionLaw, optional
         The law of the prediction Y given X = x. Required by prediction-based policies.
 
+    Notes
+    -----
+    Every measure is evaluated on the model rescaled to mean size 1 (sizes, predictions and ages
+    divided by :math:`E[X]`, the arrival rate multiplied by it; see
+    :meth:`qtheory.sizes.SizeLaw.rescaled`) and times are multiplied back, so results do not
+    depend on the time unit: sizes of order 1e-170 or 1e200 give the same numbers as sizes of
+    order 1. Laws, predictions or policies that cannot be rescaled (user subclasses without
+    ``_rescaled``; SPRPT-type ranks on one-bit labels) are evaluated in their own unit.
+
     Examples
     --------
     >>> import qtheory as qt
@@ -64,10 +74,10 @@ class MG1:
             size = prediction.size_law()
         if not isinstance(size, SizeLaw):
             raise ValueError(f"size must be a size law such as qt.Exponential(mean=1.0), got "
-                             f"size={size!r}")
+                             f"size={plain(size)}")
         if prediction is not None and not isinstance(prediction, PredictionLaw):
             raise ValueError(f"prediction must be a prediction law such as "
-                             f"qt.LogNormalPrediction(sigma=0.5), got prediction={prediction!r}")
+                             f"qt.LogNormalPrediction(sigma=0.5), got prediction={plain(prediction)}")
         self.size = size
         self.prediction = prediction
         mean = size.mean
@@ -87,7 +97,48 @@ class MG1:
 
     def with_load(self, load: float) -> MG1:
         """The same size and prediction laws at another load."""
+        load = in_range("load", load, 0.0, 1.0, lo_open=True, hi_open=True)
         return MG1(load / self.size.mean, self.size, self.prediction)
+
+    # -- the unit-free model --------------------------------------------------------------------
+    def _unit(self) -> tuple[MG1, float]:
+        """``(unit, m)``: the model in the time unit where the mean size is 1 (sizes and
+        predictions divided by ``m = E[X]``, the arrival rate multiplied by it), cached. ``unit``
+        is the model itself when ``m`` is 1 or a law cannot be rescaled."""
+        key = (self.arrival_rate, id(self.size), id(self.prediction))
+        cached = self.__dict__.get("_unit_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, *self._make_unit())
+            self.__dict__["_unit_cache"] = cached
+        return cached[1], cached[2]
+
+    def _make_unit(self) -> tuple[MG1, float]:
+        m = self.size.mean
+        f = 1.0 / m
+        if m == 1.0 or not (math.isfinite(f) and f > 0):
+            return self, 1.0
+        try:
+            size = self.size.rescaled(f)
+            pred = None if self.prediction is None else self.prediction.rescaled(f)
+            unit = MG1(self.arrival_rate * m, size, pred)
+        except (NotImplementedError, ValueError, OverflowError, ZeroDivisionError):
+            return self, 1.0  # a law without rescaled(), or a parameter out of range
+        unit.__dict__["_unit_cache"] = ((unit.arrival_rate, id(size), id(pred)), unit, 1.0)
+        return unit, m
+
+    def _unit_policy(self, policy) -> tuple[MG1, float, Policy]:
+        """``(model, m, policy)`` to evaluate ``policy`` on: the unit-free model and the policy
+        in its unit where the policy can be rescaled, else this model, 1 and the policy."""
+        pol = get_policy(policy)
+        unit, m = self._unit()
+        if unit is self:
+            return self, 1.0, pol
+        f = 1.0 / m
+        scales = self.prediction is None or self.prediction.scales_with_size
+        upol = pol.rescaled(f, f if pol.descriptor != "prediction" or scales else 1.0)
+        if upol is None:
+            return self, 1.0, pol
+        return unit, m, upol
 
     # -- evaluation -----------------------------------------------------------------------------
     def _joint(self, policy: Policy):
@@ -124,29 +175,65 @@ class MG1:
 
     def mean_response_time(self, policy) -> float:
         r"""Mean response time :math:`E[T]` under ``policy`` (an object or a name)."""
-        return float(self._means(policy, np.array([self.arrival_rate]))[0])
+        unit, m, pol = self._unit_policy(policy)
+        return float(unit._means(pol, np.array([unit.arrival_rate]))[0]) * m
 
     def sweep(self, policy, loads) -> np.ndarray:
         """Mean response time at each load in ``loads`` (same size and prediction laws).
 
         The threshold functions are computed once and reused for every load.
         """
-        loads = np.atleast_1d(np.asarray(loads, float))
-        if np.any(loads <= 0) or np.any(loads >= 1):
-            bad = loads[(loads <= 0) | (loads >= 1)][0]
-            raise ValueError(f"loads must lie in (0, 1), got load={bad!r}")
-        return self._means(policy, loads / self.size.mean)
+        loads = check_loads("loads", loads)
+        unit, m, pol = self._unit_policy(policy)
+        return unit._means(pol, loads / unit.size.mean) * m
+
+    @staticmethod
+    def _check_xy(x, y):
+        """``x`` and ``y`` as 1-D arrays of one length (``y`` may be ``None``), or an error
+        naming the argument: sizes finite and > 0, predictions finite and >= 0."""
+        xa = real_array("x", x)
+        bad = ~(np.isfinite(xa) & (xa > 0))
+        if bad.any():
+            raise ValueError(f"x must be finite and > 0, got x={plain(x)}")
+        if y is None:
+            return xa, None
+        ya = real_array("y", y)
+        bad = ~(np.isfinite(ya) & (ya >= 0))
+        if bad.any():
+            raise ValueError(f"y must be finite and >= 0, got y={plain(y)}")
+        if xa.size != ya.size:
+            if ya.size == 1 and np.ndim(y) == 0:
+                ya = np.full(xa.size, ya[0])
+            elif xa.size == 1 and np.ndim(x) == 0:
+                xa = np.full(ya.size, xa[0])
+            else:
+                raise ValueError(f"x and y must have the same length (or one be a scalar), got "
+                                 f"{xa.size} values of x and {ya.size} of y (x={plain(x)}, "
+                                 f"y={plain(y)})")
+        return xa, ya
 
     def response_time(self, policy, x, y=None):
         r"""Conditional mean response time :math:`E[T \mid X=x, Y=y]` (``y`` for
-        prediction-based policies). Scalars give a float, arrays an array."""
-        policy = self._exact_equivalent(get_policy(policy))
+        prediction-based policies). Scalars give a float, arrays an array.
+
+        ``x`` must be finite and > 0, ``y`` finite and >= 0, each a scalar or a 1-D sequence
+        (of one length when both are sequences)."""
+        scalar = np.ndim(x) == 0 and np.ndim(y) == 0
+        xa, ya = self._check_xy(x, y)
+        unit, m, pol = self._unit_policy(policy)
+        if m != 1.0:
+            # the same product as in the rescaled laws, so that atoms and pairs still match
+            f = 1.0 / m
+            xa = xa * f
+            if ya is not None and (self.prediction is None or self.prediction.scales_with_size):
+                ya = ya * f
+        out = unit._response_time(pol, xa, ya) * m
+        return float(out[0]) if scalar else out
+
+    def _response_time(self, policy, xa, y):
+        policy = self._exact_equivalent(policy)
         t = type(policy)
         lam = np.array([self.arrival_rate])
-        scalar = np.ndim(x) == 0 and np.ndim(y) == 0
-        xa = np.atleast_1d(np.asarray(x, float))
-        if np.any(xa <= 0):
-            raise ValueError(f"x must be > 0, got x={x!r}")
         if t is FCFS:
             out = xa + (self.mean_response_time(policy) - self.size.mean)
         elif t is PS:
@@ -165,16 +252,24 @@ class MG1:
             from . import generic
 
             out = generic.response_time(self, policy, xa, y)
-        return float(out[0]) if scalar else out
+        return np.asarray(out, float)
 
     def mean_slowdown(self, policy) -> float:
         r"""Mean slowdown :math:`E[T/X]` (``inf`` where it diverges)."""
         from . import slowdown
 
-        return slowdown.mean_slowdown(self, self._exact_equivalent(get_policy(policy)))
+        unit, _, pol = self._unit_policy(policy)
+        return slowdown.mean_slowdown(unit, unit._exact_equivalent(pol))
 
     def compare(self, policies=("fcfs", "ps", "srpt", "spjf", "pspjf", "sprpt")) -> Table:
         """A table of mean response times, one row per policy, with the ratio to SRPT."""
+        if isinstance(policies, (str, Policy)) or (isinstance(policies, type)
+                                                   and issubclass(policies, Policy)):
+            policies = (policies,)
+        if not hasattr(policies, "__iter__"):
+            raise TypeError(f"policies must be a sequence of policies or names, got "
+                            f"policies={plain(policies)}")
+        policies = [get_policy(p) for p in policies]
         rows = []
         srpt = self.mean_response_time("srpt")
         for p in policies:

@@ -44,7 +44,7 @@ import numpy as np
 from . import soap
 from ._erlang import erlang_b, erlang_c, mmk_fcfs, mmk_priority
 from ._quadrature import log_rule, size_range, size_rule
-from ._validation import positive
+from ._validation import in_range, plain, positive
 from ._validation import server_speed as _server_speed
 from .gittins import strictly_dhr
 from .mg1 import MG1
@@ -362,16 +362,16 @@ class MGk:
     def __init__(self, servers: int, arrival_rate: float, size: SizeLaw | None = None,
                  prediction: PredictionLaw | None = None, server_speed: float = 1.0):
         if isinstance(servers, bool) or not isinstance(servers, numbers.Integral) or servers < 1:
-            raise ValueError(f"servers must be an integer >= 1, got servers={servers!r}")
+            raise ValueError(f"servers must be an integer >= 1, got servers={plain(servers)}")
         self.servers = int(servers)
         self.arrival_rate = positive("arrival_rate", arrival_rate)
         if size is None and isinstance(prediction, EmpiricalPairs):
             size = prediction.size_law()
         if not isinstance(size, SizeLaw):
-            raise ValueError(f"size must be a size law such as qt.Exponential(mean=1.0), got size={size!r}")
+            raise ValueError(f"size must be a size law such as qt.Exponential(mean=1.0), got size={plain(size)}")
         if prediction is not None and not isinstance(prediction, PredictionLaw):
             raise ValueError(f"prediction must be a prediction law such as qt.LogNormalPrediction(sigma=0.5), "
-                             f"got prediction={prediction!r}")
+                             f"got prediction={plain(prediction)}")
         self.size = size
         self.prediction = prediction
         self.server_speed = _server_speed("server_speed", server_speed, self.servers)
@@ -408,7 +408,8 @@ class MGk:
 
     def with_load(self, load: float) -> MGk:
         """The same servers, size and prediction laws at another per-server load."""
-        lam = float(load) * self.servers * self.server_speed / self.size.mean
+        load = in_range("load", load, 0.0, 1.0, lo_open=True, hi_open=True)
+        lam = load * self.servers * self.server_speed / self.size.mean
         return MGk(self.servers, lam, self.size, self.prediction, self.server_speed)
 
     def pooled(self) -> MG1:
@@ -636,9 +637,7 @@ class MGk:
         t = type(pol)
         k, c = self.servers, self._c
         lam = self.arrival_rate * c
-        xa = np.atleast_1d(np.asarray(x, float))
-        if np.any(xa <= 0):
-            raise ValueError(f"x must be > 0, got x={x!r}")
+        xa, ya_checked = MG1._check_xy(x, y)
         smax = float(self.size.support[1])
         if t is LAS:
             rb = lam * self.size.mean_min(1, xa)
@@ -650,7 +649,7 @@ class MGk:
             else:
                 if y is None:
                     raise ValueError(f"policy {pol.name} needs the prediction y")
-                ya = np.broadcast_to(np.atleast_1d(np.asarray(y, float)), xa.shape)
+                ya = ya_checked
                 beta, alpha = _error_factors(self.prediction)
             joint = self._joint(pol)
             if t in (SRPT, SPRPT):
@@ -683,6 +682,13 @@ class MGk:
                 seed=None) -> Table:
         """A table of bounds (and, with ``jobs``, a simulation estimate with its 95% CI, labelled as
         such) for each policy; prediction-based policies are skipped without a prediction law."""
+        if isinstance(policies, (str, Policy)) or (isinstance(policies, type)
+                                                   and issubclass(policies, Policy)):
+            policies = (policies,)
+        if not hasattr(policies, "__iter__"):
+            raise TypeError(f"policies must be a sequence of policies or names, got "
+                            f"policies={plain(policies)}")
+        policies = [get_policy(p) for p in policies]
         rows = []
         for p in policies:
             pol = get_policy(p)

@@ -27,7 +27,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ._validation import in_range, nonnegative, positive
+from ._validation import in_range, nonnegative, plain, positive, real_array
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,8 +293,38 @@ class _LogNormalFactor(FactorLaw):
 # --------------------------------------------------------------------------------------------
 # Prediction laws
 # --------------------------------------------------------------------------------------------
+#: rescaled copies of a prediction law kept per law (one per time unit in use)
+_RESCALED_CACHE = 8
+
+
 class PredictionLaw:
     """Base class: the conditional law of the prediction Y given the size X = x."""
+
+    #: whether predictions are in the unit of sizes (False for labels such as one-bit advice)
+    scales_with_size: bool = True
+
+    def _rescaled(self, factor: float) -> PredictionLaw:
+        raise NotImplementedError(f"{type(self).__name__} does not implement rescaled()")
+
+    def rescaled(self, factor: float) -> PredictionLaw:
+        """The prediction law when sizes (and, if :attr:`scales_with_size`, predictions) are
+        multiplied by ``factor``: itself for multiplicative laws, scaled parameters otherwise.
+        Results are cached per factor (see :meth:`qtheory.sizes.SizeLaw.rescaled`).
+
+        Raises
+        ------
+        NotImplementedError
+            For a law that does not implement ``_rescaled`` (a user subclass).
+        """
+        f = positive("factor", factor)
+        if f == 1.0:
+            return self
+        cache = self.__dict__.setdefault("_rescaled_cache", {})
+        if f not in cache:
+            if len(cache) >= _RESCALED_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[f] = self._rescaled(f)
+        return cache[f]
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Predictions for the sizes ``x`` (one each), drawn with ``rng``."""
@@ -337,6 +367,9 @@ class PerfectPrediction(PredictionLaw):
     def is_perfect(self):
         return True
 
+    def _rescaled(self, factor):
+        return self
+
     def sample(self, x, rng):
         return np.asarray(x, float).copy()
 
@@ -350,6 +383,9 @@ class MultiplicativePrediction(PredictionLaw):
     r"""Predictions :math:`Y = xZ` with a factor :math:`Z` independent of the size."""
 
     factor: FactorLaw
+
+    def _rescaled(self, factor):
+        return self  # Y / X does not depend on the unit
 
     def sample(self, x, rng):
         x = np.asarray(x, float)
@@ -448,18 +484,25 @@ class BoundedMultiplicative(MultiplicativePrediction):
         self.beta = positive("beta", beta)
         self.alpha = positive("alpha", alpha)
         if self.alpha < self.beta:
-            raise ValueError(f"alpha must be >= beta, got alpha={alpha!r} < beta={beta!r}")
-        if law not in ("uniform", "loguniform"):
-            raise ValueError(f"law must be 'uniform' or 'loguniform', got law={law!r}")
+            raise ValueError(f"alpha must be >= beta, got alpha={plain(alpha)} < beta={plain(beta)}")
+        if not isinstance(law, str) or law not in ("uniform", "loguniform"):
+            raise ValueError(f"law must be 'uniform' or 'loguniform', got law={plain(law)}")
         self.law = law
         self.factors = factors
         if factors is not None and not callable(factors):
-            edges, vals = (np.asarray(a, float) for a in factors)
-            if edges.ndim != 1 or vals.shape != (edges.size - 1,) or np.any(np.diff(edges) <= 0):
+            if isinstance(factors, (str, bytes)) or not hasattr(factors, "__len__") \
+                    or len(factors) != 2:
+                raise TypeError("factors must be a pair (edges, values) or a callable x -> factor, "
+                                f"got factors={plain(factors)}")
+            edges = real_array("factors edges", factors[0], allow_scalar=False)
+            vals = real_array("factors values", factors[1], allow_scalar=False)
+            if vals.size != edges.size - 1 or vals.size == 0 or np.any(np.isnan(edges)) \
+                    or np.any(np.diff(edges) <= 0):
                 raise ValueError("factors must be (edges, values) with len(values) == len(edges)-1 "
-                                 "and strictly increasing edges")
-            if np.any(vals < self.beta * (1 - 1e-12)) or np.any(vals > self.alpha * (1 + 1e-12)):
-                raise ValueError(f"factors values must lie in [beta, alpha] = [{beta}, {alpha}]")
+                                 f"and strictly increasing edges, got factors={plain(factors)}")
+            if not np.all(self._inside(vals)):
+                raise ValueError(f"factors values must lie in [beta, alpha] = [{plain(beta)}, "
+                                 f"{plain(alpha)}], got factors={plain(factors)}")
             self.factors = (edges, vals)
         if self.alpha == self.beta:
             self.factor = None
@@ -474,13 +517,30 @@ class BoundedMultiplicative(MultiplicativePrediction):
             p["factors"] = "<map>"
         return p
 
+    def _inside(self, f):
+        """Whether each factor lies in [beta, alpha] (to rounding; NaN is outside)."""
+        return (f >= self.beta * (1 - 1e-12)) & (f <= self.alpha * (1 + 1e-12))
+
+    def _rescaled(self, factor):
+        if self.factors is None:
+            return self
+        if callable(self.factors):
+            fs = _ScaledFactorMap(self.factors, factor)
+        else:
+            fs = (self.factors[0] * factor, self.factors[1])
+        return BoundedMultiplicative(self.beta, self.alpha, self.law, fs)
+
     def factor_of(self, x):
         """The deterministic factor phi(x) (only when ``factors`` was given)."""
         x = np.asarray(x, float)
         if callable(self.factors):
             f = np.asarray(self.factors(x), float)
-            if np.any(f < self.beta * (1 - 1e-12)) or np.any(f > self.alpha * (1 + 1e-12)):
-                raise ValueError("factors(x) returned a factor outside [beta, alpha]")
+            ok = self._inside(f)
+            if not np.all(ok):
+                i = np.flatnonzero(~np.broadcast_to(ok, np.shape(f)).ravel())[0]
+                raise ValueError(f"factors(x) returned a factor outside [beta, alpha] = "
+                                 f"[{self.beta!r}, {self.alpha!r}]: factors gave "
+                                 f"{plain(np.ravel(f)[i])}")
             return f
         edges, vals = self.factors
         idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, vals.size - 1)
@@ -521,6 +581,16 @@ class BoundedMultiplicative(MultiplicativePrediction):
         return super()._make_joint(size)
 
 
+class _ScaledFactorMap:
+    """``x -> fn(x / factor)``: a factor map of sizes given in a unit ``factor`` times smaller."""
+
+    def __init__(self, fn, factor: float):
+        self.fn, self.factor = fn, factor
+
+    def __call__(self, x):
+        return self.fn(np.asarray(x, float) / self.factor)
+
+
 class OneBit(PredictionLaw):
     r"""One bit of advice: the prediction says "small" (Y = 0) or "large" (Y = 1).
 
@@ -536,9 +606,15 @@ class OneBit(PredictionLaw):
         self.p_small_as_large = in_range("p_small_as_large", p_small_as_large, 0.0, 1.0)
         self.p_large_as_small = in_range("p_large_as_small", p_large_as_small, 0.0, 1.0)
 
+    #: the prediction is a label (0 or 1), not a size
+    scales_with_size = False
+
     def _params(self):
         return {"threshold": self.threshold, "p_small_as_large": self.p_small_as_large,
                 "p_large_as_small": self.p_large_as_small}
+
+    def _rescaled(self, factor):
+        return OneBit(self.threshold * factor, self.p_small_as_large, self.p_large_as_small)
 
     def prob_large(self, x):
         """P(Y = 1 | X = x)."""
@@ -572,25 +648,30 @@ class EmpiricalPairs(PredictionLaw):
     """
 
     def __init__(self, sizes, predictions, weights=None):
-        x = np.asarray(sizes, float).ravel()
-        y = np.asarray(predictions, float).ravel()
+        x = real_array("sizes", sizes, allow_scalar=False)
+        y = real_array("predictions", predictions, allow_scalar=False)
         if x.size == 0 or x.shape != y.shape:
             raise ValueError(f"sizes and predictions must be non-empty and of equal length, got "
                              f"{x.size} sizes and {y.size} predictions")
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             bad = int(np.flatnonzero(~(np.isfinite(x) & (x > 0)))[0])
-            raise ValueError(f"sizes must be finite and > 0, got sizes[{bad}]={x[bad]!r}")
+            raise ValueError(f"sizes must be finite and > 0, got sizes[{bad}]={plain(x[bad])}")
         if not np.all(np.isfinite(y)) or np.any(y < 0):
             bad = int(np.flatnonzero(~(np.isfinite(y) & (y >= 0)))[0])
-            raise ValueError(f"predictions must be finite and >= 0, got predictions[{bad}]={y[bad]!r}")
+            raise ValueError(f"predictions must be finite and >= 0, got "
+                             f"predictions[{bad}]={plain(y[bad])}")
         if weights is None:
             w = np.full(x.size, 1.0 / x.size)
         else:
-            w = np.asarray(weights, float).ravel()
-            if w.shape != x.shape or np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:
-                raise ValueError("weights must be non-negative, finite, one per pair")
+            w = real_array("weights", weights, allow_scalar=False)
+            if w.shape != x.shape or np.any(w < 0) or not np.all(np.isfinite(w)) or not w.sum() > 0:
+                raise ValueError("weights must be non-negative, finite, one per pair, with a "
+                                 f"positive sum, got weights={plain(weights)}")
             w = w / w.sum()
         self.x, self.y, self.w = x, y, w
+
+    def _rescaled(self, factor):
+        return EmpiricalPairs(self.x * factor, self.y * factor, self.w)
 
     def _params(self):
         return {"n": int(self.x.size)}

@@ -21,7 +21,15 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
-from ._validation import nonnegative, positive, probability_vector
+from ._validation import (
+    integer,
+    nonnegative,
+    plain,
+    positive,
+    positive_array,
+    probability_vector,
+    real_array,
+)
 
 __all__ = [
     "SizeLaw",
@@ -39,6 +47,18 @@ __all__ = [
     "ScipySize",
     "from_scipy",
 ]
+
+
+#: rescaled copies of a law kept per law (one per time unit in use)
+_RESCALED_CACHE = 8
+
+
+def _pow(base: float, k) -> float:
+    """``base ** k`` as a float, ``inf`` on overflow instead of an exception."""
+    try:
+        return base**k
+    except OverflowError:
+        return math.inf
 
 
 class SizeLaw:
@@ -86,6 +106,33 @@ class SizeLaw:
     def support(self) -> tuple[float, float]:
         """Smallest interval [lo, hi] holding the law (hi may be ``inf``)."""
         raise NotImplementedError
+
+    def _rescaled(self, factor: float) -> SizeLaw:
+        raise NotImplementedError(f"{type(self).__name__} does not implement rescaled()")
+
+    def rescaled(self, factor: float) -> SizeLaw:
+        """The law of ``factor * X``: a law of the same family with its scale parameters
+        multiplied by ``factor`` (finite and > 0). Results are cached per factor.
+
+        :class:`qtheory.MG1` evaluates every measure on the model rescaled to mean size 1 (and
+        multiplies times back), so that no time unit makes the numerics underflow or overflow.
+
+        Raises
+        ------
+        NotImplementedError
+            For a law that does not implement ``_rescaled`` (a user subclass).
+        ValueError
+            When a rescaled parameter overflows or underflows.
+        """
+        f = positive("factor", factor)
+        if f == 1.0:
+            return self
+        cache = self.__dict__.setdefault("_rescaled_cache", {})
+        if f not in cache:
+            if len(cache) >= _RESCALED_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[f] = self._rescaled(f)
+        return cache[f]
 
     # -- derived -----------------------------------------------------------------------------
     @property
@@ -169,20 +216,23 @@ class Exponential(SizeLaw):
     def _params(self):
         return {"mean": self._m}
 
+    def _rescaled(self, factor):
+        return Exponential(self._m * factor)
+
     @property
     def support(self):
         return (0.0, math.inf)
 
     def moment(self, k):
-        return self._m**k * math.gamma(k + 1)
+        return _pow(self._m, k) * math.gamma(k + 1)
 
     def _partial(self, k, x):
         z = np.maximum(x, 0.0) / self._m
-        return self._m**k * math.gamma(k + 1) * special.gammainc(k + 1, z)
+        return self.moment(k) * special.gammainc(k + 1, z)
 
     def _tail(self, k, x):
         z = np.maximum(x, 0.0) / self._m
-        return self._m**k * math.gamma(k + 1) * special.gammaincc(k + 1, z)
+        return self.moment(k) * special.gammaincc(k + 1, z)
 
     def pdf(self, x):
         x = np.asarray(x, dtype=float)
@@ -223,28 +273,6 @@ def _log_ratio(x: np.ndarray, a: float) -> np.ndarray:
 def _safe_exp(v: float) -> float:
     """``exp(v)`` as a float, ``inf`` on overflow instead of an exception."""
     return math.exp(v) if v < 709.0 else math.inf
-
-
-def _phase_count(name: str, value) -> int:
-    """An integer >= 1 (``3`` or ``3.0``), else ``ValueError`` naming ``name``."""
-    ok = not isinstance(value, bool) and isinstance(value, (numbers.Integral, numbers.Real))
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and v >= 1 and v == int(v)
-    if not ok:
-        raise ValueError(f"{name} must be an integer >= 1, got {name}={value!r}")
-    return int(value)
-
-
-def _positive_array(name: str, values) -> np.ndarray:
-    """A non-empty 1-D array of finite numbers > 0, else ``ValueError`` naming ``name``."""
-    try:
-        v = np.asarray(values, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be finite numbers > 0, got {name}={values!r}") from None
-    if v.size == 0 or not np.all(np.isfinite(v)) or np.any(v <= 0):
-        raise ValueError(f"{name} must be finite numbers > 0, got {name}={values!r}")
-    return v
 
 
 def _quantile_by_root(law: SizeLaw, u) -> np.ndarray:
@@ -320,6 +348,9 @@ class Deterministic(SizeLaw):
     def _params(self) -> dict:
         return {"value": self._v}
 
+    def _rescaled(self, factor):
+        return Deterministic(self._v * factor)
+
     @property
     def is_discrete(self) -> bool:
         return True
@@ -329,13 +360,13 @@ class Deterministic(SizeLaw):
         return (self._v, self._v)
 
     def moment(self, k: int) -> float:
-        return self._v**k
+        return _pow(self._v, k)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
-        return np.where(x >= self._v, self._v**k, 0.0)
+        return np.where(x >= self._v, self.moment(k), 0.0)
 
     def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
-        return np.where(x < self._v, self._v**k, 0.0)
+        return np.where(x < self._v, self.moment(k), 0.0)
 
     def pdf(self, x) -> np.ndarray:
         return np.zeros_like(np.asarray(x, dtype=float))
@@ -374,6 +405,9 @@ class Uniform(SizeLaw):
     def _params(self) -> dict:
         return {"low": self._a, "high": self._b}
 
+    def _rescaled(self, factor):
+        return Uniform(self._a * factor, self._b * factor)
+
     @property
     def support(self) -> tuple[float, float]:
         return (self._a, self._b)
@@ -383,7 +417,10 @@ class Uniform(SizeLaw):
         return sum(s**j * t ** (k - j) for j in range(k + 1))
 
     def moment(self, k: int) -> float:
-        return float(self._S(k, self._b, self._a)) / (k + 1)
+        try:
+            return float(self._S(k, self._b, self._a)) / (k + 1)
+        except OverflowError:
+            return math.inf
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
         y = np.clip(x, self._a, self._b)
@@ -425,19 +462,22 @@ class Erlang(SizeLaw):
     """
 
     def __init__(self, k: int, mean: float = 1.0):
-        self._n = _phase_count("k", k)
+        self._n = integer("k", k, 1)
         self._m = positive("mean", mean)
         self._s = self._m / self._n
 
     def _params(self) -> dict:
         return {"k": self._n, "mean": self._m}
 
+    def _rescaled(self, factor):
+        return Erlang(self._n, self._m * factor)
+
     @property
     def support(self) -> tuple[float, float]:
         return (0.0, math.inf)
 
     def moment(self, k: int) -> float:
-        return self._s**k * float(special.poch(self._n, k))
+        return _pow(self._s, k) * float(special.poch(self._n, k))
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
         return self.moment(k) * special.gammainc(self._n + k, np.maximum(x, 0.0) / self._s)
@@ -483,7 +523,7 @@ class HyperExponential(SizeLaw):
 
     def __init__(self, probs: Sequence[float], means: Sequence[float]):
         self._p = probability_vector("probs", probs)
-        self._m = _positive_array("means", means)
+        self._m = positive_array("means", means)
         if self._m.size != self._p.size:
             raise ValueError(
                 f"means must have one entry per entry of probs, got {self._m.size} means "
@@ -493,12 +533,17 @@ class HyperExponential(SizeLaw):
     def _params(self) -> dict:
         return {"probs": self._p.tolist(), "means": self._m.tolist()}
 
+    def _rescaled(self, factor):
+        return HyperExponential(self._p, self._m * factor)
+
     @property
     def support(self) -> tuple[float, float]:
         return (0.0, math.inf)
 
     def moment(self, k: int) -> float:
-        return math.gamma(k + 1) * math.fsum(self._p * self._m**k)
+        with np.errstate(over="ignore"):
+            terms = self._p * self._m**k
+        return math.inf if math.isinf(terms.max()) else math.gamma(k + 1) * math.fsum(terms)
 
     def _branches(self, k: int, x: np.ndarray, fn) -> np.ndarray:
         z = np.maximum(x, 0.0)[..., None] / self._m
@@ -552,6 +597,9 @@ class LogNormal(SizeLaw):
 
     def _params(self) -> dict:
         return {"sigma": self._sigma, "mean": self._m}
+
+    def _rescaled(self, factor):
+        return LogNormal(self._sigma, self._m * factor)
 
     @property
     def mu(self) -> float:
@@ -618,9 +666,15 @@ class Weibull(SizeLaw):
         self._c = positive("shape", shape)
         self._m = positive("mean", mean)
         self._scale = _safe_exp(math.log(self._m) - math.lgamma(1 + 1 / self._c))
+        if not (0 < self._scale < math.inf):
+            raise ValueError(f"shape is too small for mean={plain(mean)}: the scale "
+                             f"mean / Gamma(1 + 1/shape) underflows, got shape={plain(shape)}")
 
     def _params(self) -> dict:
         return {"shape": self._c, "mean": self._m}
+
+    def _rescaled(self, factor):
+        return Weibull(self._c, self._m * factor)
 
     @property
     def scale(self) -> float:
@@ -691,6 +745,9 @@ class Pareto(SizeLaw):
     def _params(self) -> dict:
         return {"alpha": self._alpha, "xmin": self._xm}
 
+    def _rescaled(self, factor):
+        return Pareto(self._alpha, self._xm * factor)
+
     @property
     def support(self) -> tuple[float, float]:
         return (self._xm, math.inf)
@@ -698,13 +755,13 @@ class Pareto(SizeLaw):
     def moment(self, k: int) -> float:
         if k >= self._alpha:
             return math.inf
-        return self._alpha * self._xm**k / (self._alpha - k)
+        return self._alpha * _pow(self._xm, k) / (self._alpha - k)
 
     def _L(self, x: np.ndarray) -> np.ndarray:
         return _log_ratio(np.maximum(x, self._xm), self._xm)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
-        return self._alpha * self._xm**k * _phi(self._alpha - k, self._L(x))
+        return self._alpha * _pow(self._xm, k) * _phi(self._alpha - k, self._L(x))
 
     def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
         if k >= self._alpha:
@@ -762,12 +819,15 @@ class BoundedPareto(SizeLaw):
     def _params(self) -> dict:
         return {"alpha": self._alpha, "low": self._a, "high": self._b}
 
+    def _rescaled(self, factor):
+        return BoundedPareto(self._alpha, self._a * factor, self._b * factor)
+
     @property
     def support(self) -> tuple[float, float]:
         return (self._a, self._b)
 
     def _c(self, k: int) -> float:
-        return self._alpha * self._a**k / self._D
+        return self._alpha * _pow(self._a, k) / self._D
 
     def moment(self, k: int) -> float:
         if k == 0:
@@ -827,30 +887,20 @@ class Empirical(SizeLaw):
     _REPR_MAX = 20
 
     def __init__(self, samples: Sequence[float], weights: Sequence[float] | None = None):
-        try:
-            s = np.asarray(samples, dtype=float).ravel()
-        except (TypeError, ValueError):
-            raise ValueError(f"samples must be finite numbers > 0, got samples={samples!r}") \
-                from None
-        if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError(f"samples must be finite numbers > 0, got samples={samples!r}")
+        s = positive_array("samples", samples)
         if weights is None:
             w = np.ones_like(s)
         else:
-            try:
-                w = np.asarray(weights, dtype=float).ravel()
-            except (TypeError, ValueError):
-                raise ValueError(f"weights must be finite numbers >= 0, got weights={weights!r}") \
-                    from None
+            w = real_array("weights", weights, allow_scalar=False)
             if w.size != s.size:
                 raise ValueError(
                     f"weights must have one entry per sample, got {w.size} weights for "
-                    f"{s.size} samples"
+                    f"{s.size} samples (weights={plain(weights)})"
                 )
             if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
                 raise ValueError(
                     f"weights must be finite numbers >= 0 with a positive sum, "
-                    f"got weights={weights!r}"
+                    f"got weights={plain(weights)}"
                 )
         values, inverse = np.unique(s, return_inverse=True)
         mass = np.bincount(inverse.ravel(), weights=w, minlength=values.size)
@@ -866,12 +916,15 @@ class Empirical(SizeLaw):
             out["weights"] = p.tolist()
         return out
 
+    def _rescaled(self, factor):
+        return Empirical(self.atom_values * factor, weights=self.atom_probs)
+
     def __repr__(self) -> str:
         v = self.atom_values
         if v.size <= self._REPR_MAX:
             return super().__repr__()
-        return (f"Empirical(<{v.size} atoms on [{v[0]!r}, {v[-1]!r}], "
-                f"mean={self.moment(1)!r}>)")
+        return (f"Empirical(<{v.size} atoms on [{float(v[0])!r}, {float(v[-1])!r}], "
+                f"mean={float(self.moment(1))!r}>)")
 
     @property
     def is_discrete(self) -> bool:
@@ -891,7 +944,9 @@ class Empirical(SizeLaw):
         return self._cum[k]
 
     def moment(self, k: int) -> float:
-        return math.fsum(self.atom_probs * self.atom_values**k)
+        with np.errstate(over="ignore"):
+            terms = self.atom_probs * self.atom_values**k
+        return math.inf if math.isinf(terms.max()) else math.fsum(terms)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
         return self._sums(k)[0][np.searchsorted(self.atom_values, x, side="right")]
@@ -932,9 +987,11 @@ class Mixture(SizeLaw):
     """
 
     def __init__(self, laws: Sequence[SizeLaw], probs: Sequence[float]):
+        if isinstance(laws, (str, bytes, SizeLaw)) or not hasattr(laws, "__iter__"):
+            raise TypeError(f"laws must be a sequence of SizeLaw, got laws={plain(laws)}")
         laws = list(laws)
         if not laws or not all(isinstance(law, SizeLaw) for law in laws):
-            raise ValueError(f"laws must be a non-empty sequence of SizeLaw, got laws={laws!r}")
+            raise ValueError(f"laws must be a non-empty sequence of SizeLaw, got laws={plain(laws)}")
         p = probability_vector("probs", probs)
         if p.size != len(laws):
             raise ValueError(
@@ -955,6 +1012,9 @@ class Mixture(SizeLaw):
 
     def _params(self) -> dict:
         return {"laws": list(self._laws), "probs": self._p.tolist()}
+
+    def _rescaled(self, factor):
+        return Mixture([law.rescaled(factor) for law in self._laws], self._p)
 
     @property
     def is_discrete(self) -> bool:
@@ -1040,6 +1100,10 @@ class ScipySize(SizeLaw):
     def frozen(self):
         """The wrapped frozen distribution."""
         return self._f
+
+    def _rescaled(self, factor):
+        shapes, loc, scale = self._f.dist._parse_args(*self._f.args, **self._f.kwds)
+        return ScipySize(self._f.dist(*shapes, loc=loc * factor, scale=scale * factor))
 
     def __repr__(self) -> str:
         return f"ScipySize(frozen={_describe_frozen(self._f)})"

@@ -4,6 +4,13 @@ r"""Mean slowdown :math:`E[T/X]`.
 does not vanish with their size and :math:`E[1/X] = \infty` (e.g. exponential sizes under FCFS,
 SJF, or SPRPT with noisy predictions, where a tiny job still waits behind old work); such cases
 return ``inf`` rather than a truncated finite number.
+
+Routes: closed forms for FCFS, PS, LAS, SJF, PSJF and SRPT (sums over the size rule; SRPT's
+residence as :math:`\int_0^\infty E[X^{-1}; X > t]/(1-\rho_{<t})\,dt`, exact on atoms); SPJF,
+PSPJF and SPRPT by :func:`prediction_slowdown` on the same threshold functions as their means
+(agreeing with quadratures of :math:`E[T \mid x, y]/x` to 1e-9 or better in the tests, on
+continuous, atomic, one-bit, factor-map and empirical-pair laws); every other policy by the
+generic evaluator (:func:`qtheory.generic.mean_slowdown`).
 """
 
 from __future__ import annotations

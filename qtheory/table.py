@@ -44,6 +44,8 @@ class Table:
 
     def to_json(self) -> str:
         def conv(v):
+            if hasattr(v, "item") and callable(v.item) and getattr(v, "ndim", None) == 0:
+                v = v.item()  # numpy scalars as Python numbers
             return None if isinstance(v, float) and math.isnan(v) else (
                 str(v) if isinstance(v, float) and math.isinf(v) else v)
         return json.dumps({"title": self.title, "rows": [

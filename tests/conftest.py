@@ -1,5 +1,100 @@
-"""Shared test set-up: figures are drawn with the non-interactive Agg backend."""
+"""Shared test set-up.
+
+* Figures are drawn with the non-interactive Agg backend.
+* Hypothesis runs derandomized by default (profile ``ci``): the same examples every run, so
+  CI cannot flip on a newly explored example. ``QTHEORY_HYPOTHESIS=explore`` selects the
+  randomised profile (fresh draws, ``$QTHEORY_HYPOTHESIS_SCALE`` times more examples, 10 by
+  default; use ``stats_policy.examples(n)`` for an explicit ``max_examples``) that developers run
+  before each stop; turn what it finds into explicit ``@example`` cases.
+* Statistical assertions follow the policy in ``tests/stats_policy.py`` (``tests/README.md``):
+  their number is printed after the run, and the run fails when it exceeds the budget.
+* ``QTHEORY_TEST_SEED=N`` mixes the master seed ``N`` into every seed given to a simulator, for
+  the whole session (``tools/reseed.py`` runs the statistical tests under many of them).
+* A test that uses ``stats_policy`` or one of its assertion helpers (directly or through a
+  function of its module) carries the ``statistical`` marker (``pytest -m statistical``).
+"""
+
+from __future__ import annotations
+
+import os
 
 import matplotlib
+import pytest
+import stats_policy
+from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", derandomize=False, database=None, deadline=None,
+                          max_examples=stats_policy.examples(100),
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get(stats_policy.PROFILE_ENV, "ci"))
+
+_RESEEDED = []  # the active reseeded() context, closed at unconfigure
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # installed here rather than in a fixture so that simulations run at collection time are
+    # re-seeded too; it holds until the end of the session
+    ctx = stats_policy.reseeded(stats_policy.master_seed())
+    ctx.__enter__()
+    _RESEEDED.append(ctx)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _RESEEDED:
+        _RESEEDED.pop().__exit__(None, None, None)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = stats_policy.master_seed()
+    return (f"qtheory: hypothesis profile {os.environ.get(stats_policy.PROFILE_ENV, 'ci')}, master seed "
+            f"{'none (the seeds written in the tests)' if seed is None else seed}")
+
+
+def _names(code) -> set[str]:
+    """The global names a code object (and the functions nested in it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names(const)
+    return names
+
+
+def _statistical(function, module, depth: int = 2) -> bool:
+    """Whether a test function makes statistical assertions: it uses ``stats_policy`` or one of its
+    assertion helpers, directly or through a function of its module (``depth`` levels)."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return False
+    helpers = [getattr(stats_policy, name) for name in stats_policy.STATISTICAL_NAMES]
+    for name in _names(code):
+        value = getattr(module, name, None)
+        if value is stats_policy or any(value is h for h in helpers):
+            return True
+        if depth and callable(value) and getattr(value, "__module__", None) == module.__name__:
+            if _statistical(value, module, depth - 1):
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module, function = getattr(item, "module", None), getattr(item, "function", None)
+        if module is not None and function is not None and _statistical(function, module):
+            item.add_marker(pytest.mark.statistical)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if stats_policy.assertions_made() > stats_policy.BUDGET and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    n = stats_policy.assertions_made()
+    over = n > stats_policy.BUDGET
+    terminalreporter.write_line(
+        f"statistical assertions made: {n} (budget {stats_policy.BUDGET}, level 1-{stats_policy.ALPHA:g} each"
+        f"{'; OVER BUDGET: the run fails' if over else ''})", red=over)

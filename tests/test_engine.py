@@ -123,7 +123,8 @@ def test_uniform_prediction_table(lam):
 # Weibull F(x) = 1 - exp(-sqrt(2x)) (shape 1/2, mean 1) with exponential predictions: survey
 # Table 3 (Mitzenmacher & Shahout 2025, from Queues with Small Advice), whose SRPT and SPRPT columns
 # are simulations (the reference notes a 0.1-0.9% gap growing with load): checked to 1%; FIFO is
-# exactly 1 + 3 lambda / (1 - lambda). Accuracy itself is checked against mpmath below.
+# exactly 1 + 3 lambda / (1 - lambda). Accuracy itself is checked against mpmath (SPJF) and nested
+# scipy quadrature (SRPT, test_srpt_against_nested_quad) below.
 WEIBULL_PUB = {0.5: (1.411, 1.940), 0.6: (1.574, 2.280), 0.7: (1.813, 2.750), 0.8: (2.217, 3.519),
                0.9: (3.154, 5.224), 0.95: (4.517, 7.788), 0.98: (7.666, 13.404)}
 
@@ -174,6 +175,7 @@ def _srpt_quad(size, lam):
 @pytest.mark.parametrize("size,lam_frac", [
     (qt.BoundedPareto(1.5, 0.1, 100.0), 0.99),
     (qt.Uniform(0.0, 2.0), 0.95),
+    (qt.Weibull(0.5, 1.0), 0.9),     # the law of the published table above (3e-12 measured)
 ])
 def test_srpt_against_nested_quad(size, lam_frac):
     lam = lam_frac / size.mean
@@ -206,6 +208,101 @@ def test_infinite_second_moment_gives_inf():
     assert math.isfinite(q.mean_response_time("pspjf"))
     perfect = qt.MG1(0.5, qt.Pareto(1.5, 1.0 / 3.0), qt.PerfectPrediction())
     assert perfect.mean_response_time("sprpt") == pytest.approx(srpt, rel=1e-9)
+
+
+# --- discrete laws and one-bit advice against sums and quadratures written here --------------------
+def _srpt_by_hand(x, p, lam):
+    """Schrage & Miller on a discrete law by explicit sums over the atoms: ``(E[T | x_i], E[T])``.
+
+    E[T | x] = lam (M2(x) + x^2 P(X > x)) / (2 (1 - rho_{<=x})(1 - rho_{<x})) + int_0^x dt/(1 - rho_{<t}),
+    the residence integrand constant between consecutive atoms."""
+    x = [float(v) for v in x]
+    p = [float(v) / float(sum(p)) for v in p]
+    n = len(x)
+    cond = []
+    for i in range(n):
+        xi = x[i]
+        m2 = sum(p[j] * x[j] ** 2 for j in range(n) if x[j] <= xi)
+        tail = sum(p[j] for j in range(n) if x[j] > xi)
+        le = lam * sum(p[j] * x[j] for j in range(n) if x[j] <= xi)
+        lt = lam * sum(p[j] * x[j] for j in range(n) if x[j] < xi)
+        wait = lam * (m2 + xi * xi * tail) / (2 * (1 - le) * (1 - lt))
+        res, left = 0.0, 0.0
+        for j in sorted(range(n), key=lambda j: x[j]):      # on (x_(j-1), x_(j)]: rho_{<t} = lam E[X; X < x_(j)]
+            right = min(x[j], xi)
+            if right > left:
+                res += (right - left) / (1 - lam * sum(p[m] * x[m] for m in range(n) if x[m] < x[j]))
+                left = right
+        cond.append(wait + res)
+    return np.array(cond), float(np.dot(p, cond))
+
+
+@pytest.mark.parametrize("load", [0.3, 0.9])
+def test_sprpt_with_exact_predictions_on_a_discrete_law_is_schrage_miller(load):
+    # SPRPT with Y = X is SRPT. Its old work C(y) = E[((X - (Y - y))^+)^2 1{Y > y}] = y^2 P(X > y)
+    # counts the jobs with Y strictly above y: at an atom, P(X >= y) would add y^2 P(X = y). The
+    # joint-law route (PerfectJoint.C) is compared with the sums above, at and between the atoms.
+    x, p = [0.5, 1.0, 2.0, 5.0], [0.4, 0.3, 0.2, 0.1]
+    law = qt.Empirical(x, weights=p)
+    lam = load / law.mean
+    cond, mean = _srpt_by_hand(x, p, lam)
+    q = qt.MG1(lam, law, qt.PerfectPrediction())
+    assert q.mean_response_time("sprpt") == pytest.approx(mean, rel=1e-12)
+    assert q.mean_response_time("srpt") == pytest.approx(mean, rel=1e-12)
+    np.testing.assert_allclose(q.response_time("sprpt", x, x), cond, rtol=1e-12)
+    np.testing.assert_allclose(q.response_time("srpt", x), cond, rtol=1e-12)
+    # the joint law's old work itself, at the atoms and between them
+    j = qt.PerfectPrediction().joint(law)
+    v = np.array([0.5, 0.75, 1.0, 2.0, 3.0, 5.0])
+    want = [t * t * sum(pi for xi, pi in zip(x, p) if xi > t) for t in v]
+    np.testing.assert_allclose(j.C(v), want, rtol=1e-15, atol=0)
+
+
+def _one_bit_sprpt_by_quad(size, T, ps, pl, lam):
+    r"""SPRPT with one bit of advice (Y = 1 with probability q(x) = ps for x <= T, 1 - pl above),
+    written out for Y in {0, 1} and every expectation by scipy quad over the size density:
+
+    * Y = 0: waits for :math:`\lambda(E[X^2(1-q)] + E[q((X-1)^+)^2])/(2(1-\lambda a_0))`,
+      :math:`a_0 = E[X(1-q)]` (old one-bit jobs past age 1 have a negative rank), then runs to
+      completion;
+    * Y = 1: waits for :math:`\lambda E[X^2]/(2(1-\rho)(1-\lambda a_0))`, is preemptible by new
+      Y = 0 jobs during its first :math:`\min(x, 1)` (residence :math:`\min(x,1)/(1-\lambda a_0)`),
+      then runs to completion;
+    * plus :math:`E[(X - Y)^+] = E[X(1-q)] + E[q(X-1)^+]`.
+
+    Returns (E[T], E[(X - Y)^+])."""
+    def q(t):
+        return ps if t <= T else 1.0 - pl
+
+    lo, hi = size.support
+    cuts = sorted({T, 1.0, *[float(size.ppf(u)) for u in (0.1, 0.5, 0.9, 0.99)]})
+    edges = [lo] + [c for c in cuts if lo < c < hi] + [hi]
+
+    def E(g):
+        return sum(integrate.quad(lambda t: g(t) * float(size.pdf(t)), a, b, limit=400, epsabs=0,
+                                  epsrel=1e-13)[0] for a, b in zip(edges[:-1], edges[1:], strict=False))
+
+    a0, m1, m2 = E(lambda t: t * (1 - q(t))), E(lambda t: t), E(lambda t: t * t)
+    p1 = E(q)
+    wait0 = lam * (E(lambda t: t * t * (1 - q(t))) + E(lambda t: q(t) * max(t - 1, 0) ** 2)) / (2 * (1 - lam * a0))
+    wait1 = lam * m2 / (2 * (1 - lam * m1) * (1 - lam * a0))
+    res = E(lambda t: q(t) * min(t, 1.0)) / (1 - lam * a0)
+    excess = E(lambda t: (1 - q(t)) * t + q(t) * max(t - 1, 0.0))
+    return (1 - p1) * wait0 + p1 * wait1 + res + excess, excess
+
+
+@pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Uniform(0.2, 4.0), qt.Weibull(0.5, mean=1.0)],
+                         ids=repr)
+@pytest.mark.parametrize("T, ps, pl", [(0.3, 0.2, 0.1), (3.0, 0.25, 0.15), (1.0, 0.1, 0.1)])
+def test_one_bit_sprpt_against_quadrature(size, T, ps, pl):
+    # thresholds away from 1 and both error rates nonzero: a small job flagged large (Y = 1) with
+    # size in (1, T] runs past its prediction, so E[(X - Y)^+] has the term ps E[(X - 1)^+; X <= T]
+    # (zero at T <= 1). Measured agreement: 2e-15 relative.
+    lam = 0.8 / size.mean
+    bit = qt.OneBit(T, ps, pl)
+    want, excess = _one_bit_sprpt_by_quad(size, T, ps, pl, lam)
+    assert bit.joint(size).excess == pytest.approx(excess, rel=1e-10)
+    assert qt.MG1(lam, size, bit).mean_response_time("sprpt") == pytest.approx(want, rel=1e-9)
 
 
 # --- the generic SOAP evaluator -----------------------------------------------------------------
@@ -251,9 +348,13 @@ def test_generic_equals_closed_form_on_empirical_sizes(pairs_model, name):
 
 @pytest.mark.parametrize("name", ["sprpt", "spjf", "pspjf"])
 def test_generic_close_to_closed_form_on_continuous_laws(name):
+    # the generic route discretises continuous laws and reports an error estimate; measured
+    # gaps to the closed forms: 1.4e-4 (SPRPT), 2.4e-5 (SPJF), 2.1e-3 (PSPJF) relative, at most
+    # 2.03 times the estimate (1.0e-4, 1.8e-4, 1.0e-3)
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
     g = generic.evaluate(q, qt.get_policy(name), [0.8])
-    assert g.mean[0] == pytest.approx(q.mean_response_time(name), rel=5e-3)
+    assert not g.exact
+    assert abs(g.mean[0] - q.mean_response_time(name)) <= 3 * g.error[0]
 
 
 def test_conditional_gittins_on_pairs(pairs_model):
@@ -491,19 +592,26 @@ def test_prediction_sample_into_draws_what_sample_draws(pred):
 @pytest.mark.parametrize("size", [qt.HyperExponential([0.9, 0.1], [1.0, 21.0]),
                                   qt.Weibull(0.5, 1.0)], ids=repr)
 def test_gittins_is_fb_on_strictly_dhr_laws(size):
-    # Aalto, Ayesta & Righter 2009: the Gittins rank is 1/h(a), rising: Gittins schedules as FB
+    # Aalto, Ayesta & Righter 2009: the Gittins rank is 1/h(a), rising: Gittins schedules as FB.
+    # MG1 dispatches Gittins to LAS there (the first two asserts check the dispatch only: both
+    # sides are the LAS closed form); the independent check is the generic SOAP route on the
+    # tabulated Gittins rank (MG1's reduction bypassed) against the LAS closed form.
     from qtheory import generic
 
+    # the generic route's relative error, measured against LAS: Weibull(0.5) 3.3e-5 at most;
+    # the hyperexponential 3.1e-3, 1.5e-2 and 6.4e-2 at loads 0.5, 0.8, 0.95, far above the
+    # route's own error estimate (5e-4, 1.7e-4, 5.2e-3): the curved rank on a continuous law
+    # (see qtheory.generic), a known weakness, pinned here so that it cannot grow unnoticed
+    tol = {0.5: 4e-3, 0.8: 2e-2, 0.95: 7e-2} if isinstance(size, qt.HyperExponential) else \
+        dict.fromkeys((0.5, 0.8, 0.95), 1e-4)
     for load in (0.5, 0.8, 0.95):
         q = qt.MG1(load / size.mean, size)
         las = q.mean_response_time("las")
         assert q.mean_response_time("gittins") == las
         assert q.response_time("gittins", [0.3, 3.0]) == pytest.approx(
             q.response_time("las", [0.3, 3.0]), rel=1e-15)
-        # the numeric route tabulates the rank: it must not beat the optimum by more than its
-        # error estimate (it once put Gittins 1.1% above FB for this hyperexponential)
-        g = generic.evaluate(q, qt.get_policy("gittins"), [q.arrival_rate])
-        assert g.mean[0] >= las - 3 * g.error[0]
+        g = generic.mean_response_time(q, qt.Gittins(), [q.arrival_rate])[0]
+        assert abs(g / las - 1) <= tol[load], (load, g, las)
 
 
 @pytest.mark.parametrize("size", [qt.HyperExponential([0.9, 0.1], [1.0, 21.0]),
@@ -516,8 +624,14 @@ def test_gittins_rank_is_the_inverse_hazard_on_dhr_laws(size):
     a = size.ppf(np.linspace(0.01, 0.99, 41))
     inv_h = size.sf(a) / size.pdf(a)
     assert np.all(np.diff(inv_h) > 0)
+    # on the 2000-point grid of stopping ages alone, the nearest grid age stands in for the
+    # vanishing quantum (and the tails at the age are interpolated): measured 0.8%
+    # (hyperexponential) and 1.8% (Weibull) off
     r = rank_from_tails(*size_tails(size), a)
     np.testing.assert_allclose(r, inv_h, rtol=0.02)
+    # with the law (exact tails at the age, the limit 1/h a candidate): no stopping age beats 1/h
+    r = rank_from_tails(*size_tails(size), a, law=size)
+    np.testing.assert_allclose(r, inv_h, rtol=1e-12)
 
 
 @pytest.mark.parametrize("size", [qt.Uniform(0.0, 2.0), qt.Uniform(0.5, 1.5), qt.Erlang(3, 1.0),
@@ -532,10 +646,30 @@ def test_gittins_is_fcfs_on_ihr_laws(size):
         assert q.mean_response_time("gittins") == fcfs
         if isinstance(size, qt.Exponential):
             continue  # the numeric route is checked on the laws with a bounded or light tail
-        # the numeric route agrees within its error estimate: at the top of a bounded support
-        # its rank table used to blow up (Uniform(0, 2) at load 0.9: 8.31 against FCFS 7)
-        g = generic.evaluate(q, qt.get_policy("gittins"), [q.arrival_rate])
-        assert abs(g.mean[0] - fcfs) <= 3 * g.error[0] + 1e-9 * fcfs, (g.mean[0], g.error[0])
+        # the generic route on the tabulated rank (MG1's reduction bypassed) against the FCFS
+        # closed form: at the top of a bounded support its rank table used to blow up
+        # (Uniform(0, 2) at load 0.9: 8.31 against FCFS 7). Measured gaps: 1.1e-6 relative at
+        # most (Erlang(3) at load 0.95), well inside the route's error estimate (1e-5 to 2e-4)
+        g = generic.mean_response_time(q, qt.Gittins(), [q.arrival_rate])[0]
+        assert abs(g / fcfs - 1) <= 3e-6, (load, g, fcfs)
+
+
+@pytest.mark.parametrize("size", [qt.Deterministic(1.5), qt.Empirical([1.0, 1.5]),
+                                  qt.Empirical([1.0, 1.2, 1.6], weights=[0.3, 0.4, 0.3])], ids=repr)
+@pytest.mark.parametrize("load", [0.5, 0.95])
+def test_gittins_is_fcfs_on_discrete_laws_without_preemption(size, load):
+    # Gittins rank at age 0 of {1, 1.5} (1/2 each): min(1/(1/2), E[X]) = 1.25; afterwards it
+    # only falls (min((1 - a)/(1/2), 1.25 - a) before age 1, 1.5 - a after), so a started job
+    # is never preempted and ties go FCFS: Pollaczek-Khinchine, written out here. Likewise
+    # {1, 1.2, 1.6} (rank E[X] = 1.26 at age 0, below it at every later age). The generic route
+    # (exact on discrete laws, MG1's dispatch bypassed) must give it to rounding.
+    from qtheory import generic
+
+    x, p = np.asarray(size.atom_values, float), np.asarray(size.atom_probs, float)
+    lam = load / float(p @ x)
+    pk = float(p @ x) + lam * float(p @ x**2) / (2 * (1 - load))
+    assert generic.mean_response_time(qt.MG1(lam, size), qt.Gittins(), [lam])[0] == pytest.approx(pk, rel=1e-12)
+    assert qt.MG1(lam, size).mean_response_time("gittins") == pytest.approx(pk, rel=1e-12)
 
 
 @pytest.mark.parametrize("size", [qt.LogNormal(1.0, 1.0), qt.BoundedPareto(1.1, 1.0, 1000.0),

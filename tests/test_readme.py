@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,41 @@ def test_ci_script_is_strict_and_executable():
     assert "set -euo pipefail" in text
     assert "ruff check" in text
     assert CI.stat().st_mode & 0o111
+
+
+TEST_PHASE = "# ---- tests"
+
+
+@pytest.mark.parametrize("status, ci_status", [(0, 0), (1, 1), (2, 2), (5, 1)])
+def test_ci_test_phase_exit_status(tmp_path, status, ci_status):
+    """The test phase of .ci/run, run with a stand-in ``python`` that prints a summary line and exits
+    with ``status``: CI passes its status on, except 5 (no tests collected), which fails CI; the
+    summary line reaches the log; the hypothesis profile is ci and no master seed is set."""
+    text = CI.read_text()
+    assert TEST_PHASE in text
+    phase = "set -euo pipefail\n" + text[text.index(TEST_PHASE):]
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text("#!/usr/bin/env bash\n"
+                    'echo "args=$* profile=${QTHEORY_HYPOTHESIS-} seed=${QTHEORY_TEST_SEED-unset} '
+                    'addopts=${PYTEST_ADDOPTS-unset}"\n'
+                    'echo "==== 3 passed in 0.01s ===="\n'
+                    f"exit {status}\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}", "QTHEORY_HYPOTHESIS": "explore",
+           "QTHEORY_TEST_SEED": "7", "PYTEST_ADDOPTS": "-qq"}
+    r = subprocess.run(["bash", "-c", phase], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == ci_status, (r.stdout, r.stderr)
+    assert "args=-m pytest profile=ci seed=unset addopts=unset" in r.stdout
+    assert "3 passed in" in r.stdout
+    if status == 5:
+        assert "no tests were collected" in r.stderr
+
+
+def test_pytest_options_keep_the_summary_line():
+    # -q -q (or -qq) would drop pytest's summary line from the CI log
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text[text.index("[tool.pytest.ini_options]"):]
+    m = re.search(r'^addopts\s*=\s*"([^"]*)"', section, re.M)
+    addopts = m.group(1).split() if m else []
+    assert "-qq" not in addopts and addopts.count("-q") < 2, addopts

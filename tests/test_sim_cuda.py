@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from stats_policy import Estimate, assert_consistent
 
 import qtheory as qt
 from qtheory.sim import cuda as sim_cuda
@@ -21,8 +22,9 @@ from qtheory.sim import simulate
 EXACT = {"FCFS": 2.0, "SRPT": 1.4253727, "SPRPT": 1.6582831}
 
 
-def _close(mean, ci, exact):
-    return abs(mean - exact) <= max(5 * ci, 0.05 * exact)
+def _close(mean, ci, replications, exact, what=""):
+    """The policy's check (tests/stats_policy.py) of an estimate against ``exact``."""
+    assert_consistent(exact, Estimate(mean, ci, replications), what)
 
 
 def test_cuda_simulator_subprocess():
@@ -35,7 +37,18 @@ def test_cuda_simulator_subprocess():
         out = {}
         for p in ("fcfs", "srpt", "sprpt"):
             r = simulate(q, p, jobs=32 * 400, seed=7, replications=32, backend="cuda")
-            out[r.policy] = [r.mean, r.ci, float(q.mean_response_time(p)), r.wall_time, r.note]
+            out[r.policy] = [r.mean, r.ci, float(q.mean_response_time(p)), r.wall_time, r.note,
+                             r.replications]
+        # exactly the jobs asked: 5 threads track 51 jobs, 27 track 50
+        r = simulate(q, "srpt", jobs=32 * 50 + 5, seed=8, replications=32, backend="cuda")
+        extra = {"jobs": [r.jobs, r.jobs_recorded]}
+        for kw in (dict(jobs=20), dict(speed=2.0), dict(jobs="640")):
+            try:
+                simulate(q, "srpt", seed=8, replications=32, backend="cuda", **{"jobs": 640, **kw})
+                extra[str(kw)] = None
+            except (TypeError, ValueError, NotImplementedError) as e:
+                extra[str(kw)] = [type(e).__name__, str(e)]
+        print(json.dumps(extra))
         print(json.dumps(out))
     """)
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
@@ -43,11 +56,17 @@ def test_cuda_simulator_subprocess():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
+    extra = json.loads(proc.stdout.strip().splitlines()[-2])
+    assert extra["jobs"] == [1605, 5 * (51 - 5) + 27 * (50 - 5)]  # warm-up int(0.1 n) per thread
+    assert extra["{'jobs': 20}"][0] == "ValueError" and "jobs >= 32" in extra["{'jobs': 20}"][1]
+    assert extra["{'speed': 2.0}"][0] == "NotImplementedError"  # the kernel has unit speed only
+    assert extra["{'jobs': '640'}"] == ["TypeError", "jobs must be an integer >= 1, got jobs='640' (str)"]
     assert set(out) == set(EXACT)
-    for name, (mean, ci, formula, _wall, note) in out.items():
+    for name, (mean, ci, formula, _wall, note, reps) in out.items():
         assert abs(formula - EXACT[name]) < 1e-6
         assert "simulator" in note
-        assert _close(mean, ci, formula), (name, mean, ci, formula)
+        assert reps == 32
+        _close(mean, ci, reps, formula, f"CUDA simulator: {name}")
 
 
 @pytest.mark.skipif(not sim_cuda.available(real_gpu_only=True), reason="needs a real CUDA GPU")
@@ -59,16 +78,16 @@ def test_cuda_gpu_agreement():
         f = float(q.mean_response_time(p))
         print(f"{r.policy}: {r.mean:.5f} ± {r.ci:.2g} (formula {f:.5f}), "
               f"{r.jobs / r.wall_time:,.0f} jobs/s")
-        assert abs(r.mean - f) <= max(5 * r.ci, 5e-3 * f), (p, r.mean, r.ci, f)
+        _close(r.mean, r.ci, r.replications, f, f"CUDA GPU: {p}")
 
 
 def test_auto_backend_uses_cpu_here():
     q = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.ExponentialPrediction())
-    r = simulate(q, "srpt", jobs=100_000, seed=3, backend="auto")
+    r = simulate(q, "srpt", jobs=400_000, seed=3, backend="auto", replications=16)
     if not sim_cuda.available(real_gpu_only=True):
         assert "CUDA" not in r.note
         assert r.by_size is not None  # the CPU result, with the binned statistics
-    assert _close(r.mean, r.ci, EXACT["SRPT"])
+    _close(r.mean, r.ci, r.replications, EXACT["SRPT"], "auto backend: SRPT")
 
 
 def test_backend_errors():

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import numbers
 import os
 import threading
 import time
@@ -60,7 +61,7 @@ from ..policies import BUILTIN, get_policy
 from ..table import Table
 from . import kernels
 from ._policy import Plan, TabulatedRank, compile_policy
-from ._runner import BITGEN, Setup, run_replication
+from ._runner import BITGEN, Setup, check_count, check_fraction, root_seed, run_replication
 from .results import (
     Binned,
     SimResult,
@@ -95,10 +96,28 @@ def _speed_of(speed, servers: int, model=None) -> float:
 def _servers_of(model, servers) -> int:
     if servers is None:
         servers = getattr(model, "servers", None) or getattr(model, "k", None) or 1
-    k = int(servers)
-    if k != servers or k < 1:
-        raise ValueError(f"servers must be an integer >= 1, got servers={servers!r}")
-    return k
+    return check_count("servers", servers)
+
+
+def _real(name: str, value, lo: float | None = None) -> float:
+    """``value`` as a float: ``TypeError`` naming ``name`` unless it is a real number (a string, a
+    boolean...); with ``lo``, ``ValueError`` unless it is finite and ``>= lo``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {name}={value!r} "
+                        f"({type(value).__name__})")
+    v = float(value)
+    if lo is not None and not (math.isfinite(v) and v >= lo):
+        raise ValueError(f"{name} must be a finite number >= {lo:g}, got {name}={v!r}")
+    return v
+
+
+def _real_values(name: str, values) -> np.ndarray:
+    """``values`` as a 1-D float array; ``TypeError`` naming ``name`` unless they are real
+    numbers (numpy would read the strings ``"1.5"`` as numbers)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got {name} of dtype {arr.dtype}")
+    return arr.astype(float).ravel()
 
 
 def _inner_edges(values: np.ndarray, nbins: int, law=None) -> np.ndarray:
@@ -179,12 +198,14 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
     policy : Policy or str
         A policy object or name (``"sprpt"``...); see the module docstring for what runs.
     jobs : int
-        Arrivals tracked in all, split evenly over the replications (the first ``warmup``
-        fraction of each replication is discarded).  Each replication keeps simulating new
-        arrivals until every tracked job has completed.
-    seed : int or SeedSequence, optional
-        Root seed; replication ``i`` uses the ``i``-th spawned child stream, so results do not
-        depend on the number of threads.  ``SimResult.seed`` reproduces an unseeded run.
+        Arrivals tracked in all, exactly: split over the replications as evenly as possible
+        (the first ``jobs % replications`` replications track one more), so ``jobs >=
+        replications`` (the first ``warmup`` fraction of each replication is discarded).  Each
+        replication keeps simulating new arrivals until every tracked job has completed.
+    seed : int, sequence of int or SeedSequence, optional
+        Root seed (integers >= 0); replication ``i`` uses the ``i``-th spawned child stream, so
+        results do not depend on the number of threads.  ``SimResult.seed`` reproduces an
+        unseeded run.
     replications : int, optional
         Independent replications (default 8 on the CPU); the 95% confidence intervals use the
         Student t quantile on their means (``nan`` with one replication).
@@ -200,7 +221,8 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
         Speed of each server: 1, ``1/k`` (the same total capacity as one unit server), or a
         number.  Default: ``model.server_speed`` if it exists, else 1.
     bins : int
-        Number of quantile bins of the size and of the prediction for the conditional means.
+        Number of quantile bins (>= 1) of the size and of the prediction for the conditional
+        means.
     keep_jobs : bool
         Also return the per-job response times, sizes and predictions (8 bytes per job each).
     workers : int, optional
@@ -215,42 +237,51 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
     Returns
     -------
     SimResult
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type (a string where a number goes) or out of range; the
+        message names the argument and its value.
     """
+    jobs = check_count("jobs", jobs)
+    if replications is not None:
+        replications = check_count("replications", replications)
+    warmup = check_fraction("warmup", warmup)
+    bins = check_count("bins", bins)
+    if workers is not None:
+        workers = check_count("workers", workers)
+    if backend not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got backend={backend!r}")
+    root = root_seed(seed)
     if backend != "cpu":
         from . import cuda as _cuda
 
-        if backend not in ("cuda", "auto"):
-            raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got backend={backend!r}")
         k_ = _servers_of(model, servers)
         s_ = _speed_of(speed, k_, model)
         use = backend == "cuda"
         if backend == "auto" and _cuda.available(real_gpu_only=True):
             use = _cuda.supported(model, policy, k_, s_) is None
         if use:
-            return _cuda.simulate_cuda(model, policy, jobs=jobs, seed=seed,
+            return _cuda.simulate_cuda(model, policy, jobs=jobs, seed=root,
                                        threads=4096 if replications is None else replications,
                                        warmup=warmup, servers=k_, speed=s_)
     pol = _simulable(get_policy(policy))
     k = _servers_of(model, servers)
     s = _speed_of(speed, k, model)
-    jobs = int(jobs)
-    replications = 8 if replications is None else int(replications)
-    if replications < 1:
-        raise ValueError(f"replications must be >= 1, got replications={replications!r}")
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup must lie in [0, 1), got warmup={warmup!r}")
-    n_rep = -(-jobs // replications)
-    warm = int(warmup * n_rep)
-    if n_rep - warm < 1:
-        raise ValueError(f"jobs={jobs} is too small for {replications} replications")
+    replications = 8 if replications is None else replications
+    base, extra = divmod(jobs, replications)
+    if base < 1:
+        raise ValueError(f"jobs={jobs} is too small for {replications} replications: each "
+                         f"replication tracks at least one job, so jobs >= {replications}")
+    n_reps = [base + (i < extra) for i in range(replications)]  # sums to jobs
+    warms = [int(warmup * n) for n in n_reps]  # < n: every replication records a job
     plan = compile_policy(pol, k, model)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     children = root.spawn(replications)
     pilot = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 1 << 30))
     setup = _setup(model, plan, k, s, bins, pilot)
 
-    total = n_rep * replications
-    bar = _progress_bar(progress, total)
+    bar = _progress_bar(progress, jobs)
     lock = threading.Lock()
 
     def tick(n):
@@ -262,20 +293,21 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
     nw = workers or min(replications, os.cpu_count() or 1)
     try:
         if nw <= 1 or replications == 1:
-            reps = [run_replication(setup, n_rep, warm, c, keep_jobs, tick) for c in children]
+            reps = [run_replication(setup, n, w, c, keep_jobs, tick)
+                    for n, w, c in zip(n_reps, warms, children, strict=True)]
         else:
             with cf.ThreadPoolExecutor(max_workers=nw) as ex:
-                futs = [ex.submit(run_replication, setup, n_rep, warm, c, keep_jobs, tick)
-                        for c in children]
+                futs = [ex.submit(run_replication, setup, n, w, c, keep_jobs, tick)
+                        for n, w, c in zip(n_reps, warms, children, strict=True)]
                 reps = [f.result() for f in futs]
     finally:
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
-    return _assemble(pol.name, setup, reps, n_rep, warm, wall, root, model, plan.note, keep_jobs)
+    return _assemble(pol.name, setup, reps, jobs, wall, root, model, plan.note, keep_jobs)
 
 
-def _assemble(name, setup, reps, n_rep, warm, wall, root, model, note, keep) -> SimResult:
+def _assemble(name, setup, reps, jobs, wall, root, model, note, keep) -> SimResult:
     acc = np.array([r.acc for r in reps])
     cnt = acc[:, 0]
     means = acc[:, 1] / cnt
@@ -295,7 +327,7 @@ def _assemble(name, setup, reps, n_rep, warm, wall, root, model, note, keep) -> 
         percentile_ci=pct_ci,
         by_size=by_size,
         by_prediction=by_pred,
-        jobs=n_rep * len(reps),
+        jobs=jobs,
         jobs_recorded=int(cnt.sum()),
         replications=len(reps),
         replication_means=means,
@@ -354,8 +386,8 @@ def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int 
         if kernel in ("group", "soap1") and k != 1:
             raise ValueError(f"the {kernel} kernel runs one server only")
         plan.kind = kernel
-    t = np.asarray(arrival_times, float).ravel()
-    x = np.asarray(sizes, float).ravel()
+    t = _real_values("arrival_times", arrival_times)
+    x = _real_values("sizes", sizes)
     n = t.size
     if x.size != n or n == 0:
         raise ValueError("arrival_times and sizes must be non-empty and of equal length")
@@ -363,7 +395,7 @@ def simulate_trace(policy, arrival_times, sizes, predictions=None, servers: int 
         raise ValueError("arrival_times must be >= 0 and non-decreasing")
     if not np.all(np.isfinite(x) & (x > 0)):
         raise ValueError("sizes must be finite and > 0")
-    y = None if predictions is None else np.asarray(predictions, float).ravel()
+    y = None if predictions is None else _real_values("predictions", predictions)
     if y is not None and y.size != n:
         raise ValueError("predictions must have one entry per job")
     if plan.descriptor == "prediction":
@@ -411,6 +443,7 @@ def verify(model, policy, jobs: int = 10**6, seed=None, rtol: float = 5e-3, *,
     VerifyResult
         Prints as one line ending in PASSED or FAILED.
     """
+    rtol = _real("rtol", rtol, 0.0)
     pol = get_policy(policy)
     bounds = None
     if formula is None:
@@ -424,7 +457,7 @@ def verify(model, policy, jobs: int = 10**6, seed=None, rtol: float = 5e-3, *,
             if exact is not None:
                 f, bounds = float(exact), None
     else:
-        f = float(formula)
+        f = _real("formula", formula)
     res = simulate(model, pol, jobs=jobs, seed=seed, **kwargs)
     if bounds is not None:
         lo, hi = float(bounds.lower), float(bounds.upper)
@@ -463,9 +496,10 @@ def verify_all(model, jobs: int = 10**6, seed=None, rtol: float = 5e-3, policies
         Columns policy, formula, simulated, 95% ci, rel. gap, result (PASSED, FAILED or
         "skipped: ..."); ``table.results`` holds the :class:`VerifyResult` objects.
     """
+    rtol = _real("rtol", rtol, 0.0)
     pols = [get_policy(p) for p in (policies if policies is not None else BUILTIN)]
     has_pred = getattr(model, "prediction", None) is not None
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    root = root_seed(seed)
     seeds = root.spawn(len(pols))  # independent runs, so that the verdicts are independent
     rows = []
     results = []

@@ -1,7 +1,10 @@
-"""One replication of a simulation: batched numpy draws fed chunk by chunk to a kernel."""
+"""One replication of a simulation: batched numpy draws fed chunk by chunk to a kernel; the
+checks of the simulators' counting and seed arguments."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -18,6 +21,60 @@ CHUNK = 1 << 16
 #: the bit generator of the replications.  SFC64 would draw about 20% faster, but a change of
 #: generator (or of CHUNK, which orders the draws) changes every seeded simulation
 BITGEN = np.random.PCG64
+
+
+def _shown(value) -> str:
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def check_count(name: str, value, lo: int = 1) -> int:
+    """``value`` as an ``int >= lo``: ``TypeError`` naming ``name`` and the value unless it is a
+    real number (strings, booleans, ``None``...), ``ValueError`` unless it is a whole number
+    ``>= lo`` (``1000``, ``1e6`` and ``numpy.int64(8)`` pass)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer >= {lo}, got {name}={_shown(value)} "
+                        f"({type(value).__name__})")
+    if isinstance(value, numbers.Integral):
+        v = int(value)
+        ok = v >= lo
+    else:
+        f = float(value)
+        ok = math.isfinite(f) and f == math.floor(f) and f >= lo
+        v = int(f) if ok else 0
+    if not ok:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {name}={_shown(value)}")
+    return v
+
+
+def check_fraction(name: str, value) -> float:
+    """``value`` as a float in ``[0, 1)`` (``TypeError``/``ValueError`` naming ``name``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1), got {name}={_shown(value)} "
+                        f"({type(value).__name__})")
+    v = float(value)
+    if not 0 <= v < 1:
+        raise ValueError(f"{name} must lie in [0, 1), got {name}={_shown(value)}")
+    return v
+
+
+def root_seed(seed) -> np.random.SeedSequence:
+    """The root ``numpy.random.SeedSequence`` of a ``seed`` argument: None (fresh entropy), an
+    integer >= 0, a sequence of them, or a SeedSequence (returned as is).  Anything else raises
+    ``TypeError`` or ``ValueError`` naming ``seed`` and its value (never numpy's own message)."""
+    if isinstance(seed, np.random.SeedSequence):  # (looked up now: the tests may patch it)
+        return seed
+    msg = ("seed must be None, an integer >= 0, a sequence of such integers or a "
+           f"numpy.random.SeedSequence, got seed={_shown(seed)}")
+    if isinstance(seed, (bool, np.bool_, str, bytes)) or (
+            isinstance(seed, numbers.Complex) and not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"{msg} ({type(seed).__name__})")
+    try:
+        return np.random.SeedSequence(seed)
+    except TypeError:
+        raise TypeError(f"{msg} ({type(seed).__name__})") from None
+    except ValueError:
+        raise ValueError(msg) from None
 
 
 @dataclass

@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover
 from ..policies import get_policy
 from . import kernels as K
 from ._policy import compile_policy
+from ._runner import check_count, check_fraction, root_seed
 from .results import SimResult, t_halfwidth
 
 __all__ = ["available", "simulator_enabled", "simulate_cuda", "CAP", "supported"]
@@ -239,10 +240,17 @@ def _build_kernel():
         return nq
 
     @cuda.jit
-    def kernel(states, lam, form, use_pred, n, warm, stab, fmode, ftab, out):
+    def kernel(states, lam, form, use_pred, n_lo, warm_lo, warm_hi, extra, stab, fmode, ftab,
+               out):
         tid = cuda.grid(1)
         if tid >= out.shape[0]:
             return
+        # the first ``extra`` threads track one job more (the jobs asked for, exactly)
+        n = n_lo
+        warm = warm_lo
+        if tid < extra:
+            n = n_lo + 1
+            warm = warm_hi
         hr = cuda.local.array(cap, float64)
         hi = cuda.local.array(cap, int64)
         hrem = cuda.local.array(cap, float64)
@@ -346,7 +354,8 @@ def simulate_cuda(model, policy, jobs: int = 10**6, seed=None, threads: int = 40
                   speed: float = 1.0) -> SimResult:
     """Simulate ``policy`` on the one-server ``model`` with one replication per CUDA thread.
 
-    ``jobs`` arrivals in all are split evenly over ``threads``.  Returns a :class:`SimResult`
+    ``jobs`` arrivals in all (exactly; ``jobs >= threads``) are split over ``threads`` as evenly
+    as possible.  Returns a :class:`SimResult`
     with the mean, slowdown and their 95% intervals filled in; percentiles are empty and the
     binned statistics None.
     """
@@ -355,15 +364,16 @@ def simulate_cuda(model, policy, jobs: int = 10**6, seed=None, threads: int = 40
                            "simulator: NUMBA_ENABLE_CUDASIM=1 before numba is imported); "
                            "numba.cuda.is_available() is False - use backend='cpu'")
     pol = get_policy(policy)
-    threads = int(threads)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads!r}")
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup must lie in [0, 1), got warmup={warmup!r}")
-    n = -(-int(jobs) // threads)
+    jobs = check_count("jobs", jobs)
+    threads = check_count("threads", threads)
+    warmup = check_fraction("warmup", warmup)
+    root = root_seed(seed)
+    n, extra = divmod(jobs, threads)  # the first ``extra`` threads track n + 1 jobs
+    if n < 1:
+        raise ValueError(f"jobs={jobs} is too small for {threads} threads (replications): each "
+                         f"thread tracks at least one job, so jobs >= {threads}")
     warm = int(warmup * n)
-    if n - warm < 1:
-        raise ValueError(f"jobs={jobs} is too small for {threads} threads")
+    warm_hi = int(warmup * (n + 1))
     why = supported(model, pol, servers, speed)
     if why is not None:
         raise NotImplementedError(why)
@@ -383,7 +393,7 @@ def simulate_cuda(model, policy, jobs: int = 10**6, seed=None, threads: int = 40
     from numba.cuda.random import create_xoroshiro128p_states
 
     kernel = _build_kernel()
-    seed_val, seed_rec = _seed_int(seed)
+    seed_val, seed_rec = _seed_int(root)
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # the simulator initialises the states in object mode
         warnings.simplefilter("ignore")
@@ -391,8 +401,8 @@ def simulate_cuda(model, policy, jobs: int = 10**6, seed=None, threads: int = 40
     d_out = cuda.device_array((threads, 5), dtype=np.float64)
     bs = int(block or (min(threads, 64) if simulator_enabled() else BLOCK))
     grid = -(-threads // bs)
-    kernel[grid, bs](states, lam, int(plan.form), bool(use_pred), int(n), int(warm),
-                     cuda.to_device(stab), int(fmode), cuda.to_device(ftab), d_out)
+    kernel[grid, bs](states, lam, int(plan.form), bool(use_pred), int(n), int(warm), int(warm_hi),
+                     int(extra), cuda.to_device(stab), int(fmode), cuda.to_device(ftab), d_out)
     out = d_out.copy_to_host()
     cuda.synchronize()
     wall = time.perf_counter() - t0
@@ -414,7 +424,7 @@ def simulate_cuda(model, policy, jobs: int = 10**6, seed=None, threads: int = 40
         percentile_ci={},
         by_size=None,
         by_prediction=None,
-        jobs=n * threads,
+        jobs=jobs,
         jobs_recorded=int(cnt.sum()),
         replications=threads,
         replication_means=means,

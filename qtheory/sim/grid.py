@@ -6,6 +6,7 @@ import numpy as np
 
 from ..policies import get_policy
 from ..table import Table
+from ._runner import check_count, root_seed
 
 
 def _one(model, policy_name, load, jobs, seed, replications):
@@ -47,10 +48,15 @@ def sweep(model, policies, loads, jobs: int = 10**6, seed: int = 0, replications
     Table
         Columns policy, load, formula, simulated, 95% ci, jobs.
     """
+    jobs = check_count("jobs", jobs)
+    replications = check_count("replications", replications)
     names = [get_policy(p) for p in policies]
-    loads = [float(v) for v in np.atleast_1d(loads)]
+    arr = np.atleast_1d(np.asarray(loads))
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"loads must be numbers in (0, 1), got loads={loads!r}")
+    loads = [float(v) for v in arr.ravel()]
     points = [(p, v) for p in names for v in loads]
-    seeds = np.random.SeedSequence(seed).spawn(len(points))
+    seeds = root_seed(seed).spawn(len(points))
     args = [(model, p, v, jobs, s, replications) for (p, v), s in zip(points, seeds, strict=True)]
     if client is None:
         rows = [_one(*a) for a in args]
