@@ -82,6 +82,11 @@ def _cells(ppf, partial1, n: int):
 def _size_atoms(size, n):
     if size.is_discrete:
         return size.atom_values.copy(), size.atom_probs.copy()
+    if size.is_mixed:  # quantile cells of the continuous part, and the atoms as they are
+        w, cont = size.continuous_part()
+        x, p = _size_atoms(cont, n)
+        x, inv = np.unique(np.concatenate([x, size.atom_values]), return_inverse=True)
+        return x, np.bincount(inv, weights=np.concatenate([w * p, size.atom_probs]), minlength=x.size)
     return _cells(size.ppf, lambda c: size.partial_moment(1, min(c, 1e300)), n)
 
 

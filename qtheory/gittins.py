@@ -121,11 +121,15 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
 
 
 def size_tails(size, n: int = 2000):
-    """(b, T, V) of a continuous size law on ``n`` log-spaced ages, from its exact tail moments."""
+    """(b, T, V) of a continuous size law on ``n`` log-spaced ages (and the atoms of a mixed
+    law), from its exact tail moments."""
     from ._quadrature import size_range
 
     lo, hi = size_range(size, 1e-14)
     b = np.geomspace(max(lo, 1e-300), hi, n)
+    atoms = np.asarray(size.atom_values, float)
+    if atoms.size:  # a mixed law: stopping exactly at an atom is a candidate (T drops there)
+        b = np.unique(np.concatenate([b, atoms[(atoms > b[0]) & (atoms < b[-1])]]))
     T = size.sf(b)
     V = np.maximum(size.tail_moment(1, b) - b * T, 0.0)
     return b, T, V

@@ -26,6 +26,7 @@ from ._quadrature import (
     _bulk,
     bulk_range,
     endpoint_refinement,
+    head_node,
     log_edges,
     log_rule,
     log_spread,
@@ -75,6 +76,13 @@ class InvTail:
         nodes, w = panels(u)
         part = (w * size.pdf(np.exp(nodes))).reshape(u.size - 1, -1).sum(1)
         self._suf = np.concatenate([np.cumsum(part[::-1])[::-1], [0.0]])
+        head = head_node(size, lo)
+        #: E[1/X; X < lo] (see :func:`~qtheory._quadrature.head_node`)
+        self._head = head[1] / head[0] if head is not None else 0.0
+        # the atoms of a mixed law: exact suffix sums added at every threshold
+        xa, pa = size.atom_values, size.atom_probs
+        self._xa = xa
+        self._asuf = np.concatenate([np.cumsum((pa / xa)[::-1])[::-1], [0.0]])
 
     def __call__(self, c):
         r""":math:`E[X^{-1} 1\{X > c\}]` (``c`` may be an array; ``c <= 0`` gives :math:`E[1/X]`)."""
@@ -89,7 +97,12 @@ class InvTail:
         top = u[j + 1]
         nodes, w = panels(np.stack([uc, top], axis=-1))
         head = np.sum(w * self.size.pdf(np.exp(nodes)), axis=-1)
-        return np.where(uc >= u[-1], 0.0, head + self._suf[j + 1])
+        cont = np.where(uc >= u[-1], 0.0, head + self._suf[j + 1])
+        if self._head:
+            cont = cont + np.where(c < np.exp(u[0]), self._head, 0.0)
+        if self._xa.size:
+            cont = cont + self._asuf[np.searchsorted(self._xa, c, side="right")]
+        return cont
 
     def between(self, lo, hi):
         r""":math:`E[X^{-1} 1\{lo < X \le hi\}]` (0 where ``hi <= lo``; ``hi`` may be inf)."""
@@ -233,7 +246,13 @@ class PerfectJoint(Joint):
             self.v_kinks = np.asarray(s.breakpoints, float)
             self.top = float(s.support[1])
             pdf = s.pdf(v)
-            self._fill(v, wdv, wdv * pdf, wdv * pdf * v)
+            wp, wx = wdv * pdf, wdv * pdf * v
+            xa, pa = s.atom_values, s.atom_probs
+            if xa.size:  # a mixed law: its atoms are atoms of Y (point nodes, no dv weight)
+                self.y_atoms = xa
+                v, wdv = np.concatenate([v, xa]), np.concatenate([wdv, 0 * xa])
+                wp, wx = np.concatenate([wp, pa]), np.concatenate([wx, pa * xa])
+            self._fill(v, wdv, wp, wx)
         self.excess = 0.0
 
     def A_lt(self, v):
@@ -393,7 +412,9 @@ class FactorJoint(Joint):
         # z <= 1: E[(X(1-z) + v)^2 1{X > v/z}] (only the z <= 1 entries are used below; the
         # others may hold 0 * inf when E[X^2] = inf)
         with np.errstate(invalid="ignore"):
-            C_le = om * om * T2 + 2 * V * om * T1 + V * V * T0
+            # at z = 1 (a node of a zero-width panel) the (1 - z) terms vanish even where the
+            # tail moments are infinite
+            C_le = np.where(om == 0, 0.0, om * om * T2 + 2 * V * om * T1) + V * V * T0
         # z > 1: E[(v - X(z-1))^2 1{v/z < X <= v/(z-1)}]
         with np.errstate(divide="ignore", invalid="ignore"):
             d = np.where(le1, np.inf, V / np.where(le1, 1.0, z - 1.0))
@@ -406,11 +427,15 @@ class FactorJoint(Joint):
         zm = z - 1.0
         with np.errstate(invalid="ignore"):
             C_gt = V * V * D0 - 2 * V * zm * D1 + zm * zm * D2
-        C = (wz * np.where(le1, C_le, np.maximum(C_gt, 0.0))).sum(1)
+        C = np.where(wz > 0, wz * np.where(le1, C_le, np.maximum(C_gt, 0.0)), 0.0).sum(1)
         G = (wz * (T0 - np.where(le1, 0.0, s.sf(d)))).sum(1)
         fx = s.pdf(c)
         fY = (wz * fx / z).sum(1)
         aY = (wz * fx * c / z).sum(1)
+        if s.atom_values.size:  # a mixed law: Y = x_i Z has the density f_Z(v / x_i) / x_i
+            fz = self.factor.pdf(V / s.atom_values[None, :])
+            fY = fY + (fz * (s.atom_probs / s.atom_values)).sum(1)
+            aY = aY + (fz * s.atom_probs).sum(1)
         return A, B, C, G, fY, aY
 
     def _c_tail(self, v: np.ndarray) -> np.ndarray | float:
@@ -452,6 +477,9 @@ class FactorJoint(Joint):
             d = np.where(z > 1.0, V / np.where(z > 1.0, z - 1.0, 1.0), np.inf)
             K = (wz * (it(c) - np.where(z > 1.0, it(np.where(z > 1.0, d, 0.0)), 0.0))).sum(1)
         inv = (wz * s.pdf(c) / (z * c)).sum(1)
+        if s.atom_values.size:
+            xa = s.atom_values
+            inv = inv + (self.factor.pdf(V / xa[None, :]) * (s.atom_probs / (xa * xa))).sum(1)
         return inv, K
 
     def _make_inverse_terms(self):
@@ -490,17 +518,22 @@ class FactorJoint(Joint):
 
 # --------------------------------------------------------------------------------------------
 class FactorMapJoint(Joint):
-    r"""Deterministic predictions :math:`Y = \phi_k X` for :math:`X \in (e_k, e_{k+1}]`
-    (continuous sizes): every quantity is a finite sum of the size law's partial moments."""
+    r"""Deterministic predictions :math:`Y = \phi_k X` for :math:`X \in [e_k, e_{k+1})`:
+    every quantity is a finite sum of partial moments of the size law's continuous part, plus
+    exact sums over its atoms (a mixed law; the atoms' factors as the sampler assigns them)."""
 
     def __init__(self, size, edges, factors):
         super().__init__(size)
         s = size
         self.e = np.asarray(edges, float)
         self.phi = np.asarray(factors, float)
-        lo_e, hi_e = self.e[:-1], self.e[1:]
-        self.excess = float(np.sum((1 - self.phi).clip(0) * (
-            s.partial_moment(1, hi_e) - s.partial_moment(1, lo_e))))
+        wc, cont = s.continuous_part()
+        #: the continuous part (weight, law): (e_k, e_{k+1}] and [e_k, e_{k+1}) agree on it
+        self._wc, self._cont = wc, cont
+        xa, pa = s.atom_values, s.atom_probs
+        piece = np.clip(np.searchsorted(self.e, xa, side="right") - 1, 0, self.phi.size - 1)
+        #: atoms of a mixed law: sizes, probabilities, predictions
+        self._xa, self._pa, self._ya = xa, pa, xa * self.phi[piece]
         xlo, xhi = size_range(s)
         lo, hi = xlo * self.phi.min(), xhi * self.phi.max()
         width = min(0.5, log_spread(s.ppf) / 4)
@@ -515,6 +548,8 @@ class FactorMapJoint(Joint):
                     bps.append(edge * self.phi[k])
                     if self.phi[k] > 1:
                         bps.append(edge * (self.phi[k] - 1))
+        da = self._ya - xa
+        bps += list(self._ya) + list(da[da > 0])
         self.v_kinks = np.unique(np.asarray(bps, float))
         if math.isfinite(s.support[1]):
             self.top = float(s.support[1] * self.phi.max())
@@ -527,26 +562,53 @@ class FactorMapJoint(Joint):
             dens = np.where(inside, s.pdf(xk) / self.phi[k], 0.0)
             fY += dens
             aY += dens * xk
-        self._fill(v, wdv, wdv * fY, wdv * aY)
+        wp, wx = wdv * fY, wdv * aY
+        self._n_cont = v.size
+        if xa.size:  # the atoms of Y are point nodes (no dv weight)
+            self.y_atoms = np.unique(self._ya)
+            v, wdv = np.concatenate([v, self._ya]), np.concatenate([wdv, 0 * xa])
+            wp, wx = np.concatenate([wp, pa]), np.concatenate([wx, pa * xa])
+        self._fill(v, wdv, wp, wx)
+        self.excess = float(np.sum((1 - self.phi).clip(0) * self._between(1, self.e[:-1], self.e[1:]))
+                            + np.sum(pa * np.maximum(xa - self._ya, 0.0)))
 
     def _between(self, k, lo, hi):
-        """E[X^k 1{lo < X <= hi}] (0 where hi <= lo)."""
-        s = self.size
+        """E[X^k 1{lo < X <= hi}] over the continuous part (0 where hi <= lo)."""
+        lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float))
+        if self._cont is None:
+            return np.zeros(lo.shape)
+        s = self._cont
         ok = hi > lo
         val = s.partial_moment(k, np.where(ok, hi, 0.0)) - s.partial_moment(k, np.where(ok, lo, 0.0))
-        return np.where(ok, val, 0.0)
+        return self._wc * np.where(ok, val, 0.0)
 
     def _grid(self, v):
         v = np.atleast_1d(np.asarray(v, float))[:, None]
         return v, self.e[None, :-1], self.e[None, 1:], self.phi[None, :]
 
+    def _atom_sum(self, v, terms):
+        """``sum_i p_i terms(x_i, y_i, v)`` at every threshold (0 without atoms)."""
+        v = np.asarray(v, float)
+        if not self._xa.size:
+            return np.zeros(np.shape(v))
+        V = np.atleast_1d(v)[:, None]
+        t = terms(self._xa[None, :], self._ya[None, :], V)
+        return (self._pa[None, :] * t).sum(1).reshape(np.shape(v))
+
     def A_lt(self, v):
         V, lo, hi, ph = self._grid(v)
-        return self._between(1, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        cont = self._between(1, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: x * (y < V))
+
+    def A_le(self, v):
+        V, lo, hi, ph = self._grid(v)
+        cont = self._between(1, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: x * (y <= V))
 
     def B(self, v):
         V, lo, hi, ph = self._grid(v)
-        return self._between(2, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        cont = self._between(2, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: x * x * (y <= V))
 
     def C(self, v):
         V, lo, hi, ph = self._grid(v)
@@ -556,8 +618,8 @@ class FactorMapJoint(Joint):
             top = np.where(le1, hi, np.minimum(hi, V / np.where(le1, 1.0, ph - 1.0)))
         m0, m1, m2 = (self._between(k, a, top) for k in (0, 1, 2))
         om = 1 - ph
-        val = om * om * m2 + 2 * V * om * m1 + V * V * m0
-        return np.maximum(val, 0.0).sum(1).reshape(np.shape(v))
+        val = np.maximum(om * om * m2 + 2 * V * om * m1 + V * V * m0, 0.0).sum(1).reshape(np.shape(v))
+        return val + self._atom_sum(v, lambda x, y, V: np.where(y > V, np.maximum(x - y + V, 0.0) ** 2, 0.0))
 
     def G(self, v):
         V, lo, hi, ph = self._grid(v)
@@ -565,26 +627,32 @@ class FactorMapJoint(Joint):
         with np.errstate(divide="ignore"):
             d = np.where(ph > 1, V / np.where(ph > 1, ph - 1.0, 1.0), np.inf)
         p2 = self._between(0, np.maximum(lo, d), hi)
-        return (p1 - p2).sum(1).reshape(np.shape(v))
+        cont = (p1 - p2).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: (y > V) * 1.0 - (y - x > V))
 
     def _make_inverse_terms(self):
         s = self.size
-        it = inv_tail(s)
         v = self.v
         dens = np.zeros_like(v)
         for k in range(self.phi.size):
             xk = v / self.phi[k]
             inside = (xk > self.e[k]) & (xk <= self.e[k + 1])
             dens += np.where(inside, s.pdf(xk) / (self.phi[k] * xk), 0.0)
-        V, lo, hi, ph = self._grid(v)
-        k1 = it.between(np.maximum(lo, V / ph), hi)
-        with np.errstate(divide="ignore"):
-            d = np.where(ph > 1, V / np.where(ph > 1, ph - 1.0, 1.0), np.inf)
-        k2 = it.between(np.maximum(lo, d), hi)
-        K = (k1 - k2).sum(1)
-        probs = self._between(0, self.e[:-1], self.e[1:])
-        exc = float(np.sum((1 - self.phi).clip(0) * probs))
-        return self.w_dv * dens, K, exc
+        w_inv = self.w_dv * dens
+        w_inv[self._n_cont:] = self._pa / self._xa
+        K = self._atom_sum(v, lambda x, y, V: ((y > V) * 1.0 - (y - x > V)) / x)
+        exc = float(np.sum(self._pa * np.maximum(1.0 - self._ya / self._xa, 0.0)))
+        if self._cont is not None:
+            it = inv_tail(self._cont)
+            V, lo, hi, ph = self._grid(v)
+            k1 = it.between(np.maximum(lo, V / ph), hi)
+            with np.errstate(divide="ignore"):
+                d = np.where(ph > 1, V / np.where(ph > 1, ph - 1.0, 1.0), np.inf)
+            k2 = it.between(np.maximum(lo, d), hi)
+            K = K + self._wc * (k1 - k2).sum(1)
+            probs = self._between(0, self.e[:-1], self.e[1:])
+            exc += float(np.sum((1 - self.phi).clip(0) * probs))
+        return w_inv, K, exc
 
 
 # --------------------------------------------------------------------------------------------

@@ -560,6 +560,9 @@ class BoundedMultiplicative(MultiplicativePrediction):
         if self.factors is None and self.factor is None:
             if self.beta == 1.0:
                 return PerfectJoint(size)
+            if size.is_discrete:
+                x, p = size.atom_values, size.atom_probs
+                return EmpiricalJoint(x, self.beta * x, p)
             return FactorMapJoint(size, np.array([0.0, np.inf]), np.array([self.beta]))
         if self.factors is not None:
             if size.is_discrete:

@@ -146,6 +146,18 @@ class SizeLaw:
         return False
 
     @property
+    def is_mixed(self) -> bool:
+        """True when the law has both atoms and a continuous part (a :class:`Mixture`)."""
+        return bool(self.atom_values.size) and not self.is_discrete
+
+    def continuous_part(self) -> tuple[float, SizeLaw | None]:
+        """``(w, law)``: the weight of the continuous part and its law (normalised); ``(0,
+        None)`` for a discrete law, ``(1, self)`` for a continuous one."""
+        if self.is_discrete:
+            return 0.0, None
+        return 1.0, self
+
+    @property
     def breakpoints(self) -> np.ndarray:
         """Points where the partial moments are not smooth: finite support ends and atoms."""
         lo, hi = self.support
@@ -1012,6 +1024,16 @@ class Mixture(SizeLaw):
 
     def _params(self) -> dict:
         return {"laws": list(self._laws), "probs": self._p.tolist()}
+
+    def continuous_part(self) -> tuple[float, SizeLaw | None]:
+        parts = [(q * w, law) for sub, q in self._live for w, law in [sub.continuous_part()]
+                 if law is not None and w > 0]
+        if not parts:
+            return 0.0, None
+        total = math.fsum(w for w, _ in parts)
+        if len(parts) == 1:
+            return total, parts[0][1]
+        return total, Mixture([law for _, law in parts], [w / total for w, _ in parts])
 
     def _rescaled(self, factor):
         return Mixture([law.rescaled(factor) for law in self._laws], self._p)

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import soap
 from ._quadrature import size_rule
+from .joint import OneBitJoint
 from .policies import FCFS, LAS, PS, PSJF, SJF, SRPT, Policy
 
 
@@ -113,6 +114,11 @@ def mean_slowdown(model, policy: Policy) -> float:
                 and float(j.C(np.array([1e-300]))[0]) > 0:
             return math.inf
         name = type(policy).__name__
+        if inv_inf and name in ("PSPJF", "SPRPT") and isinstance(j, OneBitJoint) \
+                and float(j.B(np.array([1.0 if j.q_small == 1.0 else 0.0]))[0]) > 0:
+            # one-bit labels do not shrink with the size: a tiny job labelled y waits for the
+            # old jobs with labels <= y (lam B(y) / (2 d(y)) > 0) and E[1/X] = inf
+            return math.inf
         if name in ("SPJF", "PSPJF", "SPRPT") and type(policy).__module__ == "qtheory.policies":
             if name != "PSPJF" and math.isinf(j.m2) and (name == "SPJF" or j.excess > 0):
                 return math.inf

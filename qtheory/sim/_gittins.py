@@ -103,6 +103,16 @@ def continuous_table(b, T, V, size=None) -> tuple[np.ndarray, np.ndarray]:
     ages = np.unique(np.concatenate([[0.0], small, grid]))
     ages = ages[np.isfinite(ages) & (ages >= 0) & (ages < b[-1])]
     ranks = rank_from_tails(b, T, V, ages, law=size)
+    atoms = np.asarray(size.atom_values if size is not None else [], float)
+    atoms = atoms[(atoms > 0) & (atoms < b[-1])]
+    if atoms.size:
+        # a mixed law: the rank falls towards 0 just before an atom and jumps up at it; the
+        # left limit is a table point at the same age (a repeated age is a jump)
+        left = rank_from_tails(b, T, V, np.nextafter(atoms, 0.0), law=size)
+        ages = np.concatenate([ages, atoms])
+        ranks = np.concatenate([ranks, left])
+        order = np.lexsort((np.r_[np.ones(ages.size - atoms.size), np.zeros(atoms.size)], ages))
+        ages, ranks = ages[order], ranks[order]
     ok = np.isfinite(ranks)
     return ages[ok], ranks[ok]
 

@@ -124,6 +124,34 @@ def table_value(ages: np.ndarray, ranks: np.ndarray, a: float) -> float:
     return float(ranks[-1] + sl * (a - ages[-1]))
 
 
+#: a rising table segment is followed in rank space by the kernels, which compare ranks to a
+#: relative 1e-12 (:data:`qtheory.sim.kernels.TIE`): an age error of 1e-12 |r| / slope.  A
+#: segment whose slope makes that error exceed ``FLAT_AGE`` times its end age is flat
+FLAT_AGE = 1e-6
+
+
+def settle_slopes(ages, ranks) -> np.ndarray:
+    r"""Ranks with numerically flat rising segments made exactly flat (the last axis is the age).
+
+    A segment rising with slope :math:`s` at rank :math:`r` is followed by the kernels to an age
+    error of :math:`10^{-12}|r|/s`; where that exceeds ``FLAT_AGE`` times the segment's end age
+    (slopes below :math:`10^{-6}|r|/a`: a Gittins rank approaching :math:`1/h(\infty)` on an
+    exponential tail rises by 1e-11 over tens of mean sizes) the segment is flat instead.  Each
+    segment is measured from the settled value before it, so the ranks move by at most
+    :math:`10^{-6}|r|`.  Without this a 2,000,000-job simulation of Gittins on
+    HyperExponential([0.9, 0.1], [1, 21]) at load 0.8 gave 11.47 +- 0.27 while LAS (optimal there)
+    gives 11.97: members of a rising tie class left it (completed) up to 3.5 time units early."""
+    a = np.asarray(ages, float)
+    r = np.array(ranks, float)
+    for i in range(1, r.shape[-1]):
+        da = a[..., i] - a[..., i - 1]
+        dv = r[..., i] - r[..., i - 1]
+        big = np.maximum(np.abs(r[..., i]), np.abs(r[..., i - 1]))
+        flat = (da > 0) & (dv > 0) & (dv * a[..., i] <= 1e-12 / FLAT_AGE * big * da)
+        r[..., i] = np.where(flat, r[..., i - 1], r[..., i])
+    return r
+
+
 def _check_table(ages, ranks):
     a = np.asarray(ages, float).ravel()
     r = np.asarray(ranks, float).ravel()
@@ -133,7 +161,7 @@ def _check_table(ages, ranks):
         raise ValueError("table ages must start at 0 and be finite and non-decreasing")
     if not np.all(np.isfinite(r)):
         raise ValueError("table ranks must be finite")
-    return a, r
+    return a, settle_slopes(a, r)
 
 
 @dataclass
@@ -217,7 +245,7 @@ def _shared_plan(policy: TabulatedRank, servers: int) -> Plan:
                     not np.all(np.isfinite(r)):
                 raise ValueError(f"{policy.name}: table ages must start at 0 and be "
                                  "non-decreasing, ranks finite")
-            return a, r, np.full(a.shape[0], a.shape[1], np.int64)
+            return a, settle_slopes(a, r), np.full(a.shape[0], a.shape[1], np.int64)
 
         plan = Plan(policy.name, "group" if servers == 1 else "soap", K.FORM_TABLE,
                     policy.descriptor, tab_mode=2, tabulate=tabulate,
@@ -316,7 +344,7 @@ def _perjob_plan(policy: Policy, servers: int, scale: float | None = None) -> Pl
                              "non-preemptive ranks)")
         order = np.lexsort((kind, ages), axis=-1)
         ages = np.take_along_axis(ages, order, axis=1)
-        vals = np.take_along_axis(vals, order, axis=1)
+        vals = settle_slopes(ages, np.take_along_axis(vals, order, axis=1))
         return ages, np.ascontiguousarray(vals), np.full(n, ages.shape[1], np.int64)
 
     return Plan(pol.name, "group" if servers == 1 else "soap", K.FORM_TABLE, pol.descriptor,

@@ -1,0 +1,1051 @@
+r"""An independent, slow reference for the single-server SOAP response times (tests only).
+
+Written from the SOAP mean-response-time theorem (Scully, Harchol-Balter, Scheller-Wolf, POMACS
+2018) reduced to the built-in policies, without any of the engine's threshold functions or
+quadrature helpers: the densities of the size laws and the conditional laws of the prediction
+are written here from each law's parameters, and every expectation is a plain
+``scipy.integrate.quad`` over the joint law of (X, Y), split at every kink, support end and atom,
+or an exact sum over atoms. Conventions: a new job counts while its rank is strictly below the
+tagged job's worst future rank, an old job while it is at most that rank, so that with
+
+.. math::
+    A_<(v) = E[X 1\{Y<v\}],\ A_\le(v) = E[X 1\{Y\le v\}],\ B(v) = E[X^2 1\{Y\le v\}],\
+    C(v) = E[((X-(Y-v))^+)^2 1\{Y>v\}],\ d(y) = (1-\lambda A_\le(y))(1-\lambda A_<(y)),
+
+the conditional means are
+
+* SPJF  :math:`x + \lambda E[X^2]/(2 d(y))`,
+* PSPJF :math:`\lambda B(y)/(2 d(y)) + x/(1-\lambda A_<(y))`,
+* SPRPT :math:`\lambda(B(y)+C(y))/(2 d(y)) + \int_0^{\min(x,y)} dt/(1-\lambda A_<(y-t)) + (x-y)^+`,
+
+and the size-based policies are the same formulas with Y = X (SJF, PSJF, SRPT), plus FCFS
+(Pollaczek-Khinchine), PS (:math:`x/(1-\rho)`) and LAS (:math:`x/(1-\bar\rho_x) + \lambda
+E[\min(X,x)^2]/(2(1-\bar\rho_x)^2)`, :math:`\bar\rho_x = \lambda E[\min(X,x)]`).
+
+Means integrate the conditional mean over the joint law: the terms in the prediction y are
+integrated against the marginal of Y (its density :math:`f_Y(y) = E[f_{Y|X}(y|X)]` or its
+atoms); the SPRPT residence term by Fubini, :math:`E[\int_{(Y-X)^+}^{Y} dv/(1-\lambda A_<(v))] =
+\int_0^\infty P(v < Y \le X + v)/(1-\lambda A_<(v))\,dv`. Slowdowns weight the same integrals
+by :math:`1/x`. Infinite moments give ``inf``, decided from the parameters (a Pareto tail index,
+:math:`E[1/X] = \infty` for a density positive or singular at 0), never from a large number: a
+slowdown is infinite when :math:`E[1/X] = \infty` and the waiting time of a job of size
+:math:`x \to 0` does not vanish (FCFS, SJF, SPJF; SPRPT when :math:`C(0) > 0`; PSPJF and SPRPT
+with one-bit labels, :math:`B(0) > 0`); a waiting term is infinite when :math:`E[X^2] = \infty`
+and :math:`P(Y \le v \mid x)` (for B) or :math:`C`'s integrand over :math:`x^2` (for C) has a
+positive limit as :math:`x \to \infty`.
+
+Usage::
+
+    m = RefModel(qt.LogNormal(1.0), qt.LogNormalPrediction(2.0))
+    m.mean_response_time("sprpt", lam), m.mean_slowdown("pspjf", lam)
+    m.response_time("sprpt", lam, x, y), m.light_traffic("sprpt")  # d E[T] / d lam at 0
+
+Size laws: Exponential, Deterministic, Uniform, Erlang, HyperExponential, LogNormal, Weibull,
+Pareto, BoundedPareto, Empirical and Mixtures of them; predictions: Perfect, Exponential,
+Uniform, LogNormal, BoundedMultiplicative (uniform or log-uniform factor, or a fixed factor),
+OneBit, EmpiricalPairs. The functions of the threshold are cached per model, so further loads
+and policies are cheap. Checked against mpmath: ``mp_reference`` (M/M/1 SJF, PSJF, SRPT and
+exponential predictions: 1e-16; Weibull SPJF: 2e-10) and direct mpmath integrals of Pareto SRPT
+and of a Weibull SRPT slowdown (1e-13).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+from scipy import integrate
+
+INF = math.inf
+#: relative tolerance of every quadrature
+EPSREL = 1e-12
+#: subinterval limit of every quadrature
+LIMIT = 400
+#: the largest ratio of two consecutive positive knots of a quadrature
+_RATIO = 100.0
+#: the worst error estimate relative to the value met so far (see :func:`worst_quad_error`)
+_WORST = [0.0]
+
+#: knots of an exponential component, in units of its mean
+_EXP_HINTS = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 0.6, 1, 1.5, 2.5, 4, 6, 9, 13, 20, 30, 40)
+
+SIZE_POLICIES = ("fcfs", "ps", "las", "sjf", "psjf", "srpt")
+PREDICTION_POLICIES = ("spjf", "pspjf", "sprpt")
+POLICIES = SIZE_POLICIES + PREDICTION_POLICIES
+
+
+def worst_quad_error() -> float:
+    """The largest ``error estimate / |value|`` reported by a quadrature of this module so far."""
+    return _WORST[0]
+
+
+def _quad(f: Callable[[float], float], a: float, b: float, points: Sequence[float] = (),
+          epsabs: float = 0.0) -> tuple[float, float]:
+    """``scipy.integrate.quad`` with this module's tolerances: (value, error estimate)."""
+    if not b > a:
+        return 0.0, 0.0
+    kw = {"points": list(points), "limit": LIMIT + 2 * len(points)} if points else {"limit": LIMIT}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        val, err = integrate.quad(f, a, b, epsabs=epsabs, epsrel=EPSREL, **kw)
+    return val, err
+
+
+def quad(f: Callable[[float], float], a: float, b: float, points: Sequence[float] = (),
+         epsabs: float = 0.0) -> float:
+    r""":math:`\int_a^b f` (``b`` may be ``inf``), with the interior ``points`` as the first
+    subdivision (finite ``b`` only); 0 for an empty interval. When the error estimate of the
+    single adaptive run exceeds 1e-9 relative (an end singularity next to many points can
+    defeat its extrapolation), the pieces between the points are integrated one by one."""
+    val, err = _quad(f, a, b, points, epsabs)
+    if points and err > max(epsabs, 1e-9 * abs(val)):
+        pts = [a, *points, b]
+        parts = [_quad(f, lo, hi, (), EPSREL * abs(val) / len(pts)) for lo, hi in zip(pts[:-1], pts[1:])]
+        val, err = math.fsum(v for v, _ in parts), math.fsum(e for _, e in parts)
+    if abs(val) > epsabs:
+        _WORST[0] = max(_WORST[0], err / abs(val))
+    return val
+
+
+def quad_pieces(f: Callable[[float], float], lo: float, hi: float, knots: Iterable[float]) -> float:
+    r""":math:`\int_{lo}^{hi} f`, split at the ``knots`` inside: one adaptive quadrature over the
+    finite knots (a relative tolerance on the whole), then the tail beyond the last knot when
+    ``hi`` is infinite (to the same absolute accuracy)."""
+    pts = sorted({k for k in knots if lo < k < hi and math.isfinite(k)})
+    fine = []  # no two positive knots more than a factor _RATIO apart (integrands like x^-1.5)
+    for a, b in zip([lo] + pts, pts + [hi]):
+        t = a * _RATIO
+        while a > 0 and t < b and math.isfinite(b):
+            fine.append(t)
+            t *= _RATIO
+    pts = sorted(set(pts) | set(fine))
+    if math.isinf(hi):
+        if not pts:
+            return _tail(f, lo, 0.0) if lo > 0 else quad(f, lo, hi)
+        body = quad(f, lo, pts[-1], pts[:-1])
+        return body + _tail(f, pts[-1], EPSREL * abs(body))
+    return quad(f, lo, hi, pts)
+
+
+def _tail(f: Callable[[float], float], k: float, epsabs: float) -> float:
+    r""":math:`\int_k^\infty f(x)\,dx = \int_0^\infty f(k e^u)\, k e^u\,du` (``k > 0``): a power
+    tail :math:`x^{-p}` becomes :math:`e^{-(p-1)u}`, which the infinite-range rule integrates
+    well (it fails on slowly decaying powers in the variable x)."""
+    top = math.log(1e150 / k)  # beyond, x^-0.1 (the slowest decay met) is below 1e-15
+
+    def g(u: float) -> float:
+        if u > top:
+            return 0.0
+        x = k * math.exp(u)
+        return f(x) * x
+
+    return quad(g, 0.0, INF, epsabs=epsabs)
+
+
+#: 24-point Gauss-Legendre nodes and weights on [-1, 1]
+_GL24 = list(zip(*(a.tolist() for a in np.polynomial.legendre.leggauss(24)), strict=True))
+
+
+def _phi(u: float) -> float:
+    """Standard normal cdf, relatively accurate in both tails."""
+    return 0.5 * math.erfc(-u / math.sqrt(2.0))
+
+
+def _phi_between(u1: float, u2: float) -> float:
+    """P(u1 < N <= u2) for a standard normal N, without cancellation in the upper tail."""
+    if u2 <= u1:
+        return 0.0
+    if u1 > 0:
+        return _phi(-u1) - _phi(-u2)
+    return _phi(u2) - _phi(u1)
+
+
+# ==== size laws ================================================================================
+class _Component:
+    """One continuous piece of a size law: weight, density, support and knots (scale hints)."""
+
+    def __init__(self, weight: float, pdf: Callable[[float], float], lo: float, hi: float,
+                 knots: Sequence[float]):
+        self.weight, self.pdf, self.lo, self.hi = weight, pdf, lo, hi
+        self.knots = [k for k in knots if lo < k < hi]
+
+
+class RefSize:
+    """A size law rebuilt from its parameters: atoms plus continuous components."""
+
+    def __init__(self, law=None, atoms: Sequence[tuple[float, float]] = ()):
+        self.atoms: list[tuple[float, float]] = list(atoms)
+        self.comps: list[_Component] = []
+        #: moments of order >= tail_index are infinite
+        self.tail_index = INF
+        #: E[1/X] = inf
+        self.inv_inf = False
+        self._points: list[float] | None = None
+        if law is not None:
+            self._add(law, 1.0)
+        merged: dict[float, float] = {}
+        for v, p in self.atoms:
+            merged[v] = merged.get(v, 0.0) + p
+        self.atoms = sorted((v, p) for v, p in merged.items() if p > 0)
+        self._moments: dict[int, float] = {}
+
+    # -- construction from the parameters ------------------------------------------------------
+    def _add(self, law, w: float) -> None:
+        if w <= 0:
+            return
+        name = type(law).__name__
+        if name == "Empirical":
+            for v, p in zip(law.atom_values, law.atom_probs, strict=True):
+                self.atoms.append((float(v), w * float(p)))
+            return
+        p = law._params()
+        if name == "Mixture":
+            for sub, q in zip(p["laws"], p["probs"], strict=True):
+                self._add(sub, w * float(q))
+        elif name == "Deterministic":
+            self.atoms.append((float(p["value"]), w))
+        elif name == "Exponential":
+            self._exponential(w, float(p["mean"]))
+        elif name == "HyperExponential":
+            for q, m in zip(p["probs"], p["means"], strict=True):
+                if q > 0:
+                    self._exponential(w * float(q), float(m))
+        elif name == "Uniform":
+            a, b = float(p["low"]), float(p["high"])
+            self.comps.append(_Component(w, lambda x, a=a, b=b: 1.0 / (b - a), a, b, ()))
+            self.inv_inf |= a == 0
+        elif name == "Erlang":
+            k, m = int(p["k"]), float(p["mean"])
+            th = m / k
+            lg = math.lgamma(k)
+
+            def erlang(x, k=k, th=th, lg=lg):
+                if x <= 0:
+                    return 1.0 / th if k == 1 else 0.0
+                z = x / th
+                return math.exp((k - 1) * math.log(z) - z - lg) / th
+
+            spread = 1.0 / math.sqrt(k)
+            hints = [m * s for s in (1e-6, 1e-3, 0.05, 0.3, 2, 5, 10, 20, 40)]
+            hints += [m * (1 + j * spread) for j in (-3, -1, 0, 1, 3, 6) if 1 + j * spread > 0]
+            self.comps.append(_Component(w, erlang, 0.0, INF, hints))
+            self.inv_inf |= k == 1
+        elif name == "LogNormal":
+            s, m = float(p["sigma"]), float(p["mean"])
+            mu = math.log(m) - s * s / 2
+            c = 1.0 / (s * math.sqrt(2 * math.pi))
+
+            def lognormal(x, mu=mu, s=s, c=c):
+                if x <= 0:
+                    return 0.0
+                z = (math.log(x) - mu) / s
+                return c * math.exp(-0.5 * z * z) / x
+
+            self.comps.append(_Component(w, lognormal, 0.0, INF,
+                                         [math.exp(mu + j * s) for j in range(-9, 10)]))
+        elif name == "Weibull":
+            c, m = float(p["shape"]), float(p["mean"])
+            sc = m / math.exp(math.lgamma(1 + 1 / c))
+
+            def weibull(x, c=c, sc=sc):
+                if x <= 0:
+                    return 1.0 / sc if c == 1 else 0.0
+                lt = math.log(x / sc)
+                if c * lt > 700:  # t^c overflows: the density is 0
+                    return 0.0
+                return c / sc * math.exp((c - 1) * lt - math.exp(c * lt))
+
+            hints = [sc * z ** (1 / c) for z in (1e-12, 1e-8, 1e-4, 1e-2, 0.1, 0.5, 1, 2, 5, 10, 20,
+                                                 40, 80)]
+            self.comps.append(_Component(w, weibull, 0.0, INF, hints))
+            self.inv_inf |= c <= 1
+        elif name == "Pareto":
+            a, xm = float(p["alpha"]), float(p["xmin"])
+            self.comps.append(_Component(
+                w, lambda x, a=a, xm=xm: a / xm * (xm / x) ** (a + 1), xm, INF,
+                [xm * s for s in (1.5, 2, 4, 10, 1e2, 1e3, 1e4, 1e6, 1e8)]))
+            self.tail_index = min(self.tail_index, a)
+        elif name == "BoundedPareto":
+            a, lo, hi = float(p["alpha"]), float(p["low"]), float(p["high"])
+            D = -math.expm1(a * math.log(lo / hi))
+            hints = [lo * s for s in (1.5, 2, 4)]
+            t = lo * 10
+            while t < hi:
+                hints.append(t)
+                t *= 10
+            self.comps.append(_Component(
+                w, lambda x, a=a, lo=lo, D=D: a / (lo * D) * (lo / x) ** (a + 1), lo, hi, hints))
+        else:
+            raise NotImplementedError(f"no reference density for size law {name}")
+
+    def _exponential(self, w: float, m: float) -> None:
+        self.comps.append(_Component(
+            w, lambda x, m=m: math.exp(-x / m) / m, 0.0, INF,
+            [m * s for s in _EXP_HINTS]))
+        self.inv_inf = True
+
+    # -- integration -----------------------------------------------------------------------------
+    @property
+    def is_discrete(self) -> bool:
+        return not self.comps
+
+    @property
+    def points(self) -> list[float]:
+        """Atoms, support ends and knots: the scale of the law."""
+        if self._points is None:
+            pts = {v for v, _ in self.atoms}
+            for c in self.comps:
+                pts |= {c.lo, c.hi} | set(c.knots)
+            self._points = sorted(p for p in pts if 0 < p < INF)
+        return self._points
+
+    def expect(self, g: Callable[[float], float], knots: Iterable[float] = (),
+               lo: float = 0.0, hi: float = INF) -> float:
+        r""":math:`E[g(X) 1\{lo \le X \le hi\}]` (the continuous part; atoms in [lo, hi]) by
+        sums over the atoms and quadratures between the knots of each continuous component."""
+        knots = list(knots)
+        terms = [p * g(v) for v, p in self.atoms if lo <= v <= hi]
+        for c in self.comps:
+            a, b = max(lo, c.lo), min(hi, c.hi)
+            if b > a:
+                terms.append(c.weight * quad_pieces(lambda x, c=c: c.pdf(x) * g(x), a, b,
+                                                    c.knots + knots))
+        return math.fsum(terms)
+
+    def moment(self, k: int) -> float:
+        """E[X^k], ``inf`` from the tail index."""
+        if k >= self.tail_index:
+            return INF
+        if k not in self._moments:
+            self._moments[k] = self.expect(lambda x: x**k)
+        return self._moments[k]
+
+    def inv_moment(self) -> float:
+        """E[1/X]."""
+        return INF if self.inv_inf else self.expect(lambda x: 1.0 / x)
+
+
+# ==== conditional laws of the prediction ======================================================
+class _Factor:
+    """Law of a multiplicative factor Z (prediction Y = xZ) with a density."""
+
+    #: finite support ends > 0 and scale hints (kinks of the functions of v / x)
+    knots: tuple[float, ...] = ()
+    lo, hi = 0.0, INF
+
+    def cdf(self, z: float) -> float:
+        raise NotImplementedError
+
+    def sf(self, z: float) -> float:
+        raise NotImplementedError
+
+    def pdf(self, z: float) -> float:
+        raise NotImplementedError
+
+    def between(self, z1: float, z2: float) -> float:
+        """P(z1 < Z <= z2)."""
+        raise NotImplementedError
+
+    def H(self, b: float) -> float:
+        r""":math:`E[(b+1-Z)^2 1\{b < Z < b+1\}]`, by quadrature over :math:`w = b+1-Z`."""
+        return quad_pieces(lambda w: w * w * self.pdf(b + 1 - w), 0.0, 1.0,
+                           [b + 1 - k for k in self.knots])
+
+    def under(self) -> float:
+        r""":math:`E[(1-Z)^+]`."""
+        return quad_pieces(lambda z: (1 - z) * self.pdf(z), self.lo, min(1.0, self.hi), self.knots)
+
+
+class _ExpFactor(_Factor):
+    knots = (1.0,)
+
+    def cdf(self, z):
+        return -math.expm1(-z) if z > 0 else 0.0
+
+    def sf(self, z):
+        return math.exp(-z) if z > 0 else 1.0
+
+    def pdf(self, z):
+        return math.exp(-z) if z >= 0 else 0.0
+
+    def between(self, z1, z2):
+        z1 = max(z1, 0.0)
+        return math.exp(-z1) * -math.expm1(-(z2 - z1)) if z2 > z1 else 0.0
+
+    def H(self, b):
+        # int_0^1 w^2 e^{-(b+1-w)} dw = e^{-(b+1)} [e^w (w^2 - 2w + 2)]_0^1 = e^{-b} (1 - 2/e)
+        return math.exp(-b) * (1 - 2 / math.e)
+
+    def under(self):
+        return 1 / math.e
+
+
+class _UniformFactor(_Factor):
+    def __init__(self, a: float, c: float):
+        self.lo, self.hi = a, c
+        self.knots = tuple(k for k in (a, c) if k > 0)
+
+    def cdf(self, z):
+        return min(max((z - self.lo) / (self.hi - self.lo), 0.0), 1.0)
+
+    def sf(self, z):
+        return min(max((self.hi - z) / (self.hi - self.lo), 0.0), 1.0)
+
+    def pdf(self, z):
+        return 1.0 / (self.hi - self.lo) if self.lo <= z <= self.hi else 0.0
+
+    def between(self, z1, z2):
+        return max(min(z2, self.hi) - max(z1, self.lo), 0.0) / (self.hi - self.lo)
+
+    def H(self, b):
+        lo, hi = max(b, self.lo), min(b + 1, self.hi)
+        if hi <= lo:
+            return 0.0
+        return ((b + 1 - lo) ** 3 - (b + 1 - hi) ** 3) / (3 * (self.hi - self.lo))
+
+    def under(self):
+        if self.lo >= 1:
+            return 0.0
+        m = min(1.0, self.hi)
+        return ((1 - self.lo) ** 2 - (1 - m) ** 2) / (2 * (self.hi - self.lo))
+
+
+class _LogUniformFactor(_Factor):
+    def __init__(self, a: float, c: float):
+        self.lo, self.hi, self.L = a, c, math.log(c / a)
+        self.knots = (a, c)
+
+    def cdf(self, z):
+        return min(max(math.log(z / self.lo) / self.L, 0.0), 1.0) if z > 0 else 0.0
+
+    def sf(self, z):
+        return min(max(math.log(self.hi / z) / self.L, 0.0), 1.0) if z > 0 else 1.0
+
+    def pdf(self, z):
+        return 1.0 / (z * self.L) if self.lo <= z <= self.hi else 0.0
+
+    def between(self, z1, z2):
+        lo, hi = max(z1, self.lo), min(z2, self.hi)
+        return math.log(hi / lo) / self.L if hi > lo else 0.0
+
+    def H(self, b):
+        # int_lo^hi (b+1-z)^2 / (z L) dz: the closed form cancels, and the integrand is analytic
+        # on [lo, hi] (a pole at 0, at least 2 half-lengths away): 24-point Gauss-Legendre
+        lo, hi = max(b, self.lo), min(b + 1, self.hi)
+        if hi <= lo:
+            return 0.0
+        h, c = (hi - lo) / 2, (hi + lo) / 2
+        return h * math.fsum(w * (b + 1 - (c + h * t)) ** 2 / ((c + h * t) * self.L)
+                             for t, w in _GL24)
+
+
+class _LogNormalFactor(_Factor):
+    def __init__(self, s: float):
+        self.s = s
+        self.knots = (1.0,)
+
+    def cdf(self, z):
+        return _phi(math.log(z) / self.s) if z > 0 else 0.0
+
+    def sf(self, z):
+        return _phi(-math.log(z) / self.s) if z > 0 else 1.0
+
+    def pdf(self, z):
+        if z <= 0:
+            return 0.0
+        u = math.log(z) / self.s
+        return math.exp(-0.5 * u * u) / (z * self.s * math.sqrt(2 * math.pi))
+
+    def between(self, z1, z2):
+        if z2 <= max(z1, 0.0):
+            return 0.0
+        u1 = math.log(z1) / self.s if z1 > 0 else -INF
+        return _phi_between(u1, math.log(z2) / self.s)
+
+    def H(self, b):
+        if b > 3:
+            # the closed form below cancels (terms ~ b^2 times the result); on [b, b+1] with b > 3
+            # the log-density varies by at most (6/s + 1)/3 where it matters (log z < 6s), so
+            # 24-point Gauss-Legendre in w = b + 1 - z is exact to rounding
+            return 0.5 * math.fsum(wt * ((1 + t) / 2) ** 2 * self.pdf(b + 1 - (1 + t) / 2) for t, wt in _GL24)
+        # (b+1)^2 P - 2 (b+1) M_1 + M_2 with M_k = E[Z^k 1{b < Z < b+1}]
+        #   = e^{k^2 s^2/2} P(b < Z_k < b+1), log Z_k ~ N(k s^2, s^2)
+        s = self.s
+        lb = math.log(b) if b > 0 else -INF
+        lb1 = math.log(b + 1)
+        m = [math.exp(k * k * s * s / 2) * _phi_between((lb - k * s * s) / s, (lb1 - k * s * s) / s)
+             for k in range(3)]
+        return (b + 1) ** 2 * m[0] - 2 * (b + 1) * m[1] + m[2]
+
+    def under(self):
+        # E[(1 - Z) 1{Z < 1}] = Phi(0) - e^{s^2/2} Phi(-s)
+        return 0.5 - math.exp(self.s**2 / 2) * _phi(-self.s)
+
+
+class _Cond:
+    """Conditional law of Y given X = x."""
+
+    #: Y | x has a density in y (else atoms only)
+    has_density = False
+    #: positions of the atoms of Y | x do not depend on x (one-bit labels)
+    fixed_atoms: tuple[float, ...] | None = None
+
+    def plt(self, v: float, x: float) -> float:
+        """P(Y < v | x)."""
+        raise NotImplementedError
+
+    def ple(self, v: float, x: float) -> float:
+        """P(Y <= v | x)."""
+        raise NotImplementedError
+
+    def between(self, v: float, x: float) -> float:
+        """P(v < Y <= x + v | x)."""
+        raise NotImplementedError
+
+    def cin(self, v: float, x: float) -> float:
+        r""":math:`E[((x - Y + v)^+)^2 1\{Y > v\} \mid x]`."""
+        raise NotImplementedError
+
+    def under(self, x: float) -> float:
+        r""":math:`E[(x - Y)^+ \mid x]`."""
+        raise NotImplementedError
+
+    def atoms(self, x: float) -> list[tuple[float, float]]:
+        """Atoms (y, probability) of Y | x."""
+        return []
+
+    def dens(self, y: float, x: float) -> float:
+        """Density of Y | x at y."""
+        return 0.0
+
+    def dens_range(self, y: float) -> tuple[float, float]:
+        """Sizes x where ``dens(y, x)`` may be > 0."""
+        return 0.0, INF
+
+    def x_knots(self, v: float) -> list[float]:
+        """Sizes x where the functions of x at threshold v are not smooth."""
+        return []
+
+    def y_knots(self, x: float) -> list[float]:
+        """Predictions y where the law of Y | x is not smooth (and scale hints)."""
+        return []
+
+    def small_x_atoms(self) -> list[tuple[float, float]]:
+        """The law of Y | x as x -> 0 (atoms)."""
+        return [(0.0, 1.0)]
+
+    def ple_at_infinity(self, v: float) -> float:
+        """lim P(Y <= v | x) as x -> inf."""
+        return 0.0
+
+    def cin_at_infinity(self, v: float) -> float:
+        """lim cin(v, x) / x^2 as x -> inf."""
+        return 0.0
+
+
+class _MultCond(_Cond):
+    """Y = xZ with Z of density."""
+
+    has_density = True
+
+    def __init__(self, f: _Factor):
+        self.f = f
+
+    def plt(self, v, x):
+        return self.f.cdf(v / x) if v > 0 else 0.0
+
+    ple = plt
+
+    def between(self, v, x):
+        return self.f.between(v / x, 1 + v / x)
+
+    def cin(self, v, x):
+        return x * x * self.f.H(v / x)
+
+    def under(self, x):
+        return x * self.f.under()
+
+    def dens(self, y, x):
+        return self.f.pdf(y / x) / x
+
+    def dens_range(self, y):
+        return (y / self.f.hi if self.f.hi < INF else 0.0), (y / self.f.lo if self.f.lo > 0 else INF)
+
+    def x_knots(self, v):
+        if v <= 0:
+            return []
+        out = [v] + [v / z for z in self.f.knots]
+        out += [v / (z - 1) for z in self.f.knots if z > 1]
+        return out
+
+    def y_knots(self, x):
+        return [x] + [x * z for z in self.f.knots]
+
+    def cin_at_infinity(self, v):
+        return self.f.H(0.0)
+
+
+class _AtomFactorCond(_Cond):
+    """Y = beta x exactly (beta = 1: perfect predictions)."""
+
+    def __init__(self, beta: float):
+        self.beta = beta
+
+    def plt(self, v, x):
+        return 1.0 if self.beta * x < v else 0.0
+
+    def ple(self, v, x):
+        return 1.0 if self.beta * x <= v else 0.0
+
+    def between(self, v, x):
+        return 1.0 if v < self.beta * x <= x + v else 0.0
+
+    def cin(self, v, x):
+        y = self.beta * x
+        return max(x - y + v, 0.0) ** 2 if y > v else 0.0
+
+    def under(self, x):
+        return max(x - self.beta * x, 0.0)
+
+    def atoms(self, x):
+        return [(self.beta * x, 1.0)]
+
+    def x_knots(self, v):
+        out = [v / self.beta]
+        if self.beta > 1:
+            out.append(v / (self.beta - 1))
+        return out
+
+    def y_knots(self, x):
+        return [self.beta * x]
+
+    def cin_at_infinity(self, v):
+        return max(1 - self.beta, 0.0) ** 2
+
+
+class _MapCond(_AtomFactorCond):
+    """Y = v_k x for x in [e_k, e_{k+1}) (a factor map)."""
+
+    def __init__(self, edges: Sequence[float], values: Sequence[float]):
+        self.e = [float(v) for v in edges]
+        self.vals = [float(v) for v in values]
+
+    def factor(self, x: float) -> float:
+        k = 0
+        while k + 1 < len(self.vals) and x >= self.e[k + 1]:
+            k += 1
+        return self.vals[k]
+
+    def plt(self, v, x):
+        return 1.0 if self.factor(x) * x < v else 0.0
+
+    def ple(self, v, x):
+        return 1.0 if self.factor(x) * x <= v else 0.0
+
+    def between(self, v, x):
+        return 1.0 if v < self.factor(x) * x <= x + v else 0.0
+
+    def cin(self, v, x):
+        y = self.factor(x) * x
+        return max(x - y + v, 0.0) ** 2 if y > v else 0.0
+
+    def under(self, x):
+        return max(x - self.factor(x) * x, 0.0)
+
+    def atoms(self, x):
+        return [(self.factor(x) * x, 1.0)]
+
+    def x_knots(self, v):
+        out = [e for e in self.e if 0 < e < INF]
+        for b in self.vals:
+            out.append(v / b)
+            if b > 1:
+                out.append(v / (b - 1))
+        return out
+
+    def y_knots(self, x):
+        return [self.factor(x) * x]
+
+    def cin_at_infinity(self, v):
+        return max(1 - self.vals[-1], 0.0) ** 2
+
+
+class _OneBitCond(_Cond):
+    """Y in {0, 1}: P(Y = 1 | x) = 1 - p_ls for x > T, p_sl otherwise."""
+
+    fixed_atoms = (0.0, 1.0)
+
+    def __init__(self, T: float, p_sl: float, p_ls: float):
+        self.T, self.p_sl, self.p_ls = T, p_sl, p_ls
+
+    def q(self, x: float) -> float:
+        return 1.0 - self.p_ls if x > self.T else self.p_sl
+
+    def atoms(self, x):
+        q = self.q(x)
+        return [(0.0, 1.0 - q), (1.0, q)]
+
+    def plt(self, v, x):
+        return sum(p for y, p in self.atoms(x) if y < v)
+
+    def ple(self, v, x):
+        return sum(p for y, p in self.atoms(x) if y <= v)
+
+    def between(self, v, x):
+        return sum(p for y, p in self.atoms(x) if v < y <= x + v)
+
+    def cin(self, v, x):
+        return sum(p * max(x - y + v, 0.0) ** 2 for y, p in self.atoms(x) if y > v)
+
+    def under(self, x):
+        return sum(p * max(x - y, 0.0) for y, p in self.atoms(x))
+
+    def x_knots(self, v):
+        return [self.T, 1.0, 1.0 - v]
+
+    def small_x_atoms(self):
+        return [(0.0, 1.0 - self.p_sl), (1.0, self.p_sl)]
+
+    def ple_at_infinity(self, v):
+        return (self.p_ls if v >= 0 else 0.0) + ((1 - self.p_ls) if v >= 1 else 0.0)
+
+    def cin_at_infinity(self, v):
+        return (1 - self.p_ls) if v < 1 else 0.0
+
+
+class _PairsCond(_Cond):
+    """Empirical conditional law of Y given X (from pairs)."""
+
+    def __init__(self, table: dict[float, list[tuple[float, float]]]):
+        self.table = table
+
+    def atoms(self, x):
+        return self.table[x]
+
+    def plt(self, v, x):
+        return math.fsum(p for y, p in self.table[x] if y < v)
+
+    def ple(self, v, x):
+        return math.fsum(p for y, p in self.table[x] if y <= v)
+
+    def between(self, v, x):
+        return math.fsum(p for y, p in self.table[x] if v < y <= x + v)
+
+    def cin(self, v, x):
+        return math.fsum(p * max(x - y + v, 0.0) ** 2 for y, p in self.table[x] if y > v)
+
+    def under(self, x):
+        return math.fsum(p * max(x - y, 0.0) for y, p in self.table[x])
+
+
+def _conditional(pred) -> _Cond:
+    name = type(pred).__name__
+    if name == "PerfectPrediction":
+        return _AtomFactorCond(1.0)
+    if name == "ExponentialPrediction":
+        return _MultCond(_ExpFactor())
+    if name == "UniformPrediction":
+        a = float(pred.alpha)
+        return _MultCond(_UniformFactor(1 - a, 1 + a))
+    if name == "LogNormalPrediction":
+        s = float(pred.sigma)
+        return _AtomFactorCond(1.0) if s == 0 else _MultCond(_LogNormalFactor(s))
+    if name == "BoundedMultiplicative":
+        if pred.factors is not None:
+            if callable(pred.factors):
+                raise NotImplementedError("no reference for callable factor maps")
+            return _MapCond(*pred.factors)
+        b, a = float(pred.beta), float(pred.alpha)
+        if a == b:
+            return _AtomFactorCond(b)
+        return _MultCond(_UniformFactor(b, a) if pred.law == "uniform" else _LogUniformFactor(b, a))
+    if name == "OneBit":
+        return _OneBitCond(float(pred.threshold), float(pred.p_small_as_large),
+                           float(pred.p_large_as_small))
+    raise NotImplementedError(f"no reference for prediction law {name}")
+
+
+# ==== the model =================================================================================
+class RefModel:
+    """Reference SOAP formulas for one size law and one prediction law, at any arrival rate.
+
+    Parameters
+    ----------
+    size : qtheory size law
+        Read for its parameters only.
+    prediction : qtheory prediction law, optional
+        Read for its parameters only; ``EmpiricalPairs`` also gives the sizes.
+    """
+
+    def __init__(self, size, prediction=None):
+        if prediction is not None and type(prediction).__name__ == "EmpiricalPairs":
+            table: dict[float, list[tuple[float, float]]] = {}
+            for x, y, w in zip(prediction.x, prediction.y, prediction.w, strict=True):
+                table.setdefault(float(x), []).append((float(y), float(w)))
+            px = {x: math.fsum(w for _, w in ys) for x, ys in table.items()}
+            self.X = RefSize(atoms=list(px.items()))
+            self.cond: _Cond | None = _PairsCond(
+                {x: [(y, w / px[x]) for y, w in ys if w > 0] for x, ys in table.items()})
+        else:
+            self.X = RefSize(size)
+            self.cond = None if prediction is None else _conditional(prediction)
+        self.m1 = self.X.moment(1)
+        self.m2 = self.X.moment(2)
+        self._cache: dict[tuple, float] = {}
+        self.y_atoms = self._y_atoms()
+        self._yk: list[float] | None = None
+
+    def _y_atoms(self) -> list[float]:
+        c = self.cond
+        if c is None:
+            return []
+        if c.fixed_atoms is not None:
+            return list(c.fixed_atoms)
+        return sorted({y for v, _ in self.X.atoms for y, _ in c.atoms(v)})
+
+    def _memo(self, key: tuple, fn: Callable[[], float]) -> float:
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    # -- functions of the size alone -----------------------------------------------------------
+    def pm(self, k: int, c: float, strict: bool = False) -> float:
+        r""":math:`E[X^k 1\{X \le c\}]` (``strict``: :math:`X < c`)."""
+        strict = strict and bool(self.X.atoms)  # no atom: X < c and X <= c have one law
+
+        def f():
+            lt = (lambda x: x < c) if strict else (lambda x: x <= c)
+            return self.X.expect(lambda x: x**k if lt(x) else 0.0, [c], hi=c)
+        return self._memo(("pm", k, c, strict), f)
+
+    def tm(self, k: float, c: float) -> float:
+        r""":math:`E[X^k 1\{X > c\}]`, ``k`` may be -1."""
+        if k >= self.X.tail_index:
+            return INF
+        return self._memo(("tm", k, c),
+                          lambda: self.X.expect(lambda x: x**k if x > c else 0.0, [c], lo=c))
+
+    def mmin(self, k: int, c: float) -> float:
+        r""":math:`E[\min(X, c)^k]`."""
+        return self.pm(k, c) + c**k * self.tm(0, c)
+
+    # -- functions of the threshold v (joint law) -------------------------------------------------
+    def _ex(self, key: tuple, g: Callable[[float], float], v: float) -> float:
+        return self._memo(key, lambda: self.X.expect(g, self.cond.x_knots(v)))
+
+    def A(self, v: float, strict: bool = True) -> float:
+        r""":math:`A_<(v) = E[X 1\{Y < v\}]` (``strict=False``: :math:`A_\le`)."""
+        c = self.cond
+        if c.has_density or v < 0:
+            strict = True  # Y has no atom: A_<= = A_<
+        if v <= 0 and strict:
+            return 0.0
+        p = c.plt if strict else c.ple
+        return self._ex(("A", v, strict), lambda x: x * p(v, x), v)
+
+    def B(self, v: float) -> float:
+        r""":math:`E[X^2 1\{Y \le v\}]`."""
+        if math.isinf(self.m2) and self.cond.ple_at_infinity(v) > 0:
+            return INF
+        return self._ex(("B", v), lambda x: x * x * self.cond.ple(v, x), v)
+
+    def C(self, v: float) -> float:
+        r""":math:`E[((X - (Y - v))^+)^2 1\{Y > v\}]`."""
+        if math.isinf(self.m2) and self.cond.cin_at_infinity(v) > 0:
+            return INF
+        return self._ex(("C", v), lambda x: self.cond.cin(v, x), v)
+
+    def G(self, v: float, weight: int = 0) -> float:
+        r""":math:`E[X^{w} 1\{v < Y \le X + v\}]`, ``weight`` w = 0 or -1."""
+        return self._ex(("G", v, weight), lambda x: x**weight * self.cond.between(v, x), v)
+
+    def fY(self, y: float, weight: int = 0) -> float:
+        r"""Density of the measure :math:`E[X^w 1\{Y \in dy\}]/dy` (``weight`` w in {-1, 0, 1})."""
+        c = self.cond
+        lo, hi = c.dens_range(y)
+        return self._memo(("fY", y, weight), lambda: self.X.expect(
+            lambda x: x**weight * c.dens(y, x), c.x_knots(y), lo=lo, hi=hi))
+
+    def _y_knots(self) -> list[float]:
+        if self._yk is None:
+            pts = set(self.y_atoms)
+            for x in self.X.points:
+                pts |= set(self.cond.y_knots(x))
+            self._yk = sorted(p for p in pts if 0 < p < INF)
+        return self._yk
+
+    def EY(self, h: Callable[[float], float], weight: int = 0) -> float:
+        r""":math:`E[X^w h(Y)]` over the joint law (``weight`` w in {-1, 0, 1}); ``h`` may be
+        ``inf`` on atoms of positive mass (then the result is ``inf``)."""
+        c = self.cond
+        terms = []
+        if c.has_density:
+            terms.append(quad_pieces(lambda y: self._times(h, y, self.fY(y, weight)), 0.0, INF,
+                                     self._y_knots()))
+        elif c.fixed_atoms is not None:
+            for y in c.fixed_atoms:
+                w = self.X.expect(lambda x, y=y: x**weight * math.fsum(
+                    p for yy, p in c.atoms(x) if yy == y), c.x_knots(y))
+                terms.append(self._times(h, y, w))
+        else:
+            terms.append(self.X.expect(lambda x: x**weight * math.fsum(
+                self._times(h, y, p) for y, p in c.atoms(x))))
+        return math.fsum(terms)
+
+    @staticmethod
+    def _times(h: Callable[[float], float], y: float, w: float) -> float:
+        return h(y) * w if w > 0 else 0.0
+
+    # -- policies ----------------------------------------------------------------------------
+    def _d(self, lam: float, y: float) -> float:
+        return (1 - lam * self.A(y, strict=False)) * (1 - lam * self.A(y))
+
+    def _wait(self, policy: str, lam: float, y: float) -> float:
+        """Waiting term (first term of the SOAP theorem) of a job with prediction y."""
+        if policy == "spjf":
+            return lam * self.m2 / (2 * self._d(lam, y))
+        b = self.B(y) if policy == "pspjf" else self.B(y) + self.C(y)
+        return lam * b / (2 * self._d(lam, y)) if b > 0 else 0.0
+
+    def _size_wait(self, policy: str, lam: float, x: float) -> float:
+        le, lt = lam * self.pm(1, x), lam * self.pm(1, x, strict=True)
+        if policy == "sjf":
+            return lam * self.m2 / (2 * (1 - le) * (1 - lt))
+        num = self.pm(2, x) + (x * x * self.tm(0, x) if policy == "srpt" else 0.0)
+        return lam * num / (2 * (1 - le) * (1 - lt))
+
+    def _sprpt_residence(self, lam: float, x: float, y: float) -> float:
+        lo = max(y - x, 0.0)
+        knots = [a for a in self.y_atoms + self._y_knots() if lo < a < y]
+        return quad_pieces(lambda v: 1.0 / (1 - lam * self.A(v)), lo, y, knots) + max(x - y, 0.0)
+
+    def _srpt_residence(self, lam: float, x: float) -> float:
+        return quad_pieces(lambda t: 1.0 / (1 - lam * self.pm(1, t, strict=True)), 0.0, x,
+                           self.X.points)
+
+    def response_time(self, policy: str, lam: float, x: float, y: float | None = None) -> float:
+        r""":math:`E[T \mid X = x, Y = y]` (``y`` for the prediction policies)."""
+        rho = lam * self.m1
+        if policy == "fcfs":
+            return x + lam * self.m2 / (2 * (1 - rho))
+        if policy == "ps":
+            return x / (1 - rho)
+        if policy == "las":
+            rb = lam * self.mmin(1, x)
+            return x / (1 - rb) + lam * self.mmin(2, x) / (2 * (1 - rb) ** 2)
+        if policy in ("sjf", "psjf", "srpt"):
+            w = self._size_wait(policy, lam, x)
+            if policy == "sjf":
+                return x + w
+            if policy == "psjf":
+                return w + x / (1 - lam * self.pm(1, x, strict=True))
+            return w + self._srpt_residence(lam, x)
+        w = self._wait(policy, lam, y)
+        if policy == "spjf":
+            return x + w
+        if policy == "pspjf":
+            return w + x / (1 - lam * self.A(y))
+        return w + self._sprpt_residence(lam, x, y)
+
+    def _sprpt_infinite(self) -> bool:
+        """C(v) = inf for every v >= 0 (predictions proportional to sizes that fall short of
+        them with positive probability, and E[X^2] = inf); one-bit labels give C(0) = inf
+        through the atoms of Y instead."""
+        return (math.isinf(self.m2) and self.cond.fixed_atoms is None
+                and self.cond.cin_at_infinity(0.0) > 0)
+
+    def mean_response_time(self, policy: str, lam: float) -> float:
+        """E[T]."""
+        rho = lam * self.m1
+        X = self.X
+        if policy in ("fcfs", "sjf", "spjf") and math.isinf(self.m2):
+            return INF
+        if policy == "fcfs":
+            return self.m1 + lam * self.m2 / (2 * (1 - rho))
+        if policy == "ps":
+            return self.m1 / (1 - rho)
+        if policy in ("las", "sjf", "psjf"):
+            return X.expect(lambda x: self.response_time(policy, lam, x), X.points)
+        if policy == "srpt":
+            wait = X.expect(lambda x: self._size_wait("srpt", lam, x), X.points)
+            res = quad_pieces(lambda t: self.tm(0, t) / (1 - lam * self.pm(1, t, strict=True)),
+                              0.0, X.points[-1] if X.is_discrete else INF, X.points)
+            return wait + res
+        if policy == "spjf":
+            return self.m1 + self.EY(lambda y: self._wait("spjf", lam, y))
+        if policy == "pspjf":
+            return self.EY(lambda y: self._wait("pspjf", lam, y)) + self.EY(
+                lambda y: 1.0 / (1 - lam * self.A(y)), weight=1)
+        if policy == "sprpt":
+            if self._sprpt_infinite():
+                return INF
+            wait = self.EY(lambda y: self._wait("sprpt", lam, y))
+            return wait + self._residence(lam, 0) + X.expect(self.cond.under, X.points)
+        raise ValueError(policy)
+
+    def _residence(self, lam: float, weight: int) -> float:
+        r""":math:`\int_0^\infty E[X^w 1\{v < Y \le X+v\}]/(1-\lambda A_<(v))\,dv`."""
+        top = INF if self.cond.has_density or self.X.comps else max(self.y_atoms)
+        return quad_pieces(lambda v: self.G(v, weight) / (1 - lam * self.A(v)), 0.0, top,
+                           self._y_knots())
+
+    def _small_job_wait(self, policy: str, lam: float) -> float:
+        """lim of E[waiting | X = x] as x -> 0 (prediction policies)."""
+        return math.fsum(p * self._wait(policy, lam, y) for y, p in self.cond.small_x_atoms()
+                         if p > 0)
+
+    def mean_slowdown(self, policy: str, lam: float) -> float:
+        """E[T/X] (``inf`` where it diverges)."""
+        rho = lam * self.m1
+        X = self.X
+        if policy == "ps":
+            return 1.0 / (1 - rho)
+        if policy in ("fcfs", "sjf", "spjf") and (X.inv_inf or math.isinf(self.m2)):
+            return INF
+        if policy == "fcfs":
+            return 1.0 + lam * self.m2 / (2 * (1 - rho)) * X.inv_moment()
+        if policy in ("las", "sjf", "psjf"):
+            return X.expect(lambda x: self.response_time(policy, lam, x) / x, X.points)
+        if policy == "srpt":
+            wait = X.expect(lambda x: self._size_wait("srpt", lam, x) / x, X.points)
+            res = quad_pieces(lambda t: self.tm(-1, t) / (1 - lam * self.pm(1, t, strict=True)),
+                              0.0, X.points[-1] if X.is_discrete else INF, X.points)
+            return wait + res
+        if policy == "sprpt" and self._sprpt_infinite():
+            return INF
+        if X.inv_inf and self._small_job_wait(policy, lam) > 0:
+            return INF
+        wait = self.EY(lambda y: self._wait(policy, lam, y), weight=-1)
+        if policy == "spjf":
+            return 1.0 + wait
+        if policy == "pspjf":
+            return wait + self.EY(lambda y: 1.0 / (1 - lam * self.A(y)))
+        under = X.expect(lambda x: self.cond.under(x) / x, X.points)
+        return wait + self._residence(lam, -1) + under
+
+    def light_traffic(self, policy: str) -> float:
+        r""":math:`\frac{d}{d\lambda} E[T]` at :math:`\lambda = 0`: the first-order term of
+        :math:`E[T] = E[X] + \lambda c_1 + O(\lambda^2)`, from expanding each formula."""
+        X = self.X
+        if policy in ("fcfs", "sjf", "spjf"):
+            return self.m2 / 2
+        if policy == "ps":
+            return self.m1**2
+        if policy == "las":  # x E[min(X, x)] + E[min(X, x)^2]/2
+            return X.expect(lambda x: x * self.mmin(1, x) + self.mmin(2, x) / 2, X.points)
+        if policy == "psjf":  # M2(x)/2 + x E[X 1{X < x}]
+            return X.expect(lambda x: self.pm(2, x) / 2 + x * self.pm(1, x, strict=True), X.points)
+        if policy == "srpt":  # (M2(x) + x^2 P(X > x))/2 + int_0^x E[X 1{X < t}] dt
+            wait = X.expect(lambda x: (self.pm(2, x) + x * x * self.tm(0, x)) / 2, X.points)
+            res = quad_pieces(lambda t: self.tm(0, t) * self.pm(1, t, strict=True), 0.0,
+                              X.points[-1] if X.is_discrete else INF, X.points)
+            return wait + res
+        if policy == "pspjf":
+            return self.EY(lambda y: self.B(y) / 2) + self.EY(self.A, weight=1)
+        if policy == "sprpt":
+            top = INF if self.cond.has_density or X.comps else max(self.y_atoms)
+            res = quad_pieces(lambda v: self.G(v) * self.A(v), 0.0, top, self._y_knots())
+            return self.EY(lambda y: (self.B(y) + self.C(y)) / 2) + res
+        raise ValueError(policy)

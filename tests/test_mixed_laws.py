@@ -1,0 +1,179 @@
+"""Mixed size laws (a continuous part and atoms, ``qt.Mixture`` with a ``Deterministic`` or
+``Empirical`` part), and rank tables whose slope is numerically flat.
+
+Mixed laws were wrong in every route but FCFS and PS: the size rule and the prediction grids
+used the density only (the atoms were lost), so at load 0.8 on ``Mixture([Exponential(1),
+Deterministic(2)], [0.6, 0.4])`` LAS gave 2.18 against 6.53 (simulation 6.59 +- 0.13), SJF 1.43
+against 3.04, and the generic evaluator's quantile cells put the atom's mass into one cell (FCFS
+36.7 against 5.4).  Each route is compared here with an independent value: the reference of
+``tests/reference_soap.py`` (exact quadrature over the joint law, atoms summed), the closed
+forms, or a limit of purely discrete laws.
+
+The simulator followed rising table segments in rank space to a relative 1e-12: on a slope of
+6e-12 (the Gittins rank of HyperExponential([0.9, 0.1], [1, 21]) approaching 1/h = 21) members of
+a tie class completed up to 3.5 time units early, and a blind table beat the optimal LAS (11.47
+against 11.97).  Every work-conserving single-server schedule empties the system at the same
+instant: the last departure is the invariant checked.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import reference_soap as ref
+from test_invariants import Mismatches, compare_with_reference
+
+import qtheory as qt
+from qtheory import generic
+from qtheory._quadrature import log_spread, size_rule
+from qtheory.gittins import size_tails
+from qtheory.sim import TabulatedRank, simulate_trace
+from qtheory.sim._gittins import continuous_table
+from qtheory.sim._policy import settle_slopes
+
+MIXED = [
+    qt.Mixture([qt.Exponential(1.0), qt.Deterministic(2.0)], [0.6, 0.4]),
+    qt.Mixture([qt.Exponential(1.0), qt.Empirical([1.0, 4.0], weights=[2, 1])], [0.5, 0.5]),
+    qt.Mixture([qt.Uniform(0.5, 3.0), qt.Deterministic(1.0)], [0.2, 0.8]),
+    qt.Mixture([qt.LogNormal(1.0, 2.0), qt.Deterministic(0.5)], [0.7, 0.3]),
+]
+IDS = ["exp+det", "exp+empirical", "uniform+det(80%)", "lognormal+det"]
+PREDICTIONS = [None, qt.ExponentialPrediction(), qt.UniformPrediction(0.5), qt.LogNormalPrediction(1.0),
+               qt.BoundedMultiplicative(0.5, 2.0), qt.BoundedMultiplicative(0.5, 0.5),
+               qt.BoundedMultiplicative(2.0, 2.0), qt.OneBit(1.0, 0.1, 0.2), qt.OneBit(2.0, 0.0, 0.3),
+               qt.BoundedMultiplicative(0.5, 2.0, factors=([0.0, 1.5, np.inf], [0.5, 2.0]))]
+
+
+FULL = os.environ.get("QTHEORY_FULL") == "1"
+#: every joint-law class at least once in CI (x-outer and z-outer factors, fixed factors, one
+#: bit, maps); the whole matrix under QTHEORY_FULL=1
+QUICK = {(0, 0), (0, 1), (0, 2), (0, 5), (0, 7), (0, 9), (1, 0), (1, 4), (1, 6), (1, 8),
+         (2, 0), (2, 3), (2, 5), (2, 7), (3, 0), (3, 6), (3, 8)}
+MATRIX = [pytest.param(size, pred, id=f"{IDS[i]}-{pred!r}")
+          for i, size in enumerate(MIXED) for j, pred in enumerate(PREDICTIONS) if FULL or (i, j) in QUICK]
+
+
+@pytest.mark.parametrize("size, pred", MATRIX)
+def test_mixed_laws_match_the_reference(size, pred):
+    """Means, mean slowdowns and conditional means of every policy at load 0.8 (relative 1e-8)."""
+    compare_with_reference(size, pred, 0.8).assert_none("engine and reference disagree on a mixed law")
+
+
+def test_dominant_atom_builds_small_rules():
+    """An atom holding 80% of the mass made the log spread 1e-6 (quartiles equal): ~4e7 panels."""
+    size = MIXED[2]
+    assert log_spread(size.ppf) > 0.1
+    assert size_rule(size)[0].size < 5000
+
+
+@pytest.mark.parametrize("size", MIXED[:2], ids=IDS[:2])
+def test_generic_evaluator_on_mixed_laws(size):
+    """The generic evaluator (quantile cells of the continuous part, the atoms as they are)
+    against the closed forms, to 0.5% (its FCFS was 36.7 against 5.4). Its own error estimate
+    is not the bound here: on continuous laws it under-reports for PSJF (issue 15: Exponential(1)
+    at 0.8 is off by 0.0173 against an estimate of 0.0072; here 0.0063 against 0.0027)."""
+    q = qt.MG1(0.8 / size.mean, size)
+    bad = []
+    for name in ("FCFS", "LAS", "SJF", "PSJF", "SRPT"):
+        r = generic.evaluate(q, getattr(qt, name)(), [q.arrival_rate])
+        exact = q.mean_response_time(name.lower())
+        if not abs(r.mean[0] - exact) <= 5e-3 * exact:
+            bad.append(f"{name}: generic {r.mean[0]!r} +- {r.error[0]!r}, closed form {exact!r}")
+    assert not bad, "\n".join(bad)
+
+
+def test_gittins_on_a_mixed_law_is_the_limit_of_discrete_laws():
+    """Gittins on Exp(0.3)/Det(1)/Exp(5) at load 0.8: the discretisations with n quantile cells
+    of the continuous parts (exact discrete Gittins) converge to first order (5.6853, 5.7334,
+    5.7575, 5.7699 for n = 400, 800, 1600, 3200), so 2 v(800) - v(400) = 5.7814 estimates the
+    limit; the library's 5.7861 is within 0.2% of it, and below LAS (5.920)."""
+    size = qt.Mixture([qt.Exponential(0.3), qt.Deterministic(1.0), qt.Exponential(5.0)], [0.5, 0.3, 0.2])
+    lam = 0.8 / size.mean
+    g = qt.MG1(lam, size).mean_response_time(qt.Gittins())
+    v = []
+    for n in (400, 800):
+        x, p = generic._size_atoms(size, n)
+        v.append(qt.MG1(lam, qt.Empirical(x, weights=p)).mean_response_time(qt.Gittins()))
+    limit = 2 * v[1] - v[0]
+    assert abs(g - limit) <= 2e-3 * limit, (g, v, limit)
+    assert g < qt.MG1(lam, size).mean_response_time("las")
+
+
+def test_gittins_table_of_a_mixed_law_jumps_at_the_atom():
+    """Just before an atom the Gittins rank falls to 0 (the job completes there with positive
+    probability); the table holds that left limit and the jump at the atom's age."""
+    size = qt.Mixture([qt.Exponential(0.3), qt.Deterministic(1.0), qt.Exponential(5.0)], [0.5, 0.3, 0.2])
+    ages, ranks = continuous_table(*size_tails(size), size=size)
+    at = np.flatnonzero(ages == 1.0)
+    assert at.size == 2, ages[(ages > 0.9) & (ages < 1.1)]
+    assert ranks[at[0]] < 1e-9 and ranks[at[1]] > 1.5
+
+
+def test_settle_slopes():
+    a = np.array([0.0, 1.0, 2.0, 30.0, 50.0])
+    r = np.array([1.0, 5.0, 20.99, 20.9999999, 21.0 + 1e-10])
+    s = settle_slopes(a, r)
+    # 20.99 -> 20.9999999 (slope 3.6e-4): kept; then a rise of 1e-7 over 20 age units at
+    # rank 21 (slope 5e-9 < 1e-6 * 21 / 50): flat
+    assert s.tolist() == [1.0, 5.0, 20.99, 20.9999999, 20.9999999]
+    assert settle_slopes(a, a).tolist() == a.tolist()  # LAS-like tables untouched
+    rows = settle_slopes(np.vstack([a, a]), np.vstack([r, a]))
+    assert rows.tolist() == [s.tolist(), a.tolist()]
+
+
+@pytest.mark.parametrize("size", [
+    qt.HyperExponential([0.9, 0.1], [1.0, 21.0]),
+    qt.Mixture([qt.Exponential(0.3), qt.Deterministic(1.0), qt.Exponential(5.0)], [0.5, 0.3, 0.2]),
+    qt.LogNormal(1.0),
+], ids=["hyperexp", "mixed", "lognormal"])
+def test_gittins_tables_conserve_work(size):
+    """A Gittins table simulated on a 20,000-job trace at load 0.8 empties the system when FCFS
+    does (to 1e-9 relative; without settled slopes the hyperexponential's table ended 2.74 time
+    units early) and is no better than LAS where LAS is optimal (a DHR law)."""
+    ages, ranks = continuous_table(*size_tails(size), size=size)
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x = size.sample(n, rng)
+    t = np.cumsum(rng.exponential(size.mean / 0.8, n))
+    T = simulate_trace(TabulatedRank((ages, ranks)), t, x)
+    F = simulate_trace("fcfs", t, x)
+    end = float(np.max(t + F))
+    assert abs(float(np.max(t + T)) - end) <= 1e-9 * end
+    assert np.all(T >= x * (1 - 1e-9) - 1e-9 * t)
+    if isinstance(size, qt.HyperExponential):
+        las = simulate_trace("las", t, x)
+        # the table is LAS up to its last age and FCFS among the oldest jobs after: on
+        # exponential tails the number in system, hence the mean, is the same
+        assert abs(T.mean() - las.mean()) <= 0.02 * las.mean()
+
+
+def test_weibull_slowdown_head_of_the_size_rule():
+    """E[1/X] of Weibull(1.05) holds 15% of its mass below F = 1e-17: FCFS's slowdown was
+    17.177 against 20.148; now to 1e-8 of 1 + lam E[X^2] E[1/X] / (2 (1 - rho))."""
+    size = qt.Weibull(1.05, 1.0)
+    q = qt.MG1(0.5, size)
+    inv = math.gamma(1 - 1 / 1.05) / size.scale
+    want = 1 + 0.5 * size.moment(2) / (2 * 0.5) * inv
+    bad = Mismatches()
+    bad.check("Weibull(1.05) FCFS slowdown", q.mean_slowdown("fcfs"), want)
+    m = ref.RefModel(size)
+    bad.check("Weibull(1.05) SJF slowdown", q.mean_slowdown("sjf"), m.mean_slowdown("sjf", 0.5))
+    bad.assert_none("slowdowns of a law with E[1/X] nearly infinite")
+
+
+MAPS = [([0.0, 1.5, np.inf], [0.5, 2.0]), ([0.0, 1.0, 2.0, np.inf], [2.0, 0.7, 1.3])]
+
+
+@pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.LogNormal(1.0), qt.Uniform(0.5, 3.0),
+                                  qt.Empirical([0.5, 1.5, 3.0]),
+                                  qt.Mixture([qt.Exponential(1.0), qt.Deterministic(1.5)], [0.7, 0.3])],
+                         ids=repr)
+@pytest.mark.parametrize("factors", MAPS, ids=["two-pieces", "three-pieces"])
+def test_factor_maps_match_the_reference(size, factors):
+    """Y = v_k x on [e_k, e_{k+1}); the atom at 1.5 sits on an edge of the first map and takes the
+    factor of the piece it starts (as the sampler assigns it)."""
+    pred = qt.BoundedMultiplicative(0.5, 2.0, factors=factors)
+    compare_with_reference(size, pred, 0.85).assert_none("engine and reference disagree on a factor map")
