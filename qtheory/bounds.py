@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import plain, positive, real
 from .mg1 import MG1
 from .policies import (
     FCFS,
@@ -94,21 +95,19 @@ _COUNTERPART = {SPJF: SJF, PSPJF: PSJF, SPRPT: SRPT, SRPTBounce: SRPT, Condition
 
 # ---- validation -----------------------------------------------------------------------------
 def _check_load(load) -> float:
-    v = float(load)
+    v = real("load", load)
     if not (math.isfinite(v) and 0 < v < 1):
-        raise ValueError(f"load must lie in (0, 1) for a stable queue, got load={load!r}")
+        raise ValueError(f"load must lie in (0, 1) for a stable queue, got load={plain(load)}")
     return v
 
 
 def _check_ab(alpha, beta) -> tuple[float, float]:
-    b = float(beta)
-    if not (math.isfinite(b) and b > 0):
-        raise ValueError(f"beta must be a finite number > 0, got beta={beta!r}")
-    a = float(alpha)
+    b = positive("beta", beta)
+    a = real("alpha", alpha)
     if not math.isfinite(a):
-        raise ValueError(f"alpha must be finite, got alpha={alpha!r}")
+        raise ValueError(f"alpha must be finite, got alpha={plain(alpha)}")
     if a < b:
-        raise ValueError(f"alpha must be >= beta, got alpha={alpha!r} < beta={beta!r}")
+        raise ValueError(f"alpha must be >= beta, got alpha={plain(alpha)} < beta={plain(beta)}")
     return a, b
 
 

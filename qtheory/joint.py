@@ -224,9 +224,11 @@ class Joint:
 
 # --------------------------------------------------------------------------------------------
 class PerfectJoint(Joint):
-    """Y = X."""
+    """Y = X.  ``v_scales``: multipliers m of the size law's breakpoints b such that a caller's
+    own functions of the threshold kink at v = b m (continuous laws; e.g. limited preemption's
+    window (v, v/(1-c)] at v = b(1-c))."""
 
-    def __init__(self, size):
+    def __init__(self, size, v_scales=()):
         super().__init__(size)
         s = size
         if s.is_discrete:
@@ -242,8 +244,10 @@ class PerfectJoint(Joint):
         else:
             lo, hi = size_range(s)
             width = min(0.5, log_spread(s.ppf) / 4)
-            v, wdv = _with_head(*log_rule(lo, hi, width, endpoint_refinement(s)), lo)
-            self.v_kinks = np.asarray(s.breakpoints, float)
+            extra = [b * m for b in s.breakpoints for m in v_scales]
+            bps = np.concatenate([endpoint_refinement(s), extra])
+            v, wdv = _with_head(*log_rule(lo, hi, width, bps), lo, extra)
+            self.v_kinks = np.unique(np.concatenate([s.breakpoints, extra]))
             self.top = float(s.support[1])
             pdf = s.pdf(v)
             wp, wx = wdv * pdf, wdv * pdf * v

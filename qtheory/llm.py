@@ -487,6 +487,10 @@ def _limited_continuous(joint, c: float, lams: np.ndarray) -> dict:
         # cross, at Z = 1/c) for the size law's breakpoints b: a prediction grid with those edges
         joint = FactorJoint(size, joint.factor,
                             v_scales=tuple(k * (1.0 - c) for k in joint.factor.kinks) + ((1.0 - c) / c,))
+    if isinstance(joint, PerfectJoint) and 0 < c < 1 and not size.is_discrete and size.breakpoints.size:
+        # the window (v, v/(1 - c)] kinks where its upper end crosses a breakpoint b of the
+        # size law: v = b (1 - c) (Uniform(1, 3) at load 0.8, c = 0.3: 7e-5 off without it)
+        joint = PerfectJoint(size, v_scales=(1.0 - c,))
     v = joint.v
     if isinstance(joint, PerfectJoint):
         C, G, K, FY = _pieces_perfect(size, c, v)

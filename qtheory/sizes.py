@@ -1025,6 +1025,14 @@ class Mixture(SizeLaw):
     def _params(self) -> dict:
         return {"laws": list(self._laws), "probs": self._p.tolist()}
 
+    @property
+    def breakpoints(self) -> np.ndarray:
+        """The components' breakpoints (support ends and atoms of every component): the
+        mixture's density jumps at each (a Uniform component's ends inside an exponential's
+        support)."""
+        pts = [law.breakpoints for law, _ in self._live]
+        return np.unique(np.concatenate([super().breakpoints, *pts]))
+
     def continuous_part(self) -> tuple[float, SizeLaw | None]:
         parts = [(q * w, law) for sub, q in self._live for w, law in [sub.continuous_part()]
                  if law is not None and w > 0]

@@ -87,6 +87,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.statistical)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    stats_policy.current_file[0] = item.nodeid.split("::")[0]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if stats_policy.assertions_made() > stats_policy.BUDGET and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -98,3 +102,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line(
         f"statistical assertions made: {n} (budget {stats_policy.BUDGET}, level 1-{stats_policy.ALPHA:g} each"
         f"{'; OVER BUDGET: the run fails' if over else ''})", red=over)
+    if n:
+        parts = sorted(stats_policy.by_file.items(), key=lambda kv: -kv[1])
+        terminalreporter.write_line("  by file: " + ", ".join(f"{f} {c}" for f, c in parts))

@@ -61,6 +61,9 @@ STATISTICAL_NAMES = ("assert_consistent", "assert_below", "assert_above", "halfw
 
 #: statistical assertions made so far in this process (see :func:`assertions_made`)
 _made = [0]
+#: the same count per test file (``tests/conftest.py`` sets the current file)
+by_file: dict[str, int] = {}
+current_file = [""]
 
 
 def assertions_made() -> int:
@@ -74,6 +77,7 @@ def assertions_made() -> int:
 def record(n: int = 1) -> None:
     """Count ``n`` statistical assertions made elsewhere (a notebook's kernel)."""
     _made[0] += int(n)
+    by_file[current_file[0]] = by_file.get(current_file[0], 0) + int(n)
 
 
 class Estimate(NamedTuple):

@@ -103,7 +103,9 @@ def continuous_sizes(draw) -> qt.SizeLaw:
     if kind == "bpareto":
         return qt.BoundedPareto(draw(st.floats(0.5, 2.5)), m / 3, m * draw(st.sampled_from([5, 30, 300])))
     p = draw(st.floats(0.2, 0.8))
-    return qt.Mixture([qt.Exponential(m), qt.LogNormal(0.5, 3 * m)], [p, 1 - p])
+    # a component with bounded support puts density jumps inside the mixture's support
+    other = qt.LogNormal(0.5, 3 * m) if draw(st.booleans()) else qt.Uniform(m, 2 * m)
+    return qt.Mixture([qt.Exponential(m), other], [p, 1 - p])
 
 
 @st.composite

@@ -427,17 +427,14 @@ def test_compare_accepts_one_policy_name():
 
 
 # --------------------------------------------------------------------------------------------
-# qtheory.bounds (robustness / consistency): checks that need changes in bounds.py
+# qtheory.bounds (robustness / consistency)
 # --------------------------------------------------------------------------------------------
-_BOUNDS_XFAIL = pytest.mark.xfail(strict=True, reason="bounds.py converts with float(): strings "
-                                  "are accepted and None gives a message without the parameter")
 
 
 @pytest.mark.parametrize("kw, name", [
     ({"load": NAN}, "load"), ({"load": 1.0}, "load"), ({"load": 0.0}, "load"),
     ({"size": "exp"}, "size"), ({"policy": "nope"}, "policy"),
-    pytest.param({"load": "0.5"}, "load", marks=_BOUNDS_XFAIL),
-    pytest.param({"load": None}, "load", marks=_BOUNDS_XFAIL),
+    ({"load": "0.5"}, "load"), ({"load": None}, "load"),
 ])
 def test_consistency_arguments(kw, name):
     args = {"policy": "sprpt", "size": qt.Exponential(1.0), "load": 0.5, **kw}
@@ -449,8 +446,7 @@ def test_consistency_arguments(kw, name):
     ({"alpha": NAN}, "alpha"), ({"alpha": INF}, "alpha"), ({"beta": 0.0}, "beta"),
     ({"beta": -1.0}, "beta"), ({"alpha": 0.5, "beta": 1.0}, "alpha"), ({"load": 1.2}, "load"),
     ({"policy": "srpt"}, "policy"), ({"n": 1}, "n"),
-    pytest.param({"alpha": "2"}, "alpha", marks=_BOUNDS_XFAIL),
-    pytest.param({"beta": None}, "beta", marks=_BOUNDS_XFAIL),
+    ({"alpha": "2"}, "alpha"), ({"beta": None}, "beta"),
 ])
 def test_robustness_arguments(kw, name):
     args = {"policy": "sprpt", "size": qt.Exponential(1.0), "load": 0.5, "alpha": 2.0,
