@@ -982,7 +982,9 @@ class RefModel:
             if self._sprpt_infinite():
                 return INF
             wait = self.EY(lambda y: self._wait("sprpt", lam, y))
-            return wait + self._residence(lam, 0) + X.expect(self.cond.under, X.points)
+            # E[(X - Y)^+] jumps and kinks where the law of Y | x does (a one-bit threshold)
+            under = X.expect(self.cond.under, list(X.points) + self.cond.x_knots(0.0))
+            return wait + self._residence(lam, 0) + under
         raise ValueError(policy)
 
     def _residence(self, lam: float, weight: int) -> float:
@@ -1022,7 +1024,7 @@ class RefModel:
             return 1.0 + wait
         if policy == "pspjf":
             return wait + self.EY(lambda y: 1.0 / (1 - lam * self.A(y)))
-        under = X.expect(lambda x: self.cond.under(x) / x, X.points)
+        under = X.expect(lambda x: self.cond.under(x) / x, list(X.points) + self.cond.x_knots(0.0))
         return wait + self._residence(lam, -1) + under
 
     def light_traffic(self, policy: str) -> float:
