@@ -795,3 +795,10 @@ def test_conditional_gittins_tie_does_not_depend_on_the_unit(factor):
     bad.check(f"x 5, unit {f}", q.response_time("conditionalgittins", 5.0 * f, 1.0) / f, 41 / 6, 1e-12)
     bad.check(f"gittins x 2, unit {f}", q.response_time(qt.Gittins(), 2.0 * f) / f, 23 / 6, 1e-12)
     bad.assert_none("a Gittins tie resolved by rounding")
+
+
+@pytest.mark.xfail(strict=True, reason="open (found by the explore profile): SPRPT slowdown 1.73e-7 and "
+                   "mean 1.2e-8 off the reference on a heavy bounded Pareto with a narrow uniform factor")
+def test_narrow_uniform_factor_on_bounded_pareto():
+    compare_with_reference(qt.BoundedPareto(1.1, 1 / 3, 300.0), qt.UniformPrediction(0.1), 0.467,
+                           ("sprpt",), points=False).assert_none("engine and reference disagree")
