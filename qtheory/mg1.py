@@ -51,9 +51,8 @@ class MG1:
 
     Notes
     -----
-    Every measure is evaluated on the model rescaled to mean size about 1 (sizes, predictions and
-    ages divided by the power of two nearest to :math:`E[X]`, which is exact in floating point,
-    the arrival rate multiplied by it; see
+    Every measure is evaluated on the model rescaled to mean size 1 (sizes, predictions and ages
+    divided by :math:`E[X]`, the arrival rate multiplied by it; see
     :meth:`qtheory.sizes.SizeLaw.rescaled`) and times are multiplied back, so results do not
     depend on the time unit: sizes of order 1e-170 or 1e200 give the same numbers as sizes of
     order 1. Laws, predictions or policies that cannot be rescaled (user subclasses without
@@ -103,9 +102,8 @@ class MG1:
 
     # -- the unit-free model --------------------------------------------------------------------
     def _unit(self) -> tuple[MG1, float]:
-        """``(unit, m)``: the model in the time unit where the mean size is about 1 (sizes and
-        predictions divided by ``m``, the power of two nearest to E[X], the arrival rate multiplied
-        by it), cached. ``unit``
+        """``(unit, m)``: the model in the time unit where the mean size is 1 (sizes and
+        predictions divided by ``m = E[X]``, the arrival rate multiplied by it), cached. ``unit``
         is the model itself when ``m`` is 1 or a law cannot be rescaled."""
         key = (self.arrival_rate, id(self.size), id(self.prediction))
         cached = self.__dict__.get("_unit_cache")
@@ -115,12 +113,7 @@ class MG1:
         return cached[1], cached[2]
 
     def _make_unit(self) -> tuple[MG1, float]:
-        mean = self.size.mean
-        if not (math.isfinite(mean) and mean > 0):
-            return self, 1.0
-        # a power of two near E[X]: multiplying by it is exact, so a size one ulp below an atom
-        # stays below it in the new unit (with m = E[X] it could round onto the atom)
-        m = 2.0 ** round(math.log2(mean))
+        m = self.size.mean
         f = 1.0 / m
         if m == 1.0 or not (math.isfinite(f) and f > 0):
             return self, 1.0
