@@ -205,3 +205,22 @@ def load_below_one(rho: float, *, what: str = "load") -> None:
             f"{what} rho = arrival_rate * E[X] = {plain(rho)} must be < 1 for a stable queue; "
             "lower arrival_rate or the mean size"
         )
+
+
+#: rescaled copies kept per law (see :func:`cached_rescaled`)
+RESCALED_CACHE = 8
+
+
+def cached_rescaled(obj, factor, make):
+    """``make(f)`` for ``f = factor`` (finite and > 0), cached on ``obj`` (at most
+    :data:`RESCALED_CACHE` factors, oldest dropped); ``obj`` itself for ``f == 1``. Serves
+    ``SizeLaw.rescaled`` and ``PredictionLaw.rescaled``."""
+    f = positive("factor", factor)
+    if f == 1.0:
+        return obj
+    cache = obj.__dict__.setdefault("_rescaled_cache", {})
+    if f not in cache:
+        if len(cache) >= RESCALED_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[f] = make(f)
+    return cache[f]

@@ -23,6 +23,7 @@ from .policies import (
     Gittins,
     Policy,
     get_policy,
+    policy_list,
 )
 from .predictions import EmpiricalPairs, PredictionLaw
 from .sizes import SizeLaw
@@ -263,13 +264,7 @@ class MG1:
 
     def compare(self, policies=("fcfs", "ps", "srpt", "spjf", "pspjf", "sprpt")) -> Table:
         """A table of mean response times, one row per policy, with the ratio to SRPT."""
-        if isinstance(policies, (str, Policy)) or (isinstance(policies, type)
-                                                   and issubclass(policies, Policy)):
-            policies = (policies,)
-        if not hasattr(policies, "__iter__"):
-            raise TypeError(f"policies must be a sequence of policies or names, got "
-                            f"policies={plain(policies)}")
-        policies = [get_policy(p) for p in policies]
+        policies = policy_list(policies)
         rows = []
         srpt = self.mean_response_time("srpt")
         for p in policies:

@@ -63,6 +63,7 @@ from .policies import (
     Policy,
     SRPTBounce,
     get_policy,
+    policy_list,
 )
 from .predictions import (
     BoundedMultiplicative,
@@ -682,13 +683,7 @@ class MGk:
                 seed=None) -> Table:
         """A table of bounds (and, with ``jobs``, a simulation estimate with its 95% CI, labelled as
         such) for each policy; prediction-based policies are skipped without a prediction law."""
-        if isinstance(policies, (str, Policy)) or (isinstance(policies, type)
-                                                   and issubclass(policies, Policy)):
-            policies = (policies,)
-        if not hasattr(policies, "__iter__"):
-            raise TypeError(f"policies must be a sequence of policies or names, got "
-                            f"policies={plain(policies)}")
-        policies = [get_policy(p) for p in policies]
+        policies = policy_list(policies)
         rows = []
         for p in policies:
             pol = get_policy(p)

@@ -370,3 +370,13 @@ def get_policy(policy) -> Policy:
 
 BUILTIN = (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT, SRPTBounce, Gittins,
            ConditionalGittins)
+
+
+def policy_list(policies) -> list[Policy]:
+    """``policies`` (one policy, a name, a Policy class, or a sequence of them) as a list of
+    :class:`Policy`; ``TypeError`` naming ``policies`` otherwise."""
+    if isinstance(policies, (str, Policy)) or (isinstance(policies, type) and issubclass(policies, Policy)):
+        policies = (policies,)
+    if not hasattr(policies, "__iter__"):
+        raise TypeError(f"policies must be a sequence of policies or names, got policies={plain(policies)}")
+    return [get_policy(p) for p in policies]

@@ -27,7 +27,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ._validation import in_range, nonnegative, plain, positive, real_array
+from ._validation import cached_rescaled, in_range, nonnegative, plain, positive, real_array
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,7 +294,6 @@ class _LogNormalFactor(FactorLaw):
 # Prediction laws
 # --------------------------------------------------------------------------------------------
 #: rescaled copies of a prediction law kept per law (one per time unit in use)
-_RESCALED_CACHE = 8
 
 
 class PredictionLaw:
@@ -316,15 +315,7 @@ class PredictionLaw:
         NotImplementedError
             For a law that does not implement ``_rescaled`` (a user subclass).
         """
-        f = positive("factor", factor)
-        if f == 1.0:
-            return self
-        cache = self.__dict__.setdefault("_rescaled_cache", {})
-        if f not in cache:
-            if len(cache) >= _RESCALED_CACHE:
-                cache.pop(next(iter(cache)))
-            cache[f] = self._rescaled(f)
-        return cache[f]
+        return cached_rescaled(self, factor, self._rescaled)
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Predictions for the sizes ``x`` (one each), drawn with ``rng``."""

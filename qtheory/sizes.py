@@ -22,6 +22,7 @@ import numpy as np
 from scipy import integrate, optimize, special, stats
 
 from ._validation import (
+    cached_rescaled,
     integer,
     nonnegative,
     plain,
@@ -50,7 +51,6 @@ __all__ = [
 
 
 #: rescaled copies of a law kept per law (one per time unit in use)
-_RESCALED_CACHE = 8
 
 
 def _pow(base: float, k) -> float:
@@ -124,15 +124,7 @@ class SizeLaw:
         ValueError
             When a rescaled parameter overflows or underflows.
         """
-        f = positive("factor", factor)
-        if f == 1.0:
-            return self
-        cache = self.__dict__.setdefault("_rescaled_cache", {})
-        if f not in cache:
-            if len(cache) >= _RESCALED_CACHE:
-                cache.pop(next(iter(cache)))
-            cache[f] = self._rescaled(f)
-        return cache[f]
+        return cached_rescaled(self, factor, self._rescaled)
 
     # -- derived -----------------------------------------------------------------------------
     @property
