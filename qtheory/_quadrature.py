@@ -132,8 +132,8 @@ def size_range(size, rel: float = 1e-17) -> tuple[float, float]:
 def head_node(size, lo: float) -> tuple[float, float] | None:
     r"""One node standing for the mass below the lower end ``lo`` of a rule (support from 0).
 
-    Near 0 the cdf behaves like :math:`F(x) \approx F(lo)(x/lo)^p` (``p`` from :math:`F(lo)`
-    and :math:`F(lo/2)`), so for :math:`g(x) = h(x)/x` with :math:`h` smooth,
+    Near 0 the cdf behaves like :math:`F(x) \approx F(lo)(x/lo)^p` (``p`` the law's
+    :attr:`~qtheory.SizeLaw.zero_exponent`), so for :math:`g(x) = h(x)/x` with :math:`h` smooth,
     :math:`E[g(X); X < lo] \approx h(0) F(lo) p/((p-1) lo)`: a node at
     :math:`x^* = lo (p-1)/p` with weight :math:`F(lo)` gives exactly that, and a negligible
     :math:`F(lo) x^*` to moments of positive order.  Slowdowns need it: for Weibull(1.05) the
@@ -142,12 +142,12 @@ def head_node(size, lo: float) -> tuple[float, float] | None:
     (:math:`E[1/X] = \infty`, decided elsewhere)."""
     if size.support[0] > 0 or size.is_discrete:
         return None
-    f1, f2 = float(size.cdf(lo)), float(size.cdf(lo / 2))
-    if not (f1 > 0 and f2 > 0 and f1 > f2):
+    f1 = float(size.cdf(lo))
+    p = size.zero_exponent
+    if not (f1 > 0 and p > 1.0):
         return None
-    p = math.log(f1 / f2) / math.log(2.0)
-    if not p > 1.0 + 1e-9:
-        return None
+    if math.isinf(p):  # faster than any power: the mass sits at lo
+        return lo, f1
     return lo * (p - 1) / p, f1
 
 

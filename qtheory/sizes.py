@@ -150,6 +150,28 @@ class SizeLaw:
         return 1.0, self
 
     @property
+    def zero_exponent(self) -> float:
+        r"""The exponent :math:`p` of the cdf at 0, :math:`F(x) \sim c\,x^p` as :math:`x \to 0`
+        (``inf`` when the support starts above 0, for a discrete law, or when :math:`F` vanishes
+        faster than any power). :math:`E[X^{-1}] < \infty` exactly when :math:`p > 1`, which
+        decides whether mean slowdowns are finite.
+
+        The families state it from their parameters; a law without a stated value (a user
+        subclass, ``from_scipy``) estimates it from the cdf below the :math:`10^{-9}` quantile
+        :math:`e`, :math:`p \approx \log(F(10^{-3} e)/F(10^{-6} e))/\log 10^3` (a value within
+        :math:`10^{-3}` of 1 is taken as 1)."""
+        if self.is_discrete or self.support[0] > 0:
+            return math.inf
+        e = float(self.ppf(1e-9))
+        if not e > 0:
+            return 0.0
+        f1, f2 = float(self.cdf(e * 1e-6)), float(self.cdf(e * 1e-3))
+        if not f1 > 0:
+            return math.inf
+        p = math.log(f2 / f1) / math.log(1e3)
+        return 1.0 if abs(p - 1.0) <= 1e-3 else p
+
+    @property
     def breakpoints(self) -> np.ndarray:
         """Points where the partial moments are not smooth: finite support ends and atoms."""
         lo, hi = self.support
@@ -216,6 +238,11 @@ class Exponential(SizeLaw):
 
     def __init__(self, mean: float = 1.0):
         self._m = positive("mean", mean)
+
+    @property
+    def zero_exponent(self) -> float:
+        """:math:`F(x) \\sim x/E[X]` at 0: exponent 1 (:math:`E[1/X] = \\infty`)."""
+        return 1.0
 
     def _params(self):
         return {"mean": self._m}
@@ -406,6 +433,11 @@ class Uniform(SizeLaw):
         if not self._b > self._a:
             raise ValueError(f"high must be > low, got low={low!r}, high={high!r}")
 
+    @property
+    def zero_exponent(self) -> float:
+        """1 when the support starts at 0 (:math:`E[1/X] = \\infty`), ``inf`` otherwise."""
+        return 1.0 if self._a == 0 else math.inf
+
     def _params(self) -> dict:
         return {"low": self._a, "high": self._b}
 
@@ -469,6 +501,11 @@ class Erlang(SizeLaw):
         self._n = integer("k", k, 1)
         self._m = positive("mean", mean)
         self._s = self._m / self._n
+
+    @property
+    def zero_exponent(self) -> float:
+        """:math:`F(x) \\sim c\\,x^k` at 0: exponent :math:`k`."""
+        return float(self._n)
 
     def _params(self) -> dict:
         return {"k": self._n, "mean": self._m}
@@ -534,6 +571,11 @@ class HyperExponential(SizeLaw):
                 f"for {self._p.size} probs (means={means!r})"
             )
 
+    @property
+    def zero_exponent(self) -> float:
+        """A positive density at 0: exponent 1 (:math:`E[1/X] = \\infty`)."""
+        return 1.0
+
     def _params(self) -> dict:
         return {"probs": self._p.tolist(), "means": self._m.tolist()}
 
@@ -598,6 +640,11 @@ class LogNormal(SizeLaw):
         self._sigma = positive("sigma", sigma)
         self._m = positive("mean", mean)
         self._mu = math.log(self._m) - self._sigma**2 / 2
+
+    @property
+    def zero_exponent(self) -> float:
+        """The cdf vanishes faster than any power at 0: ``inf``."""
+        return math.inf
 
     def _params(self) -> dict:
         return {"sigma": self._sigma, "mean": self._m}
@@ -673,6 +720,12 @@ class Weibull(SizeLaw):
         if not (0 < self._scale < math.inf):
             raise ValueError(f"shape is too small for mean={plain(mean)}: the scale "
                              f"mean / Gamma(1 + 1/shape) underflows, got shape={plain(shape)}")
+
+    @property
+    def zero_exponent(self) -> float:
+        """:math:`F(x) \\sim (x/\\text{scale})^{\\text{shape}}` at 0: exponent ``shape``
+        (:math:`E[1/X] = \\Gamma(1 - 1/\\text{shape})/\\text{scale}` is finite for shape > 1)."""
+        return float(self._c)
 
     def _params(self) -> dict:
         return {"shape": self._c, "mean": self._m}
@@ -1013,6 +1066,11 @@ class Mixture(SizeLaw):
             u, inv = np.unique(v, return_inverse=True)
             self.atom_values = u
             self.atom_probs = np.bincount(inv.ravel(), weights=w, minlength=u.size)
+
+    @property
+    def zero_exponent(self) -> float:
+        """The smallest exponent among the components."""
+        return min((law.zero_exponent for law, p in zip(self._laws, self._p) if p > 0), default=math.inf)
 
     def _params(self) -> dict:
         return {"laws": list(self._laws), "probs": self._p.tolist()}

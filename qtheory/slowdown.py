@@ -27,14 +27,8 @@ from .policies import FCFS, LAS, PS, PSJF, SJF, SRPT, Policy
 
 def inverse_mean_infinite(size) -> bool:
     r"""Whether :math:`E[1/X] = \infty`: the cdf near 0 behaves like :math:`x^p` with
-    :math:`p \le 1`, estimated from two small quantiles (atoms at 0 are impossible)."""
-    if size.is_discrete or size.support[0] > 0:
-        return False
-    e1, e2 = float(size.ppf(1e-12)), float(size.ppf(1e-9))
-    if not (e1 > 0 and e2 > e1):
-        return True
-    p = math.log(1e-9 / 1e-12) / math.log(e2 / e1)
-    return p <= 1.0 + 1e-3
+    :math:`p \le 1` (:attr:`qtheory.SizeLaw.zero_exponent`; atoms at 0 are impossible)."""
+    return size.zero_exponent <= 1.0
 
 
 def _wsum(terms: np.ndarray, w: np.ndarray) -> float:

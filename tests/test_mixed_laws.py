@@ -206,7 +206,7 @@ def test_limited_preemption_mean_is_the_integral_of_its_conditional(size, c):
     ``limited_preemption_response_time(x, x)`` by the reference's adaptive quadrature (atoms
     summed) agrees to 1e-10."""
     q = qt.MG1(0.8 / size.mean, size, qt.PerfectPrediction())
-    mean = float(qt.limited_preemption(q, c=c).mean[0])
+    mean = float(qt.limited_preemption(q, c=c).mean)  # one load: a number
 
     def t(x):
         return float(qt.limited_preemption_response_time(q, c, np.array([x]), np.array([x]))[0])
@@ -214,3 +214,26 @@ def test_limited_preemption_mean_is_the_integral_of_its_conditional(size, c):
     knots = [b * f for b in size.breakpoints for f in (1.0, 1 - c, 1 / (1 - c))]
     integral = ref.RefSize(size).expect(t, knots=knots)
     assert abs(mean - integral) <= 1e-10 * integral, (mean, integral)
+
+
+@pytest.mark.parametrize("size", [
+    qt.Mixture([qt.Exponential(1.190275634547549), qt.Deterministic(7.0)],
+               [0.652107865204884, 0.34789213479511605]),
+    qt.Empirical([1.0, 3.0, 7.0], weights=[1, 2, 3]),
+])
+@pytest.mark.parametrize("policy", ["sjf", "psjf", "srpt", "las"])
+def test_a_size_next_to_an_atom_stays_on_its_side(size, policy):
+    """MG1 evaluates in the unit E[X] = 1: the scaled size x / E[X] of a size one ulp below
+    the atom 7 rounded onto the scaled atom, so SJF gave E[T | x] = 21.26 (the value at the
+    atom, where the job waits for the other size-7 jobs) instead of the limit from below, 10.58.
+    The limits from either side are the values at sizes a relative 1e-9 away (continuity of
+    E[T | x] off the atoms), and the value at the atom is the evaluation in the law's own unit."""
+    q = qt.MG1(0.8 / size.mean, size)
+    own = qt.MG1(0.8 / size.mean, size)
+    own.__dict__["_unit_cache"] = ((own.arrival_rate, id(size), None), own, 1.0)  # no rescaling
+    for a in size.atom_values:
+        below, above = np.nextafter(a, 0.0), np.nextafter(a, np.inf)
+        got = q.response_time(policy, [below, a, above])
+        ref_vals = [q.response_time(policy, a * (1 - 1e-9)), own.response_time(policy, a),
+                    q.response_time(policy, a * (1 + 1e-9))]
+        assert got == pytest.approx(ref_vals, rel=1e-7), (a, got, ref_vals)

@@ -656,3 +656,37 @@ def test_sample_into_draws_what_sample_draws(name):
     assert got is out
     np.testing.assert_array_equal(got, want)
     assert a.random() == b.random()
+
+
+# -- the exponent of the cdf at 0 (decides E[1/X] < inf, hence finite slowdowns) ----------------
+@pytest.mark.parametrize("name", LAW_IDS)
+def test_zero_exponent_is_the_cdf_slope_at_zero(name):
+    """The stated exponent p against the log-log slope of the cdf between 1e-30 and 1e-25 of the
+    scale (mpmath cdf of the law's own pdf is not needed: F(x) = c x^p (1 + O(x^p)) there)."""
+    law = _law(name)
+    p = law.zero_exponent
+    if law.is_discrete or law.support[0] > 0:
+        assert p == math.inf
+        return
+    x1, x2 = law.mean * 1e-30, law.mean * 1e-25
+    f1, f2 = float(law.cdf(x1)), float(law.cdf(x2))
+    if f1 == 0.0:  # faster than any power (log-normal)
+        assert p == math.inf
+        return
+    slope = math.log(f2 / f1) / math.log(x2 / x1)
+    if p == math.inf:  # the local slope grows without bound (log-normal: log(1/x)/sigma^2)
+        assert slope > 10.0
+        return
+    assert p == pytest.approx(slope, rel=1e-6)
+
+
+@pytest.mark.parametrize("shape", [0.5, 1.0, 1.001, 1.018, 2.0])
+def test_weibull_zero_exponent_decides_inverse_moment(shape):
+    """E[1/X] = Gamma(1 - 1/k)/scale is finite exactly for shape k > 1 (1.001: about 1000/scale,
+    which the quantile estimate used to call infinite)."""
+    from qtheory.slowdown import inverse_mean_infinite
+
+    w = Weibull(shape, 1.0)
+    assert w.zero_exponent == shape
+    assert inverse_mean_infinite(w) == (shape <= 1.0)
+    assert Mixture([w, LogNormal(1.0)], [0.5, 0.5]).zero_exponent == shape

@@ -257,3 +257,44 @@ def test_factor_map_slowdown_is_integral_of_conditional(policy):
     dens = 1 / 2.5
     assert q.mean_response_time(policy) == pytest.approx(np.sum(wx * dens * t), rel=1e-9)
     assert q.mean_slowdown(policy) == pytest.approx(np.sum(wx * dens * t / xs), rel=1e-9)
+
+
+def test_narrow_lognormal_factor_against_gauss_hermite():
+    """LogNormalPrediction(0.01) on Exponential(1) sizes at load 0.9: SPJF's E[1/d(Y)] and the
+    PSPJF slowdown against an independent quadrature (Gauss-Hermite in log Z with 80 nodes inside
+    scipy quad in v, the closed partial moments of the exponential law). The reference of
+    tests/reference_soap.py is 3.4e-8 / 7.9e-8 off here; the engine 3e-14."""
+    from scipy import integrate
+
+    from qtheory import slowdown
+
+    sig, lam = 0.01, 0.9
+    pred = qt.LogNormalPrediction(sig)
+    t, wt = np.polynomial.hermite_e.hermegauss(80)
+    wt = wt / math.sqrt(2 * math.pi)
+    z = np.exp(-sig * sig / 2 + sig * t)  # E[Z] = 1
+
+    def m1(c):
+        return -np.expm1(-c) - c * np.exp(-c)
+
+    def m2(c):
+        return 2 - np.exp(-c) * (c * c + 2 * c + 2)
+
+    def a(v):
+        return float(np.sum(wt * m1(v / z)))
+
+    def quad(g):
+        edges = [0, 0.01, 0.1, 0.5, 1, 2, 4, 8, 16, 32, 64, 128]
+        return sum(integrate.quad(g, lo, hi, epsabs=0, epsrel=1e-13, limit=200)[0]
+                   for lo, hi in zip(edges[:-1], edges[1:], strict=True))
+
+    inv_d = quad(lambda v: float(np.sum(wt * np.exp(-v / z) / z)) / (1 - lam * a(v)) ** 2)
+    slow = quad(lambda v: float(np.sum(wt * np.exp(-v / z) / v)) * lam * float(np.sum(wt * m2(v / z)))
+                / (2 * (1 - lam * a(v)) ** 2)) \
+        + quad(lambda v: float(np.sum(wt * np.exp(-v / z) / z)) / (1 - lam * a(v)))
+    j = pred.joint(qt.Exponential(1.0))
+    d = (1 - lam * j.A_le_v) * (1 - lam * j.A_lt_v)
+    assert float(np.sum(j.w_prob / d)) == pytest.approx(inv_d, rel=1e-12)
+    assert slowdown.prediction_slowdown(j, "PSPJF", lam) == pytest.approx(slow, rel=1e-12)
+    q = qt.MG1(lam, qt.Exponential(1.0), pred)
+    assert q.mean_response_time("spjf") == pytest.approx(1 + lam * 2 / 2 * inv_d, rel=1e-12)
