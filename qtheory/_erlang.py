@@ -115,7 +115,7 @@ def mmk_priority(servers: int, arrival_rates, service_rate: float) -> np.ndarray
     Classes :math:`0..i` together see an M/M/k FCFS-equivalent system (the lower classes are
     invisible to them, and with a common exponential rate the number of class-:math:`\le i` jobs
     is the M/M/k birth-death chain with arrival rate :math:`\Lambda_i = \sum_{j\le i}\lambda_j`).
-    Hence (the class-aggregation identity, see ``../shared/reference/soap_multiserver.md`` §5.6)
+    Hence (the class-aggregation identity)
 
     .. math::
         E[N_i] = E[N^{M/M/k}](\Lambda_i) - E[N^{M/M/k}](\Lambda_{i-1}),\qquad

@@ -205,8 +205,8 @@ def test_fcfs_approximation_is_labelled_and_exact_only_for_exponential():
     m = MGk(4, 3.2, qt.Exponential(1.0))
     assert abs(m.fcfs_approximation() - mmk) < 1e-12
     d = MGk(4, 3.2, qt.Deterministic(1.0))
-    with pytest.raises(NotImplementedError, match="bounds"):
-        d.mean_response_time("fcfs")
+    exact = d.mean_response_time("fcfs")      # M/D/4: Crommelin's chain, labelled exact
+    assert exact.exact and "Crommelin" in exact.method
     approx = d.fcfs_approximation()           # (1 + 0)/2 of the M/M/4 wait, plus 1
     assert abs(approx - (1 + 0.5 * (mmk - 1))) < 1e-12
     b = d.bounds("fcfs")                      # bounded sizes: a true upper bound exists
@@ -214,6 +214,7 @@ def test_fcfs_approximation_is_labelled_and_exact_only_for_exponential():
     r = qt.simulate(d, "fcfs", jobs=200_000, seed=5, replications=REPS)
     assert_above(b.lower, r, "M/D/4 lower bound")
     assert_below(b.upper, r, "M/D/4 upper bound")
+    assert_consistent(float(exact), r, "M/D/4 exact (Crommelin)")
 
 
 # ---- bounds against simulation ------------------------------------------------------------------
@@ -304,8 +305,16 @@ def test_gittins_on_dhr_law_uses_fb_bound():
 def test_verify_uses_the_bracket():
     m = MGk(servers=4, arrival_rate=3.2, size=qt.Exponential(mean=1.0),
             prediction=qt.LogNormalPrediction(sigma=0.5))
-    v = qt.verify(m, "sprpt", jobs=60_000, seed=1, replications=REPS)
-    assert math.isnan(v.formula) and (v.lower, v.upper) == (m.bounds("sprpt").lower, m.bounds("sprpt").upper)
+    # mean_response_time("sprpt") is now a labelled approximation: the simulation lies in its
+    # measured band, which lies in the proven bracket
+    a = m.mean_response_time("sprpt")
+    b = m.bounds("sprpt")
+    assert a.kind == "approx" and b.lower <= a.interval[0] <= a.interval[1] <= b.upper
+    r = qt.simulate(m, "sprpt", jobs=60_000, seed=1, replications=REPS)
+    assert_above(a.interval[0], r, "SPRPT-4 approximation band: lower side")
+    assert_below(a.interval[1], r, "SPRPT-4 approximation band: upper side")
+    v = qt.verify(m, "sprpt", jobs=60_000, seed=1, replications=REPS)   # approximations: the bracket
+    assert math.isnan(v.formula) and (v.lower, v.upper) == (b.lower, b.upper)
     assert_above(v.lower, v.sim, "verify: lower")
     assert_below(v.upper, v.sim, "verify: upper")
     v = qt.verify(m, "fcfs", jobs=400_000, seed=2, replications=REPS)       # exact: Erlang C
@@ -508,8 +517,9 @@ def test_bad_policy_and_missing_prediction():
         m.bounds("nonsense")
     with pytest.raises(ValueError, match="SPRPT"):
         m.bounds("sprpt")
-    with pytest.raises(NotImplementedError, match=r"\.bounds"):
-        m.mean_response_time("srpt")
+    v = m.mean_response_time("srpt")          # labelled approximation inside the proven bounds
+    assert v.kind == "approx" and not v.exact and 0 < v.error < 1
+    assert m.bounds("srpt").lower <= float(v) <= m.bounds("srpt").upper
     with pytest.raises(ValueError, match="exponential"):
         MGk(2, 1.0, qt.Weibull(0.5)).mmk()
 
@@ -523,3 +533,4 @@ def test_bounds_repr_and_contains():
     assert repr(e).startswith("Bounds(exact=1.74554")
     t = MGk(4, 3.2, qt.Exponential(1.0), qt.LogNormalPrediction(0.5)).compare()
     assert t["policy"][0] == "FCFS" and len(t) == 7
+    assert t["label"][0] == "exact" and t["label"][2].startswith("approx +-")

@@ -1,0 +1,169 @@
+"""Speed and accuracy of the M/G/k answers of ``qt.MGk.mean_response_time``.
+
+Run from the repository root (one core; prints tables, writes JSON)::
+
+    python benchmarks/bench_multiserver.py            # timing of every MGk value (Part A)
+    python benchmarks/bench_multiserver.py --quick    # a smaller timing run (smoke test)
+    python benchmarks/bench_multiserver.py --grid     # Part B too: the error grid against the simulator
+
+Part A times one cold ``MGk(...).mean_response_time(policy)`` (fresh law and model objects, so
+no cache) for FCFS, SPJF, PSPJF, SPRPT on exponential, Weibull(0.5) and the two Azure LLM
+traces (five-class predictions) with k = 2, 4, 8, 16 at load 0.8 and 0.95. The baseline,
+measured in the same run, is a simulation of the same point by ``qt.simulate`` with 100,000
+jobs (the cheapest way to get a number without the analytic answer); the ratio is simulation
+time / analytic time. Target: every analytic value < 1 s.
+
+Part B (``--grid``) measures each answer against the simulator on k = 2, 4, 8, 16, loads 0.5,
+0.8, 0.9, 0.95, sizes exponential (log-normal predictions, sigma 0.5), Weibull(0.5)
+(log-normal predictions), and the Azure conv and code traces (measured five-class predictor),
+policies FCFS, SPJF, PSPJF, SPRPT, PSJF and SRPT. Per point it prints the analytic value, its
+label, the simulated mean with its 95% CI, the relative error and whether the analytic
+answers order the policies as the simulation does (pairs whose simulated means differ by more
+than the two CIs). The largest errors per route are what ``qtheory.multiserver.APPROX_ERROR``
+holds.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one core
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import qtheory as qt  # noqa: E402
+
+TARGET_S = 1.0
+POLICIES = ("fcfs", "spjf", "pspjf", "sprpt")
+GRID_POLICIES = ("fcfs", "spjf", "pspjf", "sprpt", "psjf", "srpt")
+
+
+def laws():
+    """Fresh (size, prediction) pairs: no cache carries over between timed calls."""
+    conv = qt.datasets.azure_llm_2023("conv").pairs()
+    code = qt.datasets.azure_llm_2023("code").pairs()
+    return {
+        "exp": (qt.Exponential(1.0), qt.LogNormalPrediction(sigma=0.5)),
+        "weibull0.5": (qt.Weibull(0.5), qt.LogNormalPrediction(sigma=0.5)),
+        "azure-conv": (conv.size_law(), conv),
+        "azure-code": (code.size_law(), code),
+    }
+
+
+def model(name: str, k: int, load: float) -> qt.MGk:
+    size, pred = laws()[name]
+    return qt.MGk(k, load * k / size.mean, size, pred)
+
+
+def part_a(quick: bool, sim_baseline: bool = True) -> list[dict]:
+    ks = (2, 8) if quick else (2, 4, 8, 16)
+    loads = (0.8,) if quick else (0.8, 0.95)
+    rows = []
+    head = f"{'law':<11} {'k':>3} {'load':>5} {'policy':<6} {'value':>10} {'label':<14} {'ms':>8} " \
+           f"{'sim ms':>8} {'ratio':>7}  target"
+    print(head)
+    print("-" * len(head))
+    for name in laws():
+        for k in ks:
+            for load in loads:
+                for pol in POLICIES:
+                    m = model(name, k, load)           # cold: fresh laws, fresh model
+                    t0 = time.perf_counter()
+                    v = m.mean_response_time(pol)
+                    dt = time.perf_counter() - t0
+                    sim_dt = math.nan
+                    if sim_baseline:
+                        t0 = time.perf_counter()
+                        qt.simulate(m, pol, jobs=100_000, seed=1, replications=4, workers=1)
+                        sim_dt = time.perf_counter() - t0
+                    ok = dt < TARGET_S
+                    print(f"{name:<11} {k:>3} {load:>5} {pol:<6} {float(v):>10.5g} {v.label:<14} "
+                          f"{1e3 * dt:>8.1f} {1e3 * sim_dt:>8.1f} {sim_dt / dt:>7.1f}  {'PASS' if ok else 'FAIL'}")
+                    rows.append({"law": name, "k": k, "load": load, "policy": pol, "value": float(v),
+                                 "label": v.label, "seconds": dt, "sim_seconds": sim_dt, "under_target": ok})
+    worst = max(rows, key=lambda r: r["seconds"])
+    print(f"slowest value: {worst['law']} k={worst['k']} load={worst['load']} {worst['policy']}: "
+          f"{worst['seconds']:.3f} s (target {TARGET_S:g} s)")
+    return rows
+
+
+def part_b(jobs: int, reps: int, ks, loads, names) -> list[dict]:
+    rows = []
+    head = f"{'law':<11} {'k':>3} {'load':>5} {'policy':<6} {'analytic':>10} {'label':<16} {'sim':>10} " \
+           f"{'ci95':>8} {'rel.err':>8} {'in CI':>5}"
+    print(head)
+    print("-" * len(head))
+    for name in names:
+        for k in ks:
+            for load in loads:
+                m = model(name, k, load)
+                point = []
+                for j, pol in enumerate(GRID_POLICIES):
+                    v = m.mean_response_time(pol)
+                    r = qt.simulate(m, pol, jobs=jobs, seed=1000 + 17 * j + k, replications=reps)
+                    rel = float(v) / r.mean - 1
+                    inci = abs(float(v) - r.mean) <= r.ci
+                    print(f"{name:<11} {k:>3} {load:>5} {pol:<6} {float(v):>10.5g} {v.label:<16} {r.mean:>10.5g} "
+                          f"{r.ci:>8.3g} {100 * rel:>7.2f}% {'yes' if inci else 'no':>5}", flush=True)
+                    point.append({"law": name, "k": k, "load": load, "policy": pol, "value": float(v),
+                                  "kind": v.kind, "error_band": v.error, "sim": r.mean, "ci": r.ci,
+                                  "rel_err": rel, "in_ci": bool(inci)})
+                # ordering: every pair the simulation separates must be ordered the same way
+                bad = []
+                for a in point:
+                    for b in point:
+                        if a["sim"] + a["ci"] < b["sim"] - b["ci"] and not a["value"] < b["value"]:
+                            bad.append(f"{a['policy']}<{b['policy']}")
+                print(f"  ordering: {'same as simulation' if not bad else 'DIFFERS: ' + ', '.join(bad)}")
+                for p in point:
+                    p["ordering_ok"] = not bad
+                rows += point
+    for route, sel in (("exact", lambda r: r["kind"] == "exact"),
+                       ("fcfs approx", lambda r: r["kind"] == "approx" and r["policy"] == "fcfs"),
+                       ("other approx", lambda r: r["kind"] == "approx" and r["policy"] != "fcfs")):
+        sub = [r for r in rows if sel(r)]
+        if sub:
+            w = max(sub, key=lambda r: abs(r["rel_err"]))
+            print(f"{route}: {len(sub)} points, largest |rel. err| {100 * abs(w['rel_err']):.2f}% "
+                  f"({w['law']} k={w['k']} load={w['load']} {w['policy']}), "
+                  f"{sum(r['in_ci'] for r in sub)} within the 95% CI")
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer cases, no simulation baseline")
+    ap.add_argument("--grid", action="store_true", help="also the error grid against the simulator")
+    ap.add_argument("--jobs", type=int, default=400_000, help="jobs per simulation of the grid")
+    ap.add_argument("--reps", type=int, default=16, help="replications per simulation of the grid")
+    ap.add_argument("--ks", default="2,4,8,16")
+    ap.add_argument("--loads", default="0.5,0.8,0.9,0.95")
+    ap.add_argument("--laws", default="exp,weibull0.5,azure-conv,azure-code")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "out" / "bench_multiserver.json"))
+    args = ap.parse_args(argv)
+    la = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    print(f"qt.MGk.mean_response_time, one core (python {platform.python_version()}, {platform.machine()}; "
+          f"load average {la[0]:.2f})")
+    print("Part A: time of one cold value; baseline: qt.simulate, 100,000 jobs, same point")
+    rows_a = part_a(args.quick, sim_baseline=not args.quick)
+    rows_b = []
+    if args.grid:
+        print(f"\nPart B: error against the simulator ({args.jobs} jobs, {args.reps} replications per point)")
+        rows_b = part_b(args.jobs, args.reps, [int(x) for x in args.ks.split(",")],
+                        [float(x) for x in args.loads.split(",")], args.laws.split(","))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": {"quick": args.quick, "target_s": TARGET_S, "load_average": la[0]},
+                               "timing": rows_a, "grid": rows_b}, indent=1))
+    print(f"wrote {out}")
+    return 0 if all(r["under_target"] for r in rows_a) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
