@@ -52,7 +52,7 @@ __all__ = [
 #: modules loaded on first use; each one's ``__all__`` names become ``qt.<name>`` (for example
 #: ``qt.consistency`` from :mod:`qtheory.bounds`), and the module itself is ``qt.<module>``
 #: (``qt.symbolic``, ``qt.datasets``).  Lazy, so ``import qtheory`` stays fast.
-_LAZY_MODULES = ("bounds", "multiserver", "llm", "datasets", "symbolic", "papers")
+_LAZY_MODULES = ("bounds", "multiserver", "llm", "datasets", "symbolic", "papers", "prediction_cost")
 
 
 def __getattr__(name: str):

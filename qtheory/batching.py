@@ -1,8 +1,7 @@
 r"""Batching models of LLM inference servers (re-exported by :mod:`qtheory.llm`).
 
 Every formula is checked in ``tests/test_llm.py`` against the simulators of
-:mod:`qtheory.sim.llm_kernels`; sources and derivations are in
-``../shared/reference/llm_queueing.md`` section 4.
+:mod:`qtheory.sim.llm_kernels`; the sources are cited at each model below.
 
 * **Continuous batching** (iteration-level scheduling, Orca/vLLM): every active request gets one
   token per iteration and an iteration with :math:`n` active requests takes :math:`c + a n`.

@@ -27,8 +27,8 @@ equal the SRPT/PSJF/SJF values at :math:`\alpha = \beta = 1` and so prove consis
 boundedness on the given size law. The constants of Scully-Grosof-Mitzenmacher (SRPT-Bounce
 "1-consistent with 3.5-graceful degradation", PSJF-E "1.5-consistent with 1.5-graceful
 degradation") are reported as ``C * alpha / beta`` for :math:`\beta \le 1 \le \alpha`; that
-functional form comes from a secondary source (see ``../shared/reference/prediction_papers.md``,
-section 3) and could not be checked against the paper's text, so those entries carry
+functional form comes from a secondary description of the paper and could not be checked
+against the paper's text, so those entries carry
 ``rigorous=False``. SPRPT (SRPT on estimates) has no finite bound for :math:`\beta < 1` (same
 paper: its ratio "can be arbitrarily large for any fixed :math:`\beta < 1`").
 

@@ -426,9 +426,21 @@ def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence
             res.failed.add(pol.name)
             continue
         res.values[pol.name] = [float(v) for v in np.asarray(vals, float)]
-        if type(pol) not in _CLOSED_FORM:
+        if type(pol) not in _CLOSED_FORM and not _hook_closed_form(pol, model):
             res.notes[pol.name] = GENERIC_NOTE
     return res
+
+
+def _hook_closed_form(pol: Policy, model: MG1) -> bool:
+    """Whether ``pol`` supplies its own closed form for ``model`` (``closed_form_mean`` returning
+    a value, as :class:`qtheory.TRAIL` does on discrete laws and multiplicative predictions)."""
+    hook = getattr(pol, "closed_form_mean", None)
+    if hook is None:
+        return False
+    try:
+        return hook(model, np.array([model.arrival_rate])) is not None
+    except Exception:  # noqa: BLE001 - the evaluation itself reported its error already
+        return False
 
 
 def _fmt(v: float | None) -> str:
@@ -529,7 +541,8 @@ _TABLE_EPILOG = "\n\n".join([
     _grammar("size laws (--size NAME[:ARGS], numbers separated by commas):", _SIZE_FORMS),
     _grammar("prediction laws (--prediction NAME[:ARGS]):", _PREDICTION_FORMS),
     "policies (--policies, comma separated, case-insensitive; 'all' = every built-in):\n  "
-    + ", ".join(cls.name for cls in BUILTIN),
+    + ", ".join(cls.name for cls in BUILTIN)
+    + "\n  and TRAIL (SPRPT with limited preemption): 'trail' (c = 0.8) or 'trail-C', e.g. trail-0.5",
     "examples:\n"
     "  qtheory\n"
     "  qtheory --size weibull:0.5,1 --prediction lognormal:0.5 --load 0.7 0.9\n"

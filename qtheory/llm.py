@@ -14,8 +14,8 @@ Now: Embedding Based Scheduling for LLMs", ICLR 2025, arXiv:2410.01035): a job w
 :math:`A_<(v) = E[X 1\{Y<v\}]`, :math:`A_\le(v) = E[X 1\{Y \le v\}]`,
 :math:`B(y) = E[X^2 1\{Y \le y\}]`, :math:`b_c(Y; y) = \min(Y - y, cY)` and
 :math:`C_c(y) = E[((X - b_c(Y; y))^+)^2\, 1\{Y > y\}]`, the SOAP theorem (Scully,
-Harchol-Balter, Scheller-Wolf, POMACS 2018) gives (derivation: ``../shared/reference/
-llm_queueing.md`` section 2.2)
+Harchol-Balter, Scheller-Wolf, POMACS 2018) gives (our derivation; the TRAIL paper prints
+its own closed form for this policy)
 
 .. math::
     E[T \mid x, y] = \frac{\lambda (B(y) + C_c(y))}{2(1-\lambda A_\le(y))(1-\lambda A_<(y))}
@@ -46,9 +46,12 @@ integrand kink or jump, on the same prediction grid as the SPRPT closed form (c 
 agree with the SPJF and SPRPT closed forms to 1e-8 or better in the tests). Other joint laws go
 through the generic SOAP evaluator (:mod:`qtheory.generic`).
 
-``qt.MG1(...).mean_response_time(qt.LimitedPreemption(c))`` currently takes the generic route
-(``mg1.py`` dispatches closed forms by type); the policy offers ``closed_form_mean`` and
-``closed_form_response_time`` hooks for it, and ``sim_policy()`` for :func:`qtheory.simulate`.
+``qt.MG1(...).mean_response_time(qt.TRAIL(c))`` uses the same closed form, through the
+policy's ``closed_form_mean`` and ``closed_form_response_time`` hooks (the generic evaluator
+only where :func:`limited_preemption` falls back on it); ``sim_policy()`` serves
+:func:`qtheory.simulate`. The policy is named ``TRAIL(c=...)`` in reprs and tables, and
+``"trail"`` (c = 0.8) or ``"trail-0.5"`` by name (:func:`qtheory.policies.get_policy`, the
+command line's ``--policies``).
 """
 
 from __future__ import annotations
@@ -125,10 +128,22 @@ class LimitedPreemption(Policy):
 
     Notes
     -----
-    ``qt.MG1(...).mean_response_time(qt.LimitedPreemption(c))`` goes through the generic SOAP
-    evaluator (exact on discrete laws, about 1e-3 relative on continuous ones);
-    :func:`limited_preemption` evaluates the closed form of the module docstring (exact on
-    discrete laws, ~1e-8 on continuous ones) and the memory held by paused jobs.
+    ``qt.MG1(...).mean_response_time(qt.TRAIL(c))`` evaluates the closed form of the module
+    docstring through :meth:`closed_form_mean` (the same numbers as :func:`limited_preemption`:
+    exact on discrete laws, ~1e-8 relative on continuous sizes with perfect or multiplicative
+    predictions); only the joint laws outside those routes (one-bit advice, factor maps,
+    discrete sizes with more than :data:`MAX_SPLIT_ATOMS` atoms and continuous errors) go
+    through the generic SOAP evaluator (exact on discrete laws, about 1e-4 to 1e-3 relative on
+    continuous ones). :func:`limited_preemption` also gives the memory held by paused jobs.
+
+    By name: ``"trail"`` (c = 0.8, the paper's value), ``"trail-0.5"``; the repr and the
+    table name are both ``TRAIL(c=0.5)``.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> qt.policies.get_policy("trail-0.5")
+    TRAIL(c=0.5)
     """
 
     descriptor = "prediction"
@@ -142,6 +157,9 @@ class LimitedPreemption(Policy):
 
     def _params(self):
         return {"c": self.c}
+
+    def __repr__(self) -> str:
+        return self.name
 
     def rescaled(self, age_factor: float, descriptor_factor: float) -> Policy | None:
         """Itself (the rank ``y - a`` up to age ``c y`` keeps its order in any unit), unless the
@@ -200,23 +218,27 @@ TRAIL = LimitedPreemption
 class LimitedPreemptionResult:
     r"""Exact quantities of SPRPT with limited preemption, one entry per load.
 
+    With one load (``loads`` omitted or a single number) every per-load field is a float;
+    with a sequence of loads, an array with one entry per load. ``float(result)`` is the mean
+    response time at one load.
+
     Attributes
     ----------
     c : float
-    load : ndarray
-    mean : ndarray
+    load : float or ndarray
+    mean : float or ndarray
         :math:`E[T]`.
-    waiting : ndarray
+    waiting : float or ndarray
         Mean time until first service.
-    residence : ndarray
+    residence : float or ndarray
         Mean time from first service to the end of the preemptible phase (age :math:`cY`).
     tail : float
         :math:`E[(X - cY)^+]`, the non-preemptible remainder (load-free).
-    paused_jobs : ndarray
+    paused_jobs : float or ndarray
         :math:`E[N_{paused}]`, the time-average number of preempted jobs waiting.
-    paused_age : ndarray
+    paused_age : float or ndarray
         Time-average total age of paused jobs (KV tokens held, in units of size).
-    preemptions : ndarray
+    preemptions : float or ndarray
         Mean number of preemptions per job.
     exact : bool
         False when the generic evaluator was used (only ``mean`` is filled then).
@@ -239,6 +261,34 @@ class LimitedPreemptionResult:
         return (f"LimitedPreemptionResult(c={self.c:g}, load={np.round(self.load, 6).tolist()}, "
                 f"mean={np.round(self.mean, 6).tolist()}, route={self.route!r})")
 
+    def __float__(self) -> float:
+        if np.ndim(self.mean) != 0:
+            raise TypeError(f"float() of a LimitedPreemptionResult needs one load, this one has "
+                            f"{np.size(self.mean)}; use result.mean")
+        return float(self.mean)
+
+    def table(self):
+        """The per-load quantities as a :class:`qtheory.table.Table`."""
+        from .table import Table
+
+        cols = ["load", "E[T]", "waiting", "residence", "paused jobs", "paused age", "preemptions"]
+        fields = (self.load, self.mean, self.waiting, self.residence, self.paused_jobs,
+                  self.paused_age, self.preemptions)
+        rows = zip(*(np.atleast_1d(np.asarray(f, float)).tolist() for f in fields), strict=True)
+        return Table(cols, rows, title=f"TRAIL(c={self.c:g}), route {self.route!r}"
+                                       + ("" if self.exact else " (generic evaluator)"))
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+    def _one(self) -> LimitedPreemptionResult:
+        """The result with its per-load fields as floats (one load)."""
+        names = ("load", "mean", "waiting", "residence", "paused_jobs", "paused_age", "preemptions")
+        vals = {k: float(np.asarray(getattr(self, k), float).reshape(-1)[0]) for k in names}
+        extra = {k: (float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else v)
+                 for k, v in self.extra.items()}
+        return replace(self, extra=extra, **vals)
+
 
 def _mg1(model, what: str):
     """``model`` as a :class:`qtheory.MG1`; ``TypeError`` naming ``model`` otherwise. An M/G/k
@@ -253,7 +303,7 @@ def _mg1(model, what: str):
             return model.pooled()
         raise TypeError(f"model must be an M/G/1 (qt.MG1): {what} has no exact formula for "
                         f"{model.servers} servers of speed {model.server_speed!r}, got "
-                        f"model={model!r}; simulate it (qt.simulate) or use model.bounds(...)")
+                        f"model={model!r}; simulate the k servers, e.g. qt.simulate(model, qt.TRAIL(0.8))")
     raise TypeError(f"model must be a qt.MG1, got model={plain(model)}")
 
 
@@ -557,6 +607,7 @@ def limited_preemption(model, c: float = 0.8, loads=None) -> LimitedPreemptionRe
     Returns
     -------
     LimitedPreemptionResult
+        Floats for one load (``loads`` omitted or a number), arrays for a sequence of loads.
         See the module docstring for the formulas (SOAP, Scully et al. 2018; TRAIL, Shahout et
         al. ICLR 2025). Joint laws outside the exact routes (one-bit advice, factor maps,
         discrete sizes with continuous multiplicative errors) fall back to the generic
@@ -564,10 +615,16 @@ def limited_preemption(model, c: float = 0.8, loads=None) -> LimitedPreemptionRe
     """
     model = _mg1(model, "limited_preemption")
     c = in_range("c", c, 0.0, 1.0)
+    r = _limited_preemption(model, c, loads)
+    return r._one() if loads is None or np.ndim(loads) == 0 else r
+
+
+def _limited_preemption(model, c: float, loads) -> LimitedPreemptionResult:
+    """:func:`limited_preemption` with array fields (one entry per load)."""
     lams = _arrival_rates(model, loads)
     unit, m = _unit_model(model, c)
     if unit is not model:  # evaluate at mean size 1, then times (and ages) back in the model's unit
-        r = limited_preemption(unit, c, loads)
+        r = _limited_preemption(unit, c, loads)
         extra = {k: v * m for k, v in r.extra.items()}
         return replace(r, mean=r.mean * m, waiting=r.waiting * m, residence=r.residence * m,
                        tail=r.tail * m, paused_age=r.paused_age * m, extra=extra)
@@ -620,7 +677,7 @@ def preemption_overhead(model, c: float = 0.8, s0: float = 0.0, s1: float = 0.0,
     model = _mg1(model, "preemption_overhead")
     s0 = nonnegative("s0", s0)
     s1 = nonnegative("s1", s1)
-    r = limited_preemption(model, c, loads)
+    r = _limited_preemption(model, in_range("c", c, 0.0, 1.0), loads)
     if not r.exact:
         raise NotImplementedError("preemption_overhead needs an exact route (discrete laws, or "
                                   "continuous sizes with perfect or multiplicative predictions)")
@@ -844,7 +901,7 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
     \rangle` for shorts, :math:`\langle 1, y - a\rangle` for longs. With
     :math:`\rho_S = \lambda E[X; S]`, :math:`m_{2S} = E[X^2; S]`, :math:`A_L(v) = E[X; L, Y < v]`,
     :math:`B_L(y) = E[X^2; L, Y \le y]`, :math:`C_L(y) = E[((X - (Y - y))^+)^2; L, Y > y]`
-    (``../shared/reference/llm_queueing.md`` section 3.1, derived by SOAP):
+    (derived by SOAP; :mod:`qtheory.prediction_cost` has the full model with both cost models):
 
     .. math::
         E[T_S(x)] = x + \frac{\lambda m_{2S}}{2(1-\rho_S)}, \qquad
@@ -853,13 +910,16 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
           + \int_0^{\min(x, y)} \frac{dt}{1 - \rho_S - \lambda A_L(y - t)}
           + \frac{(x - y)^+}{1 - \rho_S},
 
-    and the cost metric :math:`E[T] + c_1 + c_2 P(L)`.
+    and the cost metric :math:`E[T] + c_1 + c_2 P(L)`. The same as
+    ``qt.total_cost(model, qt.SkipPredict(threshold, c1, c2, "external", cheap))``, whose
+    engine it uses.
 
     Parameters
     ----------
     model : qtheory.MG1
-        Size law and the *expensive* prediction law (multiplicative with a continuous size law,
-        or any discrete law: ``Empirical`` sizes / ``EmpiricalPairs``).
+        Size law and the *expensive* prediction law (multiplicative: exponential, uniform or
+        log-normal errors, on continuous or discrete sizes; or any discrete law: ``Empirical``
+        sizes with perfect predictions, ``EmpiricalPairs``).
     threshold : float
         :math:`T`: a job is predicted long iff its cheap prediction is :math:`\ge T`.
     cheap : prediction law or callable, optional
@@ -868,7 +928,7 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
     c1, c2 : float
         Cost of a cheap and of an expensive prediction (>= 0).
     """
-    from .sizes import Empirical
+    from .prediction_cost import SkipPredict
 
     model = _mg1(model, "skip_predict_external")
     T_ = nonnegative("threshold", threshold)
@@ -877,65 +937,14 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
     if model.prediction is None:
         raise ValueError("SkipPredict needs the expensive predictions: pass a model with "
                          "prediction=...")
-    q = _p_long_fn(model.prediction if cheap is None else cheap, T_)
+    pol = SkipPredict(T_, c1, c2, "external", cheap)
     lams = _arrival_rates(model, loads)
-    j = model.prediction.joint(model.size)
-    mS_short = np.empty(lams.size)
-    mS_long = np.empty(lams.size)
-    if isinstance(j, EmpiricalJoint) or model.size.is_discrete:
-        if isinstance(j, EmpiricalJoint):
-            x, y, w = j.x, j.y, j.w
-        elif isinstance(j, PerfectJoint):
-            x, y, w = model.size.atom_values, model.size.atom_values, model.size.atom_probs
-        else:
-            raise NotImplementedError("SkipPredict with a discrete size law needs EmpiricalPairs "
-                                      "or perfect expensive predictions")
-        ql = q(x)
-        wl, ws = w * ql, w * (1 - ql)
-        p_long = float(wl.sum())
-        e1S, m2S = float(np.sum(ws * x)), float(np.sum(ws * x * x))
-        L = _Pairs(x, y, wl)
-        u = L.u
-        CL, BL, le, lt = L.C(u, 1.0), L.B(u), L.A_le(u), L.A_lt(u)
-        excess = float(np.sum(wl * np.maximum(x - y, 0.0)))
-        for i, lam in enumerate(lams):
-            rS = lam * e1S
-            mS_short[i] = e1S + (1 - p_long) * lam * m2S / (2 * (1 - rS))
-            wait = np.sum(L.pu * lam * (m2S + BL + CL) / (2 * (1 - rS - lam * le) * (1 - rS - lam * lt)))
-            res = np.sum(wl * L.integrals(lam, y - np.minimum(x, y), y, base=rS)[0])
-            mS_long[i] = wait + res + excess / (1 - rS)
-    elif isinstance(j, FactorJoint):
-        xr, wr = _fine_size_rule(model.size)
-        ql = q(xr)
-        p_long = float(np.sum(wr * ql))
-        ws = wr * (1 - ql)
-        e1S, m2S = float(np.sum(ws * xr)), float(np.sum(ws * xr * xr))
-        keep = wr * ql > 0
-        JL = FactorJoint(Empirical(xr[keep], weights=(wr * ql)[keep]), j.factor) if keep.any() \
-            else None
-        pl = p_long
-        for i, lam in enumerate(lams):
-            rS = lam * e1S
-            mS_short[i] = e1S + (1 - pl) * lam * m2S / (2 * (1 - rS))
-            if JL is None:
-                mS_long[i] = 0.0
-                continue
-            le, lt = pl * JL.A_le_v, pl * JL.A_lt_v
-            wait = np.sum(pl * JL.w_prob * lam * (m2S + pl * (JL.B_v + JL.C_v))
-                          / (2 * (1 - rS - lam * le) * (1 - rS - lam * lt)))
-            res = np.sum(JL.w_dv * pl * JL.G_v / (1 - rS - lam * lt))
-            mS_long[i] = wait + res + pl * JL.excess / (1 - rS)
-    else:
-        raise NotImplementedError(f"SkipPredict with {type(j).__name__} joint laws is not supported")
-    mean = mS_short + mS_long
+    parts = pol._parts(model)
+    both = np.array([pol._time(parts, float(lam)) for lam in lams]).reshape(-1, 2)
+    mean, mean_long = both[:, 0], both[:, 1]
+    p_long = pol.p_long(model)
     return SkipPredictResult(lams * model.size.mean, mean, mean + c1 + c2 * p_long, p_long,
-                             mS_short, mS_long)
-
-
-def _fine_size_rule(size):
-    from ._quadrature import size_rule
-
-    return size_rule(size, width=0.1)
+                             mean - mean_long, mean_long)
 
 
 def simulate_skip_predict(model, threshold: float, cheap=None, jobs: int = 400_000, seed=None,

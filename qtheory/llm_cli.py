@@ -1,5 +1,11 @@
 """The ``qtheory llm`` sub-command: mean latency of FCFS, SPJF, SPRPT and TRAIL(c) on a shipped
-LLM request trace, from the exact SOAP formulas (:func:`qtheory.llm.limited_preemption`)."""
+LLM request trace, from the exact SOAP formulas (:func:`qtheory.llm.limited_preemption`).
+
+``--policies`` takes the names of the main command (``fcfs,sprpt,trail,trail-0.5``; ``trail`` is
+the TRAIL paper's c = 0.8); without it FCFS, SPJF, SPRPT and TRAIL(c) for each ``--c`` are shown.
+``--plot FILE`` draws two panels: E[T] against the load, and E[T] of TRAIL(c) relative to
+SPRPT against c at each ``--load`` (where the effect of c shows; on the first panel's log axis
+the prediction policies lie within a few percent of each other)."""
 
 from __future__ import annotations
 
@@ -27,6 +33,10 @@ def _add_arguments(p: argparse.ArgumentParser, top_level: bool) -> None:
                    help="loads in (0, 1) (default 0.5 0.7 0.8 0.9)")
     g.add_argument("--c", type=float, nargs="+", default=list(DEFAULT_C), metavar="C",
                    help="TRAIL preemptible fractions in [0, 1] (default 0.5 0.8)")
+    g.add_argument("--policies", metavar="LIST", default=None,
+                   help="comma-separated policy names instead of FCFS, SPJF, SPRPT and TRAIL(--c), "
+                        "e.g. fcfs,sprpt,trail,trail-0.5 ('trail' is TRAIL with the paper's "
+                        "c = 0.8, 'trail-C' any c in [0, 1])")
     g.add_argument("--predictor", choices=("five_class", "binary", "perfect"), default="five_class",
                    help="prediction error law fitted to a measured output-length predictor "
                         "(default five_class)")
@@ -34,12 +44,29 @@ def _add_arguments(p: argparse.ArgumentParser, top_level: bool) -> None:
                    help="service time per output token (default 1: latencies in tokens)")
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
     g.add_argument("--plot", metavar="FILE", action="append",
-                   help="also write a figure of E[T] against the load (PDF and PNG)")
+                   help="also write a figure: E[T] against the load, and TRAIL's E[T] relative to "
+                        "SPRPT against c; the extension of FILE picks the format (.pdf, .png, "
+                        ".svg, .eps), without one FILE.pdf and FILE.png are written")
 
 
-def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: float = 1.0):
-    """Rows (policy, load, E[T], E[T]/E[T_FCFS], paused jobs, paused KV tokens)."""
+def default_policies(cs) -> list:
+    """FCFS, SPJF, SPRPT and TRAIL(c) for each c."""
+    from .llm import TRAIL
+    from .policies import get_policy
+
+    return [get_policy("fcfs"), get_policy("spjf"), get_policy("sprpt")] + [TRAIL(c) for c in cs]
+
+
+def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: float = 1.0,
+             policies=None):
+    """Rows (policy, load, E[T], E[T]/E[T_FCFS], paused jobs, paused KV tokens).
+
+    ``policies``: policies or names (default :func:`default_policies` of ``cs``). TRAIL and
+    SPRPT report the memory held by paused jobs (exact, :func:`qtheory.llm.limited_preemption`);
+    non-preemptive policies hold none; for other preemptive policies it is not computed (NaN).
+    """
     from . import datasets, llm
+    from .policies import FCFS, SJF, SPRPT, get_policy
 
     tr = datasets.azure_llm_2023(trace)
     q = tr.model(0.5, predictor=predictor, per_token=per_token)
@@ -47,14 +74,20 @@ def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: fl
     fcfs = q.sweep("fcfs", loads)
     rows = []
     zero = np.zeros(loads.size)
-    curves = {"FCFS": (fcfs, zero, zero)}
-    sp = llm.limited_preemption(q, 0.0, loads)
-    curves["SPJF"] = (sp.mean, zero, zero)
-    sr = llm.limited_preemption(q, 1.0, loads)
-    curves["SPRPT"] = (sr.mean, sr.paused_jobs, sr.paused_age / per_token)
-    for c in cs:
-        r = llm.limited_preemption(q, c, loads)
-        curves[f"TRAIL(c={c:g})"] = (r.mean, r.paused_jobs, r.paused_age / per_token)
+    nan = np.full(loads.size, np.nan)
+    curves = {}
+    for p in (default_policies(cs) if policies is None else policies):
+        pol = get_policy(p)
+        if pol.name in curves:
+            continue
+        if isinstance(pol, llm.LimitedPreemption) or type(pol) is SPRPT:
+            r = llm.limited_preemption(q, pol.c if isinstance(pol, llm.LimitedPreemption) else 1.0,
+                                       loads)
+            curves[pol.name] = (r.mean, r.paused_jobs, r.paused_age / per_token)
+        elif isinstance(pol, (FCFS, SJF)):  # non-preemptive (SJF covers SPJF): nothing is paused
+            curves[pol.name] = (q.sweep(pol, loads), zero, zero)
+        else:
+            curves[pol.name] = (q.sweep(pol, loads), nan, nan)
     for name, (et, pj, pa) in curves.items():
         for i, rho in enumerate(loads):
             rows.append((name, float(rho), float(et[i]), float(et[i] / fcfs[i]), float(pj[i]),
@@ -77,7 +110,16 @@ def _run(args: argparse.Namespace) -> int:
     if not (args.per_token > 0 and math.isfinite(args.per_token)):
         print(f"qtheory llm: error: --per-token must be > 0, got {args.per_token!r}", file=sys.stderr)
         return 2
-    tr, q, rows = evaluate(args.trace, loads, args.c, args.predictor, args.per_token)
+    policies = None
+    if args.policies is not None:
+        from .cli import _policies_arg
+
+        try:
+            policies = _policies_arg(args.policies)
+        except argparse.ArgumentTypeError as err:
+            print(f"qtheory llm: error: --policies: {err}", file=sys.stderr)
+            return 2
+    tr, q, rows = evaluate(args.trace, loads, args.c, args.predictor, args.per_token, policies)
     cols = ["policy", "load", "E[T]", "E[T]/E[T_FCFS]", "paused jobs", "paused KV tokens"]
     title = (f"{tr.name}: {len(tr)} requests, mean output {tr.generated_tokens.mean():.1f} tokens, "
              f"{args.predictor} predictions; E[T] in units of {args.per_token:g} per token")
@@ -90,39 +132,71 @@ def _run(args: argparse.Namespace) -> int:
         print(table)
         print(f"data: {tr.citation}")
     if args.plot:
-        _plot(q, args.c, max(loads), args.plot, args.per_token)
+        try:
+            _plot(q, args.c, loads, args.plot, args.per_token, policies)
+        except ValueError as err:  # e.g. an extension matplotlib cannot write
+            print(f"qtheory llm: error: --plot: {err}", file=sys.stderr)
+            return 2
     return 0
 
 
-def _plot(q, cs, max_load, paths, per_token) -> None:
+#: values of c on the x axis of the second panel
+C_GRID = np.linspace(0.0, 1.0, 21)
+
+
+def _plot(q, cs, loads, paths, per_token, policies=None) -> list:
+    """Two panels: (a) E[T] against the load (log axis), one curve per policy; (b) E[T] of
+    TRAIL(c) over E[T] of SPRPT against c, one curve per load in ``loads`` (c = 0 is SPJF,
+    c = 1 SPRPT), markers at the chosen ``cs``. Returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from . import llm, plotting
+    from .policies import get_policy
 
-    grid = np.linspace(0.05, max(0.95, max_load), PLOT_POINTS)
+    pols = [get_policy(p) for p in (default_policies(cs) if policies is None else policies)]
+    grid = np.linspace(0.05, max(0.95, max(loads)), PLOT_POINTS)
+    every = max(1, PLOT_POINTS // 8)
+    unit = "" if per_token == 1 else f" ({per_token:g} per token)"
     with plotting.paper_style():
-        fig, ax = plotting.figure("single")
-        ax.plot(grid, q.sweep("fcfs", grid), label="FCFS", **plotting.policy_style("FCFS"))
-        ax.plot(grid, llm.limited_preemption(q, 0.0, grid).mean, label="SPJF",
-                **plotting.policy_style("SPJF"))
-        for c in cs:
-            ax.plot(grid, llm.limited_preemption(q, c, grid).mean, label=f"TRAIL(c={c:g})",
-                    linestyle="--")
-        ax.plot(grid, llm.limited_preemption(q, 1.0, grid).mean, label="SPRPT",
-                **plotting.policy_style("SPRPT"))
+        fig, (ax, bx) = plotting.figure("double", height=2.6, ncols=2)
+        for k, pol in enumerate(pols):
+            vals = np.asarray(q.sweep(pol, grid), float)
+            # stagger the markers of the curves, which lie close together on the log axis
+            ax.plot(grid, vals, label=pol.name, markevery=(k % every, every),
+                    **plotting.policy_style(pol.name))
         ax.set_yscale("log")
         ax.set_xlabel(r"load $\rho$")
-        ax.set_ylabel(r"mean latency $E[T]$" + ("" if per_token == 1 else f" ({per_token:g}/token)"))
-        ax.legend()
+        ax.set_ylabel(r"mean latency $E[T]$" + unit)
+        ax.set_title("(a) mean latency", fontsize="medium")
+        ax.legend(loc="upper left", handlelength=2.4)
+        shown = sorted({float(v) for v in loads})
+        # the c of the TRAIL curves of panel (a) (SPJF and SPRPT are the ends of the axis)
+        chosen = sorted({p.c for p in pols if isinstance(p, llm.LimitedPreemption)}) or list(cs)
+        colors = [plotting.PALETTE[k] for k in ("black", "green", "purple", "sky", "grey")]
+        for i, rho in enumerate(shown):
+            sprpt = float(llm.limited_preemption(q, 1.0, rho).mean)
+            rel = np.array([float(llm.limited_preemption(q, c, rho).mean) for c in C_GRID]) / sprpt
+            col = colors[i % len(colors)]
+            bx.plot(C_GRID, rel, label=rf"$\rho = {rho:g}$", marker="none", color=col,
+                    linestyle=("-", "--", ":", "-.")[i % 4])
+            mk = np.array([float(llm.limited_preemption(q, c, rho).mean) for c in chosen]) / sprpt
+            bx.plot(chosen, mk, linestyle="none", marker="o", color=col, markersize=4)
+        bx.axhline(1.0, color=plotting.PALETTE["grey"], linewidth=0.6)
+        bx.set_xlabel(r"preemptible fraction $c$ (0: SPJF, 1: SPRPT)")
+        bx.set_ylabel(r"$E[T_{\mathrm{TRAIL}(c)}]\,/\,E[T_{\mathrm{SPRPT}}]$")
+        bx.set_title("(b) effect of c (dots: the c of panel a)", fontsize="medium")
+        bx.set_xlim(0, 1)
+        bx.legend(loc="upper right")
         written = []
         for path in paths:
             written += plotting.save(fig, path)
     plt.close(fig)
     for w in written:
         print(f"qtheory llm: wrote {w}", file=sys.stderr)
+    return written
 
 
 COMMAND = Command(
@@ -138,5 +212,6 @@ COMMAND = Command(
     add_arguments=_add_arguments,
     run=_run,
     epilog="examples:\n  qtheory llm\n  qtheory llm --trace code --load 0.9 --c 0.25 0.8 --json\n"
-           "  qtheory llm --plot trail.pdf",
+           "  qtheory llm --policies fcfs,sprpt,trail,trail-0.5\n"
+           "  qtheory llm --plot trail.pdf        (trail.pdf; 'trail' alone: trail.pdf and trail.png)",
 )

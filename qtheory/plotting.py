@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 import warnings
 import zlib
 from collections.abc import Iterable, Sequence
@@ -159,6 +160,26 @@ def paper_style(**overrides: Any):
     return mpl.rc_context({**PAPER_RC, **overrides})
 
 
+#: markers of TRAIL(c) curves, by c in [0, 1] cut into as many equal bins (none of them is
+#: SPJF's or SPRPT's marker, the two ends c = 0 and c = 1)
+_TRAIL_MARKERS = ("v", "<", "p", "h", ">", "P")
+_TRAIL_NAME = re.compile(r"^trail\(c=([0-9.eE+-]+)\)$")
+
+
+def _trail_style(c: float) -> dict[str, Any]:
+    """TRAIL(c): dashed like the other prediction policies, its colour moving from SPJF's
+    (c = 0) to SPRPT's (c = 1) and one marker per sixth of [0, 1]."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    c = min(max(c, 0.0), 1.0)
+    a, b = np.array(to_rgb(PALETTE["orange"])), np.array(to_rgb(PALETTE["blue"]))
+    # through the Okabe-Ito vermillion at c = 1/2, so that neighbouring c stay distinct
+    mid = np.array(to_rgb(PALETTE["vermillion"]))
+    col = a + (mid - a) * 2 * c if c <= 0.5 else mid + (b - mid) * (2 * c - 1)
+    marker = _TRAIL_MARKERS[min(int(c * len(_TRAIL_MARKERS)), len(_TRAIL_MARKERS) - 1)]
+    return {"color": to_hex(col), "marker": marker, "linestyle": (0, (5, 1.5))}
+
+
 def policy_style(name: str) -> dict[str, Any]:
     """Colour, marker and line style of a policy, the same in every figure.
 
@@ -167,6 +188,8 @@ def policy_style(name: str) -> dict[str, Any]:
     name : str
         A policy name (``"SRPT"``, ``"srpt-bounce"``, ...; case-insensitive). Names that are not
         built in (a user's :class:`qtheory.Rank`) get a fixed style derived from the name.
+        ``"TRAIL(c=0.5)"`` (SPRPT with limited preemption) is dashed, with a colour between
+        SPJF's and SPRPT's and a marker that depend on ``c``.
 
     Returns
     -------
@@ -176,6 +199,12 @@ def policy_style(name: str) -> dict[str, Any]:
     key = name.strip().lower().replace("_", "-")
     key = {"srptbounce": "srpt-bounce", "conditional-gittins": "conditionalgittins",
            "fb": "las", "fifo": "fcfs"}.get(key, key)
+    m = _TRAIL_NAME.match(key.replace(" ", ""))
+    if m is not None:
+        try:
+            return _trail_style(float(m.group(1)))
+        except ValueError:
+            pass
     if key in _STYLE:
         color, marker = _STYLE[key]
         ls = "--" if key in _PREDICTION_NAMES else ":" if key == "ps" else "-"

@@ -14,6 +14,7 @@ lexicographic rank :math:`\langle -a, d\rangle`, encoded as :math:`d` at age 0 a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -363,9 +364,40 @@ def get_policy(policy) -> Policy:
         key = policy.strip().lower()
         if key in _BY_NAME:
             return _BY_NAME[key]()
+        trail = _trail(key, policy)
+        if trail is not None:
+            return trail
         raise ValueError(f"unknown policy name {policy!r}; known names: "
-                         + ", ".join(sorted(set(_BY_NAME))))
+                         + ", ".join(sorted(set(_BY_NAME) | {"trail", "trail-C"}))
+                         + " (C a number in [0, 1], e.g. trail-0.5)")
     raise TypeError(f"policy must be a Policy or a name, got {policy!r}")
+
+
+#: "trail", "trail-0.8", "trail(c=0.8)", "trail_0.8", "limitedpreemption-0.8" ...
+_TRAIL_NAME = re.compile(r"^(?:trail|limited[-_ ]?preemption)(?:[-_ ]?\(?(?:c\s*=\s*)?([^()]*?)\)?)?$")
+
+
+def _trail(key: str, original: str) -> Policy | None:
+    """SPRPT with limited preemption (TRAIL) from a name: ``"trail"`` (the paper's c = 0.8),
+    ``"trail-0.5"`` or ``"TRAIL(c=0.5)"`` (its table name); ``None`` if ``key`` is not such a
+    name; ``ValueError`` naming the policy where c is not a number in [0, 1]."""
+    m = _TRAIL_NAME.match(key)
+    if m is None:
+        return None
+    from .llm import LimitedPreemption
+
+    c = m.group(1)
+    if c is None or not c.strip():
+        return LimitedPreemption()
+    try:
+        value = float(c)
+    except ValueError:
+        raise ValueError(f"policy {original!r}: the preemptible fraction c must be a number in "
+                         f"[0, 1], as in 'trail-0.5', got c={c!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"policy {original!r}: the preemptible fraction c must lie in [0, 1], "
+                         f"as in 'trail-0.5', got c={value!r}")
+    return LimitedPreemption(value)
 
 
 BUILTIN = (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT, SRPTBounce, Gittins,

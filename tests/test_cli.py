@@ -275,3 +275,20 @@ def test_figure_plot_save(tmp_path):
     plt.close(fig)
     with pytest.raises(ValueError, match="width"):
         plotting.figure("triple")
+
+
+# ---- TRAIL by name ---------------------------------------------------------------------------------
+def test_trail_names_in_policies(capsys):
+    """'trail' (the paper's c = 0.8) and 'trail-C' name SPRPT with limited preemption; the table row
+    is the policy's repr, and its closed form carries no generic-evaluator footnote."""
+    code, out, err = run(capsys, "--policies", "sprpt,trail,trail-0.5", "--load", "0.8", "--json")
+    assert code == 0, err
+    res = json.loads(out)["mean_response_time"]
+    assert set(res) == {"SPRPT", "TRAIL(c=0.8)", "TRAIL(c=0.5)"}
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    assert res["TRAIL(c=0.5)"][0] == pytest.approx(float(qt.limited_preemption(q, 0.5).mean), rel=1e-12)
+    code, out, err = run(capsys, "--policies", "trail", "--load", "0.8")
+    assert code == 0 and "TRAIL(c=0.8)" in out and "[1]" not in out, out
+    code, out, err = run(capsys, "--policies", "trail-1.5")
+    assert code == 2 and "[0, 1]" in err
+    assert "trail-0.5" in cli.build_parser().format_help()

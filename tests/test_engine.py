@@ -10,9 +10,9 @@ import math
 import os
 
 import mp_reference as R
-import reference_soap
 import numpy as np
 import pytest
+import reference_soap
 from scipy import integrate
 
 import qtheory as qt

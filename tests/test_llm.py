@@ -79,8 +79,8 @@ def _trail_by_hand(c):
 
 def test_limits_discrete_exact():
     q = qt.MG1(0.8, prediction=_pairs())
-    assert qt.limited_preemption(q, 0.0).mean[0] == pytest.approx(q.mean_response_time("spjf"), rel=1e-12)
-    assert qt.limited_preemption(q, 1.0).mean[0] == pytest.approx(q.mean_response_time("sprpt"), rel=1e-12)
+    assert qt.limited_preemption(q, 0.0).mean == pytest.approx(q.mean_response_time("spjf"), rel=1e-12)
+    assert qt.limited_preemption(q, 1.0).mean == pytest.approx(q.mean_response_time("sprpt"), rel=1e-12)
     # the policy's rank through the generic SOAP evaluator (exact on discrete laws; MG1 would
     # take the closed-form hook, i.e. limited_preemption itself): measured 1e-16 and 8e-15
     assert _generic(q, qt.LimitedPreemption(0.0)) == pytest.approx(q.mean_response_time("spjf"), rel=1e-10)
@@ -97,7 +97,7 @@ def test_closed_form_equals_generic_on_discrete_laws(c, ties):
     if ties:
         pairs = qt.EmpiricalPairs(pairs.x, np.round(pairs.y, 1) + 0.1)
     q = qt.MG1(0.7, prediction=pairs)
-    closed = qt.limited_preemption(q, c).mean[0]
+    closed = qt.limited_preemption(q, c).mean
     assert _generic(q, qt.LimitedPreemption(c)) == pytest.approx(closed, rel=1e-9)
     assert _generic(q, _trail_by_hand(c)) == pytest.approx(closed, rel=1e-9)
     # c matters on this law: the value is neither SPRPT's (c = 1) nor SPJF's (c = 0), so a rank
@@ -114,7 +114,7 @@ def test_continuous_against_generic():
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.PerfectPrediction())
     for c in (0.5, 0.8):
         g = generic.evaluate(q, qt.LimitedPreemption(c), [q.arrival_rate])
-        closed = qt.limited_preemption(q, c).mean[0]
+        closed = qt.limited_preemption(q, c).mean
         assert abs(g.mean[0] / closed - 1) <= 1e-5
         assert abs(g.mean[0] - closed) <= g.error[0]
 
@@ -155,22 +155,22 @@ def test_reference_table():
 
 def test_reference_decomposition_and_memory():
     r = qt.limited_preemption(_mm1(0.8), 0.5)
-    assert r.waiting[0] == pytest.approx(1.5867, abs=5e-5)
-    assert r.residence[0] == pytest.approx(1.0052, abs=5e-5)
+    assert r.waiting == pytest.approx(1.5867, abs=5e-5)
+    assert r.residence == pytest.approx(1.0052, abs=5e-5)
     assert r.tail == pytest.approx(0.5 + 0.5 * np.exp(-2.0), rel=1e-12)
     # reference Monte Carlo (2e7 jobs): 0.458 paused, 0.476 paused age, 0.267 preemptions
-    assert r.paused_jobs[0] == pytest.approx(0.458, abs=1.5e-3)
-    assert r.paused_age[0] == pytest.approx(0.476, abs=3e-3)
-    assert r.preemptions[0] == pytest.approx(0.267, abs=1.5e-3)
+    assert r.paused_jobs == pytest.approx(0.458, abs=1.5e-3)
+    assert r.paused_age == pytest.approx(0.476, abs=3e-3)
+    assert r.preemptions == pytest.approx(0.267, abs=1.5e-3)
     r0 = qt.limited_preemption(_mm1(0.8), 0.0)
-    assert r0.paused_jobs[0] == 0 and r0.paused_age[0] == 0 and r0.preemptions[0] == 0
+    assert r0.paused_jobs == 0 and r0.paused_age == 0 and r0.preemptions == 0
 
 
 def test_memory_monotone_in_c():
     q = _mm1(0.9)
     res = [qt.limited_preemption(q, c) for c in (0.25, 0.5, 1.0)]
-    assert np.all(np.diff([r.paused_age[0] for r in res]) > 0)
-    assert np.all(np.diff([r.mean[0] for r in res]) < 0)
+    assert np.all(np.diff([r.paused_age for r in res]) > 0)
+    assert np.all(np.diff([r.mean for r in res]) < 0)
 
 
 # ---- limited preemption vs simulation -------------------------------------------------------------
@@ -179,9 +179,9 @@ def test_limited_preemption_simulation(load, c):
     q = _mm1(load)
     r = qt.limited_preemption(q, c)
     s = qt.simulate_limited_preemption(q, c, jobs=800_000 * SCALE, seed=11, replications=REPS)
-    assert_consistent(r.mean[0], s, "E[T]")
+    assert_consistent(r.mean, s, "E[T]")
     for name in ("paused_jobs", "paused_age", "preemptions"):
-        assert_consistent(getattr(r, name)[0], estimate(s, name), name)
+        assert_consistent(getattr(r, name), estimate(s, name), name)
 
 
 @pytest.mark.parametrize("load", [0.5, 0.8])
@@ -189,8 +189,8 @@ def test_limited_preemption_simulation_discrete(load):
     q = qt.MG1(0.5, prediction=_pairs(300, seed=5)).with_load(load)
     r = qt.limited_preemption(q, 0.6)
     s = qt.simulate_limited_preemption(q, 0.6, jobs=800_000 * SCALE, seed=12, replications=REPS)
-    assert_consistent(r.mean[0], s, "E[T]")
-    assert_consistent(r.paused_age[0], estimate(s, "paused_age"), "paused age")
+    assert_consistent(r.mean, s, "E[T]")
+    assert_consistent(r.paused_age, estimate(s, "paused_age"), "paused age")
 
 
 def test_limited_preemption_simulation_kinked_laws():
@@ -201,16 +201,16 @@ def test_limited_preemption_simulation_kinked_laws():
         r = qt.limited_preemption(q, 0.5)
         assert r.route == "continuous"
         s = qt.simulate_limited_preemption(q, 0.5, jobs=800_000 * SCALE, seed=14, replications=REPS)
-        assert_consistent(r.mean[0], s, f"E[T], {size!r}")
-        assert_consistent(r.paused_age[0], estimate(s, "paused_age"), f"paused age, {size!r}")
+        assert_consistent(r.mean, s, f"E[T], {size!r}")
+        assert_consistent(r.paused_age, estimate(s, "paused_age"), f"paused age, {size!r}")
 
 
 def test_infinite_second_moment():
     q = qt.MG1(0.5 / 3, qt.Pareto(1.5, 1.0), qt.PerfectPrediction())
-    assert qt.limited_preemption(q, 0.5).mean[0] == np.inf        # non-preemptive tail
-    assert qt.limited_preemption(q, 1.0).mean[0] == pytest.approx(q.mean_response_time("srpt"), rel=1e-8)
+    assert qt.limited_preemption(q, 0.5).mean == np.inf        # non-preemptive tail
+    assert qt.limited_preemption(q, 1.0).mean == pytest.approx(q.mean_response_time("srpt"), rel=1e-8)
     qe = qt.MG1(0.5 / 3, qt.Pareto(1.5, 1.0), qt.ExponentialPrediction())
-    assert qt.limited_preemption(qe, 1.0).mean[0] == np.inf
+    assert qt.limited_preemption(qe, 1.0).mean == np.inf
 
 
 def test_mg1_hooks():
@@ -226,7 +226,7 @@ def test_sim_policy_in_the_main_simulator():
     q = _mm1(0.7)
     res = qt.simulate(q, qt.LimitedPreemption(0.5).sim_policy(), jobs=400_000 * SCALE, seed=3,
                       replications=REPS)
-    assert_consistent(qt.limited_preemption(q, 0.5).mean[0], res, "TRAIL rank table")
+    assert_consistent(qt.limited_preemption(q, 0.5).mean, res, "TRAIL rank table")
 
 
 # ---- preemption cost --------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_preemption_overhead_against_simulation(load):
     assert_consistent(o["preempted_age"][0], estimate(s, "preempted_age"), "preempted age")
     assert o["overhead"][0] == pytest.approx(0.05 * o["preemptions"][0] + 0.2 * o["preempted_age"][0])
     # costs can only add work: the cost-free formula is a lower bound on the simulated mean
-    assert_above(qt.limited_preemption(q, 0.5).mean[0], s, "cost-free E[T]")
+    assert_above(qt.limited_preemption(q, 0.5).mean, s, "cost-free E[T]")
 
 
 def test_preemption_overhead_stability():
@@ -444,7 +444,7 @@ def test_cli_llm(capsys, tmp_path):
     assert rows["SPRPT"]["E[T]"] == pytest.approx(q.mean_response_time("sprpt"), rel=1e-12)
     assert rows["FCFS"]["E[T]"] == pytest.approx(q.mean_response_time("fcfs"), rel=1e-12)
     assert rows["TRAIL(c=0.5)"]["paused jobs"] == pytest.approx(
-        qt.limited_preemption(q, 0.5).paused_jobs[0], rel=1e-12)
+        qt.limited_preemption(q, 0.5).paused_jobs, rel=1e-12)
     assert "Splitwise" in out["citation"]
     assert main(["llm", "--c", "1.5"]) == 2
     assert "--c" in capsys.readouterr().err
@@ -461,7 +461,7 @@ def test_mg1_and_simulate_take_limited_preemption_directly():
     assert q.response_time(qt.LimitedPreemption(1.0), x=1.0, y=0.7) == pytest.approx(
         q.response_time("sprpt", x=1.0, y=0.7), rel=1e-9)
     v = qt.verify(q, pol, jobs=400_000, seed=5, replications=REPS)
-    assert v.formula == pytest.approx(qt.limited_preemption(q, c=0.5).mean[0], rel=1e-12)
+    assert v.formula == pytest.approx(qt.limited_preemption(q, c=0.5).mean, rel=1e-12)
     assert_consistent(v.formula, v.sim, "verify(TRAIL)")
 
 
@@ -490,3 +490,86 @@ def test_kv_memory_stability_rate_against_simulation():
             assert r.waiting_at_end > 500
     with pytest.raises(ValueError, match="memory"):
         qt.simulate_kv_memory(0.01, 10.0, s, o)
+
+
+# ---- names, reprs, results, k servers (issue 17, part 3) --------------------------------------------
+def test_trail_names_and_repr():
+    from qtheory.policies import get_policy
+
+    assert get_policy("trail") == qt.TRAIL(0.8)
+    for name, c in (("trail-0.5", 0.5), ("TRAIL(c=0.25)", 0.25), ("trail_1", 1.0), ("Trail-0", 0.0)):
+        assert get_policy(name) == qt.LimitedPreemption(c)
+    pol = qt.TRAIL(0.5)
+    assert repr(pol) == pol.name == "TRAIL(c=0.5)"
+    assert get_policy(repr(pol)) == pol                        # the repr is a name
+    q = _mm1(0.8)
+    assert q.compare(["sprpt", "trail-0.5"])["policy"] == ["SPRPT", "TRAIL(c=0.5)"]
+    assert q.mean_response_time("trail-0.5") == pytest.approx(3.1597, abs=5e-5)
+    for bad in ("trail-1.5", "trail-x"):
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            get_policy(bad)
+
+
+def test_limited_preemption_result_one_load_is_a_number():
+    q = _mm1(0.8)
+    r = qt.limited_preemption(q, 0.5)
+    assert isinstance(r.mean, float) and isinstance(r.paused_jobs, float) and float(r) == r.mean
+    assert isinstance(qt.limited_preemption(q, 0.5, 0.7).mean, float)
+    rs = qt.limited_preemption(q, 0.5, [0.7, 0.8])
+    assert rs.mean.shape == (2,) and rs.mean[1] == pytest.approx(r.mean, rel=1e-12)
+    assert "<table>" in rs._repr_html_() and "paused jobs" in str(rs.table())
+    with pytest.raises(TypeError, match="one load"):
+        float(rs)
+
+
+def test_trace_on_k_servers():
+    tr = qt.datasets.azure_llm_2023("conv")
+    m = tr.model(0.8, servers=4)
+    assert isinstance(m, qt.MGk) and m.servers == 4 and m.load == pytest.approx(0.8, rel=1e-12)
+    assert isinstance(tr.model(0.8), qt.MG1)
+    with pytest.raises(TypeError, match="4 servers"):
+        qt.limited_preemption(m, 0.5)
+    with pytest.raises(ValueError, match="servers"):
+        tr.model(0.8, servers=0)
+
+
+def test_trail_plot_styles():
+    from qtheory import plotting
+
+    s5, s8 = plotting.policy_style("TRAIL(c=0.5)"), plotting.policy_style("TRAIL(c=0.8)")
+    assert s5["marker"] != s8["marker"] and s5["color"] != s8["color"]
+    assert s5["linestyle"] != "-" and s5 == plotting.policy_style("trail(c=0.5)")
+    assert {s5["marker"], s8["marker"]}.isdisjoint({plotting.policy_style(n)["marker"] for n in ("SPJF", "SPRPT")})
+
+
+def test_cli_llm_policies_and_plot_files(capsys, tmp_path):
+    import json
+
+    from qtheory.cli import main
+
+    assert main(["llm", "--load", "0.8", "--policies", "fcfs,trail,trail-0.25", "--json"]) == 0
+    rows = {r["policy"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert set(rows) == {"FCFS", "TRAIL(c=0.8)", "TRAIL(c=0.25)"}
+    q = qt.datasets.azure_llm_2023("conv").model(0.8)
+    assert rows["TRAIL(c=0.25)"]["E[T]"] == pytest.approx(q.mean_response_time("trail-0.25"), rel=1e-12)
+    assert main(["llm", "--policies", "nosuch"]) == 2
+    assert "unknown policy" in capsys.readouterr().err
+    # the extension picks the format: f.png only; without one, both
+    assert main(["llm", "--load", "0.9", "--plot", str(tmp_path / "f.png")]) == 0
+    assert (tmp_path / "f.png").exists() and not (tmp_path / "f.pdf").exists()
+    assert main(["llm", "--load", "0.9", "--plot", str(tmp_path / "g")]) == 0
+    assert (tmp_path / "g.pdf").exists() and (tmp_path / "g.png").exists()
+    from qtheory import llm_cli
+
+    assert "extension of FILE picks the format" in " ".join(
+        llm_cli.COMMAND.description.split() + [a.help for a in _llm_parser()._actions if a.help])
+
+
+def _llm_parser():
+    import argparse
+
+    from qtheory import llm_cli
+
+    p = argparse.ArgumentParser()
+    llm_cli._add_arguments(p, False)
+    return p

@@ -58,7 +58,8 @@ def test_published_bad_input():
 
 # ---- registry and command line -------------------------------------------------------------------
 def test_registry_and_lazy_names():
-    assert set(PAPERS) == {"mitzenmacher2020", "small_advice2021", "dellamico_lognormal", "survey2025"}
+    assert set(PAPERS) == {"mitzenmacher2020", "small_advice2021", "dellamico_lognormal", "survey2025",
+                           "skippredict2024"}
     assert qt.PAPERS is PAPERS
     for name in PAPERS:
         mod = paper_module(name)

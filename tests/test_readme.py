@@ -125,3 +125,12 @@ def test_pytest_options_keep_the_summary_line():
     m = re.search(r'^addopts\s*=\s*"([^"]*)"', section, re.M)
     addopts = m.group(1).split() if m else []
     assert "-qq" not in addopts and addopts.count("-q") < 2, addopts
+
+
+def test_package_does_not_cite_the_shared_folder():
+    """The research notes beside the repository are not part of the package: docstrings and
+    printed provenance cite papers instead."""
+    bad = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "qtheory").rglob("*.py"))
+           for i, line in enumerate(p.read_text().splitlines(), 1) if "shared/reference" in line
+           or "../shared" in line]
+    assert not bad, bad

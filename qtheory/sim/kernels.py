@@ -14,7 +14,7 @@ The kernels share one data layout and one calling convention:
 * :func:`ps_kernel`: processor sharing on ``k`` servers (each job gets ``speed * min(1, k/n)``).
 * :func:`fcfs1_kernel`: FCFS on one server by the Lindley recursion (no event loop).
 
-Conventions (the SOAP paper; see ``shared/reference/soap_multiserver.md`` sections 1.6 and 7):
+Conventions (the SOAP paper, Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018):
 lower rank is served first; ties go to the earlier arrival; a job rank is compared through the
 key ``(rank, flag, arrival index)`` where ``flag = 1`` when the rank is rising at the job's
 current age (a rising job at rank ``R`` is effectively at ``R + 0`` and loses to a non-rising job

@@ -13,7 +13,8 @@ formulas (ITCS 2020) and the SOAP theorem (Scully et al., POMACS 2018):
 :math:`G(v) = P(Y > v) - P(Y - X > v)` and :math:`E[(X - Y)^+]`. With exponential predictions
 (:math:`Y \mid x \sim \mathrm{Exp}(\text{mean } x)`) they are all combinations of
 :math:`M_k(y) = E[X^k e^{-y/X}]`, which for :math:`X \sim \mathrm{Exp}(\text{mean } m)` is the
-modified Bessel function form (``../shared/reference/prediction_papers.md`` section 1.2)
+modified Bessel function form (Mitzenmacher, "Scheduling with Predictions and the Price of
+Misprediction", ITCS 2020)
 
 .. math::  M_k(y) = 2 m^k (y/m)^{(k+1)/2} K_{k+1}\left(2\sqrt{y/m}\right)
 

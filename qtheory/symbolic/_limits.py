@@ -30,8 +30,8 @@ def heavy_traffic_limit(formula: SymbolicFormula, scaled: bool | None = None) ->
     prediction-based policies (only jobs ranked below the tagged one count). A mean that grows
     like :math:`c/(1-\rho)` gives, with ``scaled=True`` (the default for ``E[T]``),
     :math:`c = \lim_{\rho\to1}(1-\rho)E[T]`: for FCFS :math:`E[X^2]/(2E[X])`, for PS and, with
-    exponential sizes, LAS :math:`E[X]` (Kleinrock, Queueing Systems vol. 2; heavy-traffic notes in
-    ``../shared/reference/soap_multiserver.md`` section 6).
+    exponential sizes, LAS :math:`E[X]` (Kleinrock, Queueing Systems vol. 2; for SRPT and the
+    prediction-based policies, Lin, Wierman and Zwart, Performance Evaluation 2011).
 
     Parameters
     ----------

@@ -10,8 +10,8 @@ POMACS 2(1), 2018, Thm 5.5) reduced for one rank function, as in :mod:`qtheory.s
 with old work counted while its rank is :math:`\le r` (:math:`\rho_{\le x}`) and new work while it
 is :math:`< r` (:math:`\rho_{<x}`); they differ only at atoms of the law. Size-based:
 Pollaczek-Khinchine (FCFS), :math:`x/(1-\rho)` (PS), Schrage (LAS), Phipps (SJF), PSJF,
-Schrage-Miller (SRPT). Prediction-based (Mitzenmacher, ITCS 2020; reference
-``../shared/reference/prediction_papers.md`` section 1.1 and ``soap_multiserver.md`` section 1.8):
+Schrage-Miller (SRPT). Prediction-based (Mitzenmacher, ITCS 2020; as SOAP policies with the
+prediction as descriptor, Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018):
 
 .. math::
     T_{SPJF}(x,y) &= x + \frac{\lambda E[X^2]}{2(1-\lambda A(y))^2}, \qquad
