@@ -818,6 +818,23 @@ def test_conditional_gittins_tie_does_not_depend_on_the_unit(factor):
     bad.assert_none("a Gittins tie resolved by rounding")
 
 
+def test_narrow_factor_bumps_beyond_the_bulk():
+    """Found by the explore profile: PSPJF 2.1e-6 high. Each size node x adds a bump x f_Z(v/x)
+    (log-width 0.07 here) to the functions of the prediction; beyond the bulk the v panels grew
+    to widths that integrated the bumps at x ~ 70 0.9% off (sum of E[X; Y in dv] 2e-6 high).
+    An independent Gauss-Hermite / scipy quadrature with the bounded Pareto's closed forms gives
+    0.32802889515 (the reference 0.32802889539)."""
+    size = qt.BoundedPareto(2.2619085028669965, 1 / 6, 150.0)
+    pred = qt.LogNormalPrediction(0.07)
+    m = ref.RefModel(size, pred)
+    lam = 0.1369522050837736 / m.m1
+    bad = Mismatches()
+    q = qt.MG1(lam, size, pred)
+    for pol in ("pspjf", "sprpt"):
+        bad.check(f"{pol} mean", q.mean_response_time(pol), m.mean_response_time(pol, lam))
+    bad.assert_none("engine and reference disagree")
+
+
 def test_narrow_uniform_factor_on_bounded_pareto():
     """Found by the explore profile: SPRPT slowdown 1.73e-7 and mean 1.2e-8 off. Between the
     kink of K(v) at v = 0.1 L = 1/30 and the grid's lower end 0.3, K varies like v^-2.1 and one
