@@ -5,6 +5,7 @@ Run from the repository root (one core; prints tables, writes JSON)::
     python benchmarks/bench_multiserver.py            # timing of every MGk value (Part A)
     python benchmarks/bench_multiserver.py --quick    # a smaller timing run (smoke test)
     python benchmarks/bench_multiserver.py --grid     # Part B too: the error grid against the simulator
+    python benchmarks/bench_multiserver.py --priority # Part C only: PSPJF-k as priority classes (RDR-A)
 
 Part A times one cold ``MGk(...).mean_response_time(policy)`` (fresh law and model objects, so
 no cache) for FCFS, SPJF, PSPJF, SPRPT on exponential, Weibull(0.5) and the two Azure LLM
@@ -21,6 +22,12 @@ label, the simulated mean with its 95% CI, the relative error and whether the an
 answers order the policies as the simulation does (pairs whose simulated means differ by more
 than the two CIs). The largest errors per route are what ``qtheory.multiserver.APPROX_ERROR``
 holds.
+
+Part C (``--priority``) measures PSPJF-k with bucketed predictions against the simulator, by the
+priority-class model (``MGk.priority_approximation``, RDR-A) and by the Bondi-Buzen scaling
+(``MGk.approximation``): k = 2, 4, 8; loads 0.5, 0.8, 0.9; exponential sizes with one bit of
+advice (threshold the median, 10% of each class mislabelled: 2 classes); the Azure conv and
+code traces with the binary (2 classes) and the five-class (5 classes) predictors.
 """
 
 from __future__ import annotations
@@ -136,10 +143,51 @@ def part_b(jobs: int, reps: int, ks, loads, names) -> list[dict]:
     return rows
 
 
+def priority_laws():
+    out = {"exp-onebit": (qt.Exponential(1.0), qt.OneBit(math.log(2.0), 0.1, 0.1))}
+    for svc in ("conv", "code"):
+        tr = qt.datasets.azure_llm_2023(svc)
+        for pred in ("binary", "five_class"):
+            pr = tr.pairs(pred)
+            out[f"{svc}-{pred}"] = (pr.size_law(), pr)
+    return out
+
+
+def part_c(jobs: int, reps: int, ks=(2, 4, 8), loads=(0.5, 0.8, 0.9)) -> list[dict]:
+    rows = []
+    head = (f"{'law':<16} {'k':>2} {'load':>4} {'cls':>3} {'RDR-A':>10} {'ms':>6} {'BB':>10} {'sim':>10} "
+            f"{'ci95':>8} {'RDR err':>8} {'BB err':>8}")
+    print(head)
+    print("-" * len(head))
+    for name, (size, pred) in priority_laws().items():
+        for k in ks:
+            for load in loads:
+                m = qt.MGk(k, load * k / size.mean, size, pred)
+                t0 = time.perf_counter()
+                v = m.priority_approximation("pspjf")
+                dt = time.perf_counter() - t0
+                bb = m.approximation("pspjf")
+                r = qt.simulate(m, "pspjf", jobs=jobs, seed=5000 + k, replications=reps)
+                e1, e2 = float(v) / r.mean - 1, float(bb) / r.mean - 1
+                ncls = m.priority_classes()[0].size
+                print(f"{name:<16} {k:>2} {load:>4} {ncls:>3} {float(v):>10.5g} {1e3 * dt:>6.1f} {float(bb):>10.5g} "
+                      f"{r.mean:>10.5g} {r.ci:>8.3g} {100 * e1:>7.2f}% {100 * e2:>7.2f}%", flush=True)
+                rows.append({"law": name, "k": k, "load": load, "classes": int(ncls), "rdr": float(v),
+                             "seconds": dt, "bb": float(bb), "sim": r.mean, "ci": r.ci, "rdr_err": e1, "bb_err": e2})
+    for load in loads:
+        sub = [r for r in rows if r["load"] == load]
+        a = max(sub, key=lambda r: abs(r["rdr_err"]))
+        b = max(sub, key=lambda r: abs(r["bb_err"]))
+        print(f"load {load}: largest |err| RDR-A {100 * abs(a['rdr_err']):.2f}% ({a['law']} k={a['k']}), "
+              f"Bondi-Buzen {100 * abs(b['bb_err']):.2f}% ({b['law']} k={b['k']})")
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer cases, no simulation baseline")
     ap.add_argument("--grid", action="store_true", help="also the error grid against the simulator")
+    ap.add_argument("--priority", action="store_true", help="only Part C: PSPJF-k as priority classes")
     ap.add_argument("--jobs", type=int, default=400_000, help="jobs per simulation of the grid")
     ap.add_argument("--reps", type=int, default=16, help="replications per simulation of the grid")
     ap.add_argument("--ks", default="2,4,8,16")
@@ -147,6 +195,13 @@ def main(argv=None) -> int:
     ap.add_argument("--laws", default="exp,weibull0.5,azure-conv,azure-code")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "out" / "bench_multiserver.json"))
     args = ap.parse_args(argv)
+    if args.priority:
+        rows_c = part_c(args.jobs, args.reps)
+        out = Path(args.out).with_name("bench_multiserver_priority.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"priority": rows_c}, indent=1))
+        print(f"wrote {out}")
+        return 0
     la = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     print(f"qt.MGk.mean_response_time, one core (python {platform.python_version()}, {platform.machine()}; "
           f"load average {la[0]:.2f})")

@@ -102,7 +102,8 @@ def _g_logarithmic_reduction(A0: np.ndarray, A1: np.ndarray, A2: np.ndarray, tol
     return G
 
 
-def mphk_fcfs(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0) -> dict[str, float]:
+def mphk_fcfs(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0,
+              levels: bool = False) -> dict:
     r"""Exact M/PH/k FCFS means by the matrix-analytic method (see the module docstring).
 
     Parameters
@@ -115,6 +116,9 @@ def mphk_fcfs(servers: int, arrival_rate: float, ph: PhaseType, server_speed: fl
         The size law :math:`\mathrm{PH}(\boldsymbol\alpha, T)` (work; a server of speed
         :math:`s` runs the phase chain :math:`s` times as fast).
     server_speed : float
+    levels : bool
+        Also return ``levels``: the stationary vectors :math:`\boldsymbol\pi_0, \dots,
+        \boldsymbol\pi_k` (phase counts ordered as ``itertools.combinations_with_replacement``).
 
     Returns
     -------
@@ -224,9 +228,12 @@ def mphk_fcfs(servers: int, arrival_rate: float, ph: PhaseType, server_speed: fl
     p_wait = float(pik @ inv_IR @ np.ones(Lk))
     nq = float(pik @ R @ inv_IR @ inv_IR @ np.ones(Lk))
     wq = nq / lam
-    return {"p_wait": p_wait, "mean_wait": wq, "mean_response_time": wq + mean_service,
-            "mean_queue_length": nq, "mean_number_in_system": nq + lam * mean_service,
-            "utilization": rho, "states": Lk, "residual": resid}
+    out = {"p_wait": p_wait, "mean_wait": wq, "mean_response_time": wq + mean_service,
+           "mean_queue_length": nq, "mean_number_in_system": nq + lam * mean_service,
+           "utilization": rho, "states": Lk, "residual": resid}
+    if levels:
+        out["levels"] = [pi[offs[n]:offs[n + 1]] for n in range(k + 1)]
+    return out
 
 
 def mdk_fcfs(servers: int, arrival_rate: float, size: float, server_speed: float = 1.0,
