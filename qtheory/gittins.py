@@ -109,7 +109,10 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
         mask = b[None, :] > flat[sl, None]
         den = Ta[sl, None] - T[None, :]
         num = Va[sl, None] - V[None, :]
-        ok = mask & (den > 1e-300)
+        # a stopping age so close to a that T drops by less than 1e-6 of T(a): V(a) - V(b)
+        # cancels (HyperExponential([0.9, 0.1], [1, 21]) at age 0: 1.0769 instead of 1/h(0) =
+        # 1.10526, below the infimum); the limit b -> a+ is the candidate 1/h(a)
+        ok = mask & (den > 1e-6 * Ta[sl, None]) & (den > 1e-300)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(ok, num / np.where(ok, den, 1.0), np.inf)
         cand = ratio.min(axis=1)

@@ -6,9 +6,13 @@ r"""Gittins rank tables for the simulator (built on :mod:`qtheory.gittins`).
   line :math:`(V(a) - V_k)/(T_m - T_k)` and the rank is their lower envelope (concave, piecewise
   linear); its kinks are found exactly, the rank falls to 0 just before an atom with mass and
   jumps up at the atom.
-* Continuous size law: :func:`qtheory.gittins.rank_from_tails` on an age grid of
-  :data:`POINTS` size quantiles (plus log-spaced small ages), linearly interpolated: an
-  approximation (Gittins is optimal, so rank errors change E[T] only to second order).
+* Continuous size law: the simulator's own minimisation over stopping ages
+  (:mod:`qtheory.sim._gittins_index`, independent of the engine's
+  :func:`qtheory.gittins.rank_from_tails`, so that :func:`qtheory.verify` checks the engine's
+  Gittins rank too) on an age grid of :data:`POINTS` size quantiles (plus log-spaced small
+  ages), linearly interpolated: an approximation (Gittins is optimal, so rank errors change
+  E[T] only to second order). Laws given by quadrature nodes (one-bit advice, continuous
+  predictions below) still use the engine's :func:`~qtheory.gittins.rank_from_tails`.
 * Gittins given predictions: one table per prediction value when the conditional law of the
   size given the prediction is discrete (empirical pairs; one-bit advice), exactly as above;
   for perfect predictions the rank is ``y - a`` (SRPT).
@@ -44,9 +48,9 @@ def discrete_table(x, p) -> tuple[np.ndarray, np.ndarray]:
     if x.size > MAX_ATOMS:
         raise NotImplementedError(f"exact Gittins tables are built for at most {MAX_ATOMS} atoms, "
                                   f"got {x.size}")
-    from ..gittins import tails
+    from ._gittins_index import atom_tails
 
-    T, V = tails(x, p)
+    T, V = atom_tails(x, p)
     ages: list[float] = []
     ranks: list[float] = []
     lo, Tm, Vm = 0.0, 1.0, float(np.sum(p * x))  # a < t_1: T = 1, V = E[X] - a
@@ -91,8 +95,18 @@ def discrete_table(x, p) -> tuple[np.ndarray, np.ndarray]:
 
 
 def continuous_table(b, T, V, size=None) -> tuple[np.ndarray, np.ndarray]:
-    """Gittins rank on an age grid from tail quantities ``(b, T, V)`` (see the module notes)."""
+    """Gittins rank on an age grid from tail quantities ``(b, T, V)`` (see the module notes).
+
+    With the size law (``size``), the rank is the simulator's own direct minimisation
+    (:func:`qtheory.sim._gittins_index.law_rank`), not the engine's: ``b, T, V`` then only
+    bound the age grid."""
     from ..gittins import rank_from_tails
+    from ._gittins_index import law_rank
+
+    def rank(ages):
+        if size is not None and not size.is_discrete:
+            return law_rank(size, ages)
+        return rank_from_tails(b, T, V, ages, law=size)
 
     if size is not None:
         qs = np.linspace(0.0, 1.0, POINTS + 1)[1:-1]
@@ -102,13 +116,13 @@ def continuous_table(b, T, V, size=None) -> tuple[np.ndarray, np.ndarray]:
     small = np.geomspace(max(float(b[0]), 1e-12), float(grid[0]) if grid.size else 1.0, 8)
     ages = np.unique(np.concatenate([[0.0], small, grid]))
     ages = ages[np.isfinite(ages) & (ages >= 0) & (ages < b[-1])]
-    ranks = rank_from_tails(b, T, V, ages, law=size)
+    ranks = rank(ages)
     atoms = np.asarray(size.atom_values if size is not None else [], float)
     atoms = atoms[(atoms > 0) & (atoms < b[-1])]
     if atoms.size:
         # a mixed law: the rank falls towards 0 just before an atom and jumps up at it; the
         # left limit is a table point at the same age (a repeated age is a jump)
-        left = rank_from_tails(b, T, V, np.nextafter(atoms, 0.0), law=size)
+        left = rank(np.nextafter(atoms, 0.0))
         ages = np.concatenate([ages, atoms])
         ranks = np.concatenate([ranks, left])
         order = np.lexsort((np.r_[np.ones(ages.size - atoms.size), np.zeros(atoms.size)], ages))
