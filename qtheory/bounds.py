@@ -205,6 +205,15 @@ class OptimalGivenPredictions:
         rows.append(("SRPT", self.srpt, self.srpt / self.lower_bound - 1, "true size (reference)"))
         return Table(["policy", "E[T]", "gap to CG", "sees"], rows, title=self.title)
 
+    @property
+    def value(self) -> float:
+        """ConditionalGittins' E[T], the least mean response time of any policy that sees the
+        prediction and the age (``lower_bound`` for those policies), as ``float(result)``."""
+        return float(self.lower_bound)
+
+    def __float__(self) -> float:
+        return self.value
+
     def __repr__(self):
         return str(self.table)
 
@@ -257,6 +266,10 @@ class RobustnessResult:
     method: str
     ratio_on_size_law: float | None = None
     history: list = field(default_factory=list)
+
+    def __float__(self) -> float:
+        """The worst ratio found (``ratio``)."""
+        return float(self.ratio)
 
     @property
     def bound(self) -> float:

@@ -453,3 +453,16 @@ def test_robustness_arguments(kw, name):
             "beta": 0.5, "n": 8, "max_evals": 5, "randomize": False, **kw}
     with pytest.raises((ValueError, TypeError), match=name):
         qt.robustness(**args)
+
+
+def test_results_convert_with_float():
+    """Issue 14: results that stand for one number convert with float()."""
+    q = qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction())
+    r = qt.simulate(q, "fcfs", jobs=20_000, seed=1)
+    assert float(r) == r.mean == r.value
+    v = qt.verify(q, "fcfs", jobs=20_000, seed=1)
+    assert float(v) == v.estimate and v.formula == pytest.approx(2.0)
+    o = qt.optimal_given_predictions(qt.MG1(0.5, qt.Exponential(1.0), qt.OneBit(1.0)))
+    assert float(o) == o.value == o.lower_bound
+    rob = qt.robustness("sprpt", qt.Exponential(1.0), load=0.5, alpha=2.0, beta=1.0, n=4)
+    assert float(rob) == rob.ratio

@@ -185,6 +185,14 @@ class SimResult:
     def _repr_html_(self):
         return self.summary()._repr_html_()
 
+def _sim_float(self) -> float:
+    """The estimated mean response time (``mean``)."""
+    return float(self.mean)
+
+
+SimResult.__float__ = _sim_float
+SimResult.value = property(_sim_float, doc="The estimated mean response time (``mean``), as ``float(result)``.")
+
 
 @dataclass
 class VerifyResult:
@@ -224,6 +232,10 @@ class VerifyResult:
 
     def __bool__(self):
         return self.passed
+
+    def __float__(self) -> float:
+        """The simulated mean response time (``estimate``); the formula is ``formula``."""
+        return float(self.estimate)
 
     def _repr_html_(self):
         color = "#1a7f37" if self.passed else "#cf222e"
