@@ -178,7 +178,11 @@ class MG1:
                 return get_policy(eq)
         return policy
 
-    def _means(self, policy, lam: np.ndarray) -> np.ndarray:
+    def _means(self, policy, lam: np.ndarray, method: str | None = None) -> np.ndarray:
+        if method == "generic":
+            from . import generic
+
+            return generic.mean_response_time(self, get_policy(policy), lam)
         policy = self._exact_equivalent(get_policy(policy))
         t = type(policy)
         if t in _SIZE_MEAN:
@@ -190,14 +194,25 @@ class MG1:
             out = hook(self, lam)
             if out is not None:
                 return np.asarray(out, float)
+        if method == "closed-form":
+            raise ValueError(f"method='closed-form': {policy.name} has no closed form on {self.size!r}; "
+                             "use method=None (the best route) or method='generic'")
         from . import generic
 
         return generic.mean_response_time(self, policy, lam)
 
-    def mean_response_time(self, policy) -> float:
-        r"""Mean response time :math:`E[T]` under ``policy`` (an object or a name)."""
+    def mean_response_time(self, policy, method: str | None = None) -> float:
+        r"""Mean response time :math:`E[T]` under ``policy`` (an object or a name).
+
+        ``method``: ``None`` takes the best route (a closed form where the policy has one, on
+        this law; else the generic SOAP evaluator); ``"closed-form"`` insists on a closed form
+        (``ValueError`` when there is none); ``"generic"`` forces the generic SOAP evaluator
+        (:mod:`qtheory.generic`, a discretisation on continuous laws, exact on discrete ones),
+        e.g. to check it against the closed forms."""
+        if method not in (None, "closed-form", "generic"):
+            raise ValueError(f"method must be None, 'closed-form' or 'generic', got method={method!r}")
         unit, m, pol = self._unit_policy(policy)
-        return float(unit._means(pol, np.array([unit.arrival_rate]))[0]) * m
+        return float(unit._means(pol, np.array([unit.arrival_rate]), method)[0]) * m
 
     def sweep(self, policy, loads) -> np.ndarray:
         """Mean response time at each load in ``loads`` (same size and prediction laws).

@@ -466,3 +466,24 @@ def test_results_convert_with_float():
     assert float(o) == o.value == o.lower_bound
     rob = qt.robustness("sprpt", qt.Exponential(1.0), load=0.5, alpha=2.0, beta=1.0, n=4)
     assert float(rob) == rob.ratio
+
+
+def test_mean_response_time_method():
+    """method='generic' forces the generic SOAP evaluator (exact on discrete laws: it equals the
+    closed forms there), method='closed-form' refuses a policy without one, and a bad method is
+    named."""
+    e = qt.Empirical([1.0, 2.0, 5.0], weights=[3, 2, 1])
+    q = qt.MG1(0.8 / e.mean, e, qt.EmpiricalPairs([1.0, 2.0, 5.0], [2.0, 1.0, 5.0], [3, 2, 1]))
+    for pol in ("srpt", "psjf", "sjf", "las", "sprpt", "pspjf", "spjf"):
+        assert q.mean_response_time(pol, method="generic") == pytest.approx(
+            q.mean_response_time(pol, method="closed-form"), rel=1e-12), pol
+    # Gittins on Exp(1): the reduction gives FCFS exactly, the generic route its tabulated rank
+    # (issue 15: 5.0117 at load 0.8, a discretisation)
+    m = qt.MG1(0.8, qt.Exponential(1.0))
+    g = m.mean_response_time("gittins", method="generic")
+    assert m.mean_response_time("gittins") == pytest.approx(5.0, rel=1e-12)
+    assert g != m.mean_response_time("gittins") and abs(g / 5.0 - 1) < 0.01
+    with pytest.raises(ValueError, match="closed-form"):
+        qt.MG1(0.5, qt.Exponential(1.0)).mean_response_time("srpt-bounce", method="closed-form")
+    with pytest.raises(ValueError, match="method"):
+        q.mean_response_time("srpt", method="exact")
