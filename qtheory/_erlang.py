@@ -12,6 +12,8 @@ evaluated without factorials through the Erlang B recursion
 :math:`C = k B / (k - a(1 - B))` (Cooper, *Introduction to Queueing Theory*, 2nd ed., 1981,
 Sect. 3.4-3.5). The recursion only adds and divides positive numbers, so it is accurate to a few
 ulp for any k (no overflow of :math:`a^k/k!`).
+
+Derivation: ``docs/multiserver.md`` (section 4).
 """
 
 from __future__ import annotations

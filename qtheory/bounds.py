@@ -44,6 +44,8 @@ atoms at the cell means (:func:`discretise_size`), which keeps :math:`E[X]`. The
 ratio is then the exact ratio on that discrete law, and the analytic bounds are evaluated on the
 same law to compare like with like; for closed-form policies the found map is also applied to
 the continuous law (``RobustnessResult.ratio_on_size_law``).
+
+Derivation: ``docs/robustness.md``.
 """
 
 from __future__ import annotations
@@ -521,6 +523,8 @@ def analytic_bounds(policy, size, load, alpha, beta) -> list[RatioBound]:
       which equals SRPT's :math:`E[T\mid x]` at :math:`\alpha = \beta = 1`: SRPT-Bounce is
       consistent (ratio :math:`\to 1`) and bounded on every size law.
 
+    Derivation: ``docs/robustness.md`` (section 2).
+
     From the literature (``rigorous=False``), for :math:`\beta \le 1 \le \alpha`:
     SRPT-Bounce :math:`\le 3.5\,\alpha/\beta` and PSPJF :math:`\le 1.5\,\alpha/\beta`
     (SGM 2022's "3.5-graceful degradation" and "1.5-graceful degradation"; the form
@@ -626,6 +630,8 @@ def optimal_given_predictions(model: MG1, policies=None) -> OptimalGivenPredicti
     WiOpt 2021), so :math:`E[T_{CG}] \le E[T_\pi]` for FCFS, PS, LAS, Gittins, SPJF, PSPJF,
     SPRPT and SRPT-Bounce; SRPT (true sizes) is shown for reference. Exact on discrete laws;
     on continuous laws ConditionalGittins costs seconds and is accurate to about 1e-3.
+
+    Derivation: ``docs/gittins.md`` (section 4).
     """
     if not isinstance(model, MG1):
         raise ValueError(f"model must be a qt.MG1, got model={model!r}")
@@ -677,6 +683,8 @@ def robustness(policy, size, load, alpha, beta, *, n: int = 64, levels: int | No
        no coordinate improves or ``max_evals`` is spent; finally, if ``randomize``, each atom
        may split its mass between its factor and :math:`\beta` or :math:`\alpha` (two-point
        randomised laws). The result is a lower bound on the true worst case (on this law).
+
+    Derivation: ``docs/robustness.md`` (section 4).
 
     Parameters
     ----------

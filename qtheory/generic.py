@@ -18,6 +18,8 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   than the estimate): check them by simulation.  :class:`~qtheory.MG1` uses the exact FB/FCFS
   equivalents of Gittins where the hazard rate is monotone.  Prefer the closed forms where they
   exist.
+
+Derivation: ``docs/soap_predictions.md`` (sections 3-5, the theorem).
 """
 
 from __future__ import annotations

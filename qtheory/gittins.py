@@ -12,6 +12,8 @@ POMACS 2026, Observation A.1). Both tail quantities are accumulated from the rig
 difference of near-equal numbers is formed at large ages. Between atoms the rank is a minimum of
 decreasing linear functions (it decreases, towards 0 just before an atom) and it can jump up only
 at an atom.
+
+Derivation: ``docs/gittins.md``.
 """
 
 from __future__ import annotations
@@ -163,6 +165,8 @@ def strictly_dhr(size) -> bool:
     Gittins schedules exactly as FB/LAS, on one server and (serving the :math:`k` least ranks) on
     :math:`k` servers (Aalto, Ayesta & Righter, "On the Gittins index in the M/G/1 queue",
     Queueing Systems 63, 2009).  Other laws answer False, whatever their hazard.
+
+    Derivation: ``docs/gittins.md`` (section 3).
     """
     from .sizes import HyperExponential, Weibull
 
@@ -181,7 +185,10 @@ def nondecreasing_hazard(size) -> bool:
     Then the Gittins quantum is infinite, the rank is the mean residual size
     :math:`E[X - a \mid X > a]`, which never rises above its value :math:`E[X]` at age 0, so
     a started job is never preempted and equal ranks go first come first served: Gittins
-    schedules exactly as FCFS (Aalto, Ayesta & Righter 2009)."""
+    schedules exactly as FCFS (Aalto, Ayesta & Righter 2009).
+
+    Derivation: ``docs/gittins.md`` (section 3).
+    """
     from .sizes import Deterministic, Erlang, Exponential, Uniform, Weibull
 
     if isinstance(size, (Exponential, Uniform, Erlang, Deterministic)):

@@ -14,6 +14,8 @@ vectors: ``w_dv`` (for :math:`\int_0^\infty g(v)\,dv`), ``w_prob`` (for :math:`E
 ``w_x`` (for :math:`E[X g(Y)]`). The grid and the quantities do not depend on the arrival rate,
 so a sweep over loads reuses them. Atoms of Y are nodes with point weights; continuous parts use
 composite Gauss-Legendre panels in :math:`\log v`. Discrete joint laws are summed exactly.
+
+Derivation: ``docs/soap_predictions.md`` (section 7, the threshold functions).
 """
 
 from __future__ import annotations

@@ -52,6 +52,8 @@ only where :func:`limited_preemption` falls back on it); ``sim_policy()`` serves
 :func:`qtheory.simulate`. The policy is named ``TRAIL(c=...)`` in reprs and tables, and
 ``"trail"`` (c = 0.8) or ``"trail-0.5"`` by name (:func:`qtheory.policies.get_policy`, the
 command line's ``--policies``).
+
+Derivation: ``docs/limited_preemption.md``.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class LimitedPreemption(Policy):
     Rank :math:`r(y, a) = y - a` while the age :math:`a < c\,y`, then :math:`-\infty`
     (the job runs to completion). ``c = 0`` is :class:`~qtheory.SPJF`, ``c = 1`` is
     :class:`~qtheory.SPRPT`. The TRAIL paper used ``c = 0.8``.
+
+    Derivation: ``docs/limited_preemption.md``.
 
     Parameters
     ----------
@@ -595,6 +599,8 @@ def _excess(model) -> float:
 def limited_preemption(model, c: float = 0.8, loads=None) -> LimitedPreemptionResult:
     r"""Exact mean response time and memory held by SPRPT with limited preemption (TRAIL).
 
+    Derivation: ``docs/limited_preemption.md`` (sections 2 and 3).
+
     Parameters
     ----------
     model : qtheory.MG1
@@ -668,6 +674,8 @@ def preemption_overhead(model, c: float = 0.8, s0: float = 0.0, s1: float = 0.0,
     costs has no closed form here: use :func:`simulate_limited_preemption` with ``setup=(s0, s1)``.
     (Swap instead holds memory: the exact paused-age of :func:`limited_preemption`.)
 
+    Derivation: ``docs/limited_preemption.md`` (section 4).
+
     Returns
     -------
     dict
@@ -691,7 +699,10 @@ def preemption_overhead(model, c: float = 0.8, s0: float = 0.0, s1: float = 0.0,
 
 def limited_preemption_response_time(model, c: float, x, y):
     r"""Conditional mean :math:`E[T \mid X = x, Y = y]` under limited preemption (formula of the
-    module docstring; exact for discrete laws, quadrature for continuous ones)."""
+    module docstring; exact for discrete laws, quadrature for continuous ones).
+
+    Derivation: ``docs/limited_preemption.md`` (section 2).
+    """
     model = _mg1(model, "limited_preemption_response_time")
     c = in_range("c", c, 0.0, 1.0)
     if y is None:
@@ -913,6 +924,8 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
     and the cost metric :math:`E[T] + c_1 + c_2 P(L)`. The same as
     ``qt.total_cost(model, qt.SkipPredict(threshold, c1, c2, "external", cheap))``, whose
     engine it uses.
+
+    Derivation: ``docs/prediction_cost.md`` (section 3).
 
     Parameters
     ----------

@@ -61,6 +61,8 @@ def _same_side(x: np.ndarray, xs: np.ndarray, atoms: np.ndarray, scaled: np.ndar
 class MG1:
     r"""An M/G/1 queue with job-size predictions.
 
+    Derivation of the formulas it evaluates: ``docs/soap_predictions.md``.
+
     Parameters
     ----------
     arrival_rate : float

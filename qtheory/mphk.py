@@ -46,6 +46,8 @@ constant", Post Office Electrical Engineers' Journal 25, 1932). The time-station
 :math:`N` is the stationary law of this chain; we solve it on a truncated state space whose
 cut is placed where the geometric tail is below :math:`10^{-15}`, and
 :math:`E[T] = E[N]/\lambda`.
+
+Derivation: ``docs/multiserver.md`` section 4.
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ then :math:`E[e^{-zB}] = \boldsymbol\beta (zI - A_1 - A_0 G(z))^{-1}\mathbf d` w
 :math:`\boldsymbol\beta` the law of the high phases when the :math:`k`-th high job arrives and
 :math:`\mathbf d` the completion rates from :math:`k` to :math:`k-1` jobs.
 With exponential sizes and one class the chain is the M/M/k (Erlang C, exact).
+
+Derivation: ``docs/multiserver.md`` (section 5).
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ What is exact, what is a bound
 * Upper bounds (derived here by the tagged-job method of Grosof, Scully, Harchol-Balter 2018;
   see :func:`_rank_bound_doc` below, the notebook ``notebooks/04_multiserver.ipynb`` and the
   docstring of :meth:`MGk.bounds`).
+
+Derivations: ``docs/multiserver.md`` (bounds section 2, lower bounds section 3, exact
+M/PH/k FCFS section 4, approximations section 5).
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ Fits (:func:`fit_phase_type`), each with its error stated in the returned :class
   chosen among all splits of at most ``phases`` phases into at most three branches; the split
   whose fit is closest in the first three moments (relative, in log scale) is kept, as the
   queueing measures depend on the moments more than on the likelihood.
+
+Derivation: ``docs/multiserver.md`` section 5.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ Each policy here is that rank function plus a little metadata used by the evalua
 ``age_breakpoints(d)`` (ages where its monotonicity changes). Non-preemptive policies use the
 lexicographic rank :math:`\langle -a, d\rangle`, encoded as :math:`d` at age 0 and
 :math:`-\infty` once started. Processor sharing is not SOAP and is marked ``soap = False``.
+
+Derivation: ``docs/soap_predictions.md``.
 """
 
 from __future__ import annotations
@@ -164,7 +166,10 @@ class SPJF(SJF):
     r"""Shortest predicted job first, non-preemptive: rank :math:`\langle -a, y\rangle`.
 
     :math:`E[T \mid x, y] = x + \lambda E[X^2] / (2(1-\lambda A_\le(y))(1-\lambda A_<(y)))`,
-    :math:`A_<(y) = E[X 1\{Y<y\}]` (Mitzenmacher, ITCS 2020)."""
+    :math:`A_<(y) = E[X 1\{Y<y\}]` (Mitzenmacher, ITCS 2020).
+
+    Derivation: ``docs/soap_predictions.md`` (section 7.1).
+    """
 
     name = "SPJF"
     descriptor = "prediction"
@@ -174,7 +179,10 @@ class PSPJF(PSJF):
     r"""Preemptive shortest predicted job first: rank :math:`r(y, a) = y`.
 
     :math:`E[T\mid x,y] = \lambda B(y)/(2(1-\lambda A_\le(y))(1-\lambda A_<(y))) + x/(1-\lambda A_<(y))`
-    with :math:`B(y) = E[X^2 1\{Y \le y\}]` (Mitzenmacher, ITCS 2020)."""
+    with :math:`B(y) = E[X^2 1\{Y \le y\}]` (Mitzenmacher, ITCS 2020).
+
+    Derivation: ``docs/soap_predictions.md`` (section 7.2).
+    """
 
     name = "PSPJF"
     descriptor = "prediction"
@@ -190,6 +198,8 @@ class SPRPT(SRPT):
         + \int_0^{\min(x,y)} \frac{dt}{1 - \lambda A_<(y-t)} + (x-y)^+,
 
     :math:`C(y) = E[((X-(Y-y))^+)^2 1\{Y>y\}]` (Mitzenmacher, ITCS 2020; Scully et al. 2018).
+
+    Derivation: ``docs/soap_predictions.md`` (section 7.3).
     """
 
     name = "SPRPT"
@@ -204,6 +214,8 @@ class SRPTBounce(Policy):
     An under-estimated job therefore cannot monopolise the server once it is late. The rank form
     follows our reading of the paper's definition (see the project notes); it is evaluated by the
     generic SOAP route (non-monotone rank, one breakpoint at :math:`a = y`).
+
+    Derivation: ``docs/robustness.md`` (sections 2 and 3: the bound, the rank).
     """
 
     name = "SRPT-Bounce"
@@ -225,7 +237,10 @@ class Gittins(Policy):
     .. math:: r(a) = \inf_{b > a} \frac{E[\min(X, b) - a \mid X > a]}{P(X \le b \mid X > a)},
 
     optimal for mean response time among blind policies (Gittins 1989; Aalto, Ayesta, Righter
-    2009). The rank is computed by the evaluator from the size law."""
+    2009). The rank is computed by the evaluator from the size law.
+
+    Derivation: ``docs/gittins.md``.
+    """
 
     name = "Gittins"
     monotone = None
@@ -233,7 +248,10 @@ class Gittins(Policy):
 
 class ConditionalGittins(Policy):
     r"""Gittins on the conditional size law :math:`X \mid Y = y`: the best policy that sees only
-    the prediction and the age (Scully & Harchol-Balter, WiOpt 2021, general optimality)."""
+    the prediction and the age (Scully & Harchol-Balter, WiOpt 2021, general optimality).
+
+    Derivation: ``docs/gittins.md`` (section 4).
+    """
 
     name = "ConditionalGittins"
     descriptor = "prediction"

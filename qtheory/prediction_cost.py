@@ -99,6 +99,8 @@ predictions) are summed exactly; sizes (continuous or discrete) with multiplicat
 closed forms in the factor :math:`Z = Y/X`, on a Gauss-Legendre grid of prediction thresholds
 (about 1e-7 relative; the paper's settings are checked against the generic evaluator and by
 simulation).
+
+Derivation: ``docs/prediction_cost.md``.
 """
 
 from __future__ import annotations
@@ -686,6 +688,8 @@ class SkipPredict(CostPolicy):
     every job; predicted-short jobs are served first (FCFS), predicted-long jobs get an
     expensive prediction and are served by SPRPT on it.
 
+    Derivation: ``docs/prediction_cost.md`` (sections 2-3).
+
     Parameters
     ----------
     threshold : float
@@ -960,6 +964,8 @@ class DelayPredict(CostPolicy):
     first served FCFS for up to ``limit`` :math:`L` units of service; a job still running then
     gets the expensive prediction (server model: :math:`c_2` of work at the next priority) and
     joins an SPRPT class of lowest priority. Cost :math:`c_2 P(X > L)` per job.
+
+    Derivation: ``docs/prediction_cost.md`` (section 4).
 
     Parameters
     ----------
@@ -1398,6 +1404,8 @@ def paper_lemma_server(model, threshold: float, cheap_cost: float, expensive_cos
     differences from the SOAP forms of :class:`SkipPredict` are exactly
     :math:`c_1 P(S)` (short) and :math:`E[(c_1 + c_2)/(1 - \rho_b - \lambda A_<(Y)); L]` (long);
     the generic evaluator on the paper's own rank agrees with :class:`SkipPredict`.
+
+    Derivation: ``docs/prediction_cost.md`` (section 5).
     """
     model = _mg1_of(model)
     pol = SkipPredict(threshold, cheap_cost, expensive_cost, "server", cheap)

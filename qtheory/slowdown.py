@@ -11,6 +11,8 @@ PSPJF and SPRPT by :func:`prediction_slowdown` on the same threshold functions a
 (agreeing with quadratures of :math:`E[T \mid x, y]/x` to 1e-9 or better in the tests, on
 continuous, atomic, one-bit, factor-map and empirical-pair laws); every other policy by the
 generic evaluator (:func:`qtheory.generic.mean_slowdown`).
+
+Derivation: ``docs/soap_predictions.md`` (section 8).
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def prediction_slowdown(j, policy_name: str, lam: float) -> float:
             + \int_0^\infty \frac{K(v)\,dv}{1-\lambda A_<(v)} + E[(1 - Y/X)^+],
 
     :math:`d(y) = (1-\lambda A_\le(y))(1-\lambda A_<(y))`; each is the integral of the
-    conditional mean :math:`E[T \mid x, y]/x` over the joint law."""
+    conditional mean :math:`E[T \mid x, y]/x` over the joint law.
+
+    Derivation: ``docs/soap_predictions.md`` (section 8).
+    """
     w_inv, _, exc = j.inverse_terms()
     d = (1 - lam * j.A_le_v) * (1 - lam * j.A_lt_v)
     if policy_name == "SPJF":

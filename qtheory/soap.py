@@ -15,6 +15,8 @@ rate; they are computed once per (size law, prediction law) and reused for every
 
 This module holds the closed-form reductions for the built-in policies; :mod:`qtheory.generic`
 evaluates the theorem for any rank function.
+
+Derivation: ``docs/soap_predictions.md``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def _col(lam):
 # ---- blind -----------------------------------------------------------------------------------
 def fcfs_mean(size, lam):
     r"""Pollaczek-Khinchine: :math:`E[T] = E[X] + \lambda E[X^2]/(2(1-\rho))`; ``inf`` when
-    :math:`E[X^2] = \infty`."""
+    :math:`E[X^2] = \infty`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 6).
+    """
     lam = _lam(lam)
     m1, m2 = size.mean, size.moment(2)
     if math.isinf(m2):
@@ -53,7 +58,10 @@ def ps_mean(size, lam):
 
 def las_conditional(size, lam, x):
     r"""FB/LAS: :math:`E[T\mid x] = \frac{x}{1-\bar\rho_x} + \frac{\lambda E[\min(X,x)^2]}
-    {2(1-\bar\rho_x)^2}`, :math:`\bar\rho_x = \lambda E[\min(X,x)]`."""
+    {2(1-\bar\rho_x)^2}`, :math:`\bar\rho_x = \lambda E[\min(X,x)]`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 6).
+    """
     L = _col(lam)
     x = np.asarray(x, float)[None, :]
     rb = L * size.mean_min(1, x)
@@ -71,7 +79,10 @@ def _size_loads(size, x):
 
 
 def sjf_conditional(size, lam, x):
-    r"""Phipps (1956): :math:`E[T\mid x] = x + \lambda E[X^2]/(2(1-\rho_{\le x})(1-\rho_{<x}))`."""
+    r"""Phipps (1956): :math:`E[T\mid x] = x + \lambda E[X^2]/(2(1-\rho_{\le x})(1-\rho_{<x}))`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 6).
+    """
     L = _col(lam)
     x = np.asarray(x, float)[None, :]
     m2 = size.moment(2)
@@ -82,7 +93,10 @@ def sjf_conditional(size, lam, x):
 
 
 def psjf_conditional(size, lam, x):
-    r""":math:`E[T\mid x] = \lambda M_2(x)/(2(1-\rho_{\le x})(1-\rho_{<x})) + x/(1-\rho_{<x})`."""
+    r""":math:`E[T\mid x] = \lambda M_2(x)/(2(1-\rho_{\le x})(1-\rho_{<x})) + x/(1-\rho_{<x})`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 6).
+    """
     L = _col(lam)
     x = np.asarray(x, float)[None, :]
     le, lt = _size_loads(size, x)
@@ -90,7 +104,10 @@ def psjf_conditional(size, lam, x):
 
 
 def srpt_waiting(size, lam, x):
-    r"""SRPT waiting term :math:`\lambda(M_2(x) + x^2\bar F(x))/(2(1-\rho_{\le x})(1-\rho_{<x}))`."""
+    r"""SRPT waiting term :math:`\lambda(M_2(x) + x^2\bar F(x))/(2(1-\rho_{\le x})(1-\rho_{<x}))`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 6).
+    """
     L = _col(lam)
     x = np.asarray(x, float)[None, :]
     le, lt = _size_loads(size, x)
@@ -121,7 +138,10 @@ def _perfect_joint(size):
 
 def srpt_mean(size, lam):
     r"""Schrage & Miller (1966): :math:`E[T] = E[\text{waiting}(X)] +
-    \int_0^\infty \bar F(t)/(1-\rho_{<t})\,dt` (the residence term averaged over X)."""
+    \int_0^\infty \bar F(t)/(1-\rho_{<t})\,dt` (the residence term averaged over X).
+
+    Derivation: ``docs/soap_predictions.md`` (section 6).
+    """
     x, w = size_rule(size)
     wait = srpt_waiting(size, lam, x) @ w
     j = _perfect_joint(size)
@@ -131,7 +151,10 @@ def srpt_mean(size, lam):
 
 
 def srpt_conditional(size, lam, x):
-    r"""SRPT :math:`E[T\mid x]`: waiting plus :math:`\int_0^x dt/(1-\rho_{<t})`."""
+    r"""SRPT :math:`E[T\mid x]`: waiting plus :math:`\int_0^x dt/(1-\rho_{<t})`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 6).
+    """
     j = _perfect_joint(size)
     lam = _lam(lam)
     x = np.atleast_1d(np.asarray(x, float))
@@ -153,7 +176,10 @@ def _denoms(j, L, le, lt):
 
 def spjf_mean(joint, lam):
     r""":math:`E[T] = E[X] + \frac{\lambda E[X^2]}{2} E\left[\frac{1}{(1-\lambda A_\le(Y))
-    (1-\lambda A_<(Y))}\right]`."""
+    (1-\lambda A_<(Y))}\right]`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 7.1).
+    """
     L = _col(lam)
     if math.isinf(joint.m2):
         return np.full(L.shape[0], np.inf)
@@ -163,7 +189,10 @@ def spjf_mean(joint, lam):
 
 def pspjf_mean(joint, lam):
     r""":math:`E[T] = E\left[\frac{\lambda B(Y)}{2(1-\lambda A_\le(Y))(1-\lambda A_<(Y))}\right]
-    + E\left[\frac{X}{1-\lambda A_<(Y)}\right]`."""
+    + E\left[\frac{X}{1-\lambda A_<(Y)}\right]`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 7.2).
+    """
     L = _col(lam)
     lt, le = joint.A_lt_v[None, :], joint.A_le_v[None, :]
     wait = _wdot(L * joint.B_v[None, :] / (2 * _denoms(joint, L, le, lt)), joint.w_prob)
@@ -172,7 +201,10 @@ def pspjf_mean(joint, lam):
 
 def sprpt_mean(joint, lam):
     r""":math:`E[T] = E\left[\frac{\lambda(B(Y)+C(Y))}{2(1-\lambda A_\le(Y))(1-\lambda A_<(Y))}
-    \right] + \int_0^\infty \frac{P(Y>v) - P(Y-X>v)}{1-\lambda A_<(v)}dv + E[(X-Y)^+]`."""
+    \right] + \int_0^\infty \frac{P(Y>v) - P(Y-X>v)}{1-\lambda A_<(v)}dv + E[(X-Y)^+]`.
+
+    Derivation: ``docs/soap_predictions.md`` (section 7.3).
+    """
     L = _col(lam)
     if _sprpt_infinite(joint):
         return np.full(L.shape[0], np.inf)

@@ -155,7 +155,7 @@ class SimPoint:
 
     @property
     def gap_in_ci(self) -> float:
-        """|formula - estimate| in 95% CI half-widths."""
+        """``|formula - estimate|`` in 95% CI half-widths."""
         if not (self.ci > 0):
             return math.inf if self.formula != self.mean else 0.0
         return abs(self.formula - self.mean) / self.ci
