@@ -104,6 +104,44 @@ def _g_logarithmic_reduction(A0: np.ndarray, A1: np.ndarray, A2: np.ndarray, tol
     return G
 
 
+def solve_qbd(rows, cols, vals, offs, k: int, A0: np.ndarray, A1: np.ndarray, A2: np.ndarray):
+    r"""Stationary vector of a QBD whose levels ``0..k`` are given by the sparse generator
+    entries ``(rows, cols, vals)`` (level :math:`n` starts at ``offs[n]``) and whose levels
+    above ``k`` repeat with blocks ``A0`` (up), ``A1`` (local), ``A2`` (down).
+
+    :math:`R = A_0(-(A_1 + A_0 G))^{-1}` with :math:`G` by logarithmic reduction; level
+    :math:`k`'s local block becomes :math:`A_1 + R A_2` (the levels above folded in by
+    :math:`\pi_{k+1} = \pi_k R`), and the transposed system :math:`\pi Q = 0`, its last equation
+    replaced by the normalisation :math:`\sum_{n<k}\pi_n 1 + \pi_k (I - R)^{-1} 1 = 1`, is
+    solved sparsely. Returns ``(pi, R, (I - R)^{-1})`` with ``pi`` over levels ``0..k``."""
+    Lk = A1.shape[0]
+    G = _g_logarithmic_reduction(A0, A1, A2)
+    R = A0 @ np.linalg.inv(-(A1 + A0 @ G))
+    N = int(offs[k]) + Lk
+    sk = int(offs[k])
+    r_a = np.asarray(rows, np.int64)
+    c_a = np.asarray(cols, np.int64)
+    v_a = np.asarray(vals, float)
+    keep = ~((r_a >= sk) & (c_a >= sk))
+    r_a, c_a, v_a = r_a[keep], c_a[keep], v_a[keep]
+    blk = A1 + R @ A2
+    bi, bj = np.nonzero(blk)
+    inv_IR = np.linalg.inv(np.eye(Lk) - R)
+    norm = np.ones(N)
+    norm[sk:] = inv_IR @ np.ones(Lk)
+    er = np.concatenate([c_a, bj + sk])
+    ec = np.concatenate([r_a, bi + sk])
+    ev = np.concatenate([v_a, blk[bi, bj]])
+    keep = er != N - 1
+    er = np.concatenate([er[keep], np.full(N, N - 1)])
+    ec = np.concatenate([ec[keep], np.arange(N)])
+    ev = np.concatenate([ev[keep], norm])
+    Mt = sparse.csc_matrix((ev, (er, ec)), shape=(N, N))
+    rhs = np.zeros(N)
+    rhs[N - 1] = 1.0
+    return splinalg.spsolve(Mt, rhs), R, inv_IR
+
+
 def mphk_fcfs(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0,
               levels: bool = False) -> dict:
     r"""Exact M/PH/k FCFS means by the matrix-analytic method (see the module docstring).
@@ -197,35 +235,9 @@ def mphk_fcfs(servers: int, arrival_rate: float, ph: PhaseType, server_speed: fl
             if n == k:
                 A1[ci, ci] -= out_rate
     A0 = lam * np.eye(Lk)
-    G = _g_logarithmic_reduction(A0, A1, A2)
-    R = A0 @ np.linalg.inv(-(A1 + A0 @ G))
+    pi, R, inv_IR = solve_qbd(rows, cols, vals, offs, k, A0, A1, A2)
     resid = float(np.max(np.abs(A0 + R @ A1 + R @ R @ A2)))
-    N = int(offs[-1])
     sk = offs[k]
-    r_a = np.asarray(rows, np.int64)
-    c_a = np.asarray(cols, np.int64)
-    v_a = np.asarray(vals, float)
-    # level k: its local block becomes A1 + R A2 (the jobs above level k folded in by pi_{k+1} = pi_k R)
-    keep = ~((r_a >= sk) & (c_a >= sk))
-    r_a, c_a, v_a = r_a[keep], c_a[keep], v_a[keep]
-    blk = A1 + R @ A2
-    bi, bj = np.nonzero(blk)
-    I = np.eye(Lk)
-    inv_IR = np.linalg.inv(I - R)
-    norm = np.ones(N)
-    norm[sk:] = inv_IR @ np.ones(Lk)
-    # the transposed system pi Q = 0, its last equation replaced by the normalisation
-    er = np.concatenate([c_a, bj + sk])
-    ec = np.concatenate([r_a, bi + sk])
-    ev = np.concatenate([v_a, blk[bi, bj]])
-    keep = er != N - 1
-    er = np.concatenate([er[keep], np.full(N, N - 1)])
-    ec = np.concatenate([ec[keep], np.arange(N)])
-    ev = np.concatenate([ev[keep], norm])
-    Mt = sparse.csc_matrix((ev, (er, ec)), shape=(N, N))
-    rhs = np.zeros(N)
-    rhs[N - 1] = 1.0
-    pi = splinalg.spsolve(Mt, rhs)
     pik = pi[sk:sk + Lk]
     p_wait = float(pik @ inv_IR @ np.ones(Lk))
     nq = float(pik @ R @ inv_IR @ inv_IR @ np.ones(Lk))

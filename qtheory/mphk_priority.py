@@ -58,10 +58,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse import linalg as splinalg
 
-from .mphk import _configs, _g_logarithmic_reduction, mphk_fcfs
+from .mphk import _configs, _g_logarithmic_reduction, mphk_fcfs, solve_qbd
 from .phase_type import PhaseType, erlang_mixture, fit_moments
 
 REF_RDR = ("Harchol-Balter, Osogami, Scheller-Wolf, Wierman, 'Multi-server queueing systems with multiple "
@@ -291,32 +289,9 @@ def _low_class_number(k: int, lam_h: float, mean_h: float, busy: PhaseType | Non
                 if n == k:
                     A1[r - offs[k], r - offs[k]] -= out
     A0 = lam_l * np.eye(Lk)
-    G = _g_logarithmic_reduction(A0, A1, A2)
-    R = A0 @ np.linalg.inv(-(A1 + A0 @ G))
-    N = int(offs[-1])
-    sk = int(offs[k])
-    r_a = np.asarray(rows, np.int64)
-    c_a = np.asarray(cols, np.int64)
-    v_a = np.asarray(vals, float)
-    keep = ~((r_a >= sk) & (c_a >= sk))
-    r_a, c_a, v_a = r_a[keep], c_a[keep], v_a[keep]
-    blk = A1 + R @ A2
-    bi, bj = np.nonzero(blk)
-    inv_IR = np.linalg.inv(np.eye(Lk) - R)
+    pi, R, inv_IR = solve_qbd(rows, cols, vals, offs, k, A0, A1, A2)
     one = np.ones(Lk)
-    norm = np.ones(N)
-    norm[sk:] = inv_IR @ one
-    er = np.concatenate([c_a, bj + sk])
-    ec = np.concatenate([r_a, bi + sk])
-    ev = np.concatenate([v_a, blk[bi, bj]])
-    keep = er != N - 1
-    er = np.concatenate([er[keep], np.full(N, N - 1)])
-    ec = np.concatenate([ec[keep], np.arange(N)])
-    ev = np.concatenate([ev[keep], norm])
-    Mt = sparse.csc_matrix((ev, (er, ec)), shape=(N, N))
-    rhs = np.zeros(N)
-    rhs[N - 1] = 1.0
-    pi = splinalg.spsolve(Mt, rhs)
+    sk = int(offs[k])
     en = sum(n * float(pi[offs[n]:offs[n + 1]].sum()) for n in range(k))
     pik = pi[sk:]
     en += k * float(pik @ inv_IR @ one) + float(pik @ R @ inv_IR @ inv_IR @ one)
