@@ -224,3 +224,12 @@ def cached_rescaled(obj, factor, make):
             cache.pop(next(iter(cache)))
         cache[f] = make(f)
     return cache[f]
+
+
+def one_value(result, value, attribute: str) -> float:
+    """``float(value)`` for a result holding one load, else a ``TypeError`` that names the
+    result and the attribute holding the per-load array (the ``__float__`` of sweep results)."""
+    if np.ndim(value) != 0:
+        raise TypeError(f"float() of a {type(result).__name__} needs one load, this one has "
+                        f"{np.size(value)}; use result.{attribute}")
+    return float(value)

@@ -65,7 +65,7 @@ import numpy as np
 from numba import njit
 
 from ._quadrature import log_edges, panels
-from ._validation import in_range, integer, nonnegative, plain
+from ._validation import in_range, integer, nonnegative, one_value, plain
 from ._validation import loads as check_loads
 from .batching import (
     BatchSimResult,
@@ -266,10 +266,7 @@ class LimitedPreemptionResult:
                 f"mean={np.round(self.mean, 6).tolist()}, route={self.route!r})")
 
     def __float__(self) -> float:
-        if np.ndim(self.mean) != 0:
-            raise TypeError(f"float() of a LimitedPreemptionResult needs one load, this one has "
-                            f"{np.size(self.mean)}; use result.mean")
-        return float(self.mean)
+        return one_value(self, self.mean, "mean")
 
     def table(self):
         """The per-load quantities as a :class:`qtheory.table.Table`."""

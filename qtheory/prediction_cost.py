@@ -119,7 +119,7 @@ from ._quadrature import (
     size_range,
     size_rule,
 )
-from ._validation import in_range, integer, nonnegative, plain
+from ._validation import in_range, integer, nonnegative, one_value, plain
 from ._validation import loads as check_loads
 from .policies import FCFS, Policy, Rank, get_policy
 
@@ -1115,10 +1115,7 @@ class PredictionCostResult:
     extra: dict = field(default_factory=dict)
 
     def __float__(self) -> float:
-        if np.ndim(self.cost) != 0:
-            raise TypeError(f"float() of a PredictionCostResult needs one load, this one has "
-                            f"{np.size(self.cost)}; use result.cost")
-        return float(self.cost)
+        return one_value(self, self.cost, "cost")
 
     def table(self):
         from .table import Table
