@@ -402,6 +402,11 @@ class FactorJoint(Joint):
                 bps += [b * (z - 1.0) for b in s.breakpoints for z in zq if z > 1.0]
             if self.x_outer:
                 self._xr = size_rule(s, width=width)
+                # the size rule's head node (below xlo, standing for E[1/X; X < xlo]) puts a bump
+                # x* f_Z(v/x*) below the v grid that its panels cannot integrate (Weibull(1.001)
+                # sizes, log-normal factor: 3x E[1/X]): the slowdown weights leave it out and its
+                # mass goes to the smallest node (Joint._with_inverse_head)
+                self._p_inv = np.where(self._xr[0] >= xlo, self._xr[1], 0.0)
                 h = size_range(s)[1]
                 psi0 = float(factor.psi(np.zeros(1))[0])
                 dpsi0 = 2.0 * factor.excess() - float(factor.pdf(np.zeros(1))[0])
@@ -416,6 +421,7 @@ class FactorJoint(Joint):
                                                           1 - 1e-4)])
         if s.is_discrete:
             self._xr = (s.atom_values, s.atom_probs)
+            self._p_inv = s.atom_probs
         self._width = width
         self.h_ratio = math.exp(min(math.log(2.0), width))
         self.v_kinks = np.unique(np.asarray(bps, float))
@@ -539,12 +545,7 @@ class FactorJoint(Joint):
             xa, pa = self._xr
             t = v[:, None] / xa[None, :]
             _, _, dG, fz = f.x_outer_terms(t)
-            # the size rule's head node (below the grid, standing for E[1/X; X < lo]) puts a
-            # bump x* f_Z(v/x*) below the v grid that its panels cannot integrate (Weibull(1.001)
-            # sizes, log-normal factor: 3x E[1/X]): its mass goes to the smallest node instead
-            # (Joint._with_inverse_head)
-            pin = np.where(xa >= size_range(s)[0], pa, 0.0) if not s.is_discrete else pa
-            return (fz * (pin / (xa * xa))).sum(1), (dG * (pa / xa)).sum(1)
+            return (fz * (self._p_inv / (xa * xa))).sum(1), (dG * (pa / xa)).sum(1)
         z, wz = self._znodes(v)
         V = v[:, None]
         c = V / z
