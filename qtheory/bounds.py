@@ -62,12 +62,9 @@ from .policies import (
     FCFS,
     LAS,
     PS,
-    PSJF,
     PSPJF,
-    SJF,
     SPJF,
     SPRPT,
-    SRPT,
     ConditionalGittins,
     Gittins,
     Policy,
@@ -86,13 +83,12 @@ __all__ = [
 
 SGM2022 = ("Scully, Grosof, Mitzenmacher, 'Uniform Bounds for Scheduling with Job Size "
            "Estimates', ITCS 2022 (arXiv:2110.00633)")
-#: graceful-degradation constants quoted for SGM 2022 (secondary source, form C * alpha / beta)
-LITERATURE_CONSTANTS = {"SRPT-Bounce": 3.5, "PSPJF": 1.5}
 
-#: policies whose mean response time on an EmpiricalPairs law has a closed form (fast)
-_CLOSED = (SPJF, PSPJF, SPRPT)
-#: the size-based counterpart of each prediction-based policy (Mitzenmacher, ITCS 2020)
-_COUNTERPART = {SPJF: SJF, PSPJF: PSJF, SPRPT: SRPT, SRPTBounce: SRPT, ConditionalGittins: SRPT}
+
+def _closed_on_pairs(pol: Policy) -> bool:
+    """Whether the policy's mean on an EmpiricalPairs law has a closed form (fast): the
+    prediction-based SJF, PSJF and SRPT shapes (SPJF, PSPJF, SPRPT)."""
+    return pol.descriptor == "prediction" and pol.formula_form() in ("nonpreemptive", "static", "remaining")
 
 
 # ---- validation -----------------------------------------------------------------------------
@@ -458,11 +454,11 @@ def _derived_bound(pol: Policy, size, lam, alpha, beta) -> float | None:
     x, w = size_rule(size)
     x = np.asarray(x, float)
     kappa = alpha / beta
-    t = type(pol)
-    if t in (SPJF, PSPJF):
+    form = pol.formula_form() if pol.descriptor == "prediction" else None
+    if form in ("nonpreemptive", "static"):  # SPJF, PSPJF
         A = lam * _pm(size, 1, kappa * x)
         As = lam * _pm(size, 1, kappa * x, strict=True)
-        if t is SPJF:
+        if form == "nonpreemptive":
             m2 = size.moment(2)
             if math.isinf(m2):
                 return math.inf
@@ -470,7 +466,7 @@ def _derived_bound(pol: Policy, size, lam, alpha, beta) -> float | None:
         else:
             u = lam * _pm(size, 2, kappa * x) / (2 * (1 - A) * (1 - As)) + x / (1 - As)
         return float(u @ w)
-    if t is SRPTBounce:
+    if form == "bounce":  # SRPT-Bounce
         gam = max(alpha, 1.0 - beta)
         r = gam * x
         A = lam * _pm(size, 1, r / beta)
@@ -550,28 +546,17 @@ def analytic_bounds(policy, size, load, alpha, beta) -> list[RatioBound]:
     if d is not None:
         out.append(RatioBound(d / srpt, "SOAP monotone coupling (qtheory.bounds)", True,
                               f"on {size!r}"))
-    if beta <= 1 <= alpha and pol.name in LITERATURE_CONSTANTS:
-        c = LITERATURE_CONSTANTS[pol.name]
+    c = pol.graceful_degradation if pol.declares("graceful_degradation") else None
+    if beta <= 1 <= alpha and c is not None:
         out.append(RatioBound(c * alpha / beta, f"SGM 2022, {c}-graceful degradation", False,
                               "form C*alpha/beta recalled from a secondary source"))
-    if isinstance(pol, SPRPT) and beta < 1:
+    if pol.descriptor == "prediction" and pol.formula_form() == "remaining" and beta < 1:  # SPRPT
         out.append(RatioBound(math.inf, "SGM 2022: SRPT on estimates is unbounded for beta < 1",
                               True, "no finite bound exists over all laws"))
     return out
 
 
 # ---- consistency, price of misprediction, optimal given predictions ----------------------------
-def _method(model, pol) -> str:
-    t = type(pol)
-    if t in (FCFS, PS, LAS, SJF, PSJF, SRPT) or t in _CLOSED:
-        return "closed form"
-    if model.prediction is not None and isinstance(model.prediction, EmpiricalPairs):
-        return "generic SOAP engine (exact, discrete law)"
-    if model.size.is_discrete:
-        return "generic SOAP engine (exact, discrete law)"
-    return "generic SOAP engine (continuous law, ~1e-3 relative)"
-
-
 def consistency(policy, size, load) -> ConsistencyResult:
     r"""E[T_policy]/E[T_SRPT] with perfect predictions :math:`Y = X` (consistency in the sense of
     Lykouris-Vassilvitskii / Purohit-Svitkina-Kumar, as used for M/G/1 by SGM 2022).
@@ -584,12 +569,15 @@ def consistency(policy, size, load) -> ConsistencyResult:
     load = _check_load(load)
     q = MG1(load / size.mean, size, PerfectPrediction())
     srpt = q.mean_response_time("srpt")
-    if isinstance(pol, ConditionalGittins) and not size.is_discrete:
+    if pol.law_rank == "gittins" and pol.uses_predictions and not size.is_discrete:
         # Gittins on the point mass X | Y = x ranks by remaining size: it is SRPT
-        return ConsistencyResult(pol.name, load, repr(size), 1.0, srpt, srpt,
-                                 "Gittins given the exact size is SRPT")
+        twin = pol.size_twin() if pol.declares("size_twin") else None
+        if twin is not None:
+            et = q.mean_response_time(twin)
+            return ConsistencyResult(pol.name, load, repr(size), et / srpt, et, srpt,
+                                     f"{pol.name} given the exact size is {twin.name}")
     et = q.mean_response_time(pol)
-    return ConsistencyResult(pol.name, load, repr(size), et / srpt, et, srpt, _method(q, pol))
+    return ConsistencyResult(pol.name, load, repr(size), et / srpt, float(et), srpt, et.method)
 
 
 def price_of_misprediction(policy, model: MG1) -> MispredictionResult:
@@ -608,9 +596,8 @@ def price_of_misprediction(policy, model: MG1) -> MispredictionResult:
     if model.prediction is None:
         raise ValueError("model must have a prediction law (prediction=...)")
     et = model.mean_response_time(pol)
-    base = _COUNTERPART.get(type(pol))
-    if base is not None:
-        cp = base()
+    cp = pol.size_twin() if pol.declares("size_twin") else None
+    if cp is not None:
         ref = MG1(model.arrival_rate, model.size).mean_response_time(cp)
         name = cp.name
     else:
@@ -721,7 +708,7 @@ def robustness(policy, size, load, alpha, beta, *, n: int = 64, levels: int | No
     law, edges = discretise_size(size, n)
     x, p = np.asarray(law.atom_values, float), np.asarray(law.atom_probs, float)
     lam = load / law.mean
-    closed = type(pol) in _CLOSED
+    closed = _closed_on_pairs(pol)
     levels = levels or (9 if closed else 5)
     max_evals = max_evals or (4000 if closed else 600)
     cands = np.geomspace(beta, alpha, levels) if alpha > beta else np.array([beta])

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import __version__
 from .mg1 import MG1
-from .policies import BUILTIN, FCFS, LAS, PS, PSJF, PSPJF, SJF, SPJF, SPRPT, SRPT, Policy, get_policy
+from .policies import BUILTIN, Policy, get_policy
 from .predictions import (
     BoundedMultiplicative,
     ExponentialPrediction,
@@ -76,7 +76,6 @@ DEFAULT_POLICIES = ("FCFS", "PS", "SRPT", "SPJF", "PSPJF", "SPRPT", "SRPT-Bounce
 PLOT_POINTS = 60
 PLOT_MIN_LOAD = 0.05
 #: policies with a closed-form SOAP evaluation; the others go through qtheory.generic
-_CLOSED_FORM = (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT)
 GENERIC_NOTE = ("computed by the generic SOAP evaluator (for a continuous law, a discretisation "
                 "typically accurate to 1e-4 to 1e-3 relative)")
 
@@ -426,19 +425,17 @@ def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence
             res.failed.add(pol.name)
             continue
         res.values[pol.name] = [float(v) for v in np.asarray(vals, float)]
-        if type(pol) not in _CLOSED_FORM and not _hook_closed_form(pol, model):
+        if not _closed_form(pol, model):
             res.notes[pol.name] = GENERIC_NOTE
     return res
 
 
-def _hook_closed_form(pol: Policy, model: MG1) -> bool:
-    """Whether ``pol`` supplies its own closed form for ``model`` (``closed_form_mean`` returning
-    a value, as :class:`qtheory.TRAIL` does on discrete laws and multiplicative predictions)."""
-    hook = getattr(pol, "closed_form_mean", None)
-    if hook is None:
-        return False
+def _closed_form(pol: Policy, model: MG1) -> bool:
+    """Whether ``pol`` has an exact formula on ``model`` (:meth:`Policy.closed_form_mean`
+    returning a value: the built-in shapes, and e.g. :class:`qtheory.TRAIL` on discrete laws
+    and multiplicative predictions)."""
     try:
-        return hook(model, np.array([model.arrival_rate])) is not None
+        return pol.closed_form_mean(model, np.array([model.arrival_rate])) is not None
     except Exception:  # noqa: BLE001 - the evaluation itself reported its error already
         return False
 

@@ -35,7 +35,7 @@ from ._quadrature import size_rule
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 from .joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
-from .policies import ConditionalGittins, Gittins, Policy
+from .policies import Policy
 
 #: number of quantile cells of a continuous size law (and of the prediction factor) at the
 #: coarse resolution; the fine resolution doubles it
@@ -188,7 +188,7 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
     if tails is not None:
         def rank(a):
             return rank_from_tails(*tails[:3], a, law=tails[3] if len(tails) > 3 else None)
-    elif isinstance(policy, (Gittins, ConditionalGittins)):
+    elif policy.law_rank == "gittins":
         def rank(a):
             return gittins_rank_at(atoms, p, a)
     else:
@@ -323,10 +323,12 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
 def _continuous_gittins(model, policy):
     """For Gittins policies on continuous laws: the rank of the *continuous* (conditional) law,
     so that discretising the law for evaluation does not hand the policy extra information."""
-    if isinstance(policy, Gittins):
+    if policy.law_rank != "gittins":
+        return None
+    if policy.descriptor == "none":  # Gittins on the size law
         tails = (*size_tails(model.size), model.size)  # the law: exact values at the ages
         return lambda d: tails
-    if isinstance(policy, ConditionalGittins):
+    if policy.descriptor == "prediction":  # Gittins on X | Y = y
         j = model.prediction.joint(model.size)
         if isinstance(j, FactorJoint):
             xr, wr = size_rule(model.size, width=0.05)

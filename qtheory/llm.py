@@ -83,7 +83,7 @@ from .batching import (
     token_budget_capacity,
 )
 from .joint import EmpiricalJoint, FactorJoint, PerfectJoint
-from .policies import Policy
+from .policies.trail import TRAIL, LimitedPreemption
 
 __all__ = [
     "LimitedPreemption",
@@ -116,103 +116,6 @@ __all__ = [
 # ============================================================================================
 # The policy
 # ============================================================================================
-class LimitedPreemption(Policy):
-    r"""SPRPT with limited preemption (TRAIL, Shahout et al., ICLR 2025).
-
-    Rank :math:`r(y, a) = y - a` while the age :math:`a < c\,y`, then :math:`-\infty`
-    (the job runs to completion). ``c = 0`` is :class:`~qtheory.SPJF`, ``c = 1`` is
-    :class:`~qtheory.SPRPT`. The TRAIL paper used ``c = 0.8``.
-
-    Derivation: ``docs/limited_preemption.md``.
-
-    Parameters
-    ----------
-    c : float
-        Fraction of its prediction during which a job can be preempted, ``0 <= c <= 1``.
-
-    Notes
-    -----
-    ``qt.MG1(...).mean_response_time(qt.TRAIL(c))`` evaluates the closed form of the module
-    docstring through :meth:`closed_form_mean` (the same numbers as :func:`limited_preemption`:
-    exact on discrete laws, ~1e-8 relative on continuous sizes with perfect or multiplicative
-    predictions); only the joint laws outside those routes (one-bit advice, factor maps,
-    discrete sizes with more than :data:`MAX_SPLIT_ATOMS` atoms and continuous errors) go
-    through the generic SOAP evaluator (exact on discrete laws, about 1e-4 to 1e-3 relative on
-    continuous ones). :func:`limited_preemption` also gives the memory held by paused jobs.
-
-    By name: ``"trail"`` (c = 0.8, the paper's value), ``"trail-0.5"``; the repr and the
-    table name are both ``TRAIL(c=0.5)``.
-
-    Examples
-    --------
-    >>> import qtheory as qt
-    >>> qt.policies.get_policy("trail-0.5")
-    TRAIL(c=0.5)
-    """
-
-    descriptor = "prediction"
-    monotone = "decreasing"
-
-    def __init__(self, c: float = 0.8):
-        self.c = in_range("c", c, 0.0, 1.0)
-        self.name = f"TRAIL(c={self.c:g})"
-
-    _compares_descriptor_and_age = True
-
-    def _params(self):
-        return {"c": self.c}
-
-    def __repr__(self) -> str:
-        return self.name
-
-    def rescaled(self, age_factor: float, descriptor_factor: float) -> Policy | None:
-        """Itself (the rank ``y - a`` up to age ``c y`` keeps its order in any unit), unless the
-        descriptor is a label that does not scale with ages (see :meth:`Policy.rescaled`)."""
-        if type(self) is not LimitedPreemption or age_factor != descriptor_factor:
-            return None
-        return self
-
-    def rank(self, d, a):
-        d = np.asarray(d, float)
-        a = np.asarray(a, float)
-        return np.where((a < self.c * d) | (a <= 0), d - a, -np.inf)
-
-    def age_breakpoints(self, d):
-        return np.atleast_1d(self.c * np.asarray(d, float))
-
-    def closed_form_mean(self, model, lams):
-        """E[T] at the arrival rates ``lams`` by :func:`limited_preemption` (a hook for
-        :class:`qtheory.MG1`; ``None`` where only the generic evaluator applies)."""
-        lams = np.atleast_1d(np.asarray(lams, float))
-        if _route(model)[0] == "generic":
-            return None
-        return limited_preemption(model, self.c, lams * model.size.mean).mean
-
-    def closed_form_response_time(self, model, x, y):
-        r""":math:`E[T \mid x, y]` by :func:`limited_preemption_response_time` (a hook for
-        :class:`qtheory.MG1`)."""
-        return limited_preemption_response_time(model, self.c, x, y)
-
-    def sim_policy(self):
-        """The same policy as a finite rank table for :func:`qtheory.simulate` (the rank after
-        age ``c y`` is a large negative constant instead of ``-inf``: the same order)."""
-        from .sim import TabulatedRank
-
-        c = self.c
-        big = 1e300
-
-        def table(y):
-            y = np.asarray(y, float)
-            n = y.size
-            cy = c * y
-            ages = np.stack([np.zeros(n), cy, cy, cy + 1.0], axis=1)
-            ranks = np.stack([y, y - cy, np.full(n, -big), np.full(n, -big)], axis=1)
-            return ages, ranks
-
-        return TabulatedRank(table, descriptor="prediction", name=self.name)
-
-
-TRAIL = LimitedPreemption
 
 
 # ============================================================================================

@@ -66,7 +66,7 @@ def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: fl
     non-preemptive policies hold none; for other preemptive policies it is not computed (NaN).
     """
     from . import datasets, llm
-    from .policies import FCFS, SJF, SPRPT, get_policy
+    from .policies import get_policy
 
     tr = datasets.azure_llm_2023(trace)
     q = tr.model(0.5, predictor=predictor, per_token=per_token)
@@ -80,11 +80,12 @@ def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: fl
         pol = get_policy(p)
         if pol.name in curves:
             continue
-        if isinstance(pol, llm.LimitedPreemption) or type(pol) is SPRPT:
+        sprpt = pol.descriptor == "prediction" and pol.formula_form() == "remaining"  # TRAIL with c = 1
+        if isinstance(pol, llm.LimitedPreemption) or sprpt:
             r = llm.limited_preemption(q, pol.c if isinstance(pol, llm.LimitedPreemption) else 1.0,
                                        loads)
             curves[pol.name] = (r.mean, r.paused_jobs, r.paused_age / per_token)
-        elif isinstance(pol, (FCFS, SJF)):  # non-preemptive (SJF covers SPJF): nothing is paused
+        elif not pol.preemptive:  # FCFS, SJF, SPJF: nothing is paused
             curves[pol.name] = (q.sweep(pol, loads), zero, zero)
         else:
             curves[pol.name] = (q.sweep(pol, loads), nan, nan)

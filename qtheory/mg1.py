@@ -6,36 +6,13 @@ import math
 
 import numpy as np
 
-from . import soap
 from ._validation import in_range, load_below_one, plain, positive, real_array
 from ._validation import loads as check_loads
-from .gittins import blind_equivalent
-from .policies import (
-    FCFS,
-    LAS,
-    PS,
-    PSJF,
-    PSPJF,
-    SJF,
-    SPJF,
-    SPRPT,
-    SRPT,
-    Gittins,
-    Policy,
-    get_policy,
-    policy_list,
-)
+from .labelled import MeanResponseTime
+from .policies import Policy, get_policy, policy_list
 from .predictions import EmpiricalPairs, PredictionLaw
 from .sizes import SizeLaw
 from .table import Table
-
-_SIZE_MEAN = {FCFS: soap.fcfs_mean, PS: soap.ps_mean, LAS: soap.las_mean, SJF: soap.sjf_mean,
-              PSJF: soap.psjf_mean, SRPT: soap.srpt_mean}
-_PRED_MEAN = {SPJF: soap.spjf_mean, PSPJF: soap.pspjf_mean, SPRPT: soap.sprpt_mean}
-_SIZE_COND = {LAS: soap.las_conditional, SJF: soap.sjf_conditional,
-              PSJF: soap.psjf_conditional, SRPT: soap.srpt_conditional}
-_PRED_COND = {SPJF: soap.spjf_conditional, PSPJF: soap.pspjf_conditional,
-              SPRPT: soap.sprpt_conditional}
 
 
 def _same_side(x: np.ndarray, xs: np.ndarray, atoms: np.ndarray, scaled: np.ndarray) -> np.ndarray:
@@ -164,57 +141,59 @@ class MG1:
         return unit, m, upol
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _joint(self, policy: Policy):
-        if self.prediction is None:
-            raise ValueError(f"policy {policy.name} uses predictions but this model has none; "
-                             "pass prediction=... (e.g. qt.LogNormalPrediction(sigma=0.5))")
-        return self.prediction.joint(self.size)
-
     def _exact_equivalent(self, policy: Policy) -> Policy:
-        """Gittins on a law where it schedules exactly as FB or FCFS (see
-        :func:`qtheory.gittins.blind_equivalent`): that policy, whose closed forms are exact
-        (the generic route tabulates the rank numerically)."""
-        if type(policy) is Gittins:
-            eq = blind_equivalent(self.size)
-            if eq is not None:
-                return get_policy(eq)
-        return policy
+        """The policy with exact formulas that schedules as ``policy`` on this size law (Gittins
+        on a monotone-hazard law: FB or FCFS; :meth:`Policy.exact_equivalent`), else ``policy``."""
+        return policy.exact_equivalent(self.size) or policy
 
-    def _means(self, policy, lam: np.ndarray, method: str | None = None) -> np.ndarray:
-        if method == "generic":
-            from . import generic
-
-            return generic.mean_response_time(self, get_policy(policy), lam)
-        policy = self._exact_equivalent(get_policy(policy))
-        t = type(policy)
-        if t in _SIZE_MEAN:
-            return _SIZE_MEAN[t](self.size, lam)
-        if t in _PRED_MEAN:
-            return _PRED_MEAN[t](self._joint(policy), lam)
-        hook = getattr(policy, "closed_form_mean", None)  # e.g. qt.LimitedPreemption
-        if hook is not None:
-            out = hook(self, lam)
-            if out is not None:
-                return np.asarray(out, float)
-        if method == "closed-form":
-            raise ValueError(f"method='closed-form': {policy.name} has no closed form on {self.size!r}; "
-                             "use method=None (the best route) or method='generic'")
+    def _routed(self, policy, lam: np.ndarray, method: str | None = None):
+        """``(E[T] per arrival rate, error per rate, exact, route)``: the best route for
+        ``policy`` (an exact formula the policy declares, else the generic SOAP evaluator), or
+        the one ``method`` forces."""
         from . import generic
 
-        return generic.mean_response_time(self, policy, lam)
+        policy = get_policy(policy)
+        if method != "generic":
+            eq = self._exact_equivalent(policy)
+            out = eq.closed_form_mean(self, lam)
+            if out is not None:
+                out = np.asarray(out, float)
+                how = f"closed form ({eq.name})" if eq is policy else \
+                    f"closed form ({eq.name}: {policy.name} schedules as {eq.name} on this law)"
+                return out, np.zeros_like(out), True, how
+            if method == "closed-form":
+                raise ValueError(f"method='closed-form': {policy.name} has no closed form on {self.size!r}; "
+                                 "use method=None (the best route) or method='generic'")
+        r = generic.evaluate(self, policy, lam)
+        how = ("generic SOAP evaluator (exact: discrete law)" if r.exact else
+               "generic SOAP evaluator (discretised continuous law; error: Richardson estimate)")
+        return np.asarray(r.mean, float), np.asarray(r.error, float), bool(r.exact), how
 
-    def mean_response_time(self, policy, method: str | None = None) -> float:
+    def _means(self, policy, lam: np.ndarray, method: str | None = None) -> np.ndarray:
+        return self._routed(policy, lam, method)[0]
+
+    def mean_response_time(self, policy, method: str | None = None) -> MeanResponseTime:
         r"""Mean response time :math:`E[T]` under ``policy`` (an object or a name).
 
         ``method``: ``None`` takes the best route (a closed form where the policy has one, on
         this law; else the generic SOAP evaluator); ``"closed-form"`` insists on a closed form
         (``ValueError`` when there is none); ``"generic"`` forces the generic SOAP evaluator
         (:mod:`qtheory.generic`, a discretisation on continuous laws, exact on discrete ones),
-        e.g. to check it against the closed forms."""
+        e.g. to check it against the closed forms.
+
+        Returns
+        -------
+        MeanResponseTime
+            A ``float`` that also says how it was obtained: ``kind`` ("exact" or "approx"),
+            ``error`` (relative; 0 when exact) and ``method`` (the route taken).
+        """
         if method not in (None, "closed-form", "generic"):
             raise ValueError(f"method must be None, 'closed-form' or 'generic', got method={method!r}")
         unit, m, pol = self._unit_policy(policy)
-        return float(unit._means(pol, np.array([unit.arrival_rate]), method)[0]) * m
+        t, err, exact, how = unit._routed(pol, np.array([unit.arrival_rate]), method)
+        value = float(t[0]) * m
+        rel = float(err[0] / t[0]) if t[0] != 0 and math.isfinite(t[0]) else 0.0
+        return MeanResponseTime(value, "exact" if exact else "approx", rel, how)
 
     def sweep(self, policy, loads) -> np.ndarray:
         """Mean response time at each load in ``loads`` (same size and prediction laws).
@@ -269,28 +248,15 @@ class MG1:
         return float(out[0]) if scalar else out
 
     def _response_time(self, policy, xa, y):
-        policy = self._exact_equivalent(policy)
-        t = type(policy)
-        lam = np.array([self.arrival_rate])
-        if t is FCFS:
-            out = xa + (self.mean_response_time(policy) - self.size.mean)
-        elif t is PS:
-            out = xa / (1 - self.load)
-        elif t in _SIZE_COND:
-            out = _SIZE_COND[t](self.size, lam, xa)[0]
-        elif t in _PRED_COND:
-            if y is None:
-                raise ValueError(f"policy {policy.name} needs the prediction y")
-            out = _PRED_COND[t](self._joint(policy), lam, xa, y)[0]
-        elif getattr(policy, "closed_form_response_time", None) is not None:
-            if y is None and policy.uses_predictions:
-                raise ValueError(f"policy {policy.name} needs the prediction y")
-            out = np.atleast_1d(np.asarray(policy.closed_form_response_time(self, xa, y), float))
-        else:
-            from . import generic
+        from . import generic
 
+        policy = self._exact_equivalent(policy)
+        if y is None and policy.uses_predictions and policy.formula_form() is None:
+            raise ValueError(f"policy {policy.name} needs the prediction y")
+        out = policy.closed_form_response_time(self, xa, y)
+        if out is None:
             out = generic.response_time(self, policy, xa, y)
-        return np.asarray(out, float)
+        return np.asarray(np.atleast_1d(out), float)
 
     def mean_slowdown(self, policy) -> float:
         r"""Mean slowdown :math:`E[T/X]` (``inf`` where it diverges)."""

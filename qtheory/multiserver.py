@@ -58,24 +58,15 @@ from ._quadrature import log_rule, size_range, size_rule
 from ._validation import in_range, plain, positive
 from ._validation import server_speed as _server_speed
 from .gittins import strictly_dhr
+from .labelled import MeanResponseTime
 from .mg1 import MG1
 from .mphk import mdk_fcfs, mphk_fcfs
 from .mphk_priority import REF_RDR, mphk_priority
 from .phase_type import PhaseType, PHFit, fit_phase_type
 from .policies import (
     FCFS,
-    LAS,
-    PS,
-    PSJF,
-    PSPJF,
-    SJF,
-    SPJF,
-    SPRPT,
     SRPT,
-    ConditionalGittins,
-    Gittins,
     Policy,
-    SRPTBounce,
     get_policy,
     policy_list,
 )
@@ -196,94 +187,6 @@ def _band(route: str, load: float) -> float:
         if load <= top + 1e-12:
             return band
     return APPROX_ERROR[route][-1][1]
-
-
-class MeanResponseTime(float):
-    r"""A mean response time :math:`E[T]` with its label: a ``float`` (arithmetic, ``round``,
-    comparisons and ``float()`` work as for the number) that also says how it was obtained.
-
-    Attributes
-    ----------
-    value : float
-        The number itself (``nan`` when only bounds are known).
-    kind : {"exact", "approx", "bounds"}
-    exact : bool
-        ``kind == "exact"``.
-    error : float
-        Relative error band of an approximation, as measured against the simulator
-        (:data:`APPROX_ERROR`; ``0`` when exact, ``nan`` when not measured).
-    lower, upper : float
-        The proven bounds (:meth:`MGk.bounds`); an approximation always lies between them.
-    method, reference : str
-    """
-
-    def __new__(cls, value: float, kind: str = "exact", error: float = 0.0, method: str = "",
-                reference: str = "", lower: float = math.nan, upper: float = math.nan):
-        obj = super().__new__(cls, value)
-        obj.kind = kind
-        obj.error = 0.0 if kind == "exact" else float(error)
-        obj.method = method
-        obj.reference = reference
-        obj.lower = float(lower)
-        obj.upper = float(upper)
-        return obj
-
-    def __reduce__(self):
-        return (MeanResponseTime, (float(self), self.kind, self.error, self.method, self.reference,
-                                   self.lower, self.upper))
-
-    @property
-    def value(self) -> float:
-        return float(self)
-
-    @property
-    def exact(self) -> bool:
-        return self.kind == "exact"
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """``value * (1 -+ error)`` intersected with the proven bounds (``[lower, upper]`` when
-        only bounds are known; ``(value, value)`` when exact)."""
-        v = float(self)
-        if self.kind == "exact":
-            return v, v
-        if self.kind == "bounds" or not math.isfinite(self.error):
-            return self.lower, self.upper
-        lo, hi = v * (1 - self.error), v * (1 + self.error)
-        if math.isfinite(self.lower):
-            lo = max(lo, self.lower)
-        if math.isfinite(self.upper):
-            hi = min(hi, self.upper)
-        return lo, hi
-
-    @property
-    def label(self) -> str:
-        """``"exact"``, ``"approx +-3%"`` (the measured band) or ``"bounds only"``."""
-        if self.kind == "exact":
-            return "exact"
-        if self.kind == "bounds":
-            return "bounds only"
-        return f"approx +-{100 * self.error:.0f}%" if math.isfinite(self.error) else "approx (error not measured)"
-
-    def __repr__(self) -> str:
-        v = float(self)
-        if self.kind == "bounds":
-            return f"MeanResponseTime(bounds only: [{self.lower:.6g}, {self.upper:.6g}], {self.method})"
-        return f"MeanResponseTime({v:.6g}, {self.label}, {self.method})"
-
-    def __str__(self) -> str:
-        if self.kind == "bounds":
-            return f"nan (bounds only: [{self.lower:.6g}, {self.upper:.6g}])"
-        return f"{float(self):.6g} ({self.label})"
-
-    def _repr_html_(self) -> str:
-        lo, hi = self.interval
-        rows = [("E[T]", f"{float(self):.6g}"), ("label", self.label),
-                ("interval", f"[{lo:.6g}, {hi:.6g}]"),
-                ("proven bounds", f"[{self.lower:.6g}, {self.upper:.6g}]"),
-                ("method", self.method), ("reference", self.reference)]
-        body = "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-        return f"<table><caption>Mean response time</caption><tbody>{body}</tbody></table>"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -582,16 +485,18 @@ class MGk:
         return mmk_fcfs(self.servers, self.arrival_rate, self.server_speed / self.size.mean)["mean_response_time"]
 
     def _exact(self, pol: Policy) -> tuple[float, str, str] | None:
-        t = type(pol)
-        if self.servers == 1 and (t in (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT)
-                                  or getattr(self.size, "is_discrete", False)):
-            v = self.pooled_mean_response_time(pol)
-            if math.isnan(v):
-                raise NotImplementedError(f"the M/G/1 evaluation of {pol.name} returned NaN for {self!r}")
-            return v, "exact M/G/1 formula (k = 1)", "SOAP (Scully, Harchol-Balter, Scheller-Wolf 2018) via qtheory.MG1"
-        if t is PS:
+        form = pol.formula_form()
+        if self.servers == 1:
+            r = self.pooled().mean_response_time(pol)
+            if r.exact:
+                v = self._c * float(r)
+                if math.isnan(v):
+                    raise NotImplementedError(f"the M/G/1 evaluation of {pol.name} returned NaN for {self!r}")
+                return (v, "exact M/G/1 formula (k = 1)",
+                        "SOAP (Scully, Harchol-Balter, Scheller-Wolf 2018) via qtheory.MG1")
+        if form == "sharing":
             return self._erlang_mean(), "exact: M/G/k-PS is insensitive (Erlang C value)", REF_PS
-        if isinstance(self.size, Exponential) and t in (FCFS, LAS, Gittins):
+        if isinstance(self.size, Exponential) and pol.descriptor == "none":
             return (self._erlang_mean(), "exact: blind policy with exponential sizes (Erlang C)",
                     REF_ERLANG + "; with exponential sizes every blind work-conserving policy has the "
                     "M/M/k birth-death chain of the number in system")
@@ -696,7 +601,8 @@ class MGk:
         v = es + (t_pool - es / k) * ratio
         b = self.bounds(pol)
         clamped = min(max(v, b.lower), b.upper)
-        measured = type(pol) in (SRPT, SPRPT, PSJF, PSPJF, SJF, SPJF)
+        # the band was measured for the SRPT, PSJF and SJF shapes (size or prediction descriptor)
+        measured = pol.formula_form() in ("remaining", "static", "nonpreemptive")
         note = "" if clamped == v else f" (clamped into the proven bounds from {v:.6g})"
         out = MeanResponseTime(clamped, "approx", _band("bondi_buzen", self.load) if measured else math.nan,
                                f"Bondi-Buzen scaling of the pooled SOAP value by the FCFS wait ratio "
@@ -770,7 +676,7 @@ class MGk:
         """
         pol = get_policy(policy)
         self._check_policy(pol)
-        if type(pol) is not PSPJF:
+        if not (pol.formula_form() == "static" and pol.descriptor == "prediction"):
             raise NotImplementedError(f"the priority-class model is for PSPJF (preemptive), not {pol.name}")
         key = ("rdr", pol)
         if key in self._cache:
@@ -815,7 +721,7 @@ class MGk:
         if self.servers == 1:
             v = self.pooled_mean_response_time(pol)
             return MeanResponseTime(v, "exact", 0.0, "M/G/1 SOAP evaluator", "", v, v)
-        if type(pol) is FCFS:
+        if pol.formula_form() == "constant":  # FCFS
             fc = self._fcfs()
             if fc is not None:
                 return fc
@@ -864,31 +770,37 @@ class MGk:
         k, c = self.servers, self._c
         lam = self.arrival_rate * c          # arrival rate of the time-scaled system (sizes S)
         smax = float(self.size.support[1])
-        t = type(pol)
+        form = pol.formula_form()
+        twin = pol.size_twin() if pol.declares("size_twin") else None
+        twin_form = twin.formula_form() if twin is not None else None
         beta, _alpha = _error_factors(self.prediction) if pol.uses_predictions else (1.0, 1.0)
         perfect = pol.descriptor == "size" or (beta == 1.0 and _alpha == 1.0)
+        is_srpt = form == "remaining" and pol.descriptor == "size"
+        is_sprpt = form == "remaining" and pol.descriptor == "prediction"
+        # SRPT-k, SPRPT-k, and the policies that equal SRPT under exact predictions
+        # (SRPT-Bounce, ConditionalGittins) when the predictions are exact
 
         over = beta is not None and beta >= 1.0        # estimates never below sizes
-        if t in (SRPT, SPRPT) or (t in (SRPTBounce, ConditionalGittins) and perfect
-                                  and self.prediction is not None) or (t is SRPTBounce and over):
+        if form == "remaining" or (twin_form == "remaining" and perfect and self.prediction is not None) \
+                or (form == "bounce" and over):
             joint = self._joint(pol)
             if perfect:
                 L = np.minimum(joint.v, smax)
-                what = "SRPT-k" if t is SRPT else f"{pol.name}-k with exact predictions (= SRPT-k)"
+                what = "SRPT-k" if is_srpt else f"{pol.name}-k with exact predictions (= SRPT-k)"
                 return (c * _joint_bound(joint, lam, k, L, k), f"{what}: per-size tagged-job bound "
                         "E[T_x] <= (lam E[X^2 1{X<=x}]/(2(1-rho_x)) + 2k x)/(1-rho_x)", REF_SRPTK)
-            if t in (SPRPT, SRPTBounce) and over:
+            if (is_sprpt or form == "bounce") and over:
                 L = np.minimum(joint.v, smax)
-                same = " (= SPRPT-k: a job never outlives its estimate)" if t is SRPTBounce else ""
+                same = " (= SPRPT-k: a job never outlives its estimate)" if form == "bounce" else ""
                 return (c * _joint_bound(joint, lam, k, L, k), f"{pol.name}-k{same}, estimates never below "
                         "sizes (beta >= 1): tagged-job bound with L(y) = y", REF_NEW)
-            if t is SPRPT and math.isfinite(smax):
+            if is_sprpt and math.isfinite(smax):
                 L = np.full(joint.v.shape, smax)
                 return (c * _joint_bound(joint, lam, k, L, k), "SPRPT-k, bounded sizes: tagged-job "
                         "bound with L = sup S", REF_NEW)
             return (math.inf, "no upper bound holds in general for SPRPT-k: an under-predicted job keeps a "
                     "low rank with a large true remaining size; lower bound only (compare with qt.simulate)", "")
-        if t in (PSJF, PSPJF):
+        if form == "static":  # PSJF, PSPJF
             joint = self._joint(pol)
             if perfect:
                 L = np.minimum(joint.v, smax)
@@ -900,13 +812,13 @@ class MGk:
                 return (math.inf, f"{pol.name}-k: the coupling needs a bound on the size of a job with a "
                         "small prediction (bounded multiplicative error or bounded sizes); lower bound only", "")
             val = c * _joint_bound(joint, lam, k, L, k - 1)
-            if t is PSJF or perfect:
+            if pol.descriptor == "size" or perfect:
                 return val, f"{pol.name}-k: static-rank tagged-job bound, L(y) = y", REF_MONO
             if beta is None:
-                return val, "PSPJF-k, bounded sizes: static-rank tagged-job bound with L = sup S", REF_MONO
-            return (val, f"PSPJF-k under estimates in [beta x, alpha x] (beta = {beta:.4g}): tagged-job bound "
+                return val, f"{pol.name}-k, bounded sizes: static-rank tagged-job bound with L = sup S", REF_MONO
+            return (val, f"{pol.name}-k under estimates in [beta x, alpha x] (beta = {beta:.4g}): tagged-job bound "
                     "with L(y) = min(y/beta, sup S)", REF_NEW)
-        if t in (SJF, SPJF):
+        if form == "nonpreemptive":  # SJF, SPJF
             if not math.isfinite(smax):
                 return (math.inf, f"{pol.name}-k (non-preemptive): started jobs of any size block the tagged "
                         "job; an upper bound needs bounded sizes; lower bound only", "")
@@ -914,11 +826,12 @@ class MGk:
             L = np.full(joint.v.shape, smax)
             return (c * _joint_bound(joint, lam, k, L, k, residence_in_denominator=False),
                     f"{pol.name}-k (non-preemptive), bounded sizes: tagged-job bound with L = sup S", REF_MONO)
-        if t is LAS or (t is Gittins and strictly_dhr(self.size)):
-            what = "FB-k" if t is LAS else "Gittins-k on a DHR law (= FB-k: Aalto, Ayesta, Righter 2009)"
+        gittins_dhr = pol.law_rank == "gittins" and pol.descriptor == "none" and strictly_dhr(self.size)
+        if form == "age" or gittins_dhr:
+            what = "FB-k" if form == "age" else f"{pol.name}-k on a DHR law (= FB-k: Aalto, Ayesta, Righter 2009)"
             return (c * _las_bound(self.size, lam, k), f"{what}: monotone-rank tagged-job bound "
                     "E[T_x] <= (lam E[min(X,x)^2]/(2(1-rho_x)) + (2k-1)x)/(1-rho_x)", REF_MONO)
-        if t is FCFS:
+        if form == "constant":  # FCFS
             m2 = self.size.moment(2)
             if math.isfinite(smax) and math.isfinite(m2):
                 rho = lam * self.size.mean
@@ -926,15 +839,15 @@ class MGk:
                 return val, "FCFS-k, bounded sizes: constant-rank tagged-job bound", REF_MONO
             return (math.inf, "FCFS-k with unbounded sizes: no upper bound implemented (see "
                     "fcfs_approximation() for a labelled two-moment approximation)", "")
-        if t is SRPTBounce:
-            return (math.inf, "no SRPT-Bounce-k upper bound derived: while an under-predicted tagged job's rank "
+        if form == "bounce":
+            return (math.inf, f"no {pol.name}-k upper bound derived: while an under-predicted tagged job's rank "
                     "rises, jobs behind it can overtake it, and the number that do is not controlled by the "
                     "coupling; lower bound only", "")
-        if t is ConditionalGittins:
-            return (math.inf, "ConditionalGittins-k: no Gittins-k constant implemented for imperfect "
+        if pol.law_rank == "gittins" and pol.uses_predictions:
+            return (math.inf, f"{pol.name}-k: no Gittins-k constant implemented for imperfect "
                     "predictions; lower bound only", REF_GITTINS_K)
-        if t is Gittins:
-            return (math.inf, "Gittins-k: the additive O(log 1/(1-rho)) constant of Scully-Grosof-Harchol-Balter "
+        if pol.law_rank == "gittins":
+            return (math.inf, f"{pol.name}-k: the additive O(log 1/(1-rho)) constant of Scully-Grosof-Harchol-Balter "
                     "2020 is not implemented (exact for exponential sizes, FB-k bound for DHR laws)", REF_GITTINS_K)
         return math.inf, f"no upper bound for policy {pol.name} on k servers; lower bound only", ""
 
@@ -990,12 +903,12 @@ class MGk:
         (:math:`\beta \ge 1`) and FB/LAS. ``x`` (and ``y``) in units of size; vectorised."""
         pol = get_policy(policy)
         self._check_policy(pol)
-        t = type(pol)
+        form = pol.formula_form()
         k, c = self.servers, self._c
         lam = self.arrival_rate * c
         xa, ya_checked = MG1._check_xy(x, y)
         smax = float(self.size.support[1])
-        if t is LAS:
+        if form == "age":  # FB
             rb = lam * self.size.mean_min(1, xa)
             out = (lam * self.size.mean_min(2, xa) / (2 * (1 - rb)) + (2 * k - 1) * xa) / (1 - rb)
         else:
@@ -1008,12 +921,12 @@ class MGk:
                 ya = ya_checked
                 beta, alpha = _error_factors(self.prediction)
             joint = self._joint(pol)
-            if t in (SRPT, SPRPT):
+            if form == "remaining":  # SRPT, SPRPT
                 if beta is None or beta < 1.0:
                     raise NotImplementedError(f"{pol.name}-k: no per-size upper bound when estimates can fall "
                                               "below sizes (beta < 1)")
                 L, cL = np.minimum(ya, smax), k
-            elif t in (PSJF, PSPJF):
+            elif form == "static":  # PSJF, PSPJF
                 if beta is None:
                     raise NotImplementedError(f"{pol.name}-k: no per-size upper bound without a bounded "
                                               "multiplicative error")

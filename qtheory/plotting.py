@@ -27,7 +27,6 @@ Examples
 from __future__ import annotations
 
 import math
-import re
 import warnings
 import zlib
 from collections.abc import Iterable, Sequence
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib as mpl
 import numpy as np
 
+from ._palette import PALETTE as _PALETTE
 from .policies import get_policy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,18 +58,8 @@ __all__ = [
     "save",
 ]
 
-#: Okabe & Ito (2008) colour-blind-safe palette
-PALETTE: dict[str, str] = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-    "grey": "#7F7F7F",
-}
+#: Okabe & Ito (2008) colour-blind-safe palette (:mod:`qtheory._palette`)
+PALETTE = _PALETTE
 
 #: figure widths in inches: one column and two columns of a two-column paper
 WIDTHS: dict[str, float] = {"single": 3.3, "double": 6.9}
@@ -112,22 +102,7 @@ PAPER_RC: dict[str, Any] = {
     "savefig.pad_inches": 0.02,
 }
 
-# colour, marker; the line style follows the policy's descriptor
-_STYLE: dict[str, tuple[str, str]] = {
-    "fcfs": (PALETTE["black"], "s"),
-    "ps": (PALETTE["grey"], "D"),
-    "las": (PALETTE["purple"], "v"),
-    "sjf": (PALETTE["orange"], "^"),
-    "spjf": (PALETTE["orange"], "^"),
-    "psjf": (PALETTE["sky"], "d"),
-    "pspjf": (PALETTE["sky"], "d"),
-    "srpt": (PALETTE["blue"], "o"),
-    "sprpt": (PALETTE["blue"], "o"),
-    "srpt-bounce": (PALETTE["vermillion"], "*"),
-    "gittins": (PALETTE["green"], "X"),
-    "conditionalgittins": (PALETTE["green"], "X"),
-}
-_PREDICTION_NAMES = {"spjf", "pspjf", "sprpt", "srpt-bounce", "conditionalgittins"}
+# the style of a policy without a declared one (Policy.style): derived from its name
 _FALLBACK_COLORS = [PALETTE[k] for k in ("vermillion", "purple", "green", "orange", "sky", "blue")]
 _FALLBACK_MARKERS = ["P", "h", "<", ">", "p", "8"]
 
@@ -160,26 +135,6 @@ def paper_style(**overrides: Any):
     return mpl.rc_context({**PAPER_RC, **overrides})
 
 
-#: markers of TRAIL(c) curves, by c in [0, 1] cut into as many equal bins (none of them is
-#: SPJF's or SPRPT's marker, the two ends c = 0 and c = 1)
-_TRAIL_MARKERS = ("v", "<", "p", "h", ">", "P")
-_TRAIL_NAME = re.compile(r"^trail\(c=([0-9.eE+-]+)\)$")
-
-
-def _trail_style(c: float) -> dict[str, Any]:
-    """TRAIL(c): dashed like the other prediction policies, its colour moving from SPJF's
-    (c = 0) to SPRPT's (c = 1) and one marker per sixth of [0, 1]."""
-    from matplotlib.colors import to_hex, to_rgb
-
-    c = min(max(c, 0.0), 1.0)
-    a, b = np.array(to_rgb(PALETTE["orange"])), np.array(to_rgb(PALETTE["blue"]))
-    # through the Okabe-Ito vermillion at c = 1/2, so that neighbouring c stay distinct
-    mid = np.array(to_rgb(PALETTE["vermillion"]))
-    col = a + (mid - a) * 2 * c if c <= 0.5 else mid + (b - mid) * (2 * c - 1)
-    marker = _TRAIL_MARKERS[min(int(c * len(_TRAIL_MARKERS)), len(_TRAIL_MARKERS) - 1)]
-    return {"color": to_hex(col), "marker": marker, "linestyle": (0, (5, 1.5))}
-
-
 def policy_style(name: str) -> dict[str, Any]:
     """Colour, marker and line style of a policy, the same in every figure.
 
@@ -196,24 +151,17 @@ def policy_style(name: str) -> dict[str, Any]:
     dict
         Keyword arguments for ``Axes.plot``: ``color``, ``marker`` and ``linestyle``.
     """
+    try:
+        style = get_policy(name.strip()).figure_style()
+    except (ValueError, TypeError):  # not a registered name (a user's qt.Rank)
+        style = None
+    if style is not None:
+        return style
     key = name.strip().lower().replace("_", "-")
-    key = {"srptbounce": "srpt-bounce", "conditional-gittins": "conditionalgittins",
-           "fb": "las", "fifo": "fcfs"}.get(key, key)
-    m = _TRAIL_NAME.match(key.replace(" ", ""))
-    if m is not None:
-        try:
-            return _trail_style(float(m.group(1)))
-        except ValueError:
-            pass
-    if key in _STYLE:
-        color, marker = _STYLE[key]
-        ls = "--" if key in _PREDICTION_NAMES else ":" if key == "ps" else "-"
-    else:
-        h = zlib.crc32(key.encode())
-        color = _FALLBACK_COLORS[h % len(_FALLBACK_COLORS)]
-        marker = _FALLBACK_MARKERS[(h // 7) % len(_FALLBACK_MARKERS)]
-        ls = "-."
-    return {"color": color, "marker": marker, "linestyle": ls}
+    h = zlib.crc32(key.encode())
+    color = _FALLBACK_COLORS[h % len(_FALLBACK_COLORS)]
+    marker = _FALLBACK_MARKERS[(h // 7) % len(_FALLBACK_MARKERS)]
+    return {"color": color, "marker": marker, "linestyle": "-."}
 
 
 def figure(width: str | float = "single", height: float | None = None, nrows: int = 1,

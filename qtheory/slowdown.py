@@ -24,7 +24,7 @@ import numpy as np
 from . import soap
 from ._quadrature import size_rule
 from .joint import OneBitJoint
-from .policies import FCFS, LAS, PS, PSJF, SJF, SRPT, Policy
+from .policies import Policy
 
 
 def inverse_mean_infinite(size) -> bool:
@@ -45,7 +45,7 @@ def _residence(j, lam: float) -> float:
     return _wsum(K / (1 - lam * j.A_lt_v), j.w_dv)
 
 
-def prediction_slowdown(j, policy_name: str, lam: float) -> float:
+def prediction_slowdown(j, form: str, lam: float) -> float:
     r"""E[T/X] of SPJF, PSPJF or SPRPT on the joint law ``j``, with the same threshold functions
     as the means and the slowdown weights of :meth:`qtheory.joint.Joint.inverse_terms`:
 
@@ -65,43 +65,42 @@ def prediction_slowdown(j, policy_name: str, lam: float) -> float:
     """
     w_inv, _, exc = j.inverse_terms()
     d = (1 - lam * j.A_le_v) * (1 - lam * j.A_lt_v)
-    if policy_name == "SPJF":
+    if form == "nonpreemptive":  # SPJF
         return 1.0 + lam * j.m2 / 2 * _wsum(1.0 / d, w_inv)
-    if policy_name == "PSPJF":
+    if form == "static":  # PSPJF
         return _wsum(lam * j.B_v / (2 * d), w_inv) + _wsum(1.0 / (1 - lam * j.A_lt_v), j.w_prob)
-    if policy_name == "SPRPT":
+    if form == "remaining":  # SPRPT
         return _wsum(lam * (j.B_v + j.C_v) / (2 * d), w_inv) + _residence(j, lam) + exc
-    raise ValueError(f"no slowdown formula for {policy_name}")
+    raise ValueError(f"no slowdown formula for the rank form {form!r}")
 
 
 def mean_slowdown(model, policy: Policy) -> float:
     """E[T/X] of ``policy`` in ``model`` (``inf`` where it diverges)."""
     size, lam = model.size, model.arrival_rate
-    t = type(policy)
-    if policy.descriptor == "prediction" and model.prediction is not None \
-            and model.prediction.is_perfect and t.__name__ in ("SPJF", "PSPJF", "SPRPT"):
-        t = {"SPJF": SJF, "PSPJF": PSJF, "SPRPT": SRPT}[t.__name__]
+    form, desc = policy.formula_form(), policy.descriptor
+    if desc == "prediction" and model.prediction is not None and model.prediction.is_perfect \
+            and form in ("nonpreemptive", "static", "remaining"):
+        desc = "size"  # Y = X: the size-based twin (SJF, PSJF, SRPT)
     inv_inf = inverse_mean_infinite(size)
     rho = model.load
-    if t is PS:
+    if form == "sharing":
         return 1.0 / (1.0 - rho)
-    if t in (FCFS, SJF) or (policy.descriptor == "prediction" and not policy.preemptive):
+    if (form in ("constant", "nonpreemptive") and desc != "prediction") \
+            or (policy.descriptor == "prediction" and not policy.preemptive):
         if inv_inf or math.isinf(size.moment(2)):
             return math.inf
-    x, w = size_rule(size)
-    if t is FCFS:
-        winv = float(np.sum(w / x))
-        return 1.0 + lam * size.moment(2) / (2 * (1 - rho)) * winv
-    if t is LAS:
-        return float(np.sum(w * soap.las_conditional(size, lam, x)[0] / x))
-    if t is SJF:
-        return float(np.sum(w * soap.sjf_conditional(size, lam, x)[0] / x))
-    if t is PSJF:
-        return float(np.sum(w * soap.psjf_conditional(size, lam, x)[0] / x))
-    if t is SRPT:
-        # waiting term at the size nodes; residence int_0^inf E[X^{-1}; X > t]/(1 - rho_{<t}) dt
-        wait = float(np.sum(w * soap.srpt_waiting(size, lam, x)[0] / x))
-        return wait + _residence(soap._perfect_joint(size), lam)
+    if desc != "prediction" and form in ("constant", "age", "nonpreemptive", "static", "remaining"):
+        x, w = size_rule(size)
+        if form == "constant":  # FCFS
+            winv = float(np.sum(w / x))
+            return 1.0 + lam * size.moment(2) / (2 * (1 - rho)) * winv
+        if form == "remaining":  # SRPT
+            # waiting term at the size nodes; residence int_0^inf E[X^{-1}; X > t]/(1 - rho_{<t}) dt
+            wait = float(np.sum(w * soap.srpt_waiting(size, lam, x)[0] / x))
+            return wait + _residence(soap._perfect_joint(size), lam)
+        cond = {"age": soap.las_conditional, "nonpreemptive": soap.sjf_conditional,
+                "static": soap.psjf_conditional}[form]
+        return float(np.sum(w * cond(size, lam, x)[0] / x))
     if policy.descriptor == "prediction":
         pred = model.prediction
         if pred is None:
@@ -112,16 +111,15 @@ def mean_slowdown(model, policy: Policy) -> float:
         if inv_inf and policy.monotone == "decreasing" \
                 and float(j.C(np.array([1e-300]))[0]) > 0:
             return math.inf
-        name = type(policy).__name__
-        if inv_inf and name in ("PSPJF", "SPRPT") and isinstance(j, OneBitJoint) \
+        if inv_inf and form in ("static", "remaining") and isinstance(j, OneBitJoint) \
                 and float(j.B(np.array([1.0 if j.q_small == 1.0 else 0.0]))[0]) > 0:
             # one-bit labels do not shrink with the size: a tiny job labelled y waits for the
             # old jobs with labels <= y (lam B(y) / (2 d(y)) > 0) and E[1/X] = inf
             return math.inf
-        if name in ("SPJF", "PSPJF", "SPRPT") and type(policy).__module__ == "qtheory.policies":
-            if name != "PSPJF" and math.isinf(j.m2) and (name == "SPJF" or j.excess > 0):
+        if form in ("nonpreemptive", "static", "remaining"):
+            if form != "static" and math.isinf(j.m2) and (form == "nonpreemptive" or j.excess > 0):
                 return math.inf
-            return prediction_slowdown(j, name, lam)
+            return prediction_slowdown(j, form, lam)
     from . import generic
 
     return generic.mean_slowdown(model, policy)

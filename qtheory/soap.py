@@ -253,3 +253,64 @@ def sprpt_conditional(joint, lam, x, y):
     wait = L * (joint.B(y) + joint.C(y))[None, :] / (2 * d)
     res = np.array([joint.H_many(np.maximum(y - x, 0.0), y, li) for li in lam])
     return wait + res + np.maximum(x - y, 0.0)[None, :]
+
+
+# ---- by rank form (what a policy class declares: qtheory.policies.base.FORMS) -------------------
+#: E[T] by (form, descriptor): size-based formulas take the size law, prediction-based ones the
+#: joint law of (X, Y)
+_FORM_MEAN = {
+    ("constant", "none"): ("size", fcfs_mean), ("sharing", "none"): ("size", ps_mean),
+    ("age", "none"): ("size", las_mean), ("nonpreemptive", "size"): ("size", sjf_mean),
+    ("static", "size"): ("size", psjf_mean), ("remaining", "size"): ("size", srpt_mean),
+    ("nonpreemptive", "prediction"): ("joint", spjf_mean),
+    ("static", "prediction"): ("joint", pspjf_mean), ("remaining", "prediction"): ("joint", sprpt_mean),
+}
+_FORM_CONDITIONAL = {
+    ("age", "none"): ("size", las_conditional), ("nonpreemptive", "size"): ("size", sjf_conditional),
+    ("static", "size"): ("size", psjf_conditional), ("remaining", "size"): ("size", srpt_conditional),
+    ("nonpreemptive", "prediction"): ("joint", spjf_conditional),
+    ("static", "prediction"): ("joint", pspjf_conditional),
+    ("remaining", "prediction"): ("joint", sprpt_conditional),
+}
+
+
+def _law(kind: str, model, policy):
+    if kind == "size":
+        return model.size
+    if model.prediction is None:
+        raise ValueError(f"policy {policy.name} uses predictions but this model has none; "
+                         "pass prediction=... (e.g. qt.LogNormalPrediction(sigma=0.5))")
+    return model.prediction.joint(model.size)
+
+
+def form_mean(form: str, descriptor: str, model, policy, lams) -> np.ndarray | None:
+    r""":math:`E[T]` at the arrival rates ``lams`` of a policy whose rank has the standard shape
+    ``form`` with descriptor ``descriptor`` (see :data:`qtheory.policies.base.FORMS`): the
+    closed forms of this module, or ``None`` where the shape has none (SRPT-Bounce)."""
+    entry = _FORM_MEAN.get((form, descriptor))
+    if entry is None:
+        return None
+    kind, fn = entry
+    return np.asarray(fn(_law(kind, model, policy), lams), float)
+
+
+def form_conditional(form: str, descriptor: str, model, policy, x, y) -> np.ndarray | None:
+    r""":math:`E[T \mid X = x, Y = y]` at the model's arrival rate for the rank shape ``form``
+    (see :func:`form_mean`); FCFS: :math:`x + \lambda E[X^2]/(2(1-\rho))`, PS:
+    :math:`x/(1-\rho)`."""
+    lam = np.array([model.arrival_rate])
+    x = np.atleast_1d(np.asarray(x, float))
+    if (form, descriptor) == ("constant", "none"):
+        return x + (fcfs_mean(model.size, lam)[0] - model.size.mean)
+    if (form, descriptor) == ("sharing", "none"):
+        return x / (1 - model.load)
+    entry = _FORM_CONDITIONAL.get((form, descriptor))
+    if entry is None:
+        return None
+    kind, fn = entry
+    law = _law(kind, model, policy)
+    if kind == "size":
+        return np.asarray(fn(law, lam, x)[0], float)
+    if y is None:
+        raise ValueError(f"policy {policy.name} needs the prediction y")
+    return np.asarray(fn(law, lam, x, y)[0], float)

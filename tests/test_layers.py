@@ -18,6 +18,8 @@ ENGINE = {"qtheory.soap", "qtheory.generic", "qtheory._soap_discrete", "qtheory.
           "qtheory.gittins"}
 MODELS = {"qtheory.mg1", "qtheory.multiserver"}
 FRONT = {"qtheory.cli", "qtheory.llm_cli", "qtheory.plotting"}
+POLICIES = {m for m in (".".join(p.relative_to(ROOT.parent).with_suffix("").parts).removesuffix(".__init__")
+                        for p in (ROOT / "policies").glob("*.py"))}
 #: the simulator's remaining uses of the engine's Gittins helpers (tail tables of laws given by
 #: quadrature nodes, and the hazard-rate classification); none may be added
 SIM_ALLOWED_ENGINE = {("qtheory.sim._gittins", "qtheory.gittins")}
@@ -57,7 +59,8 @@ def _violations(sources, forbidden, allowed=frozenset()):
 
 
 def test_the_graph_is_read():
-    assert "qtheory.sizes" in GRAPH["qtheory.joint"] and "qtheory.soap" in GRAPH["qtheory.mg1"]
+    assert "qtheory.sizes" in GRAPH["qtheory.joint"] and "qtheory.soap" in GRAPH["qtheory.slowdown"]
+    assert "qtheory.soap" in GRAPH["qtheory.policies.base"]
 
 
 @pytest.mark.parametrize(("sources", "forbidden", "what"), [
@@ -65,6 +68,7 @@ def test_the_graph_is_read():
      "laws import no policy, formula, model or simulator"),
     (ENGINE, {"qtheory.sim"} | MODELS | FRONT, "the engine never imports the simulator or a model"),
     (MODELS, FRONT, "models never import the command line or plotting"),
+    (POLICIES, MODELS | FRONT, "policies never import a model, the command line or plotting"),
 ])
 def test_layers(sources, forbidden, what):
     assert not _violations(sources, forbidden), what

@@ -295,6 +295,6 @@ def test_narrow_lognormal_factor_against_gauss_hermite():
     j = pred.joint(qt.Exponential(1.0))
     d = (1 - lam * j.A_le_v) * (1 - lam * j.A_lt_v)
     assert float(np.sum(j.w_prob / d)) == pytest.approx(inv_d, rel=1e-12)
-    assert slowdown.prediction_slowdown(j, "PSPJF", lam) == pytest.approx(slow, rel=1e-12)
+    assert slowdown.prediction_slowdown(j, "static", lam) == pytest.approx(slow, rel=1e-12)
     q = qt.MG1(lam, qt.Exponential(1.0), pred)
     assert q.mean_response_time("spjf") == pytest.approx(1 + lam * 2 / 2 * inv_d, rel=1e-12)

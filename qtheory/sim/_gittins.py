@@ -136,11 +136,11 @@ def gittins_policy(policy, model):
     (Gittins or ConditionalGittins) on ``model``."""
     from ..gittins import density_tails, size_tails
     from ..joint import EmpiricalJoint, OneBitJoint, PerfectJoint
-    from ..policies import SPRPT, Gittins
+    from ..policies import SPRPT
     from ._policy import TabulatedRank
 
     size = model.size
-    if isinstance(policy, Gittins):
+    if policy.descriptor == "none":  # Gittins on the size law (else: given the prediction)
         from ..gittins import blind_equivalent
         from ..policies import get_policy
 

@@ -20,16 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..policies import (
-    FCFS,
-    LAS,
-    PS,
-    PSJF,
-    SJF,
-    SRPT,
-    ConditionalGittins,
-    Gittins,
     Policy,
-    SRPTBounce,
 )
 from . import kernels as K
 
@@ -184,15 +175,16 @@ class Plan:
     note: str = ""
 
 
-_CLOSED = (
-    # (class, form, rising); order matters: subclasses first
-    (SRPTBounce, K.FORM_BOUNCE, True),
-    (SRPT, K.FORM_DMA, False),  # SRPT and SPRPT
-    (PSJF, K.FORM_STATIC, False),  # PSJF and PSPJF
-    (SJF, K.FORM_NP, False),  # SJF and SPJF
-    (LAS, K.FORM_AGE, True),
-    (FCFS, K.FORM_CONST, False),
-)
+#: the compiled kernels of the standard rank shapes (the ``form`` a policy class declares,
+#: :data:`qtheory.policies.base.FORMS`): kernel form and whether the rank rises with age
+_FORMS = {
+    "bounce": (K.FORM_BOUNCE, True),  # |d - a|: SRPT-Bounce
+    "remaining": (K.FORM_DMA, False),  # d - a: SRPT, SPRPT
+    "static": (K.FORM_STATIC, False),  # d: PSJF, PSPJF
+    "nonpreemptive": (K.FORM_NP, False),  # <-a, d>: SJF, SPJF
+    "age": (K.FORM_AGE, True),  # a: LAS
+    "constant": (K.FORM_CONST, False),  # 0: FCFS
+}
 
 
 def compile_policy(policy: Policy, servers: int, model=None) -> Plan:
@@ -200,9 +192,10 @@ def compile_policy(policy: Policy, servers: int, model=None) -> Plan:
 
     Gittins policies need the ``model`` (their rank is a function of the size law)."""
     name = policy.name
-    if isinstance(policy, PS):
+    form = policy.formula_form()
+    if form == "sharing":
         return Plan(name, "ps", -1, "none")
-    if isinstance(policy, (Gittins, ConditionalGittins)):
+    if policy.law_rank == "gittins":
         if model is None:
             raise NotImplementedError(
                 f"simulating {name} needs the model (its rank comes from the size law); pass "
@@ -214,10 +207,10 @@ def compile_policy(policy: Policy, servers: int, model=None) -> Plan:
         plan.name = name
         plan.note = getattr(sub, "sim_note", "") or plan.note
         return plan
-    for cls, form, rising in _CLOSED:
-        if type(policy) is cls or (isinstance(policy, cls) and type(policy).rank is cls.rank):
-            kind = ("group" if servers == 1 else "general") if rising else "soap"
-            return Plan(name, kind, form, policy.descriptor)
+    if form in _FORMS:
+        kernel_form, rising = _FORMS[form]
+        kind = ("group" if servers == 1 else "general") if rising else "soap"
+        return Plan(name, kind, kernel_form, policy.descriptor)
     if not getattr(policy, "soap", True):
         raise TypeError(f"{name} is not a SOAP policy and has no simulator")
     if isinstance(policy, TabulatedRank):

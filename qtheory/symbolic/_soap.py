@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..policies import FCFS, LAS, PS, PSJF, PSPJF, SJF, SPJF, SPRPT, SRPT, Policy, get_policy
+from ..policies import Policy, get_policy
 from ._formula import SymbolicFormula, lam, x, y
 from ._laws import (
     SUPPORTED_PREDICTIONS,
@@ -37,12 +37,15 @@ from ._laws import (
 )
 
 SUPPORTED_POLICIES = ("FCFS", "PS", "LAS", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT")
-_SIZE_TWIN = {SPJF: SJF, PSPJF: PSJF, SPRPT: SRPT}
+#: the rank shapes with symbolic formulas (a policy class declares its ``form``), by descriptor
+_FORMS = {"none": ("constant", "sharing", "age"),
+          "size": ("nonpreemptive", "static", "remaining"),
+          "prediction": ("nonpreemptive", "static", "remaining")}
 
 
 def _policy(policy) -> Policy:
     p = get_policy(policy)
-    if type(p) not in (FCFS, PS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT):
+    if p.formula_form() not in _FORMS.get(p.descriptor, ()):
         raise NotImplementedError(f"no symbolic formula for policy {p.name}; supported policies: "
                                   f"{', '.join(SUPPORTED_POLICIES)}; for a numeric value use the "
                                   "engine: qt.MG1(arrival_rate, size, prediction)"
@@ -59,7 +62,11 @@ def _setup(policy, size, prediction):
             raise ValueError(f"policy {p.name} uses predictions: pass prediction=... (one of "
                              f"{', '.join(SUPPORTED_PREDICTIONS)})")
         if pr.perfect:  # Y = X: the size-based twin
-            p = _SIZE_TWIN[type(p)]()
+            twin = p.size_twin()
+            if twin is None:
+                raise NotImplementedError(f"policy {p.name} declares no size-based twin "
+                                          "(Policy.size_twin) for exact predictions")
+            p = twin
     return p, s, pr
 
 
@@ -67,18 +74,18 @@ def _setup(policy, size, prediction):
 def _size_conditional(p: Policy, s: SymbolicSize, xx):
     m1, m2 = s.mean, s.moment(2)
     rho = lam * m1
-    if isinstance(p, FCFS):
+    if p.form == "constant":  # FCFS
         return xx + lam * m2 / (2 * (1 - rho))
-    if isinstance(p, PS):
+    if p.form == "sharing":  # PS
         return xx / (1 - rho)
-    if isinstance(p, LAS):
+    if p.form == "age":  # LAS
         rb = lam * s.mean_min(1, xx)
         return xx / (1 - rb) + lam * s.mean_min(2, xx) / (2 * (1 - rb) ** 2)
     le, lt = lam * s.partial(1, xx), lam * s.partial(1, xx, strict=True)
     den = 2 * (1 - le) * (1 - lt)
-    if isinstance(p, SJF):
+    if p.form == "nonpreemptive":  # SJF
         return xx + lam * m2 / den
-    if isinstance(p, PSJF):
+    if p.form == "static":  # PSJF
         return lam * s.partial(2, xx) / den + xx / (1 - lt)
     # SRPT: waiting (Schrage-Miller) + residence
     return lam * (s.partial(2, xx) + xx**2 * s.sf(xx)) / den + s.srpt_residence(xx, lam)
@@ -109,19 +116,19 @@ def _las_mean_exponential(s: Exponential):
 def _size_mean(p: Policy, s: SymbolicSize):
     m1, m2 = s.mean, s.moment(2)
     rho = lam * m1
-    if isinstance(p, FCFS):
+    if p.form == "constant":  # FCFS
         return m1 + lam * m2 / (2 * (1 - rho))
-    if isinstance(p, PS):
+    if p.form == "sharing":  # PS
         return m1 / (1 - rho)
-    if isinstance(p, LAS):
+    if p.form == "age":  # LAS
         if isinstance(s, Exponential):
             closed = _las_mean_exponential(s)
             if closed is not None:
                 return closed
         return s.expect(lambda u: _size_conditional(p, s, u))
-    if isinstance(p, SJF):
+    if p.form == "nonpreemptive":  # SJF
         return m1 + s.expect(lambda u: _size_conditional(p, s, u) - u)
-    if isinstance(p, PSJF):
+    if p.form == "static":  # PSJF
         wait = s.expect(lambda u: lam * s.partial(2, u)
                         / (2 * (1 - lam * s.partial(1, u)) * (1 - lam * s.partial(1, u, strict=True))))
         return wait + _psjf_mean_residence(s)
@@ -136,9 +143,9 @@ def _pred_conditional(p: Policy, s: SymbolicSize, pr: SymbolicPrediction, xx, yy
     j = pr.joint(s)
     A = j.A(yy)
     den = 2 * (1 - lam * A) ** 2
-    if isinstance(p, SPJF):
+    if p.form == "nonpreemptive":  # SPJF
         return xx + lam * s.moment(2) / den
-    if isinstance(p, PSPJF):
+    if p.form == "static":  # PSPJF
         return lam * j.B(yy) / den + xx / (1 - lam * A)
     residence = sp.Integral(1 / (1 - lam * j.A(v)), (v, sp.Max(yy - xx, 0), yy))
     return lam * (j.B(yy) + j.C(yy)) / den + residence + sp.Max(xx - yy, 0)
@@ -147,9 +154,9 @@ def _pred_conditional(p: Policy, s: SymbolicSize, pr: SymbolicPrediction, xx, yy
 def _pred_mean(p: Policy, s: SymbolicSize, pr: SymbolicPrediction):
     j = pr.joint(s)
     den = 2 * (1 - lam * j.A(y)) ** 2
-    if isinstance(p, SPJF):
+    if p.form == "nonpreemptive":  # SPJF
         return s.mean + lam * s.moment(2) / 2 * sp.Integral(j.fY(y) / (1 - lam * j.A(y)) ** 2, (y, 0, sp.oo))
-    if isinstance(p, PSPJF):
+    if p.form == "static":  # PSPJF
         # E[X / (1 - lam A(Y))] = int A'(y) / (1 - lam A(y)) dy = -ln(1 - rho) / lam (A continuous)
         wait = sp.Integral(j.fY(y) * lam * j.B(y) / den, (y, 0, sp.oo))
         return wait - sp.log(1 - lam * s.mean) / lam
