@@ -117,6 +117,20 @@ def _check_size(size) -> SizeLaw:
     return size
 
 
+def _model_first(first, second, load=None, alpha=None, beta=None):
+    """``(policy, size, load, alpha, beta)`` from the library's argument order ``(model, policy,
+    [alpha, beta])`` (``model`` a :class:`qtheory.MG1`: its size law and load) or the older
+    ``(policy, size, load, [alpha, beta])``."""
+    if isinstance(first, MG1):
+        if beta is None and alpha is not None and load is not None:  # (model, policy, alpha, beta)
+            load, alpha, beta = None, load, alpha
+        if load is not None:
+            raise TypeError(f"with a model first, the load is the model's ({first.load:.6g}); got load={plain(load)}")
+        return second, first.size, first.load, alpha, beta
+    return first, second, load, alpha, beta
+
+
+
 def _policy(policy) -> Policy:
     try:
         return get_policy(policy)
@@ -160,6 +174,11 @@ class ConsistencyResult:
         return (f"ConsistencyResult({self.policy}: E[T]/E[T_SRPT] = {self.ratio:.6g} at load "
                 f"{self.load:g}, {self.size}; {self.method})")
 
+    @property
+    def value(self) -> float:
+        """The ratio E[T]/E[T_SRPT] (``float(result)``)."""
+        return float(self.ratio)
+
     def __float__(self):
         return float(self.ratio)
 
@@ -178,18 +197,24 @@ class MispredictionResult:
         return (f"MispredictionResult({self.policy} / {self.counterpart} = {self.ratio:.6g}: "
                 f"{self.with_predictions:.6g} vs {self.with_sizes:.6g})")
 
+    @property
+    def value(self) -> float:
+        """The ratio E[T] with predictions / E[T] with true sizes (``float(result)``)."""
+        return float(self.ratio)
+
     def __float__(self):
         return float(self.ratio)
 
 
 @dataclass
 class OptimalGivenPredictions:
-    """ConditionalGittins' E[T] (lower bound for policies seeing only prediction and age) and
-    each policy's gap ``E[T]/E[T_CG] - 1``. Prints as a table."""
+    """ConditionalGittins' E[T] (``value``: the least mean response time of a policy that sees
+    only the prediction and the age) and each policy's E[T] (``means``) and gap
+    ``E[T]/E[T_CG] - 1`` (``gaps``). Prints as a table; ``float(result)`` is ``value``."""
 
-    lower_bound: float
-    mean_response_time: dict
-    gap: dict
+    value: float
+    means: dict
+    gaps: dict
     srpt: float
     exact: bool
     title: str = ""
@@ -197,20 +222,30 @@ class OptimalGivenPredictions:
 
     @property
     def table(self) -> Table:
-        rows = [("ConditionalGittins", self.lower_bound, 0.0, "prediction + age (optimal)")]
-        for name, et in self.mean_response_time.items():
-            rows.append((name, et, self.gap[name], self.sees.get(name, "prediction + age")))
-        rows.append(("SRPT", self.srpt, self.srpt / self.lower_bound - 1, "true size (reference)"))
+        rows = [("ConditionalGittins", self.value, 0.0, "prediction + age (optimal)")]
+        for name, et in self.means.items():
+            rows.append((name, et, self.gaps[name], self.sees.get(name, "prediction + age")))
+        rows.append(("SRPT", self.srpt, self.srpt / self.value - 1, "true size (reference)"))
         return Table(["policy", "E[T]", "gap to CG", "sees"], rows, title=self.title)
 
     @property
-    def value(self) -> float:
-        """ConditionalGittins' E[T], the least mean response time of any policy that sees the
-        prediction and the age (``lower_bound`` for those policies), as ``float(result)``."""
-        return float(self.lower_bound)
+    def lower_bound(self) -> float:
+        """``value`` (the name of earlier versions; it is ConditionalGittins' E[T], a lower bound
+        only for the policies that see the prediction and the age)."""
+        return self.value
+
+    @property
+    def mean_response_time(self) -> dict:
+        """``means`` (the name of earlier versions)."""
+        return self.means
+
+    @property
+    def gap(self) -> dict:
+        """``gaps`` (the name of earlier versions)."""
+        return self.gaps
 
     def __float__(self) -> float:
-        return self.value
+        return float(self.value)
 
     def __repr__(self):
         return str(self.table)
@@ -264,6 +299,11 @@ class RobustnessResult:
     method: str
     ratio_on_size_law: float | None = None
     history: list = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        """The worst ratio found (``float(result)``)."""
+        return float(self.ratio)
 
     def __float__(self) -> float:
         """The worst ratio found (``ratio``)."""
@@ -491,9 +531,12 @@ def _derived_bound(pol: Policy, size, lam, alpha, beta) -> float | None:
     return None
 
 
-def analytic_bounds(policy, size, load, alpha, beta) -> list[RatioBound]:
+def analytic_bounds(policy, size, load=None, alpha=None, beta=None) -> list[RatioBound]:
     r"""Upper bounds on :math:`E[T_\pi]/E[T_{SRPT}]` over every joint law of (size, estimate)
     with :math:`Y \in [\beta X, \alpha X]`, on the given size law and load.
+
+    Called as ``analytic_bounds(model, policy, alpha, beta)`` (the model's size law and load)
+    or ``analytic_bounds(policy, size, load, alpha, beta)``.
 
     Proved here (``rigorous=True``), with :math:`\kappa = \alpha/\beta`,
     :math:`A(v) = E[X 1\{X \le v\}]`, :math:`M_2(v) = E[X^2 1\{X \le v\}]`. A job with estimate
@@ -535,6 +578,7 @@ def analytic_bounds(policy, size, load, alpha, beta) -> list[RatioBound]:
     -------
     list of RatioBound (empty when nothing is known, e.g. SPRPT with :math:`\beta \ge 1`).
     """
+    policy, size, load, alpha, beta = _model_first(policy, size, load, alpha, beta)
     pol = _policy(policy)
     size = _check_size(size)
     load = _check_load(load)
@@ -557,13 +601,17 @@ def analytic_bounds(policy, size, load, alpha, beta) -> list[RatioBound]:
 
 
 # ---- consistency, price of misprediction, optimal given predictions ----------------------------
-def consistency(policy, size, load) -> ConsistencyResult:
+def consistency(policy, size, load=None) -> ConsistencyResult:
     r"""E[T_policy]/E[T_SRPT] with perfect predictions :math:`Y = X` (consistency in the sense of
     Lykouris-Vassilvitskii / Purohit-Svitkina-Kumar, as used for M/G/1 by SGM 2022).
+
+    Called as ``consistency(model, policy)`` (the model's size law and load; its prediction law
+    is replaced by exact predictions) or ``consistency(policy, size, load)``.
 
     Prediction-based policies run on exact sizes (SPJF = SJF, PSPJF = PSJF, SPRPT = SRPT-Bounce =
     SRPT); size-based and blind policies are compared as they are.
     """
+    policy, size, load, _, _ = _model_first(policy, size, load)
     pol = _policy(policy)
     size = _check_size(size)
     load = _check_load(load)
@@ -584,10 +632,14 @@ def price_of_misprediction(policy, model: MG1) -> MispredictionResult:
     r"""Mitzenmacher's price of misprediction (ITCS 2020): :math:`E[T_\pi]` with the model's
     predictions over :math:`E[T]` of the same policy family with true sizes.
 
+    Called as ``price_of_misprediction(model, policy)`` or ``price_of_misprediction(policy, model)``.
+
     SPJF is compared with SJF, PSPJF with PSJF, SPRPT with SRPT; SRPT-Bounce and
     ConditionalGittins, which both become SRPT with exact predictions, with SRPT; any other
     prediction-based policy with itself under ``PerfectPrediction``.
     """
+    if isinstance(policy, MG1):
+        policy, model = model, policy
     pol = _policy(policy)
     if not isinstance(model, MG1):
         raise ValueError(f"model must be a qt.MG1, got model={model!r}")
@@ -654,10 +706,13 @@ def _pairs_mean(pol, x, p, lam, f, mix=None):
     return MG1(lam, prediction=pairs).mean_response_time(pol)
 
 
-def robustness(policy, size, load, alpha, beta, *, n: int = 64, levels: int | None = None,
+def robustness(policy, size, load=None, alpha=None, beta=None, *, n: int = 64, levels: int | None = None,
                max_evals: int | None = None, randomize: bool = True, seed: int = 0,
                on_size_law: bool = True) -> RobustnessResult:
     r"""Worst E[T_policy]/E[T_SRPT] over estimates in :math:`[\beta x, \alpha x]`, two ways.
+
+    Called as ``robustness(model, policy, alpha, beta)`` (the model's size law and load) or
+    ``robustness(policy, size, load, alpha, beta)``.
 
     1. **Analytic bounds** (:func:`analytic_bounds`) on the discrete law searched.
     2. **Numeric adversary**: the size law is made discrete (:func:`discretise_size`, ``n``
@@ -698,6 +753,7 @@ def robustness(policy, size, load, alpha, beta, *, n: int = 64, levels: int | No
         For closed-form policies and a continuous law, also evaluate the found map on the
         continuous law (``ratio_on_size_law``).
     """
+    policy, size, load, alpha, beta = _model_first(policy, size, load, alpha, beta)
     pol = _policy(policy)
     size = _check_size(size)
     load = _check_load(load)

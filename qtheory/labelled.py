@@ -5,6 +5,12 @@ Every E[T] the models return (:meth:`qtheory.MG1.mean_response_time`,
 and numpy work as for the number, and ``kind`` (exact / approx / bounds), ``error`` (0 when
 exact), ``method`` (the route taken) and ``reference`` say where it comes from. Sweeps return
 plain numpy arrays.
+
+The convention across the library's results: ``float(result)`` is the headline number and
+``result.value`` the same number; per-load E[T] arrays are ``mean`` (and a simulation's
+estimate is ``mean`` with its 95% half-width ``ci``); :class:`qtheory.VerifyResult` compares a
+``formula`` with a simulated ``estimate``; ``exact`` is a ``bool`` wherever it appears
+(:class:`qtheory.multiserver.Bounds` keeps the exact number in ``value``).
 """
 
 from __future__ import annotations

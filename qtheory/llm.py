@@ -168,6 +168,11 @@ class LimitedPreemptionResult:
         return (f"LimitedPreemptionResult(c={self.c:g}, load={np.round(self.load, 6).tolist()}, "
                 f"mean={np.round(self.mean, 6).tolist()}, route={self.route!r})")
 
+    @property
+    def value(self) -> float:
+        """E[T] at the one load evaluated (``float(result)``)."""
+        return float(self)
+
     def __float__(self) -> float:
         return one_value(self, self.mean, "mean")
 

@@ -116,8 +116,11 @@ class Bounds:
     ----------
     lower, upper : float
         ``upper`` may be ``inf`` (no upper bound is known for the case).
-    exact : float or None
-        The exact value when one exists (then ``lower == upper == exact``).
+    value : float or None
+        The exact value when one exists (then ``lower == upper == value``); ``float(bounds)``
+        is that value (``TypeError`` when only the bracket is known).
+    exact : bool
+        ``value is not None``.
     method : str
         How each side was obtained (plain words).
     reference : str
@@ -126,9 +129,19 @@ class Bounds:
 
     lower: float
     upper: float
-    exact: float | None = None
+    value: float | None = None
     method: str = ""
     reference: str = ""
+
+    @property
+    def exact(self) -> bool:
+        return self.value is not None
+
+    def __float__(self) -> float:
+        if self.value is None:
+            raise TypeError(f"only bounds are known, [{self.lower:.6g}, {self.upper:.6g}]: use .lower and "
+                            ".upper, or MGk.mean_response_time for the best labelled value")
+        return float(self.value)
 
     @property
     def ratio(self) -> float:
@@ -141,16 +154,16 @@ class Bounds:
         return self.lower <= value + ci and self.upper >= value - ci
 
     def __repr__(self) -> str:
-        if self.exact is not None:
-            head = f"exact={self.exact:.6g}"
+        if self.value is not None:
+            head = f"exact={self.value:.6g}"
         else:
             head = f"lower={self.lower:.6g}, upper={self.upper:.6g}"
         return f"Bounds({head}, method={self.method!r}, reference={self.reference!r})"
 
     def _repr_html_(self) -> str:
         rows = [("lower", f"{self.lower:.6g}"), ("upper", f"{self.upper:.6g}")]
-        if self.exact is not None:
-            rows.insert(0, ("exact", f"{self.exact:.6g}"))
+        if self.value is not None:
+            rows.insert(0, ("exact", f"{self.value:.6g}"))
         rows += [("method", self.method), ("reference", self.reference)]
         body = "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
         return f"<table><caption>Bounds on E[T]</caption><tbody>{body}</tbody></table>"
@@ -961,7 +974,7 @@ class MGk:
                 continue
             b = self.bounds(pol)
             v = self.mean_response_time(pol)
-            row = [pol.name, b.lower, b.upper, "exact" if b.exact is not None else "bound", float(v), v.label]
+            row = [pol.name, b.lower, b.upper, "exact" if b.exact else "bound", float(v), v.label]
             if jobs is not None:
                 from .sim import simulate
 

@@ -1114,6 +1114,12 @@ class PredictionCostResult:
     p_long: float = math.nan
     extra: dict = field(default_factory=dict)
 
+    @property
+    def value(self) -> float:
+        """The total cost (E[T] plus the external prediction cost) at the one load evaluated
+        (``float(result)``)."""
+        return float(self)
+
     def __float__(self) -> float:
         return one_value(self, self.cost, "cost")
 

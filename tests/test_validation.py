@@ -468,6 +468,33 @@ def test_results_convert_with_float():
     assert float(rob) == rob.ratio
 
 
+def test_one_result_vocabulary():
+    """Issue 14: ``value`` is ``float(result)`` on every result, and ``exact`` is a bool."""
+    q = qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction())
+    m = q.mean_response_time("sprpt")
+    results = [
+        m,
+        qt.simulate(q, "fcfs", jobs=20_000, seed=1),
+        qt.verify(q, "fcfs", jobs=20_000, seed=1),
+        qt.consistency("sprpt", qt.Exponential(1.0), 0.5),
+        qt.price_of_misprediction("sprpt", q),
+        qt.optimal_given_predictions(qt.MG1(0.5, qt.Exponential(1.0), qt.OneBit(1.0))),
+        qt.limited_preemption(q, 0.5),
+        qt.total_cost(q, qt.SkipPredict(1.0, 0.05, 0.5)),
+        qt.MGk(2, 0.5, qt.Exponential(1.0)).bounds("fcfs"),
+        qt.MGk(2, 0.5, qt.Exponential(1.0)).mean_response_time("fcfs"),
+    ]
+    for r in results:
+        assert float(r) == r.value, type(r).__name__
+        if hasattr(r, "exact"):
+            assert isinstance(r.exact, bool), type(r).__name__
+    assert m.exact and m.error == 0 and m.method == "closed form (SPRPT)"
+    b = qt.MGk(2, 0.5, qt.Weibull(0.5, mean=1.0)).bounds("srpt")
+    assert not b.exact and b.value is None
+    with pytest.raises(TypeError, match="only bounds are known"):
+        float(b)
+
+
 def test_mean_response_time_method():
     """method='generic' forces the generic SOAP evaluator (exact on discrete laws: it equals the
     closed forms there), method='closed-form' refuses a policy without one, and a bad method is
@@ -487,3 +514,19 @@ def test_mean_response_time_method():
         qt.MG1(0.5, qt.Exponential(1.0)).mean_response_time("srpt-bounce", method="closed-form")
     with pytest.raises(ValueError, match="method"):
         q.mean_response_time("srpt", method="exact")
+
+
+def test_model_first_argument_order():
+    """Issue 14: the measures take ``(model, policy, ...)`` like the rest of the library (the
+    older ``(policy, size, load, ...)`` order still works and gives the same numbers)."""
+    size = qt.Empirical([0.5, 1.0, 4.0], weights=[3, 2, 1])
+    q = qt.MG1(0.6 / size.mean, size, qt.UniformPrediction(0.5))
+    assert qt.consistency(q, "spjf").ratio == qt.consistency("spjf", size, q.load).ratio
+    assert qt.price_of_misprediction(q, "sprpt").ratio == qt.price_of_misprediction("sprpt", q).ratio
+    new = qt.robustness(q, "pspjf", 2.0, 0.5, n=8, randomize=False)
+    old = qt.robustness("pspjf", size, q.load, 2.0, 0.5, n=8, randomize=False)
+    assert new.ratio == old.ratio and new.load == old.load
+    assert [b.value for b in qt.analytic_bounds(q, "pspjf", alpha=2.0, beta=0.5)] == \
+        [b.value for b in qt.analytic_bounds("pspjf", size, q.load, 2.0, 0.5)]
+    with pytest.raises(TypeError, match="load"):
+        qt.consistency(q, "spjf", 0.5)

@@ -460,9 +460,8 @@ def verify(model, policy, jobs: int = 10**6, seed=None, rtol: float = 5e-3, *,
             if not callable(getattr(model, "bounds", None)):
                 raise
             bounds = model.bounds(pol)
-            exact = getattr(bounds, "exact", None)
-            if exact is not None:
-                f, bounds = float(exact), None
+            if getattr(bounds, "exact", False):
+                f, bounds = float(bounds.value), None
     else:
         f = _real("formula", formula)
     res = simulate(model, pol, jobs=jobs, seed=seed, **kwargs)

@@ -233,6 +233,11 @@ class VerifyResult:
     def __bool__(self):
         return self.passed
 
+    @property
+    def value(self) -> float:
+        """The simulated mean response time ``estimate`` (``float(result)``)."""
+        return float(self.estimate)
+
     def __float__(self) -> float:
         """The simulated mean response time (``estimate``); the formula is ``formula``."""
         return float(self.estimate)
