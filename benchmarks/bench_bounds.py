@@ -1,4 +1,4 @@
-"""Timing of the worst-case prediction search of ``qt.robustness`` (qtheory.bounds).
+"""Timing of the worst-case prediction search of ``qt.robustness`` (qtheory.measures.bounds).
 
 Run from the repository root (one core; prints a table, writes JSON)::
 

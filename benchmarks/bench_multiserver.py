@@ -20,7 +20,7 @@ Part B (``--grid``) measures each answer against the simulator on k = 2, 4, 8, 1
 policies FCFS, SPJF, PSPJF, SPRPT, PSJF and SRPT. Per point it prints the analytic value, its
 label, the simulated mean with its 95% CI, the relative error and whether the analytic
 answers order the policies as the simulation does (pairs whose simulated means differ by more
-than the two CIs). The largest errors per route are what ``qtheory.multiserver.APPROX_ERROR``
+than the two CIs). The largest errors per route are what ``qtheory.models.multiserver.APPROX_ERROR``
 holds.
 
 Part C (``--priority``) measures PSPJF-k with bucketed predictions against the simulator, by the

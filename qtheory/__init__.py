@@ -5,7 +5,20 @@ SPRPT, SRPT-Bounce, Gittins, Gittins given predictions, any user rank function) 
 error models, checked against closed forms, high-precision quadrature and simulation.
 """
 
-from .mg1 import MG1
+from . import _moved  # noqa: F401  (first: the old module names of the sub-packages)
+from .laws.predictions import (
+    BoundedMultiplicative,
+    EmpiricalPairs,
+    ExponentialPrediction,
+    LogNormalPrediction,
+    OneBit,
+    PerfectPrediction,
+    PredictionLaw,
+    UniformPrediction,
+)
+from .laws.sizes import *  # noqa: F403
+from .laws.sizes import SizeLaw
+from .models.mg1 import MG1
 from .policies import (
     FB,
     FCFS,
@@ -24,19 +37,7 @@ from .policies import (
     SRPTBounce,
     get_policy,
 )
-from .predictions import (
-    BoundedMultiplicative,
-    EmpiricalPairs,
-    ExponentialPrediction,
-    LogNormalPrediction,
-    OneBit,
-    PerfectPrediction,
-    PredictionLaw,
-    UniformPrediction,
-)
 from .sim import SimResult, VerifyResult, simulate, verify, verify_all
-from .sizes import *  # noqa: F403
-from .sizes import SizeLaw
 from .table import Table
 
 __version__ = "0.1.0"
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: modules loaded on first use; each one's ``__all__`` names become ``qt.<name>`` (for example
-#: ``qt.consistency`` from :mod:`qtheory.bounds`), and the module itself is ``qt.<module>``
+#: ``qt.consistency`` from :mod:`qtheory.measures.bounds`), and the module itself is ``qt.<module>``
 #: (``qt.symbolic``, ``qt.datasets``).  Lazy, so ``import qtheory`` stays fast.
 _LAZY_MODULES = ("bounds", "multiserver", "llm", "datasets", "symbolic", "papers", "prediction_cost")
 
@@ -58,7 +59,7 @@ _LAZY_MODULES = ("bounds", "multiserver", "llm", "datasets", "symbolic", "papers
 def __getattr__(name: str):
     import importlib
 
-    if name in _LAZY_MODULES:
+    if name in _LAZY_MODULES or name in _moved._MOVED:
         return importlib.import_module(f".{name}", __name__)
     for mod_name in _LAZY_MODULES:
         try:

@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .mg1 import MG1
-from .policies import BUILTIN, Policy, get_policy
-from .predictions import (
+from .laws.predictions import (
     BoundedMultiplicative,
     ExponentialPrediction,
     LogNormalPrediction,
@@ -37,7 +35,7 @@ from .predictions import (
     PredictionLaw,
     UniformPrediction,
 )
-from .sizes import (
+from .laws.sizes import (
     BoundedPareto,
     Deterministic,
     Erlang,
@@ -49,6 +47,8 @@ from .sizes import (
     Uniform,
     Weibull,
 )
+from .models.mg1 import MG1
+from .policies import BUILTIN, Policy, get_policy
 
 __all__ = [
     "COMMANDS",
@@ -75,7 +75,7 @@ DEFAULT_POLICIES = ("FCFS", "PS", "SRPT", "SPJF", "PSPJF", "SPRPT", "SRPT-Bounce
 #: number of loads on the x axis of ``--plot``, and its left end
 PLOT_POINTS = 60
 PLOT_MIN_LOAD = 0.05
-#: policies with a closed-form SOAP evaluation; the others go through qtheory.generic
+#: policies with a closed-form SOAP evaluation; the others go through qtheory.engine.generic
 GENERIC_NOTE = ("computed by the generic SOAP evaluator (for a continuous law, a discretisation "
                 "typically accurate to 1e-4 to 1e-3 relative)")
 

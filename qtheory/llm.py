@@ -44,7 +44,7 @@ use the size law's exact partial moments inside a Gauss-Legendre rule over :math
 :math:`z = 1`, :math:`z = 1/c` and, per threshold, wherever a size-law breakpoint makes the
 integrand kink or jump, on the same prediction grid as the SPRPT closed form (c = 0 and c = 1
 agree with the SPJF and SPRPT closed forms to 1e-8 or better in the tests). Other joint laws go
-through the generic SOAP evaluator (:mod:`qtheory.generic`).
+through the generic SOAP evaluator (:mod:`qtheory.engine.generic`).
 
 ``qt.MG1(...).mean_response_time(qt.TRAIL(c))`` uses the same closed form, through the
 policy's ``closed_form_mean`` and ``closed_form_response_time`` hooks (the generic evaluator
@@ -64,7 +64,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numba import njit
 
-from ._quadrature import log_edges, panels
 from ._validation import in_range, integer, nonnegative, one_value, plain
 from ._validation import loads as check_loads
 from .batching import (
@@ -82,7 +81,8 @@ from .batching import (
     simulate_kv_memory,
     token_budget_capacity,
 )
-from .joint import EmpiricalJoint, FactorJoint, PerfectJoint
+from .laws._quadrature import log_edges, panels
+from .laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
 from .policies.trail import TRAIL, LimitedPreemption
 
 __all__ = [
@@ -202,8 +202,8 @@ class LimitedPreemptionResult:
 def _mg1(model, what: str):
     """``model`` as a :class:`qtheory.MG1`; ``TypeError`` naming ``model`` otherwise. An M/G/k
     with one server of speed 1 is its M/G/1; with more servers there is no exact formula."""
-    from .mg1 import MG1
-    from .multiserver import MGk
+    from .models.mg1 import MG1
+    from .models.multiserver import MGk
 
     if isinstance(model, MG1):
         return model
@@ -541,7 +541,7 @@ def _limited_preemption(model, c: float, loads) -> LimitedPreemptionResult:
                        tail=r.tail * m, paused_age=r.paused_age * m, extra=extra)
     kind, obj = _route(model)
     if kind == "generic":
-        from . import generic
+        from .engine import generic
 
         r = generic.evaluate(model, LimitedPreemption(c), lams)
         nan = np.full(lams.size, np.nan)
@@ -620,7 +620,7 @@ def limited_preemption_response_time(model, c: float, x, y):
     lam = model.arrival_rate
     kind, obj = _route(model)
     if kind == "generic":
-        from . import generic
+        from .engine import generic
 
         return generic.response_time(model, LimitedPreemption(c), x, y)
     if kind == "continuous" and math.isinf(model.size.moment(2)) and (c < 1 or _excess(model) > 0):
@@ -681,7 +681,7 @@ class LLMSimResult:
 
 
 def _draw(model, n, rng):
-    from .predictions import EmpiricalPairs
+    from .laws.predictions import EmpiricalPairs
 
     pred = model.prediction
     if isinstance(pred, EmpiricalPairs):
@@ -793,7 +793,7 @@ class SkipPredictResult:
 
 def _p_long_fn(cheap, threshold):
     """x -> P(cheap prediction >= threshold | X = x)."""
-    from .predictions import MultiplicativePrediction, PerfectPrediction
+    from .laws.predictions import MultiplicativePrediction, PerfectPrediction
 
     if callable(cheap) and not hasattr(cheap, "sample"):
         return lambda x: np.clip(np.asarray(cheap(np.asarray(x, float)), float), 0.0, 1.0)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .mg1 import MG1
+    from .models.mg1 import MG1
 
 __all__ = [
     "PAPER_RC",

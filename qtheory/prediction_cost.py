@@ -110,7 +110,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._quadrature import (
+from ._validation import in_range, integer, nonnegative, one_value, plain
+from ._validation import loads as check_loads
+from .laws._quadrature import (
     bulk_range,
     endpoint_refinement,
     log_edges,
@@ -119,8 +121,6 @@ from ._quadrature import (
     size_range,
     size_rule,
 )
-from ._validation import in_range, integer, nonnegative, one_value, plain
-from ._validation import loads as check_loads
 from .policies import FCFS, Policy, Rank, get_policy
 
 __all__ = [
@@ -161,7 +161,7 @@ def _cost_model(value) -> str:
 # Factor laws: closed forms in Z
 # ============================================================================================
 def _factor_kind(factor) -> str:
-    from .predictions import _ExpFactor, _LogNormalFactor, _UniformFactor
+    from .laws.predictions import _ExpFactor, _LogNormalFactor, _UniformFactor
 
     if isinstance(factor, _ExpFactor):
         return "exp"
@@ -516,8 +516,8 @@ class CostPolicy(Policy):
         :class:`qtheory.Rank`; ``augmented.mean_response_time(rank)`` is then the generic SOAP
         evaluation. Exact for discrete laws; a continuous law is first discretised as the
         generic evaluator does (quantile cells, ``resolution`` of them; default 96)."""
-        from .mg1 import MG1
-        from .predictions import EmpiricalPairs
+        from .laws.predictions import EmpiricalPairs
+        from .models.mg1 import MG1
 
         x, y, w = _discrete_pairs(model, resolution, getattr(self, "limit", None))
         xa, da, wa = self._augment(model, x, y, w)
@@ -540,11 +540,11 @@ class CostPolicy(Policy):
 
 def _discrete_pairs(model, resolution: int | None = None, split: float | None = None):
     """(x, y, w) of the model's joint law: exact for discrete laws, else the generic evaluator's
-    discretisation at ``resolution`` cells (:func:`qtheory.generic.discretise`), with the size
+    discretisation at ``resolution`` cells (:func:`qtheory.engine.generic.discretise`), with the size
     cells split at ``split`` where the policy's work jumps there (DelayPredict's :math:`L`: a
     cell across it would be classified as a whole, an O(1/n) error)."""
-    from . import generic
-    from .joint import FactorJoint
+    from .engine import generic
+    from .laws.joint import FactorJoint
 
     n = resolution or 2 * generic.RESOLUTION
     size = model.size
@@ -589,7 +589,7 @@ def _expit(z):
 def _joint_route(model):
     """('pairs', (x, y, w)) for discrete joint laws, ('factor', joint) for multiplicative
     predictions; NotImplementedError otherwise."""
-    from .joint import EmpiricalJoint, FactorJoint, PerfectJoint
+    from .laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
 
     if model.prediction is None:
         raise ValueError("prediction costs need the expensive predictions: pass a model with "
@@ -625,7 +625,7 @@ def _size_nodes(model, kinks=()):
 def _q_kinks(cheap, threshold: float) -> list:
     """Sizes where P(predicted long | x) kinks or jumps: the threshold for exact (perfect) cheap
     predictions, T / k for the kinks k of a multiplicative cheap law's factor."""
-    from .predictions import MultiplicativePrediction, PerfectPrediction
+    from .laws.predictions import MultiplicativePrediction, PerfectPrediction
 
     if isinstance(cheap, PerfectPrediction):
         return [threshold] if threshold > 0 else []
@@ -1446,7 +1446,7 @@ def generic_mean_with_costs(model, policy, loads=None, resolution: int | None = 
     (:meth:`CostPolicy.augmented`): exact on discrete laws; on continuous laws the generic
     route's two resolutions (``resolution`` and twice it, default 48 and 96 cells) and their
     Richardson extrapolation, ``(mean, error estimate)`` per load."""
-    from . import generic
+    from .engine import generic
 
     model = _mg1_of(model)
     pol = _as_cost_policy(policy)

@@ -1,4 +1,4 @@
-"""Tests of qtheory.bounds: consistency, robustness (analytic bounds vs the numeric adversary),
+"""Tests of qtheory.measures.bounds: consistency, robustness (analytic bounds vs the numeric adversary),
 price of misprediction, and the ConditionalGittins lower bound."""
 
 from __future__ import annotations

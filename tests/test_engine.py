@@ -613,7 +613,7 @@ def test_gittins_is_fb_on_strictly_dhr_laws(size):
     # the generic route's relative error, measured against LAS: Weibull(0.5) 3.3e-5 at most;
     # the hyperexponential 3.1e-3, 1.5e-2 and 6.4e-2 at loads 0.5, 0.8, 0.95, far above the
     # route's own error estimate (5e-4, 1.7e-4, 5.2e-3): the curved rank on a continuous law
-    # (see qtheory.generic), a known weakness, pinned here so that it cannot grow unnoticed
+    # (see qtheory.engine.generic), a known weakness, pinned here so that it cannot grow unnoticed
     tol = {0.5: 4e-3, 0.8: 2e-2, 0.95: 7e-2} if isinstance(size, qt.HyperExponential) else \
         dict.fromkeys((0.5, 0.8, 0.95), 1e-4)
     for load in (0.5, 0.8, 0.95):
@@ -631,7 +631,7 @@ def test_gittins_is_fb_on_strictly_dhr_laws(size):
 def test_gittins_rank_is_the_inverse_hazard_on_dhr_laws(size):
     # the premise of the reduction, against the numeric rank (infimum over stopping ages of
     # the tail quantities): r(a) = 1/h(a) = sf(a)/pdf(a), rising
-    from qtheory.gittins import rank_from_tails, size_tails
+    from qtheory.engine.gittins import rank_from_tails, size_tails
 
     a = size.ppf(np.linspace(0.01, 0.99, 41))
     inv_h = size.sf(a) / size.pdf(a)
@@ -720,7 +720,7 @@ def _gittins_rank_by_minimisation(size, a):
 def test_gittins_rank_of_a_continuous_law_against_direct_minimisation(size):
     # the tabulated rank (2000-point grid of stopping ages, exact tail values at the age, the
     # vanishing-quantum limit 1/h): without the last two it was up to 0.7% high on Pareto(2.5)
-    from qtheory.gittins import rank_from_tails, size_tails
+    from qtheory.engine.gittins import rank_from_tails, size_tails
 
     ages = size.ppf(np.array([0.05, 0.3, 0.6, 0.9]))
     got = rank_from_tails(*size_tails(size), ages, law=size)

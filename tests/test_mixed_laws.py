@@ -28,8 +28,8 @@ from test_invariants import Mismatches, compare_with_reference
 
 import qtheory as qt
 from qtheory import generic
-from qtheory._quadrature import log_spread, size_rule
-from qtheory.gittins import size_tails
+from qtheory.engine.gittins import size_tails
+from qtheory.laws._quadrature import log_spread, size_rule
 from qtheory.sim import TabulatedRank, simulate_trace
 from qtheory.sim._gittins import continuous_table
 from qtheory.sim._policy import settle_slopes

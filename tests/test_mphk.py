@@ -18,9 +18,9 @@ import pytest
 from stats_policy import assert_above, assert_below, assert_consistent
 
 import qtheory as qt
-from qtheory._erlang import mmk_fcfs
-from qtheory.mphk import mdk_fcfs, mphk_fcfs
-from qtheory.phase_type import erlang_mixture
+from qtheory.laws.phase_type import erlang_mixture
+from qtheory.models._erlang import mmk_fcfs
+from qtheory.models.mphk import mdk_fcfs, mphk_fcfs
 
 FULL = os.environ.get("QTHEORY_FULL") == "1"
 REPS = 16

@@ -1,4 +1,4 @@
-"""Priority classes on k servers (qtheory.mphk_priority, RDR-A) and MGk.priority_approximation.
+"""Priority classes on k servers (qtheory.models.mphk_priority, RDR-A) and MGk.priority_approximation.
 
 Deterministic checks (formula against formula): the two-class chain is a QBD solved to machine
 precision (logarithmic reduction to 1e-14, a direct sparse solve), so exact identities hold to
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import qtheory as qt
-from qtheory._erlang import mmk_fcfs, mmk_priority
-from qtheory.mphk import mphk_fcfs
-from qtheory.mphk_priority import busy_period_moments, fit_two_phase, mphk_priority
-from qtheory.phase_type import erlang_mixture, fit_moments
+from qtheory.laws.phase_type import erlang_mixture, fit_moments
+from qtheory.models._erlang import mmk_fcfs, mmk_priority
+from qtheory.models.mphk import mphk_fcfs
+from qtheory.models.mphk_priority import busy_period_moments, fit_two_phase, mphk_priority
 
 REL = 1e-9
 

@@ -1,4 +1,4 @@
-"""Tests of qtheory.multiserver (M/G/k): Erlang C, exact cases, bounds against simulation."""
+"""Tests of qtheory.models.multiserver (M/G/k): Erlang C, exact cases, bounds against simulation."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from stats_policy import Estimate, assert_above, assert_below, assert_consistent
 
 import qtheory as qt
 from qtheory import soap
-from qtheory._quadrature import size_rule
-from qtheory.multiserver import MGk, _joint_bound, _las_bound, _mixed_lower
+from qtheory.laws._quadrature import size_rule
+from qtheory.models.multiserver import MGk, _joint_bound, _las_bound, _mixed_lower
 from qtheory.sim import simulate_trace
 
 FULL = os.environ.get("QTHEORY_FULL") == "1"
@@ -44,7 +44,7 @@ def _erlang_c_mp(k, a):
 
 def _mmk_mean_mp(k, lam, mu=1.0):
     """M/M/k FCFS E[T] = C(k, a)/(k mu - lam) + 1/mu from the factorial Erlang C (independent of
-    qtheory._erlang), as a float."""
+    qtheory.models._erlang), as a float."""
     with mp.workdps(40):
         c = _erlang_c_mp(k, mp.mpf(lam) / mp.mpf(mu))
         return float(c / (k * mp.mpf(mu) - lam) + 1 / mp.mpf(mu))
@@ -352,7 +352,7 @@ def test_per_size_bound_averages_to_the_mean_bound_and_beats_the_simplified_one(
 # ---- the upper bounds pinned: recomputed here from their formulas on discrete laws ---------------
 # The bounds sit 2-4x above simulated means, so a simulation cannot see a bound shrink (a wrong
 # (k-1) E[S] for (k-1) sup S, L(y) = y for y/beta); these sums, written from the docstrings of
-# MGk.bounds / qtheory.multiserver (speed-1/k normalization: sizes S, arrival rate lam c, times
+# MGk.bounds / qtheory.models.multiserver (speed-1/k normalization: sizes S, arrival rate lam c, times
 # multiplied by c = 1/(k s)), pin every finite upper bound to rounding.
 _X = np.array([0.25, 0.5, 1.0, 2.0, 6.0])
 _P = np.array([0.3, 0.25, 0.2, 0.15, 0.1])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import qtheory as qt
-from qtheory.phase_type import PhaseType, erlang_mixture, fit_em, fit_moments, fit_phase_type
+from qtheory.laws.phase_type import PhaseType, erlang_mixture, fit_em, fit_moments, fit_phase_type
 
 
 def test_moments_of_known_laws():

@@ -179,7 +179,7 @@ NAMES = {name for name, cls in qt.policies.REGISTRY.items() if cls in qt.policie
 #: a module's own subject may be one policy (the optimum the measure is about, the baseline of
 #: a cost model, the policy a front end draws); every other use goes through what the policy
 #: declares. The paper scripts name the policies of their figures.
-SUBJECT = {("qtheory.bounds", "ConditionalGittins"), ("qtheory.llm_cli", "LimitedPreemption"),
+SUBJECT = {("qtheory.measures.optimality", "ConditionalGittins"), ("qtheory.llm_cli", "LimitedPreemption"),
            ("qtheory.prediction_cost", "FCFS")}
 
 

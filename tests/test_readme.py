@@ -38,7 +38,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     code = blocks("python")
     assert len(code) >= 5
     namespace: dict = {"__name__": "__readme__"}
-    generic_missing = importlib.util.find_spec("qtheory.generic") is None
+    generic_missing = importlib.util.find_spec("qtheory.engine.generic") is None
     try:
         for i, src in enumerate(code):
             try:

@@ -78,7 +78,7 @@ def continuous_laws(draw):
         w = draw(st.floats(0.1, 5.0))
         return kind, lambda s: qt.Uniform(lo * s, (lo + w) * s)
     # the atom holds less than half the mass: with more, the interquartile range of log X is 0
-    # and qtheory._quadrature.size_rule asks for ~4e8 nodes (MemoryError; reported, not ours)
+    # and qtheory.laws._quadrature.size_rule asks for ~4e8 nodes (MemoryError; reported, not ours)
     p = draw(st.floats(0.5, 0.9))
     return kind, lambda s: qt.Mixture([qt.Exponential(m * s), qt.Deterministic(2 * m * s)],
                                       [p, 1 - p])

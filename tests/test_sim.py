@@ -539,7 +539,7 @@ def test_errors():
 
 
 def test_gittins_tables_are_exact_for_discrete_laws():
-    from qtheory.gittins import rank_at
+    from qtheory.engine.gittins import rank_at
     from qtheory.sim._gittins import discrete_table
     from qtheory.sim._policy import table_value
 

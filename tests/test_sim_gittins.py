@@ -63,7 +63,7 @@ def test_simulator_gittins_rank_is_independent_and_agrees(size):
     within 1e-5, and never above the engine's (both are minima over stopping ages; the engine's
     grid can only miss the infimum). At age 0 of the hyperexponential the engine was 2.6% below
     the infimum 1/h(0) = 1.10526 (V(a) - V(b) cancelled for b within 1e-14 of a)."""
-    from qtheory.gittins import rank_from_tails, size_tails
+    from qtheory.engine.gittins import rank_from_tails, size_tails
     from qtheory.sim._gittins_index import law_rank
 
     ages = np.concatenate([[0.0], np.asarray(size.ppf(np.linspace(0, 1, 41)[1:-1]), float)])

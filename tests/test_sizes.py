@@ -1,4 +1,4 @@
-"""Tests of the job-size laws in :mod:`qtheory.sizes`.
+"""Tests of the job-size laws in :mod:`qtheory.laws.sizes`.
 
 References are independent of the code under test: partial and tail moments of the continuous
 laws are compared with ``mpmath.quad`` of ``t^k f(t)`` at 30 digits (``f`` re-derived here from
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from qtheory.sizes import (
+from qtheory.laws.sizes import (
     BoundedPareto,
     Deterministic,
     Empirical,
@@ -585,7 +585,7 @@ def test_repr(law, text):
 
 @pytest.mark.parametrize("name", LAW_IDS)
 def test_repr_round_trips(name):
-    import qtheory.sizes as sizes
+    import qtheory.laws.sizes as sizes
 
     law = _law(name)
     text = repr(law)
@@ -684,7 +684,7 @@ def test_zero_exponent_is_the_cdf_slope_at_zero(name):
 def test_weibull_zero_exponent_decides_inverse_moment(shape):
     """E[1/X] = Gamma(1 - 1/k)/scale is finite exactly for shape k > 1 (1.001: about 1000/scale,
     which the quantile estimate used to call infinite)."""
-    from qtheory.slowdown import inverse_mean_infinite
+    from qtheory.engine.slowdown import inverse_mean_infinite
 
     w = Weibull(shape, 1.0)
     assert w.zero_exponent == shape

@@ -427,7 +427,7 @@ def test_compare_accepts_one_policy_name():
 
 
 # --------------------------------------------------------------------------------------------
-# qtheory.bounds (robustness / consistency)
+# qtheory.measures.bounds (robustness / consistency)
 # --------------------------------------------------------------------------------------------
 
 

@@ -118,7 +118,7 @@ class LLMTrace:
         r"""Job sizes :math:`X = \text{overhead} + \text{per\_token} \cdot \text{output tokens}`
         as a :class:`qtheory.Empirical` law (one atom per distinct output length)."""
         from .._validation import nonnegative, positive
-        from ..sizes import Empirical
+        from ..laws.sizes import Empirical
 
         k = positive("per_token", per_token)
         o = nonnegative("overhead", overhead)
@@ -143,7 +143,7 @@ class LLMTrace:
         per_token, overhead : float
             Sizes as in :meth:`sizes` (predictions are scaled the same way).
         """
-        from ..predictions import EmpiricalPairs
+        from ..laws.predictions import EmpiricalPairs
 
         law = self.sizes()
         xa, pa = law.atom_values, law.atom_probs
@@ -189,8 +189,8 @@ class LLMTrace:
         :meth:`interarrival_cv` first."""
         import numbers
 
-        from ..mg1 import MG1
-        from ..multiserver import MGk
+        from ..models.mg1 import MG1
+        from ..models.multiserver import MGk
 
         if isinstance(servers, bool) or not isinstance(servers, numbers.Integral) or servers < 1:
             raise ValueError(f"servers must be an integer >= 1, got servers={servers!r}")

@@ -38,9 +38,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..mg1 import MG1
-from ..predictions import LogNormalPrediction, PerfectPrediction
-from ..sizes import Weibull
+from ..laws.predictions import LogNormalPrediction, PerfectPrediction
+from ..laws.sizes import Weibull
+from ..models.mg1 import MG1
 from ._common import (
     CHECK_HEADER,
     PaperReport,

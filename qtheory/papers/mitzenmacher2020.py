@@ -35,9 +35,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..mg1 import MG1
-from ..predictions import ExponentialPrediction, UniformPrediction
-from ..sizes import Exponential
+from ..laws.predictions import ExponentialPrediction, UniformPrediction
+from ..laws.sizes import Exponential
+from ..models.mg1 import MG1
 from ._common import (
     CHECK_HEADER,
     Check,

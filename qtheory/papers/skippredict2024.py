@@ -36,7 +36,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..mg1 import MG1
+from ..laws.predictions import ExponentialPrediction, UniformPrediction
+from ..laws.sizes import Exponential, Weibull
+from ..models.mg1 import MG1
 from ..policies import FCFS
 from ..prediction_cost import (
     DelayPredict,
@@ -46,8 +48,6 @@ from ..prediction_cost import (
     simulate_prediction_cost,
     total_cost,
 )
-from ..predictions import ExponentialPrediction, UniformPrediction
-from ..sizes import Exponential, Weibull
 from ._common import (
     CHECK_HEADER,
     SIM_REPLICATIONS,

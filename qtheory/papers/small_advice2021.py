@@ -38,10 +38,10 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import integrate, optimize, special
 
-from ..mg1 import MG1
+from ..laws.predictions import ExponentialPrediction, OneBit
+from ..laws.sizes import Exponential
+from ..models.mg1 import MG1
 from ..policies import Rank
-from ..predictions import ExponentialPrediction, OneBit
-from ..sizes import Exponential
 from ._common import (
     CHECK_HEADER,
     Check,

@@ -26,9 +26,9 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import integrate
 
-from ..mg1 import MG1
-from ..predictions import ExponentialPrediction
-from ..sizes import Exponential, Weibull
+from ..laws.predictions import ExponentialPrediction
+from ..laws.sizes import Exponential, Weibull
+from ..models.mg1 import MG1
 from ._common import (
     CHECK_HEADER,
     Check,

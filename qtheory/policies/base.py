@@ -14,7 +14,7 @@ and the library asks the policy instead of keeping tables keyed by policy names:
   :meth:`Policy.age_breakpoints`, ``preemptive``, ``soap``;
 * ``form``: the standard rank shape the engine has exact formulas for (see :data:`FORMS`);
   a class declaring a form gets the closed-form mean, conditional mean and slowdown of
-  :mod:`qtheory.soap` and :mod:`qtheory.slowdown`, the simulator's compiled kernel, the
+  :mod:`qtheory.engine.soap` and :mod:`qtheory.engine.slowdown`, the simulator's compiled kernel, the
   symbolic formulas and the multiserver tagged-job bound of that shape. A subclass that
   redefines :meth:`Policy.rank` loses the inherited form (see :meth:`Policy.formula_form`);
 * hooks a policy may override: :meth:`Policy.closed_form_mean`,
@@ -154,7 +154,7 @@ class Policy:
         form = self.formula_form()
         if form is None:
             return None
-        from .. import soap
+        from ..engine import soap
 
         return soap.form_mean(form, self.descriptor, model, self, lams)
 
@@ -164,7 +164,7 @@ class Policy:
         form = self.formula_form()
         if form is None:
             return None
-        from .. import soap
+        from ..engine import soap
 
         return soap.form_conditional(form, self.descriptor, model, self, x, y)
 

@@ -24,9 +24,9 @@ class Gittins(Policy):
 
     def exact_equivalent(self, size) -> Policy | None:
         """FB on a decreasing-hazard law, FCFS on an increasing-hazard one (see
-        :func:`qtheory.gittins.blind_equivalent`): there Gittins schedules exactly as they do
+        :func:`qtheory.engine.gittins.blind_equivalent`): there Gittins schedules exactly as they do
         and their closed forms are exact."""
-        from ..gittins import blind_equivalent
+        from ..engine.gittins import blind_equivalent
 
         eq = blind_equivalent(size)
         return None if eq is None else get_registered(eq)

@@ -20,9 +20,9 @@ What runs, and how exactly:
   with age share the server so that their ranks stay equal (LAS: processor sharing among the
   jobs of least attained service).
 * Gittins: as FB on a strictly decreasing hazard rate and as FCFS on a non-decreasing one
-  (:func:`qtheory.gittins.blind_equivalent`: the same schedule, exactly); exact rank tables for
+  (:func:`qtheory.engine.gittins.blind_equivalent`: the same schedule, exactly); exact rank tables for
   discrete size laws; for other continuous laws the rank of
-  :func:`qtheory.gittins.rank_from_tails` on an age grid, linearly interpolated (approximate).
+  :func:`qtheory.engine.gittins.rank_from_tails` on an age grid, linearly interpolated (approximate).
   ConditionalGittins: per prediction value when the prediction takes few values (empirical
   pairs, one-bit advice), SRPT for perfect predictions; for a continuous multiplicative
   prediction (exponential, uniform, log-normal) a table per point of a 160-point log grid of
@@ -192,7 +192,7 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
     Parameters
     ----------
     model : MG1 or compatible
-        Anything with ``arrival_rate``, ``size`` (a :class:`~qtheory.sizes.SizeLaw`) and
+        Anything with ``arrival_rate``, ``size`` (a :class:`~qtheory.laws.sizes.SizeLaw`) and
         ``prediction`` (a prediction law or None) attributes, e.g. :class:`qtheory.MG1`.  A
         ``servers`` attribute, when present, is the default number of servers.
     policy : Policy or str
@@ -460,8 +460,13 @@ def verify(model, policy, jobs: int = 10**6, seed=None, rtol: float = 5e-3, *,
             if not callable(getattr(model, "bounds", None)):
                 raise
             bounds = model.bounds(pol)
-            if getattr(bounds, "exact", False):
-                f, bounds = float(bounds.value), None
+            # the exact value where the bracket has one (``value``; a number in ``exact`` from
+            # a bracket written to the earlier convention)
+            val = getattr(bounds, "value", None)
+            if val is None and not isinstance(getattr(bounds, "exact", None), (bool, type(None))):
+                val = bounds.exact
+            if val is not None:
+                f, bounds = float(val), None
     else:
         f = _real("formula", formula)
     res = simulate(model, pol, jobs=jobs, seed=seed, **kwargs)

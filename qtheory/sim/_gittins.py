@@ -1,4 +1,4 @@
-r"""Gittins rank tables for the simulator (built on :mod:`qtheory.gittins`).
+r"""Gittins rank tables for the simulator (built on :mod:`qtheory.engine.gittins`).
 
 * Discrete size law (atoms :math:`t_1 < \dots < t_K`): the rank is tabulated **exactly**.  On
   :math:`[t_m, t_{m+1})` the tail quantities are linear, :math:`T(a) = T_m`,
@@ -8,11 +8,11 @@ r"""Gittins rank tables for the simulator (built on :mod:`qtheory.gittins`).
   jumps up at the atom.
 * Continuous size law: the simulator's own minimisation over stopping ages
   (:mod:`qtheory.sim._gittins_index`, independent of the engine's
-  :func:`qtheory.gittins.rank_from_tails`, so that :func:`qtheory.verify` checks the engine's
+  :func:`qtheory.engine.gittins.rank_from_tails`, so that :func:`qtheory.verify` checks the engine's
   Gittins rank too) on an age grid of :data:`POINTS` size quantiles (plus log-spaced small
   ages), linearly interpolated: an approximation (Gittins is optimal, so rank errors change
   E[T] only to second order). Laws given by quadrature nodes (one-bit advice, continuous
-  predictions below) still use the engine's :func:`~qtheory.gittins.rank_from_tails`.
+  predictions below) still use the engine's :func:`~qtheory.engine.gittins.rank_from_tails`.
 * Gittins given predictions: one table per prediction value when the conditional law of the
   size given the prediction is discrete (empirical pairs; one-bit advice), exactly as above;
   for perfect predictions the rank is ``y - a`` (SRPT).
@@ -100,7 +100,7 @@ def continuous_table(b, T, V, size=None) -> tuple[np.ndarray, np.ndarray]:
     With the size law (``size``), the rank is the simulator's own direct minimisation
     (:func:`qtheory.sim._gittins_index.law_rank`), not the engine's: ``b, T, V`` then only
     bound the age grid."""
-    from ..gittins import rank_from_tails
+    from ..engine.gittins import rank_from_tails
     from ._gittins_index import law_rank
 
     def rank(ages):
@@ -134,14 +134,14 @@ def continuous_table(b, T, V, size=None) -> tuple[np.ndarray, np.ndarray]:
 def gittins_policy(policy, model):
     """A :class:`~qtheory.sim.TabulatedRank` (or a built-in equivalent) simulating ``policy``
     (Gittins or ConditionalGittins) on ``model``."""
-    from ..gittins import density_tails, size_tails
-    from ..joint import EmpiricalJoint, OneBitJoint, PerfectJoint
+    from ..engine.gittins import density_tails, size_tails
+    from ..laws.joint import EmpiricalJoint, OneBitJoint, PerfectJoint
     from ..policies import SPRPT
     from ._policy import TabulatedRank
 
     size = model.size
     if policy.descriptor == "none":  # Gittins on the size law (else: given the prediction)
-        from ..gittins import blind_equivalent
+        from ..engine.gittins import blind_equivalent
         from ..policies import get_policy
 
         eq = blind_equivalent(size)
@@ -175,7 +175,7 @@ def gittins_policy(policy, model):
             tables[float(yv)] = discrete_table(j.x[sel], j.w[sel])
         return TabulatedRank(tables, descriptor="prediction", name=policy.name)
     if isinstance(j, OneBitJoint):
-        from .._quadrature import size_rule
+        from ..laws._quadrature import size_rule
 
         xr, wr = size_rule(size, width=0.05)
         q = np.where(xr > j.T, j.q_large, j.q_small)
@@ -184,7 +184,7 @@ def gittins_policy(policy, model):
             if w.sum() > 0:
                 tables[yv] = continuous_table(*density_tails(xr, w))
         return TabulatedRank(tables, descriptor="prediction", name=policy.name)
-    from ..joint import FactorJoint
+    from ..laws.joint import FactorJoint
 
     # Y = x Z with Z independent of X (not a deterministic factor map x -> phi(x))
     factor = getattr(pred, "factor", None) if type(j) is FactorJoint else None
@@ -211,8 +211,8 @@ def _pad(ages: np.ndarray, ranks: np.ndarray, m: int) -> tuple[np.ndarray, np.nd
 
 def _factor_tables(size, pred, factor):
     """A callable ``d -> (ages, ranks)`` (one row per job) for Gittins on ``X | Y = d``."""
-    from .._quadrature import size_rule
-    from ..gittins import density_tails
+    from ..engine.gittins import density_tails
+    from ..laws._quadrature import size_rule
 
     xr, wr = size_rule(size, width=0.05)
     rng = np.random.default_rng(12345)

@@ -1,4 +1,4 @@
-r"""The simulator's own Gittins index, written apart from :mod:`qtheory.gittins`.
+r"""The simulator's own Gittins index, written apart from :mod:`qtheory.engine.gittins`.
 
 The simulator checks the engine: a Gittins rank computed by the engine's code on both sides
 would hide a bug in it from :func:`qtheory.verify`. Here the rank of a size law at age

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..policies import (
-    Policy,
-)
+from ..policies import Policy
 from . import kernels as K
 
 #: a user rank function is tabulated on one age grid for all jobs: 0 and the geometric ages

@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..predictions import EmpiricalPairs
+from ..laws.predictions import EmpiricalPairs
 from . import kernels as K
 from ._policy import Plan
 from .general_kernel import general_kernel, to_general_state

@@ -94,7 +94,7 @@ def _size_table(size) -> np.ndarray:
 
 def _prediction_table(pred):
     """(mode, log-factor table): mode -1 no prediction, 0 perfect (y = x), 1 multiplicative."""
-    from ..predictions import (
+    from ..laws.predictions import (
         ExponentialPrediction,
         LogNormalPrediction,
         PerfectPrediction,

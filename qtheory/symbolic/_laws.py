@@ -352,12 +352,12 @@ def _sort_key(e):
 
 def as_symbolic_size(size) -> SymbolicSize:
     """A :class:`SymbolicSize` from a symbolic law or from the numeric ``qt`` laws
-    :class:`~qtheory.sizes.Exponential`, :class:`~qtheory.sizes.Erlang`,
-    :class:`~qtheory.sizes.HyperExponential`, :class:`~qtheory.sizes.Uniform` and
-    :class:`~qtheory.sizes.Deterministic`."""
+    :class:`~qtheory.laws.sizes.Exponential`, :class:`~qtheory.laws.sizes.Erlang`,
+    :class:`~qtheory.laws.sizes.HyperExponential`, :class:`~qtheory.laws.sizes.Uniform` and
+    :class:`~qtheory.laws.sizes.Deterministic`."""
     if isinstance(size, SymbolicSize):
         return size
-    from .. import sizes
+    from ..laws import sizes
 
     if type(size) is sizes.Exponential:
         return Exponential(size.mean)
@@ -595,7 +595,7 @@ def as_symbolic_prediction(prediction) -> SymbolicPrediction | None:
     PerfectPrediction, ExponentialPrediction, UniformPrediction, LogNormalPrediction."""
     if prediction is None or isinstance(prediction, SymbolicPrediction):
         return prediction
-    from .. import predictions as P
+    from ..laws import predictions as P
 
     t_ = type(prediction)
     if t_ is P.PerfectPrediction:

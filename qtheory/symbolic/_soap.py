@@ -1,7 +1,7 @@
 r"""Symbolic SOAP formulas: conditional and mean response times of the built-in policies.
 
 Each formula is the SOAP mean-response-time theorem (Scully, Harchol-Balter, Scheller-Wolf,
-POMACS 2(1), 2018, Thm 5.5) reduced for one rank function, as in :mod:`qtheory.soap`:
+POMACS 2(1), 2018, Thm 5.5) reduced for one rank function, as in :mod:`qtheory.engine.soap`:
 
 .. math::
     E[T_{d,x}] = \frac{\lambda \sum_i E[(X^{old}_i[r])^2]}{2(1-\rho^{old}_0[r])(1-\rho^{new}[r])}

@@ -1,10 +1,10 @@
 """One compiled pass over ``t = v/x`` for the log-normal error factor (numba).
 
-The X-outer threshold sums of :class:`qtheory.joint.FactorJoint` need four functions of every
+The X-outer threshold sums of :class:`qtheory.laws.joint.FactorJoint` need four functions of every
 entry of a (thresholds x size nodes) matrix: :math:`F_Z(t)`, :math:`\\psi(t)`,
 :math:`P(t < Z \\le 1 + t)` and :math:`f_Z(t)`, for :math:`\\log Z \\sim N(0, s^2)`. In numpy
 each masked step allocates a matrix; here each entry costs its normal-cdf evaluations and
-nothing else. The formulas are those of :class:`qtheory.predictions._LogNormalFactor`:
+nothing else. The formulas are those of :class:`qtheory.laws.predictions._LogNormalFactor`:
 :math:`E[Z^k 1\\{lo < Z \\le hi\\}] = e^{k^2 s^2/2} (\\Phi(b_k) - \\Phi(a_k))` with
 :math:`a_k = \\log(lo)/s - ks`, :math:`b_k = \\log(hi)/s - ks`, the difference taken in the lower
 tail to avoid cancellation, and :math:`\\psi(t) = c^2 m_0 - 2 c m_1 + m_2` with :math:`c = 1+t`.

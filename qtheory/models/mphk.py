@@ -3,7 +3,7 @@ r"""Exact M/PH/k FCFS by a matrix-analytic method, and exact M/D/k.
 M/PH/k FCFS as a quasi-birth-death process
 ------------------------------------------
 Jobs arrive at rate :math:`\lambda`; sizes are :math:`\mathrm{PH}(\boldsymbol\alpha, T)` with
-:math:`m` phases (:mod:`qtheory.phase_type`), served FCFS by :math:`k` servers of speed
+:math:`m` phases (:mod:`qtheory.laws.phase_type`), served FCFS by :math:`k` servers of speed
 :math:`s`. The state is the number in system :math:`n` (the *level*) and the number of busy
 servers in each phase, :math:`\mathbf c \in \mathbb N^m` with :math:`|\mathbf c| = \min(n, k)`
 (:math:`\binom{\min(n,k)+m-1}{m-1}` phases per level). From :math:`(n, \mathbf c)`:
@@ -59,7 +59,7 @@ import numpy as np
 from scipy import sparse, stats
 from scipy.sparse import linalg as splinalg
 
-from .phase_type import PhaseType
+from ..laws.phase_type import PhaseType
 
 
 def _configs(b: int, m: int) -> list[tuple[int, ...]]:

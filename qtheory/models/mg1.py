@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 
-from ._validation import in_range, load_below_one, plain, positive, real_array
-from ._validation import loads as check_loads
+from .._validation import in_range, load_below_one, plain, positive, real_array
+from .._validation import loads as check_loads
+from ..laws.predictions import EmpiricalPairs, PredictionLaw
+from ..laws.sizes import SizeLaw
+from ..policies import Policy, get_policy, policy_list
+from ..table import Table
 from .labelled import MeanResponseTime
-from .policies import Policy, get_policy, policy_list
-from .predictions import EmpiricalPairs, PredictionLaw
-from .sizes import SizeLaw
-from .table import Table
 
 
 def _same_side(x: np.ndarray, xs: np.ndarray, atoms: np.ndarray, scaled: np.ndarray) -> np.ndarray:
@@ -53,7 +53,7 @@ class MG1:
     -----
     Every measure is evaluated on the model rescaled to mean size 1 (sizes, predictions and ages
     divided by :math:`E[X]`, the arrival rate multiplied by it; see
-    :meth:`qtheory.sizes.SizeLaw.rescaled`) and times are multiplied back, so results do not
+    :meth:`qtheory.laws.sizes.SizeLaw.rescaled`) and times are multiplied back, so results do not
     depend on the time unit: sizes of order 1e-170 or 1e200 give the same numbers as sizes of
     order 1. Laws, predictions or policies that cannot be rescaled (user subclasses without
     ``_rescaled``; SPRPT-type ranks on one-bit labels) are evaluated in their own unit.
@@ -150,7 +150,7 @@ class MG1:
         """``(E[T] per arrival rate, error per rate, exact, route)``: the best route for
         ``policy`` (an exact formula the policy declares, else the generic SOAP evaluator), or
         the one ``method`` forces."""
-        from . import generic
+        from ..engine import generic
 
         policy = get_policy(policy)
         if method != "generic":
@@ -178,7 +178,7 @@ class MG1:
         ``method``: ``None`` takes the best route (a closed form where the policy has one, on
         this law; else the generic SOAP evaluator); ``"closed-form"`` insists on a closed form
         (``ValueError`` when there is none); ``"generic"`` forces the generic SOAP evaluator
-        (:mod:`qtheory.generic`, a discretisation on continuous laws, exact on discrete ones),
+        (:mod:`qtheory.engine.generic`, a discretisation on continuous laws, exact on discrete ones),
         e.g. to check it against the closed forms.
 
         Returns
@@ -248,7 +248,7 @@ class MG1:
         return float(out[0]) if scalar else out
 
     def _response_time(self, policy, xa, y):
-        from . import generic
+        from ..engine import generic
 
         policy = self._exact_equivalent(policy)
         if y is None and policy.uses_predictions and policy.formula_form() is None:
@@ -260,7 +260,7 @@ class MG1:
 
     def mean_slowdown(self, policy) -> float:
         r"""Mean slowdown :math:`E[T/X]` (``inf`` where it diverges)."""
-        from . import slowdown
+        from ..engine import slowdown
 
         unit, _, pol = self._unit_policy(policy)
         return slowdown.mean_slowdown(unit, unit._exact_equivalent(pol))

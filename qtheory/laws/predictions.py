@@ -27,7 +27,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ._validation import cached_rescaled, in_range, nonnegative, plain, positive, real_array
+from .._validation import cached_rescaled, in_range, nonnegative, plain, positive, real_array
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,7 +265,7 @@ class _LogNormalFactor(FactorLaw):
 
     def x_outer_terms(self, t):
         """:meth:`FactorLaw.x_outer_terms` in one compiled pass over a 2-D ``t``
-        (:mod:`qtheory._lognormal_terms`; the same formulas as the separate methods)."""
+        (:mod:`qtheory.laws._lognormal_terms`; the same formulas as the separate methods)."""
         t = np.asarray(t, float)
         if t.ndim != 2:
             return super().x_outer_terms(t)
@@ -308,7 +308,7 @@ class PredictionLaw:
     def rescaled(self, factor: float) -> PredictionLaw:
         """The prediction law when sizes (and, if :attr:`scales_with_size`, predictions) are
         multiplied by ``factor``: itself for multiplicative laws, scaled parameters otherwise.
-        Results are cached per factor (see :meth:`qtheory.sizes.SizeLaw.rescaled`).
+        Results are cached per factor (see :meth:`qtheory.laws.sizes.SizeLaw.rescaled`).
 
         Raises
         ------
@@ -674,7 +674,7 @@ class EmpiricalPairs(PredictionLaw):
         return f"EmpiricalPairs(<{self.x.size} pairs>)"
 
     def size_law(self):
-        """The marginal law of the sizes, as :class:`qtheory.sizes.Empirical`."""
+        """The marginal law of the sizes, as :class:`qtheory.laws.sizes.Empirical`."""
         from .sizes import Empirical
 
         return Empirical(self.x, weights=self.w)

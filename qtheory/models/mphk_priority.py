@@ -59,8 +59,8 @@ import math
 
 import numpy as np
 
+from ..laws.phase_type import PhaseType, erlang_mixture, fit_moments
 from .mphk import _configs, _g_logarithmic_reduction, mphk_fcfs, solve_qbd
-from .phase_type import PhaseType, erlang_mixture, fit_moments
 
 REF_RDR = ("Harchol-Balter, Osogami, Scheller-Wolf, Wierman, 'Multi-server queueing systems with multiple "
            "priority classes', Queueing Systems 51(3-4):331-360 (2005): recursive dimensionality reduction, "
@@ -69,7 +69,7 @@ REF_RDR = ("Harchol-Balter, Osogami, Scheller-Wolf, Wierman, 'Multi-server queue
 
 def fit_two_phase(m1: float, m2: float, m3: float | None = None) -> PhaseType:
     r"""A PH law of at most two phases matching :math:`E[X], E[X^2]` (and :math:`E[X^3]` where an
-    H2 can): :math:`C^2 \ge 1`: the H2 of :func:`qtheory.phase_type.fit_moments`;
+    H2 can): :math:`C^2 \ge 1`: the H2 of :func:`qtheory.laws.phase_type.fit_moments`;
     :math:`1/2 \le C^2 < 1`: the Coxian-2 with :math:`\mu_1 = 2/E[X]`,
     :math:`\mu_2 = 1/(E[X]C^2)`, :math:`p = 1/(2C^2)` (Marie, 1980); :math:`C^2 < 1/2`: Erlang-2
     (:math:`C^2 = 1/2`, the least variable two-phase law)."""
@@ -88,7 +88,7 @@ MAX_PHASES = 200
 
 
 def _low_fit(k: int, mom, hstates: int) -> PhaseType:
-    r"""The PH fit of the low class: the three-moment fit of :func:`qtheory.phase_type.fit_moments`
+    r"""The PH fit of the low class: the three-moment fit of :func:`qtheory.laws.phase_type.fit_moments`
     (an Erlang mixture of :math:`\lceil 1/C^2 \rceil` phases when :math:`C^2 < 1`) when the chain
     stays under :data:`MAX_PHASES` phases per level, else :func:`fit_two_phase`."""
     c2 = mom[1] / mom[0] ** 2 - 1.0

@@ -68,7 +68,7 @@ class InvTail:
     :math:`u = \log x` (where :math:`E[X^{-1} g(X)] = \int f(e^u) g(e^u)\,du`) on the size law's
     own panel edges (breakpoints and the refinement at a finite upper support end are edges),
     summed from the top into a table; a threshold inside a panel adds one partial panel. Mass
-    below :func:`~qtheory._quadrature.size_range`'s lower end (probability 1e-17) is left out.
+    below :func:`~qtheory.laws._quadrature.size_range`'s lower end (probability 1e-17) is left out.
     """
 
     def __init__(self, size):
@@ -87,7 +87,7 @@ class InvTail:
         part = (w * size.pdf(np.exp(nodes))).reshape(u.size - 1, -1).sum(1)
         self._suf = np.concatenate([np.cumsum(part[::-1])[::-1], [0.0]])
         head = head_node(size, lo)
-        #: E[1/X; X < lo] (see :func:`~qtheory._quadrature.head_node`)
+        #: E[1/X; X < lo] (see :func:`~qtheory.laws._quadrature.head_node`)
         self._head = head[1] / head[0] if head is not None else 0.0
         # the atoms of a mixed law: exact suffix sums added at every threshold
         xa, pa = size.atom_values, size.atom_probs

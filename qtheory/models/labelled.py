@@ -10,7 +10,7 @@ The convention across the library's results: ``float(result)`` is the headline n
 ``result.value`` the same number; per-load E[T] arrays are ``mean`` (and a simulation's
 estimate is ``mean`` with its 95% half-width ``ci``); :class:`qtheory.VerifyResult` compares a
 ``formula`` with a simulated ``estimate``; ``exact`` is a ``bool`` wherever it appears
-(:class:`qtheory.multiserver.Bounds` keeps the exact number in ``value``).
+(:class:`qtheory.models.multiserver.Bounds` keeps the exact number in ``value``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
-from ._validation import (
+from .._validation import (
     cached_rescaled,
     integer,
     nonnegative,

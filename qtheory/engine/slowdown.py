@@ -10,7 +10,7 @@ residence as :math:`\int_0^\infty E[X^{-1}; X > t]/(1-\rho_{<t})\,dt`, exact on 
 PSPJF and SPRPT by :func:`prediction_slowdown` on the same threshold functions as their means
 (agreeing with quadratures of :math:`E[T \mid x, y]/x` to 1e-9 or better in the tests, on
 continuous, atomic, one-bit, factor-map and empirical-pair laws); every other policy by the
-generic evaluator (:func:`qtheory.generic.mean_slowdown`).
+generic evaluator (:func:`qtheory.engine.generic.mean_slowdown`).
 
 Derivation: ``docs/soap_predictions.md`` (section 8).
 """
@@ -21,10 +21,10 @@ import math
 
 import numpy as np
 
+from ..laws._quadrature import size_rule
+from ..laws.joint import OneBitJoint
+from ..policies import Policy
 from . import soap
-from ._quadrature import size_rule
-from .joint import OneBitJoint
-from .policies import Policy
 
 
 def inverse_mean_infinite(size) -> bool:
@@ -47,7 +47,7 @@ def _residence(j, lam: float) -> float:
 
 def prediction_slowdown(j, form: str, lam: float) -> float:
     r"""E[T/X] of SPJF, PSPJF or SPRPT on the joint law ``j``, with the same threshold functions
-    as the means and the slowdown weights of :meth:`qtheory.joint.Joint.inverse_terms`:
+    as the means and the slowdown weights of :meth:`qtheory.laws.joint.Joint.inverse_terms`:
 
     .. math::
         E[T/X]_{SPJF} = 1 + \frac{\lambda E[X^2]}{2} E\Big[\frac{X^{-1}}{d(Y)}\Big],\quad

@@ -23,11 +23,11 @@ What is exact, what is a bound
   M/G/k processor sharing for any size law (a symmetric queue, insensitive: Kelly 1979, ch. 3);
   M/M/k preemptive priority classes with one service rate (:func:`mmk_priority`).
 * Exact M/G/k FCFS for phase-type sizes (Exponential, Erlang, HyperExponential) by the
-  matrix-analytic M/PH/k solution (:func:`qtheory.mphk.mphk_fcfs`), and for deterministic sizes
-  by Crommelin's M/D/k chain (:func:`qtheory.mphk.mdk_fcfs`).
+  matrix-analytic M/PH/k solution (:func:`qtheory.models.mphk.mphk_fcfs`), and for deterministic sizes
+  by Crommelin's M/D/k chain (:func:`qtheory.models.mphk.mdk_fcfs`).
 * Approximate (labelled with a measured error band, never returned as exact):
   M/G/k FCFS for other laws and traces by a three-moment phase-type fit solved exactly
-  (:func:`qtheory.phase_type.fit_phase_type`); every other SOAP policy (SRPT, SPRPT, PSJF,
+  (:func:`qtheory.laws.phase_type.fit_phase_type`); every other SOAP policy (SRPT, SPRPT, PSJF,
   PSPJF, SJF, SPJF, ...) by the scaling of Bondi and Buzen (:meth:`MGk.approximation`); the
   two-moment rule (:meth:`MGk.fcfs_approximation`); PSPJF-k with bucketed predictions as
   preemptive priority classes by RDR-A (:meth:`MGk.priority_approximation`; measured less
@@ -52,25 +52,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import soap
-from ._erlang import erlang_b, erlang_c, mmk_fcfs, mmk_priority
-from ._quadrature import log_rule, size_range, size_rule
-from ._validation import in_range, plain, positive
-from ._validation import server_speed as _server_speed
-from .gittins import strictly_dhr
-from .labelled import MeanResponseTime
-from .mg1 import MG1
-from .mphk import mdk_fcfs, mphk_fcfs
-from .mphk_priority import REF_RDR, mphk_priority
-from .phase_type import PhaseType, PHFit, fit_phase_type
-from .policies import (
-    FCFS,
-    SRPT,
-    Policy,
-    get_policy,
-    policy_list,
-)
-from .predictions import (
+from .._validation import in_range, plain, positive
+from .._validation import server_speed as _server_speed
+from ..engine import soap
+from ..engine.gittins import strictly_dhr
+from ..laws._quadrature import log_rule, size_range, size_rule
+from ..laws.phase_type import PhaseType, PHFit, fit_phase_type
+from ..laws.predictions import (
     BoundedMultiplicative,
     EmpiricalPairs,
     OneBit,
@@ -78,16 +66,22 @@ from .predictions import (
     PredictionLaw,
     UniformPrediction,
 )
-from .sizes import Deterministic, Exponential, SizeLaw
-from .table import Table
+from ..laws.sizes import Deterministic, Exponential, SizeLaw
+from ..policies import FCFS, SRPT, Policy, get_policy, policy_list
+from ..table import Table
+from ._erlang import erlang_b, erlang_c, mmk_fcfs, mmk_priority
+from .labelled import MeanResponseTime
+from .mg1 import MG1
+from .mphk import mdk_fcfs, mphk_fcfs
+from .mphk_priority import REF_RDR, mphk_priority
 
 REF_SRPTK = ("Grosof, Scully, Harchol-Balter, 'SRPT for multiserver systems', Performance "
              "Evaluation 127:154-175 (2018), tagged-job method (relevant-work coupling "
-             "W^k - W^1 <= k x); per-size constants derived in qtheory.multiserver")
+             "W^k - W^1 <= k x); per-size constants derived in qtheory.models.multiserver")
 REF_MONO = ("Scully, Grosof, Harchol-Balter, 'Optimal multiserver scheduling with unknown job sizes "
             "in heavy traffic', Performance Evaluation 145 (2021), multiserver tagged-job method for "
-            "ranks that do not fall with age; constants derived in qtheory.multiserver")
-REF_NEW = ("new bound (qtheory.multiserver, notebooks/04_multiserver.ipynb): tagged-job method of "
+            "ranks that do not fall with age; constants derived in qtheory.models.multiserver")
+REF_NEW = ("new bound (qtheory.models.multiserver, notebooks/04_multiserver.ipynb): tagged-job method of "
            "Grosof et al. 2018 repaired with the bounded-multiplicative-error model of Scully, "
            "Grosof, Mitzenmacher, ITCS 2022 (estimates in [beta x, alpha x])")
 REF_POOL = ("resource pooling: one server of speed k*s emulates the k servers; SRPT-1 is optimal on "
@@ -522,7 +516,7 @@ class MGk:
     def phase_type_fit(self) -> PHFit:
         r"""The phase-type law used for FCFS-k: the size law itself when it is phase-type
         (Exponential, Erlang, HyperExponential), else the three-moment fit of
-        :func:`qtheory.phase_type.fit_phase_type` (its ``moment_errors`` state the fit's error)."""
+        :func:`qtheory.laws.phase_type.fit_phase_type` (its ``moment_errors`` state the fit's error)."""
         if "ph" not in self._cache:
             self._cache["ph"] = fit_phase_type(self.size, "auto")
         return self._cache["ph"]
@@ -633,9 +627,9 @@ class MGk:
         with the distinct predictions :math:`y_1 < \dots < y_m`, their probabilities
         :math:`p_i = P(Y = y_i)` and the conditional size moments
         :math:`E[S^n \mid Y = y_i]`, :math:`n = 1, 2, 3` (rows). Available for
-        :class:`~qtheory.predictions.EmpiricalPairs` with at most :attr:`MAX_PRIORITY_CLASSES`
+        :class:`~qtheory.laws.predictions.EmpiricalPairs` with at most :attr:`MAX_PRIORITY_CLASSES`
         distinct predictions (e.g. the Azure traces' five-class predictor) and for
-        :class:`~qtheory.predictions.OneBit`; ``None`` otherwise."""
+        :class:`~qtheory.laws.predictions.OneBit`; ``None`` otherwise."""
         if "classes" in self._cache:
             return self._cache["classes"]
         pred, out = self.prediction, None
@@ -675,7 +669,7 @@ class MGk:
         periods (all :math:`k` servers held) are fitted by a two-phase PH law matching three
         moments, the class sizes are fitted by two-phase PH laws, and the two-class chain is
         solved exactly as a QBD; :math:`E[T] = \sum_i p_i E[T_i]` with
-        :math:`E[T_i] = E[N_i]/\lambda_i` (:func:`qtheory.mphk_priority.mphk_priority`).
+        :math:`E[T_i] = E[N_i]/\lambda_i` (:func:`qtheory.models.mphk_priority.mphk_priority`).
         Exact for exponential sizes with one rate (M/M/k priority, Erlang C); the band
         (:data:`APPROX_ERROR` ``"rdr_priority"``) is measured against the simulator. The value
         is clamped into the proven bounds.
@@ -882,7 +876,7 @@ class MGk:
           PSPJF with estimates in :math:`[\beta x, \alpha x]`: :math:`L = y/\beta`), averaged
           over :math:`(X, Y)`; FB-k:
           :math:`E[T_x] \le (\lambda E[\min(X,x)^2]/(2(1-\bar\rho_x)) + (2k-1)x)/(1-\bar\rho_x)`.
-          The derivation is in ``qtheory.multiserver._rank_bound_doc`` and the notebook
+          The derivation is in ``qtheory.models.multiserver._rank_bound_doc`` and the notebook
           ``notebooks/04_multiserver.ipynb``.
         * ``upper = inf`` where no bound is known (SPRPT-k with under-estimates and unbounded
           sizes, SRPT-Bounce-k with under-estimates, Gittins-k outside exponential/DHR laws): compare with
@@ -976,7 +970,7 @@ class MGk:
             v = self.mean_response_time(pol)
             row = [pol.name, b.lower, b.upper, "exact" if b.exact else "bound", float(v), v.label]
             if jobs is not None:
-                from .sim import simulate
+                from ..sim import simulate
 
                 try:
                     r = simulate(self, pol, jobs=jobs, seed=seed)

@@ -4,7 +4,7 @@ Policies without a closed-form reduction (SRPT-Bounce, Gittins, Gittins given pr
 :class:`~qtheory.policies.Rank` policies) are evaluated here, and the built-in policies can be
 too, which is how the closed forms are cross-checked (``method="generic"``).
 
-* **Discrete laws** (:class:`~qtheory.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
+* **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): the evaluation is exact for ranks that are piecewise linear in age
   between the law's atoms and the policy's breakpoints (every built-in except the Gittins ranks,
   whose concave pieces between atoms are replaced by chords through 8 interior ages).
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from ..laws._quadrature import size_rule
+from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
+from ..policies import Policy
 from . import _soap_discrete as K
-from ._quadrature import size_rule
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
-from .joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
-from .policies import Policy
 
 #: number of quantile cells of a continuous size law (and of the prediction factor) at the
 #: coarse resolution; the fine resolution doubles it
@@ -158,7 +158,7 @@ def discretise(model, descriptor: str, n: int) -> tuple[DiscreteJoint, bool]:
 def _factor_partial1(f, c):
     """E[Z 1{Z <= c}] for a factor law, by quadrature on its own panels (used only to place
     the atoms of the discretisation at conditional means)."""
-    from ._quadrature import log_rule
+    from ..laws._quadrature import log_rule
 
     if not np.isfinite(c):
         c = math.exp(f.log_range()[1]) * 10

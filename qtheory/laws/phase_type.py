@@ -10,7 +10,7 @@ the absorption time of a Markov chain started in phase :math:`i` with probabilit
     E[X^n] = n!\,\boldsymbol\alpha(-T)^{-n}\mathbf 1
 
 (Neuts, *Matrix-Geometric Solutions in Stochastic Models*, Johns Hopkins 1981, ch. 2).
-The M/PH/k queue of :mod:`qtheory.mphk` needs the law in this form.
+The M/PH/k queue of :mod:`qtheory.models.mphk` needs the law in this form.
 
 Fits (:func:`fit_phase_type`), each with its error stated in the returned :class:`PHFit`:
 
@@ -212,7 +212,7 @@ def fit_moments(m1: float, m2: float, m3: float | None = None) -> PhaseType:
     if c2 < 1.0 - 1e-12:
         if c2 <= 0:
             raise ValueError("a law without variance (deterministic) has no finite phase-type fit; "
-                             "use the exact M/D/k route (qtheory.mphk.mdk_fcfs)")
+                             "use the exact M/D/k route (qtheory.models.mphk.mdk_fcfs)")
         r = max(2, math.ceil(1.0 / c2 - 1e-12))
         # Tijms: p Erlang(r-1, mu) + (1-p) Erlang(r, mu)
         p = (r * c2 - math.sqrt(r * (1 + c2) - r * r * c2)) / (1 + c2)
@@ -340,7 +340,7 @@ def fit_phase_type(size: SizeLaw, method: str = "auto", phases: int = 4) -> PHFi
         return PHFit(ex, "exact: the law is phase-type", (0.0, 0.0, 0.0), True)
     if isinstance(size, Deterministic):
         raise ValueError("a deterministic size has no finite phase-type fit; MGk uses the exact M/D/k "
-                         "embedded chain (qtheory.mphk.mdk_fcfs) instead")
+                         "embedded chain (qtheory.models.mphk.mdk_fcfs) instead")
     m = (size.moment(1), size.moment(2), size.moment(3))
     if not math.isfinite(m[1]):
         raise ValueError(f"size has an infinite second moment ({size!r}): no phase-type fit (the M/G/k FCFS "

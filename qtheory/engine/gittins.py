@@ -71,7 +71,7 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
     :math:`b = \infty` (SERPT's rank :math:`V(a)/T(a)`), with :math:`V(a), T(a)` interpolated
     log-linearly in ``b``.
 
-    With the size ``law`` (a :class:`~qtheory.sizes.SizeLaw` with a density), :math:`V(a)` and
+    With the size ``law`` (a :class:`~qtheory.laws.sizes.SizeLaw` with a density), :math:`V(a)` and
     :math:`T(a)` are its exact values and the limit of a vanishing quantum, :math:`1/h(a) =
     \bar F(a) / f(a)`, is a candidate too.  Without it the nearest grid stopping age above
     ``a`` (up to 0.7% away on 2000 points) stands in for that limit, and where the infimum lies
@@ -128,7 +128,7 @@ def rank_from_tails(b: np.ndarray, T: np.ndarray, V: np.ndarray, ages: np.ndarra
 def size_tails(size, n: int = 2000):
     """(b, T, V) of a continuous size law on ``n`` log-spaced ages (and the atoms of a mixed
     law), from its exact tail moments."""
-    from ._quadrature import size_range
+    from ..laws._quadrature import size_range
 
     lo, hi = size_range(size, 1e-14)
     b = np.geomspace(max(lo, 1e-300), hi, n)
@@ -168,7 +168,7 @@ def strictly_dhr(size) -> bool:
 
     Derivation: ``docs/gittins.md`` (section 3).
     """
-    from .sizes import HyperExponential, Weibull
+    from ..laws.sizes import HyperExponential, Weibull
 
     if isinstance(size, Weibull):
         return size._params()["shape"] < 1.0
@@ -189,7 +189,7 @@ def nondecreasing_hazard(size) -> bool:
 
     Derivation: ``docs/gittins.md`` (section 3).
     """
-    from .sizes import Deterministic, Erlang, Exponential, Uniform, Weibull
+    from ..laws.sizes import Deterministic, Erlang, Exponential, Uniform, Weibull
 
     if isinstance(size, (Exponential, Uniform, Erlang, Deterministic)):
         return True

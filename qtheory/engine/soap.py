@@ -13,7 +13,7 @@ New jobs count while their rank is *strictly* below :math:`r`, old jobs while it
 :math:`\rho_{\le x}` at atoms. The functions of the threshold do not depend on the arrival
 rate; they are computed once per (size law, prediction law) and reused for every load.
 
-This module holds the closed-form reductions for the built-in policies; :mod:`qtheory.generic`
+This module holds the closed-form reductions for the built-in policies; :mod:`qtheory.engine.generic`
 evaluates the theorem for any rank function.
 
 Derivation: ``docs/soap_predictions.md``.
@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ._quadrature import size_rule
+from ..laws._quadrature import size_rule
 
 
 def _lam(lam) -> np.ndarray:
@@ -130,7 +130,7 @@ def _perfect_joint(size):
     """The joint law of (X, Y = X), cached on the size law."""
     cache = size.__dict__.setdefault("_qt_cache", {})
     if "perfect_joint" not in cache:
-        from .joint import PerfectJoint
+        from ..laws.joint import PerfectJoint
 
         cache["perfect_joint"] = PerfectJoint(size)
     return cache["perfect_joint"]

@@ -1,49 +1,5 @@
-r"""Consistency, robustness and the price of misprediction of prediction-based scheduling.
-
-The yardstick is the **approximation ratio** of Scully, Grosof and Mitzenmacher, "Uniform Bounds
-for Scheduling with Job Size Estimates" (ITCS 2022, arXiv:2110.00633):
-
-.. math:: \mathrm{ratio}(\pi) = E[T_\pi] / E[T_{\mathrm{SRPT}}],
-
-where SRPT sees the true sizes. The error model is the one of that paper: every estimate lies in
-:math:`[\beta x, \alpha x]` for the true size :math:`x`, :math:`0 < \beta \le \alpha`, and the
-joint law of (size, estimate) is otherwise arbitrary (chosen by an adversary).
-
-* :func:`consistency`: the ratio with perfect predictions (:math:`\alpha = \beta = 1`).
-* :func:`robustness`: the worst ratio over estimates in :math:`[\beta x, \alpha x]`, two ways:
-  analytic upper bounds (:func:`analytic_bounds`) and a numeric adversary, an optimiser over
-  prediction maps :math:`y = g(x)\,x` with :math:`g` piecewise constant on a size grid (plus
-  two-point randomised laws), each map evaluated exactly by the SOAP engine on a discrete size
-  law. It returns both, with the maximising map.
-* :func:`price_of_misprediction`: Mitzenmacher's ratio of E[T] with predictions to E[T] of the
-  same policy with true sizes (ITCS 2020).
-* :func:`optimal_given_predictions`: E[T] of Gittins given the prediction, a lower bound on every
-  policy that sees only (prediction, age), and each built-in policy's gap to it.
-
-**Analytic bounds.** For SPJF, PSPJF and SRPT-Bounce the module derives distribution-specific
-upper bounds by a monotone coupling of the SOAP terms (proofs in the docstrings of
-:func:`analytic_bounds`): they hold for *every* joint law with :math:`Y/X \in [\beta, \alpha]`,
-equal the SRPT/PSJF/SJF values at :math:`\alpha = \beta = 1` and so prove consistency and
-boundedness on the given size law. The constants of Scully-Grosof-Mitzenmacher (SRPT-Bounce
-"1-consistent with 3.5-graceful degradation", PSJF-E "1.5-consistent with 1.5-graceful
-degradation") are reported as ``C * alpha / beta`` for :math:`\beta \le 1 \le \alpha`; that
-functional form comes from a secondary description of the paper and could not be checked
-against the paper's text, so those entries carry
-``rigorous=False``. SPRPT (SRPT on estimates) has no finite bound for :math:`\beta < 1` (same
-paper: its ratio "can be arbitrarily large for any fixed :math:`\beta < 1`").
-
-The SRPT-Bounce bound is proved for the library's rank :math:`|y - a|` (:class:`qtheory.SRPTBounce`);
-whether that rank is exactly the paper's definition could not be checked (only the paper's
-abstract was retrievable). Additive errors (Wierman & Nuyens, "Scheduling despite inexact
-job-size information", SIGMETRICS 2008) are not covered: their bounds were not retrievable.
-
-**Discretisation.** Policies without a closed form (SRPT-Bounce, ConditionalGittins) are exact
-only on discrete laws, so the numeric adversary always works on a discrete size law: an
-``Empirical`` law is used as given, a continuous one is replaced by ``n`` quantile cells with
-atoms at the cell means (:func:`discretise_size`), which keeps :math:`E[X]`. The adversary's
-ratio is then the exact ratio on that discrete law, and the analytic bounds are evaluated on the
-same law to compare like with like; for closed-form policies the found map is also applied to
-the continuous law (``RobustnessResult.ratio_on_size_law``).
+r"""Robustness: analytic upper bounds on E[T_policy]/E[T_SRPT] over estimates in
+:math:`[\beta x, \alpha x]` and a numeric adversary searching the worst prediction law.
 
 Derivation: ``docs/robustness.md``.
 """
@@ -56,89 +12,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import plain, positive, real
-from .mg1 import MG1
-from .policies import (
-    FCFS,
-    LAS,
-    PS,
-    PSPJF,
-    SPJF,
-    SPRPT,
-    ConditionalGittins,
-    Gittins,
+from ..laws.predictions import BoundedMultiplicative, EmpiricalPairs
+from ..laws.sizes import Empirical, SizeLaw
+from ..models.mg1 import MG1
+from ..policies import (
     Policy,
-    SRPTBounce,
-    get_policy,
 )
-from .predictions import BoundedMultiplicative, EmpiricalPairs, PerfectPrediction
-from .sizes import Empirical, SizeLaw
-from .table import Table
-
-__all__ = [
-    "consistency", "robustness", "price_of_misprediction", "optimal_given_predictions",
-    "analytic_bounds", "discretise_size", "RatioBound", "ConsistencyResult", "RobustnessResult",
-    "MispredictionResult", "OptimalGivenPredictions",
-]
+from ..table import Table
+from ._common import _check_ab, _check_load, _check_size, _closed_on_pairs, _model_first, _policy
 
 SGM2022 = ("Scully, Grosof, Mitzenmacher, 'Uniform Bounds for Scheduling with Job Size "
            "Estimates', ITCS 2022 (arXiv:2110.00633)")
 
 
-def _closed_on_pairs(pol: Policy) -> bool:
-    """Whether the policy's mean on an EmpiricalPairs law has a closed form (fast): the
-    prediction-based SJF, PSJF and SRPT shapes (SPJF, PSPJF, SPRPT)."""
-    return pol.descriptor == "prediction" and pol.formula_form() in ("nonpreemptive", "static", "remaining")
-
-
-# ---- validation -----------------------------------------------------------------------------
-def _check_load(load) -> float:
-    v = real("load", load)
-    if not (math.isfinite(v) and 0 < v < 1):
-        raise ValueError(f"load must lie in (0, 1) for a stable queue, got load={plain(load)}")
-    return v
-
-
-def _check_ab(alpha, beta) -> tuple[float, float]:
-    b = positive("beta", beta)
-    a = real("alpha", alpha)
-    if not math.isfinite(a):
-        raise ValueError(f"alpha must be finite, got alpha={plain(alpha)}")
-    if a < b:
-        raise ValueError(f"alpha must be >= beta, got alpha={plain(alpha)} < beta={plain(beta)}")
-    return a, b
-
-
-def _check_size(size) -> SizeLaw:
-    if not isinstance(size, SizeLaw):
-        raise ValueError(f"size must be a size law such as qt.Exponential(mean=1.0), got size={size!r}")
-    if not math.isfinite(size.mean):
-        raise ValueError(f"size must have a finite mean, got size={size!r}")
-    return size
-
-
-def _model_first(first, second, load=None, alpha=None, beta=None):
-    """``(policy, size, load, alpha, beta)`` from the library's argument order ``(model, policy,
-    [alpha, beta])`` (``model`` a :class:`qtheory.MG1`: its size law and load) or the older
-    ``(policy, size, load, [alpha, beta])``."""
-    if isinstance(first, MG1):
-        if beta is None and alpha is not None and load is not None:  # (model, policy, alpha, beta)
-            load, alpha, beta = None, load, alpha
-        if load is not None:
-            raise TypeError(f"with a model first, the load is the model's ({first.load:.6g}); got load={plain(load)}")
-        return second, first.size, first.load, alpha, beta
-    return first, second, load, alpha, beta
-
-
-
-def _policy(policy) -> Policy:
-    try:
-        return get_policy(policy)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"policy: {exc}") from None
-
-
-# ---- results ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RatioBound:
     """An upper bound on E[T_policy]/E[T_SRPT] over all estimates in [beta x, alpha x].
@@ -157,101 +43,6 @@ class RatioBound:
         tag = "proved" if self.rigorous else "unverified form"
         return f"RatioBound({self.value:.6g}, {tag}: {self.source})"
 
-
-@dataclass(frozen=True)
-class ConsistencyResult:
-    """E[T_policy]/E[T_SRPT] with perfect predictions (``method`` says how E[T] was computed)."""
-
-    policy: str
-    load: float
-    size: str
-    ratio: float
-    mean_response_time: float
-    srpt_mean_response_time: float
-    method: str
-
-    def __repr__(self):
-        return (f"ConsistencyResult({self.policy}: E[T]/E[T_SRPT] = {self.ratio:.6g} at load "
-                f"{self.load:g}, {self.size}; {self.method})")
-
-    @property
-    def value(self) -> float:
-        """The ratio E[T]/E[T_SRPT] (``float(result)``)."""
-        return float(self.ratio)
-
-    def __float__(self):
-        return float(self.ratio)
-
-
-@dataclass(frozen=True)
-class MispredictionResult:
-    """Mitzenmacher's price of misprediction: E[T] with predictions / E[T] with true sizes."""
-
-    policy: str
-    counterpart: str
-    ratio: float
-    with_predictions: float
-    with_sizes: float
-
-    def __repr__(self):
-        return (f"MispredictionResult({self.policy} / {self.counterpart} = {self.ratio:.6g}: "
-                f"{self.with_predictions:.6g} vs {self.with_sizes:.6g})")
-
-    @property
-    def value(self) -> float:
-        """The ratio E[T] with predictions / E[T] with true sizes (``float(result)``)."""
-        return float(self.ratio)
-
-    def __float__(self):
-        return float(self.ratio)
-
-
-@dataclass
-class OptimalGivenPredictions:
-    """ConditionalGittins' E[T] (``value``: the least mean response time of a policy that sees
-    only the prediction and the age) and each policy's E[T] (``means``) and gap
-    ``E[T]/E[T_CG] - 1`` (``gaps``). Prints as a table; ``float(result)`` is ``value``."""
-
-    value: float
-    means: dict
-    gaps: dict
-    srpt: float
-    exact: bool
-    title: str = ""
-    sees: dict = field(default_factory=dict)
-
-    @property
-    def table(self) -> Table:
-        rows = [("ConditionalGittins", self.value, 0.0, "prediction + age (optimal)")]
-        for name, et in self.means.items():
-            rows.append((name, et, self.gaps[name], self.sees.get(name, "prediction + age")))
-        rows.append(("SRPT", self.srpt, self.srpt / self.value - 1, "true size (reference)"))
-        return Table(["policy", "E[T]", "gap to CG", "sees"], rows, title=self.title)
-
-    @property
-    def lower_bound(self) -> float:
-        """``value`` (the name of earlier versions; it is ConditionalGittins' E[T], a lower bound
-        only for the policies that see the prediction and the age)."""
-        return self.value
-
-    @property
-    def mean_response_time(self) -> dict:
-        """``means`` (the name of earlier versions)."""
-        return self.means
-
-    @property
-    def gap(self) -> dict:
-        """``gaps`` (the name of earlier versions)."""
-        return self.gaps
-
-    def __float__(self) -> float:
-        return float(self.value)
-
-    def __repr__(self):
-        return str(self.table)
-
-    def _repr_html_(self):
-        return self.table._repr_html_()
 
 
 @dataclass
@@ -398,6 +189,7 @@ class RobustnessResult:
         return self.summary()._repr_html_()
 
 
+
 # ---- discretisation -------------------------------------------------------------------------
 def discretise_size(size: SizeLaw, n: int = 64) -> tuple[Empirical, np.ndarray]:
     r"""A discrete version of a size law for the adversarial search, and its cell edges.
@@ -465,7 +257,7 @@ class _Residence:
             self.slope = slope
             self.F = np.concatenate([[0.0], np.cumsum(np.diff(self.t) * slope[:-1])])
         else:
-            from ._quadrature import size_range
+            from ..laws._quadrature import size_range
 
             lo, hi = size_range(size, 1e-14)
             t = np.concatenate([[0.0], np.geomspace(lo, hi, 6000)])
@@ -489,7 +281,7 @@ class _Residence:
 
 def _derived_bound(pol: Policy, size, lam, alpha, beta) -> float | None:
     """E[upper bound on E[T | X]] for SPJF, PSPJF, SRPT-Bounce (see :func:`analytic_bounds`)."""
-    from ._quadrature import size_rule
+    from ..laws._quadrature import size_rule
 
     x, w = size_rule(size)
     x = np.asarray(x, float)
@@ -588,7 +380,7 @@ def analytic_bounds(policy, size, load=None, alpha=None, beta=None) -> list[Rati
     out = []
     d = _derived_bound(pol, size, lam, alpha, beta)
     if d is not None:
-        out.append(RatioBound(d / srpt, "SOAP monotone coupling (qtheory.bounds)", True,
+        out.append(RatioBound(d / srpt, "SOAP monotone coupling (qtheory.measures.bounds)", True,
                               f"on {size!r}"))
     c = pol.graceful_degradation if pol.declares("graceful_degradation") else None
     if beta <= 1 <= alpha and c is not None:
@@ -601,98 +393,7 @@ def analytic_bounds(policy, size, load=None, alpha=None, beta=None) -> list[Rati
 
 
 # ---- consistency, price of misprediction, optimal given predictions ----------------------------
-def consistency(policy, size, load=None) -> ConsistencyResult:
-    r"""E[T_policy]/E[T_SRPT] with perfect predictions :math:`Y = X` (consistency in the sense of
-    Lykouris-Vassilvitskii / Purohit-Svitkina-Kumar, as used for M/G/1 by SGM 2022).
 
-    Called as ``consistency(model, policy)`` (the model's size law and load; its prediction law
-    is replaced by exact predictions) or ``consistency(policy, size, load)``.
-
-    Prediction-based policies run on exact sizes (SPJF = SJF, PSPJF = PSJF, SPRPT = SRPT-Bounce =
-    SRPT); size-based and blind policies are compared as they are.
-    """
-    policy, size, load, _, _ = _model_first(policy, size, load)
-    pol = _policy(policy)
-    size = _check_size(size)
-    load = _check_load(load)
-    q = MG1(load / size.mean, size, PerfectPrediction())
-    srpt = q.mean_response_time("srpt")
-    if pol.law_rank == "gittins" and pol.uses_predictions and not size.is_discrete:
-        # Gittins on the point mass X | Y = x ranks by remaining size: it is SRPT
-        twin = pol.size_twin() if pol.declares("size_twin") else None
-        if twin is not None:
-            et = q.mean_response_time(twin)
-            return ConsistencyResult(pol.name, load, repr(size), et / srpt, et, srpt,
-                                     f"{pol.name} given the exact size is {twin.name}")
-    et = q.mean_response_time(pol)
-    return ConsistencyResult(pol.name, load, repr(size), et / srpt, float(et), srpt, et.method)
-
-
-def price_of_misprediction(policy, model: MG1) -> MispredictionResult:
-    r"""Mitzenmacher's price of misprediction (ITCS 2020): :math:`E[T_\pi]` with the model's
-    predictions over :math:`E[T]` of the same policy family with true sizes.
-
-    Called as ``price_of_misprediction(model, policy)`` or ``price_of_misprediction(policy, model)``.
-
-    SPJF is compared with SJF, PSPJF with PSJF, SPRPT with SRPT; SRPT-Bounce and
-    ConditionalGittins, which both become SRPT with exact predictions, with SRPT; any other
-    prediction-based policy with itself under ``PerfectPrediction``.
-    """
-    if isinstance(policy, MG1):
-        policy, model = model, policy
-    pol = _policy(policy)
-    if not isinstance(model, MG1):
-        raise ValueError(f"model must be a qt.MG1, got model={model!r}")
-    if not pol.uses_predictions:
-        raise ValueError(f"policy must use predictions (SPJF, PSPJF, SPRPT, ...), got policy={pol.name}")
-    if model.prediction is None:
-        raise ValueError("model must have a prediction law (prediction=...)")
-    et = model.mean_response_time(pol)
-    cp = pol.size_twin() if pol.declares("size_twin") else None
-    if cp is not None:
-        ref = MG1(model.arrival_rate, model.size).mean_response_time(cp)
-        name = cp.name
-    else:
-        ref = MG1(model.arrival_rate, model.size, PerfectPrediction()).mean_response_time(pol)
-        name = f"{pol.name} with exact sizes"
-    return MispredictionResult(pol.name, name, et / ref, et, ref)
-
-
-_DEFAULT_GAP_POLICIES = (FCFS, PS, LAS, Gittins, SPJF, PSPJF, SPRPT, SRPTBounce)
-
-
-def optimal_given_predictions(model: MG1, policies=None) -> OptimalGivenPredictions:
-    r"""Gittins given the prediction (``ConditionalGittins``) and the gap of other policies to it.
-
-    Gittins on the conditional law :math:`X \mid Y = y` minimises the mean response time among
-    all preemptive policies that know only the prediction and the ages (Scully & Harchol-Balter,
-    WiOpt 2021), so :math:`E[T_{CG}] \le E[T_\pi]` for FCFS, PS, LAS, Gittins, SPJF, PSPJF,
-    SPRPT and SRPT-Bounce; SRPT (true sizes) is shown for reference. Exact on discrete laws;
-    on continuous laws ConditionalGittins costs seconds and is accurate to about 1e-3.
-
-    Derivation: ``docs/gittins.md`` (section 4).
-    """
-    if not isinstance(model, MG1):
-        raise ValueError(f"model must be a qt.MG1, got model={model!r}")
-    if model.prediction is None:
-        raise ValueError("model must have a prediction law (prediction=...)")
-    pols = [_policy(p) for p in (policies or _DEFAULT_GAP_POLICIES)]
-    cg = model.mean_response_time(ConditionalGittins())
-    ets, gaps, sees = {}, {}, {}
-    for p in pols:
-        if isinstance(p, ConditionalGittins) or p.descriptor == "size":
-            continue
-        et = model.mean_response_time(p)
-        ets[p.name] = et
-        gaps[p.name] = et / cg - 1
-        sees[p.name] = "age only" if p.descriptor == "none" else "prediction + age"
-    exact = isinstance(model.prediction, EmpiricalPairs) or model.size.is_discrete
-    return OptimalGivenPredictions(cg, ets, gaps, model.mean_response_time("srpt"), exact,
-                                   title=f"Gap to Gittins given predictions at load {model.load:.4g}",
-                                   sees=sees)
-
-
-# ---- the adversary ----------------------------------------------------------------------------
 def _pairs_mean(pol, x, p, lam, f, mix=None):
     if mix is None:
         pairs = EmpiricalPairs(x, x * f, p)

@@ -1,0 +1,3 @@
+"""Measures built on the models: consistency, price of misprediction, robustness (analytic
+bounds and a numeric adversary) and the gap to the optimal policy given predictions
+(:mod:`~qtheory.measures.bounds`)."""
