@@ -1,5 +1,5 @@
 """The old names of the modules that moved into the sub-packages (laws, engine, models,
-measures) stay importable: ``import qtheory.sizes`` gives ``qtheory.laws.sizes`` itself (the same
+measures, llm) stay importable: ``import qtheory.sizes`` gives ``qtheory.laws.sizes`` itself (the same
 module object, not a copy), so code and pickles written against the flat layout keep working."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ _MOVED = {
     "_soap_discrete": "engine._soap_discrete", "slowdown": "engine.slowdown",
     "gittins": "engine.gittins", "mg1": "models.mg1", "multiserver": "models.multiserver",
     "mphk": "models.mphk", "mphk_priority": "models.mphk_priority", "_erlang": "models._erlang",
-    "labelled": "models.labelled", "bounds": "measures.bounds",
+    "labelled": "models.labelled", "bounds": "measures.bounds", "batching": "llm.batching",
+    "prediction_cost": "llm.prediction_cost", "llm_cli": "llm.cli",
 }
 
 

@@ -635,7 +635,7 @@ COMMANDS: dict[str, Command] = {
 DEFAULT_COMMAND = "table"
 #: modules that each define ``COMMAND`` (a :class:`Command`) for one more sub-command; a module
 #: that does not exist in this checkout is skipped
-PLUGIN_MODULES = ("qtheory.papers", "qtheory.llm_cli")
+PLUGIN_MODULES = ("qtheory.papers", "qtheory.llm.cli")
 
 
 def _load_plugins() -> None:

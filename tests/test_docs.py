@@ -55,9 +55,9 @@ def test_cited_pages_exist():
 
 
 def test_main_formula_modules_cite_their_derivation():
-    for module, page in [("engine/soap", "soap_predictions.md"), ("llm", "limited_preemption.md"),
+    for module, page in [("engine/soap", "soap_predictions.md"), ("llm/trail", "limited_preemption.md"),
                          ("engine/gittins", "gittins.md"), ("measures/bounds", "robustness.md"),
-                         ("prediction_cost", "prediction_cost.md")]:
+                         ("llm/prediction_cost", "prediction_cost.md")]:
         text = (ROOT / "qtheory" / f"{module}.py").read_text(encoding="utf-8")
         assert f"docs/{page}" in text, f"qtheory/{module}.py does not cite docs/{page}"
 

@@ -23,7 +23,7 @@ LAWS = _package("laws") | {"qtheory._validation"}
 ENGINE = _package("engine")
 MODELS = _package("models")
 MEASURES = _package("measures")
-FRONT = {"qtheory.cli", "qtheory.llm_cli", "qtheory.plotting"}
+FRONT = {"qtheory.cli", "qtheory.llm.cli", "qtheory.plotting"}
 POLICIES = _package("policies")
 #: the simulator's remaining uses of the engine's Gittins helpers (tail tables of laws given by
 #: quadrature nodes, and the hazard-rate classification); none may be added

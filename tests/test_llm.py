@@ -1,4 +1,4 @@
-"""LLM serving (qtheory.llm, qtheory.batching): limited preemption (TRAIL), its memory and
+"""LLM serving (qtheory.llm, qtheory.llm.batching): limited preemption (TRAIL), its memory and
 preemption cost, SkipPredict, batching models. Every formula is checked against an independent
 route: the closed forms of soap.py, the generic SOAP evaluator, published/derived reference
 numbers (../shared/reference/llm_queueing.md) and the simulators of qtheory.sim.llm_kernels.

@@ -179,8 +179,8 @@ NAMES = {name for name, cls in qt.policies.REGISTRY.items() if cls in qt.policie
 #: a module's own subject may be one policy (the optimum the measure is about, the baseline of
 #: a cost model, the policy a front end draws); every other use goes through what the policy
 #: declares. The paper scripts name the policies of their figures.
-SUBJECT = {("qtheory.measures.optimality", "ConditionalGittins"), ("qtheory.llm_cli", "LimitedPreemption"),
-           ("qtheory.prediction_cost", "FCFS")}
+SUBJECT = {("qtheory.measures.optimality", "ConditionalGittins"), ("qtheory.llm.cli", "LimitedPreemption"),
+           ("qtheory.llm.prediction_cost", "FCFS")}
 
 
 def _classes_in(node) -> list[str]:

@@ -111,7 +111,7 @@ def test_continuous_against_generic(size, pred, pol):
     """On continuous laws the generic route (24 and 48 quantile cells, Richardson) is accurate to
     about 1e-3: measured 3.7e-4 and 1.0e-3 (SkipPredict), 7.8e-3 and 1.4e-2 (DelayPredict at 24
     cells, converging: 2.3e-4 and 5.0e-4 at 96 cells). The closed forms converge to 1e-7 under
-    halving both quadrature widths (:data:`qtheory.prediction_cost.SIZE_WIDTH`, ``V_WIDTH``)."""
+    halving both quadrature widths (:data:`qtheory.llm.prediction_cost.SIZE_WIDTH`, ``V_WIDTH``)."""
     q = qt.MG1(0.5, size, pred)
     closed = qt.total_cost(q, pol, [0.5, 0.7]).mean
     gen, err = qt.generic_mean_with_costs(q, pol, [0.5, 0.7], resolution=12 if not FULL else 24)

@@ -7,10 +7,7 @@ import math
 from .._validation import plain, positive, real
 from ..laws.sizes import SizeLaw
 from ..models.mg1 import MG1
-from ..policies import (
-    Policy,
-    get_policy,
-)
+from ..policies import Policy, get_policy
 
 
 def _closed_on_pairs(pol: Policy) -> bool:

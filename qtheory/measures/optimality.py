@@ -10,17 +10,7 @@ from dataclasses import dataclass, field
 
 from ..laws.predictions import EmpiricalPairs
 from ..models.mg1 import MG1
-from ..policies import (
-    FCFS,
-    LAS,
-    PS,
-    PSPJF,
-    SPJF,
-    SPRPT,
-    ConditionalGittins,
-    Gittins,
-    SRPTBounce,
-)
+from ..policies import FCFS, LAS, PS, PSPJF, SPJF, SPRPT, ConditionalGittins, Gittins, SRPTBounce
 from ..table import Table
 from ._common import _policy
 

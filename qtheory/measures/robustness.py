@@ -15,9 +15,7 @@ import numpy as np
 from ..laws.predictions import BoundedMultiplicative, EmpiricalPairs
 from ..laws.sizes import Empirical, SizeLaw
 from ..models.mg1 import MG1
-from ..policies import (
-    Policy,
-)
+from ..policies import Policy
 from ..table import Table
 from ._common import _check_ab, _check_load, _check_size, _closed_on_pairs, _model_first, _policy
 

@@ -5,7 +5,7 @@ The paper's synthetic settings: M/G/1 with Exp(1) sizes or Weibull sizes
 :math:`F(x) = 1 - e^{-\sqrt{2x}}` (mean 1), exponential predictions (:math:`Y \mid x \sim`
 Exp(mean :math:`x`)) or uniform ones (:math:`U[(1-\alpha)x, (1+\alpha)x]`, here
 :math:`\alpha = 0.5`); the cheap one-bit predictor is a second, independent prediction of the
-same law compared with the threshold :math:`T`. Policies (:mod:`qtheory.prediction_cost`):
+same law compared with the threshold :math:`T`. Policies (:mod:`qtheory.llm.prediction_cost`):
 FCFS, 1bit, SPRPT (expensive prediction for every job), DelayPredict(:math:`L`) and
 SkipPredict(:math:`T`). Costs as in the paper: external model :math:`c_1 = 0.5`, :math:`c_2 = 2`;
 server model :math:`(c_1, c_2) = (0.01, 0.05)` and :math:`(0.05, 0.5)` (the ends of the paper's
@@ -26,7 +26,7 @@ not published) and the paper's qualitative claims, stated with the loads at whic
 
 The server-model closed forms here correct two points of the paper's printed lemmas (the
 job's own prediction phases, and the SPRPT baseline's cost, :math:`c_2` not :math:`c_1`); see
-:mod:`qtheory.prediction_cost`.
+:mod:`qtheory.llm.prediction_cost`.
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ import numpy as np
 
 from ..laws.predictions import ExponentialPrediction, UniformPrediction
 from ..laws.sizes import Exponential, Weibull
-from ..models.mg1 import MG1
-from ..policies import FCFS
-from ..prediction_cost import (
+from ..llm.prediction_cost import (
     DelayPredict,
     OneBitCost,
     SkipPredict,
@@ -48,6 +46,8 @@ from ..prediction_cost import (
     simulate_prediction_cost,
     total_cost,
 )
+from ..models.mg1 import MG1
+from ..policies import FCFS
 from ._common import (
     CHECK_HEADER,
     SIM_REPLICATIONS,
@@ -180,7 +180,7 @@ def reproduce(out=None, *, jobs: int | None = None, seed: int = 2024,
             ours = float(total_cost(q, SkipPredict(T, cost_model="external"), lam).mean)
         else:
             ours = 1.0 - SkipPredict(float(parts[2]), cost_model="external").p_long(q)
-        rep.checks.append(Check(p, ours, "SOAP closed form (qtheory.prediction_cost)"))
+        rep.checks.append(Check(p, ours, "SOAP closed form (qtheory.llm.prediction_cost)"))
     tab = table()
     loads = np.asarray(LOADS)
     names = list(settings())

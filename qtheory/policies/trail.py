@@ -124,7 +124,7 @@ class LimitedPreemption(Policy):
         """E[T] at the arrival rates ``lams`` by :func:`limited_preemption` (a hook for
         :class:`qtheory.MG1`; ``None`` where only the generic evaluator applies)."""
         lams = np.atleast_1d(np.asarray(lams, float))
-        from ..llm import _route, limited_preemption
+        from ..llm.trail import _route, limited_preemption
 
         if _route(model)[0] == "generic":
             return None
@@ -133,7 +133,7 @@ class LimitedPreemption(Policy):
     def closed_form_response_time(self, model, x, y):
         r""":math:`E[T \mid x, y]` by :func:`limited_preemption_response_time` (a hook for
         :class:`qtheory.MG1`)."""
-        from ..llm import limited_preemption_response_time
+        from ..llm.trail import limited_preemption_response_time
 
         return limited_preemption_response_time(model, self.c, x, y)
 

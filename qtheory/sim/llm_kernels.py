@@ -1,5 +1,5 @@
 """Small numba simulators for the LLM-serving models of :mod:`qtheory.llm` and
-:mod:`qtheory.batching` (independent of the formulas; used to check them).
+:mod:`qtheory.llm.batching` (independent of the formulas; used to check them).
 
 * :func:`priority_run`: one server, preemptive-resume, rank ``key0 - slope * age`` until the age
   reaches ``lim`` (then ``-inf``: the job runs to completion), FCFS among ties. Covers SPRPT with

@@ -110,9 +110,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import in_range, integer, nonnegative, one_value, plain
-from ._validation import loads as check_loads
-from .laws._quadrature import (
+from .._validation import in_range, integer, nonnegative, one_value, plain
+from .._validation import loads as check_loads
+from ..laws._quadrature import (
     bulk_range,
     endpoint_refinement,
     log_edges,
@@ -121,7 +121,7 @@ from .laws._quadrature import (
     size_range,
     size_rule,
 )
-from .policies import FCFS, Policy, Rank, get_policy
+from ..policies import FCFS, Policy, Rank, get_policy
 
 __all__ = [
     "COST_MODELS",
@@ -161,7 +161,7 @@ def _cost_model(value) -> str:
 # Factor laws: closed forms in Z
 # ============================================================================================
 def _factor_kind(factor) -> str:
-    from .laws.predictions import _ExpFactor, _LogNormalFactor, _UniformFactor
+    from ..laws.predictions import _ExpFactor, _LogNormalFactor, _UniformFactor
 
     if isinstance(factor, _ExpFactor):
         return "exp"
@@ -242,7 +242,7 @@ class _PairsClass:
     """A discrete class: pairs (work r after the class's entry, prediction y, weight w)."""
 
     def __init__(self, r, y, w):
-        from .llm import _Pairs
+        from .trail import _Pairs
 
         keep = np.asarray(w, float) > 0
         self.empty = not keep.any()
@@ -516,8 +516,8 @@ class CostPolicy(Policy):
         :class:`qtheory.Rank`; ``augmented.mean_response_time(rank)`` is then the generic SOAP
         evaluation. Exact for discrete laws; a continuous law is first discretised as the
         generic evaluator does (quantile cells, ``resolution`` of them; default 96)."""
-        from .laws.predictions import EmpiricalPairs
-        from .models.mg1 import MG1
+        from ..laws.predictions import EmpiricalPairs
+        from ..models.mg1 import MG1
 
         x, y, w = _discrete_pairs(model, resolution, getattr(self, "limit", None))
         xa, da, wa = self._augment(model, x, y, w)
@@ -543,8 +543,8 @@ def _discrete_pairs(model, resolution: int | None = None, split: float | None = 
     discretisation at ``resolution`` cells (:func:`qtheory.engine.generic.discretise`), with the size
     cells split at ``split`` where the policy's work jumps there (DelayPredict's :math:`L`: a
     cell across it would be classified as a whole, an O(1/n) error)."""
-    from .engine import generic
-    from .laws.joint import FactorJoint
+    from ..engine import generic
+    from ..laws.joint import FactorJoint
 
     n = resolution or 2 * generic.RESOLUTION
     size = model.size
@@ -589,7 +589,7 @@ def _expit(z):
 def _joint_route(model):
     """('pairs', (x, y, w)) for discrete joint laws, ('factor', joint) for multiplicative
     predictions; NotImplementedError otherwise."""
-    from .laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
+    from ..laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
 
     if model.prediction is None:
         raise ValueError("prediction costs need the expensive predictions: pass a model with "
@@ -625,7 +625,7 @@ def _size_nodes(model, kinks=()):
 def _q_kinks(cheap, threshold: float) -> list:
     """Sizes where P(predicted long | x) kinks or jumps: the threshold for exact (perfect) cheap
     predictions, T / k for the kinks k of a multiplicative cheap law's factor."""
-    from .laws.predictions import MultiplicativePrediction, PerfectPrediction
+    from ..laws.predictions import MultiplicativePrediction, PerfectPrediction
 
     if isinstance(cheap, PerfectPrediction):
         return [threshold] if threshold > 0 else []
@@ -707,7 +707,7 @@ class SkipPredict(CostPolicy):
 
     Notes
     -----
-    The closed forms are in the module docstring (:mod:`qtheory.prediction_cost`);
+    The closed forms are in the module docstring (:mod:`qtheory.llm.prediction_cost`);
     ``qt.MG1(...).mean_response_time(qt.SkipPredict(...))`` is :math:`E[T]` and
     :func:`total_cost` the paper's total cost.
 
@@ -738,7 +738,7 @@ class SkipPredict(CostPolicy):
                 "cost_model": self.cost_model, "cheap": id(self.cheap) if self.cheap is not None else None}
 
     def _q(self, model):
-        from .llm import _p_long_fn
+        from .trail import _p_long_fn
 
         if model.prediction is None:
             raise ValueError("SkipPredict needs the expensive predictions: pass a model with "
@@ -1124,7 +1124,7 @@ class PredictionCostResult:
         return one_value(self, self.cost, "cost")
 
     def table(self):
-        from .table import Table
+        from ..table import Table
 
         cols = ["load", "E[T]", "cost", "effective load"]
         rows = zip(*(np.atleast_1d(np.asarray(f, float)).tolist()
@@ -1150,7 +1150,7 @@ def _as_cost_policy(policy):
 
 
 def _mg1_of(model):
-    from .llm import _mg1
+    from .trail import _mg1
 
     return _mg1(model, "total_cost")
 
@@ -1222,7 +1222,7 @@ def compare_prediction_costs(model, threshold: float, cheap_cost: float, expensi
     ``limit`` is given) and SkipPredict at each load, with the load at which each becomes
     unstable, as a :class:`qtheory.table.Table` (one row per policy and load; ``best`` marks
     the lowest cost at each load)."""
-    from .table import Table
+    from ..table import Table
 
     model = _mg1_of(model)
     rho = np.array([model.load]) if loads is None else check_loads("loads", loads)
@@ -1273,7 +1273,7 @@ class BreakEven:
         return np.stack([self.above_sprpt, np.minimum(self.below_fcfs, self.below_onebit)], 1)
 
     def table(self):
-        from .table import Table
+        from ..table import Table
 
         rows = [(float(r), float(a), float(b), float(c), "yes" if c < min(a, b) else "no")
                 for r, a, b, c in zip(self.load, self.below_fcfs, self.below_onebit,
@@ -1446,7 +1446,7 @@ def generic_mean_with_costs(model, policy, loads=None, resolution: int | None = 
     (:meth:`CostPolicy.augmented`): exact on discrete laws; on continuous laws the generic
     route's two resolutions (``resolution`` and twice it, default 48 and 96 cells) and their
     Richardson extrapolation, ``(mean, error estimate)`` per load."""
-    from .engine import generic
+    from ..engine import generic
 
     model = _mg1_of(model)
     pol = _as_cost_policy(policy)
@@ -1483,8 +1483,8 @@ def simulate_prediction_cost(model, policy, jobs: int = 400_000, seed=None,
         ``mean`` and ``ci`` (95% half-width over the replications) of :math:`E[T]`; the cost
         adds :meth:`CostPolicy.external_cost`.
     """
-    from .llm import LLMSimResult, _draw, _summarise
-    from .sim import TabulatedRank, simulate_trace
+    from ..sim import TabulatedRank, simulate_trace
+    from .trail import LLMSimResult, _draw, _summarise
 
     model = _mg1_of(model)
     pol = _as_cost_policy(policy)

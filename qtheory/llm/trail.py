@@ -2,7 +2,7 @@ r"""LLM serving: SPRPT with limited preemption (TRAIL), its memory cost, preempt
 prediction costs.
 
 Batching models (continuous batching as processor sharing, dynamic batching, prefill as M/D/1,
-KV-memory stability) are in :mod:`qtheory.batching`; their names are re-exported here.
+KV-memory stability) are in :mod:`qtheory.llm.batching`; their names are re-exported here.
 
 **Limited preemption** (TRAIL; Shahout, Malach, Liu, Jiang, Yu, Mitzenmacher, "Don't Stop Me
 Now: Embedding Based Scheduling for LLMs", ICLR 2025, arXiv:2410.01035): a job with prediction
@@ -64,8 +64,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numba import njit
 
-from ._validation import in_range, integer, nonnegative, one_value, plain
-from ._validation import loads as check_loads
+from .._validation import in_range, integer, nonnegative, one_value, plain
+from .._validation import loads as check_loads
+from ..laws._quadrature import log_edges, panels
+from ..laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
+from ..policies.trail import TRAIL, LimitedPreemption
 from .batching import (
     BatchSimResult,
     capped_batching,
@@ -81,9 +84,6 @@ from .batching import (
     simulate_kv_memory,
     token_budget_capacity,
 )
-from .laws._quadrature import log_edges, panels
-from .laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
-from .policies.trail import TRAIL, LimitedPreemption
 
 __all__ = [
     "LimitedPreemption",
@@ -178,7 +178,7 @@ class LimitedPreemptionResult:
 
     def table(self):
         """The per-load quantities as a :class:`qtheory.table.Table`."""
-        from .table import Table
+        from ..table import Table
 
         cols = ["load", "E[T]", "waiting", "residence", "paused jobs", "paused age", "preemptions"]
         fields = (self.load, self.mean, self.waiting, self.residence, self.paused_jobs,
@@ -202,8 +202,8 @@ class LimitedPreemptionResult:
 def _mg1(model, what: str):
     """``model`` as a :class:`qtheory.MG1`; ``TypeError`` naming ``model`` otherwise. An M/G/k
     with one server of speed 1 is its M/G/1; with more servers there is no exact formula."""
-    from .models.mg1 import MG1
-    from .models.multiserver import MGk
+    from ..models.mg1 import MG1
+    from ..models.multiserver import MGk
 
     if isinstance(model, MG1):
         return model
@@ -541,7 +541,7 @@ def _limited_preemption(model, c: float, loads) -> LimitedPreemptionResult:
                        tail=r.tail * m, paused_age=r.paused_age * m, extra=extra)
     kind, obj = _route(model)
     if kind == "generic":
-        from .engine import generic
+        from ..engine import generic
 
         r = generic.evaluate(model, LimitedPreemption(c), lams)
         nan = np.full(lams.size, np.nan)
@@ -620,7 +620,7 @@ def limited_preemption_response_time(model, c: float, x, y):
     lam = model.arrival_rate
     kind, obj = _route(model)
     if kind == "generic":
-        from .engine import generic
+        from ..engine import generic
 
         return generic.response_time(model, LimitedPreemption(c), x, y)
     if kind == "continuous" and math.isinf(model.size.moment(2)) and (c < 1 or _excess(model) > 0):
@@ -681,7 +681,7 @@ class LLMSimResult:
 
 
 def _draw(model, n, rng):
-    from .laws.predictions import EmpiricalPairs
+    from ..laws.predictions import EmpiricalPairs
 
     pred = model.prediction
     if isinstance(pred, EmpiricalPairs):
@@ -703,7 +703,7 @@ def _check_sim_args(jobs, replications, warmup):
 
 
 def _summarise(rows, R, n):
-    from .sim.results import t_halfwidth
+    from ..sim.results import t_halfwidth
 
     rows = np.asarray(rows, float)
     m = rows.mean(0)
@@ -712,7 +712,7 @@ def _summarise(rows, R, n):
 
 
 def _priority_sim(model, build, jobs, seed, replications, warmup, setup):
-    from .sim.llm_kernels import priority_run
+    from ..sim.llm_kernels import priority_run
 
     s0, s1 = setup
     nonnegative("setup[0]", s0)
@@ -793,7 +793,7 @@ class SkipPredictResult:
 
 def _p_long_fn(cheap, threshold):
     """x -> P(cheap prediction >= threshold | X = x)."""
-    from .laws.predictions import MultiplicativePrediction, PerfectPrediction
+    from ..laws.predictions import MultiplicativePrediction, PerfectPrediction
 
     if callable(cheap) and not hasattr(cheap, "sample"):
         return lambda x: np.clip(np.asarray(cheap(np.asarray(x, float)), float), 0.0, 1.0)
@@ -817,7 +817,7 @@ def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, 
     \rangle` for shorts, :math:`\langle 1, y - a\rangle` for longs. With
     :math:`\rho_S = \lambda E[X; S]`, :math:`m_{2S} = E[X^2; S]`, :math:`A_L(v) = E[X; L, Y < v]`,
     :math:`B_L(y) = E[X^2; L, Y \le y]`, :math:`C_L(y) = E[((X - (Y - y))^+)^2; L, Y > y]`
-    (derived by SOAP; :mod:`qtheory.prediction_cost` has the full model with both cost models):
+    (derived by SOAP; :mod:`qtheory.llm.prediction_cost` has the full model with both cost models):
 
     .. math::
         E[T_S(x)] = x + \frac{\lambda m_{2S}}{2(1-\rho_S)}, \qquad

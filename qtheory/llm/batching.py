@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ._validation import nonnegative, positive
+from .._validation import nonnegative, positive
 
 __all__ = [
     "continuous_batching_mean",
@@ -333,7 +333,7 @@ def _tokens_sampler(tokens):
 
 
 def _run_reps(fn, jobs, seed, replications, warmup):
-    from .sim.results import t_halfwidth
+    from ..sim.results import t_halfwidth
 
     jobs = int(jobs)
     R = int(replications)
@@ -366,7 +366,7 @@ def simulate_continuous_batching(arrival_rate: float, tokens, c: float, a: float
     the arrival span, averaged over the replications (below capacity it is the arrival rate;
     above it, the capacity, see :func:`token_budget_capacity`).
     """
-    from .sim.llm_kernels import batching_fluid, batching_iterations
+    from ..sim.llm_kernels import batching_fluid, batching_iterations
 
     lam = positive("arrival_rate", arrival_rate)
     c = nonnegative("c", c)
@@ -404,7 +404,7 @@ def simulate_dynamic_batching(arrival_rate: float, alpha: float, tau0: float,
                               replications: int = 8, warmup: float = 0.05) -> BatchSimResult:
     """Monte Carlo of dynamic batching (Inoue 2021): latency from arrival to the end of its
     batch."""
-    from .sim.llm_kernels import dynamic_batching_run
+    from ..sim.llm_kernels import dynamic_batching_run
 
     lam = positive("arrival_rate", arrival_rate)
     alpha = positive("alpha", alpha)
@@ -450,7 +450,7 @@ def simulate_kv_memory(arrival_rate: float, memory: float, prompt, output, itera
     in use equals throughput :math:`\times E[g(s, o)]` (Little's law for token-iterations), so no
     policy can exceed :math:`M / E[g]` requests per iteration.
     """
-    from .sim.llm_kernels import kv_memory_run
+    from ..sim.llm_kernels import kv_memory_run
 
     lam = positive("arrival_rate", arrival_rate)
     M = positive("memory", memory)
@@ -479,7 +479,7 @@ def simulate_kv_memory(arrival_rate: float, memory: float, prompt, output, itera
         mem.append(msum / span)
         gs.append(gsum / max(done, 1))
         wait.append(w)
-    from .sim.results import t_halfwidth
+    from ..sim.results import t_halfwidth
 
     return KVMemorySimResult(float(np.mean(thr)), t_halfwidth(thr), float(np.mean(mem)), t_halfwidth(mem),
                              float(np.mean(gs)), float(np.mean(wait)),

@@ -1,5 +1,5 @@
 """The ``qtheory llm`` sub-command: mean latency of FCFS, SPJF, SPRPT and TRAIL(c) on a shipped
-LLM request trace, from the exact SOAP formulas (:func:`qtheory.llm.limited_preemption`).
+LLM request trace, from the exact SOAP formulas (:func:`qtheory.llm.trail`).
 
 ``--policies`` takes the names of the main command (``fcfs,sprpt,trail,trail-0.5``; ``trail`` is
 the TRAIL paper's c = 0.8); without it FCFS, SPJF, SPRPT and TRAIL(c) for each ``--c`` are shown.
@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from .cli import Command
+from ..cli import Command
 
 DEFAULT_LOADS = (0.5, 0.7, 0.8, 0.9)
 DEFAULT_C = (0.5, 0.8)
@@ -51,8 +51,8 @@ def _add_arguments(p: argparse.ArgumentParser, top_level: bool) -> None:
 
 def default_policies(cs) -> list:
     """FCFS, SPJF, SPRPT and TRAIL(c) for each c."""
-    from .llm import TRAIL
-    from .policies import get_policy
+    from ..policies import get_policy
+    from .trail import TRAIL
 
     return [get_policy("fcfs"), get_policy("spjf"), get_policy("sprpt")] + [TRAIL(c) for c in cs]
 
@@ -62,11 +62,12 @@ def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: fl
     """Rows (policy, load, E[T], E[T]/E[T_FCFS], paused jobs, paused KV tokens).
 
     ``policies``: policies or names (default :func:`default_policies` of ``cs``). TRAIL and
-    SPRPT report the memory held by paused jobs (exact, :func:`qtheory.llm.limited_preemption`);
+    SPRPT report the memory held by paused jobs (exact, :func:`qtheory.llm.trail`);
     non-preemptive policies hold none; for other preemptive policies it is not computed (NaN).
     """
-    from . import datasets, llm
-    from .policies import get_policy
+    from .. import datasets
+    from ..policies import get_policy
+    from . import trail as llm
 
     tr = datasets.azure_llm_2023(trace)
     q = tr.model(0.5, predictor=predictor, per_token=per_token)
@@ -97,7 +98,7 @@ def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: fl
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .table import Table
+    from ..table import Table
 
     loads = list(args.load)
     bad = [v for v in loads if not (0 < v < 1)]
@@ -113,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     policies = None
     if args.policies is not None:
-        from .cli import _policies_arg
+        from ..cli import _policies_arg
 
         try:
             policies = _policies_arg(args.policies)
@@ -154,8 +155,9 @@ def _plot(q, cs, loads, paths, per_token, policies=None) -> list:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import llm, plotting
-    from .policies import get_policy
+    from .. import plotting
+    from ..policies import get_policy
+    from . import trail as llm
 
     pols = [get_policy(p) for p in (default_policies(cs) if policies is None else policies)]
     grid = np.linspace(0.05, max(0.95, max(loads)), PLOT_POINTS)
