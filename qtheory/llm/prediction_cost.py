@@ -738,7 +738,7 @@ class SkipPredict(CostPolicy):
                 "cost_model": self.cost_model, "cheap": id(self.cheap) if self.cheap is not None else None}
 
     def _q(self, model):
-        from .trail import _p_long_fn
+        from .skip_predict import _p_long_fn
 
         if model.prediction is None:
             raise ValueError("SkipPredict needs the expensive predictions: pass a model with "
@@ -1150,7 +1150,7 @@ def _as_cost_policy(policy):
 
 
 def _mg1_of(model):
-    from .trail import _mg1
+    from ._model import _mg1
 
     return _mg1(model, "total_cost")
 
@@ -1484,7 +1484,7 @@ def simulate_prediction_cost(model, policy, jobs: int = 400_000, seed=None,
         adds :meth:`CostPolicy.external_cost`.
     """
     from ..sim import TabulatedRank, simulate_trace
-    from .trail import LLMSimResult, _draw, _summarise
+    from .simulation import LLMSimResult, _draw, _summarise
 
     model = _mg1_of(model)
     pol = _as_cost_policy(policy)

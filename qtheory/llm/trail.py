@@ -64,11 +64,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numba import njit
 
-from .._validation import in_range, integer, nonnegative, one_value, plain
-from .._validation import loads as check_loads
+from .._validation import in_range, nonnegative, one_value
 from ..laws._quadrature import log_edges, panels
 from ..laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
 from ..policies.trail import TRAIL, LimitedPreemption
+from ._model import _arrival_rates, _mg1
 from .batching import (
     BatchSimResult,
     capped_batching,
@@ -84,6 +84,8 @@ from .batching import (
     simulate_kv_memory,
     token_budget_capacity,
 )
+from .simulation import LLMSimResult, simulate_limited_preemption
+from .skip_predict import SkipPredictResult, simulate_skip_predict, skip_predict_external
 
 __all__ = [
     "LimitedPreemption",
@@ -199,23 +201,6 @@ class LimitedPreemptionResult:
         return replace(self, extra=extra, **vals)
 
 
-def _mg1(model, what: str):
-    """``model`` as a :class:`qtheory.MG1`; ``TypeError`` naming ``model`` otherwise. An M/G/k
-    with one server of speed 1 is its M/G/1; with more servers there is no exact formula."""
-    from ..models.mg1 import MG1
-    from ..models.multiserver import MGk
-
-    if isinstance(model, MG1):
-        return model
-    if isinstance(model, MGk):
-        if model.servers == 1 and model.server_speed == 1.0:
-            return model.pooled()
-        raise TypeError(f"model must be an M/G/1 (qt.MG1): {what} has no exact formula for "
-                        f"{model.servers} servers of speed {model.server_speed!r}, got "
-                        f"model={model!r}; simulate the k servers, e.g. qt.simulate(model, qt.TRAIL(0.8))")
-    raise TypeError(f"model must be a qt.MG1, got model={plain(model)}")
-
-
 def _unit_model(model, c: float):
     """``(unit, m)``: the model rescaled to mean size 1 and its time unit ``m`` (see
     :meth:`qtheory.MG1.mean_response_time`), or ``(model, 1.0)`` where it cannot be rescaled
@@ -228,13 +213,6 @@ def _unit_model(model, c: float):
     if LimitedPreemption(c).rescaled(f, f if scales else 1.0) is None:
         return model, 1.0
     return unit, m
-
-
-def _arrival_rates(model, loads) -> np.ndarray:
-    """Arrival rates for ``loads`` (``None``: the model's own rate); ValueError outside (0, 1)."""
-    if loads is None:
-        return np.array([model.arrival_rate])
-    return check_loads("loads", loads) / model.size.mean
 
 
 # ---- discrete pairs: exact sums -------------------------------------------------------------
@@ -642,243 +620,3 @@ def limited_preemption_response_time(model, c: float, x, y):
         res = j.H_many(y - np.minimum(x, c * y), y, lam)
     wait = lam * (B + Cc) / (2 * (1 - lam * le) * (1 - lam * lt))
     return wait + res + np.maximum(x - c * y, 0.0)
-
-
-# ============================================================================================
-# Simulation (qtheory.sim.llm_kernels)
-# ============================================================================================
-@dataclass
-class LLMSimResult:
-    """Monte Carlo estimates with 95% confidence half-widths over independent replications.
-
-    Attributes
-    ----------
-    mean, ci : float
-        Mean response time and its half-width.
-    paused_jobs, paused_jobs_ci, paused_age, paused_age_ci, preemptions, preemptions_ci : float
-        Time-average number and total age of paused jobs, preemptions per job.
-    preempted_age, preempted_age_ci : float
-        Mean sum over a job's preemptions of its age at the preemption.
-    replications, jobs : int
-    """
-
-    mean: float
-    ci: float
-    paused_jobs: float = math.nan
-    paused_jobs_ci: float = math.nan
-    paused_age: float = math.nan
-    paused_age_ci: float = math.nan
-    preemptions: float = math.nan
-    preemptions_ci: float = math.nan
-    preempted_age: float = math.nan
-    preempted_age_ci: float = math.nan
-    replications: int = 0
-    jobs: int = 0
-
-    def covers(self, value: float, slack: float = 0.0) -> bool:
-        """Whether ``value`` lies in the confidence interval of the mean (widened by ``slack``)."""
-        return abs(value - self.mean) <= self.ci + slack
-
-
-def _draw(model, n, rng):
-    from ..laws.predictions import EmpiricalPairs
-
-    pred = model.prediction
-    if isinstance(pred, EmpiricalPairs):
-        return pred.sample_pairs(n, rng)
-    x = np.asarray(model.size.sample(n, rng), float)
-    y = pred.sample(x, rng) if pred is not None else x.copy()
-    return x, np.asarray(y, float)
-
-
-def _check_sim_args(jobs, replications, warmup):
-    jobs = integer("jobs", jobs, 1)
-    replications = integer("replications", replications, 1)
-    if jobs < 100:
-        raise ValueError(f"jobs must be >= 100, got jobs={jobs!r}")
-    if replications < 2:
-        raise ValueError(f"replications must be >= 2, got replications={replications!r}")
-    in_range("warmup", warmup, 0.0, 0.5, hi_open=True)
-    return jobs, replications
-
-
-def _summarise(rows, R, n):
-    from ..sim.results import t_halfwidth
-
-    rows = np.asarray(rows, float)
-    m = rows.mean(0)
-    h = [t_halfwidth(rows[:, k]) for k in range(rows.shape[1])]
-    return LLMSimResult(m[0], h[0], m[1], h[1], m[2], h[2], m[3], h[3], m[4], h[4], R, n)
-
-
-def _priority_sim(model, build, jobs, seed, replications, warmup, setup):
-    from ..sim.llm_kernels import priority_run
-
-    s0, s1 = setup
-    nonnegative("setup[0]", s0)
-    nonnegative("setup[1]", s1)
-    n = jobs // replications
-    warm = int(warmup * n)
-    rows = []
-    for rng in (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(replications)):
-        arr = np.cumsum(rng.exponential(1.0 / model.arrival_rate, n))
-        x, y = _draw(model, n, rng)
-        key0, slope, lim = build(x, y, rng)
-        T, st = priority_run(arr, x, key0, slope, lim, float(s0), float(s1), warm)
-        rows.append([np.nanmean(T[warm:]), st[1] / st[0], st[2] / st[0], st[3] / st[4],
-                     st[5] / st[4]])
-    return _summarise(rows, replications, n)
-
-
-def simulate_limited_preemption(model, c: float = 0.8, jobs: int = 400_000, seed=None,
-                                replications: int = 8, warmup: float = 0.05,
-                                setup=(0.0, 0.0)) -> LLMSimResult:
-    r"""Monte Carlo of SPRPT with limited preemption (own event-driven kernel,
-    :func:`qtheory.sim.llm_kernels.priority_run`), with optional preemption cost.
-
-    Parameters
-    ----------
-    model : qtheory.MG1
-    c : float
-        Preemptible fraction of the prediction, ``0 <= c <= 1``.
-    jobs, replications, warmup, seed
-        Total jobs over ``replications`` independent runs; the first ``warmup`` fraction of each
-        run is discarded.
-    setup : (s0, s1)
-        Preemption cost: a job resuming after a preemption first needs ``s0 + s1 * age`` of
-        non-preemptible server time (recompute of its KV cache, or swap-in). ``(0, 0)``: none.
-
-    Returns
-    -------
-    LLMSimResult
-        Mean response time, paused jobs, their total age and preemptions per job, with CIs.
-    """
-    model = _mg1(model, "simulate_limited_preemption")
-    c = in_range("c", c, 0.0, 1.0)
-    jobs, replications = _check_sim_args(jobs, replications, warmup)
-
-    def build(x, y, rng):
-        return y.copy(), np.ones_like(y), c * y
-
-    return _priority_sim(model, build, jobs, seed, replications, warmup, setup)
-
-
-# ============================================================================================
-# Prediction cost: SkipPredict (external cost)
-# ============================================================================================
-@dataclass
-class SkipPredictResult:
-    r"""SkipPredict under the external-cost model, one entry per load.
-
-    Attributes
-    ----------
-    load : ndarray
-    mean : ndarray
-        :math:`E[T]` (without prediction costs).
-    cost : ndarray
-        :math:`E[T] + c_1 + c_2 P(L)`, the paper's cost metric.
-    p_long : float
-        :math:`P(L)`, the fraction of jobs that receive the expensive prediction.
-    mean_short, mean_long : ndarray
-        :math:`E[T; S]`, :math:`E[T; L]` (unconditional partial means; they add up to ``mean``).
-    """
-
-    load: np.ndarray
-    mean: np.ndarray
-    cost: np.ndarray
-    p_long: float
-    mean_short: np.ndarray
-    mean_long: np.ndarray
-
-
-def _p_long_fn(cheap, threshold):
-    """x -> P(cheap prediction >= threshold | X = x)."""
-    from ..laws.predictions import MultiplicativePrediction, PerfectPrediction
-
-    if callable(cheap) and not hasattr(cheap, "sample"):
-        return lambda x: np.clip(np.asarray(cheap(np.asarray(x, float)), float), 0.0, 1.0)
-    if isinstance(cheap, PerfectPrediction):
-        return lambda x: (np.asarray(x, float) >= threshold).astype(float)
-    if isinstance(cheap, MultiplicativePrediction):
-        f = cheap.factor
-        return lambda x: np.asarray(f.sf(threshold / np.asarray(x, float)), float)
-    raise ValueError("cheap must be a multiplicative or perfect prediction law, or a function "
-                     f"x -> P(predicted long | x); got cheap={cheap!r}")
-
-
-def skip_predict_external(model, threshold: float, cheap=None, c1: float = 0.0, c2: float = 0.0,
-                          loads=None) -> SkipPredictResult:
-    r"""SkipPredict with external prediction costs (Shahout & Mitzenmacher, "SkipPredict: When
-    to Invest in Predictions for Scheduling", NeurIPS 2024), exact by SOAP.
-
-    A cheap one-bit prediction sends every job to the short class S (FCFS, ahead of every long
-    job, non-preemptive among shorts) or the long class L; long jobs get an expensive prediction
-    :math:`Y` (the ``model``'s prediction law) and are scheduled by SPRPT. Rank :math:`\langle 0
-    \rangle` for shorts, :math:`\langle 1, y - a\rangle` for longs. With
-    :math:`\rho_S = \lambda E[X; S]`, :math:`m_{2S} = E[X^2; S]`, :math:`A_L(v) = E[X; L, Y < v]`,
-    :math:`B_L(y) = E[X^2; L, Y \le y]`, :math:`C_L(y) = E[((X - (Y - y))^+)^2; L, Y > y]`
-    (derived by SOAP; :mod:`qtheory.llm.prediction_cost` has the full model with both cost models):
-
-    .. math::
-        E[T_S(x)] = x + \frac{\lambda m_{2S}}{2(1-\rho_S)}, \qquad
-        E[T_L(x, y)] = \frac{\lambda (m_{2S} + B_L(y) + C_L(y))}
-            {2(1 - \rho_S - \lambda A_{L\le}(y))(1 - \rho_S - \lambda A_L(y))}
-          + \int_0^{\min(x, y)} \frac{dt}{1 - \rho_S - \lambda A_L(y - t)}
-          + \frac{(x - y)^+}{1 - \rho_S},
-
-    and the cost metric :math:`E[T] + c_1 + c_2 P(L)`. The same as
-    ``qt.total_cost(model, qt.SkipPredict(threshold, c1, c2, "external", cheap))``, whose
-    engine it uses.
-
-    Derivation: ``docs/prediction_cost.md`` (section 3).
-
-    Parameters
-    ----------
-    model : qtheory.MG1
-        Size law and the *expensive* prediction law (multiplicative: exponential, uniform or
-        log-normal errors, on continuous or discrete sizes; or any discrete law: ``Empirical``
-        sizes with perfect predictions, ``EmpiricalPairs``).
-    threshold : float
-        :math:`T`: a job is predicted long iff its cheap prediction is :math:`\ge T`.
-    cheap : prediction law or callable, optional
-        The cheap predictor, drawn independently of the expensive one given the size (default:
-        the same law as the model's prediction), or a function ``x -> P(long | x)``.
-    c1, c2 : float
-        Cost of a cheap and of an expensive prediction (>= 0).
-    """
-    from .prediction_cost import SkipPredict
-
-    model = _mg1(model, "skip_predict_external")
-    T_ = nonnegative("threshold", threshold)
-    c1 = nonnegative("c1", c1)
-    c2 = nonnegative("c2", c2)
-    if model.prediction is None:
-        raise ValueError("SkipPredict needs the expensive predictions: pass a model with "
-                         "prediction=...")
-    pol = SkipPredict(T_, c1, c2, "external", cheap)
-    lams = _arrival_rates(model, loads)
-    parts = pol._parts(model)
-    both = np.array([pol._time(parts, float(lam)) for lam in lams]).reshape(-1, 2)
-    mean, mean_long = both[:, 0], both[:, 1]
-    p_long = pol.p_long(model)
-    return SkipPredictResult(lams * model.size.mean, mean, mean + c1 + c2 * p_long, p_long,
-                             mean - mean_long, mean_long)
-
-
-def simulate_skip_predict(model, threshold: float, cheap=None, jobs: int = 400_000, seed=None,
-                          replications: int = 8, warmup: float = 0.05) -> LLMSimResult:
-    """Monte Carlo of SkipPredict (:func:`skip_predict_external`) with the kernel
-    :func:`qtheory.sim.llm_kernels.priority_run`: shorts have rank -1e300 (FCFS, never
-    preempted by a long job), longs SPRPT on the expensive prediction."""
-    model = _mg1(model, "simulate_skip_predict")
-    T_ = nonnegative("threshold", threshold)
-    jobs, replications = _check_sim_args(jobs, replications, warmup)
-    q = _p_long_fn(model.prediction if cheap is None else cheap, T_)
-
-    def build(x, y, rng):
-        long_ = rng.random(x.size) < q(x)
-        key0 = np.where(long_, y, -1e300)
-        slope = np.where(long_, 1.0, 0.0)
-        return key0, slope, np.full(x.size, np.inf)
-
-    return _priority_sim(model, build, jobs, seed, replications, warmup, (0.0, 0.0))
