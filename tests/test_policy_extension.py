@@ -180,7 +180,8 @@ NAMES = {name for name, cls in qt.policies.REGISTRY.items() if cls in qt.policie
 #: a cost model, the policy a front end draws); every other use goes through what the policy
 #: declares. The paper scripts name the policies of their figures.
 SUBJECT = {("qtheory.measures.optimality", "ConditionalGittins"), ("qtheory.llm.cli", "LimitedPreemption"),
-           ("qtheory.llm.prediction_cost", "FCFS")}
+           ("qtheory.llm.prediction_cost", "FCFS"), ("qtheory.llm.cost_policies", "FCFS"),
+           ("qtheory.llm.cost_checks", "FCFS")}
 
 
 def _classes_in(node) -> list[str]:
