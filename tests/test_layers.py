@@ -67,7 +67,7 @@ def _violations(sources, forbidden, allowed=frozenset()):
 
 
 def test_the_graph_is_read():
-    assert "qtheory.laws.sizes" in GRAPH["qtheory.laws.joint"]
+    assert "qtheory.laws.joint" in GRAPH["qtheory.laws.factor_joint"]
     assert "qtheory.engine.soap" in GRAPH["qtheory.engine.slowdown"]
     assert "qtheory.engine.soap" in GRAPH["qtheory.policies.base"]
     assert {"qtheory.laws.sizes", "qtheory.engine.generic", "qtheory.models.mg1"} <= LAWS | ENGINE | MODELS

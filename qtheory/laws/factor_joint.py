@@ -1,0 +1,436 @@
+"""Joint laws of a multiplicative prediction error: :math:`Y = X Z` with :math:`Z` independent of
+:math:`X` (:class:`FactorJoint`) or a deterministic factor map (:class:`FactorMapJoint`), with
+their threshold functions.
+
+Derivation: ``docs/soap_predictions.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._quadrature import (
+    bulk_range,
+    log_edges,
+    log_rule,
+    log_spread,
+    panels,
+    size_range,
+    size_rule,
+)
+from .joint import _CHUNK, Joint, _with_head, inv_tail
+
+#: quantiles of a smooth error factor Z whose images x z_q (and x (z_q - 1)) are grid edges
+_Z_QUANTILES = (1e-4, 0.005, 0.03, 0.1, 0.2, 0.35, 0.45, 0.55, 0.65, 0.8, 0.9, 0.97, 0.995, 0.9999)
+
+
+#: panel width of the prediction grids, as a fraction of the laws' log interquartile spread
+WIDTH_DIV = 1.0
+
+
+# --------------------------------------------------------------------------------------------
+class FactorJoint(Joint):
+    r"""Y = X Z with Z independent of X.
+
+    Continuous sizes: integrals over Z of the size law's exact partial moments,
+    e.g. :math:`A(v) = E_Z[M_1(v/Z)]`, with the Z panels split where :math:`v/z` crosses a
+    breakpoint of the size law. Atomic sizes: exact sums over the atoms of closed forms in Z,
+    e.g. :math:`A(v) = \sum_i p_i x_i F_Z(v/x_i)`.
+    """
+
+    #: (psi(0), psi'(0), E[X^2; X > h], E[X; X > h]) for the tail of C beyond the size rule
+    _c_tail_coef: tuple | None = None
+
+    def __init__(self, size, factor, v_scales=()):
+        super().__init__(size)
+        self.factor = factor
+        s = size
+        self.excess = self.mean * factor.excess()
+        zlo, zhi = factor.log_range()
+        zs = factor.log_spread()
+        # the threshold functions kink where v/x crosses a kink k of the factor's law (A, B, f_Y)
+        # and where it crosses k - 1 (C and G hold Y - X = X (Z - 1))
+        # (``v_scales``: more multipliers m of the size law's breakpoints b such that a caller's
+        # own functions of v kink at v = b m, e.g. for limited preemption)
+        zk = tuple(factor.kinks) + tuple(k - 1.0 for k in factor.kinks if k > 1.0) + tuple(v_scales)
+        #: X-outer (sums over a size rule of closed forms in Z) unless Z has kinks and the
+        #: size law is continuous, where Z-outer (integrals over Z of the size law's partial
+        #: moments) keeps the integrand smooth
+        self.x_outer = s.is_discrete or (not factor.kinks and zs >= log_spread(s.ppf) / 8)
+        if s.is_discrete:
+            xa = s.atom_values
+            lo, hi = xa[0] * math.exp(zlo), xa[-1] * math.exp(zhi)
+            width = min(0.5, zs / WIDTH_DIV)
+            if factor.kinks:
+                bulk = None
+            else:
+                # the factor's quantiles (1e-4, 1 - 1e-4) around the atoms: at high load
+                # 1/(1 - lam A(v)) turns where the prediction's tail load is ~ 1 - rho, far in
+                # the tail (Exp factor at load 0.99: v ~ 4.6 x)
+                bz = bulk_range(lambda u: np.exp(factor.log_range_q(u)))
+                bulk = (xa[0] * min(bz[0], math.exp(zlo / 4)), xa[-1] * max(bz[1], math.exp(zhi / 4)))
+            # a factor with kinks (uniform errors): A, B, C, G and f_Y kink at every x_i k, so
+            # every atom's kinks are panel edges whatever the number of atoms (dropped beyond 400
+            # atoms, SPRPT on the conv trace's 623 sizes was 9.6e-4 high); the cost grows like
+            # the square of the atoms (623: 1.1 s, 2000: 6 s, 4000: 15 s)
+            bps = [x * k for x in xa for k in zk] if xa.size <= 400 or factor.kinks else []
+            if xa.size <= 400 and not factor.kinks:
+                # Y - X = x (Z - 1) sweeps v in [0, x (z_q - 1)] near 0 on the scale of Z's
+                # spread: quantiles of Z above 1 split the head panel there (a narrow log-normal
+                # factor, sigma = 0.02: the SPRPT slowdown was 5.4e-6 off)
+                zq = [math.exp(float(factor.log_range_q(u))) for u in _Z_QUANTILES]
+                bps += [x * (z - 1.0) for x in xa for z in zq if z > 1.0]
+        else:
+            xs = log_spread(s.ppf)
+            xlo, xhi = size_range(s)
+            lo, hi = xlo * math.exp(zlo), xhi * math.exp(zhi)
+            # X-outer sums resolve Z's scale on the size grid; Z-outer integrals do so in z
+            width = min(0.5, xs / WIDTH_DIV, zs / WIDTH_DIV if self.x_outer else 0.5)
+            bx = bulk_range(s.ppf)
+            bz = bulk_range(lambda u: np.exp(factor.log_range_q(u)))
+            # X-outer: each size node x_i adds a bump x_i f_Z(v / x_i) of log-width ~ zs to the
+            # functions of v, also in the tails where the size rule's panels grow: the v panels
+            # stay ``width`` wide over the whole range (with the growth outside the bulk, bumps
+            # at x ~ 70 on BoundedPareto(2.26, 1/6, 150), sigma 0.07, were integrated 0.9% off
+            # and PSPJF was 2.1e-6 high)
+            bulk = None if self.x_outer else (bx[0] * bz[0], bx[1] * bz[1])
+            bps = [b * k for b in s.breakpoints for k in zk]
+            if not factor.kinks and s.breakpoints.size <= 400:
+                # a density jump of X at b is smeared by Z over b [z_lo, z_hi] (A, B, f_Y) and
+                # b [z_lo - 1, z_hi - 1] (C, G): quantiles of Z place grid edges there (a narrow
+                # log-normal factor on Uniform(2.4, 3.6), sigma = 0.01: PSPJF was 8.8e-4 off)
+                zq = [math.exp(float(factor.log_range_q(u))) for u in _Z_QUANTILES]
+                bps += [b * z for b in s.breakpoints for z in zq]
+                bps += [b * (z - 1.0) for b in s.breakpoints for z in zq if z > 1.0]
+            if self.x_outer:
+                self._xr = size_rule(s, width=width)
+                # the size rule's head node (below xlo, standing for E[1/X; X < xlo]) puts a bump
+                # x* f_Z(v/x*) below the v grid that its panels cannot integrate (Weibull(1.001)
+                # sizes, log-normal factor: 3x E[1/X]): the slowdown weights leave it out and its
+                # mass goes to the smallest node (Joint._with_inverse_head)
+                self._p_inv = np.where(self._xr[0] >= xlo, self._xr[1], 0.0)
+                h = size_range(s)[1]
+                psi0 = float(factor.psi(np.zeros(1))[0])
+                dpsi0 = 2.0 * factor.excess() - float(factor.pdf(np.zeros(1))[0])
+                t2 = float(s.tail_moment(2, h)) if psi0 != 0.0 else 0.0
+                t1 = float(s.tail_moment(1, h)) if dpsi0 != 0.0 else 0.0
+                self._c_tail_coef = (psi0, dpsi0, t2, t1)
+            else:
+                self._zedges = log_edges(math.exp(zlo), math.exp(zhi),
+                                         min(0.5, zs / WIDTH_DIV), factor.kinks + (1.0,))
+                self._sbps = np.asarray(s.breakpoints, float)
+                self._xq = np.asarray([s.ppf(p) for p in (1e-4, 1e-2, 0.1, 0.5, 0.9, 0.99,
+                                                          1 - 1e-4)])
+        if s.is_discrete:
+            self._xr = (s.atom_values, s.atom_probs)
+            self._p_inv = s.atom_probs
+        self._width = width
+        self.h_ratio = math.exp(min(math.log(2.0), width))
+        self.v_kinks = np.unique(np.asarray(bps, float))
+        if math.isfinite(hi) and factor.kinks:
+            self.top = float(hi)
+            # a bounded prediction: near its top A(v) -> E[X], and at high load the functions of
+            # 1 - lam A(v) vary on the scale of the distance to the top (M/D/1 with uniform
+            # errors at load 0.99: 48.49 instead of 50.5 without this refinement)
+            bps = list(bps) + list(hi * (1 - 0.5 ** np.arange(2, 40, 1.0)))
+        v, wdv = _with_head(*log_rule(lo, hi, width, bps, bulk=bulk), lo, bps)
+        self.v, self.w_dv = v, wdv
+        cols = [np.empty_like(v) for _ in range(6)]
+        for i in range(0, v.size, _CHUNK):
+            part = self._at(v[i:i + _CHUNK])
+            for c, p in zip(cols, part, strict=False):
+                c[i:i + _CHUNK] = p
+        A, B, C, G, fY, aY = cols
+        self.A_lt_v = self.A_le_v = A
+        self.B_v, self.C_v, self.G_v = B, C, G
+        self.w_prob = wdv * fY
+        self.w_x = wdv * aY
+
+    # -- Z-outer machinery (continuous sizes) --------------------------------------------------
+    def _znodes(self, v):
+        """Per-v Z nodes (V, N) and weights for E_Z[.], split at size breakpoints."""
+        v = np.atleast_1d(np.asarray(v, float))
+        base = self._zedges
+        bps = self._sbps
+        pts = np.concatenate([bps, self._xq])
+        if pts.size:
+            spl = np.concatenate([np.log(v[:, None] / bps[None, :]),
+                                  np.log1p(v[:, None] / pts[None, :])], axis=1)
+            spl = np.clip(spl, base[0], base[-1])
+            edges = np.sort(np.concatenate([np.broadcast_to(base, (v.size, base.size)), spl],
+                                           axis=1), axis=1)
+        else:
+            edges = np.broadcast_to(base, (v.size, base.size))
+        u, wu = panels(edges)
+        z = np.exp(u)
+        return z, wu * z * self.factor.pdf(z)
+
+    def _at(self, v):
+        """A, B, C, G, f_Y, a_Y (=E[X; Y in dv]/dv) at the thresholds v."""
+        s, f = self.size, self.factor
+        v = np.asarray(v, float)
+        if self.x_outer:
+            xa, pa = self._xr
+            t = v[:, None] / xa[None, :]
+            Fz, psi, dG, fz = f.x_outer_terms(t)
+            A = (Fz * (pa * xa)).sum(1)
+            B = (Fz * (pa * xa * xa)).sum(1)
+            C = (psi * (pa * xa * xa)).sum(1) + self._c_tail(v)
+            G = (dG * pa).sum(1)
+            fY = (fz * (pa / xa)).sum(1)
+            aY = (fz * pa).sum(1)
+            return A, B, C, G, fY, aY
+        z, wz = self._znodes(v)
+        V = v[:, None]
+        c = V / z
+        A = (wz * s.partial_moment(1, c)).sum(1)
+        B = (wz * s.partial_moment(2, c)).sum(1)
+        T0, T1, T2 = (s.tail_moment(k, c) for k in (0, 1, 2))
+        le1 = z <= 1.0
+        om = 1.0 - z
+        # z <= 1: E[(X(1-z) + v)^2 1{X > v/z}] (only the z <= 1 entries are used below; the
+        # others may hold 0 * inf when E[X^2] = inf)
+        with np.errstate(invalid="ignore"):
+            # at z = 1 (a node of a zero-width panel) the (1 - z) terms vanish even where the
+            # tail moments are infinite
+            C_le = np.where(om == 0, 0.0, om * om * T2 + 2 * V * om * T1) + V * V * T0
+        # z > 1: E[(v - X(z-1))^2 1{v/z < X <= v/(z-1)}]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(le1, np.inf, V / np.where(le1, 1.0, z - 1.0))
+        # E[X^k 1{c < X <= d}]: a difference of tails, or of partial moments where the tail is
+        # infinite (E[X^2] = inf: only the bounded window matters here)
+        with np.errstate(invalid="ignore"):
+            D0, D1, D2 = (np.where(np.isinf(Tk), s.partial_moment(k, d) - s.partial_moment(k, c),
+                                   Tk - s.tail_moment(k, d))
+                          for k, Tk in ((0, T0), (1, T1), (2, T2)))
+        zm = z - 1.0
+        with np.errstate(invalid="ignore"):
+            C_gt = V * V * D0 - 2 * V * zm * D1 + zm * zm * D2
+        C = np.where(wz > 0, wz * np.where(le1, C_le, np.maximum(C_gt, 0.0)), 0.0).sum(1)
+        G = (wz * (T0 - np.where(le1, 0.0, s.sf(d)))).sum(1)
+        fx = s.pdf(c)
+        fY = (wz * fx / z).sum(1)
+        aY = (wz * fx * c / z).sum(1)
+        if s.atom_values.size:  # a mixed law: Y = x_i Z has the density f_Z(v / x_i) / x_i
+            fz = self.factor.pdf(V / s.atom_values[None, :])
+            fY = fY + (fz * (s.atom_probs / s.atom_values)).sum(1)
+            aY = aY + (fz * s.atom_probs).sum(1)
+        return A, B, C, G, fY, aY
+
+    def _c_tail(self, v: np.ndarray) -> np.ndarray | float:
+        r"""The part of :math:`C(v) = E[X^2 \psi(v/X)]` beyond the top ``h`` of the size rule.
+
+        The rule holds the mass and the first moment to 1e-17, not the second moment of a heavy
+        tail (Pareto(2.5): 2e-6 of C is beyond it). For :math:`X > h \gg v`,
+        :math:`\psi(v/X) = \psi(0) + \psi'(0) v/X + O((v/X)^2)` with
+        :math:`\psi'(0) = 2E[(1-Z)^+] - f_Z(0)`, so the tail is
+        :math:`\psi(0) E[X^2; X>h] + \psi'(0) v E[X; X>h]`."""
+        if self._c_tail_coef is None:  # discrete sizes or Z-outer sums
+            return 0.0
+        psi0, dpsi0, t2, t1 = self._c_tail_coef
+        if psi0 > 0.0 and math.isinf(t2):
+            # E[X^2] = inf and predictions fall short (P(Z < 1) > 0): the old jobs' second
+            # intervals X(1 - Z) + v have an infinite second moment at every threshold
+            return np.full(np.shape(v), np.inf)
+        out = np.zeros(np.shape(v))
+        if psi0 != 0.0:
+            out = out + psi0 * t2
+        if dpsi0 != 0.0:
+            out = out + dpsi0 * t1 * np.asarray(v, float)
+        return np.maximum(out, 0.0)
+
+    def _inv_at(self, v):
+        """(f_Y-weighted E[X^{-1} | Y = v] density, K(v)) at the thresholds ``v``."""
+        s, f = self.size, self.factor
+        v = np.asarray(v, float)
+        if self.x_outer:
+            xa, pa = self._xr
+            t = v[:, None] / xa[None, :]
+            _, _, dG, fz = f.x_outer_terms(t)
+            return (fz * (self._p_inv / (xa * xa))).sum(1), (dG * (pa / xa)).sum(1)
+        z, wz = self._znodes(v)
+        V = v[:, None]
+        c = V / z
+        it = inv_tail(s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(z > 1.0, V / np.where(z > 1.0, z - 1.0, 1.0), np.inf)
+            K = (wz * (it(c) - np.where(z > 1.0, it(np.where(z > 1.0, d, 0.0)), 0.0))).sum(1)
+        inv = (wz * s.pdf(c) / (z * c)).sum(1)
+        if s.atom_values.size:
+            xa = s.atom_values
+            inv = inv + (self.factor.pdf(V / xa[None, :]) * (s.atom_probs / (xa * xa))).sum(1)
+        return inv, K
+
+    def _make_inverse_terms(self):
+        v = self.v
+        dens = np.empty_like(v)
+        K = np.empty_like(v)
+        step = _CHUNK if self.x_outer else 32
+        for i in range(0, v.size, step):
+            dens[i:i + step], K[i:i + step] = self._inv_at(v[i:i + step])
+        return self.w_dv * dens, K, float(self.factor.excess())
+
+    def A_lt(self, v):
+        return self._eval(v, 0)
+
+    def B(self, v):
+        return self._eval(v, 1)
+
+    def C(self, v):
+        return self._eval(v, 2)
+
+    def G(self, v):
+        return self._eval(v, 3)
+
+    def _eval(self, v, k):
+        v = np.asarray(v, float)
+        flat = np.atleast_1d(v).ravel()
+        out = np.empty(flat.size)
+        pos = flat > 0
+        out[~pos] = 0.0 if k != 3 else 1.0
+        idx = np.flatnonzero(pos)
+        for i in range(0, idx.size, _CHUNK):
+            j = idx[i:i + _CHUNK]
+            out[j] = self._at(flat[j])[k]
+        return out.reshape(v.shape)
+
+
+# --------------------------------------------------------------------------------------------
+class FactorMapJoint(Joint):
+    r"""Deterministic predictions :math:`Y = \phi_k X` for :math:`X \in [e_k, e_{k+1})`:
+    every quantity is a finite sum of partial moments of the size law's continuous part, plus
+    exact sums over its atoms (a mixed law; the atoms' factors as the sampler assigns them)."""
+
+    def __init__(self, size, edges, factors):
+        super().__init__(size)
+        s = size
+        self.e = np.asarray(edges, float)
+        self.phi = np.asarray(factors, float)
+        wc, cont = s.continuous_part()
+        #: the continuous part (weight, law): (e_k, e_{k+1}] and [e_k, e_{k+1}) agree on it
+        self._wc, self._cont = wc, cont
+        xa, pa = s.atom_values, s.atom_probs
+        piece = np.clip(np.searchsorted(self.e, xa, side="right") - 1, 0, self.phi.size - 1)
+        #: atoms of a mixed law: sizes, probabilities, predictions
+        self._xa, self._pa, self._ya = xa, pa, xa * self.phi[piece]
+        xlo, xhi = size_range(s)
+        lo, hi = xlo * self.phi.min(), xhi * self.phi.max()
+        width = min(0.5, log_spread(s.ppf) / 4)
+        bps = list(s.breakpoints)
+        sbps = np.asarray(s.breakpoints, float)
+        for k in range(self.phi.size):
+            # the piece's ends and the size law's breakpoints inside it, mapped by Y = phi X
+            # (kinks of A, B, f_Y) and by Y - X = (phi - 1) X (kinks of C and G)
+            inner = sbps[(sbps > self.e[k]) & (sbps < self.e[k + 1])]
+            for edge in (self.e[k], self.e[k + 1], *inner):
+                if math.isfinite(edge) and edge > 0:
+                    bps.append(edge * self.phi[k])
+                    if self.phi[k] > 1:
+                        bps.append(edge * (self.phi[k] - 1))
+        da = self._ya - xa
+        bps += list(self._ya) + list(da[da > 0])
+        self.v_kinks = np.unique(np.asarray(bps, float))
+        if math.isfinite(s.support[1]):
+            self.top = float(s.support[1] * self.phi.max())
+        v, wdv = _with_head(*log_rule(lo, hi, width, bps), lo, bps)
+        fY = np.zeros_like(v)
+        aY = np.zeros_like(v)
+        for k in range(self.phi.size):
+            xk = v / self.phi[k]
+            inside = (xk > self.e[k]) & (xk <= self.e[k + 1])
+            dens = np.where(inside, s.pdf(xk) / self.phi[k], 0.0)
+            fY += dens
+            aY += dens * xk
+        wp, wx = wdv * fY, wdv * aY
+        self._n_cont = v.size
+        if xa.size:  # the atoms of Y are point nodes (no dv weight)
+            self.y_atoms = np.unique(self._ya)
+            v, wdv = np.concatenate([v, self._ya]), np.concatenate([wdv, 0 * xa])
+            wp, wx = np.concatenate([wp, pa]), np.concatenate([wx, pa * xa])
+        self._fill(v, wdv, wp, wx)
+        self.excess = float(np.sum((1 - self.phi).clip(0) * self._between(1, self.e[:-1], self.e[1:]))
+                            + np.sum(pa * np.maximum(xa - self._ya, 0.0)))
+
+    def _between(self, k, lo, hi):
+        """E[X^k 1{lo < X <= hi}] over the continuous part (0 where hi <= lo)."""
+        lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float))
+        if self._cont is None:
+            return np.zeros(lo.shape)
+        s = self._cont
+        ok = hi > lo
+        val = s.partial_moment(k, np.where(ok, hi, 0.0)) - s.partial_moment(k, np.where(ok, lo, 0.0))
+        return self._wc * np.where(ok, val, 0.0)
+
+    def _grid(self, v):
+        v = np.atleast_1d(np.asarray(v, float))[:, None]
+        return v, self.e[None, :-1], self.e[None, 1:], self.phi[None, :]
+
+    def _atom_sum(self, v, terms):
+        """``sum_i p_i terms(x_i, y_i, v)`` at every threshold (0 without atoms)."""
+        v = np.asarray(v, float)
+        if not self._xa.size:
+            return np.zeros(np.shape(v))
+        V = np.atleast_1d(v)[:, None]
+        t = terms(self._xa[None, :], self._ya[None, :], V)
+        return (self._pa[None, :] * t).sum(1).reshape(np.shape(v))
+
+    def A_lt(self, v):
+        V, lo, hi, ph = self._grid(v)
+        cont = self._between(1, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: x * (y < V))
+
+    def A_le(self, v):
+        V, lo, hi, ph = self._grid(v)
+        cont = self._between(1, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: x * (y <= V))
+
+    def B(self, v):
+        V, lo, hi, ph = self._grid(v)
+        cont = self._between(2, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: x * x * (y <= V))
+
+    def C(self, v):
+        V, lo, hi, ph = self._grid(v)
+        a = np.maximum(lo, V / ph)
+        le1 = ph <= 1
+        with np.errstate(divide="ignore"):
+            top = np.where(le1, hi, np.minimum(hi, V / np.where(le1, 1.0, ph - 1.0)))
+        m0, m1, m2 = (self._between(k, a, top) for k in (0, 1, 2))
+        om = 1 - ph
+        val = np.maximum(om * om * m2 + 2 * V * om * m1 + V * V * m0, 0.0).sum(1).reshape(np.shape(v))
+        return val + self._atom_sum(v, lambda x, y, V: np.where(y > V, np.maximum(x - y + V, 0.0) ** 2, 0.0))
+
+    def G(self, v):
+        V, lo, hi, ph = self._grid(v)
+        p1 = self._between(0, np.maximum(lo, V / ph), hi)
+        with np.errstate(divide="ignore"):
+            d = np.where(ph > 1, V / np.where(ph > 1, ph - 1.0, 1.0), np.inf)
+        p2 = self._between(0, np.maximum(lo, d), hi)
+        cont = (p1 - p2).sum(1).reshape(np.shape(v))
+        return cont + self._atom_sum(v, lambda x, y, V: (y > V) * 1.0 - (y - x > V))
+
+    def _make_inverse_terms(self):
+        s = self.size
+        v = self.v
+        dens = np.zeros_like(v)
+        for k in range(self.phi.size):
+            xk = v / self.phi[k]
+            inside = (xk > self.e[k]) & (xk <= self.e[k + 1])
+            dens += np.where(inside, s.pdf(xk) / (self.phi[k] * xk), 0.0)
+        w_inv = self.w_dv * dens
+        w_inv[self._n_cont:] = self._pa / self._xa
+        K = self._atom_sum(v, lambda x, y, V: ((y > V) * 1.0 - (y - x > V)) / x)
+        exc = float(np.sum(self._pa * np.maximum(1.0 - self._ya / self._xa, 0.0)))
+        if self._cont is not None:
+            it = inv_tail(self._cont)
+            V, lo, hi, ph = self._grid(v)
+            k1 = it.between(np.maximum(lo, V / ph), hi)
+            with np.errstate(divide="ignore"):
+                d = np.where(ph > 1, V / np.where(ph > 1, ph - 1.0, 1.0), np.inf)
+            k2 = it.between(np.maximum(lo, d), hi)
+            K = K + self._wc * (k1 - k2).sum(1)
+            probs = self._between(0, self.e[:-1], self.e[1:])
+            exc += float(np.sum((1 - self.phi).clip(0) * probs))
+        return w_inv, K, exc
