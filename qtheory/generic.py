@@ -5,7 +5,8 @@ Policies without a closed-form reduction (SRPT-Bounce, Gittins, Gittins given pr
 too, which is how the closed forms are cross-checked (``method="generic"``).
 
 * **Blind ranks on continuous laws** (Gittins, FB/LAS, FCFS, a ``Rank`` with
-  ``descriptor="none"``; a size law without atoms): the SOAP integrals are computed on the law
+  ``descriptor="none"``; a built-in size law without atoms, not ``qt.from_scipy``): the SOAP
+  integrals are computed on the law
   itself (:mod:`qtheory.soap_exact`): the rank as an adaptive piecewise Chebyshev interpolant (for
   Gittins, the index minimised directly on the law at each node), its monotone pieces and the
   ages where it crosses its critical levels located, the new-work and old-work functions from
@@ -14,7 +15,8 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   Gittins on LogNormal(1) and Pareto(2.5) against an independent mpmath evaluation 1.2e-15
   relative at worst (loads 0.5-0.99); Gittins = FB on Weibull(0.5) and a hyperexponential, =
   FCFS on Exponential, Weibull(2) and Uniform laws, to 1.4e-12 at worst; FB and FCFS against
-  their closed forms to about 1e-14. The error estimate (``evaluate(...).error``: two quadrature
+  their closed forms to about 1e-14; a V-shaped user rank :math:`|a - c|` against its formula
+  to 2e-15. The error estimate (``evaluate(...).error``: two quadrature
   resolutions plus the rank interpolant's tail) was above the true error in every case.
 * **Discrete laws** (:class:`~qtheory.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): the evaluation is exact for ranks that are piecewise linear in age

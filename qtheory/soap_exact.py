@@ -44,8 +44,14 @@ independent mpmath evaluation to 1.2e-15 relative, on laws where it reduces to F
 1.4e-12; FB and FCFS to about 1e-14.
 
 Not covered (they take :func:`qtheory.generic.evaluate_discretised`): ranks with a descriptor
-(size or prediction), laws with atoms, and ranks the interpolant cannot follow within 3000
-panels (a rank with jumps inside the support).
+(size or prediction), laws with atoms, ``qt.from_scipy`` laws (their partial moments are
+numerical integrals, too slow for the thousands of evaluations the index needs), and ranks
+the interpolant cannot follow within 3000 panels or that are not finite (a non-preemptive
+rank), and Gittins ranks the interpolant does not resolve to :data:`MAX_RANK_ERROR` (on a
+bimodal mixture such as ``Mixture([LogNormal(0.3, 1), LogNormal(0.3, 20)], [0.8, 0.2])`` the
+index's minimiser jumps between the modes, and the grid of stopping ages finds the far one at
+some ages and misses it at others). A jump of the rank is followed only down to the
+interpolant's finest panel (1e-7 in log age); declare it with ``breakpoints``.
 
 Derivation: ``docs/soap_predictions.md`` (the theorem), ``docs/gittins.md`` (the index).
 """
@@ -389,8 +395,10 @@ class BlindRank:
         ua = np.array([u[0], *ext])
         ra, rb = it(ua), it(ub)
         # merge pieces whose rank varies by less than 1e-10 of the scale (rounding in the rank)
+        # or than 100 times the interpolant's tail (its wiggles in the panels next to a kink)
+        rel = max(1e-10, 100.0 * self.interp_error)
         loc = np.maximum(np.abs(ra), np.abs(rb))
-        keep = np.abs(rb - ra) > 1e-10 * loc
+        keep = np.abs(rb - ra) > rel * loc
         if not keep.any():
             ua, ub, ra, rb = ua[:1], ub[-1:], ra[:1], ra[:1]
         else:
@@ -405,7 +413,7 @@ class BlindRank:
             nub[-1] = ub[-1]
             ua, ub = np.array(nua), np.array(nub)
             ra, rb = it(ua), it(ub)
-        loc = 1e-10 * np.maximum(np.abs(ra), np.abs(rb))
+        loc = rel * np.maximum(np.abs(ra), np.abs(rb))
         dirn = np.where(rb > ra + loc, 1, np.where(rb < ra - loc, -1, 0))
         flat = dirn == 0
         rb = np.where(flat, ra, rb)
@@ -745,7 +753,7 @@ def blind_rank_function(model, policy, upto: float = 0.0) -> Callable[[np.ndarra
 
     size = model.size
     if isinstance(policy, Gittins):
-        hi = max(size_range(size, 1e-17)[1], upto)
+        hi = 2.0 * max(size_range(size, 1e-17)[1], upto)  # stopping ages beyond the last age
         top = size.support[1]
         if math.isfinite(top):
             hi = top
@@ -757,8 +765,12 @@ def blind_rank_function(model, policy, upto: float = 0.0) -> Callable[[np.ndarra
 def supported(model, policy) -> bool:
     """Whether :func:`evaluate_blind` applies: a blind SOAP policy on a continuous size law
     (no atoms) whose rank is continuous in the age."""
+    from .sizes import ScipySize
+
     size = model.size
     if policy.descriptor != "none" or not policy.soap or size.is_discrete or size.is_mixed:
+        return False
+    if isinstance(size, ScipySize):  # partial moments by nested quad: far too slow here
         return False
     if getattr(policy, "preemptive", True) is False and type(policy).__name__ != "FCFS":
         return False
@@ -777,22 +789,41 @@ def evaluate_blind(model, policy, lams) -> ExactResult:
     return ExactResult(fine, err, False)
 
 
+#: a Gittins rank whose interpolant keeps a relative tail coefficient above this (the index's
+#: minimiser jumping between modes of a multimodal law, found at some ages and missed at
+#: others) is left to the discretised route
+MAX_RANK_ERROR = 1e-5
+
+
 def _blind_rank(model, policy, upto: float = 0.0) -> BlindRank:
+    from .policies import Gittins
+
     cache = model.size.__dict__.setdefault("_qt_cache", {})
     key = ("blind_rank", policy, upto)
     try:
         hit = cache.get(key)
     except TypeError:  # an unhashable policy
         hit, key = None, None
+    if isinstance(hit, FloatingPointError):
+        raise hit
     if hit is not None:
         return hit
     try:
         bp = tuple(float(b) for b in np.asarray(policy.age_breakpoints(0.0), float).ravel())
     except Exception:  # noqa: BLE001 - a user rank without breakpoints for d = 0
         bp = ()
-    br = BlindRank(model.size, blind_rank_function(model, policy, upto), extra_breaks=bp, upto=upto)
-    if key is not None and (type(policy).__module__ == "qtheory.policies"
-                            and type(policy).__name__ != "Rank"):
+    builtin = type(policy).__module__ == "qtheory.policies" and type(policy).__name__ != "Rank"
+    try:
+        br = BlindRank(model.size, blind_rank_function(model, policy, upto), extra_breaks=bp,
+                       upto=upto)
+        if isinstance(policy, Gittins) and br.interp_error > MAX_RANK_ERROR:
+            raise FloatingPointError(
+                f"the Gittins rank is not resolved (interpolant tail {br.interp_error:.1e})")
+    except FloatingPointError as e:
+        if key is not None and builtin:
+            cache[key] = e
+        raise
+    if key is not None and builtin:
         cache[key] = br  # built-in ranks only: a user rank function may change
     return br
 
