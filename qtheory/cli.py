@@ -76,7 +76,8 @@ DEFAULT_POLICIES = ("FCFS", "PS", "SRPT", "SPJF", "PSPJF", "SPRPT", "SRPT-Bounce
 PLOT_POINTS = 60
 PLOT_MIN_LOAD = 0.05
 #: policies with a closed-form SOAP evaluation; the others go through qtheory.engine.generic
-GENERIC_NOTE = ("computed by the generic SOAP evaluator (for a continuous law, a discretisation "
+GENERIC_NOTE = ("computed by the generic SOAP evaluator (blind ranks on a continuous law: on the law "
+                "itself, about 1e-12 relative; other ranks on a continuous law: a discretisation "
                 "typically accurate to 1e-4 to 1e-3 relative)")
 
 

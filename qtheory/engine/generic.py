@@ -4,22 +4,36 @@ Policies without a closed-form reduction (SRPT-Bounce, Gittins, Gittins given pr
 :class:`~qtheory.policies.Rank` policies) are evaluated here, and the built-in policies can be
 too, which is how the closed forms are cross-checked (``method="generic"``).
 
+* **Blind ranks on continuous laws** (Gittins, FB/LAS, FCFS, a ``Rank`` with
+  ``descriptor="none"``; a built-in size law without atoms, not ``qt.from_scipy``): the SOAP
+  integrals are computed on the law
+  itself (:mod:`qtheory.engine.soap_exact`): the rank as an adaptive piecewise Chebyshev interpolant (for
+  Gittins, the index minimised directly on the law at each node), its monotone pieces and the
+  ages where it crosses its critical levels located, the new-work and old-work functions from
+  the law's exact partial moments, and the outer and residence integrals by Gauss-Legendre /
+  Chebyshev panels with those ages as edges. Measured accuracy (``tests/test_soap_exact.py``):
+  Gittins on LogNormal(1) and Pareto(2.5) against an independent mpmath evaluation 1.2e-15
+  relative at worst (loads 0.5-0.99); Gittins = FB on Weibull(0.5) and a hyperexponential, =
+  FCFS on Exponential, Weibull(2) and Uniform laws, to 1.4e-12 at worst; FB and FCFS against
+  their closed forms to about 1e-14; a V-shaped user rank :math:`|a - c|` against its formula
+  to 2e-15. The error estimate (``evaluate(...).error``: two quadrature
+  resolutions plus the rank interpolant's tail) was above the true error in every case.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): the evaluation is exact for ranks that are piecewise linear in age
   between the law's atoms and the policy's breakpoints (every built-in except the Gittins ranks,
-  whose concave pieces between atoms are replaced by chords through 8 interior ages).
-* **Continuous laws**: the joint law is discretised into descriptor classes (quantile cells of
-  the size, of the prediction factor, then bins of the prediction) at two resolutions, each
-  evaluated exactly, and the two are extrapolated (Richardson, first order). The difference is
-  reported as the error estimate (``qt.generic.evaluate(...).error``); it is typically
-  1e-4 to 1e-3 relative, and the estimate holds for piecewise-linear ranks (LAS and SRPT agree
-  with their closed forms to 1e-5). For the curved Gittins rank on a continuous law the values
-  move erratically with the resolution (up to 2.7% at load 0.95 on a bounded Pareto law, more
-  than the estimate): check them by simulation.  :class:`~qtheory.MG1` uses the exact FB/FCFS
-  equivalents of Gittins where the hazard rate is monotone.  Prefer the closed forms where they
-  exist.
+  whose concave pieces between atoms are replaced by chords through 8 interior ages); measured
+  1e-12 against the closed forms.
+* **Size- and prediction-based ranks on continuous laws** (SRPT-Bounce, ConditionalGittins,
+  a ``Rank`` with ``descriptor="size"`` or ``"prediction"``) and mixed laws
+  (:func:`evaluate_discretised`): the joint law is discretised into descriptor classes
+  (quantile cells of the size, of the prediction factor, then bins of the prediction) at two
+  resolutions, each evaluated exactly, and the two are extrapolated (Richardson). The difference
+  is reported as the error estimate; the values are typically 1e-4 to 1e-3 relative off (SPRPT
+  through this route 3.4e-4 off at load 0.8 with exponential sizes and predictions, PSPJF
+  1.3e-3), and the estimate is not reliable for curved ranks (the conditional Gittins rank):
+  check such values by simulation. Prefer the closed forms where they exist (issue 15).
 
-Derivation: ``docs/soap_predictions.md`` (sections 3-5, the theorem).
+Derivation: ``docs/soap_predictions.md`` (sections 3-5, the theorem), ``docs/gittins.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ from ..laws._quadrature import size_rule
 from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
 from ..policies import Policy
 from . import _soap_discrete as K
+from . import soap_exact
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -62,6 +77,8 @@ class GenericResult:
     mean: np.ndarray
     error: np.ndarray
     exact: bool
+    #: the route taken, in words (shown as ``MeanResponseTime.method``)
+    method: str = ""
 
 
 # ---- discretisation ----------------------------------------------------------------------------
@@ -304,7 +321,29 @@ def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bo
 
 
 def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> GenericResult:
-    """Mean response time of ``policy`` at each arrival rate in ``lams`` by the generic route."""
+    """Mean response time of ``policy`` at each arrival rate in ``lams`` by the generic route.
+
+    A blind policy on a continuous law (Gittins, FB, FCFS, a blind :class:`~qtheory.Rank`) is
+    evaluated on the law itself (:func:`qtheory.engine.soap_exact.evaluate_blind`); everything else
+    by :func:`evaluate_discretised` (exact on discrete laws)."""
+    lams = np.atleast_1d(np.asarray(lams, float))
+    if not policy.soap:
+        raise NotImplementedError(f"{policy.name} is not a SOAP policy")
+    if soap_exact.supported(model, policy):
+        try:
+            r = soap_exact.evaluate_blind(model, policy, lams)
+            return GenericResult(r.mean, r.error, False,
+                                 "generic SOAP evaluator on the law itself (blind rank; error: two "
+                                 "quadrature resolutions and the rank interpolant)")
+        except FloatingPointError:  # a rank the interpolant cannot follow: the discretisation
+            pass
+    return evaluate_discretised(model, policy, lams, resolution)
+
+
+def evaluate_discretised(model, policy: Policy, lams, resolution: int = RESOLUTION) -> GenericResult:
+    """The discretised route: exact on discrete laws; on continuous laws the law is cut into
+    ``resolution`` and ``2 * resolution`` quantile cells and the two exact evaluations are
+    extrapolated (Richardson), their difference being the error estimate."""
     lams = np.atleast_1d(np.asarray(lams, float))
     if not policy.soap:
         raise NotImplementedError(f"{policy.name} is not a SOAP policy")
@@ -313,11 +352,13 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
     mk = None if exact else MAX_KNOTS
     t1 = _evaluate_discrete(policy, dj, lams, tails_of, mk, snap=exact)[0]
     if exact:
-        return GenericResult(t1, np.zeros_like(t1), True)
+        return GenericResult(t1, np.zeros_like(t1), True, "generic SOAP evaluator (exact: discrete law)")
     dj2, _ = discretise(model, policy.descriptor, 2 * resolution)
     t2 = _evaluate_discrete(policy, dj2, lams, tails_of, mk)[0]
     # the discretisation error is O(n^-2): Richardson extrapolation of order 2
-    return GenericResult((4 * t2 - t1) / 3, np.abs(t2 - t1) / 3, False)
+    return GenericResult((4 * t2 - t1) / 3, np.abs(t2 - t1) / 3, False,
+                         "generic SOAP evaluator (discretised continuous law; error: Richardson estimate, "
+                         "not reliable for curved ranks)")
 
 
 def _continuous_gittins(model, policy):
@@ -352,6 +393,11 @@ def mean_response_time(model, policy: Policy, lams) -> np.ndarray:
 
 def response_time(model, policy: Policy, x, y=None):
     """Conditional means by the generic route: exact for discrete laws at their atoms."""
+    if soap_exact.supported(model, policy):
+        try:
+            return soap_exact.conditional_blind(model, policy, x)
+        except FloatingPointError:
+            pass
     dj, exact = discretise(model, policy.descriptor, 2 * RESOLUTION)
     _, cond, (xs, ds) = _evaluate_discrete(policy, dj, np.array([model.arrival_rate]), snap=exact)
     x = np.atleast_1d(np.asarray(x, float))
@@ -375,6 +421,11 @@ def response_time(model, policy: Policy, x, y=None):
 
 def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
     """E[T/X] by the generic route (exact for discrete laws; Richardson-extrapolated otherwise)."""
+    if soap_exact.supported(model, policy):
+        try:
+            return soap_exact.slowdown_blind(model, policy)[0]
+        except FloatingPointError:
+            pass
     lam = np.array([model.arrival_rate])
 
     def once(n):

@@ -165,8 +165,7 @@ class MG1:
                 raise ValueError(f"method='closed-form': {policy.name} has no closed form on {self.size!r}; "
                                  "use method=None (the best route) or method='generic'")
         r = generic.evaluate(self, policy, lam)
-        how = ("generic SOAP evaluator (exact: discrete law)" if r.exact else
-               "generic SOAP evaluator (discretised continuous law; error: Richardson estimate)")
+        how = r.method or "generic SOAP evaluator"
         return np.asarray(r.mean, float), np.asarray(r.error, float), bool(r.exact), how
 
     def _means(self, policy, lam: np.ndarray, method: str | None = None) -> np.ndarray:

@@ -601,10 +601,11 @@ class MGk:
         if ex is not None:
             b = Bounds(ex[0], ex[0], ex[0], ex[1], ex[2])
         elif self.servers == 1:
-            v = self.pooled_mean_response_time(pol)
-            tol = 1e-2
+            r = self.pooled().mean_response_time(pol)
+            v = self._c * float(r)
+            tol = max(1e-2, 10 * r.error)
             b = Bounds(v / (1 + tol), v * (1 + tol), None,
-                       "M/G/1 generic SOAP evaluator (discretised, about 1e-3 relative): +-1% band", "")
+                       f"M/G/1 {r.method}: +-{100 * tol:.2g}% band", "")
         else:
             lo = self.lower_bound()
             hi, how, ref = self._upper(pol)

@@ -1,0 +1,138 @@
+"""Speed and accuracy of the generic SOAP route (issue 15): the evaluator on the law itself
+(:mod:`qtheory.engine.soap_exact`, blind ranks) against the discretised route
+(:func:`qtheory.engine.generic.evaluate_discretised`), both measured in this run.
+
+Run from the repository root::
+
+    python benchmarks/bench_generic.py            # full run
+    python benchmarks/bench_generic.py --quick    # one repeat, fewer cases
+
+Each case builds a fresh size law (no cached rank) and times one cold evaluation at load 0.8
+(best of ``--repeat``), then a warm 50-load sweep (``np.linspace(0.05, 0.98, 50)``) on the same
+law. The accuracy columns are against the closed form where Gittins reduces to FB or FCFS and
+against the independent mpmath evaluation of ``tests/gittins_mp_reference.py`` otherwise.
+Prediction-based and size-based ranks (ConditionalGittins, SRPT-Bounce, SRPT-through-generic)
+still take the discretised route: their timings are printed for the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import qtheory as qt  # noqa: E402
+from qtheory import generic  # noqa: E402
+
+LOADS = np.linspace(0.05, 0.98, 50)
+
+
+def _best(fn, repeat):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def _truth(make, policy, load):
+    """(reference value, its name) or (None, '')."""
+    size = make()
+    if isinstance(policy, qt.Gittins):
+        from qtheory.engine.gittins import blind_equivalent
+
+        eq = blind_equivalent(size)
+        if eq is not None:
+            return qt.MG1(load / size.mean, size).mean_response_time(eq), f"closed form ({eq})"
+        import gittins_mp_reference as ref
+
+        law = {"LogNormal": lambda: ref.LogNormalLaw(1), "Pareto": lambda: ref.ParetoLaw(2.5)}.get(
+            type(size).__name__)
+        if law is None:
+            return None, ""
+        ages = [mp.mpf(x) for x in np.geomspace(0.01, 50, 25)]
+        v, _ = ref.mean_response_time(law(), load / size.mean, ages, 200)
+        return float(v), "mpmath reference"
+    size = make()
+    return qt.MG1(load / size.mean, size).mean_response_time(policy), "closed form"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bench_generic.json"))
+    args = ap.parse_args(argv)
+    repeat = 1 if args.quick else args.repeat
+    cases = [
+        ("Gittins, LogNormal(1)", lambda: qt.LogNormal(1.0), qt.Gittins()),
+        ("Gittins, Pareto(2.5)", lambda: qt.Pareto(2.5), qt.Gittins()),
+        ("Gittins, Exponential(1)", lambda: qt.Exponential(1.0), qt.Gittins()),
+        ("Gittins, BoundedPareto(1.5,1,100)", lambda: qt.BoundedPareto(1.5, 1.0, 100.0), qt.Gittins()),
+        ("LAS, Weibull(0.5)", lambda: qt.Weibull(0.5, 1.0), qt.LAS()),
+    ]
+    if args.quick:
+        cases = cases[:2]
+    load = 0.8
+    print(f"load average {os.getloadavg()}; best of {repeat}; cold = fresh law, one load (0.8); "
+          "sweep = 50 loads, warm")
+    head = f"{'case':36s} {'new s':>8s} {'old s':>8s} {'speedup':>8s} {'sweep s':>8s} " \
+           f"{'new rel.err':>11s} {'estimate':>9s} {'old rel.err':>11s}  reference"
+    print(head)
+    rows = []
+    for name, make, pol in cases:
+        def new(make=make, pol=pol):
+            s = make()
+            return generic.evaluate(qt.MG1(load / s.mean, s), pol, [load / s.mean])
+
+        def old(make=make, pol=pol):
+            s = make()
+            return generic.evaluate_discretised(qt.MG1(load / s.mean, s), pol, [load / s.mean])
+
+        t_new, r_new = _best(new, repeat)
+        t_old, r_old = _best(old, repeat)
+        s = make()
+        generic.evaluate(qt.MG1(load / s.mean, s), pol, [load / s.mean])
+        t_sweep, _ = _best(lambda s=s, pol=pol: generic.evaluate(qt.MG1(0.5 / s.mean, s), pol, LOADS / s.mean),
+                           repeat)
+        truth, how = _truth(make, pol, load)
+        e_new = abs(r_new.mean[0] / truth - 1) if truth else float("nan")
+        e_old = abs(r_old.mean[0] / truth - 1) if truth else float("nan")
+        est = r_new.error[0] / r_new.mean[0]
+        print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x {t_sweep:8.3f} "
+              f"{e_new:11.1e} {est:9.1e} {e_old:11.1e}  {how}")
+        rows.append(dict(case=name, new_s=t_new, old_s=t_old, speedup=t_old / t_new, sweep_s=t_sweep,
+                         new_rel_err=e_new, estimate=est, old_rel_err=e_old, reference=how,
+                         value=float(r_new.mean[0])))
+    # the routes not yet moved off the discretisation (for the record)
+    if not args.quick:
+        print("\nstill discretised (issue 15, not done):")
+        other = [
+            ("ConditionalGittins, Exp/Exp", qt.Exponential(1.0), qt.ExponentialPrediction(),
+             qt.ConditionalGittins()),
+            ("SRPT-Bounce, Exp/Exp", qt.Exponential(1.0), qt.ExponentialPrediction(), qt.SRPTBounce()),
+        ]
+        for name, size, pred, pol in other:
+            t, r = _best(lambda size=size, pred=pred, pol=pol: generic.evaluate(
+                qt.MG1(load, size, pred), pol, [load]), 1)
+            print(f"{name:36s} {t:8.3f} s  value {r.mean[0]:.6f} +- {r.error[0]:.1e}")
+            rows.append(dict(case=name, old_s=t, value=float(r.mean[0])))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
