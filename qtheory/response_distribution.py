@@ -43,12 +43,17 @@ from ._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
 from .policies import FCFS, LAS, PS, PSJF, SJF, SRPT, Policy, get_policy
 
 #: panel width in log x of the size rule used for transforms (10 Gauss-Legendre nodes each):
-#: FCFS (one threshold) uses the fine width, the policies with a threshold per class the coarse one
+#: FCFS and single classes use the fine width (cdf to about 1e-10 on Exp(1)); the unconditional
+#: laws of the policies with a threshold per class (cost: classes x nodes) the coarse one (about
+#: 3e-7, measured: docs/response_time_distribution.md)
 WIDTH_FINE = 0.125
 WIDTH = 0.25
 #: mass left out below and above the size rule (each put on one node)
 CUT = 1e-15
 _SIZE_POLICIES = (FCFS, LAS, SJF, PSJF, SRPT)
+#: Euler terms for discrete size laws (kinks): n and m
+EULER_N_KINKS = 1600
+EULER_M_KINKS = 40
 
 
 # ---- the size law as nodes -------------------------------------------------------------------
@@ -139,9 +144,11 @@ class _Rule:
         hw = np.where(t > self.lo, self.head[1], s.cdf(np.minimum(t, self.lo)) if self.head[1] > 0 else 0.0)
         hx = np.where(t > self.lo, self.head[0], 0.5 * t)
         tw = np.where(t > self.tail[0], self.tail[1], 0.0)
-        X = np.concatenate([hx[:, None], np.broadcast_to(self.px, (t.size, self.px.size)), x2,
+        # the nodes with weight first (head, partial panel, full panels), so that the kernels
+        # stop at each row's last weighted node
+        X = np.concatenate([hx[:, None], x2, np.broadcast_to(self.px, (t.size, self.px.size)),
                             np.full((t.size, 1), self.tail[0])], axis=1)
-        W = np.concatenate([hw[:, None], Wp, w2, tw[:, None]], axis=1)
+        W = np.concatenate([hw[:, None], w2, Wp, tw[:, None]], axis=1)
         return X, W
 
 
@@ -177,13 +184,13 @@ def _rule(size, width: float = WIDTH) -> _Rule:
 
 # ---- Kendall's functional equation -----------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def _eta_kernel(s, lam, X, W, out):  # pragma: no cover - compiled
+def _eta_kernel(s, lam, X, W, nnz, out):  # pragma: no cover - compiled
     n_s, n_t = out.shape
-    K = X.shape[1]
     for i in range(n_s):
         si = s[i]
         u = si
         for j in range(n_t):
+            K = nnz[j]
             if j == 0:  # one fixed-point step from s
                 psi = 0.0 + 0.0j
                 for k in range(K):
@@ -217,11 +224,11 @@ def _eta_kernel(s, lam, X, W, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _psi_kernel(U, X, W, out):  # pragma: no cover - compiled
+def _psi_kernel(U, X, W, nnz, out):  # pragma: no cover - compiled
     n_s, n_t = U.shape
-    K = X.shape[1]
     for i in range(n_s):
         for j in range(n_t):
+            K = nnz[j]
             u = U[i, j]
             ur = u.real
             psi = 0.0 + 0.0j
@@ -237,6 +244,13 @@ def _psi_kernel(U, X, W, out):  # pragma: no cover - compiled
             out[i, j] = psi
 
 
+def _nnz(W: np.ndarray) -> np.ndarray:
+    """Per row: one past the last non-zero weight."""
+    nz = W != 0
+    last = W.shape[1] - np.argmax(nz[:, ::-1], axis=1)
+    return np.where(nz.any(axis=1), last, 0).astype(np.int64)
+
+
 def busy_eta(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray) -> np.ndarray:
     r""":math:`\eta(s)` with :math:`\eta = s + \lambda\psi(\eta)`,
     :math:`\psi(u) = E[1 - e^{-u X^{new}}]` for each of the ``T`` new-job laws ``(X, W)`` (rows,
@@ -249,7 +263,7 @@ def busy_eta(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray) -> np.ndar
     X = np.ascontiguousarray(X, float)
     W = np.ascontiguousarray(W, float)
     out = np.empty((s.size, X.shape[0]), complex)
-    _eta_kernel(s, float(lam), X, W, out)
+    _eta_kernel(s, float(lam), X, W, _nnz(W), out)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
@@ -259,7 +273,8 @@ def _psi_at(U, X, W):
     r""":math:`\psi_j(U_{ij}) = \sum_k W_{jk}(1 - e^{-U_{ij} X_{jk}})` (compiled)."""
     U = np.ascontiguousarray(np.asarray(U, complex))
     out = np.empty(U.shape, complex)
-    _psi_kernel(U, np.ascontiguousarray(X, float), np.ascontiguousarray(W, float), out)
+    W = np.ascontiguousarray(W, float)
+    _psi_kernel(U, np.ascontiguousarray(X, float), W, _nnz(W), out)
     return out
 
 
@@ -274,7 +289,7 @@ class _SizeTransform:
         self.size = model.size
         self.policy = policy
         self.kind = type(policy)
-        self.rule = _rule(model.size, WIDTH_FINE if self.kind is FCFS else WIDTH)
+        self.rule = _rule(model.size, WIDTH_FINE if self.kind is FCFS or not unconditional else WIDTH)
         self.unconditional = unconditional
         #: one class, response time: the transform of T - x (no jump of the law inside (0, inf))
         self.shifted = (not waiting) and not unconditional and np.size(xs) == 1
@@ -500,8 +515,11 @@ class ResponseTimeDistribution:
     Derivation: ``docs/response_time_distribution.md``.
     """
 
-    def __init__(self, transform, label: str, atom0: float = 0.0, shift: float = 0.0):
+    def __init__(self, transform, label: str, atom0: float = 0.0, shift: float = 0.0,
+                 euler: tuple[float, int, int] = (li.EULER_A, li.EULER_N, li.EULER_M)):
         self._t = transform
+        #: Euler parameters (A, n, m) of the inversion (more terms for laws with kinks)
+        self.euler = euler
         self.label = label
         #: the law is that of ``shift + T'`` where ``transform`` is the LST of ``T' >= 0`` (a job of
         #: size x: T >= x, and inverting T - x keeps the law's jump at x out of the inversion)
@@ -560,7 +578,7 @@ class ResponseTimeDistribution:
         def F(s):
             return (1.0 - self._t.lst(s)) / s
 
-        return li.invert(F, t)
+        return li.invert(F, t, *self.euler)
 
     def pdf(self, t):
         """The density of the continuous part at ``t > 0`` (``nan`` elsewhere), vectorised."""
@@ -605,7 +623,7 @@ class ResponseTimeDistribution:
         r"""``sf(t)`` and the density of the continuous part at ``t > 0`` from one call of the
         transform: :math:`(1 - \tilde T(s))/s` and :math:`\tilde T(s) - P(T = 0)` inverted on
         the same Euler nodes."""
-        alpha, omega = li.euler_nodes()
+        alpha, omega = li.euler_nodes(*self.euler)
         s = alpha[None, :] / t[:, None]
         L = self._t.lst(s)
         sf = (((1.0 - L) / s).real @ omega) / t
@@ -656,6 +674,8 @@ class ResponseTimeDistribution:
             a, b = lo[idx], hi[idx]
             mid = np.where(np.isfinite(a) & np.isfinite(b), 0.5 * (a + b),
                            np.where(np.isfinite(a), a + 1.4, b - 1.4))
+            # at most a factor e^3 a step (a heavy tail without a finite mean has no bracket)
+            new = np.clip(new, tau[idx] - 3.0, tau[idx] + 3.0)
             ok = np.isfinite(new) & (slope < 0) & (new > a) & (new < b)
             new = np.where(ok, new, mid)
             step = np.abs(new - tau[idx])
@@ -726,11 +746,16 @@ def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
         xs, ws = np.array([float(x)]), np.array([1.0])
         label = f"{pol.name} on {model!r}, x={float(x):g}"
     tr = _SizeTransform(model, pol, xs, ws, waiting=waiting, unconditional=x is None)
+    # discrete sizes: the law has kinks (and jumps) at sums of the atoms, where the Euler sum of
+    # the Fourier series converges like n^-2 only: 1600 terms reach 1e-9 at distance 0.5 from
+    # a kink (docs/response_time_distribution.md, accuracy); the transforms are cheap there
+    euler = (li.EULER_A, EULER_N_KINKS, EULER_M_KINKS) if model.size.is_discrete else \
+        (li.EULER_A, li.EULER_N, li.EULER_M)
     if waiting:
-        return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr))
+        return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
     if tr.shifted:
-        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x))
-    return ResponseTimeDistribution(tr, label)
+        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler)
+    return ResponseTimeDistribution(tr, label, euler=euler)
 
 
 def _class_atom(tr: _SizeTransform) -> float:
