@@ -69,7 +69,7 @@ def test_md1_waiting_time_erlang(rho):
     assert np.max(np.abs(got - ref)) < 1e-8, (got, ref)
     for qq in (0.9, 0.99):
         t = float(w.ppf(qq))
-        ref_t = float(mp.findroot(lambda v: _erlang_md1_cdf(rho, float(v)) - qq, t))
+        ref_t = float(mp.findroot(lambda v, qq=qq: _erlang_md1_cdf(rho, float(v)) - qq, t))
         assert abs(t / ref_t - 1) < 1e-7
 
 
