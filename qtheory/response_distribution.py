@@ -40,7 +40,7 @@ import numpy as np
 
 from . import laplace_inversion as li
 from ._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
-from .policies import FCFS, LAS, PS, PSJF, SJF, SRPT, Policy, get_policy
+from .policies import FCFS, LAS, PS, PSJF, PSPJF, SJF, SPJF, SPRPT, SRPT, Policy, get_policy
 
 #: panel width in log x of the size rule used for transforms (10 Gauss-Legendre nodes each):
 #: FCFS and single classes use the fine width (cdf to about 1e-10 on Exp(1)); the unconditional
@@ -709,8 +709,8 @@ class ResponseTimeDistribution:
 
 # ---- entry points ----------------------------------------------------------------------------
 _GENERIC_MSG = ("{name}: the response-time distribution of this policy needs the exact generic "
-                "SOAP evaluator (issue 15: worst-future-rank intervals for any rank function); "
-                "only the closed-form policies FCFS, LAS, SJF, PSJF and SRPT have it for now")
+                "SOAP evaluator (issue 15: worst-future-rank intervals for any rank function; TRAIL: "
+                "its limited-preemption pieces); only FCFS, LAS, SJF, PSJF and SRPT have it for now")
 
 
 def _check(model, policy, x):
@@ -721,11 +721,11 @@ def _check(model, policy, x):
             "PS is not a SOAP policy: its sojourn-time law has no transform of this form (exact "
             "results exist for M/M/1-PS only, e.g. Coffman, Muntz and Trotter 1970); not implemented")
     if t not in _SIZE_POLICIES:
-        if pol.uses_predictions:
+        if t in (SPJF, PSPJF, SPRPT):
             raise NotImplementedError(
-                f"{pol.name}: prediction-based distributions (SPJF, PSPJF, SPRPT) are not "
-                "implemented yet (the joint law of size and prediction as a 2-D rule); " + _GENERIC_MSG.format(
-                    name=pol.name).split(": ", 1)[1])
+                f"{pol.name}: prediction-based distributions (SPJF, PSPJF, SPRPT) are not implemented "
+                "yet: the decomposition is the same (docs/response_time_distribution.md, section 5) "
+                "but needs a 2-D quadrature rule for the joint law of size and prediction")
         raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
     if x is not None:
         x = np.asarray(x, float)

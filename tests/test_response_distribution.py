@@ -279,11 +279,13 @@ def test_errors_say_what_is_missing():
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
     with pytest.raises(NotImplementedError, match="not a SOAP policy"):
         response_time_distribution(q, "ps")
-    for name in ("srpt-bounce", "gittins", qt.Rank(lambda y, a: y - a, name="mine")):
+    for name in ("srpt-bounce", "gittins", "conditional-gittins", "trail-0.8",
+                 qt.Rank(lambda y, a: y - a, name="mine")):
         with pytest.raises(NotImplementedError, match="issue 15"):
             response_time_distribution(q, name)
-    with pytest.raises(NotImplementedError, match="prediction-based"):
-        response_time_distribution(q, "sprpt")
+    for name in ("spjf", "pspjf", "sprpt"):
+        with pytest.raises(NotImplementedError, match="prediction-based"):
+            response_time_distribution(q, name)
     with pytest.raises(NotImplementedError, match="LAS"):
         waiting_time_distribution(q, "las")
     with pytest.raises(ValueError, match="x must be"):
