@@ -316,3 +316,26 @@ def test_percentiles_against_simulation(policy, size):
         hw = halfwidth(r.percentile_ci[level], r.replications)
         # the histogram's bins add up to 1e-3 relative (hist_percentile)
         assert abs(r.percentiles[level] - exact) <= hw + 1e-3 * exact, (level, exact, r.percentiles[level], hw)
+
+
+@pytest.mark.parametrize("policy", ["fcfs", "sjf", "psjf", "srpt"])
+def test_waiting_time_means(policy):
+    """E[W | x] of the waiting-time law equals the waiting term of the engine's closed forms
+    (qtheory.soap: Phipps, PSJF, Schrage-Miller) to 1e-12, on Exp(1) and the 3-atom law; its
+    atom at 0 is 1 - rho_0 - rho_1 and its cdf starts there."""
+    from qtheory import soap
+
+    for size in (qt.Exponential(1.0), qt.Empirical(SIZES, weights=PROBS)):
+        lam = 0.8 / size.mean
+        q = qt.MG1(lam, size)
+        for x in (0.5, 1.0, 3.0):
+            w = waiting_time_distribution(q, policy, x=x)
+            if policy == "fcfs":
+                ref = q.mean_response_time("fcfs") - size.mean
+            elif policy == "srpt":
+                ref = float(soap.srpt_waiting(size, lam, [x])[0, 0])
+            else:
+                rho_lt = lam * float(size.partial_moment(1, x, strict=True))
+                ref = float(q.response_time(policy, x)) - (x if policy == "sjf" else x / (1 - rho_lt))
+            assert abs(w.mean() / ref - 1) < 1e-12, (policy, x, w.mean(), ref)
+            assert abs(w.cdf(0.0) - w.atom0) < 1e-15 and 0 < w.atom0 < 1
