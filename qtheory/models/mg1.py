@@ -257,6 +257,26 @@ class MG1:
             out = generic.response_time(self, policy, xa, y)
         return np.asarray(np.atleast_1d(out), float)
 
+    def response_time_distribution(self, policy, x=None, y=None):
+        r"""The distribution of the response time :math:`T` under ``policy`` (of a job of size
+        ``x`` when given), from its Laplace-Stieltjes transform by SOAP's decomposition and a
+        numerical inversion: a scipy.stats-like object with ``cdf``, ``sf``, ``pdf``, ``ppf``
+        (percentiles), ``mean``, ``var``, ``moment`` and ``laplace``.
+
+        Available for FCFS, LAS, SJF, PSJF and SRPT; other policies raise
+        ``NotImplementedError`` saying what is missing. Accuracy and speed:
+        ``docs/response_time_distribution.md``."""
+        from ..engine.response_distribution import response_time_distribution
+
+        return response_time_distribution(self, policy, x, y)
+
+    def waiting_time_distribution(self, policy, x=None, y=None):
+        r"""The distribution of the time until a job first receives service (time to first
+        token in LLM serving), as :meth:`response_time_distribution`."""
+        from ..engine.response_distribution import waiting_time_distribution
+
+        return waiting_time_distribution(self, policy, x, y)
+
     def mean_slowdown(self, policy) -> float:
         r"""Mean slowdown :math:`E[T/X]` (``inf`` where it diverges)."""
         from ..engine import slowdown

@@ -1,0 +1,72 @@
+"""Speed benchmark of the response-time distributions (issue 16; closed-form size-based policies).
+
+Run from the repository root::
+
+    python benchmarks/bench_distribution.py            # full run
+    python benchmarks/bench_distribution.py --quick    # FCFS and one class only
+
+Measures, best of ``--repeat`` runs with ``time.perf_counter``:
+
+* one percentile (p99) of each policy at load 0.8 on Exp(1) sizes, unconditional and for the
+  class x = 1 (target < 50 ms);
+* a 50-load p99 sweep (``np.linspace(0.05, 0.95, 50)``) of FCFS (target < 1 s);
+
+and the accuracy of the M/M/1 FCFS p99 against the exact ``log(100) / (mu - lambda)``. Targets
+are printed as PASS/FAIL, never asserted. The first call compiles the numba kernels (cached on
+disk); it is excluded by a warm-up call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import numpy as np
+
+import qtheory as qt
+from qtheory.engine.response_distribution import response_time_distribution
+
+
+def best(fn, repeat: int) -> tuple[float, object]:
+    out, times = None, []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    response_time_distribution(q, "psjf", x=1.0).ppf(0.99)  # compile / load the kernels
+    policies = ["fcfs"] if args.quick else ["fcfs", "las", "sjf", "psjf", "srpt"]
+    print(f"{'policy':8s} {'class':>8s} {'p99':>14s} {'seconds':>9s}  target 0.05 s")
+    for pol in policies:
+        for x in ([None, 1.0] if not args.quick or pol == "fcfs" else [1.0]):
+            repeat = args.repeat if pol in ("fcfs",) or x is not None else 1
+            dt, v = best(lambda pol=pol, x=x: response_time_distribution(q, pol, x=x).ppf(0.99), repeat)
+            label = "all" if x is None else f"x={x:g}"
+            print(f"{pol:8s} {label:>8s} {v:14.10g} {dt:9.4f}  {'PASS' if dt < 0.05 else 'FAIL'}")
+    exact = math.log(100) / 0.2
+    got = response_time_distribution(q, "fcfs").ppf(0.99)
+    print(f"M/M/1 FCFS p99 at 0.8: {got:.12g} against {exact:.12g}: relative error {abs(got / exact - 1):.1e}")
+    loads = np.linspace(0.05, 0.95, 50)
+
+    def sweep():
+        return [response_time_distribution(q.with_load(r), "fcfs").ppf(0.99) for r in loads]
+
+    dt, vals = best(sweep, args.repeat)
+    err = max(abs(v / (math.log(100) / (1 - r)) - 1) for v, r in zip(vals, loads, strict=True))
+    print(f"50-load FCFS p99 sweep: {dt:.3f} s (target 1 s: {'PASS' if dt < 1 else 'FAIL'}), "
+          f"max relative error {err:.1e}")
+
+
+if __name__ == "__main__":
+    main()
