@@ -257,8 +257,10 @@ def test_cdf_is_a_cdf_and_srpt_monotone_in_x():
     # non-decreasing up to the inversion's round-off (e^{A/2} eps sum|terms|, about 4e-10)
     assert np.all((c >= 0) & (c <= 1)) and np.all(np.diff(c) >= -1e-9) and c[-1] > 1 - 1e-6
     tt = np.array([1.0, 5.0, 20.0])
-    sfs = [response_time_distribution(q, "srpt", x=x).sf(tt) for x in (0.2, 0.5, 1.0)]
-    assert np.all(sfs[0] <= sfs[1] + 1e-10) and np.all(sfs[1] <= sfs[2] + 1e-10)
+    # each SRPT class law costs about 4 s here: a third size with QTHEORY_FULL=1
+    xs = (0.2, 0.5, 1.0) if os.environ.get("QTHEORY_FULL") else (0.5, 1.0)
+    sfs = [response_time_distribution(q, "srpt", x=x).sf(tt) for x in xs]
+    assert all(np.all(a <= b + 1e-10) for a, b in zip(sfs, sfs[1:]))
     assert np.all(np.diff(d.ppf([0.1, 0.5, 0.9, 0.99])) > 0)
 
 
