@@ -185,9 +185,18 @@ class MGk:
             self._cache["pooled"] = MG1(self.arrival_rate * self._c, self.size, self.prediction)
         return self._cache["pooled"]
 
+    def _pooled_result(self, pol: Policy) -> MeanResponseTime:
+        """The pooled M/G/1's labelled result for ``pol`` (in its scaled time units), computed
+        once per model and policy: :meth:`_exact`, :meth:`bounds`, :meth:`mean_response_time` and
+        :meth:`approximation` all reuse it (at :math:`k = 1` it is the answer itself)."""
+        key = ("pooled", pol)
+        if key not in self._cache:
+            self._cache[key] = self.pooled().mean_response_time(pol)
+        return self._cache[key]
+
     def pooled_mean_response_time(self, policy) -> float:
         r""":math:`E[T]` of ``policy`` on one server of speed :math:`ks` (resource pooling)."""
-        return self._c * self.pooled().mean_response_time(policy)
+        return self._c * float(self._pooled_result(get_policy(policy)))
 
     # -- exact values -----------------------------------------------------------------------------
     def mmk(self) -> dict[str, float]:
@@ -204,7 +213,7 @@ class MGk:
     def _exact(self, pol: Policy) -> tuple[float, str, str] | None:
         form = pol.formula_form()
         if self.servers == 1:
-            r = self.pooled().mean_response_time(pol)
+            r = self._pooled_result(pol)
             if r.exact:
                 v = self._c * float(r)
                 if math.isnan(v):
@@ -307,14 +316,8 @@ class MGk:
             return self._cache[key]
         k, s = self.servers, self.server_speed
         es = self.size.mean / s
-        fc = self._fcfs()
-        if fc is None:
-            raise NotImplementedError(f"no FCFS-{k} value for size {self.size!r} (infinite second moment): the "
-                                      "Bondi-Buzen scaling needs it; use .bounds(...)")
-        w_k = float(fc) - es
-        w_pool = self.pooled_mean_response_time(FCFS()) - es / k
+        ratio = self._fcfs_wait_ratio()
         t_pool = self.pooled_mean_response_time(pol)
-        ratio = w_k / w_pool if w_pool > 0 else 0.0
         v = es + (t_pool - es / k) * ratio
         b = self.bounds(pol)
         clamped = min(max(v, b.lower), b.upper)
@@ -324,6 +327,65 @@ class MGk:
         out = MeanResponseTime(clamped, "approx", _band("bondi_buzen", self.load) if measured else math.nan,
                                f"Bondi-Buzen scaling of the pooled SOAP value by the FCFS wait ratio "
                                f"{ratio:.4g}{note}", REF_BB, b.lower, b.upper)
+        self._cache[key] = out
+        return out
+
+    def _fcfs_wait_ratio(self) -> float:
+        r"""The ratio :math:`E[W^{FCFS}_k]/E[W^{FCFS}_{\text{pool}}]` of :meth:`approximation`
+        (``ValueError``-free: 0 when the pooled wait is 0)."""
+        k, s = self.servers, self.server_speed
+        es = self.size.mean / s
+        fc = self._fcfs()
+        if fc is None:
+            raise NotImplementedError(f"no FCFS-{k} value for size {self.size!r} (infinite second moment): the "
+                                      "scaling needs it; use .bounds(...)")
+        w_pool = self.pooled_mean_response_time(FCFS()) - es / k
+        return (float(fc) - es) / w_pool if w_pool > 0 else 0.0
+
+    def srpt_approximation(self, policy="srpt") -> MeanResponseTime:
+        r"""**Approximation** of :math:`E[T]` for SRPT-k and PSJF-k (the size-based remaining and
+        static ranks): the delay of the resource-pooled server is scaled by the *square root* of
+        the FCFS wait ratio :math:`R` of :meth:`approximation`,
+
+        .. math::
+            E[T_k] \approx \frac{E[S]}{s} + \Big(E[T_{\text{pool}}] - \frac{E[S]}{ks}\Big)\sqrt{R},
+            \qquad R = \frac{E[W^{FCFS}_k]}{E[W^{FCFS}_{\text{pool}}]}.
+
+        It is the geometric mean of two forms with the same limits: the Bondi-Buzen scaling
+        (delay ratio :math:`R`) and the heavy-traffic form :math:`E[T_{\text{pool}}] +
+        (1 - 1/k)E[S]/s` (delay ratio 1) of Grosof, Scully and Harchol-Balter ("SRPT for
+        multiserver systems", Performance Evaluation 2018: SRPT-k approaches SRPT-1 at speed
+        :math:`k` as :math:`\rho\to1`). Both are exact in light traffic (:math:`E[T]\to E[S]/s`)
+        and equal :math:`E[T_{\text{pool}}] + (1-1/k)E[S]/s` as :math:`\rho\to1`; between them the
+        scaling is too low for SRPT-k and PSJF-k (it charges a large job the FCFS ratio, but its
+        delay is the time to clear the smaller jobs' work, which :math:`k` busy servers drain as
+        fast as the pooled one) and the heavy-traffic form too high (a job's own service overlaps
+        the others'). The interpolation is empirical: its band (:data:`APPROX_ERROR`
+        ``"srpt_k"``) is the largest error measured against the simulator
+        (``benchmarks/bench_multiserver.py --grid``), and :meth:`mean_response_time` uses it for
+        SRPT and PSJF only because it beats the scaling there (docs/multiserver.md, section 5).
+        The value is clamped into the proven bounds.
+        """
+        pol = get_policy(policy)
+        self._check_policy(pol)
+        if not (pol.descriptor == "size" and pol.formula_form() in ("remaining", "static")):
+            raise NotImplementedError(f"the SRPT-k interpolation is for SRPT and PSJF (size-based remaining or "
+                                      f"static ranks), not {pol.name}; see approximation()")
+        key = ("srpt_k", pol)
+        if key in self._cache:
+            return self._cache[key]
+        k, s = self.servers, self.server_speed
+        es = self.size.mean / s
+        ratio = self._fcfs_wait_ratio()
+        q = math.sqrt(max(ratio, 0.0))
+        v = es + (self.pooled_mean_response_time(pol) - es / k) * q
+        b = self.bounds(pol)
+        clamped = min(max(v, b.lower), b.upper)
+        note = "" if clamped == v else f" (clamped into the proven bounds from {v:.6g})"
+        out = MeanResponseTime(clamped, "approx", _band("srpt_k", self.load),
+                               f"pooled {pol.name}-1 delay scaled by sqrt(R), R = {ratio:.4g} the FCFS wait ratio "
+                               f"(between Bondi-Buzen and the heavy-traffic form){note}",
+                               REF_SRPTK + "; " + REF_BB, b.lower, b.upper)
         self._cache[key] = out
         return out
 
@@ -436,14 +498,19 @@ class MGk:
         if ex is not None:
             return MeanResponseTime(ex[0], "exact", 0.0, ex[1], ex[2], ex[0], ex[0])
         if self.servers == 1:
-            v = self.pooled_mean_response_time(pol)
-            return MeanResponseTime(v, "exact", 0.0, "M/G/1 SOAP evaluator", "", v, v)
+            # the pooled M/G/1 result _exact computed (and cached) is reused here, with its label
+            r = self._pooled_result(pol)
+            v = self._c * float(r)
+            lo, hi = (v, v) if r.exact else (self.bounds(pol).lower, self.bounds(pol).upper)
+            return MeanResponseTime(v, r.kind, r.error, f"M/G/1 SOAP evaluator ({r.method})", "", lo, hi)
         if pol.formula_form() == "constant":  # FCFS
             fc = self._fcfs()
             if fc is not None:
                 return fc
         else:
             try:
+                if pol.descriptor == "size" and pol.formula_form() in ("remaining", "static"):
+                    return self.srpt_approximation(pol)       # SRPT-k, PSJF-k: measured more accurate
                 return self.approximation(pol)
             except (NotImplementedError, ValueError, ArithmeticError):
                 pass
@@ -601,7 +668,7 @@ class MGk:
         if ex is not None:
             b = Bounds(ex[0], ex[0], ex[0], ex[1], ex[2])
         elif self.servers == 1:
-            r = self.pooled().mean_response_time(pol)
+            r = self._pooled_result(pol)
             v = self._c * float(r)
             tol = max(1e-2, 10 * r.error)
             b = Bounds(v / (1 + tol), v * (1 + tol), None,

@@ -124,6 +124,7 @@ class Bounds:
 APPROX_ERROR = {
     "fcfs_ph_fit": ((0.5, 0.02), (0.8, 0.05), (0.9, 0.11), (1.0, 0.25)),
     "bondi_buzen": ((0.5, 0.05), (0.8, 0.08), (0.9, 0.11), (1.0, 0.16)),
+    "srpt_k": ((0.5, 0.03), (0.8, 0.03), (0.9, 0.04), (1.0, 0.16)),
     # PSPJF-k as priority classes (MGk.priority_approximation, RDR-A), measured by
     # ``bench_multiserver.py --priority`` (k = 2, 4, 8; loads 0.5, 0.8, 0.9; exponential sizes with
     # one bit of advice, the Azure conv and code traces with 2 and 5 classes): largest errors
