@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 import qtheory as qt
-from qtheory.laws.phase_type import PhaseType, erlang_mixture, fit_em, fit_moments, fit_phase_type
+from qtheory.laws.phase_type import (
+    PhaseType,
+    erlang_mixture,
+    fit_em,
+    fit_hyperexponential,
+    fit_moments,
+    fit_phase_type,
+)
 
 
 def test_moments_of_known_laws():
@@ -71,3 +78,39 @@ def test_errors_name_what_to_change():
     fit = fit_phase_type(qt.Weibull(0.5))
     assert "Phase-type fit" in fit._repr_html_() and "PHFit(" in repr(fit)
     assert np.isfinite(fit.ph.sf([0.5, 1.0])).all()
+
+
+# ---- the hyperexponential fit with more phases (Prony; issue 18) ----------------------------------
+def test_prony_recovers_a_three_phase_hyperexponential():
+    """Five moments of a known H3 give back its probabilities and phase means."""
+    p, means = [0.5, 0.3, 0.2], [0.2, 1.0, 5.0]
+    h = qt.HyperExponential(p, means)
+    mom = [sum(pi * math.factorial(n) * mi**n for pi, mi in zip(p, means, strict=True)) for n in range(1, 6)]
+    ph = fit_hyperexponential(mom, 3)
+    assert ph is not None and ph.phases == 3
+    got_means = np.sort(1.0 / -np.diag(ph.T))
+    assert np.allclose(got_means, means, rtol=1e-8)
+    assert np.allclose(ph.alpha[np.argsort(1.0 / -np.diag(ph.T))], p, rtol=1e-8)
+    assert abs(h.moment(3) / mom[2] - 1) < 1e-12         # the law's own moments agree
+
+
+def test_hyperexponential_fit_of_weibull_matches_seven_moments():
+    """Weibull(0.5) with mean 1: E[X^n] = Gamma(1 + 2n) / Gamma(3)^n (scipy.special.gamma)."""
+    from scipy import special
+
+    fit = fit_phase_type(qt.Weibull(0.5), "hyperexponential", phases=4)
+    assert fit.ph.phases == 4 and "7 moments" in fit.method
+    for n in range(1, 8):
+        want = special.gamma(1 + 2 * n) / special.gamma(3) ** n
+        assert abs(fit.ph.moment(n) / want - 1) < 1e-7, n
+
+
+def test_hyperexponential_fit_falls_back_where_no_such_law_exists():
+    # C^2 < 1 (Erlang 3): no hyperexponential; the fit is the two-moment Erlang mixture
+    e3 = qt.Erlang(3, mean=1.0)
+    assert fit_hyperexponential([e3.moment(n) for n in range(1, 6)], 3) is None
+    assert "two moments" in fit_phase_type(e3, "hyperexponential").method
+    # the code trace: no four-phase hyperexponential has its seven moments (complex roots)
+    code = qt.datasets.azure_llm_2023("code").pairs().size_law()
+    assert fit_hyperexponential([code.moment(n) for n in range(1, 8)], 4) is None
+    assert fit_phase_type(code, "hyperexponential", phases=4).ph.phases == 3

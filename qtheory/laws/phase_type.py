@@ -24,6 +24,19 @@ Fits (:func:`fit_phase_type`), each with its error stated in the returned :class
   - :math:`C^2 < 1`: a mixture of Erlang(:math:`r-1`) and Erlang(:math:`r`) with a common
     rate, :math:`r = \lceil 1/C^2\rceil`, matching two moments (Tijms, *A First Course in
     Stochastic Models*, Wiley 2003, Sect. 3.2 and Appendix B).
+* ``"hyperexponential"`` (:math:`C^2 > 1`): the hyperexponential
+  :math:`\sum_{i=1}^n p_i\,\mathrm{Exp}(1/z_i)` with the most phases :math:`n \le` ``phases``
+  that matches the first :math:`2n-1` moments. With the reduced moments
+  :math:`r_j = E[X^j]/j! = \sum_i p_i z_i^j` (:math:`r_0 = 1`) this is Prony's problem: the
+  means :math:`z_i` are the roots of :math:`z^n + c_{n-1}z^{n-1} + \dots + c_0`, whose
+  coefficients solve the Hankel system :math:`\sum_{l<n} c_l r_{i+l} = -r_{i+n}`
+  (:math:`i = 0..n-1`), and the :math:`p_i` solve the Vandermonde system
+  :math:`\sum_i p_i z_i^j = r_j` (:math:`j < n`). A fit is kept when the roots are real and
+  positive, the :math:`p_i` positive and the :math:`2n-1` moments reproduced to
+  :math:`10^{-6}`; otherwise :math:`n` is lowered, down to the two-phase fit of
+  ``"moments"`` (the classical moment problem of mixtures of exponentials: Whitt 1982 for
+  :math:`n = 2`; Feldmann and Whitt, "Fitting mixtures of exponentials to long-tail
+  distributions", Performance Evaluation 31, 1998, for fits with more phases).
 * ``"em"``: maximum likelihood over mixtures of Erlang laws (hyper-Erlang) by the EM algorithm,
   on the atoms of a discrete law (a trace) or on a quadrature rule of a continuous one
   (Thümmler, Buchholz, Telek, "A novel approach for phase-type fitting with the EM algorithm",
@@ -243,6 +256,44 @@ def fit_moments(m1: float, m2: float, m3: float | None = None) -> PhaseType:
     return erlang_mixture([p, 1 - p], [1, 1], [2 * p / m1, 2 * (1 - p) / m1])
 
 
+def fit_hyperexponential(moments, phases: int) -> PhaseType | None:
+    r"""The :math:`n`-phase hyperexponential matching ``moments`` :math:`E[X^j]`,
+    :math:`j = 1..2n-1` (``len(moments) >= 2n - 1``), by Prony's method (see the module
+    docstring), or ``None`` when no such law exists or the fit does not reproduce the moments to
+    :math:`10^{-6}` (ill-conditioned Hankel system)."""
+    n = int(phases)
+    m = [float(v) for v in moments[: 2 * n - 1]]
+    if n < 1 or len(m) < 2 * n - 1 or not all(math.isfinite(v) and v > 0 for v in m):
+        return None
+    scale = m[0]
+    r = [1.0] + [m[j - 1] / scale**j / math.factorial(j) for j in range(1, 2 * n)]
+    if n == 1:
+        return erlang_mixture([1.0], [1], [1.0 / scale])
+    H = np.array([[r[i + j] for j in range(n)] for i in range(n)])
+    rhs = -np.array([r[i + n] if i + n < len(r) else np.nan for i in range(n)])
+    if not np.all(np.isfinite(rhs)):
+        return None
+    try:
+        c = np.linalg.solve(H, rhs)
+    except np.linalg.LinAlgError:
+        return None
+    z = np.roots(np.concatenate([[1.0], c[::-1]]))
+    if np.any(np.abs(z.imag) > 1e-9 * np.abs(z)) or np.any(z.real <= 0):
+        return None
+    z = np.sort(z.real)
+    V = np.vander(z, n, increasing=True).T           # V[j, i] = z_i^j
+    try:
+        p = np.linalg.solve(V, np.array(r[:n]))
+    except np.linalg.LinAlgError:
+        return None
+    if np.any(p <= 0) or abs(p.sum() - 1.0) > 1e-9:
+        return None
+    ph = erlang_mixture(p / p.sum(), [1] * n, 1.0 / (z * scale))
+    if any(abs(ph.moment(j) / m[j - 1] - 1.0) > 1e-6 for j in range(1, 2 * n)):
+        return None
+    return ph
+
+
 def _splits(phases: int, branches: int = 3) -> list[tuple[int, ...]]:
     out = []
 
@@ -321,10 +372,12 @@ def fit_phase_type(size: SizeLaw, method: str = "auto", phases: int = 4) -> PHFi
     Parameters
     ----------
     size : SizeLaw
-    method : {"auto", "moments", "em"}
+    method : {"auto", "moments", "hyperexponential", "em"}
         ``"auto"``: exact where the law is phase-type, else ``"moments"``.
+        ``"hyperexponential"``: for :math:`C^2 > 1`, the hyperexponential with the most phases
+        (at most ``phases``, at least 3) matching :math:`2n - 1` moments, else ``"moments"``.
     phases : int
-        Most phases of an ``"em"`` fit.
+        Most phases of an ``"em"`` or ``"hyperexponential"`` fit.
 
     Returns
     -------
@@ -333,8 +386,8 @@ def fit_phase_type(size: SizeLaw, method: str = "auto", phases: int = 4) -> PHFi
     """
     if not isinstance(size, SizeLaw):
         raise ValueError(f"size must be a size law such as qt.Weibull(0.5), got size={size!r}")
-    if method not in ("auto", "moments", "em"):
-        raise ValueError(f"method must be 'auto', 'moments' or 'em', got method={method!r}")
+    if method not in ("auto", "moments", "hyperexponential", "em"):
+        raise ValueError(f"method must be 'auto', 'moments', 'hyperexponential' or 'em', got method={method!r}")
     ex = _exact_ph(size)
     if ex is not None and method == "auto":
         return PHFit(ex, "exact: the law is phase-type", (0.0, 0.0, 0.0), True)
@@ -345,15 +398,23 @@ def fit_phase_type(size: SizeLaw, method: str = "auto", phases: int = 4) -> PHFi
     if not math.isfinite(m[1]):
         raise ValueError(f"size has an infinite second moment ({size!r}): no phase-type fit (the M/G/k FCFS "
                          "mean wait is infinite)")
+    c2 = m[1] / m[0] ** 2 - 1
+    if method == "hyperexponential" and c2 > 1.0 + 1e-9:
+        more = [size.moment(n) for n in range(4, 2 * int(phases))]
+        for n in range(int(phases), 2, -1):
+            ph = fit_hyperexponential(list(m) + more, n)
+            if ph is not None:
+                return PHFit(ph, f"hyperexponential: {n} phases matching {2 * n - 1} moments (Prony)",
+                             _moment_errors(ph, m), False)
     if method == "em":
         ph = fit_em(size, phases)
         how = f"em: hyper-Erlang maximum likelihood, {ph.phases} phases"
     else:
         ph = fit_moments(*m)
-        c2 = m[1] / m[0] ** 2 - 1
         how = ("moments: Erlang(r-1)/Erlang(r) mixture, two moments" if c2 < 1
                else "moments: two-phase hyperexponential, three moments where feasible")
     return PHFit(ph, how, _moment_errors(ph, m), False)
 
 
-__all__ = ["PhaseType", "PHFit", "erlang_mixture", "fit_moments", "fit_em", "fit_phase_type"]
+__all__ = ["PhaseType", "PHFit", "erlang_mixture", "fit_moments", "fit_hyperexponential", "fit_em",
+           "fit_phase_type"]
