@@ -108,7 +108,7 @@ def _route(v) -> str:
     Bondi-Buzen scaling, or bounds only."""
     if v.kind != "approx":
         return v.kind
-    if "sqrt(R)" in v.method:
+    if "R^e" in v.method:
         return "srpt-k interpolation"
     if "Bondi-Buzen" in v.method:
         return "bondi-buzen"

@@ -550,7 +550,7 @@ def test_srpt_k_interpolation_is_the_mg1_value_at_one_server(policy):
 def test_srpt_k_interpolation_exponential_closed_form(k, rho):
     r"""Exponential sizes: :math:`R = C(k, k\rho)/\rho` (the Erlang C ratio, 40-digit factorial
     route) and the pooled SRPT-1 value by the Schrage-Miller integrals (scipy quad), so
-    :math:`E[T] = 1 + (E[T_1] - 1/k)\sqrt{R}` is rebuilt independently of qtheory."""
+    :math:`E[T] = 1 + (E[T_1] - 1/k)R^{2^{-1/4}}` is rebuilt independently of qtheory."""
     lam = rho * k
     m = MGk(k, lam, qt.Exponential(1.0))
     v = m.srpt_approximation("srpt")
@@ -569,21 +569,21 @@ def test_srpt_k_interpolation_exponential_closed_form(k, rho):
 
     pooled = sum(integrate.quad(lambda x: t1(x) * math.exp(-x), a, b, epsabs=0, epsrel=1e-11, limit=200)[0]
                  for a, b in ((0, 1), (1, 5), (5, 20), (20, 60))) / k
-    want = 1 + (float(pooled) - 1 / k) * math.sqrt(ratio)
+    want = 1 + (float(pooled) - 1 / k) * ratio ** (2 ** -0.25)      # C^2 = 1: e = 2^(-1/4)
     assert abs(float(v) / want - 1) < 1e-7
-    assert v.kind == "approx" and "sqrt(R)" in v.method
+    assert v.kind == "approx" and "R^e" in v.method
     # the default route for SRPT and PSJF; the prediction policies keep the scaling
     assert m.mean_response_time("srpt").method == v.method
 
 
 def test_srpt_k_interpolation_within_its_band_on_the_code_trace():
     """The Azure code trace, k = 4, load 0.8: the simulated SRPT-4 mean lies in the printed
-    band (the scaling it replaces is 5.4% low here, outside that band)."""
+    band (the scaling it replaces is 5.4% low here, outside that band; the interpolation 2.9%)."""
     pairs = qt.datasets.azure_llm_2023("code").pairs()
     size = pairs.size_law()
     m = MGk(4, 0.8 * 4 / size.mean, size, pairs)
     v = m.mean_response_time("srpt")
-    assert v.kind == "approx" and 0 < v.error <= 0.03
+    assert v.kind == "approx" and 0 < v.error <= 0.035
     r = qt.simulate(m, "srpt", jobs=8_000_000, seed=18, replications=REPS)
     lo, hi = v.interval
     assert_above(lo, r, "SRPT-4 interpolation band, lower side")
