@@ -8,7 +8,7 @@ Run from the repository root (one core; prints tables, writes JSON)::
     python benchmarks/bench_multiserver.py --priority # Part C only: PSPJF-k as priority classes (RDR-A)
 
 Part A times one cold ``MGk(...).mean_response_time(policy)`` (fresh law and model objects, so
-no cache) for FCFS, SPJF, PSPJF, SPRPT on exponential, Weibull(0.5) and the two Azure LLM
+no cache) for FCFS, SPJF, PSPJF, SPRPT, SRPT on exponential, Weibull(0.5) and the two Azure LLM
 traces (five-class predictions) with k = 2, 4, 8, 16 at load 0.8 and 0.95. The baseline,
 measured in the same run, is a simulation of the same point by ``qt.simulate`` with 100,000
 jobs (the cheapest way to get a number without the analytic answer); the ratio is simulation
@@ -50,7 +50,7 @@ from pathlib import Path  # noqa: E402
 import qtheory as qt  # noqa: E402
 
 TARGET_S = 1.0
-POLICIES = ("fcfs", "spjf", "pspjf", "sprpt")
+POLICIES = ("fcfs", "spjf", "pspjf", "sprpt", "srpt")
 GRID_POLICIES = ("fcfs", "spjf", "pspjf", "sprpt", "psjf", "srpt")
 
 
