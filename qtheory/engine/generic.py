@@ -48,7 +48,7 @@ from ..laws._quadrature import size_rule
 from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
 from ..policies import Policy
 from . import _soap_discrete as K
-from . import soap_exact
+from . import rank_tables, soap_exact, soap_sweep
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -123,13 +123,16 @@ def _group(x, y, p, bins: int | None):
                 ys[k] = np.sum(p[sel] * y[sel]) / np.sum(p[sel])
         y = ys[lab]
     d, inv = np.unique(y, return_inverse=True)
-    xs, ps = [], []
-    for k in range(d.size):
-        sel = inv == k
-        xa, ia = np.unique(x[sel], return_inverse=True)
-        xs.append(xa)
-        ps.append(np.bincount(ia, weights=p[sel], minlength=xa.size))
-    return DiscreteJoint(d, xs, ps)
+    # one sort by (class, size), then equal (class, size) pairs merged: n log n
+    order = np.lexsort((x, inv))
+    c, xv, pv = inv[order], np.asarray(x, float)[order], np.asarray(p, float)[order]
+    new = np.ones(c.size, bool)
+    new[1:] = (c[1:] != c[:-1]) | (xv[1:] != xv[:-1])
+    grp = np.cumsum(new) - 1
+    xu, cu = xv[new], c[new]
+    pu = np.bincount(grp, weights=pv, minlength=xu.size)
+    cuts = np.flatnonzero(np.diff(cu)) + 1
+    return DiscreteJoint(d, np.split(xu, cuts), np.split(pu, cuts))
 
 
 def discretise(model, descriptor: str, n: int) -> tuple[DiscreteJoint, bool]:
@@ -276,36 +279,59 @@ def _snap_ties(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None, snap: bool = False):
+def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None, snap: bool = False,
+            legacy: bool = False):
+    """The rank tables of every class, the atoms and their prefix sums (the input of the SOAP
+    engines). Ranks linear between grid points and the Gittins ranks of discrete laws are
+    built for all classes at once (:mod:`qtheory.engine.rank_tables`; the Gittins table is the
+    exact lower envelope, not chords); ``legacy=True`` builds them class by class as before
+    (chords for Gittins), which the tests compare against."""
     refine = 0 if policy.name in _PIECEWISE_LINEAR else REFINE
-    gs, Ps, Ss, Es, go = [], [], [], [], [0]
-    for d, x, p in zip(dj.d, dj.x, dj.p):
-        tails = tails_of(float(d)) if tails_of is not None else None
-        g, P, S, E = _rank_table(policy, float(d), x, p, refine, tails)
-        gs.append(g)
-        Ps.append(P)
-        Ss.append(S)
-        Es.append(E)
-        go.append(go[-1] + g.size)
-    P, S, E = np.concatenate(Ps), np.concatenate(Ss), np.concatenate(Es)
-    if snap:  # exact tables (discrete laws); a discretised continuous law keeps its chords
-        P, S, E = _snap_ties(P, S, E)
     xs = np.concatenate(dj.x)
     ps = np.concatenate(dj.p)
     xo = np.concatenate([[0], np.cumsum([a.size for a in dj.x])]).astype(np.int64)
+    if not legacy and tails_of is None and (refine == 0 or policy.law_rank == "gittins"):
+        if refine == 0:
+            g, P, S, E, go = rank_tables.linear_tables(policy, np.asarray(dj.d, float), xs, xo)
+        else:
+            g, P, S, E, go = rank_tables.gittins_tables(xs, ps, xo)
+    else:
+        gs, Ps, Ss, Es, go = [], [], [], [], [0]
+        for d, x, p in zip(dj.d, dj.x, dj.p):
+            tails = tails_of(float(d)) if tails_of is not None else None
+            g, P, S, E = _rank_table(policy, float(d), x, p, refine, tails)
+            gs.append(g)
+            Ps.append(P)
+            Ss.append(S)
+            Es.append(E)
+            go.append(go[-1] + g.size)
+        g, P, S, E = np.concatenate(gs), np.concatenate(Ps), np.concatenate(Ss), np.concatenate(Es)
+        go = np.asarray(go, np.int64)
+    if snap:  # exact tables (discrete laws); a discretised continuous law keeps its chords
+        P, S, E = _snap_ties(P, S, E)
     ko = (xo[:-1] + np.arange(xo.size - 1)).astype(np.int64)
     q0, q1, q2 = [], [], []
     for x, p in zip(dj.x, dj.p):
         q0.append(np.concatenate([[0.0], np.cumsum(p)]))
         q1.append(np.concatenate([[0.0], np.cumsum(p * x)]))
         q2.append(np.concatenate([[0.0], np.cumsum(p * x * x)]))
-    return (np.concatenate(gs), P, S, E,
-            np.asarray(go, np.int64), xs, ps, np.concatenate(q0), np.concatenate(q1),
+    return (g, P, S, E, go, xs, ps, np.concatenate(q0), np.concatenate(q1),
             np.concatenate(q2), xo, ko)
 
 
-def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bool = False):
-    g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko = _tables(policy, dj, tails_of, snap)
+def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bool = False,
+                       engine: str = "sweep", legacy_tables: bool = False):
+    """E[T] at each arrival rate, E[T | atom] at the first, and (atoms, descriptors), from the
+    rank tables of ``dj``: by the level sweep (:mod:`qtheory.engine.soap_sweep`, n log n) or,
+    with ``engine="scan"``, by the per-threshold scan of :mod:`qtheory.engine._soap_discrete`
+    (kept as the reference it is tested against; ``max_knots`` applies to it only)."""
+    g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko = _tables(policy, dj, tails_of, snap,
+                                                         legacy_tables)
+    ds = np.repeat(dj.d, [a.size for a in dj.x])
+    if engine == "sweep":
+        out, cond = soap_sweep.evaluate_tables(np.asarray(lams, float), g, P, S, E, go, xs, ps,
+                                               q0, q1, q2, xo, ko)
+        return out, cond, (xs, ds)
     vals = np.concatenate([P, S, E])
     knots = np.unique(vals[np.isfinite(vals)])
     if knots.size == 0:
@@ -317,7 +343,7 @@ def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bo
     cond = np.empty(xs.size)
     out = K.tagged(np.asarray(lams, float), g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko, knots, at,
                    slope, icpt, cond)
-    return out, cond, (xs, np.repeat(dj.d, [a.size for a in dj.x]))
+    return out, cond, (xs, ds)
 
 
 def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> GenericResult:
