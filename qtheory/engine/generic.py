@@ -48,7 +48,7 @@ from ..laws._quadrature import size_rule
 from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
 from ..policies import Policy
 from . import _soap_discrete as K
-from . import rank_tables, soap_exact, soap_sweep
+from . import rank_tables, soap_exact, soap_factor, soap_sweep
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -363,6 +363,15 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
                                  "quadrature resolutions and the rank interpolant)")
         except FloatingPointError:  # a rank the interpolant cannot follow: the discretisation
             pass
+    if soap_factor.supported(model, policy):
+        try:
+            m, e = soap_factor.evaluate(model, policy, lams)
+            return GenericResult(m, e, False,
+                                 "generic SOAP evaluator on the law itself (prediction rank y - a or "
+                                 "|y - a| on a multiplicative prediction law; error: two quadrature "
+                                 "resolutions and the level interpolants)")
+        except FloatingPointError:
+            pass
     return evaluate_discretised(model, policy, lams, resolution)
 
 
@@ -424,6 +433,11 @@ def response_time(model, policy: Policy, x, y=None):
             return soap_exact.conditional_blind(model, policy, x)
         except FloatingPointError:
             pass
+    if soap_factor.supported(model, policy) and y is not None:
+        try:
+            return soap_factor.conditional(model, policy, x, y)
+        except FloatingPointError:
+            pass
     dj, exact = discretise(model, policy.descriptor, 2 * RESOLUTION)
     _, cond, (xs, ds) = _evaluate_discrete(policy, dj, np.array([model.arrival_rate]), snap=exact)
     x = np.atleast_1d(np.asarray(x, float))
@@ -450,6 +464,11 @@ def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
     if soap_exact.supported(model, policy):
         try:
             return soap_exact.slowdown_blind(model, policy)[0]
+        except FloatingPointError:
+            pass
+    if soap_factor.supported(model, policy):
+        try:
+            return soap_factor.slowdown(model, policy)[0]
         except FloatingPointError:
             pass
     lam = np.array([model.arrival_rate])
