@@ -74,7 +74,6 @@ def test_slowdown_infinite_where_late_jobs_hold_level_zero():
     assert np.isfinite(generic.mean_slowdown(q, qt.SRPTBounce()))
 
 
-@pytest.mark.skipif(not FULL, reason="5 s (the fine tables of SRPT-Bounce): QTHEORY_FULL=1")
 def test_conditional_means_average_to_the_mean():
     """E[T | x, y] from the route, averaged over the outer rule, is the mean (the same
     numbers)."""

@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from ..laws._quadrature import log_edges, log_rule, panels, size_rule
+from ..laws._quadrature import log_edges, log_rule, panels, size_range, size_rule
 from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, cumulative_weights
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
@@ -83,7 +83,7 @@ class FactorSOAP:
     """Load-independent tables for one (size law, factor law, rank shape)."""
 
     def __init__(self, size, factor, bounce: bool, width: float = 0.5, order: int = 16,
-                 outer_order: int = 16, x_width: float = 0.5):
+                 outer_order: int = 16, x_width: float = 0.5, levels=None):
         self.size, self.factor, self.bounce = size, factor, bounce
         self.mom = _Moments(size)
         self.order = order
@@ -107,14 +107,18 @@ class FactorSOAP:
         self.xo, self.wx = xr, wr
         self.zo, self.wz = zr[keep], wz[keep]
         X, Z = np.meshgrid(self.xo, self.zo, indexing="ij")
-        self.X, self.Y = X.ravel(), (X * Z).ravel()
-        self.W = (self.wx[:, None] * self.wz[None, :]).ravel()
-        pos = np.concatenate([self.Y, np.abs(self.X - self.Y)])
-        pos = pos[pos > 0]
-        lo = max(float(pos.min()), 1e-14 * float(size.mean))
-        hi = float(pos.max()) * 1.01
-        self.llo, self.lhi = lo, hi
-        self._build()
+        W = (self.wx[:, None] * self.wz[None, :]).ravel()
+        keep = W > 1e-22 * W.sum()  # the product rule's far corners carry nothing
+        self.X, self.Y, self.W = X.ravel()[keep], (X * Z).ravel()[keep], W[keep]
+        # the level range: every level the outer rule asks for at either resolution (the size
+        # rule ends at the 1e-17 quantiles, the factor's at its log_range)
+        self.llo = 1e-14 * float(size.mean)
+        self.lhi = 1.01 * float(size_range(size)[1]) * max(math.exp(zhi), 1.0)
+        if levels is None:
+            self._build()
+        else:  # the level interpolants do not depend on the outer rule: shared
+            self.Ni, self.Si, self.interp_error, self.jac, self.N_lo = levels
+        self._outer_levels()
 
     # ---- the level functions ------------------------------------------------------------------
     def level_terms(self, ell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +214,13 @@ class FactorSOAP:
         self.jac = jac
         # below the first level: N and S2 taken at llo (their values are O(llo))
         self.N_lo = float(self.Ni(np.array(ulo)))
-        # the level values the outer rule needs
+
+    @property
+    def levels(self):
+        return self.Ni, self.Si, self.interp_error, self.jac, self.N_lo
+
+    def _outer_levels(self):
+        """The level values the outer rule needs."""
         X, Y = self.X, self.Y
         if self.bounce:
             R = np.where(X <= 2 * Y, Y, X - Y)
@@ -220,6 +230,23 @@ class FactorSOAP:
         self.NR, self.SR = self.N(R), self.S2(R)
         D = np.abs(X - Y)
         self.ND = self.N(D)
+        # G at Y and at |X - Y| for every load: the panel and the cumulative Chebyshev weights
+        # of each point, once (a load then costs one gather and a dot product per point)
+        self._gY = self._g_weights(Y)
+        self._gD = self._g_weights(D)
+
+    def _g_weights(self, ell):
+        it = self.Ni
+        u = np.log(np.clip(ell, self.llo, self.lhi))
+        j = it.panel(u)
+        tau = _tau(u, it.edges[j], it.edges[j + 1], it.anchor[j])
+        return j, cumulative_weights(tau), ell < self.llo
+
+    def _G_at(self, pre, ell, q, cum, g0, lam):
+        j, w, low = pre
+        inside = g0 + cum[j] + np.einsum("ij,ij->i", w, q[j])
+        below = np.where(ell <= 0, ell, ell / (1.0 - lam * self.N_lo))
+        return np.where(low, below, inside)
 
     def N(self, ell):
         ell = np.asarray(ell, float)
@@ -253,6 +280,18 @@ class FactorSOAP:
         """E[T | x, y] at the outer rule's nodes (or at given arrays X, Y)."""
         if X is None:
             X, Y, NR, SR, ND = self.X, self.Y, self.NR, self.SR, self.ND
+            q = self.jac / (1.0 - lam * self.Ni.values)
+            cum = np.concatenate([[0.0], np.cumsum(q @ _FULLW)])
+            g0 = self.llo / (1.0 - lam * self.N_lo)
+            gy = self._G_at(self._gY, Y, q, cum, g0, lam)
+            gd = self._G_at(self._gD, np.abs(X - Y), q, cum, g0, lam)
+            wait = np.where(SR > 0, lam * SR / (2 * (1 - lam * NR) ** 2), 0.0)
+            if not self.bounce:  # G(Y - X): G(|X - Y|) where Y > X, Y - X (linear) below 0
+                return wait + gy - np.where(Y >= X, gd, Y - X)
+            res = np.where(X <= Y, gy - gd,
+                           np.where(X <= 2 * Y, gy - gd + 2 * (X - Y) / (1 - lam * ND),
+                                    X / (1 - lam * ND)))
+            return wait + res
         else:
             X, Y = np.asarray(X, float), np.asarray(Y, float)
             R = np.where(X <= 2 * Y, Y, X - Y) if self.bounce else Y
@@ -297,8 +336,10 @@ def tables(model, policy, width: float = 0.5) -> FactorSOAP:
     if key not in cache:
         # the outer rule: size panels ``width`` wide (order 10), z panels 0.5 wide of order 16
         # (fine, width < 0.5) or 10 (coarse); the level functions always 0.5 wide, order 16
+        other = [v for k, v in cache.items() if isinstance(k, tuple) and k[:-1] == key[:-1]]
         cache[key] = FactorSOAP(model.size, j.factor, policy.formula_form() == "bounce", 0.5, 16,
-                                16 if width < 0.5 else 10, x_width=width)
+                                16 if width < 0.5 else 10, x_width=width,
+                                levels=other[0].levels if other else None)
     return cache[key]
 
 
