@@ -18,20 +18,31 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   their closed forms to about 1e-14; a V-shaped user rank :math:`|a - c|` against its formula
   to 2e-15. The error estimate (``evaluate(...).error``: two quadrature
   resolutions plus the rank interpolant's tail) was above the true error in every case.
+* **Prediction ranks y - a and |y - a| on a multiplicative prediction law** (SRPT-Bounce,
+  SPRPT forced through the generic route; a continuous size law without atoms and
+  :class:`~qtheory.laws.factor_joint.FactorJoint` predictions: exponential, uniform,
+  log-normal): :mod:`qtheory.engine.soap_factor`, on the law itself. Measured
+  (``tests/test_soap_exact_factor.py``): SPRPT through it against its closed form 2e-15
+  (Exp sizes, exponential and log-normal predictions), 1e-11 (LogNormal sizes and
+  predictions), 8e-12 (uniform predictions, whose closed form is itself a quadrature);
+  SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 3-4 s cold for
+  Exp/Exp (the level interpolants), 0.04 s per further load.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
-  advice on atomic sizes): the evaluation is exact for ranks that are piecewise linear in age
-  between the law's atoms and the policy's breakpoints (every built-in except the Gittins ranks,
-  whose concave pieces between atoms are replaced by chords through 8 interior ages); measured
-  1e-12 against the closed forms.
-* **Size- and prediction-based ranks on continuous laws** (SRPT-Bounce, ConditionalGittins,
-  a ``Rank`` with ``descriptor="size"`` or ``"prediction"``) and mixed laws
-  (:func:`evaluate_discretised`): the joint law is discretised into descriptor classes
-  (quantile cells of the size, of the prediction factor, then bins of the prediction) at two
-  resolutions, each evaluated exactly, and the two are extrapolated (Richardson). The difference
-  is reported as the error estimate; the values are typically 1e-4 to 1e-3 relative off (SPRPT
-  through this route 3.4e-4 off at load 0.8 with exponential sizes and predictions, PSPJF
-  1.3e-3), and the estimate is not reliable for curved ranks (the conditional Gittins rank):
-  check such values by simulation. Prefer the closed forms where they exist (issue 15).
+  advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
+  atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
+  the stopping lines, :mod:`qtheory.engine.rank_tables`); the class sums by a sweep over rank
+  levels (:mod:`qtheory.engine.soap_sweep`, :math:`O(n \log n)`: ConditionalGittins and
+  SRPT-Bounce on 10,000 pairs in 0.16-0.19 s), equal to the per-threshold scan of
+  :mod:`qtheory.engine._soap_discrete` to 1e-12 (``tests/test_soap_exact_discrete.py``).
+* **Other size- and prediction-based ranks on continuous laws** (ConditionalGittins, a ``Rank``
+  with ``descriptor="size"`` or ``"prediction"``, the static and non-preemptive prediction
+  shapes) and mixed laws (:func:`evaluate_discretised`): the joint law is discretised into
+  descriptor classes (quantile cells of the size, of the prediction factor, then bins of the
+  prediction) at two resolutions, each evaluated exactly, and the two are extrapolated
+  (Richardson). The difference is reported as the error estimate; the values are typically
+  1e-4 to 1e-3 relative off (SPRPT through this route 2.2e-4 off at load 0.8 with exponential
+  sizes and predictions), and the estimate is not reliable for curved ranks (the conditional
+  Gittins rank): check such values by simulation (issue 15).
 
 Derivation: ``docs/soap_predictions.md`` (sections 3-5, the theorem), ``docs/gittins.md``.
 """

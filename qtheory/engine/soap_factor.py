@@ -36,6 +36,17 @@ Chebyshev antiderivatives. A job of size :math:`x` and prediction :math:`y` then
 The outer expectation is Gauss-Legendre in :math:`\log x` (the size law's rule) times
 Gauss-Legendre in :math:`\log z` with edges at :math:`z = 1/2, 1` (where :math:`R` and the
 residence change form) and the factor's kinks. Two resolutions give the error estimate.
+
+Measured (``tests/test_soap_exact_factor.py``): with the remaining rank, against SPRPT's closed
+form, 2e-15 relative (Exp sizes; exponential and log-normal predictions), 1e-11 (LogNormal(1)
+sizes, log-normal(0.5) predictions; estimate 1.5e-9), 8e-12 (uniform predictions; that closed
+form is itself a quadrature, and the estimate, 7e-13, does not cover the difference there);
+SRPT-Bounce within the simulator's interval on E[T] and E[T/X]. Cost on Exp/Exp: 3-4 s cold
+(the level interpolants, shared by both resolutions), 0.04 s per further load.
+
+Not covered (they take the discretised route): other rank shapes, size laws with atoms,
+``qt.from_scipy`` laws, prediction laws that are not a product with an independent factor
+(bounded multiplicative maps, one-bit advice, empirical pairs: exact there anyway).
 """
 
 from __future__ import annotations
