@@ -49,6 +49,17 @@ def _best(fn, repeat):
     return best, out
 
 
+def _old_routes(fn):
+    """One timed call of ``fn`` with the earlier routes switched on: the per-threshold scan,
+    class-by-class rank tables, no factor route."""
+    saved = generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE
+    generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE = "scan", True, False
+    try:
+        return _best(fn, 1)
+    finally:
+        generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE = saved
+
+
 def _truth(make, policy, load):
     """(reference value, its name) or (None, '')."""
     size = make()
@@ -127,14 +138,16 @@ def main(argv=None):
             return qt.MG1(load, qt.Exponential(1.0), qt.ExponentialPrediction())
 
         t_new, r_new = _best(lambda pol=pol: generic.evaluate(mk(), pol, [load]), repeat)
-        t_old, r_old = _best(lambda pol=pol: generic.evaluate_discretised(mk(), pol, [load]), repeat)
+        t_old, r_old = _old_routes(lambda pol=pol: generic.evaluate_discretised(mk(), pol, [load]))
         if pol.name == "SPRPT":
             truth = mk().mean_response_time("sprpt")
             e_new, e_old = abs(r_new.mean[0] / truth - 1), abs(r_old.mean[0] / truth - 1)
         else:
+            # no closed form: the new route's own error estimate (marked *)
             e_new, e_old = r_new.error[0] / r_new.mean[0], float("nan")
+        star = "*" if pol.name != "SPRPT" else " "
         print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x {r_new.mean[0]:12.9f} "
-              f"{r_old.mean[0]:12.9f} {e_new:11.1e} {e_old:11.1e}")
+              f"{r_old.mean[0]:12.9f} {e_new:10.1e}{star} {e_old:11.1e}")
         rows.append(dict(case=f"{name}, Exp/Exp", new_s=t_new, old_s=t_old, speedup=t_old / t_new,
                          value=float(r_new.mean[0]), old_value=float(r_old.mean[0]),
                          new_rel_err=e_new, old_rel_err=e_old))
@@ -160,6 +173,31 @@ def main(argv=None):
             print(f"{pol.name:40s} {n:6d} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x {diff:9.1e}")
             rows.append(dict(case=f"{pol.name}, EmpiricalPairs({n})", new_s=t_new, old_s=t_old,
                              speedup=t_old / t_new, rel_diff=diff, value=float(r_new.mean[0])))
+    # the robustness adversary for SRPT-Bounce and the default CLI table, with the earlier
+    # routes (per-threshold scan, class-by-class tables, no factor route) switched on
+    from qtheory.cli import main as cli_main
+    from qtheory.measures.robustness import robustness
+
+    def robust(ab):
+        return robustness("srpt-bounce", qt.Exponential(1.0), load, *ab)
+
+    def cli():
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli_main([])
+
+    print(f"\n{'end to end':36s} {'new s':>8s} {'old s':>8s} {'speedup':>8s}")
+    jobs = [(f"robustness SRPT-Bounce ({a}, {b})", lambda a=a, b=b: robust((a, b)))
+            for a, b in ((2.0, 0.5), (4.0, 0.25))]
+    if not args.quick:
+        jobs.append(("qtheory (default table)", cli))
+    for name, fn in jobs:
+        t_new, _ = _best(fn, repeat)
+        t_old, _ = _old_routes(fn)
+        print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x")
+        rows.append(dict(case=name, new_s=t_new, old_s=t_old, speedup=t_old / t_new))
     # still discretised: ConditionalGittins on a continuous prediction law
     if not args.quick:
         print("\nstill discretised (issue 15, not done): ConditionalGittins on continuous laws")

@@ -70,6 +70,12 @@ RESOLUTION = 48
 MAX_KNOTS = 4000
 #: interior ages per interval where a curved rank (Gittins) is replaced by chords
 REFINE = 8
+#: the routes taken by default (benchmarks switch them to time the earlier routes in the same
+#: run): the discrete engine ("sweep", or the per-threshold "scan"), the class-by-class rank
+#: tables, and the factor route for prediction ranks on multiplicative prediction laws
+ENGINE = "sweep"
+LEGACY_TABLES = False
+FACTOR_ROUTE = True
 
 
 @dataclass
@@ -331,11 +337,13 @@ def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None, snap: bool = False
 
 
 def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bool = False,
-                       engine: str = "sweep", legacy_tables: bool = False):
+                       engine: str | None = None, legacy_tables: bool | None = None):
     """E[T] at each arrival rate, E[T | atom] at the first, and (atoms, descriptors), from the
     rank tables of ``dj``: by the level sweep (:mod:`qtheory.engine.soap_sweep`, n log n) or,
     with ``engine="scan"``, by the per-threshold scan of :mod:`qtheory.engine._soap_discrete`
     (kept as the reference it is tested against; ``max_knots`` applies to it only)."""
+    engine = ENGINE if engine is None else engine
+    legacy_tables = LEGACY_TABLES if legacy_tables is None else legacy_tables
     g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko = _tables(policy, dj, tails_of, snap,
                                                          legacy_tables)
     ds = np.repeat(dj.d, [a.size for a in dj.x])
@@ -374,7 +382,7 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
                                  "quadrature resolutions and the rank interpolant)")
         except FloatingPointError:  # a rank the interpolant cannot follow: the discretisation
             pass
-    if soap_factor.supported(model, policy):
+    if FACTOR_ROUTE and soap_factor.supported(model, policy):
         try:
             m, e = soap_factor.evaluate(model, policy, lams)
             return GenericResult(m, e, False,
@@ -444,7 +452,7 @@ def response_time(model, policy: Policy, x, y=None):
             return soap_exact.conditional_blind(model, policy, x)
         except FloatingPointError:
             pass
-    if soap_factor.supported(model, policy) and y is not None:
+    if FACTOR_ROUTE and soap_factor.supported(model, policy) and y is not None:
         try:
             return soap_factor.conditional(model, policy, x, y)
         except FloatingPointError:
@@ -477,7 +485,7 @@ def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
             return soap_exact.slowdown_blind(model, policy)[0]
         except FloatingPointError:
             pass
-    if soap_factor.supported(model, policy):
+    if FACTOR_ROUTE and soap_factor.supported(model, policy):
         try:
             return soap_factor.slowdown(model, policy)[0]
         except FloatingPointError:
