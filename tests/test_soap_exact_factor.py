@@ -82,3 +82,13 @@ def test_conditional_means_average_to_the_mean():
     t = soap_factor.tables(q, pol, 0.35)
     c = generic.response_time(q, pol, t.X, t.Y)
     assert np.sum(t.W * c) == pytest.approx(generic.evaluate(q, pol, [0.8]).mean[0], rel=1e-12)
+
+
+def test_infinite_second_moment_left_to_the_discretised_route():
+    """Pareto(1.5) sizes (E[X^2] = inf): the factor route declines (its S2 needs E[X^2]), and
+    the generic route answers by the discretisation instead of hanging on non-finite levels."""
+    q = qt.MG1(0.8 / qt.Pareto(1.5).mean, qt.Pareto(1.5), prediction=EXP_PRED)
+    assert not soap_factor.supported(q, qt.SRPTBounce())
+    bp = qt.BoundedPareto(1.5, 1.0, 100.0)
+    assert soap_factor.supported(qt.MG1(0.5 / bp.mean, bp, prediction=EXP_PRED),
+                                 qt.SRPTBounce())

@@ -44,7 +44,8 @@ form is itself a quadrature, and the estimate, 7e-13, does not cover the differe
 SRPT-Bounce within the simulator's interval on E[T] and E[T/X]. Cost on Exp/Exp: 3-4 s cold
 (the level interpolants, shared by both resolutions), 0.04 s per further load.
 
-Not covered (they take the discretised route): other rank shapes, size laws with atoms,
+Not covered (they take the discretised route): other rank shapes, size laws with atoms or an
+infinite second moment,
 ``qt.from_scipy`` laws, prediction laws that are not a product with an independent factor
 (bounded multiplicative maps, one-bit advice, empirical pairs: exact there anyway).
 """
@@ -195,6 +196,8 @@ class FactorSOAP:
             a, _ = _age(_TN[None, :], lo[:, None], hi[:, None], nan[:lo.size, None])
             Nv, Sv = self.level_terms(a.ravel())
             Nv, Sv = Nv.reshape(a.shape), Sv.reshape(a.shape)
+            if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
+                raise FloatingPointError("the level functions are not finite")
             tails = []
             for v in (Nv, Sv):
                 c = v @ _VINV.T
@@ -333,6 +336,10 @@ def supported(model, policy) -> bool:
         return False
     size = model.size
     if size.is_discrete or size.is_mixed or isinstance(size, ScipySize):
+        return False
+    # S2 needs E[X^2] (the old interval's square): laws with an infinite second moment are
+    # left to the discretised route
+    if not math.isfinite(float(size.tail_moment(2, np.array(0.0)))):
         return False
     j = model.prediction.joint(size)
     return isinstance(j, FactorJoint)
