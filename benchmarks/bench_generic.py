@@ -11,8 +11,11 @@ Each case builds a fresh size law (no cached rank) and times one cold evaluation
 (best of ``--repeat``), then a warm 50-load sweep (``np.linspace(0.05, 0.98, 50)``) on the same
 law. The accuracy columns are against the closed form where Gittins reduces to FB or FCFS and
 against the independent mpmath evaluation of ``tests/gittins_mp_reference.py`` otherwise.
-Prediction-based and size-based ranks (ConditionalGittins, SRPT-Bounce, SRPT-through-generic)
-still take the discretised route: their timings are printed for the record.
+Then SRPT-Bounce and SPRPT on Exp sizes with exponential predictions through the factor route
+(:mod:`qtheory.engine.soap_factor`) against the discretised route, and ConditionalGittins and
+SRPT-Bounce on EmpiricalPairs through the level sweep (:mod:`qtheory.engine.soap_sweep`) against
+the per-threshold scan on the same tables. ConditionalGittins on continuous prediction laws is
+still discretised: its timing is printed for the record.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ def _best(fn, repeat):
         out = fn()
         best = min(best, time.perf_counter() - t)
     return best, out
+
+
+def _old_routes(fn):
+    """One timed call of ``fn`` with the earlier routes switched on: the per-threshold scan,
+    class-by-class rank tables, no factor route."""
+    saved = generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE
+    generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE = "scan", True, False
+    try:
+        return _best(fn, 1)
+    finally:
+        generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE = saved
 
 
 def _truth(make, policy, load):
@@ -115,19 +129,83 @@ def main(argv=None):
         rows.append(dict(case=name, new_s=t_new, old_s=t_old, speedup=t_old / t_new, sweep_s=t_sweep,
                          new_rel_err=e_new, estimate=est, old_rel_err=e_old, reference=how,
                          value=float(r_new.mean[0])))
-    # the routes not yet moved off the discretisation (for the record)
+    # prediction ranks on a continuous multiplicative law: the factor route against the
+    # discretised one (both cold: a fresh size law), and SPRPT through it against its closed form
+    print(f"\n{'prediction ranks, Exp/Exp':36s} {'new s':>8s} {'old s':>8s} {'speedup':>8s} "
+          f"{'new value':>12s} {'old value':>12s} {'new rel.err':>11s} {'old rel.err':>11s}")
+    for name, pol in (("SRPT-Bounce", qt.SRPTBounce()), ("SPRPT (generic)", qt.SPRPT())):
+        def mk():
+            return qt.MG1(load, qt.Exponential(1.0), qt.ExponentialPrediction())
+
+        t_new, r_new = _best(lambda pol=pol: generic.evaluate(mk(), pol, [load]), repeat)
+        t_old, r_old = _old_routes(lambda pol=pol: generic.evaluate_discretised(mk(), pol, [load]))
+        if pol.name == "SPRPT":
+            truth = mk().mean_response_time("sprpt")
+            e_new, e_old = abs(r_new.mean[0] / truth - 1), abs(r_old.mean[0] / truth - 1)
+        else:
+            # no closed form: the new route's own error estimate (marked *)
+            e_new, e_old = r_new.error[0] / r_new.mean[0], float("nan")
+        star = "*" if pol.name != "SPRPT" else " "
+        print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x {r_new.mean[0]:12.9f} "
+              f"{r_old.mean[0]:12.9f} {e_new:10.1e}{star} {e_old:11.1e}")
+        rows.append(dict(case=f"{name}, Exp/Exp", new_s=t_new, old_s=t_old, speedup=t_old / t_new,
+                         value=float(r_new.mean[0]), old_value=float(r_old.mean[0]),
+                         new_rel_err=e_new, old_rel_err=e_old))
+    # EmpiricalPairs: the level sweep against the per-threshold scan on the same tables
+    rng = np.random.default_rng(1)
+    print(f"\n{'EmpiricalPairs (Exp sizes, Exp factor)':40s} {'n':>6s} {'sweep s':>8s} {'scan s':>8s} "
+          f"{'speedup':>8s} {'rel.diff':>9s}")
+    sizes_n = (1000,) if args.quick else (1000, 3000, 10_000)
+    for n in sizes_n:
+        x = rng.exponential(1.0, n)
+        y = x * rng.exponential(1.0, n)
+        q = qt.MG1(load / x.mean(), prediction=qt.EmpiricalPairs(x, y))
+        for pol in (qt.ConditionalGittins(), qt.SRPTBounce()):
+            dj, _ = generic.discretise(q, "prediction", 48)
+            lam = np.array([q.arrival_rate])
+            t_new, r_new = _best(lambda q=q, pol=pol: generic.evaluate(q, pol, [q.arrival_rate]), repeat)
+            if n <= 1000:  # the scan is n^2: 29 s at 1,000 pairs for ConditionalGittins (before)
+                t_old, r_old = _best(lambda pol=pol, dj=dj, lam=lam: generic._evaluate_discrete(
+                    pol, dj, lam, snap=True, engine="scan", legacy_tables=True), 1)
+                diff = abs(r_old[0][0] / r_new.mean[0] - 1)
+            else:
+                t_old, diff = float("nan"), float("nan")
+            print(f"{pol.name:40s} {n:6d} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x {diff:9.1e}")
+            rows.append(dict(case=f"{pol.name}, EmpiricalPairs({n})", new_s=t_new, old_s=t_old,
+                             speedup=t_old / t_new, rel_diff=diff, value=float(r_new.mean[0])))
+    # the robustness adversary for SRPT-Bounce and the default CLI table, with the earlier
+    # routes (per-threshold scan, class-by-class tables, no factor route) switched on
+    from qtheory.cli import main as cli_main
+    from qtheory.measures.robustness import robustness
+
+    def robust(ab):
+        return robustness("srpt-bounce", qt.Exponential(1.0), load, *ab)
+
+    def cli():
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli_main([])
+
+    print(f"\n{'end to end':36s} {'new s':>8s} {'old s':>8s} {'speedup':>8s}")
+    jobs = [(f"robustness SRPT-Bounce ({a}, {b})", lambda a=a, b=b: robust((a, b)))
+            for a, b in ((2.0, 0.5), (4.0, 0.25))]
     if not args.quick:
-        print("\nstill discretised (issue 15, not done):")
-        other = [
-            ("ConditionalGittins, Exp/Exp", qt.Exponential(1.0), qt.ExponentialPrediction(),
-             qt.ConditionalGittins()),
-            ("SRPT-Bounce, Exp/Exp", qt.Exponential(1.0), qt.ExponentialPrediction(), qt.SRPTBounce()),
-        ]
-        for name, size, pred, pol in other:
-            t, r = _best(lambda size=size, pred=pred, pol=pol: generic.evaluate(
-                qt.MG1(load, size, pred), pol, [load]), 1)
-            print(f"{name:36s} {t:8.3f} s  value {r.mean[0]:.6f} +- {r.error[0]:.1e}")
-            rows.append(dict(case=name, old_s=t, value=float(r.mean[0])))
+        jobs.append(("qtheory (default table)", cli))
+    for name, fn in jobs:
+        t_new, _ = _best(fn, repeat)
+        t_old, _ = _old_routes(fn)
+        print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x")
+        rows.append(dict(case=name, new_s=t_new, old_s=t_old, speedup=t_old / t_new))
+    # still discretised: ConditionalGittins on a continuous prediction law
+    if not args.quick:
+        print("\nstill discretised (issue 15, not done): ConditionalGittins on continuous laws")
+        t, r = _best(lambda: generic.evaluate(qt.MG1(load, qt.Exponential(1.0),
+                                                     qt.ExponentialPrediction()),
+                                              qt.ConditionalGittins(), [load]), 1)
+        print(f"{'ConditionalGittins, Exp/Exp':36s} {t:8.3f} s  value {r.mean[0]:.6f} +- {r.error[0]:.1e}")
+        rows.append(dict(case="ConditionalGittins, Exp/Exp", old_s=t, value=float(r.mean[0])))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))

@@ -18,20 +18,31 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   their closed forms to about 1e-14; a V-shaped user rank :math:`|a - c|` against its formula
   to 2e-15. The error estimate (``evaluate(...).error``: two quadrature
   resolutions plus the rank interpolant's tail) was above the true error in every case.
+* **Prediction ranks y - a and |y - a| on a multiplicative prediction law** (SRPT-Bounce,
+  SPRPT forced through the generic route; a continuous size law without atoms and
+  :class:`~qtheory.laws.factor_joint.FactorJoint` predictions: exponential, uniform,
+  log-normal): :mod:`qtheory.engine.soap_factor`, on the law itself. Measured
+  (``tests/test_soap_exact_factor.py``): SPRPT through it against its closed form 2e-15
+  (Exp sizes, exponential and log-normal predictions), 1e-11 (LogNormal sizes and
+  predictions), 8e-12 (uniform predictions, whose closed form is itself a quadrature);
+  SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 3-4 s cold for
+  Exp/Exp (the level interpolants), 0.04 s per further load.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
-  advice on atomic sizes): the evaluation is exact for ranks that are piecewise linear in age
-  between the law's atoms and the policy's breakpoints (every built-in except the Gittins ranks,
-  whose concave pieces between atoms are replaced by chords through 8 interior ages); measured
-  1e-12 against the closed forms.
-* **Size- and prediction-based ranks on continuous laws** (SRPT-Bounce, ConditionalGittins,
-  a ``Rank`` with ``descriptor="size"`` or ``"prediction"``) and mixed laws
-  (:func:`evaluate_discretised`): the joint law is discretised into descriptor classes
-  (quantile cells of the size, of the prediction factor, then bins of the prediction) at two
-  resolutions, each evaluated exactly, and the two are extrapolated (Richardson). The difference
-  is reported as the error estimate; the values are typically 1e-4 to 1e-3 relative off (SPRPT
-  through this route 3.4e-4 off at load 0.8 with exponential sizes and predictions, PSPJF
-  1.3e-3), and the estimate is not reliable for curved ranks (the conditional Gittins rank):
-  check such values by simulation. Prefer the closed forms where they exist (issue 15).
+  advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
+  atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
+  the stopping lines, :mod:`qtheory.engine.rank_tables`); the class sums by a sweep over rank
+  levels (:mod:`qtheory.engine.soap_sweep`, :math:`O(n \log n)`: ConditionalGittins and
+  SRPT-Bounce on 10,000 pairs in 0.16-0.19 s), equal to the per-threshold scan of
+  :mod:`qtheory.engine._soap_discrete` to 1e-12 (``tests/test_soap_exact_discrete.py``).
+* **Other size- and prediction-based ranks on continuous laws** (ConditionalGittins, a ``Rank``
+  with ``descriptor="size"`` or ``"prediction"``, the static and non-preemptive prediction
+  shapes) and mixed laws (:func:`evaluate_discretised`): the joint law is discretised into
+  descriptor classes (quantile cells of the size, of the prediction factor, then bins of the
+  prediction) at two resolutions, each evaluated exactly, and the two are extrapolated
+  (Richardson). The difference is reported as the error estimate; the values are typically
+  1e-4 to 1e-3 relative off (SPRPT through this route 2.2e-4 off at load 0.8 with exponential
+  sizes and predictions), and the estimate is not reliable for curved ranks (the conditional
+  Gittins rank): check such values by simulation (issue 15).
 
 Derivation: ``docs/soap_predictions.md`` (sections 3-5, the theorem), ``docs/gittins.md``.
 """
@@ -48,7 +59,7 @@ from ..laws._quadrature import size_rule
 from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
 from ..policies import Policy
 from . import _soap_discrete as K
-from . import soap_exact
+from . import rank_tables, soap_exact, soap_factor, soap_sweep
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -59,6 +70,12 @@ RESOLUTION = 48
 MAX_KNOTS = 4000
 #: interior ages per interval where a curved rank (Gittins) is replaced by chords
 REFINE = 8
+#: the routes taken by default (benchmarks switch them to time the earlier routes in the same
+#: run): the discrete engine ("sweep", or the per-threshold "scan"), the class-by-class rank
+#: tables, and the factor route for prediction ranks on multiplicative prediction laws
+ENGINE = "sweep"
+LEGACY_TABLES = False
+FACTOR_ROUTE = True
 
 
 @dataclass
@@ -123,13 +140,16 @@ def _group(x, y, p, bins: int | None):
                 ys[k] = np.sum(p[sel] * y[sel]) / np.sum(p[sel])
         y = ys[lab]
     d, inv = np.unique(y, return_inverse=True)
-    xs, ps = [], []
-    for k in range(d.size):
-        sel = inv == k
-        xa, ia = np.unique(x[sel], return_inverse=True)
-        xs.append(xa)
-        ps.append(np.bincount(ia, weights=p[sel], minlength=xa.size))
-    return DiscreteJoint(d, xs, ps)
+    # one sort by (class, size), then equal (class, size) pairs merged: n log n
+    order = np.lexsort((x, inv))
+    c, xv, pv = inv[order], np.asarray(x, float)[order], np.asarray(p, float)[order]
+    new = np.ones(c.size, bool)
+    new[1:] = (c[1:] != c[:-1]) | (xv[1:] != xv[:-1])
+    grp = np.cumsum(new) - 1
+    xu, cu = xv[new], c[new]
+    pu = np.bincount(grp, weights=pv, minlength=xu.size)
+    cuts = np.flatnonzero(np.diff(cu)) + 1
+    return DiscreteJoint(d, np.split(xu, cuts), np.split(pu, cuts))
 
 
 def discretise(model, descriptor: str, n: int) -> tuple[DiscreteJoint, bool]:
@@ -276,36 +296,61 @@ def _snap_ties(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None, snap: bool = False):
+def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None, snap: bool = False,
+            legacy: bool = False):
+    """The rank tables of every class, the atoms and their prefix sums (the input of the SOAP
+    engines). Ranks linear between grid points and the Gittins ranks of discrete laws are
+    built for all classes at once (:mod:`qtheory.engine.rank_tables`; the Gittins table is the
+    exact lower envelope, not chords); ``legacy=True`` builds them class by class as before
+    (chords for Gittins), which the tests compare against."""
     refine = 0 if policy.name in _PIECEWISE_LINEAR else REFINE
-    gs, Ps, Ss, Es, go = [], [], [], [], [0]
-    for d, x, p in zip(dj.d, dj.x, dj.p):
-        tails = tails_of(float(d)) if tails_of is not None else None
-        g, P, S, E = _rank_table(policy, float(d), x, p, refine, tails)
-        gs.append(g)
-        Ps.append(P)
-        Ss.append(S)
-        Es.append(E)
-        go.append(go[-1] + g.size)
-    P, S, E = np.concatenate(Ps), np.concatenate(Ss), np.concatenate(Es)
-    if snap:  # exact tables (discrete laws); a discretised continuous law keeps its chords
-        P, S, E = _snap_ties(P, S, E)
     xs = np.concatenate(dj.x)
     ps = np.concatenate(dj.p)
     xo = np.concatenate([[0], np.cumsum([a.size for a in dj.x])]).astype(np.int64)
+    if not legacy and tails_of is None and (refine == 0 or policy.law_rank == "gittins"):
+        if refine == 0:
+            g, P, S, E, go = rank_tables.linear_tables(policy, np.asarray(dj.d, float), xs, xo)
+        else:
+            g, P, S, E, go = rank_tables.gittins_tables(xs, ps, xo)
+    else:
+        gs, Ps, Ss, Es, go = [], [], [], [], [0]
+        for d, x, p in zip(dj.d, dj.x, dj.p):
+            tails = tails_of(float(d)) if tails_of is not None else None
+            g, P, S, E = _rank_table(policy, float(d), x, p, refine, tails)
+            gs.append(g)
+            Ps.append(P)
+            Ss.append(S)
+            Es.append(E)
+            go.append(go[-1] + g.size)
+        g, P, S, E = np.concatenate(gs), np.concatenate(Ps), np.concatenate(Ss), np.concatenate(Es)
+        go = np.asarray(go, np.int64)
+    if snap:  # exact tables (discrete laws); a discretised continuous law keeps its chords
+        P, S, E = _snap_ties(P, S, E)
     ko = (xo[:-1] + np.arange(xo.size - 1)).astype(np.int64)
     q0, q1, q2 = [], [], []
     for x, p in zip(dj.x, dj.p):
         q0.append(np.concatenate([[0.0], np.cumsum(p)]))
         q1.append(np.concatenate([[0.0], np.cumsum(p * x)]))
         q2.append(np.concatenate([[0.0], np.cumsum(p * x * x)]))
-    return (np.concatenate(gs), P, S, E,
-            np.asarray(go, np.int64), xs, ps, np.concatenate(q0), np.concatenate(q1),
+    return (g, P, S, E, go, xs, ps, np.concatenate(q0), np.concatenate(q1),
             np.concatenate(q2), xo, ko)
 
 
-def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bool = False):
-    g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko = _tables(policy, dj, tails_of, snap)
+def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bool = False,
+                       engine: str | None = None, legacy_tables: bool | None = None):
+    """E[T] at each arrival rate, E[T | atom] at the first, and (atoms, descriptors), from the
+    rank tables of ``dj``: by the level sweep (:mod:`qtheory.engine.soap_sweep`, n log n) or,
+    with ``engine="scan"``, by the per-threshold scan of :mod:`qtheory.engine._soap_discrete`
+    (kept as the reference it is tested against; ``max_knots`` applies to it only)."""
+    engine = ENGINE if engine is None else engine
+    legacy_tables = LEGACY_TABLES if legacy_tables is None else legacy_tables
+    g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko = _tables(policy, dj, tails_of, snap,
+                                                         legacy_tables)
+    ds = np.repeat(dj.d, [a.size for a in dj.x])
+    if engine == "sweep":
+        out, cond = soap_sweep.evaluate_tables(np.asarray(lams, float), g, P, S, E, go, xs, ps,
+                                               q0, q1, q2, xo, ko)
+        return out, cond, (xs, ds)
     vals = np.concatenate([P, S, E])
     knots = np.unique(vals[np.isfinite(vals)])
     if knots.size == 0:
@@ -317,7 +362,7 @@ def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bo
     cond = np.empty(xs.size)
     out = K.tagged(np.asarray(lams, float), g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko, knots, at,
                    slope, icpt, cond)
-    return out, cond, (xs, np.repeat(dj.d, [a.size for a in dj.x]))
+    return out, cond, (xs, ds)
 
 
 def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> GenericResult:
@@ -336,6 +381,15 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
                                  "generic SOAP evaluator on the law itself (blind rank; error: two "
                                  "quadrature resolutions and the rank interpolant)")
         except FloatingPointError:  # a rank the interpolant cannot follow: the discretisation
+            pass
+    if FACTOR_ROUTE and soap_factor.supported(model, policy):
+        try:
+            m, e = soap_factor.evaluate(model, policy, lams)
+            return GenericResult(m, e, False,
+                                 "generic SOAP evaluator on the law itself (prediction rank y - a or "
+                                 "|y - a| on a multiplicative prediction law; error: two quadrature "
+                                 "resolutions and the level interpolants)")
+        except FloatingPointError:
             pass
     return evaluate_discretised(model, policy, lams, resolution)
 
@@ -398,6 +452,11 @@ def response_time(model, policy: Policy, x, y=None):
             return soap_exact.conditional_blind(model, policy, x)
         except FloatingPointError:
             pass
+    if FACTOR_ROUTE and soap_factor.supported(model, policy) and y is not None:
+        try:
+            return soap_factor.conditional(model, policy, x, y)
+        except FloatingPointError:
+            pass
     dj, exact = discretise(model, policy.descriptor, 2 * RESOLUTION)
     _, cond, (xs, ds) = _evaluate_discrete(policy, dj, np.array([model.arrival_rate]), snap=exact)
     x = np.atleast_1d(np.asarray(x, float))
@@ -424,6 +483,11 @@ def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
     if soap_exact.supported(model, policy):
         try:
             return soap_exact.slowdown_blind(model, policy)[0]
+        except FloatingPointError:
+            pass
+    if FACTOR_ROUTE and soap_factor.supported(model, policy):
+        try:
+            return soap_factor.slowdown(model, policy)[0]
         except FloatingPointError:
             pass
     lam = np.array([model.arrival_rate])
