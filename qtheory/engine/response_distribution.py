@@ -515,24 +515,64 @@ def _check(model, policy, x):
         raise NotImplementedError(
             "PS is not a SOAP policy: its sojourn-time law has no transform of this form (exact "
             "results exist for M/M/1-PS only, e.g. Coffman, Muntz and Trotter 1970); not implemented")
-    if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
-        if pol.descriptor == "prediction" and form in ("nonpreemptive", "static", "remaining"):
-            raise NotImplementedError(
-                f"{pol.name}: prediction-based distributions (SPJF, PSPJF, SPRPT) are not implemented "
-                "yet: the decomposition is the same (docs/response_time_distribution.md, section 5) "
-                "but needs a 2-D quadrature rule for the joint law of size and prediction")
-        raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
     if x is not None:
         x = np.asarray(x, float)
         if x.ndim != 0 or not (math.isfinite(float(x)) and float(x) > 0):
             raise ValueError(f"x must be one finite size > 0, got x={x!r}")
+    if pol.descriptor == "prediction" and form in ("nonpreemptive", "static", "remaining"):
+        return pol
+    if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
+        raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
     return pol
+
+
+def _euler(discrete: bool) -> tuple[float, int, int]:
+    # discrete sizes: the law has kinks (and jumps) at sums of the atoms, where the Euler sum of
+    # the Fourier series converges like n^-2 only: 1600 terms reach 1e-9 at distance 0.5 from
+    # a kink (docs/response_time_distribution.md, accuracy); the transforms are cheap there
+    return (li.EULER_A, EULER_N_KINKS, EULER_M_KINKS) if discrete else (li.EULER_A, li.EULER_N, li.EULER_M)
+
+
+def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
+    r"""SPJF, PSPJF, SPRPT (:mod:`qtheory.engine.response_distribution_prediction`): a class
+    needs both ``x`` and ``y``; perfect predictions on a continuous size law use the size-based
+    transform of the same rank shape (exact: :math:`Y = X`)."""
+    from . import response_distribution_prediction as rdp
+
+    if (x is None) != (y is None):
+        raise ValueError(f"{pol.name}: pass both x and y (a job class: size and prediction) or "
+                         f"neither (the unconditional law), got x={x!r}, y={y!r}")
+    if y is not None:
+        yv = np.asarray(y, float)
+        if yv.ndim != 0 or not (math.isfinite(float(yv)) and float(yv) >= 0):
+            raise ValueError(f"y must be one finite prediction >= 0, got y={y!r}")
+        y = float(yv)
+    rule = rdp.joint_rule(model, rdp.WIDTH_JOINT if x is None else rdp.WIDTH_CLASS)
+    if rule is None:  # perfect predictions, continuous sizes: the size-based policy
+        if y is not None and y != float(x):
+            raise NotImplementedError(f"{pol.name} with perfect predictions: a class needs y == x "
+                                      f"(got x={x!r}, y={y!r})")
+        return _build_size(model, pol, x, waiting)
+    tr = rdp.PredictionTransform(model, pol, rule, x, y, waiting=waiting)
+    euler = _euler(rule.discrete)
+    label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}, y={y:g}")
+    if waiting:
+        return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
+    if tr.shifted:
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
+    return ResponseTimeDistribution(tr, label, euler=euler)
 
 
 def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
     pol = _check(model, policy, x)
+    if pol.descriptor == "prediction":
+        return _build_prediction(model, pol, x, y, waiting)
     if y is not None:
         raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
+    return _build_size(model, pol, x, waiting)
+
+
+def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     if x is None:
         r = _rule(model.size, WIDTH_FINE if pol.formula_form() == "constant" else WIDTH)
         xs, ws = r.x, r.w
@@ -541,11 +581,7 @@ def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
         xs, ws = np.array([float(x)]), np.array([1.0])
         label = f"{pol.name} on {model!r}, x={float(x):g}"
     tr = _SizeTransform(model, pol, xs, ws, waiting=waiting, unconditional=x is None)
-    # discrete sizes: the law has kinks (and jumps) at sums of the atoms, where the Euler sum of
-    # the Fourier series converges like n^-2 only: 1600 terms reach 1e-9 at distance 0.5 from
-    # a kink (docs/response_time_distribution.md, accuracy); the transforms are cheap there
-    euler = (li.EULER_A, EULER_N_KINKS, EULER_M_KINKS) if model.size.is_discrete else \
-        (li.EULER_A, li.EULER_N, li.EULER_M)
+    euler = _euler(model.size.is_discrete)
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
     if tr.shifted:
