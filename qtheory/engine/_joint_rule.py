@@ -43,6 +43,10 @@ from ..laws._quadrature import ORDER, _gl, panels
 
 #: rows of a 2-D evaluation done at once (memory)
 _CHUNK = 64
+#: prediction mass left out below and above the prediction nodes of a continuous joint law
+Y_CUT = 1e-14
+#: class weights below this are set to 0 (skipped by the kernels)
+W_TINY = 1e-22
 
 
 # ---- cumulative integrals on a threshold grid -------------------------------------------------
@@ -68,7 +72,8 @@ class TGrid:
     the panel holding :math:`c` and the coefficients of the partial integral from the panel's
     start: :math:`R(c) = \sum_{p' < p}\int_{p'} g + \sum_l coef_l\, g(t_{start_p + l})`."""
 
-    def __init__(self, t, full, L, starts, locate):
+    def __init__(self, t, full, L, starts, locate, interp=None):
+        self._interp = interp
         self.t = np.asarray(t, float)
         self.full = np.asarray(full, float)
         self.L = int(L)
@@ -85,6 +90,14 @@ class TGrid:
         per = np.add.reduceat(contrib, self.starts, axis=-1) if self.starts.size else contrib[..., :0]
         z = np.zeros(g.shape[:-1] + (1,), per.dtype)
         return np.concatenate([z, np.cumsum(per, axis=-1)], axis=-1)
+
+    def interp(self, g: np.ndarray, c) -> np.ndarray:
+        """``g`` (last axis over the nodes) interpolated at the points ``c`` (Lagrange on the
+        nodes of the panel holding each point; log panels in :math:`\\log t`)."""
+        p, basis = self._interp(np.asarray(c, float).reshape(-1))
+        idx = self.starts[p][:, None] + np.arange(self.L)[None, :]
+        idx = np.minimum(idx, self.t.size - 1)
+        return np.einsum("...ql,ql->...q", g[..., idx], basis)
 
     def cum(self, g: np.ndarray, c) -> np.ndarray:
         r""":math:`R(c) = \int_0^c g`, ``g`` of shape ``(..., len(t))``; result ``(..., len(c))``."""
@@ -124,7 +137,25 @@ def log_tgrid(edges: np.ndarray, lo: float) -> TGrid:
             p[logs] = j + 1
         return p, coef
 
-    return TGrid(t, full, ORDER, starts, locate)
+    def interp(c):
+        uc = np.log(np.clip(c, math.exp(e[0]), math.exp(e[-1])))
+        j = np.clip(np.searchsorted(e, uc, side="right") - 1, 0, e.size - 2)
+        xi = (uc - e[j]) / h[j]
+        return j + 1, _lagrange(xi)
+
+    return TGrid(t, full, ORDER, starts, locate, interp)
+
+
+def _lagrange(xi: np.ndarray) -> np.ndarray:
+    """``B[q, k] = \\ell_k(\\xi_q)``: the Lagrange basis of the Gauss-Legendre nodes of [0, 1]."""
+    nodes, _ = _gl(ORDER)
+    d = xi[:, None] - nodes[None, :]
+    B = np.ones((xi.size, ORDER))
+    for k in range(ORDER):
+        for m in range(ORDER):
+            if m != k:
+                B[:, k] *= d[:, m] / (nodes[k] - nodes[m])
+    return B
 
 
 def step_tgrid(edges: np.ndarray) -> TGrid:
@@ -212,8 +243,11 @@ class FactorJointRule:
 
     discrete = False
 
-    def __init__(self, rule, factor, width: float):
+    def __init__(self, rule, factor, width: float, twidth: float = 1.0, class_rule=None):
         self.r = rule
+        #: the size rule of the classes (the residence transforms oscillate like e^{-s x}: a
+        #: finer rule than the thresholds' sums need)
+        self.rc = rule if class_rule is None else class_rule
         self.f = factor
         self.kinks = np.asarray([k for k in factor.kinks if k > 0], float)
         self.width = width
@@ -222,27 +256,34 @@ class FactorJointRule:
         zq = [math.exp(float(factor.log_range_q(u))) for u in (1e-6, 1 - 1e-6)]
         lo = rule.lo * zq[0]
         hi = rule.hi * zq[1]
+        g = np.geomspace(lo, hi, 600)
+        F = self.cdf_y(g)
+
+        def quantile(q, up):
+            i = int(np.clip(np.searchsorted(F, q), 1, g.size - 1))
+            return float(g[i] if up else g[i - 1])
+
+        # the predictions below the 1e-14 quantile and above 1 - 1e-14 are left out (their
+        # classes carry 2e-14 of the mass)
+        lo, hi = quantile(Y_CUT, False), quantile(1 - Y_CUT, True)
         self.lo_y, self.hi_y = lo, hi
-        b0 = self._y_quantile(1e-4, lo, hi)
-        b1 = self._y_quantile(1 - 1e-4, lo, hi)
+        b0, b1 = quantile(1e-4, False), quantile(1 - 1e-4, True)
         from ..laws._quadrature import log_edges
 
         bps = [rule.lo * k for k in self.kinks] + [rule.hi * k for k in self.kinks]
-        self.yedges = log_edges(lo, hi, width, [b for b in bps if lo < b < hi], bulk=(b0, b1))
-
-    def _y_quantile(self, q, lo, hi):
-        g = np.geomspace(lo, hi, 400)
-        F = self.cdf_y(g)
-        i = int(np.clip(np.searchsorted(F, q), 1, g.size - 1))
-        return float(g[i])
+        bps = [b for b in bps if lo < b < hi]
+        self.yedges = log_edges(lo, hi, width, bps, bulk=(b0, b1))
+        #: the threshold grid of Kendall's equation: eta_{<t}(s) is smooth in log t (it does
+        #: not oscillate like the transforms of sizes), so its panels are wider
+        self.tedges = log_edges(lo, hi, twidth, bps, bulk=(b0, b1))
 
     # -- the size rule split per row ---------------------------------------------------------
-    def _split(self, cuts: np.ndarray, density: bool = True):
+    def _split(self, cuts: np.ndarray, density: bool = True, r=None):
         r"""Rows of the size rule with extra panel edges at ``cuts`` (shape ``(n, c)``, in x;
         values outside the rule's range are ignored): nodes ``X`` and weights ``W`` with
         :math:`\sum_k W_k g(X_k) \approx E[g(X)]` (``density=False``: :math:`\int g\,dx` over
         the rule's range, no head or tail node)."""
-        r = self.r
+        r = self.r if r is None else r
         cuts = np.atleast_2d(np.asarray(cuts, float))
         n = cuts.shape[0]
         lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, r.hi))
@@ -314,18 +355,22 @@ class FactorJointRule:
         the sizes with the joint weights :math:`f_X(x) f_Z(y/x)/x\,dx\,dy`, each row split at
         :math:`x = y` (SPRPT's residence kinks there) and where :math:`y/x` crosses a kink of
         :math:`Z`."""
-        g = self.tgrid()
-        y = g.t[ORDER:]
-        dy = g.full[ORDER:]
+        y, dy = panels(self.yedges)
+        y = np.exp(y)
+        dy = dy * y
         cuts = np.concatenate([y[:, None], self._kink_cuts(y)], axis=1)
-        X, W = self._split(cuts)
+        X, W = self._split(cuts, r=self.rc)
         W = W * self.f.pdf(y[:, None] / X) / X * dy[:, None]
-        return y, X, W
+        return y, X, np.where(W < W_TINY, 0.0, W)
 
     def tgrid(self, top: float | None = None) -> TGrid:
-        e = self.yedges
-        if top is not None and math.isfinite(top) and top > math.exp(e[-1]):
-            e = np.concatenate([e, [math.log(top)]])
+        """The prediction panels (``top``: only those below ``top``, which is an edge)."""
+        e = self.tedges
+        if top is not None and math.isfinite(top):
+            lt = math.log(max(top, math.exp(e[0]) * (1 + 1e-12)))
+            e = np.concatenate([e[e < lt - 1e-12], [lt]])
+            if e.size < 2:
+                e = np.array([lt - 1.0, lt])
         return log_tgrid(e, math.exp(e[0]))
 
 

@@ -547,7 +547,7 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
         if yv.ndim != 0 or not (math.isfinite(float(yv)) and float(yv) >= 0):
             raise ValueError(f"y must be one finite prediction >= 0, got y={y!r}")
         y = float(yv)
-    rule = rdp.joint_rule(model, rdp.WIDTH_JOINT if x is None else rdp.WIDTH_CLASS)
+    rule = rdp.joint_rule(model, conditional=x is not None)
     if rule is None:  # perfect predictions, continuous sizes: the size-based policy
         if y is not None and y != float(x):
             raise NotImplementedError(f"{pol.name} with perfect predictions: a class needs y == x "

@@ -37,10 +37,17 @@ import numpy as np
 from ._joint_rule import DiscreteJointRule, FactorJointRule
 from .response_distribution import _psi_at, _rule, busy_eta
 
-#: width in log x of the size rule (10 Gauss-Legendre nodes per panel): a class (x, y), and the
-#: unconditional laws (2-D: prediction nodes x size nodes)
+#: widths in log x of the size rules (10 Gauss-Legendre nodes per panel) of continuous joint
+#: laws: the sizes of the classes (the residence transforms oscillate like e^{-sx}: 0.5 was
+#: 3e-3 off on the cdf, 0.25 about 1e-7 from 0.125), the threshold sums (Kendall's equation and
+#: the old-job pieces: 0.5 is 1e-8 from 0.25), the prediction nodes of the unconditional law
+#: and the threshold grid of eta_{<t}(s) in log t (smooth: 1.0 is 1e-11 from 0.25 on the cdf,
+#: 1e-13 on the means; 2.0 was 1e-8 off with log-normal(0.5) predictions); measured
+#: on M/M/1 at 0.8 with exponential predictions (docs/response_time_distribution.md)
 WIDTH_CLASS = 0.25
 WIDTH_JOINT = 0.5
+WIDTH_Y = 1.0
+WIDTH_T = 1.0
 #: the rank shapes covered with descriptor "prediction"
 PREDICTION_FORMS = ("nonpreemptive", "static", "remaining")
 #: transform values per block (memory: blocks x classes x size nodes complex numbers)
@@ -64,7 +71,38 @@ def _cum_kernel(g, Rc, p, start, coef, out):  # pragma: no cover - compiled
             out[i, q] = acc
 
 
-def joint_rule(model, width: float):
+@numba.njit(cache=True, nogil=True)
+def _residence_kernel(g, Rc, p, start, coef, Ry, s, X, W, unshift, out):  # pragma: no cover
+    # out[i, j] = sum_k W[j, k] exp(R(y_j - x_jk) - R(y_j) - s x_jk [unshift]), R = int_0 g
+    n_s = g.shape[0]
+    ny, K = X.shape
+    L = coef.shape[1]
+    for i in range(n_s):
+        si = s[i]
+        for j in range(ny):
+            acc = 0.0 + 0.0j
+            ry = Ry[i, j]
+            for k in range(K):
+                w = W[j, k]
+                if w == 0.0:
+                    continue
+                q = j * K + k
+                b = p[q]
+                r = Rc[i, b]
+                st = start[b]
+                for m in range(L):
+                    c = coef[q, m]
+                    if c != 0.0:
+                        r += c * g[i, st + m]
+                e = r - ry
+                if unshift:
+                    e -= si * X[j, k]
+                if e.real > -700.0:
+                    acc += w * np.exp(e)
+            out[i, j] = acc
+
+
+def joint_rule(model, conditional: bool):
     r"""The joint law of :math:`(X, Y)` of ``model`` as a rule (:mod:`qtheory.engine._joint_rule`):
     exact pairs for finite joint laws (empirical pairs, discrete sizes with discrete or perfect
     predictions), the 2-D rule for continuous sizes with a multiplicative factor; ``None`` for
@@ -85,7 +123,10 @@ def joint_rule(model, width: float):
     if isinstance(joint, EmpiricalJoint):
         return DiscreteJointRule(joint.x, joint.y, joint.w)
     if isinstance(joint, FactorJoint) and not size.is_discrete and not size.atom_values.size:
-        return FactorJointRule(_rule(size, width), joint.factor, width)
+        if conditional:
+            return FactorJointRule(_rule(size, WIDTH_CLASS), joint.factor, WIDTH_Y, WIDTH_T)
+        return FactorJointRule(_rule(size, WIDTH_JOINT), joint.factor, WIDTH_Y, WIDTH_T,
+                               class_rule=_rule(size, WIDTH_CLASS))
     raise NotImplementedError(
         f"prediction-based response-time distributions on the joint law {type(joint).__name__} "
         f"(sizes {size!r}, predictions {pred!r}) are not implemented: they cover finite joint laws "
@@ -126,20 +167,34 @@ class PredictionTransform:
         #: a class's response time is inverted as T - x (its law jumps at x)
         self.shifted = self.conditional and not waiting
         ys = self.ys
-        self.Xn, self.Wn = rule.new(ys, strict=True)
-        self.Xo, self.Wo = rule.new(ys, strict=False)
-        if self.kind == "nonpreemptive":
-            self.X1, self.W1 = rule.gt_x(ys)
-        elif self.kind == "remaining":
-            self.X1, self.W1 = rule.gt_rem(ys)
-        else:
-            self.X1, self.W1 = np.ones((ys.size, 1)), np.zeros((ys.size, 1))
-        if self.kind == "remaining" and not waiting:
-            self.grid = rule.tgrid(top=float(ys.max()))
+        #: continuous joint law, unconditional: the pieces (Kendall's equation, the old-job
+        #: delay) are computed on the threshold grid and interpolated at the prediction nodes
+        #: (they are smooth in log y; eta_{<y}(s) does not oscillate in y)
+        self._interp = not self.conditional and not rule.discrete
+        if (self.kind == "remaining" and not waiting) or self._interp:
+            self.grid = rule.tgrid(top=float(ys.max()) if self.conditional else None)
             self.Xt, self.Wt = rule.new(self.grid.t, strict=True)
             d = np.maximum(ys[:, None] - self.Xc, 0.0)
             self._q_y = self.grid.locate(ys)
             self._q_d = self.grid.locate(d)
+        #: the thresholds where the pieces are computed
+        rows = self.grid.t if self._interp else ys
+        if self._interp:
+            self.Xn, self.Wn = self.Xt, self.Wt
+        else:
+            self.Xn, self.Wn = rule.new(rows, strict=True)
+        self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
+            rule.new(rows, strict=False)
+        if self.kind == "nonpreemptive":
+            self.X1, self.W1 = rule.gt_x(rows)
+        elif self.kind == "remaining":
+            self.X1, self.W1 = rule.gt_rem(rows)
+        else:
+            self.X1, self.W1 = np.ones((rows.size, 1)), np.zeros((rows.size, 1))
+
+    def _at_classes(self, a: np.ndarray) -> np.ndarray:
+        """Values on the rows (last axis) at the prediction nodes."""
+        return self.grid.interp(a, self.ys) if self._interp else a
 
     # -- pieces and moments ----------------------------------------------------------------------
     @staticmethod
@@ -147,10 +202,11 @@ class PredictionTransform:
         return np.sum(W * X ** k, axis=1)
 
     def _pieces(self):
-        lam = self.lam
-        o = [self._m(self.Xo, self.Wo, k) for k in (1, 2, 3)]
-        p = [self._m(self.X1, self.W1, k) for k in (1, 2, 3)]
-        n1, n2 = self._m(self.Xn, self.Wn, 1), self._m(self.Xn, self.Wn, 2)
+        """The moments of the pieces at the prediction nodes."""
+        lam, c = self.lam, self._at_classes
+        o = [c(self._m(self.Xo, self.Wo, k)) for k in (1, 2, 3)]
+        p = [c(self._m(self.X1, self.W1, k)) for k in (1, 2, 3)]
+        n1, n2 = c(self._m(self.Xn, self.Wn, 1)), c(self._m(self.Xn, self.Wn, 2))
         return lam, o, p, n1, n2
 
     def _class_moments(self):
@@ -241,14 +297,18 @@ class PredictionTransform:
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
         lam = self.lam
         S = s[:, None]
-        eta = busy_eta(s, lam, self.Xn, self.Wn)
-        psi0 = _psi_at(eta, self.Xo, self.Wo)
+        et = None
+        if (self.kind == "remaining" and not self.waiting) or self._interp:
+            et = busy_eta(s, lam, self.Xt, self.Wt)
+        eta_r = et if self._interp else busy_eta(s, lam, self.Xn, self.Wn)
+        psi0 = _psi_at(eta_r, self.Xo, self.Wo)
         rho0 = lam * self._m(self.Xo, self.Wo, 1)
         rho1 = lam * self._m(self.X1, self.W1, 1)
-        num = (1.0 - rho0 - rho1)[None, :] * eta
+        num = (1.0 - rho0 - rho1)[None, :] * eta_r
         if self.kind != "static":
-            num = num + lam * _psi_at(eta, self.X1, self.W1)
-        V = num / (eta - lam * psi0)
+            num = num + lam * _psi_at(eta_r, self.X1, self.W1)
+        V = self._at_classes(num / (eta_r - lam * psi0))
+        eta = self._at_classes(eta_r)
         wsum = self.Wc.sum(1)
         if self.waiting:
             return V @ wsum
@@ -262,26 +322,23 @@ class PredictionTransform:
             U = eta - S if self.shifted else eta
             res = wsum[None, :] - _psi_at(U, Xc, Wc)
         else:
-            res = self._sprpt_residence(s)
+            res = self._sprpt_residence(s, et)
         return np.sum(V * res, axis=1)
 
-    def _sprpt_residence(self, s: np.ndarray) -> np.ndarray:
+    def _sprpt_residence(self, s: np.ndarray, et: np.ndarray) -> np.ndarray:
         r""":math:`\sum_i W_{ji} \exp(-s x_i - \int_{(y_j - x_i)^+}^{y_j} (\eta_{<v}(s) - s)\,dv)`
         per prediction node (``shifted``: without :math:`e^{-s x}`)."""
         g = self.grid
-        et = busy_eta(s, self.lam, self.Xt, self.Wt) - s[:, None]
+        et = et - s[:, None]
         Rc = g.panel_integrals(et)
         Ry = np.empty((s.size, self.ys.size), complex)
         p, coef = self._q_y
         _cum_kernel(et, Rc, p, g.starts, coef, Ry)
         p, coef = self._q_d
-        Rd = np.empty((s.size, p.size), complex)
-        _cum_kernel(et, Rc, p, g.starts, coef, Rd)
-        Rd = Rd.reshape(s.size, *self.Xc.shape)
-        expo = Rd - Ry[:, :, None]
-        if not self.shifted:
-            expo = expo - s[:, None, None] * self.Xc[None, :, :]
-        return np.sum(self.Wc[None, :, :] * np.exp(expo), axis=2)
+        out = np.empty((s.size, self.ys.size), complex)
+        _residence_kernel(et, Rc, p, g.starts, coef, Ry, s, self.Xc, self.Wc,
+                          not self.shifted, out)
+        return out
 
 
 __all__ = ["PredictionTransform", "joint_rule", "PREDICTION_FORMS"]
