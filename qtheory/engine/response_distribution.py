@@ -3,7 +3,9 @@ r"""Response-time and waiting-time distributions of the closed-form SOAP policie
 Every built-in size-based SOAP policy (FCFS, LAS, SJF, PSJF, SRPT) gets the Laplace-Stieltjes
 transform (LST) of its response time :math:`T` and of its waiting time :math:`W` (until the job
 first reaches its worst future rank, for these policies the start of its service), conditional
-on the job's size :math:`x` and unconditional, from SOAP's decomposition (Scully,
+on the job's size :math:`x` and unconditional (the prediction-based SPJF, PSPJF and SPRPT:
+:mod:`qtheory.engine.response_distribution_prediction`, dispatched from here), from SOAP's
+decomposition (Scully,
 Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5; Kleinrock, *Queueing Systems* Vol. II,
 1976, ch. 3; Schrage and Miller, Oper. Res. 14, 1966; Schrage, Oper. Res. 15, 1967):
 
@@ -503,9 +505,11 @@ class _SizeTransform:
 
 
 # ---- entry points ----------------------------------------------------------------------------
-_GENERIC_MSG = ("{name}: the response-time distribution of this policy needs the exact generic "
-                "SOAP evaluator (issue 15: worst-future-rank intervals for any rank function; TRAIL: "
-                "its limited-preemption pieces); only FCFS, LAS, SJF, PSJF and SRPT have it for now")
+_GENERIC_MSG = ("{name}: the response-time distribution of this policy is not implemented: it needs "
+                "the exact generic SOAP evaluator (issue 15: worst-future-rank intervals for any rank "
+                "function); TRAIL's limited-preemption pieces are derived in "
+                "docs/response_time_distribution.md (section 5.4) but not implemented; FCFS, LAS, SJF, "
+                "PSJF, SRPT, SPJF, PSPJF and SPRPT have it")
 
 
 def _check(model, policy, x):
@@ -622,12 +626,15 @@ def response_time_distribution(model, policy, x=None, y=None) -> ResponseTimeDis
     ----------
     model : qtheory.MG1
     policy : Policy or str
-        FCFS, LAS, SJF, PSJF or SRPT; PS, prediction-based and generic policies raise
-        ``NotImplementedError`` saying what is missing.
+        FCFS, LAS, SJF, PSJF, SRPT (rank shapes constant, age, nonpreemptive, static, remaining
+        with descriptor none or size) and SPJF, PSPJF, SPRPT (the last three with descriptor
+        prediction: :mod:`qtheory.engine.response_distribution_prediction`); PS, TRAIL and the
+        generic policies raise ``NotImplementedError`` saying what is missing.
     x : float, optional
         The job's size (a class).
     y : float, optional
-        The prediction (for prediction-based policies; not yet implemented).
+        The job's prediction: prediction-based policies take both ``x`` and ``y`` (a class) or
+        neither (the unconditional law); one alone raises ``ValueError``.
 
     Returns
     -------
