@@ -227,16 +227,16 @@ def test_cdf_is_a_cdf():
     sizes with log-normal predictions, and the unconditional SPJF on empirical pairs."""
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
     d = response_time_distribution(q, "sprpt", x=1.0, y=0.7)
-    t = 1.0 + np.geomspace(1e-3, 300, 10)
+    t = 1.0 + np.geomspace(1e-3, 300, 8)
     c = d.cdf(t)
     assert np.all((c >= 0) & (c <= 1)) and np.all(np.diff(c) >= -1e-9) and c[-1] > 1 - 1e-8
     assert d.cdf(0.999) == 0.0 and abs(d.cdf(1.0) - d.atom0) < 1e-15 and 0 < d.atom0 < 1
-    assert np.all(np.diff(d.ppf([0.6, 0.9, 0.99])) > 0)
     qp, _, _ = _pairs_model()
     d = response_time_distribution(qp, "spjf")
     t = np.geomspace(0.05, 500, 16)
     c = d.cdf(t)
     assert np.all((c >= 0) & (c <= 1)) and np.all(np.diff(c) >= -1e-9) and c[-1] > 1 - 1e-8
+    assert np.all(np.diff(d.ppf([0.6, 0.9, 0.99])) > 0)
     w = waiting_time_distribution(q, "pspjf", x=1.0, y=0.7)
     assert abs(w.cdf(0.0) - w.atom0) < 1e-15 and np.all(np.diff(w.cdf(np.geomspace(1e-3, 100, 12))) >= -1e-9)
 
