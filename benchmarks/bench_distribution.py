@@ -10,6 +10,8 @@ Measures, best of ``--repeat`` runs with ``time.perf_counter``:
 * one percentile (p99) of each policy at load 0.8 on Exp(1) sizes, unconditional and for the
   class x = 1 (target < 50 ms);
 * a 50-load p99 sweep (``np.linspace(0.05, 0.95, 50)``) of FCFS (target < 1 s);
+* the prediction-based policies (SPJF, PSPJF, SPRPT; Exp(1) sizes, exponential predictions,
+  load 0.8): one p99 of a class (x, y) = (1, 0.7) and of the unconditional law;
 
 and the accuracy of the M/M/1 FCFS p99 against the exact ``log(100) / (mu - lambda)``. Targets
 are printed as PASS/FAIL, never asserted. The first call compiles the numba kernels (cached on
@@ -66,6 +68,17 @@ def main() -> None:
     err = max(abs(v / (math.log(100) / (1 - r)) - 1) for v, r in zip(vals, loads, strict=True))
     print(f"50-load FCFS p99 sweep: {dt:.3f} s (target 1 s: {'PASS' if dt < 1 else 'FAIL'}), "
           f"max relative error {err:.1e}")
+    if args.quick:
+        return
+    qp = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    # baseline in the same run: the size-based twin's class and unconditional p99
+    for pol, twin in (("spjf", "sjf"), ("pspjf", "psjf"), ("sprpt", "srpt")):
+        for x, y in ((1.0, 0.7), (None, None)):
+            dt, v = best(lambda pol=pol, x=x, y=y: response_time_distribution(qp, pol, x=x, y=y).ppf(0.99), 1)
+            db, _ = best(lambda twin=twin, x=x: response_time_distribution(qp, twin, x=x).ppf(0.99), 1)
+            label = "all" if x is None else f"x={x:g},y={y:g}"
+            print(f"{pol:8s} {label:>12s} p99 {v:12.8g} {dt:8.3f} s ({twin} same class: {db:.3f} s, "
+                  f"ratio {dt / db:.2f})")
 
 
 if __name__ == "__main__":

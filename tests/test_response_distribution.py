@@ -286,8 +286,14 @@ def test_errors_say_what_is_missing():
         with pytest.raises(NotImplementedError, match="issue 15"):
             response_time_distribution(q, name)
     for name in ("spjf", "pspjf", "sprpt"):
-        with pytest.raises(NotImplementedError, match="prediction-based"):
-            response_time_distribution(q, name)
+        with pytest.raises(ValueError, match="pass both x and y"):
+            response_time_distribution(q, name, x=1.0)
+        with pytest.raises(ValueError, match="pass both x and y"):
+            response_time_distribution(q, name, y=1.0)
+        with pytest.raises(ValueError, match="y must be"):
+            response_time_distribution(q, name, x=1.0, y=-1.0)
+        with pytest.raises(ValueError, match="has none"):
+            response_time_distribution(qt.MG1(0.8, qt.Exponential(1.0)), name)
     with pytest.raises(NotImplementedError, match="LAS"):
         waiting_time_distribution(q, "las")
     with pytest.raises(ValueError, match="x must be"):

@@ -3,7 +3,9 @@ r"""Response-time and waiting-time distributions of the closed-form SOAP policie
 Every built-in size-based SOAP policy (FCFS, LAS, SJF, PSJF, SRPT) gets the Laplace-Stieltjes
 transform (LST) of its response time :math:`T` and of its waiting time :math:`W` (until the job
 first reaches its worst future rank, for these policies the start of its service), conditional
-on the job's size :math:`x` and unconditional, from SOAP's decomposition (Scully,
+on the job's size :math:`x` and unconditional (the prediction-based SPJF, PSPJF and SPRPT:
+:mod:`qtheory.engine.response_distribution_prediction`, dispatched from here), from SOAP's
+decomposition (Scully,
 Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5; Kleinrock, *Queueing Systems* Vol. II,
 1976, ch. 3; Schrage and Miller, Oper. Res. 14, 1966; Schrage, Oper. Res. 15, 1967):
 
@@ -503,9 +505,11 @@ class _SizeTransform:
 
 
 # ---- entry points ----------------------------------------------------------------------------
-_GENERIC_MSG = ("{name}: the response-time distribution of this policy needs the exact generic "
-                "SOAP evaluator (issue 15: worst-future-rank intervals for any rank function; TRAIL: "
-                "its limited-preemption pieces); only FCFS, LAS, SJF, PSJF and SRPT have it for now")
+_GENERIC_MSG = ("{name}: the response-time distribution of this policy is not implemented: it needs "
+                "the exact generic SOAP evaluator (issue 15: worst-future-rank intervals for any rank "
+                "function); TRAIL's limited-preemption pieces are derived in "
+                "docs/response_time_distribution.md (section 5.4) but not implemented; FCFS, LAS, SJF, "
+                "PSJF, SRPT, SPJF, PSPJF and SPRPT have it")
 
 
 def _check(model, policy, x):
@@ -515,24 +519,64 @@ def _check(model, policy, x):
         raise NotImplementedError(
             "PS is not a SOAP policy: its sojourn-time law has no transform of this form (exact "
             "results exist for M/M/1-PS only, e.g. Coffman, Muntz and Trotter 1970); not implemented")
-    if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
-        if pol.descriptor == "prediction" and form in ("nonpreemptive", "static", "remaining"):
-            raise NotImplementedError(
-                f"{pol.name}: prediction-based distributions (SPJF, PSPJF, SPRPT) are not implemented "
-                "yet: the decomposition is the same (docs/response_time_distribution.md, section 5) "
-                "but needs a 2-D quadrature rule for the joint law of size and prediction")
-        raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
     if x is not None:
         x = np.asarray(x, float)
         if x.ndim != 0 or not (math.isfinite(float(x)) and float(x) > 0):
             raise ValueError(f"x must be one finite size > 0, got x={x!r}")
+    if pol.descriptor == "prediction" and form in ("nonpreemptive", "static", "remaining"):
+        return pol
+    if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
+        raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
     return pol
+
+
+def _euler(discrete: bool) -> tuple[float, int, int]:
+    # discrete sizes: the law has kinks (and jumps) at sums of the atoms, where the Euler sum of
+    # the Fourier series converges like n^-2 only: 1600 terms reach 1e-9 at distance 0.5 from
+    # a kink (docs/response_time_distribution.md, accuracy); the transforms are cheap there
+    return (li.EULER_A, EULER_N_KINKS, EULER_M_KINKS) if discrete else (li.EULER_A, li.EULER_N, li.EULER_M)
+
+
+def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
+    r"""SPJF, PSPJF, SPRPT (:mod:`qtheory.engine.response_distribution_prediction`): a class
+    needs both ``x`` and ``y``; perfect predictions on a continuous size law use the size-based
+    transform of the same rank shape (exact: :math:`Y = X`)."""
+    from . import response_distribution_prediction as rdp
+
+    if (x is None) != (y is None):
+        raise ValueError(f"{pol.name}: pass both x and y (a job class: size and prediction) or "
+                         f"neither (the unconditional law), got x={x!r}, y={y!r}")
+    if y is not None:
+        yv = np.asarray(y, float)
+        if yv.ndim != 0 or not (math.isfinite(float(yv)) and float(yv) >= 0):
+            raise ValueError(f"y must be one finite prediction >= 0, got y={y!r}")
+        y = float(yv)
+    rule = rdp.joint_rule(model, conditional=x is not None)
+    if rule is None:  # perfect predictions, continuous sizes: the size-based policy
+        if y is not None and y != float(x):
+            raise NotImplementedError(f"{pol.name} with perfect predictions: a class needs y == x "
+                                      f"(got x={x!r}, y={y!r})")
+        return _build_size(model, pol, x, waiting)
+    tr = rdp.PredictionTransform(model, pol, rule, x, y, waiting=waiting)
+    euler = _euler(rule.discrete)
+    label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}, y={y:g}")
+    if waiting:
+        return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
+    if tr.shifted:
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
+    return ResponseTimeDistribution(tr, label, euler=euler)
 
 
 def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
     pol = _check(model, policy, x)
+    if pol.descriptor == "prediction":
+        return _build_prediction(model, pol, x, y, waiting)
     if y is not None:
         raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
+    return _build_size(model, pol, x, waiting)
+
+
+def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     if x is None:
         r = _rule(model.size, WIDTH_FINE if pol.formula_form() == "constant" else WIDTH)
         xs, ws = r.x, r.w
@@ -541,11 +585,7 @@ def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
         xs, ws = np.array([float(x)]), np.array([1.0])
         label = f"{pol.name} on {model!r}, x={float(x):g}"
     tr = _SizeTransform(model, pol, xs, ws, waiting=waiting, unconditional=x is None)
-    # discrete sizes: the law has kinks (and jumps) at sums of the atoms, where the Euler sum of
-    # the Fourier series converges like n^-2 only: 1600 terms reach 1e-9 at distance 0.5 from
-    # a kink (docs/response_time_distribution.md, accuracy); the transforms are cheap there
-    euler = (li.EULER_A, EULER_N_KINKS, EULER_M_KINKS) if model.size.is_discrete else \
-        (li.EULER_A, li.EULER_N, li.EULER_M)
+    euler = _euler(model.size.is_discrete)
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
     if tr.shifted:
@@ -586,12 +626,15 @@ def response_time_distribution(model, policy, x=None, y=None) -> ResponseTimeDis
     ----------
     model : qtheory.MG1
     policy : Policy or str
-        FCFS, LAS, SJF, PSJF or SRPT; PS, prediction-based and generic policies raise
-        ``NotImplementedError`` saying what is missing.
+        FCFS, LAS, SJF, PSJF, SRPT (rank shapes constant, age, nonpreemptive, static, remaining
+        with descriptor none or size) and SPJF, PSPJF, SPRPT (the last three with descriptor
+        prediction: :mod:`qtheory.engine.response_distribution_prediction`); PS, TRAIL and the
+        generic policies raise ``NotImplementedError`` saying what is missing.
     x : float, optional
         The job's size (a class).
     y : float, optional
-        The prediction (for prediction-based policies; not yet implemented).
+        The job's prediction: prediction-based policies take both ``x`` and ``y`` (a class) or
+        neither (the unconditional law); one alone raises ``ValueError``.
 
     Returns
     -------

@@ -1,0 +1,377 @@
+r"""The joint law of (size :math:`X`, prediction :math:`Y`) as weighted nodes for the transforms
+of the prediction-based SOAP policies (SPJF, PSPJF, SPRPT).
+
+The response-time transforms (:mod:`qtheory.engine.response_distribution_prediction`) need, at
+prediction thresholds :math:`v`, sub-probability laws of sizes and pieces of work:
+
+* :meth:`new`: :math:`E[g(X); Y < v]` (new jobs that preempt; :math:`\le` for old jobs'
+  first pieces);
+* :meth:`gt_x`: :math:`E[g(X); Y > v]` (SPJF's in-service old job);
+* :meth:`gt_rem`: :math:`E[g((X - (Y - v))^+); Y > v]` (SPRPT's old job served again once its
+  remaining prediction drops to :math:`v`);
+* :meth:`classes`: the joint law itself as prediction nodes :math:`y_j` with, for each, the
+  weighted sizes (:math:`\sum_i W_{ji} h(X_{ji}, y_j) \approx E[h(X, Y); Y \approx y_j]`);
+* :meth:`tgrid`: a grid of thresholds with a cumulative-integral operator
+  :math:`R(c) = \int_0^c g(t)\,dt` for any :math:`c` (SPRPT's residence integral
+  :math:`\int_{(y-x)^+}^{y}\eta_{<v}(s)\,dv`).
+
+Two discretisations: :class:`DiscreteJointRule` (a finite joint law: empirical pairs, discrete
+sizes with discrete predictions, perfect predictions on discrete sizes) sums exactly;
+:class:`FactorJointRule` (continuous sizes, :math:`Y = XZ` with a continuous factor :math:`Z`
+independent of :math:`X`) is a 2-D rule built on the 1-D size rule of
+:mod:`qtheory.engine.response_distribution`: Gauss-Legendre panels in :math:`\log x` whose
+weights carry the factor's exact cdf/density, e.g.
+:math:`E[g(X); Y < v] = E[g(X) F_Z(v/X)]`, each row split where :math:`v/x` crosses a kink of
+:math:`Z`'s law. The pieces of SPRPT's old jobs have the density (in :math:`p \in (0, X)`,
+:math:`z = 1 + (v - p)/x`)
+
+.. math::
+    g_v(p) = E\Big[\frac{1}{X} f_Z\Big(1 + \frac{v - p}{X}\Big); X > p\Big],
+
+tabulated on a panel rule in :math:`\log p`.
+
+Derivation: ``docs/response_time_distribution.md`` (section 5).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..laws._quadrature import ORDER, _gl, panels
+
+#: rows of a 2-D evaluation done at once (memory)
+_CHUNK = 64
+#: prediction mass left out below and above the prediction nodes of a continuous joint law
+Y_CUT = 1e-14
+#: class weights below this are set to 0 (skipped by the kernels)
+W_TINY = 1e-22
+
+
+# ---- cumulative integrals on a threshold grid -------------------------------------------------
+def _cum_basis(xi: np.ndarray) -> np.ndarray:
+    r"""``S[q, k] = \int_0^{\xi_q} \ell_k`` for the Lagrange basis :math:`\ell_k` of the
+    Gauss-Legendre nodes of [0, 1] and any :math:`\xi_q \in [0, 1]`."""
+    nodes, _ = _gl(ORDER)
+    V = np.polynomial.legendre.legvander(2 * nodes - 1, ORDER - 1)
+    Vinv = np.linalg.inv(V)
+    ints = np.empty((xi.size, ORDER))
+    y = 2 * np.clip(xi, 0.0, 1.0) - 1
+    for p in range(ORDER):
+        c = np.zeros(ORDER)
+        c[p] = 1.0
+        anti = np.polynomial.legendre.legint(c, lbnd=-1)
+        ints[:, p] = np.polynomial.legendre.legval(y, anti) / 2.0
+    return ints @ Vinv
+
+
+class TGrid:
+    r"""Thresholds :math:`t_k` grouped in panels of ``L`` nodes, with ``full`` weights
+    (:math:`\int_{panel} g \approx \sum_k full_k\, g(t_k)`) and, for query points :math:`c`,
+    the panel holding :math:`c` and the coefficients of the partial integral from the panel's
+    start: :math:`R(c) = \sum_{p' < p}\int_{p'} g + \sum_l coef_l\, g(t_{start_p + l})`."""
+
+    def __init__(self, t, full, L, starts, locate, interp=None):
+        self._interp = interp
+        self.t = np.asarray(t, float)
+        self.full = np.asarray(full, float)
+        self.L = int(L)
+        self.starts = np.asarray(starts, np.int64)
+        self._locate = locate
+
+    def locate(self, c) -> tuple[np.ndarray, np.ndarray]:
+        """(panel index, coefficients ``(len(c), L)``) of the points ``c``."""
+        return self._locate(np.asarray(c, float).reshape(-1))
+
+    def panel_integrals(self, g: np.ndarray) -> np.ndarray:
+        """``Rcum[..., p]``: the integral of ``g`` (last axis over nodes) below panel ``p``."""
+        contrib = g * self.full
+        per = np.add.reduceat(contrib, self.starts, axis=-1) if self.starts.size else contrib[..., :0]
+        z = np.zeros(g.shape[:-1] + (1,), per.dtype)
+        return np.concatenate([z, np.cumsum(per, axis=-1)], axis=-1)
+
+    def interp(self, g: np.ndarray, c) -> np.ndarray:
+        """``g`` (last axis over the nodes) interpolated at the points ``c`` (Lagrange on the
+        nodes of the panel holding each point; log panels in :math:`\\log t`)."""
+        p, basis = self._interp(np.asarray(c, float).reshape(-1))
+        idx = self.starts[p][:, None] + np.arange(self.L)[None, :]
+        idx = np.minimum(idx, self.t.size - 1)
+        return np.einsum("...ql,ql->...q", g[..., idx], basis)
+
+    def cum(self, g: np.ndarray, c) -> np.ndarray:
+        r""":math:`R(c) = \int_0^c g`, ``g`` of shape ``(..., len(t))``; result ``(..., len(c))``."""
+        p, coef = self.locate(c)
+        Rc = self.panel_integrals(g)
+        idx = self.starts[p][:, None] + np.arange(self.L)[None, :]
+        idx = np.minimum(idx, self.t.size - 1)
+        return Rc[..., p] + np.einsum("...ql,ql->...q", g[..., idx], coef)
+
+
+def log_tgrid(edges: np.ndarray, lo: float) -> TGrid:
+    """Panels linear on [0, lo] and Gauss-Legendre panels on the ``edges`` (in log t)."""
+    nodes, _ = _gl(ORDER)
+    e = np.asarray(edges, float)
+    u, wu = panels(e)
+    t = np.concatenate([lo * nodes, np.exp(u)])
+    _, wgl = _gl(ORDER)
+    full = np.concatenate([lo * wgl, wu * np.exp(u)])
+    npan = e.size  # the head panel plus e.size - 1 log panels
+    starts = np.arange(npan) * ORDER
+    tn = t.reshape(npan, ORDER)
+    h = np.diff(e)
+
+    def locate(c):
+        p = np.zeros(c.size, np.int64)
+        coef = np.zeros((c.size, ORDER))
+        pos = c > 0
+        head = pos & (c <= lo)
+        if np.any(head):
+            coef[head] = lo * _cum_basis(c[head] / lo)
+        logs = pos & (c > lo)
+        if np.any(logs):
+            uc = np.log(np.minimum(c[logs], math.exp(e[-1])))
+            j = np.clip(np.searchsorted(e, uc, side="right") - 1, 0, e.size - 2)
+            xi = (uc - e[j]) / h[j]
+            coef[logs] = h[j][:, None] * _cum_basis(xi) * tn[j + 1]
+            p[logs] = j + 1
+        return p, coef
+
+    def interp(c):
+        uc = np.log(np.clip(c, math.exp(e[0]), math.exp(e[-1])))
+        j = np.clip(np.searchsorted(e, uc, side="right") - 1, 0, e.size - 2)
+        xi = (uc - e[j]) / h[j]
+        return j + 1, _lagrange(xi)
+
+    return TGrid(t, full, ORDER, starts, locate, interp)
+
+
+def _lagrange(xi: np.ndarray) -> np.ndarray:
+    """``B[q, k] = \\ell_k(\\xi_q)``: the Lagrange basis of the Gauss-Legendre nodes of [0, 1]."""
+    nodes, _ = _gl(ORDER)
+    d = xi[:, None] - nodes[None, :]
+    B = np.ones((xi.size, ORDER))
+    for k in range(ORDER):
+        for m in range(ORDER):
+            if m != k:
+                B[:, k] *= d[:, m] / (nodes[k] - nodes[m])
+    return B
+
+
+def step_tgrid(edges: np.ndarray) -> TGrid:
+    r"""A piecewise-constant integrand: ``g`` constant on :math:`(e_{k-1}, e_k]` (node ``k - 1``,
+    the threshold value :math:`e_k`) with :math:`e_{-1} = 0`; the last node stands for
+    :math:`(e_{m}, \infty)` (threshold :math:`+\infty`)."""
+    e = np.asarray(edges, float)
+    E = np.concatenate([[0.0], e])
+    t = np.concatenate([e, [np.inf]])
+    full = np.concatenate([np.diff(E), [0.0]])
+    starts = np.arange(t.size)
+
+    def locate(c):
+        k = np.searchsorted(E, c, side="left")  # E[k-1] < c <= E[k]
+        p = np.maximum(k - 1, 0)
+        coef = np.where(c > 0, c - E[p], 0.0)[:, None]
+        return p, coef
+
+    return TGrid(t, full, 1, starts, locate)
+
+
+# ---- finite joint laws ---------------------------------------------------------------------------
+class DiscreteJointRule:
+    """A finite joint law: pairs ``(x_k, y_k)`` with probabilities ``w_k`` (exact sums)."""
+
+    discrete = True
+
+    def __init__(self, x, y, w):
+        x, y, w = (np.asarray(a, float) for a in (x, y, w))
+        o = np.lexsort((x, y))
+        self.x, self.y, self.w = x[o], y[o], w[o]
+        self.ya = np.unique(self.y)
+
+    def _rows(self, v, mask_fn, values=None):
+        v = np.atleast_1d(np.asarray(v, float))
+        X = np.broadcast_to(self.x if values is None else values, (v.size, self.x.size))
+        m = mask_fn(self.y[None, :], v[:, None])
+        return np.ascontiguousarray(X), np.where(m, self.w[None, :], 0.0)
+
+    def new(self, v, strict: bool = True):
+        """Sizes of the jobs with ``Y < v`` (``Y <= v``)."""
+        return self._rows(v, (lambda y, t: y < t) if strict else (lambda y, t: y <= t))
+
+    def gt_x(self, v):
+        """Sizes of the jobs with ``Y > v``."""
+        return self._rows(v, lambda y, t: y > t)
+
+    def gt_rem(self, v):
+        r"""Pieces :math:`(X - (Y - v))^+` of the jobs with ``Y > v``."""
+        v = np.atleast_1d(np.asarray(v, float))
+        P = np.maximum(self.x[None, :] - self.y[None, :] + v[:, None], 0.0)
+        W = np.where(self.y[None, :] > v[:, None], self.w[None, :], 0.0)
+        return P, W
+
+    def classes(self):
+        """``(y, X, W)``: the distinct predictions and, per prediction, the sizes with their
+        joint probabilities (rows padded with zero weights)."""
+        ya, start, count = np.unique(self.y, return_index=True, return_counts=True)
+        K = int(count.max())
+        X = np.zeros((ya.size, K))
+        W = np.zeros((ya.size, K))
+        for k in range(K):
+            has = count > k
+            X[has, k] = self.x[start[has] + k]
+            W[has, k] = self.w[start[has] + k]
+        X[W == 0] = 1.0
+        return ya, X, W
+
+    def tgrid(self, top: float | None = None) -> TGrid:
+        """Thresholds at the prediction atoms: :math:`\\eta_{<t}` is constant between them."""
+        return step_tgrid(self.ya[self.ya > 0])
+
+    def prob_lt(self, t):
+        """P(Y < t)."""
+        t = np.asarray(t, float)
+        c = np.concatenate([[0.0], np.cumsum(self.w)])
+        return c[np.searchsorted(self.y, t, side="left")]
+
+
+# ---- continuous sizes with a multiplicative factor -------------------------------------------
+class FactorJointRule:
+    r""":math:`Y = XZ`, :math:`X` continuous (the 1-D size rule ``rule``) and :math:`Z`
+    independent of :math:`X` with a density (``factor``: ``cdf``, ``sf``, ``pdf``,
+    ``kinks``, ``log_range_q``)."""
+
+    discrete = False
+
+    def __init__(self, rule, factor, width: float, twidth: float = 1.0, class_rule=None):
+        self.r = rule
+        #: the size rule of the classes (the residence transforms oscillate like e^{-s x}: a
+        #: finer rule than the thresholds' sums need)
+        self.rc = rule if class_rule is None else class_rule
+        self.f = factor
+        self.kinks = np.asarray([k for k in factor.kinks if k > 0], float)
+        self.width = width
+        # the law of Y: panels in log y inside the quantiles of X Z (1e-4 each), coarser
+        # outside (as the size rule)
+        zq = [math.exp(float(factor.log_range_q(u))) for u in (1e-6, 1 - 1e-6)]
+        lo = rule.lo * zq[0]
+        hi = rule.hi * zq[1]
+        g = np.geomspace(lo, hi, 600)
+        F = self.cdf_y(g)
+
+        def quantile(q, up):
+            i = int(np.clip(np.searchsorted(F, q), 1, g.size - 1))
+            return float(g[i] if up else g[i - 1])
+
+        # the predictions below the 1e-14 quantile and above 1 - 1e-14 are left out (their
+        # classes carry 2e-14 of the mass)
+        lo, hi = quantile(Y_CUT, False), quantile(1 - Y_CUT, True)
+        self.lo_y, self.hi_y = lo, hi
+        b0, b1 = quantile(1e-4, False), quantile(1 - 1e-4, True)
+        from ..laws._quadrature import log_edges
+
+        bps = [rule.lo * k for k in self.kinks] + [rule.hi * k for k in self.kinks]
+        bps = [b for b in bps if lo < b < hi]
+        self.yedges = log_edges(lo, hi, width, bps, bulk=(b0, b1))
+        #: the threshold grid of Kendall's equation: eta_{<t}(s) is smooth in log t (it does
+        #: not oscillate like the transforms of sizes), so its panels are wider
+        self.tedges = log_edges(lo, hi, twidth, bps, bulk=(b0, b1))
+
+    # -- the size rule split per row ---------------------------------------------------------
+    def _split(self, cuts: np.ndarray, density: bool = True, r=None):
+        r"""Rows of the size rule with extra panel edges at ``cuts`` (shape ``(n, c)``, in x;
+        values outside the rule's range are ignored): nodes ``X`` and weights ``W`` with
+        :math:`\sum_k W_k g(X_k) \approx E[g(X)]` (``density=False``: :math:`\int g\,dx` over
+        the rule's range, no head or tail node)."""
+        r = self.r if r is None else r
+        cuts = np.atleast_2d(np.asarray(cuts, float))
+        n = cuts.shape[0]
+        lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, r.hi))
+        e = np.sort(np.concatenate([np.broadcast_to(r.edges, (n, r.edges.size)), lc], axis=1), axis=1)
+        u, wu = panels(e)
+        X = np.exp(u)
+        if not density:
+            return X, wu * X
+        W = wu * X * r.size.pdf(X)
+        hx, hw = r.head
+        tx, tw = r.tail
+        X = np.concatenate([np.full((n, 1), hx), X, np.full((n, 1), tx)], axis=1)
+        W = np.concatenate([np.full((n, 1), hw), W, np.full((n, 1), tw)], axis=1)
+        return X, W
+
+    def _kink_cuts(self, v):
+        v = np.atleast_1d(np.asarray(v, float))
+        if not self.kinks.size:
+            return np.full((v.size, 1), np.nan)
+        return v[:, None] / self.kinks[None, :]
+
+    def cdf_y(self, v):
+        """P(Y <= v) = E[F_Z(v / X)]."""
+        X, W = self.new(v)
+        return W.sum(1)
+
+    prob_lt = cdf_y
+
+    def new(self, v, strict: bool = True):
+        r""":math:`E[g(X); Y < v] = E[g(X) F_Z(v/X)]` (continuous: strict = non-strict)."""
+        v = np.atleast_1d(np.asarray(v, float))
+        X, W = self._split(self._kink_cuts(v))
+        return X, W * self.f.cdf(v[:, None] / X)
+
+    def gt_x(self, v):
+        v = np.atleast_1d(np.asarray(v, float))
+        X, W = self._split(self._kink_cuts(v))
+        return X, W * self.f.sf(v[:, None] / X)
+
+    def gt_rem(self, v):
+        r"""Pieces :math:`P = (X - (Y - v))^+` of the jobs with :math:`Y > v`: nodes in
+        :math:`p` (panels in :math:`\log p` below the size rule's top, one linear panel on
+        :math:`[0, lo]`) with weights :math:`g_v(p)\,dp`."""
+        v = np.atleast_1d(np.asarray(v, float))
+        r = self.r
+        nodes, wgl = _gl(ORDER)
+        # the p rule, split at v (where z crosses 1) and at v / k for the kinks k of Z's law
+        # (where the window x > p meets the kink x = (v - p)/(k - 1) of f_Z(1 + (v - p)/x))
+        P, Wd = self._split(np.concatenate([v[:, None], self._kink_cuts(v)], axis=1), density=False)
+        P = np.concatenate([np.broadcast_to(r.lo * nodes, (v.size, ORDER)), P], axis=1)
+        Wd = np.concatenate([np.broadcast_to(r.lo * wgl, (v.size, ORDER)), Wd], axis=1)
+        G = np.empty_like(P)
+        for i in range(v.size):
+            for a in range(0, P.shape[1], _CHUNK * 4):
+                p = P[i, a:a + _CHUNK * 4]
+                cuts = [p[:, None]]
+                for k in self.kinks:
+                    if k != 1.0:
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            cuts.append(((v[i] - p) / (k - 1.0))[:, None])
+                X, W = self._split(np.concatenate(cuts, axis=1))
+                z = 1.0 + (v[i] - p[:, None]) / X
+                h = np.where(X > p[:, None], self.f.pdf(z) / X, 0.0)
+                G[i, a:a + _CHUNK * 4] = np.sum(W * h, axis=1)
+        return P, Wd * G
+
+    def classes(self):
+        r"""``(y, X, W)``: the prediction nodes (the log panels of :meth:`tgrid`) and for each
+        the sizes with the joint weights :math:`f_X(x) f_Z(y/x)/x\,dx\,dy`, each row split at
+        :math:`x = y` (SPRPT's residence kinks there) and where :math:`y/x` crosses a kink of
+        :math:`Z`."""
+        y, dy = panels(self.yedges)
+        y = np.exp(y)
+        dy = dy * y
+        cuts = np.concatenate([y[:, None], self._kink_cuts(y)], axis=1)
+        X, W = self._split(cuts, r=self.rc)
+        W = W * self.f.pdf(y[:, None] / X) / X * dy[:, None]
+        return y, X, np.where(W < W_TINY, 0.0, W)
+
+    def tgrid(self, top: float | None = None) -> TGrid:
+        """The prediction panels (``top``: only those below ``top``, which is an edge)."""
+        e = self.tedges
+        if top is not None and math.isfinite(top):
+            lt = math.log(max(top, math.exp(e[0]) * (1 + 1e-12)))
+            e = np.concatenate([e[e < lt - 1e-12], [lt]])
+            if e.size < 2:
+                e = np.array([lt - 1.0, lt])
+        return log_tgrid(e, math.exp(e[0]))
+
+
+__all__ = ["TGrid", "DiscreteJointRule", "FactorJointRule", "log_tgrid", "step_tgrid"]

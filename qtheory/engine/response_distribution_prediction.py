@@ -1,0 +1,344 @@
+r"""Response-time and waiting-time distributions of the prediction-based SOAP policies (SPJF,
+PSPJF, SPRPT) on the M/G/1, conditional on a job's size and prediction :math:`(x, y)` or
+unconditional.
+
+SOAP's decomposition (Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5) with the
+rank :math:`r(y, a)` of each policy (descriptor: the prediction :math:`y`) gives
+
+.. math::
+    E[e^{-sT}\mid x, y] = \tilde V_y\big(\eta_{<y}(s)\big)\,
+        \exp\Big(-\int_0^x \eta_{<r(a)}(s)\,da\Big),\qquad
+    \eta_{<v}(s) = s + \lambda E\big[(1 - e^{-\eta_{<v}(s) X}) 1\{Y < v\}\big],
+
+(Kendall's equation for the busy period of new jobs :math:`X^{new}[v] = X1\{Y < v\}`) and the
+old-job delay of the sparse-vacation M/G/1
+
+.. math::
+    \tilde V_y(u) = \frac{(1 - \rho_0 - \rho_1)u + \lambda E[1 - e^{-uX^{old}_1}]}
+                         {u - \lambda E[1 - e^{-uX^{old}_0}]},\qquad
+    X^{old}_0 = X 1\{Y \le y\},
+
+with :math:`X^{old}_1 = X1\{Y > y\}` (SPJF), :math:`0` (PSPJF),
+:math:`(X - (Y - y))^+ 1\{Y > y\}` (SPRPT), and the residence :math:`e^{-sx}` (SPJF),
+:math:`e^{-x\eta_{<y}(s)}` (PSPJF), :math:`\exp(-s(x-y)^+ - \int_{(y-x)^+}^{y}\eta_{<v}(s)\,dv)`
+(SPRPT). The unconditional law mixes the classes over the joint law of :math:`(X, Y)`
+(:mod:`qtheory.engine._joint_rule`).
+
+Derivation: ``docs/response_time_distribution.md`` (section 5).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ._joint_rule import DiscreteJointRule, FactorJointRule
+from .response_distribution import _psi_at, _rule, busy_eta
+
+#: widths in log x of the size rules (10 Gauss-Legendre nodes per panel) of continuous joint
+#: laws: the sizes of the classes (the residence transforms oscillate like e^{-sx}: 0.5 was
+#: 3e-3 off on the cdf, 0.25 about 1e-7 from 0.125), the threshold sums (Kendall's equation and
+#: the old-job pieces: 0.5 is 1e-8 from 0.25), the prediction nodes of the unconditional law
+#: and the threshold grid of eta_{<t}(s) in log t (smooth: 1.0 is 1e-11 from 0.25 on the cdf,
+#: 1e-13 on the means; 2.0 was 1e-8 off with log-normal(0.5) predictions); measured
+#: on M/M/1 at 0.8 with exponential predictions (docs/response_time_distribution.md)
+WIDTH_CLASS = 0.25
+WIDTH_JOINT = 0.5
+WIDTH_Y = 1.0
+WIDTH_T = 1.0
+#: the rank shapes covered with descriptor "prediction"
+PREDICTION_FORMS = ("nonpreemptive", "static", "remaining")
+#: transform values per block (memory: blocks x classes x size nodes complex numbers)
+_S_BLOCK = 40
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_kernel(g, Rc, p, start, coef, out):  # pragma: no cover - compiled
+    n_s = g.shape[0]
+    nq = p.size
+    L = coef.shape[1]
+    for i in range(n_s):
+        for q in range(nq):
+            k = p[q]
+            acc = Rc[i, k]
+            b = start[k]
+            for m in range(L):
+                c = coef[q, m]
+                if c != 0.0:
+                    acc += c * g[i, b + m]
+            out[i, q] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _residence_kernel(g, Rc, p, start, coef, Ry, s, X, W, unshift, out):  # pragma: no cover
+    # out[i, j] = sum_k W[j, k] exp(R(y_j - x_jk) - R(y_j) - s x_jk [unshift]), R = int_0 g
+    n_s = g.shape[0]
+    ny, K = X.shape
+    L = coef.shape[1]
+    for i in range(n_s):
+        si = s[i]
+        for j in range(ny):
+            acc = 0.0 + 0.0j
+            ry = Ry[i, j]
+            for k in range(K):
+                w = W[j, k]
+                if w == 0.0:
+                    continue
+                q = j * K + k
+                b = p[q]
+                r = Rc[i, b]
+                st = start[b]
+                for m in range(L):
+                    c = coef[q, m]
+                    if c != 0.0:
+                        r += c * g[i, st + m]
+                e = r - ry
+                if unshift:
+                    e -= si * X[j, k]
+                if e.real > -700.0:
+                    acc += w * np.exp(e)
+            out[i, j] = acc
+
+
+def joint_rule(model, conditional: bool):
+    r"""The joint law of :math:`(X, Y)` of ``model`` as a rule (:mod:`qtheory.engine._joint_rule`):
+    exact pairs for finite joint laws (empirical pairs, discrete sizes with discrete or perfect
+    predictions), the 2-D rule for continuous sizes with a multiplicative factor; ``None`` for
+    perfect predictions on a continuous size law (the size-based transform is then exact)."""
+    from ..laws.joint import EmpiricalJoint, FactorJoint
+
+    pred = model.prediction
+    if pred is None:
+        raise ValueError("this policy uses predictions but the model has none; pass prediction=... "
+                         "(e.g. qt.ExponentialPrediction())")
+    size = model.size
+    joint = pred.joint(size)
+    if pred.is_perfect:
+        if size.is_discrete:
+            x, p = np.asarray(size.atom_values, float), np.asarray(size.atom_probs, float)
+            return DiscreteJointRule(x, x, p)
+        return None
+    if isinstance(joint, EmpiricalJoint):
+        return DiscreteJointRule(joint.x, joint.y, joint.w)
+    if isinstance(joint, FactorJoint) and not size.is_discrete and not size.atom_values.size:
+        if conditional:
+            return FactorJointRule(_rule(size, WIDTH_CLASS), joint.factor, WIDTH_Y, WIDTH_T)
+        return FactorJointRule(_rule(size, WIDTH_JOINT), joint.factor, WIDTH_Y, WIDTH_T,
+                               class_rule=_rule(size, WIDTH_CLASS))
+    raise NotImplementedError(
+        f"prediction-based response-time distributions on the joint law {type(joint).__name__} "
+        f"(sizes {size!r}, predictions {pred!r}) are not implemented: they cover finite joint laws "
+        "(qt.EmpiricalPairs, discrete sizes with one-bit or bounded deterministic predictions, "
+        "perfect predictions) and continuous sizes with a multiplicative factor with a density "
+        "(Exponential, LogNormal, Uniform predictions); discrete sizes with a continuous factor, "
+        "one-bit advice on continuous sizes and deterministic factor maps are not")
+
+
+class PredictionTransform:
+    r"""LST and the first two moments of :math:`T` (or :math:`W`) of SPJF / PSPJF / SPRPT.
+
+    Parameters
+    ----------
+    model : qtheory.MG1
+    policy : Policy
+        Rank shape (``formula_form()``) nonpreemptive, static or remaining, descriptor
+        ``"prediction"``.
+    rule : DiscreteJointRule or FactorJointRule
+    x, y : float or None
+        A class (both given) or the unconditional law (both ``None``).
+    waiting : bool
+        The waiting time :math:`W` instead of :math:`T`.
+    """
+
+    def __init__(self, model, policy, rule, x=None, y=None, waiting: bool = False):
+        self.lam = float(model.arrival_rate)
+        self.kind = policy.formula_form()
+        self.rule = rule
+        self.waiting = waiting
+        self.conditional = x is not None
+        if self.conditional:
+            self.ys = np.array([float(y)])
+            self.Xc = np.array([[float(x)]])
+            self.Wc = np.array([[1.0]])
+        else:
+            self.ys, self.Xc, self.Wc = rule.classes()
+        #: a class's response time is inverted as T - x (its law jumps at x)
+        self.shifted = self.conditional and not waiting
+        ys = self.ys
+        #: continuous joint law, unconditional: the pieces (Kendall's equation, the old-job
+        #: delay) are computed on the threshold grid and interpolated at the prediction nodes
+        #: (they are smooth in log y; eta_{<y}(s) does not oscillate in y)
+        self._interp = not self.conditional and not rule.discrete
+        if (self.kind == "remaining" and not waiting) or self._interp:
+            self.grid = rule.tgrid(top=float(ys.max()) if self.conditional else None)
+            self.Xt, self.Wt = rule.new(self.grid.t, strict=True)
+            d = np.maximum(ys[:, None] - self.Xc, 0.0)
+            self._q_y = self.grid.locate(ys)
+            self._q_d = self.grid.locate(d)
+        #: the thresholds where the pieces are computed
+        rows = self.grid.t if self._interp else ys
+        if self._interp:
+            self.Xn, self.Wn = self.Xt, self.Wt
+        else:
+            self.Xn, self.Wn = rule.new(rows, strict=True)
+        self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
+            rule.new(rows, strict=False)
+        if self.kind == "nonpreemptive":
+            self.X1, self.W1 = rule.gt_x(rows)
+        elif self.kind == "remaining":
+            self.X1, self.W1 = rule.gt_rem(rows)
+        else:
+            self.X1, self.W1 = np.ones((rows.size, 1)), np.zeros((rows.size, 1))
+
+    def _at_classes(self, a: np.ndarray) -> np.ndarray:
+        """Values on the rows (last axis) at the prediction nodes."""
+        return self.grid.interp(a, self.ys) if self._interp else a
+
+    # -- pieces and moments ----------------------------------------------------------------------
+    @staticmethod
+    def _m(X, W, k):
+        return np.sum(W * X ** k, axis=1)
+
+    def _pieces(self):
+        """The moments of the pieces at the prediction nodes."""
+        lam, c = self.lam, self._at_classes
+        o = [c(self._m(self.Xo, self.Wo, k)) for k in (1, 2, 3)]
+        p = [c(self._m(self.X1, self.W1, k)) for k in (1, 2, 3)]
+        n1, n2 = c(self._m(self.Xn, self.Wn, 1)), c(self._m(self.Xn, self.Wn, 2))
+        return lam, o, p, n1, n2
+
+    def _class_moments(self):
+        r"""Mean and variance of :math:`W` per prediction node and of the residence per class:
+        busy-period cumulants :math:`\eta'(0) = 1/(1-\rho)`,
+        :math:`-\eta''(0) = \lambda E[X^2]/(1-\rho)^3` and the expansion of :math:`\tilde V`."""
+        lam, (o1, o2, o3), (p1, p2, p3), n1, n2 = self._pieces()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r0 = 1.0 - lam * o1
+            a1, a2 = lam * p2 / (2 * r0), lam * p3 / (6 * r0)
+            b1, b2 = lam * o2 / (2 * r0), lam * o3 / (6 * r0)
+            ev = a1 + b1
+            varv = 2 * (a2 + b2 + b1 * (a1 + b1)) - ev * ev
+            rn = 1.0 - lam * n1
+            ew = ev / rn
+            varw = varv / rn ** 2 + ev * lam * n2 / rn ** 3
+        return ew, varw, rn, n2
+
+    def _residence_moments(self, rn, n2):
+        """Mean and variance of the residence per class (rows: prediction nodes)."""
+        X, lam = self.Xc, self.lam
+        if self.kind == "nonpreemptive":
+            return X, np.zeros_like(X)
+        if self.kind == "static":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return X / rn[:, None], X * (lam * n2 / rn ** 3)[:, None]
+        g = self.grid
+        A = self._m(self.Xt, self.Wt, 1)
+        B = self._m(self.Xt, self.Wt, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f1 = 1.0 / (1.0 - lam * A)
+            f2 = lam * B / (1.0 - lam * A) ** 3
+        ys = self.ys[:, None]
+        d = np.maximum(ys - X, 0.0)
+        out = []
+        for f in (f1, f2):
+            Ry = g.cum(f, self.ys)[:, None]
+            Rd = g.cum(f, d.ravel()).reshape(d.shape)
+            out.append(Ry - Rd)
+        return out[0] + np.maximum(X - ys, 0.0), out[1]
+
+    def moments(self) -> tuple[float, float]:
+        """(E, E[.^2]) of the law (of ``T - x`` for a class), mixed over the classes."""
+        ew, varw, rn, n2 = self._class_moments()
+        if self.waiting:
+            w = self.Wc.sum(1)
+            with np.errstate(invalid="ignore"):
+                m = float(np.sum(np.where(w > 0, ew * w, 0.0)))
+                s2 = float(np.sum(np.where(w > 0, (varw + ew * ew) * w, 0.0)))
+            return m, s2
+        rm, rv = self._residence_moments(rn, n2)
+        m = ew[:, None] + rm
+        v = varw[:, None] + rv
+        if self.shifted:
+            m = m - self.Xc
+        W = self.Wc
+        with np.errstate(invalid="ignore"):
+            mean = float(np.sum(np.where(W > 0, m * W, 0.0)))
+            second = float(np.sum(np.where(W > 0, (v + m * m) * W, 0.0)))
+        return mean, second
+
+    def atom(self) -> float:
+        r""":math:`P(W = 0)` (waiting time) or :math:`P(T = x)` (a class): no old work
+        (:math:`1 - \rho_0 - \rho_1`) and, for :math:`T`, no arrival of a new job that runs
+        first during the residence, :math:`\exp(-\lambda\int_0^x P(Y < r(a))\,da)`."""
+        lam, (o1, _, _), (p1, _, _), _, _ = self._pieces()
+        p0 = 1.0 - lam * (o1 + p1)
+        if self.waiting:
+            return float(np.sum(p0 * self.Wc.sum(1)))
+        x, y = float(self.Xc[0, 0]), float(self.ys[0])
+        if self.kind == "nonpreemptive":
+            return float(p0[0])
+        if self.kind == "static":
+            return float(p0[0] * math.exp(-lam * x * float(self.Wn.sum())))
+        pl = self.Wt.sum(1)
+        integral = float(self.grid.cum(pl, [y])[0] - self.grid.cum(pl, [max(y - x, 0.0)])[0])
+        return float(p0[0] * math.exp(-lam * integral))
+
+    # -- the transform ---------------------------------------------------------------------------
+    def lst(self, s) -> np.ndarray:
+        s = np.asarray(s, complex)
+        flat = s.reshape(-1)
+        out = np.empty(flat.size, complex)
+        for a in range(0, flat.size, _S_BLOCK):
+            out[a:a + _S_BLOCK] = self._lst_block(flat[a:a + _S_BLOCK])
+        return out.reshape(s.shape)
+
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        lam = self.lam
+        S = s[:, None]
+        et = None
+        if (self.kind == "remaining" and not self.waiting) or self._interp:
+            et = busy_eta(s, lam, self.Xt, self.Wt)
+        eta_r = et if self._interp else busy_eta(s, lam, self.Xn, self.Wn)
+        psi0 = _psi_at(eta_r, self.Xo, self.Wo)
+        rho0 = lam * self._m(self.Xo, self.Wo, 1)
+        rho1 = lam * self._m(self.X1, self.W1, 1)
+        num = (1.0 - rho0 - rho1)[None, :] * eta_r
+        if self.kind != "static":
+            num = num + lam * _psi_at(eta_r, self.X1, self.W1)
+        V = self._at_classes(num / (eta_r - lam * psi0))
+        eta = self._at_classes(eta_r)
+        wsum = self.Wc.sum(1)
+        if self.waiting:
+            return V @ wsum
+        Xc, Wc = self.Xc, self.Wc
+        if self.kind == "nonpreemptive":
+            if self.shifted:
+                return V[:, 0]
+            U = np.broadcast_to(S, (s.size, Xc.shape[0]))
+            res = wsum[None, :] - _psi_at(U, Xc, Wc)
+        elif self.kind == "static":
+            U = eta - S if self.shifted else eta
+            res = wsum[None, :] - _psi_at(U, Xc, Wc)
+        else:
+            res = self._sprpt_residence(s, et)
+        return np.sum(V * res, axis=1)
+
+    def _sprpt_residence(self, s: np.ndarray, et: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_i W_{ji} \exp(-s x_i - \int_{(y_j - x_i)^+}^{y_j} (\eta_{<v}(s) - s)\,dv)`
+        per prediction node (``shifted``: without :math:`e^{-s x}`)."""
+        g = self.grid
+        et = et - s[:, None]
+        Rc = g.panel_integrals(et)
+        Ry = np.empty((s.size, self.ys.size), complex)
+        p, coef = self._q_y
+        _cum_kernel(et, Rc, p, g.starts, coef, Ry)
+        p, coef = self._q_d
+        out = np.empty((s.size, self.ys.size), complex)
+        _residence_kernel(et, Rc, p, g.starts, coef, Ry, s, self.Xc, self.Wc,
+                          not self.shifted, out)
+        return out
+
+
+__all__ = ["PredictionTransform", "joint_rule", "PREDICTION_FORMS"]

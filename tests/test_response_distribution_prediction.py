@@ -1,0 +1,275 @@
+"""Response-time distributions of the prediction-based policies SPJF, PSPJF and SPRPT (issue 16):
+each test checks the transform-and-inversion route against an independent method.
+
+Derivation: docs/response_time_distribution.md (section 5).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+from stats_policy import halfwidth, rng
+
+import qtheory as qt
+from qtheory.engine import laplace_inversion as li
+from qtheory.engine.response_distribution import response_time_distribution, waiting_time_distribution
+
+FULL = os.environ.get("QTHEORY_FULL") == "1"
+LOADS = (0.5, 0.8, 0.95)
+TWINS = {"spjf": "sjf", "pspjf": "psjf", "sprpt": "srpt"}
+SIZES = np.array([0.5, 1.0, 3.0])
+PROBS = np.array([0.5, 0.3, 0.2])
+S_TEST = np.concatenate([np.linspace(0.01, 5, 7), 0.3 + 1j * np.linspace(-20, 20, 9)])
+# Euler parameters of discrete laws (the library's: docs/response_time_distribution.md)
+EULER_KINKS = (li.EULER_A, 1600, 40)
+
+
+# ---- (a) perfect predictions are the size-based policies -----------------------------------------
+@pytest.mark.parametrize("rho", LOADS)
+def test_perfect_predictions_discrete_sizes(rho):
+    """Y = X on a 3-atom law: SPJF / PSPJF / SPRPT (the joint-law code, pairs (x, x)) equal SJF /
+    PSJF / SRPT (the size-based code): transforms of T and W for every class and the mixture
+    to 1e-12, the unconditional cdf to 1e-9."""
+    size = qt.Empirical(SIZES, weights=PROBS)
+    q = qt.MG1(rho / size.mean, size, qt.PerfectPrediction())
+    t = np.array([0.7, 1.8, 4.2, 9.5])
+    for pol, twin in TWINS.items():
+        for x in SIZES:
+            a, b = response_time_distribution(q, pol, x=x, y=x), response_time_distribution(q, twin, x=x)
+            assert np.max(np.abs(a.laplace(S_TEST) - b.laplace(S_TEST))) < 1e-12
+            assert abs(a.atom0 - b.atom0) < 1e-14 and abs(a.moment(2) / b.moment(2) - 1) < 1e-12
+            a, b = waiting_time_distribution(q, pol, x=x, y=x), waiting_time_distribution(q, twin, x=x)
+            assert np.max(np.abs(a.laplace(S_TEST) - b.laplace(S_TEST))) < 1e-12
+            assert abs(a.atom0 - b.atom0) < 1e-14
+        a, b = response_time_distribution(q, pol), response_time_distribution(q, twin)
+        assert np.max(np.abs(a.laplace(S_TEST) - b.laplace(S_TEST))) < 1e-12
+        assert np.max(np.abs(a.cdf(t) - b.cdf(t))) < 1e-9
+        assert abs(a.mean() / b.mean() - 1) < 1e-12 and abs(a.var() / b.var() - 1) < 1e-12
+
+
+def test_perfect_predictions_continuous_sizes():
+    """Y = X on Exp(1) sizes (PerfectPrediction and LogNormalPrediction(0)): the size-based law
+    (exact), for the unconditional law and a class y = x; a class y != x is not defined there."""
+    for pred in (qt.PerfectPrediction(), qt.LogNormalPrediction(0.0)):
+        q = qt.MG1(0.8, qt.Exponential(1.0), pred)
+        a, b = response_time_distribution(q, "sprpt", x=1.0, y=1.0), response_time_distribution(q, "srpt", x=1.0)
+        assert np.max(np.abs(a.laplace(S_TEST) - b.laplace(S_TEST))) < 1e-12 and a.atom0 == b.atom0
+        a, b = response_time_distribution(q, "pspjf"), response_time_distribution(q, "psjf")
+        assert np.max(np.abs(a.laplace(S_TEST) - b.laplace(S_TEST))) < 1e-12
+        with pytest.raises(NotImplementedError, match="y == x"):
+            response_time_distribution(q, "sprpt", x=1.0, y=2.0)
+
+
+# ---- (b) Kleinrock's priority transforms on a discrete joint law --------------------------------
+#: (size, prediction, probability): three prediction classes, each with two sizes
+PAIRS = np.array([(0.5, 0.4, 0.30), (1.0, 0.4, 0.10), (3.0, 1.2, 0.15), (1.0, 1.2, 0.20),
+                  (0.5, 2.0, 0.10), (3.0, 2.0, 0.15)])
+
+
+def _sigma(s, lam_h, xs, ps):
+    """sigma_H(s) = s + lam_H - lam_H G_H(s), G_H(s) = X_H*(sigma_H(s)), by plain fixed-point
+    iteration (no Newton, no shared code)."""
+    if lam_h == 0:
+        return s
+    g = np.ones_like(s)
+    for _ in range(5000):
+        sig = s + lam_h - lam_h * g
+        g_new = (np.exp(-np.outer(sig, xs)) @ ps) / ps.sum()
+        if np.max(np.abs(g_new - g)) < 1e-15:
+            break
+        g = g_new
+    return s + lam_h - lam_h * g
+
+
+def _kleinrock_pairs(s, lam, x, y, preemptive):
+    """Kleinrock (1976, Vol. II, ch. 3) for a job (x, y) of the priority class "prediction y" of
+    PAIRS (classes ordered by prediction, FCFS inside a class): preemptive resume
+    T* = W0*(sigma) e^{-sigma x}, W0* the Pollaczek-Khinchine transform of classes <= y at sigma;
+    non-preemptive T* = [(1 - rho) sigma + lam_L (1 - X_L*(sigma))] / [s - lam_p + lam_p X_p*(sigma)]
+    e^{-s x}; sigma the busy-period functional of the classes < y."""
+    xs, ys, ps = PAIRS.T
+    h = ys < y
+    sig = _sigma(s, lam * ps[h].sum(), xs[h], ps[h])
+
+    def lst(mask, u):
+        return (np.exp(-np.outer(u, xs[mask])) @ ps[mask]) / ps[mask].sum()
+
+    if preemptive:
+        le = ys <= y
+        lam_le, rho_le = lam * ps[le].sum(), lam * ps[le] @ xs[le]
+        w0 = (1 - rho_le) * sig / (sig - lam_le + lam_le * lst(le, sig))
+        return w0 * np.exp(-sig * x)
+    rho = lam * ps @ xs
+    eq, lo = ys == y, ys > y
+    lam_p, lam_l = lam * ps[eq].sum(), lam * ps[lo].sum()
+    xl = lst(lo, sig) if lam_l > 0 else 0 * sig
+    num = (1 - rho) * sig + lam_l * (1 - xl)
+    return num / (s - lam_p + lam_p * lst(eq, sig)) * np.exp(-s * x)
+
+
+@pytest.mark.parametrize("rho", LOADS)
+@pytest.mark.parametrize("policy", ["pspjf", "spjf"])
+def test_priority_classes_kleinrock_pairs(policy, rho):
+    """PSPJF / SPJF on a discrete joint law (qt.EmpiricalPairs) are preemptive / non-preemptive
+    priority queues with the predictions as classes: the transform of every (x, y) and of the
+    mixture equals Kleinrock's to 1e-12, and the cdf equals the Euler inversion of Kleinrock's
+    transform to 1e-8 (times away from the law's jumps at sums of sizes)."""
+    xs, ys, ps = PAIRS.T
+    lam = rho / float(ps @ xs)
+    q = qt.MG1(lam, prediction=qt.EmpiricalPairs(xs, ys, ps))
+    pre = policy == "pspjf"
+    mix = 0
+    for x, y, p in PAIRS:
+        ref = _kleinrock_pairs(S_TEST, lam, x, y, pre)
+        d = response_time_distribution(q, policy, x=x, y=y)
+        assert np.max(np.abs(d.laplace(S_TEST) - ref)) < 1e-12
+        mix = mix + p * ref
+    d = response_time_distribution(q, policy)
+    assert np.max(np.abs(d.laplace(S_TEST) - mix)) < 1e-12
+
+    # the cdf at a few times, only at load 0.8 (the reference's fixed-point iterations on
+    # 1641 transform values take seconds)
+    if rho != 0.8:
+        return
+
+    def sf_ref(sv):
+        shape = sv.shape
+        flat = sv.reshape(-1)
+        m = sum(p * _kleinrock_pairs(flat, lam, x, y, pre) for x, y, p in PAIRS)
+        return ((1 - m) / flat).reshape(shape)
+
+    t = np.array([2.2])
+    assert np.max(np.abs(d.sf(t) - li.invert(sf_ref, t, *EULER_KINKS))) < 1e-8
+
+
+# ---- (c) moments: the engine's means, the transform's moments ------------------------------------
+def _pairs_model(rho=0.8, n=30):
+    g = rng(1616)
+    x = g.exponential(1.0, n)
+    y = x * g.exponential(1.0, n)
+    return qt.MG1(rho / x.mean(), prediction=qt.EmpiricalPairs(x, y)), x, y
+
+
+CONTINUOUS = {"exp": qt.ExponentialPrediction(), "lognormal": qt.LogNormalPrediction(0.5),
+              "uniform": qt.UniformPrediction(0.5)}
+
+
+def _waiting_ref(q, policy, y):
+    """The waiting term of the engine's closed forms from the joint law's threshold functions:
+    lam K / (2 (1 - lam A_<=(y)) (1 - lam A_<(y))), K = E[X^2] (SPJF), B(y) (PSPJF),
+    B(y) + C(y) (SPRPT) (docs/soap_predictions.md, section 7)."""
+    j = q.prediction.joint(q.size)
+    lam = q.arrival_rate
+    k = {"spjf": q.size.moment(2), "pspjf": float(j.B(np.array([y]))[0]),
+         "sprpt": float(j.B(np.array([y]))[0] + j.C(np.array([y]))[0])}[policy]
+    d = (1 - lam * float(j.A_le(np.array([y]))[0])) * (1 - lam * float(j.A_lt(np.array([y]))[0]))
+    return lam * k / (2 * d)
+
+
+@pytest.mark.parametrize("law", ["pairs", *CONTINUOUS])
+def test_means_equal_the_engine(law):
+    """E[T | x, y] and E[T] of the distribution (its own closed forms: busy-period cumulants on
+    the joint rule) equal qt.MG1's means to 1e-9 relative; E[W | y] equals the waiting term of
+    the mean formulas; the moments of a class are those of its transform."""
+    if law == "pairs":
+        q, xs, ys = _pairs_model()
+        classes = [(xs[i], ys[i]) for i in range(3)] + [(1.0, 0.7)]
+    else:
+        q = qt.MG1(0.8, qt.Exponential(1.0), CONTINUOUS[law])
+        classes = [(1.0, 0.7), (0.3, 2.0), (3.0, 1.0)]
+    for pol in ("spjf", "pspjf", "sprpt"):
+        for x, y in classes:
+            d = response_time_distribution(q, pol, x=x, y=y)
+            assert abs(d.mean() / float(q.response_time(pol, x, y)) - 1) < 1e-9, (pol, x, y)
+            w = waiting_time_distribution(q, pol, x=x, y=y)
+            assert abs(w.mean() / _waiting_ref(q, pol, y) - 1) < 1e-9, (pol, x, y)
+        if pol != "sprpt" or law in ("pairs", "exp"):  # (SPRPT's unconditional rule: ~1 s each)
+            d = response_time_distribution(q, pol)
+            assert abs(d.mean() / q.mean_response_time(pol) - 1) < 1e-9, (pol, law)
+
+
+def _cauchy_moments(d, r=0.003, n=64):
+    """E[T] and E[T^2] of the transform itself: Taylor coefficients by Cauchy's integral on
+    |s| = r (inside the region of analyticity: the tails here decay faster than e^{-0.01 t})."""
+    z = r * np.exp(2j * np.pi * np.arange(n) / n)
+    L = d._t.lst(z) * np.exp(-z * d.shift)  # (d.laplace admits Re s >= 0 only)
+    return float(-np.mean(L / z).real), float(2 * np.mean(L / z ** 2).real)
+
+
+@pytest.mark.parametrize("policy", ["spjf", "pspjf", "sprpt"])
+def test_transform_moments_equal_closed_forms(policy):
+    """The closed-form mean and second moment equal the transform's (Cauchy integral) to 1e-9:
+    the unconditional law (Exp(1) sizes, exponential predictions, load 0.8) and a class; for the
+    class of SPJF and PSPJF, also the numerical moments of the inverted law,
+    E[T] = x + int P(T - x > t) dt and E[T^2] = x^2 + 2 int (x + t) P(T - x > t) dt (1e-6)."""
+    from qtheory.laws._quadrature import panels
+
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    for d in (response_time_distribution(q, policy), response_time_distribution(q, policy, x=1.0, y=0.7)):
+        m1, m2 = _cauchy_moments(d)
+        assert abs(m1 / d.mean() - 1) < 1e-9 and abs(m2 / d.moment(2) - 1) < 1e-9, (m1, d.mean(), m2, d.moment(2))
+    if policy == "sprpt":  # (SPRPT's class law costs ~0.2 s per time: its inversion is left out)
+        return
+    # the class's law, inverted: panels in log t up to 600 (sf there ~ 1e-9)
+    t, w = panels(np.concatenate([[0.0], np.geomspace(1e-3, 600, 40)]))
+    sf = np.clip(d._sf_pos(t), 0, 1)
+    m1 = 1.0 + float(sf @ w)
+    m2 = 1.0 + 2 * float((sf * (1.0 + t)) @ w)
+    assert abs(m1 / d.mean() - 1) < 1e-6 and abs(m2 / d.moment(2) - 1) < 1e-6, (m1, d.mean(), m2, d.moment(2))
+
+
+# ---- (e) the cdf is a cdf ---------------------------------------------------------------------
+def test_cdf_is_a_cdf():
+    """Monotone, in [0, 1], tends to 1; percentiles increase: SPRPT's class (1, 0.7) on Exp(1)
+    sizes with log-normal predictions, and the unconditional SPJF on empirical pairs."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
+    d = response_time_distribution(q, "sprpt", x=1.0, y=0.7)
+    t = 1.0 + np.geomspace(1e-3, 300, 8)
+    c = d.cdf(t)
+    assert np.all((c >= 0) & (c <= 1)) and np.all(np.diff(c) >= -1e-9) and c[-1] > 1 - 1e-8
+    assert d.cdf(0.999) == 0.0 and abs(d.cdf(1.0) - d.atom0) < 1e-15 and 0 < d.atom0 < 1
+    qp, _, _ = _pairs_model()
+    d = response_time_distribution(qp, "spjf")
+    t = np.geomspace(0.05, 500, 16)
+    c = d.cdf(t)
+    assert np.all((c >= 0) & (c <= 1)) and np.all(np.diff(c) >= -1e-9) and c[-1] > 1 - 1e-8
+    assert np.all(np.diff(d.ppf([0.6, 0.9, 0.99])) > 0)
+    w = waiting_time_distribution(q, "pspjf", x=1.0, y=0.7)
+    assert abs(w.cdf(0.0) - w.atom0) < 1e-15 and np.all(np.diff(w.cdf(np.geomspace(1e-3, 100, 12))) >= -1e-9)
+
+
+def test_errors():
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.OneBit(1.0, 0.1, 0.1))
+    with pytest.raises(NotImplementedError, match="OneBitJoint"):
+        response_time_distribution(q, "pspjf")
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    with pytest.raises(ValueError, match="pass both x and y"):
+        response_time_distribution(q, "sprpt", x=1.0)
+    with pytest.raises(ValueError, match="y must be"):
+        response_time_distribution(q, "sprpt", x=1.0, y=math.nan)
+    d = response_time_distribution(q, "sprpt", x=1.0, y=0.7)
+    assert "SPRPT" in d.label and "y=0.7" in d.label
+
+
+# ---- (d) against the simulator ---------------------------------------------------------------------
+SIM_CASES = [("sprpt", "exp"), ("pspjf", "exp")] + ([("spjf", "exp"), ("sprpt", "lognormal")] if FULL else [])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy,pred", SIM_CASES)
+def test_percentiles_against_simulation(policy, pred):
+    """p50, p90, p99 of the unconditional law (Exp(1) sizes, exponential or log-normal(0.5)
+    predictions, load 0.8) against qt.simulate's percentiles (16 replications), each at the
+    policy's level (stats_policy.halfwidth); 3 statistical assertions per case."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), CONTINUOUS[pred])
+    d = response_time_distribution(q, policy)
+    jobs = 4_000_000 if FULL else 800_000
+    r = qt.simulate(q, policy, jobs=jobs, replications=16, seed=1717)
+    exact = d.ppf([0.5, 0.9, 0.99], rtol=1e-7)
+    for level, e in zip((50, 90, 99), exact, strict=True):
+        hw = halfwidth(r.percentile_ci[level], r.replications)
+        # the histogram's bins add up to 1e-3 relative (hist_percentile)
+        assert abs(r.percentiles[level] - e) <= hw + 1e-3 * e, (level, e, r.percentiles[level], hw)
