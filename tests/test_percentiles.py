@@ -1,0 +1,103 @@
+"""Percentiles for users: ``MG1.sweep_percentiles``, the simulator's percentile confidence
+intervals at any level, the ``--percentiles`` options of the command line and
+``qt.plotting.plot_ccdf``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+
+#: a 3-atom size law: the engine's laws are exact and fast on atoms
+SIZES = [0.25, 1.0, 4.0]
+PROBS = [0.5, 0.3, 0.2]
+
+
+def three_atoms() -> qt.Empirical:
+    return qt.Empirical(SIZES, weights=PROBS)
+
+
+# ---- MG1.sweep_percentiles -----------------------------------------------------------------
+def test_sweep_percentiles_mm1_fcfs_exact():
+    """M/M/1 FCFS: T ~ Exp(mu - lambda), so t_q = -log(1 - q) / (mu - lambda), and the waiting
+    time has P(W > t) = rho exp(-(mu - lambda) t): t_q = log(rho / (1 - q)) / (mu - lambda) above
+    the atom 1 - rho. Mean size 2 and an arrival rate that is not the sweep's: the loads are
+    rescaled as in MG1.sweep (lambda = rho / E[X]). 1e-7 relative."""
+    q = qt.MG1(0.1, qt.Exponential(mean=2.0))
+    loads = np.array([0.5, 0.8, 0.95])
+    levels = np.array([0.5, 0.9, 0.99, 0.999])
+    mu, lam = 0.5, loads / 2.0
+    s = q.sweep_percentiles("fcfs", loads, q=levels)
+    exact = -np.log1p(-levels)[None, :] / (mu - lam[:, None])
+    assert np.asarray(s).shape == (3, 4)
+    np.testing.assert_allclose(np.asarray(s), exact, rtol=1e-7, atol=0)
+    np.testing.assert_allclose(s.column(0.99), exact[:, 2], rtol=1e-7)
+    w = q.sweep_percentiles("fcfs", loads, q=[0.4, 0.9, 0.99, 0.999], waiting=True)
+    qq = np.array([0.4, 0.9, 0.99, 0.999])[None, :]
+    rho = loads[:, None]
+    exact_w = np.where(qq <= 1 - rho, 0.0, np.log(rho / (1 - qq)) / (mu - lam[:, None]))
+    np.testing.assert_allclose(np.asarray(w), exact_w, rtol=1e-7, atol=1e-12)
+    assert w.waiting and not s.waiting
+    assert w.values[0, 0] == 0.0 and w.values[1, 0] > 0  # q = 0.4 below and above the atom 1 - rho
+
+
+def test_sweep_percentiles_srpt_monotone_in_load():
+    """SRPT: adding arrivals never lets a job finish earlier (its priority does not depend on the
+    others), so every percentile rises with the load; and with the level."""
+    q = qt.MG1(0.5, three_atoms())
+    loads = [0.3, 0.5, 0.7, 0.9]
+    s = q.sweep_percentiles("srpt", loads, q=[0.5, 0.9, 0.99])
+    v = np.asarray(s)
+    assert np.all(np.isfinite(v))
+    assert np.all(np.diff(v, axis=0) > 0), v
+    assert np.all(np.diff(v, axis=1) > 0), v
+    # each value is the percentile of the model at that load
+    one = qt.MG1(0.7 / q.size.mean, q.size).response_time_distribution("srpt").ppf(0.99)
+    assert v[2, 2] == pytest.approx(one, rel=1e-7)  # the root-finder stops at |sf - p| <= 1e-12
+
+
+def test_sweep_percentiles_result_object():
+    q = qt.MG1(0.5, qt.Exponential(1.0))
+    s = q.sweep_percentiles("fcfs", [0.5, 0.8], q=(0.5, 0.99, 0.999))
+    t = s.table()
+    assert t.columns == ["load", "p50", "p99", "p99.9"] and len(t) == 2
+    assert t["load"] == [0.5, 0.8] and t["p99"] == pytest.approx(list(s.column(0.99)), rel=1e-15)
+    assert "<table" in s._repr_html_() and "p99.9" in repr(s) and "FCFS" in repr(s)
+    d = s.to_dict()
+    assert d["loads"] == [0.5, 0.8] and d["p50"] == pytest.approx([2 * math.log(2), 5 * math.log(2)], rel=1e-8)
+    with pytest.raises(ValueError, match="q=0.9 "):
+        s.column(0.9)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = s.plot()
+    assert len(ax.lines) == 3
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), s.column(0.99))
+    assert ax.lines[0].get_color() == qt.get_policy("fcfs").figure_style()["color"]
+    plt.close("all")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"loads": [0.5, 1.0]}, "loads"),
+    ({"loads": []}, "loads"),
+    ({"loads": [0.5], "q": [0.5, 99]}, "q must lie in"),
+    ({"loads": [0.5], "q": []}, "q must be non-empty"),
+    ({"loads": [0.5], "q": [0.0]}, "q must lie in"),
+])
+def test_sweep_percentiles_bad_input(kwargs, match):
+    q = qt.MG1(0.5, qt.Exponential(1.0))
+    with pytest.raises(ValueError, match=match):
+        q.sweep_percentiles("fcfs", **kwargs)
+
+
+def test_sweep_percentiles_unavailable_policy_raises():
+    """A policy without a distribution raises the engine's NotImplementedError (the command line
+    and the plots turn it into n/a)."""
+    q = qt.MG1(0.5, qt.Exponential(1.0))
+    with pytest.raises(NotImplementedError):
+        q.sweep_percentiles("ps", [0.5])
