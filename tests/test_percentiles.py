@@ -35,12 +35,14 @@ def test_sweep_percentiles_mm1_fcfs_exact():
     assert np.asarray(s).shape == (3, 4)
     np.testing.assert_allclose(np.asarray(s), exact, rtol=1e-7, atol=0)
     np.testing.assert_allclose(s.column(0.99), exact[:, 2], rtol=1e-7)
+    np.testing.assert_allclose(s.mean, 1 / (mu - lam), rtol=1e-12)
     w = q.sweep_percentiles("fcfs", loads, q=[0.4, 0.9, 0.99, 0.999], waiting=True)
     qq = np.array([0.4, 0.9, 0.99, 0.999])[None, :]
     rho = loads[:, None]
     exact_w = np.where(qq <= 1 - rho, 0.0, np.log(rho / (1 - qq)) / (mu - lam[:, None]))
     np.testing.assert_allclose(np.asarray(w), exact_w, rtol=1e-7, atol=1e-12)
     assert w.waiting and not s.waiting
+    np.testing.assert_allclose(w.mean, loads / (mu - lam), rtol=1e-12)
     assert w.values[0, 0] == 0.0 and w.values[1, 0] > 0  # q = 0.4 below and above the atom 1 - rho
 
 
@@ -137,3 +139,46 @@ def test_simulate_percentiles_default_and_errors():
         qt.simulate(q, "fcfs", jobs=1000, seed=1, percentiles=("99",))
     with pytest.raises(ValueError, match="CUDA"):
         qt.simulate(q, "fcfs", jobs=1000, seed=1, percentiles=(99,), backend="cuda")
+
+
+# ---- qtheory llm --percentiles -------------------------------------------------------------
+def test_llm_percentiles(capsys, monkeypatch):
+    """``qtheory llm --percentiles 50,99``: p50/p99 of T and of the time to first service W, and
+    E[W], beside the means. FCFS on the conversation trace: E[W] = E[T] - E[X] (the closed-form
+    mean, another route), W's atom P(W = 0) = 1 - rho under the median at load 0.5, and T's
+    percentiles inside the simulator's intervals (2 statistical assertions). A policy without a
+    distribution shows n/a with the reason."""
+    import json
+
+    from stats_policy import Estimate, assert_consistent
+
+    from qtheory.cli import main
+
+    def unavailable(method):
+        def boom(self, policy, x=None, y=None):
+            if qt.get_policy(policy).name == "SPRPT":
+                raise NotImplementedError("no SPRPT law here")
+            return method(self, policy, x, y)
+        return boom
+
+    for name in ("response_time_distribution", "waiting_time_distribution"):
+        monkeypatch.setattr(qt.MG1, name, unavailable(getattr(qt.MG1, name)))
+    assert main(["llm", "--load", "0.5", "0.8", "--policies", "fcfs,sprpt", "--percentiles", "50,99",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = {(r["policy"], r["load"]): r for r in doc["rows"]}
+    assert set(doc["rows"][0]) >= {"E[T]", "T p50", "T p99", "E[W]", "W p50", "W p99"}
+    assert rows[("SPRPT", 0.8)]["T p99"] == "n/a" and "no SPRPT law here" in doc["percentile_notes"]["SPRPT"]
+    q = qt.datasets.azure_llm_2023("conv").model(0.8)
+    for rho in (0.5, 0.8):
+        r = rows[("FCFS", rho)]
+        assert r["E[W]"] == pytest.approx(r["E[T]"] - q.size.mean, rel=1e-9)
+        assert 0 < r["T p50"] < r["T p99"] and r["W p50"] < r["W p99"] < r["T p99"]
+    assert rows[("FCFS", 0.5)]["W p50"] == 0.0 and rows[("FCFS", 0.8)]["W p50"] > 0
+    sim = qt.simulate(q, "fcfs", jobs=4_000_000, replications=16, seed=1718, percentiles=(50, 99))
+    for p in (50, 99):
+        assert_consistent(rows[("FCFS", 0.8)][f"T p{p}"],
+                          Estimate(sim.percentiles[p], sim.percentile_ci[p], sim.replications),
+                          f"FCFS on the conv trace, p{p} at load 0.8")
+    assert main(["llm", "--percentiles", "100"]) == 2
+    assert "--percentiles" in capsys.readouterr().err

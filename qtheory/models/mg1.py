@@ -64,6 +64,9 @@ class PercentileSweep:
         The loads and the probability levels (in (0, 1)).
     values : ndarray
         Shape ``(len(loads), len(q))``.
+    mean : ndarray
+        The mean (:math:`E[T]`, or :math:`E[W]` with ``waiting``) at each load, from the same
+        distributions (closed forms, ``ResponseTimeDistribution.mean``).
     waiting : bool
         True for the waiting time (until first service), False for the response time.
     model : str
@@ -71,8 +74,9 @@ class PercentileSweep:
     """
 
     def __init__(self, policy: str, loads: np.ndarray, q: np.ndarray, values: np.ndarray,
-                 waiting: bool, model: str):
+                 waiting: bool, model: str, mean: np.ndarray | None = None):
         self.policy = policy
+        self.mean = np.full(loads.size, np.nan) if mean is None else mean
         self.loads = loads
         self.q = q
         self.values = values
@@ -424,13 +428,15 @@ class MG1:
         if not isinstance(waiting, (bool, np.bool_)):
             raise TypeError(f"waiting must be True or False, got waiting={waiting!r}")
         out = np.empty((loads.size, levels.size))
+        means = np.empty(loads.size)
         for i, rho in enumerate(loads):
             model = self.with_load(float(rho))
             d = (model.waiting_time_distribution(pol) if waiting
                  else model.response_time_distribution(pol))
             out[i] = np.asarray(d.ppf(levels), float)
+            means[i] = d.mean()
         return PercentileSweep(pol.name, loads, levels, out, bool(waiting),
-                               repr(self.with_load(float(loads[0]))))
+                               repr(self.with_load(float(loads[0]))), means)
 
     def mean_slowdown(self, policy) -> float:
         r"""Mean slowdown :math:`E[T/X]` (``inf`` where it diverges)."""
