@@ -182,3 +182,38 @@ def test_llm_percentiles(capsys, monkeypatch):
                           f"FCFS on the conv trace, p{p} at load 0.8")
     assert main(["llm", "--percentiles", "100"]) == 2
     assert "--percentiles" in capsys.readouterr().err
+
+
+# ---- qt.plotting.plot_ccdf -----------------------------------------------------------------
+def test_plot_ccdf_draws_the_law(recwarn):
+    """The analytic curve is d.sf on the plotted times, in the policy's figure style, on log-log
+    axes; a policy without a distribution is left out with a warning, or (simulate="missing")
+    drawn from the simulator, whose curve is the simulation's own survival function."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qtheory import plotting
+
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    ax = plotting.plot_ccdf(q, ["fcfs", "ps"])
+    assert [ln.get_gid() for ln in ax.lines] == ["FCFS:analytic"]
+    assert any(issubclass(w.category, plotting.PolicyUnavailableWarning) for w in recwarn)
+    line = ax.lines[0]
+    t = np.asarray(line.get_xdata())
+    np.testing.assert_allclose(line.get_ydata(), np.exp(-0.2 * t), rtol=1e-7)  # Exp(mu - lambda)
+    np.testing.assert_array_equal(line.get_ydata(), q.response_time_distribution("fcfs").sf(t))
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert line.get_color() == qt.get_policy("fcfs").figure_style()["color"]
+    ax2 = plotting.plot_ccdf(q, ["fcfs", "ps"], t=[1.0, 5.0, 20.0], simulate="missing",
+                             jobs=200_000, seed=5)
+    gids = [ln.get_gid() for ln in ax2.lines]
+    assert gids == ["FCFS:analytic", "PS:simulated"]
+    sim = qt.simulate(q, "ps", jobs=200_000, seed=5)
+    np.testing.assert_array_equal(ax2.lines[1].get_ydata(), sim.sf([1.0, 5.0, 20.0]))
+    ax3 = plotting.plot_ccdf(q, ["fcfs"], t=[1.0, 5.0], simulate=True, jobs=100_000, seed=5)
+    assert [ln.get_gid() for ln in ax3.lines] == ["FCFS:analytic", "FCFS:simulated"]
+    with pytest.raises(ValueError, match="simulate"):
+        plotting.plot_ccdf(q, ["fcfs"], simulate="always")
+    plt.close("all")
