@@ -324,6 +324,31 @@ def _loads_arg(text: str) -> list[float]:
     return out
 
 
+def _percentiles_arg(text: str) -> list[float]:
+    """``"50,99,99.9"``: percentiles in (0, 100), separated by commas."""
+    out: list[float] = []
+    for tok in text.split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        try:
+            v = float(tok)
+        except ValueError:
+            v = math.nan
+        if not 0 < v < 100:
+            raise argparse.ArgumentTypeError(f"a percentile must be a number in (0, 100), e.g. 99.9, got {tok!r}")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise argparse.ArgumentTypeError(f"no percentile in {text!r}")
+    return out
+
+
+def percentile_label(p: float) -> str:
+    """``"p99"`` for 99, ``"p99.9"`` for 99.9."""
+    return f"p{p:.10g}"
+
+
 def _policies_arg(text: str) -> list[Policy]:
     out: list[Policy] = []
     for tok in text.split(","):
@@ -353,6 +378,10 @@ class Result:
     available or its evaluation failed; ``notes[name]`` then says why (or, with values, how
     they were computed), and ``failed`` holds the names whose evaluation raised an
     unexpected error.
+
+    With ``percentiles`` (levels in (0, 100)), ``quantiles[name][p]`` is the list of the
+    ``p``-th percentiles of the response time, one per load, or ``quantiles[name]`` is None
+    where the policy has no response-time distribution (``percentile_notes[name]`` says why).
     """
 
     size: SizeLaw
@@ -361,6 +390,9 @@ class Result:
     values: dict[str, list[float] | None] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    percentiles: list[float] = field(default_factory=list)
+    quantiles: dict[str, dict[float, list[float]] | None] = field(default_factory=dict)
+    percentile_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def kendall(self) -> str:
@@ -381,8 +413,9 @@ def _kendall_letter(size: SizeLaw) -> str:
 
 
 def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence,
-             loads: Sequence[float]) -> Result:
-    """Mean response time of each policy at each load (one :meth:`MG1.sweep` per policy).
+             loads: Sequence[float], percentiles: Sequence[float] | None = None) -> Result:
+    """Mean response time of each policy at each load (one :meth:`MG1.sweep` per policy), and
+    with ``percentiles`` the response-time percentiles (one :meth:`MG1.sweep_percentiles`).
 
     A policy whose evaluation raises :class:`NotImplementedError` or :class:`ImportError` (not
     available in this installation), or that needs predictions when ``prediction`` is None, gets
@@ -397,6 +430,11 @@ def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence
     policies : sequence of Policy or str
     loads : sequence of float
         Loads in (0, 1).
+    percentiles : sequence of float, optional
+        Percentiles in (0, 100), e.g. ``(50, 99, 99.9)``. A policy without a response-time
+        distribution (:meth:`MG1.response_time_distribution` raises
+        :class:`NotImplementedError`) gets ``None`` and a note; another error is recorded as
+        for the means.
 
     Returns
     -------
@@ -407,7 +445,7 @@ def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence
         raise ValueError(f"the size law {size!r} has an infinite mean, so every arrival rate gives an "
                          "infinite load; choose a law with a finite mean")
     model = MG1(loads[0] / size.mean, size, prediction)
-    res = Result(size, prediction, loads)
+    res = Result(size, prediction, loads, percentiles=[float(p) for p in percentiles or ()])
     for p in policies:
         pol = get_policy(p)
         if pol.uses_predictions and prediction is None:
@@ -428,7 +466,26 @@ def evaluate(size: SizeLaw, prediction: PredictionLaw | None, policies: Sequence
         res.values[pol.name] = [float(v) for v in np.asarray(vals, float)]
         if not _closed_form(pol, model):
             res.notes[pol.name] = GENERIC_NOTE
+        if res.percentiles:
+            _evaluate_percentiles(res, model, pol)
     return res
+
+
+def _evaluate_percentiles(res: Result, model: MG1, pol: Policy) -> None:
+    """Fill ``res.quantiles[pol.name]`` from :meth:`MG1.sweep_percentiles`, or a note."""
+    try:
+        sw = model.sweep_percentiles(pol, res.loads, q=[p / 100 for p in res.percentiles])
+    except (NotImplementedError, ImportError) as err:
+        res.quantiles[pol.name] = None
+        res.percentile_notes[pol.name] = f"percentiles not available ({type(err).__name__}: {err})"
+        return
+    except Exception as err:  # report it in the table; the exit code says it failed
+        res.quantiles[pol.name] = None
+        res.percentile_notes[pol.name] = f"percentiles failed ({type(err).__name__}: {err})"
+        res.failed.add(pol.name)
+        return
+    vals = np.asarray(sw, float)
+    res.quantiles[pol.name] = {p: [float(v) for v in vals[:, j]] for j, p in enumerate(res.percentiles)}
 
 
 def _closed_form(pol: Policy, model: MG1) -> bool:
@@ -454,36 +511,60 @@ def _fmt(v: float | None) -> str:
 def format_table(res: Result) -> str:
     """The text table: a header naming the model, policies as rows, loads as columns, and
     numbered footnotes for the policies shown as ``n/a`` (or ``error`` where the evaluation
-    failed) and for values from the generic evaluator."""
+    failed) and for values from the generic evaluator. With percentiles, each load has the
+    columns E[T] and one per percentile under a ``rho=...`` group header."""
     pred = "none" if res.prediction is None else repr(res.prediction)
-    header = [f"Mean response time E[T] in the {res.kendall} queue",
+    what = "Mean response time E[T]" + (" and percentiles of T" if res.percentiles else "")
+    header = [f"{what} in the {res.kendall} queue",
               f"  size: {res.size!r} (E[X] = {res.size.mean:.6g})   prediction: {pred}"]
     reasons: list[str] = []
     rows = []
     for name, vals in res.values.items():
-        label = name
-        if name in res.notes:
-            reason = res.notes[name]
+        marks = []
+        for reason in (res.notes.get(name), res.percentile_notes.get(name)):
+            if reason is None:
+                continue
             if reason not in reasons:
                 reasons.append(reason)
-            label = f"{name} [{reasons.index(reason) + 1}]"
-        if vals is None:
-            cells = ["error" if name in res.failed else "n/a"] * len(res.loads)
-        else:
-            cells = [_fmt(v) for v in vals]
+            marks.append(str(reasons.index(reason) + 1))
+        label = f"{name} [{','.join(marks)}]" if marks else name
+        missing = "error" if name in res.failed else "n/a"
+        quant = res.quantiles.get(name)
+        cells = []
+        for i in range(len(res.loads)):
+            cells.append(missing if vals is None else _fmt(vals[i]))
+            for p in res.percentiles:
+                cells.append(missing if vals is None or quant is None else _fmt(quant[p][i]))
         rows.append([label, *cells])
-    cols = ["policy", *(f"rho={v:g}" for v in res.loads)]
+    per = 1 + len(res.percentiles)
+    if res.percentiles:
+        cols = ["policy", *(["E[T]", *map(percentile_label, res.percentiles)] * len(res.loads))]
+    else:
+        cols = ["policy", *(f"rho={v:g}" for v in res.loads)]
     widths = [max(len(r[i]) for r in [cols, *rows]) for i in range(len(cols))]
+    if res.percentiles:  # a group header must fit over its columns
+        for i, v in enumerate(res.loads):
+            grp = widths[1 + i * per: 1 + (i + 1) * per]
+            short = len(f"rho={v:g}") - (sum(grp) + 2 * (per - 1))
+            if short > 0:
+                widths[1 + i * per] += short
 
     def line(r):
         return "  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)])
 
-    out = [*header, "", line(cols), "  ".join("-" * w for w in widths)]
+    out = [*header, ""]
+    if res.percentiles:
+        groups = [" " * widths[0]]
+        for i, v in enumerate(res.loads):
+            span = sum(widths[1 + i * per: 1 + (i + 1) * per]) + 2 * (per - 1)
+            groups.append(f"rho={v:g}".center(span))
+        out.append("  ".join(groups).rstrip())
+    out += [line(cols), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in rows]
     if reasons:
         out.append("")
         for i, reason in enumerate(reasons, 1):
-            names = ", ".join(n for n, r in res.notes.items() if r == reason)
+            names = ", ".join(n for n in res.values if reason in (res.notes.get(n), res.percentile_notes.get(n)))
             out.append(f"[{i}] {names}: {reason}")
     return "\n".join(out)
 
@@ -496,7 +577,9 @@ def to_json(res: Result, size_spec: str, prediction_spec: str) -> str:
     """Machine-readable output: the model, the loads and, per policy, the list of E[T].
 
     ``inf`` is written as the string ``"inf"``; an unavailable policy has ``null`` and a note;
-    values from the generic evaluator have a note too.
+    values from the generic evaluator have a note too. With percentiles:
+    ``response_time_percentiles`` (per policy ``{"p99": [per load], ...}`` or ``null``) and
+    ``percentile_notes``.
     """
     doc = {
         "model": {
@@ -515,6 +598,14 @@ def to_json(res: Result, size_spec: str, prediction_spec: str) -> str:
         },
         "notes": res.notes,
     }
+    if res.percentiles:
+        doc["percentiles"] = res.percentiles
+        doc["response_time_percentiles"] = {
+            name: None if q is None else {percentile_label(p): [_json_value(v) for v in q[p]]
+                                          for p in res.percentiles}
+            for name, q in res.quantiles.items()
+        }
+        doc["percentile_notes"] = res.percentile_notes
     return json.dumps(doc, indent=2)
 
 
@@ -545,6 +636,7 @@ _TABLE_EPILOG = "\n\n".join([
     "  qtheory\n"
     "  qtheory --size weibull:0.5,1 --prediction lognormal:0.5 --load 0.7 0.9\n"
     "  qtheory --policies fcfs,srpt,sprpt --json\n"
+    "  qtheory --policies fcfs,srpt --percentiles 50,99,99.9 --size det:1\n"
     "  qtheory --size hyperexp:0.9,0.5/0.1,5.5 --plot et_vs_load.pdf",
 ])
 
@@ -563,6 +655,12 @@ def _add_table_arguments(p: argparse.ArgumentParser, top_level: bool) -> None:
                    help=f"prediction law Y | X=x, e.g. exp, perfect, lognormal:0.5 (default: {DEFAULT_PREDICTION})")
     g.add_argument("--policies", type=_policies_arg, metavar="LIST", default=d(None),
                    help="comma-separated policy names (default: " + ",".join(DEFAULT_POLICIES) + ")")
+    g.add_argument("--percentiles", type=_percentiles_arg, metavar="LIST", default=d(None),
+                   help="also response-time percentiles, e.g. 50,99,99.9: columns E[T], p50, p99, "
+                        "p99.9 under each load, from the exact distribution "
+                        "(MG1.sweep_percentiles; n/a with a footnote where a policy has none; "
+                        "seconds per policy and load for preemptive size-based policies on "
+                        "continuous laws)")
     g.add_argument("--json", action="store_true", default=d(False),
                    help="print JSON: the model, the loads and {policy: [E[T] per load]}")
     g.add_argument("--plot", action="append", metavar="FILE", default=d(None),
@@ -583,7 +681,7 @@ def _run_table(args: argparse.Namespace) -> int:
         seen.setdefault(pol.name, pol)
     policies = list(seen.values())
     try:
-        res = evaluate(size.law, pred.law, policies, loads)
+        res = evaluate(size.law, pred.law, policies, loads, getattr(args, "percentiles", None))
     except ValueError as err:
         print(f"qtheory: error: --size {size.text!r}, --prediction {pred.text!r}: {err}", file=sys.stderr)
         return 2

@@ -53,6 +53,7 @@ __all__ = [
     "default_loads",
     "figure",
     "paper_style",
+    "plot_ccdf",
     "plot_vs_load",
     "policy_style",
     "save",
@@ -278,6 +279,112 @@ def plot_vs_load(model: MG1, policies: Iterable, loads: Sequence[float] | None =
         if legend and finite:
             ax.legend(loc="upper left", ncol=2 if len(finite) > 4 else 1, columnspacing=1.0,
                       handlelength=1.8)
+    return ax
+
+
+def plot_ccdf(model: MG1, policies: Iterable, t: Sequence[float] | None = None,
+              ax: Axes | None = None, *, waiting: bool = False, simulate: bool | str = False,
+              jobs: int = 10**6, seed=None, replications: int = 8, n: int = 80,
+              legend: bool = True) -> Axes:
+    r"""The complementary CDF :math:`P(T > t)` of the response time (``waiting=True``: of the
+    time until first service) of each policy on log-log axes, in the policy's figure style
+    (:meth:`qtheory.Policy.figure_style`).
+
+    The analytic curve is ``model.response_time_distribution(policy).sf(t)`` (SOAP's transform
+    inverted numerically: ``docs/response_time_distribution.md``). Each line's ``gid`` is
+    ``"NAME:analytic"`` or ``"NAME:simulated"``, so a caller can tell the sources apart.
+
+    Parameters
+    ----------
+    model : MG1
+    policies : iterable of Policy or str
+    t : sequence of float, optional
+        Times (> 0); default ``n`` points log-spaced from the 5% quantile (or
+        :math:`E[X]/100`) to the largest :math:`1-10^{-4}` quantile of the curves.
+    ax : Axes, optional
+        Where to draw; default a new single-column :func:`figure`.
+    waiting : bool
+        The time until first service instead of the response time (analytic curves only).
+    simulate : bool or "missing"
+        ``False``: analytic curves only; a policy without a distribution
+        (``NotImplementedError``) is left out with a :class:`PolicyUnavailableWarning`.
+        ``"missing"``: the simulator's CCDF for those policies instead (``qt.simulate`` with
+        ``jobs``, ``seed`` and ``replications``; labelled "(simulated)"). ``True``: also the
+        simulated CCDF of every policy over its analytic curve (markers, no legend entry).
+    jobs, seed, replications :
+        Passed to :func:`qtheory.simulate`.
+    n : int
+        Points of the default grid.
+    legend : bool
+
+    Returns
+    -------
+    Axes
+    """
+    from .sim import simulate as _simulate
+
+    if simulate not in (False, True, "missing"):
+        raise ValueError(f"simulate must be False, True or 'missing', got simulate={simulate!r}")
+    if waiting and simulate:
+        raise ValueError("simulate: the simulator estimates the response time only; use "
+                         "waiting=False or simulate=False")
+    if ax is None:
+        _, ax = figure("single")
+    curves = []  # (policy, distribution or None, simulation or None)
+    for p in policies:
+        pol = get_policy(p)
+        try:
+            d = (model.waiting_time_distribution(pol) if waiting
+                 else model.response_time_distribution(pol))
+        except (NotImplementedError, ImportError) as err:
+            if not simulate:
+                warnings.warn(f"{pol.name} left out of the figure: {type(err).__name__}: {err}",
+                              PolicyUnavailableWarning, stacklevel=2)
+                continue
+            d = None
+        sim = None
+        if simulate is True or d is None:
+            sim = _simulate(model, pol, jobs=jobs, seed=seed, replications=replications)
+        curves.append((pol, d, sim))
+    if t is None:
+        hi, lo = 0.0, math.inf
+        floor = model.size.mean / 100
+        for _, d, sim in curves:
+            if d is not None:
+                hi = max(hi, float(d.ppf(1 - 1e-4)))
+                lo = min(lo, float(d.ppf(0.05)) if d.ppf(0.05) > 0 else floor)
+            else:
+                hi = max(hi, sim.percentile(99.99))
+                lo = min(lo, sim.percentile(5))
+        if not curves:
+            hi, lo = 100 * model.size.mean, floor
+        grid = np.geomspace(max(lo, floor / 10), max(hi, 2 * lo), int(n))
+    else:
+        grid = np.asarray(t, float)
+        if grid.ndim != 1 or not np.all(np.isfinite(grid) & (grid > 0)):
+            raise ValueError("t must be a 1-D sequence of finite times > 0")
+    with paper_style():
+        for pol, d, sim in curves:
+            style = policy_style(pol.name)
+            if d is not None:
+                ax.plot(grid, d.sf(grid), label=pol.name, gid=f"{pol.name}:analytic",
+                        markevery=max(1, grid.size // 8), **style)
+            if sim is not None:
+                y = np.where(sim.sf(grid) > 0, sim.sf(grid), np.nan)
+                if d is None:
+                    ax.plot(grid, y, label=f"{pol.name} (simulated)", gid=f"{pol.name}:simulated",
+                            markevery=max(1, grid.size // 8), **style)
+                else:
+                    ax.plot(grid, y, label="_nolegend_", gid=f"{pol.name}:simulated",
+                            color=style.get("color"), marker=style.get("marker", "o"),
+                            linestyle="none", markevery=max(1, grid.size // 16), markersize=2.5)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("waiting time $t$" if waiting else "response time $t$")
+        ax.set_ylabel(r"$P(W > t)$" if waiting else r"$P(T > t)$")
+        ax.set_ylim(bottom=1e-4 if t is None else None, top=1.05)
+        if legend and curves:
+            ax.legend(loc="lower left")
     return ax
 
 

@@ -292,3 +292,63 @@ def test_trail_names_in_policies(capsys):
     code, out, err = run(capsys, "--policies", "trail-1.5")
     assert code == 2 and "[0, 1]" in err
     assert "trail-0.5" in cli.build_parser().format_help()
+
+
+# ---- --percentiles ---------------------------------------------------------------------------------
+def test_percentiles_columns_mm1_fcfs(capsys):
+    """--percentiles adds p50, p99, p99.9 beside E[T] under each load: M/M/1 FCFS's exact
+    percentiles -log(1 - p) / (1 - rho), printed to 6 digits."""
+    import math
+
+    code, out, err = run(capsys, "--policies", "fcfs", "--load", "0.5,0.8", "--percentiles", "50,99,99.9")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "percentiles" in lines[0]
+    head = next(i for i, line in enumerate(lines) if line.startswith("policy"))
+    assert lines[head].split() == ["policy", "E[T]", "p50", "p99", "p99.9", "E[T]", "p50", "p99", "p99.9"]
+    assert "rho=0.5" in lines[head - 1] and "rho=0.8" in lines[head - 1]
+    cells = next(line for line in lines if line.startswith("FCFS")).split()[1:]
+    expected = []
+    for rho in (0.5, 0.8):
+        expected.append(1 / (1 - rho))
+        expected += [-math.log1p(-p / 100) / (1 - rho) for p in (50, 99, 99.9)]
+    assert [float(c) for c in cells] == pytest.approx(expected, rel=1e-5)
+
+
+def test_percentiles_unavailable_is_na_with_footnote(capsys, monkeypatch):
+    """A policy without a distribution keeps its E[T] and shows n/a with the reason in a footnote
+    (the mean's own footnote keeps its number); the exit code stays 0."""
+    def boom(self, policy, x=None, y=None):
+        if qt.get_policy(policy).name == "SRPT":
+            raise NotImplementedError("no law yet")
+        return original(self, policy, x, y)
+
+    original = qt.MG1.response_time_distribution
+    monkeypatch.setattr(qt.MG1, "response_time_distribution", boom)
+    code, out, err = run(capsys, "--policies", "fcfs,srpt,srpt-bounce", "--load", "0.5",
+                         "--percentiles", "99", "--size", "det:1")
+    assert code == 0, err
+    srpt = next(line for line in out.splitlines() if line.startswith("SRPT "))
+    assert srpt.split()[1:] == ["[1]", "1.5", "n/a"] and "[1] SRPT: percentiles not available" in out
+    assert "no law yet" in out
+    bounce = next(line for line in out.splitlines() if line.startswith("SRPT-Bounce"))
+    assert bounce.split()[-1] == "n/a" and "[2,3]" in bounce, out  # the generic note, then its own
+    fcfs = next(line for line in out.splitlines() if line.startswith("FCFS"))
+    assert "n/a" not in fcfs and "[" not in fcfs
+
+
+def test_percentiles_json(capsys):
+    code, out, err = run(capsys, "--policies", "fcfs,ps", "--load", "0.5", "--percentiles", "50, 99.9", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["percentiles"] == [50.0, 99.9]
+    p = doc["response_time_percentiles"]
+    assert p["FCFS"]["p50"][0] == pytest.approx(2 * 0.6931471805599453, rel=1e-8)
+    assert p["PS"] is None and "not available" in doc["percentile_notes"]["PS"]
+    assert doc["mean_response_time"]["PS"] == [2.0]
+
+
+@pytest.mark.parametrize("value", ["100", "0", "abc", ","])
+def test_percentiles_bad_value(capsys, value):
+    code, _, err = run(capsys, "--percentiles", value)
+    assert code == 2 and "--percentiles" in err

@@ -5,7 +5,10 @@ LLM request trace, from the exact SOAP formulas (:func:`qtheory.llm.trail`).
 the TRAIL paper's c = 0.8); without it FCFS, SPJF, SPRPT and TRAIL(c) for each ``--c`` are shown.
 ``--plot FILE`` draws two panels: E[T] against the load, and E[T] of TRAIL(c) relative to
 SPRPT against c at each ``--load`` (where the effect of c shows; on the first panel's log axis
-the prediction policies lie within a few percent of each other)."""
+the prediction policies lie within a few percent of each other). ``--percentiles 50,99`` adds
+the percentiles of the response time T and of the time until first service W (time to first
+token) and E[W] beside the means, from the exact distributions
+(:meth:`qtheory.MG1.sweep_percentiles`; ``n/a`` with a footnote for a policy without one)."""
 
 from __future__ import annotations
 
@@ -42,6 +45,11 @@ def _add_arguments(p: argparse.ArgumentParser, top_level: bool) -> None:
                         "(default five_class)")
     g.add_argument("--per-token", type=float, default=1.0, metavar="SECONDS",
                    help="service time per output token (default 1: latencies in tokens)")
+    g.add_argument("--percentiles", metavar="LIST", default=None,
+                   help="also percentiles of the response time T and of the time until first "
+                        "service W (time to first token), and E[W], e.g. 50,99: exact "
+                        "distributions (MG1.sweep_percentiles), n/a with a footnote for a policy "
+                        "without one; seconds per load for FCFS on a trace")
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
     g.add_argument("--plot", metavar="FILE", action="append",
                    help="also write a figure: E[T] against the load, and TRAIL's E[T] relative to "
@@ -97,6 +105,44 @@ def evaluate(trace: str, loads, cs, predictor: str = "five_class", per_token: fl
     return tr, q, rows
 
 
+def percentile_columns(q, policies, loads, percentiles) -> tuple[list[str], dict, dict]:
+    r"""Percentiles of the response time :math:`T` and of the time until first service
+    :math:`W` (SOAP's waiting time: the time to first token), and :math:`E[W]`, of each policy
+    at each load, from :meth:`qtheory.MG1.sweep_percentiles` on the trace model ``q``.
+
+    Returns
+    -------
+    columns : list of str
+        ``["T p50", "T p99", "E[W]", "W p50", "W p99"]`` for ``percentiles = (50, 99)``.
+    values : dict
+        ``values[name]``: an array of shape ``(len(loads), len(columns))``, or None where the
+        policy has no distribution.
+    notes : dict
+        ``notes[name]``: why a policy has none (the ``NotImplementedError``'s message).
+    """
+    from ..cli import percentile_label
+    from ..policies import get_policy
+
+    levels = [p / 100 for p in percentiles]
+    labels = [percentile_label(p) for p in percentiles]
+    columns = [f"T {v}" for v in labels] + ["E[W]"] + [f"W {v}" for v in labels]
+    values: dict = {}
+    notes: dict = {}
+    for p in policies:
+        pol = get_policy(p)
+        if pol.name in values:
+            continue
+        try:
+            t = q.sweep_percentiles(pol, loads, q=levels)
+            w = q.sweep_percentiles(pol, loads, q=levels, waiting=True)
+        except (NotImplementedError, ImportError) as err:
+            values[pol.name] = None
+            notes[pol.name] = f"{type(err).__name__}: {err}"
+            continue
+        values[pol.name] = np.column_stack([t.values, w.mean, w.values])
+    return columns, values, notes
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..table import Table
 
@@ -121,17 +167,39 @@ def _run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as err:
             print(f"qtheory llm: error: --policies: {err}", file=sys.stderr)
             return 2
+    percentiles = None
+    if args.percentiles is not None:
+        from ..cli import _percentiles_arg
+
+        try:
+            percentiles = _percentiles_arg(args.percentiles)
+        except argparse.ArgumentTypeError as err:
+            print(f"qtheory llm: error: --percentiles: {err}", file=sys.stderr)
+            return 2
     tr, q, rows = evaluate(args.trace, loads, args.c, args.predictor, args.per_token, policies)
     cols = ["policy", "load", "E[T]", "E[T]/E[T_FCFS]", "paused jobs", "paused KV tokens"]
     title = (f"{tr.name}: {len(tr)} requests, mean output {tr.generated_tokens.mean():.1f} tokens, "
              f"{args.predictor} predictions; E[T] in units of {args.per_token:g} per token")
+    notes: dict = {}
+    if percentiles:
+        names = list(dict.fromkeys(r[0] for r in rows))
+        extra, vals, notes = percentile_columns(q, names, loads, percentiles)
+        cols += extra
+        index = {float(v): i for i, v in enumerate(loads)}
+        rows = [(*r, *(["n/a"] * len(extra) if vals[r[0]] is None
+                       else [float(v) for v in vals[r[0]][index[r[1]]]])) for r in rows]
+        title += "; T: response time, W: time until first service (time to first token)"
     table = Table(cols, rows, title=title)
     if args.json:
         out = json.loads(table.to_json())
         out["citation"] = tr.citation
+        if percentiles:
+            out["percentile_notes"] = notes
         print(json.dumps(out, indent=2))
     else:
         print(table)
+        for i, (name, why) in enumerate(notes.items(), 1):
+            print(f"[{i}] n/a for {name}: {why}")
         print(f"data: {tr.citation}")
     if args.plot:
         try:
@@ -216,5 +284,6 @@ COMMAND = Command(
     run=_run,
     epilog="examples:\n  qtheory llm\n  qtheory llm --trace code --load 0.9 --c 0.25 0.8 --json\n"
            "  qtheory llm --policies fcfs,sprpt,trail,trail-0.5\n"
+           "  qtheory llm --percentiles 50,99 --load 0.8\n"
            "  qtheory llm --plot trail.pdf        (trail.pdf; 'trail' alone: trail.pdf and trail.png)",
 )

@@ -67,6 +67,7 @@ from .results import (
     SimResult,
     VerifyResult,
     hist_percentile,
+    hist_resolution,
     judge,
     judge_bracket,
     make_binned,
@@ -77,6 +78,29 @@ __all__ = ["simulate", "simulate_trace", "verify", "verify_all", "sweep", "SimRe
            "Binned", "TabulatedRank", "kernels"]
 
 PERCENTILES = (50, 90, 99)
+
+
+def _percentile_levels(values) -> tuple:
+    """``percentiles`` as a non-empty tuple of numbers in (0, 100) (a scalar is one level);
+    integral values stay ``int`` (keys ``50``, ``99``), others ``float`` (``99.9``)."""
+    vals = [values] if isinstance(values, numbers.Real) else values
+    try:
+        vals = list(vals)
+    except TypeError:
+        raise TypeError(f"percentiles must be numbers in (0, 100), e.g. (50, 99, 99.9), got "
+                        f"percentiles={values!r}") from None
+    if not vals:
+        raise ValueError("percentiles must be non-empty, e.g. (50, 99, 99.9)")
+    out = []
+    for v in vals:
+        x = _real("percentiles", v)
+        if not 0 < x < 100:
+            raise ValueError(f"percentiles must lie in (0, 100) (99.9 is the 99.9th percentile), "
+                             f"got {x!r} in percentiles={values!r}")
+        key = int(x) if x.is_integer() else x
+        if key not in out:
+            out.append(key)
+    return tuple(out)
 
 
 # ---- set-up -------------------------------------------------------------------------------------
@@ -186,7 +210,7 @@ def _progress_bar(progress, total: int):
 def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | None = None,
              warmup: float = 0.1, servers: int | None = None, progress: bool | None = None, *,
              speed=None, bins: int = 10, keep_jobs: bool = False,
-             workers: int | None = None, backend: str = "cpu") -> SimResult:
+             workers: int | None = None, backend: str = "cpu", percentiles=None) -> SimResult:
     r"""Simulate ``policy`` on ``model`` and estimate response-time statistics.
 
     Parameters
@@ -233,6 +257,24 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
         threads, 4096 unless given; only ``mean``, ``slowdown`` and their intervals are filled
         in).  ``"auto"``: CUDA when a real GPU is available (not the CUDA simulator) and the case
         is supported, else the CPU.
+    percentiles : sequence of float, optional
+        Response-time percentiles to estimate, in (0, 100), e.g. ``(50, 99, 99.9)`` (default
+        ``(50, 90, 99)``): ``SimResult.percentiles[p]`` from the histogram of all replications
+        and ``SimResult.percentile_ci[p]`` the 95% Student-t half-width of the mean of the
+        replications' own percentiles (:func:`qtheory.sim.results.hist_percentile`). The CUDA
+        backend does not estimate percentiles: with ``percentiles`` given, ``"auto"`` runs on
+        the CPU and ``"cuda"`` raises ``ValueError``.
+
+        Resolution: the histogram's bins are :math:`2^{-10} \approx 9.8\cdot10^{-4}` of their
+        value wide (log-linear, from :math:`2^{-64}` to :math:`2^{64}`); inside a bin the
+        percentile is interpolated linearly, which errs by less than one bin and, where the
+        density is smooth over the bin, by a second-order amount.
+        ``SimResult.percentile_resolution[p]`` is the bin's width relative to the estimate. It
+        is well below the statistical error of practical runs: M/M/1 FCFS at load 0.8 with 16
+        replications, the 95% half-widths measured were 0.3-0.9% (p50), 1.6-2.9% (p99) and
+        2.4-4.7% (p99.9) of the value for 1.6 to 16 million jobs, against bins of 0.06-0.1%
+        (``tests/test_percentiles.py`` checks that a bin is under half the interval). Compare
+        the two before trusting an interval narrower than a few bins (about 1e9 jobs).
 
     Returns
     -------
@@ -253,7 +295,13 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
         workers = check_count("workers", workers)
     if backend not in ("cpu", "cuda", "auto"):
         raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got backend={backend!r}")
+    levels = PERCENTILES if percentiles is None else _percentile_levels(percentiles)
     root = root_seed(seed)
+    if backend == "cuda" and percentiles is not None:
+        raise ValueError("percentiles: the CUDA backend estimates only means; use backend='cpu' "
+                         "(or 'auto', which runs on the CPU when percentiles are asked for)")
+    if backend == "auto" and percentiles is not None:
+        backend = "cpu"
     if backend != "cpu":
         from . import cuda as _cuda
 
@@ -304,17 +352,19 @@ def simulate(model, policy, jobs: int = 10**6, seed=None, replications: int | No
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
-    return _assemble(pol.name, setup, reps, jobs, wall, root, model, plan.note, keep_jobs)
+    return _assemble(pol.name, setup, reps, jobs, wall, root, model, plan.note, keep_jobs, levels)
 
 
-def _assemble(name, setup, reps, jobs, wall, root, model, note, keep) -> SimResult:
+def _assemble(name, setup, reps, jobs, wall, root, model, note, keep,
+              levels=PERCENTILES) -> SimResult:
     acc = np.array([r.acc for r in reps])
     cnt = acc[:, 0]
     means = acc[:, 1] / cnt
     slow = acc[:, 3] / cnt
     hist = np.sum([r.hist for r in reps], axis=0)
-    pct = {q: hist_percentile(hist, q) for q in PERCENTILES}
-    pct_ci = {q: t_halfwidth([hist_percentile(r.hist, q) for r in reps]) for q in PERCENTILES}
+    pct = {q: hist_percentile(hist, q) for q in levels}
+    pct_ci = {q: t_halfwidth([hist_percentile(r.hist, q) for r in reps]) for q in levels}
+    resolution = {q: hist_resolution(v) for q, v in pct.items()}
     by_size = make_binned("size", setup.ex, [r.bnx for r in reps])
     by_pred = make_binned("prediction", setup.ey, [r.bny for r in reps]) if setup.has_y else None
     res = SimResult(
@@ -325,6 +375,7 @@ def _assemble(name, setup, reps, jobs, wall, root, model, note, keep) -> SimResu
         slowdown_ci=t_halfwidth(slow),
         percentiles=pct,
         percentile_ci=pct_ci,
+        percentile_resolution=resolution,
         by_size=by_size,
         by_prediction=by_pred,
         jobs=jobs,

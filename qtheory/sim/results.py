@@ -23,9 +23,17 @@ def t_halfwidth(values, level: float = 0.95) -> float:
     return float(q * v.std(ddof=1) / math.sqrt(v.size))
 
 
+#: relative width of a histogram bin at its lower edge (10 mantissa bits kept: qtheory.sim._kernel_parts)
+HIST_RELATIVE_WIDTH = 2.0 ** -10
+
+
 def hist_percentile(hist: np.ndarray, q: float) -> float:
-    """The ``q``-th percentile (0-100) of a response-time histogram (log-linear bins,
-    linear interpolation inside a bin; relative resolution about 1e-3)."""
+    r"""The ``q``-th percentile (0-100) of a response-time histogram: the smallest bin where the
+    cumulative count reaches :math:`q n / 100`, interpolated linearly inside it.
+
+    The bins are log-linear, :math:`2^{-10}` of their value wide (:func:`hist_resolution`); the
+    interpolation errs by less than one bin, and by a second-order amount where the density
+    is smooth over the bin."""
     n = hist.sum()
     if n == 0:
         return math.nan
@@ -37,6 +45,31 @@ def hist_percentile(hist: np.ndarray, q: float) -> float:
     below = cum[i] - hist[i]
     frac = 0.0 if hist[i] == 0 else (target - below) / hist[i]
     return float(edges[i] + frac * (edges[i + 1] - edges[i]))
+
+
+def hist_resolution(value: float) -> float:
+    r"""The width of the histogram bin holding ``value``, relative to ``value`` (between
+    :math:`2^{-11}` and :math:`2^{-10}`; ``nan`` for a value that is not finite and > 0): the
+    resolution of :func:`hist_percentile` there."""
+    if not (math.isfinite(value) and value > 0):
+        return math.nan
+    edges = K.hist_edges()
+    i = int(np.searchsorted(edges, value, side="right")) - 1
+    if not 0 <= i < edges.size - 1:
+        return math.nan
+    return float((edges[i + 1] - edges[i]) / value)
+
+
+def hist_sf(hist: np.ndarray, t) -> np.ndarray:
+    """P(T > t) of a response-time histogram at each ``t`` (vectorised; linear inside a bin)."""
+    t = np.asarray(t, float)
+    n = hist.sum()
+    if n == 0:
+        return np.full(t.shape, np.nan)
+    edges = K.hist_edges()
+    cum = np.concatenate([[0], np.cumsum(hist)]) / n  # P(T < edges[i])
+    below = np.interp(t, edges, cum, left=0.0, right=1.0)
+    return 1.0 - below
 
 
 @dataclass
@@ -110,7 +143,12 @@ class SimResult:
     slowdown, slowdown_ci : float
         Mean slowdown E[T/X] and its 95% half-width.
     percentiles, percentile_ci : dict
-        Response-time percentiles ``{50: ..., 90: ..., 99: ...}`` and their 95% half-widths.
+        Response-time percentiles ``{50: ..., 90: ..., 99: ...}`` (the levels asked for with
+        ``simulate(..., percentiles=...)``), each from the histogram of all replications, and
+        the 95% Student-t half-widths of the mean of the replications' own percentiles.
+    percentile_resolution : dict
+        For each percentile, the width of its histogram bin relative to it (about 1e-3): the
+        estimate's resolution, to compare with ``percentile_ci`` (:func:`hist_resolution`).
     by_size, by_prediction : Binned
         Conditional mean response time in quantile bins of the size and of the prediction
         (``by_prediction`` is None when the model has no prediction law).
@@ -153,14 +191,29 @@ class SimResult:
     seed: object = None
     model: str = ""
     note: str = ""
+    percentile_resolution: dict = field(default_factory=dict)
     response_times: np.ndarray | None = field(default=None, repr=False)
     sizes: np.ndarray | None = field(default=None, repr=False)
     predictions: np.ndarray | None = field(default=None, repr=False)
     _hist: np.ndarray | None = field(default=None, repr=False)
 
     def percentile(self, q: float) -> float:
-        """Any percentile ``q`` in [0, 100] of the response time (from the pooled histogram)."""
+        """Any percentile ``q`` in [0, 100] of the response time (from the pooled histogram;
+        without a confidence interval: ask for the level with ``simulate(..., percentiles=...)``
+        to get one)."""
+        if self._hist is None:
+            raise ValueError("this result has no response-time histogram (the CUDA backend "
+                             "estimates means only)")
         return hist_percentile(self._hist, q)
+
+    def sf(self, t):
+        """The empirical P(T > t) of the response time at each ``t`` (vectorised), from the
+        pooled histogram of all replications (resolution :func:`hist_resolution`)."""
+        if self._hist is None:
+            raise ValueError("this result has no response-time histogram (the CUDA backend "
+                             "estimates means only)")
+        out = hist_sf(self._hist, t)
+        return out if out.ndim else float(out)
 
     @property
     def jobs_per_second(self) -> float:
