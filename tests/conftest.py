@@ -8,6 +8,9 @@
   before each stop; turn what it finds into explicit ``@example`` cases.
 * Statistical assertions follow the policy in ``tests/stats_policy.py`` (``tests/README.md``):
   their number is printed after the run, and the run fails when it exceeds the budget.
+* The suite runs on one process per core (pytest-xdist: ``-n auto --maxprocesses 4 --dist loadfile`` in
+  ``pyproject.toml``; ``-n 0`` runs it in one): each worker sends its count of statistical
+  assertions to the controller, which adds them up, prints the total and applies the budget.
 * ``QTHEORY_TEST_SEED=N`` mixes the master seed ``N`` into every seed given to a simulator, for
   the whole session (``tools/reseed.py`` runs the statistical tests under many of them).
 * A test that uses ``stats_policy`` or one of its assertion helpers (directly or through a
@@ -91,7 +94,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     stats_policy.current_file[0] = item.nodeid.split("::")[0]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    # pytest-xdist controller: add up the counts each worker sent at its session end
+    out = getattr(node, "workeroutput", {}).get("statistical_assertions")
+    if out is not None:
+        stats_policy.merge(out["made"], out["by_file"])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: its controller sums, prints and checks
+        workeroutput["statistical_assertions"] = {"made": stats_policy.assertions_made(),
+                                                  "by_file": dict(stats_policy.by_file)}
+        return
     if stats_policy.assertions_made() > stats_policy.BUDGET and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -80,6 +80,14 @@ def record(n: int = 1) -> None:
     by_file[current_file[0]] = by_file.get(current_file[0], 0) + int(n)
 
 
+def merge(made: int, files: dict[str, int]) -> None:
+    """Add the counts of another process (a pytest-xdist worker: ``tests/conftest.py`` sums
+    them in the controller, which prints the total and applies the budget to it)."""
+    _made[0] += int(made)
+    for f, c in files.items():
+        by_file[f] = by_file.get(f, 0) + int(c)
+
+
 class Estimate(NamedTuple):
     """A simulated estimate: mean, 95% Student-t half-width, number of replications."""
 

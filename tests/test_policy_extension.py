@@ -192,7 +192,14 @@ def _classes_in(node) -> list[str]:
 def _tables(path: Path) -> list[str]:
     mod = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts)
     out = []
-    for n in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    # module constants that list two or more policy names (a table by another name)
+    listed = {t.id for n in tree.body
+              if isinstance(n, ast.Assign) and isinstance(n.value, (ast.Tuple, ast.List, ast.Set))
+              and sum(isinstance(e, ast.Constant) and isinstance(e.value, str) and e.value.lower() in NAMES
+                      for e in n.value.elts) >= 2
+              for t in n.targets if isinstance(t, ast.Name)}
+    for n in ast.walk(tree):
         where = f"{mod}:{getattr(n, 'lineno', 0)}"
         if isinstance(n, ast.Dict):
             keys = [k for k in n.keys if k is not None]
@@ -209,8 +216,11 @@ def _tables(path: Path) -> list[str]:
                 out.append(f"{where}: membership in a tuple of policy classes")
             lit = any(isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value.lower() in NAMES
                       for c in ast.walk(n))
-            if lit and any(isinstance(x, ast.Attribute) and x.attr in ("name", "__name__") for x in ast.walk(n)):
+            named = any(isinstance(x, ast.Attribute) and x.attr in ("name", "__name__") for x in ast.walk(n))
+            if lit and named:
                 out.append(f"{where}: a policy name compared with a literal")
+            if named and any(isinstance(c, ast.Name) and c.id in listed for c in n.comparators):
+                out.append(f"{where}: a policy name looked up in a list of policy names")
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" \
                 and len(n.args) == 2:
             found = _classes_in(n.args[1])
@@ -237,7 +247,10 @@ def test_the_grep_test_can_fail(tmp_path):
                    "T = {SRPT: 1}\n"
                    "def f(p):\n"
                    "    return type(p) is SRPT or isinstance(p, (SPRPT, PSJF)) or p.name == 'SPRPT'\n"
-                   "N = {'srpt': 1, 'sprpt': 2}\n")
+                   "N = {'srpt': 1, 'sprpt': 2}\n"
+                   "L = ('SRPT', 'PSJF')\n"
+                   "def g(p):\n"
+                   "    return p.name in L\n")
     # the checker names modules relative to the package: place the file inside a copy of its root
     global ROOT
     saved = ROOT
@@ -246,4 +259,4 @@ def test_the_grep_test_can_fail(tmp_path):
         found = _tables(bad)
     finally:
         ROOT = saved
-    assert len(found) == 5, found
+    assert len(found) == 6, found

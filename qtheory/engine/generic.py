@@ -207,7 +207,10 @@ def _factor_partial1(f, c):
 
 
 # ---- rank tables --------------------------------------------------------------------------------
-_PIECEWISE_LINEAR = ("FCFS", "LAS", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT", "SRPT-Bounce")
+#: rank shapes (``Policy.form``) whose rank is linear in age between the law's atoms and the
+#: policy's breakpoints: their tables need no interior ages (a policy without a declared form,
+#: e.g. a user ``Rank``, is refined with ``REFINE`` chords per interval)
+_PIECEWISE_LINEAR_FORMS = ("constant", "age", "nonpreemptive", "static", "remaining", "bounce")
 
 
 def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refine: int,
@@ -303,7 +306,7 @@ def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None, snap: bool = False
     built for all classes at once (:mod:`qtheory.engine.rank_tables`; the Gittins table is the
     exact lower envelope, not chords); ``legacy=True`` builds them class by class as before
     (chords for Gittins), which the tests compare against."""
-    refine = 0 if policy.name in _PIECEWISE_LINEAR else REFINE
+    refine = 0 if policy.formula_form() in _PIECEWISE_LINEAR_FORMS else REFINE
     xs = np.concatenate(dj.x)
     ps = np.concatenate(dj.p)
     xo = np.concatenate([[0], np.cumsum([a.size for a in dj.x])]).astype(np.int64)

@@ -372,7 +372,9 @@ class MG1:
         numerical inversion: a scipy.stats-like object with ``cdf``, ``sf``, ``pdf``, ``ppf``
         (percentiles), ``mean``, ``var``, ``moment`` and ``laplace``.
 
-        Available for FCFS, LAS, SJF, PSJF and SRPT; other policies raise
+        Available for FCFS, LAS, SJF, PSJF and SRPT (``x`` optional) and for SPJF, PSPJF and
+        SPRPT (a class: both ``x`` and ``y``; or neither: the unconditional law; one alone raises
+        ``ValueError``). PS, TRAIL, SRPT-Bounce, Gittins, ConditionalGittins and user ranks raise
         ``NotImplementedError`` saying what is missing. Accuracy and speed:
         ``docs/response_time_distribution.md``."""
         from ..engine.response_distribution import response_time_distribution
