@@ -360,13 +360,13 @@ def test_generic_equals_closed_form_on_empirical_sizes(pairs_model, name):
 
 @pytest.mark.parametrize("name", ["sprpt", "spjf", "pspjf"])
 def test_generic_close_to_closed_form_on_continuous_laws(name):
-    # the generic route discretises continuous laws and reports an error estimate; measured
-    # gaps to the closed forms: 1.4e-4 (SPRPT), 2.4e-5 (SPJF), 2.1e-3 (PSPJF) relative, at most
-    # 2.03 times the estimate (1.0e-4, 1.8e-4, 1.0e-3)
+    # the generic route discretises continuous laws and reports an error estimate (the difference
+    # of its two resolutions); measured gaps to the closed forms: 1.4e-4 (SPRPT), 2.4e-5 (SPJF),
+    # 2.1e-3 (PSPJF) relative, at most 0.68 times the estimate (3.0e-4, 5.4e-4, 3.1e-3)
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
     g = generic.evaluate(q, qt.get_policy(name), [0.8])
     assert not g.exact
-    assert abs(g.mean[0] - q.mean_response_time(name)) <= 3 * g.error[0]
+    assert abs(g.mean[0] - q.mean_response_time(name)) <= g.error[0]
 
 
 def test_conditional_gittins_on_pairs(pairs_model):

@@ -110,13 +110,13 @@ def test_closed_form_equals_generic_on_discrete_laws(c, ties):
 def test_continuous_against_generic():
     # the generic evaluator discretises continuous laws and extrapolates; with exact predictions
     # on M/M/1 its gap to the closed form is 5e-7 (c = 0.5) and 1.2e-6 (c = 0.8) relative,
-    # inside its error estimate (1.9e-4, 2.3e-4)
+    # inside a third of its error estimate (the Richardson correction: 1.9e-4, 2.3e-4)
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.PerfectPrediction())
     for c in (0.5, 0.8):
         g = generic.evaluate(q, qt.LimitedPreemption(c), [q.arrival_rate])
         closed = qt.limited_preemption(q, c).mean
         assert abs(g.mean[0] / closed - 1) <= 1e-5
-        assert abs(g.mean[0] - closed) <= g.error[0]
+        assert abs(g.mean[0] - closed) <= g.error[0] / 3
 
 
 def test_conditional_limits():

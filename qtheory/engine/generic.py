@@ -39,10 +39,15 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   shapes) and mixed laws (:func:`evaluate_discretised`): the joint law is discretised into
   descriptor classes (quantile cells of the size, of the prediction factor, then bins of the
   prediction) at two resolutions, each evaluated exactly, and the two are extrapolated
-  (Richardson). The difference is reported as the error estimate; the values are typically
-  1e-4 to 1e-3 relative off (SPRPT through this route 2.2e-4 off at load 0.8 with exponential
-  sizes and predictions), and the estimate is not reliable for curved ranks (the conditional
-  Gittins rank): check such values by simulation (issue 15).
+  (Richardson). The difference of the two evaluations is reported as the error estimate; the
+  values are typically 1e-4 to 1e-3 relative off. Measured by forcing the built-in policies
+  through this route against their closed forms (Exp, Weibull(0.5), LogNormal(1) and bounded
+  Pareto(1.5, 1, 100) sizes; exponential, uniform(0.5) and log-normal(0.5) predictions; loads
+  0.5 and 0.9; 144 cases): SJF, PSJF and SRPT 3e-8 to 8.6e-3 off (PSJF, whose discretisation
+  error is of order 1, the worst), the estimate above the true error in all 72 cases;
+  SPJF, PSPJF and TRAIL(0.8) 3e-6 to 4.6e-3 off, the estimate below the true error in 16 of
+  72 cases, by up to 19x. Prediction-ranked values on this route (ConditionalGittins, a
+  ``Rank`` with ``descriptor="prediction"``) should be checked by simulation.
 
 Derivation: ``docs/soap_predictions.md`` (sections 3-5, the theorem), ``docs/gittins.md``.
 """
@@ -400,7 +405,10 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
 def evaluate_discretised(model, policy: Policy, lams, resolution: int = RESOLUTION) -> GenericResult:
     """The discretised route: exact on discrete laws; on continuous laws the law is cut into
     ``resolution`` and ``2 * resolution`` quantile cells and the two exact evaluations are
-    extrapolated (Richardson), their difference being the error estimate."""
+    extrapolated (Richardson of order 2); the error estimate is the difference of the two
+    evaluations, :math:`|t_{2n} - t_n|` (three times the Richardson correction: the convergence
+    is of order 1 for static ranks such as PSJF, for which the correction alone was 2-3 times
+    below the true error)."""
     lams = np.atleast_1d(np.asarray(lams, float))
     if not policy.soap:
         raise NotImplementedError(f"{policy.name} is not a SOAP policy")
@@ -412,10 +420,14 @@ def evaluate_discretised(model, policy: Policy, lams, resolution: int = RESOLUTI
         return GenericResult(t1, np.zeros_like(t1), True, "generic SOAP evaluator (exact: discrete law)")
     dj2, _ = discretise(model, policy.descriptor, 2 * resolution)
     t2 = _evaluate_discrete(policy, dj2, lams, tails_of, mk)[0]
-    # the discretisation error is O(n^-2): Richardson extrapolation of order 2
-    return GenericResult((4 * t2 - t1) / 3, np.abs(t2 - t1) / 3, False,
-                         "generic SOAP evaluator (discretised continuous law; error: Richardson estimate, "
-                         "not reliable for curved ranks)")
+    # Richardson extrapolation of order 2; the error estimate is the whole difference (measured
+    # on 144 cases, module docstring: above the true error for every size-based rank, below it
+    # for 16 of 72 prediction-ranked cases, by up to 19x)
+    note = ("an upper bound in every measured case" if policy.descriptor != "prediction"
+            else "not a bound for prediction ranks: check by simulation")
+    return GenericResult((4 * t2 - t1) / 3, np.abs(t2 - t1), False,
+                         f"generic SOAP evaluator (discretised continuous law; error: difference of two "
+                         f"resolutions, {note})")
 
 
 def _continuous_gittins(model, policy):
