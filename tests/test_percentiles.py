@@ -100,7 +100,7 @@ def test_sweep_percentiles_bad_input(kwargs, match):
 def test_sweep_percentiles_unavailable_policy_raises():
     """A policy without a distribution raises the engine's NotImplementedError (the command line
     and the plots turn it into n/a)."""
-    q = qt.MG1(0.5, qt.Exponential(1.0))
+    q = qt.MG1(0.5, qt.Weibull(0.5))  # PS has a distribution on M/M/1 only
     with pytest.raises(NotImplementedError):
         q.sweep_percentiles("ps", [0.5])
 
@@ -197,7 +197,9 @@ def test_plot_ccdf_draws_the_law(recwarn):
     from qtheory import plotting
 
     q = qt.MG1(0.8, qt.Exponential(1.0))
-    ax = plotting.plot_ccdf(q, ["fcfs", "ps"])
+    # a user rank (SRPT's, without SRPT's declarations): no distribution, simulated on request
+    mine = qt.Rank(lambda d, a: d - a, descriptor="size", name="my-srpt")
+    ax = plotting.plot_ccdf(q, ["fcfs", mine])
     assert [ln.get_gid() for ln in ax.lines] == ["FCFS:analytic"]
     assert any(issubclass(w.category, plotting.PolicyUnavailableWarning) for w in recwarn)
     line = ax.lines[0]
@@ -206,11 +208,11 @@ def test_plot_ccdf_draws_the_law(recwarn):
     np.testing.assert_array_equal(line.get_ydata(), q.response_time_distribution("fcfs").sf(t))
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert line.get_color() == qt.get_policy("fcfs").figure_style()["color"]
-    ax2 = plotting.plot_ccdf(q, ["fcfs", "ps"], t=[1.0, 5.0, 20.0], simulate="missing",
+    ax2 = plotting.plot_ccdf(q, ["fcfs", mine], t=[1.0, 5.0, 20.0], simulate="missing",
                              jobs=200_000, seed=5)
     gids = [ln.get_gid() for ln in ax2.lines]
-    assert gids == ["FCFS:analytic", "PS:simulated"]
-    sim = qt.simulate(q, "ps", jobs=200_000, seed=5)
+    assert gids == ["FCFS:analytic", "my-srpt:simulated"]
+    sim = qt.simulate(q, mine, jobs=200_000, seed=5)
     np.testing.assert_array_equal(ax2.lines[1].get_ydata(), sim.sf([1.0, 5.0, 20.0]))
     ax3 = plotting.plot_ccdf(q, ["fcfs"], t=[1.0, 5.0], simulate=True, jobs=100_000, seed=5)
     assert [ln.get_gid() for ln in ax3.lines] == ["FCFS:analytic", "FCFS:simulated"]

@@ -515,14 +515,12 @@ _GENERIC_MSG = ("{name}: the response-time distribution of this policy is not im
 def _check(model, policy, x):
     pol = get_policy(policy)
     form = pol.formula_form()
-    if form == "sharing":
-        raise NotImplementedError(
-            "PS is not a SOAP policy: its sojourn-time law has no transform of this form (exact "
-            "results exist for M/M/1-PS only, e.g. Coffman, Muntz and Trotter 1970); not implemented")
     if x is not None:
         x = np.asarray(x, float)
         if x.ndim != 0 or not (math.isfinite(float(x)) and float(x) > 0):
             raise ValueError(f"x must be one finite size > 0, got x={x!r}")
+    if form == "sharing":  # not SOAP: M/M/1-PS in closed form (response_distribution_ps)
+        return pol
     if pol.descriptor == "prediction" and form in ("nonpreemptive", "static", "remaining"):
         return pol
     if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
@@ -569,6 +567,12 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
 
 def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
     pol = _check(model, policy, x)
+    if pol.formula_form() == "sharing":
+        from .response_distribution_ps import ps_distribution
+
+        if y is not None:
+            raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
+        return ps_distribution(model, x, waiting)
     if pol.descriptor == "prediction":
         return _build_prediction(model, pol, x, y, waiting)
     if y is not None:
@@ -628,8 +632,9 @@ def response_time_distribution(model, policy, x=None, y=None) -> ResponseTimeDis
     policy : Policy or str
         FCFS, LAS, SJF, PSJF, SRPT (rank shapes constant, age, nonpreemptive, static, remaining
         with descriptor none or size) and SPJF, PSPJF, SPRPT (the last three with descriptor
-        prediction: :mod:`qtheory.engine.response_distribution_prediction`); PS, TRAIL and the
-        generic policies raise ``NotImplementedError`` saying what is missing.
+        prediction: :mod:`qtheory.engine.response_distribution_prediction`); PS on exponential
+        sizes (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); TRAIL, PS on other
+        laws and the generic policies raise ``NotImplementedError`` saying what is missing.
     x : float, optional
         The job's size (a class).
     y : float, optional

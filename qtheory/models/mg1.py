@@ -374,8 +374,9 @@ class MG1:
 
         Available for FCFS, LAS, SJF, PSJF and SRPT (``x`` optional) and for SPJF, PSPJF and
         SPRPT (a class: both ``x`` and ``y``; or neither: the unconditional law; one alone raises
-        ``ValueError``). PS, TRAIL, SRPT-Bounce, Gittins, ConditionalGittins and user ranks raise
-        ``NotImplementedError`` saying what is missing. Accuracy and speed:
+        ``ValueError``), and PS on exponential sizes (M/M/1-PS). TRAIL, SRPT-Bounce, Gittins,
+        ConditionalGittins, user ranks and PS on other laws raise ``NotImplementedError`` saying
+        what is missing. Accuracy and speed:
         ``docs/response_time_distribution.md``."""
         from ..engine.response_distribution import response_time_distribution
 

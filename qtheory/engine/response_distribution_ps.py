@@ -1,0 +1,146 @@
+r"""The sojourn-time distribution of the M/M/1 processor-sharing queue.
+
+PS is not a SOAP policy, and the M/G/1-PS sojourn-time law has no transform of SOAP's form. For
+exponential sizes (mean :math:`m`, service rate :math:`\mu = 1/m`) the transform of the sojourn
+time of a job of size :math:`x` is known in closed form (Coffman, Muntz and Trotter, J. ACM 17,
+1970; written here for :math:`\mu = 1`, then rescaled: :math:`T(x) = m\,T_1(x/m)`):
+
+.. math::
+    E[e^{-sT(x)}] = \frac{(1-\rho)(1-\rho r^2)\,e^{-(\rho(1-r)+s)x}}
+                         {(1-\rho r)^2 - \rho(1-r)^2\,e^{-c x}},\qquad
+    c = \frac{1-\rho r^2}{r},
+
+with :math:`r = r(s)` the root of :math:`\rho r^2 - (1+\rho+s) r + 1 = 0` of smaller modulus
+(:math:`r(0) = 1`). Its moments are :math:`E[T(x)] = x/(1-\rho)` and
+
+.. math::
+    \mathrm{Var}[T(x)] = \frac{2\rho x}{(1-\rho)^3} - \frac{2\rho\,(1 - e^{-(1-\rho)x})}{(1-\rho)^4}
+
+(the same paper; both agree with derivatives of the transform to 40 digits,
+``tests/test_response_distribution_ps.py``). The unconditional transform integrates the class
+transform against the density :math:`e^{-x}` term by term: with
+:math:`a = (1-\rho r)^2`, :math:`b = \rho (1-r)^2`,
+
+.. math::
+    E[e^{-sT}] = \frac{(1-\rho)(1-\rho r^2)}{a}\sum_{k\ge 0}
+        \frac{(b/a)^k}{1 + \rho(1-r) + s + k c}.
+
+A job's sojourn time is at least its size and equals it with probability
+:math:`(1-\rho)e^{-\lambda x}` (an empty system and no arrival before it leaves); the class law
+is inverted as :math:`T(x) - x` with that atom at 0. PS serves every job from its arrival, so its
+time until first service is 0 (a point mass).
+
+Derivation and accuracy: ``docs/response_time_distribution.md`` (section on PS).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .distribution import ResponseTimeDistribution
+
+#: the series of the unconditional transform stops when a term is below this (relative)
+SERIES_TOL = 1e-17
+#: and after at most this many terms
+SERIES_MAX = 20000
+
+
+def _root(s: np.ndarray, rho: float) -> np.ndarray:
+    """The root of smaller modulus of :math:`\\rho r^2 - (1+\\rho+s) r + 1 = 0` (by the product
+    of the roots, :math:`1/\\rho`: the other one is :math:`1/(\\rho r)`), computed stably."""
+    b = 1.0 + rho + s
+    d = np.sqrt(b * b - 4.0 * rho + 0j)
+    # the larger-modulus root is (b +- d) / (2 rho) with the sign that avoids cancellation
+    big = np.where(np.abs(b + d) >= np.abs(b - d), b + d, b - d) / (2.0 * rho)
+    return 1.0 / (rho * big)
+
+
+class _PSTransform:
+    """The transform of :math:`T(x) - x` (one class) or of :math:`T` (unconditional), in the unit
+    :math:`\\mu = 1`; ``scale`` = the mean size rescales time."""
+
+    def __init__(self, rho: float, scale: float, x: float | None):
+        self.rho, self.scale, self.x = rho, scale, x
+
+    def lst(self, s) -> np.ndarray:
+        s = np.asarray(s, complex)
+        flat = s.reshape(-1) * self.scale
+        rho = self.rho
+        r = _root(flat, rho)
+        pref = (1.0 - rho) * (1.0 - rho * r * r)
+        a = (1.0 - rho * r) ** 2
+        b = rho * (1.0 - r) ** 2
+        c = (1.0 - rho * r * r) / r
+        if self.x is not None:
+            x = self.x / self.scale
+            # e^{-(rho(1-r) + s) x} e^{+s x}: the law of T - x
+            out = pref * np.exp(-rho * (1.0 - r) * x) / (a - b * np.exp(-c * x))
+        else:
+            z = b / a
+            alpha = 1.0 + rho * (1.0 - r) + flat
+            total = np.zeros_like(flat)
+            term_scale = np.ones_like(flat)
+            for k in range(SERIES_MAX):
+                term = term_scale / (alpha + k * c)
+                total += term
+                if np.all(np.abs(term) <= SERIES_TOL * np.abs(total)):
+                    break
+                term_scale = term_scale * z
+            else:  # pragma: no cover - |b/a| < 1 bounds the terms geometrically
+                raise FloatingPointError("M/M/1-PS unconditional transform: the series did not converge")
+            out = pref / a * total
+        return out.reshape(s.shape)
+
+    def moments(self) -> tuple[float, float]:
+        rho, m = self.rho, self.scale
+        if self.x is not None:
+            x = self.x / m
+            mean = x / (1.0 - rho) - x  # of T - x
+            var = 2 * rho * x / (1 - rho) ** 3 - 2 * rho * (-math.expm1(-(1 - rho) * x)) / (1 - rho) ** 4
+            return mean * m, (var + mean * mean) * m * m
+        # E[T] = E[X] / (1 - rho); E[T^2] = E[Var(T | X) + E[T | X]^2] over X ~ Exp(1)
+        mean = 1.0 / (1.0 - rho)
+        second = (2 * rho / (1 - rho) ** 3 - 2 * rho * (1 - 1 / (2 - rho)) / (1 - rho) ** 4
+                  + 2 / (1 - rho) ** 2)
+        return mean * m, second * m * m
+
+
+class _PointMassAtZero:
+    """The law of a time that is 0 with probability 1."""
+
+    def lst(self, s) -> np.ndarray:
+        return np.ones_like(np.asarray(s, complex))
+
+    def moments(self) -> tuple[float, float]:
+        return 0.0, 0.0
+
+
+def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistribution:
+    r"""The sojourn-time law of a job (of size ``x`` when given) in the M/M/1-PS queue ``model``
+    (module docstring); ``waiting=True``: the time until first service, 0 under PS.
+
+    Raises ``NotImplementedError`` for size laws other than :class:`~qtheory.laws.sizes.Exponential`
+    (the M/G/1-PS sojourn-time law has transforms (Yashkov 1983, Ott 1984) that are not
+    implemented here)."""
+    from ..laws.sizes import Exponential
+
+    if not isinstance(model.size, Exponential):
+        raise NotImplementedError(
+            f"PS: the sojourn-time distribution is implemented for exponential sizes (M/M/1-PS, "
+            f"Coffman, Muntz and Trotter 1970) only, got size={model.size!r}; PS is not a SOAP "
+            f"policy and the M/G/1-PS transforms (Yashkov 1983, Ott 1984) are not implemented: "
+            f"use qt.simulate(..., percentiles=...)")
+    label = f"PS on {model!r}" + ("" if x is None else f", x={float(x):g}")
+    if waiting:
+        return ResponseTimeDistribution(_PointMassAtZero(), "waiting time, " + label, atom0=1.0)
+    rho, m = float(model.load), float(model.size.mean)
+    if x is None:
+        return ResponseTimeDistribution(_PSTransform(rho, m, None), label)
+    x = float(x)
+    atom = (1.0 - rho) * math.exp(-model.arrival_rate * x)
+    return ResponseTimeDistribution(_PSTransform(rho, m, x), label, atom0=atom, shift=x)
+
+
+__all__ = ["ps_distribution"]
