@@ -32,7 +32,13 @@ class ScipySize(SizeLaw):
 
     This is the one law that uses quadrature: expect ~1e-10 relative accuracy rather than
     machine precision (and only what ``frozen.moment`` delivers for the full moments), at a
-    much higher cost than the closed-form laws.
+    higher cost than the closed-form laws. Partial moments at many points are integrated gap
+    by gap between the sorted points and summed (Gauss-Legendre in :math:`\log t`, 10 and 20
+    nodes, one vectorised density call; adaptive quadrature where the two disagree beyond
+    :math:`10^{-14}`): against the incomplete gamma and beta functions 1e-12 relative or better
+    (``tests/test_scipy_size.py``, densities infinite at 0 included). The M/G/1 SRPT mean on
+    ``stats.gamma(0.3)`` takes about 0.3-1.7 s (over 100 s before), on ``stats.gamma(2.5)``
+    0.12 s (4.2 s).
 
     Parameters
     ----------
@@ -121,6 +127,12 @@ class ScipySize(SizeLaw):
         if math.isinf(b):
             return self.moment(k)
         c = float(self._f.cdf(b))
+        # vectorised route: geometric pieces (ratio <= 8) from lo, or, when lo = 0, from the
+        # c * 1e-16 quantile t1 (the part below t1 is at most t1^k F(t1) <= 1e-16 of the rest)
+        start = self._lo if self._lo > 0 else float(self._f.ppf(c * 1e-16))
+        if 0 < start < b and math.isfinite(start):
+            n = max(1, math.ceil((math.log(b) - math.log(start)) / math.log(8.0)))
+            return math.fsum(self._gaps(k, np.geomspace(start, b, n + 1), False))
         cuts = [float(self._f.ppf(c * lev)) for lev in self._LEVELS if c * lev > 0]
         pts = [self._lo, b] + [t for t in cuts if self._lo < t < b]
         return self._integral(k, pts)
@@ -150,9 +162,78 @@ class ScipySize(SizeLaw):
         parts.append(self._quad(k, prev, self._hi))
         return math.fsum(parts)
 
+    def _between(self, k: int, a: float, c: float, upper: bool) -> float:
+        r""":math:`\int_a^c t^k f(t)\,dt` for consecutive evaluation points, cut where the
+        distribution function (``upper=False``) or the tail (``upper=True``) changes 100-fold
+        inside, as :meth:`_partial_one` / :meth:`_tail_one` do."""
+        if upper:
+            s = float(self._f.sf(a))
+            cuts = [float(self._f.isf(s * lev)) for lev in self._LEVELS if s * lev > 0]
+        else:
+            p = float(self._f.cdf(c))
+            cuts = [float(self._f.ppf(p * lev)) for lev in self._LEVELS if p * lev > 0]
+        return self._integral(k, [a, c] + [t for t in cuts if a < t < c])
+
+    def _gaps(self, k: int, u: np.ndarray, upper: bool) -> np.ndarray:
+        r""":math:`\int_{u_i}^{u_{i+1}} t^k f(t)\,dt` for every gap of the sorted points ``u``:
+        Gauss-Legendre in :math:`\log t` with 10 and 20 nodes, all gaps in one vectorised
+        density call; a gap where the two differ by more than :math:`10^{-14}` relative (or with
+        an end at 0, or wider than a factor 8) is integrated adaptively (:meth:`_between`)."""
+        a, c = u[:-1], u[1:]
+        out = np.full(a.shape, np.nan)
+        ok = (a > 0) & np.isfinite(c) & (c <= 8.0 * a)
+        if ok.any():
+            la, lc = np.log(a[ok]), np.log(c[ok])
+            est = []
+            for n in (10, 20):
+                z, w = np.polynomial.legendre.leggauss(n)
+                t = np.exp(0.5 * (la + lc)[:, None] + 0.5 * (lc - la)[:, None] * z[None, :])
+                with np.errstate(all="ignore"):
+                    f = np.asarray(self._f.pdf(t), float)
+                est.append(0.5 * (lc - la) * np.sum(w[None, :] * t ** (k + 1) * f, axis=1))
+            good = np.isfinite(est[1]) & (np.abs(est[1] - est[0]) <= 1e-14 * np.abs(est[1]))
+            idx = np.flatnonzero(ok)
+            out[idx[good]] = est[1][good]
+        for i in np.flatnonzero(np.isnan(out)):
+            out[i] = self._between(k, float(a[i]), float(c[i]), upper)
+        return out
+
+    def _cumulative(self, k: int, x: np.ndarray, upper: bool) -> np.ndarray:
+        """Partial moments (``upper=False``) or tail moments at many points at once: the first
+        (last) point as one value, then one integral per gap between consecutive distinct
+        points, summed cumulatively (the gaps are integrated once, not once per point)."""
+        flat = np.asarray(x, float).reshape(-1)
+        out = np.zeros(flat.shape)
+        if upper:
+            a = np.maximum(flat, self._lo)
+            ok = a < self._hi  # NaN and points at or above hi: 0
+            u = np.unique(a[ok])
+            if u.size:
+                vals = np.empty(u.size)
+                vals[-1] = self._tail_one(k, float(u[-1]))
+                gaps = self._gaps(k, u, True)
+                vals[:-1] = vals[-1] + np.cumsum(gaps[::-1])[::-1]
+                out[ok] = vals[np.searchsorted(u, a[ok])]
+        else:
+            ok = flat > self._lo  # NaN and points at or below lo: 0
+            b = np.minimum(flat, self._hi)
+            top = ok & np.isinf(b)
+            out[top] = self.moment(k)
+            mid = ok & ~top
+            u = np.unique(b[mid])
+            if u.size:
+                vals = np.empty(u.size)
+                vals[0] = self._partial_one(k, float(u[0]))
+                gaps = self._gaps(k, u, False)
+                vals[1:] = vals[0] + np.cumsum(gaps)
+                out[mid] = vals[np.searchsorted(u, b[mid])]
+        return out.reshape(np.shape(x))
+
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
         if k == 0:
             return np.where(x < self._lo, 0.0, self._f.cdf(x))
+        if np.size(x) > 2:
+            return self._cumulative(k, x, upper=False)
         return np.vectorize(lambda t: self._partial_one(k, float(t)), otypes=[float])(x)
 
     def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
@@ -160,6 +241,8 @@ class ScipySize(SizeLaw):
             return np.where(x < self._lo, 1.0, self._f.sf(x))
         if math.isinf(self.moment(k)):
             return np.full(np.shape(x), math.inf)
+        if np.size(x) > 2:
+            return self._cumulative(k, x, upper=True)
         return np.vectorize(lambda t: self._tail_one(k, float(t)), otypes=[float])(x)
 
     def pdf(self, x) -> np.ndarray:
