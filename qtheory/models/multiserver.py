@@ -29,9 +29,11 @@ What is exact, what is a bound
   M/G/k FCFS for other laws and traces by a three-moment phase-type fit solved exactly
   (:func:`qtheory.laws.phase_type.fit_phase_type`); every other SOAP policy (SRPT, SPRPT, PSJF,
   PSPJF, SJF, SPJF, ...) by the scaling of Bondi and Buzen (:meth:`MGk.approximation`); the
-  two-moment rule (:meth:`MGk.fcfs_approximation`); PSPJF-k with bucketed predictions as
-  preemptive priority classes by RDR-A (:meth:`MGk.priority_approximation`; measured less
-  accurate than the scaling on the traces, so not the default).
+  two-moment rule (:meth:`MGk.fcfs_approximation`); PSPJF-k at :math:`k \le 5` as
+  preemptive priority classes (the prediction's own classes, or 8 quantile buckets of a
+  continuous prediction) by recursive dimensionality reduction with busy-period transitions
+  (:meth:`MGk.priority_approximation`, :mod:`qtheory.models.priority_k`; the default of
+  :meth:`MGk.mean_response_time` for PSPJF where its band is measured).
 * Lower bound, every policy: the larger of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
   (resource pooling) and a per-threshold mixed bound (:func:`_mixed_lower`, always
   :math:`\ge E[S]/s`).
@@ -96,7 +98,7 @@ from .priority_k import feasible as priority_k_feasible
 
 def _pooled_priority(lams, mom, speed: float) -> float:
     r"""Mean response time of the M/G/1 with preemptive-resume priority classes (class 0 first)
-    at speed ``speed`` (Kleinrock, *Queueing Systems* vol. 2, 1976, Sect. 3.7):
+    at speed ``speed`` (Kleinrock, *Queueing Systems*, Vol. 2, 1976):
     :math:`E[T_i] = \frac{E[S_i]/c}{1-\sigma_{i-1}} + \frac{\sum_{j\le i}\lambda_j E[S_j^2]/c^2}
     {2(1-\sigma_{i-1})(1-\sigma_i)}`, :math:`\sigma_i = \sum_{j\le i}\lambda_j E[S_j]/c`,
     rate-weighted."""
@@ -578,7 +580,7 @@ class MGk:
 
         :math:`E[T^{\text{bkt}}_{\text{pool}}]` the M/G/1 preemptive priority formula
         (Kleinrock) on the classes at speed :math:`ks`: within a bucket jobs are served FCFS,
-        which on heavy-tailed sizes costs 20-75% at load 0.8-0.9 against the continuous policy,
+        which on heavy-tailed sizes costs 8-74% at loads 0.8-0.9 against the continuous policy,
         and the pooled ratio removes most of it (docs/multiserver.md, section 5). Bands:
         :data:`APPROX_ERROR` ``"rdr_priority"`` (the prediction's own classes) and
         ``"rdr_buckets"`` (bucketed predictions), measured against the simulator.
@@ -640,7 +642,8 @@ class MGk:
         is feasible (:math:`k \le 5`) and measured: the prediction's own classes when every PH fit
         matches two moments; bucketed predictions on a size law with :math:`C^2 \ge 1`
         (docs/multiserver.md, section 5). None elsewhere (the Bondi-Buzen scaling then)."""
-        if not (pol.formula_form() == "static" and pol.descriptor == "prediction"):
+        if not (pol.formula_form() == "static" and pol.descriptor == "prediction") \
+                or not priority_k_feasible(self.servers, 2):
             return None
         natural = self.priority_classes() is not None
         cls = self.priority_classes(None if natural else self.MAX_PRIORITY_CLASSES)
@@ -649,8 +652,8 @@ class MGk:
         if not natural and self.size.moment(2) < 2.0 * self.size.mean**2 * (1 - 1e-12):
             return None                       # C^2 < 1: bucketed classes too regular for two phases
         v = self.priority_approximation(pol, None if natural else self.MAX_PRIORITY_CLASSES)
-        if natural and "Erlang-2" in v.method:
-            return None
+        if (natural and "Erlang-2" in v.method) or not math.isfinite(v.error):
+            return None                       # outside the measured grid (or load above 0.9)
         return v
 
     def mean_response_time(self, policy) -> MeanResponseTime:
@@ -661,7 +664,11 @@ class MGk:
           policies); M/G/k-PS (insensitive); FCFS-k for phase-type sizes (matrix-analytic
           M/PH/k) and deterministic sizes (Crommelin's M/D/k);
         * ``kind="approx"`` with a measured error band ``error``: FCFS-k for other laws and
-          traces (three-moment phase-type fit, solved exactly), and every other SOAP policy by
+          traces (three-moment phase-type fit, solved exactly); SRPT-k and PSJF-k by
+          :meth:`srpt_approximation`; PSPJF-k at :math:`k \le 5` and loads up to 0.9 by
+          :meth:`priority_approximation` (priority classes: the prediction's own classes when
+          every PH fit matches two moments, or 8 quantile buckets of a continuous prediction on
+          a size law with :math:`C^2 \ge 1`); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
         * ``kind="bounds"`` (value ``nan``, ``lower`` and ``upper`` set): when neither exists
           (e.g. FCFS with an infinite second moment).

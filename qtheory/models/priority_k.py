@@ -145,12 +145,15 @@ def _plus(c: tuple, j: int) -> tuple:
     return tuple(d)
 
 
-def busy_period_transitions(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0):
+def busy_period_transitions(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0,
+                            joint: bool = False):
     r"""The busy periods of the M/PH/k FCFS queue (first passage from :math:`k` jobs to
     :math:`k-1`) by starting configuration: ``(starts, moments, exits, cfg_k, cfg_k1)`` with
     ``moments[s] = (E[B|s], E[B^2|s], E[B^3|s])`` and ``exits[s, e]`` :math:`= P(\text{ends in }
     e \mid s)` for each level-:math:`k` configuration ``s`` (rows of ``cfg_k``; ``starts`` the
-    indices reachable from level :math:`k-1`). See the module docstring for the formula."""
+    indices reachable from level :math:`k-1`). With ``joint=True`` also the array
+    :math:`E[B^n 1\{\text{ends in } e\} \mid s]`, shape ``(len(cfg_k), len(cfg_k1), 3)``. See the
+    module docstring for the formula."""
     k, lam, s = int(servers), float(arrival_rate), float(server_speed)
     A0, A1, A2, D, cfg, cfg1 = _high_blocks(k, lam, ph, s)
     L = len(cfg)
@@ -178,6 +181,8 @@ def busy_period_transitions(servers: int, arrival_rate: float, ph: PhaseType, se
     exits = F[0]
     mom = np.stack([F[n].sum(1) for n in (1, 2, 3)], axis=1)
     starts = sorted({cfg.index(_plus(c, j)) for c in cfg1 for j in range(ph.phases) if ph.alpha[j] > 0})
+    if joint:
+        return starts, mom, exits, cfg, cfg1, np.stack(F[1:], axis=2)
     return starts, mom, exits, cfg, cfg1
 
 
@@ -200,38 +205,52 @@ def _draw(S: tuple, U: tuple, r: int, take_from_S: bool):
 
 
 def _low_class_number(k: int, lam_h: float, ph_h: PhaseType | None, lam_l: float, ph_l: PhaseType,
-                      s: float, high_phases: bool = True, low_order: bool = True) -> tuple[float, int]:
+                      s: float, high_phases: bool = True, low_order: bool = True,
+                      pairs: bool = False) -> tuple[float, int]:
     r""":math:`E[N_L]` of the two-class chain of the module docstring and its phases per level.
     With ``high_phases=False`` the high jobs below :math:`k` are counted only, each completing at
     rate :math:`s/E[S_H]`, and one busy period (started from the stationary phases at level
     :math:`k-1`, as in :func:`qtheory.models.mphk_priority.busy_period_moments`) serves every
-    start: fewer phases, for many servers."""
+    start: fewer phases, for many servers. With ``pairs=True`` a busy period is fitted for each
+    (start, end) pair on the moments of :math:`B` given both (HOSW's pairwise busy periods)."""
     # -- high states and their transitions: (label, servers left to the low class)
     hstates: list = []
     if lam_h > 0 and not high_phases:
         b1, b2, b3 = busy_period_moments(k, lam_h, ph_h, s)
         ph_h = PhaseType(np.array([1.0]), np.array([[-1.0 / ph_h.moment(1)]]))
         starts, bmom, exits = [0], np.array([[b1, b2, b3]]), np.array([[1.0]])
+        jmom = bmom[:, None, :]
         cfgk, cfgk1 = [(k,)], [(k - 1,)]
     elif lam_h > 0:
-        starts, bmom, exits, cfgk, cfgk1 = busy_period_transitions(k, lam_h, ph_h, s)
+        starts, bmom, exits, cfgk, cfgk1, jmom = busy_period_transitions(k, lam_h, ph_h, s, joint=True)
     mh = ph_h.phases if ph_h is not None else 1
+    # busy types: (start, end or None, PH law, probability given the start, exit law over cfgk1)
+    btypes: dict = {}
     if lam_h > 0:
         for h in range(k):
             for c in _configs(h, mh):
                 hstates.append(("c", c))
-        busy = {}
         for st in starts:
-            ph_b = fit_two_phase(*bmom[st])
-            busy[st] = ph_b
+            if pairs:
+                for e, pe in enumerate(exits[st]):
+                    if pe > 1e-12:
+                        one = np.zeros(len(cfgk1))
+                        one[e] = 1.0
+                        btypes[(st, e)] = (fit_two_phase(*(jmom[st, e] / pe)), pe, one)
+            else:
+                btypes[(st, None)] = (fit_two_phase(*bmom[st]), 1.0, exits[st])
+        for key, (ph_b, _, _) in btypes.items():
             for b in range(ph_b.phases):
-                hstates.append(("b", st, b))
+                hstates.append(("b", key, b))
         Th = ph_h.T * s
         th = -Th.sum(1)
         ah = ph_h.alpha
     else:
         hstates.append(("c", (0,)))
     hidx = {hs: i for i, hs in enumerate(hstates)}
+    by_start: dict = {}
+    for key in btypes:
+        by_start.setdefault(key[0], []).append(key)
 
     def avail(hs) -> int:
         return k - sum(hs[1]) if hs[0] == "c" else 0
@@ -248,11 +267,11 @@ def _low_class_number(k: int, lam_h: float, ph_h: PhaseType | None, lam_l: float
                 if h < k - 1:
                     tr.append((hidx[("c", _plus(c, j))], lam_h * ah[j]))
                 else:
-                    st = cfgk.index(_plus(c, j))
-                    ph_b = busy[st]
-                    for b in range(ph_b.phases):
-                        if ph_b.alpha[b] > 0:
-                            tr.append((hidx[("b", st, b)], lam_h * ah[j] * ph_b.alpha[b]))
+                    for key in by_start[cfgk.index(_plus(c, j))]:
+                        ph_b, pk, _ = btypes[key]
+                        for b in range(ph_b.phases):
+                            if ph_b.alpha[b] > 0:
+                                tr.append((hidx[("b", key, b)], lam_h * ah[j] * pk * ph_b.alpha[b]))
             for i in range(mh):
                 if c[i] == 0:
                     continue
@@ -262,14 +281,14 @@ def _low_class_number(k: int, lam_h: float, ph_h: PhaseType | None, lam_l: float
                 if th[i] > 0:
                     tr.append((hidx[("c", _minus(c, i))], c[i] * th[i]))
         elif lam_h > 0:
-            _, st, b = hs
-            ph_b = busy[st]
+            _, key, b = hs
+            ph_b, _, ex = btypes[key]
             Tb = ph_b.T
             tb = -Tb.sum(1)
             for b2 in range(ph_b.phases):
                 if b2 != b and Tb[b, b2] > 0:
-                    tr.append((hidx[("b", st, b2)], Tb[b, b2]))
-            for e, pe in enumerate(exits[st]):
+                    tr.append((hidx[("b", key, b2)], Tb[b, b2]))
+            for e, pe in enumerate(ex):
                 if pe > 1e-14:
                     tr.append((hidx[("c", cfgk1[e])], tb[b] * pe))
         htrans.append(tr)
