@@ -646,14 +646,16 @@ class MGk:
                 or not priority_k_feasible(self.servers, 2):
             return None
         natural = self.priority_classes() is not None
+        if not math.isfinite(_band("rdr_priority" if natural else "rdr_buckets", self.load)):
+            return None                       # load above the measured grid
         cls = self.priority_classes(None if natural else self.MAX_PRIORITY_CLASSES)
         if cls is None or not priority_k_feasible(self.servers, cls[0].size):
             return None
         if not natural and self.size.moment(2) < 2.0 * self.size.mean**2 * (1 - 1e-12):
             return None                       # C^2 < 1: bucketed classes too regular for two phases
         v = self.priority_approximation(pol, None if natural else self.MAX_PRIORITY_CLASSES)
-        if (natural and "Erlang-2" in v.method) or not math.isfinite(v.error):
-            return None                       # outside the measured grid (or load above 0.9)
+        if natural and "Erlang-2" in v.method:
+            return None                       # a class too regular for two phases: not measured
         return v
 
     def mean_response_time(self, policy) -> MeanResponseTime:
