@@ -667,7 +667,7 @@ class MGk:
           M/PH/k) and deterministic sizes (Crommelin's M/D/k);
         * ``kind="approx"`` with a measured error band ``error``: FCFS-k for other laws and
           traces (three-moment phase-type fit, solved exactly); SRPT-k and PSJF-k by
-          :meth:`srpt_approximation`; PSPJF-k at :math:`k \le 5` and loads up to 0.9 by
+          :meth:`srpt_approximation`; PSPJF-k at :math:`k \le 5` and loads up to 0.95 by
           :meth:`priority_approximation` (priority classes: the prediction's own classes when
           every PH fit matches two moments, or 8 quantile buckets of a continuous prediction on
           a size law with :math:`C^2 \ge 1`); every other SOAP policy by
