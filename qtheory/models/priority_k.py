@@ -448,10 +448,8 @@ def low_fit(mom, k: int, mh: int, nbusy: int, max_phases: int = MAX_PHASES) -> P
     :func:`qtheory.models.mphk_priority.fit_two_phase` (three moments for :math:`C^2 \ge 1`, two
     for :math:`1/2 \le C^2 < 1`, Erlang-2 below)."""
     c2 = mom[1] / mom[0] ** 2 - 1.0
-    if 0 < c2 < 0.5:
-        ph = fit_moments(*mom)
-        if _level_phases(k, mh, ph.phases, nbusy) <= max_phases:
-            return ph
+    if 0 < c2 < 0.5 and _level_phases(k, mh, math.ceil(1.0 / c2 - 1e-12), nbusy) <= max_phases:
+        return fit_moments(*mom)
     return fit_two_phase(*mom)
 
 
@@ -536,9 +534,11 @@ def priority_k(servers: int, arrival_rates, size_moments, server_speed: float = 
                 two = two and matched(ph_h, mh / lam_h) and matched(ph_l, mom[i])
                 en, L = _low_class_number(k, lam_h, ph_h, li, ph_l, s)
             else:
-                ph_l = fit_moments(*mom[i]) if mom[i][1] > mom[i][0] ** 2 else fit_two_phase(*mom[i])
-                if math.comb(k + ph_l.phases - 1, k) > 4 * max_phases:
-                    ph_l = fit_two_phase(*mom[i])
+                c2 = mom[i][1] / mom[i][0] ** 2 - 1.0
+                r = math.ceil(1.0 / c2 - 1e-12) if 0 < c2 < 1 else 2
+                # class 1 alone is the M/PH/k FCFS chain: binom(k + r - 1, k) phases per level
+                ph_l = fit_moments(*mom[i]) if c2 > 0 and math.comb(k + r - 1, k) <= 4 * max_phases \
+                    else fit_two_phase(*mom[i])
                 two = two and matched(ph_l, mom[i])
                 res = mphk_fcfs(k, li, ph_l, s)
                 en, L = li * res["mean_response_time"], res["states"]
@@ -548,7 +548,7 @@ def priority_k(servers: int, arrival_rates, size_moments, server_speed: float = 
         mh = mh + li * mom[i]
     w = lams > 0
     mean = float(np.sum(lams[w] * out[w]) / lams[w].sum())
-    return {"class_means": out, "mean_response_time": mean, "phases": phases, "two_moments": two}
+    return {"class_means": out, "mean_response_time": mean, "phases": phases, "two_moments": bool(two)}
 
 
 __all__ = ["priority_k", "busy_period_transitions", "feasible", "low_fit", "MAX_PHASES", "REF_RDR_T"]
