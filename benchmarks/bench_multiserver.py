@@ -6,6 +6,7 @@ Run from the repository root (one core; prints tables, writes JSON)::
     python benchmarks/bench_multiserver.py --quick    # a smaller timing run (smoke test)
     python benchmarks/bench_multiserver.py --grid     # Part B too: the error grid against the simulator
     python benchmarks/bench_multiserver.py --priority # Part C only: PSPJF-k as priority classes (RDR-A)
+    python benchmarks/bench_multiserver.py --buckets  # Part D only: PSPJF-k on bucketed predictions (RDR-T)
 
 Part A times one cold ``MGk(...).mean_response_time(policy)`` (fresh law and model objects, so
 no cache) for FCFS, SPJF, PSPJF, SPRPT, SRPT on exponential, Weibull(0.5) and the two Azure LLM
@@ -31,6 +32,18 @@ priority-class model (``MGk.priority_approximation``, RDR-A) and by the Bondi-Bu
 (``MGk.approximation``): k = 2, 4, 8; loads 0.5, 0.8, 0.9; exponential sizes with one bit of
 advice (threshold the median, 10% of each class mislabelled: 2 classes); the Azure conv and
 code traces with the binary (2 classes) and the five-class (5 classes) predictors.
+
+Part D (``--buckets``) measures the priority-class chain with busy-period transitions
+(:func:`qtheory.models.priority_k.priority_k`, the route of ``MGk.mean_response_time`` for PSPJF-k)
+on predictions bucketed into at most 8 quantile classes (``MGk.priority_classes(8)``), against
+the simulator twice: running PSPJF-k on the *bucketed* predictions (the model's own policy: the
+error of the chain) and on the *true* predictions (the error of the answer for PSPJF-k, bucketing
+included). Laws: exponential sizes with exponential and log-normal (sigma 0.5) predictions,
+Weibull(0.5) with log-normal predictions, the Azure code trace with perfect predictions (PSJF-k
+bucketed) and the five-class and binary predictors (already classes), the conv trace's five
+classes; k = 2, 4, 5; loads 0.5, 0.8, 0.9. Per point: the time of the chain, whether
+``mean_response_time`` takes it (all PH fits match two moments), the Bondi-Buzen value for
+comparison.
 """
 
 from __future__ import annotations
@@ -46,6 +59,8 @@ import math  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 import qtheory as qt  # noqa: E402
 
@@ -210,11 +225,96 @@ def part_c(jobs: int, reps: int, ks=(2, 4, 8), loads=(0.5, 0.8, 0.9)) -> list[di
     return rows
 
 
+class Bucketed(qt.PredictionLaw):
+    """The class index of an inner prediction law's draw (``edges`` the upper class edges): the
+    simulator then runs PSPJF on the bucketed predictions (FCFS within a class)."""
+
+    scales_with_size = False
+
+    def __init__(self, inner, edges):
+        self.inner = inner
+        self.edges = np.asarray(edges, float)
+
+    def sample(self, x, rng):
+        y = np.asarray(self.inner.sample(x, rng), float)
+        return np.searchsorted(self.edges[:-1], y, side="left").astype(float)
+
+
+def bucket_laws():
+    code = qt.datasets.azure_llm_2023("code")
+    conv = qt.datasets.azure_llm_2023("conv")
+    out = {"exp-exp": (qt.Exponential(1.0), qt.ExponentialPrediction()),
+           "exp-lognormal": (qt.Exponential(1.0), qt.LogNormalPrediction(sigma=0.5)),
+           "weibull0.5-lognormal": (qt.Weibull(0.5, mean=1.0), qt.LogNormalPrediction(sigma=0.5))}
+    for name, tr, pred in (("code-perfect", code, "perfect"), ("code-five", code, "five_class"),
+                           ("code-binary", code, "binary"), ("conv-five", conv, "five_class")):
+        pr = tr.pairs(pred)
+        out[name] = (pr.size_law(), pr)
+    return out
+
+
+def part_d(jobs: int, reps: int, ks=(2, 4, 5), loads=(0.5, 0.8, 0.9), names=None, target_ci=0.01) -> list[dict]:
+    from qtheory.models.priority_k import priority_k
+
+    rows = []
+    head = (f"{'law':<21} {'k':>2} {'load':>4} {'cls':>3} {'value':>9} {'ms':>6} {'used':>4} {'sim bkt':>9} "
+            f"{'ci':>6} {'err bkt':>7} {'sim true':>9} {'ci':>6} {'err true':>8} {'BB err':>7}")
+    print(head)
+    print("-" * len(head))
+    for name, (size, pred) in bucket_laws().items():
+        if names and name not in names:
+            continue
+        for k in ks:
+            for load in loads:
+                m = qt.MGk(k, load * k / size.mean, size, pred)
+                ys, p, mom = m.priority_classes(8)
+                t0 = time.perf_counter()
+                res = priority_k(k, m.arrival_rate * p, mom)
+                dt = time.perf_counter() - t0
+                v = res["mean_response_time"]        # the chain on the classes
+                natural = m.priority_classes() is not None
+                vr = float(m.priority_approximation("pspjf", None if natural else 8))   # with the pooled ratio
+                routed = m.mean_response_time("pspjf")
+                if isinstance(pred, qt.EmpiricalPairs) and np.unique(pred.y).size <= 8:
+                    mb = m                      # the predictions are classes already
+                elif isinstance(pred, qt.EmpiricalPairs):
+                    cls = np.searchsorted(ys, pred.y, side="left").astype(float)
+                    mb = qt.MGk(k, m.arrival_rate, size, qt.EmpiricalPairs(pred.x, cls, pred.w))
+                else:
+                    mb = qt.MGk(k, m.arrival_rate, size, Bucketed(pred, ys))
+                sb, cb, _ = _simulate(mb, "pspjf", jobs, reps, 7000 + k, target_ci)
+                if mb is m:
+                    st, ct = sb, cb
+                else:
+                    st, ct, _ = _simulate(m, "pspjf", jobs, reps, 8000 + k, target_ci)
+                bb = float(m.approximation("pspjf"))
+                row = {"law": name, "k": k, "load": load, "classes": int(ys.size), "value": v, "seconds": dt,
+                       "phases": res["phases"], "used": bool(res["two_moments"]), "sim_bucketed": sb,
+                       "ci_bucketed": cb, "err_bucketed": v / sb - 1, "sim_true": st, "ci_true": ct,
+                       "err_chain_true": v / st - 1, "value_pooled_ratio": vr, "err_true": vr / st - 1,
+                       "routed": routed.kind, "routed_band": routed.error, "routed_method": routed.method,
+                       "bb": bb, "bb_err": bb / st - 1}
+                rows.append(row)
+                print(f"{name:<21} {k:>2} {load:>4} {ys.size:>3} {vr:>9.5g} {1e3 * dt:>6.0f} "
+                      f"{'yes' if row['used'] else 'no':>4} {sb:>9.5g} {100 * cb / sb:>5.2f}% "
+                      f"{100 * row['err_bucketed']:>6.2f}% {st:>9.5g} {100 * ct / st:>5.2f}% "
+                      f"{100 * row['err_true']:>7.2f}% {100 * row['bb_err']:>6.2f}%", flush=True)
+    for load in loads:
+        sub = [r for r in rows if r["load"] == load and r["used"]]
+        if sub:
+            a = max(sub, key=lambda r: abs(r["err_bucketed"]))
+            b = max(sub, key=lambda r: abs(r["err_true"]))
+            print(f"load {load} (routed points): largest |err| vs bucketed policy {100 * abs(a['err_bucketed']):.2f}% "
+                  f"({a['law']} k={a['k']}), vs true PSPJF {100 * abs(b['err_true']):.2f}% ({b['law']} k={b['k']})")
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer cases, no simulation baseline")
     ap.add_argument("--grid", action="store_true", help="also the error grid against the simulator")
     ap.add_argument("--priority", action="store_true", help="only Part C: PSPJF-k as priority classes")
+    ap.add_argument("--buckets", action="store_true", help="only Part D: PSPJF-k on bucketed predictions")
     ap.add_argument("--jobs", type=int, default=400_000, help="jobs per simulation of the grid")
     ap.add_argument("--reps", type=int, default=16, help="replications per simulation of the grid")
     ap.add_argument("--ks", default="2,4,8,16")
@@ -226,6 +326,16 @@ def main(argv=None) -> int:
                          "fraction of the mean (the bands of APPROX_ERROR: 0.006 with --jobs 8000000)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "out" / "bench_multiserver.json"))
     args = ap.parse_args(argv)
+    if args.buckets:
+        rows_d = part_d(args.jobs, args.reps, [int(x) for x in args.ks.split(",")],
+                        [float(x) for x in args.loads.split(",")],
+                        None if args.laws == ap.get_default("laws") else args.laws.split(","),
+                        args.target_ci if args.target_ci is not None else 0.01)
+        out = Path(args.out).with_name("bench_multiserver_buckets.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"buckets": rows_d}, indent=1))
+        print(f"wrote {out}")
+        return 0
     if args.priority:
         rows_c = part_c(args.jobs, args.reps)
         out = Path(args.out).with_name("bench_multiserver_priority.json")

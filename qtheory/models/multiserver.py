@@ -29,9 +29,11 @@ What is exact, what is a bound
   M/G/k FCFS for other laws and traces by a three-moment phase-type fit solved exactly
   (:func:`qtheory.laws.phase_type.fit_phase_type`); every other SOAP policy (SRPT, SPRPT, PSJF,
   PSPJF, SJF, SPJF, ...) by the scaling of Bondi and Buzen (:meth:`MGk.approximation`); the
-  two-moment rule (:meth:`MGk.fcfs_approximation`); PSPJF-k with bucketed predictions as
-  preemptive priority classes by RDR-A (:meth:`MGk.priority_approximation`; measured less
-  accurate than the scaling on the traces, so not the default).
+  two-moment rule (:meth:`MGk.fcfs_approximation`); PSPJF-k at :math:`k \le 5` as
+  preemptive priority classes (the prediction's own classes, or 8 quantile buckets of a
+  continuous prediction) by recursive dimensionality reduction with busy-period transitions
+  (:meth:`MGk.priority_approximation`, :mod:`qtheory.models.priority_k`; the default of
+  :meth:`MGk.mean_response_time` for PSPJF where its band is measured).
 * Lower bound, every policy: the larger of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
   (resource pooling) and a per-threshold mixed bound (:func:`_mixed_lower`, always
   :math:`\ge E[S]/s`).
@@ -58,6 +60,7 @@ from ..engine.gittins import strictly_dhr
 from ..laws.phase_type import PhaseType, PHFit, _exact_ph, fit_phase_type
 from ..laws.predictions import (
     EmpiricalPairs,
+    MultiplicativePrediction,
     OneBit,
     PredictionLaw,
 )
@@ -89,6 +92,63 @@ from .multiserver_bounds import (
     _las_bound,
     _mixed_lower,
 )
+from .priority_k import REF_RDR_T, priority_k
+from .priority_k import feasible as priority_k_feasible
+
+
+def _pooled_priority(lams, mom, speed: float) -> float:
+    r"""Mean response time of the M/G/1 with preemptive-resume priority classes (class 0 first)
+    at speed ``speed`` (Kleinrock, *Queueing Systems*, Vol. 2, 1976):
+    :math:`E[T_i] = \frac{E[S_i]/c}{1-\sigma_{i-1}} + \frac{\sum_{j\le i}\lambda_j E[S_j^2]/c^2}
+    {2(1-\sigma_{i-1})(1-\sigma_i)}`, :math:`\sigma_i = \sum_{j\le i}\lambda_j E[S_j]/c`,
+    rate-weighted."""
+    lams = np.asarray(lams, float)
+    sig = np.concatenate([[0.0], np.cumsum(lams * mom[:, 0]) / speed])
+    w2 = np.cumsum(lams * mom[:, 1]) / speed**2
+    t = mom[:, 0] / speed / (1 - sig[:-1]) + w2 / (2 * (1 - sig[:-1]) * (1 - sig[1:]))
+    return float(lams @ t / lams.sum())
+
+
+def _factor_buckets(size: SizeLaw, factor, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    r"""``m`` quantile buckets of :math:`Y = XZ` (see :meth:`MGk.priority_classes`): edges with
+    :math:`P(Y \le y_i) = \sum_j w_j F_Z(y_i/x_j) = i/m` (bisection in :math:`\log y`), class
+    moments :math:`\sum_j w_j x_j^n (F_Z(y_i/x_j) - F_Z(y_{i-1}/x_j))` on the size law's
+    quadrature rule ``(x_j, w_j)``."""
+    from ..laws._quadrature import size_rule
+
+    x, w = size_rule(size)
+    w = w / w.sum()
+
+    def cdf(v: float) -> float:
+        return float(w @ np.asarray(factor.cdf(v / x), float))
+
+    edges = [0.0]
+    lo, hi = float(x[w > 0].min()) * 1e-6, float(x[w > 0].max()) * 1e6
+    for i in range(1, m):
+        q = i / m
+        a, b = math.log(lo), math.log(hi)
+        if not (cdf(math.exp(a)) < q < cdf(math.exp(b))):
+            return None
+        for _ in range(200):
+            c = 0.5 * (a + b)
+            if cdf(math.exp(c)) < q:
+                a = c
+            else:
+                b = c
+            if b - a < 1e-13:
+                break
+        edges.append(math.exp(b))
+    edges.append(math.inf)
+    F = [np.zeros_like(x)] + [np.asarray(factor.cdf(e / x), float) for e in edges[1:-1]] + [np.ones_like(x)]
+    p, mom = [], []
+    for i in range(m):
+        d = w * (F[i + 1] - F[i])
+        pi = float(d.sum())
+        if pi <= 1e-12:
+            continue
+        p.append(pi)
+        mom.append([float(d @ x**n) / pi for n in (1, 2, 3)])
+    return np.array(edges[1:len(p) + 1]), np.array(p), np.array(mom)
 
 
 class MGk:
@@ -424,26 +484,59 @@ class MGk:
     #: most servers for the priority-class chain (its phases per level grow as k^2)
     MAX_PRIORITY_SERVERS = 8
 
-    def priority_classes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        r"""The prediction classes, when the prediction takes few values: ``(y, p, moments)``
-        with the distinct predictions :math:`y_1 < \dots < y_m`, their probabilities
-        :math:`p_i = P(Y = y_i)` and the conditional size moments
-        :math:`E[S^n \mid Y = y_i]`, :math:`n = 1, 2, 3` (rows). Available for
-        :class:`~qtheory.laws.predictions.EmpiricalPairs` with at most :attr:`MAX_PRIORITY_CLASSES`
-        distinct predictions (e.g. the Azure traces' five-class predictor) and for
-        :class:`~qtheory.laws.predictions.OneBit`; ``None`` otherwise."""
-        if "classes" in self._cache:
-            return self._cache["classes"]
+    def priority_classes(self, classes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        r"""The prediction classes: ``(y, p, moments)`` with the class boundaries
+        :math:`y_1 < \dots < y_m` (class :math:`i` holds the predictions in
+        :math:`(y_{i-1}, y_i]`; for a prediction with few values, the values themselves), their
+        probabilities :math:`p_i` and the conditional size moments
+        :math:`E[S^n \mid \text{class } i]`, :math:`n = 1, 2, 3` (rows).
+
+        * :class:`~qtheory.laws.predictions.EmpiricalPairs` with at most ``classes`` distinct
+          predictions (e.g. the Azure traces' five-class predictor) and
+          :class:`~qtheory.laws.predictions.OneBit`: the predictions themselves (PSPJF-k *is* a
+          priority queue with these classes);
+        * EmpiricalPairs with more distinct predictions: ``classes`` buckets of about equal
+          probability (a prediction of weight :math:`F(y^-)` below it goes to bucket
+          :math:`\lfloor m F(y^-) \rfloor`; ties stay together);
+        * a multiplicative prediction :math:`Y = XZ` (exponential, uniform, log-normal factor) on a
+          size law with a finite third moment: ``classes`` quantile buckets of :math:`Y`,
+          :math:`P(Y \le y_i) = i/m`, with
+          :math:`E[S^n 1\{y_{i-1} < Y \le y_i\}] = E[S^n(F_Z(y_i/S) - F_Z(y_{i-1}/S))]` by the
+          size law's quadrature rule (its atoms for a discrete law).
+
+        With ``classes=None`` (the default) only the first two cases with at most
+        :attr:`MAX_PRIORITY_CLASSES` values (the prediction's own classes); ``None`` is returned
+        where no case applies.
+        Bucketing continuous predictions is itself an approximation of PSPJF-k (jobs within a
+        bucket are served FCFS): docs/multiserver.md, section 5, measures it."""
+        m = self.MAX_PRIORITY_CLASSES if classes is None else int(classes)
+        if m < 1:
+            raise ValueError(f"classes must be >= 1, got classes={plain(classes)}")
+        key = ("classes", classes)
+        if key in self._cache:
+            return self._cache[key]
         pred, out = self.prediction, None
         if isinstance(pred, EmpiricalPairs):
             keep = pred.w > 0
             x, y, w = pred.x[keep], pred.y[keep], pred.w[keep] / pred.w[keep].sum()
             ys = np.unique(y)
-            if ys.size <= self.MAX_PRIORITY_CLASSES:
-                p = np.array([w[y == v].sum() for v in ys])
-                mom = np.array([[np.sum(w[y == v] * x[y == v] ** n) / pv for n in (1, 2, 3)]
-                                for v, pv in zip(ys, p, strict=True)])
-                out = (ys, p, mom)
+            if ys.size <= m:
+                cls = np.searchsorted(ys, y)
+            elif classes is None:
+                self._cache[key] = None
+                return None
+            else:
+                wy = np.array([w[y == v].sum() for v in ys])
+                below = np.concatenate([[0.0], np.cumsum(wy)[:-1]])
+                bucket = np.minimum(np.floor(m * below + 1e-12).astype(int), m - 1)
+                cls = bucket[np.searchsorted(ys, y)]
+                used = np.unique(bucket)
+                ys = np.array([ys[bucket == b].max() for b in used])
+                cls = np.searchsorted(used, cls)
+            p = np.array([w[cls == i].sum() for i in range(ys.size)])
+            mom = np.array([[np.sum(w[cls == i] * x[cls == i] ** n) / p[i] for n in (1, 2, 3)]
+                            for i in range(ys.size)])
+            out = (ys, p, mom)
         elif isinstance(pred, OneBit):
             T, a, b = pred.threshold, pred.p_small_as_large, pred.p_large_as_small
             sz = self.size
@@ -459,55 +552,111 @@ class MGk:
                         p.append(e[0])
                         mom.append([e[n] / e[0] for n in (1, 2, 3)])
                 out = (np.array(ys), np.array(p), np.array(mom))
-        self._cache["classes"] = out
+        elif classes is not None and isinstance(pred, MultiplicativePrediction) \
+                and getattr(pred, "factor", None) is not None and math.isfinite(float(self.size.moment(3))):
+            out = _factor_buckets(self.size, pred.factor, m)
+        self._cache[key] = out
         return out
 
-    def priority_approximation(self, policy="pspjf") -> MeanResponseTime:
-        r"""**Approximation** of :math:`E[T]` of PSPJF-k when the prediction takes few values
-        (:meth:`priority_classes`): the prediction classes are preemptive priority classes
-        (FCFS within a class), solved by the recursive dimensionality reduction RDR-A of
-        Harchol-Balter, Osogami, Scheller-Wolf and Wierman (Queueing Systems 51, 2005): for
-        class :math:`i` the classes :math:`<i` are aggregated into one high class whose busy
-        periods (all :math:`k` servers held) are fitted by a two-phase PH law matching three
-        moments, the class sizes are fitted by two-phase PH laws, and the two-class chain is
-        solved exactly as a QBD; :math:`E[T] = \sum_i p_i E[T_i]` with
-        :math:`E[T_i] = E[N_i]/\lambda_i` (:func:`qtheory.models.mphk_priority.mphk_priority`).
-        Exact for exponential sizes with one rate (M/M/k priority, Erlang C); the band
-        (:data:`APPROX_ERROR` ``"rdr_priority"``) is measured against the simulator. The value
-        is clamped into the proven bounds.
+    def priority_approximation(self, policy="pspjf", classes: int | None = None) -> MeanResponseTime:
+        r"""**Approximation** of :math:`E[T]` of PSPJF-k as preemptive priority classes (FCFS
+        within a class), the classes of :meth:`priority_classes` (``classes=None``: the
+        prediction's own values, at most :attr:`MAX_PRIORITY_CLASSES`; an integer: that many
+        quantile buckets of a continuous prediction).
 
-        Measured (``benchmarks/bench_multiserver.py --priority``), it is *less* accurate than
-        :meth:`approximation` on the Azure traces (largest errors 3.3 / 10.7 / 18.9 % at loads
-        0.5 / 0.8 / 0.9 against 1.3 / 5.9 / 11.7 % for the scaling): the count of high jobs below
-        :math:`k` is modelled with exponential sizes, and the low class's jobs share the
-        servers left to them. So :meth:`mean_response_time` keeps the scaling for PSPJF-k; call
-        this method for the per-class model.
+        Where the two-class chains stay small (:func:`qtheory.models.priority_k.feasible`:
+        :math:`k \le 5`), the recursive dimensionality reduction with busy-period transitions
+        (:func:`qtheory.models.priority_k.priority_k`; Harchol-Balter, Osogami, Scheller-Wolf and
+        Wierman, Queueing Systems 51, 2005, RDR-A aggregation): for class :math:`i` the classes
+        :math:`<i` are one high class, tracked by the phases of its jobs below :math:`k` and by
+        busy periods fitted per starting configuration on three moments; the low class keeps
+        the phases of its served and preempted jobs; :math:`E[T_i] = E[N_i]/\lambda_i`. For
+        bucketed continuous predictions the value's delay is rescaled by the pooled server's
+        (exact) ratio of the continuous PSPJF to its bucketed version,
+
+        .. math::
+            E[T] \approx \frac{E[S]}{s} + \Big(E[T^{\text{bkt}}_k] - \frac{E[S]}{s}\Big)
+            \frac{E[T^{PSPJF}_{\text{pool}}] - E[S]/(ks)}{E[T^{\text{bkt}}_{\text{pool}}] - E[S]/(ks)},
+
+        :math:`E[T^{\text{bkt}}_{\text{pool}}]` the M/G/1 preemptive priority formula
+        (Kleinrock) on the classes at speed :math:`ks`: within a bucket jobs are served FCFS,
+        which on heavy-tailed sizes costs 8-74% at loads 0.8-0.9 against the continuous policy,
+        and the pooled ratio removes most of it (docs/multiserver.md, section 5). Bands:
+        :data:`APPROX_ERROR` ``"rdr_priority"`` (the prediction's own classes) and
+        ``"rdr_buckets"`` (bucketed predictions), measured against the simulator.
+
+        For :math:`6 \le k \le` :attr:`MAX_PRIORITY_SERVERS` the older, smaller chain of
+        :func:`qtheory.models.mphk_priority.mphk_priority` (high jobs below :math:`k` counted
+        only, low jobs sharing the servers left; band ``"rdr_priority_count"``, measured 3-19%
+        low on the Azure traces). The value is clamped into the proven bounds.
         """
         pol = get_policy(policy)
         self._check_policy(pol)
         if not (pol.formula_form() == "static" and pol.descriptor == "prediction"):
             raise NotImplementedError(f"the priority-class model is for PSPJF (preemptive), not {pol.name}")
-        key = ("rdr", pol)
+        key = ("rdr", pol, classes)
         if key in self._cache:
             return self._cache[key]
-        cls = self.priority_classes()
+        cls = self.priority_classes(classes)
         if cls is None:
             raise NotImplementedError("PSPJF-k as priority classes needs a prediction with few values "
-                                      f"(at most {self.MAX_PRIORITY_CLASSES}: EmpiricalPairs, OneBit)")
-        if self.servers > self.MAX_PRIORITY_SERVERS:
-            raise NotImplementedError(f"the priority-class chain is limited to k <= {self.MAX_PRIORITY_SERVERS}")
+                                      f"(at most {self.MAX_PRIORITY_CLASSES}: EmpiricalPairs, OneBit) or, with "
+                                      "classes=m, a multiplicative prediction law or EmpiricalPairs to bucket")
         ys, p, mom = cls
-        res = mphk_priority(self.servers, self.arrival_rate * p, mom, self.server_speed)
-        v = res["mean_response_time"]
+        k, s = self.servers, self.server_speed
+        natural = self.priority_classes() is not None
+        if priority_k_feasible(k, ys.size):
+            res = priority_k(k, self.arrival_rate * p, mom, s)
+            v = res["mean_response_time"]
+            what = (f"PSPJF-k as {ys.size} preemptive priority classes: RDR-A with busy-period transitions "
+                    f"({res['phases']} phases per level")
+            what += ")" if res["two_moments"] else "; a class with C^2 < 1/2 fitted by Erlang-2)"
+            band = _band("rdr_priority" if natural else "rdr_buckets", self.load)
+            if not natural:
+                es = self.size.mean / s
+                t_bkt = _pooled_priority(self.arrival_rate * p, mom, k * s)
+                t_con = self.pooled_mean_response_time(pol)
+                ratio = (t_con - es / k) / (t_bkt - es / k)
+                v = es + (v - es) * ratio
+                what += (f", {ys.size} quantile buckets of the prediction; delay scaled by the pooled continuous/"
+                         f"bucketed ratio {ratio:.4g}")
+            ref = REF_RDR_T
+        elif k <= self.MAX_PRIORITY_SERVERS and natural:
+            res = mphk_priority(k, self.arrival_rate * p, mom, s)
+            v = res["mean_response_time"]
+            what = (f"PSPJF-k as {ys.size} preemptive priority classes: RDR-A (aggregated higher classes counted "
+                    f"below k, three-moment busy periods, two-phase size fits; {res['phases']} phases per level")
+            band, ref = _band("rdr_priority_count", self.load), REF_RDR
+        else:
+            raise NotImplementedError(f"the priority-class chain is limited to k <= {self.MAX_PRIORITY_SERVERS} "
+                                      "(the prediction's own classes) or k <= 5 (bucketed predictions)")
         b = self.bounds(pol)
         clamped = min(max(v, b.lower), b.upper)
         note = "" if clamped == v else f" (clamped into the proven bounds from {v:.6g})"
-        out = MeanResponseTime(clamped, "approx", _band("rdr_priority", self.load),
-                               f"PSPJF-k as {ys.size} preemptive priority classes: RDR-A (aggregated higher "
-                               f"classes, three-moment busy periods, two-phase size fits; {res['phases']} phases "
-                               f"per level){note}", REF_RDR, b.lower, b.upper)
+        out = MeanResponseTime(clamped, "approx", band, what + note, ref, b.lower, b.upper)
         self._cache[key] = out
         return out
+
+    def _priority_route(self, pol: Policy) -> MeanResponseTime | None:
+        r"""The priority-class answer :meth:`mean_response_time` gives for PSPJF-k, where the chain
+        is feasible (:math:`k \le 5`) and measured: the prediction's own classes when every PH fit
+        matches two moments; bucketed predictions on a size law with :math:`C^2 \ge 1`
+        (docs/multiserver.md, section 5). None elsewhere (the Bondi-Buzen scaling then)."""
+        if not (pol.formula_form() == "static" and pol.descriptor == "prediction") \
+                or not priority_k_feasible(self.servers, 2):
+            return None
+        natural = self.priority_classes() is not None
+        if not math.isfinite(_band("rdr_priority" if natural else "rdr_buckets", self.load)):
+            return None                       # load above the measured grid
+        cls = self.priority_classes(None if natural else self.MAX_PRIORITY_CLASSES)
+        if cls is None or not priority_k_feasible(self.servers, cls[0].size):
+            return None
+        if not natural and self.size.moment(2) < 2.0 * self.size.mean**2 * (1 - 1e-12):
+            return None                       # C^2 < 1: bucketed classes too regular for two phases
+        v = self.priority_approximation(pol, None if natural else self.MAX_PRIORITY_CLASSES)
+        if natural and "Erlang-2" in v.method:
+            return None                       # a class too regular for two phases: not measured
+        return v
 
     def mean_response_time(self, policy) -> MeanResponseTime:
         r"""The best available :math:`E[T]`, labelled (a ``float`` subclass,
@@ -517,7 +666,11 @@ class MGk:
           policies); M/G/k-PS (insensitive); FCFS-k for phase-type sizes (matrix-analytic
           M/PH/k) and deterministic sizes (Crommelin's M/D/k);
         * ``kind="approx"`` with a measured error band ``error``: FCFS-k for other laws and
-          traces (three-moment phase-type fit, solved exactly), and every other SOAP policy by
+          traces (three-moment phase-type fit, solved exactly); SRPT-k and PSJF-k by
+          :meth:`srpt_approximation`; PSPJF-k at :math:`k \le 5` and loads up to 0.95 by
+          :meth:`priority_approximation` (priority classes: the prediction's own classes when
+          every PH fit matches two moments, or 8 quantile buckets of a continuous prediction on
+          a size law with :math:`C^2 \ge 1`); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
         * ``kind="bounds"`` (value ``nan``, ``lower`` and ``upper`` set): when neither exists
           (e.g. FCFS with an infinite second moment).
@@ -539,6 +692,9 @@ class MGk:
                 return fc
         else:
             try:
+                pr = self._priority_route(pol)
+                if pr is not None:
+                    return pr                                  # PSPJF-k: priority classes, k <= 5
                 if pol.descriptor == "size" and pol.formula_form() in ("remaining", "static"):
                     return self.srpt_approximation(pol)       # SRPT-k, PSJF-k: measured more accurate
                 return self.approximation(pol)
