@@ -48,7 +48,7 @@ import math
 import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, log_edges, panels
-from ._joint_rule import W_TINY, DiscreteJointRule, FactorJointRule
+from ._joint_rule import W_TINY, DiscreteJointRule, FactorJointRule, log_tgrid
 from .response_distribution import _psi_at, busy_eta
 from .response_distribution_prediction import PredictionTransform
 
@@ -118,15 +118,29 @@ def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.nd
             with np.errstate(divide="ignore", invalid="ignore"):
                 pk = v[:, None] * (1.0 - ck[None, :]) / ((1.0 - c) * kinks[None, :])
             pc.append(np.where(ck[None, :] < 1.0, pk, np.nan))
-    bps = np.asarray(r.size.breakpoints, float)
-    bps = bps[np.isfinite(bps) & (bps > 0)]
-    if bps.size and not one:
-        pc.append(bps[None, :] - kap[:, None])
+    # the size density's breakpoints and the ends of its support (a jump of f_X)
+    bps = np.concatenate([np.asarray(r.size.breakpoints, float), np.asarray(r.size.support, float)])
+    bps = np.unique(bps[np.isfinite(bps) & (bps > 0)])
+    if bps.size:
+        # a cut in x crossing a breakpoint b of the size law: the upper end p + kappa of the
+        # first term, its kink cuts (v - p)/(k - 1) = b and the second term's p/(1 - ck) = b
+        if not one:
+            pc.append(bps[None, :] - kap[:, None])
+        for k in kinks:
+            if k != 1.0:
+                pc.append(v[:, None] - bps[None, :] * (k - 1.0))
+            if not one and c * k < 1.0:
+                pc.append(np.broadcast_to(bps[None, :] * (1.0 - c * k), (v.size, bps.size)))
     pcuts = np.concatenate(pc, axis=1)
     pcuts = np.where(pcuts > 0, pcuts, np.nan)
     P, Wd = rule._split(pcuts, density=False)
-    P = np.concatenate([np.broadcast_to(r.lo * nodes, (v.size, ORDER)), P], axis=1)
-    Wd = np.concatenate([np.broadcast_to(r.lo * wgl, (v.size, ORDER)), Wd], axis=1)
+    # [0, lo]: linear panels split at the cuts inside it (a size law whose support starts at
+    # lo > 0 puts kinks there: Uniform(0.5, 1.5) sizes were 8e-5 off on E[P^2] with one panel)
+    inner = np.where((pcuts > 0) & (pcuts < r.lo), pcuts, r.lo)
+    he = np.sort(np.concatenate([np.zeros((v.size, 1)), inner, np.full((v.size, 1), r.lo)], axis=1), axis=1)
+    hp, hw = panels(he)
+    P = np.concatenate([hp, P], axis=1)
+    Wd = np.concatenate([hw, Wd], axis=1)
     # the factor's panels mapped to sizes (second term only: c z < 1)
     ze = _z_edges(f) if not one else np.empty(0)
     ze = ze[c * ze < 1.0]
@@ -176,7 +190,7 @@ def _merge(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _factor_classes(rule: FactorJointRule, c: float):
     r"""``(y, X, W)`` as :meth:`FactorJointRule.classes`, each row split at :math:`x = cy`
     (where TRAIL's residence kinks: the preemptible phase ends) instead of :math:`x = y`."""
-    y, dy = panels(rule.yedges)
+    y, dy = panels(_kink_edges(rule, c, rule.yedges))
     y = np.exp(y)
     dy = dy * y
     cy = c * y if c > 0 else np.full(y.size, np.nan)
@@ -184,6 +198,39 @@ def _factor_classes(rule: FactorJointRule, c: float):
     X, W = rule._split(cuts, r=rule.rc)
     W = W * rule.f.pdf(y[:, None] / X) / X * dy[:, None]
     return y, X, np.where(W < W_TINY, 0.0, W)
+
+
+def _kink_edges(rule: FactorJointRule, c: float, e: np.ndarray) -> np.ndarray:
+    r"""The panel edges ``e`` (in :math:`\log v`) of a prediction or threshold grid with TRAIL's
+    kinks added: where a breakpoint :math:`b` of the size density (or an end of its support)
+    meets the windows of the pieces, :math:`v = bk`, :math:`bk(1-c)`, :math:`b(k-1)`
+    (:math:`k > 1`) for the factor's kinks :math:`k`, and :math:`v = b(1-c)/c` (the old piece
+    switches from :math:`X - Y + v` to :math:`X(1 - cZ)` at :math:`Z = 1/c`); the pieces are
+    interpolated in :math:`\log v` between the edges and the classes summed panel-wise
+    (Uniform(0.5, 1.5) sizes, uniform(0.5) predictions, c = 0.3: :math:`E[W]` 9e-7 off
+    without them)."""
+    size = rule.r.size
+    bps = np.concatenate([np.asarray(size.breakpoints, float), np.asarray(size.support, float)])
+    bps = np.unique(bps[np.isfinite(bps) & (bps > 0)])
+    if not bps.size:
+        return e
+    ks = list(rule.kinks)
+    scales = ks + [k * (1.0 - c) for k in ks] + [k - 1.0 for k in ks if k > 1.0]
+    if 0.0 < c < 1.0:
+        scales.append((1.0 - c) / c)
+    cand = np.array([b * k for b in bps for k in scales if k > 0], float)
+    lo, hi = math.exp(e[0]), math.exp(e[-1])
+    cand = cand[(cand > lo * (1 + 1e-9)) & (cand < hi * (1 - 1e-9))]
+    if not cand.size:
+        return e
+    e = np.unique(np.concatenate([e, np.log(cand)]))
+    return e[np.concatenate([[True], np.diff(e) > 1e-9])]
+
+
+def _factor_tgrid(rule: FactorJointRule, c: float):
+    """The threshold grid of the unconditional law, with :func:`_kink_edges`."""
+    e = _kink_edges(rule, c, rule.tedges)
+    return log_tgrid(e, math.exp(e[0]))
 
 
 # ---- the transform ----------------------------------------------------------------------------------
@@ -231,7 +278,8 @@ class TrailTransform(PredictionTransform):
         #: where the residence integral starts: y - min(x, c y)
         self._d = ys[:, None] - np.minimum(self.Xc, self.c * ys[:, None])
         if not waiting or self._interp:
-            self.grid = rule.tgrid(top=float(ys.max()) if self.conditional else None)
+            self.grid = (_factor_tgrid(rule, self.c) if self._interp
+                         else rule.tgrid(top=float(ys.max()) if self.conditional else None))
             self.Xt, self.Wt = rule.new(self.grid.t, strict=True)
             self._q_y = self.grid.locate(ys)
             self._q_d = self.grid.locate(np.maximum(self._d, 0.0))
