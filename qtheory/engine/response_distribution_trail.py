@@ -205,7 +205,9 @@ def _kink_edges(rule: FactorJointRule, c: float, e: np.ndarray) -> np.ndarray:
     kinks added: where a breakpoint :math:`b` of the size density (or an end of its support)
     meets the windows of the pieces, :math:`v = bk`, :math:`bk(1-c)`, :math:`b(k-1)`
     (:math:`k > 1`) for the factor's kinks :math:`k`, and :math:`v = b(1-c)/c` (the old piece
-    switches from :math:`X - Y + v` to :math:`X(1 - cZ)` at :math:`Z = 1/c`); the pieces are
+    switches from :math:`X - Y + v` to :math:`X(1 - cZ)` at :math:`Z = 1/c`), and for the
+    classes :math:`y = bk/(1-c)` (the residence's lower end :math:`y(1-c)` meets a kink of
+    :math:`A_<`) and :math:`y = b/c` (the split :math:`x = cy` meets :math:`b`); the pieces are
     interpolated in :math:`\log v` between the edges and the classes summed panel-wise
     (Uniform(0.5, 1.5) sizes, uniform(0.5) predictions, c = 0.3: :math:`E[W]` 9e-7 off
     without them)."""
@@ -218,6 +220,10 @@ def _kink_edges(rule: FactorJointRule, c: float, e: np.ndarray) -> np.ndarray:
     scales = ks + [k * (1.0 - c) for k in ks] + [k - 1.0 for k in ks if k > 1.0]
     if 0.0 < c < 1.0:
         scales.append((1.0 - c) / c)
+    if c < 1.0:  # the residence's lower end y(1 - c) crossing a kink bk of A_<
+        scales += [k / (1.0 - c) for k in ks]
+    if c > 0.0:  # the classes' split x = cy crossing b
+        scales.append(1.0 / c)
     cand = np.array([b * k for b in bps for k in scales if k > 0], float)
     lo, hi = math.exp(e[0]), math.exp(e[-1])
     cand = cand[(cand > lo * (1 + 1e-9)) & (cand < hi * (1 - 1e-9))]
