@@ -53,8 +53,11 @@ from .response_distribution import _psi_at, busy_eta
 from .response_distribution_prediction import PredictionTransform
 
 #: width in log z of the panels of the factor's law mapped onto the sizes of the second term of
-#: g_v(p) (X = p / (1 - c z)): they resolve f_Z where X - p is small against p (small c)
-WIDTH_Z = 0.25
+#: g_v(p) (X = p / (1 - c z)): they resolve f_Z where X - p is small against p (small c).
+#: Measured on E[1 - e^{-uP}; Y > v] against nested quadrature (Exp(1) sizes, log-normal(0.5)
+#: predictions): without them 3e-6 off at c = 0.05, 2e-9 at 0.15, 1e-10 at 0.3; with 0.5 (or
+#: 0.25, twice the cost) about 1e-13 at every c; 1.0 gave 5e-12 at c = 0.05
+WIDTH_Z = 0.5
 #: p nodes per block of the density g_v(p) (memory: block x size nodes)
 _P_BLOCK = 128
 
@@ -162,9 +165,11 @@ def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.nd
             cut = np.where(np.isfinite(cut) & (cut > 0), cut, np.nan)
             X, W = rule._split(cut)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                first = f.pdf(1.0 + (vi - p) / X) / X
-                second = f.pdf((1.0 - p / X) / c) / (c * X) if not one else 0.0
-            h = np.where(X > p, np.where(X <= p + ki, first, second), 0.0)
+                # the first term (X <= p + kappa) or the second: z and the Jacobian dz/dp
+                A = X <= p + ki
+                z = np.where(A, 1.0 + (vi - p) / X, (1.0 - p / X) / c if not one else 0.0)
+                jac = np.where(A, 1.0, 1.0 / c if not one else 0.0) / X
+                h = np.where(X > p, f.pdf(z) * jac, 0.0)
             G[i, a:a + _P_BLOCK] = np.sum(W * np.nan_to_num(h), axis=1)
     return P, Wd * G
 
