@@ -198,25 +198,23 @@ def test_rank_limits():
     assert np.all(qt.TRAIL(1.0).rank(y, y + 0.1) == -np.inf)
 
 
-@pytest.mark.parametrize("case", ["pairs", "exp", "trace"])
+@pytest.mark.parametrize("case", ["pairs", "lognormal", "trace"])
 def test_limits_are_spjf_and_sprpt(case):
     r"""TRAIL(0) against SPJF and TRAIL(1) against SPRPT (their own code: rank shapes
     nonpreemptive and remaining): the transforms of :math:`T` and :math:`W` of classes and of the
-    mixture at real and complex :math:`s`, 1e-11 (pairs and trace: exact sums) or 1e-9 (Exp(1)
-    sizes: TRAIL's old-piece density and classes split at :math:`x = cy`, SPRPT's at :math:`x =
-    y`), and the atoms. Between the ends TRAIL(c) moves continuously: c = 1e-4 is within 1e-3
-    of SPJF."""
+    mixture at real and complex :math:`s`, 1e-11 (pairs and trace: exact sums) or 1e-9
+    (log-normal(0.5) sizes and predictions: TRAIL's old-piece density and classes split at
+    :math:`x = cy`, SPRPT's at :math:`x = y`; measured 1e-16), and the atoms. Between the ends
+    TRAIL(c) moves continuously: c = 1e-4 is within 1e-3 of SPJF."""
     q = MEAN_CASES[case]()
-    tol = 1e-9 if case == "exp" else 1e-11
+    cont = case == "lognormal"
+    tol = 1e-9 if cont else 1e-11
     s = S_TEST / (q.size.mean if case == "trace" else 1.0)
-    x, y = (1.0, 0.7) if case == "exp" else (float(q.prediction.x[1]), float(q.prediction.y[1]))
+    x, y = (1.0, 0.7) if cont else (float(q.prediction.x[1]), float(q.prediction.y[1]))
     for c, name in ((0.0, "spjf"), (1.0, "sprpt")):
         pol = qt.TRAIL(c)
-        kw = [{"x": x, "y": y}] + ([] if case == "exp" and c == 0.0 else [{}])
-        for k in kw:
+        for k in ({"x": x, "y": y}, {}):
             for fn in (response_time_distribution, waiting_time_distribution):
-                if case == "exp" and not k and fn is waiting_time_distribution and not FULL:
-                    continue  # (time) the waiting time's pieces are the response time's
                 a, b = fn(q, pol, **k), fn(q, name, **k)
                 assert np.max(np.abs(a.laplace(s) - b.laplace(s))) < tol, (c, k, fn.__name__)
                 assert abs(a.atom0 - b.atom0) < 1e-12 and abs(a.mean() / b.mean() - 1) < 1e-9
@@ -356,3 +354,19 @@ def test_percentiles_against_simulation(case):
     # a thousandth of the half-width here: the plain check
     for e, est in zip(exact_w, _probe_waiting(q, c, n, 16, 1720), strict=True):
         assert_consistent(e, est, f"TRAIL({c}) time to first service, {case}")
+
+
+def test_llm_percentile_columns_have_trail():
+    """``qtheory llm --percentiles`` fills TRAIL's columns from its distributions (issue 17; it
+    printed n/a before): ``percentile_columns``, the function the command uses, on the six pairs
+    at load 0.7, against the distributions at that load."""
+    from qtheory.llm.cli import percentile_columns
+
+    q = _pairs()
+    cols, vals, notes = percentile_columns(q, ["trail-0.5"], [0.7], (50, 99))
+    assert cols == ["T p50", "T p99", "E[W]", "W p50", "W p99"] and not notes
+    v = vals["TRAIL(c=0.5)"]
+    assert v.shape == (1, 5) and np.all(np.isfinite(v))
+    m = q.with_load(0.7)
+    d, w = m.response_time_distribution(qt.TRAIL(0.5)), m.waiting_time_distribution(qt.TRAIL(0.5))
+    np.testing.assert_allclose(v[0], [*d.ppf([0.5, 0.99]), w.mean(), *w.ppf([0.5, 0.99])], rtol=1e-12)

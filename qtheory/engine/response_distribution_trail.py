@@ -194,12 +194,14 @@ def _merge(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ---- the classes of a continuous joint law --------------------------------------------------------
 def _factor_classes(rule: FactorJointRule, c: float):
     r"""``(y, X, W)`` as :meth:`FactorJointRule.classes`, each row split at :math:`x = cy`
-    (where TRAIL's residence kinks: the preemptible phase ends) instead of :math:`x = y`."""
+    (where TRAIL's residence kinks: the preemptible phase ends) besides :math:`x = y`."""
     y, dy = panels(_kink_edges(rule, c, rule.yedges))
     y = np.exp(y)
     dy = dy * y
-    cy = c * y if c > 0 else np.full(y.size, np.nan)
-    cuts = np.concatenate([cy[:, None], rule._kink_cuts(y)], axis=1)
+    cy = c * y if 0 < c < 1 else np.full(y.size, np.nan)
+    # x = y as well: SPRPT's and SPJF's classes are split there, so that c = 0 and c = 1 use the
+    # same rows as theirs (a 1e-7 difference at |s| = 20 otherwise: the class rule's resolution)
+    cuts = np.concatenate([cy[:, None], y[:, None], rule._kink_cuts(y)], axis=1)
     X, W = rule._split(cuts, r=rule.rc)
     W = W * rule.f.pdf(y[:, None] / X) / X * dy[:, None]
     return y, X, np.where(W < W_TINY, 0.0, W)
