@@ -337,6 +337,18 @@ class TrailTransform(PredictionTransform):
             return V @ self.Wc.sum(1)
         return np.sum(V * self._sprpt_residence(s, et), axis=1)
 
+    def moments(self) -> tuple[float, float]:
+        r"""(E, E[.^2]) of the law (of ``T - x`` for a class), mixed over the classes; ``inf``
+        where the old piece's second moment :math:`C_c(y)` is infinite: continuous sizes with
+        :math:`E[X^2] = \infty` and ``c < 1`` (the piece is at least :math:`X(1 - cZ)` on an
+        unbounded range of :math:`X`) or :math:`P(Z < 1) > 0` (the piece :math:`X - Y + y`), as
+        in the closed form; the size rule's truncation would make them finite."""
+        rule = self.rule
+        if not rule.discrete and math.isinf(rule.r.size.moment(2)) and (
+                self.c < 1.0 or rule.f.excess() > 0.0):
+            return math.inf, math.inf
+        return super().moments()
+
     def _residence_moments(self, rn, n2):
         r"""Mean :math:`\int_d^y dv/(1 - \lambda A_<(v)) + (x - cy)^+` and variance
         :math:`\int_d^y \lambda E[X^2; Y < v]/(1 - \lambda A_<(v))^3 dv` per class,
