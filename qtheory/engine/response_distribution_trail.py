@@ -48,7 +48,7 @@ import math
 import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, log_edges, panels
-from ._joint_rule import W_TINY, DiscreteJointRule, FactorJointRule, log_tgrid
+from ._joint_rule import W_TINY, FactorJointRule, log_tgrid
 from .response_distribution import _psi_at, busy_eta
 from .response_distribution_prediction import PredictionTransform
 
@@ -78,13 +78,11 @@ def old_piece(rule, v, c: float) -> tuple[np.ndarray, np.ndarray]:
         TRAIL's preemptible fraction, ``0 <= c <= 1``.
     """
     v = np.atleast_1d(np.asarray(v, float))
-    if isinstance(rule, DiscreteJointRule):
+    if rule.discrete:
         b = np.minimum(rule.y[None, :] - v[:, None], c * rule.y[None, :])
         P = np.maximum(rule.x[None, :] - b, 0.0)
         W = np.where((rule.y[None, :] > v[:, None]) & (P > 0), rule.w[None, :], 0.0)
         return np.ascontiguousarray(P), W
-    if not isinstance(rule, FactorJointRule):
-        raise TypeError(f"old_piece: unknown joint rule {type(rule).__name__}")
     if c == 0.0:
         return rule.gt_x(v)  # never preemptible: the whole job, SPJF's piece
     return _factor_piece(rule, v, c)
@@ -100,10 +98,11 @@ def _z_edges(factor) -> np.ndarray:
 
 
 def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`g_v(p)` (module docstring) on a rule in :math:`p`: one linear panel on
+    r""":math:`g_v(p)` (module docstring) on a rule in :math:`p`: linear panels on
     :math:`[0, lo]` and the size rule's log panels, split where the density kinks (:math:`p = v`,
     :math:`v/k` and :math:`v(1 - ck)/((1-c)k)` for the factor's kinks :math:`k`, and
-    :math:`b - \kappa` for the size law's breakpoints :math:`b`); for each :math:`p` the sizes
+    :math:`b - \kappa`, :math:`v - b(k-1)`, :math:`b(1 - ck)` for the size law's breakpoints and
+    support ends :math:`b`, where a cut in :math:`x` meets them); for each :math:`p` the sizes
     are the size rule split at :math:`p`, :math:`p + \kappa`, the kinks of
     :math:`f_Z` in :math:`x` and the factor's panels mapped by :math:`x = p/(1 - cz)`."""
     r = rule.r
