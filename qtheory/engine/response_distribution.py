@@ -507,9 +507,7 @@ class _SizeTransform:
 # ---- entry points ----------------------------------------------------------------------------
 _GENERIC_MSG = ("{name}: the response-time distribution of this policy is not implemented: it needs "
                 "the exact generic SOAP evaluator (issue 15: worst-future-rank intervals for any rank "
-                "function); TRAIL's limited-preemption pieces are derived in "
-                "docs/response_time_distribution.md (section 5.4) but not implemented; FCFS, LAS, SJF, "
-                "PSJF, SRPT, SPJF, PSPJF and SPRPT have it")
+                "function); FCFS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT and TRAIL have it")
 
 
 def _check(model, policy, x):
@@ -521,7 +519,8 @@ def _check(model, policy, x):
             raise ValueError(f"x must be one finite size > 0, got x={x!r}")
     if form == "sharing":  # not SOAP: M/M/1-PS in closed form (response_distribution_ps)
         return pol
-    if pol.descriptor == "prediction" and form in ("nonpreemptive", "static", "remaining"):
+    if pol.descriptor == "prediction" and (form in ("nonpreemptive", "static", "remaining")
+                                           or pol.declares("response_transform")):
         return pol
     if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
         raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
@@ -550,12 +549,17 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
             raise ValueError(f"y must be one finite prediction >= 0, got y={y!r}")
         y = float(yv)
     rule = rdp.joint_rule(model, conditional=x is not None)
+    own = pol.declares("response_transform")  # the policy's own transform (TRAIL)
+    if rule is None and own:
+        raise NotImplementedError(f"{pol.name}: perfect predictions on a continuous size law are "
+                                  "not covered (use qt.EmpiricalPairs or a prediction law)")
     if rule is None:  # perfect predictions, continuous sizes: the size-based policy
         if y is not None and y != float(x):
             raise NotImplementedError(f"{pol.name} with perfect predictions: a class needs y == x "
                                       f"(got x={x!r}, y={y!r})")
         return _build_size(model, pol, x, waiting)
-    tr = rdp.PredictionTransform(model, pol, rule, x, y, waiting=waiting)
+    tr = (pol.response_transform(model, rule, x, y, waiting=waiting) if own
+          else rdp.PredictionTransform(model, pol, rule, x, y, waiting=waiting))
     euler = _euler(rule.discrete)
     label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}, y={y:g}")
     if waiting:
@@ -632,9 +636,11 @@ def response_time_distribution(model, policy, x=None, y=None) -> ResponseTimeDis
     policy : Policy or str
         FCFS, LAS, SJF, PSJF, SRPT (rank shapes constant, age, nonpreemptive, static, remaining
         with descriptor none or size) and SPJF, PSPJF, SPRPT (the last three with descriptor
-        prediction: :mod:`qtheory.engine.response_distribution_prediction`); PS on exponential
-        sizes (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); TRAIL, PS on other
-        laws and the generic policies raise ``NotImplementedError`` saying what is missing.
+        prediction: :mod:`qtheory.engine.response_distribution_prediction`), a prediction
+        policy declaring its own ``response_transform`` (TRAIL:
+        :mod:`qtheory.engine.response_distribution_trail`), and PS on exponential sizes
+        (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); PS on other laws and the
+        generic policies raise ``NotImplementedError`` saying what is missing.
     x : float, optional
         The job's size (a class).
     y : float, optional

@@ -137,6 +137,16 @@ class LimitedPreemption(Policy):
 
         return limited_preemption_response_time(model, self.c, x, y)
 
+    def response_transform(self, model, rule, x=None, y=None, waiting: bool = False):
+        r"""The Laplace-Stieltjes transform of :math:`T` (``waiting``: of the time until first
+        service) of a class :math:`(x, y)` or unconditional, on the joint-law ``rule`` (a hook
+        for :func:`qtheory.engine.response_distribution.response_time_distribution`):
+        :math:`\tilde V_y(\eta_{<y}(s))\exp(-s(x - cy)^+ - \int_{y-\min(x, cy)}^{y}
+        \eta_{<v}(s)\,dv)`, ``docs/response_time_distribution.md`` (section 5.4)."""
+        from ..engine.response_distribution_trail import TrailTransform
+
+        return TrailTransform(model, self.c, rule, x, y, waiting=waiting)
+
     def sim_policy(self):
         """The same policy as a finite rank table for :func:`qtheory.simulate` (the rank after
         age ``c y`` is a large negative constant instead of ``-inf``: the same order)."""
