@@ -372,9 +372,9 @@ class MG1:
         numerical inversion: a scipy.stats-like object with ``cdf``, ``sf``, ``pdf``, ``ppf``
         (percentiles), ``mean``, ``var``, ``moment`` and ``laplace``.
 
-        Available for FCFS, LAS, SJF, PSJF and SRPT (``x`` optional) and for SPJF, PSPJF and
-        SPRPT (a class: both ``x`` and ``y``; or neither: the unconditional law; one alone raises
-        ``ValueError``), and PS on exponential sizes (M/M/1-PS). TRAIL, SRPT-Bounce, Gittins,
+        Available for FCFS, LAS, SJF, PSJF and SRPT (``x`` optional), for SPJF, PSPJF, SPRPT and
+        TRAIL (a class: both ``x`` and ``y``; or neither: the unconditional law; one alone raises
+        ``ValueError``), and for PS on exponential sizes (M/M/1-PS). SRPT-Bounce, Gittins,
         ConditionalGittins, user ranks and PS on other laws raise ``NotImplementedError`` saying
         what is missing. Accuracy and speed:
         ``docs/response_time_distribution.md``."""

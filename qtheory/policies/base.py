@@ -18,7 +18,9 @@ and the library asks the policy instead of keeping tables keyed by policy names:
   symbolic formulas and the multiserver tagged-job bound of that shape. A subclass that
   redefines :meth:`Policy.rank` loses the inherited form (see :meth:`Policy.formula_form`);
 * hooks a policy may override: :meth:`Policy.closed_form_mean`,
-  :meth:`Policy.closed_form_response_time` (own formulas, e.g. TRAIL),
+  :meth:`Policy.closed_form_response_time` (own formulas, e.g. TRAIL), ``response_transform``
+  (the Laplace transform pieces of its response- and waiting-time laws, e.g. TRAIL's:
+  :mod:`qtheory.engine.response_distribution_trail`; dispatched when :meth:`Policy.declares` it),
   :meth:`Policy.exact_equivalent` (Gittins on a monotone-hazard law is FB or FCFS),
   :meth:`Policy.size_twin` (the size-based policy it equals under perfect predictions),
   ``law_rank`` (the rank is a functional of the size law the engine knows: "gittins"), ``sim_policy()``
