@@ -249,7 +249,16 @@ class PredictionTransform:
         return out[0] + np.maximum(X - ys, 0.0), out[1]
 
     def moments(self) -> tuple[float, float]:
-        """(E, E[.^2]) of the law (of ``T - x`` for a class), mixed over the classes."""
+        r"""(E, E[.^2]) of the law (of ``T - x`` for a class), mixed over the classes; ``inf``
+        where the sparse old piece has an infinite second moment, as in the closed forms: a
+        continuous size law with :math:`E[X^2] = \infty` under SPJF (the piece
+        :math:`X1\{Y > y\}`) and under SPRPT when :math:`P(Z < 1) > 0` (the piece
+        :math:`X - Y + y`); the size rule's truncation would make them finite."""
+        rule = self.rule
+        if (self.kind in ("nonpreemptive", "remaining") and not rule.discrete
+                and math.isinf(rule.r.size.moment(2))
+                and (self.kind == "nonpreemptive" or rule.f.excess() > 0.0)):
+            return math.inf, math.inf
         ew, varw, rn, n2 = self._class_moments()
         if self.waiting:
             w = self.Wc.sum(1)
