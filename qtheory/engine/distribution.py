@@ -15,6 +15,11 @@ import numpy as np
 
 from . import laplace_inversion as li
 
+#: a level within this of the atom's mass counts as at the atom: the mass (e.g. :math:`1 - \rho`)
+#: is computed in floating point, a few ulps off, and the inverted cdf is only accurate to about
+#: 1e-10, so no level this close to the mass can be told apart from it
+ATOM_TOL = 1e-13
+
 
 # ---- the distribution object -----------------------------------------------------------------
 class ResponseTimeDistribution:
@@ -121,14 +126,19 @@ class ResponseTimeDistribution:
 
     def ppf(self, q, rtol: float = 1e-10):
         r"""The ``q``-quantile :math:`\inf\{t : P(T \le t) \ge q\}`, vectorised in ``q`` in [0, 1)
-        (``q = 1``: ``inf``)."""
+        (``q = 1``: ``inf``).
+
+        Exact at and below the atom: :math:`P(T = c) = p_0` at :math:`c =` ``shift`` (a waiting
+        time's atom at 0, a class's at its size) gives :math:`t_q = c` for every
+        :math:`q \le p_0` (levels within :data:`ATOM_TOL` of :math:`p_0` included: the mass is
+        computed in floating point); above it, ``sf(t) = 1 - q`` is solved numerically."""
         q = np.asarray(q, float)
         if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
             raise ValueError("ppf: q must lie in [0, 1]")
         flat = q.reshape(-1)
         out = np.zeros(flat.shape)
         out[flat >= 1] = np.inf
-        todo = np.flatnonzero((flat > self.atom0) & (flat < 1))
+        todo = np.flatnonzero((flat > self.atom0 + ATOM_TOL) & (flat < 1))
         if todo.size:
             out[todo] = self._solve(1.0 - flat[todo], rtol)
         out[flat < 1] += self.shift

@@ -577,6 +577,17 @@ def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
 
 
 def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
+    size = model.size
+    if x is None and size.is_discrete and np.size(size.atom_values) == 1:
+        # one size d: the unconditional law is the class x = d's, inverted as d + (T - d) with
+        # its atom P(T = d) exact (ppf at and below that mass is d, not a point near the jump)
+        d = float(np.asarray(size.atom_values, float)[0])
+        tr = _SizeTransform(model, pol, np.array([d]), np.array([1.0]), waiting=waiting)
+        label = f"{pol.name} on {model!r}"
+        if waiting:
+            return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr),
+                                            euler=_euler(True))
+        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=d, euler=_euler(True))
     if x is None:
         r = _rule(model.size, WIDTH_FINE if pol.formula_form() == "constant" else WIDTH)
         xs, ws = r.x, r.w
