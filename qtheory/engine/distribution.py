@@ -12,6 +12,7 @@ import html
 import math
 
 import numpy as np
+from scipy.special import gammainccinv
 
 from . import laplace_inversion as li
 
@@ -19,6 +20,27 @@ from . import laplace_inversion as li
 #: is computed in floating point, a few ulps off, and the inverted cdf is only accurate to about
 #: 1e-10, so no level this close to the mass can be told apart from it
 ATOM_TOL = 1e-13
+
+
+def _gamma_start(p: np.ndarray, m1: float, m2: float, a0: float) -> np.ndarray | None:
+    r"""A first guess of :math:`\log t` with :math:`\bar F(t) = p`: the law with the same atom
+    :math:`a_0` at 0 and a gamma continuous part of the same mean and variance,
+    :math:`\bar F(t) = (1 - a_0)\,\bar G_{k,\theta}(t)`, :math:`k\theta = m_1/(1-a_0)`,
+    :math:`k\theta^2 = m_2/(1-a_0) - (k\theta)^2` (exact for M/M/1 FCFS); ``None`` without
+    finite moments. Only the start of the solver: its answer does not depend on it."""
+    c = 1.0 - a0
+    if not (math.isfinite(m1) and math.isfinite(m2) and m1 > 0 and c > 0):
+        return None
+    mc, m2c = m1 / c, m2 / c
+    vc = m2c - mc * mc
+    if not vc > 0:
+        return None
+    k, theta = mc * mc / vc, vc / mc
+    with np.errstate(all="ignore"):
+        t = theta * gammainccinv(k, np.clip(p / c, 1e-300, 1.0))
+    if not np.all(np.isfinite(t) & (t > 0)):
+        return None
+    return np.log(t)
 
 
 # ---- the distribution object -----------------------------------------------------------------
@@ -164,6 +186,9 @@ class ResponseTimeDistribution:
         m1 = m1 if math.isfinite(m1) else math.inf
         scale = m1 if math.isfinite(m1) and m1 > 0 else 1.0
         tau = np.log(scale * np.maximum(np.log(1.0 / p), 0.05))
+        start = _gamma_start(p, m1, m2, self.atom0)
+        if start is not None:
+            tau = start
         lo = np.full(p.shape, -np.inf)
         hi = np.full(p.shape, np.inf)
         if math.isfinite(m1):  # Markov and Cantelli bounds: sf(hi) <= p
