@@ -52,7 +52,9 @@ class ResponseTimeDistribution:
     :meth:`mean`, :meth:`var`, :meth:`std`, :meth:`moment`, plus :meth:`laplace` (the LST
     :math:`E[e^{-sT}]` at complex ``s``). ``cdf`` and ``sf`` invert
     :math:`(1 - \tilde T(s))/s` by Abate-Whitt's Euler method (absolute error about 1e-10);
-    ``ppf`` solves ``sf(t) = 1 - q`` by bracketed regula falsi in :math:`\log t`; the mean and
+    ``ppf`` solves ``sf(t) = 1 - q`` by Newton/secant steps in :math:`\log t` inside a bracket,
+    from a gamma fit of the closed-form mean and variance, and is exact at and below the atom
+    ``atom0`` (at ``shift``); the mean and
     variance are closed forms of the same decomposition (not numerical derivatives).
 
     Derivation: ``docs/response_time_distribution.md``.
