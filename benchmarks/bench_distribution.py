@@ -4,6 +4,8 @@ Run from the repository root::
 
     python benchmarks/bench_distribution.py            # full run
     python benchmarks/bench_distribution.py --quick    # FCFS and one class only
+    python benchmarks/bench_distribution.py --targets --baseline ../old-checkout [--full]
+                                                       # issue 16 targets, new against old
 
 Measures, best of ``--repeat`` runs with ``time.perf_counter``:
 
@@ -23,9 +25,13 @@ disk); it is excluded by a warm-up call.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -112,5 +118,73 @@ def trail_rows(qp) -> None:
               f"{vs:.8g} in {ds:.2f} s (39 terms, relative {abs(vs / v - 1):.1e})")
 
 
+# ---- issue 16 targets, against a baseline checkout in the same run -------------------------------
+def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    qp = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    loads = np.linspace(0.05, 0.95, 50)
+    rows = [
+        ("fcfs p99 all", lambda: response_time_distribution(q, "fcfs").ppf(0.99)),
+        ("fcfs p99 x=1", lambda: response_time_distribution(q, "fcfs", x=1.0).ppf(0.99)),
+        ("fcfs W p50,p99", lambda: q.waiting_time_distribution("fcfs").ppf([0.5, 0.99])),
+        ("fcfs 50-load p50,p99", lambda: np.asarray(q.sweep_percentiles("fcfs", loads, q=(0.5, 0.99)))),
+        ("las p99 x=1", lambda: response_time_distribution(q, "las", x=1.0).ppf(0.99)),
+        ("sjf p99 x=1", lambda: response_time_distribution(q, "sjf", x=1.0).ppf(0.99)),
+        ("psjf p99 x=1", lambda: response_time_distribution(q, "psjf", x=1.0).ppf(0.99)),
+        ("srpt p99 x=1", lambda: response_time_distribution(q, "srpt", x=1.0).ppf(0.99)),
+        ("sprpt p99 x=1,y=0.7", lambda: response_time_distribution(qp, "sprpt", x=1.0, y=0.7).ppf(0.99)),
+    ]
+    if full:
+        rows += [(f"{p} p99 all", lambda p=p: response_time_distribution(q, p).ppf(0.99))
+                 for p in ("las", "sjf", "psjf", "srpt")]
+        rows += [(f"{p} p99 all (pred.)", lambda p=p: response_time_distribution(qp, p).ppf(0.99))
+                 for p in ("spjf", "pspjf", "sprpt")]
+    return rows
+
+
+def _measure(full: bool) -> list[tuple[str, float, float, float]]:
+    """(name, wall seconds, CPU seconds, first value) per target, after a warm-up call."""
+    response_time_distribution(qt.MG1(0.8, qt.Exponential(1.0)), "srpt", x=1.0).cdf(2.0)
+    out = []
+    for name, fn in _targets(full):
+        t0, c0 = time.perf_counter(), time.process_time()
+        v = np.asarray(fn(), float).reshape(-1)[-1]
+        out.append((name, time.perf_counter() - t0, time.process_time() - c0, float(v)))
+    return out
+
+
+def targets_main(argv: list[str] | None = None) -> None:
+    """``--targets [--full] [--baseline DIR]``: each issue-16 target timed with this checkout and,
+    with ``--baseline``, with the ``qtheory`` package of ``DIR`` (e.g. a ``git worktree`` of the
+    previous commit) in a subprocess of the same run; prints both and the ratio old / new."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--targets", action="store_true")
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--baseline", default=None)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    new = _measure(args.full)
+    if args.json:
+        print(json.dumps(new))
+        return
+    old = {}
+    if args.baseline:
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
+        cmd = [sys.executable, os.path.abspath(__file__), "--targets", "--json"] + (["--full"] if args.full else [])
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        old = {r[0]: r for r in json.loads(res.stdout.strip().splitlines()[-1])}
+    print(f"load average {os.getloadavg()[0]:.2f}; wall (CPU) seconds")
+    print(f"{'target':24s} {'new':>16s} {'old':>16s} {'old/new':>8s} {'value new':>14s} {'value old':>14s}")
+    for name, wall, cpu, v in new:
+        o = old.get(name)
+        ostr = f"{o[1]:7.3f} ({o[2]:6.3f})" if o else ""
+        ratio = f"{o[1] / wall:8.1f}" if o else ""
+        vo = f"{o[3]:14.10g}" if o else ""
+        print(f"{name:24s} {wall:7.3f} ({cpu:6.3f}) {ostr:>16s} {ratio:>8s} {v:14.10g} {vo}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--targets" in sys.argv:
+        targets_main()
+    else:
+        main()
