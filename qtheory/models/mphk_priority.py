@@ -99,18 +99,43 @@ def _low_fit(k: int, mom, hstates: int) -> PhaseType:
     return fit_two_phase(*mom)
 
 
+def _move(c: tuple, i: int, j: int) -> tuple:
+    """Configuration ``c`` with one job moved from phase ``i`` to phase ``j``."""
+    d = list(c)
+    d[i] -= 1
+    d[j] += 1
+    return tuple(d)
+
+
+def _minus(c: tuple, i: int) -> tuple:
+    """Configuration ``c`` with one job fewer in phase ``i``."""
+    d = list(c)
+    d[i] -= 1
+    return tuple(d)
+
+
+def _plus(c: tuple, j: int) -> tuple:
+    """Configuration ``c`` with one job more in phase ``j``."""
+    d = list(c)
+    d[j] += 1
+    return tuple(d)
+
+
 def _high_blocks(k: int, lam: float, ph: PhaseType, s: float):
-    """The M/PH/k FCFS chain of the high class at levels >= k: A0, A1, A2, the completion rates d
-    from level k to k-1, and the level-k configurations."""
+    """The M/PH/k FCFS chain of the high class at levels >= k: ``A0, A1, A2``, the completion
+    rates ``D`` from the level-k configurations to the level-(k-1) ones, and the configurations
+    of both levels."""
     T = ph.T * s
     t = -T.sum(1)
     m = ph.phases
     cfg = _configs(k, m)
+    cfg1 = _configs(k - 1, m)
     idx = {c: i for i, c in enumerate(cfg)}
+    idx1 = {c: i for i, c in enumerate(cfg1)}
     L = len(cfg)
     A1 = np.zeros((L, L))
     A2 = np.zeros((L, L))
-    d = np.zeros(L)
+    D = np.zeros((L, len(cfg1)))
     for ci, c in enumerate(cfg):
         A1[ci, ci] -= lam
         for i in range(m):
@@ -119,59 +144,35 @@ def _high_blocks(k: int, lam: float, ph: PhaseType, s: float):
             A1[ci, ci] += c[i] * T[i, i]
             for j in range(m):
                 if j != i and T[i, j] > 0:
-                    c2 = list(c)
-                    c2[i] -= 1
-                    c2[j] += 1
-                    A1[ci, idx[tuple(c2)]] += c[i] * T[i, j]
+                    A1[ci, idx[_move(c, i, j)]] += c[i] * T[i, j]
             if t[i] > 0:
-                d[ci] += c[i] * t[i]
+                D[ci, idx1[_minus(c, i)]] += c[i] * t[i]
                 for j in range(m):
                     if ph.alpha[j] > 0:
-                        c3 = list(c)
-                        c3[i] -= 1
-                        c3[j] += 1
-                        A2[ci, idx[tuple(c3)]] += c[i] * t[i] * ph.alpha[j]
-    return lam * np.eye(L), A1, A2, d, cfg
+                        A2[ci, idx[_move(c, i, j)]] += c[i] * t[i] * ph.alpha[j]
+    return lam * np.eye(L), A1, A2, D, cfg, cfg1
 
 
-def busy_period_moments(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0,
-                        ) -> tuple[float, float, float]:
-    r"""First three moments of the time the M/PH/k FCFS queue takes to go from :math:`k` jobs
-    (entered by an arrival) back to :math:`k-1` jobs (see the module docstring)."""
-    k, lam, s = int(servers), float(arrival_rate), float(server_speed)
-    A0, A1, A2, d, cfg = _high_blocks(k, lam, ph, s)
-    L = len(cfg)
+def _busy_series(A0: np.ndarray, A1: np.ndarray, A2: np.ndarray) -> list[np.ndarray]:
+    r"""The matrices :math:`\Phi_0, \dots, \Phi_3` of :math:`\Phi(z) = K(z)^{-1} = \sum_n
+    \Phi_n z^n`, :math:`K(z) = zI - A_1 - A_0 G(z)` (the module docstring): the busy period's
+    n-th moment from start ``s`` to end ``e`` is :math:`(-1)^n n!\,(\Phi_n D)_{se}`."""
+    L = A1.shape[0]
     G0 = _g_logarithmic_reduction(A0, A1, A2)
     M = A1 + A0 @ G0
     I = np.eye(L)
-    # vec(M X + A0 X G0) = (I kron M + G0^T kron A0) vec(X)   (column-major vec)
+    # the order-n equation (A1 + A0 G0) G_n + A0 G_n G0 = G_{n-1} - A0 sum_{0<j<n} G_j G_{n-j}
+    # (the -zI G(z) term of A2 + (A1 - zI) G + A0 G^2 = 0), vectorised column-major:
+    # (I kron M + G0^T kron A0) vec(G_n)
     K = np.kron(I, M) + np.kron(G0.T, A0)
-
-    def solve(C):
-        return np.linalg.solve(K, C.reshape(-1, order="F")).reshape(L, L, order="F")
-
     Gs = [G0]
     for n in range(1, 4):
-        C = Gs[n - 1].copy()             # the -zI G(z) term of A2 + (A1 - zI) G + A0 G^2 = 0
+        C = Gs[n - 1].copy()
         for j in range(1, n):
             C = C - A0 @ Gs[j] @ Gs[n - j]
-        Gs.append(solve(C))
-    # K(z) = zI - A1 - A0 G(z) = sum_n K_n z^n
+        Gs.append(np.linalg.solve(K, C.reshape(-1, order="F")).reshape(L, L, order="F"))
+    # K(z) = sum_n K_n z^n
     Ks = [-(A1 + A0 @ G0), I - A0 @ Gs[1], -A0 @ Gs[2], -A0 @ Gs[3]]
-    # the law of the phases when the k-th job arrives: stationary level k-1 of the high queue
-    res = mphk_fcfs(k, lam, ph, s, levels=True)
-    pk1 = res["levels"][k - 1]
-    cfg1 = _configs(k - 1, ph.phases)
-    idx = {c: i for i, c in enumerate(cfg)}
-    beta = np.zeros(L)
-    for p, c in zip(pk1, cfg1, strict=True):
-        for j in range(ph.phases):
-            if ph.alpha[j] > 0:
-                c2 = list(c)
-                c2[j] += 1
-                beta[idx[tuple(c2)]] += p * ph.alpha[j]
-    beta /= beta.sum()
-    # Phi(z) = K(z)^{-1} = sum Phi_n z^n
     K0inv = np.linalg.inv(Ks[0])
     Ph = [K0inv]
     for n in range(1, 4):
@@ -179,6 +180,27 @@ def busy_period_moments(servers: int, arrival_rate: float, ph: PhaseType, server
         for j in range(1, n + 1):
             acc = acc + Ks[j] @ Ph[n - j]
         Ph.append(-K0inv @ acc)
+    return Ph
+
+
+def busy_period_moments(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0,
+                        ) -> tuple[float, float, float]:
+    r"""First three moments of the time the M/PH/k FCFS queue takes to go from :math:`k` jobs
+    (entered by an arrival) back to :math:`k-1` jobs (see the module docstring)."""
+    k, lam, s = int(servers), float(arrival_rate), float(server_speed)
+    A0, A1, A2, D, cfg, cfg1 = _high_blocks(k, lam, ph, s)
+    Ph = _busy_series(A0, A1, A2)
+    d = D.sum(1)
+    # the law of the phases when the k-th job arrives: stationary level k-1 of the high queue
+    res = mphk_fcfs(k, lam, ph, s, levels=True)
+    pk1 = res["levels"][k - 1]
+    idx = {c: i for i, c in enumerate(cfg)}
+    beta = np.zeros(len(cfg))
+    for p, c in zip(pk1, cfg1, strict=True):
+        for j in range(ph.phases):
+            if ph.alpha[j] > 0:
+                beta[idx[_plus(c, j)]] += p * ph.alpha[j]
+    beta /= beta.sum()
     mom = [(-1.0) ** n * math.factorial(n) * float(beta @ Ph[n] @ d) for n in range(4)]
     return mom[1], mom[2], mom[3]
 

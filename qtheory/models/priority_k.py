@@ -86,63 +86,13 @@ import math
 import numpy as np
 
 from ..laws.phase_type import PhaseType, fit_moments
-from .mphk import _configs, _g_logarithmic_reduction, mphk_fcfs, solve_qbd
-from .mphk_priority import busy_period_moments, fit_two_phase
+from .mphk import _configs, mphk_fcfs, solve_qbd
+from .mphk_priority import _busy_series, _high_blocks, _minus, _move, _plus, busy_period_moments, fit_two_phase
 
 REF_RDR_T = ("Harchol-Balter, Osogami, Scheller-Wolf, Wierman, 'Multi-server queueing systems with multiple "
              "priority classes', Queueing Systems 51(3-4):331-360 (2005): recursive dimensionality reduction "
              "with busy-period transitions (higher classes aggregated; busy periods per starting phase "
              "configuration fitted on three moments; phases of both classes kept)")
-
-
-def _high_blocks(k: int, lam: float, ph: PhaseType, s: float):
-    """Blocks of the high class's M/PH/k FCFS chain at levels >= k: ``A0, A1, A2`` and the
-    completion rates ``D`` from the level-k configurations to the level-(k-1) ones."""
-    T = ph.T * s
-    t = -T.sum(1)
-    m = ph.phases
-    cfg = _configs(k, m)
-    cfg1 = _configs(k - 1, m)
-    idx = {c: i for i, c in enumerate(cfg)}
-    idx1 = {c: i for i, c in enumerate(cfg1)}
-    L = len(cfg)
-    A1 = np.zeros((L, L))
-    A2 = np.zeros((L, L))
-    D = np.zeros((L, len(cfg1)))
-    for ci, c in enumerate(cfg):
-        A1[ci, ci] -= lam
-        for i in range(m):
-            if c[i] == 0:
-                continue
-            A1[ci, ci] += c[i] * T[i, i]
-            for j in range(m):
-                if j != i and T[i, j] > 0:
-                    A1[ci, idx[_move(c, i, j)]] += c[i] * T[i, j]
-            if t[i] > 0:
-                D[ci, idx1[_minus(c, i)]] += c[i] * t[i]
-                for j in range(m):
-                    if ph.alpha[j] > 0:
-                        A2[ci, idx[_move(c, i, j)]] += c[i] * t[i] * ph.alpha[j]
-    return lam * np.eye(L), A1, A2, D, cfg, cfg1
-
-
-def _move(c: tuple, i: int, j: int) -> tuple:
-    d = list(c)
-    d[i] -= 1
-    d[j] += 1
-    return tuple(d)
-
-
-def _minus(c: tuple, i: int) -> tuple:
-    d = list(c)
-    d[i] -= 1
-    return tuple(d)
-
-
-def _plus(c: tuple, j: int) -> tuple:
-    d = list(c)
-    d[j] += 1
-    return tuple(d)
 
 
 def busy_period_transitions(servers: int, arrival_rate: float, ph: PhaseType, server_speed: float = 1.0,
@@ -156,27 +106,7 @@ def busy_period_transitions(servers: int, arrival_rate: float, ph: PhaseType, se
     module docstring for the formula."""
     k, lam, s = int(servers), float(arrival_rate), float(server_speed)
     A0, A1, A2, D, cfg, cfg1 = _high_blocks(k, lam, ph, s)
-    L = len(cfg)
-    G0 = _g_logarithmic_reduction(A0, A1, A2)
-    M = A1 + A0 @ G0
-    I = np.eye(L)
-    # the order-n equation (A1 + A0 G0) G_n + A0 G_n G0 = G_{n-1} - A0 sum_{0<j<n} G_j G_{n-j},
-    # vectorised column-major: (I kron M + G0^T kron A0) vec(G_n)
-    K = np.kron(I, M) + np.kron(G0.T, A0)
-    Gs = [G0]
-    for n in range(1, 4):
-        C = Gs[n - 1].copy()
-        for j in range(1, n):
-            C = C - A0 @ Gs[j] @ Gs[n - j]
-        Gs.append(np.linalg.solve(K, C.reshape(-1, order="F")).reshape(L, L, order="F"))
-    Ks = [-(A1 + A0 @ G0), I - A0 @ Gs[1], -A0 @ Gs[2], -A0 @ Gs[3]]
-    K0inv = np.linalg.inv(Ks[0])
-    Ph = [K0inv]
-    for n in range(1, 4):
-        acc = np.zeros((L, L))
-        for j in range(1, n + 1):
-            acc = acc + Ks[j] @ Ph[n - j]
-        Ph.append(-K0inv @ acc)
+    Ph = _busy_series(A0, A1, A2)
     F = [(-1.0) ** n * math.factorial(n) * (Ph[n] @ D) for n in range(4)]
     exits = F[0]
     mom = np.stack([F[n].sum(1) for n in (1, 2, 3)], axis=1)
