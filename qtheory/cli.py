@@ -308,26 +308,9 @@ def _prediction_arg(text: str) -> _Parsed:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _loads_arg(text: str) -> list[float]:
-    out = []
-    for tok in text.split(","):
-        tok = tok.strip()
-        if not tok:
-            continue
-        try:
-            v = float(tok)
-        except ValueError:
-            v = math.nan
-        if not 0 < v < 1:
-            raise argparse.ArgumentTypeError(f"a load must be a number in (0, 1), got {tok!r}")
-        out.append(v)
-    if not out:
-        raise argparse.ArgumentTypeError(f"no load in {text!r}")
-    return out
-
-
-def _percentiles_arg(text: str) -> list[float]:
-    """``"50,99,99.9"``: percentiles in (0, 100), separated by commas."""
+def _comma_numbers(text: str, hi: float, what: str, example: str = "", unique: bool = False) -> list[float]:
+    """The numbers in (0, ``hi``) of a comma-separated list (``unique``: repeats dropped); an
+    ``argparse.ArgumentTypeError`` naming the first bad one, or saying there is none."""
     out: list[float] = []
     for tok in text.split(","):
         tok = tok.strip()
@@ -337,13 +320,22 @@ def _percentiles_arg(text: str) -> list[float]:
             v = float(tok)
         except ValueError:
             v = math.nan
-        if not 0 < v < 100:
-            raise argparse.ArgumentTypeError(f"a percentile must be a number in (0, 100), e.g. 99.9, got {tok!r}")
-        if v not in out:
+        if not 0 < v < hi:
+            raise argparse.ArgumentTypeError(f"a {what} must be a number in (0, {hi:g}){example}, got {tok!r}")
+        if not (unique and v in out):
             out.append(v)
     if not out:
-        raise argparse.ArgumentTypeError(f"no percentile in {text!r}")
+        raise argparse.ArgumentTypeError(f"no {what} in {text!r}")
     return out
+
+
+def _loads_arg(text: str) -> list[float]:
+    return _comma_numbers(text, 1.0, "load")
+
+
+def _percentiles_arg(text: str) -> list[float]:
+    """``"50,99,99.9"``: percentiles in (0, 100), separated by commas."""
+    return _comma_numbers(text, 100.0, "percentile", ", e.g. 99.9", unique=True)
 
 
 def percentile_label(p: float) -> str:

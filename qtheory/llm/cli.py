@@ -158,24 +158,17 @@ def _run(args: argparse.Namespace) -> int:
     if not (args.per_token > 0 and math.isfinite(args.per_token)):
         print(f"qtheory llm: error: --per-token must be > 0, got {args.per_token!r}", file=sys.stderr)
         return 2
-    policies = None
-    if args.policies is not None:
-        from ..cli import _policies_arg
+    from ..cli import _percentiles_arg, _policies_arg
 
+    parsed = {}
+    for flag, text, parse in (("--policies", args.policies, _policies_arg),
+                              ("--percentiles", args.percentiles, _percentiles_arg)):
         try:
-            policies = _policies_arg(args.policies)
+            parsed[flag] = None if text is None else parse(text)
         except argparse.ArgumentTypeError as err:
-            print(f"qtheory llm: error: --policies: {err}", file=sys.stderr)
+            print(f"qtheory llm: error: {flag}: {err}", file=sys.stderr)
             return 2
-    percentiles = None
-    if args.percentiles is not None:
-        from ..cli import _percentiles_arg
-
-        try:
-            percentiles = _percentiles_arg(args.percentiles)
-        except argparse.ArgumentTypeError as err:
-            print(f"qtheory llm: error: --percentiles: {err}", file=sys.stderr)
-            return 2
+    policies, percentiles = parsed["--policies"], parsed["--percentiles"]
     tr, q, rows = evaluate(args.trace, loads, args.c, args.predictor, args.per_token, policies)
     cols = ["policy", "load", "E[T]", "E[T]/E[T_FCFS]", "paused jobs", "paused KV tokens"]
     title = (f"{tr.name}: {len(tr)} requests, mean output {tr.generated_tokens.mean():.1f} tokens, "
