@@ -55,29 +55,29 @@ _S_BLOCK = 40
 
 
 @numba.njit(cache=True, nogil=True)
+def _cum_at(g, Rc, start, coef, i, k, q):  # pragma: no cover - compiled
+    # the cumulative integral at point q (panel k): the panel's start value plus its weights
+    acc = Rc[i, k]
+    b = start[k]
+    for m in range(coef.shape[1]):
+        c = coef[q, m]
+        if c != 0.0:
+            acc += c * g[i, b + m]
+    return acc
+
+
+@numba.njit(cache=True, nogil=True)
 def _cum_kernel(g, Rc, p, start, coef, out):  # pragma: no cover - compiled
-    n_s = g.shape[0]
-    nq = p.size
-    L = coef.shape[1]
-    for i in range(n_s):
-        for q in range(nq):
-            k = p[q]
-            acc = Rc[i, k]
-            b = start[k]
-            for m in range(L):
-                c = coef[q, m]
-                if c != 0.0:
-                    acc += c * g[i, b + m]
-            out[i, q] = acc
+    for i in range(g.shape[0]):
+        for q in range(p.size):
+            out[i, q] = _cum_at(g, Rc, start, coef, i, p[q], q)
 
 
 @numba.njit(cache=True, nogil=True)
 def _residence_kernel(g, Rc, p, start, coef, Ry, s, X, W, unshift, out):  # pragma: no cover
     # out[i, j] = sum_k W[j, k] exp(R(y_j - x_jk) - R(y_j) - s x_jk [unshift]), R = int_0 g
-    n_s = g.shape[0]
     ny, K = X.shape
-    L = coef.shape[1]
-    for i in range(n_s):
+    for i in range(g.shape[0]):
         si = s[i]
         for j in range(ny):
             acc = 0.0 + 0.0j
@@ -87,14 +87,7 @@ def _residence_kernel(g, Rc, p, start, coef, Ry, s, X, W, unshift, out):  # prag
                 if w == 0.0:
                     continue
                 q = j * K + k
-                b = p[q]
-                r = Rc[i, b]
-                st = start[b]
-                for m in range(L):
-                    c = coef[q, m]
-                    if c != 0.0:
-                        r += c * g[i, st + m]
-                e = r - ry
+                e = _cum_at(g, Rc, start, coef, i, p[q], q) - ry
                 if unshift:
                     e -= si * X[j, k]
                 if e.real > -700.0:
@@ -155,6 +148,30 @@ class PredictionTransform:
     def __init__(self, model, policy, rule, x=None, y=None, waiting: bool = False):
         self.lam = float(model.arrival_rate)
         self.kind = policy.formula_form()
+        self._setup(rule, x, y, waiting)
+
+    # -- what a subclass with other pieces (TRAIL) replaces ---------------------------------------
+    def _classes(self, rule):
+        """``(y, X, W)`` of the unconditional law's classes."""
+        return rule.classes()
+
+    def _tgrid(self, rule):
+        """The thresholds where Kendall's equation is solved."""
+        return rule.tgrid(top=float(self.ys.max()) if self.conditional else None)
+
+    def _residence_start(self) -> np.ndarray:
+        """Per class, the rank where the residence integral starts (before clipping at 0)."""
+        return self.ys[:, None] - self.Xc
+
+    def _old_piece(self, rule, rows):
+        """The sparse old piece :math:`X^{old}_1` at the thresholds ``rows``."""
+        if self.kind == "nonpreemptive":
+            return rule.gt_x(rows)
+        if self.kind == "remaining":
+            return rule.gt_rem(rows)
+        return np.ones((rows.size, 1)), np.zeros((rows.size, 1))
+
+    def _setup(self, rule, x, y, waiting: bool) -> None:
         self.rule = rule
         self.waiting = waiting
         self.conditional = x is not None
@@ -163,34 +180,28 @@ class PredictionTransform:
             self.Xc = np.array([[float(x)]])
             self.Wc = np.array([[1.0]])
         else:
-            self.ys, self.Xc, self.Wc = rule.classes()
+            self.ys, self.Xc, self.Wc = self._classes(rule)
         #: a class's response time is inverted as T - x (its law jumps at x)
         self.shifted = self.conditional and not waiting
-        ys = self.ys
         #: continuous joint law, unconditional: the pieces (Kendall's equation, the old-job
         #: delay) are computed on the threshold grid and interpolated at the prediction nodes
         #: (they are smooth in log y; eta_{<y}(s) does not oscillate in y)
         self._interp = not self.conditional and not rule.discrete
+        self._d = self._residence_start()
         if (self.kind == "remaining" and not waiting) or self._interp:
-            self.grid = rule.tgrid(top=float(ys.max()) if self.conditional else None)
+            self.grid = self._tgrid(rule)
             self.Xt, self.Wt = rule.new(self.grid.t, strict=True)
-            d = np.maximum(ys[:, None] - self.Xc, 0.0)
-            self._q_y = self.grid.locate(ys)
-            self._q_d = self.grid.locate(d)
+            self._q_y = self.grid.locate(self.ys)
+            self._q_d = self.grid.locate(np.maximum(self._d, 0.0))
         #: the thresholds where the pieces are computed
-        rows = self.grid.t if self._interp else ys
+        rows = self.grid.t if self._interp else self.ys
         if self._interp:
             self.Xn, self.Wn = self.Xt, self.Wt
         else:
             self.Xn, self.Wn = rule.new(rows, strict=True)
         self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
             rule.new(rows, strict=False)
-        if self.kind == "nonpreemptive":
-            self.X1, self.W1 = rule.gt_x(rows)
-        elif self.kind == "remaining":
-            self.X1, self.W1 = rule.gt_rem(rows)
-        else:
-            self.X1, self.W1 = np.ones((rows.size, 1)), np.zeros((rows.size, 1))
+        self.X1, self.W1 = self._old_piece(rule, rows)
 
     def _at_classes(self, a: np.ndarray) -> np.ndarray:
         """Values on the rows (last axis) at the prediction nodes."""

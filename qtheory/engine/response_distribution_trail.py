@@ -273,48 +273,32 @@ class TrailTransform(PredictionTransform):
             raise ValueError(f"c must lie in [0, 1], got c={c!r}")
         self.lam = float(model.arrival_rate)
         self.kind = "remaining"
-        self.rule = rule
-        self.waiting = waiting
-        self.conditional = x is not None
-        if self.conditional:
-            self.ys = np.array([float(y)])
-            self.Xc = np.array([[float(x)]])
-            self.Wc = np.array([[1.0]])
-        elif rule.discrete:
-            self.ys, self.Xc, self.Wc = rule.classes()
-        else:
-            self.ys, self.Xc, self.Wc = _factor_classes(rule, self.c)
-        self.shifted = self.conditional and not waiting
-        ys = self.ys
-        self._interp = not self.conditional and not rule.discrete
-        #: where the residence integral starts: y - min(x, c y)
-        self._d = ys[:, None] - np.minimum(self.Xc, self.c * ys[:, None])
-        if not waiting or self._interp:
-            self.grid = (_factor_tgrid(rule, self.c) if self._interp
-                         else rule.tgrid(top=float(ys.max()) if self.conditional else None))
-            self.Xt, self.Wt = rule.new(self.grid.t, strict=True)
-            self._q_y = self.grid.locate(ys)
-            self._q_d = self.grid.locate(np.maximum(self._d, 0.0))
-        rows = self.grid.t if self._interp else ys
-        if self._interp:
-            self.Xn, self.Wn = self.Xt, self.Wt
-        else:
-            self.Xn, self.Wn = rule.new(rows, strict=True)
-        self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
-            rule.new(rows, strict=False)
-        self.X1, self.W1 = old_piece(rule, rows, self.c)
+        self._setup(rule, x, y, waiting)
         #: a finite joint law: the classes' thresholds are grid thresholds (eta_{<y} computed
         #: once), and each row's equal sizes merged (a trace repeats sizes across predictions)
         self._rows_in_grid = None
         if rule.discrete:
             if hasattr(self, "grid"):
-                k = np.minimum(np.searchsorted(self.grid.t, ys), self.grid.t.size - 1)
-                if np.all(self.grid.t[k] == ys):
+                k = np.minimum(np.searchsorted(self.grid.t, self.ys), self.grid.t.size - 1)
+                if np.all(self.grid.t[k] == self.ys):
                     self._rows_in_grid = k
                 self.Xt, self.Wt = _merge(self.Xt, self.Wt)
             self.Xn, self.Wn = _merge(self.Xn, self.Wn)
             self.Xo, self.Wo = _merge(self.Xo, self.Wo)
             self.X1, self.W1 = _merge(self.X1, self.W1)
+
+    def _classes(self, rule):
+        return rule.classes() if rule.discrete else _factor_classes(rule, self.c)
+
+    def _tgrid(self, rule):
+        return _factor_tgrid(rule, self.c) if self._interp else super()._tgrid(rule)
+
+    def _residence_start(self) -> np.ndarray:
+        r"""Where the residence integral starts: :math:`y - \min(x, cy)`."""
+        return self.ys[:, None] - np.minimum(self.Xc, self.c * self.ys[:, None])
+
+    def _old_piece(self, rule, rows):
+        return old_piece(rule, rows, self.c)
 
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
         lam = self.lam
