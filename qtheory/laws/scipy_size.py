@@ -188,9 +188,9 @@ class ScipySize(SizeLaw):
             for n in (10, 20):
                 z, w = np.polynomial.legendre.leggauss(n)
                 t = np.exp(0.5 * (la + lc)[:, None] + 0.5 * (lc - la)[:, None] * z[None, :])
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore"):  # t^(k+1) may overflow where f is 0: not finite, refined below
                     f = np.asarray(self._f.pdf(t), float)
-                est.append(0.5 * (lc - la) * np.sum(w[None, :] * t ** (k + 1) * f, axis=1))
+                    est.append(0.5 * (lc - la) * np.sum(w[None, :] * t ** (k + 1) * f, axis=1))
             good = np.isfinite(est[1]) & (np.abs(est[1] - est[0]) <= 1e-14 * np.abs(est[1]))
             idx = np.flatnonzero(ok)
             out[idx[good]] = est[1][good]
