@@ -118,29 +118,34 @@ class _PointMassAtZero:
 
 
 def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistribution:
-    r"""The sojourn-time law of a job (of size ``x`` when given) in the M/M/1-PS queue ``model``
-    (module docstring); ``waiting=True``: the time until first service, 0 under PS.
+    r"""The sojourn-time law of a job (of size ``x`` when given) in the M/G/1-PS queue ``model``;
+    ``waiting=True``: the time until first service, 0 under PS.
 
-    Raises ``NotImplementedError`` for size laws other than :class:`~qtheory.laws.sizes.Exponential`
-    (the M/G/1-PS sojourn-time law has transforms (Yashkov 1983, Ott 1984) that are not
-    implemented here)."""
+    Exponential sizes: the closed form of the module docstring. Other phase-type sizes (Erlang,
+    HyperExponential, Mixtures of them): the time-changed branching ODE of
+    :mod:`qtheory.engine.response_distribution_ps_phase`. Other size laws raise
+    ``NotImplementedError`` (the M/G/1-PS transforms of Yashkov 1983 and Ott 1984 are not
+    implemented; a phase-type fit of the law is an approximation, not this law)."""
     from ..laws.sizes import Exponential
+    from .response_distribution_ps_phase import ph_ps_transform, phase_type_of
 
-    if not isinstance(model.size, Exponential):
+    ph = None if isinstance(model.size, Exponential) else phase_type_of(model.size)
+    if not isinstance(model.size, Exponential) and ph is None:
         raise NotImplementedError(
-            f"PS: the sojourn-time distribution is implemented for exponential sizes (M/M/1-PS, "
-            f"Coffman, Muntz and Trotter 1970) only, got size={model.size!r}; PS is not a SOAP "
-            f"policy and the M/G/1-PS transforms (Yashkov 1983, Ott 1984) are not implemented: "
-            f"use qt.simulate(..., percentiles=...)")
+            f"PS: the sojourn-time distribution is implemented for phase-type sizes (Exponential, "
+            f"Erlang, HyperExponential and Mixtures of them: M/PH/1-PS), got size={model.size!r}; "
+            f"fit a phase-type law (qt.fit_phase_type) or use qt.simulate(..., percentiles=...)")
     label = f"PS on {model!r}" + ("" if x is None else f", x={float(x):g}")
     if waiting:
         return ResponseTimeDistribution(_PointMassAtZero(), "waiting time, " + label, atom0=1.0)
     rho, m = float(model.load), float(model.size.mean)
+    lam = float(model.arrival_rate)
+    xv = None if x is None else float(x)
+    tr = _PSTransform(rho, m, xv) if ph is None else ph_ps_transform(lam, ph[0], ph[1], xv)
     if x is None:
-        return ResponseTimeDistribution(_PSTransform(rho, m, None), label)
-    x = float(x)
-    atom = (1.0 - rho) * math.exp(-model.arrival_rate * x)
-    return ResponseTimeDistribution(_PSTransform(rho, m, x), label, atom0=atom, shift=x)
+        return ResponseTimeDistribution(tr, label)
+    atom = (1.0 - rho) * math.exp(-lam * xv)
+    return ResponseTimeDistribution(tr, label, atom0=atom, shift=xv)
 
 
 __all__ = ["ps_distribution"]
