@@ -73,15 +73,19 @@ _TN = -np.cos(np.pi * np.arange(NCHEB) / (NCHEB - 1))  # ascending in [-1, 1]
 
 
 def _cheb_T(t: np.ndarray, n: int) -> np.ndarray:
-    """Chebyshev polynomials T_0..T_{n-1} at ``t`` (shape ``t.shape + (n,)``)."""
+    """Chebyshev polynomials T_0..T_{n-1} at ``t`` (shape ``t.shape + (n,)``; built degree-major,
+    so that each step of the recurrence runs on contiguous memory, and returned as a view)."""
     t = np.asarray(t, float)
-    out = np.empty(t.shape + (n,))
-    out[..., 0] = 1.0
+    out = np.empty((n,) + t.shape)
+    out[0] = 1.0
     if n > 1:
-        out[..., 1] = t
-    for k in range(2, n):
-        out[..., k] = 2.0 * t * out[..., k - 1] - out[..., k - 2]
-    return out
+        out[1] = t
+    for k in range(2, n):  # T_k = 2 t T_{k-1} - T_{k-2} (the factor 2 is exact either side)
+        row = out[k, ...]  # a view even for a scalar t
+        np.multiply(t, out[k - 1], out=row)
+        row *= 2.0
+        row -= out[k - 2]
+    return np.moveaxis(out, 0, -1)
 
 
 _VINV = np.linalg.inv(_cheb_T(_TN, NCHEB))  # nodal values -> Chebyshev coefficients
@@ -90,15 +94,15 @@ _VINV = np.linalg.inv(_cheb_T(_TN, NCHEB))  # nodal values -> Chebyshev coeffici
 def _int_T(tau: np.ndarray, n: int) -> np.ndarray:
     r""":math:`\int_{-1}^{\tau} T_k(s)\,ds` for k = 0..n-1."""
     tau = np.asarray(tau, float)
-    T = _cheb_T(tau, n + 1)
-    out = np.empty(tau.shape + (n,))
-    out[..., 0] = tau + 1.0
+    T = np.moveaxis(_cheb_T(tau, n + 1), -1, 0)  # degree-major again (contiguous rows)
+    out = np.empty((n,) + tau.shape)
+    out[0] = tau + 1.0
     if n > 1:
-        out[..., 1] = (tau * tau - 1.0) / 2.0
+        out[1] = (tau * tau - 1.0) / 2.0
     for k in range(2, n):
         c = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
-        out[..., k] = (T[..., k + 1] / (k + 1) - T[..., k - 1] / (k - 1)) / 2.0 - c
-    return out
+        out[k] = (T[k + 1] / (k + 1) - T[k - 1] / (k - 1)) / 2.0 - c
+    return np.moveaxis(out, 0, -1)
 
 
 def cumulative_weights(tau: np.ndarray) -> np.ndarray:
