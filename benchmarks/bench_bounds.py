@@ -14,7 +14,7 @@ The target is < 10 s per (policy, alpha, beta) with n = 64. Timings are the best
 
 M/G/k lower bounds (issue 18: the increasing-speed-queue bound of ``MGk.lower_bound``)::
 
-    python benchmarks/bench_bounds.py --mgk                 # the grid, 16 replications a point
+    python benchmarks/bench_bounds.py --mgk                 # the grid, 4 million jobs in 16 replications a point
     python benchmarks/bench_bounds.py --mgk --quick         # k = 2, 4 at load 0.8, fewer jobs
 
 For every law (Exp(1), Weibull(0.5), the discrete Empirical([1, 2, 5, 10]), the Azure LLM conv
@@ -70,16 +70,17 @@ def _halfwidth(ci95: float, reps: int, alpha: float = 1e-6) -> float:
     return ci95 / stats.t.ppf(0.975, df) * stats.t.ppf(1 - alpha / 2, df)
 
 
-def mgk_grid(quick: bool, jobs: int, reps: int, out: Path) -> int:
-    ks = (2, 4) if quick else (2, 4, 8)
-    loads = (0.8,) if quick else (0.5, 0.8, 0.95)
+def mgk_grid(quick: bool, jobs: int, reps: int, out: Path, ks=None, loads=None, laws=None,
+             policies=MGK_POLICIES) -> int:
+    ks = ks or ((2, 4) if quick else (2, 4, 8))
+    loads = loads or ((0.8,) if quick else (0.5, 0.8, 0.95))
     rows = []
-    print(f"M/G/k lower bounds against {reps} x {jobs} simulated jobs a point (one core)")
+    print(f"M/G/k lower bounds against {jobs} simulated jobs in {reps} replications a point (one core)")
     head = f"{'law':<11} {'k':>2} {'load':>5} {'old':>9} {'new':>9} {'best sim':>9} {'policy':<6} " \
            f"{'closed':>6} {'valid':>5} {'ms new':>7} {'ms old':>7}"
     print(head)
     print("-" * len(head))
-    for name in _mgk_laws():
+    for name in laws or _mgk_laws():
         for k in ks:
             for load in loads:
                 size, pred = _mgk_laws()[name]
@@ -95,7 +96,7 @@ def mgk_grid(quick: bool, jobs: int, reps: int, out: Path) -> int:
                 old = max(m.pooled_mean_response_time("srpt"), mixed)
                 lower = m.lower_bound()
                 sims = {}
-                for pol in MGK_POLICIES:
+                for pol in policies:
                     r = qt.simulate(m, pol, jobs=jobs, seed=(k, int(load * 100), len(pol)), replications=reps,
                                     workers=1, progress=False)
                     sims[pol] = (r.mean, r.ci, r.replications, _halfwidth(r.ci, r.replications))
@@ -131,14 +132,21 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="16-point maps and small budgets")
     ap.add_argument("--repeat", type=int, default=1, help="runs per case (best is reported)")
     ap.add_argument("--mgk", action="store_true", help="the M/G/k lower-bound grid instead")
-    ap.add_argument("--jobs", type=int, default=250_000, help="--mgk: jobs per replication")
+    ap.add_argument("--jobs", type=int, default=4_000_000, help="--mgk: jobs per point, all replications")
     ap.add_argument("--reps", type=int, default=16, help="--mgk: replications per point")
+    ap.add_argument("--ks", default=None, help="--mgk: comma list of server counts (default 2,4,8)")
+    ap.add_argument("--loads", default=None, help="--mgk: comma list of loads (default 0.5,0.8,0.95)")
+    ap.add_argument("--laws", default=None, help="--mgk: comma list of " + ",".join(_mgk_laws()))
+    ap.add_argument("--policies", default=",".join(MGK_POLICIES), help="--mgk: comma list of policies")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     here = Path(__file__).resolve().parent / "out"
     if args.mgk:
+        def split(text, cast):
+            return tuple(cast(v) for v in text.split(",")) if text else None
         return mgk_grid(args.quick, args.jobs // (4 if args.quick else 1), args.reps,
-                        Path(args.out or here / "bench_bounds_mgk.json"))
+                        Path(args.out or here / "bench_bounds_mgk.json"), split(args.ks, int),
+                        split(args.loads, float), split(args.laws, str), split(args.policies, str))
     args.out = args.out or str(here / "bench_bounds.json")
     n = 16 if args.quick else 64
     size = qt.Weibull(0.5, mean=1.0)
