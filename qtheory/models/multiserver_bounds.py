@@ -361,13 +361,21 @@ def _rank_bound_doc():
 #: largest dimensionless arrival intensity x = Lambda r / s evaluated by the power series
 #: (above it the closed form with exponentials; both agree to ~1e-13 where they overlap)
 _ISQ_X_SERIES = 10.0
-#: degree of the power series (x^N / N! < 1e-16 at x = 10 for N = 64)
+#: degree of the power series (x^N / N! < 1e-16 at x = 10 for N = 64; degree 32 below x = 1 and
+#: 48 below x = 4, where x^N / N! < 1e-35 and 1e-32)
 _ISQ_DEGREE = 64
+#: below this x the ISQ term is not evaluated (beta = 0: still a lower bound; the ISQ's gain over
+#: the per-job bound is of order x there)
+_ISQ_X_MIN = 0.05
 #: most slow phases kept (phases 1..K-1 at speed j*s, then speed k*s: a faster queue, so still
 #: a lower bound, see _isq_lower)
 _ISQ_MAX_PHASES = 16
 #: most threshold points r of the step bound
 _ISQ_MAX_GRID = 1500
+#: most points evaluated by the closed form (x > 10)
+_ISQ_MAX_CLOSED = 400
+#: panel width in log x of the threshold grid of a continuous law (in the bulk)
+_ISQ_WIDTH = 0.02
 
 
 def _isq_series(x: np.ndarray, k: int, K: int, mu: np.ndarray) -> np.ndarray:
@@ -446,7 +454,7 @@ def _isq_grid(size: SizeLaw):
     point, the index ranges of the nodes ``<= r`` (``incl``) and ``< r`` (``strict``).
 
     Discrete laws: the atoms (thinned to at most ``_ISQ_MAX_GRID`` points). Continuous or mixed
-    laws: the edges of composite Gauss-Legendre panels in ``log x`` (width 0.04 in the bulk),
+    laws: the edges of composite Gauss-Legendre panels in ``log x`` (width 0.02 in the bulk),
     the atoms and the law's breakpoints among them, so that every partial sum up to a point is
     a full-panel quadrature (no panel is cut)."""
     cache = size.__dict__.setdefault("_qt_cache", {})
@@ -463,7 +471,7 @@ def _isq_grid(size: SizeLaw):
     else:
         lo, hi = size_range(size)
         bps = np.concatenate([endpoint_refinement(size), atoms])
-        edges = log_edges(lo, hi, 0.04, bps, bulk=_bulk(size, lo, hi))
+        edges = log_edges(lo, hi, _ISQ_WIDTH, bps, bulk=_bulk(size, lo, hi))
         u, wu = panels(edges, 8)
         x = np.exp(u)
         w = wu * x * np.asarray(size.pdf(x), float)
@@ -566,21 +574,27 @@ def _isq_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     for n in range(N + 1):
         acc = np.logaddexp.accumulate(logw + n * logx)
         mu[:, n] = np.exp(acc[incl - 1] - n * logr - logF)
-    omega = np.empty(G)
-    ser = x <= _ISQ_X_SERIES
-    if ser.any():
-        omega[ser] = _isq_series(x[ser], k, K, mu[ser])
-    big = np.nonzero(~ser)[0]
+    omega = np.zeros(G)                      # x < _ISQ_X_MIN: beta = 0 (valid, and the gain is O(x))
+    for lo_x, hi_x, deg in ((_ISQ_X_MIN, 1.0, 32), (1.0, 4.0, 48), (4.0, _ISQ_X_SERIES, N)):
+        ser = (x >= lo_x) & (x < hi_x) if hi_x < _ISQ_X_SERIES else (x >= lo_x) & (x <= hi_x)
+        if ser.any():
+            omega[ser] = _isq_series(x[ser], k, K, mu[ser, :deg + 1])
+    # x > 10 (the tail of the grid): the closed form at no more than _ISQ_MAX_CLOSED points; beta
+    # is held from the last point evaluated (W^{<= r} grows with r), so skipping points is valid
+    big = np.nonzero(x > _ISQ_X_SERIES)[0]
+    done = x <= _ISQ_X_SERIES
     if big.size:
+        big = big[np.unique(np.linspace(0, big.size - 1, min(big.size, _ISQ_MAX_CLOSED)).round().astype(int))]
         phi = np.zeros((big.size, max(K - 1, 1)))
         for t, gi in enumerate(big):
             v = nodes[:incl[gi]] / r[gi]
             wv = weights[:incl[gi]] / F[gi]
-            for i in range(1, K):
-                phi[t, i - 1] = float(wv @ np.exp(-(x[gi] / i) * v))
+            phi[t, :K - 1] = np.exp(-np.outer(x[gi] / np.arange(1, K), v)) @ wv
         omega[big] = _isq_closed(x[big], k, K, mu[big, 1], mu[big, 2], phi)
+        done[big] = True
     isq = Lam * r * r * omega / s
-    beta = np.maximum(isq - lam * M2 / (2 * s), 0.0)
+    beta = np.where(done, np.maximum(isq - lam * M2 / (2 * s), 0.0), 0.0)
+    beta = np.maximum.accumulate(beta)      # held from r_j to every r_i >= r_j
     pooled = np.maximum(alpha - 1.0, 0.0) * lam * ip / (2 * s)
     excess = np.maximum(pooled, beta * inv_gap)
     out = base + float(np.sum(excess[np.isfinite(excess)])) / lam
