@@ -1,6 +1,6 @@
 r"""The pieces of the M/G/k answers of :mod:`qtheory.models.multiserver`: the references, the
 :class:`Bounds` bracket, the measured error bands of the approximations, and the tagged-job and
-mixed lower-bound integrals.
+mixed and increasing-speed-queue lower bounds.
 
 Derivation: ``docs/multiserver.md``.
 """
@@ -250,7 +250,7 @@ def _mixed_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     others. Take the larger of (a) and (b) for the small jobs at every :math:`r`; (b) alone
     integrates to :math:`E[S]/s`. The same idea (mixing naive bounds per threshold through
     WINE) is the starting point of Wang & Grosof, "Novel lower bounds on M/G/k scheduling"
-    (arXiv 2502.08804); their sharper ISQ bounds are not implemented.
+    (arXiv 2502.08804); :func:`_isq_lower` adds their increasing speed queue.
     """
     m1 = size.mean
     base = m1 / s
