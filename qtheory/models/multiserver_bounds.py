@@ -518,12 +518,15 @@ def _isq_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     :math:`g_m(0) = 0`, with the M/G/1 solution at speed :math:`ks` for :math:`m \ge k`, and
     :math:`E[W] = E[g_1(V)]/(\Lambda^{-1} + E[h_1(V)])` (:math:`h` the same with forcing 1).
     The bound is evaluated on a grid :math:`r_0 < r_1 < \dots` (``_isq_grid``), each term held at
-    its value at :math:`r_i` on :math:`[r_i, r_{i+1})` (:math:`W_r` and the ISQ term are
-    nondecreasing in :math:`r`), :math:`P` integrated exactly:
+    its value at :math:`r_i` on :math:`[r_i, r_{i+1})` (:math:`W_r`, :math:`W^{\le r}` and
+    :math:`\rho_r` are nondecreasing in :math:`r`; the ISQ term may be held from any earlier point,
+    :math:`\beta_i = \max_{j \le i}\beta_{r_j}`, so it is skipped where
+    :math:`x = \lambda F(r) r/s < 0.05` and the closed form runs on at most 400 points),
+    :math:`P` integrated exactly:
 
     .. math::
         E[T] \ge \frac{E[S]}{s} + \frac1\lambda\sum_i \max\Big\{(\alpha_{r_i} - 1)^+
-        \int_{r_i}^{r_{i+1}}\frac{P(r)}{r^2}dr,\ \beta_{r_i}\Big(\frac1{r_i} - \frac1{r_{i+1}}\Big)\Big\}.
+        \int_{r_i}^{r_{i+1}}\frac{P(r)}{r^2}dr,\ \beta_i\Big(\frac1{r_i} - \frac1{r_{i+1}}\Big)\Big\}.
 
     For :math:`k > 16` the phases :math:`m \ge 16` run at :math:`ks` (a faster queue: still a
     lower bound). Returns ``E[S]/s`` when :math:`k = 1` (the pooled SRPT-1 value is the bound).
