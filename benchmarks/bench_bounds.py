@@ -19,12 +19,13 @@ M/G/k lower bounds (issue 18: the increasing-speed-queue bound of ``MGk.lower_bo
 
 For every law (Exp(1), Weibull(0.5), the discrete Empirical([1, 2, 5, 10]), the Azure LLM conv
 and code traces), k = 2, 4, 8 and per-server load 0.5, 0.8, 0.95 it prints the earlier lower
-bound (the larger of pooled SRPT-1 and the per-threshold mixed bound), the new one, the simulated
+bound (the larger of pooled SRPT-1 and the per-threshold mixed bound), the new ``lower_bound`` (with
+the increasing-speed-queue and overflow bounds), the simulated
 means of FCFS, PS, SRPT, PSJF, SPRPT, PSPJF, SPJF and LAS (log-normal predictions, sigma 0.5; the
 traces' measured five-class predictor), whether the new bound is below every simulated mean
 within the test suite's half-width (level 1 - 1e-6, tests/stats_policy.py), the fraction of the
 gap between the old bound and the best simulated policy that the new bound closes, and the time
-of one evaluation of the new bound against the old one (both cold, in this run).
+of one evaluation of the ISQ bound against the mixed one (both cold, in this run).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import qtheory as qt  # noqa: E402
-from qtheory.models.multiserver_bounds import _isq_lower, _mixed_lower  # noqa: E402
+from qtheory.models.multiserver_bounds import _isq_lower, _mixed_lower, _overflow_lower  # noqa: E402
 
 POLICIES = ("SPJF", "PSPJF", "SPRPT", "SRPT-Bounce")
 SPREADS = ((1.25, 0.8), (2.0, 0.5), (4.0, 0.25))
@@ -105,6 +106,7 @@ def mgk_grid(quick: bool, jobs: int, reps: int, out: Path, ks=None, loads=None, 
                 bmean = sims[best][0]
                 closed = (lower - old) / (bmean - old) if bmean > old else float("nan")
                 rows.append({"law": name, "k": k, "load": load, "old": old, "new_isq": new, "lower": lower,
+                             "overflow": _overflow_lower(size, lam, k, 1.0),
                              "pooled": m.pooled_mean_response_time("srpt"), "mixed": mixed,
                              "sim": {p: {"mean": v[0], "ci95": v[1], "reps": v[2], "halfwidth_1e-6": v[3]}
                                      for p, v in sims.items()},
