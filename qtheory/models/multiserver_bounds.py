@@ -458,8 +458,9 @@ def _isq_grid(size: SizeLaw):
     the atoms and the law's breakpoints among them, so that every partial sum up to a point is
     a full-panel quadrature (no panel is cut)."""
     cache = size.__dict__.setdefault("_qt_cache", {})
-    if "_isq_grid" in cache:
-        return cache["_isq_grid"]
+    key = ("_isq_grid", _ISQ_WIDTH, _ISQ_MAX_GRID)
+    if key in cache:
+        return cache[key]
     atoms = np.asarray(size.atom_values, float)
     aprob = np.asarray(size.atom_probs, float)
     if size.is_discrete:
@@ -491,7 +492,7 @@ def _isq_grid(size: SizeLaw):
     incl = np.searchsorted(nodes, r, side="right")
     strict = np.searchsorted(nodes, r, side="left")
     out = (r, nodes, weights, incl, strict)
-    cache["_isq_grid"] = out
+    cache[key] = out
     return out
 
 
