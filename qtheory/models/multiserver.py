@@ -34,9 +34,10 @@ What is exact, what is a bound
   continuous prediction) by recursive dimensionality reduction with busy-period transitions
   (:meth:`MGk.priority_approximation`, :mod:`qtheory.models.priority_k`; the default of
   :meth:`MGk.mean_response_time` for PSPJF where its band is measured).
-* Lower bound, every policy: the larger of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
-  (resource pooling) and a per-threshold mixed bound (:func:`_mixed_lower`, always
-  :math:`\ge E[S]/s`).
+* Lower bound, every policy: the largest of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
+  (resource pooling), a per-threshold mixed bound (:func:`_mixed_lower`, always
+  :math:`\ge E[S]/s`), the increasing-speed-queue bound (:func:`_isq_lower`) and the overflow
+  bound (:func:`_overflow_lower`).
 * Upper bounds (derived here by the tagged-job method of Grosof, Scully, Harchol-Balter 2018;
   see ``qtheory.models.multiserver_bounds._rank_bound_doc``, the notebook
   ``notebooks/04_multiserver.ipynb`` and the
@@ -78,6 +79,7 @@ from .multiserver_bounds import (
     REF_ERLANG,
     REF_FIT,
     REF_GITTINS_K,
+    REF_ISQ,
     REF_MDK,
     REF_MONO,
     REF_NEW,
@@ -88,9 +90,11 @@ from .multiserver_bounds import (
     Bounds,
     _band,
     _error_factors,
+    _isq_lower,
     _joint_bound,
     _las_bound,
     _mixed_lower,
+    _overflow_lower,
 )
 from .priority_k import REF_RDR_T, priority_k
 from .priority_k import feasible as priority_k_feasible
@@ -722,12 +726,15 @@ class MGk:
                              "prediction=... (e.g. qt.LogNormalPrediction(sigma=0.5))")
 
     def lower_bound(self) -> float:
-        r"""Lower bound on :math:`E[T]` for every policy: the larger of
-        :math:`E[T^{SRPT-1}]` on one server of speed :math:`ks` (resource pooling) and the
-        per-threshold mixed bound of :func:`_mixed_lower` (which is always :math:`\ge E[S]/s`)."""
+        r"""Lower bound on :math:`E[T]` for every policy: the largest of
+        :math:`E[T^{SRPT-1}]` on one server of speed :math:`ks` (resource pooling), the
+        per-threshold mixed bound of :func:`_mixed_lower` (always :math:`\ge E[S]/s`), the
+        increasing-speed-queue bound of :func:`_isq_lower` and the overflow bound of
+        :func:`_overflow_lower` (``docs/multiserver.md``, section 3)."""
         if "lower" not in self._cache:
-            self._cache["lower"] = max(self.pooled_mean_response_time(SRPT()),
-                                       _mixed_lower(self.size, self.arrival_rate, self.servers, self.server_speed))
+            args = (self.size, self.arrival_rate, self.servers, self.server_speed)
+            self._cache["lower"] = max(self.pooled_mean_response_time(SRPT()), _mixed_lower(*args),
+                                       _isq_lower(*args), _overflow_lower(*args))
         return self._cache["lower"]
 
     def _joint(self, pol: Policy):
@@ -825,8 +832,8 @@ class MGk:
         r"""Lower and upper bounds on the mean response time of ``policy``.
 
         * exact values (``exact`` set) where one exists (see :meth:`mean_response_time`);
-        * ``lower``: :meth:`lower_bound` (pooled SRPT-1 and the per-threshold mixed bound), valid
-          for every policy;
+        * ``lower``: :meth:`lower_bound` (pooled SRPT-1, the per-threshold mixed bound, the
+          increasing-speed-queue bound and the overflow bound), valid for every policy;
         * ``upper``: the tagged-job bounds derived in this module (SRPT-k, PSJF-k, FB-k, FCFS-k
           and SJF-k with bounded sizes, Gittins-k on DHR laws, and the new PSPJF-k bound under
           bounded multiplicative error), in the speed-1/k normalization
@@ -863,8 +870,9 @@ class MGk:
             lo = self.lower_bound()
             hi, how, ref = self._upper(pol)
             hi = max(hi, lo)
-            method = f"lower: max(SRPT-1 at speed k*s, per-threshold mixed bound >= E[S]/s); upper: {how}"
-            b = Bounds(lo, hi, None, method, REF_POOL + ("; " + ref if ref else ""))
+            method = (f"lower: max(SRPT-1 at speed k*s, per-threshold mixed bound >= E[S]/s, increasing-speed-queue "
+                      f"bound, overflow bound E[S]/s + E[(Poisson(lam E[S]/s) - k)^+]/lam); upper: {how}")
+            b = Bounds(lo, hi, None, method, REF_POOL + "; " + REF_ISQ + ("; " + ref if ref else ""))
         self._cache[key] = b
         return b
 

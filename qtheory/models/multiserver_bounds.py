@@ -1,6 +1,6 @@
 r"""The pieces of the M/G/k answers of :mod:`qtheory.models.multiserver`: the references, the
 :class:`Bounds` bracket, the measured error bands of the approximations, and the tagged-job and
-mixed lower-bound integrals.
+mixed and increasing-speed-queue lower bounds.
 
 Derivation: ``docs/multiserver.md``.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..laws._quadrature import log_rule, size_range, size_rule
+from ..laws._quadrature import _bulk, endpoint_refinement, log_edges, log_rule, panels, size_range, size_rule
 from ..laws.predictions import (
     BoundedMultiplicative,
     EmpiricalPairs,
@@ -33,6 +33,9 @@ REF_NEW = ("new bound (qtheory.models.multiserver, notebooks/04_multiserver.ipyn
            "Grosof, Mitzenmacher, ITCS 2022 (estimates in [beta x, alpha x])")
 REF_POOL = ("resource pooling: one server of speed k*s emulates the k servers; SRPT-1 is optimal on "
             "it (Schrage 1968)")
+REF_ISQ = ("increasing speed queue of Wang and Grosof, 'Novel lower bounds on M/G/k scheduling', arXiv "
+           "2502.08804 (2025), mixed per threshold with the pooled and per-job bounds through WINE "
+           "(Scully, Grosof, Harchol-Balter 2020); its mean work by ODEs derived in docs/multiserver.md")
 REF_ERLANG = "Erlang C (Cooper, Introduction to Queueing Theory, 1981, Sect. 3.4-3.5)"
 REF_PS = ("M/G/k processor sharing is a symmetric queue, insensitive to the size law "
           "(Kelly, Reversibility and Stochastic Networks, 1979, ch. 3): Erlang C value")
@@ -247,7 +250,7 @@ def _mixed_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     others. Take the larger of (a) and (b) for the small jobs at every :math:`r`; (b) alone
     integrates to :math:`E[S]/s`. The same idea (mixing naive bounds per threshold through
     WINE) is the starting point of Wang & Grosof, "Novel lower bounds on M/G/k scheduling"
-    (arXiv 2502.08804); their sharper ISQ bounds are not implemented.
+    (arXiv 2502.08804); :func:`_isq_lower` adds their increasing speed queue.
     """
     m1 = size.mean
     base = m1 / s
@@ -352,3 +355,279 @@ def _rank_bound_doc():
 
 
 # ----------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
+# The increasing-speed-queue (ISQ) lower bound (docs/multiserver.md, section 3)
+
+#: largest dimensionless arrival intensity x = Lambda r / s evaluated by the power series
+#: (above it the closed form with exponentials; both agree to ~1e-13 where they overlap)
+_ISQ_X_SERIES = 10.0
+#: degree of the power series (x^N / N! < 1e-16 at x = 10 for N = 64; degree 32 below x = 1 and
+#: 48 below x = 4, where x^N / N! < 1e-35 and 1e-32)
+_ISQ_DEGREE = 64
+#: below this x the ISQ term is not evaluated (beta = 0: still a lower bound; the ISQ's gain over
+#: the per-job bound is of order x there)
+_ISQ_X_MIN = 0.05
+#: most slow phases kept (phases 1..K-1 at speed j*s, then speed k*s: a faster queue, so still
+#: a lower bound, see _isq_lower)
+_ISQ_MAX_PHASES = 16
+#: most threshold points r of the step bound
+_ISQ_MAX_GRID = 1500
+#: most points evaluated by the closed form (x > 10)
+_ISQ_MAX_CLOSED = 400
+#: panel width in log x of the threshold grid of a continuous law (in the bulk)
+_ISQ_WIDTH = 0.02
+
+
+def _isq_series(x: np.ndarray, k: int, K: int, mu: np.ndarray) -> np.ndarray:
+    r"""Normalized mean work :math:`\omega` of the increasing-speed queue by power series in the
+    work (``x`` of shape ``(G,)``, ``mu[g, n] = E[v^n]`` for the normalized sizes
+    :math:`v = V/r \in (0, 1]`, ``n <= _ISQ_DEGREE``). Phases :math:`j < K` run at speed :math:`j`,
+    phase :math:`K` at speed :math:`k` (units of :math:`s`); see :func:`_isq_lower`."""
+    N = mu.shape[1] - 1
+    G = x.size
+    rho = x * mu[:, 1] / k
+    g = np.zeros((G, N + 1))
+    h = np.zeros((G, N + 1))
+    g[:, 1] = x * mu[:, 2] / (2 * k * k * (1 - rho) ** 2)
+    g[:, 2] = 1.0 / (2 * k * (1 - rho))
+    h[:, 1] = 1.0 / (k * (1 - rho))
+    if K > 1:
+        # shift[g, n, i] = C(n, i) mu[g, n - i]: E[P(u + v)] has coefficients c @ shift
+        n_idx = np.arange(N + 1)
+        binom = np.array([[math.comb(n, i) if i <= n else 0 for i in n_idx] for n in n_idx], float)
+        diff = n_idx[:, None] - n_idx[None, :]
+        shift = binom[None] * np.where(diff >= 0, mu[:, np.clip(diff, 0, N)], 0.0)
+        inv = 1.0 / (n_idx[1:])
+        for j in range(K - 1, 0, -1):
+            qg = x[:, None] * np.einsum("gn,gni->gi", g, shift)
+            qh = x[:, None] * np.einsum("gn,gni->gi", h, shift)
+            qg[:, 1] += 1.0
+            qh[:, 0] += 1.0
+            ng = np.zeros_like(g)
+            nh = np.zeros_like(h)
+            for n in range(N):
+                ng[:, n + 1] = (qg[:, n] - x * ng[:, n]) * inv[n] / j
+                nh[:, n + 1] = (qh[:, n] - x * nh[:, n]) * inv[n] / j
+            g, h = ng, nh
+    eg = np.sum(g * mu, axis=1)
+    eh = np.sum(h * mu, axis=1)
+    return eg / (1.0 + x * eh)
+
+
+def _isq_closed(x: np.ndarray, k: int, K: int, mu1: np.ndarray, mu2: np.ndarray,
+                phi: np.ndarray) -> np.ndarray:
+    r"""The same :math:`\omega` in closed form: phase :math:`j` solves
+    :math:`j G' + x G = u + x E[G_{j+1}(u + v)]` with :math:`G(0) = 0`, so
+    :math:`G_j(u) = p_2u^2 + p_1u + p_0 + \sum_{i=j}^{K-1} c_i e^{-xu/i}`;
+    ``phi[:, i - 1]`` is :math:`E[e^{-xv/i}]`. Accurate for large ``x`` (the coefficients grow
+    like :math:`x^{-2}`, so not for small ``x``)."""
+    G = x.size
+    rho = x * mu1 / k
+    zero = np.zeros(G)
+    polys = {"g": [zero, x * mu2 / (2 * k * k * (1 - rho) ** 2), 1.0 / (2 * k * (1 - rho))],
+             "h": [zero, 1.0 / (k * (1 - rho)), zero]}
+    exps = {"g": np.zeros((G, max(K - 1, 1))), "h": np.zeros((G, max(K - 1, 1)))}
+    for j in range(K - 1, 0, -1):
+        for key in ("g", "h"):
+            p0, p1, p2 = polys[key]
+            c = exps[key]
+            q2 = x * p2
+            q1 = x * (p1 + 2 * p2 * mu1) + (1.0 if key == "g" else 0.0)
+            q0 = x * (p0 + p1 * mu1 + p2 * mu2) + (1.0 if key == "h" else 0.0)
+            n2 = q2 / x
+            n1 = (q1 - 2 * j * n2) / x
+            n0 = (q0 - j * n1) / x
+            nc = np.zeros_like(c)
+            for i in range(j + 1, K):
+                nc[:, i - 1] = c[:, i - 1] * phi[:, i - 1] / (1.0 - j / i)
+            nc[:, j - 1] = -(n0 + nc.sum(axis=1))
+            polys[key], exps[key] = [n0, n1, n2], nc
+    ev = {}
+    for key in ("g", "h"):
+        p0, p1, p2 = polys[key]
+        ev[key] = p0 + p1 * mu1 + p2 * mu2 + (np.sum(exps[key] * phi[:, :K - 1], axis=1) if K > 1 else 0.0)
+    return ev["g"] / (1.0 + x * ev["h"])
+
+
+def _isq_grid(size: SizeLaw):
+    """Threshold points ``r`` and the law as point masses ``(nodes, weights)`` with, for each
+    point, the index ranges of the nodes ``<= r`` (``incl``) and ``< r`` (``strict``).
+
+    Discrete laws: the atoms (thinned to at most ``_ISQ_MAX_GRID`` points). Continuous or mixed
+    laws: the edges of composite Gauss-Legendre panels in ``log x`` (width 0.02 in the bulk),
+    the atoms and the law's breakpoints among them, so that every partial sum up to a point is
+    a full-panel quadrature (no panel is cut)."""
+    cache = size.__dict__.setdefault("_qt_cache", {})
+    key = ("_isq_grid", _ISQ_WIDTH, _ISQ_MAX_GRID)
+    if key in cache:
+        return cache[key]
+    atoms = np.asarray(size.atom_values, float)
+    aprob = np.asarray(size.atom_probs, float)
+    if size.is_discrete:
+        nodes, weights = atoms, aprob
+        r = atoms
+        if r.size > _ISQ_MAX_GRID:
+            keep = np.unique(np.round(np.geomspace(1, r.size, _ISQ_MAX_GRID)).astype(int) - 1)
+            r = r[keep]
+    else:
+        lo, hi = size_range(size)
+        bps = np.concatenate([endpoint_refinement(size), atoms])
+        edges = log_edges(lo, hi, _ISQ_WIDTH, bps, bulk=_bulk(size, lo, hi))
+        u, wu = panels(edges, 8)
+        x = np.exp(u)
+        w = wu * x * np.asarray(size.pdf(x), float)
+        r = np.exp(edges)
+        if atoms.size:  # atoms sit on edges: snap the edge to the atom exactly
+            j = np.searchsorted(r, atoms)
+            for a, jj in zip(atoms, j, strict=True):
+                for c in (jj - 1, jj):
+                    if 0 <= c < r.size and abs(r[c] / a - 1) < 1e-9:
+                        r[c] = a
+        nodes = np.concatenate([x, atoms])
+        weights = np.concatenate([w, aprob])
+        order = np.argsort(nodes, kind="stable")
+        nodes, weights = nodes[order], weights[order]
+        keep = weights > 0
+        nodes, weights = nodes[keep], weights[keep]
+    incl = np.searchsorted(nodes, r, side="right")
+    strict = np.searchsorted(nodes, r, side="left")
+    out = (r, nodes, weights, incl, strict)
+    cache[key] = out
+    return out
+
+
+def _isq_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
+    r"""Increasing-speed-queue lower bound on :math:`E[T]` for every policy on :math:`k` servers
+    of speed :math:`s` (derivation: ``docs/multiserver.md``, section 3; the queue is the
+    increasing speed queue of Wang and Grosof, arXiv 2502.08804, analysed here by its own ODEs).
+
+    By WINE, :math:`E[T] = \lambda^{-1}\int_0^\infty E[W_r]\,r^{-2}dr` with
+    :math:`W_r = \sum_j R_j 1\{R_j \le r\}`. At each threshold :math:`r`,
+    :math:`E[W_r] \ge \max\{\alpha_r P(r),\ P(r) + \beta_r\}` where
+    :math:`P(r) = \lambda E[\min(S,r)^2]/(2s)` (no job's remaining size falls faster than
+    :math:`s`), :math:`\alpha_r = 1/(k(1-\rho_r))` (the pooled single server: the r-work drains
+    at rate at most :math:`ks`) and
+
+    .. math::
+        \beta_r = \Big(E[W^{\mathrm{ISQ}}_r] - \frac{\lambda M_2(r)}{2s}\Big)^+,
+
+    :math:`W^{\mathrm{ISQ}}_r` the work of the *increasing speed queue* fed with the jobs of
+    size :math:`\le r`: a single queue whose speed is :math:`\min(m, k)s` when :math:`m` jobs
+    have arrived since its busy period began. It is below the work of those jobs in the M/G/k
+    on every sample path, whatever the policy. Its mean solves, phase by phase
+    (:math:`m = 1..k-1`), :math:`ms\,g_m'(w) + \Lambda g_m(w) = w + \Lambda E[g_{m+1}(w+V)]`,
+    :math:`g_m(0) = 0`, with the M/G/1 solution at speed :math:`ks` for :math:`m \ge k`, and
+    :math:`E[W] = E[g_1(V)]/(\Lambda^{-1} + E[h_1(V)])` (:math:`h` the same with forcing 1).
+    The bound is evaluated on a grid :math:`r_0 < r_1 < \dots` (``_isq_grid``), each term held at
+    its value at :math:`r_i` on :math:`[r_i, r_{i+1})` (:math:`W_r`, :math:`W^{\le r}` and
+    :math:`\rho_r` are nondecreasing in :math:`r`; the ISQ term may be held from any earlier point,
+    :math:`\beta_i = \max_{j \le i}\beta_{r_j}`, so it is skipped where
+    :math:`x = \lambda F(r) r/s < 0.05` and the closed form runs on at most 400 points),
+    :math:`P` integrated exactly:
+
+    .. math::
+        E[T] \ge \frac{E[S]}{s} + \frac1\lambda\sum_i \max\Big\{(\alpha_{r_i} - 1)^+
+        \int_{r_i}^{r_{i+1}}\frac{P(r)}{r^2}dr,\ \beta_i\Big(\frac1{r_i} - \frac1{r_{i+1}}\Big)\Big\}.
+
+    For :math:`k > 16` the phases :math:`m \ge 16` run at :math:`ks` (a faster queue: still a
+    lower bound). Returns ``E[S]/s`` when :math:`k = 1` (the pooled SRPT-1 value is the bound).
+    """
+    m1 = size.mean
+    base = m1 / s
+    if k == 1 or not (lam > 0):
+        return base
+    r, nodes, weights, incl, strict = _isq_grid(size)
+    K = min(k, _ISQ_MAX_PHASES)
+    N = _ISQ_DEGREE
+
+    def cum(vals):
+        c = np.concatenate([[0.0], np.cumsum(vals)])
+        return c[incl], c[strict]
+
+    F, F_s = cum(weights)
+    M1, M1_s = cum(weights * nodes)
+    M2, M2_s = cum(weights * nodes ** 2)
+    pos = F > 0
+    r, F, M1, M2, F_s, M1_s, M2_s, incl = (a[pos] for a in (r, F, M1, M2, F_s, M1_s, M2_s, incl))
+    G = r.size
+    Fb_next = np.empty(G)                    # P(S >= r_{i+1}), sums over (r_i, r_{i+1})
+    Fb_next[:-1] = 1.0 - F_s[1:]
+    Fb_next[-1] = 0.0
+    d0 = np.append(F_s[1:] - F[:-1], 0.0)
+    d1 = np.append(M1_s[1:] - M1[:-1], 0.0)
+    d2 = np.append(M2_s[1:] - M2[:-1], 0.0)
+    r_next = np.append(r[1:], np.inf)
+    inv_gap = 1.0 / r - np.append(1.0 / r[1:], 0.0)
+    # int_{r_i}^{r_{i+1}} E[min(S, r)^2] / r^2 dr, exactly, from the partial sums
+    with np.errstate(invalid="ignore"):
+        ip = M2 * inv_gap + np.where(np.isfinite(r_next), Fb_next * (r_next - r) + d2 / r - 2 * d1
+                                     + d0 * r_next, 0.0)
+    ip = np.maximum(ip, 0.0)
+    rho_r = lam * M1 / (k * s)
+    if np.any(rho_r >= 1):
+        return math.inf
+    alpha = 1.0 / (k * (1.0 - rho_r))
+    # ISQ at each r_i: Lambda = lam F, normalized sizes v = S/r given S <= r
+    Lam = lam * F
+    x = Lam * r / s
+    logw = np.log(weights)
+    logx = np.log(nodes)
+    mu = np.empty((G, N + 1))
+    logF = np.log(F)
+    logr = np.log(r)
+    for n in range(N + 1):
+        acc = np.logaddexp.accumulate(logw + n * logx)
+        mu[:, n] = np.exp(acc[incl - 1] - n * logr - logF)
+    omega = np.zeros(G)                      # x < _ISQ_X_MIN: beta = 0 (valid, and the gain is O(x))
+    for lo_x, hi_x, deg in ((_ISQ_X_MIN, 1.0, 32), (1.0, 4.0, 48), (4.0, _ISQ_X_SERIES, N)):
+        ser = (x >= lo_x) & (x < hi_x) if hi_x < _ISQ_X_SERIES else (x >= lo_x) & (x <= hi_x)
+        if ser.any():
+            omega[ser] = _isq_series(x[ser], k, K, mu[ser, :deg + 1])
+    # x > 10 (the tail of the grid): the closed form at no more than _ISQ_MAX_CLOSED points; beta
+    # is held from the last point evaluated (W^{<= r} grows with r), so skipping points is valid
+    big = np.nonzero(x > _ISQ_X_SERIES)[0]
+    done = x <= _ISQ_X_SERIES
+    if big.size:
+        big = big[np.unique(np.linspace(0, big.size - 1, min(big.size, _ISQ_MAX_CLOSED)).round().astype(int))]
+        phi = np.zeros((big.size, max(K - 1, 1)))
+        for t, gi in enumerate(big):
+            v = nodes[:incl[gi]] / r[gi]
+            wv = weights[:incl[gi]] / F[gi]
+            phi[t, :K - 1] = np.exp(-np.outer(x[gi] / np.arange(1, K), v)) @ wv
+        omega[big] = _isq_closed(x[big], k, K, mu[big, 1], mu[big, 2], phi)
+        done[big] = True
+    isq = Lam * r * r * omega / s
+    beta = np.where(done, np.maximum(isq - lam * M2 / (2 * s), 0.0), 0.0)
+    beta = np.maximum.accumulate(beta)      # held from r_j to every r_i >= r_j
+    pooled = np.maximum(alpha - 1.0, 0.0) * lam * ip / (2 * s)
+    excess = np.maximum(pooled, beta * inv_gap)
+    out = base + float(np.sum(excess[np.isfinite(excess)])) / lam
+    return out if math.isfinite(out) else math.inf
+
+
+def _overflow_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
+    r"""Overflow lower bound on :math:`E[T]` for every policy on :math:`k` servers of speed
+    :math:`s` (``docs/multiserver.md``, section 3):
+
+    .. math::
+        E[T] \ge \frac{E[S]}{s} + \frac{E[(N_\infty - k)^+]}{\lambda},\qquad
+        N_\infty \sim \mathrm{Poisson}(\lambda E[S]/s).
+
+    A job needs at least :math:`S/s` time in service, so it is present throughout
+    :math:`[a, a + S/s)`: the number present is at least the :math:`M/G/\infty` count
+    :math:`N_\infty(t)` (Poisson in steady state, for any size law), and at most :math:`k` are
+    served, so at least :math:`(N_\infty - k)^+` wait. A job's response time is its service time
+    (at least :math:`S/s`) plus its unserved time; summing over jobs (:math:`H = \lambda G`) gives
+    the bound. The tail sum is taken directly (no cancellation).
+    """
+    m1 = size.mean
+    base = m1 / s
+    if not (lam > 0) or not math.isfinite(m1):
+        return base
+    a = lam * m1 / s
+    top = int(math.ceil(max(a, k) + 40.0 * math.sqrt(a) + 60.0))
+    n = np.arange(k + 1, top + 1, dtype=float)
+    # log pmf of Poisson(a) at n, summed in log space
+    logp = n * math.log(a) - a - np.array([math.lgamma(v + 1.0) for v in n])
+    tail = float(np.sum((n - k) * np.exp(logp)))
+    return base + tail / lam
