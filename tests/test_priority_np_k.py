@@ -163,6 +163,13 @@ def test_routing_and_labels():
     # five servers, or a load above the measured ones: the Bondi-Buzen scaling
     assert "Bondi-Buzen" in qt.MGk(5, 4.0 / mean, None, pr).mean_response_time("spjf").method
     assert "Bondi-Buzen" in qt.MGk(2, 1.98 / mean, None, pr).mean_response_time("spjf").method
+    # a class too regular for a two-phase fit within the state budget (C^2 < 1/2, Erlang-2):
+    # the band is not measured there, so the route stays on the scaling
+    tight = qt.EmpiricalPairs(np.array([1.0, 1.1, 5.0, 6.0]), np.array([1.0, 1.0, 2.0, 2.0]),
+                              np.array([0.25, 0.25, 0.25, 0.25]))
+    mt = qt.MGk(2, 1.6 / 3.275, None, tight)
+    assert "Bondi-Buzen" in mt.mean_response_time("spjf").method
+    assert np.isnan(mt.nonpreemptive_priority_approximation("spjf").error)
     # a continuous prediction has no classes of its own
     m = qt.MGk(2, 1.6, qt.Exponential(1.0), qt.LogNormalPrediction(sigma=0.5))
     with pytest.raises(NotImplementedError, match="few values"):
