@@ -7,6 +7,7 @@ Run from the repository root (one core; prints tables, writes JSON)::
     python benchmarks/bench_multiserver.py --grid     # Part B too: the error grid against the simulator
     python benchmarks/bench_multiserver.py --priority # Part C only: PSPJF-k as priority classes (RDR-A)
     python benchmarks/bench_multiserver.py --buckets  # Part D only: PSPJF-k on bucketed predictions (RDR-T)
+    python benchmarks/bench_multiserver.py --nonpreemptive  # Part E only: SPJF-k / SJF-k as classes
 
 Part A times one cold ``MGk(...).mean_response_time(policy)`` (fresh law and model objects, so
 no cache) for FCFS, SPJF, PSPJF, SPRPT, SRPT on exponential, Weibull(0.5) and the two Azure LLM
@@ -44,6 +45,16 @@ bucketed) and the five-class and binary predictors (already classes), the conv t
 classes; k = 2, 4, 5; loads 0.5, 0.8, 0.9. Per point: the time of the chain, whether
 ``mean_response_time`` takes it (all PH fits match two moments), the Bondi-Buzen value for
 comparison.
+
+Part E (``--nonpreemptive``) measures the non-preemptive priority-class chain
+(:func:`qtheory.models.priority_np_k.priority_np_k`, the route of ``MGk.mean_response_time`` for
+SPJF-k on the prediction's own classes at k <= 4) and the Bondi-Buzen scaling of the pooled Cobham
+value, against the simulator running the same classes: SJF-k on 2 and 8 quantile buckets of
+exponential and Weibull(0.5) sizes (the simulator runs SPJF on the bucket index), SPJF-k on the
+Azure code trace's five-class and binary predictors and the conv trace's five classes; k = 2, 4;
+loads 0.5, 0.8, 0.95. The table of docs/multiserver.md (section 5) comes from ``--nonpreemptive
+--ks 2,4 --loads 0.5,0.8,0.95 --target-ci 0.01`` and, at 0.8 and 0.95, ``--jobs 2000000
+--target-ci 0.006``.
 """
 
 from __future__ import annotations

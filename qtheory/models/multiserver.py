@@ -33,7 +33,11 @@ What is exact, what is a bound
   preemptive priority classes (the prediction's own classes, or 8 quantile buckets of a
   continuous prediction) by recursive dimensionality reduction with busy-period transitions
   (:meth:`MGk.priority_approximation`, :mod:`qtheory.models.priority_k`; the default of
-  :meth:`MGk.mean_response_time` for PSPJF where its band is measured).
+  :meth:`MGk.mean_response_time` for PSPJF where its band is measured); SPJF-k at :math:`k \le 4`
+  as non-preemptive priority classes (the prediction's own classes) by two-class chains with
+  high-waiting periods and the waiting work of each cut
+  (:meth:`MGk.nonpreemptive_priority_approximation`, :mod:`qtheory.models.priority_np_k`; the
+  default for SPJF where its band is measured).
 * Lower bound, every policy: the larger of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
   (resource pooling) and a per-threshold mixed bound (:func:`_mixed_lower`, always
   :math:`\ge E[S]/s`).
@@ -749,7 +753,9 @@ class MGk:
           :meth:`srpt_approximation`; PSPJF-k at :math:`k \le 5` and loads up to 0.95 by
           :meth:`priority_approximation` (priority classes: the prediction's own classes when
           every PH fit matches two moments, or 8 quantile buckets of a continuous prediction on
-          a size law with :math:`C^2 \ge 1`); every other SOAP policy by
+          a size law with :math:`C^2 \ge 1`); SPJF-k at :math:`k \le 4` and loads up to 0.95 by
+          :meth:`nonpreemptive_priority_approximation` (the prediction's own classes, every PH
+          fit matching two moments); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
         * ``kind="bounds"`` (value ``nan``, ``lower`` and ``upper`` set): when neither exists
           (e.g. FCFS with an infinite second moment).
