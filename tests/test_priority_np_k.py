@@ -209,3 +209,12 @@ def test_simulator_within_band():
     r = qt.simulate(m, "spjf", jobs=3_200_000, seed=15, replications=REPS, progress=False)
     hw = halfwidth(r.ci, r.replications)
     assert abs(float(v) - r.mean) <= v.error * r.mean + hw, (float(v), r.mean, hw, v.error)
+
+
+def test_server_speed_is_a_time_scale():
+    # speed s: the same queue with the clock run s times faster (sizes / s, rates unchanged)
+    lams, mom = [0.4, 0.7, 0.3], np.array([(1.0, 3.0, 20.0), (0.8, 1.0, 2.0), (2.0, 10.0, 80.0)])
+    s = 2.5
+    fast = priority_np_k(3, lams, mom, server_speed=s)["class_means"]
+    scaled = priority_np_k(3, lams, mom / np.array([s, s**2, s**3]))["class_means"]
+    np.testing.assert_allclose(fast, scaled, rtol=REL)
