@@ -21,7 +21,7 @@ from stats_policy import assert_consistent, halfwidth
 import qtheory as qt
 from qtheory.laws.phase_type import PhaseType
 from qtheory.models._erlang import erlang_c
-from qtheory.models.priority_np_k import BAND, band, priority_np_k, waiting_periods
+from qtheory.models.priority_np_k import BAND, band, feasible, fits_match_two_moments, priority_np_k, waiting_periods
 
 REL = 1e-9
 REPS = 16
@@ -147,6 +147,9 @@ def test_errors_and_bands():
     with pytest.raises(ValueError, match="size_moments"):
         priority_np_k(2, [0.5], [(1.0, -1.0, 1.0)])
     assert band(0.8) == 0.03 and np.isnan(band(0.99)) and BAND[-1][0] == 1.0
+    assert feasible(3, 8) and feasible(4, 5) and not feasible(4, 6) and not feasible(5, 2)
+    assert fits_match_two_moments(4, [0.5, 0.5], [(1.0, 3.0, 20.0), (1.0, 1.6, 3.0)])       # C^2 = 2, 0.6
+    assert not fits_match_two_moments(4, [0.5, 0.5], [(1.0, 3.0, 20.0), (1.0, 1.3, 2.0)])   # C^2 = 0.3
     # a class of rate 0 is skipped
     r = priority_np_k(2, [0.5, 0.0, 0.6], [_exp(1.0)] * 3)
     assert np.isnan(r["class_means"][1])

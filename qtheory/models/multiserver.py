@@ -98,7 +98,7 @@ from .multiserver_bounds import (
 )
 from .priority_k import REF_RDR_T, priority_k
 from .priority_k import feasible as priority_k_feasible
-from .priority_np_k import REF_RDR_NP, priority_np_k
+from .priority_np_k import REF_RDR_NP, fits_match_two_moments, priority_np_k
 from .priority_np_k import band as np_band
 from .priority_np_k import feasible as np_feasible
 
@@ -710,15 +710,17 @@ class MGk:
 
     def _np_priority_route(self, pol: Policy) -> MeanResponseTime | None:
         r"""The non-preemptive priority-class answer :meth:`mean_response_time` gives for SPJF-k: the
-        prediction's own classes, :math:`k \le 4`, loads up to 0.95, every PH fit matching two
-        moments (where it was measured better than the Bondi-Buzen scaling: docs/multiserver.md,
-        section 5). None elsewhere."""
+        prediction's own classes, :math:`k \le 3` (or :math:`k = 4` with at most 5 classes), loads up
+        to 0.95, every PH fit matching two moments (where it was measured better than the
+        Bondi-Buzen scaling: docs/multiserver.md, section 5). None elsewhere."""
         if not (pol.formula_form() == "nonpreemptive" and pol.descriptor == "prediction") \
-                or not np_feasible(self.servers) or not math.isfinite(np_band(self.load)) \
-                or self.priority_classes() is None:
+                or not np_feasible(self.servers) or not math.isfinite(np_band(self.load)):
             return None
-        v = self.nonpreemptive_priority_approximation(pol)
-        return v if math.isfinite(v.error) else None
+        cls = self.priority_classes()
+        if cls is None or not np_feasible(self.servers, cls[0].size) \
+                or not fits_match_two_moments(self.servers, self.arrival_rate * cls[1], cls[2]):
+            return None                       # too slow, or a class too regular for the fits: not measured
+        return self.nonpreemptive_priority_approximation(pol)
 
     def _priority_route(self, pol: Policy) -> MeanResponseTime | None:
         r"""The priority-class answer :meth:`mean_response_time` gives for PSPJF-k, where the chain

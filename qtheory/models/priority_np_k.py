@@ -374,9 +374,44 @@ def band(load: float) -> float:
     return BAND[-1][1]
 
 
-def feasible(servers: int) -> bool:
-    """Whether :func:`priority_np_k` is fast enough for a routed value (:data:`MAX_SERVERS`)."""
-    return 1 <= int(servers) <= MAX_SERVERS
+#: most classes of the route at :data:`MAX_SERVERS` servers (one chain of about 300 phases per cut)
+MAX_CLASSES_AT_MAX_SERVERS = 5
+
+
+def feasible(servers: int, classes: int = 2) -> bool:
+    """Whether :func:`priority_np_k` is fast enough for a routed value: :math:`k \\le 3`, or
+    :math:`k = 4` (:data:`MAX_SERVERS`) with at most :data:`MAX_CLASSES_AT_MAX_SERVERS` classes
+    (docs/multiserver.md, section 5: 0.1-0.3 s a cut at :math:`k = 4` on one core)."""
+    k = int(servers)
+    return 1 <= k < MAX_SERVERS or (k == MAX_SERVERS and int(classes) <= MAX_CLASSES_AT_MAX_SERVERS)
+
+
+def cut_laws(arrival_rates, size_moments) -> list[tuple[float, np.ndarray, float, np.ndarray]]:
+    """``(rate_high, moments_high, rate_low, moments_low)`` of each cut (classes of positive rate)."""
+    lams = np.asarray(arrival_rates, float).ravel()
+    mom = np.asarray(size_moments, float).reshape(-1, 3)
+    live = lams > 0
+    lam, mm = lams[live], mom[live]
+    out = []
+    for c in range(lam.size - 1):
+        lh, ll = lam[:c + 1].sum(), lam[c + 1:].sum()
+        out.append((lh, (lam[:c + 1] @ mm[:c + 1]) / lh, ll, (lam[c + 1:] @ mm[c + 1:]) / ll))
+    return out
+
+
+def fits_match_two_moments(servers: int, arrival_rates, size_moments, max_configs: int = 40) -> bool:
+    """Whether every PH fit :func:`priority_np_k` would use matches two moments (cheap: no chain
+    is solved)."""
+    k = int(servers)
+    cuts = cut_laws(arrival_rates, size_moments)
+    if not cuts:
+        mom = np.asarray(size_moments, float).reshape(-1, 3)[np.asarray(arrival_rates, float).ravel() > 0][0]
+        return abs(fit_two_phase(*mom).moment(2) / mom[1] - 1.0) < 1e-6
+    for _, mh, _, ml in cuts:
+        ph_h, ph_l = _fits(k, mh, ml, max_configs)
+        if not all(abs(ph.moment(2) / m[1] - 1.0) < 1e-6 for ph, m in ((ph_h, mh), (ph_l, ml))):
+            return False
+    return True
 
 
 def priority_np_k(servers: int, arrival_rates, size_moments, server_speed: float = 1.0,
@@ -439,10 +474,7 @@ def priority_np_k(servers: int, arrival_rates, size_moments, server_speed: float
         cum = np.cumsum(r)
         whi, wlo = np.zeros(m), np.zeros(m)
         phases, two = 0, True
-        for c in range(m - 1):
-            lh, ll = lam[:c + 1].sum(), lam[c + 1:].sum()
-            mh = (lam[:c + 1] @ mm[:c + 1]) / lh
-            ml = (lam[c + 1:] @ mm[c + 1:]) / ll
+        for c, (lh, mh, ll, ml) in enumerate(cut_laws(lam, mm)):
             res = two_class_waits(k, lh, mh, ll, ml, s, pairs, max_configs)
             whi[c], wlo[c] = res["wait_high"], res["wait_low"]
             phases, two = max(phases, res["phases"]), two and res["two_moments"]
@@ -460,5 +492,5 @@ def priority_np_k(servers: int, arrival_rates, size_moments, server_speed: float
             "exact_structure": m <= 2}
 
 
-__all__ = ["priority_np_k", "two_class_waits", "waiting_periods", "feasible", "band", "BAND", "MAX_SERVERS",
-           "REF_RDR_NP"]
+__all__ = ["priority_np_k", "two_class_waits", "waiting_periods", "feasible", "fits_match_two_moments", "band",
+           "BAND", "MAX_SERVERS", "MAX_CLASSES_AT_MAX_SERVERS", "REF_RDR_NP"]
