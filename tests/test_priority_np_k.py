@@ -21,7 +21,7 @@ from stats_policy import assert_consistent, halfwidth
 import qtheory as qt
 from qtheory.laws.phase_type import PhaseType
 from qtheory.models._erlang import erlang_c
-from qtheory.models.priority_np_k import BAND, band, feasible, fits_match_two_moments, priority_np_k, waiting_periods
+from qtheory.models.priority_np_k import BAND, band, feasible, fits_match, priority_np_k, waiting_periods
 
 REL = 1e-9
 REPS = 16
@@ -148,8 +148,10 @@ def test_errors_and_bands():
         priority_np_k(2, [0.5], [(1.0, -1.0, 1.0)])
     assert band(0.8) == 0.03 and np.isnan(band(0.99)) and BAND[-1][0] == 1.0
     assert feasible(3, 8) and feasible(4, 5) and not feasible(4, 6) and not feasible(5, 2)
-    assert fits_match_two_moments(4, [0.5, 0.5], [(1.0, 3.0, 20.0), (1.0, 1.6, 3.0)])       # C^2 = 2, 0.6
-    assert not fits_match_two_moments(4, [0.5, 0.5], [(1.0, 3.0, 20.0), (1.0, 1.3, 2.0)])   # C^2 = 0.3
+    two = [(1.0, 3.0, 20.0), (1.0, 1.6, 3.0)]                    # C^2 = 2 (H2: three moments), 0.6 (two)
+    assert fits_match(4, [0.5, 0.5], two) and not fits_match(4, [0.5, 0.5], two, moments=3)
+    assert fits_match(4, [0.5, 0.5], [(1.0, 3.0, 20.0), (1.0, 4.0, 40.0)], moments=3)
+    assert not fits_match(4, [0.5, 0.5], [(1.0, 3.0, 20.0), (1.0, 1.3, 2.0)])    # C^2 = 0.3: Erlang-2
     # a class of rate 0 is skipped
     r = priority_np_k(2, [0.5, 0.0, 0.6], [_exp(1.0)] * 3)
     assert np.isnan(r["class_means"][1])
@@ -166,13 +168,18 @@ def test_routing_and_labels():
     # five servers, or a load above the measured ones: the Bondi-Buzen scaling
     assert "Bondi-Buzen" in qt.MGk(5, 4.0 / mean, None, pr).mean_response_time("spjf").method
     assert "Bondi-Buzen" in qt.MGk(2, 1.98 / mean, None, pr).mean_response_time("spjf").method
-    # a class too regular for a two-phase fit within the state budget (C^2 < 1/2, Erlang-2):
-    # the band is not measured there, so the route stays on the scaling
+    # classes with C^2 < 1 (here < 1/2: an Erlang-2 within the state budget, band not measured):
+    # the route stays on the scaling, as good or better there
     tight = qt.EmpiricalPairs(np.array([1.0, 1.1, 5.0, 6.0]), np.array([1.0, 1.0, 2.0, 2.0]),
                               np.array([0.25, 0.25, 0.25, 0.25]))
     mt = qt.MGk(2, 1.6 / 3.275, None, tight)
     assert "Bondi-Buzen" in mt.mean_response_time("spjf").method
     assert np.isnan(mt.nonpreemptive_priority_approximation("spjf").error)
+    # one bit of advice on exponential sizes: classes with 1/2 <= C^2 < 1 (two-moment Coxian fits), where
+    # the scaling was measured as good or better (docs/multiserver.md, section 5)
+    onebit = qt.MGk(2, 1.6, qt.Exponential(1.0), qt.OneBit(float(np.log(2.0)), 0.1, 0.1))
+    assert "Bondi-Buzen" in onebit.mean_response_time("spjf").method
+    assert np.isfinite(onebit.nonpreemptive_priority_approximation("spjf").error)
     # a continuous prediction has no classes of its own
     m = qt.MGk(2, 1.6, qt.Exponential(1.0), qt.LogNormalPrediction(sigma=0.5))
     with pytest.raises(NotImplementedError, match="few values"):

@@ -98,7 +98,7 @@ from .multiserver_bounds import (
 )
 from .priority_k import REF_RDR_T, priority_k
 from .priority_k import feasible as priority_k_feasible
-from .priority_np_k import REF_RDR_NP, fits_match_two_moments, priority_np_k
+from .priority_np_k import REF_RDR_NP, fits_match, priority_np_k
 from .priority_np_k import band as np_band
 from .priority_np_k import feasible as np_feasible
 
@@ -711,15 +711,17 @@ class MGk:
     def _np_priority_route(self, pol: Policy) -> MeanResponseTime | None:
         r"""The non-preemptive priority-class answer :meth:`mean_response_time` gives for SPJF-k: the
         prediction's own classes, :math:`k \le 3` (or :math:`k = 4` with at most 5 classes), loads up
-        to 0.95, every PH fit matching two moments (where it was measured better than the
-        Bondi-Buzen scaling: docs/multiserver.md, section 5). None elsewhere."""
+        to 0.95, every PH fit matching three moments (every aggregated class with :math:`C^2 \ge 1`,
+        fitted by a hyperexponential: where the chain was measured better than the Bondi-Buzen
+        scaling; on classes with :math:`C^2 < 1` the scaling was as good or better:
+        docs/multiserver.md, section 5). None elsewhere."""
         if not (pol.formula_form() == "nonpreemptive" and pol.descriptor == "prediction") \
                 or not np_feasible(self.servers) or not math.isfinite(np_band(self.load)):
             return None
         cls = self.priority_classes()
         if cls is None or not np_feasible(self.servers, cls[0].size) \
-                or not fits_match_two_moments(self.servers, self.arrival_rate * cls[1], cls[2]):
-            return None                       # too slow, or a class too regular for the fits: not measured
+                or not fits_match(self.servers, self.arrival_rate * cls[1], cls[2], moments=3):
+            return None                       # too slow, or classes with C^2 < 1: the scaling was as good
         return self.nonpreemptive_priority_approximation(pol)
 
     def _priority_route(self, pol: Policy) -> MeanResponseTime | None:
@@ -757,7 +759,7 @@ class MGk:
           every PH fit matches two moments, or 8 quantile buckets of a continuous prediction on
           a size law with :math:`C^2 \ge 1`); SPJF-k at :math:`k \le 4` and loads up to 0.95 by
           :meth:`nonpreemptive_priority_approximation` (the prediction's own classes, every PH
-          fit matching two moments); every other SOAP policy by
+          fit matching three moments); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
         * ``kind="bounds"`` (value ``nan``, ``lower`` and ``upper`` set): when neither exists
           (e.g. FCFS with an infinite second moment).

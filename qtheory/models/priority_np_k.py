@@ -399,18 +399,20 @@ def cut_laws(arrival_rates, size_moments) -> list[tuple[float, np.ndarray, float
     return out
 
 
-def fits_match_two_moments(servers: int, arrival_rates, size_moments, max_configs: int = 40) -> bool:
-    """Whether every PH fit :func:`priority_np_k` would use matches two moments (cheap: no chain
-    is solved)."""
+def fits_match(servers: int, arrival_rates, size_moments, moments: int = 2, max_configs: int = 40) -> bool:
+    """Whether every PH fit :func:`priority_np_k` would use (the two aggregated classes of every
+    cut) matches the first ``moments`` moments (2 or 3; cheap: no chain is solved)."""
     k = int(servers)
+    n = int(moments)
     cuts = cut_laws(arrival_rates, size_moments)
     if not cuts:
         mom = np.asarray(size_moments, float).reshape(-1, 3)[np.asarray(arrival_rates, float).ravel() > 0][0]
-        return abs(fit_two_phase(*mom).moment(2) / mom[1] - 1.0) < 1e-6
+        cuts = [(1.0, mom, 1.0, mom)]
     for _, mh, _, ml in cuts:
         ph_h, ph_l = _fits(k, mh, ml, max_configs)
-        if not all(abs(ph.moment(2) / m[1] - 1.0) < 1e-6 for ph, m in ((ph_h, mh), (ph_l, ml))):
-            return False
+        for ph, m in ((ph_h, mh), (ph_l, ml)):
+            if any(abs(ph.moment(j) / m[j - 1] - 1.0) > 1e-6 for j in range(2, n + 1)):
+                return False
     return True
 
 
@@ -492,5 +494,5 @@ def priority_np_k(servers: int, arrival_rates, size_moments, server_speed: float
             "exact_structure": m <= 2}
 
 
-__all__ = ["priority_np_k", "two_class_waits", "waiting_periods", "feasible", "fits_match_two_moments", "band",
+__all__ = ["priority_np_k", "two_class_waits", "waiting_periods", "feasible", "fits_match", "band",
            "BAND", "MAX_SERVERS", "MAX_CLASSES_AT_MAX_SERVERS", "REF_RDR_NP"]
