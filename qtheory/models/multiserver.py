@@ -33,9 +33,9 @@ What is exact, what is a bound
   preemptive priority classes (the prediction's own classes, or 8 quantile buckets of a
   continuous prediction) by recursive dimensionality reduction with busy-period transitions
   (:meth:`MGk.priority_approximation`, :mod:`qtheory.models.priority_k`; the default of
-  :meth:`MGk.mean_response_time` for PSPJF where its band is measured); SPJF-k at :math:`k \le 4`
-  as non-preemptive priority classes (the prediction's own classes) by two-class chains with
-  high-waiting periods and the waiting work of each cut
+  :meth:`MGk.mean_response_time` for PSPJF where its band is measured); SPJF-k at :math:`k \le 3`
+  (:math:`k = 4`: two classes) as non-preemptive priority classes (the prediction's own classes)
+  by two-class chains with high-waiting periods and the waiting work of each cut
   (:meth:`MGk.nonpreemptive_priority_approximation`, :mod:`qtheory.models.priority_np_k`; the
   default for SPJF where its band is measured).
 * Lower bound, every policy: the larger of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
@@ -710,7 +710,7 @@ class MGk:
 
     def _np_priority_route(self, pol: Policy) -> MeanResponseTime | None:
         r"""The non-preemptive priority-class answer :meth:`mean_response_time` gives for SPJF-k: the
-        prediction's own classes, :math:`k \le 3` (or :math:`k = 4` with at most 5 classes), loads up
+        prediction's own classes, :math:`k \le 3` (or :math:`k = 4` with two classes), loads up
         to 0.95, every PH fit matching three moments (every aggregated class with :math:`C^2 \ge 1`,
         fitted by a hyperexponential: where the chain was measured better than the Bondi-Buzen
         scaling; on classes with :math:`C^2 < 1` the scaling was as good or better:
@@ -757,7 +757,8 @@ class MGk:
           :meth:`srpt_approximation`; PSPJF-k at :math:`k \le 5` and loads up to 0.95 by
           :meth:`priority_approximation` (priority classes: the prediction's own classes when
           every PH fit matches two moments, or 8 quantile buckets of a continuous prediction on
-          a size law with :math:`C^2 \ge 1`); SPJF-k at :math:`k \le 4` and loads up to 0.95 by
+          a size law with :math:`C^2 \ge 1`); SPJF-k at :math:`k \le 3` (:math:`k = 4`: two
+          classes) and loads up to 0.95 by
           :meth:`nonpreemptive_priority_approximation` (the prediction's own classes, every PH
           fit matching three moments); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
@@ -786,7 +787,7 @@ class MGk:
                     return pr                                  # PSPJF-k: priority classes, k <= 5
                 pr = self._np_priority_route(pol)
                 if pr is not None:
-                    return pr                                  # SPJF-k: non-preemptive classes, k <= 4
+                    return pr                                  # SPJF-k: non-preemptive classes, k <= 3
                 if pol.descriptor == "size" and pol.formula_form() in ("remaining", "static"):
                     return self.srpt_approximation(pol)       # SRPT-k, PSJF-k: measured more accurate
                 return self.approximation(pol)

@@ -374,14 +374,15 @@ def band(load: float) -> float:
     return BAND[-1][1]
 
 
-#: most classes of the route at :data:`MAX_SERVERS` servers (one chain of about 300 phases per cut)
-MAX_CLASSES_AT_MAX_SERVERS = 5
+#: most classes of the route at :data:`MAX_SERVERS` servers (one chain of about 300 phases per cut:
+#: five classes took 2.4-2.8 s on a loaded core, two 0.7-1.1 s, the preemptive chain 0.2-0.6 s)
+MAX_CLASSES_AT_MAX_SERVERS = 2
 
 
 def feasible(servers: int, classes: int = 2) -> bool:
     """Whether :func:`priority_np_k` is fast enough for a routed value: :math:`k \\le 3`, or
     :math:`k = 4` (:data:`MAX_SERVERS`) with at most :data:`MAX_CLASSES_AT_MAX_SERVERS` classes
-    (docs/multiserver.md, section 5: 0.1-0.3 s a cut at :math:`k = 4` on one core)."""
+    (docs/multiserver.md, section 5: 0.3-0.6 s a cut at :math:`k = 4` on a loaded core)."""
     k = int(servers)
     return 1 <= k < MAX_SERVERS or (k == MAX_SERVERS and int(classes) <= MAX_CLASSES_AT_MAX_SERVERS)
 
