@@ -385,7 +385,7 @@ MAX_CLASSES_AT_MAX_SERVERS = 2
 
 
 def feasible(servers: int, classes: int = 2) -> bool:
-    """Whether :func:`priority_np_k` is fast enough for a routed value: :math:`k \\le 3`, or
+    r"""Whether :func:`priority_np_k` is fast enough for a routed value: :math:`k \le 3`, or
     :math:`k = 4` (:data:`MAX_SERVERS`) with at most :data:`MAX_CLASSES_AT_MAX_SERVERS` classes
     (docs/multiserver.md, section 5: 0.3-0.6 s a cut at :math:`k = 4` on a loaded core)."""
     k = int(servers)
