@@ -7,6 +7,7 @@ Run from the repository root (one core; prints tables, writes JSON)::
     python benchmarks/bench_multiserver.py --grid     # Part B too: the error grid against the simulator
     python benchmarks/bench_multiserver.py --priority # Part C only: PSPJF-k as priority classes (RDR-A)
     python benchmarks/bench_multiserver.py --buckets  # Part D only: PSPJF-k on bucketed predictions (RDR-T)
+    python benchmarks/bench_multiserver.py --nonpreemptive  # Part E only: SPJF-k / SJF-k as classes
 
 Part A times one cold ``MGk(...).mean_response_time(policy)`` (fresh law and model objects, so
 no cache) for FCFS, SPJF, PSPJF, SPRPT, SRPT on exponential, Weibull(0.5) and the two Azure LLM
@@ -44,6 +45,16 @@ bucketed) and the five-class and binary predictors (already classes), the conv t
 classes; k = 2, 4, 5; loads 0.5, 0.8, 0.9. Per point: the time of the chain, whether
 ``mean_response_time`` takes it (all PH fits match two moments), the Bondi-Buzen value for
 comparison.
+
+Part E (``--nonpreemptive``) measures the non-preemptive priority-class chain
+(:func:`qtheory.models.priority_np_k.priority_np_k`, the route of ``MGk.mean_response_time`` for
+SPJF-k on the prediction's own classes at k <= 4) and the Bondi-Buzen scaling of the pooled Cobham
+value, against the simulator running the same classes: SJF-k on 2 and 8 quantile buckets of
+exponential and Weibull(0.5) sizes (the simulator runs SPJF on the bucket index), SPJF-k on the
+Azure code trace's five-class and binary predictors and the conv trace's five classes; k = 2, 4;
+loads 0.5, 0.8, 0.95. The table of docs/multiserver.md (section 5) comes from ``--nonpreemptive
+--ks 2,4 --loads 0.5,0.8,0.95 --target-ci 0.01`` and, at 0.8 and 0.95, ``--jobs 2000000
+--target-ci 0.006``.
 """
 
 from __future__ import annotations
@@ -309,12 +320,85 @@ def part_d(jobs: int, reps: int, ks=(2, 4, 5), loads=(0.5, 0.8, 0.9), names=None
     return rows
 
 
+def np_laws(classes=(2, 8)):
+    """(name, size law, prediction law for the model, prediction law for the simulator, class
+    moments or None): SJF-k on m quantile buckets of the size (exponential, Weibull(0.5)); SPJF-k
+    on the Azure traces' own classes (five-class and binary predictors)."""
+    out = []
+    for lname, size in (("exp", qt.Exponential(1.0)), ("weibull0.5", qt.Weibull(0.5, mean=1.0))):
+        for m in classes:
+            edges = [float(size.ppf(i / m)) for i in range(1, m)] + [math.inf]
+            lo = [0.0] + edges[:-1]
+            p = np.array([float(size.partial_moment(0, b) - size.partial_moment(0, a)) if math.isfinite(b)
+                          else float(1 - size.partial_moment(0, a)) for a, b in zip(lo, edges, strict=True)])
+            mom = np.array([[(float(size.partial_moment(n, b)) if math.isfinite(b) else float(size.moment(n)))
+                             - float(size.partial_moment(n, a)) for n in (1, 2, 3)]
+                            for a, b in zip(lo, edges, strict=True)]) / p[:, None]
+            out.append((f"{lname}-sjf{m}", size, Bucketed(qt.PerfectPrediction(), edges), (p, mom)))
+    for svc in ("code", "conv"):
+        tr = qt.datasets.azure_llm_2023(svc)
+        for pred in ("five_class", "binary"):
+            pr = tr.pairs(pred)
+            out.append((f"{svc}-{pred}", pr.size_law(), pr, None))
+    return out
+
+
+def part_e(jobs: int, reps: int, ks=(2, 4), loads=(0.5, 0.8, 0.95), names=None, target_ci=0.01) -> list[dict]:
+    """Non-preemptive priority classes (SPJF-k on classes, SJF-k on size buckets): the two-class
+    chain with the work of each cut (``qtheory.models.priority_np_k``) and the Bondi-Buzen scaling of
+    the pooled Cobham value, against the simulator running the same classes."""
+    from qtheory.models.multiserver import _pooled_nonpreemptive
+    from qtheory.models.priority_np_k import priority_np_k
+
+    rows = []
+    head = (f"{'law':<18} {'k':>2} {'load':>4} {'cls':>3} {'chain':>9} {'ms':>6} {'lo-side':>9} {'BB':>9} "
+            f"{'sim':>9} {'ci':>6} {'chain':>7} {'lo':>7} {'BB':>7}")
+    print(head)
+    print("-" * len(head))
+    for name, size, pred, cls in np_laws():
+        if names and not any(name.startswith(n) for n in names):
+            continue
+        for k in ks:
+            for load in loads:
+                m = qt.MGk(k, load * k / size.mean, size, pred)
+                p, mom = (cls if cls is not None else m.priority_classes()[1:])
+                lams = m.arrival_rate * p
+                t0 = time.perf_counter()
+                res = priority_np_k(k, lams, mom)
+                dt = time.perf_counter() - t0
+                v = res["mean_response_time"]
+                vlo = priority_np_k(k, lams, mom, difference="low")["mean_response_time"]
+                es = size.mean
+                ratio = m._fcfs_wait_ratio()
+                bb = es + (_pooled_nonpreemptive(lams, mom, k) - es / k) * ratio
+                sim, ci, n = _simulate(m, "spjf", jobs, reps, 9000 + k, target_ci)
+                row = {"law": name, "k": k, "load": load, "classes": int(len(p)), "chain": v, "chain_low": vlo,
+                       "seconds": dt, "phases": res["phases"], "two_moments": res["two_moments"], "bb": bb,
+                       "sim": sim, "ci": ci, "jobs": n, "err": v / sim - 1, "err_low": vlo / sim - 1,
+                       "bb_err": bb / sim - 1}
+                rows.append(row)
+                print(f"{name:<18} {k:>2} {load:>4} {len(p):>3} {v:>9.5g} {1e3 * dt:>6.0f} {vlo:>9.5g} {bb:>9.5g} "
+                      f"{sim:>9.5g} {100 * ci / sim:>5.2f}% {100 * row['err']:>6.2f}% {100 * row['err_low']:>6.2f}% "
+                      f"{100 * row['bb_err']:>6.2f}%", flush=True)
+    for load in loads:
+        sub = [r for r in rows if r["load"] == load]
+        if sub:
+            a = max(sub, key=lambda r: abs(r["err"]))
+            b = max(sub, key=lambda r: abs(r["bb_err"]))
+            print(f"load {load}: largest |err| chain {100 * abs(a['err']):.2f}% ({a['law']} k={a['k']}, CI "
+                  f"{100 * a['ci'] / a['sim']:.2f}%), Bondi-Buzen {100 * abs(b['bb_err']):.2f}% "
+                  f"({b['law']} k={b['k']})")
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer cases, no simulation baseline")
     ap.add_argument("--grid", action="store_true", help="also the error grid against the simulator")
     ap.add_argument("--priority", action="store_true", help="only Part C: PSPJF-k as priority classes")
     ap.add_argument("--buckets", action="store_true", help="only Part D: PSPJF-k on bucketed predictions")
+    ap.add_argument("--nonpreemptive", action="store_true",
+                    help="only Part E: SPJF-k / SJF-k as non-preemptive priority classes")
     ap.add_argument("--jobs", type=int, default=400_000, help="jobs per simulation of the grid")
     ap.add_argument("--reps", type=int, default=16, help="replications per simulation of the grid")
     ap.add_argument("--ks", default="2,4,8,16")
@@ -334,6 +418,16 @@ def main(argv=None) -> int:
         out = Path(args.out).with_name("bench_multiserver_buckets.json")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"buckets": rows_d}, indent=1))
+        print(f"wrote {out}")
+        return 0
+    if args.nonpreemptive:
+        rows_e = part_e(args.jobs, args.reps, [int(x) for x in args.ks.split(",")],
+                        [float(x) for x in args.loads.split(",")],
+                        None if args.laws == ap.get_default("laws") else args.laws.split(","),
+                        args.target_ci if args.target_ci is not None else 0.01)
+        out = Path(args.out).with_name("bench_multiserver_nonpreemptive.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"nonpreemptive": rows_e}, indent=1))
         print(f"wrote {out}")
         return 0
     if args.priority:

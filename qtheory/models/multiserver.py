@@ -33,7 +33,11 @@ What is exact, what is a bound
   preemptive priority classes (the prediction's own classes, or 8 quantile buckets of a
   continuous prediction) by recursive dimensionality reduction with busy-period transitions
   (:meth:`MGk.priority_approximation`, :mod:`qtheory.models.priority_k`; the default of
-  :meth:`MGk.mean_response_time` for PSPJF where its band is measured).
+  :meth:`MGk.mean_response_time` for PSPJF where its band is measured); SPJF-k at :math:`k \le 3`
+  (:math:`k = 4`: two classes) as non-preemptive priority classes (the prediction's own classes)
+  by two-class chains with high-waiting periods and the waiting work of each cut
+  (:meth:`MGk.nonpreemptive_priority_approximation`, :mod:`qtheory.models.priority_np_k`; the
+  default for SPJF where its band is measured).
 * Lower bound, every policy: the largest of :math:`E[T^{SRPT\text{-}1}_{\text{speed } ks}]`
   (resource pooling), a per-threshold mixed bound (:func:`_mixed_lower`, always
   :math:`\ge E[S]/s`), the increasing-speed-queue bound (:func:`_isq_lower`) and the overflow
@@ -98,6 +102,9 @@ from .multiserver_bounds import (
 )
 from .priority_k import REF_RDR_T, priority_k
 from .priority_k import feasible as priority_k_feasible
+from .priority_np_k import REF_RDR_NP, fits_match, priority_np_k
+from .priority_np_k import band as np_band
+from .priority_np_k import feasible as np_feasible
 
 
 def _pooled_priority(lams, mom, speed: float) -> float:
@@ -110,6 +117,20 @@ def _pooled_priority(lams, mom, speed: float) -> float:
     sig = np.concatenate([[0.0], np.cumsum(lams * mom[:, 0]) / speed])
     w2 = np.cumsum(lams * mom[:, 1]) / speed**2
     t = mom[:, 0] / speed / (1 - sig[:-1]) + w2 / (2 * (1 - sig[:-1]) * (1 - sig[1:]))
+    return float(lams @ t / lams.sum())
+
+
+def _pooled_nonpreemptive(lams, mom, speed: float) -> float:
+    r"""Mean response time of the M/G/1 with non-preemptive priority classes (class 0 first) at
+    speed ``speed`` (Cobham, "Priority assignment in waiting line problems", Operations Research
+    2, 1954): :math:`E[T_i] = \frac{W_0}{(1-\sigma_{i-1})(1-\sigma_i)} + \frac{E[S_i]}{c}`,
+    :math:`W_0 = \sum_j \lambda_j E[S_j^2]/(2c^2)`, :math:`\sigma_i = \sum_{j\le i}\lambda_j
+    E[S_j]/c`, rate-weighted."""
+    lams = np.asarray(lams, float)
+    mom = np.asarray(mom, float)
+    sig = np.concatenate([[0.0], np.cumsum(lams * mom[:, 0]) / speed])
+    w0 = float(lams @ mom[:, 1]) / (2 * speed**2)
+    t = mom[:, 0] / speed + w0 / ((1 - sig[:-1]) * (1 - sig[1:]))
     return float(lams @ t / lams.sum())
 
 
@@ -641,6 +662,72 @@ class MGk:
         self._cache[key] = out
         return out
 
+    def nonpreemptive_priority_approximation(self, policy="spjf") -> MeanResponseTime:
+        r"""**Approximation** of :math:`E[T]` of SPJF-k as non-preemptive priority classes (FCFS
+        within a class), the prediction's own classes (:meth:`priority_classes` with
+        ``classes=None``: EmpiricalPairs with at most :attr:`MAX_PRIORITY_CLASSES` values, OneBit),
+        for :math:`k \le 4` (:func:`qtheory.models.priority_np_k.priority_np_k`): for each cut
+        :math:`c` a two-class chain (high: the classes :math:`\le c`; low: the others) whose
+        level is the number of waiting low jobs and whose high-waiting periods (no low job starts
+        in them) are fitted per starting configuration and number of low jobs left in service on
+        three moments; the waits of the classes from the waiting work of each cut,
+
+        .. math::
+            \rho_i E[W_i] = \varrho_i W^{hi}_i - \varrho_{i-1} W^{hi}_{i-1},\qquad
+            E[W_m] = W^{lo}_{m-1},
+
+        Cobham's formula on one server (docs/multiserver.md, section 5). Band:
+        :data:`qtheory.models.priority_np_k.BAND`, measured against the simulator where every
+        PH fit matches two moments (``two_moments`` in the method text otherwise: not measured,
+        band ``nan``). The value is clamped into the proven bounds."""
+        pol = get_policy(policy)
+        self._check_policy(pol)
+        if not (pol.formula_form() == "nonpreemptive" and pol.descriptor == "prediction"):
+            raise NotImplementedError(f"the non-preemptive priority-class model is for SPJF, not {pol.name}")
+        key = ("rdr_np", pol)
+        if key in self._cache:
+            return self._cache[key]
+        cls = self.priority_classes()
+        if cls is None:
+            raise NotImplementedError("SPJF-k as priority classes needs a prediction with few values (at most "
+                                      f"{self.MAX_PRIORITY_CLASSES}: EmpiricalPairs, OneBit)")
+        if not np_feasible(self.servers):
+            raise NotImplementedError("the non-preemptive priority-class chain is limited to k <= 4 servers")
+        ys, p, mom = cls
+        res = priority_np_k(self.servers, self.arrival_rate * p, mom, self.server_speed)
+        v = res["mean_response_time"]
+        what = (f"SPJF-k as {ys.size} non-preemptive priority classes: two-class chains with high-waiting "
+                f"periods per start (three moments), class waits from the waiting work of each cut "
+                f"({res['phases']} phases per level")
+        if res["two_moments"]:
+            what += ")"
+            err = np_band(self.load)
+        else:
+            what += "; a law with C^2 < 1/2 fitted by an Erlang-2: band not measured)"
+            err = math.nan
+        b = self.bounds(pol)
+        clamped = min(max(v, b.lower), b.upper)
+        note = "" if clamped == v else f" (clamped into the proven bounds from {v:.6g})"
+        out = MeanResponseTime(clamped, "approx", err, what + note, REF_RDR_NP, b.lower, b.upper)
+        self._cache[key] = out
+        return out
+
+    def _np_priority_route(self, pol: Policy) -> MeanResponseTime | None:
+        r"""The non-preemptive priority-class answer :meth:`mean_response_time` gives for SPJF-k: the
+        prediction's own classes, :math:`k \le 3` (or :math:`k = 4` with two classes), loads up
+        to 0.95, every PH fit matching three moments (every aggregated class with :math:`C^2 \ge 1`,
+        fitted by a hyperexponential: where the chain was measured better than the Bondi-Buzen
+        scaling; on classes with :math:`C^2 < 1` the scaling was as good or better:
+        docs/multiserver.md, section 5). None elsewhere."""
+        if not (pol.formula_form() == "nonpreemptive" and pol.descriptor == "prediction") \
+                or not np_feasible(self.servers) or not math.isfinite(np_band(self.load)):
+            return None
+        cls = self.priority_classes()
+        if cls is None or not np_feasible(self.servers, cls[0].size) \
+                or not fits_match(self.servers, self.arrival_rate * cls[1], cls[2], moments=3):
+            return None                       # too slow, or classes with C^2 < 1: the scaling was as good
+        return self.nonpreemptive_priority_approximation(pol)
+
     def _priority_route(self, pol: Policy) -> MeanResponseTime | None:
         r"""The priority-class answer :meth:`mean_response_time` gives for PSPJF-k, where the chain
         is feasible (:math:`k \le 5`) and measured: the prediction's own classes when every PH fit
@@ -674,7 +761,10 @@ class MGk:
           :meth:`srpt_approximation`; PSPJF-k at :math:`k \le 5` and loads up to 0.95 by
           :meth:`priority_approximation` (priority classes: the prediction's own classes when
           every PH fit matches two moments, or 8 quantile buckets of a continuous prediction on
-          a size law with :math:`C^2 \ge 1`); every other SOAP policy by
+          a size law with :math:`C^2 \ge 1`); SPJF-k at :math:`k \le 3` (:math:`k = 4`: two
+          classes) and loads up to 0.95 by
+          :meth:`nonpreemptive_priority_approximation` (the prediction's own classes, every PH
+          fit matching three moments); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
         * ``kind="bounds"`` (value ``nan``, ``lower`` and ``upper`` set): when neither exists
           (e.g. FCFS with an infinite second moment).
@@ -699,6 +789,9 @@ class MGk:
                 pr = self._priority_route(pol)
                 if pr is not None:
                     return pr                                  # PSPJF-k: priority classes, k <= 5
+                pr = self._np_priority_route(pol)
+                if pr is not None:
+                    return pr                                  # SPJF-k: non-preemptive classes, k <= 3
                 if pol.descriptor == "size" and pol.formula_form() in ("remaining", "static"):
                     return self.srpt_approximation(pol)       # SRPT-k, PSJF-k: measured more accurate
                 return self.approximation(pol)
