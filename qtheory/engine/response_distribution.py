@@ -42,6 +42,7 @@ import numpy as np
 from ..laws._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
 from ..policies import Policy, get_policy
 from . import laplace_inversion as li
+from . import response_distribution_generic as rdg
 from .distribution import ResponseTimeDistribution
 
 #: panel width in log x of the size rule used for transforms (10 Gauss-Legendre nodes each):
@@ -574,6 +575,8 @@ def _check(model, policy, x):
     if pol.descriptor == "prediction" and (form in ("nonpreemptive", "static", "remaining")
                                            or pol.declares("response_transform")):
         return pol
+    if rdg.is_generic(pol):  # SRPT-Bounce, Gittins, user ranks: response_distribution_generic
+        return pol
     if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
         raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
     return pol
@@ -629,6 +632,11 @@ def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
         if y is not None:
             raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
         return ps_distribution(model, x, waiting)
+    if rdg.is_generic(pol):
+        eq = pol.exact_equivalent(model.size) if not model.size.is_discrete else None
+        if eq is None:
+            return rdg.build(model, pol, x, y, waiting)
+        pol = eq  # Gittins on a monotone-hazard law schedules as FB or FCFS: their transforms
     if pol.descriptor == "prediction":
         return _build_prediction(model, pol, x, y, waiting)
     if y is not None:
