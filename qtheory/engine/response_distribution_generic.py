@@ -53,8 +53,8 @@ EULER_N_KINKS = 1600
 EULER_M_KINKS = 40
 #: Gauss-Legendre nodes per panel of a gap with moving new-job cut-offs, and the most phase
 #: (radians of :math:`\operatorname{Im}\eta\,\Delta c`) one panel may hold
-GL_NODES = 12
-PANEL_PHASE = 6.0
+GL_NODES = 24
+PANEL_PHASE = 28.0
 #: a moving term below this (weight times :math:`e^{-\operatorname{Re}(s) c}`) is negligible
 DAMPED = 1e-18
 #: transform values per block (memory: block x levels complex numbers)
@@ -104,7 +104,7 @@ def _law_count(rs, re, g, P, S, E, go, xs, ps, xo):  # pragma: no cover - compil
 
 @numba.njit(cache=True)
 def _laws(rs_arr, re_arr, g, P, S, E, go, xs, ps, xo):  # pragma: no cover - compiled
-    """The new-job laws at levels (structure at ``rs_arr``, values at ``re_arr``) in CSR form:
+    r"""The new-job laws at levels (structure at ``rs_arr``, values at ``re_arr``) in CSR form:
     entries ``(x0, dx, w)``: a size :math:`x_0 + dx\,(v - re)` of probability w (dx != 0 only
     for a moving cut-off)."""
     L = rs_arr.size
@@ -316,14 +316,14 @@ def _kendall(s, lam, X, D, W, lo, hi, dv, u):  # pragma: no cover - compiled
         step = (u - s - lam * psi) / (1.0 - lam * dpsi)
         u = u - step
         err = abs(step) / abs(u)
-        if err <= 1e-10 or (err <= 1e-7 and err >= prev):
+        if err <= 1e-9 or (err <= 1e-7 and err >= prev):
             break
         prev = err
     return u
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
+def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg, x4, w4, x6, w6, x12, w12,
                 EX, C):  # pragma: no cover - compiled
     """For every s: :math:`\\eta` at the exact levels flagged in ``need`` (``EX``) and the
     prefix integrals :math:`C_k = \\int_{u_0}^{u_k}\\eta_v\\,dv` for k < nk (``C``)."""
@@ -362,15 +362,26 @@ def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
                 C[i, k + 1] = C[i, k] + d * cur
                 continue
             tend = min(tmax, d)
-            phase = (abs(si.imag) + 2.0 * lam) * dmax * tend
-            npan = max(1, int(math.ceil(phase / PANEL_PHASE_K)))
+            # total phase |eta| dc (v - u_k) over the oscillating part: Gauss-Legendre with
+            # 4 nodes up to 0.1, 6 up to 0.8, 12 up to 8, else panels of at most PANEL_PHASE
+            # with 24 (error about h A phi^{2n} (n!)^4 / ((2n+1) ((2n)!)^3) < 1e-15 h A, A the
+            # moving terms' size)
+            phase = (abs(si) + 2.0 * lam) * dmax * tend
+            if phase <= 0.1:
+                xq, wq, npan = x4, w4, 1
+            elif phase <= 0.8:
+                xq, wq, npan = x6, w6, 1
+            elif phase <= 8.0:
+                xq, wq, npan = x12, w12, 1
+            else:
+                xq, wq, npan = xg, wg, int(math.ceil(phase / PANEL_PHASE_K))
             h = tend / npan
             acc = 0.0 + 0.0j
             for pnl in range(npan):
                 a0 = pnl * h
-                for q in range(xg.size):
-                    cur = _kendall(si, lam, GX, GD, GW, lo, hi, a0 + h * xg[q], cur)
-                    acc += (h * wg[q]) * cur
+                for q in range(xq.size):
+                    cur = _kendall(si, lam, GX, GD, GW, lo, hi, a0 + h * xq[q], cur)
+                    acc += (h * wq[q]) * cur
             if tend < d:  # the rest: the moving terms are below DAMPED, eta constant
                 cur = _kendall(si, lam, GX, GD, GW, lo, hi, 0.5 * (tend + d), cur)
                 acc += (d - tend) * cur
@@ -446,12 +457,40 @@ def _moments_of(x: np.ndarray, w: np.ndarray) -> list[float]:
     return [float(np.sum(w * x ** k)) for k in (1, 2, 3)]
 
 
-def _psi(U: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    r""":math:`\sum_k w_k (1 - e^{-U x_k})` for a complex vector ``U``."""
-    if x.size == 0:
-        return np.zeros(U.shape, complex)
-    with np.errstate(over="ignore", under="ignore"):
-        return (w[None, :] * (-np.expm1(-U[:, None] * x[None, :]))).sum(1)
+def _csr(old: list, lam: float):
+    r"""The old pieces of every distinct r0 as CSR arrays, with :math:`\rho_0 + \sum_i\rho_i`."""
+    p0 = np.zeros(len(old) + 1, np.int64)
+    p1 = np.zeros(len(old) + 1, np.int64)
+    for i, (x0, _w0, x1, _w1) in enumerate(old):
+        p0[i + 1] = p0[i] + x0.size
+        p1[i + 1] = p1[i] + x1.size
+    cat = [np.concatenate([o[k] for o in old]) if old else np.zeros(0) for k in range(4)]
+    rho = np.array([lam * (np.sum(w0 * x0) + np.sum(w1 * x1)) for x0, w0, x1, w1 in old])
+    return p0, cat[0], cat[1], p1, cat[2], cat[3], rho
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_sum(u, X, W, lo, hi):  # pragma: no cover - compiled
+    acc = 0.0 + 0.0j
+    ur = u.real
+    for k in range(lo, hi):
+        x = X[k]
+        if ur * x > 46.0:
+            acc += W[k]
+        else:
+            acc += W[k] * (1.0 - np.exp(-u * x))
+    return acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _delay_kernel(U, lam, p0, x0, w0, p1, x1, w1, rho, V):  # pragma: no cover - compiled
+    """The old-job delay transform at ``U[i, r]`` for the pieces of each r0 (sparse-vacation
+    M/G/1, docs/response_time_distribution.md section 1)."""
+    for i in range(U.shape[0]):
+        for r in range(U.shape[1]):
+            u = U[i, r]
+            num = (1.0 - rho[r]) * u + lam * _psi_sum(u, x1, w1, p1[r], p1[r + 1])
+            V[i, r] = num / (u - lam * _psi_sum(u, x0, w0, p0[r], p0[r + 1]))
 
 
 class GenericTransform:
@@ -537,7 +576,8 @@ class GenericTransform:
         self._rvals, self._r_of = np.unique(self._r0, return_inverse=True)
         self._old = [_old_pieces(float(r), g, P, S, E, go, xs, ps, xo) for r in self._rvals]
         self._rv_idx = self._level_index(self._rvals)
-        self._xg, self._wg = _gl(GL_NODES)
+        self._old_csr = _csr(self._old, lam=self.lam)
+        self._rules = (*_gl(GL_NODES), *_gl(4), *_gl(6), *_gl(12))
 
     def _level_index(self, v: np.ndarray) -> np.ndarray:
         """Index of each level in [-inf, u..., +inf]."""
@@ -658,13 +698,10 @@ class GenericTransform:
         nk = self._nk
         C = np.zeros((s.size, max(nk, 1)), complex)
         _eta_kernel(s, lam, self.u, self._lptr, self._LX, self._LD, self._LW, self._need,
-                    self._gptr, self._GX, self._GD, self._GW, nk, self._xg, self._wg, EX, C)
+                    self._gptr, self._GX, self._GD, self._GW, nk, *self._rules, EX, C)
         # the old-job delay at each distinct r0
         V = np.empty((s.size, self._rvals.size), complex)
-        for i, (x0, w0, x1, w1) in enumerate(self._old):
-            U = EX[:, self._rv_idx[i]]
-            rho = lam * (float(np.sum(w0 * x0)) + float(np.sum(w1 * x1)))
-            V[:, i] = ((1.0 - rho) * U + lam * _psi(U, x1, w1)) / (U - lam * _psi(U, x0, w0))
+        _delay_kernel(np.ascontiguousarray(EX[:, self._rv_idx]), lam, *self._old_csr, V)
         V = V[:, self._r_of]
         if self.waiting:
             return V @ self.weights
