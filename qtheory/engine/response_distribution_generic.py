@@ -326,7 +326,9 @@ def _kendall(s, lam, X, D, W, lo, hi, dv, u):  # pragma: no cover - compiled
 def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg, x4, w4, x6, w6, x12, w12,
                 EX, C):  # pragma: no cover - compiled
     """For every s: :math:`\\eta` at the exact levels flagged in ``need`` (``EX``) and the
-    prefix integrals :math:`C_k = \\int_{u_0}^{u_k}\\eta_v\\,dv` for k < nk (``C``)."""
+    prefix integrals :math:`C_k = \\int_{u_0}^{u_k}(\\eta_v - s)\\,dv` for k < nk (``C``; without
+    the part :math:`s\\,dv`, whose sum over the residence is :math:`sx` exactly: no
+    cancellation between terms of size :math:`|s|`)."""
     nL = need.size
     for i in range(s.size):
         si = s[i]
@@ -350,16 +352,17 @@ def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
                 if GD[q] != 0.0:
                     w = GW[q]
                     x0 = GX[q]
-                    if w * math.exp(-sr * x0) > DAMPED_K:
+                    if sr <= 0.0 or w * math.exp(-sr * x0) > DAMPED_K:
                         moving = True
-                        t = (math.log(w / DAMPED_K) / sr - x0) / GD[q]
+                        # beyond t (from u_k) the term is below DAMPED (no damping: Re s <= 0)
+                        t = (math.log(w / DAMPED_K) / sr - x0) / GD[q] if sr > 0.0 else _INF
                         if t > tmax:
                             tmax = t
                         if GD[q] > dmax:
                             dmax = GD[q]
             if not moving:
                 cur = _kendall(si, lam, GX, GD, GW, lo, hi, 0.5 * d, cur)
-                C[i, k + 1] = C[i, k] + d * cur
+                C[i, k + 1] = C[i, k] + d * (cur - si)
                 continue
             tend = min(tmax, d)
             # total phase |eta| dc (v - u_k) over the oscillating part: Gauss-Legendre with
@@ -381,10 +384,10 @@ def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
                 a0 = pnl * h
                 for q in range(xq.size):
                     cur = _kendall(si, lam, GX, GD, GW, lo, hi, a0 + h * xq[q], cur)
-                    acc += (h * wq[q]) * cur
+                    acc += (h * wq[q]) * (cur - si)
             if tend < d:  # the rest: the moving terms are below DAMPED, eta constant
                 cur = _kendall(si, lam, GX, GD, GW, lo, hi, 0.5 * (tend + d), cur)
-                acc += (d - tend) * cur
+                acc += (d - tend) * (cur - si)
             C[i, k + 1] = C[i, k] + acc
 
 
@@ -708,12 +711,12 @@ class GenericTransform:
         na = self.atoms.size
         R = np.zeros((s.size, na), complex)
         if self._c_len.size:
-            np.add.at(R.T, self._c_atom, (EX[:, self._c_lev] * self._c_len).T)
+            np.add.at(R.T, self._c_atom, ((EX[:, self._c_lev] - s[:, None]) * self._c_len).T)
         if self._d_fac.size:
             part = (C[:, self._d_hi] - C[:, self._d_lo]) * self._d_fac
             np.add.at(R.T, self._d_atom, part.T)
-        if self.shifted:
-            R = R - s[:, None] * self.xs[None, :]
+        if not self.shifted:
+            R = R + s[:, None] * self.xs[None, :]
         with np.errstate(under="ignore"):
             return (V * np.exp(-R)) @ self.weights
 
