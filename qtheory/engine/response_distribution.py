@@ -558,9 +558,10 @@ class _SizeTransform:
 
 
 # ---- entry points ----------------------------------------------------------------------------
-_GENERIC_MSG = ("{name}: the response-time distribution of this policy is not implemented: it needs "
-                "the exact generic SOAP evaluator (issue 15: worst-future-rank intervals for any rank "
-                "function); FCFS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT and TRAIL have it")
+_GENERIC_MSG = ("{name}: the response-time distribution of this policy is not implemented: it is "
+                "neither one of the closed-form policies (FCFS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, "
+                "SPRPT, TRAIL) nor a SOAP rank of the generic route "
+                "(qtheory.engine.response_distribution_generic)")
 
 
 def _check(model, policy, x):
@@ -710,8 +711,12 @@ def response_time_distribution(model, policy, x=None, y=None) -> ResponseTimeDis
         prediction: :mod:`qtheory.engine.response_distribution_prediction`), a prediction
         policy declaring its own ``response_transform`` (TRAIL:
         :mod:`qtheory.engine.response_distribution_trail`), and PS on exponential sizes
-        (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); PS on other laws and the
-        generic policies raise ``NotImplementedError`` saying what is missing.
+        (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); the generic SOAP policies
+        (SRPT-Bounce, Gittins, ConditionalGittins, a ``qt.Rank``) on discrete laws and finite
+        joint laws (:mod:`qtheory.engine.response_distribution_generic`; Gittins on a
+        monotone-hazard continuous law through its FB/FCFS equivalent). PS on other laws and the
+        generic policies on other continuous laws raise ``NotImplementedError`` saying what is
+        missing.
     x : float, optional
         The job's size (a class).
     y : float, optional
