@@ -170,6 +170,23 @@ def test_means_and_second_moments(policy):
         assert dist.moment(2) == pytest.approx(m2, rel=1e-9)
 
 
+def test_moments_with_strongly_moving_cutoffs():
+    """SRPT-Bounce where the new-job load changes by a third across one gap (the pair (6, 0.1)
+    counts min(6, 0.1 + v) while the class (3, 3) falls from rank 3 to 0): the residence moments'
+    closed forms (logarithms and inverse powers of the linear 1 - lambda N) against the
+    evaluator's mean and a Cauchy integral of the transform."""
+    x, y, w = np.array([6.0, 0.5, 3.0]), np.array([0.1, 3.0, 3.0]), np.array([0.4, 0.3, 0.3])
+    q = qt.MG1(0.9 / float(x @ w), prediction=qt.EmpiricalPairs(x, y, w))
+    # the class (6, 0.1) waits in a busy period at new-job load 0.98: the unconditional
+    # transform is analytic only in a small disc around 0 (radius 1e-4: 1e-12 off; 1e-3: 1e-4)
+    for d, r in ((rtd(q, "srpt-bounce", x=3.0, y=3.0), 0.01), (rtd(q, "srpt-bounce"), 1e-4)):
+        m1, m2 = _cauchy_moments(d, r=r)
+        assert d.mean() == pytest.approx(m1, rel=1e-9)
+        assert d.moment(2) == pytest.approx(m2, rel=1e-9)
+    assert rtd(q, "srpt-bounce", x=3.0, y=3.0).mean() == pytest.approx(
+        q.response_time("srpt-bounce", 3.0, 3.0), rel=1e-12)
+
+
 def _kendall(s, lam, law):
     u = complex(s)
     for _ in range(200):
