@@ -51,10 +51,13 @@ from .distribution import ResponseTimeDistribution
 #: closed-form policies on discrete laws use
 EULER_N_KINKS = 1600
 EULER_M_KINKS = 40
-#: Gauss-Legendre nodes per panel of a gap with moving new-job cut-offs, and the most phase
-#: (radians of :math:`\operatorname{Im}\eta\,\Delta c`) one panel may hold
+#: Gauss-Legendre nodes per panel of a gap with moving new-job cut-offs where steepest descent
+#: does not apply (Re s <= 0), and the most phase (radians of :math:`|\eta|\,\Delta c`) one
+#: panel may hold
 GL_NODES = 24
-PANEL_PHASE = 28.0
+PANEL_PHASE = 3.0
+#: above this total phase a gap is integrated by steepest descent (:func:`_descent`)
+NSD_PHASE = 1.5
 #: a moving term below this (weight times :math:`e^{-\operatorname{Re}(s) c}`) is negligible
 DAMPED = 1e-18
 #: transform values per block (memory: block x levels complex numbers)
@@ -323,7 +326,7 @@ def _kendall(s, lam, X, D, W, lo, hi, dv, u):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg, x4, w4, x6, w6, x12, w12,
+def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg, x4, w4, x6, w6, x12, w12, xq3, wq3,
                 EX, C):  # pragma: no cover - compiled
     """For every s: :math:`\\eta` at the exact levels flagged in ``need`` (``EX``) and the
     prefix integrals :math:`C_k = \\int_{u_0}^{u_k}(\\eta_v - s)\\,dv` for k < nk (``C``; without
@@ -348,6 +351,7 @@ def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
             moving = False
             tmax = 0.0  # the extent of the oscillating part, in v - u_k
             dmax = 0.0
+            dmin = _INF
             for q in range(lo, hi):
                 if GD[q] != 0.0:
                     w = GW[q]
@@ -360,21 +364,30 @@ def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
                             tmax = t
                         if GD[q] > dmax:
                             dmax = GD[q]
+                        if GD[q] < dmin:
+                            dmin = GD[q]
             if not moving:
                 cur = _kendall(si, lam, GX, GD, GW, lo, hi, 0.5 * d, cur)
                 C[i, k + 1] = C[i, k] + d * (cur - si)
                 continue
             tend = min(tmax, d)
-            # total phase |eta| dc (v - u_k) over the oscillating part: Gauss-Legendre with
-            # 4 nodes up to 0.1, 6 up to 0.8, 12 up to 8, else panels of at most PANEL_PHASE
-            # with 24 (error about h A phi^{2n} (n!)^4 / ((2n+1) ((2n)!)^3) < 1e-15 h A, A the
-            # moving terms' size)
+            if sr > 0.0 and (abs(si) + 2.0 * lam) * dmax * tend > NSD_PHASE_K:
+                # many oscillations: deform [0, d] into the complex offsets (steepest descent)
+                cur = _kendall(si, lam, GX, GD, GW, lo, hi, 0.0, cur)
+                C[i, k + 1] = C[i, k] + _descent(si, lam, GX, GD, GW, lo, hi, d, dmin, cur,
+                                                 xq3, wq3)
+                cur = _kendall(si, lam, GX, GD, GW, lo, hi, d, cur)
+                continue
+            # total phase |eta| dc (v - u_k) over the oscillating part (above NSD_PHASE: steepest
+            # descent): Gauss-Legendre with 4 nodes up to 0.02, 6 up to 0.2, 12 up to 1.5 (the
+            # integrand holds the harmonics e^{-k eta c} of Kendall's nonlinearity too: 24 nodes
+            # over 23 radians were 9e-8 off), else (Re s <= 0) panels of PANEL_PHASE with 24
             phase = (abs(si) + 2.0 * lam) * dmax * tend
-            if phase <= 0.1:
+            if phase <= 0.02:
                 xq, wq, npan = x4, w4, 1
-            elif phase <= 0.8:
+            elif phase <= 0.2:
                 xq, wq, npan = x6, w6, 1
-            elif phase <= 8.0:
+            elif phase <= 1.5:
                 xq, wq, npan = x12, w12, 1
             else:
                 xq, wq, npan = xg, wg, int(math.ceil(phase / PANEL_PHASE_K))
@@ -393,6 +406,69 @@ def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
 
 DAMPED_K = DAMPED
 PANEL_PHASE_K = PANEL_PHASE
+NSD_PHASE_K = NSD_PHASE
+
+
+@numba.njit(cache=True, nogil=True)
+def _kendall_z(s, lam, X, D, W, lo, hi, z, u):  # pragma: no cover - compiled
+    """:func:`_kendall` at a complex offset ``z`` (sizes ``X + D z``)."""
+    prev = np.inf
+    for _ in range(100):
+        psi = 0.0 + 0.0j
+        dpsi = 0.0 + 0.0j
+        for k in range(lo, hi):
+            w = W[k]
+            x = X[k] + D[k] * z
+            e = u * x
+            if e.real > 46.0:
+                psi += w
+                continue
+            ex = np.exp(-e)
+            psi += w * (1.0 - ex)
+            dpsi += (w * x) * ex
+        step = (u - s - lam * psi) / (1.0 - lam * dpsi)
+        u = u - step
+        err = abs(step) / abs(u)
+        if err <= 1e-9 or (err <= 1e-7 and err >= prev):
+            break
+        prev = err
+    return u
+
+
+@numba.njit(cache=True, nogil=True)
+def _descent(s, lam, X, D, W, lo, hi, d, dmin, e0, xq, wq):  # pragma: no cover - compiled
+    r""":math:`\int_0^d (\eta(t) - s)\,dt` on a gap whose moving terms
+    :math:`e^{-\eta (x_0 + D t)}` oscillate many times: :math:`\eta(t)` is analytic in the
+    offset t, so the segment is replaced by the rays :math:`t = \tau e^{i\varphi}` and
+    :math:`d + \tau e^{i\varphi}`, :math:`\varphi = -\arg\eta(0)`, along which the moving terms
+    decay like :math:`e^{-D|\eta|\tau}` without oscillating, and the far side, where they are
+    below :math:`e^{-45}` (:math:`\eta` is there the root with the moving sizes infinite):
+    numerical steepest descent (Huybrechs and Vandewalle, SIAM J. Numer. Anal. 44, 2006).
+    ``xq, wq``: a rule on [0, 1] for each of the panels [0, 5], [5, 15], [15, 45] of
+    :math:`D_{min}|\eta(0)|\tau`."""
+    ang = -math.atan2(e0.imag, e0.real)
+    rot = complex(math.cos(ang), math.sin(ang))
+    rate = dmin * abs(e0)
+    einf = _kendall_z(s, lam, X, D, W, lo, hi, complex(1e300, 0.0), e0)
+    tot = d * (einf - s)
+    for side in range(2):
+        base = 0.0 if side == 0 else d
+        u = e0 if side == 0 else _kendall_z(s, lam, X, D, W, lo, hi, complex(d, 0.0), einf)
+        acc = 0.0 + 0.0j
+        a = 0.0
+        for b in (5.0, 15.0, 45.0):
+            h = (b - a) / rate
+            for q in range(xq.size):
+                tau = (a + (b - a) * xq[q]) / rate
+                u = _kendall_z(s, lam, X, D, W, lo, hi, base + tau * rot, u)
+                acc += (h * wq[q]) * (u - s)
+            a = b
+        tot += rot * acc if side == 0 else -rot * acc
+    return tot
+
+
+def _descent_rule() -> tuple[np.ndarray, np.ndarray]:
+    return _gl(16)
 
 
 # ---- the rank tables ---------------------------------------------------------------------------
@@ -580,7 +656,7 @@ class GenericTransform:
         self._old = [_old_pieces(float(r), g, P, S, E, go, xs, ps, xo) for r in self._rvals]
         self._rv_idx = self._level_index(self._rvals)
         self._old_csr = _csr(self._old, lam=self.lam)
-        self._rules = (*_gl(GL_NODES), *_gl(4), *_gl(6), *_gl(12))
+        self._rules = (*_gl(GL_NODES), *_gl(4), *_gl(6), *_gl(12), *_descent_rule())
 
     def _level_index(self, v: np.ndarray) -> np.ndarray:
         """Index of each level in [-inf, u..., +inf]."""
