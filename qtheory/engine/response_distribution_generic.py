@@ -28,10 +28,11 @@ On a discrete law the rank tables are piecewise linear in age, so the worst futu
 constant or follows a linear piece of the rank, and :math:`c^{new}(v)` is, on every open gap
 between two consecutive rank values, either a fixed age (then :math:`\eta_v` is constant on the
 gap) or the crossing of a rising linear piece, linear in :math:`v` (SRPT-Bounce's
-:math:`c^{new}(v) = y' + v`; then :math:`\eta_v` varies on the gap and
-:math:`\int \eta_v\,dv` is computed by composite Gauss-Legendre rules sized to the oscillation
-of :math:`e^{-\eta c(v)}`, to about 1e-14). Means and variances come from the same pieces in
-closed form (busy-period cumulants), not from the inversion.
+:math:`c^{new}(v) = y' + v`; then :math:`\eta_v` oscillates on the gap like
+:math:`e^{-\eta c(v)}`, and :math:`\int \eta_v\,dv` is computed by Gauss-Legendre rules where
+it oscillates little and by steepest descent in the complex level where it oscillates much:
+4e-15 from a brute-force evaluation at :math:`|s|` up to 1.7e4). Means and variances come
+from the same pieces in closed form (busy-period cumulants), not from the inversion.
 
 Derivation: ``docs/response_time_distribution.md`` (section 6).
 """
@@ -51,13 +52,12 @@ from .distribution import ResponseTimeDistribution
 #: closed-form policies on discrete laws use
 EULER_N_KINKS = 1600
 EULER_M_KINKS = 40
-#: Gauss-Legendre nodes per panel of a gap with moving new-job cut-offs where steepest descent
-#: does not apply (Re s <= 0), and the most phase (radians of :math:`|\eta|\,\Delta c`) one
-#: panel may hold
-GL_NODES = 24
-PANEL_PHASE = 3.0
+#: Gauss-Legendre nodes per panel of a gap with moving new-job cut-offs, and the most phase
+#: (radians of :math:`|\eta|\,\Delta c`) one panel may hold
+GL_NODES = 12
+PANEL_PHASE = 1.5
 #: above this total phase a gap is integrated by steepest descent (:func:`_descent`)
-NSD_PHASE = 1.5
+NSD_PHASE = 12.0
 #: a moving term below this (weight times :math:`e^{-\operatorname{Re}(s) c}`) is negligible
 DAMPED = 1e-18
 #: transform values per block (memory: block x levels complex numbers)
@@ -379,16 +379,14 @@ def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg,
                 cur = _kendall(si, lam, GX, GD, GW, lo, hi, d, cur)
                 continue
             # total phase |eta| dc (v - u_k) over the oscillating part (above NSD_PHASE: steepest
-            # descent): Gauss-Legendre with 4 nodes up to 0.02, 6 up to 0.2, 12 up to 1.5 (the
-            # integrand holds the harmonics e^{-k eta c} of Kendall's nonlinearity too: 24 nodes
-            # over 23 radians were 9e-8 off), else (Re s <= 0) panels of PANEL_PHASE with 24
+            # descent): Gauss-Legendre with 4 nodes up to 0.02, 6 up to 0.2, else panels of at
+            # most PANEL_PHASE with 12 (the integrand holds the harmonics e^{-k eta c} of
+            # Kendall's nonlinearity too: 24 nodes over 23 radians were 9e-8 off)
             phase = (abs(si) + 2.0 * lam) * dmax * tend
             if phase <= 0.02:
                 xq, wq, npan = x4, w4, 1
             elif phase <= 0.2:
                 xq, wq, npan = x6, w6, 1
-            elif phase <= 1.5:
-                xq, wq, npan = x12, w12, 1
             else:
                 xq, wq, npan = xg, wg, int(math.ceil(phase / PANEL_PHASE_K))
             h = tend / npan
