@@ -42,6 +42,7 @@ import numpy as np
 from ..laws._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
 from ..policies import Policy, get_policy
 from . import laplace_inversion as li
+from . import response_distribution_generic as rdg
 from .distribution import ResponseTimeDistribution
 
 #: panel width in log x of the size rule used for transforms (10 Gauss-Legendre nodes each):
@@ -557,9 +558,10 @@ class _SizeTransform:
 
 
 # ---- entry points ----------------------------------------------------------------------------
-_GENERIC_MSG = ("{name}: the response-time distribution of this policy is not implemented: it needs "
-                "the exact generic SOAP evaluator (issue 15: worst-future-rank intervals for any rank "
-                "function); FCFS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, SPRPT and TRAIL have it")
+_GENERIC_MSG = ("{name}: the response-time distribution of this policy is not implemented: it is "
+                "neither one of the closed-form policies (FCFS, LAS, SJF, PSJF, SRPT, SPJF, PSPJF, "
+                "SPRPT, TRAIL) nor a SOAP rank of the generic route "
+                "(qtheory.engine.response_distribution_generic)")
 
 
 def _check(model, policy, x):
@@ -573,6 +575,8 @@ def _check(model, policy, x):
         return pol
     if pol.descriptor == "prediction" and (form in ("nonpreemptive", "static", "remaining")
                                            or pol.declares("response_transform")):
+        return pol
+    if rdg.is_generic(pol):  # SRPT-Bounce, Gittins, user ranks: response_distribution_generic
         return pol
     if pol.descriptor == "prediction" or form not in _SIZE_FORMS:
         raise NotImplementedError(_GENERIC_MSG.format(name=pol.name))
@@ -629,6 +633,11 @@ def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
         if y is not None:
             raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
         return ps_distribution(model, x, waiting)
+    if rdg.is_generic(pol):
+        eq = pol.exact_equivalent(model.size) if not model.size.is_discrete else None
+        if eq is None:
+            return rdg.build(model, pol, x, y, waiting)
+        pol = eq  # Gittins on a monotone-hazard law schedules as FB or FCFS: their transforms
     if pol.descriptor == "prediction":
         return _build_prediction(model, pol, x, y, waiting)
     if y is not None:
@@ -702,8 +711,12 @@ def response_time_distribution(model, policy, x=None, y=None) -> ResponseTimeDis
         prediction: :mod:`qtheory.engine.response_distribution_prediction`), a prediction
         policy declaring its own ``response_transform`` (TRAIL:
         :mod:`qtheory.engine.response_distribution_trail`), and PS on exponential sizes
-        (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); PS on other laws and the
-        generic policies raise ``NotImplementedError`` saying what is missing.
+        (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); the generic SOAP policies
+        (SRPT-Bounce, Gittins, ConditionalGittins, a ``qt.Rank``) on discrete laws and finite
+        joint laws (:mod:`qtheory.engine.response_distribution_generic`; Gittins on a
+        monotone-hazard continuous law through its FB/FCFS equivalent). PS on other laws and the
+        generic policies on other continuous laws raise ``NotImplementedError`` saying what is
+        missing.
     x : float, optional
         The job's size (a class).
     y : float, optional

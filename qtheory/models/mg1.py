@@ -374,9 +374,11 @@ class MG1:
 
         Available for FCFS, LAS, SJF, PSJF and SRPT (``x`` optional), for SPJF, PSPJF, SPRPT and
         TRAIL (a class: both ``x`` and ``y``; or neither: the unconditional law; one alone raises
-        ``ValueError``), and for PS on exponential sizes (M/M/1-PS). SRPT-Bounce, Gittins,
-        ConditionalGittins, user ranks and PS on other laws raise ``NotImplementedError`` saying
-        what is missing. Accuracy and speed:
+        ``ValueError``), for PS on exponential sizes (M/M/1-PS), and for SRPT-Bounce, Gittins,
+        ConditionalGittins and user ranks (``qt.Rank``) on discrete size laws and finite joint
+        laws (``qt.Empirical``, ``qt.EmpiricalPairs``; Gittins also where it schedules as FB or
+        FCFS). PS on other laws and the generic policies on other continuous laws raise
+        ``NotImplementedError`` saying what is missing. Accuracy and speed:
         ``docs/response_time_distribution.md``."""
         from ..engine.response_distribution import response_time_distribution
 
