@@ -42,6 +42,7 @@ import numpy as np
 from ..laws._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
 from ..policies import Policy, get_policy
 from . import laplace_inversion as li
+from . import power_series as ps
 from .distribution import ResponseTimeDistribution
 
 #: panel width in log x of the size rule used for transforms (10 Gauss-Legendre nodes each):
@@ -478,6 +479,96 @@ class _SizeTransform:
             second = float(np.sum(np.where(w > 0, (v + m * m) * w, 0.0)))
         return mean, second
 
+    def _piece_moments(self, n: int):
+        r"""Per class, :math:`E[(X^{old}_0)^k]`, :math:`E[(X^{old}_1)^k]` (k = 1..n + 1) and
+        :math:`E[(X^{new})^k]` (k = 1..n), shape ``(len(xs), K)``: exact partial moments of the
+        size law."""
+        s, x = self.size, self.xs
+        pm = s.partial_moment
+        k = self.kind
+        ks = range(1, n + 2)
+
+        def stack(f, kk=ks):
+            return np.stack([np.broadcast_to(np.asarray(f(j), float), x.shape) for j in kk], axis=-1)
+
+        zero = np.zeros(x.shape + (n + 1,))
+        if k == "constant":
+            return stack(s.moment), zero, np.zeros(x.shape + (n,))
+        if k == "age":
+            mm = stack(lambda j: s.mean_min(j, x))
+            return mm, zero, mm[..., :n]
+        old0 = stack(lambda j: pm(j, x))
+        new = stack(lambda j: pm(j, x, strict=True), range(1, n + 1))
+        if k == "static":
+            return old0, zero, new
+        if k == "nonpreemptive":
+            return old0, stack(lambda j: s.tail_moment(j, x)), new
+        sf = s.sf(x)
+        return old0, stack(lambda j: x ** j * sf), new
+
+    def class_series(self, n: int) -> np.ndarray:
+        r"""The transform of every class (of :math:`T - x` when ``shifted``) as a power series in
+        :math:`s` to order ``n`` (shape ``(len(xs), n + 1)``):
+        :math:`\tilde V(\eta(s))\,e^{-R(s)}` with
+        :math:`\tilde V(u) = \frac{1 - \rho_0 - \rho_1 + \lambda\psi_1(u)/u}{1 - \lambda\psi_0(u)/u}`,
+        :math:`\eta` Kendall's series of the new jobs and :math:`R` the residence exponent
+        (:math:`sx`; LAS, PSJF: :math:`x\eta(s)`; SRPT: :math:`\int_0^x \eta_{<t}(s)\,dt`)."""
+        lam, x, k = self.lam, self.xs, self.kind
+        o, p, m_new = self._piece_moments(n)
+        with np.errstate(invalid="ignore"):
+            num = lam * ps.psi_over_u(p)
+            num[..., 0] += 1.0 - lam * (o[..., 0] + p[..., 0])
+            den = -lam * ps.psi_over_u(o)
+            den[..., 0] += 1.0
+            V = ps.mul(num, ps.recip(den))
+            eta = ps.kendall(lam, m_new)
+            W = ps.compose(V, eta)
+        if self.waiting:
+            return W
+        sx = np.zeros(x.shape + (n + 1,))
+        if n >= 1:
+            sx[..., 1] = x
+        if k in ("constant", "nonpreemptive"):
+            R = sx
+        elif k in ("age", "static"):
+            R = x[:, None] * eta
+        else:
+            t, M = self._grid
+            mt = np.stack([self.size.partial_moment(j, t, strict=True) for j in range(1, n + 1)], axis=-1)
+            R = M @ ps.kendall(lam, mt)
+        if self.shifted:
+            R = R - sx
+        with np.errstate(invalid="ignore"):
+            return ps.mul(W, ps.exp(-R))
+
+    def raw_moments(self, n: int) -> np.ndarray:
+        r""":math:`E[T'^k]`, k = 0..n, of the law (``T' = T - x`` for a class), mixed over the
+        classes: :math:`(-1)^k k!` times the series coefficients (:meth:`class_series`); ``inf``
+        from the first order whose size moments diverge (FCFS: :math:`E[X^{k+1}]`; SJF:
+        :math:`E[X^{k+1}; X > x]`). The unconditional law of LAS, PSJF or SRPT on a continuous
+        size law with :math:`E[X^{n+1}] = \infty` raises ``NotImplementedError``: its order-n
+        moment may be finite or not, and the size rule's truncation would make it finite."""
+        n = int(n)
+        s = self.size
+        kmax = n
+        if self.kind in ("constant", "nonpreemptive") or self.unconditional:
+            for j in range(1, n + 1):
+                if not math.isfinite(float(s.moment(j + 1))):
+                    kmax = j - 1
+                    break
+        if kmax < n and self.unconditional and self.kind not in ("constant", "nonpreemptive") \
+                and not s.is_discrete:
+            raise NotImplementedError(
+                f"moment({n}) of {self.policy.name}'s unconditional law on {s!r}: E[X^{kmax + 2}] "
+                "is infinite, and whether this moment is finite depends on the tail; not implemented")
+        c = self.class_series(max(kmax, 0))
+        m = ps.moments_of(c)
+        with np.errstate(invalid="ignore"):
+            mix = np.where(self.ws[:, None] > 0, m * self.ws[:, None], 0.0).sum(0)
+        out = np.full(n + 1, math.inf)
+        out[: kmax + 1] = mix
+        return out
+
     # -- the transform ---------------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
         r""":math:`\sum_i w_i E[e^{-sT} \mid x_i]` for a complex array ``s`` (any shape)."""
@@ -618,6 +709,10 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
     if tr.shifted:
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
+    if rule.discrete:  # each class (x, y)'s atom at x, times its probability; T >= X
+        X = tr.Xc[tr.Wc > 0]
+        atoms = np.stack([tr.Xc.ravel(), (tr.Wc * tr.class_atoms()).ravel()], axis=1)
+        return ResponseTimeDistribution(tr, label, euler=euler, atoms=atoms, lower=float(X.min()))
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
@@ -661,25 +756,43 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
         return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
     if tr.shifted:
         return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler)
+    if model.size.is_discrete:  # T >= X >= the least size
+        return ResponseTimeDistribution(tr, label, euler=euler, atoms=_unconditional_atoms(tr),
+                                        lower=float(np.min(tr.xs)))
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
 def _class_atom(tr: _SizeTransform) -> float:
-    r""":math:`P(T = x)` of one class: no old work and no new arrival that would run first,
-    :math:`P(W = 0)\,e^{-\lambda \int_0^x P(X^{new}[r(a)] > 0)\,da}` (LAS: all new jobs;
-    PSJF: :math:`P(X < x)` all along; SRPT: :math:`P(X < x - a)` at age :math:`a`)."""
-    s, lam, x = tr.size, tr.lam, float(tr.xs[0])
+    r""":math:`P(T = x)` of one class (:func:`_class_atoms`)."""
+    return float(_class_atoms(tr)[0])
+
+
+def _class_atoms(tr: _SizeTransform) -> np.ndarray:
+    r""":math:`P(T = x_i \mid x_i)` for every class :math:`x_i` of ``tr``: no old work and no new
+    arrival that would run first, :math:`P(W = 0 \mid x)\,e^{-\lambda \int_0^x P(X^{new}[r(a)]
+    > 0)\,da}` (FCFS, SJF: :math:`P(W = 0 \mid x)`; LAS: all new jobs; PSJF: :math:`P(X < x)` all
+    along; SRPT: :math:`P(X < x - a)` at age :math:`a`; derivation:
+    ``docs/response_time_distribution.md``, atoms)."""
+    s, lam, x = tr.size, tr.lam, tr.xs
     k = tr.kind
-    p0 = _waiting_atom(tr)
+    (o1, _, _), (p1, _, _), _, _ = tr._pieces()
+    p0 = 1.0 - lam * (o1 + p1)
     if k in ("constant", "nonpreemptive"):
-        return p0
+        return np.broadcast_to(p0, x.shape).astype(float)
     if k == "age":
-        return p0 * math.exp(-lam * x)
+        return p0 * np.exp(-lam * x)
     if k == "static":
-        return p0 * math.exp(-lam * x * float(s.cdf(x, strict=True)))
+        return p0 * np.exp(-lam * x * s.cdf(x, strict=True))
     # SRPT: int_0^x P(X < t) dt = x P(X < x) - E[X; X < x]
-    integral = x * float(s.cdf(x, strict=True)) - float(s.partial_moment(1, x, strict=True))
-    return p0 * math.exp(-lam * integral)
+    integral = x * s.cdf(x, strict=True) - s.partial_moment(1, x, strict=True)
+    return p0 * np.exp(-lam * integral)
+
+
+def _unconditional_atoms(tr: _SizeTransform) -> list[tuple[float, float]]:
+    r"""The atoms of the unconditional law on a discrete size law: :math:`P(T = x_i) \ge
+    p_i\,P(T = x_i \mid x_i)` (the other classes' laws have no atom at :math:`x_i` beyond
+    their own, docs/response_time_distribution.md, atoms)."""
+    return list(zip(tr.xs.tolist(), (tr.ws * _class_atoms(tr)).tolist(), strict=True))
 
 
 def _waiting_atom(tr: _SizeTransform) -> float:

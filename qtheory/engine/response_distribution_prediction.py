@@ -305,6 +305,25 @@ class PredictionTransform:
         integral = float(self.grid.cum(pl, [y])[0] - self.grid.cum(pl, [max(y - x, 0.0)])[0])
         return float(p0[0] * math.exp(-lam * integral))
 
+    def class_atoms(self) -> np.ndarray:
+        r""":math:`P(T = x \mid x, y)` for every class of the law (rows: prediction nodes
+        :math:`y_j`, columns: the sizes ``Xc``): :math:`P(W = 0 \mid y)` times, under PSPJF,
+        :math:`e^{-\lambda x P(Y < y)}` and, under SPRPT and TRAIL,
+        :math:`\exp(-\lambda\int_{d}^{y} P(Y < v)\,dv)` with :math:`d` the start of the residence
+        (:math:`(y - x)^+`; TRAIL: :math:`y - \min(x, cy)`), as :meth:`atom` for one class."""
+        lam, (o1, _, _), (p1, _, _), _, _ = self._pieces()
+        p0 = (1.0 - lam * (o1 + p1))[:, None]
+        X = self.Xc
+        if self.kind == "nonpreemptive":
+            return np.broadcast_to(p0, X.shape).copy()
+        if self.kind == "static":
+            return p0 * np.exp(-lam * X * self._at_classes(self.Wn.sum(1))[:, None])
+        g = self.grid
+        pl = self.Wt.sum(1)
+        d = np.maximum(self._d, 0.0)
+        integral = g.cum(pl, self.ys)[:, None] - g.cum(pl, d.ravel()).reshape(d.shape)
+        return p0 * np.exp(-lam * integral)
+
     # -- the transform ---------------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
         s = np.asarray(s, complex)
