@@ -279,7 +279,7 @@ def test_heavy_tail_pareto():
 
 def test_errors_say_what_is_missing():
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
-    with pytest.raises(NotImplementedError, match="exponential sizes"):
+    with pytest.raises(NotImplementedError, match="phase-type sizes"):
         response_time_distribution(qt.MG1(0.8, qt.Weibull(0.5)), "ps")
     for name in ("srpt-bounce", "gittins", "conditional-gittins",
                  qt.Rank(lambda y, a: y - a, name="mine")):
