@@ -89,19 +89,64 @@ def test_ppf_inside_each_jump_is_the_atom():
     assert 1.0 < t < 3.0 and abs(d.cdf(t) - q) <= 1e-8
 
 
-@pytest.mark.parametrize("policy", ["sjf", "psjf", "srpt", "las"])
-def test_unconditional_atoms_are_the_classes_atoms(policy):
-    m = _disc()
-    d = m.response_time_distribution(policy)
-    got = dict(d.atoms)
+def _busy_factor(s, lam, ell, d, w):
+    r""":math:`e^{-\ell(\eta(s) - s)}`, :math:`\eta = s + \lambda\sum_j w_j(1 - e^{-\eta d_j})`
+    (Kendall's equation, solved here by mpmath's findroot)."""
+    if ell == 0 or not d:
+        return mp.mpf(1)
+    eta = mp.findroot(lambda u: u - s - lam * sum(wj * (1 - mp.e ** (-u * dj)) for dj, wj in zip(d, w, strict=True)), s)
+    return mp.e ** (-ell * (eta - s))
+
+
+def _atomic_transform(policy, s):
+    r""":math:`\sum_i p_i P(V = 0 \mid x_i) e^{-s x_i} E[e^{-s\,\text{extension}}]` on sizes
+    {1, 3}: the transform of the atomic part, written out per policy (pieces of the residence and
+    :math:`P(V = 0) = 1 - \rho_0 - \rho_1` by hand)."""
+    lam = LAM
+    tot = mp.mpf(0)
     for x, p in zip(SIZES, PROBS, strict=True):
-        c = m.response_time_distribution(policy, x=x)
-        # the class law's atom at x is its atom0, computed separately (one class)
-        assert abs(got[x] - p * c.atom0) <= 1e-12
-        assert d.ppf(d.cdf(x) - 0.5 * got[x]) == x
-    # an independent value: PSJF, size 1 (the least): P(T = 1 | 1) = P(W = 0) = 1 - lam E[X; X <= 1]
-    if policy == "psjf":
-        assert abs(got[1.0] - 0.5 * (1 - LAM * 0.5)) <= 1e-15
+        if policy == "fcfs":
+            p0, R = 1 - RHO, 1
+        elif policy == "sjf":  # X_0 = X 1{X <= x}, X_1 = X 1{X > x}: all of X
+            p0, R = 1 - RHO, 1
+        elif policy == "psjf":  # X_0 = X 1{X <= x}; new jobs X < x during work x
+            p0 = 1 - lam * (0.5 if x == 1 else 2.0)
+            R = _busy_factor(s, lam, x, [1.0], [0.5]) if x == 3 else 1
+        elif policy == "srpt":  # X_1 = x 1{X > x}; new jobs X < remaining: size 1 on (1, 3]
+            p0 = 1 - lam * (0.5 + 1 * 0.5 if x == 1 else 2.0)
+            R = _busy_factor(s, lam, 2.0, [1.0], [0.5]) if x == 3 else 1
+        else:  # LAS: min(X, x) for old and new jobs
+            p0 = 1 - lam * (1.0 if x == 1 else 2.0)
+            R = _busy_factor(s, lam, x, [1.0] if x == 1 else [1.0, 3.0], [1.0] if x == 1 else [0.5, 0.5])
+        tot += p * p0 * mp.e ** (-s * x) * R
+    return tot
+
+
+@pytest.mark.parametrize("policy", ["fcfs", "sjf", "psjf", "srpt", "las"])
+def test_unconditional_atoms_against_kendall(policy):
+    # the atoms' masses (Takacs' formula) against the atomic part's transform (Kendall's equation)
+    d = _disc().response_time_distribution(policy)
+    a = np.array([p for p, _ in d.atoms])
+    m = np.array([q for _, q in d.atoms])
+    for s in (0.3, 1.0, 3.0):
+        ref = float(_atomic_transform(policy, mp.mpf(s)))
+        assert abs(float(m @ np.exp(-s * a)) - ref) <= 1e-10, (s, float(m @ np.exp(-s * a)), ref)
+    for x, mass in d.atoms[:6]:
+        assert d.ppf(d.cdf(x) - 0.5 * mass) == x
+
+
+def test_psjf_class_atoms_direct():
+    # PSJF, a job of size 3 on sizes {1, 3} (lam = 0.25): the size-1 jobs (rate lam' = 0.125)
+    # preempt it. Given no old work (P = 1 - lam E[X; X <= 3] = 0.5): T = 3 with no arrival in
+    # [0, 3]; T = 4: one arrival in [0, 3), none in the next unit; T = 5: two arrivals at
+    # t1 < t2 with t1 < 3, t2 < 4 (area 7.5), none after until 5
+    lp = LAM * 0.5
+    p0 = 1 - LAM * 2.0
+    c = _disc().response_time_distribution("psjf", x=3.0)
+    got = dict(c.atoms)
+    assert abs(c.atom0 - p0 * math.exp(-3 * lp)) <= 1e-15
+    assert abs(got[4.0] - p0 * 3 * lp * math.exp(-4 * lp)) <= 1e-15
+    assert abs(got[5.0] - p0 * 7.5 * lp ** 2 * math.exp(-5 * lp)) <= 1e-15
 
 
 def test_prediction_pairs_atoms():

@@ -708,11 +708,12 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
     if tr.shifted:
-        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
-    if rule.discrete:  # each class (x, y)'s atom at x, times its probability; T >= X
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler,
+                                        atoms=tr.atom_list() if rule.discrete else None)
+    if rule.discrete:  # each class (x, y)'s atoms, times its probability; T >= X
         X = tr.Xc[tr.Wc > 0]
-        atoms = np.stack([tr.Xc.ravel(), (tr.Wc * tr.class_atoms()).ravel()], axis=1)
-        return ResponseTimeDistribution(tr, label, euler=euler, atoms=atoms, lower=float(X.min()))
+        return ResponseTimeDistribution(tr, label, euler=euler, atoms=tr.atom_list(),
+                                        lower=float(X.min()))
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
@@ -742,7 +743,8 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
         if waiting:
             return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr),
                                             euler=_euler(True))
-        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=d, euler=_euler(True))
+        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=d, euler=_euler(True),
+                                        atoms=_above(_unconditional_atoms(tr), d))
     if x is None:
         r = _rule(model.size, WIDTH_FINE if pol.formula_form() == "constant" else WIDTH)
         xs, ws = r.x, r.w
@@ -755,11 +757,18 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
     if tr.shifted:
-        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler)
+        atoms = _above(_unconditional_atoms(tr), float(x)) if model.size.is_discrete else None
+        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler,
+                                        atoms=atoms)
     if model.size.is_discrete:  # T >= X >= the least size
         return ResponseTimeDistribution(tr, label, euler=euler, atoms=_unconditional_atoms(tr),
                                         lower=float(np.min(tr.xs)))
     return ResponseTimeDistribution(tr, label, euler=euler)
+
+
+def _above(atoms, c: float) -> list[tuple[float, float]]:
+    """The atoms above ``c`` (the one at ``c`` is the law's ``atom0``)."""
+    return [(a, m) for a, m in atoms if a > c]
 
 
 def _class_atom(tr: _SizeTransform) -> float:
@@ -789,10 +798,30 @@ def _class_atoms(tr: _SizeTransform) -> np.ndarray:
 
 
 def _unconditional_atoms(tr: _SizeTransform) -> list[tuple[float, float]]:
-    r"""The atoms of the unconditional law on a discrete size law: :math:`P(T = x_i) \ge
-    p_i\,P(T = x_i \mid x_i)` (the other classes' laws have no atom at :math:`x_i` beyond
-    their own, docs/response_time_distribution.md, atoms)."""
-    return list(zip(tr.xs.tolist(), (tr.ws * _class_atoms(tr)).tolist(), strict=True))
+    r"""The atoms of the law mixed over ``tr``'s classes on a discrete size law: class
+    :math:`x_i` (probability :math:`w_i`) contributes :math:`w_i P(V = 0 \mid x_i)` times the
+    atomic law of its residence, :math:`x_i` plus the busy periods of the new jobs that run first
+    (none under FCFS and SJF: the one atom :math:`P(T = x_i \mid x_i)`; LAS, PSJF, SRPT: Takács'
+    formula, :mod:`qtheory.engine.busy_atoms`; docs/response_time_distribution.md, section 10)."""
+    from . import busy_atoms as ba
+
+    size, lam, k = tr.size, tr.lam, tr.kind
+    d = np.asarray(size.atom_values, float)
+    p = np.asarray(size.atom_probs, float)
+    (o1, _, _), (p1, _, _), _, _ = tr._pieces()
+    p0 = np.broadcast_to(1.0 - lam * (o1 + p1), tr.xs.shape)
+    laws = []
+    for x in tr.xs.tolist():
+        if k in ("constant", "nonpreemptive"):
+            pieces = []
+        elif k == "age":  # all new jobs, served up to x: min(X, x)
+            pieces = [(x, np.append(d[d < x], x), np.append(p[d < x], p[d >= x].sum()))]
+        elif k == "static":
+            pieces = [(x, d[d < x], p[d < x])]
+        else:  # SRPT: remaining t in (u0, u1]: the jobs with X <= u0 run first
+            pieces = ba.pieces_on(0.0, x, d, lambda u: (d[d <= u], p[d <= u]))
+        laws.append(ba.residence_law(lam, pieces))
+    return ba.to_atoms(laws, tr.xs.tolist(), (tr.ws * p0).tolist())
 
 
 def _waiting_atom(tr: _SizeTransform) -> float:

@@ -305,24 +305,45 @@ class PredictionTransform:
         integral = float(self.grid.cum(pl, [y])[0] - self.grid.cum(pl, [max(y - x, 0.0)])[0])
         return float(p0[0] * math.exp(-lam * integral))
 
-    def class_atoms(self) -> np.ndarray:
-        r""":math:`P(T = x \mid x, y)` for every class of the law (rows: prediction nodes
-        :math:`y_j`, columns: the sizes ``Xc``): :math:`P(W = 0 \mid y)` times, under PSPJF,
-        :math:`e^{-\lambda x P(Y < y)}` and, under SPRPT and TRAIL,
-        :math:`\exp(-\lambda\int_{d}^{y} P(Y < v)\,dv)` with :math:`d` the start of the residence
-        (:math:`(y - x)^+`; TRAIL: :math:`y - \min(x, cy)`), as :meth:`atom` for one class."""
-        lam, (o1, _, _), (p1, _, _), _, _ = self._pieces()
-        p0 = (1.0 - lam * (o1 + p1))[:, None]
-        X = self.Xc
-        if self.kind == "nonpreemptive":
-            return np.broadcast_to(p0, X.shape).copy()
-        if self.kind == "static":
-            return p0 * np.exp(-lam * X * self._at_classes(self.Wn.sum(1))[:, None])
-        g = self.grid
-        pl = self.Wt.sum(1)
-        d = np.maximum(self._d, 0.0)
-        integral = g.cum(pl, self.ys)[:, None] - g.cum(pl, d.ravel()).reshape(d.shape)
-        return p0 * np.exp(-lam * integral)
+    def atom_list(self) -> list[tuple[float, float]]:
+        r"""The atoms of the law on a finite joint law (rule ``discrete``): class :math:`(x, y)`
+        contributes its probability times :math:`P(W = 0 \mid y)` times the atomic law of its
+        residence, :math:`x` plus the busy periods of the new jobs that run first (PSPJF: work
+        :math:`x` with the jobs :math:`Y < y`; SPRPT and TRAIL: the ranks :math:`v` from the
+        residence's start to :math:`y`, the jobs :math:`Y < v`; SPJF: none), by Takács' formula
+        (:mod:`qtheory.engine.busy_atoms`). Positions of :math:`T` (a class: above ``x`` and
+        without the atom at ``x``, which is :meth:`atom`)."""
+        from . import busy_atoms as ba
+
+        rule, lam = self.rule, self.lam
+        _, (o1, _, _), (p1, _, _), _, _ = self._pieces()
+        p0 = 1.0 - lam * (o1 + p1)
+        d0 = np.maximum(self._d, 0.0)
+        laws, offs, wts = [], [], []
+        for j, y in enumerate(self.ys.tolist()):
+            for i in range(self.Xc.shape[1]):
+                w = float(self.Wc[j, i])
+                if w <= 0:
+                    continue
+                x = float(self.Xc[j, i])
+                if self.kind == "nonpreemptive":
+                    pieces = []
+                elif self.kind == "static":
+                    X, W = rule.new(y, strict=True)
+                    pieces = [(x, X[0], W[0])]
+                else:
+                    def set_le(u):
+                        X, W = rule.new(u, strict=False)
+                        return X[0], W[0]
+                    pieces = ba.pieces_on(float(d0[j, i]), y, rule.ya, set_le)
+                laws.append(ba.residence_law(lam, pieces))
+                offs.append(x)
+                wts.append(w * float(p0[j]))
+        atoms = ba.to_atoms(laws, offs, wts)
+        if self.conditional:
+            x = float(self.Xc[0, 0])
+            atoms = [(a, m) for a, m in atoms if a > x]
+        return atoms
 
     # -- the transform ---------------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
