@@ -260,3 +260,48 @@ def test_infinite_moments_are_inf():
     assert math.isfinite(d.moment(2)) and d.moment(3) == math.inf and d.moment(4) == math.inf
     with pytest.raises(ValueError, match="n"):
         d.moment(-1)
+
+
+PAIRS = ((1.0, 1.5), (3.0, 0.5), (3.0, 3.0))  # (size, prediction), equally likely
+
+
+def _pairs_transform(policy, s, lam=LAM):
+    r"""SPJF / PSPJF on the finite joint law ``PAIRS``, written out: class :math:`(x, y)`:
+    :math:`\tilde V_y(\eta_{<y}(s))` times :math:`e^{-sx}` (SPJF) or :math:`e^{-x\eta_{<y}(s)}`
+    (PSPJF), old pieces :math:`X1\{Y \le y\}` and (SPJF) :math:`X1\{Y > y\}`."""
+    w = mp.mpf(1) / len(PAIRS)
+    tot = mp.mpc(0)
+    for x, y in PAIRS:
+        new = [a for a, b in PAIRS if b < y]
+        old0 = [a for a, b in PAIRS if b <= y]
+        old1 = [a for a, b in PAIRS if b > y] if policy == "spjf" else []
+
+        def psi(u, sizes):
+            return sum(w * (1 - mp.e ** (-u * a)) for a in sizes)
+
+        eta = mp.findroot(lambda u, new=new: u - s - lam * psi(u, new), s)
+        rho = lam * w * (sum(old0) + sum(old1))
+        V = ((1 - rho) * eta + lam * psi(eta, old1)) / (eta - lam * psi(eta, old0))
+        tot += w * V * (mp.e ** (-s * x) if policy == "spjf" else mp.e ** (-x * eta))
+    return tot
+
+
+@pytest.mark.parametrize("policy", ["spjf", "pspjf"])
+def test_prediction_moments_against_mpmath(policy):
+    m = qt.MG1(LAM, prediction=qt.EmpiricalPairs([a for a, _ in PAIRS], [b for _, b in PAIRS]))
+    d = m.response_time_distribution(policy)
+    for n in (2, 3, 4):
+        ref = _mp_moment(lambda s: _pairs_transform(policy, s), n)
+        assert abs(d.moment(n) / ref - 1) <= 1e-10, (n, d.moment(n), ref)
+
+
+def test_mm1_ps_moments_against_the_closed_transform():
+    # the M/M/1-PS moments come from the Taylor ODE of the phase-type module; the reference is a
+    # Cauchy integral of the closed-form (Coffman-Muntz-Trotter) transform in double precision
+    d = qt.MG1(0.5, qt.Exponential(1.0)).response_time_distribution("ps")
+    r, N = 0.05, 64
+    z = r * np.exp(2j * np.pi * np.arange(N) / N)
+    L = d._t.lst(z)  # (laplace admits Re s >= 0 only)
+    for n in (3, 4):
+        ref = ((-1) ** n * math.factorial(n) * np.mean(L * z ** (-n))).real
+        assert abs(d.moment(n) / ref - 1) <= 1e-8, (n, d.moment(n), ref)

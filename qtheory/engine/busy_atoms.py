@@ -24,11 +24,19 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
-#: atoms below this mass are not kept (their share of the law stays in the inversion)
-MASS_MIN = 1e-15
-#: at most this many count vectors per level of the enumeration, and atoms per law
-MAX_VECTORS = 4000
+#: atoms below this mass are not kept (their share of the law stays in the inversion, whose own
+#: accuracy is about 1e-10)
+MASS_MIN = 1e-12
+#: at most this many count vectors per level of the enumeration (the largest masses), and in all
+#: for one busy period (many distinct sizes: the leftover, many small atoms, stays in the
+#: inversion), and atoms per law
+MAX_VECTORS = 500
+MAX_TOTAL = 20000
 MAX_ATOMS = 256
+#: a law whose classes' busy periods have more (piece, size) pairs than this in all keeps, per
+#: class, only the atom at x (no new job runs first): enumerating many distinct sizes costs
+#: seconds and spreads the mass over many tiny atoms, which stay in the inversion as before
+BUDGET = 120
 
 
 def _key(v: float) -> float:
@@ -54,7 +62,8 @@ def extension_law(lam: float, ell: float, d, w) -> dict[float, float]:
     lr = np.log(r)
     level = {tuple([0] * K): 0}  # count vector -> last type added (multisets in order)
     prev = law[0.0]
-    for _ in range(100000):
+    done = 0
+    while done < MAX_TOTAL:
         nxt = {}
         for n, last in level.items():
             for j in range(last, K):
@@ -63,6 +72,7 @@ def extension_law(lam: float, ell: float, d, w) -> dict[float, float]:
                 nxt[tuple(m)] = j
         if not nxt:
             break
+        done += len(nxt)
         vecs = np.array(list(nxt), float)
         v = vecs @ d
         b = ell + v
@@ -95,13 +105,25 @@ def convolve(a: dict[float, float], b: dict[float, float]) -> dict[float, float]
     return out
 
 
-def residence_law(lam: float, pieces) -> dict[float, float]:
-    r"""The law of :math:`\sum_k (B_{\ell_k} - \ell_k)` over ``pieces`` = ``[(ell, d, w), ...]``."""
+def residence_law(lam: float, pieces, full: bool = True) -> dict[float, float]:
+    r"""The law of :math:`\sum_k (B_{\ell_k} - \ell_k)` over ``pieces`` = ``[(ell, d, w), ...]``
+    (each convolution keeps the :data:`MAX_ATOMS` largest masses); ``full=False``: only its
+    atom at 0, :math:`\exp(-\lambda\sum_k \ell_k P_k)`."""
+    if not full:
+        return {0.0: math.exp(-lam * sum(ell * float(np.sum(np.asarray(w, float)[np.asarray(d, float) > 0]))
+                                         for ell, d, w in pieces))}
     law = {0.0: 1.0}
     for ell, d, w in pieces:
         if ell > 0:
             law = convolve(law, extension_law(lam, float(ell), d, w))
+            if len(law) > MAX_ATOMS:
+                law = dict(sorted(law.items(), key=lambda kv: -kv[1])[:MAX_ATOMS])
     return law
+
+
+def cost(pieces) -> int:
+    """The (piece, size) pairs of a class's busy periods (for :data:`BUDGET`)."""
+    return sum(int(np.count_nonzero(np.asarray(w, float) > 0)) for ell, _, w in pieces if ell > 0)
 
 
 def pieces_on(lo: float, hi: float, breaks, set_le) -> list:
@@ -132,4 +154,4 @@ def to_atoms(laws, offsets, weights) -> list[tuple[float, float]]:
     return sorted(items)
 
 
-__all__ = ["extension_law", "convolve", "residence_law", "pieces_on", "to_atoms"]
+__all__ = ["extension_law", "convolve", "residence_law", "pieces_on", "to_atoms", "cost", "BUDGET"]

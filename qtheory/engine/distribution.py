@@ -145,6 +145,9 @@ class ResponseTimeDistribution:
             m2 = self._moments()[1]
             return m2 if math.isfinite(m2) and m2 >= 0 else math.inf
         raw = getattr(self._t, "raw_moments", None)
+        if raw is None and hasattr(self._t, "moment"):  # a transform with moments of any order
+            def raw(k):
+                return np.array([1.0] + [self._t.moment(j) for j in range(1, k + 1)])
         if raw is None:
             raise NotImplementedError(f"moment({n}): this law ({self.label}) has closed-form "
                                       "moments up to n = 2 only")
@@ -230,14 +233,26 @@ class ResponseTimeDistribution:
         todo = np.flatnonzero((flat > self.atom0 + ATOM_TOL) & (flat < 1))
         if todo.size and self._apos.size:
             a, m = self._apos, self._amass
-            top = self._jump_tops()  # P(T' <= a_i)
             qq = flat[todo]
-            inside = (qq[:, None] >= (top - m)[None, :] - ATOM_TOL) & (qq[:, None] <= top[None, :] + ATOM_TOL)
-            hit = inside.any(axis=1)
-            out[todo[hit]] = a[np.argmax(inside[hit], axis=1)]
-            todo, qq = todo[~hit], qq[~hit]
+            # k: the first atom with q <= P(T' <= a_k), by bisection over the atoms (the cdf at
+            # an atom from one inversion, cached)
+            lo_i = np.zeros(qq.shape, int)
+            hi_i = np.full(qq.shape, a.size)
+            while np.any(lo_i < hi_i):
+                act = lo_i < hi_i
+                mid = (lo_i + hi_i) // 2
+                top = self._top_at(mid[act])
+                up = np.zeros(qq.shape, bool)
+                up[act] = qq[act] > top + ATOM_TOL
+                lo_i = np.where(act & up, mid + 1, lo_i)
+                hi_i = np.where(act & ~up, mid, hi_i)
+            k = lo_i
+            kk = np.minimum(k, a.size - 1)
+            top_k = self._top_at(kk)
+            hit = (k < a.size) & (qq >= top_k - m[kk] - ATOM_TOL)
+            out[todo[hit]] = a[kk[hit]]
+            todo, qq, k = todo[~hit], qq[~hit], k[~hit]
             # between atoms k - 1 and k: P(T' <= a_{k-1}) < q < P(T' < a_k)
-            k = np.searchsorted(top, qq, side="left")
             with np.errstate(divide="ignore"):
                 lo = np.log(np.concatenate([[0.0], a])[k])
                 hi = np.log(np.concatenate([a, [np.inf]])[k])
@@ -248,12 +263,15 @@ class ResponseTimeDistribution:
         out[flat < 1] += self.shift
         return out.reshape(q.shape) if q.ndim else float(out[0])
 
-    def _jump_tops(self) -> np.ndarray:
-        r""":math:`P(T' \le a_i)` at the atoms (one inversion, cached; non-decreasing)."""
+    def _top_at(self, idx: np.ndarray) -> np.ndarray:
+        r""":math:`P(T' \le a_i)` at the atoms ``idx`` (inverted on first use, then cached)."""
         if self._jump_top is None:
-            top = 1.0 - np.clip(self._sf_pos(self._apos), 0.0, 1.0)
-            self._jump_top = np.maximum.accumulate(top)
-        return self._jump_top
+            self._jump_top = np.full(self._apos.size, np.nan)
+        idx = np.asarray(idx, int)
+        need = np.unique(idx[np.isnan(self._jump_top[idx])])
+        if need.size:
+            self._jump_top[need] = 1.0 - np.clip(self._sf_pos(self._apos[need]), 0.0, 1.0)
+        return self._jump_top[idx]
 
     def _sf_pdf(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""``sf(t)`` and the density of the continuous part at ``t > 0`` from one call of the

@@ -810,7 +810,7 @@ def _unconditional_atoms(tr: _SizeTransform) -> list[tuple[float, float]]:
     p = np.asarray(size.atom_probs, float)
     (o1, _, _), (p1, _, _), _, _ = tr._pieces()
     p0 = np.broadcast_to(1.0 - lam * (o1 + p1), tr.xs.shape)
-    laws = []
+    allp = []
     for x in tr.xs.tolist():
         if k in ("constant", "nonpreemptive"):
             pieces = []
@@ -820,7 +820,9 @@ def _unconditional_atoms(tr: _SizeTransform) -> list[tuple[float, float]]:
             pieces = [(x, d[d < x], p[d < x])]
         else:  # SRPT: remaining t in (u0, u1]: the jobs with X <= u0 run first
             pieces = ba.pieces_on(0.0, x, d, lambda u: (d[d <= u], p[d <= u]))
-        laws.append(ba.residence_law(lam, pieces))
+        allp.append(pieces)
+    full = sum(ba.cost(pc) for pc in allp) <= ba.BUDGET
+    laws = [ba.residence_law(lam, pc, full) for pc in allp]
     return ba.to_atoms(laws, tr.xs.tolist(), (tr.ws * p0).tolist())
 
 
