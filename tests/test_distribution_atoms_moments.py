@@ -305,3 +305,18 @@ def test_mm1_ps_moments_against_the_closed_transform():
     for n in (3, 4):
         ref = ((-1) ** n * math.factorial(n) * np.mean(L * z ** (-n))).real
         assert abs(d.moment(n) / ref - 1) <= 1e-8, (n, d.moment(n), ref)
+
+
+def test_waiting_and_md1_moments():
+    # M/M/1 FCFS waiting time: E[W^n] = rho n! / (mu - lambda)^n; M/D/1 (one size: the class
+    # law shifted by d) against the P-K transform's Cauchy integral
+    w = qt.MG1(0.8, qt.Exponential(1.0)).waiting_time_distribution("fcfs")
+    for n in (3, 4, 5):
+        assert abs(w.moment(n) / (0.8 * math.factorial(n) / 0.2 ** n) - 1) <= 1e-12
+    d = qt.MG1(0.5, qt.Deterministic(1.0)).response_time_distribution("fcfs")
+
+    def T(s):
+        return 0.5 * s / (s - 0.5 * (1 - mp.e ** (-s))) * mp.e ** (-s)
+
+    for n in (3, 4):
+        assert abs(d.moment(n) / _mp_moment(T, n) - 1) <= 1e-12
