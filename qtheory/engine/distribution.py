@@ -70,9 +70,11 @@ class ResponseTimeDistribution:
     :math:`E[e^{-sT}]` at complex ``s``). ``cdf`` and ``sf`` invert
     :math:`(1 - \tilde T(s))/s` by Abate-Whitt's Euler method (absolute error about 1e-10);
     ``ppf`` solves ``sf(t) = 1 - q`` by Newton/secant steps in :math:`\log t` inside a bracket,
-    from a gamma fit of the closed-form mean and variance, and is exact at and below the atom
-    ``atom0`` (at ``shift``); the mean and
-    variance are closed forms of the same decomposition (not numerical derivatives).
+    from a gamma fit of the closed-form mean and variance, and is exact at the atoms
+    (:attr:`atoms`: ``atom0`` at ``shift`` and those passed as ``atoms``, which the inversion
+    leaves out and ``cdf``/``sf`` add back exactly); the mean and variance are closed forms of the
+    same decomposition and higher moments the transform's Taylor series at 0 (not numerical
+    derivatives).
 
     Derivation: ``docs/response_time_distribution.md``.
     """
