@@ -252,7 +252,7 @@ def test_class_moments_against_mpmath(policy):
 
     for n in (2, 3, 4):
         ref = _mp_moment(T, n)
-        assert abs(d.moment(n) / ref - 1) <= 1e-9, (n, d.moment(n), ref)
+        assert abs(d.moment(n) / ref - 1) <= 1e-12, (n, d.moment(n), ref)
 
 
 def test_infinite_moments_are_inf():
@@ -292,7 +292,7 @@ def test_prediction_moments_against_mpmath(policy):
     d = m.response_time_distribution(policy)
     for n in (2, 3, 4):
         ref = _mp_moment(lambda s: _pairs_transform(policy, s), n)
-        assert abs(d.moment(n) / ref - 1) <= 1e-10, (n, d.moment(n), ref)
+        assert abs(d.moment(n) / ref - 1) <= 1e-12, (n, d.moment(n), ref)
 
 
 def test_mm1_ps_moments_against_the_closed_transform():
