@@ -44,6 +44,23 @@ def _gamma_start(p: np.ndarray, m1: float, m2: float, a0: float) -> np.ndarray |
     return np.log(t)
 
 
+def _atom_arrays(atoms, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""``atoms`` (pairs :math:`(a_i, m_i)` of positions of :math:`T` and masses) as positions of
+    :math:`T' = T -` ``shift`` (increasing, > 0; equal positions merged) and masses (> 0)."""
+    if atoms is None or len(atoms) == 0:
+        return np.empty(0), np.empty(0)
+    arr = np.asarray(atoms, float).reshape(-1, 2)
+    a, m = arr[:, 0] - shift, arr[:, 1]
+    if not (np.all(np.isfinite(arr)) and np.all(a > 0) and np.all(m >= 0)):
+        raise ValueError("atoms: every atom needs a finite position above shift and a mass >= 0")
+    keep = m > 0
+    a, m = a[keep], m[keep]
+    order = np.argsort(a, kind="stable")
+    a, m = a[order], m[order]
+    ua, inv = np.unique(a, return_inverse=True)
+    return ua, np.bincount(inv, weights=m, minlength=ua.size)
+
+
 # ---- the distribution object -----------------------------------------------------------------
 class ResponseTimeDistribution:
     r"""The law of a response (or waiting) time, from its Laplace-Stieltjes transform.
@@ -53,15 +70,18 @@ class ResponseTimeDistribution:
     :math:`E[e^{-sT}]` at complex ``s``). ``cdf`` and ``sf`` invert
     :math:`(1 - \tilde T(s))/s` by Abate-Whitt's Euler method (absolute error about 1e-10);
     ``ppf`` solves ``sf(t) = 1 - q`` by Newton/secant steps in :math:`\log t` inside a bracket,
-    from a gamma fit of the closed-form mean and variance, and is exact at and below the atom
-    ``atom0`` (at ``shift``); the mean and
-    variance are closed forms of the same decomposition (not numerical derivatives).
+    from a gamma fit of the closed-form mean and variance, and is exact at the atoms
+    (:attr:`atoms`: ``atom0`` at ``shift`` and those passed as ``atoms``, which the inversion
+    leaves out and ``cdf``/``sf`` add back exactly); the mean and variance are closed forms of the
+    same decomposition and higher moments the transform's Taylor series at 0 (not numerical
+    derivatives).
 
     Derivation: ``docs/response_time_distribution.md``.
     """
 
     def __init__(self, transform, label: str, atom0: float = 0.0, shift: float = 0.0,
-                 euler: tuple[float, int, int] = (li.EULER_A, li.EULER_N, li.EULER_M)):
+                 euler: tuple[float, int, int] = (li.EULER_A, li.EULER_N, li.EULER_M),
+                 atoms=None, lower: float | None = None):
         self._t = transform
         #: Euler parameters (A, n, m) of the inversion (more terms for laws with kinks)
         self.euler = euler
@@ -71,7 +91,22 @@ class ResponseTimeDistribution:
         self.shift = float(shift)
         #: P(T' = 0) = P(T = shift) (a waiting time's atom at 0; P(T = x) for a class)
         self.atom0 = float(atom0)
+        a, m = _atom_arrays(atoms, self.shift)
+        #: the other atoms, as positions of T' (> 0, increasing) and their masses
+        self._apos, self._amass = a, m
+        self._jump_top = None
         self._m = None
+        #: a known lower end of the support of T (T >= lower: every T >= X >= the least size),
+        #: below which cdf = 0 exactly instead of the inversion's ringing
+        self.lower = self.shift if lower is None else max(float(lower), self.shift)
+
+    @property
+    def atoms(self) -> list[tuple[float, float]]:
+        r"""Every atom :math:`(a_i, P(T = a_i))` of the law handled exactly (increasing
+        :math:`a_i`): ``atom0`` at ``shift`` and those passed as ``atoms``. ``cdf``, ``sf`` and
+        ``ppf`` add them to the inversion of the rest of the law (which has no jump there)."""
+        out = [(self.shift, self.atom0)] if self.atom0 > 0 else []
+        return out + [(self.shift + float(a), float(m)) for a, m in zip(self._apos, self._amass, strict=True)]
 
     # -- transforms and moments ------------------------------------------------------------------
     def laplace(self, s):
@@ -97,8 +132,13 @@ class ResponseTimeDistribution:
         return m if math.isfinite(m) else math.inf
 
     def moment(self, n: int) -> float:
-        r""":math:`E[T^n]` for ``n`` = 0, 1, 2 (closed forms); higher orders raise
-        ``NotImplementedError`` (they need third and higher moments of busy periods)."""
+        r""":math:`E[T^n]` (``inf`` where it diverges): n = 1, 2 from the closed forms, higher
+        orders from the transform's Taylor series at :math:`s = 0` (the policy's ``raw_moments``:
+        :math:`E[T'^k]` of :math:`T' = T - c`, exact partial moments of the size law, no numerical
+        derivatives), shifted back by
+        :math:`E[T^n] = \sum_k \binom{n}{k} c^{n-k} E[T'^k]`."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"moment: n must be an integer >= 0, got n={n!r}")
         if n == 0:
             return 1.0
         if n == 1:
@@ -106,7 +146,18 @@ class ResponseTimeDistribution:
         if n == 2:
             m2 = self._moments()[1]
             return m2 if math.isfinite(m2) and m2 >= 0 else math.inf
-        raise NotImplementedError(f"moment({n}): only n <= 2 is implemented (closed forms)")
+        raw = getattr(self._t, "raw_moments", None)
+        if raw is None and hasattr(self._t, "moment"):  # a transform with moments of any order
+            def raw(k):
+                return np.array([1.0] + [self._t.moment(j) for j in range(1, k + 1)])
+        if raw is None:
+            raise NotImplementedError(f"moment({n}): this law ({self.label}) has closed-form "
+                                      "moments up to n = 2 only")
+        mk = np.asarray(raw(int(n)), float)
+        if not math.isfinite(mk[n]):
+            return math.inf
+        c = self.shift
+        return float(sum(math.comb(n, k) * c ** (n - k) * mk[k] for k in range(n + 1)))
 
     def var(self) -> float:
         """Var[T] (``inf`` where the second moment diverges)."""
@@ -119,11 +170,28 @@ class ResponseTimeDistribution:
         return math.sqrt(self.var())
 
     # -- distribution functions ------------------------------------------------------------------
-    def _sf_pos(self, t: np.ndarray) -> np.ndarray:
-        def F(s):
-            return (1.0 - self._t.lst(s)) / s
+    def _atoms_at(self, s: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_i m_i e^{-s a_i}` over the atoms at :math:`a_i > 0` (0 without any)."""
+        if not self._apos.size:
+            return 0.0
+        return np.exp(-s[..., None] * self._apos) @ self._amass
 
-        return li.invert(F, t, *self.euler)
+    def _sf_pos(self, t: np.ndarray) -> np.ndarray:
+        r""":math:`P(T' > t)` at ``t > 0``: the atoms above ``t`` plus the inversion of
+        :math:`\big(1 - \tilde T(s) - \sum_i m_i (1 - e^{-s a_i})\big)/s`, the tail of the rest
+        of the law (continuous at every :math:`a_i`)."""
+        a, m = self._apos, self._amass
+
+        def F(s):
+            G = 1.0 - self._t.lst(s)
+            if a.size:
+                G = G - (float(m.sum()) - self._atoms_at(s))
+            return G / s
+
+        out = li.invert(F, t, *self.euler)
+        if a.size:
+            out = out + (a[None, :] > t[:, None]) @ m
+        return out
 
     def pdf(self, t):
         """The density of the continuous part at ``t > 0`` (``nan`` elsewhere), vectorised."""
@@ -139,7 +207,7 @@ class ResponseTimeDistribution:
         t = np.asarray(t, float) - self.shift
         out = np.ones(t.shape)
         out[t >= 0] = 1.0 - self.atom0
-        pos = t > 0
+        pos = (t > 0) & (t >= self.lower - self.shift)
         if np.any(pos):
             out[pos] = np.clip(self._sf_pos(t[pos]), 0.0, 1.0)
         return out if out.ndim else float(out)
@@ -153,10 +221,11 @@ class ResponseTimeDistribution:
         r"""The ``q``-quantile :math:`\inf\{t : P(T \le t) \ge q\}`, vectorised in ``q`` in [0, 1)
         (``q = 1``: ``inf``).
 
-        Exact at and below the atom: :math:`P(T = c) = p_0` at :math:`c =` ``shift`` (a waiting
-        time's atom at 0, a class's at its size) gives :math:`t_q = c` for every
-        :math:`q \le p_0` (levels within :data:`ATOM_TOL` of :math:`p_0` included: the mass is
-        computed in floating point); above it, ``sf(t) = 1 - q`` is solved numerically."""
+        Exact at the atoms (:attr:`atoms`): :math:`P(T = a_i) = m_i` gives :math:`t_q = a_i` for
+        every :math:`q \in [P(T < a_i), P(T \le a_i)]` (levels within :data:`ATOM_TOL` of the
+        ends included: the masses are computed in floating point), with :math:`P(T < c) = 0` at
+        the first atom :math:`c =` ``shift`` and :math:`P(T \le a_i)` from the inversion above
+        it; between two atoms ``sf(t) = 1 - q`` is solved numerically inside that bracket."""
         q = np.asarray(q, float)
         if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
             raise ValueError("ppf: q must lie in [0, 1]")
@@ -164,10 +233,47 @@ class ResponseTimeDistribution:
         out = np.zeros(flat.shape)
         out[flat >= 1] = np.inf
         todo = np.flatnonzero((flat > self.atom0 + ATOM_TOL) & (flat < 1))
-        if todo.size:
+        if todo.size and self._apos.size:
+            a, m = self._apos, self._amass
+            qq = flat[todo]
+            # k: the first atom with q <= P(T' <= a_k), by bisection over the atoms (the cdf at
+            # an atom from one inversion, cached)
+            lo_i = np.zeros(qq.shape, int)
+            hi_i = np.full(qq.shape, a.size)
+            while np.any(lo_i < hi_i):
+                act = lo_i < hi_i
+                mid = (lo_i + hi_i) // 2
+                top = self._top_at(mid[act])
+                up = np.zeros(qq.shape, bool)
+                up[act] = qq[act] > top + ATOM_TOL
+                lo_i = np.where(act & up, mid + 1, lo_i)
+                hi_i = np.where(act & ~up, mid, hi_i)
+            k = lo_i
+            kk = np.minimum(k, a.size - 1)
+            top_k = self._top_at(kk)
+            hit = (k < a.size) & (qq >= top_k - m[kk] - ATOM_TOL)
+            out[todo[hit]] = a[kk[hit]]
+            todo, qq, k = todo[~hit], qq[~hit], k[~hit]
+            # between atoms k - 1 and k: P(T' <= a_{k-1}) < q < P(T' < a_k)
+            with np.errstate(divide="ignore"):
+                lo = np.log(np.concatenate([[0.0], a])[k])
+                hi = np.log(np.concatenate([a, [np.inf]])[k])
+            if todo.size:
+                out[todo] = self._solve(1.0 - qq, rtol, lo, hi)
+        elif todo.size:
             out[todo] = self._solve(1.0 - flat[todo], rtol)
         out[flat < 1] += self.shift
         return out.reshape(q.shape) if q.ndim else float(out[0])
+
+    def _top_at(self, idx: np.ndarray) -> np.ndarray:
+        r""":math:`P(T' \le a_i)` at the atoms ``idx`` (inverted on first use, then cached)."""
+        if self._jump_top is None:
+            self._jump_top = np.full(self._apos.size, np.nan)
+        idx = np.asarray(idx, int)
+        need = np.unique(idx[np.isnan(self._jump_top[idx])])
+        if need.size:
+            self._jump_top[need] = 1.0 - np.clip(self._sf_pos(self._apos[need]), 0.0, 1.0)
+        return self._jump_top[idx]
 
     def _sf_pdf(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""``sf(t)`` and the density of the continuous part at ``t > 0`` from one call of the
@@ -176,15 +282,21 @@ class ResponseTimeDistribution:
         alpha, omega = li.euler_nodes(*self.euler)
         s = alpha[None, :] / t[:, None]
         L = self._t.lst(s)
-        sf = _dot(((1.0 - L) / s).real, omega) / t
+        if self._apos.size:
+            L = L - self._atoms_at(s)
+            sf = _dot(((1.0 - float(self._amass.sum()) - L) / s).real, omega) / t
+            sf = sf + (self._apos[None, :] > t[:, None]) @ self._amass
+        else:
+            sf = _dot(((1.0 - L) / s).real, omega) / t
         pdf = _dot((L - self.atom0).real, omega) / t
         return sf, pdf
 
-    def _solve(self, p: np.ndarray, rtol: float) -> np.ndarray:
+    def _solve(self, p: np.ndarray, rtol: float, lo=None, hi=None) -> np.ndarray:
         r"""t with sf(t) = p (p in (0, 1 - atom0)): Newton's method on
         :math:`\log\bar F(e^\tau) = \log p` (the density from the same inversion), inside a
         bracket that every evaluation narrows; bisection in :math:`\tau = \log t` where a
-        Newton step leaves the bracket (kinks and atoms)."""
+        Newton step leaves the bracket (kinks and atoms). ``lo``, ``hi``: a first bracket in
+        :math:`\log t` (the atoms around the quantile), where the law has atoms."""
         m1, m2 = self._t.moments()  # of T' = T - shift
         m1 = m1 if math.isfinite(m1) else math.inf
         scale = m1 if math.isfinite(m1) and m1 > 0 else 1.0
@@ -192,15 +304,21 @@ class ResponseTimeDistribution:
         start = _gamma_start(p, m1, m2, self.atom0)
         if start is not None:
             tau = start
-        lo = np.full(p.shape, -np.inf)
-        hi = np.full(p.shape, np.inf)
+        lo = np.full(p.shape, -np.inf) if lo is None else np.array(lo, float)
+        hi = np.full(p.shape, np.inf) if hi is None else np.array(hi, float)
         if math.isfinite(m1):  # Markov and Cantelli bounds: sf(hi) <= p
             ub = m1 / p
             v = m2 - m1 * m1
             if math.isfinite(v):
                 ub = np.minimum(ub, m1 + math.sqrt(max(v, 0.0)) * np.sqrt((1 - p) / p))
-            hi = np.log(ub * (1 + 1e-9))
+            hi = np.minimum(hi, np.log(ub * (1 + 1e-9)))
             tau = np.minimum(tau, hi)
+        # a start outside the bracket: its middle (or 1.4 inside an open end)
+        out = ~((tau > lo) & (tau <= hi))
+        if np.any(out):
+            mid = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi),
+                           np.where(np.isfinite(lo), lo + 1.4, hi - 1.4))
+            tau = np.where(out, mid, tau)
         active = np.ones(p.shape, bool)
         lp = np.log(p)
         g_prev = np.full(p.shape, np.nan)

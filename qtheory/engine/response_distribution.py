@@ -42,6 +42,7 @@ import numpy as np
 from ..laws._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
 from ..policies import Policy, get_policy
 from . import laplace_inversion as li
+from . import power_series as ps
 from . import response_distribution_generic as rdg
 from .distribution import ResponseTimeDistribution
 
@@ -479,6 +480,96 @@ class _SizeTransform:
             second = float(np.sum(np.where(w > 0, (v + m * m) * w, 0.0)))
         return mean, second
 
+    def _piece_moments(self, n: int):
+        r"""Per class, :math:`E[(X^{old}_0)^k]`, :math:`E[(X^{old}_1)^k]` (k = 1..n + 1) and
+        :math:`E[(X^{new})^k]` (k = 1..n), shape ``(len(xs), K)``: exact partial moments of the
+        size law."""
+        s, x = self.size, self.xs
+        pm = s.partial_moment
+        k = self.kind
+        ks = range(1, n + 2)
+
+        def stack(f, kk=ks):
+            return np.stack([np.broadcast_to(np.asarray(f(j), float), x.shape) for j in kk], axis=-1)
+
+        zero = np.zeros(x.shape + (n + 1,))
+        if k == "constant":
+            return stack(s.moment), zero, np.zeros(x.shape + (n,))
+        if k == "age":
+            mm = stack(lambda j: s.mean_min(j, x))
+            return mm, zero, mm[..., :n]
+        old0 = stack(lambda j: pm(j, x))
+        new = stack(lambda j: pm(j, x, strict=True), range(1, n + 1))
+        if k == "static":
+            return old0, zero, new
+        if k == "nonpreemptive":
+            return old0, stack(lambda j: s.tail_moment(j, x)), new
+        sf = s.sf(x)
+        return old0, stack(lambda j: x ** j * sf), new
+
+    def class_series(self, n: int) -> np.ndarray:
+        r"""The transform of every class (of :math:`T - x` when ``shifted``) as a power series in
+        :math:`s` to order ``n`` (shape ``(len(xs), n + 1)``):
+        :math:`\tilde V(\eta(s))\,e^{-R(s)}` with
+        :math:`\tilde V(u) = \frac{1 - \rho_0 - \rho_1 + \lambda\psi_1(u)/u}{1 - \lambda\psi_0(u)/u}`,
+        :math:`\eta` Kendall's series of the new jobs and :math:`R` the residence exponent
+        (:math:`sx`; LAS, PSJF: :math:`x\eta(s)`; SRPT: :math:`\int_0^x \eta_{<t}(s)\,dt`)."""
+        lam, x, k = self.lam, self.xs, self.kind
+        o, p, m_new = self._piece_moments(n)
+        with np.errstate(invalid="ignore"):
+            num = lam * ps.psi_over_u(p)
+            num[..., 0] += 1.0 - lam * (o[..., 0] + p[..., 0])
+            den = -lam * ps.psi_over_u(o)
+            den[..., 0] += 1.0
+            V = ps.mul(num, ps.recip(den))
+            eta = ps.kendall(lam, m_new)
+            W = ps.compose(V, eta)
+        if self.waiting:
+            return W
+        sx = np.zeros(x.shape + (n + 1,))
+        if n >= 1:
+            sx[..., 1] = x
+        if k in ("constant", "nonpreemptive"):
+            R = sx
+        elif k in ("age", "static"):
+            R = x[:, None] * eta
+        else:
+            t, M = self._grid
+            mt = np.stack([self.size.partial_moment(j, t, strict=True) for j in range(1, n + 1)], axis=-1)
+            R = M @ ps.kendall(lam, mt)
+        if self.shifted:
+            R = R - sx
+        with np.errstate(invalid="ignore"):
+            return ps.mul(W, ps.exp(-R))
+
+    def raw_moments(self, n: int) -> np.ndarray:
+        r""":math:`E[T'^k]`, k = 0..n, of the law (``T' = T - x`` for a class), mixed over the
+        classes: :math:`(-1)^k k!` times the series coefficients (:meth:`class_series`); ``inf``
+        from the first order whose size moments diverge (FCFS: :math:`E[X^{k+1}]`; SJF:
+        :math:`E[X^{k+1}; X > x]`). The unconditional law of LAS, PSJF or SRPT on a continuous
+        size law with :math:`E[X^{n+1}] = \infty` raises ``NotImplementedError``: its order-n
+        moment may be finite or not, and the size rule's truncation would make it finite."""
+        n = int(n)
+        s = self.size
+        kmax = n
+        if self.kind in ("constant", "nonpreemptive") or self.unconditional:
+            for j in range(1, n + 1):
+                if not math.isfinite(float(s.moment(j + 1))):
+                    kmax = j - 1
+                    break
+        if kmax < n and self.unconditional and self.kind not in ("constant", "nonpreemptive") \
+                and not s.is_discrete:
+            raise NotImplementedError(
+                f"moment({n}) of {self.policy.name}'s unconditional law on {s!r}: E[X^{kmax + 2}] "
+                "is infinite, and whether this moment is finite depends on the tail; not implemented")
+        c = self.class_series(max(kmax, 0))
+        m = ps.moments_of(c)
+        with np.errstate(invalid="ignore"):
+            mix = np.where(self.ws[:, None] > 0, m * self.ws[:, None], 0.0).sum(0)
+        out = np.full(n + 1, math.inf)
+        out[: kmax + 1] = mix
+        return out
+
     # -- the transform ---------------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
         r""":math:`\sum_i w_i E[e^{-sT} \mid x_i]` for a complex array ``s`` (any shape)."""
@@ -621,7 +712,12 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
     if tr.shifted:
-        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler,
+                                        atoms=tr.atom_list() if rule.discrete else None)
+    if rule.discrete:  # each class (x, y)'s atoms, times its probability; T >= X
+        X = tr.Xc[tr.Wc > 0]
+        return ResponseTimeDistribution(tr, label, euler=euler, atoms=tr.atom_list(),
+                                        lower=float(X.min()))
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
@@ -656,7 +752,8 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
         if waiting:
             return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr),
                                             euler=_euler(True))
-        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=d, euler=_euler(True))
+        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=d, euler=_euler(True),
+                                        atoms=_above(_unconditional_atoms(tr), d))
     if x is None:
         r = _rule(model.size, WIDTH_FINE if pol.formula_form() == "constant" else WIDTH)
         xs, ws = r.x, r.w
@@ -669,26 +766,73 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
     if tr.shifted:
-        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler)
+        atoms = _above(_unconditional_atoms(tr), float(x)) if model.size.is_discrete else None
+        return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler,
+                                        atoms=atoms)
+    if model.size.is_discrete:  # T >= X >= the least size
+        return ResponseTimeDistribution(tr, label, euler=euler, atoms=_unconditional_atoms(tr),
+                                        lower=float(np.min(tr.xs)))
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
+def _above(atoms, c: float) -> list[tuple[float, float]]:
+    """The atoms above ``c`` (the one at ``c`` is the law's ``atom0``)."""
+    return [(a, m) for a, m in atoms if a > c]
+
+
 def _class_atom(tr: _SizeTransform) -> float:
-    r""":math:`P(T = x)` of one class: no old work and no new arrival that would run first,
-    :math:`P(W = 0)\,e^{-\lambda \int_0^x P(X^{new}[r(a)] > 0)\,da}` (LAS: all new jobs;
-    PSJF: :math:`P(X < x)` all along; SRPT: :math:`P(X < x - a)` at age :math:`a`)."""
-    s, lam, x = tr.size, tr.lam, float(tr.xs[0])
+    r""":math:`P(T = x)` of one class (:func:`_class_atoms`)."""
+    return float(_class_atoms(tr)[0])
+
+
+def _class_atoms(tr: _SizeTransform) -> np.ndarray:
+    r""":math:`P(T = x_i \mid x_i)` for every class :math:`x_i` of ``tr``: no old work and no new
+    arrival that would run first, :math:`P(W = 0 \mid x)\,e^{-\lambda \int_0^x P(X^{new}[r(a)]
+    > 0)\,da}` (FCFS, SJF: :math:`P(W = 0 \mid x)`; LAS: all new jobs; PSJF: :math:`P(X < x)` all
+    along; SRPT: :math:`P(X < x - a)` at age :math:`a`; derivation:
+    ``docs/response_time_distribution.md``, atoms)."""
+    s, lam, x = tr.size, tr.lam, tr.xs
     k = tr.kind
-    p0 = _waiting_atom(tr)
+    (o1, _, _), (p1, _, _), _, _ = tr._pieces()
+    p0 = 1.0 - lam * (o1 + p1)
     if k in ("constant", "nonpreemptive"):
-        return p0
+        return np.broadcast_to(p0, x.shape).astype(float)
     if k == "age":
-        return p0 * math.exp(-lam * x)
+        return p0 * np.exp(-lam * x)
     if k == "static":
-        return p0 * math.exp(-lam * x * float(s.cdf(x, strict=True)))
+        return p0 * np.exp(-lam * x * s.cdf(x, strict=True))
     # SRPT: int_0^x P(X < t) dt = x P(X < x) - E[X; X < x]
-    integral = x * float(s.cdf(x, strict=True)) - float(s.partial_moment(1, x, strict=True))
-    return p0 * math.exp(-lam * integral)
+    integral = x * s.cdf(x, strict=True) - s.partial_moment(1, x, strict=True)
+    return p0 * np.exp(-lam * integral)
+
+
+def _unconditional_atoms(tr: _SizeTransform) -> list[tuple[float, float]]:
+    r"""The atoms of the law mixed over ``tr``'s classes on a discrete size law: class
+    :math:`x_i` (probability :math:`w_i`) contributes :math:`w_i P(V = 0 \mid x_i)` times the
+    atomic law of its residence, :math:`x_i` plus the busy periods of the new jobs that run first
+    (none under FCFS and SJF: the one atom :math:`P(T = x_i \mid x_i)`; LAS, PSJF, SRPT: Takács'
+    formula, :mod:`qtheory.engine.busy_atoms`; docs/response_time_distribution.md, section 10)."""
+    from . import busy_atoms as ba
+
+    size, lam, k = tr.size, tr.lam, tr.kind
+    d = np.asarray(size.atom_values, float)
+    p = np.asarray(size.atom_probs, float)
+    (o1, _, _), (p1, _, _), _, _ = tr._pieces()
+    p0 = np.broadcast_to(1.0 - lam * (o1 + p1), tr.xs.shape)
+    allp = []
+    for x in tr.xs.tolist():
+        if k in ("constant", "nonpreemptive"):
+            pieces = []
+        elif k == "age":  # all new jobs, served up to x: min(X, x)
+            pieces = [(x, np.append(d[d < x], x), np.append(p[d < x], p[d >= x].sum()))]
+        elif k == "static":
+            pieces = [(x, d[d < x], p[d < x])]
+        else:  # SRPT: remaining t in (u0, u1]: the jobs with X <= u0 run first
+            pieces = ba.pieces_on(0.0, x, d, lambda u: (d[d <= u], p[d <= u]))
+        allp.append(pieces)
+    full = sum(ba.cost(pc) for pc in allp) <= ba.BUDGET
+    laws = [ba.residence_law(lam, pc, full) for pc in allp]
+    return ba.to_atoms(laws, tr.xs.tolist(), (tr.ws * p0).tolist())
 
 
 def _waiting_atom(tr: _SizeTransform) -> float:

@@ -305,6 +305,117 @@ class PredictionTransform:
         integral = float(self.grid.cum(pl, [y])[0] - self.grid.cum(pl, [max(y - x, 0.0)])[0])
         return float(p0[0] * math.exp(-lam * integral))
 
+    def class_series(self, n: int) -> np.ndarray:
+        r"""The transform of every class (rows: prediction nodes, then the sizes ``Xc``; of
+        :math:`T - x` for a conditional law) as a power series in :math:`s` to order ``n``, shape
+        ``(len(ys), Xc.shape[1], n + 1)``: :math:`\tilde V(\eta_{<y}(s))\,e^{-R(s)}` as in
+        :func:`qtheory.engine.response_distribution._SizeTransform.class_series`, with the
+        pieces' moments from the joint rule (interpolated at the prediction nodes like the mean's)
+        and the residence exponent :math:`R = sx` (SPJF), :math:`x\eta_{<y}(s)` (PSPJF),
+        :math:`sx + \int_d^y (\eta_{<v}(s) - s)\,dv` (SPRPT, TRAIL; :math:`d` the start of the
+        residence)."""
+        from . import power_series as ps
+
+        lam, c = self.lam, self._at_classes
+
+        def mom(X, W, kk):
+            return np.stack([c(self._m(X, W, k)) for k in kk], axis=-1)
+
+        o = mom(self.Xo, self.Wo, range(1, n + 2))
+        p = mom(self.X1, self.W1, range(1, n + 2))
+        m_new = mom(self.Xn, self.Wn, range(1, n + 1))
+        with np.errstate(invalid="ignore"):
+            num = lam * ps.psi_over_u(p)
+            num[..., 0] += 1.0 - lam * (o[..., 0] + p[..., 0])
+            den = -lam * ps.psi_over_u(o)
+            den[..., 0] += 1.0
+            eta = ps.kendall(lam, m_new)
+            W = ps.compose(ps.mul(num, ps.recip(den)), eta)[:, None, :]
+        if self.waiting:
+            return W
+        X = self.Xc[..., None]
+        sx = np.zeros(self.Xc.shape + (n + 1,))
+        if n >= 1:
+            sx[..., 1] = self.Xc
+        if self.kind == "nonpreemptive":
+            R = sx
+        elif self.kind == "static":
+            R = X * eta[:, None, :]
+        else:
+            g = self.grid
+            et = ps.kendall(lam, np.stack([self._m(self.Xt, self.Wt, k) for k in range(1, n + 1)], axis=-1))
+            et[:, 1] -= 1.0  # eta_{<v}(s) - s
+            d = np.maximum(self._d, 0.0)
+            Ry = g.cum(et.T, self.ys)  # (n + 1, len(ys))
+            Rd = g.cum(et.T, d.ravel()).reshape((n + 1,) + d.shape)
+            R = sx + np.moveaxis(Ry[:, :, None] - Rd, 0, -1)
+        if self.shifted:
+            R = R - sx
+        with np.errstate(invalid="ignore"):
+            return ps.mul(W, ps.exp(-R))
+
+    def raw_moments(self, n: int) -> np.ndarray:
+        r""":math:`E[T'^k]`, k = 0..n (``T' = T - x`` for a class), mixed over the classes, from
+        :meth:`class_series`; ``inf`` where :meth:`moments` finds the second moment infinite
+        (then every higher one is). A continuous size law with :math:`E[X^{n+1}] = \infty`
+        otherwise raises ``NotImplementedError`` (the rule's truncation would make it finite)."""
+        from . import power_series as ps
+
+        n = int(n)
+        if not math.isfinite(self.moments()[1]):
+            return np.concatenate([[1.0, self.moments()[0]], np.full(n - 1, math.inf)])
+        rule = self.rule
+        if not rule.discrete and not math.isfinite(float(rule.r.size.moment(n + 1))):
+            raise NotImplementedError(
+                f"moment({n}) of a prediction policy on {rule.r.size!r}: E[X^{n + 1}] is infinite; "
+                "whether this moment is finite depends on the tail; not implemented")
+        m = ps.moments_of(self.class_series(n))
+        W = self.Wc[..., None]
+        with np.errstate(invalid="ignore"):
+            return np.where(W > 0, m * W, 0.0).sum((0, 1))
+
+    def atom_list(self) -> list[tuple[float, float]]:
+        r"""The atoms of the law on a finite joint law (rule ``discrete``): class :math:`(x, y)`
+        contributes its probability times :math:`P(W = 0 \mid y)` times the atomic law of its
+        residence, :math:`x` plus the busy periods of the new jobs that run first (PSPJF: work
+        :math:`x` with the jobs :math:`Y < y`; SPRPT and TRAIL: the ranks :math:`v` from the
+        residence's start to :math:`y`, the jobs :math:`Y < v`; SPJF: none), by Takács' formula
+        (:mod:`qtheory.engine.busy_atoms`). Positions of :math:`T` (a class: above ``x`` and
+        without the atom at ``x``, which is :meth:`atom`)."""
+        from . import busy_atoms as ba
+
+        rule, lam = self.rule, self.lam
+        _, (o1, _, _), (p1, _, _), _, _ = self._pieces()
+        p0 = 1.0 - lam * (o1 + p1)
+        d0 = np.maximum(self._d, 0.0)
+        laws, offs, wts = [], [], []
+        for j, y in enumerate(self.ys.tolist()):
+            for i in range(self.Xc.shape[1]):
+                w = float(self.Wc[j, i])
+                if w <= 0:
+                    continue
+                x = float(self.Xc[j, i])
+                if self.kind == "nonpreemptive":
+                    pieces = []
+                elif self.kind == "static":
+                    X, W = rule.new(y, strict=True)
+                    pieces = [(x, X[0], W[0])]
+                else:
+                    def set_le(u):
+                        X, W = rule.new(u, strict=False)
+                        return X[0], W[0]
+                    pieces = ba.pieces_on(float(d0[j, i]), y, rule.ya, set_le)
+                laws.append(pieces)
+                offs.append(x)
+                wts.append(w * float(p0[j]))
+        full = sum(ba.cost(pc) for pc in laws) <= ba.BUDGET
+        laws = [ba.residence_law(lam, pc, full) for pc in laws]
+        atoms = ba.to_atoms(laws, offs, wts)
+        if self.conditional:
+            x = float(self.Xc[0, 0])
+            atoms = [(a, m) for a, m in atoms if a > x]
+        return atoms
+
     # -- the transform ---------------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
         s = np.asarray(s, complex)

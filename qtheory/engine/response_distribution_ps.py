@@ -107,8 +107,20 @@ class _PSTransform:
         return mean * m, second * m * m
 
 
+    def raw_moments(self, n: int) -> np.ndarray:
+        r""":math:`E[T'^k]`, k = 0..n, from the M/PH/1-PS Taylor ODE
+        (:mod:`qtheory.engine.response_distribution_ps_phase`) with one exponential phase."""
+        from .response_distribution_ps_phase import ph_ps_transform
+
+        tr = ph_ps_transform(self.rho / self.scale, [1.0], [[-1.0 / self.scale]], self.x)
+        return np.array([1.0] + [tr.moment(k) for k in range(1, int(n) + 1)])
+
+
 class _PointMassAtZero:
     """The law of a time that is 0 with probability 1."""
+
+    def raw_moments(self, n: int) -> np.ndarray:
+        return np.eye(int(n) + 1)[0]
 
     def lst(self, s) -> np.ndarray:
         return np.ones_like(np.asarray(s, complex))
