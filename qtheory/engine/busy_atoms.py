@@ -105,6 +105,23 @@ def convolve(a: dict[float, float], b: dict[float, float]) -> dict[float, float]
     return out
 
 
+def merge_pieces(pieces: list) -> list:
+    """Consecutive stretches with the same new-job law as one piece (their busy periods add up
+    to one started by the total length: the enumeration then truncates as for the closed forms)."""
+    out: list = []
+    for ell, d, w in pieces:
+        d, w = np.asarray(d, float), np.asarray(w, float)
+        keep = (w > 0) & (d > 0)
+        d, inv = np.unique(d[keep], return_inverse=True)  # equal sizes as one entry
+        w = np.bincount(inv.ravel(), weights=w[keep], minlength=d.size)
+        if out and out[-1][1].size == d.size and np.array_equal(out[-1][1], d) and np.allclose(
+                out[-1][2], w, rtol=1e-13, atol=0):
+            out[-1] = (out[-1][0] + ell, out[-1][1], out[-1][2])
+        else:
+            out.append((ell, d, w))
+    return out
+
+
 def residence_law(lam: float, pieces, full: bool = True) -> dict[float, float]:
     r"""The law of :math:`\sum_k (B_{\ell_k} - \ell_k)` over ``pieces`` = ``[(ell, d, w), ...]``
     (each convolution keeps the :data:`MAX_ATOMS` largest masses); ``full=False``: only its
@@ -113,7 +130,7 @@ def residence_law(lam: float, pieces, full: bool = True) -> dict[float, float]:
         return {0.0: math.exp(-lam * sum(ell * float(np.sum(np.asarray(w, float)[np.asarray(d, float) > 0]))
                                          for ell, d, w in pieces))}
     law = {0.0: 1.0}
-    for ell, d, w in pieces:
+    for ell, d, w in merge_pieces(pieces):
         if ell > 0:
             law = convolve(law, extension_law(lam, float(ell), d, w))
             if len(law) > MAX_ATOMS:

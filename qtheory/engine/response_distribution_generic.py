@@ -753,6 +753,40 @@ class GenericTransform:
         w = self.weights
         return float(np.sum(w * m)), float(np.sum(w * (v + m * m)))
 
+    def atom_list(self) -> list[tuple[float, float]]:
+        r"""The atoms of the law (not shifted), mixed over the classes with their weights: class
+        :math:`x` contributes :math:`P(V = 0)` times the atomic law of :math:`x` plus the busy
+        periods of the new jobs that run first on each stretch of its residence (Takács'
+        formula, :mod:`qtheory.engine.busy_atoms`, as for the closed-form policies;
+        ``docs/response_time_distribution.md`` section 10). A class whose stretches include a
+        moving new-job cut-off (SRPT-Bounce: sizes :math:`y' + v`) keeps only its atom at
+        :math:`x`: those busy periods have no atoms besides the empty one. The same budget as
+        the closed forms' bounds the enumeration."""
+        from . import busy_atoms as ba
+
+        lam = self.lam
+        p0_r = np.array([1.0 - lam * (_moments_of(x0, w0)[0] + _moments_of(x1, w1)[0])
+                         for x0, w0, x1, w1 in self._old])
+        p0 = p0_r[self._r_of]
+        lp, LX, LW = self._lptr, self._LX, self._LW
+        gp, GX, GD, GW = self._gptr, self._GX, self._GD, self._GW
+        allp, moving = [], []
+        for a in range(self.atoms.size):
+            pieces, mov = [], False
+            for ell, lev in zip(self._c_len[self._c_atom == a], self._c_lev[self._c_atom == a], strict=True):
+                pieces.append((float(ell), LX[lp[lev]:lp[lev + 1]], LW[lp[lev]:lp[lev + 1]]))
+            sel = self._d_atom == a
+            for lo, hi, f in zip(self._d_lo[sel], self._d_hi[sel], self._d_fac[sel], strict=True):
+                for k in range(int(lo), int(hi)):
+                    d, w = GX[gp[k]:gp[k + 1]], GW[gp[k]:gp[k + 1]]
+                    mov = mov or bool(np.any((GD[gp[k]:gp[k + 1]] != 0) & (w > 0)))
+                    pieces.append((float(f * (self.u[k + 1] - self.u[k])), d, w))
+            allp.append(pieces)
+            moving.append(mov)
+        full = sum(ba.cost(pc) for pc in allp) <= ba.BUDGET
+        laws = [ba.residence_law(lam, pc, full and not mov) for pc, mov in zip(allp, moving, strict=True)]
+        return ba.to_atoms(laws, self.xs.tolist(), (self.weights * p0).tolist())
+
     def atom(self) -> float:
         r""":math:`P(W = 0)` (waiting time) or :math:`P(T = x)` (a class): no old work and, for
         :math:`T`, no new job ahead during the residence,
@@ -828,9 +862,11 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
         ("" if y is None else f", y={float(y):g}")
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
+    atoms = tr.atom_list()
     if tr.shifted:
-        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
-    return ResponseTimeDistribution(tr, label, euler=euler)
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler,
+                                        atoms=[(a, m) for a, m in atoms if a > float(x)])
+    return ResponseTimeDistribution(tr, label, euler=euler, atoms=atoms, lower=float(np.min(tr.xs)))
 
 
 def is_generic(pol) -> bool:
