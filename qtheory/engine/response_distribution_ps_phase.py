@@ -67,6 +67,10 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.linalg import block_diag
 
+from .power_series import exp as _exp
+from .power_series import mul as _mul
+from .power_series import recip as _recip
+
 #: relative tolerance of the ODE solver (transforms)
 RTOL = 1e-12
 #: the unconditional integral stops where the size's survival function falls below this
@@ -90,37 +94,6 @@ def phase_type_of(size) -> tuple[np.ndarray, np.ndarray] | None:
         S = block_diag(*[s for _, (_, s) in parts])
         return alpha, S
     return None
-
-
-# ---- truncated power series in s (moments) ---------------------------------------------------
-def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cauchy product of two coefficient arrays (last axis), truncated to their length."""
-    n = a.shape[-1]
-    out = np.zeros(np.broadcast_shapes(a.shape, b.shape))
-    for k in range(n):
-        out[..., k] = np.sum(a[..., : k + 1] * b[..., k::-1], axis=-1)
-    return out
-
-
-def _exp(a: np.ndarray) -> np.ndarray:
-    r"""Coefficients of :math:`e^{a(s)}` (:math:`b' = a' b`)."""
-    n = a.shape[-1]
-    b = np.zeros(a.shape)
-    b[..., 0] = math.exp(a[..., 0])
-    for k in range(1, n):
-        j = np.arange(1, k + 1)
-        b[..., k] = np.sum(j * a[..., j] * b[..., k - j], axis=-1) / k
-    return b
-
-
-def _recip(a: np.ndarray) -> np.ndarray:
-    """Coefficients of :math:`1/a(s)` (``a[0] != 0``)."""
-    n = a.shape[-1]
-    b = np.zeros(a.shape)
-    b[..., 0] = 1.0 / a[..., 0]
-    for k in range(1, n):
-        b[..., k] = -np.sum(a[..., 1 : k + 1] * b[..., k - 1 :: -1], axis=-1) / a[..., 0]
-    return b
 
 
 class _PHPSTransform:
