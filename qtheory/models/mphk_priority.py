@@ -320,6 +320,27 @@ def _low_class_number(k: int, lam_h: float, mean_h: float, busy: PhaseType | Non
     return en
 
 
+def priority_inputs(servers, arrival_rates, size_moments, server_speed):
+    """Checked ``(k, s, lams, mom)`` of the priority-class models (per-server load < 1; zero
+    rates allowed, not all); each error names the parameter."""
+    k = int(servers)
+    if k < 1:
+        raise ValueError(f"servers must be >= 1, got servers={servers!r}")
+    s = float(server_speed)
+    if not s > 0:
+        raise ValueError(f"server_speed must be > 0, got server_speed={server_speed!r}")
+    lams = np.asarray(arrival_rates, float).ravel()
+    mom = np.asarray(size_moments, float).reshape(-1, 3)
+    if lams.size != mom.shape[0] or np.any(lams < 0) or not lams.sum() > 0:
+        raise ValueError("arrival_rates must be >= 0 (not all 0), one per row of size_moments")
+    if not np.all(np.isfinite(mom)) or np.any(mom <= 0):
+        raise ValueError("size_moments must be finite and > 0")
+    rho = float(lams @ mom[:, 0]) / (k * s)
+    if not rho < 1:
+        raise ValueError(f"per-server load {rho!r} must be < 1")
+    return k, s, lams, mom
+
+
 def mphk_priority(servers: int, arrival_rates, size_moments, server_speed: float = 1.0) -> dict:
     r"""Mean response time of each class of the M/G/k with preemptive-resume priority classes
     (class 0 first, FCFS within a class) by RDR-A (module docstring).
@@ -339,15 +360,7 @@ def mphk_priority(servers: int, arrival_rates, size_moments, server_speed: float
         ``class_means`` (array of :math:`E[T_i]`, ``nan`` for a class of rate 0),
         ``mean_response_time`` (rate-weighted), ``phases`` (largest number of phases per level).
     """
-    k = int(servers)
-    s = float(server_speed)
-    lams = np.asarray(arrival_rates, float).ravel()
-    mom = np.asarray(size_moments, float).reshape(-1, 3)
-    if lams.size != mom.shape[0] or np.any(lams < 0) or lams.sum() <= 0:
-        raise ValueError("arrival_rates must be >= 0 (not all 0), one per row of size_moments")
-    rho = float(lams @ mom[:, 0]) / (k * s)
-    if not rho < 1:
-        raise ValueError(f"per-server load {rho!r} must be < 1")
+    k, s, lams, mom = priority_inputs(servers, arrival_rates, size_moments, server_speed)
     out = np.full(lams.size, math.nan)
     lam_h = 0.0
     mh = np.zeros(3)

@@ -87,7 +87,16 @@ import numpy as np
 
 from ..laws.phase_type import PhaseType, fit_moments
 from .mphk import _configs, mphk_fcfs, solve_qbd
-from .mphk_priority import _busy_series, _high_blocks, _minus, _move, _plus, busy_period_moments, fit_two_phase
+from .mphk_priority import (
+    _busy_series,
+    _high_blocks,
+    _minus,
+    _move,
+    _plus,
+    busy_period_moments,
+    fit_two_phase,
+    priority_inputs,
+)
 
 REF_RDR_T = ("Harchol-Balter, Osogami, Scheller-Wolf, Wierman, 'Multi-server queueing systems with multiple "
              "priority classes', Queueing Systems 51(3-4):331-360 (2005): recursive dimensionality reduction "
@@ -426,21 +435,7 @@ def priority_k(servers: int, arrival_rates, size_moments, server_speed: float = 
         classes, reproduces the first two moments; not for :math:`C^2 < 1/2` where the state
         budget forces an Erlang-2).
     """
-    k = int(servers)
-    if k < 1:
-        raise ValueError(f"servers must be >= 1, got servers={servers!r}")
-    s = float(server_speed)
-    if not s > 0:
-        raise ValueError(f"server_speed must be > 0, got server_speed={server_speed!r}")
-    lams = np.asarray(arrival_rates, float).ravel()
-    mom = np.asarray(size_moments, float).reshape(-1, 3)
-    if lams.size != mom.shape[0] or np.any(lams < 0) or not lams.sum() > 0:
-        raise ValueError("arrival_rates must be >= 0 (not all 0), one per row of size_moments")
-    if not np.all(np.isfinite(mom)) or np.any(mom <= 0):
-        raise ValueError("size_moments must be finite and > 0")
-    rho = float(lams @ mom[:, 0]) / (k * s)
-    if not rho < 1:
-        raise ValueError(f"per-server load {rho!r} must be < 1")
+    k, s, lams, mom = priority_inputs(servers, arrival_rates, size_moments, server_speed)
     out = np.full(lams.size, math.nan)
     lam_h = 0.0
     mh = np.zeros(3)

@@ -101,7 +101,7 @@ from scipy import linalg
 
 from ..laws.phase_type import PhaseType, fit_moments
 from .mphk import _configs, _g_logarithmic_reduction, solve_qbd
-from .mphk_priority import _minus, _move, _plus, fit_two_phase
+from .mphk_priority import _minus, _move, _plus, fit_two_phase, priority_inputs
 
 REF_RDR_NP = ("non-preemptive priority classes on k servers: a two-class chain with busy-period transitions "
               "(high-waiting periods fitted per starting configuration on three moments, as in Harchol-Balter, "
@@ -453,21 +453,7 @@ def priority_np_k(servers: int, arrival_rates, size_moments, server_speed: float
         where a law has :math:`C^2 < 1/2`, fitted by an Erlang-2), ``exact_structure`` (at most
         two classes with a positive rate: no work-difference step).
     """
-    k = int(servers)
-    if k < 1:
-        raise ValueError(f"servers must be >= 1, got servers={servers!r}")
-    s = float(server_speed)
-    if not s > 0:
-        raise ValueError(f"server_speed must be > 0, got server_speed={server_speed!r}")
-    lams = np.asarray(arrival_rates, float).ravel()
-    mom = np.asarray(size_moments, float).reshape(-1, 3)
-    if lams.size != mom.shape[0] or np.any(lams < 0) or not lams.sum() > 0:
-        raise ValueError("arrival_rates must be >= 0 (not all 0), one per row of size_moments")
-    if not np.all(np.isfinite(mom)) or np.any(mom <= 0):
-        raise ValueError("size_moments must be finite and > 0")
-    rho = float(lams @ mom[:, 0]) / (k * s)
-    if not rho < 1:
-        raise ValueError(f"per-server load {rho!r} must be < 1")
+    k, s, lams, mom = priority_inputs(servers, arrival_rates, size_moments, server_speed)
     live = np.flatnonzero(lams > 0)
     lam, mm = lams[live], mom[live]
     m = lam.size
