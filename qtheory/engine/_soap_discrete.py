@@ -267,6 +267,22 @@ def _int_const(a0, a1, r, lam, knots, at, slope, icpt):
 
 
 @njit(cache=True)
+def worst_future_ranks(g, P, S, E, g_lo, g_hi, x):
+    """``(mx, Q)`` for an atom of size ``x`` of the class whose age grid is ``g[g_lo:g_hi]``:
+    ``mx`` the index of ``x`` in the grid and the suffix sups ``Q[m - g_lo]`` = sup of the rank
+    over ``[g[m], x)`` for ``m <= mx`` (``Q[mx - g_lo] = -inf``)."""
+    mx = g_lo + np.searchsorted(g[g_lo:g_hi], x, side="left")
+    nseg = mx - g_lo
+    Q = np.empty(nseg + 1)
+    Q[nseg] = -_INF
+    for m in range(mx - 1, g_lo - 1, -1):
+        loc = m - g_lo
+        v = max(P[m], max(S[m], E[m]))
+        Q[loc] = max(v, Q[loc + 1])
+    return mx, Q
+
+
+@njit(cache=True)
 def tagged(lams, g, P, S, E, go, xs, p, q0, q1, q2, xo, ko, knots, at, slope, icpt, cond_out):
     """Mean response time for each load (and the conditional means of every atom for lams[0]).
 
@@ -280,16 +296,7 @@ def tagged(lams, g, P, S, E, go, xs, p, q0, q1, q2, xo, ko, knots, at, slope, ic
         g_lo, g_hi = go[j], go[j + 1]
         for ia in range(xo[j], xo[j + 1]):
             x = xs[ia]
-            # index of x in the grid
-            mx = g_lo + np.searchsorted(g[g_lo:g_hi], x, side="left")
-            # suffix sups Q[m] = sup over [g[m], x) for m <= mx
-            nseg = mx - g_lo
-            Q = np.empty(nseg + 1)
-            Q[nseg] = -_INF
-            for m in range(mx - 1, g_lo - 1, -1):
-                loc = m - g_lo
-                v = max(P[m], max(S[m], E[m]))
-                Q[loc] = max(v, Q[loc + 1])
+            mx, Q = worst_future_ranks(g, P, S, E, g_lo, g_hi, x)
             r0 = Q[0]
             nn, no, s2 = threshold(r0, g, P, S, E, go, xs, q0, q1, q2, xo, ko)
             for il in range(L):

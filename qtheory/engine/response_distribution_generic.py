@@ -46,6 +46,7 @@ import numpy as np
 
 from . import generic, rank_tables
 from . import laplace_inversion as li
+from ._soap_discrete import worst_future_ranks
 from .distribution import ResponseTimeDistribution
 
 #: Euler terms for discrete laws (the law has kinks at sums of atoms): n and m, as the
@@ -261,14 +262,7 @@ def _tagged_terms(g, P, S, E, go, xs, xo):  # pragma: no cover - compiled
         g_lo, g_hi = go[j], go[j + 1]
         for ia in range(xo[j], xo[j + 1]):
             x = xs[ia]
-            mx = g_lo + np.searchsorted(g[g_lo:g_hi], x, side="left")
-            nseg = mx - g_lo
-            Q = np.empty(nseg + 1)
-            Q[nseg] = -_INF
-            for m in range(mx - 1, g_lo - 1, -1):
-                loc = m - g_lo
-                v = max(P[m], max(S[m], E[m]))
-                Q[loc] = max(v, Q[loc + 1])
+            mx, Q = worst_future_ranks(g, P, S, E, g_lo, g_hi, x)
             r0[ia] = Q[0]
             for m in range(g_lo, mx):
                 loc = m - g_lo
@@ -298,33 +292,6 @@ def _tagged_terms(g, P, S, E, go, xs, xo):  # pragma: no cover - compiled
 
 
 # ---- Kendall's equation along the levels ------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
-def _kendall(s, lam, X, D, W, lo, hi, dv, u):  # pragma: no cover - compiled
-    """The root of :math:`\\eta = s + \\lambda\\psi(\\eta)` for the law ``lo:hi`` at offset
-    ``dv`` (sizes ``X + D dv``), by Newton's method from ``u``."""
-    prev = np.inf
-    for _ in range(100):
-        psi = 0.0 + 0.0j
-        dpsi = 0.0 + 0.0j
-        ur = u.real
-        for k in range(lo, hi):
-            w = W[k]
-            x = X[k] + D[k] * dv
-            if ur * x > 46.0:
-                psi += w
-                continue
-            ex = np.exp(-u * x)
-            psi += w * (1.0 - ex)
-            dpsi += (w * x) * ex
-        step = (u - s - lam * psi) / (1.0 - lam * dpsi)
-        u = u - step
-        err = abs(step) / abs(u)
-        if err <= 1e-9 or (err <= 1e-7 and err >= prev):
-            break
-        prev = err
-    return u
-
-
 @numba.njit(cache=True, nogil=True)
 def _eta_kernel(s, lam, u, lptr, LX, LD, LW, need, gptr, GX, GD, GW, nk, xg, wg, x4, w4, x6, w6, x12, w12, xq3, wq3,
                 EX, C):  # pragma: no cover - compiled
@@ -408,8 +375,10 @@ NSD_PHASE_K = NSD_PHASE
 
 
 @numba.njit(cache=True, nogil=True)
-def _kendall_z(s, lam, X, D, W, lo, hi, z, u):  # pragma: no cover - compiled
-    """:func:`_kendall` at a complex offset ``z`` (sizes ``X + D z``)."""
+def _kendall(s, lam, X, D, W, lo, hi, z, u):  # pragma: no cover - compiled
+    """The root of :math:`\\eta = s + \\lambda\\psi(\\eta)` for the law ``lo:hi`` at the level offset
+    ``z`` (real, or complex on the steepest-descent rays; sizes ``X + D z``), by Newton's method
+    from ``u``."""
     prev = np.inf
     for _ in range(100):
         psi = 0.0 + 0.0j
@@ -447,18 +416,18 @@ def _descent(s, lam, X, D, W, lo, hi, d, dmin, e0, xq, wq):  # pragma: no cover 
     ang = -math.atan2(e0.imag, e0.real)
     rot = complex(math.cos(ang), math.sin(ang))
     rate = dmin * abs(e0)
-    einf = _kendall_z(s, lam, X, D, W, lo, hi, complex(1e300, 0.0), e0)
+    einf = _kendall(s, lam, X, D, W, lo, hi, complex(1e300, 0.0), e0)
     tot = d * (einf - s)
     for side in range(2):
         base = 0.0 if side == 0 else d
-        u = e0 if side == 0 else _kendall_z(s, lam, X, D, W, lo, hi, complex(d, 0.0), einf)
+        u = e0 if side == 0 else _kendall(s, lam, X, D, W, lo, hi, complex(d, 0.0), einf)
         acc = 0.0 + 0.0j
         a = 0.0
         for b in (5.0, 15.0, 45.0):
             h = (b - a) / rate
             for q in range(xq.size):
                 tau = (a + (b - a) * xq[q]) / rate
-                u = _kendall_z(s, lam, X, D, W, lo, hi, base + tau * rot, u)
+                u = _kendall(s, lam, X, D, W, lo, hi, base + tau * rot, u)
                 acc += (h * wq[q]) * (u - s)
             a = b
         tot += rot * acc if side == 0 else -rot * acc

@@ -41,6 +41,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._soap_discrete import worst_future_ranks
+
 _INF = np.inf
 #: quantities of the sweep: N_new, N_old0, S2
 NQ = 3
@@ -424,14 +426,7 @@ def tagged(lams, g, P, S, E, go, xs, p, xo, pos, kind, st, base, cond_out):
         g_lo, g_hi = go[j], go[j + 1]
         for ia in range(xo[j], xo[j + 1]):
             x = xs[ia]
-            mx = g_lo + np.searchsorted(g[g_lo:g_hi], x, side="left")
-            nseg = mx - g_lo
-            Q = np.empty(nseg + 1)
-            Q[nseg] = -_INF
-            for m in range(mx - 1, g_lo - 1, -1):
-                loc = m - g_lo
-                v = max(P[m], max(S[m], E[m]))
-                Q[loc] = max(v, Q[loc + 1])
+            mx, Q = worst_future_ranks(g, P, S, E, g_lo, g_hi, x)
             r0 = Q[0]
             nn = query(pos, kind, st, base, r0, 0)
             no = query(pos, kind, st, base, r0, 1)
