@@ -144,35 +144,35 @@ class _PHPSTransform:
         lam, a, S, t, m, n = self.lam, self.alpha, self.S, self.t, self.m, s.size
         ae, rho = self.alpha_e, self.rho
         uncond = self.x is None
+        nz = m * n  # the state: z (m x n), Gamma - s h (n); unconditional: p (m, real), the integral (n)
+
+        def cls(h, z, gt):
+            """The class transform e^{-s h - Gt} (1-rho)/(1-rho ze) (without e^{-s h}: of T - x)."""
+            shift = np.exp(-s * h) if uncond else 1.0
+            return shift * np.exp(-gt) * (1.0 - rho) / (1.0 - rho * (ae @ z))
 
         def rhs(h, y):
-            Y = y.reshape(-1, n)
-            z = Y[:m]
+            z, gt = y[:nz].reshape(m, n), y[nz : nz + n]
             zbar = a @ z
-            gt = lam * (1.0 - zbar)             # g - s
-            dz = -(s + gt)[None, :] * z + S @ z + t[:, None]
-            parts = [dz, gt[None, :]]
-            if uncond:
-                # p' = p S (the PH density vector alpha e^{Sh}, the same for every node) and the
-                # integral of the density times the class transform e^{-s h - Gt} (1-rho)/(1-rho ze)
-                p = Y[m + 1 : 2 * m + 1, 0].real
-                dens = float(p @ t)
-                cls = np.exp(-s * h - Y[m]) * (1.0 - rho) / (1.0 - rho * (ae @ z))
-                parts += [np.repeat((p @ S)[:, None], n, axis=1).astype(complex), (dens * cls)[None, :]]
-            return np.concatenate(parts).ravel()
+            dgt = lam * (1.0 - zbar)             # g - s
+            dz = -(s + dgt)[None, :] * z + S @ z + t[:, None]
+            if not uncond:
+                return np.concatenate([dz.ravel(), dgt])
+            # p' = p S (the PH density vector alpha e^{Sh}, shared by every node) and the integral
+            # of the density p . t times the class transform
+            p = y[nz + n : nz + n + m].real
+            return np.concatenate([dz.ravel(), dgt, (p @ S).astype(complex), float(p @ t) * cls(h, z, gt)])
 
-        y0 = [np.ones((m, n), complex), np.zeros((1, n), complex)]
+        y0 = [np.ones(nz, complex), np.zeros(n, complex)]
         if uncond:
-            y0 += [np.repeat(a[:, None], n, axis=1).astype(complex), np.zeros((1, n), complex)]
-        y0 = np.concatenate(y0).ravel()
-        sol = solve_ivp(rhs, (0.0, end), y0, method="DOP853", rtol=RTOL, atol=1e-15)
+            y0 += [a.astype(complex), np.zeros(n, complex)]
+        sol = solve_ivp(rhs, (0.0, end), np.concatenate(y0), method="DOP853", rtol=RTOL, atol=1e-15)
         if not sol.success:
             raise FloatingPointError(f"M/PH/1-PS transform: the ODE solver failed ({sol.message})")
-        Y = sol.y[:, -1].reshape(-1, n)
+        y = sol.y[:, -1]
         if uncond:
-            return Y[2 * m + 1]
-        z, gt = Y[:m], Y[m]
-        return np.exp(-gt) * (1.0 - rho) / (1.0 - rho * (ae @ z))
+            return y[nz + n + m :]
+        return cls(end, y[:nz].reshape(m, n), y[nz : nz + n])
 
     # -- moments (Taylor coefficients in s at 0) ---------------------------------------------
     def series(self, order: int) -> np.ndarray:
