@@ -539,6 +539,23 @@ def _delay_kernel(U, lam, p0, x0, w0, p1, x1, w1, rho, V):  # pragma: no cover -
             V[i, r] = num / (u - lam * _psi_sum(u, x0, w0, p0[r], p0[r + 1]))
 
 
+@numba.njit(cache=True, nogil=True)
+def _residence_kernel(s, EX, C, cptr, clev, clen, dptr, dlo, dhi, dfac, R):  # pragma: no cover
+    r"""The residence exponents :math:`\int_0^x (\eta_{r(a)}(s) - s)\,da` of each class (row
+    ``i`` of ``s``, column ``a`` of the classes): its constant-level stretches (``clev``,
+    ``clen``, ranges ``cptr``) and its stretches over gaps with moving cut-offs (prefix integrals
+    ``C`` between ``dlo`` and ``dhi``, factor ``dfac``, ranges ``dptr``), summed in that order."""
+    for i in range(s.size):
+        si = s[i]
+        for a in range(R.shape[1]):
+            acc = 0.0 + 0.0j
+            for k in range(cptr[a], cptr[a + 1]):
+                acc += (EX[i, clev[k]] - si) * clen[k]
+            for k in range(dptr[a], dptr[a + 1]):
+                acc += (C[i, dhi[k]] - C[i, dlo[k]]) * dfac[k]
+            R[i, a] = acc
+
+
 class GenericTransform:
     r"""LST and the first two moments of :math:`T` (or :math:`W`) of a SOAP policy on a discrete
     joint law, at one atom (a class) or mixed over all atoms.
@@ -596,6 +613,8 @@ class GenericTransform:
         cnt_d = np.array([dptr[a + 1] - dptr[a] for a in atoms])
         self._c_atom = np.repeat(np.arange(atoms.size), cnt_c)
         self._d_atom = np.repeat(np.arange(atoms.size), cnt_d)
+        self._c_ptr = np.concatenate([[0], np.cumsum(cnt_c)]).astype(np.int64)
+        self._d_ptr = np.concatenate([[0], np.cumsum(cnt_d)]).astype(np.int64)
         self._c_lev = self._level_index(clev[sel_c.astype(int)]) if sel_c.size else np.zeros(0, int)
         self._c_len = clen[sel_c.astype(int)] if sel_c.size else np.zeros(0)
         self._d_lo = np.searchsorted(u, dlo[sel_d.astype(int)]) if sel_d.size else np.zeros(0, int)
@@ -786,12 +805,10 @@ class GenericTransform:
         if self.waiting:
             return V @ self.weights
         na = self.atoms.size
-        R = np.zeros((s.size, na), complex)
-        if self._c_len.size:
-            np.add.at(R.T, self._c_atom, ((EX[:, self._c_lev] - s[:, None]) * self._c_len).T)
-        if self._d_fac.size:
-            part = (C[:, self._d_hi] - C[:, self._d_lo]) * self._d_fac
-            np.add.at(R.T, self._d_atom, part.T)
+        R = np.empty((s.size, na), complex)
+        _residence_kernel(s, EX, C, self._c_ptr, self._c_lev.astype(np.int64), self._c_len,
+                          self._d_ptr, self._d_lo.astype(np.int64), self._d_hi.astype(np.int64),
+                          self._d_fac.astype(float), R)
         if not self.shifted:
             R = R + s[:, None] * self.xs[None, :]
         with np.errstate(under="ignore"):
