@@ -135,25 +135,35 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
 
     Exponential sizes: the closed form of the module docstring. Other phase-type sizes (Erlang,
     HyperExponential, Mixtures of them): the time-changed branching ODE of
-    :mod:`qtheory.engine.response_distribution_ps_phase`. Other size laws raise
+    :mod:`qtheory.engine.response_distribution_ps_phase`. Deterministic sizes: its delay
+    equation, :mod:`qtheory.engine.response_distribution_ps_discrete`. Other size laws raise
     ``NotImplementedError`` (the M/G/1-PS transforms of Yashkov 1983 and Ott 1984 are not
     implemented; a phase-type fit of the law is an approximation, not this law)."""
     from ..laws.sizes import Exponential
     from .response_distribution_ps_phase import ph_ps_transform, phase_type_of
 
     ph = None if isinstance(model.size, Exponential) else phase_type_of(model.size)
-    if not isinstance(model.size, Exponential) and ph is None:
+    one_size = ph is None and model.size.is_discrete and model.size.atom_values.size == 1
+    if not isinstance(model.size, Exponential) and ph is None and not one_size:
         raise NotImplementedError(
             f"PS: the sojourn-time distribution is implemented for phase-type sizes (Exponential, "
-            f"Erlang, HyperExponential and Mixtures of them: M/PH/1-PS), got size={model.size!r}; "
-            f"fit a phase-type law (qt.fit_phase_type) or use qt.simulate(..., percentiles=...)")
+            f"Erlang, HyperExponential and Mixtures of them: M/PH/1-PS) and for deterministic "
+            f"sizes (M/D/1-PS), got size={model.size!r}; fit a phase-type law "
+            f"(qt.fit_phase_type) or use qt.simulate(..., percentiles=...)")
     label = f"PS on {model!r}" + ("" if x is None else f", x={float(x):g}")
     if waiting:
         return ResponseTimeDistribution(_PointMassAtZero(), "waiting time, " + label, atom0=1.0)
     rho, m = float(model.load), float(model.size.mean)
     lam = float(model.arrival_rate)
     xv = None if x is None else float(x)
-    tr = _PSTransform(rho, m, xv) if ph is None else ph_ps_transform(lam, ph[0], ph[1], xv)
+    if one_size:
+        from .response_distribution_ps_discrete import deterministic_ps_distribution
+
+        return deterministic_ps_distribution(lam, float(model.size.atom_values[0]), xv, label)
+    if ph is None:
+        tr = _PSTransform(rho, m, xv)
+    else:
+        tr = ph_ps_transform(lam, ph[0], ph[1], xv)
     if x is None:
         return ResponseTimeDistribution(tr, label)
     atom = (1.0 - rho) * math.exp(-lam * xv)
