@@ -127,13 +127,18 @@ def test_conditional_gittins_with_exact_predictions_is_srpt():
 
 def test_gittins_on_continuous_monotone_hazard_law_uses_its_equivalent():
     """Gittins on Exp (FCFS) and Weibull(0.5) (LAS) uses those policies' transforms; a
-    continuous law without an equivalent raises, saying what is supported."""
+    continuous law without an equivalent goes through the blind route on the law
+    (tests/test_response_distribution_blind.py), and one that route does not cover raises, saying
+    what is supported."""
     q = qt.MG1(0.8, qt.Exponential(1.0))
     assert rtd(q, "gittins").ppf(0.99) == pytest.approx(5 * math.log(100), rel=1e-9)
     qw = qt.MG1(0.8 / qt.Weibull(0.5).mean, qt.Weibull(0.5))
     assert rtd(qw, "gittins", x=1.0).laplace(0.7) == rtd(qw, "las", x=1.0).laplace(0.7)
-    with pytest.raises(NotImplementedError, match="discrete laws only"):
-        rtd(qt.MG1(0.5, qt.LogNormal(1.0, 1.0)), "gittins")
+    import scipy.stats
+
+    assert "Gittins" in rtd(qt.MG1(0.5, qt.LogNormal(1.0, 1.0)), "gittins", x=1.0).label
+    with pytest.raises(NotImplementedError, match="blind ranks"):
+        rtd(qt.MG1(0.5, qt.from_scipy(scipy.stats.lognorm(1.0))), "gittins")
 
 
 # ---- (c) means, second moments, an independent transform -------------------------------------------
@@ -274,7 +279,7 @@ def test_errors():
         rtd(_size_model(), "gittins", x=1.0, y=1.0)
     with pytest.raises(ValueError, match="has none"):
         rtd(_size_model(), "srpt-bounce")
-    with pytest.raises(NotImplementedError, match="discrete laws only"):
+    with pytest.raises(NotImplementedError, match="exact on discrete laws"):
         rtd(qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction()), "srpt-bounce")
     d = q.response_time_distribution("srpt-bounce", x=1.0, y=0.6)
     assert "SRPT-Bounce" in d.label and "y=0.6" in d.label

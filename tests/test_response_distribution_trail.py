@@ -270,7 +270,7 @@ def test_errors():
         def rank(self, d, a):
             return np.asarray(d, float) + 0 * np.asarray(a, float)
 
-    with pytest.raises(NotImplementedError, match="discrete laws only"):  # the generic route
+    with pytest.raises(NotImplementedError, match="exact on discrete laws"):  # the generic route
         response_time_distribution(q, Mine(0.5))
     d = q.response_time_distribution("trail-0.5", x=1.0, y=0.7)
     assert "TRAIL(c=0.5)" in d.label and "y=0.7" in d.label

@@ -858,8 +858,10 @@ def response_time_distribution(model, policy, x=None, y=None) -> ResponseTimeDis
         (M/M/1-PS, :mod:`qtheory.engine.response_distribution_ps`); the generic SOAP policies
         (SRPT-Bounce, Gittins, ConditionalGittins, a ``qt.Rank``) on discrete laws and finite
         joint laws (:mod:`qtheory.engine.response_distribution_generic`; Gittins on a
-        monotone-hazard continuous law through its FB/FCFS equivalent). PS on other laws and the
-        generic policies on other continuous laws raise ``NotImplementedError`` saying what is
+        monotone-hazard continuous law through its FB/FCFS equivalent), and blind ones (Gittins,
+        a blind ``qt.Rank``) on continuous laws
+        (:mod:`qtheory.engine.response_distribution_blind`). PS on other laws and the
+        other generic policies on continuous laws raise ``NotImplementedError`` saying what is
         missing.
     x : float, optional
         The job's size (a class).

@@ -818,8 +818,10 @@ class GenericTransform:
 # ---- entry point --------------------------------------------------------------------------------
 def _continuous_message(model, policy) -> str:
     return (f"{policy.name}: the response-time distribution of a generic SOAP policy is exact on "
-            f"discrete laws only (qt.Empirical sizes, qt.EmpiricalPairs, discrete sizes with perfect "
-            f"predictions or deterministic prediction maps), not on {model.size!r}"
+            f"discrete laws (qt.Empirical sizes, qt.EmpiricalPairs, discrete sizes with perfect "
+            f"predictions or deterministic prediction maps) and, for blind ranks (Gittins, a "
+            f"qt.Rank with descriptor='none'), on continuous laws with closed-form partial "
+            f"moments; not on {model.size!r}"
             + ("" if model.prediction is None else f" with {model.prediction!r}")
             + ": use the empirical law of samples of it (its mean is available by "
             "MG1.mean_response_time, by a discretisation with an error estimate)")
@@ -842,6 +844,10 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
             y = float(yv)
     elif y is not None:
         raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
+    from . import response_distribution_blind as rdb
+
+    if not model.size.is_discrete and rdb.supported(model, pol):
+        return rdb.build(model, pol, x, waiting)
     tr = GenericTransform(model, pol, x, y, waiting=waiting)
     euler = (li.EULER_A, EULER_N_KINKS, EULER_M_KINKS)
     label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}") + \

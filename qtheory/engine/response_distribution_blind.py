@@ -1,0 +1,385 @@
+r"""Response-time and waiting-time distributions of a blind SOAP policy (Gittins, a blind
+:class:`~qtheory.policies.Rank`, any rank of the age alone) on a continuous size law.
+
+SOAP's decomposition (Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5;
+``docs/response_time_distribution.md`` sections 1 and 12) for a job of size :math:`x` with worst
+future rank :math:`r_x(a) = \sup_{[a, x)} r` and :math:`R = r_x(0)`:
+
+.. math::
+    E[e^{-sT}\mid x] = \tilde V_R\big(\eta_R(s)\big)\,
+        \exp\Big(-\int_0^x \eta_{r_x(a)}(s)\,da\Big),\qquad
+    \eta_v(s) = s + \lambda E\big[1 - e^{-\eta_v(s)\min(X, c(v))}\big],
+
+with the new jobs' cut-off :math:`c(v) = \inf\{a : r(a) \ge v\}` and the old-job delay
+:math:`\tilde V_R(u) = \big((1 - \rho_0 - \sum_{i\ge1}\rho_i)u + \lambda\sum_{i\ge1}
+E[1 - e^{-uX^{old}_i}]\big) / \big(u - \lambda E[1 - e^{-uX^{old}_0}]\big)` over the components
+:math:`[b_i, c_i)` of :math:`\{a : r(a) \le R\}` (:math:`X^{old}_i = (\min(X, c_i) - b_i)^+`,
+component 0 the one from age 0).
+
+The rank is the interpolant of :mod:`qtheory.engine.soap_exact` (its monotone pieces, record
+stretches, crossings and components). For each job size the worst future rank is, from the end
+backwards, a sequence of plateaus (a constant level over an age interval: the rising pieces, and
+the falling ones below a later maximum) and of stretches where it follows a falling piece of the
+rank; the latter are integrated by Gauss-Legendre rules in :math:`\log a`, split where the rank
+crosses a level at which :math:`c(v)` jumps. Kendall's equation is solved for every cut-off on the
+size law's Gauss-Legendre rule (:func:`qtheory.engine.response_distribution.busy_eta`), and the
+old pieces' transforms on the same rule restricted to :math:`(b_i, c_i)`. The unconditional law
+mixes the classes over that rule. Means and variances come from the same pieces in closed form
+(busy-period cumulants), not from the inversion.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..laws._quadrature import head_node, panels, size_range
+from . import response_distribution as rd
+from . import soap_exact
+from .distribution import ResponseTimeDistribution
+
+#: Gauss-Legendre nodes per panel (in log age) of a stretch that follows a falling rank
+STRETCH_NODES = 16
+#: panel width in log x of the size rule on which Kendall's equation and the old pieces'
+#: transforms are evaluated (:data:`qtheory.engine.response_distribution.WIDTH_FINE`)
+RULE_WIDTH = rd.WIDTH_FINE
+#: the unconditional law's classes: panel width in log x and Gauss-Legendre order of the outer
+#: rule of :class:`qtheory.engine.soap_exact.BlindSOAP`
+CLASS_WIDTH = 0.25
+CLASS_ORDER = 16
+
+
+def _between(rule, size, b: float, c: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Values and weights of :math:`(\min(X, c) - b)^+` on :math:`X > b` (``b > 0``): the rule's
+    panels restricted to :math:`(b, \min(c, hi))`, the rule's outer masses, and the mass
+    :math:`P(X \ge c)` at :math:`c - b`."""
+    xs, ws = [], []
+    top = min(c, rule.hi)
+    if top > b:
+        ub = math.log(max(b, rule.lo))
+        uc = math.log(top)
+        if uc > ub:
+            inner = rule.edges[(rule.edges > ub) & (rule.edges < uc)]
+            u, wu = panels(np.concatenate([[ub], inner, [uc]]))
+            x = np.exp(u)
+            xs.append(x - b)
+            ws.append(wu * x * size.pdf(x))
+    hx, hw = rule.head
+    if hw > 0 and b < hx < c:
+        xs.append(np.array([hx - b]))
+        ws.append(np.array([hw]))
+    tx, tw = rule.tail
+    if tw > 0 and c > rule.hi:
+        xs.append(np.array([min(tx, c) - b]))
+        ws.append(np.array([tw if tx < c else float(size.sf(rule.hi)) - float(size.sf(c))]))
+    if math.isfinite(c):
+        xs.append(np.array([c - b]))
+        ws.append(np.array([float(size.sf(c))]))
+    if not xs:
+        return np.zeros(1), np.zeros(1)
+    return np.concatenate(xs), np.maximum(np.concatenate(ws), 0.0)
+
+
+def _min_law(rule, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Rows of values and weights of :math:`\min(X, c_j)`: the rule below :math:`c_j` plus the mass
+    :math:`P(X \ge c_j)` at :math:`c_j` (``c_j = inf``: the whole law, its tail node included)."""
+    c = np.asarray(c, float)
+    fin = np.isfinite(c)
+    X, W = rule.below(c, strict=True)
+    atom = np.where(fin, np.asarray(rule.size.sf(np.where(fin, c, 0.0)), float), 0.0)
+    X = np.concatenate([X, np.where(fin, c, 0.0)[:, None]], axis=1)
+    W = np.concatenate([W, atom[:, None]], axis=1)
+    return X, W
+
+
+def _piece_moments(size, b: float, c: float) -> np.ndarray:
+    r""":math:`E[((\min(X, c) - b)^+)^k]`, k = 1, 2, 3, from the law's exact partial moments
+    (:math:`b = 0`: :math:`E[\min(X, c)^k]`; :math:`c = \infty`: no mass at :math:`c`)."""
+    if b <= 0.0:
+        if not math.isfinite(c):
+            return np.array([float(size.moment(k)) for k in (1, 2, 3)])
+        return np.array([float(size.mean_min(k, c)) for k in (1, 2, 3)])
+    if not c > b:
+        return np.zeros(3)
+    fin = math.isfinite(c)
+    tb = [float(size.tail_moment(j, b)) for j in range(4)]
+    tc = [float(size.tail_moment(j, c)) if fin else 0.0 for j in range(4)]
+    sfc = float(size.sf(c)) if fin else 0.0
+    out = []
+    for k in (1, 2, 3):
+        v = sum(math.comb(k, j) * (-b) ** (k - j) * (tb[j] - tc[j]) for j in range(k + 1))
+        out.append(max(v + (sfc * (c - b) ** k if fin else 0.0), 0.0))
+    return np.array(out)
+
+
+def _pad(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    k = max(1, max(r[0].size for r in rows))
+    X = np.zeros((len(rows), k))
+    W = np.zeros((len(rows), k))
+    for i, (x, w) in enumerate(rows):
+        X[i, : x.size], W[i, : w.size] = x, w
+    return X, W
+
+
+class BlindTransform:
+    r"""LST, atom and first two moments of :math:`T` (or :math:`W`) of a blind SOAP policy on a
+    continuous size law, for one job size ``x`` (the law of :math:`T - x`) or unconditionally."""
+
+    def __init__(self, model, policy, x: float | None = None, waiting: bool = False):
+        size = model.size
+        self.lam = lam = float(model.arrival_rate)
+        self.waiting = waiting
+        hi = size_range(size, 1e-17)[1]
+        upto = 0.0 if x is None or float(x) <= hi else 1.01 * float(x)
+        br = soap_exact._blind_rank(model, policy, upto)
+        self.br = br
+        rule = rd._rule(size, RULE_WIDTH)
+        self.rule = rule
+        ev = br.soap(CLASS_WIDTH, CLASS_ORDER)
+        if x is None:
+            # the classes: the mean evaluator's outer rule, whose panels end where the worst
+            # future rank changes form (E[T | x] has kinks there), and the mass below it
+            xs, ws = np.asarray(ev.x, float), np.asarray(ev.wx, float)
+            head = head_node(size, br.lo)
+            if head is not None:
+                xs, ws = np.concatenate([[head[0]], xs]), np.concatenate([[head[1]], ws])
+        else:
+            xs, ws = np.array([float(x)]), np.ones(1)
+        self.xs, self.ws = xs, ws
+        self.conditional = x is not None
+        self.shifted = self.conditional and not waiting
+        # the tagged job's level at arrival and the old pieces at each distinct level
+        R = br.running_max(xs)[0]
+        self._Rv, self._R_of = np.unique(R, return_inverse=True)
+        B, C, c0 = br.below_set(self._Rv)
+        old0, oldi, self._old_owner = [], [], []
+        mom0, momi = [], []
+        for j in range(self._Rv.size):
+            old0.append(tuple(a[0] for a in _min_law(rule, np.array([c0[j]]))))
+            mom0.append(_piece_moments(size, 0.0, float(c0[j])) if c0[j] > 0 else np.zeros(3))
+            for b, c in zip(B[j], C[j], strict=True):
+                if np.isnan(b) or b <= 0.0:
+                    continue
+                oldi.append(_between(rule, size, float(b), float(c)))
+                momi.append(_piece_moments(size, float(b), float(c)))
+                self._old_owner.append(j)
+        self._old_owner = np.asarray(self._old_owner, int)
+        self._X0, self._W0 = _pad(old0)
+        self._Xi, self._Wi = _pad(oldi) if oldi else (np.zeros((0, 1)), np.zeros((0, 1)))
+        #: exact moments 1-3 of the old pieces: interval 0 per level, and the later intervals
+        #: summed per level
+        self._mom0 = np.array(mom0).T
+        self._momi = np.zeros((3, self._Rv.size))
+        for j, m in zip(self._old_owner, momi, strict=True):
+            self._momi[:, j] += m
+        rho0, rhoi = lam * self._mom0[0], lam * self._momi[0]
+        self._rho0, self._rhoi = rho0, rhoi
+        if np.any(rho0 + rhoi >= 1.0):
+            raise ValueError("the old work's load is >= 1 at some level: the load must be < 1")
+        # residence: plateaus (class, level, age length) and stretches along falling pieces
+        cls, lev, ln = self._residence(xs, ev)
+        self._res_cls, self._res_len = cls, ln
+        if ev.res_lo.size:
+            a, jac = soap_exact._age(soap_exact._TN[None, :], ev.res_lo[:, None], ev.res_hi[:, None],
+                                     ev.res_an[:, None])
+            self._res_jac = jac
+            node_lev = br.r(a).ravel()
+        else:
+            self._res_jac = np.zeros((0, soap_exact.NCHEB))
+            node_lev = np.zeros(0)
+        levels = np.concatenate([self._Rv, lev, node_lev])
+        cuts = br.c_new(levels)
+        self._cuts, inv = np.unique(cuts, return_inverse=True)
+        nR, nl = self._Rv.size, lev.size
+        self._thr_R = inv[:nR]
+        # where interval 0 of the old jobs ends at the new jobs' cut-off (c_0 = c(R): the rank
+        # crosses R upwards there), X^old_0 = X^new[R] and Kendall's equation gives
+        # lam psi_0(eta_R) = eta_R - s: no sum needed (a class on its own record stretch)
+        self._same0 = np.isclose(c0, self._cuts[self._thr_R], rtol=1e-13, atol=0.0)
+        self._X0, self._W0 = self._X0[~self._same0], self._W0[~self._same0]
+        self._thr_res = inv[nR : nR + nl]
+        self._thr_node = inv[nR + nl :]
+        self._Xn, self._Wn = _min_law(rule, self._cuts)
+        nm = np.array([_piece_moments(size, 0.0, float(c)) if c > 0 else np.zeros(3)
+                       for c in self._cuts])
+        self._n1, self._n2 = nm[:, 0], nm[:, 1]
+        if np.any(lam * self._n1 >= 1.0):
+            raise ValueError("the new work's load is >= 1 at some level: the load must be < 1")
+
+    # -- the worst future rank of every class, as plateaus and falling stretches --------------
+    def _residence(self, xs: np.ndarray, ev):
+        r"""Plateaus ``(class, level, length)`` and the stretches that follow a falling piece of
+        the rank: per stretch the class, and the weights of
+        :math:`\int_{\text{piece start}}^{end} q = CUM[j] - CUM[first] + w \cdot q_j` on the
+        Chebyshev-Lobatto panels of :class:`~qtheory.engine.soap_exact.BlindSOAP` (split where
+        the rank crosses the level of a piece end, so that the cut-off is smooth on each)."""
+        br = self.br
+        sh = br.shape
+        n = xs.size
+        M = np.full(n, -np.inf)
+        cls, lev, ln = [], [], []
+        st_cls, st_j, st_w, st_first = [], [], [], []
+        for k in range(sh.ua.size - 1, -1, -1):
+            sel = np.flatnonzero(xs > sh.pa[k])
+            if sel.size == 0:
+                continue
+            top = np.minimum(sh.pb[k], xs[sel])
+            rtop = np.where(top >= sh.pb[k], sh.rb[k], br.r(top))
+            Ms = M[sel]
+            if sh.dirn[k] >= 0:
+                lvl = np.maximum(Ms, rtop if sh.dirn[k] > 0 else sh.ra[k])
+                cls.append(sel)
+                lev.append(lvl)
+                ln.append(top - sh.pa[k])
+                M[sel] = lvl
+                continue
+            # falling: the rank itself where it exceeds the later maximum, a plateau after
+            whole = Ms >= sh.ra[k]
+            part = ~whole & (Ms > rtop)
+            a_star = np.full(sel.size, sh.pa[k])
+            if part.any():
+                a_star[part] = br.cross(k, Ms[part])
+            plat = whole | part
+            if plat.any():
+                cls.append(sel[plat])
+                lev.append(Ms[plat])
+                ln.append((top - np.where(whole, sh.pa[k], a_star))[plat])
+            follow = np.flatnonzero(~whole)
+            upto = np.where(part, a_star, top)[follow]
+            used = upto > sh.pa[k]
+            if used.any():
+                j, w, first = ev._partial(k, upto[used])
+                st_cls.append(sel[follow[used]])
+                st_j.append(np.broadcast_to(j, (int(used.sum()),)))
+                st_w.append(np.broadcast_to(w, (int(used.sum()), w.shape[-1])))
+                st_first.append(np.full(int(used.sum()), first))
+                if k == 0:  # the ages [0, alo) below the first node, at its value
+                    cls.append(sel[follow[used]])
+                    lev.append(np.full(int(used.sum()), float(br.r(ev.res_a0))))
+                    ln.append(np.full(int(used.sum()), ev.res_a0))
+            M[sel] = np.where(whole, Ms, sh.ra[k])
+        def cat(a, dt):
+            return (np.concatenate(a) if a else np.zeros(0, dt))
+        self._st_cls = cat(st_cls, int)
+        self._st_j = cat(st_j, int)
+        self._st_w = np.concatenate(st_w) if st_w else np.zeros((0, soap_exact.NCHEB))
+        self._st_first = cat(st_first, int)
+        return cat(cls, int), cat(lev, float), cat(ln, float)
+
+    def _stretch_sum(self, values: np.ndarray) -> np.ndarray:
+        r"""For node values ``(rows, nodes)`` of an integrand along the falling pieces (in age):
+        the stretch integrals summed per class, shape ``(rows, classes)``."""
+        P = self._res_jac.shape[0]
+        rows = values.shape[0]
+        na = self.xs.size
+        if P == 0 or self._st_cls.size == 0:
+            return np.zeros((rows, na), values.dtype)
+        q = values.reshape(rows, P, soap_exact.NCHEB) * self._res_jac[None]
+        full = q @ soap_exact._FULLW
+        cum = np.concatenate([np.zeros((rows, 1), full.dtype), np.cumsum(full, axis=-1)], axis=-1)
+        val = cum[:, self._st_j] - cum[:, self._st_first] + \
+            np.einsum("rmk,mk->rm", q[:, self._st_j, :], self._st_w)
+        out = np.empty((rows, na), values.dtype)
+        for i in range(rows):
+            re = np.bincount(self._st_cls, val[i].real, minlength=na)
+            out[i] = re + 1j * np.bincount(self._st_cls, val[i].imag, minlength=na) \
+                if np.iscomplexobj(val) else re
+        return out
+
+    # -- moments -----------------------------------------------------------------------------
+    def _class_moments(self):
+        lam = self.lam
+        o1, o2, o3 = self._mom0
+        p = self._momi
+        r0 = 1.0 - lam * o1
+        a1, a2 = lam * p[1] / (2 * r0), lam * p[2] / (6 * r0)
+        b1, b2 = lam * o2 / (2 * r0), lam * o3 / (6 * r0)
+        ev = a1 + b1
+        varv = 2 * (a2 + b2 + b1 * (a1 + b1)) - ev * ev
+        n1, n2 = self._n1[self._thr_R], self._n2[self._thr_R]
+        rn = 1.0 - lam * n1
+        ew, varw = ev / rn, varv / rn ** 2 + ev * lam * n2 / rn ** 3
+        atom_w = 1.0 - self._rho0 - self._rhoi
+        ew, varw, atom_w = ew[self._R_of], varw[self._R_of], atom_w[self._R_of]
+        if self.waiting:
+            return ew, varw, atom_w
+        na = self.xs.size
+        m1 = self._n1[self._thr_res]
+        m2 = self._n2[self._thr_res]
+        rr = 1.0 - lam * m1
+        r1 = np.bincount(self._res_cls, self._res_len / rr, minlength=na)
+        r2 = np.bincount(self._res_cls, self._res_len * lam * m2 / rr ** 3, minlength=na)
+        busy = np.bincount(self._res_cls, self._res_len * (self._cuts[self._thr_res] > 0), minlength=na)
+        g1 = 1.0 - lam * self._n1[self._thr_node]
+        st = self._stretch_sum(np.stack([1.0 / g1, lam * self._n2[self._thr_node] / g1 ** 3,
+                                         (self._cuts[self._thr_node] > 0).astype(float)]))
+        r1, r2, busy = r1 + st[0], r2 + st[1], busy + st[2]
+        mean = ew + r1 - (self.xs if self.shifted else 0.0)
+        return mean, varw + r2, atom_w * np.exp(-lam * busy)
+
+    def moments(self) -> tuple[float, float]:
+        m, v, _ = self._class_moments()
+        w = self.ws
+        return float(np.sum(w * m)), float(np.sum(w * (v + m * m)))
+
+    def atom(self) -> float:
+        return float(np.sum(self.ws * self._class_moments()[2]))
+
+    # -- the transform -----------------------------------------------------------------------
+    def lst(self, s) -> np.ndarray:
+        s = np.asarray(s, complex)
+        flat = s.reshape(-1)
+        out = np.empty(flat.size, complex)
+        for a in range(0, flat.size, 64):
+            out[a : a + 64] = self._lst(np.ascontiguousarray(flat[a : a + 64]))
+        return out.reshape(s.shape)
+
+    def _lst(self, s: np.ndarray) -> np.ndarray:
+        lam = self.lam
+        S = s[:, None]
+        eta = rd.busy_eta(s, lam, self._Xn, self._Wn)  # (ns, thresholds)
+        u = eta[:, self._thr_R]
+        lpsi0 = u - S  # lam psi_0(eta_R) where X^old_0 = X^new[R]
+        if self._X0.shape[0]:
+            lpsi0[:, ~self._same0] = lam * rd._psi_at(u[:, ~self._same0], self._X0, self._W0)
+        num = (1.0 - self._rho0 - self._rhoi)[None, :] * u
+        if self._Xi.shape[0]:
+            psii = rd._psi_at(u[:, self._old_owner], self._Xi, self._Wi)
+            add = np.zeros((s.size, self._Rv.size), complex)
+            for j in range(self._old_owner.size):
+                add[:, self._old_owner[j]] += psii[:, j]
+            num = num + lam * add
+        V = np.where(S == 0, 1.0, num / (u - lpsi0))[:, self._R_of]
+        if self.waiting:
+            return V @ self.ws
+        na = self.xs.size
+        part = (eta[:, self._thr_res] - S) * self._res_len[None, :]
+        Q = self._stretch_sum(eta[:, self._thr_node] - S)
+        for i in range(s.size):
+            Q[i] += np.bincount(self._res_cls, part[i].real, minlength=na) + \
+                1j * np.bincount(self._res_cls, part[i].imag, minlength=na)
+        if not self.shifted:
+            Q = Q + S * self.xs[None, :]
+        with np.errstate(under="ignore"):
+            return (V * np.exp(-Q)) @ self.ws
+
+
+def supported(model, policy) -> bool:
+    """Blind SOAP policies on a continuous size law that the law-itself evaluator covers."""
+    return soap_exact.supported(model, policy)
+
+
+def build(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
+    """The distribution object of a blind SOAP policy on a continuous size law."""
+    tr = BlindTransform(model, pol, x, waiting)
+    label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}")
+    if waiting:
+        return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
+    if tr.shifted:
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
+    # every response time is at least the least size
+    return ResponseTimeDistribution(tr, label, lower=float(model.size.support[0]))
+
+
+__all__ = ["BlindTransform", "build", "supported"]
