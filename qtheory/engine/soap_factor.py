@@ -57,6 +57,7 @@ import math
 import numpy as np
 
 from ..laws._quadrature import log_edges, log_rule, panels, size_range, size_rule
+from ._factor_outer import fraction_sums, outer_sums
 from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, cumulative_weights
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
@@ -86,6 +87,60 @@ class _Moments:
         return np.maximum(np.where(hi_side, tail, part), 0.0)
 
     def quad(self, alpha, beta, u, v):
+        r"""E[(alpha + beta X)^2; u < X <= v]."""
+        return (alpha * alpha * self.seg(0, u, v) + 2 * alpha * beta * self.seg(1, u, v)
+                + beta * beta * self.seg(2, u, v))
+
+
+class _SegMoments:
+    """:meth:`_Moments.seg` and :meth:`_Moments.quad` on named interval ends, each moment of the
+    size law at an end computed once and each interval's moments once (the same numbers as
+    :meth:`_Moments.seg`: the interval :math:`(u, \\max(u, v)]`, tails above the median)."""
+
+    def __init__(self, mom: _Moments):
+        self.mom = mom
+        self.ends: dict = {}
+        self._m: dict = {}
+        self._s: dict = {}
+
+    def add(self, name: str, e) -> None:
+        e = np.maximum(np.asarray(e, float), 0.0)
+        self.ends[name] = (e, np.isfinite(e))
+
+    def _moment(self, name: str, k: int, tail: bool) -> np.ndarray:
+        key = (name, k, tail)
+        if key not in self._m:
+            e, fin = self.ends[name]
+            x = np.where(fin, e, 0.0)  # read only where finite
+            s = self.mom.size
+            self._m[key] = np.asarray(s.tail_moment(k, x) if tail else s.partial_moment(k, x), float)
+        return self._m[key]
+
+    def seg(self, k: int, u: str, v: str | None) -> np.ndarray:
+        """E[X^k; u < X <= v] (``v=None``: infinite)."""
+        key = (k, u, v)
+        if key in self._s:
+            return self._s[key]
+        eu, fu = self.ends[u]
+        hi_side = eu >= self.mom.med
+        full = self.mom.full[k]
+        if v is None:  # (u, inf): the tail, or the full moment less the partial
+            val = np.where(hi_side, self._moment(u, k, True), full - self._moment(u, k, False))
+            val = np.where(fu, val, 0.0)
+        else:
+            ev, fv = self.ends[v]
+            take = (ev >= eu) & fv  # a finite interval (u, v]
+            inf_end = (ev >= eu) & ~fv & fu  # (u, inf)
+            tail = np.where(take, self._moment(u, k, True) - self._moment(v, k, True),
+                            self._moment(u, k, True))
+            part = np.where(take, self._moment(v, k, False) - self._moment(u, k, False),
+                            full - self._moment(u, k, False))
+            val = np.where(take | inf_end, np.where(hi_side, tail, part), 0.0)
+        out = np.maximum(val, 0.0)
+        self._s[key] = out
+        return out
+
+    def quad(self, alpha, beta, u: str, v: str | None) -> np.ndarray:
         r"""E[(alpha + beta X)^2; u < X <= v]."""
         return (alpha * alpha * self.seg(0, u, v) + 2 * alpha * beta * self.seg(1, u, v)
                 + beta * beta * self.seg(2, u, v))
@@ -130,7 +185,7 @@ class FactorSOAP:
             self._build()
         else:  # the level interpolants do not depend on the outer rule: shared
             self.Ni, self.Si, self.interp_error, self.jac, self.N_lo = levels
-        self._outer_levels()
+        self._outer: dict = {}
 
     # ---- the level functions ------------------------------------------------------------------
     def level_terms(self, ell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,27 +213,34 @@ class FactorSOAP:
         return np.sum(w * N, axis=1), np.sum(w * S2, axis=1)
 
     def _inner(self, L, z):
-        """E[min(X, c_new)] and E[((min(X, c) - b)^+)^2] given Z = z, at level L."""
-        M = self.mom
+        """E[min(X, c_new)] and E[((min(X, c) - b)^+)^2] given Z = z, at level L.
+
+        Every moment of the size law at an interval end is computed once
+        (:class:`_SegMoments`), and each interval's moments once."""
         with np.errstate(divide="ignore", invalid="ignore"):
             a = L / z  # Y < L  <=>  X < L / z
             onem = 1.0 - z
             k1 = np.where(onem > 0, L / np.where(onem > 0, onem, 1.0), np.inf)  # X(1-z) = L
             k2 = np.where(onem < 0, L / np.where(onem < 0, -onem, 1.0), np.inf)  # X(z-1) = L
+        M = _SegMoments(self.mom)
+        M.add("0", np.zeros(1))
+        M.add("a", a)
         if not self.bounce:
-            N = M.seg(1, 0.0, a)
-            low = M.seg(2, 0.0, a)
+            N = M.seg(1, "0", "a")
+            low = M.seg(2, "0", "a")
             # X > L/z: (L + X(1 - z))^2 while positive
-            high = M.quad(L, onem, a, np.where(onem >= 0, np.inf, k2))
+            M.add("k2", np.where(onem >= 0, np.inf, k2))
+            high = M.quad(L, onem, "a", "k2")
             return N, low + high
-        lo_end = np.minimum(a, k1)
-        N = M.seg(1, 0.0, lo_end)
+        M.add("lo", np.minimum(a, k1))
+        M.add("k1", k1)
+        N = M.seg(1, "0", "lo")
         between = (z < 0.5)  # k1 < a: the job passes Y + L before its size
-        N = N + np.where(between, z * M.seg(1, k1, a) + L * M.seg(0, k1, a), 0.0)
-        low = M.seg(2, 0.0, lo_end) + np.where(between, M.quad(L, z, k1, a), 0.0)
+        N = N + np.where(between, z * M.seg(1, "k1", "a") + L * M.seg(0, "k1", "a"), 0.0)
+        low = M.seg(2, "0", "lo") + np.where(between, M.quad(L, z, "k1", "a"), 0.0)
         # X > L/z: interval [XZ - L, min(X, XZ + L)): length min(L + X(1 - z), 2L)
-        mid_end = np.where(onem > 0, np.maximum(k1, a), k2)
-        high = M.quad(L, onem, a, mid_end) + np.where(onem > 0, 4 * L * L * M.seg(0, mid_end, np.inf),
+        M.add("mid", np.where(onem > 0, np.maximum(k1, a), k2))
+        high = M.quad(L, onem, "a", "mid") + np.where(onem > 0, 4 * L * L * M.seg(0, "mid", None),
                                                       0.0)
         return N, low + high
 
@@ -233,34 +295,16 @@ class FactorSOAP:
     def levels(self):
         return self.Ni, self.Si, self.interp_error, self.jac, self.N_lo
 
-    def _outer_levels(self):
-        """The level values the outer rule needs."""
-        X, Y = self.X, self.Y
-        if self.bounce:
-            R = np.where(X <= 2 * Y, Y, X - Y)
-        else:
-            R = Y
-        self.R = R
-        self.NR, self.SR = self.N(R), self.S2(R)
-        D = np.abs(X - Y)
-        self.ND = self.N(D)
-        # G at Y and at |X - Y| for every load: the panel and the cumulative Chebyshev weights
-        # of each point, once (a load then costs one gather and a dot product per point)
-        self._gY = self._g_weights(Y)
-        self._gD = self._g_weights(D)
-
-    def _g_weights(self, ell):
-        it = self.Ni
-        u = np.log(np.clip(ell, self.llo, self.lhi))
-        j = it.panel(u)
-        tau = _tau(u, it.edges[j], it.edges[j + 1], it.anchor[j])
-        return j, cumulative_weights(tau), ell < self.llo
-
-    def _G_at(self, pre, ell, q, cum, g0, lam):
-        j, w, low = pre
-        inside = g0 + cum[j] + np.einsum("ij,ij->i", w, q[j])
-        below = np.where(ell <= 0, ell, ell / (1.0 - lam * self.N_lo))
-        return np.where(low, below, inside)
+    def _sums(self, weights: str):
+        """The outer rule's load-independent sums (:func:`~._factor_outer.outer_sums`) for the
+        node weights ``W`` (``"mean"``) or ``W / X`` (``"slowdown"``), computed once."""
+        if weights not in self._outer:
+            W = self.W if weights == "mean" else self.W / self.X
+            it, st = self.Ni, self.Si
+            B, C, s_in, s_low, const, nr, ws, nd, cd = outer_sums(
+                it.edges, it.coef, st.coef, self.X, self.Y, W, self.llo, self.lhi, self.bounce)
+            self._outer[weights] = (B @ _VINV, C, s_in, s_low, const, nr, ws, nd, cd)
+        return self._outer[weights]
 
     def N(self, ell):
         ell = np.asarray(ell, float)
@@ -293,23 +337,10 @@ class FactorSOAP:
     def conditional(self, lam: float, X=None, Y=None) -> np.ndarray:
         """E[T | x, y] at the outer rule's nodes (or at given arrays X, Y)."""
         if X is None:
-            X, Y, NR, SR, ND = self.X, self.Y, self.NR, self.SR, self.ND
-            q = self.jac / (1.0 - lam * self.Ni.values)
-            cum = np.concatenate([[0.0], np.cumsum(q @ _FULLW)])
-            g0 = self.llo / (1.0 - lam * self.N_lo)
-            gy = self._G_at(self._gY, Y, q, cum, g0, lam)
-            gd = self._G_at(self._gD, np.abs(X - Y), q, cum, g0, lam)
-            wait = np.where(SR > 0, lam * SR / (2 * (1 - lam * NR) ** 2), 0.0)
-            if not self.bounce:  # G(Y - X): G(|X - Y|) where Y > X, Y - X (linear) below 0
-                return wait + gy - np.where(Y >= X, gd, Y - X)
-            res = np.where(X <= Y, gy - gd,
-                           np.where(X <= 2 * Y, gy - gd + 2 * (X - Y) / (1 - lam * ND),
-                                    X / (1 - lam * ND)))
-            return wait + res
-        else:
-            X, Y = np.asarray(X, float), np.asarray(Y, float)
-            R = np.where(X <= 2 * Y, Y, X - Y) if self.bounce else Y
-            NR, SR, ND = self.N(R), self.S2(R), self.N(np.abs(X - Y))
+            X, Y = self.X, self.Y
+        X, Y = np.asarray(X, float), np.asarray(Y, float)
+        R = np.where(X <= 2 * Y, Y, X - Y) if self.bounce else Y
+        NR, SR, ND = self.N(R), self.S2(R), self.N(np.abs(X - Y))
         G = self.G(lam)
         wait = np.where(SR > 0, lam * SR / (2 * (1 - lam * NR) ** 2), 0.0)
         if not self.bounce:
@@ -320,8 +351,17 @@ class FactorSOAP:
                                 X / (1 - lam * ND)))
         return wait + res
 
-    def means(self, lams) -> np.ndarray:
-        return np.array([float(np.sum(self.W * self.conditional(lam))) for lam in np.atleast_1d(lams)])
+    def means(self, lams, weights: str = "mean") -> np.ndarray:
+        r""":math:`\sum_i W_i E[T \mid x_i, y_i]` over the outer rule at each arrival rate
+        (``weights="slowdown"``: :math:`W_i / x_i`), from the load-independent sums."""
+        lams = np.atleast_1d(np.asarray(lams, float))
+        A, C, s_in, s_low, const, nr, ws, nd, cd = self._sums(weights)
+        q = self.jac[None] / (1.0 - lams[:, None, None] * self.Ni.values[None])
+        full = np.cumsum(q @ _FULLW, axis=1)
+        cum = np.concatenate([np.zeros((lams.size, 1)), full[:, :-1]], axis=1)  # before each panel
+        g_lo = 1.0 / (1.0 - lams * self.N_lo)
+        lin = (self.llo * s_in + s_low) * g_lo + cum @ C + np.einsum("lpk,pk->l", q, A) + const
+        return lin + fraction_sums(lams, nr, ws, nd, cd)
 
 
 def supported(model, policy) -> bool:
@@ -389,8 +429,5 @@ def slowdown(model, policy) -> tuple[float, float]:
         c0 = np.sum(t.wz * t.conditional(lam, np.full(t.zo.size, x0), x0 * t.zo)) / np.sum(t.wz)
         if c0 > 1e-9 * float(model.size.mean):
             return math.inf, 0.0
-    vals = []
-    for width in (0.35, 0.5):
-        t = tables(model, policy, width)
-        vals.append(float(np.sum(t.W * t.conditional(lam) / t.X)))
+    vals = [float(tables(model, policy, width).means([lam], "slowdown")[0]) for width in (0.35, 0.5)]
     return vals[0], 10 * abs(vals[0] - vals[1]) + 1e-13 * abs(vals[0])
