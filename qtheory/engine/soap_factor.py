@@ -93,9 +93,11 @@ class _Moments:
 
 
 class _SegMoments:
-    """:meth:`_Moments.seg` and :meth:`_Moments.quad` on named interval ends, each moment of the
-    size law at an end computed once and each interval's moments once (the same numbers as
-    :meth:`_Moments.seg`: the interval :math:`(u, \\max(u, v)]`, tails above the median)."""
+    """:meth:`_Moments.seg` and :meth:`_Moments.quad` on named interval ends (the same numbers:
+    the interval :math:`(u, \\max(u, v)]`, from the tails where :math:`u` is above the median,
+    from the partial moments below it), with every moment of the size law evaluated once per
+    end and only where an interval reads it (an empty interval reads nothing, one on the tail
+    side reads no partial moment)."""
 
     def __init__(self, mom: _Moments):
         self.mom = mom
@@ -107,14 +109,22 @@ class _SegMoments:
         e = np.maximum(np.asarray(e, float), 0.0)
         self.ends[name] = (e, np.isfinite(e))
 
-    def _moment(self, name: str, k: int, tail: bool) -> np.ndarray:
+    def _moment(self, name: str, k: int, tail: bool, need) -> np.ndarray:
+        """The k-th tail (or partial) moment at the end ``name``, valid where ``need``
+        (zero where never asked for)."""
+        e, fin = self.ends[name]
+        fn = self.mom.size.tail_moment if tail else self.mom.size.partial_moment
+        if e.size == 1:  # a scalar end (0)
+            return np.asarray(fn(k, np.where(fin, e, 0.0)), float)
         key = (name, k, tail)
         if key not in self._m:
-            e, fin = self.ends[name]
-            x = np.where(fin, e, 0.0)  # read only where finite
-            s = self.mom.size
-            self._m[key] = np.asarray(s.tail_moment(k, x) if tail else s.partial_moment(k, x), float)
-        return self._m[key]
+            self._m[key] = (np.zeros(e.shape), np.zeros(e.shape, bool))
+        val, done = self._m[key]
+        todo = np.broadcast_to(need, e.shape) & fin & ~done
+        if todo.any():
+            val[todo] = np.asarray(fn(k, e[todo]), float)
+            done |= todo
+        return val
 
     def seg(self, k: int, u: str, v: str | None) -> np.ndarray:
         """E[X^k; u < X <= v] (``v=None``: infinite)."""
@@ -125,17 +135,21 @@ class _SegMoments:
         hi_side = eu >= self.mom.med
         full = self.mom.full[k]
         if v is None:  # (u, inf): the tail, or the full moment less the partial
-            val = np.where(hi_side, self._moment(u, k, True), full - self._moment(u, k, False))
-            val = np.where(fu, val, 0.0)
+            Tu = self._moment(u, k, True, hi_side)
+            Pu = self._moment(u, k, False, ~hi_side)
+            val = np.where(fu, np.where(hi_side, Tu, full - Pu), 0.0)
         else:
             ev, fv = self.ends[v]
             take = (ev >= eu) & fv  # a finite interval (u, v]
             inf_end = (ev >= eu) & ~fv & fu  # (u, inf)
-            tail = np.where(take, self._moment(u, k, True) - self._moment(v, k, True),
-                            self._moment(u, k, True))
-            part = np.where(take, self._moment(v, k, False) - self._moment(u, k, False),
-                            full - self._moment(u, k, False))
-            val = np.where(take | inf_end, np.where(hi_side, tail, part), 0.0)
+            some = take | inf_end
+            Tu = self._moment(u, k, True, some & hi_side)
+            Pu = self._moment(u, k, False, some & ~hi_side)
+            Tv = self._moment(v, k, True, take & hi_side)
+            Pv = self._moment(v, k, False, take & ~hi_side)
+            tail = np.where(take, Tu - Tv, Tu)
+            part = np.where(take, Pv - Pu, full - Pu)
+            val = np.where(some, np.where(hi_side, tail, part), 0.0)
         out = np.maximum(val, 0.0)
         self._s[key] = out
         return out
@@ -203,8 +217,8 @@ class FactorSOAP:
             lex = np.where(np.isfinite(lex) & (lex > self.zlo) & (lex < self.zhi), lex, self.zlo)
             edges = np.sort(np.concatenate([np.broadcast_to(self.zbase, (m, self.zbase.size)), lex],
                                            axis=1), axis=1)
-        else:
-            edges = np.broadcast_to(self.zbase, (m, self.zbase.size))
+        else:  # the same z nodes at every level
+            edges = self.zbase[None, :]
         u, wu = panels(edges, self.order)
         z = np.exp(u)
         w = wu * z * np.asarray(self.factor.pdf(z), float)
