@@ -206,3 +206,99 @@ def fraction_sums(lams, nr, ws, nd, cd):  # pragma: no cover - compiled
     for l in range(L):
         out[l] += part[l]
     return out
+
+
+# ---- the level functions: the interval ends at each (level, z) node and the combination ---------
+@njit(cache=True)
+def level_ends(L, z, bounce, med):  # pragma: no cover - compiled
+    r"""Per (level, z) node the ends :math:`e_1 \le e_2` of the one interval whose moments the
+    level functions read (``docs/soap_predictions.md``, sections 3-5), the region code, and
+    whether each end lies at or above the size law's median (tails there, partial moments
+    below).
+
+    Bounce: region 0 (:math:`z < 1/2`): :math:`(\ell/(1-z), \ell/z]`; region 1
+    (:math:`1/2 \le z < 1`): :math:`(\ell/z, \ell/(1-z)]`; region 2 (:math:`z \ge 1`):
+    :math:`(\ell/z, \ell/(z-1)]`. Remaining: :math:`(\ell/z, \infty)` below :math:`z = 1`,
+    :math:`(\ell/z, \ell/(z-1)]` above."""
+    m, nz = L.size, z.shape[1]
+    e1 = np.empty((m, nz))
+    e2 = np.empty((m, nz))
+    reg = np.empty((m, nz), np.int8)
+    shared = z.shape[0] == 1
+    for i in range(m):
+        ell = L[i]
+        for j in range(nz):
+            zz = z[0, j] if shared else z[i, j]
+            a = ell / zz
+            if zz < 1.0:
+                k1 = ell / (1.0 - zz)
+            else:
+                k1 = np.inf
+            if zz > 1.0:
+                k2 = ell / (zz - 1.0)
+            else:
+                k2 = np.inf
+            if bounce:
+                if zz < 0.5:
+                    e1[i, j], e2[i, j], reg[i, j] = k1, a, 0
+                elif zz < 1.0:
+                    e1[i, j], e2[i, j], reg[i, j] = a, k1, 1
+                else:
+                    e1[i, j], e2[i, j], reg[i, j] = a, k2, 2
+            else:
+                e1[i, j], e2[i, j], reg[i, j] = a, k2, 2
+    return e1, e2, reg
+
+
+@njit(cache=True)
+def level_sums(L, z, w, e1, e2, reg, M1, M2, U, full, med, bounce):  # pragma: no cover - compiled
+    r"""(N, S2) at each level: the z-sums of the inner terms (see
+    :meth:`qtheory.engine.soap_factor.FactorSOAP._inner`) from the moments ``M1[k]`` at
+    :math:`e_1` and ``M2[k]`` at :math:`e_2` (tail moments where :math:`e_1` is at or above the
+    median, partial moments below) and ``U`` = :math:`E[1; X > e_2]` (read in regions 0 and 1 of
+    the bounce)."""
+    m, nz = L.size, z.shape[1]
+    shared = z.shape[0] == 1
+    N = np.zeros(m)
+    S2 = np.zeros(m)
+    S = np.empty(3)
+    for i in range(m):
+        ell = L[i]
+        sn = 0.0
+        ss = 0.0
+        for j in range(nz):
+            zz = z[0, j] if shared else z[i, j]
+            ww = w[0, j] if shared else w[i, j]
+            x1, x2 = e1[i, j], e2[i, j]
+            hi = x1 >= med
+            fin2 = x2 < np.inf
+            for k in range(3):
+                if hi:
+                    s = M1[k, i, j] - M2[k, i, j] if fin2 else M1[k, i, j]
+                else:
+                    s = M2[k, i, j] - M1[k, i, j] if fin2 else full[k] - M1[k, i, j]
+                S[k] = s if s > 0.0 else 0.0
+            if not fin2 or x2 >= x1:
+                pass
+            else:  # an empty interval
+                S[0] = 0.0
+                S[1] = 0.0
+                S[2] = 0.0
+            p1 = full[1] - M1[1, i, j] if hi else M1[1, i, j]
+            p2 = full[2] - M1[2, i, j] if hi else M1[2, i, j]
+            r = reg[i, j]
+            if bounce and r == 0:
+                n = p1 + zz * S[1] + ell * S[0]
+                s2 = p2 + (ell * ell * S[0] + 2.0 * ell * zz * S[1] + zz * zz * S[2]) \
+                    + 4.0 * ell * ell * U[i, j]
+            else:
+                b = 1.0 - zz
+                n = p1
+                s2 = p2 + (ell * ell * S[0] + 2.0 * ell * b * S[1] + b * b * S[2])
+                if bounce and r == 1:
+                    s2 += 4.0 * ell * ell * U[i, j]
+            sn += ww * n
+            ss += ww * s2
+        N[i] = sn
+        S2[i] = ss
+    return N, S2

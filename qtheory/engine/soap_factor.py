@@ -57,7 +57,7 @@ import math
 import numpy as np
 
 from ..laws._quadrature import log_edges, log_rule, panels, size_range, size_rule
-from ._factor_outer import fraction_sums, outer_sums
+from ._factor_outer import fraction_sums, level_ends, level_sums, outer_sums
 from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, cumulative_weights
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
@@ -87,74 +87,6 @@ class _Moments:
         return np.maximum(np.where(hi_side, tail, part), 0.0)
 
     def quad(self, alpha, beta, u, v):
-        r"""E[(alpha + beta X)^2; u < X <= v]."""
-        return (alpha * alpha * self.seg(0, u, v) + 2 * alpha * beta * self.seg(1, u, v)
-                + beta * beta * self.seg(2, u, v))
-
-
-class _SegMoments:
-    """:meth:`_Moments.seg` and :meth:`_Moments.quad` on named interval ends (the same numbers:
-    the interval :math:`(u, \\max(u, v)]`, from the tails where :math:`u` is above the median,
-    from the partial moments below it), with every moment of the size law evaluated once per
-    end and only where an interval reads it (an empty interval reads nothing, one on the tail
-    side reads no partial moment)."""
-
-    def __init__(self, mom: _Moments):
-        self.mom = mom
-        self.ends: dict = {}
-        self._m: dict = {}
-        self._s: dict = {}
-
-    def add(self, name: str, e) -> None:
-        e = np.maximum(np.asarray(e, float), 0.0)
-        self.ends[name] = (e, np.isfinite(e))
-
-    def _moment(self, name: str, k: int, tail: bool, need) -> np.ndarray:
-        """The k-th tail (or partial) moment at the end ``name``, valid where ``need``
-        (zero where never asked for)."""
-        e, fin = self.ends[name]
-        fn = self.mom.size.tail_moment if tail else self.mom.size.partial_moment
-        if e.size == 1:  # a scalar end (0)
-            return np.asarray(fn(k, np.where(fin, e, 0.0)), float)
-        key = (name, k, tail)
-        if key not in self._m:
-            self._m[key] = (np.zeros(e.shape), np.zeros(e.shape, bool))
-        val, done = self._m[key]
-        todo = np.broadcast_to(need, e.shape) & fin & ~done
-        if todo.any():
-            val[todo] = np.asarray(fn(k, e[todo]), float)
-            done |= todo
-        return val
-
-    def seg(self, k: int, u: str, v: str | None) -> np.ndarray:
-        """E[X^k; u < X <= v] (``v=None``: infinite)."""
-        key = (k, u, v)
-        if key in self._s:
-            return self._s[key]
-        eu, fu = self.ends[u]
-        hi_side = eu >= self.mom.med
-        full = self.mom.full[k]
-        if v is None:  # (u, inf): the tail, or the full moment less the partial
-            Tu = self._moment(u, k, True, hi_side)
-            Pu = self._moment(u, k, False, ~hi_side)
-            val = np.where(fu, np.where(hi_side, Tu, full - Pu), 0.0)
-        else:
-            ev, fv = self.ends[v]
-            take = (ev >= eu) & fv  # a finite interval (u, v]
-            inf_end = (ev >= eu) & ~fv & fu  # (u, inf)
-            some = take | inf_end
-            Tu = self._moment(u, k, True, some & hi_side)
-            Pu = self._moment(u, k, False, some & ~hi_side)
-            Tv = self._moment(v, k, True, take & hi_side)
-            Pv = self._moment(v, k, False, take & ~hi_side)
-            tail = np.where(take, Tu - Tv, Tu)
-            part = np.where(take, Pv - Pu, full - Pu)
-            val = np.where(some, np.where(hi_side, tail, part), 0.0)
-        out = np.maximum(val, 0.0)
-        self._s[key] = out
-        return out
-
-    def quad(self, alpha, beta, u: str, v: str | None) -> np.ndarray:
         r"""E[(alpha + beta X)^2; u < X <= v]."""
         return (alpha * alpha * self.seg(0, u, v) + 2 * alpha * beta * self.seg(1, u, v)
                 + beta * beta * self.seg(2, u, v))
@@ -220,43 +152,42 @@ class FactorSOAP:
         else:  # the same z nodes at every level
             edges = self.zbase[None, :]
         u, wu = panels(edges, self.order)
-        z = np.exp(u)
-        w = wu * z * np.asarray(self.factor.pdf(z), float)
-        L = ell[:, None]
-        N, S2 = self._inner(L, z)
-        return np.sum(w * N, axis=1), np.sum(w * S2, axis=1)
+        z = np.ascontiguousarray(np.exp(u))
+        w = np.ascontiguousarray(wu * z * np.asarray(self.factor.pdf(z), float))
+        med = self.mom.med
+        e1, e2, reg = level_ends(ell, z, self.bounce, med)
+        M1, M2, U = self._end_moments(e1, e2, reg)
+        return level_sums(ell, z, w, e1, e2, reg, M1, M2, U, np.array(self.mom.full), med,
+                          self.bounce)
 
-    def _inner(self, L, z):
-        """E[min(X, c_new)] and E[((min(X, c) - b)^+)^2] given Z = z, at level L.
-
-        Every moment of the size law at an interval end is computed once
-        (:class:`_SegMoments`), and each interval's moments once."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = L / z  # Y < L  <=>  X < L / z
-            onem = 1.0 - z
-            k1 = np.where(onem > 0, L / np.where(onem > 0, onem, 1.0), np.inf)  # X(1-z) = L
-            k2 = np.where(onem < 0, L / np.where(onem < 0, -onem, 1.0), np.inf)  # X(z-1) = L
-        M = _SegMoments(self.mom)
-        M.add("0", np.zeros(1))
-        M.add("a", a)
-        if not self.bounce:
-            N = M.seg(1, "0", "a")
-            low = M.seg(2, "0", "a")
-            # X > L/z: (L + X(1 - z))^2 while positive
-            M.add("k2", np.where(onem >= 0, np.inf, k2))
-            high = M.quad(L, onem, "a", "k2")
-            return N, low + high
-        M.add("lo", np.minimum(a, k1))
-        M.add("k1", k1)
-        N = M.seg(1, "0", "lo")
-        between = (z < 0.5)  # k1 < a: the job passes Y + L before its size
-        N = N + np.where(between, z * M.seg(1, "k1", "a") + L * M.seg(0, "k1", "a"), 0.0)
-        low = M.seg(2, "0", "lo") + np.where(between, M.quad(L, z, "k1", "a"), 0.0)
-        # X > L/z: interval [XZ - L, min(X, XZ + L)): length min(L + X(1 - z), 2L)
-        M.add("mid", np.where(onem > 0, np.maximum(k1, a), k2))
-        high = M.quad(L, onem, "a", "mid") + np.where(onem > 0, 4 * L * L * M.seg(0, "mid", None),
-                                                      0.0)
-        return N, low + high
+    def _end_moments(self, e1, e2, reg):
+        """The size law's moments k = 0, 1, 2 at the interval ends of :func:`level_ends`: tail
+        moments at both ends where the lower end is at or above the median, partial moments
+        below (``M1``, ``M2``; ``M2`` is 0 at an infinite end), and :math:`E[1; X > e_2]`
+        (``U``, where the bounce reads it). Each moment is evaluated once, only where read."""
+        size, med, full = self.size, self.mom.med, self.mom.full
+        hi1 = e1 >= med
+        lo1 = ~hi1
+        fin2 = np.isfinite(e2)
+        t2, p2 = hi1 & fin2, lo1 & fin2
+        M1 = np.empty((3,) + e1.shape)
+        M2 = np.zeros((3,) + e1.shape)
+        x1h, x1l, x2h, x2l = e1[hi1], e1[lo1], e2[t2], e2[p2]
+        for k in range(3):
+            M1[k][hi1] = size.tail_moment(k, x1h)
+            M1[k][lo1] = size.partial_moment(k, x1l)
+            M2[k][t2] = size.tail_moment(k, x2h)
+            M2[k][p2] = size.partial_moment(k, x2l)
+        U = np.zeros(e1.shape)
+        if self.bounce:
+            need = fin2 & (reg < 2)
+            h = need & hi1  # both ends on the tail side: the tail at e2 is M2[0]
+            U[h] = M2[0][h]
+            h2 = need & lo1 & (e2 >= med)
+            U[h2] = size.tail_moment(0, e2[h2])
+            l2 = need & lo1 & (e2 < med)
+            U[l2] = np.maximum(full[0] - M2[0][l2], 0.0)
+        return M1, M2, U
 
     def _build(self):
         """Adaptive piecewise Chebyshev interpolants of N and S2 in u = log ell."""
