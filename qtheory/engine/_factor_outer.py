@@ -210,95 +210,120 @@ def fraction_sums(lams, nr, ws, nd, cd):  # pragma: no cover - compiled
 
 # ---- the level functions: the interval ends at each (level, z) node and the combination ---------
 @njit(cache=True)
-def level_ends(L, z, bounce, med):  # pragma: no cover - compiled
-    r"""Per (level, z) node the ends :math:`e_1 \le e_2` of the one interval whose moments the
-    level functions read (``docs/soap_predictions.md``, sections 3-5), the region code, and
-    whether each end lies at or above the size law's median (tails there, partial moments
-    below).
+def level_ends(L, lev, z, bounce):  # pragma: no cover - compiled
+    r"""At each node (level ``L[lev[i]]``, factor value ``z[i]``) the ends
+    :math:`e_1 \le e_2` of the one interval whose moments the level functions read
+    (``docs/soap_predictions.md``, sections 3-5) and the region code.
 
     Bounce: region 0 (:math:`z < 1/2`): :math:`(\ell/(1-z), \ell/z]`; region 1
     (:math:`1/2 \le z < 1`): :math:`(\ell/z, \ell/(1-z)]`; region 2 (:math:`z \ge 1`):
     :math:`(\ell/z, \ell/(z-1)]`. Remaining: :math:`(\ell/z, \infty)` below :math:`z = 1`,
     :math:`(\ell/z, \ell/(z-1)]` above."""
-    m, nz = L.size, z.shape[1]
-    e1 = np.empty((m, nz))
-    e2 = np.empty((m, nz))
-    reg = np.empty((m, nz), np.int8)
-    shared = z.shape[0] == 1
-    for i in range(m):
-        ell = L[i]
-        for j in range(nz):
-            zz = z[0, j] if shared else z[i, j]
-            a = ell / zz
-            if zz < 1.0:
-                k1 = ell / (1.0 - zz)
-            else:
-                k1 = np.inf
-            if zz > 1.0:
-                k2 = ell / (zz - 1.0)
-            else:
-                k2 = np.inf
-            if bounce:
-                if zz < 0.5:
-                    e1[i, j], e2[i, j], reg[i, j] = k1, a, 0
-                elif zz < 1.0:
-                    e1[i, j], e2[i, j], reg[i, j] = a, k1, 1
-                else:
-                    e1[i, j], e2[i, j], reg[i, j] = a, k2, 2
-            else:
-                e1[i, j], e2[i, j], reg[i, j] = a, k2, 2
+    n = z.size
+    e1 = np.empty(n)
+    e2 = np.empty(n)
+    reg = np.empty(n, np.int8)
+    for i in range(n):
+        ell = L[lev[i]]
+        zz = z[i]
+        a = ell / zz
+        k1 = ell / (1.0 - zz) if zz < 1.0 else np.inf
+        k2 = ell / (zz - 1.0) if zz > 1.0 else np.inf
+        if bounce and zz < 0.5:
+            e1[i], e2[i], reg[i] = k1, a, 0
+        elif bounce and zz < 1.0:
+            e1[i], e2[i], reg[i] = a, k1, 1
+        else:
+            e1[i], e2[i], reg[i] = a, k2, 2
     return e1, e2, reg
 
 
 @njit(cache=True)
-def level_sums(L, z, w, e1, e2, reg, M1, M2, U, full, med, bounce):  # pragma: no cover - compiled
-    r"""(N, S2) at each level: the z-sums of the inner terms (see
-    :meth:`qtheory.engine.soap_factor.FactorSOAP._inner`) from the moments ``M1[k]`` at
-    :math:`e_1` and ``M2[k]`` at :math:`e_2` (tail moments where :math:`e_1` is at or above the
-    median, partial moments below) and ``U`` = :math:`E[1; X > e_2]` (read in regions 0 and 1 of
-    the bounce)."""
-    m, nz = L.size, z.shape[1]
-    shared = z.shape[0] == 1
+def level_sums(m, L, lev, z, w, e1, e2, reg, med, full, T1, P1, T2, P2, Ut, bounce):  # pragma: no cover - compiled
+    r"""(N, S2) at each of the ``m`` levels: the weighted z-sums of the inner terms.
+
+    The size law's moments come compressed, in node order (tuples over k = 0, 1, 2):
+    ``T1[k]`` / ``P1[k]`` the tail /
+    partial moments at :math:`e_1` for the nodes with :math:`e_1` at or above / below the
+    median, ``T2[k]`` / ``P2[k]`` the same at a finite :math:`e_2` (the side is
+    :math:`e_1`'s), ``Ut`` :math:`E[1; X > e_2]` where the bounce reads it (regions 0, 1) with
+    :math:`e_1` below and :math:`e_2` at or above the median. With
+    :math:`S_k = E[X^k; e_1 < X \le e_2]`, :math:`P_k = E[X^k; X \le e_1]` and
+    :math:`U = E[1; X > e_2]`:
+
+    * bounce, :math:`z < 1/2`: :math:`N = P_1 + z S_1 + \ell S_0`,
+      :math:`S_2 = P_2 + E[(\ell + zX)^2; e_1 < X \le e_2] + 4 \ell^2 U`;
+    * otherwise :math:`N = P_1`, :math:`S_2 = P_2 + E[(\ell + (1 - z) X)^2; e_1 < X \le e_2]`,
+      plus :math:`4 \ell^2 U` for the bounce below :math:`z = 1`."""
     N = np.zeros(m)
     S2 = np.zeros(m)
     S = np.empty(3)
-    for i in range(m):
-        ell = L[i]
-        sn = 0.0
-        ss = 0.0
-        for j in range(nz):
-            zz = z[0, j] if shared else z[i, j]
-            ww = w[0, j] if shared else w[i, j]
-            x1, x2 = e1[i, j], e2[i, j]
-            hi = x1 >= med
-            fin2 = x2 < np.inf
-            for k in range(3):
-                if hi:
-                    s = M1[k, i, j] - M2[k, i, j] if fin2 else M1[k, i, j]
-                else:
-                    s = M2[k, i, j] - M1[k, i, j] if fin2 else full[k] - M1[k, i, j]
-                S[k] = s if s > 0.0 else 0.0
-            if not fin2 or x2 >= x1:
-                pass
-            else:  # an empty interval
-                S[0] = 0.0
-                S[1] = 0.0
-                S[2] = 0.0
-            p1 = full[1] - M1[1, i, j] if hi else M1[1, i, j]
-            p2 = full[2] - M1[2, i, j] if hi else M1[2, i, j]
-            r = reg[i, j]
-            if bounce and r == 0:
-                n = p1 + zz * S[1] + ell * S[0]
-                s2 = p2 + (ell * ell * S[0] + 2.0 * ell * zz * S[1] + zz * zz * S[2]) \
-                    + 4.0 * ell * ell * U[i, j]
+    M1 = np.empty(3)
+    M2 = np.zeros(3)
+    ch = 0
+    cl = 0
+    ch2 = 0
+    cl2 = 0
+    cu = 0
+    for i in range(z.size):
+        li = lev[i]
+        ell = L[li]
+        zz = z[i]
+        x1, x2 = e1[i], e2[i]
+        hi = x1 >= med
+        fin2 = x2 < np.inf
+        if hi:
+            M1[0], M1[1], M1[2] = T1[0][ch], T1[1][ch], T1[2][ch]
+            if fin2:
+                M2[0], M2[1], M2[2] = T2[0][ch2], T2[1][ch2], T2[2][ch2]
+        else:
+            M1[0], M1[1], M1[2] = P1[0][cl], P1[1][cl], P1[2][cl]
+            if fin2:
+                M2[0], M2[1], M2[2] = P2[0][cl2], P2[1][cl2], P2[2][cl2]
+        if not fin2:
+            M2[0], M2[1], M2[2] = 0.0, 0.0, 0.0
+        if hi:
+            ch += 1
+            if fin2:
+                ch2 += 1
+        else:
+            cl += 1
+            if fin2:
+                cl2 += 1
+        for k in range(3):
+            if hi:
+                s = M1[k] - M2[k] if fin2 else M1[k]
             else:
-                b = 1.0 - zz
-                n = p1
-                s2 = p2 + (ell * ell * S[0] + 2.0 * ell * b * S[1] + b * b * S[2])
-                if bounce and r == 1:
-                    s2 += 4.0 * ell * ell * U[i, j]
-            sn += ww * n
-            ss += ww * s2
-        N[i] = sn
-        S2[i] = ss
+                s = M2[k] - M1[k] if fin2 else full[k] - M1[k]
+            S[k] = s if s > 0.0 else 0.0
+        if fin2 and x2 < x1:  # an empty interval
+            S[0] = 0.0
+            S[1] = 0.0
+            S[2] = 0.0
+        p1 = full[1] - M1[1] if hi else M1[1]
+        p2 = full[2] - M1[2] if hi else M1[2]
+        r = reg[i]
+        u = 0.0
+        if bounce and r < 2 and fin2:
+            if hi:
+                u = M2[0]
+            elif x2 >= med:
+                u = Ut[cu]
+                cu += 1
+            else:
+                u = full[0] - M2[0]
+                if u < 0.0:
+                    u = 0.0
+        if bounce and r == 0:
+            n = p1 + zz * S[1] + ell * S[0]
+            s2 = p2 + (ell * ell * S[0] + 2.0 * ell * zz * S[1] + zz * zz * S[2]) \
+                + 4.0 * ell * ell * u
+        else:
+            b = 1.0 - zz
+            n = p1
+            s2 = p2 + (ell * ell * S[0] + 2.0 * ell * b * S[1] + b * b * S[2])
+            if bounce and r == 1:
+                s2 += 4.0 * ell * ell * u
+        N[li] += w[i] * n
+        S2[li] += w[i] * s2
     return N, S2
