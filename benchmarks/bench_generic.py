@@ -255,18 +255,24 @@ def main(argv=None):
     def robust(ab):
         return robustness("srpt-bounce", qt.Exponential(1.0), load, *ab)
 
-    def cli():
+    def cli(args=()):
         import contextlib
         import io
 
         with contextlib.redirect_stdout(io.StringIO()):
-            cli_main([])
+            cli_main(list(args))
+
+    from qtheory.cli import DEFAULT_POLICIES
+
+    # the default table less ConditionalGittins: what the rest of the table costs
+    no_cg = ["--policies", ",".join(p for p in DEFAULT_POLICIES if p != "ConditionalGittins")]
 
     print(f"\n{'end to end':36s} {'new s':>8s} {'old s':>8s} {'speedup':>8s}")
     jobs = [(f"robustness SRPT-Bounce ({a}, {b})", lambda a=a, b=b: robust((a, b)))
             for a, b in ((2.0, 0.5), (4.0, 0.25))]
     if not args.quick:
         jobs.append(("qtheory (default table)", cli))
+        jobs.append(("qtheory table, no ConditionalGittins", lambda: cli(no_cg)))
     for name, fn in jobs:
         t_new, _ = _best(fn, repeat)
         t_old, _ = _old_routes(fn)
