@@ -209,7 +209,8 @@ def main(argv=None):
         generic.evaluate(q, pol, [load])  # the tables, once
         t_sw, r_sw = _best(lambda q=q, pol=pol: generic.evaluate(q, pol, LOADS), repeat)
 
-        pre = [_node_values(soap_factor.tables(q, pol, w)) for w in (0.35, 0.5)]
+        tabs = [soap_factor.tables(q, pol, w) for w in (0.35, 0.5)]
+        pre = [(t, _node_values(t)) for t in tabs]
         step = 10 if quick else 1
 
         def nodewise(pre=pre, step=step):

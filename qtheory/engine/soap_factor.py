@@ -71,34 +71,18 @@ from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, cumulativ
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
 TOL = 1e-13
+#: levels whose z-sums are computed together (memory: about 2000 z nodes a level)
+LEVEL_BLOCK = 2048
 
 
 class _Moments:
-    """E[X^k; u < X <= v] for k = 0, 1, 2 from the size law's exact partial / tail moments
-    (tails above the median, so that nothing cancels far out)."""
+    """The size law's median (where :meth:`FactorSOAP._end_moments` switches from partial to
+    tail moments, so that nothing cancels far out) and full moments k = 0, 1, 2."""
 
     def __init__(self, size):
         self.size = size
         self.med = float(size.ppf(0.5))
         self.full = [float(size.tail_moment(k, np.array(0.0))) for k in range(3)]
-
-    def seg(self, k, u, v):
-        u = np.maximum(np.asarray(u, float), 0.0)
-        v = np.maximum(np.asarray(v, float), u)
-        s = self.size
-        fin = np.isfinite(v)
-        vv = np.where(fin, v, u)
-        hi_side = u >= self.med
-        tail = np.asarray(s.tail_moment(k, u), float) - np.where(
-            fin, np.asarray(s.tail_moment(k, vv), float), 0.0)
-        part = np.where(fin, np.asarray(s.partial_moment(k, vv), float), self.full[k]) - \
-            np.asarray(s.partial_moment(k, u), float)
-        return np.maximum(np.where(hi_side, tail, part), 0.0)
-
-    def quad(self, alpha, beta, u, v):
-        r"""E[(alpha + beta X)^2; u < X <= v]."""
-        return (alpha * alpha * self.seg(0, u, v) + 2 * alpha * beta * self.seg(1, u, v)
-                + beta * beta * self.seg(2, u, v))
 
 
 class FactorSOAP:
@@ -161,6 +145,9 @@ class FactorSOAP:
         :math:`\\ell = 3 \\cdot 10^{-4}` on Exp/Exp)."""
         ell = np.asarray(ell, float).ravel()
         m = ell.size
+        if m > LEVEL_BLOCK:  # bounded memory: about 2000 nodes a level
+            parts = [self.level_terms(ell[i:i + LEVEL_BLOCK]) for i in range(0, m, LEVEL_BLOCK)]
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         extra = []
         for b in self.bps:
             r = ell / b
@@ -195,6 +182,7 @@ class FactorSOAP:
         lo1 = ~hi1
         fin2 = np.isfinite(e2)
         x1h, x1l, x2h, x2l = e1[hi1], e1[lo1], e2[hi1 & fin2], e2[lo1 & fin2]
+
         def mom(fn, x):
             return tuple(np.ascontiguousarray(np.asarray(fn(k, x), float).ravel()) for k in range(3))
 
