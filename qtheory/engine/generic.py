@@ -335,13 +335,8 @@ def _tables(policy: Policy, dj: DiscreteJoint, tails_of=None, snap: bool = False
     if snap:  # exact tables (discrete laws); a discretised continuous law keeps its chords
         P, S, E = _snap_ties(P, S, E)
     ko = (xo[:-1] + np.arange(xo.size - 1)).astype(np.int64)
-    q0, q1, q2 = [], [], []
-    for x, p in zip(dj.x, dj.p):
-        q0.append(np.concatenate([[0.0], np.cumsum(p)]))
-        q1.append(np.concatenate([[0.0], np.cumsum(p * x)]))
-        q2.append(np.concatenate([[0.0], np.cumsum(p * x * x)]))
-    return (g, P, S, E, go, xs, ps, np.concatenate(q0), np.concatenate(q1),
-            np.concatenate(q2), xo, ko)
+    q0, q1, q2 = K.class_prefix_sums(np.asarray(xs, float), np.asarray(ps, float), xo)
+    return (g, P, S, E, go, xs, ps, q0, q1, q2, xo, ko)
 
 
 def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bool = False,
