@@ -71,6 +71,10 @@ from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, cumulativ
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
 TOL = 1e-13
+#: the tail is taken relative to at least FLOOR * l (N) and FLOOR * l * E[X] (S2) on a panel
+#: whose largest level is l: an absolute error of TOL * FLOOR * l moves E[T | x, y] by a
+#: relative 1e-16 / (1 - rho)^2 at most
+FLOOR = 1e-3
 #: levels whose z-sums are computed together (memory: about 2000 z nodes a level)
 LEVEL_BLOCK = 2048
 
@@ -211,9 +215,14 @@ class FactorSOAP:
             if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
                 raise FloatingPointError("the level functions are not finite")
             tails = []
-            for v in (Nv, Sv):
+            # relative to the panel's scale, or to a floor far below what a level can move
+            # (N and S2 of a size law with a thin lower tail, such as the log-normal, fall
+            # like exp(-(log l)^2) at small levels: resolving them relative to their own
+            # scale there took hundreds of panels for changes below 1e-16 l)
+            top = a.max(axis=1)
+            for v, floor in ((Nv, FLOOR * top), (Sv, FLOOR * top * float(self.size.mean))):
                 c = v @ _VINV.T
-                scale = np.maximum(np.max(np.abs(v), axis=1), 1e-300)
+                scale = np.maximum(np.maximum(np.max(np.abs(v), axis=1), floor), 1e-300)
                 tails.append(np.max(np.abs(c[:, -3:]), axis=1) / scale)
             tail = np.maximum(tails[0], tails[1])
             ok = (tail <= TOL) | ((hi - lo) < 1e-6)
