@@ -25,7 +25,7 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   (``tests/test_soap_exact_factor.py``): SPRPT through it against its closed form 2e-15
   (Exp sizes, exponential and log-normal predictions), 1e-11 (LogNormal sizes and
   predictions), 8e-12 (uniform predictions, whose closed form is itself a quadrature);
-  SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 0.2 s cold for
+  SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 0.2-0.3 s cold for
   Exp/Exp (the level interpolants), 0.04 s for a further 50 loads.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's

@@ -49,9 +49,10 @@ form, 2e-15 relative (Exp sizes; exponential and log-normal predictions), 1e-11 
 sizes, log-normal(0.5) predictions; estimate 1.5e-9), 8e-12 (uniform predictions; that closed
 form is itself a quadrature, and the estimate, 7e-13, does not cover the difference there);
 SRPT-Bounce within the simulator's interval on E[T] and E[T/X], and its level functions
-against an independent nested quadrature to 1e-9. Cost on Exp/Exp (one core, a shared
-machine): 0.2 s cold (the level interpolants, shared by both resolutions, and the two outer
-rules' sums), 0.04 s for a further 50 loads (``benchmarks/bench_generic.py``).
+against an independent nested quadrature to 1e-9 (measured 4e-14). Cost on Exp/Exp, one core
+of a shared machine: 0.2-0.3 s of CPU cold (the level interpolants, shared by both
+resolutions, and the two outer rules' sums; 0.12 s on LogNormal/LogNormal), 0.04 s for a
+further 50 loads (``benchmarks/bench_generic.py``).
 
 Not covered (they take the discretised route): other rank shapes, size laws with atoms or an
 infinite second moment,
