@@ -76,8 +76,8 @@ TOL = 1e-13
 #: whose largest level is l: an absolute error of TOL * FLOOR * l moves E[T | x, y] by a
 #: relative 1e-16 / (1 - rho)^2 at most
 FLOOR = 1e-3
-#: levels whose z-sums are computed together (memory: about 2000 z nodes a level)
-LEVEL_BLOCK = 2048
+#: levels whose z-sums are computed together (memory: up to about 2000 z nodes a level)
+LEVEL_BLOCK = 512
 
 
 class _Moments:
@@ -150,7 +150,7 @@ class FactorSOAP:
         :math:`\\ell = 3 \\cdot 10^{-4}` on Exp/Exp)."""
         ell = np.asarray(ell, float).ravel()
         m = ell.size
-        if m > LEVEL_BLOCK:  # bounded memory: about 2000 nodes a level
+        if m > LEVEL_BLOCK:  # bounded memory
             parts = [self.level_terms(ell[i:i + LEVEL_BLOCK]) for i in range(0, m, LEVEL_BLOCK)]
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         extra = []
