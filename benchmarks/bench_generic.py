@@ -12,7 +12,9 @@ Each case builds a fresh size law (no cached rank) and times one cold evaluation
 law. The accuracy columns are against the closed form where Gittins reduces to FB or FCFS and
 against the independent mpmath evaluation of ``tests/gittins_mp_reference.py`` otherwise.
 Then SRPT-Bounce and SPRPT on Exp sizes with exponential predictions through the factor route
-(:mod:`qtheory.engine.soap_factor`) against the discretised route, and ConditionalGittins and
+(:mod:`qtheory.engine.soap_factor`) against the discretised route (cold), and its warm 50-load
+sweep through the load-independent sums against the same tables evaluated node by node (the
+route's per-load path before the sums), and ConditionalGittins and
 SRPT-Bounce on EmpiricalPairs through the level sweep (:mod:`qtheory.engine.soap_sweep`) against
 the per-threshold scan on the same tables. ConditionalGittins on continuous prediction laws is
 still discretised: its timing is printed for the record.
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import qtheory as qt  # noqa: E402
 from qtheory import generic  # noqa: E402
+from qtheory.engine import soap_factor  # noqa: E402
 
 LOADS = np.linspace(0.05, 0.98, 50)
 
@@ -47,6 +50,51 @@ def _best(fn, repeat):
         out = fn()
         best = min(best, time.perf_counter() - t)
     return best, out
+
+
+def _node_values(t):
+    """The load-independent values at the outer nodes of a factor-route table ``t``: N and S2
+    at the worst rank, N at |x - y|, and the panel and cumulative Chebyshev weights of G at y
+    and at |x - y| (what the route kept per node before its load-independent sums)."""
+    from qtheory.engine.soap_exact import _tau, cumulative_weights
+
+    X, Y = t.X, t.Y
+    R = np.where(X <= 2 * Y, Y, X - Y) if t.bounce else Y
+    D = np.abs(X - Y)
+
+    def g_weights(ell):
+        u = np.log(np.clip(ell, t.llo, t.lhi))
+        j = t.Ni.panel(u)
+        tau = _tau(u, t.Ni.edges[j], t.Ni.edges[j + 1], t.Ni.anchor[j])
+        return j, cumulative_weights(tau), ell < t.llo
+
+    return t.N(R), t.S2(R), t.N(D), g_weights(Y), g_weights(D)
+
+
+def _node_mean(t, nv, lam):
+    """sum_i W_i E[T | x_i, y_i] at one arrival rate, node by node (the same formulas as
+    :meth:`qtheory.engine.soap_factor.FactorSOAP.conditional`)."""
+    from qtheory.engine.soap_exact import _FULLW
+
+    NR, SR, ND, gY, gD = nv
+    X, Y = t.X, t.Y
+    q = t.jac / (1.0 - lam * t.Ni.values)
+    cum = np.concatenate([[0.0], np.cumsum(q @ _FULLW)])
+    g0 = t.llo / (1.0 - lam * t.N_lo)
+
+    def G(pre, ell):
+        j, w, low = pre
+        inside = g0 + cum[j] + np.einsum("ij,ij->i", w, q[j])
+        return np.where(low, np.where(ell <= 0, ell, ell / (1.0 - lam * t.N_lo)), inside)
+
+    gy, gd = G(gY, Y), G(gD, np.abs(X - Y))
+    wait = np.where(SR > 0, lam * SR / (2 * (1 - lam * NR) ** 2), 0.0)
+    if not t.bounce:
+        c = wait + gy - np.where(Y >= X, gd, Y - X)
+    else:
+        c = wait + np.where(X <= Y, gy - gd, np.where(X <= 2 * Y, gy - gd + 2 * (X - Y) / (1 - lam * ND),
+                                                      X / (1 - lam * ND)))
+    return float(np.sum(t.W * c))
 
 
 def _old_routes(fn):
@@ -89,6 +137,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bench_generic.json"))
     args = ap.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
+    quick = args.quick
     cases = [
         ("Gittins, LogNormal(1)", lambda: qt.LogNormal(1.0), qt.Gittins()),
         ("Gittins, Pareto(2.5)", lambda: qt.Pareto(2.5), qt.Gittins()),
@@ -130,9 +179,14 @@ def main(argv=None):
                          new_rel_err=e_new, estimate=est, old_rel_err=e_old, reference=how,
                          value=float(r_new.mean[0])))
     # prediction ranks on a continuous multiplicative law: the factor route against the
-    # discretised one (both cold: a fresh size law), and SPRPT through it against its closed form
+    # discretised one (both cold: a fresh size law), and SPRPT through it against its closed form;
+    # then a warm 50-load sweep through the route's load-independent sums against the same
+    # tables evaluated node by node (:func:`_node_mean`: the route's per-load path before the
+    # sums, with the load-independent node values computed beforehand and not timed; with
+    # --quick on every 10th load, scaled to 50)
     print(f"\n{'prediction ranks, Exp/Exp':36s} {'new s':>8s} {'old s':>8s} {'speedup':>8s} "
           f"{'new value':>12s} {'old value':>12s} {'new rel.err':>11s} {'old rel.err':>11s}")
+    sweeps = []
     for name, pol in (("SRPT-Bounce", qt.SRPTBounce()), ("SPRPT (generic)", qt.SPRPT())):
         def mk():
             return qt.MG1(load, qt.Exponential(1.0), qt.ExponentialPrediction())
@@ -151,6 +205,27 @@ def main(argv=None):
         rows.append(dict(case=f"{name}, Exp/Exp", new_s=t_new, old_s=t_old, speedup=t_old / t_new,
                          value=float(r_new.mean[0]), old_value=float(r_old.mean[0]),
                          new_rel_err=e_new, old_rel_err=e_old))
+        q = mk()
+        generic.evaluate(q, pol, [load])  # the tables, once
+        t_sw, r_sw = _best(lambda q=q, pol=pol: generic.evaluate(q, pol, LOADS), repeat)
+
+        tabs = [soap_factor.tables(q, pol, w) for w in (0.35, 0.5)]
+        pre = [(t, _node_values(t)) for t in tabs]
+        step = 10 if quick else 1
+
+        def nodewise(pre=pre, step=step):
+            return np.array([[_node_mean(t, nv, lam) for lam in LOADS[::step]] for t, nv in pre])[0]
+
+        t_nw, v_nw = _best(nodewise, 1)
+        t_nw *= LOADS.size / LOADS[::step].size
+        diff = float(np.max(np.abs(v_nw / r_sw.mean[::step] - 1)))
+        sweeps.append((name, t_sw, t_nw, diff))
+    print(f"\n{'50-load sweep, Exp/Exp (warm)':36s} {'sums s':>8s} {'nodes s':>8s} {'speedup':>8s} "
+          f"{'rel.diff':>9s}")
+    for name, t_sw, t_nw, diff in sweeps:
+        print(f"{name:36s} {t_sw:8.3f} {t_nw:8.3f} {t_nw / t_sw:7.1f}x {diff:9.1e}")
+        rows.append(dict(case=f"{name}, Exp/Exp, 50-load sweep", new_s=t_sw, old_s=t_nw,
+                         speedup=t_nw / t_sw, rel_diff=diff))
     # EmpiricalPairs: the level sweep against the per-threshold scan on the same tables
     rng = np.random.default_rng(1)
     print(f"\n{'EmpiricalPairs (Exp sizes, Exp factor)':40s} {'n':>6s} {'sweep s':>8s} {'scan s':>8s} "
@@ -181,18 +256,24 @@ def main(argv=None):
     def robust(ab):
         return robustness("srpt-bounce", qt.Exponential(1.0), load, *ab)
 
-    def cli():
+    def cli(args=()):
         import contextlib
         import io
 
         with contextlib.redirect_stdout(io.StringIO()):
-            cli_main([])
+            cli_main(list(args))
+
+    from qtheory.cli import DEFAULT_POLICIES
+
+    # the default table less ConditionalGittins: what the rest of the table costs
+    no_cg = ["--policies", ",".join(p for p in DEFAULT_POLICIES if p != "ConditionalGittins")]
 
     print(f"\n{'end to end':36s} {'new s':>8s} {'old s':>8s} {'speedup':>8s}")
     jobs = [(f"robustness SRPT-Bounce ({a}, {b})", lambda a=a, b=b: robust((a, b)))
             for a, b in ((2.0, 0.5), (4.0, 0.25))]
     if not args.quick:
         jobs.append(("qtheory (default table)", cli))
+        jobs.append(("qtheory table, no ConditionalGittins", lambda: cli(no_cg)))
     for name, fn in jobs:
         t_new, _ = _best(fn, repeat)
         t_old, _ = _old_routes(fn)

@@ -29,6 +29,38 @@ _INF = np.inf
 
 
 @njit(cache=True)
+def class_prefix_sums(xs, ps, xo):  # pragma: no cover - compiled
+    """Per class j the prefix sums [0, cumsum(p), cumsum(p x), cumsum(p x^2)] of its atoms
+    ``xs[xo[j]:xo[j+1]]`` (probabilities ``ps``), concatenated over the classes (class j's
+    run starts at ``xo[j] + j``); the same running sums as ``np.cumsum`` class by class."""
+    J = xo.size - 1
+    n = xs.size + J
+    q0 = np.empty(n)
+    q1 = np.empty(n)
+    q2 = np.empty(n)
+    for j in range(J):
+        o = xo[j] + j
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        q0[o] = 0.0
+        q1[o] = 0.0
+        q2[o] = 0.0
+        for i in range(xo[j], xo[j + 1]):
+            p = ps[i]
+            x = xs[i]
+            px = p * x
+            s0 += p
+            s1 += px
+            s2 += px * x
+            o += 1
+            q0[o] = s0
+            q1[o] = s1
+            q2[o] = s2
+    return q0, q1, q2
+
+
+@njit(cache=True)
 def min_moments(xs, q0, q1, q2, xo, ko, j, c):
     """E[min(X,c) 1{class j}] and E[min(X,c)^2 1{class j}].
 

@@ -36,13 +36,23 @@ Chebyshev antiderivatives. A job of size :math:`x` and prediction :math:`y` then
 The outer expectation is Gauss-Legendre in :math:`\log x` (the size law's rule) times
 Gauss-Legendre in :math:`\log z` with edges at :math:`z = 1/2, 1` (where :math:`R` and the
 residence change form) and the factor's kinks. Two resolutions give the error estimate.
+The :math:`G` part of the outer sum is linear in the values :math:`1/(1 - \lambda N)` at the
+level interpolants' nodes, so its coefficients are summed over the outer nodes once, for every
+load (:mod:`qtheory.engine._factor_outer`); a load then costs a pass over the level panels and
+one over the two fractions :math:`\lambda S_2(R) / (2 (1 - \lambda N(R))^2)` and
+:math:`d / (1 - \lambda N(|x - y|))` at the nodes. The inner :math:`z`-sums of the level
+functions are compiled too, with the size law's moments evaluated once per interval end (its
+tail moments at or above the median, its partial moments below).
 
 Measured (``tests/test_soap_exact_factor.py``): with the remaining rank, against SPRPT's closed
 form, 2e-15 relative (Exp sizes; exponential and log-normal predictions), 1e-11 (LogNormal(1)
 sizes, log-normal(0.5) predictions; estimate 1.5e-9), 8e-12 (uniform predictions; that closed
 form is itself a quadrature, and the estimate, 7e-13, does not cover the difference there);
-SRPT-Bounce within the simulator's interval on E[T] and E[T/X]. Cost on Exp/Exp: 3-4 s cold
-(the level interpolants, shared by both resolutions), 0.04 s per further load.
+SRPT-Bounce within the simulator's interval on E[T] and E[T/X], and its level functions
+against an independent nested quadrature to 1e-9 (measured 4e-14). Cost on Exp/Exp, one core
+of a shared machine: 0.2-0.3 s of CPU cold (the level interpolants, shared by both
+resolutions, and the two outer rules' sums; 0.12 s on LogNormal/LogNormal), 0.04 s for a
+further 50 loads (``benchmarks/bench_generic.py``).
 
 Not covered (they take the discretised route): other rank shapes, size laws with atoms or an
 infinite second moment,
@@ -56,39 +66,28 @@ import math
 
 import numpy as np
 
-from ..laws._quadrature import log_edges, log_rule, panels, size_range, size_rule
+from ..laws._quadrature import log_edges, log_rule, log_spread, panels, size_range, size_rule
+from ._factor_outer import fraction_sums, level_ends, level_sums, outer_sums
 from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, cumulative_weights
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
 TOL = 1e-13
+#: the tail is taken relative to at least FLOOR * l (N) and FLOOR * l * E[X] (S2) on a panel
+#: whose largest level is l: an absolute error of TOL * FLOOR * l moves E[T | x, y] by a
+#: relative 1e-16 / (1 - rho)^2 at most
+FLOOR = 1e-3
+#: levels whose z-sums are computed together (memory: up to about 2000 z nodes a level)
+LEVEL_BLOCK = 512
 
 
 class _Moments:
-    """E[X^k; u < X <= v] for k = 0, 1, 2 from the size law's exact partial / tail moments
-    (tails above the median, so that nothing cancels far out)."""
+    """The size law's median (where :meth:`FactorSOAP._end_moments` switches from partial to
+    tail moments, so that nothing cancels far out) and full moments k = 0, 1, 2."""
 
     def __init__(self, size):
         self.size = size
         self.med = float(size.ppf(0.5))
         self.full = [float(size.tail_moment(k, np.array(0.0))) for k in range(3)]
-
-    def seg(self, k, u, v):
-        u = np.maximum(np.asarray(u, float), 0.0)
-        v = np.maximum(np.asarray(v, float), u)
-        s = self.size
-        fin = np.isfinite(v)
-        vv = np.where(fin, v, u)
-        hi_side = u >= self.med
-        tail = np.asarray(s.tail_moment(k, u), float) - np.where(
-            fin, np.asarray(s.tail_moment(k, vv), float), 0.0)
-        part = np.where(fin, np.asarray(s.partial_moment(k, vv), float), self.full[k]) - \
-            np.asarray(s.partial_moment(k, u), float)
-        return np.maximum(np.where(hi_side, tail, part), 0.0)
-
-    def quad(self, alpha, beta, u, v):
-        r"""E[(alpha + beta X)^2; u < X <= v]."""
-        return (alpha * alpha * self.seg(0, u, v) + 2 * alpha * beta * self.seg(1, u, v)
-                + beta * beta * self.seg(2, u, v))
 
 
 class FactorSOAP:
@@ -108,6 +107,12 @@ class FactorSOAP:
         base = log_edges(math.exp(zlo), math.exp(zhi), width, bulk=bulk)
         fixed = [math.log(0.5), 0.0, *self.zkinks]
         self.zbase = np.unique(np.concatenate([base, [f for f in fixed if zlo < f < zhi]]))
+        # panel edges of the size law in log x (1 or half its log spread wide in the bulk):
+        # near z = 1 the levels' z panels are graded by them (:meth:`level_terms`; measured:
+        # as accurate as the size rule's own width, 1e-13, on Exp, LogNormal(1), Weibull(0.5))
+        lo_, hi_ = size_range(size)
+        self.xedges = np.exp(log_edges(lo_, hi_, min(1.0, log_spread(size.ppf) / 2), self.bps,
+                                       bulk=(float(size.ppf(1e-4)), float(size.ppf(1 - 1e-4)))))
         # the outer rule
         xr, wr = size_rule(size, width=x_width)
         # panels ``width`` wide in the factor's bulk (1e-4 to 1 - 1e-4 quantiles), growing
@@ -130,57 +135,69 @@ class FactorSOAP:
             self._build()
         else:  # the level interpolants do not depend on the outer rule: shared
             self.Ni, self.Si, self.interp_error, self.jac, self.N_lo = levels
-        self._outer_levels()
+        self._outer: dict = {}
 
     # ---- the level functions ------------------------------------------------------------------
     def level_terms(self, ell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N(ell), S2(ell)) by Gauss-Legendre over log z of the exact inner moments."""
+        """(N(ell), S2(ell)) by Gauss-Legendre over log z of the exact inner moments.
+
+        The z panels of a level: the shared grid (:attr:`zbase`), the crossings of the
+        interval ends with the size law's breakpoints, and, near :math:`z = 1`, where the ends
+        :math:`\\ell/|1 - z|` sweep the whole size law within a small range of :math:`z`,
+        edges at :math:`z = 1 \\mp \\ell/\\xi` for the size law's panel edges :math:`\\xi`
+        (:attr:`xedges`): panels graded in :math:`|1 - z|` (without them a log z panel
+        there is far too wide at small levels: S2 was 6e-5 relative off at
+        :math:`\\ell = 3 \\cdot 10^{-4}` on Exp/Exp)."""
         ell = np.asarray(ell, float).ravel()
         m = ell.size
+        if m > LEVEL_BLOCK:  # bounded memory
+            parts = [self.level_terms(ell[i:i + LEVEL_BLOCK]) for i in range(0, m, LEVEL_BLOCK)]
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         extra = []
         for b in self.bps:
             r = ell / b
             extra += [r, 1.0 - r, 1.0 + r]
-        if extra:
-            ex = np.stack(extra, axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                lex = np.log(np.where(ex > 0, ex, np.nan))
-            lex = np.where(np.isfinite(lex) & (lex > self.zlo) & (lex < self.zhi), lex, self.zlo)
-            edges = np.sort(np.concatenate([np.broadcast_to(self.zbase, (m, self.zbase.size)), lex],
-                                           axis=1), axis=1)
-        else:
-            edges = np.broadcast_to(self.zbase, (m, self.zbase.size))
+        d = ell[:, None] / self.xedges[None, :]
+        extra += list(np.where(d < 2.0, 1.0 + d, 0.0).T)
+        if self.bounce:  # the remaining rank has no end l/(1 - z) below z = 1
+            extra += list(np.where(d < 0.5, 1.0 - d, 0.0).T)
+        ex = np.stack(extra, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lex = np.log(np.where(ex > 0, ex, np.nan))
+        lex = np.where(np.isfinite(lex) & (lex > self.zlo) & (lex < self.zhi), lex, self.zlo)
+        edges = np.sort(np.concatenate([np.broadcast_to(self.zbase, (m, self.zbase.size)), lex],
+                                       axis=1), axis=1)
         u, wu = panels(edges, self.order)
-        z = np.exp(u)
-        w = wu * z * np.asarray(self.factor.pdf(z), float)
-        L = ell[:, None]
-        N, S2 = self._inner(L, z)
-        return np.sum(w * N, axis=1), np.sum(w * S2, axis=1)
+        keep = wu > 0  # the panels of zero width (an edge outside the range, or repeated)
+        lev = np.nonzero(keep)[0]
+        z = np.exp(u[keep])
+        w = wu[keep] * z * np.asarray(self.factor.pdf(z), float)
+        e1, e2, reg = level_ends(ell, lev, z, self.bounce)
+        return level_sums(m, ell, lev, z, w, e1, e2, reg, self.mom.med, np.array(self.mom.full),
+                          *self._end_moments(e1, e2, reg), self.bounce)
 
-    def _inner(self, L, z):
-        """E[min(X, c_new)] and E[((min(X, c) - b)^+)^2] given Z = z, at level L."""
-        M = self.mom
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = L / z  # Y < L  <=>  X < L / z
-            onem = 1.0 - z
-            k1 = np.where(onem > 0, L / np.where(onem > 0, onem, 1.0), np.inf)  # X(1-z) = L
-            k2 = np.where(onem < 0, L / np.where(onem < 0, -onem, 1.0), np.inf)  # X(z-1) = L
-        if not self.bounce:
-            N = M.seg(1, 0.0, a)
-            low = M.seg(2, 0.0, a)
-            # X > L/z: (L + X(1 - z))^2 while positive
-            high = M.quad(L, onem, a, np.where(onem >= 0, np.inf, k2))
-            return N, low + high
-        lo_end = np.minimum(a, k1)
-        N = M.seg(1, 0.0, lo_end)
-        between = (z < 0.5)  # k1 < a: the job passes Y + L before its size
-        N = N + np.where(between, z * M.seg(1, k1, a) + L * M.seg(0, k1, a), 0.0)
-        low = M.seg(2, 0.0, lo_end) + np.where(between, M.quad(L, z, k1, a), 0.0)
-        # X > L/z: interval [XZ - L, min(X, XZ + L)): length min(L + X(1 - z), 2L)
-        mid_end = np.where(onem > 0, np.maximum(k1, a), k2)
-        high = M.quad(L, onem, a, mid_end) + np.where(onem > 0, 4 * L * L * M.seg(0, mid_end, np.inf),
-                                                      0.0)
-        return N, low + high
+    def _end_moments(self, e1, e2, reg):
+        """The size law's moments k = 0, 1, 2 at the interval ends of :func:`level_ends`,
+        compressed in node order as :func:`level_sums` reads them: tail moments at both ends
+        where the lower end is at or above the median, partial moments below, and the tail
+        :math:`E[1; X > e_2]` where the bounce reads it and :math:`e_2` alone is above the
+        median. Each moment is evaluated once, only where read."""
+        size, med = self.size, self.mom.med
+        hi1 = e1 >= med
+        lo1 = ~hi1
+        fin2 = np.isfinite(e2)
+        x1h, x1l, x2h, x2l = e1[hi1], e1[lo1], e2[hi1 & fin2], e2[lo1 & fin2]
+
+        def mom(fn, x):
+            return tuple(np.ascontiguousarray(np.asarray(fn(k, x), float).ravel()) for k in range(3))
+
+        T1, P1 = mom(size.tail_moment, x1h), mom(size.partial_moment, x1l)
+        T2, P2 = mom(size.tail_moment, x2h), mom(size.partial_moment, x2l)
+        if self.bounce:
+            Ut = np.asarray(size.tail_moment(0, e2[lo1 & fin2 & (reg < 2) & (e2 >= med)]), float)
+        else:
+            Ut = np.zeros(0)
+        return T1, P1, T2, P2, Ut.ravel()
 
     def _build(self):
         """Adaptive piecewise Chebyshev interpolants of N and S2 in u = log ell."""
@@ -199,9 +216,14 @@ class FactorSOAP:
             if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
                 raise FloatingPointError("the level functions are not finite")
             tails = []
-            for v in (Nv, Sv):
+            # relative to the panel's scale, or to a floor far below what a level can move
+            # (N and S2 of a size law with a thin lower tail, such as the log-normal, fall
+            # like exp(-(log l)^2) at small levels: resolving them relative to their own
+            # scale there took hundreds of panels for changes below 1e-16 l)
+            top = a.max(axis=1)
+            for v, floor in ((Nv, FLOOR * top), (Sv, FLOOR * top * float(self.size.mean))):
                 c = v @ _VINV.T
-                scale = np.maximum(np.max(np.abs(v), axis=1), 1e-300)
+                scale = np.maximum(np.maximum(np.max(np.abs(v), axis=1), floor), 1e-300)
                 tails.append(np.max(np.abs(c[:, -3:]), axis=1) / scale)
             tail = np.maximum(tails[0], tails[1])
             ok = (tail <= TOL) | ((hi - lo) < 1e-6)
@@ -233,34 +255,16 @@ class FactorSOAP:
     def levels(self):
         return self.Ni, self.Si, self.interp_error, self.jac, self.N_lo
 
-    def _outer_levels(self):
-        """The level values the outer rule needs."""
-        X, Y = self.X, self.Y
-        if self.bounce:
-            R = np.where(X <= 2 * Y, Y, X - Y)
-        else:
-            R = Y
-        self.R = R
-        self.NR, self.SR = self.N(R), self.S2(R)
-        D = np.abs(X - Y)
-        self.ND = self.N(D)
-        # G at Y and at |X - Y| for every load: the panel and the cumulative Chebyshev weights
-        # of each point, once (a load then costs one gather and a dot product per point)
-        self._gY = self._g_weights(Y)
-        self._gD = self._g_weights(D)
-
-    def _g_weights(self, ell):
-        it = self.Ni
-        u = np.log(np.clip(ell, self.llo, self.lhi))
-        j = it.panel(u)
-        tau = _tau(u, it.edges[j], it.edges[j + 1], it.anchor[j])
-        return j, cumulative_weights(tau), ell < self.llo
-
-    def _G_at(self, pre, ell, q, cum, g0, lam):
-        j, w, low = pre
-        inside = g0 + cum[j] + np.einsum("ij,ij->i", w, q[j])
-        below = np.where(ell <= 0, ell, ell / (1.0 - lam * self.N_lo))
-        return np.where(low, below, inside)
+    def _sums(self, weights: str):
+        """The outer rule's load-independent sums (:func:`~._factor_outer.outer_sums`) for the
+        node weights ``W`` (``"mean"``) or ``W / X`` (``"slowdown"``), computed once."""
+        if weights not in self._outer:
+            W = self.W if weights == "mean" else self.W / self.X
+            it, st = self.Ni, self.Si
+            B, C, s_in, s_low, const, nr, ws, nd, cd = outer_sums(
+                it.edges, it.coef, st.coef, self.X, self.Y, W, self.llo, self.lhi, self.bounce)
+            self._outer[weights] = (B @ _VINV, C, s_in, s_low, const, nr, ws, nd, cd)
+        return self._outer[weights]
 
     def N(self, ell):
         ell = np.asarray(ell, float)
@@ -293,23 +297,10 @@ class FactorSOAP:
     def conditional(self, lam: float, X=None, Y=None) -> np.ndarray:
         """E[T | x, y] at the outer rule's nodes (or at given arrays X, Y)."""
         if X is None:
-            X, Y, NR, SR, ND = self.X, self.Y, self.NR, self.SR, self.ND
-            q = self.jac / (1.0 - lam * self.Ni.values)
-            cum = np.concatenate([[0.0], np.cumsum(q @ _FULLW)])
-            g0 = self.llo / (1.0 - lam * self.N_lo)
-            gy = self._G_at(self._gY, Y, q, cum, g0, lam)
-            gd = self._G_at(self._gD, np.abs(X - Y), q, cum, g0, lam)
-            wait = np.where(SR > 0, lam * SR / (2 * (1 - lam * NR) ** 2), 0.0)
-            if not self.bounce:  # G(Y - X): G(|X - Y|) where Y > X, Y - X (linear) below 0
-                return wait + gy - np.where(Y >= X, gd, Y - X)
-            res = np.where(X <= Y, gy - gd,
-                           np.where(X <= 2 * Y, gy - gd + 2 * (X - Y) / (1 - lam * ND),
-                                    X / (1 - lam * ND)))
-            return wait + res
-        else:
-            X, Y = np.asarray(X, float), np.asarray(Y, float)
-            R = np.where(X <= 2 * Y, Y, X - Y) if self.bounce else Y
-            NR, SR, ND = self.N(R), self.S2(R), self.N(np.abs(X - Y))
+            X, Y = self.X, self.Y
+        X, Y = np.asarray(X, float), np.asarray(Y, float)
+        R = np.where(X <= 2 * Y, Y, X - Y) if self.bounce else Y
+        NR, SR, ND = self.N(R), self.S2(R), self.N(np.abs(X - Y))
         G = self.G(lam)
         wait = np.where(SR > 0, lam * SR / (2 * (1 - lam * NR) ** 2), 0.0)
         if not self.bounce:
@@ -320,8 +311,17 @@ class FactorSOAP:
                                 X / (1 - lam * ND)))
         return wait + res
 
-    def means(self, lams) -> np.ndarray:
-        return np.array([float(np.sum(self.W * self.conditional(lam))) for lam in np.atleast_1d(lams)])
+    def means(self, lams, weights: str = "mean") -> np.ndarray:
+        r""":math:`\sum_i W_i E[T \mid x_i, y_i]` over the outer rule at each arrival rate
+        (``weights="slowdown"``: :math:`W_i / x_i`), from the load-independent sums."""
+        lams = np.atleast_1d(np.asarray(lams, float))
+        A, C, s_in, s_low, const, nr, ws, nd, cd = self._sums(weights)
+        q = self.jac[None] / (1.0 - lams[:, None, None] * self.Ni.values[None])
+        full = np.cumsum(q @ _FULLW, axis=1)
+        cum = np.concatenate([np.zeros((lams.size, 1)), full[:, :-1]], axis=1)  # before each panel
+        g_lo = 1.0 / (1.0 - lams * self.N_lo)
+        lin = (self.llo * s_in + s_low) * g_lo + cum @ C + np.einsum("lpk,pk->l", q, A) + const
+        return lin + fraction_sums(lams, nr, ws, nd, cd)
 
 
 def supported(model, policy) -> bool:
@@ -389,8 +389,5 @@ def slowdown(model, policy) -> tuple[float, float]:
         c0 = np.sum(t.wz * t.conditional(lam, np.full(t.zo.size, x0), x0 * t.zo)) / np.sum(t.wz)
         if c0 > 1e-9 * float(model.size.mean):
             return math.inf, 0.0
-    vals = []
-    for width in (0.35, 0.5):
-        t = tables(model, policy, width)
-        vals.append(float(np.sum(t.W * t.conditional(lam) / t.X)))
+    vals = [float(tables(model, policy, width).means([lam], "slowdown")[0]) for width in (0.35, 0.5)]
     return vals[0], 10 * abs(vals[0] - vals[1]) + 1e-13 * abs(vals[0])

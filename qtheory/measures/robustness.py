@@ -442,9 +442,10 @@ def robustness(policy, size, load=None, alpha=None, beta=None, *, n: int = 64, l
         Factor levels tried per coordinate (default 9 for closed forms, 5 otherwise).
     max_evals : int, optional
         Budget of exact evaluations (default 4000 for closed forms, about 0.3 ms each on 64
-        atoms; 600 otherwise: SRPT-Bounce costs 1.6-2.0 ms per evaluation on 64 atoms (the
-        discrete sweep, :mod:`qtheory.engine.soap_sweep`), so a search takes about 1 s on one
-        core (0.95-1.15 s measured on Exp(1) at load 0.8).
+        atoms; 600 otherwise: SRPT-Bounce costs about 0.9 ms of CPU per evaluation on 64 atoms
+        (the discrete sweep, :mod:`qtheory.engine.soap_sweep`), so a search takes 0.55 s of CPU,
+        0.6-0.8 s on one core of a shared machine (measured on Exp(1) at load 0.8,
+        ``benchmarks/bench_generic.py``).
     randomize : bool
         Try two-point randomised predictions after the deterministic search.
     seed : int

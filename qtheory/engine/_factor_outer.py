@@ -1,0 +1,331 @@
+r"""The compiled loops of :mod:`qtheory.engine.soap_factor` (numba): the outer expectation
+reduced to load-independent sums, so that a load costs one pass over the level panels and one
+over the nodes' two load-dependent fractions (:func:`outer_sums`, :func:`fraction_sums`), and
+the z-sums of the level functions from the size law's moments at the interval ends
+(:func:`level_ends`, :func:`level_sums`).
+
+At the outer rule's nodes :math:`(x_i, y_i)` with weights :math:`w_i` the mean is
+(``docs/soap_predictions.md``, sections 3-5)
+
+.. math::
+    \sum_i w_i \Big[\frac{\lambda S_2(R_i)}{2 (1 - \lambda N(R_i))^2}
+        + \sum_{\ell \in \{y_i, |x_i - y_i|\}} s_{i,\ell}\, G_\lambda(\ell)
+        + \frac{d_i}{1 - \lambda N(|x_i - y_i|)} + k_i\Big],
+
+with :math:`G_\lambda(\ell) = \int_0^\ell d\ell'/(1 - \lambda N(\ell'))`, signs
+:math:`s = \pm 1` or 0 and the coefficients :math:`d_i`, :math:`k_i` of the rank shape
+(:class:`~qtheory.engine.soap_factor.FactorSOAP`). :math:`N` is a piecewise Chebyshev
+interpolant in :math:`u = \log \ell` (panels :math:`p`, Chebyshev-Lobatto nodes :math:`t_k`), so
+:math:`G_\lambda(\ell) = g_0 + \mathrm{cum}_\lambda[p] + \sum_k \omega_k(\tau)\, q_\lambda[p, k]`
+with :math:`q_\lambda[p, k] = (d\ell/d\tau)_{p,k} / (1 - \lambda N(\ell_{p,k}))` and the
+cumulative weights :math:`\omega(\tau) = \int_{-1}^{\tau} T(s)\, ds \cdot V^{-1}` of the
+Chebyshev basis. The :math:`G` part is therefore linear in :math:`q_\lambda`: its coefficients
+:math:`\sum_i w_i s_{i,\ell} \int_{-1}^{\tau_i} T(s)\,ds` per panel are summed once
+(:func:`outer_sums`); only the two fractions need every node at every load
+(:func:`fraction_sums`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: nodes summed into one partial sum before it is added to the total (rounding grows like the
+#: block size plus the number of blocks, not like the number of nodes)
+BLOCK = 512
+
+
+@njit(cache=True)
+def _locate(edges, u):  # pragma: no cover - compiled
+    """Panel of ``u`` (clipped to the first and last) and the local coordinate in [-1, 1]."""
+    P = edges.size - 1
+    j = np.searchsorted(edges, u, side="right") - 1
+    if j < 0:
+        j = 0
+    elif j > P - 1:
+        j = P - 1
+    e0, e1 = edges[j], edges[j + 1]
+    tau = (2.0 * u - e0 - e1) / (e1 - e0)
+    if tau < -1.0:
+        tau = -1.0
+    elif tau > 1.0:
+        tau = 1.0
+    return j, tau
+
+
+@njit(cache=True)
+def _cheb(tau, T):  # pragma: no cover - compiled
+    """T_0 .. T_{n-1} at tau into T (the same recurrence as ``soap_exact._cheb_T``)."""
+    T[0] = 1.0
+    T[1] = tau
+    for k in range(2, T.size):
+        T[k] = 2.0 * tau * T[k - 1] - T[k - 2]
+
+
+@njit(cache=True)
+def _value(coef, j, T):  # pragma: no cover - compiled
+    s = 0.0
+    for k in range(coef.shape[1]):
+        s += coef[j, k] * T[k]
+    return s
+
+
+@njit(cache=True)
+def _add_integral(B, C, j, tau, T, s, cint):  # pragma: no cover - compiled
+    r"""B[j] += s * (\int_{-1}^{tau} T_k), C[j] += s (T holds T_0 .. T_n at tau)."""
+    n = B.shape[1]
+    B[j, 0] += s * (tau + 1.0)
+    B[j, 1] += s * (tau * tau - 1.0) / 2.0
+    for k in range(2, n):
+        B[j, k] += s * ((T[k + 1] / (k + 1) - T[k - 1] / (k - 1)) / 2.0 - cint[k])
+    C[j] += s
+
+
+@njit(cache=True)
+def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no cover - compiled
+    """One pass over the outer nodes.
+
+    Returns ``(B, C, s_in, s_low, const, nr, ws, nd, cd)``: the :math:`G` coefficients per panel
+    (``B`` against the antiderivatives of the Chebyshev basis, ``C`` against the cumulative
+    integral before the panel, ``s_in`` against :math:`g_0`), ``s_low`` against
+    :math:`1/(1 - \\lambda N(\\ell_{lo}))` (levels below the interpolants' range), the
+    load-independent part ``const``, and the nodes of the two fractions:
+    :math:`\\sum ws \\lambda / (2 (1 - \\lambda nr)^2)` and :math:`\\sum cd / (1 - \\lambda nd)`.
+    """
+    n = ncoef.shape[1]
+    P = edges.size - 1
+    B = np.zeros((P, n))
+    C = np.zeros(P)
+    T = np.empty(n + 1)
+    cint = np.zeros(n)
+    for k in range(2, n):
+        cint[k] = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
+    m = X.size
+    nr = np.empty(m)
+    ws = np.empty(m)
+    nd = np.empty(m)
+    cd = np.empty(m)
+    nw = 0
+    ndn = 0
+    s_in = 0.0
+    s_low = 0.0
+    const = 0.0
+    ulo, uhi = np.log(llo), np.log(lhi)
+    for i in range(m):
+        x, y, w = X[i], Y[i], W[i]
+        d = abs(x - y)
+        if bounce:
+            sy = w if x <= 2.0 * y else 0.0
+            sd = -sy
+            r_is_y = x <= 2.0 * y
+        else:
+            sy = w
+            if y >= x:
+                sd = -w
+            else:
+                sd = 0.0
+                const -= w * (y - x)
+            r_is_y = True
+        # ---- at y: G (coefficient sy), and N, S2 there when R = y
+        if y < llo:
+            if sy != 0.0:
+                if y <= 0.0:
+                    const += sy * y
+                else:
+                    s_low += sy * y
+            uy = ulo
+        else:
+            uy = min(np.log(y), uhi)
+        jy, ty = _locate(edges, uy)
+        _cheb(ty, T)
+        if y >= llo and sy != 0.0:
+            _add_integral(B, C, jy, ty, T, sy, cint)
+            s_in += sy
+        if r_is_y:
+            if y > 0.0:
+                sr = _value(scoef, jy, T)
+                if sr > 0.0:
+                    nr[nw] = _value(ncoef, jy, T)
+                    ws[nw] = w * sr
+                    nw += 1
+        # ---- at |x - y|: G (coefficient sd), N there, and N, S2 there when R = x - y
+        need_nd = bounce and x > y
+        if sd == 0.0 and not need_nd and r_is_y:
+            continue
+        if d < llo:
+            if sd != 0.0:
+                if d <= 0.0:
+                    const += sd * d
+                else:
+                    s_low += sd * d
+            ud = ulo
+        else:
+            ud = min(np.log(d), uhi)
+        jd, td = _locate(edges, ud)
+        _cheb(td, T)
+        if d >= llo and sd != 0.0:
+            _add_integral(B, C, jd, td, T, sd, cint)
+            s_in += sd
+        nval = _value(ncoef, jd, T) if d > 0.0 else 0.0
+        if need_nd:
+            nd[ndn] = nval
+            cd[ndn] = w * (2.0 * (x - y) if x <= 2.0 * y else x)
+            ndn += 1
+        if not r_is_y and d > 0.0:
+            sr = _value(scoef, jd, T)
+            if sr > 0.0:
+                nr[nw] = nval
+                ws[nw] = w * sr
+                nw += 1
+    return B, C, s_in, s_low, const, nr[:nw].copy(), ws[:nw].copy(), nd[:ndn].copy(), cd[:ndn].copy()
+
+
+@njit(cache=True)
+def fraction_sums(lams, nr, ws, nd, cd):  # pragma: no cover - compiled
+    r""":math:`\sum_i ws_i \lambda / (2 (1 - \lambda nr_i)^2) + \sum_i cd_i / (1 - \lambda nd_i)`
+    at every arrival rate ``lams`` (partial sums of :data:`BLOCK` nodes)."""
+    L = lams.size
+    out = np.zeros(L)
+    part = np.zeros(L)
+    for i in range(nr.size):
+        for l in range(L):
+            g = 1.0 - lams[l] * nr[i]
+            part[l] += ws[i] * lams[l] / (2.0 * g * g)
+        if (i + 1) % BLOCK == 0:
+            for l in range(L):
+                out[l] += part[l]
+                part[l] = 0.0
+    for l in range(L):
+        out[l] += part[l]
+        part[l] = 0.0
+    for i in range(nd.size):
+        for l in range(L):
+            part[l] += cd[i] / (1.0 - lams[l] * nd[i])
+        if (i + 1) % BLOCK == 0:
+            for l in range(L):
+                out[l] += part[l]
+                part[l] = 0.0
+    for l in range(L):
+        out[l] += part[l]
+    return out
+
+
+# ---- the level functions: the interval ends at each (level, z) node and the combination ---------
+@njit(cache=True)
+def level_ends(L, lev, z, bounce):  # pragma: no cover - compiled
+    r"""At each node (level ``L[lev[i]]``, factor value ``z[i]``) the ends
+    :math:`e_1 \le e_2` of the one interval whose moments the level functions read
+    (``docs/soap_predictions.md``, sections 3-5) and the region code.
+
+    Bounce: region 0 (:math:`z < 1/2`): :math:`(\ell/(1-z), \ell/z]`; region 1
+    (:math:`1/2 \le z < 1`): :math:`(\ell/z, \ell/(1-z)]`; region 2 (:math:`z \ge 1`):
+    :math:`(\ell/z, \ell/(z-1)]`. Remaining: :math:`(\ell/z, \infty)` below :math:`z = 1`,
+    :math:`(\ell/z, \ell/(z-1)]` above."""
+    n = z.size
+    e1 = np.empty(n)
+    e2 = np.empty(n)
+    reg = np.empty(n, np.int8)
+    for i in range(n):
+        ell = L[lev[i]]
+        zz = z[i]
+        a = ell / zz
+        k1 = ell / (1.0 - zz) if zz < 1.0 else np.inf
+        k2 = ell / (zz - 1.0) if zz > 1.0 else np.inf
+        if bounce and zz < 0.5:
+            e1[i], e2[i], reg[i] = k1, a, 0
+        elif bounce and zz < 1.0:
+            e1[i], e2[i], reg[i] = a, k1, 1
+        else:
+            e1[i], e2[i], reg[i] = a, k2, 2
+    return e1, e2, reg
+
+
+@njit(cache=True)
+def level_sums(m, L, lev, z, w, e1, e2, reg, med, full, T1, P1, T2, P2, Ut, bounce):  # pragma: no cover - compiled
+    r"""(N, S2) at each of the ``m`` levels: the weighted z-sums of the inner terms.
+
+    The size law's moments come compressed, in node order (tuples over k = 0, 1, 2):
+    ``T1[k]`` / ``P1[k]`` the tail /
+    partial moments at :math:`e_1` for the nodes with :math:`e_1` at or above / below the
+    median, ``T2[k]`` / ``P2[k]`` the same at a finite :math:`e_2` (the side is
+    :math:`e_1`'s), ``Ut`` :math:`E[1; X > e_2]` where the bounce reads it (regions 0, 1) with
+    :math:`e_1` below and :math:`e_2` at or above the median. With
+    :math:`S_k = E[X^k; e_1 < X \le e_2]`, :math:`P_k = E[X^k; X \le e_1]` and
+    :math:`U = E[1; X > e_2]`:
+
+    * bounce, :math:`z < 1/2`: :math:`N = P_1 + z S_1 + \ell S_0`,
+      :math:`S_2 = P_2 + E[(\ell + zX)^2; e_1 < X \le e_2] + 4 \ell^2 U`;
+    * otherwise :math:`N = P_1`, :math:`S_2 = P_2 + E[(\ell + (1 - z) X)^2; e_1 < X \le e_2]`,
+      plus :math:`4 \ell^2 U` for the bounce below :math:`z = 1`."""
+    N = np.zeros(m)
+    S2 = np.zeros(m)
+    S = np.empty(3)
+    M1 = np.empty(3)
+    M2 = np.zeros(3)
+    ch = 0
+    cl = 0
+    ch2 = 0
+    cl2 = 0
+    cu = 0
+    for i in range(z.size):
+        li = lev[i]
+        ell = L[li]
+        zz = z[i]
+        x1, x2 = e1[i], e2[i]
+        hi = x1 >= med
+        fin2 = x2 < np.inf
+        if hi:
+            M1[0], M1[1], M1[2] = T1[0][ch], T1[1][ch], T1[2][ch]
+            if fin2:
+                M2[0], M2[1], M2[2] = T2[0][ch2], T2[1][ch2], T2[2][ch2]
+        else:
+            M1[0], M1[1], M1[2] = P1[0][cl], P1[1][cl], P1[2][cl]
+            if fin2:
+                M2[0], M2[1], M2[2] = P2[0][cl2], P2[1][cl2], P2[2][cl2]
+        if not fin2:
+            M2[0], M2[1], M2[2] = 0.0, 0.0, 0.0
+        if hi:
+            ch += 1
+            if fin2:
+                ch2 += 1
+        else:
+            cl += 1
+            if fin2:
+                cl2 += 1
+        for k in range(3):
+            if hi:
+                s = M1[k] - M2[k] if fin2 else M1[k]
+            else:
+                s = M2[k] - M1[k] if fin2 else full[k] - M1[k]
+            S[k] = s if s > 0.0 else 0.0
+        if fin2 and x2 < x1:  # an empty interval
+            S[0] = 0.0
+            S[1] = 0.0
+            S[2] = 0.0
+        p1 = full[1] - M1[1] if hi else M1[1]
+        p2 = full[2] - M1[2] if hi else M1[2]
+        r = reg[i]
+        u = 0.0
+        if bounce and r < 2 and fin2:
+            if hi:
+                u = M2[0]
+            elif x2 >= med:
+                u = Ut[cu]
+                cu += 1
+            else:
+                u = full[0] - M2[0]
+                if u < 0.0:
+                    u = 0.0
+        if bounce and r == 0:
+            n = p1 + zz * S[1] + ell * S[0]
+            s2 = p2 + (ell * ell * S[0] + 2.0 * ell * zz * S[1] + zz * zz * S[2]) \
+                + 4.0 * ell * ell * u
+        else:
+            b = 1.0 - zz
+            n = p1
+            s2 = p2 + (ell * ell * S[0] + 2.0 * ell * b * S[1] + b * b * S[2])
+            if bounce and r == 1:
+                s2 += 4.0 * ell * ell * u
+        N[li] += w[i] * n
+        S2[li] += w[i] * s2
+    return N, S2
