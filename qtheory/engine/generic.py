@@ -64,7 +64,7 @@ from ..laws._quadrature import size_rule
 from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
 from ..policies import Policy
 from . import _soap_discrete as K
-from . import rank_tables, soap_exact, soap_factor, soap_sweep
+from . import rank_tables, soap_conditional, soap_exact, soap_factor, soap_sweep
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -81,6 +81,9 @@ REFINE = 8
 ENGINE = "sweep"
 LEGACY_TABLES = False
 FACTOR_ROUTE = True
+#: ConditionalGittins on a smooth multiplicative prediction law on the law itself
+#: (:mod:`qtheory.engine.soap_conditional`): opt-in, its cold build takes minutes
+CONDITIONAL_ROUTE = False
 
 
 @dataclass
@@ -397,6 +400,15 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
                                  "generic SOAP evaluator on the law itself (prediction rank y - a or "
                                  "|y - a| on a multiplicative prediction law; error: two quadrature "
                                  "resolutions and the level interpolants)")
+        except FloatingPointError:
+            pass
+    if CONDITIONAL_ROUTE and soap_conditional.supported(model, policy):
+        try:
+            m, e = soap_conditional.evaluate(model, policy, lams)
+            return GenericResult(m, e, False,
+                                 "generic SOAP evaluator on the law itself (ConditionalGittins on a "
+                                 "multiplicative prediction law; error: two outer rules and the level "
+                                 "functions' measured error)")
         except FloatingPointError:
             pass
     return evaluate_discretised(model, policy, lams, resolution)
