@@ -27,6 +27,16 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   predictions), 8e-12 (uniform predictions, whose closed form is itself a quadrature);
   SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 3-4 s cold for
   Exp/Exp (the level interpolants), 0.04 s per further load.
+* **ConditionalGittins on a smooth multiplicative prediction law, opt-in**
+  (``CONDITIONAL_ROUTE = True``; continuous size law without breakpoints, exponential or
+  log-normal factor): :mod:`qtheory.engine.soap_conditional`, on the law itself (the rank of
+  X | y by root finding on the conditional law's exact cumulative integrals, the level
+  functions with the predictions where the structure changes as integration ends). Measured
+  (Exp/Exp, ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level
+  functions against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 2.2e-7 (relative) at
+  load 0.8 (the default discretised route: 3.0533 +- 5.6e-4 at 48 cells, 3.05276 +- 4.6e-6 at
+  192: its estimate is not a bound). Cost: about 11 minutes cold (loaded machine), hence not the
+  default.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
