@@ -59,8 +59,8 @@ against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713,
 outer rules differ by 1.3e-7, 1.4e-7, 7e-8). Per prediction, :math:`E[T; Y \in dy]` agrees to
 about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
 future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
-three loads. The discretised route gives 3.0533 +- 5.6e-4 (48 cells) and 3.05276 +- 4.6e-6
-(192 cells) at load 0.8: 4.5e-5 high there, ten times its estimate. Cost: 691 s cold for three
+three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost: 691 s cold for three
 loads on a loaded machine (the level functions rebuild the conditional laws at level-dependent
 predictions: about 700 levels times 320 predictions), hence opt-in (``generic.CONDITIONAL_ROUTE``).
 LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
