@@ -94,6 +94,20 @@ def test_supported():
                             qt.ConditionalGittins())
 
 
+def test_generic_route_takes_it_when_switched_on(monkeypatch):
+    """With ``generic.CONDITIONAL_ROUTE`` on, ``generic.evaluate`` returns this route's value
+    and estimate, labelled (the route itself replaced by a stub here: it takes minutes)."""
+    from qtheory.engine import generic
+
+    q = qt.MG1(0.8, SIZE, prediction=qt.ExponentialPrediction())
+    monkeypatch.setattr(generic, "CONDITIONAL_ROUTE", True)
+    monkeypatch.setattr(sc, "evaluate", lambda model, pol, lams: (np.full(len(lams), 3.25),
+                                                                  np.full(len(lams), 1e-7)))
+    r = generic.evaluate(q, qt.ConditionalGittins(), [0.8])
+    assert r.mean[0] == 3.25 and r.error[0] == 1e-7 and not r.exact
+    assert "ConditionalGittins on a multiplicative prediction law" in r.method
+
+
 @pytest.mark.skipif(not FULL, reason="minutes: QTHEORY_FULL=1")
 def test_mean_and_orderings():
     """E[T] at loads 0.5 / 0.8 / 0.95 with its error estimate; below SPRPT, PSPJF and SPJF (closed
