@@ -35,7 +35,8 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   (Exp/Exp, ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level
   functions against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 2.2e-7 (relative) at
   load 0.8 (the default discretised route: 3.0533 +- 5.6e-4 at 48 cells, 3.05276 +- 4.6e-6 at
-  192: its estimate is not a bound). Cost: about 11 minutes cold (loaded machine), hence not the
+  192: its estimate is not a bound). Cost: 497 s cold for one load, 341 s for a 50-load sweep
+  (loaded machine; the discretised route 11.6 s and 26.1 s in the same run), hence not the
   default.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's

@@ -60,9 +60,11 @@ outer rules differ by 1.3e-7, 1.4e-7, 7e-8). Per prediction, :math:`E[T; Y \in d
 about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
 future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
 three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost: 691 s cold for three
-loads on a loaded machine (the level functions rebuild the conditional laws at level-dependent
-predictions: about 700 levels times 320 predictions), hence opt-in (``generic.CONDITIONAL_ROUTE``).
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold, on a loaded machine
+(``benchmarks/bench_generic.py --conditional``): 497 s for one load and 341 s for a 50-load
+sweep, against 11.6 s and 26.1 s for the discretised route in the same run (43x and 13x
+slower): the level functions rebuild the conditional laws at level-dependent predictions
+(about 700 levels times 320 predictions). Hence opt-in (``generic.CONDITIONAL_ROUTE``).
 LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
 log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15, but
 their mean is not checked against a reference.
