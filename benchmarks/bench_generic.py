@@ -17,7 +17,9 @@ sweep through the load-independent sums against the same tables evaluated node b
 route's per-load path before the sums), and ConditionalGittins and
 SRPT-Bounce on EmpiricalPairs through the level sweep (:mod:`qtheory.engine.soap_sweep`) against
 the per-threshold scan on the same tables. ConditionalGittins on continuous prediction laws is
-still discretised: its timing is printed for the record.
+discretised by default: its timing is printed for the record; ``--conditional`` also times the
+opt-in route on the law itself (:mod:`qtheory.engine.soap_conditional`, minutes cold) against
+it, at one load and for a 50-load sweep, and prints the ratio of the times.
 """
 
 from __future__ import annotations
@@ -130,10 +132,38 @@ def _truth(make, policy, load):
     return qt.MG1(load / size.mean, size).mean_response_time(policy), "closed form"
 
 
+def _conditional(load):
+    """ConditionalGittins, Exp sizes and exponential predictions: the route on the law itself
+    (:mod:`qtheory.engine.soap_conditional`) against the discretised route, cold (fresh laws),
+    at one load and for the 50-load sweep, with the ratio of the times."""
+    from qtheory.engine import soap_conditional
+
+    def mk(lam):
+        return qt.MG1(lam, qt.Exponential(1.0), qt.ExponentialPrediction())
+
+    print(f"\n{'ConditionalGittins, Exp/Exp (cold)':36s} {'law s':>8s} {'disc. s':>8s} "
+          f"{'ratio':>8s} {'law value':>12s} {'estimate':>9s} {'disc. value':>12s} {'disc. est.':>10s}")
+    rows = []
+    for name, lams in (("one load (0.8)", [load]), ("50-load sweep", LOADS)):
+        t_new, (m, e) = _best(lambda lams=lams: soap_conditional.evaluate(
+            mk(0.5), qt.ConditionalGittins(), lams), 1)
+        t_old, r = _best(lambda lams=lams: generic.evaluate_discretised(
+            mk(0.5), qt.ConditionalGittins(), lams), 1)
+        i = int(np.argmin(np.abs(np.asarray(lams) - load)))
+        print(f"{name:36s} {t_new:8.1f} {t_old:8.1f} {t_new / t_old:7.1f}x {m[i]:12.8f} "
+              f"{e[i] / m[i]:9.1e} {r.mean[i]:12.8f} {r.error[i] / r.mean[i]:10.1e}")
+        rows.append(dict(case=f"ConditionalGittins law itself, {name}", new_s=t_new, old_s=t_old,
+                         ratio=t_new / t_old, value=float(m[i]), estimate=float(e[i] / m[i]),
+                         old_value=float(r.mean[i])))
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--conditional", action="store_true",
+                    help="also time ConditionalGittins on the law itself (minutes)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bench_generic.json"))
     args = ap.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
@@ -279,14 +309,17 @@ def main(argv=None):
         t_old, _ = _old_routes(fn)
         print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x")
         rows.append(dict(case=name, new_s=t_new, old_s=t_old, speedup=t_old / t_new))
-    # still discretised: ConditionalGittins on a continuous prediction law
+    # ConditionalGittins on a continuous prediction law: discretised by default; the route on
+    # the law itself (opt-in, minutes cold) with --conditional
     if not args.quick:
-        print("\nstill discretised (issue 15, not done): ConditionalGittins on continuous laws")
+        print("\nConditionalGittins on continuous laws (default: discretised)")
         t, r = _best(lambda: generic.evaluate(qt.MG1(load, qt.Exponential(1.0),
                                                      qt.ExponentialPrediction()),
                                               qt.ConditionalGittins(), [load]), 1)
         print(f"{'ConditionalGittins, Exp/Exp':36s} {t:8.3f} s  value {r.mean[0]:.6f} +- {r.error[0]:.1e}")
         rows.append(dict(case="ConditionalGittins, Exp/Exp", old_s=t, value=float(r.mean[0])))
+    if args.conditional:
+        rows += _conditional(load)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
