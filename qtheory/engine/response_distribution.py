@@ -349,6 +349,13 @@ class _SizeTransform:
             self.Xle, self.Wle = r.below(self.xs, strict=False)
         if self.kind == "remaining" and not waiting:
             self._grid = self._srpt_grid()
+            t = self._grid[0]
+            #: the thresholds that are classes (the unconditional law: all of them) take the
+            #: classes' busy-period transforms instead of solving Kendall's equation again
+            k = np.minimum(np.searchsorted(self.xs, t), self.xs.size - 1)
+            self._grid_in_classes = k if np.all(self.xs[k] == t) else None
+            if self._grid_in_classes is None:
+                self._grid_rows = r.below(t, strict=True)
 
     # -- SRPT's residence: thresholds t in (0, x) ------------------------------------------------
     def _srpt_grid(self):
@@ -642,8 +649,10 @@ class _SizeTransform:
         if k == "static":
             return v * np.exp(-x[None, :] * (eta - S if self.shifted else eta))
         t, M = self._grid
-        Xt, Wt = r.below(t, strict=True)
-        et = busy_eta(s, lam, Xt, Wt)
+        if self._grid_in_classes is not None:
+            et = eta[:, self._grid_in_classes]
+        else:
+            et = busy_eta(s, lam, *self._grid_rows)
         Q = (et - S if self.shifted else et) @ M.T  # M @ 1 = x: the shift is exact
         return v * np.exp(-Q)
 
