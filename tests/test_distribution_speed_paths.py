@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
 import qtheory as qt
 from qtheory.engine import laplace_inversion as li
@@ -115,15 +116,18 @@ def test_prefix_kernel_distribution_unchanged(policy, name):
 @pytest.mark.parametrize("policy", ["fcfs", "psjf", "srpt"])
 def test_ppf_early_stop(policy):
     r"""The solver's early stop (three shrinking steps predicting an error below rtol / 10) moves
-    the percentiles by less than the inversion's accuracy: p50..p99.9 with the default
-    rtol = 1e-10 against the solve run on (rtol = 1e-14, where the prediction never allows the
-    stop) agree to 1e-8 relative (Exp sizes, load 0.8); FCFS's also with the exact
+    the percentiles by less than the inversion's accuracy: p50..p99.9 against the root of
+    ``sf(t) = 1 - q`` found by Brent's method on the same ``sf`` (xtol 1e-13 relative), 1e-8
+    relative (Exp sizes, load 0.8); FCFS's also against the exact
     :math:`-\log(1 - q)/(\mu - \lambda)` (1e-8)."""
     q = qt.MG1(0.8, qt.Exponential(1.0))
     d = rd.response_time_distribution(q, policy)
     lv = np.array([0.5, 0.9, 0.99, 0.999])
     fast = d.ppf(lv)
-    assert np.max(np.abs(fast / d.ppf(lv, rtol=1e-14) - 1)) < 1e-8
+    for level, t in zip(lv, fast, strict=True):
+        ref = brentq(lambda u, level=level: d.sf(u) - (1 - level), 0.8 * t, 1.25 * t, xtol=1e-13 * t,
+                     rtol=1e-14)
+        assert abs(t / ref - 1) < 1e-8, (policy, level)
     if policy == "fcfs":
         assert np.max(np.abs(fast / (-np.log1p(-lv) / 0.2) - 1)) < 1e-8
 
