@@ -52,9 +52,10 @@ WIDTH_T = 1.0
 PREDICTION_FORMS = ("nonpreemptive", "static", "remaining")
 #: transform values per block (memory: blocks x classes x size nodes complex numbers)
 _S_BLOCK = 40
-#: joint rules cached per size law, and load-free transform tables cached per rule
-_RULES_KEPT = 4
-_SETUPS_KEPT = 8
+#: joint rules cached per size law, and load-free transform tables cached per rule (up to about
+#: 30 MB each: SPRPT on Weibull(0.5) sizes with exponential predictions)
+_RULES_KEPT = 2
+_SETUPS_KEPT = 4
 
 
 @numba.njit(cache=True, nogil=True)
