@@ -6,6 +6,14 @@ Run from the repository root::
     python benchmarks/bench_distribution.py --quick    # FCFS and one class only
     python benchmarks/bench_distribution.py --targets --baseline ../old-checkout [--full]
                                                        # issue 16 targets, new against old
+    python benchmarks/bench_distribution.py --targets --matrix --baseline ../old-checkout \
+        [--policies srpt,psjf] [--sizes exp] [--sweep-loads 50]
+                                                       # p99 of FCFS/PSJF/SRPT/SPRPT/TRAIL(0.8)
+                                                       # on Exp and Weibull(0.5) at 0.5/0.8/0.95,
+                                                       # and load sweeps, new against old
+    python benchmarks/bench_distribution.py --targets --matrix --kernel-switch
+                                                       # the same against this checkout with the
+                                                       # direct Kendall kernel (in a subprocess)
 
 Measures, best of ``--repeat`` runs with ``time.perf_counter``:
 
@@ -142,11 +150,43 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
     return rows
 
 
-def _measure(full: bool) -> list[tuple[str, float, float, float]]:
-    """(name, wall seconds, CPU seconds, first value) per target, after a warm-up call."""
+#: the laws and loads of the issue-16 percentile matrix (``--matrix``)
+MATRIX_SIZES = {"exp": lambda: qt.Exponential(1.0), "weib0.5": lambda: qt.Weibull(shape=0.5, mean=1.0)}
+MATRIX_POLICIES = ("fcfs", "psjf", "srpt", "sprpt", "trail0.8")
+MATRIX_LOADS = (0.5, 0.8, 0.95)
+
+
+def _policy(name: str):
+    return qt.TRAIL(0.8) if name == "trail0.8" else name
+
+
+def _matrix(policies, sizes, sweep_loads: int) -> list[tuple[str, Callable[[], object]]]:
+    """One p99 from scratch (the laws built anew: no cache shared with another row) of each
+    policy x size law x load, and a p99 sweep over ``sweep_loads`` loads in [0.05, 0.95]
+    (``MG1.sweep_percentiles``; 50 is the issue's target) per policy and law; exponential
+    predictions for every policy (the size-based ones ignore them)."""
+    rows = []
+    for pname in policies:
+        for lname in sizes:
+            def model(load, lname=lname):
+                size = MATRIX_SIZES[lname]()
+                return qt.MG1(load / size.mean, size, qt.ExponentialPrediction())
+            for load in MATRIX_LOADS:
+                rows.append((f"{pname} {lname} {load:g} p99",
+                             lambda m=model, load=load, p=pname:
+                             m(load).response_time_distribution(_policy(p)).ppf(0.99)))
+            loads = np.linspace(0.05, 0.95, sweep_loads)
+            rows.append((f"{pname} {lname} {sweep_loads}-load sweep",
+                         lambda m=model, p=pname, loads=loads: np.asarray(
+                             m(0.5).sweep_percentiles(_policy(p), loads, q=(0.99,)))))
+    return rows
+
+
+def _measure(full: bool, matrix=None) -> list[tuple[str, float, float, float]]:
+    """(name, wall seconds, CPU seconds, last value) per target, after a warm-up call."""
     response_time_distribution(qt.MG1(0.8, qt.Exponential(1.0)), "srpt", x=1.0).cdf(2.0)
     out = []
-    for name, fn in _targets(full):
+    for name, fn in (_targets(full) if matrix is None else _matrix(*matrix)):
         t0, c0 = time.perf_counter(), time.process_time()
         v = np.asarray(fn(), float).reshape(-1)[-1]
         out.append((name, time.perf_counter() - t0, time.process_time() - c0, float(v)))
@@ -162,25 +202,50 @@ def targets_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--baseline", default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--matrix", action="store_true",
+                    help="the percentile matrix: policies x laws x loads, and load sweeps")
+    ap.add_argument("--policies", default=",".join(MATRIX_POLICIES))
+    ap.add_argument("--sizes", default=",".join(MATRIX_SIZES))
+    ap.add_argument("--sweep-loads", type=int, default=50)
+    ap.add_argument("--kernel-switch", action="store_true",
+                    help="baseline: this checkout with the direct Kendall kernel (PREFIX_KERNEL = False)")
     args = ap.parse_args(argv)
-    new = _measure(args.full)
+    matrix = ((args.policies.split(","), args.sizes.split(","), args.sweep_loads)
+              if args.matrix else None)
+    if args.kernel_switch and args.json:
+        from qtheory.engine import response_distribution as rd
+
+        rd.PREFIX_KERNEL = False
+    new = _measure(args.full, matrix)
     if args.json:
         print(json.dumps(new))
         return
     old = {}
-    if args.baseline:
-        env = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
+    if args.baseline or args.kernel_switch:
+        env = dict(os.environ)
+        if args.baseline:
+            env["PYTHONPATH"] = os.path.abspath(args.baseline)
         cmd = [sys.executable, os.path.abspath(__file__), "--targets", "--json"] + (["--full"] if args.full else [])
+        cmd += ["--kernel-switch"] if args.kernel_switch and not args.baseline else []
+        if args.matrix:
+            cmd += ["--matrix", "--policies", args.policies, "--sizes", args.sizes,
+                    "--sweep-loads", str(args.sweep_loads)]
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         old = {r[0]: r for r in json.loads(res.stdout.strip().splitlines()[-1])}
-    print(f"load average {os.getloadavg()[0]:.2f}; wall (CPU) seconds")
-    print(f"{'target':24s} {'new':>16s} {'old':>16s} {'old/new':>8s} {'value new':>14s} {'value old':>14s}")
+    print(f"load average {os.getloadavg()[0]:.2f}; wall (CPU) seconds; "
+          f"baseline: {args.baseline or ('PREFIX_KERNEL = False' if args.kernel_switch else 'none')}")
+    print(f"{'target':28s} {'new':>16s} {'old':>16s} {'old/new':>8s} {'value new':>14s} {'value old':>14s} "
+          f"{'rel diff':>8s} target")
     for name, wall, cpu, v in new:
         o = old.get(name)
         ostr = f"{o[1]:7.3f} ({o[2]:6.3f})" if o else ""
         ratio = f"{o[1] / wall:8.1f}" if o else ""
         vo = f"{o[3]:14.10g}" if o else ""
-        print(f"{name:24s} {wall:7.3f} ({cpu:6.3f}) {ostr:>16s} {ratio:>8s} {v:14.10g} {vo}")
+        rel = f"{abs(v / o[3] - 1):8.1e}" if o else ""
+        goal = 1.0 if "sweep" in name else 0.05
+        ok = "" if "sweep" in name and not name.split()[2].startswith("50-") else \
+            f"{'PASS' if wall < goal else 'FAIL'} ({goal:g} s)"
+        print(f"{name:28s} {wall:7.3f} ({cpu:6.3f}) {ostr:>16s} {ratio:>8s} {v:14.10g} {vo:>14s} {rel:>8s} {ok}")
 
 
 if __name__ == "__main__":

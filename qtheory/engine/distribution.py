@@ -323,6 +323,8 @@ class ResponseTimeDistribution:
         lp = np.log(p)
         g_prev = np.full(p.shape, np.nan)
         last_step = np.full(p.shape, np.inf)
+        last2_step = np.full(p.shape, np.inf)
+        streak = np.zeros(p.shape, int)  # consecutive Newton/secant steps (no bisection)
         tau_prev = np.full(p.shape, np.nan)
         for _ in range(200):
             idx = np.flatnonzero(active)
@@ -357,8 +359,17 @@ class ResponseTimeDistribution:
             # converge superlinearly (the error left is about C 1e-12), and below about 1e-9
             # they only follow the inversion's round-off (e^{A/2} eps on sf), which
             # rtol = 1e-10 would chase for several more transform evaluations
+            # or once the last three steps shrink superlinearly (each below a tenth of the one
+            # before, the last below 1e-6): the secant iteration's error after step d_k is about
+            # C e_k e_{k-1} with C = d_k / (d_{k-1} d_{k-2}), i.e. d_k^2 / d_{k-2}; below rtol / 10
+            # the evaluation that would confirm it is saved (one transform call in five)
+            l1, l2 = last_step[idx], last2_step[idx]
+            streak[idx] = np.where(ok, streak[idx] + 1, 0)
+            conv = (streak[idx] >= 3) & (step <= 1e-6) & (step <= 0.1 * l1) & (l1 <= 0.1 * l2) \
+                & (step * step <= 0.1 * rtol * l2)
             done = (step <= rtol) | ((b - a) <= rtol) | (np.abs(sf - p[idx]) <= 1e-12) \
-                | ((step <= 1e-8) & (last_step[idx] <= 1e-4) & (np.abs(sf - p[idx]) <= 1e-7 * p[idx]))
+                | ((step <= 1e-8) & (l1 <= 1e-4) & (np.abs(sf - p[idx]) <= 1e-7 * p[idx])) | conv
+            last2_step[idx] = l1
             last_step[idx] = step
             active[idx[done]] = False
         return np.exp(tau)

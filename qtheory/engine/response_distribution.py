@@ -56,6 +56,12 @@ WIDTH = 0.25
 CUT = 1e-15
 #: the rank shapes (``Policy.form``) of the size-based policies covered: FCFS, LAS, SJF, PSJF, SRPT
 _SIZE_FORMS = ("constant", "age", "nonpreemptive", "static", "remaining")
+#: Kendall's equation on the sets {X < t} of a continuous rule (:func:`busy_eta_parts`): the
+#: full panels below t through J + 1 Taylor moments, recentred beyond |u - c| max(x) = R; False:
+#: one exponential per node (:func:`busy_eta`, the reference route kept for the benchmark)
+PREFIX_KERNEL = True
+TAYLOR_J = 20
+TAYLOR_R = 1.0
 #: Euler terms for discrete size laws (kinks): n and m
 EULER_N_KINKS = 1600
 EULER_M_KINKS = 40
@@ -132,29 +138,39 @@ class _Rule:
             m = (self.x[None, :] < t[:, None]) if strict else (self.x[None, :] <= t[:, None])
             X = np.broadcast_to(self.x, (t.size, self.x.size))
             return X, np.where(m, self.w[None, :], 0.0)
+        Xe, We, npre = self.below_parts(t)
+        full = np.arange(self.px.size)[None, :] < npre[:, None]
+        Wp = np.where(full, self.pw[None, :], 0.0)
+        # the nodes with weight first (head, partial panel, full panels), so that the kernels
+        # stop at each row's last weighted node
+        X = np.concatenate([Xe[:, :-1], np.broadcast_to(self.px, (t.size, self.px.size)), Xe[:, -1:]], axis=1)
+        W = np.concatenate([We[:, :-1], Wp, We[:, -1:]], axis=1)
+        return X, W
+
+    def below_parts(self, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The sets :math:`\{X < t_j\}` of a continuous law as a prefix of the panel nodes
+        (``px[:npre[j]]`` with weights ``pw``, the full panels below :math:`t_j`) and per-row
+        nodes ``(Xe, We)`` of shape ``(len(t), ORDER + 2)``: the head node, the partial panel
+        :math:`[e_p, t_j]` and the tail node (:meth:`below` assembles them)."""
+        t = np.atleast_1d(np.asarray(t, float))
         s = self.size
         ut = np.log(np.clip(t, self.lo, self.hi))
         p = np.clip(np.searchsorted(self.edges, ut, side="right") - 1, 0, self.npan - 1)
-        pan_of = np.repeat(np.arange(self.npan), ORDER)
-        full = pan_of[None, :] < p[:, None]
         # the partial panel [e_p, min(t, hi)]
         pe = np.stack([self.edges[p], ut], axis=-1)
         u2, wu2 = panels(pe)
         x2 = np.exp(u2)
         w2 = wu2 * x2 * s.pdf(x2)
-        inside = (t > self.lo)[:, None]
-        Wp = np.where(full & inside, self.pw[None, :], 0.0)
-        w2 = np.where(inside, w2, 0.0)
+        inside = t > self.lo
+        npre = np.where(inside, p * ORDER, 0).astype(np.int64)
+        w2 = np.where(inside[:, None], w2, 0.0)
         # head: all of it when t > lo, else the mass below t at t / 2
         hw = np.where(t > self.lo, self.head[1], s.cdf(np.minimum(t, self.lo)) if self.head[1] > 0 else 0.0)
         hx = np.where(t > self.lo, self.head[0], 0.5 * t)
         tw = np.where(t > self.tail[0], self.tail[1], 0.0)
-        # the nodes with weight first (head, partial panel, full panels), so that the kernels
-        # stop at each row's last weighted node
-        X = np.concatenate([hx[:, None], x2, np.broadcast_to(self.px, (t.size, self.px.size)),
-                            np.full((t.size, 1), self.tail[0])], axis=1)
-        W = np.concatenate([hw[:, None], w2, Wp, tw[:, None]], axis=1)
-        return X, W
+        Xe = np.concatenate([hx[:, None], x2, np.full((t.size, 1), self.tail[0])], axis=1)
+        We = np.concatenate([hw[:, None], w2, tw[:, None]], axis=1)
+        return Xe, We, npre
 
 
 def _edges(size, lo: float, hi: float, width: float) -> np.ndarray:
@@ -240,6 +256,144 @@ def _eta_kernel(s, lam, X, W, nnz, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _one_minus_exp(v):  # pragma: no cover - compiled
+    # 1 - e^{-v} for Re v >= 0 without cancellation: with v = a + ib,
+    # 1 - e^{-a} cos b = -expm1(-a) + 2 e^{-a} sin^2(b/2), both terms >= 0
+    a, b = v.real, v.imag
+    ea = np.exp(-a)
+    sb = np.sin(0.5 * b)
+    return complex(-np.expm1(-a) + 2.0 * ea * sb * sb, ea * np.sin(b))
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_moments(c, px, pw, k0, k1, xs, J, E):  # pragma: no cover - compiled
+    # E[0] += sum pw_k (1 - e^{-c px_k}), E[j] += sum pw_k e^{-c px_k} (px_k / xs)^j / j!
+    for k in range(k0, k1):
+        w = pw[k]
+        if w == 0.0:
+            continue
+        x = px[k]
+        E[0] += w * _one_minus_exp(c * x)
+        term = w * np.exp(-c * x)
+        r = x / xs
+        for jj in range(1, J + 1):
+            term = term * (r / jj)
+            E[jj] += term
+
+
+@numba.njit(cache=True, nogil=True)
+def _taylor_moments(c, px, pw, m, xs, J, E):  # pragma: no cover - compiled
+    for jj in range(J + 1):
+        E[jj] = 0.0
+    _add_moments(c, px, pw, 0, m, xs, J, E)
+
+
+@numba.njit(cache=True, nogil=True)
+def _recentre(u, c, xs, R, px, pw, m, J, E, stats):  # pragma: no cover - compiled
+    # the prefix's moments about u when u is more than R / xs from their centre c
+    if xs > 0.0 and abs(u - c) * xs > R:
+        _taylor_moments(u, px, pw, m, xs, J, E)
+        stats[0] += 1
+        stats[1] += m
+        return u, True
+    return c, False
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_split(u, c, xs, E, J, Xe, We, j):  # pragma: no cover - compiled
+    # psi(u) and psi'(u): the prefix from its Taylor moments about c, the row's own nodes directly
+    # psi_pre(u) = E_0 - sum_{j >= 1} z^j E_j, psi_pre'(u) = xs sum_{j >= 1} j z^{j-1} E_j
+    z = -(u - c) * xs
+    acc = E[J]
+    dacc = 0.0 + 0.0j
+    for jj in range(J - 1, 0, -1):
+        dacc = dacc * z + acc
+        acc = acc * z + E[jj]
+    psi = E[0] - z * acc
+    dpsi = xs * (dacc * z + acc)
+    ur = u.real
+    for k in range(Xe.shape[1]):
+        w = We[j, k]
+        if w == 0.0:
+            continue
+        x = Xe[j, k]
+        if ur * x > 46.0:  # e^{-u x} below 1e-20
+            psi += w
+            continue
+        e = np.exp(-u * x)
+        psi += w * (1.0 - e)
+        dpsi += (w * x) * e
+    return psi, dpsi
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats):  # pragma: no cover
+    # Kendall's equation per row j on the nodes px[:npre[j]] (a prefix of one sorted list,
+    # growing with j) plus the row's own nodes Xe[j], We[j]. The prefix enters through its
+    # Taylor moments about a centre c: psi_pre(u) = E_0 - sum_{j>=1} z^j E_j, z = -(u - c) xs,
+    # accumulated as the prefix grows and recomputed about the current iterate when
+    # |u - c| xs > R (the truncation after J terms is below R^(J+1)/(J+1)! e^R of their mass)
+    n_s, n_t = out.shape
+    E = np.empty(J + 1, np.complex128)
+    for i in range(n_s):
+        si = s[i]
+        c = si
+        m = 0
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+        u = si
+        u1 = si
+        for j in range(n_t):
+            K = npre[j]
+            if K < m:  # the prefix shrank (rows not in increasing order): start again
+                m = 0
+                xs = 0.0
+                for jj in range(J + 1):
+                    E[jj] = 0.0
+            if K > m:
+                new_xs = xs
+                for k in range(m, K):
+                    if px[k] > new_xs:
+                        new_xs = px[k]
+                if xs > 0.0 and new_xs > xs:
+                    f = xs / new_xs
+                    g = 1.0
+                    for jj in range(J + 1):
+                        E[jj] *= g
+                        g *= f
+                xs = new_xs
+                _add_moments(c, px, pw, m, K, xs, J, E)
+                m = K
+            if j == 0:  # one fixed-point step from s
+                c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
+                psi, _ = _psi_split(u, c, xs, E, J, Xe, We, j)
+                u = si + lam * psi
+            elif j >= 2:  # the secant predictor through the last two rows' roots
+                u0 = u
+                u = 2.0 * u - u1
+                u1 = u0
+                if u.real < si.real:  # the root has Re u >= Re s
+                    u = u0
+            else:
+                u1 = u
+            prev = np.inf
+            for _ in range(100):
+                if u.real < si.real:  # keep the iterates where the root is (Re u >= Re s): the
+                    u = complex(si.real, u.imag)  # moments about c carry e^{-Re(c) x}
+                c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
+                psi, dpsi = _psi_split(u, c, xs, E, J, Xe, We, j)
+                stats[2] += 1
+                step = (u - si - lam * psi) / (1.0 - lam * dpsi)
+                u = u - step
+                err = abs(step) / abs(u)
+                if err <= 1e-9 or (err <= 1e-7 and err >= prev):
+                    break
+                prev = err
+            out[i, j] = u
+
+
+@numba.njit(cache=True, nogil=True)
 def _psi_kernel(U, X, W, nnz, out):  # pragma: no cover - compiled
     n_s, n_t = U.shape
     for i in range(n_s):
@@ -312,6 +466,34 @@ def busy_eta(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray) -> np.ndar
     return out
 
 
+def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts) -> np.ndarray:
+    r""":func:`busy_eta` on the sets :math:`\{X < t_j\}` of a continuous size rule given as
+    ``parts = rule.below_parts(t)`` (plus extra per-row nodes appended to ``Xe, We``), for
+    increasing :math:`t_j`. The full panels below :math:`t_j` are a prefix of the rule's panel
+    nodes: they enter through their Taylor moments about a centre :math:`c`,
+
+    .. math::
+        \sum_{k < m} w_k (1 - e^{-u x_k}) = \sum_{k<m} w_k - \sum_{j=0}^{J} z^j E_j,\quad
+        E_j = \sum_{k<m} w_k e^{-c x_k} \frac{(x_k/\xi)^j}{j!},\quad z = -(u - c)\xi,
+
+    (:math:`\xi` the largest :math:`x_k`), accumulated once as the prefix grows and recomputed
+    about the current Newton iterate when :math:`|u - c|\xi >` :data:`TAYLOR_R`; the truncation
+    is below :math:`R^{J+1}e^R/(J+1)!` (:math:`5\cdot10^{-20}`) of the prefix's mass. Each Newton
+    step then costs :math:`J` products plus the row's own ``ORDER + 2`` exponentials instead of
+    one exponential per node below :math:`t_j` (``docs/response_time_distribution.md``)."""
+    Xe, We, npre = parts
+    s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
+    out = np.empty((s.size, npre.size), complex)
+    stats = np.zeros(3, np.int64)
+    _eta_prefix_kernel(s, float(lam), np.ascontiguousarray(rule.px, float),
+                       np.ascontiguousarray(rule.pw, float), np.ascontiguousarray(npre, np.int64),
+                       np.ascontiguousarray(Xe, float), np.ascontiguousarray(We, float),
+                       TAYLOR_J, TAYLOR_R, out, stats)
+    if not np.all(np.isfinite(out)):
+        raise ArithmeticError("busy-period transform: Newton's method did not converge")
+    return out
+
+
 def _psi_at(U, X, W):
     r""":math:`\psi_j(U_{ij}) = \sum_k W_{jk}(1 - e^{-U_{ij} X_{jk}})` (compiled)."""
     U = np.ascontiguousarray(np.asarray(U, complex))
@@ -344,11 +526,28 @@ class _SizeTransform:
                 "LAS: the time until first service is not SOAP's waiting time (a new job has "
                 "the least rank and starts at once unless jobs of age 0 wait); not implemented")
         r = self.rule
+        #: the sets {X < x} of a continuous rule as prefix + own nodes (busy_eta_parts)
+        self._parts_lt = None
         if self.kind != "constant":  # FCFS needs no sets {X < x} (its transform is P-K's)
             self.Xlt, self.Wlt = r.below(self.xs, strict=True)
-            self.Xle, self.Wle = r.below(self.xs, strict=False)
+            # X <= x differs from X < x at atoms only
+            self.Xle, self.Wle = r.below(self.xs, strict=False) if r.discrete else (self.Xlt, self.Wlt)
+            if not r.discrete:
+                Xe, We, npre = r.below_parts(self.xs)
+                if self.kind == "age":  # min(X, x): the mass P(X >= x) at x
+                    Xe = np.concatenate([Xe, self.xs[:, None]], axis=1)
+                    We = np.concatenate([We, np.maximum(1.0 - self.Wlt.sum(1), 0.0)[:, None]], axis=1)
+                self._parts_lt = (Xe, We, npre)
         if self.kind == "remaining" and not waiting:
             self._grid = self._srpt_grid()
+            t = self._grid[0]
+            #: the thresholds that are classes (the unconditional law: all of them) take the
+            #: classes' busy-period transforms instead of solving Kendall's equation again
+            k = np.minimum(np.searchsorted(self.xs, t), self.xs.size - 1)
+            self._grid_in_classes = k if np.all(self.xs[k] == t) else None
+            if self._grid_in_classes is None:
+                self._grid_rows = r.below(t, strict=True)
+                self._grid_parts = None if r.discrete else r.below_parts(t)
 
     # -- SRPT's residence: thresholds t in (0, x) ------------------------------------------------
     def _srpt_grid(self):
@@ -590,6 +789,32 @@ class _SizeTransform:
             return (v * (float(self.ws.sum()) - psi))[:, 0].reshape(s.shape)
         return (self.lst_classes(flat) @ self.ws).reshape(s.shape)
 
+    def _class_constants(self) -> dict:
+        """The per-class loads and masses of :meth:`lst_classes` (computed once)."""
+        c = self.__dict__.get("_consts")
+        if c is None:
+            lam, x = self.lam, self.xs
+            c = {}
+            if self.kind == "age":
+                X = np.concatenate([self.Xlt, x[:, None]], axis=1)
+                W = np.concatenate([self.Wlt, (1.0 - self.Wlt.sum(1))[:, None]], axis=1)
+                W[:, -1] = np.maximum(W[:, -1], 0.0)
+                c["age_rows"] = (X, W)
+                c["rho_age"] = lam * np.sum(X * W, axis=1)
+            else:
+                c["rho0"] = lam * np.sum(self.Xle * self.Wle, axis=1)
+                c["p_le"] = self.Wle.sum(1)
+                c["atom"] = self.Wle.sum(1) - self.Wlt.sum(1)
+            self._consts = c
+        return c
+
+    def _eta_lt(self, s: np.ndarray, X: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Kendall's equation of every class's new jobs (rows ``X, W``; on a continuous rule
+        from their prefix form, :func:`busy_eta_parts`)."""
+        if self._parts_lt is not None and PREFIX_KERNEL:
+            return busy_eta_parts(s, self.lam, self.rule, self._parts_lt)
+        return busy_eta(s, self.lam, X, W)
+
     def lst_classes(self, s: np.ndarray) -> np.ndarray:
         """Shape ``(len(s), len(xs))``: the transform of every class."""
         lam, x, k = self.lam, self.xs, self.kind
@@ -603,24 +828,20 @@ class _SizeTransform:
             if self.waiting or self.shifted:
                 return np.broadcast_to(v, (s.size, x.size))
             return v * np.exp(-S * x[None, :])
+        c = self._class_constants()
         if k == "age":
             # min(X, x): the set below x plus the mass P(X >= x) at x
-            X = np.concatenate([self.Xlt, x[:, None]], axis=1)
-            W = np.concatenate([self.Wlt, (1.0 - self.Wlt.sum(1))[:, None]], axis=1)
-            W[:, -1] = np.maximum(W[:, -1], 0.0)
-            eta = busy_eta(s, lam, X, W)
-            rho = lam * np.sum(X * W, axis=1)
+            X, W = c["age_rows"]
+            eta = self._eta_lt(s, X, W)
             # V = P-K with min(X, x) at u = eta: (1 - rho) eta / (eta - lam psi(eta)) = (1 - rho) eta / s
-            v = (1 - rho)[None, :] * eta / S
+            v = (1 - c["rho_age"])[None, :] * eta / S
             return v * np.exp(-x[None, :] * (eta - S if self.shifted else eta))
-        eta = busy_eta(s, lam, self.Xlt, self.Wlt)  # new jobs: X < x
+        eta = self._eta_lt(s, self.Xlt, self.Wlt)  # new jobs: X < x
         # psi_<=(eta) = psi_<(eta) + the atom at x (discrete laws) = (eta - s)/lam + atom
         psi_le = (eta - S) / lam
         if r.discrete:
-            atom = self.Wle.sum(1) - self.Wlt.sum(1)
-            psi_le = psi_le + atom[None, :] * (1 - np.exp(-eta * x[None, :]))
-        rho0 = lam * np.sum(self.Xle * self.Wle, axis=1)
-        p_le = self.Wle.sum(1)
+            psi_le = psi_le + c["atom"][None, :] * (1 - np.exp(-eta * x[None, :]))
+        rho0, p_le = c["rho0"], c["p_le"]
         if k == "static":
             num = (1 - rho0)[None, :] * eta
         elif k == "nonpreemptive":
@@ -642,10 +863,43 @@ class _SizeTransform:
         if k == "static":
             return v * np.exp(-x[None, :] * (eta - S if self.shifted else eta))
         t, M = self._grid
-        Xt, Wt = r.below(t, strict=True)
-        et = busy_eta(s, lam, Xt, Wt)
-        Q = (et - S if self.shifted else et) @ M.T  # M @ 1 = x: the shift is exact
+        if self._grid_in_classes is not None:
+            et = eta[:, self._grid_in_classes]
+        elif self._grid_parts is not None and PREFIX_KERNEL:
+            et = busy_eta_parts(s, lam, r, self._grid_parts)
+        else:
+            et = busy_eta(s, lam, *self._grid_rows)
+        Q = self._integrate(et - S if self.shifted else et)  # M @ 1 = x: the shift is exact
         return v * np.exp(-Q)
+
+    def _integrate(self, g: np.ndarray) -> np.ndarray:
+        r"""``g @ M.T`` (:math:`Q_i = \int_0^{x_i} g`, ``g`` of shape ``(n, len(t))``) through the
+        structure of ``M`` where it has one: the unconditional law's grid (cumulative panel sums
+        plus the spectral integration matrix inside each panel, :meth:`_srpt_grid_nodes`) and
+        discrete laws (a cumulative sum of the steps); O(classes x ORDER) instead of a dense
+        product."""
+        t, M = self._grid
+        r = self.rule
+        if r.discrete:
+            lens = np.diff(np.concatenate([[0.0], t]))
+            pos = np.searchsorted(t, self.xs, side="right") - 1
+            C = np.cumsum(g * lens[None, :], axis=1)
+            return np.where(pos[None, :] >= 0, C[:, np.maximum(pos, 0)], 0.0)
+        if not self.unconditional:
+            return g @ M.T
+        n = r.px.size
+        npan = r.npan
+        h = np.diff(r.edges)
+        _, wgl = _gl(ORDER)
+        G = (g[:, :n] * r.px[None, :]).reshape(g.shape[0], npan, ORDER)  # dt = t du
+        inner = (G @ _spectral().T) * h[None, :, None]
+        panel = (G @ wgl) * h[None, :]
+        before = np.cumsum(panel, axis=1) - panel
+        Q = np.empty((g.shape[0], n + 2), g.dtype)
+        Q[:, 0] = r.head[0] * g[:, 0]
+        Q[:, 1:n + 1] = (before[:, :, None] + inner).reshape(g.shape[0], n) + r.lo * g[:, :1]
+        Q[:, n + 1] = panel.sum(1) + r.lo * g[:, 0] + (r.tail[0] - r.hi) * g[:, n]
+        return Q
 
 
 # ---- entry points ----------------------------------------------------------------------------

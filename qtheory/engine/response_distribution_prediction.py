@@ -52,6 +52,10 @@ WIDTH_T = 1.0
 PREDICTION_FORMS = ("nonpreemptive", "static", "remaining")
 #: transform values per block (memory: blocks x classes x size nodes complex numbers)
 _S_BLOCK = 40
+#: joint rules cached per size law, and load-free transform tables cached per rule (up to about
+#: 30 MB each: SPRPT on Weibull(0.5) sizes with exponential predictions)
+_RULES_KEPT = 2
+_SETUPS_KEPT = 4
 
 
 @numba.njit(cache=True, nogil=True)
@@ -99,13 +103,33 @@ def joint_rule(model, conditional: bool):
     r"""The joint law of :math:`(X, Y)` of ``model`` as a rule (:mod:`qtheory.engine._joint_rule`):
     exact pairs for finite joint laws (empirical pairs, discrete sizes with discrete or perfect
     predictions), the 2-D rule for continuous sizes with a multiplicative factor; ``None`` for
-    perfect predictions on a continuous size law (the size-based transform is then exact)."""
-    from ..laws.joint import EmpiricalJoint, FactorJoint
+    perfect predictions on a continuous size law (the size-based transform is then exact).
 
+    The rule depends on the laws only, not on the arrival rate: it is cached on the size law
+    (per prediction law), with the load-free tables of the transforms built on it
+    (:meth:`PredictionTransform._setup`), so that the models of a load sweep share them."""
     pred = model.prediction
     if pred is None:
         raise ValueError("this policy uses predictions but the model has none; pass prediction=... "
                          "(e.g. qt.ExponentialPrediction())")
+    cache = model.size.__dict__.setdefault("_qt_cache", {})
+    key = ("_qt_joint_rule", bool(conditional), id(pred))
+    hit = cache.get(key)
+    if hit is not None and hit[0] is pred:
+        return hit[1]
+    rule = _joint_rule(model, conditional)
+    # at most a few prediction laws per size law (the tables are large)
+    old = [k for k in cache if isinstance(k, tuple) and k and k[0] == "_qt_joint_rule"]
+    for k in old[: max(0, len(old) - _RULES_KEPT + 1)]:
+        del cache[k]
+    cache[key] = (pred, rule)
+    return rule
+
+
+def _joint_rule(model, conditional: bool):
+    from ..laws.joint import EmpiricalJoint, FactorJoint
+
+    pred = model.prediction
     size = model.size
     joint = pred.joint(size)
     if pred.is_perfect:
@@ -171,7 +195,29 @@ class PredictionTransform:
             return rule.gt_rem(rows)
         return np.ones((rows.size, 1)), np.zeros((rows.size, 1))
 
+    def _setup_key(self) -> tuple:
+        """What, besides the rank shape, class and ``waiting``, the load-free tables depend on
+        (a subclass's parameters)."""
+        return ()
+
     def _setup(self, rule, x, y, waiting: bool) -> None:
+        r"""The load-free tables (classes, thresholds, the pieces' nodes and weights), cached on
+        ``rule`` (they depend on the joint law only; a load sweep reuses them). Never modified in
+        place after this."""
+        key = (type(self).__name__, self.kind, self._setup_key(), x if x is None else float(x),
+               y if y is None else float(y), bool(waiting))
+        cache = rule.__dict__.setdefault("_qt_setups", {})
+        hit = cache.get(key)
+        if hit is None:
+            before = set(self.__dict__)
+            self._build_tables(rule, x, y, waiting)
+            hit = {k: v for k, v in self.__dict__.items() if k not in before}
+            while len(cache) >= _SETUPS_KEPT:
+                del cache[next(iter(cache))]
+            cache[key] = hit
+        self.__dict__.update(hit)
+
+    def _build_tables(self, rule, x, y, waiting: bool) -> None:
         self.rule = rule
         self.waiting = waiting
         self.conditional = x is not None
@@ -202,6 +248,16 @@ class PredictionTransform:
         self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
             rule.new(rows, strict=False)
         self.X1, self.W1 = self._old_piece(rule, rows)
+
+    def _cum_at(self, f: np.ndarray, located) -> np.ndarray:
+        r""":math:`\int_0^c f` on the threshold grid (``f``: last axis over its nodes) at the points
+        ``located`` by ``grid.locate`` (the classes' :math:`y` and residence starts, located
+        once): :meth:`TGrid.cum` without locating again."""
+        g = self.grid
+        p, coef = located
+        Rc = g.panel_integrals(f)
+        idx = np.minimum(g.starts[p][:, None] + np.arange(g.L)[None, :], g.t.size - 1)
+        return Rc[..., p] + np.einsum("...ql,ql->...q", f[..., idx], coef)
 
     def _at_classes(self, a: np.ndarray) -> np.ndarray:
         """Values on the rows (last axis) at the prediction nodes."""
@@ -244,7 +300,6 @@ class PredictionTransform:
         if self.kind == "static":
             with np.errstate(divide="ignore", invalid="ignore"):
                 return X / rn[:, None], X * (lam * n2 / rn ** 3)[:, None]
-        g = self.grid
         A = self._m(self.Xt, self.Wt, 1)
         B = self._m(self.Xt, self.Wt, 2)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -254,8 +309,8 @@ class PredictionTransform:
         d = np.maximum(ys - X, 0.0)
         out = []
         for f in (f1, f2):
-            Ry = g.cum(f, self.ys)[:, None]
-            Rd = g.cum(f, d.ravel()).reshape(d.shape)
+            Ry = self._cum_at(f, self._q_y)[:, None]
+            Rd = self._cum_at(f, self._q_d).reshape(d.shape)
             out.append(Ry - Rd)
         return out[0] + np.maximum(X - ys, 0.0), out[1]
 
@@ -342,12 +397,11 @@ class PredictionTransform:
         elif self.kind == "static":
             R = X * eta[:, None, :]
         else:
-            g = self.grid
             et = ps.kendall(lam, np.stack([self._m(self.Xt, self.Wt, k) for k in range(1, n + 1)], axis=-1))
             et[:, 1] -= 1.0  # eta_{<v}(s) - s
             d = np.maximum(self._d, 0.0)
-            Ry = g.cum(et.T, self.ys)  # (n + 1, len(ys))
-            Rd = g.cum(et.T, d.ravel()).reshape((n + 1,) + d.shape)
+            Ry = self._cum_at(et.T, self._q_y)  # (n + 1, len(ys))
+            Rd = self._cum_at(et.T, self._q_d).reshape((n + 1,) + d.shape)
             R = sx + np.moveaxis(Ry[:, :, None] - Rd, 0, -1)
         if self.shifted:
             R = R - sx

@@ -274,6 +274,9 @@ class TrailTransform(PredictionTransform):
         self.lam = float(model.arrival_rate)
         self.kind = "remaining"
         self._setup(rule, x, y, waiting)
+
+    def _build_tables(self, rule, x, y, waiting: bool) -> None:
+        super()._build_tables(rule, x, y, waiting)
         #: a finite joint law: the classes' thresholds are grid thresholds (eta_{<y} computed
         #: once), and each row's equal sizes merged (a trace repeats sizes across predictions)
         self._rows_in_grid = None
@@ -286,6 +289,9 @@ class TrailTransform(PredictionTransform):
             self.Xn, self.Wn = _merge(self.Xn, self.Wn)
             self.Xo, self.Wo = _merge(self.Xo, self.Wo)
             self.X1, self.W1 = _merge(self.X1, self.W1)
+
+    def _setup_key(self) -> tuple:
+        return (self.c,)
 
     def _classes(self, rule):
         return rule.classes() if rule.discrete else _factor_classes(rule, self.c)
@@ -336,7 +342,7 @@ class TrailTransform(PredictionTransform):
         r"""Mean :math:`\int_d^y dv/(1 - \lambda A_<(v)) + (x - cy)^+` and variance
         :math:`\int_d^y \lambda E[X^2; Y < v]/(1 - \lambda A_<(v))^3 dv` per class,
         :math:`d = y - \min(x, cy)`."""
-        g, lam = self.grid, self.lam
+        lam = self.lam
         A = self._m(self.Xt, self.Wt, 1)
         B = self._m(self.Xt, self.Wt, 2)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -345,8 +351,8 @@ class TrailTransform(PredictionTransform):
         d = np.maximum(self._d, 0.0)
         out = []
         for f in (f1, f2):
-            Ry = g.cum(f, self.ys)[:, None]
-            Rd = g.cum(f, d.ravel()).reshape(d.shape)
+            Ry = self._cum_at(f, self._q_y)[:, None]
+            Rd = self._cum_at(f, self._q_d).reshape(d.shape)
             out.append(Ry - Rd)
         return out[0] + np.maximum(self.Xc - self.c * self.ys[:, None], 0.0), out[1]
 
