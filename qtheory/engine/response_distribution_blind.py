@@ -201,6 +201,13 @@ class BlindTransform:
         self._thr_res = inv[nR : nR + nl]
         self._thr_node = inv[nR + nl :]
         self._Xn, self._Wn = _min_law(rule, self._cuts)
+        # the same rows as a prefix of the rule's panel nodes plus each row's own nodes and the
+        # mass P(X >= c) at c (Kendall's equation by the prefix's Taylor moments,
+        # :func:`qtheory.engine.response_distribution.busy_eta_parts`)
+        fin = np.isfinite(self._cuts)
+        Xe, We, npre = rule.below_parts(self._cuts)
+        self._parts = (np.concatenate([Xe, np.where(fin, self._cuts, 0.0)[:, None]], axis=1),
+                       np.concatenate([We, self._Wn[:, -1:]], axis=1), npre)
         nm = np.array([_piece_moments(size, 0.0, float(c)) if c > 0 else np.zeros(3)
                        for c in self._cuts])
         self._n1, self._n2 = nm[:, 0], nm[:, 1]
@@ -338,7 +345,10 @@ class BlindTransform:
     def _lst(self, s: np.ndarray) -> np.ndarray:
         lam = self.lam
         S = s[:, None]
-        eta = rd.busy_eta(s, lam, self._Xn, self._Wn)  # (ns, thresholds)
+        if rd.PREFIX_KERNEL:
+            eta = rd.busy_eta_parts(s, lam, self.rule, self._parts)  # (ns, thresholds)
+        else:
+            eta = rd.busy_eta(s, lam, self._Xn, self._Wn)
         u = eta[:, self._thr_R]
         lpsi0 = u - S  # lam psi_0(eta_R) where X^old_0 = X^new[R]
         if self._X0.shape[0]:
