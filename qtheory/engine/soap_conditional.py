@@ -80,7 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..laws._quadrature import size_range
-from .soap_exact import _FULLW, _TN, _VINV, NCHEB, PiecewiseCheb, adaptive_cheb, cumulative_weights
+from .soap_exact import _FULLW, _TN, NCHEB, PiecewiseCheb, adaptive_cheb, adaptive_cheb_pair, cumulative_weights
 
 #: ages where the conditional tail S(t) falls below this fraction of S(0) count as infinity
 TRUNC = 1e-15
@@ -602,36 +602,16 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0):
     n = max(2, math.ceil((uhi - ulo) / width))
     lo = np.linspace(ulo, uhi, n + 1)
     hi, lo = lo[1:], lo[:-1]
-    dl, dh, dn, ds = [], [], [], []
-    worst = 0.0
-    while lo.size:
+
+    def values(lo, hi):
         un = lo[:, None] + (hi - lo)[:, None] * (_TN[None, :] + 1) / 2
         Nv, Sv = level_values(lc, np.exp(un.ravel()))
-        Nv, Sv = Nv.reshape(un.shape), Sv.reshape(un.shape)
-        tails = []
-        for v in (Nv, Sv):
-            c = v @ _VINV.T
-            scale = np.maximum(np.max(np.abs(v), axis=1), 1e-300)
-            tails.append(np.max(np.abs(c[:, -3:]), axis=1) / scale)
-        tail = np.maximum(tails[0], tails[1])
-        ok = (tail <= tol) | ((hi - lo) < 1e-3)
-        if ok.any():
-            worst = max(worst, float(tail[ok].max()))
-        dl.append(lo[ok])
-        dh.append(hi[ok])
-        dn.append(Nv[ok])
-        ds.append(Sv[ok])
-        if sum(x.size for x in dl) > 2000:
-            raise FloatingPointError("the level functions need too many panels")
-        bad = ~ok
-        mid = (lo[bad] + hi[bad]) / 2
-        lo, hi = np.concatenate([lo[bad], mid]), np.concatenate([mid, hi[bad]])
-    lo = np.concatenate(dl)
-    order = np.argsort(lo)
-    edges = np.concatenate([lo[order], [np.concatenate(dh)[order][-1]]])
-    nan = np.full(lo.size, np.nan)
-    Ni = PiecewiseCheb(edges, nan, np.concatenate(dn)[order])
-    Si = PiecewiseCheb(edges, nan, np.concatenate(ds)[order])
+        return Nv.reshape(un.shape), Sv.reshape(un.shape), 0.0, 0.0
+
+    edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-3, 2000)
+    nan = np.full(edges.size - 1, np.nan)
+    Ni = PiecewiseCheb(edges, nan, Nt)
+    Si = PiecewiseCheb(edges, nan, St)
     return Ni, Si, worst
 
 

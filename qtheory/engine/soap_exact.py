@@ -212,6 +212,45 @@ def adaptive_cheb(fn: Callable[[np.ndarray], np.ndarray], edges: np.ndarray, anc
     return PiecewiseCheb(edges, np.concatenate(done_a)[order], np.concatenate(done_v)[order]), worst
 
 
+def adaptive_cheb_pair(values: Callable, lo: np.ndarray, hi: np.ndarray, tol: float,
+                       min_width: float, max_panels: int, what: str = "the level functions"):
+    """Two functions interpolated on shared panels ``[lo, hi]`` (Chebyshev-Lobatto points of
+    :data:`NCHEB`), each panel halved at its middle until the last three coefficients of both
+    are below ``tol`` times their scale or the panel is narrower than ``min_width``.
+
+    ``values(lo, hi)`` returns the two functions' values at every panel's points (shape
+    ``(panels, NCHEB)`` each) and a floor of each one's scale per panel (0: the panel's own
+    largest value). Returns the sorted panel edges, the two value tables in that order and the
+    largest tail kept (relative): an estimate of the interpolation error."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    dl, dh, d1, d2 = [], [], [], []
+    worst = 0.0
+    while lo.size:
+        v1, v2, f1, f2 = values(lo, hi)
+        tails = []
+        for v, floor in ((v1, f1), (v2, f2)):
+            c = v @ _VINV.T
+            scale = np.maximum(np.maximum(np.max(np.abs(v), axis=1), floor), 1e-300)
+            tails.append(np.max(np.abs(c[:, -3:]), axis=1) / scale)
+        tail = np.maximum(tails[0], tails[1])
+        ok = (tail <= tol) | ((hi - lo) < min_width)
+        if ok.any():
+            worst = max(worst, float(tail[ok].max()))
+        dl.append(lo[ok])
+        dh.append(hi[ok])
+        d1.append(v1[ok])
+        d2.append(v2[ok])
+        if sum(x.size for x in dl) > max_panels:
+            raise FloatingPointError(f"{what} need too many panels")
+        bad = ~ok
+        mid = (lo[bad] + hi[bad]) / 2
+        lo, hi = np.concatenate([lo[bad], mid]), np.concatenate([mid, hi[bad]])
+    lo = np.concatenate(dl)
+    order = np.argsort(lo)
+    edges = np.concatenate([lo[order], [np.concatenate(dh)[order][-1]]])
+    return edges, np.concatenate(d1)[order], np.concatenate(d2)[order], worst
+
+
 def _anchored_edges(edges: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Panels on ``edges`` (in ``u = log a``) with every point of ``points`` (in ``u``) an edge,
     and the panels next to such a point mapped by the square root of the distance to it (a

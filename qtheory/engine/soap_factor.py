@@ -68,7 +68,7 @@ import numpy as np
 
 from ..laws._quadrature import log_edges, log_rule, log_spread, panels, size_range, size_rule
 from ._factor_outer import fraction_sums, level_ends, level_sums, outer_sums
-from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, cumulative_weights
+from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, adaptive_cheb_pair, cumulative_weights
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
 TOL = 1e-13
@@ -206,45 +206,26 @@ class FactorSOAP:
         lo = np.linspace(ulo, uhi, n + 1)
         hi = lo[1:]
         lo = lo[:-1]
-        nan = np.full(lo.size, np.nan)
-        dl, dh, dn, ds = [], [], [], []
-        worst = 0.0
-        while lo.size:
-            a, _ = _age(_TN[None, :], lo[:, None], hi[:, None], nan[:lo.size, None])
+
+        def values(lo, hi):
+            nan = np.full(lo.size, np.nan)
+            a, _ = _age(_TN[None, :], lo[:, None], hi[:, None], nan[:, None])
             Nv, Sv = self.level_terms(a.ravel())
             Nv, Sv = Nv.reshape(a.shape), Sv.reshape(a.shape)
             if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
                 raise FloatingPointError("the level functions are not finite")
-            tails = []
-            # relative to the panel's scale, or to a floor far below what a level can move
-            # (N and S2 of a size law with a thin lower tail, such as the log-normal, fall
+            # tails relative to the panel's scale, or to a floor far below what a level can
+            # move (N and S2 of a size law with a thin lower tail, such as the log-normal, fall
             # like exp(-(log l)^2) at small levels: resolving them relative to their own
             # scale there took hundreds of panels for changes below 1e-16 l)
             top = a.max(axis=1)
-            for v, floor in ((Nv, FLOOR * top), (Sv, FLOOR * top * float(self.size.mean))):
-                c = v @ _VINV.T
-                scale = np.maximum(np.maximum(np.max(np.abs(v), axis=1), floor), 1e-300)
-                tails.append(np.max(np.abs(c[:, -3:]), axis=1) / scale)
-            tail = np.maximum(tails[0], tails[1])
-            ok = (tail <= TOL) | ((hi - lo) < 1e-6)
-            if ok.any():
-                worst = max(worst, float(tail[ok].max()))
-            dl.append(lo[ok])
-            dh.append(hi[ok])
-            dn.append(Nv[ok])
-            ds.append(Sv[ok])
-            if sum(x.size for x in dl) > 4000:
-                raise FloatingPointError("the level functions need too many panels")
-            bad = ~ok
-            mid = (lo[bad] + hi[bad]) / 2
-            lo, hi = np.concatenate([lo[bad], mid]), np.concatenate([mid, hi[bad]])
-            nan = np.full(lo.size, np.nan)
-        lo = np.concatenate(dl)
-        order = np.argsort(lo)
-        edges = np.concatenate([lo[order], [np.concatenate(dh)[order][-1]]])
+            return Nv, Sv, FLOOR * top, FLOOR * top * float(self.size.mean)
+
+        edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, TOL, 1e-6, 4000)
+        lo = edges[:-1]
         anc = np.full(lo.size, np.nan)
-        self.Ni = PiecewiseCheb(edges, anc, np.concatenate(dn)[order])
-        self.Si = PiecewiseCheb(edges, anc, np.concatenate(ds)[order])
+        self.Ni = PiecewiseCheb(edges, anc, Nt)
+        self.Si = PiecewiseCheb(edges, anc, St)
         self.interp_error = worst
         _, jac = _age(_TN[None, :], edges[:-1, None], edges[1:, None], anc[:, None])
         self.jac = jac
