@@ -24,6 +24,9 @@ Measures, best of ``--repeat`` runs with ``time.perf_counter``:
   load 0.8): one p99 of a class (x, y) = (1, 0.7) and of the unconditional law;
 * TRAIL(c), c = 0.5 and 0.8, the same cases for T and W, and the Azure conversation trace at
   load 0.8 (1641 and 39 Euler terms);
+* the generic policies (target < 2 s a value): Gittins on LogNormal(1) on the law itself, with
+  the prefix kernel against the direct Newton in the same run, Gittins on 200 empirical sizes,
+  and M/D/1-PS;
 
 and the accuracy of the M/M/1 FCFS p99 against the exact ``log(100) / (mu - lambda)``. Targets
 are printed as PASS/FAIL, never asserted. The first call compiles the numba kernels (cached on
@@ -96,6 +99,7 @@ def main() -> None:
             print(f"{pol:8s} {label:>12s} p99 {v:12.8g} {dt:8.3f} s ({twin} same class: {db:.3f} s, "
                   f"ratio {dt / db:.2f})")
     trail_rows(qp)
+    generic_rows()
 
 
 def trail_rows(qp) -> None:
@@ -127,6 +131,37 @@ def trail_rows(qp) -> None:
 
 
 # ---- issue 16 targets, against a baseline checkout in the same run -------------------------------
+def generic_rows() -> None:
+    """The generic policies' distributions (target < 2 s a value): Gittins on LogNormal(1) on
+    the law itself, with Kendall's equation by the prefix kernel and, as the baseline in the
+    same run, by the direct Newton; Gittins on 200 empirical sizes (discrete route); M/D/1-PS."""
+    from qtheory.engine import response_distribution as rd
+
+    ln = qt.MG1(0.8, qt.LogNormal(1.0))
+    response_time_distribution(ln, "gittins", x=1.0).ppf(0.5)  # the rank interpolant (cached)
+    times = {}
+    for kernel in (True, False):
+        rd.PREFIX_KERNEL = kernel
+        try:
+            dt, v = best(lambda: response_time_distribution(ln, "gittins").ppf(0.99), 1)
+        finally:
+            rd.PREFIX_KERNEL = True
+        times[kernel] = dt
+        print(f"gittins  LogNormal(1) p99 {v:12.8g} {dt:8.3f} s "
+              f"({'prefix kernel' if kernel else 'direct Newton'})")
+    print(f"gittins  LogNormal(1): ratio direct / prefix {times[False] / times[True]:.1f}, "
+          f"target 2 s: {'PASS' if times[True] < 2 else 'FAIL'}")
+    rng = np.random.default_rng(1)
+    sizes = rng.lognormal(0.0, 1.0, 200)
+    qe = qt.MG1(0.8 / float(np.mean(sizes)), qt.Empirical(sizes))
+    dt, v = best(lambda: response_time_distribution(qe, "gittins").ppf(0.99), 1)
+    print(f"gittins  200 empirical sizes p99 {v:12.8g} {dt:8.3f} s (target 2 s: "
+          f"{'PASS' if dt < 2 else 'FAIL'})")
+    qd = qt.MG1(0.8, qt.Deterministic(1.0))
+    dt, v = best(lambda: response_time_distribution(qd, "ps").ppf(0.99), 1)
+    print(f"ps       M/D/1 p99 {v:12.8g} {dt:8.3f} s (target 2 s: {'PASS' if dt < 2 else 'FAIL'})")
+
+
 def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
     q = qt.MG1(0.8, qt.Exponential(1.0))
     qp = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
