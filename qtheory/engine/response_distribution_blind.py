@@ -113,6 +113,13 @@ def _piece_moments(size, b: float, c: float) -> np.ndarray:
     return np.array(out)
 
 
+def _per_class(cls: np.ndarray, n: int):
+    """The sparse 0/1 matrix ``(n, len(cls))`` that sums per-entry values into their classes."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((np.ones(cls.size), (cls, np.arange(cls.size))), shape=(n, cls.size))
+
+
 def _pad(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     k = max(1, max(r[0].size for r in rows))
     X = np.zeros((len(rows), k))
@@ -165,14 +172,14 @@ class BlindTransform:
                 momi.append(_piece_moments(size, float(b), float(c)))
                 self._old_owner.append(j)
         self._old_owner = np.asarray(self._old_owner, int)
+        #: sums the later intervals' terms into their level
+        self._old_sum = _per_class(self._old_owner, self._Rv.size)
         self._X0, self._W0 = _pad(old0)
         self._Xi, self._Wi = _pad(oldi) if oldi else (np.zeros((0, 1)), np.zeros((0, 1)))
         #: exact moments 1-3 of the old pieces: interval 0 per level, and the later intervals
         #: summed per level
         self._mom0 = np.array(mom0).T
-        self._momi = np.zeros((3, self._Rv.size))
-        for j, m in zip(self._old_owner, momi, strict=True):
-            self._momi[:, j] += m
+        self._momi = (self._old_sum @ np.reshape(momi, (-1, 3))).T
         rho0, rhoi = lam * self._mom0[0], lam * self._momi[0]
         self._rho0, self._rhoi = rho0, rhoi
         if np.any(rho0 + rhoi >= 1.0):
@@ -180,6 +187,9 @@ class BlindTransform:
         # residence: plateaus (class, level, age length) and stretches along falling pieces
         cls, lev, ln = self._residence(xs, ev)
         self._res_cls, self._res_len = cls, ln
+        #: per-class sums of the plateau and stretch terms (built once: the transform's hot path)
+        self._res_sum = _per_class(cls, xs.size)
+        self._st_sum = _per_class(self._st_cls, xs.size)
         if ev.res_lo.size:
             a, jac = soap_exact._age(soap_exact._TN[None, :], ev.res_lo[:, None], ev.res_hi[:, None],
                                      ev.res_an[:, None])
@@ -287,12 +297,7 @@ class BlindTransform:
         cum = np.concatenate([np.zeros((rows, 1), full.dtype), np.cumsum(full, axis=-1)], axis=-1)
         val = cum[:, self._st_j] - cum[:, self._st_first] + \
             np.einsum("rmk,mk->rm", q[:, self._st_j, :], self._st_w)
-        out = np.empty((rows, na), values.dtype)
-        for i in range(rows):
-            re = np.bincount(self._st_cls, val[i].real, minlength=na)
-            out[i] = re + 1j * np.bincount(self._st_cls, val[i].imag, minlength=na) \
-                if np.iscomplexobj(val) else re
-        return out
+        return (self._st_sum @ val.T).T
 
     # -- moments -----------------------------------------------------------------------------
     def _class_moments(self):
@@ -311,13 +316,12 @@ class BlindTransform:
         ew, varw, atom_w = ew[self._R_of], varw[self._R_of], atom_w[self._R_of]
         if self.waiting:
             return ew, varw, atom_w
-        na = self.xs.size
         m1 = self._n1[self._thr_res]
         m2 = self._n2[self._thr_res]
         rr = 1.0 - lam * m1
-        r1 = np.bincount(self._res_cls, self._res_len / rr, minlength=na)
-        r2 = np.bincount(self._res_cls, self._res_len * lam * m2 / rr ** 3, minlength=na)
-        busy = np.bincount(self._res_cls, self._res_len * (self._cuts[self._thr_res] > 0), minlength=na)
+        r1, r2, busy = (self._res_sum @ np.stack(
+            [self._res_len / rr, self._res_len * lam * m2 / rr ** 3,
+             self._res_len * (self._cuts[self._thr_res] > 0)]).T).T
         g1 = 1.0 - lam * self._n1[self._thr_node]
         st = self._stretch_sum(np.stack([1.0 / g1, lam * self._n2[self._thr_node] / g1 ** 3,
                                          (self._cuts[self._thr_node] > 0).astype(float)]))
@@ -356,19 +360,13 @@ class BlindTransform:
         num = (1.0 - self._rho0 - self._rhoi)[None, :] * u
         if self._Xi.shape[0]:
             psii = rd._psi_at(u[:, self._old_owner], self._Xi, self._Wi)
-            add = np.zeros((s.size, self._Rv.size), complex)
-            for j in range(self._old_owner.size):
-                add[:, self._old_owner[j]] += psii[:, j]
-            num = num + lam * add
+            num = num + lam * (self._old_sum @ psii.T).T
         V = np.where(S == 0, 1.0, num / (u - lpsi0))[:, self._R_of]
         if self.waiting:
             return V @ self.ws
-        na = self.xs.size
         part = (eta[:, self._thr_res] - S) * self._res_len[None, :]
         Q = self._stretch_sum(eta[:, self._thr_node] - S)
-        for i in range(s.size):
-            Q[i] += np.bincount(self._res_cls, part[i].real, minlength=na) + \
-                1j * np.bincount(self._res_cls, part[i].imag, minlength=na)
+        Q += (self._res_sum @ part.T).T
         if not self.shifted:
             Q = Q + S * self.xs[None, :]
         with np.errstate(under="ignore"):
