@@ -260,12 +260,17 @@ def test_engine_matches_reference_on_pairs(pairs, load):
 # the reference's E[(X - Y)^+] missed the one-bit threshold as a knot (1.76e-7; explore profile)
 @example(qt.HyperExponential([0.5750060773543355, 0.4249939226456645], [2.1052721364805236, 4.210544272961047]),
          qt.OneBit(1.0, 0.1, 0.0), 0.4600862610194986)
+# the load piles up within a factor 2 of x: SRPT's residence integral at x = 2.9 was 1.2e-8 off
+# (panels of ratio 2 only; explore profile)
+@example(qt.Weibull(2.948024831352469, 1.0), qt.PerfectPrediction(), 0.8382884533427507)
 def test_engine_matches_reference_on_continuous_sizes(size, pred, load):
     compare_with_reference(size, pred, load).assert_none("engine and reference disagree")
 
 
 @n_examples(2, 40)
 @given(continuous_sizes(), factor_predictions(), loads)
+# the SPRPT slowdown's residence missed 2e-8 of K's mass next to v = 0 (K ~ v^0.018; explore)
+@example(qt.Weibull(1.018, 3.0), qt.BoundedMultiplicative(1.0, 1.5, "loguniform"), 0.4587610887771856)
 def test_engine_matches_reference_on_continuous_joint_laws(size, pred, load):
     compare_with_reference(size, pred, load, PREDICTION_POLICIES).assert_none("engine and reference disagree")
 

@@ -420,6 +420,16 @@ def test_reprs_and_messages_use_plain_python_numbers():
     assert "loads[1]=1.5" in str(err.value)
 
 
+def test_small_empirical_pairs_repr_rebuilds_the_law():
+    """A few pairs are written out (hypothesis reports a failing law that can be pasted back),
+    many are summarised."""
+    pairs = qt.EmpiricalPairs([2.0, 8.0, 2.0], [0.3, 1.0, 6.0], [1.0, 2.0, 1.0])
+    again = eval(repr(pairs), {"EmpiricalPairs": qt.EmpiricalPairs})
+    for a, b in ((pairs.x, again.x), (pairs.y, again.y), (pairs.w, again.w)):
+        np.testing.assert_array_equal(a, b)
+    assert repr(qt.EmpiricalPairs(np.ones(13), np.ones(13))) == "EmpiricalPairs(<13 pairs>)"
+
+
 def test_compare_accepts_one_policy_name():
     """``compare("srpt")`` is one policy, not the letters s, r, p, t."""
     t = _exp_model().compare("srpt")

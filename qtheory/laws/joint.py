@@ -216,6 +216,24 @@ class Joint:
     def _make_inverse_terms(self):
         raise NotImplementedError(f"{type(self).__name__} has no slowdown terms")
 
+    def _level_points(self, lam: float, top: float) -> np.ndarray:
+        r"""Thresholds below ``top`` where :math:`u(v) = 1 - \lambda A_<(v)` crosses the levels
+        :math:`U_k = 0.8^k` (interpolated on the node grid), so that the integrand
+        :math:`1/u` of :meth:`H_many` changes by at most 25% on a panel. Without them a law
+        whose load piles up on a short stretch (Weibull(2.95) at load 0.84: :math:`1/u` from
+        1.2 to 6 within a factor 2 of :math:`v`) left SRPT's :math:`E[T \mid x]` 1.2e-8 off."""
+        if not (lam > 0) or self.v.size < 2:
+            return np.empty(0)
+        order = np.argsort(self.v, kind="stable")
+        v, a = self.v[order], np.maximum.accumulate(self.A_lt_v[order])
+        u_min = 1.0 - lam * float(a[-1])
+        if not (0.0 < u_min < 0.8):
+            return np.empty(0)
+        k = np.arange(1.0, math.floor(math.log(u_min) / math.log(0.8)) + 1.0)
+        levels = (1.0 - 0.8 ** k) / lam  # values of A_< at the crossings, increasing
+        pts = np.interp(levels, a, v)
+        return pts[(pts > 0) & (pts < top)]
+
     def H(self, lo: float, hi: float, lam: float) -> float:
         r""":math:`\int_{lo}^{hi} dv / (1 - \lambda A_<(v))` (one interval; see :meth:`H_many`)."""
         return float(self.H_many(np.array([lo]), np.array([hi]), lam)[0])
@@ -251,7 +269,7 @@ class Joint:
         n = max(1, math.ceil(math.log(top / low) / math.log(r)) + 1) if low < top else 1
         geo = top * r ** -np.arange(n + 1.0)
         head = low * np.geomspace(1e-14, 1.0, 40)  # down towards 0, where A_< -> 0
-        grid = np.unique(np.concatenate([[0.0], head, geo, pts, pos]))
+        grid = np.unique(np.concatenate([[0.0], head, geo, pts, pos, self._level_points(lam, top)]))
         nodes, w = panels(grid[None, :], 10)
         vals = w[0] / (1.0 - lam * self.A_lt(nodes[0]))
         cum = np.concatenate([[0.0], np.cumsum(vals.reshape(grid.size - 1, -1).sum(1))])

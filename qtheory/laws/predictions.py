@@ -633,6 +633,11 @@ class OneBit(PredictionLaw):
         return OneBitJoint(size, self)
 
 
+#: at most this many pairs are written out in full by ``repr(EmpiricalPairs(...))`` (the repr
+#: then rebuilds the same law: sizes, predictions and normalised weights)
+REPR_PAIRS = 12
+
+
 class EmpiricalPairs(PredictionLaw):
     r"""A joint law of (size, prediction) from data: the empirical distribution of the pairs.
 
@@ -671,7 +676,10 @@ class EmpiricalPairs(PredictionLaw):
         return {"n": int(self.x.size)}
 
     def __repr__(self):
-        return f"EmpiricalPairs(<{self.x.size} pairs>)"
+        if self.x.size > REPR_PAIRS:
+            return f"EmpiricalPairs(<{self.x.size} pairs>)"
+        return (f"EmpiricalPairs({self.x.tolist()!r}, {self.y.tolist()!r}, "
+                f"weights={self.w.tolist()!r})")
 
     def size_law(self):
         """The marginal law of the sizes, as :class:`qtheory.laws.sizes.Empirical`."""
