@@ -690,3 +690,45 @@ def test_weibull_zero_exponent_decides_inverse_moment(shape):
     assert w.zero_exponent == shape
     assert inverse_mean_infinite(w) == (shape <= 1.0)
     assert Mixture([w, LogNormal(1.0)], [0.5, 0.5]).zero_exponent == shape
+
+
+# -- incomplete gamma functions of integer order (exponential, Erlang, hyperexponential) -------
+_Z = np.concatenate([[1e-300, 1e-30, 1e-8], np.geomspace(1e-5, 1300.0, 90), [0.5, 1.0, 2.0, 3.0, 12.0]])
+
+
+@pytest.mark.parametrize("n0, count", [(1, 3), (3, 3), (5, 8)])
+def test_integer_order_incomplete_gamma_vs_mpmath(n0, count):
+    """``reg_gamma_orders`` (one compiled pass over consecutive orders) against mpmath's
+    regularised incomplete gamma at 30 digits, to 4e-15 relative wherever the value is a
+    normal double (measured 1.1e-15; scipy.special.gammainc is 1e-13 off on the same grid),
+    both ends including 0, infinity and NaN."""
+    from qtheory.laws._incgamma import reg_gamma_orders
+
+    with mp.workdps(30):
+        for upper in (False, True):
+            got = reg_gamma_orders(n0, count, _Z, upper)
+            for c in range(count):
+                ref = np.array([float(mp.gammainc(n0 + c, z, mp.inf, regularized=True) if upper
+                                      else mp.gammainc(n0 + c, 0, z, regularized=True)) for z in _Z])
+                ok = ref > 1e-300
+                assert np.all(np.abs(got[c][ok] / ref[ok] - 1) < 4e-15), (n0 + c, upper)
+                assert np.all(np.abs(got[c][~ok]) < 1e-290)
+            ends = reg_gamma_orders(n0, count, np.array([0.0, np.inf, np.nan]), upper)
+            assert np.all(ends[:, 0] == (1.0 if upper else 0.0))
+            assert np.all(ends[:, 1] == (0.0 if upper else 1.0))
+            assert np.all(np.isnan(ends[:, 2]))
+
+
+@pytest.mark.parametrize("law", [Exponential(1.7), Erlang(3, 2.0), Erlang(40, 1.0),
+                                 HyperExponential([0.3, 0.7], [0.5, 4.0]), LogNormal(1.0, 2.0)],
+                         ids=repr)
+def test_moments_upto_equals_the_moments_one_by_one(law):
+    """``moments_upto`` (one pass for the gamma-type laws) equals ``partial_moment`` /
+    ``tail_moment`` order by order, to 2e-15 relative of the full moment, at arrays of any shape."""
+    x = np.array([[0.0, 1e-12, 0.3], [2.0, 9.0, np.inf]])
+    for tail in (False, True):
+        got = law.moments_upto(2, x, tail)
+        assert got.shape == (3, *x.shape)
+        for k in range(3):
+            one = (law.tail_moment if tail else law.partial_moment)(k, x)
+            assert np.all(np.abs(got[k] - one) <= 2e-15 * law.moment(k)), (k, tail)

@@ -25,8 +25,9 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   (``tests/test_soap_exact_factor.py``): SPRPT through it against its closed form 2e-15
   (Exp sizes, exponential and log-normal predictions), 1e-11 (LogNormal sizes and
   predictions), 8e-12 (uniform predictions, whose closed form is itself a quadrature);
-  SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 0.2-0.3 s cold for
-  Exp/Exp (the level interpolants), 0.04 s for a further 50 loads.
+  SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 0.15-0.17 s cold for
+  Exp/Exp on a loaded machine (the level interpolants; 0.24 s before the compiled incomplete
+  gamma functions of :mod:`qtheory.laws._incgamma`), 0.04 s for a further 50 loads.
 * **ConditionalGittins on a smooth multiplicative prediction law, opt-in**
   (``CONDITIONAL_ROUTE = True``; continuous size law without breakpoints, exponential or
   log-normal factor): :mod:`qtheory.engine.soap_conditional`, on the law itself (the rank of

@@ -188,11 +188,11 @@ class FactorSOAP:
         fin2 = np.isfinite(e2)
         x1h, x1l, x2h, x2l = e1[hi1], e1[lo1], e2[hi1 & fin2], e2[lo1 & fin2]
 
-        def mom(fn, x):
-            return tuple(np.ascontiguousarray(np.asarray(fn(k, x), float).ravel()) for k in range(3))
+        def mom(x, tail):  # k = 0, 1, 2 in one pass where the law can (moments_upto)
+            return tuple(np.ascontiguousarray(row.ravel()) for row in size.moments_upto(2, x, tail))
 
-        T1, P1 = mom(size.tail_moment, x1h), mom(size.partial_moment, x1l)
-        T2, P2 = mom(size.tail_moment, x2h), mom(size.partial_moment, x2l)
+        T1, P1 = mom(x1h, True), mom(x1l, False)
+        T2, P2 = mom(x2h, True), mom(x2l, False)
         if self.bounce:
             Ut = np.asarray(size.tail_moment(0, e2[lo1 & fin2 & (reg < 2) & (e2 >= med)]), float)
         else:

@@ -155,6 +155,19 @@ class SizeLaw:
             out = out + self._atom_mass(k, x)
         return out
 
+    def moments_upto(self, kmax: int, x, tail: bool = False) -> np.ndarray:
+        r""":math:`E[X^k 1\{X \le x\}]` (``tail``: :math:`E[X^k 1\{X > x\}]`) for
+        :math:`k = 0, \dots, k_{max}` at once: an array of shape ``(kmax + 1, *x.shape)``.
+        Laws whose moments share one computation (exponential, Erlang, hyperexponential: the
+        incomplete gamma functions of consecutive orders) override :meth:`_moments_upto`."""
+        x = np.asarray(x, dtype=float)
+        return self._moments_upto(int(kmax), x, bool(tail))
+
+    def _moments_upto(self, kmax: int, x: np.ndarray, tail: bool) -> np.ndarray:
+        fn = self._tail if tail else self._partial
+        return np.array([np.broadcast_to(np.asarray(fn(k, x), float), x.shape)
+                         for k in range(kmax + 1)])
+
     def _atom_mass(self, k: int, x: np.ndarray) -> np.ndarray:
         """E[X^k 1{X = x}]."""
         v, p = self.atom_values, self.atom_probs
