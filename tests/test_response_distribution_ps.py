@@ -105,3 +105,48 @@ def test_percentiles_against_the_simulator():
         assert r.percentile_resolution[p] < 0.1 * r.percentile_ci[p] / exact
         assert_consistent(exact, Estimate(r.percentiles[p], r.percentile_ci[p], r.replications),
                           f"M/M/1-PS p{p}")
+
+
+# -- the atoms of a class at (k + 1) x ---------------------------------------------------------
+@pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Erlang(3, 1.0),
+                                  qt.HyperExponential([0.5, 0.5], [0.4, 1.6])], ids=repr)
+@pytest.mark.parametrize("x", [0.5, 2.5])
+def test_class_atoms_leave_a_decaying_transform(size, x):
+    """T(x) equals (k + 1) x with probability (1 - rho) rho^k q^k e^{-lambda (k+1) x} (k jobs
+    present, each with an equilibrium residual >= x, no arrival). Checked against the
+    transform itself (the closed form for exponential sizes, the phase ODE otherwise): once
+    the atoms are subtracted, what is left is the transform of a density, which decays like
+    1/omega along s = 1 + i omega (measured: omega |rest| = 0.04-0.35 at omega = 1e2, 1e3, 1e4).
+    An atom mass off by d leaves d undamped (d omega here): the bound 1 at omega = 2000 catches
+    5e-4 (before the atoms at k >= 1 were added, the atom at 2x alone left 0.012, i.e. 24)."""
+    q = qt.MG1(0.8 / size.mean, size)
+    d = q.response_time_distribution("ps", x=x)
+    assert len(d.atoms) >= 5
+    scaled = []
+    for w in (500.0, 2000.0):
+        s = np.array([1.0 + 1j * w])
+        rem = d._t.lst(s) - d.atom0 - d._atoms_at(s)
+        scaled.append(abs(complex(rem[0])) * w)
+    assert max(scaled) < 1.0, scaled
+
+
+def test_class_cdf_jumps_at_twice_the_size():
+    """M/M/1-PS at load 0.8, x = 1: the cdf jumps by (1 - rho) rho e^{-1} e^{-2 lambda} = 0.01188
+    at t = 2 and by (1 - rho) rho^2 e^{-2} e^{-3 lambda} at t = 3 (a tagged-job Monte Carlo of
+    2e5 jobs: 0.01198 and 0.00176; the cdf there 0.2546 -> 0.2667, the library 0.2555 -> 0.2677;
+    before the fix it was continuous through t = 2, 0.2606 -> 0.2616), and the atoms equal
+    M/D/1's where the residual law is uniform."""
+    from qtheory.engine.response_distribution_ps import ps_class_atoms
+    from qtheory.engine.response_distribution_ps_discrete import deterministic_atoms
+
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    d = q.response_time_distribution("ps", x=1.0)
+    jump2 = 0.2 * 0.8 * math.exp(-1.0 - 1.6)
+    jump3 = 0.2 * 0.64 * math.exp(-2.0 - 2.4)
+    assert float(d.cdf(2.0) - d.cdf(2.0 - 1e-9)) == pytest.approx(jump2, rel=1e-6)
+    assert float(d.cdf(3.0) - d.cdf(3.0 - 1e-9)) == pytest.approx(jump3, rel=1e-5)
+    for D, x in ((1.0, 0.3), (2.0, 2.0), (1.5, 0.9)):
+        lam = 0.7 / D
+        a, b = ps_class_atoms(lam, qt.Deterministic(D), x), deterministic_atoms(lam, D, x)
+        assert len(a) == len(b)
+        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-13)

@@ -26,8 +26,21 @@ transform against the density :math:`e^{-x}` term by term: with
         \frac{(b/a)^k}{1 + \rho(1-r) + s + k c}.
 
 A job's sojourn time is at least its size and equals it with probability
-:math:`(1-\rho)e^{-\lambda x}` (an empty system and no arrival before it leaves); the class law
-is inverted as :math:`T(x) - x` with that atom at 0. PS serves every job from its arrival, so its
+:math:`(1-\rho)e^{-\lambda x}` (an empty system and no arrival before it leaves). It also equals
+:math:`(k+1)x` with probability
+
+.. math::
+    P(T(x) = (k+1)x) = (1-\rho)\rho^k q(x)^k e^{-\lambda (k+1) x},\qquad
+    q(x) = P(R_e \ge x) = E[(X - x)^+]/E[X]
+
+(:func:`ps_class_atoms`): :math:`k` jobs present at the arrival (geometric, as under PS),
+each with an equilibrium residual of at least :math:`x`, and no arrival: the :math:`k+1` jobs
+share the server until the tagged job has had :math:`x`. Any other outcome has a density (a
+residual below :math:`x` or an arrival epoch enters :math:`T` continuously) when the size law
+has none (a discrete law adds atoms at :math:`x + x_j`). The class law is inverted as
+:math:`T(x) - x` with these atoms subtracted from the transform and added exactly (before,
+only the atom at :math:`x` was: the cdf of M/M/1-PS at load 0.8, :math:`x = 1`, was smooth
+across the jump of 0.0119 at :math:`t = 2` and 6e-3 off next to it). PS serves every job from its arrival, so its
 time until first service is 0 (a point mass).
 
 Derivation and accuracy: ``docs/response_time_distribution.md`` (section on PS).
@@ -166,8 +179,26 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
         tr = ph_ps_transform(lam, ph[0], ph[1], xv)
     if x is None:
         return ResponseTimeDistribution(tr, label)
-    atom = (1.0 - rho) * math.exp(-lam * xv)
-    return ResponseTimeDistribution(tr, label, atom0=atom, shift=xv)
+    atoms = ps_class_atoms(lam, model.size, xv)
+    return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:])
 
 
-__all__ = ["ps_distribution"]
+def ps_class_atoms(lam: float, size, x: float, tail: float = 1e-17) -> list[tuple[float, float]]:
+    r"""The atoms :math:`((k+1)x, (1-\rho)\rho^k q^k e^{-\lambda(k+1)x})`, :math:`k \ge 0`, of
+    the sojourn time of a job of size :math:`x` in the M/G/1-PS queue with a size law without
+    atoms, :math:`q = E[(X - x)^+]/E[X]` (module docstring); terms below ``tail`` are left out.
+    With deterministic sizes :math:`D` (and :math:`x \le D`) they are
+    :func:`qtheory.engine.response_distribution_ps_discrete.deterministic_atoms`."""
+    m = float(size.mean)
+    rho = lam * m
+    q = max(0.0, float(size.tail_moment(1, x)) - x * float(size.sf(x))) / m
+    out = [(x, (1.0 - rho) * math.exp(-lam * x))]
+    ratio = rho * q * math.exp(-lam * x)
+    k = 1
+    while ratio > 0 and out[-1][1] * ratio > tail and k < 10_000:
+        out.append(((k + 1) * x, out[-1][1] * ratio))
+        k += 1
+    return out
+
+
+__all__ = ["ps_class_atoms", "ps_distribution"]

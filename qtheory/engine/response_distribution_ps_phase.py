@@ -54,9 +54,11 @@ Checks: exponential sizes forced through this route agree with the Coffman-Muntz
 closed form of :mod:`qtheory.engine.response_distribution_ps` (transforms to about 1e-14);
 Erlang and hyperexponential sizes agree with the simulator.
 
-A job's sojourn time equals its size with probability :math:`(1-\rho)e^{-\lambda x}` (an
-empty system and no arrival before it leaves); the class law is inverted as :math:`T(x) - x`
-with that atom at 0.
+A job's sojourn time equals :math:`(k+1)x` with probability
+:math:`(1-\rho)\rho^k q(x)^k e^{-\lambda (k+1) x}`, :math:`q(x) = E[(X-x)^+]/E[X]` (``k`` jobs
+present, each with an equilibrium residual of at least ``x``, and no arrival;
+:func:`qtheory.engine.response_distribution_ps.ps_class_atoms`); the class law is inverted as
+:math:`T(x) - x` with those atoms subtracted and added exactly.
 """
 
 from __future__ import annotations
