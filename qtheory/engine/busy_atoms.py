@@ -43,18 +43,23 @@ def _key(v: float) -> float:
     return float(f"{v:.12g}")
 
 
-def extension_law(lam: float, ell: float, d, w) -> dict[float, float]:
+def extension_law(lam: float, ell: float, d, w, kill: float = 0.0) -> dict[float, float]:
     r"""The law of :math:`B_\ell - \ell` (a dict value -> mass), :math:`B_\ell` the busy period
     started by work ``ell`` with Poisson(``lam`` ``w_j``) arrivals of size ``d_j`` (Takács'
     formula above), enumerated by the number of jobs served until a level's mass is below
-    :data:`MASS_MIN` and falling."""
+    :data:`MASS_MIN` and falling.
+
+    ``kill``: the rate of further arrivals whose work has a density (a continuous size law's
+    jobs below a new-job cut-off :math:`c`, when those of size :math:`\ge c` add exactly
+    :math:`c`): an atom needs none of them, a factor :math:`e^{-\text{kill}\,(\ell + v)}`; the
+    masses are then the atomic part of the law only."""
     d = np.asarray(d, float)
     w = np.asarray(w, float)
     keep = (w > 0) & (d > 0)
     d, r = d[keep], lam * w[keep]
     if ell <= 0:
         return {0.0: 1.0}
-    R = float(r.sum())
+    R = float(r.sum()) + float(kill)
     law = {0.0: math.exp(-R * ell)}
     if not d.size:
         return law

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..laws._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
 from ..policies import Policy, get_policy
+from . import busy_atoms
 from . import laplace_inversion as li
 from . import power_series as ps
 from . import response_distribution_generic as rdg
@@ -1020,13 +1021,41 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
     if tr.shifted:
-        atoms = _above(_unconditional_atoms(tr), float(x)) if model.size.is_discrete else None
+        if model.size.is_discrete:
+            atoms = _above(_unconditional_atoms(tr), float(x))
+        else:
+            atoms = _las_class_atoms(model, pol, float(x), _class_atom(tr))
         return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler,
                                         atoms=atoms)
     if model.size.is_discrete:  # T >= X >= the least size
         return ResponseTimeDistribution(tr, label, euler=euler, atoms=_unconditional_atoms(tr),
                                         lower=float(np.min(tr.xs)))
     return ResponseTimeDistribution(tr, label, euler=euler)
+
+
+def _las_class_atoms(model, pol, x: float, atom0: float) -> list[tuple[float, float]] | None:
+    r"""LAS on a continuous size law: the atoms of :math:`T(x)` at :math:`nx`, :math:`n \ge 2`.
+    Every arrival during the job's residence runs up to age :math:`x`, so a job of size
+    :math:`\ge x` adds exactly :math:`x`; with no smaller arrival the residence is a busy
+    period of such jobs started by :math:`x` (Borel):
+
+    .. math::
+        P(T(x) = nx) = (1-\rho_x)\,e^{-\lambda n x}\,
+            \frac{(\lambda \bar F(x)\, n x)^{n-1}}{n!},\qquad
+        \rho_x = \lambda E[\min(X, x)]
+
+    (:func:`qtheory.engine.busy_atoms.extension_law` with the smaller jobs' rate as ``kill``;
+    ``docs/response_time_distribution.md`` section 2). ``None`` for the other policies, whose
+    new jobs either run to completion or not at all."""
+    if pol.formula_form() != "age":
+        return None
+    p = float(model.size.sf(x))
+    if not p > 0:
+        return None
+    lam = float(model.arrival_rate)
+    law = busy_atoms.extension_law(lam, x, [x], [p], kill=lam * (1.0 - p))
+    g0 = law[0.0]
+    return [(x + v, m) for v, m in busy_atoms.to_atoms([law], [0.0], [atom0 / g0]) if v > 0]
 
 
 def _above(atoms, c: float) -> list[tuple[float, float]]:

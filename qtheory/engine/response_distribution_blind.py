@@ -35,8 +35,8 @@ import math
 import numpy as np
 
 from ..laws._quadrature import head_node, panels, size_range
+from . import busy_atoms, soap_exact
 from . import response_distribution as rd
-from . import soap_exact
 from .distribution import ResponseTimeDistribution
 
 #: Gauss-Legendre nodes per panel (in log age) of a stretch that follows a falling rank
@@ -337,6 +337,45 @@ class BlindTransform:
     def atom(self) -> float:
         return float(np.sum(self.ws * self._class_moments()[2]))
 
+    def class_atoms(self, size, tail: float = 1e-17) -> list[tuple[float, float]]:
+        r"""The atoms of :math:`T - x` above 0 of a class (``[]`` for the unconditional law and
+        for waiting times, whose only atom is at 0).
+
+        On a plateau of length :math:`L` at a level whose new-job cut-off is :math:`c`
+        (:math:`0 < c < \infty`), every arrival runs and a job of size :math:`\ge c` adds exactly
+        :math:`c`: with no other arrival, the plateau's busy period is :math:`L + nc` after
+        :math:`n` such jobs, with probability (Takacs' hitting-time theorem for the M/D/1 busy
+        period started by :math:`L`, times no arrival of a smaller job)
+
+        .. math::
+            \frac{L}{L + nc}\,e^{-\lambda (L + nc)}\,\frac{(\lambda \bar F(c) (L + nc))^n}{n!}.
+
+        Plateaus with the same cut-off add their lengths (busy periods are additive in the work
+        that starts them); the atoms of :math:`T - x` are :math:`P(V = 0)` times the product over
+        the cut-offs, times :math:`e^{-\lambda \ell}` for the stretches' length :math:`\ell` with
+        a positive cut-off, at :math:`\sum_g n_g c_g`. A stretch (a falling level) adds no atom:
+        its cut-off moves, so an arrival there adds an amount that depends on its epoch. LAS
+        (Gittins on a decreasing-hazard law) is one plateau, :math:`L = c = x`."""
+        if not self.shifted:
+            return []
+        cuts = self._cuts[self._thr_res]
+        L = self._res_len
+        keep = np.isfinite(cuts) & (cuts > 0) & (L > 0)
+        if not keep.any():
+            return []
+        cg, inv = np.unique(cuts[keep], return_inverse=True)
+        Lg = np.bincount(inv, weights=L[keep])
+        lam = self.lam
+        law = {0.0: 1.0}
+        for c, ell in zip(cg.tolist(), Lg.tolist(), strict=True):
+            p = float(size.sf(c))
+            if p > 0:
+                g = busy_atoms.extension_law(lam, ell, [c], [p], kill=lam * (1.0 - p))
+                g0 = g[0.0]
+                law = busy_atoms.convolve(law, {v: m / g0 for v, m in g.items()})
+        base = self.atom()  # P(V = 0) and no arrival that runs: the mass at v = 0
+        return [(v, m) for v, m in busy_atoms.to_atoms([law], [0.0], [base]) if v > 0]
+
     # -- the transform -----------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
         s = np.asarray(s, complex)
@@ -385,7 +424,9 @@ def build(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     if tr.shifted:
-        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
+        xv = float(x)
+        atoms = [(xv + pos, m) for pos, m in tr.class_atoms(model.size)]
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=xv, atoms=atoms)
     # every response time is at least the least size
     return ResponseTimeDistribution(tr, label, lower=float(model.size.support[0]))
 
