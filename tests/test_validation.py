@@ -540,3 +540,53 @@ def test_model_first_argument_order():
         [b.value for b in qt.analytic_bounds("pspjf", size, q.load, 2.0, 0.5)]
     with pytest.raises(TypeError, match="load"):
         qt.consistency(q, "spjf", 0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# multiplicative errors too narrow for the factor routes (explore profile: sigma ~ 0 gave a
+# ZeroDivisionError in TRAIL, sigma = 1e-20 gave E[T] = 0 for SPRPT, 9e-5 off at a BoundedMultiplicative width of 1e-12)
+# --------------------------------------------------------------------------------------------
+_POLS = ("sprpt", "pspjf", "spjf", "trail")
+
+
+def _means(pred, size=None):
+    q = qt.MG1(0.5, size or qt.Exponential(1.0), pred)
+    return np.array([float(q.mean_response_time(p)) for p in _POLS])
+
+
+@pytest.mark.parametrize("pred", [qt.LogNormalPrediction(1e-300), qt.LogNormalPrediction(1e-20),
+                                  qt.LogNormalPrediction(1e-7), qt.UniformPrediction(1e-300),
+                                  qt.UniformPrediction(1e-17)], ids=repr)
+def test_errors_below_the_perfect_spread_are_evaluated_as_perfect(pred):
+    """Below ``PERFECT_SPREAD`` (1e-6) the exact means differ from the perfect ones by
+    O(spread^2) (about 0.3 sigma^2 relative for log-normal errors on Exp sizes): they are
+    evaluated as perfect; slowdowns that diverge for any under-prediction stay infinite, and the
+    simulator still draws the errors."""
+    assert pred.is_perfect and pred.is_noisy
+    np.testing.assert_allclose(_means(pred), _means(qt.PerfectPrediction()), rtol=1e-13)
+    assert math.isinf(qt.MG1(0.5, qt.Exponential(1.0), pred).mean_slowdown("sprpt"))
+    weib = qt.Weibull(2.0, 1.0)  # E[1/X] finite: the perfect slowdown
+    assert float(qt.MG1(0.5, weib, pred).mean_slowdown("sprpt")) == pytest.approx(
+        float(qt.MG1(0.5, weib, qt.PerfectPrediction()).mean_slowdown("sprpt")), rel=1e-13)
+    if getattr(pred, "sigma", getattr(pred, "alpha", 0.0)) > 1e-12:  # resolvable in doubles
+        x = np.ones(64)
+        assert np.any(pred.sample(x, np.random.default_rng(1)) != x)
+
+
+def test_errors_just_above_the_perfect_spread_agree_with_the_limit():
+    """The factor route at a spread of 2e-6 against the perfect limit: O(sigma^2) apart
+    (measured 4e-12 for log-normal errors, 2e-14 for uniform ones)."""
+    ref = _means(qt.PerfectPrediction())
+    for pred in (qt.LogNormalPrediction(2e-6), qt.UniformPrediction(2e-6)):
+        assert not pred.is_perfect
+        np.testing.assert_allclose(_means(pred), ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("law", ["uniform", "loguniform"])
+def test_narrow_bounded_multiplicative_is_its_mean_factor(law):
+    """beta = 0.7 and alpha = 0.7 (1 + 1e-12): the deterministic factor E[Z] = 0.7 (1 + 5e-13),
+    to O(width^2); within 1e-9 of the factor 0.7 itself (first order in the width)."""
+    pred = qt.BoundedMultiplicative(0.7, 0.7 * (1 + 1e-12), law)
+    z0 = 0.5 * (pred.alpha + pred.beta)
+    np.testing.assert_allclose(_means(pred), _means(qt.BoundedMultiplicative(z0, z0)), rtol=1e-14)
+    np.testing.assert_allclose(_means(pred), _means(qt.BoundedMultiplicative(0.7, 0.7)), rtol=1e-9)

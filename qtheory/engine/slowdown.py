@@ -90,10 +90,14 @@ def mean_slowdown(model, policy: Policy) -> float:
     """E[T/X] of ``policy`` in ``model`` (``inf`` where it diverges)."""
     size, lam = model.size, model.arrival_rate
     form, desc = policy.formula_form(), policy.descriptor
+    inv_inf = inverse_mean_infinite(size)
     if desc == "prediction" and model.prediction is not None and model.prediction.is_perfect \
             and form in ("nonpreemptive", "static", "remaining"):
+        if inv_inf and form == "remaining" and model.prediction.is_noisy:
+            # an error evaluated as perfect (below PERFECT_SPREAD) still under-predicts some
+            # tiny jobs, which then wait for old jobs' second intervals: E[T/X] = inf
+            return math.inf
         desc = "size"  # Y = X: the size-based twin (SJF, PSJF, SRPT)
-    inv_inf = inverse_mean_infinite(size)
     rho = model.load
     if form == "sharing":
         return 1.0 / (1.0 - rho)
