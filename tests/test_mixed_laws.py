@@ -237,3 +237,29 @@ def test_a_size_next_to_an_atom_stays_on_its_side(size, policy):
         ref_vals = [q.response_time(policy, a * (1 - 1e-9)), own.response_time(policy, a),
                     q.response_time(policy, a * (1 + 1e-9))]
         assert got == pytest.approx(ref_vals, rel=1e-7), (a, got, ref_vals)
+
+
+@pytest.mark.xfail(strict=True, reason="known: the discretised Gittins route on a mixed law is "
+                   "ill-conditioned (Gittins ranks from differences of tabulated tails near the "
+                   "atom): 1e-13 relative noise in the tail moments moves E[T] by up to 1.4%")
+def test_gittins_on_a_mixed_law_is_stable_under_rounding(monkeypatch):
+    """The law of test_gittins_on_a_mixed_law_is_the_limit_of_discrete_laws with the exponential
+    components' partial and tail moments multiplied by 1 + 1e-13 N(0, 1) (seeded): a
+    well-conditioned evaluation moves by O(1e-13); this one gave 5.7058, 5.7533 and 5.7869
+    for three seeds against 5.7863 (and 5.7365 with incomplete gamma functions accurate to
+    1e-15 instead of scipy's 5e-14)."""
+    from qtheory.laws import sizes
+
+    rng = np.random.default_rng(1)
+    part, tail = sizes.Exponential._partial, sizes.Exponential._tail
+
+    def noisy(fn):
+        return lambda self, k, x: fn(self, k, x) * (1 + 1e-13 * rng.standard_normal(np.shape(x)))
+
+    size = qt.Mixture([qt.Exponential(0.3), qt.Deterministic(1.0), qt.Exponential(5.0)], [0.5, 0.3, 0.2])
+    lam = 0.8 / size.mean
+    clean = float(qt.MG1(lam, size).mean_response_time(qt.Gittins()))
+    monkeypatch.setattr(sizes.Exponential, "_partial", noisy(part))
+    monkeypatch.setattr(sizes.Exponential, "_tail", noisy(tail))
+    size2 = qt.Mixture([qt.Exponential(0.3), qt.Deterministic(1.0), qt.Exponential(5.0)], [0.5, 0.3, 0.2])
+    assert float(qt.MG1(lam, size2).mean_response_time(qt.Gittins())) == pytest.approx(clean, rel=1e-3)

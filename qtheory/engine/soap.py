@@ -111,7 +111,7 @@ def srpt_waiting(size, lam, x):
     L = _col(lam)
     x = np.asarray(x, float)[None, :]
     le, lt = _size_loads(size, x)
-    return L * (size.partial_moment(2, x) + x * x * size.sf(x)) / (2 * (1 - L * le) * (1 - L * lt))
+    return L * (size.partial_moment(2, x) + size.power_sf(2, x)) / (2 * (1 - L * le) * (1 - L * lt))
 
 
 def sjf_mean(size, lam):

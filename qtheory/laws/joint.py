@@ -325,8 +325,7 @@ class PerfectJoint(Joint):
         return self.size.partial_moment(2, v)
 
     def C(self, v):
-        v = np.asarray(v, float)
-        return np.where(v > 0, v * v * self.size.sf(v), 0.0)
+        return self.size.power_sf(2, np.asarray(v, float))
 
     def G(self, v):
         return self.size.sf(v)

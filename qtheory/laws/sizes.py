@@ -81,11 +81,11 @@ class Exponential(SizeLaw):
 
     def _partial(self, k, x):
         z = np.maximum(x, 0.0) / self._m
-        return self.moment(k) * _incgamma.gammainc(k + 1, z)
+        return self.moment(k) * special.gammainc(k + 1, z)
 
     def _tail(self, k, x):
         z = np.maximum(x, 0.0) / self._m
-        return self.moment(k) * _incgamma.gammaincc(k + 1, z)
+        return self.moment(k) * special.gammaincc(k + 1, z)
 
     def _moments_upto(self, kmax, x, tail):
         m = np.array([self.moment(k) for k in range(kmax + 1)])
@@ -275,10 +275,10 @@ class Erlang(SizeLaw):
         return _pow(self._s, k) * float(special.poch(self._n, k))
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
-        return self.moment(k) * _incgamma.gammainc(self._n + k, np.maximum(x, 0.0) / self._s)
+        return self.moment(k) * special.gammainc(self._n + k, np.maximum(x, 0.0) / self._s)
 
     def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
-        return self.moment(k) * _incgamma.gammaincc(self._n + k, np.maximum(x, 0.0) / self._s)
+        return self.moment(k) * special.gammaincc(self._n + k, np.maximum(x, 0.0) / self._s)
 
     def _moments_upto(self, kmax, x, tail):
         if self._n + kmax > _incgamma.MAX_ORDER:
@@ -357,10 +357,10 @@ class HyperExponential(SizeLaw):
         return math.gamma(k + 1) * np.sum(self._p * self._m**k * fn(k + 1, z), axis=-1)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
-        return self._branches(k, x, _incgamma.gammainc)
+        return self._branches(k, x, special.gammainc)
 
     def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
-        return self._branches(k, x, _incgamma.gammaincc)
+        return self._branches(k, x, special.gammaincc)
 
     def pdf(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)
