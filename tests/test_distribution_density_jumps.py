@@ -20,7 +20,7 @@ of a job below x_min has the constant density lambda P(X < x) there):
 * PSJF: int f(x) (1 - rho_x) e^{-lambda_x x} (1 + lambda_x (t - x)) dx, rho_x = lambda E[X; X <= x];
 * SRPT: int f(x) e^{-lambda (x F(x) - E[X; X < x])} (p_0 + c_x (t - x)) dx with
   p_0 = 1 - rho_x - lambda x P(X > x), c_x = p_0 lambda_x + lambda P(X > x) (the sparse piece
-  x 1{X > x} of the old work, a residual of density lambda P(X > x) on [0, x]).""" 
+  x 1{X > x} of the old work, a residual of density lambda P(X > x) on [0, x])."""
 
 from __future__ import annotations
 
