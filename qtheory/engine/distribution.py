@@ -305,8 +305,20 @@ class ResponseTimeDistribution:
         r"""``sf(t)`` and the density at ``t > 0`` of a split law: the atoms' part
         :math:`\int_{x > t} f a` and :math:`f(t)a(t)` directly, the rest by inverting
         :math:`(\bar R - \tilde R(s))/s` and :math:`\tilde R(s)` at :math:`t - c`
-        (:math:`\tilde R` the rest's transform shifted by :math:`c`, ``split.rest_lst``)."""
+        (:math:`\tilde R` the rest's transform shifted by :math:`c`, ``split.rest_lst``); below
+        ``split.near_below``, the same from ``split.near()`` (a finer rule next to :math:`c`)."""
         sp = self._split
+        below = getattr(sp, "near_below", 0.0)
+        if below > 0 and np.any(t < below):  # next to c: the split on a finer rule
+            near = t < below
+            sf, pdf = np.empty(t.shape), np.empty(t.shape)
+            sf[near], pdf[near] = self._split_eval(sp.near(), t[near])
+            if np.any(~near):
+                sf[~near], pdf[~near] = self._split_eval(sp, t[~near])
+            return sf, pdf
+        return self._split_eval(sp, t)
+
+    def _split_eval(self, sp, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sf = sp.part_total - sp.part_cdf(t)
         pdf = sp.part_pdf(t)
         u = t - sp.c
