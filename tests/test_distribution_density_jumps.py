@@ -120,3 +120,25 @@ def test_fcfs_next_to_a_jump_inside_the_range():
     t = np.array([2.5, 2.9, 3.1, 3.5])
     ref = 0.2 * np.exp(lam * t) * (math.exp(-2 * lam) - np.exp(-lam * np.minimum(t, 3.0))) / lam
     assert np.max(np.abs(d.cdf(t) - ref)) < 2e-6
+
+
+def test_srpt_on_a_mixture_with_a_gap():
+    # Uniform(1, 2) and Uniform(3, 4) half and half: the density jumps at 1, 2, 3, 4 and the
+    # size rule's head node lies below the least size (a class below the shift); t < 2
+    size = qt.Mixture([qt.Uniform(1.0, 2.0), qt.Uniform(3.0, 4.0)], [0.5, 0.5])
+    q = qt.MG1(0.8 / size.mean, size)
+    d = q.response_time_distribution("srpt")
+    for t in (1.002, 1.2, 1.8):
+        assert d.cdf(t) == pytest.approx(_low_t_cdf(size, q.arrival_rate, "srpt", t), abs=5e-8)
+
+
+def test_percentiles_next_to_the_jump():
+    q = _model()
+    lam = q.arrival_rate
+    d = q.response_time_distribution("fcfs")
+    for level in (1e-3, 0.05, 0.15):
+        t = float(d.ppf(level))
+        ref = 0.2 * quad(lambda x, t=t: ALPHA * x ** (-ALPHA - 1) * math.exp(lam * (t - x)), 1.0, t,
+                         epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+        assert 1.0 < t < 2.0
+        assert ref == pytest.approx(level, abs=1e-9)
