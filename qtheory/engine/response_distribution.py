@@ -1185,6 +1185,8 @@ class DensityAtoms:
         r""":math:`\int_{x \le t} f(x)a(x)\,dx` on the size rule (full panels below ``t`` and a
         Gauss-Legendre panel up to ``t``)."""
         t = np.atleast_1d(np.asarray(t, float))
+        if self.kind == "constant":  # FCFS: a constant times the size law's own cdf
+            return self.a[0] * np.asarray(self.rule.size.cdf(t), float)
         Xe, We, npre = self.rule.below_parts(t)
         return self._cum[npre] + np.sum(We * self.mass(Xe), axis=1)
 
@@ -1204,10 +1206,13 @@ class DensityAtoms:
             r = tr.rule
             psi = np.empty(flat.size, complex)
             _psi_compensated(flat, np.ascontiguousarray(r.x, float), np.ascontiguousarray(r.w, float), psi)
-            if GRADE is not None and c > 0:
-                r = _rule(r.size, WIDTH_FINE, GRADE)
-            psc = np.empty(flat.size, complex)
-            _psi_compensated(flat, np.ascontiguousarray(r.x - c, float), np.ascontiguousarray(r.w, float), psc)
+            if c > 0:
+                if GRADE is not None:
+                    r = _rule(r.size, WIDTH_FINE, GRADE)
+                psc = np.empty(flat.size, complex)
+                _psi_compensated(flat, np.ascontiguousarray(r.x - c, float), np.ascontiguousarray(r.w, float), psc)
+            else:
+                psc = psi
             xc = float(r.w.sum()) - psc
             out = self.a[0] * tr.lam * psi / (flat - tr.lam * psi) * xc
             return out.reshape(s.shape)
