@@ -1210,10 +1210,12 @@ class DensityAtoms:
         t = np.atleast_1d(np.asarray(t, float))
         if self.kind == "constant":  # FCFS: a constant times the size law's own cdf
             return self.a[0] * np.asarray(self.rule.size.cdf(t), float)
+        # every order's set {X <= t / (k + 1)} in one call
+        Xe, We, npre = self.rule.below_parts(np.concatenate([t / (k + 1) for k in range(self.K + 1)]))
         out = np.zeros(t.shape)
         for k in range(self.K + 1):
-            Xe, We, npre = self.rule.below_parts(t / (k + 1))
-            out += self._cum[k][npre] + np.sum(We * self.mass_k(Xe, k), axis=1)
+            sl = slice(k * t.size, (k + 1) * t.size)
+            out += self._cum[k][npre[sl]] + np.sum(We[sl] * self.mass_k(Xe[sl], k), axis=1)
         return out
 
     def part_pdf(self, t) -> np.ndarray:
@@ -1247,8 +1249,13 @@ class DensityAtoms:
             out = self.a[0] * tr.lam * psi / (flat - tr.lam * psi) * xc
             return out.reshape(s.shape)
         L = tr.lst_classes(flat, offset=c)
+        # e^{-s((k+1) x - c)} = e^{-s(x - c)} (e^{-s x})^k (x >= c where the weight is > 0)
+        E = np.exp(-flat[:, None] * np.maximum(tr.xs - c, 0.0)[None, :])
+        E1 = np.exp(-flat[:, None] * tr.xs[None, :]) if self.K else None
         for k, ak in enumerate(self._ak):
-            L = L - ak[None, :] * np.exp(-flat[:, None] * np.maximum((k + 1) * tr.xs - c, 0.0)[None, :])
+            if k:
+                E = E * E1
+            L = L - ak[None, :] * E
         return (L @ tr.ws).reshape(s.shape)
 
 
