@@ -81,8 +81,14 @@ class ResponseTimeDistribution:
 
     def __init__(self, transform, label: str, atom0: float = 0.0, shift: float = 0.0,
                  euler: tuple[float, int, int] = (li.EULER_A, li.EULER_N, li.EULER_M),
-                 atoms=None, lower: float | None = None):
+                 atoms=None, lower: float | None = None, split=None):
         self._t = transform
+        #: an unconditional law split into the atoms' density part, added directly, and the
+        #: rest, inverted from ``split.c`` on (``DensityAtoms`` of
+        #: :mod:`qtheory.engine.response_distribution`); ``None``: the whole law is inverted
+        self._split = split
+        if split is not None:
+            lower = split.c if lower is None else max(float(lower), split.c)
         #: Euler parameters (A, n, m) of the inversion (more terms for laws with kinks)
         self.euler = euler
         self.label = label
@@ -180,6 +186,8 @@ class ResponseTimeDistribution:
         r""":math:`P(T' > t)` at ``t > 0``: the atoms above ``t`` plus the inversion of
         :math:`\big(1 - \tilde T(s) - \sum_i m_i (1 - e^{-s a_i})\big)/s`, the tail of the rest
         of the law (continuous at every :math:`a_i`)."""
+        if self._split is not None:
+            return self._split_sf_pdf(t)[0]
         a, m = self._apos, self._amass
 
         def F(s):
@@ -279,6 +287,8 @@ class ResponseTimeDistribution:
         r"""``sf(t)`` and the density of the continuous part at ``t > 0`` from one call of the
         transform: :math:`(1 - \tilde T(s))/s` and :math:`\tilde T(s) - P(T = 0)` inverted on
         the same Euler nodes."""
+        if self._split is not None:
+            return self._split_sf_pdf(t)
         alpha, omega = li.euler_nodes(*self.euler)
         s = alpha[None, :] / t[:, None]
         L = self._t.lst(s)
@@ -289,6 +299,38 @@ class ResponseTimeDistribution:
         else:
             sf = _dot(((1.0 - L) / s).real, omega) / t
         pdf = _dot((L - self.atom0).real, omega) / t
+        return sf, pdf
+
+    def _split_sf_pdf(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""``sf(t)`` and the density at ``t > 0`` of a split law: the atoms' part
+        :math:`\int_{x > t} f a` and :math:`f(t)a(t)` directly, the rest by inverting
+        :math:`(\bar R - \tilde R(s))/s` and :math:`\tilde R(s)` at :math:`t - c`
+        (:math:`\tilde R` the rest's transform shifted by :math:`c`, ``split.rest_lst``); below
+        ``split.near_below``, the same from ``split.near()`` (a finer rule next to :math:`c`)."""
+        sp = self._split
+        below = getattr(sp, "near_below", 0.0)
+        if below > 0 and np.any(t < below):  # next to c: the split on a finer rule
+            near = t < below
+            sf, pdf = np.empty(t.shape), np.empty(t.shape)
+            sf[near], pdf[near] = self._split_eval(sp.near(), t[near])
+            if np.any(~near):
+                sf[~near], pdf[~near] = self._split_eval(sp, t[~near])
+            return sf, pdf
+        return self._split_eval(sp, t)
+
+    def _split_eval(self, sp, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sf = sp.part_total - sp.part_cdf(t)
+        pdf = sp.part_pdf(t)
+        u = t - sp.c
+        pos = u > 0
+        if np.any(pos):
+            alpha, omega = li.euler_nodes(*self.euler)
+            up = u[pos]
+            s = alpha[None, :] / up[:, None]
+            R = sp.rest_lst(s)
+            sf[pos] += _dot(((sp.rest_total - R) / s).real, omega) / up
+            pdf[pos] += _dot(R.real, omega) / up
+        sf[~pos] += sp.rest_total
         return sf, pdf
 
     def _solve(self, p: np.ndarray, rtol: float, lo=None, hi=None) -> np.ndarray:
