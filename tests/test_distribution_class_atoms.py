@@ -136,3 +136,16 @@ def test_ps_class_atoms_against_tagged_job_draws():
         se = math.sqrt(max(at[n] * (1 - at[n]), 1e-12) / T.size)
         assert abs(p - at[n]) < normal_halfwidth(se), (n, p, at[n])
     assert at[2] > 0.01
+
+
+def test_unconditional_las_split_uses_the_class_atoms():
+    """The unconditional LAS law's split (atoms' part added directly, ``DensityAtoms``) holds
+    the same atoms at (k + 1) x as the class laws checked by simulation above (it had
+    q^k / k! instead of q^k (k + 1)^(k-1) / k!: 3x too small at k = 2)."""
+    for size in (qt.Exponential(1.0), qt.Pareto(2.5, 1.0)):
+        q = qt.MG1(0.8 / size.mean, size)
+        split = q.response_time_distribution("las")._split
+        for x in (1.05, 1.7, 3.0):
+            cls = [m for _, m in q.response_time_distribution("las", x=x).atoms]
+            got = [float(split.mass_k(np.array([x]), k)[0]) for k in range(min(len(cls), 4))]
+            np.testing.assert_allclose(got, cls[: len(got)], rtol=1e-12)

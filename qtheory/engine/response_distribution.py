@@ -1086,6 +1086,12 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
+def _borel(q, k: int):
+    r""":math:`q^k (k+1)^{k-1}/k!`: LAS's atom at :math:`(k+1)x` relative to the one at
+    :math:`x`, with :math:`q = \lambda x \bar F(x) e^{-\lambda x}` (:func:`_las_class_atoms`)."""
+    return np.asarray(q, float) ** k * float(k + 1) ** (k - 1) / math.factorial(k)
+
+
 def _las_class_atoms(model, pol, x: float, atom0: float) -> list[tuple[float, float]] | None:
     r"""LAS on a continuous size law: the atoms of :math:`T(x)` at :math:`nx`, :math:`n \ge 2`.
     Every arrival during the job's residence runs up to age :math:`x`, so a job of size
@@ -1198,7 +1204,7 @@ class DensityAtoms:
         self.K = 0
         if tr.kind == "age":
             qmax = float(np.max(self._las_ratio(np.concatenate([r.px, tr.xs]))))
-            while self.K < 30 and qmax ** (self.K + 1) / math.factorial(self.K + 1) > 1e-15:
+            while self.K < 30 and _borel(qmax, self.K + 1) > 1e-15:
                 self.K += 1
         self._cum = [np.concatenate([[0.0], np.cumsum(r.pw * self.mass_k(r.px, k))]) for k in range(self.K + 1)]
         self._ak = [self.a] + [self.mass_k(tr.xs, k) for k in range(1, self.K + 1)]
@@ -1218,20 +1224,21 @@ class DensityAtoms:
         return atom_mass(self.rule.size, self.lam, self.kind, x)
 
     def _las_ratio(self, x) -> np.ndarray:
-        r"""LAS: :math:`q(x) = \lambda x P(X \ge x)e^{-\lambda x}`, the rate of busy periods
-        during the residence times the probability that one lasts exactly :math:`x` (its first
-        job reaches age :math:`x` with no arrival): the class's atom at :math:`(k+1)x` is
-        :math:`a(x)q(x)^k/k!`."""
+        r"""LAS: :math:`q(x) = \lambda x P(X \ge x)e^{-\lambda x}`; the class's atom at
+        :math:`(k+1)x` is :math:`a(x)q(x)^k(k+1)^{k-1}/k!` (Borel: the residence is a busy
+        period started by :math:`x` in which every arrival is a job of size :math:`\ge x` that
+        adds exactly :math:`x`; see :func:`_las_class_atoms`)."""
         x = np.asarray(x, float)
         size = self.rule.size
         return self.lam * x * (1.0 - size.cdf(x, strict=True)) * np.exp(-self.lam * x)
 
     def mass_k(self, x, k: int) -> np.ndarray:
-        r"""The class atoms at :math:`(k+1)x`: :math:`a(x)` (k = 0), LAS :math:`a(x)q(x)^k/k!`."""
+        r"""The class atoms at :math:`(k+1)x`: :math:`a(x)` (k = 0), LAS
+        :math:`a(x)q(x)^k(k+1)^{k-1}/k!`."""
         m = self.mass(x)
         if k == 0:
             return m
-        return m * self._las_ratio(x) ** k / math.factorial(k)
+        return m * _borel(self._las_ratio(x), k)
 
     def part_cdf(self, t) -> np.ndarray:
         r""":math:`\sum_k \int_{(k+1)x \le t} f(x)a_k(x)\,dx` on the size rule (full panels below
