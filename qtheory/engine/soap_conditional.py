@@ -258,26 +258,44 @@ class CondBatch:
                                                             tol=1e-15)), np.exp(tlo))
         ulo = np.log(xs[rows, np.maximum(i - 1, 0)])
         uhi = np.minimum(np.log(xs[rows, np.minimum(i + 1, xs.shape[1] - 1)]), np.log(self.xtop))
-        g = (math.sqrt(5.0) - 1.0) / 2.0
+        um = np.clip(np.log(xs[rows, i]), ulo, uhi)
 
         def f(u):
             return np.log(self.inv_h(np.exp(u)))  # minimise log(1/h)
 
-        x1 = uhi - g * (uhi - ulo)
-        x2 = ulo + g * (uhi - ulo)
-        f1, f2 = f(x1), f(x2)
-        for _ in range(44):
-            left = f1 <= f2
-            uhi = np.where(left, x2, uhi)
-            ulo = np.where(left, ulo, x1)
-            nx1 = uhi - g * (uhi - ulo)
-            nx2 = ulo + g * (uhi - ulo)
-            x1n = np.where(left, nx1, x2)
-            x2n = np.where(left, x1, nx2)
-            fx = f(np.where(left, nx1, nx2))
-            f1, f2 = np.where(left, fx, f2), np.where(left, f1, fx)
-            x1, x2 = x1n, x2n
-        up = 0.5 * (ulo + uhi)
+        # successive parabolic interpolation in the bracket [ulo, uhi] around the best node um
+        # (golden-section steps where the parabola leaves the bracket or stalls): the
+        # minimum of a smooth function to ~1e-9 in a few steps; m = 1/h(a_p) is then exact to
+        # rounding (its error is quadratic in that of a_p)
+        fl, fm, fh = f(ulo), f(um), f(uhi)
+        uend, fend = uhi, fh  # the minimum may be the end x_top (hazard rising all along)
+        g = (3.0 - math.sqrt(5.0)) / 2.0
+        for _ in range(12):
+            d1, d2 = um - ulo, um - uhi
+            p1, p2 = d1 * (fm - fh), d2 * (fm - fl)
+            den = 2.0 * (p1 - p2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ut = um - (d1 * p1 - d2 * p2) / den
+            w = uhi - ulo
+            gold = np.where(uhi - um > um - ulo, um + g * (uhi - um), um - g * (um - ulo))
+            bad = ~np.isfinite(ut) | (ut <= ulo + 1e-3 * w) | (ut >= uhi - 1e-3 * w)
+            ut = np.where(bad, gold, ut)
+            # keep the new point off the current best one
+            tiny = 1e-12 * np.maximum(np.abs(um), 1.0)
+            ut = np.where(np.abs(ut - um) < tiny, um + np.where(uhi - um > um - ulo, tiny, -tiny), ut)
+            ft = f(ut)
+            better = ft < fm
+            right = ut > um
+            # the new bracket: around the better of (um, ut)
+            nlo = np.where(better, np.where(right, um, ulo), np.where(right, ulo, ut))
+            nfl = np.where(better, np.where(right, fm, fl), np.where(right, fl, ft))
+            nhi = np.where(better, np.where(right, uhi, um), np.where(right, ut, uhi))
+            nfh = np.where(better, np.where(right, fh, fm), np.where(right, ft, fh))
+            um, fm = np.where(better, ut, um), np.where(better, ft, fm)
+            ulo, fl, uhi, fh = nlo, nfl, nhi, nfh
+            if np.all(uhi - ulo < 1e-10 * np.maximum(np.abs(um), 1.0)):
+                break
+        up = np.where(fend <= fm, uend, um)
         self.ap = np.exp(up)
         self.m = self.inv_h(self.ap)
         self.top_rank = self.inv_h(self.xtop)
@@ -286,15 +304,19 @@ class CondBatch:
         """The Gittins rank r(y, a) at ages a <= a_p (shape (n, m))."""
         a = np.asarray(a, float)
         n, mm = a.shape
-        Sa, Ia = self.S(a), self.I_tail(a)
+        ma = self.moments(a, 2)  # located once: every step below reuses the a side
+        Sa = ma[0][1]
+        Ia = np.maximum(ma[1][1] - a * Sa, 0.0)
         ap = np.broadcast_to(self.ap[:, None], a.shape)
         top = np.broadcast_to(self.xtop[:, None], a.shape)
 
         def phi(u):
             b = np.exp(u)
-            Sb = self.S(b)
+            mb = self.moments(b, 2)
+            Sb = mb[0][1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                return self.S_int(a, b) - self.between(0, a, b) * Sb / self.k(b, self.y[:, None])
+                return (self.S_int(a, b, ma, mb)
+                        - _between(ma, mb, 0) * Sb / self.k(b, self.y[:, None]))
 
         ulo, uhi = np.log(np.maximum(ap, a)), np.log(top)
         flo, fhi = phi(ulo), phi(uhi)
@@ -304,9 +326,10 @@ class CondBatch:
             ub = _illinois(phi, ulo, np.where(tail, ulo + 1.0, uhi), np.where(tail, 1.0, flo),
                            np.where(tail, -1.0, fhi), tol=1e-11)
         b = np.exp(ub)
-        Sb = self.S(b)
+        mb = self.moments(b, 2)
+        Sb = mb[0][1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = self.S_int(a, b) / self.between(0, a, b)
+            ratio = self.S_int(a, b, ma, mb) / _between(ma, mb, 0)
             ih = Sb / self.k(b, self.y[:, None])
         # next to the peak (b* -> a_p) the ratio cancels: 1/h(b*) there (its error is the
         # derivative of 1/h at b*, which vanishes at the peak, times the error of b*)
@@ -325,46 +348,57 @@ class CondBatch:
         tau = np.clip((2 * u - e0 - e1) / (e1 - e0), -1.0, 1.0)
         return u, p, rows, cumulative_weights(tau)
 
-    def both(self, j: int, t):
-        """(head, tail): E[X^j; X <= t] and E[X^j; X > t] (times f_Y), each accurate
-        relative to itself."""
+    def moments(self, t, nj: int = 3):
+        """[(head, tail) for j < nj]: E[X^j; X <= t] and E[X^j; X > t] (times f_Y), each
+        accurate relative to itself; ``t`` located on the panels once for all j."""
         t = np.asarray(t, float)
         sq = t.ndim == 1
         if sq:
             t = t[:, None]
         e = self.edges
         u, p, rows, cw = self._locate(t)
-        w = self.mw[j][rows, p]
-        left = np.einsum("nmk,nmk->nm", cw, w)
-        right = np.einsum("nmk,nmk->nm", (_FULLW - cw), w)
-        hd = self.L[j][rows, p] + left
-        tl = self.T[j][rows, p + 1] + right
         below, above = u <= e[:, :1], u >= e[:, -1:]
-        hd = np.where(below, 0.0, np.where(above, self.L[j][:, -1:], hd))
-        tl = np.where(below, self.T[j][:, :1], np.where(above, 0.0, tl))
-        return (hd[:, 0], tl[:, 0]) if sq else (hd, tl)
+        cwr = _FULLW - cw
+        out = []
+        for j in range(nj):
+            w = self.mw[j][rows, p]
+            left = np.einsum("nmk,nmk->nm", cw, w)
+            right = np.einsum("nmk,nmk->nm", cwr, w)
+            hd = self.L[j][rows, p] + left
+            tl = self.T[j][rows, p + 1] + right
+            hd = np.where(below, 0.0, np.where(above, self.L[j][:, -1:], hd))
+            tl = np.where(below, self.T[j][:, :1], np.where(above, 0.0, tl))
+            out.append((hd[:, 0], tl[:, 0]) if sq else (hd, tl))
+        return out
+
+    def both(self, j: int, t):
+        """(head, tail): E[X^j; X <= t] and E[X^j; X > t] (times f_Y), each accurate
+        relative to itself."""
+        return self.moments(t, j + 1)[j]
 
     def between(self, j: int, a, b):
         r""":math:`\int_a^b x^j k_y(x) dx` without cancellation (from the nearer end)."""
-        ha, ta = self.both(j, a)
-        hb, tb = self.both(j, b)
-        return np.where(hb <= ta, hb - ha, ta - tb)
+        return _between(self.moments(a, j + 1), self.moments(b, j + 1), j)
 
-    def S_int(self, a, b):
-        r""":math:`\int_a^b S(t) dt = E[(\min(X, b) - a)^+]` (times f_Y), for a <= b."""
+    def S_int(self, a, b, ma=None, mb=None):
+        r""":math:`\int_a^b S(t) dt = E[(\min(X, b) - a)^+]` (times f_Y), for a <= b
+        (``ma``, ``mb``: :meth:`moments` at a and b where known)."""
         a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
-        m0, m1 = self.between(0, a, b), self.between(1, a, b)
+        ma = self.moments(a, 2) if ma is None else ma
+        mb = self.moments(b, 2) if mb is None else mb
+        m0, m1 = _between(ma, mb, 0), _between(ma, mb, 1)
         fin = np.isfinite(b)
-        last = np.where(fin, (np.where(fin, b, 0.0) - a) * self.S(np.where(fin, b, 0.0)), 0.0)
+        last = np.where(fin, (np.where(fin, b, 0.0) - a) * mb[0][1], 0.0)
         return np.maximum(m1 - a * m0, 0.0) + last
 
     def old_square(self, B, C):
         r""":math:`E[((\min(X, C) - B)^+)^2]` (times f_Y), for B <= C (C may be inf)."""
         B, C = np.broadcast_arrays(np.asarray(B, float), np.asarray(C, float))
-        m0, m1, m2 = (self.between(j, B, C) for j in (0, 1, 2))
+        mB, mC = self.moments(B, 3), self.moments(C, 3)
+        m0, m1, m2 = (_between(mB, mC, j) for j in (0, 1, 2))
         fin = np.isfinite(C)
         Cf = np.where(fin, C, 0.0)
-        last = np.where(fin, (Cf - B) ** 2 * self.S(Cf), 0.0)
+        last = np.where(fin, (Cf - B) ** 2 * mC[0][1], 0.0)
         return np.maximum(m2 - 2 * B * m1 + B * B * m0, 0.0) + last
 
     def c_new(self, l):
@@ -389,10 +423,12 @@ class CondBatch:
     def b_old(self, l, C):
         """B_y(l): the start of the old interval [B, C) (rows where r(y, 0) > l > m)."""
         l = np.asarray(l, float)
+        mC = self.moments(C[:, None], 2)
 
         def F(u):
             b = np.exp(u)[:, None]
-            return (self.S_int(b, C[:, None]) - l[:, None] * self.between(0, b, C[:, None]))[:, 0]
+            mb = self.moments(b, 2)
+            return (self.S_int(b, C[:, None], mb, mC) - l[:, None] * _between(mb, mC, 0))[:, 0]
 
         lo, hi = np.log(self.xlo), np.log(self.ap)
         flo, fhi = F(lo), F(hi)
@@ -408,6 +444,14 @@ class CondBatch:
     def tail(self, j: int, t):
         r"""E[X^j; X > t, Y \in dy]/dy for each row (t: shape (n, m) or (n,))."""
         return self.both(j, t)[1]
+
+
+def _between(ma, mb, j: int):
+    r""":math:`\int_a^b x^j k_y(x) dx` from :meth:`CondBatch.moments` at a and b, without
+    cancellation (from the nearer end)."""
+    ha, ta = ma[j]
+    hb, tb = mb[j]
+    return np.where(hb <= ta, hb - ha, ta - tb)
 
 
 def _illinois(fn, lo, hi, flo, fhi, iters: int = 60, tol: float = 4e-16):
@@ -592,7 +636,8 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     return N, S2a + S2b
 
 
-def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0):
+def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
+                       floor: float = 1e-3):
     """N and S2 as adaptive piecewise Chebyshev interpolants in log l, on [l_lo, l_hi]
     (levels above l_hi: every job's whole size; below l_lo: nothing)."""
     # below 1e-10 E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
@@ -603,10 +648,15 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0):
     lo = np.linspace(ulo, uhi, n + 1)
     hi, lo = lo[1:], lo[:-1]
 
+    # the tolerance is relative to each panel's values, but at least to ``floor`` times the
+    # moments E[X], E[X^2]: below that the level functions change E[T] by less than tol * floor
+    # (relative), and the panels of the small levels need no refinement
+    fN, fS = floor * float(lc.size.mean), floor * float(lc.size.tail_moment(2, np.array(0.0)))
+
     def values(lo, hi):
         un = lo[:, None] + (hi - lo)[:, None] * (_TN[None, :] + 1) / 2
         Nv, Sv = level_values(lc, np.exp(un.ravel()))
-        return Nv.reshape(un.shape), Sv.reshape(un.shape), 0.0, 0.0
+        return Nv.reshape(un.shape), Sv.reshape(un.shape), fN, fS
 
     edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-3, 2000)
     nan = np.full(edges.size - 1, np.nan)
