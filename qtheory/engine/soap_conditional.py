@@ -89,19 +89,8 @@ _CWN = cumulative_weights(_TN)  # (17, 17): int_{-1}^{t_i} p = sum_j _CWN[i, j] 
 
 def _rowsearch(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Panel index of ``u`` (n, m) in the per-row ascending ``edges`` (n, P + 1), clipped."""
-    n, P1 = edges.shape
-    e0, e1 = edges[:, :1], edges[:, -1:]
-    span = np.maximum(e1 - e0, 1e-300)
-    key_e = (np.arange(n)[:, None] * 2.0 + (edges - e0) / span).ravel()
-    key_u = np.arange(n)[:, None] * 2.0 + np.clip((u - e0) / span, 0.0, 1.0)
-    j = np.searchsorted(key_e, key_u.ravel(), side="right").reshape(u.shape) - 1
-    j = j - np.arange(n)[:, None] * P1
-    j = np.clip(j, 0, P1 - 2)
-    rows = np.arange(n)[:, None]
-    # exact correction against the true edges
-    j = np.where((u < edges[rows, j]) & (j > 0), j - 1, j)
-    j = np.where((u >= edges[rows, np.minimum(j + 1, P1 - 1)]) & (j < P1 - 2), j + 1, j)
-    return j
+    # the number of inner edges at or below u (compared with the true edges)
+    return np.count_nonzero(u[:, :, None] >= edges[:, None, 1:-1], axis=2)
 
 
 class CondBatch:
@@ -206,6 +195,15 @@ class CondBatch:
         y = np.broadcast_to(y, x.shape)
         return np.asarray(self.size.pdf(x), float) * self._fz(y / x) / x
 
+    def dlogk(self, t):
+        """d log k_y / d log x at ages t (rows; central differences: ~1e-10, enough for the
+        Newton steps that use it)."""
+        t = np.asarray(t, float)
+        y = self.y if t.ndim == 1 else self.y[:, None]
+        h = 1e-5
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.log(self.k(t * math.exp(h), y)) - np.log(self.k(t * math.exp(-h), y))) / (2 * h)
+
     # ---- the Gittins structure --------------------------------------------------------------
     def S(self, t):
         return self.tail(0, t)
@@ -251,11 +249,16 @@ class CondBatch:
         tlo, thi = np.log(xs[rows, last]), np.log(xs[rows, nxt])
         target = np.log(TRUNC * self.fY)
 
-        def lS(u):
-            return np.log(np.maximum(self.S(np.exp(u)), 1e-300)) - target
+        y = self.y[:, None]
 
-        self.xtop = np.where(nxt > last, np.exp(_illinois(lS, tlo, thi, lS(tlo), lS(thi),
-                                                            tol=1e-15)), np.exp(tlo))
+        def lS(u):
+            x = np.exp(u)
+            S = np.maximum(self.S(x), 1e-300)
+            # d log S / d log x = -x k / S
+            return np.log(S) - target[:, None], -x * self.k(x, y) / S
+
+        tlo2, thi2 = tlo[:, None], np.where(nxt > last, thi, tlo)[:, None]
+        self.xtop = np.exp(_newton(lS, tlo2, thi2, lS(tlo2)[0], lS(thi2)[0], tol=1e-15)[:, 0])
         ulo = np.log(xs[rows, np.maximum(i - 1, 0)])
         uhi = np.minimum(np.log(xs[rows, np.minimum(i + 1, xs.shape[1] - 1)]), np.log(self.xtop))
         um = np.clip(np.log(xs[rows, i]), ulo, uhi)
@@ -310,21 +313,27 @@ class CondBatch:
         ap = np.broadcast_to(self.ap[:, None], a.shape)
         top = np.broadcast_to(self.xtop[:, None], a.shape)
 
-        def phi(u):
+        def phi(u, deriv=False):
             b = np.exp(u)
             mb = self.moments(b, 2)
             Sb = mb[0][1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                return (self.S_int(a, b, ma, mb)
-                        - _between(ma, mb, 0) * Sb / self.k(b, self.y[:, None]))
+                ih = Sb / self.k(b, self.y[:, None])
+                m0 = _between(ma, mb, 0)
+                f = self.S_int(a, b, ma, mb) - m0 * ih
+                if not deriv:
+                    return f
+                # d/du: -m0 b d(S/k)/db = m0 (b + (S/k) dlog k/dlog b)
+                return f, m0 * (b + ih * self.dlogk(b))
 
         ulo, uhi = np.log(np.maximum(ap, a)), np.log(top)
         flo, fhi = phi(ulo), phi(uhi)
         tail = ~(fhi < 0)  # the optimum is b = infinity: the mean residual life
         # the ratio is stationary at the optimum b*: b* to 1e-10 gives the rank to ~1e-20
         with np.errstate(invalid="ignore"):
-            ub = _illinois(phi, ulo, np.where(tail, ulo + 1.0, uhi), np.where(tail, 1.0, flo),
-                           np.where(tail, -1.0, fhi), tol=1e-11)
+            # (rows without a root get an empty bracket: converged from the start)
+            ub = _newton(lambda u: phi(u, True), ulo, np.where(tail, ulo, uhi),
+                         np.where(tail, 1.0, flo), np.where(tail, -1.0, fhi), tol=1e-12)
         b = np.exp(ub)
         mb = self.moments(b, 2)
         Sb = mb[0][1]
@@ -405,40 +414,59 @@ class CondBatch:
         """C_y(l): the age on the rising branch where 1/h = l (inf above the top rank; a_p at
         or below the minimal rank); ``l`` one level per row."""
         l = np.asarray(l, float)
-        up = l >= self.top_rank
-        low = l <= self.m
+        sq = l.ndim == 1
+        if sq:
+            l = l[:, None]
+        ap, top = self.ap[:, None], self.xtop[:, None]
+        up = l >= self.top_rank[:, None]
+        low = l <= self.m[:, None]
         mid = ~(up | low)
-        out = np.where(up, np.inf, self.ap)
+        out = np.where(up, np.inf, np.broadcast_to(ap, l.shape))
         if mid.any():
-            sub = self.subset(mid)
-            ll = np.log(l[mid])
+            ll = np.log(np.where(mid, l, 1.0))
+            y = self.y[:, None]
 
             def g(u):
-                return np.log(sub.inv_h(np.exp(u))) - ll
+                x = np.exp(u)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    S, k = self.S(x), self.k(x, y)
+                    # d log(S/k)/du = -x k/S - dlog k/du
+                    return np.log(S / k) - ll, -x * k / S - self.dlogk(x)
 
-            lo, hi = np.log(self.ap[mid]), np.log(self.xtop[mid])
-            out[mid] = np.exp(_illinois(g, lo, hi, g(lo), g(hi), tol=1e-15))
-        return out
+            lo = np.broadcast_to(np.log(ap), l.shape)
+            hi = np.where(mid, np.log(top), lo)  # empty brackets where no root is sought
+            glo, ghi = g(lo)[0], g(hi)[0]
+            out = np.where(mid, np.exp(_newton(g, lo, hi, glo, ghi, tol=1e-15)), out)
+        return out[:, 0] if sq else out
 
     def b_old(self, l, C):
         """B_y(l): the start of the old interval [B, C) (rows where r(y, 0) > l > m)."""
-        l = np.asarray(l, float)
-        mC = self.moments(C[:, None], 2)
+        l, C = np.asarray(l, float), np.asarray(C, float)
+        sq = l.ndim == 1
+        if sq:
+            l, C = l[:, None], C[:, None]
+        l, C = np.broadcast_arrays(l, C)
+        mC = self.moments(C, 2)
+        y = self.y[:, None]
 
-        def F(u):
-            b = np.exp(u)[:, None]
+        def F(u, deriv=True):
+            b = np.exp(u)
             mb = self.moments(b, 2)
-            return (self.S_int(b, C[:, None], mb, mC) - l[:, None] * _between(mb, mC, 0))[:, 0]
+            f = self.S_int(b, C, mb, mC) - l * _between(mb, mC, 0)
+            if not deriv:
+                return f
+            return f, b * (l * self.k(b, y) - mb[0][1])  # dF/du = b (l k(b) - S(b))
 
-        lo, hi = np.log(self.xlo), np.log(self.ap)
-        flo, fhi = F(lo), F(hi)
+        lo = np.broadcast_to(np.log(self.xlo)[:, None], l.shape)
+        hi = np.broadcast_to(np.log(self.ap)[:, None], l.shape)
+        flo, fhi = F(lo, False), F(hi, False)
         ok = (flo > 0) & (fhi < 0)
-        ub = _illinois(F, lo, np.where(ok, hi, lo + 1), np.where(ok, flo, 1.0),
-                       np.where(ok, fhi, -1.0), tol=1e-15)
+        ub = _newton(F, lo, np.where(ok, hi, lo), np.where(ok, flo, 1.0),
+                     np.where(ok, fhi, -1.0), tol=1e-15)
         # below the batch's range (no mass there) F is linear: F(b) = F(xlo) + (xlo - b) S(0)
-        below = np.maximum(self.xlo + flo / self.fY, 0.0)
+        below = np.maximum(self.xlo[:, None] + flo / self.fY[:, None], 0.0)
         B = np.where(ok, np.exp(ub), np.where(fhi >= 0, np.nan, below))
-        return B
+        return B[:, 0] if sq else B
 
     # ---- tails ------------------------------------------------------------------------------
     def tail(self, j: int, t):
@@ -454,16 +482,52 @@ def _between(ma, mb, j: int):
     return np.where(hb <= ta, hb - ha, ta - tb)
 
 
+def _newton(fdf, lo, hi, flo, fhi, tol: float, iters: int = 60):
+    """Roots of ``f`` (vectorised) bracketed by ``lo <= hi`` with ``flo``, ``fhi`` of opposite
+    signs (an empty bracket ``lo = hi``: converged): safeguarded Newton steps (``rtsafe``: a
+    bisection wherever the Newton step leaves the bracket or does not halve the step before
+    last); ``fdf(x)`` returns (f, f'). Stops when every step is below ``tol`` (relative,
+    absolute below 1)."""
+    lo, hi = np.array(lo, float), np.array(hi, float)
+    flo = np.array(flo, float)
+    x = 0.5 * (lo + hi)
+    dxold = hi - lo
+    dx = dxold.copy()
+    done = hi - lo <= 0
+    for _ in range(iters):
+        f, df = fdf(x)
+        same = np.sign(f) == np.sign(flo)  # the root lies in [x, hi]
+        lo, flo = np.where(same, x, lo), np.where(same, f, flo)
+        hi = np.where(same, hi, x)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            step = f / df
+            xn = x - step
+            bad = (~np.isfinite(xn) | (xn < lo) | (xn > hi)
+                   | (np.abs(2.0 * f) > np.abs(dxold * df)))
+        bis = 0.5 * (lo + hi)
+        dxold = np.where(bad, 0.5 * (hi - lo), dx)
+        xn = np.where(bad, bis, xn)
+        dx = np.abs(xn - x)
+        scale = tol * np.maximum(np.abs(x), 1.0)
+        xn = np.where(done | (f == 0), x, xn)
+        done = done | (f == 0) | (dx <= scale) | (hi - lo <= scale)
+        x = xn
+        if np.all(done):
+            break
+    return x
+
+
 def _illinois(fn, lo, hi, flo, fhi, iters: int = 60, tol: float = 4e-16):
     """Roots of ``fn`` (vectorised, elementwise) bracketed by ``lo < hi`` with ``flo``,
     ``fhi`` of opposite signs: the Illinois variant of regula falsi, with bisection steps
-    when it stalls; stops when every bracket is within ``tol`` (relative) or after ``iters``."""
+    when it stalls; stops when every bracket is within ``tol`` (relative, absolute below 1:
+    the arguments are logarithms of ages) or after ``iters``."""
     lo, hi = np.array(lo, float), np.array(hi, float)
     flo, fhi = np.array(flo, float), np.array(fhi, float)
     side = np.zeros(lo.shape, np.int8)
     for it in range(iters):
         width = hi - lo
-        if np.all(width <= tol * np.maximum(np.abs(lo) + np.abs(hi), 1e-300)):
+        if np.all(width <= tol * np.maximum(np.abs(lo) + np.abs(hi), 1.0)):
             break
         with np.errstate(invalid="ignore", divide="ignore"):
             x = (lo * fhi - hi * flo) / (fhi - flo)
@@ -515,11 +579,12 @@ class LevelCalc:
     """The level functions N(l) = E[min(X, c_Y(l))] (new work below level l) and
     S2(l) = E[((min(X, C_Y(l)) - B_Y(l))^+)^2] (old work) of ConditionalGittins."""
 
-    def __init__(self, size, factor, panels_n=40, n_head=24, order=8, n_tip=16,
-                 ywidth=1.5):
+    def __init__(self, size, factor, panels_n=40, n_head=12, order=8, n_tip=8,
+                 ywidth=1.5, head_ratio=1.3, tip_ratio=0.6):
         self.size, self.factor = size, factor
         self.panels_n = panels_n
         self.n_head, self.order, self.n_tip = n_head, order, n_tip
+        self.head_ratio, self.tip_ratio = head_ratio, tip_ratio
         xr = size_range(size, 1e-50)
         self.xr = xr
         self.ylo, self.yhi = _y_range(size, factor)
@@ -588,11 +653,19 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     # head nodes: log y in [u0 - span, u0]
     fin0 = np.isfinite(u0)
     u0c = np.where(fin0, u0, lc.uyhi)
+    # panels graded towards y0 (widths in the ratio ``head_ratio`` from y0 down): the
+    # integrand varies on a scale of one unit of log y next to y0 and is flat far below it
     a = np.full(nl, lc.uylo)
-    k = np.arange(lc.n_head)
-    h = (u0c - a) / lc.n_head
-    uA = (a[:, None, None] + h[:, None, None] * (k[None, :, None] + t[None, None, :])).reshape(nl, -1)
-    wA = (h[:, None, None] * w[None, None, :] * np.ones((1, lc.n_head, 1))).reshape(nl, -1)
+    q = float(lc.head_ratio)
+    rel = q ** np.arange(lc.n_head)[::-1]  # panel widths, lowest panel first
+    rel = rel / rel.sum()
+    pe = np.concatenate([[0.0], np.cumsum(rel)])
+    pe[-1] = 1.0
+    span = u0c - a
+    h = span[:, None] * rel[None, :]  # (nl, n_head)
+    starts = a[:, None] + span[:, None] * pe[None, :-1]
+    uA = (starts[:, :, None] + h[:, :, None] * t[None, None, :]).reshape(nl, -1)
+    wA = (h[:, :, None] * w[None, None, :]).reshape(nl, -1)
     wA = wA * np.exp(uA)  # dy = y du
     wA = np.where((u0 > lc.uylo)[:, None], wA, 0.0)
     # tip nodes: log(y1 / y) = s^2 on [y0, y1], or log panels on [y0, yhi] when y1 is beyond
@@ -602,13 +675,20 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     smax = np.sqrt(np.maximum(u1c - u0t, 0.0))
     nt = lc.n_tip
     kt = np.arange(nt)
-    sv = (smax[:, None, None] * (kt[None, :, None] + t[None, None, :]) / nt).reshape(nl, -1)
-    ws = (smax[:, None, None] / nt * w[None, None, :] * np.ones((1, nt, 1))).reshape(nl, -1)
+    qt_ = float(lc.tip_ratio)
+    relt = qt_ ** kt  # panel widths in s, from the tip s = 0 up
+    relt = relt / relt.sum()
+    pt = np.concatenate([[0.0], np.cumsum(relt)])[:-1]
+    sv = (smax[:, None, None] * (pt[None, :, None] + relt[None, :, None] * t[None, None, :])).reshape(nl, -1)
+    ws = (smax[:, None, None] * relt[None, :, None] * w[None, None, :]).reshape(nl, -1)
     uB_tip = u1c[:, None] - sv * sv
     wB_tip = ws * 2 * sv
-    hB = (u1c - u0t) / nt
-    uB_log = (u0t[:, None, None] + hB[:, None, None] * (kt[None, :, None] + t[None, None, :])).reshape(nl, -1)
-    wB_log = (hB[:, None, None] * w[None, None, :] * np.ones((1, nt, 1))).reshape(nl, -1)
+    # (the same panels, from y0 up: the finest next to y0)
+    rl, pl = relt[::-1], 1.0 - np.concatenate([[0.0], np.cumsum(relt)])[1:][::-1]
+    dB = u1c - u0t
+    uB_log = (u0t[:, None, None] + dB[:, None, None]
+              * (pl[None, :, None] + rl[None, :, None] * t[None, None, :])).reshape(nl, -1)
+    wB_log = (dB[:, None, None] * rl[None, :, None] * w[None, None, :]).reshape(nl, -1)
     uB = np.where(tipped[:, None], uB_tip, uB_log)
     wB = np.where(tipped[:, None], wB_tip, wB_log) * np.exp(uB)
     wB = np.where((u1c > u0t)[:, None] & fin0[:, None] | (~fin0 & (u0 < 0))[:, None], wB, 0.0)
@@ -616,16 +696,13 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     # rows: every (level, y) pair
     yA, yB = np.exp(uA).ravel(), np.exp(uB).ravel()
     lA, lB = np.repeat(L, uA.shape[1]), np.repeat(L, uB.shape[1])
-    cb = CondBatch(lc.size, lc.factor, np.concatenate([yA, yB]), lc.panels_n, lc.xr)
-    ll = np.concatenate([lA, lB])
-    C = cb.c_new(ll)
     nA = yA.size
-    cA = cb.subset(np.arange(nA))
-    CA = C[:nA]
+    cA = CondBatch(lc.size, lc.factor, yA, lc.panels_n, lc.xr)
+    CA = cA.c_new(lA)
     phi = cA.S_int(np.zeros((nA, 1)), CA[:, None])[:, 0]
     s2a = cA.old_square(np.zeros((nA, 1)), CA[:, None])[:, 0]
-    cB = cb.subset(np.arange(nA, ll.size))
-    CB = C[nA:]
+    cB = CondBatch(lc.size, lc.factor, yB, lc.panels_n, lc.xr)
+    CB = cB.c_new(lB)
     Bv = cB.b_old(lB, CB)
     okB = np.isfinite(Bv) & (lB > cB.m)
     s2b = np.where(okB, cB.old_square(np.where(okB, Bv, 0.0)[:, None], CB[:, None])[:, 0], 0.0)
@@ -718,8 +795,7 @@ class OuterRule:
         lev1 = cb.inv_h(x1)
         self.lev1 = lev1
         # the falling-branch age of rank 1/h(x): B with C = x
-        rep = np.repeat(np.arange(n), x1.shape[1])
-        B1 = cb.subset(rep).b_old(lev1.ravel(), x1.ravel()).reshape(x1.shape)
+        B1 = cb.b_old(lev1, x1)
         B1 = np.where(np.isfinite(B1), B1, cb.ap[:, None])
         self.B1 = B1
         # [b0, top]
@@ -786,9 +862,9 @@ class Resolution:
     """Quadrature settings of one evaluation (levels: y-rule of the level functions and the
     tolerance of their interpolants; outer: the (X, Y) rule)."""
 
-    n_head: int = 24
+    n_head: int = 12
     order: int = 8
-    n_tip: int = 16
+    n_tip: int = 8
     level_tol: float = 1e-10
     level_width: float = 2.0
     ywidth: float = 1.0
