@@ -195,11 +195,10 @@ class CondBatch:
         y = np.broadcast_to(y, x.shape)
         return np.asarray(self.size.pdf(x), float) * self._fz(y / x) / x
 
-    def dlogk(self, t):
-        """d log k_y / d log x at ages t (rows; central differences: ~1e-10, enough for the
-        Newton steps that use it)."""
+    def dlogk(self, t, y):
+        """d log k_y / d log x at ages t and predictions y (central differences: ~1e-10,
+        enough for the Newton steps that use it)."""
         t = np.asarray(t, float)
-        y = self.y if t.ndim == 1 else self.y[:, None]
         h = 1e-5
         with np.errstate(divide="ignore", invalid="ignore"):
             return (np.log(self.k(t * math.exp(h), y)) - np.log(self.k(t * math.exp(-h), y))) / (2 * h)
@@ -249,16 +248,16 @@ class CondBatch:
         tlo, thi = np.log(xs[rows, last]), np.log(xs[rows, nxt])
         target = np.log(TRUNC * self.fY)
 
-        y = self.y[:, None]
-
-        def lS(u):
+        def lS(u, idx):
+            r = idx[0]
             x = np.exp(u)
-            S = np.maximum(self.S(x), 1e-300)
+            S = np.maximum(self.moments(x, 1, rows=r)[0][1], 1e-300)
             # d log S / d log x = -x k / S
-            return np.log(S) - target[:, None], -x * self.k(x, y) / S
+            return np.log(S) - target[r], -x * self.k(x, self.y[r]) / S, 1.0
 
-        tlo2, thi2 = tlo[:, None], np.where(nxt > last, thi, tlo)[:, None]
-        self.xtop = np.exp(_newton(lS, tlo2, thi2, lS(tlo2)[0], lS(thi2)[0], tol=1e-15)[:, 0])
+        thi = np.where(nxt > last, thi, tlo)
+        alln = (np.arange(n),)
+        self.xtop = np.exp(_newton(lS, tlo, thi, lS(tlo, alln)[0], tol=1e-15))
         ulo = np.log(xs[rows, np.maximum(i - 1, 0)])
         uhi = np.minimum(np.log(xs[rows, np.minimum(i + 1, xs.shape[1] - 1)]), np.log(self.xtop))
         um = np.clip(np.log(xs[rows, i]), ulo, uhi)
@@ -313,27 +312,31 @@ class CondBatch:
         ap = np.broadcast_to(self.ap[:, None], a.shape)
         top = np.broadcast_to(self.xtop[:, None], a.shape)
 
-        def phi(u, deriv=False):
-            b = np.exp(u)
-            mb = self.moments(b, 2)
+        def phi(u, idx):
+            b, ae, y = np.exp(u), a[idx], self.y[idx[0]]
+            mae = [(h[idx], t[idx]) for h, t in ma]
+            mb = self.moments(b, 2, rows=idx[0])
             Sb = mb[0][1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                ih = Sb / self.k(b, self.y[:, None])
-                m0 = _between(ma, mb, 0)
-                f = self.S_int(a, b, ma, mb) - m0 * ih
-                if not deriv:
-                    return f
+                ih = Sb / self.k(b, y)
+                m0 = _between(mae, mb, 0)
+                si = self.S_int(ae, b, mae, mb)
+                f = si - m0 * ih
                 # d/du: -m0 b d(S/k)/db = m0 (b + (S/k) dlog k/dlog b)
-                return f, m0 * (b + ih * self.dlogk(b))
+                return f, m0 * (b + ih * self.dlogk(b, y)), np.abs(si)
 
         ulo, uhi = np.log(np.maximum(ap, a)), np.log(top)
-        flo, fhi = phi(ulo), phi(uhi)
+        alli = np.nonzero(np.ones(a.shape, bool))
+        flo = phi(ulo[alli], alli)[0].reshape(a.shape)
+        fhi = phi(uhi[alli], alli)[0].reshape(a.shape)
         tail = ~(fhi < 0)  # the optimum is b = infinity: the mean residual life
+        # at (or, by rounding, just past) the peak: b* = a, the rank 1/h(a)
+        at_peak = ~tail & ~(flo > 0)
         # the ratio is stationary at the optimum b*: b* to 1e-10 gives the rank to ~1e-20
         with np.errstate(invalid="ignore"):
-            # (rows without a root get an empty bracket: converged from the start)
-            ub = _newton(lambda u: phi(u, True), ulo, np.where(tail, ulo, uhi),
-                         np.where(tail, 1.0, flo), np.where(tail, -1.0, fhi), tol=1e-12)
+            # (rows without a root inside get an empty bracket: converged from the start)
+            ub = _newton(phi, ulo, np.where(tail | at_peak, ulo, uhi), np.where(tail, 1.0, flo),
+                         tol=1e-12, ftol=1e-15)
         b = np.exp(ub)
         mb = self.moments(b, 2)
         Sb = mb[0][1]
@@ -347,36 +350,41 @@ class CondBatch:
             r = np.where(tail, Ia / Sa, r)
         return r
 
-    def _locate(self, t):
-        e = self.edges
+    def moments(self, t, nj: int = 3, rows=None):
+        """[(head, tail) for j < nj]: E[X^j; X <= t] and E[X^j; X > t] (times f_Y), each
+        accurate relative to itself; ``t`` located on the panels once for all j. ``t`` has
+        one row per prediction (shape (n,) or (n, m)), or, with ``rows``, is a flat array of
+        ages of the predictions ``rows``."""
+        t = np.asarray(t, float)
+        if rows is None:
+            sq = t.ndim == 1
+            if sq:
+                t = t[:, None]
+            r = np.arange(t.shape[0])
+            e = self.edges
+        else:
+            sq = True
+            t = t[:, None]
+            r = np.asarray(rows)
+            e = self.edges[r]
         with np.errstate(divide="ignore", invalid="ignore"):
             u = np.log(np.maximum(t, 1e-300))
         p = _rowsearch(e, u)
-        rows = np.arange(t.shape[0])[:, None]
-        e0, e1 = e[rows, p], e[rows, p + 1]
-        tau = np.clip((2 * u - e0 - e1) / (e1 - e0), -1.0, 1.0)
-        return u, p, rows, cumulative_weights(tau)
-
-    def moments(self, t, nj: int = 3):
-        """[(head, tail) for j < nj]: E[X^j; X <= t] and E[X^j; X > t] (times f_Y), each
-        accurate relative to itself; ``t`` located on the panels once for all j."""
-        t = np.asarray(t, float)
-        sq = t.ndim == 1
-        if sq:
-            t = t[:, None]
-        e = self.edges
-        u, p, rows, cw = self._locate(t)
+        ri = np.arange(t.shape[0])[:, None]
+        e0, e1 = e[ri, p], e[ri, p + 1]
+        cw = cumulative_weights(np.clip((2 * u - e0 - e1) / (e1 - e0), -1.0, 1.0))
         below, above = u <= e[:, :1], u >= e[:, -1:]
         cwr = _FULLW - cw
+        rr = r[:, None]
         out = []
         for j in range(nj):
-            w = self.mw[j][rows, p]
+            w = self.mw[j][rr, p]
             left = np.einsum("nmk,nmk->nm", cw, w)
             right = np.einsum("nmk,nmk->nm", cwr, w)
-            hd = self.L[j][rows, p] + left
-            tl = self.T[j][rows, p + 1] + right
-            hd = np.where(below, 0.0, np.where(above, self.L[j][:, -1:], hd))
-            tl = np.where(below, self.T[j][:, :1], np.where(above, 0.0, tl))
+            hd = self.L[j][rr, p] + left
+            tl = self.T[j][rr, p + 1] + right
+            hd = np.where(below, 0.0, np.where(above, self.L[j][r, -1][:, None], hd))
+            tl = np.where(below, self.T[j][r, 0][:, None], np.where(above, 0.0, tl))
             out.append((hd[:, 0], tl[:, 0]) if sq else (hd, tl))
         return out
 
@@ -424,19 +432,19 @@ class CondBatch:
         out = np.where(up, np.inf, np.broadcast_to(ap, l.shape))
         if mid.any():
             ll = np.log(np.where(mid, l, 1.0))
-            y = self.y[:, None]
 
-            def g(u):
-                x = np.exp(u)
+            def g(u, idx):
+                x, y = np.exp(u), self.y[idx[0]]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    S, k = self.S(x), self.k(x, y)
+                    S, k = self.moments(x, 1, rows=idx[0])[0][1], self.k(x, y)
                     # d log(S/k)/du = -x k/S - dlog k/du
-                    return np.log(S / k) - ll, -x * k / S - self.dlogk(x)
+                    return np.log(S / k) - ll[idx], -x * k / S - self.dlogk(x, y), 1.0
 
             lo = np.broadcast_to(np.log(ap), l.shape)
             hi = np.where(mid, np.log(top), lo)  # empty brackets where no root is sought
-            glo, ghi = g(lo)[0], g(hi)[0]
-            out = np.where(mid, np.exp(_newton(g, lo, hi, glo, ghi, tol=1e-15)), out)
+            alli = np.nonzero(np.ones(l.shape, bool))
+            glo = g(lo[alli], alli)[0].reshape(l.shape)
+            out = np.where(mid, np.exp(_newton(g, lo, hi, glo, tol=1e-15, ftol=4e-16)), out)
         return out[:, 0] if sq else out
 
     def b_old(self, l, C):
@@ -447,22 +455,22 @@ class CondBatch:
             l, C = l[:, None], C[:, None]
         l, C = np.broadcast_arrays(l, C)
         mC = self.moments(C, 2)
-        y = self.y[:, None]
 
-        def F(u, deriv=True):
-            b = np.exp(u)
-            mb = self.moments(b, 2)
-            f = self.S_int(b, C, mb, mC) - l * _between(mb, mC, 0)
-            if not deriv:
-                return f
-            return f, b * (l * self.k(b, y) - mb[0][1])  # dF/du = b (l k(b) - S(b))
+        def F(u, idx):
+            b, le = np.exp(u), l[idx]
+            mCe = [(h[idx], t[idx]) for h, t in mC]
+            mb = self.moments(b, 2, rows=idx[0])
+            si, m0 = self.S_int(b, C[idx], mb, mCe), _between(mb, mCe, 0)
+            # dF/du = b (l k - S)
+            return si - le * m0, b * (le * self.k(b, self.y[idx[0]]) - mb[0][1]), si + le * m0
 
         lo = np.broadcast_to(np.log(self.xlo)[:, None], l.shape)
         hi = np.broadcast_to(np.log(self.ap)[:, None], l.shape)
-        flo, fhi = F(lo, False), F(hi, False)
+        alli = np.nonzero(np.ones(l.shape, bool))
+        flo = F(lo[alli], alli)[0].reshape(l.shape)
+        fhi = F(hi[alli], alli)[0].reshape(l.shape)
         ok = (flo > 0) & (fhi < 0)
-        ub = _newton(F, lo, np.where(ok, hi, lo), np.where(ok, flo, 1.0),
-                     np.where(ok, fhi, -1.0), tol=1e-15)
+        ub = _newton(F, lo, np.where(ok, hi, lo), np.where(ok, flo, 1.0), tol=1e-15, ftol=1e-16)
         # below the batch's range (no mass there) F is linear: F(b) = F(xlo) + (xlo - b) S(0)
         below = np.maximum(self.xlo[:, None] + flo / self.fY[:, None], 0.0)
         B = np.where(ok, np.exp(ub), np.where(fhi >= 0, np.nan, below))
@@ -482,12 +490,14 @@ def _between(ma, mb, j: int):
     return np.where(hb <= ta, hb - ha, ta - tb)
 
 
-def _newton(fdf, lo, hi, flo, fhi, tol: float, iters: int = 60):
-    """Roots of ``f`` (vectorised) bracketed by ``lo <= hi`` with ``flo``, ``fhi`` of opposite
-    signs (an empty bracket ``lo = hi``: converged): safeguarded Newton steps (``rtsafe``: a
-    bisection wherever the Newton step leaves the bracket or does not halve the step before
-    last); ``fdf(x)`` returns (f, f'). Stops when every step is below ``tol`` (relative,
-    absolute below 1)."""
+def _newton(fdf, lo, hi, flo, tol: float, iters: int = 60, ftol: float = 0.0):
+    """Roots of ``f`` (vectorised) bracketed by ``lo <= hi`` with ``f(lo) = flo`` and ``f(hi)``
+    of the other sign (an empty bracket ``lo = hi``: converged): safeguarded Newton steps
+    (``rtsafe``: a bisection wherever the Newton step leaves the bracket or does not halve
+    the step before last). ``fdf(x, idx)`` returns (f, f', scale of f) at the points ``idx``
+    (a tuple of index arrays) of the unconverged elements, ``x`` their flat values. Stops
+    where the step is below ``tol`` (relative, absolute below 1) or ``|f|`` below ``ftol``
+    times its scale (the rounding level of f: further steps there only follow the noise)."""
     lo, hi = np.array(lo, float), np.array(hi, float)
     flo = np.array(flo, float)
     x = 0.5 * (lo + hi)
@@ -495,55 +505,28 @@ def _newton(fdf, lo, hi, flo, fhi, tol: float, iters: int = 60):
     dx = dxold.copy()
     done = hi - lo <= 0
     for _ in range(iters):
-        f, df = fdf(x)
-        same = np.sign(f) == np.sign(flo)  # the root lies in [x, hi]
-        lo, flo = np.where(same, x, lo), np.where(same, f, flo)
-        hi = np.where(same, hi, x)
+        idx = np.nonzero(~done)
+        if idx[0].size == 0:
+            break
+        xa, la, ha, fla = x[idx], lo[idx], hi[idx], flo[idx]
+        f, df, fs = fdf(xa, idx)
+        small = np.abs(f) <= ftol * fs
+        same = np.sign(f) == np.sign(fla)  # the root lies in [x, hi]
+        la, fla = np.where(same, xa, la), np.where(same, f, fla)
+        ha = np.where(same, ha, xa)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            step = f / df
-            xn = x - step
-            bad = (~np.isfinite(xn) | (xn < lo) | (xn > hi)
-                   | (np.abs(2.0 * f) > np.abs(dxold * df)))
-        bis = 0.5 * (lo + hi)
-        dxold = np.where(bad, 0.5 * (hi - lo), dx)
-        xn = np.where(bad, bis, xn)
-        dx = np.abs(xn - x)
-        scale = tol * np.maximum(np.abs(x), 1.0)
-        xn = np.where(done | (f == 0), x, xn)
-        done = done | (f == 0) | (dx <= scale) | (hi - lo <= scale)
-        x = xn
-        if np.all(done):
-            break
+            xn = xa - f / df
+            bad = (~np.isfinite(xn) | (xn < la) | (xn > ha)
+                   | (np.abs(2.0 * f) > np.abs(dxold[idx] * df)))
+        dxold[idx] = np.where(bad, 0.5 * (ha - la), dx[idx])
+        xn = np.where(bad, 0.5 * (la + ha), xn)
+        dxn = np.abs(xn - xa)
+        scale = tol * np.maximum(np.abs(xa), 1.0)
+        xn = np.where(small, xa, xn)
+        lo[idx], hi[idx], flo[idx] = la, ha, fla
+        x[idx], dx[idx] = xn, dxn
+        done[idx] = small | (f == 0) | (dxn <= scale) | (ha - la <= scale)
     return x
-
-
-def _illinois(fn, lo, hi, flo, fhi, iters: int = 60, tol: float = 4e-16):
-    """Roots of ``fn`` (vectorised, elementwise) bracketed by ``lo < hi`` with ``flo``,
-    ``fhi`` of opposite signs: the Illinois variant of regula falsi, with bisection steps
-    when it stalls; stops when every bracket is within ``tol`` (relative, absolute below 1:
-    the arguments are logarithms of ages) or after ``iters``."""
-    lo, hi = np.array(lo, float), np.array(hi, float)
-    flo, fhi = np.array(flo, float), np.array(fhi, float)
-    side = np.zeros(lo.shape, np.int8)
-    for it in range(iters):
-        width = hi - lo
-        if np.all(width <= tol * np.maximum(np.abs(lo) + np.abs(hi), 1.0)):
-            break
-        with np.errstate(invalid="ignore", divide="ignore"):
-            x = (lo * fhi - hi * flo) / (fhi - flo)
-        bad = ~np.isfinite(x) | (x <= lo) | (x >= hi) | (it % 4 == 3)
-        x = np.where(bad, 0.5 * (lo + hi), x)
-        fx = fn(x)
-        left = np.sign(fx) == np.sign(flo)  # the root lies in [x, hi]
-        # Illinois: halve the stale end's value when the same end is kept twice
-        fhi = np.where(left & (side == 1), fhi / 2, fhi)
-        flo = np.where(~left & (side == -1), flo / 2, flo)
-        lo, flo = np.where(left, x, lo), np.where(left, fx, flo)
-        hi, fhi = np.where(left, hi, x), np.where(left, fhi, fx)
-        side = np.where(left, 1, -1).astype(np.int8)
-        zero = fx == 0
-        lo, hi = np.where(zero, x, lo), np.where(zero, x, hi)
-    return 0.5 * (lo + hi)
 
 
 def _gl01(order):
