@@ -87,6 +87,23 @@ TRUNC = 1e-15
 _CWN = cumulative_weights(_TN)  # (17, 17): int_{-1}^{t_i} p = sum_j _CWN[i, j] p(t_j)
 
 
+def _rows_interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp`` row by row (``xp`` non-decreasing in each row, ``x`` inside its range):
+    one search over the rows' keys offset by the row index."""
+    n, m = xp.shape
+    lo, span = xp[:, :1], np.maximum(xp[:, -1:] - xp[:, :1], 1e-300)
+    off = 2.0 * np.arange(n)[:, None]
+    kp = (off + (xp - lo) / span).ravel()
+    kx = off + np.clip((x - lo) / span, 0.0, 1.0)
+    j = np.searchsorted(kp, kx.ravel(), side="right").reshape(x.shape) - 1 - np.arange(n)[:, None] * m
+    j = np.clip(j, 0, m - 2)
+    r = np.arange(n)[:, None]
+    x0, x1 = xp[r, j], xp[r, j + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(x1 > x0, (x - x0) / (x1 - x0), 0.0)
+    return fp[r, j] + np.clip(f, 0.0, 1.0) * (fp[r, j + 1] - fp[r, j])
+
+
 def _rowsearch(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Panel index of ``u`` (n, m) in the per-row ascending ``edges`` (n, P + 1), clipped."""
     # the number of inner edges at or below u (compared with the true edges)
@@ -133,9 +150,7 @@ class CondBatch:
         cum = np.concatenate([np.zeros((n, 1)), np.cumsum(cost, axis=1)], axis=1)
         P = int(panels_n)
         tgt = cum[:, -1:] * np.linspace(0.0, 1.0, P + 1)[None, :]
-        edges = np.empty((n, P + 1))
-        for i in range(n):
-            edges[i] = np.interp(tgt[i], cum[i], ur[i])
+        edges = _rows_interp(tgt, cum, ur)
         edges[:, 0], edges[:, -1] = ulo, uhi
         self.edges = edges
         self.P = P
@@ -562,7 +577,7 @@ class LevelCalc:
     """The level functions N(l) = E[min(X, c_Y(l))] (new work below level l) and
     S2(l) = E[((min(X, C_Y(l)) - B_Y(l))^+)^2] (old work) of ConditionalGittins."""
 
-    def __init__(self, size, factor, panels_n=40, n_head=12, order=8, n_tip=8,
+    def __init__(self, size, factor, panels_n=24, n_head=12, order=8, n_tip=8,
                  ywidth=1.5, head_ratio=1.3, tip_ratio=0.6):
         self.size, self.factor = size, factor
         self.panels_n = panels_n
@@ -803,13 +818,27 @@ class OuterRule:
         self.wf_x = self.kf * self.jf  # density times da/dtau at the falling nodes
         self.total = float(np.sum(wy * (np.sum(self.wf_x @ _FULLW, axis=1) + self.w1.sum(1) + self.w2.sum(1))))
 
+    def _level_values(self, N, S2):
+        """N and S2 at the rule's levels (independent of the load: kept for the last few
+        pairs of level functions)."""
+        cache = self.__dict__.setdefault("_levels_cache", [])
+        for n_, s_, v in cache:
+            if n_ is N and s_ is S2:
+                return v
+        v = {"Nr0": N(self.r0), "Sr0": S2(self.r0), "Nf": N(self.rf), "N1": N(self.lev1),
+             "N2": N(self.lev2), "S2": S2(self.lev2)}
+        cache.append((N, S2, v))
+        del cache[:-4]
+        return v
+
     def mean(self, lam, N, S2):
         """E[T] at arrival rate lam with the level functions N, S2 (callables)."""
-        g = lambda l: 1.0 / (1.0 - lam * N(l))  # noqa: E731
+        v = self._level_values(N, S2)
         r0 = self.r0
-        wait0 = lam * S2(r0) * g(r0) ** 2 / 2
+        g0 = 1.0 / (1.0 - lam * v["Nr0"])
+        wait0 = lam * v["Sr0"] * g0 ** 2 / 2
         # falling branch: residence = xlo g(r0) + cumulative of g(r(y, a)) da
-        gf = g(self.rf) * self.jf  # (n, P, 17)
+        gf = self.jf / (1.0 - lam * v["Nf"])  # (n, P, 17)
         full = gf @ _FULLW  # (n, P)
         cum = np.concatenate([np.zeros((r0.size, 1)), np.cumsum(full, axis=1)], axis=1)
         res_f = cum[:, :-1, None] + gf @ _CWN.T
@@ -819,11 +848,11 @@ class OuterRule:
         rows = np.arange(r0.size)[:, None]
         resB = cum[rows, self.pj] + np.einsum(
             "nmk,nmk->nm", self.cwB, gf[rows, self.pj])
-        T1 = wait0[:, None] + resB + (self.x1 - self.B1) * g(self.lev1)
+        T1 = wait0[:, None] + resB + (self.x1 - self.B1) / (1.0 - lam * v["N1"])
         val = val + np.sum(self.w1 * T1, axis=1)
         # [b0, top]: worst rank 1/h(x) all along
-        l2 = self.lev2
-        T2 = lam * S2(l2) * g(l2) ** 2 / 2 + self.x2 * g(l2)
+        g2 = 1.0 / (1.0 - lam * v["N2"])
+        T2 = lam * v["S2"] * g2 ** 2 / 2 + self.x2 * g2
         val = val + np.sum(self.w2 * T2, axis=1)
         self.last_rows = val
         return float(np.sum(self.wy * val))
@@ -907,23 +936,26 @@ class ConditionalSOAP:
         Nf, Sf = level_values(fine, probe)
         self.eps_N = float(np.max(np.abs(Nf - self.N(probe)))) + 10 * self.interp_tail * m1
         self.eps_S = float(np.max(np.abs(Sf - self.S2(probe)))) + 10 * self.interp_tail * m2
+        eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
+
+        def up(l, f=self.N, e=eN):
+            return f(l) + e
+
+        def upS(l, f=self.S2, e=eS):
+            return f(l) + e
+
+        self._raised = (up, upS)  # the level functions raised by twice their error
 
     def means(self, lams) -> tuple[np.ndarray, np.ndarray]:
         """E[T] at each arrival rate, and its error estimate: the two outer rules' difference
         plus the effect of the level functions' error (E[T] grows with N and S2: the
         level functions raised by their measured error give a bound of that effect)."""
         out, err = [], []
+        eN = 2 * self.eps_N + 1e-13
+        up, upS = self._raised
         for lam in np.atleast_1d(np.asarray(lams, float)):
             v = self.outer_fine.mean(lam, self.N, self.S2)
             c = self.outer.mean(lam, self.N, self.S2)
-            eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
-
-            def up(l, f=self.N, e=eN):
-                return f(l) + e
-
-            def upS(l, f=self.S2, e=eS):
-                return f(l) + e
-
             if lam * (float(np.max(self.Ni.values)) + eN) >= 1:
                 raise FloatingPointError("the load is too close to 1 for the level error")
             hi = self.outer_fine.mean(lam, up, upS)
