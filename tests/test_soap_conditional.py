@@ -96,7 +96,7 @@ def test_supported():
 
 def test_generic_route_takes_it_when_switched_on(monkeypatch):
     """With ``generic.CONDITIONAL_ROUTE`` on, ``generic.evaluate`` returns this route's value
-    and estimate, labelled (the route itself replaced by a stub here: it takes minutes)."""
+    and estimate, labelled (the route itself replaced by a stub here: it takes 10-20 s)."""
     from qtheory.engine import generic
 
     q = qt.MG1(0.8, SIZE, prediction=qt.ExponentialPrediction())
@@ -108,7 +108,7 @@ def test_generic_route_takes_it_when_switched_on(monkeypatch):
     assert "ConditionalGittins on a multiplicative prediction law" in r.method
 
 
-@pytest.mark.skipif(not FULL, reason="minutes: QTHEORY_FULL=1")
+@pytest.mark.skipif(not FULL, reason="10-20 s: QTHEORY_FULL=1")
 def test_mean_and_orderings():
     """E[T] at loads 0.5 / 0.8 / 0.95 with its error estimate; below SPRPT, PSPJF and SPJF (closed
     forms)."""

@@ -64,19 +64,25 @@ functions by twice their error measured at nine levels with a finer y-rule.
 Measured (Exp sizes, exponential predictions; ``tests/test_soap_conditional.py``): the rank
 against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :math:`S_2(0.5)`
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
-8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 1.6e-7, 2.2e-7, 4.0e-7 (relative; the two
-outer rules differ by 1.3e-7, 1.4e-7, 7e-8). Per prediction, :math:`E[T; Y \in dy]` agrees to
+8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 1.3e-7, 1.4e-7, 7.4e-8 (relative; mostly
+the two outer rules' difference). Per prediction, :math:`E[T; Y \in dy]` agrees to
 about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
 future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
 three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold, on a loaded machine
-(``benchmarks/bench_generic.py --conditional``): 497 s for one load and 341 s for a 50-load
-sweep, against 11.6 s and 26.1 s for the discretised route in the same run (43x and 13x
-slower): the level functions rebuild the conditional laws at level-dependent predictions
-(about 700 levels times 320 predictions). Hence opt-in (``generic.CONDITIONAL_ROUTE``).
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold, on
+a loaded machine (``benchmarks/bench_generic.py --conditional``): 13.2 s for one load and
+13.5 s for a 50-load sweep, against 11.0 s and 11.9 s for the discretised route in the same
+run (a further 50 loads on the same tables: 0.9 s); the first version of this route took
+382 s for one load in the same session (sharing the machine with other jobs). Of the cold
+time, the level functions take about 3/4 (about 630 levels, each with 160 conditional laws
+built at level-dependent predictions), the two outer rules about 1/4. Hence still opt-in
+(``generic.CONDITIONAL_ROUTE``).
 LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
-log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15, but
-their mean is not checked against a reference.
+log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15;
+at load 0.8 the route gives 2.54605353 (estimate 2e-9, in 11.8 s), the discretised route
+2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last 6.9e-6 above, within its
+estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000 jobs), and it is below
+SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
 
 Not covered (``supported`` is False): factors with kinks (uniform, bounded), size laws with
 breakpoints or atoms, ``qt.from_scipy`` laws.
