@@ -187,18 +187,6 @@ class CondBatch:
         self.I0 = self.T[1][:, 0]
         self._peak()
 
-    def subset(self, sel) -> CondBatch:
-        """The rows ``sel`` (a boolean mask or indices) as a batch of their own."""
-        n = self.y.size
-        sub = object.__new__(CondBatch)
-        for k, v in self.__dict__.items():
-            if isinstance(v, np.ndarray) and v.shape[:1] == (n,):
-                v = v[sel]
-            elif isinstance(v, list):
-                v = [w[sel] for w in v]
-            sub.__dict__[k] = v
-        return sub
-
     # ---- the joint density ---------------------------------------------------------------
     def _logku(self, u):
         y = self.y[:, None] if np.ndim(u) == 2 else self.y
