@@ -240,24 +240,23 @@ class CondBatch:
     def _peak(self):
         """The age a_p of the hazard's peak (single-peaked hazard required), m = 1/h(a_p)."""
         n = self.y.size
-        Sn = self.T[0][:, 1:, None] + self.mw[0] @ (_FULLW[:, None] - _CWN.T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lh = np.log(self.kn) - np.log(Sn)
-        lh = lh[:, :, 1:].reshape(n, -1)  # drop the duplicated panel starts
+        # the tails at the nodes, less the duplicated panel starts (contiguous: flat views)
+        Sn = (self.T[0][:, 1:, None] + self.mw[0] @ (_FULLW[:, None] - _CWN.T)[:, 1:]).reshape(n, -1)
         xs = self.xn[:, :, 1:].reshape(n, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lh = np.log(self.kn[:, :, 1:].reshape(n, -1) / Sn)
         # the truncated tail: beyond where S falls below TRUNC of S(0) the hazard of the
         # truncated law is not the law's; ages there are treated as infinity
-        ok = np.isfinite(lh) & (Sn[:, :, 1:].reshape(n, -1) > TRUNC * self.fY[:, None])
-        lh = np.where(ok, lh, -np.inf)
+        ok = np.isfinite(lh) & (Sn > TRUNC * self.fY[:, None])
+        lh[~ok] = -np.inf
         i = np.argmax(lh, axis=1)
         # single-peaked: non-decreasing before the maximum, non-increasing after (up to noise)
         d = np.diff(lh, axis=1)
-        idx = np.arange(d.shape[1])[None, :]
-        fin = np.isfinite(d)
         noise = 1e-9
-        up_bad = fin & (idx < i[:, None]) & (d < -noise)
-        dn_bad = fin & (idx >= i[:, None]) & (d > noise)
-        if np.any(up_bad | dn_bad):
+        with np.errstate(invalid="ignore"):
+            before = np.arange(d.shape[1])[None, :] < i[:, None]
+            bad = np.where(before, d < -noise, d > noise) & np.isfinite(d)
+        if np.any(bad):
             raise FloatingPointError("the hazard of X | Y = y is not single-peaked")
         rows = np.arange(n)
         # the age where S falls to TRUNC S(0), exactly (a smooth function of y)
