@@ -18,7 +18,7 @@ route's per-load path before the sums), and ConditionalGittins and
 SRPT-Bounce on EmpiricalPairs through the level sweep (:mod:`qtheory.engine.soap_sweep`) against
 the per-threshold scan on the same tables. ConditionalGittins on continuous prediction laws is
 discretised by default: its timing is printed for the record; ``--conditional`` also times the
-opt-in route on the law itself (:mod:`qtheory.engine.soap_conditional`, minutes cold) against
+opt-in route on the law itself (:mod:`qtheory.engine.soap_conditional`, 10-20 s cold) against
 it, at one load and for a 50-load sweep, and prints the ratio of the times.
 """
 
@@ -163,7 +163,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--conditional", action="store_true",
-                    help="also time ConditionalGittins on the law itself (minutes)")
+                    help="also time ConditionalGittins on the law itself (10-20 s cold)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bench_generic.json"))
     args = ap.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
@@ -310,7 +310,7 @@ def main(argv=None):
         print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x")
         rows.append(dict(case=name, new_s=t_new, old_s=t_old, speedup=t_old / t_new))
     # ConditionalGittins on a continuous prediction law: discretised by default; the route on
-    # the law itself (opt-in, minutes cold) with --conditional
+    # the law itself (opt-in, 10-20 s cold) with --conditional
     if not args.quick:
         print("\nConditionalGittins on continuous laws (default: discretised)")
         t, r = _best(lambda: generic.evaluate(qt.MG1(load, qt.Exponential(1.0),

@@ -34,11 +34,12 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   X | y by root finding on the conditional law's exact cumulative integrals, the level
   functions with the predictions where the structure changes as integration ends). Measured
   (Exp/Exp, ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level
-  functions against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 2.2e-7 (relative) at
+  functions against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 1.4e-7 (relative) at
   load 0.8 (the default discretised route: 3.05331 with an estimate of 1.8e-4, 4x below its
   error; one resolution: 3.05277 at 192 cells, 3.05276 at 384, 3.05262 at 768: its estimate
-  is not a bound). Cost: 497 s cold for one load, 341 s for a 50-load sweep (loaded
-  machine; the discretised route 11.6 s and 26.1 s in the same run), hence not the default.
+  is not a bound). Cost: 13.2 s cold for one load, 13.5 s for a 50-load sweep (loaded
+  machine; the discretised route 11.0 s and 11.9 s in the same run; the route's first
+  version 382 s for one load in the same session), hence not yet the default (the target is under 3 s).
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
@@ -94,7 +95,7 @@ ENGINE = "sweep"
 LEGACY_TABLES = False
 FACTOR_ROUTE = True
 #: ConditionalGittins on a smooth multiplicative prediction law on the law itself
-#: (:mod:`qtheory.engine.soap_conditional`): opt-in, its cold build takes minutes
+#: (:mod:`qtheory.engine.soap_conditional`): opt-in, its cold build takes 10-20 s
 CONDITIONAL_ROUTE = False
 
 

@@ -32,8 +32,17 @@ starts above the level and never runs): :math:`y_0` and :math:`y_1` are integrat
 on adaptive Chebyshev interpolants of :math:`\log r(y, 0)` and of the minimal rank in
 :math:`\log y`, and the old intervals' integral runs in :math:`\log(y_1/y) = s^2` (the
 interval shrinks like :math:`\sqrt{y_1 - y}` at the hazard's peak). With a fixed y-grid the
-jump gives errors of order 1e-6 that move non-monotonically with the panels. :math:`N` and
-:math:`S_2` are then adaptive piecewise Chebyshev interpolants in :math:`\log \ell`.
+jump gives errors of order 1e-6 that move non-monotonically with the panels. Both y-rules are
+Gauss-Legendre panels graded towards :math:`y_0` (the head's 12 panels in :math:`\log y`,
+widths in the ratio 1.3; the old intervals' 8 panels in :math:`s`, ratio 0.6): the integrands
+vary fastest there, and where the hazard's peak meets the truncation end (levels near 0.97 and
+1.15 on Exp/Exp) uniform panels in :math:`s` converged slowly (16 panels: 4e-8 off; the graded
+8: 2e-11, against rules twice as fine). :math:`N` and :math:`S_2` are then adaptive piecewise
+Chebyshev interpolants in :math:`\log \ell` (tolerance relative to each panel, floored at
+1e-3 of :math:`E[X]`, :math:`E[X^2]`). The roots (the optimum :math:`b^*` of the rank,
+:math:`C`, :math:`B`, the truncation end) are safeguarded Newton steps with analytic
+derivatives (the density's log-derivative by central differences), on the unconverged
+elements only.
 
 **The mean.** For a job :math:`(x, y)` the worst future rank is :math:`r(y, 0)` for
 :math:`x \le b_0(y)` (where the rising branch climbs back to :math:`r(y, 0)`) and
@@ -55,19 +64,25 @@ functions by twice their error measured at nine levels with a finer y-rule.
 Measured (Exp sizes, exponential predictions; ``tests/test_soap_conditional.py``): the rank
 against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :math:`S_2(0.5)`
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
-8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 1.6e-7, 2.2e-7, 4.0e-7 (relative; the two
-outer rules differ by 1.3e-7, 1.4e-7, 7e-8). Per prediction, :math:`E[T; Y \in dy]` agrees to
+8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 1.3e-7, 1.4e-7, 7.4e-8 (relative; mostly
+the two outer rules' difference). Per prediction, :math:`E[T; Y \in dy]` agrees to
 about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
 future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
 three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold, on a loaded machine
-(``benchmarks/bench_generic.py --conditional``): 497 s for one load and 341 s for a 50-load
-sweep, against 11.6 s and 26.1 s for the discretised route in the same run (43x and 13x
-slower): the level functions rebuild the conditional laws at level-dependent predictions
-(about 700 levels times 320 predictions). Hence opt-in (``generic.CONDITIONAL_ROUTE``).
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold, on
+a loaded machine (``benchmarks/bench_generic.py --conditional``): 13.2 s for one load and
+13.5 s for a 50-load sweep, against 11.0 s and 11.9 s for the discretised route in the same
+run (a further 50 loads on the same tables: 0.9 s); the first version of this route took
+382 s for one load in the same session (sharing the machine with other jobs). Of the cold
+time, the level functions take about 3/4 (about 630 levels, each with 160 conditional laws
+built at level-dependent predictions), the two outer rules about 1/4. Hence still opt-in
+(``generic.CONDITIONAL_ROUTE``).
 LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
-log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15, but
-their mean is not checked against a reference.
+log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15;
+at load 0.8 the route gives 2.54605353 (estimate 2e-9, in 11.8 s), the discretised route
+2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last 6.9e-6 above, within its
+estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000 jobs), and it is below
+SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
 
 Not covered (``supported`` is False): factors with kinks (uniform, bounded), size laws with
 breakpoints or atoms, ``qt.from_scipy`` laws.
@@ -87,21 +102,27 @@ TRUNC = 1e-15
 _CWN = cumulative_weights(_TN)  # (17, 17): int_{-1}^{t_i} p = sum_j _CWN[i, j] p(t_j)
 
 
+def _rows_interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp`` row by row (``xp`` non-decreasing in each row, ``x`` inside its range):
+    one search over the rows' keys offset by the row index."""
+    n, m = xp.shape
+    lo, span = xp[:, :1], np.maximum(xp[:, -1:] - xp[:, :1], 1e-300)
+    off = 2.0 * np.arange(n)[:, None]
+    kp = (off + (xp - lo) / span).ravel()
+    kx = off + np.clip((x - lo) / span, 0.0, 1.0)
+    j = np.searchsorted(kp, kx.ravel(), side="right").reshape(x.shape) - 1 - np.arange(n)[:, None] * m
+    j = np.clip(j, 0, m - 2)
+    r = np.arange(n)[:, None]
+    x0, x1 = xp[r, j], xp[r, j + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(x1 > x0, (x - x0) / (x1 - x0), 0.0)
+    return fp[r, j] + np.clip(f, 0.0, 1.0) * (fp[r, j + 1] - fp[r, j])
+
+
 def _rowsearch(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Panel index of ``u`` (n, m) in the per-row ascending ``edges`` (n, P + 1), clipped."""
-    n, P1 = edges.shape
-    e0, e1 = edges[:, :1], edges[:, -1:]
-    span = np.maximum(e1 - e0, 1e-300)
-    key_e = (np.arange(n)[:, None] * 2.0 + (edges - e0) / span).ravel()
-    key_u = np.arange(n)[:, None] * 2.0 + np.clip((u - e0) / span, 0.0, 1.0)
-    j = np.searchsorted(key_e, key_u.ravel(), side="right").reshape(u.shape) - 1
-    j = j - np.arange(n)[:, None] * P1
-    j = np.clip(j, 0, P1 - 2)
-    rows = np.arange(n)[:, None]
-    # exact correction against the true edges
-    j = np.where((u < edges[rows, j]) & (j > 0), j - 1, j)
-    j = np.where((u >= edges[rows, np.minimum(j + 1, P1 - 1)]) & (j < P1 - 2), j + 1, j)
-    return j
+    # the number of inner edges at or below u (compared with the true edges)
+    return np.count_nonzero(u[:, :, None] >= edges[:, None, 1:-1], axis=2)
 
 
 class CondBatch:
@@ -144,9 +165,7 @@ class CondBatch:
         cum = np.concatenate([np.zeros((n, 1)), np.cumsum(cost, axis=1)], axis=1)
         P = int(panels_n)
         tgt = cum[:, -1:] * np.linspace(0.0, 1.0, P + 1)[None, :]
-        edges = np.empty((n, P + 1))
-        for i in range(n):
-            edges[i] = np.interp(tgt[i], cum[i], ur[i])
+        edges = _rows_interp(tgt, cum, ur)
         edges[:, 0], edges[:, -1] = ulo, uhi
         self.edges = edges
         self.P = P
@@ -167,18 +186,6 @@ class CondBatch:
         self.fY = self.T[0][:, 0]
         self.I0 = self.T[1][:, 0]
         self._peak()
-
-    def subset(self, sel) -> CondBatch:
-        """The rows ``sel`` (a boolean mask or indices) as a batch of their own."""
-        n = self.y.size
-        sub = object.__new__(CondBatch)
-        for k, v in self.__dict__.items():
-            if isinstance(v, np.ndarray) and v.shape[:1] == (n,):
-                v = v[sel]
-            elif isinstance(v, list):
-                v = [w[sel] for w in v]
-            sub.__dict__[k] = v
-        return sub
 
     # ---- the joint density ---------------------------------------------------------------
     def _logku(self, u):
@@ -206,6 +213,14 @@ class CondBatch:
         y = np.broadcast_to(y, x.shape)
         return np.asarray(self.size.pdf(x), float) * self._fz(y / x) / x
 
+    def dlogk(self, t, y):
+        """d log k_y / d log x at ages t and predictions y (central differences: ~1e-10,
+        enough for the Newton steps that use it)."""
+        t = np.asarray(t, float)
+        h = 1e-5
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.log(self.k(t * math.exp(h), y)) - np.log(self.k(t * math.exp(-h), y))) / (2 * h)
+
     # ---- the Gittins structure --------------------------------------------------------------
     def S(self, t):
         return self.tail(0, t)
@@ -225,24 +240,23 @@ class CondBatch:
     def _peak(self):
         """The age a_p of the hazard's peak (single-peaked hazard required), m = 1/h(a_p)."""
         n = self.y.size
-        Sn = self.T[0][:, 1:, None] + self.mw[0] @ (_FULLW[:, None] - _CWN.T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lh = np.log(self.kn) - np.log(Sn)
-        lh = lh[:, :, 1:].reshape(n, -1)  # drop the duplicated panel starts
+        # the tails at the nodes, less the duplicated panel starts (contiguous: flat views)
+        Sn = (self.T[0][:, 1:, None] + self.mw[0] @ (_FULLW[:, None] - _CWN.T)[:, 1:]).reshape(n, -1)
         xs = self.xn[:, :, 1:].reshape(n, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lh = np.log(self.kn[:, :, 1:].reshape(n, -1) / Sn)
         # the truncated tail: beyond where S falls below TRUNC of S(0) the hazard of the
         # truncated law is not the law's; ages there are treated as infinity
-        ok = np.isfinite(lh) & (Sn[:, :, 1:].reshape(n, -1) > TRUNC * self.fY[:, None])
-        lh = np.where(ok, lh, -np.inf)
+        ok = np.isfinite(lh) & (Sn > TRUNC * self.fY[:, None])
+        lh[~ok] = -np.inf
         i = np.argmax(lh, axis=1)
         # single-peaked: non-decreasing before the maximum, non-increasing after (up to noise)
         d = np.diff(lh, axis=1)
-        idx = np.arange(d.shape[1])[None, :]
-        fin = np.isfinite(d)
         noise = 1e-9
-        up_bad = fin & (idx < i[:, None]) & (d < -noise)
-        dn_bad = fin & (idx >= i[:, None]) & (d > noise)
-        if np.any(up_bad | dn_bad):
+        with np.errstate(invalid="ignore"):
+            before = np.arange(d.shape[1])[None, :] < i[:, None]
+            bad = np.where(before, d < -noise, d > noise) & np.isfinite(d)
+        if np.any(bad):
             raise FloatingPointError("the hazard of X | Y = y is not single-peaked")
         rows = np.arange(n)
         # the age where S falls to TRUNC S(0), exactly (a smooth function of y)
@@ -251,33 +265,56 @@ class CondBatch:
         tlo, thi = np.log(xs[rows, last]), np.log(xs[rows, nxt])
         target = np.log(TRUNC * self.fY)
 
-        def lS(u):
-            return np.log(np.maximum(self.S(np.exp(u)), 1e-300)) - target
+        def lS(u, idx):
+            r = idx[0]
+            x = np.exp(u)
+            S = np.maximum(self.moments(x, 1, rows=r)[0][1], 1e-300)
+            # d log S / d log x = -x k / S
+            return np.log(S) - target[r], -x * self.k(x, self.y[r]) / S, 1.0
 
-        self.xtop = np.where(nxt > last, np.exp(_illinois(lS, tlo, thi, lS(tlo), lS(thi),
-                                                            tol=1e-15)), np.exp(tlo))
+        thi = np.where(nxt > last, thi, tlo)
+        alln = (np.arange(n),)
+        self.xtop = np.exp(_newton(lS, tlo, thi, lS(tlo, alln)[0], tol=1e-15))
         ulo = np.log(xs[rows, np.maximum(i - 1, 0)])
         uhi = np.minimum(np.log(xs[rows, np.minimum(i + 1, xs.shape[1] - 1)]), np.log(self.xtop))
-        g = (math.sqrt(5.0) - 1.0) / 2.0
+        um = np.clip(np.log(xs[rows, i]), ulo, uhi)
 
         def f(u):
             return np.log(self.inv_h(np.exp(u)))  # minimise log(1/h)
 
-        x1 = uhi - g * (uhi - ulo)
-        x2 = ulo + g * (uhi - ulo)
-        f1, f2 = f(x1), f(x2)
-        for _ in range(44):
-            left = f1 <= f2
-            uhi = np.where(left, x2, uhi)
-            ulo = np.where(left, ulo, x1)
-            nx1 = uhi - g * (uhi - ulo)
-            nx2 = ulo + g * (uhi - ulo)
-            x1n = np.where(left, nx1, x2)
-            x2n = np.where(left, x1, nx2)
-            fx = f(np.where(left, nx1, nx2))
-            f1, f2 = np.where(left, fx, f2), np.where(left, f1, fx)
-            x1, x2 = x1n, x2n
-        up = 0.5 * (ulo + uhi)
+        # successive parabolic interpolation in the bracket [ulo, uhi] around the best node um
+        # (golden-section steps where the parabola leaves the bracket or stalls): the
+        # minimum of a smooth function to ~1e-9 in a few steps; m = 1/h(a_p) is then exact to
+        # rounding (its error is quadratic in that of a_p)
+        fl, fm, fh = f(ulo), f(um), f(uhi)
+        uend, fend = uhi, fh  # the minimum may be the end x_top (hazard rising all along)
+        g = (3.0 - math.sqrt(5.0)) / 2.0
+        for _ in range(12):
+            d1, d2 = um - ulo, um - uhi
+            p1, p2 = d1 * (fm - fh), d2 * (fm - fl)
+            den = 2.0 * (p1 - p2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ut = um - (d1 * p1 - d2 * p2) / den
+            w = uhi - ulo
+            gold = np.where(uhi - um > um - ulo, um + g * (uhi - um), um - g * (um - ulo))
+            bad = ~np.isfinite(ut) | (ut <= ulo + 1e-3 * w) | (ut >= uhi - 1e-3 * w)
+            ut = np.where(bad, gold, ut)
+            # keep the new point off the current best one
+            tiny = 1e-12 * np.maximum(np.abs(um), 1.0)
+            ut = np.where(np.abs(ut - um) < tiny, um + np.where(uhi - um > um - ulo, tiny, -tiny), ut)
+            ft = f(ut)
+            better = ft < fm
+            right = ut > um
+            # the new bracket: around the better of (um, ut)
+            nlo = np.where(better, np.where(right, um, ulo), np.where(right, ulo, ut))
+            nfl = np.where(better, np.where(right, fm, fl), np.where(right, fl, ft))
+            nhi = np.where(better, np.where(right, uhi, um), np.where(right, ut, uhi))
+            nfh = np.where(better, np.where(right, fh, fm), np.where(right, ft, fh))
+            um, fm = np.where(better, ut, um), np.where(better, ft, fm)
+            ulo, fl, uhi, fh = nlo, nfl, nhi, nfh
+            if np.all(uhi - ulo < 1e-10 * np.maximum(np.abs(um), 1.0)):
+                break
+        up = np.where(fend <= fm, uend, um)
         self.ap = np.exp(up)
         self.m = self.inv_h(self.ap)
         self.top_rank = self.inv_h(self.xtop)
@@ -286,27 +323,42 @@ class CondBatch:
         """The Gittins rank r(y, a) at ages a <= a_p (shape (n, m))."""
         a = np.asarray(a, float)
         n, mm = a.shape
-        Sa, Ia = self.S(a), self.I_tail(a)
+        ma = self.moments(a, 2)  # located once: every step below reuses the a side
+        Sa = ma[0][1]
+        Ia = np.maximum(ma[1][1] - a * Sa, 0.0)
         ap = np.broadcast_to(self.ap[:, None], a.shape)
         top = np.broadcast_to(self.xtop[:, None], a.shape)
 
-        def phi(u):
-            b = np.exp(u)
-            Sb = self.S(b)
+        def phi(u, idx):
+            b, ae, y = np.exp(u), a[idx], self.y[idx[0]]
+            mae = [(h[idx], t[idx]) for h, t in ma]
+            mb = self.moments(b, 2, rows=idx[0])
+            Sb = mb[0][1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                return self.S_int(a, b) - self.between(0, a, b) * Sb / self.k(b, self.y[:, None])
+                ih = Sb / self.k(b, y)
+                m0 = _between(mae, mb, 0)
+                si = self.S_int(ae, b, mae, mb)
+                f = si - m0 * ih
+                # d/du: -m0 b d(S/k)/db = m0 (b + (S/k) dlog k/dlog b)
+                return f, m0 * (b + ih * self.dlogk(b, y)), np.abs(si)
 
         ulo, uhi = np.log(np.maximum(ap, a)), np.log(top)
-        flo, fhi = phi(ulo), phi(uhi)
+        alli = np.nonzero(np.ones(a.shape, bool))
+        flo = phi(ulo[alli], alli)[0].reshape(a.shape)
+        fhi = phi(uhi[alli], alli)[0].reshape(a.shape)
         tail = ~(fhi < 0)  # the optimum is b = infinity: the mean residual life
+        # at (or, by rounding, just past) the peak: b* = a, the rank 1/h(a)
+        at_peak = ~tail & ~(flo > 0)
         # the ratio is stationary at the optimum b*: b* to 1e-10 gives the rank to ~1e-20
         with np.errstate(invalid="ignore"):
-            ub = _illinois(phi, ulo, np.where(tail, ulo + 1.0, uhi), np.where(tail, 1.0, flo),
-                           np.where(tail, -1.0, fhi), tol=1e-11)
+            # (rows without a root inside get an empty bracket: converged from the start)
+            ub = _newton(phi, ulo, np.where(tail | at_peak, ulo, uhi), np.where(tail, 1.0, flo),
+                         tol=1e-12, ftol=1e-15)
         b = np.exp(ub)
-        Sb = self.S(b)
+        mb = self.moments(b, 2)
+        Sb = mb[0][1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = self.S_int(a, b) / self.between(0, a, b)
+            ratio = self.S_int(a, b, ma, mb) / _between(ma, mb, 0)
             ih = Sb / self.k(b, self.y[:, None])
         # next to the peak (b* -> a_p) the ratio cancels: 1/h(b*) there (its error is the
         # derivative of 1/h at b*, which vanishes at the peak, times the error of b*)
@@ -315,94 +367,131 @@ class CondBatch:
             r = np.where(tail, Ia / Sa, r)
         return r
 
-    def _locate(self, t):
-        e = self.edges
+    def moments(self, t, nj: int = 3, rows=None):
+        """[(head, tail) for j < nj]: E[X^j; X <= t] and E[X^j; X > t] (times f_Y), each
+        accurate relative to itself; ``t`` located on the panels once for all j. ``t`` has
+        one row per prediction (shape (n,) or (n, m)), or, with ``rows``, is a flat array of
+        ages of the predictions ``rows``."""
+        t = np.asarray(t, float)
+        if rows is None:
+            sq = t.ndim == 1
+            if sq:
+                t = t[:, None]
+            r = np.arange(t.shape[0])
+            e = self.edges
+        else:
+            sq = True
+            t = t[:, None]
+            r = np.asarray(rows)
+            e = self.edges[r]
         with np.errstate(divide="ignore", invalid="ignore"):
             u = np.log(np.maximum(t, 1e-300))
         p = _rowsearch(e, u)
-        rows = np.arange(t.shape[0])[:, None]
-        e0, e1 = e[rows, p], e[rows, p + 1]
-        tau = np.clip((2 * u - e0 - e1) / (e1 - e0), -1.0, 1.0)
-        return u, p, rows, cumulative_weights(tau)
+        ri = np.arange(t.shape[0])[:, None]
+        e0, e1 = e[ri, p], e[ri, p + 1]
+        cw = cumulative_weights(np.clip((2 * u - e0 - e1) / (e1 - e0), -1.0, 1.0))
+        below, above = u <= e[:, :1], u >= e[:, -1:]
+        cwr = _FULLW - cw
+        rr = r[:, None]
+        out = []
+        for j in range(nj):
+            w = self.mw[j][rr, p]
+            left = np.einsum("nmk,nmk->nm", cw, w)
+            right = np.einsum("nmk,nmk->nm", cwr, w)
+            hd = self.L[j][rr, p] + left
+            tl = self.T[j][rr, p + 1] + right
+            hd = np.where(below, 0.0, np.where(above, self.L[j][r, -1][:, None], hd))
+            tl = np.where(below, self.T[j][r, 0][:, None], np.where(above, 0.0, tl))
+            out.append((hd[:, 0], tl[:, 0]) if sq else (hd, tl))
+        return out
 
     def both(self, j: int, t):
         """(head, tail): E[X^j; X <= t] and E[X^j; X > t] (times f_Y), each accurate
         relative to itself."""
-        t = np.asarray(t, float)
-        sq = t.ndim == 1
-        if sq:
-            t = t[:, None]
-        e = self.edges
-        u, p, rows, cw = self._locate(t)
-        w = self.mw[j][rows, p]
-        left = np.einsum("nmk,nmk->nm", cw, w)
-        right = np.einsum("nmk,nmk->nm", (_FULLW - cw), w)
-        hd = self.L[j][rows, p] + left
-        tl = self.T[j][rows, p + 1] + right
-        below, above = u <= e[:, :1], u >= e[:, -1:]
-        hd = np.where(below, 0.0, np.where(above, self.L[j][:, -1:], hd))
-        tl = np.where(below, self.T[j][:, :1], np.where(above, 0.0, tl))
-        return (hd[:, 0], tl[:, 0]) if sq else (hd, tl)
+        return self.moments(t, j + 1)[j]
 
     def between(self, j: int, a, b):
         r""":math:`\int_a^b x^j k_y(x) dx` without cancellation (from the nearer end)."""
-        ha, ta = self.both(j, a)
-        hb, tb = self.both(j, b)
-        return np.where(hb <= ta, hb - ha, ta - tb)
+        return _between(self.moments(a, j + 1), self.moments(b, j + 1), j)
 
-    def S_int(self, a, b):
-        r""":math:`\int_a^b S(t) dt = E[(\min(X, b) - a)^+]` (times f_Y), for a <= b."""
+    def S_int(self, a, b, ma=None, mb=None):
+        r""":math:`\int_a^b S(t) dt = E[(\min(X, b) - a)^+]` (times f_Y), for a <= b
+        (``ma``, ``mb``: :meth:`moments` at a and b where known)."""
         a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
-        m0, m1 = self.between(0, a, b), self.between(1, a, b)
+        ma = self.moments(a, 2) if ma is None else ma
+        mb = self.moments(b, 2) if mb is None else mb
+        m0, m1 = _between(ma, mb, 0), _between(ma, mb, 1)
         fin = np.isfinite(b)
-        last = np.where(fin, (np.where(fin, b, 0.0) - a) * self.S(np.where(fin, b, 0.0)), 0.0)
+        last = np.where(fin, (np.where(fin, b, 0.0) - a) * mb[0][1], 0.0)
         return np.maximum(m1 - a * m0, 0.0) + last
 
     def old_square(self, B, C):
         r""":math:`E[((\min(X, C) - B)^+)^2]` (times f_Y), for B <= C (C may be inf)."""
         B, C = np.broadcast_arrays(np.asarray(B, float), np.asarray(C, float))
-        m0, m1, m2 = (self.between(j, B, C) for j in (0, 1, 2))
+        mB, mC = self.moments(B, 3), self.moments(C, 3)
+        m0, m1, m2 = (_between(mB, mC, j) for j in (0, 1, 2))
         fin = np.isfinite(C)
         Cf = np.where(fin, C, 0.0)
-        last = np.where(fin, (Cf - B) ** 2 * self.S(Cf), 0.0)
+        last = np.where(fin, (Cf - B) ** 2 * mC[0][1], 0.0)
         return np.maximum(m2 - 2 * B * m1 + B * B * m0, 0.0) + last
 
     def c_new(self, l):
         """C_y(l): the age on the rising branch where 1/h = l (inf above the top rank; a_p at
         or below the minimal rank); ``l`` one level per row."""
         l = np.asarray(l, float)
-        up = l >= self.top_rank
-        low = l <= self.m
+        sq = l.ndim == 1
+        if sq:
+            l = l[:, None]
+        ap, top = self.ap[:, None], self.xtop[:, None]
+        up = l >= self.top_rank[:, None]
+        low = l <= self.m[:, None]
         mid = ~(up | low)
-        out = np.where(up, np.inf, self.ap)
+        out = np.where(up, np.inf, np.broadcast_to(ap, l.shape))
         if mid.any():
-            sub = self.subset(mid)
-            ll = np.log(l[mid])
+            ll = np.log(np.where(mid, l, 1.0))
 
-            def g(u):
-                return np.log(sub.inv_h(np.exp(u))) - ll
+            def g(u, idx):
+                x, y = np.exp(u), self.y[idx[0]]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    S, k = self.moments(x, 1, rows=idx[0])[0][1], self.k(x, y)
+                    # d log(S/k)/du = -x k/S - dlog k/du
+                    return np.log(S / k) - ll[idx], -x * k / S - self.dlogk(x, y), 1.0
 
-            lo, hi = np.log(self.ap[mid]), np.log(self.xtop[mid])
-            out[mid] = np.exp(_illinois(g, lo, hi, g(lo), g(hi), tol=1e-15))
-        return out
+            lo = np.broadcast_to(np.log(ap), l.shape)
+            hi = np.where(mid, np.log(top), lo)  # empty brackets where no root is sought
+            alli = np.nonzero(np.ones(l.shape, bool))
+            glo = g(lo[alli], alli)[0].reshape(l.shape)
+            out = np.where(mid, np.exp(_newton(g, lo, hi, glo, tol=1e-15, ftol=4e-16)), out)
+        return out[:, 0] if sq else out
 
     def b_old(self, l, C):
         """B_y(l): the start of the old interval [B, C) (rows where r(y, 0) > l > m)."""
-        l = np.asarray(l, float)
+        l, C = np.asarray(l, float), np.asarray(C, float)
+        sq = l.ndim == 1
+        if sq:
+            l, C = l[:, None], C[:, None]
+        l, C = np.broadcast_arrays(l, C)
+        mC = self.moments(C, 2)
 
-        def F(u):
-            b = np.exp(u)[:, None]
-            return (self.S_int(b, C[:, None]) - l[:, None] * self.between(0, b, C[:, None]))[:, 0]
+        def F(u, idx):
+            b, le = np.exp(u), l[idx]
+            mCe = [(h[idx], t[idx]) for h, t in mC]
+            mb = self.moments(b, 2, rows=idx[0])
+            si, m0 = self.S_int(b, C[idx], mb, mCe), _between(mb, mCe, 0)
+            # dF/du = b (l k - S)
+            return si - le * m0, b * (le * self.k(b, self.y[idx[0]]) - mb[0][1]), si + le * m0
 
-        lo, hi = np.log(self.xlo), np.log(self.ap)
-        flo, fhi = F(lo), F(hi)
+        lo = np.broadcast_to(np.log(self.xlo)[:, None], l.shape)
+        hi = np.broadcast_to(np.log(self.ap)[:, None], l.shape)
+        alli = np.nonzero(np.ones(l.shape, bool))
+        flo = F(lo[alli], alli)[0].reshape(l.shape)
+        fhi = F(hi[alli], alli)[0].reshape(l.shape)
         ok = (flo > 0) & (fhi < 0)
-        ub = _illinois(F, lo, np.where(ok, hi, lo + 1), np.where(ok, flo, 1.0),
-                       np.where(ok, fhi, -1.0), tol=1e-15)
+        ub = _newton(F, lo, np.where(ok, hi, lo), np.where(ok, flo, 1.0), tol=1e-15, ftol=1e-16)
         # below the batch's range (no mass there) F is linear: F(b) = F(xlo) + (xlo - b) S(0)
-        below = np.maximum(self.xlo + flo / self.fY, 0.0)
+        below = np.maximum(self.xlo[:, None] + flo / self.fY[:, None], 0.0)
         B = np.where(ok, np.exp(ub), np.where(fhi >= 0, np.nan, below))
-        return B
+        return B[:, 0] if sq else B
 
     # ---- tails ------------------------------------------------------------------------------
     def tail(self, j: int, t):
@@ -410,32 +499,51 @@ class CondBatch:
         return self.both(j, t)[1]
 
 
-def _illinois(fn, lo, hi, flo, fhi, iters: int = 60, tol: float = 4e-16):
-    """Roots of ``fn`` (vectorised, elementwise) bracketed by ``lo < hi`` with ``flo``,
-    ``fhi`` of opposite signs: the Illinois variant of regula falsi, with bisection steps
-    when it stalls; stops when every bracket is within ``tol`` (relative) or after ``iters``."""
+def _between(ma, mb, j: int):
+    r""":math:`\int_a^b x^j k_y(x) dx` from :meth:`CondBatch.moments` at a and b, without
+    cancellation (from the nearer end)."""
+    ha, ta = ma[j]
+    hb, tb = mb[j]
+    return np.where(hb <= ta, hb - ha, ta - tb)
+
+
+def _newton(fdf, lo, hi, flo, tol: float, iters: int = 60, ftol: float = 0.0):
+    """Roots of ``f`` (vectorised) bracketed by ``lo <= hi`` with ``f(lo) = flo`` and ``f(hi)``
+    of the other sign (an empty bracket ``lo = hi``: converged): safeguarded Newton steps
+    (``rtsafe``: a bisection wherever the Newton step leaves the bracket or does not halve
+    the step before last). ``fdf(x, idx)`` returns (f, f', scale of f) at the points ``idx``
+    (a tuple of index arrays) of the unconverged elements, ``x`` their flat values. Stops
+    where the step is below ``tol`` (relative, absolute below 1) or ``|f|`` below ``ftol``
+    times its scale (the rounding level of f: further steps there only follow the noise)."""
     lo, hi = np.array(lo, float), np.array(hi, float)
-    flo, fhi = np.array(flo, float), np.array(fhi, float)
-    side = np.zeros(lo.shape, np.int8)
-    for it in range(iters):
-        width = hi - lo
-        if np.all(width <= tol * np.maximum(np.abs(lo) + np.abs(hi), 1e-300)):
+    flo = np.array(flo, float)
+    x = 0.5 * (lo + hi)
+    dxold = hi - lo
+    dx = dxold.copy()
+    done = hi - lo <= 0
+    for _ in range(iters):
+        idx = np.nonzero(~done)
+        if idx[0].size == 0:
             break
-        with np.errstate(invalid="ignore", divide="ignore"):
-            x = (lo * fhi - hi * flo) / (fhi - flo)
-        bad = ~np.isfinite(x) | (x <= lo) | (x >= hi) | (it % 4 == 3)
-        x = np.where(bad, 0.5 * (lo + hi), x)
-        fx = fn(x)
-        left = np.sign(fx) == np.sign(flo)  # the root lies in [x, hi]
-        # Illinois: halve the stale end's value when the same end is kept twice
-        fhi = np.where(left & (side == 1), fhi / 2, fhi)
-        flo = np.where(~left & (side == -1), flo / 2, flo)
-        lo, flo = np.where(left, x, lo), np.where(left, fx, flo)
-        hi, fhi = np.where(left, hi, x), np.where(left, fhi, fx)
-        side = np.where(left, 1, -1).astype(np.int8)
-        zero = fx == 0
-        lo, hi = np.where(zero, x, lo), np.where(zero, x, hi)
-    return 0.5 * (lo + hi)
+        xa, la, ha, fla = x[idx], lo[idx], hi[idx], flo[idx]
+        f, df, fs = fdf(xa, idx)
+        small = np.abs(f) <= ftol * fs
+        same = np.sign(f) == np.sign(fla)  # the root lies in [x, hi]
+        la, fla = np.where(same, xa, la), np.where(same, f, fla)
+        ha = np.where(same, ha, xa)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            xn = xa - f / df
+            bad = (~np.isfinite(xn) | (xn < la) | (xn > ha)
+                   | (np.abs(2.0 * f) > np.abs(dxold[idx] * df)))
+        dxold[idx] = np.where(bad, 0.5 * (ha - la), dx[idx])
+        xn = np.where(bad, 0.5 * (la + ha), xn)
+        dxn = np.abs(xn - xa)
+        scale = tol * np.maximum(np.abs(xa), 1.0)
+        xn = np.where(small, xa, xn)
+        lo[idx], hi[idx], flo[idx] = la, ha, fla
+        x[idx], dx[idx] = xn, dxn
+        done[idx] = small | (f == 0) | (dxn <= scale) | (ha - la <= scale)
+    return x
 
 
 def _gl01(order):
@@ -471,11 +579,12 @@ class LevelCalc:
     """The level functions N(l) = E[min(X, c_Y(l))] (new work below level l) and
     S2(l) = E[((min(X, C_Y(l)) - B_Y(l))^+)^2] (old work) of ConditionalGittins."""
 
-    def __init__(self, size, factor, panels_n=40, n_head=24, order=8, n_tip=16,
-                 ywidth=1.5):
+    def __init__(self, size, factor, panels_n=24, n_head=12, order=8, n_tip=8,
+                 ywidth=1.5, head_ratio=1.3, tip_ratio=0.6):
         self.size, self.factor = size, factor
         self.panels_n = panels_n
         self.n_head, self.order, self.n_tip = n_head, order, n_tip
+        self.head_ratio, self.tip_ratio = head_ratio, tip_ratio
         xr = size_range(size, 1e-50)
         self.xr = xr
         self.ylo, self.yhi = _y_range(size, factor)
@@ -544,11 +653,19 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     # head nodes: log y in [u0 - span, u0]
     fin0 = np.isfinite(u0)
     u0c = np.where(fin0, u0, lc.uyhi)
+    # panels graded towards y0 (widths in the ratio ``head_ratio`` from y0 down): the
+    # integrand varies on a scale of one unit of log y next to y0 and is flat far below it
     a = np.full(nl, lc.uylo)
-    k = np.arange(lc.n_head)
-    h = (u0c - a) / lc.n_head
-    uA = (a[:, None, None] + h[:, None, None] * (k[None, :, None] + t[None, None, :])).reshape(nl, -1)
-    wA = (h[:, None, None] * w[None, None, :] * np.ones((1, lc.n_head, 1))).reshape(nl, -1)
+    q = float(lc.head_ratio)
+    rel = q ** np.arange(lc.n_head)[::-1]  # panel widths, lowest panel first
+    rel = rel / rel.sum()
+    pe = np.concatenate([[0.0], np.cumsum(rel)])
+    pe[-1] = 1.0
+    span = u0c - a
+    h = span[:, None] * rel[None, :]  # (nl, n_head)
+    starts = a[:, None] + span[:, None] * pe[None, :-1]
+    uA = (starts[:, :, None] + h[:, :, None] * t[None, None, :]).reshape(nl, -1)
+    wA = (h[:, :, None] * w[None, None, :]).reshape(nl, -1)
     wA = wA * np.exp(uA)  # dy = y du
     wA = np.where((u0 > lc.uylo)[:, None], wA, 0.0)
     # tip nodes: log(y1 / y) = s^2 on [y0, y1], or log panels on [y0, yhi] when y1 is beyond
@@ -558,13 +675,20 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     smax = np.sqrt(np.maximum(u1c - u0t, 0.0))
     nt = lc.n_tip
     kt = np.arange(nt)
-    sv = (smax[:, None, None] * (kt[None, :, None] + t[None, None, :]) / nt).reshape(nl, -1)
-    ws = (smax[:, None, None] / nt * w[None, None, :] * np.ones((1, nt, 1))).reshape(nl, -1)
+    qt_ = float(lc.tip_ratio)
+    relt = qt_ ** kt  # panel widths in s, from the tip s = 0 up
+    relt = relt / relt.sum()
+    pt = np.concatenate([[0.0], np.cumsum(relt)])[:-1]
+    sv = (smax[:, None, None] * (pt[None, :, None] + relt[None, :, None] * t[None, None, :])).reshape(nl, -1)
+    ws = (smax[:, None, None] * relt[None, :, None] * w[None, None, :]).reshape(nl, -1)
     uB_tip = u1c[:, None] - sv * sv
     wB_tip = ws * 2 * sv
-    hB = (u1c - u0t) / nt
-    uB_log = (u0t[:, None, None] + hB[:, None, None] * (kt[None, :, None] + t[None, None, :])).reshape(nl, -1)
-    wB_log = (hB[:, None, None] * w[None, None, :] * np.ones((1, nt, 1))).reshape(nl, -1)
+    # (the same panels, from y0 up: the finest next to y0)
+    rl, pl = relt[::-1], 1.0 - np.concatenate([[0.0], np.cumsum(relt)])[1:][::-1]
+    dB = u1c - u0t
+    uB_log = (u0t[:, None, None] + dB[:, None, None]
+              * (pl[None, :, None] + rl[None, :, None] * t[None, None, :])).reshape(nl, -1)
+    wB_log = (dB[:, None, None] * rl[None, :, None] * w[None, None, :]).reshape(nl, -1)
     uB = np.where(tipped[:, None], uB_tip, uB_log)
     wB = np.where(tipped[:, None], wB_tip, wB_log) * np.exp(uB)
     wB = np.where((u1c > u0t)[:, None] & fin0[:, None] | (~fin0 & (u0 < 0))[:, None], wB, 0.0)
@@ -572,16 +696,13 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     # rows: every (level, y) pair
     yA, yB = np.exp(uA).ravel(), np.exp(uB).ravel()
     lA, lB = np.repeat(L, uA.shape[1]), np.repeat(L, uB.shape[1])
-    cb = CondBatch(lc.size, lc.factor, np.concatenate([yA, yB]), lc.panels_n, lc.xr)
-    ll = np.concatenate([lA, lB])
-    C = cb.c_new(ll)
     nA = yA.size
-    cA = cb.subset(np.arange(nA))
-    CA = C[:nA]
+    cA = CondBatch(lc.size, lc.factor, yA, lc.panels_n, lc.xr)
+    CA = cA.c_new(lA)
     phi = cA.S_int(np.zeros((nA, 1)), CA[:, None])[:, 0]
     s2a = cA.old_square(np.zeros((nA, 1)), CA[:, None])[:, 0]
-    cB = cb.subset(np.arange(nA, ll.size))
-    CB = C[nA:]
+    cB = CondBatch(lc.size, lc.factor, yB, lc.panels_n, lc.xr)
+    CB = cB.c_new(lB)
     Bv = cB.b_old(lB, CB)
     okB = np.isfinite(Bv) & (lB > cB.m)
     s2b = np.where(okB, cB.old_square(np.where(okB, Bv, 0.0)[:, None], CB[:, None])[:, 0], 0.0)
@@ -592,7 +713,8 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     return N, S2a + S2b
 
 
-def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0):
+def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
+                       floor: float = 1e-3):
     """N and S2 as adaptive piecewise Chebyshev interpolants in log l, on [l_lo, l_hi]
     (levels above l_hi: every job's whole size; below l_lo: nothing)."""
     # below 1e-10 E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
@@ -603,10 +725,15 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0):
     lo = np.linspace(ulo, uhi, n + 1)
     hi, lo = lo[1:], lo[:-1]
 
+    # the tolerance is relative to each panel's values, but at least to ``floor`` times the
+    # moments E[X], E[X^2]: below that the level functions change E[T] by less than tol * floor
+    # (relative), and the panels of the small levels need no refinement
+    fN, fS = floor * float(lc.size.mean), floor * float(lc.size.tail_moment(2, np.array(0.0)))
+
     def values(lo, hi):
         un = lo[:, None] + (hi - lo)[:, None] * (_TN[None, :] + 1) / 2
         Nv, Sv = level_values(lc, np.exp(un.ravel()))
-        return Nv.reshape(un.shape), Sv.reshape(un.shape), 0.0, 0.0
+        return Nv.reshape(un.shape), Sv.reshape(un.shape), fN, fS
 
     edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-3, 2000)
     nan = np.full(edges.size - 1, np.nan)
@@ -668,8 +795,7 @@ class OuterRule:
         lev1 = cb.inv_h(x1)
         self.lev1 = lev1
         # the falling-branch age of rank 1/h(x): B with C = x
-        rep = np.repeat(np.arange(n), x1.shape[1])
-        B1 = cb.subset(rep).b_old(lev1.ravel(), x1.ravel()).reshape(x1.shape)
+        B1 = cb.b_old(lev1, x1)
         B1 = np.where(np.isfinite(B1), B1, cb.ap[:, None])
         self.B1 = B1
         # [b0, top]
@@ -694,13 +820,27 @@ class OuterRule:
         self.wf_x = self.kf * self.jf  # density times da/dtau at the falling nodes
         self.total = float(np.sum(wy * (np.sum(self.wf_x @ _FULLW, axis=1) + self.w1.sum(1) + self.w2.sum(1))))
 
+    def _level_values(self, N, S2):
+        """N and S2 at the rule's levels (independent of the load: kept for the last few
+        pairs of level functions)."""
+        cache = self.__dict__.setdefault("_levels_cache", [])
+        for n_, s_, v in cache:
+            if n_ is N and s_ is S2:
+                return v
+        v = {"Nr0": N(self.r0), "Sr0": S2(self.r0), "Nf": N(self.rf), "N1": N(self.lev1),
+             "N2": N(self.lev2), "S2": S2(self.lev2)}
+        cache.append((N, S2, v))
+        del cache[:-4]
+        return v
+
     def mean(self, lam, N, S2):
         """E[T] at arrival rate lam with the level functions N, S2 (callables)."""
-        g = lambda l: 1.0 / (1.0 - lam * N(l))  # noqa: E731
+        v = self._level_values(N, S2)
         r0 = self.r0
-        wait0 = lam * S2(r0) * g(r0) ** 2 / 2
+        g0 = 1.0 / (1.0 - lam * v["Nr0"])
+        wait0 = lam * v["Sr0"] * g0 ** 2 / 2
         # falling branch: residence = xlo g(r0) + cumulative of g(r(y, a)) da
-        gf = g(self.rf) * self.jf  # (n, P, 17)
+        gf = self.jf / (1.0 - lam * v["Nf"])  # (n, P, 17)
         full = gf @ _FULLW  # (n, P)
         cum = np.concatenate([np.zeros((r0.size, 1)), np.cumsum(full, axis=1)], axis=1)
         res_f = cum[:, :-1, None] + gf @ _CWN.T
@@ -710,11 +850,11 @@ class OuterRule:
         rows = np.arange(r0.size)[:, None]
         resB = cum[rows, self.pj] + np.einsum(
             "nmk,nmk->nm", self.cwB, gf[rows, self.pj])
-        T1 = wait0[:, None] + resB + (self.x1 - self.B1) * g(self.lev1)
+        T1 = wait0[:, None] + resB + (self.x1 - self.B1) / (1.0 - lam * v["N1"])
         val = val + np.sum(self.w1 * T1, axis=1)
         # [b0, top]: worst rank 1/h(x) all along
-        l2 = self.lev2
-        T2 = lam * S2(l2) * g(l2) ** 2 / 2 + self.x2 * g(l2)
+        g2 = 1.0 / (1.0 - lam * v["N2"])
+        T2 = lam * v["S2"] * g2 ** 2 / 2 + self.x2 * g2
         val = val + np.sum(self.w2 * T2, axis=1)
         self.last_rows = val
         return float(np.sum(self.wy * val))
@@ -736,9 +876,9 @@ class Resolution:
     """Quadrature settings of one evaluation (levels: y-rule of the level functions and the
     tolerance of their interpolants; outer: the (X, Y) rule)."""
 
-    n_head: int = 24
+    n_head: int = 12
     order: int = 8
-    n_tip: int = 16
+    n_tip: int = 8
     level_tol: float = 1e-10
     level_width: float = 2.0
     ywidth: float = 1.0
@@ -798,23 +938,26 @@ class ConditionalSOAP:
         Nf, Sf = level_values(fine, probe)
         self.eps_N = float(np.max(np.abs(Nf - self.N(probe)))) + 10 * self.interp_tail * m1
         self.eps_S = float(np.max(np.abs(Sf - self.S2(probe)))) + 10 * self.interp_tail * m2
+        eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
+
+        def up(l, f=self.N, e=eN):
+            return f(l) + e
+
+        def upS(l, f=self.S2, e=eS):
+            return f(l) + e
+
+        self._raised = (up, upS)  # the level functions raised by twice their error
 
     def means(self, lams) -> tuple[np.ndarray, np.ndarray]:
         """E[T] at each arrival rate, and its error estimate: the two outer rules' difference
         plus the effect of the level functions' error (E[T] grows with N and S2: the
         level functions raised by their measured error give a bound of that effect)."""
         out, err = [], []
+        eN = 2 * self.eps_N + 1e-13
+        up, upS = self._raised
         for lam in np.atleast_1d(np.asarray(lams, float)):
             v = self.outer_fine.mean(lam, self.N, self.S2)
             c = self.outer.mean(lam, self.N, self.S2)
-            eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
-
-            def up(l, f=self.N, e=eN):
-                return f(l) + e
-
-            def upS(l, f=self.S2, e=eS):
-                return f(l) + e
-
             if lam * (float(np.max(self.Ni.values)) + eN) >= 1:
                 raise FloatingPointError("the load is too close to 1 for the level error")
             hi = self.outer_fine.mean(lam, up, upS)
