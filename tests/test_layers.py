@@ -88,3 +88,33 @@ def test_simulator_does_not_import_the_formulas():
     sim = {m for m in GRAPH if m == "qtheory.sim" or m.startswith("qtheory.sim.")}
     bad = _violations(sim, ENGINE | MODELS | FRONT, SIM_ALLOWED_ENGINE)
     assert not bad, "the simulator checks the engine: it must not compute with the engine's formulas"
+
+
+_IMPORT_EACH = """
+import importlib, pkgutil, sys, qtheory
+names = sorted(m.name for m in pkgutil.walk_packages(qtheory.__path__, "qtheory.")
+               if not m.name.endswith("__main__"))
+bad = []
+for n in names:
+    for k in [k for k in sys.modules if k == "qtheory" or k.startswith("qtheory.")]:
+        del sys.modules[k]
+    try:
+        importlib.import_module(n)
+    except Exception as e:
+        bad.append(f"{n}: {e!r}")
+print(len(names))
+assert not bad, bad
+"""
+
+
+def test_every_module_imports_first():
+    """Each module imports into a fresh ``qtheory`` (its own import order: ``import
+    qtheory.laws.factor_joint`` on its own was a circular ImportError). One subprocess; the
+    package's modules are dropped from ``sys.modules`` before each import (about 13 s)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _IMPORT_EACH], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert int(out.stdout.split()[-1]) > 100
