@@ -195,9 +195,11 @@ def _underflow_panels(size, edges: np.ndarray, w: np.ndarray, f: np.ndarray,
         return w
     a, b = edges[:-1][bad], edges[1:][bad]
     xa, xb = np.exp(a), np.exp(b)
+    pc, cont = size.continuous_part()  # the atoms of a mixed law are nodes of their own
     with np.errstate(invalid="ignore", over="ignore"):
-        m0 = np.asarray(size.sf(xa), float) - np.asarray(size.sf(xb), float)
-        m1 = np.asarray(size.tail_moment(1, xa), float) - np.asarray(size.tail_moment(1, xb), float)
+        m0 = pc * (np.asarray(cont.sf(xa), float) - np.asarray(cont.sf(xb), float))
+        m1 = pc * (np.asarray(cont.tail_moment(1, xa), float)
+                   - np.asarray(cont.tail_moment(1, xb), float))
         ratio = m1 / (m0 * xa)
     h = b - a
     ok = (m0 > 0) & np.isfinite(m1) & (m1 > 0) & np.isfinite(ratio)
@@ -225,8 +227,9 @@ def tail_node(size, hi: float) -> tuple[float, float] | None:
     if math.isfinite(size.support[1]) or size.is_discrete:
         return None
     mean = size.mean
-    s = float(size.sf(hi))
-    m1 = float(size.tail_moment(1, hi))
+    pc, cont = size.continuous_part()  # the atoms of a mixed law are nodes of their own
+    s = pc * float(cont.sf(hi))
+    m1 = pc * float(cont.tail_moment(1, hi))
     if not (math.isfinite(mean) and math.isfinite(m1) and s > 0 and m1 > 1e-17 * mean):
         return None
     xs = m1 / s
@@ -244,8 +247,12 @@ def size_rule(size, width: float | None = None) -> tuple[np.ndarray, np.ndarray]
     """Nodes and weights for E[g(X)] ~= sum(w * g(x)), cached on the law.
 
     Atomic laws: the atoms themselves (exact). Continuous laws: composite Gauss-Legendre in
-    log x weighted by the density, panel edges at the law's breakpoints; the atoms of a mixed
-    law (a :class:`~qtheory.Mixture` with a discrete part) are appended as point nodes.
+    log x weighted by the density, panel edges at the law's breakpoints (:func:`size_edges`);
+    panels where the density underflows are weighted from the law's exact panel mass and mean
+    (:func:`_underflow_panels`), a node below the range stands for the mass near 0
+    (:func:`head_node`) and one above a capped range for the heavy tail beyond it
+    (:func:`tail_node`); the atoms of a mixed law (a :class:`~qtheory.Mixture` with a discrete
+    part) are appended as point nodes.
     """
     key = ("_qt_rule", width)
     cache = size.__dict__.setdefault("_qt_cache", {})
