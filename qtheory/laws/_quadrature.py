@@ -262,7 +262,7 @@ def size_rule(size, width: float | None = None) -> tuple[np.ndarray, np.ndarray]
         rule = (np.asarray(size.atom_values, float), np.asarray(size.atom_probs, float))
     else:
         lo, hi = size_range(size)
-        edges = size_edges(size, width)
+        edges = size_edges(size, width, (lo, hi))
         u, wu = panels(edges)
         x = np.exp(u)
         f = size.pdf(x)
@@ -282,11 +282,12 @@ def size_rule(size, width: float | None = None) -> tuple[np.ndarray, np.ndarray]
     return rule
 
 
-def size_edges(size, width: float | None = None) -> np.ndarray:
+def size_edges(size, width: float | None = None,
+               span: tuple[float, float] | None = None) -> np.ndarray:
     """The panel edges (in ``u = log x``) of :func:`size_rule` on a continuous law: panels at
     most ``min(0.5, IQR(log X)/4, width)`` wide over the bulk, growing outside it, over
-    :func:`size_range`, with an edge at every breakpoint."""
-    lo, hi = size_range(size)
+    ``span`` (default :func:`size_range`), with an edge at every breakpoint."""
+    lo, hi = size_range(size) if span is None else span
     wd = min(0.5, log_spread(size.ppf) / 4)
     if width is not None:
         wd = min(wd, width)
