@@ -151,6 +151,93 @@ def head_node(size, lo: float) -> tuple[float, float] | None:
     return lo * (p - 1) / p, f1
 
 
+#: densities below this may have lost digits in a subnormal intermediate (a power law's
+#: :math:`(x_m/x)^{\alpha + 1}` underflows past :math:`x \approx 10^{150}`)
+PDF_FLOOR = 1e-280
+
+
+def _power_exponent(ratio: np.ndarray, h: np.ndarray) -> np.ndarray:
+    r"""The :math:`\beta` with :math:`\phi(\beta - 1, h)/\phi(\beta, h) = ` ``ratio``,
+    :math:`\phi(d, h) = \int_0^h e^{-dt} dt`: the mean of :math:`e^t` under the density
+    :math:`\propto e^{-\beta t}` on :math:`[0, h]`, decreasing from :math:`e^h` to 1 in
+    :math:`\beta`.  Bisection on :math:`[-50, 50]` (clamped there)."""
+    lo, hi = np.full(ratio.shape, -50.0), np.full(ratio.shape, 50.0)
+
+    def phi(d):
+        d = np.where(d == 0, 1e-300, d)
+        return -np.expm1(-d * h) / d
+
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        high = phi(mid - 1) / phi(mid) > ratio  # beta too small
+        lo, hi = np.where(high, mid, lo), np.where(high, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def _underflow_panels(size, edges: np.ndarray, w: np.ndarray, f: np.ndarray,
+                      order: int = ORDER) -> np.ndarray:
+    r"""Weights of the panels where the density underflows (or nearly), rebuilt from the law's
+    exact panel mass and first moment.
+
+    Far in a heavy tail the density itself is below the doubles although the mass and the
+    first moment are not: Pareto(1.05) has :math:`f(x) \approx x^{-2.05}` and
+    :math:`x^2 f(x) \approx x^{-0.05}`, so the panels past :math:`10^{158}`, where ``pdf``
+    returns 0, held 1.3e-8 of :math:`E[X]`.  On such a panel :math:`[a, b]` (in
+    :math:`u = \log x`) the density of :math:`u` is taken as a power law,
+    :math:`x f(x) = C e^{-\beta (u - a)}`, with :math:`C` and :math:`\beta` fixed by the exact
+    :math:`P(e^a < X \le e^b)` and :math:`E[X; e^a < X \le e^b]` (tail moments of the law);
+    exact for (bounded) Pareto laws, whose density is a power law.  Panels whose nodes all have
+    a density of at least :data:`PDF_FLOOR` are left as they are.
+    """
+    fp = f.reshape(-1, order)
+    bad = np.any(fp < PDF_FLOOR, axis=1)
+    if not np.any(bad):
+        return w
+    a, b = edges[:-1][bad], edges[1:][bad]
+    xa, xb = np.exp(a), np.exp(b)
+    pc, cont = size.continuous_part()  # the atoms of a mixed law are nodes of their own
+    with np.errstate(invalid="ignore", over="ignore"):
+        m0 = pc * (np.asarray(cont.sf(xa), float) - np.asarray(cont.sf(xb), float))
+        m1 = pc * (np.asarray(cont.tail_moment(1, xa), float)
+                   - np.asarray(cont.tail_moment(1, xb), float))
+        ratio = m1 / (m0 * xa)
+    h = b - a
+    ok = (m0 > 0) & np.isfinite(m1) & (m1 > 0) & np.isfinite(ratio)
+    beta = _power_exponent(np.where(ok, ratio, 1.5), h)
+    d = np.where(beta == 0, 1e-300, beta)
+    c = m0 / (-np.expm1(-d * h) / d)
+    t, wt = _gl(order)
+    new = (h[:, None] * wt) * c[:, None] * np.exp(-beta[:, None] * h[:, None] * t)
+    wp = w.reshape(-1, order).copy()
+    idx = np.flatnonzero(bad)
+    wp[idx[ok]] = new[ok]
+    wp[idx[~ok & (m0 <= 0)]] = 0.0
+    return wp.reshape(-1)
+
+
+def tail_node(size, hi: float) -> tuple[float, float] | None:
+    r"""One node standing for the mass above the upper end ``hi`` of a rule where that end was
+    capped (:func:`size_range` stops at :math:`10^{280}`) with part of the first moment beyond it.
+
+    The node sits at :math:`x^* = E[X; X > hi]/P(X > hi)` with weight :math:`P(X > hi)`, so the
+    rule keeps the law's mass and first moment exactly: Pareto(1.02) has
+    :math:`E[X; X > 10^{280}] = 2.5 \cdot 10^{-6} E[X]`.  ``None`` when the support ends at
+    ``hi``, that part is negligible (:math:`\le 10^{-17} E[X]`) or :math:`E[X] = \infty`.
+    """
+    if math.isfinite(size.support[1]) or size.is_discrete:
+        return None
+    mean = size.mean
+    pc, cont = size.continuous_part()  # the atoms of a mixed law are nodes of their own
+    s = pc * float(cont.sf(hi))
+    m1 = pc * float(cont.tail_moment(1, hi))
+    if not (math.isfinite(mean) and math.isfinite(m1) and s > 0 and m1 > 1e-17 * mean):
+        return None
+    xs = m1 / s
+    if not (math.isfinite(xs) and xs > hi):
+        return None
+    return xs, s
+
+
 def bulk_range(ppf, p: float = 1e-4) -> tuple[float, float]:
     """Quantiles (p, 1 - p): where a law's functions vary most."""
     return float(ppf(p)), float(ppf(1 - p))
@@ -160,8 +247,12 @@ def size_rule(size, width: float | None = None) -> tuple[np.ndarray, np.ndarray]
     """Nodes and weights for E[g(X)] ~= sum(w * g(x)), cached on the law.
 
     Atomic laws: the atoms themselves (exact). Continuous laws: composite Gauss-Legendre in
-    log x weighted by the density, panel edges at the law's breakpoints; the atoms of a mixed
-    law (a :class:`~qtheory.Mixture` with a discrete part) are appended as point nodes.
+    log x weighted by the density, panel edges at the law's breakpoints (:func:`size_edges`);
+    panels where the density underflows are weighted from the law's exact panel mass and mean
+    (:func:`_underflow_panels`), a node below the range stands for the mass near 0
+    (:func:`head_node`) and one above a capped range for the heavy tail beyond it
+    (:func:`tail_node`); the atoms of a mixed law (a :class:`~qtheory.Mixture` with a discrete
+    part) are appended as point nodes.
     """
     key = ("_qt_rule", width)
     cache = size.__dict__.setdefault("_qt_cache", {})
@@ -171,20 +262,36 @@ def size_rule(size, width: float | None = None) -> tuple[np.ndarray, np.ndarray]
         rule = (np.asarray(size.atom_values, float), np.asarray(size.atom_probs, float))
     else:
         lo, hi = size_range(size)
-        wd = min(0.5, log_spread(size.ppf) / 4)
-        if width is not None:
-            wd = min(wd, width)
-        x, w = log_rule(lo, hi, wd, endpoint_refinement(size), bulk=_bulk(size, lo, hi))
-        w = w * size.pdf(x)
+        edges = size_edges(size, width, (lo, hi))
+        u, wu = panels(edges)
+        x = np.exp(u)
+        f = size.pdf(x)
+        w = wu * x * f
+        w = _underflow_panels(size, edges, w, f)
         head = head_node(size, lo)
         if head is not None:
             x, w = np.concatenate([[head[0]], x]), np.concatenate([[head[1]], w])
+        tail = tail_node(size, hi)
+        if tail is not None:
+            x, w = np.concatenate([x, [tail[0]]]), np.concatenate([w, [tail[1]]])
         if size.atom_values.size:  # a mixed law: the atoms as point nodes (panels end there)
             x = np.concatenate([x, size.atom_values])
             w = np.concatenate([w, size.atom_probs])
         rule = (x, w)
     cache[key] = rule
     return rule
+
+
+def size_edges(size, width: float | None = None,
+               span: tuple[float, float] | None = None) -> np.ndarray:
+    """The panel edges (in ``u = log x``) of :func:`size_rule` on a continuous law: panels at
+    most ``min(0.5, IQR(log X)/4, width)`` wide over the bulk, growing outside it, over
+    ``span`` (default :func:`size_range`), with an edge at every breakpoint."""
+    lo, hi = size_range(size) if span is None else span
+    wd = min(0.5, log_spread(size.ppf) / 4)
+    if width is not None:
+        wd = min(wd, width)
+    return log_edges(lo, hi, wd, endpoint_refinement(size), bulk=_bulk(size, lo, hi))
 
 
 def endpoint_refinement(size) -> np.ndarray:
