@@ -156,3 +156,27 @@ def test_level_rules_against_rules_twice_as_fine(levels):
     Nf, Sf = sc.level_values(fine, L)
     assert np.all(np.abs(N / Nf - 1) < 1e-10), np.abs(N / Nf - 1)
     assert np.all(np.abs(S2 / Sf - 1) < 1e-10), np.abs(S2 / Sf - 1)
+
+
+@pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Weibull(2.0, 1.0)], ids=repr)
+def test_perfect_predictions_on_a_continuous_law_are_srpt(size):
+    """With exact predictions the conditional law X | Y = y is the point y, whose Gittins rank
+    is the remaining size: ConditionalGittins is SRPT (it raised NotImplementedError on a
+    continuous law). The exact discrete route agrees on a discretised law (checked below), and
+    a noisy error evaluated as perfect (sigma < PERFECT_SPREAD) keeps the means but not the
+    slowdown, which it does not claim."""
+    cg = qt.ConditionalGittins()
+    q = qt.MG1(0.5, size, qt.PerfectPrediction())
+    assert float(q.mean_response_time(cg)) == float(q.mean_response_time("srpt"))
+    assert float(q.response_time(cg, 1.3, 1.3)) == float(q.response_time("srpt", 1.3))
+    assert float(q.mean_slowdown(cg)) == float(q.mean_slowdown("srpt"))
+    assert float(q.response_time_distribution(cg, x=1.3, y=1.3).ppf(0.9)) == \
+        float(q.response_time_distribution("srpt", x=1.3).ppf(0.9))
+    noisy = qt.MG1(0.5, size, qt.LogNormalPrediction(1e-8))
+    assert float(noisy.mean_response_time(cg)) == float(q.mean_response_time("srpt"))
+    with pytest.raises(NotImplementedError):
+        noisy.mean_slowdown(cg)
+    emp = qt.Empirical(np.asarray(size.ppf((np.arange(40) + 0.5) / 40), float))
+    qe = qt.MG1(0.5 / emp.mean, emp, qt.PerfectPrediction())
+    assert float(qe.mean_response_time(cg, method="generic")) == pytest.approx(
+        float(qe.mean_response_time("srpt")), rel=1e-12)

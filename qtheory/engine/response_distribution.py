@@ -1030,9 +1030,11 @@ def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
             raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
         return ps_distribution(model, x, waiting)
     if rdg.is_generic(pol):
-        eq = pol.exact_equivalent(model.size) if not model.size.is_discrete else None
-        if eq is None:
+        eq = model._exact_equivalent(pol) if not model.size.is_discrete else pol
+        if eq is pol:
             return rdg.build(model, pol, x, y, waiting)
+        if pol.descriptor == "prediction" and eq.descriptor != "prediction":
+            y = None  # perfect predictions (y = x): the size twin's class x
         pol = eq  # Gittins on a monotone-hazard law schedules as FB or FCFS: their transforms
     if pol.descriptor == "prediction":
         return _build_prediction(model, pol, x, y, waiting)

@@ -250,10 +250,23 @@ class MG1:
         return unit, m, upol
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _exact_equivalent(self, policy: Policy) -> Policy:
-        """The policy with exact formulas that schedules as ``policy`` on this size law (Gittins
-        on a monotone-hazard law: FB or FCFS; :meth:`Policy.exact_equivalent`), else ``policy``."""
-        return policy.exact_equivalent(self.size) or policy
+    def _exact_equivalent(self, policy: Policy, slowdown: bool = False) -> Policy:
+        """The policy with exact formulas that schedules as ``policy`` on this model (Gittins
+        on a monotone-hazard law: FB or FCFS, :meth:`Policy.exact_equivalent`; a prediction
+        policy without a formula of its own under perfect predictions: its
+        :meth:`Policy.size_twin`, e.g. ConditionalGittins = SRPT), else ``policy``.
+        ``slowdown``: not the twin where the predictions are evaluated as perfect but still
+        noisy (a slowdown can diverge there; :attr:`PredictionLaw.is_noisy`)."""
+        eq = policy.exact_equivalent(self.size)
+        if eq is not None:
+            return eq
+        pred = self.prediction
+        if policy.descriptor == "prediction" and policy.formula_form() is None and pred is not None \
+                and pred.is_perfect and not (slowdown and pred.is_noisy) and policy.declares("size_twin"):
+            twin = policy.size_twin()
+            if twin is not None:
+                return twin
+        return policy
 
     def _routed(self, policy, lam: np.ndarray, method: str | None = None):
         """``(E[T] per arrival rate, error per rate, exact, route)``: the best route for
@@ -448,7 +461,7 @@ class MG1:
         from ..engine import slowdown
 
         unit, _, pol = self._unit_policy(policy)
-        return slowdown.mean_slowdown(unit, unit._exact_equivalent(pol))
+        return slowdown.mean_slowdown(unit, unit._exact_equivalent(pol, slowdown=True))
 
     def compare(self, policies=("fcfs", "ps", "srpt", "spjf", "pspjf", "sprpt")) -> Table:
         """A table of mean response times, one row per policy, with the ratio to SRPT."""
