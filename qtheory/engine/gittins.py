@@ -147,8 +147,8 @@ def _cell_integrals(law, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np
 
 def _tie_ramp(law, a: np.ndarray) -> np.ndarray:
     r""":math:`\psi(a) = \tfrac12 + \arctan(\log(a/E[X]))/\pi`: strictly increasing from 0 to 1 on
-    :math:`(0, \infty)`, with steps of at least 1e-5 between ages 1% apart up to
-    :math:`10^{8}\,E[X]`."""
+    :math:`(0, \infty)`, with steps of at least 9e-6 between ages 1% apart from
+    :math:`10^{-8}\,E[X]` to :math:`10^{8}\,E[X]`."""
     m = float(law.mean)
     s = m if np.isfinite(m) and m > 0 else 1.0
     with np.errstate(divide="ignore"):
@@ -157,7 +157,8 @@ def _tie_ramp(law, a: np.ndarray) -> np.ndarray:
 
 def law_rank(law, b: np.ndarray, ages: np.ndarray, tie_ramp: float = 0.0) -> np.ndarray:
     r"""Gittins rank of a size law (with a density, and atoms if mixed) at each age, from
-    directly computed differences, with near-ties broken towards the younger age.
+    directly computed differences (and, with ``tie_ramp``, near-ties broken towards the younger
+    age).
 
     The rank at age :math:`a` is (Gittins 1989; ``docs/gittins.md``)
 
