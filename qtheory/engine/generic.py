@@ -77,6 +77,7 @@ from ..laws._quadrature import size_rule
 from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoint, PerfectJoint
 from ..policies import Policy
 from . import _soap_discrete as K
+from . import gittins as _gittins
 from . import rank_tables, soap_conditional, soap_exact, soap_factor, soap_sweep
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
@@ -248,7 +249,8 @@ def _rank_table(policy: Policy, d: float, atoms: np.ndarray, p: np.ndarray, refi
         g = np.unique(np.concatenate([g, extra]))
     if tails is not None:
         def rank(a):
-            return rank_from_tails(*tails[:3], a, law=tails[3] if len(tails) > 3 else None)
+            return rank_from_tails(*tails[:3], a, law=tails[3] if len(tails) > 3 else None,
+                                   tie_ramp=_gittins.TIE_RAMP)
     elif policy.law_rank == "gittins":
         def rank(a):
             return gittins_rank_at(atoms, p, a)
