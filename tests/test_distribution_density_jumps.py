@@ -158,3 +158,137 @@ def test_las_next_to_its_second_jump():
     q = qt.MG1(0.8 / size.mean, size)
     d = q.response_time_distribution("las")
     assert d.cdf(1.9) == pytest.approx(_low_t_cdf(size, q.arrival_rate, "las", 1.9), abs=3e-7)
+
+
+# ---- prediction policies (SPJF, PSPJF, SPRPT with exponential predictions) next to the jump ----
+# A job (x, y) done by t < x + c (c the least size) had no arrival run ahead of it (each adds
+# at least c); the old work V below c: atom p0 = 1 - rho_0 - rho_1, the piece X_0 = X 1{Y <= y}
+# a residual of density g = lambda P(Y <= y) there, the sparse piece X_1 one of density
+# h_1(u) = lambda P(X_1 > u); with no arrival Y < y during V (rate g), W = t - x:
+#   P(W <= w) = p0 (1 + g w) + int_0^w h_1(u) e^{-g u} (1 + g (w - u)) du,
+# SPJF: X_1 = X 1{Y > y} (h_1 = lambda P(Y > y) constant), T = W + x;
+# PSPJF: X_1 = 0, and no arrival Y < y during the residence x: times e^{-g x};
+# SPRPT: X_1 = (X - Y + y)^+ 1{Y > y}, and no arrival Y < y - a at age a of the residence:
+#   times exp(-lambda int_{(y - x)^+}^y P(Y < v) dv).
+# With Y | x ~ Exp(mean x): P(Y < y) = 1 - E[e^{-y/X}], E[X_1] (SPRPT) = E[X e^{-y/X}] / e,
+# h_1(u) = lambda E[e^{-y/X}(1 - e^{-(X - u)/X})] (u < c <= X).
+
+
+def _gauss(a, b, n):
+    u, w = np.polynomial.legendre.leggauss(n)
+    return 0.5 * (b - a) * u + 0.5 * (b + a), 0.5 * (b - a) * w
+
+
+def _size_nodes(size, n: int = 200):
+    """Nodes and weights of E[g(X)] (Pareto: X = c / v^2, v uniform nodes on (0, 1))."""
+    if isinstance(size, qt.Pareto):
+        c = size.support[0]
+        v, w = _gauss(0.0, 1.0, n)
+        return c / v ** 2, w * ALPHA * v ** (2 * ALPHA - 2) * 2 * v
+    x, w = _gauss(*size.support, n)
+    return x, w * size.pdf(x)
+
+
+def _prediction_class_cdf(size, lam: float, policy: str, x, y, t: float):
+    """P(T <= t | x, y) for c <= x <= t < x + c (arrays x, y of one shape)."""
+    X, wX = _size_nodes(size)
+    x, y = np.asarray(x, float)[..., None], np.asarray(y, float)[..., None]
+
+    def E(g):
+        return np.sum(g * wX, axis=-1)
+
+    G = 1.0 - E(np.exp(-y / X))
+    g, w = lam * G, t - x[..., 0]
+    if policy == "spjf":
+        p0 = 1.0 - lam * size.mean
+        return p0 * (1.0 + g * w) + lam * (1.0 - G) * w
+    ex0 = E(X * -np.expm1(-y / X))
+    if policy == "pspjf":
+        p0 = 1.0 - lam * ex0
+        return p0 * np.exp(-g * x[..., 0]) * (1.0 + g * w)
+    p0 = 1.0 - lam * (ex0 + E(X * np.exp(-y / X)) / math.e)
+    d = np.maximum(y - x, 0.0)
+    k = np.exp(-lam * ((y - d)[..., 0] - E(X * (np.exp(-d / X) - np.exp(-y / X)))))
+    acc = np.zeros(w.shape)
+    for ui, wi in zip(*np.polynomial.legendre.leggauss(30)):
+        u = 0.5 * w * (ui + 1.0)
+        h1 = lam * E(np.exp(-y / X) * -np.expm1(-(X - u[..., None]) / X))
+        acc += 0.5 * w * wi * h1 * np.exp(-g * u) * (1.0 + g * (w - u))
+    return k * (p0 * (1.0 + g * w) + acc)
+
+
+def _prediction_low_t_cdf(size, lam: float, policy: str, t: float) -> float:
+    """The class law mixed over sizes x in [c, t] and predictions y = x z, z ~ Exp(1) (split at
+    z = 1, SPRPT's kink at y = x): Gauss-Legendre in x and on [0, 1], Gauss-Laguerre beyond."""
+    xs, wx = _gauss(size.support[0], t, 40)
+    z1, w1 = _gauss(0.0, 1.0, 40)
+    z2, w2 = np.polynomial.laguerre.laggauss(40)
+    z = np.concatenate([z1, z2 + 1.0])
+    wz = np.concatenate([w1 * np.exp(-z1), w2 / math.e])
+    x, zz = np.meshgrid(xs, z, indexing="ij")
+    vals = _prediction_class_cdf(size, lam, policy, x, x * zz, t)
+    return float(np.sum(vals * (wx * size.pdf(xs))[:, None] * wz[None, :]))
+
+
+def _prediction_model(size):
+    return qt.MG1(0.8 / size.mean, size, prediction=qt.ExponentialPrediction())
+
+
+@pytest.mark.parametrize("policy", ["spjf", "pspjf"])
+def test_prediction_reference_against_the_class_laws(policy):
+    # the reference's class formula against the library's class laws (inverted as x + (T - x),
+    # no jump there below x + c): measured at most 1.5e-8 (SPJF) and 1e-11 (PSPJF) for
+    # t - x <= 0.5; next to x + c the class law's own density jump (an arrival of size c) rings
+    # (PSPJF: 7e-5 at t - x = 0.95)
+    size = qt.Pareto(ALPHA, 1.0)
+    q = _prediction_model(size)
+    for x, y in ((1.1, 0.5), (1.3, 2.0)):
+        d = q.response_time_distribution(policy, x=x, y=y)
+        for t in (x + 0.01, x + 0.2, x + 0.5):
+            ref = float(_prediction_class_cdf(size, q.arrival_rate, policy, x, y, t))
+            assert float(d.cdf(t)) == pytest.approx(ref, abs=1e-7)
+
+
+@pytest.mark.xfail(strict=True, reason="SPRPT's class law on Pareto sizes is 1e-5 off next to its "
+                   "atom: its transform is 5e-7 off at |s| = 500 (the sparse old piece near 0); "
+                   "docs/response_time_distribution.md section 13")
+def test_sprpt_class_law_next_to_its_atom():
+    size = qt.Pareto(ALPHA, 1.0)
+    q = _prediction_model(size)
+    x, y = 1.1, 0.5
+    d = q.response_time_distribution("sprpt", x=x, y=y)
+    for t in (x + 0.1, x + 0.3):
+        ref = float(_prediction_class_cdf(size, q.arrival_rate, "sprpt", x, y, t))
+        assert float(d.cdf(t)) == pytest.approx(ref, abs=1e-7)
+
+
+@pytest.mark.parametrize("size", [qt.Pareto(ALPHA, 1.0), qt.Uniform(1.0, 3.0)], ids=["pareto", "uniform"])
+def test_spjf_next_to_the_jump(size):
+    # the atoms' part (1 - rho) f(t) added directly (SPJFDensityAtoms): measured at most 3e-11
+    # for t <= 1.7 (1.9: 6e-9, the kink at 2c); inverting the whole law: 8e-4 (Pareto), 1.6e-4
+    # (Uniform)
+    q = _prediction_model(size)
+    d = q.response_time_distribution("spjf")
+    for t in (1.02, 1.3, 1.7):
+        assert d.cdf(t) == pytest.approx(_prediction_low_t_cdf(size, q.arrival_rate, "spjf", t), abs=1e-9)
+
+
+def test_prediction_rule_keeps_the_small_predictions():
+    # the joint rule's prediction range reaches the 1e-14 quantile of Y (it stopped at c 1e-6 on
+    # laws with a lower end c > 0, dropping P(Y < 1e-6) = 6e-7 of the classes' mass on
+    # Uniform(1, 3), and P(Y > 41) = 1e-7: PSPJF's cdf stayed 6.4e-7 below 1; now 5e-11)
+    q = _prediction_model(qt.Uniform(1.0, 3.0))
+    d = q.response_time_distribution("pspjf")
+    assert d.cdf(1e5) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="PSPJF and SPRPT still invert the whole law: 2e-4 to "
+                   "2.4e-3 off next to the jump of the size density at c (not split yet; "
+                   "docs/response_time_distribution.md section 13)")
+@pytest.mark.parametrize("policy", ["pspjf", "sprpt"])
+def test_prediction_policies_next_to_the_jump(policy):
+    size = qt.Pareto(ALPHA, 1.0)
+    q = _prediction_model(size)
+    d = q.response_time_distribution(policy)
+    for t in (1.05, 1.5):
+        assert d.cdf(t) == pytest.approx(_prediction_low_t_cdf(size, q.arrival_rate, policy, t), abs=1e-7)

@@ -254,10 +254,14 @@ class FactorJointRule:
         # the law of Y: panels in log y inside the quantiles of X Z (1e-4 each), coarser
         # outside (as the size rule)
         zq = [math.exp(float(factor.log_range_q(u))) for u in (1e-6, 1 - 1e-6)]
-        lo = rule.lo * zq[0]
-        hi = rule.hi * zq[1]
-        g = np.geomspace(lo, hi, 600)
+        g = np.geomspace(rule.lo * zq[0], rule.hi * zq[1], 600)
         F = self.cdf_y(g)
+        if float(rule.size.support[0]) > 0 and (F[0] > Y_CUT or F[-1] < 1 - Y_CUT):
+            # a size law with a lower end c > 0: the cut quantiles lie outside that range (it
+            # left out P(Y < 1e-6 c), 7e-7 on Pareto(2.5, 1); other laws keep their rule)
+            zq = [math.exp(float(factor.log_range_q(u))) for u in (Y_CUT * 1e-2, 1 - Y_CUT * 1e-2)]
+            g = np.geomspace(rule.lo * zq[0], rule.hi * zq[1], 600)
+            F = self.cdf_y(g)
 
         def quantile(q, up):
             i = int(np.clip(np.searchsorted(F, q), 1, g.size - 1))

@@ -1018,7 +1018,8 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
         X = tr.Xc[tr.Wc > 0]
         return ResponseTimeDistribution(tr, label, euler=euler, atoms=tr.atom_list(),
                                         lower=float(X.min()))
-    return ResponseTimeDistribution(tr, label, euler=euler)
+    split = None if own else rdp.density_split(model, pol, tr)
+    return ResponseTimeDistribution(tr, label, euler=euler, split=split)
 
 
 def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:

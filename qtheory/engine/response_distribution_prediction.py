@@ -35,7 +35,7 @@ import numba
 import numpy as np
 
 from ._joint_rule import DiscreteJointRule, FactorJointRule
-from .response_distribution import _psi_at, _rule, busy_eta
+from .response_distribution import GRADE, GRADE_NEAR, _psi_at, _rule, busy_eta
 
 #: widths in log x of the size rules (10 Gauss-Legendre nodes per panel) of continuous joint
 #: laws: the sizes of the classes (the residence transforms oscillate like e^{-sx}: 0.5 was
@@ -48,6 +48,10 @@ WIDTH_CLASS = 0.25
 WIDTH_JOINT = 0.5
 WIDTH_Y = 1.0
 WIDTH_T = 1.0
+#: unconditional SPJF on a continuous size law whose density jumps at its lower end c > 0: the
+#: atoms' density part added directly and the rest inverted from c on (:class:`SPJFDensityAtoms`);
+#: False: the whole law is inverted (rings next to c: 8e-4 on Pareto(2.5) at load 0.8)
+SPLIT_ATOMS = True
 #: the rank shapes covered with descriptor "prediction"
 PREDICTION_FORMS = ("nonpreemptive", "static", "remaining")
 #: transform values per block (memory: blocks x classes x size nodes complex numbers)
@@ -479,9 +483,13 @@ class PredictionTransform:
             out[a:a + _S_BLOCK] = self._lst_block(flat[a:a + _S_BLOCK])
         return out.reshape(s.shape)
 
-    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+    def old_delay(self, s: np.ndarray) -> np.ndarray:
+        r""":math:`\tilde V_{y_j}(\eta_{<y_j}(s))` at the prediction nodes (rows: ``s``)."""
+        return self._delay(s)[0]
+
+    def _delay(self, s: np.ndarray):
+        """(the old-job delay's transform, eta at the classes, eta on the threshold grid)."""
         lam = self.lam
-        S = s[:, None]
         et = None
         if (self.kind == "remaining" and not self.waiting) or self._interp:
             et = busy_eta(s, lam, self.Xt, self.Wt)
@@ -492,8 +500,11 @@ class PredictionTransform:
         num = (1.0 - rho0 - rho1)[None, :] * eta_r
         if self.kind != "static":
             num = num + lam * _psi_at(eta_r, self.X1, self.W1)
-        V = self._at_classes(num / (eta_r - lam * psi0))
-        eta = self._at_classes(eta_r)
+        return self._at_classes(num / (eta_r - lam * psi0)), self._at_classes(eta_r), et
+
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        S = s[:, None]
+        V, eta, et = self._delay(s)
         wsum = self.Wc.sum(1)
         if self.waiting:
             return V @ wsum
@@ -526,4 +537,93 @@ class PredictionTransform:
         return out
 
 
-__all__ = ["PredictionTransform", "joint_rule", "PREDICTION_FORMS"]
+def _jumps_at_lower_end(size) -> bool:
+    """A continuous size law whose density is > 0 at its lower end c > 0."""
+    c = float(size.support[0])
+    return (not size.is_discrete and not np.size(size.atom_values) and c > 0
+            and float(size.pdf(c * (1 + 1e-12))) > 0)
+
+
+class SPJFDensityAtoms:
+    r"""The split of unconditional SPJF on a continuous size law whose density jumps at its
+    lower end :math:`c > 0` (:class:`qtheory.engine.response_distribution.DensityAtoms` for the
+    prediction route). A class :math:`(x, y)` neither waits nor is interrupted with probability
+    :math:`a = \tilde V_y(\infty) = 1 - \rho` (no old work ahead; SPJF does not preempt),
+    the limit of :math:`e^{sx}E[e^{-sT}\mid x, y]`; mixed over the joint law the atoms are the
+    density :math:`a f(t)`, and
+
+    .. math::
+        P(T > t) = a\,\bar F_X(t) + \mathcal{L}^{-1}\Big[\frac{\bar R - \sum_j
+            (\tilde V_{y_j}(s) - a)\sum_i W_{ji} e^{-s(x_{ji} - c)}}{s}\Big](t - c),
+        \qquad \bar R = \textstyle\sum W - a,
+
+    with :math:`a` the classes' mean of :math:`1 - \rho_0 - \rho_1` on the rule. Next to
+    :math:`c` (:math:`t <` ``GRADE_NEAR`` :math:`c`) the same split on a joint rule whose class
+    sizes are graded at :math:`c` (``GRADE``), built on first use
+    (``docs/response_time_distribution.md``, section 13)."""
+
+    def __init__(self, tr: PredictionTransform, near=None):
+        self.tr = tr
+        self.size = tr.rule.r.size
+        self.c = float(self.size.support[0])
+        self._near, self._near_split = near, None
+        self.near_below = GRADE_NEAR * self.c if near else 0.0
+        lam, (o1, _, _), (p1, _, _), _, _ = tr._pieces()
+        w = tr.Wc.sum(1)
+        self.a = float(np.sum((1.0 - lam * (o1 + p1)) * w) / w.sum())
+        self.part_total = self.a * float(w.sum())
+        self.rest_total = float(w.sum()) - self.part_total
+
+    def near(self) -> SPJFDensityAtoms:
+        """The split on the graded rule (for ``t < near_below``)."""
+        if self._near_split is None:
+            self._near_split = self._near()
+        return self._near_split
+
+    def part_cdf(self, t) -> np.ndarray:
+        r""":math:`a\,\sum W\,F_X(t)`."""
+        return self.part_total * np.asarray(self.size.cdf(np.atleast_1d(np.asarray(t, float))), float)
+
+    def part_pdf(self, t) -> np.ndarray:
+        r""":math:`a\,\sum W\,f_X(t)`."""
+        return self.part_total * np.asarray(self.size.pdf(np.asarray(t, float)), float)
+
+    def rest_lst(self, s) -> np.ndarray:
+        r""":math:`\sum_j (\tilde V_{y_j}(s) - a)\sum_i W_{ji}e^{-s(x_{ji} - c)}` at complex ``s``."""
+        s = np.asarray(s, complex)
+        flat = s.reshape(-1)
+        tr = self.tr
+        D = np.maximum(tr.Xc - self.c, 0.0)
+        wsum = tr.Wc.sum(1)
+        out = np.empty(flat.size, complex)
+        for b in range(0, flat.size, _S_BLOCK):
+            sb = flat[b:b + _S_BLOCK]
+            E = wsum[None, :] - _psi_at(np.broadcast_to(sb[:, None], (sb.size, D.shape[0])), D, tr.Wc)
+            out[b:b + _S_BLOCK] = np.sum((tr.old_delay(sb) - self.a) * E, axis=1)
+        return out.reshape(s.shape)
+
+
+def density_split(model, policy, tr: PredictionTransform):
+    """:class:`SPJFDensityAtoms` for unconditional SPJF on a continuous size law (with a
+    multiplicative factor) whose density jumps at its lower end; ``None`` otherwise (the whole
+    law is inverted)."""
+    from ..laws.joint import FactorJoint
+
+    rule = tr.rule
+    if (not SPLIT_ATOMS or tr.kind != "nonpreemptive" or tr.conditional or tr.waiting
+            or rule.discrete or not _jumps_at_lower_end(rule.r.size)):
+        return None
+    size = rule.r.size
+    joint = model.prediction.joint(size)
+    if not isinstance(joint, FactorJoint):
+        return None
+
+    def near():
+        graded = FactorJointRule(_rule(size, WIDTH_JOINT), joint.factor, WIDTH_Y, WIDTH_T,
+                                 class_rule=_rule(size, WIDTH_CLASS, GRADE))
+        return SPJFDensityAtoms(PredictionTransform(model, policy, graded))
+
+    return SPJFDensityAtoms(tr, near)
+
+
+__all__ = ["PredictionTransform", "joint_rule", "PREDICTION_FORMS", "SPJFDensityAtoms", "density_split"]
