@@ -916,3 +916,18 @@ def test_perfect_prediction_policies_on_nearly_infinite_mean_pareto(alpha, load)
     assert abs(pspjf / psjf - 1) <= 1e-13, (pspjf, psjf)
     sprpt = float(q.mean_response_time("sprpt"))
     assert abs(sprpt / want["srpt"] - 1) <= 1e-10, (sprpt, want["srpt"])
+
+
+@pytest.mark.parametrize("pred", [qt.ExponentialPrediction(), qt.LogNormalPrediction(0.5)],
+                         ids=["exp", "lognormal"])
+def test_factor_joint_weights_keep_the_mean_on_nearly_infinite_mean_pareto(pred):
+    r"""The prediction grid of a multiplicative error on Pareto(1.02) sizes reaches the size
+    rule's node beyond its 1e280 cap (the v grid stopped at 1e280 z_hi while that node, 2.5e-6 of
+    E[X], sits at 51e280): :math:`\sum_j w_{x,j} = E[X] = \alpha/(\alpha - 1)` and
+    :math:`\sum_j w_{p,j} = 1` (were 1.0e-6 and 3.2e-7 short of E[X])."""
+    from qtheory.laws.joint import FactorJoint
+
+    size = qt.Pareto(1.02, 1.0)
+    j = FactorJoint(size, pred.factor)
+    assert abs(j.w_x.sum() / 51.0 - 1) <= 1e-13
+    assert abs(j.w_prob.sum() - 1) <= 1e-13
