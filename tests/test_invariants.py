@@ -888,14 +888,46 @@ def _pareto_means_mp(alpha: float, load: float) -> dict[str, float]:
 def test_size_based_means_on_nearly_infinite_mean_pareto(alpha, load):
     """LAS, PSJF and SRPT on Pareto(1.05) and Pareto(1.02) sizes against the mpmath integrals of
     :func:`_pareto_means_mp` (the size rule lost the first moment's share past 1e158, where the
-    density underflows: 3e-8 of the means at alpha = 1.05, 9e-4 at 1.02). SRPT at 1.02 still
-    misses the residence beyond the cap 1e280 (3.3e-6; ``PerfectJoint``'s own rule)."""
+    density underflows: 3e-8 of the means at alpha = 1.05, 9e-4 at 1.02). SRPT's residence
+    (``PerfectJoint``'s rule) missed the part beyond the cap 1e280 at 1.02 (3.3e-6 at load 0.5,
+    8.9e-6 at 0.9; now within 8e-11)."""
     size = qt.Pareto(alpha, 1.0)
     lam = load / size.mean
     want = _pareto_means_mp(alpha, load)
     q = qt.MG1(lam, size)
     for pol in ("las", "psjf", "srpt"):
-        if pol == "srpt" and alpha < 1.05:
-            continue
         got = float(q.mean_response_time(pol))
         assert abs(got / want[pol] - 1) <= 1e-10, (pol, got, want[pol])
+
+
+@pytest.mark.parametrize("load", [0.5, 0.9])
+@pytest.mark.parametrize("alpha", [1.02, 1.05])
+def test_perfect_prediction_policies_on_nearly_infinite_mean_pareto(alpha, load):
+    """With perfect predictions PSPJF is PSJF and SPRPT is SRPT. ``PerfectJoint`` weighted its
+    nodes by the density, which underflows past 1e158 on Pareto(1.05) (PSPJF 1.8e-8 below PSJF at
+    load 0.5; 9e-4 at alpha = 1.02), and had no node beyond the 1e280 cap (SPRPT 3.3e-6 off at
+    1.02). PSJF is checked against mpmath above; SPRPT here against the mpmath SRPT."""
+    size = qt.Pareto(alpha, 1.0)
+    lam = load / size.mean
+    want = _pareto_means_mp(alpha, load)
+    psjf = float(qt.MG1(lam, size).mean_response_time("psjf"))
+    q = qt.MG1(lam, size, qt.PerfectPrediction())
+    pspjf = float(q.mean_response_time("pspjf"))
+    assert abs(pspjf / psjf - 1) <= 1e-13, (pspjf, psjf)
+    sprpt = float(q.mean_response_time("sprpt"))
+    assert abs(sprpt / want["srpt"] - 1) <= 1e-10, (sprpt, want["srpt"])
+
+
+@pytest.mark.parametrize("pred", [qt.ExponentialPrediction(), qt.LogNormalPrediction(0.5)],
+                         ids=["exp", "lognormal"])
+def test_factor_joint_weights_keep_the_mean_on_nearly_infinite_mean_pareto(pred):
+    r"""The prediction grid of a multiplicative error on Pareto(1.02) sizes reaches the size
+    rule's node beyond its 1e280 cap (the v grid stopped at 1e280 z_hi while that node, 2.5e-6 of
+    E[X], sits at 51e280): :math:`\sum_j w_{x,j} = E[X] = \alpha/(\alpha - 1)` and
+    :math:`\sum_j w_{p,j} = 1` (were 1.0e-6 and 3.2e-7 short of E[X])."""
+    from qtheory.laws.joint import FactorJoint
+
+    size = qt.Pareto(1.02, 1.0)
+    j = FactorJoint(size, pred.factor)
+    assert abs(j.w_x.sum() / 51.0 - 1) <= 1e-13
+    assert abs(j.w_prob.sum() - 1) <= 1e-13

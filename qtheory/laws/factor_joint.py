@@ -19,6 +19,7 @@ from ._quadrature import (
     panels,
     size_range,
     size_rule,
+    tail_node,
 )
 from .joint import _CHUNK, Joint, _with_head, inv_tail
 
@@ -86,6 +87,12 @@ class FactorJoint(Joint):
             xs = log_spread(s.ppf)
             xlo, xhi = size_range(s)
             lo, hi = xlo * math.exp(zlo), xhi * math.exp(zhi)
+            tail = tail_node(s, xhi) if self.x_outer else None
+            if tail is not None:
+                # the size rule's node beyond its capped range (Pareto(1.02): 2.5e-6 of E[X]
+                # beyond 1e280, at 51e280) spreads over v up to x* z_hi: without it E[X; Y in dv]
+                # summed 1e-6 short of E[X] with an exponential factor
+                hi = max(hi, tail[0] * math.exp(zhi))
             # X-outer sums resolve Z's scale on the size grid; Z-outer integrals do so in z
             width = min(0.5, xs / WIDTH_DIV, zs / WIDTH_DIV if self.x_outer else 0.5)
             bx = bulk_range(s.ppf)

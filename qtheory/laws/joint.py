@@ -26,13 +26,14 @@ import numpy as np
 
 from ._quadrature import (
     _bulk,
+    _underflow_panels,
     endpoint_refinement,
     head_node,
     log_edges,
-    log_rule,
     log_spread,
     panels,
     size_range,
+    tail_node,
 )
 
 _CHUNK = 256
@@ -302,11 +303,30 @@ class PerfectJoint(Joint):
             width = min(0.5, log_spread(s.ppf) / 4)
             extra = [b * m for b in s.breakpoints for m in v_scales]
             bps = np.concatenate([endpoint_refinement(s), extra])
-            v, wdv = _with_head(*log_rule(lo, hi, width, bps), lo, extra)
+            edges = log_edges(lo, hi, width, bps)
+            u, wu = panels(edges)
+            x = np.exp(u)
+            # the same nodes and dv weights as log_rule; panels where the density underflows
+            # (heavy power tails) take their probability weights from the exact panel mass and
+            # mean (_underflow_panels), as in size_rule
+            fx = s.pdf(x)
+            px = _underflow_panels(s, edges, wu * x * fx, fx)
+            v, wdv = _with_head(x, wu * x, lo, extra)
             self.v_kinks = np.unique(np.concatenate([s.breakpoints, extra]))
             self.top = float(s.support[1])
-            pdf = s.pdf(v)
-            wp, wx = wdv * pdf, wdv * pdf * v
+            pdf = s.pdf(v[:v.size - x.size])
+            wp = np.concatenate([wdv[:v.size - x.size] * pdf, px])
+            wx = wp * v
+            tail = tail_node(s, hi)
+            if tail is not None:
+                # the mass beyond a capped range (Pareto(1.02): 2.5e-6 of E[X] beyond 1e280) as
+                # one node: probability P(X > hi) and mean E[X; X > hi] exactly, and dv weight
+                # such that G dv there integrates to int_hi^inf P(X > t) dt = E[(X - hi)^+]
+                xs, ps = tail
+                g = float(s.sf(xs))
+                if g > 0:
+                    v, wdv = np.concatenate([v, [xs]]), np.concatenate([wdv, [ps * (xs - hi) / g]])
+                    wp, wx = np.concatenate([wp, [ps]]), np.concatenate([wx, [ps * xs]])
             xa, pa = s.atom_values, s.atom_probs
             if xa.size:  # a mixed law: its atoms are atoms of Y (point nodes, no dv weight)
                 self.y_atoms = xa
