@@ -918,16 +918,45 @@ def test_perfect_prediction_policies_on_nearly_infinite_mean_pareto(alpha, load)
     assert abs(sprpt / want["srpt"] - 1) <= 1e-10, (sprpt, want["srpt"])
 
 
-@pytest.mark.parametrize("pred", [qt.ExponentialPrediction(), qt.LogNormalPrediction(0.5)],
-                         ids=["exp", "lognormal"])
-def test_factor_joint_weights_keep_the_mean_on_nearly_infinite_mean_pareto(pred):
+@pytest.mark.parametrize("alpha", [1.02, 1.05])
+@pytest.mark.parametrize("pred", [qt.ExponentialPrediction(), qt.LogNormalPrediction(0.5),
+                                  qt.UniformPrediction(0.5), qt.BoundedMultiplicative(0.5, 2.0)],
+                         ids=["exp", "lognormal", "uniform", "bounded"])
+def test_factor_joint_weights_keep_the_mean_on_nearly_infinite_mean_pareto(pred, alpha):
     r"""The prediction grid of a multiplicative error on Pareto(1.02) sizes reaches the size
     rule's node beyond its 1e280 cap (the v grid stopped at 1e280 z_hi while that node, 2.5e-6 of
     E[X], sits at 51e280): :math:`\sum_j w_{x,j} = E[X] = \alpha/(\alpha - 1)` and
-    :math:`\sum_j w_{p,j} = 1` (were 1.0e-6 and 3.2e-7 short of E[X])."""
+    :math:`\sum_j w_{p,j} = 1` (were 1.0e-6 and 3.2e-7 short of E[X] with the X-outer sums of
+    the smooth factors; 2.5e-6 with the Z-outer integrals of the uniform and bounded factors,
+    which at alpha = 1.05 also lost the 1.4e-8 of E[X] beyond 1e150, where the density
+    underflows: ``SizeLaw.power_pdf``)."""
     from qtheory.laws.joint import FactorJoint
 
-    size = qt.Pareto(1.02, 1.0)
-    j = FactorJoint(size, pred.factor)
-    assert abs(j.w_x.sum() / 51.0 - 1) <= 1e-13
+    size = qt.Pareto(alpha, 1.0)
+    j = FactorJoint(size, pred.factor) if hasattr(pred, "factor") else pred.joint(size)
+    assert abs(j.w_x.sum() / size.mean - 1) <= 1e-13
     assert abs(j.w_prob.sum() - 1) <= 1e-13
+
+
+@pytest.mark.parametrize("law", [qt.Pareto(1.05, 2.0), qt.BoundedPareto(1.05, 1.0, 1e300),
+                                 qt.Mixture([qt.Pareto(1.1), qt.Exponential(3.0)], [0.4, 0.6]),
+                                 qt.Exponential(2.0), qt.LogNormal(1.0)],
+                         ids=["pareto", "bounded-pareto", "mixture", "exp", "lognormal"])
+def test_power_pdf_is_c_to_the_k_times_the_density(law):
+    r""":math:`c^k f(c)` from ``power_pdf`` equals ``c**k * pdf(c)`` where both are representable,
+    and keeps a power tail's value where the density underflows (Pareto: :math:`c f(c) =
+    \alpha (x_m/c)^\alpha`, checked in logs at :math:`10^{200}` and :math:`10^{290}`)."""
+    c = np.geomspace(0.3, 1e40, 200)
+    for k in (0, 1, 2):
+        want = c**k * law.pdf(c)
+        got = law.power_pdf(k, c)
+        ok = want > 1e-290
+        np.testing.assert_allclose(got[ok], want[ok], rtol=1e-12, atol=0)
+        assert np.all(got[~ok] <= 1e-280)
+    if isinstance(law, (qt.Pareto, qt.BoundedPareto)):
+        big = np.array([1e200, 1e290])
+        lo = law.support[0]
+        scale = 1.0 if isinstance(law, qt.Pareto) else 1.0 / (1.0 - (lo / law.support[1]) ** 1.05)
+        want = 1.05 * scale * np.exp(1.05 * (math.log(lo) - np.log(big)))
+        assert np.all(law.pdf(big) == 0.0)  # the density itself underflows there
+        np.testing.assert_allclose(law.power_pdf(1, big), want, rtol=1e-13, atol=0)

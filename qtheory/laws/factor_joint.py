@@ -43,6 +43,9 @@ class FactorJoint(Joint):
 
     #: (psi(0), psi'(0), E[X^2; X > h], E[X; X > h]) for the tail of C beyond the size rule
     _c_tail_coef: tuple | None = None
+    #: Z-outer on a power tail with mass beyond the size rule's cap h: (h, x*, P(X > h)), the
+    #: node standing for X > h in the densities of Y (``tail_node``)
+    _ztail: tuple | None = None
 
     def __init__(self, size, factor, v_scales=()):
         super().__init__(size)
@@ -87,12 +90,16 @@ class FactorJoint(Joint):
             xs = log_spread(s.ppf)
             xlo, xhi = size_range(s)
             lo, hi = xlo * math.exp(zlo), xhi * math.exp(zhi)
-            tail = tail_node(s, xhi) if self.x_outer else None
+            tail = tail_node(s, xhi)
             if tail is not None:
                 # the size rule's node beyond its capped range (Pareto(1.02): 2.5e-6 of E[X]
                 # beyond 1e280, at 51e280) spreads over v up to x* z_hi: without it E[X; Y in dv]
-                # summed 1e-6 short of E[X] with an exponential factor
+                # summed 1e-6 short of E[X] with an exponential factor (2.5e-6 with a uniform
+                # one, Z-outer, where the sizes above the cap stand for the node in the
+                # densities of Y below)
                 hi = max(hi, tail[0] * math.exp(zhi))
+                if not self.x_outer:
+                    self._ztail = (xhi, tail[0], tail[1])
             # X-outer sums resolve Z's scale on the size grid; Z-outer integrals do so in z
             width = min(0.5, xs / WIDTH_DIV, zs / WIDTH_DIV if self.x_outer else 0.5)
             bx = bulk_range(s.ppf)
@@ -104,6 +111,8 @@ class FactorJoint(Joint):
             # and PSPJF was 2.1e-6 high)
             bulk = None if self.x_outer else (bx[0] * bz[0], bx[1] * bz[1])
             bps = [b * k for b in s.breakpoints for k in zk]
+            if self._ztail is not None:  # the node's kinks x* k and the cap's h k
+                bps += [self._ztail[0] * k for k in zk] + [self._ztail[1] * k for k in zk]
             if not factor.kinks and s.breakpoints.size <= 400:
                 # a density jump of X at b is smeared by Z over b [z_lo, z_hi] (A, B, f_Y) and
                 # b [z_lo - 1, z_hi - 1] (C, G): quantiles of Z place grid edges there (a narrow
@@ -128,6 +137,8 @@ class FactorJoint(Joint):
                 self._zedges = log_edges(math.exp(zlo), math.exp(zhi),
                                          min(0.5, zs / WIDTH_DIV), factor.kinks + (1.0,))
                 self._sbps = np.asarray(s.breakpoints, float)
+                if self._ztail is not None:  # the densities stop at the cap h: a z-edge v/h
+                    self._sbps = np.append(self._sbps, self._ztail[0])
                 self._xq = np.asarray([s.ppf(p) for p in (1e-4, 1e-2, 0.1, 0.5, 0.9, 0.99,
                                                           1 - 1e-4)])
         if s.is_discrete:
@@ -220,9 +231,18 @@ class FactorJoint(Joint):
         with np.errstate(invalid="ignore"):  # zero weights against infinite terms: dropped
             C = np.where(wz > 0, wz * np.where(le1, C_le, np.maximum(C_gt, 0.0)), 0.0).sum(1)
         G = (wz * (T0 - np.where(le1, 0.0, s.sf(d)))).sum(1)
-        fx = s.pdf(c)
+        fx, xfx = s.pdf(c), s.power_pdf(1, c)
+        if self._ztail is not None:  # sizes above the cap h: the node x* instead
+            h, xs, ps = self._ztail
+            fx, xfx = np.where(c <= h, fx, 0.0), np.where(c <= h, xfx, 0.0)
         fY = (wz * fx / z).sum(1)
-        aY = (wz * fx * c / z).sum(1)
+        # c f(c) without the density's underflow on a power tail beyond 1e150 (Pareto(1.05),
+        # uniform factor: E[X; Y in dv] summed 1.4e-8 short of E[X], PSPJF 1.8e-8 low)
+        aY = (wz * xfx / z).sum(1)
+        if self._ztail is not None:
+            fz = self.factor.pdf(v / xs)
+            fY = fY + fz * (ps / xs)
+            aY = aY + fz * ps
         if s.atom_values.size:  # a mixed law: Y = x_i Z has the density f_Z(v / x_i) / x_i
             fz = self.factor.pdf(V / s.atom_values[None, :])
             fY = fY + (fz * (s.atom_probs / s.atom_values)).sum(1)

@@ -108,6 +108,9 @@ class Mixture(SizeLaw):
     def pdf(self, x) -> np.ndarray:
         return sum(q * np.asarray(law.pdf(x), dtype=float) for law, q in self._live)
 
+    def power_pdf(self, k: float, c) -> np.ndarray:
+        return sum(q * np.asarray(law.power_pdf(k, c), dtype=float) for law, q in self._live)
+
     def ppf(self, u) -> np.ndarray:
         return _quantile_by_root(self, u)
 

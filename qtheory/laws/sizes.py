@@ -592,6 +592,12 @@ class Pareto(SizeLaw):
         r = self._xm / np.where(ok, x, self._xm)
         return np.where(ok, self._alpha / self._xm * r ** (self._alpha + 1), 0.0)
 
+    def power_pdf(self, k: float, c) -> np.ndarray:
+        r""":math:`c^k f(c) = \alpha c^{k-1} \bar F(c)` (``power_sf``: no underflow where
+        :math:`f(c)` itself does, beyond :math:`10^{150}`)."""
+        c = np.asarray(c, dtype=float)
+        return np.where(c >= self._xm, self._alpha * self.power_sf(k - 1, c), 0.0)
+
     def ppf(self, u) -> np.ndarray:
         u = np.asarray(u, dtype=float)
         with np.errstate(divide="ignore"):
@@ -668,6 +674,16 @@ class BoundedPareto(SizeLaw):
         ok = (x >= self._a) & (x <= self._b)
         r = self._a / np.where(ok, x, self._a)
         return np.where(ok, self._alpha / (self._a * self._D) * r ** (self._alpha + 1), 0.0)
+
+    def power_pdf(self, k: float, c) -> np.ndarray:
+        r""":math:`c^k f(c) = \frac{\alpha}{D} c^{k-1} (a/c)^\alpha` on the support, in logs
+        (no underflow of :math:`f` near a top beyond :math:`10^{150}`)."""
+        c = np.asarray(c, dtype=float)
+        ok = (c >= self._a) & (c <= self._b)
+        cc = np.where(ok, c, self._a)
+        with np.errstate(over="ignore"):
+            out = np.exp((k - 1.0) * np.log(cc) - self._alpha * np.log(cc / self._a))
+        return np.where(ok, self._alpha / self._D * out, 0.0)
 
     def ppf(self, u) -> np.ndarray:
         u = np.asarray(u, dtype=float)
