@@ -22,6 +22,7 @@ from ._cost_classes import (
     _joint_route,
     _PairsClass,
     _q_kinks,
+    _short_beyond_rule,
     _size_nodes,
     _stable,
 )
@@ -241,7 +242,10 @@ class SkipPredict(CostPolicy):
             x, w = _size_nodes(model, kinks)
             ql = np.clip(q(x), 0.0, 1.0)
             ws = w * (1 - ql)
-            parts = _SkipParts(float(ws.sum()), float(np.sum(ws * x)), float(np.sum(ws * x * x)),
+            t0, t1, t2 = _short_beyond_rule(model.size, q, self.cheap is not None
+                                            and not hasattr(self.cheap, "sample"))
+            parts = _SkipParts(float(ws.sum()) + t0, float(np.sum(ws * x)) + t1,
+                               float(np.sum(ws * x * x)) + t2,
                                float(model.size.mean), float(model.size.moment(2)),
                                _FactorClass(obj.factor, 0.0, model.size, q, kinks=kinks)
                                if self._needs_class else None)
@@ -351,7 +355,9 @@ class OneBitCost(SkipPredict):
             return math.inf, math.inf
         short = P.pS * (c1 + lam * (c1 * c1 + 2 * c1 * P.m1S + P.m2S) / (2 * (1 - rho1))) + P.m1S
         e2 = c1 * c1 + 2 * c1 * P.m1 + P.m2
-        long_ = (pL * c1 + m1L) / (1 - rho1) + pL * lam * e2 / (2 * (1 - rho1) * (1 - rho))
+        # a long job waits behind every old job whole: infinite with E[X^2] (no long jobs: 0)
+        long_ = (pL * c1 + m1L) / (1 - rho1) + (
+            pL * lam * e2 / (2 * (1 - rho1) * (1 - rho)) if pL > 0 else 0.0)
         return short + long_, long_
 
     def _augment(self, model, x, y, w):
