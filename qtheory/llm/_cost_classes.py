@@ -264,6 +264,10 @@ class _FactorClass:
                                 -qh * t1 * 2.0 * ex * self.ell)
         self.x, self.p = x[keep], p[keep]
         self.r = self.x - self.ell
+        self.excess = float(np.sum(self.p * self.x * _excess(factor, self.kind, self.r / self.x)))
+        self.work = float(np.sum(self.p * self.r))
+        if self.c_inf:  # every threshold function but C is finite; no grid is needed
+            return
         self.split = self.base is not None and bool(zk)
         zlo, zhi = factor.log_range()
         # the v range from the ends of the size rule, not from its outermost nodes: a support
@@ -300,8 +304,6 @@ class _FactorClass:
             for col, val in zip(cols, self._at(self.v[i:i + step]), strict=True):
                 col[i:i + step] = val
         self.A, self.B, self.C, self.G, self.fY = cols
-        self.excess = float(np.sum(self.p * self.x * _excess(factor, self.kind, self.r / self.x)))
-        self.work = float(np.sum(self.p * self.r))
 
     def _nodes(self, v):
         """Size nodes and class weights for the thresholds ``v``, shape (len(v), m)."""
@@ -348,7 +350,7 @@ class _FactorClass:
     def mean(self, lam: float, base: float, pre: float, K0: float) -> float:
         if self.empty:
             return 0.0
-        if self.c_inf:
+        if self.c_inf or math.isinf(K0):  # infinite old work at every threshold
             return math.inf
         d = 1.0 - base - lam * self.A
         wait = lam * (K0 + 2 * pre * self.A + self.B + self.C) / (2 * d * d)
@@ -360,7 +362,7 @@ class _FactorClass:
         residence integral over t by Gauss-Legendre panels graded towards t = min(r, y)."""
         r = np.atleast_1d(np.asarray(r, float))
         y = np.atleast_1d(np.asarray(y, float))
-        if self.c_inf:
+        if self.c_inf or math.isinf(K0):
             return np.full(np.broadcast(r, y).shape, math.inf)
         A, B, C, _, _ = self._at(y)
         d = 1.0 - base - lam * A
