@@ -178,3 +178,19 @@ def test_delay_predict_tends_to_sprpt_on_a_heavy_tail():
     slopes = [(qt.total_cost(q, qt.DelayPredict(L, 0.2)).mean - e0) / L for L in (1e-6, 1e-8)]
     assert slopes[0] > 0
     assert slopes[1] == pytest.approx(slopes[0], rel=1e-3)
+
+
+def test_conditional_response_times_with_an_infinite_class():
+    """E[T | x, y] with an exact cheap bit on Pareto(1.5), exponential errors: predicted-short
+    jobs (x < T) wait only behind short jobs and cheap phases (finite: c1 + x + a constant),
+    predicted-long ones behind infinite old work (the mix 0 * inf gave NaN)."""
+    s = qt.Pareto(1.5)
+    q = qt.MG1(0.5 / s.mean, s, qt.ExponentialPrediction())
+    x, y = [1.0, 2.0, 10.0], [1.5, 1.0, 20.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for pol in (qt.SkipPredict(3.0, 0.05, 0.2, cheap=qt.PerfectPrediction()),
+                    qt.OneBitCost(3.0, 0.05, cheap=qt.PerfectPrediction())):
+            t = pol.closed_form_response_time(q, x, y)
+            assert t[1] - t[0] == pytest.approx(1.0, rel=1e-12), pol  # c1 + x + constant
+            assert math.isinf(t[2]), pol

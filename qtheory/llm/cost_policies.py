@@ -312,7 +312,8 @@ class SkipPredict(CostPolicy):
         K0 = c1 * c1 * P.pS + 2 * c1 * P.m1S + P.m2S + s * s * pL
         tl = P.cls.response_time(lam, base, s, K0, x, y) if not P.cls.empty else 0.0
         ql = np.clip(self._q(model)(x), 0.0, 1.0)
-        return (1 - ql) * ts + ql * tl
+        # a class the job never joins adds nothing, even where its mean is infinite
+        return (1 - ql) * np.where(ql < 1, ts, 0.0) + ql * np.where(ql > 0, tl, 0.0)
 
 
 class OneBitCost(SkipPredict):
@@ -390,7 +391,7 @@ class OneBitCost(SkipPredict):
         e2 = c1 * c1 + 2 * c1 * P.m1 + P.m2
         tl = (c1 + x) / (1 - rho1) + lam * e2 / (2 * (1 - rho1) * (1 - rho))
         ql = np.clip(self._q(model)(x), 0.0, 1.0)
-        return (1 - ql) * ts + ql * tl
+        return (1 - ql) * np.where(ql < 1, ts, 0.0) + ql * np.where(ql > 0, tl, 0.0)
 
 
 class SPRPTCost(SkipPredict):
