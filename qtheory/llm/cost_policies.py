@@ -172,7 +172,10 @@ class SkipPredict(CostPolicy):
         the same law as the model's prediction; ``qt.PerfectPrediction()`` for an exact bit
         :math:`1\{x \ge T\}`), or a function ``x -> P(predicted long | x)`` (then ``threshold``
         is not used; on a continuous size law a jump of that function costs about 1e-4 relative
-        accuracy, a prediction law's kinks are panel edges).
+        accuracy, a prediction law's kinks are panel edges; beyond the top of the size rule,
+        where mass and mean are below 1e-17 or past 1e280, its value at that top stands for
+        its tail, which decides whether :math:`E[X^2; \text{short}]` is infinite when
+        :math:`E[X^2]` is).
 
     Notes
     -----
