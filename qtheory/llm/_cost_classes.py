@@ -20,6 +20,7 @@ from ..laws._quadrature import (
     panels,
     size_range,
     size_rule,
+    tail_node,
 )
 
 #: the two cost models of the paper
@@ -104,9 +105,14 @@ def _psi(factor, kind: str, t, kappa):
     if kind == "uniform":
         lo = np.clip(t, factor.a, factor.b)
         hi = np.clip(c, factor.a, factor.b)
-        return np.where(hi > lo, ((c - lo) ** 3 - (c - hi) ** 3) / (3 * factor._L), 0.0)
+        live = hi > lo
+        # outside the live window c may be huge (t = v / x up to 1e283): c^3 would overflow
+        cs = np.where(live, c, hi)
+        return np.where(live, ((cs - lo) ** 3 - (cs - hi) ** 3) / (3 * factor._L), 0.0)
     m0, m1, m2 = _zpm(factor, kind, t, c)
-    return np.maximum(c * c * m0 - 2 * c * m1 + m2, 0.0)
+    live = m0 > 0
+    cs = np.where(live, c, 0.0)  # no mass in (t, c]: psi = 0 (c^2 * 0 would be inf * 0)
+    return np.where(live, np.maximum(cs * cs * m0 - 2 * cs * m1 + m2, 0.0), 0.0)
 
 
 def _excess(factor, kind: str, kappa):
@@ -171,7 +177,28 @@ class _FactorClass:
     Size nodes: the atoms of a discrete law; for a continuous law Gauss-Legendre panels in log x
     and, when the law of :math:`Z` has kinks (uniform errors), panels split per threshold at the
     sizes where :math:`v/x` or :math:`(v + r)/x` crosses a kink (without the split the uniform
-    errors' kinks cost 1e-3 relative)."""
+    errors' kinks cost 1e-3 relative).
+
+    Beyond the top :math:`h` of the size rule (:func:`~qtheory.laws._quadrature.size_range`:
+    mass and first moment below 1e-17, or capped at 1e280) the class keeps what matters:
+
+    * a node standing for :math:`X > h` where that end was capped with first-moment mass beyond
+      it (:func:`~qtheory.laws._quadrature.tail_node`; Pareto(1.02) has 2.5e-6 of
+      :math:`E[X]` beyond 1e280), and node weights :math:`c f(c)` by ``power_pdf`` (the density
+      of Pareto(1.05) underflows beyond 1e150 where 3e-8 of :math:`E[X]` lies);
+    * the part of :math:`C` beyond :math:`h`: for :math:`x > h \gg v`,
+      :math:`x^2 \Psi(v/x, 1 - \ell/x) = \Psi_0 x^2 + (\Psi_t v - \Psi_\kappa \ell) x +
+      O(1)` with :math:`\Psi_0 = E[((1 - Z)^+)^2]`,
+      :math:`\Psi_t = 2E[(1 - Z)^+] - f_Z(0)`, :math:`\Psi_\kappa = 2E[(1 - Z)^+]`, so the
+      tail is :math:`q_h (\Psi_0 E[X^2; X > h] + (\Psi_t v - \Psi_\kappa \ell) E[X; X > h])`
+      with the class weight :math:`q_h` at :math:`h` standing for its limit (Pareto(2.1) with
+      exponential errors: 0.9% of SPRPT's :math:`E[T]`);
+    * :attr:`c_inf`: :math:`C = \infty` at every threshold when predictions can fall short
+      (:math:`\Psi_0 > 0`, i.e. :math:`P(Z < 1) > 0`) and :math:`E[X^2; X > h] = \infty`
+      (then every job of the class waits behind an infinite old work)."""
+
+    #: C(v) is infinite at every threshold (see the class docstring)
+    c_inf: bool = False
 
     def __init__(self, factor, ell: float, size, weight, lo_x: float = 0.0, kinks=()):
         self.factor = factor
@@ -181,11 +208,17 @@ class _FactorClass:
         self.weight = weight
         zk = [k for k in factor.kinks if k > 0]
         self.zk = zk
+        self._tail = None  # (x*, weighted P(X > h)): the node beyond a capped rule
+        c_tail = None  # (q_h, E[X^2; X > h], E[X; X > h]) of the part of C beyond the rule
+        has_node = False
         if size.is_discrete or size.atom_values.size:
             if size.is_discrete:
                 x, p = np.asarray(size.atom_values, float), np.asarray(size.atom_probs, float)
             else:  # a mixed law: the size rule (its atoms are nodes), no per-threshold splits
                 x, p = size_rule(size, width=SIZE_WIDTH)
+                h = max(size_range(size)[1], lo_x)
+                c_tail = _beyond_rule(size, weight, h)
+                has_node = tail_node(size, h) is not None
             keep = x > lo_x
             x, p = x[keep], p[keep]
             self.base = None
@@ -204,25 +237,58 @@ class _FactorClass:
             else:
                 u, wu = panels(self.base)
                 x = np.exp(u)
-                p = wu * x * size.pdf(x)
+                p = wu * size.power_pdf(1, x)
+                tail = tail_node(size, hi)
+                if tail is not None:
+                    has_node = True
+                    self._tail = (tail[0], tail[1] * _weight_at(weight, tail[0]))
+                    x, p = np.append(x, self._tail[0]), np.append(p, self._tail[1])
+            c_tail = _beyond_rule(size, weight, max(hi, lo_x))
         p = p * np.clip(np.asarray(weight(x), float), 0.0, 1.0) if x.size else p
+        if self._tail is not None:
+            p[-1] = self._tail[1]
         keep = p > 0
         self.empty = not keep.any()
         if self.empty:
             return
+        self._c_tail = None
+        if c_tail is not None:
+            qh, t2, t1 = c_tail
+            psi0 = float(_psi(factor, self.kind, np.zeros(1), np.ones(1))[0])
+            ex = float(_excess(factor, self.kind, np.ones(1))[0])
+            dpsi_t = 2.0 * ex - float(factor.pdf(np.zeros(1))[0])
+            if psi0 > 0 and qh > 0 and math.isinf(t2):
+                self.c_inf = True
+            elif not has_node and qh > 0:  # a tail node holds the first moment itself
+                self._c_tail = (qh * psi0 * t2 if psi0 > 0 else 0.0, qh * t1 * dpsi_t,
+                                -qh * t1 * 2.0 * ex * self.ell)
         self.x, self.p = x[keep], p[keep]
         self.r = self.x - self.ell
+        self.excess = float(np.sum(self.p * self.x * _excess(factor, self.kind, self.r / self.x)))
+        self.work = float(np.sum(self.p * self.r))
+        if self.c_inf:  # every threshold function but C is finite; no grid is needed
+            return
         self.split = self.base is not None and bool(zk)
         zlo, zhi = factor.log_range()
-        lo_v = float(self.x.min()) * math.exp(zlo)
-        hi_v = float(self.x.max()) * math.exp(zhi)
+        # the v range from the ends of the size rule, not from its outermost nodes: a support
+        # end b is a kink of the functions at v = b z_lo (and b z_hi), which a range starting at
+        # the first node x_1 > b z_lo left inside the head panel [0, lo_v] (BoundedPareto(1.5, 1,
+        # 1e6), uniform errors: SPRPT 3.5e-7 low)
+        xlo, xhi = float(self.x.min()), float(self.x.max())
+        if self.base is not None:
+            xlo, xhi = min(xlo, math.exp(self.base[0])), max(xhi, math.exp(self.base[-1]))
+        lo_v = xlo * math.exp(zlo)
+        hi_v = xhi * math.exp(zhi)
         zq = (math.exp(factor.log_range_q(1e-4)), math.exp(factor.log_range_q(1 - 1e-4)))
         wx = np.cumsum(self.p) / self.p.sum()
         xb = (float(self.x[min(np.searchsorted(wx, 1e-4), self.x.size - 1)]),
               float(self.x[min(np.searchsorted(wx, 1 - 1e-4), self.x.size - 1)]))
         bulk = (xb[0] * zq[0], xb[1] * zq[1])
         # kinks in v: where v / x or (v + r) / x crosses a kink of Z's law at a size kink x
-        kx = list(_kinks_x(size)) + ([self.ell] if self.ell > 0 else [])
+        # (and at the sizes where the class weight jumps or kinks: an exact cheap bit at T puts
+        # kinks at v = T k, T (k - 1); without them SkipPredict on Pareto(2.5), uniform errors,
+        # T = 2 was 9e-6 high)
+        kx = list(_kinks_x(size)) + ([self.ell] if self.ell > 0 else []) + list(kinks)
         bps = []
         for xk in kx:
             for k in zk:
@@ -238,8 +304,6 @@ class _FactorClass:
             for col, val in zip(cols, self._at(self.v[i:i + step]), strict=True):
                 col[i:i + step] = val
         self.A, self.B, self.C, self.G, self.fY = cols
-        self.excess = float(np.sum(self.p * self.x * _excess(factor, self.kind, self.r / self.x)))
-        self.work = float(np.sum(self.p * self.r))
 
     def _nodes(self, v):
         """Size nodes and class weights for the thresholds ``v``, shape (len(v), m)."""
@@ -257,7 +321,11 @@ class _FactorClass:
                                        axis=1), axis=1)
         u, wu = panels(edges)
         x = np.exp(u)
-        p = wu * x * self.size.pdf(x) * np.clip(np.asarray(self.weight(x), float), 0.0, 1.0)
+        p = wu * self.size.power_pdf(1, x) * np.clip(np.asarray(self.weight(x), float), 0.0, 1.0)
+        if self._tail is not None:
+            n = V.shape[0]
+            x = np.concatenate([x, np.full((n, 1), self._tail[0])], axis=1)
+            p = np.concatenate([p, np.full((n, 1), self._tail[1])], axis=1)
         return x, p
 
     def _at(self, v):
@@ -272,6 +340,9 @@ class _FactorClass:
         A = (F * (p * r)).sum(1)
         B = (F * (p * r * r)).sum(1)
         C = (_psi(f, self.kind, t, kap) * (p * x * x)).sum(1)
+        if self._c_tail is not None:
+            c0, cv, cl = self._c_tail
+            C = np.maximum(C + c0 + cv * np.asarray(v, float) + cl, C)
         G = ((f.sf(t) - f.sf(t + kap)) * p).sum(1)
         fY = (f.pdf(t) * (p / x)).sum(1)
         return A, B, C, G, fY
@@ -279,6 +350,8 @@ class _FactorClass:
     def mean(self, lam: float, base: float, pre: float, K0: float) -> float:
         if self.empty:
             return 0.0
+        if self.c_inf or math.isinf(K0):  # infinite old work at every threshold
+            return math.inf
         d = 1.0 - base - lam * self.A
         wait = lam * (K0 + 2 * pre * self.A + self.B + self.C) / (2 * d * d)
         return float(np.sum(self.w_dv * (self.fY * (wait + pre / d) + self.G / d))
@@ -289,6 +362,8 @@ class _FactorClass:
         residence integral over t by Gauss-Legendre panels graded towards t = min(r, y)."""
         r = np.atleast_1d(np.asarray(r, float))
         y = np.atleast_1d(np.asarray(y, float))
+        if self.c_inf or math.isinf(K0):
+            return np.full(np.broadcast(r, y).shape, math.inf)
         A, B, C, _, _ = self._at(y)
         d = 1.0 - base - lam * A
         wait = lam * (K0 + 2 * pre * A + B + C) / (2 * d * d)
@@ -303,6 +378,23 @@ class _FactorClass:
             w_nodes, w_w = panels(edges[None, :])
             out[i] = float(np.sum(w_w[0] / (1.0 - base - lam * self._at(w_nodes[0])[0])))
         return wait + pre / d + out + np.maximum(r - y, 0.0) / (1.0 - base)
+
+
+def _weight_at(weight, x: float) -> float:
+    return float(np.clip(np.asarray(weight(np.array([x])), float), 0.0, 1.0)[0])
+
+
+def _beyond_rule(size, weight, h: float):
+    r"""``(q_h, E[X^2; X > h], E[X; X > h])`` for the part of a class beyond the top ``h`` of
+    its size rule (``None`` where the support ends there): the class weight at ``h`` stands for
+    its value beyond (a cheap prediction's :math:`P(\text{long} \mid x)` tends to 1)."""
+    if h >= size.support[1] or size.is_discrete:
+        return None
+    pc, cont = size.continuous_part()
+    qh = _weight_at(weight, h)
+    t2 = pc * float(cont.tail_moment(2, h))
+    t1 = pc * float(cont.tail_moment(1, h))
+    return qh, t2, t1
 
 
 def _discrete_pairs(model, resolution: int | None = None, split: float | None = None):
@@ -385,8 +477,32 @@ def _size_nodes(model, kinks=()):
     lo, hi = size_range(size)
     bps = sorted(b for b in [*endpoint_refinement(size), *kinks] if lo < b < hi)
     bx = bulk_range(size.ppf)
-    x, w = log_rule(lo, hi, SIZE_WIDTH, bps, bulk=bx)
-    return x, w * size.pdf(x)
+    u, wu = panels(log_edges(lo, hi, SIZE_WIDTH, bps, bulk=bx))
+    x = np.exp(u)
+    w = wu * size.power_pdf(1, x)  # c f(c): no underflow of a power tail's density past 1e150
+    tail = tail_node(size, hi)
+    if tail is not None:  # first-moment mass beyond a capped rule (Pareto(1.02): 2.5e-6)
+        x, w = np.append(x, tail[0]), np.append(w, tail[1])
+    return x, w
+
+
+def _short_beyond_rule(size, q, callable_cheap: bool):
+    r"""``(P, E[X], E[X^2])`` of the predicted-short jobs beyond the top :math:`h` of the size
+    rule: 0 for a prediction law as the cheap predictor (:math:`1 - q(x) = P(Z < T/x)` decays at
+    least like :math:`1/x`, and no faster than the first moment beyond :math:`h`, below 1e-17
+    of :math:`E[X]`), else :math:`1 - q(h)` times the tail moments (a user's function
+    :math:`q`, taken as constant beyond :math:`h`: with :math:`E[X^2] = \infty` and
+    :math:`q(h) < 1` the short class's second moment is infinite)."""
+    if not callable_cheap or size.is_discrete:
+        return 0.0, 0.0, 0.0
+    h = size_range(size)[1]
+    if h >= size.support[1]:
+        return 0.0, 0.0, 0.0
+    g = 1.0 - _weight_at(q, h)
+    if not g > 0:
+        return 0.0, 0.0, 0.0
+    pc, cont = size.continuous_part()
+    return tuple(g * pc * float(cont.tail_moment(k, h)) for k in (0, 1, 2))
 
 
 def _q_kinks(cheap, threshold: float) -> list:

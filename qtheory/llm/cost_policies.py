@@ -22,6 +22,7 @@ from ._cost_classes import (
     _joint_route,
     _PairsClass,
     _q_kinks,
+    _short_beyond_rule,
     _size_nodes,
     _stable,
 )
@@ -171,7 +172,10 @@ class SkipPredict(CostPolicy):
         the same law as the model's prediction; ``qt.PerfectPrediction()`` for an exact bit
         :math:`1\{x \ge T\}`), or a function ``x -> P(predicted long | x)`` (then ``threshold``
         is not used; on a continuous size law a jump of that function costs about 1e-4 relative
-        accuracy, a prediction law's kinks are panel edges).
+        accuracy, a prediction law's kinks are panel edges; beyond the top of the size rule,
+        where mass and mean are below 1e-17 or past 1e280, its value at that top stands for
+        its tail, which decides whether :math:`E[X^2; \text{short}]` is infinite when
+        :math:`E[X^2]` is).
 
     Notes
     -----
@@ -241,7 +245,10 @@ class SkipPredict(CostPolicy):
             x, w = _size_nodes(model, kinks)
             ql = np.clip(q(x), 0.0, 1.0)
             ws = w * (1 - ql)
-            parts = _SkipParts(float(ws.sum()), float(np.sum(ws * x)), float(np.sum(ws * x * x)),
+            t0, t1, t2 = _short_beyond_rule(model.size, q, self.cheap is not None
+                                            and not hasattr(self.cheap, "sample"))
+            parts = _SkipParts(float(ws.sum()) + t0, float(np.sum(ws * x)) + t1,
+                               float(np.sum(ws * x * x)) + t2,
                                float(model.size.mean), float(model.size.moment(2)),
                                _FactorClass(obj.factor, 0.0, model.size, q, kinks=kinks)
                                if self._needs_class else None)
@@ -308,7 +315,8 @@ class SkipPredict(CostPolicy):
         K0 = c1 * c1 * P.pS + 2 * c1 * P.m1S + P.m2S + s * s * pL
         tl = P.cls.response_time(lam, base, s, K0, x, y) if not P.cls.empty else 0.0
         ql = np.clip(self._q(model)(x), 0.0, 1.0)
-        return (1 - ql) * ts + ql * tl
+        # a class the job never joins adds nothing, even where its mean is infinite
+        return (1 - ql) * np.where(ql < 1, ts, 0.0) + ql * np.where(ql > 0, tl, 0.0)
 
 
 class OneBitCost(SkipPredict):
@@ -351,7 +359,9 @@ class OneBitCost(SkipPredict):
             return math.inf, math.inf
         short = P.pS * (c1 + lam * (c1 * c1 + 2 * c1 * P.m1S + P.m2S) / (2 * (1 - rho1))) + P.m1S
         e2 = c1 * c1 + 2 * c1 * P.m1 + P.m2
-        long_ = (pL * c1 + m1L) / (1 - rho1) + pL * lam * e2 / (2 * (1 - rho1) * (1 - rho))
+        # a long job waits behind every old job whole: infinite with E[X^2] (no long jobs: 0)
+        long_ = (pL * c1 + m1L) / (1 - rho1) + (
+            pL * lam * e2 / (2 * (1 - rho1) * (1 - rho)) if pL > 0 else 0.0)
         return short + long_, long_
 
     def _augment(self, model, x, y, w):
@@ -384,7 +394,7 @@ class OneBitCost(SkipPredict):
         e2 = c1 * c1 + 2 * c1 * P.m1 + P.m2
         tl = (c1 + x) / (1 - rho1) + lam * e2 / (2 * (1 - rho1) * (1 - rho))
         ql = np.clip(self._q(model)(x), 0.0, 1.0)
-        return (1 - ql) * ts + ql * tl
+        return (1 - ql) * np.where(ql < 1, ts, 0.0) + ql * np.where(ql > 0, tl, 0.0)
 
 
 class SPRPTCost(SkipPredict):

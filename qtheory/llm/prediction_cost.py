@@ -97,8 +97,11 @@ Evaluation routes: discrete laws (``EmpiricalPairs``, or ``Empirical`` sizes wit
 predictions) are summed exactly; sizes (continuous or discrete) with multiplicative predictions
 (exponential, uniform, log-normal factors) use a size rule (Gauss-Legendre in log x) with
 closed forms in the factor :math:`Z = Y/X`, on a Gauss-Legendre grid of prediction thresholds
-(about 1e-7 relative; the paper's settings are checked against the generic evaluator and by
-simulation).
+(1e-11 or better where checked against the engine's SPRPT and an independent quadrature, heavy
+tails included; the paper's settings are checked against the generic evaluator and by
+simulation). With :math:`E[X^2] = \infty` the mean is ``inf`` exactly where a formula holds an
+infinite moment: SPRPT, SkipPredict and DelayPredict when predictions can fall short
+(:math:`P(Z < 1) > 0`), 1bit and FCFS always (``docs/prediction_cost.md``, section 7).
 
 Derivation: ``docs/prediction_cost.md``.
 """
