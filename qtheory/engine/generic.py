@@ -81,7 +81,7 @@ from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoin
 from ..policies import Policy
 from . import _soap_discrete as K
 from . import gittins as _gittins
-from . import rank_tables, soap_conditional, soap_exact, soap_factor, soap_sweep
+from . import rank_tables, soap_conditional, soap_exact, soap_factor, soap_size, soap_sweep
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -413,6 +413,15 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
                                  "generic SOAP evaluator on the law itself (prediction rank y - a or "
                                  "|y - a| on a multiplicative prediction law; error: two quadrature "
                                  "resolutions and the level interpolants)")
+        except FloatingPointError:
+            pass
+    if soap_size.supported(model, policy):
+        try:
+            r = soap_size.evaluate(model, policy, lams)
+            return GenericResult(r.mean, r.error, False,
+                                 "generic SOAP evaluator on the law itself (size-descriptor rank; "
+                                 "error: two outer resolutions, the level interpolants' tail and "
+                                 "a higher-order check of their size rule)")
         except FloatingPointError:
             pass
     if CONDITIONAL_ROUTE and soap_conditional.supported(model, policy):
