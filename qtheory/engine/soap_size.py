@@ -943,3 +943,27 @@ def evaluate(model, policy, lams) -> ExactResult:
 def conditional(model, policy, x) -> np.ndarray:
     """E[T | X = x] at the model's arrival rate."""
     return _soap(model, policy).conditional(x, model.arrival_rate)
+
+
+def slowdown(model, policy) -> tuple[float, float]:
+    r""":math:`E[T/X]` at the model's arrival rate and its error estimate (the two outer rules,
+    as :func:`evaluate`). The mass below the rule's lower end (probability :math:`10^{-17}`)
+    enters through one node (:func:`~qtheory.laws._quadrature.head_node`); infinite where
+    :math:`E[1/X] = \infty` and a job of size near 0 still waits."""
+    from ..laws._quadrature import head_node
+
+    ev = _soap(model, policy)
+    lam = model.arrival_rate
+    if model.size.zero_exponent <= 1.0:
+        if float(ev.conditional(np.array([ev.lo]), lam)[0]) > 1e-9 * float(model.size.mean):
+            return math.inf, 0.0
+    vals = []
+    head = head_node(model.size, ev.lo)
+    for tab in ev.rules():
+        v = float(np.sum(tab.wx * tab.conditional(lam) / tab.x))
+        if head is not None:
+            v += head[1] * float(ev.conditional(np.array([head[0]]), lam)[0]) / head[0]
+        vals.append(v)
+    rho = lam * float(model.size.mean)
+    lev_err = 10 * (ev.interp_error + ev.x_error) / max(1 - rho, 1e-300)
+    return vals[0], abs(vals[0] - vals[1]) + (1e-13 + lev_err) * abs(vals[0])
