@@ -86,10 +86,13 @@ from .soap_exact import _FULLW, _TN, _VINV, NCHEB, ExactResult, _cheb_T, cumulat
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
 TOL = 1e-13
-#: the scale a tail is measured against is at least FLOOR * E[X] (N, N0) or FLOOR * E[X^2] (S2)
-FLOOR = 1e-6
-#: Gauss-Legendre order of the panels of the x' rule of the level functions
+#: the scale a tail is measured against is at least FLOOR * E[X] (N, N0) or FLOOR * E[X^2] (S2):
+#: an absolute error of TOL * FLOOR * E[X] in N moves E[T] by a relative 1e-16 / (1 - rho)^2
+FLOOR = 1e-3
+#: Gauss-Legendre order of the panels of the x' rule of the level functions, and their widest
+#: width in log x' (half the law's interquartile spread in log x' where that is less)
 XORDER = 16
+XWIDTH = 0.5
 #: the order of the x' rule that checks it (on every sixth interpolant panel)
 XCHECK = 24
 #: the outer rules (width in log x, Gauss-Legendre order): the value, and the one whose
@@ -334,6 +337,11 @@ class SizeRank:
             if need.any():
                 rows = np.flatnonzero(need)
                 cross[rows, j] = self.cross(P, rows, j, lev[rows])
+            # a level equal to a strictly monotone piece's one-sided limit: the crossing is at
+            # that end (rank <= level only there)
+            d = P.dirn[:, j]
+            cross[:, j] = np.where(P.live[:, j] & (d > 0) & (lev == P.s[:, j]), P.E[:, j], cross[:, j])
+            cross[:, j] = np.where(P.live[:, j] & (d < 0) & (lev == P.t[:, j]), P.E[:, j + 1], cross[:, j])
         E = P.E
         # new work: stops at the first age with rank >= level
         found = P.r0 >= lev
@@ -526,7 +534,7 @@ class SizeSOAP:
         self.hi2 = hi2
         self.bps = [float(b) for b in np.asarray(size.breakpoints, float) if lo < b < hi2]
         self.bulk = (float(size.ppf(1e-4)), float(size.ppf(1 - 1e-4)))
-        self.width = min(0.5, log_spread(size.ppf) / 2)
+        self.width = min(XWIDTH, log_spread(size.ppf) / 2)
         base = log_edges(lo, hi2, self.width, self.bps, bulk=self.bulk)
         xg = np.exp(_refined(base, 4))
         rk = self.rk
@@ -601,8 +609,11 @@ class SizeSOAP:
             roots, cols = _grid_roots(xg, G[:, P] - G[:, Q], diff)
             if roots.size:
                 vals.append(self.crit(roots)[np.arange(roots.size), P[cols]])
-        K = np.concatenate(vals)
-        return np.unique(K[np.isfinite(K)])
+        K = np.unique(np.concatenate(vals))
+        K = K[np.isfinite(K)]
+        if K.size > 1:  # one level for values equal up to rounding
+            K = K[np.concatenate([[True], np.diff(K) > 1e-12 * np.maximum(np.abs(K[1:]), np.abs(K[:-1]))])]
+        return K
 
     def _critical_sizes(self) -> np.ndarray:
         """Tagged sizes where the waiting level L(x) crosses a critical level."""
@@ -654,13 +665,22 @@ class SizeSOAP:
             pos = np.arange(b.size) - np.concatenate([[0], np.cumsum(cnt)])[b]
             extra = np.full((B, R), ub[0])
             extra[b, pos] = np.log(np.clip(roots, math.exp(ub[0]), math.exp(ub[-1])))
-            edges = np.sort(np.concatenate([np.broadcast_to(ub, (B, ub.size)), extra], axis=1), axis=1)
+            alle = np.concatenate([np.broadcast_to(ub, (B, ub.size)), extra], axis=1)
+            isroot = np.concatenate([np.zeros((B, ub.size), bool), np.ones((B, R), bool)], axis=1)
+            o = np.argsort(alle, axis=1, kind="stable")
+            edges = np.take_along_axis(alle, o, axis=1)
+            isroot = np.take_along_axis(isroot, o, axis=1)
         else:
             edges = np.broadcast_to(ub, (B, ub.size))
+            isroot = np.zeros(edges.shape, bool)
+        # panels next to a located root: the cosine map (a square-root behaviour there stays
+        # smooth); elsewhere plain Gauss-Legendre
+        near = (isroot[:, :-1] | isroot[:, 1:])[..., None]
         sgl, wgl = _cos_gl(order)
+        tgl, vgl = _gl(order)
         e0, h = edges[:, :-1], np.diff(edges, axis=1)
-        u = (e0[..., None] + h[..., None] * sgl).reshape(B, -1)
-        w = (h[..., None] * wgl).reshape(B, -1)
+        u = (e0[..., None] + h[..., None] * np.where(near, sgl, tgl)).reshape(B, -1)
+        w = (h[..., None] * np.where(near, wgl, vgl)).reshape(B, -1)
         x = np.exp(u)
         with np.errstate(under="ignore"):
             wf = w * x * np.asarray(self.size.pdf(x), float)
@@ -685,14 +705,22 @@ class SizeSOAP:
 
     def _build(self, vlo: float, vhi: float, order: int = XORDER):
         kv = np.arcsinh(self.K / self.s)
+        # a critical level just outside the range (by rounding) becomes its end
+        vlo = float(np.min(kv[np.abs(kv - vlo) <= 1e-6], initial=vlo))
+        vhi = float(np.max(kv[np.abs(kv - vhi) <= 1e-6], initial=vhi))
         n = max(1, math.ceil((vhi - vlo) / LADDER))
-        e = np.unique(np.concatenate([np.linspace(vlo, vhi, n + 1), kv[(kv > vlo) & (kv < vhi)]]))
+        e = np.linspace(vlo, vhi, n + 1)
+        kv = kv[(kv > vlo + 1e-6) & (kv < vhi - 1e-6)]
+        if kv.size:  # the critical levels as edges, each replacing the regular edges near it
+            d = np.min(np.abs(e[1:-1, None] - kv[None, :]), axis=1)
+            e = np.unique(np.concatenate([e[[0]], e[1:-1][d > 0.1 * LADDER], kv, e[[-1]]]))
         self.ladder_v = e
         lo, hi = e[:-1], e[1:]
         inward = np.zeros(NCHEB)
         inward[0], inward[-1] = 1.0, -1.0
         dl, dh, dv = [], [], []
         worst = 0.0
+        parent = np.full(lo.size, np.inf)
         floors = np.array([self.size.mean, self.size.mean, self.m2])[:, None] * FLOOR
         while lo.size:
             v = lo[:, None] + (hi - lo)[:, None] * (_TN + 1) / 2
@@ -703,7 +731,9 @@ class SizeSOAP:
             c = vals @ _VINV.T
             scale = np.maximum(np.max(np.abs(vals), axis=2), floors)
             tail = np.max(np.max(np.abs(c[:, :, -3:]), axis=2) / scale, axis=0)
-            ok = (tail <= TOL) | ((hi - lo) < 1e-7)
+            # accepted: resolved, or too narrow, or at the rounding noise of the levels (a small
+            # tail that halving the panel no longer reduces; it is counted in the error)
+            ok = (tail <= TOL) | ((hi - lo) < 1e-7) | ((tail < 1e-10) & (tail > 0.6 * parent))
             if ok.any():
                 worst = max(worst, float(tail[ok].max()))
             dl.append(lo[ok])
@@ -714,6 +744,7 @@ class SizeSOAP:
             bad = ~ok
             mid = (lo[bad] + hi[bad]) / 2
             lo, hi = np.concatenate([lo[bad], mid]), np.concatenate([mid, hi[bad]])
+            parent = np.concatenate([tail[bad], tail[bad]])
         lo = np.concatenate(dl)
         o = np.argsort(lo)
         edges = np.concatenate([lo[o], [np.concatenate(dh)[o][-1]]])
