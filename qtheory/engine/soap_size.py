@@ -82,7 +82,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..laws._quadrature import _gl, log_edges, log_spread, size_range
-from .soap_exact import _FULLW, _TN, _VINV, NCHEB, ExactResult, _cheb_T, cumulative_weights
+from .soap_exact import _TN, _VINV, NCHEB, ExactResult, _cheb_T
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
 TOL = 1e-13
@@ -100,6 +100,8 @@ XCHECK = 24
 FINE, COARSE = (0.25, 16), (0.35, 12)
 #: levels whose x' rules are built together (memory)
 LEVEL_BLOCK = 48
+#: Gauss-Legendre order of the antiderivative of 1 / (1 - lam N) on a level panel
+GORDER = 32
 #: width in v of the level interpolants' initial panels, whose ends also cut the residence
 #: integrals
 LADDER = 2.0
@@ -456,30 +458,36 @@ class LevelInterp:
     def g_weights(self, lev: np.ndarray):
         r"""Load-independent pieces of :math:`G_\lambda(\ell) = \int_{\ell_0}^{\ell}
         d\ell' / (1 - \lambda N(\ell'))` (:math:`\ell_0` the first panel's start) at the levels
-        ``lev``: the panel, the cumulative Chebyshev weights in it, and the part of ``lev``
-        outside the panels (where :math:`N` is taken constant, at the end)."""
+        ``lev``: the panel, Gauss-Legendre weights (:data:`GORDER` points, times
+        :math:`d\ell/dv`) and :math:`N` at the nodes of the part of the panel below the level,
+        and the part of ``lev`` outside the panels (where :math:`N` is taken constant, at the
+        end). The integrand is integrated, not interpolated: at a load near 1,
+        :math:`1/(1 - \lambda N)` varies far more on a panel than :math:`N` does."""
         lev = np.asarray(lev, float)
         e = self.edges
         v = np.clip(np.arcsinh(lev / self.s), e[0], e[-1])
         j = np.clip(np.searchsorted(e, v, side="right") - 1, 0, e.size - 2)
-        tau = np.clip((2 * v - e[j] - e[j + 1]) / (e[j + 1] - e[j]), -1.0, 1.0)
-        return j, cumulative_weights(tau), lev - self.s * np.sinh(v), np.where(v <= e[0], 0, -1)
+        W, NN = self._gl_part(e[j], v)
+        nend = np.where(v <= e[0], self.values[0][0, 0], self.values[0][-1, -1])
+        return j, W, NN, lev - self.s * np.sinh(v), nend
 
-    def g_table(self, lam: float):
-        """(values of the integrand times dl/dtau at the nodes, cumulative integral before each
-        panel) at the arrival rate ``lam``."""
-        e = self.edges
-        v = e[:-1, None] + (e[1:] - e[:-1])[:, None] * (_TN + 1) / 2
-        jac = self.s * np.cosh(v) * (e[1:] - e[:-1])[:, None] / 2
-        q = jac / (1 - lam * self.values[0])
-        return q, np.concatenate([[0.0], np.cumsum(q @ _FULLW)])
+    def _gl_part(self, v0: np.ndarray, v1: np.ndarray):
+        """Gauss-Legendre weights (times dl/dv) and N at the nodes on [v0, v1]."""
+        t, w = _gl(GORDER)
+        h = (v1 - v0)[:, None]
+        vv = v0[:, None] + h * t
+        W = h * w * self.s * np.cosh(vv)
+        NN = self(self.s * np.sinh(vv).ravel(), (0,))[0].reshape(vv.shape)
+        return W, NN
 
     def G(self, lam: float, gw) -> np.ndarray:
         r""":math:`G_\lambda` at the levels whose :meth:`g_weights` are ``gw``."""
-        q, cum = self.g_table(lam)
-        j, cw, ext, end = gw
-        nend = self.values[0][:, 0][j] * (end == 0) + self.values[0][:, -1][j] * (end != 0)
-        return cum[j] + np.sum(cw * q[j], axis=-1) + ext / (1 - lam * nend)
+        if not hasattr(self, "_full"):
+            self._full = self._gl_part(self.edges[:-1], self.edges[1:])
+        Wf, Nf = self._full
+        cum = np.concatenate([[0.0], np.cumsum(np.sum(Wf / (1 - lam * Nf), axis=1))])
+        j, W, NN, ext, nend = gw
+        return cum[j] + np.sum(W / (1 - lam * NN), axis=1) + ext / (1 - lam * nend)
 
 
 @dataclass
