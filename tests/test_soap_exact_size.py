@@ -171,6 +171,26 @@ def ref_squared_remaining(law: Law, lam: float) -> float:
     return _mean(law, cond)
 
 
+def ref_jump_up(law: Law, lam: float) -> float:
+    """r(x, a) = x/2 before age x/2, x after (flat pieces, an upward jump at the breakpoint).
+    Worst future rank x; at a level l a new job of size x' < l is ahead whole, one with
+    l <= x' < 2l until the jump (x'/2); an old job of size x' <= l is whole in interval 0, one
+    with l < x' <= 2l has interval 0 = [0, x'/2)."""
+
+    def cond(x):
+        n_mid, s_mid = law.between(x, 2 * x, 0.0, 0.5)
+        N = law.m(1, x) + n_mid
+        S2 = law.m(2, x) + s_mid
+        return lam * S2 / (2 * (1 - lam * N) ** 2) + x / (1 - lam * N)
+
+    return _mean(law, cond)
+
+
+def jump_up(x, a):
+    x, a = np.asarray(x, float), np.asarray(a, float)
+    return np.where(a < x / 2, x / 2, x)
+
+
 def falls_then_rises(x, a):
     x, a = np.asarray(x, float), np.asarray(a, float)
     return np.abs(a - x / 2) + a / 2
@@ -194,13 +214,15 @@ USER = [
     (qt.Rank(falls_then_rises, descriptor="size", breakpoints=half), ref_falls_then_rises, ("exp", "logn")),
     (qt.Rank(rises_then_falls, descriptor="size", breakpoints=half), ref_rises_then_falls, ("exp",)),
     (qt.Rank(squared_remaining, descriptor="size"), ref_squared_remaining, ("exp",)),
+    (qt.Rank(jump_up, descriptor="size", breakpoints=half), ref_jump_up, ("exp", "logn")),
 ]
 
 
 @pytest.mark.parametrize("case", USER, ids=lambda c: c[0].name)
 def test_user_size_ranks_against_independent_evaluation(case):
-    """Three user ranks (falls then rises; rises then falls, which gives a plateau then a
-    falling worst future rank; a decreasing rank not affine in age) against the separate
+    """Four user ranks (falls then rises; rises then falls, which gives a plateau then a
+    falling worst future rank; a decreasing rank not affine in age; flat pieces with an upward
+    jump at the breakpoint) against the separate
     quadrature of their SOAP formulas, to 1e-9 relative at loads 0.8 and 0.95 (measured: 5e-14
     at worst), the estimate above the difference."""
     pol, ref_fn, kinds = case
