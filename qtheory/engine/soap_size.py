@@ -792,9 +792,23 @@ class SizeSOAP:
 
     # ---- the outer rules -----------------------------------------------------------------------
     def _outer_nodes(self, width: float, order: int):
-        bp = [*self.bps, *[float(c) for c in self.Xcrit if self.lo < c < self.hi]]
-        edges = log_edges(self.lo, self.hi, width, bp, bulk=self.bulk)
+        r"""The outer rule: Gauss-Legendre in log x on panels ``width`` wide in the bulk, with
+        the law's breakpoints and the critical sizes as edges (cosine-mapped panels next to
+        the critical sizes), graded geometrically towards a finite upper end of the support:
+        there :math:`1 - \lambda N(L(x))` is smallest, and at a load near 1 the integrand has
+        a pole just beyond the end (PSJF on Uniform(0.5, 1.5) at load 0.9: 2e-10 off without)."""
+        crit = [float(c) for c in self.Xcrit if self.lo < c < self.hi]
+        edges = log_edges(self.lo, self.hi, width, [*self.bps, *crit], bulk=self.bulk)
+        if math.isfinite(self.size.support[1]):
+            top = math.log(self.hi)
+            grade = top - width * 0.5 ** np.arange(1, 31)
+            edges = np.unique(np.concatenate([edges, grade[grade > edges[0]]]))
+        ucrit = np.log(crit) if crit else np.empty(0)
+        isc = np.isin(edges, ucrit)
+        near = (isc[:-1] | isc[1:])[:, None]
         sgl, wgl = _cos_gl(order)
+        tgl, vgl = _gl(order)
+        sgl, wgl = np.where(near, sgl, tgl), np.where(near, wgl, vgl)
         h = np.diff(edges)
         u = (edges[:-1, None] + h[:, None] * sgl).ravel()
         x = np.exp(u)
