@@ -36,9 +36,9 @@ holding age 0. The steps:
    integrands change form where one of the *critical functions* of :math:`x'` (the rank at age
    0, at either side of each piece end, at each breakpoint) equals the level, and where a
    breakpoint enters the job's age range: these sizes are located by root finding and made
-   panel ends of a composite Gauss-Legendre rule in :math:`\log x'` (16 points a panel, mapped
-   by :math:`s = (1 - \cos \pi t)/2` so that a square-root behaviour at a panel end stays
-   smooth). The rule runs until :math:`E[X^2; X > x'_{max}] \le 10^{-16} E[X^2]`.
+   panel ends of a composite Gauss-Legendre rule in :math:`\log x'` (16 points a panel; the
+   panels next to a located size mapped by :math:`s = (1 - \cos \pi t)/2`, so that a
+   square-root behaviour there stays smooth). The rule runs until :math:`E[X^2; X > x'_{max}] \le 10^{-16} E[X^2]`.
 3. **Interpolants in the level.** :math:`N, N_0, S_2` are adaptive piecewise Chebyshev
    interpolants (17 points a panel) in :math:`v = \operatorname{asinh}(\ell / s)` (logarithmic
    in :math:`|\ell|` above a small scale :math:`s`, linear through 0, so negative ranks are
@@ -49,22 +49,33 @@ holding age 0. The steps:
 4. **The tagged job.** :math:`W_x` is built backwards over the pieces of :math:`r(x, \cdot)`:
    plateaus (constant worst future rank: their length over :math:`1 - \lambda N`) and falling
    stretches where :math:`W_x = r(x, \cdot)`, integrated by Gauss-Legendre panels in the age
-   whose ends are the ages where the rank crosses the interpolant's initial panel ends (so
-   :math:`N` is smooth on each). The outer integral is Gauss-Legendre in :math:`\log x` with
+   whose ends are the ages where the rank crosses the interpolant's panel ends (so :math:`N`
+   is one polynomial on each). The outer integral is Gauss-Legendre in :math:`\log x` with
    the law's breakpoints and the sizes where :math:`L(x)` crosses a critical level as panel
-   ends.
+   ends, graded towards a finite upper end of the support.
 
 Everything that does not depend on the load is computed once (the interpolants, and the level
 functions at every node of the tagged-job rules), so a further load costs a few vector
-operations. The error estimate is the difference of two outer resolutions (order 10 on panels
-0.5 wide in :math:`\log x`, order 16 on panels 0.25 wide), plus the difference of the level
-functions at two orders of the :math:`x'` rule (16 and 10, on the interpolant's nodes, propagated
-to :math:`E[T]` through the derivative of the integrand), plus ten times the interpolants'
-largest kept tail and :math:`10^{-13}`, times the value.
+operations; on a falling stretch where the rank is affine in age (SRPT) the residence is
+:math:`(G(r_{top}) - G(r_{bottom}))/\beta` with :math:`G(\ell) = \int d\ell'/(1 - \lambda N(\ell'))`
+by Gauss-Legendre on the level panels. The error estimate is the difference of two outer
+resolutions (order 16 on panels 0.25 wide in :math:`\log x`, order 12 on panels 0.35 wide),
+plus ten times the level functions' own error (the interpolants' largest kept tail and the
+difference of the :math:`x'` rule at orders 16 and 24 on every sixth panel, relative) over
+:math:`1 - \rho`, plus :math:`10^{-13}`, times the value.
 
-Measured (``tests/test_soap_exact_size.py``): SRPT, PSJF, SJF and FB-as-a-size-rank against
-their closed forms on Exp(1), Weibull(0.5), LogNormal(1) and bounded Pareto(1.5, 1, 100) sizes
-at loads 0.5-0.99 (see the module :mod:`qtheory.engine.generic` for the figures).
+Measured (``tests/test_soap_exact_size.py``): SRPT, PSJF, SJF, FB as a size rank and
+:math:`2(x - a) + 1` against their closed forms on Exp(1), Weibull(0.5), LogNormal(1) and
+bounded Pareto(1.5, 1, 100) sizes at loads 0.5-0.99: 1.2e-12 relative at worst, except 1.9e-11
+at load 0.99 on Exp(1), where an mpmath evaluation puts the closed form 1.8e-11 off and this
+route 8e-13; four user ranks (falling then rising, rising then falling, :math:`(x - a)^2/x`,
+flat pieces with an upward jump) against a separate quadrature of their SOAP formulas, 1e-14;
+:math:`E[T \mid x]` 7e-14 and :math:`E[T/X]` 1e-15 against the closed forms. Measured once
+(not in the tests): SRPT, PSJF and SJF on Uniform(0.5, 1.5), Uniform(0, 2), Erlang(2), a
+hyperexponential, Pareto(2.5), Weibull(2) and a log-normal mixture at load 0.9, 2e-13 at worst.
+The error estimate was above the true error in every case. Cost on one core of a loaded machine
+(CPU): 0.01-0.30 s cold per law and built-in rank, about 1 ms per further load; a user rank
+0.02-0.43 s (its tables are not cached: its function may change).
 
 Not covered (they take :func:`qtheory.engine.generic.evaluate_discretised`): laws with atoms,
 ``qt.from_scipy`` laws, laws with an infinite second moment, ranks whose breakpoints cannot be
