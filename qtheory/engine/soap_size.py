@@ -570,7 +570,10 @@ class SizeSOAP:
             H = H[(H > lo) & (H < hi2)]
         self.H = H
         self.ubase = np.unique(np.concatenate([base, np.log(H)]))
-        xg = np.exp(_refined(self.ubase, 4))
+        # the grid of the root searches, with points just either side of each size where a
+        # piece appears (the new piece's critical functions are undefined before it)
+        xg = np.unique(np.concatenate([np.exp(_refined(self.ubase, 4)), H * (1 - 1e-12),
+                                       H * (1 + 1e-12)]))
         G = rk.critical(xg)
         keep = []
         for c in range(G.shape[1]):
