@@ -68,8 +68,9 @@ Measured (``tests/test_soap_exact_size.py``): SRPT, PSJF, SJF, FB as a size rank
 :math:`2(x - a) + 1` against their closed forms on Exp(1), Weibull(0.5), LogNormal(1) and
 bounded Pareto(1.5, 1, 100) sizes at loads 0.5-0.99: 1.2e-12 relative at worst, except 1.9e-11
 at load 0.99 on Exp(1), where an mpmath evaluation puts the closed form 1.8e-11 off and this
-route 8e-13; four user ranks (falling then rising, rising then falling, :math:`(x - a)^2/x`,
-flat pieces with an upward jump) against a separate quadrature of their SOAP formulas, 1e-14;
+route 8e-13; five user ranks (falling then rising, rising then falling, :math:`(x - a)^2/x`,
+flat pieces with an upward jump, :math:`|a - 1/2| + x` with a breakpoint at a fixed age)
+against a separate quadrature of their SOAP formulas, 1e-14;
 :math:`E[T \mid x]` 7e-14 and :math:`E[T/X]` 1e-15 against the closed forms. Measured once
 (not in the tests): SRPT, PSJF and SJF on Uniform(0.5, 1.5), Uniform(0, 2), Erlang(2), a
 hyperexponential, Pareto(2.5), Weibull(2) and a log-normal mixture at load 0.9, 2e-13 at worst.
