@@ -44,8 +44,8 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   E[T | x] 7e-14, E[T/X] 1e-15 (:func:`~qtheory.engine.soap_size.conditional`,
   :func:`~qtheory.engine.soap_size.slowdown`); the error estimate (two outer rules, the
   interpolants' tail, a higher-order check of the size rule) above the true error in every
-  case. Cost (one core of a loaded machine, CPU): 0.01-0.30 s cold per law and built-in rank
-  (the discretised route 0.22-0.25 s cold, 0.65% off for PSJF), about 1 ms per further load;
+  case. Cost (one core of a loaded machine, CPU): 0.01-0.37 s cold per law and built-in rank
+  (the discretised route 0.23-0.28 s cold, 0.65% off for PSJF), about 1 ms per further load;
   a user rank 0.02-0.43 s (not cached).
 * **ConditionalGittins on a smooth multiplicative prediction law, opt-in**
   (``CONDITIONAL_ROUTE = True``; continuous size law without breakpoints, exponential or

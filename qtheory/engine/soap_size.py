@@ -75,7 +75,7 @@ against a separate quadrature of their SOAP formulas, 1e-14;
 (not in the tests): SRPT, PSJF and SJF on Uniform(0.5, 1.5), Uniform(0, 2), Erlang(2), a
 hyperexponential, Pareto(2.5), Weibull(2) and a log-normal mixture at load 0.9, 2e-13 at worst.
 The error estimate was above the true error in every case. Cost on one core of a loaded machine
-(CPU): 0.01-0.30 s cold per law and built-in rank, about 1 ms per further load; a user rank
+(CPU): 0.01-0.37 s cold per law and built-in rank, about 1 ms per further load; a user rank
 0.02-0.43 s (its tables are not cached: its function may change).
 
 Not covered (they take :func:`qtheory.engine.generic.evaluate_discretised`): laws with atoms,
