@@ -95,6 +95,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..laws._quadrature import size_range
+from ._conditional_kernels import Compiled
 from .soap_exact import _FULLW, _TN, NCHEB, PiecewiseCheb, adaptive_cheb, adaptive_cheb_pair, cumulative_weights
 
 #: ages where the conditional tail S(t) falls below this fraction of S(0) count as infinity
@@ -264,6 +265,9 @@ class CondBatch:
         nxt = np.minimum(last + 1, xs.shape[1] - 1)
         tlo, thi = np.log(xs[rows, last]), np.log(xs[rows, nxt])
         target = np.log(TRUNC * self.fY)
+        # the nodes' ages and log(S/k), the peak's node and the last node above the truncation
+        # (brackets for the compiled root finders, ``_conditional_kernels``)
+        self._node_x, self._node_lih, self._node_ipk, self._node_ilast = xs, -lh, i, last
 
         def lS(u, idx):
             r = idx[0]
@@ -319,15 +323,19 @@ class CondBatch:
         self.m = self.inv_h(self.ap)
         self.top_rank = self.inv_h(self.xtop)
 
-    def rank_falling(self, a):
-        """The Gittins rank r(y, a) at ages a <= a_p (shape (n, m))."""
+    def rank_falling(self, a, b_hi=None):
+        """The Gittins rank r(y, a) at ages a <= a_p (shape (n, m)). ``b_hi`` (per row, at
+        least the optimum b*(0) = C_y(r(y, 0)) where that is finite): an upper end of the
+        optimum's bracket (b*(a) = C_y(r(y, a)) falls with a on the falling branch), which
+        saves the bisection steps over the law's whole upper range."""
         a = np.asarray(a, float)
         n, mm = a.shape
         ma = self.moments(a, 2)  # located once: every step below reuses the a side
         Sa = ma[0][1]
         Ia = np.maximum(ma[1][1] - a * Sa, 0.0)
         ap = np.broadcast_to(self.ap[:, None], a.shape)
-        top = np.broadcast_to(self.xtop[:, None], a.shape)
+        top = self.xtop if b_hi is None else np.minimum(self.xtop, np.asarray(b_hi, float))
+        top = np.broadcast_to(top[:, None], a.shape)
 
         def phi(u, idx):
             b, ae, y = np.exp(u), a[idx], self.y[idx[0]]
@@ -638,13 +646,43 @@ class LevelCalc:
     def y0(self, l):
         return self._inv(self.lr0, l)
 
+    def tables(self):
+        """The per-prediction tables of the level functions' integrands (built on first use)."""
+        t = self.__dict__.get("_tables")
+        if t is None:
+            from ._conditional_tables import LevelTables
+
+            t = self._tables = LevelTables(self)
+        return t
+
     def y1(self, l):
         return self._inv(self.lm, l)
 
 
 
-def level_values(lc: LevelCalc, L: np.ndarray):
-    """(N(l), S2(l)) at the levels L (see :class:`LevelCalc`)."""
+def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False):
+    """(N(l), S2(l)) at the levels L (see :class:`LevelCalc`): the y-rules of
+    :func:`level_nodes` with the integrands at the rules' nodes interpolated in the
+    per-prediction tables (:class:`~qtheory.engine._conditional_tables.LevelTables`, built once
+    per ``lc``), or (``exact``) each computed on the conditional law built at its prediction
+    (:func:`node_values_exact`)."""
+    L = np.asarray(L, float)
+    uA, wA, uB, wB = level_nodes(lc, L)
+    if exact:
+        phi, s2a, s2b = node_values_exact(lc, L, uA, uB)
+    else:
+        phi, s2a, s2b = lc.tables().node_values(L, uA, uB)
+    N = np.sum(wA * phi, axis=1)
+    S2a = np.sum(wA * s2a, axis=1)
+    S2b = np.sum(wB * s2b, axis=1)
+    lc.last_parts = (S2a, S2b)
+    return N, S2a + S2b
+
+
+def level_nodes(lc: LevelCalc, L: np.ndarray):
+    """The y-rules of the level functions at the levels L: head nodes ``uA`` (log y, one row
+    per level) and weights ``wA`` (in y) on [y_lo, y0(l)], old-interval nodes ``uB`` and
+    weights ``wB`` on [y0(l), y1(l)] (module docstring)."""
     L = np.asarray(L, float)
     nl = L.size
     u0 = lc.y0(L)
@@ -693,7 +731,15 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     wB = np.where(tipped[:, None], wB_tip, wB_log) * np.exp(uB)
     wB = np.where((u1c > u0t)[:, None] & fin0[:, None] | (~fin0 & (u0 < 0))[:, None], wB, 0.0)
     wB = np.where(np.isfinite(u0)[:, None], wB, 0.0)
-    # rows: every (level, y) pair
+    return uA, wA, uB, wB
+
+
+def node_values_exact(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.ndarray):
+    r"""The level functions' integrands at the nodes of :func:`level_nodes`, each on the
+    conditional law built at its prediction: :math:`E[\min(X, C_y); Y \in dy]/dy` and
+    :math:`E[\min(X, C_y)^2; Y \in dy]/dy` at ``uA``,
+    :math:`E[((\min(X, C_y) - B_y)^+)^2; Y \in dy]/dy` at ``uB`` (0 without an old
+    interval)."""
     yA, yB = np.exp(uA).ravel(), np.exp(uB).ravel()
     lA, lB = np.repeat(L, uA.shape[1]), np.repeat(L, uB.shape[1])
     nA = yA.size
@@ -706,11 +752,7 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     Bv = cB.b_old(lB, CB)
     okB = np.isfinite(Bv) & (lB > cB.m)
     s2b = np.where(okB, cB.old_square(np.where(okB, Bv, 0.0)[:, None], CB[:, None])[:, 0], 0.0)
-    N = np.sum(wA * phi.reshape(uA.shape), axis=1)
-    S2a = np.sum(wA * s2a.reshape(uA.shape), axis=1)
-    S2b = np.sum(wB * s2b.reshape(uB.shape), axis=1)
-    lc.last_parts = (S2a, S2b)
-    return N, S2a + S2b
+    return phi.reshape(uA.shape), s2a.reshape(uA.shape), s2b.reshape(uB.shape)
 
 
 def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
@@ -760,7 +802,8 @@ class OuterRule:
         cb = CondBatch(size, factor, ys, panels_n, lc.xr)
         self.cb, self.wy, self.ys = cb, wy, ys
         n = ys.size
-        r0 = cb.rank_falling(np.zeros((n, 1)))[:, 0]
+        ck = Compiled(cb)  # the roots below by the compiled kernels
+        r0 = ck.rank_falling(np.zeros((n, 1)))[:, 0]
         self.r0 = r0
         # falling branch: Chebyshev-Lobatto panels, [0, xlo] linear in a (no mass there, the
         # rank still falls), then in log a on [xlo, a_p]
@@ -774,14 +817,14 @@ class OuterRule:
         af = np.concatenate([a0[:, None, :], af], axis=1)
         jf = np.concatenate([np.broadcast_to((cb.xlo / 2)[:, None, None], (n, 1, NCHEB)), jf], axis=1)
         self.fe, self.af, self.jf = fe, af, jf
-        rf = cb.rank_falling(af.reshape(n, -1)).reshape(af.shape)
+        # b0: where the rising branch reaches r(y, 0); the optimum b*(a) lies in [a_p, b0]
+        b0 = ck.c_new(r0[:, None])[:, 0]
+        self.b0 = b0
+        rf = ck.rank_falling(af.reshape(n, -1), b_hi=b0 * (1 + 1e-6)).reshape(af.shape)
         self.rf = np.minimum(rf, r0[:, None, None])
         with np.errstate(divide="ignore", invalid="ignore"):
             self.kf = np.where(af > 0, cb.k(np.maximum(af, 1e-300), ys[:, None, None]), 0.0)
         self.kf = np.nan_to_num(self.kf, nan=0.0)
-        # b0: where the rising branch reaches r(y, 0)
-        b0 = cb.c_new(r0)
-        self.b0 = b0
         tx, wx = _gl01(xorder)
         top = cb.xtop
         b0c = np.minimum(b0, top)
@@ -795,7 +838,7 @@ class OuterRule:
         lev1 = cb.inv_h(x1)
         self.lev1 = lev1
         # the falling-branch age of rank 1/h(x): B with C = x
-        B1 = cb.b_old(lev1, x1)
+        B1 = ck.b_old(lev1, x1)
         B1 = np.where(np.isfinite(B1), B1, cb.ap[:, None])
         self.B1 = B1
         # [b0, top]
@@ -931,13 +974,20 @@ class ConditionalSOAP:
         self.outer_fine = OuterRule(size, factor, self.lc, **{**kw, **FINER_OUTER})
         # the level functions' own error: at a few levels, a finer y-rule against the
         # interpolants (absolute, the largest)
+        # the level functions' own error, at nine levels: the tables against the conditional
+        # laws built at the rules' nodes (the same rules), plus a finer y-rule against the
+        # interpolants (on the tables), plus ten times the interpolants' kept tail
         probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
+        Nx, Sx = level_values(self.lc, probe, exact=True)
+        Nt, St = level_values(self.lc, probe)
         fine = LevelCalc.__new__(LevelCalc)
         fine.__dict__.update(self.lc.__dict__)
         fine.n_head, fine.order, fine.n_tip = 2 * res.n_head, res.order + 4, 2 * res.n_tip
         Nf, Sf = level_values(fine, probe)
-        self.eps_N = float(np.max(np.abs(Nf - self.N(probe)))) + 10 * self.interp_tail * m1
-        self.eps_S = float(np.max(np.abs(Sf - self.S2(probe)))) + 10 * self.interp_tail * m2
+        self.eps_N = (float(np.max(np.abs(Nx - Nt))) + float(np.max(np.abs(Nf - self.N(probe))))
+                      + 10 * self.interp_tail * m1)
+        self.eps_S = (float(np.max(np.abs(Sx - St))) + float(np.max(np.abs(Sf - self.S2(probe))))
+                      + 10 * self.interp_tail * m2)
         eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
 
         def up(l, f=self.N, e=eN):
