@@ -139,6 +139,38 @@ def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl):
 
 
 @njit(cache=True)
+def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl):
+    """:func:`_moments` at age t (> 0) of row r, and log k_y(t) with d log k / d log t, the
+    panel located once."""
+    e = E[r]
+    P = e.shape[0] - 1
+    u = math.log(t)
+    p, tau = _locate(e, u)
+    v, dv = _clenshaw(LK[r, p], tau)
+    if u <= e[0]:
+        for j in range(3):
+            hd[j] = 0.0
+            tl[j] = TT[j, r, 0]
+    elif u >= e[P]:
+        for j in range(3):
+            hd[j] = LH[j, r, P]
+            tl[j] = 0.0
+    else:
+        _cw(tau, vinv, cw)
+        n = cw.shape[0]
+        for j in range(3):
+            a = 0.0
+            b = 0.0
+            for i in range(n):
+                w = MW[j, r, p, i]
+                a += cw[i] * w
+                b += (fullw[i] - cw[i]) * w
+            hd[j] = LH[j, r, p] + a
+            tl[j] = TT[j, r, p + 1] + b
+    return v, dv * 2.0 / (e[p + 1] - e[p])
+
+
+@njit(cache=True)
 def _logk(r, t, E, LK):
     """log k_y(t) and d log k / d log t on row r (inside the law's range)."""
     e = E[r]
@@ -209,8 +241,7 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
     dx = dxold
     for _ in range(100):
         t = math.exp(x)
-        _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl)
-        lk, dlk = _logk(r, t, E, LK)
+        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl)
         S = tl[0]
         if S <= 0.0:
             g = -1e300
@@ -269,7 +300,7 @@ def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, i
 def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """F(b) = int_b^C S - l (S(b) - S(C)) at b = e^x, dF/dx and the scale of F."""
     b = math.exp(x)
-    _moments(r, b, E, MW, LH, TT, fullw, vinv, cw, hb, tb)
+    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
     m0 = _between(hb[0], tb[0], hC[0], tC[0])
     m1 = _between(hb[1], tb[1], hC[1], tC[1])
     si = m1 - b * m0
@@ -277,7 +308,6 @@ def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
         si = 0.0
     if finC:
         si += (C - b) * tC[0]
-    lk, _ = _logk(r, b, E, LK)
     return si - l * m0, b * (l * math.exp(lk) - tb[0]), si + l * m0
 
 
@@ -438,8 +468,7 @@ def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """phi(b) = int_a^b S - (S(a) - S(b)) S(b)/k(b) at b = e^x (zero at the optimum b*),
     d phi / dx and the scale of phi."""
     b = math.exp(x)
-    _moments(r, b, E, MW, LH, TT, fullw, vinv, cw, hb, tb)
-    lk, dlk = _logk(r, b, E, LK)
+    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
     ih = tb[0] / math.exp(lk)
     m0 = _between(ha[0], ta[0], hb[0], tb[0])
     si = _s_int(a, b, ha, ta, hb, tb)
@@ -526,13 +555,26 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
         prev_r = r
         prev_a = a
         prev_b = b
-        _moments(r, b, E, MW, LH, TT, fullw, vinv, cw, hb, tb)
-        lk, _ = _logk(r, b, E, LK)
+        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
         ih = tb[0] / math.exp(lk)
         if b - a > 1e-3 * a:
             out[i] = _s_int(a, b, ha, ta, hb, tb) / _between(ha[0], ta[0], hb[0], tb[0])
         else:
             out[i] = ih
+    return out
+
+
+@njit(cache=True)
+def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
+    """1/hazard S(t)/k(t) of X | y at each (row, age) (inside the law's range)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_)
+    hd = np.empty(3)
+    tl = np.empty(3)
+    for i in range(n):
+        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+        out[i] = tl[0] / math.exp(lk)
     return out
 
 
@@ -567,6 +609,11 @@ class Compiled:
         cb, A = self.cb, self.A
         return c_new_rows(rows, np.ascontiguousarray(l.ravel()), *self._args(), cb.ap, cb.xtop,
                           cb.m, cb.top_rank, A["XS"], A["GS"], A["ipk"], A["ilast"]).reshape(l.shape)
+
+    def inv_h(self, t):
+        t = np.asarray(t, float)
+        rows = self._rows(t.shape)
+        return inv_h_rows(rows, np.ascontiguousarray(t.ravel()), *self._args()).reshape(t.shape)
 
     def b_old(self, l, C):
         l, C = np.broadcast_arrays(np.asarray(l, float), np.asarray(C, float))

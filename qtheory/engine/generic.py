@@ -99,8 +99,8 @@ ENGINE = "sweep"
 LEGACY_TABLES = False
 FACTOR_ROUTE = True
 #: ConditionalGittins on a smooth multiplicative prediction law on the law itself
-#: (:mod:`qtheory.engine.soap_conditional`): opt-in, its cold build takes 10-20 s
-CONDITIONAL_ROUTE = False
+#: (:mod:`qtheory.engine.soap_conditional`; False: the discretised route)
+CONDITIONAL_ROUTE = True
 
 
 @dataclass

@@ -41,8 +41,26 @@ vary fastest there, and where the hazard's peak meets the truncation end (levels
 Chebyshev interpolants in :math:`\log \ell` (tolerance relative to each panel, floored at
 1e-3 of :math:`E[X]`, :math:`E[X^2]`). The roots (the optimum :math:`b^*` of the rank,
 :math:`C`, :math:`B`, the truncation end) are safeguarded Newton steps with analytic
-derivatives (the density's log-derivative by central differences), on the unconverged
-elements only.
+derivatives.
+
+**The tables.** The y-rules' nodes depend on the level (about 650 levels, 160 nodes each), so
+the integrands at the nodes are not computed on a conditional law built at each node (100,000
+laws) but interpolated in tables built once on about 850 predictions
+(:class:`~qtheory.engine._conditional_tables.LevelTables`): tensor Chebyshev panels in
+:math:`u = \log y` (width 1.5) and a second coordinate in which the integrand is smooth. The
+head's :math:`E[\min(X, C_y)^j \mid y]` (as fractions of :math:`E[X^j \mid y]`) take
+:math:`\omega = \log(\ell / r(y, 0)) / \log(\ell_{top}(y) / r(y, 0))`, the level's place
+between :math:`r(y, 0)` and the top rank :math:`\ell_{top} = 1/h_y(x_{top})` (:math:`C_y` runs
+to the truncation end there, like :math:`1/(1 - \ell)` on Exp/Exp: panels halved towards it);
+the old intervals take :math:`q = \sqrt{(\ell - m)/(r(y, 0) - m)}` (the interval opens like
+:math:`\sqrt{\ell - m}`), split at the top rank (below it :math:`C_y` is finite, above it the
+interval is :math:`[B, \infty)`); the y-panels have edges where :math:`r(y, 0)` reaches the top
+rank and where the hazard's peak reaches the truncation end (the minimal rank has a kink
+there). The tables' roots, and those of the outer rules, run compiled
+(:mod:`qtheory.engine._conditional_kernels`) on the laws' own panels (the density there by
+its Chebyshev interpolant in :math:`\log x`). Against the laws built at the nodes (same
+y-rules; ``tests/test_soap_conditional.py``): :math:`N` within 1.2e-12 and :math:`S_2` within
+1.1e-10 relative (floored as above), at 25 levels, 13 of them in :math:`[0.9, 1.2]`.
 
 **The mean.** For a job :math:`(x, y)` the worst future rank is :math:`r(y, 0)` for
 :math:`x \le b_0(y)` (where the rising branch climbs back to :math:`r(y, 0)`) and
@@ -835,7 +853,7 @@ class OuterRule:
         w1 = (h1[:, :, None] * wx[None, None, :]).reshape(n, -1)
         x1 = np.exp(u1)
         self.x1, self.w1 = x1, w1 * x1 * cb.k(x1, ys[:, None])
-        lev1 = cb.inv_h(x1)
+        lev1 = ck.inv_h(x1)
         self.lev1 = lev1
         # the falling-branch age of rank 1/h(x): B with C = x
         B1 = ck.b_old(lev1, x1)
@@ -848,7 +866,7 @@ class OuterRule:
         w2 = (h2[:, :, None] * wx[None, None, :]).reshape(n, -1)
         x2 = np.exp(u2)
         self.x2, self.w2 = x2, w2 * x2 * cb.k(x2, ys[:, None])
-        self.lev2 = cb.inv_h(x2)
+        self.lev2 = ck.inv_h(x2)
         # the falling branch's cumulative weights at B1 (panel, weights)
         ub = np.log(np.clip(B1, cb.xlo[:, None], cb.ap[:, None]))
         pj = np.clip(((ub - ulo[:, None]) / np.maximum(up - ulo, 1e-300)[:, None] * nfall).astype(int), 0, nfall - 1)
