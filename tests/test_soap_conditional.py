@@ -227,3 +227,27 @@ def test_compiled_roots_match_the_batch_methods():
     Bk, Bn = ck.b_old(L, Cn), cb.b_old(L, Cn)
     ok = np.isfinite(Bn) & (Bn > 1e-3 * cb.xlo[:, None])
     assert np.max(np.abs(Bk / Bn - 1)[ok]) < 1e-10
+
+
+@pytest.mark.skipif(not FULL, reason="rebuilds the level functions on the laws: QTHEORY_FULL=1")
+def test_tables_that_miss_are_replaced_by_the_laws(monkeypatch):
+    """Where the tables miss the laws at the probe levels by more than ``TABLE_TOL`` (here a
+    bias of 1e-4 planted in the tables' old-interval integrand), the level functions are
+    rebuilt on the conditional laws at the nodes, and E[T] is the tables' value (measured
+    equal to 1e-9: the two level functions agree to 1e-10)."""
+    from qtheory.engine import _conditional_tables as ct
+
+    good = sc.ConditionalSOAP(SIZE, FACTOR)
+    assert not good.exact_levels and good.table_error < 1e-9
+    orig = ct.LevelTables.node_values
+
+    def biased(self, L, uA, uB):
+        phi, s2a, s2b = orig(self, L, uA, uB)
+        return phi, s2a, s2b * (1 + 1e-4)
+
+    monkeypatch.setattr(ct.LevelTables, "node_values", biased)
+    bad = sc.ConditionalSOAP(SIZE, FACTOR)
+    assert bad.exact_levels and bad.table_error > 1e-8
+    m_good, _ = good.means([0.8])
+    m_bad, _ = bad.means([0.8])
+    assert abs(m_bad[0] / m_good[0] - 1) < 1e-9

@@ -111,7 +111,7 @@ def _graded(a: float, b: float, width: float, toward: str = "", levels: int = 10
 #: towards the top rank, where C_y(l) runs to the truncation end
 HEAD_W = np.concatenate([[0.0, 0.25], 1.0 - 2.0 ** -np.arange(1, 7), [1.0]])
 #: the old intervals below the top rank: panels halved towards it (and towards r(y, 0))
-OLD1_W = np.concatenate([[0.0], 1.0 - 2.0 ** -np.arange(1, 6), [1.0]])
+OLD1_W = np.concatenate([[0.0, 0.25], 1.0 - 2.0 ** -np.arange(1, 6), [1.0]])
 #: the old intervals [B, inf) above the top rank
 OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
 

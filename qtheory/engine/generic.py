@@ -28,18 +28,18 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 0.15-0.17 s cold for
   Exp/Exp on a loaded machine (the level interpolants; 0.24 s before the compiled incomplete
   gamma functions of :mod:`qtheory.laws._incgamma`), 0.04 s for a further 50 loads.
-* **ConditionalGittins on a smooth multiplicative prediction law, opt-in**
-  (``CONDITIONAL_ROUTE = True``; continuous size law without breakpoints, exponential or
-  log-normal factor): :mod:`qtheory.engine.soap_conditional`, on the law itself (the rank of
-  X | y by root finding on the conditional law's exact cumulative integrals, the level
-  functions with the predictions where the structure changes as integration ends). Measured
-  (Exp/Exp, ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level
-  functions against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 1.4e-7 (relative) at
-  load 0.8 (the default discretised route: 3.05331 with an estimate of 1.8e-4, 4x below its
-  error; one resolution: 3.05277 at 192 cells, 3.05276 at 384, 3.05262 at 768: its estimate
-  is not a bound). Cost: 13.2 s cold for one load, 13.5 s for a 50-load sweep (loaded
-  machine; the discretised route 11.0 s and 11.9 s in the same run; the route's first
-  version 382 s for one load in the same session), hence not yet the default (the target is under 3 s).
+* **ConditionalGittins on a smooth multiplicative prediction law** (continuous size law
+  without breakpoints, exponential or log-normal factor; ``CONDITIONAL_ROUTE = False`` takes the
+  discretised route instead): :mod:`qtheory.engine.soap_conditional`, on the law itself (the
+  rank of X | y by root finding on the conditional law's exact cumulative integrals, the level
+  functions with the predictions where the structure changes as integration ends, their
+  integrands from per-prediction tables, the roots compiled). Measured (Exp/Exp,
+  ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level functions
+  against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 1.4e-7 (relative) at load 0.8
+  (the discretised route: 3.05331 with an estimate of 1.8e-4, 4x below its error). Cost, cold,
+  on a loaded machine (``benchmarks/bench_generic.py --conditional``): 4.1 s CPU for one load,
+  5.2 s for a 50-load sweep, against 10.6 s and 24.2 s for the discretised route and 15.5 s
+  for the route before its tables (same run).
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of

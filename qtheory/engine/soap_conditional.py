@@ -87,17 +87,17 @@ the two outer rules' difference). Per prediction, :math:`E[T; Y \in dy]` agrees 
 about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
 future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
 three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold, on
-a loaded machine (``benchmarks/bench_generic.py --conditional``): 13.2 s for one load and
-13.5 s for a 50-load sweep, against 11.0 s and 11.9 s for the discretised route in the same
-run (a further 50 loads on the same tables: 0.9 s); the first version of this route took
-382 s for one load in the same session (sharing the machine with other jobs). Of the cold
-time, the level functions take about 3/4 (about 630 levels, each with 160 conditional laws
-built at level-dependent predictions), the two outer rules about 1/4. Hence still opt-in
-(``generic.CONDITIONAL_ROUTE``).
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold
+(a fresh process, numba cache warm), on a machine loaded by other jobs (load 7-8 on 2 cores;
+``benchmarks/bench_generic.py --conditional``): 4.1 s CPU (11.6 s wall) for one load and 5.2 s
+CPU for a 50-load sweep, against 10.6 s and 24.2 s CPU for the discretised route and 15.5 s
+CPU (41.6 s wall) for this route before the tables, all in the same run. Of the cold time the
+fine outer rule (the error estimate) takes about 40%, the tables about 25%, the coarse outer
+rule, the level interpolants and the r(y, 0) interpolant about 10% each; the roots are
+compiled, the rest is numpy. Hence the default route (``generic.CONDITIONAL_ROUTE``).
 LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
 log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15;
-at load 0.8 the route gives 2.54605353 (estimate 2e-9, in 11.8 s), the discretised route
+at load 0.8 the route gives 2.54605353 (estimate 5.5e-9, 1.9 s CPU), the discretised route
 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last 6.9e-6 above, within its
 estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000 jobs), and it is below
 SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
@@ -774,9 +774,10 @@ def node_values_exact(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.ndarr
 
 
 def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
-                       floor: float = 1e-3):
+                       floor: float = 1e-3, exact: bool = False):
     """N and S2 as adaptive piecewise Chebyshev interpolants in log l, on [l_lo, l_hi]
-    (levels above l_hi: every job's whole size; below l_lo: nothing)."""
+    (levels above l_hi: every job's whole size; below l_lo: nothing); ``exact``: see
+    :func:`level_values`."""
     # below 1e-10 E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
     l_lo = max(float(np.exp(lc.lr0(np.array([lc.uylo]))[0])), 1e-10 * float(lc.size.mean))
     l_hi = float(np.exp(lc.lr0(np.array([lc.uyhi]))[0])) * 1.01
@@ -792,7 +793,7 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
 
     def values(lo, hi):
         un = lo[:, None] + (hi - lo)[:, None] * (_TN[None, :] + 1) / 2
-        Nv, Sv = level_values(lc, np.exp(un.ravel()))
+        Nv, Sv = level_values(lc, np.exp(un.ravel()), exact=exact)
         return Nv.reshape(un.shape), Sv.reshape(un.shape), fN, fS
 
     edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-3, 2000)
@@ -949,6 +950,10 @@ class Resolution:
     xorder: int = 10
 
 
+#: the largest error of the tables (relative to the level functions, floored at 1e-3 of the
+#: moments) at the probe levels before the level functions are rebuilt on the laws themselves
+TABLE_TOL = 1e-8
+
 #: the default resolution and the finer outer rule that gives the error estimate
 DEFAULT = Resolution()
 FINER_OUTER = {"ywidth": 0.5, "yorder": 12, "nfall": 10, "nrise": 10, "xorder": 12}
@@ -978,11 +983,25 @@ class ConditionalSOAP:
 
     def __init__(self, size, factor, res: Resolution = DEFAULT):
         self.lc = LevelCalc(size, factor, n_head=res.n_head, order=res.order, n_tip=res.n_tip)
-        Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
-                                                      width=res.level_width)
-        lo, hi = math.exp(Ni.edges[0]), math.exp(Ni.edges[-1])
         m1 = float(size.mean)
         m2 = float(size.tail_moment(2, np.array(0.0)))
+        Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
+                                                      width=res.level_width)
+        # the tables against the conditional laws built at the y-rules' nodes, at nine levels
+        # (relative, floored at 1e-3 of the moments as the interpolants' tolerance): where
+        # they miss by more than TABLE_TOL (a law whose structure the tables' coordinates do
+        # not follow), the level functions are rebuilt on the laws at the nodes
+        probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
+        Nx, Sx = level_values(self.lc, probe, exact=True)
+        Nt, St = level_values(self.lc, probe)
+        self.table_error = max(float(np.max(np.abs(Nt - Nx) / np.maximum(Nx, 1e-3 * m1))),
+                               float(np.max(np.abs(St - Sx) / np.maximum(Sx, 1e-3 * m2))))
+        self.exact_levels = not self.table_error <= TABLE_TOL
+        if self.exact_levels:
+            Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
+                                                          width=res.level_width, exact=True)
+            Nt, St = Nx, Sx
+        lo, hi = math.exp(Ni.edges[0]), math.exp(Ni.edges[-1])
         self.N = _clip_interp(Ni, lo, hi, m1)
         self.S2 = _clip_interp(Si, lo, hi, m2)
         self.Ni, self.Si = Ni, Si
@@ -990,18 +1009,13 @@ class ConditionalSOAP:
               "nrise": res.nrise, "xorder": res.xorder}
         self.outer = OuterRule(size, factor, self.lc, **kw)
         self.outer_fine = OuterRule(size, factor, self.lc, **{**kw, **FINER_OUTER})
-        # the level functions' own error: at a few levels, a finer y-rule against the
-        # interpolants (absolute, the largest)
-        # the level functions' own error, at nine levels: the tables against the conditional
-        # laws built at the rules' nodes (the same rules), plus a finer y-rule against the
-        # interpolants (on the tables), plus ten times the interpolants' kept tail
-        probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
-        Nx, Sx = level_values(self.lc, probe, exact=True)
-        Nt, St = level_values(self.lc, probe)
+        # the level functions' own error, at the nine levels: the tables against the
+        # conditional laws built at the rules' nodes (the same rules), plus a finer y-rule
+        # against the interpolants, plus ten times the interpolants' kept tail
         fine = LevelCalc.__new__(LevelCalc)
         fine.__dict__.update(self.lc.__dict__)
         fine.n_head, fine.order, fine.n_tip = 2 * res.n_head, res.order + 4, 2 * res.n_tip
-        Nf, Sf = level_values(fine, probe)
+        Nf, Sf = level_values(fine, probe, exact=self.exact_levels)
         self.eps_N = (float(np.max(np.abs(Nx - Nt))) + float(np.max(np.abs(Nf - self.N(probe))))
                       + 10 * self.interp_tail * m1)
         self.eps_S = (float(np.max(np.abs(Sx - St))) + float(np.max(np.abs(Sf - self.S2(probe))))
