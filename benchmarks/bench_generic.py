@@ -16,10 +16,12 @@ Then SRPT-Bounce and SPRPT on Exp sizes with exponential predictions through the
 sweep through the load-independent sums against the same tables evaluated node by node (the
 route's per-load path before the sums), and ConditionalGittins and
 SRPT-Bounce on EmpiricalPairs through the level sweep (:mod:`qtheory.engine.soap_sweep`) against
-the per-threshold scan on the same tables. ConditionalGittins on continuous prediction laws is
-discretised by default: its timing is printed for the record; ``--conditional`` also times the
-opt-in route on the law itself (:mod:`qtheory.engine.soap_conditional`, 10-20 s cold) against
-it, at one load and for a 50-load sweep, and prints the ratio of the times.
+the per-threshold scan on the same tables. Last, ConditionalGittins on Exp sizes with
+exponential predictions: the default route on the law itself
+(:mod:`qtheory.engine.soap_conditional`) against the discretised route, each in a fresh
+process (cold: no tables, numba cache warm), at one load and for the 50-load sweep, with the
+CPU and wall times, their ratios and both routes' values and estimates (``--quick`` leaves it
+out unless ``--conditional`` is given).
 """
 
 from __future__ import annotations
@@ -101,13 +103,15 @@ def _node_mean(t, nv, lam):
 
 def _old_routes(fn):
     """One timed call of ``fn`` with the earlier routes switched on: the per-threshold scan,
-    class-by-class rank tables, no factor route."""
-    saved = generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE
+    class-by-class rank tables, no factor route, ConditionalGittins discretised."""
+    saved = generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE, generic.CONDITIONAL_ROUTE
     generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE = "scan", True, False
+    generic.CONDITIONAL_ROUTE = False
     try:
         return _best(fn, 1)
     finally:
-        generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE = saved
+        (generic.ENGINE, generic.LEGACY_TABLES, generic.FACTOR_ROUTE,
+         generic.CONDITIONAL_ROUTE) = saved
 
 
 def _truth(make, policy, load):
@@ -132,29 +136,55 @@ def _truth(make, policy, load):
     return qt.MG1(load / size.mean, size).mean_response_time(policy), "closed form"
 
 
+_COND_CHILD = """
+import json, sys, time
+import numpy as np
+import qtheory as qt
+from qtheory import generic
+from qtheory.engine import soap_conditional
+route, lams = sys.argv[1], json.loads(sys.argv[2])
+q = qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction())
+t, c = time.perf_counter(), time.process_time()
+if route == "law":
+    m, e = soap_conditional.evaluate(q, qt.ConditionalGittins(), lams)
+else:
+    r = generic.evaluate_discretised(q, qt.ConditionalGittins(), lams)
+    m, e = r.mean, r.error
+print(json.dumps(dict(wall=time.perf_counter() - t, cpu=time.process_time() - c,
+                      mean=list(map(float, m)), error=list(map(float, e)))))
+"""
+
+
 def _conditional(load):
     """ConditionalGittins, Exp sizes and exponential predictions: the route on the law itself
-    (:mod:`qtheory.engine.soap_conditional`) against the discretised route, cold (fresh laws),
-    at one load and for the 50-load sweep, with the ratio of the times."""
-    from qtheory.engine import soap_conditional
+    (:mod:`qtheory.engine.soap_conditional`, the default) against the discretised route, each
+    in a fresh process (cold: the tables are built per size law and kept on it), at one load
+    and for the 50-load sweep, with the ratios of the times."""
+    import subprocess
 
-    def mk(lam):
-        return qt.MG1(lam, qt.Exponential(1.0), qt.ExponentialPrediction())
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
 
-    print(f"\n{'ConditionalGittins, Exp/Exp (cold)':36s} {'law s':>8s} {'disc. s':>8s} "
-          f"{'ratio':>8s} {'law value':>12s} {'estimate':>9s} {'disc. value':>12s} {'disc. est.':>10s}")
+    def child(route, lams):
+        out = subprocess.run([sys.executable, "-c", _COND_CHILD, route, json.dumps(list(lams))],
+                             capture_output=True, text=True, env=env, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    print(f"\n{'ConditionalGittins, Exp/Exp (cold)':30s} {'law cpu':>8s} {'disc cpu':>8s} "
+          f"{'ratio':>6s} {'law wall':>8s} {'disc wall':>9s} {'law value':>12s} {'estimate':>9s} "
+          f"{'disc value':>11s} {'disc est.':>9s}")
     rows = []
     for name, lams in (("one load (0.8)", [load]), ("50-load sweep", LOADS)):
-        t_new, (m, e) = _best(lambda lams=lams: soap_conditional.evaluate(
-            mk(0.5), qt.ConditionalGittins(), lams), 1)
-        t_old, r = _best(lambda lams=lams: generic.evaluate_discretised(
-            mk(0.5), qt.ConditionalGittins(), lams), 1)
+        new, old = child("law", lams), child("disc", lams)
         i = int(np.argmin(np.abs(np.asarray(lams) - load)))
-        print(f"{name:36s} {t_new:8.1f} {t_old:8.1f} {t_new / t_old:7.1f}x {m[i]:12.8f} "
-              f"{e[i] / m[i]:9.1e} {r.mean[i]:12.8f} {r.error[i] / r.mean[i]:10.1e}")
-        rows.append(dict(case=f"ConditionalGittins law itself, {name}", new_s=t_new, old_s=t_old,
-                         ratio=t_new / t_old, value=float(m[i]), estimate=float(e[i] / m[i]),
-                         old_value=float(r.mean[i])))
+        m, e = new["mean"][i], new["error"][i]
+        print(f"{name:30s} {new['cpu']:8.2f} {old['cpu']:8.2f} {old['cpu'] / new['cpu']:5.1f}x "
+              f"{new['wall']:8.2f} {old['wall']:9.2f} {m:12.8f} {e / m:9.1e} {old['mean'][i]:11.6f} "
+              f"{old['error'][i] / old['mean'][i]:9.1e}")
+        rows.append(dict(case=f"ConditionalGittins law itself vs discretised, {name}",
+                         new_cpu_s=new["cpu"], old_cpu_s=old["cpu"], new_s=new["wall"],
+                         old_s=old["wall"], speedup=old["cpu"] / new["cpu"], value=m,
+                         estimate=e / m, old_value=old["mean"][i]))
     return rows
 
 
@@ -163,7 +193,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--conditional", action="store_true",
-                    help="also time ConditionalGittins on the law itself (10-20 s cold)")
+                    help="time ConditionalGittins on the law itself against the discretised "
+                         "route even with --quick")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bench_generic.json"))
     args = ap.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
@@ -309,16 +340,9 @@ def main(argv=None):
         t_old, _ = _old_routes(fn)
         print(f"{name:36s} {t_new:8.3f} {t_old:8.3f} {t_old / t_new:7.1f}x")
         rows.append(dict(case=name, new_s=t_new, old_s=t_old, speedup=t_old / t_new))
-    # ConditionalGittins on a continuous prediction law: discretised by default; the route on
-    # the law itself (opt-in, 10-20 s cold) with --conditional
-    if not args.quick:
-        print("\nConditionalGittins on continuous laws (default: discretised)")
-        t, r = _best(lambda: generic.evaluate(qt.MG1(load, qt.Exponential(1.0),
-                                                     qt.ExponentialPrediction()),
-                                              qt.ConditionalGittins(), [load]), 1)
-        print(f"{'ConditionalGittins, Exp/Exp':36s} {t:8.3f} s  value {r.mean[0]:.6f} +- {r.error[0]:.1e}")
-        rows.append(dict(case="ConditionalGittins, Exp/Exp", old_s=t, value=float(r.mean[0])))
-    if args.conditional:
+    # ConditionalGittins on a continuous prediction law: the route on the law itself (the
+    # default) against the discretised route, cold, each in a fresh process
+    if args.conditional or not args.quick:
         rows += _conditional(load)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

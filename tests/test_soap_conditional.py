@@ -180,3 +180,74 @@ def test_perfect_predictions_on_a_continuous_law_are_srpt(size):
     qe = qt.MG1(0.5 / emp.mean, emp, qt.PerfectPrediction())
     assert float(qe.mean_response_time(cg, method="generic")) == pytest.approx(
         float(qe.mean_response_time("srpt")), rel=1e-12)
+
+
+def test_tables_match_the_laws_at_the_nodes(levels):
+    """The level functions from the per-prediction tables against the same y-rules with every
+    integrand computed on the conditional law built at its node (``exact=True``), at levels
+    across the range and densely where C_y(l) runs to the truncation end (l near 0.97 - 1.15 on
+    Exp/Exp: the tables' coordinates are split and graded there). Relative to the value, floored
+    at 1e-3 of E[X], E[X^2] (the interpolants' own floor): N within 1e-11, S2 within 5e-10
+    (measured 1.2e-12 and 1.1e-10)."""
+    L = np.concatenate([np.exp(np.linspace(-8.0, 3.4, 12)), np.linspace(0.9, 1.2, 13)])
+    Nx, Sx = sc.level_values(levels, L, exact=True)
+    Nt, St = sc.level_values(levels, L)
+    eN = np.abs(Nt - Nx) / np.maximum(Nx, 1e-3 * 1.0)
+    eS = np.abs(St - Sx) / np.maximum(Sx, 1e-3 * 2.0)
+    assert np.all(eN < 1e-11), eN
+    assert np.all(eS < 5e-10), eS
+
+
+def test_compiled_roots_match_the_batch_methods():
+    """The compiled roots (``_conditional_kernels.Compiled``) against the batch methods of
+    ``CondBatch`` on the same laws: the rank on the falling branch (ages 0 to the peak), C_y(l)
+    and B_y(l) for levels between the minimal rank and r(y, 0), to 1e-10 relative (measured
+    4e-11, 1.2e-9 for C where 1/h is flat near the truncation end: compared through 1/h(C)
+    there, and 2.5e-13). The rank at the age of a peak sitting at the truncation end itself is
+    left out (a job older than the law's range: the two round it to the mean residual life and
+    to 1/h)."""
+    from qtheory.engine._conditional_kernels import Compiled
+
+    ys = np.exp(np.linspace(-34.0, 6.5, 60))
+    cb = sc.CondBatch(SIZE, FACTOR, ys)
+    ck = Compiled(cb)
+    n = ys.size
+    a = np.concatenate([np.zeros((n, 1)), cb.ap[:, None] * np.linspace(0.01, 1.0, 12)[None, :]], axis=1)
+    rk, rn = ck.rank_falling(a), cb.rank_falling(a)
+    keep = np.ones(a.shape, bool)
+    keep[:, -1] = cb.ap < cb.xtop * (1 - 1e-9)
+    assert np.max(np.abs(rk / rn - 1)[keep]) < 1e-10
+    r0 = rn[:, 0]
+    q = np.linspace(0.05, 1.0, 9)
+    L = cb.m[:, None] + q[None, :] ** 2 * (r0 - cb.m)[:, None]
+    Ck, Cn = ck.c_new(L), cb.c_new(L)
+    fin = np.isfinite(Cn)
+    assert np.array_equal(fin, np.isfinite(Ck))
+    assert np.max(np.abs(cb.inv_h(np.where(fin, Ck, 1.0)) / cb.inv_h(np.where(fin, Cn, 1.0)) - 1)[fin]) < 1e-10
+    Bk, Bn = ck.b_old(L, Cn), cb.b_old(L, Cn)
+    ok = np.isfinite(Bn) & (Bn > 1e-3 * cb.xlo[:, None])
+    assert np.max(np.abs(Bk / Bn - 1)[ok]) < 1e-10
+
+
+@pytest.mark.skipif(not FULL, reason="rebuilds the level functions on the laws: QTHEORY_FULL=1")
+def test_tables_that_miss_are_replaced_by_the_laws(monkeypatch):
+    """Where the tables miss the laws at the probe levels by more than ``TABLE_TOL`` (here a
+    bias of 1e-4 planted in the tables' old-interval integrand), the level functions are
+    rebuilt on the conditional laws at the nodes, and E[T] is the tables' value (measured
+    equal to 1e-9: the two level functions agree to 1e-10)."""
+    from qtheory.engine import _conditional_tables as ct
+
+    good = sc.ConditionalSOAP(SIZE, FACTOR)
+    assert not good.exact_levels and good.table_error < 1e-9
+    orig = ct.LevelTables.node_values
+
+    def biased(self, L, uA, uB):
+        phi, s2a, s2b = orig(self, L, uA, uB)
+        return phi, s2a, s2b * (1 + 1e-4)
+
+    monkeypatch.setattr(ct.LevelTables, "node_values", biased)
+    bad = sc.ConditionalSOAP(SIZE, FACTOR)
+    assert bad.exact_levels and bad.table_error > 1e-8
+    m_good, _ = good.means([0.8])
+    m_bad, _ = bad.means([0.8])
+    assert abs(m_bad[0] / m_good[0] - 1) < 1e-9

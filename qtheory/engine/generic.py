@@ -47,18 +47,18 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   case. Cost (one core of a loaded machine, CPU): 0.01-0.37 s cold per law and built-in rank
   (the discretised route 0.23-0.28 s cold, 0.65% off for PSJF), about 1 ms per further load;
   a user rank 0.02-0.43 s (not cached).
-* **ConditionalGittins on a smooth multiplicative prediction law, opt-in**
-  (``CONDITIONAL_ROUTE = True``; continuous size law without breakpoints, exponential or
-  log-normal factor): :mod:`qtheory.engine.soap_conditional`, on the law itself (the rank of
-  X | y by root finding on the conditional law's exact cumulative integrals, the level
-  functions with the predictions where the structure changes as integration ends). Measured
-  (Exp/Exp, ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level
-  functions against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 1.4e-7 (relative) at
-  load 0.8 (the default discretised route: 3.05331 with an estimate of 1.8e-4, 4x below its
-  error; one resolution: 3.05277 at 192 cells, 3.05276 at 384, 3.05262 at 768: its estimate
-  is not a bound). Cost: 13.2 s cold for one load, 13.5 s for a 50-load sweep (loaded
-  machine; the discretised route 11.0 s and 11.9 s in the same run; the route's first
-  version 382 s for one load in the same session), hence not yet the default (the target is under 3 s).
+* **ConditionalGittins on a smooth multiplicative prediction law** (continuous size law
+  without breakpoints, exponential or log-normal factor; ``CONDITIONAL_ROUTE = False`` takes the
+  discretised route instead): :mod:`qtheory.engine.soap_conditional`, on the law itself (the
+  rank of X | y by root finding on the conditional law's exact cumulative integrals, the level
+  functions with the predictions where the structure changes as integration ends, their
+  integrands from per-prediction tables, the roots compiled). Measured (Exp/Exp,
+  ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level functions
+  against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 1.4e-7 (relative) at load 0.8
+  (the discretised route: 3.05331 with an estimate of 1.8e-4, 4x below its error). Cost, cold,
+  on a loaded machine (``benchmarks/bench_generic.py --conditional``): 4.1 s CPU for one load,
+  5.2 s for a 50-load sweep, against 10.6 s and 24.2 s for the discretised route and 15.5 s
+  for the route before its tables (same run).
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
@@ -118,8 +118,8 @@ ENGINE = "sweep"
 LEGACY_TABLES = False
 FACTOR_ROUTE = True
 #: ConditionalGittins on a smooth multiplicative prediction law on the law itself
-#: (:mod:`qtheory.engine.soap_conditional`): opt-in, its cold build takes 10-20 s
-CONDITIONAL_ROUTE = False
+#: (:mod:`qtheory.engine.soap_conditional`; False: the discretised route)
+CONDITIONAL_ROUTE = True
 
 
 @dataclass

@@ -41,8 +41,26 @@ vary fastest there, and where the hazard's peak meets the truncation end (levels
 Chebyshev interpolants in :math:`\log \ell` (tolerance relative to each panel, floored at
 1e-3 of :math:`E[X]`, :math:`E[X^2]`). The roots (the optimum :math:`b^*` of the rank,
 :math:`C`, :math:`B`, the truncation end) are safeguarded Newton steps with analytic
-derivatives (the density's log-derivative by central differences), on the unconverged
-elements only.
+derivatives.
+
+**The tables.** The y-rules' nodes depend on the level (about 650 levels, 160 nodes each), so
+the integrands at the nodes are not computed on a conditional law built at each node (100,000
+laws) but interpolated in tables built once on about 850 predictions
+(:class:`~qtheory.engine._conditional_tables.LevelTables`): tensor Chebyshev panels in
+:math:`u = \log y` (width 1.5) and a second coordinate in which the integrand is smooth. The
+head's :math:`E[\min(X, C_y)^j \mid y]` (as fractions of :math:`E[X^j \mid y]`) take
+:math:`\omega = \log(\ell / r(y, 0)) / \log(\ell_{top}(y) / r(y, 0))`, the level's place
+between :math:`r(y, 0)` and the top rank :math:`\ell_{top} = 1/h_y(x_{top})` (:math:`C_y` runs
+to the truncation end there, like :math:`1/(1 - \ell)` on Exp/Exp: panels halved towards it);
+the old intervals take :math:`q = \sqrt{(\ell - m)/(r(y, 0) - m)}` (the interval opens like
+:math:`\sqrt{\ell - m}`), split at the top rank (below it :math:`C_y` is finite, above it the
+interval is :math:`[B, \infty)`); the y-panels have edges where :math:`r(y, 0)` reaches the top
+rank and where the hazard's peak reaches the truncation end (the minimal rank has a kink
+there). The tables' roots, and those of the outer rules, run compiled
+(:mod:`qtheory.engine._conditional_kernels`) on the laws' own panels (the density there by
+its Chebyshev interpolant in :math:`\log x`). Against the laws built at the nodes (same
+y-rules; ``tests/test_soap_conditional.py``): :math:`N` within 1.2e-12 and :math:`S_2` within
+1.1e-10 relative (floored as above), at 25 levels, 13 of them in :math:`[0.9, 1.2]`.
 
 **The mean.** For a job :math:`(x, y)` the worst future rank is :math:`r(y, 0)` for
 :math:`x \le b_0(y)` (where the rising branch climbs back to :math:`r(y, 0)`) and
@@ -69,17 +87,17 @@ the two outer rules' difference). Per prediction, :math:`E[T; Y \in dy]` agrees 
 about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
 future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
 three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold, on
-a loaded machine (``benchmarks/bench_generic.py --conditional``): 13.2 s for one load and
-13.5 s for a 50-load sweep, against 11.0 s and 11.9 s for the discretised route in the same
-run (a further 50 loads on the same tables: 0.9 s); the first version of this route took
-382 s for one load in the same session (sharing the machine with other jobs). Of the cold
-time, the level functions take about 3/4 (about 630 levels, each with 160 conditional laws
-built at level-dependent predictions), the two outer rules about 1/4. Hence still opt-in
-(``generic.CONDITIONAL_ROUTE``).
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold
+(a fresh process, numba cache warm), on a machine loaded by other jobs (load 7-8 on 2 cores;
+``benchmarks/bench_generic.py --conditional``): 4.1 s CPU (11.6 s wall) for one load and 5.2 s
+CPU for a 50-load sweep, against 10.6 s and 24.2 s CPU for the discretised route and 15.5 s
+CPU (41.6 s wall) for this route before the tables, all in the same run. Of the cold time the
+fine outer rule (the error estimate) takes about 40%, the tables about 25%, the coarse outer
+rule, the level interpolants and the r(y, 0) interpolant about 10% each; the roots are
+compiled, the rest is numpy. Hence the default route (``generic.CONDITIONAL_ROUTE``).
 LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
 log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15;
-at load 0.8 the route gives 2.54605353 (estimate 2e-9, in 11.8 s), the discretised route
+at load 0.8 the route gives 2.54605353 (estimate 5.5e-9, 1.9 s CPU), the discretised route
 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last 6.9e-6 above, within its
 estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000 jobs), and it is below
 SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
@@ -95,6 +113,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..laws._quadrature import size_range
+from ._conditional_kernels import Compiled
 from .soap_exact import _FULLW, _TN, NCHEB, PiecewiseCheb, adaptive_cheb, adaptive_cheb_pair, cumulative_weights
 
 #: ages where the conditional tail S(t) falls below this fraction of S(0) count as infinity
@@ -264,6 +283,9 @@ class CondBatch:
         nxt = np.minimum(last + 1, xs.shape[1] - 1)
         tlo, thi = np.log(xs[rows, last]), np.log(xs[rows, nxt])
         target = np.log(TRUNC * self.fY)
+        # the nodes' ages and log(S/k), the peak's node and the last node above the truncation
+        # (brackets for the compiled root finders, ``_conditional_kernels``)
+        self._node_x, self._node_lih, self._node_ipk, self._node_ilast = xs, -lh, i, last
 
         def lS(u, idx):
             r = idx[0]
@@ -319,15 +341,19 @@ class CondBatch:
         self.m = self.inv_h(self.ap)
         self.top_rank = self.inv_h(self.xtop)
 
-    def rank_falling(self, a):
-        """The Gittins rank r(y, a) at ages a <= a_p (shape (n, m))."""
+    def rank_falling(self, a, b_hi=None):
+        """The Gittins rank r(y, a) at ages a <= a_p (shape (n, m)). ``b_hi`` (per row, at
+        least the optimum b*(0) = C_y(r(y, 0)) where that is finite): an upper end of the
+        optimum's bracket (b*(a) = C_y(r(y, a)) falls with a on the falling branch), which
+        saves the bisection steps over the law's whole upper range."""
         a = np.asarray(a, float)
         n, mm = a.shape
         ma = self.moments(a, 2)  # located once: every step below reuses the a side
         Sa = ma[0][1]
         Ia = np.maximum(ma[1][1] - a * Sa, 0.0)
         ap = np.broadcast_to(self.ap[:, None], a.shape)
-        top = np.broadcast_to(self.xtop[:, None], a.shape)
+        top = self.xtop if b_hi is None else np.minimum(self.xtop, np.asarray(b_hi, float))
+        top = np.broadcast_to(top[:, None], a.shape)
 
         def phi(u, idx):
             b, ae, y = np.exp(u), a[idx], self.y[idx[0]]
@@ -638,13 +664,43 @@ class LevelCalc:
     def y0(self, l):
         return self._inv(self.lr0, l)
 
+    def tables(self):
+        """The per-prediction tables of the level functions' integrands (built on first use)."""
+        t = self.__dict__.get("_tables")
+        if t is None:
+            from ._conditional_tables import LevelTables
+
+            t = self._tables = LevelTables(self)
+        return t
+
     def y1(self, l):
         return self._inv(self.lm, l)
 
 
 
-def level_values(lc: LevelCalc, L: np.ndarray):
-    """(N(l), S2(l)) at the levels L (see :class:`LevelCalc`)."""
+def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False):
+    """(N(l), S2(l)) at the levels L (see :class:`LevelCalc`): the y-rules of
+    :func:`level_nodes` with the integrands at the rules' nodes interpolated in the
+    per-prediction tables (:class:`~qtheory.engine._conditional_tables.LevelTables`, built once
+    per ``lc``), or (``exact``) each computed on the conditional law built at its prediction
+    (:func:`node_values_exact`)."""
+    L = np.asarray(L, float)
+    uA, wA, uB, wB = level_nodes(lc, L)
+    if exact:
+        phi, s2a, s2b = node_values_exact(lc, L, uA, uB)
+    else:
+        phi, s2a, s2b = lc.tables().node_values(L, uA, uB)
+    N = np.sum(wA * phi, axis=1)
+    S2a = np.sum(wA * s2a, axis=1)
+    S2b = np.sum(wB * s2b, axis=1)
+    lc.last_parts = (S2a, S2b)
+    return N, S2a + S2b
+
+
+def level_nodes(lc: LevelCalc, L: np.ndarray):
+    """The y-rules of the level functions at the levels L: head nodes ``uA`` (log y, one row
+    per level) and weights ``wA`` (in y) on [y_lo, y0(l)], old-interval nodes ``uB`` and
+    weights ``wB`` on [y0(l), y1(l)] (module docstring)."""
     L = np.asarray(L, float)
     nl = L.size
     u0 = lc.y0(L)
@@ -693,7 +749,15 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     wB = np.where(tipped[:, None], wB_tip, wB_log) * np.exp(uB)
     wB = np.where((u1c > u0t)[:, None] & fin0[:, None] | (~fin0 & (u0 < 0))[:, None], wB, 0.0)
     wB = np.where(np.isfinite(u0)[:, None], wB, 0.0)
-    # rows: every (level, y) pair
+    return uA, wA, uB, wB
+
+
+def node_values_exact(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.ndarray):
+    r"""The level functions' integrands at the nodes of :func:`level_nodes`, each on the
+    conditional law built at its prediction: :math:`E[\min(X, C_y); Y \in dy]/dy` and
+    :math:`E[\min(X, C_y)^2; Y \in dy]/dy` at ``uA``,
+    :math:`E[((\min(X, C_y) - B_y)^+)^2; Y \in dy]/dy` at ``uB`` (0 without an old
+    interval)."""
     yA, yB = np.exp(uA).ravel(), np.exp(uB).ravel()
     lA, lB = np.repeat(L, uA.shape[1]), np.repeat(L, uB.shape[1])
     nA = yA.size
@@ -706,17 +770,14 @@ def level_values(lc: LevelCalc, L: np.ndarray):
     Bv = cB.b_old(lB, CB)
     okB = np.isfinite(Bv) & (lB > cB.m)
     s2b = np.where(okB, cB.old_square(np.where(okB, Bv, 0.0)[:, None], CB[:, None])[:, 0], 0.0)
-    N = np.sum(wA * phi.reshape(uA.shape), axis=1)
-    S2a = np.sum(wA * s2a.reshape(uA.shape), axis=1)
-    S2b = np.sum(wB * s2b.reshape(uB.shape), axis=1)
-    lc.last_parts = (S2a, S2b)
-    return N, S2a + S2b
+    return phi.reshape(uA.shape), s2a.reshape(uA.shape), s2b.reshape(uB.shape)
 
 
 def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
-                       floor: float = 1e-3):
+                       floor: float = 1e-3, exact: bool = False):
     """N and S2 as adaptive piecewise Chebyshev interpolants in log l, on [l_lo, l_hi]
-    (levels above l_hi: every job's whole size; below l_lo: nothing)."""
+    (levels above l_hi: every job's whole size; below l_lo: nothing); ``exact``: see
+    :func:`level_values`."""
     # below 1e-10 E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
     l_lo = max(float(np.exp(lc.lr0(np.array([lc.uylo]))[0])), 1e-10 * float(lc.size.mean))
     l_hi = float(np.exp(lc.lr0(np.array([lc.uyhi]))[0])) * 1.01
@@ -732,7 +793,7 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
 
     def values(lo, hi):
         un = lo[:, None] + (hi - lo)[:, None] * (_TN[None, :] + 1) / 2
-        Nv, Sv = level_values(lc, np.exp(un.ravel()))
+        Nv, Sv = level_values(lc, np.exp(un.ravel()), exact=exact)
         return Nv.reshape(un.shape), Sv.reshape(un.shape), fN, fS
 
     edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-3, 2000)
@@ -760,7 +821,8 @@ class OuterRule:
         cb = CondBatch(size, factor, ys, panels_n, lc.xr)
         self.cb, self.wy, self.ys = cb, wy, ys
         n = ys.size
-        r0 = cb.rank_falling(np.zeros((n, 1)))[:, 0]
+        ck = Compiled(cb)  # the roots below by the compiled kernels
+        r0 = ck.rank_falling(np.zeros((n, 1)))[:, 0]
         self.r0 = r0
         # falling branch: Chebyshev-Lobatto panels, [0, xlo] linear in a (no mass there, the
         # rank still falls), then in log a on [xlo, a_p]
@@ -774,14 +836,14 @@ class OuterRule:
         af = np.concatenate([a0[:, None, :], af], axis=1)
         jf = np.concatenate([np.broadcast_to((cb.xlo / 2)[:, None, None], (n, 1, NCHEB)), jf], axis=1)
         self.fe, self.af, self.jf = fe, af, jf
-        rf = cb.rank_falling(af.reshape(n, -1)).reshape(af.shape)
+        # b0: where the rising branch reaches r(y, 0); the optimum b*(a) lies in [a_p, b0]
+        b0 = ck.c_new(r0[:, None])[:, 0]
+        self.b0 = b0
+        rf = ck.rank_falling(af.reshape(n, -1), b_hi=b0 * (1 + 1e-6)).reshape(af.shape)
         self.rf = np.minimum(rf, r0[:, None, None])
         with np.errstate(divide="ignore", invalid="ignore"):
             self.kf = np.where(af > 0, cb.k(np.maximum(af, 1e-300), ys[:, None, None]), 0.0)
         self.kf = np.nan_to_num(self.kf, nan=0.0)
-        # b0: where the rising branch reaches r(y, 0)
-        b0 = cb.c_new(r0)
-        self.b0 = b0
         tx, wx = _gl01(xorder)
         top = cb.xtop
         b0c = np.minimum(b0, top)
@@ -792,10 +854,10 @@ class OuterRule:
         w1 = (h1[:, :, None] * wx[None, None, :]).reshape(n, -1)
         x1 = np.exp(u1)
         self.x1, self.w1 = x1, w1 * x1 * cb.k(x1, ys[:, None])
-        lev1 = cb.inv_h(x1)
+        lev1 = ck.inv_h(x1)
         self.lev1 = lev1
         # the falling-branch age of rank 1/h(x): B with C = x
-        B1 = cb.b_old(lev1, x1)
+        B1 = ck.b_old(lev1, x1)
         B1 = np.where(np.isfinite(B1), B1, cb.ap[:, None])
         self.B1 = B1
         # [b0, top]
@@ -805,7 +867,7 @@ class OuterRule:
         w2 = (h2[:, :, None] * wx[None, None, :]).reshape(n, -1)
         x2 = np.exp(u2)
         self.x2, self.w2 = x2, w2 * x2 * cb.k(x2, ys[:, None])
-        self.lev2 = cb.inv_h(x2)
+        self.lev2 = ck.inv_h(x2)
         # the falling branch's cumulative weights at B1 (panel, weights)
         ub = np.log(np.clip(B1, cb.xlo[:, None], cb.ap[:, None]))
         pj = np.clip(((ub - ulo[:, None]) / np.maximum(up - ulo, 1e-300)[:, None] * nfall).astype(int), 0, nfall - 1)
@@ -888,6 +950,10 @@ class Resolution:
     xorder: int = 10
 
 
+#: the largest error of the tables (relative to the level functions, floored at 1e-3 of the
+#: moments) at the probe levels before the level functions are rebuilt on the laws themselves
+TABLE_TOL = 1e-8
+
 #: the default resolution and the finer outer rule that gives the error estimate
 DEFAULT = Resolution()
 FINER_OUTER = {"ywidth": 0.5, "yorder": 12, "nfall": 10, "nrise": 10, "xorder": 12}
@@ -917,11 +983,25 @@ class ConditionalSOAP:
 
     def __init__(self, size, factor, res: Resolution = DEFAULT):
         self.lc = LevelCalc(size, factor, n_head=res.n_head, order=res.order, n_tip=res.n_tip)
-        Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
-                                                      width=res.level_width)
-        lo, hi = math.exp(Ni.edges[0]), math.exp(Ni.edges[-1])
         m1 = float(size.mean)
         m2 = float(size.tail_moment(2, np.array(0.0)))
+        Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
+                                                      width=res.level_width)
+        # the tables against the conditional laws built at the y-rules' nodes, at nine levels
+        # (relative, floored at 1e-3 of the moments as the interpolants' tolerance): where
+        # they miss by more than TABLE_TOL (a law whose structure the tables' coordinates do
+        # not follow), the level functions are rebuilt on the laws at the nodes
+        probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
+        Nx, Sx = level_values(self.lc, probe, exact=True)
+        Nt, St = level_values(self.lc, probe)
+        self.table_error = max(float(np.max(np.abs(Nt - Nx) / np.maximum(Nx, 1e-3 * m1))),
+                               float(np.max(np.abs(St - Sx) / np.maximum(Sx, 1e-3 * m2))))
+        self.exact_levels = not self.table_error <= TABLE_TOL
+        if self.exact_levels:
+            Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
+                                                          width=res.level_width, exact=True)
+            Nt, St = Nx, Sx
+        lo, hi = math.exp(Ni.edges[0]), math.exp(Ni.edges[-1])
         self.N = _clip_interp(Ni, lo, hi, m1)
         self.S2 = _clip_interp(Si, lo, hi, m2)
         self.Ni, self.Si = Ni, Si
@@ -929,15 +1009,17 @@ class ConditionalSOAP:
               "nrise": res.nrise, "xorder": res.xorder}
         self.outer = OuterRule(size, factor, self.lc, **kw)
         self.outer_fine = OuterRule(size, factor, self.lc, **{**kw, **FINER_OUTER})
-        # the level functions' own error: at a few levels, a finer y-rule against the
-        # interpolants (absolute, the largest)
-        probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
+        # the level functions' own error, at the nine levels: the tables against the
+        # conditional laws built at the rules' nodes (the same rules), plus a finer y-rule
+        # against the interpolants, plus ten times the interpolants' kept tail
         fine = LevelCalc.__new__(LevelCalc)
         fine.__dict__.update(self.lc.__dict__)
         fine.n_head, fine.order, fine.n_tip = 2 * res.n_head, res.order + 4, 2 * res.n_tip
-        Nf, Sf = level_values(fine, probe)
-        self.eps_N = float(np.max(np.abs(Nf - self.N(probe)))) + 10 * self.interp_tail * m1
-        self.eps_S = float(np.max(np.abs(Sf - self.S2(probe)))) + 10 * self.interp_tail * m2
+        Nf, Sf = level_values(fine, probe, exact=self.exact_levels)
+        self.eps_N = (float(np.max(np.abs(Nx - Nt))) + float(np.max(np.abs(Nf - self.N(probe))))
+                      + 10 * self.interp_tail * m1)
+        self.eps_S = (float(np.max(np.abs(Sx - St))) + float(np.max(np.abs(Sf - self.S2(probe))))
+                      + 10 * self.interp_tail * m2)
         eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
 
         def up(l, f=self.N, e=eN):

@@ -1,0 +1,623 @@
+r"""Compiled evaluation of the conditional laws :math:`X \mid Y = y` of
+:class:`~qtheory.engine.soap_conditional.CondBatch` at arbitrary ages, and the roots of the
+rank equations on them, one (row, age) pair at a time.
+
+Each row holds the law as Chebyshev panels in :math:`u = \log x` (17 Chebyshev-Lobatto points a
+panel) with the exact cumulative integrals of :math:`x^j k_y(x)` (j = 0, 1, 2) at the panel ends
+(``CondBatch.L``, ``CondBatch.T``). At an age :math:`t` on panel :math:`p` at local coordinate
+:math:`\tau` the partial moments are the panel end's value plus the cumulative Chebyshev weights
+at :math:`\tau` applied to the panel's nodal values (the same arithmetic as
+``CondBatch.moments``), and the density is the panel's Chebyshev interpolant of
+:math:`\log k_y` (its nodes are the law's own density values). The roots:
+
+* :math:`C_y(\ell)`: :math:`\log(S/k)(C) = \log \ell` on the rising branch :math:`[a_p, x_{top}]`;
+* :math:`B_y(\ell)` for a given :math:`C`: :math:`\int_B^C S = \ell (S(B) - S(C))` on the
+  falling branch :math:`[x_{lo}, a_p]` (linear below the law's range);
+* :math:`b^*(a)` of the rank on the falling branch: :math:`\int_a^b S = (S(a) - S(b))/h(b)`.
+
+All are safeguarded Newton steps (bisection wherever a step leaves the bracket), the integrals
+taken from the nearer end as in ``soap_conditional._between`` (no cancellation).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .soap_exact import _FULLW, _VINV, NCHEB
+
+_VINV_C = np.ascontiguousarray(_VINV)
+NCHEB_ = NCHEB
+_FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
+
+
+@njit(cache=True)
+def _cw(tau, vinv, out):
+    """Cumulative Chebyshev-Lobatto weights at tau (``soap_exact.cumulative_weights``):
+    out[j] = sum_k (int_{-1}^tau T_k) vinv[k, j]."""
+    n = vinv.shape[0]
+    for j in range(n):
+        out[j] = 0.0
+    # k = 0, 1
+    i0 = tau + 1.0
+    i1 = (tau * tau - 1.0) / 2.0
+    for j in range(n):
+        out[j] += i0 * vinv[0, j] + i1 * vinv[1, j]
+    # T_{k+1} = 2 tau T_k - T_{k-1}; int T_k = (T_{k+1}/(k+1) - T_{k-1}/(k-1))/2 - c_k
+    tprev = tau  # T_{k-1} for k = 2
+    tcur = 2.0 * tau * tau - 1.0  # T_k
+    for k in range(2, n):
+        tnext = 2.0 * tau * tcur - tprev  # T_{k+1}
+        c = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
+        ik = (tnext / (k + 1) - tprev / (k - 1)) / 2.0 - c
+        for j in range(n):
+            out[j] += ik * vinv[k, j]
+        tprev = tcur
+        tcur = tnext
+
+
+@njit(cache=True)
+def _clenshaw(c, tau):
+    """sum_k c_k T_k(tau) and its tau-derivative."""
+    n = c.shape[0]
+    # value
+    b1 = 0.0
+    b2 = 0.0
+    for k in range(n - 1, 0, -1):
+        b0 = 2.0 * tau * b1 - b2 + c[k]
+        b2 = b1
+        b1 = b0
+    val = tau * b1 - b2 + c[0]
+    # derivative: T_k' = k U_{k-1}
+    d1 = 0.0
+    d2 = 0.0
+    for k in range(n - 1, 0, -1):
+        d0 = 2.0 * tau * d1 - d2 + k * c[k]
+        d2 = d1
+        d1 = d0
+    return val, d1
+
+
+@njit(cache=True)
+def _locate(e, u):
+    """Panel of u on the ascending edges e (clipped) and the local coordinate."""
+    P = e.shape[0] - 1
+    lo = 0
+    hi = P
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if u >= e[mid]:
+            lo = mid
+        else:
+            hi = mid
+    p = lo
+    tau = (2.0 * u - e[p] - e[p + 1]) / (e[p + 1] - e[p])
+    if tau < -1.0:
+        tau = -1.0
+    elif tau > 1.0:
+        tau = 1.0
+    return p, tau
+
+
+@njit(cache=True)
+def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl):
+    """(head_j, tail_j) for j < 3 at age t of row r into hd, tl: E[X^j; X <= t] and
+    E[X^j; X > t] (times f_Y), from the panel's nodal values with the cumulative weights at
+    t either way (``cw``: scratch; ``fullw``: the weights of the whole panel), so that each is
+    accurate relative to itself (as ``CondBatch.moments``)."""
+    e = E[r]
+    P = e.shape[0] - 1
+    if t <= 0.0:
+        for j in range(3):
+            hd[j] = 0.0
+            tl[j] = TT[j, r, 0]
+        return
+    u = math.log(t)
+    if u <= e[0]:
+        for j in range(3):
+            hd[j] = 0.0
+            tl[j] = TT[j, r, 0]
+        return
+    if u >= e[P]:
+        for j in range(3):
+            hd[j] = LH[j, r, P]
+            tl[j] = 0.0
+        return
+    p, tau = _locate(e, u)
+    _cw(tau, vinv, cw)
+    n = cw.shape[0]
+    for j in range(3):
+        a = 0.0
+        b = 0.0
+        for i in range(n):
+            w = MW[j, r, p, i]
+            a += cw[i] * w
+            b += (fullw[i] - cw[i]) * w
+        hd[j] = LH[j, r, p] + a
+        tl[j] = TT[j, r, p + 1] + b
+
+
+@njit(cache=True)
+def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl):
+    """:func:`_moments` at age t (> 0) of row r, and log k_y(t) with d log k / d log t, the
+    panel located once."""
+    e = E[r]
+    P = e.shape[0] - 1
+    u = math.log(t)
+    p, tau = _locate(e, u)
+    v, dv = _clenshaw(LK[r, p], tau)
+    if u <= e[0]:
+        for j in range(3):
+            hd[j] = 0.0
+            tl[j] = TT[j, r, 0]
+    elif u >= e[P]:
+        for j in range(3):
+            hd[j] = LH[j, r, P]
+            tl[j] = 0.0
+    else:
+        _cw(tau, vinv, cw)
+        n = cw.shape[0]
+        for j in range(3):
+            a = 0.0
+            b = 0.0
+            for i in range(n):
+                w = MW[j, r, p, i]
+                a += cw[i] * w
+                b += (fullw[i] - cw[i]) * w
+            hd[j] = LH[j, r, p] + a
+            tl[j] = TT[j, r, p + 1] + b
+    return v, dv * 2.0 / (e[p + 1] - e[p])
+
+
+@njit(cache=True)
+def _logk(r, t, E, LK):
+    """log k_y(t) and d log k / d log t on row r (inside the law's range)."""
+    e = E[r]
+    u = math.log(t)
+    p, tau = _locate(e, u)
+    v, dv = _clenshaw(LK[r, p], tau)
+    return v, dv * 2.0 / (e[p + 1] - e[p])
+
+
+@njit(cache=True)
+def _between(ha, ta, hb, tb):
+    if hb <= ta:
+        return hb - ha
+    return ta - tb
+
+
+@njit(cache=True)
+def _s_int(a, b, ha, ta, hb, tb):
+    """int_a^b S = E[(min(X, b) - a)^+] (b finite), from moments at a and b."""
+    m0 = _between(ha[0], ta[0], hb[0], tb[0])
+    m1 = _between(ha[1], ta[1], hb[1], tb[1])
+    v = m1 - a * m0
+    if v < 0.0:
+        v = 0.0
+    return v + (b - a) * tb[0]
+
+
+@njit(cache=True)
+def _old_square(B, C, hB, tB, hC, tC, finC):
+    """E[((min(X, C) - B)^+)^2] from moments at B and C (C infinite: finC False)."""
+    m0 = _between(hB[0], tB[0], hC[0], tC[0])
+    m1 = _between(hB[1], tB[1], hC[1], tC[1])
+    m2 = _between(hB[2], tB[2], hC[2], tC[2])
+    v = m2 - 2.0 * B * m1 + B * B * m0
+    if v < 0.0:
+        v = 0.0
+    if finC:
+        v += (C - B) * (C - B) * tC[0]
+    return v
+
+
+@njit(cache=True)
+def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS, ipk, ilast):
+    """C_y(l) on the rising branch of row r (log l = ll; l between m and the top rank),
+    bracketed first between the law's nodes (``XS``: log ages, ``GS``: log(S/k) there,
+    increasing from ``ipk`` to ``ilast``)."""
+    lo = math.log(ap[r])
+    hi = math.log(xtop[r])
+    a = ipk[r]
+    b = ilast[r]
+    if b > a and GS[r, a] < ll < GS[r, b]:
+        while b - a > 1:
+            mid = (a + b) // 2
+            if GS[r, mid] <= ll:
+                a = mid
+            else:
+                b = mid
+        if XS[r, a] > lo:
+            lo = XS[r, a]
+        if XS[r, b] < hi:
+            hi = XS[r, b]
+    elif b > a and ll >= GS[r, b]:
+        if XS[r, b] > lo:
+            lo = XS[r, b]
+    # g(u) = log(S/k) - ll is increasing on [lo, hi]
+    x = 0.5 * (lo + hi)
+    dxold = hi - lo
+    dx = dxold
+    for _ in range(100):
+        t = math.exp(x)
+        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl)
+        S = tl[0]
+        if S <= 0.0:
+            g = -1e300
+            dg = 0.0
+        else:
+            g = math.log(S) - lk - ll
+            dg = -t * math.exp(lk) / S - dlk
+            # the rounding level of g (logs of size |ll|): further steps follow the noise
+            if abs(g) <= 4e-16 * (abs(ll) + abs(lk) + 1.0):
+                break
+        if g > 0.0:
+            hi = x
+        else:
+            lo = x
+        bad = dg <= 0.0 or abs(2.0 * g) > abs(dxold * dg)
+        if not bad:
+            xn = x - g / dg
+            if xn <= lo or xn >= hi:
+                bad = True
+        if bad:
+            dxold = dx
+            xn = 0.5 * (lo + hi)
+        else:
+            dxold = dx
+        dx = abs(xn - x)
+        x = xn
+        if dx <= 1e-14 * max(abs(x), 1.0) or hi - lo <= 1e-14 * max(abs(x), 1.0):
+            break
+    return math.exp(x)
+
+
+@njit(cache=True)
+def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
+    """C_y(l) for each (row, level) pair: a_p at or below the minimal rank m, inf at or above
+    the top rank (``CondBatch.c_new``)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_)
+    hd = np.empty(3)
+    tl = np.empty(3)
+    for i in range(n):
+        r = rows[i]
+        l = levels[i]
+        if l >= top[r]:
+            out[i] = np.inf
+        elif l <= m[r]:
+            out[i] = ap[r]
+        else:
+            out[i] = _c_root(r, math.log(l), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, ap, xtop,
+                             cw, hd, tl, XS, GS, ipk, ilast)
+    return out
+
+
+
+@njit(cache=True)
+def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
+    """F(b) = int_b^C S - l (S(b) - S(C)) at b = e^x, dF/dx and the scale of F."""
+    b = math.exp(x)
+    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+    m0 = _between(hb[0], tb[0], hC[0], tC[0])
+    m1 = _between(hb[1], tb[1], hC[1], tC[1])
+    si = m1 - b * m0
+    if si < 0.0:
+        si = 0.0
+    if finC:
+        si += (C - b) * tC[0]
+    return si - l * m0, b * (l * math.exp(lk) - tb[0]), si + l * m0
+
+
+@njit(cache=True)
+def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
+    """B_y(l) with the rising end C (``CondBatch.b_old``): the root of
+    F(b) = int_b^C S - l (S(b) - S(C)) on [x_lo, a_p]; below x_lo, F is linear; NaN where
+    F(a_p) >= 0 (no old interval)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_)
+    hb = np.empty(3)
+    tb = np.empty(3)
+    hC = np.empty(3)
+    tC = np.empty(3)
+    fullw = _FULLW_C
+    vinv = _VINV_C
+    prev_r = -1
+    prev_b = np.nan
+    prev_l = np.nan
+    for i in range(n):
+        r = rows[i]
+        l = levels[i]
+        C = Cs[i]
+        finC = np.isfinite(C)
+        if finC:
+            _moments(r, C, E, MW, LH, TT, fullw, vinv, cw, hC, tC)
+        else:
+            for j in range(3):
+                hC[j] = LH[j, r, E.shape[1] - 1]
+                tC[j] = 0.0
+
+        lo = math.log(xlo[r])
+        hi = math.log(ap[r])
+        flo = _bF(lo, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+        fhi = _bF(hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+        if not (flo > 0.0 and fhi < 0.0):
+            if fhi >= 0.0:
+                out[i] = np.nan
+            else:
+                v = xlo[r] + flo / fY[r]
+                out[i] = v if v > 0.0 else 0.0
+            prev_r = -1
+            continue
+        # the previous pair of the same row at a lower level: B falls with the level, so the
+        # previous root bounds this one and is a close first point
+        x = 0.5 * (lo + hi)
+        if r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi:
+            xb = math.log(prev_b)
+            fb = _bF(xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+            if fb < 0.0:
+                hi = xb
+                x = xb - 1e-3 * max(abs(xb), 1.0)
+                if x <= lo:
+                    x = 0.5 * (lo + hi)
+            elif fb > 0.0:
+                lo = xb
+        dxold = hi - lo
+        dx = dxold
+        for _ in range(100):
+            f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+            if abs(f) <= 4e-16 * fs:
+                break
+            if f > 0.0:
+                lo = x
+            else:
+                hi = x
+            bad = df == 0.0 or abs(2.0 * f) > abs(dxold * df)
+            xn = 0.0
+            if not bad:
+                xn = x - f / df
+                if xn <= lo or xn >= hi:
+                    bad = True
+            if bad:
+                dxold = dx
+                xn = 0.5 * (lo + hi)
+            else:
+                dxold = dx
+            dx = abs(xn - x)
+            x = xn
+            if dx <= 1e-14 * max(abs(x), 1.0) or hi - lo <= 1e-14 * max(abs(x), 1.0):
+                break
+        out[i] = math.exp(x)
+        prev_r = r
+        prev_b = out[i]
+        prev_l = l
+    return out
+
+
+@njit(cache=True)
+def square_rows(rows, Bs, Cs, E, MW, LH, TT):
+    """E[((min(X, C) - B)^+)^2] for each (row, B, C) (``CondBatch.old_square``)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_)
+    hB = np.empty(3)
+    tB = np.empty(3)
+    hC = np.empty(3)
+    tC = np.empty(3)
+    for i in range(n):
+        r = rows[i]
+        C = Cs[i]
+        finC = np.isfinite(C)
+        _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB)
+        if finC:
+            _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)
+        else:
+            for j in range(3):
+                hC[j] = LH[j, r, E.shape[1] - 1]
+                tC[j] = 0.0
+        out[i] = _old_square(Bs[i], C, hB, tB, hC, tC, finC)
+    return out
+
+
+@njit(cache=True)
+def min_moments_rows(rows, Cs, E, MW, LH, TT):
+    """E[min(X, C)] and E[min(X, C)^2] for each (row, C) (C may be inf)."""
+    n = rows.shape[0]
+    o1 = np.empty(n)
+    o2 = np.empty(n)
+    cw = np.empty(NCHEB_)
+    hd = np.empty(3)
+    tl = np.empty(3)
+    for i in range(n):
+        r = rows[i]
+        C = Cs[i]
+        if not np.isfinite(C):
+            P = E.shape[1] - 1
+            o1[i] = LH[1, r, P]
+            o2[i] = LH[2, r, P]
+            continue
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl)
+        o1[i] = hd[1] + C * tl[0]
+        o2[i] = hd[2] + C * C * tl[0]
+    return o1, o2
+
+
+def law_arrays(cb) -> dict:
+    """The arrays of a :class:`~qtheory.engine.soap_conditional.CondBatch` the kernels read
+    (contiguous): panel edges, nodal weights, cumulative ends, log-density coefficients."""
+    kn = np.maximum(cb.kn, 1e-300)
+    lk = np.log(kn)  # (n, P, 17) at the panel nodes
+    return dict(
+        XS=np.ascontiguousarray(np.log(cb._node_x), float),
+        GS=np.ascontiguousarray(cb._node_lih, float),
+        ipk=np.ascontiguousarray(cb._node_ipk, np.int64),
+        ilast=np.ascontiguousarray(cb._node_ilast, np.int64),
+        E=np.ascontiguousarray(cb.edges, float),
+        MW=np.ascontiguousarray(np.stack(cb.mw), float),
+        LH=np.ascontiguousarray(np.stack(cb.L), float),
+        TT=np.ascontiguousarray(np.stack(cb.T), float),
+        LK=np.ascontiguousarray(lk @ _VINV.T, float),
+    )
+
+
+@njit(cache=True)
+def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
+    """phi(b) = int_a^b S - (S(a) - S(b)) S(b)/k(b) at b = e^x (zero at the optimum b*),
+    d phi / dx and the scale of phi."""
+    b = math.exp(x)
+    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+    ih = tb[0] / math.exp(lk)
+    m0 = _between(ha[0], ta[0], hb[0], tb[0])
+    si = _s_int(a, b, ha, ta, hb, tb)
+    return si - m0 * ih, m0 * (b + ih * dlk), abs(si)
+
+
+@njit(cache=True)
+def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
+    """The Gittins rank r(y, a) at ages a <= a_p (``CondBatch.rank_falling``): the ratio
+    int_a^b* S / (S(a) - S(b*)) at the root b* of phi in [max(a_p, a), min(x_top, bhi)], the
+    mean residual life where phi stays positive, 1/h(a) at the peak."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_)
+    ha = np.empty(3)
+    ta = np.empty(3)
+    hb = np.empty(3)
+    tb = np.empty(3)
+    fullw = _FULLW_C
+    vinv = _VINV_C
+    prev_r = -1
+    prev_a = 0.0
+    prev_b = np.nan
+    for i in range(n):
+        r = rows[i]
+        a = ages[i]
+        _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta)
+        top = xtop[r]
+        if bhi[i] < top:
+            top = bhi[i]
+        lo = math.log(max(ap[r], a))
+        hi = math.log(top)
+        flo = _rank_phi(lo, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+        fhi = _rank_phi(hi, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+        if not fhi < 0.0:
+            # the optimum is b = infinity: the mean residual life
+            Ia = ta[1] - a * ta[0]
+            if Ia < 0.0:
+                Ia = 0.0
+            out[i] = Ia / ta[0]
+            prev_r = -1
+            continue
+        x = lo
+        if flo > 0.0:
+            x = 0.5 * (lo + hi)
+            # the previous age of the same row: b* falls with the age, so the previous
+            # optimum bounds this one and is a close first point
+            if r == prev_r and a >= prev_a and lo < math.log(prev_b) < hi:
+                xb = math.log(prev_b)
+                fb = _rank_phi(xb, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+                if fb < 0.0:
+                    hi = xb
+                    x = xb - 1e-3 * max(abs(xb), 1.0)
+                    if x <= lo:
+                        x = 0.5 * (lo + hi)
+                elif fb > 0.0:
+                    lo = xb
+            dxold = hi - lo
+            dx = dxold
+            for _ in range(100):
+                f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+                if abs(f) <= 1e-15 * fs:
+                    break
+                if f > 0.0:
+                    lo = x
+                else:
+                    hi = x
+                bad = df == 0.0 or abs(2.0 * f) > abs(dxold * df)
+                xn = 0.0
+                if not bad:
+                    xn = x - f / df
+                    if xn <= lo or xn >= hi:
+                        bad = True
+                if bad:
+                    dxold = dx
+                    xn = 0.5 * (lo + hi)
+                else:
+                    dxold = dx
+                dx = abs(xn - x)
+                x = xn
+                if dx <= 1e-12 * max(abs(x), 1.0) or hi - lo <= 1e-12 * max(abs(x), 1.0):
+                    break
+        b = math.exp(x)
+        prev_r = r
+        prev_a = a
+        prev_b = b
+        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+        ih = tb[0] / math.exp(lk)
+        if b - a > 1e-3 * a:
+            out[i] = _s_int(a, b, ha, ta, hb, tb) / _between(ha[0], ta[0], hb[0], tb[0])
+        else:
+            out[i] = ih
+    return out
+
+
+@njit(cache=True)
+def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
+    """1/hazard S(t)/k(t) of X | y at each (row, age) (inside the law's range)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_)
+    hd = np.empty(3)
+    tl = np.empty(3)
+    for i in range(n):
+        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+        out[i] = tl[0] / math.exp(lk)
+    return out
+
+
+class Compiled:
+    """The kernels bound to one :class:`~qtheory.engine.soap_conditional.CondBatch`, with the
+    batch methods' shapes: one row per prediction (``rank_falling``, ``c_new``, ``b_old``)."""
+
+    def __init__(self, cb):
+        self.cb = cb
+        self.A = law_arrays(cb)
+
+    def _args(self):
+        A = self.A
+        return A["E"], A["MW"], A["LH"], A["TT"], A["LK"]
+
+    @staticmethod
+    def _rows(shape):
+        return np.repeat(np.arange(shape[0]), int(np.prod(shape[1:], dtype=int)))
+
+    def rank_falling(self, a, b_hi=None):
+        a = np.asarray(a, float)
+        rows = self._rows(a.shape)
+        bh = np.full(a.shape, np.inf) if b_hi is None else np.broadcast_to(
+            np.asarray(b_hi, float).reshape((-1,) + (1,) * (a.ndim - 1)), a.shape)
+        cb = self.cb
+        return rank_rows(rows, np.ascontiguousarray(a.ravel()), np.ascontiguousarray(bh.ravel()),
+                         *self._args(), cb.ap, cb.xtop).reshape(a.shape)
+
+    def c_new(self, l):
+        l = np.asarray(l, float)
+        rows = self._rows(l.shape)
+        cb, A = self.cb, self.A
+        return c_new_rows(rows, np.ascontiguousarray(l.ravel()), *self._args(), cb.ap, cb.xtop,
+                          cb.m, cb.top_rank, A["XS"], A["GS"], A["ipk"], A["ilast"]).reshape(l.shape)
+
+    def inv_h(self, t):
+        t = np.asarray(t, float)
+        rows = self._rows(t.shape)
+        return inv_h_rows(rows, np.ascontiguousarray(t.ravel()), *self._args()).reshape(t.shape)
+
+    def b_old(self, l, C):
+        l, C = np.broadcast_arrays(np.asarray(l, float), np.asarray(C, float))
+        rows = self._rows(l.shape)
+        cb = self.cb
+        return b_old_rows(rows, np.ascontiguousarray(l.ravel()), np.ascontiguousarray(C.ravel()),
+                          *self._args(), cb.ap, cb.xlo, cb.fY).reshape(l.shape)

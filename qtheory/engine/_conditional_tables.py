@@ -1,0 +1,264 @@
+r"""Per-prediction tables of the level functions' integrands for ConditionalGittins on a
+multiplicative prediction law (:mod:`qtheory.engine.soap_conditional`).
+
+The level functions integrate, over the prediction :math:`y`, quantities of the conditional
+law :math:`X \mid Y = y` at the level :math:`\ell` (``docs/soap_predictions.md``, sections 3-5):
+
+.. math::
+    N(\ell) = \int_0^{y_0} f_Y(y) E[\min(X, C_y(\ell)) \mid y] dy, \qquad
+    S_2(\ell) = \int_0^{y_0} f_Y E[\min(X, C_y)^2 \mid y] dy
+              + \int_{y_0}^{y_1} f_Y E[((\min(X, C_y) - B_y)^+)^2 \mid y] dy.
+
+The y-rules of :func:`qtheory.engine.soap_conditional.level_values` put their nodes at
+level-dependent predictions (the integrand of :math:`N` jumps at :math:`y_0(\ell)`). Instead of
+building the conditional law at each of those nodes, the three integrands are tabulated once as
+smooth functions of two coordinates and interpolated (tensor Chebyshev, 17 Chebyshev-Lobatto
+points a panel each way):
+
+* the head (:math:`\ell \ge r(y, 0)`): :math:`u = \log y` and
+  :math:`\omega = \log(\ell / r(y, 0)) / \log(\ell_{top}(y) / r(y, 0)) \in [0, 1]`, the
+  level's place between :math:`r(y, 0)` and the top rank :math:`\ell_{top} = 1/h_y(x_{top})`
+  (panels halved towards 1: :math:`C_y(\ell)` runs to the truncation end there, like
+  :math:`1/(1 - \ell)` on Exp/Exp), the two moments as fractions of :math:`E[X \mid y]` and
+  :math:`E[X^2 \mid y]` (fraction 1 from the top rank on, :math:`C_y = \infty`);
+* the old intervals (:math:`m(y) < \ell < r(y, 0)`, :math:`m` the minimal rank): :math:`u` and
+  :math:`q = \sqrt{(\ell - m)/(r(y, 0) - m)} \in [0, 1]` (the interval :math:`[B, C)` opens like
+  :math:`\sqrt{\ell - m}` at the hazard's peak, so the integrand is smooth in :math:`q`), split
+  at the top rank (below it :math:`C_y` is finite and runs to the truncation end: panels halved
+  towards it; above it the interval is :math:`[B, \infty)`), as a fraction of
+  :math:`E[X^2 \mid y]`.
+
+The y-panels (width 1.5) have an edge, with panels halved towards it, where :math:`r(y, 0)`
+reaches the top rank, and an edge where the hazard's peak reaches the truncation end of the
+conditional law (there the minimal rank, and with it :math:`q`, has a kink). Each table entry is
+computed on the conditional law of its row (:class:`~qtheory.engine.soap_conditional.CondBatch`:
+roots of the rank equations on its exact cumulative integrals, by the compiled kernels of
+:mod:`qtheory.engine._conditional_kernels`). Measured against the laws built at the y-rules'
+nodes (``tests/test_soap_conditional.py``): on Exp/Exp :math:`N` within 1.2e-12 and
+:math:`S_2` within 1.1e-10 (relative, floored at 1e-3 of :math:`E[X]`, :math:`E[X^2]`), on
+LogNormal(1) sizes with log-normal(0.5) predictions 6e-16 and 3.2e-12.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .soap_exact import _TN, _VINV, NCHEB, _cheb_T
+
+
+def _panel_nodes(edges: np.ndarray) -> np.ndarray:
+    """Chebyshev-Lobatto points on each panel (panels, NCHEB)."""
+    lo, hi = edges[:-1, None], edges[1:, None]
+    return lo + (hi - lo) * (_TN[None, :] + 1.0) / 2.0
+
+
+def _locate(edges: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Panel index and local coordinate in [-1, 1] of ``x`` (clipped to the panels' range)."""
+    j = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
+    lo, hi = edges[j], edges[j + 1]
+    return j, np.clip((2.0 * x - lo - hi) / (hi - lo), -1.0, 1.0)
+
+
+class Cheb1:
+    """A piecewise Chebyshev interpolant on ``edges`` from values at the panels' points."""
+
+    def __init__(self, edges: np.ndarray, values: np.ndarray):
+        self.edges = np.asarray(edges, float)
+        self.coef = np.asarray(values, float) @ _VINV.T
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.asarray(x, float)
+        j, t = _locate(self.edges, x.ravel())
+        return np.einsum("qa,qa->q", _cheb_T(t, NCHEB), self.coef[j]).reshape(x.shape)
+
+
+class Cheb2:
+    """A tensor piecewise Chebyshev interpolant on panels ``ue`` x ``we`` from values at the
+    panels' points (shape (len(ue) - 1, NCHEB, len(we) - 1, NCHEB))."""
+
+    def __init__(self, ue: np.ndarray, we: np.ndarray, values: np.ndarray):
+        self.ue, self.we = np.asarray(ue, float), np.asarray(we, float)
+        c = np.einsum("ia,pajb->pijb", _VINV, values)
+        self.coef = np.ascontiguousarray(np.einsum("pijb,kb->pjik", c, _VINV))  # (pu, pw, i, k)
+        self.values = values
+
+    def __call__(self, u, w, chunk: int = 8192) -> np.ndarray:
+        u, w = np.broadcast_arrays(np.asarray(u, float), np.asarray(w, float))
+        shape = u.shape
+        u, w = u.ravel(), w.ravel()
+        out = np.empty(u.size)
+        for s in range(0, u.size, chunk):
+            ju, tu = _locate(self.ue, u[s:s + chunk])
+            jw, tw = _locate(self.we, w[s:s + chunk])
+            c = self.coef[ju, jw]  # (q, 17, 17)
+            out[s:s + chunk] = np.einsum("qi,qik,qk->q", _cheb_T(tu, NCHEB), c, _cheb_T(tw, NCHEB))
+        return out.reshape(shape)
+
+    def tail(self) -> float:
+        """The largest of the last three coefficients either way, relative to the largest
+        value (an estimate of the interpolation error)."""
+        scale = max(float(np.max(np.abs(self.values))), 1e-300)
+        c = self.coef
+        return float(max(np.max(np.abs(c[:, :, -3:, :])), np.max(np.abs(c[:, :, :, -3:])))) / scale
+
+
+def _graded(a: float, b: float, width: float, toward: str = "", levels: int = 10) -> np.ndarray:
+    """Panel edges on [a, b] of at most ``width``, the panel at the ``toward`` end ("a" or
+    "b") halved ``levels`` times (a feature sits at that end)."""
+    if not b > a:
+        return np.array([a, b])
+    n = max(1, int(np.ceil((b - a) / width)))
+    e = list(np.linspace(a, b, n + 1))
+    if toward == "b":
+        h = e[-1] - e[-2]
+        e = e[:-1] + [b - h * 2.0 ** -k for k in range(1, levels + 1)] + [b]
+    elif toward == "a":
+        h = e[1] - e[0]
+        e = [a] + [a + h * 2.0 ** -k for k in range(levels, 0, -1)] + e[1:]
+    return np.unique(np.array(e))
+
+
+#: the head's fraction coordinate (the level between r(y, 0) and the top rank), panels halved
+#: towards the top rank, where C_y(l) runs to the truncation end
+HEAD_W = np.concatenate([[0.0, 0.25], 1.0 - 2.0 ** -np.arange(1, 7), [1.0]])
+#: the old intervals below the top rank: panels halved towards it (and towards r(y, 0))
+OLD1_W = np.concatenate([[0.0, 0.25], 1.0 - 2.0 ** -np.arange(1, 6), [1.0]])
+#: the old intervals [B, inf) above the top rank
+OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
+
+
+class LevelTables:
+    r"""The three integrands of the level functions tabulated on a fixed set of predictions
+    (module docstring): built once per (size law, factor law) from about 1,250 conditional
+    laws (850 rows on Exp/Exp and 400 for locating the two edges), the roots by
+    :mod:`qtheory.engine._conditional_kernels`."""
+
+    def __init__(self, lc, ywidth: float = 1.5):
+        from . import _conditional_kernels as K
+        from .soap_conditional import CondBatch
+
+        self.lc = lc
+        ulo, uhi = lc.uylo, lc.uyhi
+
+        def laws(u):
+            return CondBatch(lc.size, lc.factor, np.exp(np.asarray(u, float)), lc.panels_n, lc.xr)
+
+        def crossing(g, lo, hi, rounds=5, k=40):
+            """The first u where g(u) > 0 (None where g <= 0 throughout; lo where g(lo) > 0)."""
+            for _ in range(rounds):
+                us = np.linspace(lo, hi, k)
+                v = g(us)
+                if not v.any():
+                    return None
+                j = int(np.argmax(v))
+                if j == 0:
+                    return lo
+                lo, hi = us[j - 1], us[j]
+            return 0.5 * (lo + hi)
+
+        # u_c: r(y, 0) reaches the top rank (beyond it C_y = inf at every level >= r(y, 0));
+        # u_s: the hazard's peak reaches the truncation end (the minimal rank has a kink there)
+        uc = crossing(lambda u: lc.lr0(u) > np.log(laws(u).top_rank), ulo, uhi)
+        us = crossing(lambda u: (lambda c: c.ap >= c.xtop * (1 - 1e-12))(laws(u)), ulo, uhi)
+        uc = uhi if uc is None else uc
+        self.uc, self.us = uc, us
+        # ---- rows of the old intervals (the whole range) and the moments E[X^j | y] f_Y ----
+        pieces = [_graded(ulo, uc, ywidth, "b")]
+        if uc < uhi:
+            ue_end = uhi if us is None or us <= uc else us
+            pieces.append(_graded(uc, ue_end, ywidth, "a"))
+            if us is not None and uc < us < uhi:
+                pieces.append(_graded(us, uhi, ywidth))
+        ue = np.unique(np.concatenate(pieces))
+        ue = ue[np.concatenate([[True], np.diff(ue) > 1e-12])]
+        uy = _panel_nodes(ue)
+        cb = laws(uy.ravel())
+        A = K.law_arrays(cb)
+        n = cb.y.size
+        r0 = np.exp(lc.lr0(uy.ravel()))
+        m, top = cb.m, cb.top_rank
+        I0, M20 = cb.T[1][:, 0], cb.T[2][:, 0]
+        npan = ue.size - 1
+        self.ue = ue
+        self.lI0 = Cheb1(ue, np.log(I0).reshape(npan, NCHEB))
+        self.lM20 = Cheb1(ue, np.log(M20).reshape(npan, NCHEB))
+        self.lm = Cheb1(ue, np.log(m).reshape(npan, NCHEB))
+        self.ltop = Cheb1(ue, np.log(top).reshape(npan, NCHEB))
+        args = (A["E"], A["MW"], A["LH"], A["TT"], A["LK"])
+        croot = (cb.ap, cb.xtop, m, top, A["XS"], A["GS"], A["ipk"], A["ilast"])
+        qtop = np.where(top >= r0, 1.0, np.sqrt(np.clip((top - m) / np.maximum(r0 - m, 1e-300), 0.0, 1.0)))
+
+        def old_values(trows, lv):
+            rows = np.repeat(trows, lv.shape[1])
+            lf = lv.ravel()
+            C = K.c_new_rows(rows, lf, *args, *croot)
+            B = K.b_old_rows(rows, lf, C, *args, cb.ap, cb.xlo, cb.fY)
+            ok = np.isfinite(B) & (lf > m[rows])
+            v = K.square_rows(rows, np.where(ok, B, 0.0), C, A["E"], A["MW"], A["LH"], A["TT"])
+            return (np.where(ok, v, 0.0) / M20[rows]).reshape(lv.shape)
+
+        def sub_table(lo_u, hi_u, wedges, q_of_s):
+            """A table of the old intervals on the panels of ue inside [lo_u, hi_u]."""
+            keep = (ue[:-1] >= lo_u - 1e-12) & (ue[1:] <= hi_u + 1e-12)
+            if not keep.any():
+                return None
+            j = np.nonzero(keep)[0]
+            e = np.concatenate([ue[j], [ue[j[-1] + 1]]])
+            rows = (j[:, None] * NCHEB + np.arange(NCHEB)[None, :]).ravel()
+            sn = _panel_nodes(wedges).ravel()
+            q = q_of_s(qtop[rows][:, None], sn[None, :])
+            lv = m[rows][:, None] + q ** 2 * (r0 - m)[rows][:, None]
+            vals = old_values(rows, lv)
+            return Cheb2(e, wedges, vals.reshape(j.size, NCHEB, wedges.size - 1, NCHEB))
+
+        # below the top rank (up to u_s: beyond, the minimal rank is the top rank), and the
+        # intervals [B, inf) above it (from u_c)
+        self.O1 = sub_table(ulo, uhi if us is None else us, OLD1_W, lambda qt, s: qt * s)
+        self.O2 = sub_table(uc, uhi, OLD2_W, lambda qt, s: qt + (1.0 - qt) * s)
+        # ---- the head: rows up to u_c ----
+        self.head = uc > ulo
+        if self.head:
+            he = ue[ue <= uc + 1e-12]
+            hp = he.size - 1
+            hrows = np.arange(hp * NCHEB)  # the first rows of the old table's rows
+            w = _panel_nodes(HEAD_W).ravel()
+            lv = np.exp(np.log(r0[hrows])[:, None] * (1 - w[None, :]) + np.log(top[hrows])[:, None] * w[None, :])
+            rows = np.repeat(hrows, w.size)
+            C = K.c_new_rows(rows, lv.ravel(), *args, *croot)
+            e1, e2 = K.min_moments_rows(rows, C, A["E"], A["MW"], A["LH"], A["TT"])
+            sh = (hp, NCHEB, HEAD_W.size - 1, NCHEB)
+            self.H1 = Cheb2(he, HEAD_W, (e1 / I0[rows]).reshape(sh))
+            self.H2 = Cheb2(he, HEAD_W, (e2 / M20[rows]).reshape(sh))
+        self.rows = n
+
+    def node_values(self, L: np.ndarray, uA: np.ndarray, uB: np.ndarray):
+        """The integrands at the nodes of ``soap_conditional.level_nodes`` (as
+        ``soap_conditional.node_values_exact``), from the tables."""
+        lc = self.lc
+        L = np.asarray(L, float)
+        lA = np.broadcast_to(L[:, None], uA.shape)
+        I0, M20 = np.exp(self.lI0(uA)), np.exp(self.lM20(uA))
+        phi, s2a = I0.copy(), M20.copy()
+        if self.head:
+            lr0 = lc.lr0(uA)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                om = (np.log(lA) - lr0) / (self.ltop(uA) - lr0)
+            inside = (uA < self.uc) & (om < 1.0) & np.isfinite(om)
+            if inside.any():
+                u, o = uA[inside], np.clip(om[inside], 0.0, 1.0)
+                phi[inside] *= self.H1(u, o)
+                s2a[inside] *= self.H2(u, o)
+        lB = np.broadcast_to(L[:, None], uB.shape)
+        m, r0, top = np.exp(self.lm(uB)), np.exp(lc.lr0(uB)), np.exp(self.ltop(uB))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.sqrt(np.clip((lB - m) / (r0 - m), 0.0, 1.0))
+            qtop = np.where(top >= r0, 1.0, np.sqrt(np.clip((top - m) / np.maximum(r0 - m, 1e-300), 0.0, 1.0)))
+        below = (q <= qtop) | (qtop >= 1.0 - 1e-12)
+        s1 = np.where(qtop > 0, np.clip(q / np.where(qtop > 0, qtop, 1.0), 0.0, 1.0), 0.0)
+        s2 = np.clip((q - qtop) / np.maximum(1.0 - qtop, 1e-300), 0.0, 1.0)
+        v = np.zeros(uB.shape)
+        if self.O1 is not None:
+            v = np.where(below, self.O1(uB, s1), v)
+        if self.O2 is not None:
+            v = np.where(below, v, self.O2(uB, s2))
+        s2b = np.where(q > 0, v, 0.0) * np.exp(self.lM20(uB))
+        return phi, s2a, s2b
