@@ -848,6 +848,10 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
 
     if not model.size.is_discrete and rdb.supported(model, pol):
         return rdb.build(model, pol, x, waiting)
+    from . import response_distribution_bounce as rdbo
+
+    if rdbo.supported(model, pol):  # SRPT-Bounce on a continuous law Y = XZ
+        return rdbo.build(model, pol, x, y, waiting)
     tr = GenericTransform(model, pol, x, y, waiting=waiting)
     euler = (li.EULER_A, EULER_N_KINKS, EULER_M_KINKS)
     label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}") + \
