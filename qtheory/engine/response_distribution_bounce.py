@@ -54,7 +54,8 @@ Means and second moments are the closed forms of the same pieces (busy-period cu
 :math:`\mathrm{Var}[W\mid R] + \int_0^x \lambda N_2(r(a))/(1 - \lambda N(r(a)))^3da`,
 :math:`N_k(v) = E[X^{new}[v]^k]`).
 
-Derivation: ``docs/response_time_distribution.md`` (section 6.4).
+Derivation: above, with the conventions of ``docs/soap_predictions.md`` (sections 3-5) and the
+decomposition of ``docs/response_time_distribution.md`` (sections 1, 5 and 6).
 """
 
 from __future__ import annotations
@@ -128,12 +129,9 @@ def new_law(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.ndar
         F = rule.f.cdf(v[:, None] / X) - rule.f.cdf(np.maximum(1.0 - v[:, None] / X, 0.0))
     WA = W * np.maximum(F, 0.0)
     # the capped part p = XZ + v on (v, 2v)
-    nodes, wgl = _gl(ORDER)
     bps = _size_bps(rule)
-    P = np.empty((v.size, 0))
-    WB = np.empty((v.size, 0))
     rows_p, rows_w = [], []
-    for i, vi in enumerate(v):
+    for vi in v:
         e = [vi * f for f in P_EDGES] + [vi / (1.0 - kk) for kk in k if kk < 1.0] + list(bps)
         e = np.unique([c for c in e if vi <= c <= 2 * vi])
         pp, ww = panels(e)
@@ -339,6 +337,13 @@ class BounceTransform:
         grid = log_tgrid(edges, math.exp(edges[0]))
         Xn, Wn = new_law(rule, grid.t, bounce)
         X1, W1 = old_piece(rule, grid.t, bounce)
+        exact = None
+        if x is not None:
+            # a class: eta and V at its R and d = x - y computed at those levels (V_v oscillates
+            # in v like e^{-s v} through the old piece: interpolated at y it was 1e-6 off at
+            # s = 2 + 150i), the grid only for the integral over the levels
+            lv = np.array([max(float(d[0]), 1e-300), float(max(ys[0], d[0]) if bounce else ys[0])])
+            exact = (lv, *new_law(rule, lv, bounce), *old_piece(rule, lv, bounce))
         yp, ycoef = grid.locate(ys)
         _, ybasis = grid._interp(ys)
         pd, cd = grid.locate(d)
@@ -351,7 +356,8 @@ class BounceTransform:
         return dict(grid=grid, Xn=Xn, Wn=Wn, X1=X1, W1=W1, ys=ys, yp=yp.astype(np.int64),
                     ycoef=np.ascontiguousarray(ycoef), ybasis=np.ascontiguousarray(ybasis),
                     jrow=j.astype(np.int64), xq=xq, wq=wq, yq=yq, d=d, pd=pd.astype(np.int64),
-                    cd=np.ascontiguousarray(cd_ok), bd=np.ascontiguousarray(bd), a=a, m=m, rd=rd)
+                    cd=np.ascontiguousarray(cd_ok), bd=np.ascontiguousarray(bd), a=a, m=m, rd=rd,
+                    exact=exact)
 
     # -- the grid's functions --------------------------------------------------------------------
     def _cum(self, f: np.ndarray, p: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -376,12 +382,14 @@ class BounceTransform:
     def _m(X, W, k):
         return np.sum(W * X ** k, axis=1)
 
-    def _waiting_grid(self):
-        """Mean and variance of :math:`W` at the grid's levels (busy-period cumulants and the
-        expansion of :math:`\tilde V`), and :math:`P(W = 0)`."""
+    def _waiting_grid(self, laws=None):
+        r"""Mean and variance of :math:`W` at the grid's levels (``laws``: at those of these
+        ``(Xn, Wn, X1, W1)``; busy-period cumulants and the expansion of :math:`\tilde V`), and
+        :math:`P(W = 0)`."""
         lam = self.lam
-        o1, o2, o3 = (self._m(self.Xn, self.Wn, k) for k in (1, 2, 3))
-        p1, p2, p3 = (self._m(self.X1, self.W1, k) for k in (1, 2, 3))
+        Xn, Wn, X1, W1 = laws or (self.Xn, self.Wn, self.X1, self.W1)
+        o1, o2, o3 = (self._m(Xn, Wn, k) for k in (1, 2, 3))
+        p1, p2, p3 = (self._m(X1, W1, k) for k in (1, 2, 3))
         r0 = 1.0 - lam * o1
         a1, a2 = lam * p2 / (2 * r0), lam * p3 / (6 * r0)
         b1, b2 = lam * o2 / (2 * r0), lam * o3 / (6 * r0)
@@ -391,32 +399,45 @@ class BounceTransform:
         varw = varv / r0 ** 2 + ev * lam * o2 / r0 ** 3
         return ew, varw, 1.0 - lam * (o1 + p1)
 
-    def _at_R(self, f: np.ndarray) -> np.ndarray:
+    def _at_R(self, f: np.ndarray, fe: np.ndarray | None = None) -> np.ndarray:
+        """``f`` (on the grid) at each class's R; a class: ``fe`` (at its exact levels d, R)."""
+        if self.exact is not None:
+            return fe[..., 1:2]
         fy, fd = self._class_values(f)
         return np.where(self.rd, fd, fy)
 
-    def _residence(self, f: np.ndarray) -> np.ndarray:
-        r""":math:`a_q (F(y_q) - F(d_q)) + m_q f(d_q)`, :math:`F` the cumulative of ``f``."""
-        Cy = self._cum(f, self.yp, self.ycoef)[self.jrow]
+    def _residence(self, f: np.ndarray, fe: np.ndarray | None = None) -> np.ndarray:
+        r""":math:`a_q (F(y_q) - F(d_q)) + m_q f(d_q)`, :math:`F` the cumulative of ``f`` on the
+        grid (a class: :math:`f(d)` from ``fe``, its exact levels)."""
+        Cy = self._cum(f, self.yp, self.ycoef)[..., self.jrow]
         Cd = self._cum(f, self.pd, self.cd)
-        fd = self._at(f, self.pd, self.bd)
+        fd = fe[..., 0:1] if self.exact is not None else self._at(f, self.pd, self.bd)
         return self.a * (Cy - Cd) + self.m * fd
+
+    def _exact_laws(self):
+        _, Xn, Wn, X1, W1 = self.exact
+        return Xn, Wn, X1, W1
 
     def class_moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance of each class's :math:`T` (of :math:`W` if ``waiting``)."""
         lam = self.lam
+        ex = self.exact is not None
         ew, varw, _ = self._waiting_grid()
-        mw, vw = self._at_R(ew), self._at_R(varw)
+        ewe, varwe, _ = self._waiting_grid(self._exact_laws()) if ex else (None, None, None)
+        mw, vw = self._at_R(ew, ewe), self._at_R(varw, varwe)
         if self.waiting:
             return mw, vw
-        n1 = self._m(self.Xn, self.Wn, 1)
-        n2 = self._m(self.Xn, self.Wn, 2)
-        f1 = 1.0 / (1.0 - lam * n1)
-        f2 = lam * n2 / (1.0 - lam * n1) ** 3
+
+        def fs(Xn, Wn):
+            n1, n2 = self._m(Xn, Wn, 1), self._m(Xn, Wn, 2)
+            return 1.0 / (1.0 - lam * n1), lam * n2 / (1.0 - lam * n1) ** 3
+
+        f1, f2 = fs(self.Xn, self.Wn)
+        f1e, f2e = fs(*self._exact_laws()[:2]) if ex else (None, None)
         # the levels <= 0 of the residence (SPRPT's x > y: s (x - y)): no new jobs, rate 1
         length = self.a * (self.yq - self.d) + self.m
-        mean = mw + self._residence(f1) + (self.xq - length)
-        var = vw + self._residence(f2)
+        mean = mw + self._residence(f1, f1e) + (self.xq - length)
+        var = vw + self._residence(f2, f2e)
         return mean, var
 
     def moments(self) -> tuple[float, float]:
@@ -431,10 +452,12 @@ class BounceTransform:
         r""":math:`P(W = 0)` (waiting time) or :math:`P(T = x)` (a class): no old work and, for
         :math:`T`, no new job ahead during the residence,
         :math:`(1 - \rho_0 - \rho_1)\exp(-\lambda\int_0^x P(Y < r(a))\,da)`."""
+        ex = self.exact is not None
         _, _, p0 = self._waiting_grid()
-        a0 = self._at_R(p0)
+        a0 = self._at_R(p0, self._waiting_grid(self._exact_laws())[2] if ex else None)
         if not self.waiting:
-            a0 = a0 * np.exp(-self.lam * self._residence(self.Wn.sum(1)))
+            pe = self._exact_laws()[1].sum(1) if ex else None
+            a0 = a0 * np.exp(-self.lam * self._residence(self.Wn.sum(1), pe))
         return float(np.sum(self.wq * a0))
 
     # -- the transform -----------------------------------------------------------------------------
@@ -446,17 +469,28 @@ class BounceTransform:
             out[b:b + _S_BLOCK] = self._lst_block(np.ascontiguousarray(flat[b:b + _S_BLOCK]))
         return out.reshape(s.shape)
 
-    def grid_values(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r"""(:math:`\eta_v(s) - s`, :math:`\tilde V_v(\eta_v(s))`) at the grid's levels."""
+    def grid_values(self, s: np.ndarray, laws=None) -> tuple[np.ndarray, np.ndarray]:
+        r"""(:math:`\eta_v(s) - s`, :math:`\tilde V_v(\eta_v(s))`) at the grid's levels
+        (``laws``: at those of these ``(Xn, Wn, X1, W1)``, in increasing order)."""
         lam = self.lam
-        et = busy_eta(s, lam, self.Xn, self.Wn)
-        psi0 = _psi_at(et, self.Xn, self.Wn)
-        psi1 = _psi_at(et, self.X1, self.W1)
-        rho = lam * (self._m(self.Xn, self.Wn, 1) + self._m(self.X1, self.W1, 1))
+        Xn, Wn, X1, W1 = laws or (self.Xn, self.Wn, self.X1, self.W1)
+        et = busy_eta(s, lam, Xn, Wn)
+        psi0 = _psi_at(et, Xn, Wn)
+        psi1 = _psi_at(et, X1, W1)
+        rho = lam * (self._m(Xn, Wn, 1) + self._m(X1, W1, 1))
         V = ((1.0 - rho)[None, :] * et + lam * psi1) / (et - lam * psi0)
         return et - s[:, None], V
 
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        if self.exact is not None:  # a class: numpy, with its exact levels
+            G, _ = self.grid_values(s)
+            Ge, Ve = self.grid_values(s, self._exact_laws())
+            if self.waiting:
+                return Ve[:, 1]
+            e = self._residence(G, Ge)[:, 0]
+            if not self.shifted:
+                e = e + s * self.xq[0]
+            return Ve[:, 1] * np.exp(-e)
         G, V = self.grid_values(s)
         G = np.ascontiguousarray(G)
         V = np.ascontiguousarray(V)
