@@ -211,6 +211,8 @@ def test_cdf_is_a_cdf():
     dc = rtd(q, "srpt-bounce", x=1.5, y=1.0)
     assert dc.cdf(1.5) == pytest.approx(dc.atom0, abs=1e-12) and dc.cdf(1.5 * (1 - 1e-9)) == 0.0
     assert 0 < dc.atom0 < 1
+    # P(T = x) is the transform of T - x at s -> infinity (its rest falls like 1/s)
+    assert dc.atom0 == pytest.approx(float(dc._t.lst(np.array([1e6]))[0].real), rel=1e-4)
     assert "SRPT-Bounce" in dc.label and "y=1" in dc.label
 
 
