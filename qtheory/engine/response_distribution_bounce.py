@@ -144,7 +144,9 @@ def new_law(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.ndar
     for i in range(v.size):
         P[i, :rows_p[i].size] = rows_p[i]
         WB[i, :rows_w[i].size] = rows_w[i]
-    return np.concatenate([X, P], axis=1), np.concatenate([WA, WB], axis=1)
+    # the capped part first: the sizes' weights vanish above 2v, so each row ends in zeros,
+    # which the kernels skip (busy_eta and _psi_at stop at a row's last weight)
+    return np.concatenate([P, X], axis=1), np.concatenate([WB, WA], axis=1)
 
 
 def old_piece(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +177,8 @@ def old_piece(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         F = rule.f.cdf(np.maximum(1.0 - v[:, None] / X, 0.0)) - rule.f.cdf(v[:, None] / X)
     atom = np.sum(W * np.maximum(F, 0.0), axis=1)
-    return np.concatenate([P, (2 * v)[:, None]], axis=1), np.concatenate([Wp, atom[:, None]], axis=1)
+    # the atom first: the density's weights vanish above 2v (rows end in zeros, skipped)
+    return np.concatenate([(2 * v)[:, None], P], axis=1), np.concatenate([atom[:, None], Wp], axis=1)
 
 
 # ---- the classes ------------------------------------------------------------------------------------
@@ -335,8 +338,22 @@ class BounceTransform:
             top = float(ys.max())
         edges = _grid_edges(rule, top, x is not None, bounce and HALVE)
         grid = log_tgrid(edges, math.exp(edges[0]))
-        Xn, Wn = new_law(rule, grid.t, bounce)
-        X1, W1 = old_piece(rule, grid.t, bounce)
+        yp, ycoef = grid.locate(ys)
+        pd, cd = grid.locate(d)
+        if x is None:
+            Xn, Wn = new_law(rule, grid.t, bounce)
+            X1, W1 = old_piece(rule, grid.t, bounce)
+        else:
+            # a class reads the grid only through C(y) - C(d): the panels from d's to y's; the
+            # others get empty laws (eta = s, V = 1: they add nothing)
+            on = np.zeros(grid.t.size, bool)
+            p0, p1 = int(min(pd[0], yp[0])), int(max(pd[0], yp[0]))
+            on[grid.starts[p0]:grid.starts[p1] + grid.L] = True
+            Xs, Ws = new_law(rule, grid.t[on], bounce)
+            Xo, Wo = old_piece(rule, grid.t[on], bounce)
+            Xn, Wn = np.ones((grid.t.size, Xs.shape[1])), np.zeros((grid.t.size, Xs.shape[1]))
+            X1, W1 = np.ones((grid.t.size, Xo.shape[1])), np.zeros((grid.t.size, Xo.shape[1]))
+            Xn[on], Wn[on], X1[on], W1[on] = Xs, Ws, Xo, Wo
         exact = None
         if x is not None:
             # a class: eta and V at its R and d = x - y computed at those levels (V_v oscillates
@@ -344,9 +361,7 @@ class BounceTransform:
             # s = 2 + 150i), the grid only for the integral over the levels
             lv = np.array([max(float(d[0]), 1e-300), float(max(ys[0], d[0]) if bounce else ys[0])])
             exact = (lv, *new_law(rule, lv, bounce), *old_piece(rule, lv, bounce))
-        yp, ycoef = grid.locate(ys)
         _, ybasis = grid._interp(ys)
-        pd, cd = grid.locate(d)
         pdi, bd = grid._interp(d)
         # the basis and the cumulative of a point must read the same panel: the interpolation
         # clips below the first log panel (d < lo, where G is O(P(Y < lo)) = 1e-14 and m <= 2d)
