@@ -232,3 +232,23 @@ def test_percentiles_against_simulation(case):
         hw = halfwidth(r.percentile_ci[level], r.replications)
         # the histogram's bins add up to 1e-3 relative (hist_percentile)
         assert abs(r.percentiles[level] - e) <= hw + 1e-3 * e, (level, e, r.percentiles[level], hw)
+
+
+# ---- the other generic policies on continuous laws: an approximation ---------------------------------
+def test_discretised_approximation_against_closed_form():
+    """A generic policy that has no exact route on a continuous law (here PSJF's rank as a
+    qt.Rank with descriptor "size") gets the distribution of the evaluator's discretisation,
+    labelled an approximation; its true error (against PSJF's closed-form distribution) at p50,
+    p90, p99 and on the cdf is inside its error estimate (measured: 3e-4, 0.019, 0.41 against
+    estimates 0.045, 0.038, 0.80); a class is not covered."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    pol = qt.Rank(lambda d, a: d + 0.0 * a, descriptor="size")
+    d = rtd(q, pol)
+    ref = rtd(q, "psjf")
+    assert d.label.startswith("approximation:")
+    lv = [0.5, 0.9, 0.99]
+    assert np.all(np.abs(d.ppf(lv) - ref.ppf(lv)) <= d.ppf_error(lv))
+    t = np.array([0.5, 2.0, 10.0])
+    assert np.all(np.abs(d.cdf(t) - ref.cdf(t)) <= d.cdf_error(t) + 1e-9)
+    with pytest.raises(NotImplementedError, match="approximated"):
+        rtd(q, pol, x=1.0)
