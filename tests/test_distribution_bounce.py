@@ -34,13 +34,18 @@ BOUNCE = get_policy("srpt-bounce")
 CLASSES = [(0.5, 1.2), (1.5, 1.0), (3.0, 1.0)]  # x <= y, y < x <= 2y, x > 2y
 
 
+#: one size law and prediction law for the module: the joint rule and the load-free tables are
+#: cached on them (shared by the tests and the loads)
+SIZE = qt.Exponential(1.0)
+EXP_PRED = qt.ExponentialPrediction()
+
+
 def _model(load=0.8, pred=None):
-    return qt.MG1(load, qt.Exponential(1.0), pred or qt.ExponentialPrediction())
+    return qt.MG1(load, SIZE, pred or EXP_PRED)
 
 
 # ---- (a) SPRPT's rank through the same code ----------------------------------------------------
-@pytest.mark.parametrize("xy", [None, (1.3, 0.7), (0.4, 1.1)])
-@pytest.mark.parametrize("waiting", [False, True])
+@pytest.mark.parametrize("xy,waiting", [(None, False), ((0.4, 1.1), False), ((1.3, 0.7), True)])
 def test_sprpt_rank_reproduces_sprpt(xy, waiting):
     """With bounce=False the module's transform, moments and atom are SPRPT's (its own module,
     response_distribution_prediction) to 1e-12, and the inverted cdf to 1e-8."""
@@ -201,13 +206,13 @@ def test_cdf_is_a_cdf():
     """The unconditional and class cdfs of T are monotone, in [0, 1] and reach 1; the
     class's atom P(T = x) is the jump at x; percentiles invert the cdf."""
     q = _model(0.8)
-    t = np.geomspace(0.05, 2000, 14)
+    t = np.geomspace(0.05, 2000, 9)
     for d in (rtd(q, "srpt-bounce"), rtd(q, "srpt-bounce", x=1.5, y=1.0)):
         c = d.cdf(t)
         assert np.all(np.diff(c) >= -1e-9) and np.all(c >= -1e-9) and np.all(c <= 1 + 1e-9)
         assert c[-1] == pytest.approx(1.0, abs=1e-8)
-        p = d.ppf([0.7, 0.99])
-        assert d.cdf(p) == pytest.approx([0.7, 0.99], abs=1e-8)
+        p = d.ppf(0.9)
+        assert d.cdf(p) == pytest.approx(0.9, abs=1e-8)
     dc = rtd(q, "srpt-bounce", x=1.5, y=1.0)
     assert dc.cdf(1.5) == pytest.approx(dc.atom0, abs=1e-12) and dc.cdf(1.5 * (1 - 1e-9)) == 0.0
     assert 0 < dc.atom0 < 1
