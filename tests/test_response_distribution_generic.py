@@ -280,7 +280,7 @@ def test_errors():
     with pytest.raises(ValueError, match="has none"):
         rtd(_size_model(), "srpt-bounce")
     with pytest.raises(NotImplementedError, match="exact on discrete laws"):
-        rtd(qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction()), "srpt-bounce")
+        rtd(qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction()), "conditional-gittins", x=1.0, y=1.0)
     d = q.response_time_distribution("srpt-bounce", x=1.0, y=0.6)
     assert "SRPT-Bounce" in d.label and "y=0.6" in d.label
 

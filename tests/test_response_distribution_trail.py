@@ -271,7 +271,7 @@ def test_errors():
             return np.asarray(d, float) + 0 * np.asarray(a, float)
 
     with pytest.raises(NotImplementedError, match="exact on discrete laws"):  # the generic route
-        response_time_distribution(q, Mine(0.5))
+        response_time_distribution(q, Mine(0.5), x=1.0, y=0.7)  # (unconditional: approximated)
     d = q.response_time_distribution("trail-0.5", x=1.0, y=0.7)
     assert "TRAIL(c=0.5)" in d.label and "y=0.7" in d.label
 

@@ -1,0 +1,556 @@
+r"""Response-time and waiting-time distributions of SRPT-Bounce (rank :math:`r(y, a) = |y - a|`)
+on a continuous size law with a multiplicative prediction law :math:`Y = XZ` (:math:`Z`
+independent of :math:`X`, with a density: exponential, log-normal, uniform factors).
+
+SOAP's decomposition (Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5; the
+conventions of ``docs/soap_predictions.md``, sections 3-5) with the bounce's pieces:
+
+* worst future rank of a job :math:`(x, y)` at age :math:`a`:
+  :math:`r(a) = \sup_{[a, x)}|y - b| = \max(y - a, x - y)`, so :math:`R = r(0) = \max(y, x - y)`;
+  the residence runs through the levels :math:`v \in [y - x, y]` (:math:`x \le y`), through
+  :math:`[x - y, y]` then :math:`2(x - y)` of age at level :math:`x - y` (:math:`y < x \le 2y`),
+  or all :math:`x` at level :math:`x - y` (:math:`x > 2y`);
+* new jobs below level :math:`v`: a job with :math:`Y' < v` is ahead until its rank climbs back
+  to :math:`v` at age :math:`Y' + v`, so :math:`X^{new}[v] = \min(X, Y + v)\,1\{Y < v\}`;
+* old jobs at level :math:`R`: the ages with :math:`|Y' - a| \le R` are
+  :math:`[(Y' - R)^+, Y' + R]`: interval 0 gives :math:`X^{old}_0 = \min(X, Y + R)1\{Y \le R\}`
+  (:math:`= X^{new}[R]` on a continuous law), a job with :math:`Y' > R` one sparse piece
+  :math:`X^{old}_1 = \min\big((X - Y + R)^+, 2R\big)1\{Y > R\}`.
+
+Then
+
+.. math::
+    E[e^{-sT}\mid x, y] = \tilde V_R\big(\eta_R(s)\big)\,
+        \exp\Big(-\int_0^x \eta_{r(a)}(s)\,da\Big),\qquad
+    \eta_v(s) = s + \lambda E\big[1 - e^{-\eta_v(s) X^{new}[v]}\big],
+
+    \tilde V_R(u) = \frac{(1 - \rho_0 - \rho_1)u + \lambda E[1 - e^{-uX^{old}_1}]}
+                         {u - \lambda E[1 - e^{-uX^{old}_0}]},
+
+and :math:`E[e^{-sW}\mid x, y] = \tilde V_R(\eta_R(s))` (the waiting time depends on :math:`x`
+through :math:`R`). With :math:`Y = XZ` the laws at a level :math:`v` are, with the size rule of
+:mod:`qtheory.engine.response_distribution` split where the weights kink:
+
+* :math:`X^{new}[v]`: the value :math:`X` with weight
+  :math:`\big(F_Z(v/X) - F_Z((1 - v/X)^+)\big)^+` (the job finishes before its rank climbs back),
+  and the values :math:`p = XZ + v \in (v, 2v)` with the density
+  :math:`E[f_Z((p - v)/X)/X;\ X > p]`;
+* :math:`X^{old}_1`: the density :math:`E[f_Z(1 + (R - p)/X)/X;\ X > p]` on :math:`p \in (0, 2R)`
+  (SPRPT's piece, :mod:`qtheory.engine._joint_rule`) and an atom at :math:`2R` of mass
+  :math:`E[(F_Z(1 - R/X) - F_Z(R/X))^+]`.
+
+Every piece is at most :math:`2R` (:math:`2v`), so the waiting time has every moment. The
+unconditional law mixes the classes over the joint law (prediction panels of the prediction
+route, each row of sizes split at :math:`x = y` and :math:`x = 2y`, where :math:`R` and the
+residence change form); :math:`\eta_v` and :math:`\tilde V_v` are computed on the threshold grid
+of the prediction route (extended to the largest :math:`x - y`) and interpolated (Lagrange in
+:math:`\log v`), :math:`\int\eta_v\,dv` is the grid's cumulative integral of the same
+interpolant. With ``bounce=False`` the same code evaluates SPRPT's pieces (rank :math:`y - a`:
+:math:`X^{new}[v] = X1\{Y < v\}`, :math:`X^{old}_1 = (X - Y + R)^+1\{Y > R\}`, :math:`R = y`),
+which the tests compare with :mod:`qtheory.engine.response_distribution_prediction`.
+
+Means and second moments are the closed forms of the same pieces (busy-period cumulants:
+:math:`E[T\mid x, y] = E[W\mid R] + \int_0^x da/(1 - \lambda N(r(a)))` and the variance
+:math:`\mathrm{Var}[W\mid R] + \int_0^x \lambda N_2(r(a))/(1 - \lambda N(r(a)))^3da`,
+:math:`N_k(v) = E[X^{new}[v]^k]`).
+
+Derivation: above, with the conventions of ``docs/soap_predictions.md`` (sections 3-5) and the
+decomposition of ``docs/response_time_distribution.md`` (sections 1, 5 and 6).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ..laws._quadrature import ORDER, _gl, panels
+from ._joint_rule import FactorJointRule, log_tgrid
+from .response_distribution import _psi_at, busy_eta
+
+#: the p panels of the new jobs' capped part on (v, 2v): edges at v times these
+P_EDGES = (1.0, 1.125, 1.25, 1.5, 1.75, 2.0)
+#: the bounce's threshold grid: the prediction route's panels (1.0 wide in log v) halved. Its
+#: eta_v and V_v have more structure than SPRPT's (the capped new jobs); measured on Exp(1)
+#: sizes at load 0.95, class (0.5, 1.2) against soap_factor's mean: log-normal(0.5)
+#: predictions 1.6e-8 with width 1.0, 3e-14 with 0.5; uniform(0.5) 3e-9 and 1e-13
+HALVE = True
+#: transform values per block
+_S_BLOCK = 40
+#: load-free tables kept per joint rule
+_SETUPS_KEPT = 4
+
+
+# ---- the laws at a level -------------------------------------------------------------------------
+def _kink_cols(v: np.ndarray, vals) -> list[np.ndarray]:
+    return [np.asarray(c, float)[:, None] if np.ndim(c) else np.full((v.size, 1), c) for c in vals]
+
+
+def _capped_density(rule: FactorJointRule, v: float, p: np.ndarray) -> np.ndarray:
+    r""":math:`E[f_Z((p - v)/X)/X;\ X > p]` at the points ``p`` (the new jobs' capped part)."""
+    cuts = [p[:, None]] + [((p - v) / k)[:, None] for k in rule.kinks]
+    X, W = rule._split(np.concatenate(cuts, axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(X > p[:, None], rule.f.pdf((p[:, None] - v) / X) / X, 0.0)
+    return np.sum(W * h, axis=1)
+
+
+def _rem_density(rule: FactorJointRule, v: float, p: np.ndarray) -> np.ndarray:
+    r""":math:`E[f_Z(1 + (v - p)/X)/X;\ X > p]` at the points ``p`` (SPRPT's old piece)."""
+    cuts = [p[:, None]]
+    for k in rule.kinks:
+        if k != 1.0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cuts.append(((v - p) / (k - 1.0))[:, None])
+    X, W = rule._split(np.concatenate(cuts, axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(X > p[:, None], rule.f.pdf(1.0 + (v - p[:, None]) / X) / X, 0.0)
+    return np.sum(W * h, axis=1)
+
+
+def _size_bps(rule: FactorJointRule) -> np.ndarray:
+    size = rule.r.size
+    b = np.concatenate([np.asarray(size.breakpoints, float), np.asarray(size.support, float)])
+    return b[np.isfinite(b) & (b > 0)]
+
+
+def new_law(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and weights ``(X, W)`` (rows: the levels ``v``) of :math:`X^{new}[v]`
+    (sub-probability law: total weight :math:`P(Y < v)`); ``bounce=False``: SPRPT's
+    :math:`X1\{Y < v\}`."""
+    v = np.atleast_1d(np.asarray(v, float))
+    if not bounce:
+        return rule.new(v)
+    k = rule.kinks
+    cuts = _kink_cols(v, [v, 2 * v] + [v / kk for kk in k] + [v / (1.0 - kk) for kk in k if kk < 1.0])
+    X, W = rule._split(np.concatenate(cuts, axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = rule.f.cdf(v[:, None] / X) - rule.f.cdf(np.maximum(1.0 - v[:, None] / X, 0.0))
+    WA = W * np.maximum(F, 0.0)
+    # the capped part p = XZ + v on (v, 2v)
+    bps = _size_bps(rule)
+    rows_p, rows_w = [], []
+    for vi in v:
+        e = [vi * f for f in P_EDGES] + [vi / (1.0 - kk) for kk in k if kk < 1.0] + list(bps)
+        e = np.unique([c for c in e if vi <= c <= 2 * vi])
+        pp, ww = panels(e)
+        ww = ww * _capped_density(rule, vi, pp)
+        rows_p.append(pp)
+        rows_w.append(ww)
+    n = max(r.size for r in rows_p)
+    P = np.ones((v.size, n))
+    WB = np.zeros((v.size, n))
+    for i in range(v.size):
+        P[i, :rows_p[i].size] = rows_p[i]
+        WB[i, :rows_w[i].size] = rows_w[i]
+    # the capped part first: the sizes' weights vanish above 2v, so each row ends in zeros,
+    # which the kernels skip (busy_eta and _psi_at stop at a row's last weight)
+    return np.concatenate([P, X], axis=1), np.concatenate([WB, WA], axis=1)
+
+
+def old_piece(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and weights of the sparse old piece :math:`X^{old}_1` at the levels ``v``:
+    :math:`\min((X - Y + v)^+, 2v)1\{Y > v\}` (bounce) or :math:`(X - Y + v)^+1\{Y > v\}`
+    (SPRPT); the zero part is left out (it adds nothing)."""
+    v = np.atleast_1d(np.asarray(v, float))
+    r = rule.r
+    k = rule.kinks
+    nodes, wgl = _gl(ORDER)
+    bps = _size_bps(rule)
+    cap = 2 * v if bounce else np.full(v.size, np.inf)
+    cols = [v, cap] + [v / kk for kk in k] + [v - b * (kk - 1.0) for kk in k for b in bps] + list(bps)
+    Pd, Wd = rule._split(np.concatenate(_kink_cols(v, cols), axis=1), density=False)
+    head = np.minimum(r.lo, cap)
+    P = np.concatenate([head[:, None] * nodes[None, :], Pd], axis=1)
+    Wp = np.concatenate([head[:, None] * wgl[None, :], np.where(Pd <= cap[:, None], Wd, 0.0)], axis=1)
+    G = np.zeros_like(P)
+    for i in range(v.size):
+        on = Wp[i] > 0
+        G[i, on] = _rem_density(rule, float(v[i]), P[i, on])
+    Wp = Wp * G
+    if not bounce:
+        return P, Wp
+    # the atom at 2v: X(1 - Z) >= v and XZ > v
+    cuts = _kink_cols(v, [2 * v] + [v / kk for kk in k] + [v / (1.0 - kk) for kk in k if kk < 1.0])
+    X, W = rule._split(np.concatenate(cuts, axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = rule.f.cdf(np.maximum(1.0 - v[:, None] / X, 0.0)) - rule.f.cdf(v[:, None] / X)
+    atom = np.sum(W * np.maximum(F, 0.0), axis=1)
+    # the atom first: the density's weights vanish above 2v (rows end in zeros, skipped)
+    return np.concatenate([(2 * v)[:, None], P], axis=1), np.concatenate([atom[:, None], Wp], axis=1)
+
+
+# ---- the classes ------------------------------------------------------------------------------------
+def classes(rule: FactorJointRule):
+    r"""``(y, X, W)``: the prediction nodes of the prediction route with, for each, the sizes
+    weighted by :math:`f_X(x) f_Z(y/x)/x\,dx\,dy`, each row split at :math:`x = y`,
+    :math:`x = 2y` and where :math:`y/x` crosses a kink of :math:`Z`."""
+    y, dy = panels(rule.yedges)
+    y = np.exp(y)
+    dy = dy * y
+    cuts = np.concatenate([y[:, None], 2 * y[:, None], rule._kink_cuts(y)], axis=1)
+    X, W = rule._split(cuts, r=rule.rc)
+    W = W * rule.f.pdf(y[:, None] / X) / X * dy[:, None]
+    return y, X, np.where(W < 1e-22, 0.0, W)
+
+
+# ---- compiled kernel ---------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _lst_kernel(s, G, V, Rc, starts, L, yp, ycoef, ybasis, jrow, x, w, pd, cd, bd, a, m, rd,
+                shifted, waiting, out):  # pragma: no cover - compiled
+    r"""For every s: :math:`\sum_q w_q \tilde V(R_q) e^{-e_q}` over the classes ``q`` with
+    :math:`e_q = a_q (C(y_q) - C(d_q)) + m_q G(d_q)` (plus :math:`s x_q` unless ``shifted``;
+    0 for ``waiting``), :math:`G = \eta - s` and ``V`` given on the grid (``Rc``: the panel
+    prefix integrals of ``G``), :math:`C` the grid's cumulative integral of ``G`` and
+    :math:`\tilde V(R_q)` interpolated at :math:`d_q` where ``rd`` (else at the row's
+    :math:`y`). Per row ``j`` of predictions: panel ``yp``, cumulative coefficients ``ycoef``
+    and Lagrange basis ``ybasis`` at :math:`y_j`; per class the same at
+    :math:`d_q` (``pd``, ``cd``, ``bd``)."""
+    ns = s.shape[0]
+    ny = yp.shape[0]
+    Cy = np.empty(ny, np.complex128)
+    Vy = np.empty(ny, np.complex128)
+    for i in range(ns):
+        si = s[i]
+        for j in range(ny):
+            b = starts[yp[j]]
+            c = Rc[i, yp[j]]
+            vv = 0.0 + 0.0j
+            for k in range(L):
+                c += ycoef[j, k] * G[i, b + k]
+                vv += ybasis[j, k] * V[i, b + k]
+            Cy[j] = c
+            Vy[j] = vv
+        acc = 0.0 + 0.0j
+        for q in range(x.size):
+            j = jrow[q]
+            b = starts[pd[q]]
+            e = 0.0 + 0.0j
+            vv = Vy[j]
+            if rd[q] or m[q] != 0.0:
+                g = 0.0 + 0.0j
+                vd = 0.0 + 0.0j
+                for k in range(L):
+                    g += bd[q, k] * G[i, b + k]
+                    vd += bd[q, k] * V[i, b + k]
+                e += m[q] * g
+                if rd[q]:
+                    vv = vd
+            if a[q] != 0.0:
+                c = Rc[i, pd[q]]
+                for k in range(L):
+                    c += cd[q, k] * G[i, b + k]
+                e += a[q] * (Cy[j] - c)
+            if waiting:
+                e = 0.0 + 0.0j
+            elif not shifted:
+                e += si * x[q]
+            if e.real < 700.0:
+                acc += w[q] * vv * np.exp(-e)
+        out[i] = acc
+
+
+# ---- the transform ----------------------------------------------------------------------------------
+def _grid_edges(rule: FactorJointRule, top: float, conditional: bool, halve: bool) -> np.ndarray:
+    """The threshold grid's log edges: the prediction route's (each panel halved if ``halve``),
+    cut at ``top`` (a class) or extended by panels of the same width up to ``top`` (the
+    largest level of the classes)."""
+    e = np.asarray(rule.tedges, float)
+    if halve:
+        e = np.sort(np.concatenate([e, 0.5 * (e[1:] + e[:-1])]))
+    lt = math.log(top) if top > 0 else e[0]
+    if conditional:
+        e = np.concatenate([e[e < lt - 1e-12], [lt]])
+        if e.size < 2:
+            e = np.array([lt - 1.0, lt])
+        return e
+    if lt > e[-1]:
+        h = float(np.max(np.diff(e)))
+        n = math.ceil((lt - e[-1]) / h)
+        e = np.concatenate([e, e[-1] + h * np.arange(1, n + 1)])
+    return e
+
+
+class BounceTransform:
+    r"""LST and the first two moments of :math:`T` (or :math:`W`) of SRPT-Bounce (``bounce``;
+    SPRPT's pieces with ``bounce=False``) on a continuous joint law :math:`Y = XZ`, for a class
+    :math:`(x, y)` or unconditional.
+
+    Parameters
+    ----------
+    model : qtheory.MG1
+    rule : FactorJointRule
+        The joint rule of the prediction route
+        (:func:`qtheory.engine.response_distribution_prediction.joint_rule`).
+    x, y : float or None
+        A class (both) or the unconditional law (neither).
+    waiting : bool
+        The waiting time :math:`W` instead of :math:`T`.
+    bounce : bool
+        Rank :math:`|y - a|` (SRPT-Bounce) or :math:`y - a` (SPRPT, for the tests).
+    """
+
+    def __init__(self, model, rule: FactorJointRule, x=None, y=None, waiting: bool = False,
+                 bounce: bool = True):
+        self.lam = float(model.arrival_rate)
+        self.rule = rule
+        self.waiting = bool(waiting)
+        self.bounce = bool(bounce)
+        self.conditional = x is not None
+        self.shifted = self.conditional and not self.waiting
+        key = ("bounce_tables", self.bounce, None if x is None else float(x),
+               None if y is None else float(y))
+        cache = rule.__dict__.setdefault("_qt_setups", {})
+        hit = cache.get(key)
+        if hit is None:
+            hit = self._tables(rule, x, y)
+            while len(cache) >= _SETUPS_KEPT:
+                del cache[next(iter(cache))]
+            cache[key] = hit
+        self.__dict__.update(hit)
+
+    def _tables(self, rule, x, y) -> dict:
+        """The load-free tables: classes, the grid, the laws at the grid's levels, and each
+        class's located points."""
+        if x is not None:
+            ys = np.array([float(y)])
+            X = np.array([[float(x)]])
+            W = np.array([[1.0]])
+        else:
+            ys, X, W = classes(rule) if self.bounce else rule.classes()
+        j, k = np.nonzero(W > 0)
+        xq, wq = X[j, k], W[j, k]
+        yq = ys[j]
+        bounce = self.bounce
+        if bounce:
+            kind = np.where(xq <= yq, 0, np.where(xq <= 2 * yq, 1, 2))
+            d = np.abs(xq - yq)
+            a = np.where(kind < 2, 1.0, 0.0)
+            m = np.where(kind == 1, 2.0 * (xq - yq), np.where(kind == 2, xq, 0.0))
+            rd = kind == 2
+            top = float(max(ys.max(), d.max()))
+        else:
+            d = np.maximum(yq - xq, 0.0)
+            a = np.ones(xq.size)
+            m = np.zeros(xq.size)
+            rd = np.zeros(xq.size, bool)
+            top = float(ys.max())
+        edges = _grid_edges(rule, top, x is not None, bounce and HALVE)
+        grid = log_tgrid(edges, math.exp(edges[0]))
+        yp, ycoef = grid.locate(ys)
+        pd, cd = grid.locate(d)
+        if x is None:
+            Xn, Wn = new_law(rule, grid.t, bounce)
+            X1, W1 = old_piece(rule, grid.t, bounce)
+        else:
+            # a class reads the grid only through C(y) - C(d): the panels from d's to y's; the
+            # others get empty laws (eta = s, V = 1: they add nothing)
+            on = np.zeros(grid.t.size, bool)
+            p0, p1 = int(min(pd[0], yp[0])), int(max(pd[0], yp[0]))
+            on[grid.starts[p0]:grid.starts[p1] + grid.L] = True
+            Xs, Ws = new_law(rule, grid.t[on], bounce)
+            Xo, Wo = old_piece(rule, grid.t[on], bounce)
+            Xn, Wn = np.ones((grid.t.size, Xs.shape[1])), np.zeros((grid.t.size, Xs.shape[1]))
+            X1, W1 = np.ones((grid.t.size, Xo.shape[1])), np.zeros((grid.t.size, Xo.shape[1]))
+            Xn[on], Wn[on], X1[on], W1[on] = Xs, Ws, Xo, Wo
+        exact = None
+        if x is not None:
+            # a class: eta and V at its R and d = x - y computed at those levels (V_v oscillates
+            # in v like e^{-s v} through the old piece: interpolated at y it was 1e-6 off at
+            # s = 2 + 150i), the grid only for the integral over the levels
+            lv = np.array([max(float(d[0]), 1e-300), float(max(ys[0], d[0]) if bounce else ys[0])])
+            exact = (lv, *new_law(rule, lv, bounce), *old_piece(rule, lv, bounce))
+        _, ybasis = grid._interp(ys)
+        pdi, bd = grid._interp(d)
+        # the basis and the cumulative of a point must read the same panel: the interpolation
+        # clips below the first log panel (d < lo, where G is O(P(Y < lo)) = 1e-14 and m <= 2d)
+        low = pd != pdi
+        bd[low] = 0.0
+        cd_ok = cd
+        return dict(grid=grid, Xn=Xn, Wn=Wn, X1=X1, W1=W1, ys=ys, yp=yp.astype(np.int64),
+                    ycoef=np.ascontiguousarray(ycoef), ybasis=np.ascontiguousarray(ybasis),
+                    jrow=j.astype(np.int64), xq=xq, wq=wq, yq=yq, d=d, pd=pd.astype(np.int64),
+                    cd=np.ascontiguousarray(cd_ok), bd=np.ascontiguousarray(bd), a=a, m=m, rd=rd,
+                    exact=exact)
+
+    # -- the grid's functions --------------------------------------------------------------------
+    def _cum(self, f: np.ndarray, p: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        g = self.grid
+        Rc = g.panel_integrals(f)
+        idx = np.minimum(g.starts[p][:, None] + np.arange(g.L)[None, :], g.t.size - 1)
+        return Rc[..., p] + np.einsum("...ql,ql->...q", f[..., idx], coef)
+
+    def _at(self, f: np.ndarray, p: np.ndarray, basis: np.ndarray) -> np.ndarray:
+        g = self.grid
+        idx = np.minimum(g.starts[p][:, None] + np.arange(g.L)[None, :], g.t.size - 1)
+        return np.einsum("...ql,ql->...q", f[..., idx], basis)
+
+    def _class_values(self, f: np.ndarray, y_basis_f: np.ndarray | None = None):
+        """(f at y of each class's row, f at d of each class) (real arrays on the grid)."""
+        fy = self._at(f, self.yp, self.ybasis)[self.jrow]
+        fd = self._at(f, self.pd, self.bd)
+        return fy, fd
+
+    # -- moments -----------------------------------------------------------------------------------
+    @staticmethod
+    def _m(X, W, k):
+        return np.sum(W * X ** k, axis=1)
+
+    def _waiting_grid(self, laws=None):
+        r"""Mean and variance of :math:`W` at the grid's levels (``laws``: at those of these
+        ``(Xn, Wn, X1, W1)``; busy-period cumulants and the expansion of :math:`\tilde V`), and
+        :math:`P(W = 0)`."""
+        lam = self.lam
+        Xn, Wn, X1, W1 = laws or (self.Xn, self.Wn, self.X1, self.W1)
+        o1, o2, o3 = (self._m(Xn, Wn, k) for k in (1, 2, 3))
+        p1, p2, p3 = (self._m(X1, W1, k) for k in (1, 2, 3))
+        r0 = 1.0 - lam * o1
+        a1, a2 = lam * p2 / (2 * r0), lam * p3 / (6 * r0)
+        b1, b2 = lam * o2 / (2 * r0), lam * o3 / (6 * r0)
+        ev = a1 + b1
+        varv = 2 * (a2 + b2 + b1 * (a1 + b1)) - ev * ev
+        ew = ev / r0
+        varw = varv / r0 ** 2 + ev * lam * o2 / r0 ** 3
+        return ew, varw, 1.0 - lam * (o1 + p1)
+
+    def _at_R(self, f: np.ndarray, fe: np.ndarray | None = None) -> np.ndarray:
+        """``f`` (on the grid) at each class's R; a class: ``fe`` (at its exact levels d, R)."""
+        if self.exact is not None:
+            return fe[..., 1:2]
+        fy, fd = self._class_values(f)
+        return np.where(self.rd, fd, fy)
+
+    def _residence(self, f: np.ndarray, fe: np.ndarray | None = None) -> np.ndarray:
+        r""":math:`a_q (F(y_q) - F(d_q)) + m_q f(d_q)`, :math:`F` the cumulative of ``f`` on the
+        grid (a class: :math:`f(d)` from ``fe``, its exact levels)."""
+        Cy = self._cum(f, self.yp, self.ycoef)[..., self.jrow]
+        Cd = self._cum(f, self.pd, self.cd)
+        fd = fe[..., 0:1] if self.exact is not None else self._at(f, self.pd, self.bd)
+        return self.a * (Cy - Cd) + self.m * fd
+
+    def _exact_laws(self):
+        _, Xn, Wn, X1, W1 = self.exact
+        return Xn, Wn, X1, W1
+
+    def class_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of each class's :math:`T` (of :math:`W` if ``waiting``)."""
+        lam = self.lam
+        ex = self.exact is not None
+        ew, varw, _ = self._waiting_grid()
+        ewe, varwe, _ = self._waiting_grid(self._exact_laws()) if ex else (None, None, None)
+        mw, vw = self._at_R(ew, ewe), self._at_R(varw, varwe)
+        if self.waiting:
+            return mw, vw
+
+        def fs(Xn, Wn):
+            n1, n2 = self._m(Xn, Wn, 1), self._m(Xn, Wn, 2)
+            return 1.0 / (1.0 - lam * n1), lam * n2 / (1.0 - lam * n1) ** 3
+
+        f1, f2 = fs(self.Xn, self.Wn)
+        f1e, f2e = fs(*self._exact_laws()[:2]) if ex else (None, None)
+        # the levels <= 0 of the residence (SPRPT's x > y: s (x - y)): no new jobs, rate 1
+        length = self.a * (self.yq - self.d) + self.m
+        mean = mw + self._residence(f1, f1e) + (self.xq - length)
+        var = vw + self._residence(f2, f2e)
+        return mean, var
+
+    def moments(self) -> tuple[float, float]:
+        """(E, E[.^2]) of the law (of ``T - x`` for a class), mixed over the classes."""
+        m, v = self.class_moments()
+        if self.shifted:
+            m = m - self.xq
+        w = self.wq
+        return float(np.sum(w * m)), float(np.sum(w * (v + m * m)))
+
+    def atom(self) -> float:
+        r""":math:`P(W = 0)` (waiting time) or :math:`P(T = x)` (a class): no old work and, for
+        :math:`T`, no new job ahead during the residence,
+        :math:`(1 - \rho_0 - \rho_1)\exp(-\lambda\int_0^x P(Y < r(a))\,da)`."""
+        ex = self.exact is not None
+        _, _, p0 = self._waiting_grid()
+        a0 = self._at_R(p0, self._waiting_grid(self._exact_laws())[2] if ex else None)
+        if not self.waiting:
+            pe = self._exact_laws()[1].sum(1) if ex else None
+            a0 = a0 * np.exp(-self.lam * self._residence(self.Wn.sum(1), pe))
+        return float(np.sum(self.wq * a0))
+
+    # -- the transform -----------------------------------------------------------------------------
+    def lst(self, s) -> np.ndarray:
+        s = np.asarray(s, complex)
+        flat = s.reshape(-1)
+        out = np.empty(flat.size, complex)
+        for b in range(0, flat.size, _S_BLOCK):
+            out[b:b + _S_BLOCK] = self._lst_block(np.ascontiguousarray(flat[b:b + _S_BLOCK]))
+        return out.reshape(s.shape)
+
+    def grid_values(self, s: np.ndarray, laws=None) -> tuple[np.ndarray, np.ndarray]:
+        r"""(:math:`\eta_v(s) - s`, :math:`\tilde V_v(\eta_v(s))`) at the grid's levels
+        (``laws``: at those of these ``(Xn, Wn, X1, W1)``, in increasing order)."""
+        lam = self.lam
+        Xn, Wn, X1, W1 = laws or (self.Xn, self.Wn, self.X1, self.W1)
+        et = busy_eta(s, lam, Xn, Wn)
+        psi0 = _psi_at(et, Xn, Wn)
+        psi1 = _psi_at(et, X1, W1)
+        rho = lam * (self._m(Xn, Wn, 1) + self._m(X1, W1, 1))
+        V = ((1.0 - rho)[None, :] * et + lam * psi1) / (et - lam * psi0)
+        return et - s[:, None], V
+
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        if self.exact is not None:  # a class: numpy, with its exact levels
+            G, _ = self.grid_values(s)
+            Ge, Ve = self.grid_values(s, self._exact_laws())
+            if self.waiting:
+                return Ve[:, 1]
+            e = self._residence(G, Ge)[:, 0]
+            if not self.shifted:
+                e = e + s * self.xq[0]
+            return Ve[:, 1] * np.exp(-e)
+        G, V = self.grid_values(s)
+        G = np.ascontiguousarray(G)
+        V = np.ascontiguousarray(V)
+        Rc = np.ascontiguousarray(self.grid.panel_integrals(G))
+        out = np.empty(s.size, complex)
+        _lst_kernel(s, G, V, Rc, self.grid.starts, self.grid.L, self.yp, self.ycoef, self.ybasis,
+                    self.jrow, self.xq, self.wq, self.pd, self.cd, self.bd, self.a, self.m,
+                    self.rd, self.shifted, self.waiting, out)
+        return out
+
+
+# ---- entry points -----------------------------------------------------------------------------------
+def supported(model, policy) -> bool:
+    """SRPT-Bounce (rank shape ``"bounce"``, descriptor ``"prediction"``) on a continuous size
+    law without atoms, with a finite second moment, and a multiplicative prediction law with an
+    independent factor that has a density (the joint rule of the prediction route)."""
+    from ..laws.joint import FactorJoint
+    from ..laws.scipy_size import ScipySize
+
+    if policy.formula_form() != "bounce" or policy.descriptor != "prediction" or model.prediction is None:
+        return False
+    size = model.size
+    if size.is_discrete or size.is_mixed or isinstance(size, ScipySize) or np.size(size.atom_values):
+        return False
+    if model.prediction.is_perfect:
+        return False
+    if not math.isfinite(float(size.tail_moment(2, np.array(0.0)))):
+        return False
+    return isinstance(model.prediction.joint(size), FactorJoint)
+
+
+def build(model, pol, x, y, waiting: bool):
+    """The distribution object of SRPT-Bounce on a continuous joint law (dispatched from
+    :func:`qtheory.engine.response_distribution_generic.build`)."""
+    from . import response_distribution_prediction as rdp
+    from .distribution import ResponseTimeDistribution
+
+    rule = rdp.joint_rule(model, conditional=x is not None)
+    tr = BounceTransform(model, rule, x, y, waiting=waiting)
+    label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}, y={float(y):g}")
+    if waiting:
+        return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
+    if tr.shifted:
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
+    return ResponseTimeDistribution(tr, label)
+
+
+__all__ = ["BounceTransform", "build", "classes", "new_law", "old_piece", "supported"]
