@@ -367,6 +367,33 @@ def _psi_split(u, c, xs, E, J, Xe, We, j):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _grow(c, px, pw, m, K, xs, J, E):  # pragma: no cover - compiled
+    # the prefix px[:m] -> px[:K]: the new nodes' moments about c added, the scale xs raised to
+    # the prefix's largest node (E_j rescaled by (xs_old / xs_new)^j); a shrinking prefix (rows
+    # not in increasing order) starts again from nothing. Returns (m, xs).
+    if K < m:
+        m = 0
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+    if K > m:
+        new_xs = xs
+        for k in range(m, K):
+            if px[k] > new_xs:
+                new_xs = px[k]
+        if xs > 0.0 and new_xs > xs:
+            f = xs / new_xs
+            g = 1.0
+            for jj in range(J + 1):
+                E[jj] *= g
+                g *= f
+        xs = new_xs
+        _add_moments(c, px, pw, m, K, xs, J, E)
+        m = K
+    return m, xs
+
+
+@numba.njit(cache=True, nogil=True)
 def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats):  # pragma: no cover
     # Kendall's equation per row j on the nodes px[:npre[j]] (a prefix of one sorted list,
     # growing with j) plus the row's own nodes Xe[j], We[j]. The prefix enters through its
@@ -385,26 +412,7 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats):  # pragm
         u = si
         u1 = si
         for j in range(n_t):
-            K = npre[j]
-            if K < m:  # the prefix shrank (rows not in increasing order): start again
-                m = 0
-                xs = 0.0
-                for jj in range(J + 1):
-                    E[jj] = 0.0
-            if K > m:
-                new_xs = xs
-                for k in range(m, K):
-                    if px[k] > new_xs:
-                        new_xs = px[k]
-                if xs > 0.0 and new_xs > xs:
-                    f = xs / new_xs
-                    g = 1.0
-                    for jj in range(J + 1):
-                        E[jj] *= g
-                        g *= f
-                xs = new_xs
-                _add_moments(c, px, pw, m, K, xs, J, E)
-                m = K
+            m, xs = _grow(c, px, pw, m, npre[j], xs, J, E)
             if j == 0:  # one fixed-point step from s
                 c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
                 psi, _ = _psi_split(u, c, xs, E, J, Xe, We, j)
@@ -431,6 +439,186 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats):  # pragm
                     break
                 prev = err
             out[i, j] = u
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_exps(c, x, ec, om):  # pragma: no cover - compiled
+    # e^{-c x_k} and 1 - e^{-c x_k} (no cancellation) at every node, for the moments about c
+    cr = c.real
+    for k in range(x.size):
+        if cr * x[k] > 700.0:
+            ec[k] = 0.0
+            om[k] = 1.0
+        else:
+            ec[k] = np.exp(-c * x[k])
+            om[k] = _one_minus_exp(c * x[k])
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_moments(x, w, xs, J, E, ec, om):  # pragma: no cover - compiled
+    # E from scratch: E_0 = sum w_k (1 - e^{-c x_k}), E_j = sum w_k e^{-c x_k} (x_k / xs)^j / j!
+    for jj in range(J + 1):
+        E[jj] = 0.0
+    for k in range(x.size):
+        wk = w[k]
+        if wk == 0.0:
+            continue
+        E[0] += wk * om[k]
+        term = wk * ec[k]
+        r = x[k] / xs
+        for jj in range(1, J + 1):
+            term = term * (r / jj)
+            E[jj] += term
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om):  # pragma: no cover - compiled
+    # row j's weights: the previous row's plus its increments dw[ptr[j]:ptr[j + 1]] at the nodes
+    # idx[...]: their moments added (the scale raised to the largest node with weight, E_j
+    # rescaled); returns the scale
+    new_xs = xs
+    for q in range(ptr[j], ptr[j + 1]):
+        if x[idx[q]] > new_xs:
+            new_xs = x[idx[q]]
+    if xs > 0.0 and new_xs > xs:
+        f = xs / new_xs
+        g = 1.0
+        for jj in range(J + 1):
+            E[jj] *= g
+            g *= f
+    xs = new_xs
+    for q in range(ptr[j], ptr[j + 1]):
+        k = idx[q]
+        d = dw[q]
+        E[0] += d * om[k]
+        term = d * ec[k]
+        r = x[k] / xs
+        for jj in range(1, J + 1):
+            term = term * (r / jj)
+            E[jj] += term
+    return xs
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_direct(u, x, W, j):  # pragma: no cover - compiled
+    psi = 0.0 + 0.0j
+    dpsi = 0.0 + 0.0j
+    ur = u.real
+    for k in range(x.size):
+        w = W[j, k]
+        if w == 0.0:
+            continue
+        xk = x[k]
+        if ur * xk > 46.0:  # e^{-u x} below 1e-20
+            psi += w
+            continue
+        e = np.exp(-u * xk)
+        psi += w * (1.0 - e)
+        dpsi += (w * xk) * e
+    return psi, dpsi
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state):  # pragma: no cover - compiled
+    # psi_j(u), psi_j'(u) from the moments about c, recentred about u when |u - c| xs > R (each
+    # recentring costs a pass of exponentials over the nodes); state = [recentrings, direct]: once
+    # the recentrings outnumber a third of the rows (after 8), the rest of this s sums directly
+    if state[1] == 0 and xs > 0.0 and abs(u - c) * xs > R:
+        state[0] += 1
+        if state[0] > 8 + (j + 1) // 3:
+            state[1] = 1
+        else:
+            c = u
+            _cum_exps(c, x, ec, om)
+            _cum_moments(x, W[j], xs, J, E, ec, om)
+    if state[1] == 1:
+        psi, dpsi = _psi_direct(u, x, W, j)
+        return psi, dpsi, c
+    z = -(u - c) * xs
+    acc = E[J]
+    dacc = 0.0 + 0.0j
+    for jj in range(J - 1, 0, -1):
+        dacc = dacc * z + acc
+        acc = acc * z + E[jj]
+    return E[0] - z * acc, xs * (dacc * z + acc), c
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta_cum_kernel(s, lam, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no cover - compiled
+    # Kendall's equation per row j whose weights W[j] grow with j (W[j] >= W[j - 1] on one node
+    # list x): psi_j through the nodes' Taylor moments about a centre c (increments added row by
+    # row, recentred about the Newton iterate when |u - c| xs > R), else as _eta_kernel
+    n_s = s.size
+    n_t, K = W.shape
+    E = np.empty(J + 1, np.complex128)
+    ec = np.empty(K, np.complex128)
+    om = np.empty(K, np.complex128)
+    state = np.zeros(2, np.int64)
+    for i in range(n_s):
+        si = s[i]
+        c = si
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+        _cum_exps(c, x, ec, om)
+        state[0] = 0
+        state[1] = 0
+        u = si
+        u1 = si
+        for j in range(n_t):
+            if state[1] == 0:
+                xs = _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om)
+            if j == 0:  # one fixed-point step from s
+                psi, _, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state)
+                u = si + lam * psi
+            elif j >= 2:  # the secant predictor through the last two rows' roots
+                u0 = u
+                u = 2.0 * u - u1
+                u1 = u0
+                if u.real < si.real:  # the root has Re u >= Re s
+                    u = u0
+            else:
+                u1 = u
+            prev = np.inf
+            for _ in range(100):
+                if u.real < si.real:  # the root has Re u >= Re s
+                    u = complex(si.real, u.imag)
+                psi, dpsi, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state)
+                step = (u - si - lam * psi) / (1.0 - lam * dpsi)
+                u = u - step
+                err = abs(step) / abs(u)
+                if err <= 1e-9 or (err <= 1e-7 and err >= prev):
+                    break
+                prev = err
+            out[i, j] = u
+        stats[0] += state[0]
+        stats[1] += state[1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_cum_kernel(U, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no cover - compiled
+    # psi_j(U[i, j]) for rows whose weights grow with j, through the moments (as _eta_cum_kernel)
+    n_s, n_t = U.shape
+    K = x.size
+    E = np.empty(J + 1, np.complex128)
+    ec = np.empty(K, np.complex128)
+    om = np.empty(K, np.complex128)
+    state = np.zeros(2, np.int64)
+    for i in range(n_s):
+        c = U[i, 0]
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+        _cum_exps(c, x, ec, om)
+        state[0] = 0
+        state[1] = 0
+        for j in range(n_t):
+            if state[1] == 0:
+                xs = _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om)
+            psi, _, c = _cum_psi(U[i, j], c, xs, R, x, W, j, J, E, ec, om, state)
+            out[i, j] = psi
+        stats[0] += state[0]
+        stats[1] += state[1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -488,6 +676,46 @@ def _nnz(W: np.ndarray) -> np.ndarray:
     return np.where(nz.any(axis=1), last, 0).astype(np.int64)
 
 
+#: rows of :func:`busy_eta` and :func:`_psi_at` on one node list whose weights grow row by row
+#: (nested sets :math:`\{X < t_j\}`, joint laws' :math:`P(X = x_k, Y < y_j)`) go through the
+#: nodes' Taylor moments (:func:`_cum_rows`) from this many rows on; 0: never
+CUM_ROWS = 4
+#: ... where their increases hold at most this fraction of the nodes a row on average
+CUM_DENSE = 0.125
+
+
+def _cum_rows(X: np.ndarray, W: np.ndarray):
+    r"""Rows ``(X, W)`` (shape ``(T, K)``) that share their nodes and whose weights grow with the
+    row (:math:`W_{jk} \ge W_{j-1,k} \ge 0`) at few nodes a row (nested sets
+    :math:`\{X < t_j\}`, or one set repeated), as ``(x, ptr, idx, dw)``: the node list and
+    each row's increase :math:`W_j - W_{j-1}` (``dw[ptr[j]:ptr[j + 1]]`` at the nodes
+    ``idx[...]``); else ``None``. Such rows are summed through the nodes' Taylor moments about a
+    centre :math:`c`, :math:`\sum_k W_{jk}(1 - e^{-u x_k}) = E_0 - \sum_{m \ge 1} z^m E_m`,
+    :math:`E_m = \sum_k W_{jk} e^{-c x_k}(x_k/\xi)^m/m!`, :math:`z = -(u - c)\xi` (as
+    :func:`busy_eta_parts`), each row adding the moments of its increase and the centre moving
+    to the current point when :math:`|u - c|\xi >` :data:`TAYLOR_R` (:math:`\xi` the largest
+    node with weight): a pass of exponentials per recentring instead of one per node and
+    evaluation. Where the recentrings outnumber a third of the rows (:math:`\xi` huge) the
+    kernel sums directly for the rest of that :math:`s`. Rows whose increases are dense (more
+    than :data:`CUM_DENSE` of the nodes a row on average) are left to the direct sums: their
+    moments cost as much as the exponentials they save."""
+    if CUM_ROWS <= 0 or not PREFIX_KERNEL or X.ndim != 2 or X.shape[0] < CUM_ROWS or X.shape != W.shape:
+        return None
+    x0 = X[0]
+    if not np.array_equal(X, np.broadcast_to(x0, X.shape)):
+        return None
+    dW = np.diff(W, axis=0, prepend=0.0)
+    if not (np.all(dW >= 0) and np.all(np.isfinite(x0)) and np.all(x0 >= 0)):
+        return None
+    rows, idx = np.nonzero(dW)
+    T, K = W.shape
+    if idx.size > max(K, CUM_DENSE * T * K):
+        return None
+    ptr = np.searchsorted(rows, np.arange(T + 1)).astype(np.int64)
+    return (np.ascontiguousarray(x0, float), ptr, idx.astype(np.int64),
+            np.ascontiguousarray(dW[rows, idx], float))
+
+
 def busy_eta(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray) -> np.ndarray:
     r""":math:`\eta(s)` with :math:`\eta = s + \lambda\psi(\eta)`,
     :math:`\psi(u) = E[1 - e^{-u X^{new}}]` for each of the ``T`` new-job laws ``(X, W)`` (rows,
@@ -500,7 +728,11 @@ def busy_eta(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray) -> np.ndar
     X = np.ascontiguousarray(X, float)
     W = np.ascontiguousarray(W, float)
     out = np.empty((s.size, X.shape[0]), complex)
-    _eta_kernel(s, float(lam), X, W, _nnz(W), out)
+    cum = _cum_rows(X, W)
+    if cum is not None:  # growing weights: through the nodes' Taylor moments
+        _eta_cum_kernel(s, float(lam), cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
+    else:
+        _eta_kernel(s, float(lam), X, W, _nnz(W), out)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
@@ -539,7 +771,12 @@ def _psi_at(U, X, W):
     U = np.ascontiguousarray(np.asarray(U, complex))
     out = np.empty(U.shape, complex)
     W = np.ascontiguousarray(W, float)
-    _psi_kernel(U, np.ascontiguousarray(X, float), W, _nnz(W), out)
+    X = np.ascontiguousarray(X, float)
+    cum = _cum_rows(X, W) if U.ndim == 2 and U.shape[1] == X.shape[0] else None
+    if cum is not None:  # growing weights: through the nodes' Taylor moments
+        _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
+    else:
+        _psi_kernel(U, X, W, _nnz(W), out)
     return out
 
 
@@ -1089,10 +1326,15 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
-def _borel(q, k: int):
+def _borel(q, k):
     r""":math:`q^k (k+1)^{k-1}/k!`: LAS's atom at :math:`(k+1)x` relative to the one at
-    :math:`x`, with :math:`q = \lambda x \bar F(x) e^{-\lambda x}` (:func:`_las_class_atoms`)."""
-    return np.asarray(q, float) ** k * float(k + 1) ** (k - 1) / math.factorial(k)
+    :math:`x`, with :math:`q = \lambda x \bar F(x) e^{-\lambda x}` (:func:`_las_class_atoms`);
+    ``k`` an integer or an integer array broadcasting against ``q``."""
+    if np.ndim(k) == 0:
+        return np.asarray(q, float) ** k * float(k + 1) ** (k - 1) / math.factorial(int(k))
+    k = np.asarray(k, int)
+    coef = np.array([float(v + 1) ** (v - 1) / math.factorial(int(v)) for v in k.reshape(-1)]).reshape(k.shape)
+    return np.asarray(q, float) ** k * coef
 
 
 def _las_class_atoms(model, pol, x: float, atom0: float) -> list[tuple[float, float]] | None:
@@ -1249,22 +1491,28 @@ class DensityAtoms:
         t = np.atleast_1d(np.asarray(t, float))
         if self.kind == "constant":  # FCFS: a constant times the size law's own cdf
             return self.a[0] * np.asarray(self.rule.size.cdf(t), float)
-        # every order's set {X <= t / (k + 1)} in one call
+        # every order's set {X <= t / (k + 1)} in one call, a(x) and q(x) at its nodes once
         Xe, We, npre = self.rule.below_parts(np.concatenate([t / (k + 1) for k in range(self.K + 1)]))
+        m = self.mass(Xe)
+        q = self._las_ratio(Xe) if self.K else None
         out = np.zeros(t.shape)
         for k in range(self.K + 1):
             sl = slice(k * t.size, (k + 1) * t.size)
-            out += self._cum[k][npre[sl]] + np.sum(We[sl] * self.mass_k(Xe[sl], k), axis=1)
+            mk = m[sl] if k == 0 else m[sl] * _borel(q[sl], k)
+            out += self._cum[k][npre[sl]] + np.sum(We[sl] * mk, axis=1)
         return out
 
     def part_pdf(self, t) -> np.ndarray:
         r"""The atoms' density :math:`\sum_k f(t/(k+1))a_k(t/(k+1))/(k+1)`."""
         t = np.asarray(t, float)
-        out = np.zeros(t.shape)
-        for k in range(self.K + 1):
-            u = t / (k + 1)
-            out += np.where(u > self.c, self.rule.size.pdf(u) * self.mass_k(u, k) / (k + 1), 0.0)
-        return out
+        # every order's point t / (k + 1) in one call of the size law's functions
+        ks = np.arange(self.K + 1)
+        u = t.reshape(-1)[None, :] / (ks[:, None] + 1.0)
+        m = self.mass(u)
+        if self.K:
+            m = m * np.where(ks[:, None] > 0, _borel(self._las_ratio(u), ks[:, None]), 1.0)
+        terms = np.where(u > self.c, self.rule.size.pdf(u) * m / (ks[:, None] + 1.0), 0.0)
+        return terms.sum(0).reshape(t.shape)
 
     def rest_lst(self, s) -> np.ndarray:
         r""":math:`e^{sc}\big(\phi(s) - A(s)\big)` at complex ``s`` (any shape), on the rule."""
