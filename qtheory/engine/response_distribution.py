@@ -854,15 +854,24 @@ class _SizeTransform:
         r = self.rule
         #: the sets {X < x} of a continuous rule as prefix + own nodes (busy_eta_parts)
         self._parts_lt = None
+        #: the dense rows of the sets {X < x}, {X <= x} (:attr:`Xlt` ...), built on first use
+        self._dense = None
+        #: per class: P(X < x), E[X; X < x], P(X <= x), E[X; X <= x] on the rule
+        self._sums = None
         if self.kind != "constant":  # FCFS needs no sets {X < x} (its transform is P-K's)
-            self.Xlt, self.Wlt = r.below(self.xs, strict=True)
-            # X <= x differs from X < x at atoms only
-            self.Xle, self.Wle = r.below(self.xs, strict=False) if r.discrete else (self.Xlt, self.Wlt)
-            if not r.discrete:
+            if r.discrete:
+                self._dense_rows()
+            else:
                 Xe, We, npre = r.below_parts(self.xs)
+                # the row sums of the sets {X < x} from their prefix form (cumulative sums)
+                cw = np.concatenate([[0.0], np.cumsum(r.pw)])
+                cxw = np.concatenate([[0.0], np.cumsum(r.px * r.pw)])
+                p_lt = cw[npre] + We.sum(1)
+                m_lt = cxw[npre] + (Xe * We).sum(1)
+                self._sums = (p_lt, m_lt, p_lt, m_lt)
                 if self.kind == "age":  # min(X, x): the mass P(X >= x) at x
                     Xe = np.concatenate([Xe, self.xs[:, None]], axis=1)
-                    We = np.concatenate([We, np.maximum(1.0 - self.Wlt.sum(1), 0.0)[:, None]], axis=1)
+                    We = np.concatenate([We, np.maximum(1.0 - p_lt, 0.0)[:, None]], axis=1)
                 self._parts_lt = (Xe, We, npre)
         if self.kind == "remaining" and not waiting:
             self._grid = self._srpt_grid()
@@ -872,8 +881,25 @@ class _SizeTransform:
             k = np.minimum(np.searchsorted(self.xs, t), self.xs.size - 1)
             self._grid_in_classes = k if np.all(self.xs[k] == t) else None
             if self._grid_in_classes is None:
-                self._grid_rows = r.below(t, strict=True)
                 self._grid_parts = None if r.discrete else r.below_parts(t)
+
+    def _dense_rows(self) -> tuple:
+        r"""``(Xlt, Wlt, Xle, Wle)``: the sets :math:`\{X < x_i\}` and :math:`\{X \le x_i\}` as
+        dense rows (:meth:`_Rule.below`; the direct kernels' input), built on first use."""
+        if self._dense is None:
+            r = self.rule
+            Xlt, Wlt = r.below(self.xs, strict=True)
+            # X <= x differs from X < x at atoms only
+            Xle, Wle = r.below(self.xs, strict=False) if r.discrete else (Xlt, Wlt)
+            self._dense = (Xlt, Wlt, Xle, Wle)
+            if self._sums is None:
+                self._sums = (Wlt.sum(1), np.sum(Xlt * Wlt, axis=1), Wle.sum(1), np.sum(Xle * Wle, axis=1))
+        return self._dense
+
+    Xlt = property(lambda self: self._dense_rows()[0])
+    Wlt = property(lambda self: self._dense_rows()[1])
+    Xle = property(lambda self: self._dense_rows()[2])
+    Wle = property(lambda self: self._dense_rows()[3])
 
     # -- SRPT's residence: thresholds t in (0, x) ------------------------------------------------
     def _srpt_grid(self):
@@ -1121,26 +1147,47 @@ class _SizeTransform:
         if c is None:
             lam, x = self.lam, self.xs
             c = {}
-            if self.kind == "age":
-                X = np.concatenate([self.Xlt, x[:, None]], axis=1)
-                W = np.concatenate([self.Wlt, (1.0 - self.Wlt.sum(1))[:, None]], axis=1)
-                W[:, -1] = np.maximum(W[:, -1], 0.0)
-                c["age_rows"] = (X, W)
-                c["rho_age"] = lam * np.sum(X * W, axis=1)
+            p_lt, m_lt, p_le, m_le = self._sums
+            if self.kind == "age":  # min(X, x): the set below x plus the mass P(X >= x) at x
+                c["rho_age"] = lam * (m_lt + x * np.maximum(1.0 - p_lt, 0.0))
             else:
-                c["rho0"] = lam * np.sum(self.Xle * self.Wle, axis=1)
-                c["p_le"] = self.Wle.sum(1)
-                c["atom"] = self.Wle.sum(1) - self.Wlt.sum(1)
+                c["rho0"] = lam * m_le
+                c["p_le"] = p_le
+                c["atom"] = p_le - p_lt
             self._consts = c
         return c
 
-    def _eta_lt(self, s: np.ndarray, X: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """Kendall's equation of every class's new jobs (rows ``X, W``; on a continuous rule
-        from their prefix form, :func:`busy_eta_parts`)."""
+    def _joint_grid(self):
+        r"""SRPT, one class :math:`x` above every threshold of its grid, on a continuous rule: the
+        prefix form of the sets :math:`\{X < t_j\}` and :math:`\{X < x\}` together (and the
+        extrapolation weights), so that one call of Kendall's kernel solves both; else ``None``."""
+        if "_joint" not in self.__dict__:
+            self._joint = None
+            if (self.xs.size == 1 and self._grid_in_classes is None and PREFIX_KERNEL
+                    and self.__dict__.get("_grid_parts") is not None and self._parts_lt is not None):
+                t = self._grid[0]
+                if float(self.xs[0]) > float(t[-1]):
+                    (Xg, Wg, ng), (Xc, Wc, nc) = self._grid_parts, self._parts_lt
+                    parts = (np.concatenate([Xg, Xc]), np.concatenate([Wg, Wc]), np.concatenate([ng, nc]))
+                    self._joint = (parts, _extrapolation(np.concatenate([t, self.xs])))
+        return self._joint
+
+    def _age_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""LAS: the rows of :math:`\min(X, x)`, the set below x plus P(X >= x) at x (dense)."""
+        X = np.concatenate([self.Xlt, self.xs[:, None]], axis=1)
+        W = np.concatenate([self.Wlt, (1.0 - self.Wlt.sum(1))[:, None]], axis=1)
+        W[:, -1] = np.maximum(W[:, -1], 0.0)
+        return X, W
+
+    def _eta_lt(self, s: np.ndarray) -> np.ndarray:
+        r"""Kendall's equation of every class's new jobs (:math:`X < x`; LAS
+        :math:`\min(X, x)`; on a continuous rule from their prefix form,
+        :func:`busy_eta_parts`, else the dense rows)."""
         if self._parts_lt is not None and PREFIX_KERNEL:
             if self.__dict__.get("_ex_lt") is None:
                 self._ex_lt = _extrapolation(self.xs)
             return busy_eta_parts(s, self.lam, self.rule, self._parts_lt, extrapolation=self._ex_lt)
+        X, W = self._age_rows() if self.kind == "age" else (self.Xlt, self.Wlt)
         return busy_eta(s, self.lam, X, W)
 
     def lst_classes(self, s: np.ndarray, offset: float = 0.0) -> np.ndarray:
@@ -1163,12 +1210,18 @@ class _SizeTransform:
         c = self._class_constants()
         if k == "age":
             # min(X, x): the set below x plus the mass P(X >= x) at x
-            X, W = c["age_rows"]
-            eta = self._eta_lt(s, X, W)
+            eta = self._eta_lt(s)
             # V = P-K with min(X, x) at u = eta: (1 - rho) eta / (eta - lam psi(eta)) = (1 - rho) eta / s
             v = (1 - c["rho_age"])[None, :] * eta / S
             return v * np.exp(Sc - x[None, :] * (eta - S if self.shifted else eta))
-        eta = self._eta_lt(s, self.Xlt, self.Wlt)  # new jobs: X < x
+        et = None
+        if k == "remaining" and not self.waiting and self._joint_grid() is not None:
+            # one class above every threshold: its row is the grid's last (one kernel call)
+            parts, ex = self._joint_grid()
+            both = busy_eta_parts(s, lam, r, parts, extrapolation=ex)
+            eta, et = both[:, -1:], both[:, :-1]
+        else:
+            eta = self._eta_lt(s)  # new jobs: X < x
         # psi_<=(eta) = psi_<(eta) + the atom at x (discrete laws) = (eta - s)/lam + atom
         psi_le = (eta - S) / lam
         if r.discrete:
@@ -1195,13 +1248,17 @@ class _SizeTransform:
         if k == "static":
             return v * np.exp(Sc - x[None, :] * (eta - S if self.shifted else eta))
         t, M = self._grid
-        if self._grid_in_classes is not None:
+        if et is not None:
+            pass
+        elif self._grid_in_classes is not None:
             et = eta[:, self._grid_in_classes]
         elif self._grid_parts is not None and PREFIX_KERNEL:
             if self.__dict__.get("_ex_grid") is None:
                 self._ex_grid = _extrapolation(t)
             et = busy_eta_parts(s, lam, r, self._grid_parts, extrapolation=self._ex_grid)
         else:
+            if self.__dict__.get("_grid_rows") is None:  # dense rows, built on first use
+                self._grid_rows = r.below(t, strict=True)
             et = busy_eta(s, lam, *self._grid_rows)
         Q = self._integrate(et - S if self.shifted else et)  # M @ 1 = x: the shift is exact
         return v * np.exp(Sc - Q)
