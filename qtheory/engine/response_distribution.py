@@ -526,16 +526,23 @@ def _psi_direct(u, x, W, j):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state):  # pragma: no cover - compiled
-    # psi_j(u), psi_j'(u) from the moments about c, recentred about u when |u - c| xs > R (each
-    # recentring costs a pass of exponentials over the nodes); state = [recentrings, direct]: once
-    # the recentrings outnumber a third of the rows (after 8), the rest of this s sums directly
+def _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state, d):  # pragma: no cover - compiled
+    # psi_j(u), psi_j'(u) from the moments about c, recentred when |u - c| xs > R (each
+    # recentring costs a pass of exponentials over the nodes) at 0.9 R / xs from u in the
+    # direction d the points move (d = 0: at u; the points to come stay within R / xs of the
+    # centre about twice as long); state = [recentrings, direct]: once the recentrings
+    # outnumber a third of the rows (after 8), the rest of this s sums directly
     if state[1] == 0 and xs > 0.0 and abs(u - c) * xs > R:
         state[0] += 1
         if state[0] > 8 + (j + 1) // 3:
             state[1] = 1
         else:
             c = u
+            ad = abs(d)
+            if ad > 0.0:
+                ahead = u + (0.9 * R / xs / ad) * d
+                if ahead.real >= 0.5 * u.real:  # the moments carry e^{-Re(c) x}: keep Re c > 0
+                    c = ahead
             _cum_exps(c, x, ec, om)
             _cum_moments(x, W[j], xs, J, E, ec, om)
     if state[1] == 1:
@@ -576,7 +583,7 @@ def _eta_cum_kernel(s, lam, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no
             if state[1] == 0:
                 xs = _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om)
             if j == 0:  # one fixed-point step from s
-                psi, _, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state)
+                psi, _, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state, 0.0j)
                 u = si + lam * psi
             elif j >= 2:  # the secant predictor through the last two rows' roots
                 u0 = u
@@ -590,7 +597,7 @@ def _eta_cum_kernel(s, lam, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no
             for _ in range(100):
                 if u.real < si.real:  # the root has Re u >= Re s
                     u = complex(si.real, u.imag)
-                psi, dpsi, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state)
+                psi, dpsi, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state, 0.0j)
                 step = (u - si - lam * psi) / (1.0 - lam * dpsi)
                 u = u - step
                 err = abs(step) / abs(u)
@@ -622,7 +629,8 @@ def _psi_cum_kernel(U, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no cove
         for j in range(n_t):
             if state[1] == 0:
                 xs = _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om)
-            psi, _, c = _cum_psi(U[i, j], c, xs, R, x, W, j, J, E, ec, om, state)
+            d = U[i, j] - U[i, j - 1] if j > 0 else 0.0j
+            psi, _, c = _cum_psi(U[i, j], c, xs, R, x, W, j, J, E, ec, om, state, d)
             out[i, j] = psi
         stats[0] += state[0]
         stats[1] += state[1]
@@ -799,8 +807,11 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
     :func:`_extrapolation`): Newton's method starts from the polynomial through the previous
     rows' roots (fewer steps; the roots are the same to the solver's tolerance)."""
     Xe, We, npre = parts
-    if extrapolation is None:
-        extrapolation = _extrapolation(at) if at is not None else _extrapolation(np.empty(0))
+    if extrapolation is None and at is not None:
+        extrapolation = _extrapolation(at)
+    if extrapolation is None or np.shape(extrapolation[0])[0] != npre.size \
+            or np.shape(extrapolation[1]) != (npre.size,):  # the secant predictor only
+        extrapolation = (np.zeros((npre.size, 1)), np.zeros(npre.size, np.int64))
     s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
     out = np.empty((s.size, npre.size), complex)
     stats = np.zeros(3, np.int64)
