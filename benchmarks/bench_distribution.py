@@ -55,8 +55,8 @@ from qtheory.engine.response_distribution import response_time_distribution
 def warm_up() -> None:
     """Load every compiled kernel the timed rows use (numba's on-disk cache: tens of ms a
     kernel on first use in a process) on a model of its own (no law shared with the rows)."""
-    q = qt.MG1(0.5, qt.Exponential(2.0))
-    qp = qt.MG1(0.5, qt.Exponential(2.0), qt.ExponentialPrediction())
+    q = qt.MG1(0.3, qt.Exponential(2.0))
+    qp = qt.MG1(0.3, qt.Exponential(2.0), qt.ExponentialPrediction())
     for pol in ("fcfs", "las", "sjf", "psjf", "srpt"):
         response_time_distribution(q, pol, x=1.0).cdf(2.0)
         response_time_distribution(q, pol).cdf(2.0)
