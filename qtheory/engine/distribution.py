@@ -23,40 +23,6 @@ from .laplace_inversion import _dot
 ATOM_TOL = 1e-13
 
 
-def _gamma_shape(m1: float, m2: float, a0: float) -> float | None:
-    r"""The shape :math:`k = m_c^2/v_c` of :func:`_gamma_start`'s gamma law (``None`` without
-    finite moments)."""
-    c = 1.0 - a0
-    if not (math.isfinite(m1) and math.isfinite(m2) and m1 > 0 and c > 0):
-        return None
-    mc, vc = m1 / c, m2 / c - (m1 / c) ** 2
-    return mc * mc / vc if vc > 0 else None
-
-
-def _model_step(tau: np.ndarray, g: np.ndarray, slope: np.ndarray, k: float) -> np.ndarray:
-    r"""The first step of the percentile solver, on the gamma-shaped tail through the first
-    evaluation: :math:`\log\bar F(t) \approx \log\bar F(t_1) + h(t - t_1) + (k - 1)\log(t/t_1)`
-    with the shape :math:`k` of the moment fit and :math:`h` matched to the slope at
-    :math:`t_1 = e^{\tau}` (``g`` :math:`= \log\bar F(t_1) - \log p`, ``slope``
-    :math:`= dg/d\tau`), solved for :math:`\log\bar F = \log p` in :math:`\tau` (Newton on the
-    model: no transform values). On an exponential-like tail (:math:`k \approx 1`) the model is
-    nearly exact, where Newton's step in :math:`\tau` leaves about :math:`d^2/2` (d the first
-    guess's error in :math:`\log t`). ``nan`` where the model has no decreasing tail."""
-    t1 = np.exp(tau)
-    h = (slope - (k - 1.0)) / t1
-    x = tau.copy()
-    with np.errstate(all="ignore"):
-        for _ in range(60):  # G(x) = g + h (e^x - t1) + (k - 1)(x - tau): concave where h < 0
-            G = g + h * (np.exp(x) - t1) + (k - 1.0) * (x - tau)
-            dG = h * np.exp(x) + (k - 1.0)
-            x_new = np.clip(x - G / dG, x - 3.0, x + 3.0)
-            done = np.all(np.abs(x_new - x) <= 1e-14)
-            x = x_new
-            if done:
-                break
-    return np.where(np.isfinite(x) & (h < 0), x, np.nan)
-
-
 def _gamma_start(p: np.ndarray, m1: float, m2: float, a0: float) -> np.ndarray | None:
     r"""A first guess of :math:`\log t` with :math:`\bar F(t) = p`: the law with the same atom
     :math:`a_0` at 0 and a gamma continuous part of the same mean and variance,
@@ -378,10 +344,8 @@ class ResponseTimeDistribution:
         scale = m1 if math.isfinite(m1) and m1 > 0 else 1.0
         tau = np.log(scale * np.maximum(np.log(1.0 / p), 0.05))
         start = _gamma_start(p, m1, m2, self.atom0)
-        shape = None
         if start is not None:
             tau = start
-            shape = _gamma_shape(m1, m2, self.atom0)
         lo = np.full(p.shape, -np.inf) if lo is None else np.array(lo, float)
         hi = np.full(p.shape, np.inf) if hi is None else np.array(hi, float)
         if math.isfinite(m1):  # Markov and Cantelli bounds: sf(hi) <= p
@@ -429,13 +393,9 @@ class ResponseTimeDistribution:
                 newton = np.isfinite(sec) & (sec < 0) & (dsl < 0) & (dsl_prev[idx] < 0) \
                     & np.isfinite(curv) & (incons <= 1e-6 * np.abs(sec) + 0.1 * curv * np.abs(dtau))
             slope = np.where(np.isfinite(sec) & (sec < 0) & ~newton, sec, dsl)
-            first = ~np.isfinite(g_prev[idx])
             g_prev[idx], tau_prev[idx], dsl_prev[idx] = g, tau[idx], dsl
             with np.errstate(divide="ignore", invalid="ignore"):
                 new = tau[idx] - g / slope
-            if shape is not None and np.any(first):  # the first step on the gamma-shaped tail
-                model = _model_step(tau[idx], g, dsl, shape)
-                new = np.where(first & np.isfinite(model), model, new)
             a, b = lo[idx], hi[idx]
             mid = np.where(np.isfinite(a) & np.isfinite(b), 0.5 * (a + b),
                            np.where(np.isfinite(a), a + 1.4, b - 1.4))
