@@ -236,3 +236,14 @@ def test_class_loads_from_prefix_sums(policy):
     for a, b in zip(fast, dense, strict=True):
         assert np.max(np.abs(a - b)) < 1e-14
 
+
+
+def test_cum_rows_nodes_at_zero():
+    """Rows whose first weights sit at x = 0 only (no scale yet): the moments route stays finite
+    and equals numpy's sum (1e-15)."""
+    x = np.array([0.0, 0.0, 1.0, 2.0])
+    X = np.tile(x, (6, 1))
+    W = np.array([[0.5, 0.5, 0.0, 0.0]] * 3 + [[0.5, 0.5, 0.2, 0.1]] * 3)
+    U = np.tile(0.4 + 1j * np.linspace(0.0, 2.0, 6), (3, 1))
+    assert rd._cum_rows(X, W) is not None
+    assert np.max(np.abs(rd._psi_at(U, X, W) - _psi_numpy(U, X, W))) < 1e-15

@@ -499,7 +499,7 @@ def _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om):  # pragma: no cover - compi
         d = dw[q]
         E[0] += d * om[k]
         term = d * ec[k]
-        r = x[k] / xs
+        r = x[k] / xs if xs > 0.0 else 0.0  # nodes at 0 only: no moments of order >= 1
         for jj in range(1, J + 1):
             term = term * (r / jj)
             E[jj] += term
@@ -830,7 +830,8 @@ def _psi_at(U, X, W):
     out = np.empty(U.shape, complex)
     W = np.ascontiguousarray(W, float)
     X = np.ascontiguousarray(X, float)
-    cum = _cum_rows(X, W) if U.ndim == 2 and U.shape[1] == X.shape[0] else None
+    # (the moments carry e^{-c x} with c a point of U: only where Re U > 0, as Kendall's roots)
+    cum = _cum_rows(X, W) if U.ndim == 2 and U.shape[1] == X.shape[0] and np.all(U.real > 0) else None
     if cum is not None:  # growing weights: through the nodes' Taylor moments
         _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
     else:
