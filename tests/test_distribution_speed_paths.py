@@ -76,7 +76,8 @@ def test_prefix_kernel_recentres():
     for J, R in ((8, 0.05), (20, 1.0), (40, 4.0)):
         out = np.empty((s.size, npre.size), complex)
         stats = np.zeros(3, np.int64)
-        rd._eta_prefix_kernel(s, 0.9, r.px, r.pw, npre, Xe, We, J, R, out, stats)
+        rd._eta_prefix_kernel(s, 0.9, r.px, r.pw, npre, Xe, We, J, R, out, stats,
+                              *rd._extrapolation(r.x))
         assert np.max(np.abs(out / ref - 1)) < 5e-14, (J, R)
         if R == 0.05:
             assert stats[0] > s.size * 10  # it did recentre (about twice per s otherwise)

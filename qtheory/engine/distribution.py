@@ -368,6 +368,7 @@ class ResponseTimeDistribution:
         last2_step = np.full(p.shape, np.inf)
         streak = np.zeros(p.shape, int)  # consecutive Newton/secant steps (no bisection)
         tau_prev = np.full(p.shape, np.nan)
+        dsl_prev = np.full(p.shape, np.nan)
         for _ in range(200):
             idx = np.flatnonzero(active)
             if not idx.size:
@@ -378,13 +379,21 @@ class ResponseTimeDistribution:
             above = g > 0  # sf > p: the quantile is above t
             lo[idx] = np.where(above, tau[idx], lo[idx])
             hi[idx] = np.where(above, hi[idx], tau[idx])
-            slope = -pdf * np.exp(tau[idx]) / sf  # d log sf / d tau
+            dsl = -pdf * np.exp(tau[idx]) / sf  # d log sf / d tau from the inverted density
             # the secant through the last two evaluations where there are two (the inverted
-            # density converges slowly near kinks; the secant converges superlinearly anyway)
+            # density converges slowly near kinks; the secant converges superlinearly anyway),
+            # unless the two densities agree with it: on a smooth law the secant slope is their
+            # mean up to g'''(tau) d^2 / 12 (d the distance of the two points), far below
+            # |g''| d / 100; where the densities pass that test Newton's step (quadratic) is taken
             with np.errstate(divide="ignore", invalid="ignore"):
-                sec = (g - g_prev[idx]) / (tau[idx] - tau_prev[idx])
-            slope = np.where(np.isfinite(sec) & (sec < 0), sec, slope)
-            g_prev[idx], tau_prev[idx] = g, tau[idx]
+                dtau = tau[idx] - tau_prev[idx]
+                sec = (g - g_prev[idx]) / dtau
+                incons = np.abs(sec - 0.5 * (dsl + dsl_prev[idx]))
+                curv = np.abs(dsl - dsl_prev[idx]) / np.abs(dtau)  # |g''|
+                newton = np.isfinite(sec) & (sec < 0) & (dsl < 0) & (dsl_prev[idx] < 0) \
+                    & np.isfinite(curv) & (incons <= 1e-6 * np.abs(sec) + 0.1 * curv * np.abs(dtau))
+            slope = np.where(np.isfinite(sec) & (sec < 0) & ~newton, sec, dsl)
+            g_prev[idx], tau_prev[idx], dsl_prev[idx] = g, tau[idx], dsl
             with np.errstate(divide="ignore", invalid="ignore"):
                 new = tau[idx] - g / slope
             a, b = lo[idx], hi[idx]
@@ -409,8 +418,14 @@ class ResponseTimeDistribution:
             streak[idx] = np.where(ok, streak[idx] + 1, 0)
             conv = (streak[idx] >= 3) & (step <= 1e-6) & (step <= 0.1 * l1) & (l1 <= 0.1 * l2) \
                 & (step * step <= 0.1 * rtol * l2)
+            # or after a Newton step whose densities passed the test above: the error left is
+            # about |g''/(2 g')| step^2 (quadratic convergence) plus the step times the densities'
+            # relative disagreement with the secant; below rtol / 10 it is not confirmed
+            with np.errstate(divide="ignore", invalid="ignore"):
+                est = 0.5 * curv / np.abs(dsl) * step * step + incons / np.abs(sec) * step
+            conv_n = newton & ok & (step <= 1e-4) & (est <= 0.1 * rtol)
             done = (step <= rtol) | ((b - a) <= rtol) | (np.abs(sf - p[idx]) <= 1e-12) \
-                | ((step <= 1e-8) & (l1 <= 1e-4) & (np.abs(sf - p[idx]) <= 1e-7 * p[idx])) | conv
+                | ((step <= 1e-8) & (l1 <= 1e-4) & (np.abs(sf - p[idx]) <= 1e-7 * p[idx])) | conv | conv_n
             last2_step[idx] = l1
             last_step[idx] = step
             active[idx[done]] = False

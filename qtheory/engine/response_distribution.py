@@ -367,13 +367,43 @@ def _psi_split(u, c, xs, E, J, Xe, We, j):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats):  # pragma: no cover
+def _grow(c, px, pw, m, K, xs, J, E):  # pragma: no cover - compiled
+    # the prefix px[:m] -> px[:K]: the new nodes' moments about c added, the scale xs raised to
+    # the prefix's largest node (E_j rescaled by (xs_old / xs_new)^j); a shrinking prefix (rows
+    # not in increasing order) starts again from nothing. Returns (m, xs).
+    if K < m:
+        m = 0
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+    if K > m:
+        new_xs = xs
+        for k in range(m, K):
+            if px[k] > new_xs:
+                new_xs = px[k]
+        if xs > 0.0 and new_xs > xs:
+            f = xs / new_xs
+            g = 1.0
+            for jj in range(J + 1):
+                E[jj] *= g
+                g *= f
+        xs = new_xs
+        _add_moments(c, px, pw, m, K, xs, J, E)
+        m = K
+    return m, xs
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):  # pragma: no cover
     # Kendall's equation per row j on the nodes px[:npre[j]] (a prefix of one sorted list,
     # growing with j) plus the row's own nodes Xe[j], We[j]. The prefix enters through its
     # Taylor moments about a centre c: psi_pre(u) = E_0 - sum_{j>=1} z^j E_j, z = -(u - c) xs,
     # accumulated as the prefix grows and recomputed about the current iterate when
-    # |u - c| xs > R (the truncation after J terms is below R^(J+1)/(J+1)! e^R of their mass)
+    # |u - c| xs > R (the truncation after J terms is below R^(J+1)/(J+1)! e^R of their mass).
+    # Each row starts from the polynomial through the last npts[j] rows' roots (weights L[j],
+    # the last column for the row just before; npts[j] < 3: the secant through the last two)
     n_s, n_t = out.shape
+    P = L.shape[1]
     E = np.empty(J + 1, np.complex128)
     for i in range(n_s):
         si = s[i]
@@ -383,40 +413,25 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats):  # pragm
         for jj in range(J + 1):
             E[jj] = 0.0
         u = si
-        u1 = si
         for j in range(n_t):
-            K = npre[j]
-            if K < m:  # the prefix shrank (rows not in increasing order): start again
-                m = 0
-                xs = 0.0
-                for jj in range(J + 1):
-                    E[jj] = 0.0
-            if K > m:
-                new_xs = xs
-                for k in range(m, K):
-                    if px[k] > new_xs:
-                        new_xs = px[k]
-                if xs > 0.0 and new_xs > xs:
-                    f = xs / new_xs
-                    g = 1.0
-                    for jj in range(J + 1):
-                        E[jj] *= g
-                        g *= f
-                xs = new_xs
-                _add_moments(c, px, pw, m, K, xs, J, E)
-                m = K
+            m, xs = _grow(c, px, pw, m, npre[j], xs, J, E)
             if j == 0:  # one fixed-point step from s
                 c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
                 psi, _ = _psi_split(u, c, xs, E, J, Xe, We, j)
                 u = si + lam * psi
             elif j >= 2:  # the secant predictor through the last two rows' roots
-                u0 = u
-                u = 2.0 * u - u1
-                u1 = u0
+                r1 = out[i, j - 1]
+                r2 = out[i, j - 2]
+                u = 2.0 * r1 - r2
+                q = npts[j]
+                if q >= 3:  # the polynomial through the last q roots, unless it strays from
+                    v = 0.0 + 0.0j  # the secant by more than the last step
+                    for a in range(P - q, P):
+                        v += L[j, a] * out[i, j - P + a]
+                    if abs(v - u) <= abs(r1 - r2):
+                        u = v
                 if u.real < si.real:  # the root has Re u >= Re s
-                    u = u0
-            else:
-                u1 = u
+                    u = r1
             prev = np.inf
             for _ in range(100):
                 if u.real < si.real:  # keep the iterates where the root is (Re u >= Re s): the
@@ -431,6 +446,194 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats):  # pragm
                     break
                 prev = err
             out[i, j] = u
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_exps(c, x, ec, om):  # pragma: no cover - compiled
+    # e^{-c x_k} and 1 - e^{-c x_k} (no cancellation) at every node, for the moments about c
+    cr = c.real
+    for k in range(x.size):
+        if cr * x[k] > 700.0:
+            ec[k] = 0.0
+            om[k] = 1.0
+        else:
+            ec[k] = np.exp(-c * x[k])
+            om[k] = _one_minus_exp(c * x[k])
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_moments(x, w, xs, J, E, ec, om):  # pragma: no cover - compiled
+    # E from scratch: E_0 = sum w_k (1 - e^{-c x_k}), E_j = sum w_k e^{-c x_k} (x_k / xs)^j / j!
+    for jj in range(J + 1):
+        E[jj] = 0.0
+    for k in range(x.size):
+        wk = w[k]
+        if wk == 0.0:
+            continue
+        E[0] += wk * om[k]
+        term = wk * ec[k]
+        r = x[k] / xs
+        for jj in range(1, J + 1):
+            term = term * (r / jj)
+            E[jj] += term
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om):  # pragma: no cover - compiled
+    # row j's weights: the previous row's plus its increments dw[ptr[j]:ptr[j + 1]] at the nodes
+    # idx[...]: their moments added (the scale raised to the largest node with weight, E_j
+    # rescaled); returns the scale
+    new_xs = xs
+    for q in range(ptr[j], ptr[j + 1]):
+        if x[idx[q]] > new_xs:
+            new_xs = x[idx[q]]
+    if xs > 0.0 and new_xs > xs:
+        f = xs / new_xs
+        g = 1.0
+        for jj in range(J + 1):
+            E[jj] *= g
+            g *= f
+    xs = new_xs
+    for q in range(ptr[j], ptr[j + 1]):
+        k = idx[q]
+        d = dw[q]
+        E[0] += d * om[k]
+        term = d * ec[k]
+        r = x[k] / xs if xs > 0.0 else 0.0  # nodes at 0 only: no moments of order >= 1
+        for jj in range(1, J + 1):
+            term = term * (r / jj)
+            E[jj] += term
+    return xs
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_direct(u, x, W, j):  # pragma: no cover - compiled
+    psi = 0.0 + 0.0j
+    dpsi = 0.0 + 0.0j
+    ur = u.real
+    for k in range(x.size):
+        w = W[j, k]
+        if w == 0.0:
+            continue
+        xk = x[k]
+        if ur * xk > 46.0:  # e^{-u x} below 1e-20
+            psi += w
+            continue
+        e = np.exp(-u * xk)
+        psi += w * (1.0 - e)
+        dpsi += (w * xk) * e
+    return psi, dpsi
+
+
+@numba.njit(cache=True, nogil=True)
+def _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state, d):  # pragma: no cover - compiled
+    # psi_j(u), psi_j'(u) from the moments about c, recentred when |u - c| xs > R (each
+    # recentring costs a pass of exponentials over the nodes) at 0.9 R / xs from u in the
+    # direction d the points move (d = 0: at u; the points to come stay within R / xs of the
+    # centre about twice as long); state = [recentrings, direct]: once the recentrings
+    # outnumber a third of the rows (after 8), the rest of this s sums directly
+    if state[1] == 0 and xs > 0.0 and abs(u - c) * xs > R:
+        state[0] += 1
+        if state[0] > 8 + (j + 1) // 3:
+            state[1] = 1
+        else:
+            c = u
+            ad = abs(d)
+            if ad > 0.0:
+                ahead = u + (0.9 * R / xs / ad) * d
+                if ahead.real >= 0.5 * u.real:  # the moments carry e^{-Re(c) x}: keep Re c > 0
+                    c = ahead
+            _cum_exps(c, x, ec, om)
+            _cum_moments(x, W[j], xs, J, E, ec, om)
+    if state[1] == 1:
+        psi, dpsi = _psi_direct(u, x, W, j)
+        return psi, dpsi, c
+    z = -(u - c) * xs
+    acc = E[J]
+    dacc = 0.0 + 0.0j
+    for jj in range(J - 1, 0, -1):
+        dacc = dacc * z + acc
+        acc = acc * z + E[jj]
+    return E[0] - z * acc, xs * (dacc * z + acc), c
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta_cum_kernel(s, lam, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no cover - compiled
+    # Kendall's equation per row j whose weights W[j] grow with j (W[j] >= W[j - 1] on one node
+    # list x): psi_j through the nodes' Taylor moments about a centre c (increments added row by
+    # row, recentred about the Newton iterate when |u - c| xs > R), else as _eta_kernel
+    n_s = s.size
+    n_t, K = W.shape
+    E = np.empty(J + 1, np.complex128)
+    ec = np.empty(K, np.complex128)
+    om = np.empty(K, np.complex128)
+    state = np.zeros(2, np.int64)
+    for i in range(n_s):
+        si = s[i]
+        c = si
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+        _cum_exps(c, x, ec, om)
+        state[0] = 0
+        state[1] = 0
+        u = si
+        u1 = si
+        for j in range(n_t):
+            if state[1] == 0:
+                xs = _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om)
+            if j == 0:  # one fixed-point step from s
+                psi, _, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state, 0.0j)
+                u = si + lam * psi
+            elif j >= 2:  # the secant predictor through the last two rows' roots
+                u0 = u
+                u = 2.0 * u - u1
+                u1 = u0
+                if u.real < si.real:  # the root has Re u >= Re s
+                    u = u0
+            else:
+                u1 = u
+            prev = np.inf
+            for _ in range(100):
+                if u.real < si.real:  # the root has Re u >= Re s
+                    u = complex(si.real, u.imag)
+                psi, dpsi, c = _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state, 0.0j)
+                step = (u - si - lam * psi) / (1.0 - lam * dpsi)
+                u = u - step
+                err = abs(step) / abs(u)
+                if err <= 1e-9 or (err <= 1e-7 and err >= prev):
+                    break
+                prev = err
+            out[i, j] = u
+        stats[0] += state[0]
+        stats[1] += state[1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_cum_kernel(U, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no cover - compiled
+    # psi_j(U[i, j]) for rows whose weights grow with j, through the moments (as _eta_cum_kernel)
+    n_s, n_t = U.shape
+    K = x.size
+    E = np.empty(J + 1, np.complex128)
+    ec = np.empty(K, np.complex128)
+    om = np.empty(K, np.complex128)
+    state = np.zeros(2, np.int64)
+    for i in range(n_s):
+        c = U[i, 0]
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+        _cum_exps(c, x, ec, om)
+        state[0] = 0
+        state[1] = 0
+        for j in range(n_t):
+            if state[1] == 0:
+                xs = _cum_grow(x, ptr, idx, dw, j, xs, J, E, ec, om)
+            d = U[i, j] - U[i, j - 1] if j > 0 else 0.0j
+            psi, _, c = _cum_psi(U[i, j], c, xs, R, x, W, j, J, E, ec, om, state, d)
+            out[i, j] = psi
+        stats[0] += state[0]
+        stats[1] += state[1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -488,6 +691,46 @@ def _nnz(W: np.ndarray) -> np.ndarray:
     return np.where(nz.any(axis=1), last, 0).astype(np.int64)
 
 
+#: rows of :func:`busy_eta` and :func:`_psi_at` on one node list whose weights grow row by row
+#: (nested sets :math:`\{X < t_j\}`, joint laws' :math:`P(X = x_k, Y < y_j)`) go through the
+#: nodes' Taylor moments (:func:`_cum_rows`) from this many rows on; 0: never
+CUM_ROWS = 4
+#: ... where their increases hold at most this fraction of the nodes a row on average
+CUM_DENSE = 0.125
+
+
+def _cum_rows(X: np.ndarray, W: np.ndarray):
+    r"""Rows ``(X, W)`` (shape ``(T, K)``) that share their nodes and whose weights grow with the
+    row (:math:`W_{jk} \ge W_{j-1,k} \ge 0`) at few nodes a row (nested sets
+    :math:`\{X < t_j\}`, or one set repeated), as ``(x, ptr, idx, dw)``: the node list and
+    each row's increase :math:`W_j - W_{j-1}` (``dw[ptr[j]:ptr[j + 1]]`` at the nodes
+    ``idx[...]``); else ``None``. Such rows are summed through the nodes' Taylor moments about a
+    centre :math:`c`, :math:`\sum_k W_{jk}(1 - e^{-u x_k}) = E_0 - \sum_{m \ge 1} z^m E_m`,
+    :math:`E_m = \sum_k W_{jk} e^{-c x_k}(x_k/\xi)^m/m!`, :math:`z = -(u - c)\xi` (as
+    :func:`busy_eta_parts`), each row adding the moments of its increase and the centre moving
+    to the current point when :math:`|u - c|\xi >` :data:`TAYLOR_R` (:math:`\xi` the largest
+    node with weight): a pass of exponentials per recentring instead of one per node and
+    evaluation. Where the recentrings outnumber a third of the rows (:math:`\xi` huge) the
+    kernel sums directly for the rest of that :math:`s`. Rows whose increases are dense (more
+    than :data:`CUM_DENSE` of the nodes a row on average) are left to the direct sums: their
+    moments cost as much as the exponentials they save."""
+    if CUM_ROWS <= 0 or not PREFIX_KERNEL or X.ndim != 2 or X.shape[0] < CUM_ROWS or X.shape != W.shape:
+        return None
+    x0 = X[0]
+    if not np.array_equal(X, np.broadcast_to(x0, X.shape)):
+        return None
+    dW = np.diff(W, axis=0, prepend=0.0)
+    if not (np.all(dW >= 0) and np.all(np.isfinite(x0)) and np.all(x0 >= 0)):
+        return None
+    rows, idx = np.nonzero(dW)
+    T, K = W.shape
+    if idx.size > max(K, CUM_DENSE * T * K):
+        return None
+    ptr = np.searchsorted(rows, np.arange(T + 1)).astype(np.int64)
+    return (np.ascontiguousarray(x0, float), ptr, idx.astype(np.int64),
+            np.ascontiguousarray(dW[rows, idx], float))
+
+
 def busy_eta(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray) -> np.ndarray:
     r""":math:`\eta(s)` with :math:`\eta = s + \lambda\psi(\eta)`,
     :math:`\psi(u) = E[1 - e^{-u X^{new}}]` for each of the ``T`` new-job laws ``(X, W)`` (rows,
@@ -500,13 +743,52 @@ def busy_eta(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray) -> np.ndar
     X = np.ascontiguousarray(X, float)
     W = np.ascontiguousarray(W, float)
     out = np.empty((s.size, X.shape[0]), complex)
-    _eta_kernel(s, float(lam), X, W, _nnz(W), out)
+    cum = _cum_rows(X, W)
+    if cum is not None:  # growing weights: through the nodes' Taylor moments
+        _eta_cum_kernel(s, float(lam), cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
+    else:
+        _eta_kernel(s, float(lam), X, W, _nnz(W), out)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
 
 
-def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts) -> np.ndarray:
+#: the rows of :func:`busy_eta_parts` with their thresholds given start Newton's method from the
+#: polynomial (in log t) through this many previous rows' roots (within the rule's smooth
+#: stretches it is within 1e-9 of the root for about 80% of the rows, where the secant through
+#: two is for 30%: one Newton step instead of two); 2: the secant only
+EXTRAPOLATE = 6
+
+
+def _extrapolation(at, P: int = EXTRAPOLATE) -> tuple[np.ndarray, np.ndarray]:
+    r"""Lagrange weights ``L`` (shape ``(len(at), P)``) of the polynomial in :math:`\log t`
+    through the ``npts[j]`` rows before row ``j`` (``L[j, P - npts[j]:]``, the last column for row
+    ``j - 1``), evaluated at :math:`\log t_j`; ``npts = 0`` where ``at`` is not strictly
+    increasing (the kernel's secant predictor)."""
+    n = np.size(at)
+    L = np.zeros((n, max(P, 1)))
+    npts = np.zeros(n, np.int64)
+    lx = np.log(np.asarray(at, float).reshape(-1)) if n else np.empty(0)
+    if P < 3 or n < 4 or not (np.all(np.isfinite(lx)) and np.all(np.diff(lx) > 0)):
+        return L, npts
+    for q in range(3, P + 1):
+        rows = np.arange(q, n) if q == P else np.array([q])
+        rows = rows[rows < n]
+        if not rows.size:
+            continue
+        pts = lx[rows[:, None] - q + np.arange(q)[None, :]]  # (rows, q)
+        x = lx[rows]
+        w = np.ones(pts.shape)
+        for a in range(q):
+            for b in range(q):
+                if a != b:
+                    w[:, a] *= (x - pts[:, b]) / (pts[:, a] - pts[:, b])
+        L[rows[:, None], P - q + np.arange(q)[None, :]] = w
+        npts[rows] = q
+    return L, npts
+
+
+def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extrapolation=None) -> np.ndarray:
     r""":func:`busy_eta` on the sets :math:`\{X < t_j\}` of a continuous size rule given as
     ``parts = rule.below_parts(t)`` (plus extra per-row nodes appended to ``Xe, We``), for
     increasing :math:`t_j`. The full panels below :math:`t_j` are a prefix of the rule's panel
@@ -520,15 +802,23 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts) -> np.ndarray:
     about the current Newton iterate when :math:`|u - c|\xi >` :data:`TAYLOR_R`; the truncation
     is below :math:`R^{J+1}e^R/(J+1)!` (:math:`5\cdot10^{-20}`) of the prefix's mass. Each Newton
     step then costs :math:`J` products plus the row's own ``ORDER + 2`` exponentials instead of
-    one exponential per node below :math:`t_j` (``docs/response_time_distribution.md``)."""
+    one exponential per node below :math:`t_j` (``docs/response_time_distribution.md``).
+    ``at``: the thresholds :math:`t_j` (optional; or ``extrapolation``, their
+    :func:`_extrapolation`): Newton's method starts from the polynomial through the previous
+    rows' roots (fewer steps; the roots are the same to the solver's tolerance)."""
     Xe, We, npre = parts
+    if extrapolation is None and at is not None:
+        extrapolation = _extrapolation(at)
+    if extrapolation is None or np.shape(extrapolation[0])[0] != npre.size \
+            or np.shape(extrapolation[1]) != (npre.size,):  # the secant predictor only
+        extrapolation = (np.zeros((npre.size, 1)), np.zeros(npre.size, np.int64))
     s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
     out = np.empty((s.size, npre.size), complex)
     stats = np.zeros(3, np.int64)
     _eta_prefix_kernel(s, float(lam), np.ascontiguousarray(rule.px, float),
                        np.ascontiguousarray(rule.pw, float), np.ascontiguousarray(npre, np.int64),
                        np.ascontiguousarray(Xe, float), np.ascontiguousarray(We, float),
-                       TAYLOR_J, TAYLOR_R, out, stats)
+                       TAYLOR_J, TAYLOR_R, out, stats, *extrapolation)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
@@ -539,7 +829,13 @@ def _psi_at(U, X, W):
     U = np.ascontiguousarray(np.asarray(U, complex))
     out = np.empty(U.shape, complex)
     W = np.ascontiguousarray(W, float)
-    _psi_kernel(U, np.ascontiguousarray(X, float), W, _nnz(W), out)
+    X = np.ascontiguousarray(X, float)
+    # (the moments carry e^{-c x} with c a point of U: only where Re U > 0, as Kendall's roots)
+    cum = _cum_rows(X, W) if U.ndim == 2 and U.shape[1] == X.shape[0] and np.all(U.real > 0) else None
+    if cum is not None:  # growing weights: through the nodes' Taylor moments
+        _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
+    else:
+        _psi_kernel(U, X, W, _nnz(W), out)
     return out
 
 
@@ -570,15 +866,24 @@ class _SizeTransform:
         r = self.rule
         #: the sets {X < x} of a continuous rule as prefix + own nodes (busy_eta_parts)
         self._parts_lt = None
+        #: the dense rows of the sets {X < x}, {X <= x} (:attr:`Xlt` ...), built on first use
+        self._dense = None
+        #: per class: P(X < x), E[X; X < x], P(X <= x), E[X; X <= x] on the rule
+        self._sums = None
         if self.kind != "constant":  # FCFS needs no sets {X < x} (its transform is P-K's)
-            self.Xlt, self.Wlt = r.below(self.xs, strict=True)
-            # X <= x differs from X < x at atoms only
-            self.Xle, self.Wle = r.below(self.xs, strict=False) if r.discrete else (self.Xlt, self.Wlt)
-            if not r.discrete:
+            if r.discrete:
+                self._dense_rows()
+            else:
                 Xe, We, npre = r.below_parts(self.xs)
+                # the row sums of the sets {X < x} from their prefix form (cumulative sums)
+                cw = np.concatenate([[0.0], np.cumsum(r.pw)])
+                cxw = np.concatenate([[0.0], np.cumsum(r.px * r.pw)])
+                p_lt = cw[npre] + We.sum(1)
+                m_lt = cxw[npre] + (Xe * We).sum(1)
+                self._sums = (p_lt, m_lt, p_lt, m_lt)
                 if self.kind == "age":  # min(X, x): the mass P(X >= x) at x
                     Xe = np.concatenate([Xe, self.xs[:, None]], axis=1)
-                    We = np.concatenate([We, np.maximum(1.0 - self.Wlt.sum(1), 0.0)[:, None]], axis=1)
+                    We = np.concatenate([We, np.maximum(1.0 - p_lt, 0.0)[:, None]], axis=1)
                 self._parts_lt = (Xe, We, npre)
         if self.kind == "remaining" and not waiting:
             self._grid = self._srpt_grid()
@@ -588,8 +893,25 @@ class _SizeTransform:
             k = np.minimum(np.searchsorted(self.xs, t), self.xs.size - 1)
             self._grid_in_classes = k if np.all(self.xs[k] == t) else None
             if self._grid_in_classes is None:
-                self._grid_rows = r.below(t, strict=True)
                 self._grid_parts = None if r.discrete else r.below_parts(t)
+
+    def _dense_rows(self) -> tuple:
+        r"""``(Xlt, Wlt, Xle, Wle)``: the sets :math:`\{X < x_i\}` and :math:`\{X \le x_i\}` as
+        dense rows (:meth:`_Rule.below`; the direct kernels' input), built on first use."""
+        if self._dense is None:
+            r = self.rule
+            Xlt, Wlt = r.below(self.xs, strict=True)
+            # X <= x differs from X < x at atoms only
+            Xle, Wle = r.below(self.xs, strict=False) if r.discrete else (Xlt, Wlt)
+            self._dense = (Xlt, Wlt, Xle, Wle)
+            if self._sums is None:
+                self._sums = (Wlt.sum(1), np.sum(Xlt * Wlt, axis=1), Wle.sum(1), np.sum(Xle * Wle, axis=1))
+        return self._dense
+
+    Xlt = property(lambda self: self._dense_rows()[0])
+    Wlt = property(lambda self: self._dense_rows()[1])
+    Xle = property(lambda self: self._dense_rows()[2])
+    Wle = property(lambda self: self._dense_rows()[3])
 
     # -- SRPT's residence: thresholds t in (0, x) ------------------------------------------------
     def _srpt_grid(self):
@@ -837,24 +1159,47 @@ class _SizeTransform:
         if c is None:
             lam, x = self.lam, self.xs
             c = {}
-            if self.kind == "age":
-                X = np.concatenate([self.Xlt, x[:, None]], axis=1)
-                W = np.concatenate([self.Wlt, (1.0 - self.Wlt.sum(1))[:, None]], axis=1)
-                W[:, -1] = np.maximum(W[:, -1], 0.0)
-                c["age_rows"] = (X, W)
-                c["rho_age"] = lam * np.sum(X * W, axis=1)
+            p_lt, m_lt, p_le, m_le = self._sums
+            if self.kind == "age":  # min(X, x): the set below x plus the mass P(X >= x) at x
+                c["rho_age"] = lam * (m_lt + x * np.maximum(1.0 - p_lt, 0.0))
             else:
-                c["rho0"] = lam * np.sum(self.Xle * self.Wle, axis=1)
-                c["p_le"] = self.Wle.sum(1)
-                c["atom"] = self.Wle.sum(1) - self.Wlt.sum(1)
+                c["rho0"] = lam * m_le
+                c["p_le"] = p_le
+                c["atom"] = p_le - p_lt
             self._consts = c
         return c
 
-    def _eta_lt(self, s: np.ndarray, X: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """Kendall's equation of every class's new jobs (rows ``X, W``; on a continuous rule
-        from their prefix form, :func:`busy_eta_parts`)."""
+    def _joint_grid(self):
+        r"""SRPT, one class :math:`x` above every threshold of its grid, on a continuous rule: the
+        prefix form of the sets :math:`\{X < t_j\}` and :math:`\{X < x\}` together (and the
+        extrapolation weights), so that one call of Kendall's kernel solves both; else ``None``."""
+        if "_joint" not in self.__dict__:
+            self._joint = None
+            if (self.xs.size == 1 and self._grid_in_classes is None and PREFIX_KERNEL
+                    and self.__dict__.get("_grid_parts") is not None and self._parts_lt is not None):
+                t = self._grid[0]
+                if float(self.xs[0]) > float(t[-1]):
+                    (Xg, Wg, ng), (Xc, Wc, nc) = self._grid_parts, self._parts_lt
+                    parts = (np.concatenate([Xg, Xc]), np.concatenate([Wg, Wc]), np.concatenate([ng, nc]))
+                    self._joint = (parts, _extrapolation(np.concatenate([t, self.xs])))
+        return self._joint
+
+    def _age_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""LAS: the rows of :math:`\min(X, x)`, the set below x plus P(X >= x) at x (dense)."""
+        X = np.concatenate([self.Xlt, self.xs[:, None]], axis=1)
+        W = np.concatenate([self.Wlt, (1.0 - self.Wlt.sum(1))[:, None]], axis=1)
+        W[:, -1] = np.maximum(W[:, -1], 0.0)
+        return X, W
+
+    def _eta_lt(self, s: np.ndarray) -> np.ndarray:
+        r"""Kendall's equation of every class's new jobs (:math:`X < x`; LAS
+        :math:`\min(X, x)`; on a continuous rule from their prefix form,
+        :func:`busy_eta_parts`, else the dense rows)."""
         if self._parts_lt is not None and PREFIX_KERNEL:
-            return busy_eta_parts(s, self.lam, self.rule, self._parts_lt)
+            if self.__dict__.get("_ex_lt") is None:
+                self._ex_lt = _extrapolation(self.xs)
+            return busy_eta_parts(s, self.lam, self.rule, self._parts_lt, extrapolation=self._ex_lt)
+        X, W = self._age_rows() if self.kind == "age" else (self.Xlt, self.Wlt)
         return busy_eta(s, self.lam, X, W)
 
     def lst_classes(self, s: np.ndarray, offset: float = 0.0) -> np.ndarray:
@@ -877,12 +1222,18 @@ class _SizeTransform:
         c = self._class_constants()
         if k == "age":
             # min(X, x): the set below x plus the mass P(X >= x) at x
-            X, W = c["age_rows"]
-            eta = self._eta_lt(s, X, W)
+            eta = self._eta_lt(s)
             # V = P-K with min(X, x) at u = eta: (1 - rho) eta / (eta - lam psi(eta)) = (1 - rho) eta / s
             v = (1 - c["rho_age"])[None, :] * eta / S
             return v * np.exp(Sc - x[None, :] * (eta - S if self.shifted else eta))
-        eta = self._eta_lt(s, self.Xlt, self.Wlt)  # new jobs: X < x
+        et = None
+        if k == "remaining" and not self.waiting and self._joint_grid() is not None:
+            # one class above every threshold: its row is the grid's last (one kernel call)
+            parts, ex = self._joint_grid()
+            both = busy_eta_parts(s, lam, r, parts, extrapolation=ex)
+            eta, et = both[:, -1:], both[:, :-1]
+        else:
+            eta = self._eta_lt(s)  # new jobs: X < x
         # psi_<=(eta) = psi_<(eta) + the atom at x (discrete laws) = (eta - s)/lam + atom
         psi_le = (eta - S) / lam
         if r.discrete:
@@ -909,11 +1260,17 @@ class _SizeTransform:
         if k == "static":
             return v * np.exp(Sc - x[None, :] * (eta - S if self.shifted else eta))
         t, M = self._grid
-        if self._grid_in_classes is not None:
+        if et is not None:
+            pass
+        elif self._grid_in_classes is not None:
             et = eta[:, self._grid_in_classes]
         elif self._grid_parts is not None and PREFIX_KERNEL:
-            et = busy_eta_parts(s, lam, r, self._grid_parts)
+            if self.__dict__.get("_ex_grid") is None:
+                self._ex_grid = _extrapolation(t)
+            et = busy_eta_parts(s, lam, r, self._grid_parts, extrapolation=self._ex_grid)
         else:
+            if self.__dict__.get("_grid_rows") is None:  # dense rows, built on first use
+                self._grid_rows = r.below(t, strict=True)
             et = busy_eta(s, lam, *self._grid_rows)
         Q = self._integrate(et - S if self.shifted else et)  # M @ 1 = x: the shift is exact
         return v * np.exp(Sc - Q)
@@ -1089,10 +1446,15 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
     return ResponseTimeDistribution(tr, label, euler=euler)
 
 
-def _borel(q, k: int):
+def _borel(q, k):
     r""":math:`q^k (k+1)^{k-1}/k!`: LAS's atom at :math:`(k+1)x` relative to the one at
-    :math:`x`, with :math:`q = \lambda x \bar F(x) e^{-\lambda x}` (:func:`_las_class_atoms`)."""
-    return np.asarray(q, float) ** k * float(k + 1) ** (k - 1) / math.factorial(k)
+    :math:`x`, with :math:`q = \lambda x \bar F(x) e^{-\lambda x}` (:func:`_las_class_atoms`);
+    ``k`` an integer or an integer array broadcasting against ``q``."""
+    if np.ndim(k) == 0:
+        return np.asarray(q, float) ** k * float(k + 1) ** (k - 1) / math.factorial(int(k))
+    k = np.asarray(k, int)
+    coef = np.array([float(v + 1) ** (v - 1) / math.factorial(int(v)) for v in k.reshape(-1)]).reshape(k.shape)
+    return np.asarray(q, float) ** k * coef
 
 
 def _las_class_atoms(model, pol, x: float, atom0: float) -> list[tuple[float, float]] | None:
@@ -1249,22 +1611,28 @@ class DensityAtoms:
         t = np.atleast_1d(np.asarray(t, float))
         if self.kind == "constant":  # FCFS: a constant times the size law's own cdf
             return self.a[0] * np.asarray(self.rule.size.cdf(t), float)
-        # every order's set {X <= t / (k + 1)} in one call
+        # every order's set {X <= t / (k + 1)} in one call, a(x) and q(x) at its nodes once
         Xe, We, npre = self.rule.below_parts(np.concatenate([t / (k + 1) for k in range(self.K + 1)]))
+        m = self.mass(Xe)
+        q = self._las_ratio(Xe) if self.K else None
         out = np.zeros(t.shape)
         for k in range(self.K + 1):
             sl = slice(k * t.size, (k + 1) * t.size)
-            out += self._cum[k][npre[sl]] + np.sum(We[sl] * self.mass_k(Xe[sl], k), axis=1)
+            mk = m[sl] if k == 0 else m[sl] * _borel(q[sl], k)
+            out += self._cum[k][npre[sl]] + np.sum(We[sl] * mk, axis=1)
         return out
 
     def part_pdf(self, t) -> np.ndarray:
         r"""The atoms' density :math:`\sum_k f(t/(k+1))a_k(t/(k+1))/(k+1)`."""
         t = np.asarray(t, float)
-        out = np.zeros(t.shape)
-        for k in range(self.K + 1):
-            u = t / (k + 1)
-            out += np.where(u > self.c, self.rule.size.pdf(u) * self.mass_k(u, k) / (k + 1), 0.0)
-        return out
+        # every order's point t / (k + 1) in one call of the size law's functions
+        ks = np.arange(self.K + 1)
+        u = t.reshape(-1)[None, :] / (ks[:, None] + 1.0)
+        m = self.mass(u)
+        if self.K:
+            m = m * np.where(ks[:, None] > 0, _borel(self._las_ratio(u), ks[:, None]), 1.0)
+        terms = np.where(u > self.c, self.rule.size.pdf(u) * m / (ks[:, None] + 1.0), 0.0)
+        return terms.sum(0).reshape(t.shape)
 
     def rest_lst(self, s) -> np.ndarray:
         r""":math:`e^{sc}\big(\phi(s) - A(s)\big)` at complex ``s`` (any shape), on the rule."""
