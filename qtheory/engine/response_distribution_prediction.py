@@ -145,7 +145,11 @@ def _joint_rule(model, conditional: bool):
         return DiscreteJointRule(joint.x, joint.y, joint.w)
     if isinstance(joint, FactorJoint) and not size.is_discrete and not size.atom_values.size:
         if conditional:
-            return FactorJointRule(_rule(size, WIDTH_CLASS), joint.factor, WIDTH_Y, WIDTH_T)
+            rule = FactorJointRule(_rule(size, WIDTH_CLASS), joint.factor, WIDTH_Y, WIDTH_T)
+            # a class law is inverted next to its atom: the sparse piece (SPRPT, TRAIL) graded
+            # towards 0 on a size law with a lower end > 0 (response_distribution_trail.PIECE_GRADE)
+            rule.piece_grade = True
+            return rule
         return FactorJointRule(_rule(size, WIDTH_JOINT), joint.factor, WIDTH_Y, WIDTH_T,
                                class_rule=_rule(size, WIDTH_CLASS))
     raise NotImplementedError(
