@@ -171,6 +171,7 @@ def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.nd
     ze = _z_edges(f) if not one else np.empty(0)
     ze = ze[c * ze < 1.0]
     G = np.empty_like(P)
+    X0 = W0 = None
     for i in range(v.size):
         vi, ki = v[i], kap[i]
         for a in range(0, P.shape[1], _P_BLOCK):
@@ -186,7 +187,12 @@ def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.nd
                 cuts.append(p / (1.0 - c * ze[None, :]))
             cut = np.concatenate([np.broadcast_to(q, (p.shape[0], q.shape[1])) for q in cuts], axis=1)
             cut = np.where(np.isfinite(cut) & (cut > 0), cut, np.nan)
-            X, W = rule._split(cut)
+            if np.any((cut > r.lo) & (cut < r.hi)):
+                X, W = rule._split(cut)
+            else:  # no cut inside the size rule (p below its lower end: the graded head)
+                if X0 is None:
+                    X0, W0 = rule._split(np.full((1, 1), np.nan))
+                X, W = np.broadcast_to(X0, (p.shape[0], X0.shape[1])), W0
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 # the first term (X <= p + kappa) or the second: z and the Jacobian dz/dp
                 A = X <= p + ki
