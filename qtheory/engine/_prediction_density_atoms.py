@@ -35,13 +35,25 @@ Mixed over the joint law the atoms are the density :math:`f_X(t)\bar a(t)` of :m
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-from ..laws._quadrature import panels
-from .response_distribution import GRADE_NEAR
+from ..laws._quadrature import log_edges, panels
+from ._joint_rule import _lagrange
+from .response_distribution import GRADE_NEAR, _psi_at
 from .response_distribution_prediction import _S_BLOCK, PredictionTransform, _cum_at, _cum_kernel
 
+#: width in log z of the panels of the prediction factor's law in the mixed atom mass
+#: E[a(x, xZ)] (smooth in log z: 1.0 is 4e-11 from 0.5, at 0.6 times the cost)
+WIDTH_Z = 1.0
+#: below this Re(s) c the classes' transform is the whole law's (the kernels of
+#: :class:`~qtheory.engine.response_distribution_prediction.PredictionTransform`) times e^{sc}:
+#: SPRPT sums the terms e^{-s x} directly (no overflow or underflow where they matter below
+#: e^{30}); PSPJF's is a difference sum W - psi, whose rounding e^{sc} multiplies (e^3: 2e-15; at
+#: Re(s) c = 26 it was 4e-2 off). Above them (next to c) the terms are summed with e^{-s(x - c)}
+_UNSHIFTED = {"static": 3.0, "remaining": 30.0}
 #: terms of the classes' transform with e^{-Re s (x - c)} below e^{_CUT} are left out (each is
 #: at most its class weight: 1e-20 of the mass)
 _CUT = -46.0
@@ -93,14 +105,13 @@ def _rest_static(E, s, X, W, V, c, out):  # pragma: no cover - compiled
 
 def _z_rule(factor, kinks) -> tuple[np.ndarray, np.ndarray]:
     r"""Nodes and weights of :math:`E[h(Z)]` for the prediction factor :math:`Z`: Gauss-Legendre
-    panels in :math:`\log z` (:func:`qtheory.engine.response_distribution_trail._z_edges`,
-    the factor's kinks and ``kinks`` as edges), weights :math:`z f_Z(z)\,d\log z`."""
-    from .response_distribution_trail import _z_edges
-
-    ze = _z_edges(factor)
-    extra = [k for k in kinks if ze[0] < k < ze[-1]]
-    le = np.unique(np.log(np.concatenate([ze, extra])))
-    u, wu = panels(le)
+    panels in :math:`\log z` of width :data:`WIDTH_Z` inside the factor's 1e-6 and 1 - 1e-6
+    quantiles, growing outside (:func:`qtheory.laws._quadrature.log_edges`), the factor's
+    kinks and ``kinks`` as edges; weights :math:`z f_Z(z)\,d\log z`."""
+    zlo, zhi = factor.log_range()
+    bulk = (math.exp(factor.log_range_q(1e-6)), math.exp(factor.log_range_q(1 - 1e-6)))
+    pts = [k for k in list(factor.kinks) + list(kinks) if math.exp(zlo) < k < math.exp(zhi)]
+    u, wu = panels(log_edges(math.exp(zlo), math.exp(zhi), WIDTH_Z, pts, bulk=bulk))
     z = np.exp(u)
     return z, wu * z * np.asarray(factor.pdf(z), float)
 
@@ -160,11 +171,14 @@ class PredictionDensityAtoms:
         #: the panels of the size rule (a-bar and f_X are smooth on them); a split on a graded
         #: rule (``near``) shares those of ``part`` (the same thresholds, so the same a(x, y))
         if part is not None:
-            self._z, self._wz, self._r, self._cum = part._z, part._wz, part._r, part._cum
+            self._z, self._wz, self._r, self._cum, self._la = part._z, part._wz, part._r, part._cum, part._la
         else:
             self._z, self._wz = _z_rule(rule.f, [1.0] if tr.kind == "remaining" else [])
             self._r = rule.r
-            self._cum = np.concatenate([[0.0], np.cumsum(self._r.pw * self.mean_atom(self._r.px))])
+            A = self.mean_atom(self._r.px)
+            self._cum = np.concatenate([[0.0], np.cumsum(self._r.pw * A)])
+            #: log a-bar at the panel nodes, interpolated inside the panels (:meth:`_abar`)
+            self._la = np.log(A).reshape(self._r.npan, -1)
 
     def near(self) -> PredictionDensityAtoms:
         """The split on the graded rule (for ``t < near_below``)."""
@@ -179,12 +193,14 @@ class PredictionDensityAtoms:
         tr, g = self.tr, self.tr.grid
         top = float(g.t[-1])
         yc = np.minimum(y.reshape(-1), top)
-        p0 = g.interp(self._p0, yc)
         if tr.kind == "static":
-            expo = x.reshape(-1) * g.interp(self._pl, yc)
+            p0, pl = g.interp(np.stack([self._p0, self._pl]), yc)
+            expo = x.reshape(-1) * pl
         else:
+            p0 = g.interp(self._p0, yc)
             d = np.minimum(np.maximum(y.reshape(-1) - x.reshape(-1), 0.0), top)
-            expo = g.cum(self._pl, yc) - g.cum(self._pl, d)
+            C = g.cum(self._pl, np.concatenate([yc, d]))
+            expo = C[:yc.size] - C[yc.size:]
         return (p0 * np.exp(-tr.lam * expo)).reshape(x.shape)
 
     def mean_atom(self, x) -> np.ndarray:
@@ -198,18 +214,41 @@ class PredictionDensityAtoms:
             out[b:b + step] = self.atom_mass(xb, xb * self._z[None, :]) @ self._wz
         return out.reshape(x.shape)
 
+    def _abar(self, x) -> np.ndarray:
+        r""":math:`\bar a(x)` interpolated in :math:`\log x` on the size rule's panels (Lagrange on
+        the panel's nodes, of :math:`\log\bar a`: at most 2.4e-10 relative from
+        :meth:`mean_atom` on Pareto(2.5), Pareto(1.5) and Uniform(1, 3) sizes at load 0.8, the
+        largest far in the tail where :math:`\bar a` falls like :math:`e^{-\lambda x}`);
+        :meth:`mean_atom` outside the rule's range."""
+        x = np.asarray(x, float)
+        flat = x.reshape(-1)
+        r = self._r
+        e = r.edges
+        with np.errstate(divide="ignore"):
+            ux = np.log(flat)
+        inside = (ux >= e[0]) & (ux <= e[-1])
+        out = np.empty(flat.size)
+        if np.any(inside):
+            u = ux[inside]
+            p = np.clip(np.searchsorted(e, u, side="right") - 1, 0, r.npan - 1)
+            B = _lagrange((u - e[p]) / (e[p + 1] - e[p]))
+            out[inside] = np.exp(np.einsum("ql,ql->q", self._la[p], B))
+        if not np.all(inside):
+            out[~inside] = self.mean_atom(flat[~inside])
+        return out.reshape(x.shape)
+
     def part_cdf(self, t) -> np.ndarray:
         r""":math:`\int_c^t f_X\bar a\,dx` on the size rule (full panels below ``t`` and a
         Gauss-Legendre panel up to it)."""
         t = np.atleast_1d(np.asarray(t, float))
         Xe, We, npre = self._r.below_parts(t)
-        return self._cum[npre] + np.sum(We * self.mean_atom(Xe), axis=1)
+        return self._cum[npre] + np.sum(We * self._abar(Xe), axis=1)
 
     def part_pdf(self, t) -> np.ndarray:
         r"""The atoms' density :math:`f_X(t)\bar a(t)`."""
         t = np.asarray(t, float)
         u = np.maximum(t, self.c)
-        return np.where(t > self.c, np.asarray(self.size.pdf(u), float) * self.mean_atom(u), 0.0)
+        return np.where(t > self.c, np.asarray(self.size.pdf(u), float) * self._abar(u), 0.0)
 
     def rest_lst(self, s) -> np.ndarray:
         r""":math:`\tilde R(s)` (module docstring) at complex ``s`` (any shape)."""
@@ -223,7 +262,14 @@ class PredictionDensityAtoms:
             V, eta, et = tr._delay(sb)
             V = np.ascontiguousarray(V)
             res = np.empty(sb.size, complex)
-            if tr.kind == "static":
+            if float(np.max(sb.real)) * self.c < _UNSHIFTED[tr.kind]:
+                # far from c (small Re s): the classes' transform as the whole law's, times e^{sc}
+                if tr.kind == "static":
+                    cl = tr.Wc.sum(1)[None, :] - _psi_at(eta, Xc, Wc)
+                else:
+                    cl = tr._sprpt_residence(sb, et)
+                res = np.exp(sb * self.c) * np.sum(V * cl, axis=1)
+            elif tr.kind == "static":
                 E = np.ascontiguousarray(eta - sb[:, None])
                 _rest_static(E, sb, Xc, Wc, V, self.c, res)
             else:
