@@ -368,6 +368,16 @@ def test_prediction_atoms_mass_on_the_rule(policy):
     assert split.part_total == pytest.approx(float(split.part_cdf(np.array([1e12]))[0]), abs=1e-11)
 
 
+def test_prediction_atoms_mass_with_a_kinked_factor():
+    # uniform(0.5) predictions: P(Y < v) and p_0(v) kink at v = c k (k = 0.5, 1.5 the factor's
+    # kinks), so E[a(x, xZ)] is split per size at z = c k / x: PSPJF's two sums 1.5e-9 apart
+    # (2.3e-7 without the split)
+    size = qt.Pareto(ALPHA, 1.0)
+    q = qt.MG1(0.8 / size.mean, size, prediction=qt.UniformPrediction(0.5))
+    split = q.response_time_distribution("pspjf")._split
+    assert split.part_total == pytest.approx(float(split.part_cdf(np.array([1e12]))[0]), abs=1e-8)
+
+
 @pytest.mark.parametrize("policy", ["pspjf", "sprpt"])
 def test_prediction_atom_mass_is_the_class_transform_limit(policy):
     # a(x, y) = lim e^{sx} E[e^{-sT} | x, y]: the class law's transform (of T - x) at s = 1e5

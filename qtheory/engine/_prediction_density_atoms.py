@@ -103,17 +103,14 @@ def _rest_static(E, s, X, W, V, c, out):  # pragma: no cover - compiled
         out[i] = acc
 
 
-def _z_rule(factor, kinks) -> tuple[np.ndarray, np.ndarray]:
-    r"""Nodes and weights of :math:`E[h(Z)]` for the prediction factor :math:`Z`: Gauss-Legendre
-    panels in :math:`\log z` of width :data:`WIDTH_Z` inside the factor's 1e-6 and 1 - 1e-6
-    quantiles, growing outside (:func:`qtheory.laws._quadrature.log_edges`), the factor's
-    kinks and ``kinks`` as edges; weights :math:`z f_Z(z)\,d\log z`."""
+def _z_edges(factor, kinks) -> np.ndarray:
+    r"""Panel edges in :math:`\log z` of the prediction factor's law: width :data:`WIDTH_Z`
+    inside its 1e-6 and 1 - 1e-6 quantiles, growing outside
+    (:func:`qtheory.laws._quadrature.log_edges`), the factor's kinks and ``kinks`` as edges."""
     zlo, zhi = factor.log_range()
     bulk = (math.exp(factor.log_range_q(1e-6)), math.exp(factor.log_range_q(1 - 1e-6)))
     pts = [k for k in list(factor.kinks) + list(kinks) if math.exp(zlo) < k < math.exp(zhi)]
-    u, wu = panels(log_edges(math.exp(zlo), math.exp(zhi), WIDTH_Z, pts, bulk=bulk))
-    z = np.exp(u)
-    return z, wu * z * np.asarray(factor.pdf(z), float)
+    return log_edges(math.exp(zlo), math.exp(zhi), WIDTH_Z, pts, bulk=bulk)
 
 
 class PredictionDensityAtoms:
@@ -171,14 +168,24 @@ class PredictionDensityAtoms:
         #: the panels of the size rule (a-bar and f_X are smooth on them); a split on a graded
         #: rule (``near``) shares those of ``part`` (the same thresholds, so the same a(x, y))
         if part is not None:
-            self._z, self._wz, self._r, self._cum, self._la = part._z, part._wz, part._r, part._cum, part._la
+            self._ze, self._yk, self._r, self._cum = part._ze, part._yk, part._r, part._cum
+            self._la, self._la_ok = part._la, part._la_ok
         else:
-            self._z, self._wz = _z_rule(rule.f, [1.0] if tr.kind == "remaining" else [])
+            self._ze = _z_edges(rule.f, [1.0] if tr.kind == "remaining" else [])
+            #: where a(x, xz) kinks in y (and SPRPT: in y - x): a kink k of the factor's law
+            #: times an end or breakpoint b > 0 of the size law (the thresholds' functions
+            #: P(Y < v), p_0(v) kink at v = bk): edges at z = bk / x (and 1 + bk / x) per size
+            bps = np.concatenate([np.asarray(self.size.breakpoints, float), np.asarray(self.size.support, float)])
+            bps = np.unique(bps[np.isfinite(bps) & (bps > 0)])
+            self._yk = np.array([b * k for b in bps for k in rule.kinks], float)
             self._r = rule.r
             A = self.mean_atom(self._r.px)
             self._cum = np.concatenate([[0.0], np.cumsum(self._r.pw * A)])
-            #: log a-bar at the panel nodes, interpolated inside the panels (:meth:`_abar`)
-            self._la = np.log(A).reshape(self._r.npan, -1)
+            #: log a-bar at the panel nodes, interpolated inside the panels (:meth:`_abar`);
+            #: panels where a-bar underflows (huge sizes at high load) are not interpolated
+            A = A.reshape(self._r.npan, -1)
+            self._la = np.log(np.maximum(A, 1e-300))
+            self._la_ok = np.all(A > 1e-250, axis=1)
 
     def near(self) -> PredictionDensityAtoms:
         """The split on the graded rule (for ``t < near_below``)."""
@@ -204,14 +211,26 @@ class PredictionDensityAtoms:
         return (p0 * np.exp(-tr.lam * expo)).reshape(x.shape)
 
     def mean_atom(self, x) -> np.ndarray:
-        r""":math:`\bar a(x) = E[a(x, xZ)]` at the sizes ``x``."""
+        r""":math:`\bar a(x) = E[a(x, xZ)]` at the sizes ``x``: Gauss-Legendre panels in
+        :math:`\log z` (:func:`_z_edges`), split per size where :math:`a(x, xz)` kinks."""
         x = np.asarray(x, float)
         flat = x.reshape(-1)
         out = np.empty(flat.size)
-        step = max(1, 20000 // self._z.size)
+        ze = self._ze
+        step = max(1, 20000 // (ze.size * 10))
         for b in range(0, flat.size, step):
             xb = flat[b:b + step, None]
-            out[b:b + step] = self.atom_mass(xb, xb * self._z[None, :]) @ self._wz
+            e = np.broadcast_to(ze, (xb.shape[0], ze.size))
+            if self._yk.size:
+                cut = self._yk[None, :] / xb
+                if self.tr.kind == "remaining":
+                    cut = np.concatenate([cut, 1.0 + cut], axis=1)
+                e = np.sort(np.concatenate([e, np.log(np.clip(cut, math.exp(ze[0]), math.exp(ze[-1])))], axis=1),
+                            axis=1)
+            u, wu = panels(e)
+            z = np.exp(u)
+            wz = wu * z * np.asarray(self.tr.rule.f.pdf(z), float)
+            out[b:b + step] = np.sum(self.atom_mass(np.broadcast_to(xb, z.shape), xb * z) * wz, axis=1)
         return out.reshape(x.shape)
 
     def _abar(self, x) -> np.ndarray:
@@ -226,11 +245,11 @@ class PredictionDensityAtoms:
         e = r.edges
         with np.errstate(divide="ignore"):
             ux = np.log(flat)
-        inside = (ux >= e[0]) & (ux <= e[-1])
+        p = np.clip(np.searchsorted(e, ux, side="right") - 1, 0, r.npan - 1)
+        inside = (ux >= e[0]) & (ux <= e[-1]) & self._la_ok[p]
         out = np.empty(flat.size)
         if np.any(inside):
-            u = ux[inside]
-            p = np.clip(np.searchsorted(e, u, side="right") - 1, 0, r.npan - 1)
+            u, p = ux[inside], p[inside]
             B = _lagrange((u - e[p]) / (e[p + 1] - e[p]))
             out[inside] = np.exp(np.einsum("ql,ql->q", self._la[p], B))
         if not np.all(inside):
