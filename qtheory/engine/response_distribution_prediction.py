@@ -48,9 +48,11 @@ WIDTH_CLASS = 0.25
 WIDTH_JOINT = 0.5
 WIDTH_Y = 1.0
 WIDTH_T = 1.0
-#: unconditional SPJF on a continuous size law whose density jumps at its lower end c > 0: the
-#: atoms' density part added directly and the rest inverted from c on (:class:`SPJFDensityAtoms`);
-#: False: the whole law is inverted (rings next to c: 8e-4 on Pareto(2.5) at load 0.8)
+#: unconditional SPJF, PSPJF and SPRPT on a continuous size law whose density jumps at its lower
+#: end c > 0: the atoms' density part added directly and the rest inverted from c on
+#: (:class:`SPJFDensityAtoms`, :class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms`);
+#: False: the whole law is inverted (rings next to c: 8e-4 (SPJF), 2.4e-3 (PSPJF), 1.9e-3
+#: (SPRPT) on Pareto(2.5) at load 0.8)
 SPLIT_ATOMS = True
 #: the rank shapes covered with descriptor "prediction"
 PREDICTION_FORMS = ("nonpreemptive", "static", "remaining")
@@ -145,7 +147,11 @@ def _joint_rule(model, conditional: bool):
         return DiscreteJointRule(joint.x, joint.y, joint.w)
     if isinstance(joint, FactorJoint) and not size.is_discrete and not size.atom_values.size:
         if conditional:
-            return FactorJointRule(_rule(size, WIDTH_CLASS), joint.factor, WIDTH_Y, WIDTH_T)
+            rule = FactorJointRule(_rule(size, WIDTH_CLASS), joint.factor, WIDTH_Y, WIDTH_T)
+            # a class law is inverted next to its atom: the sparse piece (SPRPT, TRAIL) graded
+            # towards 0 on a size law with a lower end > 0 (response_distribution_trail.PIECE_GRADE)
+            rule.piece_grade = True
+            return rule
         return FactorJointRule(_rule(size, WIDTH_JOINT), joint.factor, WIDTH_Y, WIDTH_T,
                                class_rule=_rule(size, WIDTH_CLASS))
     raise NotImplementedError(
@@ -180,7 +186,14 @@ class PredictionTransform:
 
     # -- what a subclass with other pieces (TRAIL) replaces ---------------------------------------
     def _classes(self, rule):
-        """``(y, X, W)`` of the unconditional law's classes."""
+        r"""``(y, X, W)`` of the unconditional law's classes. SPRPT on a continuous joint law:
+        the prediction panels have edges where a residence kink :math:`x = y` meets an end or
+        breakpoint :math:`b > 0` of the size law (:math:`y = b`, TRAIL(1)'s classes; without
+        them the atoms' mass :math:`\sum W a` was 2.7e-8 off on Pareto(2.5) sizes)."""
+        if self.kind == "remaining" and not rule.discrete:
+            from .response_distribution_trail import _factor_classes
+
+            return _factor_classes(rule, 1.0)
         return rule.classes()
 
     def _tgrid(self, rule):
@@ -604,26 +617,41 @@ class SPJFDensityAtoms:
 
 
 def density_split(model, policy, tr: PredictionTransform):
-    """:class:`SPJFDensityAtoms` for unconditional SPJF on a continuous size law (with a
-    multiplicative factor) whose density jumps at its lower end; ``None`` otherwise (the whole
-    law is inverted)."""
+    """The split of an unconditional law on a continuous size law (with a multiplicative
+    factor) whose density jumps at its lower end: :class:`SPJFDensityAtoms` (SPJF),
+    :class:`qtheory.engine._prediction_density_atoms.PredictionDensityAtoms` (PSPJF, SPRPT);
+    ``None`` otherwise (the whole law is inverted)."""
     from ..laws.joint import FactorJoint
 
     rule = tr.rule
-    if (not SPLIT_ATOMS or tr.kind != "nonpreemptive" or tr.conditional or tr.waiting
-            or rule.discrete or not _jumps_at_lower_end(rule.r.size)):
+    if (not SPLIT_ATOMS or tr.conditional or tr.waiting or rule.discrete
+            or not _jumps_at_lower_end(rule.r.size)):
         return None
     size = rule.r.size
     joint = model.prediction.joint(size)
     if not isinstance(joint, FactorJoint):
         return None
 
-    def near():
+    def graded_rule():
+        # class sizes graded at c (GRADE): PSPJF and SPRPT at most 1.4e-10 from the first-order
+        # reference on Pareto(2.5) and Uniform(1, 3) for t <= 1.7 c (GRADE_SOAP: 4e-9, at 0.8
+        # times the cost)
         graded = FactorJointRule(_rule(size, WIDTH_JOINT), joint.factor, WIDTH_Y, WIDTH_T,
                                  class_rule=_rule(size, WIDTH_CLASS, GRADE))
-        return SPJFDensityAtoms(PredictionTransform(model, policy, graded))
+        # next to c the transform is sampled at |s| up to about 120 / (t - c): SPRPT's sparse
+        # old piece graded towards 0 as on the class rule (response_distribution_trail.PIECE_GRADE)
+        graded.piece_grade = True
+        return graded
 
-    return SPJFDensityAtoms(tr, near)
+    if tr.kind == "nonpreemptive":
+        return SPJFDensityAtoms(tr, lambda: SPJFDensityAtoms(PredictionTransform(model, policy, graded_rule())))
+    from ._prediction_density_atoms import PredictionDensityAtoms
+
+    def near(split):
+        return PredictionDensityAtoms(PredictionTransform(model, policy, graded_rule()), part=split)
+
+    split = PredictionDensityAtoms(tr, lambda: near(split))
+    return split
 
 
 __all__ = ["PredictionTransform", "joint_rule", "PREDICTION_FORMS", "SPJFDensityAtoms", "density_split"]
