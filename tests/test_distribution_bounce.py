@@ -257,3 +257,13 @@ def test_discretised_approximation_against_closed_form():
     assert np.all(np.abs(d.cdf(t) - ref.cdf(t)) <= d.cdf_error(t) + 1e-9)
     with pytest.raises(NotImplementedError, match="approximated"):
         rtd(q, pol, x=1.0)
+
+
+def test_prediction_ranks_on_continuous_laws_say_where_the_approximation_is():
+    """A prediction rank other than the bounce (here SPRPT's rank as a user qt.Rank) on a
+    continuous law raises: its discretised approximation takes about a minute, so it is given
+    only on request, and the message names the call."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    rank = qt.Rank(lambda y, a: y - a, descriptor="prediction", name="remaining")
+    with pytest.raises(NotImplementedError, match="build_discretised"):
+        q.response_time_distribution(rank)
