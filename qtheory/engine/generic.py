@@ -525,6 +525,11 @@ def response_time(model, policy: Policy, x, y=None):
             return soap_factor.conditional(model, policy, x, y)
         except FloatingPointError:
             pass
+    if soap_size.supported(model, policy):
+        try:
+            return soap_size.conditional(model, policy, np.atleast_1d(np.asarray(x, float)))
+        except FloatingPointError:
+            pass
     dj, exact = discretise(model, policy.descriptor, 2 * RESOLUTION)
     _, cond, (xs, ds) = _evaluate_discrete(policy, dj, np.array([model.arrival_rate]), snap=exact)
     x = np.atleast_1d(np.asarray(x, float))
@@ -556,6 +561,11 @@ def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
     if FACTOR_ROUTE and soap_factor.supported(model, policy):
         try:
             return soap_factor.slowdown(model, policy)[0]
+        except FloatingPointError:
+            pass
+    if soap_size.supported(model, policy):
+        try:
+            return soap_size.slowdown(model, policy)[0]
         except FloatingPointError:
             pass
     lam = np.array([model.arrival_rate])
