@@ -306,14 +306,17 @@ class FactorSOAP:
 
 
 def supported(model, policy) -> bool:
-    """A prediction rank of shape "remaining" or "bounce" on a continuous size law without atoms
-    and a multiplicative prediction law with a density (:class:`FactorJoint`)."""
+    """A prediction rank of shape "remaining" or "bounce", or one of
+    :mod:`~qtheory.engine.soap_factor_shapes`' (PSPJF's "static", SPJF's "nonpreemptive",
+    TRAIL(c)), on a continuous size law without atoms and a multiplicative prediction law with a
+    density (:class:`FactorJoint`)."""
     from ..laws.factor_joint import FactorJoint
     from ..laws.scipy_size import ScipySize
+    from .soap_factor_shapes import shape_of
 
     if policy.descriptor != "prediction" or model.prediction is None:
         return False
-    if policy.formula_form() not in ("remaining", "bounce"):
+    if shape_of(policy) is None:
         return False
     size = model.size
     if size.is_discrete or size.is_mixed or isinstance(size, ScipySize):
@@ -328,17 +331,24 @@ def supported(model, policy) -> bool:
 
 def tables(model, policy, width: float = 0.5) -> FactorSOAP:
     """The cached tables for (size, factor, shape) at one resolution."""
+    from .soap_factor_shapes import FactorShapeSOAP, shape_of
+
     j = model.prediction.joint(model.size)
     cache = model.size.__dict__.setdefault("_qt_cache", {})
+    shape = shape_of(policy)
     key = ("factor_soap", id(j.factor), type(j.factor).__name__, repr(vars(j.factor)),
-           policy.formula_form(), width)
+           shape, width)
     if key not in cache:
         # the outer rule: size panels ``width`` wide (order 10), z panels 0.5 wide of order 16
         # (fine, width < 0.5) or 10 (coarse); the level functions always 0.5 wide, order 16
         other = [v for k, v in cache.items() if isinstance(k, tuple) and k[:-1] == key[:-1]]
-        cache[key] = FactorSOAP(model.size, j.factor, policy.formula_form() == "bounce", 0.5, 16,
-                                16 if width < 0.5 else 10, x_width=width,
-                                levels=other[0].levels if other else None)
+        levels = other[0].levels if other else None
+        if shape in ("remaining", "bounce"):
+            cache[key] = FactorSOAP(model.size, j.factor, shape == "bounce", 0.5, 16,
+                                    16 if width < 0.5 else 10, x_width=width, levels=levels)
+        else:  # the static, non-preemptive and TRAIL shapes
+            cache[key] = FactorShapeSOAP(model.size, j.factor, shape, 0.5, 16,
+                                         16 if width < 0.5 else 10, x_width=width, levels=levels)
     return cache[key]
 
 
