@@ -355,10 +355,16 @@ def tables(model, policy, width: float = 0.5) -> FactorSOAP:
 def evaluate(model, policy, lams):
     """(E[T] at each arrival rate, error estimate): the finer of two resolutions, and their
     difference times 10 plus the interpolants' tail and 1e-13, relative (the
-    factor's kinks make the outer integrand's derivatives jump where no panel edge is)."""
+    factor's kinks make the outer integrand's derivatives jump where no panel edge is); the
+    shapes of :mod:`~qtheory.engine.soap_factor_shapes` amplify the interpolants' part with the
+    load (:meth:`~qtheory.engine.soap_factor_shapes.FactorShapeSOAP.error_estimate`)."""
+    from .soap_factor_shapes import shape_of
+
     fine = tables(model, policy, 0.35)
     coarse = tables(model, policy, 0.5)
     a, b = fine.means(lams), coarse.means(lams)
+    if shape_of(policy) not in ("remaining", "bounce"):  # soap_factor_shapes' own estimate
+        return a, fine.error_estimate(a, b, lams)
     err = 10 * np.abs(a - b) + (1e-13 + 10 * max(fine.interp_error, 0.0)) * np.abs(a)
     return a, err
 
@@ -371,6 +377,8 @@ def conditional(model, policy, x, y):
 def slowdown(model, policy) -> tuple[float, float]:
     r""":math:`E[T/X]` at the model's arrival rate and its error estimate (two resolutions, as
     :func:`evaluate`)."""
+    from .soap_factor_shapes import shape_of
+
     lam = model.arrival_rate
     t = tables(model, policy, 0.35)
     if model.size.zero_exponent <= 1.0:
@@ -381,4 +389,6 @@ def slowdown(model, policy) -> tuple[float, float]:
         if c0 > 1e-9 * float(model.size.mean):
             return math.inf, 0.0
     vals = [float(tables(model, policy, width).means([lam], "slowdown")[0]) for width in (0.35, 0.5)]
+    if shape_of(policy) not in ("remaining", "bounce"):  # soap_factor_shapes' own estimate
+        return vals[0], float(t.error_estimate(np.array(vals[:1]), np.array(vals[1:]), [lam])[0])
     return vals[0], 10 * abs(vals[0] - vals[1]) + 1e-13 * abs(vals[0])
