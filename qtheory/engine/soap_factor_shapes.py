@@ -359,9 +359,7 @@ class FactorShapeSOAP(FactorSOAP):
             u = math.log(self.llo)
             s0, s1 = float(self.Si(np.array(u))), float(self.Si(np.array(u + 1.0)))
             self._low_p = math.log(s1 / s0) if s0 > 0 and s1 > s0 else 1.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(ell < self.llo, (np.maximum(ell, 0.0) / self.llo) ** self._low_p, 1.0)
-        return r
+        return (np.clip(ell, 0.0, self.llo) / self.llo) ** self._low_p
 
     def error_estimate(self, a: np.ndarray, b: np.ndarray, lams) -> np.ndarray:
         r"""The error estimate of the values ``a`` (this resolution) given ``b`` (the coarser
