@@ -2,7 +2,9 @@ r"""The compiled loops of :mod:`qtheory.engine.soap_factor` (numba): the outer e
 reduced to load-independent sums, so that a load costs one pass over the level panels and one
 over the nodes' two load-dependent fractions (:func:`outer_sums`, :func:`fraction_sums`), and
 the z-sums of the level functions from the size law's moments at the interval ends
-(:func:`level_ends`, :func:`level_sums`).
+(:func:`level_ends`, :func:`level_sums`); for the shapes of
+:mod:`qtheory.engine.soap_factor_shapes` (PSPJF, SPJF, TRAIL(c)) the same two steps are
+:func:`node_sums` and :func:`shape_level_sums`.
 
 At the outer rule's nodes :math:`(x_i, y_i)` with weights :math:`w_i` the mean is
 (``docs/soap_predictions.md``, sections 3-5)

@@ -54,6 +54,11 @@ of a shared machine: 0.2-0.3 s of CPU cold (the level interpolants, shared by bo
 resolutions, and the two outer rules' sums; 0.12 s on LogNormal/LogNormal), 0.04 s for a
 further 50 loads (``benchmarks/bench_generic.py``).
 
+The static, non-preemptive and limited-preemption prediction ranks (PSPJF, SPJF, TRAIL(c))
+are evaluated on the same tables by :mod:`qtheory.engine.soap_factor_shapes`, which
+:func:`supported`, :func:`tables`, :func:`evaluate`, :func:`conditional` and :func:`slowdown`
+dispatch to.
+
 Not covered (they take the discretised route): other rank shapes, size laws with atoms or an
 infinite second moment,
 ``qt.from_scipy`` laws, prediction laws that are not a product with an independent factor
