@@ -195,8 +195,14 @@ class FactorShapeSOAP(FactorSOAP):
         factor, size = self.factor, self.size
         zlo, zhi = self.zlo, self.zhi
         bulk = (math.exp(factor.log_range_q(1e-4)), math.exp(factor.log_range_q(1 - 1e-4)))
-        base = log_edges(math.exp(zlo), math.exp(zhi), width,
-                         [0.5, 1.0, *[math.exp(k) for k in self.zkinks]], bulk=bulk)
+        fixed = [0.5, 1.0, *[math.exp(k) for k in self.zkinks]]
+        if math.isfinite(float(size.support[1])) and zhi < math.log(1e3) and self.base_kinks:
+            # a size law and a factor that both end: the load near the largest prediction
+            # varies on the scale of the distance to the corner (x, z) = (x_max, z_max), as
+            # the size rule's panels accumulate at x_max (endpoint_refinement), so do these
+            zmax = math.exp(zhi)
+            fixed += list(zmax * (1.0 - 0.5 ** np.arange(2, 40, 1.0) * (1.0 - math.exp(zlo) / zmax)))
+        base = log_edges(math.exp(zlo), math.exp(zhi), width, fixed, bulk=bulk)
         on_y, on_res, above = curves
         # size nodes: the rule's panels cut where a curve meets a z edge of the factor's kinks
         # (and TRAIL's z = 1/c): there the z-integral of the node's line is not smooth in x
