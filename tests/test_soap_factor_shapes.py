@@ -81,6 +81,19 @@ MP_VALUES = {
 }
 
 
+def test_bounded_size_and_factor_at_high_load():
+    """Uniform(1, 3) sizes with uniform predictions at load 0.99: SPJF and PSPJF against their
+    closed forms to 1e-12 with an estimate below 1e-10 (the outer z panels accumulate at the
+    factor's upper end; without that the estimate was 3.5e-5, the values 1.5e-10 off)."""
+    size = qt.Uniform(1.0, 3.0)
+    q = qt.MG1(0.99 / size.mean, size, prediction=PREDICTIONS["uniform"])
+    for pol in (qt.SPJF(), qt.PSPJF()):
+        r = generic.evaluate(q, pol, [q.arrival_rate])
+        ref = float(pol.closed_form_mean(q, [q.arrival_rate])[0])
+        assert abs(r.mean[0] - ref) <= 1e-12 * ref, (pol, r.mean[0] / ref - 1)
+        assert r.error[0] <= 1e-10 * ref, (pol, r.error[0] / ref)
+
+
 def test_route_against_mpmath_weibull():
     """PSPJF on Weibull(2) sizes (unit mean) with uniform(0.5) predictions at load 0.99 against
     mpmath (29.885327736469576288, 25 digits: the same integral as
