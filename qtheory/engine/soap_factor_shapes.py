@@ -104,15 +104,17 @@ LEVEL_BLOCK = 128
 
 def shape_of(policy) -> str | tuple | None:
     """The rank shape of a prediction policy for the factor route: ``policy.formula_form()``
-    ("remaining", "bounce", "static", "nonpreemptive"), ``("trail", c)`` for TRAIL(c) (a
-    subclass that keeps its rank), else ``None``."""
+    ("remaining", "bounce", "static", "nonpreemptive"), or what the policy's ``factor_shape()``
+    hook says (TRAIL(c): ``("trail", c)``) where :meth:`~qtheory.policies.Policy.declares` it (a
+    subclass that redefines the rank does not inherit it), else ``None``."""
     form = policy.formula_form()
     if form in ("remaining", "bounce", "static", "nonpreemptive"):
         return form
-    from ..policies.trail import LimitedPreemption
-
-    if isinstance(policy, LimitedPreemption) and type(policy).rank is LimitedPreemption.rank:
-        return ("trail", float(policy.c))
+    hook = getattr(policy, "factor_shape", None)
+    if hook is not None and policy.declares("factor_shape"):
+        shape = hook()
+        if isinstance(shape, tuple) and len(shape) == 2 and shape[0] == "trail":
+            return ("trail", float(shape[1]))
     return None
 
 
