@@ -2,7 +2,9 @@ r"""The compiled loops of :mod:`qtheory.engine.soap_factor` (numba): the outer e
 reduced to load-independent sums, so that a load costs one pass over the level panels and one
 over the nodes' two load-dependent fractions (:func:`outer_sums`, :func:`fraction_sums`), and
 the z-sums of the level functions from the size law's moments at the interval ends
-(:func:`level_ends`, :func:`level_sums`).
+(:func:`level_ends`, :func:`level_sums`); for the shapes of
+:mod:`qtheory.engine.soap_factor_shapes` (PSPJF, SPJF, TRAIL(c)) the same two steps are
+:func:`node_sums` and :func:`shape_level_sums`.
 
 At the outer rule's nodes :math:`(x_i, y_i)` with weights :math:`w_i` the mean is
 (``docs/soap_predictions.md``, sections 3-5)
@@ -328,4 +330,151 @@ def level_sums(m, L, lev, z, w, e1, e2, reg, med, full, T1, P1, T2, P2, Ut, boun
                 s2 += 4.0 * ell * ell * u
         N[li] += w[i] * n
         S2[li] += w[i] * s2
+    return N, S2
+
+
+# ---- the further rank shapes (:mod:`qtheory.engine.soap_factor_shapes`) -------------------------
+@njit(cache=True)
+def node_sums(edges, ncoef, scoef, Y, wy, gy, fy, D, gd, llo, lhi):  # pragma: no cover - compiled
+    r"""The load-independent sums of :func:`outer_sums` for a rank shape whose waiting time
+    reads the level :math:`y_i` and whose residence is
+    :math:`gy_i\, G_\lambda(y_i) + gd_i\, G_\lambda(d_i) + fy_i / (1 - \lambda N(y_i))` (plus a
+    constant the caller adds): at each node the waiting fraction
+    :math:`wy_i \lambda S_2(y_i) / (2 (1 - \lambda N(y_i))^2)` (a level below :math:`\ell_{lo}`
+    reads the interpolants at :math:`\ell_{lo}`), :math:`G_\lambda(\ell) = \ell` at levels
+    :math:`\le 0` and :math:`\ell / (1 - \lambda N(\ell_{lo}))` below the interpolants' range.
+    The interpolants are evaluated once per node and level.
+
+    Returns ``(B, C, s_in, s_low, const, nr, ws, nd, cd)`` as :func:`outer_sums` does (``const``
+    holds only the :math:`G` terms at levels :math:`\le 0`)."""
+    n = ncoef.shape[1]
+    P = edges.size - 1
+    B = np.zeros((P, n))
+    C = np.zeros(P)
+    T = np.empty(n + 1)
+    cint = np.zeros(n)
+    for k in range(2, n):
+        cint[k] = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
+    s_in = 0.0
+    s_low = 0.0
+    const = 0.0
+    ulo, uhi = np.log(llo), np.log(lhi)
+    m = Y.size
+    nr = np.empty(m)
+    ws = np.empty(m)
+    nd = np.empty(m)
+    cd = np.empty(m)
+    nw = 0
+    nf = 0
+    for i in range(m):
+        y = Y[i]
+        u = ulo if y < llo else min(np.log(y), uhi)
+        j, tau = _locate(edges, u)
+        _cheb(tau, T)
+        if gy[i] != 0.0:
+            if y <= 0.0:
+                const += gy[i] * y
+            elif y < llo:
+                s_low += gy[i] * y
+            else:
+                _add_integral(B, C, j, tau, T, gy[i], cint)
+                s_in += gy[i]
+        if wy[i] != 0.0:
+            sr = _value(scoef, j, T)
+            if sr > 0.0:
+                nr[nw] = _value(ncoef, j, T)
+                ws[nw] = wy[i] * sr
+                nw += 1
+        if fy[i] != 0.0:
+            nd[nf] = _value(ncoef, j, T) if y > 0.0 else 0.0
+            cd[nf] = fy[i]
+            nf += 1
+        g = gd[i]
+        if g != 0.0:
+            d = D[i]
+            if d <= 0.0:
+                const += g * d
+            elif d < llo:
+                s_low += g * d
+            else:
+                j, tau = _locate(edges, min(np.log(d), uhi))
+                _cheb(tau, T)
+                _add_integral(B, C, j, tau, T, g, cint)
+                s_in += g
+    return B, C, s_in, s_low, const, nr[:nw].copy(), ws[:nw].copy(), nd[:nf].copy(), cd[:nf].copy()
+
+
+@njit(cache=True)
+def shape_level_sums(m, L, lev, z, w, e1, e2, med, full, T1, P1, T2, P2, kind, c):  # pragma: no cover - compiled
+    r"""(N, S2) at each of the ``m`` levels for the shapes of
+    :mod:`qtheory.engine.soap_factor_shapes` (``kind`` 0 static, 1 non-preemptive, 2 TRAIL(c)):
+    the weighted z-sums of the inner terms, with :math:`P_k = E[X^k; X \le e_1]`,
+    :math:`S_k = E[X^k; e_1 < X \le e_2]`, :math:`U = E[X^2; X > e_2]`:
+    :math:`N = P_1`; :math:`S_2 = P_2` (static), :math:`E[X^2]` (non-preemptive),
+    :math:`P_2 + E[(\ell + (1 - z) X)^2; e_1 < X \le e_2] + (1 - cz)^{+2} U` (TRAIL).
+
+    The size law's moments k = 0, 1, 2 come compressed in node order: ``T1`` / ``P1`` the tail /
+    partial moments at :math:`e_1` for the nodes with :math:`e_1` at or above / below the
+    median, ``T2`` / ``P2`` the same at :math:`e_2` (TRAIL only; an infinite :math:`e_2` is in
+    neither)."""
+    N = np.zeros(m)
+    S2 = np.zeros(m)
+    A = np.empty(3)  # partial moments at e1
+    Bt = np.empty(3)  # tail moments at e1
+    Pe = np.empty(3)  # partial moments at e2
+    Te = np.empty(3)  # tail moments at e2
+    s = np.empty(3)  # moments on (e1, e2]
+    c1h = 0
+    c1l = 0
+    c2h = 0
+    c2l = 0
+    for i in range(z.size):
+        li = lev[i]
+        if e1[i] >= med:
+            for k in range(3):
+                Bt[k] = T1[k, c1h]
+                A[k] = full[k] - Bt[k]
+            c1h += 1
+            hi = True
+        else:
+            for k in range(3):
+                A[k] = P1[k, c1l]
+                Bt[k] = full[k] - A[k]
+            c1l += 1
+            hi = False
+        N[li] += w[i] * A[1]
+        if kind == 0:
+            S2[li] += w[i] * A[2]
+            continue
+        if kind == 1:
+            continue
+        x2 = e2[i]
+        if x2 == np.inf:
+            for k in range(3):
+                Pe[k] = full[k]
+                Te[k] = 0.0
+        elif x2 >= med:
+            for k in range(3):
+                Te[k] = T2[k, c2h]
+                Pe[k] = full[k] - Te[k]
+            c2h += 1
+        else:
+            for k in range(3):
+                Pe[k] = P2[k, c2l]
+                Te[k] = full[k] - Pe[k]
+            c2l += 1
+        ell = L[li]
+        zz = z[i]
+        for k in range(3):
+            v = Bt[k] - Te[k] if hi else Pe[k] - A[k]
+            s[k] = v if v > 0.0 else 0.0
+        b = 1.0 - zz
+        s2 = A[2] + (ell * ell * s[0] + 2.0 * ell * b * s[1] + b * b * s[2])
+        q = 1.0 - c * zz
+        if q > 0.0:
+            s2 += q * q * Te[2]
+        S2[li] += w[i] * s2
+    if kind == 1:
+        for li in range(m):
+            S2[li] = full[2]
     return N, S2

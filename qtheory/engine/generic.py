@@ -28,6 +28,14 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   SRPT-Bounce within the simulator's interval (mean and slowdown). Cost: 0.15-0.17 s cold for
   Exp/Exp on a loaded machine (the level interpolants; 0.24 s before the compiled incomplete
   gamma functions of :mod:`qtheory.laws._incgamma`), 0.04 s for a further 50 loads.
+  The static, non-preemptive and limited-preemption ranks (PSPJF, SPJF, TRAIL(c)) on the same
+  laws: :mod:`qtheory.engine.soap_factor_shapes`. Measured (``tests/test_soap_factor_shapes.py``;
+  Exp, Weibull(0.5), LogNormal(1), bounded Pareto sizes; exponential, uniform, log-normal
+  predictions; loads 0.5-0.99): against the closed forms 3e-14 at worst below 0.99, 1.8e-12 at
+  0.99 (where the closed forms are that far off: against mpmath, uniform predictions, the
+  closed forms 1.2e-12, the route 2.7e-14); the estimate above the error against mpmath;
+  PSPJF's slowdown 2e-15 off its closed form (the discretised route: SPJF 6e-5, PSPJF 1.4e-3,
+  TRAIL(0.8) 2.3e-4 off on Exp/Exp at 0.8).
 * **Size-descriptor ranks on continuous laws** (SRPT, PSJF, SJF forced through the generic
   route, a ``Rank`` with ``descriptor="size"``, piecewise monotone in age between its
   ``breakpoints``; a continuous size law without atoms with a finite second moment, not
@@ -66,23 +74,27 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   levels (:mod:`qtheory.engine.soap_sweep`, :math:`O(n \log n)`: ConditionalGittins and
   SRPT-Bounce on 10,000 pairs in 0.16-0.19 s), equal to the per-threshold scan of
   :mod:`qtheory.engine._soap_discrete` to 1e-12 (``tests/test_soap_exact_discrete.py``).
-* **Other size- and prediction-based ranks on continuous laws** (ConditionalGittins, a ``Rank``
-  with ``descriptor="size"`` or ``"prediction"``, the static and non-preemptive prediction
-  shapes) and mixed laws (:func:`evaluate_discretised`): the joint law is discretised into
-  descriptor classes (quantile cells of the size, of the prediction factor, then bins of the
-  prediction) at two resolutions, each evaluated exactly, and the two are extrapolated
-  (Richardson). The difference of the two evaluations is reported as the error estimate; the
-  values are typically 1e-4 to 1e-3 relative off. Measured by forcing the built-in policies
-  through this route against their closed forms (Exp, Weibull(0.5), LogNormal(1) and bounded
-  Pareto(1.5, 1, 100) sizes; exponential, uniform(0.5) and log-normal(0.5) predictions; loads
-  0.5 and 0.9; 144 cases): SJF, PSJF and SRPT 3e-8 to 8.6e-3 off (PSJF, whose discretisation
-  error is of order 1, the worst), the estimate above the true error in all 72 cases (but
-  not for blind ranks: Gittins on ``qt.from_scipy(scipy.stats.lognorm(1.0))`` at load 0.8,
-  unit mean, gives 4.15287 against the exact 4.12641 of ``qt.LogNormal(1.0)``, 0.64% off with
-  an estimate of 0.37%);
-  SPJF, PSPJF and TRAIL(0.8) 3e-6 to 4.6e-3 off, the estimate below the true error in 16 of
-  72 cases, by up to 19x. Prediction-ranked values on this route (ConditionalGittins, a
-  ``Rank`` with ``descriptor="prediction"``) should be checked by simulation.
+* **What is left to the discretisation** (:func:`evaluate_discretised`): prediction ranks on
+  continuous laws other than the shapes above (a ``Rank`` with ``descriptor="prediction"``;
+  ConditionalGittins on factors with kinks, on size laws with breakpoints, or where its
+  structure checks fail), ranks the exact routes decline (not piecewise monotone between their
+  breakpoints, breakpoints whose number depends on the size), prediction laws that are not a
+  product with an independent factor on continuous sizes, laws with an infinite second moment
+  for the size and factor routes, ``qt.from_scipy`` laws, and mixed laws. The joint law is
+  discretised into descriptor classes (quantile cells of the size, of the prediction factor,
+  then bins of the prediction) at two resolutions, each evaluated exactly, and the two are
+  extrapolated (Richardson). The difference of the two evaluations is reported as the error
+  estimate; the values are typically 1e-4 to 1e-3 relative off. Measured by forcing the
+  built-in policies through this route against their closed forms (Exp, Weibull(0.5),
+  LogNormal(1) and bounded Pareto(1.5, 1, 100) sizes; exponential, uniform(0.5) and
+  log-normal(0.5) predictions; loads 0.5 and 0.9; 144 cases): SJF, PSJF and SRPT 3e-8 to
+  8.6e-3 off (PSJF, whose discretisation error is of order 1, the worst), the estimate above
+  the true error in all 72 cases (but not for blind ranks: Gittins on
+  ``qt.from_scipy(scipy.stats.lognorm(1.0))`` at load 0.8, unit mean, gives 4.15287 against
+  the exact 4.12641 of ``qt.LogNormal(1.0)``, 0.64% off with an estimate of 0.37%); SPJF,
+  PSPJF and TRAIL(0.8) 3e-6 to 4.6e-3 off, the estimate below the true error in 16 of 72
+  cases, by up to 19x. Prediction-ranked values on this route should be checked by
+  simulation (the result's label says "not a bound").
 
 Derivation: ``docs/soap_predictions.md`` (sections 3-5, the theorem), ``docs/gittins.md``.
 """
@@ -412,7 +424,10 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
     """Mean response time of ``policy`` at each arrival rate in ``lams`` by the generic route.
 
     A blind policy on a continuous law (Gittins, FB, FCFS, a blind :class:`~qtheory.Rank`) is
-    evaluated on the law itself (:func:`qtheory.engine.soap_exact.evaluate_blind`); everything else
+    evaluated on the law itself (:func:`qtheory.engine.soap_exact.evaluate_blind`), so are the
+    prediction shapes on multiplicative prediction laws (:mod:`~qtheory.engine.soap_factor`),
+    size-descriptor ranks (:mod:`~qtheory.engine.soap_size`) and ConditionalGittins
+    (:mod:`~qtheory.engine.soap_conditional`) where they apply; everything else
     by :func:`evaluate_discretised` (exact on discrete laws)."""
     lams = np.atleast_1d(np.asarray(lams, float))
     if not policy.soap:
@@ -429,9 +444,10 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
         try:
             m, e = soap_factor.evaluate(model, policy, lams)
             return GenericResult(m, e, False,
-                                 "generic SOAP evaluator on the law itself (prediction rank y - a or "
-                                 "|y - a| on a multiplicative prediction law; error: two quadrature "
-                                 "resolutions and the level interpolants)")
+                                 "generic SOAP evaluator on the law itself (a prediction rank of "
+                                 "SPRPT's, SRPT-Bounce's, PSPJF's, SPJF's or TRAIL's shape on a "
+                                 "multiplicative prediction law; error: two quadrature resolutions "
+                                 "and the level interpolants)")
         except FloatingPointError:
             pass
     if soap_size.supported(model, policy):

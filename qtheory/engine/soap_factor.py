@@ -54,6 +54,11 @@ of a shared machine: 0.2-0.3 s of CPU cold (the level interpolants, shared by bo
 resolutions, and the two outer rules' sums; 0.12 s on LogNormal/LogNormal), 0.04 s for a
 further 50 loads (``benchmarks/bench_generic.py``).
 
+The static, non-preemptive and limited-preemption prediction ranks (PSPJF, SPJF, TRAIL(c))
+are evaluated on the same tables by :mod:`qtheory.engine.soap_factor_shapes`, which
+:func:`supported`, :func:`tables`, :func:`evaluate`, :func:`conditional` and :func:`slowdown`
+dispatch to.
+
 Not covered (they take the discretised route): other rank shapes, size laws with atoms or an
 infinite second moment,
 ``qt.from_scipy`` laws, prediction laws that are not a product with an independent factor
@@ -306,14 +311,17 @@ class FactorSOAP:
 
 
 def supported(model, policy) -> bool:
-    """A prediction rank of shape "remaining" or "bounce" on a continuous size law without atoms
-    and a multiplicative prediction law with a density (:class:`FactorJoint`)."""
+    """A prediction rank of shape "remaining" or "bounce", or one of
+    :mod:`~qtheory.engine.soap_factor_shapes`' (PSPJF's "static", SPJF's "nonpreemptive",
+    TRAIL(c)), on a continuous size law without atoms and a multiplicative prediction law with a
+    density (:class:`FactorJoint`)."""
     from ..laws.factor_joint import FactorJoint
     from ..laws.scipy_size import ScipySize
+    from .soap_factor_shapes import shape_of
 
     if policy.descriptor != "prediction" or model.prediction is None:
         return False
-    if policy.formula_form() not in ("remaining", "bounce"):
+    if shape_of(policy) is None:
         return False
     size = model.size
     if size.is_discrete or size.is_mixed or isinstance(size, ScipySize):
@@ -328,27 +336,40 @@ def supported(model, policy) -> bool:
 
 def tables(model, policy, width: float = 0.5) -> FactorSOAP:
     """The cached tables for (size, factor, shape) at one resolution."""
+    from .soap_factor_shapes import FactorShapeSOAP, shape_of
+
     j = model.prediction.joint(model.size)
     cache = model.size.__dict__.setdefault("_qt_cache", {})
+    shape = shape_of(policy)
     key = ("factor_soap", id(j.factor), type(j.factor).__name__, repr(vars(j.factor)),
-           policy.formula_form(), width)
+           shape, width)
     if key not in cache:
         # the outer rule: size panels ``width`` wide (order 10), z panels 0.5 wide of order 16
         # (fine, width < 0.5) or 10 (coarse); the level functions always 0.5 wide, order 16
         other = [v for k, v in cache.items() if isinstance(k, tuple) and k[:-1] == key[:-1]]
-        cache[key] = FactorSOAP(model.size, j.factor, policy.formula_form() == "bounce", 0.5, 16,
-                                16 if width < 0.5 else 10, x_width=width,
-                                levels=other[0].levels if other else None)
+        levels = other[0].levels if other else None
+        if shape in ("remaining", "bounce"):
+            cache[key] = FactorSOAP(model.size, j.factor, shape == "bounce", 0.5, 16,
+                                    16 if width < 0.5 else 10, x_width=width, levels=levels)
+        else:  # the static, non-preemptive and TRAIL shapes
+            cache[key] = FactorShapeSOAP(model.size, j.factor, shape, 0.5, 16,
+                                         16 if width < 0.5 else 10, x_width=width, levels=levels)
     return cache[key]
 
 
 def evaluate(model, policy, lams):
     """(E[T] at each arrival rate, error estimate): the finer of two resolutions, and their
     difference times 10 plus the interpolants' tail and 1e-13, relative (the
-    factor's kinks make the outer integrand's derivatives jump where no panel edge is)."""
+    factor's kinks make the outer integrand's derivatives jump where no panel edge is); the
+    shapes of :mod:`~qtheory.engine.soap_factor_shapes` amplify the interpolants' part with the
+    load (:meth:`~qtheory.engine.soap_factor_shapes.FactorShapeSOAP.error_estimate`)."""
+    from .soap_factor_shapes import shape_of
+
     fine = tables(model, policy, 0.35)
     coarse = tables(model, policy, 0.5)
     a, b = fine.means(lams), coarse.means(lams)
+    if shape_of(policy) not in ("remaining", "bounce"):  # soap_factor_shapes' own estimate
+        return a, fine.error_estimate(a, b, lams)
     err = 10 * np.abs(a - b) + (1e-13 + 10 * max(fine.interp_error, 0.0)) * np.abs(a)
     return a, err
 
@@ -361,6 +382,8 @@ def conditional(model, policy, x, y):
 def slowdown(model, policy) -> tuple[float, float]:
     r""":math:`E[T/X]` at the model's arrival rate and its error estimate (two resolutions, as
     :func:`evaluate`)."""
+    from .soap_factor_shapes import shape_of
+
     lam = model.arrival_rate
     t = tables(model, policy, 0.35)
     if model.size.zero_exponent <= 1.0:
@@ -371,4 +394,6 @@ def slowdown(model, policy) -> tuple[float, float]:
         if c0 > 1e-9 * float(model.size.mean):
             return math.inf, 0.0
     vals = [float(tables(model, policy, width).means([lam], "slowdown")[0]) for width in (0.35, 0.5)]
+    if shape_of(policy) not in ("remaining", "bounce"):  # soap_factor_shapes' own estimate
+        return vals[0], float(t.error_estimate(np.array(vals[:1]), np.array(vals[1:]), [lam])[0])
     return vals[0], 10 * abs(vals[0] - vals[1]) + 1e-13 * abs(vals[0])

@@ -120,6 +120,11 @@ class LimitedPreemption(Policy):
     def age_breakpoints(self, d):
         return np.atleast_1d(self.c * np.asarray(d, float))
 
+    def factor_shape(self) -> tuple:
+        """The rank's shape for the generic route on a multiplicative prediction law
+        (:mod:`qtheory.engine.soap_factor_shapes`): ``("trail", c)``."""
+        return ("trail", self.c)
+
     def closed_form_mean(self, model, lams):
         """E[T] at the arrival rates ``lams`` by :func:`limited_preemption` (a hook for
         :class:`qtheory.MG1`; ``None`` where only the generic evaluator applies)."""
