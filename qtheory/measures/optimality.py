@@ -74,9 +74,11 @@ def optimal_given_predictions(model: MG1, policies=None) -> OptimalGivenPredicti
     all preemptive policies that know only the prediction and the ages (Scully & Harchol-Balter,
     WiOpt 2021), so :math:`E[T_{CG}] \le E[T_\pi]` for FCFS, PS, LAS, Gittins, SPJF, PSPJF,
     SPRPT and SRPT-Bounce; SRPT (true sizes) is shown for reference. Exact on discrete laws
-    (10,000 empirical pairs in about 0.15 s); on continuous laws ConditionalGittins is still a
-    discretisation (5-10 s a value, typically 1e-4 to 1e-3 relative, its error estimate labelled
-    as not reliable: check such values by simulation).
+    (10,000 empirical pairs in about 0.15 s); on continuous sizes with exponential or log-normal
+    prediction errors ConditionalGittins is computed on the law itself (about 1e-7 relative with
+    an error estimate, a few seconds cold: ``qtheory.engine.soap_conditional``); with uniform or
+    bounded errors it is still a discretisation (typically 1e-4 to 1e-3 relative, its error
+    estimate labelled as not a bound: check such values by simulation).
 
     Derivation: ``docs/gittins.md`` (section 4).
     """
