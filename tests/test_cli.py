@@ -338,8 +338,8 @@ def test_percentiles_unavailable_is_na_with_footnote(capsys, monkeypatch):
 
 
 def test_percentiles_json(capsys):
-    code, out, err = run(capsys, "--policies", "fcfs,ps,srpt-bounce", "--load", "0.5", "--percentiles", "50, 99.9",
-                         "--json")
+    code, out, err = run(capsys, "--policies", "fcfs,ps,conditional-gittins", "--load", "0.5",
+                         "--percentiles", "50, 99.9", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["percentiles"] == [50.0, 99.9]
@@ -347,7 +347,8 @@ def test_percentiles_json(capsys):
     assert p["FCFS"]["p50"][0] == pytest.approx(2 * 0.6931471805599453, rel=1e-8)
     ps = qt.MG1(0.5, qt.Exponential(1.0)).response_time_distribution("ps")  # M/M/1-PS
     assert p["PS"]["p99.9"][0] == pytest.approx(float(ps.ppf(0.999)), rel=1e-8)  # the ppf solver
-    assert p["SRPT-Bounce"] is None and "not available" in doc["percentile_notes"]["SRPT-Bounce"]
+    cg = "ConditionalGittins"
+    assert p[cg] is None and "not available" in doc["percentile_notes"][cg]
     assert doc["mean_response_time"]["PS"] == [2.0]
 
 

@@ -196,9 +196,10 @@ def test_plot_ccdf_draws_the_law(recwarn):
 
     from qtheory import plotting
 
-    q = qt.MG1(0.8, qt.Exponential(1.0))
-    # a user rank (SRPT's, without SRPT's declarations): no distribution, simulated on request
-    mine = qt.Rank(lambda d, a: d - a, descriptor="size", name="my-srpt")
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    # a user prediction rank (SPRPT's, without SPRPT's declarations): no distribution on a
+    # continuous law, simulated on request
+    mine = qt.Rank(lambda d, a: d - a, descriptor="prediction", name="my-srpt")
     ax = plotting.plot_ccdf(q, ["fcfs", mine])
     assert [ln.get_gid() for ln in ax.lines] == ["FCFS:analytic"]
     assert any(issubclass(w.category, plotting.PolicyUnavailableWarning) for w in recwarn)

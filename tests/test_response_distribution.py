@@ -282,8 +282,9 @@ def test_errors_say_what_is_missing():
     with pytest.raises(NotImplementedError, match="phase-type sizes"):
         response_time_distribution(qt.MG1(0.8, qt.Weibull(0.5)), "ps")
     # the generic policies with a prediction rank have distributions on discrete laws only
-    # (tests/test_response_distribution_generic.py; blind ranks also on continuous laws)
-    for name in ("srpt-bounce", "conditional-gittins", qt.Rank(lambda y, a: y - a, name="mine")):
+    # (tests/test_response_distribution_generic.py; blind ranks and SRPT-Bounce also on
+    # continuous laws)
+    for name in ("conditional-gittins", qt.Rank(lambda y, a: y - a, name="mine")):
         with pytest.raises(NotImplementedError, match="exact on discrete laws"):
             response_time_distribution(q, name)
     for name in ("spjf", "pspjf", "sprpt"):

@@ -47,7 +47,7 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   Pareto(1.5, 1, 100) at loads 0.5-0.99: 1.2e-12 relative at worst, except 1.9e-11 at load
   0.99 on Exp(1), where an mpmath evaluation puts the closed form itself 1.8e-11 off and this
   route 8e-13; five user ranks (falling then rising, rising then falling, (x - a)^2 / x, flat
-  pieces with an upward jump, |a - 1/2| + x with a breakpoint at a fixed age) against a
+  pieces with an upward jump, :math:`|a - 1/2| + x` with a breakpoint at a fixed age) against a
   separate quadrature of their SOAP formulas 1e-14;
   E[T | x] 7e-14, E[T/X] 1e-15 (:func:`~qtheory.engine.soap_size.conditional`,
   :func:`~qtheory.engine.soap_size.slowdown`); the error estimate (two outer rules, the
