@@ -251,3 +251,13 @@ def test_tables_that_miss_are_replaced_by_the_laws(monkeypatch):
     m_good, _ = good.means([0.8])
     m_bad, _ = bad.means([0.8])
     assert abs(m_bad[0] / m_good[0] - 1) < 1e-9
+
+
+def test_the_conditional_laws_warn_about_nothing():
+    """The conditional laws' hazard scan (``CondBatch``) beyond the truncation compares -inf with
+    -inf: no RuntimeWarning may reach the user (the default ``qtheory`` table printed three)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        sc.LevelCalc(SIZE, FACTOR)

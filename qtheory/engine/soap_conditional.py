@@ -270,9 +270,9 @@ class CondBatch:
         lh[~ok] = -np.inf
         i = np.argmax(lh, axis=1)
         # single-peaked: non-decreasing before the maximum, non-increasing after (up to noise)
-        d = np.diff(lh, axis=1)
         noise = 1e-9
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):  # -inf - -inf beyond the truncation: NaN, not used
+            d = np.diff(lh, axis=1)
             before = np.arange(d.shape[1])[None, :] < i[:, None]
             bad = np.where(before, d < -noise, d > noise) & np.isfinite(d)
         if np.any(bad):
