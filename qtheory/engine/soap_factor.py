@@ -204,6 +204,22 @@ class FactorSOAP:
             Ut = np.zeros(0)
         return T1, P1, T2, P2, Ut.ravel()
 
+    def _panel_values(self, lo, hi):
+        """N and S2 at the Chebyshev nodes of the panels [lo, hi] in u = log ell, with the
+        absolute floors of the adaptive interpolation (:func:`adaptive_cheb_pair`)."""
+        nan = np.full(lo.size, np.nan)
+        a, _ = _age(_TN[None, :], lo[:, None], hi[:, None], nan[:, None])
+        Nv, Sv = self.level_terms(a.ravel())
+        Nv, Sv = Nv.reshape(a.shape), Sv.reshape(a.shape)
+        if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
+            raise FloatingPointError("the level functions are not finite")
+        # tails relative to the panel's scale, or to a floor far below what a level can
+        # move (N and S2 of a size law with a thin lower tail, such as the log-normal, fall
+        # like exp(-(log l)^2) at small levels: resolving them relative to their own
+        # scale there took hundreds of panels for changes below 1e-16 l)
+        top = a.max(axis=1)
+        return Nv, Sv, FLOOR * top, FLOOR * top * float(self.size.mean)
+
     def _build(self):
         """Adaptive piecewise Chebyshev interpolants of N and S2 in u = log ell."""
         ulo, uhi = math.log(self.llo), math.log(self.lhi)
@@ -212,21 +228,7 @@ class FactorSOAP:
         hi = lo[1:]
         lo = lo[:-1]
 
-        def values(lo, hi):
-            nan = np.full(lo.size, np.nan)
-            a, _ = _age(_TN[None, :], lo[:, None], hi[:, None], nan[:, None])
-            Nv, Sv = self.level_terms(a.ravel())
-            Nv, Sv = Nv.reshape(a.shape), Sv.reshape(a.shape)
-            if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
-                raise FloatingPointError("the level functions are not finite")
-            # tails relative to the panel's scale, or to a floor far below what a level can
-            # move (N and S2 of a size law with a thin lower tail, such as the log-normal, fall
-            # like exp(-(log l)^2) at small levels: resolving them relative to their own
-            # scale there took hundreds of panels for changes below 1e-16 l)
-            top = a.max(axis=1)
-            return Nv, Sv, FLOOR * top, FLOOR * top * float(self.size.mean)
-
-        edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, TOL, 1e-6, 4000)
+        edges, Nt, St, worst = adaptive_cheb_pair(self._panel_values, lo, hi, TOL, 1e-6, 4000)
         lo = edges[:-1]
         anc = np.full(lo.size, np.nan)
         self.Ni = PiecewiseCheb(edges, anc, Nt)

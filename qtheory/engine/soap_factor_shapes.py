@@ -88,7 +88,7 @@ from ..laws._quadrature import (
 )
 from ._factor_outer import node_sums, shape_level_sums
 from .soap_exact import _TN, _VINV, PiecewiseCheb, _age, adaptive_cheb_pair
-from .soap_factor import FLOOR, FactorSOAP
+from .soap_factor import FactorSOAP
 
 #: the shapes of this module (besides :mod:`~qtheory.engine.soap_factor`'s "remaining" and
 #: "bounce"); TRAIL(c) is the pair ("trail", c)
@@ -339,19 +339,7 @@ class FactorShapeSOAP(FactorSOAP):
             near = np.min(np.abs(grid[1:-1, None] - kinks[None, :]), axis=1) < 1e-3
             grid = np.unique(np.concatenate([grid[[0]], grid[1:-1][~near], grid[[-1]], kinks]))
         lo, hi = grid[:-1], grid[1:]
-        mean = float(self.size.mean)
-
-        def values(lo, hi):
-            nan = np.full(lo.size, np.nan)
-            a, _ = _age(_TN[None, :], lo[:, None], hi[:, None], nan[:, None])
-            Nv, Sv = self.level_terms(a.ravel())
-            Nv, Sv = Nv.reshape(a.shape), Sv.reshape(a.shape)
-            if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
-                raise FloatingPointError("the level functions are not finite")
-            top = a.max(axis=1)
-            return Nv, Sv, FLOOR * top, FLOOR * top * mean
-
-        edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, TOL, 1e-6, 4000)
+        edges, Nt, St, worst = adaptive_cheb_pair(self._panel_values, lo, hi, TOL, 1e-6, 4000)
         anc = np.full(edges.size - 1, np.nan)
         self.Ni = PiecewiseCheb(edges, anc, Nt)
         self.Si = PiecewiseCheb(edges, anc, St)
