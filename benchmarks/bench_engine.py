@@ -465,9 +465,9 @@ CASES = {
 
 
 def part_a(quick: bool, mpr) -> dict:
-    reps_cold = 5 if quick else 15  # capped by a time budget per case (at least 3 repeats)
+    reps_cold = 2 if quick else 15  # capped by a time budget per case (at least 3 repeats)
     budget_cold = 1.0 if quick else 3.0
-    reps_warm = 5 if quick else 20
+    reps_warm = 2 if quick else 20
     reps_quad = 1 if quick else 2
     quad_idx = QUAD_IDX_QUICK if quick else QUAD_IDX_FULL
     results = {}

@@ -13,7 +13,10 @@ mp.mp.dps = 20
 def _bessel(y):
     """K_0..K_3 at 2 sqrt(y), memoised: mp.quad reuses its nodes for every load."""
     z = 2 * mp.sqrt(y)
-    return tuple(mp.besselk(n, z) for n in range(4))
+    k0, k1 = mp.besselk(0, z), mp.besselk(1, z)
+    # the upward recurrence K_{n+1} = K_{n-1} + (2n/z) K_n adds positive terms (stable)
+    k2 = k0 + 2 * k1 / z
+    return k0, k1, k2, k1 + 4 * k2 / z
 
 
 def _K(n, y):

@@ -439,11 +439,16 @@ class _LogUniformFactor(_Factor):
         return math.log(hi / lo) / self.L if hi > lo else 0.0
 
     def H(self, b):
-        # int_lo^hi (b+1-z)^2 / (z L) dz: the closed form cancels, and the integrand is analytic
-        # on [lo, hi] (a pole at 0, at least 2 half-lengths away): 24-point Gauss-Legendre
+        # int_lo^hi (b+1-z)^2 / (z L) dz. The closed form (b+1)^2 log(hi/lo) - 2 (b+1)(hi - lo)
+        # + (hi^2 - lo^2)/2 cancels where b + 1 - z << z; with lo <= (b+1)/2 its terms are at most
+        # about 10x the result. Otherwise the integrand is analytic on [lo, hi] (a pole at 0, at
+        # least 2 half-lengths away): 24-point Gauss-Legendre
         lo, hi = max(b, self.lo), min(b + 1, self.hi)
         if hi <= lo:
             return 0.0
+        B = b + 1
+        if lo <= 0.5 * B:
+            return (B * B * math.log1p((hi - lo) / lo) - 2 * B * (hi - lo) + 0.5 * (hi - lo) * (hi + lo)) / self.L
         h, c = (hi - lo) / 2, (hi + lo) / 2
         return h * math.fsum(w * (b + 1 - (c + h * t)) ** 2 / ((c + h * t) * self.L)
                              for t, w in _GL24)

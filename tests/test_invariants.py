@@ -269,8 +269,6 @@ def test_engine_matches_reference_on_continuous_sizes(size, pred, load):
 
 @n_examples(2, 40)
 @given(continuous_sizes(), factor_predictions(), loads)
-# the SPRPT slowdown's residence missed 2e-8 of K's mass next to v = 0 (K ~ v^0.018; explore)
-@example(qt.Weibull(1.018, 3.0), qt.BoundedMultiplicative(1.0, 1.5, "loguniform"), 0.4587610887771856)
 def test_engine_matches_reference_on_continuous_joint_laws(size, pred, load):
     compare_with_reference(size, pred, load, PREDICTION_POLICIES).assert_none("engine and reference disagree")
 
@@ -284,6 +282,10 @@ def test_engine_matches_reference_on_continuous_joint_laws(size, pred, load):
     (qt.Weibull(1.001, 3.0), qt.LogNormalPrediction(0.3), 0.8, "spjf"),
     # the same head mass on the X-outer route: 3e-6 off
     (qt.Weibull(1.1, 3.0), qt.LogNormalPrediction(0.3), 0.8, "spjf"),
+    # the SPRPT slowdown's residence missed 2e-8 of K's mass next to v = 0 (K ~ v^0.018; found
+    # by the explore profile of test_engine_matches_reference_on_continuous_joint_laws)
+    (qt.Weibull(1.018, 3.0), qt.BoundedMultiplicative(1.0, 1.5, "loguniform"), 0.4587610887771856,
+     "sprpt"),
 ])
 def test_slowdowns_when_the_inverse_mean_is_nearly_infinite(size, pred, load, policy):
     m = ref.RefModel(size, pred)

@@ -317,3 +317,21 @@ def test_gittins_rank_of_a_mixed_law_against_mpmath():
     assert np.allclose(with_ramp, want, rtol=1.0001e-6, atol=0)
     tail = ages >= 10.0
     assert np.all(np.diff(with_ramp[tail]) > 0), with_ramp[tail] - with_ramp[tail][0]
+
+
+def test_a_callable_factor_map_joins_equal_pieces():
+    """A callable map is sampled on 2048 log-spaced pieces; runs of equal factors are one piece
+    (a constant callable took 100 s to build its joint law as 2048 pieces), with the same law:
+    a step map given as a callable against the same map given as (edges, values), on the edge
+    the callable's grid places (its pieces' ends)."""
+    size = qt.Exponential(1.0)
+    const = qt.BoundedMultiplicative(0.5, 2.0, factors=lambda x: 0.5 + 0 * x).joint(size)
+    assert const.phi.tolist() == [0.5]
+    step = qt.BoundedMultiplicative(0.5, 2.0, factors=lambda x: np.where(x < 1.0, 0.5, 2.0))
+    j = step.joint(size)
+    assert j.phi.tolist() == [0.5, 2.0]
+    pairs = qt.BoundedMultiplicative(0.5, 2.0, factors=([0.0, float(j.e[1]), np.inf], [0.5, 2.0]))
+    for pol in ("sprpt", "pspjf", "spjf"):
+        a = qt.MG1(0.8, size, step).mean_response_time(pol)
+        b = qt.MG1(0.8, size, pairs).mean_response_time(pol)
+        assert abs(a - b) <= 1e-13 * b, (pol, a, b)

@@ -616,12 +616,20 @@ class BoundedMultiplicative(MultiplicativePrediction):
                 edges = np.geomspace(lo, hi, 2049)
                 mids = np.sqrt(edges[:-1] * edges[1:])
                 edges = np.concatenate([[0.0], edges[1:-1], [np.inf]])
-                return FactorMapJoint(size, edges, self.factor_of(mids))
+                edges, vals = _merge_equal_pieces(edges, self.factor_of(mids))
+                return FactorMapJoint(size, edges, vals)
             edges, vals = self.factors
             e = edges.copy()
             e[0], e[-1] = min(e[0], 0.0), np.inf
             return FactorMapJoint(size, e, vals)
         return super()._make_joint(size)
+
+
+def _merge_equal_pieces(edges: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same piecewise-constant map with runs of equal factors joined (a constant map is one
+    piece: the joint law's cost grows with the number of pieces)."""
+    keep = np.concatenate([[True], vals[1:] != vals[:-1]])
+    return np.concatenate([edges[:-1][keep], edges[-1:]]), vals[keep]
 
 
 class _ScaledFactorMap:
