@@ -140,3 +140,43 @@ def test_mixture_ppf_is_the_generalised_inverse(law, cdf, qs):
         assert cdf(x * (1 - 1e-13)) < q, (q, x)
         if x in law.atom_values:
             assert cdf(x, strict=True) < q <= cdf(x), (q, x)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Prediction-cost totals: inf at once where E[X^2] = inf and P(Z < 1) > 0
+
+
+def test_prediction_cost_infinite_without_the_expensive_path(monkeypatch):
+    """Pareto(1.05) sizes (E[X^2] = inf), exponential errors (P(Z < 1) > 0): SPRPT, SkipPredict
+    and DelayPredict have E[T] = inf (docs/prediction_cost.md, section 7; 1bit and FCFS always).
+    The value comes without building the joint law's tables (5-30 s, never read by the cost
+    formulas) nor the threshold grid of the infinite class: both are made to fail here."""
+    from qtheory.laws import joint
+    from qtheory.llm import _cost_classes
+
+    def boom(*a, **k):
+        raise AssertionError("expensive path entered")
+
+    monkeypatch.setattr(joint.FactorJoint, "__init__", boom)
+    monkeypatch.setattr(_cost_classes, "log_rule", boom)
+    s = qt.Pareto(1.05)
+    for pred in (qt.ExponentialPrediction(), qt.UniformPrediction(0.5), qt.LogNormalPrediction(1.0)):
+        q = qt.MG1(0.5 / s.mean, s, pred)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for pol in (qt.SPRPTCost(0.0), qt.SPRPTCost(0.2, "external"), qt.SkipPredict(3.0, 0.05, 0.2),
+                        qt.DelayPredict(2.0, 0.2), qt.OneBitCost(3.0, 0.05), "fcfs"):
+                m = qt.total_cost(q, pol, [0.3, 0.8]).mean
+                assert np.all(np.isinf(m)), (pred, pol, m)
+
+
+def test_factor_route_reads_only_the_factor():
+    """The factor route skips the joint law: its factor is the one the joint law would carry
+    (exponential, uniform and log-normal errors), and a finite case is unchanged (Pareto(2.5),
+    against the engine's SPRPT through the joint law)."""
+    s = qt.Pareto(2.5)
+    for pred in (qt.ExponentialPrediction(), qt.UniformPrediction(0.5), qt.LogNormalPrediction(1.0)):
+        assert pred.joint(s).factor is pred.factor
+    q = qt.MG1(0.5 / s.mean, s, qt.ExponentialPrediction())
+    got = qt.total_cost(q, qt.SPRPTCost(0.0)).mean
+    assert got == pytest.approx(float(q.mean_response_time("sprpt")), rel=1e-10)
