@@ -180,3 +180,43 @@ def test_factor_route_reads_only_the_factor():
     q = qt.MG1(0.5 / s.mean, s, qt.ExponentialPrediction())
     got = qt.total_cost(q, qt.SPRPTCost(0.0)).mean
     assert got == pytest.approx(float(q.mean_response_time("sprpt")), rel=1e-10)
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. Issue 15: user size ranks cached per (law, rank object)
+
+
+def test_user_size_rank_cached_per_rank_object(monkeypatch):
+    """A user size rank is evaluated once per (law, rank object): a second load, a sweep and a
+    new model at another load reuse the level functions (0.02-0.43 s each before, per call), with
+    the values of a fresh evaluation; a new rank object, or a new function on the same object,
+    is evaluated anew."""
+    from qtheory.engine import soap_size
+
+    built = []
+    init = soap_size.SizeSOAP.__init__
+
+    def counting(self, size, policy):
+        built.append(policy)
+        init(self, size, policy)
+
+    monkeypatch.setattr(soap_size.SizeSOAP, "__init__", counting)
+    s = qt.LogNormal(0.5)
+
+    def fn(x, a):
+        return (x - a) ** 2 / x
+
+    rank = qt.Rank(fn, descriptor="size")
+    loads = np.array([0.3, 0.6, 0.9])
+    first = float(qt.MG1(0.6 / s.mean, s).mean_response_time(rank))
+    swept = qt.MG1(0.5 / s.mean, s).sweep(rank, loads)
+    again = [float(qt.MG1(r / s.mean, s).mean_response_time(rank)) for r in loads]
+    assert len(built) == 1
+    fresh = qt.MG1(0.5 / s.mean, s).sweep(qt.Rank(fn, descriptor="size"), loads)   # a new object
+    assert len(built) == 2
+    assert swept.tolist() == fresh.tolist() == again
+    assert first == swept[1]
+    rank.fn = lambda x, a: x - a                                    # SRPT now: a new evaluation
+    srpt = float(qt.MG1(0.6 / s.mean, s).mean_response_time(rank))
+    assert len(built) == 3
+    assert srpt == pytest.approx(float(qt.MG1(0.6 / s.mean, s).mean_response_time("srpt")), rel=1e-10)
