@@ -84,6 +84,45 @@ def _add_integral(B, C, j, tau, T, s, cint):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _sums_init(edges, ncoef):  # pragma: no cover - compiled
+    """The empty ``B`` (panels x coefficients) and ``C`` of the outer sums, the basis buffer
+    ``T`` and ``cint[k]``, the integral of :math:`T_k` over the whole panel in :math:`\tau`."""
+    n = ncoef.shape[1]
+    P = edges.size - 1
+    cint = np.zeros(n)
+    for k in range(2, n):
+        cint[k] = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
+    return np.zeros((P, n)), np.zeros(P), np.empty(n + 1), cint
+
+
+@njit(cache=True)
+def _g_term(edges, B, C, T, cint, lv, coef, llo, ulo, uhi):  # pragma: no cover - compiled
+    r"""Locate the level ``lv`` (``T`` holds the Chebyshev basis there: at :math:`\ell_{lo}` for
+    a level below it) and add ``coef`` times :math:`G_\lambda(lv)` in the outer sums' terms:
+    :math:`lv` itself at levels :math:`\le 0` (``const``), :math:`lv / (1 - \lambda
+    N(\ell_{lo}))` below the interpolants' range (``s_low``), else the panel integral (``B``,
+    ``C``, ``s_in``). Returns ``(j, tau, const, s_low, s_in)`` increments (0 where none)."""
+    dconst = 0.0
+    dlow = 0.0
+    din = 0.0
+    if lv < llo:
+        if coef != 0.0:
+            if lv <= 0.0:
+                dconst = coef * lv
+            else:
+                dlow = coef * lv
+        u = ulo
+    else:
+        u = min(np.log(lv), uhi)
+    j, tau = _locate(edges, u)
+    _cheb(tau, T)
+    if lv >= llo and coef != 0.0:
+        _add_integral(B, C, j, tau, T, coef, cint)
+        din = coef
+    return j, tau, dconst, dlow, din
+
+
+@njit(cache=True)
 def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no cover - compiled
     """One pass over the outer nodes.
 
@@ -94,14 +133,7 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
     load-independent part ``const``, and the nodes of the two fractions:
     :math:`\\sum ws \\lambda / (2 (1 - \\lambda nr)^2)` and :math:`\\sum cd / (1 - \\lambda nd)`.
     """
-    n = ncoef.shape[1]
-    P = edges.size - 1
-    B = np.zeros((P, n))
-    C = np.zeros(P)
-    T = np.empty(n + 1)
-    cint = np.zeros(n)
-    for k in range(2, n):
-        cint[k] = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
+    B, C, T, cint = _sums_init(edges, ncoef)
     m = X.size
     nr = np.empty(m)
     ws = np.empty(m)
@@ -129,20 +161,10 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
                 const -= w * (y - x)
             r_is_y = True
         # ---- at y: G (coefficient sy), and N, S2 there when R = y
-        if y < llo:
-            if sy != 0.0:
-                if y <= 0.0:
-                    const += sy * y
-                else:
-                    s_low += sy * y
-            uy = ulo
-        else:
-            uy = min(np.log(y), uhi)
-        jy, ty = _locate(edges, uy)
-        _cheb(ty, T)
-        if y >= llo and sy != 0.0:
-            _add_integral(B, C, jy, ty, T, sy, cint)
-            s_in += sy
+        jy, ty, dc, dl, di = _g_term(edges, B, C, T, cint, y, sy, llo, ulo, uhi)
+        const += dc
+        s_low += dl
+        s_in += di
         if r_is_y:
             if y > 0.0:
                 sr = _value(scoef, jy, T)
@@ -154,20 +176,10 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
         need_nd = bounce and x > y
         if sd == 0.0 and not need_nd and r_is_y:
             continue
-        if d < llo:
-            if sd != 0.0:
-                if d <= 0.0:
-                    const += sd * d
-                else:
-                    s_low += sd * d
-            ud = ulo
-        else:
-            ud = min(np.log(d), uhi)
-        jd, td = _locate(edges, ud)
-        _cheb(td, T)
-        if d >= llo and sd != 0.0:
-            _add_integral(B, C, jd, td, T, sd, cint)
-            s_in += sd
+        jd, td, dc, dl, di = _g_term(edges, B, C, T, cint, d, sd, llo, ulo, uhi)
+        const += dc
+        s_low += dl
+        s_in += di
         nval = _value(ncoef, jd, T) if d > 0.0 else 0.0
         if need_nd:
             nd[ndn] = nval
@@ -347,14 +359,7 @@ def node_sums(edges, ncoef, scoef, Y, wy, gy, fy, D, gd, llo, lhi):  # pragma: n
 
     Returns ``(B, C, s_in, s_low, const, nr, ws, nd, cd)`` as :func:`outer_sums` does (``const``
     holds only the :math:`G` terms at levels :math:`\le 0`)."""
-    n = ncoef.shape[1]
-    P = edges.size - 1
-    B = np.zeros((P, n))
-    C = np.zeros(P)
-    T = np.empty(n + 1)
-    cint = np.zeros(n)
-    for k in range(2, n):
-        cint[k] = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
+    B, C, T, cint = _sums_init(edges, ncoef)
     s_in = 0.0
     s_low = 0.0
     const = 0.0
@@ -368,17 +373,10 @@ def node_sums(edges, ncoef, scoef, Y, wy, gy, fy, D, gd, llo, lhi):  # pragma: n
     nf = 0
     for i in range(m):
         y = Y[i]
-        u = ulo if y < llo else min(np.log(y), uhi)
-        j, tau = _locate(edges, u)
-        _cheb(tau, T)
-        if gy[i] != 0.0:
-            if y <= 0.0:
-                const += gy[i] * y
-            elif y < llo:
-                s_low += gy[i] * y
-            else:
-                _add_integral(B, C, j, tau, T, gy[i], cint)
-                s_in += gy[i]
+        j, tau, dc, dl, di = _g_term(edges, B, C, T, cint, y, gy[i], llo, ulo, uhi)
+        const += dc
+        s_low += dl
+        s_in += di
         if wy[i] != 0.0:
             sr = _value(scoef, j, T)
             if sr > 0.0:
@@ -389,18 +387,11 @@ def node_sums(edges, ncoef, scoef, Y, wy, gy, fy, D, gd, llo, lhi):  # pragma: n
             nd[nf] = _value(ncoef, j, T) if y > 0.0 else 0.0
             cd[nf] = fy[i]
             nf += 1
-        g = gd[i]
-        if g != 0.0:
-            d = D[i]
-            if d <= 0.0:
-                const += g * d
-            elif d < llo:
-                s_low += g * d
-            else:
-                j, tau = _locate(edges, min(np.log(d), uhi))
-                _cheb(tau, T)
-                _add_integral(B, C, j, tau, T, g, cint)
-                s_in += g
+        if gd[i] != 0.0:
+            _, _, dc, dl, di = _g_term(edges, B, C, T, cint, D[i], gd[i], llo, ulo, uhi)
+            const += dc
+            s_low += dl
+            s_in += di
     return B, C, s_in, s_low, const, nr[:nw].copy(), ws[:nw].copy(), nd[:nf].copy(), cd[:nf].copy()
 
 

@@ -80,24 +80,33 @@ def min_moments(xs, q0, q1, q2, xo, ko, j, c):
 
 
 @njit(cache=True)
-def old_square(xs, q0, q1, q2, xo, ko, j, b, c):
-    """E[((min(X, c) - b)^+)^2 1{class j}] for b < c."""
+def square_sums(xs, q0, q1, q2, xo, ko, j, bs, cs):
+    """The class-``j`` sums of :func:`old_square` with the atom sets decided at ``bs`` and
+    ``cs``: ``(s0, s1, s2, t0)``, the moments 0-2 of the atoms in ``(bs, cs]`` and the mass above
+    ``cs`` (0 when ``cs`` is infinite). Shared with :func:`qtheory.engine.soap_sweep._square_part`."""
     a0, a1 = xo[j], xo[j + 1]
     base = ko[j]
     n = a1 - a0
-    kb = np.searchsorted(xs[a0:a1], b, side="right")
-    if c == _INF:
+    kb = np.searchsorted(xs[a0:a1], bs, side="right")
+    if cs == _INF:
         kc = n
     else:
-        kc = np.searchsorted(xs[a0:a1], c, side="right")
+        kc = np.searchsorted(xs[a0:a1], cs, side="right")
     if kc < kb:
         kc = kb
     s0 = q0[base + kc] - q0[base + kb]
     s1 = q1[base + kc] - q1[base + kb]
     s2 = q2[base + kc] - q2[base + kb]
+    t0 = q0[base + n] - q0[base + kc] if cs != _INF else 0.0
+    return s0, s1, s2, t0
+
+
+@njit(cache=True)
+def old_square(xs, q0, q1, q2, xo, ko, j, b, c):
+    """E[((min(X, c) - b)^+)^2 1{class j}] for b < c."""
+    s0, s1, s2, t0 = square_sums(xs, q0, q1, q2, xo, ko, j, b, c)
     val = s2 - 2.0 * b * s1 + b * b * s0
     if c != _INF:
-        t0 = q0[base + n] - q0[base + kc]
         val += (c - b) * (c - b) * t0
     return max(val, 0.0)
 

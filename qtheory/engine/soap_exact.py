@@ -69,6 +69,7 @@ from ..laws._quadrature import _gl, endpoint_refinement, size_range
 
 #: Chebyshev-Lobatto points per panel of the rank interpolant and of the residence integrals
 NCHEB = 17
+_EPS = np.finfo(float).eps
 _TN = -np.cos(np.pi * np.arange(NCHEB) / (NCHEB - 1))  # ascending in [-1, 1]
 
 
@@ -290,7 +291,7 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48) -> np.ndar
     a = np.atleast_1d(np.asarray(a, float))
     Fa = np.asarray(size.sf(a), float)
     Va = np.maximum(np.asarray(size.tail_moment(1, a), float) - a * Fa, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # Fa / f overflows to inf
         f = np.asarray(size.pdf(a), float)
         inv_h = np.where(f > 0, Fa / f, np.inf)
         mrl = np.where(Fa > 0, Va / Fa, np.inf)
@@ -338,6 +339,17 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48) -> np.ndar
     x2 = lo + g * (hi_ - lo)
     f1, f2 = phi(x1), phi(x2)
     for _ in range(iters):
+        # stop once every row is settled: its two inner values agree to rounding (they differ by
+        # the curvature times the bracket's width squared: further steps move the minimum by an
+        # ulp or so), or they lie well above the limit value, which the row returns anyway (a
+        # minimum at the grid's first point: the rank falls towards b = a)
+        with np.errstate(invalid="ignore"):
+            gap = np.abs(f1 - f2)
+            settled = ((gap <= 8 * _EPS * np.minimum(np.abs(f1), np.abs(f2)))
+                       | ~(np.isfinite(f1) & np.isfinite(f2))
+                       | (np.minimum(np.minimum(f1, f2), vals[rows, k]) - 10 * gap >= base * (1.0 - 1e-10)))
+        if settled.all():
+            break
         left = f1 <= f2
         hi_ = np.where(left, x2, hi_)
         lo = np.where(left, lo, x1)

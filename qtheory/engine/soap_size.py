@@ -76,7 +76,7 @@ against a separate quadrature of their SOAP formulas, 1e-14;
 hyperexponential, Pareto(2.5), Weibull(2) and a log-normal mixture at load 0.9, 2e-13 at worst.
 The error estimate was above the true error in every case. Cost on one core of a loaded machine
 (CPU): 0.01-0.37 s cold per law and built-in rank, about 1 ms per further load; a user rank
-0.02-0.43 s (its tables are not cached: its function may change).
+0.02-0.43 s cold, then cached per rank object like the built-in ranks (:func:`_user_key`).
 
 Not covered (they take :func:`qtheory.engine.generic.evaluate_discretised`): laws with atoms,
 ``qt.from_scipy`` laws, laws with an infinite second moment, ranks whose breakpoints cannot be
@@ -977,13 +977,35 @@ def supported(model, policy) -> bool:
     return math.isfinite(float(size.tail_moment(2, np.array(0.0))))
 
 
+#: most user ranks whose evaluators one size law keeps (the oldest is dropped)
+USER_RANK_CACHE = 8
+
+
+def _user_key(policy):
+    """The cache key of a user rank (:class:`qtheory.Rank`): the rank object, its function and
+    its breakpoint function, by identity (a rank object is taken as fixed once evaluated: a
+    changed function is a new ``qt.Rank``; a function reassigned on the object is a new key);
+    ``None`` for other policies (a user :class:`~qtheory.policies.base.Policy` subclass may
+    compute its rank from state of its own)."""
+    from ..policies.rank import Rank
+
+    if type(policy) is not Rank:
+        return None
+    return ("size_soap_user", id(policy), id(policy.fn), id(policy._bp))
+
+
 def _soap(model, policy) -> SizeSOAP:
-    """The cached evaluator (built-in policies only: a user rank function may change)."""
+    """The evaluator, cached on the size law per built-in policy and per user rank object
+    (:func:`_user_key`): the level functions and outer tables do not depend on the load, so a
+    sweep or a second load costs the outer sums only."""
     cache = model.size.__dict__.setdefault("_qt_cache", {})
     builtin = type(policy).__dict__.get("_builtin", False)
-    key = ("size_soap", policy) if builtin else None
+    user = None if builtin else _user_key(policy)
+    key = ("size_soap", policy) if builtin else user
     if key is not None and key in cache:
         hit = cache[key]
+        if user is not None:
+            hit = hit[-1]    # (the rank, its functions: kept alive so that their ids stay theirs; the value)
         if isinstance(hit, FloatingPointError):
             raise hit
         return hit
@@ -991,11 +1013,16 @@ def _soap(model, policy) -> SizeSOAP:
         ev = SizeSOAP(model.size, policy)
         ev.rules()
     except FloatingPointError as e:
-        if key is not None:
-            cache[key] = e
-        raise
-    if key is not None:
+        ev = e
+    if user is not None:
+        users = [k for k in cache if isinstance(k, tuple) and k and k[0] == "size_soap_user"]
+        for k in users[:max(len(users) - USER_RANK_CACHE + 1, 0)]:
+            del cache[k]
+        cache[key] = (policy, policy.fn, policy._bp, ev)
+    elif key is not None:
         cache[key] = ev
+    if isinstance(ev, FloatingPointError):
+        raise ev
     return ev
 
 

@@ -41,16 +41,11 @@ import math
 import numpy as np
 from numba import njit
 
-from ._soap_discrete import worst_future_ranks
+from ._soap_discrete import _lin_cross, square_sums, worst_future_ranks
 
 _INF = np.inf
 #: quantities of the sweep: N_new, N_old0, S2
 NQ = 3
-
-
-@njit(cache=True)
-def _lin_cross(g0, g1, s, e, r):
-    return g0 + (r - s) / (e - s) * (g1 - g0)
 
 
 @njit(cache=True)
@@ -72,24 +67,11 @@ def _min_part(xs, q0, q1, xo, ko, j, c, dc, cs, out, o):
 def _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, c, dc, cs, out, o):
     """E[((min(X, c) - b)^+)^2; j], its first and second r-derivatives (b, c move at rates db,
     dc; the atom sets are decided at bs, cs)."""
-    a0, a1 = xo[j], xo[j + 1]
-    base = ko[j]
-    n = a1 - a0
-    kb = np.searchsorted(xs[a0:a1], bs, side="right")
-    if cs == _INF:
-        kc = n
-    else:
-        kc = np.searchsorted(xs[a0:a1], cs, side="right")
-    if kc < kb:
-        kc = kb
-    s0 = q0[base + kc] - q0[base + kb]
-    s1 = q1[base + kc] - q1[base + kb]
-    s2 = q2[base + kc] - q2[base + kb]
+    s0, s1, s2, t0 = square_sums(xs, q0, q1, q2, xo, ko, j, bs, cs)
     val = s2 - 2.0 * b * s1 + b * b * s0
     d1 = (-2.0 * s1 + 2.0 * b * s0) * db
     d2 = 2.0 * s0 * db * db
     if c != _INF:
-        t0 = q0[base + n] - q0[base + kc]
         w = c - b
         val += w * w * t0
         d1 += 2.0 * w * t0 * (dc - db)

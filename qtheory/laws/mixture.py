@@ -111,8 +111,21 @@ class Mixture(SizeLaw):
     def power_pdf(self, k: float, c) -> np.ndarray:
         return sum(q * np.asarray(law.power_pdf(k, c), dtype=float) for law, q in self._live)
 
+    def _excess(self, x: float, u: float, strict: bool = False) -> float:
+        r""":math:`F(x) - u` (``strict``: :math:`F(x^-) - u`) as an exactly rounded sum of the
+        components' terms :math:`p_iF_i(x)`, or :math:`p_i - p_i\bar F_i(x)` where
+        :math:`F_i(x) > 1/2`: :math:`F` itself rounds a heavy tail's :math:`p_i\bar F_i(x)`
+        (e.g. :math:`10^{-210}` below an atom at :math:`10^{200}`) away next to :math:`u`."""
+        terms = [-u]
+        for law, p in self._live:
+            f = float(law.cdf(x, strict))
+            terms += [p * f] if f <= 0.5 else [p, -p * float(law.sf(x, strict))]
+        return math.fsum(terms)
+
     def ppf(self, u) -> np.ndarray:
-        return _quantile_by_root(self, u)
+        r"""The quantile :math:`F^{-1}(u) = \inf\{x : F(x) \ge u\}` by root finding on
+        :meth:`_excess` (atoms exactly, decided on the unrounded :math:`F(a^-) < u \le F(a)`)."""
+        return _quantile_by_root(self, u, excess=self._excess)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         counts = rng.multinomial(n, self._p)

@@ -256,9 +256,13 @@ def _safe_exp(v: float) -> float:
     return math.exp(v) if v < 709.0 else math.inf
 
 
-def _quantile_by_root(law: SizeLaw, u) -> np.ndarray:
+def _quantile_by_root(law: SizeLaw, u, excess=None) -> np.ndarray:
     """F^{-1}(u) = inf{x : F(x) >= u} by bracketing and Brent's method (laws without a closed
-    form quantile). Atoms are returned exactly; ``u`` outside [0, 1] gives ``nan``."""
+    form quantile). Atoms are returned exactly; ``u`` outside [0, 1] gives ``nan``.
+
+    ``excess(x, u, strict)``, when given, is :math:`F(x) - u` (``strict``: :math:`F(x^-) - u`)
+    evaluated without the rounding of :math:`F` near 1 (a mixture sums its components' own
+    :math:`F` or :math:`1 - \bar F`); it decides the atoms and drives the root finding."""
     u = np.asarray(u, dtype=float)
     lo, hi = law.support
     atoms = law.atom_values
@@ -278,20 +282,32 @@ def _quantile_by_root(law: SizeLaw, u) -> np.ndarray:
         if ui == 1.0:
             out[i] = hi
             continue
-        if atoms.size:
+        if atoms.size and excess is not None:
+            # the first atom a with F(a-) < u <= F(a) (F before the atom, where F rounds to u,
+            # decided by the excess: a mixture's heavy tail below a far atom)
+            near = np.flatnonzero((c_below - 1e-12 < ui) & (ui <= c_at + 1e-12))
+            hit = next((j for j in near if excess(atoms[j], ui, True) < 0 <= excess(atoms[j], ui, False)),
+                       None)
+            if hit is not None:
+                out[i] = atoms[hit]
+                continue
+        elif atoms.size:
             hit = np.flatnonzero((c_below < ui) & (ui <= c_at))
             if hit.size:
                 out[i] = atoms[hit[0]]
                 continue
-        if float(law.cdf(lo)) >= ui:
-            out[i] = lo
-            continue
-        if ui <= 0.5:
+        if excess is not None:
+            def g(t, ui=ui):
+                return excess(t, ui, False)
+        elif ui <= 0.5:
             def g(t, ui=ui):
                 return float(law.cdf(t)) - ui
         else:
             def g(t, ui=ui):
                 return (1.0 - ui) - float(law.sf(t))
+        if (g(lo) >= 0) if excess is not None else (float(law.cdf(lo)) >= ui):
+            out[i] = lo
+            continue
         b = hi
         if not math.isfinite(b):
             b = max(start, 2.0 * lo)
@@ -300,6 +316,22 @@ def _quantile_by_root(law: SizeLaw, u) -> np.ndarray:
         if g(b) <= 0:
             out[i] = b
             continue
-        out[i] = optimize.brentq(g, lo, b, xtol=1e-300, rtol=4 * np.finfo(float).eps,
+        a = lo
+        if excess is not None:
+            # bisect geometrically first: Brent's steps are linear in x and do not reach a root
+            # at 2 from a bracket [1, 1e200] in 500 iterations
+            if a <= 0:
+                t = b * 1e-300
+                if g(t) >= 0:
+                    b = t
+                else:
+                    a = t
+            while a > 0 and b > 2.0 * a:
+                mid = math.sqrt(a) * math.sqrt(b)
+                if g(mid) >= 0:
+                    b = mid
+                else:
+                    a = mid
+        out[i] = optimize.brentq(g, a, b, xtol=1e-300, rtol=4 * np.finfo(float).eps,
                                  maxiter=500)
     return out

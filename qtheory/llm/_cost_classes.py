@@ -445,15 +445,36 @@ def _expit(z):
     return special.expit(z)
 
 
+class _FactorRoute:
+    """The factor route's only input, the law of :math:`Z = Y/X` (``.factor``, as on a
+    :class:`~qtheory.laws.joint.FactorJoint`), without the joint law's tables."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+
 def _joint_route(model):
-    """('pairs', (x, y, w)) for discrete joint laws, ('factor', joint) for multiplicative
-    predictions; NotImplementedError otherwise."""
+    """('pairs', (x, y, w)) for discrete joint laws, ('factor', obj) with ``obj.factor`` the
+    factor law for multiplicative predictions; NotImplementedError otherwise.
+
+    The exponential, uniform and log-normal laws (imperfect) go to the factor route without building
+    their :class:`~qtheory.laws.joint.FactorJoint` (whose tables the cost formulas never read:
+    5-30 s on Pareto(1.05) sizes, where the answer is often ``inf`` at once, section 7 of
+    ``docs/prediction_cost.md``)."""
+    from ..laws import predictions
     from ..laws.joint import EmpiricalJoint, FactorJoint, PerfectJoint
 
     if model.prediction is None:
         raise ValueError("prediction costs need the expensive predictions: pass a model with "
                          "prediction=... (e.g. qt.ExponentialPrediction())")
-    j = model.prediction.joint(model.size)
+    pred = model.prediction
+    plain_factor = (predictions.MultiplicativePrediction._make_joint, predictions.UniformPrediction._make_joint,
+                    predictions.LogNormalPrediction._make_joint)  # FactorJoint(size, factor) unless perfect
+    if (isinstance(pred, predictions.MultiplicativePrediction) and type(pred)._make_joint in plain_factor
+            and not pred.is_perfect and getattr(pred, "factor", None) is not None):
+        _factor_kind(pred.factor)
+        return "factor", _FactorRoute(pred.factor)
+    j = pred.joint(model.size)
     if isinstance(j, EmpiricalJoint):
         return "pairs", (j.x, j.y, j.w)
     if isinstance(j, PerfectJoint) and model.size.is_discrete:

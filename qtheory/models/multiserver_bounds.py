@@ -263,17 +263,21 @@ def _mixed_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     def rho_r(r):
         return lam * size.partial_moment(1, r) / (k * s)
 
-    def g(r):
+    def m2f(r):
         with np.errstate(divide="ignore", invalid="ignore"):
             f = np.maximum(1.0 / (k * (1.0 - rho_r(r))) - 1.0, 0.0)
-            return size.partial_moment(2, r) / r**2 * f
+            return size.partial_moment(2, r) * f
+
+    def g(r):
+        # M2(r) f(r) / r^2, divided by r twice: r^2 overflows past 1.3e154 (heavy tails reach 1e280)
+        return m2f(r) / r / r
 
     if size.is_discrete:
         a = np.asarray(size.atom_values, float)
         edges = np.concatenate([a, [math.inf]])
         total = 0.0
         for left, right in zip(edges[:-1], edges[1:], strict=False):
-            val = float(g(np.array([left]))[0]) * left**2      # M2 * f, constant on [left, right)
+            val = float(m2f(np.array([left]))[0])               # M2 * f, constant on [left, right)
             total += val * (1.0 / left - (0.0 if math.isinf(right) else 1.0 / right))
         return base + total / (2 * s)
     if k == 1:
@@ -540,28 +544,37 @@ def _isq_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     K = min(k, _ISQ_MAX_PHASES)
     N = _ISQ_DEGREE
 
-    def cum(vals):
-        c = np.concatenate([[0.0], np.cumsum(vals)])
-        return c[incl], c[strict]
-
-    F, F_s = cum(weights)
-    M1, M1_s = cum(weights * nodes)
-    M2, M2_s = cum(weights * nodes ** 2)
-    pos = F > 0
-    r, F, M1, M2, F_s, M1_s, M2_s, incl = (a[pos] for a in (r, F, M1, M2, F_s, M1_s, M2_s, incl))
+    pos = np.concatenate([[0.0], np.cumsum(weights)])[incl] > 0     # the points with F(r) > 0
+    r, incl, strict = r[pos], incl[pos], strict[pos]
     G = r.size
-    Fb_next = np.empty(G)                    # P(S >= r_{i+1}), sums over (r_i, r_{i+1})
-    Fb_next[:-1] = 1.0 - F_s[1:]
-    Fb_next[-1] = 0.0
-    d0 = np.append(F_s[1:] - F[:-1], 0.0)
-    d1 = np.append(M1_s[1:] - M1[:-1], 0.0)
-    d2 = np.append(M2_s[1:] - M2[:-1], 0.0)
+
+    def cum(vals):
+        return np.concatenate([[0.0], np.cumsum(vals)])[incl]
+
+    def between(vals):
+        # sums over the nodes in (r_i, r_{i+1}) taken directly: as differences of the running
+        # sums they lose a heavy tail's panel masses (1e-17 next to F = 1) to rounding
+        ext = np.append(vals, 0.0)
+        idx = np.empty(2 * (G - 1), dtype=np.intp)
+        idx[0::2], idx[1::2] = incl[:-1], strict[1:]
+        sums = np.add.reduceat(ext, idx)[0::2] if G > 1 else np.zeros(0)
+        return np.append(np.where(strict[1:] > incl[:-1], sums, 0.0), 0.0)
+
+    wx = weights * nodes
+    wx2 = wx * nodes                         # not nodes ** 2: it overflows past 1.3e154
+    F, M1, M2 = cum(weights), cum(wx), cum(wx2)
+    # P(S >= r_{i+1}) as a tail sum, not 1 - F: 1 - F rounds (~1e-16) and a heavy tail's grid
+    # gaps (up to 1e280) turned that into a phantom mass far above the law's own tail
+    tail = np.append(np.cumsum(weights[::-1])[::-1], 0.0)
+    Fb_next = np.append(tail[strict[1:]], 0.0)
+    d0, d1, d2 = between(weights), between(wx), between(wx2)
     r_next = np.append(r[1:], np.inf)
     inv_gap = 1.0 / r - np.append(1.0 / r[1:], 0.0)
-    # int_{r_i}^{r_{i+1}} E[min(S, r)^2] / r^2 dr, exactly, from the partial sums
+    # int_{r_i}^{r_{i+1}} E[min(S, r)^2] / r^2 dr, exactly, from the partial sums: a point mass
+    # at S in (r_i, r_{i+1}) adds (S - r_i) + S^2 (1/S - 1/r_{i+1}) = 2S - r_i - S^2/r_{i+1}
     with np.errstate(invalid="ignore"):
-        ip = M2 * inv_gap + np.where(np.isfinite(r_next), Fb_next * (r_next - r) + d2 / r - 2 * d1
-                                     + d0 * r_next, 0.0)
+        ip = M2 * inv_gap + np.where(np.isfinite(r_next), Fb_next * (r_next - r) + 2 * d1 - d0 * r
+                                     - d2 / r_next, 0.0)
     ip = np.maximum(ip, 0.0)
     rho_r = lam * M1 / (k * s)
     if np.any(rho_r >= 1):
@@ -596,7 +609,8 @@ def _isq_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
             phi[t, :K - 1] = np.exp(-np.outer(x[gi] / np.arange(1, K), v)) @ wv
         omega[big] = _isq_closed(x[big], k, K, mu[big, 1], mu[big, 2], phi)
         done[big] = True
-    isq = Lam * r * r * omega / s
+    isq = x * (r * omega)                    # Lam r^2 omega / s without forming r^2
+    done &= np.isfinite(isq)                 # x overflows past the law's support: skip (valid, see above)
     beta = np.where(done, np.maximum(isq - lam * M2 / (2 * s), 0.0), 0.0)
     beta = np.maximum.accumulate(beta)      # held from r_j to every r_i >= r_j
     pooled = np.maximum(alpha - 1.0, 0.0) * lam * ip / (2 * s)
