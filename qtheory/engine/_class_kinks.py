@@ -74,17 +74,15 @@ REACH = 3.2
 #: on [0, DEPTH x]): e^{-s v} at |s| up to about 120 / (tau - kx)
 WIDTH_V = 0.125
 DEPTH = 1e-7
-
-
 #: the split is used for T - x < min(SPAN x, A / (GROWTH lambda P(X >= x))): the functions
 #: G_k grow like e^{sigma tau}, sigma up to about lambda P(X >= x) (the extension's mass
 #: beyond x enters the equation at z = 0), so the contour Re s = A / (2 tau) must stay well to
 #: the right; from 8x on the whole law's inversion is within 1e-8 (the kinks' ringing decays)
 SPAN = 8.0
+GROWTH = 8.0
 #: SRPT: the slope in t of the residence's terms at x from the cut x + h, h = FD_STEP x (a
 #: forward difference: the slope's error O(h) only scales the kink left at x, itself O(1e-8))
 FD_STEP = 0.01
-GROWTH = 8.0
 
 
 def _exp_series(a: np.ndarray) -> np.ndarray:
