@@ -41,7 +41,7 @@ import numpy as np
 
 from ..laws._quadrature import ORDER, _bulk, _gl, endpoint_refinement, panels
 from ..policies import Policy, get_policy
-from . import busy_atoms
+from . import _class_kinks, busy_atoms
 from . import laplace_inversion as li
 from . import power_series as ps
 from . import response_distribution_generic as rdg
@@ -83,6 +83,9 @@ GRADE_SOAP = (1.3, 2.0, 1e-6)
 #: two rules agree to 3e-8 (measured at 8c: LAS, PSJF, SRPT on Pareto(2.5), Uniform(1, 3),
 #: bounded Pareto(1.1, 1, 1e6); 2e-7 at 5c)
 GRADE_NEAR = 8.0
+#: PSJF's and SRPT's class laws on continuous sizes: the terms of their kinks at multiples of x
+#: inverted apart (:mod:`qtheory.engine._class_kinks`)
+CLASS_KINKS = True
 #: Euler terms for discrete size laws (kinks): n and m
 EULER_N_KINKS = 1600
 EULER_M_KINKS = 40
@@ -1219,13 +1222,29 @@ class _SizeTransform:
             if self.waiting or self.shifted:
                 return np.broadcast_to(v, (s.size, x.size))
             return v * np.exp(Sc - S * x[None, :])
-        c = self._class_constants()
         if k == "age":
+            c = self._class_constants()
             # min(X, x): the set below x plus the mass P(X >= x) at x
             eta = self._eta_lt(s)
             # V = P-K with min(X, x) at u = eta: (1 - rho) eta / (eta - lam psi(eta)) = (1 - rho) eta / s
             v = (1 - c["rho_age"])[None, :] * eta / S
             return v * np.exp(Sc - x[None, :] * (eta - S if self.shifted else eta))
+        _, v, expo = self.class_factors(s)
+        if expo is None:
+            return v if self.shifted or self.waiting else v * np.exp(Sc - S * x[None, :])
+        return v * np.exp(Sc - expo)
+
+    def class_factors(self, s: np.ndarray):
+        r"""SJF, PSJF and SRPT: ``(eta, v, expo)`` of shape ``(len(s), len(xs))`` with the class
+        transform :math:`v\,e^{-\mathrm{expo}}` (``expo`` ``None``: :math:`v` alone for the waiting
+        time, :math:`v e^{-sx}` for SJF): :math:`\eta = \eta_{<x}(s)` of the new jobs,
+        :math:`v = \tilde V(\eta)` the waiting time's transform and the residence exponent
+        :math:`x\eta` (PSJF) or :math:`\int_0^x \eta_{<t}\,dt` (SRPT), less :math:`sx` for a
+        shifted class (the transform of :math:`T - x`)."""
+        lam, x, k = self.lam, self.xs, self.kind
+        S = s[:, None]
+        r = self.rule
+        c = self._class_constants()
         et = None
         if k == "remaining" and not self.waiting and self._joint_grid() is not None:
             # one class above every threshold: its row is the grid's last (one kernel call)
@@ -1253,12 +1272,10 @@ class _SizeTransform:
             rho1 = lam * x * sf
             num = (1 - rho0 - rho1)[None, :] * eta + lam * sf[None, :] * (1 - np.exp(-eta * x[None, :]))
         v = num / (eta - lam * psi_le)
-        if self.waiting:
-            return v
-        if k == "nonpreemptive":
-            return v if self.shifted else v * np.exp(Sc - S * x[None, :])
+        if self.waiting or k == "nonpreemptive":
+            return eta, v, None
         if k == "static":
-            return v * np.exp(Sc - x[None, :] * (eta - S if self.shifted else eta))
+            return eta, v, x[None, :] * (eta - S if self.shifted else eta)
         t, M = self._grid
         if et is not None:
             pass
@@ -1273,7 +1290,7 @@ class _SizeTransform:
                 self._grid_rows = r.below(t, strict=True)
             et = busy_eta(s, lam, *self._grid_rows)
         Q = self._integrate(et - S if self.shifted else et)  # M @ 1 = x: the shift is exact
-        return v * np.exp(Sc - Q)
+        return eta, v, Q
 
     def _integrate(self, g: np.ndarray) -> np.ndarray:
         r"""``g @ M.T`` (:math:`Q_i = \int_0^{x_i} g`, ``g`` of shape ``(n, len(t))``) through the
@@ -1430,8 +1447,11 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
             atoms = _above(_unconditional_atoms(tr), float(x))
         else:
             atoms = _las_class_atoms(model, pol, float(x), _class_atom(tr))
+        split = None
+        if CLASS_KINKS and not model.size.is_discrete and _class_kinks.applies(tr):
+            split = _class_kinks.class_split(tr, _class_atom(tr))  # PSJF, SRPT: kinks at kx
         return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler,
-                                        atoms=atoms)
+                                        atoms=atoms, split=split)
     if model.size.is_discrete:  # T >= X >= the least size
         return ResponseTimeDistribution(tr, label, euler=euler, atoms=_unconditional_atoms(tr),
                                         lower=float(np.min(tr.xs)))
