@@ -80,12 +80,13 @@ def _cached_nodes(A: float, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.
 def euler_nodes_err(A: float = EULER_A, n: int = EULER_N,
                     m: int = EULER_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""The nodes and weights of :func:`euler_nodes` (cached, read-only) and the weights
-    :math:`\delta_k` of the difference between the Euler sums with ``n`` and ``n - 1`` terms
-    before the average, on the same nodes: :math:`t^{-1}\sum_k \delta_k \operatorname{Re}\hat f(\alpha_k/t)`
-    estimates the truncation error of the inversion at ``t`` (Abate and Whitt 2006, section 6:
-    the Euler sums converge geometrically on smooth functions, so the last difference bounds
-    the error left; near a kink of :math:`f` it is large), from the transform values already
-    computed."""
+    :math:`\delta_k` on the same nodes of the difference between the Euler averages of
+    :math:`s_n, \dots, s_{n+m}` and of :math:`s_{n-1}, \dots, s_{n+m-1}`:
+    :math:`t^{-1}|\sum_k \delta_k \operatorname{Re}\hat f(\alpha_k/t)|` estimates the truncation
+    error of the inversion at ``t`` from the transform values already computed (Abate and
+    Whitt 2006: the averaged sums converge geometrically on smooth functions, so the last
+    difference bounds what is left; next to a kink of :math:`f` it is large). It does not see
+    the discretisation error :math:`e^{-A}` nor the round-off."""
     return _cached_nodes(float(A), int(n), int(m))
 
 
