@@ -11,6 +11,8 @@ Run from the repository root::
                                                        # p99 of FCFS/PSJF/SRPT/SPRPT/TRAIL(0.8)
                                                        # on Exp and Weibull(0.5) at 0.5/0.8/0.95,
                                                        # and load sweeps, new against old
+                                                       # (--sweep-loads 0: single values only,
+                                                       # with the largest relative difference)
     python benchmarks/bench_distribution.py --targets --matrix --kernel-switch
                                                        # the same against this checkout with the
                                                        # direct Kendall kernel (in a subprocess)
@@ -223,6 +225,8 @@ def _matrix(policies, sizes, sweep_loads: int) -> list[tuple[str, Callable[[], o
                 rows.append((f"{pname} {lname} {load:g} p99",
                              lambda m=model, load=load, p=pname:
                              m(load).response_time_distribution(_policy(p)).ppf(0.99)))
+            if sweep_loads <= 0:
+                continue
             loads = np.linspace(0.05, 0.95, sweep_loads)
             rows.append((f"{pname} {lname} {sweep_loads}-load sweep",
                          lambda m=model, p=pname, loads=loads: np.asarray(
@@ -254,7 +258,7 @@ def targets_main(argv: list[str] | None = None) -> None:
                     help="the percentile matrix: policies x laws x loads, and load sweeps")
     ap.add_argument("--policies", default=",".join(MATRIX_POLICIES))
     ap.add_argument("--sizes", default=",".join(MATRIX_SIZES))
-    ap.add_argument("--sweep-loads", type=int, default=50)
+    ap.add_argument("--sweep-loads", type=int, default=50, help="0: no sweep rows")
     ap.add_argument("--kernel-switch", action="store_true",
                     help="baseline: this checkout with the direct Kendall kernel (PREFIX_KERNEL = False)")
     args = ap.parse_args(argv)
@@ -280,20 +284,25 @@ def targets_main(argv: list[str] | None = None) -> None:
                     "--sweep-loads", str(args.sweep_loads)]
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         old = {r[0]: r for r in json.loads(res.stdout.strip().splitlines()[-1])}
-    print(f"load average {os.getloadavg()[0]:.2f}; wall (CPU) seconds; "
+    print(f"load average {os.getloadavg()[0]:.2f}; wall (CPU) seconds, old/new of the CPU seconds; "
           f"baseline: {args.baseline or ('PREFIX_KERNEL = False' if args.kernel_switch else 'none')}")
     print(f"{'target':28s} {'new':>16s} {'old':>16s} {'old/new':>8s} {'value new':>14s} {'value old':>14s} "
           f"{'rel diff':>8s} target")
+    worst = 0.0
     for name, wall, cpu, v in new:
         o = old.get(name)
+        if o and "sweep" not in name:
+            worst = max(worst, abs(v / o[3] - 1))
         ostr = f"{o[1]:7.3f} ({o[2]:6.3f})" if o else ""
-        ratio = f"{o[1] / wall:8.1f}" if o else ""
+        ratio = f"{o[2] / cpu:8.2f}" if o else ""  # CPU seconds: the machine may be shared
         vo = f"{o[3]:14.10g}" if o else ""
         rel = f"{abs(v / o[3] - 1):8.1e}" if o else ""
         goal = 1.0 if "sweep" in name else 0.05
         ok = "" if "sweep" in name and not name.split()[2].startswith("50-") else \
             f"{'PASS' if wall < goal else 'FAIL'} ({goal:g} s)"
         print(f"{name:28s} {wall:7.3f} ({cpu:6.3f}) {ostr:>16s} {ratio:>8s} {v:14.10g} {vo:>14s} {rel:>8s} {ok}")
+    if old:
+        print(f"largest relative difference of a single percentile, new against baseline: {worst:.1e}")
 
 
 if __name__ == "__main__":

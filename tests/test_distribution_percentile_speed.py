@@ -5,18 +5,24 @@
 * the prefix kernel's polynomial predictor (``_extrapolation``): exact on polynomials, the same
   roots as the secant predictor, fewer Newton steps;
 * the percentile solver's Newton steps (densities checked against the secant): fewer transform
-  evaluations, the same root as Brent's method on the same ``sf``;
+  evaluations, the same root as Brent's method on the same ``sf``; its first steps on the cheap
+  Euler rule and the Halley step certified by the full rule's own error estimates: one full
+  evaluation on smooth laws, the secant still on kinked ones; the density's derivative and the
+  Euler sums' error estimate;
 * SRPT's class row solved with its threshold grid, and the per-class loads from the prefix form,
   against the separate solve and the dense rows.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from scipy.optimize import brentq
 
 import qtheory as qt
+from qtheory.engine import distribution as dist
 from qtheory.engine import laplace_inversion as li
 from qtheory.engine import response_distribution as rd
 
@@ -161,19 +167,21 @@ def test_extrapolation_same_roots_fewer_steps(name):
 
 
 def _count_evaluations(d, level):
+    """The quantile and the transform evaluations of the solver: (full rule, cheap rule)."""
     calls = []
-    orig = d._sf_pdf
+    orig = d._eval
 
-    def counted(t):
-        calls.append(t.size)
-        return orig(t)
+    def counted(t, euler):
+        calls.append(tuple(euler))
+        return orig(t, euler)
 
-    d._sf_pdf = counted
+    d._eval = counted
     try:
         v = d.ppf(level)
     finally:
-        del d._sf_pdf
-    return v, len(calls)
+        del d._eval
+    full = sum(1 for e in calls if e == tuple(d.euler))
+    return v, full, len(calls) - full
 
 
 @pytest.mark.parametrize("policy,x,most", [("las", None, 3), ("psjf", None, 3), ("las", 1.0, 3),
@@ -181,13 +189,112 @@ def _count_evaluations(d, level):
 def test_ppf_newton_steps(policy, x, most):
     """The solver takes Newton's steps once the inverted densities agree with the secant: p99 of
     M/M/1 at load 0.8 in at most ``most`` transform evaluations (the secant-only solver took 4,
-    SJF's class 3), within 1e-8 of Brent's root of the same sf (xtol 1e-13 relative)."""
+    SJF's class 3; the cheap first steps off), within 1e-8 of Brent's root of the same sf
+    (xtol 1e-13 relative)."""
     q = qt.MG1(0.8, qt.Exponential(1.0))
     d = rd.response_time_distribution(q, policy, x=x)
-    v, n = _count_evaluations(d, 0.99)
+    with _cheap_start(False):
+        v, n, n_cheap = _count_evaluations(d, 0.99)
     ref = brentq(lambda u: d.sf(u) - 0.01, 0.8 * v, 1.25 * v, xtol=1e-13 * v, rtol=1e-14)
     assert abs(v / ref - 1) < 1e-8
-    assert n <= most, n
+    assert n <= most and n_cheap == 0, n
+
+
+@contextlib.contextmanager
+def _cheap_start(on: bool):
+    old = dist.CHEAP_START
+    dist.CHEAP_START = on
+    try:
+        yield
+    finally:
+        dist.CHEAP_START = old
+
+
+@pytest.mark.parametrize("policy,x,size", [("las", None, "exp"), ("sjf", None, "exp"), ("psjf", None, "exp"),
+                                           ("srpt", None, "exp"), ("srpt", None, "weibull0.5"),
+                                           ("psjf", None, "pareto2.5"), ("srpt", 3.0, "exp")])
+def test_ppf_cheap_start_one_full_evaluation(policy, x, size):
+    """The cheap rule's Halley steps bring the smooth laws' p99 (load 0.8; unconditional laws and
+    SRPT's class x = 3, far from its kinks) close enough for one evaluation on the full rule,
+    whose own error estimates certify its last Halley step: one full evaluation (the Newton
+    solver took 2-3), at most two cheap ones (23 terms each against 39), and the quantile is
+    Brent's root of the same sf to 1e-9 (xtol 1e-13 relative)."""
+    size_law = SIZES[size]
+    q = qt.MG1(0.8 / size_law.mean, size_law)
+    d = rd.response_time_distribution(q, policy, x=x)
+    v, n, n_cheap = _count_evaluations(d, 0.99)
+    ref = brentq(lambda u: d.sf(u) - 0.01, 0.8 * v, 1.25 * v, xtol=1e-13 * v, rtol=1e-14)
+    assert abs(v / ref - 1) < 1e-9, (v, ref)
+    assert n == 1 and 1 <= n_cheap <= 2, (n, n_cheap)
+
+
+@pytest.mark.parametrize("policy,x,level", [("srpt", 1.0, 0.99), ("psjf", 1.0, 0.9), ("psjf", 0.3, 0.99)])
+def test_ppf_cheap_start_kinked_class(policy, x, level):
+    """A class law with kinks inside the Euler sums' reach (SRPT's and PSJF's classes: the
+    full rule's f differs from its n - 1 term sum by up to 1e-2 relative): the single-evaluation
+    stop is refused and the secant/Newton steps go on (the cheap rule's unsettled density leaves
+    the start as it was: the full rule's steps are those without the cheap start, the same
+    number and the same quantile bit for bit); the quantile is Brent's root of the same sf to
+    1e-8."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    d = rd.response_time_distribution(q, policy, x=x)
+    v, n, _ = _count_evaluations(d, level)
+    ref = brentq(lambda u: d.sf(u) - (1 - level), 0.9 * v, 1.1 * v, xtol=1e-13 * v, rtol=1e-14)
+    assert abs(v / ref - 1) < 1e-8, (v, ref)
+    with _cheap_start(False):
+        v0, n0, _ = _count_evaluations(d, level)
+    assert n == n0 and v == v0, (n, n0, v, v0)
+
+
+def test_eval_density_derivative():
+    """``_eval``'s f' (the inversion of s(T~(s) - P(T = 0))): M/M/1 FCFS's response time
+    (Exp(mu - lambda): f' = -(mu - lambda)^2 e^{-(mu - lambda)t}) to 1e-8 relative and within
+    its own error estimate (f to 1e-9); LAS's
+    unconditional law (split: the atoms' density part differentiated directly) against a central
+    difference of its density (``pdf``, step 2e-4 relative) within f''s estimated error (and
+    1e-6, the difference's), with the estimated errors of f and f' below 1e-6 and 1e-4 of them
+    (smooth)."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    d = rd.response_time_distribution(q, "fcfs")
+    t = np.array([0.5, 3.0, 20.0])
+    _, f, df, ef, edf = d._eval(t, d.euler)
+    r = 0.2
+    np.testing.assert_allclose(f, r * np.exp(-r * t), rtol=1e-9)
+    err = np.abs(df + r * r * np.exp(-r * t))
+    assert np.all(err <= 1e-8 * r * r * np.exp(-r * t)) and np.all(err <= edf)
+    d = rd.response_time_distribution(q, "las")
+    t = np.array([2.0, 15.0, 60.0])
+    _, f, df, ef, edf = d._eval(t, d.euler)
+    h = 2e-4
+    fd = (d.pdf(t * (1 + h)) - d.pdf(t * (1 - h))) / (2 * h * t)
+    # the difference: 1e-6 of it, and the density's round-off (about 1e-12) over 2 h t
+    assert np.all(np.abs(df - fd) <= edf + 1e-6 * np.abs(fd) + 1e-12 / (h * t))
+    assert np.all(ef <= 1e-6 * f) and np.all(edf <= 1e-4 * np.abs(df))
+
+
+def test_euler_error_weights():
+    """``euler_nodes_err``: the difference of the Euler sums with n and n - 1 terms bounds the
+    actual error of a smooth density (a two-exponential mixture, exact f known) where truncation
+    dominates (n, m = 12, 8 and 10, 6: errors 1e-5 to 1e-2), stays within the discretisation and
+    round-off floor (5e-11) on the default rule, and is large next to a kink (the uniform(1, 2)
+    density at t = 1.98 and 1.5: above 1e-2 of f)."""
+    alpha, omega, delta = li.euler_nodes_err()
+    a0, w0 = li.euler_nodes()
+    np.testing.assert_array_equal(alpha, a0)
+    np.testing.assert_array_equal(omega, w0)
+    t = np.array([0.1, 1.0, 5.0, 20.0])
+    exact = 0.5 * np.exp(-t) + np.exp(-2 * t)
+    for rule, floor in (((li.EULER_A, 12, 8), 0.0), ((li.EULER_A, 10, 6), 0.0), ((), 5e-11)):
+        alpha, omega, delta = li.euler_nodes_err(*rule)
+        s = alpha[None, :] / t[:, None]
+        vals = (0.5 / (1 + s) + 1 / (2 + s)).real
+        err = np.abs(vals @ omega / t - exact)
+        assert np.all(err <= np.abs(vals @ delta) / t + floor), rule
+    alpha, omega, delta = li.euler_nodes_err()
+    t = np.array([1.98, 1.5])
+    s = alpha[None, :] / t[:, None]
+    unif = ((np.exp(-s) - np.exp(-2 * s)) / s).real
+    assert np.all(np.abs(unif @ delta) / t > 1e-2)
 
 
 def test_ppf_kinked_law_still_converges():

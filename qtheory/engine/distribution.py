@@ -61,6 +61,42 @@ def _atom_arrays(atoms, shift: float) -> tuple[np.ndarray, np.ndarray]:
     return ua, np.bincount(inv, weights=m, minlength=ua.size)
 
 
+#: the percentile solver's first steps on the cheaper Euler rule (``ResponseTimeDistribution._solve``):
+#: on where the law's own rule is the default; until a step below CHEAP_STOP in log t, at most
+#: CHEAP_MAX of them
+CHEAP_START = True
+CHEAP_STOP = 0.06
+CHEAP_MAX = 4
+#: ... and while the cheap rule's density is within this of its n - 1 term sum (relative)
+CHEAP_KINK = 5e-4
+DEFAULT_EULER = (li.EULER_A, li.EULER_N, li.EULER_M)
+
+
+def _log_derivs(vals, t: np.ndarray, lp: np.ndarray) -> tuple[np.ndarray, ...]:
+    r""":math:`g = \log\bar F(t) - \log p`, :math:`g' = -f t/\bar F` and
+    :math:`g'' = -(f' t^2 + f t)/\bar F - g'^2` in :math:`\tau = \log t`, from ``vals`` =
+    ``(sf, f, f', err f, err f')`` (``ResponseTimeDistribution._eval``), with the relative
+    error of :math:`g'` and the absolute error of :math:`g''` that those errors imply."""
+    sf, pdf, dpdf, pdf_err, dpdf_err = vals
+    sf = np.maximum(sf, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        g = np.log(sf) - lp
+        g1 = -pdf * t / sf
+        g2 = -(dpdf * t * t + pdf * t) / sf - g1 * g1
+        rel1 = pdf_err / np.abs(pdf)
+        g2_err = (dpdf_err * t * t + pdf_err * t) / sf + 2.0 * rel1 * g1 * g1
+    return g, g1, g2, rel1, g2_err
+
+
+def _halley(g: np.ndarray, g1: np.ndarray, g2: np.ndarray) -> np.ndarray:
+    r"""Halley's step :math:`-2gg'/(2g'^2 - gg'')` where its correction to Newton's is small
+    (:math:`|gg''| \le g'^2`), else Newton's :math:`-g/g'`."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        h = -2.0 * g * g1 / (2.0 * g1 * g1 - g * g2)
+        n = -g / g1
+        return np.where(np.isfinite(h) & (np.abs(g * g2) <= g1 * g1), h, n)
+
+
 # ---- the distribution object -----------------------------------------------------------------
 class ResponseTimeDistribution:
     r"""The law of a response (or waiting) time, from its Laplace-Stieltjes transform.
@@ -69,8 +105,9 @@ class ResponseTimeDistribution:
     :meth:`mean`, :meth:`var`, :meth:`std`, :meth:`moment`, plus :meth:`laplace` (the LST
     :math:`E[e^{-sT}]` at complex ``s``). ``cdf`` and ``sf`` invert
     :math:`(1 - \tilde T(s))/s` by Abate-Whitt's Euler method (absolute error about 1e-10);
-    ``ppf`` solves ``sf(t) = 1 - q`` by Newton/secant steps in :math:`\log t` inside a bracket,
-    from a gamma fit of the closed-form mean and variance, and is exact at the atoms
+    ``ppf`` solves ``sf(t) = 1 - q`` by Halley/Newton/secant steps in :math:`\log t` inside a
+    bracket, from a gamma fit of the closed-form mean and variance (first steps on a cheaper Euler
+    rule, the last one certified by the full rule's own error estimates), and is exact at the atoms
     (:attr:`atoms`: ``atom0`` at ``shift`` and those passed as ``atoms``, which the inversion
     leaves out and ``cdf``/``sf`` add back exactly); the mean and variance are closed forms of the
     same decomposition and higher moments the transform's Taylor series at 0 (not numerical
@@ -307,38 +344,101 @@ class ResponseTimeDistribution:
         :math:`(\bar R - \tilde R(s))/s` and :math:`\tilde R(s)` at :math:`t - c`
         (:math:`\tilde R` the rest's transform shifted by :math:`c`, ``split.rest_lst``); below
         ``split.near_below``, the same from ``split.near()`` (a finer rule next to :math:`c`)."""
+        return self._split_parts(t, self.euler, False)[:2]
+
+    def _split_parts(self, t: np.ndarray, euler, deriv: bool) -> tuple[np.ndarray, ...]:
         sp = self._split
         below = getattr(sp, "near_below", 0.0)
         if below > 0 and np.any(t < below):  # next to c: the split on a finer rule
             near = t < below
-            sf, pdf = np.empty(t.shape), np.empty(t.shape)
-            sf[near], pdf[near] = self._split_eval(sp.near(), t[near])
-            if np.any(~near):
-                sf[~near], pdf[~near] = self._split_eval(sp, t[~near])
-            return sf, pdf
-        return self._split_eval(sp, t)
+            res = [np.empty(t.shape) for _ in range(5 if deriv else 2)]
+            for mask, which in ((near, sp.near()), (~near, sp)):
+                if np.any(mask):
+                    for r, v in zip(res, self._split_eval(which, t[mask], euler, deriv), strict=True):
+                        r[mask] = v
+            return tuple(res)
+        return self._split_eval(sp, t, euler, deriv)
 
-    def _split_eval(self, sp, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _split_eval(self, sp, t: np.ndarray, euler=None, deriv: bool = False) -> tuple[np.ndarray, ...]:
         sf = sp.part_total - sp.part_cdf(t)
         pdf = sp.part_pdf(t)
+        if deriv:
+            # the atoms' density part is direct: its derivative by a central difference (a
+            # relative step 1e-4: about 1e-8 of it on smooth laws); inf error where the step
+            # straddles one of its jumps at (k + 1) c
+            h = 1e-4
+            dpdf = (sp.part_pdf(t * (1 + h)) - sp.part_pdf(t * (1 - h))) / (2 * h * t)
+            ks = np.arange(getattr(sp, "K", 0) + 1) + 1.0
+            jump = np.any((t[:, None] * (1 - h) <= ks * sp.c) & (ks * sp.c <= t[:, None] * (1 + h)), axis=1)
+            pdf_err = np.zeros(t.shape)
+            dpdf_err = np.where(jump, np.inf, 1e-6 * np.abs(dpdf))
         u = t - sp.c
         pos = u > 0
         if np.any(pos):
-            alpha, omega = li.euler_nodes(*self.euler)
+            alpha, omega, delta = li.euler_nodes_err(*(self.euler if euler is None else euler))
             up = u[pos]
             s = alpha[None, :] / up[:, None]
             R = sp.rest_lst(s)
             sf[pos] += _dot(((sp.rest_total - R) / s).real, omega) / up
-            pdf[pos] += _dot(R.real, omega) / up
+            Rr = R.real
+            pdf[pos] += _dot(Rr, omega) / up
+            if deriv:
+                sR = (s * R).real
+                dpdf[pos] += _dot(sR, omega) / up
+                pdf_err[pos] += np.abs(_dot(Rr, delta)) / up
+                dpdf_err[pos] += np.abs(_dot(sR, delta)) / up
         sf[~pos] += sp.rest_total
+        if deriv:
+            return sf, pdf, dpdf, pdf_err, dpdf_err
         return sf, pdf
+
+    def _eval(self, t: np.ndarray, euler) -> tuple[np.ndarray, ...]:
+        r"""``sf(t)``, the density :math:`f(t)` of the continuous part and its derivative
+        :math:`f'(t)` at ``t > 0`` from one call of the transform on the Euler nodes of
+        ``euler`` (:math:`f'` by inverting :math:`s(\tilde T(s) - P(T = 0))`, the transform of
+        :math:`f'` up to the constant :math:`f(0+)`, which the Euler sum sends to about
+        :math:`10^{-10} f(0+)/t`), and the estimated inversion errors of :math:`f` and
+        :math:`f'` (:func:`~qtheory.engine.laplace_inversion.euler_nodes_err`)."""
+        if self._split is not None:
+            return self._split_parts(t, euler, True)
+        alpha, omega, delta = li.euler_nodes_err(*euler)
+        s = alpha[None, :] / t[:, None]
+        L = self._t.lst(s)
+        if self._apos.size:
+            L = L - self._atoms_at(s)
+            sf = _dot(((1.0 - float(self._amass.sum()) - L) / s).real, omega) / t
+            sf = sf + (self._apos[None, :] > t[:, None]) @ self._amass
+        else:
+            sf = _dot(((1.0 - L) / s).real, omega) / t
+        Lc = L - self.atom0
+        Lr, sL = Lc.real, (s * Lc).real
+        return (sf, _dot(Lr, omega) / t, _dot(sL, omega) / t, np.abs(_dot(Lr, delta)) / t,
+                np.abs(_dot(sL, delta)) / t)
 
     def _solve(self, p: np.ndarray, rtol: float, lo=None, hi=None) -> np.ndarray:
         r"""t with sf(t) = p (p in (0, 1 - atom0)): Newton's method on
-        :math:`\log\bar F(e^\tau) = \log p` (the density from the same inversion), inside a
-        bracket that every evaluation narrows; bisection in :math:`\tau = \log t` where a
+        :math:`g(\tau) = \log\bar F(e^\tau) - \log p = 0` (the density from the same inversion),
+        inside a bracket that every evaluation narrows; bisection in :math:`\tau = \log t` where a
         Newton step leaves the bracket (kinks and atoms). ``lo``, ``hi``: a first bracket in
-        :math:`\log t` (the atoms around the quantile), where the law has atoms."""
+        :math:`\log t` (the atoms around the quantile), where the law has atoms.
+
+        Every evaluation also inverts :math:`s(\tilde T(s) - P(T = 0))` on the same transform
+        values, the transform of :math:`f'` (up to the constant :math:`f(0+)`, which the Euler
+        weights send to about :math:`3\cdot10^{-10}f(0+)/t`), so that
+        :math:`g'' = -(f't^2 + ft)/\bar F - g'^2` is known and Halley's step
+        :math:`\delta = -2gg'/(2g'^2 - gg'')` (cubic convergence) can be taken. On laws inverted
+        with the default Euler rule the first steps use the 23-term rule
+        :data:`~qtheory.engine.laplace_inversion.EULER_CHEAP` (about 1e-6 relative on
+        :math:`\bar F` at p99; cheaper, not accurate enough to narrow the bracket) until a
+        Halley step below :data:`CHEAP_STOP`, and the full rule then certifies its own Halley
+        step :math:`\delta` from one evaluation where the error bound
+        :math:`|\delta|\,\epsilon_1 + \epsilon_2\delta^2/(2|g'|) + 2K|\delta|^3` is below
+        ``rtol / 10``, with :math:`\epsilon_1, \epsilon_2` the relative error of :math:`g'` and
+        the error of :math:`g''` from the difference of the Euler sums with :math:`n` and
+        :math:`n - 1` terms (:func:`~qtheory.engine.laplace_inversion.euler_nodes_err`) and
+        :math:`K = (g''/2g')^2 + |g'''|/(6|g'|)`. Where the cheap rule's density has not
+        settled (a kink within its reach: :data:`CHEAP_KINK`) the solver goes on from the same
+        start on the full rule alone (the steps of the Newton solver)."""
         m1, m2 = self._t.moments()  # of T' = T - shift
         m1 = m1 if math.isfinite(m1) else math.inf
         scale = m1 if math.isfinite(m1) and m1 > 0 else 1.0
@@ -369,17 +469,46 @@ class ResponseTimeDistribution:
         streak = np.zeros(p.shape, int)  # consecutive Newton/secant steps (no bisection)
         tau_prev = np.full(p.shape, np.nan)
         dsl_prev = np.full(p.shape, np.nan)
+        # the first steps on the cheaper Euler rule (li.EULER_CHEAP) where the law is inverted
+        # on the default one: Halley's steps, no bracket narrowed (their sf is only about 1e-6
+        # relative); an element goes on to the full rule once its step is below CHEAP_STOP (the
+        # error left about the step cubed plus the cheap rule's), after CHEAP_MAX cheap steps, or
+        # where a cheap value is unusable (then from where it was)
+        cheap_rule = li.EULER_CHEAP if CHEAP_START and tuple(self.euler) == DEFAULT_EULER else None
+        cheap = np.full(p.shape, cheap_rule is not None)
+        n_cheap = np.zeros(p.shape, int)
+        tau_h = np.full(p.shape, np.nan)  # the last evaluated point (either rule) and g'' there
+        g2_h = np.full(p.shape, np.nan)
         for _ in range(200):
-            idx = np.flatnonzero(active)
-            if not idx.size:
+            idx_all = np.flatnonzero(active)
+            if not idx_all.size:
                 break
-            sf, pdf = self._sf_pdf(np.exp(tau[idx]))
-            sf = np.maximum(sf, 1e-300)
-            g = np.log(sf) - lp[idx]
+            ic = idx_all[cheap[idx_all]]
+            idx = idx_all[~cheap[idx_all]]
+            if ic.size:
+                tc = tau[ic]
+                g, g1, g2, rel1, _ = _log_derivs(self._eval(np.exp(tc), cheap_rule), np.exp(tc), lp[ic])
+                d = _halley(g, g1, g2)
+                new = np.clip(tc + d, tc - 3.0, tc + 3.0)
+                # a density whose Euler sums have not settled (rel1 above CHEAP_KINK: a kink of
+                # the law within the inversion's reach) leaves the point as it was: the full
+                # rule's secant steps take over from the same start
+                ok = np.isfinite(new) & (g1 < 0) & np.isfinite(g2) & (new > lo[ic]) & (new < hi[ic]) \
+                    & (rel1 <= CHEAP_KINK)
+                tau[ic] = np.where(ok, new, tc)
+                tau_h[ic] = np.where(ok, tc, np.nan)
+                g2_h[ic] = np.where(ok, g2, np.nan)
+                n_cheap[ic] += 1
+                cheap[ic] = ok & (np.abs(d) > CHEAP_STOP) & (n_cheap[ic] < CHEAP_MAX)
+            if not idx.size:
+                continue
+            t_now = np.exp(tau[idx])
+            vals = self._eval(t_now, self.euler)
+            g, dsl, g2, rel1, g2_err = _log_derivs(vals, t_now, lp[idx])
+            sf = np.maximum(vals[0], 1e-300)
             above = g > 0  # sf > p: the quantile is above t
             lo[idx] = np.where(above, tau[idx], lo[idx])
             hi[idx] = np.where(above, hi[idx], tau[idx])
-            dsl = -pdf * np.exp(tau[idx]) / sf  # d log sf / d tau from the inverted density
             # the secant through the last two evaluations where there are two (the inverted
             # density converges slowly near kinks; the secant converges superlinearly anyway),
             # unless the two densities agree with it: on a smooth law the secant slope is their
@@ -392,10 +521,19 @@ class ResponseTimeDistribution:
                 curv = np.abs(dsl - dsl_prev[idx]) / np.abs(dtau)  # |g''|
                 newton = np.isfinite(sec) & (sec < 0) & (dsl < 0) & (dsl_prev[idx] < 0) \
                     & np.isfinite(curv) & (incons <= 1e-6 * np.abs(sec) + 0.1 * curv * np.abs(dtau))
+                # Halley's step instead of Newton's (g'' from the inverted f') where the
+                # inversion's own error estimates put g' within 1e-4 and g'' within 5% (the stop
+                # below weighs them) and the correction is small; with no secant or Newton's test
+                # passed
+                hal = _halley(g, dsl, g2)
+                good = (rel1 <= 1e-4) & (g2_err <= 0.05 * np.abs(g2) + 1e-4 * np.abs(dsl)) \
+                    & (np.abs(g * g2) <= 0.5 * dsl * dsl) & (dsl < 0) & np.isfinite(hal)
             slope = np.where(np.isfinite(sec) & (sec < 0) & ~newton, sec, dsl)
             g_prev[idx], tau_prev[idx], dsl_prev[idx] = g, tau[idx], dsl
             with np.errstate(divide="ignore", invalid="ignore"):
                 new = tau[idx] - g / slope
+            use_h = good & (newton | ~np.isfinite(sec))
+            new = np.where(use_h, tau[idx] + hal, new)
             a, b = lo[idx], hi[idx]
             mid = np.where(np.isfinite(a) & np.isfinite(b), 0.5 * (a + b),
                            np.where(np.isfinite(a), a + 1.4, b - 1.4))
@@ -404,6 +542,16 @@ class ResponseTimeDistribution:
             ok = np.isfinite(new) & (slope < 0) & (new > a) & (new < b)
             new = np.where(ok, new, mid)
             step = np.abs(new - tau[idx])
+            # the error after Halley's step d: the slope's relative error times d, g'' 's error
+            # times d^2 / (2|g'|), and the cubic term K d^3 with K = (g''/2g')^2 + |g'''|/(6|g'|)
+            # (g''' from g'' at the last point evaluated on either rule; doubled): stop after it
+            # where that is below rtol / 10, from one evaluation on the full rule
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g3 = np.abs(g2 - g2_h[idx]) / np.abs(tau[idx] - tau_h[idx])
+                K = (0.5 * g2 / dsl) ** 2 + g3 / (6.0 * np.abs(dsl))
+                est_h = step * rel1 + 0.5 * g2_err / np.abs(dsl) * step ** 2 + 2.0 * K * step ** 3
+            conv_h = use_h & ok & (step <= 1e-4) & np.isfinite(est_h) & (est_h <= 0.1 * rtol)
+            tau_h[idx], g2_h[idx] = tau[idx], g2
             tau[idx] = new
             # stop at rtol in log t, or once |sf - p| is below the inversion's accuracy, or after
             # a step of 1e-8 that followed one of 1e-4 with sf within 1e-7 p of p: the steps
@@ -425,7 +573,7 @@ class ResponseTimeDistribution:
                 est = 0.5 * curv / np.abs(dsl) * step * step + incons / np.abs(sec) * step
             conv_n = newton & ok & (step <= 1e-4) & (est <= 0.1 * rtol)
             done = (step <= rtol) | ((b - a) <= rtol) | (np.abs(sf - p[idx]) <= 1e-12) \
-                | ((step <= 1e-8) & (l1 <= 1e-4) & (np.abs(sf - p[idx]) <= 1e-7 * p[idx])) | conv | conv_n
+                | ((step <= 1e-8) & (l1 <= 1e-4) & (np.abs(sf - p[idx]) <= 1e-7 * p[idx])) | conv | conv_n | conv_h
             last2_step[idx] = l1
             last_step[idx] = step
             active[idx[done]] = False

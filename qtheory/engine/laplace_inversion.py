@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import comb
@@ -40,6 +41,9 @@ from scipy.special import comb
 EULER_A = 26.0
 EULER_N = 24
 EULER_M = 14
+#: a cheaper Euler rule (23 terms; sf within about 1e-6 relative at p99 of smooth laws) for the
+#: percentile solver's first steps, whose points are only starts of the full-accuracy steps
+EULER_CHEAP = (20.0, 12, 10)
 
 
 def euler_nodes(A: float = EULER_A, n: int = EULER_N, m: int = EULER_M) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +61,33 @@ def euler_nodes(A: float = EULER_A, n: int = EULER_N, m: int = EULER_M) -> tuple
     omega = math.exp(A / 2) * sign * share
     omega[0] *= 0.5
     return alpha, omega
+
+
+@lru_cache(maxsize=16)
+def _cached_nodes(A: float, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    alpha, omega = euler_nodes(A, n, m)
+    if n >= 1:
+        _, prev = euler_nodes(A, n - 1, m)
+        diff = omega.copy()
+        diff[:-1] -= prev
+    else:
+        diff = np.zeros_like(omega)
+    for a in (alpha, omega, diff):
+        a.setflags(write=False)
+    return alpha, omega, diff
+
+
+def euler_nodes_err(A: float = EULER_A, n: int = EULER_N,
+                    m: int = EULER_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The nodes and weights of :func:`euler_nodes` (cached, read-only) and the weights
+    :math:`\delta_k` on the same nodes of the difference between the Euler averages of
+    :math:`s_n, \dots, s_{n+m}` and of :math:`s_{n-1}, \dots, s_{n+m-1}`:
+    :math:`t^{-1}|\sum_k \delta_k \operatorname{Re}\hat f(\alpha_k/t)|` estimates the truncation
+    error of the inversion at ``t`` from the transform values already computed (Abate and
+    Whitt 2006: the averaged sums converge geometrically on smooth functions, so the last
+    difference bounds what is left; next to a kink of :math:`f` it is large). It does not see
+    the discretisation error :math:`e^{-A}` nor the round-off."""
+    return _cached_nodes(float(A), int(n), int(m))
 
 
 def _dot(vals: np.ndarray, omega: np.ndarray) -> np.ndarray:
@@ -96,4 +127,4 @@ def invert(transform: Callable[[np.ndarray], np.ndarray], t, A: float = EULER_A,
     return out.reshape(t.shape)
 
 
-__all__ = ["euler_nodes", "invert", "EULER_A", "EULER_N", "EULER_M"]
+__all__ = ["euler_nodes", "euler_nodes_err", "invert", "EULER_A", "EULER_N", "EULER_M", "EULER_CHEAP"]
