@@ -810,13 +810,16 @@ class OuterRule:
     the falling-branch age B(x) of rank 1/h(x)) and on [b0, xtop] (worst rank 1/h(x))."""
 
     def __init__(self, size, factor, lc: LevelCalc, ywidth=1.0, yorder=10, nfall=6, nrise=6,
-                 xorder=10, panels_n=40):
-        uy = np.arange(lc.uylo, lc.uyhi, ywidth)
-        uy = np.concatenate([uy, [lc.uyhi]])
-        t, w = _gl01(yorder)
-        hy = np.diff(uy)
-        uyn = (uy[:-1, None] + hy[:, None] * t[None, :]).ravel()
-        wy = (hy[:, None] * w[None, :]).ravel() * np.exp(uyn)
+                 xorder=10, panels_n=40, ynodes=None):
+        if ynodes is None:
+            uy = np.arange(lc.uylo, lc.uyhi, ywidth)
+            uy = np.concatenate([uy, [lc.uyhi]])
+            t, w = _gl01(yorder)
+            hy = np.diff(uy)
+            uyn = (uy[:-1, None] + hy[:, None] * t[None, :]).ravel()
+            wy = (hy[:, None] * w[None, :]).ravel() * np.exp(uyn)
+        else:
+            uyn, wy = ynodes
         ys = np.exp(uyn)
         cb = CondBatch(size, factor, ys, panels_n, lc.xr)
         self.cb, self.wy, self.ys = cb, wy, ys
@@ -895,9 +898,12 @@ class OuterRule:
         del cache[:-4]
         return v
 
-    def mean(self, lam, N, S2):
-        """E[T] at arrival rate lam with the level functions N, S2 (callables)."""
+    def mean(self, lam, N, S2, shift=(0.0, 0.0)):
+        """E[T] at arrival rate lam with the level functions N, S2 (callables), raised by the
+        constants ``shift`` (the values at the rule's levels are kept per pair N, S2)."""
         v = self._level_values(N, S2)
+        if shift[0] or shift[1]:
+            v = {k: a + (shift[1] if k.startswith("S") else shift[0]) for k, a in v.items()}
         r0 = self.r0
         g0 = 1.0 / (1.0 - lam * v["Nr0"])
         wait0 = lam * v["Sr0"] * g0 ** 2 / 2
@@ -932,31 +938,102 @@ def _clip_interp(P, lo, hi, top_val):
     return f
 
 
+# ---- the outer y-rule ---------------------------------------------------------------------------
+# The 15-point Gauss-Kronrod rule on [-1, 1] and its embedded 7-point Gauss rule (nodes and
+# weights as tabulated in QUADPACK, Piessens et al. 1983; checked in the tests: exact for
+# polynomials to degree 23 and 13)
+_XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                 0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                 0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                 0.207784955007898467600689403773245, 0.0])
+_WGK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                 0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                 0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                 0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
+_WG7 = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+                 0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
+GK_X = np.concatenate([-_XGK[:-1], _XGK[::-1]])
+GK_W = np.concatenate([_WGK[:-1], _WGK[::-1]])
+GK_G = np.arange(1, 15, 2)  # the Gauss nodes among the 15
+GK_WG = np.concatenate([_WG7[:-1], _WG7[::-1]])
+
+
+def gauss_kronrod(edges: np.ndarray):
+    """Nodes, Kronrod weights and the embedded Gauss rule's weights (0 off its nodes) of the
+    15-point Gauss-Kronrod rule on each panel of ``edges``."""
+    e = np.asarray(edges, float)
+    h = np.diff(e)[:, None] / 2.0
+    u = (e[:-1, None] + h * (GK_X[None, :] + 1.0)).ravel()
+    wg = np.zeros(15)
+    wg[GK_G] = GK_WG
+    return u, (h * GK_W[None, :]).ravel(), (h * wg[None, :]).ravel()
+
+
+def outer_edges(lo: float, hi: float, kink, width: float, grade: int) -> np.ndarray:
+    """Panel edges in log y on [lo, hi] of at most ``width``, with an edge at ``kink`` (None:
+    none) and the panel below it halved ``grade`` times towards it."""
+    if kink is None or not lo < kink < hi:
+        return np.linspace(lo, hi, max(1, math.ceil((hi - lo) / width)) + 1)
+    e = np.linspace(lo, kink, max(1, math.ceil((kink - lo) / width)) + 1)
+    h = e[-1] - e[-2]
+    e = np.concatenate([e[:-1], kink - h * 2.0 ** -np.arange(1, grade + 1), [kink],
+                        np.linspace(kink, hi, max(1, math.ceil((hi - kink) / width)) + 1)[1:]])
+    return e
+
+
+def r0_top_crossing(lc: LevelCalc, u_start: float, iters: int = 6):
+    """The prediction (log y) where r(y, 0) reaches the top rank 1/h_y(x_top) (beyond it
+    C_y(r(y, 0)) is infinite: the outer integrand has a kink there), by secant steps from
+    ``u_start`` (the tables' estimate); None where it is not inside the y-range."""
+    if not lc.uylo < u_start < lc.uyhi:
+        return None
+
+    def g(u):
+        cb = CondBatch(lc.size, lc.factor, np.exp(np.array([u])), lc.panels_n, lc.xr)
+        return float(lc.lr0(np.array([u]))[0] - np.log(cb.top_rank[0]))
+
+    a, b = u_start - 1e-4, u_start + 1e-4
+    ga, gb = g(a), g(b)
+    for _ in range(iters):
+        if not (np.isfinite(ga) and np.isfinite(gb)) or gb == ga:
+            break
+        c = b - gb * (b - a) / (gb - ga)
+        a, ga = b, gb
+        b, gb = c, g(c)
+        if abs(b - a) < 1e-13 * max(abs(b), 1.0):
+            break
+    return float(b) if np.isfinite(b) and abs(b - u_start) < 1e-2 else float(u_start)
+
+
 # ---- the route --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Resolution:
     """Quadrature settings of one evaluation (levels: y-rule of the level functions and the
-    tolerance of their interpolants; outer: the (X, Y) rule)."""
+    tolerance of their interpolants; outer: the (X, Y) rule: 15-point Gauss-Kronrod panels of
+    width ``ywidth`` in log y, ``ygrade`` halvings towards the kink; ``yorder`` is used only by
+    :class:`OuterRule`'s own Gauss-Legendre panels)."""
 
     n_head: int = 12
     order: int = 8
     n_tip: int = 8
     level_tol: float = 1e-10
     level_width: float = 2.0
-    ywidth: float = 1.0
+    ywidth: float = 1.5
     yorder: int = 10
-    nfall: int = 6
-    nrise: int = 6
-    xorder: int = 10
+    ygrade: int = 3
+    nfall: int = 4
+    nrise: int = 4
+    xorder: int = 8
 
 
 #: the largest error of the tables (relative to the level functions, floored at 1e-3 of the
 #: moments) at the probe levels before the level functions are rebuilt on the laws themselves
 TABLE_TOL = 1e-8
 
-#: the default resolution and the finer outer rule that gives the error estimate
+#: the default resolution, and the coarser x-rules (at the embedded Gauss nodes) whose
+#: difference from the default's estimates the x-rules' error
 DEFAULT = Resolution()
-FINER_OUTER = {"ywidth": 0.5, "yorder": 12, "nfall": 10, "nrise": 10, "xorder": 12}
+COARSER_X = {"nfall": 3, "nrise": 3, "xorder": 6}
 
 
 def supported(model, policy) -> bool:
@@ -1005,10 +1082,19 @@ class ConditionalSOAP:
         self.N = _clip_interp(Ni, lo, hi, m1)
         self.S2 = _clip_interp(Si, lo, hi, m2)
         self.Ni, self.Si = Ni, Si
-        kw = {"ywidth": res.ywidth, "yorder": res.yorder, "nfall": res.nfall,
-              "nrise": res.nrise, "xorder": res.xorder}
-        self.outer = OuterRule(size, factor, self.lc, **kw)
-        self.outer_fine = OuterRule(size, factor, self.lc, **{**kw, **FINER_OUTER})
+        # the outer rule: Gauss-Kronrod panels in log y with an edge where r(y, 0) reaches
+        # the top rank (the per-y value has a kink there); the embedded Gauss rule and coarser
+        # x-rules at its nodes give the error estimate
+        self.kink = r0_top_crossing(self.lc, self.lc.tables().uc)
+        uy, wk, wg = gauss_kronrod(outer_edges(self.lc.uylo, self.lc.uyhi, self.kink,
+                                               res.ywidth, res.ygrade))
+        y = np.exp(uy)
+        kw = {"nfall": res.nfall, "nrise": res.nrise, "xorder": res.xorder}
+        self.outer = OuterRule(size, factor, self.lc, ynodes=(uy, wk * y), **kw)
+        gi = np.nonzero(wg)[0]
+        self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
+        self.outer_x = OuterRule(size, factor, self.lc, ynodes=(uy[gi], wg[gi] * y[gi]),
+                                 **COARSER_X)
         # the level functions' own error, at the nine levels: the tables against the
         # conditional laws built at the rules' nodes (the same rules), plus a finer y-rule
         # against the interpolants, plus ten times the interpolants' kept tail
@@ -1020,31 +1106,28 @@ class ConditionalSOAP:
                       + 10 * self.interp_tail * m1)
         self.eps_S = (float(np.max(np.abs(Sx - St))) + float(np.max(np.abs(Sf - self.S2(probe))))
                       + 10 * self.interp_tail * m2)
-        eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
-
-        def up(l, f=self.N, e=eN):
-            return f(l) + e
-
-        def upS(l, f=self.S2, e=eS):
-            return f(l) + e
-
-        self._raised = (up, upS)  # the level functions raised by twice their error
+        # the level functions raised by twice their error
+        self._raise = (2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13)
 
     def means(self, lams) -> tuple[np.ndarray, np.ndarray]:
-        """E[T] at each arrival rate, and its error estimate: the two outer rules' difference
-        plus the effect of the level functions' error (E[T] grows with N and S2: the
-        level functions raised by their measured error give a bound of that effect)."""
+        """E[T] at each arrival rate (the Gauss-Kronrod rule), and its error estimate: the
+        embedded Gauss rule's difference (the y-rule), the coarser x-rules' difference at the
+        Gauss nodes (the x-rules), plus the effect of
+        the level functions' error (E[T] grows with N and S2: the level functions raised by
+        their measured error give a bound of that effect)."""
         out, err = [], []
-        eN = 2 * self.eps_N + 1e-13
-        up, upS = self._raised
+        eN, eS = self._raise
         for lam in np.atleast_1d(np.asarray(lams, float)):
-            v = self.outer_fine.mean(lam, self.N, self.S2)
-            c = self.outer.mean(lam, self.N, self.S2)
             if lam * (float(np.max(self.Ni.values)) + eN) >= 1:
                 raise FloatingPointError("the load is too close to 1 for the level error")
-            hi = self.outer_fine.mean(lam, up, upS)
+            v = self.outer.mean(lam, self.N, self.S2)
+            rows = self.outer.last_rows[self.gauss_idx]
+            e_y = abs(v - float(np.sum(self.wy_gauss * rows)))
+            self.outer_x.mean(lam, self.N, self.S2)
+            e_x = abs(float(np.sum(self.wy_gauss * (self.outer_x.last_rows - rows))))
+            hi = self.outer.mean(lam, self.N, self.S2, shift=(eN, eS))
             out.append(v)
-            err.append(abs(v - c) + abs(hi - v) + 1e-12 * abs(v))
+            err.append(e_y + e_x + abs(hi - v) + 1e-12 * abs(v))
         return np.array(out), np.array(err)
 
 
