@@ -194,13 +194,19 @@ class CondBatch:
         self.kn = self.k(self.xn, ys[:, None, None])
         wk = self.kn * self.xn * h / 2.0  # k dx/dtau
         self.wk = wk
-        self.mw = [wk, wk * self.xn, wk * self.xn * self.xn]
-        self.T, self.L = [], []
-        for w in self.mw:
-            pi = w @ _FULLW
-            t = np.concatenate([np.cumsum(pi[:, ::-1], axis=1)[:, ::-1], np.zeros((n, 1))], axis=1)
-            self.T.append(t)
-            self.L.append(np.concatenate([np.zeros((n, 1)), np.cumsum(pi, axis=1)], axis=1))
+        # the nodal weights of x^j k (j = 0, 1, 2) and their cumulative integrals from either
+        # end at the panel ends, each stacked over j (contiguous, as the compiled kernels read
+        # them)
+        mw = np.empty((3,) + wk.shape)
+        mw[0] = wk
+        np.multiply(wk, self.xn, out=mw[1])
+        np.multiply(mw[1], self.xn, out=mw[2])
+        self.mw = mw
+        pi = mw @ _FULLW  # (3, n, P)
+        self.T = np.zeros((3, n, P + 1))
+        self.L = np.zeros((3, n, P + 1))
+        np.cumsum(pi[:, :, ::-1], axis=2, out=self.T[:, :, P - 1::-1])
+        np.cumsum(pi, axis=2, out=self.L[:, :, 1:])
         self.xlo, self.xhi = np.exp(ulo), np.exp(uhi)
         self.fY = self.T[0][:, 0]
         self.I0 = self.T[1][:, 0]
@@ -287,56 +293,25 @@ class CondBatch:
         # (brackets for the compiled root finders, ``_conditional_kernels``)
         self._node_x, self._node_lih, self._node_ipk, self._node_ilast = xs, -lh, i, last
 
-        def lS(u, idx):
-            r = idx[0]
-            x = np.exp(u)
-            S = np.maximum(self.moments(x, 1, rows=r)[0][1], 1e-300)
-            # d log S / d log x = -x k / S
-            return np.log(S) - target[r], -x * self.k(x, self.y[r]) / S, 1.0
+        # the truncation end and the peak by the compiled kernels on the batch's panels (the
+        # density there by its Chebyshev interpolant in log x): the truncation end by
+        # safeguarded Newton steps on log S; the peak by successive parabolic interpolation in
+        # the bracket around the best node (golden-section steps where the parabola leaves the
+        # bracket or stalls): the minimum of a smooth function to ~1e-9 in a few steps; m =
+        # 1/h(a_p), with the law's own density, is then exact to rounding (its error is
+        # quadratic in that of a_p)
+        from . import _conditional_kernels as K
 
+        A = K.panel_arrays(self)
+        arr = (A["E"], A["MW"], A["LH"], A["TT"], A["LK"])
         thi = np.where(nxt > last, thi, tlo)
-        alln = (np.arange(n),)
-        self.xtop = np.exp(_newton(lS, tlo, thi, lS(tlo, alln)[0], tol=1e-15))
+        self.xtop = np.exp(K.trunc_end_rows(np.ascontiguousarray(tlo), np.ascontiguousarray(thi),
+                                            np.ascontiguousarray(target), *arr))
         ulo = np.log(xs[rows, np.maximum(i - 1, 0)])
         uhi = np.minimum(np.log(xs[rows, np.minimum(i + 1, xs.shape[1] - 1)]), np.log(self.xtop))
         um = np.clip(np.log(xs[rows, i]), ulo, uhi)
-
-        def f(u):
-            return np.log(self.inv_h(np.exp(u)))  # minimise log(1/h)
-
-        # successive parabolic interpolation in the bracket [ulo, uhi] around the best node um
-        # (golden-section steps where the parabola leaves the bracket or stalls): the
-        # minimum of a smooth function to ~1e-9 in a few steps; m = 1/h(a_p) is then exact to
-        # rounding (its error is quadratic in that of a_p)
-        fl, fm, fh = f(ulo), f(um), f(uhi)
-        uend, fend = uhi, fh  # the minimum may be the end x_top (hazard rising all along)
-        g = (3.0 - math.sqrt(5.0)) / 2.0
-        for _ in range(12):
-            d1, d2 = um - ulo, um - uhi
-            p1, p2 = d1 * (fm - fh), d2 * (fm - fl)
-            den = 2.0 * (p1 - p2)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ut = um - (d1 * p1 - d2 * p2) / den
-            w = uhi - ulo
-            gold = np.where(uhi - um > um - ulo, um + g * (uhi - um), um - g * (um - ulo))
-            bad = ~np.isfinite(ut) | (ut <= ulo + 1e-3 * w) | (ut >= uhi - 1e-3 * w)
-            ut = np.where(bad, gold, ut)
-            # keep the new point off the current best one
-            tiny = 1e-12 * np.maximum(np.abs(um), 1.0)
-            ut = np.where(np.abs(ut - um) < tiny, um + np.where(uhi - um > um - ulo, tiny, -tiny), ut)
-            ft = f(ut)
-            better = ft < fm
-            right = ut > um
-            # the new bracket: around the better of (um, ut)
-            nlo = np.where(better, np.where(right, um, ulo), np.where(right, ulo, ut))
-            nfl = np.where(better, np.where(right, fm, fl), np.where(right, fl, ft))
-            nhi = np.where(better, np.where(right, uhi, um), np.where(right, ut, uhi))
-            nfh = np.where(better, np.where(right, fh, fm), np.where(right, ft, fh))
-            um, fm = np.where(better, ut, um), np.where(better, ft, fm)
-            ulo, fl, uhi, fh = nlo, nfl, nhi, nfh
-            if np.all(uhi - ulo < 1e-10 * np.maximum(np.abs(um), 1.0)):
-                break
-        up = np.where(fend <= fm, uend, um)
+        up = K.peak_rows(np.ascontiguousarray(ulo), np.ascontiguousarray(um),
+                         np.ascontiguousarray(uhi), *arr)
         self.ap = np.exp(up)
         self.m = self.inv_h(self.ap)
         self.top_rank = self.inv_h(self.xtop)
@@ -678,15 +653,18 @@ class LevelCalc:
 
 
 
-def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False):
+def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False, compiled: bool = False):
     """(N(l), S2(l)) at the levels L (see :class:`LevelCalc`): the y-rules of
     :func:`level_nodes` with the integrands at the rules' nodes interpolated in the
     per-prediction tables (:class:`~qtheory.engine._conditional_tables.LevelTables`, built once
     per ``lc``), or (``exact``) each computed on the conditional law built at its prediction
-    (:func:`node_values_exact`)."""
+    (:func:`node_values_exact`; ``compiled``: its roots by the compiled kernels,
+    :func:`node_values_compiled`)."""
     L = np.asarray(L, float)
     uA, wA, uB, wB = level_nodes(lc, L)
-    if exact:
+    if exact and compiled:
+        phi, s2a, s2b = node_values_compiled(lc, L, uA, uB)
+    elif exact:
         phi, s2a, s2b = node_values_exact(lc, L, uA, uB)
     else:
         phi, s2a, s2b = lc.tables().node_values(L, uA, uB)
@@ -771,6 +749,31 @@ def node_values_exact(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.ndarr
     okB = np.isfinite(Bv) & (lB > cB.m)
     s2b = np.where(okB, cB.old_square(np.where(okB, Bv, 0.0)[:, None], CB[:, None])[:, 0], 0.0)
     return phi.reshape(uA.shape), s2a.reshape(uA.shape), s2b.reshape(uB.shape)
+
+
+def node_values_compiled(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.ndarray):
+    """:func:`node_values_exact` with the roots by the compiled kernels
+    (:mod:`qtheory.engine._conditional_kernels`, as the tables' entries) on the conditional
+    laws built at the nodes."""
+    from . import _conditional_kernels as K
+
+    yA, yB = np.exp(uA).ravel(), np.exp(uB).ravel()
+    lA, lB = np.repeat(L, uA.shape[1]), np.repeat(L, uB.shape[1])
+    out = []
+    for y, lv, head in ((yA, lA, True), (yB, lB, False)):
+        cb = CondBatch(lc.size, lc.factor, y, lc.panels_n, lc.xr)
+        A = K.law_arrays(cb)
+        args = (A["E"], A["MW"], A["LH"], A["TT"])
+        rows = np.arange(y.size)
+        C = K.c_new_rows(rows, np.ascontiguousarray(lv), *args, A["LK"], cb.ap, cb.xtop, cb.m,
+                         cb.top_rank, A["XS"], A["GS"], A["ipk"], A["ilast"])
+        if head:
+            out += list(K.min_moments_rows(rows, C, *args))
+        else:
+            B = K.b_old_rows(rows, np.ascontiguousarray(lv), C, *args, A["LK"], cb.ap, cb.xlo, cb.fY)
+            ok = np.isfinite(B) & (lv > cb.m)
+            out.append(np.where(ok, K.square_rows(rows, np.where(ok, B, 0.0), C, *args), 0.0))
+    return out[0].reshape(uA.shape), out[1].reshape(uA.shape), out[2].reshape(uB.shape)
 
 
 def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
@@ -1069,7 +1072,7 @@ class ConditionalSOAP:
         # they miss by more than TABLE_TOL (a law whose structure the tables' coordinates do
         # not follow), the level functions are rebuilt on the laws at the nodes
         probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
-        Nx, Sx = level_values(self.lc, probe, exact=True)
+        Nx, Sx = level_values(self.lc, probe, exact=True, compiled=True)
         Nt, St = level_values(self.lc, probe)
         self.table_error = max(float(np.max(np.abs(Nt - Nx) / np.maximum(Nx, 1e-3 * m1))),
                                float(np.max(np.abs(St - Sx) / np.maximum(Sx, 1e-3 * m2))))
