@@ -601,19 +601,25 @@ class LevelCalc:
                 raise FloatingPointError("the rank at age 0 is not finite and positive")
             return np.log(r0), np.log(cb.m)
 
-        cache = {}
+        cache = {}  # log m at the predictions where the laws were built (lm's first nodes)
 
         def fr0(y):
             v = both(y)
-            cache[y.tobytes()] = v[1]
+            cache.update(zip(y.tolist(), v[1].tolist()))
             return v[0]
+
+        def flm(y):
+            miss = np.array([v for v in y.tolist() if v not in cache])
+            if miss.size:
+                cache.update(zip(miss.tolist(), both(miss)[1].tolist()))
+            return np.array([cache[v] for v in y.tolist()])
 
         self.lr0, t0 = adaptive_cheb(fr0, edges, np.full(npan, np.nan), tol=1e-13, min_width=1e-4,
                                      max_panels=2000)
         # the minimal rank only places the far end of the old intervals' y-range (where the
         # interval [B, C) shrinks to the hazard's peak: its integrand vanishes like a power
         # 3/2 there), so 1e-9 suffices
-        self.lm, t1 = adaptive_cheb(lambda y: both(y)[1], self.lr0.edges,
+        self.lm, t1 = adaptive_cheb(flm, self.lr0.edges,
                                     np.full(self.lr0.edges.size - 1, np.nan), tol=1e-9,
                                     min_width=1e-2, max_panels=2000)
         self.r0_tail = t0
