@@ -127,7 +127,7 @@ class LevelTables:
     laws (850 rows on Exp/Exp and 400 for locating the two edges), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
 
-    def __init__(self, lc, ywidth: float = 2.0, levels: int = 6):
+    def __init__(self, lc, ywidth: float = 1.5, levels: int = 6):
         from . import _conditional_kernels as K
         from .soap_conditional import CondBatch
 

@@ -1014,6 +1014,32 @@ def r0_top_crossing(lc: LevelCalc, u_start: float, iters: int = 6):
     return float(b) if np.isfinite(b) and abs(b - u_start) < 1e-2 else float(u_start)
 
 
+class OuterEstimate:
+    """The outer rule on 15-point Gauss-Kronrod panels in log y (:func:`outer_edges`, an edge at
+    ``kink``), with the error estimates of its y-rule (the embedded 7-point Gauss rule) and of
+    its x-rules (:data:`COARSER_X` at the Gauss nodes, against the rule's own values there)."""
+
+    def __init__(self, size, factor, lc: LevelCalc, kink, res: Resolution):
+        uy, wk, wg = gauss_kronrod(outer_edges(lc.uylo, lc.uyhi, kink, res.ywidth, res.ygrade))
+        y = np.exp(uy)
+        kw = {"nfall": res.nfall, "nrise": res.nrise, "xorder": res.xorder}
+        self.rule = OuterRule(size, factor, lc, ynodes=(uy, wk * y), **kw)
+        gi = np.nonzero(wg)[0]
+        self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
+        self.coarse_x = OuterRule(size, factor, lc, ynodes=(uy[gi], wg[gi] * y[gi]), **COARSER_X)
+
+    def mean(self, lam, N, S2) -> tuple[float, float, float]:
+        """E[T] by the Gauss-Kronrod rule, and the estimates of the y-rule's error
+        (:math:`|K_{15} - G_7|`) and of the x-rules' error (the coarser x-rules' difference,
+        summed by the Gauss rule)."""
+        v = self.rule.mean(lam, N, S2)
+        rows = self.rule.last_rows[self.gauss_idx]
+        e_y = abs(v - float(np.sum(self.wy_gauss * rows)))
+        self.coarse_x.mean(lam, N, S2)
+        e_x = abs(float(np.sum(self.wy_gauss * (self.coarse_x.last_rows - rows))))
+        return v, e_y, e_x
+
+
 # ---- the route --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Resolution:
@@ -1095,15 +1121,7 @@ class ConditionalSOAP:
         # the top rank (the per-y value has a kink there); the embedded Gauss rule and coarser
         # x-rules at its nodes give the error estimate
         self.kink = r0_top_crossing(self.lc, self.lc.tables().uc)
-        uy, wk, wg = gauss_kronrod(outer_edges(self.lc.uylo, self.lc.uyhi, self.kink,
-                                               res.ywidth, res.ygrade))
-        y = np.exp(uy)
-        kw = {"nfall": res.nfall, "nrise": res.nrise, "xorder": res.xorder}
-        self.outer = OuterRule(size, factor, self.lc, ynodes=(uy, wk * y), **kw)
-        gi = np.nonzero(wg)[0]
-        self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
-        self.outer_x = OuterRule(size, factor, self.lc, ynodes=(uy[gi], wg[gi] * y[gi]),
-                                 **COARSER_X)
+        self.outer = OuterEstimate(size, factor, self.lc, self.kink, res)
         # the level functions' own error, at the nine levels: the tables against the
         # conditional laws built at the rules' nodes (the same rules), plus a finer y-rule
         # against the interpolants, plus ten times the interpolants' kept tail
@@ -1121,20 +1139,16 @@ class ConditionalSOAP:
     def means(self, lams) -> tuple[np.ndarray, np.ndarray]:
         """E[T] at each arrival rate (the Gauss-Kronrod rule), and its error estimate: the
         embedded Gauss rule's difference (the y-rule), the coarser x-rules' difference at the
-        Gauss nodes (the x-rules), plus the effect of
-        the level functions' error (E[T] grows with N and S2: the level functions raised by
-        their measured error give a bound of that effect)."""
+        Gauss nodes (the x-rules, :class:`OuterEstimate`), plus the effect of the level
+        functions' error (E[T] grows with N and S2: the level functions raised by their
+        measured error give a bound of that effect)."""
         out, err = [], []
         eN, eS = self._raise
         for lam in np.atleast_1d(np.asarray(lams, float)):
             if lam * (float(np.max(self.Ni.values)) + eN) >= 1:
                 raise FloatingPointError("the load is too close to 1 for the level error")
-            v = self.outer.mean(lam, self.N, self.S2)
-            rows = self.outer.last_rows[self.gauss_idx]
-            e_y = abs(v - float(np.sum(self.wy_gauss * rows)))
-            self.outer_x.mean(lam, self.N, self.S2)
-            e_x = abs(float(np.sum(self.wy_gauss * (self.outer_x.last_rows - rows))))
-            hi = self.outer.mean(lam, self.N, self.S2, shift=(eN, eS))
+            v, e_y, e_x = self.outer.mean(lam, self.N, self.S2)
+            hi = self.outer.rule.mean(lam, self.N, self.S2, shift=(eN, eS))
             out.append(v)
             err.append(e_y + e_x + abs(hi - v) + 1e-12 * abs(v))
         return np.array(out), np.array(err)
