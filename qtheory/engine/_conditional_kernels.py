@@ -561,6 +561,42 @@ def tensor_cheb(ue, we, coef, u, w):
     return out
 
 
+@njit(cache=True)
+def _cheb1(e, coef, u):
+    """A piecewise Chebyshev interpolant (``soap_exact.PiecewiseCheb`` with linear panels:
+    edges ``e``, coefficients ``coef[panel, k]``) at u."""
+    p, tau = _locate(e, u)
+    return _clenshaw(coef[p], tau)[0]
+
+
+@njit(cache=True)
+def cheb1_inverse(e, coef, targets, lo, hi):
+    """Where the increasing piecewise Chebyshev interpolant (:func:`_cheb1`) reaches each
+    target, by 64 bisection steps in [lo, hi] (-inf below the range, +inf above it)."""
+    n = targets.shape[0]
+    out = np.empty(n)
+    flo = _cheb1(e, coef, lo)
+    fhi = _cheb1(e, coef, hi)
+    for i in range(n):
+        t = targets[i]
+        if t <= flo:
+            out[i] = -np.inf
+            continue
+        if t >= fhi:
+            out[i] = np.inf
+            continue
+        a = lo
+        b = hi
+        for _ in range(64):
+            mid = 0.5 * (a + b)
+            if _cheb1(e, coef, mid) < t:
+                a = mid
+            else:
+                b = mid
+        out[i] = 0.5 * (a + b)
+    return out
+
+
 def _antiderivative_map() -> np.ndarray:
     r"""(NCHEB, NCHEB + 1): nodal values on the Chebyshev-Lobatto points -> the Chebyshev
     coefficients of :math:`\int_{-1}^{\tau} p` (``soap_exact.cumulative_weights`` as a series)."""

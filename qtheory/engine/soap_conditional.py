@@ -631,6 +631,11 @@ class LevelCalc:
         """log y where the increasing interpolant ``f`` (log rank against log y) reaches
         log l (-inf below the range, +inf above it)."""
         ll = np.log(np.atleast_1d(np.asarray(l, float)))
+        if np.all(np.isnan(f.anchor)) and ll.ndim == 1:  # linear panels: compiled bisection
+            from ._conditional_kernels import cheb1_inverse
+
+            return cheb1_inverse(f.edges, np.ascontiguousarray(f.coef), np.ascontiguousarray(ll),
+                                 float(self.uylo), float(self.uyhi))
         lo = np.full(ll.shape, self.uylo)
         hi = np.full(ll.shape, self.uyhi)
         below = ll <= f(lo)
