@@ -5,18 +5,28 @@ rank equations on them, one (row, age) pair at a time.
 Each row holds the law as Chebyshev panels in :math:`u = \log x` (17 Chebyshev-Lobatto points a
 panel) with the exact cumulative integrals of :math:`x^j k_y(x)` (j = 0, 1, 2) at the panel ends
 (``CondBatch.L``, ``CondBatch.T``). At an age :math:`t` on panel :math:`p` at local coordinate
-:math:`\tau` the partial moments are the panel end's value plus the cumulative Chebyshev weights
-at :math:`\tau` applied to the panel's nodal values (the same arithmetic as
-``CondBatch.moments``), and the density is the panel's Chebyshev interpolant of
-:math:`\log k_y` (its nodes are the law's own density values). The roots:
+:math:`\tau` the partial moments are the panel end's value plus the panel's partial integral
+from its left end (for the head) or to its right end (for the tail), each held as a Chebyshev
+series in :math:`\tau` (:func:`panel_series`: the series of
+``soap_exact.cumulative_weights`` applied to the panel's nodal values, so that one evaluation
+costs 18 Chebyshev polynomials and six dot products instead of a 17 x 17 weight matrix), and
+the density is the panel's Chebyshev interpolant of :math:`\log k_y` (its nodes are the law's
+own density values). The roots:
 
 * :math:`C_y(\ell)`: :math:`\log(S/k)(C) = \log \ell` on the rising branch :math:`[a_p, x_{top}]`;
 * :math:`B_y(\ell)` for a given :math:`C`: :math:`\int_B^C S = \ell (S(B) - S(C))` on the
   falling branch :math:`[x_{lo}, a_p]` (linear below the law's range);
-* :math:`b^*(a)` of the rank on the falling branch: :math:`\int_a^b S = (S(a) - S(b))/h(b)`.
+* :math:`b^*(a)` of the rank on the falling branch: :math:`\int_a^b S = (S(a) - S(b))/h(b)`;
+* the truncation end :math:`x_{top}` (:math:`S = 10^{-15} S(0)`) and the hazard's peak
+  :math:`a_p` of each law (``CondBatch._peak``).
 
-All are safeguarded Newton steps (bisection wherever a step leaves the bracket), the integrals
-taken from the nearer end as in ``soap_conditional._between`` (no cancellation).
+All are safeguarded Newton steps (bisection wherever a step leaves the bracket; the peak by
+successive parabolic interpolation), the integrals taken from the nearer end as in
+``soap_conditional._between`` (no cancellation). Also compiled: the tables' tensor Chebyshev
+interpolant (:func:`tensor_cheb`) and the inverse of the increasing interpolants of the ranks
+in :math:`\log y` (:func:`cheb1_inverse`). All kernels are cached on disk by numba
+(``cache=True``; where the package directory is not writable numba uses its user cache or
+compiles in memory): the first compile takes about 6-7 s CPU, later processes load them.
 """
 from __future__ import annotations
 
@@ -189,6 +199,35 @@ def _old_square(B, C, hB, tB, hC, tC, finC):
 
 
 @njit(cache=True)
+def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
+    """One safeguarded Newton step (``rtsafe``) of the root finders below: the bracket [lo, hi]
+    updated by the sign of f at x (f ``rising`` or falling through the root), then the Newton
+    step, or a bisection where the step leaves the bracket, does not halve the step before
+    last, or the derivative is 0 (``signed``: or of the wrong sign). Returns the next point,
+    the bracket, the step, the step before, and whether the step or the bracket is below
+    ``tol`` (relative, absolute below 1)."""
+    if (f > 0.0) == rising:
+        hi = x
+    else:
+        lo = x
+    if signed:
+        bad = df <= 0.0 if rising else df >= 0.0
+    else:
+        bad = df == 0.0
+    bad = bad or abs(2.0 * f) > abs(dxold * df)
+    xn = 0.0
+    if not bad:
+        xn = x - f / df
+        if xn <= lo or xn >= hi:
+            bad = True
+    if bad:
+        xn = 0.5 * (lo + hi)
+    dxn = abs(xn - x)
+    s = tol * max(abs(xn), 1.0)
+    return xn, lo, hi, dxn, dx, dxn <= s or hi - lo <= s
+
+
+@njit(cache=True)
 def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS, ipk, ilast):
     """C_y(l) on the rising branch of row r (log l = ll; l between m and the top rank),
     bracketed first between the law's nodes (``XS``: log ages, ``GS``: log(S/k) there,
@@ -228,23 +267,8 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
             # the rounding level of g (logs of size |ll|): further steps follow the noise
             if abs(g) <= 4e-16 * (abs(ll) + abs(lk) + 1.0):
                 break
-        if g > 0.0:
-            hi = x
-        else:
-            lo = x
-        bad = dg <= 0.0 or abs(2.0 * g) > abs(dxold * dg)
-        if not bad:
-            xn = x - g / dg
-            if xn <= lo or xn >= hi:
-                bad = True
-        if bad:
-            dxold = dx
-            xn = 0.5 * (lo + hi)
-        else:
-            dxold = dx
-        dx = abs(xn - x)
-        x = xn
-        if dx <= 1e-14 * max(abs(x), 1.0) or hi - lo <= 1e-14 * max(abs(x), 1.0):
+        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, True, True, 1e-14)
+        if done:
             break
     return math.exp(x)
 
@@ -347,24 +371,8 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
             f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
             if abs(f) <= 4e-16 * fs:
                 break
-            if f > 0.0:
-                lo = x
-            else:
-                hi = x
-            bad = df == 0.0 or abs(2.0 * f) > abs(dxold * df)
-            xn = 0.0
-            if not bad:
-                xn = x - f / df
-                if xn <= lo or xn >= hi:
-                    bad = True
-            if bad:
-                dxold = dx
-                xn = 0.5 * (lo + hi)
-            else:
-                dxold = dx
-            dx = abs(xn - x)
-            x = xn
-            if dx <= 1e-14 * max(abs(x), 1.0) or hi - lo <= 1e-14 * max(abs(x), 1.0):
+            x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
+            if done:
                 break
         out[i] = math.exp(x)
         prev_r = r
@@ -451,24 +459,8 @@ def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
                 dg = -t * math.exp(lk) / S
             if g == 0.0:
                 break
-            if g > 0.0:
-                lo = x
-            else:
-                hi = x
-            bad = dg >= 0.0 or abs(2.0 * g) > abs(dxold * dg)
-            xn = 0.0
-            if not bad:
-                xn = x - g / dg
-                if xn <= lo or xn >= hi:
-                    bad = True
-            if bad:
-                dxold = dx
-                xn = 0.5 * (lo + hi)
-            else:
-                dxold = dx
-            dx = abs(xn - x)
-            x = xn
-            if dx <= 1e-15 * max(abs(x), 1.0) or hi - lo <= 1e-15 * max(abs(x), 1.0):
+            x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, False, True, 1e-15)
+            if done:
                 break
         out[r] = x
     return out
@@ -725,24 +717,8 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
                 f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
                 if abs(f) <= 1e-15 * fs:
                     break
-                if f > 0.0:
-                    lo = x
-                else:
-                    hi = x
-                bad = df == 0.0 or abs(2.0 * f) > abs(dxold * df)
-                xn = 0.0
-                if not bad:
-                    xn = x - f / df
-                    if xn <= lo or xn >= hi:
-                        bad = True
-                if bad:
-                    dxold = dx
-                    xn = 0.5 * (lo + hi)
-                else:
-                    dxold = dx
-                dx = abs(xn - x)
-                x = xn
-                if dx <= 1e-12 * max(abs(x), 1.0) or hi - lo <= 1e-12 * max(abs(x), 1.0):
+                x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
+                if done:
                     break
         b = math.exp(x)
         prev_r = r

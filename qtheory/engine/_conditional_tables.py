@@ -123,8 +123,9 @@ OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
 
 class LevelTables:
     r"""The three integrands of the level functions tabulated on a fixed set of predictions
-    (module docstring): built once per (size law, factor law) from about 1,250 conditional
-    laws (850 rows on Exp/Exp and 400 for locating the two edges), the roots by
+    (module docstring): built once per (size law, factor law) from about 1,100 conditional
+    laws (714 rows on Exp/Exp: y-panels of width 1.5, six halvings towards the edge u_c on
+    either side; 400 for locating the two edges), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
 
     def __init__(self, lc, ywidth: float = 1.5, levels: int = 6):
