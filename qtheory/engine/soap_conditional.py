@@ -45,7 +45,7 @@ derivatives.
 
 **The tables.** The y-rules' nodes depend on the level (about 650 levels, 160 nodes each), so
 the integrands at the nodes are not computed on a conditional law built at each node (100,000
-laws) but interpolated in tables built once on about 850 predictions
+laws) but interpolated in tables built once on about 700 predictions
 (:class:`~qtheory.engine._conditional_tables.LevelTables`): tensor Chebyshev panels in
 :math:`u = \log y` (width 1.5) and a second coordinate in which the integrand is smooth. The
 head's :math:`E[\min(X, C_y)^j \mid y]` (as fractions of :math:`E[X^j \mid y]`) take
@@ -73,34 +73,55 @@ y-rules; ``tests/test_soap_conditional.py``): :math:`N` within 1.2e-12 and :math
 
 (:math:`B(x)` the falling-branch age of rank :math:`1/h_y(x)` for :math:`a_p < x < b_0`,
 :math:`B = 0` beyond :math:`b_0`, and the integral runs to :math:`x` on the falling branch).
-The outer rule is Gauss-Legendre in :math:`\log y` times, per :math:`y`, Chebyshev panels on the
-falling branch (the residence by cumulative weights) and Gauss-Legendre panels on
-:math:`[a_p, b_0]` and :math:`[b_0, \infty)`. Error estimate: a finer outer rule, plus the
-effect on :math:`E[T]` (which grows with :math:`N` and :math:`S_2`) of raising the level
-functions by twice their error measured at nine levels with a finer y-rule.
+The outer rule (:class:`OuterEstimate`) is 15-point Gauss-Kronrod panels in :math:`\log y`
+(width 1.5) times, per :math:`y`, Chebyshev panels on the falling branch (the residence by
+cumulative weights) and Gauss-Legendre panels on :math:`[a_p, b_0]` and
+:math:`[b_0, \infty)` (4 panels each, order 8). The y-panels have an edge at the prediction
+:math:`u_c` where :math:`r(y, 0)` reaches the top rank (beyond it :math:`C_y(r(y, 0))` is
+infinite and :math:`b_0` leaves the law: the per-y value has a kink there, singular on its
+left; located by secant steps, :func:`r0_top_crossing`, the panel below it halved three times
+towards it): Gauss-Legendre panels of width 1 across it were 1.4e-7 off on Exp/Exp, and all of
+the outer rule's error was there (the x-rules were converged to 1e-12). Error estimate: the
+embedded 7-point Gauss rule's difference (the y-rule), coarser x-rules (3 panels, order 6) at
+the Gauss nodes against the rule's values there (the x-rules), plus the effect on :math:`E[T]`
+(which grows with :math:`N` and :math:`S_2`) of raising the level functions by twice their
+error measured at nine levels with a finer y-rule. Against an outer rule with panels three
+times finer, graded six times, and finer x-rules (same level functions;
+``tests/test_soap_conditional.py``): the rule's true error is below 4.7e-12 relative on Exp/Exp
+and LogNormal(1)/log-normal(0.5) at loads 0.5 / 0.8 / 0.95, its estimate 1.5e-10 to 8e-9; at a
+coarse resolution (y-panels of width 4, no grading: true errors up to 2.2e-7) the estimate
+still covers the error.
 
 Measured (Exp sizes, exponential predictions; ``tests/test_soap_conditional.py``): the rank
 against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :math:`S_2(0.5)`
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
-8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 1.3e-7, 1.4e-7, 7.4e-8 (relative; mostly
-the two outer rules' difference). Per prediction, :math:`E[T; Y \in dy]` agrees to
-about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
-future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
-three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold
-(a fresh process, numba cache warm), on a machine loaded by other jobs (load 7-8 on 2 cores;
-``benchmarks/bench_generic.py --conditional``): 4.1 s CPU (11.6 s wall) for one load and 5.2 s
-CPU for a 50-load sweep, against 10.6 s and 24.2 s CPU for the discretised route and 15.5 s
-CPU (41.6 s wall) for this route before the tables, all in the same run. Of the cold time the
-fine outer rule (the error estimate) takes about 40%, the tables about 25%, the coarse outer
-rule, the level interpolants and the r(y, 0) interpolant about 10% each; the roots are
-compiled, the rest is numpy. Hence the default route (``generic.CONDITIONAL_ROUTE``).
-LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
-log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15;
-at load 0.8 the route gives 2.54605353 (estimate 5.5e-9, 1.9 s CPU), the discretised route
-2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last 6.9e-6 above, within its
-estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000 jobs), and it is below
-SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
+8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 6.1e-9, 6.9e-9, 1.9e-8 (relative; at 0.8
+about half the coarser x-rules' difference, 4e-10 the y-rule's, the rest the level functions'
+error). These moved by at most 4e-12 from the earlier evaluation (Gauss-Legendre outer rules,
+the finer one twice as fine, estimates 1.3e-7, 1.4e-7, 7.4e-8), and LogNormal(1) sizes with
+log-normal(0.5) predictions by at most 2.4e-13. Per prediction, :math:`E[T; Y \in dy]` agrees
+to about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid,
+worst future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at
+the three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8.
+
+Cost, cold (a fresh process, numba cache warm; ``benchmarks/bench_generic.py
+--conditional-only``), on a machine loaded by other jobs (load 8-10 on 2 cores, so the CPU
+times are inflated): 1.5 s CPU for one load (1.24 s for a second cold evaluation in the same
+process, on fresh laws) and 1.6 s CPU for the 50-load sweep (the sweep reuses the level
+functions and the outer rule: about 4 ms a load), against 11.2 s and 21.7 s CPU for the
+discretised route in the same run; the route before this version took 4.05 s and 5.1 s in the
+same session (3.5 s measured in one process). The first compile of the kernels (an empty numba
+cache) adds about 7 s CPU. Of the cold time the tables take about 40% (their roots, compiled,
+two thirds of it), the outer rule 20%, the conditional laws of the probe levels and of r(y, 0)
+and the minimal rank most of the rest. The default ``qtheory`` table takes 1.5 s CPU after the
+imports (2.5 s for the whole process), against 4.5 s (5.5 s) before. Hence the default route
+(``generic.CONDITIONAL_ROUTE``). LogNormal(1) sizes with log-normal(0.5) predictions pass the
+structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
+above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
+CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last
+6.9e-6 above, within its estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000
+jobs), and it is below SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
 
 Not covered (``supported`` is False): factors with kinks (uniform, bounded), size laws with
 breakpoints or atoms, ``qt.from_scipy`` laws.
