@@ -476,12 +476,14 @@ def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
 
 @njit(cache=True)
 def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
-    """log a_p for each row: the minimum of log(S/k) in the bracket [ulo, uhi] around the
-    best node um (``CondBatch._peak``), by successive parabolic interpolation with
-    golden-section steps where the parabola leaves the bracket or stalls; the end uhi where
-    it is lower (the hazard rising all along)."""
+    """For each row the minimum of log(S/k) inside the bracket [ulo, uhi] around the best node
+    um (``CondBatch._peak``), by successive parabolic interpolation with golden-section steps
+    where the parabola leaves the bracket or stalls, and the end uhi (the caller takes the
+    lower of the two with the law's own density: the minimum may be the end, the hazard
+    rising all along)."""
     n = ulo.shape[0]
     out = np.empty(n)
+    end = np.empty(n)
     cw = np.empty(NCHEB_ + 1)
     hd = np.empty(3)
     tl = np.empty(3)
@@ -491,7 +493,7 @@ def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
         fl = _log_inv_h(r, lo, E, MW, LH, TT, LK, cw, hd, tl)
         fm = _log_inv_h(r, m, E, MW, LH, TT, LK, cw, hd, tl)
         fh = _log_inv_h(r, hi, E, MW, LH, TT, LK, cw, hd, tl)
-        uend, fend = hi, fh
+        uend = hi
         for _ in range(12):
             if hi - lo < 1e-10 * max(abs(m), 1.0):
                 break
@@ -519,8 +521,9 @@ def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
                     hi, fh = ut, ft
                 else:
                     lo, fl = ut, ft
-        out[r] = uend if fend <= fm else m
-    return out
+        out[r] = m
+        end[r] = uend
+    return out, end
 
 
 @njit(cache=True)

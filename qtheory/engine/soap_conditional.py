@@ -331,9 +331,12 @@ class CondBatch:
         ulo = np.log(xs[rows, np.maximum(i - 1, 0)])
         uhi = np.minimum(np.log(xs[rows, np.minimum(i + 1, xs.shape[1] - 1)]), np.log(self.xtop))
         um = np.clip(np.log(xs[rows, i]), ulo, uhi)
-        up = K.peak_rows(np.ascontiguousarray(ulo), np.ascontiguousarray(um),
-                         np.ascontiguousarray(uhi), *arr)
-        self.ap = np.exp(up)
+        um, uend = K.peak_rows(np.ascontiguousarray(ulo), np.ascontiguousarray(um),
+                               np.ascontiguousarray(uhi), *arr)
+        # the interior minimum or the end x_top, whichever is lower with the law's own density
+        # (at the end m = 1/h is first order in the choice)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.ap = np.exp(np.where(self.inv_h(np.exp(uend)) <= self.inv_h(np.exp(um)), uend, um))
         self.m = self.inv_h(self.ap)
         self.top_rank = self.inv_h(self.xtop)
 
