@@ -97,7 +97,7 @@ against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :mat
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
 8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 6.1e-9, 6.9e-9, 1.9e-8 (relative; at 0.8
 about half the coarser x-rules' difference, 4e-10 the y-rule's, the rest the level functions'
-error). These moved by at most 4e-12 from the earlier evaluation (Gauss-Legendre outer rules,
+error). These moved by at most 5.2e-12 from the earlier evaluation (Gauss-Legendre outer rules,
 the finer one twice as fine, estimates 1.3e-7, 1.4e-7, 7.4e-8), and LogNormal(1) sizes with
 log-normal(0.5) predictions by at most 2.4e-13. Per prediction, :math:`E[T; Y \in dy]` agrees
 to about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid,
