@@ -6,6 +6,7 @@ Run from the repository root::
 
     python benchmarks/bench_generic.py            # full run
     python benchmarks/bench_generic.py --quick    # one repeat, fewer cases
+    python benchmarks/bench_generic.py --conditional-only   # ConditionalGittins only
 
 Each case builds a fresh size law (no cached rank) and times one cold evaluation at load 0.8
 (best of ``--repeat``), then a warm 50-load sweep (``np.linspace(0.05, 0.98, 50)``) on the same
@@ -20,8 +21,10 @@ the per-threshold scan on the same tables. Last, ConditionalGittins on Exp sizes
 exponential predictions: the default route on the law itself
 (:mod:`qtheory.engine.soap_conditional`) against the discretised route, each in a fresh
 process (cold: no tables, numba cache warm), at one load and for the 50-load sweep, with the
-CPU and wall times, their ratios and both routes' values and estimates (``--quick`` leaves it
-out unless ``--conditional`` is given).
+CPU and wall times (and a second cold evaluation in the same process), their ratios and both
+routes' values and estimates, the first compile of the kernels (an empty numba cache) and the
+default ``qtheory`` table in a fresh process, with PASS/FAIL against the targets of issue 15
+(``--quick`` leaves it out unless ``--conditional`` is given).
 """
 
 from __future__ import annotations
@@ -143,16 +146,29 @@ import qtheory as qt
 from qtheory import generic
 from qtheory.engine import soap_conditional
 route, lams = sys.argv[1], json.loads(sys.argv[2])
-q = qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction())
-t, c = time.perf_counter(), time.process_time()
-if route == "law":
-    m, e = soap_conditional.evaluate(q, qt.ConditionalGittins(), lams)
-else:
-    r = generic.evaluate_discretised(q, qt.ConditionalGittins(), lams)
-    m, e = r.mean, r.error
-print(json.dumps(dict(wall=time.perf_counter() - t, cpu=time.process_time() - c,
+
+
+def run():
+    q = qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction())  # a fresh law: no tables
+    t, c = time.perf_counter(), time.process_time()
+    if route == "law":
+        m, e = soap_conditional.evaluate(q, qt.ConditionalGittins(), lams)
+    else:
+        r = generic.evaluate_discretised(q, qt.ConditionalGittins(), lams)
+        m, e = r.mean, r.error
+    return time.perf_counter() - t, time.process_time() - c, m, e
+
+
+wall, cpu, m, e = run()
+# a second cold evaluation in the same process (fresh law objects: the tables are rebuilt; the
+# compiled kernels are loaded)
+wall2, cpu2, _, _ = run() if route == "law" else (wall, cpu, m, e)
+print(json.dumps(dict(wall=wall, cpu=cpu, wall2=wall2, cpu2=cpu2,
                       mean=list(map(float, m)), error=list(map(float, e)))))
 """
+
+#: targets of issue 15 (CPU seconds): one load cold, the 50-load sweep, the default CLI table
+TARGETS = {"one load (0.8)": 0.5, "50-load sweep": 1.0, "qtheory default table": 3.0}
 
 
 def _conditional(load):
@@ -165,26 +181,68 @@ def _conditional(load):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
 
-    def child(route, lams):
+    def child(route, lams, extra_env=None):
         out = subprocess.run([sys.executable, "-c", _COND_CHILD, route, json.dumps(list(lams))],
-                             capture_output=True, text=True, env=env, check=True).stdout
+                             capture_output=True, text=True, env={**env, **(extra_env or {})},
+                             check=True).stdout
         return json.loads(out.strip().splitlines()[-1])
 
-    print(f"\n{'ConditionalGittins, Exp/Exp (cold)':30s} {'law cpu':>8s} {'disc cpu':>8s} "
-          f"{'ratio':>6s} {'law wall':>8s} {'disc wall':>9s} {'law value':>12s} {'estimate':>9s} "
-          f"{'disc value':>11s} {'disc est.':>9s}")
+    def verdict(name, cpu):
+        return "PASS" if cpu < TARGETS[name] else "FAIL"
+
+    print(f"\n{'ConditionalGittins, Exp/Exp (cold)':30s} {'law cpu':>8s} {'2nd cpu':>8s} "
+          f"{'disc cpu':>8s} {'ratio':>6s} {'law wall':>8s} {'disc wall':>9s} {'law value':>12s} "
+          f"{'estimate':>9s} {'disc value':>11s} {'disc est.':>9s} {'target':>11s}")
     rows = []
     for name, lams in (("one load (0.8)", [load]), ("50-load sweep", LOADS)):
         new, old = child("law", lams), child("disc", lams)
         i = int(np.argmin(np.abs(np.asarray(lams) - load)))
         m, e = new["mean"][i], new["error"][i]
-        print(f"{name:30s} {new['cpu']:8.2f} {old['cpu']:8.2f} {old['cpu'] / new['cpu']:5.1f}x "
-              f"{new['wall']:8.2f} {old['wall']:9.2f} {m:12.8f} {e / m:9.1e} {old['mean'][i]:11.6f} "
-              f"{old['error'][i] / old['mean'][i]:9.1e}")
+        print(f"{name:30s} {new['cpu']:8.2f} {new['cpu2']:8.2f} {old['cpu']:8.2f} "
+              f"{old['cpu'] / new['cpu']:5.1f}x {new['wall']:8.2f} {old['wall']:9.2f} {m:12.8f} "
+              f"{e / m:9.1e} {old['mean'][i]:11.6f} {old['error'][i] / old['mean'][i]:9.1e} "
+              f"{'<' + format(TARGETS[name], '4.1f'):>7s} s {verdict(name, new['cpu'])}")
         rows.append(dict(case=f"ConditionalGittins law itself vs discretised, {name}",
-                         new_cpu_s=new["cpu"], old_cpu_s=old["cpu"], new_s=new["wall"],
-                         old_s=old["wall"], speedup=old["cpu"] / new["cpu"], value=m,
-                         estimate=e / m, old_value=old["mean"][i]))
+                         new_cpu_s=new["cpu"], new_cpu2_s=new["cpu2"], old_cpu_s=old["cpu"],
+                         new_s=new["wall"], old_s=old["wall"], speedup=old["cpu"] / new["cpu"],
+                         value=m, estimate=e / m, old_value=old["mean"][i],
+                         target_cpu_s=TARGETS[name], passed=new["cpu"] < TARGETS[name]))
+    # the first compile of the kernels: a cold evaluation with an empty numba cache, less the
+    # cold evaluation above (cache warm)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        first = child("law", [load], {"NUMBA_CACHE_DIR": d})
+    comp = first["cpu"] - rows[0]["new_cpu_s"]
+    print(f"{'first compile (empty cache)':30s} {first['cpu']:8.2f} cpu, of which compiling "
+          f"about {comp:.2f} s")
+    rows.append(dict(case="ConditionalGittins law itself, empty numba cache", new_cpu_s=first["cpu"],
+                     compile_cpu_s=comp))
+    # the default table of the CLI in a fresh process (numba cache warm): the table's CPU after
+    # the imports, and the whole process's
+    import resource
+
+    cli_child = ("import contextlib, io, json, time\n"
+                 "from qtheory.cli import main\n"
+                 "t, c = time.perf_counter(), time.process_time()\n"
+                 "with contextlib.redirect_stdout(io.StringIO()):\n"
+                 "    main([])\n"
+                 "print(json.dumps(dict(wall=time.perf_counter() - t, cpu=time.process_time() - c)))")
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", cli_child], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    tab = json.loads(out.strip().splitlines()[-1])
+    name = "qtheory default table"
+    print(f"{name:30s} {tab['cpu']:8.2f} cpu {tab['wall']:8.2f} wall (the whole process: "
+          f"{proc:.2f} cpu, {wall:.2f} wall) {'<' + format(TARGETS[name], '4.1f'):>7s} s "
+          f"{verdict(name, tab['cpu'])}")
+    rows.append(dict(case=f"{name}, fresh process", new_cpu_s=tab["cpu"], new_s=tab["wall"],
+                     process_cpu_s=proc, process_s=wall, target_cpu_s=TARGETS[name],
+                     passed=tab["cpu"] < TARGETS[name]))
     return rows
 
 
@@ -195,8 +253,13 @@ def main(argv=None):
     ap.add_argument("--conditional", action="store_true",
                     help="time ConditionalGittins on the law itself against the discretised "
                          "route even with --quick")
+    ap.add_argument("--conditional-only", action="store_true",
+                    help="only the ConditionalGittins timings (route on the law, discretised "
+                         "route, first compile, default qtheory table)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bench_generic.json"))
     args = ap.parse_args(argv)
+    if args.conditional_only:
+        return _conditional(0.8)
     repeat = 1 if args.quick else args.repeat
     quick = args.quick
     cases = [

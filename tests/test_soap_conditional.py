@@ -261,3 +261,90 @@ def test_the_conditional_laws_warn_about_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         sc.LevelCalc(SIZE, FACTOR)
+
+
+# ---- the speed work of issue 15: the outer rule's estimate, the compiled pieces --------------
+def test_gauss_kronrod_rule_and_its_gauss_rule_have_their_degrees():
+    """The 15-point Kronrod rule integrates x^k exactly on [-1, 1] to k = 23 and the embedded
+    7-point Gauss rule to k = 13 (to 1e-14), and the Gauss rule misses x^14 (the estimate
+    |K15 - G7| is the difference of a lower-order rule); the Gauss nodes are numpy's."""
+    x, wk = sc.GK_X, sc.GK_W
+    wg = np.zeros(15)
+    wg[sc.GK_G] = sc.GK_WG
+    for k in range(24):
+        exact = (1 - (-1) ** (k + 1)) / (k + 1)
+        assert abs(wk @ x ** k - exact) < 1e-14, k
+        if k <= 13:
+            assert abs(wg @ x ** k - exact) < 1e-14, k
+    assert abs(wg @ x ** 14 - 2 / 15) > 1e-5
+    t, _ = np.polynomial.legendre.leggauss(7)
+    assert np.max(np.abs(x[sc.GK_G] - t)) < 1e-15
+
+
+def test_the_kink_is_where_r0_reaches_the_top_rank(levels):
+    """The outer rule's y-panels have an edge where r(y, 0) reaches the top rank 1/h_y(x_top)
+    (beyond it C_y(r(y, 0)) is infinite: the per-y value has a kink, and Gauss-Legendre panels
+    across it were 1.4e-7 off on Exp/Exp): located by secant steps to 1e-12 in log rank
+    (the tables' scan alone: 4e-6)."""
+    u = sc.r0_top_crossing(levels, levels.tables().uc)
+    cb = sc.CondBatch(SIZE, FACTOR, np.exp(np.array([u])), levels.panels_n, levels.xr)
+    assert abs(levels.lr0(np.array([u]))[0] - np.log(cb.top_rank[0])) < 1e-12
+    assert u in sc.outer_edges(levels.uylo, levels.uyhi, u, 1.5, 3)
+
+
+def test_compiled_peak_and_truncation_end():
+    """The compiled peak a_p is the minimum of 1/h (at +-1e-6 relative 1/h is not lower, to
+    rounding) and the truncation end is where S falls to TRUNC S(0) (to 1e-12 relative), on
+    predictions across the range."""
+    ys = np.exp(np.linspace(-34.0, 6.5, 40))
+    cb = sc.CondBatch(SIZE, FACTOR, ys)
+    inside = cb.ap < cb.xtop * (1 - 1e-6)
+    m = cb.inv_h(cb.ap)
+    for f in (1 - 1e-6, 1 + 1e-6):
+        assert np.all((cb.inv_h(cb.ap * f) >= m * (1 - 1e-13))[inside])
+    assert np.max(np.abs(cb.S(cb.xtop) / (sc.TRUNC * cb.fY) - 1)) < 1e-12
+
+
+def test_compiled_tensor_interpolant_matches_numpy():
+    """The tables' tensor Chebyshev interpolant (compiled) against the same sum in numpy."""
+    from qtheory.engine._conditional_tables import Cheb2
+    from qtheory.engine.soap_exact import NCHEB, _cheb_T
+
+    rng = np.random.default_rng(1)
+    ue, we = np.array([0.0, 0.7, 2.0]), np.array([0.0, 0.25, 0.5, 1.0])
+    c = Cheb2(ue, we, rng.normal(size=(2, NCHEB, 3, NCHEB)))
+    u, w = rng.uniform(-0.1, 2.1, 500), rng.uniform(-0.1, 1.1, 500)
+    ju = np.clip(np.searchsorted(ue, u, side="right") - 1, 0, 1)
+    jw = np.clip(np.searchsorted(we, w, side="right") - 1, 0, 2)
+    tu = np.clip((2 * u - ue[ju] - ue[ju + 1]) / (ue[ju + 1] - ue[ju]), -1, 1)
+    tw = np.clip((2 * w - we[jw] - we[jw + 1]) / (we[jw + 1] - we[jw]), -1, 1)
+    ref = np.einsum("qi,qik,qk->q", _cheb_T(tu, NCHEB), c.coef[ju, jw], _cheb_T(tw, NCHEB))
+    assert np.max(np.abs(c(u, w) - ref)) < 1e-12 * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("case", ["exp", "lognormal"])
+def test_outer_estimate_covers_the_outer_error(case):
+    """The outer rule's error estimate (the embedded Gauss rule, coarser x-rules at its nodes)
+    is above its true error, against a rule with panels three times finer, graded 6 times
+    towards the kink, and finer x-rules (the same level functions): at the default resolution
+    and at a coarse one (y-panels of width 4, no grading, x-rules 3/3/6: true errors 1.4e-10
+    to 2.2e-7, which the estimate must still cover), on Exp/Exp and LogNormal(1) sizes with
+    log-normal(0.5) predictions at loads 0.5 / 0.8 / 0.95 (measured at the default: true
+    errors below 4.7e-12, estimates 1.5e-10 to 8e-9)."""
+    size = SIZE if case == "exp" else qt.LogNormal(1.0)
+    pred = qt.ExponentialPrediction() if case == "exp" else qt.LogNormalPrediction(0.5)
+    factor = pred.joint(size).factor
+    cs = sc._tables(qt.MG1(0.5 / size.mean, size, pred))
+    fine = sc.OuterEstimate(size, factor, cs.lc, cs.kink,
+                            sc.Resolution(ywidth=0.5, ygrade=6, nfall=8, nrise=8, xorder=12))
+    coarse = sc.OuterEstimate(size, factor, cs.lc, cs.kink,
+                              sc.Resolution(ywidth=4.0, ygrade=0, nfall=3, nrise=3, xorder=6))
+    worst = 0.0
+    for load in (0.5, 0.8, 0.95):
+        lam = load / float(size.mean)
+        ref = fine.mean(lam, cs.N, cs.S2)[0]
+        for o in (cs.outer, coarse):
+            v, e_y, e_x = o.mean(lam, cs.N, cs.S2)
+            assert abs(v - ref) < e_y + e_x, (load, v, ref, e_y, e_x)
+        worst = max(worst, abs(v - ref) / ref)
+    assert worst > 1e-10  # the coarse rule's error is visible: the check has something to cover

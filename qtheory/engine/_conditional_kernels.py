@@ -5,18 +5,28 @@ rank equations on them, one (row, age) pair at a time.
 Each row holds the law as Chebyshev panels in :math:`u = \log x` (17 Chebyshev-Lobatto points a
 panel) with the exact cumulative integrals of :math:`x^j k_y(x)` (j = 0, 1, 2) at the panel ends
 (``CondBatch.L``, ``CondBatch.T``). At an age :math:`t` on panel :math:`p` at local coordinate
-:math:`\tau` the partial moments are the panel end's value plus the cumulative Chebyshev weights
-at :math:`\tau` applied to the panel's nodal values (the same arithmetic as
-``CondBatch.moments``), and the density is the panel's Chebyshev interpolant of
-:math:`\log k_y` (its nodes are the law's own density values). The roots:
+:math:`\tau` the partial moments are the panel end's value plus the panel's partial integral
+from its left end (for the head) or to its right end (for the tail), each held as a Chebyshev
+series in :math:`\tau` (:func:`panel_series`: the series of
+``soap_exact.cumulative_weights`` applied to the panel's nodal values, so that one evaluation
+costs 18 Chebyshev polynomials and six dot products instead of a 17 x 17 weight matrix), and
+the density is the panel's Chebyshev interpolant of :math:`\log k_y` (its nodes are the law's
+own density values). The roots:
 
 * :math:`C_y(\ell)`: :math:`\log(S/k)(C) = \log \ell` on the rising branch :math:`[a_p, x_{top}]`;
 * :math:`B_y(\ell)` for a given :math:`C`: :math:`\int_B^C S = \ell (S(B) - S(C))` on the
   falling branch :math:`[x_{lo}, a_p]` (linear below the law's range);
-* :math:`b^*(a)` of the rank on the falling branch: :math:`\int_a^b S = (S(a) - S(b))/h(b)`.
+* :math:`b^*(a)` of the rank on the falling branch: :math:`\int_a^b S = (S(a) - S(b))/h(b)`;
+* the truncation end :math:`x_{top}` (:math:`S = 10^{-15} S(0)`) and the hazard's peak
+  :math:`a_p` of each law (``CondBatch._peak``).
 
-All are safeguarded Newton steps (bisection wherever a step leaves the bracket), the integrals
-taken from the nearer end as in ``soap_conditional._between`` (no cancellation).
+All are safeguarded Newton steps (bisection wherever a step leaves the bracket; the peak by
+successive parabolic interpolation), the integrals taken from the nearer end as in
+``soap_conditional._between`` (no cancellation). Also compiled: the tables' tensor Chebyshev
+interpolant (:func:`tensor_cheb`) and the inverse of the increasing interpolants of the ranks
+in :math:`\log y` (:func:`cheb1_inverse`). All kernels are cached on disk by numba
+(``cache=True``; where the package directory is not writable numba uses its user cache or
+compiles in memory): the first compile takes about 6-7 s CPU, later processes load them.
 """
 from __future__ import annotations
 
@@ -30,31 +40,6 @@ from .soap_exact import _FULLW, _VINV, NCHEB
 _VINV_C = np.ascontiguousarray(_VINV)
 NCHEB_ = NCHEB
 _FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
-
-
-@njit(cache=True)
-def _cw(tau, vinv, out):
-    """Cumulative Chebyshev-Lobatto weights at tau (``soap_exact.cumulative_weights``):
-    out[j] = sum_k (int_{-1}^tau T_k) vinv[k, j]."""
-    n = vinv.shape[0]
-    for j in range(n):
-        out[j] = 0.0
-    # k = 0, 1
-    i0 = tau + 1.0
-    i1 = (tau * tau - 1.0) / 2.0
-    for j in range(n):
-        out[j] += i0 * vinv[0, j] + i1 * vinv[1, j]
-    # T_{k+1} = 2 tau T_k - T_{k-1}; int T_k = (T_{k+1}/(k+1) - T_{k-1}/(k-1))/2 - c_k
-    tprev = tau  # T_{k-1} for k = 2
-    tcur = 2.0 * tau * tau - 1.0  # T_k
-    for k in range(2, n):
-        tnext = 2.0 * tau * tcur - tprev  # T_{k+1}
-        c = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
-        ik = (tnext / (k + 1) - tprev / (k - 1)) / 2.0 - c
-        for j in range(n):
-            out[j] += ik * vinv[k, j]
-        tprev = tcur
-        tcur = tnext
 
 
 @njit(cache=True)
@@ -101,11 +86,32 @@ def _locate(e, u):
 
 
 @njit(cache=True)
+def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
+    """(head_j, tail_j) for j < 3 at local coordinate tau of panel p of row r into hd, tl:
+    the panel end's cumulative value plus the panel's partial integral from either side, each
+    a Chebyshev series in tau (``MW``: (2, 3, rows, panels, NCHEB + 1), from the left and from
+    the right; ``cw``: scratch for T_0..T_NCHEB at tau)."""
+    m = cw.shape[0]
+    cw[0] = 1.0
+    cw[1] = tau
+    for k in range(2, m):
+        cw[k] = 2.0 * tau * cw[k - 1] - cw[k - 2]
+    for j in range(3):
+        a = 0.0
+        b = 0.0
+        for k in range(m):
+            a += MW[0, j, r, p, k] * cw[k]
+            b += MW[1, j, r, p, k] * cw[k]
+        hd[j] = LH[j, r, p] + a
+        tl[j] = TT[j, r, p + 1] + b
+
+
+@njit(cache=True)
 def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl):
     """(head_j, tail_j) for j < 3 at age t of row r into hd, tl: E[X^j; X <= t] and
-    E[X^j; X > t] (times f_Y), from the panel's nodal values with the cumulative weights at
-    t either way (``cw``: scratch; ``fullw``: the weights of the whole panel), so that each is
-    accurate relative to itself (as ``CondBatch.moments``)."""
+    E[X^j; X > t] (times f_Y), from the panel's partial integrals either way
+    (:func:`_panel_moments`; ``cw``: scratch), so that each is accurate relative to itself (as
+    ``CondBatch.moments``). (``fullw``, ``vinv``: unused, kept for the callers' signature.)"""
     e = E[r]
     P = e.shape[0] - 1
     if t <= 0.0:
@@ -125,17 +131,7 @@ def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl):
             tl[j] = 0.0
         return
     p, tau = _locate(e, u)
-    _cw(tau, vinv, cw)
-    n = cw.shape[0]
-    for j in range(3):
-        a = 0.0
-        b = 0.0
-        for i in range(n):
-            w = MW[j, r, p, i]
-            a += cw[i] * w
-            b += (fullw[i] - cw[i]) * w
-        hd[j] = LH[j, r, p] + a
-        tl[j] = TT[j, r, p + 1] + b
+    _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
 
 
 @njit(cache=True)
@@ -156,17 +152,7 @@ def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl):
             hd[j] = LH[j, r, P]
             tl[j] = 0.0
     else:
-        _cw(tau, vinv, cw)
-        n = cw.shape[0]
-        for j in range(3):
-            a = 0.0
-            b = 0.0
-            for i in range(n):
-                w = MW[j, r, p, i]
-                a += cw[i] * w
-                b += (fullw[i] - cw[i]) * w
-            hd[j] = LH[j, r, p] + a
-            tl[j] = TT[j, r, p + 1] + b
+        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
     return v, dv * 2.0 / (e[p + 1] - e[p])
 
 
@@ -213,6 +199,35 @@ def _old_square(B, C, hB, tB, hC, tC, finC):
 
 
 @njit(cache=True)
+def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
+    """One safeguarded Newton step (``rtsafe``) of the root finders below: the bracket [lo, hi]
+    updated by the sign of f at x (f ``rising`` or falling through the root), then the Newton
+    step, or a bisection where the step leaves the bracket, does not halve the step before
+    last, or the derivative is 0 (``signed``: or of the wrong sign). Returns the next point,
+    the bracket, the step, the step before, and whether the step or the bracket is below
+    ``tol`` (relative, absolute below 1)."""
+    if (f > 0.0) == rising:
+        hi = x
+    else:
+        lo = x
+    if signed:
+        bad = df <= 0.0 if rising else df >= 0.0
+    else:
+        bad = df == 0.0
+    bad = bad or abs(2.0 * f) > abs(dxold * df)
+    xn = 0.0
+    if not bad:
+        xn = x - f / df
+        if xn <= lo or xn >= hi:
+            bad = True
+    if bad:
+        xn = 0.5 * (lo + hi)
+    dxn = abs(xn - x)
+    s = tol * max(abs(xn), 1.0)
+    return xn, lo, hi, dxn, dx, dxn <= s or hi - lo <= s
+
+
+@njit(cache=True)
 def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS, ipk, ilast):
     """C_y(l) on the rising branch of row r (log l = ll; l between m and the top rank),
     bracketed first between the law's nodes (``XS``: log ages, ``GS``: log(S/k) there,
@@ -252,23 +267,8 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
             # the rounding level of g (logs of size |ll|): further steps follow the noise
             if abs(g) <= 4e-16 * (abs(ll) + abs(lk) + 1.0):
                 break
-        if g > 0.0:
-            hi = x
-        else:
-            lo = x
-        bad = dg <= 0.0 or abs(2.0 * g) > abs(dxold * dg)
-        if not bad:
-            xn = x - g / dg
-            if xn <= lo or xn >= hi:
-                bad = True
-        if bad:
-            dxold = dx
-            xn = 0.5 * (lo + hi)
-        else:
-            dxold = dx
-        dx = abs(xn - x)
-        x = xn
-        if dx <= 1e-14 * max(abs(x), 1.0) or hi - lo <= 1e-14 * max(abs(x), 1.0):
+        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, True, True, 1e-14)
+        if done:
             break
     return math.exp(x)
 
@@ -279,7 +279,7 @@ def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, i
     the top rank (``CondBatch.c_new``)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_)
+    cw = np.empty(NCHEB_ + 1)
     hd = np.empty(3)
     tl = np.empty(3)
     for i in range(n):
@@ -318,7 +318,7 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     F(a_p) >= 0 (no old interval)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_)
+    cw = np.empty(NCHEB_ + 1)
     hb = np.empty(3)
     tb = np.empty(3)
     hC = np.empty(3)
@@ -371,24 +371,8 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
             f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
             if abs(f) <= 4e-16 * fs:
                 break
-            if f > 0.0:
-                lo = x
-            else:
-                hi = x
-            bad = df == 0.0 or abs(2.0 * f) > abs(dxold * df)
-            xn = 0.0
-            if not bad:
-                xn = x - f / df
-                if xn <= lo or xn >= hi:
-                    bad = True
-            if bad:
-                dxold = dx
-                xn = 0.5 * (lo + hi)
-            else:
-                dxold = dx
-            dx = abs(xn - x)
-            x = xn
-            if dx <= 1e-14 * max(abs(x), 1.0) or hi - lo <= 1e-14 * max(abs(x), 1.0):
+            x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
+            if done:
                 break
         out[i] = math.exp(x)
         prev_r = r
@@ -402,7 +386,7 @@ def square_rows(rows, Bs, Cs, E, MW, LH, TT):
     """E[((min(X, C) - B)^+)^2] for each (row, B, C) (``CondBatch.old_square``)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_)
+    cw = np.empty(NCHEB_ + 1)
     hB = np.empty(3)
     tB = np.empty(3)
     hC = np.empty(3)
@@ -428,7 +412,7 @@ def min_moments_rows(rows, Cs, E, MW, LH, TT):
     n = rows.shape[0]
     o1 = np.empty(n)
     o2 = np.empty(n)
-    cw = np.empty(NCHEB_)
+    cw = np.empty(NCHEB_ + 1)
     hd = np.empty(3)
     tl = np.empty(3)
     for i in range(n):
@@ -445,22 +429,226 @@ def min_moments_rows(rows, Cs, E, MW, LH, TT):
     return o1, o2
 
 
+@njit(cache=True)
+def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
+    """log x_top for each row: the root of log S(e^u) = target (S falls) in [ulo, uhi]
+    (``CondBatch._peak``), by safeguarded Newton steps (d log S / du = -x k / S)."""
+    n = ulo.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_ + 1)
+    hd = np.empty(3)
+    tl = np.empty(3)
+    for r in range(n):
+        lo = ulo[r]
+        hi = uhi[r]
+        x = 0.5 * (lo + hi)
+        if not hi > lo:
+            out[r] = x
+            continue
+        dxold = hi - lo
+        dx = dxold
+        for _ in range(100):
+            t = math.exp(x)
+            lk, _d = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+            S = tl[0]
+            if S <= 0.0:
+                g = -1e300
+                dg = 0.0
+            else:
+                g = math.log(S) - target[r]
+                dg = -t * math.exp(lk) / S
+            if g == 0.0:
+                break
+            x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, False, True, 1e-15)
+            if done:
+                break
+        out[r] = x
+    return out
+
+
+@njit(cache=True)
+def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
+    lk, _d = _mk(r, math.exp(u), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+    if tl[0] <= 0.0:
+        return np.inf
+    return math.log(tl[0]) - lk
+
+
+@njit(cache=True)
+def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
+    """For each row the minimum of log(S/k) inside the bracket [ulo, uhi] around the best node
+    um (``CondBatch._peak``), by successive parabolic interpolation with golden-section steps
+    where the parabola leaves the bracket or stalls, and the end uhi (the caller takes the
+    lower of the two with the law's own density: the minimum may be the end, the hazard
+    rising all along)."""
+    n = ulo.shape[0]
+    out = np.empty(n)
+    end = np.empty(n)
+    cw = np.empty(NCHEB_ + 1)
+    hd = np.empty(3)
+    tl = np.empty(3)
+    g = (3.0 - math.sqrt(5.0)) / 2.0
+    for r in range(n):
+        lo, m, hi = ulo[r], um[r], uhi[r]
+        fl = _log_inv_h(r, lo, E, MW, LH, TT, LK, cw, hd, tl)
+        fm = _log_inv_h(r, m, E, MW, LH, TT, LK, cw, hd, tl)
+        fh = _log_inv_h(r, hi, E, MW, LH, TT, LK, cw, hd, tl)
+        uend = hi
+        for _ in range(12):
+            if hi - lo < 1e-10 * max(abs(m), 1.0):
+                break
+            d1 = m - lo
+            d2 = m - hi
+            p1 = d1 * (fm - fh)
+            p2 = d2 * (fm - fl)
+            den = 2.0 * (p1 - p2)
+            w = hi - lo
+            ut = m - (d1 * p1 - d2 * p2) / den if den != 0.0 else np.nan
+            if not (ut > lo + 1e-3 * w and ut < hi - 1e-3 * w):
+                ut = m + g * (hi - m) if hi - m > m - lo else m - g * (m - lo)
+            tiny = 1e-12 * max(abs(m), 1.0)
+            if abs(ut - m) < tiny:
+                ut = m + (tiny if hi - m > m - lo else -tiny)
+            ft = _log_inv_h(r, ut, E, MW, LH, TT, LK, cw, hd, tl)
+            if ft < fm:
+                if ut > m:
+                    lo, fl = m, fm
+                else:
+                    hi, fh = m, fm
+                m, fm = ut, ft
+            else:
+                if ut > m:
+                    hi, fh = ut, ft
+                else:
+                    lo, fl = ut, ft
+        out[r] = m
+        end[r] = uend
+    return out, end
+
+
+@njit(cache=True)
+def tensor_cheb(ue, we, coef, u, w):
+    """A tensor piecewise Chebyshev interpolant (``_conditional_tables.Cheb2``: panels ``ue``
+    x ``we``, coefficients ``coef[pu, pw, i, k]`` of T_i(tau_u) T_k(tau_w)) at the points
+    (u, w), clipped to the panels' range."""
+    n = u.shape[0]
+    m = coef.shape[2]
+    out = np.empty(n)
+    tu = np.empty(m)
+    tw = np.empty(m)
+    for q in range(n):
+        pu, su = _locate(ue, u[q])
+        pw, sw = _locate(we, w[q])
+        tu[0] = 1.0
+        tw[0] = 1.0
+        tu[1] = su
+        tw[1] = sw
+        for k in range(2, m):
+            tu[k] = 2.0 * su * tu[k - 1] - tu[k - 2]
+            tw[k] = 2.0 * sw * tw[k - 1] - tw[k - 2]
+        acc = 0.0
+        for i in range(m):
+            a = 0.0
+            for k in range(m):
+                a += coef[pu, pw, i, k] * tw[k]
+            acc += tu[i] * a
+        out[q] = acc
+    return out
+
+
+@njit(cache=True)
+def _cheb1(e, coef, u):
+    """A piecewise Chebyshev interpolant (``soap_exact.PiecewiseCheb`` with linear panels:
+    edges ``e``, coefficients ``coef[panel, k]``) at u."""
+    p, tau = _locate(e, u)
+    return _clenshaw(coef[p], tau)[0]
+
+
+@njit(cache=True)
+def cheb1_inverse(e, coef, targets, lo, hi):
+    """Where the increasing piecewise Chebyshev interpolant (:func:`_cheb1`) reaches each
+    target, by 64 bisection steps in [lo, hi] (-inf below the range, +inf above it)."""
+    n = targets.shape[0]
+    out = np.empty(n)
+    flo = _cheb1(e, coef, lo)
+    fhi = _cheb1(e, coef, hi)
+    for i in range(n):
+        t = targets[i]
+        if t <= flo:
+            out[i] = -np.inf
+            continue
+        if t >= fhi:
+            out[i] = np.inf
+            continue
+        a = lo
+        b = hi
+        for _ in range(64):
+            mid = 0.5 * (a + b)
+            if _cheb1(e, coef, mid) < t:
+                a = mid
+            else:
+                b = mid
+        out[i] = 0.5 * (a + b)
+    return out
+
+
+def _antiderivative_map() -> np.ndarray:
+    r"""(NCHEB, NCHEB + 1): nodal values on the Chebyshev-Lobatto points -> the Chebyshev
+    coefficients of :math:`\int_{-1}^{\tau} p` (``soap_exact.cumulative_weights`` as a series)."""
+    from numpy.polynomial import chebyshev as C
+
+    m = np.zeros((NCHEB, NCHEB + 1))
+    for k in range(NCHEB):
+        e = np.zeros(NCHEB)
+        e[k] = 1.0
+        m[k] = C.chebint(e, lbnd=-1.0)
+    return _VINV.T @ m
+
+
+_ANTI = _antiderivative_map()
+
+
+def panel_series(mw) -> np.ndarray:
+    """(2, 3, rows, panels, NCHEB + 1): the Chebyshev coefficients in tau of each panel's
+    partial integrals of the nodal weights ``mw`` (3 x (rows, panels, NCHEB)) from its left
+    end and to its right end (the whole panel's integral by the Clenshaw-Curtis weights, as
+    ``CondBatch``)."""
+    w = np.asarray(mw, float)
+    out = np.empty((2,) + w.shape[:-1] + (NCHEB + 1,))
+    np.matmul(w, _ANTI, out=out[0])
+    np.negative(out[0], out=out[1])
+    out[1, ..., 0] += w @ _FULLW
+    return out
+
+
 def law_arrays(cb) -> dict:
     """The arrays of a :class:`~qtheory.engine.soap_conditional.CondBatch` the kernels read
-    (contiguous): panel edges, nodal weights, cumulative ends, log-density coefficients."""
-    kn = np.maximum(cb.kn, 1e-300)
-    lk = np.log(kn)  # (n, P, 17) at the panel nodes
+    (contiguous): panel edges, the panels' partial integrals as Chebyshev series
+    (:func:`panel_series`), cumulative ends, log-density coefficients."""
     return dict(
         XS=np.ascontiguousarray(np.log(cb._node_x), float),
         GS=np.ascontiguousarray(cb._node_lih, float),
         ipk=np.ascontiguousarray(cb._node_ipk, np.int64),
         ilast=np.ascontiguousarray(cb._node_ilast, np.int64),
-        E=np.ascontiguousarray(cb.edges, float),
-        MW=np.ascontiguousarray(np.stack(cb.mw), float),
-        LH=np.ascontiguousarray(np.stack(cb.L), float),
-        TT=np.ascontiguousarray(np.stack(cb.T), float),
-        LK=np.ascontiguousarray(lk @ _VINV.T, float),
+        **panel_arrays(cb),
     )
+
+
+def panel_arrays(cb) -> dict:
+    """The panel arrays of a :class:`~qtheory.engine.soap_conditional.CondBatch` (built once
+    per batch): edges ``E``, partial integrals ``MW`` (:func:`panel_series`), cumulative ends
+    ``LH`` and ``TT``, the Chebyshev coefficients ``LK`` of log k_y on each panel."""
+    a = cb.__dict__.get("_panel_arrays")
+    if a is None:
+        lk = np.log(np.maximum(cb.kn, 1e-300))  # (n, P, 17) at the panel nodes
+        a = cb._panel_arrays = dict(
+            E=np.ascontiguousarray(cb.edges, float),
+            MW=panel_series(cb.mw),
+            LH=np.ascontiguousarray(cb.L, float),
+            TT=np.ascontiguousarray(cb.T, float),
+            LK=np.ascontiguousarray(lk @ _VINV.T, float),
+        )
+    return a
 
 
 @njit(cache=True)
@@ -482,7 +670,7 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     mean residual life where phi stays positive, 1/h(a) at the peak."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_)
+    cw = np.empty(NCHEB_ + 1)
     ha = np.empty(3)
     ta = np.empty(3)
     hb = np.empty(3)
@@ -532,24 +720,8 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
                 f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
                 if abs(f) <= 1e-15 * fs:
                     break
-                if f > 0.0:
-                    lo = x
-                else:
-                    hi = x
-                bad = df == 0.0 or abs(2.0 * f) > abs(dxold * df)
-                xn = 0.0
-                if not bad:
-                    xn = x - f / df
-                    if xn <= lo or xn >= hi:
-                        bad = True
-                if bad:
-                    dxold = dx
-                    xn = 0.5 * (lo + hi)
-                else:
-                    dxold = dx
-                dx = abs(xn - x)
-                x = xn
-                if dx <= 1e-12 * max(abs(x), 1.0) or hi - lo <= 1e-12 * max(abs(x), 1.0):
+                x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
+                if done:
                     break
         b = math.exp(x)
         prev_r = r
@@ -569,7 +741,7 @@ def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
     """1/hazard S(t)/k(t) of X | y at each (row, age) (inside the law's range)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_)
+    cw = np.empty(NCHEB_ + 1)
     hd = np.empty(3)
     tl = np.empty(3)
     for i in range(n):

@@ -81,17 +81,12 @@ class Cheb2:
         self.coef = np.ascontiguousarray(np.einsum("pijb,kb->pjik", c, _VINV))  # (pu, pw, i, k)
         self.values = values
 
-    def __call__(self, u, w, chunk: int = 8192) -> np.ndarray:
+    def __call__(self, u, w) -> np.ndarray:
+        from ._conditional_kernels import tensor_cheb
+
         u, w = np.broadcast_arrays(np.asarray(u, float), np.asarray(w, float))
-        shape = u.shape
-        u, w = u.ravel(), w.ravel()
-        out = np.empty(u.size)
-        for s in range(0, u.size, chunk):
-            ju, tu = _locate(self.ue, u[s:s + chunk])
-            jw, tw = _locate(self.we, w[s:s + chunk])
-            c = self.coef[ju, jw]  # (q, 17, 17)
-            out[s:s + chunk] = np.einsum("qi,qik,qk->q", _cheb_T(tu, NCHEB), c, _cheb_T(tw, NCHEB))
-        return out.reshape(shape)
+        return tensor_cheb(self.ue, self.we, self.coef, np.ascontiguousarray(u.ravel()),
+                           np.ascontiguousarray(w.ravel())).reshape(u.shape)
 
     def tail(self) -> float:
         """The largest of the last three coefficients either way, relative to the largest
@@ -128,11 +123,12 @@ OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
 
 class LevelTables:
     r"""The three integrands of the level functions tabulated on a fixed set of predictions
-    (module docstring): built once per (size law, factor law) from about 1,250 conditional
-    laws (850 rows on Exp/Exp and 400 for locating the two edges), the roots by
+    (module docstring): built once per (size law, factor law) from about 1,100 conditional
+    laws (714 rows on Exp/Exp: y-panels of width 1.5, six halvings towards the edge u_c on
+    either side; 400 for locating the two edges), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
 
-    def __init__(self, lc, ywidth: float = 1.5):
+    def __init__(self, lc, ywidth: float = 1.5, levels: int = 6):
         from . import _conditional_kernels as K
         from .soap_conditional import CondBatch
 
@@ -162,10 +158,10 @@ class LevelTables:
         uc = uhi if uc is None else uc
         self.uc, self.us = uc, us
         # ---- rows of the old intervals (the whole range) and the moments E[X^j | y] f_Y ----
-        pieces = [_graded(ulo, uc, ywidth, "b")]
+        pieces = [_graded(ulo, uc, ywidth, "b", levels)]
         if uc < uhi:
             ue_end = uhi if us is None or us <= uc else us
-            pieces.append(_graded(uc, ue_end, ywidth, "a"))
+            pieces.append(_graded(uc, ue_end, ywidth, "a", levels))
             if us is not None and uc < us < uhi:
                 pieces.append(_graded(us, uhi, ywidth))
         ue = np.unique(np.concatenate(pieces))

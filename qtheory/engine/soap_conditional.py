@@ -45,7 +45,7 @@ derivatives.
 
 **The tables.** The y-rules' nodes depend on the level (about 650 levels, 160 nodes each), so
 the integrands at the nodes are not computed on a conditional law built at each node (100,000
-laws) but interpolated in tables built once on about 850 predictions
+laws) but interpolated in tables built once on about 700 predictions
 (:class:`~qtheory.engine._conditional_tables.LevelTables`): tensor Chebyshev panels in
 :math:`u = \log y` (width 1.5) and a second coordinate in which the integrand is smooth. The
 head's :math:`E[\min(X, C_y)^j \mid y]` (as fractions of :math:`E[X^j \mid y]`) take
@@ -73,34 +73,55 @@ y-rules; ``tests/test_soap_conditional.py``): :math:`N` within 1.2e-12 and :math
 
 (:math:`B(x)` the falling-branch age of rank :math:`1/h_y(x)` for :math:`a_p < x < b_0`,
 :math:`B = 0` beyond :math:`b_0`, and the integral runs to :math:`x` on the falling branch).
-The outer rule is Gauss-Legendre in :math:`\log y` times, per :math:`y`, Chebyshev panels on the
-falling branch (the residence by cumulative weights) and Gauss-Legendre panels on
-:math:`[a_p, b_0]` and :math:`[b_0, \infty)`. Error estimate: a finer outer rule, plus the
-effect on :math:`E[T]` (which grows with :math:`N` and :math:`S_2`) of raising the level
-functions by twice their error measured at nine levels with a finer y-rule.
+The outer rule (:class:`OuterEstimate`) is 15-point Gauss-Kronrod panels in :math:`\log y`
+(width 1.5) times, per :math:`y`, Chebyshev panels on the falling branch (the residence by
+cumulative weights) and Gauss-Legendre panels on :math:`[a_p, b_0]` and
+:math:`[b_0, \infty)` (4 panels each, order 8). The y-panels have an edge at the prediction
+:math:`u_c` where :math:`r(y, 0)` reaches the top rank (beyond it :math:`C_y(r(y, 0))` is
+infinite and :math:`b_0` leaves the law: the per-y value has a kink there, singular on its
+left; located by secant steps, :func:`r0_top_crossing`, the panel below it halved three times
+towards it): Gauss-Legendre panels of width 1 across it were 1.4e-7 off on Exp/Exp, and all of
+the outer rule's error was there (the x-rules were converged to 1e-12). Error estimate: the
+embedded 7-point Gauss rule's difference (the y-rule), coarser x-rules (3 panels, order 6) at
+the Gauss nodes against the rule's values there (the x-rules), plus the effect on :math:`E[T]`
+(which grows with :math:`N` and :math:`S_2`) of raising the level functions by twice their
+error measured at nine levels with a finer y-rule. Against an outer rule with panels three
+times finer, graded six times, and finer x-rules (same level functions;
+``tests/test_soap_conditional.py``): the rule's true error is below 4.7e-12 relative on Exp/Exp
+and LogNormal(1)/log-normal(0.5) at loads 0.5 / 0.8 / 0.95, its estimate 1.5e-10 to 8e-9; at a
+coarse resolution (y-panels of width 4, no grading: true errors up to 2.2e-7) the estimate
+still covers the error.
 
 Measured (Exp sizes, exponential predictions; ``tests/test_soap_conditional.py``): the rank
 against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :math:`S_2(0.5)`
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
-8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 1.3e-7, 1.4e-7, 7.4e-8 (relative; mostly
-the two outer rules' difference). Per prediction, :math:`E[T; Y \in dy]` agrees to
-about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid, worst
-future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at the
-three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8. Cost, cold
-(a fresh process, numba cache warm), on a machine loaded by other jobs (load 7-8 on 2 cores;
-``benchmarks/bench_generic.py --conditional``): 4.1 s CPU (11.6 s wall) for one load and 5.2 s
-CPU for a 50-load sweep, against 10.6 s and 24.2 s CPU for the discretised route and 15.5 s
-CPU (41.6 s wall) for this route before the tables, all in the same run. Of the cold time the
-fine outer rule (the error estimate) takes about 40%, the tables about 25%, the coarse outer
-rule, the level interpolants and the r(y, 0) interpolant about 10% each; the roots are
-compiled, the rest is numpy. Hence the default route (``generic.CONDITIONAL_ROUTE``).
-LogNormal(1) sizes with log-normal(0.5) predictions pass the structure checks (X | y is
-log-normal; its hazard is single-peaked) and reach E[X], E[X^2] above every level to 1e-15;
-at load 0.8 the route gives 2.54605353 (estimate 5.5e-9, 1.9 s CPU), the discretised route
-2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last 6.9e-6 above, within its
-estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000 jobs), and it is below
-SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
+8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 6.1e-9, 6.9e-9, 1.9e-8 (relative; at 0.8
+about half the coarser x-rules' difference, 4e-10 the y-rule's, the rest the level functions'
+error). These moved by at most 5.2e-12 from the earlier evaluation (Gauss-Legendre outer rules,
+the finer one twice as fine, estimates 1.3e-7, 1.4e-7, 7.4e-8), and LogNormal(1) sizes with
+log-normal(0.5) predictions by at most 2.4e-13. Per prediction, :math:`E[T; Y \in dy]` agrees
+to about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid,
+worst future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at
+the three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
+3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8.
+
+Cost, cold (a fresh process, numba cache warm; ``benchmarks/bench_generic.py
+--conditional-only``), on a machine loaded by other jobs (load 8-10 on 2 cores, so the CPU
+times are inflated): 1.5 s CPU for one load (1.24 s for a second cold evaluation in the same
+process, on fresh laws) and 1.6 s CPU for the 50-load sweep (the sweep reuses the level
+functions and the outer rule: about 4 ms a load), against 11.2 s and 21.7 s CPU for the
+discretised route in the same run; the route before this version took 4.05 s and 5.1 s in the
+same session (3.5 s measured in one process). The first compile of the kernels (an empty numba
+cache) adds about 7 s CPU. Of the cold time the tables take about 40% (their roots, compiled,
+two thirds of it), the outer rule 20%, the conditional laws of the probe levels and of r(y, 0)
+and the minimal rank most of the rest. The default ``qtheory`` table takes 1.5 s CPU after the
+imports (2.5 s for the whole process), against 4.5 s (5.5 s) before. Hence the default route
+(``generic.CONDITIONAL_ROUTE``). LogNormal(1) sizes with log-normal(0.5) predictions pass the
+structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
+above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
+CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last
+6.9e-6 above, within its estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000
+jobs), and it is below SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
 
 Not covered (``supported`` is False): factors with kinks (uniform, bounded), size laws with
 breakpoints or atoms, ``qt.from_scipy`` laws.
@@ -194,13 +215,19 @@ class CondBatch:
         self.kn = self.k(self.xn, ys[:, None, None])
         wk = self.kn * self.xn * h / 2.0  # k dx/dtau
         self.wk = wk
-        self.mw = [wk, wk * self.xn, wk * self.xn * self.xn]
-        self.T, self.L = [], []
-        for w in self.mw:
-            pi = w @ _FULLW
-            t = np.concatenate([np.cumsum(pi[:, ::-1], axis=1)[:, ::-1], np.zeros((n, 1))], axis=1)
-            self.T.append(t)
-            self.L.append(np.concatenate([np.zeros((n, 1)), np.cumsum(pi, axis=1)], axis=1))
+        # the nodal weights of x^j k (j = 0, 1, 2) and their cumulative integrals from either
+        # end at the panel ends, each stacked over j (contiguous, as the compiled kernels read
+        # them)
+        mw = np.empty((3,) + wk.shape)
+        mw[0] = wk
+        np.multiply(wk, self.xn, out=mw[1])
+        np.multiply(mw[1], self.xn, out=mw[2])
+        self.mw = mw
+        pi = mw @ _FULLW  # (3, n, P)
+        self.T = np.zeros((3, n, P + 1))
+        self.L = np.zeros((3, n, P + 1))
+        np.cumsum(pi[:, :, ::-1], axis=2, out=self.T[:, :, P - 1::-1])
+        np.cumsum(pi, axis=2, out=self.L[:, :, 1:])
         self.xlo, self.xhi = np.exp(ulo), np.exp(uhi)
         self.fY = self.T[0][:, 0]
         self.I0 = self.T[1][:, 0]
@@ -287,57 +314,29 @@ class CondBatch:
         # (brackets for the compiled root finders, ``_conditional_kernels``)
         self._node_x, self._node_lih, self._node_ipk, self._node_ilast = xs, -lh, i, last
 
-        def lS(u, idx):
-            r = idx[0]
-            x = np.exp(u)
-            S = np.maximum(self.moments(x, 1, rows=r)[0][1], 1e-300)
-            # d log S / d log x = -x k / S
-            return np.log(S) - target[r], -x * self.k(x, self.y[r]) / S, 1.0
+        # the truncation end and the peak by the compiled kernels on the batch's panels (the
+        # density there by its Chebyshev interpolant in log x): the truncation end by
+        # safeguarded Newton steps on log S; the peak by successive parabolic interpolation in
+        # the bracket around the best node (golden-section steps where the parabola leaves the
+        # bracket or stalls): the minimum of a smooth function to ~1e-9 in a few steps; m =
+        # 1/h(a_p), with the law's own density, is then exact to rounding (its error is
+        # quadratic in that of a_p)
+        from . import _conditional_kernels as K
 
+        A = K.panel_arrays(self)
+        arr = (A["E"], A["MW"], A["LH"], A["TT"], A["LK"])
         thi = np.where(nxt > last, thi, tlo)
-        alln = (np.arange(n),)
-        self.xtop = np.exp(_newton(lS, tlo, thi, lS(tlo, alln)[0], tol=1e-15))
+        self.xtop = np.exp(K.trunc_end_rows(np.ascontiguousarray(tlo), np.ascontiguousarray(thi),
+                                            np.ascontiguousarray(target), *arr))
         ulo = np.log(xs[rows, np.maximum(i - 1, 0)])
         uhi = np.minimum(np.log(xs[rows, np.minimum(i + 1, xs.shape[1] - 1)]), np.log(self.xtop))
         um = np.clip(np.log(xs[rows, i]), ulo, uhi)
-
-        def f(u):
-            return np.log(self.inv_h(np.exp(u)))  # minimise log(1/h)
-
-        # successive parabolic interpolation in the bracket [ulo, uhi] around the best node um
-        # (golden-section steps where the parabola leaves the bracket or stalls): the
-        # minimum of a smooth function to ~1e-9 in a few steps; m = 1/h(a_p) is then exact to
-        # rounding (its error is quadratic in that of a_p)
-        fl, fm, fh = f(ulo), f(um), f(uhi)
-        uend, fend = uhi, fh  # the minimum may be the end x_top (hazard rising all along)
-        g = (3.0 - math.sqrt(5.0)) / 2.0
-        for _ in range(12):
-            d1, d2 = um - ulo, um - uhi
-            p1, p2 = d1 * (fm - fh), d2 * (fm - fl)
-            den = 2.0 * (p1 - p2)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ut = um - (d1 * p1 - d2 * p2) / den
-            w = uhi - ulo
-            gold = np.where(uhi - um > um - ulo, um + g * (uhi - um), um - g * (um - ulo))
-            bad = ~np.isfinite(ut) | (ut <= ulo + 1e-3 * w) | (ut >= uhi - 1e-3 * w)
-            ut = np.where(bad, gold, ut)
-            # keep the new point off the current best one
-            tiny = 1e-12 * np.maximum(np.abs(um), 1.0)
-            ut = np.where(np.abs(ut - um) < tiny, um + np.where(uhi - um > um - ulo, tiny, -tiny), ut)
-            ft = f(ut)
-            better = ft < fm
-            right = ut > um
-            # the new bracket: around the better of (um, ut)
-            nlo = np.where(better, np.where(right, um, ulo), np.where(right, ulo, ut))
-            nfl = np.where(better, np.where(right, fm, fl), np.where(right, fl, ft))
-            nhi = np.where(better, np.where(right, uhi, um), np.where(right, ut, uhi))
-            nfh = np.where(better, np.where(right, fh, fm), np.where(right, ft, fh))
-            um, fm = np.where(better, ut, um), np.where(better, ft, fm)
-            ulo, fl, uhi, fh = nlo, nfl, nhi, nfh
-            if np.all(uhi - ulo < 1e-10 * np.maximum(np.abs(um), 1.0)):
-                break
-        up = np.where(fend <= fm, uend, um)
-        self.ap = np.exp(up)
+        um, uend = K.peak_rows(np.ascontiguousarray(ulo), np.ascontiguousarray(um),
+                               np.ascontiguousarray(uhi), *arr)
+        # the interior minimum or the end x_top, whichever is lower with the law's own density
+        # (at the end m = 1/h is first order in the choice)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.ap = np.exp(np.where(self.inv_h(np.exp(uend)) <= self.inv_h(np.exp(um)), uend, um))
         self.m = self.inv_h(self.ap)
         self.top_rank = self.inv_h(self.xtop)
 
@@ -626,19 +625,25 @@ class LevelCalc:
                 raise FloatingPointError("the rank at age 0 is not finite and positive")
             return np.log(r0), np.log(cb.m)
 
-        cache = {}
+        cache = {}  # log m at the predictions where the laws were built (lm's first nodes)
 
         def fr0(y):
             v = both(y)
-            cache[y.tobytes()] = v[1]
+            cache.update(zip(y.tolist(), v[1].tolist()))
             return v[0]
+
+        def flm(y):
+            miss = np.array([v for v in y.tolist() if v not in cache])
+            if miss.size:
+                cache.update(zip(miss.tolist(), both(miss)[1].tolist()))
+            return np.array([cache[v] for v in y.tolist()])
 
         self.lr0, t0 = adaptive_cheb(fr0, edges, np.full(npan, np.nan), tol=1e-13, min_width=1e-4,
                                      max_panels=2000)
         # the minimal rank only places the far end of the old intervals' y-range (where the
         # interval [B, C) shrinks to the hazard's peak: its integrand vanishes like a power
         # 3/2 there), so 1e-9 suffices
-        self.lm, t1 = adaptive_cheb(lambda y: both(y)[1], self.lr0.edges,
+        self.lm, t1 = adaptive_cheb(flm, self.lr0.edges,
                                     np.full(self.lr0.edges.size - 1, np.nan), tol=1e-9,
                                     min_width=1e-2, max_panels=2000)
         self.r0_tail = t0
@@ -650,6 +655,11 @@ class LevelCalc:
         """log y where the increasing interpolant ``f`` (log rank against log y) reaches
         log l (-inf below the range, +inf above it)."""
         ll = np.log(np.atleast_1d(np.asarray(l, float)))
+        if np.all(np.isnan(f.anchor)) and ll.ndim == 1:  # linear panels: compiled bisection
+            from ._conditional_kernels import cheb1_inverse
+
+            return cheb1_inverse(f.edges, np.ascontiguousarray(f.coef), np.ascontiguousarray(ll),
+                                 float(self.uylo), float(self.uyhi))
         lo = np.full(ll.shape, self.uylo)
         hi = np.full(ll.shape, self.uyhi)
         below = ll <= f(lo)
@@ -678,15 +688,18 @@ class LevelCalc:
 
 
 
-def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False):
+def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False, compiled: bool = False):
     """(N(l), S2(l)) at the levels L (see :class:`LevelCalc`): the y-rules of
     :func:`level_nodes` with the integrands at the rules' nodes interpolated in the
     per-prediction tables (:class:`~qtheory.engine._conditional_tables.LevelTables`, built once
     per ``lc``), or (``exact``) each computed on the conditional law built at its prediction
-    (:func:`node_values_exact`)."""
+    (:func:`node_values_exact`; ``compiled``: its roots by the compiled kernels,
+    :func:`node_values_compiled`)."""
     L = np.asarray(L, float)
     uA, wA, uB, wB = level_nodes(lc, L)
-    if exact:
+    if exact and compiled:
+        phi, s2a, s2b = node_values_compiled(lc, L, uA, uB)
+    elif exact:
         phi, s2a, s2b = node_values_exact(lc, L, uA, uB)
     else:
         phi, s2a, s2b = lc.tables().node_values(L, uA, uB)
@@ -773,6 +786,31 @@ def node_values_exact(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.ndarr
     return phi.reshape(uA.shape), s2a.reshape(uA.shape), s2b.reshape(uB.shape)
 
 
+def node_values_compiled(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.ndarray):
+    """:func:`node_values_exact` with the roots by the compiled kernels
+    (:mod:`qtheory.engine._conditional_kernels`, as the tables' entries) on the conditional
+    laws built at the nodes."""
+    from . import _conditional_kernels as K
+
+    yA, yB = np.exp(uA).ravel(), np.exp(uB).ravel()
+    lA, lB = np.repeat(L, uA.shape[1]), np.repeat(L, uB.shape[1])
+    out = []
+    for y, lv, head in ((yA, lA, True), (yB, lB, False)):
+        cb = CondBatch(lc.size, lc.factor, y, lc.panels_n, lc.xr)
+        A = K.law_arrays(cb)
+        args = (A["E"], A["MW"], A["LH"], A["TT"])
+        rows = np.arange(y.size)
+        C = K.c_new_rows(rows, np.ascontiguousarray(lv), *args, A["LK"], cb.ap, cb.xtop, cb.m,
+                         cb.top_rank, A["XS"], A["GS"], A["ipk"], A["ilast"])
+        if head:
+            out += list(K.min_moments_rows(rows, C, *args))
+        else:
+            B = K.b_old_rows(rows, np.ascontiguousarray(lv), C, *args, A["LK"], cb.ap, cb.xlo, cb.fY)
+            ok = np.isfinite(B) & (lv > cb.m)
+            out.append(np.where(ok, K.square_rows(rows, np.where(ok, B, 0.0), C, *args), 0.0))
+    return out[0].reshape(uA.shape), out[1].reshape(uA.shape), out[2].reshape(uB.shape)
+
+
 def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
                        floor: float = 1e-3, exact: bool = False):
     """N and S2 as adaptive piecewise Chebyshev interpolants in log l, on [l_lo, l_hi]
@@ -810,13 +848,16 @@ class OuterRule:
     the falling-branch age B(x) of rank 1/h(x)) and on [b0, xtop] (worst rank 1/h(x))."""
 
     def __init__(self, size, factor, lc: LevelCalc, ywidth=1.0, yorder=10, nfall=6, nrise=6,
-                 xorder=10, panels_n=40):
-        uy = np.arange(lc.uylo, lc.uyhi, ywidth)
-        uy = np.concatenate([uy, [lc.uyhi]])
-        t, w = _gl01(yorder)
-        hy = np.diff(uy)
-        uyn = (uy[:-1, None] + hy[:, None] * t[None, :]).ravel()
-        wy = (hy[:, None] * w[None, :]).ravel() * np.exp(uyn)
+                 xorder=10, panels_n=40, ynodes=None):
+        if ynodes is None:
+            uy = np.arange(lc.uylo, lc.uyhi, ywidth)
+            uy = np.concatenate([uy, [lc.uyhi]])
+            t, w = _gl01(yorder)
+            hy = np.diff(uy)
+            uyn = (uy[:-1, None] + hy[:, None] * t[None, :]).ravel()
+            wy = (hy[:, None] * w[None, :]).ravel() * np.exp(uyn)
+        else:
+            uyn, wy = ynodes
         ys = np.exp(uyn)
         cb = CondBatch(size, factor, ys, panels_n, lc.xr)
         self.cb, self.wy, self.ys = cb, wy, ys
@@ -895,9 +936,12 @@ class OuterRule:
         del cache[:-4]
         return v
 
-    def mean(self, lam, N, S2):
-        """E[T] at arrival rate lam with the level functions N, S2 (callables)."""
+    def mean(self, lam, N, S2, shift=(0.0, 0.0)):
+        """E[T] at arrival rate lam with the level functions N, S2 (callables), raised by the
+        constants ``shift`` (the values at the rule's levels are kept per pair N, S2)."""
         v = self._level_values(N, S2)
+        if shift[0] or shift[1]:
+            v = {k: a + (shift[1] if k.startswith("S") else shift[0]) for k, a in v.items()}
         r0 = self.r0
         g0 = 1.0 / (1.0 - lam * v["Nr0"])
         wait0 = lam * v["Sr0"] * g0 ** 2 / 2
@@ -932,31 +976,128 @@ def _clip_interp(P, lo, hi, top_val):
     return f
 
 
+# ---- the outer y-rule ---------------------------------------------------------------------------
+# The 15-point Gauss-Kronrod rule on [-1, 1] and its embedded 7-point Gauss rule (nodes and
+# weights as tabulated in QUADPACK, Piessens et al. 1983; checked in the tests: exact for
+# polynomials to degree 23 and 13)
+_XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                 0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                 0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                 0.207784955007898467600689403773245, 0.0])
+_WGK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                 0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                 0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                 0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
+_WG7 = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+                 0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
+GK_X = np.concatenate([-_XGK[:-1], _XGK[::-1]])
+GK_W = np.concatenate([_WGK[:-1], _WGK[::-1]])
+GK_G = np.arange(1, 15, 2)  # the Gauss nodes among the 15
+GK_WG = np.concatenate([_WG7[:-1], _WG7[::-1]])
+
+
+def gauss_kronrod(edges: np.ndarray):
+    """Nodes, Kronrod weights and the embedded Gauss rule's weights (0 off its nodes) of the
+    15-point Gauss-Kronrod rule on each panel of ``edges``."""
+    e = np.asarray(edges, float)
+    h = np.diff(e)[:, None] / 2.0
+    u = (e[:-1, None] + h * (GK_X[None, :] + 1.0)).ravel()
+    wg = np.zeros(15)
+    wg[GK_G] = GK_WG
+    return u, (h * GK_W[None, :]).ravel(), (h * wg[None, :]).ravel()
+
+
+def outer_edges(lo: float, hi: float, kink, width: float, grade: int) -> np.ndarray:
+    """Panel edges in log y on [lo, hi] of at most ``width``, with an edge at ``kink`` (None:
+    none) and the panel below it halved ``grade`` times towards it."""
+    if kink is None or not lo < kink < hi:
+        return np.linspace(lo, hi, max(1, math.ceil((hi - lo) / width)) + 1)
+    e = np.linspace(lo, kink, max(1, math.ceil((kink - lo) / width)) + 1)
+    h = e[-1] - e[-2]
+    e = np.concatenate([e[:-1], kink - h * 2.0 ** -np.arange(1, grade + 1), [kink],
+                        np.linspace(kink, hi, max(1, math.ceil((hi - kink) / width)) + 1)[1:]])
+    return e
+
+
+def r0_top_crossing(lc: LevelCalc, u_start: float, iters: int = 6):
+    """The prediction (log y) where r(y, 0) reaches the top rank 1/h_y(x_top) (beyond it
+    C_y(r(y, 0)) is infinite: the outer integrand has a kink there), by secant steps from
+    ``u_start`` (the tables' estimate); None where it is not inside the y-range."""
+    if not lc.uylo < u_start < lc.uyhi:
+        return None
+
+    def g(u):
+        cb = CondBatch(lc.size, lc.factor, np.exp(np.array([u])), lc.panels_n, lc.xr)
+        return float(lc.lr0(np.array([u]))[0] - np.log(cb.top_rank[0]))
+
+    a, b = u_start - 1e-4, u_start + 1e-4
+    ga, gb = g(a), g(b)
+    for _ in range(iters):
+        if not (np.isfinite(ga) and np.isfinite(gb)) or gb == ga:
+            break
+        c = b - gb * (b - a) / (gb - ga)
+        a, ga = b, gb
+        b, gb = c, g(c)
+        if abs(b - a) < 1e-13 * max(abs(b), 1.0):
+            break
+    return float(b) if np.isfinite(b) and abs(b - u_start) < 1e-2 else float(u_start)
+
+
+class OuterEstimate:
+    """The outer rule on 15-point Gauss-Kronrod panels in log y (:func:`outer_edges`, an edge at
+    ``kink``), with the error estimates of its y-rule (the embedded 7-point Gauss rule) and of
+    its x-rules (:data:`COARSER_X` at the Gauss nodes, against the rule's own values there)."""
+
+    def __init__(self, size, factor, lc: LevelCalc, kink, res: Resolution):
+        uy, wk, wg = gauss_kronrod(outer_edges(lc.uylo, lc.uyhi, kink, res.ywidth, res.ygrade))
+        y = np.exp(uy)
+        kw = {"nfall": res.nfall, "nrise": res.nrise, "xorder": res.xorder}
+        self.rule = OuterRule(size, factor, lc, ynodes=(uy, wk * y), **kw)
+        gi = np.nonzero(wg)[0]
+        self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
+        self.coarse_x = OuterRule(size, factor, lc, ynodes=(uy[gi], wg[gi] * y[gi]), **COARSER_X)
+
+    def mean(self, lam, N, S2) -> tuple[float, float, float]:
+        """E[T] by the Gauss-Kronrod rule, and the estimates of the y-rule's error
+        (:math:`|K_{15} - G_7|`) and of the x-rules' error (the coarser x-rules' difference,
+        summed by the Gauss rule)."""
+        v = self.rule.mean(lam, N, S2)
+        rows = self.rule.last_rows[self.gauss_idx]
+        e_y = abs(v - float(np.sum(self.wy_gauss * rows)))
+        self.coarse_x.mean(lam, N, S2)
+        e_x = abs(float(np.sum(self.wy_gauss * (self.coarse_x.last_rows - rows))))
+        return v, e_y, e_x
+
+
 # ---- the route --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Resolution:
     """Quadrature settings of one evaluation (levels: y-rule of the level functions and the
-    tolerance of their interpolants; outer: the (X, Y) rule)."""
+    tolerance of their interpolants; outer: the (X, Y) rule: 15-point Gauss-Kronrod panels of
+    width ``ywidth`` in log y, ``ygrade`` halvings towards the kink; ``yorder`` is used only by
+    :class:`OuterRule`'s own Gauss-Legendre panels)."""
 
     n_head: int = 12
     order: int = 8
     n_tip: int = 8
     level_tol: float = 1e-10
     level_width: float = 2.0
-    ywidth: float = 1.0
+    ywidth: float = 1.5
     yorder: int = 10
-    nfall: int = 6
-    nrise: int = 6
-    xorder: int = 10
+    ygrade: int = 3
+    nfall: int = 4
+    nrise: int = 4
+    xorder: int = 8
 
 
 #: the largest error of the tables (relative to the level functions, floored at 1e-3 of the
 #: moments) at the probe levels before the level functions are rebuilt on the laws themselves
 TABLE_TOL = 1e-8
 
-#: the default resolution and the finer outer rule that gives the error estimate
+#: the default resolution, and the coarser x-rules (at the embedded Gauss nodes) whose
+#: difference from the default's estimates the x-rules' error
 DEFAULT = Resolution()
-FINER_OUTER = {"ywidth": 0.5, "yorder": 12, "nfall": 10, "nrise": 10, "xorder": 12}
+COARSER_X = {"nfall": 3, "nrise": 3, "xorder": 6}
 
 
 def supported(model, policy) -> bool:
@@ -992,7 +1133,7 @@ class ConditionalSOAP:
         # they miss by more than TABLE_TOL (a law whose structure the tables' coordinates do
         # not follow), the level functions are rebuilt on the laws at the nodes
         probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
-        Nx, Sx = level_values(self.lc, probe, exact=True)
+        Nx, Sx = level_values(self.lc, probe, exact=True, compiled=True)
         Nt, St = level_values(self.lc, probe)
         self.table_error = max(float(np.max(np.abs(Nt - Nx) / np.maximum(Nx, 1e-3 * m1))),
                                float(np.max(np.abs(St - Sx) / np.maximum(Sx, 1e-3 * m2))))
@@ -1005,10 +1146,11 @@ class ConditionalSOAP:
         self.N = _clip_interp(Ni, lo, hi, m1)
         self.S2 = _clip_interp(Si, lo, hi, m2)
         self.Ni, self.Si = Ni, Si
-        kw = {"ywidth": res.ywidth, "yorder": res.yorder, "nfall": res.nfall,
-              "nrise": res.nrise, "xorder": res.xorder}
-        self.outer = OuterRule(size, factor, self.lc, **kw)
-        self.outer_fine = OuterRule(size, factor, self.lc, **{**kw, **FINER_OUTER})
+        # the outer rule: Gauss-Kronrod panels in log y with an edge where r(y, 0) reaches
+        # the top rank (the per-y value has a kink there); the embedded Gauss rule and coarser
+        # x-rules at its nodes give the error estimate
+        self.kink = r0_top_crossing(self.lc, self.lc.tables().uc)
+        self.outer = OuterEstimate(size, factor, self.lc, self.kink, res)
         # the level functions' own error, at the nine levels: the tables against the
         # conditional laws built at the rules' nodes (the same rules), plus a finer y-rule
         # against the interpolants, plus ten times the interpolants' kept tail
@@ -1020,31 +1162,24 @@ class ConditionalSOAP:
                       + 10 * self.interp_tail * m1)
         self.eps_S = (float(np.max(np.abs(Sx - St))) + float(np.max(np.abs(Sf - self.S2(probe))))
                       + 10 * self.interp_tail * m2)
-        eN, eS = 2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13
-
-        def up(l, f=self.N, e=eN):
-            return f(l) + e
-
-        def upS(l, f=self.S2, e=eS):
-            return f(l) + e
-
-        self._raised = (up, upS)  # the level functions raised by twice their error
+        # the level functions raised by twice their error
+        self._raise = (2 * self.eps_N + 1e-13, 2 * self.eps_S + 1e-13)
 
     def means(self, lams) -> tuple[np.ndarray, np.ndarray]:
-        """E[T] at each arrival rate, and its error estimate: the two outer rules' difference
-        plus the effect of the level functions' error (E[T] grows with N and S2: the
-        level functions raised by their measured error give a bound of that effect)."""
+        """E[T] at each arrival rate (the Gauss-Kronrod rule), and its error estimate: the
+        embedded Gauss rule's difference (the y-rule), the coarser x-rules' difference at the
+        Gauss nodes (the x-rules, :class:`OuterEstimate`), plus the effect of the level
+        functions' error (E[T] grows with N and S2: the level functions raised by their
+        measured error give a bound of that effect)."""
         out, err = [], []
-        eN = 2 * self.eps_N + 1e-13
-        up, upS = self._raised
+        eN, eS = self._raise
         for lam in np.atleast_1d(np.asarray(lams, float)):
-            v = self.outer_fine.mean(lam, self.N, self.S2)
-            c = self.outer.mean(lam, self.N, self.S2)
             if lam * (float(np.max(self.Ni.values)) + eN) >= 1:
                 raise FloatingPointError("the load is too close to 1 for the level error")
-            hi = self.outer_fine.mean(lam, up, upS)
+            v, e_y, e_x = self.outer.mean(lam, self.N, self.S2)
+            hi = self.outer.rule.mean(lam, self.N, self.S2, shift=(eN, eS))
             out.append(v)
-            err.append(abs(v - c) + abs(hi - v) + 1e-12 * abs(v))
+            err.append(e_y + e_x + abs(hi - v) + 1e-12 * abs(v))
         return np.array(out), np.array(err)
 
 
