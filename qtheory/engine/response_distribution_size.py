@@ -69,6 +69,9 @@ X_ORDER = 14
 AGE_ORDER = 16
 #: one class's falling stretches: the level panels' ends, refined to this width in asinh(v / v0)
 AGE_WIDTH = 0.25
+#: ... only where the level is above this fraction of the stretch's top level (below, the
+#: stretch holds almost no work of new jobs: the level panels' own ends)
+AGE_FLOOR = 1e-6
 #: the unconditional law's classes: width in log x and order of the outer rule
 CLASS_RULE = (0.25, 12)
 #: the level grid of the unconditional law's falling stretches: most width of a panel in
@@ -329,11 +332,13 @@ def _fall_nodes(ev: ss.SizeSOAP, P, falls, cut_levels: np.ndarray, order: int):
     return np.concatenate(owners), np.concatenate(ws), np.concatenate(levs)
 
 
-def _refine_levels(ev: ss.SizeSOAP, levels: np.ndarray, width: float) -> np.ndarray:
+def _refine_levels(ev: ss.SizeSOAP, levels: np.ndarray, width: float, floor: float = 0.0) -> np.ndarray:
     """``levels`` with points added so that consecutive ones are at most ``width`` apart in
-    :math:`\\operatorname{asinh}(v / v_0)`."""
+    :math:`\\operatorname{asinh}(v / v_0)` where the level's size is above ``floor``."""
     v = np.unique(np.arcsinh(levels / ev.s))
-    n = np.maximum(1, np.ceil(np.diff(v) / width)).astype(int)
+    lev = np.abs(ev.s * np.sinh(v))
+    big = np.maximum(lev[:-1], lev[1:]) > floor
+    n = np.where(big, np.maximum(1, np.ceil(np.diff(v) / width)), 1).astype(int)
     out = [v[:1]] + [np.linspace(a, b, k + 1)[1:] for a, b, k in zip(v[:-1], v[1:], n, strict=True)]
     return ev.s * np.sinh(np.concatenate(out))
 
@@ -435,7 +440,10 @@ class SizeRankTransform:
         if waiting:
             fo, fw, fl = np.zeros(0, int), np.zeros(0), np.zeros(0)
         elif self.conditional:
-            fo, fw, fl = _fall_nodes(ev, P, falls, _refine_levels(ev, ladder, AGE_WIDTH), AGE_ORDER)
+            tops = [P.s[a1 > a0, j] for j, a0, a1 in falls]
+            top = max([float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0)) for v in tops], default=0.0)
+            fo, fw, fl = _fall_nodes(ev, P, falls, _refine_levels(ev, ladder, AGE_WIDTH, AGE_FLOOR * top),
+                                     AGE_ORDER)
         else:
             # the stretches' level range, then their nodes cut at the grid's panel ends
             tops = [P.s[a1 > a0, j] for j, a0, a1 in falls]
