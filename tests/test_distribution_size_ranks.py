@@ -57,7 +57,8 @@ def _euler_s(ts):
 @pytest.mark.parametrize("pair", [(PSJF_RANK, "psjf", (0.3, 1.0, 4.0)), (SRPT_RANK, "srpt", (1.0,))],
                          ids=lambda p: p[1])
 def test_classes_equal_closed_forms(pair):
-    """Classes x = 0.3, 1, 4 (SRPT: x = 1, 5 s a class; 0.3 and 4 measured) on Exp(1) at load 0.8: the transform of T at the Euler nodes of
+    """Classes x = 0.3, 1, 4 (SRPT: x = 1, 5 s a class; 0.3 and 4 measured) on Exp(1) at load 0.8:
+    the transform of T at the Euler nodes of
     t = 0.2, 1, 5 (those the cdf uses) within 1e-12, the cdf within 1e-8, P(T = x), the mean and
     the second moment within 1e-12 relative (measured: transform 4e-16 PSJF, 1e-16 SRPT; cdf 4e-10
     PSJF, 1.6e-9 SRPT)."""
@@ -120,7 +121,7 @@ def test_user_rank_moments(pol):
     for dist in (d, dc):
         m1, m2 = dist.mean(), dist.moment(2)
 
-        def g(h):  # (L(h) - 1 + h m1) 2 / h^2 -> E[T^2]
+        def g(h, dist=dist, m1=m1):  # (L(h) - 1 + h m1) 2 / h^2 -> E[T^2]
             return 2 * (float(dist.laplace(h)) - 1 + h * m1) / h ** 2
 
         # g(h) = m2 - h m3 / 3 + h^2 m4 / 12 + O(h^3): Richardson on h, h/2, h/4
