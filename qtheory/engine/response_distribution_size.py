@@ -103,6 +103,7 @@ def _xrule(ev: ss.SizeSOAP, base: np.ndarray, lev: np.ndarray, order: int):
     fin = np.isfinite(D)
     ch = (neg[:, :-1] != neg[:, 1:]) & fin[:, :-1] & fin[:, 1:]
     b, i, k = np.nonzero(ch)
+    roots = np.empty(0)
     if b.size:
         sgn = np.where(D[b, i, k] < 0, 1.0, -1.0)
         lb = lev[b]
@@ -112,6 +113,23 @@ def _xrule(ev: ss.SizeSOAP, base: np.ndarray, lev: np.ndarray, order: int):
 
         roots = ss._solve(g, xg[i], xg[i + 1], sgn * D[b, i, k], sgn * D[b, i + 1, k],
                           4 * _EPS * np.abs(lb) + 1e-300)
+    # where a critical function equals the level on a range of sizes (a flat piece whose value
+    # many sizes share: ties between old and new jobs) and leaves it: the end of that range, by
+    # bisection (the pieces' lengths jump there)
+    zero = D == 0
+    zc = (zero[:, :-1] != zero[:, 1:]) & fin[:, :-1] & fin[:, 1:]
+    zb, zi, zk = np.nonzero(zc)
+    if zb.size:
+        lo_, hi_ = xg[zi].copy(), xg[zi + 1].copy()
+        left0 = zero[zb, zi, zk]
+        for _ in range(64):
+            mid = 0.5 * (lo_ + hi_)
+            at = ev.crit(mid)[np.arange(mid.size), zk] == lev[zb]
+            lo_ = np.where(at == left0, mid, lo_)
+            hi_ = np.where(at == left0, hi_, mid)
+        b = np.concatenate([b, zb])
+        roots = np.concatenate([roots, 0.5 * (lo_ + hi_)])
+    if b.size:
         o = np.lexsort((roots, b))
         b, roots = b[o], roots[o]
         cnt = np.bincount(b, minlength=B)
