@@ -42,6 +42,17 @@ Lagrange weights: :math:`\int \eta_{r(x, a)}(s)\,da = \sum_k M_{xk}\,\eta_{v_k}(
 Means and second moments come from the same pieces in closed form (busy-period cumulants, as
 :mod:`qtheory.engine.response_distribution_blind`), not from the inversion.
 
+Measured (``tests/test_distribution_size_ranks.py``, Exp(1) sizes at load 0.8): PSJF's and SRPT's
+ranks written as a ``qt.Rank`` against their closed-form distributions, classes x = 0.3, 1, 4:
+the transform at the Euler nodes within 4e-16 (PSJF) and 1e-16 (SRPT), the cdf within 4e-10 and
+1.6e-9; unconditional: cdf within 2.7e-9 (PSJF) and 4.4e-9 (SRPT), p99 1e-9 relative; means and
+second moments 1e-15 relative; user ranks' means within 2e-14 of
+:mod:`qtheory.engine.soap_size`'s; a tie on a flat level shared by many sizes
+(:math:`\max(1, x - a)`) equal to its closed-form transform to the last digit. Cost (CPU, one
+core of a loaded machine): p99 of the unconditional law 2.8 s (PSJF's rank), 3.0 s (a falling
+then rising rank), 11 s (SRPT's rank: 2900 levels, most on the falling stretches' grid); one class
+0.1-0.2 s, 3.5 s for SRPT's rank (about 1100 levels along its falling stretch).
+
 Not covered (:func:`supported` is false, or :class:`Unsupported` is raised; the caller keeps the
 discretised approximation): laws with atoms, ``qt.from_scipy`` laws, an infinite second moment,
 ranks whose structure :mod:`qtheory.engine.soap_size` cannot follow, and one job class whose
