@@ -245,18 +245,19 @@ def test_discretised_approximation_against_closed_form():
     qt.Rank with descriptor "size") gets the distribution of the evaluator's discretisation,
     labelled an approximation; its true error (against PSJF's closed-form distribution) at p50,
     p90, p99 and on the cdf is inside its error estimate (measured: 3e-4, 0.019, 0.41 against
-    estimates 0.045, 0.038, 0.80); a class is not covered."""
+    estimates 0.045, 0.038, 0.80). Size ranks now take the exact transform by default
+    (tests/test_distribution_size_ranks.py): the approximation is called directly."""
+    from qtheory.engine import response_distribution_generic as rdg
+
     q = qt.MG1(0.8, qt.Exponential(1.0))
     pol = qt.Rank(lambda d, a: d + 0.0 * a, descriptor="size")
-    d = rtd(q, pol)
+    d = rdg.build_discretised(q, pol, waiting=False)
     ref = rtd(q, "psjf")
     assert d.label.startswith("approximation:")
     lv = [0.5, 0.9, 0.99]
     assert np.all(np.abs(d.ppf(lv) - ref.ppf(lv)) <= d.ppf_error(lv))
     t = np.array([0.5, 2.0, 10.0])
     assert np.all(np.abs(d.cdf(t) - ref.cdf(t)) <= d.cdf_error(t) + 1e-9)
-    with pytest.raises(NotImplementedError, match="approximated"):
-        rtd(q, pol, x=1.0)
 
 
 def test_prediction_ranks_on_continuous_laws_say_where_the_approximation_is():

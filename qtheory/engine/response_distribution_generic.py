@@ -856,6 +856,13 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
 
     if rdbo.supported(model, pol):  # SRPT-Bounce on a continuous law Y = XZ
         return rdbo.build(model, pol, x, y, waiting)
+    from . import response_distribution_size as rds
+
+    if pol.descriptor == "size" and not model.size.is_discrete and rds.supported(model, pol):
+        try:  # a size rank on a continuous law: the exact transform
+            return rds.build(model, pol, x, waiting)
+        except rds.Unsupported:
+            pass  # (below: the discretised approximation of the unconditional law)
     if pol.descriptor in ("prediction", "size") and not generic.discretise(model, pol.descriptor, 2)[1]:
         # a continuous law: for size ranks an approximation on the evaluator's discretisation
         # (unconditional; 2.6 s on Exp sizes); prediction ranks only on request: their
