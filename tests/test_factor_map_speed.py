@@ -210,3 +210,18 @@ def test_many_pieces_match_the_reference():
     pred = qt.BoundedMultiplicative(0.5, 2.0, factors=factors)
     compare_with_reference(size, pred, 0.8, policies=("sprpt",),
                            points=False).assert_none("engine and reference disagree on a factor map")
+
+
+def test_factor_one_on_an_infinite_second_moment():
+    """phi = 1 on the last piece of Pareto(1.5) (E[X^2] = inf): C(v) = v^2 P(X > v) there (no
+    (1 - phi)^2 E[X^2] term; the grid's 0 * inf made it nan). Below, the first piece's
+    E[(v + X/2)^2; 1 < X <= 2] by scipy's quad."""
+    from scipy import integrate
+
+    size = qt.Pareto(1.5)
+    j = FactorMapJoint(size, [0.0, 2.0, np.inf], [0.5, 1.0])
+    v = np.array([0.5, 2.0, 10.0])
+    first = integrate.quad(lambda x: (0.5 + 0.5 * x) ** 2 * 1.5 * x ** -2.5, 1.0, 2.0,
+                           epsabs=0, epsrel=1e-13)[0]
+    want = v * v * size.sf(np.maximum(v, 2.0)) + np.array([first, 0.0, 0.0])
+    np.testing.assert_allclose(j.C(v), want, rtol=1e-12)

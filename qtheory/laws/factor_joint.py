@@ -413,9 +413,10 @@ class FactorMapJoint(Joint):
     terms are prefix sums (segment-tree sums for the windows of :math:`C, G`) over the pieces
     sorted by their thresholds, and only the partial (threshold, piece) pairs are evaluated, so
     a monotone map :math:`x \mapsto \phi(x) x` costs :math:`O((n_v + n) \log n)`, not
-    :math:`O(n_v n)` (2048 pieces: 0.25 s instead of 330 s). Every piece's ends, mapped by
+    :math:`O(n_v n)` (a 2048-piece map on Exp(1): 0.3 s instead of 6 minutes). Every piece's ends, mapped by
     :math:`\phi_k` and :math:`\phi_k - 1`, stay breakpoints of the threshold rule, also for the
-    fine discretisation of a callable map (without them its SPRPT mean moved by 2%).
+    fine discretisation of a callable map (without them its SPRPT mean moved by 2%). A map far
+    from monotone evaluates at most the grid's pairs, in chunks of ``_PAIR_CHUNK``.
     """
 
     def __init__(self, size, edges, factors):
