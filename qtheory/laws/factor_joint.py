@@ -342,10 +342,82 @@ class FactorJoint(Joint):
 
 
 # --------------------------------------------------------------------------------------------
+#: most (threshold, piece) pairs evaluated at once (memory bound of the partial contributions)
+_PAIR_CHUNK = 1 << 20
+
+
+def _pairs(lo: np.ndarray, hi: np.ndarray, chunk: int = _PAIR_CHUNK):
+    """Yield ``(i, k)``: every index ``i`` in ``[lo[k], hi[k])`` with its piece ``k``, in chunks of
+    whole pieces of about ``chunk`` pairs (a piece longer than ``chunk`` is one chunk)."""
+    cnt = np.maximum(np.asarray(hi) - np.asarray(lo), 0)
+    ends = np.cumsum(cnt)
+    k0 = 0
+    while k0 < cnt.size:
+        base = ends[k0] - cnt[k0]
+        k1 = max(int(np.searchsorted(ends, base + chunk, side="right")), k0 + 1)
+        c = cnt[k0:k1]
+        tot = int(c.sum())
+        if tot:
+            k = np.repeat(np.arange(k0, k1), c)
+            start = np.repeat(np.cumsum(c) - c, c)
+            yield np.arange(tot) - start + np.repeat(lo[k0:k1], c), k
+        k0 = k1
+
+
+def _cover_sums(n: int, lo: np.ndarray, hi: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    r"""``out[i] = sum of vals[k] over the ranges with lo[k] <= i < hi[k]`` (rows of ``vals``).
+
+    A segment tree: each range adds its row to the :math:`O(\log n)` nodes that cover it, and
+    each index sums the nodes above it, so only the rows of the ranges holding ``i`` enter its
+    sum (a difference of prefix sums would cancel in the tails)."""
+    size = 1 << max(0, (n - 1).bit_length())
+    tree = np.zeros((2 * size,) + vals.shape[1:])
+    keep = hi > lo
+    lo, hi, vals = lo[keep] + size, hi[keep] + size, vals[keep]
+    while lo.size:
+        odd = (lo & 1) == 1
+        np.add.at(tree, lo[odd], vals[odd])
+        lo = lo + odd
+        odd = (hi & 1) == 1
+        hi = hi - odd
+        np.add.at(tree, hi[odd], vals[odd])
+        lo, hi = lo >> 1, hi >> 1
+        keep = hi > lo
+        lo, hi, vals = lo[keep], hi[keep], vals[keep]
+    width = 1
+    while width < size:  # push the sums down, level by level
+        tree[2 * width:4 * width] += np.repeat(tree[width:2 * width], 2, axis=0)
+        width *= 2
+    return tree[size:size + n]
+
+
 class FactorMapJoint(Joint):
     r"""Deterministic predictions :math:`Y = \phi_k X` for :math:`X \in [e_k, e_{k+1})`:
     every quantity is a finite sum of partial moments of the size law's continuous part, plus
-    exact sums over its atoms (a mixed law; the atoms' factors as the sampler assigns them)."""
+    exact sums over its atoms (a mixed law; the atoms' factors as the sampler assigns them).
+
+    With :math:`M_j(a, b) = E[X^j 1\{a < X \le b\}]` over the continuous part,
+
+    .. math::
+        A(v) = \sum_k M_1(e_k, \min(e_{k+1}, v/\phi_k)), \qquad
+        B(v) = \sum_k M_2(e_k, \min(e_{k+1}, v/\phi_k)),
+
+    .. math::
+        C(v) = \sum_k E[(v - (\phi_k - 1) X)^2; X \in W_k(v)], \qquad
+        G(v) = \sum_k P(X \in W_k(v)),
+
+    with the window :math:`W_k(v) = (\max(e_k, v/\phi_k), t_k(v)]`, :math:`t_k = e_{k+1}` for
+    :math:`\phi_k \le 1` and :math:`\min(e_{k+1}, v/(\phi_k - 1))` above (``docs/soap_predictions.md``).
+    A piece enters a sum at threshold :math:`v` fully (a constant, or a quadratic in :math:`v`
+    for :math:`C`), not at all, or partially on at most two intervals of :math:`v`: the full
+    terms are prefix sums (segment-tree sums for the windows of :math:`C, G`) over the pieces
+    sorted by their thresholds, and only the partial (threshold, piece) pairs are evaluated, so
+    a monotone map :math:`x \mapsto \phi(x) x` costs :math:`O((n_v + n) \log n)`, not
+    :math:`O(n_v n)` (a 2048-piece map on Exp(1): 0.3 s instead of 6 minutes). Every piece's ends, mapped by
+    :math:`\phi_k` and :math:`\phi_k - 1`, stay breakpoints of the threshold rule, also for the
+    fine discretisation of a callable map (without them its SPRPT mean moved by 2%). A map far
+    from monotone evaluates at most the grid's pairs, in chunks of ``_PAIR_CHUNK``.
+    """
 
     def __init__(self, size, edges, factors):
         super().__init__(size)
@@ -359,34 +431,18 @@ class FactorMapJoint(Joint):
         piece = np.clip(np.searchsorted(self.e, xa, side="right") - 1, 0, self.phi.size - 1)
         #: atoms of a mixed law: sizes, probabilities, predictions
         self._xa, self._pa, self._ya = xa, pa, xa * self.phi[piece]
+        self._setup_pieces()
         xlo, xhi = size_range(s)
         lo, hi = xlo * self.phi.min(), xhi * self.phi.max()
         width = min(0.5, log_spread(s.ppf) / 4)
-        bps = list(s.breakpoints)
-        sbps = np.asarray(s.breakpoints, float)
-        for k in range(self.phi.size):
-            # the piece's ends and the size law's breakpoints inside it, mapped by Y = phi X
-            # (kinks of A, B, f_Y) and by Y - X = (phi - 1) X (kinks of C and G)
-            inner = sbps[(sbps > self.e[k]) & (sbps < self.e[k + 1])]
-            for edge in (self.e[k], self.e[k + 1], *inner):
-                if math.isfinite(edge) and edge > 0:
-                    bps.append(edge * self.phi[k])
-                    if self.phi[k] > 1:
-                        bps.append(edge * (self.phi[k] - 1))
+        bps = list(s.breakpoints) + self._piece_kinks()
         da = self._ya - xa
         bps += list(self._ya) + list(da[da > 0])
         self.v_kinks = np.unique(np.asarray(bps, float))
         if math.isfinite(s.support[1]):
             self.top = float(s.support[1] * self.phi.max())
         v, wdv = _with_head(*log_rule(lo, hi, width, bps), lo, bps)
-        fY = np.zeros_like(v)
-        aY = np.zeros_like(v)
-        for k in range(self.phi.size):
-            xk = v / self.phi[k]
-            inside = (xk > self.e[k]) & (xk <= self.e[k + 1])
-            dens = np.where(inside, s.pdf(xk) / self.phi[k], 0.0)
-            fY += dens
-            aY += dens * xk
+        fY, aY = self._densities(v, (0, 1))
         wp, wx = wdv * fY, wdv * aY
         self._n_cont = v.size
         if xa.size:  # the atoms of Y are point nodes (no dv weight)
@@ -394,8 +450,49 @@ class FactorMapJoint(Joint):
             v, wdv = np.concatenate([v, self._ya]), np.concatenate([wdv, 0 * xa])
             wp, wx = np.concatenate([wp, pa]), np.concatenate([wx, pa * xa])
         self._fill(v, wdv, wp, wx)
-        self.excess = float(np.sum((1 - self.phi).clip(0) * self._between(1, self.e[:-1], self.e[1:]))
+        self.excess = float(np.sum((1 - self.phi).clip(0) * self._D[1])
                             + np.sum(pa * np.maximum(xa - self._ya, 0.0)))
+
+    def _setup_pieces(self):
+        """Per piece: the full moments and the thresholds where its terms change form."""
+        e0, e1, ph = self.e[:-1], self.e[1:], self.phi
+        #: M_j(e_k, e_{k+1}), j = 0, 1, 2
+        self._D = [self._between(j, e0, e1) for j in (0, 1, 2)]
+        with np.errstate(invalid="ignore"):
+            #: A, B: 0 for v <= L_k, partial on (L_k, U_k), full beyond
+            self._L, self._U = ph * e0, ph * e1
+            le1 = ph <= 1
+            pm = np.where(le1, 1.0, ph - 1.0)
+            # C, G: full window on [s_k, t_k] (all v <= phi e_k when phi <= 1), partial on
+            # [lo_k, s_k] and [t_k, U_k], empty elsewhere
+            self._le1 = le1
+            self._wlo = np.where(le1, -np.inf, pm * e0)
+            self._ws = np.where(le1, -np.inf, np.where(np.isinf(e1), np.inf, pm * e1))
+            self._wt = ph * e0
+        self._full_w = self._ws < self._wt
+        om = 1.0 - ph
+        with np.errstate(invalid="ignore"):
+            # the full window's C as c0 + v (c1 + v c2) (phi = 1: no (1 - phi) terms)
+            c0 = np.where(om == 0, 0.0, om * om * self._D[2])
+        self._cwin = np.stack([c0, 2 * om * self._D[1], self._D[0]], axis=1)
+
+    def _piece_kinks(self) -> list:
+        """Breakpoints of the threshold rule from the pieces: their ends and the size law's
+        breakpoints inside them."""
+        e0, e1, ph = self.e[:-1], self.e[1:], self.phi
+        sb = np.asarray(self.size.breakpoints, float)
+        # the size law's breakpoints inside a piece, mapped by the piece's factor
+        k = np.searchsorted(self.e, sb, side="right") - 1
+        ok = (k >= 0) & (k < ph.size)
+        ok[ok] &= (sb[ok] > self.e[k[ok]]) & (sb[ok] < self.e[k[ok] + 1])
+        pts = [(e0, ph), (e1, ph), (sb[ok], ph[k[ok]])]
+        out = []
+        for x, f in pts:
+            good = np.isfinite(x) & (x > 0)
+            x, f = x[good], f[good]
+            # Y = phi X (kinks of A, B, f_Y) and Y - X = (phi - 1) X (kinks of C and G)
+            out += list(x * f) + list(x[f > 1] * (f[f > 1] - 1))
+        return out
 
     def _between(self, k, lo, hi):
         """E[X^k 1{lo < X <= hi}] over the continuous part (0 where hi <= lo)."""
@@ -407,9 +504,99 @@ class FactorMapJoint(Joint):
         val = s.partial_moment(k, np.where(ok, hi, 0.0)) - s.partial_moment(k, np.where(ok, lo, 0.0))
         return self._wc * np.where(ok, val, 0.0)
 
-    def _grid(self, v):
-        v = np.atleast_1d(np.asarray(v, float))[:, None]
-        return v, self.e[None, :-1], self.e[None, 1:], self.phi[None, :]
+    # -- sums over the pieces at sorted thresholds ---------------------------------------------
+    def _sorted(self, v, fn):
+        """``fn(sorted thresholds)`` (a tuple of arrays) back in the order and shape of ``v``."""
+        v = np.asarray(v, float)
+        flat = np.atleast_1d(v).ravel()
+        order = np.argsort(flat, kind="stable")
+        res = fn(flat[order])
+        outs = []
+        for r in res:
+            o = np.empty(flat.size)
+            o[order] = r
+            outs.append(o.reshape(np.shape(v)))
+        return outs
+
+    def _ab_sorted(self, vs, ks):
+        """A (continuous part) for j = 1, B for j = 2: the sums of M_j(e_k, min(e_{k+1},
+        v/phi_k)) at the sorted thresholds ``vs``, one array per j in ``ks``."""
+        n = vs.size
+        lo = np.searchsorted(vs, self._L, side="left")
+        hi = np.searchsorted(vs, self._U, side="right")
+        # full beyond hi[k]: prefix sums over the pieces sorted by hi
+        order = np.argsort(hi, kind="stable")
+        nfull = np.searchsorted(hi[order], np.arange(n), side="right")
+        finite = np.isfinite(self._U)[order]
+        outs = []
+        for j in ks:
+            full = np.where(finite, self._D[j][order], 0.0)
+            outs.append(np.concatenate([[0.0], np.cumsum(full)])[nfull])
+        e0, e1, ph = self.e[:-1], self.e[1:], self.phi
+        for i, k in _pairs(lo, hi):
+            a, b = e0[k], np.minimum(e1[k], vs[i] / ph[k])
+            for o, j in zip(outs, ks, strict=True):
+                o += np.bincount(i, self._between(j, a, b), minlength=n)
+        return outs
+
+    def _window_ranges(self, vs):
+        """Index ranges of the sorted thresholds: (full window, partial 1, partial 2)."""
+        idx = lambda x, side: np.searchsorted(vs, x, side=side)  # noqa: E731
+        full = self._full_w
+        lo, top = idx(self._wlo, "left"), idx(self._U, "right")
+        s_r, t_l = idx(self._ws, "right"), idx(self._wt, "left")
+        f_rng = (np.where(full, s_r, 0), np.where(full, t_l, 0))
+        p1 = (lo, np.where(full, s_r, top))
+        p2 = (np.where(full, t_l, 0), np.where(full, top, 0))
+        return f_rng, p1, p2
+
+    def _window_pairs(self, vs, p1, p2):
+        """Yield (i, k, window lower end, window upper end) for the partial pairs."""
+        e0, e1, ph = self.e[:-1], self.e[1:], self.phi
+        for lo, hi in (p1, p2):
+            for i, k in _pairs(lo, hi):
+                v, f = vs[i], ph[k]
+                a = np.maximum(e0[k], v / f)
+                with np.errstate(divide="ignore"):
+                    b = np.where(self._le1[k], e1[k],
+                                 np.minimum(e1[k], v / np.where(self._le1[k], 1.0, f - 1.0)))
+                yield i, k, a, b
+
+    def _cg_sorted(self, vs):
+        """(C, G) of the continuous part at the sorted thresholds ``vs``."""
+        n = vs.size
+        f_rng, p1, p2 = self._window_ranges(vs)
+        c0, c1, c2 = _cover_sums(n, *f_rng, self._cwin).T
+        with np.errstate(invalid="ignore"):
+            C = c0 + vs * (c1 + vs * c2)
+        G = c2.copy()
+        ph = self.phi
+        for i, k, a, b in self._window_pairs(vs, p1, p2):
+            m0, m1, m2 = (self._between(j, a, b) for j in (0, 1, 2))
+            om, v = 1.0 - ph[k], vs[i]
+            with np.errstate(invalid="ignore"):
+                val = np.where(om == 0, 0.0, om * om * m2) + v * (2 * om * m1 + v * m0)
+            C += np.bincount(i, np.maximum(val, 0.0), minlength=n)
+            G += np.bincount(i, m0, minlength=n)
+        return np.maximum(C, 0.0), G
+
+    def _densities(self, v, powers):
+        r""":math:`\sum_k f(v/\phi_k) (v/\phi_k)^p / \phi_k` over the pieces holding
+        :math:`v/\phi_k`, one array per power p in ``powers`` (thresholds in any order)."""
+        def fn(vs):
+            n = vs.size
+            lo = np.maximum(np.searchsorted(vs, self._L, side="left") - 1, 0)
+            hi = np.minimum(np.searchsorted(vs, self._U, side="right") + 1, n)
+            outs = [np.zeros(n) for _ in powers]
+            for i, k in _pairs(lo, hi):
+                xk = vs[i] / self.phi[k]
+                inside = (xk > self.e[k]) & (xk <= self.e[k + 1])
+                i, k, xk = i[inside], k[inside], xk[inside]
+                dens = self.size.pdf(xk) / self.phi[k]
+                for o, p in zip(outs, powers, strict=True):
+                    o += np.bincount(i, dens * xk ** p, minlength=n)
+            return outs
+        return self._sorted(v, fn)
 
     def _atom_sum(self, v, terms):
         """``sum_i p_i terms(x_i, y_i, v)`` at every threshold (0 without atoms)."""
@@ -421,60 +608,59 @@ class FactorMapJoint(Joint):
         return (self._pa[None, :] * t).sum(1).reshape(np.shape(v))
 
     def A_lt(self, v):
-        V, lo, hi, ph = self._grid(v)
-        cont = self._between(1, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        cont = self._sorted(v, lambda vs: self._ab_sorted(vs, (1,)))[0]
         return cont + self._atom_sum(v, lambda x, y, V: x * (y < V))
 
     def A_le(self, v):
-        V, lo, hi, ph = self._grid(v)
-        cont = self._between(1, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        cont = self._sorted(v, lambda vs: self._ab_sorted(vs, (1,)))[0]
         return cont + self._atom_sum(v, lambda x, y, V: x * (y <= V))
 
     def B(self, v):
-        V, lo, hi, ph = self._grid(v)
-        cont = self._between(2, lo, np.minimum(hi, V / ph)).sum(1).reshape(np.shape(v))
+        cont = self._sorted(v, lambda vs: self._ab_sorted(vs, (2,)))[0]
         return cont + self._atom_sum(v, lambda x, y, V: x * x * (y <= V))
 
     def C(self, v):
-        V, lo, hi, ph = self._grid(v)
-        a = np.maximum(lo, V / ph)
-        le1 = ph <= 1
-        with np.errstate(divide="ignore"):
-            top = np.where(le1, hi, np.minimum(hi, V / np.where(le1, 1.0, ph - 1.0)))
-        m0, m1, m2 = (self._between(k, a, top) for k in (0, 1, 2))
-        om = 1 - ph
-        val = np.maximum(om * om * m2 + 2 * V * om * m1 + V * V * m0, 0.0).sum(1).reshape(np.shape(v))
+        val = self._sorted(v, self._cg_sorted)[0]
         return val + self._atom_sum(v, lambda x, y, V: np.where(y > V, np.maximum(x - y + V, 0.0) ** 2, 0.0))
 
     def G(self, v):
-        V, lo, hi, ph = self._grid(v)
-        p1 = self._between(0, np.maximum(lo, V / ph), hi)
-        with np.errstate(divide="ignore"):
-            d = np.where(ph > 1, V / np.where(ph > 1, ph - 1.0, 1.0), np.inf)
-        p2 = self._between(0, np.maximum(lo, d), hi)
-        cont = (p1 - p2).sum(1).reshape(np.shape(v))
+        cont = self._sorted(v, self._cg_sorted)[1]
         return cont + self._atom_sum(v, lambda x, y, V: (y > V) * 1.0 - (y - x > V))
 
+    def _fill(self, v, w_dv, w_prob, w_x, with_g=True):
+        # one pass over the pieces for A and B, one for C and G (the base class calls each)
+        self.v, self.w_dv, self.w_prob, self.w_x = v, w_dv, w_prob, w_x
+        A, B = self._sorted(v, lambda vs: self._ab_sorted(vs, (1, 2)))
+        C, G = self._sorted(v, self._cg_sorted)
+        at = self._atom_sum
+        self.A_lt_v = A + at(v, lambda x, y, V: x * (y < V))
+        self.A_le_v = A + at(v, lambda x, y, V: x * (y <= V))
+        self.B_v = B + at(v, lambda x, y, V: x * x * (y <= V))
+        self.C_v = C + at(v, lambda x, y, V: np.where(y > V, np.maximum(x - y + V, 0.0) ** 2, 0.0))
+        self.G_v = G + at(v, lambda x, y, V: (y > V) * 1.0 - (y - x > V))
+
     def _make_inverse_terms(self):
-        s = self.size
         v = self.v
-        dens = np.zeros_like(v)
-        for k in range(self.phi.size):
-            xk = v / self.phi[k]
-            inside = (xk > self.e[k]) & (xk <= self.e[k + 1])
-            dens += np.where(inside, s.pdf(xk) / (self.phi[k] * xk), 0.0)
-        w_inv = self.w_dv * dens
+        w_inv = self.w_dv * self._densities(v, (-1,))[0]
         w_inv[self._n_cont:] = self._pa / self._xa
-        K = self._atom_sum(v, lambda x, y, V: ((y > V) * 1.0 - (y - x > V)) / x)
         exc = float(np.sum(self._pa * np.maximum(1.0 - self._ya / self._xa, 0.0)))
         if self._cont is not None:
-            it = inv_tail(self._cont)
-            V, lo, hi, ph = self._grid(v)
-            k1 = it.between(np.maximum(lo, V / ph), hi)
-            with np.errstate(divide="ignore"):
-                d = np.where(ph > 1, V / np.where(ph > 1, ph - 1.0, 1.0), np.inf)
-            k2 = it.between(np.maximum(lo, d), hi)
-            K = K + self._wc * (k1 - k2).sum(1)
-            probs = self._between(0, self.e[:-1], self.e[1:])
-            exc += float(np.sum((1 - self.phi).clip(0) * probs))
-        return w_inv, K, exc
+            exc += float(np.sum((1 - self.phi).clip(0) * self._D[0]))
+        return w_inv, self._K(v), exc
+
+    def _K(self, v):
+        r""":math:`K(v) = E[X^{-1}(1\{Y > v\} - 1\{Y - X > v\})]`: the atoms' sum plus
+        :math:`\sum_k E[X^{-1}; X \in W_k(v)]` (full windows and partial pairs as for G)."""
+        K = self._atom_sum(v, lambda x, y, V: ((y > V) * 1.0 - (y - x > V)) / x)
+        if self._cont is None:
+            return K
+        it = inv_tail(self._cont)
+        dinv = self._wc * it.between(self.e[:-1], self.e[1:])
+
+        def fn(vs):
+            f_rng, p1, p2 = self._window_ranges(vs)
+            out = _cover_sums(vs.size, *f_rng, dinv[:, None])[:, 0]
+            for i, _, a, b in self._window_pairs(vs, p1, p2):
+                out += np.bincount(i, self._wc * it.between(a, b), minlength=vs.size)
+            return (out,)
+        return K + self._sorted(v, fn)[0]
