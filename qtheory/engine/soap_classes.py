@@ -48,11 +48,13 @@ from ..laws._reweighted import StepReweighted
 from .soap_exact import (
     _TN,
     MAX_RANK_ERROR,
+    NCHEB,
     BlindRank,
     BlindSOAP,
     ExactResult,
     _age,
     _anchored_edges,
+    _cheb_T,
     _min_mean,
     _old_square,
     blind_rank_function,
@@ -77,8 +79,92 @@ def class_laws(joint) -> tuple[list, np.ndarray, np.ndarray]:
 def class_rank_function(law, policy, y: float, upto: float = 0.0) -> Callable:
     """The blind rank of class ``y``: the Gittins rank of its law, or ``policy.rank(y, a)``."""
     if policy.law_rank == "gittins":
-        return blind_rank_function(types.SimpleNamespace(size=law), policy, upto)
+        fn = blind_rank_function(types.SimpleNamespace(size=law), policy, upto)
+        jump = law.T in law.breakpoints and 0 < law.w1 < law.w0  # a density falling at T
+        return _one_sided(fn, law.T) if jump else fn
     return lambda a: np.asarray(policy.rank(np.full(np.shape(a), y), a), float)
+
+
+#: ages within this relative distance of the threshold are moved to its side of the panel
+SIDE = 1e-14
+
+
+def _one_sided(fn: Callable, T: float) -> Callable:
+    r"""The Gittins rank of a law whose density jumps at :math:`T` jumps there too (a density
+    falling at :math:`T`: just below it the index stops right after :math:`T`, just above it
+    the hazard is lower), so a panel ending at :math:`T` needs the left limit and one starting
+    there the right limit. The interpolant samples panels as rows of ``NCHEB`` ascending
+    Chebyshev-Lobatto ages: an age within ``SIDE`` of :math:`T` in a row's first column is
+    taken at :math:`T(1 + SIDE)`, in its last column at :math:`T(1 - SIDE)` (the rank moves
+    by its slope times :math:`10^{-14} T` there). Any other call is passed on unchanged."""
+
+    def rank(a):
+        a = np.asarray(a, float)
+        if a.ndim != 1 or a.size % NCHEB:
+            return fn(a)
+        rows = a.reshape(-1, NCHEB)
+        if not np.all(rows[:, 0] <= rows[:, -1]):
+            return fn(a)
+        rows = rows.copy()
+        near = np.abs(rows - T) <= SIDE * T
+        rows[:, 0] = np.where(near[:, 0], T * (1 + SIDE), rows[:, 0])
+        rows[:, -1] = np.where(near[:, -1], T * (1 - SIDE), rows[:, -1])
+        return fn(rows.ravel())
+
+    return rank
+
+
+#: a rank interpolant keeping a tail above this (relative) is searched for kinks
+KINK_TAIL = 1e-9
+
+
+def _located_kinks(br: BlindRank, narrow: float = 1e-5) -> list[float]:
+    r"""Ages where the rank has a kink the interpolant could not resolve (the Gittins rank
+    of a law whose density jumps: the index's minimiser switches between a stopping age just
+    after the current age and one beyond the jump, and :math:`r = \min` of two smooth
+    branches there). The interpolant halves its panels down to its finest width around such
+    an age; the smooth neighbours on either side of that cluster of narrow panels are
+    extended (their Chebyshev series, unclipped) and the age where the two extensions meet
+    is found by bisection, to rounding."""
+    it = br.interp
+    e = it.edges
+    w = np.diff(e)
+    small = w < narrow
+    out = []
+    j = 0
+    n = w.size
+    while j < n:
+        if not small[j]:
+            j += 1
+            continue
+        k = j
+        while k + 1 < n and small[k + 1]:
+            k += 1
+        left, right = j - 1, k + 1
+        j = k + 1
+        if left < 0 or right >= n or not (np.isnan(it.anchor[left]) and np.isnan(it.anchor[right])):
+            continue
+
+        def ext(p, u):
+            tau = (2.0 * u - e[p] - e[p + 1]) / (e[p + 1] - e[p])
+            return float(np.sum(it.coef[p] * _cheb_T(np.asarray(tau), NCHEB)))
+
+        a, b = e[left + 1], e[right]
+        fa = ext(left, a) - ext(right, a)
+        fb = ext(left, b) - ext(right, b)
+        if not fa * fb < 0:
+            continue
+        for _ in range(80):
+            m = 0.5 * (a + b)
+            fm = ext(left, m) - ext(right, m)
+            if fm * fa > 0:
+                a, fa = m, fm
+            else:
+                b = m
+            if b - a <= 1e-16 * max(1.0, abs(a)):
+                break
+        out.append(math.exp(0.5 * (a + b)))
+    return out
 
 
 class ClassRanks:
@@ -95,8 +181,14 @@ class ClassRanks:
                 bp = tuple(float(b) for b in np.asarray(policy.age_breakpoints(y), float).ravel())
             except Exception:  # noqa: BLE001 - a user rank without breakpoints
                 bp = ()
-            br = BlindRank(law, class_rank_function(law, policy, y, upto), extra_breaks=bp,
-                           upto=upto)
+            fn = class_rank_function(law, policy, y, upto)
+            br = BlindRank(law, fn, extra_breaks=bp, upto=upto)
+            kinks = []
+            if br.interp_error > KINK_TAIL:
+                kinks = _located_kinks(br)
+                if kinks:
+                    br = BlindRank(law, fn, extra_breaks=(*bp, *kinks), upto=upto)
+            br.rank_kinks = np.asarray(kinks, float)
             if policy.law_rank == "gittins" and br.interp_error > MAX_RANK_ERROR:
                 raise FloatingPointError(
                     f"the Gittins rank of class {y:g} is not resolved (interpolant tail "
@@ -112,6 +204,8 @@ class ClassRanks:
         for br in self.brs:
             sh = br.shape
             lv += [sh.ra, sh.rb]
+            if br.rank_kinks.size:
+                lv.append(br.r(br.rank_kinks))
             pts = np.asarray([b for b in endpoint_refinement(br.size) if br.alo < b < br.hi], float)
             if pts.size:
                 lv.append(br.r(pts))
@@ -178,6 +272,7 @@ class ClassSOAP(BlindSOAP):
             if lv.size:
                 cuts += list(np.log(br.cross(i, lv)))
         cuts += [math.log(b) for b in endpoint_refinement(size) if lo < b < hi]
+        cuts += [math.log(b) for b in br.rank_kinks if br.alo < b < hi]
         cuts = np.unique(np.array(cuts))
         cuts = cuts[(cuts >= ualo) & (cuts <= uhi)]
         keep = np.concatenate([[True], np.diff(cuts) > 1e-12])

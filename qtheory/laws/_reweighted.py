@@ -109,9 +109,29 @@ class StepReweighted(SizeLaw):
             else np.zeros(x.shape)
         below = 0.0
         if self.w0 > 0:
-            below = self.w0 * (np.asarray(b.tail_moment(k, np.minimum(x, t)), float)
-                               - float(b.tail_moment(k, t)))
+            below = self.w0 * self._between(k, np.minimum(x, t))
         return np.maximum(above + below, 0.0) / self.Z
+
+    def _between(self, k: int, c: np.ndarray) -> np.ndarray:
+        r""":math:`E[X^k 1\{c < X \le T\}]` under the base law for :math:`c \le T`: the
+        difference of the tail moments, or, for :math:`c \ge T/2` (where the difference
+        cancels: the truncated law's tail next to its end :math:`T`), 24-point Gauss-Legendre
+        of :math:`x^k f(x)` over :math:`[c, T]` (the base density is smooth there; where it has
+        a breakpoint inside, the difference is kept)."""
+        b, t = self.base, self.T
+        c = np.asarray(c, float)
+        diff = np.asarray(b.tail_moment(k, c), float) - float(b.tail_moment(k, t))
+        near = (c >= 0.5 * t) & (c < t)
+        for bp in np.asarray(b.breakpoints, float):
+            near &= ~((c < bp) & (bp < t))
+        if np.any(near):
+            tg, wg = np.polynomial.legendre.leggauss(24)
+            cn = c[near]
+            h = (t - cn) / 2.0
+            xs = (t + cn)[:, None] / 2.0 + h[:, None] * tg[None, :]
+            diff = np.array(diff, float, copy=True).reshape(c.shape)
+            diff[near] = np.sum(wg * xs**k * np.asarray(b.pdf(xs), float), axis=1) * h
+        return np.where(c < t, np.maximum(diff, 0.0), 0.0)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)
