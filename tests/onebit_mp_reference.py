@@ -70,16 +70,42 @@ class Truncated:
 def structure(c0, c1, T):
     """Checks the rank shapes the formulas need; returns (m, r_1(0)) of class 1."""
     T = mp.mpf(T)
-    a0 = [T * mp.mpf(v) for v in ("0.001", "0.1", "0.4", "0.7", "0.9", "0.99")]
+    a0 = [T * mp.mpf(v) for v in ("0.1", "0.5", "0.9", "0.99")]
     r0 = [one.rank(c0, a) for a in [mp.mpf(0)] + a0]
     if not all(r0[j] >= r0[j + 1] for j in range(len(r0) - 1)):
         raise AssertionError("class 0's rank does not fall")
-    ages = [mp.mpf(0)] + [T * mp.mpf(v) for v in ("0.3", "0.7", "0.99", "1.01", "1.3", "2", "4",
-                                                   "10", "30")]
+    ages = [mp.mpf(0)] + [T * mp.mpf(v) for v in ("0.5", "0.99", "1.01", "1.5", "4", "30")]
     m = one.u_shape(c1, ages)
     if not min(one.rank(c1, a) for a in ages) > r0[0]:
         raise AssertionError("a rank of class 1 is below class 0's top rank")
     return m, one.rank(c1, 0)
+
+
+def t_star(law, m, hi):
+    """The age above ``m`` where the rank climbs back to r(0): the Illinois variant of regula
+    falsi on [m, hi] (the rank is smooth and rising there), to 1e-16 relative."""
+    r0 = one.rank(law, 0)
+    a, b = mp.mpf(m), mp.mpf(hi)
+    fa, fb = one.rank(law, a) - r0, one.rank(law, b) - r0
+    if not (fa < 0 < fb):
+        raise AssertionError("t* is not bracketed by [m, hi]")
+    side = 0
+    for _ in range(60):
+        c = (a * fb - b * fa) / (fb - fa)
+        fc = one.rank(law, c) - r0
+        if fc < 0:
+            a, fa = c, fc
+            if side < 0:
+                fb /= 2
+            side = -1
+        else:
+            b, fb = c, fc
+            if side > 0:
+                fa /= 2
+            side = 1
+        if b - a < mp.mpf("1e-16") * b or fc == 0:
+            break
+    return c
 
 
 def evaluate(base, T, lam, hi, dps: int = 20):
@@ -96,7 +122,7 @@ def _evaluate(base, T, lam, hi):
     p0, p1 = base.cdf(T), base.sf(T)
     m0, s0 = c0.mean_min(1, T), c0.mean_min(2, T)
     m, _ = structure(c0, c1, T)
-    ts = one.t_star(c1, m, hi)
+    ts = t_star(c1, m, hi)
 
     def cond0(x):
         return x + lam * p0 * s0 / (2 * (1 - lam * p0 * m0))
