@@ -170,3 +170,14 @@ def test_user_prediction_rank_per_bit():
                     descriptor="prediction")
     r = generic.evaluate(q, mixed, [0.8])
     assert ROUTE in r.method and r.error[0] < 1e-9 * r.mean[0]
+
+
+def test_a_flat_rank_after_the_jump_declines_the_route():
+    """Exponential sizes with OneBit(1, 0.1, 0.1): class 0's law beyond the threshold is
+    memoryless, its Gittins rank jumps at the threshold and is flat after it, which the piece
+    structure cannot hold (the two resolutions differed by 2e-4): the discretised route is
+    taken instead."""
+    q = qt.MG1(0.5, qt.Exponential(1.0), qt.OneBit(1.0, 0.1, 0.1))
+    with pytest.raises(FloatingPointError, match="flat"):
+        soap_classes.evaluate(q, CG, [0.5])
+    assert ROUTE not in generic.evaluate(q, CG, [0.5]).method

@@ -129,7 +129,26 @@ def _one_sided(fn: Callable, T: float) -> Callable:
         rows[:, -1] = np.where(near[:, -1], T * (1 - SIDE), rows[:, -1])
         return fn(rows.ravel())
 
+    rank.jumps_at = T
     return rank
+
+
+def _check_rising(br: BlindRank, samples: int = 64) -> None:
+    r"""Raises ``FloatingPointError`` where a rising piece of the rank is flat somewhere
+    (checked at ``samples`` log-spaced ages inside each rising piece). The piece structure of
+    :class:`~qtheory.engine.soap_exact.BlindRank` takes a rising piece to rise strictly (its
+    running maximum is the rank there, :math:`c(R(x)) = x`), but after a jump at the threshold
+    the rank may be flat: with exponential sizes the class law beyond the threshold is
+    memoryless and its Gittins rank constant (``OneBit(1, 0.1, 0.1)`` at load 0.5: the two
+    resolutions then differed by 2e-4)."""
+    sh = br.shape
+    for k in range(sh.ua.size):
+        if sh.dirn[k] <= 0:
+            continue
+        u = np.linspace(sh.ua[k], sh.ub[k], samples + 2)[1:-1]
+        v = br.interp(u)
+        if not np.all(np.diff(v) > 1e-12 * np.maximum(np.abs(v[1:]), np.abs(v[:-1]))):
+            raise FloatingPointError("a rising piece of the rank is flat in places (after a jump)")
 
 
 #: a rank interpolant keeping a tail above this (relative) is searched for kinks
@@ -207,6 +226,8 @@ class ClassRanks:
                 if kinks:
                     br = BlindRank(law, fn, extra_breaks=(*bp, *kinks), upto=upto)
             br.rank_kinks = np.asarray(kinks, float)
+            if getattr(fn, "jumps_at", None) is not None:
+                _check_rising(br)
             if policy.law_rank == "gittins" and br.interp_error > MAX_RANK_ERROR:
                 raise FloatingPointError(
                     f"the Gittins rank of class {y:g} is not resolved (interpolant tail "
