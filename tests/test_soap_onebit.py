@@ -172,12 +172,18 @@ def test_user_prediction_rank_per_bit():
     assert ROUTE in r.method and r.error[0] < 1e-9 * r.mean[0]
 
 
-def test_a_flat_rank_after_the_jump_declines_the_route():
-    """Exponential sizes with OneBit(1, 0.1, 0.1): class 0's law beyond the threshold is
-    memoryless, its Gittins rank jumps at the threshold and is flat after it, which the piece
-    structure cannot hold (the two resolutions differed by 2e-4): the discretised route is
-    taken instead."""
-    q = qt.MG1(0.5, qt.Exponential(1.0), qt.OneBit(1.0, 0.1, 0.1))
+@pytest.mark.parametrize("T", [1.0, 50.0])
+def test_a_rising_rank_flat_in_places_declines_the_route(T):
+    """Exponential sizes with OneBit(T, 0.1, 0.1). T = 1: class 0's law beyond the threshold
+    is memoryless, its Gittins rank jumps at the threshold and is flat after it, which the
+    piece structure cannot hold (the two resolutions differed by 2e-4). T = 50: class 1's rank
+    rises by rounding-level amounts below age 14 and ties with class 0's there (the route gave
+    5.856 +- 0.01 where every work-conserving age-based policy has E[T] = 5). The discretised
+    route is taken instead."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.OneBit(T, 0.1, 0.1))
     with pytest.raises(FloatingPointError, match="flat"):
-        soap_classes.evaluate(q, CG, [0.5])
-    assert ROUTE not in generic.evaluate(q, CG, [0.5]).method
+        soap_classes.evaluate(q, CG, [0.8])
+    r = generic.evaluate(q, CG, [0.8])
+    assert ROUTE not in r.method
+    if T == 50.0:  # an M/M/1 in effect: E[T] = 1/(1 - 0.8)
+        assert abs(r.mean[0] - 5.0) <= r.error[0]
