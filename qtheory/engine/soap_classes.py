@@ -49,7 +49,9 @@ there (handled, :func:`_one_sided`); just below the threshold the index's stoppi
 the threshold, where :func:`~qtheory.engine.soap_exact.gittins_rank` subtracts close tails
 (its short-quantum quadrature stops at the law's breakpoints): resolved on LogNormal(1)
 (``OneBit(1, 0.1, 0.2)``: 3.60053738 +- 1.3e-8, below PSPJF 4.1410 and Gittins 4.1264, and
-within the simulator's interval), not on Pareto(2.5) or Weibull(0.5) with the same bit.
+within the simulator's interval), not on Pareto(2.5) or Weibull(0.5) with the same bit. Also
+declined: a rising class rank that is flat to rounding after its jump or where another
+class's rank is flat at the same value (:func:`_check_rising`; Exp sizes with informative bits).
 """
 
 from __future__ import annotations
