@@ -74,7 +74,6 @@ from .soap_exact import (
     ExactResult,
     _age,
     _anchored_edges,
-    _cheb_T,
     _min_mean,
     _old_square,
     blind_rank_function,
@@ -182,59 +181,6 @@ def _check_rising(brs: list[BlindRank], jumps: list[bool]) -> None:
                     "a rising piece of the rank is flat in places, tied with another class's")
 
 
-#: a rank interpolant keeping a tail above this (relative) is searched for kinks
-KINK_TAIL = 1e-9
-
-
-def _located_kinks(br: BlindRank, narrow: float = 1e-5) -> list[float]:
-    r"""Ages where the rank has a kink the interpolant could not resolve (the Gittins rank
-    of a law whose density jumps: the index's minimiser switches between a stopping age just
-    after the current age and one beyond the jump, and :math:`r = \min` of two smooth
-    branches there). The interpolant halves its panels down to its finest width around such
-    an age; the smooth neighbours on either side of that cluster of narrow panels are
-    extended (their Chebyshev series, unclipped) and the age where the two extensions meet
-    is found by bisection, to rounding."""
-    it = br.interp
-    e = it.edges
-    w = np.diff(e)
-    small = w < narrow
-    out = []
-    j = 0
-    n = w.size
-    while j < n:
-        if not small[j]:
-            j += 1
-            continue
-        k = j
-        while k + 1 < n and small[k + 1]:
-            k += 1
-        left, right = j - 1, k + 1
-        j = k + 1
-        if left < 0 or right >= n or not (np.isnan(it.anchor[left]) and np.isnan(it.anchor[right])):
-            continue
-
-        def ext(p, u):
-            tau = (2.0 * u - e[p] - e[p + 1]) / (e[p + 1] - e[p])
-            return float(np.sum(it.coef[p] * _cheb_T(np.asarray(tau), NCHEB)))
-
-        a, b = e[left + 1], e[right]
-        fa = ext(left, a) - ext(right, a)
-        fb = ext(left, b) - ext(right, b)
-        if not fa * fb < 0:
-            continue
-        for _ in range(80):
-            m = 0.5 * (a + b)
-            fm = ext(left, m) - ext(right, m)
-            if fm * fa > 0:
-                a, fa = m, fm
-            else:
-                b = m
-            if b - a <= 1e-16 * max(1.0, abs(a)):
-                break
-        out.append(math.exp(0.5 * (a + b)))
-    return out
-
-
 class ClassRanks:
     """The blind ranks of every (non-empty) class, with the classes' laws and probabilities."""
 
@@ -252,12 +198,6 @@ class ClassRanks:
                 bp = ()
             fn = class_rank_function(law, policy, y, upto)
             br = BlindRank(law, fn, extra_breaks=bp, upto=upto)
-            kinks = []
-            if br.interp_error > KINK_TAIL:
-                kinks = _located_kinks(br)
-                if kinks:
-                    br = BlindRank(law, fn, extra_breaks=(*bp, *kinks), upto=upto)
-            br.rank_kinks = np.asarray(kinks, float)
             jumps.append(getattr(fn, "jumps_at", None) is not None)
             if policy.law_rank == "gittins" and br.interp_error > MAX_RANK_ERROR:
                 raise FloatingPointError(
@@ -275,8 +215,6 @@ class ClassRanks:
         for br in self.brs:
             sh = br.shape
             lv += [sh.ra, sh.rb]
-            if br.rank_kinks.size:
-                lv.append(br.r(br.rank_kinks))
             pts = np.asarray([b for b in endpoint_refinement(br.size) if br.alo < b < br.hi], float)
             if pts.size:
                 lv.append(br.r(pts))
@@ -343,7 +281,6 @@ class ClassSOAP(BlindSOAP):
             if lv.size:
                 cuts += list(np.log(br.cross(i, lv)))
         cuts += [math.log(b) for b in endpoint_refinement(size) if lo < b < hi]
-        cuts += [math.log(b) for b in br.rank_kinks if br.alo < b < hi]
         cuts = np.unique(np.array(cuts))
         cuts = cuts[(cuts >= ualo) & (cuts <= uhi)]
         keep = np.concatenate([[True], np.diff(cuts) > 1e-12])
