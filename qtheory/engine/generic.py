@@ -112,7 +112,7 @@ from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoin
 from ..policies import Policy
 from . import _soap_discrete as K
 from . import gittins as _gittins
-from . import rank_tables, soap_conditional, soap_exact, soap_factor, soap_size, soap_sweep
+from . import rank_tables, soap_classes, soap_conditional, soap_exact, soap_factor, soap_size, soap_sweep
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -468,6 +468,15 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
                                  "functions' measured error)")
         except FloatingPointError:
             pass
+    if soap_classes.supported(model, policy):  # one-bit advice on a continuous size law
+        try:
+            r = soap_classes.evaluate(model, policy, lams)
+            return GenericResult(r.mean, r.error, False,
+                                 "generic SOAP evaluator on the law itself (a blind rank per bit "
+                                 "on one-bit advice; error: two quadrature resolutions and the rank "
+                                 "interpolants)")
+        except FloatingPointError:
+            pass
     return evaluate_discretised(model, policy, lams, resolution)
 
 
@@ -546,6 +555,11 @@ def response_time(model, policy: Policy, x, y=None):
             return soap_size.conditional(model, policy, np.atleast_1d(np.asarray(x, float)))
         except FloatingPointError:
             pass
+    if soap_classes.supported(model, policy) and y is not None:
+        try:
+            return soap_classes.conditional(model, policy, x, y)
+        except FloatingPointError:
+            pass
     dj, exact = discretise(model, policy.descriptor, 2 * RESOLUTION)
     _, cond, (xs, ds) = _evaluate_discrete(policy, dj, np.array([model.arrival_rate]), snap=exact)
     x = np.atleast_1d(np.asarray(x, float))
@@ -582,6 +596,11 @@ def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
     if soap_size.supported(model, policy):
         try:
             return soap_size.slowdown(model, policy)[0]
+        except FloatingPointError:
+            pass
+    if soap_classes.supported(model, policy):
+        try:
+            return soap_classes.slowdown(model, policy)[0]
         except FloatingPointError:
             pass
     lam = np.array([model.arrival_rate])

@@ -1,0 +1,147 @@
+r"""An independent reference for ConditionalGittins with a perfect bit of advice
+(:math:`Y = 1\{X > T\}`) on LogNormal sizes (mpmath, 30 digits): the two class laws
+:math:`X \mid X \le T` and :math:`X \mid X > T` written out from the LogNormal's closed forms,
+their Gittins ranks by the direct maximisation of ``gittins_mp_reference.index``, and the SOAP
+integrals of the two classes. Nothing here imports the library.
+
+**The ranks** (checked on grids of ages, :func:`structure`). Class 0's rank falls on
+:math:`[0, T]` (its hazard rises to infinity at :math:`T`); class 1's rank falls on
+:math:`[0, m]` and rises after it to infinity, and every rank of class 1 is above every rank
+of class 0. Let :math:`t^* > m` be the age where class 1's rank climbs back to its value at 0.
+
+**The SOAP integrals** (``docs/soap_predictions.md``; new jobs count while their rank is
+strictly below the tagged job's worst future rank, old jobs while it is at most it), with
+:math:`p_b = P(Y = b)`, :math:`m_0 = E_0[X]`, :math:`s_0 = E_0[X^2]`:
+
+* class 0, size :math:`x`: worst future rank :math:`r_0(0)`; no new job overtakes (class 0
+  starts at :math:`r_0(0)`, class 1 above it), the old class-0 jobs count whole, the old
+  class-1 jobs not at all: :math:`E[T \mid x, 0] = x + \lambda p_0 s_0 / (2(1 - \lambda p_0
+  m_0))` (a preemptive top-priority FCFS class);
+* class 1, :math:`x \le t^*`: worst future rank :math:`r_1(0)` from every age; new class-0
+  jobs count whole, new class-1 jobs not at all, old class-1 jobs up to age :math:`t^*`:
+  :math:`E[T \mid x, 1] = x/(1 - \lambda p_0 m_0) + \lambda S_2 / (2 (1 - \lambda N_0)(1 -
+  \lambda p_0 m_0))`, :math:`N_0 = p_0 m_0 + p_1 E_1[\min(X, t^*)]`,
+  :math:`S_2 = p_0 s_0 + p_1 E_1[\min(X, t^*)^2]`;
+* class 1, :math:`x > t^*`: worst future rank :math:`r_1(x)` from every age, everything of
+  class 0 and of class 1 up to age :math:`x` counts: :math:`E[T \mid x, 1] = x/(1 - \bar\rho) +
+  \lambda S_2/(2(1 - \bar\rho)^2)`, :math:`\bar\rho = \lambda(p_0 m_0 + p_1 E_1[\min(X, x)])`,
+  :math:`S_2 = p_0 s_0 + p_1 E_1[\min(X, x)^2]`.
+
+:math:`E[T]` and :math:`E[T/X]` are the integrals of these over the class laws (``mpmath.quad``).
+"""
+
+from __future__ import annotations
+
+import gittins_mp_reference as one
+import mpmath as mp
+
+mp.mp.dps = 30
+
+
+class Truncated:
+    """The law of X given lo < X <= hi for a base law with closed forms (mpmath)."""
+
+    def __init__(self, base, lo, hi):
+        self.b = base
+        self.lo = mp.mpf(lo)
+        self.hi = mp.mpf(hi) if hi != mp.inf else mp.inf
+        self.mass = base.cdf(self.hi) - base.cdf(self.lo) if self.hi != mp.inf else base.sf(self.lo)
+
+    def sf(self, x):
+        if x >= self.hi:
+            return mp.mpf(0)
+        top = self.b.sf(self.hi) if self.hi != mp.inf else 0
+        return (self.b.sf(max(x, self.lo)) - top) / self.mass
+
+    def cdf(self, x):
+        return 1 - self.sf(x)
+
+    def pdf(self, x):
+        return self.b.pdf(x) / self.mass if self.lo < x <= self.hi else mp.mpf(0)
+
+    def partial(self, k, x):
+        c = min(max(mp.mpf(x), self.lo), self.hi)
+        return (self.b.partial(k, c) - self.b.partial(k, self.lo)) / self.mass
+
+    def mean_min(self, k, x):
+        return self.partial(k, x) + mp.mpf(x) ** k * self.sf(x)
+
+
+def structure(c0, c1, T):
+    """Checks the rank shapes the formulas need; returns (m, r_1(0)) of class 1."""
+    T = mp.mpf(T)
+    a0 = [T * mp.mpf(v) for v in ("0.1", "0.5", "0.9", "0.99")]
+    r0 = [one.rank(c0, a) for a in [mp.mpf(0)] + a0]
+    if not all(r0[j] >= r0[j + 1] for j in range(len(r0) - 1)):
+        raise AssertionError("class 0's rank does not fall")
+    ages = [mp.mpf(0)] + [T * mp.mpf(v) for v in ("0.5", "0.99", "1.01", "1.5", "4", "30")]
+    m = one.u_shape(c1, ages)
+    if not min(one.rank(c1, a) for a in ages) > r0[0]:
+        raise AssertionError("a rank of class 1 is below class 0's top rank")
+    return m, one.rank(c1, 0)
+
+
+def t_star(law, m, hi):
+    """The age above ``m`` where the rank climbs back to r(0): the Illinois variant of regula
+    falsi on [m, hi] (the rank is smooth and rising there), to 1e-16 relative."""
+    r0 = one.rank(law, 0)
+    a, b = mp.mpf(m), mp.mpf(hi)
+    fa, fb = one.rank(law, a) - r0, one.rank(law, b) - r0
+    if not (fa < 0 < fb):
+        raise AssertionError("t* is not bracketed by [m, hi]")
+    side = 0
+    for _ in range(60):
+        c = (a * fb - b * fa) / (fb - fa)
+        fc = one.rank(law, c) - r0
+        if fc < 0:
+            a, fa = c, fc
+            if side < 0:
+                fb /= 2
+            side = -1
+        else:
+            b, fb = c, fc
+            if side > 0:
+                fa /= 2
+            side = 1
+        if b - a < mp.mpf("1e-16") * b or fc == 0:
+            break
+    return c
+
+
+def evaluate(base, T, lam, hi, dps: int = 20):
+    """(E[T], E[T/X], t*, E[T | x, 0], E[T | x, 1]) of ConditionalGittins with the perfect bit
+    at threshold ``T``, at ``dps`` digits (20: 5 digits beyond the doubles compared with)."""
+    with mp.workdps(dps):
+        return _evaluate(base, T, lam, hi)
+
+
+def _evaluate(base, T, lam, hi):
+    lam = mp.mpf(lam)
+    T = mp.mpf(T)
+    c0, c1 = Truncated(base, 0, T), Truncated(base, T, mp.inf)
+    p0, p1 = base.cdf(T), base.sf(T)
+    m0, s0 = c0.mean_min(1, T), c0.mean_min(2, T)
+    m, _ = structure(c0, c1, T)
+    ts = t_star(c1, m, hi)
+
+    def cond0(x):
+        return x + lam * p0 * s0 / (2 * (1 - lam * p0 * m0))
+
+    n0 = p0 * m0 + p1 * c1.mean_min(1, ts)
+    s2 = p0 * s0 + p1 * c1.mean_min(2, ts)
+    bg = 1 - lam * p0 * m0
+
+    def cond1(x):
+        if x <= ts:
+            return x / bg + lam * s2 / (2 * (1 - lam * n0) * bg)
+        rb = lam * (p0 * m0 + p1 * c1.mean_min(1, x))
+        S2 = p0 * s0 + p1 * c1.mean_min(2, x)
+        return x / (1 - rb) + lam * S2 / (2 * (1 - rb) ** 2)
+
+    pts0 = [mp.mpf(0), T * mp.mpf("1e-3"), T / 10, T]
+    pts1 = [T, ts, 2 * ts, 5 * ts, 20 * ts, 100 * ts, 1000 * ts, mp.inf]
+    mean = p0 * mp.quad(lambda x: cond0(x) * c0.pdf(x), pts0) \
+        + p1 * mp.quad(lambda x: cond1(x) * c1.pdf(x), pts1)
+    slow = p0 * mp.quad(lambda x: cond0(x) / x * c0.pdf(x), pts0) \
+        + p1 * mp.quad(lambda x: cond1(x) / x * c1.pdf(x), pts1)
+    return mean, slow, ts, cond0, cond1
