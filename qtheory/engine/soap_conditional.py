@@ -113,6 +113,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..laws._quadrature import size_range
+from . import _conditional_structure as _structure
 from ._conditional_kernels import Compiled
 from .soap_exact import _FULLW, _TN, NCHEB, PiecewiseCheb, adaptive_cheb, adaptive_cheb_pair, cumulative_weights
 
@@ -642,9 +643,10 @@ class LevelCalc:
                                     np.full(self.lr0.edges.size - 1, np.nan), tol=1e-9,
                                     min_width=1e-2, max_panels=2000)
         self.r0_tail = t0
-        if np.any(np.diff(self.lr0.values.ravel()) < 0):
-            raise FloatingPointError("r(y, 0) is not increasing in y")
         self.uylo, self.uyhi = ulo, uhi
+        # r(y, 0) or m(y) not increasing in y: the level sets are unions of intervals
+        # (:mod:`qtheory.engine._conditional_structure`)
+        self.general = not _structure.monotone(self)
 
     def _inv(self, f, l):
         """log y where the increasing interpolant ``f`` (log rank against log y) reaches
@@ -685,7 +687,8 @@ def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False):
     per ``lc``), or (``exact``) each computed on the conditional law built at its prediction
     (:func:`node_values_exact`)."""
     L = np.asarray(L, float)
-    uA, wA, uB, wB = level_nodes(lc, L)
+    nodes = _structure.general_level_nodes if getattr(lc, "general", False) else level_nodes
+    uA, wA, uB, wB = nodes(lc, L)
     if exact:
         phi, s2a, s2b = node_values_exact(lc, L, uA, uB)
     else:
@@ -781,9 +784,14 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
     # below 1e-10 E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
     l_lo = max(float(np.exp(lc.lr0(np.array([lc.uylo]))[0])), 1e-10 * float(lc.size.mean))
     l_hi = float(np.exp(lc.lr0(np.array([lc.uyhi]))[0])) * 1.01
+    if getattr(lc, "general", False):
+        l_lo, l_hi = _structure.level_range(lc, 1e-10 * float(lc.size.mean))
     ulo, uhi = math.log(l_lo), math.log(l_hi)
     n = max(2, math.ceil((uhi - ulo) / width))
     lo = np.linspace(ulo, uhi, n + 1)
+    if getattr(lc, "general", False):  # the kinks of the level functions as panel edges
+        crit = np.log(_structure.critical_levels(lc))
+        lo = np.unique(np.concatenate([lo, crit[(crit > ulo + 1e-6) & (crit < uhi - 1e-6)]]))
     hi, lo = lo[1:], lo[:-1]
 
     # the tolerance is relative to each panel's values, but at least to ``floor`` times the
@@ -796,7 +804,10 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
         Nv, Sv = level_values(lc, np.exp(un.ravel()), exact=exact)
         return Nv.reshape(un.shape), Sv.reshape(un.shape), fN, fS
 
-    edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-3, 2000)
+    general = getattr(lc, "general", False)
+    edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-9 if general else 1e-3, 2000)
+    if general:
+        worst = _structure.wide_panels_tail(edges, Nt, St, fN, fS)
     nan = np.full(edges.size - 1, np.nan)
     Ni = PiecewiseCheb(edges, nan, Nt)
     Si = PiecewiseCheb(edges, nan, St)

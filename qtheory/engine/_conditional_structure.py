@@ -1,0 +1,280 @@
+r"""The level sets of ConditionalGittins in the prediction as unions of intervals
+(:mod:`qtheory.engine.soap_conditional`).
+
+The level functions integrate over the predictions :math:`y` of three kinds
+(``docs/soap_predictions.md``, sections 3-5): the head, where the rank at age 0 is at most the
+level, :math:`r(y, 0) \le \ell` (the new work :math:`E[\min(X, C_y)]` and its square), the old
+intervals, where :math:`m(y) < \ell < r(y, 0)` with :math:`m` the minimal rank
+(:math:`E[((\min(X, C_y) - B_y)^+)^2]`), and nothing else. Where :math:`r(y, 0)` and
+:math:`m(y)` are increasing in :math:`y` these are the intervals :math:`[y_{lo}, y_0(\ell)]`
+and :math:`[y_0(\ell), y_1(\ell)]` (:func:`~qtheory.engine.soap_conditional.level_nodes`).
+In general (Weibull(2) sizes with exponential predictions: :math:`m(y)`, the inverse hazard at
+the truncation end, falls with :math:`y`, and :math:`r(y, 0) \to 2/\pi` as :math:`y \to 0`, so
+every level in :math:`(m, 2/\pi)` has old work from the smallest predictions on) each set is a
+union of intervals whose ends are the crossings :math:`\log r(y, 0) = \log \ell` and
+:math:`\log m(y) = \log \ell`, located on the adaptive Chebyshev interpolants of both in
+:math:`\log y` (sign changes on 16 points a panel, then bisection on the interpolant to
+rounding).
+
+Each interval gets the rules of the monotone case at each of its ends: the head's Gauss-Legendre
+panels graded (ratio ``head_ratio``) towards an end where :math:`r(y, 0)` crosses the level
+(the new work's integrand jumps to 0 there); an old interval ending where :math:`m(y)` crosses
+the level (the interval :math:`[B, C)` shrinks to the hazard's peak, its integrand vanishes
+like a power 3/2) integrates in :math:`|\log(y / y_1)| = s^2` from that end, its panels
+graded (ratio ``tip_ratio``) towards the other end; otherwise log-panels graded towards the end
+where :math:`r(y, 0)` crosses. An interval with two ends of the same kind is split at its
+middle and each half takes the rule of its own end.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: points per interpolant panel on which the crossings are bracketed
+_SAMPLE = 16
+#: a change of log r(y, 0) or log m(y) between neighbouring interpolant nodes below this counts
+#: as rounding (the rank at age 0 is computed to about 1e-12 relative where it is flat in y)
+MONOTONE_NOISE = 1e-9
+
+
+def _gl01(order: int):
+    t, w = np.polynomial.legendre.leggauss(order)
+    return (t + 1.0) / 2.0, w / 2.0
+
+
+def monotone(lc) -> bool:
+    """Whether log r(y, 0) and log m(y) are non-decreasing in y on their interpolants' nodes (up
+    to :data:`MONOTONE_NOISE`): then the level sets are the two intervals of the monotone
+    rules."""
+    for P in (lc.lr0, lc.lm):
+        if np.any(np.diff(np.asarray(P.values, float).ravel()) < -MONOTONE_NOISE):
+            return False
+    return True
+
+
+def _sample(P, ulo: float, uhi: float) -> tuple[np.ndarray, np.ndarray]:
+    """The interpolant ``P`` (of u = log y) at :data:`_SAMPLE` points a panel, on [ulo, uhi]."""
+    e = np.asarray(P.edges, float)
+    s = np.linspace(0.0, 1.0, _SAMPLE + 1)[:-1]
+    g = (e[:-1, None] + (e[1:] - e[:-1])[:, None] * s[None, :]).ravel()
+    g = np.concatenate([g, [e[-1]]])
+    g = np.clip(g, ulo, uhi)
+    return g, P(g)
+
+
+def crossings(P, ll: np.ndarray, ulo: float, uhi: float) -> tuple[np.ndarray, np.ndarray]:
+    """All u in (ulo, uhi) where the interpolant ``P`` crosses ``ll[i]``: (level index, u),
+    bracketed on the sample points and bisected on ``P`` to rounding."""
+    g, v = _sample(P, ulo, uhi)
+    above = v[None, :] > ll[:, None]
+    li, gi = np.nonzero(above[:, 1:] != above[:, :-1])
+    lo, hi = g[gi], g[gi + 1]
+    up = above[li, gi]  # P above the level at lo: the root is where it falls below
+    target = ll[li]
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        fa = P(mid) > target
+        go_right = fa == up
+        lo, hi = np.where(go_right, mid, lo), np.where(go_right, hi, mid)
+    return li, 0.5 * (lo + hi)
+
+
+def level_range(lc, floor: float) -> tuple[float, float]:
+    """The levels below which no prediction has work (the smallest of r(y, 0) and m(y),
+    at least ``floor``) and above which every prediction's whole size is new work (the largest
+    r(y, 0), times 1.01)."""
+    _, v0 = _sample(lc.lr0, lc.uylo, lc.uyhi)
+    _, vm = _sample(lc.lm, lc.uylo, lc.uyhi)
+    lo = max(float(np.exp(min(v0.min(), vm.min()))), floor)
+    return lo, float(np.exp(v0.max())) * 1.01
+
+
+def segments(lc, L: np.ndarray):
+    """The head and old-interval pieces of each level: lists of (level index, a, b, special
+    end) in u = log y, the special end 'a', 'b' or '' (see the module docstring), with the
+    kind of rule: ('head', ...) graded towards the special end; ('tip', ...) the s^2 rule from
+    the special end; ('log', ...) log-panels graded towards the special end."""
+    L = np.asarray(L, float)
+    ll = np.log(L)
+    ulo, uhi = float(lc.uylo), float(lc.uyhi)
+    ir, ur = crossings(lc.lr0, ll, ulo, uhi)
+    im, um = crossings(lc.lm, ll, ulo, uhi)
+    pts = [[] for _ in range(L.size)]
+    for i, u in zip(ir, ur):
+        pts[i].append((float(u), "r"))
+    for i, u in zip(im, um):
+        pts[i].append((float(u), "m"))
+    heads, olds = [], []
+    for i in range(L.size):
+        b = [(ulo, "e")] + sorted(pts[i]) + [(uhi, "e")]
+        # the state of each segment between consecutive breakpoints, at its middle
+        mids = np.array([0.5 * (b[j][0] + b[j + 1][0]) for j in range(len(b) - 1)])
+        r0 = lc.lr0(mids)
+        m = lc.lm(mids)
+        state = np.where(r0 <= ll[i], 1, np.where(m < ll[i], 2, 0))
+        j = 0
+        while j < len(mids):
+            k = j
+            while k + 1 < len(mids) and state[k + 1] == state[j]:
+                k += 1
+            (a, ka), (bb, kb) = b[j], b[k + 1]
+            if bb > a and state[j] == 1:
+                heads.extend(_split(i, a, bb, ka == "r", kb == "r", "head"))
+            elif bb > a and state[j] == 2:
+                if ka == "m" or kb == "m":
+                    olds.extend(_split(i, a, bb, ka == "m", kb == "m", "tip"))
+                else:
+                    for p in _split(i, a, bb, ka == "r", kb == "r", "log"):
+                        olds.extend(_chop(p))
+            j = k + 1
+    return heads, olds
+
+
+def _split(i: int, a: float, b: float, sa: bool, sb: bool, kind: str):
+    """One interval with special ends ``sa``, ``sb``: two halves where both are special."""
+    if sa and sb:
+        mid = 0.5 * (a + b)
+        return [(kind, i, a, mid, "a"), (kind, i, mid, b, "b")]
+    if sa:
+        return [(kind, i, a, b, "a")]
+    if sb or kind == "head":
+        # (the head without a crossing: graded towards the top end, as the monotone rule)
+        return [(kind, i, a, b, "b")]
+    return [(kind, i, a, b, "a")]
+
+
+#: the longest log-panel piece of an old interval without a tip (in log y): a longer one is cut,
+#: the part next to its special end keeps the graded rule, the rest takes uniform pieces
+CHOP = 3.0
+
+
+def _chop(p):
+    """Cut a 'log' piece longer than :data:`CHOP` (see there)."""
+    kind, i, a, b, end = p
+    if b - a <= CHOP:
+        return [p]
+    if end == "a":
+        first, rest = (kind, i, a, a + CHOP, "a"), (a + CHOP, b)
+    else:
+        first, rest = (kind, i, b - CHOP, b, "b"), (a, b - CHOP)
+    n = int(np.ceil((rest[1] - rest[0]) / CHOP))
+    e = np.linspace(rest[0], rest[1], n + 1)
+    return [first] + [("plain", i, float(e[j]), float(e[j + 1]), "") for j in range(n)]
+
+
+def _fraction_rule(n: int, ratio: float, order: int):
+    """Gauss-Legendre panels on [0, 1], ``n`` panels whose widths shrink by ``ratio`` from 1
+    towards 0 (ratio > 1: the finest at 0): nodes and weights."""
+    t, w = _gl01(order)
+    rel = float(ratio) ** np.arange(n)  # panel widths from 0 up: ratio < 1 shrinks them
+    rel = rel / rel.sum()
+    pe = np.concatenate([[0.0], np.cumsum(rel)])[:-1]
+    x = (pe[:, None] + rel[:, None] * t[None, :]).ravel()
+    wx = (rel[:, None] * w[None, :]).ravel()
+    return x, wx
+
+
+def _piece_rule(lc, kind: str, a: float, b: float, end: str):
+    """Nodes (u = log y) and weights (in y) of one piece."""
+    if kind == "head":
+        # widths in the ratio head_ratio from the special end: finest there
+        x, wx = _fraction_rule(lc.n_head, lc.head_ratio, lc.order)
+        span = b - a
+        u = b - span * x if end == "b" else a + span * x
+        return u, span * wx * np.exp(u)
+    if kind == "tip":
+        # s from the tip (the special end), |u - tip| = s^2, panels shrinking by tip_ratio
+        # towards the other end (as the monotone rule)
+        x, wx = _fraction_rule(lc.n_tip, lc.tip_ratio, lc.order)
+        smax = np.sqrt(max(b - a, 0.0))
+        s, ws = smax * x, smax * wx
+        u = b - s * s if end == "b" else a + s * s
+        return u, ws * 2.0 * s * np.exp(u)
+    # log panels, finest at the special end (widths in the ratio 1/tip_ratio from it), or equal
+    x, wx = _fraction_rule(lc.n_tip, 1.0 if kind == "plain" else 1.0 / lc.tip_ratio, lc.order)
+    span = b - a
+    u = a + span * x if end == "a" else b - span * x
+    return u, span * wx * np.exp(u)
+
+
+def _assemble(lc, pieces, nl: int, per: int):
+    """Pad the pieces' rules into (levels, pieces * per) arrays (zero weights where a level
+    has fewer pieces)."""
+    cnt = np.zeros(nl, int)
+    for p in pieces:
+        cnt[p[1]] += 1
+    K = max(1, int(cnt.max()) if cnt.size else 1)
+    U = np.full((nl, K * per), float(lc.uylo))
+    W = np.zeros((nl, K * per))
+    pos = np.zeros(nl, int)
+    for kind, i, a, b, end in pieces:
+        u, w = _piece_rule(lc, kind, a, b, end)
+        s = pos[i] * per
+        U[i, s:s + per], W[i, s:s + per] = u, w
+        pos[i] += 1
+    return U, W
+
+
+def general_level_nodes(lc, L: np.ndarray):
+    """The y-rules of the level functions at the levels ``L`` on the unions of intervals (module
+    docstring): head nodes ``uA`` (log y) and weights ``wA`` (in y), old-interval nodes ``uB``
+    and weights ``wB``, as :func:`~qtheory.engine.soap_conditional.level_nodes`."""
+    L = np.atleast_1d(np.asarray(L, float))
+    heads, olds = segments(lc, L)
+    uA, wA = _assemble(lc, heads, L.size, lc.n_head * lc.order)
+    uB, wB = _assemble(lc, olds, L.size, lc.n_tip * lc.order)
+    return uA, wA, uB, wB
+
+
+def critical_levels(lc) -> np.ndarray:
+    """The levels where the level sets change their number of intervals: the values of
+    r(y, 0) and m(y) at the ends of the prediction range and at their interior local extremes
+    (golden-section search on the interpolants; changes below :data:`MONOTONE_NOISE` count as
+    flat). The level functions have kinks there: their interpolants take them as panel edges."""
+    out = []
+    g_ = (np.sqrt(5.0) - 1.0) / 2.0
+    for P in (lc.lr0, lc.lm):
+        g, v = _sample(P, lc.uylo, lc.uyhi)
+        out.extend([v[0], v[-1]])
+        d = np.diff(v)
+        sgn = np.where(d > MONOTONE_NOISE, 1, np.where(d < -MONOTONE_NOISE, -1, 0))
+        nz = np.nonzero(sgn)[0]
+        for j0, j1 in zip(nz[:-1], nz[1:]):
+            if sgn[j0] == sgn[j1]:
+                continue
+            # an extreme between g[j0] and g[j1 + 1]: golden section (maximum where rising first)
+            s = float(sgn[j0])
+            a, b = g[j0], g[j1 + 1]
+            for _ in range(80):
+                c1, c2 = b - g_ * (b - a), a + g_ * (b - a)
+                if s * P(np.array([c1]))[0] >= s * P(np.array([c2]))[0]:
+                    b = c2
+                else:
+                    a = c1
+            out.append(float(P(np.array([0.5 * (a + b)]))[0]))
+    v = np.unique(np.array(out))
+    # extremes closer than 1e-6 (in log) are one (the minimal rank's interpolant is accurate to
+    # about 1e-9: where it is flat its rounding makes extremes of no consequence)
+    keep = np.concatenate([[True], np.diff(v) > 1e-6])
+    return np.exp(v[keep])
+
+
+#: panels of the level interpolants narrower than this (in log l) are the ones that close in on
+#: a critical level (:func:`critical_levels`), where the level functions have square-root
+#: kinks; their tails do not converge and are left out of the interpolation error
+NARROW = 1e-6
+
+
+def wide_panels_tail(edges, Nt, St, fN: float, fS: float) -> float:
+    """The largest of the last three Chebyshev coefficients of the level interpolants ``Nt``,
+    ``St`` (values at each panel's points) relative to the panel's scale (floored at ``fN``,
+    ``fS``), over the panels at least :data:`NARROW` wide."""
+    from .soap_exact import _VINV
+
+    wide = np.diff(np.asarray(edges, float)) >= NARROW
+    out = 0.0
+    for v, floor in ((np.asarray(Nt)[wide], fN), (np.asarray(St)[wide], fS)):
+        if v.size:
+            c = v @ _VINV.T
+            sc = np.maximum(np.max(np.abs(v), axis=1), floor)
+            out = max(out, float(np.max(np.max(np.abs(c[:, -3:]), axis=1) / sc)))
+    return out
