@@ -106,8 +106,10 @@ def _set_measures(ll: float) -> tuple[float, float]:
     def m(u):
         return np.sin(2 * u) - 1 - u / 4
 
+    from scipy import integrate
+
     b = [-3.0] + sorted(_roots(r0, ll) + _roots(m, ll)) + [3.0]
-    head = old = 0.0
+    head = old = tip = 0.0
     for lo, hi in zip(b[:-1], b[1:]):
         u = 0.5 * (lo + hi)
         d = math.exp(hi) - math.exp(lo)
@@ -115,20 +117,26 @@ def _set_measures(ll: float) -> tuple[float, float]:
             head += d
         elif m(u) < ll:
             old += d
-    return head, old
+            tip += integrate.quad(lambda v: math.sqrt(max(ll - m(v), 0.0)) * math.exp(v), lo, hi,
+                                  epsabs=0, epsrel=1e-13, limit=200)[0]
+    return head, old, tip
 
 
 def test_union_of_intervals_measures_the_level_sets():
     """With log r(y, 0) = sin(2u) and log m = sin(2u) - 1 - u/4 on u = log y in [-3, 3] (three
     intervals of each set at level 1/2), the head weights integrate dy over {r(y, 0) <= l},
     the old ones over {m(y) < l < r(y, 0)} (their measures from the crossings by
-    brentq), to 1e-10 relative; the old nodes lie in the old set, the head nodes in the head
-    set."""
+    brentq), and sqrt(l - m) dy over the old set (scipy quadrature), to 1e-10 relative; the
+    old nodes lie in the old set, the head nodes in the head set."""
     lc = _fake_levels(lambda u: np.sin(2 * u), lambda u: np.sin(2 * u) - 1 - u / 4)
     for ell in (0.5, 0.9, 1.5, 2.9):
         ll = math.log(ell)
         uA, wA, uB, wB = st.general_level_nodes(lc, np.array([ell]))
-        head, old = _set_measures(ll)
+        head, old, tip = _set_measures(ll)
+        # an integrand vanishing like a square root where m crosses the level (as the old
+        # intervals' at the hazard's peak): smooth in the tip rules' variable s
+        got = float(np.sum(wB * np.sqrt(np.maximum(ll - (np.sin(2 * uB) - 1 - uB / 4), 0.0))))
+        assert abs(got - tip) <= 1e-10 * max(tip, 1.0), (ell, got, tip)
         assert abs(wA.sum() - head) <= 1e-10 * max(head, 1.0), (ell, wA.sum(), head)
         assert abs(wB.sum() - old) <= 1e-10 * max(old, 1.0), (ell, wB.sum(), old)
         sa = wA > 0
