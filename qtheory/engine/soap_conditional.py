@@ -162,6 +162,8 @@ class CondBatch:
         kz = [k for k in factor.kinks if k > 0]
         zlo_s = min(kz) if kz else 0.0
         zhi_s = max(kz) if kz and len(kz) > 1 else math.exp(2 * factor.log_range()[1])
+        if kz:  # a bounded factor: X | y lives on [y / z_hi, y / z_lo], the panels' ends
+            zlo_s, zhi_s = _structure.factor_support(factor)
         ulo = np.maximum(math.log(xr[0]), np.log(ys) - math.log(zhi_s))
         with np.errstate(divide="ignore"):
             uhi = np.minimum(math.log(xr[1]), np.log(ys) - math.log(zlo_s) if zlo_s > 0 else np.inf)
@@ -225,6 +227,8 @@ class CondBatch:
                 u = np.log(np.maximum(z, 0.0)) / s
                 return np.where(z > 0, np.exp(-0.5 * u * u) / (np.maximum(z, 1e-300) * s
                                                                 * math.sqrt(2 * math.pi)), 0.0)
+        if self.factor.kinks:  # the one-sided limits at the support's ends (nodes there)
+            z = _structure.onto_support(self.factor, z)
         return np.asarray(self.factor.pdf(z), float)
 
     def k(self, x, y):
@@ -625,6 +629,8 @@ class LevelCalc:
             r0 = cb.rank_falling(np.zeros((y.size, 1)))[:, 0]
             if not (np.all(np.isfinite(r0)) and np.all(r0 > 0) and np.all(cb.m > 0)):
                 raise FloatingPointError("the rank at age 0 is not finite and positive")
+            if factor.kinks:  # a hazard climbing to infinity at the support's end: m -> 0
+                return np.log(r0), np.log(_structure.clamped_minimal_rank(cb.m, size.mean))
             return np.log(r0), np.log(cb.m)
 
         cache = {}
@@ -644,6 +650,9 @@ class LevelCalc:
                                     min_width=1e-2, max_panels=2000)
         self.r0_tail = t0
         self.uylo, self.uyhi = ulo, uhi
+        # a bounded factor: the rank at the start of X | y's support (its crossings of a level
+        # are kinks of the old intervals' integrand in y)
+        self.lrs = _structure.start_rank(self, panels_n) if factor.kinks else None
         # r(y, 0) or m(y) not increasing in y: the level sets are unions of intervals
         # (:mod:`qtheory.engine._conditional_structure`)
         self.general = not _structure.monotone(self)
@@ -985,7 +994,7 @@ def supported(model, policy) -> bool:
     if np.asarray(size.breakpoints, float).size:
         return False
     j = model.prediction.joint(size)
-    return isinstance(j, FactorJoint) and not j.factor.kinks
+    return isinstance(j, FactorJoint) and (not j.factor.kinks or _structure.bounded_factor(j.factor))
 
 
 class ConditionalSOAP:
