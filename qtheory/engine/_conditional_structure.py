@@ -23,7 +23,26 @@ the level (the interval :math:`[B, C)` shrinks to the hazard's peak, its integra
 like a power 3/2) integrates in :math:`|\log(y / y_1)| = s^2` from that end, its panels
 graded (ratio ``tip_ratio``) towards the other end; otherwise log-panels graded towards the end
 where :math:`r(y, 0)` crosses. An interval with two ends of the same kind is split at its
-middle and each half takes the rule of its own end.
+middle and each half takes the rule of its own end. Old intervals longer than :data:`CHOP`
+(in log y) without a tip are cut, the pieces away from the special end one Gauss-Legendre
+panel of twice the order each.
+
+**Bounded factors** (:func:`bounded_factor`: uniform or log-uniform on
+:math:`[z_{lo}, z_{hi}]`): :math:`X \mid y` lives on :math:`[y/z_{hi}, y/z_{lo}]`, whose
+ends are the conditional law's panel ends (the factor's density there taken from inside,
+:func:`onto_support`). Below the support's start the rank falls with slope -1 (no mass), above
+it with the law's, so the old interval's start :math:`B_y(\ell)` has a square-root kink in
+:math:`y` where the rank at the support's start, :math:`r(y, y/z_{hi})`, crosses the level: a
+third crossing function (:func:`start_rank`), whose crossings end old intervals with the tip
+rule from both sides. Where the support's top end carries density the hazard climbs to
+infinity there and the minimal rank falls to rounding noise: it is held at least
+:data:`M_FLOOR` E[X] (:func:`clamped_minimal_rank`).
+
+Measured (``tests/test_soap_conditional_coverage.py``, against
+``tests/conditional_gittins_ihr_reference.py``, nested scipy quadrature): Weibull(2) sizes with
+exponential predictions, :math:`N` and :math:`S_2` on the laws at the nodes within 7e-15; with
+factors uniform on [0.5, 2] and [0.5, 1.5], :math:`N` within 1.5e-14 and :math:`S_2` within
+2.9e-9.
 """
 from __future__ import annotations
 

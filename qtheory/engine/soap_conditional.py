@@ -102,8 +102,18 @@ at load 0.8 the route gives 2.54605353 (estimate 5.5e-9, 1.9 s CPU), the discret
 estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000 jobs), and it is below
 SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
 
-Not covered (``supported`` is False): factors with kinks (uniform, bounded), size laws with
-breakpoints or atoms, ``qt.from_scipy`` laws.
+**Other structures** (:mod:`qtheory.engine._conditional_structure`): where :math:`r(y, 0)` or
+the minimal rank is not increasing in :math:`y` (Weibull(2) sizes with exponential predictions:
+the hazard of :math:`X \mid y` rises all along), the level sets in :math:`y` are unions of
+intervals between the located crossings, each end with the rule of its kind; bounded factors
+(``qt.UniformPrediction``, ``qt.BoundedMultiplicative``) give :math:`X \mid y` the support
+:math:`[y/z_{hi}, y/z_{lo}]` (the panels' ends) and a third crossing function, the rank at the
+support's start. Such laws pass only where the hazard of :math:`X \mid y` is single-peaked
+(log-concave size densities); on exponential sizes a bounded factor's hazard falls, then climbs
+to infinity at the top end, and the route declines.
+
+Not covered (``supported`` is False): size laws with breakpoints or atoms, ``qt.from_scipy``
+laws.
 """
 from __future__ import annotations
 
