@@ -123,8 +123,20 @@ CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cell
 6.9e-6 above, within its estimate of 7.9e-5), the simulator 2.569 +- 0.24 (95%, 4 x 200,000
 jobs), and it is below SPRPT (2.5894), PSPJF and SPJF; no reference at the route's accuracy.
 
-Not covered (``supported`` is False): factors with kinks (uniform, bounded), size laws with
-breakpoints or atoms, ``qt.from_scipy`` laws.
+**Other structures** (:mod:`qtheory.engine._conditional_structure`): where :math:`r(y, 0)` or
+the minimal rank is not increasing in :math:`y` (Weibull(2) sizes with exponential predictions:
+the hazard of :math:`X \mid y` rises all along), the level sets in :math:`y` are unions of
+intervals between the located crossings, each end with the rule of its kind; bounded factors
+(``qt.UniformPrediction``, ``qt.BoundedMultiplicative``) give :math:`X \mid y` the support
+:math:`[y/z_{hi}, y/z_{lo}]` (the panels' ends) and a third crossing function, the rank at the
+support's start: the level functions of Weibull(2) sizes with uniform factors agree with an
+independent quadrature, but their interpolants in the level did not converge within 2000 panels
+(a FloatingPointError after minutes), so ``supported`` still declines bounded factors. On
+exponential sizes a bounded factor's hazard falls, then climbs to infinity at the top end (not
+single-peaked): that needs a rank that rises, then falls, not covered here.
+
+Not covered (``supported`` is False): bounded factors (above), size laws with breakpoints or
+atoms, ``qt.from_scipy`` laws.
 """
 from __future__ import annotations
 
@@ -134,6 +146,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..laws._quadrature import size_range
+from . import _conditional_structure as _structure
 from ._conditional_kernels import Compiled
 from .soap_exact import _FULLW, _TN, NCHEB, PiecewiseCheb, adaptive_cheb, adaptive_cheb_pair, cumulative_weights
 
@@ -182,6 +195,8 @@ class CondBatch:
         kz = [k for k in factor.kinks if k > 0]
         zlo_s = min(kz) if kz else 0.0
         zhi_s = max(kz) if kz and len(kz) > 1 else math.exp(2 * factor.log_range()[1])
+        if kz and _structure.bounded_factor(factor):  # X | y on [y / z_hi, y / z_lo]: panel ends
+            zlo_s, zhi_s = _structure.factor_support(factor)
         ulo = np.maximum(math.log(xr[0]), np.log(ys) - math.log(zhi_s))
         with np.errstate(divide="ignore"):
             uhi = np.minimum(math.log(xr[1]), np.log(ys) - math.log(zlo_s) if zlo_s > 0 else np.inf)
@@ -251,6 +266,8 @@ class CondBatch:
                 u = np.log(np.maximum(z, 0.0)) / s
                 return np.where(z > 0, np.exp(-0.5 * u * u) / (np.maximum(z, 1e-300) * s
                                                                 * math.sqrt(2 * math.pi)), 0.0)
+        if _structure.bounded_factor(self.factor):  # one-sided limits at the support's ends
+            z = _structure.onto_support(self.factor, z)
         return np.asarray(self.factor.pdf(z), float)
 
     def k(self, x, y):
@@ -623,6 +640,8 @@ class LevelCalc:
             r0 = cb.rank_falling(np.zeros((y.size, 1)))[:, 0]
             if not (np.all(np.isfinite(r0)) and np.all(r0 > 0) and np.all(cb.m > 0)):
                 raise FloatingPointError("the rank at age 0 is not finite and positive")
+            if _structure.bounded_factor(factor):  # a hazard climbing to infinity at the end
+                return np.log(r0), np.log(_structure.clamped_minimal_rank(cb.m, size.mean))
             return np.log(r0), np.log(cb.m)
 
         cache = {}  # log m at the predictions where the laws were built (lm's first nodes)
@@ -647,9 +666,13 @@ class LevelCalc:
                                     np.full(self.lr0.edges.size - 1, np.nan), tol=1e-9,
                                     min_width=1e-2, max_panels=2000)
         self.r0_tail = t0
-        if np.any(np.diff(self.lr0.values.ravel()) < 0):
-            raise FloatingPointError("r(y, 0) is not increasing in y")
         self.uylo, self.uyhi = ulo, uhi
+        # a bounded factor: the rank at the start of X | y's support (its crossings of a level
+        # are kinks of the old intervals' integrand in y)
+        self.lrs = _structure.start_rank(self, panels_n) if _structure.bounded_factor(factor) else None
+        # r(y, 0) or m(y) not increasing in y: the level sets are unions of intervals
+        # (:mod:`qtheory.engine._conditional_structure`)
+        self.general = not _structure.monotone(self)
 
     def _inv(self, f, l):
         """log y where the increasing interpolant ``f`` (log rank against log y) reaches
@@ -696,7 +719,8 @@ def level_values(lc: LevelCalc, L: np.ndarray, exact: bool = False, compiled: bo
     (:func:`node_values_exact`; ``compiled``: its roots by the compiled kernels,
     :func:`node_values_compiled`)."""
     L = np.asarray(L, float)
-    uA, wA, uB, wB = level_nodes(lc, L)
+    nodes = _structure.general_level_nodes if getattr(lc, "general", False) else level_nodes
+    uA, wA, uB, wB = nodes(lc, L)
     if exact and compiled:
         phi, s2a, s2b = node_values_compiled(lc, L, uA, uB)
     elif exact:
@@ -819,9 +843,14 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
     # below 1e-10 E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
     l_lo = max(float(np.exp(lc.lr0(np.array([lc.uylo]))[0])), 1e-10 * float(lc.size.mean))
     l_hi = float(np.exp(lc.lr0(np.array([lc.uyhi]))[0])) * 1.01
+    if getattr(lc, "general", False):
+        l_lo, l_hi = _structure.level_range(lc, 1e-10 * float(lc.size.mean))
     ulo, uhi = math.log(l_lo), math.log(l_hi)
     n = max(2, math.ceil((uhi - ulo) / width))
     lo = np.linspace(ulo, uhi, n + 1)
+    if getattr(lc, "general", False):  # the kinks of the level functions as panel edges
+        crit = np.log(_structure.critical_levels(lc))
+        lo = np.unique(np.concatenate([lo, crit[(crit > ulo + 1e-6) & (crit < uhi - 1e-6)]]))
     hi, lo = lo[1:], lo[:-1]
 
     # the tolerance is relative to each panel's values, but at least to ``floor`` times the
@@ -834,7 +863,10 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
         Nv, Sv = level_values(lc, np.exp(un.ravel()), exact=exact)
         return Nv.reshape(un.shape), Sv.reshape(un.shape), fN, fS
 
-    edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-3, 2000)
+    general = getattr(lc, "general", False)
+    edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-9 if general else 1e-3, 2000)
+    if general:
+        worst = _structure.wide_panels_tail(edges, Nt, St, fN, fS)
     nan = np.full(edges.size - 1, np.nan)
     Ni = PiecewiseCheb(edges, nan, Nt)
     Si = PiecewiseCheb(edges, nan, St)

@@ -1,0 +1,154 @@
+r"""An independent quadrature reference for the level functions of ConditionalGittins on
+Weibull(2) sizes (mean 1) with exponential predictions (:math:`Y = XZ`, :math:`Z \sim
+\mathrm{Exp}(1)`): ``scipy.integrate.quad`` and ``scipy.optimize.brentq``; nothing here imports
+the library.
+
+Given :math:`Y = y` the joint density :math:`k(x, y) = f(x) e^{-y/x}/x \propto
+e^{-\pi x^2/4 - y/x}` is log-concave in :math:`x` (the second derivative of its log is
+:math:`-\pi/2 - 2y/x^3 < 0`), so the hazard of :math:`X \mid y` rises all along and the
+Gittins rank is the mean residual life :math:`r(y, a) = \int_a^\infty S_y / S_y(a)`, falling
+in the age (``docs/gittins.md``). Hence :math:`\{a : r(y, a) \le \ell\} = [B_y(\ell), \infty)`
+with :math:`r(y, B) = \ell` (:math:`B = 0` where :math:`r(y, 0) \le \ell`), and with
+:math:`y_0(\ell)` where :math:`r(y_0, 0) = \ell` (:math:`r(y, 0)` rises from :math:`2/\pi` at
+:math:`y \to 0`; checked on a grid below):
+
+.. math::
+    N(\ell) = E[X (1 - e^{-y_0/X})], \qquad
+    S_2(\ell) = E[X^2 (1 - e^{-y_0/X})]
+              + \int_{y_0}^\infty \int_{B_y}^\infty (x - B_y)^2 k(x, y)\,dx\,dy
+
+(:math:`y_0 = 0` for :math:`\ell \le 2/\pi`: every prediction then has old work only).
+
+With a uniform factor on :math:`[z_{lo}, z_{hi}]` (``qt.UniformPrediction``,
+``qt.BoundedMultiplicative``) the same holds on the support :math:`[y/z_{hi}, y/z_{lo}]` of
+:math:`X \mid y` (the density :math:`\propto e^{-\pi x^2/4}` there is log-concave, its hazard
+climbs to infinity at the top end), with :math:`F_Z` the uniform law's cdf in place of
+:math:`1 - e^{-z}`.
+
+Run ``python tests/conditional_gittins_ihr_reference.py [uniform ZLO ZHI] L1 L2 ...`` (a few
+seconds a level).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from scipy import integrate, optimize
+
+THETA = 2.0 / math.sqrt(math.pi)  # Weibull(2) scale of mean 1
+#: the factor: None (exponential) or the support (z_lo, z_hi) of a uniform factor
+UNIFORM = None
+
+
+def f(x):
+    return 2.0 * x / THETA ** 2 * math.exp(-((x / THETA) ** 2))
+
+
+def fz(z):
+    if UNIFORM is None:
+        return math.exp(-z)
+    lo, hi = UNIFORM
+    return 1.0 / (hi - lo) if lo <= z <= hi else 0.0
+
+
+def Fz(z):
+    if UNIFORM is None:
+        return -math.expm1(-z)
+    lo, hi = UNIFORM
+    return min(max((z - lo) / (hi - lo), 0.0), 1.0)
+
+
+def k(x, y):
+    return f(x) * fz(y / x) / x if x > 0 else 0.0
+
+
+def _support(y):
+    """X | y lives on [y / z_hi, y / z_lo]."""
+    if UNIFORM is None:
+        return 0.0, math.inf
+    lo, hi = UNIFORM
+    return y / hi, (y / lo if lo > 0 else math.inf)
+
+
+def _q(g, a, b=math.inf, y=None):
+    if y is not None:  # inside the support of X | y (uniform factors: its ends are kinks)
+        s0, s1 = _support(y)
+        a, b = max(a, s0), min(b, s1)
+        if not b > a:
+            return 0.0
+        if UNIFORM is not None and y > 0:
+            g0 = g
+            g = lambda x: g0(min(max(x, s0), s1))  # noqa: E731  (one-sided limits at the ends)
+    pts = [a] + [p for p in (0.25, 0.5, 1.0, 2.0, 4.0) if a < p < b]
+    out = 0.0
+    for lo, hi in zip(pts, pts[1:] + [b]):
+        out += integrate.quad(g, lo, hi, epsabs=0, epsrel=1e-13, limit=400)[0]
+    return out
+
+
+def S(y, t):
+    return _q(lambda x: k(x, y), t, y=y)
+
+
+def mrl(y, a):
+    """The rank r(y, a): the mean residual life of X | y at age a."""
+    return _q(lambda x: (x - a) * k(x, y), a, y=y) / S(y, a)
+
+
+def y0(ell):
+    """r(y0, 0) = l (0 where l <= 2/pi)."""
+    if UNIFORM is None and ell <= 2.0 / math.pi:
+        return 0.0
+    g = lambda u: mrl(math.exp(u), 0.0) - ell  # noqa: E731
+    hi = 0.0
+    while g(hi) < 0:
+        hi += 2.0
+    lo = hi - 2.0
+    while g(lo) > 0:
+        lo -= 2.0
+    return math.exp(optimize.brentq(g, lo, hi, xtol=1e-15, rtol=1e-15))
+
+
+def b_old(y, ell):
+    """MRL(B) = l for a prediction with r(y, 0) > l."""
+    g = lambda b: mrl(y, b) - ell  # noqa: E731
+    lo, top = _support(y)
+    cap = min(top * (1 - 1e-12), max(1.5 * lo, 30.0))  # (beyond, the density underflows)
+    hi = min(max(1.0, 2.0 * lo), cap)
+    while g(hi) > 0 and hi < cap:
+        hi = min(2.0 * hi, cap)
+    return optimize.brentq(g, 0.0, hi, xtol=1e-15, rtol=1e-14)  # (below y / z_hi: r0 - age)
+
+
+def levels(ell):
+    """(N(l), S2(l))."""
+    v0 = y0(ell)
+    n = _q(lambda x: x * f(x) * Fz(v0 / x), 0.0)
+    s2a = _q(lambda x: x * x * f(x) * Fz(v0 / x), 0.0)
+
+    def old(u):
+        y = math.exp(u)
+        b = b_old(y, ell)
+        return y * _q(lambda x: (x - b) ** 2 * k(x, y), b, y=y)
+
+    if UNIFORM is not None:  # r(y, 0) = E[X | y] <= y / z_lo: no old work below l z_lo
+        v0 = max(v0, 1e-300)
+    ulo = math.log(v0) if v0 > 1e-300 else math.log(1e-16)
+    # (uniform factors: X | y >= y / z_hi, and beyond y = 24 the size's tail is below 1e-49)
+    top = math.log(200.0 if UNIFORM is None else 24.0)
+    edges = [ulo] + [u for u in range(-30, 3, 2) if u > ulo] + [top]
+    s2b = sum(integrate.quad(old, a, b, epsabs=0, epsrel=1e-11, limit=200)[0]
+              for a, b in zip(edges[:-1], edges[1:]))
+    return n, s2a + s2b
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args and args[0] == "uniform":
+        UNIFORM = (float(args[1]), float(args[2]))
+        args = args[3:]
+    r = [mrl(math.exp(u), 0.0) for u in range(-30 if UNIFORM is None else -15, 3)]
+    assert all(b > a for a, b in zip(r, r[1:])), "r(y, 0) not increasing"
+    for v in args:
+        print(v, levels(float(v)))
