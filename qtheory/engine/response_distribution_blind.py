@@ -438,6 +438,9 @@ class BlindTransform:
 #: the atoms' density part, added directly, and the rest, inverted from c on
 #: (:class:`BlindAtoms`); False: the whole law inverted
 SPLIT_ATOMS = True
+#: the atoms' terms at (k + 1) x with e^{-Re(s)((k + 1)x - c)} below e^{_CUT_EXP} are left out of
+#: the rest's transform (each at most its mass: 1e-20 of it)
+_CUT_EXP = -46.0
 
 
 def _jumps_at_least_size(size) -> bool:
@@ -479,7 +482,7 @@ class BlindAtoms:
     class at other positions (plateaus whose cut-off is not the class's size) stay in the
     inverted part (``docs/response_time_distribution.md``, section 13)."""
 
-    def __init__(self, model, policy, graded: bool = False):
+    def __init__(self, model, policy, graded: bool = False, tr: BlindTransform | None = None):
         size = model.size
         self.model, self.policy = model, policy
         self.c = c = float(size.support[0])
@@ -505,7 +508,10 @@ class BlindAtoms:
         x, w = self._nodes(e0, e1, an)
         w = w * np.asarray(size.pdf(x), float)
         self.xs, self.ws = x.ravel(), w.ravel()
-        self.tr = BlindTransform(model, policy, classes=(self.xs, self.ws), grade=self.grade)
+        if tr is not None and not graded and np.array_equal(tr.xs, self.xs):
+            self.tr = tr  # the whole law's transform has these classes: reused
+        else:
+            self.tr = BlindTransform(model, policy, classes=(self.xs, self.ws), grade=self.grade)
         self.near_below = 0.0 if graded else rd.GRADE_NEAR * c
         self._near_split = None
         masses = self._masses(self.tr)
@@ -557,9 +563,25 @@ class BlindAtoms:
         return out
 
     def _at(self, x: np.ndarray) -> list[np.ndarray]:
-        """:math:`a_k` at sizes ``x`` (1-d), k = 0..K (a transform on those classes)."""
-        tr = BlindTransform(self.model, self.policy, classes=(x, np.zeros(x.size)), grade=self.grade)
-        return self._masses(tr, self.K)
+        r""":math:`a_k` at sizes ``x`` (1-d, inside the panels), k = 0..K: the barycentric
+        interpolant through the panel's Gauss-Legendre nodes in its local coordinate (the masses
+        are smooth on a panel: its ends are where the worst future rank changes form)."""
+        from ..laws._quadrature import _gl
+
+        u = np.log(np.asarray(x, float))
+        j = np.clip(np.searchsorted(self.e0, u, side="right") - 1, 0, self.e0.size - 1)
+        tau = soap_exact._tau(u, self.e0[j], self.e1[j], self.an[j])
+        nodes = 2 * _gl(CLASS_ORDER)[0] - 1
+        bw = 1.0 / np.prod(nodes[:, None] - nodes[None, :] + np.eye(nodes.size), axis=1)
+        d = tau[:, None] - nodes[None, :]
+        hit = d == 0.0
+        d = np.where(hit, 1.0, d)
+        L = bw[None, :] / d
+        exact = hit.any(axis=1)
+        L[exact] = hit[exact].astype(float)
+        L /= L.sum(axis=1, keepdims=True)
+        n = CLASS_ORDER
+        return [np.einsum("ij,ij->i", L, m.reshape(-1, n)[j]) for m in self._m]
 
     def part_cdf(self, t) -> np.ndarray:
         r""":math:`\sum_k\int_{(k+1)x \le t} f a_k` (full panels below :math:`t/(k+1)` and a
@@ -615,7 +637,10 @@ class BlindAtoms:
                 E = np.exp(-S[:, None] * np.maximum(x - c, 0.0)[None, :])
                 E1 = np.exp(-S[:, None] * x[None, :]) if self.K else None
                 L = (G - self._m[0][None, :]) * E
+                low = float(np.min(S.real))
                 for k in range(1, self.K + 1):
+                    if low * k * c > -_CUT_EXP:  # every e^{-s((k+1)x - c)} below e^{_CUT_EXP} from here
+                        break
                     E = E * E1
                     L = L - self._m[k][None, :] * E
             out[a : a + 64] = L @ self.ws
@@ -638,7 +663,7 @@ def build(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
         atoms = [(xv + pos, m) for pos, m in tr.class_atoms(model.size)]
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=xv, atoms=atoms)
     if SPLIT_ATOMS and x is None and _jumps_at_least_size(model.size):
-        return ResponseTimeDistribution(tr, label, split=BlindAtoms(model, pol))
+        return ResponseTimeDistribution(tr, label, split=BlindAtoms(model, pol, tr=tr))
     # every response time is at least the least size
     return ResponseTimeDistribution(tr, label, lower=float(model.size.support[0]))
 
