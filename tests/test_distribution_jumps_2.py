@@ -64,3 +64,34 @@ def test_gittins_on_a_rising_hazard_next_to_the_jumps_is_fcfs():
     assert isinstance(d._split, rdb.BlindAtoms)
     ref = q.response_time_distribution("fcfs")
     assert np.max(np.abs(d.cdf(T) - ref.cdf(T))) < 1e-9
+
+
+def test_gittins_on_pareto_next_to_its_least_size():
+    """Gittins on Pareto(2.5, 1): the rank falls from r(0) = min_D E[min(X, D)]/P(X <= D) (here
+    by scipy's bounded minimiser) to 1/h(1) = 0.4 at age 1 and rises as 1/h(a) = a/2.5 after it,
+    meeting r(0) again at c0 = 2.5 r(0). A job of size x < c0 is never preempted (new jobs
+    start at rank r(0), its worst future rank) and waits for the old work of min(X, c0): for
+    t < 2 (so t - x < 1 below every size) Pollaczek-Khinchine's delay on sizes >= 1 gives
+    P(T <= t) = (1 - rho0) int_1^t f(x) e^{lam (t - x)} dx, rho0 = lam E[min(X, c0)].
+    Measured: split 1.3e-11 for t <= 1.6, 1.3e-9 at 1.9 (the inverted part's kink at 2c); the
+    whole law inverted 2.6e-4 to 9.4e-4."""
+    from scipy.integrate import quad
+    from scipy.optimize import minimize_scalar
+
+    alpha = 2.5
+    q = _model(qt.Pareto(alpha, 1.0))
+    lam = float(q.arrival_rate)
+
+    def emin(c):
+        return 1.0 + (1.0 - c ** (1.0 - alpha)) / (alpha - 1.0)
+
+    opt = minimize_scalar(lambda D: emin(D) / (1.0 - D ** -alpha), bounds=(1.0001, 50.0), method="bounded",
+                          options={"xatol": 1e-12})
+    c0 = alpha * opt.fun
+    rho0 = lam * emin(c0)
+    t = np.array([1.02, 1.1, 1.3, 1.6, 1.9])
+    ref = np.array([(1.0 - rho0) * quad(lambda x, v=v: alpha * x ** (-alpha - 1.0) * np.exp(lam * (v - x)),
+                                        1.0, v, epsabs=1e-15, epsrel=1e-13)[0] for v in t])
+    d = rdb.build(q, get_policy("gittins"), None, False)
+    assert isinstance(d._split, rdb.BlindAtoms)
+    assert np.max(np.abs(d.cdf(t) - ref)) < 5e-9
