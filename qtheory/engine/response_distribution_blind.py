@@ -26,6 +26,12 @@ size law's Gauss-Legendre rule (:func:`qtheory.engine.response_distribution.busy
 old pieces' transforms on the same rule restricted to :math:`(b_i, c_i)`. The unconditional law
 mixes the classes over that rule. Means and variances come from the same pieces in closed form
 (busy-period cumulants), not from the inversion.
+
+On a law whose density is positive at its least size :math:`c > 0` (Pareto, uniform sizes) the
+unconditional law is split into its atoms' density part, added directly, and the rest, inverted
+from :math:`c` on (:class:`BlindAtoms`; ``docs/response_time_distribution.md``, section 13): a
+constant rank against FCFS 1e-11 next to the jumps (the whole law inverted: 8e-4), the age rank
+against LAS 1.4e-8 (1.3e-3).
 """
 
 from __future__ import annotations
@@ -133,7 +139,12 @@ class BlindTransform:
     r"""LST, atom and first two moments of :math:`T` (or :math:`W`) of a blind SOAP policy on a
     continuous size law, for one job size ``x`` (the law of :math:`T - x`) or unconditionally."""
 
-    def __init__(self, model, policy, x: float | None = None, waiting: bool = False):
+    def __init__(self, model, policy, x: float | None = None, waiting: bool = False,
+                 classes: tuple[np.ndarray, np.ndarray] | None = None,
+                 grade: tuple[float, float, float] | None = None):
+        # classes: the unconditional law's classes (sizes, weights) instead of the outer rule's;
+        # grade: the size rule of Kendall's equation and the old pieces graded at the least size
+        # (:class:`BlindAtoms`)
         size = model.size
         self.lam = lam = float(model.arrival_rate)
         self.waiting = waiting
@@ -141,10 +152,12 @@ class BlindTransform:
         upto = 0.0 if x is None or float(x) <= hi else 1.01 * float(x)
         br = soap_exact._blind_rank(model, policy, upto)
         self.br = br
-        rule = rd._rule(size, RULE_WIDTH)
+        rule = rd._rule(size, RULE_WIDTH, grade)
         self.rule = rule
         ev = br.soap(CLASS_WIDTH, CLASS_ORDER)
-        if x is None:
+        if classes is not None:
+            xs, ws = (np.asarray(a, float) for a in classes)
+        elif x is None:
             # the classes: the mean evaluator's outer rule, whose panels end where the worst
             # future rank changes form (E[T | x] has kinks there), and the mass below it
             xs, ws = np.asarray(ev.x, float), np.asarray(ev.wx, float)
@@ -386,6 +399,24 @@ class BlindTransform:
         return out.reshape(s.shape)
 
     def _lst(self, s: np.ndarray) -> np.ndarray:
+        V, Q = self._terms(s)
+        if self.waiting:
+            return V @ self.ws
+        if not self.shifted:
+            Q = Q + s[:, None] * self.xs[None, :]
+        with np.errstate(under="ignore"):
+            return (V * np.exp(-Q)) @ self.ws
+
+    def class_lst(self, s: np.ndarray) -> np.ndarray:
+        r"""Every class's transform of :math:`T - x`, :math:`\tilde V e^{-Q}`, at ``s`` (1-d):
+        shape ``(s, classes)`` (response times)."""
+        V, Q = self._terms(np.ascontiguousarray(s, complex))
+        with np.errstate(under="ignore"):
+            return V * np.exp(-Q)
+
+    def _terms(self, s: np.ndarray):
+        r"""Per class the old-work factor :math:`\tilde V_R(\eta_R(s))` and the residence's
+        exponent :math:`Q` of :math:`T - x` (``(s, classes)``; ``Q`` None for waiting times)."""
         lam = self.lam
         S = s[:, None]
         if rd.PREFIX_KERNEL:
@@ -402,14 +433,224 @@ class BlindTransform:
             num = num + lam * (self._old_sum @ psii.T).T
         V = np.where(S == 0, 1.0, num / (u - lpsi0))[:, self._R_of]
         if self.waiting:
-            return V @ self.ws
+            return V, None
         part = (eta[:, self._thr_res] - S) * self._res_len[None, :]
         Q = self._stretch_sum(eta[:, self._thr_node] - S)
         Q += (self._res_sum @ part.T).T
-        if not self.shifted:
-            Q = Q + S * self.xs[None, :]
-        with np.errstate(under="ignore"):
-            return (V * np.exp(-Q)) @ self.ws
+        return V, Q
+
+
+#: split the unconditional law next to a jump of the size density at its least size c > 0 into
+#: the atoms' density part, added directly, and the rest, inverted from c on
+#: (:class:`BlindAtoms`); False: the whole law inverted
+SPLIT_ATOMS = True
+#: the atoms' terms at (k + 1) x with e^{-Re(s)((k + 1)x - c)} below e^{_CUT_EXP} are left out of
+#: the rest's transform (each at most its mass: 1e-20 of it)
+_CUT_EXP = -46.0
+
+
+def _jumps_at_least_size(size) -> bool:
+    """A continuous size law whose density is positive at its least size ``c > 0``."""
+    c = float(size.support[0])
+    return (not size.is_discrete) and c > 0 and float(size.pdf(c * (1 + 1e-12))) > 0
+
+
+class BlindAtoms:
+    r"""The split of a blind SOAP policy's unconditional law on a continuous size law whose
+    density jumps at its least size :math:`c > 0`, for
+    :class:`~qtheory.engine.distribution.ResponseTimeDistribution` (as
+    :class:`qtheory.engine.response_distribution.DensityAtoms` for the size-based policies).
+
+    A class :math:`x` runs from its first service to completion with nothing relevant arriving,
+    with no old work ahead, with probability :math:`a(x) = P(V = 0)\,e^{-\lambda B(x)}`
+    (:math:`B(x)` the residence's length at levels whose new-job cut-off is positive); where its
+    residence has plateaus of total length :math:`L(x)` whose cut-off is :math:`x` itself (the
+    rank at age :math:`x` exceeds every earlier one: LAS, Gittins on a decreasing hazard), each
+    arrival of size :math:`\ge x` there adds exactly :math:`x`, and Takacs' theorem gives the
+    atoms at :math:`(k+1)x`,
+
+    .. math::
+        a_k(x) = a(x)\,\frac{L}{L + kx}\,e^{-\lambda kx}\,
+            \frac{\big(\lambda \bar F(x)(L + kx)\big)^k}{k!}
+
+    (:meth:`BlindTransform.class_atoms`). Mixed over the size density :math:`f` they are the
+    density :math:`\sum_k f(t/(k+1))a_k(t/(k+1))/(k+1)` of :math:`T`, which jumps where
+    :math:`f` does; with :math:`A(s) = \sum_k\int f a_k e^{-s(k+1)x}dx`,
+
+    .. math::
+        P(T > t) = \sum_k\int_{(k+1)x > t} f a_k\,dx
+          + \mathcal{L}^{-1}\Big[\frac{\bar R - e^{sc}(\phi(s) - A(s))}{s}\Big](t - c).
+
+    The classes are the outer rule's panels of :class:`~qtheory.engine.soap_exact.BlindSOAP`
+    (edges where the worst future rank changes form), for :math:`t <` ``GRADE_NEAR`` :math:`c`
+    split at :math:`c + d`, :math:`d` geometric (:data:`~qtheory.engine.response_distribution.GRADE_SOAP`),
+    with Kendall's equation and the old pieces on a size rule graded the same way. Atoms of a
+    class at other positions (plateaus whose cut-off is not the class's size) stay in the
+    inverted part (``docs/response_time_distribution.md``, section 13)."""
+
+    def __init__(self, model, policy, graded: bool = False, tr: BlindTransform | None = None):
+        size = model.size
+        self.model, self.policy = model, policy
+        self.c = c = float(size.support[0])
+        self.lam = float(model.arrival_rate)
+        br = soap_exact._blind_rank(model, policy, 0.0)
+        e0, e1, an = br.soap(CLASS_WIDTH, CLASS_ORDER).panels
+        self.grade = rd.GRADE_SOAP if graded else None
+        if graded:
+            ratio, top, least = self.grade
+            d = [top * c]
+            while d[-1] > least * c:
+                d.append(d[-1] / ratio)
+            cut = np.log(c + np.asarray(d))
+            lo, hi, anc = [], [], []
+            for a, b, n in zip(e0, e1, an, strict=True):
+                inner = cut[(cut > a) & (cut < b)]
+                ed = np.concatenate([[a], np.sort(inner), [b]])
+                lo += list(ed[:-1])
+                hi += list(ed[1:])
+                anc += [n] * (ed.size - 1)
+            e0, e1, an = np.array(lo), np.array(hi), np.array(anc)
+        self.e0, self.e1, self.an = e0, e1, an
+        x, w = self._nodes(e0, e1, an)
+        w = w * np.asarray(size.pdf(x), float)
+        self.xs, self.ws = x.ravel(), w.ravel()
+        if tr is not None and not graded and np.array_equal(tr.xs, self.xs):
+            self.tr = tr  # the whole law's transform has these classes: reused
+        else:
+            self.tr = BlindTransform(model, policy, classes=(self.xs, self.ws), grade=self.grade)
+        self.near_below = 0.0 if graded else rd.GRADE_NEAR * c
+        self._near_split = None
+        masses = self._masses(self.tr)
+        self.K = len(masses) - 1
+        self._m = masses
+        pw = [(self.ws * m).reshape(x.shape).sum(axis=1) for m in masses]
+        self._cum = [np.concatenate([[0.0], np.cumsum(p)]) for p in pw]
+        self.part_total = float(sum(c_[-1] for c_ in self._cum))
+        self.rest_total = float(self.ws.sum()) - self.part_total
+
+    @staticmethod
+    def _nodes(e0, e1, an, order: int = CLASS_ORDER):
+        r"""Gauss-Legendre nodes and weights of :math:`E[g(X)]` on panels ``[e0, e1]`` in
+        :math:`u = \log x` (linear in :math:`\sqrt{|x - \text{anchor}|}` where anchored)."""
+        from ..laws._quadrature import _gl
+
+        t, w = _gl(order)
+        x, jac = soap_exact._age(2 * t[None, :] - 1, np.asarray(e0)[:, None], np.asarray(e1)[:, None],
+                                 np.asarray(an)[:, None])
+        return x, jac * 2 * w[None, :]
+
+    def near(self) -> BlindAtoms:
+        """The split on classes and a size rule graded at c (for ``t < near_below``)."""
+        if self._near_split is None:
+            self._near_split = BlindAtoms(self.model, self.policy, graded=True)
+        return self._near_split
+
+    def _masses(self, tr: BlindTransform, K: int | None = None) -> list[np.ndarray]:
+        r""":math:`a_k` at ``tr``'s classes, k = 0..K (K: until every term is below
+        :math:`10^{-15}` when None)."""
+        x = tr.xs
+        a = tr._class_moments()[2]
+        cuts = tr._cuts[tr._thr_res]
+        own = np.isclose(cuts, x[tr._res_cls], rtol=1e-9, atol=0.0) & (tr._res_len > 0)
+        L = np.bincount(tr._res_cls[own], weights=tr._res_len[own], minlength=x.size)
+        lam = self.lam
+        p = np.asarray(tr.rule.size.sf(x), float)
+        out = [a]
+        k = 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            while k < (30 if K is None else K):
+                k += 1
+                lk = L + k * x
+                m = np.where(L > 0, a * (L / lk) * np.exp(-lam * k * x + k * np.log(np.maximum(lam * p * lk, 1e-300))
+                                                         - math.lgamma(k + 1)), 0.0)
+                if K is None and not np.max(m, initial=0.0) > 1e-15:
+                    break
+                out.append(m)
+        return out
+
+    def _at(self, x: np.ndarray) -> list[np.ndarray]:
+        r""":math:`a_k` at sizes ``x`` (1-d, inside the panels), k = 0..K: the barycentric
+        interpolant through the panel's Gauss-Legendre nodes in its local coordinate (the masses
+        are smooth on a panel: its ends are where the worst future rank changes form)."""
+        from ..laws._quadrature import _gl
+
+        u = np.log(np.asarray(x, float))
+        j = np.clip(np.searchsorted(self.e0, u, side="right") - 1, 0, self.e0.size - 1)
+        tau = soap_exact._tau(u, self.e0[j], self.e1[j], self.an[j])
+        nodes = 2 * _gl(CLASS_ORDER)[0] - 1
+        bw = 1.0 / np.prod(nodes[:, None] - nodes[None, :] + np.eye(nodes.size), axis=1)
+        d = tau[:, None] - nodes[None, :]
+        hit = d == 0.0
+        d = np.where(hit, 1.0, d)
+        L = bw[None, :] / d
+        exact = hit.any(axis=1)
+        L[exact] = hit[exact].astype(float)
+        L /= L.sum(axis=1, keepdims=True)
+        n = CLASS_ORDER
+        return [np.einsum("ij,ij->i", L, m.reshape(-1, n)[j]) for m in self._m]
+
+    def part_cdf(self, t) -> np.ndarray:
+        r""":math:`\sum_k\int_{(k+1)x \le t} f a_k` (full panels below :math:`t/(k+1)` and a
+        Gauss-Legendre panel up to it, on which :math:`a_k` is evaluated)."""
+        t = np.atleast_1d(np.asarray(t, float))
+        out = np.zeros(t.shape)
+        ks = range(self.K + 1)
+        u = np.log(np.maximum(np.concatenate([t / (k + 1) for k in ks]), 1e-300))
+        j = np.searchsorted(self.e1, u, side="right")  # full panels below
+        part = (j < self.e0.size) & (u > self.e0[np.minimum(j, self.e0.size - 1)])
+        idx = np.flatnonzero(part)
+        if idx.size:
+            jj = j[idx]
+            x, w = self._nodes(self.e0[jj], u[idx], self.an[jj])
+            w = w * np.asarray(self.model.size.pdf(x), float)
+            m = self._at(x.ravel())
+        for k in ks:
+            sl = slice(k * t.size, (k + 1) * t.size)
+            out += self._cum[k][j[sl]]
+            if idx.size:
+                sel = (idx >= sl.start) & (idx < sl.stop)
+                vals = np.sum((w * m[k].reshape(x.shape))[sel], axis=1)
+                np.add.at(out, idx[sel] - sl.start, vals)
+        return out
+
+    def part_pdf(self, t) -> np.ndarray:
+        r"""The atoms' density :math:`\sum_k f(t/(k+1))a_k(t/(k+1))/(k+1)`."""
+        t = np.asarray(t, float)
+        flat = t.reshape(-1)
+        u = np.concatenate([flat / (k + 1) for k in range(self.K + 1)])
+        inside = (u > self.c) & (u < np.exp(self.e1[-1]))
+        out = np.zeros(flat.size)
+        if not inside.any():
+            return out.reshape(t.shape)
+        m = self._at(u[inside])
+        f = np.asarray(self.model.size.pdf(u[inside]), float)
+        pos = np.flatnonzero(inside)
+        for k in range(self.K + 1):
+            sel = (pos >= k * flat.size) & (pos < (k + 1) * flat.size)
+            np.add.at(out, pos[sel] - k * flat.size, f[sel] * m[k][sel] / (k + 1))
+        return out.reshape(t.shape)
+
+    def rest_lst(self, s) -> np.ndarray:
+        r""":math:`e^{sc}(\phi(s) - A(s))` at complex ``s`` (any shape), on the classes."""
+        s = np.asarray(s, complex)
+        flat = np.ascontiguousarray(s.reshape(-1))
+        out = np.empty(flat.size, complex)
+        x, c = self.xs, self.c
+        for a in range(0, flat.size, 64):
+            S = flat[a : a + 64]
+            G = self.tr.class_lst(S)
+            with np.errstate(under="ignore"):
+                E = np.exp(-S[:, None] * np.maximum(x - c, 0.0)[None, :])
+                E1 = np.exp(-S[:, None] * x[None, :]) if self.K else None
+                L = (G - self._m[0][None, :]) * E
+                low = float(np.min(S.real))
+                for k in range(1, self.K + 1):
+                    if low * k * c > -_CUT_EXP:  # every e^{-s((k+1)x - c)} below e^{_CUT_EXP} from here
+                        break
+                    E = E * E1
+                    L = L - self._m[k][None, :] * E
+            out[a : a + 64] = L @ self.ws
+        return out.reshape(s.shape)
 
 
 def supported(model, policy) -> bool:
@@ -427,8 +668,10 @@ def build(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
         xv = float(x)
         atoms = [(xv + pos, m) for pos, m in tr.class_atoms(model.size)]
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=xv, atoms=atoms)
+    if SPLIT_ATOMS and x is None and _jumps_at_least_size(model.size):
+        return ResponseTimeDistribution(tr, label, split=BlindAtoms(model, pol, tr=tr))
     # every response time is at least the least size
     return ResponseTimeDistribution(tr, label, lower=float(model.size.support[0]))
 
 
-__all__ = ["BlindTransform", "build", "supported"]
+__all__ = ["BlindAtoms", "BlindTransform", "build", "supported"]

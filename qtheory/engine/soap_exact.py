@@ -675,6 +675,8 @@ class BlindSOAP:
         # distance to a support end next to it)
         t, w = _gl(order)
         e0, e1, an = all_edges[:-1][inside], all_edges[1:][inside], all_anchor[inside]
+        #: the outer rule's panels (in u = log x) and their anchors (NaN: linear in u)
+        self.panels = (e0, e1, an)
         x, jac = _age(2 * t[None, :] - 1, e0[:, None], e1[:, None], an[:, None])
         x, jac = x.ravel(), (jac * 2 * w[None, :]).ravel()
         self.x = x
