@@ -675,16 +675,24 @@ class SizeSOAP:
                 C = self.crit(x)
                 return C[ar(x.size), P[cols]] - C[ar(x.size), Q[cols]]
 
-            with np.errstate(invalid="ignore"):
-                mag = np.nanmax(np.where(np.isfinite(G), np.abs(G), np.nan), axis=0, initial=0.0)
-            roots, cols = _grid_roots(xg, G[:, P] - G[:, Q], diff,
-                                      tie=4 * _EPS * np.maximum(mag[P], mag[Q]))
+            roots, cols = _grid_roots(xg, G[:, P] - G[:, Q], diff)
             if roots.size:
                 vals.append(self.crit(roots)[np.arange(roots.size), P[cols]])
-        K = np.unique(np.concatenate(vals))
-        K = K[np.isfinite(K)]
-        if K.size > 1:  # one level for values equal up to rounding
-            K = K[np.concatenate([[True], np.diff(K) > 1e-12 * np.maximum(np.abs(K[1:]), np.abs(K[:-1]))])]
+        K, cnt = np.unique(np.concatenate(vals), return_counts=True)
+        fin = np.isfinite(K)
+        K, cnt = K[fin], cnt[fin]
+        if K.size > 1:
+            # one level for values equal up to rounding: each cluster of values closer than
+            # 1e-12 is represented by its most frequent value. (Not its lowest: the values just
+            # before a piece appears, taken at H (1 - 1e-12), sit 1e-12 below the level the
+            # piece holds, and with min(a, 1) the cluster {1 - 1e-12, 1 - 9e-16, 1} kept
+            # 1 - 1e-12, so level 1 itself went to the interpolant's left limit: N0(1) 0.632
+            # instead of 1, E[T] 2.34 instead of 5.)
+            new = np.concatenate([[True], np.diff(K) > 1e-12 * np.maximum(np.abs(K[1:]), np.abs(K[:-1]))])
+            cid = np.cumsum(new) - 1
+            best = np.lexsort((-cnt, cid))  # by cluster, most frequent first
+            first = np.concatenate([[True], cid[best][1:] != cid[best][:-1]])
+            K = np.sort(K[best[first]])
         return K
 
     def _critical_sizes(self) -> np.ndarray:
