@@ -9,19 +9,29 @@ r"""Gittins rank tables for the simulator (built on :mod:`qtheory.engine.gittins
 * Continuous size law: the simulator's own minimisation over stopping ages
   (:mod:`qtheory.sim._gittins_index`, independent of the engine's
   :func:`qtheory.engine.gittins.rank_from_tails`, so that :func:`qtheory.verify` checks the engine's
-  Gittins rank too) on an age grid of :data:`POINTS` size quantiles (plus log-spaced small
-  ages), linearly interpolated: an approximation (Gittins is optimal, so rank errors change
-  E[T] only to second order). Laws given by quadrature nodes (one-bit advice, continuous
-  predictions below) still use the engine's :func:`~qtheory.engine.gittins.rank_from_tails`.
+  Gittins rank too) on an age grid of :data:`POINTS` size quantiles, :data:`TAIL_POINTS`
+  quantiles towards the top (up to :math:`1 - 10^{-7}`), log-spaced small ages, ages below a
+  support starting above 0 (where the rank is concave in the age) and ages at and around the
+  law's breakpoints (kinks of the rank; a jump, where the density falls, becomes a ramp
+  :math:`2 \cdot 10^{-6}` of the breakpoint wide), linearly interpolated: an approximation
+  (Gittins is optimal, so rank errors change E[T] only to second order; E[T/X] is first order
+  in the schedule of small jobs).
 * Gittins given predictions: one table per prediction value when the conditional law of the
-  size given the prediction is discrete (empirical pairs; one-bit advice), exactly as above;
-  for perfect predictions the rank is ``y - a`` (SRPT).
+  size given the prediction is discrete (empirical pairs), exactly as above; for perfect
+  predictions the rank is ``y - a`` (SRPT). One-bit advice on a continuous law: one table per
+  bit on the class law :math:`X \mid Y = b` itself (:class:`~qtheory.laws._reweighted.StepReweighted`),
+  as for a continuous law above: within 2.8e-3 of the engine's class ranks on LogNormal(1)
+  (tables from the tails of quadrature nodes, staircases, were 10-20% low beyond the threshold
+  and put the simulated E[T/X] of a perfect bit at 2.386 +- 0.044 against 2.26650).
 * Gittins given a continuous multiplicative prediction (``Y = x Z`` with a factor density
   :math:`f_Z`: exponential, uniform, log-normal): the conditional law has density
   :math:`\propto f(x) f_Z(y/x)/x`; a table is built at :data:`Y_POINTS` log-spaced prediction
-  values spanning the prediction's 1e-4..1-1e-4 quantiles, each as for a continuous law above,
-  and a job uses the table of the grid value nearest its prediction in log scale (an
-  approximation of the same kind: the rank error is second order in the grid step).
+  values spanning the prediction's 1e-4..1-1e-4 quantiles, each from that density on
+  :data:`FINE` log-spaced sizes (:func:`density_table`: trapezoid tails, the engine's
+  :func:`~qtheory.engine.gittins.rank_from_tails`), and a job uses the table of the grid value
+  nearest its prediction in log scale (an approximation of the same kind: the rank error is
+  second order in the grid step). ExponentialPrediction on Exp(1): within 1.7e-3 of a separate
+  evaluation; node tables were up to 38% off and put E[T/X] at 2.617 +- 0.018 against 2.54760.
 """
 
 from __future__ import annotations
@@ -209,9 +219,9 @@ def gittins_policy(policy, model):
             mass = w_small * float(size.cdf(j.T)) + w_large * float(size.sf(j.T))
             if mass > 0:
                 law = StepReweighted(size, j.T, w_small, w_large)
+                # (a density falling at T makes the rank jump there: the table's points at
+                # T(1 +- 1e-6) among the law's breakpoints resolve it to a ramp that narrow)
                 tables[yv] = continuous_table(*size_tails(law), size=law)
-                if 0 < w_large < w_small and law.support[0] < j.T < law.support[1]:
-                    tables[yv] = _with_jump(law, *tables[yv], j.T)
         return TabulatedRank(tables, descriptor="prediction", name=policy.name)
     from ..laws.joint import FactorJoint
 
@@ -226,20 +236,6 @@ def gittins_policy(policy, model):
         "is built for discrete laws, one-bit advice, perfect predictions and continuous "
         "multiplicative factors with a density); pass qtheory.sim.TabulatedRank with a callable "
         "d -> (ages, ranks) instead")
-
-
-def _with_jump(law, ages: np.ndarray, ranks: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-    r"""Insert the jump of the rank at a point ``t`` where the density of ``law`` falls (just
-    below :math:`t` the index stops right after it, just above it the hazard is lower): the
-    left limit and the right value at the same age (a repeated age is a jump)."""
-    from ._gittins_index import law_rank
-
-    left, right = law_rank(law, [t * (1 - 1e-12), t * (1 + 1e-12)])
-    keep = np.abs(ages - t) > 1e-9 * t
-    ages = np.concatenate([ages[keep], [t, t]])
-    ranks = np.concatenate([ranks[keep], [left, right]])
-    order = np.argsort(ages, kind="stable")
-    return ages[order], ranks[order]
 
 
 def _pad(ages: np.ndarray, ranks: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
