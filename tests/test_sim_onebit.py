@@ -10,6 +10,8 @@ not (2.386 +- 0.044 against 2.26650; ExponentialPrediction on Exp(1): 2.617 +- 0
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from stats_policy import assert_consistent, estimate
@@ -19,6 +21,8 @@ from qtheory.engine import soap_classes
 from qtheory.policies import get_policy
 from qtheory.sim._gittins import gittins_policy
 from qtheory.sim._policy import table_value
+
+FULL = os.environ.get("QTHEORY_FULL") == "1"
 
 CG = get_policy("conditionalgittins")
 LN = qt.LogNormal(1.0)
@@ -103,20 +107,25 @@ def test_perfect_bit_slowdown_against_the_exact_route():
     ``tests/onebit_mp_reference.py`` agree on both, ``tests/test_soap_onebit.py``); the node
     tables gave E[T/X] = 2.386 +- 0.044."""
     q = qt.MG1(0.8, LN, prediction=qt.OneBit(1.0, 0.0, 0.0))
-    sim = qt.simulate(q, "conditionalgittins", jobs=4_000_000, seed=7, replications=16)
-    assert_consistent(3.28906489003703, sim, "ConditionalGittins, perfect bit: E[T]")
-    assert_consistent(2.266497046506890, estimate(sim, "slowdown"),
+    sim = qt.simulate(q, "conditionalgittins", jobs=4_000_000 if FULL else 500_000, seed=7,
+                      replications=16)
+    assert_consistent(q.mean_response_time("conditionalgittins"), sim,
+                      "ConditionalGittins, perfect bit: E[T]")
+    assert_consistent(q.mean_slowdown("conditionalgittins"), estimate(sim, "slowdown"),
                       "ConditionalGittins, perfect bit: E[T/X]")
 
 
 @pytest.mark.slow
 def test_exponential_prediction_slowdown_against_the_exact_route():
     """ExponentialPrediction on Exp(1) at load 0.8: the simulated E[T] and E[T/X] against the
-    exact route's 3.0525654630000516 and 2.547597757441244 (``qt.MG1(...).mean_response_time``
-    and ``mean_slowdown("conditionalgittins")``, 16-30 s, so not recomputed here); the node
-    tables gave E[T/X] = 2.617 +- 0.018 (2M jobs)."""
+    exact route's (3.05256546 and 2.54759776; about 10 s on one core); the node tables gave
+    E[T/X] = 2.617 +- 0.018 (2M jobs). Full size only (QTHEORY_FULL=1): at CI's size the
+    simulation cannot resolve the old tables' 2.7% error."""
+    if not FULL:
+        pytest.skip("8M jobs and the exact slowdown (about a minute): QTHEORY_FULL=1")
     q = qt.MG1(0.8, qt.Exponential(1.0), prediction=qt.ExponentialPrediction())
     sim = qt.simulate(q, "conditionalgittins", jobs=8_000_000, seed=11, replications=16)
-    assert_consistent(3.0525654630000516, sim, "ConditionalGittins, ExponentialPrediction: E[T]")
-    assert_consistent(2.547597757441244, estimate(sim, "slowdown"),
+    assert_consistent(q.mean_response_time("conditionalgittins"), sim,
+                      "ConditionalGittins, ExponentialPrediction: E[T]")
+    assert_consistent(q.mean_slowdown("conditionalgittins"), estimate(sim, "slowdown"),
                       "ConditionalGittins, ExponentialPrediction: E[T/X]")
