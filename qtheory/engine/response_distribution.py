@@ -938,13 +938,16 @@ class _SizeTransform:
         if e.size < 2:
             e = np.array([math.log(lo), math.log(max(top, lo * (1 + 1e-9)))])
         u, wu = panels(e)
-        t = np.exp(u)
+        tp = np.exp(u)
         npan = e.size - 1
-        # Q(x) = x_lo g(t_0) (the negligible part below lo) + full panels up to the edge x
+        # Q(x) = min(x, lo) g(lo / 2) + full panels up to the edge x: below lo the strict load is
+        # the mass below lo (none where lo is the least size: g = 1 there exactly; g at the
+        # first panel node instead, lo (1 + 1e-6) on a graded rule, put the whole load of
+        # [lo, t_0) on [0, lo): 6e-7 too much in E[T | x] on Pareto(2.5) at load 0.8)
+        t = np.concatenate([[0.5 * lo], tp])
         full = (e[1:][None, :] <= np.log(np.maximum(xs, lo))[:, None] + 1e-15)
-        M = np.repeat(full, ORDER, axis=1) * (wu * t)[None, :]
-        # below lo: g ~ its value at the first node times the length
-        M[:, 0] += np.minimum(xs, lo)
+        M = np.concatenate([np.minimum(xs, lo)[:, None],
+                            np.repeat(full, ORDER, axis=1) * (wu * tp)[None, :]], axis=1)
         # x below lo: nothing else
         M[xs <= lo, 1:] = 0.0
         self._npan = npan
@@ -959,23 +962,25 @@ class _SizeTransform:
         _, wgl = _gl(ORDER)
         h = np.diff(r.edges)
         n = r.px.size
-        t = np.concatenate([r.px, [r.tail[0]]])
+        # thresholds: the head node (below lo), the panel nodes, the tail node
+        t = np.concatenate([[r.head[0]], r.px, [r.tail[0]]])
         M = np.zeros((r.x.size, t.size))
         dt = r.px  # dt = t du
-        # below lo: the value at the first node times the length
+        # below lo: the value at the head node times the length (the strict load below lo is
+        # the head's mass, none where lo is the least size; the first panel node instead put
+        # the load of [lo, t_0) on [0, lo): 6e-7 too much in E[T] on Pareto(2.5) at load 0.8)
         M[0, 0] = r.head[0]
-        M[1:n + 1, 0] = r.lo
+        M[1:, 0] = r.lo
         full = np.zeros(n)
         for p in range(r.npan):
             sl = slice(p * ORDER, (p + 1) * ORDER)
-            rows = np.arange(1 + p * ORDER, 1 + (p + 1) * ORDER)
-            M[rows, :n] += full[None, :]
-            M[rows, sl] += h[p] * S * dt[sl][None, :]
+            sl1 = slice(1 + p * ORDER, 1 + (p + 1) * ORDER)
+            M[sl1, 1:n + 1] += full[None, :]
+            M[sl1, sl1] += h[p] * S * dt[sl][None, :]
             full[sl] = h[p] * wgl * dt[sl]
         # the tail node: every panel, then (x_tail - hi) at the threshold x_tail
-        M[-1, :n] = full
-        M[-1, 0] += r.lo
-        M[-1, n] = r.tail[0] - r.hi
+        M[-1, 1:n + 1] = full
+        M[-1, n + 1] = r.tail[0] - r.hi
         return t, M
 
     # -- moments ---------------------------------------------------------------------------------
@@ -1294,14 +1299,14 @@ class _SizeTransform:
         npan = r.npan
         h = np.diff(r.edges)
         _, wgl = _gl(ORDER)
-        G = (g[:, :n] * r.px[None, :]).reshape(g.shape[0], npan, ORDER)  # dt = t du
+        G = (g[:, 1:n + 1] * r.px[None, :]).reshape(g.shape[0], npan, ORDER)  # dt = t du
         inner = (G @ _spectral().T) * h[None, :, None]
         panel = (G @ wgl) * h[None, :]
         before = np.cumsum(panel, axis=1) - panel
         Q = np.empty((g.shape[0], n + 2), g.dtype)
         Q[:, 0] = r.head[0] * g[:, 0]
         Q[:, 1:n + 1] = (before[:, :, None] + inner).reshape(g.shape[0], n) + r.lo * g[:, :1]
-        Q[:, n + 1] = panel.sum(1) + r.lo * g[:, 0] + (r.tail[0] - r.hi) * g[:, n]
+        Q[:, n + 1] = panel.sum(1) + r.lo * g[:, 0] + (r.tail[0] - r.hi) * g[:, n + 1]
         return Q
 
 
