@@ -840,6 +840,60 @@ def _psi_at(U, X, W):
 
 
 # ---- the transforms of one policy ------------------------------------------------------------
+def min_pair_moment_finite(size, k: int) -> bool:
+    r"""Whether :math:`E[\min(X_1, X_2)^k] = \int_0^\infty k t^{k-1} \bar F(t)^2\,dt` is finite
+    (:math:`X_1, X_2` independent copies of the size).
+
+    It is where :math:`E[X^k]` is; else, on a tail :math:`\bar F(t) \sim C t^{-\alpha}`,
+    where :math:`k < 2\alpha`. The index :math:`\alpha` is the Pareto parameter, or else read
+    off the survival function far in the tail,
+    :math:`\alpha \approx \ln(\bar F(t_1)/\bar F(t_2)) / \ln(t_2/t_1)` at the
+    :math:`1 - 10^{-10}` and :math:`1 - 10^{-14}` quantiles; ``NotImplementedError`` where that
+    estimate is within 0.05 of :math:`k/2` (the answer would be a guess). Used for the waiting
+    part of SOAP's second moment: :math:`E[W^2 \mid x]` grows like
+    :math:`E[\min(X, x)^3]` (docs/response_time_distribution.md)."""
+    if math.isfinite(float(size.moment(k))):
+        return True
+    alpha = getattr(size, "_alpha", None) if type(size).__name__ in ("Pareto",) else None
+    if alpha is None:
+        t1, t2 = (float(size.ppf(1.0 - q)) for q in (1e-10, 1e-14))
+        s1, s2 = float(size.sf(t1)), float(size.sf(t2))
+        if not (0 < t1 < t2 < math.inf and s1 > 0 and s2 > 0):
+            raise NotImplementedError(
+                f"E[min(X1, X2)^{k}] on {size!r}: E[X^{k}] is infinite and the tail index could "
+                "not be read off the survival function; not implemented")
+        alpha = math.log(s1 / s2) / math.log(t2 / t1)
+        if abs(k - 2 * alpha) < 0.05:
+            raise NotImplementedError(
+                f"E[min(X1, X2)^{k}] on {size!r}: the tail index {alpha:.3g} is too close to "
+                f"{k / 2} to decide whether it is finite; not implemented")
+    return k < 2 * float(alpha)
+
+
+def soap_moment_infinite(size, kind: str, n: int, waiting: bool) -> bool:
+    r"""Whether :math:`E[T^n]` (``waiting``: :math:`E[W^n]`) of the unconditional law of a
+    size-based SOAP policy is infinite on ``size``, where the size rule's truncation would give
+    a finite class sum.
+
+    * the response time: :math:`T \ge X`, so :math:`E[X^n] = \infty` makes it infinite;
+    * LAS, PSJF, SRPT (``age``, ``static``, ``remaining``): the old work a job of size
+      :math:`x` meets has :math:`E[V^n \mid x]` of the order of :math:`E[\min(X, x)^{n+1}]`
+      (P-K's :math:`\lambda E[\min(X,x)^{n+1}]/((n+1)(1-\rho_x))` and lower products), and
+      :math:`\int E[\min(X, x)^{n+1}]\,dF(x) = E[\min(X_1, X_2)^{n+1}]`: infinite exactly
+      where that is (:func:`min_pair_moment_finite`); the response time contains that wait
+      (PSJF, SRPT) or the same busy-period moments (LAS);
+    * FCFS and SJF: their class sums carry :math:`E[X^{n+1}]` and
+      :math:`E[X^{n+1}; X > x]` exactly (already ``inf``).
+    """
+    if size.is_discrete:
+        return False
+    if not waiting and not math.isfinite(float(size.moment(n))):
+        return True
+    if kind in ("age", "static", "remaining"):
+        return not min_pair_moment_finite(size, n + 1)
+    return False
+
+
 class _SizeTransform:
     r"""LST and the first two moments of :math:`T` (or :math:`W`) for a size-based policy, at
     job sizes ``xs`` with weights ``ws`` (the unconditional law: the size rule; one class:
@@ -1046,6 +1100,11 @@ class _SizeTransform:
         with np.errstate(invalid="ignore"):
             mean = float(np.sum(np.where(w > 0, m * w, 0.0)))
             second = float(np.sum(np.where(w > 0, (v + m * m) * w, 0.0)))
+        if self.unconditional:  # the rule's truncated tail makes a divergent class sum finite
+            if soap_moment_infinite(self.size, self.kind, 1, self.waiting):
+                return math.inf, math.inf
+            if soap_moment_infinite(self.size, self.kind, 2, self.waiting):
+                second = math.inf
         return mean, second
 
     def _piece_moments(self, n: int):
@@ -1117,8 +1176,13 @@ class _SizeTransform:
         :math:`E[X^{k+1}; X > x]`). The unconditional law of LAS, PSJF or SRPT on a continuous
         size law with :math:`E[X^{n+1}] = \infty` raises ``NotImplementedError``: its order-n
         moment may be finite or not, and the size rule's truncation would make it finite."""
-        n = int(n)
+        n = n_out = int(n)
         s = self.size
+        if self.unconditional:  # the orders that provably diverge (soap_moment_infinite)
+            for j in range(1, n + 1):
+                if soap_moment_infinite(s, self.kind, j, self.waiting):
+                    n = j - 1  # from here on inf (out keeps the caller's length)
+                    break
         kmax = n
         if self.kind in ("constant", "nonpreemptive") or self.unconditional:
             for j in range(1, n + 1):
@@ -1134,7 +1198,7 @@ class _SizeTransform:
         m = ps.moments_of(c)
         with np.errstate(invalid="ignore"):
             mix = np.where(self.ws[:, None] > 0, m * self.ws[:, None], 0.0).sum(0)
-        out = np.full(n + 1, math.inf)
+        out = np.full(n_out + 1, math.inf)
         out[: kmax + 1] = mix
         return out
 
