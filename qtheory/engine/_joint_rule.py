@@ -319,15 +319,23 @@ class FactorJointRule:
         #: the threshold grid of Kendall's equation: eta_{<t}(s) is smooth in log t (it does
         #: not oscillate like the transforms of sizes), so its panels are wider
         self.tedges = log_edges(lo, hi, twidth, bps, bulk=(b0, b1))
-        if _tail_extension(rule)[0].size:
-            # a power tail: the classes above the 1 - Y_CUT quantile of Y carry E[T; Y > hi]
-            # ~ 1e-14 hi / (1 - rho), 2.4e-4 of E[T] under PSPJF on Pareto(1.5) (hi = 2e9):
-            # panels of TAIL_WIDTH up to hi e^TAIL_SPAN for the classes and the thresholds
+        if _tail_extension(rule)[0].size or Y_CUT * hi > 1e-12 * float(rule.size.moment(1)):
+            # a power tail or a far top: the classes above the 1 - Y_CUT quantile of Y carry
+            # E[T; Y > hi] ~ 1e-14 hi / (1 - rho), 3e-5 of E[T] under PSPJF on Pareto(1.5)
+            # (hi = 2e9), 1.5e-9 on BoundedPareto(1.1, 1, 1e6): panels of TAIL_WIDTH up to
+            # hi e^TAIL_SPAN for the classes and the thresholds
             ext = math.log(hi) + np.linspace(0.0, TAIL_SPAN, int(round(TAIL_SPAN / TAIL_WIDTH)) + 1)[1:]
             self.yedges = np.concatenate([self.yedges, ext])
             self.tedges = np.concatenate([self.tedges, ext])
 
     # -- the size rule split per row ---------------------------------------------------------
+    @staticmethod
+    def top(r) -> float:
+        """The top of the rows' panels on the size rule ``r`` (above ``r.hi`` on a power tail,
+        :func:`_tail_extension`)."""
+        ext = _tail_extension(r)[0]
+        return math.exp(ext[-1]) if ext.size else r.hi
+
     def _split(self, cuts: np.ndarray, density: bool = True, r=None):
         r"""Rows of the size rule with extra panel edges at ``cuts`` (shape ``(n, c)``, in x;
         values outside the rule's range are ignored): nodes ``X`` and weights ``W`` with

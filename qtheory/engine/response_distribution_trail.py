@@ -187,7 +187,7 @@ def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.nd
                 cuts.append(p / (1.0 - c * ze[None, :]))
             cut = np.concatenate([np.broadcast_to(q, (p.shape[0], q.shape[1])) for q in cuts], axis=1)
             cut = np.where(np.isfinite(cut) & (cut > 0), cut, np.nan)
-            if np.any((cut > r.lo) & (cut < r.hi)):
+            if np.any((cut > r.lo) & (cut < rule.top(r))):
                 X, W = rule._split(cut)
             else:  # no cut inside the size rule (p below its lower end: the graded head)
                 if X0 is None:
