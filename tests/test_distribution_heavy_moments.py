@@ -101,3 +101,10 @@ def test_second_moment_against_class_quadrature(policy):
     ref, err = integrate.quad(g, 0.0, 1.0, limit=200, epsabs=0.0, epsrel=1e-10,
                               points=[1e-6, 1e-3, 0.1])
     assert d.moment(2) == pytest.approx(ref, rel=1e-7)
+
+
+@pytest.mark.slow
+def test_gittins_variance_infinite_where_the_size_variance_is():
+    # the blind route's class sum gave 9.6e18 on Pareto(1.5) (T >= X: inf)
+    d = qt.MG1(LOAD / P15.mean, P15).response_time_distribution("gittins")
+    assert d.var() == math.inf
