@@ -1203,9 +1203,11 @@ class _SizeTransform:
         r""":math:`E[T'^k]`, k = 0..n, of the law (``T' = T - x`` for a class), mixed over the
         classes: :math:`(-1)^k k!` times the series coefficients (:meth:`class_series`); ``inf``
         from the first order whose size moments diverge (FCFS: :math:`E[X^{k+1}]`; SJF:
-        :math:`E[X^{k+1}; X > x]`). The unconditional law of LAS, PSJF or SRPT on a continuous
-        size law with :math:`E[X^{n+1}] = \infty` raises ``NotImplementedError``: its order-n
-        moment may be finite or not, and the size rule's truncation would make it finite."""
+        :math:`E[X^{k+1}; X > x]`), and of an unconditional law from the first order that
+        :func:`soap_moment_infinite` proves infinite. An order of LAS, PSJF or SRPT's
+        unconditional law below that one on a continuous size law with
+        :math:`E[X^{n+1}] = \infty` raises ``NotImplementedError`` (finite, but the size rule's
+        truncation would misstate it)."""
         n = n_out = int(n)
         s = self.size
         if self.unconditional:  # the orders that provably diverge (soap_moment_infinite)
