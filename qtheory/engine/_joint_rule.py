@@ -45,8 +45,50 @@ from ..laws._quadrature import ORDER, _gl, panels
 _CHUNK = 64
 #: prediction mass left out below and above the prediction nodes of a continuous joint law
 Y_CUT = 1e-14
-#: class weights below this are set to 0 (skipped by the kernels)
+#: class weights below this are set to 0 (skipped by the kernels), measured as the class's
+#: share of E[1 + (X/E[X])^2] (:func:`drop_tiny`)
 W_TINY = 1e-22
+
+
+def drop_tiny(X: np.ndarray, W: np.ndarray, size) -> np.ndarray:
+    r"""The class weights ``W`` with those of negligible share set to 0:
+    :math:`W (1 + (X/E[X])^2) <` :data:`W_TINY`. The weight alone is not the share on a power
+    tail: on Pareto(1.5) the classes with :math:`W < 10^{-22}` (sizes up to :math:`10^{36}`)
+    held 2.4e-6 of PSPJF's :math:`E[T]`. Light tails (every :math:`E[X^k]`, k <= 5, finite):
+    the weight alone (the share's factor kept 30% more nodes on Exponential sizes, for 5e-10
+    in the p99)."""
+    m = float(size.moment(1))
+    heavy = any(not math.isfinite(float(size.moment(k))) for k in range(2, 6))
+    scale = (X / m) ** 2 if heavy and math.isfinite(m) and m > 0 else 0.0
+    return np.where(W * (1.0 + scale) < W_TINY, 0.0, W)
+#: a power tail beyond the size rule's top hi (the 1 - 1e-15 quantile; some E[X^k], k <= 5,
+#: infinite): the rows go on over panels of TAIL_WIDTH in log x up to hi e^TAIL_SPAN before the
+#: last node. One node at the tail's conditional mean gets E[X] right but not E[X^2]: on
+#: Pareto(2.5) it held 2.8e-3 of E[X^2; X > hi] = 5e-3, and SPJF's mean (the piece
+#: E[X^2 1{Y > y}]) was 3.3e-4 off
+TAIL_SPAN = 60.0
+TAIL_WIDTH = 4.0
+
+
+def _tail_extension(r) -> tuple[np.ndarray, tuple[float, float]]:
+    r"""``(edges, (x, w))``: the extra panel edges above the size rule ``r``'s top (in log x) and
+    the last node (the mass beyond them at its conditional mean), cached on the rule; no edges
+    and ``r.tail`` itself for a light or bounded tail."""
+    hit = r.__dict__.get("_qt_tail_ext")
+    if hit is None:
+        size = r.size
+        heavy = r.tail[1] > 0 and any(not math.isfinite(float(size.moment(k))) for k in range(1, 6))
+        if not heavy:
+            hit = (np.empty(0), r.tail)
+        else:
+            uh = math.log(r.hi)
+            e = uh + np.linspace(0.0, TAIL_SPAN, int(round(TAIL_SPAN / TAIL_WIDTH)) + 1)[1:]
+            top = math.exp(e[-1])
+            w = float(size.sf(top))
+            x = float(size.tail_moment(1, top)) / w if w > 0 else top
+            hit = (e, (max(x, top), w))
+        r._qt_tail_ext = hit
+    return hit
 
 
 # ---- cumulative integrals on a threshold grid -------------------------------------------------
@@ -280,8 +322,23 @@ class FactorJointRule:
         #: the threshold grid of Kendall's equation: eta_{<t}(s) is smooth in log t (it does
         #: not oscillate like the transforms of sizes), so its panels are wider
         self.tedges = log_edges(lo, hi, twidth, bps, bulk=(b0, b1))
+        if _tail_extension(rule)[0].size or Y_CUT * hi > 1e-10 * float(rule.size.moment(1)):
+            # a power tail or a far top: the classes above the 1 - Y_CUT quantile of Y carry
+            # E[T; Y > hi] ~ 1e-14 hi / (1 - rho), 3e-5 of E[T] under PSPJF on Pareto(1.5)
+            # (hi = 2e9), 1.5e-9 on BoundedPareto(1.1, 1, 1e6): panels of TAIL_WIDTH up to
+            # hi e^TAIL_SPAN for the classes and the thresholds
+            ext = math.log(hi) + np.linspace(0.0, TAIL_SPAN, int(round(TAIL_SPAN / TAIL_WIDTH)) + 1)[1:]
+            self.yedges = np.concatenate([self.yedges, ext])
+            self.tedges = np.concatenate([self.tedges, ext])
 
     # -- the size rule split per row ---------------------------------------------------------
+    @staticmethod
+    def top(r) -> float:
+        """The top of the rows' panels on the size rule ``r`` (above ``r.hi`` on a power tail,
+        :func:`_tail_extension`)."""
+        ext = _tail_extension(r)[0]
+        return math.exp(ext[-1]) if ext.size else r.hi
+
     def _split(self, cuts: np.ndarray, density: bool = True, r=None):
         r"""Rows of the size rule with extra panel edges at ``cuts`` (shape ``(n, c)``, in x;
         values outside the rule's range are ignored): nodes ``X`` and weights ``W`` with
@@ -290,15 +347,16 @@ class FactorJointRule:
         r = self.r if r is None else r
         cuts = np.atleast_2d(np.asarray(cuts, float))
         n = cuts.shape[0]
-        lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, r.hi))
-        e = np.sort(np.concatenate([np.broadcast_to(r.edges, (n, r.edges.size)), lc], axis=1), axis=1)
+        ext, (tx, tw) = _tail_extension(r)
+        edges = np.concatenate([r.edges, ext])
+        lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, math.exp(edges[-1])))
+        e = np.sort(np.concatenate([np.broadcast_to(edges, (n, edges.size)), lc], axis=1), axis=1)
         u, wu = panels(e)
         X = np.exp(u)
         if not density:
             return X, wu * X
         W = wu * X * r.size.pdf(X)
         hx, hw = r.head
-        tx, tw = r.tail
         X = np.concatenate([np.full((n, 1), hx), X, np.full((n, 1), tx)], axis=1)
         W = np.concatenate([np.full((n, 1), hw), W, np.full((n, 1), tw)], axis=1)
         return X, W
@@ -373,7 +431,7 @@ class FactorJointRule:
         cuts = np.concatenate([y[:, None], self._kink_cuts(y)], axis=1)
         X, W = self._split(cuts, r=self.rc)
         W = W * self.f.pdf(y[:, None] / X) / X * dy[:, None]
-        return y, X, np.where(W < W_TINY, 0.0, W)
+        return y, X, drop_tiny(X, W, self.r.size)
 
     def tgrid(self, top: float | None = None) -> TGrid:
         """The prediction panels (``top``: only those below ``top``, which is an edge)."""
@@ -386,4 +444,4 @@ class FactorJointRule:
         return log_tgrid(e, math.exp(e[0]))
 
 
-__all__ = ["TGrid", "DiscreteJointRule", "FactorJointRule", "log_tgrid", "step_tgrid"]
+__all__ = ["TGrid", "DiscreteJointRule", "FactorJointRule", "drop_tiny", "log_tgrid", "step_tgrid"]

@@ -189,6 +189,8 @@ class ResponseTimeDistribution:
         if n == 2:
             m2 = self._moments()[1]
             return m2 if math.isfinite(m2) and m2 >= 0 else math.inf
+        if not math.isfinite(self.moment(2)):  # E[T^n] >= E[T^2]^(n/2) (Jensen)
+            return math.inf
         raw = getattr(self._t, "raw_moments", None)
         if raw is None and hasattr(self._t, "moment"):  # a transform with moments of any order
             def raw(k):

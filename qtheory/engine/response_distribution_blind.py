@@ -345,7 +345,14 @@ class BlindTransform:
     def moments(self) -> tuple[float, float]:
         m, v, _ = self._class_moments()
         w = self.ws
-        return float(np.sum(w * m)), float(np.sum(w * (v + m * m)))
+        mean, second = float(np.sum(w * m)), float(np.sum(w * (v + m * m)))
+        size = self.rule.size
+        if not self.conditional and not self.waiting:  # T >= X (the class rule is truncated)
+            if not math.isfinite(float(size.moment(1))):
+                return math.inf, math.inf
+            if not math.isfinite(float(size.moment(2))):
+                second = math.inf
+        return mean, second
 
     def atom(self) -> float:
         return float(np.sum(self.ws * self._class_moments()[2]))

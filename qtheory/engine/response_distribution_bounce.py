@@ -66,7 +66,7 @@ import numba
 import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, panels
-from ._joint_rule import FactorJointRule, log_tgrid
+from ._joint_rule import FactorJointRule, drop_tiny, log_tgrid
 from .response_distribution import _psi_at, busy_eta
 
 #: the p panels of the new jobs' capped part on (v, 2v): edges at v times these
@@ -192,7 +192,7 @@ def classes(rule: FactorJointRule):
     cuts = np.concatenate([y[:, None], 2 * y[:, None], rule._kink_cuts(y)], axis=1)
     X, W = rule._split(cuts, r=rule.rc)
     W = W * rule.f.pdf(y[:, None] / X) / X * dy[:, None]
-    return y, X, np.where(W < 1e-22, 0.0, W)
+    return y, X, drop_tiny(X, W, rule.r.size)
 
 
 # ---- compiled kernel ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import numba
 import numpy as np
 
 from ._joint_rule import DiscreteJointRule, FactorJointRule
-from .response_distribution import GRADE, GRADE_NEAR, _psi_at, _rule, busy_eta
+from .response_distribution import GRADE, GRADE_NEAR, _psi_at, _rule, busy_eta, min_pair_moment_finite
 
 #: widths in log x of the size rules (10 Gauss-Legendre nodes per panel) of continuous joint
 #: laws: the sizes of the classes (the residence transforms oscillate like e^{-sx}: 0.5 was
@@ -338,10 +338,26 @@ class PredictionTransform:
         :math:`X1\{Y > y\}`) and under SPRPT when :math:`P(Z < 1) > 0` (the piece
         :math:`X - Y + y`); the size rule's truncation would make them finite."""
         rule = self.rule
-        if (self.kind in ("nonpreemptive", "remaining") and not rule.discrete
-                and math.isinf(rule.r.size.moment(2))
-                and (self.kind == "nonpreemptive" or rule.f.excess() > 0.0)):
-            return math.inf, math.inf
+        sparse = self.kind == "nonpreemptive" or (self.kind == "remaining" and not rule.discrete
+                                                  and rule.f.excess() > 0.0)
+        if not rule.discrete:
+            size = rule.r.size
+            if sparse and math.isinf(size.moment(2)):
+                return math.inf, math.inf
+            # the second moment, by the same bounds as the size-based policies'
+            # (response_distribution.soap_moment_infinite): the sparse piece's third moment
+            # E[X^3 1{Y > y}] (a class too); unconditional: T >= X, and the old work
+            # X 1{Y <= y} of the others holds
+            # E[X_1^3; X_1 <= X_2, Z_1 <= Z_2] = P(Z_1 <= Z_2) E[min(X_1, X_2)^3] / 2
+            inf2 = (sparse and math.isinf(size.moment(3))) or (not self.conditional and (
+                (not self.waiting and math.isinf(size.moment(2)))
+                or (not sparse and not min_pair_moment_finite(size, 3))))
+            if inf2:
+                return self._moments_finite()[0], math.inf
+        return self._moments_finite()
+
+    def _moments_finite(self) -> tuple[float, float]:
+        """(E, E[.^2]) as the class sums."""
         ew, varw, rn, n2 = self._class_moments()
         if self.waiting:
             w = self.Wc.sum(1)

@@ -48,7 +48,7 @@ import math
 import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, log_edges, panels
-from ._joint_rule import W_TINY, FactorJointRule, log_tgrid
+from ._joint_rule import FactorJointRule, drop_tiny, log_tgrid
 from .response_distribution import _psi_at, busy_eta
 from .response_distribution_prediction import PredictionTransform
 
@@ -187,7 +187,7 @@ def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.nd
                 cuts.append(p / (1.0 - c * ze[None, :]))
             cut = np.concatenate([np.broadcast_to(q, (p.shape[0], q.shape[1])) for q in cuts], axis=1)
             cut = np.where(np.isfinite(cut) & (cut > 0), cut, np.nan)
-            if np.any((cut > r.lo) & (cut < r.hi)):
+            if np.any((cut > r.lo) & (cut < rule.top(r))):
                 X, W = rule._split(cut)
             else:  # no cut inside the size rule (p below its lower end: the graded head)
                 if X0 is None:
@@ -233,7 +233,7 @@ def _factor_classes(rule: FactorJointRule, c: float):
     cuts = np.concatenate([cy[:, None], y[:, None], rule._kink_cuts(y)], axis=1)
     X, W = rule._split(cuts, r=rule.rc)
     W = W * rule.f.pdf(y[:, None] / X) / X * dy[:, None]
-    return y, X, np.where(W < W_TINY, 0.0, W)
+    return y, X, drop_tiny(X, W, rule.r.size)
 
 
 def _kink_edges(rule: FactorJointRule, c: float, e: np.ndarray) -> np.ndarray:
