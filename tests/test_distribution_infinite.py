@@ -36,4 +36,4 @@ def test_size_based_means_follow_the_closed_form(name):
     if math.isinf(closed):
         assert m == math.inf
     else:
-        assert m == pytest.approx(closed, rel=1e-6)  # SRPT class: 9e-8 (the truncated size rule)
+        assert m == pytest.approx(closed, rel=1e-6)  # SRPT class: 1e-16 (9e-8 before the fix below x_min)

@@ -146,8 +146,9 @@ def test_bit_values_are_checked():
 def test_informative_bit_against_the_simulator():
     """ConditionalGittins with OneBit(1, 0.1, 0.2) on LogNormal(1) at load 0.8: the route's
     mean within the simulator's interval (the simulator runs Gittins tables of the class laws
-    of its own). The slowdown is not compared: the simulator's tables miss it (perfect bit:
-    2.393 +- 0.041 simulated, 2.26650 by this route and by the mpmath reference alike)."""
+    of its own; the slowdown against the simulator: tests/test_sim_onebit.py, whose tables
+    missed it before they were built on the class laws: perfect bit 2.393 +- 0.041 simulated,
+    2.26650 by this route and by the mpmath reference alike)."""
     q = qt.MG1(0.8, LN, prediction=qt.OneBit(1.0, 0.1, 0.2))
     r = generic.evaluate(q, CG, [0.8])
     assert ROUTE in r.method
