@@ -623,7 +623,14 @@ def _min_mean(size, c):
 
 
 def _old_square(size, b, c):
-    r""":math:`E[((\min(X, c) - b)^+)^2]` for :math:`0 \le b < c \le \infty`."""
+    r""":math:`E[((\min(X, c) - b)^+)^2]` for :math:`0 \le b < c \le \infty`:
+
+    .. math:: m_2(b, c) - 2 b\, m_1(b, c) + b^2 m_0(b, c) + (c - b)^2 \bar F(c),
+
+    :math:`m_k(b, c) = E[X^k 1\{b < X \le c\}]`, from the tail moments, or, where
+    :math:`E[X^2] = \infty` and :math:`c < \infty`, :math:`m_2` from the partial moments
+    (``docs/soap_predictions.md``: the old jobs' work below the tagged job's worst rank). ``inf``
+    where :math:`c = \infty` and :math:`E[X^2] = \infty`; raises FloatingPointError on a NaN."""
     b = np.asarray(b, float)
     c = np.asarray(c, float)
     fin = np.isfinite(c)
@@ -632,9 +639,19 @@ def _old_square(size, b, c):
     t0b, t1b, t2b = (np.asarray(size.tail_moment(k, b), float) for k in (0, 1, 2))
     t0c, t1c, t2c = (np.where(fin, np.asarray(size.tail_moment(k, cc), float), 0.0) for k in (0, 1, 2))
     with np.errstate(invalid="ignore"):
-        inner = (t2b - t2c) - 2 * b * (t1b - t1c) + b * b * (t0b - t0c)
+        d2 = t2b - t2c
+        # E[X^2] = inf (a tail heavier than x^-2): the tails are both infinite and their
+        # difference is NaN; the moment on (b, c] (c finite) from the partial moments instead
+        heavy = np.isnan(d2) & fin
+        if heavy.any():
+            d2 = np.where(heavy, np.asarray(size.partial_moment(2, cc), float)
+                          - np.asarray(size.partial_moment(2, b), float), d2)
+        inner = d2 - 2 * b * (t1b - t1c) + b * b * (t0b - t0c)
         val = inner + np.where(fin, (cc - b) ** 2 * t0c, 0.0)
-    return np.maximum(np.where(c > b, val, 0.0), 0.0)
+    val = np.where(c > b, val, 0.0)
+    if np.isnan(val).any():  # never a silent zero (np.maximum would keep NaN, the caller drop it)
+        raise FloatingPointError("the old-job second moment is not finite")
+    return np.maximum(val, 0.0)
 
 
 # ---- the evaluator -------------------------------------------------------------------------------
@@ -840,7 +857,9 @@ def evaluate_blind(model, policy, lams) -> ExactResult:
     br = _blind_rank(model, policy)
     fine = br.soap(0.25, 16).means(lams)
     coarse = br.soap(0.5, 10).means(lams)
-    err = np.abs(fine - coarse) + (1e-13 + 10 * br.interp_error) * np.abs(fine)
+    with np.errstate(invalid="ignore"):  # inf - inf where E[T] = inf (FCFS on E[X^2] = inf)
+        err = np.abs(fine - coarse) + (1e-13 + 10 * br.interp_error) * np.abs(fine)
+    err = np.where(np.isinf(fine) & (fine == coarse), 0.0, err)
     return ExactResult(fine, err, False)
 
 
