@@ -152,7 +152,7 @@ def test_informative_bit_against_the_simulator():
     q = qt.MG1(0.8, LN, prediction=qt.OneBit(1.0, 0.1, 0.2))
     r = generic.evaluate(q, CG, [0.8])
     assert ROUTE in r.method
-    sim = qt.simulate(q, "conditionalgittins", jobs=4_000_000 if FULL else 1_000_000, seed=31,
+    sim = qt.simulate(q, "conditionalgittins", jobs=4_000_000 if FULL else 500_000, seed=31,
                       replications=16)
     assert_consistent(r.mean[0], sim, "ConditionalGittins, one bit, LogNormal(1) at 0.8")
 
