@@ -221,6 +221,19 @@ class ResponseTimeDistribution:
             return 0.0
         return np.exp(-s[..., None] * self._apos) @ self._amass
 
+    def _inverted_sf(self, t: np.ndarray, alpha: np.ndarray, omega: np.ndarray):
+        r"""The Euler abscissae :math:`s = \alpha / t`, the transform there less the atoms at
+        :math:`a_i > 0`, and the sf of the rest by the Euler sum plus the atoms above ``t``."""
+        s = alpha[None, :] / t[:, None]
+        L = self._t.lst(s)
+        if self._apos.size:
+            L = L - self._atoms_at(s)
+            sf = _dot(((1.0 - float(self._amass.sum()) - L) / s).real, omega) / t
+            sf = sf + (self._apos[None, :] > t[:, None]) @ self._amass
+        else:
+            sf = _dot(((1.0 - L) / s).real, omega) / t
+        return s, L, sf
+
     def _sf_pos(self, t: np.ndarray) -> np.ndarray:
         r""":math:`P(T' > t)` at ``t > 0``: the atoms above ``t`` plus the inversion of
         :math:`\big(1 - \tilde T(s) - \sum_i m_i (1 - e^{-s a_i})\big)/s`, the tail of the rest
@@ -329,14 +342,7 @@ class ResponseTimeDistribution:
         if self._split is not None:
             return self._split_sf_pdf(t)
         alpha, omega = li.euler_nodes(*self.euler)
-        s = alpha[None, :] / t[:, None]
-        L = self._t.lst(s)
-        if self._apos.size:
-            L = L - self._atoms_at(s)
-            sf = _dot(((1.0 - float(self._amass.sum()) - L) / s).real, omega) / t
-            sf = sf + (self._apos[None, :] > t[:, None]) @ self._amass
-        else:
-            sf = _dot(((1.0 - L) / s).real, omega) / t
+        s, L, sf = self._inverted_sf(t, alpha, omega)
         pdf = _dot((L - self.atom0).real, omega) / t
         return sf, pdf
 
@@ -404,14 +410,7 @@ class ResponseTimeDistribution:
         if self._split is not None:
             return self._split_parts(t, euler, True)
         alpha, omega, delta = li.euler_nodes_err(*euler)
-        s = alpha[None, :] / t[:, None]
-        L = self._t.lst(s)
-        if self._apos.size:
-            L = L - self._atoms_at(s)
-            sf = _dot(((1.0 - float(self._amass.sum()) - L) / s).real, omega) / t
-            sf = sf + (self._apos[None, :] > t[:, None]) @ self._amass
-        else:
-            sf = _dot(((1.0 - L) / s).real, omega) / t
+        s, L, sf = self._inverted_sf(t, alpha, omega)
         Lc = L - self.atom0
         Lr, sL = Lc.real, (s * Lc).real
         return (sf, _dot(Lr, omega) / t, _dot(sL, omega) / t, np.abs(_dot(Lr, delta)) / t,
