@@ -36,7 +36,7 @@ def test_cuda_simulator_subprocess():
         q = qt.MG1(0.5, qt.Exponential(mean=1.0), qt.ExponentialPrediction())
         out = {}
         for p in ("fcfs", "srpt", "sprpt"):
-            r = simulate(q, p, jobs=32 * 400, seed=7, replications=32, backend="cuda")
+            r = simulate(q, p, jobs=32 * 150, seed=7, replications=32, backend="cuda")
             out[r.policy] = [r.mean, r.ci, float(q.mean_response_time(p)), r.wall_time, r.note,
                              r.replications]
         # exactly the jobs asked: 5 threads track 51 jobs, 27 track 50
