@@ -676,7 +676,8 @@ def _infinite_mean(size: SizeLaw, prediction, form: str, descriptor: str, lam: f
       interval (the arrivals above the size :math:`s^*` with
       :math:`\lambda E[S 1\{S \le s^*\}] = (k-1)s`), so the area under the number in system is of
       order :math:`D^2` and :math:`E[N] = \infty` (renewal reward). For SPRPT
-      :math:`E[D^2] \ge P(Z \le 1/2)E[S^2]/4` for a multiplicative prediction :math:`Y = SZ`.
+      :math:`E[D^2] = E[S^2]E[((1-Z)^+)^2] = \infty` for a multiplicative prediction :math:`Y = SZ`
+      with :math:`P(Z < 1) > 0`.
       (FCFS at :math:`a > k - 1` is the same argument with :math:`D = S`.)
     """
     m1 = size.mean
