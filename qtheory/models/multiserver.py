@@ -804,7 +804,12 @@ class MGk:
             except (NotImplementedError, ValueError, ArithmeticError):
                 pass
         b = self.bounds(pol)
-        return MeanResponseTime(math.nan, "bounds", math.nan, b.method, b.reference, b.lower, b.upper)
+        method = b.method
+        if not math.isfinite(self.size.moment(2)):
+            method = ("E[S^2] = inf: no approximation (the phase-type fit and the scalings need the FCFS-k wait, "
+                      "finite only where E[S^(1 + 1/(k - floor(a)))] < inf, a = lam E[S]/s: Scheller-Wolf and "
+                      "Vesilo); E[T] < inf wherever the upper bound is finite; " + method)
+        return MeanResponseTime(math.nan, "bounds", math.nan, method, b.reference, b.lower, b.upper)
 
     def fcfs_approximation(self) -> float:
         r"""**Approximation** (not exact) of the M/G/k FCFS mean response time by the two-moment
@@ -828,13 +833,16 @@ class MGk:
         r"""``(m, twin)``: :math:`m = E[S]` and this model with sizes (and predictions) divided
         by :math:`m` and the arrival rate multiplied by it, whose times are this model's divided
         by :math:`m` (work and time in units of :math:`E[S]`); ``twin`` is ``None`` when
-        :math:`m = 1` or a law cannot be rescaled. The bounds are evaluated on the twin: their
-        quadratures hold :math:`E[\min(S, r)^2]` and :math:`r^2`, which leave the doubles for a
-        heavy tail far from scale 1 (Pareto(1.05) with :math:`x_m = 10^{60}`: the top of the rule
-        is :math:`10^{280}`, its second partial moment :math:`10^{329}`)."""
+        :math:`10^{-30} \le m \le 10^{30}` or a law cannot be rescaled. The bounds are evaluated on
+        the twin: their quadratures hold :math:`E[\min(S, r)^2]` and :math:`r^2`, which leave the
+        doubles for a heavy tail far from scale 1 (Pareto(1.05) with :math:`x_m = 10^{60}`: the top
+        of the rule is :math:`10^{280}`, its second partial moment :math:`10^{329}`). Within
+        :math:`10^{\pm 30}` the direct evaluation was measured scale-invariant (Pareto(1.05) to
+        (2.5), :math:`x_m` from :math:`10^{-120}` to :math:`10^{20}`: :math:`E[T]/E[S]` equal to
+        :math:`10^{-11}`), and the twin would recompute the joint laws of the prediction policies."""
         if "unit" not in self._cache:
             m, twin = float(self.size.mean), None
-            if m != 1.0:
+            if not 1e-30 <= m <= 1e30:
                 try:
                     pred = None if self.prediction is None else self.prediction.rescaled(1.0 / m)
                     twin = MGk(self.servers, self.arrival_rate * m, self.size.rescaled(1.0 / m), pred,
