@@ -77,6 +77,24 @@ def test_blocking_policies_infinite_above_k_minus_one_erlangs():
     assert r.kind == "bounds" and r.upper < math.inf
 
 
+def test_infinite_mean_rule_at_one_server_agrees_with_the_mg1_closed_forms():
+    """At k = 1 (a > k - 1 = 0 always) the rule must call infinite exactly the M/G/1 means the
+    closed forms make infinite on Pareto(1.9) sizes (E[S^2] = inf): FCFS, SJF, SPJF, SPRPT (the
+    residual of a job in service, or of one past its estimate); PSPJF and SRPT stay finite."""
+    from qtheory.models.multiserver_bounds import _infinite_mean
+    from qtheory.policies import get_policy
+
+    size = qt.Pareto(alpha=1.9, xmin=1.0)
+    pred = qt.LogNormalPrediction(sigma=0.5)
+    lam = 0.5 / size.mean
+    mg1 = qt.MG1(lam, size, prediction=pred)
+    for name in ("fcfs", "sjf", "spjf", "sprpt", "pspjf", "srpt"):
+        pol = get_policy(name)
+        claimed = _infinite_mean(size, pred if pol.uses_predictions else None, pol.formula_form(),
+                                 pol.descriptor, lam, 1, 1.0) is not None
+        assert claimed == (float(mg1.mean_response_time(name)) == math.inf), name
+
+
 # ----------------------------------------------------------------------------------------------
 # 2. Pareto partial moments at extreme scales; scale invariance of the M/G/k bounds
 

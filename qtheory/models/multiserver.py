@@ -772,8 +772,14 @@ class MGk:
           :meth:`nonpreemptive_priority_approximation` (the prediction's own classes, every PH
           fit matching three moments); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
+        * ``inf`` (``kind="exact"``) where the mean is shown infinite
+          (:func:`~qtheory.models.multiserver_bounds._infinite_mean`): FCFS-k when
+          :math:`E[S^{1 + 1/(k - \lfloor a\rfloor)}] = \infty` for Pareto sizes
+          (Scheller-Wolf and Vesilo), and FCFS-k, SJF-k, SPJF-k and SPRPT-k (estimates below sizes
+          with positive probability) when :math:`E[S^2] = \infty` and :math:`a = \lambda E[S]/s > k - 1`;
         * ``kind="bounds"`` (value ``nan``, ``lower`` and ``upper`` set): when neither exists
-          (e.g. FCFS with an infinite second moment).
+          (e.g. FCFS with :math:`E[S^2] = \infty` where the mean is finite or not shown infinite;
+          SRPT-k, PSJF-k, FB-k then keep a finite upper bound: the mean is finite).
         """
         pol = get_policy(policy)
         self._check_policy(pol)
