@@ -431,6 +431,91 @@ def _evaluate_discrete(policy, dj, lams, tails_of=None, max_knots=None, snap: bo
     return out, cond, (xs, ds)
 
 
+def _pair(r) -> tuple:
+    """``(mean, error)`` of a route's result (a result object or the pair itself)."""
+    return (r.mean, r.error) if hasattr(r, "mean") else r
+
+
+@dataclass(frozen=True)
+class _Route:
+    """One route on the law itself: its module (looked up by name at call time), the module
+    switch that turns it off (``FACTOR_ROUTE``, ``CONDITIONAL_ROUTE``), the method text of
+    :func:`evaluate`, and what it computes for each use (``None``: not used there):
+    ``mean(model, policy, lams) -> (mean, error)``, ``conditional(model, policy, x, y)``
+    (``needs_y``: only with a prediction ``y``), ``slowdown(model, policy) -> float``."""
+
+    module: str
+    switch: str | None
+    method: str
+    mean: object
+    conditional: object = None
+    slowdown: object = None
+    needs_y: bool = False
+
+    def applies(self, model, policy: Policy, use: str, y=None) -> bool:
+        if getattr(self, use) is None or (self.switch is not None and not globals()[self.switch]):
+            return False
+        if use == "conditional" and self.needs_y and y is None:
+            return False
+        return globals()[self.module].supported(model, policy)
+
+
+#: the routes on the law itself, tried in this order by :func:`evaluate`,
+#: :func:`response_time` and :func:`mean_slowdown`; a route that raises
+#: ``FloatingPointError`` (a rank its interpolants cannot follow) hands over to the next one,
+#: and the discretised route comes last
+_ROUTES = (
+    _Route("soap_exact", None,
+           "generic SOAP evaluator on the law itself (blind rank; error: two quadrature resolutions and the "
+           "rank interpolant)",
+           mean=lambda m, p, lams: _pair(soap_exact.evaluate_blind(m, p, lams)),
+           conditional=lambda m, p, x, y: soap_exact.conditional_blind(m, p, x),
+           slowdown=lambda m, p: soap_exact.slowdown_blind(m, p)[0]),
+    _Route("soap_factor", "FACTOR_ROUTE",
+           "generic SOAP evaluator on the law itself (a prediction rank of SPRPT's, SRPT-Bounce's, PSPJF's, "
+           "SPJF's or TRAIL's shape on a multiplicative prediction law; error: two quadrature resolutions and "
+           "the level interpolants)",
+           mean=lambda m, p, lams: _pair(soap_factor.evaluate(m, p, lams)),
+           conditional=lambda m, p, x, y: soap_factor.conditional(m, p, x, y),
+           slowdown=lambda m, p: soap_factor.slowdown(m, p)[0], needs_y=True),
+    _Route("soap_size", None,
+           "generic SOAP evaluator on the law itself (size-descriptor rank; error: two outer resolutions, the "
+           "level interpolants' tail and a higher-order check of their size rule)",
+           mean=lambda m, p, lams: _pair(soap_size.evaluate(m, p, lams)),
+           conditional=lambda m, p, x, y: soap_size.conditional(m, p, np.atleast_1d(np.asarray(x, float))),
+           slowdown=lambda m, p: soap_size.slowdown(m, p)[0]),
+    _Route("soap_conditional", "CONDITIONAL_ROUTE",
+           "generic SOAP evaluator on the law itself (ConditionalGittins on a multiplicative prediction law; "
+           "error: two outer rules and the level functions' measured error)",
+           mean=lambda m, p, lams: _pair(soap_conditional.evaluate(m, p, lams))),
+    _Route("soap_classes", None,                 # one-bit advice on a continuous size law
+           "generic SOAP evaluator on the law itself (a blind rank per bit on one-bit advice; error: two "
+           "quadrature resolutions and the rank interpolants)",
+           mean=lambda m, p, lams: _pair(soap_classes.evaluate(m, p, lams)),
+           conditional=lambda m, p, x, y: soap_classes.conditional(m, p, x, y),
+           slowdown=lambda m, p: soap_classes.slowdown(m, p)[0], needs_y=True),
+)
+
+#: what :func:`_first_route` returns when no route on the law itself gave a value
+_NO_ROUTE = object()
+
+
+def _first_route(use: str, model, policy: Policy, *args):
+    """``(route, value)`` from the first route of :data:`_ROUTES` that applies to ``use``
+    (``"mean"``, ``"conditional"``, ``"slowdown"``) and does not raise
+    ``FloatingPointError``; :data:`_NO_ROUTE` when none does. ``args``: ``lams`` for the mean,
+    ``x, y`` for the conditional means."""
+    y = args[1] if use == "conditional" else None
+    for route in _ROUTES:
+        if not route.applies(model, policy, use, y):
+            continue
+        try:
+            return route, getattr(route, use)(model, policy, *args)
+        except FloatingPointError:
+            continue
+    return _NO_ROUTE
+
+
 def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> GenericResult:
     """Mean response time of ``policy`` at each arrival rate in ``lams`` by the generic route.
 
@@ -443,51 +528,10 @@ def evaluate(model, policy: Policy, lams, resolution: int = RESOLUTION) -> Gener
     lams = np.atleast_1d(np.asarray(lams, float))
     if not policy.soap:
         raise NotImplementedError(f"{policy.name} is not a SOAP policy")
-    if soap_exact.supported(model, policy):
-        try:
-            r = soap_exact.evaluate_blind(model, policy, lams)
-            return GenericResult(r.mean, r.error, False,
-                                 "generic SOAP evaluator on the law itself (blind rank; error: two "
-                                 "quadrature resolutions and the rank interpolant)")
-        except FloatingPointError:  # a rank the interpolant cannot follow: the discretisation
-            pass
-    if FACTOR_ROUTE and soap_factor.supported(model, policy):
-        try:
-            m, e = soap_factor.evaluate(model, policy, lams)
-            return GenericResult(m, e, False,
-                                 "generic SOAP evaluator on the law itself (a prediction rank of "
-                                 "SPRPT's, SRPT-Bounce's, PSPJF's, SPJF's or TRAIL's shape on a "
-                                 "multiplicative prediction law; error: two quadrature resolutions "
-                                 "and the level interpolants)")
-        except FloatingPointError:
-            pass
-    if soap_size.supported(model, policy):
-        try:
-            r = soap_size.evaluate(model, policy, lams)
-            return GenericResult(r.mean, r.error, False,
-                                 "generic SOAP evaluator on the law itself (size-descriptor rank; "
-                                 "error: two outer resolutions, the level interpolants' tail and "
-                                 "a higher-order check of their size rule)")
-        except FloatingPointError:
-            pass
-    if CONDITIONAL_ROUTE and soap_conditional.supported(model, policy):
-        try:
-            m, e = soap_conditional.evaluate(model, policy, lams)
-            return GenericResult(m, e, False,
-                                 "generic SOAP evaluator on the law itself (ConditionalGittins on a "
-                                 "multiplicative prediction law; error: two outer rules and the level "
-                                 "functions' measured error)")
-        except FloatingPointError:
-            pass
-    if soap_classes.supported(model, policy):  # one-bit advice on a continuous size law
-        try:
-            r = soap_classes.evaluate(model, policy, lams)
-            return GenericResult(r.mean, r.error, False,
-                                 "generic SOAP evaluator on the law itself (a blind rank per bit "
-                                 "on one-bit advice; error: two quadrature resolutions and the rank "
-                                 "interpolants)")
-        except FloatingPointError:
-            pass
+    got = _first_route("mean", model, policy, lams)
+    if got is not _NO_ROUTE:
+        route, (mean, err) = got
+        return GenericResult(mean, err, False, route.method)
     return evaluate_discretised(model, policy, lams, resolution)
 
 
@@ -551,26 +595,9 @@ def mean_response_time(model, policy: Policy, lams) -> np.ndarray:
 
 def response_time(model, policy: Policy, x, y=None):
     """Conditional means by the generic route: exact for discrete laws at their atoms."""
-    if soap_exact.supported(model, policy):
-        try:
-            return soap_exact.conditional_blind(model, policy, x)
-        except FloatingPointError:
-            pass
-    if FACTOR_ROUTE and soap_factor.supported(model, policy) and y is not None:
-        try:
-            return soap_factor.conditional(model, policy, x, y)
-        except FloatingPointError:
-            pass
-    if soap_size.supported(model, policy):
-        try:
-            return soap_size.conditional(model, policy, np.atleast_1d(np.asarray(x, float)))
-        except FloatingPointError:
-            pass
-    if soap_classes.supported(model, policy) and y is not None:
-        try:
-            return soap_classes.conditional(model, policy, x, y)
-        except FloatingPointError:
-            pass
+    got = _first_route("conditional", model, policy, x, y)
+    if got is not _NO_ROUTE:
+        return got[1]
     dj, exact = discretise(model, policy.descriptor, 2 * RESOLUTION)
     _, cond, (xs, ds) = _evaluate_discrete(policy, dj, np.array([model.arrival_rate]), snap=exact)
     x = np.atleast_1d(np.asarray(x, float))
@@ -594,26 +621,9 @@ def response_time(model, policy: Policy, x, y=None):
 
 def mean_slowdown(model, policy: Policy, resolution: int = RESOLUTION) -> float:
     """E[T/X] by the generic route (exact for discrete laws; Richardson-extrapolated otherwise)."""
-    if soap_exact.supported(model, policy):
-        try:
-            return soap_exact.slowdown_blind(model, policy)[0]
-        except FloatingPointError:
-            pass
-    if FACTOR_ROUTE and soap_factor.supported(model, policy):
-        try:
-            return soap_factor.slowdown(model, policy)[0]
-        except FloatingPointError:
-            pass
-    if soap_size.supported(model, policy):
-        try:
-            return soap_size.slowdown(model, policy)[0]
-        except FloatingPointError:
-            pass
-    if soap_classes.supported(model, policy):
-        try:
-            return soap_classes.slowdown(model, policy)[0]
-        except FloatingPointError:
-            pass
+    got = _first_route("slowdown", model, policy)
+    if got is not _NO_ROUTE:
+        return got[1]
     lam = np.array([model.arrival_rate])
 
     def once(n):

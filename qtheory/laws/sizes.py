@@ -535,6 +535,10 @@ class Weibull(SizeLaw):
         return self._scale * rng.weibull(self._c, size=n)
 
 
+#: smallest normal double: below it a product is recomputed in logs (Pareto._scaled)
+_TINY = 2.2250738585072014e-308
+
+
 class Pareto(SizeLaw):
     r"""Pareto (type I) sizes: :math:`\bar F(x) = (x_m/x)^\alpha` for :math:`x \ge x_m`.
 
@@ -576,15 +580,50 @@ class Pareto(SizeLaw):
         return self._alpha * _pow(self._xm, k) / (self._alpha - k)
 
     def _L(self, x: np.ndarray) -> np.ndarray:
-        return _log_ratio(np.maximum(x, self._xm), self._xm)
+        """``log(max(x, xmin) / xmin)``; as a difference of logarithms where the ratio itself
+        overflows (``xmin = 1e-120`` and ``x`` at the top of a heavy tail's rule, ``1e190``)."""
+        xx = np.maximum(x, self._xm)
+        L = _log_ratio(xx, self._xm)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isinf(L) & np.isfinite(xx), np.log(xx) - math.log(self._xm), L)
+
+    def _scaled(self, k: int, log_factor: np.ndarray, direct: np.ndarray) -> np.ndarray:
+        r""":math:`x_m^k e^{\ell}` given ``direct`` (the plain product) and ``log_factor``
+        :math:`\ell`: the plain product where it is a normal finite number, else
+        :math:`\exp(k\ln x_m + \ell)`. The factors alone over- or underflow where their
+        product does not (:math:`x_m = 10^{-120}`: :math:`x_m^2` and :math:`\phi_d` at the
+        top of a quadrature rule, :math:`e^{0.95 \cdot 700}`, gave ``0 * inf`` or ``inf``)."""
+        ok = np.isfinite(direct) & ((direct == 0) | (np.abs(direct) >= _TINY))
+        ok &= _TINY <= _pow(self._xm, k) < math.inf
+        if np.all(ok):
+            return direct
+        with np.errstate(over="ignore", under="ignore"):
+            logged = np.exp(k * math.log(self._xm) + log_factor)
+        return np.where(ok, direct, logged)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
-        return self._alpha * _pow(self._xm, k) * _phi(self._alpha - k, self._L(x))
+        d = self._alpha - k
+        L = self._L(x)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            direct = self._alpha * _pow(self._xm, k) * _phi(d, L)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # log(alpha phi_d(L)); for d < 0, phi_d(L) = e^{|d| L} (1 - e^{-|d| L}) / |d|
+            if d == 0:
+                log_phi = np.log(L)
+            elif d > 0:
+                log_phi = np.log(-np.expm1(-d * L)) - math.log(d)
+            else:
+                log_phi = -d * L + np.log(-np.expm1(d * L)) - math.log(-d)
+        return self._scaled(k, math.log(self._alpha) + log_phi, direct)
 
     def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
         if k >= self._alpha:
             return np.full(np.shape(x), math.inf)
-        return self.moment(k) * np.exp(-(self._alpha - k) * self._L(x))
+        d = self._alpha - k
+        L = self._L(x)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            direct = self.moment(k) * np.exp(-d * L)
+        return self._scaled(k, math.log(self._alpha / d) - d * L, direct)
 
     def pdf(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)

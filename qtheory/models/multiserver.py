@@ -80,6 +80,7 @@ from .mphk_priority import REF_RDR, mphk_priority
 from .multiserver_bounds import (
     APPROX_ERROR,
     REF_BB,
+    REF_DELAY_MOMENTS,
     REF_ERLANG,
     REF_FIT,
     REF_GITTINS_K,
@@ -94,6 +95,7 @@ from .multiserver_bounds import (
     Bounds,
     _band,
     _error_factors,
+    _infinite_mean,
     _isq_lower,
     _joint_bound,
     _las_bound,
@@ -307,6 +309,10 @@ class MGk:
                         "SOAP (Scully, Harchol-Balter, Scheller-Wolf 2018) via qtheory.MG1")
         if form == "sharing":
             return self._erlang_mean(), "exact: M/G/k-PS is insensitive (Erlang C value)", REF_PS
+        why = _infinite_mean(self.size, self.prediction if pol.uses_predictions else None, form, pol.descriptor,
+                             self.arrival_rate, self.servers, self.server_speed)
+        if why is not None:
+            return math.inf, why, REF_DELAY_MOMENTS
         if isinstance(self.size, Exponential) and pol.descriptor == "none":
             return (self._erlang_mean(), "exact: blind policy with exponential sizes (Erlang C)",
                     REF_ERLANG + "; with exponential sizes every blind work-conserving policy has the "
@@ -766,8 +772,14 @@ class MGk:
           :meth:`nonpreemptive_priority_approximation` (the prediction's own classes, every PH
           fit matching three moments); every other SOAP policy by
           :meth:`approximation` (Bondi-Buzen scaling), always inside the proven bounds;
+        * ``inf`` (``kind="exact"``) where the mean is shown infinite
+          (:func:`~qtheory.models.multiserver_bounds._infinite_mean`): FCFS-k when
+          :math:`E[S^{1 + 1/(k - \lfloor a\rfloor)}] = \infty` for Pareto sizes
+          (Scheller-Wolf and Vesilo), and FCFS-k, SJF-k, SPJF-k and SPRPT-k (estimates below sizes
+          with positive probability) when :math:`E[S^2] = \infty` and :math:`a = \lambda E[S]/s > k - 1`;
         * ``kind="bounds"`` (value ``nan``, ``lower`` and ``upper`` set): when neither exists
-          (e.g. FCFS with an infinite second moment).
+          (e.g. FCFS with :math:`E[S^2] = \infty` where the mean is finite or not shown infinite;
+          SRPT-k, PSJF-k, FB-k then keep a finite upper bound: the mean is finite).
         """
         pol = get_policy(policy)
         self._check_policy(pol)
@@ -798,7 +810,12 @@ class MGk:
             except (NotImplementedError, ValueError, ArithmeticError):
                 pass
         b = self.bounds(pol)
-        return MeanResponseTime(math.nan, "bounds", math.nan, b.method, b.reference, b.lower, b.upper)
+        method = b.method
+        if not math.isfinite(self.size.moment(2)):
+            method = ("E[S^2] = inf: no approximation (the phase-type fit and the scalings need the FCFS-k wait, "
+                      "finite only where E[S^(1 + 1/(k - floor(a)))] < inf, a = lam E[S]/s: Scheller-Wolf and "
+                      "Vesilo); E[T] < inf wherever the upper bound is finite; " + method)
+        return MeanResponseTime(math.nan, "bounds", math.nan, method, b.reference, b.lower, b.upper)
 
     def fcfs_approximation(self) -> float:
         r"""**Approximation** (not exact) of the M/G/k FCFS mean response time by the two-moment
@@ -818,12 +835,39 @@ class MGk:
             raise ValueError(f"policy {pol.name} uses predictions but this model has none; pass "
                              "prediction=... (e.g. qt.LogNormalPrediction(sigma=0.5))")
 
+    def _unit(self) -> tuple[float, MGk | None]:
+        r"""``(m, twin)``: :math:`m = E[S]` and this model with sizes (and predictions) divided
+        by :math:`m` and the arrival rate multiplied by it, whose times are this model's divided
+        by :math:`m` (work and time in units of :math:`E[S]`); ``twin`` is ``None`` when
+        :math:`10^{-30} \le m \le 10^{30}` or a law cannot be rescaled. The bounds are evaluated on
+        the twin: their quadratures hold :math:`E[\min(S, r)^2]` and :math:`r^2`, which leave the
+        doubles for a heavy tail far from scale 1 (Pareto(1.05) with :math:`x_m = 10^{60}`: the top
+        of the rule is :math:`10^{280}`, its second partial moment :math:`10^{329}`). Within
+        :math:`10^{\pm 30}` the direct evaluation was measured scale-invariant (Pareto(1.05) to
+        (2.5), :math:`x_m` from :math:`10^{-120}` to :math:`10^{20}`: :math:`E[T]/E[S]` equal to
+        :math:`10^{-11}`), and the twin would recompute the joint laws of the prediction policies."""
+        if "unit" not in self._cache:
+            m, twin = float(self.size.mean), None
+            if not 1e-30 <= m <= 1e30:
+                try:
+                    pred = None if self.prediction is None else self.prediction.rescaled(1.0 / m)
+                    twin = MGk(self.servers, self.arrival_rate * m, self.size.rescaled(1.0 / m), pred,
+                               self.server_speed)
+                    twin._cache["unit"] = (1.0, None)     # its mean is 1 up to rounding: no twin of its own
+                except (NotImplementedError, ValueError, OverflowError):
+                    twin = None
+            self._cache["unit"] = (m, twin)
+        return self._cache["unit"]
+
     def lower_bound(self) -> float:
         r"""Lower bound on :math:`E[T]` for every policy: the largest of
         :math:`E[T^{SRPT-1}]` on one server of speed :math:`ks` (resource pooling), the
         per-threshold mixed bound of :func:`_mixed_lower` (always :math:`\ge E[S]/s`), the
         increasing-speed-queue bound of :func:`_isq_lower` and the overflow bound of
         :func:`_overflow_lower` (``docs/multiserver.md``, section 3)."""
+        m, twin = self._unit()
+        if twin is not None:
+            return m * twin.lower_bound()
         if "lower" not in self._cache:
             args = (self.size, self.arrival_rate, self.servers, self.server_speed)
             self._cache["lower"] = max(self.pooled_mean_response_time(SRPT()), _mixed_lower(*args),
@@ -837,6 +881,10 @@ class MGk:
 
     def _upper(self, pol: Policy) -> tuple[float, str, str]:
         """Upper bound (real time units), method, reference."""
+        m, twin = self._unit()
+        if twin is not None:
+            hi, how, ref = twin._upper(pol)
+            return m * hi, how, ref
         k, c = self.servers, self._c
         lam = self.arrival_rate * c          # arrival rate of the time-scaled system (sizes S)
         smax = float(self.size.support[1])

@@ -17,10 +17,11 @@ from ..laws._quadrature import _bulk, endpoint_refinement, log_edges, log_rule, 
 from ..laws.predictions import (
     BoundedMultiplicative,
     EmpiricalPairs,
+    MultiplicativePrediction,
     PerfectPrediction,
     UniformPrediction,
 )
-from ..laws.sizes import SizeLaw
+from ..laws.sizes import Pareto, SizeLaw
 
 REF_SRPTK = ("Grosof, Scully, Harchol-Balter, 'SRPT for multiserver systems', Performance "
              "Evaluation 127:154-175 (2018), tagged-job method (relevant-work coupling "
@@ -47,6 +48,9 @@ REF_FIT = ("three-moment phase-type fit: Whitt, Oper. Res. 30(1) (1982) for C^2 
            "Stochastic Models (2003) for C^2 < 1")
 REF_BB = ("Bondi and Buzen, 'The response times of priority classes under preemptive resume in M/G/m queues', "
           "SIGMETRICS 1984; pooled single-server value from SOAP (Scully, Harchol-Balter, Scheller-Wolf 2018)")
+REF_DELAY_MOMENTS = ("Scheller-Wolf, 'Necessary and sufficient conditions for delay moments in FIFO multiserver "
+                     "queues with an application comparing s slow servers with one fast one', Oper. Res. 51(5) "
+                     "(2003); Scheller-Wolf and Vesilo, Queueing Systems 54 (2006) 221-232 and 67 (2011) 47-61")
 REF_GITTINS_K = ("Scully, Grosof, Harchol-Balter, 'The Gittins policy is nearly optimal in the M/G/k "
                  "under extremely general conditions', POMACS 4(3) 43 (2020)")
 
@@ -285,7 +289,7 @@ def _mixed_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     else:
         a, b = lo, hi
         for _ in range(200):
-            mid = math.sqrt(a * b)
+            mid = math.sqrt(a) * math.sqrt(b)           # a * b overflows past 1.3e154
             if float(rho_r(mid)) > thr:
                 b = mid
             else:
@@ -645,3 +649,57 @@ def _overflow_lower(size: SizeLaw, lam: float, k: int, s: float) -> float:
     logp = n * math.log(a) - a - np.array([math.lgamma(v + 1.0) for v in n])
     tail = float(np.sum((n - k) * np.exp(logp)))
     return base + tail / lam
+
+
+def _infinite_mean(size: SizeLaw, prediction, form: str, descriptor: str, lam: float, k: int,
+                   s: float) -> str | None:
+    r"""Why :math:`E[T] = \infty` for a policy of rank ``form`` on :math:`k \ge 2` servers of
+    speed :math:`s`, or ``None`` where that is not shown (the mean may then be finite: the
+    bounds of :meth:`MGk.bounds` stand).
+
+    With :math:`a = \lambda E[S]/s` (Erlangs):
+
+    * **FCFS-k** (Scheller-Wolf 2003; Scheller-Wolf and Vesilo 2011, delay = the first workload
+      component): :math:`E[T] < \infty` when :math:`E[S^{1 + 1/(k - \lfloor a\rfloor)}] < \infty`,
+      and only then for regularly varying tails such as the Pareto law, :math:`a` not an
+      integer. So :math:`E[S^2] = \infty` makes the mean infinite only when :math:`a > k - 1`;
+      with :math:`j = k - \lfloor a\rfloor \ge 2` idle-able servers a Pareto(:math:`\alpha`)
+      mean is finite for :math:`\alpha > 1 + 1/j` (Pareto(1.9) on 4 servers at :math:`a = 2.8`).
+      Reported infinite: Pareto with :math:`\alpha \le 1 + 1/j`, :math:`a` not an integer;
+      any law with :math:`E[S^2] = \infty` and :math:`a > k - 1`.
+    * **Blocking** (non-preemptive SJF/SPJF with :math:`D = S`; SPRPT with
+      :math:`D = (S - Y)^+`, the time a job runs past its estimate with a negative rank that no
+      other job of nonnegative rank preempts), when :math:`a > k - 1` and
+      :math:`E[D^2] = \infty`: while such a job holds a server for :math:`D/s`, at most
+      :math:`k - 1` servers serve the others, whose work arrives at rate :math:`a s > (k-1)s`; even
+      serving the smallest first they leave a number of jobs growing linearly over the
+      interval (the arrivals above the size :math:`s^*` with
+      :math:`\lambda E[S 1\{S \le s^*\}] = (k-1)s`), so the area under the number in system is of
+      order :math:`D^2` and :math:`E[N] = \infty` (renewal reward). For SPRPT
+      :math:`E[D^2] = E[S^2]E[((1-Z)^+)^2] = \infty` for a multiplicative prediction :math:`Y = SZ`
+      with :math:`P(Z < 1) > 0`.
+      (FCFS at :math:`a > k - 1` is the same argument with :math:`D = S`.)
+    """
+    m1 = size.mean
+    a = lam * m1 / s
+    m2_inf = not math.isfinite(size.moment(2))
+    if form == "constant":
+        if m2_inf and a > k - 1:
+            return ("FCFS-k with E[S^2] = inf and offered load a = lam E[S]/s > k - 1: a job of size x blocks a "
+                    "server while the other k - 1 cannot keep up; E[T] = inf (Scheller-Wolf 2003)")
+        if isinstance(size, Pareto) and a != math.floor(a):
+            j = k - math.floor(a)
+            if size.moment(1.0 + 1.0 / j) == math.inf:
+                return (f"FCFS-k: E[S^(1 + 1/j)] = inf with j = k - floor(a) = {j} (a = lam E[S]/s = {a:.6g}): "
+                        "the delay moment condition of Scheller-Wolf and Vesilo fails; E[T] = inf")
+        return None
+    if not (m2_inf and a > k - 1):
+        return None
+    if form == "nonpreemptive":
+        return ("non-preemptive policy with E[S^2] = inf and a = lam E[S]/s > k - 1: a started job of size x "
+                "blocks a server for x while the other k - 1 cannot keep up; E[T] = inf")
+    if form == "remaining" and descriptor == "prediction" and isinstance(prediction, MultiplicativePrediction) \
+            and getattr(prediction, "factor", None) is not None and float(prediction.factor.cdf(1.0 - 1e-9)) > 0:
+        return ("SPRPT-k with E[S^2] = inf, a = lam E[S]/s > k - 1 and P(Y < S) > 0: a job past its estimate "
+                "keeps a server (negative rank) for its overrun D = S (1 - Z), E[D^2] = inf; E[T] = inf")
+    return None
