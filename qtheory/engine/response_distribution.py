@@ -1493,7 +1493,7 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
         X = tr.Xc[tr.Wc > 0]
         return ResponseTimeDistribution(tr, label, euler=euler, atoms=tr.atom_list(),
                                         lower=float(X.min()))
-    split = None if own else rdp.density_split(model, pol, tr)
+    split = rdp.density_split(model, pol, tr)  # own transforms: TRAIL's only
     return ResponseTimeDistribution(tr, label, euler=euler, split=split)
 
 
