@@ -65,37 +65,16 @@ _CUT = -46.0
 
 
 @numba.njit(cache=True, nogil=True)
-def _rest_remaining(g, Rc, p, start, coef, Ry, s, X, W, V, c, out):  # pragma: no cover
-    # out[i] = sum_jk W V_ij e^{R(d_jk) - R(y_j) - s(x - c)}, R = int_0 g
-    ny, K = X.shape
-    for i in range(g.shape[0]):
-        si = s[i]
-        acc = 0.0 + 0.0j
-        for j in range(ny):
-            vij = V[i, j]
-            ry = Ry[i, j]
-            for k in range(K):
-                w = W[j, k]
-                if w == 0.0:
-                    continue
-                e0 = -si * max(X[j, k] - c, 0.0)
-                if e0.real < _CUT:
-                    continue
-                q = j * K + k
-                acc += w * vij * np.exp(e0 + _cum_at(g, Rc, start, coef, i, p[q], q) - ry)
-        out[i] = acc
-
-
-@numba.njit(cache=True, nogil=True)
-def _rest_static(E, s, X, W, V, c, out):  # pragma: no cover - compiled
-    # out[i] = sum_jk W V_ij e^{-x E_ij - s(x - c)}, E = eta_{<y}(s) - s
+def _rest_kernel(static, E, g, Rc, p, start, coef, Ry, s, X, W, V, c, out):  # pragma: no cover
+    # out[i] = sum_jk W V_ij e^{-s(x - c) + e_ijk}: PSPJF (``static``) e = -x E_ij,
+    # E = eta_{<y}(s) - s; SPRPT and TRAIL e = R(d_jk) - R(y_j), R = int_0 g (the arrays of the
+    # other shape are not read)
     ny, K = X.shape
     for i in range(s.size):
         si = s[i]
         acc = 0.0 + 0.0j
         for j in range(ny):
             vij = V[i, j]
-            eij = E[i, j]
             for k in range(K):
                 w = W[j, k]
                 if w == 0.0:
@@ -104,7 +83,12 @@ def _rest_static(E, s, X, W, V, c, out):  # pragma: no cover - compiled
                 e0 = -si * max(x - c, 0.0)
                 if e0.real < _CUT:
                     continue
-                acc += w * vij * np.exp(e0 - x * eij)
+                if static:
+                    e0 = e0 - x * E[i, j]
+                else:
+                    q = j * K + k
+                    e0 = e0 + _cum_at(g, Rc, start, coef, i, p[q], q) - Ry[i, j]
+                acc += w * vij * np.exp(e0)
         out[i] = acc
 
 
@@ -306,7 +290,10 @@ class PredictionDensityAtoms:
                 res = np.exp(sb * self.c) * np.sum(V * cl, axis=1)
             elif tr.kind == "static":
                 E = np.ascontiguousarray(eta - sb[:, None])
-                _rest_static(E, sb, Xc, Wc, V, self.c, res)
+                none_c = np.zeros((1, 1), complex)
+                none_i = np.zeros(1, np.int64)
+                _rest_kernel(True, E, none_c, none_c, none_i, none_i, np.zeros((1, 1)), none_c, sb, Xc, Wc, V,
+                             self.c, res)
             else:
                 g = tr.grid
                 ge = np.ascontiguousarray(et - sb[:, None])
@@ -315,7 +302,7 @@ class PredictionDensityAtoms:
                 p, coef = tr._q_y
                 _cum_kernel(ge, Rc, p, g.starts, coef, Ry)
                 p, coef = tr._q_d
-                _rest_remaining(ge, Rc, p, g.starts, coef, Ry, sb, Xc, Wc, V, self.c, res)
+                _rest_kernel(False, ge, ge, Rc, p, g.starts, coef, Ry, sb, Xc, Wc, V, self.c, res)
             res -= np.exp(-sb[:, None] * self._ax[None, :]) @ self._am
             out[b:b + _S_BLOCK] = res
         return out.reshape(s.shape)
