@@ -15,7 +15,12 @@ the residence, :math:`\eta_{<v}(s) - s \to \lambda P(Y < v)`) with
 
 * PSPJF: :math:`I = x\,P(Y < y)` (every arrival with a smaller prediction preempts),
 * SPRPT: :math:`I = \int_{(y - x)^+}^{y} P(Y < v)\,dv` (at age :math:`a` an arrival with
-  :math:`Y < y - a` preempts; none once the remaining prediction is negative).
+  :math:`Y < y - a` preempts; none once the remaining prediction is negative),
+* TRAIL(:math:`\gamma`) (SPRPT whose jobs become non-preemptible at age :math:`\gamma y`):
+  :math:`I = \int_{y - \min(x, \gamma y)}^{y} P(Y < v)\,dv` (its residence
+  :math:`e^{-sx}\exp(-\int_{y - \min(x, \gamma y)}^{y}(\eta_{<v}(s) - s)\,dv)` has SPRPT's form
+  with another lower end; ``docs/response_time_distribution.md``, section 5.4); :math:`\gamma = 1`
+  is SPRPT, :math:`\gamma = 0` SPJF (:math:`I = 0`).
 
 Mixed over the joint law the atoms are the density :math:`f_X(t)\bar a(t)` of :math:`T`,
 :math:`\bar a(x) = E[a(x, xZ)]` (:math:`Y = XZ`), which jumps with :math:`f_X` at :math:`c`; so
@@ -60,37 +65,16 @@ _CUT = -46.0
 
 
 @numba.njit(cache=True, nogil=True)
-def _rest_remaining(g, Rc, p, start, coef, Ry, s, X, W, V, c, out):  # pragma: no cover
-    # out[i] = sum_jk W V_ij e^{R(d_jk) - R(y_j) - s(x - c)}, R = int_0 g
-    ny, K = X.shape
-    for i in range(g.shape[0]):
-        si = s[i]
-        acc = 0.0 + 0.0j
-        for j in range(ny):
-            vij = V[i, j]
-            ry = Ry[i, j]
-            for k in range(K):
-                w = W[j, k]
-                if w == 0.0:
-                    continue
-                e0 = -si * max(X[j, k] - c, 0.0)
-                if e0.real < _CUT:
-                    continue
-                q = j * K + k
-                acc += w * vij * np.exp(e0 + _cum_at(g, Rc, start, coef, i, p[q], q) - ry)
-        out[i] = acc
-
-
-@numba.njit(cache=True, nogil=True)
-def _rest_static(E, s, X, W, V, c, out):  # pragma: no cover - compiled
-    # out[i] = sum_jk W V_ij e^{-x E_ij - s(x - c)}, E = eta_{<y}(s) - s
+def _rest_kernel(static, E, g, Rc, p, start, coef, Ry, s, X, W, V, c, out):  # pragma: no cover
+    # out[i] = sum_jk W V_ij e^{-s(x - c) + e_ijk}: PSPJF (``static``) e = -x E_ij,
+    # E = eta_{<y}(s) - s; SPRPT and TRAIL e = R(d_jk) - R(y_j), R = int_0 g (the arrays of the
+    # other shape are not read)
     ny, K = X.shape
     for i in range(s.size):
         si = s[i]
         acc = 0.0 + 0.0j
         for j in range(ny):
             vij = V[i, j]
-            eij = E[i, j]
             for k in range(K):
                 w = W[j, k]
                 if w == 0.0:
@@ -99,7 +83,12 @@ def _rest_static(E, s, X, W, V, c, out):  # pragma: no cover - compiled
                 e0 = -si * max(x - c, 0.0)
                 if e0.real < _CUT:
                     continue
-                acc += w * vij * np.exp(e0 - x * eij)
+                if static:
+                    e0 = e0 - x * E[i, j]
+                else:
+                    q = j * K + k
+                    e0 = e0 + _cum_at(g, Rc, start, coef, i, p[q], q) - Ry[i, j]
+                acc += w * vij * np.exp(e0)
         out[i] = acc
 
 
@@ -114,8 +103,8 @@ def _z_edges(factor, kinks) -> np.ndarray:
 
 
 class PredictionDensityAtoms:
-    r"""The split of unconditional PSPJF (rank shape "static") or SPRPT ("remaining") on a
-    continuous size law with a multiplicative prediction factor whose density jumps at its
+    r"""The split of unconditional PSPJF (rank shape "static"), SPRPT or TRAIL ("remaining")
+    on a continuous size law with a multiplicative prediction factor whose density jumps at its
     lower end :math:`c > 0` (module docstring). ``part_cdf``, ``part_pdf``, ``rest_lst``,
     ``part_total``, ``rest_total``, ``c``, ``near_below`` and ``near()`` as
     :class:`qtheory.engine.response_distribution.DensityAtoms`.
@@ -123,7 +112,9 @@ class PredictionDensityAtoms:
     Parameters
     ----------
     tr : PredictionTransform
-        The unconditional transform (its joint rule a ``FactorJointRule``).
+        The unconditional transform (its joint rule a ``FactorJointRule``); a
+        :class:`~qtheory.engine.response_distribution_trail.TrailTransform` for TRAIL (its
+        preemptible fraction ``tr.c``: the residence starts at :math:`y - \min(x, \gamma y)`).
     near : callable or None
         Builds the same split on a rule graded at :math:`c` (used for ``t < near_below``).
     part : PredictionDensityAtoms or None
@@ -136,6 +127,8 @@ class PredictionDensityAtoms:
             raise ValueError("PredictionDensityAtoms: the unconditional PSPJF or SPRPT law on a "
                              f"continuous joint rule (got rank shape {tr.kind!r})")
         self.tr = tr
+        #: the preemptible fraction gamma of the prediction (TRAIL's c; SPRPT: 1)
+        self.gamma = float(getattr(tr, "c", 1.0)) if tr.kind == "remaining" else 1.0
         rule = tr.rule
         self.size = rule.r.size
         self.c = float(self.size.support[0])
@@ -171,10 +164,13 @@ class PredictionDensityAtoms:
             self._ze, self._yk, self._r, self._cum = part._ze, part._yk, part._r, part._cum
             self._la, self._la_ok = part._la, part._la_ok
         else:
-            self._ze = _z_edges(rule.f, [1.0] if tr.kind == "remaining" else [])
-            #: where a(x, xz) kinks in y (and SPRPT: in y - x): a kink k of the factor's law
-            #: times an end or breakpoint b > 0 of the size law (the thresholds' functions
-            #: P(Y < v), p_0(v) kink at v = bk): edges at z = bk / x (and 1 + bk / x) per size
+            gam = self.gamma
+            self._ze = _z_edges(rule.f, [1.0 / gam] if tr.kind == "remaining" and gam > 0 else [])
+            #: where a(x, xz) kinks in y (and SPRPT, TRAIL: in the residence's start d): a kink k
+            #: of the factor's law times an end or breakpoint b > 0 of the size law (the
+            #: thresholds' functions P(Y < v), p_0(v) kink at v = bk): edges at z = bk / x (and
+            #: d = bk: z = 1 + bk / x where the job ends preemptible, z > 1 / gamma, and
+            #: z = bk / ((1 - gamma) x) where it becomes non-preemptible first) per size
             bps = np.concatenate([np.asarray(self.size.breakpoints, float), np.asarray(self.size.support, float)])
             bps = np.unique(bps[np.isfinite(bps) & (bps > 0)])
             self._yk = np.array([b * k for b in bps for k in rule.kinks], float)
@@ -205,7 +201,8 @@ class PredictionDensityAtoms:
             expo = x.reshape(-1) * pl
         else:
             p0 = g.interp(self._p0, yc)
-            d = np.minimum(np.maximum(y.reshape(-1) - x.reshape(-1), 0.0), top)
+            yf = y.reshape(-1)
+            d = np.minimum(np.maximum(yf - np.minimum(x.reshape(-1), self.gamma * yf), 0.0), top)
             C = g.cum(self._pl, np.concatenate([yc, d]))
             expo = C[:yc.size] - C[yc.size:]
         return (p0 * np.exp(-tr.lam * expo)).reshape(x.shape)
@@ -224,7 +221,10 @@ class PredictionDensityAtoms:
             if self._yk.size:
                 cut = self._yk[None, :] / xb
                 if self.tr.kind == "remaining":
-                    cut = np.concatenate([cut, 1.0 + cut], axis=1)
+                    more = [cut, 1.0 + cut]
+                    if self.gamma < 1.0:
+                        more.append(cut / (1.0 - self.gamma))
+                    cut = np.concatenate(more, axis=1)
                 e = np.sort(np.concatenate([e, np.log(np.clip(cut, math.exp(ze[0]), math.exp(ze[-1])))], axis=1),
                             axis=1)
             u, wu = panels(e)
@@ -290,7 +290,10 @@ class PredictionDensityAtoms:
                 res = np.exp(sb * self.c) * np.sum(V * cl, axis=1)
             elif tr.kind == "static":
                 E = np.ascontiguousarray(eta - sb[:, None])
-                _rest_static(E, sb, Xc, Wc, V, self.c, res)
+                none_c = np.zeros((1, 1), complex)
+                none_i = np.zeros(1, np.int64)
+                _rest_kernel(True, E, none_c, none_c, none_i, none_i, np.zeros((1, 1)), none_c, sb, Xc, Wc, V,
+                             self.c, res)
             else:
                 g = tr.grid
                 ge = np.ascontiguousarray(et - sb[:, None])
@@ -299,7 +302,7 @@ class PredictionDensityAtoms:
                 p, coef = tr._q_y
                 _cum_kernel(ge, Rc, p, g.starts, coef, Ry)
                 p, coef = tr._q_d
-                _rest_remaining(ge, Rc, p, g.starts, coef, Ry, sb, Xc, Wc, V, self.c, res)
+                _rest_kernel(False, ge, ge, Rc, p, g.starts, coef, Ry, sb, Xc, Wc, V, self.c, res)
             res -= np.exp(-sb[:, None] * self._ax[None, :]) @ self._am
             out[b:b + _S_BLOCK] = res
         return out.reshape(s.shape)

@@ -635,11 +635,17 @@ class SPJFDensityAtoms:
 def density_split(model, policy, tr: PredictionTransform):
     """The split of an unconditional law on a continuous size law (with a multiplicative
     factor) whose density jumps at its lower end: :class:`SPJFDensityAtoms` (SPJF),
-    :class:`qtheory.engine._prediction_density_atoms.PredictionDensityAtoms` (PSPJF, SPRPT);
-    ``None`` otherwise (the whole law is inverted)."""
+    :class:`qtheory.engine._prediction_density_atoms.PredictionDensityAtoms` (PSPJF, SPRPT and
+    TRAIL, whose transform ``tr`` is the policy's own
+    :class:`~qtheory.engine.response_distribution_trail.TrailTransform`); ``None`` otherwise
+    (the whole law is inverted)."""
     from ..laws.joint import FactorJoint
+    from .response_distribution_trail import TrailTransform
 
     rule = tr.rule
+    own = policy.declares("response_transform")
+    if own and not isinstance(tr, TrailTransform):
+        return None  # a policy's own transform: split only where its atoms are known (TRAIL)
     if (not SPLIT_ATOMS or tr.conditional or tr.waiting or rule.discrete
             or not _jumps_at_lower_end(rule.r.size)):
         return None
@@ -659,12 +665,15 @@ def density_split(model, policy, tr: PredictionTransform):
         graded.piece_grade = True
         return graded
 
-    if tr.kind == "nonpreemptive":
+    if tr.kind == "nonpreemptive" and not own:
         return SPJFDensityAtoms(tr, lambda: SPJFDensityAtoms(PredictionTransform(model, policy, graded_rule())))
     from ._prediction_density_atoms import PredictionDensityAtoms
 
+    def transform(rule):
+        return policy.response_transform(model, rule) if own else PredictionTransform(model, policy, rule)
+
     def near(split):
-        return PredictionDensityAtoms(PredictionTransform(model, policy, graded_rule()), part=split)
+        return PredictionDensityAtoms(transform(graded_rule()), part=split)
 
     split = PredictionDensityAtoms(tr, lambda: near(split))
     return split

@@ -1,0 +1,76 @@
+"""TRAIL(c)'s unconditional law next to a jump of the size density at its least size L > 0
+(qtheory/engine/_prediction_density_atoms.py with TRAIL's transform: the atoms' density part
+added directly, the rest inverted from L on; docs/response_time_distribution.md, section 13).
+
+Reference: tests/trail_jump_reference.py, TRAIL's class law for t - x < L from SOAP's pieces on
+the smallest scale (its own quadratures and closed forms), mixed over the joint law for t < 2L;
+TRAIL(0) and TRAIL(1) against SPJF's and SPRPT's split laws. Measured at load 0.8, exponential
+predictions, t in [1.02, 1.9]: the whole law inverted (before the split) was 1.3e-3 to 1.7e-3
+(TRAIL(0.5), Pareto(2.5)) and 2.6e-4 to 3.6e-4 (Uniform(1, 3)) off; split at most 5.4e-9 and
+5.7e-9 (at t = 1.9, next to the kink at 2L; <= 2.7e-9 for t <= 1.7)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import trail_jump_reference as ref
+
+import qtheory as qt
+from qtheory.engine._prediction_density_atoms import PredictionDensityAtoms
+
+FULL = os.environ.get("QTHEORY_FULL") == "1"
+LOAD = 0.8
+
+
+def _model(size):
+    return qt.MG1(LOAD / size.mean, size, qt.ExponentialPrediction())
+
+
+def _law(size):
+    return ref.Law(1.0, 3.0) if isinstance(size, qt.Uniform) else ref.Law(1.0, alpha=2.5)
+
+
+def test_trail_atoms_are_the_class_limits():
+    """a(x, y) = lim e^{sx} E[e^{-sT} | x, y] = p_0(y) exp(-lam int_{y - min(x, cy)}^y P(Y < v) dv):
+    the split's a(x, y) against the reference's class law at t = x and against TRAIL's class
+    transform at s = 1e5, 2e5 (Richardson), on both sides of x = cy; the atoms' mass on the rule
+    against their density integrated on the size rule. Measured 1.2e-12 (reference), 1.4e-12
+    (limit), 3.7e-10 (masses). SPRPT's a(x, y) (the
+    residence from (y - x)^+) is 3.4e-3 off at (1.1, 0.5)."""
+    size = qt.Uniform(1.0, 3.0)
+    q = _model(size)
+    pol = qt.TRAIL(0.5)
+    split = q.response_time_distribution(pol)._split
+    assert isinstance(split, PredictionDensityAtoms) and split.gamma == 0.5
+    lam = float(q.arrival_rate)
+    for x, y in ((1.1, 0.5), (1.2, 4.0)):  # x > cy (d = y(1 - c)) and x < cy (d = y - x)
+        a = float(split.atom_mass(np.array(x), np.array(y)))
+        assert a == pytest.approx(float(ref.class_cdf(_law(size), lam, 0.5, x, y, x)), abs=1e-8)
+        lst = q.response_time_distribution(pol, x=x, y=y)._t.lst
+        lim = float(2 * lst(np.array([2e5])).real[0] - lst(np.array([1e5])).real[0])
+        assert a == pytest.approx(lim, abs=1e-8)
+    assert split.part_total == pytest.approx(float(split.part_cdf(np.array([1e12]))[0]), abs=1e-9)
+
+
+@pytest.mark.skipif(not FULL, reason="about 30 s of CPU (TRAIL's transform on the graded rule): QTHEORY_FULL=1")
+@pytest.mark.parametrize("size", [qt.Pareto(2.5, 1.0), qt.Uniform(1.0, 3.0)], ids=["pareto", "uniform"])
+def test_trail_next_to_the_jump(size):
+    q = _model(size)
+    d = q.response_time_distribution(qt.TRAIL(0.5))
+    t = np.array([1.02, 1.3, 1.7, 1.9])
+    want = [ref.low_t_cdf(_law(size), float(q.arrival_rate), 0.5, v) for v in t]
+    assert np.max(np.abs(d.cdf(t) - want)) < 1e-8
+
+
+@pytest.mark.skipif(not FULL, reason="about 40 s of CPU per law: QTHEORY_FULL=1")
+@pytest.mark.parametrize("size", [qt.Pareto(2.5, 1.0), qt.Uniform(1.0, 3.0)], ids=["pareto", "uniform"])
+def test_trail_ends_are_spjf_and_sprpt_next_to_the_jump(size):
+    # measured: TRAIL(0) vs SPJF 9.5e-12, TRAIL(1) vs SPRPT 4.4e-9 (Pareto, t = 2.5), 1.8e-10
+    # (Uniform); unsplit 7.9e-4 / 1.9e-3 (Pareto), 5.5e-4 / 8.6e-4 (Uniform)
+    q = _model(size)
+    t = np.array([1.02, 1.1, 1.4, 1.9, 1.99, 2.01, 2.5, 2.99, 3.01, 3.5, 4.0])
+    for c, name in ((0.0, "spjf"), (1.0, "sprpt")):
+        a = q.response_time_distribution(qt.TRAIL(c)).cdf(t)
+        assert np.max(np.abs(a - q.response_time_distribution(name).cdf(t))) < 1e-8, c
