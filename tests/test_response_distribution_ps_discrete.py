@@ -144,6 +144,10 @@ def test_distribution_object_and_its_atoms():
 def test_what_is_not_covered_says_so():
     # sizes spread over three decades: more than MAX_CELLS sums of sizes below x
     with pytest.raises(NotImplementedError, match="grid cells"):
+        # eight incommensurate sizes near 0.2: over a thousand sums below 1.2
+        sizes = [0.2 + 0.0071 * k + 1e-4 * k * k for k in range(8)] + [1.2]
+        qt.MG1(0.5, qt.Empirical(sizes)).response_time_distribution("ps", x=1.2)
+    with pytest.raises(NotImplementedError, match="more than 6 times"):
         qt.MG1(0.5, qt.Empirical([0.001, 1.0])).response_time_distribution("ps", x=1.0)
 
 

@@ -149,7 +149,8 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
     Exponential sizes: the closed form of the module docstring. Other phase-type sizes (Erlang,
     HyperExponential, Mixtures of them): the time-changed branching ODE of
     :mod:`qtheory.engine.response_distribution_ps_phase`. Discrete sizes (Deterministic,
-    Empirical: any number of sizes, any class :math:`x > 0`): the delay equation
+    Empirical: any number of sizes, a class :math:`x` up to 6 times the least size): the delay
+    equation
 
     .. math::
         G'(h) = \lambda\Big(1 - \sum_k p_k\,e^{-(\Gamma(h) - \Gamma((h - x_k)^+))}\Big),\qquad

@@ -63,6 +63,9 @@ MAX_CELLS = 400
 MAX_POSITIONS = 600
 #: at most this many atoms are kept (the largest)
 MAX_ATOMS = 400
+#: the class x may be at most this many times the least size (the positions and the polynomial
+#: degrees grow with x / least size: 0.03 s at 3, 4 s at 6, 110 s at 10 on sizes {1, 3})
+MAX_RATIO = 6.0
 
 
 def _sums_below(sizes: np.ndarray, end: float, limit: int, what: str) -> np.ndarray:
@@ -139,15 +142,17 @@ class _Cells:
         return float((p[-1] * self.len[-1] ** np.arange(self.deg + 1)).sum())
 
 
+_DIAG: dict[int, np.ndarray] = {}
+
+
 def _product_sum(A: np.ndarray, B: np.ndarray, deg: int) -> np.ndarray:
     r""":math:`\sum_b A_b B_b` cell by cell, polynomial products truncated at ``deg`` (``A``, ``B``:
     arrays ``[terms, cells, deg + 1]``)."""
+    if deg not in _DIAG:  # (i, j) -> i + j, the terms of degree <= deg
+        k = np.arange(deg + 1)
+        _DIAG[deg] = (((k[:, None] + k[None, :]).ravel()[:, None]) == k[None, :]).astype(float)
     outer = np.einsum("bik,bil->ikl", A, B)
-    out = np.zeros((A.shape[1], deg + 1))
-    for k in range(deg + 1):
-        # the coefficients of t^k: the anti-diagonal k of the outer product
-        out[:, k] = np.trace(outer[:, : k + 1, : k + 1][:, ::-1, :], axis1=1, axis2=2)
-    return out
+    return outer.reshape(outer.shape[0], -1) @ _DIAG[deg]
 
 
 def descendant_transform(lam: float, sizes, probs, x: float, tail: float = TAIL) -> tuple[np.ndarray, np.ndarray]:
@@ -159,8 +164,14 @@ def descendant_transform(lam: float, sizes, probs, x: float, tail: float = TAIL)
     ys, ps = sizes[small], probs[small]
     if ys.size == 0:
         return np.zeros(1), np.array([math.exp(-lam * x)])
-    grid = _sums_below(ys, x, MAX_CELLS, "grid cells")
     ymin = float(ys.min())
+    if x > MAX_RATIO * ymin * (1 + 1e-12):
+        raise NotImplementedError(
+            f"PS atoms on a discrete size law: a job of size x={x:g} more than {MAX_RATIO:g} times "
+            f"the least size {ymin:g} has too many atoms (sums of sizes of the jobs that arrive and "
+            "leave during its stay) to derive at reasonable cost; use qt.simulate(..., "
+            "percentiles=...)")
+    grid = _sums_below(ys, x, MAX_CELLS, "grid cells")
     # positions: sums of the small sizes; a subtree of position a has at most a / ymin members and
     # a polynomial degree below that. Enumerated in increasing order until the masses are below
     # the tail (Phi_a(x) is the largest value of C_a, which increases with h)

@@ -35,7 +35,7 @@ with every atom added exactly. With deterministic sizes :math:`D` and :math:`x \
 are :func:`deterministic_atoms`. With several sizes (or :math:`x > D`) a job has further atoms,
 at :math:`(k+1)x` plus the sizes of jobs that arrive and leave during its stay (with all their
 own descendants): :mod:`qtheory.engine.response_distribution_ps_atoms` derives them and
-:func:`discrete_ps_distribution` builds the law, for every class :math:`x > 0` and
+:func:`discrete_ps_distribution` builds the law, for a class :math:`x` up to 6 times the least size, and
 unconditionally (inverted as :math:`T - \min_j x_j`, the atoms of each class times its
 probability).
 
@@ -287,7 +287,7 @@ def deterministic_ps_distribution(lam: float, D: float, x: float | None, label: 
 
 def discrete_ps_distribution(lam: float, sizes, probs, x: float | None, label: str):
     r"""The sojourn-time law in the M/G/1-PS queue with sizes ``sizes`` (probabilities ``probs``),
-    of a job of size ``x`` (any :math:`x > 0`), or unconditional (``x=None``): the inversion of
+    of a job of size ``x`` (up to 6 times the least size), or unconditional (``x=None``): the inversion of
     :math:`T(x) - x` (of :math:`T`) with every atom added exactly. The atoms, at
     :math:`(k+1)x + \sum` (sizes of descendants that leave before the job), come from
     :func:`qtheory.engine.response_distribution_ps_atoms.discrete_ps_atoms`; with one size
