@@ -142,10 +142,25 @@ def test_distribution_object_and_its_atoms():
 
 
 def test_what_is_not_covered_says_so():
-    with pytest.raises(NotImplementedError, match="deterministic"):
-        qt.MG1(0.5, qt.Empirical([1.0, 2.0])).response_time_distribution("ps")
-    with pytest.raises(NotImplementedError, match="x=2 > D"):
-        qt.MG1(0.5, qt.Deterministic(1.0)).response_time_distribution("ps", x=2.0)
+    # sizes spread over three decades: more than MAX_CELLS sums of sizes below x
+    with pytest.raises(NotImplementedError, match="grid cells"):
+        # eight incommensurate sizes near 0.2: over a thousand sums below 1.2
+        sizes = [0.2 + 0.0071 * k + 1e-4 * k * k for k in range(8)] + [1.2]
+        qt.MG1(0.5, qt.Empirical(sizes)).response_time_distribution("ps", x=1.2)
+    with pytest.raises(NotImplementedError, match="more than 6 times"):
+        qt.MG1(0.5, qt.Empirical([0.001, 1.0])).response_time_distribution("ps", x=1.0)
+
+
+def test_a_job_larger_than_d():
+    """x = 2.5 > D = 1 (was NotImplementedError): the atoms at 2.5 + j (j jobs of size D arrive
+    and leave during the stay) come from the recursion of response_distribution_ps_atoms; the
+    first two by hand: (1 - rho) e^{-lam x} and (1 - rho) e^{-lam x} lam (x - D) e^{-lam D}."""
+    lam, x = 0.8, 2.5
+    d = qt.MG1(lam, qt.Deterministic(1.0)).response_time_distribution("ps", x=x)
+    assert d.mean() == pytest.approx(x / 0.2, rel=1e-11)
+    a = d.atoms
+    assert a[0] == (x, pytest.approx(0.2 * math.exp(-lam * x), rel=1e-14))
+    assert a[1] == (pytest.approx(x + 1), pytest.approx(0.2 * math.exp(-lam * (x + 1)) * lam * (x - 1), rel=1e-13))
 
 
 def test_percentiles_against_the_simulator():

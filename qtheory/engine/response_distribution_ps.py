@@ -148,31 +148,46 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
 
     Exponential sizes: the closed form of the module docstring. Other phase-type sizes (Erlang,
     HyperExponential, Mixtures of them): the time-changed branching ODE of
-    :mod:`qtheory.engine.response_distribution_ps_phase`. Deterministic sizes: its delay
-    equation, :mod:`qtheory.engine.response_distribution_ps_discrete`. Other size laws raise
-    ``NotImplementedError`` (the M/G/1-PS transforms of Yashkov 1983 and Ott 1984 are not
-    implemented; a phase-type fit of the law is an approximation, not this law)."""
+    :mod:`qtheory.engine.response_distribution_ps_phase`. Discrete sizes (Deterministic,
+    Empirical: any number of sizes, a class :math:`x` up to 6 times the least size): the delay
+    equation
+
+    .. math::
+        G'(h) = \lambda\Big(1 - \sum_k p_k\,e^{-(\Gamma(h) - \Gamma((h - x_k)^+))}\Big),\qquad
+        \Gamma(h) = sh + G(h),
+
+    of :mod:`qtheory.engine.response_distribution_ps_discrete`, with the atoms at :math:`(k+1)x`
+    plus sums of the sizes of jobs that arrive and leave during the stay
+    (:mod:`qtheory.engine.response_distribution_ps_atoms`). Their moments satisfy
+    :math:`E[T(x)] = x/(1-\rho)` and the M/G/1-PS second moment (Yashkov 1983; Ott, J. Appl.
+    Probab. 21, 1984), here in the renewal form
+    :math:`\mathrm{Var}\,T(x) = \frac{2}{(1-\rho)^2}\int_0^x (x-t)(1 - (1-\rho)u(t))\,dt`,
+    :math:`u = 1 + \lambda\bar F * u` (checked numerically, ``docs/response_time_distribution.md``
+    section 11). Continuous laws other than phase-type (Uniform, Weibull, LogNormal, Pareto)
+    raise ``NotImplementedError``: the equation then has a distributed delay (an integral over
+    the size law) and is not solved here; a phase-type fit of the law is an approximation, not
+    this law."""
     from ..laws.sizes import Exponential
     from .response_distribution_ps_phase import ph_ps_transform, phase_type_of
 
     ph = None if isinstance(model.size, Exponential) else phase_type_of(model.size)
-    one_size = ph is None and model.size.is_discrete and model.size.atom_values.size == 1
-    if not isinstance(model.size, Exponential) and ph is None and not one_size:
+    discrete = ph is None and bool(getattr(model.size, "is_discrete", False))
+    if not isinstance(model.size, Exponential) and ph is None and not discrete:
         raise NotImplementedError(
             f"PS: the sojourn-time distribution is implemented for phase-type sizes (Exponential, "
-            f"Erlang, HyperExponential and Mixtures of them: M/PH/1-PS) and for deterministic "
-            f"sizes (M/D/1-PS), got size={model.size!r}; fit a phase-type law "
-            f"(qt.fit_phase_type) or use qt.simulate(..., percentiles=...)")
+            f"Erlang, HyperExponential and Mixtures of them: M/PH/1-PS) and for discrete sizes "
+            f"(Deterministic, Empirical: M/G/1-PS with a delay equation), got size={model.size!r}; "
+            f"fit a phase-type law (qt.fit_phase_type) or use qt.simulate(..., percentiles=...)")
     label = f"PS on {model!r}" + ("" if x is None else f", x={float(x):g}")
     if waiting:
         return ResponseTimeDistribution(_PointMassAtZero(), "waiting time, " + label, atom0=1.0)
     rho, m = float(model.load), float(model.size.mean)
     lam = float(model.arrival_rate)
     xv = None if x is None else float(x)
-    if one_size:
-        from .response_distribution_ps_discrete import deterministic_ps_distribution
+    if discrete:
+        from .response_distribution_ps_discrete import discrete_ps_distribution
 
-        return deterministic_ps_distribution(lam, float(model.size.atom_values[0]), xv, label)
+        return discrete_ps_distribution(lam, model.size.atom_values, model.size.atom_probs, xv, label)
     if ph is None:
         tr = _PSTransform(rho, m, xv)
     else:

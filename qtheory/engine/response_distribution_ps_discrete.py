@@ -31,12 +31,24 @@ order come from the same equation for the Taylor coefficients in :math:`s` at 0.
 
 A job of size :math:`x` leaves at :math:`T = x` with probability :math:`(1-\rho)e^{-\lambda x}`
 (empty on arrival, no arrival before it leaves); the class law is inverted as :math:`T(x) - x`
-with the atoms added exactly. With deterministic sizes :math:`D` and :math:`x \le D` the atoms
-are known (:func:`deterministic_atoms`), so the distribution object covers M/D/1-PS. With
-several sizes a job larger than another size has further atoms (at :math:`x + x_j`: a job of
-size :math:`x_j` arrives and leaves during the tagged job's stay, and at sums of such) that are
-not derived: the transform and the moments of such laws are computed here, the distribution is
-not offered (an inversion would smooth the jumps).
+with every atom added exactly. With deterministic sizes :math:`D` and :math:`x \le D` the atoms
+are :func:`deterministic_atoms`. With several sizes (or :math:`x > D`) a job has further atoms,
+at :math:`(k+1)x` plus the sizes of jobs that arrive and leave during its stay (with all their
+own descendants): :mod:`qtheory.engine.response_distribution_ps_atoms` derives them and
+:func:`discrete_ps_distribution` builds the law, for a class :math:`x` up to 6 times the least size, and
+unconditionally (inverted as :math:`T - \min_j x_j`, the atoms of each class times its
+probability).
+
+The second moment is checked against the M/G/1-PS variance in renewal form,
+
+.. math::
+    \mathrm{Var}\,T(x) = \frac{2}{(1-\rho)^2}\int_0^x (x-t)\,\big(1 - (1-\rho)\,u(t)\big)\,dt,
+    \qquad u(t) = 1 + \lambda\int_0^t \bar F(r)\,u(t-r)\,dr
+
+(the second moment of :math:`T(x)` for M/G/1-PS goes back to Yashkov 1983 and Ott 1984, J. Appl.
+Probab. 21; this form was not copied from them: it is the one that reproduces Coffman, Muntz and
+Trotter's M/M/1 variance, the M/PH/1-PS ODE and this delay equation to 1e-10, see
+``tests/test_response_distribution_ps_atoms.py``).
 
 Measured: ``docs/response_time_distribution.md`` section 11.
 """
@@ -175,8 +187,11 @@ class _DiscretePSTransform:
     r"""The transform of :math:`T(x) - x` (``x`` given) or of :math:`T` (``x=None``) in the M/G/1-PS
     queue with arrival rate ``lam`` and sizes ``sizes`` with probabilities ``probs``."""
 
-    def __init__(self, lam: float, sizes, probs, x: float | None):
+    def __init__(self, lam: float, sizes, probs, x: float | None, offset: float = 0.0):
         self.lam = float(lam)
+        #: the unconditional transform is that of T - offset (the least size: the law's first
+        #: kink at the origin, where the inversion does not ring)
+        self.offset = float(offset)
         order = np.argsort(np.asarray(sizes, float))
         self.sizes = np.asarray(sizes, float)[order]
         self.probs = np.asarray(probs, float)[order]
@@ -207,7 +222,7 @@ class _DiscretePSTransform:
             return self._class(alg, sol, self.x)
         out = 0.0
         for xi, pi in zip(self.sizes, self.probs, strict=True):
-            out = out + pi * alg.mul(alg.exp(-alg.s * xi), self._class(alg, sol, float(xi)))
+            out = out + pi * alg.mul(alg.exp(-alg.s * (xi - self.offset)), self._class(alg, sol, float(xi)))
         return out
 
     # -- transforms --------------------------------------------------------------------------
@@ -266,28 +281,44 @@ def deterministic_atoms(lam: float, D: float, x: float, tail: float = 1e-17) -> 
 
 def deterministic_ps_distribution(lam: float, D: float, x: float | None, label: str):
     r"""The sojourn-time law of a job of size ``x`` (default: :math:`D`, the unconditional law) in
-    the M/D/1-PS queue: the inversion of :math:`T(x) - x` with the atoms of
-    :func:`deterministic_atoms` added exactly (``x <= D``; a job larger than every other job has
-    further atoms, at sums of :math:`D`, that are not derived here)."""
+    the M/D/1-PS queue: :func:`discrete_ps_distribution` with one size."""
+    return discrete_ps_distribution(lam, [D], [1.0], x, label)
+
+
+def discrete_ps_distribution(lam: float, sizes, probs, x: float | None, label: str):
+    r"""The sojourn-time law in the M/G/1-PS queue with sizes ``sizes`` (probabilities ``probs``),
+    of a job of size ``x`` (up to 6 times the least size), or unconditional (``x=None``): the inversion of
+    :math:`T(x) - x` (of :math:`T`) with every atom added exactly. The atoms, at
+    :math:`(k+1)x + \sum` (sizes of descendants that leave before the job), come from
+    :func:`qtheory.engine.response_distribution_ps_atoms.discrete_ps_atoms`; with one size
+    :math:`D` and :math:`x \le D` they are :func:`deterministic_atoms`. The unconditional law
+    carries each class's atoms times its probability."""
     from .distribution import ResponseTimeDistribution
+    from .response_distribution_ps_atoms import discrete_ps_atoms
 
-    xv = D if x is None else float(x)
-    if not (math.isfinite(xv) and xv > 0):
-        raise ValueError(f"x must be a finite size > 0, got x={x!r}")
-    if xv > D * (1 + 1e-12):
-        raise NotImplementedError(
-            f"PS with deterministic sizes D={D:g}: the law of a job of size x={xv:g} > D has atoms "
-            "at sums of D (smaller jobs that arrive and leave during its stay) that are not "
-            "derived; use x <= D or qt.simulate(..., percentiles=...)")
-    xv = min(xv, D)
-    tr = _DiscretePSTransform(lam, [D], [1.0], xv)
-    atoms = deterministic_atoms(lam, D, xv)
-    return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:])
+    sizes, probs = np.asarray(sizes, float), np.asarray(probs, float)
+    if x is not None:
+        xv = float(x)
+        if not (math.isfinite(xv) and xv > 0):
+            raise ValueError(f"x must be a finite size > 0, got x={x!r}")
+        tr = _DiscretePSTransform(lam, sizes, probs, xv)
+        atoms = discrete_ps_atoms(lam, sizes, probs, xv)
+        return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:])
+    lo = float(sizes.min())
+    tr = _DiscretePSTransform(lam, sizes, probs, None, offset=lo)
+    atoms = []
+    for xi, pi in zip(sizes, probs, strict=True):
+        atoms += [(t, pi * m) for t, m in discrete_ps_atoms(lam, sizes, probs, float(xi))]
+    atoms.sort()
+    first = sum(m for t, m in atoms if t <= lo * (1 + 1e-12))
+    rest = [(t, m) for t, m in atoms if t > lo * (1 + 1e-12)]
+    return ResponseTimeDistribution(tr, label, atom0=first, shift=lo, atoms=rest)
 
 
-def discrete_ps_transform(lam: float, sizes, probs, x: float | None) -> _DiscretePSTransform:
+def discrete_ps_transform(lam: float, sizes, probs, x: float | None, offset: float = 0.0) -> _DiscretePSTransform:
     """The transform object of the discrete-size M/G/1-PS route (for tests and benchmarks)."""
-    return _DiscretePSTransform(lam, sizes, probs, x)
+    return _DiscretePSTransform(lam, sizes, probs, x, offset)
 
 
-__all__ = ["deterministic_atoms", "deterministic_ps_distribution", "discrete_ps_transform"]
+__all__ = ["deterministic_atoms", "deterministic_ps_distribution", "discrete_ps_distribution",
+           "discrete_ps_transform"]
