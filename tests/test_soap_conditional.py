@@ -286,12 +286,54 @@ def test_gauss_kronrod_rule_and_its_gauss_rule_have_their_degrees():
 def test_the_kink_is_where_r0_reaches_the_top_rank(levels):
     """The outer rule's y-panels have an edge where r(y, 0) reaches the top rank 1/h_y(x_top)
     (beyond it C_y(r(y, 0)) is infinite: the per-y value has a kink, and Gauss-Legendre panels
-    across it were 1.4e-7 off on Exp/Exp): located by secant steps to 1e-12 in log rank
-    (the tables' scan alone: 4e-6)."""
-    u = sc.r0_top_crossing(levels, levels.tables().uc)
+    across it were 1.4e-7 off on Exp/Exp): located on the laws built for r(y, 0) and by
+    Illinois steps to 1e-12 in log rank (the tables' former scan alone: 4e-6)."""
+    u = levels.uc
     cb = sc.CondBatch(SIZE, FACTOR, np.exp(np.array([u])), levels.panels_n, levels.xr)
     assert abs(levels.lr0(np.array([u]))[0] - np.log(cb.top_rank[0])) < 1e-12
+    assert sc._tables(qt.MG1(0.5, SIZE, qt.ExponentialPrediction())).kink == u
     assert u in sc.outer_edges(levels.uylo, levels.uyhi, u, 1.5, 3)
+    assert levels.tables().uc == u
+
+
+def test_the_minimal_rank_kink_is_an_edge(levels):
+    """Where the hazard's peak reaches the truncation end (u_s) the minimal rank has a kink:
+    located like u_c (the slope of log(1/h) at the truncation end changes sign there: the peak
+    inside the law 1e-6 below in log y, at the end 1e-6 above), it is an edge of the minimal
+    rank's interpolant and of the tables, and the interpolant next to it matches the laws to
+    1e-9 in log m (its tolerance) with at most two panels more than r(y, 0)'s (918 laws of
+    refinement before, the kink inside a panel)."""
+    us = levels.us
+    assert us is not None and levels.uylo < us < levels.uyhi
+    cb = sc.CondBatch(SIZE, FACTOR, np.exp(np.array([us - 1e-6, us + 1e-6])), levels.panels_n,
+                      levels.xr)
+    assert cb.ap[0] < cb.xtop[0] * (1 - 1e-9) and cb.ap[1] >= cb.xtop[1] * (1 - 1e-12)
+    assert us in levels.lm.edges and us in levels.tables().ue
+    assert levels.lm.edges.size <= levels.lr0.edges.size + 2
+    u = us + np.array([-0.3, -1e-2, -1e-4, 1e-4, 1e-2, 0.3])
+    cb = sc.CondBatch(SIZE, FACTOR, np.exp(u), levels.panels_n, levels.xr)
+    assert np.max(np.abs(levels.lm(u) - np.log(cb.m))) < 1e-9
+
+
+def test_the_table_check_widens_where_it_is_not_clearly_met(monkeypatch):
+    """The tables are checked against the laws at three of the nine probe levels first (they
+    miss by 3e-11 on Exp/Exp) and at all nine where the three miss by more than TABLE_TOL / 100
+    (a bias of 2e-9 planted in the tables' integrands of S2: nine checked, below TABLE_TOL,
+    the tables kept)."""
+    from qtheory.engine import _conditional_tables as ct
+
+    good = sc._tables(qt.MG1(0.5, SIZE, qt.ExponentialPrediction()))
+    assert good.checked_levels == 3 and good.table_error < 1e-2 * sc.TABLE_TOL
+    orig = ct.LevelTables.node_values
+
+    def biased(self, L, uA, uB):
+        phi, s2a, s2b = orig(self, L, uA, uB)
+        return phi, s2a * (1 + 2e-9), s2b * (1 + 2e-9)
+
+    monkeypatch.setattr(ct.LevelTables, "node_values", biased)
+    bad = sc.ConditionalSOAP(SIZE, FACTOR)
+    assert bad.checked_levels == 9 and not bad.exact_levels
+    assert 1e-2 * sc.TABLE_TOL < bad.table_error < sc.TABLE_TOL
 
 
 def test_compiled_peak_and_truncation_end():

@@ -250,8 +250,13 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
     elif b > a and ll >= GS[r, b]:
         if XS[r, b] > lo:
             lo = XS[r, b]
-    # g(u) = log(S/k) - ll is increasing on [lo, hi]
+    # g(u) = log(S/k) - ll is increasing on [lo, hi]; the first point by linear interpolation
+    # between the two nodes (the bracket's midpoint where they are not its ends)
     x = 0.5 * (lo + hi)
+    if b - a == 1 and GS[r, b] > GS[r, a]:
+        xi = XS[r, a] + (ll - GS[r, a]) * (XS[r, b] - XS[r, a]) / (GS[r, b] - GS[r, a])
+        if lo < xi < hi:
+            x = xi
     dxold = hi - lo
     dx = dxold
     for _ in range(100):
@@ -312,10 +317,34 @@ def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
 
 
 @njit(cache=True)
+def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
+    """The root of F (:func:`_bF`, falling through it) in [lo, hi] from x: safeguarded Newton
+    steps to the rounding level of F."""
+    dxold = hi - lo
+    dx = dxold
+    for _ in range(100):
+        f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
+        if abs(f) <= 4e-16 * fs:
+            break
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
+        if done:
+            break
+    return x
+
+
+@njit(cache=True)
 def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     """B_y(l) with the rising end C (``CondBatch.b_old``): the root of
     F(b) = int_b^C S - l (S(b) - S(C)) on [x_lo, a_p]; below x_lo, F is linear; NaN where
-    F(a_p) >= 0 (no old interval)."""
+    F(a_p) >= 0 (no old interval).
+
+    Consecutive pairs of one row at rising levels (the tables' rows): B falls with the level
+    (the set of ages of rank <= l grows), so the previous root bounds this one and an old
+    interval at the previous level is one at this level. With two previous roots of the row,
+    the first point is their linear extrapolation in the level and the bracket [x_lo, previous
+    root] is taken without evaluating F at its ends (a root at x_lo itself: the full search
+    below); otherwise F at x_lo and a_p decide whether there is a root inside, and the search
+    starts just below the previous root."""
     n = rows.shape[0]
     out = np.empty(n)
     cw = np.empty(NCHEB_ + 1)
@@ -323,57 +352,60 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     tb = np.empty(3)
     hC = np.empty(3)
     tC = np.empty(3)
-    fullw = _FULLW_C
-    vinv = _VINV_C
     prev_r = -1
     prev_b = np.nan
     prev_l = np.nan
+    prev2_ok = False
+    prev2_x = 0.0
+    prev2_l = 0.0
     for i in range(n):
         r = rows[i]
         l = levels[i]
         C = Cs[i]
         finC = np.isfinite(C)
         if finC:
-            _moments(r, C, E, MW, LH, TT, fullw, vinv, cw, hC, tC)
+            _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)
         else:
             for j in range(3):
                 hC[j] = LH[j, r, E.shape[1] - 1]
                 tC[j] = 0.0
-
         lo = math.log(xlo[r])
         hi = math.log(ap[r])
-        flo = _bF(lo, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        fhi = _bF(hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        if not (flo > 0.0 and fhi < 0.0):
-            if fhi >= 0.0:
-                out[i] = np.nan
-            else:
-                v = xlo[r] + flo / fY[r]
-                out[i] = v if v > 0.0 else 0.0
-            prev_r = -1
-            continue
-        # the previous pair of the same row at a lower level: B falls with the level, so the
-        # previous root bounds this one and is a close first point
-        x = 0.5 * (lo + hi)
-        if r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi:
-            xb = math.log(prev_b)
-            fb = _bF(xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-            if fb < 0.0:
-                hi = xb
-                x = xb - 1e-3 * max(abs(xb), 1.0)
-                if x <= lo:
-                    x = 0.5 * (lo + hi)
-            elif fb > 0.0:
-                lo = xb
-        dxold = hi - lo
-        dx = dxold
-        for _ in range(100):
-            f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
-            if abs(f) <= 4e-16 * fs:
-                break
-            x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
-            if done:
-                break
+        warm = r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi
+        xb = math.log(prev_b) if warm else 0.0
+        x = np.nan
+        if warm and prev2_ok and prev_l > prev2_l:
+            xp = xb + (xb - prev2_x) * (l - prev_l) / (prev_l - prev2_l)
+            if lo < xp < xb:
+                x = _b_newton(xp, lo, xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
+                if x - lo <= 1e-12 * max(abs(lo), 1.0):
+                    x = np.nan  # at the bracket's end: the root may lie below x_lo
+        if not np.isfinite(x):
+            flo = _bF(lo, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+            fhi = _bF(hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+            if not (flo > 0.0 and fhi < 0.0):
+                if fhi >= 0.0:
+                    out[i] = np.nan
+                else:
+                    v = xlo[r] + flo / fY[r]
+                    out[i] = v if v > 0.0 else 0.0
+                prev_r = -1
+                prev2_ok = False
+                continue
+            x = 0.5 * (lo + hi)
+            if warm:
+                fb = _bF(xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+                if fb < 0.0:
+                    hi = xb
+                    x = xb - 1e-3 * max(abs(xb), 1.0)
+                    if x <= lo:
+                        x = 0.5 * (lo + hi)
+                elif fb > 0.0:
+                    lo = xb
+            x = _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
+        prev2_ok = warm
+        prev2_x = xb
+        prev2_l = prev_l
         out[i] = math.exp(x)
         prev_r = r
         prev_b = out[i]

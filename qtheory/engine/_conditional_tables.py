@@ -138,23 +138,10 @@ class LevelTables:
         def laws(u):
             return CondBatch(lc.size, lc.factor, np.exp(np.asarray(u, float)), lc.panels_n, lc.xr)
 
-        def crossing(g, lo, hi, rounds=5, k=40):
-            """The first u where g(u) > 0 (None where g <= 0 throughout; lo where g(lo) > 0)."""
-            for _ in range(rounds):
-                us = np.linspace(lo, hi, k)
-                v = g(us)
-                if not v.any():
-                    return None
-                j = int(np.argmax(v))
-                if j == 0:
-                    return lo
-                lo, hi = us[j - 1], us[j]
-            return 0.5 * (lo + hi)
-
         # u_c: r(y, 0) reaches the top rank (beyond it C_y = inf at every level >= r(y, 0));
-        # u_s: the hazard's peak reaches the truncation end (the minimal rank has a kink there)
-        uc = crossing(lambda u: lc.lr0(u) > np.log(laws(u).top_rank), ulo, uhi)
-        us = crossing(lambda u: (lambda c: c.ap >= c.xtop * (1 - 1e-12))(laws(u)), ulo, uhi)
+        # u_s: the hazard's peak reaches the truncation end (the minimal rank has a kink
+        # there): both located by ``lc`` (``LevelCalc._kink``)
+        uc, us = lc.uc, lc.us
         uc = uhi if uc is None else uc
         self.uc, self.us = uc, us
         # ---- rows of the old intervals (the whole range) and the moments E[X^j | y] f_Y ----

@@ -617,6 +617,15 @@ def _y_range(size, factor, p_lo: float = 1e-14, p_hi: float = 1e-17):
     return lo, hi
 
 
+def _kink_functions(cb: CondBatch) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per law of ``cb``: :math:`\log \ell_{top}(y)`, the log of the top rank
+    :math:`1/h_y(x_{top})`, and :math:`d \log(1/h_y)/d \log x` at :math:`x_{top}`,
+    :math:`-x_{top}/\ell_{top} - d \log k_y / d \log x` (negative where the hazard still
+    rises at the truncation end: its peak is the end)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(cb.top_rank), -cb.xtop / cb.top_rank - cb.dlogk(cb.xtop, cb.y)
+
+
 class LevelCalc:
     """The level functions N(l) = E[min(X, c_Y(l))] (new work below level l) and
     S2(l) = E[((min(X, C_Y(l)) - B_Y(l))^+)^2] (old work) of ConditionalGittins."""
@@ -640,11 +649,14 @@ class LevelCalc:
             r0 = cb.rank_falling(np.zeros((y.size, 1)))[:, 0]
             if not (np.all(np.isfinite(r0)) and np.all(r0 > 0) and np.all(cb.m > 0)):
                 raise FloatingPointError("the rank at age 0 is not finite and positive")
+            # the two kinks' functions at these laws (:meth:`_kink`)
+            kinks.update(zip(y.tolist(), zip(*(v.tolist() for v in _kink_functions(cb)))))
             if _structure.bounded_factor(factor):  # a hazard climbing to infinity at the end
                 return np.log(r0), np.log(_structure.clamped_minimal_rank(cb.m, size.mean))
             return np.log(r0), np.log(cb.m)
 
         cache = {}  # log m at the predictions where the laws were built (lm's first nodes)
+        kinks = {}  # (log top rank, d log(1/h)/d log x at x_top) there
 
         def fr0(y):
             v = both(y)
@@ -659,20 +671,85 @@ class LevelCalc:
 
         self.lr0, t0 = adaptive_cheb(fr0, edges, np.full(npan, np.nan), tol=1e-13, min_width=1e-4,
                                      max_panels=2000)
+        self.uylo, self.uyhi = ulo, uhi
+        # the kinks in y, located on the laws built for r(y, 0) and then by secant steps: u_c
+        # where r(y, 0) reaches the top rank, u_s where the hazard's peak reaches the
+        # truncation end (the minimal rank has a kink there: an edge of its interpolant)
+        self.uc, self.us = self._kink(kinks, 0), self._kink(kinks, 1)
+        e = self.lr0.edges
+        if self.us is not None and not _structure.bounded_factor(factor):
+            e = np.unique(np.concatenate([e, [self.us]]))
+            e = e[np.concatenate([[True], np.diff(e) > 1e-9])]
         # the minimal rank only places the far end of the old intervals' y-range (where the
         # interval [B, C) shrinks to the hazard's peak: its integrand vanishes like a power
-        # 3/2 there), so 1e-9 suffices
-        self.lm, t1 = adaptive_cheb(flm, self.lr0.edges,
-                                    np.full(self.lr0.edges.size - 1, np.nan), tol=1e-9,
-                                    min_width=1e-2, max_panels=2000)
+        # 3/2 there), so 1e-9 suffices; log m is shifted to at least 1 for the tolerance (it is
+        # relative to each panel's largest value: where log m crosses 0 it asked for ever
+        # smaller panels)
+        shift = max(0.0, 1.0 - min(cache.values()))
+        lm, t1 = adaptive_cheb(lambda y: flm(y) + shift, e, np.full(e.size - 1, np.nan),
+                               tol=1e-9, min_width=1e-2, max_panels=2000)
+        self.lm = PiecewiseCheb(lm.edges, lm.anchor, lm.values - shift)
         self.r0_tail = t0
-        self.uylo, self.uyhi = ulo, uhi
         # a bounded factor: the rank at the start of X | y's support (its crossings of a level
         # are kinks of the old intervals' integrand in y)
         self.lrs = _structure.start_rank(self, panels_n) if _structure.bounded_factor(factor) else None
         # r(y, 0) or m(y) not increasing in y: the level sets are unions of intervals
         # (:mod:`qtheory.engine._conditional_structure`)
         self.general = not _structure.monotone(self)
+
+    def _kink(self, samples: dict, which: int, iters: int = 12):
+        r"""The first prediction (log y) where the kink function ``which`` turns positive:
+        0, :math:`\log r(y, 0) - \log \ell_{top}(y)` (beyond it :math:`C_y(r(y, 0))` is
+        infinite); 1, :math:`-\,d \log(1/h_y)/d \log x` at the truncation end (beyond it the
+        hazard's peak is the truncation end, and the minimal rank is the top rank). Both are
+        smooth in y: the sign change on the laws ``samples`` (y -> the two functions' values,
+        with r(y, 0) by its interpolant ``lr0``) is refined by Illinois steps (regula falsi)
+        on single laws to 1e-12 in log y. None where the function stays negative, the range's
+        start where it is positive there."""
+        ys = np.array(sorted(samples))
+        u = np.log(ys)
+        v = np.array([samples[y][which] for y in ys.tolist()])
+
+        def g(u):
+            u = np.atleast_1d(np.asarray(u, float))
+            if which == 1:
+                return -v_of(u)[1]
+            return self.lr0(u) - v_of(u)[0]
+
+        def v_of(u):
+            cb = CondBatch(self.size, self.factor, np.exp(u), self.panels_n, self.xr)
+            return _kink_functions(cb)
+
+        gv = (self.lr0(u) - v) if which == 0 else -v
+        ftol = 1e-13 if which == 0 else 1e-9
+        pos = np.nonzero(gv > 0)[0]
+        if pos.size == 0:
+            return None
+        i = int(pos[0])
+        if i == 0:
+            return float(self.uylo)
+        a, b, fa, fb = u[i - 1], u[i], gv[i - 1], gv[i]
+        side = 0
+        for _ in range(iters):
+            if b - a <= 1e-12 * max(abs(b), 1.0):
+                break
+            c = b - fb * (b - a) / (fb - fa)
+            if not a < c < b:
+                c = 0.5 * (a + b)
+            fc = float(g(c)[0])
+            if abs(fc) <= ftol:  # the functions' rounding level (central differences: 1e-10)
+                return float(c)
+            if fc > 0:
+                b, fb = c, fc
+                if side == 1:
+                    fa *= 0.5
+                side = 1
+            else:
+                a, fa = c, fc
+                if side == -1:
+                    fb *= 0.5
+                side = -1
+        return float(b if abs(fb) <= abs(fa) else a)
 
     def _inv(self, f, l):
         """log y where the increasing interpolant ``f`` (log rank against log y) reaches
@@ -1051,30 +1128,6 @@ def outer_edges(lo: float, hi: float, kink, width: float, grade: int) -> np.ndar
     return e
 
 
-def r0_top_crossing(lc: LevelCalc, u_start: float, iters: int = 6):
-    """The prediction (log y) where r(y, 0) reaches the top rank 1/h_y(x_top) (beyond it
-    C_y(r(y, 0)) is infinite: the outer integrand has a kink there), by secant steps from
-    ``u_start`` (the tables' estimate); None where it is not inside the y-range."""
-    if not lc.uylo < u_start < lc.uyhi:
-        return None
-
-    def g(u):
-        cb = CondBatch(lc.size, lc.factor, np.exp(np.array([u])), lc.panels_n, lc.xr)
-        return float(lc.lr0(np.array([u]))[0] - np.log(cb.top_rank[0]))
-
-    a, b = u_start - 1e-4, u_start + 1e-4
-    ga, gb = g(a), g(b)
-    for _ in range(iters):
-        if not (np.isfinite(ga) and np.isfinite(gb)) or gb == ga:
-            break
-        c = b - gb * (b - a) / (gb - ga)
-        a, ga = b, gb
-        b, gb = c, g(c)
-        if abs(b - a) < 1e-13 * max(abs(b), 1.0):
-            break
-    return float(b) if np.isfinite(b) and abs(b - u_start) < 1e-2 else float(u_start)
-
-
 class OuterEstimate:
     """The outer rule on 15-point Gauss-Kronrod panels in log y (:func:`outer_edges`, an edge at
     ``kink``), with the error estimates of its y-rule (the embedded 7-point Gauss rule) and of
@@ -1125,6 +1178,9 @@ class Resolution:
 #: the largest error of the tables (relative to the level functions, floored at 1e-3 of the
 #: moments) at the probe levels before the level functions are rebuilt on the laws themselves
 TABLE_TOL = 1e-8
+#: the probe levels (of nine) checked first; the other six only where these miss by more than
+#: TABLE_TOL / 100
+PROBE_FIRST = np.isin(np.arange(9), (1, 4, 7))
 
 #: the default resolution, and the coarser x-rules (at the embedded Gauss nodes) whose
 #: difference from the default's estimates the x-rules' error
@@ -1164,11 +1220,21 @@ class ConditionalSOAP:
         # (relative, floored at 1e-3 of the moments as the interpolants' tolerance): where
         # they miss by more than TABLE_TOL (a law whose structure the tables' coordinates do
         # not follow), the level functions are rebuilt on the laws at the nodes
+        # (first at three of the nine levels; where the tables miss there by more than
+        # TABLE_TOL / 100, at the other six as well)
         probe = np.exp(np.linspace(Ni.edges[0], Ni.edges[-1], 11)[1:-1] + 0.137)
-        Nx, Sx = level_values(self.lc, probe, exact=True, compiled=True)
         Nt, St = level_values(self.lc, probe)
-        self.table_error = max(float(np.max(np.abs(Nt - Nx) / np.maximum(Nx, 1e-3 * m1))),
-                               float(np.max(np.abs(St - Sx) / np.maximum(Sx, 1e-3 * m2))))
+        checked = np.zeros(probe.size, bool)
+        Nx, Sx = Nt.copy(), St.copy()
+        for part in (PROBE_FIRST, ~PROBE_FIRST):
+            Nx[part], Sx[part] = level_values(self.lc, probe[part], exact=True, compiled=True)
+            checked |= part
+            self.table_error = max(
+                float(np.max((np.abs(Nt - Nx) / np.maximum(Nx, 1e-3 * m1))[checked])),
+                float(np.max((np.abs(St - Sx) / np.maximum(Sx, 1e-3 * m2))[checked])))
+            if self.table_error <= 1e-2 * TABLE_TOL:
+                break
+        self.checked_levels = int(checked.sum())
         self.exact_levels = not self.table_error <= TABLE_TOL
         if self.exact_levels:
             Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
@@ -1181,7 +1247,8 @@ class ConditionalSOAP:
         # the outer rule: Gauss-Kronrod panels in log y with an edge where r(y, 0) reaches
         # the top rank (the per-y value has a kink there); the embedded Gauss rule and coarser
         # x-rules at its nodes give the error estimate
-        self.kink = r0_top_crossing(self.lc, self.lc.tables().uc)
+        uc = self.lc.uc
+        self.kink = uc if uc is not None and self.lc.uylo < uc < self.lc.uyhi else None
         self.outer = OuterEstimate(size, factor, self.lc, self.kink, res)
         # the level functions' own error, at the nine levels: the tables against the
         # conditional laws built at the rules' nodes (the same rules), plus a finer y-rule
