@@ -439,6 +439,20 @@ def square_rows(rows, Bs, Cs, E, MW, LH, TT):
 
 
 @njit(cache=True)
+def tail_rows(rows, ages, E, MW, LH, TT):
+    """S(t) = E[1; X > t] (times f_Y) for each (row, age)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw = np.empty(NCHEB_ + 1)
+    hd = np.empty(3)
+    tl = np.empty(3)
+    for i in range(n):
+        _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl)
+        out[i] = tl[0]
+    return out
+
+
+@njit(cache=True)
 def min_moments_rows(rows, Cs, E, MW, LH, TT):
     """E[min(X, C)] and E[min(X, C)^2] for each (row, C) (C may be inf)."""
     n = rows.shape[0]

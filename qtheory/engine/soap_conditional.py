@@ -352,10 +352,18 @@ class CondBatch:
                                np.ascontiguousarray(uhi), *arr)
         # the interior minimum or the end x_top, whichever is lower with the law's own density
         # (at the end m = 1/h is first order in the choice)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.ap = np.exp(np.where(self.inv_h(np.exp(uend)) <= self.inv_h(np.exp(um)), uend, um))
-        self.m = self.inv_h(self.ap)
-        self.top_rank = self.inv_h(self.xtop)
+        # (1/h with S by the compiled kernel and the law's own density)
+        rows = np.arange(n)
+        rows2 = np.concatenate([rows, rows])
+
+        def inv_h(t, r):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return K.tail_rows(r, np.ascontiguousarray(t), *arr[:4]) / self.k(t, self.y[r])
+
+        ih = inv_h(np.exp(np.concatenate([uend, um])), rows2)
+        self.ap = np.exp(np.where(ih[:n] <= ih[n:], uend, um))
+        ih = inv_h(np.concatenate([self.ap, self.xtop]), rows2)
+        self.m, self.top_rank = ih[:n], ih[n:]
 
     def rank_falling(self, a, b_hi=None):
         """The Gittins rank r(y, a) at ages a <= a_p (shape (n, m)). ``b_hi`` (per row, at
@@ -957,7 +965,7 @@ class OuterRule:
     the falling-branch age B(x) of rank 1/h(x)) and on [b0, xtop] (worst rank 1/h(x))."""
 
     def __init__(self, size, factor, lc: LevelCalc, ywidth=1.0, yorder=10, nfall=6, nrise=6,
-                 xorder=10, panels_n=40, ynodes=None):
+                 xorder=10, panels_n=24, ynodes=None):
         if ynodes is None:
             uy = np.arange(lc.uylo, lc.uyhi, ywidth)
             uy = np.concatenate([uy, [lc.uyhi]])
@@ -1031,6 +1039,22 @@ class OuterRule:
         self.xlo = cb.xlo
         self.wf_x = self.kf * self.jf  # density times da/dtau at the falling nodes
         self.total = float(np.sum(wy * (np.sum(self.wf_x @ _FULLW, axis=1) + self.w1.sum(1) + self.w2.sum(1))))
+        # E[T] is linear in g(l) = 1/(1 - lam N(l)) at the falling nodes (the residences are
+        # cumulative sums of g da), so the rule's weights of g there are load-independent:
+        # sum_P cum_P WF_P = sum_P full_P RW_P (RW_P: WF beyond panel P), the residence at a
+        # falling node by the cumulative weights (A), and the residences to B(x) on [a_p, b0]
+        # (whole panels below B's panel, then its cumulative weights): weights G of g
+        WF = self.wf_x @ _FULLW  # (n, P)
+        RW = np.cumsum(WF[:, ::-1], axis=1)[:, ::-1] - WF
+        A = (self.wf_x * _FULLW) @ _CWN
+        below = np.arange(WF.shape[1])[None, :, None] < pj[:, None, :]  # panel P below B's
+        Ew = np.einsum("npm,nm->np", below, self.w1)
+        Ec = np.zeros(self.jf.shape)
+        for k in range(pj.shape[1]):
+            Ec[rows[:, 0], pj[:, k]] += self.w1[:, k, None] * self.cwB[:, k]
+        self.G = self.jf * (A + Ec + (RW + Ew)[:, :, None] * _FULLW)
+        self.W0 = WF.sum(1) + self.w1.sum(1)  # the weight of the waiting time at r(y, 0)
+        self.dx1 = self.w1 * (self.x1 - self.B1)
 
     def _level_values(self, N, S2):
         """N and S2 at the rule's levels (independent of the load: kept for the last few
@@ -1045,34 +1069,36 @@ class OuterRule:
         del cache[:-4]
         return v
 
-    def mean(self, lam, N, S2, shift=(0.0, 0.0)):
-        """E[T] at arrival rate lam with the level functions N, S2 (callables), raised by the
-        constants ``shift`` (the values at the rule's levels are kept per pair N, S2)."""
+    def means(self, lams, N, S2, shift=(0.0, 0.0)) -> np.ndarray:
+        """E[T] at the arrival rates ``lams`` with the level functions N, S2 (callables), raised
+        by the constants ``shift`` (the values at the rule's levels are kept per pair N, S2);
+        the per-prediction values in ``last_rows`` (loads, predictions)."""
         v = self._level_values(N, S2)
         if shift[0] or shift[1]:
             v = {k: a + (shift[1] if k.startswith("S") else shift[0]) for k, a in v.items()}
-        r0 = self.r0
-        g0 = 1.0 / (1.0 - lam * v["Nr0"])
-        wait0 = lam * v["Sr0"] * g0 ** 2 / 2
-        # falling branch: residence = xlo g(r0) + cumulative of g(r(y, a)) da
-        gf = self.jf / (1.0 - lam * v["Nf"])  # (n, P, 17)
-        full = gf @ _FULLW  # (n, P)
-        cum = np.concatenate([np.zeros((r0.size, 1)), np.cumsum(full, axis=1)], axis=1)
-        res_f = cum[:, :-1, None] + gf @ _CWN.T
-        Tf = wait0[:, None, None] + res_f
-        val = np.sum((self.wf_x * Tf) @ _FULLW, axis=1)
-        # [a_p, b0]: worst rank r0; residence to B(x) along the falling branch, then flat
-        rows = np.arange(r0.size)[:, None]
-        resB = cum[rows, self.pj] + np.einsum(
-            "nmk,nmk->nm", self.cwB, gf[rows, self.pj])
-        T1 = wait0[:, None] + resB + (self.x1 - self.B1) / (1.0 - lam * v["N1"])
-        val = val + np.sum(self.w1 * T1, axis=1)
-        # [b0, top]: worst rank 1/h(x) all along
-        g2 = 1.0 / (1.0 - lam * v["N2"])
-        T2 = lam * v["S2"] * g2 ** 2 / 2 + self.x2 * g2
-        val = val + np.sum(self.w2 * T2, axis=1)
-        self.last_rows = val
-        return float(np.sum(self.wy * val))
+        lam = np.atleast_1d(np.asarray(lams, float))
+        n = self.r0.size
+        rows = np.empty((lam.size, n))
+        for i, la in enumerate(lam):
+            g0 = 1.0 / (1.0 - la * v["Nr0"])
+            wait0 = la * v["Sr0"] * g0 ** 2 / 2
+            # the falling branch and the residences to B(x): weights G of g at the falling
+            # nodes; on [a_p, b0] the wait at r(y, 0) and the flat part at rank 1/h(x)
+            val = wait0 * self.W0 + np.einsum("npk,npk->n", self.G, 1.0 / (1.0 - la * v["Nf"]))
+            val += np.sum(self.dx1 / (1.0 - la * v["N1"]), axis=1)
+            # [b0, top]: worst rank 1/h(x) all along
+            g2 = 1.0 / (1.0 - la * v["N2"])
+            val += np.sum(self.w2 * (la * v["S2"] * g2 ** 2 / 2 + self.x2 * g2), axis=1)
+            rows[i] = val
+        self.last_rows = rows
+        return rows @ self.wy
+
+    def mean(self, lam, N, S2, shift=(0.0, 0.0)) -> float:
+        """E[T] at arrival rate lam (:meth:`means`); the per-prediction values in
+        ``last_rows``."""
+        v = float(self.means([lam], N, S2, shift)[0])
+        self.last_rows = self.last_rows[0]
+        return v
 
 
 def _clip_interp(P, lo, hi, top_val):
@@ -1142,16 +1168,21 @@ class OuterEstimate:
         self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
         self.coarse_x = OuterRule(size, factor, lc, ynodes=(uy[gi], wg[gi] * y[gi]), **COARSER_X)
 
-    def mean(self, lam, N, S2) -> tuple[float, float, float]:
-        """E[T] by the Gauss-Kronrod rule, and the estimates of the y-rule's error
-        (:math:`|K_{15} - G_7|`) and of the x-rules' error (the coarser x-rules' difference,
-        summed by the Gauss rule)."""
-        v = self.rule.mean(lam, N, S2)
-        rows = self.rule.last_rows[self.gauss_idx]
-        e_y = abs(v - float(np.sum(self.wy_gauss * rows)))
-        self.coarse_x.mean(lam, N, S2)
-        e_x = abs(float(np.sum(self.wy_gauss * (self.coarse_x.last_rows - rows))))
+    def means(self, lams, N, S2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """E[T] at each arrival rate by the Gauss-Kronrod rule, and the estimates of the
+        y-rule's error (:math:`|K_{15} - G_7|`) and of the x-rules' error (the coarser
+        x-rules' difference, summed by the Gauss rule)."""
+        v = self.rule.means(lams, N, S2)
+        rows = self.rule.last_rows[:, self.gauss_idx]
+        e_y = np.abs(v - rows @ self.wy_gauss)
+        self.coarse_x.means(lams, N, S2)
+        e_x = np.abs((self.coarse_x.last_rows - rows) @ self.wy_gauss)
         return v, e_y, e_x
+
+    def mean(self, lam, N, S2) -> tuple[float, float, float]:
+        """:meth:`means` at one arrival rate."""
+        v, e_y, e_x = self.means([lam], N, S2)
+        return float(v[0]), float(e_y[0]), float(e_x[0])
 
 
 # ---- the route --------------------------------------------------------------------------------
@@ -1270,16 +1301,13 @@ class ConditionalSOAP:
         Gauss nodes (the x-rules, :class:`OuterEstimate`), plus the effect of the level
         functions' error (E[T] grows with N and S2: the level functions raised by their
         measured error give a bound of that effect)."""
-        out, err = [], []
         eN, eS = self._raise
-        for lam in np.atleast_1d(np.asarray(lams, float)):
-            if lam * (float(np.max(self.Ni.values)) + eN) >= 1:
-                raise FloatingPointError("the load is too close to 1 for the level error")
-            v, e_y, e_x = self.outer.mean(lam, self.N, self.S2)
-            hi = self.outer.rule.mean(lam, self.N, self.S2, shift=(eN, eS))
-            out.append(v)
-            err.append(e_y + e_x + abs(hi - v) + 1e-12 * abs(v))
-        return np.array(out), np.array(err)
+        lams = np.atleast_1d(np.asarray(lams, float))
+        if np.any(lams * (float(np.max(self.Ni.values)) + eN) >= 1):
+            raise FloatingPointError("the load is too close to 1 for the level error")
+        v, e_y, e_x = self.outer.means(lams, self.N, self.S2)
+        hi = self.outer.rule.means(lams, self.N, self.S2, shift=(eN, eS))
+        return v, e_y + e_x + np.abs(hi - v) + 1e-12 * np.abs(v)
 
 
 def _tables(model) -> ConditionalSOAP:
