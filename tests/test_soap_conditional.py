@@ -94,6 +94,30 @@ def test_supported():
                             qt.ConditionalGittins())
 
 
+class _HiddenKinkPareto(qt.Pareto):
+    """Pareto sizes with the kink at x_min hidden (as a user's law without breakpoints)."""
+
+    @property
+    def breakpoints(self):
+        return np.array([])
+
+
+def test_infinite_second_moment_declines():
+    """A size law with E[X^2] = inf (Pareto(1.5), its kink hidden so that the other checks
+    pass) is declined: the level functions' top value and tolerance floors are E[X^2], and
+    the route returned E[T] = inf with a NaN estimate where ConditionalGittins is below
+    PSPJF's finite 3.89 (load 0.3, exponential predictions)."""
+    size = _HiddenKinkPareto(1.5, 1.0)
+    q = qt.MG1(0.3 / size.mean, size, qt.ExponentialPrediction())
+    assert float(q.mean_response_time("pspjf")) < 4.0
+    assert not sc.supported(q, qt.ConditionalGittins())
+    with pytest.raises(NotImplementedError):
+        sc.evaluate(q, qt.ConditionalGittins(), [0.1])
+    factor = qt.ExponentialPrediction().joint(size).factor
+    with pytest.raises(FloatingPointError, match="E\\[X\\^2\\] is infinite"):
+        sc.ConditionalSOAP(size, factor)
+
+
 def test_generic_route_takes_it_when_switched_on(monkeypatch):
     """With ``generic.CONDITIONAL_ROUTE`` on, ``generic.evaluate`` returns this route's value
     and estimate, labelled (the route itself replaced by a stub here: it takes 10-20 s)."""

@@ -1220,9 +1220,10 @@ COARSER_X = {"nfall": 3, "nrise": 3, "xorder": 6}
 
 
 def supported(model, policy) -> bool:
-    """Whether :func:`evaluate` applies: ConditionalGittins on a continuous size law without
-    breakpoints and a :class:`~qtheory.laws.factor_joint.FactorJoint` prediction law whose
-    factor has a smooth density (exponential, log-normal)."""
+    r"""Whether :func:`evaluate` applies: ConditionalGittins on a continuous size law without
+    breakpoints and with :math:`E[X^2] < \infty`, and a
+    :class:`~qtheory.laws.factor_joint.FactorJoint` prediction law whose factor has a smooth
+    density (exponential, log-normal)."""
     from ..laws.factor_joint import FactorJoint
     from ..laws.scipy_size import ScipySize
 
@@ -1233,6 +1234,8 @@ def supported(model, policy) -> bool:
         return False
     if np.asarray(size.breakpoints, float).size:
         return False
+    if not math.isfinite(float(size.tail_moment(2, np.array(0.0)))):
+        return False  # the level functions' top values and floors are E[X^2] (ConditionalSOAP)
     j = model.prediction.joint(size)
     return isinstance(j, FactorJoint) and not j.factor.kinks
 
@@ -1242,9 +1245,15 @@ class ConditionalSOAP:
     functions as interpolants and the outer rules at two resolutions."""
 
     def __init__(self, size, factor, res: Resolution = DEFAULT):
-        self.lc = LevelCalc(size, factor, n_head=res.n_head, order=res.order, n_tip=res.n_tip)
         m1 = float(size.mean)
         m2 = float(size.tail_moment(2, np.array(0.0)))
+        if not math.isfinite(m2):
+            # S2 above the levels' range is E[X^2], and the interpolants' and the table check's
+            # floors are 1e-3 E[X^2]: with E[X^2] = inf every tolerance passes and E[T] came
+            # out inf where it is finite (below PSPJF's)
+            raise FloatingPointError("E[X^2] is infinite: the conditional route needs a finite "
+                                     "second moment of the size law")
+        self.lc = LevelCalc(size, factor, n_head=res.n_head, order=res.order, n_tip=res.n_tip)
         Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
                                                       width=res.level_width)
         # the tables against the conditional laws built at the y-rules' nodes, at nine levels
