@@ -43,6 +43,13 @@ _FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
 
 
 @njit(cache=True)
+def _scratch():
+    """Scratch arrays of the kernels: T_0..T_NCHEB at a point, and two (head, tail) triples of
+    moments."""
+    return np.empty(NCHEB_ + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3)
+
+
+@njit(cache=True)
 def _clenshaw(c, tau):
     """sum_k c_k T_k(tau) and its tau-derivative."""
     n = c.shape[0]
@@ -107,31 +114,33 @@ def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
 
 
 @njit(cache=True)
+def _outside(r, u, e, LH, TT, hd, tl):
+    """Where log age u lies outside row r's panels ``e``, its moments into hd, tl (below: no
+    head, the whole law in the tail; above: the reverse), and True."""
+    P = e.shape[0] - 1
+    if u <= e[0]:
+        for j in range(3):
+            hd[j] = 0.0
+            tl[j] = TT[j, r, 0]
+        return True
+    if u >= e[P]:
+        for j in range(3):
+            hd[j] = LH[j, r, P]
+            tl[j] = 0.0
+        return True
+    return False
+
+
+@njit(cache=True)
 def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl):
     """(head_j, tail_j) for j < 3 at age t of row r into hd, tl: E[X^j; X <= t] and
     E[X^j; X > t] (times f_Y), from the panel's partial integrals either way
     (:func:`_panel_moments`; ``cw``: scratch), so that each is accurate relative to itself (as
     ``CondBatch.moments``). (``fullw``, ``vinv``: unused, kept for the callers' signature.)"""
-    e = E[r]
-    P = e.shape[0] - 1
-    if t <= 0.0:
-        for j in range(3):
-            hd[j] = 0.0
-            tl[j] = TT[j, r, 0]
-        return
-    u = math.log(t)
-    if u <= e[0]:
-        for j in range(3):
-            hd[j] = 0.0
-            tl[j] = TT[j, r, 0]
-        return
-    if u >= e[P]:
-        for j in range(3):
-            hd[j] = LH[j, r, P]
-            tl[j] = 0.0
-        return
-    p, tau = _locate(e, u)
-    _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
+    u = math.log(t) if t > 0.0 else -np.inf
+    if not _outside(r, u, E[r], LH, TT, hd, tl):
+        p, tau = _locate(E[r], u)
+        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
 
 
 @njit(cache=True)
@@ -139,19 +148,10 @@ def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl):
     """:func:`_moments` at age t (> 0) of row r, and log k_y(t) with d log k / d log t, the
     panel located once."""
     e = E[r]
-    P = e.shape[0] - 1
     u = math.log(t)
     p, tau = _locate(e, u)
     v, dv = _clenshaw(LK[r, p], tau)
-    if u <= e[0]:
-        for j in range(3):
-            hd[j] = 0.0
-            tl[j] = TT[j, r, 0]
-    elif u >= e[P]:
-        for j in range(3):
-            hd[j] = LH[j, r, P]
-            tl[j] = 0.0
-    else:
+    if not _outside(r, u, e, LH, TT, hd, tl):
         _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
     return v, dv * 2.0 / (e[p + 1] - e[p])
 
@@ -257,25 +257,38 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
         xi = XS[r, a] + (ll - GS[r, a]) * (XS[r, b] - XS[r, a]) / (GS[r, b] - GS[r, a])
         if lo < xi < hi:
             x = xi
+    # (stopped at the rounding level of g, logs of size |ll|: further steps follow the noise)
+    return math.exp(_log_tail_root(r, x, lo, hi, ll, True, True, 1e-14, 4e-16, E, MW, LH, TT, LK,
+                                   cw, hd, tl))
+
+
+@njit(cache=True)
+def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, TT, LK, cw, hd, tl):
+    """The root in [lo, hi] (log age) of g(u) = log S(e^u) - target, less log k_y(e^u) where
+    ``with_k`` (log(S/k) = target: C_y), by safeguarded Newton steps from x (g ``rising`` or
+    falling through the root); stopped where |g| <= ftol times the size of the logs."""
     dxold = hi - lo
     dx = dxold
     for _ in range(100):
         t = math.exp(x)
-        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl)
+        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
         S = tl[0]
         if S <= 0.0:
             g = -1e300
             dg = 0.0
         else:
-            g = math.log(S) - lk - ll
-            dg = -t * math.exp(lk) / S - dlk
-            # the rounding level of g (logs of size |ll|): further steps follow the noise
-            if abs(g) <= 4e-16 * (abs(ll) + abs(lk) + 1.0):
+            if with_k:
+                g = math.log(S) - lk - target
+                dg = -t * math.exp(lk) / S - dlk
+            else:
+                g = math.log(S) - target
+                dg = -t * math.exp(lk) / S
+            if abs(g) <= ftol * (abs(target) + abs(lk) + 1.0):
                 break
-        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, True, True, 1e-14)
+        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, True, tol)
         if done:
             break
-    return math.exp(x)
+    return x
 
 
 @njit(cache=True)
@@ -284,9 +297,7 @@ def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, i
     the top rank (``CondBatch.c_new``)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
         r = rows[i]
         l = levels[i]
@@ -347,11 +358,7 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     starts just below the previous root."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hb = np.empty(3)
-    tb = np.empty(3)
-    hC = np.empty(3)
-    tC = np.empty(3)
+    cw, hb, tb, hC, tC = _scratch()
     prev_r = -1
     prev_b = np.nan
     prev_l = np.nan
@@ -363,12 +370,7 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
         l = levels[i]
         C = Cs[i]
         finC = np.isfinite(C)
-        if finC:
-            _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)
-        else:
-            for j in range(3):
-                hC[j] = LH[j, r, E.shape[1] - 1]
-                tC[j] = 0.0
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)  # C = inf: whole law
         lo = math.log(xlo[r])
         hi = math.log(ap[r])
         warm = r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi
@@ -418,22 +420,13 @@ def square_rows(rows, Bs, Cs, E, MW, LH, TT):
     """E[((min(X, C) - B)^+)^2] for each (row, B, C) (``CondBatch.old_square``)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hB = np.empty(3)
-    tB = np.empty(3)
-    hC = np.empty(3)
-    tC = np.empty(3)
+    cw, hB, tB, hC, tC = _scratch()
     for i in range(n):
         r = rows[i]
         C = Cs[i]
         finC = np.isfinite(C)
         _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB)
-        if finC:
-            _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)
-        else:
-            for j in range(3):
-                hC[j] = LH[j, r, E.shape[1] - 1]
-                tC[j] = 0.0
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)  # C = inf: whole law
         out[i] = _old_square(Bs[i], C, hB, tB, hC, tC, finC)
     return out
 
@@ -443,9 +436,7 @@ def tail_rows(rows, ages, E, MW, LH, TT):
     """S(t) = E[1; X > t] (times f_Y) for each (row, age)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
         _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl)
         out[i] = tl[0]
@@ -458,9 +449,7 @@ def min_moments_rows(rows, Cs, E, MW, LH, TT):
     n = rows.shape[0]
     o1 = np.empty(n)
     o2 = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
         r = rows[i]
         C = Cs[i]
@@ -481,9 +470,7 @@ def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
     (``CondBatch._peak``), by safeguarded Newton steps (d log S / du = -x k / S)."""
     n = ulo.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for r in range(n):
         lo = ulo[r]
         hi = uhi[r]
@@ -491,24 +478,8 @@ def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
         if not hi > lo:
             out[r] = x
             continue
-        dxold = hi - lo
-        dx = dxold
-        for _ in range(100):
-            t = math.exp(x)
-            lk, _d = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
-            S = tl[0]
-            if S <= 0.0:
-                g = -1e300
-                dg = 0.0
-            else:
-                g = math.log(S) - target[r]
-                dg = -t * math.exp(lk) / S
-            if g == 0.0:
-                break
-            x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, False, True, 1e-15)
-            if done:
-                break
-        out[r] = x
+        out[r] = _log_tail_root(r, x, lo, hi, target[r], False, False, 1e-15, 0.0, E, MW, LH, TT,
+                                LK, cw, hd, tl)
     return out
 
 
@@ -530,9 +501,7 @@ def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
     n = ulo.shape[0]
     out = np.empty(n)
     end = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     g = (3.0 - math.sqrt(5.0)) / 2.0
     for r in range(n):
         lo, m, hi = ulo[r], um[r], uhi[r]
@@ -716,11 +685,7 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     mean residual life where phi stays positive, 1/h(a) at the peak."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    ha = np.empty(3)
-    ta = np.empty(3)
-    hb = np.empty(3)
-    tb = np.empty(3)
+    cw, ha, ta, hb, tb = _scratch()
     fullw = _FULLW_C
     vinv = _VINV_C
     prev_r = -1
@@ -787,9 +752,7 @@ def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
     """1/hazard S(t)/k(t) of X | y at each (row, age) (inside the law's range)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
         lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
         out[i] = tl[0] / math.exp(lk)
