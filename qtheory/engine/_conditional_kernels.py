@@ -93,8 +93,8 @@ def _locate(e, u):
 
 
 @njit(cache=True)
-def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
-    """(head_j, tail_j) for j < 3 at local coordinate tau of panel p of row r into hd, tl:
+def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj):
+    """(head_j, tail_j) for j < nj (<= 3) at local coordinate tau of panel p of row r into hd, tl:
     the panel end's cumulative value plus the panel's partial integral from either side, each
     a Chebyshev series in tau (``MW``: (2, 3, rows, panels, NCHEB + 1), from the left and from
     the right; ``cw``: scratch for T_0..T_NCHEB at tau)."""
@@ -103,7 +103,7 @@ def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
     cw[1] = tau
     for k in range(2, m):
         cw[k] = 2.0 * tau * cw[k - 1] - cw[k - 2]
-    for j in range(3):
+    for j in range(nj):
         a = 0.0
         b = 0.0
         for k in range(m):
@@ -114,17 +114,17 @@ def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
 
 
 @njit(cache=True)
-def _outside(r, u, e, LH, TT, hd, tl):
+def _outside(r, u, e, LH, TT, hd, tl, nj):
     """Where log age u lies outside row r's panels ``e``, its moments into hd, tl (below: no
     head, the whole law in the tail; above: the reverse), and True."""
     P = e.shape[0] - 1
     if u <= e[0]:
-        for j in range(3):
+        for j in range(nj):
             hd[j] = 0.0
             tl[j] = TT[j, r, 0]
         return True
     if u >= e[P]:
-        for j in range(3):
+        for j in range(nj):
             hd[j] = LH[j, r, P]
             tl[j] = 0.0
         return True
@@ -132,27 +132,28 @@ def _outside(r, u, e, LH, TT, hd, tl):
 
 
 @njit(cache=True)
-def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl):
-    """(head_j, tail_j) for j < 3 at age t of row r into hd, tl: E[X^j; X <= t] and
+def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl, nj):
+    """(head_j, tail_j) for j < nj (<= 3: the callers ask for the moments they use) at age t
+    of row r into hd, tl: E[X^j; X <= t] and
     E[X^j; X > t] (times f_Y), from the panel's partial integrals either way
     (:func:`_panel_moments`; ``cw``: scratch), so that each is accurate relative to itself (as
     ``CondBatch.moments``). (``fullw``, ``vinv``: unused, kept for the callers' signature.)"""
     u = math.log(t) if t > 0.0 else -np.inf
-    if not _outside(r, u, E[r], LH, TT, hd, tl):
+    if not _outside(r, u, E[r], LH, TT, hd, tl, nj):
         p, tau = _locate(E[r], u)
-        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
+        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj)
 
 
 @njit(cache=True)
-def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl):
+def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl, nj):
     """:func:`_moments` at age t (> 0) of row r, and log k_y(t) with d log k / d log t, the
     panel located once."""
     e = E[r]
     u = math.log(t)
     p, tau = _locate(e, u)
     v, dv = _clenshaw(LK[r, p], tau)
-    if not _outside(r, u, e, LH, TT, hd, tl):
-        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
+    if not _outside(r, u, e, LH, TT, hd, tl, nj):
+        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj)
     return v, dv * 2.0 / (e[p + 1] - e[p])
 
 
@@ -271,7 +272,7 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
     dx = dxold
     for _ in range(100):
         t = math.exp(x)
-        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
         S = tl[0]
         if S <= 0.0:
             g = -1e300
@@ -316,7 +317,7 @@ def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, i
 def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """F(b) = int_b^C S - l (S(b) - S(C)) at b = e^x, dF/dx and the scale of F."""
     b = math.exp(x)
-    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
     m0 = _between(hb[0], tb[0], hC[0], tC[0])
     m1 = _between(hb[1], tb[1], hC[1], tC[1])
     si = m1 - b * m0
@@ -370,7 +371,7 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
         l = levels[i]
         C = Cs[i]
         finC = np.isfinite(C)
-        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)  # C = inf: whole law
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 2)  # C = inf: whole law
         lo = math.log(xlo[r])
         hi = math.log(ap[r])
         warm = r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi
@@ -425,8 +426,8 @@ def square_rows(rows, Bs, Cs, E, MW, LH, TT):
         r = rows[i]
         C = Cs[i]
         finC = np.isfinite(C)
-        _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB)
-        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)  # C = inf: whole law
+        _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB, 3)
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 3)  # C = inf: whole law
         out[i] = _old_square(Bs[i], C, hB, tB, hC, tC, finC)
     return out
 
@@ -438,7 +439,7 @@ def tail_rows(rows, ages, E, MW, LH, TT):
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
-        _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl)
+        _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, 1)
         out[i] = tl[0]
     return out
 
@@ -458,7 +459,7 @@ def min_moments_rows(rows, Cs, E, MW, LH, TT):
             o1[i] = LH[1, r, P]
             o2[i] = LH[2, r, P]
             continue
-        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl)
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, 3)
         o1[i] = hd[1] + C * tl[0]
         o2[i] = hd[2] + C * C * tl[0]
     return o1, o2
@@ -485,7 +486,7 @@ def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
 
 @njit(cache=True)
 def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
-    lk, _d = _mk(r, math.exp(u), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+    lk, _d = _mk(r, math.exp(u), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
     if tl[0] <= 0.0:
         return np.inf
     return math.log(tl[0]) - lk
@@ -671,7 +672,7 @@ def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """phi(b) = int_a^b S - (S(a) - S(b)) S(b)/k(b) at b = e^x (zero at the optimum b*),
     d phi / dx and the scale of phi."""
     b = math.exp(x)
-    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
     ih = tb[0] / math.exp(lk)
     m0 = _between(ha[0], ta[0], hb[0], tb[0])
     si = _s_int(a, b, ha, ta, hb, tb)
@@ -694,7 +695,7 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     for i in range(n):
         r = rows[i]
         a = ages[i]
-        _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta)
+        _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta, 2)
         top = xtop[r]
         if bhi[i] < top:
             top = bhi[i]
@@ -738,7 +739,7 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
         prev_r = r
         prev_a = a
         prev_b = b
-        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
         ih = tb[0] / math.exp(lk)
         if b - a > 1e-3 * a:
             out[i] = _s_int(a, b, ha, ta, hb, tb) / _between(ha[0], ta[0], hb[0], tb[0])
@@ -754,7 +755,7 @@ def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
-        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
         out[i] = tl[0] / math.exp(lk)
     return out
 
