@@ -128,7 +128,7 @@ class LevelTables:
     either side; 400 for locating the two edges), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
 
-    def __init__(self, lc, ywidth: float = 1.5, levels: int = 6):
+    def __init__(self, lc, ywidth: float = 1.5, levels: int = 4):
         from . import _conditional_kernels as K
         from .soap_conditional import CondBatch
 
