@@ -680,10 +680,33 @@ def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
 
 
 @njit(cache=True)
+def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
+    """The root b* (log) of phi (:func:`_rank_phi`, falling through it) in [lo, hi] from x:
+    safeguarded Newton steps to the rounding level of phi."""
+    dxold = hi - lo
+    dx = dxold
+    for _ in range(100):
+        f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
+        if abs(f) <= 1e-15 * fs:
+            break
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
+        if done:
+            break
+    return x
+
+
+@njit(cache=True)
 def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     """The Gittins rank r(y, a) at ages a <= a_p (``CondBatch.rank_falling``): the ratio
     int_a^b* S / (S(a) - S(b*)) at the root b* of phi in [max(a_p, a), min(x_top, bhi)], the
-    mean residual life where phi stays positive, 1/h(a) at the peak."""
+    mean residual life where phi stays positive, 1/h(a) at the peak.
+
+    Consecutive ages of one row, rising: b* falls with the age, so the previous optimum bounds
+    this one. With two previous optima of the row the first point is their linear
+    extrapolation in the age and the bracket [max(a_p, a), previous optimum] is taken without
+    evaluating phi at its ends (a root at either end: the full search below); otherwise phi at
+    the bracket's ends decides between the mean residual life (no root), the peak and a root
+    inside, and the search starts just below the previous optimum."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, ha, ta, hb, tb = _scratch()
@@ -692,6 +715,9 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     prev_r = -1
     prev_a = 0.0
     prev_b = np.nan
+    prev2_ok = False
+    prev2_x = 0.0
+    prev2_a = 0.0
     for i in range(n):
         r = rows[i]
         a = ages[i]
@@ -701,41 +727,45 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
             top = bhi[i]
         lo = math.log(max(ap[r], a))
         hi = math.log(top)
-        flo = _rank_phi(lo, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        fhi = _rank_phi(hi, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        if not fhi < 0.0:
-            # the optimum is b = infinity: the mean residual life
-            Ia = ta[1] - a * ta[0]
-            if Ia < 0.0:
-                Ia = 0.0
-            out[i] = Ia / ta[0]
-            prev_r = -1
-            continue
-        x = lo
-        if flo > 0.0:
-            x = 0.5 * (lo + hi)
-            # the previous age of the same row: b* falls with the age, so the previous
-            # optimum bounds this one and is a close first point
-            if r == prev_r and a >= prev_a and lo < math.log(prev_b) < hi:
-                xb = math.log(prev_b)
-                fb = _rank_phi(xb, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-                if fb < 0.0:
-                    hi = xb
-                    x = xb - 1e-3 * max(abs(xb), 1.0)
-                    if x <= lo:
-                        x = 0.5 * (lo + hi)
-                elif fb > 0.0:
-                    lo = xb
-            dxold = hi - lo
-            dx = dxold
-            for _ in range(100):
-                f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
-                if abs(f) <= 1e-15 * fs:
-                    break
-                x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
-                if done:
-                    break
+        warm = r == prev_r and a >= prev_a and lo < math.log(prev_b) < hi
+        xb = math.log(prev_b) if warm else 0.0
+        x = np.nan
+        if warm and prev2_ok and prev_a > prev2_a:
+            xp = xb + (xb - prev2_x) * (a - prev_a) / (prev_a - prev2_a)
+            if lo < xp < xb:
+                x = _rank_newton(xp, lo, xb, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
+                tiny = 1e-12 * max(abs(x), 1.0)
+                if x - lo <= tiny or xb - x <= tiny:
+                    x = np.nan  # at an end of the bracket: the full search
+        if not np.isfinite(x):
+            flo = _rank_phi(lo, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+            fhi = _rank_phi(hi, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+            if not fhi < 0.0:
+                # the optimum is b = infinity: the mean residual life
+                Ia = ta[1] - a * ta[0]
+                if Ia < 0.0:
+                    Ia = 0.0
+                out[i] = Ia / ta[0]
+                prev_r = -1
+                prev2_ok = False
+                continue
+            x = lo
+            if flo > 0.0:
+                x = 0.5 * (lo + hi)
+                if warm:
+                    fb = _rank_phi(xb, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+                    if fb < 0.0:
+                        hi = xb
+                        x = xb - 1e-3 * max(abs(xb), 1.0)
+                        if x <= lo:
+                            x = 0.5 * (lo + hi)
+                    elif fb > 0.0:
+                        lo = xb
+                x = _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
         b = math.exp(x)
+        prev2_ok = warm
+        prev2_x = xb
+        prev2_a = prev_a
         prev_r = r
         prev_a = a
         prev_b = b
