@@ -22,9 +22,15 @@ own density values). The roots:
 
 All are safeguarded Newton steps (bisection wherever a step leaves the bracket; the peak by
 successive parabolic interpolation), the integrals taken from the nearer end as in
-``soap_conditional._between`` (no cancellation). Also compiled: the tables' tensor Chebyshev
-interpolant (:func:`tensor_cheb`) and the inverse of the increasing interpolants of the ranks
-in :math:`\log y` (:func:`cheb1_inverse`). All kernels are cached on disk by numba
+``soap_conditional._between`` (no cancellation). :math:`C_y` starts from the linear
+interpolation between the two law nodes that bracket it; along a row of rising levels (ages)
+:math:`B_y` (:math:`b^*`) falls, and starts from the linear extrapolation of the row's two
+previous roots inside the bracket ending at the previous root, without the function at the
+bracket's ends (the full search where the root lands at an end): 1.65 and 1.66 us a root
+instead of 2.48 and 2.34. Each caller asks only for the moments it uses (``nj``). Also
+compiled: the tables' tensor Chebyshev interpolant (:func:`tensor_cheb`) and the inverse of
+the increasing interpolants of the ranks in :math:`\log y` (:func:`cheb1_inverse`). All
+kernels are cached on disk by numba
 (``cache=True``; where the package directory is not writable numba uses its user cache or
 compiles in memory): the first compile takes about 6-7 s CPU, later processes load them.
 """

@@ -30,12 +30,13 @@ points a panel each way):
 
 The y-panels (width 1.5) have an edge, with panels halved towards it, where :math:`r(y, 0)`
 reaches the top rank, and an edge where the hazard's peak reaches the truncation end of the
-conditional law (there the minimal rank, and with it :math:`q`, has a kink). Each table entry is
+conditional law (there the minimal rank, and with it :math:`q`, has a kink), both located by
+``soap_conditional.LevelCalc._kink``. Each table entry is
 computed on the conditional law of its row (:class:`~qtheory.engine.soap_conditional.CondBatch`:
 roots of the rank equations on its exact cumulative integrals, by the compiled kernels of
 :mod:`qtheory.engine._conditional_kernels`). Measured against the laws built at the y-rules'
-nodes (``tests/test_soap_conditional.py``): on Exp/Exp :math:`N` within 1.2e-12 and
-:math:`S_2` within 1.1e-10 (relative, floored at 1e-3 of :math:`E[X]`, :math:`E[X^2]`), on
+nodes (``tests/test_soap_conditional.py``): on Exp/Exp :math:`N` within 4.5e-13 and
+:math:`S_2` within 1.2e-10 (relative, floored at 1e-3 of :math:`E[X]`, :math:`E[X^2]`), on
 LogNormal(1) sizes with log-normal(0.5) predictions 6e-16 and 3.2e-12.
 """
 from __future__ import annotations
@@ -123,9 +124,9 @@ OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
 
 class LevelTables:
     r"""The three integrands of the level functions tabulated on a fixed set of predictions
-    (module docstring): built once per (size law, factor law) from about 1,100 conditional
-    laws (714 rows on Exp/Exp: y-panels of width 1.5, six halvings towards the edge u_c on
-    either side; 400 for locating the two edges), the roots by
+    (module docstring): built once per (size law, factor law) from 646 conditional laws on
+    Exp/Exp (y-panels of width 1.5, four halvings towards the edge u_c on either side: six
+    gave the same errors, with u_c located to 1e-12; the two edges from ``lc``), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
 
     def __init__(self, lc, ywidth: float = 1.5, levels: int = 4):

@@ -55,12 +55,18 @@ to the truncation end there, like :math:`1/(1 - \ell)` on Exp/Exp: panels halved
 the old intervals take :math:`q = \sqrt{(\ell - m)/(r(y, 0) - m)}` (the interval opens like
 :math:`\sqrt{\ell - m}`), split at the top rank (below it :math:`C_y` is finite, above it the
 interval is :math:`[B, \infty)`); the y-panels have edges where :math:`r(y, 0)` reaches the top
-rank and where the hazard's peak reaches the truncation end (the minimal rank has a kink
-there). The tables' roots, and those of the outer rules, run compiled
+rank (:math:`u_c`) and where the hazard's peak reaches the truncation end (:math:`u_s`: the
+minimal rank has a kink there). Both kinks are located once (``LevelCalc._kink``): the sign
+change of a smooth kink function (:math:`\log r(y, 0) - \log \ell_{top}(y)`, and the slope of
+:math:`\log(1/h_y)` at the truncation end) on the laws built for the interpolant of
+:math:`r(y, 0)`, refined by Illinois steps on single laws to 1e-12 in :math:`\log y` (the
+slope, by central differences, to its rounding level 1e-9); :math:`u_s` is also an edge of the
+minimal rank's interpolant (inside a panel it cost 918 laws of refinement). The tables'
+roots, and those of the outer rules, run compiled
 (:mod:`qtheory.engine._conditional_kernels`) on the laws' own panels (the density there by
 its Chebyshev interpolant in :math:`\log x`). Against the laws built at the nodes (same
-y-rules; ``tests/test_soap_conditional.py``): :math:`N` within 1.2e-12 and :math:`S_2` within
-1.1e-10 relative (floored as above), at 25 levels, 13 of them in :math:`[0.9, 1.2]`.
+y-rules; ``tests/test_soap_conditional.py``): :math:`N` within 4.5e-13 and :math:`S_2` within
+1.2e-10 relative (floored as above), at 25 levels, 13 of them in :math:`[0.9, 1.2]`.
 
 **The mean.** For a job :math:`(x, y)` the worst future rank is :math:`r(y, 0)` for
 :math:`x \le b_0(y)` (where the rising branch climbs back to :math:`r(y, 0)`) and
@@ -79,13 +85,19 @@ cumulative weights) and Gauss-Legendre panels on :math:`[a_p, b_0]` and
 :math:`[b_0, \infty)` (4 panels each, order 8). The y-panels have an edge at the prediction
 :math:`u_c` where :math:`r(y, 0)` reaches the top rank (beyond it :math:`C_y(r(y, 0))` is
 infinite and :math:`b_0` leaves the law: the per-y value has a kink there, singular on its
-left; located by secant steps, :func:`r0_top_crossing`, the panel below it halved three times
-towards it): Gauss-Legendre panels of width 1 across it were 1.4e-7 off on Exp/Exp, and all of
+left; :math:`u_c` above, the panel below it halved three times towards it):
+Gauss-Legendre panels of width 1 across it were 1.4e-7 off on Exp/Exp, and all of
 the outer rule's error was there (the x-rules were converged to 1e-12). Error estimate: the
 embedded 7-point Gauss rule's difference (the y-rule), coarser x-rules (3 panels, order 6) at
 the Gauss nodes against the rule's values there (the x-rules), plus the effect on :math:`E[T]`
 (which grows with :math:`N` and :math:`S_2`) of raising the level functions by twice their
-error measured at nine levels with a finer y-rule. Against an outer rule with panels three
+error measured at nine levels: a finer y-rule, ten times the interpolants' kept tail, and the
+tables against the laws built at the rules' nodes, at three of the nine levels (480 laws; at
+all nine, 1,440, where the three miss by more than ``TABLE_TOL / 100``: on Exp/Exp they miss by
+3e-11, a tenth of the tail term). :math:`E[T]` is linear in :math:`g = 1/(1 - \lambda N)` at the
+falling-branch nodes (the residences are cumulative sums of :math:`g\,da`), so the rule's
+weights of :math:`g` are computed once per law and every load costs a few weighted sums (all
+loads of a sweep in one call). Against an outer rule with panels three
 times finer, graded six times, and finer x-rules (same level functions;
 ``tests/test_soap_conditional.py``): the rule's true error is below 4.7e-12 relative on Exp/Exp
 and LogNormal(1)/log-normal(0.5) at loads 0.5 / 0.8 / 0.95, its estimate 1.5e-10 to 8e-9; at a
@@ -136,7 +148,11 @@ exponential sizes a bounded factor's hazard falls, then climbs to infinity at th
 single-peaked): that needs a rank that rises, then falls, not covered here.
 
 Not covered (``supported`` is False): bounded factors (above), size laws with breakpoints or
-atoms, ``qt.from_scipy`` laws.
+atoms, ``qt.from_scipy`` laws, size laws with :math:`E[X^2] = \infty` (the level functions'
+top value and the tolerance floors are :math:`E[X^2]`: a Pareto(1.5) law without breakpoints
+gave :math:`E[T] = \infty` with a NaN estimate, where PSPJF gives 3.89 at load 0.3; the
+discretised route answers 3.76013 +- 0.04%). The kernels' moments are those of the laws
+truncated to their panels (finite), so no :math:`\infty - \infty` arises there.
 """
 from __future__ import annotations
 
