@@ -107,27 +107,32 @@ still covers the error.
 Measured (Exp sizes, exponential predictions; ``tests/test_soap_conditional.py``): the rank
 against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :math:`S_2(0.5)`
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
-8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 6.1e-9, 6.9e-9, 1.9e-8 (relative; at 0.8
-about half the coarser x-rules' difference, 4e-10 the y-rule's, the rest the level functions'
-error). These moved by at most 5.2e-12 from the earlier evaluation (Gauss-Legendre outer rules,
-the finer one twice as fine, estimates 1.3e-7, 1.4e-7, 7.4e-8), and LogNormal(1) sizes with
-log-normal(0.5) predictions by at most 2.4e-13. Per prediction, :math:`E[T; Y \in dy]` agrees
-to about 1e-7 with a brute-force evaluation of the SOAP formula (ranks on a dense age grid,
-worst future ranks as suffix maxima, extrapolated in the grid). Below SPRPT, PSPJF and SPJF at
-the three loads. The discretised route gives 3.05331 +- 5.6e-4 (48 cells: 7.5e-4 high) and
-3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate) at load 0.8.
+8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 5.5e-9, 5.4e-9, 1.3e-8 (relative; at 0.8
+about 70% the coarser x-rules' difference, 3e-10 the y-rule's, the rest the level functions'
+error). These moved by at most 1.2e-12 from the version before the kinks were located
+(estimates 6.1e-9, 6.9e-9, 1.9e-8), LogNormal(1) sizes with log-normal(0.5) predictions by at
+most 1.7e-16; that version by at most 5.2e-12 from the earlier evaluation (Gauss-Legendre outer
+rules, the finer one twice as fine, estimates 1.3e-7, 1.4e-7, 7.4e-8). Per prediction,
+:math:`E[T; Y \in dy]` agrees to about 1e-7 with a brute-force evaluation of the SOAP formula
+(ranks on a dense age grid, worst future ranks as suffix maxima, extrapolated in the grid).
+Below SPRPT, PSPJF and SPJF at the three loads. The discretised route gives 3.05331 +- 5.6e-4
+(48 cells: 7.5e-4 high) and 3.05276 +- 4.6e-6 (192 cells: 1.9e-4 high, 42 times its estimate)
+at load 0.8.
 
 Cost, cold (a fresh process, numba cache warm; ``benchmarks/bench_generic.py
---conditional-only``), on a machine loaded by other jobs (load 8-10 on 2 cores, so the CPU
-times are inflated): 1.5 s CPU for one load (1.24 s for a second cold evaluation in the same
-process, on fresh laws) and 1.6 s CPU for the 50-load sweep (the sweep reuses the level
-functions and the outer rule: about 4 ms a load), against 11.2 s and 21.7 s CPU for the
-discretised route in the same run; the route before this version took 4.05 s and 5.1 s in the
-same session (3.5 s measured in one process). The first compile of the kernels (an empty numba
-cache) adds about 7 s CPU. Of the cold time the tables take about 40% (their roots, compiled,
-two thirds of it), the outer rule 20%, the conditional laws of the probe levels and of r(y, 0)
-and the minimal rank most of the rest. The default ``qtheory`` table takes 1.5 s CPU after the
-imports (2.5 s for the whole process), against 4.5 s (5.5 s) before. Hence the default route
+--conditional-only`` and the same child script repeated), on a machine loaded by other jobs
+(load 5-13 on 2 cores, so the CPU times are inflated): 0.97-0.99 s CPU for one load (0.72-0.75 s
+for a second cold evaluation in the same process, on fresh laws: the first call pays about
+0.15 s for numba's runtime and 6 ms for each of 11 cached kernels) and 0.96-1.02 s CPU for the
+50-load sweep (0.74-0.82 s; every load-independent piece is kept per size law: the tables, the
+level functions, the outer rules and their weights of g; the 50 loads cost 0.06 s), against
+1.20-1.31 s (1.01-1.10 s) and 1.34-1.55 s (1.10-1.34 s) for the version before in the same
+runs, and 9.4 s and 20.5 s for the discretised route. The first compile of the kernels (an
+empty numba cache) adds 7-10 s CPU. Of the second cold evaluation the tables take about 45%
+(their roots, compiled, two thirds of it), the outer rule 25%, the interpolants of r(y, 0) and
+the minimal rank 10%, the table check 5%. The default ``qtheory`` table took 5.0 s CPU after
+the imports in that run, 5.4 s with the version before (1.5 s when the machine was less
+loaded). Hence the default route
 (``generic.CONDITIONAL_ROUTE``). LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
 above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
