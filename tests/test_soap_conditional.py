@@ -94,6 +94,30 @@ def test_supported():
                             qt.ConditionalGittins())
 
 
+class _HiddenKinkPareto(qt.Pareto):
+    """Pareto sizes with the kink at x_min hidden (as a user's law without breakpoints)."""
+
+    @property
+    def breakpoints(self):
+        return np.array([])
+
+
+def test_infinite_second_moment_declines():
+    """A size law with E[X^2] = inf (Pareto(1.5), its kink hidden so that the other checks
+    pass) is declined: the level functions' top value and tolerance floors are E[X^2], and
+    the route returned E[T] = inf with a NaN estimate where ConditionalGittins is below
+    PSPJF's finite 3.89 (load 0.3, exponential predictions)."""
+    size = _HiddenKinkPareto(1.5, 1.0)
+    q = qt.MG1(0.3 / size.mean, size, qt.ExponentialPrediction())
+    assert float(q.mean_response_time("pspjf")) < 4.0
+    assert not sc.supported(q, qt.ConditionalGittins())
+    with pytest.raises(NotImplementedError):
+        sc.evaluate(q, qt.ConditionalGittins(), [0.1])
+    factor = qt.ExponentialPrediction().joint(size).factor
+    with pytest.raises(FloatingPointError, match="E\\[X\\^2\\] is infinite"):
+        sc.ConditionalSOAP(size, factor)
+
+
 def test_generic_route_takes_it_when_switched_on(monkeypatch):
     """With ``generic.CONDITIONAL_ROUTE`` on, ``generic.evaluate`` returns this route's value
     and estimate, labelled (the route itself replaced by a stub here: it takes 10-20 s)."""
@@ -188,7 +212,7 @@ def test_tables_match_the_laws_at_the_nodes(levels):
     across the range and densely where C_y(l) runs to the truncation end (l near 0.97 - 1.15 on
     Exp/Exp: the tables' coordinates are split and graded there). Relative to the value, floored
     at 1e-3 of E[X], E[X^2] (the interpolants' own floor): N within 1e-11, S2 within 5e-10
-    (measured 1.2e-12 and 1.1e-10)."""
+    (measured 4.5e-13 and 1.2e-10)."""
     L = np.concatenate([np.exp(np.linspace(-8.0, 3.4, 12)), np.linspace(0.9, 1.2, 13)])
     Nx, Sx = sc.level_values(levels, L, exact=True)
     Nt, St = sc.level_values(levels, L)
@@ -286,12 +310,54 @@ def test_gauss_kronrod_rule_and_its_gauss_rule_have_their_degrees():
 def test_the_kink_is_where_r0_reaches_the_top_rank(levels):
     """The outer rule's y-panels have an edge where r(y, 0) reaches the top rank 1/h_y(x_top)
     (beyond it C_y(r(y, 0)) is infinite: the per-y value has a kink, and Gauss-Legendre panels
-    across it were 1.4e-7 off on Exp/Exp): located by secant steps to 1e-12 in log rank
-    (the tables' scan alone: 4e-6)."""
-    u = sc.r0_top_crossing(levels, levels.tables().uc)
+    across it were 1.4e-7 off on Exp/Exp): located on the laws built for r(y, 0) and by
+    Illinois steps to 1e-12 in log rank (the tables' former scan alone: 4e-6)."""
+    u = levels.uc
     cb = sc.CondBatch(SIZE, FACTOR, np.exp(np.array([u])), levels.panels_n, levels.xr)
     assert abs(levels.lr0(np.array([u]))[0] - np.log(cb.top_rank[0])) < 1e-12
+    assert sc._tables(qt.MG1(0.5, SIZE, qt.ExponentialPrediction())).kink == u
     assert u in sc.outer_edges(levels.uylo, levels.uyhi, u, 1.5, 3)
+    assert levels.tables().uc == u
+
+
+def test_the_minimal_rank_kink_is_an_edge(levels):
+    """Where the hazard's peak reaches the truncation end (u_s) the minimal rank has a kink:
+    located like u_c (the slope of log(1/h) at the truncation end changes sign there: the peak
+    inside the law 1e-6 below in log y, at the end 1e-6 above), it is an edge of the minimal
+    rank's interpolant and of the tables, and the interpolant next to it matches the laws to
+    1e-9 in log m (its tolerance) with at most two panels more than r(y, 0)'s (918 laws of
+    refinement before, the kink inside a panel)."""
+    us = levels.us
+    assert us is not None and levels.uylo < us < levels.uyhi
+    cb = sc.CondBatch(SIZE, FACTOR, np.exp(np.array([us - 1e-6, us + 1e-6])), levels.panels_n,
+                      levels.xr)
+    assert cb.ap[0] < cb.xtop[0] * (1 - 1e-9) and cb.ap[1] >= cb.xtop[1] * (1 - 1e-12)
+    assert us in levels.lm.edges and us in levels.tables().ue
+    assert levels.lm.edges.size <= levels.lr0.edges.size + 2
+    u = us + np.array([-0.3, -1e-2, -1e-4, 1e-4, 1e-2, 0.3])
+    cb = sc.CondBatch(SIZE, FACTOR, np.exp(u), levels.panels_n, levels.xr)
+    assert np.max(np.abs(levels.lm(u) - np.log(cb.m))) < 1e-9
+
+
+def test_the_table_check_widens_where_it_is_not_clearly_met(monkeypatch):
+    """The tables are checked against the laws at three of the nine probe levels first (they
+    miss by 3e-11 on Exp/Exp) and at all nine where the three miss by more than TABLE_TOL / 100
+    (a bias of 2e-9 planted in the tables' integrands of S2: nine checked, below TABLE_TOL,
+    the tables kept)."""
+    from qtheory.engine import _conditional_tables as ct
+
+    good = sc._tables(qt.MG1(0.5, SIZE, qt.ExponentialPrediction()))
+    assert good.checked_levels == 3 and good.table_error < 1e-2 * sc.TABLE_TOL
+    orig = ct.LevelTables.node_values
+
+    def biased(self, L, uA, uB):
+        phi, s2a, s2b = orig(self, L, uA, uB)
+        return phi, s2a * (1 + 2e-9), s2b * (1 + 2e-9)
+
+    monkeypatch.setattr(ct.LevelTables, "node_values", biased)
+    bad = sc.ConditionalSOAP(SIZE, FACTOR)
+    assert bad.checked_levels == 9 and not bad.exact_levels
+    assert 1e-2 * sc.TABLE_TOL < bad.table_error < sc.TABLE_TOL
 
 
 def test_compiled_peak_and_truncation_end():

@@ -22,9 +22,15 @@ own density values). The roots:
 
 All are safeguarded Newton steps (bisection wherever a step leaves the bracket; the peak by
 successive parabolic interpolation), the integrals taken from the nearer end as in
-``soap_conditional._between`` (no cancellation). Also compiled: the tables' tensor Chebyshev
-interpolant (:func:`tensor_cheb`) and the inverse of the increasing interpolants of the ranks
-in :math:`\log y` (:func:`cheb1_inverse`). All kernels are cached on disk by numba
+``soap_conditional._between`` (no cancellation). :math:`C_y` starts from the linear
+interpolation between the two law nodes that bracket it; along a row of rising levels (ages)
+:math:`B_y` (:math:`b^*`) falls, and starts from the linear extrapolation of the row's two
+previous roots inside the bracket ending at the previous root, without the function at the
+bracket's ends (the full search where the root lands at an end): 1.65 and 1.66 us a root
+instead of 2.48 and 2.34. Each caller asks only for the moments it uses (``nj``). Also
+compiled: the tables' tensor Chebyshev interpolant (:func:`tensor_cheb`) and the inverse of
+the increasing interpolants of the ranks in :math:`\log y` (:func:`cheb1_inverse`). All
+kernels are cached on disk by numba
 (``cache=True``; where the package directory is not writable numba uses its user cache or
 compiles in memory): the first compile takes about 6-7 s CPU, later processes load them.
 """
@@ -40,6 +46,13 @@ from .soap_exact import _FULLW, _VINV, NCHEB
 _VINV_C = np.ascontiguousarray(_VINV)
 NCHEB_ = NCHEB
 _FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
+
+
+@njit(cache=True)
+def _scratch():
+    """Scratch arrays of the kernels: T_0..T_NCHEB at a point, and two (head, tail) triples of
+    moments."""
+    return np.empty(NCHEB_ + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3)
 
 
 @njit(cache=True)
@@ -86,8 +99,8 @@ def _locate(e, u):
 
 
 @njit(cache=True)
-def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
-    """(head_j, tail_j) for j < 3 at local coordinate tau of panel p of row r into hd, tl:
+def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj):
+    """(head_j, tail_j) for j < nj (<= 3) at local coordinate tau of panel p of row r into hd, tl:
     the panel end's cumulative value plus the panel's partial integral from either side, each
     a Chebyshev series in tau (``MW``: (2, 3, rows, panels, NCHEB + 1), from the left and from
     the right; ``cw``: scratch for T_0..T_NCHEB at tau)."""
@@ -96,7 +109,7 @@ def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
     cw[1] = tau
     for k in range(2, m):
         cw[k] = 2.0 * tau * cw[k - 1] - cw[k - 2]
-    for j in range(3):
+    for j in range(nj):
         a = 0.0
         b = 0.0
         for k in range(m):
@@ -107,52 +120,46 @@ def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl):
 
 
 @njit(cache=True)
-def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl):
-    """(head_j, tail_j) for j < 3 at age t of row r into hd, tl: E[X^j; X <= t] and
-    E[X^j; X > t] (times f_Y), from the panel's partial integrals either way
-    (:func:`_panel_moments`; ``cw``: scratch), so that each is accurate relative to itself (as
-    ``CondBatch.moments``). (``fullw``, ``vinv``: unused, kept for the callers' signature.)"""
-    e = E[r]
+def _outside(r, u, e, LH, TT, hd, tl, nj):
+    """Where log age u lies outside row r's panels ``e``, its moments into hd, tl (below: no
+    head, the whole law in the tail; above: the reverse), and True."""
     P = e.shape[0] - 1
-    if t <= 0.0:
-        for j in range(3):
-            hd[j] = 0.0
-            tl[j] = TT[j, r, 0]
-        return
-    u = math.log(t)
     if u <= e[0]:
-        for j in range(3):
+        for j in range(nj):
             hd[j] = 0.0
             tl[j] = TT[j, r, 0]
-        return
+        return True
     if u >= e[P]:
-        for j in range(3):
+        for j in range(nj):
             hd[j] = LH[j, r, P]
             tl[j] = 0.0
-        return
-    p, tau = _locate(e, u)
-    _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
+        return True
+    return False
 
 
 @njit(cache=True)
-def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl):
+def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl, nj):
+    """(head_j, tail_j) for j < nj (<= 3: the callers ask for the moments they use) at age t
+    of row r into hd, tl: E[X^j; X <= t] and
+    E[X^j; X > t] (times f_Y), from the panel's partial integrals either way
+    (:func:`_panel_moments`; ``cw``: scratch), so that each is accurate relative to itself (as
+    ``CondBatch.moments``). (``fullw``, ``vinv``: unused, kept for the callers' signature.)"""
+    u = math.log(t) if t > 0.0 else -np.inf
+    if not _outside(r, u, E[r], LH, TT, hd, tl, nj):
+        p, tau = _locate(E[r], u)
+        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj)
+
+
+@njit(cache=True)
+def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl, nj):
     """:func:`_moments` at age t (> 0) of row r, and log k_y(t) with d log k / d log t, the
     panel located once."""
     e = E[r]
-    P = e.shape[0] - 1
     u = math.log(t)
     p, tau = _locate(e, u)
     v, dv = _clenshaw(LK[r, p], tau)
-    if u <= e[0]:
-        for j in range(3):
-            hd[j] = 0.0
-            tl[j] = TT[j, r, 0]
-    elif u >= e[P]:
-        for j in range(3):
-            hd[j] = LH[j, r, P]
-            tl[j] = 0.0
-    else:
-        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl)
+    if not _outside(r, u, e, LH, TT, hd, tl, nj):
+        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj)
     return v, dv * 2.0 / (e[p + 1] - e[p])
 
 
@@ -250,27 +257,45 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
     elif b > a and ll >= GS[r, b]:
         if XS[r, b] > lo:
             lo = XS[r, b]
-    # g(u) = log(S/k) - ll is increasing on [lo, hi]
+    # g(u) = log(S/k) - ll is increasing on [lo, hi]; the first point by linear interpolation
+    # between the two nodes (the bracket's midpoint where they are not its ends)
     x = 0.5 * (lo + hi)
+    if b - a == 1 and GS[r, b] > GS[r, a]:
+        xi = XS[r, a] + (ll - GS[r, a]) * (XS[r, b] - XS[r, a]) / (GS[r, b] - GS[r, a])
+        if lo < xi < hi:
+            x = xi
+    # (stopped at the rounding level of g, logs of size |ll|: further steps follow the noise)
+    return math.exp(_log_tail_root(r, x, lo, hi, ll, True, True, 1e-14, 4e-16, E, MW, LH, TT, LK,
+                                   cw, hd, tl))
+
+
+@njit(cache=True)
+def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, TT, LK, cw, hd, tl):
+    """The root in [lo, hi] (log age) of g(u) = log S(e^u) - target, less log k_y(e^u) where
+    ``with_k`` (log(S/k) = target: C_y), by safeguarded Newton steps from x (g ``rising`` or
+    falling through the root); stopped where |g| <= ftol times the size of the logs."""
     dxold = hi - lo
     dx = dxold
     for _ in range(100):
         t = math.exp(x)
-        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl)
+        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
         S = tl[0]
         if S <= 0.0:
             g = -1e300
             dg = 0.0
         else:
-            g = math.log(S) - lk - ll
-            dg = -t * math.exp(lk) / S - dlk
-            # the rounding level of g (logs of size |ll|): further steps follow the noise
-            if abs(g) <= 4e-16 * (abs(ll) + abs(lk) + 1.0):
+            if with_k:
+                g = math.log(S) - lk - target
+                dg = -t * math.exp(lk) / S - dlk
+            else:
+                g = math.log(S) - target
+                dg = -t * math.exp(lk) / S
+            if abs(g) <= ftol * (abs(target) + abs(lk) + 1.0):
                 break
-        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, True, True, 1e-14)
+        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, True, tol)
         if done:
             break
-    return math.exp(x)
+    return x
 
 
 @njit(cache=True)
@@ -279,9 +304,7 @@ def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, i
     the top rank (``CondBatch.c_new``)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
         r = rows[i]
         l = levels[i]
@@ -300,7 +323,7 @@ def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, i
 def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """F(b) = int_b^C S - l (S(b) - S(C)) at b = e^x, dF/dx and the scale of F."""
     b = math.exp(x)
-    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
     m0 = _between(hb[0], tb[0], hC[0], tC[0])
     m1 = _between(hb[1], tb[1], hC[1], tC[1])
     si = m1 - b * m0
@@ -312,68 +335,86 @@ def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
 
 
 @njit(cache=True)
+def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
+    """The root of F (:func:`_bF`, falling through it) in [lo, hi] from x: safeguarded Newton
+    steps to the rounding level of F."""
+    dxold = hi - lo
+    dx = dxold
+    for _ in range(100):
+        f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
+        if abs(f) <= 4e-16 * fs:
+            break
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
+        if done:
+            break
+    return x
+
+
+@njit(cache=True)
 def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     """B_y(l) with the rising end C (``CondBatch.b_old``): the root of
     F(b) = int_b^C S - l (S(b) - S(C)) on [x_lo, a_p]; below x_lo, F is linear; NaN where
-    F(a_p) >= 0 (no old interval)."""
+    F(a_p) >= 0 (no old interval).
+
+    Consecutive pairs of one row at rising levels (the tables' rows): B falls with the level
+    (the set of ages of rank <= l grows), so the previous root bounds this one and an old
+    interval at the previous level is one at this level. With two previous roots of the row,
+    the first point is their linear extrapolation in the level and the bracket [x_lo, previous
+    root] is taken without evaluating F at its ends (a root at x_lo itself: the full search
+    below); otherwise F at x_lo and a_p decide whether there is a root inside, and the search
+    starts just below the previous root."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hb = np.empty(3)
-    tb = np.empty(3)
-    hC = np.empty(3)
-    tC = np.empty(3)
-    fullw = _FULLW_C
-    vinv = _VINV_C
+    cw, hb, tb, hC, tC = _scratch()
     prev_r = -1
     prev_b = np.nan
     prev_l = np.nan
+    prev2_ok = False
+    prev2_x = 0.0
+    prev2_l = 0.0
     for i in range(n):
         r = rows[i]
         l = levels[i]
         C = Cs[i]
         finC = np.isfinite(C)
-        if finC:
-            _moments(r, C, E, MW, LH, TT, fullw, vinv, cw, hC, tC)
-        else:
-            for j in range(3):
-                hC[j] = LH[j, r, E.shape[1] - 1]
-                tC[j] = 0.0
-
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 2)  # C = inf: whole law
         lo = math.log(xlo[r])
         hi = math.log(ap[r])
-        flo = _bF(lo, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        fhi = _bF(hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        if not (flo > 0.0 and fhi < 0.0):
-            if fhi >= 0.0:
-                out[i] = np.nan
-            else:
-                v = xlo[r] + flo / fY[r]
-                out[i] = v if v > 0.0 else 0.0
-            prev_r = -1
-            continue
-        # the previous pair of the same row at a lower level: B falls with the level, so the
-        # previous root bounds this one and is a close first point
-        x = 0.5 * (lo + hi)
-        if r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi:
-            xb = math.log(prev_b)
-            fb = _bF(xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-            if fb < 0.0:
-                hi = xb
-                x = xb - 1e-3 * max(abs(xb), 1.0)
-                if x <= lo:
-                    x = 0.5 * (lo + hi)
-            elif fb > 0.0:
-                lo = xb
-        dxold = hi - lo
-        dx = dxold
-        for _ in range(100):
-            f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
-            if abs(f) <= 4e-16 * fs:
-                break
-            x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
-            if done:
-                break
+        warm = r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi
+        xb = math.log(prev_b) if warm else 0.0
+        x = np.nan
+        if warm and prev2_ok and prev_l > prev2_l:
+            xp = xb + (xb - prev2_x) * (l - prev_l) / (prev_l - prev2_l)
+            if lo < xp < xb:
+                x = _b_newton(xp, lo, xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
+                if x - lo <= 1e-12 * max(abs(lo), 1.0):
+                    x = np.nan  # at the bracket's end: the root may lie below x_lo
+        if not np.isfinite(x):
+            flo = _bF(lo, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+            fhi = _bF(hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+            if not (flo > 0.0 and fhi < 0.0):
+                if fhi >= 0.0:
+                    out[i] = np.nan
+                else:
+                    v = xlo[r] + flo / fY[r]
+                    out[i] = v if v > 0.0 else 0.0
+                prev_r = -1
+                prev2_ok = False
+                continue
+            x = 0.5 * (lo + hi)
+            if warm:
+                fb = _bF(xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+                if fb < 0.0:
+                    hi = xb
+                    x = xb - 1e-3 * max(abs(xb), 1.0)
+                    if x <= lo:
+                        x = 0.5 * (lo + hi)
+                elif fb > 0.0:
+                    lo = xb
+            x = _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
+        prev2_ok = warm
+        prev2_x = xb
+        prev2_l = prev_l
         out[i] = math.exp(x)
         prev_r = r
         prev_b = out[i]
@@ -386,23 +427,26 @@ def square_rows(rows, Bs, Cs, E, MW, LH, TT):
     """E[((min(X, C) - B)^+)^2] for each (row, B, C) (``CondBatch.old_square``)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hB = np.empty(3)
-    tB = np.empty(3)
-    hC = np.empty(3)
-    tC = np.empty(3)
+    cw, hB, tB, hC, tC = _scratch()
     for i in range(n):
         r = rows[i]
         C = Cs[i]
         finC = np.isfinite(C)
-        _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB)
-        if finC:
-            _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC)
-        else:
-            for j in range(3):
-                hC[j] = LH[j, r, E.shape[1] - 1]
-                tC[j] = 0.0
+        _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB, 3)
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 3)  # C = inf: whole law
         out[i] = _old_square(Bs[i], C, hB, tB, hC, tC, finC)
+    return out
+
+
+@njit(cache=True)
+def tail_rows(rows, ages, E, MW, LH, TT):
+    """S(t) = E[1; X > t] (times f_Y) for each (row, age)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    cw, hd, tl, _h2, _t2 = _scratch()
+    for i in range(n):
+        _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, 1)
+        out[i] = tl[0]
     return out
 
 
@@ -412,9 +456,7 @@ def min_moments_rows(rows, Cs, E, MW, LH, TT):
     n = rows.shape[0]
     o1 = np.empty(n)
     o2 = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
         r = rows[i]
         C = Cs[i]
@@ -423,7 +465,7 @@ def min_moments_rows(rows, Cs, E, MW, LH, TT):
             o1[i] = LH[1, r, P]
             o2[i] = LH[2, r, P]
             continue
-        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl)
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, 3)
         o1[i] = hd[1] + C * tl[0]
         o2[i] = hd[2] + C * C * tl[0]
     return o1, o2
@@ -435,9 +477,7 @@ def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
     (``CondBatch._peak``), by safeguarded Newton steps (d log S / du = -x k / S)."""
     n = ulo.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for r in range(n):
         lo = ulo[r]
         hi = uhi[r]
@@ -445,30 +485,14 @@ def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
         if not hi > lo:
             out[r] = x
             continue
-        dxold = hi - lo
-        dx = dxold
-        for _ in range(100):
-            t = math.exp(x)
-            lk, _d = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
-            S = tl[0]
-            if S <= 0.0:
-                g = -1e300
-                dg = 0.0
-            else:
-                g = math.log(S) - target[r]
-                dg = -t * math.exp(lk) / S
-            if g == 0.0:
-                break
-            x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, False, True, 1e-15)
-            if done:
-                break
-        out[r] = x
+        out[r] = _log_tail_root(r, x, lo, hi, target[r], False, False, 1e-15, 0.0, E, MW, LH, TT,
+                                LK, cw, hd, tl)
     return out
 
 
 @njit(cache=True)
 def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
-    lk, _d = _mk(r, math.exp(u), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+    lk, _d = _mk(r, math.exp(u), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
     if tl[0] <= 0.0:
         return np.inf
     return math.log(tl[0]) - lk
@@ -484,9 +508,7 @@ def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
     n = ulo.shape[0]
     out = np.empty(n)
     end = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     g = (3.0 - math.sqrt(5.0)) / 2.0
     for r in range(n):
         lo, m, hi = ulo[r], um[r], uhi[r]
@@ -656,7 +678,7 @@ def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """phi(b) = int_a^b S - (S(a) - S(b)) S(b)/k(b) at b = e^x (zero at the optimum b*),
     d phi / dx and the scale of phi."""
     b = math.exp(x)
-    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
     ih = tb[0] / math.exp(lk)
     m0 = _between(ha[0], ta[0], hb[0], tb[0])
     si = _s_int(a, b, ha, ta, hb, tb)
@@ -664,70 +686,96 @@ def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
 
 
 @njit(cache=True)
+def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
+    """The root b* (log) of phi (:func:`_rank_phi`, falling through it) in [lo, hi] from x:
+    safeguarded Newton steps to the rounding level of phi."""
+    dxold = hi - lo
+    dx = dxold
+    for _ in range(100):
+        f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
+        if abs(f) <= 1e-15 * fs:
+            break
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
+        if done:
+            break
+    return x
+
+
+@njit(cache=True)
 def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     """The Gittins rank r(y, a) at ages a <= a_p (``CondBatch.rank_falling``): the ratio
     int_a^b* S / (S(a) - S(b*)) at the root b* of phi in [max(a_p, a), min(x_top, bhi)], the
-    mean residual life where phi stays positive, 1/h(a) at the peak."""
+    mean residual life where phi stays positive, 1/h(a) at the peak.
+
+    Consecutive ages of one row, rising: b* falls with the age, so the previous optimum bounds
+    this one. With two previous optima of the row the first point is their linear
+    extrapolation in the age and the bracket [max(a_p, a), previous optimum] is taken without
+    evaluating phi at its ends (a root at either end: the full search below); otherwise phi at
+    the bracket's ends decides between the mean residual life (no root), the peak and a root
+    inside, and the search starts just below the previous optimum."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    ha = np.empty(3)
-    ta = np.empty(3)
-    hb = np.empty(3)
-    tb = np.empty(3)
+    cw, ha, ta, hb, tb = _scratch()
     fullw = _FULLW_C
     vinv = _VINV_C
     prev_r = -1
     prev_a = 0.0
     prev_b = np.nan
+    prev2_ok = False
+    prev2_x = 0.0
+    prev2_a = 0.0
     for i in range(n):
         r = rows[i]
         a = ages[i]
-        _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta)
+        _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta, 2)
         top = xtop[r]
         if bhi[i] < top:
             top = bhi[i]
         lo = math.log(max(ap[r], a))
         hi = math.log(top)
-        flo = _rank_phi(lo, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        fhi = _rank_phi(hi, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-        if not fhi < 0.0:
-            # the optimum is b = infinity: the mean residual life
-            Ia = ta[1] - a * ta[0]
-            if Ia < 0.0:
-                Ia = 0.0
-            out[i] = Ia / ta[0]
-            prev_r = -1
-            continue
-        x = lo
-        if flo > 0.0:
-            x = 0.5 * (lo + hi)
-            # the previous age of the same row: b* falls with the age, so the previous
-            # optimum bounds this one and is a close first point
-            if r == prev_r and a >= prev_a and lo < math.log(prev_b) < hi:
-                xb = math.log(prev_b)
-                fb = _rank_phi(xb, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-                if fb < 0.0:
-                    hi = xb
-                    x = xb - 1e-3 * max(abs(xb), 1.0)
-                    if x <= lo:
-                        x = 0.5 * (lo + hi)
-                elif fb > 0.0:
-                    lo = xb
-            dxold = hi - lo
-            dx = dxold
-            for _ in range(100):
-                f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
-                if abs(f) <= 1e-15 * fs:
-                    break
-                x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
-                if done:
-                    break
+        warm = r == prev_r and a >= prev_a and lo < math.log(prev_b) < hi
+        xb = math.log(prev_b) if warm else 0.0
+        x = np.nan
+        if warm and prev2_ok and prev_a > prev2_a:
+            xp = xb + (xb - prev2_x) * (a - prev_a) / (prev_a - prev2_a)
+            if lo < xp < xb:
+                x = _rank_newton(xp, lo, xb, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
+                tiny = 1e-12 * max(abs(x), 1.0)
+                if x - lo <= tiny or xb - x <= tiny:
+                    x = np.nan  # at an end of the bracket: the full search
+        if not np.isfinite(x):
+            flo = _rank_phi(lo, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+            fhi = _rank_phi(hi, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+            if not fhi < 0.0:
+                # the optimum is b = infinity: the mean residual life
+                Ia = ta[1] - a * ta[0]
+                if Ia < 0.0:
+                    Ia = 0.0
+                out[i] = Ia / ta[0]
+                prev_r = -1
+                prev2_ok = False
+                continue
+            x = lo
+            if flo > 0.0:
+                x = 0.5 * (lo + hi)
+                if warm:
+                    fb = _rank_phi(xb, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+                    if fb < 0.0:
+                        hi = xb
+                        x = xb - 1e-3 * max(abs(xb), 1.0)
+                        if x <= lo:
+                            x = 0.5 * (lo + hi)
+                    elif fb > 0.0:
+                        lo = xb
+                x = _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
         b = math.exp(x)
+        prev2_ok = warm
+        prev2_x = xb
+        prev2_a = prev_a
         prev_r = r
         prev_a = a
         prev_b = b
-        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)
+        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
         ih = tb[0] / math.exp(lk)
         if b - a > 1e-3 * a:
             out[i] = _s_int(a, b, ha, ta, hb, tb) / _between(ha[0], ta[0], hb[0], tb[0])
@@ -741,11 +789,9 @@ def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
     """1/hazard S(t)/k(t) of X | y at each (row, age) (inside the law's range)."""
     n = rows.shape[0]
     out = np.empty(n)
-    cw = np.empty(NCHEB_ + 1)
-    hd = np.empty(3)
-    tl = np.empty(3)
+    cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
-        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl)
+        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
         out[i] = tl[0] / math.exp(lk)
     return out
 

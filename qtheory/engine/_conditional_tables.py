@@ -30,12 +30,13 @@ points a panel each way):
 
 The y-panels (width 1.5) have an edge, with panels halved towards it, where :math:`r(y, 0)`
 reaches the top rank, and an edge where the hazard's peak reaches the truncation end of the
-conditional law (there the minimal rank, and with it :math:`q`, has a kink). Each table entry is
+conditional law (there the minimal rank, and with it :math:`q`, has a kink), both located by
+``soap_conditional.LevelCalc._kink``. Each table entry is
 computed on the conditional law of its row (:class:`~qtheory.engine.soap_conditional.CondBatch`:
 roots of the rank equations on its exact cumulative integrals, by the compiled kernels of
 :mod:`qtheory.engine._conditional_kernels`). Measured against the laws built at the y-rules'
-nodes (``tests/test_soap_conditional.py``): on Exp/Exp :math:`N` within 1.2e-12 and
-:math:`S_2` within 1.1e-10 (relative, floored at 1e-3 of :math:`E[X]`, :math:`E[X^2]`), on
+nodes (``tests/test_soap_conditional.py``): on Exp/Exp :math:`N` within 4.5e-13 and
+:math:`S_2` within 1.2e-10 (relative, floored at 1e-3 of :math:`E[X]`, :math:`E[X^2]`), on
 LogNormal(1) sizes with log-normal(0.5) predictions 6e-16 and 3.2e-12.
 """
 from __future__ import annotations
@@ -123,12 +124,12 @@ OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
 
 class LevelTables:
     r"""The three integrands of the level functions tabulated on a fixed set of predictions
-    (module docstring): built once per (size law, factor law) from about 1,100 conditional
-    laws (714 rows on Exp/Exp: y-panels of width 1.5, six halvings towards the edge u_c on
-    either side; 400 for locating the two edges), the roots by
+    (module docstring): built once per (size law, factor law) from 646 conditional laws on
+    Exp/Exp (y-panels of width 1.5, four halvings towards the edge u_c on either side: six
+    gave the same errors, with u_c located to 1e-12; the two edges from ``lc``), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
 
-    def __init__(self, lc, ywidth: float = 1.5, levels: int = 6):
+    def __init__(self, lc, ywidth: float = 1.5, levels: int = 4):
         from . import _conditional_kernels as K
         from .soap_conditional import CondBatch
 
@@ -138,23 +139,10 @@ class LevelTables:
         def laws(u):
             return CondBatch(lc.size, lc.factor, np.exp(np.asarray(u, float)), lc.panels_n, lc.xr)
 
-        def crossing(g, lo, hi, rounds=5, k=40):
-            """The first u where g(u) > 0 (None where g <= 0 throughout; lo where g(lo) > 0)."""
-            for _ in range(rounds):
-                us = np.linspace(lo, hi, k)
-                v = g(us)
-                if not v.any():
-                    return None
-                j = int(np.argmax(v))
-                if j == 0:
-                    return lo
-                lo, hi = us[j - 1], us[j]
-            return 0.5 * (lo + hi)
-
         # u_c: r(y, 0) reaches the top rank (beyond it C_y = inf at every level >= r(y, 0));
-        # u_s: the hazard's peak reaches the truncation end (the minimal rank has a kink there)
-        uc = crossing(lambda u: lc.lr0(u) > np.log(laws(u).top_rank), ulo, uhi)
-        us = crossing(lambda u: (lambda c: c.ap >= c.xtop * (1 - 1e-12))(laws(u)), ulo, uhi)
+        # u_s: the hazard's peak reaches the truncation end (the minimal rank has a kink
+        # there): both located by ``lc`` (``LevelCalc._kink``)
+        uc, us = lc.uc, lc.us
         uc = uhi if uc is None else uc
         self.uc, self.us = uc, us
         # ---- rows of the old intervals (the whole range) and the moments E[X^j | y] f_Y ----
