@@ -32,6 +32,10 @@ from scipy import optimize
 from .size_law import SizeLaw
 
 
+#: 24-point Gauss-Legendre nodes and weights on [-1, 1] (the tail next to the threshold)
+_GL24 = np.polynomial.legendre.leggauss(24)
+
+
 class StepReweighted(SizeLaw):
     r"""The continuous size law ``base`` reweighted by :math:`w^<` on :math:`(0, T]` and
     :math:`w^>` on :math:`(T, \infty)` and normalised (see the module docstring).
@@ -114,18 +118,21 @@ class StepReweighted(SizeLaw):
 
     def _between(self, k: int, c: np.ndarray) -> np.ndarray:
         r""":math:`E[X^k 1\{c < X \le T\}]` under the base law for :math:`c \le T`: the
-        difference of the tail moments, or, for :math:`c \ge T/2` (where the difference
-        cancels: the truncated law's tail next to its end :math:`T`), 24-point Gauss-Legendre
-        of :math:`x^k f(x)` over :math:`[c, T]` (the base density is smooth there; where it has
-        a breakpoint inside, the difference is kept)."""
+        difference of the tail moments, or, for :math:`c \ge T/2` where that difference is
+        below a tenth of the first tail (it cancels: the truncated law's tail next to its end
+        :math:`T`) or not finite (both tails infinite), 24-point Gauss-Legendre of
+        :math:`x^k f(x)` over :math:`[c, T]` (the base density is smooth there; where it has a
+        breakpoint inside, the difference is kept)."""
         b, t = self.base, self.T
         c = np.asarray(c, float)
-        diff = np.asarray(b.tail_moment(k, c), float) - float(b.tail_moment(k, t))
-        near = (c >= 0.5 * t) & (c < t)
+        tail_c = np.asarray(b.tail_moment(k, c), float)
+        diff = tail_c - float(b.tail_moment(k, t))
+        with np.errstate(invalid="ignore"):
+            near = (c >= 0.5 * t) & (c < t) & ~(diff >= 0.1 * tail_c)
         for bp in np.asarray(b.breakpoints, float):
             near &= ~((c < bp) & (bp < t))
         if np.any(near):
-            tg, wg = np.polynomial.legendre.leggauss(24)
+            tg, wg = _GL24
             cn = c[near]
             h = (t - cn) / 2.0
             xs = (t + cn)[:, None] / 2.0 + h[:, None] * tg[None, :]
