@@ -405,6 +405,7 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
             fr = np.asarray(size.pdf(np.nextafter(bk, np.inf)), float)
             fl = np.asarray(size.pdf(np.nextafter(bk, -np.inf)), float)
             corner = (at_lo & (sk >= vk * fr)) | (at_hi & (sk <= vk * fl))
+    basev = base[rows_v]
     g = (math.sqrt(5.0) - 1.0) / 2.0
     x1 = hi_ - g * (hi_ - lo)
     x2 = lo + g * (hi_ - lo)
@@ -412,17 +413,16 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
     for _ in range(iters):
         # stop once every row is settled: its two inner values agree to rounding (they differ by
         # the curvature times the bracket's width squared: further steps move the minimum by an
-        # ulp or so), or they lie well above the best value its age has (the limit value or
-        # another segment's: a minimum at the grid's first point, where the rank falls towards
+        # ulp or so), or they lie well above the best value its age has elsewhere (the limit
+        # value or another segment's: a minimum at the grid's first point, where the rank falls towards
         # b = a, or a segment that does not hold the minimum), or its minimum is a corner
         cur = np.minimum(np.minimum(f1, f2), vk)
-        row_best = base.copy()
-        np.minimum.at(row_best, rows_v, cur)
+        other = np.minimum(_best_of_others(rows_v, cur, a.size), basev)
         with np.errstate(invalid="ignore"):
             gap = np.abs(f1 - f2)
             settled = ((gap <= 8 * _EPS * np.minimum(np.abs(f1), np.abs(f2)))
                        | ~(np.isfinite(f1) & np.isfinite(f2)) | corner
-                       | (cur - 10 * gap >= row_best[rows_v] * (1.0 - 1e-10)))
+                       | (cur - 10 * gap >= other * (1.0 - 1e-10)))
         if settled.all():
             break
         left = f1 <= f2
@@ -446,6 +446,24 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
     np.minimum.at(best, rows_v, best_v)
     out = np.where(best < base * (1.0 - 1e-10), best, base)
     return np.where(Fa > 0, out, np.inf)
+
+
+def _best_of_others(rows: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
+    """For each entry, the smallest of ``vals`` over the other entries of the same row
+    (``inf`` where there is none); ``rows`` index ``n`` rows."""
+    order = np.lexsort((vals, rows))
+    rs, vs = rows[order], vals[order]
+    start = np.concatenate([[0], np.flatnonzero(np.diff(rs)) + 1]) if rs.size else np.empty(0, int)
+    best1 = np.full(n, np.inf)
+    arg1 = np.full(n, -1)
+    best1[rs[start]] = vs[start]
+    arg1[rs[start]] = order[start]
+    nxt = start + 1
+    ok = nxt < rs.size
+    ok[ok] = rs[nxt[ok]] == rs[start[ok]]
+    best2 = np.full(n, np.inf)
+    best2[rs[start[ok]]] = vs[nxt[ok]]
+    return np.where(np.arange(rows.size) == arg1[rows], best2[rows], best1[rows])
 
 
 # ---- the rank's shape --------------------------------------------------------------------------

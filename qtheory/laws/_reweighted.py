@@ -31,7 +31,6 @@ from scipy import optimize
 
 from .size_law import SizeLaw
 
-
 #: 24-point Gauss-Legendre nodes and weights on [-1, 1] (the tail next to the threshold)
 _GL24 = np.polynomial.legendre.leggauss(24)
 
@@ -105,16 +104,19 @@ class StepReweighted(SizeLaw):
             return math.inf
         return (self.w0 * lo + (self.w1 * hi if self.w1 > 0 else 0.0)) / self.Z
 
-    def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
+    def _weighted(self, x, on_side, near_side) -> np.ndarray:
+        """``(w_small * near_side(min(x, T)) + w_large * on_side(max(x, T))) / Z`` with a weight
+        of 0 dropping its term (a side where the base law's moment may be infinite)."""
         x = np.asarray(x, float)
-        b = self.base
         t = self.T
-        above = self.w1 * np.asarray(b.tail_moment(k, np.maximum(x, t)), float) if self.w1 > 0 \
-            else np.zeros(x.shape)
-        below = 0.0
-        if self.w0 > 0:
-            below = self.w0 * self._between(k, np.minimum(x, t))
-        return np.maximum(above + below, 0.0) / self.Z
+        below = self.w0 * near_side(np.minimum(x, t)) if self.w0 > 0 else 0.0
+        above = self.w1 * on_side(np.maximum(x, t)) if self.w1 > 0 else 0.0
+        return np.broadcast_to(np.asarray(below + above, float) / self.Z, x.shape)
+
+    def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
+        tail = self._weighted(x, lambda c: np.asarray(self.base.tail_moment(k, c), float),
+                              lambda c: self._between(k, c))
+        return np.maximum(tail, 0.0)
 
     def _between(self, k: int, c: np.ndarray) -> np.ndarray:
         r""":math:`E[X^k 1\{c < X \le T\}]` under the base law for :math:`c \le T`: the
@@ -141,16 +143,10 @@ class StepReweighted(SizeLaw):
         return np.where(c < t, np.maximum(diff, 0.0), 0.0)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, float)
-        b = self.base
-        t = self.T
-        below = self.w0 * np.asarray(b.partial_moment(k, np.minimum(x, t)), float) if self.w0 > 0 \
-            else np.zeros(x.shape)
-        above = 0.0
-        if self.w1 > 0:
-            above = self.w1 * np.maximum(np.asarray(b.partial_moment(k, np.maximum(x, t)), float)
-                                         - float(b.partial_moment(k, t)), 0.0)
-        return (below + above) / self.Z
+        pm = self.base.partial_moment
+        at_t = float(pm(k, self.T)) if self.w1 > 0 else 0.0
+        return self._weighted(x, lambda c: np.maximum(np.asarray(pm(k, c), float) - at_t, 0.0),
+                              lambda c: np.asarray(pm(k, c), float))
 
     def pdf(self, x):
         x = np.asarray(x, float)
