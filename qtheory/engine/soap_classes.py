@@ -72,13 +72,11 @@ import numpy as np
 from ..laws._quadrature import endpoint_refinement, head_node, size_range
 from ..laws._reweighted import StepReweighted
 from .soap_exact import (
-    _TN,
     MAX_RANK_ERROR,
     NCHEB,
     BlindRank,
     BlindSOAP,
     ExactResult,
-    _age,
     _min_mean,
     _old_square,
     blind_rank_function,
@@ -376,50 +374,13 @@ class ClassSOAP(BlindSOAP):
         all_edges, all_anchor = self._outer_rule(cr.levels, width, order)
         self.wx = cr.probs[k] * self.wjac * np.asarray(br.size.pdf(self.x), float)
         self._res_panels(all_edges, all_anchor)
-        if self.res_lo.size:  # the new work along the decreasing pieces: every class
-            a, _ = _age(_TN[None, :], self.res_lo[:, None], self.res_hi[:, None],
-                        self.res_an[:, None])
-            self.res_nn = cr.N(br.r(a), k)
         self._tables(self.x)
 
-    def _tables(self, x):
-        cr, k = self.cr, self.k
-        br, sh = self.br, self.br.shape
-        K = sh.ua.size
-        R, rec = br.running_max(x)
-        cn = np.where(rec >= 0, x, br.c_new(R))
-        self.nn_w = cr.N(R, k, cn)
-        self.n0_w, self.s2 = cr.old(R, k, rec, x)
-        S = np.full(x.shape, -np.inf)
-        plat_len, plat_nn = [], []
-        self.dec_terms = []
-        for i in range(K - 1, -1, -1):
-            act = x > sh.pa[i]
-            end = np.minimum(x, sh.pb[i])
-            r_end = np.where((x < sh.pb[i]) & (sh.dirn[i] != 0), br.r(end), sh.rb[i])
-            length = np.where(act, end - sh.pa[i], 0.0)
-            if sh.dirn[i] >= 0:
-                lev = np.maximum(S, r_end)
-                plat_len.append(length)
-                c = br.c_new(lev)
-                c = np.where((rec == i) & (x <= sh.pb[i]) & (lev <= r_end), x, c)
-                plat_nn.append(cr.N(lev, k, c))
-                S = np.where(act, lev, S)
-                continue
-            follow = act & (r_end >= S)
-            flat_all = act & ~follow & (sh.ra[i] <= S)
-            part = act & ~follow & ~flat_all
-            t = np.where(part, br.cross(i, np.where(part, S, sh.ra[i])), sh.pa[i])
-            upto = np.where(follow, end, np.where(part, t, sh.pa[i]))
-            plat = np.where(part, end - t, np.where(flat_all, length, 0.0))
-            plat_len.append(plat)
-            plat_nn.append(cr.N(np.where(np.isfinite(S), S, sh.ra[i]), k))
-            j, wts, first = self._partial(i, upto)
-            used = act & (upto > sh.pa[i])
-            self.dec_terms.append((used, j, wts, first))
-            S = np.where(act, np.maximum(S, sh.ra[i]), S)
-        self.plat_len = np.array(plat_len)
-        self.plat_nn = np.array(plat_nn)
+    def _new_work(self, level, own_c=None) -> np.ndarray:
+        return self.cr.N(level, self.k, own_c)
+
+    def _old_work(self, R, rec, x) -> tuple[np.ndarray, np.ndarray]:
+        return self.cr.old(R, self.k, rec, x)
 
 
 # ---- the route -------------------------------------------------------------------------------

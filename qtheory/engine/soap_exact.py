@@ -839,7 +839,7 @@ class BlindSOAP:
                           self.res_an[:, None])
             self.res_jac = jac
             self.res_a0 = float(a[0, 0])
-            self.res_nn = _min_mean(br.size, br.c_new(br.r(a)))
+            self.res_nn = self._new_work(br.r(a))
         else:
             self.res_jac = np.empty((0, NCHEB))
             self.res_nn = np.empty((0, NCHEB))
@@ -855,21 +855,34 @@ class BlindSOAP:
         tau = _tau(ue, self.res_lo[j], self.res_hi[j], self.res_an[j])
         return j, cumulative_weights(tau), first
 
+    def _new_work(self, level, own_c=None) -> np.ndarray:
+        r""":math:`E[\min(X, c(\ell))]` at the levels (the cut-off ``own_c`` where given: the
+        tagged job's own record stretch); :class:`~qtheory.engine.soap_classes.ClassSOAP` sums
+        it over the classes."""
+        br = self.br
+        return _min_mean(br.size, br.c_new(level) if own_c is None else own_c)
+
+    def _old_work(self, R, rec, x) -> tuple[np.ndarray, np.ndarray]:
+        r"""The old jobs' work below the worst rank ``R``: :math:`E[X^{old}_0]` and
+        :math:`\sum_i E[(X^{old}_i)^2]`, the tagged job (size ``x``) on the record stretch
+        ``rec``."""
+        br = self.br
+        B, C, c0 = br.below_set(R, rec, x)
+        sq = np.zeros(np.shape(x))
+        for i in range(B.shape[-1]):
+            ok = ~np.isnan(B[:, i])
+            if ok.any():
+                sq[ok] += _old_square(br.size, B[ok, i], C[ok, i])
+        return _min_mean(br.size, c0), sq
+
     def _tables(self, x):
-        br, sh, size = self.br, self.br.shape, self.br.size
+        br, sh = self.br, self.br.shape
         K = sh.ua.size
         # ---- waiting term at the worst rank R(x)
         R, rec = br.running_max(x)
         cn = np.where(rec >= 0, x, br.c_new(R))
-        B, C, c0 = br.below_set(R, rec, x)
-        sq = np.zeros(x.shape)
-        for i in range(B.shape[-1]):
-            ok = ~np.isnan(B[:, i])
-            if ok.any():
-                sq[ok] += _old_square(size, B[ok, i], C[ok, i])
-        self.nn_w = _min_mean(size, cn)
-        self.n0_w = _min_mean(size, c0)
-        self.s2 = sq
+        self.nn_w = self._new_work(R, cn)
+        self.n0_w, self.s2 = self._old_work(R, rec, x)
         # ---- residence: walk back from x through the pieces
         S = np.full(x.shape, -np.inf)
         plat_len, plat_nn = [], []
@@ -885,7 +898,7 @@ class BlindSOAP:
                 c = br.c_new(lev)
                 # the level of x's own record stretch: its crossing is x
                 c = np.where((rec == k) & (x <= sh.pb[k]) & (lev <= r_end), x, c)
-                plat_nn.append(_min_mean(size, c))
+                plat_nn.append(self._new_work(lev, c))
                 S = np.where(act, lev, S)
                 continue
             follow = act & (r_end >= S)
@@ -895,7 +908,7 @@ class BlindSOAP:
             upto = np.where(follow, end, np.where(part, t, sh.pa[k]))
             plat = np.where(part, end - t, np.where(flat_all, length, 0.0))
             plat_len.append(plat)
-            plat_nn.append(_min_mean(size, br.c_new(np.where(np.isfinite(S), S, sh.ra[k]))))
+            plat_nn.append(self._new_work(np.where(np.isfinite(S), S, sh.ra[k])))
             j, wts, first = self._partial(k, upto)
             used = act & (upto > sh.pa[k])
             self.dec_terms.append((used, j, wts, first))

@@ -67,6 +67,7 @@ class StepReweighted(SizeLaw):
             raise ValueError("the reweighted law has no mass (both weights 0 where the base "
                              "law lives)")
         self._lo_mass = self.w0 * self.F_T / self.Z  # P_b(X <= T)
+        self._at_T: dict = {}  # the base law's tail and partial moments at T, by (kind, k)
 
     # -- the interface ---------------------------------------------------------------------
     def _params(self) -> dict:
@@ -104,6 +105,14 @@ class StepReweighted(SizeLaw):
             return math.inf
         return (self.w0 * lo + (self.w1 * hi if self.w1 > 0 else 0.0)) / self.Z
 
+    def _base_at_T(self, kind: str, k: int) -> float:
+        """The base law's ``tail_moment`` or ``partial_moment`` of order ``k`` at T (cached)."""
+        key = (kind, k)
+        if key not in self._at_T:
+            fn = self.base.tail_moment if kind == "tail" else self.base.partial_moment
+            self._at_T[key] = float(fn(k, self.T))
+        return self._at_T[key]
+
     def _weighted(self, x, on_side, near_side) -> np.ndarray:
         """``(w_small * near_side(min(x, T)) + w_large * on_side(max(x, T))) / Z`` with a weight
         of 0 dropping its term (a side where the base law's moment may be infinite)."""
@@ -128,7 +137,7 @@ class StepReweighted(SizeLaw):
         b, t = self.base, self.T
         c = np.asarray(c, float)
         tail_c = np.asarray(b.tail_moment(k, c), float)
-        diff = tail_c - float(b.tail_moment(k, t))
+        diff = tail_c - self._base_at_T("tail", k)
         with np.errstate(invalid="ignore"):
             near = (c >= 0.5 * t) & (c < t) & ~(diff >= 0.1 * tail_c)
         for bp in np.asarray(b.breakpoints, float):
@@ -144,7 +153,7 @@ class StepReweighted(SizeLaw):
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
         pm = self.base.partial_moment
-        at_t = float(pm(k, self.T)) if self.w1 > 0 else 0.0
+        at_t = self._base_at_T("partial", k) if self.w1 > 0 else 0.0
         return self._weighted(x, lambda c: np.maximum(np.asarray(pm(k, c), float) - at_t, 0.0),
                               lambda c: np.asarray(pm(k, c), float))
 
