@@ -228,13 +228,17 @@ def _informative(size):
     return q, r
 
 
-def test_informative_bit_on_pareto_beats_every_prediction_and_age_policy():
+def test_informative_bit_on_pareto_against_mpmath():
     """ConditionalGittins with OneBit(1, 0.1, 0.2) on Pareto(2.5) sizes at load 0.8 takes the
     exact route (it was declined: the class rank's interpolant did not resolve the kinks,
-    1.4e-4), with an estimate below 1e-10 relative (measured 3.0875927744357305 +- 8e-12; with
-    the kinks not made panel edges, 5e-9), and lies below PSPJF 3.6650 and SPJF 3.9063 with
-    the bit and Gittins 3.4887 without it."""
+    1.4e-4; the discretised route gave 3.11234, 0.8% off, estimate 0.13%) and agrees with the
+    independent two-class formula of tests/onebit_mp_reference.py (its own class laws and
+    index; 3.08759277443573151): measured 3e-16, within the estimate, which is below 1e-10
+    relative (measured 6.5e-12; with the kinks not made panel edges, 5e-9). It lies below
+    PSPJF 3.6650 and SPJF 3.9063 with the bit and Gittins 3.4887 without it."""
     q, r = _informative(PARETO)
+    want = float(ref.pareto_informative(2.5, 0.6, 1.0, 0.1, 0.8, 0.8)[0])
+    _check("E[T]", r.mean[0], r.error[0], want, 1e-8)
     assert r.error[0] < 1e-10 * r.mean[0]
     for other in ("pspjf", "spjf", "gittins"):
         assert r.mean[0] + r.error[0] < float(q.mean_response_time(other)), other
