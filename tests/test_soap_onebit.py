@@ -249,7 +249,7 @@ def test_informative_bit_on_pareto_against_the_simulator():
     """The route's mean for OneBit(1, 0.1, 0.2) on Pareto(2.5) at load 0.8 within the
     simulator's interval (its own Gittins tables of the class laws)."""
     q, r = _informative(PARETO)
-    sim = qt.simulate(q, "conditionalgittins", jobs=4_000_000 if FULL else 300_000, seed=37,
+    sim = qt.simulate(q, "conditionalgittins", jobs=4_000_000 if FULL else 150_000, seed=37,
                       replications=16)
     assert_consistent(r.mean[0], sim, "ConditionalGittins, one bit, Pareto(2.5) at 0.8")
 

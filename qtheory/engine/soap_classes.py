@@ -286,6 +286,7 @@ class ClassRanks:
         laws, probs, ys = class_laws(j)
         self.brs, self.probs, self.ys = [], [], []
         jumps: list[bool] = []
+        built: list = []
         for law, p, y in zip(laws, probs, ys):
             if law is None:
                 continue
@@ -293,6 +294,15 @@ class ClassRanks:
                 bp = tuple(float(b) for b in np.asarray(policy.age_breakpoints(y), float).ravel())
             except Exception:  # noqa: BLE001 - a user rank without breakpoints
                 bp = ()
+            same = [j for j, other in enumerate(built) if policy.law_rank == "gittins"
+                    and math.isclose(other.w0 * law.w1, other.w1 * law.w0, rel_tol=1e-14)]
+            if same:  # the same class law to rounding (an uninformative bit): the same rank
+                self.brs.append(self.brs[same[0]])
+                jumps.append(jumps[same[0]])
+                built.append(law)
+                self.probs.append(p)
+                self.ys.append(y)
+                continue
             fn = class_rank_function(law, policy, y, upto)
             if policy.law_rank == "gittins":
                 fn = _memo(fn, np.asarray(law.breakpoints, float))
@@ -309,6 +319,7 @@ class ClassRanks:
                     f"the Gittins rank of class {y:g} is not resolved (interpolant tail "
                     f"{br.interp_error:.1e})")
             self.brs.append(br)
+            built.append(law)
             self.probs.append(p)
             self.ys.append(y)
         _check_rising(self.brs, jumps)
