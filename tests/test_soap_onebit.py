@@ -5,8 +5,10 @@ itself (issue 15): :mod:`qtheory.engine.soap_classes` (a blind rank per bit on t
 References: Gittins on the size law (:mod:`qtheory.engine.soap_exact`, itself 1e-15 against
 mpmath) for an uninformative bit; an independent mpmath evaluation of the two-class formula
 (``tests/onebit_mp_reference.py``: its own class laws, Gittins index and SOAP integrals) for a
-perfect bit; PSPJF's closed form (a constant rank per bit through the same route); numerical
-quadrature of the reweighted density for the class laws; the simulator for an informative bit.
+perfect bit, and for an informative bit on Pareto sizes (with its own Gittins index of the class
+laws, segment-wise direct minimisation); PSPJF's closed form (a constant rank per bit through the
+same route); numerical quadrature of the reweighted density for the class laws; the simulator
+for informative bits.
 """
 
 from __future__ import annotations

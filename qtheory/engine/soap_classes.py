@@ -42,12 +42,17 @@ LogNormal(1) and Weibull(0.5). The error estimate was above the true error in ev
 (2e-10 to 1.5e-8 relative). Cost (one core of a loaded machine, CPU): 0.6-2.1 s cold, 0.02-0.04 s
 for 50 further loads (the discretised route: 0.1-0.5 s, 0.8-1.9% off).
 
-Informative bits (``OneBit(1, 0.1, 0.2)``): LogNormal(1) 3.60053738 +- 7e-9 (below PSPJF 4.1410
-and Gittins 4.1264, within the simulator's interval); Pareto(2.5) 3.08759277443573 and
-Weibull(0.5) 3.86494704, both with estimates below 1e-8 relative and below PSPJF, SPJF and
-Gittins. Next to the threshold the class law's density jumps and the Gittins index has a
-local minimiser on each side of the jump: :func:`~qtheory.engine.soap_exact.gittins_rank`
-minimises on each segment of stopping ages between breakpoints (a single grid missed the far
+Informative bits (``OneBit(1, 0.1, 0.2)``, load 0.8): LogNormal(1) 3.60053738 +- 7e-9 (below
+PSPJF 4.1410 and Gittins 4.1264, within the simulator's interval); Pareto(2.5)
+3.0875927744357305 +- 6.5e-12, 3e-16 from the independent two-class formula of
+``tests/onebit_mp_reference.py`` (the discretised route: 3.11234, 0.8% off, estimate 0.13%),
+below PSPJF 3.6650, SPJF 3.9063 and Gittins 3.4887, within the simulator's interval;
+Weibull(0.5) 3.8649470356 +- 9e-10, below PSPJF 6.0810, SPJF 7.7045 and Gittins 3.9531 (no
+reference of the same precision). Cost (CPU): Pareto 2.1 s, Weibull 4.6 s cold.
+
+Next to the threshold the class law's density jumps and the Gittins index has a local
+minimiser on each side of the jump: :func:`~qtheory.engine.soap_exact.gittins_rank` minimises
+on each segment of stopping ages between breakpoints (a single grid missed the far
 minimiser near the switch and made the rank jump spuriously, 0.2% off), and the ages where the
 smaller one changes (kinks of the rank) are located and made panel edges (:func:`_kinks`).
 The class ranks agree with the mpmath index of ``tests/onebit_mp_reference.py`` to 3.4e-13.
@@ -451,9 +456,9 @@ def evaluate(model, policy, lams) -> ExactResult:
 
     Measured (``tests/test_soap_onebit.py``): ConditionalGittins with an uninformative bit
     equals Gittins (:mod:`qtheory.engine.soap_exact`) on LogNormal(1), Pareto(2.5) and
-    Weibull(0.5) sizes; with a perfect and an informative bit it agrees with an independent
-    mpmath evaluation of the two-class formula; PSPJF with the bit (a constant rank per class)
-    agrees with its closed form."""
+    Weibull(0.5) sizes; with a perfect bit on LogNormal(1) and an informative one on
+    Pareto(2.5) it agrees with an independent mpmath evaluation of the two-class formula (to
+    1e-15); PSPJF with the bit (a constant rank per class) agrees with its closed form."""
     lams = np.atleast_1d(np.asarray(lams, float))
     cr = _class_ranks(model, policy)
     vals = []
