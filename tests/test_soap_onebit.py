@@ -256,7 +256,7 @@ def test_informative_bit_on_pareto_against_the_simulator():
     assert_consistent(r.mean[0], sim, "ConditionalGittins, one bit, Pareto(2.5) at 0.8")
 
 
-@pytest.mark.skipif(not FULL, reason="Weibull(0.5) classes: 10-20 s on a loaded core (QTHEORY_FULL=1)")
+@pytest.mark.skipif(not FULL, reason="Weibull(0.5) classes: 4.6 s CPU (QTHEORY_FULL=1)")
 def test_informative_bit_on_weibull_beats_every_prediction_and_age_policy():
     """As for Pareto, on Weibull(0.5) sizes (measured 3.8649470356 +- 9e-10; PSPJF 6.0810,
     SPJF 7.7045, Gittins 3.9531)."""
