@@ -42,16 +42,27 @@ LogNormal(1) and Weibull(0.5). The error estimate was above the true error in ev
 (2e-10 to 1.5e-8 relative). Cost (one core of a loaded machine, CPU): 0.6-2.1 s cold, 0.02-0.04 s
 for 50 further loads (the discretised route: 0.1-0.5 s, 0.8-1.9% off).
 
+Informative bits (``OneBit(1, 0.1, 0.2)``, load 0.8): LogNormal(1) 3.60053738 +- 7e-9 (below
+PSPJF 4.1410 and Gittins 4.1264, within the simulator's interval); Pareto(2.5)
+3.0875927744357305 +- 6.5e-12, 3e-16 from the independent two-class formula of
+``tests/onebit_mp_reference.py`` (the discretised route: 3.11234, 0.8% off, estimate 0.13%),
+below PSPJF 3.6650, SPJF 3.9063 and Gittins 3.4887, within the simulator's interval;
+Weibull(0.5) 3.8649470356 +- 9e-10, below PSPJF 6.0810, SPJF 7.7045 and Gittins 3.9531 (no
+reference of the same precision). Cost (CPU): Pareto 2.1 s, Weibull 4.6 s cold.
+
+Next to the threshold the class law's density jumps and the Gittins index has a local
+minimiser on each side of the jump: :func:`~qtheory.engine.soap_exact.gittins_rank` minimises
+on each segment of stopping ages between breakpoints (a single grid missed the far
+minimiser near the switch and made the rank jump spuriously, 0.2% off), and the ages where the
+smaller one changes (kinks of the rank) are located and made panel edges (:func:`_kinks`).
+The class ranks agree with the mpmath index of ``tests/onebit_mp_reference.py`` to 3.4e-13.
+
 Not covered (the caller takes the discretised route): classes whose Gittins rank the
-interpolant does not resolve to :data:`~qtheory.engine.soap_exact.MAX_RANK_ERROR`. With both
-flip probabilities positive the density of class 0 falls at the threshold and its rank jumps
-there (handled, :func:`_one_sided`); just below the threshold the index's stopping age sits at
-the threshold, where :func:`~qtheory.engine.soap_exact.gittins_rank` subtracts close tails
-(its short-quantum quadrature stops at the law's breakpoints): resolved on LogNormal(1)
-(``OneBit(1, 0.1, 0.2)``: 3.60053738 +- 1.3e-8, below PSPJF 4.1410 and Gittins 4.1264, and
-within the simulator's interval), not on Pareto(2.5) or Weibull(0.5) with the same bit. Also
-declined: a rising class rank that is flat to rounding after its jump or where another
-class's rank is flat at the same value (:func:`_check_rising`; Exp sizes with informative bits).
+interpolant does not resolve to :data:`~qtheory.engine.soap_exact.MAX_RANK_ERROR`, and a rising
+class rank that is flat to rounding after its jump or where another class's rank is flat at
+the same value (:func:`_check_rising`; Exp sizes with informative bits: beyond the threshold
+both class laws are memoryless and both ranks are 1 exactly, a tie on flat pieces that the
+piece structure does not hold yet).
 """
 
 from __future__ import annotations
@@ -63,17 +74,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..laws._quadrature import _gl, endpoint_refinement, head_node, size_range
+from ..laws._quadrature import endpoint_refinement, head_node, size_range
 from ..laws._reweighted import StepReweighted
 from .soap_exact import (
-    _TN,
     MAX_RANK_ERROR,
     NCHEB,
     BlindRank,
     BlindSOAP,
     ExactResult,
-    _age,
-    _anchored_edges,
     _min_mean,
     _old_square,
     blind_rank_function,
@@ -134,6 +142,100 @@ def _one_sided(fn: Callable, T: float) -> Callable:
     return rank
 
 
+def _memo(fn: Callable, avoid: np.ndarray) -> Callable:
+    """``fn`` remembering its values by age (a rebuilt interpolant asks again for most of them);
+    ages within ``SIDE`` of a point of ``avoid`` (a jump, whose side depends on the panel) are
+    always passed on."""
+    seen: dict = {}
+
+    def rank(a):
+        a = np.asarray(a, float)
+        flat = a.ravel()
+        out = np.empty(flat.size)
+        near = np.zeros(flat.size, bool)
+        for t in avoid:
+            near |= np.abs(flat - t) <= 2 * SIDE * t
+        todo = np.array([near[i] or flat[i] not in seen for i in range(flat.size)], bool)
+        if todo.any():
+            if near.any():  # a panel row next to a jump: the whole call, as asked
+                out = np.asarray(fn(a), float).ravel()
+                for i in np.flatnonzero(~near):
+                    seen[flat[i]] = out[i]
+                return out.reshape(a.shape)
+            new = np.asarray(fn(flat[todo]), float)
+            for x, v in zip(flat[todo], new):
+                seen[x] = v
+        for i in range(flat.size):
+            out[i] = seen[flat[i]]
+        return out.reshape(a.shape)
+
+    if hasattr(fn, "jumps_at"):
+        rank.jumps_at = fn.jumps_at
+    return rank
+
+
+def _index_hi(law, upto: float) -> float:
+    """The largest stopping age of the Gittins index on ``law``, as
+    :func:`~qtheory.engine.soap_exact.blind_rank_function` takes it."""
+    top = law.support[1]
+    return top if math.isfinite(top) else 2.0 * max(size_range(law, 1e-17)[1], upto)
+
+
+def _kinks(br: BlindRank, upto: float) -> list[float]:
+    r"""The ages where the Gittins rank of the class law has a kink: next to a jump of the
+    law's density the index has a local minimiser on each side of the jump (a stopping age
+    next to the age itself, one beyond the jump), and where the smaller one changes the rank
+    is the smaller of two smooth functions (Pareto(2.5) and Weibull(0.5) classes of
+    ``OneBit(1, 0.1, 0.2)``). At each piece end of the interpolant that is not a breakpoint of
+    the law, the segments of stopping ages holding the minimum 1e-4 (in :math:`\log a`) to
+    either side are compared (:func:`~qtheory.engine.soap_exact.gittins_rank` with
+    ``by_segment``); where they differ, the age where their minima are equal is located by
+    the Illinois variant of regula falsi to 1e-15. A panel edge there makes the interpolant
+    smooth on both sides (its tail fell from 5e-10 to 1e-13)."""
+    from .soap_exact import gittins_rank
+
+    sh = br.shape
+    law = br.size
+    hi = _index_hi(law, upto)
+    bps = np.log(np.asarray(law.breakpoints, float))
+    out = []
+    for k in range(sh.ua.size - 1):
+        u = float(sh.ub[k])
+        if bps.size and np.min(np.abs(bps - u)) < 1e-9:
+            continue
+        lo, up = max(float(sh.ua[k]), u - 1e-4), min(float(sh.ub[k + 1]), u + 1e-4)
+        s = gittins_rank(law, np.exp(np.array([lo, up])), hi, by_segment=True)
+        i, j = int(np.argmin(s[0])), int(np.argmin(s[1]))
+        if i == j:
+            continue  # a smooth extremum
+
+        def gap(v, i=i, j=j):
+            g = gittins_rank(law, np.exp(np.atleast_1d(v)), hi, by_segment=True)
+            return float(g[0, i] - g[0, j])
+
+        a, b, fa, fb = lo, up, gap(lo), gap(up)
+        if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+            continue
+        side = 0
+        for _ in range(60):
+            c = (a * fb - b * fa) / (fb - fa)
+            fc = gap(c)
+            if fc == 0 or b - a <= 1e-15 * abs(a):
+                break
+            if (fc < 0) == (fa < 0):
+                a, fa = c, fc
+                if side < 0:
+                    fb /= 2
+                side = -1
+            else:
+                b, fb = c, fc
+                if side > 0:
+                    fa /= 2
+                side = 1
+        out.append(math.exp(c))
+    return out
+
+
 #: rank values within this relative distance are one value (a tie to rounding)
 TIE = 1e-12
 
@@ -189,6 +291,7 @@ class ClassRanks:
         laws, probs, ys = class_laws(j)
         self.brs, self.probs, self.ys = [], [], []
         jumps: list[bool] = []
+        built: list = []
         for law, p, y in zip(laws, probs, ys):
             if law is None:
                 continue
@@ -196,14 +299,32 @@ class ClassRanks:
                 bp = tuple(float(b) for b in np.asarray(policy.age_breakpoints(y), float).ravel())
             except Exception:  # noqa: BLE001 - a user rank without breakpoints
                 bp = ()
+            same = [j for j, other in enumerate(built) if policy.law_rank == "gittins"
+                    and math.isclose(other.w0 * law.w1, other.w1 * law.w0, rel_tol=1e-14)]
+            if same:  # the same class law to rounding (an uninformative bit): the same rank
+                self.brs.append(self.brs[same[0]])
+                jumps.append(jumps[same[0]])
+                built.append(law)
+                self.probs.append(p)
+                self.ys.append(y)
+                continue
             fn = class_rank_function(law, policy, y, upto)
+            if policy.law_rank == "gittins":
+                fn = _memo(fn, np.asarray(law.breakpoints, float))
             br = BlindRank(law, fn, extra_breaks=bp, upto=upto)
+            if policy.law_rank == "gittins" and br.interp_error > 1e-12:
+                kinks = _kinks(br, upto)
+                if kinks:
+                    again = BlindRank(law, fn, extra_breaks=(*bp, *kinks), upto=upto)
+                    if again.interp_error < br.interp_error:
+                        br = again
             jumps.append(getattr(fn, "jumps_at", None) is not None)
             if policy.law_rank == "gittins" and br.interp_error > MAX_RANK_ERROR:
                 raise FloatingPointError(
                     f"the Gittins rank of class {y:g} is not resolved (interpolant tail "
                     f"{br.interp_error:.1e})")
             self.brs.append(br)
+            built.append(law)
             self.probs.append(p)
             self.ys.append(y)
         _check_rising(self.brs, jumps)
@@ -265,84 +386,17 @@ class ClassSOAP(BlindSOAP):
 
     def __init__(self, cr: ClassRanks, k: int, width: float = 0.5, order: int = 12):
         self.cr, self.k = cr, k
-        br = cr.brs[k]
-        self.br = br
-        size = br.size
-        sh = br.shape
-        lo, hi = br.lo, br.hi
-        ualo, ulo, uhi = math.log(br.alo), math.log(lo), math.log(hi)
-        levels = cr.levels
-        cuts = [ualo, ulo, uhi]
-        cuts += [u for u in np.concatenate([sh.ua, sh.ub]) if ualo < u < uhi]
-        for i in range(sh.ua.size):
-            if sh.dirn[i] == 0:
-                continue
-            lv = levels[(levels > min(sh.ra[i], sh.rb[i])) & (levels < max(sh.ra[i], sh.rb[i]))]
-            if lv.size:
-                cuts += list(np.log(br.cross(i, lv)))
-        cuts += [math.log(b) for b in endpoint_refinement(size) if lo < b < hi]
-        cuts = np.unique(np.array(cuts))
-        cuts = cuts[(cuts >= ualo) & (cuts <= uhi)]
-        keep = np.concatenate([[True], np.diff(cuts) > 1e-12])
-        cuts = cuts[keep]
-        edges = [cuts[0]]
-        for a, b in zip(cuts[:-1], cuts[1:]):
-            n = max(1, math.ceil((b - a) / width))
-            edges += list(a + (b - a) * np.arange(1, n + 1) / n)
-        all_edges, all_anchor = _anchored_edges(np.asarray(edges),
-                                                np.concatenate([br.kinks, cuts[1:-1]]))
-        inside = all_edges[:-1] >= ulo - 1e-15
-        t, w = _gl(order)
-        e0, e1, an = all_edges[:-1][inside], all_edges[1:][inside], all_anchor[inside]
-        x, jac = _age(2 * t[None, :] - 1, e0[:, None], e1[:, None], an[:, None])
-        x, jac = x.ravel(), (jac * 2 * w[None, :]).ravel()
-        self.x = x
-        self.wx = cr.probs[k] * jac * np.asarray(size.pdf(x), float)
+        self.br = br = cr.brs[k]
+        all_edges, all_anchor = self._outer_rule(cr.levels, width, order)
+        self.wx = cr.probs[k] * self.wjac * np.asarray(br.size.pdf(self.x), float)
         self._res_panels(all_edges, all_anchor)
-        if self.res_lo.size:  # the new work along the decreasing pieces: every class
-            a, _ = _age(_TN[None, :], self.res_lo[:, None], self.res_hi[:, None],
-                        self.res_an[:, None])
-            self.res_nn = cr.N(br.r(a), k)
-        self._tables(x)
+        self._tables(self.x)
 
-    def _tables(self, x):
-        cr, k = self.cr, self.k
-        br, sh = self.br, self.br.shape
-        K = sh.ua.size
-        R, rec = br.running_max(x)
-        cn = np.where(rec >= 0, x, br.c_new(R))
-        self.nn_w = cr.N(R, k, cn)
-        self.n0_w, self.s2 = cr.old(R, k, rec, x)
-        S = np.full(x.shape, -np.inf)
-        plat_len, plat_nn = [], []
-        self.dec_terms = []
-        for i in range(K - 1, -1, -1):
-            act = x > sh.pa[i]
-            end = np.minimum(x, sh.pb[i])
-            r_end = np.where((x < sh.pb[i]) & (sh.dirn[i] != 0), br.r(end), sh.rb[i])
-            length = np.where(act, end - sh.pa[i], 0.0)
-            if sh.dirn[i] >= 0:
-                lev = np.maximum(S, r_end)
-                plat_len.append(length)
-                c = br.c_new(lev)
-                c = np.where((rec == i) & (x <= sh.pb[i]) & (lev <= r_end), x, c)
-                plat_nn.append(cr.N(lev, k, c))
-                S = np.where(act, lev, S)
-                continue
-            follow = act & (r_end >= S)
-            flat_all = act & ~follow & (sh.ra[i] <= S)
-            part = act & ~follow & ~flat_all
-            t = np.where(part, br.cross(i, np.where(part, S, sh.ra[i])), sh.pa[i])
-            upto = np.where(follow, end, np.where(part, t, sh.pa[i]))
-            plat = np.where(part, end - t, np.where(flat_all, length, 0.0))
-            plat_len.append(plat)
-            plat_nn.append(cr.N(np.where(np.isfinite(S), S, sh.ra[i]), k))
-            j, wts, first = self._partial(i, upto)
-            used = act & (upto > sh.pa[i])
-            self.dec_terms.append((used, j, wts, first))
-            S = np.where(act, np.maximum(S, sh.ra[i]), S)
-        self.plat_len = np.array(plat_len)
-        self.plat_nn = np.array(plat_nn)
+    def _new_work(self, level, own_c=None) -> np.ndarray:
+        return self.cr.N(level, self.k, own_c)
+
+    def _old_work(self, R, rec, x) -> tuple[np.ndarray, np.ndarray]:
+        return self.cr.old(R, self.k, rec, x)
 
 
 # ---- the route -------------------------------------------------------------------------------
@@ -402,9 +456,9 @@ def evaluate(model, policy, lams) -> ExactResult:
 
     Measured (``tests/test_soap_onebit.py``): ConditionalGittins with an uninformative bit
     equals Gittins (:mod:`qtheory.engine.soap_exact`) on LogNormal(1), Pareto(2.5) and
-    Weibull(0.5) sizes; with a perfect and an informative bit it agrees with an independent
-    mpmath evaluation of the two-class formula; PSPJF with the bit (a constant rank per class)
-    agrees with its closed form."""
+    Weibull(0.5) sizes; with a perfect bit on LogNormal(1) and an informative one on
+    Pareto(2.5) it agrees with an independent mpmath evaluation of the two-class formula (to
+    1e-15); PSPJF with the bit (a constant rank per class) agrees with its closed form."""
     lams = np.atleast_1d(np.asarray(lams, float))
     cr = _class_ranks(model, policy)
     vals = []

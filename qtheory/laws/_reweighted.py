@@ -31,6 +31,9 @@ from scipy import optimize
 
 from .size_law import SizeLaw
 
+#: 24-point Gauss-Legendre nodes and weights on [-1, 1] (the tail next to the threshold)
+_GL24 = np.polynomial.legendre.leggauss(24)
+
 
 class StepReweighted(SizeLaw):
     r"""The continuous size law ``base`` reweighted by :math:`w^<` on :math:`(0, T]` and
@@ -64,6 +67,7 @@ class StepReweighted(SizeLaw):
             raise ValueError("the reweighted law has no mass (both weights 0 where the base "
                              "law lives)")
         self._lo_mass = self.w0 * self.F_T / self.Z  # P_b(X <= T)
+        self._at_T: dict = {}  # the base law's tail and partial moments at T, by (kind, k)
 
     # -- the interface ---------------------------------------------------------------------
     def _params(self) -> dict:
@@ -101,31 +105,45 @@ class StepReweighted(SizeLaw):
             return math.inf
         return (self.w0 * lo + (self.w1 * hi if self.w1 > 0 else 0.0)) / self.Z
 
-    def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
+    def _base_at_T(self, kind: str, k: int) -> float:
+        """The base law's ``tail_moment`` or ``partial_moment`` of order ``k`` at T (cached)."""
+        key = (kind, k)
+        if key not in self._at_T:
+            fn = self.base.tail_moment if kind == "tail" else self.base.partial_moment
+            self._at_T[key] = float(fn(k, self.T))
+        return self._at_T[key]
+
+    def _weighted(self, x, on_side, near_side) -> np.ndarray:
+        """``(w_small * near_side(min(x, T)) + w_large * on_side(max(x, T))) / Z`` with a weight
+        of 0 dropping its term (a side where the base law's moment may be infinite)."""
         x = np.asarray(x, float)
-        b = self.base
         t = self.T
-        above = self.w1 * np.asarray(b.tail_moment(k, np.maximum(x, t)), float) if self.w1 > 0 \
-            else np.zeros(x.shape)
-        below = 0.0
-        if self.w0 > 0:
-            below = self.w0 * self._between(k, np.minimum(x, t))
-        return np.maximum(above + below, 0.0) / self.Z
+        below = self.w0 * near_side(np.minimum(x, t)) if self.w0 > 0 else 0.0
+        above = self.w1 * on_side(np.maximum(x, t)) if self.w1 > 0 else 0.0
+        return np.broadcast_to(np.asarray(below + above, float) / self.Z, x.shape)
+
+    def _tail(self, k: int, x: np.ndarray) -> np.ndarray:
+        tail = self._weighted(x, lambda c: np.asarray(self.base.tail_moment(k, c), float),
+                              lambda c: self._between(k, c))
+        return np.maximum(tail, 0.0)
 
     def _between(self, k: int, c: np.ndarray) -> np.ndarray:
         r""":math:`E[X^k 1\{c < X \le T\}]` under the base law for :math:`c \le T`: the
-        difference of the tail moments, or, for :math:`c \ge T/2` (where the difference
-        cancels: the truncated law's tail next to its end :math:`T`), 24-point Gauss-Legendre
-        of :math:`x^k f(x)` over :math:`[c, T]` (the base density is smooth there; where it has
-        a breakpoint inside, the difference is kept)."""
+        difference of the tail moments, or, for :math:`c \ge T/2` where that difference is
+        below a tenth of the first tail (it cancels: the truncated law's tail next to its end
+        :math:`T`) or not finite (both tails infinite), 24-point Gauss-Legendre of
+        :math:`x^k f(x)` over :math:`[c, T]` (the base density is smooth there; where it has a
+        breakpoint inside, the difference is kept)."""
         b, t = self.base, self.T
         c = np.asarray(c, float)
-        diff = np.asarray(b.tail_moment(k, c), float) - float(b.tail_moment(k, t))
-        near = (c >= 0.5 * t) & (c < t)
+        tail_c = np.asarray(b.tail_moment(k, c), float)
+        diff = tail_c - self._base_at_T("tail", k)
+        with np.errstate(invalid="ignore"):
+            near = (c >= 0.5 * t) & (c < t) & ~(diff >= 0.1 * tail_c)
         for bp in np.asarray(b.breakpoints, float):
             near &= ~((c < bp) & (bp < t))
         if np.any(near):
-            tg, wg = np.polynomial.legendre.leggauss(24)
+            tg, wg = _GL24
             cn = c[near]
             h = (t - cn) / 2.0
             xs = (t + cn)[:, None] / 2.0 + h[:, None] * tg[None, :]
@@ -134,16 +152,10 @@ class StepReweighted(SizeLaw):
         return np.where(c < t, np.maximum(diff, 0.0), 0.0)
 
     def _partial(self, k: int, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, float)
-        b = self.base
-        t = self.T
-        below = self.w0 * np.asarray(b.partial_moment(k, np.minimum(x, t)), float) if self.w0 > 0 \
-            else np.zeros(x.shape)
-        above = 0.0
-        if self.w1 > 0:
-            above = self.w1 * np.maximum(np.asarray(b.partial_moment(k, np.maximum(x, t)), float)
-                                         - float(b.partial_moment(k, t)), 0.0)
-        return (below + above) / self.Z
+        pm = self.base.partial_moment
+        at_t = self._base_at_T("partial", k) if self.w1 > 0 else 0.0
+        return self._weighted(x, lambda c: np.maximum(np.asarray(pm(k, c), float) - at_t, 0.0),
+                              lambda c: np.asarray(pm(k, c), float))
 
     def pdf(self, x):
         x = np.asarray(x, float)
