@@ -124,6 +124,28 @@ def test_gittins_rank_against_mpmath():
     np.testing.assert_allclose(got, want, rtol=1e-13)
 
 
+@functools.cache
+def _scaled_gittins(lo):
+    """Gittins on BoundedPareto(1.1, lo, 1e6 lo) at load 0.8 by the blind route, in units of lo:
+    (value, relative error estimate)."""
+    size = qt.BoundedPareto(1.1, lo, lo * 1e6)
+    q = qt.MG1(0.8 / size.mean, size)
+    r = soap_exact.evaluate_blind(q, qt.get_policy("gittins"), [q.arrival_rate])
+    return r.mean[0] / lo, r.error[0] / r.mean[0]
+
+
+@pytest.mark.parametrize("low", [0.12140449960094118, 0.2, 3.3e-7])
+def test_gittins_on_a_scaled_law_is_the_scaled_value(low):
+    """Scale invariance of the blind route: Gittins on BoundedPareto(1.1, low, 1e6 low) at load
+    0.8 is ``low`` times its value at low = 1 (the rank's square root below the lower end was
+    interpolated to 1e-6 only where log(low) rounded: 1.1e-6 off at the mean-1 scale the models
+    use, with an estimate of 1.2e-5; at low = 1 log 1 = 0 exactly and the value was right)."""
+    ref_value, ref_err = _scaled_gittins(1.0)
+    got, err = _scaled_gittins(low)
+    assert abs(got - ref_value) <= 1e-10 * ref_value
+    assert max(err, ref_err) < 1e-7
+
+
 @pytest.mark.parametrize("size, eq", [(qt.Weibull(2.0, 1.0), "fcfs"),
                                       (qt.HyperExponential([0.9, 0.1], [0.5, 5.5]), "las")],
                          ids=repr)

@@ -507,7 +507,11 @@ class BlindRank:
         edges = [e[0]]
         for a, b in zip(e[:-1], e[1:]):
             n = max(1, math.ceil((b - a) / 1.0))
-            edges += list(a + (b - a) * np.arange(1, n + 1) / n)
+            # the last edge is b itself: a + (b - a) rounds a few ulps off b, and an edge that
+            # close to a breakpoint left the panel next to it plain and the anchored one 1e-15
+            # wide (the square root at the lower end of BoundedPareto(1.1, 0.2, 2e5) was then
+            # interpolated to 1e-6 only: Gittins 1.1e-6 off, exact at low = 1 where log 1 = 0)
+            edges += [*(a + (b - a) * np.arange(1, n) / n), b]
         self.kinks = np.asarray([math.log(b) for b in np.asarray(size.breakpoints, float)
                                  if self.alo < b <= hi], float)
         edges, anchor = _anchored_edges(np.asarray(edges), self.kinks)
@@ -804,7 +808,11 @@ class BlindSOAP:
         edges = [cuts[0]]
         for a, b in zip(cuts[:-1], cuts[1:]):
             n = max(1, math.ceil((b - a) / width))
-            edges += list(a + (b - a) * np.arange(1, n + 1) / n)
+            # the last edge is b itself: a + (b - a) rounds a few ulps off b, and an edge that
+            # close to a breakpoint left the panel next to it plain and the anchored one 1e-15
+            # wide (the square root at the lower end of BoundedPareto(1.1, 0.2, 2e5) was then
+            # interpolated to 1e-6 only: Gittins 1.1e-6 off, exact at low = 1 where log 1 = 0)
+            edges += [*(a + (b - a) * np.arange(1, n) / n), b]
         all_edges, all_anchor = _anchored_edges(np.asarray(edges),
                                                 np.concatenate([br.kinks, cuts[1:-1]]))
         inside = all_edges[:-1] >= ulo - 1e-15
