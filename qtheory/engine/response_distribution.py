@@ -1688,12 +1688,18 @@ class DensityAtoms:
             self.a = self.mass(tr.xs)
         #: LAS: the atoms at (k + 1) x too, k = 1..K (:meth:`mass_k`); other policies: K = 0
         self.K = 0
+        # a(x) and LAS's q(x) at the panel nodes and the classes once, every order from them
+        # (mass_k's arithmetic)
+        m_px = self.mass(r.px)
         if tr.kind == "age":
-            qmax = float(np.max(self._las_ratio(np.concatenate([r.px, tr.xs]))))
+            q_all = self._las_ratio(np.concatenate([r.px, tr.xs]))
+            q_px, q_xs = q_all[:r.px.size], q_all[r.px.size:]
+            qmax = float(np.max(q_all))
             while self.K < 30 and _borel(qmax, self.K + 1) > 1e-15:
                 self.K += 1
-        self._cum = [np.concatenate([[0.0], np.cumsum(r.pw * self.mass_k(r.px, k))]) for k in range(self.K + 1)]
-        self._ak = [self.a] + [self.mass_k(tr.xs, k) for k in range(1, self.K + 1)]
+        self._cum = [np.concatenate([[0.0], np.cumsum(r.pw * (m_px if k == 0 else m_px * _borel(q_px, k)))])
+                     for k in range(self.K + 1)]
+        self._ak = [self.a] + [self.a * _borel(q_xs, k) for k in range(1, self.K + 1)]
         self.part_total = float(sum(tr.ws @ ak for ak in self._ak))
         self.rest_total = float(tr.ws.sum()) - self.part_total
 
