@@ -842,6 +842,29 @@ def _psi_at(U, X, W):
     return out
 
 
+def _psi_all(U: np.ndarray, rule: _Rule) -> np.ndarray:
+    r""":math:`\psi(U_{ij}) = \sum_k w_k(1 - e^{-U_{ij} x_k})` on the whole size rule at every
+    point of ``U`` (shape ``(n, T)``; SJF's old piece :math:`X 1\{X > x\}` of each class
+    :math:`j`): :func:`_psi_at` on ``T`` copies of the rule, whose contiguous rows and moment
+    increments (:func:`_cum_rows`) depend on the rule and ``T`` only and are built once
+    (cached on the rule: the classes' sweep over loads reuses them); the same sums."""
+    U = np.ascontiguousarray(np.asarray(U, complex))
+    cache = rule.__dict__.setdefault("_psi_all_rows", {})
+    T = U.shape[1]
+    key = (T, CUM_ROWS, CUM_DENSE, PREFIX_KERNEL)  # (the switches _cum_rows reads)
+    if key not in cache:
+        X = np.ascontiguousarray(np.broadcast_to(rule.x, (T, rule.x.size)), float)
+        W = np.ascontiguousarray(np.broadcast_to(rule.w, (T, rule.w.size)), float)
+        cache[key] = (X, W, _cum_rows(X, W), _nnz(W))
+    X, W, cum, nnz = cache[key]
+    out = np.empty(U.shape, complex)
+    if cum is not None and np.all(U.real > 0):  # as _psi_at
+        _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
+    else:
+        _psi_kernel(U, X, W, nnz, out)
+    return out
+
+
 # ---- the transforms of one policy ------------------------------------------------------------
 def min_pair_moment_finite(size, k: int) -> bool:
     r"""Whether :math:`E[\min(X_1, X_2)^k] = \int_0^\infty k t^{k-1} \bar F(t)^2\,dt` is finite
@@ -1363,9 +1386,7 @@ class _SizeTransform:
             num = (1 - rho0)[None, :] * eta
         elif k == "nonpreemptive":
             # X_1 = X 1{X > x}: psi_1 = psi_all - psi_<=
-            Xa = np.broadcast_to(r.x, (x.size, r.x.size))
-            Wa = np.broadcast_to(r.w, (x.size, r.w.size))
-            psi_all = _psi_at(eta, Xa, Wa)
+            psi_all = _psi_all(eta, r)
             rho = lam * float(r.x @ r.w)
             num = (1 - rho) * eta + lam * (psi_all - psi_le)
         else:  # SRPT: X_1 = x 1{X > x}
