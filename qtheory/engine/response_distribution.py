@@ -1037,8 +1037,11 @@ class _SizeTransform:
     def _srpt_grid_nodes(self):
         r"""The grid for the classes at the rule's own nodes (head, panel nodes, tail): the
         thresholds are the panel nodes (and the tail node); inside a panel the cumulative
-        integral uses the spectral integration matrix of its Gauss-Legendre nodes."""
+        integral uses the spectral integration matrix of its Gauss-Legendre nodes. It depends on
+        the rule only: built once per rule (read-only; a sweep over loads reuses it)."""
         r = self.rule
+        if "_srpt_grid_nodes" in r.__dict__:
+            return r._srpt_grid_nodes
         S = _spectral()
         _, wgl = _gl(ORDER)
         h = np.diff(r.edges)
@@ -1062,6 +1065,9 @@ class _SizeTransform:
         # the tail node: every panel, then (x_tail - hi) at the threshold x_tail
         M[-1, 1:n + 1] = full
         M[-1, n + 1] = r.tail[0] - r.hi
+        t.setflags(write=False)
+        M.setflags(write=False)
+        r._srpt_grid_nodes = (t, M)
         return t, M
 
     # -- moments ---------------------------------------------------------------------------------
