@@ -13,6 +13,9 @@ Run from the repository root::
                                                        # and load sweeps, new against old
                                                        # (--sweep-loads 0: single values only,
                                                        # with the largest relative difference)
+    python benchmarks/bench_distribution.py --sweeps [--policies las,srpt] [--sizes exp,weib0.5]
+                                                       # 50-load p99 sweeps: the continuation
+                                                       # against each load from scratch, same run
     python benchmarks/bench_distribution.py --targets --matrix --kernel-switch
                                                        # the same against this checkout with the
                                                        # direct Kendall kernel (in a subprocess)
@@ -305,8 +308,68 @@ def targets_main(argv: list[str] | None = None) -> None:
         print(f"largest relative difference of a single percentile, new against baseline: {worst:.1e}")
 
 
+# ---- load sweeps: the continuation against the old path, in the same run ----------------------
+SWEEP_POLICIES = ("fcfs", "las", "sjf", "psjf", "srpt")
+
+
+def _old_sweep(model, policy, loads, levels, waiting: bool = False) -> np.ndarray:
+    """The sweep as ``MG1.sweep_percentiles`` computed it before the continuation: every load's
+    quantiles from scratch (the gamma-fit start and the cheap Euler steps), in the given order."""
+    out = np.empty((loads.size, len(levels)))
+    for i, rho in enumerate(loads):
+        m = model.with_load(float(rho))
+        d = m.waiting_time_distribution(policy) if waiting else m.response_time_distribution(policy)
+        out[i] = d.ppf(list(levels))
+        d.mean()
+    return out
+
+
+def _timed(fn) -> tuple[float, float, object]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    v = fn()
+    return time.perf_counter() - t0, time.process_time() - c0, v
+
+
+def sweeps_main(argv: list[str] | None = None) -> None:
+    """``--sweeps [--policies fcfs,las,...] [--sizes exp,weib0.5] [--sweep-loads 50]
+    [--levels 0.99]``: each policy's load sweep (``np.linspace(0.05, 0.95, n)``) by
+    ``MG1.sweep_percentiles`` (the quantiles continued from load to load) and by the old path
+    (``_old_sweep``: each load from scratch; the kernels and caches of this checkout, so the
+    ratio is the continuation's alone; ``--targets --matrix --baseline DIR`` compares against
+    another checkout), in the same run, the old path first; prints wall and CPU seconds, the
+    ratio of the CPU seconds, the largest relative difference of the values and PASS/FAIL
+    against the 1 s target (wall seconds; on a shared machine read the CPU column)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sweeps", action="store_true")
+    ap.add_argument("--policies", default=",".join(SWEEP_POLICIES))
+    ap.add_argument("--sizes", default="exp")
+    ap.add_argument("--sweep-loads", type=int, default=50)
+    ap.add_argument("--levels", default="0.99")
+    args = ap.parse_args(argv)
+    levels = [float(v) for v in args.levels.split(",")]
+    loads = np.linspace(0.05, 0.95, args.sweep_loads)
+    warm_up()
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.sweep_loads}-load sweeps of {levels}; "
+          "wall (CPU) seconds")
+    print(f"{'policy':8s} {'size':8s} {'new':>16s} {'old path':>16s} {'old/new':>8s} {'max rel diff':>12s} target")
+    for lname in args.sizes.split(","):
+        for pname in args.policies.split(","):
+            size = MATRIX_SIZES[lname]()
+            model = qt.MG1(0.5 / size.mean, size, qt.ExponentialPrediction())
+            pol = _policy(pname)
+            wo, co, old = _timed(lambda m=model, p=pol: _old_sweep(m, p, loads, levels))
+            wn, cn, new = _timed(lambda m=model, p=pol: np.asarray(m.sweep_percentiles(p, loads, q=levels)))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rel = float(np.max(np.where(new == old, 0.0, np.abs(new / old - 1))))
+            verdict = f"{'PASS' if wn < 1.0 else 'FAIL'} (1 s wall), CPU {'PASS' if cn < 1.0 else 'FAIL'}"
+            print(f"{pname:8s} {lname:8s} {wn:7.3f} ({cn:6.3f}) {wo:7.3f} ({co:6.3f}) {co / cn:8.2f} "
+                  f"{rel:12.1e} {verdict}")
+
+
 if __name__ == "__main__":
     if "--targets" in sys.argv:
         targets_main()
+    elif "--sweeps" in sys.argv:
+        sweeps_main()
     else:
         main()

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 import pytest
@@ -358,3 +359,141 @@ def test_cum_rows_nodes_at_zero():
     U = np.tile(0.4 + 1j * np.linspace(0.0, 2.0, 6), (3, 1))
     assert rd._cum_rows(X, W) is not None
     assert np.max(np.abs(rd._psi_at(U, X, W) - _psi_numpy(U, X, W))) < 1e-15
+
+
+# ---- load sweeps: the quantile continued from load to load (MG1.sweep_percentiles) ----------------
+def test_continuation_polynomial():
+    """``_continuation``: the polynomial through the last four points is exact on cubics in
+    u (1e-12), its error estimate is the distance to the polynomial through three (exact on
+    quadratics: 0 there), a repeated u returns its own value, and no history gives (nan, inf)."""
+    from qtheory.models.mg1 import _continuation
+
+    us = [0.1, 0.3, 0.45, 0.7, 0.9]
+    cubic = [(u, 1.0 - 2.0 * u + 0.5 * u ** 2 + 3.0 * u ** 3) for u in us]
+    g, err = _continuation(cubic, 1.2)
+    assert abs(g - (1.0 - 2.4 + 0.72 + 3.0 * 1.728)) < 1e-12
+    three = [cubic[-3], cubic[-2], cubic[-1]]
+    d = sum(v * np.prod([(1.2 - ub) / (ua - ub) for ub, _ in three if ub != ua]) for ua, v in three)
+    assert abs(err - abs(g - d)) < 1e-12 and err > 1e-3
+    quad = [(u, 2.0 + u - u * u) for u in us]
+    g, err = _continuation(quad, 1.1)
+    assert abs(g - (2.0 + 1.1 - 1.21)) < 1e-12 and err < 1e-12
+    assert _continuation(quad, 0.7) == (quad[3][1], 0.0)
+    g, err = _continuation([], 0.5)
+    assert np.isnan(g) and err == np.inf
+
+
+def _count_all(d, fn):
+    """Run fn() counting ``d``'s transform evaluations: (result, full-rule calls, cheap calls)."""
+    calls = []
+    orig = d._eval
+
+    def counted(t, euler, d2=False):
+        calls.append(tuple(euler))
+        return orig(t, euler, d2)
+
+    d._eval = counted
+    try:
+        v = fn()
+    finally:
+        del d._eval
+    full = sum(1 for e in calls if e == tuple(d.euler))
+    return v, full, len(calls) - full
+
+
+@pytest.mark.parametrize("policy", ["fcfs", "las"])
+def test_ppf_direct_start_one_evaluation(policy):
+    """A start within 2e-5 (relative) of the p99 with ``start_err`` below ``DIRECT_ERR``: one
+    evaluation on the full rule, no cheap one (g''' from the inverted f'' certifies Halley's
+    step), the quantile within 1e-9 of the same law's ppf without a start (M/M/1 at load 0.8;
+    FCFS: also of the exact log(100)/(mu - lambda); LAS: the split law, f'' of the atoms' part by
+    differences)."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    d = rd.response_time_distribution(q, policy)
+    ref = float(d.ppf(0.99))
+    v, n, n_cheap = _count_all(d, lambda: float(d.ppf(0.99, start=ref * (1 + 2e-5), start_err=1e-5)))
+    assert (n, n_cheap) == (1, 0), (n, n_cheap)
+    assert abs(v / ref - 1) < 1e-9
+    if policy == "fcfs":
+        assert abs(v / (math.log(100.0) / 0.2) - 1) < 1e-9
+    # a start with a large estimated error: the cheap steps from it, the same quantile
+    v2, _, n_cheap2 = _count_all(d, lambda: float(d.ppf(0.99, start=ref * 1.01, start_err=1e-2)))
+    assert n_cheap2 >= 1 and abs(v2 / ref - 1) < 1e-9
+
+
+def test_eval_second_derivative_fcfs():
+    r"""``_eval(d2=True)``'s f'' (the inversion of s^2(T~(s) - P(T = 0))) on M/M/1 FCFS's response
+    time, Exp(0.2): f'' = 0.2^3 e^{-0.2 t} to 1e-5 relative (measured 4e-6 at t = 0.7: the
+    terms s f(0+) + f'(0+) the Euler sum does not quite cancel; the certificate's K needs the
+    third derivative within a factor only); the first five values are those of ``_eval``
+    without it."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    d = rd.response_time_distribution(q, "fcfs")
+    t = np.array([0.7, 4.0, 23.0])
+    vals = d._eval(t, d.euler, d2=True)
+    for a, b in zip(vals[:5], d._eval(t, d.euler), strict=True):
+        np.testing.assert_array_equal(a, b)
+    exact = 0.2 ** 3 * np.exp(-0.2 * t)
+    assert np.all(np.abs(vals[5] - exact) <= 1e-5 * exact), vals[5] / exact - 1
+
+
+@pytest.mark.parametrize("policy", ["las", "psjf"])
+def test_third_log_derivative(policy):
+    r"""The solver's third derivative of g (``_third``, from the inverted f'' and, on these split
+    laws, the atoms' part by second differences) at the p99 (load 0.8, Exp(1)) equals the
+    central difference of g'' (``_log_derivs`` at log t +- 1e-3) to 1e-2 relative (measured 3e-4
+    and 9e-4)."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    d = rd.response_time_distribution(q, policy)
+    tau = math.log(float(d.ppf(0.99)) - d.shift)
+    lp = np.log([0.01])
+
+    def derivs(x, d2=False):
+        t = np.exp(np.array([x]))
+        vals = d._eval(t, d.euler, d2=d2)
+        return vals, t, dist._log_derivs(vals, t, lp)
+
+    vals, t, (_, g1, g2, rel1, g2_err) = derivs(tau, True)
+    g3, _ = dist._third(vals, t, g1, g2, rel1, g2_err)
+    h = 1e-3
+    fd = (derivs(tau + h)[2][2] - derivs(tau - h)[2][2]) / (2 * h)
+    assert abs(g3[0] / fd[0] - 1) < 1e-2, (g3, fd)
+
+
+def test_sweep_continuation_exact_and_one_evaluation():
+    """``sweep_percentiles`` on M/M/1 FCFS (loads given in decreasing order: solved in increasing
+    order): the response time's p50, p99 equal the exact log(1/(1 - q)) / (1 - rho) to 1e-9, and
+    the waiting time's (P(W > t) = rho e^{-(1 - rho) t}: 0 where q <= 1 - rho, the atom) to
+    5e-9 (a single ppf: 1.5e-9 at p99 and load 0.17);
+    after the first four loads every quantile of the response time takes one transform evaluation
+    on the full rule and none on the cheap one (from scratch: a cheap one each)."""
+    from qtheory.engine import distribution as dist_mod
+
+    q = qt.MG1(0.5, qt.Exponential(1.0))
+    loads = np.linspace(0.9, 0.1, 12)
+    levels = np.array([0.5, 0.99])
+    calls = []
+    orig = dist_mod.ResponseTimeDistribution._eval
+
+    def counted(self, t, euler, d2=False):
+        calls.append((float(self.mean()), t.size, tuple(euler) == tuple(self.euler)))
+        return orig(self, t, euler, d2)
+
+    dist_mod.ResponseTimeDistribution._eval = counted
+    try:
+        s = q.sweep_percentiles("fcfs", loads, q=levels)
+    finally:
+        dist_mod.ResponseTimeDistribution._eval = orig
+    exact = np.log(1.0 / (1.0 - levels))[None, :] / (1.0 - loads[:, None])
+    np.testing.assert_allclose(np.asarray(s), exact, rtol=1e-9)
+    late = [c for c in calls if c[0] > 1.0 / (1.0 - np.sort(loads)[3]) + 1e-9]  # E[T] = 1/(1 - rho)
+    assert late and all(full for _, _, full in late), late
+    assert sum(n for _, n, _ in late) == levels.size * 8  # one evaluation per quantile
+    w = np.asarray(q.sweep_percentiles("fcfs", loads, q=[0.3, 0.6, 0.99], waiting=True))
+    lv = np.array([0.3, 0.6, 0.99])[None, :]
+    r = loads[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wex = np.where(lv <= 1 - r, 0.0, np.log(r / (1 - lv)) / (1 - r))
+    assert np.all((w == 0) == (wex == 0))
+    # (the waiting time's p99 at low loads: the single ppf's own distance to the exact, 1.5e-9)
+    np.testing.assert_allclose(w[wex > 0], wex[wex > 0], rtol=5e-9)

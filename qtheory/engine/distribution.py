@@ -70,6 +70,9 @@ CHEAP_MAX = 4
 #: ... and while the cheap rule's density is within this of its n - 1 term sum (relative)
 CHEAP_KINK = 5e-4
 DEFAULT_EULER = (li.EULER_A, li.EULER_N, li.EULER_M)
+#: ``ppf``'s ``start`` with an estimated error (in log t) at most this: no cheap steps, the
+#: first full evaluation certifies the Halley step where the start is within about 1e-4
+DIRECT_ERR = 3e-4
 
 
 def _log_derivs(vals, t: np.ndarray, lp: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -77,7 +80,7 @@ def _log_derivs(vals, t: np.ndarray, lp: np.ndarray) -> tuple[np.ndarray, ...]:
     :math:`g'' = -(f' t^2 + f t)/\bar F - g'^2` in :math:`\tau = \log t`, from ``vals`` =
     ``(sf, f, f', err f, err f')`` (``ResponseTimeDistribution._eval``), with the relative
     error of :math:`g'` and the absolute error of :math:`g''` that those errors imply."""
-    sf, pdf, dpdf, pdf_err, dpdf_err = vals
+    sf, pdf, dpdf, pdf_err, dpdf_err = vals[:5]
     sf = np.maximum(sf, 1e-300)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         g = np.log(sf) - lp
@@ -86,6 +89,23 @@ def _log_derivs(vals, t: np.ndarray, lp: np.ndarray) -> tuple[np.ndarray, ...]:
         rel1 = pdf_err / np.abs(pdf)
         g2_err = (dpdf_err * t * t + pdf_err * t) / sf + 2.0 * rel1 * g1 * g1
     return g, g1, g2, rel1, g2_err
+
+
+def _third(vals, t: np.ndarray, g1: np.ndarray, g2: np.ndarray, rel1: np.ndarray,
+           g2_err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`g^{(3)} = S^{(3)}/S - 3g'g'' - g'^3` in :math:`\tau = \log t` (:math:`S(\tau) =
+    \bar F(e^\tau)`, :math:`S^{(3)}/S = -(f''t^3 + 3f't^2 + ft)/\bar F`) from ``vals`` =
+    ``(sf, f, f', err f, err f', f'', err f'')`` (``ResponseTimeDistribution._eval`` with
+    ``d2``), and a bound on its error from the inversion's error estimates (of :math:`f, f',
+    f''`, and the errors of :math:`g', g''` they imply: :func:`_log_derivs`)."""
+    sf, pdf, dpdf, pdf_err, dpdf_err, d2pdf, d2pdf_err = vals
+    sf = np.maximum(sf, 1e-300)
+    t2, t3 = t * t, t * t * t
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        g3 = -(d2pdf * t3 + 3.0 * dpdf * t2 + pdf * t) / sf - 3.0 * g1 * g2 - g1 ** 3
+        g3_err = (d2pdf_err * t3 + 3.0 * dpdf_err * t2 + pdf_err * t) / sf \
+            + 3.0 * np.abs(g1) * g2_err + (3.0 * np.abs(g2) + 3.0 * g1 * g1) * np.abs(g1) * rel1
+    return g3, g3_err
 
 
 def _halley(g: np.ndarray, g1: np.ndarray, g2: np.ndarray) -> np.ndarray:
@@ -139,6 +159,7 @@ class ResponseTimeDistribution:
         self._apos, self._amass = a, m
         self._jump_top = None
         self._m = None
+        self._tm = None
         #: a known lower end of the support of T (T >= lower: every T >= X >= the least size),
         #: below which cdf = 0 exactly instead of the inversion's ringing
         self.lower = self.shift if lower is None else max(float(lower), self.shift)
@@ -162,9 +183,15 @@ class ResponseTimeDistribution:
             out = out * np.exp(-s * self.shift)
         return out.real if np.all(s.imag == 0) else out
 
+    def _raw_moments(self) -> tuple[float, float]:
+        """The closed-form E[T'], E[T'^2] of T' = T - shift (computed once)."""
+        if getattr(self, "_tm", None) is None:
+            self._tm = tuple(self._t.moments())
+        return self._tm
+
     def _moments(self):
         if self._m is None:
-            m1, m2 = self._t.moments()  # of T' = T - shift
+            m1, m2 = self._raw_moments()  # of T' = T - shift
             c = self.shift
             self._m = (m1 + c, m2 + 2 * c * m1 + c * c)
         return self._m
@@ -277,7 +304,7 @@ class ResponseTimeDistribution:
         out = 1.0 - np.asarray(self.sf(t), float)
         return out if out.ndim else float(out)
 
-    def ppf(self, q, rtol: float = 1e-10):
+    def ppf(self, q, rtol: float = 1e-10, *, start=None, start_err=None):
         r"""The ``q``-quantile :math:`\inf\{t : P(T \le t) \ge q\}`, vectorised in ``q`` in [0, 1)
         (``q = 1``: ``inf``).
 
@@ -285,11 +312,26 @@ class ResponseTimeDistribution:
         every :math:`q \in [P(T < a_i), P(T \le a_i)]` (levels within :data:`ATOM_TOL` of the
         ends included: the masses are computed in floating point), with :math:`P(T < c) = 0` at
         the first atom :math:`c =` ``shift`` and :math:`P(T \le a_i)` from the inversion above
-        it; between two atoms ``sf(t) = 1 - q`` is solved numerically inside that bracket."""
+        it; between two atoms ``sf(t) = 1 - q`` is solved numerically inside that bracket.
+
+        ``start`` (optional, the shape of ``q``; ``nan`` for none): a guess of each quantile,
+        e.g. the quantile at a nearby load (:meth:`qtheory.MG1.sweep_percentiles`), and
+        ``start_err`` its estimated error in :math:`\log t`: the solver starts there instead of
+        the gamma fit, and where ``start_err`` is at most :data:`DIRECT_ERR` with no cheap
+        steps (one evaluation of the transform where the guess is that close). The quantile
+        does not depend on them beyond ``rtol``."""
         q = np.asarray(q, float)
         if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
             raise ValueError("ppf: q must lie in [0, 1]")
         flat = q.reshape(-1)
+        guess = direct = None
+        if start is not None:
+            st = np.broadcast_to(np.asarray(start, float), q.shape).reshape(-1) - self.shift
+            with np.errstate(divide="ignore", invalid="ignore"):
+                guess = np.where(st > 0, np.log(np.where(st > 0, st, 1.0)), np.nan)
+            err = np.inf if start_err is None else start_err
+            err = np.broadcast_to(np.asarray(err, float), q.shape).reshape(-1)
+            direct = np.isfinite(guess) & (err <= DIRECT_ERR)
         out = np.zeros(flat.shape)
         out[flat >= 1] = np.inf
         todo = np.flatnonzero((flat > self.atom0 + ATOM_TOL) & (flat < 1))
@@ -319,11 +361,15 @@ class ResponseTimeDistribution:
                 lo = np.log(np.concatenate([[0.0], a])[k])
                 hi = np.log(np.concatenate([a, [np.inf]])[k])
             if todo.size:
-                out[todo] = self._solve(1.0 - qq, rtol, lo, hi)
+                out[todo] = self._solve(1.0 - qq, rtol, lo, hi, *self._guess_at(guess, direct, todo))
         elif todo.size:
-            out[todo] = self._solve(1.0 - flat[todo], rtol)
+            out[todo] = self._solve(1.0 - flat[todo], rtol, None, None, *self._guess_at(guess, direct, todo))
         out[flat < 1] += self.shift
         return out.reshape(q.shape) if q.ndim else float(out[0])
+
+    @staticmethod
+    def _guess_at(guess, direct, idx) -> tuple:
+        return (None, None) if guess is None else (guess[idx], direct[idx])
 
     def _top_at(self, idx: np.ndarray) -> np.ndarray:
         r""":math:`P(T' \le a_i)` at the atoms ``idx`` (inverted on first use, then cached)."""
@@ -359,7 +405,7 @@ class ResponseTimeDistribution:
         below = getattr(sp, "near_below", 0.0)
         if below > 0 and np.any(t < below):  # next to c: the split on a finer rule
             near = t < below
-            res = [np.empty(t.shape) for _ in range(5 if deriv else 2)]
+            res = [np.empty(t.shape) for _ in range((2, 5, 7)[int(deriv)])]
             for mask, which in ((near, sp.near()), (~near, sp)):
                 if np.any(mask):
                     for r, v in zip(res, self._split_eval(which, t[mask], euler, deriv), strict=True):
@@ -380,6 +426,15 @@ class ResponseTimeDistribution:
             jump = np.any((t[:, None] * (1 - h) <= ks * sp.c) & (ks * sp.c <= t[:, None] * (1 + h)), axis=1)
             pdf_err = np.zeros(t.shape)
             dpdf_err = np.where(jump, np.inf, 1e-6 * np.abs(dpdf))
+        if deriv == 2:
+            # its second derivative by the central second difference with the relative step
+            # 1e-3 (truncation about 1e-7 of it, round-off about 1e-9 of f / t^2 on smooth
+            # laws); inf error where the step straddles a jump
+            h2 = 1e-3
+            pm = sp.part_pdf(np.concatenate([t * (1 + h2), t * (1 - h2)]))
+            d2pdf = (pm[:t.size] - 2.0 * pdf + pm[t.size:]) / (h2 * t) ** 2
+            jump2 = np.any((t[:, None] * (1 - h2) <= ks * sp.c) & (ks * sp.c <= t[:, None] * (1 + h2)), axis=1)
+            d2pdf_err = np.where(jump2, np.inf, 1e-6 * np.abs(d2pdf) + 1e-8 * np.abs(pdf) / (t * t))
         u = t - sp.c
         pos = u > 0
         if np.any(pos):
@@ -395,28 +450,41 @@ class ResponseTimeDistribution:
                 dpdf[pos] += _dot(sR, omega) / up
                 pdf_err[pos] += np.abs(_dot(Rr, delta)) / up
                 dpdf_err[pos] += np.abs(_dot(sR, delta)) / up
+            if deriv == 2:
+                s2R = (s * s * R).real
+                d2pdf[pos] += _dot(s2R, omega) / up
+                d2pdf_err[pos] += np.abs(_dot(s2R, delta)) / up
         sf[~pos] += sp.rest_total
+        if deriv == 2:
+            return sf, pdf, dpdf, pdf_err, dpdf_err, d2pdf, d2pdf_err
         if deriv:
             return sf, pdf, dpdf, pdf_err, dpdf_err
         return sf, pdf
 
-    def _eval(self, t: np.ndarray, euler) -> tuple[np.ndarray, ...]:
+    def _eval(self, t: np.ndarray, euler, d2: bool = False) -> tuple[np.ndarray, ...]:
         r"""``sf(t)``, the density :math:`f(t)` of the continuous part and its derivative
         :math:`f'(t)` at ``t > 0`` from one call of the transform on the Euler nodes of
         ``euler`` (:math:`f'` by inverting :math:`s(\tilde T(s) - P(T = 0))`, the transform of
         :math:`f'` up to the constant :math:`f(0+)`, which the Euler sum sends to about
         :math:`10^{-10} f(0+)/t`), and the estimated inversion errors of :math:`f` and
-        :math:`f'` (:func:`~qtheory.engine.laplace_inversion.euler_nodes_err`)."""
+        :math:`f'` (:func:`~qtheory.engine.laplace_inversion.euler_nodes_err`). ``d2``: also
+        :math:`f''` (the inversion of :math:`s^2(\tilde T(s) - P(T = 0))`, the transform of
+        :math:`f''` up to the terms :math:`s f(0+) + f'(0+)`, which the Euler sum sends to
+        about :math:`10^{-9}(f(0+)/t^2 + f'(0+)/t)`) and its estimated error."""
         if self._split is not None:
-            return self._split_parts(t, euler, True)
+            return self._split_parts(t, euler, 2 if d2 else 1)
         alpha, omega, delta = li.euler_nodes_err(*euler)
         s, L, sf = self._inverted_sf(t, alpha, omega)
         Lc = L - self.atom0
         Lr, sL = Lc.real, (s * Lc).real
-        return (sf, _dot(Lr, omega) / t, _dot(sL, omega) / t, np.abs(_dot(Lr, delta)) / t,
-                np.abs(_dot(sL, delta)) / t)
+        out = (sf, _dot(Lr, omega) / t, _dot(sL, omega) / t, np.abs(_dot(Lr, delta)) / t,
+               np.abs(_dot(sL, delta)) / t)
+        if d2:
+            s2L = (s * s * Lc).real
+            out += (_dot(s2L, omega) / t, np.abs(_dot(s2L, delta)) / t)
+        return out
 
-    def _solve(self, p: np.ndarray, rtol: float, lo=None, hi=None) -> np.ndarray:
+    def _solve(self, p: np.ndarray, rtol: float, lo=None, hi=None, guess=None, direct=None) -> np.ndarray:
         r"""t with sf(t) = p (p in (0, 1 - atom0)): Newton's method on
         :math:`g(\tau) = \log\bar F(e^\tau) - \log p = 0` (the density from the same inversion),
         inside a bracket that every evaluation narrows; bisection in :math:`\tau = \log t` where a
@@ -439,14 +507,25 @@ class ResponseTimeDistribution:
         :math:`n - 1` terms (:func:`~qtheory.engine.laplace_inversion.euler_nodes_err`) and
         :math:`K = (g''/2g')^2 + |g'''|/(6|g'|)`. Where the cheap rule's density has not
         settled (a kink within its reach: :data:`CHEAP_KINK`) the solver goes on from the same
-        start on the full rule alone (the steps of the Newton solver)."""
-        m1, m2 = self._t.moments()  # of T' = T - shift
+        start on the full rule alone (the steps of the Newton solver).
+
+        ``guess``: a start in :math:`\log t` per element (``nan``: the gamma fit's), e.g. the
+        quantile at a nearby load (:meth:`ppf`'s ``start``); where ``direct`` is true the
+        cheap steps are left out and the first evaluation on the full rule also inverts
+        :math:`f''` (``_eval`` with ``d2``), whose :math:`g^{(3)}` with its error bound
+        (:func:`_third`) gives :math:`K` where no earlier point does: a start within about
+        :math:`10^{-4}` of the root is certified by that one evaluation."""
+        m1, m2 = self._raw_moments()  # of T' = T - shift
         m1 = m1 if math.isfinite(m1) else math.inf
         scale = m1 if math.isfinite(m1) and m1 > 0 else 1.0
         tau = np.log(scale * np.maximum(np.log(1.0 / p), 0.05))
         start = _gamma_start(p, m1, m2, self.atom0)
         if start is not None:
             tau = start
+        if guess is not None:
+            guess = np.asarray(guess, float)
+            tau = np.where(np.isfinite(guess), guess, tau)
+        direct = np.zeros(p.shape, bool) if direct is None else np.asarray(direct, bool) & np.isfinite(guess)
         lo = np.full(p.shape, -np.inf) if lo is None else np.array(lo, float)
         hi = np.full(p.shape, np.inf) if hi is None else np.array(hi, float)
         if math.isfinite(m1):  # Markov and Cantelli bounds: sf(hi) <= p
@@ -476,7 +555,7 @@ class ResponseTimeDistribution:
         # error left about the step cubed plus the cheap rule's), after CHEAP_MAX cheap steps, or
         # where a cheap value is unusable (then from where it was)
         cheap_rule = li.EULER_CHEAP if CHEAP_START and tuple(self.euler) == DEFAULT_EULER else None
-        cheap = np.full(p.shape, cheap_rule is not None)
+        cheap = np.full(p.shape, cheap_rule is not None) & ~direct
         n_cheap = np.zeros(p.shape, int)
         tau_h = np.full(p.shape, np.nan)  # the last evaluated point (either rule) and g'' there
         g2_h = np.full(p.shape, np.nan)
@@ -504,7 +583,9 @@ class ResponseTimeDistribution:
             if not idx.size:
                 continue
             t_now = np.exp(tau[idx])
-            vals = self._eval(t_now, self.euler)
+            # a direct start's first full evaluation: g^(3) from the inverted f'' (no earlier point)
+            need3 = direct[idx] & np.isnan(tau_h[idx])
+            vals = self._eval(t_now, self.euler, d2=True) if np.any(need3) else self._eval(t_now, self.euler)
             g, dsl, g2, rel1, g2_err = _log_derivs(vals, t_now, lp[idx])
             sf = np.maximum(vals[0], 1e-300)
             above = g > 0  # sf > p: the quantile is above t
@@ -549,6 +630,9 @@ class ResponseTimeDistribution:
             # where that is below rtol / 10, from one evaluation on the full rule
             with np.errstate(divide="ignore", invalid="ignore"):
                 g3 = np.abs(g2 - g2_h[idx]) / np.abs(tau[idx] - tau_h[idx])
+                if np.any(need3):
+                    g3d, g3d_err = _third(vals, t_now, dsl, g2, rel1, g2_err)
+                    g3 = np.where(need3, np.abs(g3d) + g3d_err, g3)
                 K = (0.5 * g2 / dsl) ** 2 + g3 / (6.0 * np.abs(dsl))
                 est_h = step * rel1 + 0.5 * g2_err / np.abs(dsl) * step ** 2 + 2.0 * K * step ** 3
             conv_h = use_h & ok & (step <= 1e-4) & np.isfinite(est_h) & (est_h <= 0.1 * rtol)

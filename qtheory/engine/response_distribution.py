@@ -858,6 +858,29 @@ def _psi_at(U, X, W):
     return out
 
 
+def _psi_all(U: np.ndarray, rule: _Rule) -> np.ndarray:
+    r""":math:`\psi(U_{ij}) = \sum_k w_k(1 - e^{-U_{ij} x_k})` on the whole size rule at every
+    point of ``U`` (shape ``(n, T)``; SJF's old piece :math:`X 1\{X > x\}` of each class
+    :math:`j`): :func:`_psi_at` on ``T`` copies of the rule, whose contiguous rows and moment
+    increments (:func:`_cum_rows`) depend on the rule and ``T`` only and are built once
+    (cached on the rule: the classes' sweep over loads reuses them); the same sums."""
+    U = np.ascontiguousarray(np.asarray(U, complex))
+    cache = rule.__dict__.setdefault("_psi_all_rows", {})
+    T = U.shape[1]
+    key = (T, CUM_ROWS, CUM_DENSE, PREFIX_KERNEL)  # (the switches _cum_rows reads)
+    if key not in cache:
+        X = np.ascontiguousarray(np.broadcast_to(rule.x, (T, rule.x.size)), float)
+        W = np.ascontiguousarray(np.broadcast_to(rule.w, (T, rule.w.size)), float)
+        cache[key] = (X, W, _cum_rows(X, W), _nnz(W))
+    X, W, cum, nnz = cache[key]
+    out = np.empty(U.shape, complex)
+    if cum is not None and np.all(U.real > 0):  # as _psi_at
+        _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
+    else:
+        _psi_kernel(U, X, W, nnz, out)
+    return out
+
+
 # ---- the transforms of one policy ------------------------------------------------------------
 def min_pair_moment_finite(size, k: int) -> bool:
     r"""Whether :math:`E[\min(X_1, X_2)^k] = \int_0^\infty k t^{k-1} \bar F(t)^2\,dt` is finite
@@ -1030,8 +1053,11 @@ class _SizeTransform:
     def _srpt_grid_nodes(self):
         r"""The grid for the classes at the rule's own nodes (head, panel nodes, tail): the
         thresholds are the panel nodes (and the tail node); inside a panel the cumulative
-        integral uses the spectral integration matrix of its Gauss-Legendre nodes."""
+        integral uses the spectral integration matrix of its Gauss-Legendre nodes. It depends on
+        the rule only: built once per rule (read-only; a sweep over loads reuses it)."""
         r = self.rule
+        if "_srpt_grid_nodes" in r.__dict__:
+            return r._srpt_grid_nodes
         S = _spectral()
         _, wgl = _gl(ORDER)
         h = np.diff(r.edges)
@@ -1055,6 +1081,9 @@ class _SizeTransform:
         # the tail node: every panel, then (x_tail - hi) at the threshold x_tail
         M[-1, 1:n + 1] = full
         M[-1, n + 1] = r.tail[0] - r.hi
+        t.setflags(write=False)
+        M.setflags(write=False)
+        r._srpt_grid_nodes = (t, M)
         return t, M
 
     # -- moments ---------------------------------------------------------------------------------
@@ -1379,9 +1408,7 @@ class _SizeTransform:
             num = (1 - rho0)[None, :] * eta
         elif k == "nonpreemptive":
             # X_1 = X 1{X > x}: psi_1 = psi_all - psi_<=
-            Xa = np.broadcast_to(r.x, (x.size, r.x.size))
-            Wa = np.broadcast_to(r.w, (x.size, r.w.size))
-            psi_all = _psi_at(eta, Xa, Wa)
+            psi_all = _psi_all(eta, r)
             rho = lam * float(r.x @ r.w)
             num = (1 - rho) * eta + lam * (psi_all - psi_le)
         else:  # SRPT: X_1 = x 1{X > x}
@@ -1704,12 +1731,18 @@ class DensityAtoms:
             self.a = self.mass(tr.xs)
         #: LAS: the atoms at (k + 1) x too, k = 1..K (:meth:`mass_k`); other policies: K = 0
         self.K = 0
+        # a(x) and LAS's q(x) at the panel nodes and the classes once, every order from them
+        # (mass_k's arithmetic)
+        m_px = self.mass(r.px)
         if tr.kind == "age":
-            qmax = float(np.max(self._las_ratio(np.concatenate([r.px, tr.xs]))))
+            q_all = self._las_ratio(np.concatenate([r.px, tr.xs]))
+            q_px, q_xs = q_all[:r.px.size], q_all[r.px.size:]
+            qmax = float(np.max(q_all))
             while self.K < 30 and _borel(qmax, self.K + 1) > 1e-15:
                 self.K += 1
-        self._cum = [np.concatenate([[0.0], np.cumsum(r.pw * self.mass_k(r.px, k))]) for k in range(self.K + 1)]
-        self._ak = [self.a] + [self.mass_k(tr.xs, k) for k in range(1, self.K + 1)]
+        self._cum = [np.concatenate([[0.0], np.cumsum(r.pw * (m_px if k == 0 else m_px * _borel(q_px, k)))])
+                     for k in range(self.K + 1)]
+        self._ak = [self.a] + [self.a * _borel(q_xs, k) for k in range(1, self.K + 1)]
         self.part_total = float(sum(tr.ws @ ak for ak in self._ak))
         self.rest_total = float(tr.ws.sum()) - self.part_total
 
