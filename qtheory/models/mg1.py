@@ -476,7 +476,7 @@ class MG1:
         >>> import qtheory as qt
         >>> q = qt.MG1(0.5, qt.Exponential(mean=1.0))
         >>> s = q.sweep_percentiles("fcfs", [0.5, 0.8], q=[0.5, 0.99])
-        >>> [round(v, 4) for v in s.column(0.99)]       # T ~ Exp(1 - rho): -log(0.01) / (1 - rho)
+        >>> [round(float(v), 4) for v in s.column(0.99)]  # T ~ Exp(1 - rho): -log(0.01) / (1 - rho)
         [9.2103, 23.0259]
         """
         loads = check_loads("loads", loads)
