@@ -74,6 +74,8 @@ REACH = 3.2
 #: on [0, DEPTH x]): e^{-s v} at |s| up to about 120 / (tau - kx)
 WIDTH_V = 0.125
 DEPTH = 1e-7
+#: SJF's old job of size X > x: its nodes reach X - x = TAIL_REACH x
+TAIL_REACH = 60.0
 #: the split is used for T - x < min(SPAN x, A / (GROWTH lambda P(X >= x))): the functions
 #: G_k grow like e^{sigma tau}, sigma up to about lambda P(X >= x) (the extension's mass
 #: beyond x enters the equation at z = 0), so the contour Re s = A / (2 tau) must stay well to
@@ -105,11 +107,15 @@ def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def applies(tr) -> bool:
-    r"""Whether :class:`ClassKinks` covers the transform ``tr``: the response time of one class
-    of PSJF or SRPT on a continuous size law whose density does not jump at a least size
-    :math:`c > 0`, :math:`x` inside the rule's range, with no breakpoint of the density in
-    :math:`(x, x + \mathrm{REACH}\,\ell]`."""
-    if not (tr.shifted and tr.kind in ("static", "remaining")) or tr.rule.discrete:
+    r"""Whether :class:`ClassKinks` covers the transform ``tr``: one class :math:`x` of PSJF,
+    SRPT or SJF (its response time, or its waiting time) on a continuous size law whose
+    density does not jump at a least size :math:`c > 0`, :math:`x` inside the rule's range,
+    with no breakpoint of the density in :math:`(x, x + \mathrm{REACH}\,\ell]` (SJF: none
+    above :math:`x` at all, and no finite upper end: its old job's size :math:`X > x` enters
+    with its whole density)."""
+    if tr.kind not in ("static", "remaining", "nonpreemptive") or tr.rule.discrete:
+        return False
+    if tr.unconditional or np.size(tr.xs) != 1 or not (tr.shifted or tr.waiting):
         return False
     x = float(tr.xs[0])
     r = tr.rule
@@ -122,7 +128,8 @@ def applies(tr) -> bool:
         # the split in z = e^{-sx} alone does not separate (Pareto, uniform sizes: not covered)
         return False
     bps = np.concatenate([np.asarray(size.breakpoints, float), [float(size.support[1])]])
-    return not np.any((bps > x) & (bps <= x * (1 + REACH * LENGTH) * (1 + 1e-12)))
+    top = math.inf if tr.kind == "nonpreemptive" else x * (1 + REACH * LENGTH) * (1 + 1e-12)
+    return not np.any((bps > x) & (bps <= top) & np.isfinite(bps))
 
 
 def _cut_nodes(tr, t: float):
@@ -151,6 +158,23 @@ def _cut_nodes(tr, t: float):
     keep = Wa > 0
     nodes = (Xb, Wb, np.ascontiguousarray(Xa[keep]), np.ascontiguousarray(Wa[keep]), float(Wb.sum()))
     return nodes + _joined(nodes), v, wv
+
+
+def _tail_nodes(size, t: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and weights of :math:`\{X > t\}` with the density itself (no damping): panels in
+    :math:`\log(X - t)` of width :data:`WIDTH_V` from :data:`DEPTH` :math:`t` to
+    :data:`TAIL_REACH` :math:`t` (one linear panel on :math:`[0, \mathrm{DEPTH}\,t]`); beyond,
+    :math:`e^{-\operatorname{Re}(\eta)(X - t)}` is below :math:`e^{-90}` where the split is used
+    (:math:`\operatorname{Re}\eta \ge \operatorname{Re}s \ge A / (2\,\mathrm{SPAN}\,t)`)."""
+    d0, top = DEPTH * t, TAIL_REACH * t
+    n = max(1, math.ceil(math.log(top / d0) / WIDTH_V))
+    u, wu = panels(np.linspace(math.log(d0), math.log(top), n + 1))
+    v1, w1 = panels(np.array([0.0, d0]))
+    v = np.concatenate([v1, np.exp(u)])
+    X = t + v
+    W = np.concatenate([w1, wu * np.exp(u)]) * np.asarray(size.pdf(X), float)
+    keep = W > 0
+    return np.ascontiguousarray(X[keep]), np.ascontiguousarray(W[keep])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -304,7 +328,8 @@ class ClassKinks:
 
     def __init__(self, tr, atom0: float):
         if not applies(tr):
-            raise ValueError("ClassKinks: the response time of one PSJF or SRPT class on a continuous size law")
+            raise ValueError("ClassKinks: the response or waiting time of one PSJF, SRPT or SJF class on "
+                             "a continuous size law (applies)")
         self.tr = tr
         self.x = x = float(tr.xs[0])
         self.lam = float(tr.lam)
@@ -316,11 +341,15 @@ class ClassKinks:
         self.K = KINK_ORDERS
         self._nodes, self._v, self._wv = _cut_nodes(tr, x)
         self._Xb, self._Wb, self._Xa, self._Wa, self.p_lt = self._nodes[:5]
-        if tr.kind == "remaining":
+        self.waiting = bool(tr.waiting)
+        if tr.kind == "remaining" and not self.waiting:
             # the cut x + h of SRPT's residence terms (their slope in t at x)
             self._h = FD_STEP * x
             self._cut = _cut_nodes(tr, x + self._h)[0]
             self._wvd = np.ascontiguousarray(self._wv * np.exp(-(self._v / (LENGTH * x)) ** POWER))
+        if tr.kind == "nonpreemptive":  # SJF: the old job X > x in service, and the whole load
+            self._Xt, self._Wt = _tail_nodes(tr.size, x)
+            self._rho = self.lam * float(tr.rule.x @ tr.rule.w)
         cst = tr._class_constants()
         self._rho0 = float(cst["rho0"][0])
         self._sf = max(1.0 - float(cst["p_le"][0]), 0.0)
@@ -355,13 +384,32 @@ class ClassKinks:
         eta = delta.copy()
         eta[:, 0] += eta0
         ed = _exp_series(-x * delta)
-        if self.tr.kind == "static":
-            return (1.0 - self._rho0) * _mul(eta, ed) * (np.exp(-x * (eta0 - s)) / s)[:, None]
-        rho1 = lam * x * self._sf
-        zed = np.zeros_like(ed)
-        zed[:, 1:] = ed[:, :-1] * E0[:, None]  # z e^{-(eta - s) x}
-        num = (1.0 - self._rho0 - rho1) * eta - lam * self._sf * zed
-        num[:, 0] += lam * self._sf
+        kind = self.tr.kind
+        if kind == "static":  # PSJF: (1 - rho_0) eta / s
+            num = (1.0 - self._rho0) * eta
+        elif kind == "remaining":  # SRPT: the sparse piece x 1{X > x}
+            rho1 = lam * x * self._sf
+            zed = np.zeros_like(ed)
+            zed[:, 1:] = ed[:, :-1] * E0[:, None]  # z e^{-(eta - s) x}
+            num = (1.0 - self._rho0 - rho1) * eta - lam * self._sf * zed
+            num[:, 0] += lam * self._sf
+        else:  # SJF: the old piece X 1{X > x}, e^{-eta X} = z e^{-(eta0 - s) x} sum_j T_j delta^j / j!
+            Tj = _sums(eta0, self._Xt, self._Wt, x, K)
+            tail = np.zeros_like(delta)
+            tail[:, 0] = Tj[:, 0]
+            pw = delta
+            for j in range(1, K):
+                tail += (Tj[:, j] / fact[j])[:, None] * pw
+                pw = _mul(pw, delta)
+            zt = np.zeros_like(tail)
+            zt[:, 1:] = tail[:, :-1] * E0[:, None]
+            num = (1.0 - self._rho) * eta - lam * zt
+            num[:, 0] += lam * self._sf
+        num = num / s[:, None]
+        if self.waiting or kind == "nonpreemptive":  # the waiting time (SJF: T - x = W)
+            return num
+        if kind == "static":  # the residence e^{-x (eta - s)}
+            return _mul(num, ed) * np.exp(-x * (eta0 - s))[:, None]
         # the residence exponent's terms at x: Q = Q_rest - e^{-sx} B_1 - e^{-2sx} B_2, so
         # e^{-Q} = e^{-Q_rest} e^{z B_1 + z^2 B_2}
         B1, B2 = self._residence_b(s, eta0)
@@ -371,7 +419,7 @@ class ClassKinks:
             zb[:, 2] = B2
         ez = np.exp(-s * x)
         res = _exp_series(zb) * (resid * np.exp(-ez * (B1 + ez * B2)))[:, None]
-        return _mul(num / s[:, None], res)
+        return _mul(num, res)
 
     def _residence_b(self, s: np.ndarray, eta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""SRPT: :math:`B_k(s) = \int_0^\infty e^{-ksv}\tilde\delta_k(x + v; s)\,dv`
@@ -395,8 +443,10 @@ class ClassKinks:
         return out[0], out[1]
 
     def _factors(self, s: np.ndarray):
-        """The transform of T - x at ``s`` (flat) and SRPT's residence factor."""
+        """The transform of the law (T - x, or W) at ``s`` (flat) and SRPT's residence factor."""
         _, v, expo = self.tr.class_factors(s)
+        if expo is None:  # the waiting time; SJF's T - x
+            return v[:, 0], None
         e = np.exp(-expo[:, 0])
         return v[:, 0] * e, (e if self.tr.kind == "remaining" else None)
 
@@ -426,7 +476,7 @@ class ClassKinks:
         if i.size:
             u = tau[i, k]
             s = (alpha[None, :] / u[:, None]).reshape(-1).astype(complex)
-            resid = self._factors(s)[1] if self.tr.kind == "remaining" else None
+            resid = self._factors(s)[1] if self.tr.kind == "remaining" and not self.waiting else None
             H = self._series(s, resid).reshape(u.size, alpha.size, self.K)
             Hk = H[np.arange(u.size), :, k + 1]
             sv = s.reshape(u.size, alpha.size)
