@@ -1,5 +1,6 @@
-r"""The kinks of a size-based class law: PSJF's and SRPT's law of a job of size :math:`x` on a
-continuous size law, split at the multiples of :math:`x` where it kinks.
+r"""The kinks of a size-based class law: PSJF's, SRPT's and SJF's law of a job of size :math:`x`
+(its response time and its waiting time) on a continuous size law, split at the multiples of
+:math:`x` where it kinks.
 
 The new jobs that preempt a job of size :math:`x` have the sizes :math:`X 1\{X < x\}`, whose
 density ends at :math:`x` with a jump (SRPT's old work also has the sparse piece
@@ -27,7 +28,13 @@ defines :math:`\eta(s, z)`, and the class transform of :math:`T - x` becomes
 :math:`\Phi(s, z) = \sum_k H_k(s) z^k` with :math:`\Phi(s, e^{-sx})` the true transform:
 PSJF :math:`\Phi = (1 - \rho_{\le x})\frac{\eta}{s}e^{-x(\eta - s)}`, SRPT
 :math:`\Phi = \frac{(1 - \rho_0 - \rho_1)\eta + \lambda P(X > x)(1 - z e^{-(\eta - s)x})}{s}
-e^{-\int_0^x(\eta_{<t} - s)dt}` (``docs/response_time_distribution.md``, section 2). So
+e^{-\int_0^x(\eta_{<t} - s)dt}` (``docs/response_time_distribution.md``, section 2). The
+waiting times :math:`W` of these classes are the same without the residence factor, and SJF's
+(its :math:`T - x`) is :math:`\Phi = \big((1 - \rho)\eta + \lambda P(X > x) - \lambda z
+e^{-(\eta - s)x}\,E[e^{-\eta(X - x)}; X > x]\big)/s`: the old job in service, of size
+:math:`X > x`, enters with its own density (no extension), and
+:math:`e^{-\eta X} = z\,e^{-(\eta_0 - s)x}e^{-\eta_0(X - x)}e^{-\delta X}` (Kleinrock 1976,
+ch. 3, non-preemptive priority). So
 
 .. math::
     P(T - x \le \tau) = \sum_{k=1}^{K-1} G_k(\tau - kx) + \mathcal{L}^{-1}\Big[\frac{\Phi(s, e^{-sx})
