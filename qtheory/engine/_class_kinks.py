@@ -282,9 +282,11 @@ class _Whole:
     its atom at 0), used for :math:`T - x \ge` ``near_below``; ``near()`` the split
     :class:`ClassKinks` below it."""
 
-    def __init__(self, tr, atom0: float):
+    def __init__(self, tr, atom0: float, lst=None):
         self.tr = tr
         self.atom0 = float(atom0)
+        self._lst = tr.lst if lst is None else lst
+        self._own = lst
         self.c = 0.0
         self.part_total = 0.0
         self.rest_total = 1.0 - self.atom0
@@ -297,7 +299,7 @@ class _Whole:
     def near(self) -> ClassKinks:
         """The split (built on first use)."""
         if self._near is None:
-            self._near = ClassKinks(self.tr, self.atom0)
+            self._near = ClassKinks(self.tr, self.atom0, self._own)
         return self._near
 
     def part_cdf(self, t) -> np.ndarray:
@@ -308,14 +310,16 @@ class _Whole:
 
     def rest_lst(self, s) -> np.ndarray:
         s = np.asarray(s, complex)
-        return self.tr.lst(s) - self.atom0
+        return self._lst(s) - self.atom0
 
 
-def class_split(tr, atom0: float) -> _Whole:
-    r"""The split of a PSJF or SRPT class law for
+def class_split(tr, atom0: float, lst=None) -> _Whole:
+    r"""The split of a PSJF, SRPT or SJF class law for
     :class:`~qtheory.engine.distribution.ResponseTimeDistribution` (``applies(tr)``): the whole
-    law's inversion from ``near_below`` on, :class:`ClassKinks` below."""
-    return _Whole(tr, atom0)
+    law's inversion from ``near_below`` on, :class:`ClassKinks` below. ``lst``: the transform
+    of the same law computed another way (a size rank's, which equals ``tr``'s: the rest is
+    that transform less ``tr``'s kink terms), else ``tr.lst``."""
+    return _Whole(tr, atom0, lst)
 
 
 class ClassKinks:
@@ -330,14 +334,17 @@ class ClassKinks:
     tr : _SizeTransform
         The class transform (``applies(tr)``).
     atom0 : float
-        :math:`P(T = x)`.
+        :math:`P(T = x)` (a waiting time: :math:`P(W = 0)`).
+    lst : callable, optional
+        The law's transform computed another way (:func:`class_split`); default ``tr``'s.
     """
 
-    def __init__(self, tr, atom0: float):
+    def __init__(self, tr, atom0: float, lst=None):
         if not applies(tr):
             raise ValueError("ClassKinks: the response or waiting time of one PSJF, SRPT or SJF class on "
                              "a continuous size law (applies)")
         self.tr = tr
+        self._lst = lst
         self.x = x = float(tr.xs[0])
         self.lam = float(tr.lam)
         self.atom0 = float(atom0)
@@ -463,7 +470,11 @@ class ClassKinks:
         e^{-ksx}H_k(s) - P(T = x)` at complex ``s`` (any shape)."""
         s = np.asarray(s, complex)
         flat = s.reshape(-1)
-        full, resid = self._factors(flat)
+        if self._lst is None:
+            full, resid = self._factors(flat)
+        else:
+            full = np.asarray(self._lst(flat), complex).reshape(-1)
+            resid = self._factors(flat)[1] if self.tr.kind == "remaining" and not self.waiting else None
         H = self._series(flat, resid)
         k = np.arange(1, self.K)
         out = full - self.atom0 - np.sum(np.exp(-flat[:, None] * (k * self.x)[None, :]) * H[:, 1:], axis=1)
