@@ -509,6 +509,13 @@ class SizeRankTransform:
         allv = np.concatenate(parts)
         if not np.all(np.isfinite(allv)):
             raise Unsupported(f"{policy.name}: an infinite worst future rank")
+        if self.conditional and not waiting and pl_lev.size:
+            # the plateaus' levels first (few): a class with an atom there is not covered, found
+            # before the laws of every level of its falling stretches are built
+            pre = LevelLaws(ev, np.unique(pl_lev))
+            if pre.atoms_on(np.arange(pre.lev.size)):
+                raise Unsupported(f"{policy.name}: the new jobs' work has an atom on the class's plateau "
+                                  "(the class's law has atoms the inversion does not handle)")
         uv, inv = np.unique(allv, return_inverse=True)
         sizes = np.cumsum([0] + [p.size for p in parts])
         self.levels = LevelLaws(ev, uv)
@@ -534,9 +541,6 @@ class SizeRankTransform:
             raise ValueError("the load must be < 1")
         uL, self._L_of = np.unique(self._iL, return_inverse=True)
         self._uL = uL
-        if self.conditional and not waiting and lv.atoms_on(self._ipl):
-            raise Unsupported(f"{policy.name}: the new jobs' work has an atom on the class's plateau "
-                              "(the class's law has atoms the inversion does not handle)")
 
     # -- moments -----------------------------------------------------------------------------
     def _per_class(self, cls, vals):
