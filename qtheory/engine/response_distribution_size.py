@@ -185,73 +185,6 @@ def _xrule(ev: ss.SizeSOAP, base: np.ndarray, lev: np.ndarray, order: int):
     return row, x[keep], wf[keep]
 
 
-def _intervals(rk: ss.SizeRank, x: np.ndarray, lev: np.ndarray):
-    r"""For jobs of sizes ``x`` at levels ``lev`` (elementwise): the new-job work
-    :math:`\min(x, c_x(\ell))`, the length of the old interval that holds age 0 (0 if none) and
-    the lengths of the other components of :math:`\{a < x : r(x, a) \le \ell\}` (shape
-    ``(n, m + 1)``, zeros where there are fewer); the walk of
-    :meth:`qtheory.engine.soap_size.SizeRank.level_terms`, keeping every component."""
-    P = rk.pieces(x)
-    lev = np.asarray(lev, float).ravel()
-    n, m = P.x.size, rk.m
-    cross = np.full((n, m), np.nan)
-    for j in range(m):
-        lo = np.minimum(P.s[:, j], P.t[:, j])
-        hi = np.maximum(P.s[:, j], P.t[:, j])
-        need = P.live[:, j] & (P.dirn[:, j] != 0) & (lev > lo) & (lev < hi)
-        if need.any():
-            rows = np.flatnonzero(need)
-            cross[rows, j] = rk.cross(P, rows, j, lev[rows])
-        d = P.dirn[:, j]
-        cross[:, j] = np.where(P.live[:, j] & (d > 0) & (lev == P.s[:, j]), P.E[:, j], cross[:, j])
-        cross[:, j] = np.where(P.live[:, j] & (d < 0) & (lev == P.t[:, j]), P.E[:, j + 1], cross[:, j])
-    E = P.E
-    found = P.r0 >= lev
-    c = np.where(found, 0.0, np.inf)
-    for j in range(m):
-        lv = P.live[:, j]
-        st = P.s[:, j] if j == 0 else np.maximum(P.s[:, j], P.pv[:, j])
-        hit = ~found & lv & (st >= lev)
-        c = np.where(hit, E[:, j], c)
-        found |= hit
-        hit = ~found & lv & (P.t[:, j] >= lev)
-        c = np.where(hit, np.where(np.isnan(cross[:, j]), E[:, j + 1], cross[:, j]), c)
-        found |= hit
-    qn = np.minimum(P.x, c)
-    open0 = P.r0 <= lev
-    cur_b = np.where(open0, 0.0, np.nan)
-    cur_e = cur_b.copy()
-    is0 = open0.copy()
-    l0 = np.zeros(n)
-    other = np.zeros((n, m + 1))
-    for j in range(m):
-        lv = P.live[:, j]
-        d = P.dirn[:, j]
-        s, t = P.s[:, j], P.t[:, j]
-        cj = cross[:, j]
-        has_c = ~np.isnan(cj)
-        has = lv & np.where(d > 0, s <= lev, np.where(d < 0, t <= lev, s <= lev))
-        ib = np.where((d < 0) & has_c, cj, E[:, j])
-        ie = np.where((d > 0) & has_c, cj, E[:, j + 1])
-        joins = has & ~np.isnan(cur_e) & (cur_e == E[:, j]) & (ib == E[:, j])
-        if j > 0:
-            joins &= P.pv[:, j] <= lev
-        close = ~joins & ~np.isnan(cur_b) & (has | lv)
-        ln = np.where(close, cur_e - cur_b, 0.0)
-        l0 += np.where(close & is0, ln, 0.0)
-        other[:, j] = np.where(close & ~is0, ln, 0.0)
-        is0 &= ~close
-        cur_b = np.where(close, np.nan, cur_b)
-        cur_e = np.where(close, np.nan, cur_e)
-        start = has & ~joins
-        cur_b = np.where(start, ib, cur_b)
-        cur_e = np.where(has, ie, cur_e)
-    ln = np.where(np.isnan(cur_b), 0.0, cur_e - cur_b)
-    l0 += np.where(is0, ln, 0.0)
-    other[:, m] = np.where(is0, 0.0, ln)
-    return qn, l0, other
-
-
 def _pack(row: np.ndarray, vals: np.ndarray, w: np.ndarray, nrows: int):
     """Rows of (value, weight) pairs (``vals > 0`` only) as padded arrays ``(nrows, K)``, each
     row's entries first (the kernels stop at a row's last non-zero weight)."""
@@ -284,7 +217,7 @@ class LevelLaws:
         for a in range(0, T, ss.LEVEL_BLOCK):
             blk = lev[a:a + ss.LEVEL_BLOCK]
             row, x, w = _xrule(ev, base, blk, X_ORDER)
-            qn, l0, oth = _intervals(ev.rk, x, blk[row])
+            qn, l0, oth = ev.rk.level_intervals(x, blk[row])
             rows.append(row + a)
             qs.append(qn)
             l0s.append(l0)
