@@ -1,5 +1,6 @@
-r"""The kinks of a size-based class law: PSJF's and SRPT's law of a job of size :math:`x` on a
-continuous size law, split at the multiples of :math:`x` where it kinks.
+r"""The kinks of a size-based class law: PSJF's, SRPT's and SJF's law of a job of size :math:`x`
+(its response time and its waiting time) on a continuous size law, split at the multiples of
+:math:`x` where it kinks.
 
 The new jobs that preempt a job of size :math:`x` have the sizes :math:`X 1\{X < x\}`, whose
 density ends at :math:`x` with a jump (SRPT's old work also has the sparse piece
@@ -27,7 +28,13 @@ defines :math:`\eta(s, z)`, and the class transform of :math:`T - x` becomes
 :math:`\Phi(s, z) = \sum_k H_k(s) z^k` with :math:`\Phi(s, e^{-sx})` the true transform:
 PSJF :math:`\Phi = (1 - \rho_{\le x})\frac{\eta}{s}e^{-x(\eta - s)}`, SRPT
 :math:`\Phi = \frac{(1 - \rho_0 - \rho_1)\eta + \lambda P(X > x)(1 - z e^{-(\eta - s)x})}{s}
-e^{-\int_0^x(\eta_{<t} - s)dt}` (``docs/response_time_distribution.md``, section 2). So
+e^{-\int_0^x(\eta_{<t} - s)dt}` (``docs/response_time_distribution.md``, section 2). The
+waiting times :math:`W` of these classes are the same without the residence factor, and SJF's
+(its :math:`T - x`) is :math:`\Phi = \big((1 - \rho)\eta + \lambda P(X > x) - \lambda z
+e^{-(\eta - s)x}\,E[e^{-\eta(X - x)}; X > x]\big)/s`: the old job in service, of size
+:math:`X > x`, enters with its own density (no extension), and
+:math:`e^{-\eta X} = z\,e^{-(\eta_0 - s)x}e^{-\eta_0(X - x)}e^{-\delta X}` (Kleinrock 1976,
+ch. 3, non-preemptive priority). So
 
 .. math::
     P(T - x \le \tau) = \sum_{k=1}^{K-1} G_k(\tau - kx) + \mathcal{L}^{-1}\Big[\frac{\Phi(s, e^{-sx})
@@ -74,12 +81,20 @@ REACH = 3.2
 #: on [0, DEPTH x]): e^{-s v} at |s| up to about 120 / (tau - kx)
 WIDTH_V = 0.125
 DEPTH = 1e-7
+#: SJF's old job of size X > x: its nodes reach X - x = TAIL_REACH x
+TAIL_REACH = 60.0
 #: the split is used for T - x < min(SPAN x, A / (GROWTH lambda P(X >= x))): the functions
 #: G_k grow like e^{sigma tau}, sigma up to about lambda P(X >= x) (the extension's mass
 #: beyond x enters the equation at z = 0), so the contour Re s = A / (2 tau) must stay well to
 #: the right; from 8x on the whole law's inversion is within 1e-8 (the kinks' ringing decays)
 SPAN = 8.0
 GROWTH = 8.0
+#: a density jump at the least size c > 0 (:class:`EdgeKinks`): the terms of total order < 6
+#: in (e^{-sc}, e^{-sx}) apart (order 4: 6.6e-7 off at T - x = 9 on 1 + Exp(1), x = 2, against
+#: 1.8e-8), the split used for T - x < EDGE_SPAN x (its terms are entire but for s = 0; the
+#: whole law, whose kinks at jc are dense, was 3.6e-7 off at 12 = 6x)
+EDGE_ORDERS = 6
+EDGE_SPAN = 20.0
 #: SRPT: the slope in t of the residence's terms at x from the cut x + h, h = FD_STEP x (a
 #: forward difference: the slope's error O(h) only scales the kink left at x, itself O(1e-8))
 FD_STEP = 0.01
@@ -105,24 +120,35 @@ def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def applies(tr) -> bool:
-    r"""Whether :class:`ClassKinks` covers the transform ``tr``: the response time of one class
-    of PSJF or SRPT on a continuous size law whose density does not jump at a least size
-    :math:`c > 0`, :math:`x` inside the rule's range, with no breakpoint of the density in
-    :math:`(x, x + \mathrm{REACH}\,\ell]`."""
-    if not (tr.shifted and tr.kind in ("static", "remaining")) or tr.rule.discrete:
+    r"""Whether :class:`ClassKinks` covers the transform ``tr``: one class :math:`x` of PSJF,
+    SRPT or SJF (its response time, or its waiting time) on a continuous size law (where the
+    density jumps at a least size :math:`c > 0`: :class:`EdgeKinks`, not SRPT's response
+    time), :math:`x` inside the rule's range,
+    with no breakpoint of the density in :math:`(x, x + \mathrm{REACH}\,\ell]` (SJF: none
+    above :math:`x` at all, and no finite upper end: its old job's size :math:`X > x` enters
+    with its whole density)."""
+    if tr.kind not in ("static", "remaining", "nonpreemptive") or tr.rule.discrete:
+        return False
+    if tr.unconditional or np.size(tr.xs) != 1 or not (tr.shifted or tr.waiting):
         return False
     x = float(tr.xs[0])
     r = tr.rule
     if not (r.lo < x < r.hi) or tr._parts_lt is None:
         return False
     size = tr.size
-    c = float(size.support[0])
-    if c > 0 and float(size.pdf(c * (1 + 1e-12))) > 0:
-        # the density also jumps at the least size c: the law kinks at every jc + kx, which
-        # the split in z = e^{-sx} alone does not separate (Pareto, uniform sizes: not covered)
+    if edge_jump(size) and tr.kind == "remaining" and not tr.waiting:
+        # the density also jumps at the least size c: the law kinks at every jc + kx
+        # (:class:`EdgeKinks`), and SRPT's residence spreads the cut-offs t in (c, x): not covered
         return False
     bps = np.concatenate([np.asarray(size.breakpoints, float), [float(size.support[1])]])
-    return not np.any((bps > x) & (bps <= x * (1 + REACH * LENGTH) * (1 + 1e-12)))
+    top = math.inf if tr.kind == "nonpreemptive" else x * (1 + REACH * LENGTH) * (1 + 1e-12)
+    return not np.any((bps > x) & (bps <= top) & np.isfinite(bps))
+
+
+def edge_jump(size) -> bool:
+    r"""Whether the size density jumps at a least size :math:`c > 0` (Pareto, uniform)."""
+    c = float(size.support[0])
+    return c > 0 and float(size.pdf(c * (1 + 1e-12))) > 0
 
 
 def _cut_nodes(tr, t: float):
@@ -151,6 +177,23 @@ def _cut_nodes(tr, t: float):
     keep = Wa > 0
     nodes = (Xb, Wb, np.ascontiguousarray(Xa[keep]), np.ascontiguousarray(Wa[keep]), float(Wb.sum()))
     return nodes + _joined(nodes), v, wv
+
+
+def _tail_nodes(size, t: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and weights of :math:`\{X > t\}` with the density itself (no damping): panels in
+    :math:`\log(X - t)` of width :data:`WIDTH_V` from :data:`DEPTH` :math:`t` to
+    :data:`TAIL_REACH` :math:`t` (one linear panel on :math:`[0, \mathrm{DEPTH}\,t]`); beyond,
+    :math:`e^{-\operatorname{Re}(\eta)(X - t)}` is below :math:`e^{-90}` where the split is used
+    (:math:`\operatorname{Re}\eta \ge \operatorname{Re}s \ge A / (2\,\mathrm{SPAN}\,t)`)."""
+    d0, top = DEPTH * t, TAIL_REACH * t
+    n = max(1, math.ceil(math.log(top / d0) / WIDTH_V))
+    u, wu = panels(np.linspace(math.log(d0), math.log(top), n + 1))
+    v1, w1 = panels(np.array([0.0, d0]))
+    v = np.concatenate([v1, np.exp(u)])
+    X = t + v
+    W = np.concatenate([w1, wu * np.exp(u)]) * np.asarray(size.pdf(X), float)
+    keep = W > 0
+    return np.ascontiguousarray(X[keep]), np.ascontiguousarray(W[keep])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -251,22 +294,25 @@ class _Whole:
     its atom at 0), used for :math:`T - x \ge` ``near_below``; ``near()`` the split
     :class:`ClassKinks` below it."""
 
-    def __init__(self, tr, atom0: float):
+    def __init__(self, tr, atom0: float, lst=None):
         self.tr = tr
         self.atom0 = float(atom0)
+        self._lst = tr.lst if lst is None else lst
+        self._own = lst
         self.c = 0.0
         self.part_total = 0.0
         self.rest_total = 1.0 - self.atom0
         x = float(tr.xs[0])
         lam_tail = float(tr.lam) * max(1.0 - float(tr._class_constants()["p_le"][0]), 0.0)
         bound = li.EULER_A / (GROWTH * lam_tail) if lam_tail > 0 else math.inf
-        self.near_below = min(SPAN * x, bound)
+        self.near_below = EDGE_SPAN * x if edge_jump(tr.size) else min(SPAN * x, bound)
         self._near = None
 
     def near(self) -> ClassKinks:
         """The split (built on first use)."""
         if self._near is None:
-            self._near = ClassKinks(self.tr, self.atom0)
+            make = EdgeKinks if edge_jump(self.tr.size) else ClassKinks
+            self._near = make(self.tr, self.atom0, self._own)
         return self._near
 
     def part_cdf(self, t) -> np.ndarray:
@@ -277,14 +323,16 @@ class _Whole:
 
     def rest_lst(self, s) -> np.ndarray:
         s = np.asarray(s, complex)
-        return self.tr.lst(s) - self.atom0
+        return self._lst(s) - self.atom0
 
 
-def class_split(tr, atom0: float) -> _Whole:
-    r"""The split of a PSJF or SRPT class law for
+def class_split(tr, atom0: float, lst=None) -> _Whole:
+    r"""The split of a PSJF, SRPT or SJF class law for
     :class:`~qtheory.engine.distribution.ResponseTimeDistribution` (``applies(tr)``): the whole
-    law's inversion from ``near_below`` on, :class:`ClassKinks` below."""
-    return _Whole(tr, atom0)
+    law's inversion from ``near_below`` on, :class:`ClassKinks` below. ``lst``: the transform
+    of the same law computed another way (a size rank's, which equals ``tr``'s: the rest is
+    that transform less ``tr``'s kink terms), else ``tr.lst``."""
+    return _Whole(tr, atom0, lst)
 
 
 class ClassKinks:
@@ -299,13 +347,17 @@ class ClassKinks:
     tr : _SizeTransform
         The class transform (``applies(tr)``).
     atom0 : float
-        :math:`P(T = x)`.
+        :math:`P(T = x)` (a waiting time: :math:`P(W = 0)`).
+    lst : callable, optional
+        The law's transform computed another way (:func:`class_split`); default ``tr``'s.
     """
 
-    def __init__(self, tr, atom0: float):
+    def __init__(self, tr, atom0: float, lst=None):
         if not applies(tr):
-            raise ValueError("ClassKinks: the response time of one PSJF or SRPT class on a continuous size law")
+            raise ValueError("ClassKinks: the response or waiting time of one PSJF, SRPT or SJF class on "
+                             "a continuous size law (applies)")
         self.tr = tr
+        self._lst = lst
         self.x = x = float(tr.xs[0])
         self.lam = float(tr.lam)
         self.atom0 = float(atom0)
@@ -314,13 +366,19 @@ class ClassKinks:
         self.rest_total = 1.0 - self.atom0
         self.near_below = 0.0
         self.K = KINK_ORDERS
+        #: where the split terms start (T - x = kx, k = 1..K-1), in the order of _series' columns
+        self._offsets = x * np.arange(1, self.K)
         self._nodes, self._v, self._wv = _cut_nodes(tr, x)
         self._Xb, self._Wb, self._Xa, self._Wa, self.p_lt = self._nodes[:5]
-        if tr.kind == "remaining":
+        self.waiting = bool(tr.waiting)
+        if tr.kind == "remaining" and not self.waiting:
             # the cut x + h of SRPT's residence terms (their slope in t at x)
             self._h = FD_STEP * x
             self._cut = _cut_nodes(tr, x + self._h)[0]
             self._wvd = np.ascontiguousarray(self._wv * np.exp(-(self._v / (LENGTH * x)) ** POWER))
+        if tr.kind == "nonpreemptive":  # SJF: the old job X > x in service, and the whole load
+            self._Xt, self._Wt = _tail_nodes(tr.size, x)
+            self._rho = self.lam * float(tr.rule.x @ tr.rule.w)
         cst = tr._class_constants()
         self._rho0 = float(cst["rho0"][0])
         self._sf = max(1.0 - float(cst["p_le"][0]), 0.0)
@@ -355,13 +413,32 @@ class ClassKinks:
         eta = delta.copy()
         eta[:, 0] += eta0
         ed = _exp_series(-x * delta)
-        if self.tr.kind == "static":
-            return (1.0 - self._rho0) * _mul(eta, ed) * (np.exp(-x * (eta0 - s)) / s)[:, None]
-        rho1 = lam * x * self._sf
-        zed = np.zeros_like(ed)
-        zed[:, 1:] = ed[:, :-1] * E0[:, None]  # z e^{-(eta - s) x}
-        num = (1.0 - self._rho0 - rho1) * eta - lam * self._sf * zed
-        num[:, 0] += lam * self._sf
+        kind = self.tr.kind
+        if kind == "static":  # PSJF: (1 - rho_0) eta / s
+            num = (1.0 - self._rho0) * eta
+        elif kind == "remaining":  # SRPT: the sparse piece x 1{X > x}
+            rho1 = lam * x * self._sf
+            zed = np.zeros_like(ed)
+            zed[:, 1:] = ed[:, :-1] * E0[:, None]  # z e^{-(eta - s) x}
+            num = (1.0 - self._rho0 - rho1) * eta - lam * self._sf * zed
+            num[:, 0] += lam * self._sf
+        else:  # SJF: the old piece X 1{X > x}, e^{-eta X} = z e^{-(eta0 - s) x} sum_j T_j delta^j / j!
+            Tj = _sums(eta0, self._Xt, self._Wt, x, K)
+            tail = np.zeros_like(delta)
+            tail[:, 0] = Tj[:, 0]
+            pw = delta
+            for j in range(1, K):
+                tail += (Tj[:, j] / fact[j])[:, None] * pw
+                pw = _mul(pw, delta)
+            zt = np.zeros_like(tail)
+            zt[:, 1:] = tail[:, :-1] * E0[:, None]
+            num = (1.0 - self._rho) * eta - lam * zt
+            num[:, 0] += lam * self._sf
+        num = num / s[:, None]
+        if self.waiting or kind == "nonpreemptive":  # the waiting time (SJF: T - x = W)
+            return num
+        if kind == "static":  # the residence e^{-x (eta - s)}
+            return _mul(num, ed) * np.exp(-x * (eta0 - s))[:, None]
         # the residence exponent's terms at x: Q = Q_rest - e^{-sx} B_1 - e^{-2sx} B_2, so
         # e^{-Q} = e^{-Q_rest} e^{z B_1 + z^2 B_2}
         B1, B2 = self._residence_b(s, eta0)
@@ -371,7 +448,7 @@ class ClassKinks:
             zb[:, 2] = B2
         ez = np.exp(-s * x)
         res = _exp_series(zb) * (resid * np.exp(-ez * (B1 + ez * B2)))[:, None]
-        return _mul(num / s[:, None], res)
+        return _mul(num, res)
 
     def _residence_b(self, s: np.ndarray, eta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""SRPT: :math:`B_k(s) = \int_0^\infty e^{-ksv}\tilde\delta_k(x + v; s)\,dv`
@@ -395,8 +472,10 @@ class ClassKinks:
         return out[0], out[1]
 
     def _factors(self, s: np.ndarray):
-        """The transform of T - x at ``s`` (flat) and SRPT's residence factor."""
+        """The transform of the law (T - x, or W) at ``s`` (flat) and SRPT's residence factor."""
         _, v, expo = self.tr.class_factors(s)
+        if expo is None:  # the waiting time; SJF's T - x
+            return v[:, 0], None
         e = np.exp(-expo[:, 0])
         return v[:, 0] * e, (e if self.tr.kind == "remaining" else None)
 
@@ -406,10 +485,13 @@ class ClassKinks:
         e^{-ksx}H_k(s) - P(T = x)` at complex ``s`` (any shape)."""
         s = np.asarray(s, complex)
         flat = s.reshape(-1)
-        full, resid = self._factors(flat)
+        if self._lst is None:
+            full, resid = self._factors(flat)
+        else:
+            full = np.asarray(self._lst(flat), complex).reshape(-1)
+            resid = self._factors(flat)[1] if self.tr.kind == "remaining" and not self.waiting else None
         H = self._series(flat, resid)
-        k = np.arange(1, self.K)
-        out = full - self.atom0 - np.sum(np.exp(-flat[:, None] * (k * self.x)[None, :]) * H[:, 1:], axis=1)
+        out = full - self.atom0 - np.sum(np.exp(-flat[:, None] * self._offsets[None, :]) * H[:, 1:], axis=1)
         return out.reshape(s.shape)
 
     def _parts(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -421,13 +503,13 @@ class ClassKinks:
             return self._cache[key]
         alpha, omega = li.euler_nodes()
         cdf, pdf = np.zeros(t.size), np.zeros(t.size)
-        tau = t[:, None] - self.x * np.arange(1, self.K)[None, :]
+        tau = t[:, None] - self._offsets[None, :]
         i, k = np.nonzero(tau > 0)
         if i.size:
             u = tau[i, k]
             s = (alpha[None, :] / u[:, None]).reshape(-1).astype(complex)
-            resid = self._factors(s)[1] if self.tr.kind == "remaining" else None
-            H = self._series(s, resid).reshape(u.size, alpha.size, self.K)
+            resid = self._factors(s)[1] if self.tr.kind == "remaining" and not self.waiting else None
+            H = self._series(s, resid).reshape(u.size, alpha.size, self._offsets.size + 1)
             Hk = H[np.arange(u.size), :, k + 1]
             sv = s.reshape(u.size, alpha.size)
             np.add.at(cdf, i, li._dot((Hk / sv).real, omega) / u)
@@ -444,4 +526,149 @@ class ClassKinks:
         return self._parts(t)[1]
 
 
-__all__ = ["ClassKinks", "applies", "class_split", "KINK_ORDERS"]
+# ---- a least size c > 0 with a density jump there (Pareto, uniform) ------------------------
+def _mul2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Product of two series in (z1, z2) (last two axes), truncated to total degree < K."""
+    K = a.shape[-1]
+    out = np.zeros(np.broadcast_shapes(a.shape, b.shape), complex)
+    for p in range(K):
+        for q in range(K - p):
+            acc = 0.0
+            for i in range(p + 1):
+                for j in range(q + 1):
+                    acc = acc + a[..., i, j] * b[..., p - i, q - j]
+            out[..., p, q] = acc
+    return out
+
+
+def _exp2(a: np.ndarray) -> np.ndarray:
+    """e^{a} for a series in (z1, z2) without constant term."""
+    K = a.shape[-1]
+    out = np.zeros_like(a)
+    out[..., 0, 0] = 1.0
+    term = out.copy()
+    for n in range(1, K):
+        term = _mul2(term, a) / n
+        out = out + term
+    return out
+
+
+def _edge_nodes(size, c: float, x: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and weights of :math:`\{c \le X < x\}` graded at the least size :math:`c`:
+    panels in :math:`\log(X - c)` of width :data:`WIDTH_V` from :data:`DEPTH` :math:`c` to
+    :math:`x - c` (one linear panel on :math:`[0, \mathrm{DEPTH}\,c]`): the terms at
+    :math:`\tau - jc` sample :math:`e^{-\eta(X - c)}` at :math:`|\eta|` up to about
+    :math:`120/(\tau - jc)`."""
+    d0, top = DEPTH * c, x - c
+    n = max(1, math.ceil(math.log(top / d0) / WIDTH_V)) if top > d0 else 1
+    u, wu = panels(np.linspace(math.log(min(d0, 0.5 * top)), math.log(top), n + 1))
+    v1, w1 = panels(np.array([0.0, min(d0, 0.5 * top)]))
+    v = np.concatenate([v1, np.exp(u)])
+    X = c + v
+    W = np.concatenate([w1, wu * np.exp(u)]) * np.asarray(size.pdf(X), float)
+    keep = W > 0
+    return np.ascontiguousarray(X[keep]), np.ascontiguousarray(W[keep])
+
+
+class EdgeKinks(ClassKinks):
+    r"""The split of a PSJF or SJF class law (response or waiting time) or an SRPT class's
+    waiting time on a size law whose density jumps at its least size :math:`c > 0` (Pareto,
+    uniform): the law kinks at every :math:`jc + kx`. With the density extended past :math:`x`
+    as in :class:`ClassKinks`,
+
+    .. math::
+        E[e^{-uX}; X < x] = e^{-uc}C(u) - e^{-ux}U(u),\qquad
+        C(u) = \int_0^\infty e^{-uw}\tilde f(c + w)\,dw,
+
+    and with :math:`z_1 = e^{-sc}`, :math:`z_2 = e^{-sx}` free, Kendall's equation
+    :math:`\eta = s + \lambda(P(X < x) - z_1e^{-(\eta - s)c}C(\eta) + z_2e^{-(\eta - s)x}U(\eta))`
+    has at :math:`z_1 = z_2 = 0` the root :math:`\eta_0 = s + \lambda P(X < x)`; with
+    :math:`\eta = \eta_0 + \delta`,
+
+    .. math::
+        \delta = \lambda e^{-\lambda P(X<x)x}z_2\sum_j U_j\frac{\delta^j}{j!}
+            - \lambda e^{-\lambda P(X<x)c}z_1\sum_j C_j\frac{\delta^j}{j!},\qquad
+        C_j = \int(-X)^je^{-\eta_0(X - c)}\tilde f(X)\,dX,
+
+    solved order by order in :math:`(z_1, z_2)`. The terms :math:`z_1^jz_2^k H_{jk}(s)`,
+    :math:`1 \le j + k <` :data:`KINK_ORDERS`, are inverted at :math:`\tau - jc - kx`, the rest
+    (the kinks of order :math:`\ge K`) at :math:`\tau`. The :math:`H_{jk}` have no singularity
+    but :math:`s = 0` (:math:`C_j`, :math:`U_j` are entire: the extension is damped)."""
+
+    def __init__(self, tr, atom0: float, lst=None):
+        super().__init__(tr, atom0, lst)
+        size = tr.size
+        self.c = 0.0  # (the split's own shift: none; the least size is c0)
+        c0 = self.c0 = float(size.support[0])
+        Xc, Wc = _edge_nodes(size, c0, self.x)
+        X = np.concatenate([Xc, self._Xa])
+        o = np.argsort(X, kind="stable")
+        self._Xc = np.ascontiguousarray(X[o])
+        self._Wc = np.ascontiguousarray(np.concatenate([Wc, self._Wa])[o])
+        K = self.K = EDGE_ORDERS
+        self._pairs = [(j, k) for j in range(K) for k in range(K - j) if j + k >= 1]
+        self._offsets = np.array([j * c0 + k * self.x for j, k in self._pairs])
+
+    def _series(self, s: np.ndarray, resid: np.ndarray | None) -> np.ndarray:
+        r""":math:`H_{00}(s)` and the :math:`H_{jk}(s)` in the order of ``_pairs`` (shape
+        ``(len(s), 1 + len(_pairs))``)."""
+        lam, x, c, K = self.lam, self.x, self.c0, self.K
+        p_lt = self.p_lt
+        eta0 = s + lam * p_lt
+        fact = np.array([math.factorial(j) for j in range(K)], float)
+        Uj = _sums(eta0, self._Xa, self._Wa, x, K)
+        Cj = _sums(eta0, self._Xc, self._Wc, c, K)
+        e1, e2 = math.exp(-lam * p_lt * c), math.exp(-lam * p_lt * x)
+        n = s.size
+        delta = np.zeros((n, K, K), complex)
+        for _ in range(K - 1):
+            au = np.zeros_like(delta)
+            ac = np.zeros_like(delta)
+            au[:, 0, 0], ac[:, 0, 0] = Uj[:, 0], Cj[:, 0]
+            pw = delta
+            for j in range(1, K):
+                au += (Uj[:, j] / fact[j])[:, None, None] * pw
+                ac += (Cj[:, j] / fact[j])[:, None, None] * pw
+                pw = _mul2(pw, delta)
+            new = np.zeros_like(delta)
+            new[:, :, 1:] += lam * e2 * au[:, :, :-1]  # times z2
+            new[:, 1:, :] -= lam * e1 * ac[:, :-1, :]  # times z1
+            delta = _trunc(new)
+        eta = delta.copy()
+        eta[:, 0, 0] += eta0
+        ed = _exp2(-x * delta)  # e^{-x delta}
+        kind = self.tr.kind
+        if kind == "static":
+            num = (1.0 - self._rho0) * eta
+        elif kind == "remaining":  # (the waiting time only)
+            zed = np.zeros_like(ed)
+            zed[:, :, 1:] = e2 * ed[:, :, :-1]
+            num = (1.0 - self._rho0 - lam * x * self._sf) * eta - lam * self._sf * zed
+            num[:, 0, 0] += lam * self._sf
+        else:  # SJF
+            Tj = _sums(eta0, self._Xt, self._Wt, x, K)
+            tail = np.zeros_like(delta)
+            tail[:, 0, 0] = Tj[:, 0]
+            pw = delta
+            for j in range(1, K):
+                tail += (Tj[:, j] / fact[j])[:, None, None] * pw
+                pw = _mul2(pw, delta)
+            zt = np.zeros_like(tail)
+            zt[:, :, 1:] = e2 * tail[:, :, :-1]
+            num = (1.0 - self._rho) * eta - lam * zt
+            num[:, 0, 0] += lam * self._sf
+        num = _trunc(num) / s[:, None, None]
+        if not (self.waiting or kind == "nonpreemptive"):  # PSJF: e^{-x(eta - s)}
+            num = _mul2(num, ed) * e2
+        cols = [num[:, 0, 0]] + [num[:, j, k] for j, k in self._pairs]
+        return np.stack(cols, axis=1)
+
+
+def _trunc(a: np.ndarray) -> np.ndarray:
+    """A series in (z1, z2) with the terms of total degree >= K dropped."""
+    K = a.shape[-1]
+    j, k = np.meshgrid(np.arange(K), np.arange(K), indexing="ij")
+    return np.where(j + k < K, a, 0.0)
+
+
+__all__ = ["ClassKinks", "EdgeKinks", "applies", "class_split", "edge_jump", "KINK_ORDERS"]

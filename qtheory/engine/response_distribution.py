@@ -83,8 +83,8 @@ GRADE_SOAP = (1.3, 2.0, 1e-6)
 #: two rules agree to 3e-8 (measured at 8c: LAS, PSJF, SRPT on Pareto(2.5), Uniform(1, 3),
 #: bounded Pareto(1.1, 1, 1e6); 2e-7 at 5c)
 GRADE_NEAR = 8.0
-#: PSJF's and SRPT's class laws on continuous sizes: the terms of their kinks at multiples of x
-#: inverted apart (:mod:`qtheory.engine._class_kinks`)
+#: PSJF's, SRPT's and SJF's class laws (response and waiting time) on continuous sizes: the
+#: terms of their kinks at multiples of x inverted apart (:mod:`qtheory.engine._class_kinks`)
 CLASS_KINKS = True
 #: Euler terms for discrete size laws (kinks): n and m
 EULER_N_KINKS = 1600
@@ -1584,16 +1584,18 @@ def _build_size(model, pol, x, waiting: bool) -> ResponseTimeDistribution:
         label = f"{pol.name} on {model!r}, x={float(x):g}"
     tr = _SizeTransform(model, pol, xs, ws, waiting=waiting, unconditional=x is None)
     euler = _euler(model.size.is_discrete)
+    # one class of PSJF, SRPT or SJF on a continuous law: the terms of its kinks at kx apart
+    kinks = CLASS_KINKS and x is not None and not model.size.is_discrete and _class_kinks.applies(tr)
     if waiting:
-        return ResponseTimeDistribution(tr, "waiting time, " + label, _waiting_atom(tr), euler=euler)
+        atom = _waiting_atom(tr)
+        return ResponseTimeDistribution(tr, "waiting time, " + label, atom, euler=euler,
+                                        split=_class_kinks.class_split(tr, atom) if kinks else None)
     if tr.shifted:
         if model.size.is_discrete:
             atoms = _above(_unconditional_atoms(tr), float(x))
         else:
             atoms = _las_class_atoms(model, pol, float(x), _class_atom(tr))
-        split = None
-        if CLASS_KINKS and not model.size.is_discrete and _class_kinks.applies(tr):
-            split = _class_kinks.class_split(tr, _class_atom(tr))  # PSJF, SRPT: kinks at kx
+        split = _class_kinks.class_split(tr, _class_atom(tr)) if kinks else None
         return ResponseTimeDistribution(tr, label, _class_atom(tr), shift=float(x), euler=euler,
                                         atoms=atoms, split=split)
     if model.size.is_discrete:  # T >= X >= the least size

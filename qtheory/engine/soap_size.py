@@ -389,10 +389,12 @@ class SizeRank:
                           scale)
 
     # ---- old and new work of jobs of sizes x at a level ------------------------------------------
-    def level_terms(self, x: np.ndarray, lev: np.ndarray):
-        r"""For jobs of sizes ``x`` and rank levels ``lev`` (elementwise):
-        :math:`\min(x, c^{new}(\ell))`, the old work of the interval at age 0, and the sum of
-        the squares of all old intervals (``docs/soap_predictions.md``, section 4)."""
+    def level_intervals(self, x: np.ndarray, lev: np.ndarray):
+        r"""For jobs of sizes ``x`` at rank levels ``lev`` (elementwise): the new work
+        :math:`\min(x, c^{new}(\ell))` (it stops at the first age with rank :math:`\ge \ell`),
+        the length of the old interval that holds age 0 (0 if none) and the lengths of the other
+        components of :math:`\{a < x : r(x, a) \le \ell\}` (shape ``(n, m + 1)``, zeros where
+        there are fewer; ``docs/soap_predictions.md``, section 4)."""
         P = self.pieces(x)
         lev = np.asarray(lev, float).ravel()
         n, m = P.x.size, self.m
@@ -428,8 +430,8 @@ class SizeRank:
         cur_b = np.where(open0, 0.0, np.nan)
         cur_e = cur_b.copy()
         is0 = open0.copy()
-        s2 = np.zeros(n)
-        q0 = np.zeros(n)
+        l0 = np.zeros(n)
+        other = np.zeros((n, m + 1))
         for j in range(m):
             lv = P.live[:, j]
             d = P.dirn[:, j]
@@ -445,8 +447,8 @@ class SizeRank:
                 joins &= P.pv[:, j] <= lev
             close = ~joins & ~np.isnan(cur_b) & (has | lv)
             ln = np.where(close, cur_e - cur_b, 0.0)
-            s2 += ln * ln
-            q0 += np.where(close & is0, ln, 0.0)
+            l0 += np.where(close & is0, ln, 0.0)
+            other[:, j] = np.where(close & ~is0, ln, 0.0)
             is0 &= ~close
             cur_b = np.where(close, np.nan, cur_b)
             cur_e = np.where(close, np.nan, cur_e)
@@ -454,9 +456,17 @@ class SizeRank:
             cur_b = np.where(start, ib, cur_b)
             cur_e = np.where(has, ie, cur_e)
         ln = np.where(np.isnan(cur_b), 0.0, cur_e - cur_b)
-        s2 += ln * ln
-        q0 += np.where(is0, ln, 0.0)
-        return qn, q0, s2
+        l0 += np.where(is0, ln, 0.0)
+        other[:, m] = np.where(is0, 0.0, ln)
+        return qn, l0, other
+
+    def level_terms(self, x: np.ndarray, lev: np.ndarray):
+        r"""For jobs of sizes ``x`` and rank levels ``lev`` (elementwise):
+        :math:`\min(x, c^{new}(\ell))`, the old work of the interval at age 0, and the sum of
+        the squares of all old intervals (``docs/soap_predictions.md``, section 4;
+        :meth:`level_intervals`)."""
+        qn, q0, other = self.level_intervals(x, lev)
+        return qn, q0, q0 * q0 + np.sum(other * other, axis=1)
 
     # ---- the tagged job ---------------------------------------------------------------------------
     def tagged(self, x: np.ndarray):
