@@ -703,7 +703,7 @@ class LevelCalc:
         if t is None:
             from ._conditional_tables import LevelTables
 
-            t = self._tables = LevelTables(self)
+            t = self._tables = LevelTables(self, **_structure.table_options(self))
         return t
 
     def y1(self, l):
@@ -900,7 +900,9 @@ class OuterRule:
         # falling branch: Chebyshev-Lobatto panels, [0, xlo] linear in a (no mass there, the
         # rank still falls), then in log a on [xlo, a_p]
         ulo, up = np.log(cb.xlo), np.log(cb.ap)
-        fe = ulo[:, None] + (up - ulo)[:, None] * np.linspace(0, 1, nfall + 1)[None, :]
+        # (general structures: edges where the rank crosses the level functions' kinks)
+        fe = _structure.falling_edges(
+            ck, _structure.critical_levels(lc) if getattr(lc, "general", False) else (), nfall)
         hf = np.diff(fe, axis=1)
         uf = fe[:, :-1, None] + hf[:, :, None] * (_TN[None, None, :] + 1) / 2
         af = np.exp(uf)
@@ -943,7 +945,7 @@ class OuterRule:
         self.lev2 = ck.inv_h(x2)
         # the falling branch's cumulative weights at B1 (panel, weights)
         ub = np.log(np.clip(B1, cb.xlo[:, None], cb.ap[:, None]))
-        pj = np.clip(((ub - ulo[:, None]) / np.maximum(up - ulo, 1e-300)[:, None] * nfall).astype(int), 0, nfall - 1)
+        pj = np.clip(_rowsearch(fe, ub), 0, fe.shape[1] - 2)
         rows = np.arange(n)[:, None]
         f0, f1 = fe[rows, pj], fe[rows, pj + 1]
         tau = np.clip((2 * ub - f0 - f1) / (f1 - f0), -1, 1)
@@ -1156,6 +1158,7 @@ class ConditionalSOAP:
 
     def __init__(self, size, factor, res: Resolution = DEFAULT):
         self.lc = LevelCalc(size, factor, n_head=res.n_head, order=res.order, n_tip=res.n_tip)
+        res = _structure.resolution(self.lc, res)  # (general structures: finer settings)
         m1 = float(size.mean)
         m2 = float(size.tail_moment(2, np.array(0.0)))
         Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
