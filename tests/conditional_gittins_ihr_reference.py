@@ -167,7 +167,11 @@ def at_prediction(v):
     return ell, n, s2a + s2b, n + a1
 
 
-def mean(lams, ulo=-30.0, uhi=math.log(200.0)):
+#: the top of the outer integral over predictions (log y): above 200 their mass is below 1e-20
+U_TOP = math.log(200.0)
+
+
+def mean(lams, ulo=-30.0, uhi=U_TOP):
     r"""E[T] of ConditionalGittins at each arrival rate in ``lams`` (exponential predictions).
     The rank falls in the age, so the worst future rank at age a is r(y, a): with
     :math:`g(\ell) = 1/(1 - \lambda N(\ell))`, SOAP gives

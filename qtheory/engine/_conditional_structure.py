@@ -57,7 +57,7 @@ _SAMPLE = 16
 MONOTONE_NOISE = 1e-9
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _gl01(order: int):
     """Gauss-Legendre nodes and weights on [0, 1] (cached: read-only arrays)."""
     t, w = np.polynomial.legendre.leggauss(order)
@@ -190,7 +190,7 @@ def _chop(p):
     return [first] + [("plain", i, float(e[j]), float(e[j + 1]), "") for j in range(n)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fraction_rule(n: int, ratio: float, order: int):
     """Gauss-Legendre panels on [0, 1], ``n`` panels whose widths shrink by ``ratio`` from 1
     towards 0 (ratio > 1: the finest at 0): nodes and weights (cached: read-only arrays)."""

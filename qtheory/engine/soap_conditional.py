@@ -899,7 +899,6 @@ class OuterRule:
         self.r0 = r0
         # falling branch: Chebyshev-Lobatto panels, [0, xlo] linear in a (no mass there, the
         # rank still falls), then in log a on [xlo, a_p]
-        ulo, up = np.log(cb.xlo), np.log(cb.ap)
         # (general structures: edges where the rank crosses the level functions' kinks)
         fe = _structure.falling_edges(
             ck, _structure.critical_levels(lc) if getattr(lc, "general", False) else (), nfall)
