@@ -169,9 +169,30 @@ def at_prediction(v):
 
 #: the top of the outer integral over predictions (log y): above 200 their mass is below 1e-20
 U_TOP = math.log(200.0)
+#: its panels in u = log v: wide where the integrand is e^u times a constant to 1e-9
+U_EDGES = [-30.0, -22.0, -16.0, -12.0, -9.0, -7.0, -5.5, -4.5] + [x / 2 for x in range(-8, 10)] + [U_TOP]
 
 
-def mean(lams, ulo=-30.0, uhi=U_TOP):
+def _gk15():
+    """The 15-point Gauss-Kronrod rule on [-1, 1] and its embedded 7-point Gauss rule, from
+    numpy's Gauss-Legendre nodes (the Gauss part) and the Kronrod extension solved for
+    exactness to degree 22 (checked: both integrate x^k to rounding)."""
+    xg, wg = np.polynomial.legendre.leggauss(7)
+    # Kronrod nodes: the zeros of the Stieltjes polynomial; here by least squares on moments
+    # at the tabulated QUADPACK nodes (positive half)
+    xk = np.array([0.991455371120812639206854697526329, 0.864864423359769072789712788640926,
+                   0.586087235467691130294144845693013, 0.207784955007898467600689403773245])
+    x = np.sort(np.concatenate([xg, xk, -xk]))
+    V = np.vander(x, 23, increasing=True).T
+    mom = np.array([(1 - (-1) ** (k + 1)) / (k + 1) for k in range(23)])
+    w = np.linalg.lstsq(V, mom, rcond=None)[0]
+    wgf = np.zeros(15)
+    for xi, wi in zip(xg, wg):
+        wgf[np.argmin(np.abs(x - xi))] = wi
+    return x, w, wgf
+
+
+def mean(lams, workers: int = 1):
     r"""E[T] of ConditionalGittins at each arrival rate in ``lams`` (exponential predictions).
     The rank falls in the age, so the worst future rank at age a is r(y, a): with
     :math:`g(\ell) = 1/(1 - \lambda N(\ell))`, SOAP gives
@@ -182,29 +203,40 @@ def mean(lams, ulo=-30.0, uhi=U_TOP):
         E[T] = \frac{1}{1 - \rho} + \lambda \int_0^\infty f_Y(v)
                \frac{S_2(r(v, 0))/2 - r(v, 0) A(r(v, 0))}{(1 - \lambda N(r(v, 0)))^2} dv,
 
-    integrated in u = log v on [ulo, uhi] by ``quad_vec`` (all loads at once; below e^-30 the
-    integrand is below 1e-13 of the value, above 200 the predictions' mass is below 1e-20).
-    Returns (E[T] per load, quad_vec's error estimate)."""
+    integrated in u = log v by 15-point Gauss-Kronrod panels (:data:`U_EDGES`; below e^-30
+    the integrand is below 1e-13 of the value, above 200 the predictions' mass below 1e-20),
+    the level functions at each node by nested quadrature (``workers`` processes). Returns
+    (E[T] per load, the embedded 7-point Gauss rule's difference)."""
     lams = np.asarray(lams, float)
+    x, wk, wg = _gk15()
+    e = np.asarray(U_EDGES)
+    h = np.diff(e)[:, None] / 2
+    u = (e[:-1, None] + h * (x[None, :] + 1)).ravel()
+    if workers > 1:
+        import multiprocessing
 
-    def fy(v):
-        return _q(lambda x: k(x, v), 0.0, y=v)
+        with multiprocessing.Pool(workers) as pool:
+            vals = pool.map(_node, u.tolist())
+    else:
+        vals = [_node(v) for v in u.tolist()]
+    V = np.array(vals)  # (nodes, 4): v f_Y(v), l, N, S2 - 2 l A
+    F = V[:, 0:1] * (V[:, 3:4] / 2) / (1 - lams[None, :] * V[:, 2:3]) ** 2
+    K = ((h * wk[None, :]).ravel()[:, None] * F).sum(0)
+    G = ((h * wg[None, :]).ravel()[:, None] * F).sum(0)
+    return 1 / (1 - lams) + lams * K, lams * np.abs(K - G)
 
-    def g(u):
-        v = math.exp(u)
-        ell, n, s2, a = at_prediction(v)
-        return v * fy(v) * (s2 / 2 - ell * a) / (1 - lams * n) ** 2
 
-    pts = [u for u in range(-20, 6) if ulo < u < uhi]
-    tot, err = integrate.quad_vec(g, ulo, uhi, epsabs=0, epsrel=1e-10, norm="max", limit=200,
-                                  points=pts)
-    return 1 / (1 - lams) + lams * tot, lams * err
+def _node(u):
+    v = math.exp(u)
+    ell, n, s2, a = at_prediction(v)
+    return v * _q(lambda x: k(x, v), 0.0, y=v), ell, n, s2 - 2 * ell * a
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args and args[0] == "mean":
-        print(mean([float(v) for v in args[1:]]))
+        m, err = mean([float(v) for v in args[2:]], workers=int(args[1]))
+        print("E[T]", [repr(float(v)) for v in m], "|K15 - G7| relative", (err / m).tolist())
         sys.exit(0)
     if args and args[0] == "uniform":
         UNIFORM = (float(args[1]), float(args[2]))
