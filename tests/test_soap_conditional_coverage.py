@@ -176,9 +176,10 @@ BOUNDED_LEVELS = {
 @pytest.mark.parametrize("pred", [qt.BoundedMultiplicative(0.5, 2.0), qt.UniformPrediction(0.5)], ids=repr)
 def test_bounded_factor_levels_match_an_independent_quadrature(pred):
     """Weibull(2) sizes with a uniform factor (X | y log-concave on [y / z_hi, y / z_lo], its
-    hazard climbing to infinity at the top end): N(l) within 1e-12 and S2(l) within 1e-8
-    relative of nested scipy quadrature (measured 1.5e-14 and 2.9e-9). The old intervals'
-    integrand has a square-root kink in y where B_y(l) passes the support's start (the rank
+    hazard climbing to infinity at the top end): N(l) within 1e-12 and S2(l) within 1e-10
+    relative of nested scipy quadrature (measured 1.5e-14 and 3.6e-12; with the old
+    intervals' pieces of 3 units of log y, as on unbounded factors, S2 was 2.9e-9 off). The
+    old intervals' integrand has a kink in y where B_y(l) passes the support's start (the rank
     there crosses l): rules blind to it converged to S2 7e-4 off at l = 0.355."""
     fac = pred.joint(WEIBULL).factor
     # (the route itself still declines: the level interpolants in l did not converge)
@@ -189,7 +190,7 @@ def test_bounded_factor_levels_match_an_independent_quadrature(pred):
     N, S2 = sc.level_values(lc, np.array([p[0] for p in ref]), exact=True)
     for (ell, n_ref, s_ref), n, s in zip(ref, N, S2):
         assert abs(n / n_ref - 1) < 1e-12, (ell, n, n_ref)
-        assert abs(s / s_ref - 1) < 1e-8, (ell, s, s_ref)
+        assert abs(s / s_ref - 1) < 1e-10, (ell, s, s_ref)
 
 
 def test_bounded_factor_density_at_the_support_ends():
