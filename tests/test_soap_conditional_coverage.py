@@ -7,7 +7,9 @@ References, each written separately from the code under test:
   quadrature (``tests/conditional_gittins_ihr_reference.py``: the conditional laws are
   log-concave, the rank is the mean residual life); the numbers below are its printed output;
 * the union-of-intervals rules against the measure of the level sets of known functions;
-* E[T]: below SPRPT, PSPJF and SPJF, and the simulator (slow: ``QTHEORY_FULL=1``).
+* E[T] of Weibull(2) sizes with exponential predictions: the same reference's own outer
+  integral (by parts, over the predictions), below SPRPT, PSPJF and SPJF, and the simulator
+  (slow: ``QTHEORY_FULL=1``).
 """
 
 from __future__ import annotations
@@ -174,9 +176,10 @@ BOUNDED_LEVELS = {
 @pytest.mark.parametrize("pred", [qt.BoundedMultiplicative(0.5, 2.0), qt.UniformPrediction(0.5)], ids=repr)
 def test_bounded_factor_levels_match_an_independent_quadrature(pred):
     """Weibull(2) sizes with a uniform factor (X | y log-concave on [y / z_hi, y / z_lo], its
-    hazard climbing to infinity at the top end): N(l) within 1e-12 and S2(l) within 1e-8
-    relative of nested scipy quadrature (measured 1.5e-14 and 2.9e-9). The old intervals'
-    integrand has a square-root kink in y where B_y(l) passes the support's start (the rank
+    hazard climbing to infinity at the top end): N(l) within 1e-12 and S2(l) within 1e-10
+    relative of nested scipy quadrature (measured 1.5e-14 and 3.6e-12; with the old
+    intervals' pieces of 3 units of log y, as on unbounded factors, S2 was 2.9e-9 off). The
+    old intervals' integrand has a kink in y where B_y(l) passes the support's start (the rank
     there crosses l): rules blind to it converged to S2 7e-4 off at l = 0.355."""
     fac = pred.joint(WEIBULL).factor
     # (the route itself still declines: the level interpolants in l did not converge)
@@ -187,7 +190,7 @@ def test_bounded_factor_levels_match_an_independent_quadrature(pred):
     N, S2 = sc.level_values(lc, np.array([p[0] for p in ref]), exact=True)
     for (ell, n_ref, s_ref), n, s in zip(ref, N, S2):
         assert abs(n / n_ref - 1) < 1e-12, (ell, n, n_ref)
-        assert abs(s / s_ref - 1) < 1e-8, (ell, s, s_ref)
+        assert abs(s / s_ref - 1) < 1e-10, (ell, s, s_ref)
 
 
 def test_bounded_factor_density_at_the_support_ends():
@@ -213,8 +216,14 @@ def test_exponential_sizes_with_a_uniform_factor_decline():
         sc.CondBatch(EXP, fac, np.array([0.3, 1.0]))
 
 
-# ---- E[T]: orderings and the simulator (slow: builds the level functions on the laws) ---------------
+# ---- E[T]: the independent reference, orderings and the simulator -------------------------------
 CASES = {"weibull-exp": qt.ExponentialPrediction()}
+
+#: E[T] of ConditionalGittins on Weibull(2) sizes with exponential predictions at loads 0.5 /
+#: 0.8 / 0.95, from ``python tests/conditional_gittins_ihr_reference.py mean 0.5 0.8 0.95``
+#: (its own level functions by nested quadrature, E[T] by parts as one integral over
+#: predictions; its embedded Gauss rule's difference below 1.5e-12 relative; 6 min of CPU)
+IHR_MEANS = [1.5625339171193156, 3.020334148482422, 9.213196716901928]
 
 
 @pytest.fixture(scope="module")
@@ -226,15 +235,56 @@ def means():
     return out
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not FULL, reason="about a minute of CPU (the level functions on the laws): QTHEORY_FULL=1")
+def test_weibull_tables_follow_the_laws(weibull_levels):
+    """On Weibull(2) / exponential predictions the tables agree with the conditional laws built
+    at the y-rules' nodes within the route's tolerance (TABLE_TOL, 1e-8; measured 1.7e-11
+    at these levels, where the old intervals reach down to B_y(l) ~ y), so the route does not
+    rebuild the level functions on the laws (80 s of CPU): the old intervals' coordinate q is
+    graded towards 1 (the default panels missed by 6.8e-7 at l = 0.5)."""
+    L = np.array([0.42489, 0.5, 0.6, 0.65184])
+    Nx, Sx = sc.level_values(weibull_levels, L, exact=True, compiled=True)
+    Nt, St = sc.level_values(weibull_levels, L)
+    m2 = float(WEIBULL.tail_moment(2, np.array(0.0)))
+    assert np.all(np.abs(St - Sx) <= sc.TABLE_TOL * np.maximum(Sx, 1e-3 * m2)), (St - Sx) / Sx
+    assert np.all(np.abs(Nt - Nx) <= sc.TABLE_TOL * np.maximum(Nx, 1e-3)), Nt - Nx
+
+
+def test_falling_edges_at_the_kinks(weibull_levels):
+    """The outer rule's falling branch has an edge at each age where the rank crosses a
+    critical level (N(l) ~ delta / log(1/delta) above 2/pi on Weibull(2) / exponential
+    predictions): the rank at those edges is the level, to 1e-12 relative."""
+    lc = weibull_levels
+    cb = sc.CondBatch(WEIBULL, WFACTOR, np.exp(np.array([-6.0, -2.0, 0.0, 1.5])), 40, lc.xr)
+    ck = sc.Compiled(cb)
+    crit = st.critical_levels(lc)
+    assert np.any(np.abs(crit / (2 / math.pi) - 1) < 1e-9), crit
+    fe = st.falling_edges(ck, crit, 4)
+    r = ck.rank_falling(np.exp(fe[:, 1:-1]))
+    hit = np.abs(r[..., None] / crit[None, None, :] - 1).min(axis=2) < 1e-12
+    assert np.all(hit.sum(axis=1) >= 1), r  # every row: 2/pi is inside (m(y), r(y, 0))
+    assert np.all(np.diff(fe, axis=1) > 0)
+
+
+def test_mean_against_the_independent_reference(means):
+    """E[T] on Weibull(2) / exponential predictions at loads 0.5 / 0.8 / 0.95 against the
+    independent reference (its own level functions and outer integral, by parts): the true
+    error below the route's estimate, and the estimate below 1e-8 relative (measured: errors
+    1.3e-10 / 5.8e-11 / 1.0e-11, estimates 2.7e-9 / 2.3e-9 / 3.4e-9). The outer rule's x-rules without an edge
+    where the rank crosses 2/pi were 2e-6 off, its estimate 7e-6."""
+    m, e = means["weibull-exp"]
+    cs = sc._tables(qt.MG1(0.8, WEIBULL, prediction=qt.ExponentialPrediction()))
+    assert not cs.exact_levels and cs.table_error <= sc.TABLE_TOL, cs.table_error
+    for v, ev, ref in zip(m, e, IHR_MEANS):
+        assert abs(v - ref) <= ev, (v, ref, ev)
+        assert ev <= 1e-8 * ref, ev / ref
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_mean_below_the_prediction_policies(name, means):
     """ConditionalGittins is optimal among the policies that see the prediction and the age: its
-    E[T] (estimate below 1e-6 relative) is below SPRPT, PSPJF and SPJF (closed forms) at loads
-    0.5 / 0.8 / 0.95, by more than the estimate."""
+    E[T] is below SPRPT, PSPJF and SPJF (closed forms) at loads 0.5 / 0.8 / 0.95, by more
+    than the estimate."""
     m, e = means[name]
-    assert np.all(e < 1e-6 * m), e / m
     for lam, v, ev in zip((0.5, 0.8, 0.95), m, e):
         q = qt.MG1(lam, WEIBULL, prediction=CASES[name])
         for pol in ("sprpt", "pspjf", "spjf"):
@@ -242,7 +292,7 @@ def test_mean_below_the_prediction_policies(name, means):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FULL, reason="about a minute of CPU (the level functions on the laws): QTHEORY_FULL=1")
+@pytest.mark.skipif(not FULL, reason="16 x 160,000 simulated jobs: QTHEORY_FULL=1")
 @pytest.mark.parametrize("name", list(CASES))
 def test_mean_against_the_simulator(name, means):
     """E[T] at load 0.8 within the simulator's interval at the policy's level (16 replications;

@@ -38,13 +38,37 @@ rule from both sides. Where the support's top end carries density the hazard cli
 infinity there and the minimal rank falls to rounding noise: it is held at least
 :data:`M_FLOOR` E[X] (:func:`clamped_minimal_rank`).
 
+**The tables and the outer rule** on these structures (:func:`table_options`,
+:func:`resolution`, :func:`falling_edges`). On Weibull(2) sizes with exponential predictions
+the conditional law turns on at :math:`x \sim y` (the factor :math:`e^{-y/x}`), so the old
+intervals' integrand has a feature where :math:`B_y(\ell) \sim y`, i.e. where the tables'
+coordinate :math:`q` is within about :math:`y` of 1: its panels are halved nine times towards 1
+(:data:`OLD2_W_GRADED`; the default ones missed the laws by 6.8e-7, so the level functions
+were rebuilt on the laws: 80 s of CPU). :math:`N(\ell)` grows like
+:math:`\delta / \log(1/\delta)` above :math:`\ell = \inf_y r(y, 0) = 2/\pi`
+(:math:`r(y, 0) - 2/\pi \sim y \log(1/y)`), a kink of the residence's integrand in the age
+wherever :math:`r(y, a)` crosses :math:`2/\pi`: the outer rule's falling branch takes an edge
+at each age where the rank crosses a critical level (without: its x-rules 2e-6 off, converging
+like a power of the panels, the estimate 7e-6). Its y-panels are 0.75 wide (at 1.5 the embedded
+Gauss rule's difference, the estimate, was 7.2e-7 at load 0.95 though the Kronrod rule was
+within 1e-12), and the level interpolants' tolerance 1e-11.
+
 Measured (``tests/test_soap_conditional_coverage.py``, against
 ``tests/conditional_gittins_ihr_reference.py``, nested scipy quadrature): Weibull(2) sizes with
-exponential predictions, :math:`N` and :math:`S_2` on the laws at the nodes within 7e-15; with
-factors uniform on [0.5, 2] and [0.5, 1.5], :math:`N` within 1.5e-14 and :math:`S_2` within
-2.9e-9.
+exponential predictions, :math:`N` and :math:`S_2` on the laws at the nodes within 7e-15, the
+tables within 1.4e-9 of the laws (relative, floored at 1e-3 of the moments); E[T] at loads
+0.5 / 0.8 / 0.95 = 1.56253392 / 3.02033415 / 9.21319672, within 1.3e-10 / 5.8e-11 / 1.0e-11
+of the reference's (its own level functions and outer integral, by parts), estimates 2.7e-9 /
+2.3e-9 / 3.4e-9; 2.4 s of CPU cold for a load on a loaded machine (80 s before: the tables
+missed and the level functions were rebuilt on the laws; the value was then 1.9e-6 off, its
+estimate 7.1e-6). With factors uniform on [0.5, 2] and [0.5, 1.5], :math:`N` within 1.5e-14
+and :math:`S_2` within 2.9e-9 (the old intervals' pieces of :data:`CHOP` = 3 units of log y
+are that coarse there: the same rules twice as fine agree with the reference to 1e-11, pieces
+of 1 unit to 1e-15 at nine levels).
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -55,9 +79,13 @@ _SAMPLE = 16
 MONOTONE_NOISE = 1e-9
 
 
+@functools.cache
 def _gl01(order: int):
+    """Gauss-Legendre nodes and weights on [0, 1] (cached: read-only arrays)."""
     t, w = np.polynomial.legendre.leggauss(order)
-    return (t + 1.0) / 2.0, w / 2.0
+    t, w = (t + 1.0) / 2.0, w / 2.0
+    t.flags.writeable = w.flags.writeable = False
+    return t, w
 
 
 def monotone(lc) -> bool:
@@ -145,7 +173,7 @@ def segments(lc, L: np.ndarray):
                     olds.extend(_split(i, a, bb, ka in "ms", kb in "ms", "tip"))
                 else:
                     for p in _split(i, a, bb, ka == "r", kb == "r", "log"):
-                        olds.extend(_chop(p))
+                        olds.extend(_chop(p, CHOP if lrs is None else CHOP_BOUNDED))
             j = k + 1
     return heads, olds
 
@@ -168,31 +196,38 @@ def _split(i: int, a: float, b: float, sa: bool, sb: bool, kind: str):
 #: Gauss-Legendre panel of twice the order each (over the 38 units of log y of Weibull(2) /
 #: exponential predictions below 2/pi, 8 graded panels were 1.7e-2 off in S2)
 CHOP = 3.0
+#: :data:`CHOP` for bounded factors: with Weibull(2) sizes and a factor uniform on [0.5, 2] the
+#: old intervals' integrand varies on a scale of half a unit of log y where X | y's support
+#: meets the size law's bulk: pieces of 3 units were 5.1e-9 off (S2 at l = 0.5) rules four
+#: times as fine, pieces of 1 unit 7e-16
+CHOP_BOUNDED = 1.0
 
 
-def _chop(p):
-    """Cut a 'log' piece longer than :data:`CHOP` (see there)."""
+def _chop(p, chop: float = CHOP):
+    """Cut a 'log' piece longer than ``chop`` (see :data:`CHOP`)."""
     kind, i, a, b, end = p
-    if b - a <= CHOP:
+    if b - a <= chop:
         return [p]
     if end == "a":
-        first, rest = (kind, i, a, a + CHOP, "a"), (a + CHOP, b)
+        first, rest = (kind, i, a, a + chop, "a"), (a + chop, b)
     else:
-        first, rest = (kind, i, b - CHOP, b, "b"), (a, b - CHOP)
-    n = int(np.ceil((rest[1] - rest[0]) / CHOP))
+        first, rest = (kind, i, b - chop, b, "b"), (a, b - chop)
+    n = int(np.ceil((rest[1] - rest[0]) / chop))
     e = np.linspace(rest[0], rest[1], n + 1)
     return [first] + [("plain", i, float(e[j]), float(e[j + 1]), "") for j in range(n)]
 
 
+@functools.cache
 def _fraction_rule(n: int, ratio: float, order: int):
     """Gauss-Legendre panels on [0, 1], ``n`` panels whose widths shrink by ``ratio`` from 1
-    towards 0 (ratio > 1: the finest at 0): nodes and weights."""
+    towards 0 (ratio > 1: the finest at 0): nodes and weights (cached: read-only arrays)."""
     t, w = _gl01(order)
     rel = float(ratio) ** np.arange(n)  # panel widths from 0 up: ratio < 1 shrinks them
     rel = rel / rel.sum()
     pe = np.concatenate([[0.0], np.cumsum(rel)])[:-1]
     x = (pe[:, None] + rel[:, None] * t[None, :]).ravel()
     wx = (rel[:, None] * w[None, :]).ravel()
+    x.flags.writeable = wx.flags.writeable = False
     return x, wx
 
 
@@ -255,7 +290,11 @@ def critical_levels(lc) -> np.ndarray:
     """The levels where the level sets change their number of intervals: the values of
     r(y, 0) and m(y) at the ends of the prediction range and at their interior local extremes
     (golden-section search on the interpolants; changes below :data:`MONOTONE_NOISE` count as
-    flat). The level functions have kinks there: their interpolants take them as panel edges."""
+    flat). The level functions have kinks there: their interpolants take them as panel edges.
+    Computed once per ``lc``."""
+    hit = lc.__dict__.get("_critical_levels")
+    if hit is not None:
+        return hit
     out = []
     g_ = (np.sqrt(5.0) - 1.0) / 2.0
     lrs = getattr(lc, "lrs", None)
@@ -265,24 +304,24 @@ def critical_levels(lc) -> np.ndarray:
         d = np.diff(v)
         sgn = np.where(d > MONOTONE_NOISE, 1, np.where(d < -MONOTONE_NOISE, -1, 0))
         nz = np.nonzero(sgn)[0]
-        for j0, j1 in zip(nz[:-1], nz[1:]):
-            if sgn[j0] == sgn[j1]:
-                continue
-            # an extreme between g[j0] and g[j1 + 1]: golden section (maximum where rising first)
-            s = float(sgn[j0])
-            a, b = g[j0], g[j1 + 1]
-            for _ in range(80):
-                c1, c2 = b - g_ * (b - a), a + g_ * (b - a)
-                if s * P(np.array([c1]))[0] >= s * P(np.array([c2]))[0]:
-                    b = c2
-                else:
-                    a = c1
-            out.append(float(P(np.array([0.5 * (a + b)]))[0]))
+        turn = sgn[nz[:-1]] != sgn[nz[1:]]
+        if not turn.any():
+            continue
+        # an extreme between g[j0] and g[j1 + 1] at each turn: golden section, all at once
+        # (a maximum where rising first)
+        s = sgn[nz[:-1]][turn].astype(float)
+        a, b = g[nz[:-1]][turn], g[nz[1:] + 1][turn]
+        for _ in range(80):
+            c1, c2 = b - g_ * (b - a), a + g_ * (b - a)
+            left = s * P(c1) >= s * P(c2)
+            a, b = np.where(left, a, c1), np.where(left, c2, b)
+        out.extend(P(0.5 * (a + b)).tolist())
     v = np.unique(np.array(out))
     # extremes closer than 1e-6 (in log) are one (the minimal rank's interpolant is accurate to
     # about 1e-9: where it is flat its rounding makes extremes of no consequence)
     keep = np.concatenate([[True], np.diff(v) > 1e-6])
-    return np.exp(v[keep])
+    lc._critical_levels = np.exp(v[keep])
+    return lc._critical_levels
 
 
 #: panels of the level interpolants narrower than this (in log l) are the ones that close in on
@@ -374,3 +413,78 @@ def start_rank(lc, panels_n: int):
     P, _ = adaptive_cheb(f, e, np.full(e.size - 1, np.nan), tol=1e-9, min_width=1e-2,
                          max_panels=2000)
     return P
+
+
+# ---- the outer rule's falling branch: edges at the kinks of the level functions ----------------
+def falling_edges(ck, levels, nfall: int) -> np.ndarray:
+    r"""Panel edges in :math:`\log a` of the outer rule's falling branch :math:`[x_{lo}, a_p]`
+    of each row of the compiled batch ``ck``: ``nfall`` equal panels, plus an edge at each age
+    where the rank :math:`r(y, a)` crosses one of ``levels`` (there :math:`N(r(y, a))` and
+    :math:`S_2(r(y, a))` have the level functions' kinks: on Weibull(2) sizes with exponential
+    predictions :math:`N(\ell) \sim \delta / \log(1/\delta)` above
+    :math:`\ell = \inf_y r(y, 0) = 2/\pi`, and the residence's integrand with it). Rows with
+    fewer crossings have their widest panels halved until every row has as many panels."""
+    cb = ck.cb
+    n = cb.y.size
+    ulo, up = np.log(cb.xlo), np.log(cb.ap)
+    base = ulo[:, None] + (up - ulo)[:, None] * np.linspace(0.0, 1.0, nfall + 1)[None, :]
+    levels = np.asarray(levels, float)
+    if levels.size == 0:
+        return base
+    L = np.broadcast_to(levels[None, :], (n, levels.size))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        B = ck.b_old(L, ck.c_new(L))
+        uB = np.log(np.where(np.isfinite(B) & (B > 0), B, np.nan))
+    rows = []
+    for i in range(n):
+        span = up[i] - ulo[i]
+        cut = uB[i][np.isfinite(uB[i]) & (uB[i] > ulo[i] + 1e-9 * span) & (uB[i] < up[i] - 1e-9 * span)]
+        rows.append(np.unique(np.concatenate([base[i], cut])))
+    width = max(r.size for r in rows)
+    out = np.empty((n, width))
+    for i, e in enumerate(rows):
+        while e.size < width:  # halve the widest panel
+            j = int(np.argmax(np.diff(e)))
+            e = np.insert(e, j + 1, 0.5 * (e[j] + e[j + 1]))
+        out[i] = e
+    return out
+
+
+# ---- settings of the general structures ---------------------------------------------------------
+#: the tables' coordinate q of the old intervals [B, inf) above the top rank
+#: (:mod:`qtheory.engine._conditional_tables`), its panels halved nine times towards q = 1
+#: (l next to r(y, 0), B_y(l) next to 0): on Weibull(2) sizes with exponential predictions the
+#: conditional law turns on at x ~ y (the factor e^{-y/x}), so the integrand has a feature where
+#: B_y(l) ~ y, i.e. 1 - q ~ y, that moves towards q = 1 with y; the default panels (none finer
+#: than 1/4 there) missed the laws by 6.8e-7 (S2 at l = 0.5), these by 1.7e-11
+OLD2_W_GRADED = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1),
+                                1.0 - 2.0 ** -np.arange(2, 11), [1.0]])
+
+
+def table_options(lc) -> dict:
+    """Keyword arguments of :class:`~qtheory.engine._conditional_tables.LevelTables` for
+    ``lc``: the graded q-panels :data:`OLD2_W_GRADED` on the general structures."""
+    return {"old2_w": OLD2_W_GRADED} if getattr(lc, "general", False) else {}
+
+
+#: outer y-panels (log y) of the general structures: on Weibull(2) / exponential predictions
+#: at width 1.5 the embedded Gauss rule's difference was 7.2e-7 at load 0.95 and 2.6e-6 at 0.99
+#: (the Kronrod rule's true error 1e-12: the per-prediction mean climbs steeply where
+#: N(r(y, 0)) approaches 1), at 0.75 below 7.6e-9 at every load to 0.99 (0.26 s more)
+GENERAL_YWIDTH = 0.75
+#: tolerance of the level interpolants of the general structures: their kept tail (ten times
+#: which enters the level functions' error) was 7.3e-11 at the default 1e-10, and the level
+#: part of the estimate 2.5e-8 at load 0.95
+GENERAL_LEVEL_TOL = 1e-11
+
+
+def resolution(lc, res):
+    """The route's resolution ``res`` with the finer outer y-panels and level tolerance of the
+    general structures (:data:`GENERAL_YWIDTH`, :data:`GENERAL_LEVEL_TOL`) where ``lc`` has
+    one; ``res`` otherwise."""
+    if not getattr(lc, "general", False):
+        return res
+    import dataclasses
+
+    return dataclasses.replace(res, ywidth=min(res.ywidth, GENERAL_YWIDTH),
+                               level_tol=min(res.level_tol, GENERAL_LEVEL_TOL))

@@ -129,7 +129,7 @@ class LevelTables:
     gave the same errors, with u_c located to 1e-12; the two edges from ``lc``), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
 
-    def __init__(self, lc, ywidth: float = 1.5, levels: int = 4):
+    def __init__(self, lc, ywidth: float = 1.5, levels: int = 4, old2_w: np.ndarray = OLD2_W):
         from . import _conditional_kernels as K
         from .soap_conditional import CondBatch
 
@@ -197,7 +197,7 @@ class LevelTables:
         # below the top rank (up to u_s: beyond, the minimal rank is the top rank), and the
         # intervals [B, inf) above it (from u_c)
         self.O1 = sub_table(ulo, uhi if us is None else us, OLD1_W, lambda qt, s: qt * s)
-        self.O2 = sub_table(uc, uhi, OLD2_W, lambda qt, s: qt + (1.0 - qt) * s)
+        self.O2 = sub_table(uc, uhi, old2_w, lambda qt, s: qt + (1.0 - qt) * s)
         # ---- the head: rows up to u_c ----
         self.head = uc > ulo
         if self.head:

@@ -809,7 +809,7 @@ class LevelCalc:
         if t is None:
             from ._conditional_tables import LevelTables
 
-            t = self._tables = LevelTables(self)
+            t = self._tables = LevelTables(self, **_structure.table_options(self))
         return t
 
     def y1(self, l):
@@ -1005,8 +1005,9 @@ class OuterRule:
         self.r0 = r0
         # falling branch: Chebyshev-Lobatto panels, [0, xlo] linear in a (no mass there, the
         # rank still falls), then in log a on [xlo, a_p]
-        ulo, up = np.log(cb.xlo), np.log(cb.ap)
-        fe = ulo[:, None] + (up - ulo)[:, None] * np.linspace(0, 1, nfall + 1)[None, :]
+        # (general structures: edges where the rank crosses the level functions' kinks)
+        fe = _structure.falling_edges(
+            ck, _structure.critical_levels(lc) if getattr(lc, "general", False) else (), nfall)
         hf = np.diff(fe, axis=1)
         uf = fe[:, :-1, None] + hf[:, :, None] * (_TN[None, None, :] + 1) / 2
         af = np.exp(uf)
@@ -1049,7 +1050,7 @@ class OuterRule:
         self.lev2 = ck.inv_h(x2)
         # the falling branch's cumulative weights at B1 (panel, weights)
         ub = np.log(np.clip(B1, cb.xlo[:, None], cb.ap[:, None]))
-        pj = np.clip(((ub - ulo[:, None]) / np.maximum(up - ulo, 1e-300)[:, None] * nfall).astype(int), 0, nfall - 1)
+        pj = np.clip(_rowsearch(fe, ub), 0, fe.shape[1] - 2)
         rows = np.arange(n)[:, None]
         f0, f1 = fe[rows, pj], fe[rows, pj + 1]
         tau = np.clip((2 * ub - f0 - f1) / (f1 - f0), -1, 1)
@@ -1275,6 +1276,7 @@ class ConditionalSOAP:
             raise FloatingPointError("E[X^2] is infinite: the conditional route needs a finite "
                                      "second moment of the size law")
         self.lc = LevelCalc(size, factor, n_head=res.n_head, order=res.order, n_tip=res.n_tip)
+        res = _structure.resolution(self.lc, res)  # (general structures: finer settings)
         Ni, Si, self.interp_tail = level_interpolants(self.lc, tol=res.level_tol,
                                                       width=res.level_width)
         # the tables against the conditional laws built at the y-rules' nodes, at nine levels
