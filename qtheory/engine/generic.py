@@ -16,7 +16,10 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   relative at worst (loads 0.5-0.99); Gittins = FB on Weibull(0.5) and a hyperexponential, =
   FCFS on Exponential, Weibull(2) and Uniform laws, to 1.4e-12 at worst; FB and FCFS against
   their closed forms to about 1e-14; a V-shaped user rank :math:`|a - c|` against its formula
-  to 2e-15. The error estimate (``evaluate(...).error``: two quadrature
+  to 2e-15; Gittins on BoundedPareto(1.1, L, 1e6 L) scale-invariant to 1.3e-12 for L from
+  3.3e-7 to 1e9 (``tests/test_soap_exact.py``; an edge a few ulps off the lower end left its
+  square-root singularity to a plain panel: 1.1e-6 off at the mean-1 scale before). The error
+  estimate (``evaluate(...).error``: two quadrature
   resolutions plus the rank interpolant's tail) was above the true error in every case.
 * **Prediction ranks y - a and |y - a| on a multiplicative prediction law** (SRPT-Bounce,
   SPRPT forced through the generic route; a continuous size law without atoms and
@@ -62,11 +65,16 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   functions with the predictions where the structure changes as integration ends, their
   integrands from per-prediction tables, the roots compiled). Measured (Exp/Exp,
   ``tests/test_soap_conditional.py``): rank against an mpmath index 3e-16, level functions
-  against nested scipy quadrature 1e-10; E[T] 3.05256546 +- 1.4e-7 (relative) at load 0.8
-  (the discretised route: 3.05331 with an estimate of 1.8e-4, 4x below its error). Cost, cold,
-  on a loaded machine (``benchmarks/bench_generic.py --conditional``): 4.1 s CPU for one load,
-  5.2 s for a 50-load sweep, against 10.6 s and 24.2 s for the discretised route and 15.5 s
-  for the route before its tables (same run).
+  against nested scipy quadrature 1e-10; E[T] 3.052565463 +- 5.4e-9 (relative) at load 0.8
+  (the discretised route: 3.05331 with an estimate of 1.8e-4, 4x below its error). Increasing
+  hazards (Weibull(2) sizes, exponential predictions; the level sets unions of intervals,
+  :mod:`qtheory.engine._conditional_structure`): E[T] against an independent evaluation
+  (``tests/conditional_gittins_ihr_reference.py``: nested quadrature, one integral over the
+  predictions) 1.3e-10 / 5.8e-11 / 1.0e-11 at loads 0.5 / 0.8 / 0.95, estimates <= 3.4e-9.
+  Cost, cold (fresh process, numba cache written), on a loaded machine
+  (``benchmarks/bench_generic.py --conditional``): Exp/Exp 0.97-0.99 s CPU for one load,
+  0.96-1.02 s for a 50-load sweep, against 9.4 s and 20.5 s for the discretised route (same
+  run); Weibull(2)/Exp about 2 s; the first numba compile adds 7-10 s.
 * **One-bit advice on a continuous size law** (:class:`~qtheory.laws.predictions.OneBit`;
   ConditionalGittins, PSPJF, a ``Rank`` with ``descriptor="prediction"``; size laws
   :mod:`~qtheory.engine.soap_exact` supports): :mod:`qtheory.engine.soap_classes`, one blind
@@ -74,10 +82,15 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   Measured (``tests/test_soap_onebit.py``, load 0.8): an uninformative bit gives Gittins to
   2e-16 (LogNormal(1), Pareto(2.5), Weibull(0.5); the discretised route was 1.07% and 1.67% off
   the first two, with estimates below the error on LogNormal(1)); a perfect bit against a
-  separate mpmath evaluation 1.4e-16; PSPJF against its closed form 2e-16. ConditionalGittins
-  with an informative bit on Pareto(2.5), Weibull(0.5) and Exp sizes still takes the
-  discretisation (the index next to the threshold, and flat ranks after its jump). Cost
-  0.56-2.1 s cold per law (loaded machine), 0.02-0.04 s for 50 more loads.
+  separate mpmath evaluation 1.4e-16; PSPJF against its closed form 2e-16; an informative bit
+  (``OneBit(1, 0.1, 0.2)``) on Pareto(2.5) against a separate mpmath two-class formula
+  (``tests/onebit_mp_reference.py``) 3e-16, estimate 6.5e-12 (the index is minimised per
+  segment of stopping ages between the class law's breakpoints: a single grid missed the
+  minimum beyond the threshold, 0.2% off over a range of ages), on Weibull(0.5) estimate
+  8.9e-10 (no independent E[T]; below PSPJF, SPJF and Gittins). ConditionalGittins with an
+  informative bit on Exp sizes still takes the discretisation (both class ranks are 1 beyond
+  the threshold: ties on flat pieces). Cost 0.9-4.6 s cold per law (loaded machine),
+  0.02-0.04 s for 50 more loads.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
