@@ -223,6 +223,14 @@ def test_informative_bit_on_exponential_against_the_closed_form():
         assert r.mean[0] + r.error[0] < float(q.mean_response_time(other)), other
 
 
+def test_flat_from_is_checked():
+    """A flat tail of the rank needs an age > 0 and a finite value; the error names it."""
+    law = StepReweighted(EXP, 1.0, 0.9, 0.2)
+    for bad in ((0.0, 1.0), (1.0, float("nan"))):
+        with pytest.raises(ValueError, match="flat_from"):
+            soap_exact.BlindRank(law, lambda a: np.ones(np.shape(a)), flat_from=bad)
+
+
 def test_uninformative_bit_on_exponential_is_fcfs():
     """OneBit(1, 0.3, 0.7) on Exp(1): both class laws are Exp(1), whose Gittins rank is 1 at
     every age (flat from T on exactly, to rounding below): ConditionalGittins is Gittins and
