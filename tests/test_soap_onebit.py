@@ -6,7 +6,8 @@ References: Gittins on the size law (:mod:`qtheory.engine.soap_exact`, itself 1e
 mpmath) for an uninformative bit; an independent mpmath evaluation of the two-class formula
 (``tests/onebit_mp_reference.py``: its own class laws, Gittins index and SOAP integrals) for a
 perfect bit, and for an informative bit on Pareto sizes (with its own Gittins index of the class
-laws, segment-wise direct minimisation); PSPJF's closed form (a constant rank per bit through the
+laws, segment-wise direct minimisation) and on exponential sizes (a two-class closed form:
+both ranks are E[X] beyond the threshold); PSPJF's closed form (a constant rank per bit through the
 same route); numerical quadrature of the reweighted density for the class laws; the simulator
 for informative bits.
 """
