@@ -406,3 +406,121 @@ def _pareto_informative(alpha, xmin, T, q_small, q_large, lam):
     mean = p0 * mp.quad(lambda x: cond0(x) * L0.pdf(x), pts) \
         + p1 * mp.quad(lambda x: cond1(x) * L1.pdf(x), pts)
     return mean, A0, A1, uA
+
+
+# ---- informative bits on exponential sizes: ties on the flat pieces beyond T ------------------
+class ExpLaw:
+    """Exponential with mean ``mean`` (closed forms: the incomplete gamma)."""
+
+    def __init__(self, mean=1):
+        self.m = mp.mpf(mean)
+        self.top = mp.inf
+
+    def sf(self, x):
+        return mp.exp(-x / self.m) if x > 0 else mp.mpf(1)
+
+    def cdf(self, x):
+        return 1 - self.sf(x)
+
+    def pdf(self, x):
+        return mp.exp(-x / self.m) / self.m if x > 0 else mp.mpf(0)
+
+    def partial(self, k, x):
+        """E[X^k; X <= x] = m^k gamma(k + 1, x/m) (lower incomplete)."""
+        if x <= 0:
+            return mp.mpf(0)
+        return self.m**k * mp.gammainc(k + 1, 0, x / self.m)
+
+    def mean_min(self, k, x):
+        return self.partial(k, x) + x**k * self.sf(x)
+
+
+def _exp_laws(mean, T, q_small, q_large):
+    base = ExpLaw(mean)
+    laws = [StepLaw(base, T, 1 - mp.mpf(q_small), mp.mpf(q_large)),
+            StepLaw(base, T, mp.mpf(q_small), 1 - mp.mpf(q_large))]
+    return laws, [law.Z for law in laws]
+
+
+def exp_structure(mean, T, q_small, q_large, hi):
+    r"""Checks the rank shapes :func:`exp_informative` needs with :func:`step_rank` (at ages
+    spread over :math:`[0, T)`, one next to :math:`T` and two beyond it); returns (A_0, A_1)."""
+    with mp.workdps(30):  # step_rank's grid starts 1e-15 of a width past its age
+        (L0, L1), _ = _exp_laws(mean, T, q_small, q_large)
+        m, T = mp.mpf(mean), mp.mpf(T)
+        A0, A1 = step_rank(L0, 0, hi), step_rank(L1, 0, hi)
+        if not (A0 < m < A1):
+            raise AssertionError("the ranks at 0 are not A_0 < E[X] < A_1")
+        for v in ("0.25", "0.5", "0.75", "0.999"):
+            a = T * mp.mpf(v)
+            if not step_rank(L0, a, hi) <= A0:
+                raise AssertionError("class 0's rank below T exceeds its value at 0")
+            if not m < step_rank(L1, a, hi) <= A1:
+                raise AssertionError("class 1's rank below T leaves (E[X], A_1]")
+        for law in (L0, L1):
+            if abs(step_rank(law, T * mp.mpf("1.5"), hi) - m) > m * mp.mpf("1e-12"):
+                raise AssertionError("a rank beyond T is not E[X]")
+    return A0, A1
+
+
+def exp_informative(mean, T, q_small, q_large, lam, dps: int = 20, check: bool = True):
+    r"""E[T] of ConditionalGittins with ``OneBit`` advice on exponential sizes of mean
+    :math:`m` (the classes as in :func:`pareto_informative`), for the rank shapes below
+    (checked by :func:`exp_structure` where ``check``), and the conditional means
+    :math:`E[T \mid x, 0]`, :math:`E[T \mid x, 1]`.
+
+    **The ranks.** Beyond :math:`T` both class laws are memoryless: both ranks are :math:`m`
+    there, a tie broken FCFS. Below :math:`T` class 0's rank is at most :math:`A_0 = r_0(0) <
+    m` (its density falls at :math:`T`) and class 1's lies in :math:`(m, A_1]`, :math:`A_1 =
+    r_1(0)` (its density rises at :math:`T`). The formula uses nothing else: no rank value
+    enters, only which ages lie below which levels. With :math:`m_k^b(c) = E_b[\min(X,
+    c)^k]`, :math:`M_k^b = E_b[X^k]`:
+
+    * class 0, :math:`x \le T`: worst rank :math:`A_0`; no new job is below it (class 0
+      starts at :math:`A_0`, class 1 above :math:`m`); old class-0 jobs below age :math:`T`:
+      :math:`E[T \mid x, 0] = x + \lambda p_0 m_2^0(T) / (2 (1 - \lambda p_0 m_1^0(T)))`;
+    * class 0, :math:`x > T`: worst rank :math:`m`; new class-0 jobs below age :math:`T`
+      (strictly below :math:`m`), :math:`N = p_0 m_1^0(T)`; old class-0 jobs whole (at most
+      :math:`m` at every age), old class-1 jobs from age :math:`T` on:
+      :math:`E[T \mid x, 0] = \lambda (p_0 M_2^0 + p_1 E_1[((X - T)^+)^2]) / (2 (1 - \lambda
+      p_0 M_1^0)(1 - \lambda N)) + x / (1 - \lambda N)`;
+    * class 1: worst rank :math:`A_1`; new class-0 jobs whole, new class-1 jobs not at all;
+      all old jobs whole; at ages below :math:`T` the worst future rank is above :math:`m`
+      (new class-0 jobs count whole), from :math:`T` on it is :math:`m` (class 0 below age
+      :math:`T` only): :math:`E[T \mid x, 1] = \lambda (p_0 M_2^0 + p_1 M_2^1) / (2 (1 -
+      \lambda (p_0 M_1^0 + p_1 M_1^1))(1 - \lambda p_0 M_1^0)) + \min(x, T) / (1 - \lambda p_0
+      M_1^0) + (x - T)^+ / (1 - \lambda p_0 m_1^0(T))`.
+
+    The outer expectations are ``mpmath.quad`` on :math:`[0, T]` and :math:`[T, \infty)`."""
+    with mp.workdps(dps):
+        if check:
+            exp_structure(mean, T, q_small, q_large, 60 * mp.mpf(mean) + 2 * mp.mpf(T))
+        return _exp_informative(mean, T, q_small, q_large, lam)
+
+
+def _exp_informative(mean, T, q_small, q_large, lam):
+    T, lam = mp.mpf(T), mp.mpf(lam)
+    (L0, L1), (p0, p1) = _exp_laws(mean, T, q_small, q_large)
+    m10, m20 = L0.mean_min(1, T), L0.mean_min(2, T)
+    M10 = mp.quad(lambda x: x * L0.pdf(x), [0, T, mp.inf])
+    M20 = mp.quad(lambda x: x**2 * L0.pdf(x), [0, T, mp.inf])
+    M11 = mp.quad(lambda x: x * L1.pdf(x), [0, T, mp.inf])
+    M21 = mp.quad(lambda x: x**2 * L1.pdf(x), [0, T, mp.inf])
+    beyond = mp.quad(lambda x: (x - T) ** 2 * L1.pdf(x), [T, mp.inf])
+    N = p0 * m10
+
+    def cond0(x):
+        if x <= T:
+            return x + lam * p0 * m20 / (2 * (1 - lam * N))
+        s2 = p0 * M20 + p1 * beyond
+        return lam * s2 / (2 * (1 - lam * p0 * M10) * (1 - lam * N)) + x / (1 - lam * N)
+
+    wait1 = lam * (p0 * M20 + p1 * M21) / (2 * (1 - lam * (p0 * M10 + p1 * M11))
+                                            * (1 - lam * p0 * M10))
+
+    def cond1(x):
+        return wait1 + min(x, T) / (1 - lam * p0 * M10) + max(x - T, 0) / (1 - lam * N)
+
+    mean_T = p0 * mp.quad(lambda x: cond0(x) * L0.pdf(x), [0, T, mp.inf]) \
+        + p1 * mp.quad(lambda x: cond1(x) * L1.pdf(x), [0, T, mp.inf])
+    return mean_T, cond0, cond1

@@ -6,7 +6,8 @@ References: Gittins on the size law (:mod:`qtheory.engine.soap_exact`, itself 1e
 mpmath) for an uninformative bit; an independent mpmath evaluation of the two-class formula
 (``tests/onebit_mp_reference.py``: its own class laws, Gittins index and SOAP integrals) for a
 perfect bit, and for an informative bit on Pareto sizes (with its own Gittins index of the class
-laws, segment-wise direct minimisation); PSPJF's closed form (a constant rank per bit through the
+laws, segment-wise direct minimisation) and on exponential sizes (a two-class closed form:
+both ranks are E[X] beyond the threshold); PSPJF's closed form (a constant rank per bit through the
 same route); numerical quadrature of the reweighted density for the class laws; the simulator
 for informative bits.
 """
@@ -176,21 +177,75 @@ def test_user_prediction_rank_per_bit():
     assert ROUTE in r.method and r.error[0] < 1e-9 * r.mean[0]
 
 
-@pytest.mark.parametrize("T", [1.0, 50.0])
-def test_a_rising_rank_flat_in_places_declines_the_route(T):
-    """Exponential sizes with OneBit(T, 0.1, 0.1). T = 1: class 0's law beyond the threshold
-    is memoryless, its Gittins rank jumps at the threshold and is flat after it, which the
-    piece structure cannot hold (the two resolutions differed by 2e-4). T = 50: class 1's rank
-    rises by rounding-level amounts below age 14 and ties with class 0's there (the route gave
-    5.856 +- 0.01 where every work-conserving age-based policy has E[T] = 5). The discretised
-    route is taken instead."""
-    q = qt.MG1(0.8, qt.Exponential(1.0), qt.OneBit(T, 0.1, 0.1))
+def test_a_rising_rank_flat_in_places_declines_the_route():
+    """Exponential sizes with OneBit(50, 0.1, 0.1): below age 14 both class ranks are 1 to
+    rounding (the class laws' truncation at 50 is beyond double precision there), class 1's
+    rises by rounding-level amounts and ties with class 0's (the route gave 5.856 +- 0.01
+    where every work-conserving age-based policy has E[T] = 5). The discretised route is
+    taken instead."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.OneBit(50.0, 0.1, 0.1))
     with pytest.raises(FloatingPointError, match="flat"):
         soap_classes.evaluate(q, CG, [0.8])
     r = generic.evaluate(q, CG, [0.8])
     assert ROUTE not in r.method
-    if T == 50.0:  # an M/M/1 in effect: E[T] = 1/(1 - 0.8)
-        assert abs(r.mean[0] - 5.0) <= r.error[0]
+    assert abs(r.mean[0] - 5.0) <= r.error[0]  # an M/M/1 in effect: E[T] = 1/(1 - 0.8)
+
+
+# ---- informative bits on exponential sizes: both ranks flat at E[X] beyond T (a tie) --------
+EXP = qt.Exponential(1.0)
+
+
+@functools.cache
+def _exp_reference(T, q_small, q_large):
+    return ref.exp_informative(1.0, T, q_small, q_large, 0.8)
+
+
+def test_informative_bit_on_exponential_against_the_closed_form():
+    """ConditionalGittins with OneBit(1, 0.1, 0.2) on Exp(1) sizes at load 0.8 (it was
+    declined: class 0's rank jumps at T onto a flat piece, where class 1's rank is flat at
+    the same value E[X] = 1; the discretised route's resolutions differed by 2e-4): both
+    ranks' flat pieces beyond T are held exactly (``flat_from``), a tie broken FCFS. Against
+    the two-class closed form of tests/onebit_mp_reference.py (its own class laws; the rank
+    shapes it needs checked with its own index): E[T] 3.4841439244197015, measured 8.5e-17,
+    within the estimate (1.4e-11); E[T | x, y] on both sides of T to 1e-12 (measured
+    4e-16). Below PSPJF 3.5305, SPJF 3.8092 and Gittins (= FCFS on Exp) 5."""
+    mean, c0, c1 = _exp_reference(1.0, 0.1, 0.2)
+    q = qt.MG1(0.8, EXP, prediction=qt.OneBit(1.0, 0.1, 0.2))
+    r = generic.evaluate(q, CG, [0.8])
+    assert ROUTE in r.method
+    _check("E[T]", r.mean[0], r.error[0], float(mean), 1e-10)
+    assert r.error[0] < 1e-10 * r.mean[0]
+    x = np.array([0.05, 0.5, 0.999, 1.0, 1.5, 4.0, 0.3, 1.0, 1.001, 2.0, 8.0])
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1.0])
+    c = generic.response_time(q, CG, x, y)
+    want = np.array([float(c0(v)) if b == 0 else float(c1(v)) for v, b in zip(x, y)])
+    np.testing.assert_allclose(c, want, rtol=1e-12)
+    for other in ("pspjf", "spjf", "gittins"):
+        assert r.mean[0] + r.error[0] < float(q.mean_response_time(other)), other
+
+
+def test_flat_from_is_checked():
+    """A flat tail of the rank needs an age > 0 and a finite value; the error names it."""
+    law = StepReweighted(EXP, 1.0, 0.9, 0.2)
+    for bad in ((0.0, 1.0), (1.0, float("nan"))):
+        with pytest.raises(ValueError, match="flat_from"):
+            soap_exact.BlindRank(law, lambda a: np.ones(np.shape(a)), flat_from=bad)
+
+
+def test_uninformative_bit_on_exponential_is_fcfs():
+    """OneBit(1, 0.3, 0.7) on Exp(1): both class laws are Exp(1), whose Gittins rank is 1 at
+    every age (flat from T on exactly, to rounding below): ConditionalGittins is Gittins and
+    FCFS (every tie broken FCFS), E[T] = 1/(1 - rho) = 5 at load 0.8 (measured 0 off) and
+    E[T | x, y] = x + lambda E[X^2] / (2 (1 - rho)) = x + 4 (measured 9e-16; E[T] alone is 5
+    for every size-blind policy on Exp: the conditional means tell FCFS apart, e.g. from the
+    two flat pieces at 1 - 4e-16 and 1 taken as a record, 3.6 off)."""
+    q = qt.MG1(0.8, EXP, prediction=qt.OneBit(1.0, 0.3, 0.7))
+    r = generic.evaluate(q, CG, [0.8])
+    assert ROUTE in r.method
+    _check("uninformative bit", r.mean[0], r.error[0] + 1e-14, 5.0, 1e-12)
+    x = np.array([0.1, 1.0, 2.0, 5.0, 0.3, 1.5])
+    y = np.array([0, 0, 0, 0, 1, 1.0])
+    np.testing.assert_allclose(generic.response_time(q, CG, x, y), x + 4.0, rtol=1e-12)
 
 
 # ---- informative bits on Pareto(2.5) and Weibull(0.5): the class laws' ranks have kinks -----

@@ -67,6 +67,8 @@ import numpy as np
 
 from ..laws._quadrature import _gl, endpoint_refinement, size_range
 
+#: rank values within this relative distance of a flat piece's value are that value (a tie)
+TIE_REL = 1e-12
 #: Chebyshev-Lobatto points per panel of the rank interpolant and of the residence integrals
 NCHEB = 17
 _EPS = np.finfo(float).eps
@@ -483,10 +485,23 @@ class Shape:
 
 
 class BlindRank:
-    """A blind rank on a continuous law: interpolant, monotone pieces, running maximum."""
+    r"""A blind rank on a continuous law: interpolant, monotone pieces, running maximum.
+
+    ``flat_from = (F, v)``: the rank is :math:`v` exactly at every age :math:`a \ge F` (the
+    Gittins rank of a law memoryless beyond :math:`F`, e.g. an exponential one-bit class
+    law beyond the threshold). The interpolant then covers :math:`[0, F]` only (its last
+    value the left limit there) and :math:`[F, \mathrm{hi}]` is a flat piece of value
+    :math:`v`, compared exactly with other ranks of the same value (a tie, broken FCFS:
+    ``docs/soap_predictions.md``). Where the rank jumps up onto it (:math:`v` above the
+    running maximum :math:`M` before :math:`F`) the flat piece is a record reached at
+    :math:`F` at once: :math:`R(x) = \sup_{[0, x)} r = v` for :math:`x > F` and
+    :math:`c^{new}(\ell) = \inf\{a : r(a) \ge \ell\} = F` for :math:`M < \ell \le v`
+    (not :math:`x`, the tagged job's own cut-off on a strictly rising record stretch: new
+    jobs of rank exactly :math:`v` do not overtake it)."""
 
     def __init__(self, size, rank: Callable[[np.ndarray], np.ndarray], extra_breaks=(),
-                 tol: float = 1e-12, upto: float = 0.0):
+                 tol: float = 1e-12, upto: float = 0.0,
+                 flat_from: tuple[float, float] | None = None):
         lo, hi = size_range(size, 1e-17)
         top = size.support[1]
         if math.isfinite(top):
@@ -494,6 +509,17 @@ class BlindRank:
         else:
             hi = max(hi, upto)  # conditional means asked beyond the rule's upper end
         self.size, self.lo, self.hi = size, lo, hi
+        #: (age F, value v): the rank is v exactly from age F on (a law memoryless beyond F);
+        #: the interpolant covers the ages below F only
+        self.flat_from = None
+        if flat_from is not None:
+            F, v = (float(t) for t in flat_from)
+            if not (math.isfinite(v) and F > 0):
+                raise ValueError(f"flat_from must be (age > 0, finite value), got "
+                                 f"flat_from={flat_from!r}")
+            if lo * 1e-15 < F < hi:  # beyond the ages considered it changes nothing
+                self.flat_from = (F, v)
+                hi = F  # the interpolant's upper end
         # ages below the rule's lower end matter (every job passes through them): the rank's
         # age axis starts 1e-15 of that end below it
         # (the rank at age 0 decides which new jobs overtake: a rule's lower end at the 1e-17
@@ -513,8 +539,8 @@ class BlindRank:
             # interpolated to 1e-6 only: Gittins 1.1e-6 off, exact at low = 1 where log 1 = 0)
             edges += [*(a + (b - a) * np.arange(1, n) / n), b]
         self.kinks = np.asarray([math.log(b) for b in np.asarray(size.breakpoints, float)
-                                 if self.alo < b <= hi], float)
-        edges, anchor = _anchored_edges(np.asarray(edges), self.kinks)
+                                 if self.alo < b <= self.hi], float)
+        edges, anchor = _anchored_edges(np.asarray(edges), self.kinks[self.kinks <= uhi])
         self.interp, self.interp_error = adaptive_cheb(rank, edges, anchor, tol)
         self.scale = float(np.max(np.abs(self.interp.values)))
         self._shape()
@@ -531,7 +557,10 @@ class BlindRank:
         """The rank at ages ``a`` (the interpolant; ages below the rule's lower end take the
         rank there)."""
         a = np.asarray(a, float)
-        return self.interp(np.log(np.clip(a, self.alo, self.hi)))
+        if self.flat_from is None:
+            return self.interp(np.log(np.clip(a, self.alo, self.hi)))
+        F, v = self.flat_from
+        return np.where(a >= F, v, self.interp(np.log(np.clip(a, self.alo, F))))
 
     def _shape(self):
         it = self.interp
@@ -583,8 +612,12 @@ class BlindRank:
         pa[0] = 0.0
         pb = np.exp(ub)
         pb[-1] = self.hi
+        if self.flat_from is not None:
+            ua, ub, pa, pb, dirn, ra, rb = self._flat_tail(ua, ub, pa, pb, dirn, ra, rb)
         self.shape = Shape(pa, pb, ua, ub, dirn, ra, rb)
-        # record stretches of the running maximum: (piece, start age, M before, M after)
+        # record stretches of the running maximum: (piece, start age, M before, M after); a
+        # flat piece above the running maximum (the rank jumps onto it) is a record reached
+        # at its start age, where it holds the new maximum at once
         rec = []
         M = ra[0]
         for k in range(ua.size):
@@ -592,9 +625,34 @@ class BlindRank:
                 t = pa[k] if ra[k] >= M else float(self.cross(k, np.array([M]))[0])
                 rec.append((k, t, M, rb[k]))
                 M = rb[k]
+            elif dirn[k] == 0 and k > 0 and ra[k] - M > TIE_REL * max(abs(M), abs(ra[k])):
+                rec.append((k, pa[k], M, ra[k]))
+                M = ra[k]
         self.records = rec
         self.r0 = ra[0]
         self.rmax = M
+
+    def _flat_tail(self, ua, ub, pa, pb, dirn, ra, rb):
+        r"""Appends the flat piece :math:`[F, \mathrm{hi}]` of value :math:`v` (``flat_from``)
+        to the pieces below :math:`F`; a last piece below :math:`F` flat at :math:`v` to
+        rounding (:data:`TIE_REL`) is the same piece, of value :math:`v` exactly (an
+        exponential class law with an uninformative bit: else the step from :math:`v(1 -
+        10^{-16})` to :math:`v` at :math:`F` was a record, and new jobs overtook up to age
+        :math:`F`)."""
+        F, v = self.flat_from
+        near = TIE_REL * max(abs(v), 1e-300)
+        if dirn[-1] == 0 and abs(ra[-1] - v) <= near:
+            ra, rb = ra.copy(), rb.copy()
+            ra[-1] = rb[-1] = v
+            pb = pb.copy()
+            pb[-1] = self.hi
+            ub = ub.copy()
+            ub[-1] = math.log(self.hi)
+            return ua, ub, pa, pb, dirn, ra, rb
+        uF = math.log(F)
+        return (np.append(ua, uF), np.append(ub[:-1], [uF, math.log(self.hi)]),
+                np.append(pa, F), np.append(pb[:-1], [F, self.hi]), np.append(dirn, 0),
+                np.append(ra, v), np.append(rb, v))
 
     def _refine(self, u0, u1, maximum):
         """The extremum of the interpolant on [u0, u1]: a 65-point scan zoomed 9 times."""
@@ -646,7 +704,9 @@ class BlindRank:
         out = np.where(level <= self.r0, 0.0, np.inf)
         for k, t, m0, m1 in self.records:
             sel = (level > m0) & (level <= m1)
-            if sel.any():
+            if sel.any() and self.shape.dirn[k] == 0:  # a jump onto a flat piece at t
+                out[sel] = t
+            elif sel.any():
                 c = self.cross(k, level[sel])
                 c = np.where(level[sel] >= m1, self.shape.pb[k], np.maximum(c, t))
                 out[sel] = c
@@ -659,6 +719,10 @@ class BlindRank:
         out = np.full(x.shape, self.r0)
         rec = np.full(x.shape, -1)
         for k, t, m0, m1 in self.records:
+            if self.shape.dirn[k] == 0:  # a flat record: its value from its start age on
+                out = np.where(x > t, m1, out)
+                rec = np.where(x > t, -1, rec)
+                continue
             out = np.where(x > self.shape.pb[k], m1, out)
             rec = np.where(x > self.shape.pb[k], -1, rec)
             inside = (x > t) & (x <= self.shape.pb[k])
