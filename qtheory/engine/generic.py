@@ -87,10 +87,11 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   (``tests/onebit_mp_reference.py``) 3e-16, estimate 6.5e-12 (the index is minimised per
   segment of stopping ages between the class law's breakpoints: a single grid missed the
   minimum beyond the threshold, 0.2% off over a range of ages), on Weibull(0.5) estimate
-  8.9e-10 (no independent E[T]; below PSPJF, SPJF and Gittins). ConditionalGittins with an
-  informative bit on Exp sizes still takes the discretisation (both class ranks are 1 beyond
-  the threshold: ties on flat pieces). Cost 0.9-4.6 s cold per law (loaded machine),
-  0.02-0.04 s for 50 more loads.
+  8.9e-10 (no independent E[T]; below PSPJF, SPJF and Gittins), on Exp sizes 8.5e-17 from a
+  separately written closed form (both class ranks are E[X] beyond the threshold: an exact flat
+  tail, ``BlindRank(flat_from=...)``, on which the classes tie; a jump onto it is a new maximum
+  at its start), and an uninformative bit there gives FCFS's E[T | x] to 9e-16. Cost 0.9-4.6 s
+  cold per law (loaded machine), 0.02-0.04 s for 50 more loads.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
