@@ -36,8 +36,10 @@ are :func:`deterministic_atoms`. With several sizes (or :math:`x > D`) a job has
 at :math:`(k+1)x` plus the sizes of jobs that arrive and leave during its stay (with all their
 own descendants): :mod:`qtheory.engine.response_distribution_ps_atoms` derives them and
 :func:`discrete_ps_distribution` builds the law, for a class :math:`x` up to 6 times the least size, and
-unconditionally (inverted as :math:`T - \min_j x_j`, the atoms of each class times its
-probability).
+unconditionally, as the exact mixture :math:`\sum_k p_k\,\mathcal L(T(x_k))` of the class laws
+(:mod:`qtheory.engine.response_distribution_ps_mixture`: each class inverted on its own shift;
+the transform of :math:`T` inverted as a whole rings at every size where a class's continuous
+part starts, 6e-5 on the cdf on sizes {1, 3}).
 
 The second moment is checked against the M/G/1-PS variance in renewal form,
 
@@ -292,7 +294,9 @@ def discrete_ps_distribution(lam: float, sizes, probs, x: float | None, label: s
     :math:`(k+1)x + \sum` (sizes of descendants that leave before the job), come from
     :func:`qtheory.engine.response_distribution_ps_atoms.discrete_ps_atoms`; with one size
     :math:`D` and :math:`x \le D` they are :func:`deterministic_atoms`. The unconditional law
-    carries each class's atoms times its probability."""
+    is the mixture :math:`\sum_k p_k\,\mathcal L(T(x_k))` of the class laws
+    (:class:`~qtheory.engine.response_distribution_ps_mixture.MixtureDistribution`: values,
+    atoms and moments summed, each class inverted on its own shift)."""
     from .distribution import ResponseTimeDistribution
     from .response_distribution_ps_atoms import discrete_ps_atoms
 
@@ -304,15 +308,13 @@ def discrete_ps_distribution(lam: float, sizes, probs, x: float | None, label: s
         tr = _DiscretePSTransform(lam, sizes, probs, xv)
         atoms = discrete_ps_atoms(lam, sizes, probs, xv)
         return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:])
-    lo = float(sizes.min())
-    tr = _DiscretePSTransform(lam, sizes, probs, None, offset=lo)
-    atoms = []
-    for xi, pi in zip(sizes, probs, strict=True):
-        atoms += [(t, pi * m) for t, m in discrete_ps_atoms(lam, sizes, probs, float(xi))]
-    atoms.sort()
-    first = sum(m for t, m in atoms if t <= lo * (1 + 1e-12))
-    rest = [(t, m) for t, m in atoms if t > lo * (1 + 1e-12)]
-    return ResponseTimeDistribution(tr, label, atom0=first, shift=lo, atoms=rest)
+    from .response_distribution_ps_mixture import MixtureDistribution
+
+    if sizes.size == 1:
+        return discrete_ps_distribution(lam, sizes, probs, float(sizes[0]), label)
+    comps = [discrete_ps_distribution(lam, sizes, probs, float(xi), f"{label}, x={float(xi):g}")
+             for xi in sizes]
+    return MixtureDistribution(comps, probs / probs.sum(), label)
 
 
 def discrete_ps_transform(lam: float, sizes, probs, x: float | None, offset: float = 0.0) -> _DiscretePSTransform:
