@@ -304,3 +304,16 @@ def test_fast_paths_equal_the_direct_sums():
         assert (tr._flat is not None) == (pol == "sprpt")
         fast, ref = tr.lst(s), direct.lst(s)
         np.testing.assert_allclose(fast, ref, rtol=1e-13, atol=1e-15, err_msg=pol)
+
+
+def test_spjf_density_split_rest_equals_direct_sum():
+    r"""SPJF's split on Pareto(2.5) sizes (density jumping at c = 1): the rest's transform
+    :math:`\sum_j (\tilde V_{y_j}(s) - a)\sum_i W_{ji}e^{-s(x_{ji} - c)}` equals the same sum
+    written out with numpy over every node (a second implementation)."""
+    q = qt.MG1(0.8 / 2.5 * 1.5, qt.Pareto(2.5), qt.ExponentialPrediction())
+    sp = response_time_distribution(q, "spjf")._split
+    tr = sp.tr
+    s = np.array([0.05 + 0.02j, 1.0 + 5.0j, 0.4 + 30.0j, 4.0 + 0.5j])
+    E = np.sum(tr.Wc[None] * np.exp(-s[:, None, None] * (tr.Xc[None] - sp.c)), axis=2)
+    ref = np.sum((tr.old_delay(s) - sp.a) * E, axis=1)
+    np.testing.assert_allclose(sp.rest_lst(s), ref, rtol=1e-12, atol=1e-15)

@@ -686,6 +686,8 @@ class SPJFDensityAtoms:
         self.a = float(np.sum((1.0 - lam * (o1 + p1)) * w) / w.sum())
         self.part_total = self.a * float(w.sum())
         self.rest_total = float(w.sum()) - self.part_total
+        #: the classes' sizes above c, e^{-s(x - c)} once per distinct value
+        self._shared = SharedNodes(np.maximum(tr.Xc - self.c, 0.0), tr.Wc)
 
     def near(self) -> SPJFDensityAtoms:
         """The split on the graded rule (for ``t < near_below``)."""
@@ -706,12 +708,10 @@ class SPJFDensityAtoms:
         s = np.asarray(s, complex)
         flat = s.reshape(-1)
         tr = self.tr
-        D = np.maximum(tr.Xc - self.c, 0.0)
-        wsum = tr.Wc.sum(1)
         out = np.empty(flat.size, complex)
         for b in range(0, flat.size, _S_BLOCK):
             sb = flat[b:b + _S_BLOCK]
-            E = wsum[None, :] - _psi_at(np.broadcast_to(sb[:, None], (sb.size, D.shape[0])), D, tr.Wc)
+            E = self._shared.exp_sums(sb)
             out[b:b + _S_BLOCK] = np.sum((tr.old_delay(sb) - self.a) * E, axis=1)
         return out.reshape(s.shape)
 
