@@ -8,7 +8,8 @@ Run from the repository root::
                                                        # issue 16 targets, new against old
     python benchmarks/bench_distribution.py --targets --matrix --baseline ../old-checkout \
         [--policies srpt,psjf] [--sizes exp] [--sweep-loads 50]
-                                                       # p99 of FCFS/PSJF/SRPT/SPRPT/TRAIL(0.8)
+                                                       # p99 of FCFS/PSJF/SRPT/SPJF/PSPJF/SPRPT/
+                                                       # TRAIL(0.8)
                                                        # on Exp and Weibull(0.5) at 0.5/0.8/0.95,
                                                        # and load sweeps, new against old
                                                        # (--sweep-loads 0: single values only,
@@ -66,6 +67,8 @@ def warm_up() -> None:
         response_time_distribution(q, pol, x=1.0).cdf(2.0)
         response_time_distribution(q, pol).cdf(2.0)
     response_time_distribution(qp, "sprpt", x=1.0, y=0.7).cdf(2.0)
+    for pol in ("spjf", "pspjf", "sprpt", qt.TRAIL(0.8)):  # the unconditional prediction kernels
+        response_time_distribution(qp, pol).cdf(2.0)
 
 
 def best(fn, repeat: int) -> tuple[float, object]:
@@ -205,7 +208,7 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
 
 #: the laws and loads of the issue-16 percentile matrix (``--matrix``)
 MATRIX_SIZES = {"exp": lambda: qt.Exponential(1.0), "weib0.5": lambda: qt.Weibull(shape=0.5, mean=1.0)}
-MATRIX_POLICIES = ("fcfs", "psjf", "srpt", "sprpt", "trail0.8")
+MATRIX_POLICIES = ("fcfs", "psjf", "srpt", "spjf", "pspjf", "sprpt", "trail0.8")
 MATRIX_LOADS = (0.5, 0.8, 0.95)
 
 

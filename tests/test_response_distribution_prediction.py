@@ -282,3 +282,38 @@ def test_percentiles_against_simulation(policy, pred):
         hw = halfwidth(r.percentile_ci[level], r.replications)
         # the histogram's bins add up to 1e-3 relative (hist_percentile)
         assert abs(r.percentiles[level] - e) <= hw + 1e-3 * e, (level, e, r.percentiles[level], hw)
+
+
+def test_fast_paths_equal_the_direct_sums():
+    """The unconditional transforms' shortcuts (Kendall's denominator taken as s, SPJF's e^{-sx}
+    summed over the distinct sizes, SPRPT's residence terms at the floor of its start factored)
+    equal the same transform by the direct per-node sums (a second implementation: the
+    shortcuts off on a copy) to rounding, at points of the Euler contour and beyond."""
+    import copy
+
+    from qtheory.engine.response_distribution import _psi_at
+
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    s = np.array([0.05 + 0.02j, 0.3 + 0.1j, 1.0 + 5.0j, 0.4 + 30.0j, 4.0 + 0.5j, 60.0 + 3.0j])
+    for pol in ("spjf", "pspjf", "sprpt"):
+        tr = response_time_distribution(q, pol)._t
+        direct = copy.copy(tr)
+        direct._flat = direct._shared = None
+        direct._kendall_den = lambda u, eta, tr=tr: eta - tr.lam * _psi_at(eta, tr.Xo, tr.Wo)
+        assert (tr._shared is not None) == (pol == "spjf")
+        assert (tr._flat is not None) == (pol == "sprpt")
+        fast, ref = tr.lst(s), direct.lst(s)
+        np.testing.assert_allclose(fast, ref, rtol=1e-13, atol=1e-15, err_msg=pol)
+
+
+def test_spjf_density_split_rest_equals_direct_sum():
+    r"""SPJF's split on Pareto(2.5) sizes (density jumping at c = 1): the rest's transform
+    :math:`\sum_j (\tilde V_{y_j}(s) - a)\sum_i W_{ji}e^{-s(x_{ji} - c)}` equals the same sum
+    written out with numpy over every node (a second implementation)."""
+    q = qt.MG1(0.8 / 2.5 * 1.5, qt.Pareto(2.5), qt.ExponentialPrediction())
+    sp = response_time_distribution(q, "spjf")._split
+    tr = sp.tr
+    s = np.array([0.05 + 0.02j, 1.0 + 5.0j, 0.4 + 30.0j, 4.0 + 0.5j])
+    E = np.sum(tr.Wc[None] * np.exp(-s[:, None, None] * (tr.Xc[None] - sp.c)), axis=2)
+    ref = np.sum((tr.old_delay(s) - sp.a) * E, axis=1)
+    np.testing.assert_allclose(sp.rest_lst(s), ref, rtol=1e-12, atol=1e-15)

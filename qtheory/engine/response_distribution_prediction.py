@@ -105,6 +105,53 @@ def _residence_kernel(g, Rc, p, start, coef, Ry, s, X, W, unshift, out):  # prag
             out[i, j] = acc
 
 
+@numba.njit(cache=True, nogil=True)
+def _exp_sum_kernel(s, U, idx, W, cut, out):  # pragma: no cover - compiled
+    # out[i, j] = sum_k W[j, k] e^{-s_i U[idx[j, k]]}: one exponential per distinct node
+    E = np.empty(U.size, np.complex128)
+    for i in range(s.size):
+        si = s[i]
+        sr = si.real
+        for m in range(U.size):
+            u = U[m]
+            E[m] = 0.0 if sr * u > cut else np.exp(-si * u)  # e^{-s x} below e^{-cut}: 0
+        for j in range(W.shape[0]):
+            acc = 0.0 + 0.0j
+            for k in range(W.shape[1]):
+                w = W[j, k]
+                if w != 0.0:
+                    acc += w * E[idx[j, k]]
+            out[i, j] = acc
+
+
+class SharedNodes:
+    r"""The rows ``(X, W)`` of a table over their distinct nodes: the classes' sizes of a
+    continuous joint law are the size rule's nodes plus a few per row (the panels split at
+    :math:`x = y` and at the kinks), about 5400 distinct among 118000 (Exp(1) sizes,
+    exponential predictions), so that
+
+    .. math::
+        \sum_k W_{jk} e^{-s X_{jk}} = \sum_k W_{jk} E_{m(j, k)},\qquad E_m = e^{-s u_m},
+
+    takes one exponential per distinct node :math:`u_m` and per :math:`s` (the same terms,
+    summed in the same order; :math:`e^{-sx}` below :math:`e^{-\mathrm{cut}}` set to 0: ``cut``
+    46, :math:`10^{-20}`, as in :func:`~qtheory.engine.response_distribution._psi_at`)."""
+
+    def __init__(self, X: np.ndarray, W: np.ndarray, cut: float = 46.0):
+        X = np.asarray(X, float)
+        self.cut = float(cut)
+        self.W = np.ascontiguousarray(W, float)
+        self.U, inv = np.unique(X, return_inverse=True)
+        self.idx = np.ascontiguousarray(inv.reshape(X.shape), np.int64)
+
+    def exp_sums(self, s: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_k W_{jk} e^{-s_i X_{jk}}`, shape ``(len(s), rows)`` (compiled)."""
+        s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
+        out = np.empty((s.size, self.W.shape[0]), complex)
+        _exp_sum_kernel(s, self.U, self.idx, self.W, self.cut, out)
+        return out
+
+
 def joint_rule(model, conditional: bool):
     r"""The joint law of :math:`(X, Y)` of ``model`` as a rule (:mod:`qtheory.engine._joint_rule`):
     exact pairs for finite joint laws (empirical pairs, discrete sizes with discrete or perfect
@@ -265,6 +312,24 @@ class PredictionTransform:
         self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
             rule.new(rows, strict=False)
         self.X1, self.W1 = self._old_piece(rule, rows)
+        #: SPJF's residence e^{-sx} summed over the classes' distinct sizes (unconditional)
+        self._shared = SharedNodes(self.Xc, self.Wc) if self.kind == "nonpreemptive" and \
+            not self.conditional and not waiting else None
+        self._flat = self._flat_nodes() if self.kind == "remaining" and not waiting and \
+            not self.conditional else None
+
+    def _flat_nodes(self):
+        r"""The residence's nodes where its start :math:`d = (y - x)^+` (SPRPT; TRAIL:
+        :math:`y - \min(x, cy)`) has reached its floor :math:`d_j` (:math:`x \ge y`, resp.
+        :math:`x \ge cy`: about 80% of the nodes on Exp(1) sizes with exponential
+        predictions), whose terms are :math:`W e^{R(d_j) - R(y_j)}e^{-sx}`: the factor once per
+        class and :math:`e^{-sx}` once per distinct size (:class:`SharedNodes`). Returns (the
+        other nodes' weights, ``grid.locate(d_j)``, the flat nodes' :class:`SharedNodes`)."""
+        d0 = np.maximum(self._d, 0.0)
+        floor = d0.min(axis=1)
+        flat = (d0 == floor[:, None]) & (self.Wc != 0)
+        Wr = np.ascontiguousarray(np.where(flat, 0.0, self.Wc))
+        return Wr, self.grid.locate(floor), SharedNodes(self.Xc, np.where(flat, self.Wc, 0.0), cut=700.0)
 
     def _cum_at(self, f: np.ndarray, located) -> np.ndarray:
         r""":math:`\int_0^c f` on the threshold grid (``f``: last axis over its nodes) at the points
@@ -523,13 +588,24 @@ class PredictionTransform:
         if (self.kind == "remaining" and not self.waiting) or self._interp:
             et = busy_eta(s, lam, self.Xt, self.Wt)
         eta_r = et if self._interp else busy_eta(s, lam, self.Xn, self.Wn)
-        psi0 = _psi_at(eta_r, self.Xo, self.Wo)
         rho0 = lam * self._m(self.Xo, self.Wo, 1)
         rho1 = lam * self._m(self.X1, self.W1, 1)
         num = (1.0 - rho0 - rho1)[None, :] * eta_r
         if self.kind != "static":
             num = num + lam * _psi_at(eta_r, self.X1, self.W1)
-        return self._at_classes(num / (eta_r - lam * psi0)), self._at_classes(eta_r), et
+        return self._at_classes(num / self._kendall_den(s, eta_r)), self._at_classes(eta_r), et
+
+    def _kendall_den(self, s: np.ndarray, eta_r: np.ndarray) -> np.ndarray:
+        r"""The denominator :math:`u - \lambda E[1 - e^{-uX^{old}_0}]` of :math:`\tilde V` at
+        :math:`u = \eta_{<t}(s)` on the rows: :math:`s` itself where the old piece
+        :math:`X^{old}_0 = X1\{Y \le t\}` is Kendall's :math:`X^{new}[t] = X1\{Y < t\}` on the
+        same nodes (a continuous joint law, unconditional: the same table), by Kendall's
+        equation :math:`\eta = s + \lambda E[1 - e^{-\eta X^{new}}]` (to Newton's tolerance,
+        about 1e-18 relative); one sum over the nodes less per row and ``s``. The sum
+        otherwise."""
+        if self._interp and self.Xo is self.Xt and self.Wo is self.Wt:
+            return np.broadcast_to(np.asarray(s, complex).reshape(-1)[:, None], eta_r.shape)
+        return eta_r - self.lam * _psi_at(eta_r, self.Xo, self.Wo)
 
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
         S = s[:, None]
@@ -541,8 +617,11 @@ class PredictionTransform:
         if self.kind == "nonpreemptive":
             if self.shifted:
                 return V[:, 0]
-            U = np.broadcast_to(S, (s.size, Xc.shape[0]))
-            res = wsum[None, :] - _psi_at(U, Xc, Wc)
+            if self._shared is not None:
+                res = self._shared.exp_sums(s)
+            else:
+                U = np.broadcast_to(S, (s.size, Xc.shape[0]))
+                res = wsum[None, :] - _psi_at(U, Xc, Wc)
         elif self.kind == "static":
             U = eta - S if self.shifted else eta
             res = wsum[None, :] - _psi_at(U, Xc, Wc)
@@ -561,8 +640,13 @@ class PredictionTransform:
         _cum_kernel(et, Rc, p, g.starts, coef, Ry)
         p, coef = self._q_d
         out = np.empty((s.size, self.ys.size), complex)
-        _residence_kernel(et, Rc, p, g.starts, coef, Ry, s, self.Xc, self.Wc,
-                          not self.shifted, out)
+        W = self.Wc if self._flat is None else self._flat[0]
+        _residence_kernel(et, Rc, p, g.starts, coef, Ry, s, self.Xc, W, not self.shifted, out)
+        if self._flat is not None:  # the nodes at the floor of the residence's start
+            Rf = np.empty((s.size, self.ys.size), complex)
+            p, coef = self._flat[1]
+            _cum_kernel(et, Rc, p, g.starts, coef, Rf)
+            out += np.exp(Rf - Ry) * self._flat[2].exp_sums(s)
         return out
 
 
@@ -602,6 +686,8 @@ class SPJFDensityAtoms:
         self.a = float(np.sum((1.0 - lam * (o1 + p1)) * w) / w.sum())
         self.part_total = self.a * float(w.sum())
         self.rest_total = float(w.sum()) - self.part_total
+        #: the classes' sizes above c, e^{-s(x - c)} once per distinct value
+        self._shared = SharedNodes(np.maximum(tr.Xc - self.c, 0.0), tr.Wc)
 
     def near(self) -> SPJFDensityAtoms:
         """The split on the graded rule (for ``t < near_below``)."""
@@ -622,12 +708,10 @@ class SPJFDensityAtoms:
         s = np.asarray(s, complex)
         flat = s.reshape(-1)
         tr = self.tr
-        D = np.maximum(tr.Xc - self.c, 0.0)
-        wsum = tr.Wc.sum(1)
         out = np.empty(flat.size, complex)
         for b in range(0, flat.size, _S_BLOCK):
             sb = flat[b:b + _S_BLOCK]
-            E = wsum[None, :] - _psi_at(np.broadcast_to(sb[:, None], (sb.size, D.shape[0])), D, tr.Wc)
+            E = self._shared.exp_sums(sb)
             out[b:b + _S_BLOCK] = np.sum((tr.old_delay(sb) - self.a) * E, axis=1)
         return out.reshape(s.shape)
 

@@ -347,11 +347,10 @@ class TrailTransform(PredictionTransform):
             eta_r = et[:, self._rows_in_grid]
         else:
             eta_r = busy_eta(s, lam, self.Xn, self.Wn)
-        psi0 = _psi_at(eta_r, self.Xo, self.Wo)
         rho0 = lam * self._m(self.Xo, self.Wo, 1)
         rho1 = lam * self._m(self.X1, self.W1, 1)
         num = (1.0 - rho0 - rho1)[None, :] * eta_r + lam * _psi_at(eta_r, self.X1, self.W1)
-        V = self._at_classes(num / (eta_r - lam * psi0))
+        V = self._at_classes(num / self._kendall_den(s, eta_r))
         if self.waiting:
             return V @ self.Wc.sum(1)
         return np.sum(V * self._sprpt_residence(s, et), axis=1)
