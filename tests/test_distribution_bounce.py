@@ -233,7 +233,7 @@ def test_moments_equal_the_transforms():
 def test_cdf_is_a_cdf():
     """The unconditional and class cdfs of T are monotone, in [0, 1] and reach 1; the
     class's atom P(T = x) is the jump at x; percentiles invert the cdf."""
-    t = np.geomspace(0.05, 2000, 9)
+    t = np.geomspace(0.05, 2000, 5)  # a time per 1.5 decades (each costs 0.4 s of CPU)
     for d in (_law_08(), _law_08(1.5, 1.0)):
         c = d.cdf(t)
         assert np.all(np.diff(c) >= -1e-9) and np.all(c >= -1e-9) and np.all(c <= 1 + 1e-9)
