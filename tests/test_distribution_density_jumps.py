@@ -30,6 +30,7 @@ of a job below x_min has the constant density lambda P(X < x) there):
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -234,14 +235,26 @@ def _prediction_model(size):
     return qt.MG1(0.8 / size.mean, size, prediction=qt.ExponentialPrediction())
 
 
+#: one Pareto(ALPHA, 1) model with exponential predictions for the module
+PARETO_PRED = _prediction_model(qt.Pareto(ALPHA, 1.0))
+
+
+@functools.cache
+def _pareto_law(policy: str):
+    """The unconditional law of ``policy`` on :data:`PARETO_PRED`, built once per module: its
+    tables (the split's atoms part, the rest's inversion from c) take seconds and four tests
+    read the same object."""
+    return PARETO_PRED.response_time_distribution(policy)
+
+
 @pytest.mark.parametrize("policy", ["spjf", "pspjf"])
 def test_prediction_reference_against_the_class_laws(policy):
     # the reference's class formula against the library's class laws (inverted as x + (T - x),
     # no jump there below x + c): measured at most 1.5e-8 (SPJF) and 1e-11 (PSPJF) for
     # t - x <= 0.5; next to x + c the class law's own density jump (an arrival of size c) rings
     # (PSPJF: 7e-5 at t - x = 0.95)
-    size = qt.Pareto(ALPHA, 1.0)
-    q = _prediction_model(size)
+    q = PARETO_PRED
+    size = q.size
     for x, y in ((1.1, 0.5), (1.3, 2.0)):
         d = q.response_time_distribution(policy, x=x, y=y)
         for t in (x + 0.01, x + 0.2, x + 0.5):
@@ -254,8 +267,8 @@ def test_sprpt_class_law_next_to_its_atom(policy):
     # the sparse old piece's panels on [0, c] graded towards 0 (PIECE_GRADE): measured at most
     # 2.4e-10 for t - x <= 0.6 (two linear panels there: 1e-5 and 2.5e-4); TRAIL(1) is SPRPT
     # and shares the piece
-    size = qt.Pareto(ALPHA, 1.0)
-    q = _prediction_model(size)
+    q = PARETO_PRED
+    size = q.size
     pol = qt.TRAIL(1.0) if policy == "trail1" else policy
     for x, y in ((1.1, 0.5), (1.05, 0.05)):
         d = q.response_time_distribution(pol, x=x, y=y)
@@ -285,8 +298,7 @@ def _piece_transform(u: complex, v: float) -> complex:
 def test_sprpt_sparse_piece_transform_at_high_frequency(v):
     # the class rule's piece (graded on [0, c]) against the closed inner integral: measured at
     # most 1e-9 / |u| for |u| up to 1e4 (two linear panels on [0, c]: 6e-3 at u = 20 + 180i)
-    size = qt.Pareto(ALPHA, 1.0)
-    q = _prediction_model(size)
+    q = PARETO_PRED
     from qtheory.engine import response_distribution_prediction as rdp
 
     P, W = rdp.joint_rule(q, conditional=True).gt_rem(np.array([v]))
@@ -300,7 +312,7 @@ def test_spjf_next_to_the_jump(size):
     # the atoms' part (1 - rho) f(t) added directly (SPJFDensityAtoms): measured at most 3e-11
     # for t <= 1.7 (1.9: 6e-9, the kink at 2c); inverting the whole law: 8e-4 (Pareto), 1.6e-4
     # (Uniform)
-    q = _prediction_model(size)
+    q = PARETO_PRED if isinstance(size, qt.Pareto) else _prediction_model(size)
     d = q.response_time_distribution("spjf")
     for t in (1.02, 1.3, 1.7):
         assert d.cdf(t) == pytest.approx(_prediction_low_t_cdf(size, q.arrival_rate, "spjf", t), abs=1e-9)
@@ -320,9 +332,9 @@ def test_prediction_policies_next_to_the_jump(policy):
     # the atoms' part f(t) E[a(t, tZ)] added directly and the rest inverted from c
     # (PredictionDensityAtoms): measured at most 1.4e-11 (PSPJF) and 1.1e-10 (SPRPT) for
     # t <= 1.7; inverting the whole law: 2.4e-3 and 1.9e-3
-    size = qt.Pareto(ALPHA, 1.0)
-    q = _prediction_model(size)
-    d = q.response_time_distribution(policy)
+    q = PARETO_PRED
+    size = q.size
+    d = _pareto_law(policy)
     for t in (1.05, 1.5):
         assert d.cdf(t) == pytest.approx(_prediction_low_t_cdf(size, q.arrival_rate, policy, t), abs=1e-7)
 
@@ -344,9 +356,9 @@ def test_prediction_atoms_density(policy):
     # the atoms' density f(t) E[a(t, tZ)] against the reference's class law at t = x (no
     # waiting, no preemption), Gauss-Legendre panels in log z below 1 (P(Y < tz) rises where
     # tz ~ c) and linear ones above: measured at most 4.5e-10 relative (SPRPT; PSPJF 1e-11)
-    size = qt.Pareto(ALPHA, 1.0)
-    q = _prediction_model(size)
-    split = q.response_time_distribution(policy)._split
+    q = PARETO_PRED
+    size = q.size
+    split = _pareto_law(policy)._split
     parts = [_gauss(a, b, 20) for a, b in zip(np.linspace(-30.0, 0.0, 61)[:-1], np.linspace(-30.0, 0.0, 61)[1:],
                                                strict=True)]
     u = np.concatenate([p[0] for p in parts])
@@ -363,8 +375,7 @@ def test_prediction_atoms_mass_on_the_rule(policy):
     # the classes' atoms sum W a(x, y) on the joint rule against the atoms' density integrated
     # on the size rule: SPRPT's prediction panels have an edge at y = c, where the residence
     # kink x = y meets the jump of f (without it: 2.7e-8 apart; measured 9e-14)
-    q = _prediction_model(qt.Pareto(ALPHA, 1.0))
-    split = q.response_time_distribution(policy)._split
+    split = _pareto_law(policy)._split
     assert split.part_total == pytest.approx(float(split.part_cdf(np.array([1e12]))[0]), abs=1e-11)
 
 
@@ -384,9 +395,9 @@ def test_prediction_atom_mass_is_the_class_transform_limit(policy):
     # and 2e5, extrapolated (Richardson, error O(1/s^2)), against the split's a(x, y) (threshold
     # grid interpolations) and the reference's class law at t = x: measured at most 2.6e-11 and
     # 2.1e-10 (the reference against the rule: SPRPT's piece mass above the size rule's top)
-    size = qt.Pareto(ALPHA, 1.0)
-    q = _prediction_model(size)
-    split = q.response_time_distribution(policy)._split
+    q = PARETO_PRED
+    size = q.size
+    split = _pareto_law(policy)._split
     for x, y in ((1.1, 0.5), (2.0, 3.0), (1.5, 1.5)):
         lst = q.response_time_distribution(policy, x=x, y=y)._t.lst
         lim = float(2 * lst(np.array([2e5])).real[0] - lst(np.array([1e5])).real[0])

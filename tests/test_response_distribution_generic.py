@@ -23,6 +23,8 @@ from qtheory.engine.response_distribution import response_time_distribution as r
 from qtheory.engine.response_distribution import waiting_time_distribution as wtd
 from qtheory.policies.base import nonpreemptive_rank
 
+#: the 39-term Euler sum of continuous laws (see test_percentiles_against_simulation)
+EULER_SMOOTH = (li.EULER_A, li.EULER_N, li.EULER_M)
 S_POINTS = np.array([0.3, 1.0 + 2.0j, 5.0 - 7.0j, 40.0 + 100.0j, 2.0 + 600.0j])
 SIZE = qt.Empirical([0.5, 1.0, 2.0, 3.5], [0.3, 0.4, 0.2, 0.1])
 PX = np.array([0.5, 1.0, 2.0, 3.0, 1.5, 0.7])
@@ -298,9 +300,17 @@ def _random_pairs(n=30, seed=5):
 def test_percentiles_against_simulation(policy):
     """p50, p90, p99 of the unconditional law on 30 log-normal pairs (predictions log-normal(0.6)
     around the sizes), load 0.8, against qt.simulate's percentiles (16 replications), each at
-    the policy's level; 3 statistical assertions per policy."""
+    the policy's level; 3 statistical assertions per policy. SRPT-Bounce's law is inverted with
+    the 39-term Euler sum of continuous laws (:data:`EULER_SMOOTH`: 0.1 s instead of 7.7 s of
+    CPU), measured against the library's 1641 terms at 0 (p50: an atom), 2.5e-5 (p90) and 4e-10
+    (p99) relative, at most 1/40 of the bins' allowance and 1/2000 of the half-width (5% of the
+    value at p90); ConditionalGittins keeps the 1641 terms (the 39-term sum is 4.5e-4 off at
+    its p50)."""
     q = _random_pairs()
-    exact = rtd(q, policy).ppf([0.5, 0.9, 0.99], rtol=1e-7)
+    d = rtd(q, policy)
+    if policy == "srpt-bounce":
+        d.euler = EULER_SMOOTH
+    exact = d.ppf([0.5, 0.9, 0.99], rtol=1e-7)
     r = qt.simulate(q, policy, jobs=400_000, replications=16, seed=2024, percentiles=(50, 90, 99))
     for level, e in zip((50, 90, 99), exact, strict=True):
         hw = halfwidth(r.percentile_ci[level], r.replications)
