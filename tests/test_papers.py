@@ -1,13 +1,16 @@
 """Reproduced papers: the scripts run, their exit status reflects the comparison, and a perturbed
 published number makes the comparison fail.
 
-The scripts run without simulations (``--jobs 0``: their exit status is then deterministic); the
-simulations of each reproduction are checked in-process under ``tests/stats_policy.py``, at a
+The scripts are one thin wrapper each: one of them runs in a subprocess without simulations
+(``--jobs 0``: its exit status is then deterministic), the others are checked to be the same
+wrapper; the reproductions run in-process with their simulations (formulas, claims and the
+simulations checked under ``tests/stats_policy.py``), at a
 small size (80,000 jobs per point) by default and at full size with ``QTHEORY_FULL=1``.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import math
 import os
@@ -134,6 +137,18 @@ def test_reproduced_numbers(tmp_path):
 
 # ---- the scripts ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(PAPERS))
+def test_script_is_the_thin_wrapper(name):
+    """Each ``papers/<name>.py`` calls ``script_main`` with its own name (and nothing else when run),
+    so that running one script in a subprocess (below) tests them all: the reproductions
+    themselves run in-process in test_paper_simulations (formulas, claims and simulations)."""
+    tree = ast.parse((ROOT / "papers" / f"{name}.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "script_main"]
+    assert len(calls) == 1
+    assert isinstance(calls[0].args[0], ast.Constant) and calls[0].args[0].value == name
+    assert {p.stem for p in (ROOT / "papers").glob("*.py")} == set(PAPERS)
+
+
+@pytest.mark.parametrize("name", ["mitzenmacher2020"])
 def test_script_runs(tmp_path, name):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     r = subprocess.run([sys.executable, str(ROOT / "papers" / f"{name}.py"), "--jobs", "0", "--no-figure",
