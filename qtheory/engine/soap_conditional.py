@@ -557,6 +557,13 @@ class CondBatch:
         alli = np.nonzero(np.ones(l.shape, bool))
         flo = F(lo[alli], alli)[0].reshape(l.shape)
         fhi = F(hi[alli], alli)[0].reshape(l.shape)
+        if _structure.bounded_factor(self.factor):
+            # the hazard climbs to infinity at the support's end, where F is 0 up to rounding:
+            # just inside it instead (``_conditional_structure.retry_at_end``)
+            miss = (fhi >= 0) & (l > self.m[:, None] * (1.0 + 1e-9))
+            if miss.any():
+                hi = np.where(miss, np.log(self.ap * (1.0 - _structure.END_REL))[:, None], hi)
+                fhi = F(hi[alli], alli)[0].reshape(l.shape)
         ok = (flo > 0) & (fhi < 0)
         ub = _newton(F, lo, np.where(ok, hi, lo), np.where(ok, flo, 1.0), tol=1e-15, ftol=1e-16)
         # below the batch's range (no mass there) F is linear: F(b) = F(xlo) + (xlo - b) S(0)
@@ -936,6 +943,10 @@ def node_values_compiled(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.nd
             out += list(K.min_moments_rows(rows, C, *args))
         else:
             B = K.b_old_rows(rows, np.ascontiguousarray(lv), C, *args, A["LK"], cb.ap, cb.xlo, cb.fY)
+            if _structure.bounded_factor(lc.factor):  # F's sign at the support's end
+                B = _structure.retry_at_end(B, rows, np.ascontiguousarray(lv), C, cb.m, cb.ap,
+                                            lambda rr, ll, cc, ap, a=args, lk=A["LK"], c=cb: K.b_old_rows(
+                                                rr, ll, cc, *a, lk, ap, c.xlo, c.fY))
             ok = np.isfinite(B) & (lv > cb.m)
             out.append(np.where(ok, K.square_rows(rows, np.where(ok, B, 0.0), C, *args), 0.0))
     return out[0].reshape(uA.shape), out[1].reshape(uA.shape), out[2].reshape(uB.shape)
