@@ -217,6 +217,22 @@ def test_bounded_factor_tables_follow_the_laws():
     assert np.all(np.abs(Nt - Nx) <= sc.TABLE_TOL * np.maximum(Nx, 1e-3)), Nt - Nx
 
 
+def test_exact_level_values_in_chunks(monkeypatch):
+    """The level functions on the laws at the nodes (the route's fallback) are computed a chunk
+    of levels at a time (all at once they were killed at 20 GB): the same values as in one call,
+    and the parts of S2 (``last_parts``) in the levels' order."""
+    lc = bounded_levels(qt.UniformPrediction(0.5))
+    L = np.array([0.05, 0.2, 0.5, 1.0, 1.5])
+    monkeypatch.setattr(sc, "EXACT_CHUNK", 100)
+    N1, S1 = sc.level_values(lc, L, exact=True, compiled=True)
+    p1 = lc.last_parts
+    monkeypatch.setattr(sc, "EXACT_CHUNK", 2)
+    N2, S2 = sc.level_values(lc, L, exact=True, compiled=True)
+    assert np.allclose(N2, N1, rtol=1e-14, atol=0) and np.allclose(S2, S1, rtol=1e-14, atol=0)
+    for a, b in zip(lc.last_parts, p1):
+        assert np.allclose(a, b, rtol=1e-14, atol=1e-300)
+
+
 def test_bounded_factor_old_interval_at_the_support_end():
     """Where the hazard climbs to infinity at the support's end, F(a_p) (the test for an old
     interval) is 0 up to rounding: at this prediction (u = -0.6030350878885619, a node of the
