@@ -26,7 +26,7 @@ climbs to infinity at the top end), with :math:`F_Z` the uniform law's cdf in pl
 :math:`1 - e^{-z}`.
 
 Run ``python tests/conditional_gittins_ihr_reference.py [uniform ZLO ZHI] L1 L2 ...`` (a few
-seconds a level).
+seconds a level), or ``... [uniform ZLO ZHI] mean WORKERS LOAD1 LOAD2 ...`` for E[T].
 """
 
 from __future__ import annotations
@@ -119,6 +119,10 @@ def b_old(y, ell):
     hi = min(max(1.0, 2.0 * lo), cap)
     while g(hi) > 0 and hi < cap:
         hi = min(2.0 * hi, cap)
+    if g(hi) > 0:  # the root lies where X | y has (next to) no mass left: no old work
+        if S(y, hi) > 1e-30:
+            raise ArithmeticError(f"no root of mrl(y, b) = {ell} below {hi} at y = {y}")
+        return math.inf
     return optimize.brentq(g, 0.0, hi, xtol=1e-15, rtol=1e-14)  # (below y / z_hi: r0 - age)
 
 
@@ -131,6 +135,8 @@ def levels(ell):
     def old(u):
         y = math.exp(u)
         b = b_old(y, ell)
+        if b == math.inf:
+            return 0.0
         return y * _q(lambda x: (x - b) ** 2 * k(x, y), b, y=y)
 
     if UNIFORM is not None:  # r(y, 0) = E[X | y] <= y / z_lo: no old work below l z_lo
@@ -155,16 +161,45 @@ def at_prediction(v):
     def old(u):
         y = math.exp(u)
         b = b_old(y, ell)
+        if b == math.inf:
+            return 0.0, 0.0
         return (y * _q(lambda x: (x - b) ** 2 * k(x, y), b, y=y), y * ell * S(y, b))
 
-    ulo, top = math.log(v), math.log(200.0)
+    ulo, top = math.log(v), math.log(200.0 if UNIFORM is None else 24.0)
     edges = [ulo] + [u for u in range(-30, 3, 2) if u > ulo] + [top]
+    if UNIFORM is not None:  # the kink where B_y(l) passes the support's start (old work)
+        edges = sorted(set(edges + [u for u in _start_crossings(ell) if ulo < u < top]))
     s2b = a1 = 0.0
     for a, b in zip(edges[:-1], edges[1:]):
         r = integrate.quad_vec(lambda u: np.array(old(u)), a, b, epsabs=0, epsrel=1e-11,
                                norm="max", limit=200)[0]
         s2b, a1 = s2b + r[0], a1 + r[1]
     return ell, n, s2a + s2b, n + a1
+
+
+def _start_rank(u):
+    """The rank at the start of the support of X | y (uniform factors), y = e^u."""
+    y = math.exp(u)
+    return mrl(y, _support(y)[0])
+
+
+def _start_crossings(ell):
+    """The u = log y where the rank at the support's start equals ``ell`` (uniform factors):
+    bracketed on a grid of 0.25 in u, then brentq."""
+    grid = np.arange(-15.0, math.log(24.0), 0.25)
+    g = [_start_rank(u) - ell for u in grid]
+    return [optimize.brentq(lambda u: _start_rank(u) - ell, a, b, xtol=1e-14)
+            for a, b, ga, gb in zip(grid[:-1], grid[1:], g[:-1], g[1:]) if ga * gb < 0]
+
+
+def critical_predictions():
+    """Uniform factors: the predictions v (log) where r(v, 0) equals the largest rank at the
+    support's start (a kink of the level functions, hence of the outer integrand), found by
+    bounded scalar minimisation and brentq."""
+    r = optimize.minimize_scalar(lambda u: -_start_rank(u), bounds=(-3.0, 3.0), method="bounded",
+                                 options={"xatol": 1e-10})
+    top = -r.fun
+    return [math.log(y0(top))]
 
 
 #: the top of the outer integral over predictions (log y): above 200 their mass is below 1e-20
@@ -192,6 +227,11 @@ def _gk15():
     return x, w, wgf
 
 
+#: the outer panels for uniform factors (predictions below e^-15 carry E[T] below 1e-13; above 24
+#: none), with an edge at :func:`critical_predictions` added by :func:`mean`
+U_EDGES_UNIFORM = [-15.0, -12.0, -9.0, -7.0, -5.5, -4.5] + [x / 2 for x in range(-8, 7)] + [math.log(24.0)]
+
+
 def mean(lams, workers: int = 1):
     r"""E[T] of ConditionalGittins at each arrival rate in ``lams`` (exponential predictions).
     The rank falls in the age, so the worst future rank at age a is r(y, a): with
@@ -205,11 +245,17 @@ def mean(lams, workers: int = 1):
 
     integrated in u = log v by 15-point Gauss-Kronrod panels (:data:`U_EDGES`; below e^-30
     the integrand is below 1e-13 of the value, above 200 the predictions' mass below 1e-20),
-    the level functions at each node by nested quadrature (``workers`` processes). Returns
+    the level functions at each node by nested quadrature (``workers`` processes). Uniform
+    factors (``UNIFORM``): the rank falls in the age as well (by 1 a unit of age below the
+    support's start, as the mean residual life inside it), so the same formula holds; the panels
+    are :data:`U_EDGES_UNIFORM` with an edge at :func:`critical_predictions`. Returns
     (E[T] per load, the embedded 7-point Gauss rule's difference)."""
     lams = np.asarray(lams, float)
     x, wk, wg = _gk15()
-    e = np.asarray(U_EDGES)
+    if UNIFORM is None:
+        e = np.asarray(U_EDGES)
+    else:
+        e = np.unique(np.concatenate([U_EDGES_UNIFORM, critical_predictions()]))
     h = np.diff(e)[:, None] / 2
     u = (e[:-1, None] + h * (x[None, :] + 1)).ravel()
     if workers > 1:
@@ -228,19 +274,22 @@ def mean(lams, workers: int = 1):
 
 def _node(u):
     v = math.exp(u)
+    mass = _q(lambda x: k(x, v), 0.0, y=v)
+    if mass == 0.0:  # (uniform factors: beyond the size law's range)
+        return 0.0, 0.0, 0.0, 0.0
     ell, n, s2, a = at_prediction(v)
     return v * _q(lambda x: k(x, v), 0.0, y=v), ell, n, s2 - 2 * ell * a
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args and args[0] == "uniform":
+        UNIFORM = (float(args[1]), float(args[2]))
+        args = args[3:]
     if args and args[0] == "mean":
         m, err = mean([float(v) for v in args[2:]], workers=int(args[1]))
         print("E[T]", [repr(float(v)) for v in m], "|K15 - G7| relative", (err / m).tolist())
         sys.exit(0)
-    if args and args[0] == "uniform":
-        UNIFORM = (float(args[1]), float(args[2]))
-        args = args[3:]
     r = [mrl(math.exp(u), 0.0) for u in range(-30 if UNIFORM is None else -15, 3)]
     assert all(b > a for a, b in zip(r, r[1:])), "r(y, 0) not increasing"
     for v in args:

@@ -37,6 +37,11 @@ third crossing function (:func:`start_rank`), whose crossings end old intervals 
 rule from both sides. Where the support's top end carries density the hazard climbs to
 infinity there and the minimal rank falls to rounding noise: it is held at least
 :data:`M_FLOOR` E[X] (:func:`clamped_minimal_rank`).
+The tables split the old intervals' coordinate at the rank of the support's start
+(:func:`table_options`: :data:`SPLIT_W`, :data:`BOUNDED_TABLE_YWIDTH`,
+:data:`BOUNDED_US_LEVELS`; ``_conditional_tables``), and the roots of the old interval's
+start retry just inside the support's end where the sign test there is rounding
+(:func:`retry_at_end`).
 
 **The tables and the outer rule** on these structures (:func:`table_options`,
 :func:`resolution`, :func:`falling_edges`). On Weibull(2) sizes with exponential predictions
@@ -353,7 +358,8 @@ def bounded_factor(factor) -> bool:
     log-uniform law): X | y then lives on [y / z_hi, y / z_lo], and the route applies where the
     structure checks pass (a hazard of X | y that is single-peaked: log-concave size densities;
     on exponential sizes the hazard falls, then climbs to infinity at the top end, and the
-    route declines)."""
+    route declines). ``soap_conditional.supported`` takes the uniform ones only (checked
+    against an independent E[T] on Weibull(2) sizes; the log-uniform ones are not yet)."""
     from ..laws.predictions import _UniformFactor
 
     return isinstance(factor, _UniformFactor) and factor.b > factor.a >= 0.0
@@ -374,6 +380,31 @@ def onto_support(factor, z, rel: float = 1e-12):
     if lo > 0:
         z = np.where((z < lo) & (z >= lo * (1 - rel)), lo, z)
     return z
+
+
+#: the hazard's peak within this fraction of the support's end counts as the end
+#: (:func:`retry_at_end`)
+END_REL = 1e-12
+
+
+def retry_at_end(B, rows, levels, C, m, ap, b_old):
+    r"""``B`` (roots of the old intervals' start, NaN where none) with the rows whose level is
+    above the minimal rank ``m`` but whose root was NaN computed again on the bracket's top
+    end pulled :data:`END_REL` (relative) inside: where the hazard climbs to infinity at the
+    support's end (bounded factors) :math:`S_y` vanishes there, so
+    :math:`F(a_p) = \int_{a_p}^{C} S_y - \ell (S_y(a_p) - S_y(C))` is 0 up to rounding and its
+    sign (the test for an old interval) a coin flip: on Weibull(2) sizes with a factor uniform
+    on [0.5, 1.5], 1 node of 128 at l = 0.2 lost its old work that way (S2 9e-3 off). Just
+    inside, :math:`F pprox S_y(b) (b arepsilon / 2 - \ell) < 0` for every level above
+    about :math:`10^{-12} a_p`. ``b_old(rows, levels, C, ap)`` computes the roots (``C``: the
+    rising ends)."""
+    miss = ~np.isfinite(B) & (levels > m[rows] * (1.0 + 1e-9))
+    if not miss.any():
+        return B
+    B = B.copy()
+    B[miss] = b_old(np.ascontiguousarray(rows[miss]), np.ascontiguousarray(levels[miss]),
+                    np.ascontiguousarray(C[miss]), ap * (1.0 - END_REL))
+    return B
 
 
 #: the minimal rank m(y) of a bounded factor is held at least this fraction of E[X] (the level
@@ -461,10 +492,26 @@ OLD2_W_GRADED = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1),
                                 1.0 - 2.0 ** -np.arange(2, 11), [1.0]])
 
 
+#: the q-panels of the old intervals' tables below q_s (bounded factors: B_y(l) inside X | y's
+#: support), the table above q_s keeping its own panels
+SPLIT_W = OLD2_W_GRADED
+
+
+#: the tables' y-panels (log y) for bounded factors, and the halvings towards u_s on either
+#: side: beyond u_s the minimal rank (1/h at the truncation end) climbs steeply (Weibull(2),
+#: factor uniform on [0.5, 2]: from 6e-5 to 0.06 within 0.13 of log y) as the truncation end
+#: leaves the support's end for the size law's tail
+BOUNDED_TABLE_YWIDTH = 0.75
+BOUNDED_US_LEVELS = 8
+
+
 def table_options(lc) -> dict:
     """Keyword arguments of :class:`~qtheory.engine._conditional_tables.LevelTables` for
     ``lc``: the graded q-panels :data:`OLD2_W_GRADED` on the general structures."""
-    return {"old2_w": OLD2_W_GRADED} if getattr(lc, "general", False) else {}
+    out = {"old2_w": OLD2_W_GRADED} if getattr(lc, "general", False) else {}
+    if getattr(lc, "lrs", None) is not None:
+        out.update(split_w=SPLIT_W, ywidth=BOUNDED_TABLE_YWIDTH, us_levels=BOUNDED_US_LEVELS)
+    return out
 
 
 #: outer y-panels (log y) of the general structures: on Weibull(2) / exponential predictions
