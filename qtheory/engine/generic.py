@@ -70,7 +70,13 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   hazards (Weibull(2) sizes, exponential predictions; the level sets unions of intervals,
   :mod:`qtheory.engine._conditional_structure`): E[T] against an independent evaluation
   (``tests/conditional_gittins_ihr_reference.py``: nested quadrature, one integral over the
-  predictions) 1.3e-10 / 5.8e-11 / 1.0e-11 at loads 0.5 / 0.8 / 0.95, estimates <= 3.4e-9.
+  predictions) 1.3e-10 / 5.8e-11 / 1.0e-11 at loads 0.5 / 0.8 / 0.95, estimates <= 3.4e-9;
+  uniform factors U[0.5, 2] and U[0.5, 1.5] on Weibull(2) (the tables split where the old
+  interval passes the conditional support's start) against the same reference (its own error
+  6.2e-8) 1.1e-7 to 4.2e-7, each within the route's estimate (2.7e-7 to 3.5e-6), 3.8-4.9 s
+  CPU cold; other increasing-hazard laws with a uniform factor take the route unverified
+  (Weibull(3), U[0.5, 1.5], load 0.8: 2.754401, estimate 1.2e-6, below SPRPT; the
+  discretisation gave 2.786, above SPRPT).
   Cost, cold (fresh process, numba cache written), on a loaded machine
   (``benchmarks/bench_generic.py --conditional``): Exp/Exp 0.97-0.99 s CPU for one load,
   0.96-1.02 s for a 50-load sweep, against 9.4 s and 20.5 s for the discretised route (same
@@ -101,8 +107,9 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   :mod:`qtheory.engine._soap_discrete` to 1e-12 (``tests/test_soap_exact_discrete.py``).
 * **What is left to the discretisation** (:func:`evaluate_discretised`): prediction ranks on
   continuous laws other than the shapes above (a ``Rank`` with ``descriptor="prediction"``;
-  ConditionalGittins on factors with kinks, on size laws with breakpoints, or where its
-  structure checks fail), ranks the exact routes decline (not piecewise monotone between their
+  ConditionalGittins on log-uniform factors, on uniform factors where the conditional
+  hazard is not single-peaked (exponential, log-normal sizes), on size laws with
+  breakpoints, or where its structure checks fail), ranks the exact routes decline (not piecewise monotone between their
   breakpoints, breakpoints whose number depends on the size), prediction laws that are not a
   product with an independent factor on continuous sizes, laws with an infinite second moment
   for the size and factor routes, ``qt.from_scipy`` laws, and mixed laws. The joint law is
