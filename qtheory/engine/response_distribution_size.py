@@ -285,25 +285,10 @@ def _fall_nodes(ev: ss.SizeSOAP, P, falls, cut_levels: np.ndarray, order: int):
             continue
         top = P.s[rows, j]
         bot = rk.rank(P.x[rows], np.maximum(a1[rows] * (1 - 4 * _EPS), a0[rows]))
-        inside = (cut_levels[None, :] < top[:, None]) & (cut_levels[None, :] > bot[:, None])
-        ri, li = np.nonzero(inside)
-        cuts = np.full((rows.size, max(1, int(inside.sum(axis=1).max()))), np.nan)
-        if ri.size:
-            ages = rk.cross(P, rows[ri], j, cut_levels[li])
-            cnt = np.bincount(ri, minlength=rows.size)
-            pos = np.arange(ri.size) - np.concatenate([[0], np.cumsum(cnt)])[ri]
-            cuts[ri, pos] = ages
-        cuts = np.where(np.isnan(cuts), a0[rows, None], cuts)
-        cuts = np.clip(cuts, a0[rows, None], a1[rows, None])
-        edges = np.sort(np.concatenate([a0[rows, None], cuts, a1[rows, None]], axis=1), axis=1)
-        h = np.diff(edges, axis=1)
-        a = (edges[:, :-1, None] + h[..., None] * sgl).reshape(rows.size, -1)
-        w = (h[..., None] * wgl).reshape(rows.size, -1)
-        keep = w > 0
-        r_i = np.nonzero(keep)[0]
-        owners.append(rows[r_i])
-        ws.append(w[keep])
-        levs.append(rk.rank(P.x[rows[r_i]], a[keep]))
+        o, w, lev = ss._cut_fall_nodes(rk, P, rows, j, a0, a1, top, bot, cut_levels, sgl, wgl)
+        owners.append(o)
+        ws.append(w)
+        levs.append(lev)
     if not owners:
         return np.zeros(0, int), np.zeros(0), np.zeros(0)
     return np.concatenate(owners), np.concatenate(ws), np.concatenate(levs)

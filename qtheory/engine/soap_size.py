@@ -139,6 +139,31 @@ def _cos_gl(order: int) -> tuple[np.ndarray, np.ndarray]:
     return (1.0 - np.cos(np.pi * t)) / 2.0, w * (np.pi / 2.0) * np.sin(np.pi * t)
 
 
+def _cut_fall_nodes(rk, P, rows: np.ndarray, j: int, a0: np.ndarray, a1: np.ndarray, top: np.ndarray,
+                    bot: np.ndarray, levels: np.ndarray, sgl: np.ndarray, wgl: np.ndarray):
+    """Nodes in age on the falling stretch ``j`` ``[a0, a1]`` of the tagged jobs ``rows`` of ``P``
+    (rank from ``top`` down to ``bot``), the stretch cut at the ages where the rank crosses a
+    level of ``levels`` strictly between ``bot`` and ``top`` (``rk.cross``), each piece mapped by
+    the rule ``(sgl, wgl)``: the row of each node, its weight and its level :math:`r(x, a)`."""
+    inside = (levels[None, :] < top[:, None]) & (levels[None, :] > bot[:, None])
+    ri, li = np.nonzero(inside)
+    cuts = np.full((rows.size, max(1, int(inside.sum(axis=1).max()))), np.nan)
+    if ri.size:
+        ages = rk.cross(P, rows[ri], j, levels[li])
+        cnt = np.bincount(ri, minlength=rows.size)
+        pos = np.arange(ri.size) - np.concatenate([[0], np.cumsum(cnt)])[ri]
+        cuts[ri, pos] = ages
+    cuts = np.where(np.isnan(cuts), a0[rows, None], cuts)
+    cuts = np.clip(cuts, a0[rows, None], a1[rows, None])
+    edges = np.sort(np.concatenate([a0[rows, None], cuts, a1[rows, None]], axis=1), axis=1)
+    h = np.diff(edges, axis=1)
+    a = (edges[:, :-1, None] + h[..., None] * sgl).reshape(rows.size, -1)
+    w = (h[..., None] * wgl).reshape(rows.size, -1)
+    keep = w > 0
+    r_i = np.nonzero(keep)[0]
+    return rows[r_i], w[keep], rk.rank(P.x[rows[r_i]], a[keep])
+
+
 def _solve(g, lo: np.ndarray, hi: np.ndarray, glo: np.ndarray, ghi: np.ndarray,
            scale: np.ndarray, iters: int = 400) -> np.ndarray:
     r"""Zeros of functions ``g(idx, a)`` (the elements ``idx`` at points ``a``) bracketed by
@@ -998,25 +1023,10 @@ class SizeSOAP:
                 rows, top, bot = rows[~lin], top[~lin], bot[~lin]
                 if rows.size == 0:
                     continue
-            inside = (ladder[None, :] < top[:, None]) & (ladder[None, :] > bot[:, None])
-            ri, li = np.nonzero(inside)
-            cuts = np.full((rows.size, max(1, int(inside.sum(axis=1).max()))), np.nan)
-            if ri.size:
-                ages = rk.cross(P, rows[ri], j, ladder[li])
-                cnt = np.bincount(ri, minlength=rows.size)
-                pos = np.arange(ri.size) - np.concatenate([[0], np.cumsum(cnt)])[ri]
-                cuts[ri, pos] = ages
-            cuts = np.where(np.isnan(cuts), a0[rows, None], cuts)
-            cuts = np.clip(cuts, a0[rows, None], a1[rows, None])
-            edges = np.sort(np.concatenate([a0[rows, None], cuts, a1[rows, None]], axis=1), axis=1)
-            h = np.diff(edges, axis=1)
-            a = (edges[:, :-1, None] + h[..., None] * sgl).reshape(rows.size, -1)
-            w = (h[..., None] * wgl).reshape(rows.size, -1)
-            keep = w > 0
-            r_i = np.nonzero(keep)[0]
-            owners.append(rows[r_i])
-            ws.append(w[keep])
-            levs.append(rk.rank(P.x[rows[r_i]], a[keep]))
+            o, w, lev = _cut_fall_nodes(rk, P, rows, j, a0, a1, top, bot, ladder, sgl, wgl)
+            owners.append(o)
+            ws.append(w)
+            levs.append(lev)
         if owners:
             owner = np.concatenate(owners)
             res_w = np.concatenate(ws)
