@@ -353,7 +353,7 @@ class FactorJointRule:
         n = cuts.shape[0]
         ext, (tx, tw) = _tail_extension(r)
         edges = np.concatenate([r.edges, ext])
-        lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, math.exp(edges[-1])))
+        lc = np.log(np.clip(np.where(np.isnan(cuts), r.lo, cuts), r.lo, math.exp(edges[-1])))
         e = np.sort(np.concatenate([np.broadcast_to(edges, (n, edges.size)), lc], axis=1), axis=1)
         u, wu = panels(e)
         X = np.exp(u)
