@@ -28,6 +28,8 @@ Measures, best of ``--repeat`` runs with ``time.perf_counter``:
 * a 50-load p99 sweep (``np.linspace(0.05, 0.95, 50)``) of FCFS (target < 1 s);
 * the prediction-based policies (SPJF, PSPJF, SPRPT; Exp(1) sizes, exponential predictions,
   load 0.8): one p99 of a class (x, y) = (1, 0.7) and of the unconditional law;
+* ``--targets --full``: besides, the unconditional p99 of SPJF, PSPJF, SPRPT and TRAIL(0.8) and
+  the 50-load p99 sweeps of SPJF and SPRPT (Exp(1) sizes, exponential predictions);
 * TRAIL(c), c = 0.5 and 0.8, the same cases for T and W, and the Azure conversation trace at
   load 0.8 (1641 and 39 Euler terms);
 * the generic policies (target < 2 s a value): Gittins on LogNormal(1) on the law itself, with
@@ -203,6 +205,14 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
                  for p in ("las", "sjf", "psjf", "srpt")]
         rows += [(f"{p} p99 all (pred.)", lambda p=p: response_time_distribution(qp, p).ppf(0.99))
                  for p in ("spjf", "pspjf", "sprpt")]
+        rows.append(("trail0.8 p99 all (pred.)",
+                     lambda: response_time_distribution(qp, qt.TRAIL(0.8)).ppf(0.99)))
+        # the prediction policies' sweeps on a model of their own (its joint rule and load-free
+        # tables built in the row)
+        rows += [(f"{p} p99 50-load sweep (pred.)", lambda p=p: np.asarray(
+                    qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction()).sweep_percentiles(
+                        p, loads, q=(0.99,))))
+                 for p in ("spjf", "sprpt")]
     return rows
 
 

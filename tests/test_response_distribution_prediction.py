@@ -286,9 +286,11 @@ def test_percentiles_against_simulation(policy, pred):
 
 def test_fast_paths_equal_the_direct_sums():
     """The unconditional transforms' shortcuts (Kendall's denominator taken as s, SPJF's e^{-sx}
-    summed over the distinct sizes, SPRPT's residence terms at the floor of its start factored)
-    equal the same transform by the direct per-node sums (a second implementation: the
-    shortcuts off on a copy) to rounding, at points of the Euler contour and beyond."""
+    summed over the distinct sizes, SPRPT's residence terms at the floor of its start factored,
+    Kendall's equation on the grid started from the previous rows' roots, SPJF's old-piece sums
+    from Newton's last pass) equal the same transform by the direct per-node sums (a second
+    implementation: the shortcuts off on a copy, busy_eta and _psi_at) to rounding, at points
+    of the Euler contour and beyond."""
     import copy
 
     from qtheory.engine.response_distribution import _psi_at
@@ -299,6 +301,8 @@ def test_fast_paths_equal_the_direct_sums():
         tr = response_time_distribution(q, pol)._t
         direct = copy.copy(tr)
         direct._flat = direct._shared = None
+        direct._eta_ext = direct._w1_fused = None
+        assert tr._eta_ext is not None and (tr._w1_fused is not None) == (pol == "spjf")
         direct._kendall_den = lambda u, eta, tr=tr: eta - tr.lam * _psi_at(eta, tr.Xo, tr.Wo)
         assert (tr._shared is not None) == (pol == "spjf")
         assert (tr._flat is not None) == (pol == "sprpt")
@@ -317,3 +321,52 @@ def test_spjf_density_split_rest_equals_direct_sum():
     E = np.sum(tr.Wc[None] * np.exp(-s[:, None, None] * (tr.Xc[None] - sp.c)), axis=2)
     ref = np.sum((tr.old_delay(s) - sp.a) * E, axis=1)
     np.testing.assert_allclose(sp.rest_lst(s), ref, rtol=1e-12, atol=1e-15)
+
+
+def test_eta_rows_solve_kendalls_equation():
+    r"""Kendall's equation on the threshold grid of a continuous joint law (Exp(1) sizes,
+    exponential predictions, load 0.8), solved row by row from the previous rows' roots
+    (``eta_rows``): the residual :math:`|\eta - s - \lambda\sum_k W_k(1 - e^{-\eta X_k})|`
+    written out with numpy is below 1e-13 of :math:`|\eta|` at every threshold, the roots
+    equal busy_eta's (the secant start) to 1e-13, in fewer passes over the nodes; with SPJF's old
+    piece :math:`X1\{Y > t\}` the sums from Newton's last pass equal numpy's at the roots."""
+    from qtheory.engine import response_distribution_prediction as rdp
+    from qtheory.engine.response_distribution import busy_eta
+
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    lam = q.arrival_rate
+    rule = rdp.joint_rule(q, conditional=False)
+    t = rule.tgrid().t
+    X, W = rule.new(t, strict=True)
+    _, W1 = rule.gt_x(t)
+    s = np.array([0.05 + 0.02j, 0.3 + 0.1j, 1.0 + 5.0j, 0.4 + 30.0j, 4.0 + 0.5j, 0.2 - 12.0j])
+    st = np.zeros(2, np.int64)
+    eta, psi1 = rdp.eta_rows(s, lam, X, W, t=t, stats=st, W1=W1)
+    E = np.exp(-eta[:, :, None] * X[None])
+    resid = eta - s[:, None] - lam * np.sum(W[None] * (1.0 - E), axis=2)
+    assert np.max(np.abs(resid) / np.abs(eta)) < 1e-13
+    np.testing.assert_allclose(psi1, np.sum(W1[None] * (1.0 - E), axis=2), rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(eta, busy_eta(s, lam, X, W), rtol=1e-13, atol=0)
+    st0 = np.zeros(2, np.int64)
+    rdp.eta_rows(s, lam, X, W, stats=st0)  # no thresholds: the secant
+    assert st[1] == st0[1] == s.size * t.size
+    assert st[0] < 0.85 * st0[0], (st[0], st0[0])
+
+
+@pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Weibull(shape=0.5, mean=1.0)], ids=repr)
+def test_gt_rem_suffix_sums_equal_the_split_rule(size, monkeypatch):
+    r"""SPRPT's sparse old piece :math:`(X - (Y - v))^+ 1\{Y > v\}` on a factor law without
+    kinks by suffix sums over the unsplit size rule equals the rule split at every :math:`p`
+    (a second implementation): the same nodes, weights to 1e-13 relative."""
+    from qtheory.engine import _joint_rule as jr
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    q = qt.MG1(0.5, size, qt.LogNormalPrediction(0.5))
+    rule = rdp.joint_rule(q, conditional=False)
+    v = np.array([0.05, 0.7, 40.0])
+    P, W = rule.gt_rem(v)
+    monkeypatch.setattr(jr, "GT_REM_SUFFIX", False)
+    P0, W0 = rule.gt_rem(v)
+    np.testing.assert_array_equal(P, P0)
+    np.testing.assert_allclose(W, W0, rtol=1e-13, atol=1e-300)
+    assert np.sum(W0 > 0) > 0.5 * W0.size

@@ -41,6 +41,10 @@ import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, panels
 
+#: :meth:`FactorJointRule.gt_rem` on a factor law without kinks by suffix sums over the
+#: unsplit size rule (:meth:`FactorJointRule._gt_rem_suffix`; the same sums); False: the rule
+#: split at every p
+GT_REM_SUFFIX = True
 #: rows of a 2-D evaluation done at once (memory)
 _CHUNK = 64
 #: prediction mass left out below and above the prediction nodes of a continuous joint law
@@ -349,7 +353,7 @@ class FactorJointRule:
         n = cuts.shape[0]
         ext, (tx, tw) = _tail_extension(r)
         edges = np.concatenate([r.edges, ext])
-        lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, math.exp(edges[-1])))
+        lc = np.log(np.clip(np.where(np.isnan(cuts), r.lo, cuts), r.lo, math.exp(edges[-1])))
         e = np.sort(np.concatenate([np.broadcast_to(edges, (n, edges.size)), lc], axis=1), axis=1)
         u, wu = panels(e)
         X = np.exp(u)
@@ -399,6 +403,8 @@ class FactorJointRule:
             from .response_distribution_trail import _factor_piece
 
             return _factor_piece(self, v, 1.0)
+        if not self.kinks.size and GT_REM_SUFFIX:
+            return self._gt_rem_suffix(v)
         nodes, wgl = _gl(ORDER)
         # the p rule, split at v (where z crosses 1) and at v / k for the kinks k of Z's law
         # (where the window x > p meets the kink x = (v - p)/(k - 1) of f_Z(1 + (v - p)/x))
@@ -418,6 +424,62 @@ class FactorJointRule:
                 z = 1.0 + (v[i] - p[:, None]) / X
                 h = np.where(X > p[:, None], self.f.pdf(z) / X, 0.0)
                 G[i, a:a + _CHUNK * 4] = np.sum(W * h, axis=1)
+        return P, Wd * G
+
+    def _gt_rem_suffix(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r""":meth:`gt_rem` for a factor law without kinks, the same sums without splitting the
+        size rule once per :math:`p`: the rule split at :math:`p` keeps every panel but the one
+        holding :math:`p`, whose part above :math:`p` gets its own ``ORDER`` nodes, and only
+        the nodes above :math:`p` count (:math:`x > p`), so that
+
+        .. math::
+            g_v(p) = \sum_{x_k > e_{j+1}} w_k \frac{f_Z(1 + (v - p)/x_k)}{x_k}
+                + \sum_{m} w'_m(p) \frac{f_Z(1 + (v - p)/x'_m(p))}{x'_m(p)},
+
+        with :math:`[e_j, e_{j+1})` the panel holding :math:`\log p` and :math:`x'_m, w'_m` the
+        Gauss-Legendre rule of :math:`[\log p, e_{j+1}]` (the head node where it lies above
+        :math:`p`, the tail node always): one density value per node above :math:`p` (about
+        half the rule) and no sorting."""
+        r = self.r
+        nodes, wgl = _gl(ORDER)
+        # the p rule as gt_rem's (the same nodes)
+        P, Wd = self._split(np.concatenate([v[:, None], self._kink_cuts(v)], axis=1), density=False)
+        P = np.concatenate([np.broadcast_to(r.lo * nodes, (v.size, ORDER)), P], axis=1)
+        Wd = np.concatenate([np.broadcast_to(r.lo * wgl, (v.size, ORDER)), Wd], axis=1)
+        ext, (tx, tw) = _tail_extension(r)
+        edges = np.concatenate([r.edges, ext])
+        # the rule without a cut: head, the panels' nodes, tail
+        u, wu = panels(edges)
+        xb = np.exp(u)
+        wb = wu * xb * r.size.pdf(xb)
+        hx, hw = r.head
+        top = math.exp(edges[-1])
+        G = np.empty_like(P)
+        for i in range(v.size):
+            p = P[i]
+            lp = np.log(np.clip(p, r.lo, top))
+            # the panel holding p (p <= lo: none, every node counts)
+            j = np.clip(np.searchsorted(edges, lp, side="right") - 1, 0, edges.size - 2)
+            inside = p > r.lo
+            first = np.where(inside, (j + 1) * ORDER, 0)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                Z = 1.0 + (v[i] - p[:, None]) / xb[None, :]
+                keep = np.arange(xb.size)[None, :] >= first[:, None]
+                h = np.zeros(Z.shape)
+                h[keep] = self.f.pdf(Z[keep])
+                g = (h / xb[None, :]) @ wb
+                # the part of p's panel above p
+                a = np.where(inside, lp, edges[j + 1])
+                su, sw = panels(np.stack([a, edges[j + 1]], axis=1))
+                sx = np.exp(su)
+                sz = 1.0 + (v[i] - p[:, None]) / sx
+                sww = np.where(inside[:, None], sw * sx * r.size.pdf(sx), 0.0)
+                g = g + np.sum(sww * np.where(sx > p[:, None], self.f.pdf(sz) / sx, 0.0), axis=1)
+                # the head and tail nodes
+                for xe, we in ((hx, hw), (tx, tw)):
+                    if we != 0.0:
+                        g = g + np.where(xe > p, we * np.nan_to_num(self.f.pdf(1.0 + (v[i] - p) / xe) / xe), 0.0)
+            G[i] = g
         return P, Wd * G
 
     def classes(self):

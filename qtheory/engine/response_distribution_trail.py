@@ -340,7 +340,7 @@ class TrailTransform(PredictionTransform):
         lam = self.lam
         et = None
         if not self.waiting or self._interp:
-            et = busy_eta(s, lam, self.Xt, self.Wt)
+            et = self._eta_grid(s)
         if self._interp:
             eta_r = et
         elif et is not None and self._rows_in_grid is not None:
