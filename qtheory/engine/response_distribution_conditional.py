@@ -75,14 +75,15 @@ from .soap_exact import _FULLW
 _CWN = sc._CWN
 #: per prediction of a level's y-rules, the panels and Gauss-Legendre order of the x-rule (in
 #: log x) on the conditional law
-X_PANELS = 4
+X_PANELS = 8
 X_ORDER = 8
 #: the y-rules of the laws at the grid's levels (the mean engine's ``level_nodes`` with these
 #: settings; the mean engine's own are 12, 8, 8)
 Y_HEAD, Y_ORDER, Y_TIP = 8, 6, 6
 #: the atoms at C_y of each panel of a level's y-rule are interpolated onto this many
-#: sub-panels (they are one node per prediction, where the density part has an x-rule each)
-ATOM_SPLIT = 6
+#: sub-panels (one node per prediction, where the density part has an x-rule each; 6 moved
+#: the cdf at load 0.8 on Exp/Exp by 2e-8: 1)
+ATOM_SPLIT = 1
 #: a level's nodes with weights below this share of its mass are left out
 W_TINY = 1e-18
 #: levels per batch of conditional laws (memory)
@@ -315,33 +316,37 @@ class ConditionalTransform:
 
     # -- moments -----------------------------------------------------------------------------------
     def class_moments(self):
-        """Per class of the outer rule (falling, [a_p, b0], [b0, top]): mean and variance of
-        :math:`T` (of :math:`W` if ``waiting``), and the classes' weights."""
+        """Per class of the outer rule (falling, [a_p, b0], [b0, top]): the first two moments of
+        :math:`T` (of :math:`W` if ``waiting``), and the classes' weights. The waiting time's
+        moments at the class's R are interpolated as raw moments (linear in
+        :math:`\tilde V`, as the transform's interpolation of :math:`\tilde V`)."""
         lam = self.lam
         lm = self.level_moments()
         R = self.rule
         g = 1.0 / (1.0 - lam * lm["N"])
         f2 = lam * lm["N2"] * g ** 3
-        ew0, vw0 = self._at(lm["ew"], "r0"), self._at(lm["varw"], "r0")
-        ew2, vw2 = self._at(lm["ew"], "lev2"), self._at(lm["varw"], "lev2")
+        w2 = lm["varw"] + lm["ew"] ** 2
+        ew0, w20 = self._at(lm["ew"], "r0"), self._at(w2, "r0")
+        ew2, w22 = self._at(lm["ew"], "lev2"), self._at(w2, "lev2")
         wf = R.wf_x * _FULLW
         weights = (R.wy[:, None, None] * wf, R.wy[:, None] * R.w1, R.wy[:, None] * R.w2)
+        shapes = (wf.shape, R.w1.shape)
+        W1 = tuple(np.broadcast_to(ew0.reshape((-1,) + (1,) * (len(sh) - 1)), sh) for sh in shapes) + (ew2,)
+        W2 = tuple(np.broadcast_to(w20.reshape((-1,) + (1,) * (len(sh) - 1)), sh) for sh in shapes) + (w22,)
         if self.waiting:
-            return ((ew0[:, None, None] + 0 * wf, ew0[:, None] + 0 * R.w1, ew2),
-                    (vw0[:, None, None] + 0 * wf, vw0[:, None] + 0 * R.w1, vw2), weights)
-        Mf, M1, M2 = self._residences(self._at(g, "rf", 1.0), self._at(g, "lev1", 1.0),
-                                      self._at(g, "lev2", 1.0))
-        Vf, V1, V2 = self._residences(self._at(f2, "rf"), self._at(f2, "lev1"), self._at(f2, "lev2"))
-        means = (ew0[:, None, None] + Mf, ew0[:, None] + M1, ew2 + M2)
-        vars_ = (vw0[:, None, None] + Vf, vw0[:, None] + V1, vw2 + V2)
-        return means, vars_, weights
+            return W1, W2, weights
+        Ms = self._residences(self._at(g, "rf", 1.0), self._at(g, "lev1", 1.0), self._at(g, "lev2", 1.0))
+        Vs = self._residences(self._at(f2, "rf"), self._at(f2, "lev1"), self._at(f2, "lev2"))
+        # T = W + the residence (independent given the class)
+        m1 = tuple(a + b for a, b in zip(W1, Ms, strict=True))
+        m2 = tuple(a2 + 2 * a * b + v + b * b for a, a2, b, v in zip(W1, W2, Ms, Vs, strict=True))
+        return m1, m2, weights
 
     def moments(self) -> tuple[float, float]:
         """(E, E[.^2]) of the law, mixed over the classes."""
-        means, vars_, weights = self.class_moments()
-        m1 = sum(float(np.sum(w * m)) for w, m in zip(weights, means, strict=True))
-        m2 = sum(float(np.sum(w * (v + m * m))) for w, m, v in zip(weights, means, vars_, strict=True))
-        return m1, m2
+        m1, m2, weights = self.class_moments()
+        return (sum(float(np.sum(w * m)) for w, m in zip(weights, m1, strict=True)),
+                sum(float(np.sum(w * m)) for w, m in zip(weights, m2, strict=True)))
 
     def total_mass(self) -> float:
         """The outer rule's total weight (1 up to its error)."""
