@@ -43,9 +43,8 @@ def _law(waiting: bool = False):
 # ---- (a) against the mean engine -------------------------------------------------------------------
 def test_mean_equals_the_mean_engine():
     """E[T] of the distribution (closed form from the level laws) equals soap_conditional's
-    E[T] within its error estimate (1.6e-8 relative at load 0.8; measured 1.2e-9 apart with
-    finer level laws, 5e-9 with the default ones), and the level laws' N and S2 equal the mean
-    engine's interpolants."""
+    E[T] within its error estimate (1.6e-8 relative at load 0.8; measured 1.1e-9 apart), and
+    the level laws' N and S2 equal the mean engine's interpolants."""
     d = _law()
     v, est = sc.evaluate(_model(0.8), POLICY, [0.8])
     assert abs(d.mean() - v[0]) <= est[0] + 1e-12 * v[0], (d.mean(), v[0], est[0])
@@ -55,8 +54,9 @@ def test_mean_equals_the_mean_engine():
     L = tr.grid.t
     N, S2 = tabs.N(L), tabs.S2(L)
     # relative, floored at 1e-3 of E[X] and E[X^2] (the mean engine's own tolerance floors)
-    assert np.max(np.abs(lm["N"] - N) / np.maximum(N, 1e-3)) < 1e-6
-    assert np.max(np.abs(lm["S2"] - S2) / np.maximum(S2, 2e-3)) < 1e-6
+    # (measured 3.0e-9 and 6.6e-9; the mean engine's interpolants' tolerance is 1e-10 relative)
+    assert np.max(np.abs(lm["N"] - N) / np.maximum(N, 1e-3)) < 1e-7
+    assert np.max(np.abs(lm["S2"] - S2) / np.maximum(S2, 2e-3)) < 1e-7
     assert tr.total_mass() == pytest.approx(1.0, abs=1e-10)
 
 
@@ -84,11 +84,11 @@ def test_moments_equal_the_transforms(waiting):
 
 # ---- (c) a cdf -------------------------------------------------------------------------------------
 def test_cdf_is_a_cdf():
-    """The cdf of T is increasing, in (0, 1] and reaches 1 (three times: each costs about 1.5 s
-    of CPU); the simulator's p50 (1.0234 +- 0.08 at 95%, 2 x 100,000 jobs) lies between the
-    first two."""
-    c = _law().cdf(np.array([0.5, 2.0, 5000.0]))
-    assert 0 < c[0] < 0.5 < c[1] < c[2] and c[2] == pytest.approx(1.0, abs=1e-8)
+    """The cdf of T is increasing, in (0, 1] and reaches 1 (two times: each costs about 2 s of
+    CPU on a loaded machine); the simulator's p50 (1.0234 +- 0.08 at 95%, 2 x 100,000 jobs)
+    lies below the first."""
+    c = _law().cdf(np.array([2.0, 5000.0]))
+    assert 0.5 < c[0] < c[1] and c[1] == pytest.approx(1.0, abs=1e-8)
 
 
 def test_dispatch_and_errors():
