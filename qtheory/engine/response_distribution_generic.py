@@ -856,6 +856,10 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
 
     if rdbo.supported(model, pol):  # SRPT-Bounce on a continuous law Y = XZ
         return rdbo.build(model, pol, x, y, waiting)
+    from . import response_distribution_conditional as rdc
+
+    if rdc.supported(model, pol):  # ConditionalGittins on a continuous law Y = XZ
+        return rdc.build(model, pol, x, y, waiting)
     from . import response_distribution_size as rds
 
     if pol.descriptor == "size" and not model.size.is_discrete and rds.supported(model, pol):

@@ -1,0 +1,444 @@
+r"""Response-time and waiting-time distributions of ConditionalGittins (Gittins on the
+conditional size law :math:`X \mid Y = y`) on a continuous multiplicative prediction law
+:math:`Y = XZ` (the laws of :mod:`qtheory.engine.soap_conditional`).
+
+SOAP's decomposition (Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5; the
+conventions of ``docs/soap_predictions.md``, sections 3-5, and
+``docs/response_time_distribution.md``, section 6) with the pieces of
+:mod:`qtheory.engine.soap_conditional`: the Gittins rank of :math:`X \mid y` falls to the
+hazard's peak :math:`a_p(y)` and is :math:`1/h_y` after it, so the ages of rank
+:math:`\le \ell` form one interval :math:`[B_y(\ell), C_y(\ell))` (:math:`B = 0` for
+:math:`y < y_0(\ell)`, no interval for :math:`y > y_1(\ell)`), and
+
+* new jobs below level :math:`\ell`: :math:`X^{new}[\ell] = \min(X, C_Y(\ell))\,1\{Y < y_0(\ell)\}`
+  (the mean engine's :math:`N(\ell) = E[X^{new}[\ell]]`);
+* old jobs at level :math:`\ell`: interval 0, :math:`X^{old}_0[\ell] = X^{new}[\ell]` (continuous
+  law), and one sparse piece :math:`X^{old}_1[\ell] = (\min(X, C_Y) - B_Y)^+\,1\{y_0 < Y < y_1\}`
+  (:math:`S_2(\ell) = E[X^{old}_0[\ell]^2] + E[X^{old}_1[\ell]^2]`);
+* a job :math:`(x, y)`: worst future rank :math:`R = r(y, 0)` for :math:`x \le b_0(y)` (where
+  the rising branch climbs back to :math:`r(y, 0)`), :math:`R = 1/h_y(x)` beyond; at age
+  :math:`a` the worst future rank is :math:`r(y, a)` for :math:`a < B(x)` and
+  :math:`1/h_y(x)` on :math:`[B(x), x)` (:math:`B(x)` the falling-branch age of rank
+  :math:`1/h_y(x)` for :math:`a_p < x < b_0`, :math:`x` itself on the falling branch, 0 beyond
+  :math:`b_0`).
+
+Then
+
+.. math::
+    E[e^{-sT}\mid x, y] = \tilde V_R\big(\eta_R(s)\big)\,
+        \exp\Big(-\int_0^{\min(x, B(x))} \eta_{r(y, a)}(s)\,da - (x - B(x))^+\,\eta_{1/h_y(x)}(s)\Big),
+
+    \eta_\ell(s) = s + \lambda E\big[1 - e^{-\eta_\ell(s) X^{new}[\ell]}\big],\qquad
+    \tilde V_R(u) = \frac{(1 - \rho_0 - \rho_1)u + \lambda E[1 - e^{-uX^{old}_1[R]}]}
+                         {u - \lambda E[1 - e^{-uX^{old}_0[R]}]},
+
+and :math:`E[e^{-sW}\mid x, y] = \tilde V_R(\eta_R(s))`. The unconditional law mixes the
+classes over the joint law with the mean engine's outer rule
+(:class:`~qtheory.engine.soap_conditional.OuterRule`: Gauss-Kronrod panels in :math:`\log y`,
+Chebyshev panels on the falling branch, whose residences are cumulative weights, Gauss-Legendre
+panels on :math:`[a_p, b_0]` and :math:`[b_0, x_{top}]`). :math:`\eta_\ell` and
+:math:`\tilde V_\ell` are computed at the levels of a grid (Gauss-Legendre panels on the
+panels in :math:`\log \ell` of the mean engine's interpolant of :math:`N`, which are placed
+where :math:`N` varies and kinks) and interpolated (Lagrange in :math:`\log\ell`). At each grid
+level the laws are quadratures: the mean engine's y-rules at that level
+(:func:`~qtheory.engine.soap_conditional.level_nodes`, graded towards :math:`y_0(\ell)`, where
+the head's integrand jumps, and in :math:`\log(y_1/y) = t^2` towards :math:`y_1`) times, per
+prediction, Gauss-Legendre panels in :math:`\log x` of the joint density
+:math:`k_y(x) = f(x) f_Z(y/x)/x` on :math:`[x_{lo}(y), \min(C_y, x_{top})]` (for the old
+piece from :math:`B_y`) and the atom :math:`S_y(C_y)` at :math:`C_y` (at :math:`C_y - B_y`),
+with :math:`C_y`, :math:`B_y` and :math:`S_y` by the compiled root finders of
+:mod:`qtheory.engine._conditional_kernels`.
+
+Means and second moments are the closed forms of the same pieces (busy-period cumulants:
+:math:`E[T\mid x, y] = E[W\mid R] + \int_0^x da/(1 - \lambda N(r(a)))` with :math:`r(a)` the
+worst future rank, and the variance
+:math:`\mathrm{Var}[W\mid R] + \int_0^x \lambda N_2(r(a))/(1 - \lambda N(r(a)))^3da`,
+:math:`N_k(\ell) = E[X^{new}[\ell]^k]`), mixed over the same outer rule.
+
+Only the unconditional laws (of :math:`T` and :math:`W`) are covered here; a class
+:math:`(x, y)` raises ``NotImplementedError``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import sparse
+
+from . import _conditional_kernels as K
+from . import soap_conditional as sc
+from ._joint_rule import log_tgrid
+from .response_distribution import _psi_at, busy_eta
+from .soap_exact import _FULLW
+
+_CWN = sc._CWN
+#: per prediction of a level's y-rules, the panels and Gauss-Legendre order of the x-rule (in
+#: log x) on the conditional law. It limits the cdf (the laws are discrete: their transforms
+#: oscillate at the inversion's large |s|): at t = 2 (load 0.8, Exp/Exp) 4, 6, 8 and 12 panels
+#: gave 0.667819, 0.6678297, 0.6678333, 0.6678326; E[T] 5.3e-9, 1.2e-9 (8) from the mean engine
+X_PANELS = 8
+X_ORDER = 8
+#: the y-rules of the laws at the grid's levels (the mean engine's ``level_nodes`` with these
+#: settings; the mean engine's own are 12, 8, 8). Weibull(0.5) sizes with exponential
+#: predictions at load 0.8: with 8 head panels N was 2.9e-6 off the mean engine's (relative,
+#: at l = 0.025) and E[T] 5.7e-8; with 12 (order 6) 5.2e-9 and 1.0e-9 (12, 8, 8: 4e-11, 1.0e-9)
+Y_HEAD, Y_ORDER, Y_TIP = 12, 6, 6
+#: the atoms at C_y of each panel of a level's y-rule are interpolated onto this many
+#: sub-panels (one node per prediction, where the density part has an x-rule each; 6 moved
+#: the cdf at load 0.8 on Exp/Exp by 2e-8: 1)
+ATOM_SPLIT = 1
+#: a level's nodes with weights below this share of its mass are left out
+W_TINY = 1e-18
+#: levels per batch of conditional laws (memory)
+CHUNK = 24
+#: transform values per block
+_S_BLOCK = 38
+
+
+def _gl01(n: int) -> tuple[np.ndarray, np.ndarray]:
+    t, w = np.polynomial.legendre.leggauss(n)
+    return (t + 1.0) / 2.0, w / 2.0
+
+
+def _x_rule(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre panels in log x on [lo, hi] per row: nodes x and weights in x (0 on rows
+    with hi <= lo)."""
+    t, w = _gl01(X_ORDER)
+    ok = hi > lo
+    ul = np.log(np.where(ok, lo, 1.0))
+    uh = np.log(np.where(ok, hi, 2.0))
+    e = ul[:, None] + (uh - ul)[:, None] * np.linspace(0.0, 1.0, X_PANELS + 1)[None, :]
+    h = np.diff(e, axis=1)
+    u = (e[:, :-1, None] + h[:, :, None] * t[None, None, :]).reshape(lo.size, -1)
+    wu = (h[:, :, None] * w[None, None, :]).reshape(lo.size, -1)
+    x = np.exp(u)
+    return x, np.where(ok[:, None], wu * x, 0.0)
+
+
+def level_laws(lc, L: np.ndarray) -> tuple[np.ndarray, ...]:
+    r"""Nodes and weights ``(Xn, Wn, X1, W1)`` (rows: the levels ``L``) of
+    :math:`X^{new}[\ell]` and of the sparse old piece :math:`X^{old}_1[\ell]` (sub-probability
+    laws; the zero values of the old piece left out), as in the module docstring."""
+    L = np.asarray(L, float)
+    lr = sc.LevelCalc.__new__(sc.LevelCalc)
+    lr.__dict__.update(lc.__dict__)
+    lr.n_head, lr.order, lr.n_tip = Y_HEAD, Y_ORDER, Y_TIP
+    out = [[], [], [], []]
+    for i in range(0, L.size, CHUNK):
+        Lc = L[i:i + CHUNK]
+        uA, wA, uB, wB = sc.level_nodes(lr, Lc)
+        for k, (u, w, head) in enumerate(((uA, wA, True), (uB, wB, False))):
+            X, W = _piece(lc, Lc, u, w, head)
+            out[2 * k].append(X)
+            out[2 * k + 1].append(W)
+    return tuple(np.concatenate(o, axis=0) for o in out)
+
+
+def _refine_atoms(C: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""The atoms :math:`S_y(C_y)` at :math:`C_y` of one level's y-rule as a finer rule: on
+    each of its Gauss-Legendre panels (``Y_ORDER`` nodes, rows of ``C`` and ``q``: the
+    position and the atom's mass per unit of the panel's variable) both are interpolated
+    (Lagrange) at :data:`ATOM_SPLIT` panels of ``Y_ORDER`` nodes each."""
+    t, _ = _gl01(Y_ORDER)
+    ts, ws = _gl01(Y_ORDER)
+    sub = ((np.arange(ATOM_SPLIT)[:, None] + ts[None, :]) / ATOM_SPLIT).ravel()
+    wsub = np.tile(ws / ATOM_SPLIT, ATOM_SPLIT)
+    B = np.ones((sub.size, t.size))
+    for k in range(t.size):
+        for m in range(t.size):
+            if m != k:
+                B[:, k] *= (sub - t[m]) / (t[k] - t[m])
+    return C @ B.T, (q @ B.T) * wsub[None, :]
+
+
+def _piece(lc, L, u, w, head: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One piece's nodes and weights at the levels ``L`` from the y-rule ``(u, w)``: per
+    prediction the x-rule of the density, and the atoms, refined per y-panel
+    (:func:`_refine_atoms`)."""
+    nl, ny = u.shape
+    y = np.exp(u).ravel()
+    lv = np.repeat(L, ny)
+    wy = w.ravel()
+    live = wy > 0
+    nk = X_PANELS * X_ORDER
+    X = np.ones((y.size, nk))
+    W = np.zeros((y.size, nk))
+    Ca = np.zeros(y.size)  # the atoms' positions and masses per unit of the y-rule's weight
+    Ma = np.zeros(y.size)
+    if live.any():
+        yl, ll = y[live], lv[live]
+        cb = sc.CondBatch(lc.size, lc.factor, yl, lc.panels_n, lc.xr)
+        A = K.law_arrays(cb)
+        args = (A["E"], A["MW"], A["LH"], A["TT"])
+        rows = np.arange(yl.size)
+        C = K.c_new_rows(rows, np.ascontiguousarray(ll), *args, A["LK"], cb.ap, cb.xtop, cb.m,
+                         cb.top_rank, A["XS"], A["GS"], A["ipk"], A["ilast"])
+        if head:
+            start = np.zeros(yl.size)
+            ok = np.ones(yl.size, bool)
+        else:
+            Bv = K.b_old_rows(rows, np.ascontiguousarray(ll), C, *args, A["LK"], cb.ap, cb.xlo, cb.fY)
+            ok = np.isfinite(Bv) & (ll > cb.m)
+            start = np.where(ok, Bv, 0.0)
+        top = np.minimum(C, cb.xtop)
+        xs, wx = _x_rule(np.maximum(start, cb.xlo), np.where(ok, top, 0.0))
+        wx = wx * cb.k(xs, yl[:, None])
+        fin = np.isfinite(C) & (C < cb.xtop) & ok
+        Cf = np.where(fin, C, cb.xtop)
+        atom = np.where(fin, K.tail_rows(rows, np.ascontiguousarray(Cf), *args), 0.0)
+        Xl = xs - start[:, None]
+        Wl = wx * wy[live][:, None]
+        Wl = np.where(ok[:, None] & (Xl > 0), Wl, 0.0)
+        X[live] = np.where(Xl > 0, Xl, 1.0)
+        W[live] = Wl
+        Ca[live] = Cf - start
+        Ma[live] = np.where(Cf - start > 0, atom, 0.0)
+    # the atoms: the y-rule's weight per unit of its panels' variable is w / (h w_k), smooth
+    _, wk = _gl01(Y_ORDER)
+    npan = ny // Y_ORDER
+    wgl = np.tile(wk, npan)[None, :]
+    h = w.reshape(nl, npan, Y_ORDER) / wgl.reshape(1, npan, Y_ORDER)  # per unit of t (with dy/dt)
+    q = (h * Ma.reshape(nl, npan, Y_ORDER)).reshape(nl * npan, Y_ORDER)
+    Cr, Wr = _refine_atoms(Ca.reshape(nl * npan, Y_ORDER), q)
+    Cr = np.maximum(Cr, 0.0)
+    Wr = np.where(Cr > 0, np.maximum(Wr, 0.0), 0.0)
+    return (np.concatenate([X.reshape(nl, ny * nk), np.where(Cr > 0, Cr, 1.0).reshape(nl, -1)], axis=1),
+            np.concatenate([W.reshape(nl, ny * nk), Wr.reshape(nl, -1)], axis=1))
+
+
+def _compact(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' nodes with weight (above :data:`W_TINY` of the row's mass and above its
+    square) first, the rows cut
+    to the longest such prefix (the kernels stop at a row's last weight)."""
+    W = np.where((W > W_TINY * np.sum(W, axis=1, keepdims=True)) & (W > W_TINY ** 2), W, 0.0)
+    order = np.argsort(W == 0, axis=1, kind="stable")
+    X = np.take_along_axis(X, order, 1)
+    W = np.take_along_axis(W, order, 1)
+    k = max(1, int(np.max(np.count_nonzero(W, axis=1))))
+    return np.ascontiguousarray(X[:, :k]), np.ascontiguousarray(W[:, :k])
+
+
+class ConditionalTransform:
+    r"""LST and the first two moments of the unconditional :math:`T` (or :math:`W`) of
+    ConditionalGittins on a continuous joint law :math:`Y = XZ` (module docstring).
+
+    Parameters
+    ----------
+    model : qtheory.MG1
+    waiting : bool
+        The waiting time :math:`W` instead of :math:`T`.
+    """
+
+    def __init__(self, model, waiting: bool = False):
+        self.lam = float(model.arrival_rate)
+        self.waiting = bool(waiting)
+        tabs = sc._tables(model)
+        size = model.size
+        cache = size.__dict__.setdefault("_qt_cache", {})
+        key = ("conditional_distribution_tables", id(tabs))
+        hit = cache.get(key)
+        if hit is None or hit[0] is not tabs:
+            hit = (tabs, self._tables(tabs))
+            cache[key] = hit
+        self.__dict__.update(hit[1])
+
+    @staticmethod
+    def _tables(tabs) -> dict:
+        """The load-free tables: the level grid, the laws at its levels, and the outer rule's
+        levels located on the grid."""
+        lc = tabs.lc
+        R = tabs.outer.rule
+        e = np.asarray(tabs.Ni.edges, float)
+        grid = log_tgrid(e, math.exp(e[0]))
+        Xn, Wn, X1, W1 = level_laws(lc, grid.t)
+        loc = {}
+        nt = grid.t.size
+        for name, lev in (("r0", R.r0), ("rf", R.rf), ("lev1", R.lev1), ("lev2", R.lev2)):
+            lv = np.asarray(lev, float).ravel()
+            p, basis = grid._interp(lv)
+            idx = np.minimum(grid.starts[p][:, None] + np.arange(grid.L)[None, :], nt - 1)
+            # below the grid's first level no new work: the functions' values at level 0
+            low = lv < math.exp(e[0])
+            basis = np.where(low[:, None], 0.0, basis)
+            M = sparse.csr_matrix((basis.ravel(), idx.ravel(), np.arange(lv.size + 1) * grid.L),
+                                  shape=(lv.size, nt))
+            loc[name] = (M.T.tocsr(), low, np.shape(lev))
+        Xn, Wn = _compact(Xn, Wn)
+        X1, W1 = _compact(X1, W1)
+        return dict(grid=grid, Xn=Xn, Wn=Wn, X1=X1, W1=W1, rule=R, loc=loc)
+
+    # -- functions of the level --------------------------------------------------------------------
+    def _at(self, f: np.ndarray, name: str, below=0.0) -> np.ndarray:
+        """``f`` (last axis: the grid's levels; at most 2-D) at the outer rule's levels
+        ``name``; ``below`` (a scalar or the leading axis' values) below the grid."""
+        MT, low, shape = self.loc[name]
+        v = np.asarray((MT.T @ np.atleast_2d(f).T).T)
+        if np.ndim(f) == 1:
+            v = v[0]
+        if np.any(low):
+            v = v + np.multiply.outer(np.asarray(below), low)
+        return v.reshape(np.shape(f)[:-1] + shape)
+
+    @staticmethod
+    def _m(X, W, k):
+        return np.sum(W * X ** k, axis=1)
+
+    def level_moments(self) -> dict:
+        """At the grid's levels: N, N_2, S_2 (the old work's second moment), the mean and
+        variance of the waiting time and its atom (busy-period cumulants)."""
+        lam = self.lam
+        o1, o2, o3 = (self._m(self.Xn, self.Wn, k) for k in (1, 2, 3))
+        p1, p2, p3 = (self._m(self.X1, self.W1, k) for k in (1, 2, 3))
+        r0 = 1.0 - lam * o1
+        a1, a2 = lam * p2 / (2 * r0), lam * p3 / (6 * r0)
+        b1, b2 = lam * o2 / (2 * r0), lam * o3 / (6 * r0)
+        ev = a1 + b1
+        varv = 2 * (a2 + b2 + b1 * (a1 + b1)) - ev * ev
+        return dict(N=o1, N2=o2, S2=o2 + p2, ew=ev / r0, varw=varv / r0 ** 2 + ev * lam * o2 / r0 ** 3,
+                    p0=1.0 - lam * (o1 + p1))
+
+    # -- the residences ----------------------------------------------------------------------------
+    def _residences(self, f_f, f_1, f_2):
+        r"""The residence integrals :math:`\int` of a function of the worst future rank over
+        the ages of each class of the outer rule: ``f_f`` at the falling nodes (shape
+        ``(..., n, P, 17)``), ``f_1`` at the levels 1/h(x) of [a_p, b0], ``f_2`` of [b0, top].
+        Returns (falling classes, [a_p, b0] classes, [b0, top] classes)."""
+        R = self.rule
+        J = f_f * R.jf
+        within = J @ _CWN.T
+        full = J @ _FULLW
+        before = np.cumsum(full, axis=-1) - full
+        I_f = before[..., None] + within
+        n = R.ys.size
+        rows = np.arange(n)[:, None]
+        # [a_p, b0]: to B(x) on the falling branch, then (x - B) at rank 1/h(x)
+        part = np.einsum("nkj,...nkj->...nk", R.cwB, J[..., rows, R.pj, :])
+        I_1 = before[..., rows, R.pj] + part + (R.x1 - R.B1) * f_1
+        I_2 = R.x2 * f_2
+        return I_f, I_1, I_2
+
+    # -- moments -----------------------------------------------------------------------------------
+    def class_moments(self):
+        """Per class of the outer rule (falling, [a_p, b0], [b0, top]): the first two moments of
+        :math:`T` (of :math:`W` if ``waiting``), and the classes' weights. The waiting time's
+        moments at the class's R are interpolated as raw moments (linear in
+        :math:`\tilde V`, as the transform's interpolation of :math:`\tilde V`)."""
+        lam = self.lam
+        lm = self.level_moments()
+        R = self.rule
+        g = 1.0 / (1.0 - lam * lm["N"])
+        f2 = lam * lm["N2"] * g ** 3
+        w2 = lm["varw"] + lm["ew"] ** 2
+        ew0, w20 = self._at(lm["ew"], "r0"), self._at(w2, "r0")
+        ew2, w22 = self._at(lm["ew"], "lev2"), self._at(w2, "lev2")
+        wf = R.wf_x * _FULLW
+        weights = (R.wy[:, None, None] * wf, R.wy[:, None] * R.w1, R.wy[:, None] * R.w2)
+        shapes = (wf.shape, R.w1.shape)
+        W1 = tuple(np.broadcast_to(ew0.reshape((-1,) + (1,) * (len(sh) - 1)), sh) for sh in shapes) + (ew2,)
+        W2 = tuple(np.broadcast_to(w20.reshape((-1,) + (1,) * (len(sh) - 1)), sh) for sh in shapes) + (w22,)
+        if self.waiting:
+            return W1, W2, weights
+        Ms = self._residences(self._at(g, "rf", 1.0), self._at(g, "lev1", 1.0), self._at(g, "lev2", 1.0))
+        Vs = self._residences(self._at(f2, "rf"), self._at(f2, "lev1"), self._at(f2, "lev2"))
+        # T = W + the residence (independent given the class)
+        m1 = tuple(a + b for a, b in zip(W1, Ms, strict=True))
+        m2 = tuple(a2 + 2 * a * b + v + b * b for a, a2, b, v in zip(W1, W2, Ms, Vs, strict=True))
+        return m1, m2, weights
+
+    def moments(self) -> tuple[float, float]:
+        """(E, E[.^2]) of the law, mixed over the classes."""
+        m1, m2, weights = self.class_moments()
+        return (sum(float(np.sum(w * m)) for w, m in zip(weights, m1, strict=True)),
+                sum(float(np.sum(w * m)) for w, m in zip(weights, m2, strict=True)))
+
+    def total_mass(self) -> float:
+        """The outer rule's total weight (1 up to its error)."""
+        return float(self.rule.total)
+
+    def atom(self) -> float:
+        r""":math:`P(W = 0)`: no old work, :math:`E[1 - \rho_0(R) - \rho_1(R)]`."""
+        if not self.waiting:
+            return 0.0
+        lm = self.level_moments()
+        R = self.rule
+        p0 = lm["p0"]
+        a0 = self._at(p0, "r0", 1.0)
+        a2 = self._at(p0, "lev2", 1.0)
+        wf = R.wf_x * _FULLW
+        return float(np.sum(R.wy * (a0 * (wf.sum((1, 2)) + R.w1.sum(1)) + np.sum(R.w2 * a2, axis=1))))
+
+    # -- the transform -----------------------------------------------------------------------------
+    def grid_values(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""(:math:`\eta_\ell(s) - s`, :math:`\tilde V_\ell(\eta_\ell(s))`) at the grid's levels."""
+        lam = self.lam
+        et = busy_eta(s, lam, self.Xn, self.Wn)
+        psi1 = _psi_at(et, self.X1, self.W1)
+        rho = lam * (self._m(self.Xn, self.Wn, 1) + self._m(self.X1, self.W1, 1))
+        # the denominator eta - lam psi_0(eta) is s (Kendall's equation)
+        V = ((1.0 - rho)[None, :] * et + lam * psi1) / s[:, None]
+        return et - s[:, None], V
+
+    def lst(self, s) -> np.ndarray:
+        s = np.asarray(s, complex)
+        flat = s.reshape(-1)
+        out = np.empty(flat.size, complex)
+        for b in range(0, flat.size, _S_BLOCK):
+            out[b:b + _S_BLOCK] = self._lst_block(np.ascontiguousarray(flat[b:b + _S_BLOCK]))
+        return out.reshape(s.shape)
+
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        R = self.rule
+        G, V = self.grid_values(s)
+        one = np.ones(s.size, complex)
+        V0 = self._at(V, "r0", one)  # (ns, n)
+        V2 = self._at(V, "lev2", one)  # (ns, n, K)
+        wf = R.wf_x * _FULLW
+        if self.waiting:
+            v = V0 * (wf.sum((1, 2)) + R.w1.sum(1)) + np.sum(R.w2 * V2, axis=-1)
+            return v @ R.wy
+        sc_ = s[:, None, None, None]
+        I_f, I_1, I_2 = self._residences(self._at(G, "rf") + sc_, self._at(G, "lev1") + s[:, None, None],
+                                         self._at(G, "lev2") + s[:, None, None])
+        with np.errstate(under="ignore"):
+            tf = np.sum(wf * np.exp(-I_f), axis=(-2, -1))
+            t1 = np.sum(R.w1 * np.exp(-I_1), axis=-1)
+            t2 = np.sum(R.w2 * V2 * np.exp(-I_2), axis=-1)
+        return (V0 * (tf + t1) + t2) @ R.wy
+
+
+# ---- entry points -----------------------------------------------------------------------------------
+def supported(model, policy) -> bool:
+    """ConditionalGittins where the mean engine evaluates it on the law itself
+    (:func:`qtheory.engine.soap_conditional.supported`), with a factor without kinks
+    (exponential, log-normal) and the structure of the module docstring (the hazard of
+    :math:`X \\mid y` single-peaked, :math:`r(y, 0)` and the minimal rank increasing in y)."""
+    if not sc.supported(model, policy):
+        return False
+    factor = model.prediction.joint(model.size).factor
+    if factor.kinks:
+        return False
+    try:
+        tabs = sc._tables(model)
+    except FloatingPointError:
+        return False
+    return not getattr(tabs.lc, "general", False)
+
+
+def build(model, pol, x, y, waiting: bool):
+    """The distribution object of ConditionalGittins on a continuous joint law (dispatched from
+    :func:`qtheory.engine.response_distribution_generic.build`)."""
+    from .distribution import ResponseTimeDistribution
+
+    if x is not None:
+        raise NotImplementedError(
+            f"{pol.name}: the distribution of a class (x, y) on {model.size!r} with "
+            f"{model.prediction!r} is not covered (the unconditional law is: pass neither x nor y)")
+    tr = ConditionalTransform(model, waiting=waiting)
+    label = f"{pol.name} on {model!r}"
+    if waiting:
+        return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
+    return ResponseTimeDistribution(tr, label)
+
+
+__all__ = ["ConditionalTransform", "build", "level_laws", "supported"]
