@@ -66,8 +66,9 @@ import numba
 import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, panels
-from ._joint_rule import FactorJointRule, drop_tiny, log_tgrid
+from ._joint_rule import FactorJointRule, _tail_extension, drop_tiny, log_tgrid
 from .response_distribution import _psi_at, busy_eta
+from .response_distribution_trail import _factor_classes
 
 #: the p panels of the new jobs' capped part on (v, 2v): edges at v times these
 P_EDGES = (1.0, 1.125, 1.25, 1.5, 1.75, 2.0)
@@ -87,26 +88,110 @@ def _kink_cols(v: np.ndarray, vals) -> list[np.ndarray]:
     return [np.asarray(c, float)[:, None] if np.ndim(c) else np.full((v.size, 1), c) for c in vals]
 
 
+@numba.njit(cache=True, nogil=True)
+def _above_nodes(edges, lc, t, w):  # pragma: no cover - compiled
+    r"""The panels of the size rule (log ``edges``) above each row's ``lc[i, 0]`` with the row's
+    other cuts ``lc[i, 1:]`` as extra edges: flat Gauss-Legendre nodes ``u``, weights ``h w``
+    and row indices (``t``, ``w``: the rule on [0, 1]); the panels of
+    :meth:`FactorJointRule._split` above the row's first cut, the empty ones left out."""
+    n, c = lc.shape
+    order = t.size
+    # count first
+    tot = 0
+    buf = np.empty(edges.size + c, np.float64)
+    for i in range(n):
+        lo = lc[i, 0]
+        m = 0
+        buf[m] = lo
+        m += 1
+        for e in edges:
+            if e > lo:
+                buf[m] = e
+                m += 1
+        for k in range(1, c):
+            if lc[i, k] > lo:
+                buf[m] = lc[i, k]
+                m += 1
+        b = np.sort(buf[:m])
+        for j in range(m - 1):
+            if b[j + 1] > b[j]:
+                tot += order
+    u = np.empty(tot, np.float64)
+    wu = np.empty(tot, np.float64)
+    row = np.empty(tot, np.int64)
+    q = 0
+    for i in range(n):
+        lo = lc[i, 0]
+        m = 0
+        buf[m] = lo
+        m += 1
+        for e in edges:
+            if e > lo:
+                buf[m] = e
+                m += 1
+        for k in range(1, c):
+            if lc[i, k] > lo:
+                buf[m] = lc[i, k]
+                m += 1
+        b = np.sort(buf[:m])
+        for j in range(m - 1):
+            h = b[j + 1] - b[j]
+            if h > 0:
+                for k in range(order):
+                    u[q] = b[j] + h * t[k]
+                    wu[q] = h * w[k]
+                    row[q] = i
+                    q += 1
+    return u, wu, row
+
+
+#: points per block of :func:`_above_density` (bounds its flat node arrays to a few MB)
+_ROWS = 4096
+
+
+def _above_density(rule: FactorJointRule, p: np.ndarray, c: np.ndarray, z0: float) -> np.ndarray:
+    r""":math:`E[f_Z(z_0 + c/X)/X;\ X > p]` at the points ``(p, c)``: the size rule's panels
+    above :math:`p`, split where :math:`z_0 + c/x` crosses a kink of :math:`Z`'s law, and its
+    head and tail nodes where they lie above :math:`p` (the rows of
+    :meth:`FactorJointRule._split` with those cuts, their panels below :math:`p`, which add
+    nothing, left out)."""
+    r = rule.r
+    ext, (tx, tw) = _tail_extension(r)
+    edges = np.concatenate([r.edges, ext])
+    top = math.exp(edges[-1])
+    hx, hw = r.head
+    gt, gw = _gl(ORDER)
+    ks = [k for k in rule.kinks if k != z0]
+    out = np.zeros(p.size)
+    f = rule.f
+    for a in range(0, p.size, _ROWS):
+        pp, cc = p[a:a + _ROWS], c[a:a + _ROWS]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cuts = np.stack([pp] + [cc / (k - z0) for k in ks], axis=1)
+        lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, top))
+        u, wu, row = _above_nodes(edges, np.ascontiguousarray(lc), gt, gw)
+        X = np.exp(u)
+        g = wu * r.size.pdf(X) * f.pdf(z0 + cc[row] / X)
+        acc = np.bincount(row, weights=g, minlength=pp.size)
+        for xe, we in ((hx, hw), (tx, tw)):
+            if we > 0 and xe > 0:
+                on = xe > pp
+                acc[on] += we * f.pdf(z0 + cc[on] / xe) / xe
+        out[a:a + _ROWS] = acc
+    return out
+
+
 def _capped_density(rule: FactorJointRule, v: float, p: np.ndarray) -> np.ndarray:
     r""":math:`E[f_Z((p - v)/X)/X;\ X > p]` at the points ``p`` (the new jobs' capped part)."""
-    cuts = [p[:, None]] + [((p - v) / k)[:, None] for k in rule.kinks]
-    X, W = rule._split(np.concatenate(cuts, axis=1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(X > p[:, None], rule.f.pdf((p[:, None] - v) / X) / X, 0.0)
-    return np.sum(W * h, axis=1)
+    p = np.asarray(p, float)
+    return _above_density(rule, p, p - v, 0.0)
 
 
-def _rem_density(rule: FactorJointRule, v: float, p: np.ndarray) -> np.ndarray:
-    r""":math:`E[f_Z(1 + (v - p)/X)/X;\ X > p]` at the points ``p`` (SPRPT's old piece)."""
-    cuts = [p[:, None]]
-    for k in rule.kinks:
-        if k != 1.0:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cuts.append(((v - p) / (k - 1.0))[:, None])
-    X, W = rule._split(np.concatenate(cuts, axis=1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(X > p[:, None], rule.f.pdf(1.0 + (v - p[:, None]) / X) / X, 0.0)
-    return np.sum(W * h, axis=1)
+def _rem_density(rule: FactorJointRule, v, p: np.ndarray) -> np.ndarray:
+    r""":math:`E[f_Z(1 + (v - p)/X)/X;\ X > p]` at the points ``p`` (SPRPT's old piece; ``v``:
+    a level or one per point)."""
+    p = np.asarray(p, float)
+    return _above_density(rule, p, v - p, 1.0)
 
 
 def _size_bps(rule: FactorJointRule) -> np.ndarray:
@@ -135,9 +220,14 @@ def new_law(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.ndar
         e = [vi * f for f in P_EDGES] + [vi / (1.0 - kk) for kk in k if kk < 1.0] + list(bps)
         e = np.unique([c for c in e if vi <= c <= 2 * vi])
         pp, ww = panels(e)
-        ww = ww * _capped_density(rule, vi, pp)
         rows_p.append(pp)
         rows_w.append(ww)
+    # the densities of all levels at once
+    vv = np.repeat(v, [r.size for r in rows_p])
+    pp = np.concatenate(rows_p)
+    dens = _above_density(rule, pp, pp - vv, 0.0)
+    ends = np.cumsum([r.size for r in rows_p])
+    rows_w = [w * dd for w, dd in zip(rows_w, np.split(dens, ends[:-1]), strict=True)]
     n = max(r.size for r in rows_p)
     P = np.ones((v.size, n))
     WB = np.zeros((v.size, n))
@@ -165,9 +255,8 @@ def old_piece(rule: FactorJointRule, v, bounce: bool) -> tuple[np.ndarray, np.nd
     P = np.concatenate([head[:, None] * nodes[None, :], Pd], axis=1)
     Wp = np.concatenate([head[:, None] * wgl[None, :], np.where(Pd <= cap[:, None], Wd, 0.0)], axis=1)
     G = np.zeros_like(P)
-    for i in range(v.size):
-        on = Wp[i] > 0
-        G[i, on] = _rem_density(rule, float(v[i]), P[i, on])
+    on = np.nonzero(Wp > 0)
+    G[on] = _rem_density(rule, v[on[0]], P[on])
     Wp = Wp * G
     if not bounce:
         return P, Wp
@@ -342,7 +431,10 @@ class BounceTransform:
             X = np.array([[float(x)]])
             W = np.array([[1.0]])
         else:
-            ys, X, W = classes(rule) if self.bounce else rule.classes()
+            # SPRPT's rank: SPRPT's own classes (prediction panels with edges at the size law's
+            # ends, where its residence kink x = y meets them: with the plain joint rule's the
+            # mean was 1.35e-8 off on Pareto(2.5) sizes)
+            ys, X, W = classes(rule) if self.bounce else _factor_classes(rule, 1.0)
         j, k = np.nonzero(W > 0)
         xq, wq = X[j, k], W[j, k]
         yq = ys[j]
