@@ -101,20 +101,25 @@ def _density_rows(rule, p, c, z0):
 
 
 @pytest.mark.parametrize("size,pred", [(qt.Weibull(shape=0.5, mean=1.0), qt.LogNormalPrediction(0.5)),
-                                       (qt.Uniform(1.0, 3.0), qt.UniformPrediction(0.5))],
-                         ids=["weibull-lognormal", "uniform-uniform"])
-def test_piece_densities_equal_the_full_rows(size, pred):
+                                       (qt.Uniform(1.0, 3.0), qt.UniformPrediction(0.5)),
+                                       (qt.Uniform(1.0, 3.0), qt.ExponentialPrediction())],
+                         ids=["weibull-lognormal", "uniform-uniform", "uniform-exp"])
+def test_piece_densities_equal_the_full_rows(size, pred, monkeypatch):
     """The old piece's density E[f_Z(1 + (v - p)/X)/X; X > p] and the capped new jobs'
     E[f_Z((p - v)/X)/X; X > p] (only the size rule's panels above p, all points of all levels
-    at once) equal the same integrals on the joint rule's full rows to 1e-14 of their largest
-    value, at points on both sides of the size law's ends and of v."""
+    at once; the factor's density compiled, and the flat route of the other factor laws) equal
+    the same integrals on the joint rule's full rows to 1e-14 of their largest value, at points
+    on both sides of the size law's ends and of v."""
     q = qt.MG1(0.5 / size.mean, size, pred)
     rule = rdp.joint_rule(q, conditional=False)
-    for v in (1e-3, 0.5, 1.0, 1.7, 40.0):
-        p = np.concatenate([np.geomspace(1e-4, 3 * v, 60), [v, 2 * v, 0.5, 1.0, 3.0]])
-        for got, ref in ((rb._rem_density(rule, v, p), _density_rows(rule, p, v - p, 1.0)),
-                         (rb._capped_density(rule, v, p), _density_rows(rule, p, p - v, 0.0))):
-            assert np.max(np.abs(got - ref)) <= 1e-14 * np.max(np.abs(ref))
+    for generic in (False, True):
+        if generic:
+            monkeypatch.setattr(rb, "_factor_kind", lambda f: (-1, np.zeros(1)))
+        for v in (1e-3, 0.5, 1.0, 1.7, 40.0):
+            p = np.concatenate([np.geomspace(1e-4, 3 * v, 60), [v, 2 * v, 0.5, 1.0, 3.0]])
+            for got, ref in ((rb._rem_density(rule, v, p), _density_rows(rule, p, v - p, 1.0)),
+                             (rb._capped_density(rule, v, p), _density_rows(rule, p, p - v, 0.0))):
+                assert np.max(np.abs(got - ref)) <= 1e-14 * np.max(np.abs(ref)), (generic, v)
 
 
 # ---- (b) means and second moments --------------------------------------------------------------

@@ -89,60 +89,170 @@ def _kink_cols(v: np.ndarray, vals) -> list[np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True)
+def _row_edges(edges, lc, i, buf, isb):  # pragma: no cover - compiled
+    """Row ``i``'s sorted panel edges from ``lc[i, 0]`` up (the size rule's log ``edges`` above
+    it, then the row's other cuts each inserted after the edges equal to it) in ``buf``, with
+    ``isb`` the base index of each edge (-1: a cut); returns their number."""
+    lo = lc[i, 0]
+    buf[0] = lo
+    isb[0] = -1
+    m = 1
+    for j in range(np.searchsorted(edges, lo, side="right"), edges.size):
+        buf[m] = edges[j]
+        isb[m] = j
+        m += 1
+    for k in range(1, lc.shape[1]):
+        x = lc[i, k]
+        if x > lo:
+            q = m
+            while buf[q - 1] > x:
+                buf[q] = buf[q - 1]
+                isb[q] = isb[q - 1]
+                q -= 1
+            buf[q] = x
+            isb[q] = -1
+            m += 1
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
 def _above_nodes(edges, lc, t, w):  # pragma: no cover - compiled
     r"""The panels of the size rule (log ``edges``) above each row's ``lc[i, 0]`` with the row's
-    other cuts ``lc[i, 1:]`` as extra edges: flat Gauss-Legendre nodes ``u``, weights ``h w``
-    and row indices (``t``, ``w``: the rule on [0, 1]); the panels of
-    :meth:`FactorJointRule._split` above the row's first cut, the empty ones left out."""
-    n, c = lc.shape
+    other cuts ``lc[i, 1:]`` as extra edges (the panels of :meth:`FactorJointRule._split` above
+    the row's first cut, the empty ones left out), flat: Gauss-Legendre nodes ``u``, weights
+    ``h w``, row indices, and ``base``: the node's index on the unsplit rule (panel ``j``, node
+    ``k``: ``j * order + k``; the same node and weight there) or -1 on a split panel (``t``,
+    ``w``: the rule on [0, 1])."""
+    n = lc.shape[0]
     order = t.size
-    # count first
+    buf = np.empty(edges.size + lc.shape[1], np.float64)
+    isb = np.empty(edges.size + lc.shape[1], np.int64)
     tot = 0
-    buf = np.empty(edges.size + c, np.float64)
     for i in range(n):
-        lo = lc[i, 0]
-        m = 0
-        buf[m] = lo
-        m += 1
-        for e in edges:
-            if e > lo:
-                buf[m] = e
-                m += 1
-        for k in range(1, c):
-            if lc[i, k] > lo:
-                buf[m] = lc[i, k]
-                m += 1
-        b = np.sort(buf[:m])
+        m = _row_edges(edges, lc, i, buf, isb)
         for j in range(m - 1):
-            if b[j + 1] > b[j]:
+            if buf[j + 1] > buf[j]:
                 tot += order
     u = np.empty(tot, np.float64)
     wu = np.empty(tot, np.float64)
     row = np.empty(tot, np.int64)
+    base = np.empty(tot, np.int64)
     q = 0
     for i in range(n):
-        lo = lc[i, 0]
-        m = 0
-        buf[m] = lo
-        m += 1
-        for e in edges:
-            if e > lo:
-                buf[m] = e
-                m += 1
-        for k in range(1, c):
-            if lc[i, k] > lo:
-                buf[m] = lc[i, k]
-                m += 1
-        b = np.sort(buf[:m])
+        m = _row_edges(edges, lc, i, buf, isb)
         for j in range(m - 1):
-            h = b[j + 1] - b[j]
+            h = buf[j + 1] - buf[j]
             if h > 0:
+                whole = isb[j] >= 0 and isb[j + 1] == isb[j] + 1
                 for k in range(order):
-                    u[q] = b[j] + h * t[k]
+                    u[q] = buf[j] + h * t[k]
                     wu[q] = h * w[k]
                     row[q] = i
+                    base[q] = isb[j] * order + k if whole else -1
                     q += 1
-    return u, wu, row
+    return u, wu, row, base
+
+
+@numba.njit(cache=True, nogil=True)
+def _split_nodes(edges, lc, t):  # pragma: no cover - compiled
+    """The nodes ``u`` of :func:`_above_nodes` on its split panels only, in its order."""
+    order = t.size
+    buf = np.empty(edges.size + lc.shape[1], np.float64)
+    isb = np.empty(edges.size + lc.shape[1], np.int64)
+    tot = 0
+    for i in range(lc.shape[0]):
+        m = _row_edges(edges, lc, i, buf, isb)
+        for j in range(m - 1):
+            if buf[j + 1] > buf[j] and not (isb[j] >= 0 and isb[j + 1] == isb[j] + 1):
+                tot += order
+    u = np.empty(tot, np.float64)
+    q = 0
+    for i in range(lc.shape[0]):
+        m = _row_edges(edges, lc, i, buf, isb)
+        for j in range(m - 1):
+            h = buf[j + 1] - buf[j]
+            if h > 0 and not (isb[j] >= 0 and isb[j + 1] == isb[j] + 1):
+                for k in range(order):
+                    u[q] = buf[j] + h * t[k]
+                    q += 1
+    return u
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fz(kind, par, z):  # pragma: no cover - compiled
+    """The factor's density at ``z`` (as its law's ``pdf``): exponential (``kind`` 0),
+    log-normal (1; ``par``: sigma, its range ends and normalisation), uniform (2; ``par``: a, b,
+    1/(b - a)) or log-uniform (3; a, b, 1/log(b/a))."""
+    if kind == 0:
+        return math.exp(-z) if z >= 0.0 else 0.0
+    if kind == 1:
+        if z > par[1] and z < par[2]:
+            u = math.log(z) / par[0]
+            return math.exp(-0.5 * u * u) / (z * par[3])
+        return 0.0
+    if z >= par[0] and z <= par[1]:
+        return par[2] if kind == 2 else 1.0 / (max(z, 1e-300) * par[2])
+    return 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _above_sum(edges, lc, t, w, X0, F0, Xs, Fs, c, z0, kind, par):  # pragma: no cover - compiled
+    r""":math:`\sum_k w_k f_X(x_k) f_Z(z_0 + c_i/x_k)` per row ``i`` over the panels of
+    :func:`_above_nodes`: the unsplit rule's nodes ``X0`` and densities ``F0`` on its whole
+    panels, ``Xs``, ``Fs`` (those of :func:`_split_nodes`, in its order) on the split ones."""
+    order = t.size
+    buf = np.empty(edges.size + lc.shape[1], np.float64)
+    isb = np.empty(edges.size + lc.shape[1], np.int64)
+    out = np.zeros(lc.shape[0])
+    q = 0
+    for i in range(lc.shape[0]):
+        m = _row_edges(edges, lc, i, buf, isb)
+        ci = c[i]
+        acc = 0.0
+        for j in range(m - 1):
+            h = buf[j + 1] - buf[j]
+            if h > 0:
+                if isb[j] >= 0 and isb[j + 1] == isb[j] + 1:
+                    b0 = isb[j] * order
+                    for k in range(order):
+                        x = X0[b0 + k]
+                        acc += h * w[k] * F0[b0 + k] * _fz(kind, par, z0 + ci / x)
+                else:
+                    for k in range(order):
+                        acc += h * w[k] * Fs[q] * _fz(kind, par, z0 + ci / Xs[q])
+                        q += 1
+        out[i] = acc
+    return out
+
+
+def _factor_kind(f) -> tuple[int, np.ndarray]:
+    """(:func:`_fz`'s kind, its parameters) of a factor law; (-1, none) for the others (their
+    own ``pdf``)."""
+    from ..laws import predictions as pl
+
+    if type(f) is pl._ExpFactor:
+        return 0, np.zeros(1)
+    if type(f) is pl._LogNormalFactor:
+        s = float(f.s)
+        lo, hi = f.log_range()
+        return 1, np.array([s, math.exp(lo), math.exp(hi), s * math.sqrt(2 * math.pi)])
+    if type(f) is pl._UniformFactor:
+        return (3, np.array([f.a, f.b, f._L])) if f.log else (2, np.array([f.a, f.b, 1.0 / f._L]))
+    return -1, np.zeros(1)
+
+
+def _base_nodes(rule: FactorJointRule):
+    """The size rule's log edges (with the tail's extension), its nodes and their densities on
+    the unsplit rule, cached on the rule."""
+    hit = rule.__dict__.get("_qt_bounce_base")
+    if hit is None:
+        r = rule.r
+        edges = np.concatenate([r.edges, _tail_extension(r)[0]])
+        u0, _ = panels(edges)
+        X0 = np.exp(u0)
+        hit = (edges, X0, r.size.pdf(X0))
+        rule._qt_bounce_base = hit
+    return hit
 
 
 #: points per block of :func:`_above_density` (bounds its flat node arrays to a few MB)
@@ -154,25 +264,36 @@ def _above_density(rule: FactorJointRule, p: np.ndarray, c: np.ndarray, z0: floa
     above :math:`p`, split where :math:`z_0 + c/x` crosses a kink of :math:`Z`'s law, and its
     head and tail nodes where they lie above :math:`p` (the rows of
     :meth:`FactorJointRule._split` with those cuts, their panels below :math:`p`, which add
-    nothing, left out)."""
+    nothing, left out). The sizes' density is evaluated only on the split panels (the others
+    read the unsplit rule's), the factor's in a compiled loop (:func:`_fz`: exponential,
+    log-normal and uniform factors; other laws: their own ``pdf`` on the flat nodes)."""
     r = rule.r
-    ext, (tx, tw) = _tail_extension(r)
-    edges = np.concatenate([r.edges, ext])
+    _, (tx, tw) = _tail_extension(r)
+    edges, X0, F0 = _base_nodes(rule)
     top = math.exp(edges[-1])
     hx, hw = r.head
     gt, gw = _gl(ORDER)
     ks = [k for k in rule.kinks if k != z0]
     out = np.zeros(p.size)
     f = rule.f
+    kind, par = _factor_kind(f)
     for a in range(0, p.size, _ROWS):
-        pp, cc = p[a:a + _ROWS], c[a:a + _ROWS]
+        pp, cc = p[a:a + _ROWS], np.ascontiguousarray(c[a:a + _ROWS])
         with np.errstate(divide="ignore", invalid="ignore"):
             cuts = np.stack([pp] + [cc / (k - z0) for k in ks], axis=1)
         lc = np.log(np.clip(np.nan_to_num(cuts, nan=r.lo), r.lo, top))
-        u, wu, row = _above_nodes(edges, np.ascontiguousarray(lc), gt, gw)
-        X = np.exp(u)
-        g = wu * r.size.pdf(X) * f.pdf(z0 + cc[row] / X)
-        acc = np.bincount(row, weights=g, minlength=pp.size)
+        lc = np.ascontiguousarray(lc)
+        if kind >= 0:
+            Xs = np.exp(_split_nodes(edges, lc, gt))
+            acc = _above_sum(edges, lc, gt, gw, X0, F0, Xs, r.size.pdf(Xs), cc, z0, kind, par)
+        else:
+            u, wu, row, base = _above_nodes(edges, lc, gt, gw)
+            new = base < 0
+            X = np.where(new, 0.0, X0[np.maximum(base, 0)])
+            G = np.where(new, 0.0, F0[np.maximum(base, 0)])
+            X[new] = np.exp(u[new])
+            G[new] = r.size.pdf(X[new])
+            acc = np.bincount(row, weights=wu * G * f.pdf(z0 + cc[row] / X), minlength=pp.size)
         for xe, we in ((hx, hw), (tx, tw)):
             if we > 0 and xe > 0:
                 on = xe > pp
@@ -606,10 +727,12 @@ class BounceTransform:
         lam = self.lam
         Xn, Wn, X1, W1 = laws or (self.Xn, self.Wn, self.X1, self.W1)
         et = busy_eta(s, lam, Xn, Wn)
-        psi0 = _psi_at(et, Xn, Wn)
         psi1 = _psi_at(et, X1, W1)
         rho = lam * (self._m(Xn, Wn, 1) + self._m(X1, W1, 1))
-        V = ((1.0 - rho)[None, :] * et + lam * psi1) / (et - lam * psi0)
+        # the denominator u - lam E[1 - e^{-u X^old_0}] at u = eta: X^old_0 = X^new[v] on a
+        # continuous law, so it is s itself (Kendall's equation; busy_eta's root to about
+        # 1e-17 relative): one sum over the new jobs' nodes fewer per s
+        V = ((1.0 - rho)[None, :] * et + lam * psi1) / s[:, None]
         return et - s[:, None], V
 
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
