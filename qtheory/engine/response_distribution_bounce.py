@@ -433,54 +433,61 @@ def _lst_kernel(s, G, V, Rc, starts, L, yp, ycoef, ybasis, jrow, x, w, pd, cd, b
                 shifted, waiting, out):  # pragma: no cover - compiled
     r"""For every s: :math:`\sum_q w_q \tilde V(R_q) e^{-e_q}` over the classes ``q`` with
     :math:`e_q = a_q (C(y_q) - C(d_q)) + m_q G(d_q)` (plus :math:`s x_q` unless ``shifted``;
-    0 for ``waiting``), :math:`G = \eta - s` and ``V`` given on the grid (``Rc``: the panel
-    prefix integrals of ``G``), :math:`C` the grid's cumulative integral of ``G`` and
-    :math:`\tilde V(R_q)` interpolated at :math:`d_q` where ``rd`` (else at the row's
-    :math:`y`). Per row ``j`` of predictions: panel ``yp``, cumulative coefficients ``ycoef``
-    and Lagrange basis ``ybasis`` at :math:`y_j`; per class the same at
-    :math:`d_q` (``pd``, ``cd``, ``bd``)."""
+    0 for ``waiting``), :math:`G = \eta - s` and ``V`` given on the grid (rows: the grid's
+    levels, columns: the s; ``Rc``: the panel prefix integrals of ``G``, rows: the panels),
+    :math:`C` the grid's cumulative integral of ``G`` and :math:`\tilde V(R_q)` interpolated at
+    :math:`d_q` where ``rd`` (else at the row's :math:`y`). Per row ``j`` of predictions: panel
+    ``yp``, cumulative coefficients ``ycoef`` and Lagrange basis ``ybasis`` at :math:`y_j`; per
+    class the same at :math:`d_q` (``pd``, ``cd``, ``bd``). The classes are the outer loop and
+    the s the inner one (each class's coefficients read once per block of s)."""
     ns = s.shape[0]
     ny = yp.shape[0]
-    Cy = np.empty(ny, np.complex128)
-    Vy = np.empty(ny, np.complex128)
-    for i in range(ns):
-        si = s[i]
-        for j in range(ny):
-            b = starts[yp[j]]
-            c = Rc[i, yp[j]]
+    Cy = np.empty((ny, ns), np.complex128)
+    Vy = np.empty((ny, ns), np.complex128)
+    for j in range(ny):
+        b = starts[yp[j]]
+        for i in range(ns):
+            c = Rc[yp[j], i]
             vv = 0.0 + 0.0j
             for k in range(L):
-                c += ycoef[j, k] * G[i, b + k]
-                vv += ybasis[j, k] * V[i, b + k]
-            Cy[j] = c
-            Vy[j] = vv
-        acc = 0.0 + 0.0j
-        for q in range(x.size):
-            j = jrow[q]
-            b = starts[pd[q]]
-            e = 0.0 + 0.0j
-            vv = Vy[j]
-            if rd[q] or m[q] != 0.0:
+                c += ycoef[j, k] * G[b + k, i]
+                vv += ybasis[j, k] * V[b + k, i]
+            Cy[j, i] = c
+            Vy[j, i] = vv
+    for i in range(ns):
+        out[i] = 0.0
+    e = np.empty(ns, np.complex128)
+    vq = np.empty(ns, np.complex128)
+    for q in range(x.size):
+        j = jrow[q]
+        b = starts[pd[q]]
+        for i in range(ns):
+            e[i] = 0.0
+            vq[i] = Vy[j, i]
+        if rd[q] or m[q] != 0.0:
+            for i in range(ns):
                 g = 0.0 + 0.0j
                 vd = 0.0 + 0.0j
                 for k in range(L):
-                    g += bd[q, k] * G[i, b + k]
-                    vd += bd[q, k] * V[i, b + k]
-                e += m[q] * g
+                    g += bd[q, k] * G[b + k, i]
+                    vd += bd[q, k] * V[b + k, i]
+                e[i] += m[q] * g
                 if rd[q]:
-                    vv = vd
-            if a[q] != 0.0:
-                c = Rc[i, pd[q]]
+                    vq[i] = vd
+        if a[q] != 0.0:
+            for i in range(ns):
+                c = Rc[pd[q], i]
                 for k in range(L):
-                    c += cd[q, k] * G[i, b + k]
-                e += a[q] * (Cy[j] - c)
+                    c += cd[q, k] * G[b + k, i]
+                e[i] += a[q] * (Cy[j, i] - c)
+        for i in range(ns):
+            ee = e[i]
             if waiting:
-                e = 0.0 + 0.0j
+                ee = 0.0 + 0.0j
             elif not shifted:
-                e += si * x[q]
-            if e.real < 700.0:
-                acc += w[q] * vv * np.exp(-e)
-        out[i] = acc
+                ee += s[i] * x[q]
+            if ee.real < 700.0:
+                out[i] += w[q] * vq[i] * np.exp(-ee)
 
 
 # ---- the transform ----------------------------------------------------------------------------------
@@ -746,9 +753,9 @@ class BounceTransform:
                 e = e + s * self.xq[0]
             return Ve[:, 1] * np.exp(-e)
         G, V = self.grid_values(s)
-        G = np.ascontiguousarray(G)
-        V = np.ascontiguousarray(V)
-        Rc = np.ascontiguousarray(self.grid.panel_integrals(G))
+        Rc = np.ascontiguousarray(self.grid.panel_integrals(G).T)
+        G = np.ascontiguousarray(G.T)
+        V = np.ascontiguousarray(V.T)
         out = np.empty(s.size, complex)
         _lst_kernel(s, G, V, Rc, self.grid.starts, self.grid.L, self.yp, self.ycoef, self.ybasis,
                     self.jrow, self.xq, self.wq, self.pd, self.cd, self.bd, self.a, self.m,
