@@ -47,7 +47,9 @@ of the prediction route (extended to the largest :math:`x - y`) and interpolated
 :math:`\log v`), :math:`\int\eta_v\,dv` is the grid's cumulative integral of the same
 interpolant. With ``bounce=False`` the same code evaluates SPRPT's pieces (rank :math:`y - a`:
 :math:`X^{new}[v] = X1\{Y < v\}`, :math:`X^{old}_1 = (X - Y + R)^+1\{Y > R\}`, :math:`R = y`),
-which the tests compare with :mod:`qtheory.engine.response_distribution_prediction`.
+on SPRPT's classes (prediction panels with edges at the size law's ends), which the tests
+compare with :mod:`qtheory.engine.response_distribution_prediction` and with SPRPT's mean in
+closed form.
 
 Means and second moments are the closed forms of the same pieces (busy-period cumulants:
 :math:`E[T\mid x, y] = E[W\mid R] + \int_0^x da/(1 - \lambda N(r(a)))` and the variance
