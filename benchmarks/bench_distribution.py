@@ -32,9 +32,9 @@ Measures, best of ``--repeat`` runs with ``time.perf_counter``:
   the 50-load p99 sweeps of SPJF and SPRPT (Exp(1) sizes, exponential predictions);
 * TRAIL(c), c = 0.5 and 0.8, the same cases for T and W, and the Azure conversation trace at
   load 0.8 (1641 and 39 Euler terms);
-* the generic policies (target < 2 s a value): Gittins on LogNormal(1) on the law itself, with
-  the prefix kernel against the direct Newton in the same run, Gittins on 200 empirical sizes,
-  and M/D/1-PS;
+* the generic policies (target < 2 s a value; SRPT-Bounce with ``--full``): Gittins on
+  LogNormal(1) on the law itself, with the prefix kernel against the direct Newton in the same
+  run, Gittins on 200 empirical sizes, and M/D/1-PS;
 
 and the accuracy of the M/M/1 FCFS p99 against the exact ``log(100) / (mu - lambda)``. Targets
 are printed as PASS/FAIL, never asserted. The first call compiles the numba kernels (cached on
@@ -71,6 +71,7 @@ def warm_up() -> None:
     response_time_distribution(qp, "sprpt", x=1.0, y=0.7).cdf(2.0)
     for pol in ("spjf", "pspjf", "sprpt", qt.TRAIL(0.8)):  # the unconditional prediction kernels
         response_time_distribution(qp, pol).cdf(2.0)
+    response_time_distribution(qp, "srpt-bounce").cdf(2.0)  # the bounce's kernels
 
 
 def best(fn, repeat: int) -> tuple[float, object]:
@@ -213,6 +214,8 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
                     qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction()).sweep_percentiles(
                         p, loads, q=(0.99,))))
                  for p in ("spjf", "sprpt")]
+        # a generic policy (target 2 s a value); its sweep: --matrix --policies srpt-bounce
+        rows += [("srpt-bounce p99 all (pred.)", lambda: response_time_distribution(qp, "srpt-bounce").ppf(0.99))]
     return rows
 
 

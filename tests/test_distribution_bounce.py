@@ -77,6 +77,51 @@ def test_sprpt_rank_reproduces_sprpt(xy, waiting):
     assert np.max(np.abs(da.cdf(t) - db.cdf(t))) <= 1e-8
 
 
+@pytest.mark.parametrize("size", [qt.Uniform(1.0, 3.0), qt.Pareto(3.5, 1.0)], ids=["uniform", "pareto"])
+def test_sprpt_rank_mean_on_sizes_with_a_lower_end(size):
+    """SPRPT's rank through the module on sizes whose density jumps at their lower end b = 1:
+    the unconditional mean equals the mean engine's closed form for SPRPT to 1e-10. SPRPT's
+    residence kinks at x = y, which meets b at y = b: the classes are SPRPT's own (prediction
+    panels with an edge there); with the plain joint rule's it was 8.9e-9 (Uniform(1, 3)) and
+    2.7e-8 (Pareto(3.5)) off, 1.35e-8 on Pareto(2.5)."""
+    q = qt.MG1(0.8 / size.mean, size, EXP_PRED)
+    a = rb.BounceTransform(q, rdp.joint_rule(q, conditional=False), bounce=False)
+    assert a.moments()[0] == pytest.approx(float(q.mean_response_time("sprpt")), rel=1e-10)
+
+
+def _density_rows(rule, p, c, z0):
+    """E[f_Z(z0 + c/X)/X; X > p] on the joint rule's full rows (FactorJointRule._split, cut at
+    p and where z0 + c/x crosses a kink of Z), one row per point: the rows the module once
+    summed."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cuts = [p[:, None]] + [(c / (k - z0))[:, None] for k in rule.kinks if k != z0]
+        X, W = rule._split(np.concatenate(cuts, axis=1))
+        h = np.where(X > p[:, None], rule.f.pdf(z0 + c[:, None] / X) / X, 0.0)
+    return np.sum(W * h, axis=1)
+
+
+@pytest.mark.parametrize("size,pred", [(qt.Weibull(shape=0.5, mean=1.0), qt.LogNormalPrediction(0.5)),
+                                       (qt.Uniform(1.0, 3.0), qt.UniformPrediction(0.5)),
+                                       (qt.Uniform(1.0, 3.0), qt.ExponentialPrediction())],
+                         ids=["weibull-lognormal", "uniform-uniform", "uniform-exp"])
+def test_piece_densities_equal_the_full_rows(size, pred, monkeypatch):
+    """The old piece's density E[f_Z(1 + (v - p)/X)/X; X > p] and the capped new jobs'
+    E[f_Z((p - v)/X)/X; X > p] (only the size rule's panels above p, all points of all levels
+    at once; the factor's density compiled, and the flat route of the other factor laws) equal
+    the same integrals on the joint rule's full rows to 1e-14 of their largest value, at points
+    on both sides of the size law's ends and of v."""
+    q = qt.MG1(0.5 / size.mean, size, pred)
+    rule = rdp.joint_rule(q, conditional=False)
+    for generic in (False, True):
+        if generic:
+            monkeypatch.setattr(rb, "_factor_kind", lambda f: (-1, np.zeros(1)))
+        for v in (1e-3, 0.5, 1.0, 1.7, 40.0):
+            p = np.concatenate([np.geomspace(1e-4, 3 * v, 60), [v, 2 * v, 0.5, 1.0, 3.0]])
+            for got, ref in ((rb._rem_density(rule, v, p), _density_rows(rule, p, v - p, 1.0)),
+                             (rb._capped_density(rule, v, p), _density_rows(rule, p, p - v, 0.0))):
+                assert np.max(np.abs(got - ref)) <= 1e-14 * np.max(np.abs(ref)), (generic, v)
+
+
 # ---- (b) means and second moments --------------------------------------------------------------
 @pytest.mark.parametrize("pred,loads", [(qt.ExponentialPrediction(), (0.5, 0.95)),
                                         (qt.LogNormalPrediction(0.5), (0.95,)),
