@@ -15,8 +15,10 @@ Run from the repository root::
                                                        # (--sweep-loads 0: single values only,
                                                        # with the largest relative difference)
     python benchmarks/bench_distribution.py --sweeps [--policies las,srpt] [--sizes exp,weib0.5]
+        [--levels 0.5,0.9,0.99] [--baseline ../main-clone]
                                                        # 50-load p99 sweeps: the continuation
                                                        # against each load from scratch, same run
+                                                       # (and against a baseline checkout)
     python benchmarks/bench_distribution.py --targets --matrix --kernel-switch
                                                        # the same against this checkout with the
                                                        # direct Kendall kernel (in a subprocess)
@@ -346,40 +348,75 @@ def _timed(fn) -> tuple[float, float, object]:
     return time.perf_counter() - t0, time.process_time() - c0, v
 
 
+def _sweep_rows(policies, sizes, loads, levels) -> list[tuple]:
+    """``(policy, size, new wall, new CPU, old wall, old CPU, new values, old values)`` per policy
+    and law: ``MG1.sweep_percentiles`` and ``_old_sweep`` (the old path first)."""
+    rows = []
+    for lname in sizes:
+        for pname in policies:
+            size = MATRIX_SIZES[lname]()
+            model = qt.MG1(0.5 / size.mean, size, qt.ExponentialPrediction())
+            pol = _policy(pname)
+            wo, co, old = _timed(lambda m=model, p=pol: _old_sweep(m, p, loads, levels))
+            wn, cn, new = _timed(lambda m=model, p=pol: np.asarray(m.sweep_percentiles(p, loads, q=levels)))
+            rows.append((pname, lname, wn, cn, wo, co, np.asarray(new).tolist(), np.asarray(old).tolist()))
+    return rows
+
+
+def _max_rel(a, b) -> np.ndarray:
+    """The largest relative difference per level (column)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.max(np.where(a == b, 0.0, np.abs(a / b - 1)), axis=0)
+
+
 def sweeps_main(argv: list[str] | None = None) -> None:
     """``--sweeps [--policies fcfs,las,...] [--sizes exp,weib0.5] [--sweep-loads 50]
-    [--levels 0.99]``: each policy's load sweep (``np.linspace(0.05, 0.95, n)``) by
-    ``MG1.sweep_percentiles`` (the quantiles continued from load to load) and by the old path
+    [--levels 0.99] [--baseline DIR]``: each policy's load sweep (``np.linspace(0.05, 0.95, n)``)
+    by ``MG1.sweep_percentiles`` (the quantiles continued from load to load) and by the old path
     (``_old_sweep``: each load from scratch; the kernels and caches of this checkout, so the
-    ratio is the continuation's alone; ``--targets --matrix --baseline DIR`` compares against
-    another checkout), in the same run, the old path first; prints wall and CPU seconds, the
-    ratio of the CPU seconds, the largest relative difference of the values and PASS/FAIL
-    against the 1 s target (wall seconds; on a shared machine read the CPU column)."""
+    ratio is the continuation's alone), in the same run, the old path first; prints wall and
+    CPU seconds, the ratio of the CPU seconds, the largest relative difference of the values
+    and PASS/FAIL against the 1 s target (wall seconds; on a shared machine read the CPU
+    column). ``--baseline DIR``: the same sweeps with the ``qtheory`` package of ``DIR`` (e.g.
+    a clone of main) in a subprocess of the same run, printed beside them with the ratio of the
+    CPU seconds and the largest relative difference per level of the sweeps' values, new
+    against the baseline."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--sweeps", action="store_true")
     ap.add_argument("--policies", default=",".join(SWEEP_POLICIES))
     ap.add_argument("--sizes", default="exp")
     ap.add_argument("--sweep-loads", type=int, default=50)
     ap.add_argument("--levels", default="0.99")
+    ap.add_argument("--baseline", default=None)
+    ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     levels = [float(v) for v in args.levels.split(",")]
     loads = np.linspace(0.05, 0.95, args.sweep_loads)
     warm_up()
+    rows = _sweep_rows(args.policies.split(","), args.sizes.split(","), loads, levels)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    base = {}
+    if args.baseline:
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
+        cmd = [sys.executable, os.path.abspath(__file__), "--sweeps", "--json", "--policies", args.policies,
+               "--sizes", args.sizes, "--sweep-loads", str(args.sweep_loads), "--levels", args.levels]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        base = {(r[0], r[1]): r for r in json.loads(res.stdout.strip().splitlines()[-1])}
     print(f"load average {os.getloadavg()[0]:.2f}; {args.sweep_loads}-load sweeps of {levels}; "
-          "wall (CPU) seconds")
-    print(f"{'policy':8s} {'size':8s} {'new':>16s} {'old path':>16s} {'old/new':>8s} {'max rel diff':>12s} target")
-    for lname in args.sizes.split(","):
-        for pname in args.policies.split(","):
-            size = MATRIX_SIZES[lname]()
-            model = qt.MG1(0.5 / size.mean, size, qt.ExponentialPrediction())
-            pol = _policy(pname)
-            wo, co, old = _timed(lambda m=model, p=pol: _old_sweep(m, p, loads, levels))
-            wn, cn, new = _timed(lambda m=model, p=pol: np.asarray(m.sweep_percentiles(p, loads, q=levels)))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rel = float(np.max(np.where(new == old, 0.0, np.abs(new / old - 1))))
-            verdict = f"{'PASS' if wn < 1.0 else 'FAIL'} (1 s wall), CPU {'PASS' if cn < 1.0 else 'FAIL'}"
-            print(f"{pname:8s} {lname:8s} {wn:7.3f} ({cn:6.3f}) {wo:7.3f} ({co:6.3f}) {co / cn:8.2f} "
-                  f"{rel:12.1e} {verdict}")
+          f"wall (CPU) seconds; baseline: {args.baseline or 'none'}")
+    print(f"{'policy':8s} {'size':8s} {'new':>16s} {'old path':>16s} {'old/new':>8s} {'max rel diff':>12s} "
+          f"{'baseline':>16s} {'base/new':>8s} {'rel diff to baseline':>22s} target")
+    for pname, lname, wn, cn, wo, co, new, old in rows:
+        rel = float(np.max(_max_rel(new, old)))
+        b = base.get((pname, lname))
+        bstr = f"{b[2]:7.3f} ({b[3]:6.3f}) {b[3] / cn:8.2f} " + \
+            " ".join(f"{v:.1e}" for v in _max_rel(new, b[6])) if b else ""
+        verdict = f"{'PASS' if wn < 1.0 else 'FAIL'} (1 s wall), CPU {'PASS' if cn < 1.0 else 'FAIL'}"
+        print(f"{pname:8s} {lname:8s} {wn:7.3f} ({cn:6.3f}) {wo:7.3f} ({co:6.3f}) {co / cn:8.2f} "
+              f"{rel:12.1e} {bstr:>48s} {verdict}")
 
 
 if __name__ == "__main__":

@@ -807,6 +807,19 @@ def _extrapolation(at, P: int = EXTRAPOLATE) -> tuple[np.ndarray, np.ndarray]:
     return L, npts
 
 
+def _extrapolation_cached(rule: _Rule, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`_extrapolation` of the thresholds ``at``, cached on the size rule where they are
+    its own nodes (the unconditional laws' classes: load-free, so a sweep over loads builds
+    them once; not to be written to)."""
+    at = np.asarray(at, float)
+    if at.shape != rule.x.shape or not np.array_equal(at, rule.x):
+        return _extrapolation(at)
+    hit = rule.__dict__.get("_ex_nodes")
+    if hit is None:
+        hit = rule._ex_nodes = _extrapolation(at)  # (writable: numba compiles read-only arrays apart)
+    return hit
+
+
 def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extrapolation=None) -> np.ndarray:
     r""":func:`busy_eta` on the sets :math:`\{X < t_j\}` of a continuous size rule given as
     ``parts = rule.below_parts(t)`` (plus extra per-row nodes appended to ``Xe, We``), for
@@ -858,13 +871,226 @@ def _psi_at(U, X, W):
     return out
 
 
+#: :func:`_psi_all` (SJF's old piece: the whole rule at every class's root) through the
+#: rule's nodes in blocks of scale (:func:`_psi_blocks_kernel`); False: the moments of the
+#: whole rule about one centre (:func:`_psi_cum_kernel`, the reference route)
+PSI_BLOCKS = True
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_moments(c, x, w, a, b, xs, J, E):  # pragma: no cover - compiled
+    # the moments of the nodes x[a:b] about c: E_0 = sum w (1 - e^{-c x}),
+    # E_j = sum w e^{-c x} (x / xs)^j / j! (e^{-c x} below e^{-700}: the node's whole weight)
+    for jj in range(J + 1):
+        E[jj] = 0.0
+    cr = c.real
+    for k in range(a, b):
+        wk = w[k]
+        if wk == 0.0:
+            continue
+        xk = x[k]
+        if cr * xk > 700.0:
+            E[0] += wk
+            continue
+        E[0] += wk * _one_minus_exp(c * xk)
+        term = wk * np.exp(-c * xk)
+        r = xk / xs
+        for jj in range(1, J + 1):
+            term = term * (r / jj)
+            E[jj] += term
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_direct(u, x, w, a, b):  # pragma: no cover - compiled
+    psi = 0.0 + 0.0j
+    ur = u.real
+    for k in range(a, b):
+        wk = w[k]
+        if wk == 0.0:
+            continue
+        xk = x[k]
+        if ur * xk > 46.0:  # e^{-u x} below 1e-20
+            psi += wk
+        else:
+            psi += wk * (1.0 - np.exp(-u * xk))
+    return psi
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_blocks_kernel(U, x, w, bnd, J, R, rJ, out, stats):  # pragma: no cover - compiled
+    # psi(U[i, j]) = sum_k w_k (1 - e^{-U_ij x_k}) over every node (x increasing), the nodes in
+    # blocks x[bnd[b]:bnd[b + 1]], each through its own Taylor moments about its own centre c_b
+    # with its own scale xs_b (its largest node): recentred when |u - c_b| xs_b > R, so a block
+    # of small nodes is recentred rarely and the few large nodes often (cost n_b per
+    # recentring); the series truncated after the first n terms with |z| <= rJ[n] (its
+    # remainder below that of J terms at |z| = R); a block whose every e^{-u x} is below 1e-20
+    # adds its mass; a block recentred on more than a third of the rows (after 8) sums
+    # directly for the rest of that row of U
+    n_s, n_t = U.shape
+    B = bnd.size - 1
+    E = np.zeros((B, J + 1), np.complex128)
+    C = np.empty(B, np.complex128)
+    mass = np.zeros(B)
+    xs = np.empty(B)
+    xlo = np.empty(B)
+    rec = np.zeros(B, np.int64)
+    direct = np.zeros(B, np.bool_)
+    for b in range(B):
+        m = 0.0
+        for k in range(bnd[b], bnd[b + 1]):
+            m += w[k]
+        mass[b] = m
+        xs[b] = x[bnd[b + 1] - 1]
+        xlo[b] = x[bnd[b]]
+    for i in range(n_s):
+        for b in range(B):
+            C[b] = U[i, 0]
+            rec[b] = 0
+            direct[b] = xs[b] <= 0.0
+            if not direct[b]:
+                _block_moments(C[b], x, w, bnd[b], bnd[b + 1], xs[b], J, E[b])
+        for j in range(n_t):
+            u = U[i, j]
+            ur = u.real
+            psi = 0.0 + 0.0j
+            for b in range(B):
+                if ur * xlo[b] > 46.0:  # every node's e^{-u x} below 1e-20
+                    psi += mass[b]
+                    continue
+                if direct[b]:
+                    psi += _block_direct(u, x, w, bnd[b], bnd[b + 1])
+                    continue
+                z = -(u - C[b]) * xs[b]
+                if abs(z) > R:
+                    rec[b] += 1
+                    if rec[b] > 8 + (j + 1) // 3:
+                        direct[b] = True
+                        psi += _block_direct(u, x, w, bnd[b], bnd[b + 1])
+                        continue
+                    # the new centre 0.9 R / xs ahead of u in the direction the points move
+                    # (as _cum_psi), where its real part stays above half of u's
+                    c = u
+                    if j > 0:
+                        d = u - U[i, j - 1]
+                        ad = abs(d)
+                        if ad > 0.0:
+                            ahead = u + (0.9 * R / xs[b] / ad) * d
+                            if ahead.real >= 0.5 * ur:
+                                c = ahead
+                    C[b] = c
+                    _block_moments(c, x, w, bnd[b], bnd[b + 1], xs[b], J, E[b])
+                    z = -(u - c) * xs[b]
+                az = abs(z)
+                n = J
+                while n > 1 and az <= rJ[n - 1]:
+                    n -= 1
+                acc = E[b, n]
+                for jj in range(n - 1, 0, -1):
+                    acc = acc * z + E[b, jj]
+                psi += E[b, 0] - z * acc
+            out[i, j] = psi
+        for b in range(B):
+            stats[0] += rec[b]
+            stats[1] += direct[b]
+
+
+@lru_cache(maxsize=8)
+def _taylor_radii(J: int, R: float) -> np.ndarray:
+    r"""``rJ[n]``: the largest :math:`|z|` at which the remainder bound of the Taylor sum after
+    ``n`` terms, :math:`|z|^{n+1}e^{|z|}/(n+1)!`, is at most its bound after ``J`` terms at
+    :math:`|z| = R` (``rJ[J] = R``), by bisection."""
+    bound = R ** (J + 1) * math.exp(R) / math.factorial(J + 1)
+    out = np.zeros(J + 1)
+    for n in range(1, J + 1):
+        lo, hi = 0.0, R
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if mid ** (n + 1) * math.exp(mid) / math.factorial(n + 1) <= bound:
+                lo = mid
+            else:
+                hi = mid
+        out[n] = lo
+    out[J] = R
+    out.setflags(write=False)
+    return out
+
+
+def _psi_partition(x: np.ndarray, rows: int, path: float, J: int, R: float) -> np.ndarray:
+    r"""The blocks of :func:`_psi_blocks_kernel`: cut points (indices into the increasing
+    nodes ``x``) chosen among the octaves below the largest node by dynamic programming on a
+    cost model per row of ``U``: a block of ``n`` nodes with scale :math:`\xi` costs ``rows``
+    Horner sums (their length from :func:`_taylor_radii` at :math:`|z| \le \min(R, P\xi)`) and
+    :math:`(1 + P\xi/R)` recentrings of ``n`` exponentials and ``J`` products each
+    (:math:`P` = ``path``, the length of the row's path in the complex plane), or ``rows n``
+    exponentials where that is less (the kernel's direct sums)."""
+    K = x.size
+    top = float(x[-1])
+    if not (top > 0 and math.isfinite(top)):
+        return np.array([0, K], np.int64)
+    levels = top * 2.0 ** -np.arange(1, 64)
+    cuts = np.unique(np.concatenate([[0, K], np.searchsorted(x, levels, side="right")]))
+    cuts = cuts[(cuts >= 0) & (cuts <= K)]
+    M = cuts.size
+    rJ = _taylor_radii(J, R)
+    xi = x[np.maximum(cuts[1:] - 1, 0)]  # the scale of a block ending before cut b
+    # cost of the block [cuts[a], cuts[b]) for a < b
+    n = (cuts[None, :] - cuts[:, None]).astype(float)  # (a, b)
+    scale = np.broadcast_to(np.concatenate([[0.0], xi])[None, :], (M, M))
+    zmax = np.minimum(R, path * scale)
+    nterms = np.searchsorted(rJ[1:], zmax, side="left") + 1
+    horner = rows * (nterms + 3.0)
+    exp_cost = 25.0
+    moments = (1.0 + path * scale / R) * n * (J + exp_cost)
+    cost = np.minimum(horner + moments, rows * n * exp_cost)
+    cost = np.where(n > 0, cost, np.inf)
+    best = np.full(M, np.inf)
+    best[0] = 0.0
+    arg = np.zeros(M, np.int64)
+    for b in range(1, M):
+        c = best[:b] + cost[:b, b]
+        a = int(np.argmin(c))
+        best[b], arg[b] = c[a], a
+    out = [M - 1]
+    while out[-1] > 0:
+        out.append(int(arg[out[-1]]))
+    return cuts[np.array(out[::-1])].astype(np.int64)
+
+
 def _psi_all(U: np.ndarray, rule: _Rule) -> np.ndarray:
     r""":math:`\psi(U_{ij}) = \sum_k w_k(1 - e^{-U_{ij} x_k})` on the whole size rule at every
     point of ``U`` (shape ``(n, T)``; SJF's old piece :math:`X 1\{X > x\}` of each class
-    :math:`j`): :func:`_psi_at` on ``T`` copies of the rule, whose contiguous rows and moment
-    increments (:func:`_cum_rows`) depend on the rule and ``T`` only and are built once
-    (cached on the rule: the classes' sweep over loads reuses them); the same sums."""
+    :math:`j`; the same sums as :func:`_psi_at` on ``T`` copies of the rule).
+
+    For each row of ``U`` (one :math:`s`, the classes in increasing order: a path in the
+    complex plane) the nodes are summed in blocks of scale, each through its Taylor moments
+    about its own centre :math:`c_b`,
+    :math:`\sum_{k \in b} w_k(1 - e^{-u x_k}) = E_0 - \sum_{m \ge 1} z^m E_m`,
+    :math:`z = -(u - c_b)\xi_b` (:func:`busy_eta_parts`), recentred where
+    :math:`|u - c_b|\xi_b >` :data:`TAYLOR_R`: the one-centre sum (:func:`_psi_cum_kernel`)
+    recentres all nodes as often as the largest one needs (on Weibull(0.5), largest node
+    about 630, it fell back to direct sums: one exponential per node and class), the blocks
+    only the few large nodes (:func:`_psi_blocks_kernel`, :func:`_psi_partition`). The
+    truncation is the same (:func:`_taylor_radii`)."""
     U = np.ascontiguousarray(np.asarray(U, complex))
+    out = np.empty(U.shape, complex)
+    if PSI_BLOCKS and PREFIX_KERNEL and U.ndim == 2 and U.shape[1] >= CUM_ROWS > 0 \
+            and np.all(U.real > 0):
+        cache = rule.__dict__.setdefault("_psi_all_nodes", {})
+        if "x" not in cache:
+            order = np.argsort(rule.x, kind="stable")
+            cache["x"] = np.ascontiguousarray(rule.x[order], float)
+            cache["w"] = np.ascontiguousarray(rule.w[order], float)
+        x, w = cache["x"], cache["w"]
+        if x.size and np.all(np.isfinite(x)) and x[0] >= 0:
+            path = float(np.mean(np.sum(np.abs(np.diff(U, axis=1)), axis=1)))
+            # the partition depends on the path's length through its octave only
+            key = (U.shape[1], int(math.floor(math.log2(path))) if path > 0 else -99, TAYLOR_J, TAYLOR_R)
+            if key not in cache:
+                cache[key] = _psi_partition(x, U.shape[1], 2.0 ** (key[1] + 1) if path > 0 else 0.0,
+                                            TAYLOR_J, TAYLOR_R)
+            _psi_blocks_kernel(U, x, w, cache[key], TAYLOR_J, TAYLOR_R, _taylor_radii(TAYLOR_J, TAYLOR_R),
+                               out, np.zeros(2, np.int64))
+            return out
     cache = rule.__dict__.setdefault("_psi_all_rows", {})
     T = U.shape[1]
     key = (T, CUM_ROWS, CUM_DENSE, PREFIX_KERNEL)  # (the switches _cum_rows reads)
@@ -873,7 +1099,6 @@ def _psi_all(U: np.ndarray, rule: _Rule) -> np.ndarray:
         W = np.ascontiguousarray(np.broadcast_to(rule.w, (T, rule.w.size)), float)
         cache[key] = (X, W, _cum_rows(X, W), _nnz(W))
     X, W, cum, nnz = cache[key]
-    out = np.empty(U.shape, complex)
     if cum is not None and np.all(U.real > 0):  # as _psi_at
         _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
     else:
@@ -1346,7 +1571,7 @@ class _SizeTransform:
         :func:`busy_eta_parts`, else the dense rows)."""
         if self._parts_lt is not None and PREFIX_KERNEL:
             if self.__dict__.get("_ex_lt") is None:
-                self._ex_lt = _extrapolation(self.xs)
+                self._ex_lt = _extrapolation_cached(self.rule, self.xs)
             return busy_eta_parts(s, self.lam, self.rule, self._parts_lt, extrapolation=self._ex_lt)
         X, W = self._age_rows() if self.kind == "age" else (self.Xlt, self.Wlt)
         return busy_eta(s, self.lam, X, W)
@@ -1619,8 +1844,17 @@ def _borel(q, k):
     if np.ndim(k) == 0:
         return np.asarray(q, float) ** k * float(k + 1) ** (k - 1) / math.factorial(int(k))
     k = np.asarray(k, int)
-    coef = np.array([float(v + 1) ** (v - 1) / math.factorial(int(v)) for v in k.reshape(-1)]).reshape(k.shape)
+    table = _borel_coefficients(int(k.max()) if k.size else 0)
+    coef = table[k.reshape(-1)].reshape(k.shape)
     return np.asarray(q, float) ** k * coef
+
+
+@lru_cache(maxsize=4)
+def _borel_coefficients(kmax: int) -> np.ndarray:
+    r""":math:`(k+1)^{k-1}/k!` for k = 0..``kmax`` (read-only; :func:`_borel`'s arithmetic)."""
+    out = np.array([float(v + 1) ** (v - 1) / math.factorial(v) for v in range(max(kmax, 0) + 1)])
+    out.setflags(write=False)
+    return out
 
 
 def _las_class_atoms(model, pol, x: float, atom0: float) -> list[tuple[float, float]] | None:
@@ -1690,6 +1924,50 @@ def atom_mass(size, lam: float, kind: str, x) -> np.ndarray:
     return p0 * np.exp(-lam * integral)
 
 
+#: :meth:`DensityAtoms.rest_lst`: the classes' atoms subtracted by a compiled sum over the
+#: orders each class needs (:func:`_atoms_lst_kernel`); False: one matrix of exponentials per
+#: order (the reference route)
+ATOMS_KERNEL = True
+
+
+def _atoms_table(ak: list, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(C, kmax)`` for :func:`_atoms_lst_kernel`: ``C[j, k]`` the atom :math:`a_k(x_j)` of
+    class ``j`` at :math:`(k+1)x_j` and ``kmax[j]`` the last order whose weighted term
+    :math:`w_j a_k(x_j)` can reach :math:`10^{-22}` (:math:`|e^{-s(\cdot)}| \le 1` on
+    :math:`\operatorname{Re}s \ge 0`: the orders after it sum to less than about that)."""
+    C = np.ascontiguousarray(np.stack(ak, axis=1), float)
+    big = np.abs(C * ws[:, None]) > 1e-22
+    kmax = np.where(big.any(axis=1), C.shape[1] - 1 - np.argmax(big[:, ::-1], axis=1), -1)
+    return C, kmax.astype(np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _atoms_lst_kernel(s, xs, c, C, kmax, L):  # pragma: no cover - compiled
+    # L_ij -= sum_{k <= kmax_j} C[j, k] e^{-s_i((k + 1) x_j - c)}, in place: each class less its
+    # atoms (the caller then weights the classes: numpy's product, whose blocked sums keep the
+    # round-off of the rest as low as before); the atoms' sum
+    # e^{-s(x - c)} (C[j, 0] + e1 (C[j, 1] + e1 (...))), e1 = e^{-s x} = e^{-s(x - c)} e^{-s c}
+    for i in range(s.size):
+        si = s[i]
+        esc = np.exp(-si * c)
+        for j in range(xs.size):
+            kj = kmax[j]
+            if kj < 0:
+                continue
+            d = xs[j] - c
+            if d < 0.0:
+                d = 0.0
+            e = np.exp(-si * d)
+            if kj == 0:
+                L[i, j] -= C[j, 0] * e
+                continue
+            e1 = e * esc
+            h = C[j, kj] + 0.0j
+            for k in range(kj - 1, -1, -1):
+                h = h * e1 + C[j, k]
+            L[i, j] -= h * e
+
+
 class DensityAtoms:
     r"""The split of an unconditional law on a continuous size law into the atoms' part and the
     rest, for :class:`~qtheory.engine.distribution.ResponseTimeDistribution`.
@@ -1746,6 +2024,8 @@ class DensityAtoms:
                      for k in range(self.K + 1)]
         self._ak = [self.a] + [self.a * _borel(q_xs, k) for k in range(1, self.K + 1)]
         self.part_total = float(sum(tr.ws @ ak for ak in self._ak))
+        #: the weighted orders per class for :func:`_atoms_lst_kernel` (built on first use)
+        self._atoms_table = None
         self.rest_total = float(tr.ws.sum()) - self.part_total
 
     def near(self) -> DensityAtoms:
@@ -1828,13 +2108,20 @@ class DensityAtoms:
             out = self.a[0] * tr.lam * psi / (flat - tr.lam * psi) * xc
             return out.reshape(s.shape)
         L = tr.lst_classes(flat, offset=c)
-        # e^{-s((k+1) x - c)} = e^{-s(x - c)} (e^{-s x})^k (x >= c where the weight is > 0)
-        E = np.exp(-flat[:, None] * np.maximum(tr.xs - c, 0.0)[None, :])
-        E1 = np.exp(-flat[:, None] * tr.xs[None, :]) if self.K else None
-        for k, ak in enumerate(self._ak):
-            if k:
-                E = E * E1
-            L = L - ak[None, :] * E
+        if not ATOMS_KERNEL:  # the reference route: one matrix of exponentials per order
+            # e^{-s((k+1) x - c)} = e^{-s(x - c)} (e^{-s x})^k (x >= c where the weight is > 0)
+            E = np.exp(-flat[:, None] * np.maximum(tr.xs - c, 0.0)[None, :])
+            E1 = np.exp(-flat[:, None] * tr.xs[None, :]) if self.K else None
+            for k, ak in enumerate(self._ak):
+                if k:
+                    E = E * E1
+                L = L - ak[None, :] * E
+            return (L @ tr.ws).reshape(s.shape)
+        if self._atoms_table is None:
+            self._atoms_table = _atoms_table(self._ak, tr.ws)
+        L = np.ascontiguousarray(L, complex)  # (a new array: lst_classes's own result)
+        _atoms_lst_kernel(np.ascontiguousarray(flat), np.ascontiguousarray(tr.xs, float), float(c),
+                          *self._atoms_table, L)
         return (L @ tr.ws).reshape(s.shape)
 
 
