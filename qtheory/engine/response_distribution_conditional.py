@@ -435,7 +435,9 @@ def build(model, pol, x, y, waiting: bool):
             f"{pol.name}: the distribution of a class (x, y) on {model.size!r} with "
             f"{model.prediction!r} is not covered (the unconditional law is: pass neither x nor y)")
     tr = ConditionalTransform(model, waiting=waiting)
-    label = f"{pol.name} on {model!r}"
+    # the cdf is limited by the per-prediction x-rules (X_PANELS): about 1e-6 absolute, not the
+    # means' 1e-9: said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 1e-6"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
