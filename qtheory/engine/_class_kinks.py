@@ -581,9 +581,9 @@ def _edge_nodes(size, c: float, x: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 class EdgeKinks(ClassKinks):
-    r"""The split of a PSJF or SJF class law (response or waiting time) or an SRPT class's
-    waiting time on a size law whose density jumps at its least size :math:`c > 0` (Pareto,
-    uniform): the law kinks at every :math:`jc + kx`. With the density extended past :math:`x`
+    r"""The split of a PSJF, SRPT or SJF class law (response or waiting time) on a size law
+    whose density jumps at its least size :math:`c > 0` (Pareto, uniform): the law kinks at
+    every :math:`jc + kx` (SRPT's residence: :class:`_EdgeResidence`). With the density extended past :math:`x`
     as in :class:`ClassKinks`,
 
     .. math::
