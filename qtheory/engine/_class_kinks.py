@@ -127,7 +127,8 @@ def applies(tr) -> bool:
     SRPT or SJF (its response time, or its waiting time) on a continuous size law (where the
     density jumps at a least size :math:`c > 0`: :class:`EdgeKinks`), :math:`x`
     inside the rule's range,
-    with no breakpoint of the density in :math:`(x, x + \mathrm{REACH}\,\ell]` (SJF: none
+    with no breakpoint of the density in :math:`(x, x + \mathrm{REACH}\,\ell]` (a uniform law's
+    upper end excepted: :func:`_ext_pdf`; SJF: none
     above :math:`x` at all, and no finite upper end: its old job's size :math:`X > x` enters
     with its whole density)."""
     if tr.kind not in ("static", "remaining", "nonpreemptive") or tr.rule.discrete:
@@ -140,8 +141,30 @@ def applies(tr) -> bool:
         return False
     size = tr.size
     bps = np.concatenate([np.asarray(size.breakpoints, float), [float(size.support[1])]])
+    if tr.kind != "nonpreemptive" and _continued(size):
+        # the extension past x continues a uniform density past its upper end b: no jump at b
+        bps = bps[bps != float(size.support[1])]
     top = math.inf if tr.kind == "nonpreemptive" else x * (1 + REACH * LENGTH) * (1 + 1e-12)
     return not np.any((bps > x) & (bps <= top) & np.isfinite(bps))
+
+
+def _continued(size) -> bool:
+    """Whether :func:`_ext_pdf` continues the density smoothly past the support's upper end
+    (``qt.Uniform``: its constant)."""
+    from ..laws.sizes import Uniform
+
+    return isinstance(size, Uniform)
+
+
+def _ext_pdf(size, X: np.ndarray) -> np.ndarray:
+    r"""The density on an extension past a cut, continued past the support's upper end :math:`b`
+    where :func:`_continued` (a uniform law's constant :math:`1/(b - a)`): the extension only
+    has to be smooth and equal to the density next to the cut, and a jump at :math:`b` would
+    put kinks at :math:`b - x` into the split terms."""
+    if _continued(size):
+        lo, hi = (float(v) for v in size.support)
+        return np.full(np.shape(X), 1.0 / (hi - lo))
+    return np.asarray(size.pdf(X), float)
 
 
 def edge_jump(size) -> bool:
@@ -172,7 +195,7 @@ def _cut_nodes(tr, t: float):
     v = np.concatenate([v1, np.exp(u)])
     wv = np.concatenate([w1, wu * np.exp(u)])
     Xa = t + v
-    Wa = wv * np.asarray(tr.size.pdf(Xa), float) * np.exp(-(v / ell) ** POWER)
+    Wa = wv * _ext_pdf(tr.size, Xa) * np.exp(-(v / ell) ** POWER)
     keep = Wa > 0
     nodes = (Xb, Wb, np.ascontiguousarray(Xa[keep]), np.ascontiguousarray(Wa[keep]), float(Wb.sum()))
     return nodes + _joined(nodes), v, wv
@@ -758,7 +781,7 @@ class _EdgeResidence:
         dv = np.exp(-(v / ell) ** POWER) * wv
         self.wvd = dv
         Xe = t[None, :] + v[:, None]
-        ext = dv[:, None] * np.asarray(size.pdf(Xe), float) * np.exp(-lam * p[None, :] * v[:, None])
+        ext = dv[:, None] * _ext_pdf(size, Xe) * np.exp(-lam * p[None, :] * v[:, None])
         self.R = [np.ascontiguousarray(ext * (-Xe) ** j) for j in range(EDGE_ORDERS)]
         self.at_x = np.ones(n) @ cmat
         self.slope_x = (2.0 / span) * (k.astype(float) ** 2) @ cmat
