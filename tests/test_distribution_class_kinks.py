@@ -171,8 +171,8 @@ def test_weibull_class_against_de_hoog(policy):
 def test_density_and_coverage():
     """The split law's density integrates to its cdf between two kinks (Simpson on
     [x + 1.1x, x + 1.9x]) to 1e-8; on laws whose density jumps at a least size c > 0 (their
-    kinks at jc + kx) PSJF's class is split in (e^{-sc}, e^{-sx}) and SRPT's response time keeps
-    the whole law's inversion (its residence's cut-offs t in (c, x))."""
+    kinks at jc + kx) PSJF's and SRPT's classes are split in (e^{-sc}, e^{-sx}) (SRPT's
+    residence: tests/test_distribution_class_kinks_2.py)."""
     q = qt.MG1(0.8, qt.Exponential(1.0))
     for policy in ("psjf", "srpt"):
         d = rd.response_time_distribution(q, policy, x=1.0)
@@ -182,7 +182,7 @@ def test_density_and_coverage():
         assert abs(simpson - (d.cdf(2.9) - d.cdf(2.1))) < 1e-8, policy
     qp = qt.MG1(0.8 / qt.Pareto(2.5, 1.0).mean, qt.Pareto(2.5, 1.0))
     assert rd.response_time_distribution(qp, "psjf", x=2.0)._split is not None
-    assert rd.response_time_distribution(qp, "srpt", x=2.0)._split is None
+    assert rd.response_time_distribution(qp, "srpt", x=2.0)._split is not None
 
 
 def test_percentiles_and_cdf_consistent():

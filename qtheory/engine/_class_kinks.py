@@ -95,6 +95,9 @@ GROWTH = 8.0
 #: whole law, whose kinks at jc are dense, was 3.6e-7 off at 12 = 6x)
 EDGE_ORDERS = 6
 EDGE_SPAN = 20.0
+#: SRPT's residence on such a law: its root's coefficients interpolated in the cut t on this
+#: many Chebyshev points of [c, x] (:class:`_EdgeResidence`)
+RES_NODES = 12
 #: SRPT: the slope in t of the residence's terms at x from the cut x + h, h = FD_STEP x (a
 #: forward difference: the slope's error O(h) only scales the kink left at x, itself O(1e-8))
 FD_STEP = 0.01
@@ -122,9 +125,10 @@ def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def applies(tr) -> bool:
     r"""Whether :class:`ClassKinks` covers the transform ``tr``: one class :math:`x` of PSJF,
     SRPT or SJF (its response time, or its waiting time) on a continuous size law (where the
-    density jumps at a least size :math:`c > 0`: :class:`EdgeKinks`, not SRPT's response
-    time), :math:`x` inside the rule's range,
-    with no breakpoint of the density in :math:`(x, x + \mathrm{REACH}\,\ell]` (SJF: none
+    density jumps at a least size :math:`c > 0`: :class:`EdgeKinks`), :math:`x`
+    inside the rule's range,
+    with no breakpoint of the density in :math:`(x, x + \mathrm{REACH}\,\ell]` (a uniform law's
+    upper end excepted: :func:`_ext_pdf`; SJF: none
     above :math:`x` at all, and no finite upper end: its old job's size :math:`X > x` enters
     with its whole density)."""
     if tr.kind not in ("static", "remaining", "nonpreemptive") or tr.rule.discrete:
@@ -136,13 +140,31 @@ def applies(tr) -> bool:
     if not (r.lo < x < r.hi) or tr._parts_lt is None:
         return False
     size = tr.size
-    if edge_jump(size) and tr.kind == "remaining" and not tr.waiting:
-        # the density also jumps at the least size c: the law kinks at every jc + kx
-        # (:class:`EdgeKinks`), and SRPT's residence spreads the cut-offs t in (c, x): not covered
-        return False
     bps = np.concatenate([np.asarray(size.breakpoints, float), [float(size.support[1])]])
+    if tr.kind != "nonpreemptive" and _continued(size):
+        # the extension past x continues a uniform density past its upper end b: no jump at b
+        bps = bps[bps != float(size.support[1])]
     top = math.inf if tr.kind == "nonpreemptive" else x * (1 + REACH * LENGTH) * (1 + 1e-12)
     return not np.any((bps > x) & (bps <= top) & np.isfinite(bps))
+
+
+def _continued(size) -> bool:
+    """Whether :func:`_ext_pdf` continues the density smoothly past the support's upper end
+    (``qt.Uniform``: its constant)."""
+    from ..laws.sizes import Uniform
+
+    return isinstance(size, Uniform)
+
+
+def _ext_pdf(size, X: np.ndarray) -> np.ndarray:
+    r"""The density on an extension past a cut, continued past the support's upper end :math:`b`
+    where :func:`_continued` (a uniform law's constant :math:`1/(b - a)`): the extension only
+    has to be smooth and equal to the density next to the cut, and a jump at :math:`b` would
+    put kinks at :math:`b - x` into the split terms."""
+    if _continued(size):
+        lo, hi = (float(v) for v in size.support)
+        return np.full(np.shape(X), 1.0 / (hi - lo))
+    return np.asarray(size.pdf(X), float)
 
 
 def edge_jump(size) -> bool:
@@ -173,7 +195,7 @@ def _cut_nodes(tr, t: float):
     v = np.concatenate([v1, np.exp(u)])
     wv = np.concatenate([w1, wu * np.exp(u)])
     Xa = t + v
-    Wa = wv * np.asarray(tr.size.pdf(Xa), float) * np.exp(-(v / ell) ** POWER)
+    Wa = wv * _ext_pdf(tr.size, Xa) * np.exp(-(v / ell) ** POWER)
     keep = Wa > 0
     nodes = (Xb, Wb, np.ascontiguousarray(Xa[keep]), np.ascontiguousarray(Wa[keep]), float(Wb.sum()))
     return nodes + _joined(nodes), v, wv
@@ -527,18 +549,29 @@ class ClassKinks:
 
 
 # ---- a least size c > 0 with a density jump there (Pareto, uniform) ------------------------
+@numba.njit(cache=True, nogil=True)
+def _mul2_kernel(a, b, out):  # pragma: no cover - compiled
+    # out[r, p, q] = sum_{i <= p, j <= q} a[r, i, j] b[r, p - i, q - j], p + q < K
+    K = out.shape[2]
+    for r in range(out.shape[0]):
+        for p in range(K):
+            for q in range(K - p):
+                acc = 0.0 + 0.0j
+                for i in range(p + 1):
+                    for j in range(q + 1):
+                        acc += a[r, i, j] * b[r, p - i, q - j]
+                out[r, p, q] = acc
+
+
 def _mul2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Product of two series in (z1, z2) (last two axes), truncated to total degree < K."""
-    K = a.shape[-1]
-    out = np.zeros(np.broadcast_shapes(a.shape, b.shape), complex)
-    for p in range(K):
-        for q in range(K - p):
-            acc = 0.0
-            for i in range(p + 1):
-                for j in range(q + 1):
-                    acc = acc + a[..., i, j] * b[..., p - i, q - j]
-            out[..., p, q] = acc
-    return out
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    K = shape[-1]
+    a2 = np.ascontiguousarray(np.broadcast_to(a, shape), complex).reshape(-1, K, K)
+    b2 = np.ascontiguousarray(np.broadcast_to(b, shape), complex).reshape(-1, K, K)
+    out = np.zeros(a2.shape, complex)
+    _mul2_kernel(a2, b2, out)
+    return out.reshape(shape)
 
 
 def _exp2(a: np.ndarray) -> np.ndarray:
@@ -571,9 +604,9 @@ def _edge_nodes(size, c: float, x: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 class EdgeKinks(ClassKinks):
-    r"""The split of a PSJF or SJF class law (response or waiting time) or an SRPT class's
-    waiting time on a size law whose density jumps at its least size :math:`c > 0` (Pareto,
-    uniform): the law kinks at every :math:`jc + kx`. With the density extended past :math:`x`
+    r"""The split of a PSJF, SRPT or SJF class law (response or waiting time) on a size law
+    whose density jumps at its least size :math:`c > 0` (Pareto, uniform): the law kinks at
+    every :math:`jc + kx` (SRPT's residence: :class:`_EdgeResidence`). With the density extended past :math:`x`
     as in :class:`ClassKinks`,
 
     .. math::
@@ -608,6 +641,8 @@ class EdgeKinks(ClassKinks):
         K = self.K = EDGE_ORDERS
         self._pairs = [(j, k) for j in range(K) for k in range(K - j) if j + k >= 1]
         self._offsets = np.array([j * c0 + k * self.x for j, k in self._pairs])
+        if tr.kind == "remaining" and not self.waiting:
+            self._res = _EdgeResidence(tr, c0, self.x, self._v, self._wv)
 
     def _series(self, s: np.ndarray, resid: np.ndarray | None) -> np.ndarray:
         r""":math:`H_{00}(s)` and the :math:`H_{jk}(s)` in the order of ``_pairs`` (shape
@@ -619,28 +654,14 @@ class EdgeKinks(ClassKinks):
         Uj = _sums(eta0, self._Xa, self._Wa, x, K)
         Cj = _sums(eta0, self._Xc, self._Wc, c, K)
         e1, e2 = math.exp(-lam * p_lt * c), math.exp(-lam * p_lt * x)
-        n = s.size
-        delta = np.zeros((n, K, K), complex)
-        for _ in range(K - 1):
-            au = np.zeros_like(delta)
-            ac = np.zeros_like(delta)
-            au[:, 0, 0], ac[:, 0, 0] = Uj[:, 0], Cj[:, 0]
-            pw = delta
-            for j in range(1, K):
-                au += (Uj[:, j] / fact[j])[:, None, None] * pw
-                ac += (Cj[:, j] / fact[j])[:, None, None] * pw
-                pw = _mul2(pw, delta)
-            new = np.zeros_like(delta)
-            new[:, :, 1:] += lam * e2 * au[:, :, :-1]  # times z2
-            new[:, 1:, :] -= lam * e1 * ac[:, :-1, :]  # times z1
-            delta = _trunc(new)
+        delta = _edge_delta(lam, e1, e2, Uj, Cj)
         eta = delta.copy()
         eta[:, 0, 0] += eta0
         ed = _exp2(-x * delta)  # e^{-x delta}
         kind = self.tr.kind
         if kind == "static":
             num = (1.0 - self._rho0) * eta
-        elif kind == "remaining":  # (the waiting time only)
+        elif kind == "remaining":  # SRPT: the sparse piece x 1{X > x}
             zed = np.zeros_like(ed)
             zed[:, :, 1:] = e2 * ed[:, :, :-1]
             num = (1.0 - self._rho0 - lam * x * self._sf) * eta - lam * self._sf * zed
@@ -658,10 +679,156 @@ class EdgeKinks(ClassKinks):
             num = (1.0 - self._rho) * eta - lam * zt
             num[:, 0, 0] += lam * self._sf
         num = _trunc(num) / s[:, None, None]
-        if not (self.waiting or kind == "nonpreemptive"):  # PSJF: e^{-x(eta - s)}
+        if kind == "static" and not self.waiting:  # PSJF: e^{-x(eta - s)}
             num = _mul2(num, ed) * e2
+        elif kind == "remaining" and not self.waiting:  # SRPT: the residence's series
+            num = _mul2(num, self._residence(s))
         cols = [num[:, 0, 0]] + [num[:, j, k] for j, k in self._pairs]
         return np.stack(cols, axis=1)
+
+
+    def _residence(self, s: np.ndarray) -> np.ndarray:
+        r"""SRPT: the series of :math:`e^{-\int_c^x(\eta_{<t} - s)dt}` in :math:`(z_1, z_2)`
+        (:class:`_EdgeResidence`)."""
+        return self._res.series(s, self.lam, self.K)
+
+
+def _edge_delta(lam: float, e1, e2, Uj: np.ndarray, Cj: np.ndarray) -> np.ndarray:
+    r"""The root's series :math:`\delta = \eta - \eta_0` in :math:`(z_1, z_2)` (shape
+    ``(n, K, K)``, total degree :math:`< K`, ``K = Uj.shape[1]``) of
+    :math:`\delta = \lambda e_2 z_2\sum_j U_j\delta^j/j! - \lambda e_1 z_1\sum_j C_j\delta^j/j!`
+    (:class:`EdgeKinks`; ``e1``, ``e2`` scalars or per row), by fixed-point passes, each exact
+    to one more order."""
+    n, K = Uj.shape
+    fact = np.array([math.factorial(j) for j in range(K)], float)
+    e1 = np.broadcast_to(np.asarray(e1, float), (n,))[:, None, None]
+    e2 = np.broadcast_to(np.asarray(e2, float), (n,))[:, None, None]
+    delta = np.zeros((n, K, K), complex)
+    for _ in range(K - 1):
+        au = np.zeros_like(delta)
+        ac = np.zeros_like(delta)
+        au[:, 0, 0], ac[:, 0, 0] = Uj[:, 0], Cj[:, 0]
+        pw = delta
+        for j in range(1, K):
+            au += (Uj[:, j] / fact[j])[:, None, None] * pw
+            ac += (Cj[:, j] / fact[j])[:, None, None] * pw
+            pw = _mul2(pw, delta)
+        new = np.zeros_like(delta)
+        new[:, :, 1:] += lam * e2 * au[:, :, :-1]  # times z2
+        new[:, 1:, :] -= lam * e1 * ac[:, :-1, :]  # times z1
+        delta = _trunc(new)
+    return delta
+
+
+class _EdgeResidence:
+    r"""SRPT's residence on a size law whose density jumps at its least size :math:`c`, as a
+    series in :math:`(z_1, z_2) = (e^{-sc}, e^{-sx})`. For a cut :math:`t \in (c, x)` the root
+    :math:`\eta_{<t} = s + \lambda p_t + \delta(t; z_1, z_t)` (:math:`p_t = P(X < t)`,
+    :math:`z_t = e^{-st}`, :func:`_edge_delta` with the density extended past :math:`t` by
+    :math:`f(t + v)e^{-(v/\ell)^J}`, :math:`\ell =` :data:`LENGTH` :math:`x`) has coefficients
+    :math:`\delta_{jk}(t; s)` smooth in :math:`t` (the parts of :math:`C_j(t)` that oscillate
+    like :math:`e^{-s(t - c)}` cancel to order :data:`POWER`): they are interpolated in
+    :math:`t` on :data:`RES_NODES` Chebyshev points of :math:`[c, x]` and
+
+    .. math::
+        \int_c^x \delta_{jk}(t)z_1^je^{-kst}dt = z_1^{j+k}A_{jk}(s) - z_1^jz_2^kB_{jk}(s),\quad
+        A_{jk} = \int_0^{x - c}e^{-ksu}\delta_{jk}(c + u)\,du + e^{-ks(x - c)}B_{jk},\quad
+        B_{jk} = \int_0^\infty e^{-ksv}\tilde\delta_{jk}(x + v)\,dv
+
+    (:math:`k \ge 1`; :math:`\tilde\delta_{jk}` the tangent at :math:`x` times
+    :math:`e^{-(v/\ell)^J}`, as :meth:`ClassKinks._residence_b`), and
+    :math:`\int_c^x \delta_{j0}\,dt` for :math:`k = 0`; the constant
+    :math:`\lambda\int_c^x p_t\,dt` apart. The sums over sizes share two rules for every cut
+    (Gauss-Legendre panels of width :data:`WIDTH_V` in :math:`\log(X - c)` on :math:`[c, x]`
+    from :data:`DEPTH` :math:`c`, the cuts among their ends, and in :math:`\log v` on the
+    extension), so that :math:`e^{-s(X - c)}` and :math:`e^{-sv}` are computed once and the
+    sums are matrix products:
+    :math:`C_j(t) = \sum_{X < t} w(-X)^je^{-\eta_0(X - c)} + e^{-\eta_0(t - c)}U_j(t)`.
+    The :math:`u` integrals take the first rule (the interpolant at its nodes)."""
+
+    def __init__(self, tr, c: float, x: float, v: np.ndarray, wv: np.ndarray):
+        size = tr.size
+        lam = float(tr.lam)
+        self.c, self.x = c, x
+        n = RES_NODES
+        xi = np.cos(np.pi * (np.arange(n) + 0.5) / n)[::-1]
+        self.t = t = c + (x - c) * (xi + 1) / 2
+        k = np.arange(n)
+        # values at the first-kind points -> Chebyshev coefficients
+        cmat = 2.0 / n * np.cos(np.outer(k, np.pi * (np.arange(n) + 0.5) / n))[:, ::-1]
+        cmat[0] *= 0.5
+        F = lambda z: np.asarray(size.cdf(z), float)  # noqa: E731
+        self.p = p = F(t) - F(c)
+        span = x - c
+        # the rule of [c, x] in u = X - c (graded at 0; the cuts t - c among the panel ends)
+        d0 = min(DEPTH * c, 0.5 * (t[0] - c))
+        m = max(1, math.ceil(math.log(span / d0) / WIDTH_V))
+        e = np.unique(np.concatenate([np.linspace(math.log(d0), math.log(span), m + 1), np.log(t - c)]))
+        uu, wu = panels(e)
+        u1, w1 = panels(np.array([0.0, d0]))
+        self.u = u = np.concatenate([u1, np.exp(uu)])
+        self.wu = wu = np.concatenate([w1, wu * np.exp(uu)])
+        X = c + u
+        fx = wu * np.asarray(size.pdf(X), float)
+        below = X[:, None] < t[None, :]
+        damp = np.exp(-lam * p[None, :] * u[:, None]) * below * fx[:, None]  # (nu, n)
+        #: Psi_j(t_i) = E_u @ P[j]: the sizes in [c, t_i) with e^{-lam p_i (X - c)}
+        self.P = [np.ascontiguousarray(damp * (-X[:, None]) ** j) for j in range(EDGE_ORDERS)]
+        self.interp = np.polynomial.chebyshev.chebvander(2 * u / span - 1, n - 1) @ cmat
+        # the extension past each cut: v >= 0 on the given rule (graded at 0)
+        ell = LENGTH * x
+        self.v = v
+        dv = np.exp(-(v / ell) ** POWER) * wv
+        self.wvd = dv
+        Xe = t[None, :] + v[:, None]
+        ext = dv[:, None] * _ext_pdf(size, Xe) * np.exp(-lam * p[None, :] * v[:, None])
+        self.R = [np.ascontiguousarray(ext * (-Xe) ** j) for j in range(EDGE_ORDERS)]
+        self.at_x = np.ones(n) @ cmat
+        self.slope_x = (2.0 / span) * (k.astype(float) ** 2) @ cmat
+        g, w = np.polynomial.legendre.leggauss(40)
+        tq = c + span * (g + 1) / 2
+        self.q00 = lam * float(span / 2 * (w @ (F(tq) - F(c))))
+
+    def series(self, s: np.ndarray, lam: float, K: int) -> np.ndarray:
+        r"""The residence factor's series (shape ``(len(s), K, K)``)."""
+        c, x, t, p = self.c, self.x, self.t, self.p
+        ns, n = s.size, t.size
+        with np.errstate(under="ignore"):
+            Eu = np.exp(-np.outer(s, self.u))
+            Ev = np.exp(-np.outer(s, self.v))
+        def prod(E, mats):  # (ns, n, K): E @ mats[j], complex times real
+            R = np.concatenate(mats[:K], axis=1)
+            return (E.real @ R + 1j * (E.imag @ R)).reshape(ns, K, n).transpose(0, 2, 1)
+
+        Uj = prod(Ev, self.R)
+        eta0 = s[:, None] + lam * p[None, :]
+        Cj = prod(Eu, self.P) + (np.exp(-eta0 * (t - c)[None, :]))[:, :, None] * Uj
+        delta = _edge_delta(lam, np.tile(np.exp(-lam * p * c), ns), np.tile(np.exp(-lam * p * t), ns),
+                            Uj.reshape(ns * n, K), Cj.reshape(ns * n, K)).reshape(ns, n, K, K)
+        Q = np.zeros((ns, K, K), complex)
+        span = x - c
+        Ek = np.ones_like(Eu)
+        Evk = np.ones_like(Ev)
+        for k in range(K):
+            if k:
+                Ek = Ek * Eu
+                Evk = Evk * Ev
+            wk = Ek * self.wu[None, :]
+            quad = wk.real @ self.interp + 1j * (wk.imag @ self.interp)  # the u rule on the t values
+            if k:  # int e^{-ksv} (1, v) e^{-(v/l)^J} dv
+                M0, M1 = Evk @ self.wvd, Evk @ (self.v * self.wvd)
+            for j in range(K - k):
+                if j + k == 0:
+                    continue
+                g = delta[:, :, j, k]
+                integral = np.sum(quad * g, axis=1)
+                if k == 0:
+                    Q[:, j, 0] += integral
+                    continue
+                B = (g @ self.at_x) * M0 + (g @ self.slope_x) * M1
+                Q[:, j + k, 0] += integral + np.exp(-k * s * span) * B
+                Q[:, j, k] -= B
+        return math.exp(-self.q00) * _exp2(-Q)
 
 
 def _trunc(a: np.ndarray) -> np.ndarray:
