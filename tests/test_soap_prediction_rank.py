@@ -114,17 +114,21 @@ def test_equivalent_ranks_full(fn, policy, size, pred):
     assert sd == pytest.approx(ref_sd, rel=1e-9) or sd == ref_sd == math.inf
 
 
-#: tests/prediction_rank_reference.py (Exp sizes, exponential predictions)
+#: ``python tests/prediction_rank_reference.py`` (Exp sizes, exponential predictions; its two
+#: resolutions differ by 4e-13 at most)
 REFERENCE = {
-    ("half", 0.5): None, ("half", 0.8): None, ("half", 0.95): None,
-    ("exp", 0.5): None, ("exp", 0.8): None, ("exp", 0.95): None,
+    ("half", 0.5): 1.6578130419736166, ("half", 0.8): 3.1551876303173776,
+    ("half", 0.95): 8.483069181568121,
+    ("exp", 0.5): 1.633433592485495, ("exp", 0.8): 3.0703355519312594,
+    ("exp", 0.95): 8.227201469150206,
 }
 
 
 @pytest.mark.parametrize("name, pol", [("half", HALF), ("exp", EXPDECAY)], ids=["y-a/2", "y*exp(-a)"])
 def test_new_ranks_against_reference(name, pol):
     """``y - a/2`` and ``y exp(-a)`` against the independent nested quadrature at loads 0.5,
-    0.8, 0.95 to 1e-8, with the error estimate above the true error."""
+    0.8, 0.95 to 1e-8 (measured: 2.2e-12 at worst), with the error estimate above the true
+    error less the reference's own accuracy (1e-12)."""
     q = _model()
     loads = np.array([0.5, 0.8, 0.95])
     ref = np.array([REFERENCE[(name, float(v))] for v in loads])
@@ -132,7 +136,7 @@ def test_new_ranks_against_reference(name, pol):
     assert "law itself" in r.method, r.method
     diff = np.abs(r.mean - ref)
     assert np.all(diff <= 1e-8 * ref), diff / ref
-    assert np.all(diff <= r.error), (diff / ref, r.error / ref)
+    assert np.all(diff <= r.error + 1e-12 * ref), (diff / ref, r.error / ref)
 
 
 def test_conditional_against_reference_and_mean():

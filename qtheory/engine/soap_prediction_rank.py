@@ -82,7 +82,7 @@ import numpy as np
 from numba import njit
 
 from ..laws._quadrature import log_edges, panels, size_range
-from .soap_exact import _FULLW, _TN, _VINV, NCHEB, _cheb_T, _int_T, _tau, cumulative_weights
+from .soap_exact import _FULLW, _TN, _VINV, NCHEB, _cheb_T, cumulative_weights
 
 #: the prediction levels y 4^-j, j = 1..QUARTERS, whose crossing ages are edges of a node's age
 #: rule (below 4^-17 y the rank's level holds N ~ 1e-10 N(y) over an age range that short)
@@ -91,8 +91,6 @@ QUARTERS = 17
 EDGE_STEPS = 40
 #: geometric age edges x 2^-k, k = 1..AGE_SPLITS (ranks that flatten without reaching 0)
 AGE_SPLITS = 2
-#: points per block where the F coefficients are summed (memory)
-BLOCK = 200_000
 
 
 def _illinois(f, target, lo, hi, flo, fhi, iters: int = 200):
@@ -256,14 +254,6 @@ def _accumulate(edges, t, c, llo, A, before):  # pragma: no cover - compiled
             k0 = ((-1.0) ** (k + 1) / (k + 1) - (-1.0) ** (k - 1) / (k - 1)) / 2.0
             A[j, k] += ci * ((T[k + 1] / (k + 1) - T[k - 1] / (k - 1)) / 2.0 - k0)
         before[j] += ci
-
-
-def _t_locate(edges, t):
-    """Panel and local coordinate of the levels ``t`` (> 0) on the interpolants' panels."""
-    u = np.log(np.clip(t, math.exp(edges[0]), math.exp(edges[-1])))
-    j = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, edges.size - 2)
-    nan = np.full(j.size, np.nan)
-    return j, _tau(u, edges[j], edges[j + 1], nan)
 
 
 class PredictionRankSOAP:
