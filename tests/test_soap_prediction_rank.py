@@ -72,36 +72,36 @@ def test_monotone_declaration():
 
 
 def test_equivalent_ranks_equal_closed_forms():
-    """Ranks that order jobs like SPRPT (``2 (y - a)``) and PSPJF (``y**2``) through this route
-    at loads 0.5-0.99 on Exp sizes with exponential predictions: their closed forms to 1e-9
-    (measured 3e-14), the error estimate above the difference less the closed forms' accuracy
-    (and below 1e-8); SPRPT's slowdown there is infinite (E[1/X] = inf and late jobs hold level
-    0), as the closed form says."""
+    """A rank that orders jobs like SPRPT (``2 (y - a)``) through this route at loads 0.5-0.99
+    on Exp sizes with exponential predictions: the closed form to 1e-9 (measured 3.5e-14), the
+    error estimate above the difference less the closed form's accuracy (and below 1e-8); the
+    slowdown there is infinite (E[1/X] = inf and late jobs hold level 0), as the closed form
+    says. (PSPJF's ``y**2`` and ``exp(y - a)`` on more laws: :func:`test_equivalent_ranks_full`.)"""
     q = _model()
     lams = LOADS / q.size.mean
-    for fn, policy in ((lambda y, a: 2.0 * (y - a), qt.SPRPT()),
-                       (lambda y, a: y * y + 0.0 * a, qt.PSPJF())):
-        pol = _rank(fn, "equivalent")
-        r = generic.evaluate(q, pol, lams)
-        assert "monotone='decreasing'" in r.method and not r.exact, r.method
-        ref = np.asarray(policy.closed_form_mean(q, lams), float)
-        diff = np.abs(r.mean - ref)
-        assert np.all(diff <= 1e-9 * ref), (policy, diff / ref)
-        assert np.all(diff <= r.error + CLOSED_FORM_ACCURACY * ref), (diff / ref, r.error / ref)
-        assert np.all(r.error <= 1e-8 * ref), r.error / ref
-        if isinstance(policy, qt.SPRPT):
-            assert generic.mean_slowdown(q, pol) == math.inf == q.mean_slowdown(policy)
+    pol = _rank(lambda y, a: 2.0 * (y - a), "2(y - a)")
+    r = generic.evaluate(q, pol, lams)
+    assert "monotone='decreasing'" in r.method and not r.exact, r.method
+    ref = np.asarray(qt.SPRPT().closed_form_mean(q, lams), float)
+    diff = np.abs(r.mean - ref)
+    assert np.all(diff <= 1e-9 * ref), diff / ref
+    assert np.all(diff <= r.error + CLOSED_FORM_ACCURACY * ref), (diff / ref, r.error / ref)
+    assert np.all(r.error <= 1e-8 * ref), r.error / ref
+    assert generic.mean_slowdown(q, pol) == math.inf == q.mean_slowdown(qt.SPRPT())
 
 
-@pytest.mark.skipif(not FULL, reason="QTHEORY_FULL=1: further laws (about 20 s)")
+@pytest.mark.skipif(not FULL, reason="QTHEORY_FULL=1: further laws (about 15 s)")
 @pytest.mark.parametrize("fn, policy", [
     (lambda y, a: np.exp(y - a), qt.SPRPT()), (lambda y, a: 2.0 * (y - a), qt.SPRPT()),
     (lambda y, a: y * y + 0.0 * a, qt.PSPJF())], ids=["exp(y-a)", "2(y-a)", "y^2"])
 @pytest.mark.parametrize("size, pred", [
-    (qt.Weibull(2.0), EXP_PRED), (qt.LogNormal(1.0), qt.LogNormalPrediction(0.5)),
-    (qt.Weibull(0.5), qt.UniformPrediction(0.5))], ids=["weibull2-exp", "lognormal", "weibull-uniform"])
+    (EXP, EXP_PRED), (qt.Weibull(2.0), EXP_PRED), (qt.LogNormal(1.0), qt.LogNormalPrediction(0.5)),
+    (qt.Weibull(0.5), qt.UniformPrediction(0.5))],
+    ids=["exp-exp", "weibull2-exp", "lognormal", "weibull-uniform"])
 def test_equivalent_ranks_full(fn, policy, size, pred):
-    """The same on further laws; the slowdown against the closed form where it is finite."""
+    """The same on further laws (measured: 2e-11 at worst, on Weibull(0.5) sizes with uniform
+    predictions, estimate 2.6e-9 there); the slowdown against the closed form (measured 2e-16
+    for PSPJF's on Weibull(0.5) sizes, whose E[1/X] is infinite)."""
     pol = _rank(fn, "equivalent")
     q = _model(size, pred)
     lams = LOADS / q.size.mean
@@ -124,7 +124,8 @@ REFERENCE = {
 }
 
 
-@pytest.mark.parametrize("name, pol", [("half", HALF), ("exp", EXPDECAY)], ids=["y-a/2", "y*exp(-a)"])
+@pytest.mark.parametrize("name, pol", [("half", HALF)] + ([("exp", EXPDECAY)] if FULL else []),
+                         ids=["y-a/2"] + (["y*exp(-a)"] if FULL else []))
 def test_new_ranks_against_reference(name, pol):
     """``y - a/2`` and ``y exp(-a)`` against the independent nested quadrature at loads 0.5,
     0.8, 0.95 to 1e-8 (measured: 2.2e-12 at worst), with the error estimate above the true

@@ -141,7 +141,9 @@ class FreshInverse:
         self.floor = float(self.phi[0])
 
     def fresh(self, y):
-        return np.broadcast_to(np.asarray(self.fn(y, np.zeros(np.shape(y))), float), np.shape(y))
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(self.fn(y, np.zeros(np.shape(y))), float),
+                                   np.shape(y))
 
     def __call__(self, level) -> np.ndarray:
         level = np.asarray(level, float)
@@ -231,18 +233,23 @@ def _cheb_values(edges, coef, t, llo):  # pragma: no cover - compiled
 @njit(cache=True)
 def _accumulate(edges, t, c, llo, A, before):  # pragma: no cover - compiled
     r"""Add ``c[i]`` times :math:`\int_{-1}^{\tau_i} T_k` to ``A[j_i, k]`` and ``c[i]`` to
-    ``before[j_i]`` for the levels ``t[i] > llo`` (panel :math:`j_i`, local :math:`\tau_i`)."""
+    ``before[j_i]`` for the levels ``t[i]`` (panel :math:`j_i`, local :math:`\tau_i`; a level
+    at or below ``llo`` at the start of the first panel)."""
     P = edges.size - 1
     n = A.shape[1]
     T = np.empty(n + 1)
     for i in range(t.size):
-        if not t[i] > llo or c[i] == 0.0:
+        if c[i] == 0.0:
             continue
-        u = np.log(t[i])
-        j = np.searchsorted(edges, u, side="right") - 1
-        j = min(max(j, 0), P - 1)
-        tau = (2.0 * u - edges[j] - edges[j + 1]) / (edges[j + 1] - edges[j])
-        tau = min(max(tau, -1.0), 1.0)
+        if t[i] > llo:
+            u = np.log(t[i])
+            j = np.searchsorted(edges, u, side="right") - 1
+            j = min(max(j, 0), P - 1)
+            tau = (2.0 * u - edges[j] - edges[j + 1]) / (edges[j + 1] - edges[j])
+            tau = min(max(tau, -1.0), 1.0)
+        else:  # a level below the panels: the start of the first
+            j = 0
+            tau = -1.0
         T[0] = 1.0
         T[1] = tau
         for k in range(2, n + 1):
@@ -327,7 +334,9 @@ class PredictionRankSOAP:
         zk = [math.exp(k) for k in st.zkinks]
         bps = [float(b) for b in st.bps]
         lk = list(st.level_kinks())
-        ylo, yhi = max(st.llo, xlo * zlo), min(st.lhi, xhi * zhi)
+        # predictions below the level range too (P(Y < 1e-14) is 1.4e-7 for Weibull(0.5) sizes;
+        # without them SPRPT's ranks were 6e-9 off there): their levels read F's power-law tail
+        ylo, yhi = max(xlo * zlo, 1e-300), min(st.lhi, xhi * zhi)
         uy, wuy = panels(log_edges(ylo, yhi, 0.5, lk, bulk=(xb[0] * zb[0], xb[1] * zb[1])), order)
         Yn = np.exp(uy)
         wy = wuy * Yn
@@ -468,12 +477,30 @@ class PredictionRankSOAP:
         P = self.edges.size - 1
         A = np.zeros((P, NCHEB))
         before = np.zeros(P)
+        # below the level range F is the power law of the densities there:
+        # F(t) = F(llo) - w(llo) f(llo) llo (1 - (t/llo)^(k+1)) / (k+1), k the log-slope of f
+        u = self.edges[0] + (self.edges[1] - self.edges[0]) * (_TN[:2] + 1.0) / 2.0
+        self.low = []
+        for f in self.dens[:2]:
+            k1 = math.log(f[0, 1] / f[0, 0]) / (u[1] - u[0]) + 1.0 if f[0, 0] > 0 and f[0, 1] > 0 \
+                else 1.0
+            tot = 0.0
+            for pts, c in ((self.Yn, self.wy_x2), (s, CF)):
+                lo = pts < st.llo
+                r = np.maximum(pts[lo], 0.0) / st.llo
+                with np.errstate(divide="ignore"):
+                    part = (1.0 - r ** k1) / k1 if abs(k1) > 1e-12 else -np.log(r)
+                tot += float(np.sum(c[lo] * np.where(np.isfinite(part), part, 0.0)))
+            self.low.append(tot * f[0, 0] * st.llo)
         for pts, c in ((self.Yn, self.wy_x2), (s, CF)):
             _accumulate(self.edges, np.ascontiguousarray(pts, float), np.ascontiguousarray(c, float),
                         st.llo, A, before)
+        # F anchored at the top, F(m) = -int_m^inf f w: a point in panel j holds its panel's
+        # cumulative weights less the whole panel and minus every panel above (anchored at 0,
+        # a density of Y/X that grows like t^(-3/2) near 0, as for Weibull(0.5) sizes, gave
+        # every node an offset F(llo) ~ 1e7 that cancelled to 1e-9 relative in the slowdown)
         A = A @ _VINV
-        after = np.concatenate([np.cumsum(before[::-1])[::-1][1:], [0.0]])
-        A += after[:, None] * _FULLW[None, :]
+        A -= np.cumsum(before)[:, None] * _FULLW[None, :]
         self.A = A + _FULLW[None, :] * self.st.Si.values  # the integral of B dF
 
     # ---- per load ---------------------------------------------------------------------------
@@ -484,18 +511,20 @@ class PredictionRankSOAP:
         gw = self.g_w if weights == "mean" else self.g_wx
         base = self.x_mean if weights == "mean" else self.x_slow
         out = np.empty(lams.size)
+        low = self.low[0 if weights == "mean" else 1]
         for i, lam in enumerate(lams):
-            q = self.st.jac * f * lam / (2.0 * (1.0 - lam * Nv) ** 2)
+            w = lam / (2.0 * (1.0 - lam * Nv) ** 2)
+            q = self.st.jac * f * w
             g = lam * self.g_s / (1.0 - lam * self.g_s)
-            out[i] = base + float(np.sum(self.A * q)) + float(np.sum(gw * g))
+            out[i] = base + float(np.sum(self.A * q)) + float(np.sum(gw * g)) - low * w[0, 0]
         return out
 
     def waiting_mean(self, lam: float) -> float:
         r""":math:`E[w_\lambda(Y) S_2(Y)]`, the mean waiting time, by the identity of the module
         docstring (:math:`\int B\, dF_\lambda` plus the old jobs' age integrals of
         :math:`F_\lambda`)."""
-        q = self.st.jac * self.dens[0] * lam / (2.0 * (1.0 - lam * self.st.Ni.values) ** 2)
-        return float(np.sum(self.A * q))
+        w = lam / (2.0 * (1.0 - lam * self.st.Ni.values) ** 2)
+        return float(np.sum(self.A * self.st.jac * self.dens[0] * w)) - self.low[0] * w[0, 0]
 
     # ---- E[T | x, y] ------------------------------------------------------------------------
     def old_square(self, m: np.ndarray) -> np.ndarray:
