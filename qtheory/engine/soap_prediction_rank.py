@@ -74,8 +74,8 @@ on Exp, Weibull(2), LogNormal(1) and Weibull(0.5) sizes with exponential, log-no
 predictions (3.5e-14 on Exp/Exp), their slowdowns within 1.3e-13; :math:`y - a/2` and
 :math:`y e^{-a}` within 1.5e-13 and 8e-15 of an independent nested quadrature
 (``tests/prediction_rank_reference.py``), :math:`E[T \mid x, y]` within 2.2e-13; the estimate
-above the error in every case. Cost: about 0.9 s of CPU per rank and law (the discretised route
-1.0 s, 2e-4 to 1.1% off).
+above the error in every case. Cost: 0.7-1.0 s of CPU per rank and law on a loaded machine (the
+discretised route 0.9-1.0 s in the same run, 2e-4 to 1.1% off).
 
 :math:`E[T \mid x, y]` (:func:`conditional`) computes :math:`Q(y)` directly: an integral over
 :math:`y' > y` of the conditional law of :math:`X` given :math:`Y = y'` beyond the root
