@@ -144,7 +144,16 @@ from ..laws.joint import EmpiricalJoint, FactorJoint, FactorMapJoint, OneBitJoin
 from ..policies import Policy
 from . import _soap_discrete as K
 from . import gittins as _gittins
-from . import rank_tables, soap_classes, soap_conditional, soap_exact, soap_factor, soap_size, soap_sweep
+from . import (
+    rank_tables,
+    soap_classes,
+    soap_conditional,
+    soap_exact,
+    soap_factor,
+    soap_prediction_rank,
+    soap_size,
+    soap_sweep,
+)
 from .gittins import density_tails, rank_from_tails, size_tails
 from .gittins import rank_at as gittins_rank_at
 
@@ -499,6 +508,13 @@ _ROUTES = (
            mean=lambda m, p, lams: _pair(soap_factor.evaluate(m, p, lams)),
            conditional=lambda m, p, x, y: soap_factor.conditional(m, p, x, y),
            slowdown=lambda m, p: soap_factor.slowdown(m, p)[0], needs_y=True),
+    _Route("soap_prediction_rank", None,
+           "generic SOAP evaluator on the law itself (a user prediction rank declared monotone='decreasing' "
+           "whose fresh rank increases with the prediction, on a multiplicative prediction law; error: two "
+           "quadrature resolutions, the level interpolants and the density of Y)",
+           mean=lambda m, p, lams: _pair(soap_prediction_rank.evaluate(m, p, lams)),
+           conditional=lambda m, p, x, y: soap_prediction_rank.conditional(m, p, x, y),
+           slowdown=lambda m, p: soap_prediction_rank.slowdown(m, p)[0], needs_y=True),
     _Route("soap_size", None,
            "generic SOAP evaluator on the law itself (size-descriptor rank; error: two outer resolutions, the "
            "level interpolants' tail and a higher-order check of their size rule)",

@@ -23,10 +23,19 @@ class Rank(Policy):
         ``breakpoints(d)`` returns the ages where ``fn(d, .)`` changes monotonicity; without it
         they are searched for on a grid.
     name : str, optional
+    monotone : {None, "decreasing", "increasing"}, optional
+        Declares that ``fn(d, a)`` is non-increasing (``"decreasing"``: SPRPT-like, e.g.
+        ``y - a``, ``y * exp(-a)``) or non-decreasing (``"increasing"``: LAS-like, e.g.
+        ``y + a``) in the age ``a`` for every descriptor. The declaration is checked on a sample
+        grid of descriptors and ages (``ValueError`` naming ``monotone`` where it fails). A
+        prediction rank declared ``"decreasing"`` whose fresh rank ``fn(y, 0)`` increases with
+        ``y`` is evaluated on a continuous multiplicative prediction law itself
+        (:mod:`qtheory.engine.soap_prediction_rank`, ``docs/soap_predictions.md``); every other
+        rank takes the discretised route.
     """
 
     def __init__(self, fn: Callable, descriptor: str = "prediction", breakpoints=None,
-                 name: str | None = None):
+                 name: str | None = None, monotone: str | None = None):
         if not callable(fn):
             raise TypeError(f"fn must be a callable rank function fn(d, a), got fn={plain(fn)}")
         if not isinstance(descriptor, str) or descriptor not in ("none", "size", "prediction"):
@@ -37,10 +46,16 @@ class Rank(Policy):
                             f"breakpoints={plain(breakpoints)}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string (or None), got name={plain(name)}")
+        if monotone is not None and monotone not in ("decreasing", "increasing"):
+            raise ValueError("monotone must be None, 'decreasing' or 'increasing', got "
+                             f"monotone={plain(monotone)}")
         self.fn = fn
         self.descriptor = descriptor
         self._bp = breakpoints
         self.name = name or getattr(fn, "__name__", "Rank")
+        self.monotone = monotone
+        if monotone is not None:
+            _check_monotone(fn, self.name, monotone)
 
     def rank(self, d, a):
         return _checked_rank(self.fn, self.name, d, a)
@@ -60,10 +75,36 @@ class Rank(Policy):
         bp = None if self._bp is None else _ScaledBreakpoints(self._bp, age_factor,
                                                               descriptor_factor)
         return Rank(_ScaledRank(self.fn, self.name, age_factor, descriptor_factor),
-                    self.descriptor, bp, self.name)
+                    self.descriptor, bp, self.name, self.monotone)
 
     def _params(self):
-        return {"fn": self.name, "descriptor": self.descriptor}
+        out = {"fn": self.name, "descriptor": self.descriptor}
+        if self.monotone is not None:
+            out["monotone"] = self.monotone
+        return out
+
+
+#: the sample grid of the monotonicity check: descriptors and ages over twelve decades
+_CHECK_D = np.geomspace(1e-4, 1e4, 17)
+_CHECK_A = np.concatenate([[0.0], np.geomspace(1e-6, 1e6, 49)])
+
+
+def _check_monotone(fn, name: str, monotone: str) -> None:
+    """``ValueError`` naming ``monotone`` where ``fn(d, .)`` is not monotone in the declared
+    direction on the sample grid (a relative tolerance of 1e-12 for rounding)."""
+    d, a = np.meshgrid(_CHECK_D, _CHECK_A, indexing="ij")
+    with np.errstate(all="ignore"):
+        r = np.broadcast_to(_checked_rank(fn, name, d, a), d.shape)
+        step = np.diff(r, axis=1)
+        tol = 1e-12 * np.maximum(np.abs(r[:, 1:]), np.abs(r[:, :-1]))
+    bad = (step > tol) if monotone == "decreasing" else (step < -tol)
+    bad &= np.isfinite(step)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"monotone={monotone!r} declared, but the rank function fn={name} "
+                         f"{'increases' if monotone == 'decreasing' else 'decreases'} with the age "
+                         f"at d={float(d[i, j])!r}: fn(d, {float(a[i, j])!r}) = {float(r[i, j])!r}, "
+                         f"fn(d, {float(a[i, j + 1])!r}) = {float(r[i, j + 1])!r}")
 
 
 def _checked_rank(fn, name: str, d, a) -> np.ndarray:
