@@ -282,12 +282,14 @@ def test_errors_say_what_is_missing():
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
     with pytest.raises(NotImplementedError, match="phase-type sizes"):
         response_time_distribution(qt.MG1(0.8, qt.Weibull(0.5)), "ps")
-    # the generic policies with a prediction rank have distributions on discrete laws only
+    # the generic policies with a prediction rank have distributions on discrete laws
     # (tests/test_response_distribution_generic.py; blind ranks and SRPT-Bounce also on
-    # continuous laws)
-    for name in ("conditional-gittins", qt.Rank(lambda y, a: y - a, name="mine")):
+    # continuous laws, ConditionalGittins on smooth multiplicative ones:
+    # test_distribution_conditional_gittins.py), a user's prediction rank not on continuous laws
+    uniform = qt.MG1(0.8, qt.Exponential(1.0), qt.UniformPrediction(0.5))
+    for model, name in ((uniform, "conditional-gittins"), (q, qt.Rank(lambda y, a: y - a, name="mine"))):
         with pytest.raises(NotImplementedError, match="exact on discrete laws"):
-            response_time_distribution(q, name)
+            response_time_distribution(model, name)
     for name in ("spjf", "pspjf", "sprpt"):
         with pytest.raises(ValueError, match="pass both x and y"):
             response_time_distribution(q, name, x=1.0)
