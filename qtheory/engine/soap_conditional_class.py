@@ -87,21 +87,24 @@ def _cum_at(o: OuterRule, F, start, t):
 
 
 def _inv_h_far(cb, x: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """1/h_y(x) by adaptive quadrature of the joint density (ages beyond the law's panels)."""
+    """1/h_y(x) by adaptive quadrature of the joint density over [x, inf) in geometric pieces
+    [t, 2t] until a piece adds below 1e-17 of the sum (ages beyond the law's panels)."""
     from scipy import integrate
 
     out = np.empty(x.size)
     for i, (xv, r) in enumerate(zip(x.tolist(), row.tolist())):
         y = cb.y[r]
         kx = float(cb.k(np.array([xv]), y)[0])
-        f = lambda t, y=y: float(cb.k(np.array([t]), y)[0])  # noqa: E731
-        s = 0.0
-        lo = xv
-        for _ in range(200):  # in pieces of one size-scale until the remaining tail is negligible
-            hi = lo + max(lo, 1.0)
-            piece = integrate.quad(f, lo, hi, epsabs=0.0, epsrel=1e-13, limit=200)[0]
+
+        def f(u, y=y):  # in u = log t
+            t = math.exp(u)
+            return t * float(cb.k(np.array([t]), y)[0])
+
+        s, lo = 0.0, math.log(xv)
+        for _ in range(400):
+            piece = integrate.quad(f, lo, lo + math.log(2.0), epsabs=0.0, epsrel=1e-13, limit=100)[0]
             s += piece
-            lo = hi
+            lo += math.log(2.0)
             if piece <= 1e-17 * s:
                 break
         out[i] = s / kx if kx > 0 else math.inf
