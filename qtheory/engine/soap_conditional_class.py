@@ -42,6 +42,21 @@ functions raised by twice their error. On the supported laws a job of size :math
 carries a prediction :math:`y \to 0` (the factor's density vanishes faster than any power at
 infinity, or is bounded), whose rank :math:`r(y, 0)` and waiting time vanish, so
 :math:`E[T/X]` is finite even where :math:`E[1/X] = \infty`.
+
+Measured (Exp(1) sizes, exponential predictions, load 0.8;
+``tests/test_conditional_gittins_class.py``): :math:`E[T \mid x, 0.3]` at x = 0.3 (falling
+branch), 1.0 (split at B(x)) and 3.0 (beyond b0) against an independent scipy evaluation (the
+rank by direct minimisation, B as a root of the rank itself, the level functions by nested
+adaptive quadrature) within 2.3e-11, 7.1e-11 and 3.8e-13 relative (estimates 1.3e-9, 6.9e-10,
+4.7e-10); the integrals of :math:`E[T \mid x, y]` and :math:`E[T \mid x, y]/x` over the joint
+law on an outer rule written separately (Gauss-Legendre panels in log y and log x) within
+4e-12 of E[T] and 5e-12 of the slowdown, which is 2.546916702 with an estimate of 9.9e-9
+relative (the discretised route gave 2.547597757, 2.7e-4 high, without an estimate). The
+estimate of :math:`E[T \mid x, y]` is absolute at small levels (the level functions' error is
+raised as a constant): relative to a tiny value (sizes and predictions near 0) it is large.
+Cost on a loaded machine (load 10 on 2 cores): 0.77 s CPU for the slowdown on a fresh size law
+(the route's tables, kept per size law, built; 0.03 s once they are), 0.013 s for one
+:math:`E[T \mid x, y]` once they are, against 13.3 s for the discretised slowdown in the same run.
 """
 from __future__ import annotations
 
