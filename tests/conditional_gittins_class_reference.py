@@ -97,11 +97,12 @@ def new_work(ell, ylo=1e-16):
     return integrate.quad(head, math.log(ylo), math.log(y0(ell)), epsabs=0, epsrel=1e-11, limit=200)[0]
 
 
-def old_work(ell, yhi=80.0):
+def old_work(ell, yhi=400.0):
     """S2(l) by the quad reference's nested quadrature (the head below y0, the old intervals
     [B, C) on [y0, y1] in log(y1 / y) = s^2), with y0 and y1 from here; where the minimal
     rank stays below l for every prediction above y0 (y1 = inf) the old intervals
-    [B_y, C_y) are integrated in log y from y0 to ``yhi`` (P(Y > 80) < 1e-17)."""
+    [B_y, C_y) are integrated in log y from y0 to ``yhi`` (at l = 1.456 the part beyond
+    y = 80 is still 5e-8 of S2, beyond 200 below 1e-14)."""
     a, b = y0(ell), y1(ell)
     if math.isfinite(b):
         return levels(ell, a, b)[1]
@@ -113,7 +114,7 @@ def old_work(ell, yhi=80.0):
         c = c_new(y, ell, ap)
         return y * old_square(y, b_old(y, ell, c, ap), c)
 
-    return s2a + integrate.quad(tail, math.log(a), math.log(yhi), epsabs=0, epsrel=1e-10, limit=200)[0]
+    return s2a + integrate.quad(tail, math.log(a), math.log(yhi), epsabs=0, epsrel=1e-11, limit=400)[0]
 
 
 def levels_head(ell, y0v, ylo=1e-16):
