@@ -97,12 +97,13 @@ def new_work(ell, ylo=1e-16):
     return integrate.quad(head, math.log(ylo), math.log(y0(ell)), epsabs=0, epsrel=1e-11, limit=200)[0]
 
 
-def old_work(ell, yhi=400.0):
+def old_work(ell, yhi=200.0):
     """S2(l) by the quad reference's nested quadrature (the head below y0, the old intervals
     [B, C) on [y0, y1] in log(y1 / y) = s^2), with y0 and y1 from here; where the minimal
     rank stays below l for every prediction above y0 (y1 = inf) the old intervals
     [B_y, C_y) are integrated in log y from y0 to ``yhi`` (at l = 1.456 the part beyond
-    y = 80 is still 5e-8 of S2, beyond 200 below 1e-14)."""
+    y = 80 is still 2e-8 of S2; to 200 it is within 5e-12 of the library's value; the quad
+    reference's hazard peak search underflows beyond y ~ 300)."""
     a, b = y0(ell), y1(ell)
     if math.isfinite(b):
         return levels(ell, a, b)[1]

@@ -4,10 +4,12 @@ prediction law, on the law itself (issue 15): :mod:`qtheory.engine.soap_conditio
 References, each written separately from the code under test:
 
 * E[T | x, y] at three sizes of the prediction y = 0.3 (one on the rank's falling branch, one
-  between the hazard's peak and b0, one beyond b0), at load 0.8 on Exp/Exp, from
+  between the hazard's peak and b0, one beyond b0) and one of y = 1.5 (where r(y, 0) is above
+  every rank of the rising branch: b0 = inf), at load 0.8 on Exp/Exp, from
   ``tests/conditional_gittins_class_reference.py`` (scipy: the Gittins rank by direct
   minimisation, the falling-branch age B by a root of the rank itself, the level functions by
-  nested adaptive quadrature; its N interpolant within 8e-11 at a check level);
+  nested adaptive quadrature; its N interpolant within 8e-11 at a check level at y = 0.3, N at
+  each node at y = 1.5, where the levels cross l = 1);
 * the integral of E[T | x, y] and of E[T | x, y] / x over the joint law on an outer rule of
   this file (Gauss-Legendre panels in log y and, per prediction, in log x between the law's
   structure points), against the route's E[T] (checked against the conditional laws and
@@ -37,6 +39,9 @@ REF = [
     (0.3, 0.3, 0.5470793481016769),  # falling branch (a_p = 0.42); R = r(y, 0) = 0.76300
     (0.3, 1.0, 1.3407151929423875),  # a_p < x < b0 = 2.23: residence split at B(x)
     (0.3, 3.0, 3.985380467664139),  # beyond b0: R = 1/h(x) = 0.80096
+    # r(y, 0) = 1.456 above every rank of the rising branch (b0 = inf); the residence's levels
+    # cross l = 1 (``--direct``: N at each node)
+    (1.5, 1.0, 3.814295253122992),
 ]
 
 
@@ -47,9 +52,10 @@ def tabs():
 
 def test_conditional_matches_an_independent_reference(tabs):
     """E[T | x, y] on the falling branch, between the hazard's peak and b0 (the residence split
-    at B(x)) and beyond b0, against the scipy reference: within 1e-8 relative and within the
-    route's own estimate (measured 2.3e-11, 7.1e-11, 3.8e-13 relative; estimates 1.3e-9,
-    6.9e-10, 4.7e-10)."""
+    at B(x)), beyond b0, and on the side of the kink u_c where b0 is infinite, against the
+    scipy reference: within 1e-8 relative and within the route's own estimate (measured
+    2.3e-11, 7.1e-11, 3.8e-13, 6.4e-12 relative; estimates 1.3e-9, 6.9e-10, 4.7e-10,
+    1.1e-9)."""
     ys, xs, ref = (np.array(v) for v in zip(*REF))
     v, e = scc.conditional_estimate(Q, CG, xs, ys)
     d = np.abs(v - ref)
