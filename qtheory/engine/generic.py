@@ -537,7 +537,9 @@ _ROUTES = (
     _Route("soap_conditional", "CONDITIONAL_ROUTE",
            "generic SOAP evaluator on the law itself (ConditionalGittins on a multiplicative prediction law; "
            "error: two outer rules and the level functions' measured error)",
-           mean=lambda m, p, lams: _pair(soap_conditional.evaluate(m, p, lams))),
+           mean=lambda m, p, lams: _pair(soap_conditional.evaluate(m, p, lams)),
+           conditional=lambda m, p, x, y: soap_conditional.conditional(m, p, x, y),
+           slowdown=lambda m, p: soap_conditional.slowdown(m, p)[0], needs_y=True),
     _Route("soap_classes", None,                 # one-bit advice on a continuous size law
            "generic SOAP evaluator on the law itself (a blind rank per bit on one-bit advice; error: two "
            "quadrature resolutions and the rank interpolants)",

@@ -1410,3 +1410,20 @@ def evaluate(model, policy, lams) -> tuple[np.ndarray, np.ndarray]:
     if not supported(model, policy):
         raise NotImplementedError("ConditionalGittins on a smooth multiplicative prediction law only")
     return _tables(model).means(lams)
+
+
+def conditional(model, policy, x, y) -> np.ndarray:
+    r""":math:`E[T \mid X = x, Y = y]` of ConditionalGittins at the model's arrival rate
+    (:func:`qtheory.engine.soap_conditional_class.conditional_estimate` gives its error
+    estimate)."""
+    from .soap_conditional_class import conditional as _conditional
+
+    return _conditional(model, policy, x, y)
+
+
+def slowdown(model, policy) -> tuple[float, float]:
+    r""":math:`E[T/X]` of ConditionalGittins at the model's arrival rate and its error estimate
+    (:func:`qtheory.engine.soap_conditional_class.slowdown`)."""
+    from .soap_conditional_class import slowdown as _slowdown
+
+    return _slowdown(model, policy)
