@@ -516,15 +516,23 @@ class ClassKinks:
         out = full - self.atom0 - np.sum(np.exp(-flat[:, None] * self._offsets[None, :]) * H[:, 1:], axis=1)
         return out.reshape(s.shape)
 
-    def _parts(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r""":math:`\sum_k G_k(t - kx)` and its density at the times ``t`` (Euler inversion of
-        :math:`H_k(s)/s` and :math:`H_k(s)` at :math:`t - kx > 0`)."""
+    def _parts(self, t: np.ndarray) -> tuple[np.ndarray, ...]:
+        r""":math:`\sum_k G_k(t - kx)`, its density :math:`g`, the density's first two
+        derivatives :math:`g', g''` and the estimated inversion errors of :math:`g, g', g''` at
+        the times ``t``, all from one evaluation of the :math:`H_k` on the Euler nodes
+        (inversion of :math:`H_k(s)/s`, :math:`H_k(s)`, :math:`sH_k(s)`, :math:`s^2H_k(s)` at
+        :math:`u = t - kx > 0`; the last two are the transforms of :math:`g_k'`, :math:`g_k''`
+        up to the terms :math:`g_k(0+)` and :math:`sg_k(0+) + g_k'(0+)`, which the Euler sum
+        sends to about :math:`10^{-10}g_k(0+)/u`; the errors are the differences of the Euler
+        sums with :math:`n` and :math:`n - 1` terms,
+        :func:`~qtheory.engine.laplace_inversion.euler_nodes_err`). Cached for the last ``t``."""
         t = np.asarray(t, float).reshape(-1)
         key = t.tobytes()
         if key in self._cache:
             return self._cache[key]
-        alpha, omega = li.euler_nodes()
-        cdf, pdf = np.zeros(t.size), np.zeros(t.size)
+        alpha, omega, dw = li.euler_nodes_err()
+        out = tuple(np.zeros(t.size) for _ in range(7))
+        cdf, pdf, d1, d2, e0, e1, e2 = out
         tau = t[:, None] - self._offsets[None, :]
         i, k = np.nonzero(tau > 0)
         if i.size:
@@ -535,9 +543,18 @@ class ClassKinks:
             Hk = H[np.arange(u.size), :, k + 1]
             sv = s.reshape(u.size, alpha.size)
             np.add.at(cdf, i, li._dot((Hk / sv).real, omega) / u)
-            np.add.at(pdf, i, li._dot(Hk.real, omega) / u)
-        self._cache = {key: (cdf, pdf)}
-        return cdf, pdf
+            for acc, err, G in ((pdf, e0, Hk), (d1, e1, sv * Hk), (d2, e2, sv * sv * Hk)):
+                Gr = G.real
+                np.add.at(acc, i, li._dot(Gr, omega) / u)
+                np.add.at(err, i, np.abs(li._dot(Gr, dw)) / u)
+        self._cache = {key: out}
+        return out
+
+    def part_derivs(self, t) -> tuple[np.ndarray, ...]:
+        """The first two derivatives of :meth:`part_pdf` and the estimated inversion errors of
+        the density and of both derivatives (:meth:`_parts`)."""
+        _, _, d1, d2, e0, e1, e2 = self._parts(t)
+        return d1, d2, e0, e1, e2
 
     def part_cdf(self, t) -> np.ndarray:
         r""":math:`\sum_{1 \le k < K} G_k(t - kx)`."""

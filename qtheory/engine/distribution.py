@@ -416,7 +416,10 @@ class ResponseTimeDistribution:
     def _split_eval(self, sp, t: np.ndarray, euler=None, deriv: bool = False) -> tuple[np.ndarray, ...]:
         sf = sp.part_total - sp.part_cdf(t)
         pdf = sp.part_pdf(t)
-        if deriv:
+        exact = deriv and hasattr(sp, "part_derivs")
+        if exact:  # the split's own derivatives, inverted on the same transform values
+            dpdf, d2pdf, pdf_err, dpdf_err, d2pdf_err = (a.copy() for a in sp.part_derivs(t))
+        elif deriv:
             # the atoms' density part is direct: its derivative by a central difference (a
             # relative step 1e-4: about 1e-8 of it on smooth laws); inf error where the step
             # straddles one of its jumps at (k + 1) c
@@ -426,7 +429,7 @@ class ResponseTimeDistribution:
             jump = np.any((t[:, None] * (1 - h) <= ks * sp.c) & (ks * sp.c <= t[:, None] * (1 + h)), axis=1)
             pdf_err = np.zeros(t.shape)
             dpdf_err = np.where(jump, np.inf, 1e-6 * np.abs(dpdf))
-        if deriv == 2:
+        if deriv == 2 and not exact:
             # its second derivative by the central second difference with the relative step
             # 1e-3 (truncation about 1e-7 of it, round-off about 1e-9 of f / t^2 on smooth
             # laws); inf error where the step straddles a jump
