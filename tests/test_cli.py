@@ -338,7 +338,7 @@ def test_percentiles_unavailable_is_na_with_footnote(capsys, monkeypatch):
 
 
 def test_percentiles_json(capsys):
-    code, out, err = run(capsys, "--policies", "fcfs,ps,conditional-gittins", "--load", "0.5",
+    code, out, err = run(capsys, "--policies", "fcfs,ps", "--load", "0.5",
                          "--percentiles", "50, 99.9", "--json")
     assert code == 0, err
     doc = json.loads(out)
@@ -347,9 +347,15 @@ def test_percentiles_json(capsys):
     assert p["FCFS"]["p50"][0] == pytest.approx(2 * 0.6931471805599453, rel=1e-8)
     ps = qt.MG1(0.5, qt.Exponential(1.0)).response_time_distribution("ps")  # M/M/1-PS
     assert p["PS"]["p99.9"][0] == pytest.approx(float(ps.ppf(0.999)), rel=1e-8)  # the ppf solver
-    cg = "ConditionalGittins"
-    assert p[cg] is None and "not available" in doc["percentile_notes"][cg]
     assert doc["mean_response_time"]["PS"] == [2.0]
+    # a policy without a distribution on this law: null with a note (ConditionalGittins with
+    # uniform predictions; with exponential ones it has one: test_distribution_conditional_gittins)
+    code, out, err = run(capsys, "--policies", "conditional-gittins", "--load", "0.5",
+                         "--prediction", "uniform:0.5", "--percentiles", "99", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    cg = "ConditionalGittins"
+    assert doc["response_time_percentiles"][cg] is None and "not available" in doc["percentile_notes"][cg]
 
 
 @pytest.mark.parametrize("value", ["100", "0", "abc", ","])
