@@ -35,7 +35,7 @@ import numba
 import numpy as np
 
 from ._joint_rule import DiscreteJointRule, FactorJointRule
-from .response_distribution import GRADE, GRADE_NEAR, _psi_at, _rule, busy_eta, min_pair_moment_finite
+from .response_distribution import GRADE, GRADE_NEAR, _nnz, _psi_at, _rule, busy_eta, min_pair_moment_finite
 
 #: widths in log x of the size rules (10 Gauss-Legendre nodes per panel) of continuous joint
 #: laws: the sizes of the classes (the residence transforms oscillate like e^{-sx}: 0.5 was
@@ -264,13 +264,6 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, out, stats):  # pragm
                     psi1[i, j] = acc
                     stats[0] += 1
         stats[1] += n_t
-
-
-def _nnz(W: np.ndarray) -> np.ndarray:
-    """Per row: one past the last non-zero weight."""
-    nz = W != 0
-    last = W.shape[1] - np.argmax(nz[:, ::-1], axis=1)
-    return np.where(nz.any(axis=1), last, 0).astype(np.int64)
 
 
 def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, extrapolation=None,
