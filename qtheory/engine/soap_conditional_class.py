@@ -3,7 +3,7 @@ ConditionalGittins on a continuous multiplicative prediction law, on the law its
 route of :mod:`qtheory.engine.soap_conditional`, whose level functions and outer rule these
 reuse).
 
-**The conditional mean** (SOAP, ``docs/soap.md``; ``docs/soap_predictions.md``). The rank of a
+**The conditional mean** (SOAP, ``docs/soap_predictions.md``, sections 3-5). The rank of a
 job with prediction :math:`y` falls from :math:`r(y, 0)` to the minimal rank at the hazard's
 peak :math:`a_p(y)` and is :math:`1/h_y` after it, so its worst future rank at age :math:`a` is
 :math:`r_w(a) = \max(r(y, a), 1/h_y(x^-))`. With :math:`g(\ell) = 1/(1 - \lambda N(\ell))`,
