@@ -46,6 +46,18 @@ EULER_M = 14
 EULER_CHEAP = (20.0, 12, 10)
 
 
+def lst_in_blocks(block: Callable[[np.ndarray], np.ndarray], s, size: int) -> np.ndarray:
+    """A transform at complex ``s`` (any shape) evaluated ``size`` values at a time by ``block``
+    (a contiguous 1-d array in, its values out): bounds the memory of transforms whose tables
+    grow with the number of values."""
+    s = np.asarray(s, complex)
+    flat = s.reshape(-1)
+    out = np.empty(flat.size, complex)
+    for b in range(0, flat.size, size):
+        out[b:b + size] = block(np.ascontiguousarray(flat[b:b + size]))
+    return out.reshape(s.shape)
+
+
 def euler_nodes(A: float = EULER_A, n: int = EULER_N, m: int = EULER_M) -> tuple[np.ndarray, np.ndarray]:
     r"""Nodes :math:`\alpha_k` and real weights :math:`\omega_k` with
     :math:`f(t) \approx t^{-1}\sum_k \omega_k \operatorname{Re}\hat f(\alpha_k/t)` (``n + m + 1``

@@ -46,6 +46,7 @@ from . import laplace_inversion as li
 from . import power_series as ps
 from . import response_distribution_generic as rdg
 from .distribution import ResponseTimeDistribution
+from .response_distribution_generic import _psi_sum
 
 #: panel width in log x of the size rule used for transforms (10 Gauss-Legendre nodes each):
 #: FCFS and single classes use the fine width (cdf to about 1e-10 on Exp(1)); the unconditional
@@ -901,22 +902,6 @@ def _block_moments(c, x, w, a, b, xs, J, E):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _block_direct(u, x, w, a, b):  # pragma: no cover - compiled
-    psi = 0.0 + 0.0j
-    ur = u.real
-    for k in range(a, b):
-        wk = w[k]
-        if wk == 0.0:
-            continue
-        xk = x[k]
-        if ur * xk > 46.0:  # e^{-u x} below 1e-20
-            psi += wk
-        else:
-            psi += wk * (1.0 - np.exp(-u * xk))
-    return psi
-
-
-@numba.njit(cache=True, nogil=True)
 def _psi_blocks_kernel(U, x, w, bnd, J, R, rJ, out, stats):  # pragma: no cover - compiled
     # psi(U[i, j]) = sum_k w_k (1 - e^{-U_ij x_k}) over every node (x increasing), the nodes in
     # blocks x[bnd[b]:bnd[b + 1]], each through its own Taylor moments about its own centre c_b
@@ -958,14 +943,14 @@ def _psi_blocks_kernel(U, x, w, bnd, J, R, rJ, out, stats):  # pragma: no cover 
                     psi += mass[b]
                     continue
                 if direct[b]:
-                    psi += _block_direct(u, x, w, bnd[b], bnd[b + 1])
+                    psi += _psi_sum(u, x, w, bnd[b], bnd[b + 1])
                     continue
                 z = -(u - C[b]) * xs[b]
                 if abs(z) > R:
                     rec[b] += 1
                     if rec[b] > 8 + (j + 1) // 3:
                         direct[b] = True
-                        psi += _block_direct(u, x, w, bnd[b], bnd[b + 1])
+                        psi += _psi_sum(u, x, w, bnd[b], bnd[b + 1])
                         continue
                     # the new centre 0.9 R / xs ahead of u in the direction the points move
                     # (as _cum_psi), where its real part stays above half of u's

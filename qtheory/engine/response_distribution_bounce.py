@@ -68,6 +68,7 @@ import numba
 import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, panels
+from . import laplace_inversion as li
 from ._joint_rule import FactorJointRule, _tail_extension, drop_tiny, log_tgrid
 from .response_distribution import _psi_at, busy_eta
 from .response_distribution_trail import _factor_classes
@@ -723,12 +724,7 @@ class BounceTransform:
 
     # -- the transform -----------------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
-        s = np.asarray(s, complex)
-        flat = s.reshape(-1)
-        out = np.empty(flat.size, complex)
-        for b in range(0, flat.size, _S_BLOCK):
-            out[b:b + _S_BLOCK] = self._lst_block(np.ascontiguousarray(flat[b:b + _S_BLOCK]))
-        return out.reshape(s.shape)
+        return li.lst_in_blocks(self._lst_block, s, _S_BLOCK)
 
     def grid_values(self, s: np.ndarray, laws=None) -> tuple[np.ndarray, np.ndarray]:
         r"""(:math:`\eta_v(s) - s`, :math:`\tilde V_v(\eta_v(s))`) at the grid's levels

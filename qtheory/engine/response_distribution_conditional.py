@@ -67,6 +67,7 @@ import numpy as np
 from scipy import sparse
 
 from . import _conditional_kernels as K
+from . import laplace_inversion as li
 from . import soap_conditional as sc
 from ._joint_rule import log_tgrid
 from .response_distribution import _psi_at, busy_eta
@@ -380,12 +381,7 @@ class ConditionalTransform:
         return et - s[:, None], V
 
     def lst(self, s) -> np.ndarray:
-        s = np.asarray(s, complex)
-        flat = s.reshape(-1)
-        out = np.empty(flat.size, complex)
-        for b in range(0, flat.size, _S_BLOCK):
-            out[b:b + _S_BLOCK] = self._lst_block(np.ascontiguousarray(flat[b:b + _S_BLOCK]))
-        return out.reshape(s.shape)
+        return li.lst_in_blocks(self._lst_block, s, _S_BLOCK)
 
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
         R = self.rule
