@@ -860,6 +860,10 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
 
     if rdc.supported(model, pol):  # ConditionalGittins on a continuous law Y = XZ
         return rdc.build(model, pol, x, y, waiting)
+    from . import response_distribution_prediction_rank as rdpr
+
+    if pol.descriptor == "prediction" and rdpr.supported(model, pol):  # a rank falling with age, Y = XZ
+        return rdpr.build(model, pol, x, y, waiting)
     from . import response_distribution_size as rds
 
     if pol.descriptor == "size" and not model.size.is_discrete and rds.supported(model, pol):
