@@ -70,7 +70,7 @@ import numba
 import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, panels
-from ._joint_rule import FactorJointRule, _cum_basis, drop_tiny
+from ._joint_rule import FactorJointRule, _cum_basis, drop_tiny, log_tgrid
 from .response_distribution_prediction import PredictionTransform
 from .soap_prediction_rank import FreshInverse, _illinois, first_age
 
@@ -432,6 +432,19 @@ class PredictionRankTransform(PredictionTransform):
         W = W * rule.f.pdf(y[:, None] / X) / X * dy[:, None]
         return y, X, drop_tiny(X, W, rule.r.size)
 
+    def _tgrid(self, rule):
+        r"""The route's threshold grid; for a class its panels halved (the residence reads
+        :math:`\eta_{<v}` at the ages' levels through the grid's interpolant, where a class of
+        PSPJF's or SPRPT's own transform solves Kendall's equation at :math:`y` itself or
+        integrates the interpolant: PSPJF's rank :math:`y^2` with log-normal(0.5) predictions,
+        class (0.4, 1.1): 5e-10 from PSPJF's transform with the route's panels)."""
+        g = super()._tgrid(rule)
+        if not self.conditional:
+            return g
+        e = np.log(grid_edges(g))
+        e = np.sort(np.concatenate([e, (e[:-1] + e[1:]) / 2.0]))
+        return log_tgrid(e, math.exp(e[0]))
+
     def _residence_start(self) -> np.ndarray:
         return np.zeros_like(self.Xc)
 
@@ -528,15 +541,18 @@ def supported(model, policy) -> bool:
 
 
 def _inverse(rule: FactorJointRule, policy, y=None) -> FreshInverse:
-    r""":math:`\varphi^{-1}` on the joint rule's range of predictions (and up to ``2 y`` for a
-    class above it), cached on the rule per rank function."""
+    r""":math:`\varphi^{-1}` on the joint rule's range of predictions from ``1e-14`` times the
+    mean size (the mean engine's lower end: below it a fresh rank such as :math:`e^y` does not
+    increase in double precision; the levels below it are level 0, a mass of 1e-14) up to the
+    rule's top (``2 y`` for a class above it), cached on the rule per rank function."""
     top = math.exp(rule.yedges[-1])
+    lo = max(rule.lo_y, 1e-14 * float(rule.r.size.mean))
     if y is not None and 2.0 * float(y) > top:
-        return FreshInverse(policy.fn, rule.lo_y, 2.0 * float(y))
+        return FreshInverse(policy.fn, lo, 2.0 * float(y))
     cache = rule.__dict__.setdefault("_qt_rank_inverse", {})
     hit = cache.get(id(policy.fn))
     if hit is None or hit[0] is not policy.fn:
-        hit = (policy.fn, FreshInverse(policy.fn, rule.lo_y, top))
+        hit = (policy.fn, FreshInverse(policy.fn, lo, top))
         cache[id(policy.fn)] = hit
     return hit[1]
 
