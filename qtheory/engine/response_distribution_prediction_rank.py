@@ -452,7 +452,17 @@ class PredictionRankTransform(PredictionTransform):
         return None
 
     def _old_piece(self, rule, rows):
-        return old_piece(rule, self.fn, self.psi, rows)
+        # cached on the rule (load-free; the laws of T and W at one threshold grid share it)
+        rows = np.asarray(rows, float)
+        cache = rule.__dict__.setdefault("_qt_rank_pieces", {})
+        key = (id(self.fn), id(self.psi), rows.tobytes())
+        hit = cache.get(key)
+        if hit is None or hit[0] is not self.fn:
+            while len(cache) >= 2:
+                del cache[next(iter(cache))]
+            hit = (self.fn, old_piece(rule, self.fn, self.psi, rows))
+            cache[key] = hit
+        return hit[1]
 
     def _build_tables(self, rule, x, y, waiting: bool) -> None:
         super()._build_tables(rule, x, y, waiting)
