@@ -59,7 +59,11 @@ where :math:`y/(p + b_y(v))` crosses a kink of the factor's law or :math:`p + b_
 breakpoint, at predictions that depend on :math:`p` (not done: uniform predictions, Pareto or
 uniform sizes keep ``NotImplementedError``).
 
-Measured (``tests/test_distribution_prediction_rank.py``): see the tests' docstrings.
+Measured (``tests/test_distribution_prediction_rank.py``; ``docs/response_time_distribution.md``,
+section 6.7): ranks ordering jobs as SPRPT or PSPJF reproduce those policies' transforms to
+2e-15 (unconditional) and 5e-13 (classes), their unconditional cdf to 1e-9; :math:`y - a/2`'s
+class moments match a reference from the definitions to 1e-13, its mean the mean engine to
+2.5e-12.
 """
 
 from __future__ import annotations
