@@ -252,6 +252,9 @@ class AgeRule:
         cpan = np.zeros(Xc.shape, np.int64)
         XI = np.zeros(Xc.shape)
         HQ = np.zeros(Xc.shape)
+        Z0 = np.full(n_rows, -1, np.int64)
+        XI0 = np.zeros(n_rows)
+        H0 = np.zeros(n_rows)
         npan_total = 0
         for j in range(n_rows):
             A = float(xmax[j])
@@ -276,9 +279,20 @@ class AgeRule:
             XI[j] = np.clip((x - e[q]) / h[q], 0.0, 1.0)
             HQ[j] = h[q]
             cpan[j] = npan_total + q
+            z = float(zero[j])
+            if z < A:  # the age where the rank reaches level 0: R is constant beyond it
+                q0 = min(int(np.searchsorted(e, z, side="right")) - 1, h.size - 1)
+                Z0[j] = npan_total + q0
+                XI0[j] = min(max((z - e[q0]) / h[q0], 0.0), 1.0)
+                H0[j] = h[q0]
             npan_total += h.size
             apan_ptr[j + 1] = npan_total
         ccoef = HQ.reshape(-1)[:, None] * _cum_basis(XI.reshape(-1))
+        #: per row, the panel and coefficients of the age where the rank reaches level 0 (-1:
+        #: not below x_max), and the classes at or beyond it (their R is R there: "flat")
+        self.zpan = Z0
+        self.zcoef = np.ascontiguousarray(H0[:, None] * _cum_basis(XI0))
+        self.flat = (Xc >= np.where(Z0 >= 0, zero, np.inf)[:, None]) & live
         self.age = np.concatenate(ages) if ages else np.zeros(0)
         self.full = np.concatenate(aw) if aw else np.zeros(0)
         self.pan_ptr = apan_ptr
@@ -344,10 +358,11 @@ def grid_edges(grid) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _residence_kernel(et, gstart, gbasis, full, pan_ptr, cpan, ccoef, X, W, s, unshift,
-                      out):  # pragma: no cover - compiled
+                      zpan, zcoef, out, R0):  # pragma: no cover - compiled
     r"""``out[i, j] = sum_k W[j, k] exp(-R_{jk} - s x_{jk} [unshift])`` with
     :math:`R_{jk} = \int_0^{x_{jk}} (\eta_{<s(y_j, a)} - s)\,da` (the age rules of
-    :class:`AgeRule`; ``et``: :math:`\eta_{<t} - s` on the grid)."""
+    :class:`AgeRule`; ``et``: :math:`\eta_{<t} - s` on the grid), and ``R0[i, j]`` the same
+    integral up to the age where the rank reaches level 0 (row ``zpan[j] >= 0``)."""
     n_age = gstart.size
     L = gbasis.shape[1]
     O = ccoef.shape[1]
@@ -372,6 +387,14 @@ def _residence_kernel(et, gstart, gbasis, full, pan_ptr, cpan, ccoef, X, W, s, u
                 for ll in range(O):
                     acc += full[q * O + ll] * ga[q * O + ll]
         for j in range(n_rows):
+            q = zpan[j]
+            if q >= 0:
+                R = pc[q]
+                for ll in range(O):
+                    R += zcoef[j, ll] * ga[q * O + ll]
+                R0[i, j] = R
+            else:
+                R0[i, j] = 0.0
             tot = 0.0 + 0.0j
             for k in range(K):
                 w = W[j, k]
@@ -473,6 +496,16 @@ class PredictionRankTransform(PredictionTransform):
         self._fn_ref = self.fn  # held by the cache: the key's id stays this function's
         self._psi_ref = self.psi
         self.ages = None if waiting else AgeRule(self.fn, self.psi, self.grid, self.ys, self.Xc, self.Wc)
+        #: unconditional: the classes beyond the age where the rank reaches level 0 (about
+        #: 30% of the nodes for y - a/2 on Exp/Exp) contribute W e^{-R(b_y(0))} e^{-s x}: the
+        #: exponential once per distinct size (SharedNodes), as SPRPT's flat nodes
+        self._rank_flat = None
+        if self.ages is not None and not self.conditional and self.ages.flat.any():
+            from .response_distribution_prediction import SharedNodes
+
+            fl = self.ages.flat
+            self._rank_flat = (np.ascontiguousarray(np.where(fl, 0.0, self.Wc)),
+                               SharedNodes(self.Xc, np.where(fl, self.Wc, 0.0), cut=700.0))
 
     # -- moments ------------------------------------------------------------------------------------------
     def _residence_moments(self, rn, n2):
@@ -522,9 +555,14 @@ class PredictionRankTransform(PredictionTransform):
         ag = self.ages
         g = np.ascontiguousarray(et - s[:, None])
         out = np.empty((s.size, self.ys.size), complex)
+        R0 = np.empty((s.size, self.ys.size), complex)
+        W = self.Wc if self._rank_flat is None else self._rank_flat[0]
         _residence_kernel(g, ag.gstart, ag.gbasis, ag.full, ag.pan_ptr, ag.cpan, ag.ccoef,
-                          np.ascontiguousarray(self.Xc, float), np.ascontiguousarray(self.Wc, float),
-                          np.ascontiguousarray(s), not self.shifted, out)
+                          np.ascontiguousarray(self.Xc, float), np.ascontiguousarray(W, float),
+                          np.ascontiguousarray(s), not self.shifted, ag.zpan, ag.zcoef, out, R0)
+        if self._rank_flat is not None:
+            with np.errstate(under="ignore"):
+                out += np.exp(-R0) * self._rank_flat[1].exp_sums(s)
         return np.sum(V * out, axis=1)
 
 
