@@ -82,7 +82,34 @@ def class_moments(lam: float, x: float, y: float, res=(12, 12)) -> tuple[float, 
     return w1 + m, w2 + 2.0 * w1 * m + v + m * m, w1, w2
 
 
+def unconditional_moments(lam: float, res=(8, 8)) -> tuple[float, float]:
+    """(E[T], E[T^2]) mixed over the joint law, density f(x, y) = e^{-x - y/x} / x: y on
+    (1e-14, 400) in log scale, x given y on (1e-14, 2y) and (2y, 80) (the residence reaches
+    level 0 at age 2y), each class by :func:`waiting_moments` and :func:`residence_moments`
+    (vectorised over x)."""
+    n = res[0]
+    ys, wy = R._rule(1e-14, 400.0, 4 * n, 16)
+    m1 = m2 = 0.0
+    for y, w in zip(ys.tolist(), wy.tolist(), strict=True):
+        w1, w2 = waiting_moments(lam, y, res)
+        x1, v1 = R._rule(1e-14, 2.0 * y, 2 * n, 16)
+        x2, v2 = R._rule(2.0 * y, 80.0 + 2.0 * y, 2 * n, 16)
+        x, wx = np.concatenate([x1, x2]), np.concatenate([v1, v2])
+        f = wx * np.exp(-x - y / x) / x * w
+        lo = np.maximum(y - x / 2.0, 0.0)
+        m, wm = R._rule(np.maximum(lo, 1e-16 * y), np.full(x.size, y), n, 16)
+        nn1, nn2 = N_k(m, 1), N_k(m, 2)
+        mean = 2.0 * np.sum(wm / (1.0 - lam * nn1), axis=1) + np.maximum(x - 2.0 * y, 0.0)
+        var = 2.0 * np.sum(wm * lam * nn2 / (1.0 - lam * nn1) ** 3, axis=1)
+        m1 += float(np.sum(f * (w1 + mean)))
+        m2 += float(np.sum(f * (w2 + 2.0 * w1 * mean + var + mean * mean)))
+    return m1, m2
+
+
 if __name__ == "__main__":
+    a, b = unconditional_moments(0.8, (6, 6)), unconditional_moments(0.8, (8, 8))
+    print("unconditional", b, "two resolutions differ by",
+          max(abs(u - v) / v for u, v in zip(a, b, strict=True)))
     for x, y in ((0.5, 1.2), (3.0, 1.0)):
         a = np.array(class_moments(0.8, x, y, (8, 8)))
         b = np.array(class_moments(0.8, x, y, (12, 12)))
