@@ -78,9 +78,8 @@ from ._joint_rule import FactorJointRule, _cum_basis, drop_tiny, log_tgrid
 from .response_distribution_prediction import PredictionTransform
 from .soap_prediction_rank import FreshInverse, _illinois, first_age
 
-#: transform values per block (memory: blocks x age nodes complex numbers)
-_S_BLOCK = 40
 #: Gauss-Legendre order of the age panels and of the prediction panels of the piece density
+#: (the size rule's ORDER: the classes' cumulative weights are ``_joint_rule._cum_basis``'s)
 AGE_ORDER = ORDER
 #: each age panel is cut in this many equal parts
 AGE_SPLIT = 2
