@@ -825,7 +825,9 @@ def _continuous_message(model, policy) -> str:
             f"discrete laws (qt.Empirical sizes, qt.EmpiricalPairs, discrete sizes with perfect "
             f"predictions or deterministic prediction maps) and, for blind ranks (Gittins, a "
             f"qt.Rank with descriptor='none'), on continuous laws with closed-form partial "
-            f"moments; not on {model.size!r}"
+            f"moments, and for prediction ranks declared monotone='decreasing' on continuous "
+            f"sizes without breakpoints with exponential or log-normal predictions; not on "
+            f"{model.size!r}"
             + ("" if model.prediction is None else f" with {model.prediction!r}")
             + ": use the empirical law of samples of it (its mean is available by "
             "MG1.mean_response_time, by a discretisation with an error estimate)")
@@ -860,6 +862,10 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
 
     if rdc.supported(model, pol):  # ConditionalGittins on a continuous law Y = XZ
         return rdc.build(model, pol, x, y, waiting)
+    from . import response_distribution_prediction_rank as rdpr
+
+    if pol.descriptor == "prediction" and rdpr.supported(model, pol):  # a rank falling with age, Y = XZ
+        return rdpr.build(model, pol, x, y, waiting)
     from . import response_distribution_size as rds
 
     if pol.descriptor == "size" and not model.size.is_discrete and rds.supported(model, pol):

@@ -1,0 +1,631 @@
+r"""Response-time and waiting-time distributions of a user's prediction rank that never increases
+with age (``qt.Rank(fn, descriptor="prediction", monotone="decreasing")``: :math:`y - a/2`,
+:math:`y e^{-a}`, SPRPT's :math:`2(y - a)`, PSPJF's :math:`y^2`, ...) on a continuous size law
+with a multiplicative prediction law :math:`Y = XZ` (issue 16), conditional on a job's size and
+prediction :math:`(x, y)` or unconditional.
+
+The rank is read on the prediction scale, :math:`s(y, a) = \varphi^{-1}(r(y, a))` with
+:math:`\varphi(y) = r(y, 0)` (:mod:`qtheory.engine.soap_prediction_rank`; :math:`s(y, 0) = y`,
+non-increasing in :math:`a`), and :math:`b_y(m)` is the first age where :math:`s(y, a) \le m`.
+SOAP's decomposition (Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5) has
+SPRPT's pieces with its root :math:`Y - m` replaced by :math:`b_Y(m)`
+(``docs/response_time_distribution.md``, section 5; ``docs/soap_predictions.md``, "User
+prediction ranks"): the tagged job's worst future rank is its current rank, a new job with
+:math:`Y' < s(y, a)` is served whole, and an old job with :math:`Y' > y` is ahead from its
+age :math:`b_{Y'}(y)` on, so that
+
+.. math::
+    E[e^{-sT}\mid x, y] = \tilde V_y\big(\eta_{<y}(s)\big)\,
+        \exp\Big(-s x - \int_0^x \big(\eta_{<s(y, a)}(s) - s\big)\,da\Big),\qquad
+    \eta_{<v}(s) = s + \lambda E\big[(1 - e^{-\eta_{<v}(s) X}); Y < v\big],
+
+    \tilde V_y(u) = \frac{(1 - \rho_0 - \rho_1)u + \lambda E[1 - e^{-uX^{old}_1}]}
+                         {u - \lambda E[1 - e^{-uX^{old}_0}]},\qquad
+    X^{old}_0 = X1\{Y \le y\},\quad X^{old}_1 = (X - b_Y(y))^+ 1\{Y > y\},
+
+and :math:`E[e^{-sW}\mid y] = \tilde V_y(\eta_{<y}(s))` (the rank only falls: the waiting time
+is the time to first service). SPRPT is :math:`s = (y - a)^+`, :math:`b_Y(y) = Y - y`.
+
+What is SPRPT's (:class:`~qtheory.engine.response_distribution_prediction.PredictionTransform`,
+rank shape "remaining", whose methods this class inherits): the joint rule, Kendall's equation
+on the threshold grid (:func:`~qtheory.engine.response_distribution_prediction.eta_rows`), the
+old-job delay interpolated at the prediction nodes, the busy-period cumulants of the moments.
+What is new:
+
+* the sparse piece :math:`P = X^{old}_1` at a threshold :math:`v` (:func:`old_piece`) on SPRPT's
+  rule in :math:`p`, with the density
+  :math:`g_v(p) = \int_v^\infty f_X(p + b_y(v))\, f_Z\big(y/(p + b_y(v))\big)/(p + b_y(v))\,dy`
+  (:math:`x = p + b_y(v)`, :math:`dx = dp` at fixed :math:`y`; SPRPT's
+  :math:`E[f_Z(1 + (v - p)/X)/X; X > p]`), Gauss-Legendre in :math:`\log y` on the prediction
+  panels above :math:`v`, one root :math:`b_y(v)` per prediction node and threshold;
+* the residence :math:`\int_0^x (\eta_{<s(y, a)}(s) - s)\,da` by an age rule per prediction
+  node (:class:`AgeRule`): Gauss-Legendre panels on :math:`[0, x_{max}]` with edges where
+  :math:`s(y, a)` crosses the threshold grid's panel edges (there the interpolant of
+  :math:`\eta_{<v}` in :math:`\log v` kinks; geometric towards level 0) and at the age where
+  the rank reaches level 0, each class's size reading the panels' cumulative weights; the
+  grid's interpolant (Lagrange in :math:`\log v`) gives :math:`\eta_{<v}` at the ages'
+  levels, 0 (level 0: :math:`\eta = s`) at and below the grid's first threshold (its mass
+  :math:`P(Y <` ``Y_CUT`` quantile) is 1e-14);
+* the classes: the prediction route's panels, each row of sizes split where the rank reaches
+  level 0 (the residence kinks there) and at :math:`x = y` (SPRPT's rows).
+
+The residence's mean and variance are the same age integrals of :math:`1/(1 - \lambda N(v))` and
+:math:`\lambda N_2(v)/(1 - \lambda N(v))^3` (:math:`N_k(v) = E[X^k; Y < v]`).
+
+Covered: the laws where :mod:`qtheory.engine.soap_prediction_rank` is exact, with a factor law
+without kinks (exponential, log-normal predictions) on a size law without breakpoints or
+positive support ends (Exp, Weibull, log-normal, gamma sizes): the density :math:`g_v(p)` jumps
+where :math:`y/(p + b_y(v))` crosses a kink of the factor's law or :math:`p + b_y(v)` a
+breakpoint, at predictions that depend on :math:`p` (not done: uniform predictions, Pareto or
+uniform sizes keep ``NotImplementedError``).
+
+Measured (``tests/test_distribution_prediction_rank.py``; ``docs/response_time_distribution.md``,
+section 6.7): ranks ordering jobs as SPRPT or PSPJF reproduce those policies' transforms to
+2e-15 (unconditional) and 5e-13 (classes), their unconditional cdf to 1e-9; :math:`y - a/2`'s
+class moments match a reference from the definitions to 1e-13, its mean the mean engine to
+2.5e-12.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ..laws._quadrature import ORDER, _gl, panels
+from ._joint_rule import FactorJointRule, _cum_basis, drop_tiny, log_tgrid
+from .response_distribution_prediction import PredictionTransform
+from .soap_prediction_rank import FreshInverse, _illinois, first_age
+
+#: Gauss-Legendre order of the age panels and of the prediction panels of the piece density
+#: (the size rule's ORDER: the classes' cumulative weights are ``_joint_rule._cum_basis``'s)
+AGE_ORDER = ORDER
+#: each age panel is cut in this many equal parts
+AGE_SPLIT = 2
+#: the prediction panels of the piece density above a threshold t: edges t (1 + 2^-k),
+#: k = PIECE_GRADE..0, then the route's prediction panels above 2t
+PIECE_GRADE = 40
+#: geometric age edges x_max 2^-k, k = 1..AGE_GEO
+AGE_GEO = 4
+
+
+# ---- the sparse old piece ---------------------------------------------------------------------------
+def reach_ages(fn, y, target, cap: float) -> np.ndarray:
+    r""":math:`b_y(m)`: the age where the non-increasing rank ``fn(y, .)`` reaches ``target``
+    (0 where it starts at or below it; ``inf`` where it is still above it at age ``cap``):
+    doubling from ``y``, then regula falsi (Illinois, safeguarded by bisection; a bracket of a
+    few ulps) on the pairs still open, as
+    :func:`~qtheory.engine.soap_prediction_rank.first_age` but without its full-array
+    bisection (140000 pairs: 0.1 s instead of 3.7 s)."""
+    y, target = np.broadcast_arrays(np.asarray(y, float), np.asarray(target, float))
+    shape = y.shape
+    y, target = y.ravel(), target.ravel()
+    out = np.zeros(y.size)
+    with np.errstate(all="ignore"):
+        f0 = np.asarray(fn(y, np.zeros(y.size)), float) - target
+    act = np.nonzero(f0 > 0)[0]
+    lo = np.zeros(act.size)
+    hi = np.minimum(np.maximum(y[act], 1e-300), cap)
+    with np.errstate(all="ignore"):
+        fhi = np.asarray(fn(y[act], hi), float) - target[act]
+    flo = f0[act]
+    open_ = fhi > 0
+    while np.any(open_ & (hi < cap)):
+        grow = open_ & (hi < cap)
+        lo = np.where(grow, hi, lo)
+        flo = np.where(grow, fhi, flo)
+        hi = np.where(grow, np.minimum(2.0 * hi, cap), hi)
+        with np.errstate(all="ignore"):
+            fhi = np.where(grow, np.asarray(fn(y[act], hi), float) - target[act], fhi)
+        open_ = fhi > 0
+    never = fhi > 0
+    out[act[never]] = np.inf
+    sel = ~never
+    ia = act[sel]
+    if ia.size:
+        # increasing in the age: target - fn(y, a)
+        def f(x, idx):
+            with np.errstate(all="ignore"):
+                return -np.asarray(fn(y[ia][idx], x), float)
+
+        out[ia] = _illinois(f, -target[ia], lo[sel], hi[sel], -flo[sel], -fhi[sel])
+    return out.reshape(shape)
+
+
+@numba.njit(cache=True)
+def _pairs(p, y, wy, b, zlo, zhi, xtop):  # pragma: no cover - compiled
+    r"""The pairs (p node, prediction node) with :math:`z = y/(p + b_y)` in ``[zlo, zhi]`` and
+    :math:`x = p + b_y \le` ``xtop`` (``p`` increasing): p index, x, z and the prediction weight."""
+    n = 0
+    lo = np.empty(y.size, np.int64)
+    hi = np.empty(y.size, np.int64)
+    for k in range(y.size):
+        lo[k] = np.searchsorted(p, y[k] / zhi - b[k], side="left")
+        hi[k] = np.searchsorted(p, min(y[k] / zlo, xtop) - b[k], side="right")
+        if hi[k] > lo[k]:
+            n += hi[k] - lo[k]
+    pi = np.empty(n, np.int64)
+    xs = np.empty(n)
+    zs = np.empty(n)
+    ws = np.empty(n)
+    m = 0
+    for k in range(y.size):
+        for j in range(lo[k], hi[k]):
+            x = p[j] + b[k]
+            pi[m] = j
+            xs[m] = x
+            zs[m] = y[k] / x
+            ws[m] = wy[k]
+            m += 1
+    return pi, xs, zs, ws
+
+
+def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and weights of :math:`P = (X - b_Y(v))^+ 1\{Y > v\}` per threshold ``v`` (rows):
+    :math:`\sum_k W_{jk} h(P_{jk}) \approx E[h(P); Y > v_j, P > 0]`, on the nodes in :math:`p`
+    of :meth:`~qtheory.engine._joint_rule.FactorJointRule.gt_rem` with the density
+    :math:`g_v(p)` of the module docstring."""
+    v = np.atleast_1d(np.asarray(v, float))
+    r, f = rule.r, rule.f
+    nodes, wgl = _gl(ORDER)
+    P, Wd = rule._split(np.concatenate([v[:, None], rule._kink_cuts(v)], axis=1), density=False)
+    P = np.concatenate([np.broadcast_to(r.lo * nodes, (v.size, ORDER)), P], axis=1)
+    Wd = np.concatenate([np.broadcast_to(r.lo * wgl, (v.size, ORDER)), Wd], axis=1)
+    ye = rule.yedges
+    # the factor's range: outside it f_Z is below 1e-16 of its mode (the pairs (p, y) with
+    # y / x outside it are skipped)
+    zlo = math.exp(float(f.log_range_q(1e-18)) - 1.0)
+    zhi = math.exp(float(f.log_range_q(1.0 - 1e-16)) + 1.0)
+    xtop = 2.0 * FactorJointRule.top(r)
+    target = psi.fresh(np.maximum(v, psi.y[0]))
+    # per threshold t: prediction panels graded towards t, edges t (1 + 2^-k): near y = t the
+    # density varies in y where b_y(t) varies by p, and only p + b >= t / zhi counts, so the
+    # edges where b < t / (16 zhi) are dropped; then the route's prediction panels above 2t
+    ok = (v > 0) & (np.log(np.maximum(v, 1e-300)) < ye[-1])
+    k = np.arange(PIECE_GRADE, -1, -1.0)
+    near = v[:, None] * (1.0 + 2.0 ** -k[None, :])
+    bn = reach_ages(fn, near, np.broadcast_to(target[:, None], near.shape), xtop)
+    ny = 0
+    rows = []
+    for i, t in enumerate(v.tolist()):
+        if not ok[i]:
+            rows.append((np.zeros(0), np.zeros(0)))
+            continue
+        lt2 = math.log(2.0 * t)
+        ne = near[i][(bn[i] >= t / (16.0 * zhi)) | (k == 0)]
+        y0, w0 = panels(np.concatenate([[t], ne]), AGE_ORDER)
+        u, wu = panels(np.concatenate([[lt2], ye[ye > lt2 + 1e-12]]), AGE_ORDER)
+        rows.append((np.concatenate([y0, np.exp(u)]), np.concatenate([w0, wu * np.exp(u)])))
+        ny = max(ny, rows[-1][0].size)
+    Y = np.ones((v.size, max(ny, 1)))
+    WY = np.zeros(Y.shape)
+    for i, (y, w) in enumerate(rows):
+        Y[i, :y.size] = y
+        WY[i, :y.size] = w
+    # b_y(t): one root per prediction node and threshold, all at once
+    B = reach_ages(fn, Y, np.broadcast_to(target[:, None], Y.shape), xtop)
+    G = np.zeros_like(P)
+    for i in range(v.size):
+        live = (WY[i] > 0) & np.isfinite(B[i])
+        if not live.any():
+            continue
+        pi, xs, zs, ws = _pairs(P[i], Y[i, live], WY[i, live], B[i, live], zlo, zhi, xtop)
+        with np.errstate(all="ignore"):
+            h = np.asarray(r.size.pdf(xs), float) * np.asarray(f.pdf(zs), float) / xs
+        G[i] = np.bincount(pi, weights=np.where(np.isfinite(h), h, 0.0) * ws, minlength=P.shape[1])
+    return P, Wd * G
+
+
+# ---- the age rules of the residence -------------------------------------------------------------------
+class AgeRule:
+    r"""Per prediction node :math:`y_j`, Gauss-Legendre panels (:data:`AGE_ORDER` nodes) on
+    :math:`[0, x_{max,j}]`, the levels :math:`s(y_j, a)` at their nodes located on the threshold
+    grid, and for each class size :math:`x_{jk}` the panel holding it with the coefficients of
+    the partial integral from the panel's start, so that
+
+    .. math::
+        \int_0^{x_{jk}} g(s(y_j, a))\,da \approx \sum_{q < q_{jk}} \sum_l w_{ql} g_{ql}
+            + \sum_l c_{jk,l}\, g_{q_{jk} l}.
+
+    Edges: 0, :math:`x_{max}`, :math:`x_{max}2^{-k}` (:data:`AGE_GEO`), the age where the rank
+    reaches level 0 and those where :math:`s(y_j, a)` crosses the grid's panel edges (a
+    bisection of 60 steps: they grade the rule, they need not be exact), each panel cut in
+    :data:`AGE_SPLIT`."""
+
+    def __init__(self, fn, psi: FreshInverse, grid, ys: np.ndarray, Xc: np.ndarray, Wc: np.ndarray):
+        from .soap_prediction_rank import crossing_ages
+
+        O = AGE_ORDER
+        live = Wc != 0
+        xmax = np.where(live, Xc, 0.0).max(axis=1)
+        tn, tw = _gl(O)
+        ge = grid_edges(grid)
+        zero = first_age(fn, ys, np.full(ys.size, psi.floor))
+        n_rows = ys.size
+        # the ages where s(y_j, .) crosses the grid's panel edges (all rows at once; an edge
+        # at or above y_j is crossed at age 0)
+        target = psi.fresh(np.maximum(ge, psi.y[0]))
+        CR = crossing_ages(fn, ys[:, None], xmax[:, None], target[None, :], 60)
+        ages, aw, apan_ptr = [], [], np.zeros(n_rows + 1, np.int64)
+        cpan = np.zeros(Xc.shape, np.int64)
+        XI = np.zeros(Xc.shape)
+        HQ = np.zeros(Xc.shape)
+        Z0 = np.full(n_rows, -1, np.int64)
+        XI0 = np.zeros(n_rows)
+        H0 = np.zeros(n_rows)
+        npan_total = 0
+        for j in range(n_rows):
+            A = float(xmax[j])
+            if not A > 0:
+                apan_ptr[j + 1] = npan_total
+                continue
+            e = np.concatenate([[0.0, A], A * 0.5 ** np.arange(1, AGE_GEO + 1), CR[j],
+                                [min(float(zero[j]), A)]])
+            e = np.unique(e[(e >= 0) & (e <= A)])
+            e = e[np.concatenate([[True], np.diff(e) > 1e-13 * A])]
+            e[-1] = A
+            if AGE_SPLIT > 1:
+                frac = np.arange(1, AGE_SPLIT) / AGE_SPLIT
+                mids = (e[:-1, None] + np.diff(e)[:, None] * frac[None, :]).ravel()
+                e = np.sort(np.concatenate([e, mids]))
+            h = np.diff(e)
+            ages.append((e[:-1, None] + h[:, None] * tn[None, :]).ravel())
+            aw.append((h[:, None] * tw[None, :]).ravel())
+            # the classes of the row: the panel holding each size
+            x = Xc[j]
+            q = np.clip(np.searchsorted(e, x, side="right") - 1, 0, h.size - 1)
+            XI[j] = np.clip((x - e[q]) / h[q], 0.0, 1.0)
+            HQ[j] = h[q]
+            cpan[j] = npan_total + q
+            z = float(zero[j])
+            if z < A:  # the age where the rank reaches level 0: R is constant beyond it
+                q0 = min(int(np.searchsorted(e, z, side="right")) - 1, h.size - 1)
+                Z0[j] = npan_total + q0
+                XI0[j] = min(max((z - e[q0]) / h[q0], 0.0), 1.0)
+                H0[j] = h[q0]
+            npan_total += h.size
+            apan_ptr[j + 1] = npan_total
+        ccoef = HQ.reshape(-1)[:, None] * _cum_basis(XI.reshape(-1))
+        #: per row, the panel and coefficients of the age where the rank reaches level 0 (-1:
+        #: not below x_max), and the classes at or beyond it (their R is R there: "flat")
+        self.zpan = Z0
+        self.zcoef = np.ascontiguousarray(H0[:, None] * _cum_basis(XI0))
+        self.flat = (Xc >= np.where(Z0 >= 0, zero, np.inf)[:, None]) & live
+        self.age = np.concatenate(ages) if ages else np.zeros(0)
+        self.full = np.concatenate(aw) if aw else np.zeros(0)
+        self.pan_ptr = apan_ptr
+        self.cpan = np.ascontiguousarray(cpan.reshape(-1))
+        self.ccoef = np.ascontiguousarray(ccoef)
+        # the levels of the age nodes on the grid
+        row_of = np.repeat(np.arange(n_rows), np.diff(apan_ptr) * O)
+        with np.errstate(all="ignore"):
+            rk = np.asarray(fn(ys[row_of], self.age), float)
+        lev = psi(rk)
+        self.levels = lev
+        zero_lev = lev <= grid.t[0] if grid.t[0] > 0 else lev <= 0
+        # the head panel [0, lo] of the grid holds t[0] .. t[L - 1] < lo: below lo, level 0
+        lo = float(ge[0]) if ge.size else 0.0
+        zero_lev = zero_lev | (lev <= lo)
+        p, basis = grid._interp(np.maximum(lev, lo))
+        basis = np.where(zero_lev[:, None], 0.0, basis)
+        self.gstart = np.ascontiguousarray(grid.starts[p], np.int64)
+        self.gbasis = np.ascontiguousarray(basis, float)
+        self.zero = zero_lev
+        self.L = grid.L
+        self.nt = grid.t.size
+
+    def at_nodes(self, f: np.ndarray, zero_value=0.0) -> np.ndarray:
+        """Grid values ``f`` (last axis) at the age nodes' levels (``zero_value`` at level 0)."""
+        idx = np.minimum(self.gstart[:, None] + np.arange(self.L)[None, :], self.nt - 1)
+        out = np.einsum("...ql,ql->...q", f[..., idx], self.gbasis)
+        return np.where(self.zero, zero_value, out)
+
+    def cum(self, g: np.ndarray) -> np.ndarray:
+        r""":math:`\int_0^{x_{jk}} g\,da` at every class (flattened ``(rows * sizes,)``) from the
+        values ``g`` at the age nodes (real, 1-D)."""
+        O = AGE_ORDER
+        per = (g * self.full).reshape(-1, O).sum(1)
+        pc = np.zeros(per.size)
+        for j in range(self.pan_ptr.size - 1):
+            a, b = self.pan_ptr[j], self.pan_ptr[j + 1]
+            if b > a:
+                pc[a:b] = np.concatenate([[0.0], np.cumsum(per[a:b])[:-1]])
+        if not per.size:
+            return np.zeros(self.cpan.size)
+        gq = g.reshape(-1, O)[self.cpan]
+        return pc[self.cpan] + np.sum(self.ccoef * gq, axis=1)
+
+
+def grid_edges(grid) -> np.ndarray:
+    """The panel edges (values of the threshold) of a log grid: the first node's panel start
+    and every panel's end, from the interpolation's panels (the nodes of panel ``k`` lie
+    between two consecutive edges)."""
+    L = grid.L
+    t = grid.t
+    npan = t.size // L
+    lo_nodes = t[L::L] if npan > 1 else t[:0]
+    hi_nodes = t[2 * L - 1::L] if npan > 1 else t[:0]
+    # Gauss-Legendre nodes of [0, 1] at xi_0 and xi_{L-1}: recover the panel's log edges
+    nodes, _ = _gl(L)
+    a, b = np.log(lo_nodes), np.log(hi_nodes)
+    h = (b - a) / (nodes[-1] - nodes[0])
+    e0 = a - nodes[0] * h
+    e1 = e0 + h
+    return np.exp(np.unique(np.concatenate([e0, e1]).round(13)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _residence_kernel(et, gstart, gbasis, full, pan_ptr, cpan, ccoef, X, W, s, unshift,
+                      zpan, zcoef, out, R0):  # pragma: no cover - compiled
+    r"""``out[i, j] = sum_k W[j, k] exp(-R_{jk} - s x_{jk} [unshift])`` with
+    :math:`R_{jk} = \int_0^{x_{jk}} (\eta_{<s(y_j, a)} - s)\,da` (the age rules of
+    :class:`AgeRule`; ``et``: :math:`\eta_{<t} - s` on the grid), and ``R0[i, j]`` the same
+    integral up to the age where the rank reaches level 0 (row ``zpan[j] >= 0``)."""
+    n_age = gstart.size
+    L = gbasis.shape[1]
+    O = ccoef.shape[1]
+    n_rows = pan_ptr.size - 1
+    K = X.shape[1]
+    ga = np.empty(n_age, np.complex128)
+    pc = np.empty(max(n_age // O, 1), np.complex128)
+    for i in range(et.shape[0]):
+        si = s[i]
+        for m in range(n_age):
+            acc = 0.0 + 0.0j
+            b0 = gstart[m]
+            for ll in range(L):
+                c = gbasis[m, ll]
+                if c != 0.0:
+                    acc += c * et[i, b0 + ll]
+            ga[m] = acc
+        for j in range(n_rows):
+            acc = 0.0 + 0.0j
+            for q in range(pan_ptr[j], pan_ptr[j + 1]):
+                pc[q] = acc
+                for ll in range(O):
+                    acc += full[q * O + ll] * ga[q * O + ll]
+        for j in range(n_rows):
+            q = zpan[j]
+            if q >= 0:
+                R = pc[q]
+                for ll in range(O):
+                    R += zcoef[j, ll] * ga[q * O + ll]
+                R0[i, j] = R
+            else:
+                R0[i, j] = 0.0
+            tot = 0.0 + 0.0j
+            for k in range(K):
+                w = W[j, k]
+                if w == 0.0:
+                    continue
+                c = j * K + k
+                q = cpan[c]
+                R = pc[q]
+                for ll in range(O):
+                    R += ccoef[c, ll] * ga[q * O + ll]
+                e = -R
+                if unshift:
+                    e -= si * X[j, k]
+                if e.real > -700.0:
+                    tot += w * np.exp(e)
+            out[i, j] = tot
+
+
+# ---- the transform -------------------------------------------------------------------------------------
+class PredictionRankTransform(PredictionTransform):
+    r"""LST and the first two moments of :math:`T` (or :math:`W`) of a prediction rank that
+    never increases with age, on a continuous joint law :math:`Y = XZ` (the module docstring).
+
+    Parameters
+    ----------
+    model : qtheory.MG1
+    policy : qtheory.Rank
+        ``descriptor="prediction"``, ``monotone="decreasing"``.
+    rule : FactorJointRule
+    psi : FreshInverse
+        :math:`\varphi^{-1}` on the joint law's range of predictions (:func:`_inverse`).
+    x, y : float or None
+        A class (both given) or the unconditional law (both ``None``).
+    waiting : bool
+        The waiting time :math:`W` (time to first service) instead of :math:`T`.
+    """
+
+    #: moments beyond the second are not derived for this rank (no power series of the age rule)
+    raw_moments = None
+
+    def __init__(self, model, policy, rule, psi: FreshInverse, x=None, y=None, waiting: bool = False):
+        self.lam = float(model.arrival_rate)
+        self.kind = "remaining"
+        self.fn = policy.fn
+        self.psi = psi
+        self._setup(rule, x, y, waiting)
+
+    def _setup_key(self) -> tuple:
+        return ("prediction_rank", id(self.fn), id(self.psi))
+
+    def _classes(self, rule):
+        r"""``(y, X, W)``: the prediction panels of the route, each row of sizes split where
+        the rank reaches level 0 (the residence kinks), at :math:`x = y` and at the factor's
+        kinks."""
+        y, dy = panels(rule.yedges)
+        y = np.exp(y)
+        dy = dy * y
+        zero = first_age(self.fn, y, np.full(y.size, self.psi.floor))
+        zero = np.where(np.isfinite(zero), zero, np.nan)
+        cuts = np.concatenate([zero[:, None], y[:, None], rule._kink_cuts(y)], axis=1)
+        X, W = rule._split(cuts, r=rule.rc)
+        W = W * rule.f.pdf(y[:, None] / X) / X * dy[:, None]
+        return y, X, drop_tiny(X, W, rule.r.size)
+
+    def _tgrid(self, rule):
+        r"""The route's threshold grid; for a class its panels halved (the residence reads
+        :math:`\eta_{<v}` at the ages' levels through the grid's interpolant, where a class of
+        PSPJF's or SPRPT's own transform solves Kendall's equation at :math:`y` itself or
+        integrates the interpolant: PSPJF's rank :math:`y^2` with log-normal(0.5) predictions,
+        class (0.4, 1.1): 5e-10 from PSPJF's transform with the route's panels)."""
+        g = super()._tgrid(rule)
+        if not self.conditional:
+            return g
+        e = np.log(grid_edges(g))
+        e = np.sort(np.concatenate([e, (e[:-1] + e[1:]) / 2.0]))
+        return log_tgrid(e, math.exp(e[0]))
+
+    def _residence_start(self) -> np.ndarray:
+        return np.zeros_like(self.Xc)
+
+    def _flat_nodes(self):
+        return None
+
+    def _old_piece(self, rule, rows):
+        # cached on the rule (load-free; the laws of T and W at one threshold grid share it)
+        rows = np.asarray(rows, float)
+        cache = rule.__dict__.setdefault("_qt_rank_pieces", {})
+        key = (id(self.fn), id(self.psi), rows.tobytes())
+        hit = cache.get(key)
+        if hit is None or hit[0] is not self.fn:
+            while len(cache) >= 2:
+                del cache[next(iter(cache))]
+            hit = (self.fn, old_piece(rule, self.fn, self.psi, rows))
+            cache[key] = hit
+        return hit[1]
+
+    def _build_tables(self, rule, x, y, waiting: bool) -> None:
+        super()._build_tables(rule, x, y, waiting)
+        self._fn_ref = self.fn  # held by the cache: the key's id stays this function's
+        self._psi_ref = self.psi
+        self.ages = None if waiting else AgeRule(self.fn, self.psi, self.grid, self.ys, self.Xc, self.Wc)
+        #: unconditional: the classes beyond the age where the rank reaches level 0 (about
+        #: 30% of the nodes for y - a/2 on Exp/Exp) contribute W e^{-R(b_y(0))} e^{-s x}: the
+        #: exponential once per distinct size (SharedNodes), as SPRPT's flat nodes
+        self._rank_flat = None
+        if self.ages is not None and not self.conditional and self.ages.flat.any():
+            from .response_distribution_prediction import SharedNodes
+
+            fl = self.ages.flat
+            self._rank_flat = (np.ascontiguousarray(np.where(fl, 0.0, self.Wc)),
+                               SharedNodes(self.Xc, np.where(fl, self.Wc, 0.0), cut=700.0))
+
+    # -- moments ------------------------------------------------------------------------------------------
+    def _residence_moments(self, rn, n2):
+        r"""Mean :math:`\int_0^x da/(1 - \lambda N(s(y, a)))` and variance
+        :math:`\int_0^x \lambda N_2/(1 - \lambda N)^3\,da` per class."""
+        lam = self.lam
+        A = self._m(self.Xt, self.Wt, 1)
+        B = self._m(self.Xt, self.Wt, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f1 = 1.0 / (1.0 - lam * A)
+            f2 = lam * B / (1.0 - lam * A) ** 3
+        ag = self.ages
+        m1 = ag.cum(ag.at_nodes(f1, 1.0)).reshape(self.Xc.shape)
+        m2 = ag.cum(ag.at_nodes(f2, 0.0)).reshape(self.Xc.shape)
+        return m1, m2
+
+    def moments(self) -> tuple[float, float]:
+        r"""(E, E[.^2]) (of ``T - x`` for a class), mixed over the classes; ``inf`` where the
+        piece :math:`X^{old}_1` or the size law has no second (third) moment, as SPRPT's."""
+        size = self.rule.r.size
+        if math.isinf(size.moment(2)):
+            return math.inf, math.inf
+        if math.isinf(size.moment(3)):
+            return self._moments_finite()[0], math.inf
+        return self._moments_finite()
+
+    def atom(self) -> float:
+        r""":math:`P(W = 0) = 1 - \rho_0 - \rho_1` or :math:`P(T = x)` for a class:
+        :math:`(1 - \rho_0 - \rho_1)\exp(-\lambda\int_0^x P(Y < s(y, a))\,da)`."""
+        lam, (o1, _, _), (p1, _, _), _, _ = self._pieces()
+        p0 = 1.0 - lam * (o1 + p1)
+        if self.waiting:
+            return float(np.sum(p0 * self.Wc.sum(1)))
+        pl = self.Wt.sum(1)
+        ag = self.ages
+        integral = float(ag.cum(ag.at_nodes(pl, 0.0))[0])
+        return float(p0[0] * math.exp(-lam * integral))
+
+    def class_series(self, n: int):
+        raise NotImplementedError("moments beyond the second of a prediction rank's law are not derived")
+
+    # -- the transform -------------------------------------------------------------------------------------
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        V, _, et = self._delay(s)
+        if self.waiting:
+            return V @ self.Wc.sum(1)
+        ag = self.ages
+        g = np.ascontiguousarray(et - s[:, None])
+        out = np.empty((s.size, self.ys.size), complex)
+        R0 = np.empty((s.size, self.ys.size), complex)
+        W = self.Wc if self._rank_flat is None else self._rank_flat[0]
+        _residence_kernel(g, ag.gstart, ag.gbasis, ag.full, ag.pan_ptr, ag.cpan, ag.ccoef,
+                          np.ascontiguousarray(self.Xc, float), np.ascontiguousarray(W, float),
+                          np.ascontiguousarray(s), not self.shifted, ag.zpan, ag.zcoef, out, R0)
+        if self._rank_flat is not None:
+            with np.errstate(under="ignore"):
+                out += np.exp(-R0) * self._rank_flat[1].exp_sums(s)
+        return np.sum(V * out, axis=1)
+
+
+# ---- entry points ---------------------------------------------------------------------------------------
+def supported(model, policy) -> bool:
+    """A :class:`~qtheory.Rank` on predictions declared ``monotone="decreasing"`` whose fresh
+    rank increases strictly with the prediction (as :func:`qtheory.engine.soap_prediction_rank.supported`),
+    on a continuous size law without breakpoints or support ends besides 0 and infinity, with a
+    multiplicative prediction law whose factor has no kinks."""
+    from ..laws.joint import FactorJoint
+    from ..policies.rank import Rank
+
+    if not isinstance(policy, Rank) or policy.descriptor != "prediction":
+        return False
+    if getattr(policy, "monotone", None) != "decreasing" or model.prediction is None:
+        return False
+    size = model.size
+    if size.is_discrete or np.size(size.atom_values) or model.prediction.is_perfect:
+        return False
+    if np.size(size.breakpoints) or float(size.support[0]) > 0 or math.isfinite(float(size.support[1])):
+        return False
+    joint = model.prediction.joint(size)
+    if not isinstance(joint, FactorJoint) or [k for k in joint.factor.kinks if k > 0]:
+        return False
+    from . import response_distribution_prediction as rdp
+
+    return _inverse(rdp.joint_rule(model, conditional=False), policy).ok
+
+
+def _inverse(rule: FactorJointRule, policy, y=None) -> FreshInverse:
+    r""":math:`\varphi^{-1}` on the joint rule's range of predictions from ``1e-14`` times the
+    mean size (the mean engine's lower end: below it a fresh rank such as :math:`e^y` does not
+    increase in double precision; the levels below it are level 0, a mass of 1e-14) up to the
+    rule's top (``2 y`` for a class above it), cached on the rule per rank function."""
+    top = math.exp(rule.yedges[-1])
+    lo = max(rule.lo_y, 1e-14 * float(rule.r.size.mean))
+    if y is not None and 2.0 * float(y) > top:
+        return FreshInverse(policy.fn, lo, 2.0 * float(y))
+    cache = rule.__dict__.setdefault("_qt_rank_inverse", {})
+    hit = cache.get(id(policy.fn))
+    if hit is None or hit[0] is not policy.fn:
+        hit = (policy.fn, FreshInverse(policy.fn, lo, top))
+        cache[id(policy.fn)] = hit
+    return hit[1]
+
+
+def build(model, pol, x, y, waiting: bool):
+    """The distribution object (dispatched from
+    :func:`qtheory.engine.response_distribution_generic.build`)."""
+    from . import response_distribution_prediction as rdp
+    from .distribution import ResponseTimeDistribution
+    from .response_distribution import _euler
+
+    # the piece's threshold grid and the inverse on the unconditional rule's range
+    psi = _inverse(rdp.joint_rule(model, conditional=False), pol, y)
+    rule = rdp.joint_rule(model, conditional=x is not None)
+    tr = PredictionRankTransform(model, pol, rule, psi, x, y, waiting=waiting)
+    euler = _euler(False)
+    label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}, y={float(y):g}")
+    if waiting:
+        return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
+    if tr.shifted:
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
+    return ResponseTimeDistribution(tr, label, euler=euler)
+
+
+__all__ = ["AgeRule", "PredictionRankTransform", "build", "old_piece", "supported"]
