@@ -133,7 +133,17 @@ empty numba cache) adds 7-10 s CPU. Of the second cold evaluation the tables tak
 the minimal rank 10%, the table check 5%. The default ``qtheory`` table took 5.0 s CPU after
 the imports in that run, 5.4 s with the version before (1.5 s when the machine was less
 loaded). Hence the default route
-(``generic.CONDITIONAL_ROUTE``). LogNormal(1) sizes with log-normal(0.5) predictions pass the
+(``generic.CONDITIONAL_ROUTE``). Issue 15's target (0.5 s CPU cold) is not met: on a machine at
+load 14 on 2 cores, six fresh processes interleaved with the version before gave 1.26-1.38 s
+CPU (min-median; before: 1.37-1.47 s) at load 0.8 and 1.37-1.57 s (1.44-1.57 s) for the 50-load
+sweep, E[T] and its estimate unchanged. Of a cold evaluation: numba's one-time set-up of its
+typing and lowering registries 0.24-0.29 s (paid by the first cached kernel a process loads),
+the load of the kernels' one dispatcher 0.03 s (eleven kernels loaded one by one cost 0.05-0.06
+s more), the tables 0.55 s (their roots: about 153,000 C, 88,000 B, 4-5 evaluations of the law
+a root), the level interpolants' other work 0.1 s, the outer rules 0.25 s (56,000 ranks), the
+interpolants of r(y, 0) and the minimal rank 0.09 s, the table check 0.04 s. The coarser
+x-rules are on the outer rule's own laws (:meth:`CondBatch.subset`) and r(y, 0) of the level
+interpolants' laws by the compiled rank. LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
 above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
 CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last
