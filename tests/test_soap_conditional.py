@@ -262,6 +262,36 @@ def test_compiled_roots_match_the_batch_methods():
     assert np.max(rel[ok]) < 1e-10
 
 
+def test_batch_subset_is_the_batch_built_at_those_predictions():
+    """``CondBatch.subset`` (the laws of the coarser x-rules of ``OuterEstimate``, taken from
+    the rule's own batch) against a batch built at those predictions: the panels, the nodes'
+    density, the cumulative moments, the truncation end, the peak, the minimal and top ranks,
+    the compiled kernels' arrays and r(y, 0) by the compiled rank on them, to 1e-13 relative
+    (measured: equal to the last bit, but BLAS may round the batches' products apart)."""
+    from qtheory.engine._conditional_kernels import Compiled, law_arrays
+
+    ys = np.exp(np.linspace(-30.0, 6.0, 40))
+    cb = sc.CondBatch(SIZE, FACTOR, ys)
+    law_arrays(cb)  # (the kernels' arrays, sliced by subset)
+    idx = np.arange(1, ys.size, 3)
+    sub, ref = cb.subset(idx), sc.CondBatch(SIZE, FACTOR, ys[idx])
+
+    def close(a, b):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        assert a.shape == b.shape
+        with np.errstate(invalid="ignore"):  # (inf at the nodes beyond the truncation)
+            return np.all((a == b) | (np.abs(a - b) <= 1e-13 * np.maximum(np.abs(b), 1e-300)))
+
+    for name in ("y", "edges", "xn", "kn", "mw", "T", "L", "fY", "I0", "xlo", "xtop", "ap", "m",
+                 "top_rank", "_node_lih"):
+        assert close(getattr(sub, name), getattr(ref, name)), name
+    A, B = law_arrays(sub), law_arrays(ref)
+    for name in ("E", "MW", "LH", "TT", "LK", "XS", "GS"):
+        assert close(A[name], B[name]), name
+    z = np.zeros((idx.size, 1))
+    assert close(Compiled(sub).rank_falling(z), Compiled(ref).rank_falling(z))
+
+
 @pytest.mark.skipif(not FULL, reason="rebuilds the level functions on the laws: QTHEORY_FULL=1")
 def test_tables_that_miss_are_replaced_by_the_laws(monkeypatch):
     """Where the tables miss the laws at the probe levels by more than ``TABLE_TOL`` (here a

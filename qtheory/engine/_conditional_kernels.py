@@ -32,7 +32,12 @@ compiled: the tables' tensor Chebyshev interpolant (:func:`tensor_cheb`) and the
 the increasing interpolants of the ranks in :math:`\log y` (:func:`cheb1_inverse`). All
 kernels are cached on disk by numba
 (``cache=True``; where the package directory is not writable numba uses its user cache or
-compiles in memory): the first compile takes about 6-7 s CPU, later processes load them.
+compiles in memory): the first compile takes about 6-7 s CPU, later processes load them. The
+public functions are Python wrappers with the kernels' signatures around one compiled
+dispatcher (:func:`_kernel`, the kernel chosen by an op code, every array passed
+contiguous): a process loads one cached library instead of eleven (each load costs 5-10 ms
+after numba's one-time set-up of its typing and lowering registries, about 0.25 s, which no
+cached kernel avoids).
 """
 from __future__ import annotations
 
@@ -299,9 +304,8 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
 
 
 @njit(cache=True)
-def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
-    """C_y(l) for each (row, level) pair: a_p at or below the minimal rank m, inf at or above
-    the top rank (``CondBatch.c_new``)."""
+def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
+    """The kernel of :func:`c_new_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
@@ -351,18 +355,8 @@ def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
 
 
 @njit(cache=True)
-def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
-    """B_y(l) with the rising end C (``CondBatch.b_old``): the root of
-    F(b) = int_b^C S - l (S(b) - S(C)) on [x_lo, a_p]; below x_lo, F is linear; NaN where
-    F(a_p) >= 0 (no old interval).
-
-    Consecutive pairs of one row at rising levels (the tables' rows): B falls with the level
-    (the set of ages of rank <= l grows), so the previous root bounds this one and an old
-    interval at the previous level is one at this level. With two previous roots of the row,
-    the first point is their linear extrapolation in the level and the bracket [x_lo, previous
-    root] is taken without evaluating F at its ends (a root at x_lo itself: the full search
-    below); otherwise F at x_lo and a_p decide whether there is a root inside, and the search
-    starts just below the previous root."""
+def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
+    """The kernel of :func:`b_old_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, hb, tb, hC, tC = _scratch()
@@ -423,8 +417,8 @@ def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
 
 
 @njit(cache=True)
-def square_rows(rows, Bs, Cs, E, MW, LH, TT):
-    """E[((min(X, C) - B)^+)^2] for each (row, B, C) (``CondBatch.old_square``)."""
+def _square_rows(rows, Bs, Cs, E, MW, LH, TT):
+    """The kernel of :func:`square_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, hB, tB, hC, tC = _scratch()
@@ -439,8 +433,8 @@ def square_rows(rows, Bs, Cs, E, MW, LH, TT):
 
 
 @njit(cache=True)
-def tail_rows(rows, ages, E, MW, LH, TT):
-    """S(t) = E[1; X > t] (times f_Y) for each (row, age)."""
+def _tail_rows(rows, ages, E, MW, LH, TT):
+    """The kernel of :func:`tail_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
@@ -451,8 +445,8 @@ def tail_rows(rows, ages, E, MW, LH, TT):
 
 
 @njit(cache=True)
-def min_moments_rows(rows, Cs, E, MW, LH, TT):
-    """E[min(X, C)] and E[min(X, C)^2] for each (row, C) (C may be inf)."""
+def _min_moments_rows(rows, Cs, E, MW, LH, TT):
+    """The kernel of :func:`min_moments_rows`."""
     n = rows.shape[0]
     o1 = np.empty(n)
     o2 = np.empty(n)
@@ -472,9 +466,8 @@ def min_moments_rows(rows, Cs, E, MW, LH, TT):
 
 
 @njit(cache=True)
-def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
-    """log x_top for each row: the root of log S(e^u) = target (S falls) in [ulo, uhi]
-    (``CondBatch._peak``), by safeguarded Newton steps (d log S / du = -x k / S)."""
+def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
+    """The kernel of :func:`trunc_end_rows`."""
     n = ulo.shape[0]
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
@@ -499,12 +492,8 @@ def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
 
 
 @njit(cache=True)
-def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
-    """For each row the minimum of log(S/k) inside the bracket [ulo, uhi] around the best node
-    um (``CondBatch._peak``), by successive parabolic interpolation with golden-section steps
-    where the parabola leaves the bracket or stalls, and the end uhi (the caller takes the
-    lower of the two with the law's own density: the minimum may be the end, the hazard
-    rising all along)."""
+def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
+    """The kernel of :func:`peak_rows`."""
     n = ulo.shape[0]
     out = np.empty(n)
     end = np.empty(n)
@@ -549,10 +538,8 @@ def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
 
 
 @njit(cache=True)
-def tensor_cheb(ue, we, coef, u, w):
-    """A tensor piecewise Chebyshev interpolant (``_conditional_tables.Cheb2``: panels ``ue``
-    x ``we``, coefficients ``coef[pu, pw, i, k]`` of T_i(tau_u) T_k(tau_w)) at the points
-    (u, w), clipped to the panels' range."""
+def _tensor_cheb(ue, we, coef, u, w):
+    """The kernel of :func:`tensor_cheb`."""
     n = u.shape[0]
     m = coef.shape[2]
     out = np.empty(n)
@@ -587,9 +574,8 @@ def _cheb1(e, coef, u):
 
 
 @njit(cache=True)
-def cheb1_inverse(e, coef, targets, lo, hi):
-    """Where the increasing piecewise Chebyshev interpolant (:func:`_cheb1`) reaches each
-    target, by 64 bisection steps in [lo, hi] (-inf below the range, +inf above it)."""
+def _cheb1_inverse(e, coef, targets, lo, hi):
+    """The kernel of :func:`cheb1_inverse`."""
     n = targets.shape[0]
     out = np.empty(n)
     flo = _cheb1(e, coef, lo)
@@ -702,17 +688,8 @@ def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
 
 
 @njit(cache=True)
-def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
-    """The Gittins rank r(y, a) at ages a <= a_p (``CondBatch.rank_falling``): the ratio
-    int_a^b* S / (S(a) - S(b*)) at the root b* of phi in [max(a_p, a), min(x_top, bhi)], the
-    mean residual life where phi stays positive, 1/h(a) at the peak.
-
-    Consecutive ages of one row, rising: b* falls with the age, so the previous optimum bounds
-    this one. With two previous optima of the row the first point is their linear
-    extrapolation in the age and the bracket [max(a_p, a), previous optimum] is taken without
-    evaluating phi at its ends (a root at either end: the full search below); otherwise phi at
-    the bracket's ends decides between the mean residual life (no root), the peak and a root
-    inside, and the search starts just below the previous optimum."""
+def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
+    """The kernel of :func:`rank_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, ha, ta, hb, tb = _scratch()
@@ -785,8 +762,8 @@ def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
 
 
 @njit(cache=True)
-def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
-    """1/hazard S(t)/k(t) of X | y at each (row, age) (inside the law's range)."""
+def _inv_h_rows(rows, ages, E, MW, LH, TT, LK):
+    """The kernel of :func:`inv_h_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
@@ -794,6 +771,154 @@ def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
         lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
         out[i] = tl[0] / math.exp(lk)
     return out
+
+
+# ---- one compiled entry point ---------------------------------------------------------------
+# Each compiled kernel that a process calls is loaded from numba's cache on its first call (about
+# 5-10 ms each, after numba's one-time set-up): the route calls the kernels above through one
+# dispatcher, :func:`_kernel`, so that one library is loaded instead of eleven (0.021 s instead
+# of 0.052 s for seven of them, measured in fresh processes). Its arguments have fixed types:
+# the unused ones are empty arrays (``_D1`` ...), every array is passed contiguous.
+_D1, _D2, _D3 = np.empty(0), np.empty((0, 0)), np.empty((0, 0, 0))
+_D4, _D5, _I1 = np.empty((0, 0, 0, 0)), np.empty((0, 0, 0, 0, 0)), np.empty(0, np.int64)
+(_OP_C_NEW, _OP_B_OLD, _OP_SQUARE, _OP_TAIL, _OP_MIN_MOMENTS, _OP_TRUNC_END, _OP_PEAK,
+ _OP_TENSOR, _OP_CHEB1_INV, _OP_RANK, _OP_INV_H) = range(11)
+
+
+@njit(cache=True)
+def _kernel(op, rows, a, b, c, d, E, MW, LH, TT, LK, ap, xtop, m, top, xlo, fY, XS, GS, ipk,
+            ilast, coef, lo, hi):
+    """The kernel ``op`` (``_OP_*``) on its arguments; two arrays (the second empty where the
+    kernel returns one)."""
+    o2 = np.empty(0)
+    if op == _OP_C_NEW:
+        o1 = _c_new_rows(rows, a, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast)
+    elif op == _OP_B_OLD:
+        o1 = _b_old_rows(rows, a, b, E, MW, LH, TT, LK, ap, xlo, fY)
+    elif op == _OP_SQUARE:
+        o1 = _square_rows(rows, a, b, E, MW, LH, TT)
+    elif op == _OP_TAIL:
+        o1 = _tail_rows(rows, a, E, MW, LH, TT)
+    elif op == _OP_MIN_MOMENTS:
+        o1, o2 = _min_moments_rows(rows, a, E, MW, LH, TT)
+    elif op == _OP_TRUNC_END:
+        o1 = _trunc_end_rows(a, b, c, E, MW, LH, TT, LK)
+    elif op == _OP_PEAK:
+        o1, o2 = _peak_rows(a, b, c, E, MW, LH, TT, LK)
+    elif op == _OP_TENSOR:
+        o1 = _tensor_cheb(a, b, coef, c, d)
+    elif op == _OP_CHEB1_INV:
+        o1 = _cheb1_inverse(a, XS, b, lo, hi)
+    elif op == _OP_RANK:
+        o1 = _rank_rows(rows, a, b, E, MW, LH, TT, LK, ap, xtop)
+    else:
+        o1 = _inv_h_rows(rows, a, E, MW, LH, TT, LK)
+    return o1, o2
+
+
+def _f(x, ndim: int = 1) -> np.ndarray:
+    """x as a contiguous float array (``ndim``: the kernel's)."""
+    x = np.ascontiguousarray(x, dtype=float)
+    if x.ndim != ndim:
+        raise ValueError(f"expected a {ndim}-d array, got shape {x.shape}")
+    return x
+
+
+def _i(x) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
+def _call(op, rows=_I1, a=_D1, b=_D1, c=_D1, d=_D1, E=_D2, MW=_D5, LH=_D3, TT=_D3, LK=_D3,
+          ap=_D1, xtop=_D1, m=_D1, top=_D1, xlo=_D1, fY=_D1, XS=_D2, GS=_D2, ipk=_I1, ilast=_I1,
+          coef=_D4, lo=0.0, hi=0.0):
+    return _kernel(op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3),
+                   _f(TT, 3), _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY),
+                   _f(XS, 2), _f(GS, 2), _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
+
+
+def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
+    """C_y(l) for each (row, level) pair: a_p at or below the minimal rank m, inf at or above
+    the top rank (``CondBatch.c_new``)."""
+    return _call(_OP_C_NEW, rows, levels, E=E, MW=MW, LH=LH, TT=TT, LK=LK, ap=ap, xtop=xtop, m=m,
+                 top=top, XS=XS, GS=GS, ipk=ipk, ilast=ilast)[0]
+
+
+def b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
+    """B_y(l) with the rising end C (``CondBatch.b_old``): the root of
+    F(b) = int_b^C S - l (S(b) - S(C)) on [x_lo, a_p]; below x_lo, F is linear; NaN where
+    F(a_p) >= 0 (no old interval).
+
+    Consecutive pairs of one row at rising levels (the tables' rows): B falls with the level
+    (the set of ages of rank <= l grows), so the previous root bounds this one and an old
+    interval at the previous level is one at this level. With two previous roots of the row,
+    the first point is their linear extrapolation in the level and the bracket [x_lo, previous
+    root] is taken without evaluating F at its ends (a root at x_lo itself: the full search
+    below); otherwise F at x_lo and a_p decide whether there is a root inside, and the search
+    starts just below the previous root."""
+    return _call(_OP_B_OLD, rows, levels, Cs, E=E, MW=MW, LH=LH, TT=TT, LK=LK, ap=ap, xlo=xlo,
+                 fY=fY)[0]
+
+
+def square_rows(rows, Bs, Cs, E, MW, LH, TT):
+    """E[((min(X, C) - B)^+)^2] for each (row, B, C) (``CondBatch.old_square``)."""
+    return _call(_OP_SQUARE, rows, Bs, Cs, E=E, MW=MW, LH=LH, TT=TT)[0]
+
+
+def tail_rows(rows, ages, E, MW, LH, TT):
+    """S(t) = E[1; X > t] (times f_Y) for each (row, age)."""
+    return _call(_OP_TAIL, rows, ages, E=E, MW=MW, LH=LH, TT=TT)[0]
+
+
+def min_moments_rows(rows, Cs, E, MW, LH, TT):
+    """E[min(X, C)] and E[min(X, C)^2] for each (row, C) (C may be inf)."""
+    return _call(_OP_MIN_MOMENTS, rows, Cs, E=E, MW=MW, LH=LH, TT=TT)
+
+
+def trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
+    """log x_top for each row: the root of log S(e^u) = target (S falls) in [ulo, uhi]
+    (``CondBatch._peak``), by safeguarded Newton steps (d log S / du = -x k / S)."""
+    return _call(_OP_TRUNC_END, a=ulo, b=uhi, c=target, E=E, MW=MW, LH=LH, TT=TT, LK=LK)[0]
+
+
+def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
+    """For each row the minimum of log(S/k) inside the bracket [ulo, uhi] around the best node
+    um (``CondBatch._peak``), by successive parabolic interpolation with golden-section steps
+    where the parabola leaves the bracket or stalls, and the end uhi (the caller takes the
+    lower of the two with the law's own density: the minimum may be the end, the hazard
+    rising all along)."""
+    return _call(_OP_PEAK, a=ulo, b=um, c=uhi, E=E, MW=MW, LH=LH, TT=TT, LK=LK)
+
+
+def tensor_cheb(ue, we, coef, u, w):
+    """A tensor piecewise Chebyshev interpolant (``_conditional_tables.Cheb2``: panels ``ue``
+    x ``we``, coefficients ``coef[pu, pw, i, k]`` of T_i(tau_u) T_k(tau_w)) at the points
+    (u, w), clipped to the panels' range."""
+    return _call(_OP_TENSOR, a=ue, b=we, c=u, d=w, coef=coef)[0]
+
+
+def cheb1_inverse(e, coef, targets, lo, hi):
+    """Where the increasing piecewise Chebyshev interpolant (:func:`_cheb1`) reaches each
+    target, by 64 bisection steps in [lo, hi] (-inf below the range, +inf above it)."""
+    return _call(_OP_CHEB1_INV, a=e, b=targets, XS=coef, lo=lo, hi=hi)[0]
+
+
+def rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
+    """The Gittins rank r(y, a) at ages a <= a_p (``CondBatch.rank_falling``): the ratio
+    int_a^b* S / (S(a) - S(b*)) at the root b* of phi in [max(a_p, a), min(x_top, bhi)], the
+    mean residual life where phi stays positive, 1/h(a) at the peak.
+
+    Consecutive ages of one row, rising: b* falls with the age, so the previous optimum bounds
+    this one. With two previous optima of the row the first point is their linear
+    extrapolation in the age and the bracket [max(a_p, a), previous optimum] is taken without
+    evaluating phi at its ends (a root at either end: the full search below); otherwise phi at
+    the bracket's ends decides between the mean residual life (no root), the peak and a root
+    inside, and the search starts just below the previous optimum."""
+    return _call(_OP_RANK, rows, ages, bhi, E=E, MW=MW, LH=LH, TT=TT, LK=LK, ap=ap, xtop=xtop)[0]
+
+
+def inv_h_rows(rows, ages, E, MW, LH, TT, LK):
+    """1/hazard S(t)/k(t) of X | y at each (row, age) (inside the law's range)."""
+    return _call(_OP_INV_H, rows, ages, E=E, MW=MW, LH=LH, TT=TT, LK=LK)[0]
 
 
 class Compiled:

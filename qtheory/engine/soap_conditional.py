@@ -133,7 +133,17 @@ empty numba cache) adds 7-10 s CPU. Of the second cold evaluation the tables tak
 the minimal rank 10%, the table check 5%. The default ``qtheory`` table took 5.0 s CPU after
 the imports in that run, 5.4 s with the version before (1.5 s when the machine was less
 loaded). Hence the default route
-(``generic.CONDITIONAL_ROUTE``). LogNormal(1) sizes with log-normal(0.5) predictions pass the
+(``generic.CONDITIONAL_ROUTE``). Issue 15's target (0.5 s CPU cold) is not met: on a machine at
+load 14 on 2 cores, six fresh processes interleaved with the version before gave 1.26-1.38 s
+CPU (min-median; before: 1.37-1.47 s) at load 0.8 and 1.37-1.57 s (1.44-1.57 s) for the 50-load
+sweep, E[T] and its estimate unchanged. Of a cold evaluation: numba's one-time set-up of its
+typing and lowering registries 0.24-0.29 s (paid by the first cached kernel a process loads),
+the load of the kernels' one dispatcher 0.03 s (eleven kernels loaded one by one cost 0.05-0.06
+s more), the tables 0.55 s (their roots: about 153,000 C, 88,000 B, 4-5 evaluations of the law
+a root), the level interpolants' other work 0.1 s, the outer rules 0.25 s (56,000 ranks), the
+interpolants of r(y, 0) and the minimal rank 0.09 s, the table check 0.04 s. The coarser
+x-rules are on the outer rule's own laws (:meth:`CondBatch.subset`) and r(y, 0) of the level
+interpolants' laws by the compiled rank. LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
 above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
 CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last
@@ -275,6 +285,29 @@ class CondBatch:
         self.fY = self.T[0][:, 0]
         self.I0 = self.T[1][:, 0]
         self._peak()
+
+    #: per-row arrays with the rows on the first axis, and on the second (the moments' j first)
+    _ROWS0 = ("y", "edges", "xn", "kn", "wk", "xlo", "xhi", "_node_x", "_node_lih", "_node_ipk",
+              "_node_ilast", "xtop", "ap", "m", "top_rank")
+    _ROWS1 = ("mw", "T", "L")
+
+    def subset(self, idx) -> CondBatch:
+        """The laws of the rows ``idx`` (the same arrays, no rebuild: the laws do not depend on
+        the other rows of the batch)."""
+        idx = np.asarray(idx)
+        sub = CondBatch.__new__(CondBatch)
+        sub.size, sub.factor, sub.P = self.size, self.factor, self.P
+        for a in self._ROWS0:
+            setattr(sub, a, getattr(self, a)[idx])
+        for a in self._ROWS1:
+            setattr(sub, a, np.ascontiguousarray(getattr(self, a)[:, idx]))
+        sub.fY, sub.I0 = sub.T[0][:, 0], sub.T[1][:, 0]
+        pa = self.__dict__.get("_panel_arrays")
+        if pa is not None:  # (the compiled kernels' arrays, sliced the same way)
+            sub._panel_arrays = {k: np.ascontiguousarray(v[:, :, idx] if k == "MW" else
+                                                         v[:, idx] if k in ("LH", "TT") else v[idx])
+                                 for k, v in pa.items()}
+        return sub
 
     # ---- the joint density ---------------------------------------------------------------
     def _logku(self, u):
@@ -689,7 +722,7 @@ class LevelCalc:
 
         def both(y):
             cb = CondBatch(size, factor, y, panels_n, xr)
-            r0 = cb.rank_falling(np.zeros((y.size, 1)))[:, 0]
+            r0 = Compiled(cb).rank_falling(np.zeros((y.size, 1)))[:, 0]  # (compiled roots)
             if not (np.all(np.isfinite(r0)) and np.all(r0 > 0) and np.all(cb.m > 0)):
                 raise FloatingPointError("the rank at age 0 is not finite and positive")
             # the two kinks' functions at these laws (:meth:`_kink`)
@@ -1017,7 +1050,7 @@ class OuterRule:
     the falling-branch age B(x) of rank 1/h(x)) and on [b0, xtop] (worst rank 1/h(x))."""
 
     def __init__(self, size, factor, lc: LevelCalc, ywidth=1.0, yorder=10, nfall=6, nrise=6,
-                 xorder=10, panels_n=24, ynodes=None):
+                 xorder=10, panels_n=24, ynodes=None, base=None):
         if ynodes is None:
             uy = np.arange(lc.uylo, lc.uyhi, ywidth)
             uy = np.concatenate([uy, [lc.uyhi]])
@@ -1028,11 +1061,15 @@ class OuterRule:
         else:
             uyn, wy = ynodes
         ys = np.exp(uyn)
-        cb = CondBatch(size, factor, ys, panels_n, lc.xr)
+        if base is None:
+            cb = CondBatch(size, factor, ys, panels_n, lc.xr)
+        else:  # ``base``: (an outer rule, rows of it): the laws, r(y, 0) and b0 of those rows
+            rule, idx = base
+            cb = rule.cb.subset(idx)
         self.cb, self.wy, self.ys = cb, wy, ys
         n = ys.size
         ck = Compiled(cb)  # the roots below by the compiled kernels
-        r0 = ck.rank_falling(np.zeros((n, 1)))[:, 0]
+        r0 = ck.rank_falling(np.zeros((n, 1)))[:, 0] if base is None else base[0].r0[base[1]]
         self.r0 = r0
         # falling branch: Chebyshev-Lobatto panels, [0, xlo] linear in a (no mass there, the
         # rank still falls), then in log a on [xlo, a_p]
@@ -1048,7 +1085,7 @@ class OuterRule:
         jf = np.concatenate([np.broadcast_to((cb.xlo / 2)[:, None, None], (n, 1, NCHEB)), jf], axis=1)
         self.fe, self.af, self.jf = fe, af, jf
         # b0: where the rising branch reaches r(y, 0); the optimum b*(a) lies in [a_p, b0]
-        b0 = ck.c_new(r0[:, None])[:, 0]
+        b0 = ck.c_new(r0[:, None])[:, 0] if base is None else base[0].b0[base[1]]
         self.b0 = b0
         rf = ck.rank_falling(af.reshape(n, -1), b_hi=b0 * (1 + 1e-6)).reshape(af.shape)
         self.rf = np.minimum(rf, r0[:, None, None])
@@ -1223,7 +1260,9 @@ class OuterEstimate:
         self.rule = OuterRule(size, factor, lc, ynodes=(uy, wk * y), **kw)
         gi = np.nonzero(wg)[0]
         self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
-        self.coarse_x = OuterRule(size, factor, lc, ynodes=(uy[gi], wg[gi] * y[gi]), **COARSER_X)
+        # (on the rule's own laws at the Gauss nodes)
+        self.coarse_x = OuterRule(size, factor, lc, ynodes=(uy[gi], wg[gi] * y[gi]),
+                                  base=(self.rule, gi), **COARSER_X)
 
     def means(self, lams, N, S2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """E[T] at each arrival rate by the Gauss-Kronrod rule, and the estimates of the
