@@ -406,15 +406,13 @@ class RisingRankSOAP:
     """The level functions of one rank on one law (fine prediction rule), their interpolants,
     and the two outer rules of PSPJF's tables (0.35 and 0.5 wide)."""
 
-    def __init__(self, model, fn):
-        from ..policies import PSPJF
-        from . import soap_factor
+    def __init__(self, model, fn, lv: RisingLevels):
 
         size = model.size
         self.size, self.fn = size, fn
         factor = model.prediction.joint(size).factor
-        self.outer = [soap_factor.tables(model, PSPJF(), w) for w in (0.35, 0.5)]
-        self.levels = RisingLevels(size, factor, fn, self.outer[0], YWIDTH[True], YORDER[True])
+        self.outer = [outer_rule(model, w) for w in (0.35, 0.5)]
+        self.levels = lv
         self.ell0 = float(_call(fn, np.zeros(1), np.zeros(1))[0])
         Rs = [_call(fn, st.Y, np.nextafter(st.X, 0.0)) for st in self.outer]
         if not all(np.all(np.isfinite(R)) for R in Rs):
@@ -470,17 +468,6 @@ class RisingRankSOAP:
             out[i] = float(np.sum(W * (lam * st.X * self.dN / d ** 2 + lam * self.dS / (2 * d * d)
                                        + lam * lam * SR * self.dN / d ** 3)))
         return out
-
-    def conditional(self, lam: float, x, y) -> np.ndarray:
-        r""":math:`E[T \mid x, y]` with :math:`N` and :math:`S` computed at the points' levels
-        directly (not interpolated)."""
-        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-        R = _call(self.fn, y.ravel(), np.nextafter(x.ravel(), 0.0))
-        N, S = self.levels.values(R)
-        N = np.where(R > self.ell0, N, 0.0)
-        S = np.where(R > self.ell0, S, 0.0)
-        d = 1.0 - lam * N
-        return (x.ravel() / d + lam * S / (2.0 * d * d)).reshape(x.shape)
 
     def estimate(self, lams, weights: str = "mean") -> tuple[np.ndarray, np.ndarray]:
         r"""The value and its error estimate: ten times the difference of the two outer rules,
@@ -542,16 +529,31 @@ def supported(model, policy) -> bool:
     return shape_ok(policy.fn)
 
 
+def outer_rule(model, width: float):
+    """PSPJF's outer rule (a product rule in (x, z), :class:`~.soap_factor.FactorSOAP`) and
+    its grids (``zbase``, ``xedges``, the breakpoints and kinks) at the outer width ``width``
+    (0.35 fine, 0.5 coarse), without PSPJF's level interpolants (cached on the size law)."""
+    from .soap_factor_shapes import FactorShapeSOAP
+
+    j = model.prediction.joint(model.size)
+    cache = model.size.__dict__.setdefault("_qt_cache", {})
+    key = ("prediction_rank_rising_outer", id(j.factor), type(j.factor).__name__,
+           repr(vars(j.factor)), width)
+    if key not in cache:
+        cache[key] = FactorShapeSOAP(model.size, j.factor, "static", 0.5, 16,
+                                     16 if width < 0.5 else 10, x_width=width,
+                                     levels=(None, None, 0.0, None, None))
+    return cache[key]
+
+
 def tables(model, policy) -> RisingRankSOAP:
     """The cached tables of (law, rank)."""
-    from ..policies import PSPJF
-    from . import soap_factor
 
-    st = soap_factor.tables(model, PSPJF(), 0.35)
+    st = outer_rule(model, 0.35)
     key = ("prediction_rank_rising", id(policy.fn), id(st))
     cache = model.size.__dict__.setdefault("_qt_cache", {})
     if key not in cache or cache[key][0] is not policy.fn:
-        cache[key] = (policy.fn, RisingRankSOAP(model, policy.fn))
+        cache[key] = (policy.fn, RisingRankSOAP(model, policy.fn, levels(model, policy)))
     return cache[key][1]
 
 
@@ -560,9 +562,33 @@ def evaluate(model, policy, lams):
     return tables(model, policy).estimate(lams)
 
 
+def levels(model, policy) -> RisingLevels:
+    """The cached level functions of (law, rank) at the fine prediction rule (no
+    interpolants: :func:`conditional` evaluates them at its points' levels)."""
+
+    st = outer_rule(model, 0.35)
+    key = ("prediction_rank_rising_levels", id(policy.fn), id(st))
+    cache = model.size.__dict__.setdefault("_qt_cache", {})
+    if key not in cache or cache[key][0] is not policy.fn:
+        factor = model.prediction.joint(model.size).factor
+        cache[key] = (policy.fn, RisingLevels(model.size, factor, policy.fn, st, YWIDTH[True],
+                                              YORDER[True]))
+    return cache[key][1]
+
+
 def conditional(model, policy, x, y):
-    """E[T | x, y] at the model's arrival rate."""
-    return tables(model, policy).conditional(model.arrival_rate, x, y)
+    r""":math:`E[T \mid x, y]` at the model's arrival rate: FB's formula at the level
+    :math:`R = r(y, x^-)` with :math:`N(R)` and :math:`S(R)` computed there directly."""
+    lam = model.arrival_rate
+    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+    fn = policy.fn
+    R = _call(fn, y.ravel(), np.nextafter(x.ravel(), 0.0))
+    N, S = levels(model, policy).values(R)
+    ell0 = float(_call(fn, np.zeros(1), np.zeros(1))[0])
+    N = np.where(R > ell0, N, 0.0)
+    S = np.where(R > ell0, S, 0.0)
+    d = 1.0 - lam * N
+    return (x.ravel() / d + lam * S / (2.0 * d * d)).reshape(x.shape)
 
 
 def slowdown(model, policy) -> tuple[float, float]:
