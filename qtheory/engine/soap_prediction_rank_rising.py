@@ -64,8 +64,9 @@ from .soap_prediction_rank import _illinois
 
 #: tail tolerance of the level interpolants (relative to a panel's scale or the floor)
 TOL = 1e-13
-#: floors of the level interpolants' scale: this times E[X] (N) and E[X^2] (S)
-FLOOR = 1e-16
+#: floors of the level interpolants' scale: this times E[X] (N) and E[X^2] (S): N enters the mean
+#: through 1 - lam N, an absolute error; S at small levels weighs little even in a slowdown
+FLOOR = 1e-6
 #: levels whose prediction tables are built at once (bounded memory)
 BLOCK = 1024
 #: levels evaluated at once (bounded memory)
