@@ -61,6 +61,9 @@ def test_route_takes_rising_ranks_only():
     assert not soap_prediction_rank.supported(q, HALF)
     assert not sup(q, qt.Rank(lambda y, a: y - a, monotone="decreasing"))
     assert not sup(qt.MG1(0.8, qt.Exponential(1.0)), HALF)  # no predictions
+    # breakpoints of the size law, kinks of the factor: the discretised route
+    assert not sup(_model(qt.BoundedPareto(1.5, 1.0, 100.0), qt.ExponentialPrediction()), HALF)
+    assert not sup(_model(qt.Exponential(1.0), qt.UniformPrediction(0.5)), HALF)
 
 
 def test_age_rank_is_fb():
