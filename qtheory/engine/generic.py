@@ -170,6 +170,7 @@ from . import (
     soap_exact,
     soap_factor,
     soap_prediction_rank,
+    soap_prediction_rank_rising,
     soap_size,
     soap_sweep,
 )
@@ -534,6 +535,13 @@ _ROUTES = (
            mean=lambda m, p, lams: _pair(soap_prediction_rank.evaluate(m, p, lams)),
            conditional=lambda m, p, x, y: soap_prediction_rank.conditional(m, p, x, y),
            slowdown=lambda m, p: soap_prediction_rank.slowdown(m, p)[0], needs_y=True),
+    _Route("soap_prediction_rank_rising", None,
+           "generic SOAP evaluator on the law itself (a user prediction rank declared monotone='increasing' "
+           "and non-decreasing in the prediction, on a multiplicative prediction law; error: two outer rules, "
+           "a coarser prediction rule and the level interpolants)",
+           mean=lambda m, p, lams: _pair(soap_prediction_rank_rising.evaluate(m, p, lams)),
+           conditional=lambda m, p, x, y: soap_prediction_rank_rising.conditional(m, p, x, y),
+           slowdown=lambda m, p: soap_prediction_rank_rising.slowdown(m, p)[0], needs_y=True),
     _Route("soap_size", None,
            "generic SOAP evaluator on the law itself (size-descriptor rank; error: two outer resolutions, the "
            "level interpolants' tail and a higher-order check of their size rule)",

@@ -30,8 +30,10 @@ class Rank(Policy):
         grid of descriptors and ages (``ValueError`` naming ``monotone`` where it fails). A
         prediction rank declared ``"decreasing"`` whose fresh rank ``fn(y, 0)`` increases with
         ``y`` is evaluated on a continuous multiplicative prediction law itself
-        (:mod:`qtheory.engine.soap_prediction_rank`, ``docs/soap_predictions.md``); every other
-        rank takes the discretised route.
+        (:mod:`qtheory.engine.soap_prediction_rank`, ``docs/soap_predictions.md``), and so is
+        one declared ``"increasing"`` that is also non-decreasing in ``y``
+        (:mod:`qtheory.engine.soap_prediction_rank_rising`); every other rank takes the
+        discretised route.
     """
 
     def __init__(self, fn: Callable, descriptor: str = "prediction", breakpoints=None,
