@@ -81,9 +81,10 @@ discretised route 0.9-1.0 s in the same run, 2e-4 to 1.1% off).
 :math:`y' > y` of the conditional law of :math:`X` given :math:`Y = y'` beyond the root
 :math:`b_{y'}(y)`.
 
-Not covered (the discretised route): ranks not declared ``monotone="decreasing"``, fresh ranks
-that do not increase strictly with the prediction, ranks that rise with age (LAS-like), and the
-laws :mod:`qtheory.engine.soap_factor` leaves out.
+Not covered here: ranks that rise with age (LAS-like, ``monotone="increasing"``) have their own
+route (:mod:`qtheory.engine.soap_prediction_rank_rising`); ranks declaring neither, fresh ranks
+that do not increase strictly with the prediction, and the laws :mod:`qtheory.engine.soap_factor`
+leaves out take the discretised route.
 """
 
 from __future__ import annotations
