@@ -49,8 +49,8 @@ A_ORDER = 8
 #: rules than the unconditional law (Exp/Exp at load 0.8, class (3.0, 0.3), the cdf at
 #: T - x = 0.02 to 4: the unconditional law's rules (8 panels, atoms on 1 sub-panel) were
 #: 6e-4 off; 64 -> 128 panels moved it by 4.5e-9 (8 -> 12 nodes each: 2e-10), 128 -> 256 by
-#: 3e-10, the atoms on 16 -> 32 sub-panels by 1e-8; the y-rules 12/6/6 -> 24/6/12 by 2.2e-7, 24/6/12 -> 48/6/24 by 1.3e-8,
-#: their order 6 -> 10 by 8e-8)
+#: 3e-10, the atoms on 16 -> 32 sub-panels by 1e-8; the y-rules 12/6/6 -> 24/6/12 by 2.2e-7,
+#: 24/6/12 -> 48/6/24 by 1.3e-8, their order 6 -> 10 by 8e-8)
 FINE = dict(x_panels=64, atom_split=16, y_head=24, y_tip=12)
 #: ... and at the residence's levels on the falling branch, which the integral over the ages
 #: smooths (class (1.0, 0.3): 8 -> 16 panels moved the cdf by 2e-6; 32 panels with atoms on 8
