@@ -55,8 +55,14 @@ worst future rank, and the variance
 :math:`\mathrm{Var}[W\mid R] + \int_0^x \lambda N_2(r(a))/(1 - \lambda N(r(a)))^3da`,
 :math:`N_k(\ell) = E[X^{new}[\ell]^k]`), mixed over the same outer rule.
 
-Only the unconditional laws (of :math:`T` and :math:`W`) are covered here; a class
-:math:`(x, y)` raises ``NotImplementedError``.
+The class laws :math:`(x, y)` (the transform above, shifted by :math:`x` with the atom
+:math:`P(T = x)`) are :mod:`qtheory.engine.response_distribution_conditional_class`, on finer
+rules of the same laws at the class's few levels.
+
+Accuracy of the cdf (Exp/Exp, load 0.8; ``docs/response_time_distribution.md``, section 6.6):
+the rules below (16 x-panels, the atoms on 8 sub-panels) move by at most 1.4e-8 under finer
+ones (32 panels, 16 sub-panels, y-rules 24/6/12 or of order 8); the coarser rules of the
+first version (8 panels, 1 sub-panel) were 1.0e-6 off at t = 2, at 0.6 times the cost.
 """
 
 from __future__ import annotations
@@ -77,9 +83,11 @@ from .soap_exact import _FULLW
 _CWN = sc._CWN
 #: per prediction of a level's y-rules, the panels and Gauss-Legendre order of the x-rule (in
 #: log x) on the conditional law. It limits the cdf (the laws are discrete: their transforms
-#: oscillate at the inversion's large |s|): at t = 2 (load 0.8, Exp/Exp) 4, 6, 8 and 12 panels
-#: gave 0.667819, 0.6678297, 0.6678333, 0.6678326; E[T] 5.3e-9, 1.2e-9 (8) from the mean engine
-X_PANELS = 8
+#: oscillate at the inversion's large |s|): at t = 0.3, 2, 8 (load 0.8, Exp/Exp) 8 panels were
+#: 9.6e-8, 1.0e-6, 4.8e-9 from 16 (atoms on 8 sub-panels); 12 panels 4.3e-8 at t = 2 (order 6:
+#: 6.1e-8); 32 panels (atoms on 8 or 16 sub-panels) moved 16's by at most 1.4e-8, the y-rules
+#: 24/6/12 by 5.3e-9, their order 8 by 5.5e-9. E[T] 5.3e-9, 1.2e-9 (8) from the mean engine
+X_PANELS = 16
 X_ORDER = 8
 #: the y-rules of the laws at the grid's levels (the mean engine's ``level_nodes`` with these
 #: settings; the mean engine's own are 12, 8, 8). Weibull(0.5) sizes with exponential
@@ -87,9 +95,9 @@ X_ORDER = 8
 #: at l = 0.025) and E[T] 5.7e-8; with 12 (order 6) 5.2e-9 and 1.0e-9 (12, 8, 8: 4e-11, 1.0e-9)
 Y_HEAD, Y_ORDER, Y_TIP = 12, 6, 6
 #: the atoms at C_y of each panel of a level's y-rule are interpolated onto this many
-#: sub-panels (one node per prediction, where the density part has an x-rule each; 6 moved
-#: the cdf at load 0.8 on Exp/Exp by 2e-8: 1)
-ATOM_SPLIT = 1
+#: sub-panels (one node per prediction, where the density part has an x-rule each; with 16
+#: x-panels 1 -> 8 moved the cdf at load 0.8 on Exp/Exp by 2.5e-8, 8 -> 16 by 1e-10)
+ATOM_SPLIT = 8
 #: a level's nodes with weights below this share of its mass are left out
 W_TINY = 1e-18
 #: levels per batch of conditional laws (memory)
@@ -455,9 +463,9 @@ def build(model, pol, x, y, waiting: bool):
             return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
     tr = ConditionalTransform(model, waiting=waiting)
-    # the cdf is limited by the per-prediction x-rules (X_PANELS): about 1e-6 absolute, not the
-    # means' 1e-9: said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 1e-6"
+    # the cdf is limited by the quadrature laws' rules (X_PANELS, ATOM_SPLIT, the y-rules):
+    # finer ones move it by at most 1.4e-8: said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 2e-8"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)

@@ -145,7 +145,8 @@ class ClassTransform:
         self.R = float(o.r0[0]) if (fall or mid) else lev
         self.level = lev
         self.kind = "falling" if fall else ("split" if mid else "beyond b0")
-        a, w = falling_rule(float(cb.xlo[0]), np.exp(o.fe[0]), t)
+        # (the waiting time reads R's laws only)
+        a, w = falling_rule(float(cb.xlo[0]), np.exp(o.fe[0]), 0.0 if self.waiting else t)
         if a.size:
             ck = Compiled(cb)
             r = ck.rank_falling(a[None, :], b_hi=o.b0 * (1 + 1e-6))[0]
