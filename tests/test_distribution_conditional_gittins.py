@@ -5,8 +5,10 @@ Truth: (a) the closed-form mean against the mean engine on the law itself (soap_
 level interpolants and its own outer sums, estimate 1.6e-8), the level laws' first two moments
 against the mean engine's level functions N and S2; (b) the closed-form moments against a
 Cauchy integral of the transform (the transform and the moments are computed separately from
-the same pieces); (c) the cdf is a cdf; (d) percentiles against qt.simulate (slow,
-statistical).
+the same pieces); (c) the cdf is a cdf, and moves by little under finer rules of the laws
+(QTHEORY_FULL=1); (d) percentiles against qt.simulate (slow, statistical); (e) a class (x, y):
+its mean against an independent scipy reference and the mean engine, its moments and atom
+against its transform, its Euler inversion against mpmath's de Hoog inversion.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from stats_policy import halfwidth
 
 import qtheory as qt
 from qtheory.engine import response_distribution_conditional as rc
+from qtheory.engine import response_distribution_conditional_class as rcc
 from qtheory.engine import soap_conditional as sc
+from qtheory.engine import soap_conditional_class as scc
 
 SIZE = qt.Exponential(1.0)
 PRED = qt.ExponentialPrediction()
@@ -91,14 +95,113 @@ def test_cdf_is_a_cdf():
     assert 0.5 < c[0] < c[1] and c[1] == pytest.approx(1.0, abs=1e-8)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="a second set of tables on finer rules: 20 s (QTHEORY_FULL=1)")
+def test_cdf_against_finer_rules(monkeypatch):
+    """The cdf of T at t = 0.3, 2, 8 on the default rules (16 x-panels per prediction, the
+    atoms on 8 sub-panels) against 32 panels with the atoms on 16 sub-panels: within 3e-8
+    (measured 1.4e-8; the first version's 8 panels and 1 sub-panel were 1.0e-6 off at t = 2)."""
+    t = np.array([0.3, 2.0, 8.0])
+    c = _law().cdf(t)
+    monkeypatch.setattr(rc, "X_PANELS", 32)
+    monkeypatch.setattr(rc, "ATOM_SPLIT", 16)
+    fine = qt.MG1(0.8, qt.Exponential(1.0), PRED).response_time_distribution(POLICY).cdf(t)
+    assert np.max(np.abs(c - fine)) < 3e-8, c - fine
+
+
 def test_dispatch_and_errors():
-    """A class (x, y) is not covered: a clear error; a bounded factor (not covered by this
-    module) is not routed here."""
+    """A class needs a size x > 0 (a clear error naming it); a bounded factor (not covered by
+    this module) is not routed here."""
     q = _model(0.8)
-    with pytest.raises(NotImplementedError, match="class"):
-        q.response_time_distribution(POLICY, x=1.0, y=1.0)
+    with pytest.raises(ValueError, match="x must be"):
+        q.response_time_distribution(POLICY, x=0.0, y=1.0)
     assert rc.supported(q, POLICY)
     assert not rc.supported(qt.MG1(0.8, qt.Weibull(shape=2.0, mean=1.0), qt.UniformPrediction(0.5)), POLICY)
+
+
+# ---- (e) a class (x, y) -----------------------------------------------------------------------------
+#: (y, x, E[T | x, y]) at load 0.8 from tests/conditional_gittins_class_reference.py (scipy: the
+#: rank by direct minimisation, B(x) a root of the rank, the level functions by nested adaptive
+#: quadrature; the values of tests/test_conditional_gittins_class.py)
+CLASS_REF = [
+    (0.3, 0.3, 0.5470793481016769, "falling"),
+    (0.3, 1.0, 1.3407151929423875, "split"),
+    (0.3, 3.0, 3.985380467664139, "beyond b0"),
+    (1.5, 1.0, 3.814295253122992, "falling"),  # b0 = inf
+]
+#: coarser rules of the class's laws, for the checks that do not read the cdf (moments)
+CHEAP = dict(fine={}, coarse={"x_panels": 4})
+
+
+def test_class_mean_equals_the_references():
+    """E[T | x, y] of the class law (closed form of its pieces) on the falling branch, split at
+    B(x), beyond b0 and where b0 is infinite, against the independent scipy reference (within
+    1e-9 relative; measured 7e-12 to 7.7e-11 on these coarser rules, 4e-12 to 2e-10 on the
+    defaults) and against the mean engine's E[T | x, y] (soap_conditional_class, within its
+    estimate)."""
+    q = _model(0.8)
+    ys, xs, ref, kinds = zip(*CLASS_REF, strict=True)
+    v, est = scc.conditional_estimate(q, POLICY, np.array(xs), np.array(ys))
+    for y, x, r, kind, vm, e in zip(ys, xs, ref, kinds, v, est, strict=True):
+        tr = rcc.ClassTransform(q, x, y, **CHEAP)
+        assert tr.kind == kind
+        m = tr.moments()[0] + x
+        assert abs(m - r) < 1e-9 * r, (x, y, m, r)
+        assert abs(m - vm) < e + 1e-12 * vm, (x, y, m, vm, e)
+
+
+@pytest.mark.parametrize("waiting", [False, True])
+def test_class_moments_and_atom_equal_the_transform(waiting):
+    """The split class (1.0, 0.3): the closed-form E[T], E[T^2] (E[W], E[W^2]) equal the
+    transform's own (Cauchy integral on |s| = 0.001) to 1e-8; P(T = x) (P(W = 0)) is the
+    transform at s -> infinity, and the cdf jumps by it at x (at 0)."""
+    from qtheory.engine.distribution import ResponseTimeDistribution
+
+    x = 1.0
+    tr = rcc.ClassTransform(_model(0.8), x, 0.3, waiting=waiting, **CHEAP)
+    c = 0.0 if waiting else x
+    d = ResponseTimeDistribution(tr, "class", tr.atom(), shift=c)
+    m1, m2 = _cauchy_moments(d)  # of T - x (the transform is that of the shifted law)
+    assert d.mean() == pytest.approx(m1 + c, rel=1e-8)
+    assert d.moment(2) == pytest.approx(m2 + 2 * c * m1 + c * c, rel=1e-8)
+    assert 0 < d.atom0 < 1
+    assert d.atom0 == pytest.approx(float(d._t.lst(np.array([1e9]))[0].real), rel=1e-6)
+    lo, at = d.cdf(np.array([c - 1e-9, c])) if waiting else d.cdf(np.array([x * (1 - 1e-12), x]))
+    assert lo == 0.0 and at == pytest.approx(d.atom0, abs=1e-9)
+
+
+def _dehoog_cdf(d, tau, dps=20):
+    """P(T - shift <= tau) by mpmath's de Hoog inversion of the class transform (mpmath's
+    ``invertlaplace`` steps, with the transform at all of the rule's points in one call; 20
+    digits: at 30 the double-precision transform values make it unstable)."""
+    import mpmath as mp
+
+    with mp.workdps(dps):
+        rule = mp.mp._de_hoog
+        rule.calc_laplace_parameter(mp.mpf(tau))
+        p = np.array([complex(v) for v in rule.p])
+        L = d._t.lst(p)
+        fp = [(1 - mp.mpc(complex(v))) / q for v, q in zip(L, rule.p, strict=True)]
+        return 1.0 - float(rule.calc_time_domain_solution(fp, mp.mpf(tau)))
+
+
+@functools.cache
+def _class_law(x, y):
+    return _model(0.8).response_time_distribution(POLICY, x=x, y=y)
+
+
+_FULL_ONLY = [pytest.mark.slow, pytest.mark.skipif(not FULL, reason="3 s each (QTHEORY_FULL=1)")]
+
+
+@pytest.mark.parametrize("tau", [0.7, pytest.param(0.3, marks=_FULL_ONLY), pytest.param(1.5, marks=_FULL_ONLY)])
+def test_class_cdf_against_de_hoog(tau):
+    """The class (3.0, 0.3) (beyond b0): the Euler inversion of the class law against mpmath's
+    de Hoog inversion of the same transform at T - x = tau (measured 4e-11 at 0.7, 1.0e-8 at
+    0.3, 2.4e-9 at 1.5). On coarser rules of the laws (32 panels per prediction, atoms on 8
+    sub-panels) the two differ by 2.3e-7 at 1.5: the discrete laws' transforms, which the two
+    inversions read at different s, and not the inversion, limit the cdf there."""
+    d = _class_law(3.0, 0.3)
+    assert abs(float(d.cdf(np.array([3.0 + tau]))[0]) - _dehoog_cdf(d, tau)) < 2e-8
 
 
 # ---- (d) against the simulator ---------------------------------------------------------------------

@@ -55,13 +55,20 @@ worst future rank, and the variance
 :math:`\mathrm{Var}[W\mid R] + \int_0^x \lambda N_2(r(a))/(1 - \lambda N(r(a)))^3da`,
 :math:`N_k(\ell) = E[X^{new}[\ell]^k]`), mixed over the same outer rule.
 
-Only the unconditional laws (of :math:`T` and :math:`W`) are covered here; a class
-:math:`(x, y)` raises ``NotImplementedError``.
+The class laws :math:`(x, y)` (the transform above, shifted by :math:`x` with the atom
+:math:`P(T = x)`) are :mod:`qtheory.engine.response_distribution_conditional_class`, on finer
+rules of the same laws at the class's few levels.
+
+Accuracy of the cdf (Exp/Exp, load 0.8; ``docs/response_time_distribution.md``, section 6.6):
+the rules below (16 x-panels, the atoms on 8 sub-panels) move by at most 1.4e-8 under finer
+ones (32 panels, 16 sub-panels, y-rules 24/6/12 or of order 8); the coarser rules of the
+first version (8 panels, 1 sub-panel) were 1.0e-6 off at t = 2, at 0.6 times the cost.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -76,9 +83,11 @@ from .soap_exact import _FULLW
 _CWN = sc._CWN
 #: per prediction of a level's y-rules, the panels and Gauss-Legendre order of the x-rule (in
 #: log x) on the conditional law. It limits the cdf (the laws are discrete: their transforms
-#: oscillate at the inversion's large |s|): at t = 2 (load 0.8, Exp/Exp) 4, 6, 8 and 12 panels
-#: gave 0.667819, 0.6678297, 0.6678333, 0.6678326; E[T] 5.3e-9, 1.2e-9 (8) from the mean engine
-X_PANELS = 8
+#: oscillate at the inversion's large |s|): at t = 0.3, 2, 8 (load 0.8, Exp/Exp) 8 panels were
+#: 9.6e-8, 1.0e-6, 4.8e-9 from 16 (atoms on 8 sub-panels); 12 panels 4.3e-8 at t = 2 (order 6:
+#: 6.1e-8); 32 panels (atoms on 8 or 16 sub-panels) moved 16's by at most 1.4e-8, the y-rules
+#: 24/6/12 by 5.3e-9, their order 8 by 5.5e-9. E[T] 5.3e-9, 1.2e-9 (8) from the mean engine
+X_PANELS = 16
 X_ORDER = 8
 #: the y-rules of the laws at the grid's levels (the mean engine's ``level_nodes`` with these
 #: settings; the mean engine's own are 12, 8, 8). Weibull(0.5) sizes with exponential
@@ -86,9 +95,9 @@ X_ORDER = 8
 #: at l = 0.025) and E[T] 5.7e-8; with 12 (order 6) 5.2e-9 and 1.0e-9 (12, 8, 8: 4e-11, 1.0e-9)
 Y_HEAD, Y_ORDER, Y_TIP = 12, 6, 6
 #: the atoms at C_y of each panel of a level's y-rule are interpolated onto this many
-#: sub-panels (one node per prediction, where the density part has an x-rule each; 6 moved
-#: the cdf at load 0.8 on Exp/Exp by 2e-8: 1)
-ATOM_SPLIT = 1
+#: sub-panels (one node per prediction, where the density part has an x-rule each; with 16
+#: x-panels 1 -> 8 moved the cdf at load 0.8 on Exp/Exp by 2.5e-8, 8 -> 16 by 1e-10)
+ATOM_SPLIT = 8
 #: a level's nodes with weights below this share of its mass are left out
 W_TINY = 1e-18
 #: levels per batch of conditional laws (memory)
@@ -97,19 +106,34 @@ CHUNK = 24
 _S_BLOCK = 38
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """The rules of :func:`level_laws`: per prediction ``x_panels`` Gauss-Legendre panels of
+    order ``x_order`` in log x, the y-rules ``y_head``, ``y_order``, ``y_tip`` (the mean
+    engine's ``level_nodes``), the atoms on ``atom_split`` sub-panels per y-panel."""
+
+    x_panels: int = field(default_factory=lambda: X_PANELS)
+    x_order: int = field(default_factory=lambda: X_ORDER)
+    y_head: int = field(default_factory=lambda: Y_HEAD)
+    y_order: int = field(default_factory=lambda: Y_ORDER)
+    y_tip: int = field(default_factory=lambda: Y_TIP)
+    atom_split: int = field(default_factory=lambda: ATOM_SPLIT)
+
+
 def _gl01(n: int) -> tuple[np.ndarray, np.ndarray]:
     t, w = np.polynomial.legendre.leggauss(n)
     return (t + 1.0) / 2.0, w / 2.0
 
 
-def _x_rule(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre panels in log x on [lo, hi] per row: nodes x and weights in x (0 on rows
-    with hi <= lo)."""
-    t, w = _gl01(X_ORDER)
+def _x_rule(lo: np.ndarray, hi: np.ndarray, panels: int = X_PANELS,
+            order: int = X_ORDER) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre panels (``panels`` of ``order`` nodes) in log x on [lo, hi] per row:
+    nodes x and weights in x (0 on rows with hi <= lo)."""
+    t, w = _gl01(order)
     ok = hi > lo
     ul = np.log(np.where(ok, lo, 1.0))
     uh = np.log(np.where(ok, hi, 2.0))
-    e = ul[:, None] + (uh - ul)[:, None] * np.linspace(0.0, 1.0, X_PANELS + 1)[None, :]
+    e = ul[:, None] + (uh - ul)[:, None] * np.linspace(0.0, 1.0, panels + 1)[None, :]
     h = np.diff(e, axis=1)
     u = (e[:, :-1, None] + h[:, :, None] * t[None, None, :]).reshape(lo.size, -1)
     wu = (h[:, :, None] * w[None, None, :]).reshape(lo.size, -1)
@@ -117,34 +141,37 @@ def _x_rule(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, np.where(ok[:, None], wu * x, 0.0)
 
 
-def level_laws(lc, L: np.ndarray) -> tuple[np.ndarray, ...]:
+def level_laws(lc, L: np.ndarray, res: Resolution | None = None) -> tuple[np.ndarray, ...]:
     r"""Nodes and weights ``(Xn, Wn, X1, W1)`` (rows: the levels ``L``) of
     :math:`X^{new}[\ell]` and of the sparse old piece :math:`X^{old}_1[\ell]` (sub-probability
-    laws; the zero values of the old piece left out), as in the module docstring."""
+    laws; the zero values of the old piece left out), as in the module docstring, on the rules
+    ``res`` (default: this module's constants)."""
+    res = res or Resolution()
     L = np.asarray(L, float)
     lr = sc.LevelCalc.__new__(sc.LevelCalc)
     lr.__dict__.update(lc.__dict__)
-    lr.n_head, lr.order, lr.n_tip = Y_HEAD, Y_ORDER, Y_TIP
+    lr.n_head, lr.order, lr.n_tip = res.y_head, res.y_order, res.y_tip
     out = [[], [], [], []]
     for i in range(0, L.size, CHUNK):
         Lc = L[i:i + CHUNK]
         uA, wA, uB, wB = sc.level_nodes(lr, Lc)
         for k, (u, w, head) in enumerate(((uA, wA, True), (uB, wB, False))):
-            X, W = _piece(lc, Lc, u, w, head)
+            X, W = _piece(lc, Lc, u, w, head, res)
             out[2 * k].append(X)
             out[2 * k + 1].append(W)
     return tuple(np.concatenate(o, axis=0) for o in out)
 
 
-def _refine_atoms(C: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _refine_atoms(C: np.ndarray, q: np.ndarray, split: int = ATOM_SPLIT,
+                  y_order: int = Y_ORDER) -> tuple[np.ndarray, np.ndarray]:
     r"""The atoms :math:`S_y(C_y)` at :math:`C_y` of one level's y-rule as a finer rule: on
-    each of its Gauss-Legendre panels (``Y_ORDER`` nodes, rows of ``C`` and ``q``: the
+    each of its Gauss-Legendre panels (``y_order`` nodes, rows of ``C`` and ``q``: the
     position and the atom's mass per unit of the panel's variable) both are interpolated
-    (Lagrange) at :data:`ATOM_SPLIT` panels of ``Y_ORDER`` nodes each."""
-    t, _ = _gl01(Y_ORDER)
-    ts, ws = _gl01(Y_ORDER)
-    sub = ((np.arange(ATOM_SPLIT)[:, None] + ts[None, :]) / ATOM_SPLIT).ravel()
-    wsub = np.tile(ws / ATOM_SPLIT, ATOM_SPLIT)
+    (Lagrange) at ``split`` panels of ``y_order`` nodes each."""
+    t, _ = _gl01(y_order)
+    ts, ws = _gl01(y_order)
+    sub = ((np.arange(split)[:, None] + ts[None, :]) / split).ravel()
+    wsub = np.tile(ws / split, split)
     B = np.ones((sub.size, t.size))
     for k in range(t.size):
         for m in range(t.size):
@@ -153,7 +180,7 @@ def _refine_atoms(C: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return C @ B.T, (q @ B.T) * wsub[None, :]
 
 
-def _piece(lc, L, u, w, head: bool) -> tuple[np.ndarray, np.ndarray]:
+def _piece(lc, L, u, w, head: bool, res: Resolution) -> tuple[np.ndarray, np.ndarray]:
     """One piece's nodes and weights at the levels ``L`` from the y-rule ``(u, w)``: per
     prediction the x-rule of the density, and the atoms, refined per y-panel
     (:func:`_refine_atoms`)."""
@@ -162,7 +189,7 @@ def _piece(lc, L, u, w, head: bool) -> tuple[np.ndarray, np.ndarray]:
     lv = np.repeat(L, ny)
     wy = w.ravel()
     live = wy > 0
-    nk = X_PANELS * X_ORDER
+    nk = res.x_panels * res.x_order
     X = np.ones((y.size, nk))
     W = np.zeros((y.size, nk))
     Ca = np.zeros(y.size)  # the atoms' positions and masses per unit of the y-rule's weight
@@ -183,7 +210,7 @@ def _piece(lc, L, u, w, head: bool) -> tuple[np.ndarray, np.ndarray]:
             ok = np.isfinite(Bv) & (ll > cb.m)
             start = np.where(ok, Bv, 0.0)
         top = np.minimum(C, cb.xtop)
-        xs, wx = _x_rule(np.maximum(start, cb.xlo), np.where(ok, top, 0.0))
+        xs, wx = _x_rule(np.maximum(start, cb.xlo), np.where(ok, top, 0.0), res.x_panels, res.x_order)
         wx = wx * cb.k(xs, yl[:, None])
         fin = np.isfinite(C) & (C < cb.xtop) & ok
         Cf = np.where(fin, C, cb.xtop)
@@ -196,12 +223,13 @@ def _piece(lc, L, u, w, head: bool) -> tuple[np.ndarray, np.ndarray]:
         Ca[live] = Cf - start
         Ma[live] = np.where(Cf - start > 0, atom, 0.0)
     # the atoms: the y-rule's weight per unit of its panels' variable is w / (h w_k), smooth
-    _, wk = _gl01(Y_ORDER)
-    npan = ny // Y_ORDER
+    yo = res.y_order
+    _, wk = _gl01(yo)
+    npan = ny // yo
     wgl = np.tile(wk, npan)[None, :]
-    h = w.reshape(nl, npan, Y_ORDER) / wgl.reshape(1, npan, Y_ORDER)  # per unit of t (with dy/dt)
-    q = (h * Ma.reshape(nl, npan, Y_ORDER)).reshape(nl * npan, Y_ORDER)
-    Cr, Wr = _refine_atoms(Ca.reshape(nl * npan, Y_ORDER), q)
+    h = w.reshape(nl, npan, yo) / wgl.reshape(1, npan, yo)  # per unit of t (with dy/dt)
+    q = (h * Ma.reshape(nl, npan, yo)).reshape(nl * npan, yo)
+    Cr, Wr = _refine_atoms(Ca.reshape(nl * npan, yo), q, res.atom_split, yo)
     Cr = np.maximum(Cr, 0.0)
     Wr = np.where(Cr > 0, np.maximum(Wr, 0.0), 0.0)
     return (np.concatenate([X.reshape(nl, ny * nk), np.where(Cr > 0, Cr, 1.0).reshape(nl, -1)], axis=1),
@@ -427,13 +455,17 @@ def build(model, pol, x, y, waiting: bool):
     from .distribution import ResponseTimeDistribution
 
     if x is not None:
-        raise NotImplementedError(
-            f"{pol.name}: the distribution of a class (x, y) on {model.size!r} with "
-            f"{model.prediction!r} is not covered (the unconditional law is: pass neither x nor y)")
+        from .response_distribution_conditional_class import ClassTransform
+
+        tr = ClassTransform(model, x, y, waiting=waiting)
+        label = f"{pol.name} on {model!r}, x={float(x):g}, y={float(y):g}"
+        if waiting:
+            return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
+        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
     tr = ConditionalTransform(model, waiting=waiting)
-    # the cdf is limited by the per-prediction x-rules (X_PANELS): about 1e-6 absolute, not the
-    # means' 1e-9: said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 1e-6"
+    # the cdf is limited by the quadrature laws' rules (X_PANELS, ATOM_SPLIT, the y-rules):
+    # finer ones move it by at most 1.4e-8: said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 2e-8"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)

@@ -1,0 +1,218 @@
+r"""The response and waiting time of one class :math:`(x, y)` of ConditionalGittins (Gittins on
+:math:`X \mid Y = y`) on a continuous multiplicative prediction law :math:`Y = XZ`: the class
+transform of :mod:`qtheory.engine.response_distribution_conditional` (its module docstring;
+SOAP, Scully, Harchol-Balter and Scheller-Wolf, POMACS 2018, Section 5;
+``docs/response_time_distribution.md``, section 6.6),
+
+.. math::
+    E[e^{-s(T - x)}\mid x, y] = \tilde V_R\big(\eta_R(s)\big)\,
+        \exp\Big(-\int_0^{t} (\eta_{r(y, a)}(s) - s)\,da
+                 - (x - t)\,(\eta_{1/h_y(x)}(s) - s)\Big),
+
+with :math:`t = x` on the falling branch (:math:`x \le a_p`), :math:`t = B(x)` for
+:math:`a_p < x < b_0` and :math:`t = 0` beyond :math:`b_0`; :math:`R = r(y, 0)` below
+:math:`b_0`, :math:`1/h_y(x)` beyond. The law is that of :math:`x + (T - x)`: ``shift`` = x and
+the atom :math:`P(T = x) = (1 - \rho_0(R) - \rho_1(R))\exp\big(-\lambda\int P(X^{new}[r_w(a)] >
+0)\,da\big)` (no old work and no new job during the residence) handled exactly; the waiting
+time's atom :math:`P(W = 0) = 1 - \rho_0(R) - \rho_1(R)`.
+
+The structure of the class (:math:`a_p`, :math:`b_0`, :math:`B(x)`, :math:`1/h_y(x)`,
+:math:`r(y, 0)`) is that of the mean engine's tagged jobs
+(:class:`~qtheory.engine.soap_conditional_class.TaggedJobs`). The residence on the falling
+branch is a Gauss-Legendre rule of order :data:`A_ORDER` on the panels :math:`[0, x_{lo}]`
+(linear) and, in :math:`\log a`, on the mean engine's falling-branch panels cut at :math:`t`,
+with the ranks :math:`r(y, a)` at its nodes by the compiled root finder; the laws
+:math:`X^{new}[\ell]` and :math:`X^{old}_1[\ell]` are those of
+:func:`~qtheory.engine.response_distribution_conditional.level_laws` at exactly these levels
+(the residence's, :math:`1/h_y(x)` and :math:`R`), not interpolated.
+
+Means and variances are the closed forms of the same pieces (busy-period cumulants): with
+:math:`g = 1/(1 - \lambda N)`, :math:`E[T - x \mid x, y] = E[W \mid R] + \int_0^x (g(r_w(a)) -
+1)\,da` and :math:`\mathrm{Var}[T] = \mathrm{Var}[W \mid R] + \int_0^x \lambda N_2 g^3\,da`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import laplace_inversion as li
+from . import soap_conditional as sc
+from ._conditional_kernels import Compiled
+from .response_distribution import _psi_at, busy_eta
+
+#: Gauss-Legendre order of the residence's panels on the falling branch (Exp/Exp at load 0.8,
+#: class (1.0, 0.3): 8 and 12 moved the cdf by at most 1.1e-8)
+A_ORDER = 8
+#: the rules of the laws at the class's own levels R and 1/h_y(x) (``Resolution`` of
+#: :mod:`qtheory.engine.response_distribution_conditional`). The laws are quadratures (discrete):
+#: a class law reads them at single levels, where nothing smooths them, so they need far finer
+#: rules than the unconditional law (Exp/Exp at load 0.8, class (3.0, 0.3), the cdf at
+#: T - x = 0.02 to 4: the unconditional law's rules (8 panels, atoms on 1 sub-panel) were
+#: 6e-4 off; 64 -> 128 panels moved it by 4.5e-9 (8 -> 12 nodes each: 2e-10), 128 -> 256 by
+#: 3e-10, the atoms on 16 -> 32 sub-panels by 1e-8; the y-rules 12/6/6 -> 24/6/12 by 2.2e-7,
+#: 24/6/12 -> 48/6/24 by 1.3e-8, their order 6 -> 10 by 8e-8)
+FINE = dict(x_panels=64, atom_split=16, y_head=24, y_tip=12)
+#: ... and at the residence's levels on the falling branch, which the integral over the ages
+#: smooths (class (1.0, 0.3): 8 -> 16 panels moved the cdf by 2e-6; 32 panels with atoms on 8
+#: sub-panels -> 64 and 16, or y-rules 24/6/12: by at most 1.7e-8)
+COARSE = dict(x_panels=32, atom_split=8)
+#: transform values per block
+_S_BLOCK = 64
+
+
+def _gl(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    t, w = np.polynomial.legendre.leggauss(n)
+    h = (hi - lo) / 2.0
+    return lo + h * (t + 1.0), h * w
+
+
+def falling_rule(xlo: float, edges: np.ndarray, t: float, order: int | None = None):
+    r"""Nodes and weights in the age :math:`a` of :math:`\int_0^t da` (Gauss-Legendre panels:
+    :math:`[0, \min(t, x_{lo})]` linear, then in :math:`\log a` between the ``edges`` (ages)
+    below ``t``)."""
+    order = A_ORDER if order is None else order
+    if t <= 0:
+        return np.empty(0), np.empty(0)
+    a, w = _gl(0.0, min(t, xlo), order)
+    parts_a, parts_w = [a], [w]
+    if t > xlo:
+        e = np.asarray(edges, float)
+        e = np.concatenate([[xlo], e[(e > xlo) & (e < t)], [t]])
+        for lo, hi in zip(np.log(e[:-1]), np.log(e[1:]), strict=True):
+            u, wu = _gl(lo, hi, order)
+            parts_a.append(np.exp(u))
+            parts_w.append(wu * np.exp(u))
+    return np.concatenate(parts_a), np.concatenate(parts_w)
+
+
+def wait_moments(lam: float, Xn, Wn, X1, W1) -> dict:
+    r"""Per row (a level): :math:`N`, :math:`N_2`, the mean and variance of the waiting time
+    :math:`W` at that level as the worst future rank and its atom :math:`P(W = 0)`, from the
+    laws of :math:`X^{new}` (``Xn, Wn``) and of the sparse old piece (``X1, W1``)
+    (busy-period cumulants; interval 0's old work is :math:`X^{new}`)."""
+    def m(X, W, k):
+        return np.sum(W * X ** k, axis=1)
+
+    o1, o2, o3 = (m(Xn, Wn, k) for k in (1, 2, 3))
+    p1, p2, p3 = (m(X1, W1, k) for k in (1, 2, 3))
+    r0 = 1.0 - lam * o1
+    a1, a2 = lam * p2 / (2 * r0), lam * p3 / (6 * r0)
+    b1, b2 = lam * o2 / (2 * r0), lam * o3 / (6 * r0)
+    ev = a1 + b1
+    varv = 2 * (a2 + b2 + b1 * (a1 + b1)) - ev * ev
+    return dict(N=o1, N2=o2, S2=o2 + p2, ew=ev / r0, varw=varv / r0 ** 2 + ev * lam * o2 / r0 ** 3,
+                p0=1.0 - lam * (o1 + p1), pnew=np.sum(Wn, axis=1), rho=lam * (o1 + p1))
+
+
+class ClassTransform:
+    r"""LST and first two moments of :math:`T - x` (or of :math:`W`) for the class
+    :math:`(x, y)` of ConditionalGittins (module docstring).
+
+    Parameters
+    ----------
+    model : qtheory.MG1
+    x, y : float
+        The job's size (> 0) and prediction (> 0).
+    waiting : bool
+        The waiting time :math:`W` instead of :math:`T - x`.
+    fine, coarse : dict, optional
+        The rules of the laws at the class's levels and at the residence's (:data:`FINE`,
+        :data:`COARSE`: the defaults).
+    """
+
+    def __init__(self, model, x: float, y: float, waiting: bool = False, fine: dict | None = None,
+                 coarse: dict | None = None):
+        from . import response_distribution_conditional as rc
+        from .soap_conditional_class import FINE_X, TaggedJobs
+
+        x, y = float(x), float(y)
+        if not (np.isfinite(x) and x > 0):
+            raise ValueError(f"x must be a finite size > 0, got x={x!r}")
+        if not (np.isfinite(y) and y > 0):
+            raise ValueError(f"y must be a finite prediction > 0, got y={y!r}")
+        self.lam = float(model.arrival_rate)
+        self.waiting = bool(waiting)
+        self.x, self.y = x, y
+        tabs = sc._tables(model)
+        tj = TaggedJobs(tabs, np.array([y]), np.array([[x]]), FINE_X)
+        o = tj.o
+        cb = o.cb
+        fall, mid = bool(tj.fall[0, 0]), bool(tj.mid[0, 0])
+        lev = float(tj.lev[0, 0])
+        #: the falling branch's part of the residence [0, t) and the flat part's length
+        t = x if fall else (float(tj.B[0, 0]) if mid else 0.0)
+        self.t, self.flat = t, x - t
+        self.R = float(o.r0[0]) if (fall or mid) else lev
+        self.level = lev
+        self.kind = "falling" if fall else ("split" if mid else "beyond b0")
+        # (the waiting time reads R's laws only)
+        a, w = falling_rule(float(cb.xlo[0]), np.exp(o.fe[0]), 0.0 if self.waiting else t)
+        if a.size:
+            ck = Compiled(cb)
+            r = ck.rank_falling(a[None, :], b_hi=o.b0 * (1 + 1e-6))[0]
+            r = np.minimum(r, o.r0[0])
+        else:
+            r = np.empty(0)
+        self.ages, self.wa, self.ranks = a, w, r
+        res_a = rc.Resolution(**(COARSE if coarse is None else coarse))
+        res = rc.Resolution(**(FINE if fine is None else fine))
+        self.laws_a = rc.level_laws(tabs.lc, r, res_a) if r.size else None
+        self.laws = rc.level_laws(tabs.lc, np.array([lev, self.R]), res)
+        self.mom = wait_moments(self.lam, *self.laws)
+        self.mom_a = wait_moments(self.lam, *self.laws_a) if r.size else None
+
+    # -- moments ---------------------------------------------------------------------------------
+    def _residence(self, f_a, f: np.ndarray) -> np.ndarray:
+        """:math:`\\int_0^x f(r_w(a))\\,da` from ``f_a`` at the falling branch's levels (last
+        axis; ``None`` without) and ``f`` at ``(1/h_y(x), R)``."""
+        out = self.flat * f[..., 0]
+        return out if f_a is None else out + f_a @ self.wa
+
+    def moments(self) -> tuple[float, float]:
+        """(E, E[.^2]) of :math:`T - x` (of :math:`W` if ``waiting``)."""
+        m = self.mom
+        ew, vw = float(m["ew"][-1]), float(m["varw"][-1])
+        if self.waiting:
+            return ew, vw + ew * ew
+        lam = self.lam
+
+        def g(mm):
+            return None if mm is None else 1.0 / (1.0 - lam * mm["N"])
+
+        def f2(mm):
+            return None if mm is None else lam * mm["N2"] * g(mm) ** 3
+
+        ma = self.mom_a
+        mean = ew + float(self._residence(None if ma is None else g(ma) - 1.0, g(m) - 1.0))
+        var = vw + float(self._residence(f2(ma), f2(m)))
+        return mean, var + mean * mean
+
+    def atom(self) -> float:
+        r""":math:`P(T = x)` (:math:`P(W = 0)` if ``waiting``)."""
+        p0 = float(self.mom["p0"][-1])
+        if self.waiting:
+            return p0
+        ma = self.mom_a
+        return p0 * float(np.exp(-self.lam * self._residence(None if ma is None else ma["pnew"],
+                                                             self.mom["pnew"])))
+
+    # -- the transform ---------------------------------------------------------------------------
+    def lst(self, s) -> np.ndarray:
+        return li.lst_in_blocks(self._lst_block, s, _S_BLOCK)
+
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        lam = self.lam
+        Xn, Wn, X1, W1 = self.laws
+        if self.waiting or self.flat == 0:  # only R's row
+            Xn, Wn = Xn[-1:], Wn[-1:]
+        et = busy_eta(s, lam, Xn, Wn)
+        eR = et[:, -1:]
+        psi1 = _psi_at(eR, X1[-1:], W1[-1:])[:, 0]
+        V = ((1.0 - self.mom["rho"][-1]) * eR[:, 0] + lam * psi1) / s
+        if self.waiting:
+            return V
+        ga = None if self.laws_a is None else busy_eta(s, lam, *self.laws_a[:2]) - s[:, None]
+        return V * np.exp(-self._residence(ga, et - s[:, None]))
+
+
+__all__ = ["ClassTransform", "falling_rule", "wait_moments"]
