@@ -670,6 +670,16 @@ class BlindRank:
         sh = self.shape
         level = np.atleast_1d(np.asarray(level, float))
         s = 1.0 if sh.dirn[k] >= 0 else -1.0
+        # a level at or beyond the piece's ends is answered by its end: the search runs on the
+        # levels strictly inside only (the others bisected to the iteration cap for nothing)
+        below, above = s * level <= s * sh.ra[k], s * level >= s * sh.rb[k]
+        out = np.where(below, sh.pa[k], sh.pb[k])
+        inner = ~(below | above)
+        if not inner.any():
+            return out
+        if not inner.all():
+            out[inner] = self.cross(k, level[inner])
+            return out
         e = self.interp.edges
         E = np.concatenate([[sh.ua[k]], e[(e > sh.ua[k]) & (e < sh.ub[k])], [sh.ub[k]]])
         V = np.maximum.accumulate(s * self.interp(E))
@@ -678,22 +688,30 @@ class BlindRank:
         fa, fb = V[i] - s * level, V[i + 1] - s * level
         side = np.zeros(level.shape)
         c = (a + b) / 2.0
+        # the rows still searching: a row stops once its bracket is 1e-15 wide or it hit the
+        # level exactly (it kept its crossing; iterating on moved it within the bracket)
+        act = np.arange(level.size)
+        lv = s * level
         for _ in range(40):
             den = fb - fa
             ok = (den > 0) & (fa < 0) & (fb > 0)
-            c = np.where(ok, (a * fb - b * fa) / np.where(ok, den, 1.0), (a + b) / 2.0)
-            c = np.clip(c, np.minimum(a, b), np.maximum(a, b))
-            fc = s * self.interp(c) - s * level
+            cn = np.where(ok, (a * fb - b * fa) / np.where(ok, den, 1.0), (a + b) / 2.0)
+            cn = np.clip(cn, np.minimum(a, b), np.maximum(a, b))
+            c[act] = cn
+            fc = s * self.interp(cn) - lv[act]
             left = fc < 0
-            a, fa_new = np.where(left, c, a), np.where(left, fc, fa)
-            b, fb_new = np.where(left, b, c), np.where(left, fb, fc)
+            a, fa_new = np.where(left, cn, a), np.where(left, fc, fa)
+            b, fb_new = np.where(left, b, cn), np.where(left, fb, fc)
             # Illinois: halve the stale end's value when the same side moves twice
             fb_new = np.where(left & (side < 0), fb_new / 2, fb_new)
             fa_new = np.where(~left & (side > 0), fa_new / 2, fa_new)
             side = np.where(left, -1.0, 1.0)
             fa, fb = fa_new, fb_new
-            if np.all((b - a) <= 1e-15 * np.maximum(1.0, np.abs(a))) or np.all(fc == 0):
+            go = ~(((b - a) <= 1e-15 * np.maximum(1.0, np.abs(a))) | (fc == 0))
+            if not go.any():
                 break
+            if not go.all():
+                act, a, b, fa, fb, side = act[go], a[go], b[go], fa[go], fb[go], side[go]
         out = np.exp(c)
         out = np.where(s * level <= s * sh.ra[k], sh.pa[k], out)
         return np.where(s * level >= s * sh.rb[k], sh.pb[k], out)
