@@ -408,6 +408,8 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
             fl = np.asarray(size.pdf(np.nextafter(bk, -np.inf)), float)
             corner = (at_lo & (sk >= vk * fr)) | (at_hi & (sk <= vk * fl))
     basev = base[rows_v]
+    # one segment per age (no breakpoint below hi): no other segment competes
+    single = np.unique(rows_v).size == rows_v.size
     g = (math.sqrt(5.0) - 1.0) / 2.0
     x1 = hi_ - g * (hi_ - lo)
     x2 = lo + g * (hi_ - lo)
@@ -419,7 +421,7 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
         # value or another segment's: a minimum at the grid's first point, where the rank falls towards
         # b = a, or a segment that does not hold the minimum), or its minimum is a corner
         cur = np.minimum(np.minimum(f1, f2), vk)
-        other = np.minimum(_best_of_others(rows_v, cur, a.size), basev)
+        other = basev if single else np.minimum(_best_of_others(rows_v, cur, a.size), basev)
         with np.errstate(invalid="ignore"):
             gap = np.abs(f1 - f2)
             settled = ((gap <= 8 * _EPS * np.minimum(np.abs(f1), np.abs(f2)))
