@@ -356,11 +356,12 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
     t_gl, w_gl = _gl(10)
     cuts = np.concatenate([[0.0], kinks, [np.inf]])
 
-    def phi(dd):
+    def phi(dd, idx=None):
+        """The ratio at quanta ``dd`` (rows x grid, or one per row; ``idx``: of those rows)."""
         two = dd.ndim == 2
-        A = Vv[:, None] if two else Vv
-        F = Fv[:, None] if two else Fv
-        aa = av[:, None] if two else av
+        A = Vv[:, None] if two else Vv if idx is None else Vv[idx]
+        F = Fv[:, None] if two else Fv if idx is None else Fv[idx]
+        aa = av[:, None] if two else av if idx is None else av[idx]
         b = aa + dd
         Fb = np.asarray(size.sf(b), float)
         Vb = np.maximum(np.asarray(size.tail_moment(1, b), float) - b * Fb, 0.0)
@@ -414,29 +415,39 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
     x1 = hi_ - g * (hi_ - lo)
     x2 = lo + g * (hi_ - lo)
     f1, f2 = phi(x1), phi(x2)
+    act = np.arange(rows_v.size)  # the rows still searching
     for _ in range(iters):
-        # stop once every row is settled: its two inner values agree to rounding (they differ by
+        # a row stops once settled: its two inner values agree to rounding (they differ by
         # the curvature times the bracket's width squared: further steps move the minimum by an
         # ulp or so), or they lie well above the best value its age has elsewhere (the limit
         # value or another segment's: a minimum at the grid's first point, where the rank falls towards
-        # b = a, or a segment that does not hold the minimum), or its minimum is a corner
-        cur = np.minimum(np.minimum(f1, f2), vk)
-        other = basev if single else np.minimum(_best_of_others(rows_v, cur, a.size), basev)
+        # b = a, or a segment that does not hold the minimum), or its minimum is a corner; the
+        # search goes on for the other rows only (each row's steps are its own)
+        a1, a2 = f1[act], f2[act]
+        cur = np.minimum(np.minimum(a1, a2), vk[act])
+        if single:
+            other = basev[act]
+        else:
+            every = np.minimum(np.minimum(f1, f2), vk)
+            other = np.minimum(_best_of_others(rows_v, every, a.size)[act], basev[act])
         with np.errstate(invalid="ignore"):
-            gap = np.abs(f1 - f2)
-            settled = ((gap <= 8 * _EPS * np.minimum(np.abs(f1), np.abs(f2)))
-                       | ~(np.isfinite(f1) & np.isfinite(f2)) | corner
+            gap = np.abs(a1 - a2)
+            settled = ((gap <= 8 * _EPS * np.minimum(np.abs(a1), np.abs(a2)))
+                       | ~(np.isfinite(a1) & np.isfinite(a2)) | corner[act]
                        | (cur - 10 * gap >= other * (1.0 - 1e-10)))
-        if settled.all():
+        act = act[~settled]
+        if not act.size:
             break
-        left = f1 <= f2
-        hi_ = np.where(left, x2, hi_)
-        lo = np.where(left, lo, x1)
-        nx1 = hi_ - g * (hi_ - lo)
-        nx2 = lo + g * (hi_ - lo)
-        x1, x2 = np.where(left, nx1, x2), np.where(left, x1, nx2)
-        fnew = phi(np.where(left, x1, x2))
-        f1, f2 = np.where(left, fnew, f2), np.where(left, f1, fnew)
+        a1, a2 = f1[act], f2[act]
+        left = a1 <= a2
+        h = np.where(left, x2[act], hi_[act])
+        l_ = np.where(left, lo[act], x1[act])
+        nx1 = h - g * (h - l_)
+        nx2 = l_ + g * (h - l_)
+        y1, y2 = np.where(left, nx1, x2[act]), np.where(left, x1[act], nx2)
+        fnew = phi(np.where(left, y1, y2), act)
+        hi_[act], lo[act], x1[act], x2[act] = h, l_, y1, y2
+        f1[act], f2[act] = np.where(left, fnew, a2), np.where(left, a1, fnew)
     best_v = np.where(corner, vk, np.minimum(np.minimum(f1, f2), vk))
     if by_segment:
         segs = np.full((a.size, bounds.size), np.inf)
