@@ -31,6 +31,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..policies import Policy
+from ..policies.srpt_bounce import SRPTBounce
+from ..policies.trail import TRAIL
+
+#: ``age_breakpoints`` methods that map an array of descriptors to one breakpoint each,
+#: elementwise (SRPT-Bounce's :math:`d`, TRAIL's :math:`c d`): one call serves every class
+_ELEMENTWISE_BREAKPOINTS = (SRPTBounce.age_breakpoints, TRAIL.age_breakpoints)
+
 
 @njit(cache=True)
 def _gittins_class(x, p, gout, Pout, Sout, Eout, n0):
@@ -138,13 +146,20 @@ def linear_tables(policy, d: np.ndarray, xs: np.ndarray, xo: np.ndarray):
     J = d.size
     tops = xs[xo[1:] - 1]
     ages, cls = [np.zeros(J), xs], [np.arange(J), np.repeat(np.arange(J), np.diff(xo))]
-    for j in range(J):
-        bp = np.asarray(policy.age_breakpoints(float(d[j])), float).ravel()
-        if bp.size:
-            bp = bp[(bp > 0) & (bp < tops[j])]
+    method = type(policy).age_breakpoints
+    if method in _ELEMENTWISE_BREAKPOINTS:  # one call for every class (the same values)
+        bp = np.asarray(policy.age_breakpoints(np.asarray(d, float)), float).ravel()
+        inside = (bp > 0) & (bp < tops)
+        ages.append(bp[inside])
+        cls.append(np.arange(J)[inside])
+    elif method is not Policy.age_breakpoints:  # (the base class has none)
+        for j in range(J):
+            bp = np.asarray(policy.age_breakpoints(float(d[j])), float).ravel()
             if bp.size:
-                ages.append(bp)
-                cls.append(np.full(bp.size, j))
+                bp = bp[(bp > 0) & (bp < tops[j])]
+                if bp.size:
+                    ages.append(bp)
+                    cls.append(np.full(bp.size, j))
     a = np.concatenate(ages)
     c = np.concatenate(cls)
     order = np.lexsort((a, c))

@@ -356,11 +356,12 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
     t_gl, w_gl = _gl(10)
     cuts = np.concatenate([[0.0], kinks, [np.inf]])
 
-    def phi(dd):
+    def phi(dd, idx=None):
+        """The ratio at quanta ``dd`` (rows x grid, or one per row; ``idx``: of those rows)."""
         two = dd.ndim == 2
-        A = Vv[:, None] if two else Vv
-        F = Fv[:, None] if two else Fv
-        aa = av[:, None] if two else av
+        A = Vv[:, None] if two else Vv if idx is None else Vv[idx]
+        F = Fv[:, None] if two else Fv if idx is None else Fv[idx]
+        aa = av[:, None] if two else av if idx is None else av[idx]
         b = aa + dd
         Fb = np.asarray(size.sf(b), float)
         Vb = np.maximum(np.asarray(size.tail_moment(1, b), float) - b * Fb, 0.0)
@@ -408,33 +409,45 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
             fl = np.asarray(size.pdf(np.nextafter(bk, -np.inf)), float)
             corner = (at_lo & (sk >= vk * fr)) | (at_hi & (sk <= vk * fl))
     basev = base[rows_v]
+    # one segment per age (no breakpoint below hi): no other segment competes
+    single = np.unique(rows_v).size == rows_v.size
     g = (math.sqrt(5.0) - 1.0) / 2.0
     x1 = hi_ - g * (hi_ - lo)
     x2 = lo + g * (hi_ - lo)
     f1, f2 = phi(x1), phi(x2)
+    act = np.arange(rows_v.size)  # the rows still searching
     for _ in range(iters):
-        # stop once every row is settled: its two inner values agree to rounding (they differ by
+        # a row stops once settled: its two inner values agree to rounding (they differ by
         # the curvature times the bracket's width squared: further steps move the minimum by an
         # ulp or so), or they lie well above the best value its age has elsewhere (the limit
         # value or another segment's: a minimum at the grid's first point, where the rank falls towards
-        # b = a, or a segment that does not hold the minimum), or its minimum is a corner
-        cur = np.minimum(np.minimum(f1, f2), vk)
-        other = np.minimum(_best_of_others(rows_v, cur, a.size), basev)
+        # b = a, or a segment that does not hold the minimum), or its minimum is a corner; the
+        # search goes on for the other rows only (each row's steps are its own)
+        a1, a2 = f1[act], f2[act]
+        cur = np.minimum(np.minimum(a1, a2), vk[act])
+        if single:
+            other = basev[act]
+        else:
+            every = np.minimum(np.minimum(f1, f2), vk)
+            other = np.minimum(_best_of_others(rows_v, every, a.size)[act], basev[act])
         with np.errstate(invalid="ignore"):
-            gap = np.abs(f1 - f2)
-            settled = ((gap <= 8 * _EPS * np.minimum(np.abs(f1), np.abs(f2)))
-                       | ~(np.isfinite(f1) & np.isfinite(f2)) | corner
+            gap = np.abs(a1 - a2)
+            settled = ((gap <= 8 * _EPS * np.minimum(np.abs(a1), np.abs(a2)))
+                       | ~(np.isfinite(a1) & np.isfinite(a2)) | corner[act]
                        | (cur - 10 * gap >= other * (1.0 - 1e-10)))
-        if settled.all():
+        act = act[~settled]
+        if not act.size:
             break
-        left = f1 <= f2
-        hi_ = np.where(left, x2, hi_)
-        lo = np.where(left, lo, x1)
-        nx1 = hi_ - g * (hi_ - lo)
-        nx2 = lo + g * (hi_ - lo)
-        x1, x2 = np.where(left, nx1, x2), np.where(left, x1, nx2)
-        fnew = phi(np.where(left, x1, x2))
-        f1, f2 = np.where(left, fnew, f2), np.where(left, f1, fnew)
+        a1, a2 = f1[act], f2[act]
+        left = a1 <= a2
+        h = np.where(left, x2[act], hi_[act])
+        l_ = np.where(left, lo[act], x1[act])
+        nx1 = h - g * (h - l_)
+        nx2 = l_ + g * (h - l_)
+        y1, y2 = np.where(left, nx1, x2[act]), np.where(left, x1[act], nx2)
+        fnew = phi(np.where(left, y1, y2), act)
+        hi_[act], lo[act], x1[act], x2[act] = h, l_, y1, y2
+        f1[act], f2[act] = np.where(left, fnew, a2), np.where(left, a1, fnew)
     best_v = np.where(corner, vk, np.minimum(np.minimum(f1, f2), vk))
     if by_segment:
         segs = np.full((a.size, bounds.size), np.inf)
@@ -670,6 +683,16 @@ class BlindRank:
         sh = self.shape
         level = np.atleast_1d(np.asarray(level, float))
         s = 1.0 if sh.dirn[k] >= 0 else -1.0
+        # a level at or beyond the piece's ends is answered by its end: the search runs on the
+        # levels strictly inside only (the others bisected to the iteration cap for nothing)
+        below, above = s * level <= s * sh.ra[k], s * level >= s * sh.rb[k]
+        out = np.where(below, sh.pa[k], sh.pb[k])
+        inner = ~(below | above)
+        if not inner.any():
+            return out
+        if not inner.all():
+            out[inner] = self.cross(k, level[inner])
+            return out
         e = self.interp.edges
         E = np.concatenate([[sh.ua[k]], e[(e > sh.ua[k]) & (e < sh.ub[k])], [sh.ub[k]]])
         V = np.maximum.accumulate(s * self.interp(E))
@@ -678,22 +701,30 @@ class BlindRank:
         fa, fb = V[i] - s * level, V[i + 1] - s * level
         side = np.zeros(level.shape)
         c = (a + b) / 2.0
+        # the rows still searching: a row stops once its bracket is 1e-15 wide or it hit the
+        # level exactly (it kept its crossing; iterating on moved it within the bracket)
+        act = np.arange(level.size)
+        lv = s * level
         for _ in range(40):
             den = fb - fa
             ok = (den > 0) & (fa < 0) & (fb > 0)
-            c = np.where(ok, (a * fb - b * fa) / np.where(ok, den, 1.0), (a + b) / 2.0)
-            c = np.clip(c, np.minimum(a, b), np.maximum(a, b))
-            fc = s * self.interp(c) - s * level
+            cn = np.where(ok, (a * fb - b * fa) / np.where(ok, den, 1.0), (a + b) / 2.0)
+            cn = np.clip(cn, np.minimum(a, b), np.maximum(a, b))
+            c[act] = cn
+            fc = s * self.interp(cn) - lv[act]
             left = fc < 0
-            a, fa_new = np.where(left, c, a), np.where(left, fc, fa)
-            b, fb_new = np.where(left, b, c), np.where(left, fb, fc)
+            a, fa_new = np.where(left, cn, a), np.where(left, fc, fa)
+            b, fb_new = np.where(left, b, cn), np.where(left, fb, fc)
             # Illinois: halve the stale end's value when the same side moves twice
             fb_new = np.where(left & (side < 0), fb_new / 2, fb_new)
             fa_new = np.where(~left & (side > 0), fa_new / 2, fa_new)
             side = np.where(left, -1.0, 1.0)
             fa, fb = fa_new, fb_new
-            if np.all((b - a) <= 1e-15 * np.maximum(1.0, np.abs(a))) or np.all(fc == 0):
+            go = ~(((b - a) <= 1e-15 * np.maximum(1.0, np.abs(a))) | (fc == 0))
+            if not go.any():
                 break
+            if not go.all():
+                act, a, b, fa, fb, side = act[go], a[go], b[go], fa[go], fb[go], side[go]
         out = np.exp(c)
         out = np.where(s * level <= s * sh.ra[k], sh.pa[k], out)
         return np.where(s * level >= s * sh.rb[k], sh.pb[k], out)

@@ -317,7 +317,6 @@ def supported(model, policy) -> bool:
     :mod:`~qtheory.engine.soap_factor_shapes`' (PSPJF's "static", SPJF's "nonpreemptive",
     TRAIL(c)), on a continuous size law without atoms and a multiplicative prediction law with a
     density (:class:`FactorJoint`)."""
-    from ..laws.factor_joint import FactorJoint
     from ..laws.scipy_size import ScipySize
     from .soap_factor_shapes import shape_of
 
@@ -332,29 +331,45 @@ def supported(model, policy) -> bool:
     # left to the discretised route
     if not math.isfinite(float(size.tail_moment(2, np.array(0.0)))):
         return False
-    j = model.prediction.joint(size)
-    return isinstance(j, FactorJoint)
+    return _factor(model) is not None
+
+
+def _factor(model):
+    """The error factor Z of ``model``'s prediction law where its joint law with the size law
+    is a :class:`~qtheory.laws.factor_joint.FactorJoint` (Y = X Z), else ``None``. A
+    multiplicative prediction law that builds its joint law as
+    :class:`~qtheory.laws.predictions.MultiplicativePrediction` does (``FactorJoint(size,
+    factor)``) gives its factor without building the joint law (whose tables serve the
+    discretised route, not this one: 0.05 s of a cold evaluation on Exp/Exp)."""
+    from ..laws.factor_joint import FactorJoint
+    from ..laws.predictions import MultiplicativePrediction
+
+    pred = model.prediction
+    if (isinstance(pred, MultiplicativePrediction) and getattr(pred, "factor", None) is not None
+            and type(pred)._make_joint is MultiplicativePrediction._make_joint):
+        return pred.factor
+    joint = pred.joint(model.size)
+    return joint.factor if isinstance(joint, FactorJoint) else None
 
 
 def tables(model, policy, width: float = 0.5) -> FactorSOAP:
     """The cached tables for (size, factor, shape) at one resolution."""
     from .soap_factor_shapes import FactorShapeSOAP, shape_of
 
-    j = model.prediction.joint(model.size)
+    factor = _factor(model)
     cache = model.size.__dict__.setdefault("_qt_cache", {})
     shape = shape_of(policy)
-    key = ("factor_soap", id(j.factor), type(j.factor).__name__, repr(vars(j.factor)),
-           shape, width)
+    key = ("factor_soap", id(factor), type(factor).__name__, repr(vars(factor)), shape, width)
     if key not in cache:
         # the outer rule: size panels ``width`` wide (order 10), z panels 0.5 wide of order 16
         # (fine, width < 0.5) or 10 (coarse); the level functions always 0.5 wide, order 16
         other = [v for k, v in cache.items() if isinstance(k, tuple) and k[:-1] == key[:-1]]
         levels = other[0].levels if other else None
         if shape in ("remaining", "bounce"):
-            cache[key] = FactorSOAP(model.size, j.factor, shape == "bounce", 0.5, 16,
+            cache[key] = FactorSOAP(model.size, factor, shape == "bounce", 0.5, 16,
                                     16 if width < 0.5 else 10, x_width=width, levels=levels)
         else:  # the static, non-preemptive and TRAIL shapes
-            cache[key] = FactorShapeSOAP(model.size, j.factor, shape, 0.5, 16,
+            cache[key] = FactorShapeSOAP(model.size, factor, shape, 0.5, 16,
                                          16 if width < 0.5 else 10, x_width=width, levels=levels)
     return cache[key]
 
