@@ -145,3 +145,9 @@ if __name__ == "__main__":
     for y, a in ((0.3, 0.0), (0.3, 0.2), (2.0, 0.0), (2.0, 1.5), (1e-6, 0.0)):
         print("rank", y, a, mp.nstr(rank(y, a), 16))
     print("y0", 0.5, mp.nstr(y0(0.5), 16))
+
+
+# every public function and method at this module's precision, whatever the global setting
+from mp_precision import at_precision  # noqa: E402
+
+at_precision(globals(), 20)

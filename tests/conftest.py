@@ -121,3 +121,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if n:
         parts = sorted(stats_policy.by_file.items(), key=lambda kv: -kv[1])
         terminalreporter.write_line("  by file: " + ", ".join(f"{f} {c}" for f, c in parts))
+
+
+@pytest.fixture(autouse=True)
+def _restore_mpmath_precision():
+    """Every test starts and ends at the same ``mpmath.mp.dps``: a test that sets it (or imports a
+    module that does) no longer changes the precision of the tests after it on its worker."""
+    import mpmath
+
+    dps = mpmath.mp.dps
+    yield
+    mpmath.mp.dps = dps

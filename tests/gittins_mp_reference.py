@@ -186,3 +186,9 @@ def conditional(law, lam, x, ts):
         return x + lam * n2 / (2 * (1 - lam * n1))
     rb = lam * law.mean_min(1, x)
     return x / (1 - rb) + lam * law.mean_min(2, x) / (2 * (1 - rb) ** 2)
+
+
+# every public function and method at this module's precision, whatever the global setting
+from mp_precision import at_precision  # noqa: E402
+
+at_precision(globals(), 30)

@@ -117,3 +117,9 @@ def weibull_half_spjf(lam, dps=20):
         val = mp.quad(lambda s: mp.exp(s) * AF(mp.exp(s))[1] / (1 - lam * AF(mp.exp(s))[0]) ** 2,
                       [-45, -30, -10, -3, 0, 3, 6, 9])
         return 1 + lam * 3 * val
+
+
+# every public function and method at this module's precision, whatever the global setting
+from mp_precision import at_precision  # noqa: E402
+
+at_precision(globals(), 20)

@@ -524,3 +524,9 @@ def _exp_informative(mean, T, q_small, q_large, lam):
     mean_T = p0 * mp.quad(lambda x: cond0(x) * L0.pdf(x), [0, T, mp.inf]) \
         + p1 * mp.quad(lambda x: cond1(x) * L1.pdf(x), [0, T, mp.inf])
     return mean_T, cond0, cond1
+
+
+# every public function and method at this module's precision, whatever the global setting
+from mp_precision import at_precision  # noqa: E402
+
+at_precision(globals(), 30)

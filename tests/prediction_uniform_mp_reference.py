@@ -55,3 +55,9 @@ def pspjf(lam):
 if __name__ == "__main__":
     for load in ("0.8", "0.99"):
         print(load, mp.nstr(spjf(load), 20), mp.nstr(pspjf(load), 20))
+
+
+# every public function and method at this module's precision, whatever the global setting
+from mp_precision import at_precision  # noqa: E402
+
+at_precision(globals(), 30)
