@@ -7,6 +7,9 @@
   estimate from quadratic convergence): the roots within a few ulps, and the cdf within the
   change that a 2-ulp perturbation of the reference roots makes (the inversion's round-off floor
   on these laws: ``e^{A/2}`` times the transform's rounding);
+* ``TAYLOR_NODES``: the sums over the graded nodes next to the cut from load-free cumulative
+  moments (the nodes with |eta| v <= 1/2): the sums within 1e-15 of the sum of the
+  terms' moduli, the roots within a few ulps, the cdf as for ``QUICK_STOP`` (both on);
 * ``CHEAP_PARTS`` (``qtheory.engine.distribution``): the percentile solver's first steps invert
   the split terms on the cheap Euler rule too: the quantile is Brent's root of the reference
   path's sf to 1e-9 (the standard of ``tests/test_distribution_percentile_speed.py``) and the
@@ -32,12 +35,12 @@ SIZES = {"exp": qt.Exponential(1.0), "weibull0.5": qt.Weibull(shape=0.5, mean=1.
 
 @contextlib.contextmanager
 def _flags(on: bool):
-    old = (ck.REUSE_SUMS, ck.QUICK_STOP, dist.CHEAP_PARTS)
-    ck.REUSE_SUMS = ck.QUICK_STOP = dist.CHEAP_PARTS = on
+    old = (ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS)
+    ck.REUSE_SUMS = ck.QUICK_STOP = ck.TAYLOR_NODES = dist.CHEAP_PARTS = on
     try:
         yield
     finally:
-        ck.REUSE_SUMS, ck.QUICK_STOP, dist.CHEAP_PARTS = old
+        ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS = old
 
 
 def _split(size: str, policy: str, x: float):
@@ -135,3 +138,26 @@ def test_cheap_parts_quantile(size, policy, x, level):
     ref = brentq(lambda u: d.sf(u) - (1 - level), (1 - 1e-7) * v, (1 + 1e-7) * v, xtol=1e-13 * v, rtol=1e-14)
     assert abs(v / ref - 1) < 1e-9, (v, ref)
     assert np.array_equal(rd.response_time_distribution(q, policy, x=x).sf(np.array([v, 1.01 * v])), sf_ref)
+
+
+def test_taylor_node_sums_and_roots():
+    """SJF's class x = 1 on Exp(1) (its three node lists: below the cut, the extension, the old
+    job's tail), at the Euler nodes of u = 0.3 .. 8: the sums through the cumulative moments
+    against every node summed directly, within 1e-15 of the sum of the terms' moduli (a
+    numpy sum), and the roots eta_0 within 4 ulps of the direct kernel's."""
+    _, sp = _split("exp", "sjf", 1.0)
+    s = np.concatenate([li.euler_nodes()[0][None, :] / u for u in np.geomspace(0.3, 8.0, 7)[:, None]],
+                       axis=1).reshape(-1).astype(complex)
+    with _flags(False):
+        eta_ref = ck._eta0(sp.lam, sp.p_lt, *sp._nodes[5:], s)
+    with _flags(True):
+        eta = ck._eta0_nodes(sp.lam, sp.x, sp._nodes, s)
+    assert np.max(np.abs(eta / eta_ref - 1)) <= 4 * np.finfo(float).eps
+    for X, W in ((sp._Xb, sp._Wb), (sp._Xa, sp._Wa), (sp._Xt, sp._Wt)):
+        shift = 0.0 if X is sp._Xb else sp.x
+        with _flags(True):
+            got = ck._sums_fast(eta_ref, X, W, shift, 4)
+        ref = ck._sums(eta_ref, X, W, shift, 4)
+        mod = np.abs(W[None, :, None] * np.exp(-eta_ref.real[:, None, None] * (X - shift)[None, :, None])
+                     * X[None, :, None] ** np.arange(4)[None, None, :]).sum(axis=1)
+        assert np.all(np.abs(got - ref) <= 1e-15 * mod), np.max(np.abs(got - ref) / mod)

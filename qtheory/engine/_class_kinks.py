@@ -295,6 +295,138 @@ def _sums(eta, X, W, shift: float, J: int) -> np.ndarray:
     return out
 
 
+#: the sums over a node list take the nodes with :math:`|\eta|(X - \mathrm{shift}) \le`
+#: :data:`TAYLOR_REACH` (most of the graded nodes next to the cut) from load-free cumulative
+#: moments, :math:`\sum_{k<k^*} W_k(-X_k)^j e^{-\eta v_k} = \sum_{i<I}(-\eta)^i C_{k^*ij}`,
+#: :math:`C_{kij} = \sum_{k'<k} W_{k'}v_{k'}^i(-X_{k'})^j/i!` (:func:`_node_table`; truncation
+#: below :math:`R^I/I!`, 4e-25 of the nodes' weight), the others directly; False: every node
+#: directly (the reference path)
+TAYLOR_NODES = True
+TAYLOR_REACH = 0.5
+TAYLOR_TERMS = 20
+#: the columns j of the tables (the most any caller asks: KINK_ORDERS)
+TAYLOR_COLS = 4
+_TABLES: dict = {}
+
+
+def _node_table(X: np.ndarray, W: np.ndarray, shift: float) -> np.ndarray:
+    r"""The cumulative moments :math:`C_{kij}` of the nodes ``X`` (ascending), weights ``W``,
+    offsets :math:`v = X - \mathrm{shift}` (shape ``(len(X) + 1, TAYLOR_TERMS, TAYLOR_COLS)``),
+    cached on the lists' contents (a few per class law)."""
+    key = (X.tobytes(), W.tobytes(), float(shift))
+    tab = _TABLES.get(key)
+    if tab is None:
+        v = X - shift
+        i = np.arange(TAYLOR_TERMS)
+        fact = np.array([math.factorial(int(k)) for k in i], float)
+        P = np.where(v[:, None] > 0, v[:, None], 0.0) ** i[None, :] / fact[None, :]
+        P[:, 0] = 1.0
+        Q = (-X[:, None]) ** np.arange(TAYLOR_COLS)[None, :]
+        terms = W[:, None, None] * P[:, :, None] * Q[:, None, :]
+        tab = np.zeros((X.size + 1, TAYLOR_TERMS, TAYLOR_COLS))
+        np.cumsum(terms, axis=0, out=tab[1:])
+        if len(_TABLES) >= 32:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = tab
+    return tab
+
+
+@numba.njit(cache=True, nogil=True)
+def _sums_row(et, X, W, shift, C, R, J, out):  # pragma: no cover - compiled
+    # out[j] = sum_k W_k (-X_k)^j e^{-et (X_k - shift)}, j < J: the nodes with
+    # |et| (X_k - shift) <= R from the table C (Horner in -et), the others directly (X ascending;
+    # terms with Re(et) (X - shift) > 46 left out)
+    n = X.size
+    a = abs(et)
+    lim = R / a if a > 0.0 else np.inf
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if X[mid] - shift <= lim:
+            lo = mid + 1
+        else:
+            hi = mid
+    ks = lo
+    I = C.shape[1]
+    for j in range(J):
+        acc = 0.0 + 0.0j
+        if ks > 0:
+            for m in range(I - 1, -1, -1):
+                acc = acc * (-et) + C[ks, m, j]
+        out[j] = acc
+    er = et.real
+    for k in range(ks, n):
+        if er * (X[k] - shift) > 46.0:
+            break
+        e = W[k] * np.exp(-et * (X[k] - shift))
+        for j in range(J):
+            out[j] += e
+            e = -e * X[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _sums_taylor_kernel(eta, X, W, shift, C, R, out):  # pragma: no cover - compiled
+    J = out.shape[1]
+    row = np.empty(J, np.complex128)
+    for i in range(eta.size):
+        _sums_row(eta[i], X, W, shift, C, R, J, row)
+        for j in range(J):
+            out[i, j] = row[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, quick):  # pragma: no cover
+    # _eta0_kernel on the nodes below the cut (Xb, shift 0) and the extension (Xa, shift x)
+    # apart, each through _sums_row: L = S_b + e^{-eta x} S_a
+    rb = np.empty(2, np.complex128)
+    ra = np.empty(2, np.complex128)
+    for i in range(s.size):
+        si = s[i]
+        eta = start[i]
+        prev = np.inf
+        for _ in range(60):
+            _sums_row(eta, Xb, Wb, 0.0, Cb, R, 2, rb)
+            _sums_row(eta, Xa, Wa, x, Ca, R, 2, ra)
+            ex = np.exp(-eta * x)
+            L = rb[0] + ex * ra[0]
+            L1 = rb[1] + ex * ra[1]
+            step = (eta - si - lam * (p_lt - L)) / (1.0 + lam * L1)
+            eta = eta - step
+            d = abs(step)
+            a = abs(eta)
+            if d <= 1e-15 * a:
+                break
+            if quick and d <= 1e-6 * a and d <= 0.01 * prev and d * d * d <= 1e-18 * a * prev * prev:
+                break
+            prev = d
+        out[i] = eta
+
+
+def _sums_fast(eta, X, W, shift: float, J: int) -> np.ndarray:
+    """:func:`_sums` through the node table where :data:`TAYLOR_NODES` (and ``J`` within it)."""
+    if not TAYLOR_NODES or J > TAYLOR_COLS:
+        return _sums(eta, X, W, shift, J)
+    out = np.empty((np.size(eta), J), complex)
+    _sums_taylor_kernel(np.ascontiguousarray(eta, complex), X, W, float(shift),
+                        _node_table(X, W, shift), TAYLOR_REACH, out)
+    return out
+
+
+def _eta0_nodes(lam: float, t: float, nodes, s: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    r""":func:`_eta0` on the cut ``t``'s ``nodes`` (:func:`_cut_nodes`): the nodes below the cut
+    and the extension apart, through their tables where :data:`TAYLOR_NODES`."""
+    Xb, Wb, Xa, Wa, p_lt = nodes[:5]
+    if not TAYLOR_NODES:
+        return _eta0(lam, p_lt, *_joined(nodes), s, start)
+    s = np.ascontiguousarray(s, complex)
+    out = np.empty(s.size, complex)
+    st = s if start is None else np.ascontiguousarray(start, complex)
+    _eta0_taylor_kernel(s, st, float(lam), float(p_lt), Xb, Wb, _node_table(Xb, Wb, 0.0), Xa, Wa,
+                        _node_table(Xa, Wa, t), float(t), TAYLOR_REACH, out, QUICK_STOP)
+    return out
+
+
 def _joined(nodes):
     """The nodes of {X < t} and of the extension as one ascending list."""
     if len(nodes) > 5:
@@ -315,10 +447,10 @@ def _low_orders(lam: float, t: float, nodes, s: np.ndarray, eta0: np.ndarray | N
     extension (shift ``t``) at ``eta0``, at least 3 columns each, where already computed."""
     Xb, Wb, Xa, Wa, p_lt = nodes[:5]
     if eta0 is None or start is not None:
-        eta0 = _eta0(lam, p_lt, *_joined(nodes), s, start)
+        eta0 = _eta0_nodes(lam, t, nodes, s, start)
     if sums is None:
-        Sb = _sums(eta0, Xb, Wb, 0.0, 3)
-        Sa = _sums(eta0, Xa, Wa, t, 3)
+        Sb = _sums_fast(eta0, Xb, Wb, 0.0, 3)
+        Sa = _sums_fast(eta0, Xa, Wa, t, 3)
     else:  # the same sums (the kernel's first columns do not depend on how many it computes)
         Sb, Sa = sums
     ex = np.exp(-eta0 * t)
@@ -431,11 +563,11 @@ class ClassKinks:
         r""":math:`H_0(s), \dots, H_{K-1}(s)` (shape ``(len(s), K)``); ``resid``: SRPT's
         :math:`e^{-\int_0^x(\eta_{<t} - s)dt}` at ``s``."""
         lam, x, K = self.lam, self.x, self.K
-        eta0 = _eta0(lam, self.p_lt, *self._nodes[5:], s)
+        eta0 = _eta0_nodes(lam, x, self._nodes, s)
         ex = np.exp(-eta0 * x)
         fact = np.array([math.factorial(j) for j in range(K)], float)
-        Uj = _sums(eta0, self._Xa, self._Wa, x, K)  # e^{-eta0 (X - x)} w: the extension
-        Sb = _sums(eta0, self._Xb, self._Wb, 0.0, K)
+        Uj = _sums_fast(eta0, self._Xa, self._Wa, x, K)  # e^{-eta0 (X - x)} w: the extension
+        Sb = _sums_fast(eta0, self._Xb, self._Wb, 0.0, K)
         Lj = Sb + ex[:, None] * Uj
         E0 = np.exp(-(eta0 - s) * x)
         den = 1.0 + lam * Lj[:, 1]
@@ -466,7 +598,7 @@ class ClassKinks:
             num = (1.0 - self._rho0 - rho1) * eta - lam * self._sf * zed
             num[:, 0] += lam * self._sf
         else:  # SJF: the old piece X 1{X > x}, e^{-eta X} = z e^{-(eta0 - s) x} sum_j T_j delta^j / j!
-            Tj = _sums(eta0, self._Xt, self._Wt, x, K)
+            Tj = _sums_fast(eta0, self._Xt, self._Wt, x, K)
             tail = np.zeros_like(delta)
             tail[:, 0] = Tj[:, 0]
             pw = delta
