@@ -98,6 +98,13 @@ EDGE_SPAN = 20.0
 #: SRPT's residence on such a law: its root's coefficients interpolated in the cut t on this
 #: many Chebyshev points of [c, x] (:class:`_EdgeResidence`)
 RES_NODES = 12
+#: the roots eta_0 (:func:`_eta0`): Newton's method stops once the error left after its last
+#: step, estimated from the quadratic convergence of the last two, is below 1e-18 relative
+#: (one transform pass fewer a root; False: after a step below 1e-15, the reference path)
+QUICK_STOP = True
+#: SRPT's residence terms at the cut x take the sums that the series at x already has (the
+#: same numbers; False: computed again, the reference path)
+REUSE_SUMS = True
 #: SRPT: the slope in t of the residence's terms at x from the cut x + h, h = FD_STEP x (a
 #: forward difference: the slope's error O(h) only scales the kink left at x, itself O(1e-8))
 FD_STEP = 0.01
@@ -219,12 +226,16 @@ def _tail_nodes(size, t: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta0_kernel(s, start, lam, p_lt, X, W, out):  # pragma: no cover - compiled
+def _eta0_kernel(s, start, lam, p_lt, X, W, out, quick):  # pragma: no cover - compiled
     # Newton's method for eta = s + lam (p_lt - sum W e^{-eta X}), every s; X ascending, terms
-    # with Re(eta) X > 46 left out (below e^{-46} of their weight)
+    # with Re(eta) X > 46 left out (below e^{-46} of their weight). Stops after a step below
+    # 1e-15 |eta|, or (quick) after a step d_n whose quadratic-convergence estimate of the error
+    # left, d_n^3 / d_{n-1}^2 (C d_n^2 with C = d_n / d_{n-1}^2), is below 1e-18 |eta| (and
+    # d_n <= 1e-6 |eta|, d_n <= d_{n-1} / 100: the iteration is in its quadratic phase)
     for i in range(s.size):
         si = s[i]
         eta = start[i]
+        prev = np.inf
         for _ in range(60):
             L = 0.0 + 0.0j
             L1 = 0.0 + 0.0j
@@ -237,8 +248,13 @@ def _eta0_kernel(s, start, lam, p_lt, X, W, out):  # pragma: no cover - compiled
                 L1 -= e * X[k]
             step = (eta - si - lam * (p_lt - L)) / (1.0 + lam * L1)
             eta = eta - step
-            if abs(step) <= 1e-15 * abs(eta):
+            d = abs(step)
+            a = abs(eta)
+            if d <= 1e-15 * a:
                 break
+            if quick and d <= 1e-6 * a and d <= 0.01 * prev and d * d * d <= 1e-18 * a * prev * prev:
+                break
+            prev = d
         out[i] = eta
 
 
@@ -267,7 +283,7 @@ def _eta0(lam: float, p_lt: float, X, W, s: np.ndarray, start: np.ndarray | None
     s = np.ascontiguousarray(s, complex)
     out = np.empty(s.size, complex)
     st = s if start is None else np.ascontiguousarray(start, complex)
-    _eta0_kernel(s, st, float(lam), float(p_lt), X, W, out)
+    _eta0_kernel(s, st, float(lam), float(p_lt), X, W, out, QUICK_STOP)
     return out
 
 
@@ -276,6 +292,138 @@ def _sums(eta, X, W, shift: float, J: int) -> np.ndarray:
     ``(len(eta), J)``)."""
     out = np.empty((eta.size, J), complex)
     _sums_kernel(np.ascontiguousarray(eta, complex), X, W, float(shift), out)
+    return out
+
+
+#: the sums over a node list take the nodes with :math:`|\eta|(X - \mathrm{shift}) \le`
+#: :data:`TAYLOR_REACH` (most of the graded nodes next to the cut) from load-free cumulative
+#: moments, :math:`\sum_{k<k^*} W_k(-X_k)^j e^{-\eta v_k} = \sum_{i<I}(-\eta)^i C_{k^*ij}`,
+#: :math:`C_{kij} = \sum_{k'<k} W_{k'}v_{k'}^i(-X_{k'})^j/i!` (:func:`_node_table`; truncation
+#: below :math:`R^I/I!`, 4e-25 of the nodes' weight), the others directly; False: every node
+#: directly (the reference path)
+TAYLOR_NODES = True
+TAYLOR_REACH = 0.5
+TAYLOR_TERMS = 20
+#: the columns j of the tables (the most any caller asks: KINK_ORDERS)
+TAYLOR_COLS = 4
+_TABLES: dict = {}
+
+
+def _node_table(X: np.ndarray, W: np.ndarray, shift: float) -> np.ndarray:
+    r"""The cumulative moments :math:`C_{kij}` of the nodes ``X`` (ascending), weights ``W``,
+    offsets :math:`v = X - \mathrm{shift}` (shape ``(len(X) + 1, TAYLOR_TERMS, TAYLOR_COLS)``),
+    cached on the lists' contents (a few per class law)."""
+    key = (X.tobytes(), W.tobytes(), float(shift))
+    tab = _TABLES.get(key)
+    if tab is None:
+        v = X - shift
+        i = np.arange(TAYLOR_TERMS)
+        fact = np.array([math.factorial(int(k)) for k in i], float)
+        P = np.where(v[:, None] > 0, v[:, None], 0.0) ** i[None, :] / fact[None, :]
+        P[:, 0] = 1.0
+        Q = (-X[:, None]) ** np.arange(TAYLOR_COLS)[None, :]
+        terms = W[:, None, None] * P[:, :, None] * Q[:, None, :]
+        tab = np.zeros((X.size + 1, TAYLOR_TERMS, TAYLOR_COLS))
+        np.cumsum(terms, axis=0, out=tab[1:])
+        if len(_TABLES) >= 32:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = tab
+    return tab
+
+
+@numba.njit(cache=True, nogil=True)
+def _sums_row(et, X, W, shift, C, R, J, out):  # pragma: no cover - compiled
+    # out[j] = sum_k W_k (-X_k)^j e^{-et (X_k - shift)}, j < J: the nodes with
+    # |et| (X_k - shift) <= R from the table C (Horner in -et), the others directly (X ascending;
+    # terms with Re(et) (X - shift) > 46 left out)
+    n = X.size
+    a = abs(et)
+    lim = R / a if a > 0.0 else np.inf
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if X[mid] - shift <= lim:
+            lo = mid + 1
+        else:
+            hi = mid
+    ks = lo
+    I = C.shape[1]
+    for j in range(J):
+        acc = 0.0 + 0.0j
+        if ks > 0:
+            for m in range(I - 1, -1, -1):
+                acc = acc * (-et) + C[ks, m, j]
+        out[j] = acc
+    er = et.real
+    for k in range(ks, n):
+        if er * (X[k] - shift) > 46.0:
+            break
+        e = W[k] * np.exp(-et * (X[k] - shift))
+        for j in range(J):
+            out[j] += e
+            e = -e * X[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _sums_taylor_kernel(eta, X, W, shift, C, R, out):  # pragma: no cover - compiled
+    J = out.shape[1]
+    row = np.empty(J, np.complex128)
+    for i in range(eta.size):
+        _sums_row(eta[i], X, W, shift, C, R, J, row)
+        for j in range(J):
+            out[i, j] = row[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, quick):  # pragma: no cover
+    # _eta0_kernel on the nodes below the cut (Xb, shift 0) and the extension (Xa, shift x)
+    # apart, each through _sums_row: L = S_b + e^{-eta x} S_a
+    rb = np.empty(2, np.complex128)
+    ra = np.empty(2, np.complex128)
+    for i in range(s.size):
+        si = s[i]
+        eta = start[i]
+        prev = np.inf
+        for _ in range(60):
+            _sums_row(eta, Xb, Wb, 0.0, Cb, R, 2, rb)
+            _sums_row(eta, Xa, Wa, x, Ca, R, 2, ra)
+            ex = np.exp(-eta * x)
+            L = rb[0] + ex * ra[0]
+            L1 = rb[1] + ex * ra[1]
+            step = (eta - si - lam * (p_lt - L)) / (1.0 + lam * L1)
+            eta = eta - step
+            d = abs(step)
+            a = abs(eta)
+            if d <= 1e-15 * a:
+                break
+            if quick and d <= 1e-6 * a and d <= 0.01 * prev and d * d * d <= 1e-18 * a * prev * prev:
+                break
+            prev = d
+        out[i] = eta
+
+
+def _sums_fast(eta, X, W, shift: float, J: int) -> np.ndarray:
+    """:func:`_sums` through the node table where :data:`TAYLOR_NODES` (and ``J`` within it)."""
+    if not TAYLOR_NODES or J > TAYLOR_COLS:
+        return _sums(eta, X, W, shift, J)
+    out = np.empty((np.size(eta), J), complex)
+    _sums_taylor_kernel(np.ascontiguousarray(eta, complex), X, W, float(shift),
+                        _node_table(X, W, shift), TAYLOR_REACH, out)
+    return out
+
+
+def _eta0_nodes(lam: float, t: float, nodes, s: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    r""":func:`_eta0` on the cut ``t``'s ``nodes`` (:func:`_cut_nodes`): the nodes below the cut
+    and the extension apart, through their tables where :data:`TAYLOR_NODES`."""
+    Xb, Wb, Xa, Wa, p_lt = nodes[:5]
+    if not TAYLOR_NODES:
+        return _eta0(lam, p_lt, *_joined(nodes), s, start)
+    s = np.ascontiguousarray(s, complex)
+    out = np.empty(s.size, complex)
+    st = s if start is None else np.ascontiguousarray(start, complex)
+    _eta0_taylor_kernel(s, st, float(lam), float(p_lt), Xb, Wb, _node_table(Xb, Wb, 0.0), Xa, Wa,
+                        _node_table(Xa, Wa, t), float(t), TAYLOR_REACH, out, QUICK_STOP)
     return out
 
 
@@ -290,17 +438,21 @@ def _joined(nodes):
 
 
 def _low_orders(lam: float, t: float, nodes, s: np.ndarray, eta0: np.ndarray | None = None,
-                start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                start: np.ndarray | None = None, sums=None) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`\delta_1(t; s)` and :math:`\delta_2(t; s)`, the coefficients of :math:`z` and
     :math:`z^2` (:math:`z = e^{-st}`) in the root of Kendall's equation with the cut :math:`t`:
     :math:`\delta_1 = \lambda e^{-(\eta_0 - s)t}U_0/(1 + \lambda L_1)`,
     :math:`\delta_2 = (\lambda e^{-(\eta_0 - s)t}U_1\delta_1 - \lambda L_2\delta_1^2/2)/(1 + \lambda L_1)`
-    (module docstring)."""
+    (module docstring). ``sums``: the sums :func:`_sums` of the nodes below ``t`` and of the
+    extension (shift ``t``) at ``eta0``, at least 3 columns each, where already computed."""
     Xb, Wb, Xa, Wa, p_lt = nodes[:5]
     if eta0 is None or start is not None:
-        eta0 = _eta0(lam, p_lt, *_joined(nodes), s, start)
-    Sb = _sums(eta0, Xb, Wb, 0.0, 3)
-    Sa = _sums(eta0, Xa, Wa, t, 3)
+        eta0 = _eta0_nodes(lam, t, nodes, s, start)
+    if sums is None:
+        Sb = _sums_fast(eta0, Xb, Wb, 0.0, 3)
+        Sa = _sums_fast(eta0, Xa, Wa, t, 3)
+    else:  # the same sums (the kernel's first columns do not depend on how many it computes)
+        Sb, Sa = sums
     ex = np.exp(-eta0 * t)
     U0, U1, U2 = Sa[:, 0], Sa[:, 1], Sa[:, 2]
     L1 = Sb[:, 1] + ex * U1
@@ -411,11 +563,12 @@ class ClassKinks:
         r""":math:`H_0(s), \dots, H_{K-1}(s)` (shape ``(len(s), K)``); ``resid``: SRPT's
         :math:`e^{-\int_0^x(\eta_{<t} - s)dt}` at ``s``."""
         lam, x, K = self.lam, self.x, self.K
-        eta0 = _eta0(lam, self.p_lt, *self._nodes[5:], s)
+        eta0 = _eta0_nodes(lam, x, self._nodes, s)
         ex = np.exp(-eta0 * x)
         fact = np.array([math.factorial(j) for j in range(K)], float)
-        Uj = _sums(eta0, self._Xa, self._Wa, x, K)  # e^{-eta0 (X - x)} w: the extension
-        Lj = _sums(eta0, self._Xb, self._Wb, 0.0, K) + ex[:, None] * Uj
+        Uj = _sums_fast(eta0, self._Xa, self._Wa, x, K)  # e^{-eta0 (X - x)} w: the extension
+        Sb = _sums_fast(eta0, self._Xb, self._Wb, 0.0, K)
+        Lj = Sb + ex[:, None] * Uj
         E0 = np.exp(-(eta0 - s) * x)
         den = 1.0 + lam * Lj[:, 1]
         delta = np.zeros((s.size, K), complex)
@@ -445,7 +598,7 @@ class ClassKinks:
             num = (1.0 - self._rho0 - rho1) * eta - lam * self._sf * zed
             num[:, 0] += lam * self._sf
         else:  # SJF: the old piece X 1{X > x}, e^{-eta X} = z e^{-(eta0 - s) x} sum_j T_j delta^j / j!
-            Tj = _sums(eta0, self._Xt, self._Wt, x, K)
+            Tj = _sums_fast(eta0, self._Xt, self._Wt, x, K)
             tail = np.zeros_like(delta)
             tail[:, 0] = Tj[:, 0]
             pw = delta
@@ -463,7 +616,7 @@ class ClassKinks:
             return _mul(num, ed) * np.exp(-x * (eta0 - s))[:, None]
         # the residence exponent's terms at x: Q = Q_rest - e^{-sx} B_1 - e^{-2sx} B_2, so
         # e^{-Q} = e^{-Q_rest} e^{z B_1 + z^2 B_2}
-        B1, B2 = self._residence_b(s, eta0)
+        B1, B2 = self._residence_b(s, eta0, (Sb, Uj) if REUSE_SUMS else None)
         zb = np.zeros_like(ed)
         zb[:, 1] = B1
         if K > 2:
@@ -472,7 +625,7 @@ class ClassKinks:
         res = _exp_series(zb) * (resid * np.exp(-ez * (B1 + ez * B2)))[:, None]
         return _mul(num, res)
 
-    def _residence_b(self, s: np.ndarray, eta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _residence_b(self, s: np.ndarray, eta0: np.ndarray, sums=None) -> tuple[np.ndarray, np.ndarray]:
         r"""SRPT: :math:`B_k(s) = \int_0^\infty e^{-ksv}\tilde\delta_k(x + v; s)\,dv`
         (:math:`k = 1, 2`), where :math:`\int_0^x \delta_k(t; s)e^{-kst}dt = A_k(s) -
         e^{-ksx}B_k(s)` is the residence exponent's term of order :math:`k` (:math:`\delta_k(t; s)`
@@ -483,7 +636,7 @@ class ClassKinks:
         but its polynomial grows on the extension: cubic, :math:`1.6\cdot10^{-7}` off at
         :math:`T - x = 8x`, against :math:`10^{-8}` with the tangent)."""
         lam, h, x = self.lam, self._h, self.x
-        D0 = _low_orders(lam, x, self._nodes, s, eta0)
+        D0 = _low_orders(lam, x, self._nodes, s, eta0, sums=sums)
         Dp = _low_orders(lam, x + h, self._cut, s, start=eta0)
         v = np.ascontiguousarray(self._v)
         out = []
@@ -516,7 +669,7 @@ class ClassKinks:
         out = full - self.atom0 - np.sum(np.exp(-flat[:, None] * self._offsets[None, :]) * H[:, 1:], axis=1)
         return out.reshape(s.shape)
 
-    def _parts(self, t: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _parts(self, t: np.ndarray, euler=None) -> tuple[np.ndarray, ...]:
         r""":math:`\sum_k G_k(t - kx)`, its density :math:`g`, the density's first two
         derivatives :math:`g', g''` and the estimated inversion errors of :math:`g, g', g''` at
         the times ``t``, all from one evaluation of the :math:`H_k` on the Euler nodes
@@ -525,12 +678,15 @@ class ClassKinks:
         up to the terms :math:`g_k(0+)` and :math:`sg_k(0+) + g_k'(0+)`, which the Euler sum
         sends to about :math:`10^{-10}g_k(0+)/u`; the errors are the differences of the Euler
         sums with :math:`n` and :math:`n - 1` terms,
-        :func:`~qtheory.engine.laplace_inversion.euler_nodes_err`). Cached for the last ``t``."""
+        :func:`~qtheory.engine.laplace_inversion.euler_nodes_err`), on the Euler rule ``euler``
+        (default: :data:`~qtheory.engine.laplace_inversion.EULER_A` ...). Cached for the last
+        ``t`` and rule."""
         t = np.asarray(t, float).reshape(-1)
-        key = t.tobytes()
+        rule = (li.EULER_A, li.EULER_N, li.EULER_M) if euler is None else tuple(euler)
+        key = (t.tobytes(), rule)
         if key in self._cache:
             return self._cache[key]
-        alpha, omega, dw = li.euler_nodes_err()
+        alpha, omega, dw = li.euler_nodes_err(*rule)
         out = tuple(np.zeros(t.size) for _ in range(7))
         cdf, pdf, d1, d2, e0, e1, e2 = out
         tau = t[:, None] - self._offsets[None, :]
@@ -550,19 +706,20 @@ class ClassKinks:
         self._cache = {key: out}
         return out
 
-    def part_derivs(self, t) -> tuple[np.ndarray, ...]:
+    def part_derivs(self, t, euler=None) -> tuple[np.ndarray, ...]:
         """The first two derivatives of :meth:`part_pdf` and the estimated inversion errors of
-        the density and of both derivatives (:meth:`_parts`)."""
-        _, _, d1, d2, e0, e1, e2 = self._parts(t)
+        the density and of both derivatives (:meth:`_parts`; ``euler``: its Euler rule)."""
+        _, _, d1, d2, e0, e1, e2 = self._parts(t, euler)
         return d1, d2, e0, e1, e2
 
-    def part_cdf(self, t) -> np.ndarray:
-        r""":math:`\sum_{1 \le k < K} G_k(t - kx)`."""
-        return self._parts(t)[0]
+    def part_cdf(self, t, euler=None) -> np.ndarray:
+        r""":math:`\sum_{1 \le k < K} G_k(t - kx)` (``euler``: the Euler rule, default the
+        full one)."""
+        return self._parts(t, euler)[0]
 
-    def part_pdf(self, t) -> np.ndarray:
+    def part_pdf(self, t, euler=None) -> np.ndarray:
         """The density of :meth:`part_cdf`."""
-        return self._parts(t)[1]
+        return self._parts(t, euler)[1]
 
 
 # ---- a least size c > 0 with a density jump there (Pareto, uniform) ------------------------

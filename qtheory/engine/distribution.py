@@ -67,6 +67,10 @@ def _atom_arrays(atoms, shift: float) -> tuple[np.ndarray, np.ndarray]:
 CHEAP_START = True
 CHEAP_STOP = 0.06
 CHEAP_MAX = 4
+#: ... and a split with its own inverted terms (``part_derivs``: the class kinks of
+#: :mod:`qtheory.engine._class_kinks`) takes the cheap rule for those terms in these steps too
+#: (False: the default rule for them in every step, the reference path)
+CHEAP_PARTS = True
 #: ... and while the cheap rule's density is within this of its n - 1 term sum (relative)
 CHEAP_KINK = 5e-4
 DEFAULT_EULER = (li.EULER_A, li.EULER_N, li.EULER_M)
@@ -414,11 +418,16 @@ class ResponseTimeDistribution:
         return self._split_eval(sp, t, euler, deriv)
 
     def _split_eval(self, sp, t: np.ndarray, euler=None, deriv: bool = False) -> tuple[np.ndarray, ...]:
-        sf = sp.part_total - sp.part_cdf(t)
-        pdf = sp.part_pdf(t)
         exact = deriv and hasattr(sp, "part_derivs")
+        # the solver's first steps on the cheap rule: a split whose terms are inverted (its
+        # part_derivs) takes that rule for them too (CHEAP_PARTS; their points only start the
+        # full rule's steps)
+        kw = {"euler": li.EULER_CHEAP} if exact and CHEAP_PARTS and euler is not None \
+            and tuple(euler) == tuple(li.EULER_CHEAP) else {}
+        sf = sp.part_total - sp.part_cdf(t, **kw)
+        pdf = np.array(sp.part_pdf(t, **kw), float)  # a copy: a split may cache its arrays
         if exact:  # the split's own derivatives, inverted on the same transform values
-            dpdf, d2pdf, pdf_err, dpdf_err, d2pdf_err = (a.copy() for a in sp.part_derivs(t))
+            dpdf, d2pdf, pdf_err, dpdf_err, d2pdf_err = (a.copy() for a in sp.part_derivs(t, **kw))
         elif deriv:
             # the atoms' density part is direct: its derivative by a central difference (a
             # relative step 1e-4: about 1e-8 of it on smooth laws); inf error where the step
