@@ -4,7 +4,7 @@ Weibull(shape 0.5, mean 1) sizes; exponential and log-normal(0.5) predictions; l
 and 0.95) from ``q.response_time_distribution(policy).ppf`` against ``qt.simulate``'s percentiles
 and their confidence intervals.
 
-    python tests/sim_percentile_matrix.py                  # the whole matrix (about 35 min of CPU)
+    python tests/sim_percentile_matrix.py                  # the whole matrix (about 30 min of CPU)
     python tests/sim_percentile_matrix.py --full           # 4x the jobs (half-widths / 2)
     python tests/sim_percentile_matrix.py --cases 'sprpt/weibull/*/0.95' 'cgittins/exp/exp/*'
     python tests/sim_percentile_matrix.py --markdown out.md --jobs 2000000
