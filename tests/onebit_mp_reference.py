@@ -527,6 +527,11 @@ def _exp_informative(mean, T, q_small, q_large, lam):
 
 
 # every public function and method at this module's precision, whatever the global setting
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+if str(Path(__file__).parent) not in sys.path:  # loaded by path (benchmarks/): its neighbour
+    sys.path.insert(0, str(Path(__file__).parent))
 from mp_precision import at_precision  # noqa: E402
 
 at_precision(globals(), 30)

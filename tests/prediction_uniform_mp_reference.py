@@ -58,6 +58,11 @@ if __name__ == "__main__":
 
 
 # every public function and method at this module's precision, whatever the global setting
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+if str(Path(__file__).parent) not in sys.path:  # loaded by path (benchmarks/): its neighbour
+    sys.path.insert(0, str(Path(__file__).parent))
 from mp_precision import at_precision  # noqa: E402
 
 at_precision(globals(), 30)

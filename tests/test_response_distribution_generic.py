@@ -281,10 +281,11 @@ def test_errors():
         rtd(_size_model(), "gittins", x=1.0, y=1.0)
     with pytest.raises(ValueError, match="has none"):
         rtd(_size_model(), "srpt-bounce")
-    # ConditionalGittins on a continuous law: the unconditional law is covered
-    # (test_distribution_conditional_gittins.py), a class is not; nor are bounded factors
-    with pytest.raises(NotImplementedError, match="class .x, y. .* is not covered"):
-        rtd(qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction()), "conditional-gittins", x=1.0, y=1.0)
+    # ConditionalGittins on a continuous law: the unconditional and class laws are covered
+    # (test_distribution_conditional_gittins.py); bounded factors are not, for a class either
+    with pytest.raises(NotImplementedError, match="exact on discrete laws"):
+        rtd(qt.MG1(0.8, qt.Exponential(1.0), qt.UniformPrediction(0.5)), "conditional-gittins",
+            x=1.0, y=1.0)
     with pytest.raises(NotImplementedError, match="exact on discrete laws"):
         rtd(qt.MG1(0.8, qt.Exponential(1.0), qt.UniformPrediction(0.5)), "conditional-gittins")
     d = q.response_time_distribution("srpt-bounce", x=1.0, y=0.6)
