@@ -316,16 +316,10 @@ class ConditionalTransform:
     def level_moments(self) -> dict:
         """At the grid's levels: N, N_2, S_2 (the old work's second moment), the mean and
         variance of the waiting time and its atom (busy-period cumulants)."""
-        lam = self.lam
-        o1, o2, o3 = (self._m(self.Xn, self.Wn, k) for k in (1, 2, 3))
-        p1, p2, p3 = (self._m(self.X1, self.W1, k) for k in (1, 2, 3))
-        r0 = 1.0 - lam * o1
-        a1, a2 = lam * p2 / (2 * r0), lam * p3 / (6 * r0)
-        b1, b2 = lam * o2 / (2 * r0), lam * o3 / (6 * r0)
-        ev = a1 + b1
-        varv = 2 * (a2 + b2 + b1 * (a1 + b1)) - ev * ev
-        return dict(N=o1, N2=o2, S2=o2 + p2, ew=ev / r0, varw=varv / r0 ** 2 + ev * lam * o2 / r0 ** 3,
-                    p0=1.0 - lam * (o1 + p1))
+        from .response_distribution_conditional_class import wait_moments
+
+        out = wait_moments(self.lam, self.Xn, self.Wn, self.X1, self.W1)
+        return {k: out[k] for k in ("N", "N2", "S2", "ew", "varw", "p0")}
 
     # -- the residences ----------------------------------------------------------------------------
     def _residences(self, f_f, f_1, f_2):
