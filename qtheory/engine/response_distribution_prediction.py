@@ -680,6 +680,16 @@ class PredictionTransform:
             varw = varv / rn ** 2 + ev * lam * n2 / rn ** 3
         return ew, varw, rn, n2
 
+    def _residence_integrands(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""On the threshold grid: :math:`1/(1 - \lambda A(v))` and
+        :math:`\lambda B(v)/(1 - \lambda A(v))^3` (:math:`A, B` the first two moments of the
+        new work below the level), the integrands of the residence's mean and variance."""
+        lam = self.lam
+        A = self._m(self.Xt, self.Wt, 1)
+        B = self._m(self.Xt, self.Wt, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1.0 / (1.0 - lam * A), lam * B / (1.0 - lam * A) ** 3
+
     def _residence_moments(self, rn, n2):
         """Mean and variance of the residence per class (rows: prediction nodes)."""
         X, lam = self.Xc, self.lam
@@ -688,11 +698,7 @@ class PredictionTransform:
         if self.kind == "static":
             with np.errstate(divide="ignore", invalid="ignore"):
                 return X / rn[:, None], X * (lam * n2 / rn ** 3)[:, None]
-        A = self._m(self.Xt, self.Wt, 1)
-        B = self._m(self.Xt, self.Wt, 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = 1.0 / (1.0 - lam * A)
-            f2 = lam * B / (1.0 - lam * A) ** 3
+        f1, f2 = self._residence_integrands()
         ys = self.ys[:, None]
         d = np.maximum(ys - X, 0.0)
         out = []

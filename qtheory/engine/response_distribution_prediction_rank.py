@@ -510,12 +510,7 @@ class PredictionRankTransform(PredictionTransform):
     def _residence_moments(self, rn, n2):
         r"""Mean :math:`\int_0^x da/(1 - \lambda N(s(y, a)))` and variance
         :math:`\int_0^x \lambda N_2/(1 - \lambda N)^3\,da` per class."""
-        lam = self.lam
-        A = self._m(self.Xt, self.Wt, 1)
-        B = self._m(self.Xt, self.Wt, 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = 1.0 / (1.0 - lam * A)
-            f2 = lam * B / (1.0 - lam * A) ** 3
+        f1, f2 = self._residence_integrands()
         ag = self.ages
         m1 = ag.cum(ag.at_nodes(f1, 1.0)).reshape(self.Xc.shape)
         m2 = ag.cum(ag.at_nodes(f2, 0.0)).reshape(self.Xc.shape)

@@ -371,12 +371,7 @@ class TrailTransform(PredictionTransform):
         r"""Mean :math:`\int_d^y dv/(1 - \lambda A_<(v)) + (x - cy)^+` and variance
         :math:`\int_d^y \lambda E[X^2; Y < v]/(1 - \lambda A_<(v))^3 dv` per class,
         :math:`d = y - \min(x, cy)`."""
-        lam = self.lam
-        A = self._m(self.Xt, self.Wt, 1)
-        B = self._m(self.Xt, self.Wt, 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = 1.0 / (1.0 - lam * A)
-            f2 = lam * B / (1.0 - lam * A) ** 3
+        f1, f2 = self._residence_integrands()
         d = np.maximum(self._d, 0.0)
         out = []
         for f in (f1, f2):
