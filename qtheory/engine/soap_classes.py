@@ -77,7 +77,8 @@ A threshold far in a tail (``OneBit(50)`` on Exp(1): the class of large jobs has
 2e-22, and below age 14 both class ranks are 1 to rounding, a tie floating point does not
 order) makes the bit uninformative to rounding: where the relabelling estimate of
 :func:`_relabel_error` (how much moving the bit to one independent of the size can change
-:math:`E[T]`) is below 1e-15 of the value, :func:`evaluate` answers Gittins on the size law
+:math:`E[T]`) is below 1e-9 of the value (1e-6 where a class has a probability below 1e-9),
+:func:`evaluate` answers Gittins on the size law
 without building the classes, that estimate added to the error (``tests/test_onebit_extremes.py``:
 ``OneBit(50)`` and ``OneBit(50, 0, 0.5)`` on Exp(1) at load 0.8 equal the independent two-class
 formula to 1e-15, 0.1 s; the classes declined the first, and gave 5.489 +- 0.016 for the
@@ -492,13 +493,16 @@ def _class_ranks(model, policy, upto: float = 0.0) -> ClassRanks:
     return cr
 
 
-#: the bit is uninformative to rounding where the relabelling estimate of
-#: :func:`_relabel_error` is below this (relative): ConditionalGittins is Gittins on the size law
-#: without trying the classes
-UNINFORMATIVE = 1e-15
-#: where the classes' route declines, the Gittins value is returned if the relabelling estimate
-#: is below this (relative; the discretised route is 0.1-2% off)
+#: ConditionalGittins is answered as Gittins on the size law, without trying the classes, where
+#: the relabelling estimate of :func:`_relabel_error` is below this (relative): far below the
+#: classes' own estimates (1e-8 to 1e-10), above the rounding of a threshold 30-50 means out
+UNINFORMATIVE = 1e-9
+#: the same where a class has probability below :data:`NEGLIGIBLE_CLASS` (its Gittins rank on a
+#: law truncated far in a tail took over 25 s of CPU: ``OneBit(1e-3)`` on LogNormal(1)), and
+#: where the classes decline (the discretised route is 0.1-2% off)
 UNINFORMATIVE_FALLBACK = 1e-6
+#: a class of probability below this is negligible (see :data:`UNINFORMATIVE_FALLBACK`)
+NEGLIGIBLE_CLASS = 1e-9
 
 
 def _relabel_error(model, lams) -> np.ndarray | None:
@@ -579,8 +583,10 @@ def evaluate(model, policy, lams) -> ExactResult:
     ``OneBit(50)`` on Exp(1), whose class of large jobs has probability 2e-22) is Gittins on
     the size law, with :func:`_relabel_error` added to the estimate: before the classes are
     tried where that is below :data:`UNINFORMATIVE` of the value (their ranks are equal to
-    rounding at most ages, a tie floating point does not order), after they decline where it
-    is below :data:`UNINFORMATIVE_FALLBACK`.
+    rounding at most ages, a tie floating point does not order), or below
+    :data:`UNINFORMATIVE_FALLBACK` where a class has a probability below
+    :data:`NEGLIGIBLE_CLASS`, and after they decline where it is below
+    :data:`UNINFORMATIVE_FALLBACK`.
 
     Measured (``tests/test_soap_onebit.py``): ConditionalGittins with an uninformative bit
     equals Gittins (:mod:`qtheory.engine.soap_exact`) on LogNormal(1), Pareto(2.5) and
@@ -591,7 +597,11 @@ def evaluate(model, policy, lams) -> ExactResult:
     gittins = policy.law_rank == "gittins"
     j = model.prediction.joint(model.size)
     if gittins and j.q_large != j.q_small:  # (an uninformative bit: the classes, exactly)
-        got = _as_gittins(model, lams, UNINFORMATIVE)
+        F, S = float(model.size.cdf(j.T)), float(model.size.sf(j.T))
+        p1 = j.q_small * F + j.q_large * S
+        p0 = (1 - j.q_small) * F + (1 - j.q_large) * S
+        small = 0 < min(p0, p1) < NEGLIGIBLE_CLASS
+        got = _as_gittins(model, lams, UNINFORMATIVE_FALLBACK if small else UNINFORMATIVE)
         if got is not None:
             return got
     try:
