@@ -568,7 +568,8 @@ def _as_gittins(model, lams, tol: float) -> ExactResult | None:
     extra = _relabel_error(model, lams)
     if extra is None or not np.all(extra <= tol * model.size.mean):
         return None  # E[T] >= E[X]: below tol * E[X] is below tol * E[T]
-    mean, err, _, _ = MG1(float(lams[0]), model.size)._routed(Gittins(), lams)
+    # the model's own rate does not enter: the means are at ``lams``
+    mean, err, _, _ = MG1(0.5 / float(model.size.mean), model.size)._routed(Gittins(), lams)
     if not np.all(extra <= tol * np.abs(mean)):
         return None
     return ExactResult(mean, err + extra + 1e-13 * np.abs(mean), False)
