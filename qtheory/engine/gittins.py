@@ -258,10 +258,13 @@ def size_tails(size, n: int = 2000):
 
 def density_tails(x: np.ndarray, w: np.ndarray, n: int = 2000):
     """(b, T, V) of the law with density weights ``w`` at quadrature nodes ``x`` (sorted),
-    accumulated from the right on ``n`` log-spaced ages."""
+    accumulated from the right on ``n`` log-spaced ages. Weights summing to 0 (a one-bit
+    class whose mass lies beyond the nodes, ``OneBit(50)`` on Exp(1): probability 2e-22)
+    give ``T = V = 0``: no mass at the nodes, a rank of ``inf`` from the tables."""
     order = np.argsort(x)
     x, w = x[order], w[order]
-    w = w / w.sum()
+    total = float(w.sum())
+    w = w / total if total > 0 else np.zeros_like(w)
     b = np.geomspace(x[0], x[-1], n)
     cw = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
     cxw = np.concatenate([np.cumsum((w * x)[::-1])[::-1], [0.0]])
