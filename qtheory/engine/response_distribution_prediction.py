@@ -201,6 +201,10 @@ def _small_terms(X, W, C):  # pragma: no cover - compiled
         for m in range(X.shape[1]):
             x = X[j, m]
             t = W[j, m]
+            if t == 0.0:
+                for n in range(N):
+                    C[j, m + 1, n] = C[j, m, n]
+                continue
             for n in range(N):
                 t = t * x / (n + 1)
                 C[j, m + 1, n] = C[j, m, n] + t
