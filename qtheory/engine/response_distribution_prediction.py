@@ -62,6 +62,8 @@ _S_BLOCK = 40
 #: 30 MB each: SPRPT on Weibull(0.5) sizes with exponential predictions)
 _RULES_KEPT = 2
 _SETUPS_KEPT = 4
+#: load-free row moments kept per setup (:meth:`PredictionTransform._m`)
+_MEMO_KEPT = 64
 
 
 @numba.njit(cache=True, nogil=True)
@@ -185,12 +187,27 @@ def small_tables(X: np.ndarray, W: np.ndarray, order: int = SMALL_ORDER) -> np.n
     for j in range(X.shape[0]):
         if np.any(np.diff(X[j, :nnz[j]]) < 0):
             return None
-    n = np.arange(1, order + 1)
-    with np.errstate(under="ignore"):
-        terms = W[:, :, None] * X[:, :, None] ** n / np.array([math.factorial(int(k)) for k in n])
     C = np.zeros((X.shape[0], X.shape[1] + 1, order))
-    np.cumsum(terms, axis=1, out=C[:, 1:, :])
+    _small_terms(X, W, C)
     return C
+
+
+@numba.njit(cache=True, nogil=True)
+def _small_terms(X, W, C):  # pragma: no cover - compiled
+    # C[j, m + 1, n - 1] = C[j, m, n - 1] + W_jm X_jm^n / n!, the powers by x^n / n! =
+    # (x^{n-1} / (n-1)!) x / n (one multiplication and one division a term, not a power)
+    N = C.shape[2]
+    for j in range(X.shape[0]):
+        for m in range(X.shape[1]):
+            x = X[j, m]
+            t = W[j, m]
+            if t == 0.0:
+                for n in range(N):
+                    C[j, m + 1, n] = C[j, m, n]
+                continue
+            for n in range(N):
+                t = t * x / (n + 1)
+                C[j, m + 1, n] = C[j, m, n] + t
 
 
 @numba.njit(cache=True, nogil=True)
@@ -399,6 +416,51 @@ def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, ex
     return out if W1 is None else (out, psi1)
 
 
+@numba.njit(cache=True, nogil=True)
+def _psi_rows_kernel(U, X, W, nnz, C, theta, out):  # pragma: no cover - compiled
+    # psi_j(U_ij) = sum_k W_jk (1 - e^{-U_ij X_jk}): the nodes below theta / |u| by the series
+    # (_small_sum), the others one exponential each (e^{-ux} below 1e-20 left out), as in
+    # _eta_rows_kernel's passes
+    n_s, n_t = U.shape
+    for i in range(n_s):
+        for j in range(n_t):
+            K = nnz[j]
+            u = U[i, j]
+            ur = u.real
+            ms = np.searchsorted(X[j, :K], theta / abs(u)) if ur > 0.0 else 0
+            psi = _small_sum(C, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
+            for k in range(ms, K):
+                w = W[j, k]
+                if w == 0.0:
+                    continue
+                x = X[j, k]
+                if ur * x > 46.0:
+                    psi += w
+                else:
+                    psi += w * (1.0 - np.exp(-u * x))
+            out[i, j] = psi
+
+
+def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None) -> np.ndarray:
+    r""":math:`\psi_j(U_{ij}) = \sum_k W_{jk}(1 - e^{-U_{ij} X_{jk}})`, shape ``U.shape``
+    (columns: the rows of ``(X, W)``): with ``C`` (:func:`small_tables` of ``(X, W)``,
+    load-free) the nodes with :math:`|u|x <` :data:`SMALL_THETA` by the Taylor series of
+    :func:`eta_rows` (the omitted terms below :math:`\theta^N/(N+1)! = 4.3\cdot10^{-20}` of
+    :math:`|u|\sum W x`), the others one complex exponential each; without ``C`` (rows whose
+    nodes do not increase, or ``Re U <= 0``)
+    :func:`~qtheory.engine.response_distribution._psi_at`. SPRPT's and TRAIL's old piece at
+    Kendall's roots: 80 -> 20 ms an Euler contour of p99 (Exp(1) sizes, exponential
+    predictions, load 0.8)."""
+    U = np.ascontiguousarray(np.asarray(U, complex))
+    if C is None or U.ndim != 2 or U.shape[1] != X.shape[0] or not np.all(U.real > 0):
+        return _psi_at(U, X, W)
+    X = np.ascontiguousarray(X, float)
+    W = np.ascontiguousarray(W, float)
+    out = np.empty(U.shape, complex)
+    _psi_rows_kernel(U, X, W, _nnz(W), C, float(SMALL_THETA), out)
+    return out
+
+
 def eta_small_tables(X: np.ndarray, W: np.ndarray, W1=None) -> tuple:
     """``(C, C1)`` for :func:`eta_rows`'s ``small``: :func:`small_tables` of ``W`` and of ``W1``
     (``None`` where the rows' nodes do not increase or ``W1`` is ``None``)."""
@@ -566,6 +628,8 @@ class PredictionTransform:
         self.__dict__.update(hit)
 
     def _build_tables(self, rule, x, y, waiting: bool) -> None:
+        #: load-free moments of the tables (:meth:`_m`, :meth:`_pieces`), filled on first use
+        self._moment_memo = {}
         self.rule = rule
         self.waiting = waiting
         self.conditional = x is not None
@@ -610,6 +674,10 @@ class PredictionTransform:
         #: by the series (eta_rows; continuous joint law, on the threshold grid)
         self._eta_small = eta_small_tables(self.Xt, self.Wt, self._w1_fused) \
             if getattr(self, "_eta_ext", None) is not None else (None, None)
+        #: the cumulative moments of the old piece's rows (SPRPT, TRAIL: its sums at Kendall's
+        #: roots by the series where they are small; psi_rows)
+        self._x1_small = small_tables(self.X1, self.W1) if self._interp and self.kind != "static" \
+            and self._w1_fused is None else None
         self._shared = SharedNodes(self.Xc, self.Wc) if self.kind == "nonpreemptive" and \
             not self.conditional and not waiting else None
         self._flat = self._flat_nodes() if self.kind == "remaining" and not waiting and \
@@ -652,17 +720,41 @@ class PredictionTransform:
         return self.grid.interp(a, self.ys) if self._interp else a
 
     # -- pieces and moments ----------------------------------------------------------------------
-    @staticmethod
-    def _m(X, W, k):
-        return np.sum(W * X ** k, axis=1)
+    def _m(self, X, W, k):
+        r""":math:`\sum_k W_{jk} X_{jk}^k` per row; load-free: kept (read-only) in the setup's
+        memo, which the models of a load sweep share (:meth:`_setup`), for the tables of the
+        setup (at most :data:`_MEMO_KEPT` entries)."""
+        memo = self.__dict__.get("_moment_memo")
+        if memo is None:
+            return np.sum(W * X ** k, axis=1)
+        key = (id(X), id(W), int(k))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is X and hit[1] is W:
+            return hit[2]
+        v = np.sum(W * X ** k, axis=1)
+        v.setflags(write=False)
+        if len(memo) >= _MEMO_KEPT:
+            memo.clear()
+        memo[key] = (X, W, v)
+        return v
 
     def _pieces(self):
-        """The moments of the pieces at the prediction nodes."""
-        lam, c = self.lam, self._at_classes
-        o = [c(self._m(self.Xo, self.Wo, k)) for k in (1, 2, 3)]
-        p = [c(self._m(self.X1, self.W1, k)) for k in (1, 2, 3)]
-        n1, n2 = c(self._m(self.Xn, self.Wn, 1)), c(self._m(self.Xn, self.Wn, 2))
-        return lam, o, p, n1, n2
+        """The moments of the pieces at the prediction nodes (load-free: computed once per
+        setup)."""
+        memo = self.__dict__.get("_moment_memo")
+        hit = None if memo is None else memo.get("pieces")
+        if hit is None:
+            c = self._at_classes
+            o = [c(self._m(self.Xo, self.Wo, k)) for k in (1, 2, 3)]
+            p = [c(self._m(self.X1, self.W1, k)) for k in (1, 2, 3)]
+            n1, n2 = c(self._m(self.Xn, self.Wn, 1)), c(self._m(self.Xn, self.Wn, 2))
+            hit = (o, p, n1, n2)
+            for a in o + p + [n1, n2]:
+                a.setflags(write=False)
+            if memo is not None:
+                memo["pieces"] = hit
+        o, p, n1, n2 = hit
+        return self.lam, list(o), list(p), n1, n2
 
     def _class_moments(self):
         r"""Mean and variance of :math:`W` per prediction node and of the residence per class:
@@ -907,8 +999,13 @@ class PredictionTransform:
         rho1 = lam * self._m(self.X1, self.W1, 1)
         num = (1.0 - rho0 - rho1)[None, :] * eta_r
         if self.kind != "static":
-            num = num + lam * (psi1 if psi1 is not None else _psi_at(eta_r, self.X1, self.W1))
+            num = num + lam * (psi1 if psi1 is not None else self._old_psi(eta_r))
         return self._at_classes(num / self._kendall_den(s, eta_r)), self._at_classes(eta_r), et
+
+    def _old_psi(self, eta_r: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_k W1_{jk}(1 - e^{-\eta_j X1_{jk}})`, the old piece's sums at the rows'
+        roots (:func:`psi_rows`; the series tables of the rows where built)."""
+        return psi_rows(eta_r, self.X1, self.W1, getattr(self, "_x1_small", None))
 
     def _eta_grid(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\eta_{<t}(s)` on the threshold grid (rows ``Xt, Wt``): :func:`eta_rows` on a
@@ -1087,4 +1184,4 @@ def density_split(model, policy, tr: PredictionTransform):
     return split
 
 
-__all__ = ["PredictionTransform", "joint_rule", "PREDICTION_FORMS", "SPJFDensityAtoms", "density_split"]
+__all__ = ["PredictionTransform", "joint_rule", "psi_rows", "PREDICTION_FORMS", "SPJFDensityAtoms", "density_split"]

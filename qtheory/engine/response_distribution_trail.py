@@ -49,7 +49,7 @@ import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, log_edges, panels
 from ._joint_rule import FactorJointRule, drop_tiny, log_tgrid
-from .response_distribution import _psi_at, busy_eta
+from .response_distribution import busy_eta
 from .response_distribution_prediction import PredictionTransform
 
 #: width in log z of the panels of the factor's law mapped onto the sizes of the second term of
@@ -349,7 +349,7 @@ class TrailTransform(PredictionTransform):
             eta_r = busy_eta(s, lam, self.Xn, self.Wn)
         rho0 = lam * self._m(self.Xo, self.Wo, 1)
         rho1 = lam * self._m(self.X1, self.W1, 1)
-        num = (1.0 - rho0 - rho1)[None, :] * eta_r + lam * _psi_at(eta_r, self.X1, self.W1)
+        num = (1.0 - rho0 - rho1)[None, :] * eta_r + lam * self._old_psi(eta_r)
         V = self._at_classes(num / self._kendall_den(s, eta_r))
         if self.waiting:
             return V @ self.Wc.sum(1)
