@@ -73,6 +73,18 @@ def _value(coef, j, T):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _value2(coef1, coef2, j, T):  # pragma: no cover - compiled
+    """:func:`_value` of two interpolants at one point: two independent sums side by side,
+    each added in :func:`_value`'s order."""
+    s1 = 0.0
+    s2 = 0.0
+    for k in range(coef1.shape[1]):
+        s1 += coef1[j, k] * T[k]
+        s2 += coef2[j, k] * T[k]
+    return s1, s2
+
+
+@njit(cache=True)
 def _add_integral(B, C, j, tau, T, s, cint):  # pragma: no cover - compiled
     r"""B[j] += s * (\int_{-1}^{tau} T_k), C[j] += s (T holds T_0 .. T_n at tau)."""
     n = B.shape[1]
@@ -214,9 +226,9 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
         s_in += di
         if r_is_y:
             if y > 0.0:
-                sr = _value(scoef, jy, T)
+                sr, ny = _value2(scoef, ncoef, jy, T)
                 if sr > 0.0:
-                    nr[nw] = _value(ncoef, jy, T)
+                    nr[nw] = ny
                     ws[nw] = w * sr
                     nw += 1
         # ---- at |x - y|: G (coefficient sd), N there, and N, S2 there when R = x - y
@@ -227,13 +239,15 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
         const += dc2
         s_low += dl2
         s_in += di2
-        nval = _value(ncoef, jd, Td) if d > 0.0 else 0.0
+        if d > 0.0:
+            nval, sr = _value2(ncoef, scoef, jd, Td)
+        else:
+            nval, sr = 0.0, 0.0
         if need_nd:
             nd[ndn] = nval
             cd[ndn] = w * (2.0 * (x - y) if x <= 2.0 * y else x)
             ndn += 1
         if not r_is_y and d > 0.0:
-            sr = _value(scoef, jd, Td)
             if sr > 0.0:
                 nr[nw] = nval
                 ws[nw] = w * sr
