@@ -83,6 +83,8 @@ TOL = 1e-13
 FLOOR = 1e-3
 #: levels whose z-sums are computed together (memory: up to about 2000 z nodes a level)
 LEVEL_BLOCK = 512
+LOW_LEVEL = 1e-7
+LOW_PANEL = 4.0
 
 
 class _Moments:
@@ -223,8 +225,12 @@ class FactorSOAP:
     def _build(self):
         """Adaptive piecewise Chebyshev interpolants of N and S2 in u = log ell."""
         ulo, uhi = math.log(self.llo), math.log(self.lhi)
-        n = max(2, math.ceil(uhi - ulo))
-        lo = np.linspace(ulo, uhi, n + 1)
+        # panels 1 wide in log l, LOW_PANEL wide below LOW_LEVEL * E[X] (where the level
+        # functions are smooth in log l: there the 1-wide panels all passed at once)
+        ub = min(max(math.log(LOW_LEVEL * float(self.size.mean)), ulo), uhi)
+        n_lo = math.ceil((ub - ulo) / LOW_PANEL)
+        n = max(2, math.ceil(uhi - ub))
+        lo = np.concatenate([np.linspace(ulo, ub, n_lo + 1)[:-1], np.linspace(ub, uhi, n + 1)])
         hi = lo[1:]
         lo = lo[:-1]
 
