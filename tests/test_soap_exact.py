@@ -226,3 +226,15 @@ def test_generic_u_shaped_user_rank(size, load, with_breakpoints):
     r = generic.evaluate(q, pol, [lam])
     truth = _u_shaped_reference(size, lam, 2 * c)
     _check(f"|a - c| on {size!r} at {load}", r.mean[0], r.error[0], truth, 1e-9)
+
+
+def test_builtin_blind_ranks_are_built_once_per_law():
+    """The library's blind ranks (here Gittins) are tabulated once per size law: the check that
+    a policy is built in compared the module with ``qtheory.policies`` while the classes live in
+    its submodules, so every call rebuilt Gittins' rank (0.17 s a call on LogNormal(1)) and
+    SRPT-Bounce's pieces. A user's ``qt.Rank`` is rebuilt (its function may change)."""
+    q = qt.MG1(0.8, qt.LogNormal(1.0))
+    first = soap_exact._blind_rank(q, qt.Gittins())
+    assert soap_exact._blind_rank(q, qt.Gittins()) is first
+    user = qt.Rank(lambda d, a: a, descriptor="none")
+    assert soap_exact._blind_rank(q, user) is not soap_exact._blind_rank(q, user)

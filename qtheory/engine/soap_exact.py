@@ -1167,7 +1167,8 @@ def _blind_rank(model, policy, upto: float = 0.0) -> BlindRank:
         bp = tuple(float(b) for b in np.asarray(policy.age_breakpoints(0.0), float).ravel())
     except Exception:  # noqa: BLE001 - a user rank without breakpoints for d = 0
         bp = ()
-    builtin = type(policy).__module__ == "qtheory.policies" and type(policy).__name__ != "Rank"
+    # the library's policies live in the modules of qtheory.policies (a user's qt.Rank may change)
+    builtin = type(policy).__module__.startswith("qtheory.policies.") and type(policy).__name__ != "Rank"
     if policy.law_rank == "gittins":  # the rank's kinks at the hazard's peaks
         lo, hi = size_range(model.size, 1e-17)
         top = model.size.support[1]
