@@ -99,3 +99,60 @@ class ExpUniformClass:
         iv = self.level_set(level)
         n_new = self.work(0.0, iv[0][1], 1) if iv[0][0] == 0.0 else 0.0
         return n_new, sum(self.work(b, c, 2) for b, c in iv)
+
+
+def _structure(y: float, level: float):
+    """(number of intervals, whether the first starts at 0) of the level set of X | y."""
+    iv = ExpUniformClass(y).level_set(level)
+    return len(iv), iv[0][0] == 0.0
+
+
+def level_functions(level: float, ylo: float = 1e-6, yhi: float = 80.0, grid: int = 40,
+                    width: float = 1.0, order: int = 8):
+    """N(level) and S2(level) by quadrature over log y of :meth:`ExpUniformClass.level_pieces`,
+    split where the level set changes its structure (located by bisection in y on the
+    structure itself: the number of intervals and whether the first starts at 0): Gauss-Legendre
+    panels of ``width`` in log y, the first after each split in (u - u_split)^(1/2) (the old work
+    opens like a square root where two intervals part)."""
+    us = np.linspace(math.log(ylo), math.log(yhi), grid)
+    st = [_structure(math.exp(u), level) for u in us]
+    cuts = []
+    for i in range(grid - 1):
+        if st[i] != st[i + 1]:
+            a, b = us[i], us[i + 1]
+            for _ in range(45):
+                mid = 0.5 * (a + b)
+                if _structure(math.exp(mid), level) == st[i]:
+                    a = mid
+                else:
+                    b = mid
+            cuts.append(0.5 * (a + b))
+    ends = [us[0]] + cuts + [us[-1]]
+    t, w = np.polynomial.legendre.leggauss(order)
+    t, w = (t + 1) / 2, w / 2
+    out = np.zeros(2)
+    for a, b in zip(ends[:-1], ends[1:]):
+        first = min(b, a + width)
+        # the first panel in s = (u - a)^(1/2), the rest linear
+        nodes = [a + (t * math.sqrt(first - a)) ** 2]
+        wts = [w * math.sqrt(first - a) * 2 * t * math.sqrt(first - a)]
+        n = max(1, math.ceil((b - first) / width)) if b > first else 0
+        for k in range(n):
+            lo_, hi_ = first + (b - first) * k / n, first + (b - first) * (k + 1) / n
+            nodes.append(lo_ + (hi_ - lo_) * t)
+            wts.append(w * (hi_ - lo_))
+        for u, wu in zip(np.concatenate(nodes), np.concatenate(wts)):
+            y = math.exp(u)
+            out += wu * y * np.array(ExpUniformClass(y).level_pieces(level))
+    return float(out[0]), float(out[1]), cuts
+
+
+if __name__ == "__main__":
+    import sys
+    import time
+
+    for lv in map(float, sys.argv[1:]):
+        t = time.process_time()
+        n, s2, cuts = level_functions(lv)
+        print(f"level {lv}: N = {n!r} S2 = {s2!r} cuts (log y) {cuts} ({time.process_time() - t:.0f} s)",
+              flush=True)
