@@ -287,8 +287,8 @@ def test_bounded_factor_density_at_the_support_ends():
 
 def test_exponential_sizes_with_a_uniform_factor_decline():
     """On exponential sizes the hazard of X | y falls, then climbs to infinity at the support's
-    top end (not single-peaked): the route declines (FloatingPointError), and the generic
-    route takes the discretised one."""
+    top end (not single-peaked): the single-peaked laws decline (FloatingPointError), and the
+    bathtub route takes over (test_soap_conditional_bathtub.py)."""
     fac = qt.UniformPrediction(0.5).joint(EXP).factor
     with pytest.raises(FloatingPointError):
         sc.CondBatch(EXP, fac, np.array([0.3, 1.0]))

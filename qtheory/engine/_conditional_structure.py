@@ -357,9 +357,10 @@ def bounded_factor(factor) -> bool:
     [z_lo, z_hi] (``qt.UniformPrediction``, ``qt.BoundedMultiplicative`` with a uniform or
     log-uniform law): X | y then lives on [y / z_hi, y / z_lo], and the route applies where the
     structure checks pass (a hazard of X | y that is single-peaked: log-concave size densities;
-    on exponential sizes the hazard falls, then climbs to infinity at the top end, and the
-    route declines). ``soap_conditional.supported`` takes the uniform ones only (checked
-    against an independent E[T] on Weibull(2) sizes; the log-uniform ones are not yet)."""
+    on exponential sizes the hazard falls, then climbs to infinity at the top end: the
+    single-peaked route declines and ``_conditional_bathtub`` answers).
+    ``soap_conditional.supported`` takes the uniform ones only (checked against an independent
+    E[T] on Weibull(2) sizes; the log-uniform ones are not yet)."""
     from ..laws.predictions import _UniformFactor
 
     return isinstance(factor, _UniformFactor) and factor.b > factor.a >= 0.0

@@ -167,7 +167,9 @@ predictions 1.6 s in the same run). (The outer rule's node at the end of the no-
 [0, x_lo] held the density's limit from inside the support: 9.8e-4 of the mass, E[T] 0.5%
 high, above SPRPT at load 0.95, while the estimate said 1e-7; that panel now has no mass.) On
 exponential sizes a bounded factor's hazard falls, then climbs to infinity at the top end (not
-single-peaked): that needs a rank that rises, then falls, not covered here.
+single-peaked): the rank rises, then falls, and :func:`_tables` hands over to
+:mod:`qtheory.engine._conditional_bathtub` (E[T] only: 2.488317605 at load 0.8, estimate
+5.6e-9; :func:`conditional` and :func:`slowdown` decline there).
 
 Not covered (``supported`` is False): size laws with breakpoints or
 atoms, ``qt.from_scipy`` laws, size laws with :math:`E[X^2] = \infty` (the level functions'
@@ -1321,8 +1323,9 @@ def supported(model, policy) -> bool:
     :class:`~qtheory.laws.factor_joint.FactorJoint` prediction law whose factor has a smooth
     density (exponential, log-normal) or is uniform on a bounded support
     (``qt.UniformPrediction``, ``qt.BoundedMultiplicative`` with its default uniform law, not
-    the log-uniform one; where X | y's hazard is not single-peaked, as on exponential sizes,
-    :func:`evaluate` raises FloatingPointError)."""
+    the log-uniform one; where X | y's hazard falls, then climbs, as on exponential sizes, the
+    bathtub route :mod:`qtheory.engine._conditional_bathtub` answers, and where it has neither
+    shape :func:`evaluate` raises FloatingPointError)."""
     from ..laws.factor_joint import FactorJoint
     from ..laws.scipy_size import ScipySize
 
@@ -1435,10 +1438,26 @@ def _tables(model) -> ConditionalSOAP:
         try:
             hit = ConditionalSOAP(size, factor)
         except FloatingPointError as e:
-            cache[key] = e
-            raise
+            try:
+                hit = _bathtub(size, factor, e)
+            except FloatingPointError as e2:
+                cache[key] = e2
+                raise
         cache[key] = hit
     return hit
+
+
+def _bathtub(size, factor, e: FloatingPointError):
+    """Where X | y's hazard is not single-peaked on a bounded factor (it falls, then climbs:
+    :mod:`qtheory.engine._conditional_bathtub`), that route; otherwise ``e`` again."""
+    if not (_structure.bounded_factor(factor) and "single-peaked" in str(e)):
+        raise e
+    from ._conditional_bathtub import BathtubSOAP
+
+    try:
+        return BathtubSOAP(size, factor)
+    except FloatingPointError as e2:
+        raise FloatingPointError(f"{e}; nor does it fall, then climb: {e2}") from e2
 
 
 def evaluate(model, policy, lams) -> tuple[np.ndarray, np.ndarray]:

@@ -65,7 +65,7 @@ import math
 
 import numpy as np
 
-from .soap_conditional import _CWN, COARSER_X, DEFAULT, OuterRule, _rowsearch, _tables, supported
+from .soap_conditional import _CWN, COARSER_X, DEFAULT, ConditionalSOAP, OuterRule, _rowsearch, _tables, supported
 from .soap_exact import _FULLW, cumulative_weights
 
 #: the x-rules of the conditional means (their error: the difference from the default ones)
@@ -188,6 +188,10 @@ def conditional_estimate(model, policy, x, y) -> tuple[np.ndarray, np.ndarray]:
     shape = x.shape
     x, y = x.ravel(), y.ravel()
     tabs = _tables(model)
+    if not isinstance(tabs, ConditionalSOAP):
+        # (classes whose hazard falls, then climbs: the mean only, _conditional_bathtub)
+        raise FloatingPointError("E[T | x, y] and the slowdown of ConditionalGittins are not "
+                                 "covered where the hazard of X | y falls, then climbs")
     lam = float(model.arrival_rate)
     eN, eS = tabs._raise
     if lam * (float(np.max(tabs.Ni.values)) + eN) >= 1:
@@ -244,6 +248,10 @@ def slowdown(model, policy) -> tuple[float, float]:
     if not supported(model, policy):
         raise NotImplementedError("ConditionalGittins on a smooth multiplicative prediction law only")
     tabs = _tables(model)
+    if not isinstance(tabs, ConditionalSOAP):
+        # (classes whose hazard falls, then climbs: the mean only, _conditional_bathtub)
+        raise FloatingPointError("E[T | x, y] and the slowdown of ConditionalGittins are not "
+                                 "covered where the hazard of X | y falls, then climbs")
     lam = float(model.arrival_rate)
     eN, eS = tabs._raise
     if lam * (float(np.max(tabs.Ni.values)) + eN) >= 1:
