@@ -15,7 +15,8 @@ job (X', Y') is served ahead of it up to the age c = 2 (R - Y')^+ where its own 
 
 :func:`mean` at two resolutions gives the reference's own accuracy (printed). Run
 ``python tests/prediction_rank_rising_reference.py``: it prints the values stored in the test
-module.
+module (``... laws``: BoundedPareto sizes and uniform predictions; ``... falling``: ``a - y``;
+both below).
 """
 
 from __future__ import annotations
