@@ -335,7 +335,7 @@ class VolterraPSTransform:
         rho, lam = self.rho, self.lam
         H = self._tail_end
         size = self.size
-        N = 4096
+        N = int(min(4096, max(256, 2 ** math.ceil(math.log2(16.0 * H / self.m)))))
         vals = []
         for k in (1, 2, 4):
             gr = self._grid(H, N * k, True)
