@@ -90,12 +90,14 @@ TAIL = 1e-16
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, out):  # pragma: no cover - compiled
+def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, out):  # pragma: no cover - compiled
     r"""For each node ``s[i]``: the grid solution of the Volterra equation (module docstring).
     ``w``: convolution weights (``w[k]`` the weight of :math:`u_{n-k}`, ``b[n-1]`` the last
     one's), ``g``: the forcing :math:`1 - \lambda M(h_n)`. ``mode`` 0: ``out[i]`` =
-    :math:`E[e^{-s(T(x) - x)}]` at :math:`x = N\delta`; 1: :math:`\int E[e^{-sT(y)}]\,dF(y)` by
-    the product trapezoidal rule with the cells' weights ``cp`` (left end), ``cq`` (right end).
+    :math:`E[e^{-s(T(x) - x)}]` at :math:`x = N\delta`; 1: :math:`\int E[e^{-s(T(y) - c)}]\,dF(y)`
+    (:math:`c` = ``shift``, the least size) by the product trapezoidal rule with the cells'
+    weights ``cp`` (left end), ``cq`` (right end); the factor :math:`e^{sc}` enters each value
+    (not the sum: :math:`e^{sc}E[e^{-sT}]` from :math:`E[e^{-sT}]` loses all accuracy).
     The solution is rescaled by :math:`10^{-150}` when it grows past :math:`10^{150}` (linear:
     the forcing is rescaled with it)."""
     N = g.size - 1
@@ -115,7 +117,7 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, out):  # pragma: no cove
         L = 0.0
         gs = 1.0
         acc = 0.0j
-        phi_prev = 1.0 + 0.0j
+        phi_prev = 1.0 + 0.0j if shift <= 0.0 else 0.0j
         for n in range(1, N + 1):
             conv = b[n - 1] * u[0]
             for k in range(1, n):
@@ -124,8 +126,10 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, out):  # pragma: no cove
             u[n] = un
             U = U + dc * (u[n - 1] + un) / 2.0
             if mode == 1:
-                el = math.exp(-L)
-                phi = (1.0 - rho) * el / ((1.0 - rho) * el + si * U)
+                phi = 0.0j
+                if (n + 1) * d > shift:  # below the least size dF = 0 (and e^{sc} may overflow)
+                    el = math.exp(-L)
+                    phi = (1.0 - rho) * np.exp(si * shift - L) / ((1.0 - rho) * el + si * U)
                 acc += cp[n - 1] * phi_prev + cq[n - 1] * phi
                 phi_prev = phi
             if abs(un) > 1e150:
@@ -212,6 +216,10 @@ class VolterraPSTransform:
         #: the largest Romberg error estimate met so far (for the tests and the docs)
         self.max_err = 0.0
         hi = float(size.support[1])
+        #: the unconditional transform is that of T - lower (T >= X >= the least size, where the
+        #: density of T jumps when the size density does: inverting from there keeps the jump
+        #: at the origin)
+        self.lower = 0.0 if x is not None else max(0.0, float(size.support[0]))
         self._tail_end = hi if math.isfinite(hi) else float(size.ppf(1.0 - TAIL))
 
     def _grid(self, end: float, N: int, cells: bool) -> _Grid:
@@ -244,7 +252,7 @@ class VolterraPSTransform:
                 gr = self._grid(end, k, mode == 1)
                 v = np.empty(ss.size, complex)
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
-                             gr.cp, gr.cq, mode, v)
+                             gr.cp, gr.cq, mode, self.lower, v)
                 vals.append(v)
             best = _romberg(*vals[1:])
             err = np.abs(best - _romberg(*vals[:3]))
@@ -255,13 +263,15 @@ class VolterraPSTransform:
 
     def _uncond_end(self, re_s: float) -> float:
         r"""The horizon :math:`H` of the unconditional integral: beyond it the class transform
-        (at most :math:`e^{-\operatorname{Re}(s)x}` in modulus, :math:`T(x) \ge x`) times the
-        size law's tail is below :data:`TAIL`: :math:`e^{-\operatorname{Re}(s)H}\bar F(H) \le`
+        of :math:`T - c` (at most :math:`e^{-\operatorname{Re}(s)(x - c)}` in modulus,
+        :math:`T(x) \ge x`) times the size law's tail is below :data:`TAIL`:
+        :math:`e^{-\operatorname{Re}(s)(H - c)}\bar F(H) \le`
         :data:`TAIL` (bisection in :math:`H`)."""
-        lo, hi = 0.0, min(self._tail_end, -math.log(TAIL) / re_s)
+        c = self.lower  # the transform of T - c: |e^{sc} E[e^{-sT(x)}]| <= e^{-Re(s)(x - c)}
+        lo, hi = c, min(self._tail_end, c - math.log(TAIL) / re_s)
         for _ in range(60):
             mid = 0.5 * (lo + hi)
-            if math.exp(-re_s * mid) * float(self.size.sf(mid)) <= TAIL:
+            if math.exp(-re_s * (mid - c)) * float(self.size.sf(mid)) <= TAIL:
                 hi = mid
             else:
                 lo = mid
@@ -280,7 +290,8 @@ class VolterraPSTransform:
             if self.x is not None:
                 out[sel] = self._values(np.ascontiguousarray(flat[sel]), self.x, 0)
             else:
-                out[sel] = self._values(np.ascontiguousarray(flat[sel]), self._uncond_end(float(r)), 1)
+                ss = np.ascontiguousarray(flat[sel])
+                out[sel] = self._values(ss, self._uncond_end(float(r)), 1)
         return out.reshape(s.shape)
 
     # -- moments -----------------------------------------------------------------------------
@@ -324,9 +335,11 @@ class VolterraPSTransform:
             return float(m[1]), float(m[2])
         mean = self.m / (1.0 - rho)
         m2x = float(self.size.moment(2))
+        c = self.lower
         if not math.isfinite(m2x):
-            return mean, math.inf
-        return mean, m2x / (1.0 - rho) ** 2 + self._mean_var()
+            return mean - c, math.inf
+        m2 = m2x / (1.0 - rho) ** 2 + self._mean_var()
+        return mean - c, m2 - 2.0 * c * mean + c * c  # of T - lower
 
     def _mean_var(self) -> float:
         r""":math:`E[\mathrm{Var}\,T(X)]`: :math:`\int_0^H \mathrm{Var}\,T(x)\,dF` on the grid of
@@ -360,7 +373,8 @@ def volterra_ps_distribution(lam: float, size, x: float | None, label: str) -> R
     from .response_distribution_ps import ps_class_atoms
 
     if x is None:
-        return ResponseTimeDistribution(VolterraPSTransform(lam, size, None), label)
+        tr = VolterraPSTransform(lam, size, None)
+        return ResponseTimeDistribution(tr, label, shift=tr.lower)
     xv = float(x)
     if not (math.isfinite(xv) and xv > 0):
         raise ValueError(f"x must be a finite size > 0, got x={x!r}")
