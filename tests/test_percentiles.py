@@ -100,7 +100,8 @@ def test_sweep_percentiles_bad_input(kwargs, match):
 def test_sweep_percentiles_unavailable_policy_raises():
     """A policy without a distribution raises the engine's NotImplementedError (the command line
     and the plots turn it into n/a)."""
-    q = qt.MG1(0.5, qt.Weibull(0.5))  # PS has a distribution on M/M/1 only
+    # PS has no distribution on a law with atoms and a density
+    q = qt.MG1(0.5, qt.Mixture([qt.Deterministic(1.0), qt.Weibull(0.5)], [0.5, 0.5]))
     with pytest.raises(NotImplementedError):
         q.sweep_percentiles("ps", [0.5])
 

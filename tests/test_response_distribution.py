@@ -281,7 +281,7 @@ def test_heavy_tail_pareto():
 def test_errors_say_what_is_missing():
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
     with pytest.raises(NotImplementedError, match="phase-type sizes"):
-        response_time_distribution(qt.MG1(0.8, qt.Weibull(0.5)), "ps")
+        response_time_distribution(qt.MG1(0.8, qt.Mixture([qt.Deterministic(1.0), qt.Weibull(0.5)], [0.5, 0.5])), "ps")
     # the generic policies with a prediction rank have distributions on discrete laws
     # (tests/test_response_distribution_generic.py; blind ranks and SRPT-Bounce also on
     # continuous laws, ConditionalGittins on smooth multiplicative ones:

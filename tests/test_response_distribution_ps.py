@@ -89,7 +89,7 @@ def test_atom_scale_light_traffic_and_waiting():
 
 def test_other_laws_say_what_is_missing():
     with pytest.raises(NotImplementedError, match="phase-type sizes"):
-        qt.MG1(0.5, qt.Weibull(0.5)).response_time_distribution("ps")
+        qt.MG1(0.5, qt.Mixture([qt.Deterministic(1.0), qt.Weibull(0.5)], [0.5, 0.5])).response_time_distribution("ps")
     with pytest.raises(ValueError, match="predictions"):
         qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction()).response_time_distribution(
             "ps", x=1.0, y=1.0)

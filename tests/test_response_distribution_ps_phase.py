@@ -101,7 +101,8 @@ def test_variance_exceeds_the_deterministic_floor():
 
 def test_other_laws_say_what_is_missing():
     with pytest.raises(NotImplementedError, match="phase-type"):
-        qt.MG1(0.5, qt.LogNormal(1.0)).response_time_distribution("ps", x=1.0)
+        mixed = qt.Mixture([qt.Deterministic(1.0), qt.Weibull(0.5)], [0.5, 0.5])
+        qt.MG1(0.5, mixed).response_time_distribution("ps", x=1.0)
 
 
 @pytest.mark.parametrize("law", [qt.Erlang(3, 1.0), qt.HyperExponential([0.9, 0.1], [0.5, 5.5])])

@@ -163,27 +163,35 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
     Probab. 21, 1984), here in the renewal form
     :math:`\mathrm{Var}\,T(x) = \frac{2}{(1-\rho)^2}\int_0^x (x-t)(1 - (1-\rho)u(t))\,dt`,
     :math:`u = 1 + \lambda\bar F * u` (checked numerically, ``docs/response_time_distribution.md``
-    section 11). Continuous laws other than phase-type (Uniform, Weibull, LogNormal, Pareto)
-    raise ``NotImplementedError``: the equation then has a distributed delay (an integral over
-    the size law) and is not solved here; a phase-type fit of the law is an approximation, not
-    this law."""
+    section 11). Continuous laws other than phase-type (Uniform, Weibull, LogNormal, Pareto,
+    BoundedPareto, ``from_scipy`` laws): the linear Volterra equation for :math:`u = e^{\Gamma}`,
+    :math:`E[e^{-sT(x)}] = (1-\rho)/(1-\rho+s\int_0^x u)`, of
+    :mod:`qtheory.engine.response_distribution_ps_volterra`. Laws with atoms and a density
+    raise ``NotImplementedError``."""
     from ..laws.sizes import Exponential
     from .response_distribution_ps_phase import ph_ps_transform, phase_type_of
 
     ph = None if isinstance(model.size, Exponential) else phase_type_of(model.size)
     discrete = ph is None and bool(getattr(model.size, "is_discrete", False))
-    if not isinstance(model.size, Exponential) and ph is None and not discrete:
+    continuous = (not isinstance(model.size, Exponential) and ph is None and not discrete
+                  and not bool(getattr(model.size, "is_mixed", False)))
+    if not isinstance(model.size, Exponential) and ph is None and not discrete and not continuous:
         raise NotImplementedError(
             f"PS: the sojourn-time distribution is implemented for phase-type sizes (Exponential, "
-            f"Erlang, HyperExponential and Mixtures of them: M/PH/1-PS) and for discrete sizes "
-            f"(Deterministic, Empirical: M/G/1-PS with a delay equation), got size={model.size!r}; "
-            f"fit a phase-type law (qt.fit_phase_type) or use qt.simulate(..., percentiles=...)")
+            f"Erlang, HyperExponential and Mixtures of them: M/PH/1-PS), for discrete sizes "
+            f"(Deterministic, Empirical: M/G/1-PS with a delay equation) and for continuous sizes "
+            f"(a Volterra equation), not for a law with atoms and a density, got "
+            f"size={model.size!r}; use qt.simulate(..., percentiles=...)")
     label = f"PS on {model!r}" + ("" if x is None else f", x={float(x):g}")
     if waiting:
         return ResponseTimeDistribution(_PointMassAtZero(), "waiting time, " + label, atom0=1.0)
     rho, m = float(model.load), float(model.size.mean)
     lam = float(model.arrival_rate)
     xv = None if x is None else float(x)
+    if continuous:
+        from .response_distribution_ps_volterra import volterra_ps_distribution
+
+        return volterra_ps_distribution(lam, model.size, xv, label)
     if discrete:
         from .response_distribution_ps_discrete import discrete_ps_distribution
 

@@ -1,0 +1,122 @@
+"""M/G/1-PS on continuous size laws (qtheory/engine/response_distribution_ps_volterra.py: the
+linear Volterra equation for u = e^Gamma). Independent checks: Coffman-Muntz-Trotter's M/M/1-PS
+transform (closed form), the M/PH/1-PS ODE on Erlang(2), and on Uniform(0.5, 1.5) sizes an mpmath
+de Hoog inversion in x of the double transform kappa(z) / (z^2 (kappa(z) - s)) with the closed-form
+size transform (no grid, no partial moments); the second moment against the same inversion of
+1 / (z^2 kappa(z))."""
+
+from __future__ import annotations
+
+import os
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.engine.response_distribution_ps import _PSTransform
+from qtheory.engine.response_distribution_ps_phase import ph_ps_transform
+from qtheory.engine.response_distribution_ps_volterra import VolterraPSTransform, volterra_ps_distribution
+
+FULL = os.environ.get("QTHEORY_FULL") == "1"
+
+
+def test_exponential_transforms_equal_the_closed_form():
+    s = np.array([0.5, 1 + 3j, 5 + 40j])
+    got = VolterraPSTransform(0.8, qt.Exponential(1.0), 0.4).lst(s)
+    assert np.max(np.abs(got - _PSTransform(0.8, 1.0, 0.4).lst(s))) < 1e-9
+
+
+@pytest.mark.skipif(not FULL, reason="2-4 s: QTHEORY_FULL=1")
+def test_exponential_unconditional_cdf_equals_the_closed_form():
+    # the transforms on one Euler row are off by up to 1e-6 at the top nodes, smoothly in s (one
+    # grid per row): the inverted law is not
+    ref = qt.MG1(0.8, qt.Exponential(1.0)).response_time_distribution("ps")
+    d = volterra_ps_distribution(0.8, qt.Exponential(1.0), None, "v")
+    t = np.array([2.0, 20.0])
+    assert np.max(np.abs(d.cdf(t) - ref.cdf(t))) < 1e-8
+
+
+def test_exponential_class_cdf_equals_the_closed_form():
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    ref = q.response_time_distribution("ps", x=0.5)
+    d = volterra_ps_distribution(0.8, qt.Exponential(1.0), 0.5, "v")
+    t = np.array([3.0])
+    assert np.max(np.abs(d.cdf(t) - ref.cdf(t))) < 1e-8
+
+
+def test_erlang_class_transform_equals_the_phase_type_ode():
+    lam, x = 0.8, 1.5
+    law = qt.Erlang(2, 1.0)
+    s = np.array([0.3, 2 + 5j, 4 + 30j])
+    got = VolterraPSTransform(lam, law, x).lst(s)
+    ref = ph_ps_transform(lam, [1.0, 0.0], [[-2.0, 2.0], [0.0, -2.0]], x).lst(s)
+    assert np.max(np.abs(got - ref)) < 1e-9
+
+
+def _uniform_kappa(lam, a, b):
+    def kappa(z):
+        beta = (mp.exp(-a * z) - mp.exp(-b * z)) / (z * (b - a))
+        return z - lam * (1 - beta)
+    return kappa
+
+
+@pytest.mark.skipif(not FULL, reason="3 s (mpmath): QTHEORY_FULL=1")
+def test_uniform_transform_against_the_double_transform():
+    mp.mp.dps = 30
+    lam, a, b, x = mp.mpf("0.8"), mp.mpf("0.5"), mp.mpf("1.5"), 2.0
+    kappa = _uniform_kappa(lam, a, b)
+    tr = VolterraPSTransform(0.8, qt.Uniform(0.5, 1.5), x)
+    for s in (mp.mpf("0.7"), mp.mpc("0.5", "3")):
+        c = mp.re(s) + 2 * lam  # right of the root of kappa(z) = s
+
+        def F(z, ss, c=c):
+            return kappa(z + c) / ((z + c) ** 2 * (kappa(z + c) - ss))
+        sb = mp.conj(s)  # real and imaginary parts of U(s, x) inverted apart
+        ur = mp.invertlaplace(lambda z, s=s, sb=sb, F=F: (F(z, s) + F(z, sb)) / 2, x, method="dehoog")
+        ui = 0 if mp.im(s) == 0 else mp.invertlaplace(
+            lambda z, s=s, sb=sb, F=F: (F(z, s) - F(z, sb)) / 2j, x, method="dehoog")
+        U = mp.exp(c * x) * (ur + 1j * ui)
+        ref = complex((1 - lam) * mp.exp(s * x) / (1 - lam + s * U))
+        assert abs(tr.lst(np.array([complex(s)]))[0] - ref) < 1e-9
+
+
+@pytest.mark.skipif(not FULL, reason="1.5 s (mpmath): QTHEORY_FULL=1")
+def test_class_moments():
+    mp.mp.dps = 30
+    lam, x = 0.8, 2.0
+    kappa = _uniform_kappa(mp.mpf("0.8"), mp.mpf("0.5"), mp.mpf("1.5"))
+    u1 = mp.invertlaplace(lambda z: 1 / (z ** 2 * kappa(z)), x, method="dehoog")
+    var = x ** 2 / (1 - lam) ** 2 - 2 * float(u1) / (1 - lam)
+    d = qt.MG1(lam, qt.Uniform(0.5, 1.5)).response_time_distribution("ps", x=x)
+    assert d.mean() == pytest.approx(x / (1 - lam), rel=1e-13)
+    assert d.var() == pytest.approx(var, rel=1e-10)
+    # on Exp(1): Coffman-Muntz-Trotter's variance; higher moments: the M/PH/1 ODE's
+    tr = VolterraPSTransform(lam, qt.Exponential(1.0), 3.0)
+    assert np.allclose(tr.raw_moments(4), _PSTransform(lam, 1.0, 3.0).raw_moments(4), rtol=1e-11)
+
+
+def test_class_moments_on_exponential_sizes():
+    # Coffman-Muntz-Trotter's variance; higher moments: the M/PH/1 ODE's
+    tr = VolterraPSTransform(0.8, qt.Exponential(1.0), 3.0)
+    assert np.allclose(tr.raw_moments(4), _PSTransform(0.8, 1.0, 3.0).raw_moments(4), rtol=1e-11)
+
+
+def test_unconditional_moments_on_exponential_sizes():
+    tr = VolterraPSTransform(0.8, qt.Exponential(1.0), None)
+    m1, m2 = tr.moments()
+    e1, e2 = _PSTransform(0.8, 1.0, None).moments()
+    assert m1 == pytest.approx(e1, rel=1e-14)
+    assert m2 == pytest.approx(e2, rel=1e-9)
+
+
+def test_dispatch_and_errors():
+    d = qt.MG1(0.7, qt.Weibull(0.5, 1.0)).response_time_distribution("ps", x=1.0)
+    assert d.mean() == pytest.approx(1.0 / 0.3, rel=1e-13)
+    assert d.atoms[0] == (1.0, pytest.approx(0.3 * np.exp(-0.7)))
+    with pytest.raises(ValueError, match="x must be"):
+        qt.MG1(0.7, qt.Weibull(0.5, 1.0)).response_time_distribution("ps", x=-1.0)
+    # a class far beyond the grid's reach says so
+    tr = VolterraPSTransform(0.8, qt.LogNormal(1.0, 1.0), 3000.0)
+    with pytest.raises(FloatingPointError, match="out of reach"):
+        tr.lst(np.array([1.0 + 1j]))
