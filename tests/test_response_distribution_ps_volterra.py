@@ -120,3 +120,13 @@ def test_dispatch_and_errors():
     tr = VolterraPSTransform(0.8, qt.LogNormal(1.0, 1.0), 3000.0)
     with pytest.raises(FloatingPointError, match="out of reach"):
         tr.lst(np.array([1.0 + 1j]))
+
+
+@pytest.mark.parametrize("size", [qt.Uniform(0.5, 1.5), qt.Pareto(2.5), qt.BoundedPareto(1.5, 1.0, 100.0)], ids=repr)
+def test_unconditional_law_with_density_jumps_says_so(size):
+    """The unconditional law rings next to the density's jumps (about 1e-4 on Uniform): it raises
+    and names them; the class laws stay available."""
+    q = qt.MG1(0.7 / float(size.mean), size)
+    with pytest.raises(NotImplementedError, match="density jumps"):
+        q.response_time_distribution("ps")
+    assert float(q.response_time_distribution("ps", x=2.0).mean()) == pytest.approx(2.0 / 0.3, rel=1e-9)

@@ -373,6 +373,13 @@ def volterra_ps_distribution(lam: float, size, x: float | None, label: str) -> R
     from .response_distribution_ps import ps_class_atoms
 
     if x is None:
+        jumps = np.asarray(size.breakpoints, float)
+        if jumps.size:
+            raise NotImplementedError(
+                f"PS: the unconditional sojourn-time law of a size law whose density jumps (at "
+                f"{', '.join(f'{v:g}' for v in jumps)}: size={size!r}) is not computed here: the "
+                f"grid's cdf rings next to the jumps and their multiples (about 1e-4 on Uniform); "
+                f"the class laws (x=...) are exact to ~1e-10, or use qt.simulate(..., percentiles=...)")
         tr = VolterraPSTransform(lam, size, None)
         return ResponseTimeDistribution(tr, label, shift=tr.lower)
     xv = float(x)
