@@ -59,10 +59,14 @@ The class laws :math:`(x, y)` (the transform above, shifted by :math:`x` with th
 :math:`P(T = x)`) are :mod:`qtheory.engine.response_distribution_conditional_class`, on finer
 rules of the same laws at the class's few levels.
 
-Accuracy of the cdf (Exp/Exp, load 0.8; ``docs/response_time_distribution.md``, section 6.6):
-the rules below (16 x-panels, the atoms on 8 sub-panels) move by at most 1.4e-8 under finer
-ones (32 panels, 16 sub-panels, y-rules 24/6/12 or of order 8); the coarser rules of the
-first version (8 panels, 1 sub-panel) were 1.0e-6 off at t = 2, at 0.6 times the cost.
+Accuracy of the cdf (Exp/Exp, load 0.8; ``docs/response_time_distribution.md``, sections 6.6
+and 15): the laws' rules below (16 x-panels, the atoms on 8 sub-panels) move it by at most
+1.4e-8 under finer ones (32 panels, 16 sub-panels, y-rules 24/6/12 or of order 8); the coarser
+rules of the first version (8 panels, 1 sub-panel) were 1.0e-6 off at t = 2. The outer rule
+limits it more: the classes' transforms hold :math:`e^{-sx}`, which the x-panels must resolve
+at the inversion's nodes (:data:`OUTER_X`); with 16 panels per branch the cdf moves by 1.3e-5
+(t = 1) and 1.7e-4 (t = 0.3) when the inversion's parameters change (the mean engine's 4
+panels: 6.7e-4 at t = 1, and p50 0.6% high with log-normal predictions).
 """
 
 from __future__ import annotations
@@ -104,6 +108,21 @@ W_TINY = 1e-18
 CHUNK = 24
 #: transform values per block
 _S_BLOCK = 38
+#: the outer rule's x-panels (``nfall`` Chebyshev panels of 17 nodes on the falling branch,
+#: ``nrise`` Gauss-Legendre panels of ``xorder`` nodes on [a_p, b0] and on [b0, x_top], in log x)
+#: of the transform, on the mean engine's y-nodes. The mean engine's (4, 4, 8) integrate smooth
+#: functions of x, but the transform's integrand holds e^{-sx} (T = x + the class's T - x, which
+#: has an atom at 0): at the inversion's nodes (|Im s| up to 38 pi / t) it oscillates many times
+#: per panel, the rule sums the classes' atoms as a staircase and the cdf depended on the
+#: inversion's parameters. Exp(1) sizes, log-normal(0.5) predictions, load 0.8, cdf at t = 0.2,
+#: 0.887, 2: 4 panels 0.177057, 0.499897, 0.708693 (Euler (26, 40, 20): 0.176648, 0.498972,
+#: 0.708180; p50 0.88726); 16 panels 0.176451, 0.501711, 0.707667 (Euler (26, 40, 20) within
+#: 1.2e-5), 48 panels the same to 1e-6; two simulations (8 x 1 M jobs each, one with Gittins
+#: ranks of X | y computed independently and interpolated in y) 0.17631 +- 0.00012,
+#: 0.50154 +- 0.00018, 0.70690 +- 0.00014 and 0.17634 +- 0.00024, 0.50154 +- 0.00026,
+#: 0.70731 +- 0.00032 (standard errors), p50 0.8817 +- 0.0005
+#: (``docs/response_time_distribution.md``, section 15)
+OUTER_X = dict(nfall=16, nrise=16, xorder=8)
 
 
 @dataclass(frozen=True)
@@ -236,6 +255,15 @@ def _piece(lc, L, u, w, head: bool, res: Resolution) -> tuple[np.ndarray, np.nda
             np.concatenate([W.reshape(nl, ny * nk), Wr.reshape(nl, -1)], axis=1))
 
 
+def outer_rule(tabs, **xrule) -> sc.OuterRule:
+    """The transform's outer rule: the mean engine's y-nodes and weights with the x-panels
+    :data:`OUTER_X` (or ``xrule``), fine enough for the factor :math:`e^{-sx}` at the
+    inversion's nodes."""
+    R = tabs.outer.rule
+    kw = {**OUTER_X, **xrule}
+    return sc.OuterRule(tabs.lc.size, tabs.lc.factor, tabs.lc, ynodes=(np.log(R.ys), R.wy), **kw)
+
+
 def _compact(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rows' nodes with weight (above :data:`W_TINY` of the row's mass and above its
     square) first, the rows cut
@@ -277,7 +305,7 @@ class ConditionalTransform:
         """The load-free tables: the level grid, the laws at its levels, and the outer rule's
         levels located on the grid."""
         lc = tabs.lc
-        R = tabs.outer.rule
+        R = outer_rule(tabs)
         e = np.asarray(tabs.Ni.edges, float)
         grid = log_tgrid(e, math.exp(e[0]))
         Xn, Wn, X1, W1 = level_laws(lc, grid.t)
@@ -457,9 +485,10 @@ def build(model, pol, x, y, waiting: bool):
             return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
     tr = ConditionalTransform(model, waiting=waiting)
-    # the cdf is limited by the quadrature laws' rules (X_PANELS, ATOM_SPLIT, the y-rules):
-    # finer ones move it by at most 1.4e-8: said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 2e-8"
+    # the cdf is limited by the outer x-rule (OUTER_X): on Exp/Exp at load 0.8 the cdf moved
+    # by 1.3e-5 (t = 1) and 1.7e-4 (t = 0.3) with the inversion's parameters: said in the
+    # label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 2e-4"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
