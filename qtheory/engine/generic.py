@@ -550,7 +550,9 @@ _ROUTES = (
            slowdown=lambda m, p: soap_size.slowdown(m, p)[0]),
     _Route("soap_conditional", "CONDITIONAL_ROUTE",
            "generic SOAP evaluator on the law itself (ConditionalGittins on a multiplicative prediction law; "
-           "error: two outer rules and the level functions' measured error)",
+           "error: two outer rules and the level functions' measured error; where X | y's hazard falls, then "
+           "climbs on a bounded factor, the class laws' level sets in closed form, error: an embedded Gauss rule "
+           "in y and coarser inner rules)",
            mean=lambda m, p, lams: _pair(soap_conditional.evaluate(m, p, lams)),
            conditional=lambda m, p, x, y: soap_conditional.conditional(m, p, x, y),
            slowdown=lambda m, p: soap_conditional.slowdown(m, p)[0], needs_y=True),
