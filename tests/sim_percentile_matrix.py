@@ -302,7 +302,7 @@ def markdown(results: Sequence[CellResult]) -> str:
         if not res.rows:
             lines.append(lead + f"— | {res.status}: {res.note} |" + " |" * len(LEVELS))
             continue
-        lines.append(lead + f"{res.jobs / 1e6:g} M | " + " | ".join(_level(r) for r in res.rows)
+        lines.append(lead + f"{res.jobs / 1e6:.2f} M | " + " | ".join(_level(r) for r in res.rows)
                      + f" | {res.max_ratio:.2f} |")
     return "\n".join(lines)
 
