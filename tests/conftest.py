@@ -12,7 +12,8 @@
   ``pyproject.toml``; ``-n 0`` runs it in one): each worker sends its count of statistical
   assertions to the controller, which adds them up, prints the total and applies the budget.
 * The costly cases of a parametrized test listed in ``tests/full_size.py`` (one cheaper case of
-  the same test runs by default) are skipped unless ``QTHEORY_FULL=1``.
+  the same test runs by default), and two tests whose property cheaper ones check, are skipped
+  unless ``QTHEORY_FULL=1``.
 * ``QTHEORY_TEST_SEED=N`` mixes the master seed ``N`` into every seed given to a simulator, for
   the whole session (``tools/reseed.py`` runs the statistical tests under many of them).
 * A test that uses ``stats_policy`` or one of its assertion helpers (directly or through a
@@ -88,9 +89,12 @@ def _statistical(function, module, depth: int = 2) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     full_only = pytest.mark.skip(reason=full_size.REASON)
+    full_only_test = pytest.mark.skip(reason=full_size.REASON_TEST)
     for item in items:
         if not full_size.FULL and item.nodeid in full_size.FULL_ONLY:
             item.add_marker(full_only)
+        if not full_size.FULL and item.nodeid in full_size.FULL_ONLY_TESTS:
+            item.add_marker(full_only_test)
         module, function = getattr(item, "module", None), getattr(item, "function", None)
         if module is not None and function is not None and _statistical(function, module):
             item.add_marker(pytest.mark.statistical)
