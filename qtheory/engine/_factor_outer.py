@@ -108,47 +108,6 @@ def _sums_init(edges, ncoef):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _g_term(edges, B, C, T, cint, lv, coef, llo, ulo, uhi):  # pragma: no cover - compiled
-    r"""Locate the level ``lv`` (``T`` holds the Chebyshev basis there: at :math:`\ell_{lo}` for
-    a level below it) and add ``coef`` times :math:`G_\lambda(lv)` in the outer sums' terms:
-    :math:`lv` itself at levels :math:`\le 0` (``const``), :math:`lv / (1 - \lambda
-    N(\ell_{lo}))` below the interpolants' range (``s_low``), else the panel integral (``B``,
-    ``C``, ``s_in``). Returns ``(j, tau, const, s_low, s_in)`` increments (0 where none)."""
-    dconst = 0.0
-    dlow = 0.0
-    din = 0.0
-    if lv < llo:
-        if coef != 0.0:
-            if lv <= 0.0:
-                dconst = coef * lv
-            else:
-                dlow = coef * lv
-        u = ulo
-    else:
-        u = min(np.log(lv), uhi)
-    j, tau = _locate(edges, u)
-    _cheb(tau, T)
-    if lv >= llo and coef != 0.0:
-        _add_integral(B, C, j, tau, T, coef, cint)
-        din = coef
-    return j, tau, dconst, dlow, din
-
-
-@njit(cache=True)
-def _cheb2(t1, t2, T1, T2):  # pragma: no cover - compiled
-    """:func:`_cheb` at two points at once: the two recurrences are independent chains that
-    the processor runs side by side (the recurrence's latency was 40% of :func:`outer_sums`);
-    each value is computed exactly as :func:`_cheb` computes it."""
-    T1[0] = 1.0
-    T2[0] = 1.0
-    T1[1] = t1
-    T2[1] = t2
-    for k in range(2, T1.size):
-        T1[k] = 2.0 * t1 * T1[k - 1] - T1[k - 2]
-        T2[k] = 2.0 * t2 * T2[k - 1] - T2[k - 2]
-
-
-@njit(cache=True)
 def _g_locate(edges, lv, coef, llo, ulo, uhi):  # pragma: no cover - compiled
     """:func:`_g_term` without the basis and the panel integral: ``(j, tau, const, s_low,
     s_in)`` increments; the caller adds the integral where ``s_in`` is nonzero."""
@@ -168,6 +127,34 @@ def _g_locate(edges, lv, coef, llo, ulo, uhi):  # pragma: no cover - compiled
     if lv >= llo and coef != 0.0:
         din = coef
     return j, tau, dconst, dlow, din
+
+
+@njit(cache=True)
+def _g_term(edges, B, C, T, cint, lv, coef, llo, ulo, uhi):  # pragma: no cover - compiled
+    r"""Locate the level ``lv`` (``T`` holds the Chebyshev basis there: at :math:`\ell_{lo}` for
+    a level below it) and add ``coef`` times :math:`G_\lambda(lv)` in the outer sums' terms:
+    :math:`lv` itself at levels :math:`\le 0` (``const``), :math:`lv / (1 - \lambda
+    N(\ell_{lo}))` below the interpolants' range (``s_low``), else the panel integral (``B``,
+    ``C``, ``s_in``). Returns ``(j, tau, const, s_low, s_in)`` increments (0 where none)."""
+    j, tau, dconst, dlow, din = _g_locate(edges, lv, coef, llo, ulo, uhi)
+    _cheb(tau, T)
+    if din != 0.0:
+        _add_integral(B, C, j, tau, T, coef, cint)
+    return j, tau, dconst, dlow, din
+
+
+@njit(cache=True)
+def _cheb2(t1, t2, T1, T2):  # pragma: no cover - compiled
+    """:func:`_cheb` at two points at once: the two recurrences are independent chains that
+    the processor runs side by side (the recurrence's latency was 40% of :func:`outer_sums`);
+    each value is computed exactly as :func:`_cheb` computes it."""
+    T1[0] = 1.0
+    T2[0] = 1.0
+    T1[1] = t1
+    T2[1] = t2
+    for k in range(2, T1.size):
+        T1[k] = 2.0 * t1 * T1[k - 1] - T1[k - 2]
+        T2[k] = 2.0 * t2 * T2[k - 1] - T2[k - 2]
 
 
 @njit(cache=True)
