@@ -80,7 +80,8 @@ GENERIC_NOTE = ("computed by the generic SOAP evaluator (blind ranks, and SRPT-B
                 "uniform or log-normal predictions, on a continuous law: on the law itself, about "
                 "1e-11 relative or better; ConditionalGittins with exponential or log-normal "
                 "predictions or one-bit advice on a continuous law: on the law itself, about 1e-8 relative, within "
-                "its stated error, and with uniform predictions on increasing-hazard sizes about 1e-6; discrete "
+                "its stated error, and with uniform predictions on increasing-hazard sizes about 1e-6 and on "
+                "exponential sizes about 1e-8 (means); discrete "
                 "laws: exact; other ranks on a continuous law, ConditionalGittins with other bounded predictions "
                 "among them: a discretisation typically accurate to 1e-4 to 1e-3 relative)")
 
