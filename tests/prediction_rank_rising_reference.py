@@ -287,6 +287,41 @@ def falling_level_functions(R, n, beta=1.0):
     return np.sum(w * n1, axis=1), np.sum(w * s1, axis=1)
 
 
+def law_falling_level_functions(law, R, n, beta=1.0):
+    """(N(R), S(R)) of ``a - beta y`` on one of :data:`LAWS`' laws (bounded sizes, uniform
+    factors) for an array of levels R (any sign): the z integral in closed form on [z0, z1]
+    (min = R + beta x z) and above z1 (min = x), clipped to the factor's support; the x rule cut
+    at the size law's ends, at x = R (z1 = 0) and where z0 or z1 meets an end m of the factor's
+    support (x = -R/(beta m), x = R/(1 - beta m))."""
+    R = np.asarray(R, float).ravel()
+    if law.ends:
+        lo, hi = np.full(R.size, law.xlo), np.full(R.size, law.xhi)
+    else:
+        lo = 1e-8 * np.minimum(np.maximum(np.abs(R), 1e-300), 1.0)
+        zb = law.factor[2] if law.factor[0] == "uniform" else 0.0
+        hi = np.maximum(R, 0.0) + 60.0 + np.where(R < 0, -R / (beta * zb) if zb else 0.0, 0.0)
+        if law.factor[0] == "exp":
+            hi = hi + 2.0 * np.sqrt(np.maximum(-R, 0.0) * 60.0 / beta)
+    ms = [law.factor[1], law.factor[2]] if law.factor[0] == "uniform" else []
+    cuts = [np.maximum(R, 0.0)]
+    for m in ms:
+        cuts.append(np.where(R < 0, -R / (beta * m), 0.0))
+        if abs(1.0 - beta * m) > 1e-12:
+            cuts.append(np.maximum(R / (1.0 - beta * m), 0.0))
+    cuts = np.stack([np.where(c > 0, c, lo) for c in cuts], axis=1)
+    x, wx = _cut_rule(lo, hi, cuts, n)
+    Rb = R[:, None]
+    z0 = np.maximum(-Rb / (beta * x), 0.0)
+    z1 = np.maximum(np.maximum(1.0 - Rb / x, 0.0) / beta, z0)
+    w = wx * law.fx(x)
+    zero = np.zeros_like(x)
+    big = np.full_like(x, 1e300 if law.factor[0] == "uniform" else 800.0)
+    n1 = law.zpoly(Rb + zero, beta * x, zero, z0, z1) + law.zpoly(x, zero, zero, z1, big)
+    s1 = (law.zpoly(Rb * Rb + zero, 2.0 * beta * Rb * x, beta * beta * x * x, z0, z1)
+          + law.zpoly(x * x, zero, zero, z1, big))
+    return np.sum(w * n1, axis=1), np.sum(w * s1, axis=1)
+
+
 def _graded_z_rule(nout, depth, zc):
     """A rule in log z on [1e-17, 60] for E over Z ~ Exp(1) (weights include e^{-z}) whose
     panels are graded geometrically towards z = ``zc`` from both sides (edges at

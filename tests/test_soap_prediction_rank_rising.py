@@ -243,6 +243,25 @@ def test_falling_rank_conditional_against_reference():
     assert generic.mean_slowdown(q, FALL) == math.inf
 
 
+@pytest.mark.parametrize("name", list(LAWS))
+def test_falling_rank_conditional_bounded_laws_against_reference(name):
+    """E[T | x, y] of ``a - y`` on uniform predictions (the factor's kinks: the crossings of
+    y -> r(y, y/k), falling at k = 1.5, rising at k = 0.5) and BoundedPareto sizes (breakpoints)
+    at points whose levels lie on both sides of 0 and across the laws' ends, against the
+    reference's level functions (its x integral cut at the ends and where the cut-offs meet the
+    factor's ends) to 1e-12 (measured 2e-15)."""
+    size, pred = LAWS[name]
+    q = _model(size, pred)
+    X = np.array([1.3, 4.0, 60.0, 2.0, 90.0, 1.1])
+    Y = np.array([1.2, 5.0, 45.0, 2.9, 50.0, 0.6])
+    got = soap_prediction_rank_rising.conditional(q, FALL, X, Y)
+    N, S = R.law_falling_level_functions(R.LAWS[name][0], X - Y, 8)
+    lam = q.arrival_rate
+    d = 1.0 - lam * N
+    ref = X / d + lam * S / (2.0 * d * d)
+    assert np.allclose(got, ref, rtol=1e-12, atol=0), (got - ref) / ref
+
+
 #: ``python tests/prediction_rank_rising_reference.py falling BETA`` (``a - BETA y`` on Exp/Exp; its z
 #: rule graded towards z = 1/BETA, where the level crosses 0): (BETA, load) -> E[T]; its two
 #: resolutions differ by 4.5e-14 at most (a third, finer one equals the stored value at (1, 0.8))

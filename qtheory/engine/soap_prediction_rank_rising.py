@@ -4,10 +4,10 @@ multiplicative prediction law itself (issue 15).
 A :class:`~qtheory.Rank` with ``descriptor="prediction"`` and ``monotone="increasing"``:
 :math:`r(y, a)` non-decreasing in the age :math:`a` (LAS-like: :math:`y + a`,
 :math:`y (1 + a)`, :math:`y + a/2`, :math:`a`, or constant in age as PSPJF's :math:`y`), here
-also non-decreasing in the prediction :math:`y`, on a joint law :math:`Y = XZ` with :math:`Z`
+also non-decreasing in the prediction :math:`y` (or non-increasing, below), on a joint law :math:`Y = XZ` with :math:`Z`
 independent of the size :math:`X` (:class:`~qtheory.laws.factor_joint.FactorJoint`:
-exponential, uniform, log-normal predictions). The derivation is in
-``docs/soap_predictions.md`` ("Rising prediction ranks"):
+exponential, uniform, log-normal predictions), or non-increasing in it (:math:`a - y`, below).
+The derivation is in ``docs/soap_predictions.md`` ("Rising prediction ranks"):
 
 A job :math:`(x, y)` has the worst future rank :math:`R = r(y, x^-)` at every age below
 :math:`x` (its rank just before it completes). A job :math:`(X', Y')`, old or new, is served
@@ -40,10 +40,31 @@ is the outer rule of PSPJF's tables (:class:`~qtheory.engine.soap_factor_shapes.
 a product rule in :math:`(x, z)`) over :math:`E[T \mid x, y]`; the slowdown weighs it with
 :math:`1/x`.
 
-Error estimate: the level functions at two resolutions of the prediction rule (panels 0.5 and
-0.7 wide, orders 16 and 10) each with the outer rule of its resolution (0.35 / 0.5), ten times
-the difference, plus the interpolants' tail amplified by the load, plus 1e-10 on size laws with
-a finite upper end (the corner of the joint law's support is not graded).
+Error estimate: the two outer rules (0.35 and 0.5 wide, orders 16 and 10), ten times their
+difference; the prediction rule's own error, ten times the largest change of :math:`N` and
+:math:`S` to a finer rule (panels 0.7 wide, order 20; was a coarser one, 1.4 wide and of order
+12, which measured its own error, 5e-10 in :math:`N`, and put the estimate at 1e-8 to 3e-7
+relative) at the interpolants' panel midpoints, carried through the formula; the interpolants'
+tail amplified by the load; plus 1e-10 on size laws with a finite upper end (the corner of the
+joint law's support is not graded).
+
+*Ranks falling in the prediction* (:math:`a - y`, :math:`a - y/2`, :math:`a - \sqrt y`; the
+direction is read on a sample grid, :func:`shape_direction`). The theorem is the same; the jobs
+ahead at level :math:`\ell` are those with :math:`y > \Psi(\ell) = \inf\{y : r(y, 0) < \ell\}`
+(:math:`N(\ell) = \int_{\Psi(\ell)}^\infty K_1(y, c_y(\ell))\, dy`), so :math:`\Psi` and
+the kinks are the crossings of :math:`-r` and :math:`-\ell`, the grading towards
+:math:`\Psi` comes from above, and the crossing of :math:`y/k` is that of
+:math:`y \mapsto r(y, y/k)`, whose direction is read per kink (a rank for which it is not
+monotone is declined on factors with kinks). The levels now reach below
+:math:`\ell_0 = r(0, 0)` (down to :math:`-\infty` for :math:`a - y`), and :math:`N` and
+:math:`S` are not analytic at :math:`\ell_0` (where :math:`\Psi` leaves 0; like
+:math:`(\ell - \ell_0)^2 \log|\ell - \ell_0|`, through the log-singular density of
+:math:`Y` at 0): they are interpolated in :math:`\log|\ell - \ell_0|` on each side
+(:class:`FallingInterpolants`), the value at :math:`\ell_0` held within :math:`e^{-32}` of the
+level range, and the outer rule's :math:`z` panels are cut and graded at the curve where a
+job's level is :math:`\ell_0` (:class:`FallingOuterRule`; :math:`z = 1` for :math:`a - y`).
+The slowdown is ``inf`` where :math:`E[1/X] = \infty` and :math:`S(\ell_0) > 0`: a tiny job's
+level tends to :math:`\ell_0`, and old work is still ahead of it there.
 
 Size laws with breakpoints (BoundedPareto, Uniform) and factors with kinks (uniform
 predictions, :class:`~qtheory.BoundedMultiplicative`) are covered: the tables' panels are cut
@@ -51,10 +72,9 @@ where :math:`y/z` is a breakpoint and read the densities a hair inside each pane
 nodes (a Lobatto end node at a jump of the density read on its far side had put FB's rank on
 BoundedPareto(1.5, 1, 100) sizes 2e-4 to 3e-3 off).
 
-Not covered (the discretised route): ranks not declared ``monotone="increasing"``, ranks that
-fall with the prediction (:math:`a - y`: :math:`\Psi` and the kinks are found as the crossing
-of a non-decreasing function, and the levels are interpolated above :math:`r(0, 0)`, which is
-not their infimum there), ranks with :math:`r(0, 0) = -\infty`
+Not covered (the discretised route): ranks not declared ``monotone="increasing"``, ranks
+monotone in the prediction in neither direction (:math:`a + (y - 1)^2`), ranks with
+:math:`r(0, 0) = -\infty`
 (:math:`\log y + a`; :math:`y e^a` orders jobs the same way), ranks constant on a region of
 positive area (FCFS's :math:`0`; ties there need the strict and non-strict loads apart), and the
 laws :mod:`qtheory.engine.soap_factor` leaves out.
