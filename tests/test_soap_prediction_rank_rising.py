@@ -62,8 +62,8 @@ def test_route_takes_rising_ranks_only():
     # a - sqrt(y): y -> r(y, y/k) falls, then rises: declined where the factor has kinks
     root = _rank(lambda y, a: a - np.sqrt(y), "a - sqrt(y)")
     assert sup(q, root)
-    assert not sup(_model(qt.Exponential(1.0), qt.UniformPrediction(0.5)), root)
-    assert sup(_model(qt.Exponential(1.0), qt.UniformPrediction(0.5)), FALL)
+    uniform = _model(qt.Exponential(1.0), qt.UniformPrediction(0.5))
+    assert not sup(uniform, root) and sup(uniform, FALL)
     assert not sup(q, _rank(lambda y, a: np.log(y) + a, "log y + a"))
     assert not sup(q, _rank(lambda y, a: 0.0 * (y + a), "0"))
     assert not sup(q, _rank(lambda y, a: np.minimum(a, 1.0) + 0.0 * y, "min(a, 1)"))
@@ -72,7 +72,7 @@ def test_route_takes_rising_ranks_only():
     assert not sup(qt.MG1(0.8, qt.Exponential(1.0)), HALF)  # no predictions
     # breakpoints of the size law, kinks of the factor: this route too
     assert sup(_model(qt.BoundedPareto(1.5, 1.0, 100.0), qt.ExponentialPrediction()), HALF)
-    assert sup(_model(qt.Exponential(1.0), qt.UniformPrediction(0.5)), HALF)
+    assert sup(uniform, HALF)
     assert sup(_model(qt.Exponential(1.0), qt.BoundedMultiplicative(0.5, 2.0)), HALF)
 
 

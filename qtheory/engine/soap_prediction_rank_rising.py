@@ -743,7 +743,7 @@ def supported(model, policy) -> bool:
     if sign < 0:
         # a rank falling in y: y -> r(y, y/k) must be monotone at each kink k of the factor
         # (the crossing c_y(l) = y/k found by bisection)
-        factor = model.prediction.joint(model.size).factor
+        factor = soap_factor._factor(model)  # without building the joint law's tables
         if any(kink_direction(policy.fn, float(k)) is None for k in factor.kinks if k > 0):
             return False
     return True
