@@ -281,9 +281,9 @@ REFERENCE_FALLING = {
 def test_falling_rank_against_reference(beta):
     """``a - y`` (loads 0.5 and 0.8) and ``a - y/2`` (0.8; its level crosses r(0, 0) on z = 2,
     not an edge of the factor's base rule: without the cut there 6.9e-7 off) against the
-    independent quadrature to 1e-9 (measured 2.7e-13 at worst; ``a - y`` took the discretised route before, 1.0e-3 off at
-    0.8), within the estimate (less the reference's own 1e-13), the estimate below 1e-8
-    (measured 1e-11)."""
+    independent quadrature to 1e-9 (measured 2.7e-13 at worst; ``a - y`` took the discretised
+    route before, 1.0e-3 off at 0.8), within the estimate (less the reference's own 1e-13), the
+    estimate below 1e-8 (measured 1e-11)."""
     q = _model(qt.Exponential(1.0), qt.ExponentialPrediction())
     rank = FALL if beta == 1.0 else _rank(lambda y, a: a - beta * y, f"a - {beta} y")
     loads = np.array(sorted(k[1] for k in REFERENCE_FALLING if k[0] == beta))
