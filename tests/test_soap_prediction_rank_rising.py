@@ -50,9 +50,10 @@ FALL = _rank(lambda y, a: a - y, "a - y")
 
 
 def test_route_takes_rising_ranks_only():
-    """The route takes ranks declared rising that are non-decreasing in the prediction and have
-    no region of one rank; others go to the discretised route (falling in y, r(0, 0) = -inf,
-    ties on a region: FCFS's constant, a rank that stops rising)."""
+    """The route takes ranks declared rising that are monotone in the prediction (either way)
+    and have no region of one rank; others go to the discretised route (monotone in y in
+    neither direction, r(0, 0) = -inf, ties on a region: FCFS's constant, a rank that stops
+    rising; falling in y where y -> r(y, y/k) is not monotone at a kink k of the factor)."""
     q = _model(qt.Exponential(1.0), qt.ExponentialPrediction())
     sup = soap_prediction_rank_rising.supported
     assert sup(q, HALF) and sup(q, AGE) and sup(q, SQUARE)

@@ -4,9 +4,9 @@ multiplicative prediction law itself (issue 15).
 A :class:`~qtheory.Rank` with ``descriptor="prediction"`` and ``monotone="increasing"``:
 :math:`r(y, a)` non-decreasing in the age :math:`a` (LAS-like: :math:`y + a`,
 :math:`y (1 + a)`, :math:`y + a/2`, :math:`a`, or constant in age as PSPJF's :math:`y`), here
-also non-decreasing in the prediction :math:`y` (or non-increasing, below), on a joint law :math:`Y = XZ` with :math:`Z`
-independent of the size :math:`X` (:class:`~qtheory.laws.factor_joint.FactorJoint`:
-exponential, uniform, log-normal predictions), or non-increasing in it (:math:`a - y`, below).
+also non-decreasing in the prediction :math:`y`, or non-increasing in it (:math:`a - y`,
+below), on a joint law :math:`Y = XZ` with :math:`Z` independent of the size :math:`X`
+(:class:`~qtheory.laws.factor_joint.FactorJoint`: exponential, uniform, log-normal predictions).
 The derivation is in ``docs/soap_predictions.md`` ("Rising prediction ranks"):
 
 A job :math:`(x, y)` has the worst future rank :math:`R = r(y, x^-)` at every age below
