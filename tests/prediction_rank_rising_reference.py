@@ -15,8 +15,8 @@ job (X', Y') is served ahead of it up to the age c = 2 (R - Y')^+ where its own 
 
 :func:`mean` at two resolutions gives the reference's own accuracy (printed). Run
 ``python tests/prediction_rank_rising_reference.py``: it prints the values stored in the test
-module (``... laws``: BoundedPareto sizes and uniform predictions; ``... falling``: ``a - y``;
-both below).
+module (``... laws``: BoundedPareto sizes and uniform predictions; ``... falling [beta] [loads]``:
+``a - beta y``; both below).
 """
 
 from __future__ import annotations
@@ -258,47 +258,106 @@ def main_laws():
             print(f"{name} {load}: {b!r},  # two resolutions differ by {abs(a - b) / b:.1e}", flush=True)
 
 
-# ---- a rank that falls with the prediction: ``r = a - y`` on Exp(1) sizes with exponential
+# ---- ranks that fall with the prediction: ``r = a - beta y`` on Exp(1) sizes with exponential
 # predictions (the rising theorem holds whatever the rank does in y: another job is ahead up to
-# the age c = (R + Y')^+, R = x - y the tagged job's rank before it completes).
+# the age c = (R + beta Y')^+, R = x - beta y the tagged job's rank before it completes).
 #
-# * N(R) = E[min(X, (R + XZ)^+)]: for each x, min = x for z >= z1 = (1 - R/x)^+ and R + x z
-#   on [z0, z1], z0 = (-R/x)^+, 0 below; the x integral Gauss-Legendre in log x cut at x = R
-#   (R > 0; z1 = 0 below it);
-# * N and S are smooth in R but at R = 0 (where z0 leaves 0 for every x): E[T] over (x, z),
-#   R = x (1 - z), the z rule cut at z = 1; N and S computed at every node.
+# * N(R) = E[min(X, (R + beta XZ)^+)]: for each x, min = x for z >= z1 = (1 - R/x)^+ / beta and
+#   R + beta x z on [z0, z1], z0 = (-R/(beta x))^+, 0 below; the x integral Gauss-Legendre in
+#   log x cut at x = R (R > 0; z1 = 0 below it);
+# * N and S are smooth in R but at R = 0 (where z0 leaves 0 for every x; they behave like
+#   R^2 log|R| there): E[T] over (x, z), R = x (1 - beta z), the z rule cut at z = 1/beta and
+#   graded towards it; N and S computed at every node.
 
 
-def falling_level_functions(R, n):
-    """(N(R), S(R)) of ``a - y`` on Exp/Exp for an array of levels R (any sign)."""
+def falling_level_functions(R, n, beta=1.0):
+    """(N(R), S(R)) of ``a - beta y`` on Exp/Exp for an array of levels R (any sign)."""
     R = np.asarray(R, float).ravel()
     lo = 1e-8 * np.minimum(np.maximum(np.abs(R), 1e-300), 1.0)
-    hi = np.maximum(R, 0.0) + 60.0 + 2.0 * np.sqrt(np.maximum(-R, 0.0) * 60.0)
+    hi = np.maximum(R, 0.0) + 60.0 + 2.0 * np.sqrt(np.maximum(-R, 0.0) * 60.0 / beta)
     x, wx = _cut_rule(lo, hi, np.maximum(R, lo)[:, None], n)
     Rb = R[:, None]
-    z0 = np.maximum(-Rb / x, 0.0)
-    z1 = np.maximum(1.0 - Rb / x, 0.0)
+    z0 = np.maximum(-Rb / (beta * x), 0.0)
+    z1 = np.maximum(1.0 - Rb / x, 0.0) / beta
     w = wx * np.exp(-x)
     zero = np.zeros_like(x)
-    n1 = _poly_exp(Rb + zero, x, zero, z0, z1) + x * np.exp(-z1)
-    s1 = _poly_exp(Rb * Rb + zero, 2.0 * Rb * x, x * x, z0, z1) + x * x * np.exp(-z1)
+    n1 = _poly_exp(Rb + zero, beta * x, zero, z0, z1) + x * np.exp(-z1)
+    s1 = (_poly_exp(Rb * Rb + zero, 2.0 * beta * Rb * x, beta * beta * x * x, z0, z1)
+          + x * x * np.exp(-z1))
     return np.sum(w * n1, axis=1), np.sum(w * s1, axis=1)
 
 
-def falling_mean(lam, res=(4, 6)):
-    """E[T] of ``a - y`` on Exp/Exp (load ``lam``)."""
+def law_falling_level_functions(law, R, n, beta=1.0):
+    """(N(R), S(R)) of ``a - beta y`` on one of :data:`LAWS`' laws (bounded sizes, uniform
+    factors) for an array of levels R (any sign): the z integral in closed form on [z0, z1]
+    (min = R + beta x z) and above z1 (min = x), clipped to the factor's support; the x rule cut
+    at the size law's ends, at x = R (z1 = 0) and where z0 or z1 meets an end m of the factor's
+    support (x = -R/(beta m), x = R/(1 - beta m))."""
+    R = np.asarray(R, float).ravel()
+    if law.ends:
+        lo, hi = np.full(R.size, law.xlo), np.full(R.size, law.xhi)
+    else:
+        lo = 1e-8 * np.minimum(np.maximum(np.abs(R), 1e-300), 1.0)
+        zb = law.factor[2] if law.factor[0] == "uniform" else 0.0
+        hi = np.maximum(R, 0.0) + 60.0 + np.where(R < 0, -R / (beta * zb) if zb else 0.0, 0.0)
+        if law.factor[0] == "exp":
+            hi = hi + 2.0 * np.sqrt(np.maximum(-R, 0.0) * 60.0 / beta)
+    ms = [law.factor[1], law.factor[2]] if law.factor[0] == "uniform" else []
+    cuts = [np.maximum(R, 0.0)]
+    for m in ms:
+        cuts.append(np.where(R < 0, -R / (beta * m), 0.0))
+        if abs(1.0 - beta * m) > 1e-12:
+            cuts.append(np.maximum(R / (1.0 - beta * m), 0.0))
+    cuts = np.stack([np.where(c > 0, c, lo) for c in cuts], axis=1)
+    x, wx = _cut_rule(lo, hi, cuts, n)
+    Rb = R[:, None]
+    z0 = np.maximum(-Rb / (beta * x), 0.0)
+    z1 = np.maximum(np.maximum(1.0 - Rb / x, 0.0) / beta, z0)
+    w = wx * law.fx(x)
+    zero = np.zeros_like(x)
+    big = np.full_like(x, 1e300 if law.factor[0] == "uniform" else 800.0)
+    n1 = law.zpoly(Rb + zero, beta * x, zero, z0, z1) + law.zpoly(x, zero, zero, z1, big)
+    s1 = (law.zpoly(Rb * Rb + zero, 2.0 * beta * Rb * x, beta * beta * x * x, z0, z1)
+          + law.zpoly(x * x, zero, zero, z1, big))
+    return np.sum(w * n1, axis=1), np.sum(w * s1, axis=1)
+
+
+def _graded_z_rule(nout, depth, zc):
+    """A rule in log z on [1e-17, 60] for E over Z ~ Exp(1) (weights include e^{-z}) whose
+    panels are graded geometrically towards z = ``zc`` from both sides (edges at
+    log z = log zc +- 2^-j, j < ``depth``): there R crosses 0."""
+    t, w = np.polynomial.legendre.leggauss(16)
+    c = math.log(zc)
+    g = 2.0 ** -np.arange(1, depth, dtype=float)
+    inner = c + np.concatenate([-g, [0.0], g[::-1]])
+    lo, hi = math.log(1e-17), math.log(60.0)
+    e = np.concatenate([np.linspace(lo, c - 1.0, 3 * nout + 1), [c - 0.5], inner, [c + 0.5],
+                        np.linspace(c + 1.0, hi, nout + 2)])
+    e = np.unique(e[(e >= lo) & (e <= hi)])
+    h = np.diff(e)[:, None] / 2.0
+    u = ((e[:-1] + e[1:])[:, None] / 2.0 + h * t[None, :]).ravel()
+    z = np.exp(u)
+    return z, (h * w[None, :]).ravel() * z * np.exp(-z)
+
+
+def falling_mean(lam, res=(4, 6), beta=1.0):
+    """E[T] of ``a - beta y`` on Exp/Exp at the load ``lam`` (an array: one value each; the
+    level functions computed once): the x rule as for the other laws, the z rule graded towards
+    z = 1/beta (:func:`_graded_z_rule`)."""
+    lam = np.asarray(lam, float)[..., None, None]
     nout, nin = res
     x, wx = _cut_rule(np.array([1e-12]), np.array([60.0]), np.zeros((1, 0)), 3 * nout)
-    z, wz = _cut_rule(np.array([1e-17]), np.array([60.0]), np.array([[1.0]]), 3 * nout)
-    x, wx, z, wz = x[0], wx[0] * np.exp(-x[0]), z[0], wz[0] * np.exp(-z[0])
-    total = 0.0
+    x, wx = x[0], wx[0] * np.exp(-x[0])
+    z, wz = _graded_z_rule(nout, 18 + 4 * nout, 1.0 / beta)
+    total = np.zeros(lam.shape[:-2])
     for i in range(0, x.size, 16):
         xb = x[i:i + 16, None]
-        R = xb * (1.0 - z[None, :])
-        N, S = falling_level_functions(R, nin)
+        R = xb * (1.0 - beta * z[None, :])
+        N, S = falling_level_functions(R, nin, beta)
         N, S = N.reshape(R.shape), S.reshape(R.shape)
         d = 1.0 - lam * N
-        total += float(np.sum(wx[i:i + 16, None] * wz[None, :] * (xb / d + lam * S / (2.0 * d * d))))
+        total += np.sum(wx[i:i + 16, None] * wz[None, :] * (xb / d + lam * S / (2.0 * d * d)),
+                        axis=(-2, -1))
     return total
 
 
@@ -307,9 +366,13 @@ if __name__ == "__main__":
 
     if sys.argv[1:] == ["laws"]:
         main_laws()
-    elif sys.argv[1:] == ["falling"]:
-        for load in (0.5, 0.8):
-            a, b = falling_mean(load, (3, 4)), falling_mean(load, (4, 6))
-            print(f"a - y {load}: {b!r},  # two resolutions differ by {abs(a - b) / b:.1e}")
+    elif sys.argv[1:2] == ["falling"]:
+        # ``... falling [beta] [load ...]``: a - beta y (beta 1 and loads 0.5, 0.8 by default)
+        beta = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+        loads = [float(v) for v in sys.argv[3:]] or [0.5, 0.8]
+        a, b = falling_mean(loads, (2, 3), beta), falling_mean(loads, (3, 4), beta)
+        for load, u, v in zip(loads, a, b):
+            print(f"a - {beta} y {load}: {float(v)!r},  # two resolutions differ by "
+                  f"{abs(u - v) / v:.1e}", flush=True)
     else:
         _main_exp()

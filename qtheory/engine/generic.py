@@ -537,8 +537,8 @@ _ROUTES = (
            slowdown=lambda m, p: soap_prediction_rank.slowdown(m, p)[0], needs_y=True),
     _Route("soap_prediction_rank_rising", None,
            "generic SOAP evaluator on the law itself (a user prediction rank declared monotone='increasing' "
-           "and non-decreasing in the prediction, on a multiplicative prediction law; error: two outer rules, "
-           "a coarser prediction rule and the level interpolants)",
+           "and monotone in the prediction (either way), on a multiplicative prediction law; error: two outer "
+           "rules, a finer prediction rule and the level interpolants)",
            mean=lambda m, p, lams: _pair(soap_prediction_rank_rising.evaluate(m, p, lams)),
            conditional=lambda m, p, x, y: soap_prediction_rank_rising.conditional(m, p, x, y),
            slowdown=lambda m, p: soap_prediction_rank_rising.slowdown(m, p)[0], needs_y=True),

@@ -4,10 +4,10 @@ multiplicative prediction law itself (issue 15).
 A :class:`~qtheory.Rank` with ``descriptor="prediction"`` and ``monotone="increasing"``:
 :math:`r(y, a)` non-decreasing in the age :math:`a` (LAS-like: :math:`y + a`,
 :math:`y (1 + a)`, :math:`y + a/2`, :math:`a`, or constant in age as PSPJF's :math:`y`), here
-also non-decreasing in the prediction :math:`y`, on a joint law :math:`Y = XZ` with :math:`Z`
-independent of the size :math:`X` (:class:`~qtheory.laws.factor_joint.FactorJoint`:
-exponential, uniform, log-normal predictions). The derivation is in
-``docs/soap_predictions.md`` ("Rising prediction ranks"):
+also non-decreasing in the prediction :math:`y`, or non-increasing in it (:math:`a - y`,
+below), on a joint law :math:`Y = XZ` with :math:`Z` independent of the size :math:`X`
+(:class:`~qtheory.laws.factor_joint.FactorJoint`: exponential, uniform, log-normal predictions).
+The derivation is in ``docs/soap_predictions.md`` ("Rising prediction ranks"):
 
 A job :math:`(x, y)` has the worst future rank :math:`R = r(y, x^-)` at every age below
 :math:`x` (its rank just before it completes). A job :math:`(X', Y')`, old or new, is served
@@ -40,10 +40,31 @@ is the outer rule of PSPJF's tables (:class:`~qtheory.engine.soap_factor_shapes.
 a product rule in :math:`(x, z)`) over :math:`E[T \mid x, y]`; the slowdown weighs it with
 :math:`1/x`.
 
-Error estimate: the level functions at two resolutions of the prediction rule (panels 0.5 and
-0.7 wide, orders 16 and 10) each with the outer rule of its resolution (0.35 / 0.5), ten times
-the difference, plus the interpolants' tail amplified by the load, plus 1e-10 on size laws with
-a finite upper end (the corner of the joint law's support is not graded).
+Error estimate: the two outer rules (0.35 and 0.5 wide, orders 16 and 10), ten times their
+difference; the prediction rule's own error, ten times the largest change of :math:`N` and
+:math:`S` to a finer rule (panels 0.7 wide, order 20; was a coarser one, 1.4 wide and of order
+12, which measured its own error, 5e-10 in :math:`N`, and put the estimate at 1e-8 to 3e-7
+relative) at the interpolants' panel midpoints, carried through the formula; the interpolants'
+tail amplified by the load; plus 1e-10 on size laws with a finite upper end (the corner of the
+joint law's support is not graded).
+
+*Ranks falling in the prediction* (:math:`a - y`, :math:`a - y/2`, :math:`a - \sqrt y`; the
+direction is read on a sample grid, :func:`shape_direction`). The theorem is the same; the jobs
+ahead at level :math:`\ell` are those with :math:`y > \Psi(\ell) = \inf\{y : r(y, 0) < \ell\}`
+(:math:`N(\ell) = \int_{\Psi(\ell)}^\infty K_1(y, c_y(\ell))\, dy`), so :math:`\Psi` and
+the kinks are the crossings of :math:`-r` and :math:`-\ell`, the grading towards
+:math:`\Psi` comes from above, and the crossing of :math:`y/k` is that of
+:math:`y \mapsto r(y, y/k)`, whose direction is read per kink (a rank for which it is not
+monotone is declined on factors with kinks). The levels now reach below
+:math:`\ell_0 = r(0, 0)` (down to :math:`-\infty` for :math:`a - y`), and :math:`N` and
+:math:`S` are not analytic at :math:`\ell_0` (where :math:`\Psi` leaves 0; like
+:math:`(\ell - \ell_0)^2 \log|\ell - \ell_0|`, through the log-singular density of
+:math:`Y` at 0): they are interpolated in :math:`\log|\ell - \ell_0|` on each side
+(:class:`FallingInterpolants`), the value at :math:`\ell_0` held within :math:`e^{-32}` of the
+level range, and the outer rule's :math:`z` panels are cut and graded at the curve where a
+job's level is :math:`\ell_0` (:class:`FallingOuterRule`; :math:`z = 1` for :math:`a - y`).
+The slowdown is ``inf`` where :math:`E[1/X] = \infty` and :math:`S(\ell_0) > 0`: a tiny job's
+level tends to :math:`\ell_0`, and old work is still ahead of it there.
 
 Size laws with breakpoints (BoundedPareto, Uniform) and factors with kinks (uniform
 predictions, :class:`~qtheory.BoundedMultiplicative`) are covered: the tables' panels are cut
@@ -51,10 +72,9 @@ where :math:`y/z` is a breakpoint and read the densities a hair inside each pane
 nodes (a Lobatto end node at a jump of the density read on its far side had put FB's rank on
 BoundedPareto(1.5, 1, 100) sizes 2e-4 to 3e-3 off).
 
-Not covered (the discretised route): ranks not declared ``monotone="increasing"``, ranks that
-fall with the prediction (:math:`a - y`: :math:`\Psi` and the kinks are found as the crossing
-of a non-decreasing function, and the levels are interpolated above :math:`r(0, 0)`, which is
-not their infimum there), ranks with :math:`r(0, 0) = -\infty`
+Not covered (the discretised route): ranks not declared ``monotone="increasing"``, ranks
+monotone in the prediction in neither direction (:math:`a + (y - 1)^2`), ranks with
+:math:`r(0, 0) = -\infty`
 (:math:`\log y + a`; :math:`y e^a` orders jobs the same way), ranks constant on a region of
 positive area (FCFS's :math:`0`; ties there need the strict and non-strict loads apart), and the
 laws :mod:`qtheory.engine.soap_factor` leaves out.
@@ -79,9 +99,12 @@ FLOOR = 1e-6
 BLOCK = 1024
 #: levels evaluated at once (bounded memory)
 LEVELS = 256
-#: the prediction rule of the level functions (coarse, fine): panel widths in log y, orders
-YWIDTH = {False: 1.4, True: 1.0}
-YORDER = {False: 12, True: 16}
+#: the prediction rule of the level functions (check, fine): panel widths in log y, orders; the
+#: finer check rule, at the interpolants' panel midpoints, measures the fine rule's error (a
+#: coarser one, 1.4 wide and of order 12, measured its own: 5e-10 in N for y + a/2 and a - y on
+#: Exp/Exp, where the fine rule is within 5e-14 of both the check and a rule 0.5 wide of order 24)
+YWIDTH = {False: 0.7, True: 1.0}
+YORDER = {False: 20, True: 16}
 #: the grading of a kinked panel towards Psi(l): edges at Psi - (Psi - y_0) 2^-j
 GRADE = 2.0 ** -np.arange(1, 21)
 #: the panels below Psi's that are graded too
@@ -202,14 +225,19 @@ class RisingLevels:
     r""":math:`N(\ell)` and :math:`S(\ell)` of one rank on one (size, factor) law at one
     resolution of the prediction rule (module docstring)."""
 
-    def __init__(self, size, factor, fn, st, width: float, order: int):
+    def __init__(self, size, factor, fn, st, width: float, order: int, sign: int = 1):
         self.size, self.factor, self.fn = size, factor, fn
+        # the rank's direction in the prediction: +1 non-decreasing, -1 non-increasing (the
+        # crossings in y are then those of -r and -l)
+        self.sign = 1 if sign >= 0 else -1
         self.zbase = np.asarray(st.zbase, float)
         self.bps = [float(b) for b in st.bps]
         # the size law's panel edges (its breakpoints among them): the tables' z panels are cut
         # where y/z crosses them, so that they follow the size law's density at every y
         self.xedges = np.asarray(st.xedges, float)
         self.zk = [math.exp(k) for k in st.zkinks]
+        # the direction of y -> r(y, y/k) for each kink k (the crossing c_y(l) = y/k)
+        self.zsign = [kink_direction(fn, k) if self.sign < 0 else 1 for k in self.zk]
         self.order = order
         self.korder = 10  # the Gauss-Legendre order of the cut panels
         xlo, xhi = size_range(size)
@@ -264,12 +292,15 @@ class RisingLevels:
         r"""The predictions where :math:`y \mapsto K(y, c_y(\ell))` kinks, per level (columns;
         ``nan`` outside the rule): :math:`\Psi(\ell)`, the crossings of the size law's
         breakpoints and of the largest size, and of :math:`y/k` for the factor's kinks."""
-        fn, lo, hi = self.fn, self.ylo, self.yhi
-        cols = [sup_below(lambda y: _call(fn, y, np.zeros(y.size)), level, lo, hi)]
+        fn, lo, hi, s = self.fn, self.ylo, self.yhi, self.sign
+        cols = [sup_below(lambda y: s * _call(fn, y, np.zeros(y.size)), s * level, lo, hi)]
         for b in self.bps + [self.atop]:
-            cols.append(sup_below(lambda y, b=b: _call(fn, y, np.full(y.size, b)), level, lo, hi))
-        for k in self.zk:
-            cols.append(sup_below(lambda y, k=k: _call(fn, y, y / k), level, lo, hi))
+            cols.append(sup_below(lambda y, b=b: s * _call(fn, y, np.full(y.size, b)), s * level,
+                                  lo, hi))
+        for k, sk in zip(self.zk, self.zsign):
+            if sk == 0:  # r(y, y/k) is constant in y: c_y(l) = y/k on no interval
+                continue
+            cols.append(sup_below(lambda y, k=k, sk=sk: sk * _call(fn, y, y / k), sk * level, lo, hi))
         out = np.stack(cols, axis=1)
         return np.where((out > lo) & (out < hi), out, np.nan)
 
@@ -289,11 +320,13 @@ class RisingLevels:
         rows_i = np.repeat(np.arange(L), kk.shape[1])
         good = kp.ravel() >= 0
         kinked[rows_i[good], np.clip(kp.ravel()[good], 0, ey.size - 2)] = True
-        # the panels below Psi's too: the non-analytic corner reaches into them
+        # the panels below Psi's (above it for a rank falling in y) too: the non-analytic
+        # corner reaches into them
         p0 = kp[:, 0]
         for back in range(1, NEIGHBOURS + 1):
-            ok = p0 - back >= 0
-            kinked[np.nonzero(ok)[0], (p0 - back)[ok]] = True
+            q = p0 - self.sign * back
+            ok = (p0 >= 0) & (q >= 0) & (q <= ey.size - 2)
+            kinked[np.nonzero(ok)[0], q[ok]] = True
         N, S = np.zeros(L), np.zeros(L)
         # the fixed nodes of panels without a kink: brackets from the rank's table
         g = self._node_brackets(level)  # (L, J)
@@ -317,11 +350,21 @@ class RisingLevels:
             # graded towards Psi from below: there c -> 0 and K(y, c) = c f_Y(y) less a part
             # that vanishes like the conditional law of X near 0 (exp(-y/c) for exponential
             # predictions): smooth, but not analytic at Psi
+            # (from above for a rank falling in y: there the jobs ahead have y > Psi)
             psi = np.where(np.isnan(kk[pl, 0]), np.nan, np.log(np.clip(kk[pl, 0], 1e-300, None)))
-            base = np.exp(ey[pq])
-            grade = np.log(np.clip(np.exp(psi)[:, None] - (np.exp(psi) - base)[:, None]
-                                   * GRADE[None, :], base[:, None], None))
-            grade = np.where(np.isnan(grade) | (grade >= psi[:, None]), ey[pq][:, None], grade)
+            with np.errstate(invalid="ignore"):
+                if self.sign > 0:
+                    base = np.exp(ey[pq])
+                    grade = np.log(np.clip(np.exp(psi)[:, None] - (np.exp(psi) - base)[:, None]
+                                           * GRADE[None, :], base[:, None], None))
+                    grade = np.where(np.isnan(grade) | (grade >= psi[:, None]), ey[pq][:, None],
+                                     grade)
+                else:
+                    top = np.exp(ey[pq + 1])
+                    grade = np.log(np.clip(np.exp(psi)[:, None] + (top - np.exp(psi))[:, None]
+                                           * GRADE[None, :], None, top[:, None]))
+                    grade = np.where(np.isnan(grade) | (grade <= psi[:, None]), ey[pq][:, None],
+                                     grade)
             grade = np.clip(grade, ey[pq][:, None], ey[pq + 1][:, None])
             e = np.sort(np.concatenate([ey[pq][:, None], inner, grade, ey[pq + 1][:, None]], axis=1),
                         axis=1)
@@ -378,13 +421,13 @@ class RisingInterpolants:
     :math:`\ell_0`), the top value above ``uhi``."""
 
     def __init__(self, lv: RisingLevels, ell0: float, ulo: float, uhi: float, mean: float,
-                 m2: float):
-        self.lv, self.ell0, self.ulo, self.uhi = lv, ell0, ulo, uhi
+                 m2: float, side: int = 1):
+        self.lv, self.ell0, self.ulo, self.uhi, self.side = lv, ell0, ulo, uhi, side
         floors = (FLOOR * mean, FLOOR * m2)
 
         def values(lo, hi):
             u = (lo[:, None] + hi[:, None]) / 2.0 + (hi - lo)[:, None] / 2.0 * _TN[None, :]
-            Nv, Sv = lv.values(ell0 + np.exp(u.ravel()))
+            Nv, Sv = lv.values(ell0 + side * np.exp(u.ravel()))
             if not (np.all(np.isfinite(Nv)) and np.all(np.isfinite(Sv))):
                 raise FloatingPointError("the level functions are not finite")
             return (Nv.reshape(u.shape), Sv.reshape(u.shape),
@@ -398,16 +441,19 @@ class RisingInterpolants:
         self.Ni, self.Si = PiecewiseCheb(edges, anc, Nt), PiecewiseCheb(edges, anc, St)
         self.interp_error = worst
         _, self.jac = _age(_TN[None, :], edges[:-1, None], edges[1:, None], anc[:, None])
-        # the power laws below ulo: log-slopes over the first unit
+        # the power laws below ulo: log-slopes over the first unit (where N and S vanish at
+        # l0: a rank rising in y); where they do not (a rank falling in y, either side of l0)
+        # the value at ulo, within e^ulo of l0
         self.low = []
         for it in (self.Ni, self.Si):
             v0, v1 = float(it(np.array(ulo))), float(it(np.array(ulo + 1.0)))
             p = math.log(v1 / v0) if v0 > 0 and v1 > v0 else 1.0
-            self.low.append((v0, p))
+            self.low.append((v0, p if lv.sign > 0 else 0.0))
 
     def __call__(self, level) -> tuple[np.ndarray, np.ndarray]:
+        r"""(N, S) at the levels on this side of :math:`\ell_0` (0 on the other side)."""
         level = np.asarray(level, float)
-        d = level - self.ell0
+        d = self.side * (level - self.ell0)
         with np.errstate(divide="ignore", invalid="ignore"):
             u = np.log(np.where(d > 0, d, np.nan))
         uc = np.clip(np.where(np.isnan(u), self.ulo, u), self.ulo, self.uhi)
@@ -421,6 +467,101 @@ class RisingInterpolants:
         return out[0], out[1]
 
 
+class FallingInterpolants:
+    r""":math:`N` and :math:`S` of a rank falling in the prediction: a
+    :class:`RisingInterpolants` on each side of :math:`\ell_0 = r(0, 0)` (in
+    :math:`\log |\ell - \ell_0|`; the levels reach below :math:`\ell_0` and the functions are
+    not analytic there, :math:`\ell^2 \log|\ell|` terms) and their value at :math:`\ell_0`."""
+
+    def __init__(self, lv: RisingLevels, ell0: float, d: np.ndarray, mean: float, m2: float):
+        self.lv, self.ell0 = lv, ell0
+        self.sides = []
+        for side in (1, -1):
+            e = side * d
+            e = e[e > 0]
+            if not e.size:
+                continue
+            uhi = math.log(float(e.max())) + 1e-9
+            # within e^ulo of l0 the value at ulo: 1e-14 of the level scale below the top
+            ulo = max(math.log(float(e.min())), uhi - 32.0)
+            if side < 0:
+                # beyond the level where N holds 1e-17 of E[X] the far value is kept
+                u = ulo + 1.5 * np.arange(1, 31)
+                u = u[u < uhi]
+                if u.size:
+                    Nu, _ = lv.values(ell0 - np.exp(u))
+                    small = np.nonzero(Nu < 1e-17 * mean)[0]
+                    if small.size:
+                        uhi = min(uhi, float(u[small[0]]))
+            self.sides.append(RisingInterpolants(lv, ell0, ulo, uhi, mean, m2, side))
+        N0, S0 = lv.values(np.array([ell0]))
+        self.at0 = (float(N0[0]), float(S0[0]))
+        self.interp_error = max(it.interp_error for it in self.sides)
+
+    def midpoints(self) -> np.ndarray:
+        """The levels at the middle of every interpolation panel (both sides)."""
+        out = []
+        for it in self.sides:
+            e = it.Ni.edges
+            out.append(self.ell0 + it.side * np.exp((e[:-1] + e[1:]) / 2.0))
+        return np.concatenate(out)
+
+    def __call__(self, level) -> tuple[np.ndarray, np.ndarray]:
+        level = np.asarray(level, float)
+        N = np.where(level == self.ell0, self.at0[0], 0.0)
+        S = np.where(level == self.ell0, self.at0[1], 0.0)
+        for it in self.sides:
+            n, s = it(level)
+            N, S = N + n, S + s
+        return N, S
+
+
+#: the grading of the outer rule's z panels towards the curve r(x z, x^-) = l0 (a rank falling
+#: in y): edges log z* +- GRADE_WIDTH 2^-j
+OUTER_GRADE = 2.0 ** -np.arange(1, 13)
+GRADE_WIDTH = 0.5
+
+
+class FallingOuterRule:
+    r"""PSPJF's outer rule (a product rule in :math:`(\log x, \log z)`,
+    :class:`~.soap_factor.FactorSOAP`) with, at each size node :math:`x`, the :math:`z` panels
+    cut and graded (:data:`OUTER_GRADE`) at the :math:`z^*(x)` where the job's rank before it
+    completes is :math:`\ell_0`, :math:`r(x z^*, x^-) = \ell_0`: for a rank falling in the
+    prediction the level functions are not analytic at :math:`\ell_0`, which the levels cross
+    inside the law's support (:math:`a - y`: on the line :math:`z = 1`)."""
+
+    def __init__(self, st, fn, ell0: float, x_width: float, order: int):
+        from ..laws._quadrature import size_rule
+
+        size, factor = st.size, st.factor
+        zlo, zhi = st.zlo, st.zhi
+        bulk = (math.exp(factor.log_range_q(1e-4)), math.exp(factor.log_range_q(1 - 1e-4)))
+        base = log_edges(math.exp(zlo), math.exp(zhi), 0.5,
+                         [0.5, 1.0, *[math.exp(k) for k in st.zkinks]], bulk=bulk)
+        xr, wr = size_rule(size, width=x_width)
+        xr, wr = np.asarray(xr, float), np.asarray(wr, float)
+        ylo, yhi = max(math.exp(zlo) * float(xr.min()), 1e-300), math.exp(zhi) * float(xr.max())
+        xm = np.nextafter(xr, 0.0)
+        ystar = sup_below(lambda y: -_call(fn, y, xm), np.full(xr.size, -ell0), ylo, yhi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lz = np.log(ystar / xr)
+        ok = np.isfinite(lz) & (lz > zlo) & (lz < zhi)
+        lz = np.where(ok, lz, zlo)
+        cuts = np.concatenate([lz[:, None], lz[:, None] - GRADE_WIDTH * OUTER_GRADE[None, :],
+                               lz[:, None] + GRADE_WIDTH * OUTER_GRADE[None, :]], axis=1)
+        cuts = np.where(ok[:, None] & (cuts > zlo) & (cuts < zhi), cuts, zlo)
+        edges = np.sort(np.concatenate([np.broadcast_to(base, (xr.size, base.size)), cuts],
+                                       axis=1), axis=1)
+        u, wu = panels(edges, order)
+        z = np.exp(u)
+        with np.errstate(all="ignore"):
+            W = wr[:, None] * wu * z * np.asarray(factor.pdf(z), float)
+        W = np.where(np.isfinite(W), W, 0.0)
+        X = np.broadcast_to(xr[:, None], z.shape)
+        keep = (W > 0) & (W > 1e-22 * W.sum())
+        self.X, self.Y, self.W = X[keep], (X * z)[keep], W[keep]
+
+
 class RisingRankSOAP:
     """The level functions of one rank on one law (fine prediction rule), their interpolants,
     and the two outer rules of PSPJF's tables (0.35 and 0.5 wide)."""
@@ -430,35 +571,47 @@ class RisingRankSOAP:
         size = model.size
         self.size, self.fn = size, fn
         factor = model.prediction.joint(size).factor
-        self.outer = [outer_rule(model, w) for w in (0.35, 0.5)]
         self.levels = lv
         self.ell0 = float(_call(fn, np.zeros(1), np.zeros(1))[0])
+        grids = [outer_rule(model, w) for w in (0.35, 0.5)]
+        if lv.sign > 0:
+            self.outer = grids
+        else:
+            # the levels cross l0 inside the support: the outer rule cut and graded there
+            self.outer = [FallingOuterRule(st, fn, self.ell0, w, o)
+                          for st, w, o in zip(grids, (0.35, 0.5), (16, 10))]
         Rs = [_call(fn, st.Y, np.nextafter(st.X, 0.0)) for st in self.outer]
         if not all(np.all(np.isfinite(R)) for R in Rs):
             raise FloatingPointError("the rank is not finite on the law's support")
         d = np.concatenate(Rs) - self.ell0
-        top = float(d.max())
-        if not top > 0:
-            raise FloatingPointError("the rank does not rise above r(0, 0) on the law's support")
-        uhi = math.log(top) + 1e-9
-        ulo = max(math.log(float(d[d > 0].min())), uhi - 45.0)
-        # below the level where N holds 1e-17 of E[X] nothing is interpolated (power laws)
-        u = uhi - 1.5 * np.arange(1, 31)
-        u = u[u > ulo]
-        if u.size:
-            Nu, _ = self.levels.values(self.ell0 + np.exp(u))
-            small = np.nonzero(Nu < 1e-17 * float(size.mean))[0]
-            if small.size:
-                ulo = max(ulo, float(u[small[0]]))
-        self.interp = RisingInterpolants(self.levels, self.ell0, ulo, uhi, float(size.mean),
-                                         float(size.moment(2)))
+        mean, m2 = float(size.mean), float(size.moment(2))
+        if lv.sign > 0:
+            top = float(d.max())
+            if not top > 0:
+                raise FloatingPointError("the rank does not rise above r(0, 0) on the law's support")
+            uhi = math.log(top) + 1e-9
+            ulo = max(math.log(float(d[d > 0].min())), uhi - 45.0)
+            # below the level where N holds 1e-17 of E[X] nothing is interpolated (power laws)
+            u = uhi - 1.5 * np.arange(1, 31)
+            u = u[u > ulo]
+            if u.size:
+                Nu, _ = self.levels.values(self.ell0 + np.exp(u))
+                small = np.nonzero(Nu < 1e-17 * mean)[0]
+                if small.size:
+                    ulo = max(ulo, float(u[small[0]]))
+            self.interp = RisingInterpolants(self.levels, self.ell0, ulo, uhi, mean, m2)
+            e = self.interp.Ni.edges
+            mid = self.ell0 + np.exp((e[:-1] + e[1:]) / 2.0)
+        else:
+            if not np.any(d != 0):
+                raise FloatingPointError("the rank is r(0, 0) on the whole support")
+            self.interp = FallingInterpolants(self.levels, self.ell0, d, mean, m2)
+            mid = self.interp.midpoints()
         self.NS = [self.interp(R) for R in Rs]
-        # the prediction rule's own error: the coarse rule at the interpolants' panel midpoints
-        coarse = RisingLevels(size, factor, fn, self.outer[0], YWIDTH[False], YORDER[False])
-        e = self.interp.Ni.edges
-        mid = self.ell0 + np.exp((e[:-1] + e[1:]) / 2.0)
+        # the prediction rule's own error: a finer rule at the interpolants' panel midpoints
+        check = RisingLevels(size, factor, fn, grids[0], YWIDTH[False], YORDER[False], lv.sign)
         Nf, Sf = self.levels.values(mid)
-        Nc, Sc = coarse.values(mid)
+        Nc, Sc = check.values(mid)
         self.dN = float(np.max(np.abs(Nf - Nc)))
         self.dS = float(np.max(np.abs(Sf - Sc)))
 
@@ -490,7 +643,7 @@ class RisingRankSOAP:
 
     def estimate(self, lams, weights: str = "mean") -> tuple[np.ndarray, np.ndarray]:
         r"""The value and its error estimate: ten times the difference of the two outer rules,
-        ten times :meth:`level_sensitivity` (the coarse prediction rule's largest difference
+        ten times :meth:`level_sensitivity` (the largest difference of a finer prediction rule
         at the interpolants' panel midpoints), ten times the interpolants' tail amplified as
         the load amplifies an error of :math:`N`, :math:`(1 + 2\rho/(1 - \rho))`, plus
         :math:`10^{-13}` relative and, on a size law with a finite upper end, :math:`10^{-10}`
@@ -510,26 +663,60 @@ _GRID_Y = np.concatenate([[0.0], np.geomspace(1e-6, 1e6, 37)])
 _GRID_A = np.concatenate([[0.0], np.geomspace(1e-6, 1e6, 37)])
 
 
-def shape_ok(fn) -> bool:
-    r"""The rank is finite at :math:`(0, 0)`, non-decreasing in the prediction and nowhere
-    constant on a cell of the sample grid (a region of positive area with one rank: ties that
-    this route does not split into strict and non-strict loads)."""
+def _direction(r: np.ndarray, axis: int) -> int | None:
+    """+1 where the sampled values never fall along ``axis``, -1 where they never rise (and do
+    fall), ``None`` where they do both (a relative tolerance of 1e-12)."""
+    with np.errstate(all="ignore"):
+        d = np.diff(r, axis=axis)
+        a, b = np.take(r, np.arange(1, r.shape[axis]), axis), np.take(r, np.arange(r.shape[axis] - 1), axis)
+        tol = 1e-12 * np.maximum(np.abs(a), np.abs(b))
+        fin = np.isfinite(d)
+    falls, rises = np.any(fin & (d < -tol)), np.any(fin & (d > tol))
+    if falls and rises:
+        return None
+    return -1 if falls else 1
+
+
+def shape_direction(fn) -> int:
+    r"""The rank's direction in the prediction on the sample grid: +1 where it never falls
+    with the prediction, -1 where it never rises (and falls somewhere: :math:`a - y`), 0 where
+    this route does not take it: not finite at :math:`(0, 0)`, monotone in neither direction,
+    or constant on a cell of the grid (a region of positive area with one rank: ties that this
+    route does not split into strict and non-strict loads)."""
     y, a = np.meshgrid(_GRID_Y, _GRID_A, indexing="ij")
     try:
         r = _call(fn, y, a)
     except (ValueError, TypeError, FloatingPointError):
-        return False
+        return 0
     if not math.isfinite(float(r[0, 0])):
-        return False
-    with np.errstate(all="ignore"):
-        dy = np.diff(r, axis=0)
-        tol = 1e-12 * np.maximum(np.abs(r[1:]), np.abs(r[:-1]))
-    if np.any(np.isfinite(dy) & (dy < -tol)):
-        return False
-    flat_y = dy == 0
+        return 0
+    sign = _direction(r, 0)
+    if sign is None:
+        return 0
+    flat_y = np.diff(r, axis=0) == 0
     flat_a = np.diff(r, axis=1) == 0
     cell = flat_y[:, :-1] & flat_y[:, 1:] & flat_a[:-1, :] & flat_a[1:, :]
-    return not bool(cell.any())
+    return 0 if bool(cell.any()) else sign
+
+
+def shape_ok(fn) -> bool:
+    """The rank passes :func:`shape_direction` (either direction in the prediction)."""
+    return shape_direction(fn) != 0
+
+
+def kink_direction(fn, k: float) -> int | None:
+    r"""The direction of :math:`y \mapsto r(y, y/k)` on the sample grid (the prediction where
+    a job's cut-off :math:`c_y(\ell)` crosses :math:`y/k`, a kink :math:`k` of the factor's
+    density, is its crossing of the level): +1, -1, 0 where it is constant (:math:`a - y` at
+    :math:`k = 1`: the cut-off meets :math:`y/k` at no level but :math:`r(0, 0)`), ``None``
+    where it is monotone in neither direction (the route declines the rank)."""
+    y = _GRID_Y[1:]
+    r = _call(fn, y, y / k)
+    if not np.all(np.isfinite(r)):
+        return None
+    if np.all(r == r[0]):
+        return 0
+    return _direction(r, 0)
 
 
 def supported(model, policy) -> bool:
@@ -550,7 +737,16 @@ def supported(model, policy) -> bool:
     # BoundedMultiplicative) are covered: the tables' z panels are cut where y/z is a
     # breakpoint, their end nodes read inside the panel, and the prediction rule is cut where
     # c_y(l) crosses a breakpoint or y/k for a kink k (:meth:`RisingLevels.kinks`)
-    return shape_ok(policy.fn)
+    sign = shape_direction(policy.fn)
+    if sign == 0:
+        return False
+    if sign < 0:
+        # a rank falling in y: y -> r(y, y/k) must be monotone at each kink k of the factor
+        # (the crossing c_y(l) = y/k found by bisection)
+        factor = soap_factor._factor(model)  # without building the joint law's tables
+        if any(kink_direction(policy.fn, float(k)) is None for k in factor.kinks if k > 0):
+            return False
+    return True
 
 
 def outer_rule(model, width: float):
@@ -596,7 +792,7 @@ def levels(model, policy) -> RisingLevels:
     if key not in cache or cache[key][0] is not policy.fn:
         factor = model.prediction.joint(model.size).factor
         cache[key] = (policy.fn, RisingLevels(model.size, factor, policy.fn, st, YWIDTH[True],
-                                              YORDER[True]))
+                                              YORDER[True], shape_direction(policy.fn)))
     return cache[key][1]
 
 
@@ -607,15 +803,28 @@ def conditional(model, policy, x, y):
     x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
     fn = policy.fn
     R = _call(fn, y.ravel(), np.nextafter(x.ravel(), 0.0))
-    N, S = levels(model, policy).values(R)
-    ell0 = float(_call(fn, np.zeros(1), np.zeros(1))[0])
-    N = np.where(R > ell0, N, 0.0)
-    S = np.where(R > ell0, S, 0.0)
+    lv = levels(model, policy)
+    N, S = lv.values(R)
+    if lv.sign > 0:  # no job is ahead at or below r(0, 0), its infimum
+        ell0 = float(_call(fn, np.zeros(1), np.zeros(1))[0])
+        N = np.where(R > ell0, N, 0.0)
+        S = np.where(R > ell0, S, 0.0)
     d = 1.0 - lam * N
     return (x.ravel() / d + lam * S / (2.0 * d * d)).reshape(x.shape)
 
 
 def slowdown(model, policy) -> tuple[float, float]:
-    r""":math:`E[T/X]` and its error estimate (as :func:`evaluate`)."""
+    r""":math:`E[T/X]` and its error estimate (as :func:`evaluate`); ``inf`` for a rank falling
+    in the prediction where :math:`E[1/X] = \infty` and :math:`S(r(0, 0)) > 0`: a tiny job's
+    level :math:`R = r(xz, x^-)` tends to :math:`r(0, 0)`, where (unlike a rank rising in
+    :math:`y`, whose :math:`S` vanishes there) the old jobs ahead still hold
+    :math:`\lambda S / 2 > 0` of work, so :math:`E[T \mid x, y]/x \sim 1/x`."""
+    from .slowdown import inverse_mean_infinite
+
+    lv = levels(model, policy)
+    if lv.sign < 0 and inverse_mean_infinite(model.size):
+        ell0 = float(_call(policy.fn, np.zeros(1), np.zeros(1))[0])
+        if float(lv.values(np.array([ell0]))[1][0]) > 0:
+            return math.inf, 0.0
     a, err = tables(model, policy).estimate([model.arrival_rate], "slowdown")
     return float(a[0]), float(err[0])

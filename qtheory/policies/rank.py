@@ -31,8 +31,8 @@ class Rank(Policy):
         prediction rank declared ``"decreasing"`` whose fresh rank ``fn(y, 0)`` increases with
         ``y`` is evaluated on a continuous multiplicative prediction law itself
         (:mod:`qtheory.engine.soap_prediction_rank`, ``docs/soap_predictions.md``), and so is
-        one declared ``"increasing"`` that is also non-decreasing in ``y``
-        (:mod:`qtheory.engine.soap_prediction_rank_rising`); every other rank takes the
+        one declared ``"increasing"`` that is also monotone in ``y``, either way (``y + a``,
+        ``a - y``; :mod:`qtheory.engine.soap_prediction_rank_rising`); every other rank takes the
         discretised route.
     """
 
