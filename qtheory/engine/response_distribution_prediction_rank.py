@@ -140,10 +140,12 @@ def reach_ages(fn, y, target, cap: float) -> np.ndarray:
     sel = ~never
     ia = act[sel]
     if ia.size:
+        yi = y[ia]
+
         # increasing in the age: target - fn(y, a)
         def f(x, idx):
             with np.errstate(all="ignore"):
-                return -np.asarray(fn(y[ia][idx], x), float)
+                return -np.asarray(fn(yi[idx], x), float)
 
         out[ia] = _illinois(f, -target[ia], lo[sel], hi[sel], -flo[sel], -fhi[sel])
     return out.reshape(shape)
@@ -244,7 +246,8 @@ def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xt
     :math:`\Phi_k(y) = y/k - b_y(v) = p` for a kink :math:`k` of :math:`f_Z`
     (:math:`y/(p + b_y(v)) = k`): those are found by sign changes of :math:`\Phi_k - p` on the
     panel's edges and nodes (a pair of crossings between two of them is missed) and bisection
-    (:data:`PIECE_BISECT` steps, one root :math:`b_y(v)` per step), and the panel's sum for that
+    (:data:`PIECE_BISECT` steps on :math:`r(y, y/k - p) \le r(v, 0)`, which is
+    :math:`b_y(v) \le y/k - p` for a rank that never increases with age), and the panel's sum for that
     :math:`p` is replaced by Gauss-Legendre on the panel cut there (linear or in :math:`\log y`
     as the panel; a root :math:`b_y(v)` per new node)."""
     r, f = rule.r, rule.f
@@ -252,14 +255,21 @@ def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xt
     dG = np.zeros(P.shape)
     # the crossings: (row, p index, panel, log panel?, panel ends, bracket)
     cr_row, cr_p, cr_q, cr_log, cr_e0, cr_e1, cr_lo, cr_hi, cr_k = ([] for _ in range(9))
-    for i, ed in enumerate(yedges):
-        if ed is None:
-            continue
-        lin, lg = ed
-        e = np.concatenate([lin, lg[1:]])
+    rows = [i for i, ed in enumerate(yedges) if ed is not None]
+    if not rows:
+        return dG
+    ends = [np.concatenate([yedges[i][0], yedges[i][1][1:]]) for i in rows]
+    # b_y(v) at every row's panel edges, all at once
+    be_all = reach_ages(fn, np.concatenate(ends),
+                        np.concatenate([np.full(e.size, target[i]) for i, e in zip(rows, ends, strict=True)]),
+                        xtop)
+    splits = np.cumsum([e.size for e in ends])[:-1]
+    for i, e, be in zip(rows, ends, np.split(be_all, splits), strict=True):
+        lin = yedges[i][0]
+        porder = np.argsort(P[i], kind="stable")
+        ps = P[i][porder]
         npan = e.size - 1
         is_log = np.arange(npan) >= lin.size - 1
-        be = reach_ages(fn, e, np.full(e.size, target[i]), xtop)
         yn = Y[i, :npan * O].reshape(npan, O)
         bn = B[i, :npan * O].reshape(npan, O)
         # per panel: its first edge, its nodes; then the last edge
@@ -268,10 +278,16 @@ def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xt
         for k in rule.kinks:
             with np.errstate(invalid="ignore"):
                 phi = np.where(np.isfinite(bm), ym / k - bm, -np.inf)
-            pos = phi[None, :] > P[i][:, None]
-            jp, jm = np.nonzero(pos[:, :-1] != pos[:, 1:])
-            if not jp.size:
+            # phi > p changes between samples j and j + 1 for the p in [min, max) of the two
+            # (the p nodes sorted: a range of them per pair of samples)
+            lo_j = np.minimum(phi[:-1], phi[1:])
+            hi_j = np.maximum(phi[:-1], phi[1:])
+            a = np.searchsorted(ps, lo_j, side="left")
+            n = np.searchsorted(ps, hi_j, side="left") - a
+            if not n.sum():
                 continue
+            jm = np.repeat(np.arange(lo_j.size), n)
+            jp = porder[np.repeat(a - np.cumsum(n) + n, n) + np.arange(n.sum())]
             q = jm // (O + 1)
             cr_row.append(np.full(jp.size, i))
             cr_p.append(jp)
@@ -290,9 +306,13 @@ def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xt
     tg = target[row]
 
     def above(y):
-        b = reach_ages(fn, y, tg, xtop)
-        with np.errstate(invalid="ignore"):
-            return np.where(np.isfinite(b), y / kk - b, -np.inf) > p
+        # y/k - b_y(v) > p, i.e. the rank at age y/k - p is already at or below the level's
+        # (b_y(v) <= a exactly when r(y, a) <= r(v, 0) for a rank that never increases with
+        # age): one evaluation of the rank, no root b_y(v)
+        a = y / kk - p
+        with np.errstate(all="ignore"):
+            r = np.asarray(fn(y, np.maximum(a, 0.0)), float)
+        return (a > 0) & (r <= tg)
 
     side = above(lo)
     for _ in range(PIECE_BISECT):
@@ -307,19 +327,22 @@ def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xt
     row, pj, q, islog, e0, e1, p = (a[order] for a in (row, pj, q, islog, e0, e1, p))
     first = np.concatenate([[True], key[1:] != key[:-1]])
     gid = np.cumsum(first) - 1
-    rank_in = np.arange(key.size) - np.flatnonzero(first)[gid]
-    nc = int(rank_in.max()) + 1
     g0 = np.flatnonzero(first)
-    cuts = np.repeat(e1[g0][:, None], nc, axis=1)
-    cuts[gid, rank_in] = root
-    E = np.sort(np.concatenate([e0[g0][:, None], cuts, e1[g0][:, None]], axis=1), axis=1)
-    lg = islog[g0]
-    Eu = np.where(lg[:, None], np.log(E), E)
+    ng = g0.size
+    # the sub-panels: consecutive points of each group's sorted [panel start, crossings, end]
+    pts = np.concatenate([e0[g0], root, e1[g0]])
+    grp = np.concatenate([np.arange(ng), gid, np.arange(ng)])
+    o = np.lexsort((pts, grp))
+    pts, grp = pts[o], grp[o]
+    same = grp[:-1] == grp[1:]
+    sa, sb, sg = pts[:-1][same], pts[1:][same], grp[:-1][same]
+    lg = islog[g0][sg]
+    Eu = np.stack([np.where(lg, np.log(sa), sa), np.where(lg, np.log(sb), sb)], axis=1)
     u, wu = panels(Eu, O)
     yy = np.where(lg[:, None], np.exp(u), u)
     wy = np.where(lg[:, None], wu * np.exp(u), wu)
     gr, gp = row[g0], p[g0]
-    bb = reach_ages(fn, yy, np.broadcast_to(target[gr][:, None], yy.shape), xtop)
+    bb = reach_ages(fn, yy, np.broadcast_to(target[gr[sg]][:, None], yy.shape), xtop)
 
     def dens(y, b, pp):
         x = pp + b
@@ -327,7 +350,7 @@ def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xt
             h = np.asarray(r.size.pdf(x), float) * np.asarray(f.pdf(y / x), float) / x
         return np.where(np.isfinite(h) & (x <= xtop), h, 0.0)
 
-    new = np.sum(wy * dens(yy, bb, gp[:, None]), axis=1)
+    new = np.bincount(sg, weights=np.sum(wy * dens(yy, bb, gp[sg][:, None]), axis=1), minlength=ng)
     qi = q[g0][:, None] * O + np.arange(O)[None, :]
     yo, wo, bo = Y[gr[:, None], qi], WY[gr[:, None], qi], B[gr[:, None], qi]
     old = np.sum(wo * dens(yo, bo, gp[:, None]), axis=1)
