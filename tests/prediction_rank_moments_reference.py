@@ -49,36 +49,41 @@ def P_k(m: float, k: int, res=(12, 12)) -> float:
     return float(np.sum(wy * np.sum(wx * val, axis=1)))
 
 
-def waiting_moments(lam: float, y: float, res=(12, 12)) -> tuple[float, float]:
-    """(E[W], E[W^2]) of a job of prediction y."""
-    o = [float(N_k(y, k)) for k in (1, 2, 3)]
-    p = [P_k(y, k, res) for k in (1, 2, 3)]
+def waiting_moments(lam: float, y: float, res=(12, 12), nk=None, pk=None) -> tuple[float, float]:
+    """(E[W], E[W^2]) of a job of prediction y (``nk``, ``pk``: another law's N_k(v, k) and
+    P_k(m, k); default this module's Exp/Exp)."""
+    nk = N_k if nk is None else nk
+    o = [float(nk(y, k)) for k in (1, 2, 3)]
+    p = [P_k(y, k, res) if pk is None else pk(y, k) for k in (1, 2, 3)]
     c = 1.0 - lam * o[0]
     # numerator / u: c - lam p2 u / 2 + lam p3 u^2 / 6; denominator / u: c + lam o2 u / 2 - lam o3 u^2 / 6
     A = [c, -lam * p[1] / 2.0, lam * p[2] / 6.0]
     B = [c, lam * o[1] / 2.0, -lam * o[2] / 6.0]
     r1 = (A[1] - B[1]) / c
     r2 = (A[2] - B[2] - r1 * B[1]) / c
-    n1, n2 = float(N_k(y, 1)), float(N_k(y, 2))
+    n1, n2 = float(nk(y, 1)), float(nk(y, 2))
     e1 = 1.0 / (1.0 - lam * n1)
     e2 = -lam * n2 * e1 ** 2 / (2.0 * (1.0 - lam * n1))
     return -r1 * e1, 2.0 * (r1 * e2 + r2 * e1 ** 2)
 
 
-def residence_moments(lam: float, x: float, y: float, n: int = 12) -> tuple[float, float]:
+def residence_moments(lam: float, x: float, y: float, n: int = 12, nk=None) -> tuple[float, float]:
     """(mean, variance) of the residence of the class (x, y)."""
+    nk = N_k if nk is None else nk
     lo = max(y - x / 2.0, 0.0)
     m, wm = R._rule(max(lo, 1e-16 * y), y, n, 16)
-    n1, n2 = N_k(m, 1), N_k(m, 2)
+    n1, n2 = nk(m, 1), nk(m, 2)
     mean = 2.0 * float(np.sum(wm / (1.0 - lam * n1))) + max(x - 2.0 * y, 0.0)
     var = 2.0 * float(np.sum(wm * lam * n2 / (1.0 - lam * n1) ** 3))
     return mean, var
 
 
-def class_moments(lam: float, x: float, y: float, res=(12, 12)) -> tuple[float, float, float, float]:
-    """(E[T], E[T^2], E[W], E[W^2]) of the class (x, y)."""
-    w1, w2 = waiting_moments(lam, y, res)
-    m, v = residence_moments(lam, x, y, res[0])
+def class_moments(lam: float, x: float, y: float, res=(12, 12), nk=None, pk=None
+                  ) -> tuple[float, float, float, float]:
+    """(E[T], E[T^2], E[W], E[W^2]) of the class (x, y) (``nk``, ``pk`` as in
+    :func:`waiting_moments`)."""
+    w1, w2 = waiting_moments(lam, y, res, nk, pk)
+    m, v = residence_moments(lam, x, y, res[0], nk)
     return w1 + m, w2 + 2.0 * w1 * m + v + m * m, w1, w2
 
 

@@ -52,18 +52,33 @@ What is new:
 The residence's mean and variance are the same age integrals of :math:`1/(1 - \lambda N(v))` and
 :math:`\lambda N_2(v)/(1 - \lambda N(v))^3` (:math:`N_k(v) = E[X^k; Y < v]`).
 
-Covered: the laws where :mod:`qtheory.engine.soap_prediction_rank` is exact, with a factor law
-without kinks (exponential, log-normal predictions) on a size law without breakpoints or
-positive support ends (Exp, Weibull, log-normal, gamma sizes): the density :math:`g_v(p)` jumps
-where :math:`y/(p + b_y(v))` crosses a kink of the factor's law or :math:`p + b_y(v)` a
-breakpoint, at predictions that depend on :math:`p` (not done: uniform predictions, Pareto or
-uniform sizes keep ``NotImplementedError``).
+Covered: the laws where :mod:`qtheory.engine.soap_prediction_rank` is exact on a size law
+without breakpoints or positive support ends (Exp, Weibull, log-normal, gamma sizes), with
+exponential, log-normal, uniform or bounded-multiplicative predictions. When the factor's
+density jumps (uniform and :class:`~qtheory.BoundedMultiplicative` predictions), two things
+change: the piece's density :math:`g_v(p)` jumps in :math:`y` where
+:math:`y/(p + b_y(v))` is a kink :math:`k` of :math:`f_Z`, at predictions that depend on
+:math:`p`; those are found per :math:`p` node (sign changes, bisection) and their panels cut
+there (:func:`_jump_corrections`). And for a class, :math:`\eta_{<v}(s)` oscillates in
+:math:`v` like :math:`e^{-sv/k}`, which the grid's interpolant does not follow at high
+frequencies, so Kendall's equation is solved at the age nodes' levels themselves. Not done
+(``NotImplementedError``): Pareto or uniform sizes (the density jumps where
+:math:`p + b_y(v)` crosses a breakpoint), and on factors with kinks the ranks whose
+:math:`y/k - b_y(v)` is not monotone in :math:`y` (:math:`y e^{-a}`, :math:`y^2 - a`: two jumps
+merge at its extremum, :func:`_jumps_monotone`); SPRPT's family :math:`c(y - a)`,
+:math:`e^{y - a}`, :math:`y - a/2` and PSPJF's :math:`y^2` are covered.
 
 Measured (``tests/test_distribution_prediction_rank.py``; ``docs/response_time_distribution.md``,
 section 6.7): ranks ordering jobs as SPRPT or PSPJF reproduce those policies' transforms to
 2e-15 (unconditional) and 5e-13 (classes), their unconditional cdf to 1e-9; :math:`y - a/2`'s
 class moments match a reference from the definitions to 1e-13, its mean the mean engine to
-2.5e-12.
+2.5e-12. Uniform(0.5) predictions on Exp sizes at load 0.8: the piece of SPRPT's rank within
+2e-13 of SPRPT's (moments) and 1.8e-15 (transform at 20 + 40i); PSPJF's rank's class
+transform 1e-16 from PSPJF's, the unconditional cdf of SPRPT's rank 7e-10 from SPRPT's
+(bounded-multiplicative(0.5, 2): classes 9.4e-12 (PSPJF), 6.9e-8 (SPRPT, whose own residence
+interpolates :math:`\eta_{<v}` on its grid: 3.2e-6 off at s = 2 + 150i against a quadrature of
+Kendall's roots in the level, this route 2e-10)); :math:`y - a/2`'s mean 9.2e-12 from the mean
+engine's.
 """
 
 from __future__ import annotations
@@ -88,6 +103,13 @@ AGE_SPLIT = 2
 PIECE_GRADE = 40
 #: geometric age edges x_max 2^-k, k = 1..AGE_GEO
 AGE_GEO = 4
+#: bisection steps of the predictions where the piece's density jumps, on a factor law with
+#: kinks (:func:`_jump_corrections`)
+PIECE_BISECT = 60
+#: the thresholds and predictions per threshold where :func:`_jumps_monotone` samples
+#: y/k - b_y(v)
+MONO_LEVELS = 24
+MONO_SAMPLES = 96
 
 
 # ---- the sparse old piece ---------------------------------------------------------------------------
@@ -124,10 +146,12 @@ def reach_ages(fn, y, target, cap: float) -> np.ndarray:
     sel = ~never
     ia = act[sel]
     if ia.size:
+        yi = y[ia]
+
         # increasing in the age: target - fn(y, a)
         def f(x, idx):
             with np.errstate(all="ignore"):
-                return -np.asarray(fn(y[ia][idx], x), float)
+                return -np.asarray(fn(yi[idx], x), float)
 
         out[ia] = _illinois(f, -target[ia], lo[sel], hi[sel], -flo[sel], -fhi[sel])
     return out.reshape(shape)
@@ -187,16 +211,18 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
     near = v[:, None] * (1.0 + 2.0 ** -k[None, :])
     bn = reach_ages(fn, near, np.broadcast_to(target[:, None], near.shape), xtop)
     ny = 0
-    rows = []
+    rows, yedges = [], []
     for i, t in enumerate(v.tolist()):
         if not ok[i]:
             rows.append((np.zeros(0), np.zeros(0)))
+            yedges.append(None)
             continue
         lt2 = math.log(2.0 * t)
         ne = near[i][(bn[i] >= t / (16.0 * zhi)) | (k == 0)]
         y0, w0 = panels(np.concatenate([[t], ne]), AGE_ORDER)
         u, wu = panels(np.concatenate([[lt2], ye[ye > lt2 + 1e-12]]), AGE_ORDER)
         rows.append((np.concatenate([y0, np.exp(u)]), np.concatenate([w0, wu * np.exp(u)])))
+        yedges.append((np.concatenate([[t], ne]), np.exp(np.concatenate([[lt2], ye[ye > lt2 + 1e-12]]))))
         ny = max(ny, rows[-1][0].size)
     Y = np.ones((v.size, max(ny, 1)))
     WY = np.zeros(Y.shape)
@@ -214,7 +240,128 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
         with np.errstate(all="ignore"):
             h = np.asarray(r.size.pdf(xs), float) * np.asarray(f.pdf(zs), float) / xs
         G[i] = np.bincount(pi, weights=np.where(np.isfinite(h), h, 0.0) * ws, minlength=P.shape[1])
+    if rule.kinks.size:
+        G += _jump_corrections(rule, fn, target, P, yedges, Y, WY, B, xtop)
     return P, Wd * G
+
+
+def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xtop) -> np.ndarray:
+    r"""On a factor law with kinks (uniform, bounded-multiplicative predictions): the
+    corrections of :func:`old_piece`'s densities :math:`g_v(p)` at its nodes, where the
+    integrand in :math:`y` jumps (or kinks) inside a prediction panel, at the :math:`y` with
+    :math:`\Phi_k(y) = y/k - b_y(v) = p` for a kink :math:`k` of :math:`f_Z`
+    (:math:`y/(p + b_y(v)) = k`): those are found by sign changes of :math:`\Phi_k - p` on the
+    panel's edges and nodes (a pair of crossings between two of them is missed) and bisection
+    (:data:`PIECE_BISECT` steps on :math:`r(y, y/k - p) \le r(v, 0)`, which is
+    :math:`b_y(v) \le y/k - p` for a rank that never increases with age), and the panel's sum for that
+    :math:`p` is replaced by Gauss-Legendre on the panel cut there (linear or in :math:`\log y`
+    as the panel; a root :math:`b_y(v)` per new node)."""
+    r, f = rule.r, rule.f
+    O = AGE_ORDER
+    dG = np.zeros(P.shape)
+    # the crossings: (row, p index, panel, log panel?, panel ends, bracket)
+    cr_row, cr_p, cr_q, cr_log, cr_e0, cr_e1, cr_lo, cr_hi, cr_k = ([] for _ in range(9))
+    rows = [i for i, ed in enumerate(yedges) if ed is not None]
+    if not rows:
+        return dG
+    ends = [np.concatenate([yedges[i][0], yedges[i][1][1:]]) for i in rows]
+    # b_y(v) at every row's panel edges, all at once
+    be_all = reach_ages(fn, np.concatenate(ends),
+                        np.concatenate([np.full(e.size, target[i]) for i, e in zip(rows, ends, strict=True)]),
+                        xtop)
+    splits = np.cumsum([e.size for e in ends])[:-1]
+    for i, e, be in zip(rows, ends, np.split(be_all, splits), strict=True):
+        lin = yedges[i][0]
+        porder = np.argsort(P[i], kind="stable")
+        ps = P[i][porder]
+        npan = e.size - 1
+        is_log = np.arange(npan) >= lin.size - 1
+        yn = Y[i, :npan * O].reshape(npan, O)
+        bn = B[i, :npan * O].reshape(npan, O)
+        # per panel: its first edge, its nodes; then the last edge
+        ym = np.concatenate([np.concatenate([e[:-1, None], yn], axis=1).ravel(), e[-1:]])
+        bm = np.concatenate([np.concatenate([be[:-1, None], bn], axis=1).ravel(), be[-1:]])
+        for k in rule.kinks:
+            with np.errstate(invalid="ignore"):
+                phi = np.where(np.isfinite(bm), ym / k - bm, -np.inf)
+            # phi > p changes between samples j and j + 1 for the p in [min, max) of the two
+            # (the p nodes sorted: a range of them per pair of samples)
+            lo_j = np.minimum(phi[:-1], phi[1:])
+            hi_j = np.maximum(phi[:-1], phi[1:])
+            a = np.searchsorted(ps, lo_j, side="left")
+            n = np.searchsorted(ps, hi_j, side="left") - a
+            if not n.sum():
+                continue
+            jm = np.repeat(np.arange(lo_j.size), n)
+            jp = porder[np.repeat(a - np.cumsum(n) + n, n) + np.arange(n.sum())]
+            q = jm // (O + 1)
+            cr_row.append(np.full(jp.size, i))
+            cr_p.append(jp)
+            cr_q.append(q)
+            cr_log.append(is_log[q])
+            cr_e0.append(e[q])
+            cr_e1.append(e[q + 1])
+            cr_lo.append(ym[jm])
+            cr_hi.append(ym[jm + 1])
+            cr_k.append(np.full(jp.size, k))
+    if not cr_row:
+        return dG
+    row, pj, q, islog, e0, e1, lo, hi, kk = (np.concatenate(c) for c in
+                                            (cr_row, cr_p, cr_q, cr_log, cr_e0, cr_e1, cr_lo, cr_hi, cr_k))
+    p = P[row, pj]
+    tg = target[row]
+
+    def above(y):
+        # y/k - b_y(v) > p, i.e. the rank at age y/k - p is already at or below the level's
+        # (b_y(v) <= a exactly when r(y, a) <= r(v, 0) for a rank that never increases with
+        # age): one evaluation of the rank, no root b_y(v)
+        a = y / kk - p
+        with np.errstate(all="ignore"):
+            r = np.asarray(fn(y, np.maximum(a, 0.0)), float)
+        return (a > 0) & (r <= tg)
+
+    side = above(lo)
+    for _ in range(PIECE_BISECT):
+        mid = 0.5 * (lo + hi)
+        same = above(mid) == side
+        lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+    root = 0.5 * (lo + hi)
+    # one group per (row, p, panel): the panel cut at all its crossings
+    key = (row * P.shape[1] + pj) * (Y.shape[1] // O + 1) + q
+    order = np.lexsort((root, key))
+    key, root = key[order], root[order]
+    row, pj, q, islog, e0, e1, p = (a[order] for a in (row, pj, q, islog, e0, e1, p))
+    first = np.concatenate([[True], key[1:] != key[:-1]])
+    gid = np.cumsum(first) - 1
+    g0 = np.flatnonzero(first)
+    ng = g0.size
+    # the sub-panels: consecutive points of each group's sorted [panel start, crossings, end]
+    pts = np.concatenate([e0[g0], root, e1[g0]])
+    grp = np.concatenate([np.arange(ng), gid, np.arange(ng)])
+    o = np.lexsort((pts, grp))
+    pts, grp = pts[o], grp[o]
+    same = grp[:-1] == grp[1:]
+    sa, sb, sg = pts[:-1][same], pts[1:][same], grp[:-1][same]
+    lg = islog[g0][sg]
+    Eu = np.stack([np.where(lg, np.log(sa), sa), np.where(lg, np.log(sb), sb)], axis=1)
+    u, wu = panels(Eu, O)
+    yy = np.where(lg[:, None], np.exp(u), u)
+    wy = np.where(lg[:, None], wu * np.exp(u), wu)
+    gr, gp = row[g0], p[g0]
+    bb = reach_ages(fn, yy, np.broadcast_to(target[gr[sg]][:, None], yy.shape), xtop)
+
+    def dens(y, b, pp):
+        x = pp + b
+        with np.errstate(all="ignore"):
+            h = np.asarray(r.size.pdf(x), float) * np.asarray(f.pdf(y / x), float) / x
+        return np.where(np.isfinite(h) & (x <= xtop), h, 0.0)
+
+    new = np.bincount(sg, weights=np.sum(wy * dens(yy, bb, gp[sg][:, None]), axis=1), minlength=ng)
+    qi = q[g0][:, None] * O + np.arange(O)[None, :]
+    yo, wo, bo = Y[gr[:, None], qi], WY[gr[:, None], qi], B[gr[:, None], qi]
+    old = np.sum(wo * dens(yo, bo, gp[:, None]), axis=1)
+    np.add.at(dG, (gr, pj[g0]), new - old)
+    return dG
 
 
 # ---- the age rules of the residence -------------------------------------------------------------------
@@ -495,6 +642,21 @@ class PredictionRankTransform(PredictionTransform):
         self._fn_ref = self.fn  # held by the cache: the key's id stays this function's
         self._psi_ref = self.psi
         self.ages = None if waiting else AgeRule(self.fn, self.psi, self.grid, self.ys, self.Xc, self.Wc)
+        #: a class on a factor law with kinks: Kendall's equation solved at the age nodes' levels
+        #: themselves (eta_{<v}(s) oscillates in v like e^{-s v / k} there: the grid's
+        #: interpolant was 5e-6 off at s = 2 + 150i for PSPJF's rank on uniform predictions)
+        self._own_levels = None
+        if self.ages is not None and self.conditional and rule.kinks.size:
+            ag = self.ages
+            nz = np.flatnonzero(~ag.zero)
+            order = nz[np.argsort(ag.levels[nz], kind="stable")]
+            Xl, Wl = rule.new(ag.levels[order], strict=True)
+            gstart = np.zeros(ag.gstart.size, np.int64)
+            gbasis = np.zeros(ag.gbasis.shape)
+            gstart[order] = np.arange(order.size)
+            gbasis[order, 0] = 1.0
+            self._own_levels = (np.ascontiguousarray(Xl, float), np.ascontiguousarray(Wl, float),
+                                gstart, gbasis)
         #: unconditional: the classes beyond the age where the rank reaches level 0 (about
         #: 30% of the nodes for y - a/2 on Exp/Exp) contribute W e^{-R(b_y(0))} e^{-s x}: the
         #: exponential once per distinct size (SharedNodes), as SPRPT's flat nodes
@@ -547,11 +709,17 @@ class PredictionRankTransform(PredictionTransform):
         if self.waiting:
             return V @ self.Wc.sum(1)
         ag = self.ages
+        gstart, gbasis = ag.gstart, ag.gbasis
+        if self._own_levels is not None:
+            from .response_distribution import busy_eta
+
+            Xl, Wl, gstart, gbasis = self._own_levels
+            et = busy_eta(s, self.lam, Xl, Wl) if Xl.shape[0] else np.zeros((s.size, 1), complex)
         g = np.ascontiguousarray(et - s[:, None])
         out = np.empty((s.size, self.ys.size), complex)
         R0 = np.empty((s.size, self.ys.size), complex)
         W = self.Wc if self._rank_flat is None else self._rank_flat[0]
-        _residence_kernel(g, ag.gstart, ag.gbasis, ag.full, ag.pan_ptr, ag.cpan, ag.ccoef,
+        _residence_kernel(g, gstart, gbasis, ag.full, ag.pan_ptr, ag.cpan, ag.ccoef,
                           np.ascontiguousarray(self.Xc, float), np.ascontiguousarray(W, float),
                           np.ascontiguousarray(s), not self.shifted, ag.zpan, ag.zcoef, out, R0)
         if self._rank_flat is not None:
@@ -565,7 +733,7 @@ def supported(model, policy) -> bool:
     """A :class:`~qtheory.Rank` on predictions declared ``monotone="decreasing"`` whose fresh
     rank increases strictly with the prediction (as :func:`qtheory.engine.soap_prediction_rank.supported`),
     on a continuous size law without breakpoints or support ends besides 0 and infinity, with a
-    multiplicative prediction law whose factor has no kinks."""
+    multiplicative prediction law (exponential, log-normal, uniform, bounded-multiplicative)."""
     from ..laws.joint import FactorJoint
     from ..policies.rank import Rank
 
@@ -579,11 +747,56 @@ def supported(model, policy) -> bool:
     if np.size(size.breakpoints) or float(size.support[0]) > 0 or math.isfinite(float(size.support[1])):
         return False
     joint = model.prediction.joint(size)
-    if not isinstance(joint, FactorJoint) or [k for k in joint.factor.kinks if k > 0]:
+    if not isinstance(joint, FactorJoint):
         return False
     from . import response_distribution_prediction as rdp
 
-    return _inverse(rdp.joint_rule(model, conditional=False), policy).ok
+    rule = rdp.joint_rule(model, conditional=False)
+    psi = _inverse(rule, policy)
+    if not psi.ok:
+        return False
+    return not rule.kinks.size or _jumps_monotone(rule, policy.fn, psi)
+
+
+def _jumps_monotone(rule: FactorJointRule, fn, psi: FreshInverse) -> bool:
+    r"""On a factor law with kinks: whether :math:`\Phi_k(y) = y/k - b_y(v)` is monotone in
+    :math:`y > v` (where finite) for every kink :math:`k`, sampled at :data:`MONO_LEVELS`
+    thresholds over the joint law's predictions and :data:`MONO_SAMPLES` predictions above
+    each. Where it has an interior extremum :math:`p^*` (:math:`y e^{-a}`, :math:`y^2 - a`), the
+    piece's density has a square-root edge at :math:`p = p^*` and two jumps in :math:`y` merge
+    there, which :func:`_jump_corrections` does not resolve (:math:`y e^{-a}` on uniform(0.5)
+    predictions: a class mean 2.2e-5 off): those ranks are declined. Ranks whose
+    :math:`b_y(v)` is linear in :math:`y` (SPRPT's :math:`c(y - a)`, :math:`y - a/2`) or infinite
+    (PSPJF's :math:`y^2`) pass. Cached on the rule per rank function."""
+    cache = rule.__dict__.setdefault("_qt_rank_monotone", {})
+    hit = cache.get(id(fn))
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    lo, hi = rule.lo_y, math.exp(rule.yedges[-1])
+    v = np.geomspace(max(lo, psi.y[0]), hi, MONO_LEVELS)
+    y = v[:, None] * np.geomspace(1.0, 2.0 * hi / v, MONO_SAMPLES).T
+    target = psi.fresh(np.maximum(v, psi.y[0]))
+    b = reach_ages(fn, y, np.broadcast_to(target[:, None], y.shape), 2.0 * FactorJointRule.top(rule.r))
+    ok = True
+    for k in rule.kinks:
+        with np.errstate(invalid="ignore"):
+            phi = y / k - b
+            scale = np.abs(y / k) + np.abs(b)
+        for row, sc in zip(phi, scale, strict=True):
+            fin = np.isfinite(row)
+            f = row[fin]
+            if f.size < 3:
+                continue
+            d = np.diff(f)
+            # a flat phi (y - a/2 at k = 1/2: 2v) is monotone: rounding of its two terms
+            tol = 1e-9 * float(np.max(sc[fin]))
+            if np.any(d > tol) and np.any(d < -tol):
+                ok = False
+                break
+        if not ok:
+            break
+    cache[id(fn)] = (fn, ok)
+    return ok
 
 
 def _inverse(rule: FactorJointRule, policy, y=None) -> FreshInverse:
