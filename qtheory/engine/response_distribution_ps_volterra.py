@@ -63,6 +63,11 @@ integrates the class transforms on the same grid against :math:`dF` (the cells' 
 :math:`\int dF`, :math:`\int x\,dF`), out to where the size law's tail or the class transform
 (at most :math:`e^{-\operatorname{Re}(s)x}` in modulus) falls below :math:`10^{-16}`.
 
+A size density that jumps makes the density of :math:`T` jump at the jump points and their
+multiples: the unconditional law is then split, the class atoms and the density jumps after them
+added directly (:mod:`qtheory.engine.response_distribution_ps_density_atoms`, mode 2 of
+:func:`_solve_nodes`).
+
 Checked against Coffman-Muntz-Trotter's M/M/1-PS and the M/PH/1-PS ODE
 (``tests/test_response_distribution_ps_volterra.py``); accuracy and limits:
 ``docs/response_time_distribution.md`` (section 11.2).
