@@ -178,3 +178,16 @@ def test_unconditional_law_with_density_jumps_converges(size, rho):
     t = np.array([1.9, 2.1, 2.5, 3.9, 4.1])
     fine = ResponseTimeDistribution(d._t, "fine", split=d._split, euler=(26.0, 60, 30))
     assert np.max(np.abs(d.cdf(t) - fine.cdf(t))) < 1e-7
+
+
+def test_class_density_jump_after_the_atom():
+    """The jump J_0(x) = a_0(x) lambda (2 + x f(0+)) of a class density just after its atom at x,
+    which the split takes apart (response_distribution_ps_density_atoms), against the class
+    transform: s (E[e^{-s(T(x) - x)}] - a_0) -> J_0 like 1/s (Richardson on s = 200, 400)."""
+    from qtheory.engine.response_distribution_ps import ps_class_atoms
+
+    lam, size, x = 0.5, qt.Uniform(0.5, 1.5), 1.2
+    a0 = ps_class_atoms(lam, size, x)[0][1]
+    s = np.array([200.0, 400.0])
+    v = s * (VolterraPSTransform(lam, size, x).lst(s).real - a0)
+    assert 2 * v[1] - v[0] == pytest.approx(a0 * lam * 2.0, rel=1e-5)
