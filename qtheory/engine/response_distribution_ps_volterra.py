@@ -63,6 +63,11 @@ integrates the class transforms on the same grid against :math:`dF` (the cells' 
 :math:`\int dF`, :math:`\int x\,dF`), out to where the size law's tail or the class transform
 (at most :math:`e^{-\operatorname{Re}(s)x}` in modulus) falls below :math:`10^{-16}`.
 
+A size density that jumps makes the density of :math:`T` jump at the jump points and their
+multiples: the unconditional law is then split, the class atoms and the density jumps after them
+added directly (:mod:`qtheory.engine.response_distribution_ps_density_atoms`, mode 2 of
+:func:`_solve_nodes`).
+
 Checked against Coffman-Muntz-Trotter's M/M/1-PS and the M/PH/1-PS ODE
 (``tests/test_response_distribution_ps_volterra.py``); accuracy and limits:
 ``docs/response_time_distribution.md`` (section 11.2).
@@ -87,17 +92,27 @@ MIN_N = 64
 STEPS_PER_RATE = 3.0
 #: the unconditional transform stops where the size law's tail is below this
 TAIL = 1e-16
+#: the unconditional transform puts the least size on a node of its grids, at least this many
+#: of the coarsest grid's steps from 0 (False: not aligned, the reference path)
+ALIGN = True
+ALIGN_MIN = 4
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, out):  # pragma: no cover - compiled
+def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta, out):  # pragma: no cover - compiled
     r"""For each node ``s[i]``: the grid solution of the Volterra equation (module docstring).
     ``w``: convolution weights (``w[k]`` the weight of :math:`u_{n-k}`, ``b[n-1]`` the last
     one's), ``g``: the forcing :math:`1 - \lambda M(h_n)`. ``mode`` 0: ``out[i]`` =
     :math:`E[e^{-s(T(x) - x)}]` at :math:`x = N\delta`; 1: :math:`\int E[e^{-s(T(y) - c)}]\,dF(y)`
     (:math:`c` = ``shift``, the least size) by the product trapezoidal rule with the cells'
     weights ``cp`` (left end), ``cq`` (right end); the factor :math:`e^{sc}` enters each value
-    (not the sum: :math:`e^{sc}E[e^{-sT}]` from :math:`E[e^{-sT}]` loses all accuracy).
+    (not the sum: :math:`e^{sc}E[e^{-sT}]` from :math:`E[e^{-sT}]` loses all accuracy); 2: the
+    same less each class's atoms, :math:`\sum_k a_k(y)e^{-s((k+1)y - c)} =
+    (1-\rho)e^{-(\lambda+s)y + sc}/(1 - z)`, :math:`z = \rho q(y)e^{-(\lambda+s)y}` (``qr``:
+    the grid's :math:`\rho q(y)`), and less the density jumps after them over :math:`s + \beta`,
+    :math:`(1-\rho)e^{-(\lambda+s)y + sc}\big(j_a - j_b e^{-(\lambda+s)y}\big)/((1-z)^2(s+\beta))`
+    (``ja``, ``jb``: :math:`\lambda(2 + y f(0^+))` and :math:`\lambda\bar F(y)` on the grid;
+    :mod:`qtheory.engine.response_distribution_ps_density_atoms`).
     The solution is rescaled by :math:`10^{-150}` when it grows past :math:`10^{150}` (linear:
     the forcing is rescaled with it)."""
     N = g.size - 1
@@ -117,7 +132,11 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, out):  # pragma: 
         L = 0.0
         gs = 1.0
         acc = 0.0j
-        phi_prev = 1.0 + 0.0j if shift <= 0.0 else 0.0j
+        phi_prev = 1.0 + 0.0j if shift <= 0.0 else 0.0j  # T(0) = 0
+        if mode == 2 and shift <= 0.0:  # less its atom at 0 (mass 1) and the jump after it
+            phi_prev = 0.0j
+            if beta > 0.0:
+                phi_prev = -(ja[0] - jb[0]) / ((1.0 - qr[0]) * (si + beta))
         for n in range(1, N + 1):
             conv = b[n - 1] * u[0]
             for k in range(1, n):
@@ -125,11 +144,19 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, out):  # pragma: 
             un = (gs * g[n] + si * (U + dc * u[n - 1] / 2.0) + lam * conv) / den
             u[n] = un
             U = U + dc * (u[n - 1] + un) / 2.0
-            if mode == 1:
+            if mode >= 1:
                 phi = 0.0j
                 if (n + 1) * d > shift:  # below the least size dF = 0 (and e^{sc} may overflow)
                     el = math.exp(-L)
                     phi = (1.0 - rho) * np.exp(si * shift - L) / ((1.0 - rho) * el + si * U)
+                    if mode == 2:
+                        h = n * d
+                        ez = np.exp(-(lam + si) * h)
+                        z = qr[n] * ez
+                        e0 = (1.0 - rho) * np.exp(si * (shift - h) - lam * h) / (1.0 - z)
+                        phi -= e0
+                        if beta > 0.0:
+                            phi -= e0 * (ja[n] - jb[n] * ez) / ((1.0 - z) * (si + beta))
                 acc += cp[n - 1] * phi_prev + cq[n - 1] * phi
                 phi_prev = phi
             if abs(un) > 1e150:
@@ -138,7 +165,7 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, out):  # pragma: 
                 U *= 1e-150
                 gs *= 1e-150
                 L += scale10
-        if mode == 1:
+        if mode >= 1:
             out[i] = acc
         else:
             el = math.exp(-L)
@@ -183,13 +210,13 @@ class _Grid:
         self.d, self.w, self.b = d, w, np.ascontiguousarray(b)
         self.M1 = M1
         if cells:  # int_cell dF (y_{j+1} - y)/d and (y - y_j)/d
-            F0 = np.asarray(size.cdf(h), float)
+            F0 = self.F0 = np.asarray(size.cdf(h), float)
             P1 = np.asarray(size.partial_moment(1, h), float)
             f0, f1 = np.diff(F0), np.diff(P1)
             self.cq = np.ascontiguousarray((f1 - h[:-1] * f0) / d)
             self.cp = np.ascontiguousarray(f0 - self.cq)
         else:
-            self.cp = self.cq = np.zeros(N)
+            self.cp = self.cq = self.F0 = np.zeros(N)
 
 
 def _romberg(v1: np.ndarray, v2: np.ndarray, v4: np.ndarray) -> np.ndarray:
@@ -205,8 +232,15 @@ class VolterraPSTransform:
     M/G/1-PS queue with arrival rate ``lam`` and a continuous size law ``size`` (module
     docstring)."""
 
-    def __init__(self, lam: float, size, x: float | None):
+    def __init__(self, lam: float, size, x: float | None, rest: bool = False):
         self.lam = float(lam)
+        #: unconditional only: the transform of the law less its class atoms, shifted by the
+        #: least size (``rest_lst`` of
+        #: :class:`qtheory.engine.response_distribution_ps_density_atoms.PSDensityAtoms`)
+        self.rest = bool(rest) and x is None
+        #: ... and the density jumps after the atoms, over s + beta (beta = 0: not subtracted),
+        #: with f0 the size density at 0+
+        self.beta, self.f0 = 0.0, 0.0
         self.size = size
         self.m = float(size.mean)
         self.rho = self.lam * self.m
@@ -239,6 +273,18 @@ class VolterraPSTransform:
         for 1e-10 on the transforms)."""
         rate = (float(np.max(np.abs(s))) + 2.0 * self.lam) * end
         N = int(max(MIN_N, 2 ** math.ceil(math.log2(max(STEPS_PER_RATE * rate, 1.0)))))
+        c = self.lower
+        if mode >= 1 and c > 0 and ALIGN:
+            # the least size on a node of every grid (the coarsest has N / 2 steps): the density
+            # jumps there, and a cell that straddles it leaves an error of order delta^3 that
+            # Romberg's rule does not remove
+            # (not where that needs more than the finest grid: a least size far below the horizon)
+            Na = N
+            while 4 * Na <= MAX_N and c * Na / (2.0 * end) < ALIGN_MIN:
+                Na *= 2
+            if 4 * Na <= MAX_N:
+                N = Na
+                end = c * N / (2.0 * math.floor(c * N / (2.0 * end)))
         ss = np.ascontiguousarray(s)
         while True:
             if 4 * N > MAX_N:
@@ -249,10 +295,16 @@ class VolterraPSTransform:
                     "(use qt.simulate(..., percentiles=...))")
             vals = []
             for k in (N // 2, N, 2 * N, 4 * N):
-                gr = self._grid(end, k, mode == 1)
+                gr = self._grid(end, k, mode >= 1)
                 v = np.empty(ss.size, complex)
+                if mode == 2:
+                    h = np.linspace(0.0, end, k + 1)
+                    ja, jb = self.lam * (2.0 + h * self.f0), self.lam * (1.0 - gr.F0)
+                else:
+                    ja = jb = gr.M1
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
-                             gr.cp, gr.cq, mode, self.lower, v)
+                             gr.cp, gr.cq, mode, self.lower, self.lam * (self.m - gr.M1), ja, jb,
+                             self.beta, v)
                 vals.append(v)
             best = _romberg(*vals[1:])
             err = np.abs(best - _romberg(*vals[:3]))
@@ -291,7 +343,7 @@ class VolterraPSTransform:
                 out[sel] = self._values(np.ascontiguousarray(flat[sel]), self.x, 0)
             else:
                 ss = np.ascontiguousarray(flat[sel])
-                out[sel] = self._values(ss, self._uncond_end(float(r)), 1)
+                out[sel] = self._values(ss, self._uncond_end(float(r)), 2 if self.rest else 1)
         return out.reshape(s.shape)
 
     # -- moments -----------------------------------------------------------------------------
@@ -365,6 +417,26 @@ class VolterraPSTransform:
         return float(best[0] + tail)
 
 
+class _Unshifted:
+    r"""The unconditional transform of :math:`T` itself (a split law is not shifted):
+    :math:`e^{-sc}` times that of :math:`T - c`, and its moments shifted back."""
+
+    def __init__(self, tr: VolterraPSTransform):
+        self.tr = tr
+
+    def lst(self, s) -> np.ndarray:
+        s = np.asarray(s, complex)
+        return self.tr.lst(s) * np.exp(-s * self.tr.lower)
+
+    def moments(self) -> tuple[float, float]:
+        m1, m2 = self.tr.moments()
+        c = self.tr.lower
+        return m1 + c, m2 + 2.0 * c * m1 + c * c
+
+    def raw_moments(self, n: int) -> np.ndarray:
+        return self.tr.raw_moments(n)
+
+
 def volterra_ps_distribution(lam: float, size, x: float | None, label: str) -> ResponseTimeDistribution:
     r"""The sojourn-time law of a job of size ``x`` (or unconditional, ``x=None``) in the M/G/1-PS
     queue with a continuous size law ``size`` (module docstring): the class law is inverted as
@@ -373,14 +445,14 @@ def volterra_ps_distribution(lam: float, size, x: float | None, label: str) -> R
     from .response_distribution_ps import ps_class_atoms
 
     if x is None:
-        jumps = np.asarray(size.breakpoints, float)
-        if jumps.size:
-            raise NotImplementedError(
-                f"PS: the unconditional sojourn-time law of a size law whose density jumps (at "
-                f"{', '.join(f'{v:g}' for v in jumps)}: size={size!r}) is not computed here: the "
-                f"grid's cdf rings next to the jumps and their multiples (about 1e-4 on Uniform); "
-                f"the class laws (x=...) are exact to ~1e-10, or use qt.simulate(..., percentiles=...)")
         tr = VolterraPSTransform(lam, size, None)
+        if np.asarray(size.breakpoints, float).size:
+            # a density that jumps (or kinks): the class atoms' part added directly, the rest
+            # inverted (the whole law inverted rings next to (k + 1) b: 5e-5 on Uniform(0, 2))
+            from .response_distribution_ps_density_atoms import EULER, PSDensityAtoms
+
+            return ResponseTimeDistribution(_Unshifted(tr), label, split=PSDensityAtoms(lam, size),
+                                            euler=EULER)
         return ResponseTimeDistribution(tr, label, shift=tr.lower)
     xv = float(x)
     if not (math.isfinite(xv) and xv > 0):
