@@ -826,7 +826,8 @@ def _continuous_message(model, policy) -> str:
             f"predictions or deterministic prediction maps) and, for blind ranks (Gittins, a "
             f"qt.Rank with descriptor='none'), on continuous laws with closed-form partial "
             f"moments, and for prediction ranks declared monotone='decreasing' on continuous "
-            f"sizes without breakpoints with exponential or log-normal predictions; not on "
+            f"sizes without breakpoints with exponential, log-normal, uniform or bounded "
+            f"multiplicative predictions (ranks whose level crossings are monotone in y); not on "
             f"{model.size!r}"
             + ("" if model.prediction is None else f" with {model.prediction!r}")
             + ": use the empirical law of samples of it (its mean is available by "
