@@ -362,6 +362,71 @@ def fraction_sums(lams, nr, ws, nd, cd):  # pragma: no cover - compiled
 
 # ---- the level functions: the interval ends at each (level, z) node and the combination ---------
 @njit(cache=True)
+def panel_nodes(edges, t, wgl):  # pragma: no cover - compiled
+    """:func:`qtheory.laws._quadrature.panels` of each row of ``edges`` (Gauss-Legendre nodes
+    ``t`` and weights ``wgl`` on [0, 1]) less the panels of zero width: ``(row, u, weight)``
+    of the nodes kept, row by row (the same floating-point operations as ``panels``: node
+    :math:`a + h t_k`, weight :math:`h w_k`), without the full arrays and their mask."""
+    R, K = edges.shape
+    n = t.size
+    total = R * (K - 1) * n
+    lev = np.empty(total, np.int64)
+    u = np.empty(total)
+    wu = np.empty(total)
+    c = 0
+    for r in range(R):
+        for p in range(K - 1):
+            a = edges[r, p]
+            h = edges[r, p + 1] - a
+            for k in range(n):
+                wk = h * wgl[k]
+                if wk > 0.0:
+                    lev[c] = r
+                    u[c] = a + h * t[k]
+                    wu[c] = wk
+                    c += 1
+    return lev[:c], u[:c], wu[:c]
+
+
+@njit(cache=True)
+def split_ends(e1, e2, reg, med, bounce):  # pragma: no cover - compiled
+    """The interval ends of :func:`level_ends` in the groups whose moments
+    :func:`level_sums` reads, in node order: :math:`e_1` at or above / below the median,
+    a finite :math:`e_2` of the nodes of either group, and (bounce) :math:`e_2` at or above
+    the median where :math:`e_1` is below it and the node is in region 0 or 1."""
+    n = e1.size
+    x1h = np.empty(n)
+    x1l = np.empty(n)
+    x2h = np.empty(n)
+    x2l = np.empty(n)
+    xu = np.empty(n)
+    a = 0
+    b = 0
+    c = 0
+    d = 0
+    f = 0
+    for i in range(n):
+        x1, x2 = e1[i], e2[i]
+        fin = np.isfinite(x2)
+        if x1 >= med:
+            x1h[a] = x1
+            a += 1
+            if fin:
+                x2h[c] = x2
+                c += 1
+        else:
+            x1l[b] = x1
+            b += 1
+            if fin:
+                x2l[d] = x2
+                d += 1
+                if bounce and reg[i] < 2 and x2 >= med:
+                    xu[f] = x2
+                    f += 1
+    return x1h[:a], x1l[:b], x2h[:c], x2l[:d], xu[:f]
+
+
+@njit(cache=True)
 def level_ends(L, lev, z, bounce):  # pragma: no cover - compiled
     r"""At each node (level ``L[lev[i]]``, factor value ``z[i]``) the ends
     :math:`e_1 \le e_2` of the one interval whose moments the level functions read
