@@ -24,7 +24,10 @@ cumulative weights :math:`\omega(\tau) = \int_{-1}^{\tau} T(s)\, ds \cdot V^{-1}
 Chebyshev basis. The :math:`G` part is therefore linear in :math:`q_\lambda`: its coefficients
 :math:`\sum_i w_i s_{i,\ell} \int_{-1}^{\tau_i} T(s)\,ds` per panel are summed once
 (:func:`outer_sums`); only the two fractions need every node at every load
-(:func:`fraction_sums`).
+(:func:`fraction_sums`). :func:`outer_sums` takes the nodes in blocks: the Chebyshev bases of a
+block's levels side by side (vectorised), the panel sums as sums of the basis values
+:math:`\sum_i s_i T_k(\tau_i)`, turned into the integrals' terms once per panel
+(:func:`_basis_integrals`; the same value to rounding: the means moved 2e-15 relative at most).
 """
 
 from __future__ import annotations

@@ -50,9 +50,11 @@ sizes, log-normal(0.5) predictions; estimate 1.5e-9), 8e-12 (uniform predictions
 form is itself a quadrature, and the estimate, 7e-13, does not cover the difference there);
 SRPT-Bounce within the simulator's interval on E[T] and E[T/X], and its level functions
 against an independent nested quadrature to 1e-9 (measured 4e-14). Cost on Exp/Exp, one core
-of a shared machine: 0.2-0.3 s of CPU cold (the level interpolants, shared by both
-resolutions, and the two outer rules' sums; 0.12 s on LogNormal/LogNormal), 0.04 s for a
-further 50 loads (``benchmarks/bench_generic.py``).
+of a shared machine: 0.16 s of CPU cold (``benchmarks/bench_cold.py``; 0.21 s before the
+outer sums took their nodes in blocks: the level interpolants, shared by both resolutions,
+about two thirds, most of it the size law's incomplete gamma functions at the interval ends,
+and the two outer rules' sums), 0.04 s for a further 50 loads
+(``benchmarks/bench_generic.py``).
 
 The static, non-preemptive and limited-preemption prediction ranks (PSPJF, SPJF, TRAIL(c))
 are evaluated on the same tables by :mod:`qtheory.engine.soap_factor_shapes`, which
