@@ -125,3 +125,52 @@ def test_estimate_not_swamped_by_levels_where_the_functions_vanish():
     ref = q.mean_response_time("sprpt")
     assert abs(v[0] - ref) <= err[0], (v[0], ref, err[0])
     assert err[0] <= 1e-10 * v[0], err[0] / v[0]
+
+
+def test_compiled_node_helpers_equal_their_numpy_forms():
+    """The compiled helpers of the level and outer sums against the numpy forms they replace,
+    on random inputs: the level rule's nodes without the zero-width panels
+    (``_factor_outer.panel_nodes``) and the interval ends' groups (``split_ends``) bit for
+    bit; the panel integrals' terms from the basis sums (``_basis_integrals``, the sums over
+    the nodes taken before the divisions) within 1e-15 of the terms added node by node
+    (``_add_integral``), relative to the sum of the coefficients' sizes."""
+    from qtheory.engine import _factor_outer as fo
+    from qtheory.laws._quadrature import _gl, panels
+
+    rng = np.random.default_rng(7)
+    # rows of sorted edges with repeated values (zero-width panels), as level_terms builds them
+    edges = np.sort(np.round(rng.uniform(-5.0, 3.0, (40, 25)), 1), axis=1)
+    edges[:, :4] = edges[:, :1]
+    lev, u, wu = fo.panel_nodes(edges, *_gl(16))
+    uu, ww = panels(edges, 16)
+    keep = ww > 0
+    assert np.array_equal(lev, np.nonzero(keep)[0])
+    assert np.array_equal(u, uu[keep]) and np.array_equal(wu, ww[keep])
+
+    n = 5000
+    e1 = np.exp(rng.uniform(-4.0, 4.0, n))
+    e2 = np.where(rng.uniform(size=n) < 0.3, np.inf, np.exp(rng.uniform(-4.0, 4.0, n)))
+    reg = rng.integers(0, 3, n).astype(np.int8)
+    med = 1.0
+    hi, fin = e1 >= med, np.isfinite(e2)
+    for bounce in (True, False):
+        got = fo.split_ends(e1, e2, reg, med, bounce)
+        want = (e1[hi], e1[~hi], e2[hi & fin], e2[~hi & fin],
+                e2[~hi & fin & (reg < 2) & (e2 >= med)] if bounce else np.zeros(0))
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w)
+
+    P, ncoef = 6, 17
+    j = rng.integers(0, P, n)
+    tau = rng.uniform(-1.0, 1.0, n)
+    s = rng.normal(size=n)
+    B0, C0, T, cint = fo._sums_init(np.linspace(0.0, 1.0, P + 1), np.zeros((P, ncoef)))
+    A, C1 = np.zeros((P, ncoef + 1)), np.zeros(P)
+    for i in range(n):
+        fo._cheb(tau[i], T)
+        fo._add_integral(B0, C0, j[i], tau[i], T, s[i], cint)
+        fo._add_basis(A, C1, j[i], T, s[i])
+    B1 = fo._basis_integrals(A, C1, cint)
+    assert np.array_equal(C0, C1)
+    scale = np.array([np.sum(np.abs(s[j == p])) for p in range(P)])[:, None]
+    assert np.max(np.abs(B1 - B0) / scale) < 1e-15, np.max(np.abs(B1 - B0) / scale)

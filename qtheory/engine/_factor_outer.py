@@ -24,7 +24,10 @@ cumulative weights :math:`\omega(\tau) = \int_{-1}^{\tau} T(s)\, ds \cdot V^{-1}
 Chebyshev basis. The :math:`G` part is therefore linear in :math:`q_\lambda`: its coefficients
 :math:`\sum_i w_i s_{i,\ell} \int_{-1}^{\tau_i} T(s)\,ds` per panel are summed once
 (:func:`outer_sums`); only the two fractions need every node at every load
-(:func:`fraction_sums`).
+(:func:`fraction_sums`). :func:`outer_sums` takes the nodes in blocks: the Chebyshev bases of a
+block's levels side by side (vectorised), the panel sums as sums of the basis values
+:math:`\sum_i s_i T_k(\tau_i)`, turned into the integrals' terms once per panel
+(:func:`_basis_integrals`; the same value to rounding: the means moved 2e-15 relative at most).
 """
 
 from __future__ import annotations
@@ -35,13 +38,24 @@ from numba import njit
 #: nodes summed into one partial sum before it is added to the total (rounding grows like the
 #: block size plus the number of blocks, not like the number of nodes)
 BLOCK = 512
+#: outer nodes whose levels :func:`outer_sums` takes together (their bases: 18 x 2 x this
+#: doubles, well within the first-level cache)
+OUTER_BLOCK = 64
 
 
 @njit(cache=True)
 def _locate(edges, u):  # pragma: no cover - compiled
     """Panel of ``u`` (clipped to the first and last) and the local coordinate in [-1, 1]."""
     P = edges.size - 1
-    j = np.searchsorted(edges, u, side="right") - 1
+    # np.searchsorted(edges, u, side="right") - 1 by bisection (half its cost compiled)
+    lo, hi = 0, edges.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edges[mid] <= u:
+            lo = mid + 1
+        else:
+            hi = mid
+    j = lo - 1
     if j < 0:
         j = 0
     elif j > P - 1:
@@ -96,6 +110,34 @@ def _add_integral(B, C, j, tau, T, s, cint):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _add_basis(A, C, j, T, s):  # pragma: no cover - compiled
+    """A[j] += s * T (T_0 .. T_n at the node), C[j] += s: the node's part of the panel
+    integral, turned into :func:`_add_integral`'s terms once per panel by
+    :func:`_basis_integrals` (no divisions per node)."""
+    for k in range(A.shape[1]):
+        A[j, k] += s * T[k]
+    C[j] += s
+
+
+@njit(cache=True)
+def _basis_integrals(A, C, cint):  # pragma: no cover - compiled
+    r"""The panel integrals' terms ``B`` of :func:`_add_integral` from the basis sums
+    :math:`A_{j,k} = \sum_i s_i T_k(\tau_i)` and :math:`C_j = \sum_i s_i` of
+    :func:`_add_basis`, by :math:`\int_{-1}^{\tau} T_k = \frac12\big(\frac{T_{k+1}(\tau)}{k+1}
+    - \frac{T_{k-1}(\tau)}{k-1}\big) - \mathrm{cint}_k` (:math:`k \ge 2`),
+    :math:`\tau + 1 = T_1 + T_0` and :math:`(\tau^2 - 1)/2 = (T_2 - T_0)/4`: the sums
+    over the nodes taken before the divisions (the same value to rounding)."""
+    P, n = A.shape[0], A.shape[1] - 1
+    B = np.zeros((P, n))
+    for j in range(P):
+        B[j, 0] = A[j, 1] + C[j]
+        B[j, 1] = (A[j, 2] - C[j]) / 4.0
+        for k in range(2, n):
+            B[j, k] = (A[j, k + 1] / (k + 1) - A[j, k - 1] / (k - 1)) / 2.0 - cint[k] * C[j]
+    return B
+
+
+@njit(cache=True)
 def _sums_init(edges, ncoef):  # pragma: no cover - compiled
     """The empty ``B`` (panels x coefficients) and ``C`` of the outer sums, the basis buffer
     ``T`` and ``cint[k]``, the integral of :math:`T_k` over the whole panel in :math:`\tau`."""
@@ -144,17 +186,41 @@ def _g_term(edges, B, C, T, cint, lv, coef, llo, ulo, uhi):  # pragma: no cover 
 
 
 @njit(cache=True)
-def _cheb2(t1, t2, T1, T2):  # pragma: no cover - compiled
-    """:func:`_cheb` at two points at once: the two recurrences are independent chains that
-    the processor runs side by side (the recurrence's latency was 40% of :func:`outer_sums`);
-    each value is computed exactly as :func:`_cheb` computes it."""
-    T1[0] = 1.0
-    T2[0] = 1.0
-    T1[1] = t1
-    T2[1] = t2
-    for k in range(2, T1.size):
-        T1[k] = 2.0 * t1 * T1[k - 1] - T1[k - 2]
-        T2[k] = 2.0 * t2 * T2[k - 1] - T2[k - 2]
+def _basis_block(tau, npt, Tb):  # pragma: no cover - compiled
+    """:func:`_cheb` at the first ``npt`` points of ``tau`` at once, into the rows of ``Tb``
+    (``Tb[k, i]`` = :math:`T_k(\tau_i)`): the recurrence runs over the points side by side (a
+    loop the compiler vectorises; one point's recurrence is a latency-bound chain, which was
+    most of :func:`outer_sums`), each value computed exactly as :func:`_cheb` computes it."""
+    for i in range(npt):
+        Tb[0, i] = 1.0
+        Tb[1, i] = tau[i]
+    for k in range(2, Tb.shape[0]):
+        for i in range(npt):
+            Tb[k, i] = 2.0 * tau[i] * Tb[k - 1, i] - Tb[k - 2, i]
+
+
+@njit(cache=True)
+def _block_sums(A, C, ncoef, scoef, jb, sb, npt, Tb, vn, vs):  # pragma: no cover - compiled
+    """For the first ``npt`` located levels (panel ``jb``, basis ``Tb`` by :func:`_basis_block`,
+    G coefficient ``sb``, 0 where none): :func:`_add_basis` at each, in their order, and both
+    interpolants' values ``vn``, ``vs`` at each (each summed in :func:`_value`'s order)."""
+    # the panel sums point by point (the levels of one panel follow each other: a loop over
+    # the points inside one over k would wait on each sum's previous addition)
+    for i in range(npt):
+        if sb[i] != 0.0:
+            j, s = jb[i], sb[i]
+            for k in range(Tb.shape[0]):
+                A[j, k] += s * Tb[k, i]
+            C[j] += s
+    for i in range(npt):
+        j = jb[i]
+        s1 = 0.0
+        s2 = 0.0
+        for k in range(ncoef.shape[1]):
+            s1 += ncoef[j, k] * Tb[k, i]
+            s2 += scoef[j, k] * Tb[k, i]
+        vn[i] = s1
+        vs[i] = s2
 
 
 @njit(cache=True)
@@ -167,9 +233,14 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
     :math:`1/(1 - \\lambda N(\\ell_{lo}))` (levels below the interpolants' range), the
     load-independent part ``const``, and the nodes of the two fractions:
     :math:`\\sum ws \\lambda / (2 (1 - \\lambda nr)^2)` and :math:`\\sum cd / (1 - \\lambda nd)`.
+
+    The nodes go in blocks of :data:`OUTER_BLOCK`: their levels located one by one, then the
+    Chebyshev bases of all of them at once (:func:`_basis_block`), the panel sums
+    (:func:`_add_basis`'s, turned into the integrals' terms by :func:`_basis_integrals` at the
+    end) and the interpolants' values (:func:`_block_sums`), then each node's fractions.
     """
-    B, C, T, cint = _sums_init(edges, ncoef)
-    Td = np.empty(T.size)
+    _, C, T, cint = _sums_init(edges, ncoef)
+    A = np.zeros((C.size, T.size))
     m = X.size
     nr = np.empty(m)
     ws = np.empty(m)
@@ -181,64 +252,84 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
     s_low = 0.0
     const = 0.0
     ulo, uhi = np.log(llo), np.log(lhi)
-    for i in range(m):
-        x, y, w = X[i], Y[i], W[i]
-        d = abs(x - y)
-        if bounce:
-            sy = w if x <= 2.0 * y else 0.0
-            sd = -sy
-            r_is_y = x <= 2.0 * y
-        else:
-            sy = w
-            if y >= x:
-                sd = -w
+    nb = 2 * OUTER_BLOCK
+    tb = np.empty(nb)
+    jb = np.empty(nb, np.int64)
+    sb = np.empty(nb)
+    Tb = np.empty((T.size, nb))
+    vn = np.empty(nb)
+    vs = np.empty(nb)
+    py = np.empty(OUTER_BLOCK, np.int64)  # each node's point at y, and at |x - y| (-1: none)
+    pd = np.empty(OUTER_BLOCK, np.int64)
+    for i0 in range(0, m, OUTER_BLOCK):
+        i1 = min(i0 + OUTER_BLOCK, m)
+        npt = 0
+        # ---- locate both levels of each node; G's location-only terms
+        for i in range(i0, i1):
+            x, y, w = X[i], Y[i], W[i]
+            d = abs(x - y)
+            if bounce:
+                sy = w if x <= 2.0 * y else 0.0
+                sd = -sy
+                r_is_y = x <= 2.0 * y
             else:
-                sd = 0.0
-                const -= w * (y - x)
-            r_is_y = True
-        # both levels located first, their bases computed together (:func:`_cheb2`)
-        need_nd = bounce and x > y
-        second = not (sd == 0.0 and not need_nd and r_is_y)
-        jy, ty, dc, dl, di = _g_locate(edges, y, sy, llo, ulo, uhi)
-        if second:
-            jd, td, dc2, dl2, di2 = _g_locate(edges, d, sd, llo, ulo, uhi)
-            _cheb2(ty, td, T, Td)
-        else:
-            _cheb(ty, T)
-        # ---- at y: G (coefficient sy), and N, S2 there when R = y
-        if di != 0.0:
-            _add_integral(B, C, jy, ty, T, sy, cint)
-        const += dc
-        s_low += dl
-        s_in += di
-        if r_is_y:
-            if y > 0.0:
-                sr, ny = _value2(scoef, ncoef, jy, T)
+                sy = w
+                if y >= x:
+                    sd = -w
+                else:
+                    sd = 0.0
+                    const -= w * (y - x)
+                r_is_y = True
+            need_nd = bounce and x > y
+            second = not (sd == 0.0 and not need_nd and r_is_y)
+            jy, ty, dc, dl, di = _g_locate(edges, y, sy, llo, ulo, uhi)
+            const += dc
+            s_low += dl
+            s_in += di
+            tb[npt], jb[npt], sb[npt] = ty, jy, (sy if di != 0.0 else 0.0)
+            py[i - i0] = npt
+            npt += 1
+            pd[i - i0] = -1
+            if second:
+                jd, td, dc2, dl2, di2 = _g_locate(edges, d, sd, llo, ulo, uhi)
+                const += dc2
+                s_low += dl2
+                s_in += di2
+                tb[npt], jb[npt], sb[npt] = td, jd, (sd if di2 != 0.0 else 0.0)
+                pd[i - i0] = npt
+                npt += 1
+        # ---- the bases, the panel sums and the values of N, S2 at every level
+        _basis_block(tb, npt, Tb)
+        _block_sums(A, C, ncoef, scoef, jb, sb, npt, Tb, vn, vs)
+        # ---- each node's fractions: N, S2 at R (waiting), N at |x - y| (bounce, x > y)
+        for i in range(i0, i1):
+            x, y, w = X[i], Y[i], W[i]
+            d = abs(x - y)
+            r_is_y = (x <= 2.0 * y) if bounce else True
+            need_nd = bounce and x > y
+            if r_is_y and y > 0.0:
+                p = py[i - i0]
+                if vs[p] > 0.0:
+                    nr[nw] = vn[p]
+                    ws[nw] = w * vs[p]
+                    nw += 1
+            p = pd[i - i0]
+            if p < 0:
+                continue
+            if d > 0.0:
+                nval, sr = vn[p], vs[p]
+            else:
+                nval, sr = 0.0, 0.0
+            if need_nd:
+                nd[ndn] = nval
+                cd[ndn] = w * (2.0 * (x - y) if x <= 2.0 * y else x)
+                ndn += 1
+            if not r_is_y and d > 0.0:
                 if sr > 0.0:
-                    nr[nw] = ny
+                    nr[nw] = nval
                     ws[nw] = w * sr
                     nw += 1
-        # ---- at |x - y|: G (coefficient sd), N there, and N, S2 there when R = x - y
-        if not second:
-            continue
-        if di2 != 0.0:
-            _add_integral(B, C, jd, td, Td, sd, cint)
-        const += dc2
-        s_low += dl2
-        s_in += di2
-        if d > 0.0:
-            nval, sr = _value2(ncoef, scoef, jd, Td)
-        else:
-            nval, sr = 0.0, 0.0
-        if need_nd:
-            nd[ndn] = nval
-            cd[ndn] = w * (2.0 * (x - y) if x <= 2.0 * y else x)
-            ndn += 1
-        if not r_is_y and d > 0.0:
-            if sr > 0.0:
-                nr[nw] = nval
-                ws[nw] = w * sr
-                nw += 1
+    B = _basis_integrals(A, C, cint)
     return B, C, s_in, s_low, const, nr[:nw].copy(), ws[:nw].copy(), nd[:ndn].copy(), cd[:ndn].copy()
 
 
@@ -273,6 +364,71 @@ def fraction_sums(lams, nr, ws, nd, cd):  # pragma: no cover - compiled
 
 
 # ---- the level functions: the interval ends at each (level, z) node and the combination ---------
+@njit(cache=True)
+def panel_nodes(edges, t, wgl):  # pragma: no cover - compiled
+    """:func:`qtheory.laws._quadrature.panels` of each row of ``edges`` (Gauss-Legendre nodes
+    ``t`` and weights ``wgl`` on [0, 1]) less the panels of zero width: ``(row, u, weight)``
+    of the nodes kept, row by row (the same floating-point operations as ``panels``: node
+    :math:`a + h t_k`, weight :math:`h w_k`), without the full arrays and their mask."""
+    R, K = edges.shape
+    n = t.size
+    total = R * (K - 1) * n
+    lev = np.empty(total, np.int64)
+    u = np.empty(total)
+    wu = np.empty(total)
+    c = 0
+    for r in range(R):
+        for p in range(K - 1):
+            a = edges[r, p]
+            h = edges[r, p + 1] - a
+            for k in range(n):
+                wk = h * wgl[k]
+                if wk > 0.0:
+                    lev[c] = r
+                    u[c] = a + h * t[k]
+                    wu[c] = wk
+                    c += 1
+    return lev[:c], u[:c], wu[:c]
+
+
+@njit(cache=True)
+def split_ends(e1, e2, reg, med, bounce):  # pragma: no cover - compiled
+    """The interval ends of :func:`level_ends` in the groups whose moments
+    :func:`level_sums` reads, in node order: :math:`e_1` at or above / below the median,
+    a finite :math:`e_2` of the nodes of either group, and (bounce) :math:`e_2` at or above
+    the median where :math:`e_1` is below it and the node is in region 0 or 1."""
+    n = e1.size
+    x1h = np.empty(n)
+    x1l = np.empty(n)
+    x2h = np.empty(n)
+    x2l = np.empty(n)
+    xu = np.empty(n)
+    a = 0
+    b = 0
+    c = 0
+    d = 0
+    f = 0
+    for i in range(n):
+        x1, x2 = e1[i], e2[i]
+        fin = np.isfinite(x2)
+        if x1 >= med:
+            x1h[a] = x1
+            a += 1
+            if fin:
+                x2h[c] = x2
+                c += 1
+        else:
+            x1l[b] = x1
+            b += 1
+            if fin:
+                x2l[d] = x2
+                d += 1
+                if bounce and reg[i] < 2 and x2 >= med:
+                    xu[f] = x2
+                    f += 1
+    return x1h[:a], x1l[:b], x2h[:c], x2l[:d], xu[:f]
+
+
 @njit(cache=True)
 def level_ends(L, lev, z, bounce):  # pragma: no cover - compiled
     r"""At each node (level ``L[lev[i]]``, factor value ``z[i]``) the ends

@@ -50,9 +50,11 @@ sizes, log-normal(0.5) predictions; estimate 1.5e-9), 8e-12 (uniform predictions
 form is itself a quadrature, and the estimate, 7e-13, does not cover the difference there);
 SRPT-Bounce within the simulator's interval on E[T] and E[T/X], and its level functions
 against an independent nested quadrature to 1e-9 (measured 4e-14). Cost on Exp/Exp, one core
-of a shared machine: 0.2-0.3 s of CPU cold (the level interpolants, shared by both
-resolutions, and the two outer rules' sums; 0.12 s on LogNormal/LogNormal), 0.04 s for a
-further 50 loads (``benchmarks/bench_generic.py``).
+of a shared machine: 0.16 s of CPU cold (``benchmarks/bench_cold.py``; 0.21 s before the
+outer sums took their nodes in blocks: the level interpolants, shared by both resolutions,
+about two thirds, most of it the size law's incomplete gamma functions at the interval ends,
+and the two outer rules' sums), 0.04 s for a further 50 loads
+(``benchmarks/bench_generic.py``).
 
 The static, non-preemptive and limited-preemption prediction ranks (PSPJF, SPJF, TRAIL(c))
 are evaluated on the same tables by :mod:`qtheory.engine.soap_factor_shapes`, which
@@ -71,8 +73,8 @@ import math
 
 import numpy as np
 
-from ..laws._quadrature import log_edges, log_rule, log_spread, panels, size_range, size_rule
-from ._factor_outer import fraction_sums, level_ends, level_sums, outer_sums
+from ..laws._quadrature import _gl, log_edges, log_rule, log_spread, size_range, size_rule
+from ._factor_outer import fraction_sums, level_ends, level_sums, outer_sums, panel_nodes, split_ends
 from .soap_exact import _FULLW, _TN, _VINV, PiecewiseCheb, _age, _tau, adaptive_cheb_pair, cumulative_weights
 
 #: relative tail of the level interpolants' Chebyshev coefficients accepted on a panel
@@ -174,11 +176,10 @@ class FactorSOAP:
         lex = np.where(np.isfinite(lex) & (lex > self.zlo) & (lex < self.zhi), lex, self.zlo)
         edges = np.sort(np.concatenate([np.broadcast_to(self.zbase, (m, self.zbase.size)), lex],
                                        axis=1), axis=1)
-        u, wu = panels(edges, self.order)
-        keep = wu > 0  # the panels of zero width (an edge outside the range, or repeated)
-        lev = np.nonzero(keep)[0]
-        z = np.exp(u[keep])
-        w = wu[keep] * z * np.asarray(self.factor.pdf(z), float)
+        # the panels of zero width (an edge outside the range, or repeated) left out
+        lev, u, wu = panel_nodes(edges, *_gl(self.order))
+        z = np.exp(u)
+        w = wu * z * np.asarray(self.factor.pdf(z), float)
         e1, e2, reg = level_ends(ell, lev, z, self.bounce)
         return level_sums(m, ell, lev, z, w, e1, e2, reg, self.mom.med, np.array(self.mom.full),
                           *self._end_moments(e1, e2, reg), self.bounce)
@@ -190,20 +191,14 @@ class FactorSOAP:
         :math:`E[1; X > e_2]` where the bounce reads it and :math:`e_2` alone is above the
         median. Each moment is evaluated once, only where read."""
         size, med = self.size, self.mom.med
-        hi1 = e1 >= med
-        lo1 = ~hi1
-        fin2 = np.isfinite(e2)
-        x1h, x1l, x2h, x2l = e1[hi1], e1[lo1], e2[hi1 & fin2], e2[lo1 & fin2]
+        x1h, x1l, x2h, x2l, xu = split_ends(e1, e2, reg, med, self.bounce)
 
         def mom(x, tail):  # k = 0, 1, 2 in one pass where the law can (moments_upto)
             return tuple(np.ascontiguousarray(row.ravel()) for row in size.moments_upto(2, x, tail))
 
         T1, P1 = mom(x1h, True), mom(x1l, False)
         T2, P2 = mom(x2h, True), mom(x2l, False)
-        if self.bounce:
-            Ut = np.asarray(size.tail_moment(0, e2[lo1 & fin2 & (reg < 2) & (e2 >= med)]), float)
-        else:
-            Ut = np.zeros(0)
+        Ut = np.asarray(size.tail_moment(0, xu), float) if self.bounce else np.zeros(0)
         return T1, P1, T2, P2, Ut.ravel()
 
     def _panel_values(self, lo, hi):
