@@ -45,6 +45,7 @@ from . import _class_kinks, busy_atoms
 from . import laplace_inversion as li
 from . import power_series as ps
 from . import response_distribution_generic as rdg
+from ._psi_kernel import NO_SERIES, psi_kernel
 from .distribution import ResponseTimeDistribution
 from .response_distribution_generic import _psi_sum
 
@@ -657,27 +658,6 @@ def _psi_cum_kernel(U, x, W, ptr, idx, dw, J, R, out, stats):  # pragma: no cove
 
 
 @numba.njit(cache=True, nogil=True)
-def _psi_kernel(U, X, W, nnz, out):  # pragma: no cover - compiled
-    n_s, n_t = U.shape
-    for i in range(n_s):
-        for j in range(n_t):
-            K = nnz[j]
-            u = U[i, j]
-            ur = u.real
-            psi = 0.0 + 0.0j
-            for k in range(K):
-                w = W[j, k]
-                if w == 0.0:
-                    continue
-                x = X[j, k]
-                if ur * x > 46.0:
-                    psi += w
-                else:
-                    psi += w * (1.0 - np.exp(-u * x))
-            out[i, j] = psi
-
-
-@numba.njit(cache=True, nogil=True)
 def _psi_compensated(s, X, W, out):  # pragma: no cover - compiled
     # psi(s_i) = sum_k W_k (1 - e^{-s_i X_k}) with Neumaier's compensated sum of the real and the
     # imaginary parts: the Euler sum amplifies the transform's round-off by e^{A/2}, and a
@@ -868,7 +848,7 @@ def _psi_at(U, X, W):
     if cum is not None:  # growing weights: through the nodes' Taylor moments
         _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
     else:
-        _psi_kernel(U, X, W, _nnz(W), out)
+        psi_kernel(U, X, W, _nnz(W), NO_SERIES, 0.0, out)
     return out
 
 
@@ -1087,7 +1067,7 @@ def _psi_all(U: np.ndarray, rule: _Rule) -> np.ndarray:
     if cum is not None and np.all(U.real > 0):  # as _psi_at
         _psi_cum_kernel(U, cum[0], W, *cum[1:], TAYLOR_J, TAYLOR_R, out, np.zeros(2, np.int64))
     else:
-        _psi_kernel(U, X, W, nnz, out)
+        psi_kernel(U, X, W, nnz, NO_SERIES, 0.0, out)
     return out
 
 
