@@ -217,7 +217,11 @@ def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
     step, or a bisection where the step leaves the bracket, does not halve the step before
     last, or the derivative is 0 (``signed``: or of the wrong sign). Returns the next point,
     the bracket, the step, the step before, and whether the step or the bracket is below
-    ``tol`` (relative, absolute below 1)."""
+    ``tol`` (relative, absolute below 1), or the Newton iteration has converged: two Newton
+    steps in a row, the second, dx_k, so small against the first that the error it leaves,
+    about K dx_k^2 with K = dx_k / dx_{k-1}^2 (quadratic convergence), is below ``tol / 10``
+    (the point evaluated after it would only confirm it). A step is negative where it was a
+    bisection (the callers start with the negative bracket width)."""
     if (f > 0.0) == rising:
         hi = x
     else:
@@ -236,7 +240,10 @@ def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
         xn = 0.5 * (lo + hi)
     dxn = abs(xn - x)
     s = tol * max(abs(xn), 1.0)
-    return xn, lo, hi, dxn, dx, dxn <= s or hi - lo <= s
+    done = dxn <= s or hi - lo <= s
+    if not bad and dx > 0.0 and dxn * dxn * dxn <= 0.1 * s * dx * dx:
+        done = True
+    return xn, lo, hi, -dxn if bad else dxn, dx, done
 
 
 @njit(cache=True)
@@ -280,7 +287,7 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
     ``with_k`` (log(S/k) = target: C_y), by safeguarded Newton steps from x (g ``rising`` or
     falling through the root); stopped where |g| <= ftol times the size of the logs."""
     dxold = hi - lo
-    dx = dxold
+    dx = -dxold  # (not a Newton step)
     for _ in range(100):
         t = math.exp(x)
         lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
@@ -343,7 +350,7 @@ def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
     """The root of F (:func:`_bF`, falling through it) in [lo, hi] from x: safeguarded Newton
     steps to the rounding level of F."""
     dxold = hi - lo
-    dx = dxold
+    dx = -dxold  # (not a Newton step)
     for _ in range(100):
         f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 4e-16 * fs:
@@ -676,7 +683,7 @@ def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
     """The root b* (log) of phi (:func:`_rank_phi`, falling through it) in [lo, hi] from x:
     safeguarded Newton steps to the rounding level of phi."""
     dxold = hi - lo
-    dx = dxold
+    dx = -dxold  # (not a Newton step)
     for _ in range(100):
         f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 1e-15 * fs:
