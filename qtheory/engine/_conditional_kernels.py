@@ -323,6 +323,8 @@ def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, 
             out[i] = np.inf
         elif l <= m[r]:
             out[i] = ap[r]
+        elif i > 0 and r == rows[i - 1] and l == levels[i - 1]:
+            out[i] = out[i - 1]  # the same pair again (the tables' panel ends)
         else:
             out[i] = _c_root(r, math.log(l), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, ap, xtop,
                              cw, hd, tl, XS, GS, ipk, ilast)
@@ -370,13 +372,20 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     prev_r = -1
     prev_b = np.nan
     prev_l = np.nan
+    prev_C = np.nan
     prev2_ok = False
     prev2_x = 0.0
     prev2_l = 0.0
+    prev3_ok = False
+    prev3_x = 0.0
+    prev3_l = 0.0
     for i in range(n):
         r = rows[i]
         l = levels[i]
         C = Cs[i]
+        if r == prev_r and l == prev_l and C == prev_C:
+            out[i] = prev_b  # the same pair again (the tables' panel ends)
+            continue
         finC = np.isfinite(C)
         _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 2)  # C = inf: whole law
         lo = math.log(xlo[r])
@@ -386,6 +395,13 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
         x = np.nan
         if warm and prev2_ok and prev_l > prev2_l:
             xp = xb + (xb - prev2_x) * (l - prev_l) / (prev_l - prev2_l)
+            if prev3_ok and prev2_l > prev3_l:
+                # the quadratic through the last three roots (in the level)
+                d12 = (xb - prev2_x) / (prev_l - prev2_l)
+                d23 = (prev2_x - prev3_x) / (prev2_l - prev3_l)
+                xq = xp + (d12 - d23) / (prev_l - prev3_l) * (l - prev_l) * (l - prev2_l)
+                if lo < xq < xb:
+                    xp = xq
             if lo < xp < xb:
                 x = _b_newton(xp, lo, xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
                 if x - lo <= 1e-12 * max(abs(lo), 1.0):
@@ -401,6 +417,7 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
                     out[i] = v if v > 0.0 else 0.0
                 prev_r = -1
                 prev2_ok = False
+                prev3_ok = False
                 continue
             x = 0.5 * (lo + hi)
             if warm:
@@ -413,6 +430,9 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
                 elif fb > 0.0:
                     lo = xb
             x = _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
+        prev3_ok = prev2_ok and warm
+        prev3_x = prev2_x
+        prev3_l = prev2_l
         prev2_ok = warm
         prev2_x = xb
         prev2_l = prev_l
@@ -420,6 +440,7 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
         prev_r = r
         prev_b = out[i]
         prev_l = l
+        prev_C = C
     return out
 
 
@@ -705,12 +726,20 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     prev_r = -1
     prev_a = 0.0
     prev_b = np.nan
+    prev_h = np.nan
+    prev_out = np.nan
     prev2_ok = False
     prev2_x = 0.0
     prev2_a = 0.0
+    prev3_ok = False
+    prev3_x = 0.0
+    prev3_a = 0.0
     for i in range(n):
         r = rows[i]
         a = ages[i]
+        if r == prev_r and a == prev_a and bhi[i] == prev_h:
+            out[i] = prev_out  # the same age again (the outer rule's panel ends)
+            continue
         _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta, 2)
         top = xtop[r]
         if bhi[i] < top:
@@ -722,6 +751,13 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
         x = np.nan
         if warm and prev2_ok and prev_a > prev2_a:
             xp = xb + (xb - prev2_x) * (a - prev_a) / (prev_a - prev2_a)
+            if prev3_ok and prev2_a > prev3_a:
+                # the quadratic through the last three optima (in the age)
+                d12 = (xb - prev2_x) / (prev_a - prev2_a)
+                d23 = (prev2_x - prev3_x) / (prev2_a - prev3_a)
+                xq = xp + (d12 - d23) / (prev_a - prev3_a) * (a - prev_a) * (a - prev2_a)
+                if lo < xq < xb:
+                    xp = xq
             if lo < xp < xb:
                 x = _rank_newton(xp, lo, xb, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
                 tiny = 1e-12 * max(abs(x), 1.0)
@@ -738,6 +774,7 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
                 out[i] = Ia / ta[0]
                 prev_r = -1
                 prev2_ok = False
+                prev3_ok = False
                 continue
             x = lo
             if flo > 0.0:
@@ -753,18 +790,23 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
                         lo = xb
                 x = _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
         b = math.exp(x)
+        prev3_ok = prev2_ok and warm
+        prev3_x = prev2_x
+        prev3_a = prev2_a
         prev2_ok = warm
         prev2_x = xb
         prev2_a = prev_a
         prev_r = r
         prev_a = a
         prev_b = b
+        prev_h = bhi[i]
         lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
         ih = tb[0] / math.exp(lk)
         if b - a > 1e-3 * a:
             out[i] = _s_int(a, b, ha, ta, hb, tb) / _between(ha[0], ta[0], hb[0], tb[0])
         else:
             out[i] = ih
+        prev_out = out[i]
     return out
 
 
