@@ -731,9 +731,6 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     prev2_ok = False
     prev2_x = 0.0
     prev2_a = 0.0
-    prev3_ok = False
-    prev3_x = 0.0
-    prev3_a = 0.0
     for i in range(n):
         r = rows[i]
         a = ages[i]
@@ -751,13 +748,6 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
         x = np.nan
         if warm and prev2_ok and prev_a > prev2_a:
             xp = xb + (xb - prev2_x) * (a - prev_a) / (prev_a - prev2_a)
-            if prev3_ok and prev2_a > prev3_a:
-                # the quadratic through the last three optima (in the age)
-                d12 = (xb - prev2_x) / (prev_a - prev2_a)
-                d23 = (prev2_x - prev3_x) / (prev2_a - prev3_a)
-                xq = xp + (d12 - d23) / (prev_a - prev3_a) * (a - prev_a) * (a - prev2_a)
-                if lo < xq < xb:
-                    xp = xq
             if lo < xp < xb:
                 x = _rank_newton(xp, lo, xb, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
                 tiny = 1e-12 * max(abs(x), 1.0)
@@ -774,7 +764,6 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
                 out[i] = Ia / ta[0]
                 prev_r = -1
                 prev2_ok = False
-                prev3_ok = False
                 continue
             x = lo
             if flo > 0.0:
@@ -790,9 +779,6 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
                         lo = xb
                 x = _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
         b = math.exp(x)
-        prev3_ok = prev2_ok and warm
-        prev3_x = prev2_x
-        prev3_a = prev2_a
         prev2_ok = warm
         prev2_x = xb
         prev2_a = prev_a
