@@ -211,16 +211,19 @@ def _old_square(B, C, hB, tB, hC, tC, finC):
 
 
 @njit(cache=True)
-def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
+def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol, early):
     """One safeguarded Newton step (``rtsafe``) of the root finders below: the bracket [lo, hi]
     updated by the sign of f at x (f ``rising`` or falling through the root), then the Newton
     step, or a bisection where the step leaves the bracket, does not halve the step before
     last, or the derivative is 0 (``signed``: or of the wrong sign). Returns the next point,
     the bracket, the step, the step before, and whether the step or the bracket is below
-    ``tol`` (relative, absolute below 1), or the Newton iteration has converged: two Newton
-    steps in a row, the second, dx_k, so small against the first that the error it leaves,
-    about K dx_k^2 with K = dx_k / dx_{k-1}^2 (quadratic convergence), is below ``tol / 10``
-    (the point evaluated after it would only confirm it). A step is negative where it was a
+    ``tol`` (relative, absolute below 1), or (``early``) the Newton iteration has converged:
+    two Newton steps in a row, the second, dx_k, so small against the first that the error it
+    leaves, about K dx_k^2 with K = dx_k / dx_{k-1}^2 (quadratic convergence), is below
+    ``tol / 10`` (the point evaluated after it would only confirm it). That estimate holds
+    while f is above its rounding level, so ``early`` only where the caller stops at that
+    level first (steps driven by rounding noise look convergent: the truncation end, which
+    iterates to ``tol`` alone, stopped 1.6e-12 off in S). A step is negative where it was a
     bisection (the callers start with the negative bracket width)."""
     if (f > 0.0) == rising:
         hi = x
@@ -241,7 +244,7 @@ def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
     dxn = abs(xn - x)
     s = tol * max(abs(xn), 1.0)
     done = dxn <= s or hi - lo <= s
-    if not bad and dx > 0.0 and dxn * dxn * dxn <= 0.1 * s * dx * dx:
+    if early and not bad and dx > 0.0 and dxn * dxn * dxn <= 0.1 * s * dx * dx:
         done = True
     return xn, lo, hi, -dxn if bad else dxn, dx, done
 
@@ -304,7 +307,8 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
                 dg = -t * math.exp(lk) / S
             if abs(g) <= ftol * (abs(target) + abs(lk) + 1.0):
                 break
-        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, True, tol)
+        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, True, tol,
+                                           ftol > 0.0)
         if done:
             break
     return x
@@ -357,7 +361,7 @@ def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
         f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 4e-16 * fs:
             break
-        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14, True)
         if done:
             break
     return x
@@ -709,7 +713,7 @@ def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
         f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 1e-15 * fs:
             break
-        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12, True)
         if done:
             break
     return x
