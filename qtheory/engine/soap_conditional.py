@@ -143,7 +143,12 @@ s more), the tables 0.55 s (their roots: about 153,000 C, 88,000 B, 4-5 evaluati
 a root), the level interpolants' other work 0.1 s, the outer rules 0.25 s (56,000 ranks), the
 interpolants of r(y, 0) and the minimal rank 0.09 s, the table check 0.04 s. The coarser
 x-rules are on the outer rule's own laws (:meth:`CondBatch.subset`) and r(y, 0) of the level
-interpolants' laws by the compiled rank. LogNormal(1) sizes with log-normal(0.5) predictions pass the
+interpolants' laws by the compiled rank. Later (the roots' early stop and row starts of
+:mod:`~qtheory.engine._conditional_kernels`, the factor taken without building the joint law),
+five fresh processes interleaved with the version before, machine at load 13-17: 1.13-1.24 s
+CPU cold (min-median; before 1.43-1.52 s), a second cold evaluation 0.86-0.87 s (1.09-1.18 s),
+E[T] bit-identical; the target is still not met (numba's set-up alone is 0.3-0.4 s at that
+load). LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
 above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
 CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last
