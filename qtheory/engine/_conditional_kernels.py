@@ -27,7 +27,14 @@ interpolation between the two law nodes that bracket it; along a row of rising l
 :math:`B_y` (:math:`b^*`) falls, and starts from the linear extrapolation of the row's two
 previous roots inside the bracket ending at the previous root, without the function at the
 bracket's ends (the full search where the root lands at an end): 1.65 and 1.66 us a root
-instead of 2.48 and 2.34. Each caller asks only for the moments it uses (``nj``). Also
+instead of 2.48 and 2.34; :math:`B_y` from the quadratic through the row's last three roots
+where it has them (3.6 -> 2.5 evaluations a root on the tables' rows; for :math:`b^*` that
+start left 3.7e-11 in the rank next to the hazard's peak, where phi's steps reach its rounding
+level: linear there). A pair repeated along a row (the panels' shared ends) takes the root
+before, and the Newton iterations of C, B and b* stop once two Newton steps in a row leave an
+estimated error below the tolerance (:func:`_step`), without the confirming evaluation: E[T]
+on Exp/Exp and LogNormal/log-normal bit-identical, the kernels' CPU about 15% less. Each
+caller asks only for the moments it uses (``nj``). Also
 compiled: the tables' tensor Chebyshev interpolant (:func:`tensor_cheb`) and the inverse of
 the increasing interpolants of the ranks in :math:`\log y` (:func:`cheb1_inverse`). All
 kernels are cached on disk by numba
@@ -211,13 +218,20 @@ def _old_square(B, C, hB, tB, hC, tC, finC):
 
 
 @njit(cache=True)
-def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
+def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol, early):
     """One safeguarded Newton step (``rtsafe``) of the root finders below: the bracket [lo, hi]
     updated by the sign of f at x (f ``rising`` or falling through the root), then the Newton
     step, or a bisection where the step leaves the bracket, does not halve the step before
     last, or the derivative is 0 (``signed``: or of the wrong sign). Returns the next point,
     the bracket, the step, the step before, and whether the step or the bracket is below
-    ``tol`` (relative, absolute below 1)."""
+    ``tol`` (relative, absolute below 1), or (``early``) the Newton iteration has converged:
+    two Newton steps in a row, the second, dx_k, so small against the first that the error it
+    leaves, about K dx_k^2 with K = dx_k / dx_{k-1}^2 (quadratic convergence), is below
+    ``tol / 10`` (the point evaluated after it would only confirm it). That estimate holds
+    while f is above its rounding level, so ``early`` only where the caller stops at that
+    level first (steps driven by rounding noise look convergent: the truncation end, which
+    iterates to ``tol`` alone, stopped 1.6e-12 off in S). A step is negative where it was a
+    bisection (the callers start with the negative bracket width)."""
     if (f > 0.0) == rising:
         hi = x
     else:
@@ -236,7 +250,10 @@ def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol):
         xn = 0.5 * (lo + hi)
     dxn = abs(xn - x)
     s = tol * max(abs(xn), 1.0)
-    return xn, lo, hi, dxn, dx, dxn <= s or hi - lo <= s
+    done = dxn <= s or hi - lo <= s
+    if early and not bad and dx > 0.0 and dxn * dxn * dxn <= 0.1 * s * dx * dx:
+        done = True
+    return xn, lo, hi, -dxn if bad else dxn, dx, done
 
 
 @njit(cache=True)
@@ -280,7 +297,7 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
     ``with_k`` (log(S/k) = target: C_y), by safeguarded Newton steps from x (g ``rising`` or
     falling through the root); stopped where |g| <= ftol times the size of the logs."""
     dxold = hi - lo
-    dx = dxold
+    dx = -dxold  # (not a Newton step)
     for _ in range(100):
         t = math.exp(x)
         lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
@@ -297,7 +314,8 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
                 dg = -t * math.exp(lk) / S
             if abs(g) <= ftol * (abs(target) + abs(lk) + 1.0):
                 break
-        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, True, tol)
+        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, True, tol,
+                                           ftol > 0.0)
         if done:
             break
     return x
@@ -316,6 +334,8 @@ def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, 
             out[i] = np.inf
         elif l <= m[r]:
             out[i] = ap[r]
+        elif i > 0 and r == rows[i - 1] and l == levels[i - 1]:
+            out[i] = out[i - 1]  # the same pair again (the tables' panel ends)
         else:
             out[i] = _c_root(r, math.log(l), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, ap, xtop,
                              cw, hd, tl, XS, GS, ipk, ilast)
@@ -343,12 +363,12 @@ def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
     """The root of F (:func:`_bF`, falling through it) in [lo, hi] from x: safeguarded Newton
     steps to the rounding level of F."""
     dxold = hi - lo
-    dx = dxold
+    dx = -dxold  # (not a Newton step)
     for _ in range(100):
         f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 4e-16 * fs:
             break
-        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14)
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14, True)
         if done:
             break
     return x
@@ -363,13 +383,20 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     prev_r = -1
     prev_b = np.nan
     prev_l = np.nan
+    prev_C = np.nan
     prev2_ok = False
     prev2_x = 0.0
     prev2_l = 0.0
+    prev3_ok = False
+    prev3_x = 0.0
+    prev3_l = 0.0
     for i in range(n):
         r = rows[i]
         l = levels[i]
         C = Cs[i]
+        if r == prev_r and l == prev_l and C == prev_C:
+            out[i] = prev_b  # the same pair again (the tables' panel ends)
+            continue
         finC = np.isfinite(C)
         _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 2)  # C = inf: whole law
         lo = math.log(xlo[r])
@@ -379,6 +406,13 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
         x = np.nan
         if warm and prev2_ok and prev_l > prev2_l:
             xp = xb + (xb - prev2_x) * (l - prev_l) / (prev_l - prev2_l)
+            if prev3_ok and prev2_l > prev3_l:
+                # the quadratic through the last three roots (in the level)
+                d12 = (xb - prev2_x) / (prev_l - prev2_l)
+                d23 = (prev2_x - prev3_x) / (prev2_l - prev3_l)
+                xq = xp + (d12 - d23) / (prev_l - prev3_l) * (l - prev_l) * (l - prev2_l)
+                if lo < xq < xb:
+                    xp = xq
             if lo < xp < xb:
                 x = _b_newton(xp, lo, xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
                 if x - lo <= 1e-12 * max(abs(lo), 1.0):
@@ -394,6 +428,7 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
                     out[i] = v if v > 0.0 else 0.0
                 prev_r = -1
                 prev2_ok = False
+                prev3_ok = False
                 continue
             x = 0.5 * (lo + hi)
             if warm:
@@ -406,6 +441,9 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
                 elif fb > 0.0:
                     lo = xb
             x = _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
+        prev3_ok = prev2_ok and warm
+        prev3_x = prev2_x
+        prev3_l = prev2_l
         prev2_ok = warm
         prev2_x = xb
         prev2_l = prev_l
@@ -413,6 +451,7 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
         prev_r = r
         prev_b = out[i]
         prev_l = l
+        prev_C = C
     return out
 
 
@@ -676,12 +715,12 @@ def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
     """The root b* (log) of phi (:func:`_rank_phi`, falling through it) in [lo, hi] from x:
     safeguarded Newton steps to the rounding level of phi."""
     dxold = hi - lo
-    dx = dxold
+    dx = -dxold  # (not a Newton step)
     for _ in range(100):
         f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 1e-15 * fs:
             break
-        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12)
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12, True)
         if done:
             break
     return x
@@ -698,12 +737,17 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     prev_r = -1
     prev_a = 0.0
     prev_b = np.nan
+    prev_h = np.nan
+    prev_out = np.nan
     prev2_ok = False
     prev2_x = 0.0
     prev2_a = 0.0
     for i in range(n):
         r = rows[i]
         a = ages[i]
+        if r == prev_r and a == prev_a and bhi[i] == prev_h:
+            out[i] = prev_out  # the same age again (the outer rule's panel ends)
+            continue
         _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta, 2)
         top = xtop[r]
         if bhi[i] < top:
@@ -752,12 +796,14 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
         prev_r = r
         prev_a = a
         prev_b = b
+        prev_h = bhi[i]
         lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
         ih = tb[0] / math.exp(lk)
         if b - a > 1e-3 * a:
             out[i] = _s_int(a, b, ha, ta, hb, tb) / _between(ha[0], ta[0], hb[0], tb[0])
         else:
             out[i] = ih
+        prev_out = out[i]
     return out
 
 

@@ -143,7 +143,12 @@ s more), the tables 0.55 s (their roots: about 153,000 C, 88,000 B, 4-5 evaluati
 a root), the level interpolants' other work 0.1 s, the outer rules 0.25 s (56,000 ranks), the
 interpolants of r(y, 0) and the minimal rank 0.09 s, the table check 0.04 s. The coarser
 x-rules are on the outer rule's own laws (:meth:`CondBatch.subset`) and r(y, 0) of the level
-interpolants' laws by the compiled rank. LogNormal(1) sizes with log-normal(0.5) predictions pass the
+interpolants' laws by the compiled rank. Later (the roots' early stop and row starts of
+:mod:`~qtheory.engine._conditional_kernels`, the factor taken without building the joint law),
+five fresh processes interleaved with the version before, machine at load 13-17: 1.13-1.24 s
+CPU cold (min-median; before 1.43-1.52 s), a second cold evaluation 0.86-0.87 s (1.09-1.18 s),
+E[T] bit-identical; the target is still not met (numba's set-up alone is 0.3-0.4 s at that
+load). LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
 above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
 CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last
@@ -1326,8 +1331,8 @@ def supported(model, policy) -> bool:
     the log-uniform one; where X | y's hazard falls, then climbs, as on exponential sizes, the
     bathtub route :mod:`qtheory.engine._conditional_bathtub` answers, and where it has neither
     shape :func:`evaluate` raises FloatingPointError)."""
-    from ..laws.factor_joint import FactorJoint
     from ..laws.scipy_size import ScipySize
+    from .soap_factor import _factor
 
     if policy.law_rank != "gittins" or policy.descriptor != "prediction" or model.prediction is None:
         return False
@@ -1338,11 +1343,14 @@ def supported(model, policy) -> bool:
         return False
     if not math.isfinite(float(size.tail_moment(2, np.array(0.0)))):
         return False  # the level functions' top values and floors are E[X^2] (ConditionalSOAP)
-    j = model.prediction.joint(size)
+    # (the factor without building the joint law where the prediction law builds it as
+    # ``FactorJoint(size, factor)``: its tables serve the discretised route, 0.04 s of a cold
+    # evaluation on Exp/Exp)
+    f = _factor(model)
     # (a bounded factor's kinks are its support's ends: the conditional law's panel ends; the
     # uniform ones are checked against an independent E[T], the log-uniform ones not yet)
-    return isinstance(j, FactorJoint) and (not j.factor.kinks or (
-        _structure.bounded_factor(j.factor) and not getattr(j.factor, "log", False)))
+    return f is not None and (not f.kinks or (
+        _structure.bounded_factor(f) and not getattr(f, "log", False)))
 
 
 class ConditionalSOAP:
@@ -1426,8 +1434,10 @@ class ConditionalSOAP:
 
 
 def _tables(model) -> ConditionalSOAP:
+    from .soap_factor import _factor
+
     size = model.size
-    factor = model.prediction.joint(size).factor
+    factor = _factor(model)
     cache = size.__dict__.setdefault("_qt_cache", {})
     key = ("conditional_soap", type(factor).__name__, tuple(sorted(
         (k, v) for k, v in factor.__dict__.items() if isinstance(v, (int, float)))))
