@@ -82,7 +82,8 @@ from . import laplace_inversion as li
 from . import soap_conditional as sc
 from ._joint_rule import log_tgrid
 from .response_distribution import _psi_at, busy_eta
-from .soap_exact import _FULLW
+from .response_distribution_conditional_filon import FilonPanels, gl_panels
+from .soap_exact import _FULLW, _TN
 
 _CWN = sc._CWN
 #: per prediction of a level's y-rules, the panels and Gauss-Legendre order of the x-rule (in
@@ -276,6 +277,23 @@ def _compact(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(X[:, :k]), np.ascontiguousarray(W[:, :k])
 
 
+def _filon_panels(R) -> tuple:
+    r"""The outer rule's x-panels as :class:`~qtheory.engine.response_distribution_conditional_filon.FilonPanels`
+    (the falling branch's Chebyshev-Lobatto panels in :math:`\log x` without the massless
+    :math:`[0, x_{lo}]`, the Gauss-Legendre panels of :math:`[a_p, b_0]` and :math:`[b_0, x_{top}]`)
+    and the weights of each per unit of its panel's variable :math:`\tau \in [0, 1]`."""
+    order = R.x1.shape[1] // OUTER_X["nrise"]
+    tg, wg = _gl01(order)
+    tc = (_TN + 1.0) / 2.0
+    fall = FilonPanels(R.fe[:, :-1], R.fe[:, 1:], tc, _FULLW / 2.0)
+    p1 = FilonPanels(*gl_panels(R.x1, order), tg, wg)
+    p2 = FilonPanels(*gl_panels(R.x2, order), tg, wg)
+    n = R.ys.size
+    d1 = (R.w1.reshape(n, -1, order) / wg)
+    d2 = (R.w2.reshape(n, -1, order) / wg)
+    return fall, p1, p2, 2.0 * R.wf_x[:, 1:, :], d1, d2
+
+
 class ConditionalTransform:
     r"""LST and the first two moments of the unconditional :math:`T` (or :math:`W`) of
     ConditionalGittins on a continuous joint law :math:`Y = XZ` (module docstring).
@@ -323,7 +341,7 @@ class ConditionalTransform:
             loc[name] = (M.T.tocsr(), low, np.shape(lev))
         Xn, Wn = _compact(Xn, Wn)
         X1, W1 = _compact(X1, W1)
-        return dict(grid=grid, Xn=Xn, Wn=Wn, X1=X1, W1=W1, rule=R, loc=loc)
+        return dict(grid=grid, Xn=Xn, Wn=Wn, X1=X1, W1=W1, rule=R, loc=loc, filon=_filon_panels(R))
 
     # -- functions of the level --------------------------------------------------------------------
     def _at(self, f: np.ndarray, name: str, below=0.0) -> np.ndarray:
@@ -443,13 +461,15 @@ class ConditionalTransform:
         if self.waiting:
             v = V0 * (wf.sum((1, 2)) + R.w1.sum(1)) + np.sum(R.w2 * V2, axis=-1)
             return v @ R.wy
-        sc_ = s[:, None, None, None]
-        I_f, I_1, I_2 = self._residences(self._at(G, "rf") + sc_, self._at(G, "lev1") + s[:, None, None],
-                                         self._at(G, "lev2") + s[:, None, None])
+        # the residences of eta - s (T - x), smooth in x; e^{-sx} by the Filon weights
+        I_f, I_1, I_2 = self._residences(self._at(G, "rf"), self._at(G, "lev1"), self._at(G, "lev2"))
+        fall, p1, p2, df, d1, d2 = self.filon
+        ns, n = s.size, R.ys.size
         with np.errstate(under="ignore"):
-            tf = np.sum(wf * np.exp(-I_f), axis=(-2, -1))
-            t1 = np.sum(R.w1 * np.exp(-I_1), axis=-1)
-            t2 = np.sum(R.w2 * V2 * np.exp(-I_2), axis=-1)
+            tf = np.einsum("snpk,npk,snpk->sn", fall.weights(s), df, np.exp(-I_f[:, :, 1:, :]))
+            t1 = np.einsum("snpk,npk,snpk->sn", p1.weights(s), d1, np.exp(-I_1).reshape(ns, n, -1, d1.shape[-1]))
+            t2 = np.einsum("snpk,npk,snpk->sn", p2.weights(s), d2,
+                           (V2 * np.exp(-I_2)).reshape(ns, n, -1, d2.shape[-1]))
         return (V0 * (tf + t1) + t2) @ R.wy
 
 
