@@ -50,8 +50,11 @@ RESOLVED = 0.05
 #: e^{-sx} is negligible beyond x = CUT / Re s (e^{-40} = 4e-18: the Euler rule's weights are
 #: at most e^{A/2} = 4.4e5, so the cdf changes by below 1e-12)
 CUT = 40.0
-#: the most sub-panels of one panel (bounds the work at s with Re s near 0)
-MAX_SUB = 4096
+#: the most sub-panels of one panel (bounds the work at s with Re s near 0, where e^{-sx} is
+#: not damped: there the weights lose accuracy)
+MAX_SUB = 256
+#: fine nodes per batch of panels (memory)
+FINE_NODES = 1_000_000
 
 
 def _gl01(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +118,18 @@ class FilonPanels:
             nsub = np.where(r < 1.0, self.h / -np.log1p(-np.minimum(r, 1.0 - 1e-12)), 1.0)
         nsub = np.clip(np.ceil(nsub), 1, MAX_SUB).astype(np.int64)
         rows, pans = np.nonzero(need)
-        ns_f = nsub[rows, pans]
+        ns_all = nsub[rows, pans]
+        # the flagged panels in groups of at most FINE_NODES fine nodes (memory)
+        cum = np.cumsum(ns_all) * FINE_ORDER
+        group = cum // FINE_NODES
+        for gi in np.unique(group):
+            sel = group == gi
+            M[:, rows[sel], pans[sel], :] = self._modified(s, xcut, rows[sel], pans[sel], ns_all[sel])
+        return M
+
+    def _modified(self, s, xcut, rows, pans, ns_f) -> np.ndarray:
+        """:math:`M_j(s)` of the panels ``(rows, pans)`` on ``ns_f`` sub-panels each:
+        shape ``(len(s), len(rows), k)``."""
         # the sub-panels (flagged panel f, index i of ns_f[f]); those above the cut for every s
         # (their lower end beyond max xcut) are left out
         f_of = np.repeat(np.arange(rows.size), ns_f)
@@ -142,8 +156,7 @@ class FilonPanels:
             with np.errstate(under="ignore", over="ignore"):
                 E = np.exp(-np.outer(xf, s[a:a + step]))  # (Nf, ns)
             out[a:a + step] = (S @ E).T.reshape(-1, rows.size, self.k)
-        M[:, rows, pans, :] = out
-        return M
+        return out
 
 
 def gl_panels(x: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
