@@ -70,7 +70,8 @@ outer rule's nodes the law was a staircase of the classes' atoms and the cdf mov
 :math:`e^{-sx}` against the panels' interpolants of the rest instead (Filon weights,
 :mod:`qtheory.engine.response_distribution_conditional_filon`): the Euler rules (26, 24, 14)
 and (30, 30, 20) (the latter reading :math:`|\operatorname{Im} s|` up to :math:`50\pi/t`) now
-agree to 1e-8 at t = 0.1 and 0.3 (before: 1.25e-4 and 3.1e-5); a finer outer rule ((24, 24, 10))
+agree to 6.0e-10, 5.4e-9, 6.2e-8, 5.5e-7 and 1.6e-8 at t = 0.1, 0.3, 1, 2 and 8 (before:
+1.25e-4, 3.1e-5, 5.6e-5, 1.7e-5 and 4e-8); a finer outer rule ((24, 24, 10))
 moves the cdf by below 5e-9 at t = 0.1, 0.3 and 8 but by 2.3e-7 and 1.1e-7 at t = 1 and 2 (the
 level functions are piecewise interpolants: the classes' transforms are only piecewise smooth
 in x); 16 simulations of 270,000 jobs agree within 2.9 standard errors (section 6.6 of the docs
@@ -518,9 +519,9 @@ def build(model, pol, x, y, waiting: bool):
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
     tr = ConditionalTransform(model, waiting=waiting)
     # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.1 to 8: the laws' rules
-    # 1.4e-8, the inversion's nodes 1e-8 at small t, the outer rule up to 2.3e-7 at t = 1): said
-    # in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 3e-7"
+    # 1.4e-8; the inversion's nodes 6e-10 and 5e-9 at t = 0.1 and 0.3, up to 5.5e-7 at t = 2;
+    # the outer rule up to 2.3e-7 at t = 1): said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 6e-7"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
