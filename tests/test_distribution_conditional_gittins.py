@@ -115,7 +115,7 @@ def test_cdf_is_a_cdf():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FULL, reason="two more cdf values: 16 s (QTHEORY_FULL=1)")
+@pytest.mark.skipif(not FULL, reason="three cdf values: 34 s of CPU with the tables (QTHEORY_FULL=1)")
 def test_cdf_increases_to_one():
     """The cdf of T at t = 0.3, 1 and 5000 increases and reaches 1 within 1e-8."""
     c = _law().cdf(np.array([0.3, 5000.0]))
@@ -135,7 +135,7 @@ def test_cdf_does_not_depend_on_the_inversion():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FULL, reason="two inversions at small t: 30 s (QTHEORY_FULL=1)")
+@pytest.mark.skipif(not FULL, reason="two inversions at small t: 44 s of CPU (QTHEORY_FULL=1)")
 def test_small_t_cdf_does_not_depend_on_the_inversion():
     """At t = 0.1 and 0.3 the default Euler rule (26, 24, 14) and (30, 30, 20), which reads the
     transform up to |Im s| = 50 pi / t: within 5e-8 (measured 6.0e-10 and 5.4e-9;
