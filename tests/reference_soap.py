@@ -3,10 +3,16 @@ r"""An independent, slow reference for the single-server SOAP response times (te
 Written from the SOAP mean-response-time theorem (Scully, Harchol-Balter, Scheller-Wolf, POMACS
 2018) reduced to the built-in policies, without any of the engine's threshold functions or
 quadrature helpers: the densities of the size laws and the conditional laws of the prediction
-are written here from each law's parameters, and every expectation is a plain
-``scipy.integrate.quad`` over the joint law of (X, Y), split at every kink, support end and atom,
-or an exact sum over atoms. Conventions: a new job counts while its rank is strictly below the
-tagged job's worst future rank, an old job while it is at most that rank, so that with
+are written here from each law's parameters, and every expectation is an adaptive quadrature
+over the joint law of (X, Y) to 1e-12 relative, split at every kink, support end and atom, or an
+exact sum over atoms. The quadrature is written here too (:func:`vquad`, :func:`_vquad_many`):
+Gauss-Kronrod (10, 21) with QUADPACK's error estimate, the integrands evaluated on numpy arrays;
+the inner expectations of all the thresholds an outer integral needs (A, B, C, G, the density
+of Y, the partial moments) are computed at once, each to its own tolerance, which makes the
+reference about 3-10x faster than with ``scipy.integrate.quad`` and Python callbacks (the values
+agree with that version to 3.4e-12 relative on every case of the tests). Conventions: a new
+job counts while its rank is strictly below the tagged job's worst future rank, an old job
+while it is at most that rank, so that with
 
 .. math::
     A_<(v) = E[X 1\{Y<v\}],\ A_\le(v) = E[X 1\{Y\le v\}],\ B(v) = E[X^2 1\{Y\le v\}],\
@@ -1540,9 +1546,10 @@ class RefModel:
     def _res_knots(self) -> list[float]:
         r"""Knots of the functions of v in the residence integrals: those of the predictions and
         the jumps v = y - x of :math:`P(v < Y \le X + v)` at atoms x of X and y of Y (one-bit
-        labels, pairs, factors on discrete sizes)."""
-        xa = [x for x, _ in self.X.atoms]
-        return sorted(set(self._y_knots()) | {y - x for y in self.y_atoms for x in xa if y - x > 0})
+        labels, pairs, factors on discrete sizes), and its kinks v = y - x at the support ends,
+        scale knots of X and one-bit thresholds x."""
+        xs = {x for x, _ in self.X.atoms} | set(self.X.points) | set(self.cond.x_knots(0.0))
+        return sorted(set(self._y_knots()) | {y - x for y in self.y_atoms for x in xs if y - x > 0})
 
     def EY(self, h: Callable[[np.ndarray], np.ndarray], weight: int = 0) -> float:
         r""":math:`E[X^w h(Y)]` over the joint law (``weight`` w in {-1, 0, 1}); ``h`` takes an
