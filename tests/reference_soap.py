@@ -5,7 +5,7 @@ Written from the SOAP mean-response-time theorem (Scully, Harchol-Balter, Schell
 quadrature helpers: the densities of the size laws and the conditional laws of the prediction
 are written here from each law's parameters, and every expectation is an adaptive quadrature
 over the joint law of (X, Y) to 1e-12 relative, split at every kink, support end and atom, or an
-exact sum over atoms. The quadrature is written here too (:func:`vquad`, :func:`_vquad_many`):
+exact sum over atoms. The quadrature is written here too (:func:`_vquad_many`, :func:`vquad_pieces`):
 Gauss-Kronrod (10, 21) with QUADPACK's error estimate, the integrands evaluated on numpy arrays;
 the inner expectations of all the thresholds an outer integral needs (A, B, C, G, the density
 of Y, the partial moments) are computed at once, each to its own tolerance, which makes the
@@ -207,50 +207,6 @@ def _split(a: np.ndarray, b: np.ndarray, graded: bool | np.ndarray = True) -> np
     so that an integrable singularity at 0 (:math:`x^{-0.84}`: Weibull(1.16) slowdowns) costs
     a few cuts per factor 1e4 rather than 13."""
     return np.where(graded & (a == 0), 1e-4 * b, 0.5 * (a + b))
-
-
-def vquad(f: Callable[[np.ndarray], np.ndarray], edges: Sequence[float], epsabs: float = 0.0,
-          graded: bool = True) -> float:
-    r""":math:`\int f` over [edges[0], edges[-1]] (finite), ``f`` vectorised: Gauss-Kronrod
-    (10, 21) on the pieces between the edges, then bisection of the pieces with the largest
-    error estimates until their sum is at most :math:`\max(\epsilon_{abs}, 10^{-12}|I|)`
-    (a global adaptive rule, like QUADPACK's qag without extrapolation)."""
-    e = np.asarray(edges, dtype=float)
-    a, b = e[:-1], e[1:]
-    keep = b > a
-    a, b = a[keep], b[keep]
-    if a.size == 0:
-        return 0.0
-    val, err = _gk21(f, a, b)
-    cap = LIMIT + 2 * a.size  # the subinterval limit of quad with these points
-    while True:
-        total = float(np.sum(val))
-        tol = max(epsabs, EPSREL * abs(total))
-        etot = float(np.sum(err))
-        if etot <= tol or a.size >= cap:
-            break
-        # bisect the worst pieces until the rest holds at most half the tolerance; pieces at the
-        # resolution of the floats are kept as they are
-        order = np.argsort(-err)
-        rest = etot - np.cumsum(err[order])
-        n = int(np.searchsorted(-rest, -0.5 * tol)) + 1
-        pick = order[:n]
-        mid = _split(a[pick], b[pick], graded)
-        ok = (mid > a[pick]) & (mid < b[pick])
-        if not np.any(ok):
-            break
-        pick, mid = pick[ok], mid[ok]
-        na = np.concatenate([a[pick], mid])
-        nb = np.concatenate([mid, b[pick]])
-        v2, e2 = _gk21(f, na, nb)
-        stay = np.ones(a.size, dtype=bool)
-        stay[pick] = False
-        a, b = np.concatenate([a[stay], na]), np.concatenate([b[stay], nb])
-        val, err = np.concatenate([val[stay], v2]), np.concatenate([err[stay], e2])
-    total = math.fsum(val.tolist())
-    if abs(total) > epsabs:
-        _WORST[0] = max(_WORST[0], float(np.sum(err)) / abs(total))
-    return total
 
 
 def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarray, lo: np.ndarray,
@@ -1372,12 +1328,6 @@ class RefModel:
             return list(c.fixed_atoms)
         return sorted({y for v, _ in self.X.atoms for y, _ in c.atoms(v)})
 
-    def _memo(self, key: tuple, fn: Callable[[], float]) -> float:
-        if key not in self._cache:
-            self._cache[key] = fn()
-        return self._cache[key]
-
-    # -- memo of functions of one variable, batched ----------------------------------------------
     def _batch(self, key: tuple, vs, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """``fn`` on the points of ``vs`` not cached yet under ``(key[0], v, *key[1:])``."""
         vs = np.atleast_1d(np.asarray(vs, dtype=float))
