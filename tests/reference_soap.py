@@ -209,6 +209,50 @@ def _split(a: np.ndarray, b: np.ndarray, graded: bool | np.ndarray = True) -> np
     return np.where(graded & (a == 0), 1e-4 * b, 0.5 * (a + b))
 
 
+def vquad(f: Callable[[np.ndarray], np.ndarray], edges: Sequence[float], epsabs: float = 0.0,
+          graded: bool = True) -> float:
+    r""":math:`\int f` over [edges[0], edges[-1]] (finite), ``f`` vectorised: Gauss-Kronrod
+    (10, 21) on the pieces between the edges, then bisection of the pieces with the largest
+    error estimates until their sum is at most :math:`\max(\epsilon_{abs}, 10^{-12}|I|)`
+    (a global adaptive rule, like QUADPACK's qag without extrapolation)."""
+    e = np.asarray(edges, dtype=float)
+    a, b = e[:-1], e[1:]
+    keep = b > a
+    a, b = a[keep], b[keep]
+    if a.size == 0:
+        return 0.0
+    val, err = _gk21(f, a, b)
+    cap = LIMIT + 2 * a.size  # the subinterval limit of quad with these points
+    while True:
+        total = float(np.sum(val))
+        tol = max(epsabs, EPSREL * abs(total))
+        etot = float(np.sum(err))
+        if etot <= tol or a.size >= cap:
+            break
+        # bisect the worst pieces until the rest holds at most half the tolerance; pieces at the
+        # resolution of the floats are kept as they are
+        order = np.argsort(-err)
+        rest = etot - np.cumsum(err[order])
+        n = int(np.searchsorted(-rest, -0.5 * tol)) + 1
+        pick = order[:n]
+        mid = _split(a[pick], b[pick], graded)
+        ok = (mid > a[pick]) & (mid < b[pick])
+        if not np.any(ok):
+            break
+        pick, mid = pick[ok], mid[ok]
+        na = np.concatenate([a[pick], mid])
+        nb = np.concatenate([mid, b[pick]])
+        v2, e2 = _gk21(f, na, nb)
+        stay = np.ones(a.size, dtype=bool)
+        stay[pick] = False
+        a, b = np.concatenate([a[stay], na]), np.concatenate([b[stay], nb])
+        val, err = np.concatenate([val[stay], v2]), np.concatenate([err[stay], e2])
+    total = math.fsum(val.tolist())
+    if abs(total) > epsabs:
+        _WORST[0] = max(_WORST[0], float(np.sum(err)) / abs(total))
+    return total
+
+
 def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarray, lo: np.ndarray,
                 hi: np.ndarray, knots: Sequence[Sequence[float]]) -> np.ndarray:
     r""":math:`\int_{lo_i}^{hi_i} f(x, v_i)\,dx` for each i, ``f`` vectorised: for each i the
@@ -353,10 +397,55 @@ def _fine_knots(lo: float, hi: float, knots: Iterable[float]) -> list[float]:
 
 def vquad_pieces(f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float,
                  knots: Iterable[float]) -> float:
-    r""":func:`quad_pieces` for a vectorised ``f``: :func:`_vquad_many` with one integral (the
-    same knots; the head next to 0 and the tail beyond the last knot in log scale)."""
-    return float(_vquad_many(lambda x, v: f(x), np.zeros(1), np.array([float(lo)]), np.array([float(hi)]),
-                             [list(knots)])[0])
+    r""":func:`quad_pieces` for a vectorised ``f``: the same knots, :func:`vquad` between them
+    and :func:`_vtail` beyond the last when ``hi`` is infinite; a range from 0 starts with the
+    head [0, first knot] of :func:`_vquad_many` (log scale with a power-law completion)."""
+    pts = _fine_knots(lo, hi, knots)
+    head = 0.0
+    if lo == 0 and pts:
+        head = float(_vquad_many(lambda x, v: f(x), np.zeros(1), np.array([0.0]), np.array([pts[0]]),
+                                 [()])[0])
+        lo, pts = pts[0], pts[1:]
+        if not pts and math.isfinite(hi):
+            return head + vquad(f, [lo, hi])
+    return head + _vquad_pieces_body(f, lo, hi, pts)
+
+
+def _vquad_pieces_body(f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float,
+                       pts: list[float]) -> float:
+    """The pieces of :func:`vquad_pieces` from ``lo`` (with the refined knots ``pts``)."""
+    if math.isinf(hi):
+        if not pts:
+            if lo > 0:
+                return _vtail(f, lo, 0.0)
+            # x = t / (1 - t) on [0, 1)
+            return vquad(lambda t: f(t / (1 - t)) / (1 - t) ** 2, [0.0, 0.5, 1.0 - 1e-16])
+        body = vquad(f, [lo, *pts])
+        return body + _vtail(f, pts[-1], EPSREL * abs(body))
+    return vquad(f, [lo, *pts, hi])
+
+
+def _vtail(f: Callable[[np.ndarray], np.ndarray], k: float, epsabs: float) -> float:
+    r""":func:`_tail` for a vectorised ``f``: :math:`\int_0^{u_{top}} f(k e^u) k e^u du`,
+    :math:`k e^{u_{top}} = 10^{150}`, on pieces [0, 1/2, 1, 2, 4, ...], plus the same analytic
+    completion of a power tail beyond."""
+    top = math.log(1e150 / k)
+
+    def g(u: np.ndarray) -> np.ndarray:
+        x = k * np.exp(u)
+        return f(x) * x
+
+    if top <= 0:
+        return 0.0
+    edges = [0.0, 0.5]
+    t = 1.0
+    while t < top:
+        edges.append(t)
+        t *= 2
+    edges = [e for e in edges if e < top] + [top]
+    g1, g2 = (float(v) for v in g(np.array([top - 1.0, top])))
+    rest = g2 / math.log(g1 / g2) if g1 > 0.0 and 0.0 < g2 < g1 else 0.0
+    return vquad(g, edges, epsabs, graded=False) + rest
 
 
 #: 24-point Gauss-Legendre nodes and weights on [-1, 1]
