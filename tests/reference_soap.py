@@ -10,7 +10,7 @@ Gauss-Kronrod (10, 21) with QUADPACK's error estimate, the integrands evaluated 
 the inner expectations of all the thresholds an outer integral needs (A, B, C, G, the density
 of Y, the partial moments) are computed at once, each to its own tolerance, which makes the
 reference about 3-10x faster than with ``scipy.integrate.quad`` and Python callbacks (the values
-agree with that version to 3.4e-12 relative on every case of the tests). Conventions: a new
+agree with that version to 3e-13 relative on the cases of the tests). Conventions: a new
 job counts while its rank is strictly below the tagged job's worst future rank, an old job
 while it is at most that rank, so that with
 
