@@ -3,7 +3,7 @@
 CI has 2 cores and a 10-minute budget for the suite. A parametrized test checks one property
 on several cases; by default its cheapest case runs, and so does every case under 0.5 s of CPU;
 the cases in :data:`FULL_ONLY` (a measured CPU cost of 0.5 s or more, not the cheapest of their
-test: 307 cases, 826 CPU s) run under ``QTHEORY_FULL=1``, which developers run before
+test: 301 cases, 822 CPU s) run under ``QTHEORY_FULL=1``, which developers run before
 each stop (``tests/README.md``). :data:`FULL_ONLY_TESTS` holds whole tests whose property a
 cheaper test checks by default (named there). The figures are the CPU seconds each took in a
 cold-cache run of the whole suite on the 2-core development machine (session 33);
@@ -135,8 +135,6 @@ FULL_ONLY: dict[str, float] = {
     'tests/test_llm.py::test_limited_preemption_simulation[0.5-0.5]': 6.0,
     'tests/test_llm.py::test_limits_continuous[Exponential-ExponentialPrediction]': 1.5,
     'tests/test_llm.py::test_preemption_overhead_against_simulation[0.5]': 2.0,
-    'tests/test_mixed_laws.py::test_continuous_mixtures_match_the_reference[None-exp+narrow-uniform]': 1.0,
-    'tests/test_mixed_laws.py::test_continuous_mixtures_match_the_reference[None-exp+uniform]': 1.1,
     'tests/test_mixed_laws.py::test_continuous_mixtures_match_the_reference[OneBit(threshold=1.5, p_small_as_large=0.1, p_large_as_small=0.2)-exp+narrow-uniform]': 0.8,
     'tests/test_mixed_laws.py::test_continuous_mixtures_match_the_reference[OneBit(threshold=1.5, p_small_as_large=0.1, p_large_as_small=0.2)-exp+uniform]': 0.8,
     'tests/test_mixed_laws.py::test_continuous_mixtures_match_the_reference[UniformPrediction(alpha=0.5)-exp+narrow-uniform]': 8.9,
@@ -156,15 +154,11 @@ FULL_ONLY: dict[str, float] = {
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+det-BoundedMultiplicative(beta=0.5, alpha=0.5)]': 2.3,
     "tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+det-BoundedMultiplicative(beta=0.5, alpha=2.0, factors='<map>')]": 5.1,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+det-ExponentialPrediction()]': 4.5,
-    'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+det-None]': 0.7,
-    'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+det-OneBit(threshold=1.0, p_small_as_large=0.1, p_large_as_small=0.2)]': 0.9,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+det-UniformPrediction(alpha=0.5)]': 9.1,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+empirical-BoundedMultiplicative(beta=0.5, alpha=2.0)]': 8.5,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+empirical-BoundedMultiplicative(beta=2.0, alpha=2.0)]': 2.6,
-    'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+empirical-None]': 0.8,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[exp+empirical-OneBit(threshold=2.0, p_small_as_large=0.0, p_large_as_small=0.3)]': 0.8,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[lognormal+det-BoundedMultiplicative(beta=2.0, alpha=2.0)]': 9.3,
-    'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[lognormal+det-None]': 0.7,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[lognormal+det-OneBit(threshold=2.0, p_small_as_large=0.0, p_large_as_small=0.3)]': 0.8,
     'tests/test_mixed_laws.py::test_mixed_laws_match_the_reference[uniform+det(80%)-LogNormalPrediction(sigma=1.0)]': 1.6,
     'tests/test_multiserver.py::test_bounds_bracket_simulation_grid[16-0.95-weibull-perfect]': 0.8,
