@@ -38,6 +38,28 @@ FAST_Z = 667.0
 
 
 @njit(cache=True)
+def _fill(n0, count, zi, i, t, ptop, upper, out):  # pragma: no cover - compiled
+    r"""Column ``i`` of ``out`` from the terms ``t[j]`` :math:`= e^{-z} z^j / j!` and
+    :math:`P(\text{top}, z)` (``ptop``): :math:`Q(a) = \sum_{j < a} t_j` upwards where
+    :math:`z \ge a`, :math:`P(a) = P(a + 1) + t_a` downwards where :math:`z < a`."""
+    q = 0.0
+    for a in range(1, n0):
+        q += t[a - 1]
+    for c in range(count):
+        a = n0 + c
+        q += t[a - 1]
+        if zi >= a:
+            out[c, i] = q if upper else 1.0 - q
+    p = ptop
+    for c in range(count - 1, -1, -1):
+        a = n0 + c
+        if c < count - 1:
+            p += t[a]
+        if zi < a:
+            out[c, i] = 1.0 - p if upper else p
+
+
+@njit(cache=True)
 def _reg_gamma_scalar(n0, count, z, upper, out):  # pragma: no cover - compiled
     """Orders ``n0 .. n0 + count - 1`` at every ``z`` into ``out`` (count, z.size)."""
     top = n0 + count - 1
@@ -77,22 +99,7 @@ def _reg_gamma_scalar(n0, count, z, upper, out):  # pragma: no cover - compiled
                 term *= zi / (top + m)
                 ptop += term
                 m += 1
-        # Q(a) = sum_{j < a} t_j upwards, P(a) = P(a + 1) + t_a downwards
-        q = 0.0
-        for a in range(1, n0):
-            q += t[a - 1]
-        for c in range(count):
-            a = n0 + c
-            q += t[a - 1]
-            if zi >= a:
-                out[c, i] = q if upper else 1.0 - q
-        p = ptop
-        for c in range(count - 1, -1, -1):
-            a = n0 + c
-            if c < count - 1:
-                p += t[a]
-            if zi < a:
-                out[c, i] = 1.0 - p if upper else p
+        _fill(n0, count, zi, i, t, ptop, upper, out)
 
 
 @njit(cache=True)
@@ -125,23 +132,7 @@ def _group(n0, count, zb, ib, nb, upper, out, tb, term, pb, t):  # pragma: no co
     for b in range(nb):
         for j in range(top + 1):
             t[j] = tb[j, b]
-        zi = zb[b]
-        i = ib[b]
-        q = 0.0
-        for a in range(1, n0):
-            q += t[a - 1]
-        for c in range(count):
-            a = n0 + c
-            q += t[a - 1]
-            if zi >= a:
-                out[c, i] = q if upper else 1.0 - q
-        p = pb[b]
-        for c in range(count - 1, -1, -1):
-            a = n0 + c
-            if c < count - 1:
-                p += t[a]
-            if zi < a:
-                out[c, i] = 1.0 - p if upper else p
+        _fill(n0, count, zb[b], ib[b], t, pb[b], upper, out)
 
 
 @njit(cache=True)
