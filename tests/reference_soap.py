@@ -1510,13 +1510,8 @@ class RefModel:
     def B_many(self, vs) -> np.ndarray:
         r""":math:`E[X^2 1\{Y \le v\}]` at each v of ``vs``."""
         c = self.cond
-        vs = np.atleast_1d(np.asarray(vs, dtype=float))
-        out = np.full(vs.size, INF)
-        fin = ~self._inf_where(vs, c.ple_at_infinity)
-        if np.any(fin):
-            out[fin] = self._batch(("B",), vs[fin], lambda w: self._exm(
-                lambda x, v: x * x * c.ple(v, x), lambda x, v: x * x * c.vple(v, x), w))
-        return out
+        return self._second_order_many("B", vs, c.ple_at_infinity, lambda x, v: x * x * c.ple(v, x),
+                                       lambda x, v: x * x * c.vple(v, x))
 
     def B(self, v: float) -> float:
         r""":math:`E[X^2 1\{Y \le v\}]`."""
@@ -1525,12 +1520,17 @@ class RefModel:
     def C_many(self, vs) -> np.ndarray:
         r""":math:`E[((X - (Y - v))^+)^2 1\{Y > v\}]` at each v of ``vs``."""
         c = self.cond
+        return self._second_order_many("C", vs, c.cin_at_infinity, lambda x, v: c.cin(v, x),
+                                       lambda x, v: c.vcin(v, x))
+
+    def _second_order_many(self, name: str, vs, limit, g, vg) -> np.ndarray:
+        """B or C (``name``) at each v of ``vs``: ``inf`` where :meth:`_inf_where` says so, else
+        the batched expectation of ``g`` (scalar) / ``vg`` (vectorised) over x."""
         vs = np.atleast_1d(np.asarray(vs, dtype=float))
         out = np.full(vs.size, INF)
-        fin = ~self._inf_where(vs, c.cin_at_infinity)
+        fin = ~self._inf_where(vs, limit)
         if np.any(fin):
-            out[fin] = self._batch(("C",), vs[fin], lambda w: self._exm(
-                lambda x, v: c.cin(v, x), lambda x, v: c.vcin(v, x), w))
+            out[fin] = self._batch((name,), vs[fin], lambda w: self._exm(g, vg, w))
         return out
 
     def C(self, v: float) -> float:
