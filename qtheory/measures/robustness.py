@@ -509,10 +509,11 @@ def robustness(policy, size, load=None, alpha=None, beta=None, *, n: int = 64, l
         Factor levels tried per coordinate (default 9 for closed forms, 5 otherwise).
     max_evals : int, optional
         Budget of exact evaluations (default 4000 for closed forms, about 0.3 ms each on 64
-        atoms; 600 otherwise: SRPT-Bounce costs about 0.9 ms of CPU per evaluation on 64 atoms
-        (the discrete sweep, :mod:`qtheory.engine.soap_sweep`), so a search takes 0.55 s of CPU,
-        0.6-0.8 s on one core of a shared machine (measured on Exp(1) at load 0.8,
-        ``benchmarks/bench_generic.py``).
+        atoms; 600 otherwise: SRPT-Bounce costs about 0.39 ms of CPU per evaluation on 64
+        atoms (the pairs as arrays, :func:`qtheory.engine.soap_pairs.mean_on_pairs`; 0.92 ms
+        through a model), so a search (579 evaluations on Exp(1) at load 0.8, alpha 2, beta 0.5)
+        takes 0.22-0.27 s of CPU on one core of a shared machine, 0.48-0.63 s before
+        (``benchmarks/bench_cold.py``, load 8).
     randomize : bool
         Try two-point randomised predictions after the deterministic search.
     seed : int
