@@ -509,11 +509,11 @@ def robustness(policy, size, load=None, alpha=None, beta=None, *, n: int = 64, l
         Factor levels tried per coordinate (default 9 for closed forms, 5 otherwise).
     max_evals : int, optional
         Budget of exact evaluations (default 4000 for closed forms, about 0.3 ms each on 64
-        atoms; 600 otherwise: SRPT-Bounce costs about 0.39 ms of CPU per evaluation on 64
-        atoms (the pairs as arrays, :func:`qtheory.engine.soap_pairs.mean_on_pairs`; 0.92 ms
+        atoms; 600 otherwise: SRPT-Bounce costs 0.39-0.52 ms of CPU per evaluation on 64
+        atoms (the pairs as arrays, :func:`qtheory.engine.soap_pairs.mean_on_pairs`; 0.92-1.2 ms
         through a model), so a search (579 evaluations on Exp(1) at load 0.8, alpha 2, beta 0.5)
-        takes 0.22-0.27 s of CPU on one core of a shared machine, 0.48-0.63 s before
-        (``benchmarks/bench_cold.py``, load 8).
+        takes 0.28-0.37 s of CPU on one core of a machine at load 12, 0.64-0.86 s before
+        (``benchmarks/bench_cold.py``).
     randomize : bool
         Try two-point randomised predictions after the deterministic search.
     seed : int
