@@ -563,13 +563,13 @@ def _as_gittins(model, lams, tol: float) -> ExactResult | None:
     :func:`_relabel_error` and 1e-13 of the value, where the relabelling estimate is below
     ``tol`` times the value at every load; else ``None``."""
     from ..policies.gittins import Gittins
+    from . import routing
 
     extra = _relabel_error(model, lams)
     if extra is None or not np.all(extra <= tol * model.size.mean):
         return None  # E[T] >= E[X]: below tol * E[X] is below tol * E[T]
-    # the model's own rate does not enter: the means are at ``lams``; the same kind of model on
-    # the size law alone (the engine does not import the models: type(model) builds it)
-    mean, err, _, _ = type(model)(0.5 / float(model.size.mean), model.size)._routed(Gittins(), lams)
+    # Gittins reads the size only: neither the model's rate nor its bit enters
+    mean, err, _, _ = routing.means(model, Gittins(), lams)
     if not np.all(extra <= tol * np.abs(mean)):
         return None
     return ExactResult(mean, err + extra + 1e-13 * np.abs(mean), False)

@@ -16,6 +16,18 @@ def _closed_on_pairs(pol: Policy) -> bool:
     return pol.descriptor == "prediction" and pol.formula_form() in ("nonpreemptive", "static", "remaining")
 
 
+def _generic_on_pairs(pol: Policy) -> bool:
+    """Whether :class:`qtheory.MG1` evaluates the policy's mean on an EmpiricalPairs law by the
+    generic SOAP evaluator (:func:`qtheory.engine.generic.evaluate_discretised`, exact there):
+    a SOAP policy ranked by the prediction without a closed form (SRPT-Bounce,
+    ConditionalGittins, a prediction :class:`~qtheory.policies.Rank`) and without a
+    closed-form hook or an exact equivalent of its own (TRAIL's hook takes its closed form where
+    it applies)."""
+    return (pol.descriptor == "prediction" and pol.soap and not _closed_on_pairs(pol)
+            and type(pol).closed_form_mean is Policy.closed_form_mean
+            and type(pol).exact_equivalent is Policy.exact_equivalent)
+
+
 # ---- validation -----------------------------------------------------------------------------
 def _check_load(load) -> float:
     v = real("load", load)

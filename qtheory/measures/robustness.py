@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..engine.soap_pairs import mean_on_pairs
 from ..laws.predictions import BoundedMultiplicative, EmpiricalPairs
 from ..laws.sizes import Empirical, SizeLaw
 from ..models.mg1 import MG1
 from ..policies import Policy
 from ..table import Table
-from ._common import _check_ab, _check_load, _check_size, _closed_on_pairs, _model_first, _policy
+from ._common import _check_ab, _check_load, _check_size, _closed_on_pairs, _generic_on_pairs, _model_first, _policy
 
 SGM2022 = ("Scully, Grosof, Mitzenmacher, 'Uniform Bounds for Scheduling with Job Size "
            "Estimates', ITCS 2022 (arXiv:2110.00633)")
@@ -392,17 +393,83 @@ def analytic_bounds(policy, size, load=None, alpha=None, beta=None) -> list[Rati
 
 # ---- consistency, price of misprediction, optimal given predictions ----------------------------
 
-def _pairs_mean(pol, x, p, lam, f, mix=None):
+def _map_pairs(x, p, f, mix=None) -> EmpiricalPairs:
+    """The pairs of the map ``f`` (the prediction of size ``x[i]`` is ``f[i] x[i]``), or of the
+    randomised map ``mix = (f2, q)`` (``f2[i] x[i]`` with probability ``q[i]``)."""
     if mix is None:
-        pairs = EmpiricalPairs(x, x * f, p)
-    else:
-        f2, q = mix
-        xs = np.concatenate([x, x])
-        ys = np.concatenate([x * f, x * f2])
-        ws = np.concatenate([p * (1 - q), p * q])
-        keep = ws > 0
-        pairs = EmpiricalPairs(xs[keep], ys[keep], ws[keep])
-    return MG1(lam, prediction=pairs).mean_response_time(pol)
+        return EmpiricalPairs(x, x * f, p)
+    f2, q = mix
+    xs = np.concatenate([x, x])
+    ys = np.concatenate([x * f, x * f2])
+    ws = np.concatenate([p * (1 - q), p * q])
+    keep = ws > 0
+    return EmpiricalPairs(xs[keep], ys[keep], ws[keep])
+
+
+def _pairs_mean(pol, x, p, lam, f, mix=None):
+    return MG1(lam, prediction=_map_pairs(x, p, f, mix)).mean_response_time(pol)
+
+
+#: evaluate the maps of a policy without a closed form by :mod:`qtheory.engine.soap_pairs`
+#: (``False``: through :class:`qtheory.MG1`, the same numbers bit for bit, 2.4 times slower)
+PAIRS_ROUTE = True
+
+
+class _MapMeans:
+    r"""E[T] of ``pol`` on the pairs of a factor map (``__call__(f, mix=None)``, as
+    :func:`_pairs_mean`), by :func:`qtheory.engine.soap_pairs.mean_on_pairs` for a SOAP
+    policy that :class:`qtheory.MG1` evaluates by the generic SOAP evaluator on pairs (no
+    closed form of its own; :func:`_generic_on_pairs`), else through the model.
+
+    The time unit is the model's: where :math:`m = E[X] \ne 1` the model evaluates sizes and
+    predictions times :math:`1/m`, the arrival rate times :math:`m` and the policy rescaled,
+    and multiplies E[T] by :math:`m` (:meth:`qtheory.laws.sizes.SizeLaw.rescaled`); so does
+    this, with the same arithmetic, so that the numbers are those of the model bit for bit
+    (``tests/test_robustness_adversary.py``). A map the rescaled law cannot hold (a prediction
+    overflowing) goes through the model."""
+
+    def __init__(self, pol, x, p, lam):
+        self.pol, self.x, self.p, self.lam = pol, x, p, lam
+        self.fast = PAIRS_ROUTE and _generic_on_pairs(pol)
+        self._pols: dict = {}
+        if self.fast:  # the deterministic maps share the sizes, the weights and the unit
+            pairs = EmpiricalPairs(x, x, p)
+            self.w = pairs.w
+            self.unit = self._unit(pairs)
+
+    def _unit(self, pairs):
+        """``(f, m, wu, policy)`` of the model's unit for ``pairs``, ``None`` for its own unit."""
+        size = pairs.size_law()
+        m = size.mean
+        f = 1.0 / m
+        if m == 1.0 or not (math.isfinite(f) and f > 0):
+            return None
+        try:
+            size.rescaled(f)
+        except (NotImplementedError, ValueError, OverflowError, ZeroDivisionError):
+            return None
+        if f not in self._pols:
+            self._pols[f] = self.pol.rescaled(f, f)
+        upol = self._pols[f]
+        if upol is None:
+            return None
+        return f, m, pairs.w / pairs.w.sum(), upol  # (EmpiricalPairs normalises its weights)
+
+    def __call__(self, f, mix=None) -> float:
+        if not self.fast:
+            return _pairs_mean(self.pol, self.x, self.p, self.lam, f, mix)
+        if mix is None:
+            xs, ys, w, unit = self.x, self.x * f, self.w, self.unit
+        else:
+            pairs = _map_pairs(self.x, self.p, f, mix)
+            xs, ys, w, unit = pairs.x, pairs.y, pairs.w, self._unit(pairs)
+        if unit is None:
+            return float(mean_on_pairs(self.pol, xs, ys, w, [self.lam])[0])
+        fu, m, wu, upol = unit
+        xu, yu = xs * fu, ys * fu
+        if not (np.all(np.isfinite(xu)) and np.all(xu > 0) and np.all(np.isfinite(yu))):
+            return _pairs_mean(self.pol, self.x, self.p, self.lam, f, mix)
+        return float(mean_on_pairs(upol, xu, yu, wu, [self.lam * m])[0]) * m
 
 
 def robustness(policy, size, load=None, alpha=None, beta=None, *, n: int = 64, levels: int | None = None,
@@ -442,10 +509,11 @@ def robustness(policy, size, load=None, alpha=None, beta=None, *, n: int = 64, l
         Factor levels tried per coordinate (default 9 for closed forms, 5 otherwise).
     max_evals : int, optional
         Budget of exact evaluations (default 4000 for closed forms, about 0.3 ms each on 64
-        atoms; 600 otherwise: SRPT-Bounce costs about 0.9 ms of CPU per evaluation on 64 atoms
-        (the discrete sweep, :mod:`qtheory.engine.soap_sweep`), so a search takes 0.55 s of CPU,
-        0.6-0.8 s on one core of a shared machine (measured on Exp(1) at load 0.8,
-        ``benchmarks/bench_generic.py``).
+        atoms; 600 otherwise: SRPT-Bounce costs 0.39-0.52 ms of CPU per evaluation on 64
+        atoms (the pairs as arrays, :func:`qtheory.engine.soap_pairs.mean_on_pairs`; 0.92-1.2 ms
+        through a model), so a search (579 evaluations on Exp(1) at load 0.8, alpha 2, beta 0.5)
+        takes 0.28-0.37 s of CPU on one core of a machine at load 12, 0.64-0.86 s before
+        (``benchmarks/bench_cold.py``).
     randomize : bool
         Try two-point randomised predictions after the deterministic search.
     seed : int
@@ -474,10 +542,12 @@ def robustness(policy, size, load=None, alpha=None, beta=None, *, n: int = 64, l
     count = 0
     history = []
 
+    means = _MapMeans(pol, x, p, lam)
+
     def ev(f, mix=None):
         nonlocal count
         count += 1
-        return _pairs_mean(pol, x, p, lam, f, mix)
+        return means(f, mix)
 
     cands = np.unique(cands)
     lo_f = float(beta)

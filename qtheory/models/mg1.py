@@ -305,24 +305,12 @@ class MG1:
     def _routed(self, policy, lam: np.ndarray, method: str | None = None):
         """``(E[T] per arrival rate, error per rate, exact, route)``: the best route for
         ``policy`` (an exact formula the policy declares, else the generic SOAP evaluator), or
-        the one ``method`` forces."""
-        from ..engine import generic
+        the one ``method`` forces (:func:`qtheory.engine.routing.means`)."""
+        from ..engine import routing
 
         policy = get_policy(policy)
-        if method != "generic":
-            eq = self._exact_equivalent(policy)
-            out = eq.closed_form_mean(self, lam)
-            if out is not None:
-                out = np.asarray(out, float)
-                how = f"closed form ({eq.name})" if eq is policy else \
-                    f"closed form ({eq.name}: {policy.name} schedules as {eq.name} on this law)"
-                return out, np.zeros_like(out), True, how
-            if method == "closed-form":
-                raise ValueError(f"method='closed-form': {policy.name} has no closed form on {self.size!r}; "
-                                 "use method=None (the best route) or method='generic'")
-        r = generic.evaluate(self, policy, lam)
-        how = r.method or "generic SOAP evaluator"
-        return np.asarray(r.mean, float), np.asarray(r.error, float), bool(r.exact), how
+        eq = None if method == "generic" else self._exact_equivalent(policy)
+        return routing.means(self, policy, lam, method, eq)
 
     def _means(self, policy, lam: np.ndarray, method: str | None = None) -> np.ndarray:
         return self._routed(policy, lam, method)[0]
