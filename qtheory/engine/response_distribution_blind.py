@@ -408,11 +408,11 @@ class BlindTransform:
     def _lst(self, s: np.ndarray) -> np.ndarray:
         V, Q = self._terms(s)
         if self.waiting:
-            return V @ self.ws
+            return rd._mix(V, self.ws)
         if not self.shifted:
             Q = Q + s[:, None] * self.xs[None, :]
         with np.errstate(under="ignore"):
-            return (V * np.exp(-Q)) @ self.ws
+            return rd._mix(V * np.exp(-Q), self.ws)
 
     def class_lst(self, s: np.ndarray) -> np.ndarray:
         r"""Every class's transform of :math:`T - x`, :math:`\tilde V e^{-Q}`, at ``s`` (1-d):
@@ -656,7 +656,7 @@ class BlindAtoms:
                         break
                     E = E * E1
                     L = L - self._m[k][None, :] * E
-            out[a : a + 64] = L @ self.ws
+            out[a : a + 64] = rd._mix(L, self.ws)
         return out.reshape(s.shape)
 
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from . import generic, rank_tables
 from . import laplace_inversion as li
+from ._psi_kernel import NO_SERIES, _psi_one
 from ._soap_discrete import worst_future_ranks
 from .distribution import ResponseTimeDistribution
 
@@ -517,15 +518,10 @@ def _csr(old: list, lam: float):
 
 @numba.njit(cache=True, nogil=True)
 def _psi_sum(u, X, W, lo, hi):  # pragma: no cover - compiled
-    acc = 0.0 + 0.0j
-    ur = u.real
-    for k in range(lo, hi):
-        x = X[k]
-        if ur * x > 46.0:
-            acc += W[k]
-        else:
-            acc += W[k] * (1.0 - np.exp(-u * x))
-    return acc
+    # sum_{lo <= k < hi} W_k (1 - e^{-u X_k}): the nodes X[lo:hi] as one row of the shared
+    # kernel (_psi_kernel._psi_one, the plain sum: the same terms in the same order)
+    n = hi - lo
+    return _psi_one(u, X[lo:hi].reshape((1, n)), W[lo:hi].reshape((1, n)), 0, n, NO_SERIES, 0.0)[0]
 
 
 @numba.njit(cache=True, nogil=True)
