@@ -142,7 +142,10 @@ def ps_unconditional_moments(lam: float, size, n: int, n0: int = N0) -> np.ndarr
     n = int(n)
     out = np.full(n + 1, math.inf)
     out[0] = 1.0
-    finite = [j for j in range(1, n + 1) if math.isfinite(float(size.moment(j)))]
+    mean = float(size.mean)
+    if n >= 1:
+        out[1] = mean / (1.0 - lam * mean)  # E[T(x)] = x / (1 - rho)
+    finite = [j for j in range(2, n + 1) if math.isfinite(float(size.moment(j)))]
     if not finite:
         return out
     top = max(finite)
@@ -161,7 +164,6 @@ def ps_unconditional_moments(lam: float, size, n: int, n0: int = N0) -> np.ndarr
     best = (16.0 * r2 - r1) / 15.0
     for j in finite:
         out[j] = best[j]
-    out[1] = float(size.mean) / (1.0 - lam * float(size.mean))
     return out
 
 
