@@ -46,7 +46,13 @@ and
 
 :math:`v = 1 + \lambda\bar F * v` (:math:`u_1 = 1 * v`): the renewal form of
 :mod:`qtheory.engine.response_distribution_ps_discrete`, now derived. Higher orders come from the
-series of :math:`(1-\rho)/(1-\rho + sU)`.
+series of :math:`(1-\rho)/(1-\rho + sU)`. The unconditional moments of every order,
+:math:`\int E[T(x)^n]\,dF(x)`, are solved once for all classes on a mesh graded to the size
+law's :math:`1 - 10^{-16}` quantile
+(:mod:`qtheory.engine.response_distribution_ps_moments`; ``inf`` exactly where
+:math:`E[X^n] = \infty`): the uniform grid to that quantile used before for the second moment
+was 16% off on Pareto(2.5, 0.6) at load 0.5 (10.58 for 9.0950) and 0.13% on Pareto(3.5, 1) at
+0.7.
 
 **Numerics.** On a uniform grid :math:`h_n = n\delta` of :math:`[0, x]` the convolution is a
 product trapezoidal rule: :math:`u` is linear on each cell and the cell integrals
