@@ -44,7 +44,9 @@ Uniform(0.5, 1.5) and Uniform(1.2, 2.2) (an interior breakpoint 1.2 off the grid
 0.5), :math:`t` = 1.9, 2.3, 3.1, 4.5: within :math:`0.5, 3.8, 0.1, 1.0\cdot10^{-7}`
 ((26, 64, 32): :math:`2.7\cdot10^{-8}`); the breakpoint off the grid costs
 :math:`1.6\cdot10^{-9}` (the rest's transforms at the Euler nodes of :math:`t` = 3.1 against
-grids 4 times finer). A check that the jumps' part is taken out
+grids 4 times finer). A density that is continuous but kinks (``from_scipy(stats.triang(0.5,
+loc=0.5, scale=1))``: kinks at 0.5, 1, 1.5; load 0.5), :math:`t` = 1.1, 2.1, 3.1: within
+:math:`2.4\cdot10^{-9}` of (26, 64, 32). A check that the jumps' part is taken out
 (``tests/test_distribution_ps_kinks.py``): the rest's transform falls like :math:`s^{-3}`, not
 like :math:`f(c)J_0(c)s^{-2}`.
 """
