@@ -24,9 +24,11 @@ FULL = os.environ.get("QTHEORY_FULL") == "1"
 
 def _class_integral_moments(lam, law, n, top, per_decade=6, order=12):
     r"""E[T^j], j <= n: Gauss-Legendre over log x of each class's moments (its own Volterra grid
-    on [0, x], VolterraPSTransform(x).raw_moments), to ``top``; beyond ``top`` the leading order
-    E[T(x)^j] ~ x^j E[T(top)^j] / top^j times E[X^j; X > top]."""
+    on [0, x], VolterraPSTransform(x).raw_moments), from 1e-9 E[X] (below: E[T(x)^j] = O(x^j)) to
+    ``top``; beyond ``top``, E[T(x)^j] = A x^j + B x^(j-1) through the last two nodes against
+    the tail moments."""
     lo, hi = (float(v) for v in law.support)
+    lo = max(lo, 1e-9 * float(law.mean))
     bps = [b for b in np.asarray(law.breakpoints, float) if lo < b < top]
     edges = np.unique(np.concatenate([np.geomspace(lo, top, int(per_decade * math.log10(top / lo)) + 2), bps]))
     g, w = np.polynomial.legendre.leggauss(order)
@@ -37,10 +39,13 @@ def _class_integral_moments(lam, law, n, top, per_decade=6, order=12):
             mk = VolterraPSTransform(lam, law, float(xi)).raw_moments(n)  # of T(x) - x
             mt = np.array([sum(math.comb(j, i) * xi ** (j - i) * mk[i] for i in range(j + 1)) for j in range(n + 1)])
             tot += wi * float(law.pdf(xi)) * mt
-            last = (xi, mt)
-    if top < hi:
-        xi, mt = last
-        tot += np.array([mt[j] / xi ** j * float(law.tail_moment(j, top)) for j in range(n + 1)])
+            last = (last[1] if last else None, (xi, mt))
+    if top < hi:  # E[T(x)^j] = A x^j + B x^(j-1) through the last two nodes
+        (x0, m0), (x1, m1) = last
+        for j in range(1, n + 1):
+            A = (m1[j] / x1 ** (j - 1) - m0[j] / x0 ** (j - 1)) / (x1 - x0)
+            B = m1[j] / x1 ** (j - 1) - A * x1
+            tot[j] += A * float(law.tail_moment(j, top)) + B * float(law.tail_moment(j - 1, top))
     return tot
 
 
