@@ -36,7 +36,17 @@ more service than the tagged one while it is present, so :math:`T(x) \le x(1 + N
 :math:`E[T^j] < \infty` exactly when :math:`E[X^j] < \infty`; where :math:`E[X^j] = \infty` the
 moment is ``inf``.
 
-Measured: see the tests (``tests/test_distribution_ps_moments.py``).
+Measured (``tests/test_distribution_ps_moments.py``): Exp(1) at load 0.5, moments 1-4, within
+:math:`8\cdot10^{-12}` relative of the Taylor coefficients of Coffman-Muntz-Trotter's transform;
+Erlang(2) at 0.8 within :math:`3\cdot10^{-11}` of the M/PH/1-PS ODE's; Uniform(0.5, 1.5) at
+0.5, moments 2-4, :math:`1.7\cdot10^{-11}` of the class moments (each class on its own grid)
+integrated over :math:`x` by Gauss-Legendre; against the same integral to the
+:math:`1 - 10^{-12}` quantile at load 0.5: :math:`E[T^2]` within :math:`9\cdot10^{-8}` on
+Pareto(2.5, 0.6), :math:`7\cdot10^{-9}` on Pareto(3.5, 1), :math:`4\cdot10^{-10}` on
+Weibull(0.5); :math:`E[T^3]` within :math:`10^{-7}` on Pareto(3.5) and :math:`9\cdot10^{-9}` on
+Weibull(0.5). Cost (CPU, loaded machine): 0.007 s on Uniform, 0.25 s on Weibull(0.5), 0.4 s
+on Pareto(3.5), 1.0-1.2 s on Pareto(2.5) (the mesh runs to :math:`H = 1.5\cdot10^6`), against
+0.17-0.21 s for the uniform grid it replaces.
 """
 
 from __future__ import annotations
