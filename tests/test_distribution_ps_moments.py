@@ -103,7 +103,8 @@ def test_heavy_tails_infinite_exactly_where_the_size_moment_is():
 def test_heavy_tailed_moments_against_the_class_integral(lam, law):
     """The second (and third where finite) moment against the class integral to the 1 - 1e-12
     quantile (measured: E[T^2] within 9e-8 relative on Pareto(2.5), 7e-9 on Pareto(3.5), 4e-10 on
-    Weibull(0.5); E[T^3] within 1e-7 on Pareto(3.5), 9e-9 on Weibull(0.5); the uniform grid of before gave E[T^2] 16% high on Pareto(2.5) and 0.13% on Pareto(3.5))."""
+    Weibull(0.5); E[T^3] within 1e-7 on Pareto(3.5), 9e-9 on Weibull(0.5); the uniform grid of
+    before gave E[T^2] 16% high on Pareto(2.5) and 0.13% on Pareto(3.5))."""
     got = ps_unconditional_moments(lam, law, 3)
     ref = _class_integral_moments(lam, law, 3, float(law.ppf(1 - 1e-12)))
     assert got[2] == pytest.approx(ref[2], rel=1e-6)
