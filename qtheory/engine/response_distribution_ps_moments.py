@@ -41,7 +41,8 @@ Measured (``tests/test_distribution_ps_moments.py``): Exp(1) at load 0.5, moment
 Erlang(2) at 0.8 within :math:`3\cdot10^{-11}` of the M/PH/1-PS ODE's; Uniform(0.5, 1.5) at
 0.5, moments 2-4, :math:`1.7\cdot10^{-11}` of the class moments (each class on its own grid)
 integrated over :math:`x` by Gauss-Legendre; against the same integral to the
-:math:`1 - 10^{-12}` quantile at arrival rate 0.5 (load 0.5; 0.7 on Pareto(3.5, 1)): :math:`E[T^2]` within :math:`9\cdot10^{-8}` on
+:math:`1 - 10^{-12}` quantile at arrival rate 0.5 (load 0.5; 0.7 on Pareto(3.5, 1)):
+:math:`E[T^2]` within :math:`9\cdot10^{-8}` on
 Pareto(2.5, 0.6), :math:`7\cdot10^{-9}` on Pareto(3.5, 1), :math:`4\cdot10^{-10}` on
 Weibull(0.5); :math:`E[T^3]` within :math:`10^{-7}` on Pareto(3.5) and :math:`9\cdot10^{-9}` on
 Weibull(0.5). Cost (CPU, loaded machine): 0.007 s on Uniform, 0.25 s on Weibull(0.5), 0.4 s
