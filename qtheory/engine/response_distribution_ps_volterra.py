@@ -46,7 +46,13 @@ and
 
 :math:`v = 1 + \lambda\bar F * v` (:math:`u_1 = 1 * v`): the renewal form of
 :mod:`qtheory.engine.response_distribution_ps_discrete`, now derived. Higher orders come from the
-series of :math:`(1-\rho)/(1-\rho + sU)`.
+series of :math:`(1-\rho)/(1-\rho + sU)`. The unconditional moments of every order,
+:math:`\int E[T(x)^n]\,dF(x)`, are solved once for all classes on a mesh graded to the size
+law's :math:`1 - 10^{-16}` quantile
+(:mod:`qtheory.engine.response_distribution_ps_moments`; ``inf`` exactly where
+:math:`E[X^n] = \infty`): the uniform grid to that quantile used before for the second moment
+was 16% off on Pareto(2.5, 0.6) at load 0.5 (10.58 for 9.0950) and 0.13% on Pareto(3.5, 1) at
+0.7.
 
 **Numerics.** On a uniform grid :math:`h_n = n\delta` of :math:`[0, x]` the convolution is a
 product trapezoidal rule: :math:`u` is linear on each cell and the cell integrals
@@ -247,6 +253,7 @@ class VolterraPSTransform:
         self.x = None if x is None else float(x)
         self._grids: dict[tuple[float, int, bool], _Grid] = {}
         self._series: dict[int, np.ndarray] = {}
+        self._umom: np.ndarray | None = None
         #: the largest Romberg error estimate met so far (for the tests and the docs)
         self.max_err = 0.0
         hi = float(size.support[1])
@@ -364,12 +371,19 @@ class VolterraPSTransform:
 
     def raw_moments(self, n: int) -> np.ndarray:
         r""":math:`E[(T(x) - x)^k]`, :math:`k \le n`, from the series of
-        :math:`e^{sx}(1-\rho)/(1-\rho + sU(s, x))` (class laws only)."""
+        :math:`e^{sx}(1-\rho)/(1-\rho + sU(s, x))` (a class); unconditionally
+        :math:`E[(T - c)^k]` (:math:`c` = ``lower``) from :meth:`uncond_moments` (``inf`` from the
+        first infinite order on)."""
+        n = int(n)
         if self.x is None:
-            raise NotImplementedError("PS (Volterra route): unconditional moments above 2 are not computed")
+            mt = self.uncond_moments(n)
+            c = self.lower
+            out = np.array([sum(math.comb(k, j) * (-c) ** (k - j) * mt[j] for j in range(k + 1))
+                            for k in range(n + 1)])
+            out[~np.isfinite(mt)] = math.inf
+            return out
         from .power_series import mul, recip
 
-        n = int(n)
         Uk = self._U_series(max(n, 1), self.x)
         den = np.zeros(n + 1)
         den[0] = 1.0 - self.rho
@@ -380,41 +394,24 @@ class VolterraPSTransform:
         c = mul(ser, shift)
         return np.array([(-1) ** k * math.factorial(k) * c[k] for k in range(n + 1)])
 
+    def uncond_moments(self, n: int) -> np.ndarray:
+        r""":math:`E[T^k]`, :math:`k \le n`, of the unconditional law:
+        :func:`qtheory.engine.response_distribution_ps_moments.ps_unconditional_moments` (one
+        graded mesh to the size law's :math:`1 - 10^{-16}` quantile; ``inf`` where
+        :math:`E[X^k] = \infty`), computed once for the largest ``n`` asked."""
+        from .response_distribution_ps_moments import ps_unconditional_moments
+
+        n = int(n)
+        if self._umom is None or self._umom.size <= n:
+            self._umom = ps_unconditional_moments(self.lam, self.size, max(n, 4))
+        return self._umom[: n + 1].copy()
+
     def moments(self) -> tuple[float, float]:
-        rho = self.rho
         if self.x is not None:
             m = self.raw_moments(2)
             return float(m[1]), float(m[2])
-        mean = self.m / (1.0 - rho)
-        m2x = float(self.size.moment(2))
-        c = self.lower
-        if not math.isfinite(m2x):
-            return mean - c, math.inf
-        m2 = m2x / (1.0 - rho) ** 2 + self._mean_var()
-        return mean - c, m2 - 2.0 * c * mean + c * c  # of T - lower
-
-    def _mean_var(self) -> float:
-        r""":math:`E[\mathrm{Var}\,T(X)]`: :math:`\int_0^H \mathrm{Var}\,T(x)\,dF` on the grid of
-        :math:`U_1` plus the tail with the linear asymptote
-        :math:`\mathrm{Var}\,T(x) \approx \lambda E[X^2]x/(1-\rho)^3 + b` fitted at :math:`H`."""
-        rho, lam = self.rho, self.lam
-        H = self._tail_end
-        size = self.size
-        N = int(min(4096, max(256, 2 ** math.ceil(math.log2(16.0 * H / self.m)))))
-        vals = []
-        for k in (1, 2, 4):
-            gr = self._grid(H, N * k, True)
-            o = np.empty((2, N * k + 1))
-            _solve_series(1, lam, gr.d, gr.w, gr.b, 1.0 - lam * gr.M1, o)
-            h = np.linspace(0.0, H, N * k + 1)
-            var = h * h / (1 - rho) ** 2 - 2.0 * o[1] / (1 - rho)
-            integ = float(gr.cp @ var[:-1] + gr.cq @ var[1:])
-            vals.append(np.array([integ, var[-1]]))
-        best = _romberg(*vals)
-        a = lam * float(size.moment(2)) / (1 - rho) ** 3
-        bcoef = best[1] - a * H
-        tail = a * float(size.tail_moment(1, H)) + bcoef * float(size.sf(H))
-        return float(best[0] + tail)
+        m = self.raw_moments(2)  # of T - lower
+        return float(m[1]), float(m[2])
 
 
 class _Unshifted:
@@ -434,7 +431,7 @@ class _Unshifted:
         return m1 + c, m2 + 2.0 * c * m1 + c * c
 
     def raw_moments(self, n: int) -> np.ndarray:
-        return self.tr.raw_moments(n)
+        return self.tr.uncond_moments(n)  # of T itself: the split law is not shifted
 
 
 def volterra_ps_distribution(lam: float, size, x: float | None, label: str) -> ResponseTimeDistribution:
