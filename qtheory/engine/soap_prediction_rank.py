@@ -79,7 +79,16 @@ discretised route 0.9-1.0 s in the same run, 2e-4 to 1.1% off).
 
 :math:`E[T \mid x, y]` (:func:`conditional`) computes :math:`Q(y)` directly: an integral over
 :math:`y' > y` of the conditional law of :math:`X` given :math:`Y = y'` beyond the root
-:math:`b_{y'}(y)`.
+:math:`b_{y'}(y)`, with edges in :math:`y'` where that root crosses :math:`y'/k` for a kink
+:math:`k` of the factor's density or a breakpoint of the size law
+(:meth:`PredictionRankSOAP.old_kinks`; without them :math:`y - a/2` on uniform(0.5)
+predictions was 3.8e-9 off, 2.1e-7 on Weibull(2) sizes with uniform [0.5, 2] factors).
+
+On uniform and bounded multiplicative predictions (``tests/test_falling_rank_truth.py``, against
+``tests/falling_rank_mean_reference.py``, scipy's adaptive quadrature with the level's law in
+place of the age rule): :math:`y - a/2` and :math:`y e^{-a}` on Exp and Weibull(2) sizes with
+uniform and log-uniform factors, loads 0.5-0.95, within 5.2e-15 (estimates 2e-13 to 9e-12);
+:math:`E[T \mid x, y]` within 3e-15 at 28 points on Exp, Weibull(2) and U[1/2, 3/2] sizes.
 
 Not covered here: ranks that rise with age (LAS-like, ``monotone="increasing"``) have their own
 route (:mod:`qtheory.engine.soap_prediction_rank_rising`); ranks declaring neither, fresh ranks
