@@ -79,7 +79,16 @@ discretised route 0.9-1.0 s in the same run, 2e-4 to 1.1% off).
 
 :math:`E[T \mid x, y]` (:func:`conditional`) computes :math:`Q(y)` directly: an integral over
 :math:`y' > y` of the conditional law of :math:`X` given :math:`Y = y'` beyond the root
-:math:`b_{y'}(y)`.
+:math:`b_{y'}(y)`, with edges in :math:`y'` where that root crosses :math:`y'/k` for a kink
+:math:`k` of the factor's density or a breakpoint of the size law
+(:meth:`PredictionRankSOAP.old_kinks`; without them :math:`y - a/2` on uniform(0.5)
+predictions was 3.8e-9 off, 2.1e-7 on Weibull(2) sizes with uniform [0.5, 2] factors).
+
+On uniform and bounded multiplicative predictions (``tests/test_falling_rank_truth.py``, against
+``tests/falling_rank_mean_reference.py``, scipy's adaptive quadrature with the level's law in
+place of the age rule): :math:`y - a/2` and :math:`y e^{-a}` on Exp and Weibull(2) sizes with
+uniform and log-uniform factors, loads 0.5-0.95, within 5.2e-15 (estimates 2e-13 to 9e-12);
+:math:`E[T \mid x, y]` within 3e-15 at 28 points on Exp, Weibull(2) and U[1/2, 3/2] sizes.
 
 Not covered here: ranks that rise with age (LAS-like, ``monotone="increasing"``) have their own
 route (:mod:`qtheory.engine.soap_prediction_rank_rising`); ranks declaring neither, fresh ranks
@@ -541,6 +550,43 @@ class PredictionRankSOAP:
         return float(np.sum(self.A * self.st.jac * self.dens[0] * w)) - self.low[0] * w[0, 0]
 
     # ---- E[T | x, y] ------------------------------------------------------------------------
+    def old_kinks(self, m: float, edges: np.ndarray) -> list:
+        r"""The predictions :math:`y' > m` where the inner integral of :meth:`old_square` kinks:
+        where the root :math:`b_{y'}(m)` crosses :math:`y'/k` for a kink :math:`k` of the
+        factor's density (the end of the :math:`z` range switches between :math:`\log k` and
+        :math:`\log(y'/b)`; SPRPT-like :math:`y - a/2` on uniform predictions: :math:`y' = 3m/2`)
+        or a breakpoint :math:`c` of the size law. With the rank non-increasing in age,
+        :math:`b_{y'}(m) \le c \Leftrightarrow r(y', c) \le \varphi(m)`: the sign of
+        :math:`r(y', c(y')) - \varphi(m)` is read on 8 points per panel of ``edges``
+        (:math:`\log y'`) and its changes bisected (60 halvings of the log bracket)."""
+        cs = [("k", math.exp(k)) for k in self.st.zkinks] + [("b", float(b)) for b in self.st.bps]
+        if not cs:
+            return []
+        u = np.unique(np.concatenate([edges, (edges[:-1, None] + np.diff(edges)[:, None]
+                                                * np.arange(1, 8)[None, :] / 8.0).ravel()]))
+        target = float(self.psi.fresh(np.array(m)))
+        out = []
+        for kind, c in cs:
+            def sign(uu, kind=kind, c=c):
+                yy = np.exp(uu)
+                with np.errstate(all="ignore"):
+                    r = np.asarray(self.fn(yy, yy / c if kind == "k" else np.full_like(yy, c)),
+                                   float)
+                return r <= target
+            s = sign(u)
+            j = np.nonzero(s[1:] != s[:-1])[0]
+            if not j.size:
+                continue
+            lo, hi = u[j].copy(), u[j + 1].copy()
+            slo = s[j]
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                same = sign(mid) == slo
+                lo = np.where(same, mid, lo)
+                hi = np.where(same, hi, mid)
+            out += list(np.exp(0.5 * (lo + hi)))
+        return out
+
     def old_square(self, m: np.ndarray) -> np.ndarray:
         r""":math:`Q(m) = E[((X - b_Y(m))^+)^2;\ Y > m]` at each level: Gauss-Legendre over
         :math:`\log y'` from :math:`m` up, and for each :math:`y'` over :math:`\log z` of
@@ -556,6 +602,7 @@ class PredictionRankSOAP:
                 continue
             mi = max(mi, st.llo)
             brk = [b * k for b in bps for k in zk] + list(st.level_kinks())
+            brk += self.old_kinks(mi, log_edges(mi, st.lhi, 0.5, brk))
             yp, wy = panels(log_edges(mi, st.lhi, 0.5, brk), 16)
             yp = np.exp(yp)
             wy = wy * yp
