@@ -228,8 +228,24 @@ def test_ppf_cheap_start_one_full_evaluation(policy, x, size):
     d = rd.response_time_distribution(q, policy, x=x)
     v, n, n_cheap = _count_evaluations(d, 0.99)
     ref = brentq(lambda u: d.sf(u) - 0.01, 0.8 * v, 1.25 * v, xtol=1e-13 * v, rtol=1e-14)
-    assert abs(v / ref - 1) < 1e-9, (v, ref)
+    noise, ft = _sf_noise(d, ref)
+    assert noise < 1e-9, noise  # the sf's round-off, far inside the 1e-8 the cdf is held to
+    assert abs(v / ref - 1) < 1e-9 + 3.0 * noise / ft, (v, ref, noise / ft)
     assert n == 1 and 1 <= n_cheap <= 2, (n, n_cheap)
+
+
+def _sf_noise(d, t: float) -> tuple[float, float]:
+    """The round-off of the inverted sf next to ``t`` (the largest residual of a line through 9
+    values within 4e-9 relative of ``t``, where the true sf is linear to 1e-17) and
+    :math:`f(t)\,t`: a root of sf = p is defined only to about noise / (f t) relative, whichever
+    solver finds it. On the machines measured the noise is 8e-12 to 1.7e-10 (PSJF's class
+    x = 0.3 next to its kink at 2x), so the two roots may differ by up to about 1.5e-9 there;
+    the Euler sum multiplies the transform's last bits by about e^{A/2} (its weights), so the
+    noise follows the machine's rounding of Kendall's roots."""
+    ts = t * (1.0 + np.linspace(-4e-9, 4e-9, 9))
+    vals = np.array([float(d.sf(u)) for u in ts])
+    fit = np.polyval(np.polyfit(ts - t, vals, 1), ts - t)
+    return float(np.max(np.abs(vals - fit))), float(d.pdf(t)) * t
 
 
 @pytest.mark.parametrize("policy,x,level", [("sjf", 1.5, 0.99), ("sjf", 1.2, 0.9)])
