@@ -235,7 +235,7 @@ def test_ppf_cheap_start_one_full_evaluation(policy, x, size):
 
 
 def _sf_noise(d, t: float) -> tuple[float, float]:
-    """The round-off of the inverted sf next to ``t`` (the largest residual of a line through 9
+    r"""The round-off of the inverted sf next to ``t`` (the largest residual of a line through 9
     values within 4e-9 relative of ``t``, where the true sf is linear to 1e-17) and
     :math:`f(t)\,t`: a root of sf = p is defined only to about noise / (f t) relative, whichever
     solver finds it. On the machines measured the noise is 8e-12 to 1.7e-10 (PSJF's class
