@@ -140,7 +140,7 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
             if first and p0in:
                 _min_part(xs, q0, q1, xo, ko, j, c, dc, cs, out, _I64(2))
             if cs > bs:
-                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, c, dc, cs, out, 4)
+                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, c, dc, cs, out, _I64(4))
             inside = False
             first = False
         elif s > rs >= e:
@@ -148,7 +148,7 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
                 if first and p0in:
                     _min_part(xs, q0, q1, xo, ko, j, a, 0.0, a, out, _I64(2))
                 if a > bs:
-                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, 4)
+                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, _I64(4))
                 first = False
             b = _lin_cross(a, bnd, s, e, re)
             bs = _lin_cross(a, bnd, s, e, rs)
@@ -160,7 +160,7 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
                 if first and p0in:
                     _min_part(xs, q0, q1, xo, ko, j, a, 0.0, a, out, _I64(2))
                 if a > bs:
-                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, 4)
+                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, _I64(4))
                 inside = False
             first = False
         pin = P[m + 1] <= rs
@@ -168,7 +168,7 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
             if first and p0in:
                 _min_part(xs, q0, q1, xo, ko, j, bnd, 0.0, bnd, out, _I64(2))
             if bnd > bs:
-                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, bnd, 0.0, bnd, out, 4)
+                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, bnd, 0.0, bnd, out, _I64(4))
             inside = False
             first = False
         elif (not inside) and pin:
@@ -178,7 +178,7 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
     if inside:
         if first and p0in:
             _min_part(xs, q0, q1, xo, ko, j, _INF, 0.0, _INF, out, _I64(2))
-        _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, _INF, 0.0, _INF, out, 4)
+        _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, _INF, 0.0, _INF, out, _I64(4))
 
 
 @njit(cache=True)

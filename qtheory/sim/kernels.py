@@ -562,7 +562,7 @@ def srpt1_kernel(form, speed, ia, cx, cd, cy, F, I, free, HR, HT, HS, srv, sf, s
         d = cd[ptr]
         xn = cx[ptr]
         _put_job(F, I, s, t, xn, d, cy[ptr] if has_y else 0.0, jid)
-        _put_seg(F, I, s, 0.0, 0.0, d, sl, INF, 0)
+        _put_seg(F, I, s, 0.0, 0.0, d, sl, INF, np.int64(0))
         ptr += 1
         tb = jid
         jid += 1
