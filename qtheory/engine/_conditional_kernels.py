@@ -37,9 +37,11 @@ on Exp/Exp and LogNormal/log-normal bit-identical, the kernels' CPU about 15% le
 caller asks only for the moments it uses (``nj``). Also
 compiled: the tables' tensor Chebyshev interpolant (:func:`tensor_cheb`) and the inverse of
 the increasing interpolants of the ranks in :math:`\log y` (:func:`cheb1_inverse`). All
-kernels are cached on disk by numba
-(``cache=True``; where the package directory is not writable numba uses its user cache or
-compiles in memory): the first compile takes about 6-7 s CPU, later processes load them. The
+kernels are cached on disk by numba as one library
+(``cache=True`` on :func:`_kernel`; where the package directory is not writable numba uses its
+user cache or compiles in memory): the first compile takes about 9 s CPU on a loaded machine
+(12 s before the helpers lost their CPython and C wrappers and their separate literal-argument
+specialisations, ``_inner``, ``_I64``, ``_B``), later processes load it in about 0.02 s. The
 public functions are Python wrappers with the kernels' signatures around one compiled
 dispatcher (:func:`_kernel`, the kernel chosen by an op code, every array passed
 contiguous): a process loads one cached library instead of eleven (each load costs 5-10 ms
@@ -55,19 +57,27 @@ from numba import njit
 
 from .soap_exact import _FULLW, _VINV, NCHEB
 
+#: the decorator of every helper below :func:`_kernel`: called from compiled code only, so
+#: without the CPython and C wrappers (about a sixth of a helper's compile time), and not
+#: cached on its own (the cached ``_kernel`` holds the helpers' code)
+_inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: a flag or a moment count passed as ``_I64(2)``, ``_B(True)`` is an ordinary int64 or boolean
+#: argument: a bare literal would compile the helper once per value (``_moments`` three times)
+_I64, _B = np.int64, np.bool_
+
 _VINV_C = np.ascontiguousarray(_VINV)
 NCHEB_ = NCHEB
 _FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
 
 
-@njit(cache=True)
+@_inner
 def _scratch():
     """Scratch arrays of the kernels: T_0..T_NCHEB at a point, and two (head, tail) triples of
     moments."""
     return np.empty(NCHEB_ + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3)
 
 
-@njit(cache=True)
+@_inner
 def _clenshaw(c, tau):
     """sum_k c_k T_k(tau) and its tau-derivative."""
     n = c.shape[0]
@@ -89,7 +99,7 @@ def _clenshaw(c, tau):
     return val, d1
 
 
-@njit(cache=True)
+@_inner
 def _locate(e, u):
     """Panel of u on the ascending edges e (clipped) and the local coordinate."""
     P = e.shape[0] - 1
@@ -110,7 +120,7 @@ def _locate(e, u):
     return p, tau
 
 
-@njit(cache=True)
+@_inner
 def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj):
     """(head_j, tail_j) for j < nj (<= 3) at local coordinate tau of panel p of row r into hd, tl:
     the panel end's cumulative value plus the panel's partial integral from either side, each
@@ -131,7 +141,7 @@ def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj):
         tl[j] = TT[j, r, p + 1] + b
 
 
-@njit(cache=True)
+@_inner
 def _outside(r, u, e, LH, TT, hd, tl, nj):
     """Where log age u lies outside row r's panels ``e``, its moments into hd, tl (below: no
     head, the whole law in the tail; above: the reverse), and True."""
@@ -149,7 +159,7 @@ def _outside(r, u, e, LH, TT, hd, tl, nj):
     return False
 
 
-@njit(cache=True)
+@_inner
 def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl, nj):
     """(head_j, tail_j) for j < nj (<= 3: the callers ask for the moments they use) at age t
     of row r into hd, tl: E[X^j; X <= t] and
@@ -162,7 +172,7 @@ def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl, nj):
         _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj)
 
 
-@njit(cache=True)
+@_inner
 def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl, nj):
     """:func:`_moments` at age t (> 0) of row r, and log k_y(t) with d log k / d log t, the
     panel located once."""
@@ -175,7 +185,7 @@ def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl, nj):
     return v, dv * 2.0 / (e[p + 1] - e[p])
 
 
-@njit(cache=True)
+@_inner
 def _logk(r, t, E, LK):
     """log k_y(t) and d log k / d log t on row r (inside the law's range)."""
     e = E[r]
@@ -185,14 +195,14 @@ def _logk(r, t, E, LK):
     return v, dv * 2.0 / (e[p + 1] - e[p])
 
 
-@njit(cache=True)
+@_inner
 def _between(ha, ta, hb, tb):
     if hb <= ta:
         return hb - ha
     return ta - tb
 
 
-@njit(cache=True)
+@_inner
 def _s_int(a, b, ha, ta, hb, tb):
     """int_a^b S = E[(min(X, b) - a)^+] (b finite), from moments at a and b."""
     m0 = _between(ha[0], ta[0], hb[0], tb[0])
@@ -203,7 +213,7 @@ def _s_int(a, b, ha, ta, hb, tb):
     return v + (b - a) * tb[0]
 
 
-@njit(cache=True)
+@_inner
 def _old_square(B, C, hB, tB, hC, tC, finC):
     """E[((min(X, C) - B)^+)^2] from moments at B and C (C infinite: finC False)."""
     m0 = _between(hB[0], tB[0], hC[0], tC[0])
@@ -217,7 +227,7 @@ def _old_square(B, C, hB, tB, hC, tC, finC):
     return v
 
 
-@njit(cache=True)
+@_inner
 def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol, early):
     """One safeguarded Newton step (``rtsafe``) of the root finders below: the bracket [lo, hi]
     updated by the sign of f at x (f ``rising`` or falling through the root), then the Newton
@@ -256,7 +266,7 @@ def _step(x, f, df, lo, hi, dx, dxold, rising, signed, tol, early):
     return xn, lo, hi, -dxn if bad else dxn, dx, done
 
 
-@njit(cache=True)
+@_inner
 def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS, ipk, ilast):
     """C_y(l) on the rising branch of row r (log l = ll; l between m and the top rank),
     bracketed first between the law's nodes (``XS``: log ages, ``GS``: log(S/k) there,
@@ -287,11 +297,11 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
         if lo < xi < hi:
             x = xi
     # (stopped at the rounding level of g, logs of size |ll|: further steps follow the noise)
-    return math.exp(_log_tail_root(r, x, lo, hi, ll, True, True, 1e-14, 4e-16, E, MW, LH, TT, LK,
+    return math.exp(_log_tail_root(r, x, lo, hi, ll, _B(True), _B(True), 1e-14, 4e-16, E, MW, LH, TT, LK,
                                    cw, hd, tl))
 
 
-@njit(cache=True)
+@_inner
 def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, TT, LK, cw, hd, tl):
     """The root in [lo, hi] (log age) of g(u) = log S(e^u) - target, less log k_y(e^u) where
     ``with_k`` (log(S/k) = target: C_y), by safeguarded Newton steps from x (g ``rising`` or
@@ -300,7 +310,7 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
     dx = -dxold  # (not a Newton step)
     for _ in range(100):
         t = math.exp(x)
-        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
+        lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         S = tl[0]
         if S <= 0.0:
             g = -1e300
@@ -314,14 +324,14 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
                 dg = -t * math.exp(lk) / S
             if abs(g) <= ftol * (abs(target) + abs(lk) + 1.0):
                 break
-        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, True, tol,
+        x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, _B(True), tol,
                                            ftol > 0.0)
         if done:
             break
     return x
 
 
-@njit(cache=True)
+@_inner
 def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
     """The kernel of :func:`c_new_rows`."""
     n = rows.shape[0]
@@ -343,11 +353,11 @@ def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, 
 
 
 
-@njit(cache=True)
+@_inner
 def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """F(b) = int_b^C S - l (S(b) - S(C)) at b = e^x, dF/dx and the scale of F."""
     b = math.exp(x)
-    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
+    lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, _I64(2))
     m0 = _between(hb[0], tb[0], hC[0], tC[0])
     m1 = _between(hb[1], tb[1], hC[1], tC[1])
     si = m1 - b * m0
@@ -358,7 +368,7 @@ def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     return si - l * m0, b * (l * math.exp(lk) - tb[0]), si + l * m0
 
 
-@njit(cache=True)
+@_inner
 def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
     """The root of F (:func:`_bF`, falling through it) in [lo, hi] from x: safeguarded Newton
     steps to the rounding level of F."""
@@ -368,13 +378,14 @@ def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
         f, df, fs = _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 4e-16 * fs:
             break
-        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-14, True)
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, _B(False), _B(False), 1e-14,
+                                                 _B(True))
         if done:
             break
     return x
 
 
-@njit(cache=True)
+@_inner
 def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     """The kernel of :func:`b_old_rows`."""
     n = rows.shape[0]
@@ -398,7 +409,7 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
             out[i] = prev_b  # the same pair again (the tables' panel ends)
             continue
         finC = np.isfinite(C)
-        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 2)  # C = inf: whole law
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, _I64(2))  # C = inf: whole law
         lo = math.log(xlo[r])
         hi = math.log(ap[r])
         warm = r == prev_r and l >= prev_l and prev_b > xlo[r] and math.log(prev_b) < hi
@@ -455,7 +466,7 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
     return out
 
 
-@njit(cache=True)
+@_inner
 def _square_rows(rows, Bs, Cs, E, MW, LH, TT):
     """The kernel of :func:`square_rows`."""
     n = rows.shape[0]
@@ -465,25 +476,25 @@ def _square_rows(rows, Bs, Cs, E, MW, LH, TT):
         r = rows[i]
         C = Cs[i]
         finC = np.isfinite(C)
-        _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB, 3)
-        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, 3)  # C = inf: whole law
+        _moments(r, Bs[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hB, tB, _I64(3))
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hC, tC, _I64(3))  # C = inf: whole law
         out[i] = _old_square(Bs[i], C, hB, tB, hC, tC, finC)
     return out
 
 
-@njit(cache=True)
+@_inner
 def _tail_rows(rows, ages, E, MW, LH, TT):
     """The kernel of :func:`tail_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
-        _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, 1)
+        _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         out[i] = tl[0]
     return out
 
 
-@njit(cache=True)
+@_inner
 def _min_moments_rows(rows, Cs, E, MW, LH, TT):
     """The kernel of :func:`min_moments_rows`."""
     n = rows.shape[0]
@@ -498,13 +509,13 @@ def _min_moments_rows(rows, Cs, E, MW, LH, TT):
             o1[i] = LH[1, r, P]
             o2[i] = LH[2, r, P]
             continue
-        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, 3)
+        _moments(r, C, E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, _I64(3))
         o1[i] = hd[1] + C * tl[0]
         o2[i] = hd[2] + C * C * tl[0]
     return o1, o2
 
 
-@njit(cache=True)
+@_inner
 def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
     """The kernel of :func:`trunc_end_rows`."""
     n = ulo.shape[0]
@@ -517,20 +528,20 @@ def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
         if not hi > lo:
             out[r] = x
             continue
-        out[r] = _log_tail_root(r, x, lo, hi, target[r], False, False, 1e-15, 0.0, E, MW, LH, TT,
+        out[r] = _log_tail_root(r, x, lo, hi, target[r], _B(False), _B(False), 1e-15, 0.0, E, MW, LH, TT,
                                 LK, cw, hd, tl)
     return out
 
 
-@njit(cache=True)
+@_inner
 def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
-    lk, _d = _mk(r, math.exp(u), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
+    lk, _d = _mk(r, math.exp(u), E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
     if tl[0] <= 0.0:
         return np.inf
     return math.log(tl[0]) - lk
 
 
-@njit(cache=True)
+@_inner
 def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
     """The kernel of :func:`peak_rows`."""
     n = ulo.shape[0]
@@ -576,7 +587,7 @@ def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
     return out, end
 
 
-@njit(cache=True)
+@_inner
 def _tensor_cheb(ue, we, coef, u, w):
     """The kernel of :func:`tensor_cheb`."""
     n = u.shape[0]
@@ -604,7 +615,7 @@ def _tensor_cheb(ue, we, coef, u, w):
     return out
 
 
-@njit(cache=True)
+@_inner
 def _cheb1(e, coef, u):
     """A piecewise Chebyshev interpolant (``soap_exact.PiecewiseCheb`` with linear panels:
     edges ``e``, coefficients ``coef[panel, k]``) at u."""
@@ -612,7 +623,7 @@ def _cheb1(e, coef, u):
     return _clenshaw(coef[p], tau)[0]
 
 
-@njit(cache=True)
+@_inner
 def _cheb1_inverse(e, coef, targets, lo, hi):
     """The kernel of :func:`cheb1_inverse`."""
     n = targets.shape[0]
@@ -698,19 +709,19 @@ def panel_arrays(cb) -> dict:
     return a
 
 
-@njit(cache=True)
+@_inner
 def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """phi(b) = int_a^b S - (S(a) - S(b)) S(b)/k(b) at b = e^x (zero at the optimum b*),
     d phi / dx and the scale of phi."""
     b = math.exp(x)
-    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
+    lk, dlk = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, _I64(2))
     ih = tb[0] / math.exp(lk)
     m0 = _between(ha[0], ta[0], hb[0], tb[0])
     si = _s_int(a, b, ha, ta, hb, tb)
     return si - m0 * ih, m0 * (b + ih * dlk), abs(si)
 
 
-@njit(cache=True)
+@_inner
 def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
     """The root b* (log) of phi (:func:`_rank_phi`, falling through it) in [lo, hi] from x:
     safeguarded Newton steps to the rounding level of phi."""
@@ -720,13 +731,14 @@ def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
         f, df, fs = _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)
         if abs(f) <= 1e-15 * fs:
             break
-        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, False, False, 1e-12, True)
+        x, lo, hi, dx, dxold, done = _step(x, f, df, lo, hi, dx, dxold, _B(False), _B(False), 1e-12,
+                                                 _B(True))
         if done:
             break
     return x
 
 
-@njit(cache=True)
+@_inner
 def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     """The kernel of :func:`rank_rows`."""
     n = rows.shape[0]
@@ -748,7 +760,7 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
         if r == prev_r and a == prev_a and bhi[i] == prev_h:
             out[i] = prev_out  # the same age again (the outer rule's panel ends)
             continue
-        _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta, 2)
+        _moments(r, a, E, MW, LH, TT, fullw, vinv, cw, ha, ta, _I64(2))
         top = xtop[r]
         if bhi[i] < top:
             top = bhi[i]
@@ -797,7 +809,7 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
         prev_a = a
         prev_b = b
         prev_h = bhi[i]
-        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, 2)
+        lk, _ = _mk(r, b, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb, _I64(2))
         ih = tb[0] / math.exp(lk)
         if b - a > 1e-3 * a:
             out[i] = _s_int(a, b, ha, ta, hb, tb) / _between(ha[0], ta[0], hb[0], tb[0])
@@ -807,14 +819,14 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
     return out
 
 
-@njit(cache=True)
+@_inner
 def _inv_h_rows(rows, ages, E, MW, LH, TT, LK):
     """The kernel of :func:`inv_h_rows`."""
     n = rows.shape[0]
     out = np.empty(n)
     cw, hd, tl, _h2, _t2 = _scratch()
     for i in range(n):
-        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, 1)
+        lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         out[i] = tl[0] / math.exp(lk)
     return out
 

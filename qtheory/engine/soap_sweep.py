@@ -44,11 +44,18 @@ from numba import njit
 from ._soap_discrete import _lin_cross, square_sums, worst_future_ranks
 
 _INF = np.inf
+#: the decorator of the helpers that only compiled code calls: no CPython and C wrappers (a
+#: sixth of a small function's compile time), not cached on their own (the cached kernels
+#: hold their code)
+_inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: an int passed as ``_I64(2)`` is an ordinary int64 argument (a bare literal compiles the
+#: helper once per value)
+_I64 = np.int64
 #: quantities of the sweep: N_new, N_old0, S2
 NQ = 3
 
 
-@njit(cache=True)
+@_inner
 def _min_part(xs, q0, q1, xo, ko, j, c, dc, cs, out, o):
     """E[min(X, c); j] and its r-derivative (c moves at rate dc), atoms split at cs."""
     a, b = xo[j], xo[j + 1]
@@ -63,7 +70,7 @@ def _min_part(xs, q0, q1, xo, ko, j, c, dc, cs, out, o):
     out[o + 1] += t0 * dc
 
 
-@njit(cache=True)
+@_inner
 def _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, c, dc, cs, out, o):
     """E[((min(X, c) - b)^+)^2; j], its first and second r-derivatives (b, c move at rates db,
     dc; the atom sets are decided at bs, cs)."""
@@ -81,7 +88,7 @@ def _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, c, dc, cs, out, o):
     out[o + 2] += d2
 
 
-@njit(cache=True)
+@_inner
 def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
     """The class-``j`` terms at level ``re``, with every comparison with the level made at
     ``rs`` (the structure of an open gap is decided at its midpoint; ``rs == re`` at a rank
@@ -109,7 +116,7 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
                 cnew, cns = g[m + 1], g[m + 1]
                 break
     if cns > 0.0:
-        _min_part(xs, q0, q1, xo, ko, j, cnew, dnew, cns, out, 0)
+        _min_part(xs, q0, q1, xo, ko, j, cnew, dnew, cns, out, _I64(0))
     # --- old intervals where rank <= r: start (b, db, bs), interval 0 flag
     p0in = P[g_lo] <= rs
     inside = p0in
@@ -131,17 +138,17 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
             cs = _lin_cross(a, bnd, s, e, rs)
             dc = (bnd - a) / (e - s)
             if first and p0in:
-                _min_part(xs, q0, q1, xo, ko, j, c, dc, cs, out, 2)
+                _min_part(xs, q0, q1, xo, ko, j, c, dc, cs, out, _I64(2))
             if cs > bs:
-                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, c, dc, cs, out, 4)
+                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, c, dc, cs, out, _I64(4))
             inside = False
             first = False
         elif s > rs >= e:
             if inside:
                 if first and p0in:
-                    _min_part(xs, q0, q1, xo, ko, j, a, 0.0, a, out, 2)
+                    _min_part(xs, q0, q1, xo, ko, j, a, 0.0, a, out, _I64(2))
                 if a > bs:
-                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, 4)
+                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, _I64(4))
                 first = False
             b = _lin_cross(a, bnd, s, e, re)
             bs = _lin_cross(a, bnd, s, e, rs)
@@ -151,17 +158,17 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
         else:
             if inside:
                 if first and p0in:
-                    _min_part(xs, q0, q1, xo, ko, j, a, 0.0, a, out, 2)
+                    _min_part(xs, q0, q1, xo, ko, j, a, 0.0, a, out, _I64(2))
                 if a > bs:
-                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, 4)
+                    _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, a, 0.0, a, out, _I64(4))
                 inside = False
             first = False
         pin = P[m + 1] <= rs
         if inside and not pin:
             if first and p0in:
-                _min_part(xs, q0, q1, xo, ko, j, bnd, 0.0, bnd, out, 2)
+                _min_part(xs, q0, q1, xo, ko, j, bnd, 0.0, bnd, out, _I64(2))
             if bnd > bs:
-                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, bnd, 0.0, bnd, out, 4)
+                _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, bnd, 0.0, bnd, out, _I64(4))
             inside = False
             first = False
         elif (not inside) and pin:
@@ -170,8 +177,8 @@ def class_eval(j, rs, re, g, P, S, E, go, xs, q0, q1, q2, xo, ko, out):
             first = False
     if inside:
         if first and p0in:
-            _min_part(xs, q0, q1, xo, ko, j, _INF, 0.0, _INF, out, 2)
-        _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, _INF, 0.0, _INF, out, 4)
+            _min_part(xs, q0, q1, xo, ko, j, _INF, 0.0, _INF, out, _I64(2))
+        _square_part(xs, q0, q1, q2, xo, ko, j, b, db, bs, _INF, 0.0, _INF, out, _I64(4))
 
 
 @njit(cache=True)
@@ -194,8 +201,13 @@ def class_pieces(g, P, S, E, go, xs, q0, q1, q2, xo, ko):
     for j in range(J):
         lo, hi = go[j], go[j + 1]
         vals = np.concatenate((P[lo:hi], S[lo:hi], E[lo:hi]))
-        vals = np.unique(vals[np.isfinite(vals)])
-        K = vals.size
+        vals = np.sort(vals[np.isfinite(vals)])
+        # the distinct values (np.unique's own steps: its compile costs 0.6 s more)
+        K = 0
+        for i in range(vals.size):
+            if K == 0 or vals[i] != vals[K - 1]:
+                vals[K] = vals[i]
+                K += 1
         if K == 0:
             continue
         # the terms below the first value: constant
@@ -255,7 +267,7 @@ def class_pieces(g, P, S, E, go, xs, q0, q1, q2, xo, ko):
     return pos[:nev], kind[:nev], jump[:nev], base
 
 
-@njit(cache=True)
+@_inner
 def _two_sum(a, b):
     s = a + b
     bb = s - a
@@ -293,7 +305,7 @@ def sweep(pos, jump, base):
     return st
 
 
-@njit(cache=True)
+@_inner
 def _state_index(pos, kind, r):
     """Index of the last event that applies at level r (-1 if none): events below r, and the
     closed ones at r."""
@@ -304,7 +316,7 @@ def _state_index(pos, kind, r):
     return i - 1
 
 
-@njit(cache=True)
+@_inner
 def query(pos, kind, st, base, r, q):
     """Quantity q (0 N_new, 1 N_old0, 2 S2) at level r."""
     i = _state_index(pos, kind, r)
@@ -317,7 +329,7 @@ def query(pos, kind, st, base, r, q):
     return st[i, o] + st[i, o + 1] * d + 0.5 * st[i, o + 2] * d * d
 
 
-@njit(cache=True)
+@_inner
 def _gap_integral(d, v0, v1):
     """int over a gap of length d of 1/v with v linear from v0 to v1 (both > 0)."""
     if d <= 0.0:
@@ -328,7 +340,7 @@ def _gap_integral(d, v0, v1):
     return d / v0 * math.log1p(z) / z
 
 
-@njit(cache=True)
+@_inner
 def level_table(pos, kind, st, base, lam):
     """Distinct event levels ``u``, N_new just above each (``nu``) and its slope there, and the
     prefix integrals ``C[k] = int_{u_0}^{u_k} dr / (1 - lam N_new(r))``."""
@@ -354,7 +366,7 @@ def level_table(pos, kind, st, base, lam):
     return u, nu, sl, C
 
 
-@njit(cache=True)
+@_inner
 def _range_integral(r0, r1, lam, u, nu, sl, C, base0):
     """int_{r0}^{r1} dr / (1 - lam N_new(r)) for r0 <= r1 (N_new on open gaps)."""
     if r1 <= r0:
@@ -410,9 +422,9 @@ def tagged(lams, g, P, S, E, go, xs, p, xo, pos, kind, st, base, cond_out):
             x = xs[ia]
             mx, Q = worst_future_ranks(g, P, S, E, g_lo, g_hi, x)
             r0 = Q[0]
-            nn = query(pos, kind, st, base, r0, 0)
-            no = query(pos, kind, st, base, r0, 1)
-            s2 = query(pos, kind, st, base, r0, 2)
+            nn = query(pos, kind, st, base, r0, _I64(0))
+            no = query(pos, kind, st, base, r0, _I64(1))
+            s2 = query(pos, kind, st, base, r0, _I64(2))
             for il in range(L):
                 lam = lams[il]
                 u, nu, sl, C = tabs[il]
@@ -425,7 +437,7 @@ def tagged(lams, g, P, S, E, go, xs, p, xo, pos, kind, st, base, cond_out):
                     level = max(e, Q[loc + 1])
                     if s <= level or s == -_INF:
                         if bnd > a:
-                            res += (bnd - a) / (1.0 - lam * query(pos, kind, st, base, level, 0))
+                            res += (bnd - a) / (1.0 - lam * query(pos, kind, st, base, level, _I64(0)))
                     else:
                         if e < level:
                             cut = _lin_cross(a, bnd, s, e, level)
@@ -438,7 +450,7 @@ def tagged(lams, g, P, S, E, go, xs, p, xo, pos, kind, st, base, cond_out):
                             res += (cut - a) / (s - rend) * _range_integral(
                                 rend, s, lam, u, nu, sl, C, base[0])
                         if bnd > cut:
-                            res += (bnd - cut) / (1.0 - lam * query(pos, kind, st, base, level, 0))
+                            res += (bnd - cut) / (1.0 - lam * query(pos, kind, st, base, level, _I64(0)))
                 t = wait + res
                 out[il] += p[ia] * t
                 if il == 0:

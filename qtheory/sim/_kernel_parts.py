@@ -10,6 +10,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: the decorator of the helpers that only compiled code calls: no CPython and C wrappers (a
+#: sixth of a small function's compile time), not cached on their own (the cached kernels
+#: hold their code)
+_inner = njit(nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: an int passed as ``_I64(0)`` is an ordinary int64 argument (a bare literal compiles the
+#: helper once more for that value)
+_I64 = np.int64
+
 INF = np.inf
 
 # ---- rank forms --------------------------------------------------------------------------------
@@ -112,7 +120,7 @@ def bin_lookup(edges: np.ndarray) -> np.ndarray:
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@_inner
 def _hpush(HR, HT, HS, n, r, tb, s):
     """Push (r, tb) -> slot s on the binary min-heap of size n; return the new size."""
     i = n
@@ -132,7 +140,7 @@ def _hpush(HR, HT, HS, n, r, tb, s):
     return n + 1
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _hsift(HR, HT, HS, n, r, tb, s):
     """Place (r, tb, s) at the root of a heap of size n (root vacant) and sift it down."""
     i = 0
@@ -155,7 +163,7 @@ def _hsift(HR, HT, HS, n, r, tb, s):
     HS[i] = s
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _hpop(HR, HT, HS, n):
     """Remove the top of the heap of size n (read it first); return the new size."""
     n -= 1
@@ -200,7 +208,7 @@ def _sorted_push(HR, HT, HS, hn, r, tb, s):
     return hn + 1
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _heap_push(HR, HT, HS, hn, heap, r, tb, s):
     """Push onto the waiting set when it is a heap (``heap``) or becomes one (a full sorted
     array); return the new size.  The caller then sets ``heap = True``."""
@@ -217,7 +225,7 @@ def _heap_push(HR, HT, HS, hn, heap, r, tb, s):
     return _hpush(HR, HT, HS, hn, r, tb, s)
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _heap_pop(HR, HT, HS, hn):
     """Pop the top of a waiting set that is a heap; return the new size.  At most
     ``WS_SORTED_MIN`` left: they are sorted by decreasing key (the caller then sets
@@ -229,7 +237,7 @@ def _heap_pop(HR, HT, HS, hn):
     return hn
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _wreplace(HR, HT, HS, hn, heap, r, tb, s):
     """Replace the least key of the waiting set (``hn > 0``) by (r, tb) -> slot s."""
     if heap:
@@ -245,7 +253,7 @@ def _wtop_before(HR, HT, hn, w, r, tb):
     return (hn > 0) and (HR[w] < r or (HR[w] == r and HT[w] < tb))
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _gpush(GK, GT, GS, n, key, typ, s):
     """Push a group member (leaving at group rank ``key``; ``typ`` 0 completion, 1 breakpoint:
     completions first at equal ranks) on the group heap of size n; return the new size."""
@@ -265,7 +273,7 @@ def _gpush(GK, GT, GS, n, key, typ, s):
     return n + 1
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _gpop(GK, GT, GS, n):
     """Remove the top of the group heap of size n; return the new size."""
     n -= 1
@@ -293,7 +301,7 @@ def _gpop(GK, GT, GS, n):
     return n
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _bin(edges, v):
     """Number of inner bin edges <= v (the bin index)."""
     b = 0
@@ -302,7 +310,7 @@ def _bin(edges, v):
     return b
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _seg(form, d, a, i, TA, TV, ts, tn):
     """The rank segment holding age ``a`` (right-continuous).
 
@@ -339,7 +347,7 @@ def _seg(form, d, a, i, TA, TV, ts, tn):
     return a0, v0, sl, INF, i
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _put_rank(F, s, age, a0, v0, sl, end):
     """Store the age and the current rank segment of slot ``s``."""
     F[s, C_AGE] = age
@@ -349,33 +357,33 @@ def _put_rank(F, s, age, a0, v0, sl, end):
     F[s, C_END] = end
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _put_seg(F, I, s, age, a0, v0, sl, end, idx):
     """:func:`_put_rank` and the table index ``idx`` of the segment."""
     _put_rank(F, s, age, a0, v0, sl, end)
     I[s, C_SEG] = idx
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _rank(F, s):
     """Current rank of the job in slot ``s`` (at its stored age)."""
     return F[s, C_V0] + F[s, C_SL] * (F[s, C_AGE] - F[s, C_A0])
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _wait_key(j, rising):
     """Heap tie-break key of arrival ``j``: ``FLAG`` set when its rank is rising."""
     return j | FLAG if rising else j
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _top_before(HR, HT, hn, r, tb):
     """The heap (size ``hn``) is not empty and its top has a lower key than ``(r, tb)``
     (branch-free: the top is read even when the heap is empty, and ignored)."""
     return (hn > 0) & ((HR[0] < r) | ((HR[0] == r) & (HT[0] < tb)))
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _tables(tab_mode, BA, BV, SA, SV):
     """The rank tables a kernel reads: the per-slot copies (``tab_mode == 2``) or the bank."""
     if tab_mode == 2:
@@ -383,14 +391,14 @@ def _tables(tab_mode, BA, BV, SA, SV):
     return BA, BV
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _load_state(sf, si):
     """The scalar state every kernel keeps in registers: ``(t, tlast, ptr, jid, hn, ftop,
     left)``."""
     return sf[SF_T], sf[SF_TLAST], si[SI_PTR], si[SI_JID], si[SI_HN], si[SI_FREE], si[SI_LEFT]
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _save_state(sf, si, t, tlast, ptr, jid, hn, ftop, left, nb):
     """Write back the state read by :func:`_load_state` and the completion count ``nb``."""
     sf[SF_T] = t
@@ -403,7 +411,7 @@ def _save_state(sf, si, t, tlast, ptr, jid, hn, ftop, left, nb):
     si[SI_NB] = nb
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _put_job(F, I, s, t, x, d, y, jid):
     """A new job in slot ``s``: arrival time, size, descriptor, prediction, arrival index, age 0."""
     F[s, C_ARR] = t
@@ -414,19 +422,19 @@ def _put_job(F, I, s, t, x, d, y, jid):
     I[s, C_JID] = jid
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _first_seg(s, form, d, F, I, TA, TV):
     """Set the first rank segment of the new job in slot ``s`` (descriptor ``d``, a closed-form
     rank); return (rank at age 0, rising flag)."""
     if form == FORM_NP:  # rank d until the job has received service, then -inf
         a0, v0, sl, end, idx = 0.0, d, 0.0, 0.0, 0
     else:
-        a0, v0, sl, end, idx = _seg(form, d, 0.0, 0, TA, TV, 0, 0)
+        a0, v0, sl, end, idx = _seg(form, d, 0.0, _I64(0), TA, TV, _I64(0), _I64(0))
     _put_seg(F, I, s, 0.0, a0, v0, sl, end, idx)
     return (0.0 if (form == FORM_CONST or form == FORM_AGE) else d), sl > 0.0
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _init_table(s, p, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS, BN, F, I, SA, SV,
                 TA, TV):
     """Attach its rank table to the job in slot ``s`` (arrival ``p`` of the chunk; ``tab_mode``
@@ -446,7 +454,7 @@ def _init_table(s, p, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS, B
             SV[ts + j] = ctab_v[p, j]
     I[s, C_TS] = ts
     I[s, C_TN] = tn
-    a0, v0, sl, end, i = _seg(form, d, 0.0, 0, TA, TV, ts, tn)
+    a0, v0, sl, end, i = _seg(form, d, 0.0, _I64(0), TA, TV, ts, tn)
     if v0 != TV[ts]:
         # a jump at age 0: the rank is TV[ts] until the job has received service (a zero-length
         # first segment, whose end is processed as a breakpoint once the job is in service)
@@ -455,7 +463,7 @@ def _init_table(s, p, form, tab_mode, tm, d, ctid, ctab_a, ctab_v, ctab_n, BS, B
     return TV[ts], sl > 0.0
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _to_event(F, s, ispeed):
     """Time until the next event of the served job in slot ``s`` at full speed (``ispeed``: 1 /
     speed), and whether it is its completion (else a breakpoint of its rank)."""
@@ -464,14 +472,14 @@ def _to_event(F, s, ispeed):
     return (min(x, e) - F[s, C_AGE]) * ispeed, x <= e
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _cached(F, I, s):
     """The served job's state that :func:`soap1_kernel` keeps in registers: ``(age, x, end,
     v0, slope, a0, arrival index)`` of slot ``s``."""
     return F[s, C_AGE], F[s, C_X], F[s, C_END], F[s, C_V0], F[s, C_SL], F[s, C_A0], I[s, C_JID]
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _emit(bT, bX, bY, bJ, nb, j, T, x, y):
     """Append a completed tracked job to the completion buffers; return the new count."""
     bT[nb] = T
@@ -481,7 +489,7 @@ def _emit(bT, bX, bY, bJ, nb, j, T, x, y):
     return nb + 1
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _finish(s, j, t, x, F, free, ftop, n_track, bT, bX, bY, bJ, nb, left):
     """The job in slot ``s`` (arrival index ``j``, size ``x``) completes at time ``t``: emit it
     if tracked and free its slot.  Returns ``(nb, left, ftop)``.
@@ -495,13 +503,13 @@ def _finish(s, j, t, x, F, free, ftop, n_track, bT, bX, bY, bJ, nb, left):
     return nb + tracked, left - tracked, ftop + 1
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _cell(bits, last):
     """Histogram cell of a float64 with bit pattern ``bits`` (clamped to ``[0, last]``)."""
     return min(max((bits >> HSHIFT) - HBASE, 0), last)
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _bin_of(edges, lut, bits, v):
     """Bin index of ``v`` (float64 bit pattern ``bits``) by its histogram cell's entry in
     ``lut`` (see :func:`bin_lookup`), scanning ``edges`` where the cell holds one."""

@@ -57,6 +57,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._kernel_parts import _inner
 from .kernels import (
     C_A0,
     C_AGE,
@@ -97,7 +98,7 @@ __all__ = ["general_kernel", "C_RK"]
 C_RK = C_GR
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _before(F, I, s1, s2) -> bool:
     """Key of slot s1 < key of slot s2: (rank, rising flag, arrival index)."""
     r1 = F[s1, C_RK]
@@ -111,7 +112,7 @@ def _before(F, I, s1, s2) -> bool:
     return I[s1, C_JID] < I[s2, C_JID]
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _insertion_sort(ORD, lo, hi, F, I):
     for i in range(lo + 1, hi):
         s = ORD[i]
@@ -126,8 +127,8 @@ def _insertion_sort(ORD, lo, hi, F, I):
 def _order(ORD, n, F, I, CL):
     """Sort the present jobs by key and form the tie classes (``CL[p]``: the position where the
     class of position ``p`` starts); the ranks of a class are snapped to its least rank."""
-    _insertion_sort(ORD, 0, n, F, I)
-    b = 0
+    _insertion_sort(ORD, np.int64(0), n, F, I)
+    b = np.int64(0)  # (an int64, not the literal 0: one compile of _insertion_sort)
     while b < n:
         r0 = F[ORD[b], C_RK]
         tol = TIE * abs(r0) if abs(r0) < INF else 0.0
@@ -147,7 +148,7 @@ def _order(ORD, n, F, I, CL):
         b = e
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _allocate(ORD, n, F, CL, k, speed, RATE, VEL):
     """Service rates (``RATE``) and rank velocities (``VEL``) per position (see the module
     docstring: full servers in key order, water-filling in an oversubscribed rising class).
@@ -155,7 +156,7 @@ def _allocate(ORD, n, F, CL, k, speed, RATE, VEL):
     Returns the number of leading positions that hold every served job (all later positions
     wait: once the servers are used up, nothing after is served)."""
     m = k
-    b = 0
+    b = np.int64(0)  # (an int64, not the literal 0: one compile of _insertion_sort)
     while b < n:
         if m == 0:
             for j in range(b, n):
@@ -217,7 +218,7 @@ def _allocate(ORD, n, F, CL, k, speed, RATE, VEL):
     return n
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _crossing(ORD, n, F, CL, RATE, VEL, speed):
     """Time until the first meeting that can change the allocation (INF if none).
 
@@ -280,7 +281,7 @@ def _stays_ahead(r, F, ORD, pb, n) -> bool:
     return pb >= n or F[ORD[pb], C_RK] - r > TIE * abs(r)
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _next_segment(s, form, e, F, I, TA, TV):
     """Move slot s (at age e, a breakpoint) to its next rank segment."""
     a0, v0, sl, end, idx = _seg(form, F[s, C_D], e, I[s, C_SEG], TA, TV, I[s, C_TS], I[s, C_TN])
@@ -301,7 +302,7 @@ def general_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, c
     """
     TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
-    nb = 0
+    nb = np.int64(0)  # (int64 from the start: the helpers compile once, not for a literal 0)
     t, tlast, ptr, jid, n, ftop, left = _load_state(sf, si)
     m = ia.size
     status = NEED_CHUNK

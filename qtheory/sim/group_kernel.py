@@ -6,6 +6,7 @@ from __future__ import annotations
 from numba import njit
 
 from ._kernel_parts import (
+    _I64,
     C_A0,
     C_AGE,
     C_ARR,
@@ -43,6 +44,7 @@ from ._kernel_parts import (
     _hpop,
     _hpush,
     _init_table,
+    _inner,
     _load_state,
     _put_job,
     _put_seg,
@@ -56,7 +58,7 @@ from ._kernel_parts import (
 
 
 # ---- kernel 2: any piecewise-linear rank, one server, exact tie-sharing -------------------------
-@njit(cache=True, nogil=True)
+@_inner
 def _join(s, R, F, GK, GT, GS, gn):
     """Add slot s (rank R, rising) to the served group; return (new size, 1/slope)."""
     sl = F[s, C_SL]
@@ -71,7 +73,7 @@ def _join(s, R, F, GK, GT, GS, gn):
     return gn, 1.0 / sl
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _suspend(R, form, F, I, GK, GS, gn, HR, HT, HS, hn, TA, TV):
     """Move every group member to the waiting heap; return the heap size.
 
@@ -105,13 +107,13 @@ def _suspend(R, form, F, I, GK, GS, gn, HR, HT, HS, hn, TA, TV):
     return hn
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _start(s, r, F, I, GK, GT, GS, HR, HT, HS, hn):
     """Serve slot s alone at rank r (rising or not), absorbing waiting jobs that tie with it.
 
     Returns (mode, cur, gn, R, Ss, hn)."""
     if F[s, C_SL] > 0.0:
-        gn, Ss = _join(s, r, F, GK, GT, GS, 0)
+        gn, Ss = _join(s, r, F, GK, GT, GS, _I64(0))
         while hn > 0 and HR[0] == r and HT[0] >= FLAG:
             s2 = HS[0]
             hn = _hpop(HR, HT, HS, hn)
@@ -121,7 +123,7 @@ def _start(s, r, F, I, GK, GT, GS, HR, HT, HS, hn):
     return 1, s, 0, 0.0, 0.0, hn
 
 
-@njit(cache=True, nogil=True)
+@_inner
 def _dispatch(F, I, GK, GT, GS, HR, HT, HS, hn):
     """Serve the best waiting job (the server is free). Returns (mode, cur, gn, R, Ss, hn)."""
     while hn > 0:
@@ -156,7 +158,7 @@ def group_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
     TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
     ispeed = 1.0 / speed
-    nb = 0
+    nb = _I64(0)  # (int64 from the start: the helpers compile once, not for a literal 0)
     t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     R = sf[SF_R]
     Ss = sf[SF_SS]

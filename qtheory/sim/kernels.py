@@ -214,7 +214,7 @@ def soap_kernel(form, k, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab
     TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
     ispeed = 1.0 / speed
-    nb = 0
+    nb = np.int64(0)  # (int64 from the start: the helpers compile once, not for a literal 0)
     t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     ns = si[SI_NS]
     heap = si[SI_WHEAP] != 0
@@ -358,7 +358,7 @@ def fcfs1_kernel(speed, ia, cx, cy, sf, si, n_track, bT, bX, bY, bJ):
     also the completion order); ``sf[SF_T]`` holds the last departure time."""
     has_y = cy.size > 0
     ispeed = 1.0 / speed
-    nb = 0
+    nb = np.int64(0)  # (int64 from the start: the helpers compile once, not for a literal 0)
     dep, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)  # (hn, ftop: unused, kept)
     m = ia.size
     status = NEED_CHUNK
@@ -390,7 +390,7 @@ def soap1_kernel(form, speed, tab_mode, tm, ia, cx, cd, cy, ctid, ctab_a, ctab_v
     TA, TV = _tables(tab_mode, BA, BV, SA, SV)
     has_y = cy.size > 0
     ispeed = 1.0 / speed
-    nb = 0
+    nb = np.int64(0)  # (int64 from the start: the helpers compile once, not for a literal 0)
     t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     m = ia.size
     status = NEED_CHUNK
@@ -509,7 +509,7 @@ def srpt1_kernel(form, speed, ia, cx, cd, cy, F, I, free, HR, HT, HS, srv, sf, s
     has_y = cy.size > 0
     ispeed = 1.0 / speed
     sl = -1.0 if form == FORM_DMA else 0.0
-    nb = 0
+    nb = np.int64(0)  # (int64 from the start: the helpers compile once, not for a literal 0)
     t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     m = ia.size
     status = NEED_CHUNK
@@ -562,7 +562,7 @@ def srpt1_kernel(form, speed, ia, cx, cd, cy, F, I, free, HR, HT, HS, srv, sf, s
         d = cd[ptr]
         xn = cx[ptr]
         _put_job(F, I, s, t, xn, d, cy[ptr] if has_y else 0.0, jid)
-        _put_seg(F, I, s, 0.0, 0.0, d, sl, INF, 0)
+        _put_seg(F, I, s, 0.0, 0.0, d, sl, INF, np.int64(0))
         ptr += 1
         tb = jid
         jid += 1

@@ -27,16 +27,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: the decorator of the helpers that only compiled code calls: no CPython and C wrappers (a
+#: sixth of a small function's compile time), not cached on their own (the cached kernels
+#: hold their code)
+_inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
 __all__ = ["priority_run", "batching_fluid", "batching_iterations", "dynamic_batching_run",
            "kv_memory_run", "batch_means"]
 
 
-@njit(cache=True)
+@_inner
 def _less(k1, i1, k2, i2):
     return k1 < k2 or (k1 == k2 and i1 < i2)
 
 
-@njit(cache=True)
+@_inner
 def _push(hk, hi, n, key, idx):
     j = n
     hk[j] = key
@@ -52,7 +57,7 @@ def _push(hk, hi, n, key, idx):
     return n + 1
 
 
-@njit(cache=True)
+@_inner
 def _pop(hk, hi, n):
     idx = hi[0]
     n -= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numba import njit
 
 from ._kernel_parts import (
+    _I64,
     C_ARR,
     C_JID,
     C_X,
@@ -33,7 +34,7 @@ def ps_kernel(k, speed, ia, cx, cy, F, I, free, HR, HT, HS, sf, si,
     empty) orders departures: a job arriving at virtual time ``V`` leaves when ``V`` reaches
     ``V + x``.  The heap holds these finish tags.
     """
-    nb = 0
+    nb = _I64(0)  # (int64 from the start: the helpers compile once, not for a literal 0)
     t, tlast, ptr, jid, hn, ftop, left = _load_state(sf, si)
     V = sf[SF_R]
     m = ia.size

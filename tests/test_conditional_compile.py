@@ -1,0 +1,89 @@
+"""Compile-cost guards for the numba kernels of ConditionalGittins, the level sweep and the
+simulator (``qtheory.engine._conditional_kernels``, ``qtheory.engine.soap_sweep``,
+``qtheory.sim``'s kernels).
+
+numba types a bare ``int`` or ``bool`` constant passed to a compiled function as a literal
+(``Literal[int](2)``), and compiles the callee once more for every literal value it is called
+with: ``_moments(..., 2)`` and ``_moments(..., 3)`` were two compiles of the same helper. The
+callers pass such arguments as ``_I64(2)`` / ``_B(True)`` (an ordinary int64 / boolean), and
+the helpers that only compiled code calls carry no CPython or C wrapper (``_inner``). Both are
+checked here on the source and on the dispatchers, without compiling anything (the cold
+compile itself is measured by hand, see the commit messages: about 9 s for
+``_conditional_kernels._kernel``).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+
+import pytest
+from numba.core.registry import CPUDispatcher
+
+MODULES = ["qtheory.engine._conditional_kernels", "qtheory.engine.soap_sweep",
+           "qtheory.sim._kernel_parts", "qtheory.sim.kernels", "qtheory.sim.group_kernel",
+           "qtheory.sim.general_kernel", "qtheory.sim.ps_kernel", "qtheory.sim.llm_kernels"]
+
+
+def _dispatchers(mod):
+    return {name: obj for name, obj in vars(mod).items() if isinstance(obj, CPUDispatcher)}
+
+
+def literal_arguments(mod) -> list[str]:
+    """Calls, in the module's compiled functions, of a compiled function with a bare int or
+    bool constant as an argument ("caller -> callee(arg i)")."""
+    disp = _dispatchers(mod)
+    own = {n for n, d in disp.items() if d.py_func.__module__ == mod.__name__}
+    tree = ast.parse(inspect.getsource(mod))
+    found = []
+    for fn in tree.body:
+        if not (isinstance(fn, ast.FunctionDef) and fn.name in own):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in disp:
+                for i, a in enumerate(node.args):
+                    if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+                        a = a.operand
+                    if isinstance(a, ast.Constant) and type(a.value) in (int, bool):
+                        found.append(f"{fn.name} -> {node.func.id}(arg {i} = {a.value!r})")
+    return found
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_no_literal_int_or_bool_arguments_between_kernels(name):
+    assert literal_arguments(importlib.import_module(name)) == []
+
+
+def test_the_guard_sees_a_literal_argument():
+    # the check itself, on a module written with one: a bare 2 passed to a compiled helper
+    import types
+
+    from numba import njit
+
+    src = "def g(x, n):\n    return x + n\n\ndef f(x):\n    return g(x, 2) + g(x, -1.5)\n"
+    mod = types.ModuleType("literal_probe")
+    exec(compile(src, "<literal_probe>", "exec"), mod.__dict__)
+    mod.g, mod.f = njit(mod.g), njit(mod.f)
+    mod.g.py_func.__module__ = mod.f.py_func.__module__ = mod.__name__
+    inspect_getsource = inspect.getsource
+    try:
+        inspect.getsource = lambda m: src if m is mod else inspect_getsource(m)
+        assert literal_arguments(mod) == ["f -> g(arg 1 = 2)"]
+    finally:
+        inspect.getsource = inspect_getsource
+
+
+def test_helpers_have_no_python_wrappers_and_one_cached_entry_point():
+    """Every compiled function of ``_conditional_kernels`` except the one entry point
+    ``_kernel`` is an ``_inner`` helper (no CPython / C wrapper, not cached on its own); the
+    entry point is cached."""
+    K = importlib.import_module("qtheory.engine._conditional_kernels")
+    disp = _dispatchers(K)
+    cached = sorted(n for n, d in disp.items() if d._cache.__class__.__name__ != "NullCache")
+    assert cached == ["_kernel"]
+    for n, d in disp.items():
+        if n != "_kernel":
+            assert d.targetoptions.get("no_cpython_wrapper") is True, n
+            assert d.targetoptions.get("no_cfunc_wrapper") is True, n
