@@ -995,9 +995,9 @@ class _LogNormalFactor(_Factor):
             return self._vH(b)
 
     def _vH(self, b):
-        # each branch on its own points only (the quadrature of the far one costs 24 densities
-        # a point); out starts at 0, the far value where log(b) > 40 s: there exp(-u^2/2) <
-        # e^-800 underflows to 0 at every node z > b
+        # each branch on its own points only (the far one costs 24 densities a point); the far
+        # value is exactly 0 where log(b) > 40 s: exp(-u^2/2) < e^-800 underflows to 0 at every
+        # node z > b
         t, wt = _GL24_T, _GL24_W
         out = np.zeros(b.shape)
         far = b > 3
