@@ -355,12 +355,12 @@ def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarra
         val, err = np.concatenate([val[stay], v2]), np.concatenate([err[stay], e2])
     order = np.argsort(lab, kind="stable")
     lab_s, val_s = lab[order], val[order]
-    starts = np.searchsorted(lab_s, np.arange(m))
-    ends = np.searchsorted(lab_s, np.arange(m), side="right")
+    starts = np.searchsorted(lab_s, np.arange(m)).tolist()
+    ends = np.searchsorted(lab_s, np.arange(m), side="right").tolist()
     vl = val_s.tolist()
-    for i in range(m):
-        if ends[i] > starts[i]:
-            out[i] = math.fsum(vl[starts[i]:ends[i]])
+    for i, (s0, s1) in enumerate(zip(starts, ends)):
+        if s1 > s0:
+            out[i] = math.fsum(vl[s0:s1])
     etot = np.bincount(lab, err, m)
     nz = out != 0
     if np.any(nz):
