@@ -58,6 +58,7 @@ and of a Weibull SRPT slowdown (1e-13).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -263,10 +264,10 @@ def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarra
     integral whose error estimates add up to more than :math:`10^{-12}` of its value (those
     above half their share), until every integral meets its tolerance."""
     m = vs.size
-    A, B, L, K = [], [], [], []  # piece ends, label, base of the tail map (0: linear)
+    A, B = [], []  # piece ends
+    L, K, N = [], [], []  # label and base of the tail map (0: linear) of each run of N pieces
     tails = []
-    for i in range(m):
-        a, b = float(lo[i]), float(hi[i])
+    for i, (a, b) in enumerate(zip(np.asarray(lo, dtype=float).tolist(), np.asarray(hi, dtype=float).tolist())):
         if not b > a:
             continue
         pts = _fine_knots(a, b, knots[i])
@@ -281,8 +282,9 @@ def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarra
             tail = _log_edges(top)
             A += tail[:-1]
             B += tail[1:]
-            L += [i] * (len(tail) - 1)
-            K += [k] * (len(tail) - 1)
+            L.append(i)
+            K.append(k)
+            N.append(len(tail) - 1)
             tails.append((i, k, top))
         else:
             edges = [a, *pts, b]
@@ -295,26 +297,31 @@ def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarra
             head = _log_edges(top)
             A += head[:-1]
             B += head[1:]
-            L += [i] * (len(head) - 1)
-            K += [-e1] * (len(head) - 1)
+            L.append(i)
+            K.append(-e1)
+            N.append(len(head) - 1)
             tails.append((i, -e1, top))
             edges = edges[1:]
         A += edges[:-1]
         B += edges[1:]
-        L += [i] * (len(edges) - 1)
-        K += [0.0] * (len(edges) - 1)
+        L.append(i)
+        K.append(0.0)
+        N.append(len(edges) - 1)
     out = np.zeros(m)
     if not A:
         return out
-    a, b, lab, base = np.array(A), np.array(B), np.array(L), np.array(K)
+    a, b = np.array(A), np.array(B)
+    lab, base = np.repeat(np.array(L, dtype=int), N), np.repeat(np.array(K, dtype=float), N)
     keep = b > a
     a, b, lab, base = a[keep], b[keep], lab[keep], base[keep]
 
     def g(t: np.ndarray, lab_t: np.ndarray, base_t: np.ndarray) -> np.ndarray:
         # base > 0: x = base e^t (tail); base < 0: x = |base| e^-t (head); 0: x = t
         mapped = base_t != 0
+        x = np.array(t, dtype=float)
+        bm = base_t[mapped]
         with np.errstate(over="ignore"):
-            x = np.where(mapped, np.abs(base_t) * np.exp(np.where(mapped, np.sign(base_t) * t, 0.0)), t)
+            x[mapped] = np.abs(bm) * np.exp(np.sign(bm) * t[mapped])
         val = f(x, vs[lab_t])
         return np.where(mapped, val * x, val)
 
@@ -348,12 +355,12 @@ def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarra
         val, err = np.concatenate([val[stay], v2]), np.concatenate([err[stay], e2])
     order = np.argsort(lab, kind="stable")
     lab_s, val_s = lab[order], val[order]
-    starts = np.searchsorted(lab_s, np.arange(m))
-    ends = np.searchsorted(lab_s, np.arange(m), side="right")
+    starts = np.searchsorted(lab_s, np.arange(m)).tolist()
+    ends = np.searchsorted(lab_s, np.arange(m), side="right").tolist()
     vl = val_s.tolist()
-    for i in range(m):
-        if ends[i] > starts[i]:
-            out[i] = math.fsum(vl[starts[i]:ends[i]])
+    for i, (s0, s1) in enumerate(zip(starts, ends)):
+        if s1 > s0:
+            out[i] = math.fsum(vl[s0:s1])
     etot = np.bincount(lab, err, m)
     nz = out != 0
     if np.any(nz):
@@ -372,20 +379,22 @@ def _vquad_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], vs: np.ndarra
     return out
 
 
-def _log_edges(top: float) -> list[float]:
-    """Pieces [0, 1/2, 1, 2, 4, ..., top] of a log-scale variable."""
+@functools.lru_cache(maxsize=4096)
+def _log_edges(top: float) -> tuple[float, ...]:
+    """Pieces [0, 1/2, 1, 2, 4, ..., top] of a log-scale variable (memoised: the same tops recur
+    for every threshold)."""
     edges = [0.0, 0.5]
     t = 1.0
     while t < top:
         edges.append(t)
         t *= 2
-    return [e for e in edges if e < top] + [top]
+    return tuple([e for e in edges if e < top] + [top])
 
 
 def _fine_knots(lo: float, hi: float, knots: Iterable[float]) -> list[float]:
     """The knots inside (lo, hi), with more so that no two positive consecutive ones are more
     than a factor _RATIO apart (integrands like x^-1.5)."""
-    pts = sorted({k for k in knots if lo < k < hi and math.isfinite(k)})
+    pts = sorted({k for k in knots if lo < k < hi})  # lo < k < hi: k is finite
     fine = []
     for a, b in zip([lo] + pts, pts + [hi]):
         t = a * _RATIO
@@ -912,11 +921,15 @@ class _LogUniformFactor(_Factor):
         empty = hi <= lo
         hi = np.where(empty, lo + 1.0, hi)
         closed = (B * B * np.log1p((hi - lo) / lo) - 2 * B * (hi - lo) + 0.5 * (hi - lo) * (hi + lo)) / self.L
-        h, c = (hi - lo) / 2, (hi + lo) / 2
-        t, w = _GL24_T, _GL24_W
-        z = c[:, None] + h[:, None] * t[None, :]
-        gl = h * ((w[None, :] * (B[:, None] - z) ** 2 / (z * self.L)) @ np.ones(t.size))
-        return np.where(empty, 0.0, np.where(lo <= 0.5 * B, closed, gl))
+        out = np.where(empty, 0.0, closed)
+        quad = ~empty & ~(lo <= 0.5 * B)  # Gauss-Legendre on these points only
+        if np.any(quad):
+            lq, hq, Bq = lo[quad], hi[quad], B[quad]
+            h, c = (hq - lq) / 2, (hq + lq) / 2
+            t, w = _GL24_T, _GL24_W
+            z = c[:, None] + h[:, None] * t[None, :]
+            out[quad] = h * ((w[None, :] * (Bq[:, None] - z) ** 2 / (z * self.L)) @ np.ones(t.size))
+        return out
 
 
 class _LogNormalFactor(_Factor):
@@ -982,16 +995,30 @@ class _LogNormalFactor(_Factor):
             return self._vH(b)
 
     def _vH(self, b):
+        # each branch on its own points only (the far one costs 24 densities a point); the far
+        # value is exactly 0 where log(b) > 40 s: exp(-u^2/2) < e^-800 underflows to 0 at every
+        # node z > b
         t, wt = _GL24_T, _GL24_W
-        far = 0.5 * (self.vpdf(b[:, None] + 1 - (1 + t[None, :]) / 2) @ (wt * ((1 + t) / 2) ** 2))
-        s = self.s
-        with np.errstate(divide="ignore"):
-            lb = np.where(b > 0, np.log(np.maximum(b, 0.0)), -INF)
-        lb1 = np.log(b + 1)
-        m = [math.exp(k * k * s * s / 2) * _vphi_between((lb - k * s * s) / s, (lb1 - k * s * s) / s)
-             for k in range(3)]
-        near = (b + 1) ** 2 * m[0] - 2 * (b + 1) * m[1] + m[2]
-        return np.where(b > 3, far, near)
+        out = np.zeros(b.shape)
+        far = b > 3
+        live = far & ~(np.log(np.where(far, b, 1.0)) > 40 * self.s)
+        if np.any(live):
+            # vpdf's density without its z > 0 masks (z > b > 3)
+            z = b[live][:, None] + 1 - (1 + t[None, :]) / 2
+            u = np.log(z) / self.s
+            dens = np.exp(-0.5 * u * u) / (z * self.s * math.sqrt(2 * math.pi))
+            out[live] = 0.5 * (dens @ (wt * ((1 + t) / 2) ** 2))
+        near = ~far
+        if np.any(near):
+            bn = b[near]
+            s = self.s
+            with np.errstate(divide="ignore"):
+                lb = np.where(bn > 0, np.log(np.maximum(bn, 0.0)), -INF)
+            lb1 = np.log(bn + 1)
+            m = [math.exp(k * k * s * s / 2) * _vphi_between((lb - k * s * s) / s, (lb1 - k * s * s) / s)
+                 for k in range(3)]
+            out[near] = (bn + 1) ** 2 * m[0] - 2 * (bn + 1) * m[1] + m[2]
+        return out
 
 
 class _Cond:
@@ -1405,7 +1432,7 @@ class RefModel:
             self.cond = None if prediction is None else _conditional(prediction)
         self.m1 = self.X.moment(1)
         self.m2 = self.X.moment(2)
-        self._cache: dict[tuple, float] = {}
+        self._cache: dict[tuple, dict[float, float]] = {}
         self.y_atoms = self._y_atoms()
         self._yk: list[float] | None = None
 
@@ -1418,23 +1445,24 @@ class RefModel:
         return sorted({y for v, _ in self.X.atoms for y, _ in c.atoms(v)})
 
     def _batch(self, key: tuple, vs, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """``fn`` on the points of ``vs`` not cached yet under ``(key[0], v, *key[1:])``."""
+        """``fn`` on the points of ``vs`` not cached yet in the table of ``key``."""
         vs = np.atleast_1d(np.asarray(vs, dtype=float))
+        cache = self._cache.setdefault(key, {})  # one table of v per key
+        vl = vs.tolist()
+        got = [cache.get(v) for v in vl]
+        if None not in got:
+            return np.array(got, dtype=float)
         out = np.empty(vs.size)
         miss: dict[float, list[int]] = {}
-        cache = self._cache
-        name, extra = key[0], key[1:]
-        for i, v in enumerate(vs.tolist()):
-            r = cache.get((name, v, *extra))
+        for i, (v, r) in enumerate(zip(vl, got)):
             if r is None:
                 miss.setdefault(v, []).append(i)
             else:
                 out[i] = r
-        if miss:
-            mv = list(miss)
-            for v, r in zip(mv, np.asarray(fn(np.array(mv)), dtype=float).tolist(), strict=True):
-                cache[(name, v, *extra)] = r
-                out[miss[v]] = r
+        mv = list(miss)
+        for v, r in zip(mv, np.asarray(fn(np.array(mv)), dtype=float).tolist(), strict=True):
+            cache[v] = r
+            out[miss[v]] = r
         return out
 
     # -- functions of the size alone -----------------------------------------------------------

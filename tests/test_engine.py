@@ -536,8 +536,13 @@ def test_sprpt_heavy_tail_pareto_against_mpmath():
     al, xm = mp.mpf("2.5"), mp.mpf("0.6")
     ex, ex2 = al * xm / (al - 1), al * xm**2 / (al - 2)
 
+    memo = {}  # the quadratures of both loads meet the same nodes y
+
     def ek(k, y):  # E[X^k e^{-y/X}]
-        return al * xm**k / (al - k) if y == 0 else al * xm**al * y ** (k - al) * mp.gammainc(al - k, 0, y / xm)
+        if (k, y) not in memo:
+            memo[k, y] = (al * xm**k / (al - k) if y == 0
+                          else al * xm**al * y ** (k - al) * mp.gammainc(al - k, 0, y / xm))
+        return memo[k, y]
 
     cuts = [0, xm, 10 * xm, 100 * xm, 1e4, mp.inf]
     def sprpt(lam):

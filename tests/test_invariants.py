@@ -861,27 +861,37 @@ def _pareto_means_mp(alpha: float, load: float) -> dict[str, float]:
         m1 = a / (a - 1)
         lam = mp.mpf(load) / m1
 
-        def M1(x):
-            return a * (1 - x ** (1 - a)) / (a - 1)
+        # the four integrals meet the same nodes u: x = e^u, the weight and the powers of x
+        # are computed once a node
+        memo: dict = {}
 
-        def M2(x):
-            return a * (x ** (2 - a) - 1) / (2 - a)
+        def node(u):
+            if u not in memo:
+                x = mp.e**u
+                memo[u] = (x, a * mp.e ** (-a * u), x ** (1 - a), x ** (2 - a), x ** (-a))
+            return memo[u]
 
-        def Fb(x):
-            return x ** (-a)
+        def M1(p):  # p = (x, weight, x^(1-a), x^(2-a), x^-a)
+            return a * (1 - p[2]) / (a - 1)
+
+        def M2(p):
+            return a * (p[3] - 1) / (2 - a)
+
+        def Fb(p):
+            return p[4]
 
         def E(g):  # E[g(X)] = int_0^inf g(e^u) alpha e^{-alpha u} du
             pts = [mp.mpf(0)] + [mp.mpf(2) ** k for k in range(-3, 24)] + [mp.inf]
-            return mp.quad(lambda u: g(mp.e ** u) * a * mp.e ** (-a * u), pts)
+            return mp.quad(lambda u: g(node(u)) * node(u)[1], pts)
 
-        def rb(x):  # lambda E[min(X, x)]
-            return lam * (m1 - x ** (1 - a) / (a - 1))
+        def rb(p):  # lambda E[min(X, x)]
+            return lam * (m1 - p[2] / (a - 1))
 
-        las = E(lambda x: x / (1 - rb(x)) + lam * (M2(x) + x**2 * Fb(x)) / (2 * (1 - rb(x)) ** 2))
-        psjf = E(lambda x: lam * M2(x) / (2 * (1 - lam * M1(x)) ** 2) + x / (1 - lam * M1(x)))
-        wait = E(lambda x: lam * (M2(x) + x**2 * Fb(x)) / (2 * (1 - lam * M1(x)) ** 2))
+        las = E(lambda p: p[0] / (1 - rb(p)) + lam * (M2(p) + p[0]**2 * Fb(p)) / (2 * (1 - rb(p)) ** 2))
+        psjf = E(lambda p: lam * M2(p) / (2 * (1 - lam * M1(p)) ** 2) + p[0] / (1 - lam * M1(p)))
+        wait = E(lambda p: lam * (M2(p) + p[0]**2 * Fb(p)) / (2 * (1 - lam * M1(p)) ** 2))
         # residence by Fubini: int_0^inf Fbar(t)/(1 - rho(t)) dt, 1 below x_m = 1
-        res = 1 + E(lambda x: x / (a * (1 - lam * M1(x))))
+        res = 1 + E(lambda p: p[0] / (a * (1 - lam * M1(p))))
         return {"las": float(las), "psjf": float(psjf), "srpt": float(wait + res)}
 
 
