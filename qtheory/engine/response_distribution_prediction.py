@@ -584,7 +584,9 @@ class PredictionTransform:
             self.grid = self._tgrid(rule)
             self.Xt, self.Wt = rule.new(self.grid.t, strict=True)
             self._q_y = self.grid.locate(self.ys)
-            self._q_d = self.grid.locate(np.maximum(self._d, 0.0))
+            #: the residence starts located on the grid: SPRPT's (and its kin's) residence
+            #: integrals only (SPJF and PSPJF have none: 40 ms of their set-up, Exp(1) sizes)
+            self._q_d = self.grid.locate(np.maximum(self._d, 0.0)) if self.kind == "remaining" else None
             #: Kendall's equation on the grid: Newton started from the previous rows' roots
             #: (a continuous joint law; a finite one's nested rows go through busy_eta's moments)
             self._eta_ext = None if rule.discrete else _row_extrapolation(self.grid.t, ETA_EXTRAPOLATE)
