@@ -114,21 +114,27 @@ def _residence_kernel(g, Rc, p, start, coef, Ry, s, X, W, unshift, out):  # prag
 
 @numba.njit(cache=True, nogil=True)
 def _exp_sum_kernel(s, U, idx, W, cut, out):  # pragma: no cover - compiled
-    # out[i, j] = sum_k W[j, k] e^{-s_i U[idx[j, k]]}: one exponential per distinct node
-    E = np.empty(U.size, np.complex128)
-    for i in range(s.size):
-        si = s[i]
-        sr = si.real
-        for m in range(U.size):
-            u = U[m]
-            E[m] = 0.0 if sr * u > cut else np.exp(-si * u)  # e^{-s x} below e^{-cut}: 0
-        for j in range(W.shape[0]):
-            acc = 0.0 + 0.0j
-            for k in range(W.shape[1]):
-                w = W[j, k]
-                if w != 0.0:
-                    acc += w * E[idx[j, k]]
-            out[i, j] = acc
+    # out[i, j] = sum_k W[j, k] e^{-s_i U[idx[j, k]]}: one exponential per distinct node and
+    # point, E[m, i] (the points contiguous); then per node (j, k) its term added to the sums
+    # of every point at once (a contiguous loop over i: 2x faster than the point outside; each
+    # sum still in increasing k, the same values)
+    n = s.size
+    E = np.empty((U.size, n), np.complex128)
+    for m in range(U.size):
+        u = U[m]
+        for i in range(n):
+            si = s[i]
+            E[m, i] = 0.0 if si.real * u > cut else np.exp(-si * u)  # e^{-s x} below e^{-cut}: 0
+    acc = np.empty(n, np.complex128)
+    for j in range(W.shape[0]):
+        acc[:] = 0.0
+        for k in range(W.shape[1]):
+            w = W[j, k]
+            if w != 0.0:
+                e = E[idx[j, k]]
+                for i in range(n):
+                    acc[i] += w * e[i]
+        out[:, j] = acc
 
 
 #: Kendall's equation on a threshold grid (:func:`eta_rows`): Newton's method starts from the
