@@ -288,9 +288,11 @@ def test_fast_paths_equal_the_direct_sums():
     """The unconditional transforms' shortcuts (Kendall's denominator taken as s, SPJF's e^{-sx}
     summed over the distinct sizes, SPRPT's residence terms at the floor of its start factored,
     Kendall's equation on the grid started from the previous rows' roots, SPJF's old-piece sums
-    from Newton's last pass) equal the same transform by the direct per-node sums (a second
-    implementation: the shortcuts off on a copy, busy_eta and _psi_at) to rounding, at points
-    of the Euler contour and beyond."""
+    from Newton's last pass, PSPJF's class sums with the small nodes by the series, the
+    prediction nodes located on the grid once) equal the same transform by the direct per-node
+    sums (a second implementation: the shortcuts off on a copy, busy_eta, _psi_at and
+    TGrid.interp) to rounding, at points of the Euler contour and beyond; the moments with
+    SPRPT's residence integrals at its starts above 0 only equal those at every start exactly."""
     import copy
 
     from qtheory.engine.response_distribution import _psi_at
@@ -302,7 +304,11 @@ def test_fast_paths_equal_the_direct_sums():
         direct = copy.copy(tr)
         direct._flat = direct._shared = None
         direct._eta_ext = direct._w1_fused = None
+        direct._xc_small = direct._interp_at = direct._q_d_pos = None
         assert tr._eta_ext is not None and (tr._w1_fused is not None) == (pol == "spjf")
+        assert (tr._xc_small is not None) == (pol == "pspjf") and tr._interp_at is not None
+        assert (tr._q_d_pos is not None) == (pol == "sprpt")
+        np.testing.assert_array_equal(tr._moments_finite(), direct._moments_finite(), err_msg=pol)
         direct._kendall_den = lambda u, eta, tr=tr: eta - tr.lam * _psi_at(eta, tr.Xo, tr.Wo)
         assert (tr._shared is not None) == (pol == "spjf")
         assert (tr._flat is not None) == (pol == "sprpt")

@@ -47,8 +47,8 @@ import numpy as np
 
 from ..laws._quadrature import log_edges, panels
 from ._joint_rule import _lagrange
-from .response_distribution import GRADE_NEAR, _psi_at
-from .response_distribution_prediction import _S_BLOCK, PredictionTransform, _cum_at, _cum_kernel
+from .response_distribution import GRADE_NEAR
+from .response_distribution_prediction import _S_BLOCK, PredictionTransform, _cum_at, _cum_kernel, psi_rows
 
 #: width in log z of the panels of the prediction factor's law in the mixed atom mass
 #: E[a(x, xZ)] (smooth in log z: 1.0 is 4e-11 from 0.5, at 0.6 times the cost)
@@ -284,7 +284,7 @@ class PredictionDensityAtoms:
             if float(np.max(sb.real)) * self.c < _UNSHIFTED[tr.kind]:
                 # far from c (small Re s): the classes' transform as the whole law's, times e^{sc}
                 if tr.kind == "static":
-                    cl = tr.Wc.sum(1)[None, :] - _psi_at(eta, Xc, Wc)
+                    cl = tr.Wc.sum(1)[None, :] - psi_rows(eta, Xc, Wc, getattr(tr, "_xc_small", None))
                 else:
                     cl = tr._sprpt_residence(sb, et)
                 res = np.exp(sb * self.c) * np.sum(V * cl, axis=1)
