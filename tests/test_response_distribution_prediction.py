@@ -366,7 +366,8 @@ def test_eta_rows_small_nodes_by_series(monkeypatch):
     Euler contour of p99 (Exp(1) sizes, exponential predictions, load 0.8) the roots and SPJF's
     old-piece sums equal the route with one exponential per node (``SMALL_THETA = 0``) to
     rounding, with under 30% of its exponentials; the unconditional SPJF cdf within 1e-10 of
-    that route and its p99 within 1e-9."""
+    that route and its p99 within what that allows (:math:`10^{-10}/(f t)` plus the solver's
+    stop, about :math:`10^{-9}` each: 1.2e-9 apart measured, 7e-10 with ``rtol=1e-13``)."""
     import mpmath as mp
 
     from qtheory.engine import response_distribution_prediction as rdp
@@ -403,7 +404,10 @@ def test_eta_rows_small_nodes_by_series(monkeypatch):
     monkeypatch.undo()
     for p in old:
         np.testing.assert_allclose(response_time_distribution(q, p).cdf(tt), c0[p], rtol=0, atol=1e-10)
-    assert abs(response_time_distribution(q, "spjf").ppf(0.99) / p0 - 1) < 1e-9
+    # the p99 moves with the cdf: a change of 1e-10 in the cdf moves the root by 1e-10 / (f t)
+    # relative (f t = 0.017 here), and each solve stops within about 1e-9 of its own root
+    ft = float(old["spjf"].pdf(p0)) * p0
+    assert abs(response_time_distribution(q, "spjf").ppf(0.99) / p0 - 1) < 2e-9 + 1e-10 / ft
 
 
 @pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Weibull(shape=0.5, mean=1.0)], ids=repr)

@@ -270,8 +270,9 @@ def test_compiled_roots_along_rows_match_cold_roots():
     iteration stopped once its last two steps leave an error below the tolerance, a repeated
     pair taking the root before: Chebyshev-Lobatto panels share their ends), against the same
     roots found one per call (no row history: the full search from the bracket), to 1e-12
-    relative: C_y(l) and B_y(l) at levels m + q^2 (r(y, 0) - m), the rank at ages on [0, a_p]
-    (measured 0, 7.8e-14 and 4.3e-14; the rank's optimum started from the quadratic through
+    relative: C_y(l) and B_y(l) at levels m + q^2 (r(y, 0) - m), the rank at ages on [0, a_p)
+    (measured 0, 7.8e-14 and 4.3e-14; at a_p itself,
+    where the optimal interval vanishes, to 3e-11; the rank's optimum started from the quadratic through
     the row's last three optima gave 3.7e-11 next to the hazard's peak, where the ratio's
     Newton steps reach phi's rounding level)."""
     from qtheory.engine._conditional_kernels import Compiled
@@ -301,7 +302,13 @@ def test_compiled_roots_along_rows_match_cold_roots():
     B = ck.b_old(L, C)
     assert close(B, cold(ck.b_old, L, C), (1e-3 * cb.xlo)[:, None] + 0 * B) < 1e-12
     a = cb.ap[:, None] * np.concatenate([[0.0], (q - 0.05) / 0.95])[None, :]
-    assert close(ck.rank_falling(a), cold(ck.rank_falling, a)) < 1e-12
+    R, R0 = ck.rank_falling(a), cold(ck.rank_falling, a)
+    assert close(R[:, :-1], R0[:, :-1]) < 1e-12
+    # at the peak a_p itself the optimal interval shrinks to nothing and the ratio of two
+    # differences of partial moments over it cancels: there the two solves differ by 6.3e-12
+    # on one machine (each 7e-12 / 8.5e-12 from 1/h(a_p), the exact value at an interior peak),
+    # below 1e-13 on another
+    assert close(R[:, -1:], R0[:, -1:]) < 3e-11
 
 
 def test_batch_subset_is_the_batch_built_at_those_predictions():
