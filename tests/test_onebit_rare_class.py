@@ -17,15 +17,19 @@ form of the truncated exponential's mean residual size.
 
 from __future__ import annotations
 
+import os
+
 import mpmath as mp
 import numpy as np
 import onebit_exp_reference as ref
+import pytest
 
 import qtheory as qt
 from qtheory.engine import generic
 from qtheory.engine.soap_classes import class_rank_function
 from qtheory.laws._reweighted import StepReweighted
 
+FULL = os.environ.get("QTHEORY_FULL") == "1"
 LAM = 0.8
 
 
@@ -46,16 +50,19 @@ def test_truncated_class_rank_next_to_its_top():
     assert max(rel) <= 1e-13, [float(v) for v in rel]
 
 
-def test_perfect_bit_at_a_far_threshold():
-    """E[T] at T = 10 within 1e-11 relative of the two-class formula, within the route's
-    estimate, and the estimate below 1e-9 relative (measured: 3.1e-13 off, estimate 1.6e-11;
-    before, an estimate of 1.7e-5 from an unresolved rank interpolant)."""
-    t = 10.0
+@pytest.mark.parametrize(("t", "bound"), [(10.0, 1e-9), *(pytest.param(
+    t, b, marks=pytest.mark.skipif(not FULL, reason="further thresholds (QTHEORY_FULL=1)"))
+    for t, b in ((15.0, 1e-8), (20.0, 2e-7)))])
+def test_perfect_bit_at_a_far_threshold(t, bound):
+    """E[T] within the route's estimate of the two-class formula, the estimate below ``bound``
+    relative and the value within 1e-8 relative (measured: 3.1e-13, 1.3e-11 and 1.4e-9 off at
+    T = 10, 15, 20; estimates 1.6e-11, 1.1e-9, 9.3e-8, 50 to 83 times the error; before, an
+    estimate of 1.7e-5 from an unresolved rank interpolant, 26-39 s of CPU)."""
     truth = float(ref.mean_response(1, t, 0, 0, LAM))
     m = qt.MG1(LAM, qt.Exponential(1.0), prediction=qt.OneBit(t, 0.0, 0.0))
     r = generic.evaluate(m, qt.ConditionalGittins(), [LAM])
     assert "one-bit advice" in r.method, r.method
     err = abs(float(r.mean[0]) - truth)
     est = float(r.error[0])
-    assert err <= 1e-11 * truth and err <= est, (err / truth, est)
-    assert est <= 1e-9 * truth, est / truth
+    assert err <= 1e-8 * truth and err <= est, (err / truth, est)
+    assert est <= bound * truth, est / truth
