@@ -300,14 +300,16 @@ def test_kinked_half_rank_class_moments_against_reference(xy):
     at 0.8) within 1e-10 relative of tests/prediction_rank_uniform_reference.py (closed-form
     level functions and scipy quadrature for the piece, the series arithmetic of
     prediction_rank_moments_reference.py; measured 0 and 3e-16 on the means, the reference's two
-    resolutions 9e-15 apart). The mean engine's E[T | x, y] (soap_prediction_rank.conditional)
-    is 3.8e-9 and 2.7e-10 off here."""
+    resolutions 9e-15 apart); the mean engine's E[T | x, y] (soap_prediction_rank.conditional)
+    within 1e-12 too (it was 3.8e-9 and 2.7e-10 off before the old-job square's y' kinks became
+    panel edges)."""
     q = _kinked("uniform")
     x, y = xy
     ref = RM.class_moments(0.8, x, y, (12, 12), RU.N_k, RU.P_k)
     d, w = rtd(q, HALF, x=x, y=y), wtd(q, HALF, x=x, y=y)
     got = (d.mean(), d.var() + d.mean() ** 2, w.mean(), w.var() + w.mean() ** 2)
     assert _close(got, ref, 1e-10)
+    assert abs(float(q.response_time(HALF, x, y)) / ref[0] - 1) < 1e-12
 
 
 @pytest.mark.slow
