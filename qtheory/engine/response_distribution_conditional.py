@@ -84,8 +84,9 @@ moved it by 1.4e-7 and 8.3e-8 (with the split grid; (24, 24, 10) or the y-panels
 instead: the same to 2e-8). The laws' rules (above) moved it by at most 1.4e-8, the inversion's
 A (22, 26, 30) by -1.9e-8 / 1.6e-8 and -1.7e-7 / 3.2e-7 before. Now (grid split in two, 24
 panels): against the grid split in four with outer panels (24, 32, 10) 3.7e-8, 7e-10 and
-ACC8 at t = 1, 2 and 8; the Euler rules (26, 24, 14) and (30, 30, 20) agree to EULERS at
-t = 0.05, 0.3, 1, 2, 8, 20; E[T] MEANDIFF from the mean engine's; a cdf value costs about
+5e-10 at t = 1, 2 and 8; the Euler rules (26, 24, 14) and (30, 30, 20) agree to 4e-11, 2.3e-8,
+2.8e-8, 3.0e-8, 4.1e-9 and 8e-11 at t = 0.05, 0.3, 1, 2, 8 and 20: the cdf is good to about
+5e-8, not yet to 1e-8 at t = 0.3 to 2; E[T] 6.1e-10 from the mean engine's; a cdf value costs about
 1.45x the former rules' CPU (the grid's busy-period roots twice over). 16 simulations of
 270,000 jobs agreed with the former values within 2.9 standard errors (section 6.6 of the docs
 page).
@@ -557,10 +558,10 @@ def build(model, pol, x, y, waiting: bool):
             return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
     tr = ConditionalTransform(model, waiting=waiting)
-    # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.1 to 8: the laws' rules
-    # 1.4e-8; the inversion's nodes 6e-10 and 5e-9 at t = 0.1 and 0.3, up to 5.5e-7 at t = 2;
-    # the outer rule up to 2.3e-7 at t = 1): said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 6e-7"
+    # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.05 to 20: the laws' rules
+    # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
+    # to 3.7e-8 (t = 1)): said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 5e-8"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
