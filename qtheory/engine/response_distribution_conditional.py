@@ -69,12 +69,28 @@ outer rule's nodes the law was a staircase of the classes' atoms and the cdf mov
 (t = 1) and 1.7e-4 (t = 0.3) with the inversion's parameters. The transform integrates
 :math:`e^{-sx}` against the panels' interpolants of the rest instead (Filon weights,
 :mod:`qtheory.engine.response_distribution_conditional_filon`): the Euler rules (26, 24, 14)
-and (30, 30, 20) (the latter reading :math:`|\operatorname{Im} s|` up to :math:`50\pi/t`) now
-agree to 6.0e-10, 5.4e-9, 6.2e-8, 5.5e-7 and 1.6e-8 at t = 0.1, 0.3, 1, 2 and 8 (before:
-1.25e-4, 3.1e-5, 5.6e-5, 1.7e-5 and 4e-8); a finer outer rule ((24, 24, 10))
-moves the cdf by below 5e-9 at t = 0.1, 0.3 and 8 but by 2.3e-7 and 1.1e-7 at t = 1 and 2 (the
-level functions are piecewise interpolants: the classes' transforms are only piecewise smooth
-in x); 16 simulations of 270,000 jobs agree within 2.9 standard errors (section 6.6 of the docs
+and (30, 30, 20) (the latter reading :math:`|\operatorname{Im} s|` up to :math:`50\pi/t`) then
+agreed to 6.0e-10, 5.4e-9, 6.2e-8, 5.5e-7 and 1.6e-8 at t = 0.1, 0.3, 1, 2 and 8 (before:
+1.25e-4, 3.1e-5, 5.6e-5, 1.7e-5 and 4e-8). The error at t = 1 and 2 had two sources (each
+discretisation varied alone, the change of the cdf at t = 1 and 2): (i) the level functions
+:math:`\eta_\ell(s) - s` and :math:`\tilde V_\ell` are interpolated in :math:`\log \ell`,
+and at the inversion's large :math:`|s|` they turn fast in :math:`\ell` (the new jobs' cut
+:math:`C_y(\ell)` moves with :math:`\ell` and :math:`e^{-sC}` turns): on the panels of the
+mean engine's interpolant the interpolant of :math:`\eta_\ell(s) - s` was 4.0e-4 off between
+the grid's nodes at :math:`|\operatorname{Im} s| \approx 150` and the panels split in two
+(:data:`GRID_SPLIT`) moved the cdf by -1.2e-7 and -6.7e-7 (split in four: 6e-9 and 4e-8
+more); (ii) the outer rule's panels on :math:`[a_p, b_0]` and :math:`[b_0, x_{top}]`: 16 -> 24
+moved it by 1.4e-7 and 8.3e-8 (with the split grid; (24, 24, 10) or the y-panels split in two
+instead: the same to 2e-8). The laws' rules (above) moved it by at most 1.4e-8, the inversion's
+A (22, 26, 30) by -1.9e-8 / 1.6e-8 and -1.7e-7 / 3.2e-7 before. Now (grid split in two, 24
+panels): against the grid split in four with outer panels (24, 32, 10) 3.7e-8, 7e-10 and
+5e-10 at t = 1, 2 and 8; the Euler rules (26, 24, 14) and (30, 30, 20) agree to 4e-11, 2.3e-8,
+2.8e-8, 3.0e-8, 4.1e-9 and 8e-11 at t = 0.05, 0.3, 1, 2, 8 and 20: the cdf is good to about
+5e-8, not yet to 1e-8 at t = 0.3 to 2 (at load 0.5 and 0.95 the two rules agree to 1.4e-8 and
+2.7e-8, 2.0e-8 and 3.2e-8, 2.3e-8 and 3.2e-8, 7.8e-9 and 2.3e-9 at t = 0.3, 1, 2 and 8); E[T]
+6.1e-10 from the mean engine's (load 0.5: 1.4e-11; 0.95: 2.4e-8, its estimate 1.1e-7); a cdf value costs about
+1.45x the former rules' CPU (the grid's busy-period roots twice over). 16 simulations of
+270,000 jobs agreed with the former values within 2.9 standard errors (section 6.6 of the docs
 page).
 """
 
@@ -135,8 +151,21 @@ _S_BLOCK = 38
 #: against the panels' interpolants of the rest (Filon weights,
 #: :mod:`qtheory.engine.response_distribution_conditional_filon`), so the panels need only
 #: resolve the smooth rest: (24, 24, 10) moved the cdf at t = 0.1, 0.3, 8 by below 5e-9, at
-#: t = 1 and 2 by 2.3e-7 and 1.1e-7
-OUTER_X = dict(nfall=16, nrise=16, xorder=8)
+#: t = 1 and 2 by 2.3e-7 and 1.1e-7. With the level grid split (:data:`GRID_SPLIT`) the panels
+#: on [a_p, b0] and [b0, x_top] 16 -> 24 moved it by 1.4e-7 and 8.3e-8 at t = 1 and 2, and
+#: (24, 32, 10) with the grid split in four moved (16, 24, 8) by 3.7e-8 and 7e-10
+OUTER_X = dict(nfall=16, nrise=24, xorder=8)
+#: each panel (in log l) of the mean engine's interpolant of N split into this many for the
+#: level grid (Gauss-Legendre panels of 10 nodes) on which eta_l(s) - s and V_l are
+#: interpolated: at the inversion's large |s| they turn fast in l (Exp/Exp at load 0.8: between
+#: the grid's nodes at |Im s| ~ 150 the interpolant was 4.0e-4 off on the unsplit panels,
+#: 5.4e-5 split in two; the cdf at t = 1 and 2 moved by -1.2e-7 and -6.7e-7, split in four by
+#: 6e-9 and 4e-8 more)
+GRID_SPLIT = 2
+#: each Gauss-Kronrod panel (in log y) of the mean engine's outer rule split into this many
+#: (a check of the outer y-rule: 2 moved the cdf at t = 1 and 2 by 2.4e-7 and 9e-8 on the
+#: unsplit grid and 16 rising panels, by the same as 24 rising panels on the split grid)
+Y_SPLIT = 1
 
 
 @dataclass(frozen=True)
@@ -275,7 +304,16 @@ def outer_rule(tabs, **xrule) -> sc.OuterRule:
     inversion's nodes."""
     R = tabs.outer.rule
     kw = {**OUTER_X, **xrule}
-    return sc.OuterRule(tabs.lc.size, tabs.lc.factor, tabs.lc, ynodes=(np.log(R.ys), R.wy), **kw)
+    uy, wy = np.log(R.ys), R.wy
+    if Y_SPLIT > 1:
+        u = uy.reshape(-1, 15)
+        half = (u[:, -1] - u[:, 0]) / (2 * sc.GK_X[-1])
+        e0 = u[:, 7] - half
+        e = np.concatenate([(e0[:, None] + 2 * half[:, None] * np.arange(Y_SPLIT)[None, :] / Y_SPLIT).ravel(),
+                            [e0[-1] + 2 * half[-1]]])
+        uy, wk, _ = sc.gauss_kronrod(e)
+        wy = wk * np.exp(uy)
+    return sc.OuterRule(tabs.lc.size, tabs.lc.factor, tabs.lc, ynodes=(uy, wy), **kw)
 
 
 def _compact(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -338,6 +376,10 @@ class ConditionalTransform:
         lc = tabs.lc
         R = outer_rule(tabs)
         e = np.asarray(tabs.Ni.edges, float)
+        if GRID_SPLIT > 1:
+            h = np.diff(e)
+            e = np.concatenate([(e[:-1, None] + h[:, None] * np.arange(GRID_SPLIT)[None, :] / GRID_SPLIT).ravel(),
+                                e[-1:]])
         grid = log_tgrid(e, math.exp(e[0]))
         Xn, Wn, X1, W1 = level_laws(lc, grid.t)
         loc = {}
@@ -518,10 +560,10 @@ def build(model, pol, x, y, waiting: bool):
             return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
     tr = ConditionalTransform(model, waiting=waiting)
-    # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.1 to 8: the laws' rules
-    # 1.4e-8; the inversion's nodes 6e-10 and 5e-9 at t = 0.1 and 0.3, up to 5.5e-7 at t = 2;
-    # the outer rule up to 2.3e-7 at t = 1): said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 6e-7"
+    # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.05 to 20: the laws' rules
+    # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
+    # to 3.7e-8 (t = 1)): said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 5e-8"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
