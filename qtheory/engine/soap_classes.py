@@ -90,11 +90,14 @@ threshold, whose Gittins rank next to that top is its mean residual size, taken 
 cancellation (:func:`_top_excess`; before, the rank was 1.8e-4 off at the last age, its
 interpolant needed 639 panels for a tail of 1.7e-6 and the route 26 s of CPU with an estimate
 of 8.4e-5). Now 4.983688115180893 (the same value), 0.3 s, 1.5e-12 from the two-class formula
-of ``tests/onebit_exp_reference.py`` (at T = 20: 0.3 s instead of 39 s, 7.2e-9 off). That
-error comes from the rank of the small class being flat to rounding next to age 0 (its slope
-is about :math:`T e^{-T}`), so that where new jobs stop counting is ambiguous; the estimate
-counts it (:func:`_plateau_work`): 7.8e-11 at T = 10, 4.7e-7 at T = 20 (it was 8.4e-5 at
-both).
+of ``tests/onebit_exp_reference.py`` (at T = 20: 0.3 s instead of 39 s). The rank of the
+small class is also flat to rounding next to age 0 (its slope is about :math:`T e^{-T}`):
+the tagged job's own level on that falling piece is taken at most :math:`r(0)` (a new job of
+its class, of rank :math:`r(0)` or above at age 0, never overtakes it: ties go FCFS), where
+the interpolant's rounding put it a few ulps above at ages up to 4.6e-9 and counted every
+new job of the class there (before: 1.5e-12, 6.7e-11, 7.2e-9 off at T = 10, 15, 20, with an
+estimate term of the plateau's width, up to 4.7e-7; now 8.9e-16 off at all three,
+estimates 6.9e-13, 2.3e-12, 2.2e-11).
 
 Not covered (the caller takes the discretised route): classes whose Gittins rank the
 interpolant does not resolve to :data:`~qtheory.engine.soap_exact.MAX_RANK_ERROR`, and a rising
@@ -654,8 +657,7 @@ def _as_gittins(model, lams, tol: float) -> ExactResult | None:
 def evaluate(model, policy, lams) -> ExactResult:
     """Mean response time at each arrival rate in ``lams``, with an error estimate: the
     difference between the two resolutions plus ten times the rank interpolants' largest tail
-    coefficient (relative), 1e-13 and the cut-offs' ambiguity to rounding
-    (:func:`_plateau_work`), times the value.
+    coefficient (relative) and 1e-13, times the value.
 
     ConditionalGittins with a bit uninformative to rounding (the threshold far in a tail:
     ``OneBit(50)`` on Exp(1), whose class of large jobs has probability 2e-22) is Gittins on
@@ -694,44 +696,7 @@ def evaluate(model, policy, lams) -> ExactResult:
         vals.append(sum(cr.soap(k, width, order).means(lams) for k in range(len(cr.brs))))
     fine, coarse = vals
     err = np.abs(fine - coarse) + (1e-13 + 10 * cr.interp_error) * np.abs(fine)
-    rho = lams * float(model.size.mean)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        err = err + np.where(rho < 1, lams * _plateau_work(cr) / (1 - rho), np.inf) \
-            * np.abs(fine)
     return ExactResult(fine, err, False)
-
-
-#: ages whose rank is within this many ulps of the rank at age 0 are tied with it to rounding
-#: (the interpolant itself is evaluated to about 8 ulps)
-PLATEAU_ULPS = 16
-
-
-def _plateau_work(cr: ClassRanks, points: int = 400) -> float:
-    r"""The work of new jobs whose cut-off is ambiguous to rounding: :math:`\sum_b P(b)\,
-    w_b`, with :math:`w_b` the first age (of ``points`` log-spaced over the class's ages)
-    where the rank differs from its value at age 0 by more than :data:`PLATEAU_ULPS` ulps.
-
-    A rank whose slope next to age 0 is below rounding (the class of small jobs of
-    ``OneBit(T, 0, 0)`` on Exp(1): :math:`r(a) = 1 - d/(e^d - 1)`, :math:`d = T - a`, of
-    slope about :math:`T e^{-T}`) equals its value at age 0, the tagged job's level
-    :math:`R(x)`, up to an age :math:`w_b` of about :math:`10^{-16} / (T e^{-T})`: the
-    crossing :math:`c_b(R)` lies anywhere in :math:`[0, w_b]`, so that :math:`N(R)` is
-    ambiguous by up to :math:`P(b) w_b` (measured: :math:`E[T]` 7.2e-9 above the two-class
-    formula at :math:`T = 20`, a plateau of about :math:`2.7 \times 10^{-9}`; 1.5e-12 at
-    :math:`T = 10`). The waiting term and the residence integrand of :math:`E[T \mid x]` each
-    hold one factor :math:`1/(1 - \lambda N)`, which moves by at most :math:`\lambda \delta N
-    / (1 - \rho)` relative: the estimate's term is :math:`\lambda \sum_b P(b) w_b / (1 -
-    \rho)` times the value (``tests/test_onebit_rare_class.py``: 50x the true error at
-    :math:`T = 10`, 65x at :math:`T = 20`)."""
-    total = 0.0
-    for br, p in zip(cr.brs, cr.probs):
-        top = br.flat_from[0] if br.flat_from is not None else br.hi
-        a = np.geomspace(br.alo, top, points)
-        v = np.asarray(br.r(a), float)
-        off = np.abs(v - v[0]) > PLATEAU_ULPS * np.spacing(np.abs(v[0]))
-        w = float(a[np.argmax(off)]) if off.any() else float(top)
-        total += float(p) * w
-    return total
 
 
 def conditional(model, policy, x, y) -> np.ndarray:
@@ -761,8 +726,6 @@ def slowdown(model, policy) -> tuple[float, float]:
     Infinite where :math:`E[1/X] = \infty` and a job of size near 0 still waits."""
     cr = _class_ranks(model, policy)
     lam = model.arrival_rate
-    rho = lam * float(model.size.mean)
-    plateau = lam * _plateau_work(cr) / (1 - rho) if rho < 1 else math.inf
     if model.size.zero_exponent <= 1.0:
         for k, br in enumerate(cr.brs):
             if br.size.support[0] > 0:
@@ -783,4 +746,4 @@ def slowdown(model, policy) -> tuple[float, float]:
                 ev._tables(np.array([head[0]]))
                 v += cr.probs[k] * head[1] * float(ev.conditional(lam)[0]) / head[0]
         vals.append(v)
-    return vals[0], abs(vals[0] - vals[1]) + (1e-13 + 10 * cr.interp_error + plateau) * abs(vals[0])
+    return vals[0], abs(vals[0] - vals[1]) + (1e-13 + 10 * cr.interp_error) * abs(vals[0])

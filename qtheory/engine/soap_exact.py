@@ -995,7 +995,12 @@ class BlindSOAP:
                           self.res_an[:, None])
             self.res_jac = jac
             self.res_a0 = float(a[0, 0])
-            self.res_nn = self._new_work(br.r(a))
+            # the tagged job's level on a falling piece is its rank there, at most the rank at
+            # the piece's start: the interpolant's rounding above it (a rank flat to rounding
+            # next to age 0) would put the level above a record or above r(0), where the
+            # cut-off jumps (from 0 to inf: every new job of the class counted)
+            top = sh.ra[self.res_piece][:, None]
+            self.res_nn = self._new_work(np.minimum(br.r(a), top))
         else:
             self.res_jac = np.empty((0, NCHEB))
             self.res_nn = np.empty((0, NCHEB))
