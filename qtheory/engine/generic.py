@@ -121,10 +121,10 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   at its start), and an uninformative bit there gives FCFS's E[T | x] to 9e-16. A perfect bit
   at far or tiny thresholds on Exp(1) (``tests/onebit_exp_reference.py``, mpmath): T = 1e-3 to
   1e-9 within 9e-16 (the small class's moments as differences of the partial moments, not of
-  the tails); T = 10 / 15 / 20 within 1.6e-12 / 6.7e-11 / 7.2e-9, estimates 50-83 times the
-  error (the truncated class's rank next to its top without cancellation: 23.6 -> 0.30 s at
-  T = 10; the rest of the error at T = 20 is the new-job cut-off on a rank flat to rounding
-  next to age 0). Cost 0.9-4.6 s cold per law (loaded machine), 0.02-0.04 s for 50 more loads.
+  the tails); T = 10 / 15 / 20 within 8.9e-16, estimates 6.9e-13 / 2.3e-12 / 2.2e-11 (the
+  truncated class's rank next to its top without cancellation: 23.6 -> 0.30 s at T = 10; on a
+  falling rank piece the tagged job's level is at most the rank at the piece's start: the
+  interpolant's rounding had put it a few ulps above, 7.2e-9 off at T = 20). Cost 0.9-4.6 s cold per law (loaded machine), 0.02-0.04 s for 50 more loads.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
