@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from ..laws._quadrature import ORDER, _gl, panels
 
@@ -93,6 +94,37 @@ def _tail_extension(r) -> tuple[np.ndarray, tuple[float, float]]:
             hit = (e, (max(x, top), w))
         r._qt_tail_ext = hit
     return hit
+
+
+@njit(cache=True)
+def _suffix_z(p: np.ndarray, x: np.ndarray, first: np.ndarray, v: float) -> np.ndarray:
+    r""":math:`z = 1 + (v - p_i)/x_k` for :math:`k \ge` ``first[i]``, row by row in one flat
+    array (:meth:`FactorJointRule._gt_rem_suffix`)."""
+    n, m = p.size, x.size
+    tot = 0
+    for i in range(n):
+        tot += m - min(max(first[i], 0), m)
+    z = np.empty(tot)
+    q = 0
+    for i in range(n):
+        d = v - p[i]
+        for k in range(min(max(first[i], 0), m), m):
+            z[q] = 1.0 + d / x[k]
+            q += 1
+    return z
+
+
+@njit(cache=True)
+def _suffix_h(fz: np.ndarray, x: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """``h[i, k] = fz / x[k]`` (``fz`` flat as :func:`_suffix_z`) for ``k >= first[i]``, else 0."""
+    n, m = first.size, x.size
+    h = np.zeros((n, m))
+    q = 0
+    for i in range(n):
+        for k in range(min(max(first[i], 0), m), m):
+            h[i, k] = fz[q] / x[k]
+            q += 1
+    return h
 
 
 # ---- cumulative integrals on a threshold grid -------------------------------------------------
@@ -463,11 +495,10 @@ class FactorJointRule:
             inside = p > r.lo
             first = np.where(inside, (j + 1) * ORDER, 0)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                Z = 1.0 + (v[i] - p[:, None]) / xb[None, :]
-                keep = np.arange(xb.size)[None, :] >= first[:, None]
-                h = np.zeros(Z.shape)
-                h[keep] = self.f.pdf(Z[keep])
-                g = (h / xb[None, :]) @ wb
+                # Z = 1 + (v - p)/x at the nodes from `first` on (row-major order), f_Z there
+                # and h = f_Z(Z)/x (0 before `first`)
+                fz = np.asarray(self.f.pdf(_suffix_z(p, xb, first, v[i])), float)
+                g = _suffix_h(fz, xb, first) @ wb
                 # the part of p's panel above p
                 a = np.where(inside, lp, edges[j + 1])
                 su, sw = panels(np.stack([a, edges[j + 1]], axis=1))
