@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from ..laws._quadrature import ORDER, _gl, log_edges, panels
 from ._joint_rule import FactorJointRule, drop_tiny, log_tgrid
@@ -193,14 +194,65 @@ def _factor_piece(rule: FactorJointRule, v: np.ndarray, c: float) -> tuple[np.nd
                 if X0 is None:
                     X0, W0 = rule._split(np.full((1, 1), np.nan))
                 X, W = np.broadcast_to(X0, (p.shape[0], X0.shape[1])), W0
+            pb = np.ascontiguousarray(p[:, 0])
+            Xc = np.ascontiguousarray(X)
+            z = _piece_z(Xc, pb, vi, ki, c, one)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                # the first term (X <= p + kappa) or the second: z and the Jacobian dz/dp
-                A = X <= p + ki
-                z = np.where(A, 1.0 + (vi - p) / X, (1.0 - p / X) / c if not one else 0.0)
-                jac = np.where(A, 1.0, 1.0 / c if not one else 0.0) / X
-                h = np.where(X > p, f.pdf(z) * jac, 0.0)
-            G[i, a:a + _P_BLOCK] = np.sum(W * np.nan_to_num(h), axis=1)
+                fz = np.asarray(f.pdf(z), float)
+            T = _piece_terms(Xc, np.ascontiguousarray(np.broadcast_to(W, X.shape)), pb, ki, fz,
+                             0.0 if one else 1.0 / c)
+            G[i, a:a + _P_BLOCK] = np.sum(T, axis=1)
     return P, Wd * G
+
+
+@njit(cache=True)
+def _piece_z(X: np.ndarray, p: np.ndarray, v: float, kap: float, c: float, one: bool) -> np.ndarray:
+    r"""The factor's value at the size nodes ``X`` (rows: the pieces ``p``) of
+    :math:`g_v(p)` (:func:`_factor_piece`): :math:`z = 1 + (v - p)/x` on the first term
+    (:math:`x \le p + \kappa`), :math:`z = (1 - p/x)/c` on the second (0 where ``one``)."""
+    n, m = X.shape
+    z = np.empty((n, m))
+    for i in range(n):
+        pi = p[i]
+        up = pi + kap
+        for k in range(m):
+            x = X[i, k]
+            if x <= up:
+                z[i, k] = 1.0 + (v - pi) / x
+            elif one:
+                z[i, k] = 0.0
+            else:
+                z[i, k] = (1.0 - pi / x) / c
+    return z
+
+
+@njit(cache=True)
+def _piece_terms(X: np.ndarray, W: np.ndarray, p: np.ndarray, kap: float, fz: np.ndarray,
+                 inv_c: float) -> np.ndarray:
+    r"""The terms :math:`W f_Z(z)\,|dz/dp|` of :math:`g_v(p)` at the nodes ``X`` above ``p``
+    (0 below; a NaN term 0 and an infinite one the largest float, as ``np.nan_to_num``):
+    the Jacobian is :math:`1/x` on the first term and :math:`1/(cx)` on the second."""
+    n, m = X.shape
+    big = np.finfo(np.float64).max
+    T = np.empty((n, m))
+    for i in range(n):
+        pi = p[i]
+        up = pi + kap
+        for k in range(m):
+            x = X[i, k]
+            if x > pi:
+                jac = (1.0 if x <= up else inv_c) / x
+                h = fz[i, k] * jac
+                if h != h:
+                    h = 0.0
+                elif h == np.inf:
+                    h = big
+                elif h == -np.inf:
+                    h = -big
+            else:
+                h = 0.0
+            T[i, k] = W[i, k] * h
+    return T
 
 
 def _merge(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
