@@ -502,3 +502,19 @@ def test_outer_estimate_covers_the_outer_error(case):
             assert abs(v - ref) < e_y + e_x, (load, v, ref, e_y, e_x)
         worst = max(worst, abs(v - ref) / ref)
     assert worst > 1e-10  # the coarse rule's error is visible: the check has something to cover
+
+
+def test_tables_compute_each_shared_panel_point_once():
+    """The tables' points without the repeated panel edges (``_conditional_tables._shared_nodes``):
+    P (NCHEB - 1) + 1 points, and mapped back they are the raveled panels' points (the edge's
+    two copies agree to rounding)."""
+    from qtheory.engine._conditional_tables import _panel_nodes, _shared_nodes
+    from qtheory.engine.soap_exact import NCHEB
+
+    e = np.array([-3.0, -1.7, 0.2, 0.25, 2.9])
+    pts = _panel_nodes(e).ravel()
+    keep, full = _shared_nodes(e.size - 1)
+    assert keep.size == (e.size - 1) * (NCHEB - 1) + 1
+    assert np.unique(pts[keep]).size == keep.size
+    np.testing.assert_allclose(pts[keep][full], pts, rtol=1e-15, atol=0)
+    assert np.array_equal(pts[keep][full][NCHEB::NCHEB], e[1:-1])  # the edges themselves

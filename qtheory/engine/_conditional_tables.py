@@ -67,6 +67,20 @@ def _panel_nodes(edges: np.ndarray) -> np.ndarray:
     return lo + (hi - lo) * (_TN[None, :] + 1.0) / 2.0
 
 
+def _shared_nodes(panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Chebyshev-Lobatto points of ``panels`` adjacent panels (:func:`_panel_nodes`,
+    raveled) without the repeated ones: each panel's last point is the next panel's first (the
+    panel edge). Returns ``keep`` (the points computed: all but the panels' last points before
+    the last panel, whose twin at the edge is the next panel's first point, the edge itself)
+    and ``full`` (for each raveled point, its index in ``keep``)."""
+    i = np.arange(panels * NCHEB)
+    twin = (i % NCHEB == NCHEB - 1) & (i < (panels - 1) * NCHEB)
+    keep = i[~twin]
+    full = np.cumsum(~twin) - 1
+    full[twin] += 1  # (the next panel's first point)
+    return keep, full
+
+
 def _locate(edges: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Panel index and local coordinate in [-1, 1] of ``x`` (clipped to the panels' range)."""
     j = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
@@ -148,7 +162,7 @@ OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
 
 class LevelTables:
     r"""The three integrands of the level functions tabulated on a fixed set of predictions
-    (module docstring): built once per (size law, factor law) from 646 conditional laws on
+    (module docstring): built once per (size law, factor law) from 609 conditional laws on
     Exp/Exp (y-panels of width 1.5, four halvings towards the edge u_c on either side: six
     gave the same errors, with u_c located to 1e-12; the two edges from ``lc``), the roots by
     :mod:`qtheory.engine._conditional_kernels`."""
@@ -183,19 +197,22 @@ class LevelTables:
                 pieces.append(_graded(us, uhi, ywidth, "a" if us_levels else "", us_levels))
         ue = np.unique(np.concatenate(pieces))
         ue = ue[np.concatenate([[True], np.diff(ue) > 1e-12])]
-        uy = _panel_nodes(ue)
-        cb = laws(uy.ravel())
+        # the laws at the panels' points, each shared panel edge once (``ykeep``; ``yfull``:
+        # the law of each point of the raveled panels)
+        npan = ue.size - 1
+        ykeep, yfull = _shared_nodes(npan)
+        uy = _panel_nodes(ue).ravel()[ykeep]
+        cb = laws(uy)
         A = K.law_arrays(cb)
         n = cb.y.size
-        r0 = np.exp(lc.lr0(uy.ravel()))
+        r0 = np.exp(lc.lr0(uy))
         m, top = cb.m, cb.top_rank
         I0, M20 = cb.T[1][:, 0], cb.T[2][:, 0]
-        npan = ue.size - 1
         self.ue = ue
-        self.lI0 = Cheb1(ue, np.log(I0).reshape(npan, NCHEB))
-        self.lM20 = Cheb1(ue, np.log(M20).reshape(npan, NCHEB))
-        self.lm = Cheb1(ue, np.log(m).reshape(npan, NCHEB))
-        self.ltop = Cheb1(ue, np.log(top).reshape(npan, NCHEB))
+        self.lI0 = Cheb1(ue, np.log(I0)[yfull].reshape(npan, NCHEB))
+        self.lM20 = Cheb1(ue, np.log(M20)[yfull].reshape(npan, NCHEB))
+        self.lm = Cheb1(ue, np.log(m)[yfull].reshape(npan, NCHEB))
+        self.ltop = Cheb1(ue, np.log(top)[yfull].reshape(npan, NCHEB))
         args = (A["E"], A["MW"], A["LH"], A["TT"], A["LK"])
         croot = (cb.ap, cb.xtop, m, top, A["XS"], A["GS"], A["ipk"], A["ilast"])
         qtop = np.where(top >= r0, 1.0, np.sqrt(np.clip((top - m) / np.maximum(r0 - m, 1e-300), 0.0, 1.0)))
@@ -217,7 +234,7 @@ class LevelTables:
         # there, and each table is split at it (None: no split)
         qs = None
         if split_w is not None:
-            qs = self._q_start(uy.ravel(), m, r0)
+            qs = self._q_start(uy, m, r0)
 
         def sub_table(lo_u, hi_u, wedges, q_of_s, sigma=None):
             """A table of the old intervals on the panels of ue inside [lo_u, hi_u]; with
@@ -227,13 +244,16 @@ class LevelTables:
                 return None
             j = np.nonzero(keep)[0]
             e = np.concatenate([ue[j], [ue[j[-1] + 1]]])
-            rows = (j[:, None] * NCHEB + np.arange(NCHEB)[None, :]).ravel()
+            # the laws of the table's rows, each once (``inv``: the law of each row)
+            rows, inv = np.unique(yfull[(j[:, None] * NCHEB + np.arange(NCHEB)[None, :]).ravel()],
+                                  return_inverse=True)
 
             def one(wedges, s_of):
-                sn = s_of(rows, _panel_nodes(wedges).ravel()[None, :])
+                wkeep, wfull = _shared_nodes(wedges.size - 1)
+                sn = s_of(rows, _panel_nodes(wedges).ravel()[wkeep][None, :])
                 q = q_of_s(qtop[rows][:, None], sn)
                 lv = m[rows][:, None] + q ** 2 * (r0 - m)[rows][:, None]
-                vals = old_values(rows, lv)
+                vals = old_values(rows, lv)[inv][:, wfull]
                 return Cheb2(e, wedges, vals.reshape(j.size, NCHEB, wedges.size - 1, NCHEB))
 
             if sigma is None:
@@ -257,15 +277,17 @@ class LevelTables:
         if self.head:
             he = ue[ue <= uc + 1e-12]
             hp = he.size - 1
-            hrows = np.arange(hp * NCHEB)  # the first rows of the old table's rows
-            w = _panel_nodes(HEAD_W).ravel()
+            # the laws of the first rows of the old table's rows, each once
+            hrows, inv = np.unique(yfull[:hp * NCHEB], return_inverse=True)
+            wkeep, wfull = _shared_nodes(HEAD_W.size - 1)
+            w = _panel_nodes(HEAD_W).ravel()[wkeep]
             lv = np.exp(np.log(r0[hrows])[:, None] * (1 - w[None, :]) + np.log(top[hrows])[:, None] * w[None, :])
             rows = np.repeat(hrows, w.size)
             C = K.c_new_rows(rows, lv.ravel(), *args, *croot)
             e1, e2 = K.min_moments_rows(rows, C, A["E"], A["MW"], A["LH"], A["TT"])
             sh = (hp, NCHEB, HEAD_W.size - 1, NCHEB)
-            self.H1 = Cheb2(he, HEAD_W, (e1 / I0[rows]).reshape(sh))
-            self.H2 = Cheb2(he, HEAD_W, (e2 / M20[rows]).reshape(sh))
+            self.H1 = Cheb2(he, HEAD_W, (e1 / I0[rows]).reshape(hrows.size, w.size)[inv][:, wfull].reshape(sh))
+            self.H2 = Cheb2(he, HEAD_W, (e2 / M20[rows]).reshape(hrows.size, w.size)[inv][:, wfull].reshape(sh))
         self.split = qs is not None
         self.rows = n
 
