@@ -344,7 +344,8 @@ def _p_low(n, z, out):  # pragma: no cover - compiled
 def _reg_gamma_low(n: int, z: np.ndarray, upper: bool) -> np.ndarray:
     r""":math:`Q(n, z)` (``upper``) or :math:`P(n, z) = 1 - Q(n, z)` for the orders
     :math:`n = 1, 2, 3` by their closed forms (an order of the moments of an exponential
-    branch: :math:`n = k + 1`), about 10x cheaper than ``scipy.special.gammainc``:
+    branch: :math:`n = k + 1`): Q and P(1, z) about 15x, P(2, z) and P(3, z) 1.3-1.5x
+    cheaper than ``scipy.special.gammainc`` (40,000 points, one core):
 
     .. math::  Q(n, z) = e^{-z} \sum_{j<n} \frac{z^j}{j!}, \qquad
                P(n, z) = e^{-z} \frac{z^n}{n!} \sum_{m \ge 0} \frac{z^m\, n!}{(n+m)!}.
