@@ -124,7 +124,8 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   the tails); T = 10 / 15 / 20 within 8.9e-16, estimates 6.9e-13 / 2.3e-12 / 2.2e-11 (the
   truncated class's rank next to its top without cancellation: 23.6 -> 0.30 s at T = 10; on a
   falling rank piece the tagged job's level is at most the rank at the piece's start: the
-  interpolant's rounding had put it a few ulps above, 7.2e-9 off at T = 20). Cost 0.9-4.6 s cold per law (loaded machine), 0.02-0.04 s for 50 more loads.
+  interpolant's rounding had put it a few ulps above, 7.2e-9 off at T = 20). Cost 0.9-4.6 s
+  cold per law (loaded machine), 0.02-0.04 s for 50 more loads.
 * **Discrete laws** (:class:`~qtheory.laws.sizes.Empirical` sizes, :class:`EmpiricalPairs`, one-bit
   advice on atomic sizes): exact for ranks that are piecewise linear in age between the law's
   atoms and the policy's breakpoints, and for the Gittins ranks (the exact lower envelope of
