@@ -16,10 +16,11 @@ there); for :math:`z \ge n` the finite sum for :math:`Q` and :math:`P = 1 - Q`
 ``scipy.special.gammainc`` or better (1.1e-15 against 30-digit mpmath, where scipy is 1e-13
 off; ``tests/test_sizes.py``), all orders in one pass: :meth:`qtheory.SizeLaw.moments_upto`
 of those laws, which the SOAP level functions of SRPT-Bounce call on millions of interval
-ends. The single-order ``partial_moment`` / ``tail_moment`` keep scipy: the discretised
-Gittins route on a mixed law moves by up to 1.4% under 1e-13 changes of the tails
-(``tests/test_mixed_laws.py``, a strict xfail), so changing them would change such values by
-noise, not by accuracy.
+ends, and :class:`~qtheory.laws.sizes.HyperExponential`'s branches one order at a time
+(:func:`reg_gamma_int`). The single-order ``partial_moment`` / ``tail_moment`` of
+:class:`~qtheory.laws.sizes.Exponential` and :class:`~qtheory.laws.sizes.Erlang` keep scipy
+(once chosen because the discretised Gittins route on a mixed law moved by up to 1.4% under
+1e-13 changes of the tails; Gittins on those laws is now computed on the law itself).
 """
 
 from __future__ import annotations
