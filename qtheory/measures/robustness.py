@@ -15,7 +15,7 @@ import numpy as np
 from ..engine.soap_pairs import mean_on_pairs
 from ..laws.predictions import BoundedMultiplicative, EmpiricalPairs
 from ..laws.sizes import Empirical, SizeLaw
-from ..models.mg1 import MG1
+from ..models.mg1 import MG1, unit_rescaling
 from ..policies import Policy
 from ..table import Table
 from ._common import _check_ab, _check_load, _check_size, _closed_on_pairs, _generic_on_pairs, _model_first, _policy
@@ -439,15 +439,10 @@ class _MapMeans:
 
     def _unit(self, pairs):
         """``(f, m, wu, policy)`` of the model's unit for ``pairs``, ``None`` for its own unit."""
-        size = pairs.size_law()
-        m = size.mean
-        f = 1.0 / m
-        if m == 1.0 or not (math.isfinite(f) and f > 0):
+        scaled = unit_rescaling(pairs.size_law())
+        if scaled is None:
             return None
-        try:
-            size.rescaled(f)
-        except (NotImplementedError, ValueError, OverflowError, ZeroDivisionError):
-            return None
+        f, m, _ = scaled
         if f not in self._pols:
             self._pols[f] = self.pol.rescaled(f, f)
         upol = self._pols[f]

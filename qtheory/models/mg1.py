@@ -178,6 +178,22 @@ class PercentileSweep:
         return ax
 
 
+
+def unit_rescaling(size: SizeLaw) -> tuple[float, float, SizeLaw] | None:
+    """``(f, m, size.rescaled(f))`` with :math:`m = E[X]` and :math:`f = 1/m`: the time unit in
+    which the mean size is 1, where the model evaluates (:meth:`MG1._unit`); ``None`` where
+    :math:`m` is 1, :math:`1/m` is not a positive finite number, or the law cannot be rescaled.
+    :class:`qtheory.measures.robustness` uses the same rule so that its numbers are the model's
+    bit for bit."""
+    m = size.mean
+    f = 1.0 / m
+    if m == 1.0 or not (math.isfinite(f) and f > 0):
+        return None
+    try:
+        return f, m, size.rescaled(f)
+    except (NotImplementedError, ValueError, OverflowError, ZeroDivisionError):
+        return None  # a law without rescaled(), or a parameter out of range
+
 class MG1:
     r"""An M/G/1 queue with job-size predictions.
 
@@ -256,12 +272,11 @@ class MG1:
         return cached[1], cached[2]
 
     def _make_unit(self) -> tuple[MG1, float]:
-        m = self.size.mean
-        f = 1.0 / m
-        if m == 1.0 or not (math.isfinite(f) and f > 0):
+        scaled = unit_rescaling(self.size)
+        if scaled is None:
             return self, 1.0
+        f, m, size = scaled
         try:
-            size = self.size.rescaled(f)
             pred = None if self.prediction is None else self.prediction.rescaled(f)
             unit = MG1(self.arrival_rate * m, size, pred)
         except (NotImplementedError, ValueError, OverflowError, ZeroDivisionError):
