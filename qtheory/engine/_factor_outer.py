@@ -263,7 +263,7 @@ def outer_sums(edges, ncoef, scoef, X, Y, W, llo, lhi, bounce):  # pragma: no co
     pd = np.empty(OUTER_BLOCK, np.int64)
     for i0 in range(0, m, OUTER_BLOCK):
         i1 = min(i0 + OUTER_BLOCK, m)
-        npt = 0
+        npt = np.int64(0)  # (a bare 0 compiles _basis_block and _block_sums twice: Literal[int](0) and int64)
         # ---- locate both levels of each node; G's location-only terms
         for i in range(i0, i1):
             x, y, w = X[i], Y[i], W[i]

@@ -122,7 +122,7 @@ def _gittins_all(xs, ps, xo, cap):
     S = np.empty(cap)
     E = np.empty(cap)
     go = np.zeros(J + 1, np.int64)
-    n = 0
+    n = np.int64(0)  # (a bare 0 compiled _gittins_class twice: Literal[int](0) and int64)
     for j in range(J):
         n = _gittins_class(xs[xo[j]:xo[j + 1]], ps[xo[j]:xo[j + 1]], g, P, S, E, n)
         go[j + 1] = n
