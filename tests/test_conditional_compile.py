@@ -87,3 +87,33 @@ def test_helpers_have_no_python_wrappers_and_one_cached_entry_point():
         if n != "_kernel":
             assert d.targetoptions.get("no_cpython_wrapper") is True, n
             assert d.targetoptions.get("no_cfunc_wrapper") is True, n
+
+
+def literal_signatures() -> list[str]:
+    """The compiled signatures, among every qtheory kernel compiled or loaded in this process so
+    far, with a literal argument type: a variable started at a bare constant (``n = 0``) and
+    passed to a compiled function types as ``Literal[int](0)`` at its first value, so the callee
+    compiles once more (the source check above sees only constants written in the call)."""
+    import sys
+
+    bad = []
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("qtheory") and mod is not None:
+            for k, d in _dispatchers(mod).items():
+                bad += [f"{name}.{k}{tuple(map(str, sig))}" for sig in d.signatures
+                        if any("Literal" in str(a) for a in sig)]
+    return bad
+
+
+def test_no_kernel_compiled_for_a_literal_argument():
+    # Gittins' tables of a discrete law (rank_tables: its class counter) and SRPT-Bounce on a
+    # factor law (_factor_outer: its block counter) compiled a helper twice each with counters
+    # started at a bare 0 (checked: restoring ``n = 0`` in rank_tables._gittins_all fails this);
+    # also every kernel the tests before this one loaded in the same process
+    import qtheory as qt
+
+    q = qt.MG1(arrival_rate=0.3, size=qt.Empirical([1.0, 2.0, 5.0], [0.5, 0.3, 0.2]))
+    assert float(q.mean_response_time(qt.Gittins())) > 0
+    q = qt.MG1(arrival_rate=0.5, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    assert float(q.mean_response_time(qt.SRPTBounce())) > 0
+    assert literal_signatures() == []
