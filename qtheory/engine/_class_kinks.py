@@ -386,8 +386,8 @@ def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, 
         eta = start[i]
         prev = np.inf
         for _ in range(60):
-            _sums_row(eta, Xb, Wb, 0.0, Cb, R, 2, rb)
-            _sums_row(eta, Xa, Wa, x, Ca, R, 2, ra)
+            _sums_row(eta, Xb, Wb, 0.0, Cb, R, np.int64(2), rb)
+            _sums_row(eta, Xa, Wa, x, Ca, R, np.int64(2), ra)
             ex = np.exp(-eta * x)
             L = rb[0] + ex * ra[0]
             L1 = rb[1] + ex * ra[1]

@@ -346,7 +346,7 @@ def _add_moments(c, px, pw, k0, k1, xs, J, E):  # pragma: no cover - compiled
 def _taylor_moments(c, px, pw, m, xs, J, E):  # pragma: no cover - compiled
     for jj in range(J + 1):
         E[jj] = 0.0
-    _add_moments(c, px, pw, 0, m, xs, J, E)
+    _add_moments(c, px, pw, np.int64(0), m, xs, J, E)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -521,7 +521,7 @@ def _psi_sum(u, X, W, lo, hi):  # pragma: no cover - compiled
     # sum_{lo <= k < hi} W_k (1 - e^{-u X_k}): the nodes X[lo:hi] as one row of the shared
     # kernel (_psi_kernel._psi_one, the plain sum: the same terms in the same order)
     n = hi - lo
-    return _psi_one(u, X[lo:hi].reshape((1, n)), W[lo:hi].reshape((1, n)), 0, n, NO_SERIES, 0.0)[0]
+    return _psi_one(u, X[lo:hi].reshape((1, n)), W[lo:hi].reshape((1, n)), np.int64(0), n, NO_SERIES, 0.0)[0]
 
 
 @numba.njit(cache=True, nogil=True)
