@@ -273,6 +273,86 @@ def _anchored_edges(edges: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, 
 
 
 # ---- the Gittins index on a continuous law ---------------------------------------------------
+#: Gauss-Legendre order of the excess next to a finite top, and the lower order it is checked
+#: against on the longest stretch it is used on
+TOP_ORDER, TOP_CHECK = 24, 16
+_TOP_GL = {n: np.polynomial.legendre.leggauss(n) for n in (TOP_ORDER, TOP_CHECK)}
+
+
+def _top_rule(size, c: np.ndarray, top: float, order: int = TOP_ORDER) -> np.ndarray:
+    r""":math:`V(c) = \int_c^t (x - c) f(x)\,dx` for ages ``c`` below the top :math:`t` by
+    ``order``-point Gauss-Legendre on :math:`[c, t]`, with :math:`x - c` formed as
+    :math:`h (1 + \tau)`, :math:`h = (t - c)/2`, not from the nodes (which are rounded to the
+    ulp of :math:`t`)."""
+    tg, wg = _TOP_GL[order]
+    h = (top - c) / 2.0
+    nodes = (top + c)[..., None] / 2.0 + h[..., None] * tg
+    f = np.asarray(size.pdf(nodes), float)
+    return np.sum(wg * (1.0 + tg) * f, axis=-1) * h * h
+
+
+def top_stretch(size) -> float:
+    r"""The age :math:`s` from which :func:`excess_function` integrates the excess next to the
+    law's finite top :math:`t` (``inf`` for an unbounded law, or where no stretch passes).
+
+    The stretch :math:`[s, t]` starts at :math:`t/2` or at the law's last breakpoint below
+    :math:`t` (its density must be smooth on it), whichever is higher, and is halved (towards
+    :math:`t`) until the :data:`TOP_ORDER`- and :data:`TOP_CHECK`-point rules for :math:`V(s)`
+    agree to :math:`10^{-14}` (relative): a polynomial weight times a density analytic around
+    the stretch is then integrated to rounding on every shorter stretch :math:`[c, t]` too. At
+    :math:`s` the subtraction :math:`E[X 1\{X > s\}] - s \bar F(s)` loses
+    :math:`\log_{10}(E[X \mid X > s] / E[X - s \mid X > s])` digits, under one for
+    :math:`s = t/2` and a density that does not fall steeply (Uniform: 3 ulps)."""
+    top = float(size.support[1])
+    if not math.isfinite(top) or not top > 0:
+        return math.inf
+    cache = getattr(size, "__dict__", {}).setdefault("_qt_cache", {})
+    hit = cache.get("top_stretch")
+    if hit is not None:
+        return hit
+    bps = [float(b) for b in np.asarray(size.breakpoints, float) if b < top]
+    s = max(0.5 * top, max(bps, default=0.0))
+    out = math.inf
+    for _ in range(60):
+        c = np.array([s])
+        v1 = float(_top_rule(size, c, top)[0])
+        v2 = float(_top_rule(size, c, top, TOP_CHECK)[0])
+        if v1 > 0 and abs(v1 - v2) <= 1e-14 * v1:
+            out = s
+            break
+        s = top - (top - s) / 2.0
+    cache["top_stretch"] = out
+    return out
+
+
+def excess_function(size) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    r"""The excess :math:`V(c) = E[(X - c)^+]` of a continuous law without cancellation, as a
+    function of the ages ``c`` and the tail :math:`\bar F(c)` there.
+
+    Formed as :math:`E[X 1\{X > c\}] - c \bar F(c)` its two operands are about
+    :math:`t \bar F(c)` next to a finite top :math:`t` and their difference about
+    :math:`(t - c) \bar F(c) / 2`: a relative error of about :math:`\epsilon\, t / (t - c)`,
+    which the Gittins rank :math:`V(a)/\bar F(a)` carries at every law with a finite top
+    (Uniform, BoundedPareto, the class of small jobs of a perfect bit; measured 1.7e-6,
+    5.1e-6, 8.6e-7 at :math:`t - a = 10^{-10} t`). On the stretch of :func:`top_stretch` it is
+    the integral :math:`\int_c^t (x - c) f(x)\,dx` by Gauss-Legendre instead (above the top: 0)."""
+    top = float(size.support[1])
+    s = top_stretch(size)
+
+    def excess(c: np.ndarray, sf_c: np.ndarray) -> np.ndarray:
+        c = np.asarray(c, float)
+        v = np.maximum(np.asarray(size.tail_moment(1, c), float) - c * sf_c, 0.0)
+        near = c >= s
+        if np.any(near):
+            v = np.array(v, float, copy=True)
+            cn = c[near]
+            inner = cn < top
+            v[near] = np.where(inner, _top_rule(size, np.where(inner, cn, s), top), 0.0)
+        return v
+
+    return excess
+
+
 def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
                  by_segment: bool = False) -> np.ndarray:
     r"""The Gittins rank of a continuous size law at ages ``a`` by direct minimisation,
@@ -308,7 +388,8 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
     changes the rank has a kink."""
     a = np.atleast_1d(np.asarray(a, float))
     Fa = np.asarray(size.sf(a), float)
-    Va = np.maximum(np.asarray(size.tail_moment(1, a), float) - a * Fa, 0.0)
+    excess = excess_function(size)
+    Va = excess(a, Fa)
     kinks = np.asarray([b for b in np.asarray(size.breakpoints, float) if 0.0 < b < hi], float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # Fa / f overflows to inf
         # the limit b -> a+ takes the density just above a (at a breakpoint it jumps)
@@ -364,7 +445,7 @@ def gittins_rank(size, a, hi: float, grid: int = 96, iters: int = 48,
         aa = av[:, None] if two else av if idx is None else av[idx]
         b = aa + dd
         Fb = np.asarray(size.sf(b), float)
-        Vb = np.maximum(np.asarray(size.tail_moment(1, b), float) - b * Fb, 0.0)
+        Vb = excess(b, Fb)
         num = A - Vb
         den = F - Fb
         # a short quantum: V(a) - V(b) and F(a) - F(b) cancel; integrate sf and pdf over [a, b],
@@ -1110,15 +1191,30 @@ class ExactResult:
 
 
 def blind_rank_function(model, policy, upto: float = 0.0) -> Callable[[np.ndarray], np.ndarray]:
-    """The rank of a blind policy as a function of the age on ``model``'s size law."""
+    r"""The rank of a blind policy as a function of the age on ``model``'s size law.
+
+    For Gittins on a law with a finite top :math:`t` the rank is taken at the age itself below
+    :math:`t` (:func:`gittins_rank`, its excess without cancellation there:
+    :func:`excess_function`) and is its left limit 0 at and above :math:`t` (the rank is at
+    most the mean residual size, at most :math:`t - a`). The interpolant's last node is the top
+    itself: the index at an age capped at :math:`t (1 - 10^{-12})` put a spurious jump there
+    (5e-12 at a top of 10) and, with the excess subtracted, a value 1e-4 off (relative)."""
     size = model.size
     if policy.law_rank == "gittins":
         hi = 2.0 * max(size_range(size, 1e-17)[1], upto)  # stopping ages beyond the last age
-        top = size.support[1]
-        if math.isfinite(top):
-            hi = top
-        cap = hi * (1 - 1e-12) if math.isfinite(top) else hi  # the left limit at a finite top
-        return lambda a: gittins_rank(size, np.minimum(a, cap), hi)
+        top = float(size.support[1])
+        if not math.isfinite(top):
+            return lambda a: gittins_rank(size, a, hi)
+
+        def rank(a):
+            a = np.atleast_1d(np.asarray(a, float))
+            out = np.zeros(a.shape)
+            below = a < top
+            if np.any(below):
+                out[below] = gittins_rank(size, a[below], top)
+            return out
+
+        return rank
     return lambda a: np.asarray(policy.rank(np.zeros(np.shape(a)), a), float)
 
 
