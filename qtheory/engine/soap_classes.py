@@ -86,12 +86,13 @@ second, where the value is 5 to 1e-19; the discretised route took 95 s for 4.927
 
 A threshold in the tail with a perfect bit (``OneBit(10, 0, 0)`` on Exp(1): the class of
 large jobs has probability 4.5e-5): the class of small jobs is the law truncated at the
-threshold, whose Gittins rank next to that top is its mean residual size, taken there without
-cancellation (:func:`_top_excess`; before, the rank was 1.8e-4 off at the last age, its
-interpolant needed 639 panels for a tail of 1.7e-6 and the route 26 s of CPU with an estimate
-of 8.4e-5). Now 4.983688115180893 (the same value), 0.3 s, 1.5e-12 from the two-class formula
-of ``tests/onebit_exp_reference.py`` (at T = 20: 0.3 s instead of 39 s). The rank of the
-small class is also flat to rounding next to age 0 (its slope is about :math:`T e^{-T}`):
+threshold, whose Gittins rank next to that top is its mean residual size;
+:func:`~qtheory.engine.soap_exact.gittins_rank` takes the excess without cancellation there
+(:func:`~qtheory.engine.soap_exact.excess_function`; subtracted, the rank was 1.8e-4 off at
+the last age, its interpolant needed 639 panels for a tail of 1.7e-6 and the route 26 s of
+CPU with an estimate of 8.4e-5). Now 4.983688115180893 (the same value), 0.3 s, 1.5e-12 from
+the two-class formula of ``tests/onebit_exp_reference.py`` (at T = 20: 0.3 s instead of 39
+s). The rank of the small class is also flat to rounding next to age 0 (its slope is about :math:`T e^{-T}`):
 the tagged job's own level on that falling piece is taken at most :math:`r(0)` (a new job of
 its class, of rank :math:`r(0)` or above at age 0, never overtakes it: ties go FCFS), where
 the interpolant's rounding put it a few ulps above at ages up to 4.6e-9 and counted every
