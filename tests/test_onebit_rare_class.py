@@ -6,7 +6,7 @@ its top T as :math:`(E[X 1\\{X > a\\}] - a \\bar F(a)) / \\bar F(a)`, two operan
 :math:`T \\bar F(a)` whose difference is about :math:`(T - a) \\bar F(a) / 2`: 1.8e-4 relative
 error at the last age, the interpolant halved its last panels to the minimum width (639
 panels, tail 1.7e-6), 26 s of CPU and an estimate of 8.4e-5 for a true error of 1.5e-12. Now
-(``qtheory/engine/soap_classes.py``, ``_top_excess``) the rank is 1e-15 accurate there, 0.3 s,
+(``qtheory/engine/soap_exact.py``, ``excess_function``) the rank is 1e-15 accurate there, 0.3 s,
 the same value. Its rank is also flat to rounding next to age 0 (slope about :math:`T e^{-T}`):
 the interpolant's rounding put the tagged job's own level a few ulps above :math:`r(0)` at ages
 up to 4.6e-9 (T = 20), where the cut-off of new jobs of its class jumped from 0 to the whole

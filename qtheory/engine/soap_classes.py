@@ -86,12 +86,13 @@ second, where the value is 5 to 1e-19; the discretised route took 95 s for 4.927
 
 A threshold in the tail with a perfect bit (``OneBit(10, 0, 0)`` on Exp(1): the class of
 large jobs has probability 4.5e-5): the class of small jobs is the law truncated at the
-threshold, whose Gittins rank next to that top is its mean residual size, taken there without
-cancellation (:func:`_top_excess`; before, the rank was 1.8e-4 off at the last age, its
-interpolant needed 639 panels for a tail of 1.7e-6 and the route 26 s of CPU with an estimate
-of 8.4e-5). Now 4.983688115180893 (the same value), 0.3 s, 1.5e-12 from the two-class formula
-of ``tests/onebit_exp_reference.py`` (at T = 20: 0.3 s instead of 39 s). The rank of the
-small class is also flat to rounding next to age 0 (its slope is about :math:`T e^{-T}`):
+threshold, whose Gittins rank next to that top is its mean residual size;
+:func:`~qtheory.engine.soap_exact.gittins_rank` takes the excess without cancellation there
+(:func:`~qtheory.engine.soap_exact.excess_function`; subtracted, the rank was 1.8e-4 off at
+the last age, its interpolant needed 639 panels for a tail of 1.7e-6 and the route 26 s of
+CPU with an estimate of 8.4e-5). Now 4.983688115180893 (the same value), 0.3 s, 1.5e-12 from
+the two-class formula of ``tests/onebit_exp_reference.py`` (at T = 20: 0.3 s instead of 39
+s). The rank of the small class is also flat to rounding next to age 0 (its slope is about :math:`T e^{-T}`):
 the tagged job's own level on that falling piece is taken at most :math:`r(0)` (a new job of
 its class, of rank :math:`r(0)` or above at age 0, never overtakes it: ties go FCFS), where
 the interpolant's rounding put it a few ulps above at ages up to 4.6e-9 and counted every
@@ -148,7 +149,7 @@ def class_laws(joint) -> tuple[list, np.ndarray, np.ndarray]:
 def class_rank_function(law, policy, y: float, upto: float = 0.0) -> Callable:
     """The blind rank of class ``y``: the Gittins rank of its law, or ``policy.rank(y, a)``."""
     if policy.law_rank == "gittins":
-        fn = _top_excess(blind_rank_function(types.SimpleNamespace(size=law), policy, upto), law)
+        fn = blind_rank_function(types.SimpleNamespace(size=law), policy, upto)
         jump = law.T in law.breakpoints and 0 < law.w1 < law.w0  # a density falling at T
         return _one_sided(fn, law.T) if jump else fn
     return lambda a: np.asarray(policy.rank(np.full(np.shape(a), y), a), float)
@@ -156,70 +157,6 @@ def class_rank_function(law, policy, y: float, upto: float = 0.0) -> Callable:
 
 #: ages within this relative distance of the threshold are moved to its side of the panel
 SIDE = 1e-14
-
-#: 24-point Gauss-Legendre nodes and weights on [-1, 1] (the excess next to a finite top)
-_GL24 = np.polynomial.legendre.leggauss(24)
-
-
-def _top_excess(fn: Callable, law) -> Callable:
-    r"""The Gittins rank ``fn`` of a class law with a finite top :math:`t` (the class of small
-    jobs of a perfect bit: the base law truncated at the threshold), with the mean residual
-    size taken without cancellation next to the top.
-
-    Where the limit :math:`b \to t` wins (the hazard rises to infinity at the top) the rank is
-    :math:`V(a) / \bar F(a)` with :math:`V(a) = E[(X - a)^+]`, which
-    :func:`~qtheory.engine.soap_exact.gittins_rank` forms as :math:`E[X 1\{X > a\}] - a \bar
-    F(a)`: for :math:`d = t - a \ll t` the two operands are about :math:`t \bar F(a)` and
-    their difference about :math:`d \bar F(a) / 2`, so the rank carried a relative error of
-    about :math:`10^{-16}\, t / d` (:math:`10^{-4}` at :math:`d = 10^{-11}`, the last age the
-    index takes, for :math:`t = 10`: the interpolant halved its last panels to the minimum
-    width, 639 panels and a tail of 1.7e-6, 26 s for ``OneBit(10, 0, 0)`` on Exp(1)). For ages
-    :math:`a \ge t/2` with no breakpoint of the law in :math:`(a, t)`, where ``fn`` returned
-    exactly that ratio, it is replaced by
-
-    .. math:: \frac{V(a)}{\bar F(a)}, \qquad V(a) = \int_a^t (x - a) f(x)\, dx,
-
-    the integral by 24-point Gauss-Legendre (the density is smooth on :math:`[a, t]`); the rank
-    of Exp(1) truncated at :math:`t`, :math:`1 - d / (e^d - 1)`, then comes out to 1e-15
-    relative (``tests/test_onebit_rare_class.py``)."""
-    top = float(law.support[1])
-    if not math.isfinite(top):
-        return fn
-    cap = top * (1 - 1e-12)  # as blind_rank_function: the left limit at a finite top
-    bps = np.asarray([b for b in np.asarray(law.breakpoints, float) if b < top], float)
-    start = max(0.5 * top, float(bps.max()) if bps.size else 0.0)
-
-    def rank(a):
-        r = np.array(fn(a), float, copy=True)
-        ac = np.minimum(np.asarray(a, float), cap)
-        sel = np.broadcast_to(ac >= start, r.shape)
-        if not sel.any():
-            return r
-        x = ac[sel]
-        Fa = np.asarray(law.sf(x), float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # the same arithmetic as the index's limit b -> top: where it matches, it won
-            va = np.maximum(np.asarray(law.tail_moment(1, x), float) - x * Fa, 0.0)
-            mrl = np.where(Fa > 0, va / Fa, np.inf)
-            won = (r[sel] == mrl) & (Fa > 0)
-            if not won.any():
-                return r
-            # at the age itself, not the cap (the interpolant's last node is the top, where
-            # the rank's limit is 0: the capped value, 5e-12 at a top of 10, was a jump)
-            xw = np.minimum(np.broadcast_to(np.asarray(a, float), r.shape)[sel][won], top)
-            inner = xw < top
-            fw = np.asarray(law.sf(np.where(inner, xw, start)), float)
-            tg, wg = _GL24
-            h = (top - xw) / 2.0
-            nodes = (top + xw)[:, None] / 2.0 + h[:, None] * tg[None, :]
-            # x - a as h (1 + t): the nodes themselves are rounded to the ulp of the top
-            v = np.sum(wg * (1.0 + tg) * np.asarray(law.pdf(nodes), float), axis=1) * h * h
-            fix = r[sel]
-            fix[won] = np.where(inner & (fw > 0), v / np.where(fw > 0, fw, 1.0), 0.0)
-        r[sel] = fix
-        return r
-
-    return rank
 
 
 def _one_sided(fn: Callable, T: float) -> Callable:
