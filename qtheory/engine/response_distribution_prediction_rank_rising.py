@@ -66,10 +66,11 @@ from . import soap_prediction_rank_rising as sr
 from .soap_exact import cumulative_weights
 
 #: Gauss-Legendre order and panel width (in log) of the piece rules
-PIECE_ORDER = 12
-PIECE_WIDTH = 0.5
-#: the grading of the piece's prediction rule towards Psi(R): edges Psi - (Psi - y_0) 2^-j
-PIECE_GRADE = 2.0 ** -np.arange(1, 41)
+PIECE_ORDER = 10
+PIECE_WIDTH = 0.125
+#: the piece's prediction rule is cut where c_y(R) crosses a grid in log c down to this
+#: fraction of c_0(R) (or of the largest size)
+C_LOW = 1e-13
 #: bisection steps of Psi_x(R) in log y
 BISECT = 100
 #: the unconditional rule: product Gauss-Legendre in (log x, log z), panel width and order
@@ -137,7 +138,8 @@ class PieceRule:
     (:meth:`row`: :math:`\sum_k W_k h(P_k) \approx E[h(P_R); P_R > 0]`), the module docstring's
     two parts."""
 
-    def __init__(self, model, policy):
+    def __init__(self, model, policy, width: float = PIECE_WIDTH, order: int = PIECE_ORDER):
+        self.width, self.order = width, order
         self.lv = lv = sr.levels(model, policy)
         self.fn = policy.fn
         self.size, self.factor = model.size, lv.factor
@@ -152,9 +154,9 @@ class PieceRule:
         r"""The whole jobs: nodes :math:`x` and weights :math:`f_X(x) F_Z(\Psi_x(R)/x)\,dx`."""
         lv = self.lv
         c0 = float(lv.crossing(np.zeros(1), np.array([R]))[0])
-        e = log_edges(self.xlo, self.xhi, PIECE_WIDTH, [c0] if math.isfinite(c0) else [],
+        e = log_edges(self.xlo, self.xhi, self.width, [c0] if math.isfinite(c0) else [],
                       bulk=self.xbulk)
-        u, wu = panels(e, PIECE_ORDER)
+        u, wu = panels(e, self.order)
         x = np.exp(u)
         if math.isfinite(c0):
             keep = x < c0
@@ -168,24 +170,26 @@ class PieceRule:
 
     def cut(self, R: float) -> tuple[np.ndarray, np.ndarray]:
         r"""The cut jobs: nodes :math:`c_y(R)` and weights :math:`f_Y(y) P(X > c_y(R)\mid y)\,dy`
-        on the prediction rule below :math:`\Psi(R)`."""
+        on the prediction rule below :math:`\Psi(R)`: panels in :math:`\log y` whose edges are
+        also the predictions where :math:`c_y(R)` crosses a grid in :math:`\log c` (each panel
+        spans a factor :math:`e^w` of the piece at most: the transform's :math:`e^{-\eta c}`
+        oscillates on the scale of :math:`c`), down to ``C_LOW`` of :math:`c_0(R)`."""
         lv = self.lv
-        psi0 = float(sr.sup_below(lambda y: _call(self.fn, y, np.zeros(y.size)), np.array([R]),
+        fn = self.fn
+        psi0 = float(sr.sup_below(lambda y: _call(fn, y, np.zeros(y.size)), np.array([R]),
                                   lv.ylo, lv.yhi)[0])
         if not psi0 > lv.ylo:
             return np.zeros(0), np.zeros(0)
         top = min(psi0, lv.yhi)
-        e = log_edges(lv.ylo, top, PIECE_WIDTH, bulk=self.ybulk)
-        if psi0 < lv.yhi and e.size > 2:
-            u, wu = panels(e[:-1], PIECE_ORDER)
-            y0 = math.exp(e[-2])
-            g = np.concatenate([[y0], psi0 - (psi0 - y0) * PIECE_GRADE, [psi0]])
-            yl, wl = panels(g, PIECE_ORDER)
-            y = np.concatenate([np.exp(u), yl])
-            wy = np.concatenate([wu * np.exp(u), wl])
-        else:
-            u, wu = panels(e, PIECE_ORDER)
-            y, wy = np.exp(u), wu * np.exp(u)
+        ey = np.exp(log_edges(lv.ylo, top, self.width, bulk=self.ybulk))
+        c0 = float(lv.crossing(np.zeros(1), np.array([R]))[0])
+        chi = min(c0, self.xhi)
+        ce = np.exp(np.arange(math.log(chi), math.log(chi * C_LOW), -self.width))
+        yc = psi_at(fn, ce, np.full(ce.size, R), lv.ylo, lv.yhi)
+        yc = yc[np.isfinite(yc) & (yc > ey[0]) & (yc < top)]
+        e = np.unique(np.concatenate([ey, yc]))
+        u, wu = panels(np.log(e), self.order)
+        y, wy = np.exp(u), wu * np.exp(u)
         keep = (wy > 0) & (y < psi0)
         y, wy = y[keep], wy[keep]
         c = lv.crossing(y, np.full(y.size, R))
