@@ -73,9 +73,13 @@ PIECE_WIDTH = 0.125
 C_LOW = 1e-13
 #: bisection steps of Psi_x(R) in log y
 BISECT = 100
-#: the unconditional rule: product Gauss-Legendre in (log x, log z), panel width and order
+#: the unconditional rule: product Gauss-Legendre in (log x, log z), panel widths and order;
+#: the fine size rule of the factor e^{-sx}; the nodes below OUTER_TINY of the mass are dropped
 OUTER_WIDTH = 0.5
+Z_WIDTH = 1.0
 OUTER_ORDER = 10
+FINE_WIDTH = 0.125
+OUTER_TINY = 1e-20
 #: the level grid: Gauss-Legendre panels of this width in log(R - r(0, 0)), this order
 GRID_WIDTH = 1.0
 GRID_ORDER = 12
@@ -296,27 +300,56 @@ class RisingRankTransform:
 
     # -- rules ---------------------------------------------------------------------------------------
     def _outer(self, model):
-        r"""A product Gauss-Legendre rule in :math:`(\log x, \log z)` of the joint law:
-        nodes :math:`x`, weights, and levels :math:`R = r(xz, x^-)`."""
+        r"""A product Gauss-Legendre rule in :math:`(\log x, \log z)` of the joint law (coarse
+        in :math:`x`): nodes :math:`x`, weights, levels :math:`R = r(xz, x^-)`, and the owner
+        (coarse size node) of each; plus the fine size rule (each coarse panel cut in panels
+        ``FINE_WIDTH`` wide at most) with the Lagrange matrix from the coarse nodes: the
+        transform mixes :math:`e^{-sx}` on the fine rule (it oscillates with :math:`x`) times
+        the smooth inner sum over :math:`z` at the coarse nodes, interpolated."""
+        from scipy.sparse import csr_matrix
+
+        from .soap_prediction_rank_rising import _lagrange
+
         rule = self.rule
         size, factor = rule.size, rule.factor
-        ux, wux = panels(log_edges(rule.xlo, rule.xhi, OUTER_WIDTH, bulk=rule.xbulk), OUTER_ORDER)
+        ec = log_edges(rule.xlo, rule.xhi, OUTER_WIDTH, bulk=rule.xbulk)
+        ux, wux = panels(ec, OUTER_ORDER)
         x = np.exp(ux)
         wx = wux * x * np.asarray(size.pdf(x), float)
         zlo, zhi = factor.log_range()
         zb = (math.exp(factor.log_range_q(1e-4)), math.exp(factor.log_range_q(1 - 1e-4)))
-        uz, wuz = panels(log_edges(math.exp(zlo), math.exp(zhi), OUTER_WIDTH, bulk=zb), OUTER_ORDER)
+        uz, wuz = panels(log_edges(math.exp(zlo), math.exp(zhi), Z_WIDTH, bulk=zb), OUTER_ORDER)
         z = np.exp(uz)
         wz = wuz * z * np.asarray(factor.pdf(z), float)
+        wz = wz / wz.sum()
         W = (wx[:, None] * wz[None, :]).ravel()
+        owner = np.repeat(np.arange(x.size), z.size)
         X = np.broadcast_to(x[:, None], (x.size, z.size)).ravel()
         Y = (x[:, None] * z[None, :]).ravel()
-        keep = np.isfinite(W) & (W > 1e-22 * np.nansum(W))
-        X, Y, W = X[keep], Y[keep], W[keep]
+        keep = np.isfinite(W) & (W > OUTER_TINY * np.nansum(W))
+        X, Y, W, owner = X[keep], Y[keep], W[keep], owner[keep]
         R = _call(self.fn, Y, np.nextafter(X, 0.0))
         if not np.all(np.isfinite(R)):
             raise FloatingPointError("the rank is not finite on the law's support")
-        return X, W / W.sum(), R
+        tot = W.sum()
+        # the inner weights (f_Z dz per coarse node) and the fine size rule
+        self.inner = W / wx[owner]
+        self.owner, self.nx = owner, x.size
+        self.xc, self.wxc = x, wx / tot
+        parts = np.maximum(1, np.ceil(np.diff(ec) / FINE_WIDTH - 1e-9)).astype(int)
+        fe = np.concatenate([np.linspace(ec[i], ec[i + 1], parts[i] + 1)[:-1] for i in range(ec.size - 1)]
+                            + [ec[-1:]])
+        uf, wuf = panels(fe, OUTER_ORDER)
+        xf = np.exp(uf)
+        self.xf = xf
+        self.wf = wuf * xf * np.asarray(size.pdf(xf), float) / tot
+        p = np.clip(np.searchsorted(ec, uf, side="right") - 1, 0, ec.size - 2)
+        t = np.clip((2.0 * uf - ec[p] - ec[p + 1]) / (ec[p + 1] - ec[p]), -1.0, 1.0)
+        L = _lagrange(t, OUTER_ORDER)
+        cols = p[:, None] * OUTER_ORDER + np.arange(OUTER_ORDER)[None, :]
+        self.Lf = csr_matrix((L.ravel(), (np.repeat(np.arange(xf.size), OUTER_ORDER), cols.ravel())),
+                             shape=(xf.size, x.size))
+        return X, W / tot, R
 
     @staticmethod
     def _grid(R, W, ell0):
@@ -408,9 +441,17 @@ class RisingRankTransform:
             V = d * eta / ss[:, None]
             if self.waiting:
                 val = V @ self.Wo
+            elif self.shifted:
+                val = (V * np.exp(-self.Xo[None, :] * (eta - ss[:, None]))) @ self.Wo
             else:
-                e = eta - ss[:, None] if self.shifted else eta
-                val = (V * np.exp(-self.Xo[None, :] * e)) @ self.Wo
+                # the inner sums over z at the coarse size nodes, interpolated to the fine ones
+                g = V * np.exp(-self.Xo[None, :] * (eta - ss[:, None])) * self.inner[None, :]
+                G = np.zeros((ss.size, self.nx), complex)
+                for k in range(ss.size):
+                    G[k] = np.bincount(self.owner, weights=g[k].real, minlength=self.nx) \
+                        + 1j * np.bincount(self.owner, weights=g[k].imag, minlength=self.nx)
+                Gf = np.asarray(self.Lf @ G.T).T
+                val = (Gf * np.exp(-ss[:, None] * self.xf[None, :])) @ self.wf
         return np.where(zero, 1.0, val)
 
 
