@@ -68,9 +68,13 @@ from .soap_exact import cumulative_weights
 #: Gauss-Legendre order and panel width (in log) of the piece rules
 PIECE_ORDER = 10
 PIECE_WIDTH = 0.125
-#: the piece's prediction rule is cut where c_y(R) crosses a grid in log c down to this
-#: fraction of c_0(R) (or of the largest size)
-C_LOW = 1e-13
+#: the piece's prediction rule: panels Y_WIDTH wide in log y (f_Y(y) P(X > c | y) is smooth
+#: there), cut where c_y(R) crosses a grid PIECE_WIDTH wide in log c down to C_LOW times
+#: c_0(R) (or the largest size; below it e^{-eta c} is linear on the panel for the |eta| of the
+#: inversion): 2,000 nodes at R = 1.5 for y + a on Exp/Exp (4,900 with panels 0.125 wide and
+#: C_LOW = 1e-13, the same E[1 - e^{-uP}] to 4e-16 at u = 60 + 300i)
+Y_WIDTH = 0.5
+C_LOW = 1e-8
 #: bisection steps of Psi_x(R) in log y
 BISECT = 100
 #: the unconditional rule: product Gauss-Legendre in (log x, log z), panel widths and order;
@@ -80,9 +84,10 @@ Z_WIDTH = 1.0
 OUTER_ORDER = 10
 FINE_WIDTH = 0.125
 OUTER_TINY = 1e-20
-#: the level grid: Gauss-Legendre panels of this width in log(R - r(0, 0)), this order
-GRID_WIDTH = 1.0
-GRID_ORDER = 12
+#: the level grid: Gauss-Legendre panels of this width in log(R - r(0, 0)), this order (panels
+#: 1 wide of order 12 give the same unconditional transform to 1e-15 on Exp/Exp, rank y)
+GRID_WIDTH = 2.0
+GRID_ORDER = 16
 #: the levels below the quantile LOW_MASS of the unconditional rule's levels have no job ahead
 LOW_MASS = 1e-15
 #: transform evaluations per block (bounded memory)
@@ -185,7 +190,7 @@ class PieceRule:
         if not psi0 > lv.ylo:
             return np.zeros(0), np.zeros(0)
         top = min(psi0, lv.yhi)
-        ey = np.exp(log_edges(lv.ylo, top, self.width, bulk=self.ybulk))
+        ey = np.exp(log_edges(lv.ylo, top, Y_WIDTH, bulk=self.ybulk))
         c0 = float(lv.crossing(np.zeros(1), np.array([R]))[0])
         chi = min(c0, self.xhi)
         ce = np.exp(np.arange(math.log(chi), math.log(chi * C_LOW), -self.width))
@@ -290,11 +295,15 @@ class RisingRankTransform:
             grid, self.B = self._grid(Ro, Wo, ell0)
         self.Xo, self.Wo, self.Ro = Xo, Wo, Ro
         self.grid = grid
-        Xg, Wg = rule.rows(grid) if grid.size else (np.zeros((0, 1)), np.zeros((0, 1)))
-        self.Xg, self.Wg = Xg, Wg
-        self.mg = np.array([np.sum(Wg * Xg ** k, axis=1) for k in range(4)])  # (4, G)
-        mo = self.B @ self.mg.T if grid.size else np.zeros((Xo.size, 4))
-        self.mo = mo.T  # (4, n_outer): mass, m1, m2, m3 at the outer levels
+        self.set_pieces(*(rule.rows(grid) if grid.size else (np.zeros((0, 1)), np.zeros((0, 1)))))
+
+    def set_pieces(self, Xg: np.ndarray, Wg: np.ndarray) -> None:
+        r"""The piece's rows ``(X, W)`` at the grid's levels (shape ``(G, K)``): its moments
+        :math:`E[P^k; P > 0]`, :math:`k \le 3`, interpolated to the outer levels."""
+        self.Xg, self.Wg = np.asarray(Xg, float), np.asarray(Wg, float)
+        self.mg = np.array([np.sum(self.Wg * self.Xg ** k, axis=1) for k in range(4)])  # (4, G)
+        mo = self.B @ self.mg.T if self.mg.shape[1] else np.zeros((self.Xo.size, 4))
+        self.mo = np.asarray(mo).T  # (4, n_outer): mass, m1, m2, m3 at the outer levels
         if np.any(self.lam * self.mo[1] >= 1.0):
             raise ValueError("the load of the pieces ahead reaches 1")
 
@@ -419,7 +428,7 @@ class RisingRankTransform:
         from .response_distribution import busy_eta
 
         s = np.asarray(s, complex).reshape(-1)
-        if not self.grid.size:
+        if not self.Xg.shape[0]:
             return np.broadcast_to(s[:, None], (s.size, self.Xo.size)).copy()
         eg = busy_eta(s, self.lam, self.Xg, self.Wg) - s[:, None]  # (S, G)
         return s[:, None] + np.asarray(self.B @ eg.T).T
