@@ -53,6 +53,16 @@ kinks (uniform predictions), size laws with breakpoints, ranks falling in the pr
 ranks constant in the prediction on a region (FB's :math:`a`, :math:`\max(y, a)`: the piece
 :math:`c_Y(R)` has an atom there, and the law of :math:`T` atoms at multiples of it that this
 inversion does not place; FB's law is ``qt.LAS()``'s).
+
+Measured (``tests/test_distribution_prediction_rank_rising.py``; ``docs/response_time_distribution.md``,
+section 6.8; Exp(1) sizes at load 0.8): the formula fed a discrete law's pieces equals the
+generic SOAP transform of 300 ``qt.EmpiricalPairs`` to 3e-16; the piece rule's
+:math:`E[1 - e^{-uP}]` is within 4e-16 of mpmath at :math:`u = 60 + 300i`; class means within
+4e-11 of the mean engine's; the rank :math:`y`'s class transform 1.3e-14 from an mpmath
+reference at the Euler nodes of :math:`t = 0.3` (PSPJF's own route 1.5e-10), the rank
+:math:`a`'s within 1e-15 of LAS's; the unconditional mean within 2e-13 of the mean engine's, the
+rank :math:`y`'s unconditional cdf within 3.2e-7 of PSPJF's (whose coarse rule is about 3e-7 off;
+ours moves by 1e-11 on rules twice as fine).
 """
 
 from __future__ import annotations
