@@ -77,6 +77,7 @@ FULL_ONLY: dict[str, float] = {
     'tests/test_distribution_percentile_speed.py::test_ppf_split_kinked_class[psjf-1.2-0.99]': 0.6,
     'tests/test_distribution_percentile_speed.py::test_ppf_split_kinked_class[srpt-1.5-0.99]': 17.2,
     'tests/test_distribution_prediction_rank.py::test_class_laws_are_the_twins[2(y - a)-exp-xy0]': 2.1,
+    'tests/test_distribution_prediction_rank_rising.py::test_class_means_are_the_mean_engines[plus-exp]': 0.8,
     'tests/test_distribution_prediction_rank.py::test_falling_rank_class_means_are_the_mean_engines[xy0]': 1.6,
     'tests/test_distribution_prediction_rank.py::test_half_rank_class_moments_against_reference[xy0]': 0.5,
     'tests/test_distribution_prediction_rank.py::test_half_rank_mean_is_the_mean_engine[exp]': 3.5,
@@ -326,6 +327,9 @@ FULL_ONLY: dict[str, float] = {
 
 #: node id -> (CPU seconds measured, the cheaper tests that check its property by default)
 FULL_ONLY_TESTS: dict[str, tuple[float, str]] = {
+    'tests/test_distribution_prediction_rank_rising.py::test_class_transform_against_mpmath': (30.4, 'the class transform: test_piece_transform_against_quadrature (the piece rule at |u| up to 300), test_formula_is_the_discrete_generic_transform (the formula), test_static_rank_is_pspjf'),
+    'tests/test_distribution_prediction_rank_rising.py::test_unconditional_mean_and_cdf[plus]': (61.6, 'the class laws: test_class_means_are_the_mean_engines, test_static_rank_is_pspjf (the mixing over (x, z) and the level grid only here)'),
+    'tests/test_distribution_prediction_rank_rising.py::test_unconditional_mean_and_cdf[static]': (7.1, 'the class laws: test_class_means_are_the_mean_engines, test_static_rank_is_pspjf (the mixing over (x, z) and the level grid only here)'),
     'tests/test_distribution_size_ranks.py::test_unconditional_srpt_rank_equals_closed_form': (14.8, "the same route on PSJF's rank: test_unconditional_psjf_rank_equals_closed_form; SRPT's classes: test_classes_equal_closed_forms"),
     'tests/test_soap_onebit.py::test_informative_bit_on_pareto_against_mpmath': (11.2, 'the two-class mpmath reference on a perfect bit: test_perfect_bit_against_mpmath; informative bits on Exp: test_onebit_extremes.py'),
 }

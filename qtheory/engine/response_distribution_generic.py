@@ -823,7 +823,10 @@ def _continuous_message(model, policy) -> str:
             f"qt.Rank with descriptor='none'), on continuous laws with closed-form partial "
             f"moments, and for prediction ranks declared monotone='decreasing' on continuous "
             f"sizes without breakpoints with exponential, log-normal, uniform or bounded "
-            f"multiplicative predictions (ranks whose level crossings are monotone in y); not on "
+            f"multiplicative predictions (ranks whose level crossings are monotone in y), and for "
+            f"prediction ranks declared monotone='increasing' that rise strictly with the "
+            f"prediction on the same sizes with exponential or log-normal predictions (not on "
+            f"uniform ones); not on "
             f"{model.size!r}"
             + ("" if model.prediction is None else f" with {model.prediction!r}")
             + ": use the empirical law of samples of it (its mean is available by "
@@ -863,6 +866,10 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
 
     if pol.descriptor == "prediction" and rdpr.supported(model, pol):  # a rank falling with age, Y = XZ
         return rdpr.build(model, pol, x, y, waiting)
+    from . import response_distribution_prediction_rank_rising as rdrr
+
+    if pol.descriptor == "prediction" and rdrr.supported(model, pol):  # a rank rising with age, Y = XZ
+        return rdrr.build(model, pol, x, y, waiting)
     from . import response_distribution_size as rds
 
     if pol.descriptor == "size" and not model.size.is_discrete and rds.supported(model, pol):
