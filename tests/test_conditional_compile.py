@@ -124,4 +124,15 @@ def test_no_kernel_compiled_for_a_literal_argument():
     assert float(q.mean_response_time(qt.Gittins())) > 0
     q = qt.MG1(arrival_rate=0.5, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
     assert float(q.mean_response_time(qt.SRPTBounce())) > 0
-    assert literal_signatures(["qtheory.engine.rank_tables", "qtheory.engine._factor_outer"]) == []
+    # the LLM simulator's priority kernel (its heap counters started at bare 0 / -1 compiled
+    # _push three more times and _pop once more; found by the whole-suite scan), on 50 jobs
+    import numpy as np
+
+    from qtheory.sim.llm_kernels import priority_run
+
+    rng = np.random.default_rng(1)
+    arr, x = np.cumsum(rng.exponential(1.0, 50)), rng.exponential(0.8, 50)
+    T, _ = priority_run(arr, x, x.copy(), np.ones(50), np.full(50, np.inf), 0.0, 0.0, 0)
+    assert np.all(T >= x - 1e-12)
+    assert literal_signatures(["qtheory.engine.rank_tables", "qtheory.engine._factor_outer",
+                               "qtheory.sim.llm_kernels"]) == []

@@ -429,7 +429,7 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):
     for i in range(n_s):
         si = s[i]
         c = si
-        m = 0
+        m = np.int64(0)  # (a bare 0 compiled _grow and _add_moments again for Literal[int](0))
         xs = 0.0
         for jj in range(J + 1):
             E[jj] = 0.0

@@ -91,8 +91,8 @@ def priority_run(arr, x, key0, slope, lim, s0, s1, warm):
     started = np.zeros(n, np.bool_)
     hk = np.empty(n + 1)
     hi = np.empty(n + 1, np.int64)
-    hn = 0
-    run = -1
+    hn = np.int64(0)  # (int64 counters: a bare 0 or -1 passed to _push / _pop compiled them again per literal)
+    run = np.int64(-1)
     setup = 0.0  # remaining setup work of the running job
     t = 0.0
     npaused = 0
@@ -102,7 +102,7 @@ def priority_run(arr, x, key0, slope, lim, s0, s1, warm):
     t_rec = 0.0
     preempt = 0.0
     pre_age = 0.0
-    i = 0
+    i = np.int64(0)
     while i < n or run >= 0:
         ta = arr[i] if i < n else np.inf
         if run >= 0:
@@ -118,7 +118,7 @@ def priority_run(arr, x, key0, slope, lim, s0, s1, warm):
             t = tc
             age[run] = x[run]
             T[run] = t - arr[run]
-            run = -1
+            run = np.int64(-1)
             setup = 0.0
             if hn > 0:
                 j, hn = _pop(hk, hi, hn)
@@ -176,11 +176,11 @@ def batching_fluid(arr, d, c, a, bmax):
     T = np.full(n, np.nan)
     hk = np.empty(n + 1)
     hi = np.empty(n + 1, np.int64)
-    hn = 0  # active jobs keyed by virtual finishing time
+    hn = np.int64(0)  # active jobs keyed by virtual finishing time
     V = 0.0
     t = 0.0
     nxt = 0  # next arrival index
-    adm = 0  # next job to admit (FCFS); waiting = [adm, nxt)
+    adm = np.int64(0)  # next job to admit (FCFS); waiting = [adm, nxt)
     while nxt < n or hn > 0:
         ta = arr[nxt] if nxt < n else np.inf
         if hn > 0:
