@@ -152,6 +152,26 @@ class PSDensityAtoms:
                 fine += list(np.linspace(a, b, 9)[1:])
         return panels(np.asarray(fine), ORDER)
 
+    def _jab(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`j_a = \lambda(2 + x f(0^+))` and
+        :math:`j_b = \lambda\bar F(x)e^{-\lambda x}(2 - \lambda x)`, with which the class
+        density's jump just after its atom at :math:`(k+1)x` is
+        :math:`J_k = (1-\rho)e^{-\lambda x}\big((k+1)j_a r^k - k j_b r^{k-1}\big)`
+        (:meth:`jump`)."""
+        x = np.asarray(x, float)
+        ja = self.lam * (2.0 + x * self.f0)
+        jb = self.lam * np.asarray(self.size.sf(x), float) * np.exp(-self.lam * x) * (2.0 - self.lam * x)
+        return ja, jb
+
+    def jump(self, x, k: int) -> np.ndarray:
+        r"""The jump :math:`J_k(x)` of the density of :math:`T(x)` just after its atom at
+        :math:`(k+1)x` (:meth:`_jab`)."""
+        x = np.asarray(x, float)
+        ja, jb = self._jab(x)
+        r = self._r(x)
+        e = (1.0 - self.rho) * np.exp(-self.lam * x)
+        return e * ((k + 1) * ja * r ** k - (k * jb * r ** (k - 1) if k else 0.0))
+
     def _parts(self, t: float | None) -> tuple[float, float, float]:
         r"""At ``t``: the atoms' cdf :math:`\sum_k\int_{(k+1)x \le t} f a_k`, the cdf and the
         density of the jumps' part,
@@ -167,8 +187,7 @@ class PSDensityAtoms:
         f = np.asarray(self.size.pdf(x), float)
         r = self._r(x)
         e = (1.0 - self.rho) * np.exp(-self.lam * x)
-        ja = self.lam * (2.0 + x * self.f0)
-        jb = self.lam * np.asarray(self.size.sf(x), float) * np.exp(-self.lam * x)  # F/(m q) r
+        ja, jb = self._jab(x)
         # sum_b lambda Delta f(b) e^{-lambda b} (x - b)^+ for the jumps at (k + 1) x + b
         yx = np.maximum(x[:, None] - self.yb[None, :], 0.0) * self.ya[None, :]
         if t is None:
@@ -252,8 +271,7 @@ class PSDensityAtoms:
         x, w = panels(edges, ORDER)
         f = np.asarray(self.size.pdf(x), float)
         r = self._r(x)
-        ja = self.lam * (2.0 + x * self.f0)
-        jb = self.lam * np.asarray(self.size.sf(x), float) * np.exp(-self.lam * x)
+        ja, jb = self._jab(x)
         sx = s.reshape(-1)[:, None] * x[None, :]
         z = r * np.exp(-sx)
         a = (1.0 - self.rho) * np.exp(-self.lam * x - sx) / (1.0 - z)

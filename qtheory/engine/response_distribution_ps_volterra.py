@@ -316,7 +316,7 @@ class VolterraPSTransform:
                 v = np.empty(ss.size, complex)
                 if mode == 2:
                     h = np.linspace(0.0, end, k + 1)
-                    ja, jb = self.lam * (2.0 + h * self.f0), self.lam * (1.0 - gr.F0)
+                    ja, jb = self.lam * (2.0 + h * self.f0), self.lam * (1.0 - gr.F0) * (2.0 - self.lam * h)
                 else:
                     ja = jb = gr.M1
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
