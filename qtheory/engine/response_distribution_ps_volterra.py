@@ -105,7 +105,8 @@ ALIGN_MIN = 4
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta, yb, ya, out):  # pragma: no cover - compiled
+def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta, yb, ya,  # pragma: no cover
+                 out):  # pragma: no cover - compiled
     r"""For each node ``s[i]``: the grid solution of the Volterra equation (module docstring).
     ``w``: convolution weights (``w[k]`` the weight of :math:`u_{n-k}`, ``b[n-1]`` the last
     one's), ``g``: the forcing :math:`1 - \lambda M(h_n)`. ``mode`` 0: ``out[i]`` =
