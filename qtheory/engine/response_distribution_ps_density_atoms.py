@@ -47,7 +47,8 @@ rest's kinks at :math:`(k+1)c` there and on Uniform(0.4, 1.6) (load 0.7), agree 
 :math:`f` (kinks at :math:`(k+1)b`), where :math:`\bar F(\mathit{hi}) = 0` or :math:`b = c`:
 exact on Uniform and BoundedPareto sizes; an interior jump point (mixtures) keeps part of its
 kink (Mixture of Uniform(0.5, 1.5) and Uniform(1.1, 2.1), load 0.5: main's rest kinked at 2.2
-by 0.495 times the later atoms' term at :math:`x = 1.1`, where :math:`1 - \lambda x` gives 0.577). (b) A job of size :math:`b` (a jump point of :math:`f`, :math:`b < x`)
+by 0.495 times the later atoms' term at :math:`x = 1.1`, where :math:`1 - \lambda x` gives 0.577).
+(b) A job of size :math:`b` (a jump point of :math:`f`, :math:`b < x`)
 arriving and leaving makes the class density jump at :math:`(k+1)x + b` by
 :math:`a_k(k+1)\lambda(x - b)e^{-\lambda b}\,(f(b^+) - f(b^-))` (one arrival in the
 :math:`(k+1)` roots' window of length :math:`x - b`, none else); mixed, a kink at
@@ -64,7 +65,8 @@ Uniform(0.5, 1.5) at load 0.5, :math:`t` = 1.4, 1.6, 1.9, 2.1, 2.5, 2.9, 3.1: wi
 44\cdot10^{-8}`), but :math:`2.2\cdot10^{-7}` at 3.6 and 4.1 and :math:`2.4\cdot10^{-8}` at 4.6
 (unchanged, the cause not identified: the rest's transform keeps a term at
 :math:`2\mathit{hi} = 3`, about :math:`0.007e^{-3s}/s^2` along :math:`\omega` = 100-400, and
-second-order ones; (26, 64, 32) is within :math:`2\cdot10^{-9}` there at 5 times the cost); load 0.8: within :math:`0.8\cdot10^{-8}` at
+second-order ones; (26, 64, 32) is within :math:`2\cdot10^{-9}` there at 5 times the cost);
+load 0.8: within :math:`0.8\cdot10^{-8}` at
 1.4-3.1 and 4.6 (were up to :math:`2.1\cdot10^{-7}`), :math:`8\cdot10^{-8}` at 3.6, 4.1.
 Uniform(0, 2) at load 0.8: unchanged (:math:`c = 0`; :math:`2.3\cdot10^{-8}` at 2.5,
 :math:`4\cdot10^{-8}` at 4.1). The same CPU time as before (1.8-2.2 s against 1.8-2.1 s for 8
