@@ -201,9 +201,10 @@ class PSDensityAtoms:
         density of the jumps' part,
         :math:`\sum_k\int_{(k+1)x \le t} f(x)J_k(x)(1 - e^{-\beta(t - (k+1)x)})/\beta\,dx` and
         :math:`\sum_k\int_{(k+1)x \le t} f(x)J_k(x)e^{-\beta(t - (k+1)x)}\,dx`
-        (:math:`J_k = a_k\big((k+1)\lambda(2 + xf(0^+)) - k\bar F(x)/E[(X-x)^+]\big)`, the jump of
-        the class density just after its atom at :math:`(k+1)x`; module docstring); ``t=None``:
-        the totals (all orders, :math:`t = \infty`)."""
+        (:math:`J_k` the jump of the class density just after its atom at :math:`(k+1)x`,
+        :meth:`jump`), plus the same with the jumps
+        :math:`a_k(k+1)\lambda(x - b)e^{-\lambda b}\Delta f(b)` at :math:`(k+1)x + b`, :math:`b < x`
+        (module docstring); ``t=None``: the totals (all orders, :math:`t = \infty`)."""
         hi = self.hi if t is None else min(t, self.hi)
         if not hi > self.c:
             return 0.0, 0.0, 0.0
