@@ -67,7 +67,10 @@ Uniform(0.5, 1.5) at load 0.5, :math:`t` = 1.4, 1.6, 1.9, 2.1, 2.5, 2.9, 3.1: wi
 :math:`2\mathit{hi} = 3`, about :math:`0.007e^{-3s}/s^2` along :math:`\omega` = 100-400, and
 second-order ones; (26, 64, 32) is within :math:`2\cdot10^{-9}` there at 5 times the cost);
 load 0.8: within :math:`0.8\cdot10^{-8}` at
-1.4-3.1 and 4.6 (were up to :math:`2.1\cdot10^{-7}`), :math:`8\cdot10^{-8}` at 3.6, 4.1.
+1.4-3.1 and 4.6 (were up to :math:`2.1\cdot10^{-7}`), :math:`8\cdot10^{-8}` at 3.6, 4.1;
+load 0.95 (against (26, 64, 32), this one's and main's within :math:`1.2\cdot10^{-8}`),
+:math:`t` = 1.9-3.1: within :math:`0.5\cdot10^{-8}` (were up to :math:`4.6\cdot10^{-8}`),
+:math:`1.8\cdot10^{-8}` at 3.6.
 Uniform(0, 2) at load 0.8: unchanged (:math:`c = 0`; :math:`2.3\cdot10^{-8}` at 2.5,
 :math:`4\cdot10^{-8}` at 4.1). The same CPU time as before (1.8-2.2 s against 1.8-2.1 s for 8
 points). Issue 16's :math:`10^{-8}` is not reached everywhere. A density that is continuous
