@@ -70,7 +70,10 @@ load 0.8: within :math:`0.8\cdot10^{-8}` at
 1.4-3.1 and 4.6 (were up to :math:`2.1\cdot10^{-7}`), :math:`8\cdot10^{-8}` at 3.6, 4.1;
 load 0.95 (against (26, 64, 32), this one's and main's within :math:`1.2\cdot10^{-8}`),
 :math:`t` = 1.9-3.1: within :math:`0.5\cdot10^{-8}` (were up to :math:`4.6\cdot10^{-8}`),
-:math:`1.8\cdot10^{-8}` at 3.6.
+:math:`1.8\cdot10^{-8}` at 3.6. BoundedPareto(1.5, 1, 100) at load 0.8, :math:`t` = 2.1, 3.1,
+5.1, against (26, 64, 32) (this one's; main's is :math:`0.6, 2.1, 2.4\cdot10^{-8}` from it):
+within :math:`0.2, 0.01, 1.2\cdot10^{-8}` (were :math:`7.4, 18, 19\cdot10^{-8}`), 5.1-5.2 s
+against main's 4.6-4.8 s for the two first points.
 Uniform(0, 2) at load 0.8: unchanged (:math:`c = 0`; :math:`2.3\cdot10^{-8}` at 2.5,
 :math:`4\cdot10^{-8}` at 4.1). The same CPU time as before (1.8-2.2 s against 1.8-2.1 s for 8
 points). Issue 16's :math:`10^{-8}` is not reached everywhere. A density that is continuous
