@@ -105,7 +105,8 @@ ALIGN_MIN = 4
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta, out):  # pragma: no cover - compiled
+def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta, yb, ya,  # pragma: no cover
+                 out):  # pragma: no cover - compiled
     r"""For each node ``s[i]``: the grid solution of the Volterra equation (module docstring).
     ``w``: convolution weights (``w[k]`` the weight of :math:`u_{n-k}`, ``b[n-1]`` the last
     one's), ``g``: the forcing :math:`1 - \lambda M(h_n)`. ``mode`` 0: ``out[i]`` =
@@ -118,7 +119,10 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
     the grid's :math:`\rho q(y)`), and less the density jumps after them over :math:`s + \beta`,
     :math:`(1-\rho)e^{-(\lambda+s)y + sc}\big(j_a - j_b e^{-(\lambda+s)y}\big)/((1-z)^2(s+\beta))`
     (``ja``, ``jb``: :math:`\lambda(2 + y f(0^+))` and :math:`\lambda\bar F(y)` on the grid;
-    :mod:`qtheory.engine.response_distribution_ps_density_atoms`).
+    :mod:`qtheory.engine.response_distribution_ps_density_atoms`), and less the density jumps at
+    :math:`(k+1)y + b` (one job of size :math:`b`, a jump point of :math:`f` with
+    :math:`0 < b < y`, arriving and leaving), :math:`e_0\sum_b y_a (y - b)e^{-sb}/((1-z)(s+\beta))`
+    (``yb``: the points :math:`b`, ``ya``: :math:`\lambda\,\Delta f(b)e^{-\lambda b}`).
     The solution is rescaled by :math:`10^{-150}` when it grows past :math:`10^{150}` (linear:
     the forcing is rescaled with it)."""
     N = g.size - 1
@@ -162,7 +166,11 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
                         e0 = (1.0 - rho) * np.exp(si * (shift - h) - lam * h) / (1.0 - z)
                         phi -= e0
                         if beta > 0.0:
-                            phi -= e0 * (ja[n] - jb[n] * ez) / ((1.0 - z) * (si + beta))
+                            jy = 0.0j
+                            for ib in range(yb.size):
+                                if h > yb[ib]:
+                                    jy += ya[ib] * (h - yb[ib]) * np.exp(-si * yb[ib])
+                            phi -= e0 * (ja[n] - jb[n] * ez + jy) / ((1.0 - z) * (si + beta))
                 acc += cp[n - 1] * phi_prev + cq[n - 1] * phi
                 phi_prev = phi
             if abs(un) > 1e150:
@@ -247,6 +255,9 @@ class VolterraPSTransform:
         #: ... and the density jumps after the atoms, over s + beta (beta = 0: not subtracted),
         #: with f0 the size density at 0+
         self.beta, self.f0 = 0.0, 0.0
+        #: ... and the density jumps at (k + 1) y + b: the jump points b > 0 of the size density
+        #: and lambda (f(b+) - f(b-)) e^{-lambda b} (empty: not subtracted)
+        self.yb, self.ya = np.zeros(0), np.zeros(0)
         self.size = size
         self.m = float(size.mean)
         self.rho = self.lam * self.m
@@ -306,12 +317,12 @@ class VolterraPSTransform:
                 v = np.empty(ss.size, complex)
                 if mode == 2:
                     h = np.linspace(0.0, end, k + 1)
-                    ja, jb = self.lam * (2.0 + h * self.f0), self.lam * (1.0 - gr.F0)
+                    ja, jb = self.lam * (2.0 + h * self.f0), self.lam * (1.0 - gr.F0) * (2.0 - self.lam * h)
                 else:
                     ja = jb = gr.M1
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
                              gr.cp, gr.cq, mode, self.lower, self.lam * (self.m - gr.M1), ja, jb,
-                             self.beta, v)
+                             self.beta, self.yb, self.ya, v)
                 vals.append(v)
             best = _romberg(*vals[1:])
             err = np.abs(best - _romberg(*vals[:3]))
