@@ -601,8 +601,10 @@ def build(model, pol, x, y, waiting: bool):
     tr = ConditionalTransform(model, waiting=waiting)
     # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.05 to 20: the laws' rules
     # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
-    # to 3.7e-8 (t = 1)): said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 5e-8"
+    # to 3.7e-8 (t = 1); at load 0.95 every rule refined at once moved cdf(1) by 1.0e-7,
+    # docs/response_time_distribution.md, section 6.6): said in the label, which the repr and
+    # plots show
+    label = f"{pol.name} on {model!r}; cdf to about 1e-7"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
