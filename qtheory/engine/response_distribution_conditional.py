@@ -89,7 +89,10 @@ panels): against the grid split in four with outer panels (24, 32, 10) 3.7e-8, 7
 5e-8, not yet to 1e-8 at t = 0.3 to 2 (at load 0.5 and 0.95 the two rules agree to 1.4e-8 and
 2.7e-8, 2.0e-8 and 3.2e-8, 2.3e-8 and 3.2e-8, 7.8e-9 and 2.3e-9 at t = 0.3, 1, 2 and 8); E[T]
 6.1e-10 from the mean engine's (load 0.5: 1.4e-11; 0.95: 2.4e-8, its estimate 1.1e-7); a cdf value costs about
-1.45x the former rules' CPU (the grid's busy-period roots twice over). 16 simulations of
+1.45x the former rules' CPU (the grid's busy-period roots twice over). The grid's panels are
+split further where :math:`N` nears :math:`E[X]` (:data:`GRID_W`): E[T] 1.9e-11, 1.7e-10 and
+5.4e-10 from the mean engine's at loads 0.5, 0.8, 0.95 (the mean engine on finer rules: 1.1e-11,
+2.2e-11, 7.5e-11), the cdf at load 0.95 unchanged at t = 1 and 2 (to 3e-12). 16 simulations of
 270,000 jobs agreed with the former values within 2.9 standard errors (section 6.6 of the docs
 page).
 """
@@ -162,9 +165,28 @@ OUTER_X = dict(nfall=16, nrise=24, xorder=8)
 #: 5.4e-5 split in two; the cdf at t = 1 and 2 moved by -1.2e-7 and -6.7e-7, split in four by
 #: 6e-9 and 4e-8 more)
 GRID_SPLIT = 2
+#: where :math:`N(\ell)` approaches :math:`E[X]` the busy-period factor
+#: :math:`1/(1 - \lambda N(\ell))` (and :math:`\eta_\ell(s) - s` at small s, the waiting
+#: time's moments) turns fast in :math:`\log\ell`: as a function of
+#: :math:`w = \log(E[X] - N(\ell))` it is :math:`E[X]/(E[X](1 - \rho) + \rho e^w)`, with poles at
+#: :math:`\operatorname{Im} w = \pm\pi`, so the grid's panels are split further into
+#: :math:`\lceil \Delta w / W \rceil` with :math:`W` = ``GRID_W`` and :math:`w` floored by
+#: :math:`\delta = E[X](1 - \rho_{max})/\rho_{max}` (:math:`\rho_{max}` = ``GRID_RHO``; the
+#: tables are load-free). Exp/Exp at load 0.95: on the grid split only in two the interpolated
+#: factor was 1.4e-7 (relative) off between the nodes on [3, 4.8] and E[T] 2.36e-8 off the mean
+#: engine's; W = 1, 0.75, 0.5 (530 -> 540, 550, 570 levels): 5.1e-9, 2.0e-10, 5.4e-10 (0.35,
+#: 0.25: 5.3e-10; the rest is other panels': the grid split in four 4.3e-10); loads 0.5 and 0.8:
+#: 1.9e-11 and 1.7e-10 (before 1.4e-11 and 6.1e-10). The mean engine on finer rules (y-panels
+#: of 0.75, level tolerance 1e-12, (8, 8, 10) x-panels) moved by 1.1e-11, 2.2e-11, 7.5e-11
+GRID_W = 0.5
+GRID_RHO = 0.99
 #: each Gauss-Kronrod panel (in log y) of the mean engine's outer rule split into this many
 #: (a check of the outer y-rule: 2 moved the cdf at t = 1 and 2 by 2.4e-7 and 9e-8 on the
-#: unsplit grid and 16 rising panels, by the same as 24 rising panels on the split grid)
+#: unsplit grid and 16 rising panels, by the same as 24 rising panels on the split grid). The
+#: split rule is right (the mean engine's E[T] summed on it moves by 4e-12): with the grid split
+#: only in two, 2 moved E[T] at load 0.95 by 3.8e-7 (2.36e-8 -> 3.53e-7 off the mean engine),
+#: because the integrand held the grid's interpolation error (above, ``GRID_W``), which has kinks
+#: at the grid's edges; with ``GRID_W`` = 0.5: -8.8e-10 (load 0.8: -2.2e-10, 0.5: -4.1e-11)
 Y_SPLIT = 1
 
 
@@ -316,6 +338,27 @@ def outer_rule(tabs, **xrule) -> sc.OuterRule:
     return sc.OuterRule(tabs.lc.size, tabs.lc.factor, tabs.lc, ynodes=(uy, wy), **kw)
 
 
+def grid_edges(tabs) -> np.ndarray:
+    r"""The level grid's panel edges (in :math:`\log \ell`): each panel of the mean engine's
+    interpolant of N split into :data:`GRID_SPLIT` panels, or into
+    :math:`\lceil \Delta w / W \rceil` (:data:`GRID_W`) where more, with :math:`\Delta w`
+    the change across the panel of :math:`w = \log(E[X] - N(\ell) + \delta)`,
+    :math:`\delta = E[X](1 - \rho_{max})/\rho_{max}` (:data:`GRID_RHO`): the busy-period
+    factor :math:`1/(1 - \lambda N)` is analytic in :math:`w` within
+    :math:`|\operatorname{Im} w| < \pi` for every load up to :math:`\rho_{max}`."""
+    e = np.asarray(tabs.Ni.edges, float)
+    ex = tabs.lc.size.mean
+    ex = float(ex() if callable(ex) else ex)
+    delta = ex * (1.0 - GRID_RHO) / GRID_RHO
+    N = np.minimum(np.asarray(tabs.N(np.exp(e)), float), ex)
+    w = np.log(ex - N + delta)
+    k = np.full(e.size - 1, GRID_SPLIT)
+    if GRID_W:
+        k = np.maximum(k, np.ceil(np.abs(np.diff(w)) / GRID_W - 1e-9).astype(int))
+    parts = [e[j] + (e[j + 1] - e[j]) * np.arange(k[j]) / k[j] for j in range(e.size - 1)]
+    return np.concatenate(parts + [e[-1:]])
+
+
 def _compact(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rows' nodes with weight (above :data:`W_TINY` of the row's mass and above its
     square) first, the rows cut
@@ -375,11 +418,7 @@ class ConditionalTransform:
         levels located on the grid."""
         lc = tabs.lc
         R = outer_rule(tabs)
-        e = np.asarray(tabs.Ni.edges, float)
-        if GRID_SPLIT > 1:
-            h = np.diff(e)
-            e = np.concatenate([(e[:-1, None] + h[:, None] * np.arange(GRID_SPLIT)[None, :] / GRID_SPLIT).ravel(),
-                                e[-1:]])
+        e = grid_edges(tabs)
         grid = log_tgrid(e, math.exp(e[0]))
         Xn, Wn, X1, W1 = level_laws(lc, grid.t)
         loc = {}
@@ -562,8 +601,10 @@ def build(model, pol, x, y, waiting: bool):
     tr = ConditionalTransform(model, waiting=waiting)
     # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.05 to 20: the laws' rules
     # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
-    # to 3.7e-8 (t = 1)): said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 5e-8"
+    # to 3.7e-8 (t = 1); at load 0.95 every rule refined at once moved cdf(1) by 1.0e-7,
+    # docs/response_time_distribution.md, section 6.6): said in the label, which the repr and
+    # plots show
+    label = f"{pol.name} on {model!r}; cdf to about 1e-7"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
