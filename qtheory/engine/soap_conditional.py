@@ -1243,16 +1243,51 @@ def gauss_kronrod(edges: np.ndarray):
     return u, (h * GK_W[None, :]).ravel(), (h * wg[None, :]).ravel()
 
 
-def outer_edges(lo: float, hi: float, kink, width: float, grade: int) -> np.ndarray:
+def outer_edges(lo: float, hi: float, kink, width: float, grade: int,
+                both=(), both_grade: int = 0) -> np.ndarray:
     """Panel edges in log y on [lo, hi] of at most ``width``, with an edge at ``kink`` (None:
-    none) and the panel below it halved ``grade`` times towards it."""
+    none) and the panel below it halved ``grade`` times towards it; and an edge at each of
+    ``both`` (:func:`critical_crossings`) with the panels on either side halved
+    ``both_grade`` times towards it."""
     if kink is None or not lo < kink < hi:
-        return np.linspace(lo, hi, max(1, math.ceil((hi - lo) / width)) + 1)
-    e = np.linspace(lo, kink, max(1, math.ceil((kink - lo) / width)) + 1)
-    h = e[-1] - e[-2]
-    e = np.concatenate([e[:-1], kink - h * 2.0 ** -np.arange(1, grade + 1), [kink],
-                        np.linspace(kink, hi, max(1, math.ceil((hi - kink) / width)) + 1)[1:]])
+        e = np.linspace(lo, hi, max(1, math.ceil((hi - lo) / width)) + 1)
+    else:
+        e = np.linspace(lo, kink, max(1, math.ceil((kink - lo) / width)) + 1)
+        h = e[-1] - e[-2]
+        e = np.concatenate([e[:-1], kink - h * 2.0 ** -np.arange(1, grade + 1), [kink],
+                            np.linspace(kink, hi, max(1, math.ceil((hi - kink) / width)) + 1)[1:]])
+    for k in both:
+        if not lo < k < hi or np.min(np.abs(e - k)) < 1e-9:
+            continue
+        i = int(np.searchsorted(e, k)) - 1
+        g = 2.0 ** -np.arange(1, both_grade + 1)
+        e = np.unique(np.concatenate([e, [k], k - (k - e[i]) * g, k + (e[i + 1] - k) * g]))
     return e
+
+
+def critical_crossings(lc) -> np.ndarray:
+    r"""General structures (:mod:`~qtheory.engine._conditional_structure`): the predictions
+    (log y) where :math:`r(y, 0)` crosses a critical level (a kink of the level functions:
+    :func:`~qtheory.engine._conditional_structure.critical_levels`), kinks of the outer
+    integrand :math:`\lambda S_2(r(y, 0)) g^2 / 2` in :math:`y`. On exponential sizes with a
+    factor log-uniform on [0.5, 2] the rank at the support's start climbs to 1 as
+    :math:`y 	o \infty` and the old work has a kink of power about 1/3 at :math:`\ell = 1`:
+    the outer rule without an edge at :math:`r(y, 0) = 1` had its y-rule 7e-5 off
+    (relative; with the edge and its panels halved :data:`CRIT_GRADE` times, 1e-9)."""
+    if not getattr(lc, "general", False):
+        return np.zeros(0)
+    crit = np.asarray(_structure.critical_levels(lc), float)
+    # (levels below 1e-6 E[X]: the minimal rank's rounding at the smallest predictions, whose
+    # mass is of that order)
+    crit = crit[crit >= CRIT_FLOOR * float(lc.size.mean)]
+    _, u = _structure.crossings(lc.lr0, np.log(crit), float(lc.uylo), float(lc.uyhi))
+    return np.unique(u)
+
+
+#: the halvings of the outer panels on either side of :func:`critical_crossings`
+CRIT_GRADE = 8
+#: critical levels below this times E[X] get no outer edge (:func:`critical_crossings`)
+CRIT_FLOOR = 1e-6
 
 
 class OuterEstimate:
@@ -1261,7 +1296,8 @@ class OuterEstimate:
     its x-rules (:data:`COARSER_X` at the Gauss nodes, against the rule's own values there)."""
 
     def __init__(self, size, factor, lc: LevelCalc, kink, res: Resolution):
-        uy, wk, wg = gauss_kronrod(outer_edges(lc.uylo, lc.uyhi, kink, res.ywidth, res.ygrade))
+        uy, wk, wg = gauss_kronrod(outer_edges(lc.uylo, lc.uyhi, kink, res.ywidth, res.ygrade,
+                                               critical_crossings(lc), CRIT_GRADE))
         y = np.exp(uy)
         kw = {"nfall": res.nfall, "nrise": res.nrise, "xorder": res.xorder}
         self.rule = OuterRule(size, factor, lc, ynodes=(uy, wk * y), **kw)
