@@ -1363,10 +1363,10 @@ def supported(model, policy) -> bool:
     breakpoints and with :math:`E[X^2] < \infty`, and a
     :class:`~qtheory.laws.factor_joint.FactorJoint` prediction law whose factor has a smooth
     density (exponential, log-normal) or is uniform on a bounded support
-    (``qt.UniformPrediction``, ``qt.BoundedMultiplicative`` with its default uniform law, not
-    the log-uniform one; where X | y's hazard falls, then climbs, as on exponential sizes, the
-    bathtub route :mod:`qtheory.engine._conditional_bathtub` answers, and where it has neither
-    shape :func:`evaluate` raises FloatingPointError)."""
+    (``qt.UniformPrediction``, ``qt.BoundedMultiplicative`` with its uniform or log-uniform
+    law; where X | y's hazard falls, then climbs, as on exponential sizes with a uniform factor,
+    the bathtub route :mod:`qtheory.engine._conditional_bathtub` answers, and where it has
+    neither shape :func:`evaluate` raises FloatingPointError)."""
     from ..laws.scipy_size import ScipySize
     from .soap_factor import _factor
 
@@ -1384,9 +1384,9 @@ def supported(model, policy) -> bool:
     # evaluation on Exp/Exp)
     f = _factor(model)
     # (a bounded factor's kinks are its support's ends: the conditional law's panel ends; the
-    # uniform ones are checked against an independent E[T], the log-uniform ones not yet)
-    return f is not None and (not f.kinks or (
-        _structure.bounded_factor(f) and not getattr(f, "log", False)))
+    # uniform ones are checked against an independent E[T] on Weibull(2) sizes, the log-uniform
+    # ones on exponential sizes: ``tests/conditional_gittins_truncexp_reference.py``)
+    return f is not None and (not f.kinks or _structure.bounded_factor(f))
 
 
 class ConditionalSOAP:
