@@ -37,8 +37,12 @@ rule's own error) with edges where :math:`r(v, 0) = 1` (the supremum of the
 rank at the support's start, :math:`m(a) \to 1` as :math:`y \to \infty`: the old work has a
 kink of power about 1/3 there) and at the y where :math:`m(a) = \ell` inside.
 
-Run ``python tests/conditional_gittins_truncexp_reference.py ZLO ZHI LOAD1 LOAD2 ...`` (E[T];
-seconds) or ``... levels ZLO ZHI L1 L2 ...`` (N, S2).
+The same holds for Erlang(2) sizes of mean 1 with a uniform factor (``erlang2-uniform``:
+:math:`k = 4 e^{-2x}/(z_{hi} - z_{lo})`, an exponential of rate 2 truncated to the same
+support; the rank at the support's start climbs to 1/2).
+
+Run ``python tests/conditional_gittins_truncexp_reference.py [erlang2-uniform] ZLO ZHI LOAD1
+LOAD2 ...`` (E[T]; seconds) or ``... [erlang2-uniform] levels ZLO ZHI L1 L2 ...`` (N, S2).
 """
 
 from __future__ import annotations
@@ -50,6 +54,30 @@ from scipy import integrate, optimize, special
 
 ZLO, ZHI = 0.5, 2.0
 EPS = 1e-11
+#: the case: "exp-loguniform" (Exp(1) sizes, log-uniform factor: k = e^{-x}/(yL)) or
+#: "erlang2-uniform" (Erlang(2) sizes of mean 1, uniform factor: k = 4 e^{-2x}/(z_hi - z_lo));
+#: both truncated exponentials of rate MU
+CASE = "exp-loguniform"
+MU = 1.0
+
+
+def _c(y):
+    """k(x, y) = _c(y) e^{-MU x} on the support."""
+    if CASE == "exp-loguniform":
+        return 1.0 / (y * _L())
+    return 4.0 / (ZHI - ZLO)
+
+
+def f_size(x):
+    return math.exp(-x) if CASE == "exp-loguniform" else 4.0 * x * math.exp(-2.0 * x)
+
+
+def F_Z(z):
+    if z <= ZLO:
+        return 0.0
+    if z >= ZHI:
+        return 1.0
+    return math.log(z / ZLO) / _L() if CASE == "exp-loguniform" else (z - ZLO) / (ZHI - ZLO)
 
 
 def _L():
@@ -61,7 +89,13 @@ def _ab(y):
 
 
 def m_trunc(d):
-    """The mean residual life of an exponential truncated at distance d ahead: 1 - d/(e^d - 1)."""
+    """The mean residual life of an exponential of rate MU truncated at distance d ahead:
+    (1 - MU d/(e^{MU d} - 1)) / MU."""
+    return _m1(MU * d) / MU
+
+
+def _m1(d):
+    """m_trunc at rate 1."""
     if d <= 0:
         return 0.0
     if d < 1e-4:
@@ -78,7 +112,7 @@ def r0(y):
 
 
 def d_of(ell):
-    """d > 0 with m_trunc(d) = ell (ell in (0, 1))."""
+    """d > 0 with m_trunc(d) = ell (ell in (0, 1/MU))."""
     hi = 1.0
     while m_trunc(hi) < ell:
         hi *= 2.0
@@ -92,16 +126,17 @@ def moment(y, B, j):
     if s >= b:
         return 0.0
     z1, z2 = s - B, b - B
+    z1, z2 = MU * z1, MU * z2
     if z1 > 1.0:
         g = special.gammaincc(j + 1, z1) - special.gammaincc(j + 1, z2)
     else:
         g = special.gammainc(j + 1, z2) - special.gammainc(j + 1, z1)
-    return math.exp(-B) * math.factorial(j) * g / (y * _L())
+    return math.exp(-MU * B) * math.factorial(j) * g / MU ** (j + 1) * _c(y)
 
 
 def f_Y(y):
     a, b = _ab(y)
-    return (math.exp(-a) - math.exp(-b)) / (y * _L())
+    return (math.exp(-MU * a) - math.exp(-MU * b)) / MU * _c(y)
 
 
 def y0(ell):
@@ -126,15 +161,13 @@ def levels(ell):
     # E[X^j; Y <= v0] = int x^j e^{-x} F_Z(v0 / x) dx, F_Z(z) = log(z/zlo)/L inside
     def head(j):
         def g(x):
-            z = v0 / x
-            F = 0.0 if z <= ZLO else (1.0 if z >= ZHI else math.log(z / ZLO) / _L())
-            return x ** j * math.exp(-x) * F
+            return x ** j * f_size(x) * F_Z(v0 / x)
         pts = [0.0, v0 / ZHI, v0 / ZLO]
         out = sum(integrate.quad(g, p, q, epsabs=0, epsrel=EPS, limit=200)[0]
                   for p, q in zip(pts, pts[1:]))
         return out + integrate.quad(g, v0 / ZLO, math.inf, epsabs=0, epsrel=EPS, limit=200)[0]
     n, s2a = head(1), head(2)
-    d = d_of(ell) if ell < 1.0 else math.inf
+    d = d_of(ell) if ell < 1.0 / MU else math.inf
     # the prediction where m(a) = ell (B reaches the support's start): b - a = d
     ys = d / (1.0 / ZLO - 1.0 / ZHI) if d < math.inf else math.inf
 
@@ -170,7 +203,7 @@ def mean(lams, order: int = 12):
     """E[T] at each arrival rate (sizes of mean 1): Gauss-Legendre of ``order`` on
     :func:`_panels` over u = log v, the level functions once per node for all loads."""
     lams = list(lams)
-    v1 = y0(1.0 - 1e-15)
+    v1 = y0((1.0 - 1e-15) / MU)
     e = _panels(v1)
     t, w = (lambda t, w: ((t + 1) / 2, w / 2))(*__import__("numpy").polynomial.legendre.leggauss(order))
     tot = [0.0] * len(lams)
@@ -188,11 +221,17 @@ def mean(lams, order: int = 12):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[0] == "erlang2-uniform":
+        CASE, MU = args[0], 2.0
+        args = args[1:]
     if args[0] == "levels":
         ZLO, ZHI = float(args[1]), float(args[2])
         for v in args[3:]:
             print(v, [repr(x) for x in levels(float(v))])
         sys.exit(0)
+    if args[0] == "erlang2-uniform":
+        CASE, MU = args[0], 2.0
+        args = args[1:]
     ZLO, ZHI = float(args[0]), float(args[1])
     us = [u / 4 for u in range(-120, 24)]
     r = [r0(math.exp(u)) for u in us]

@@ -174,7 +174,31 @@ high, above SPRPT at load 0.95, while the estimate said 1e-7; that panel now has
 exponential sizes a bounded factor's hazard falls, then climbs to infinity at the top end (not
 single-peaked): the rank rises, then falls, and :func:`_tables` hands over to
 :mod:`qtheory.engine._conditional_bathtub` (E[T] only: 2.488317605 at load 0.8, estimate
-5.6e-9; :func:`conditional` and :func:`slowdown` decline there).
+5.6e-9; :func:`conditional` and :func:`slowdown` decline there). Log-uniform factors
+(``qt.BoundedMultiplicative(..., law="loguniform")``) give :math:`X \mid y \propto f(x)` on
+the support. Where :math:`X \mid y` is an exponential truncated to the support (exponential
+sizes with a log-uniform factor, Erlang(2) sizes with a uniform one) the rank at the support's
+start climbs to the supremum :math:`1/\mu` as :math:`y \to \infty` and the old work has a
+kink of power about 1/3 at that level: the outer rule takes an edge where :math:`r(y, 0)`
+crosses each critical level (:func:`critical_crossings`), its panels halved
+:data:`CRIT_GRADE` times on either side. Against the closed forms of the truncated
+exponential (``tests/conditional_gittins_truncexp_reference.py``), factor on [0.5, 2]:
+exponential sizes with the log-uniform factor, N and S2 within 1.4e-15, E[T] = 1.48774008,
+2.57189798, 6.39216059 at loads 0.5 / 0.8 / 0.95 within 1.1e-12 / 3.3e-12 / 1.0e-12
+(estimates 1.4e-9 / 2.0e-9 / 5.7e-9; without the edge 1.9e-5 / 2.1e-5 / 1.1e-5 off with
+estimates 3.8e-5 / 4.3e-5 / 2.3e-5); Erlang(2) sizes with the uniform factor, E[T] = 1.48515262,
+2.60153172, 6.69814443 (without the edge 2.60178238 at load 0.8: 9.6e-5 off, estimate 1.5e-4).
+Both cost 35-90 s of CPU on a loaded machine (the tables and level interpolants of the general
+structure). Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
+Weibull(0.5) takes the bathtub route (2.38669495, estimate 4.7e-10, no independent reference);
+LogNormal(1) and Weibull(1.5) decline (FloatingPointError: the hazard of :math:`X \mid y` is
+neither single-peaked nor falling, then climbing, for some y on LogNormal(1); on Weibull(1.5)
+the bathtub route's peak is not increasing in y) and the discretised route answers. With the
+log-uniform factor on [0.5, 2], Weibull(2) takes this route (N and S2 within 1.3e-13 of the
+log-concave reference ``tests/conditional_gittins_ihr_reference.py`` at three levels; E[T]
+not run against it), LogNormal(1) and
+Weibull(0.5) the bathtub route (2.45513157 and 2.41319580, estimates 5.3e-9 and 1.6e-8; no
+independent reference).
 
 Not covered (``supported`` is False): size laws with breakpoints or
 atoms, ``qt.from_scipy`` laws, size laws with :math:`E[X^2] = \infty` (the level functions'
