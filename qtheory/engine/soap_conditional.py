@@ -187,7 +187,8 @@ exponential sizes with the log-uniform factor, N and S2 within 1.4e-15, E[T] = 1
 2.57189798, 6.39216059 at loads 0.5 / 0.8 / 0.95 within 1.1e-12 / 3.3e-12 / 1.0e-12
 (estimates 1.4e-9 / 2.0e-9 / 5.7e-9; without the edge 1.9e-5 / 2.1e-5 / 1.1e-5 off with
 estimates 3.8e-5 / 4.3e-5 / 2.3e-5); Erlang(2) sizes with the uniform factor, E[T] = 1.48515262,
-2.60153172, 6.69814443 (without the edge 2.60178238 at load 0.8: 9.6e-5 off, estimate 1.5e-4).
+2.60153172, 6.69814444 within 8.3e-10 / 8.0e-10 / 3.8e-10 (estimates 9.3e-10 / 1.0e-9 /
+1.3e-8; without the edge 2.60178238 at load 0.8: 9.6e-5 off, estimate 1.5e-4).
 Both cost 35-90 s of CPU on a loaded machine (the tables and level interpolants of the general
 structure). Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
 Weibull(0.5) takes the bathtub route (2.38669495, estimate 4.7e-10, no independent reference);
