@@ -25,8 +25,16 @@ With a uniform factor on :math:`[z_{lo}, z_{hi}]` (``qt.UniformPrediction``,
 climbs to infinity at the top end), with :math:`F_Z` the uniform law's cdf in place of
 :math:`1 - e^{-z}`.
 
-Run ``python tests/conditional_gittins_ihr_reference.py [uniform ZLO ZHI] L1 L2 ...`` (a few
-seconds a level), or ``... [uniform ZLO ZHI] mean WORKERS LOAD1 LOAD2 ...`` for E[T].
+Other sizes and factor laws (``size NAME``: ``weibull2`` (default), ``weibull1.5``, ``erlang2``,
+``exp``, all of mean 1; ``loguniform ZLO ZHI``: the factor log-uniform on the support, density
+:math:`1/(z \log(z_{hi}/z_{lo}))`): the argument needs :math:`X \mid y` log-concave, its
+density :math:`\propto f(x) f_Z(y/x)/x`, i.e. :math:`f(x)/x` on the support for a uniform
+factor (Weibull(2): :math:`e^{-\pi x^2/4}`; Erlang(2): :math:`e^{-2x}`) and :math:`f(x)` for a
+log-uniform one (Weibull(k >= 1), Erlang, exponential); :func:`check_log_concave` checks it on a
+grid of predictions (second differences of :math:`\log k` in :math:`x`).
+
+Run ``python tests/conditional_gittins_ihr_reference.py [size NAME] [uniform|loguniform ZLO ZHI]
+L1 L2 ...`` (a few seconds a level), or ``... mean WORKERS LOAD1 LOAD2 ...`` for E[T].
 """
 
 from __future__ import annotations
@@ -38,26 +46,64 @@ import numpy as np
 from scipy import integrate, optimize
 
 THETA = 2.0 / math.sqrt(math.pi)  # Weibull(2) scale of mean 1
-#: the factor: None (exponential) or the support (z_lo, z_hi) of a uniform factor
+#: the factor: None (exponential) or the support (z_lo, z_hi) of a bounded factor
 UNIFORM = None
+#: the bounded factor's law: "uniform" or "loguniform"
+LAW = "uniform"
+#: the size law (mean 1): "weibull2", "weibull1.5", "erlang2" or "exp"
+SIZE = "weibull2"
+#: sizes above which the size's tail is below 1e-49 (relative): the top of the predictions is
+#: this times z_hi (bounded factors)
+XTOP = {"weibull2": 12.0, "weibull1.5": 26.0, "erlang2": 58.0, "exp": 113.0}
 
 
 def f(x):
-    return 2.0 * x / THETA ** 2 * math.exp(-((x / THETA) ** 2))
+    if SIZE == "weibull2":
+        return 2.0 * x / THETA ** 2 * math.exp(-((x / THETA) ** 2))
+    if SIZE == "weibull1.5":
+        th = 1.0 / math.gamma(1.0 + 1.0 / 1.5)
+        return 1.5 / th * (x / th) ** 0.5 * math.exp(-((x / th) ** 1.5))
+    if SIZE == "erlang2":
+        return 4.0 * x * math.exp(-2.0 * x)
+    if SIZE == "exp":
+        return math.exp(-x)
+    raise ValueError(SIZE)
 
 
 def fz(z):
     if UNIFORM is None:
         return math.exp(-z)
     lo, hi = UNIFORM
-    return 1.0 / (hi - lo) if lo <= z <= hi else 0.0
+    if not lo <= z <= hi:
+        return 0.0
+    return 1.0 / (z * math.log(hi / lo)) if LAW == "loguniform" else 1.0 / (hi - lo)
 
 
 def Fz(z):
     if UNIFORM is None:
         return -math.expm1(-z)
     lo, hi = UNIFORM
+    if LAW == "loguniform":
+        return min(max(math.log(max(z, lo) / lo) / math.log(hi / lo), 0.0), 1.0)
     return min(max((z - lo) / (hi - lo), 0.0), 1.0)
+
+
+def y_top() -> float:
+    """The largest prediction with mass (bounded factors; exponential factors: 200)."""
+    return 200.0 if UNIFORM is None else XTOP[SIZE] * UNIFORM[1]
+
+
+def check_log_concave():
+    """log k(x, y) concave in x on the support of X | y, at predictions e^-14 ... y_top
+    (second differences on 400 points; raises AssertionError otherwise)."""
+    for u in np.linspace(-14.0, math.log(y_top()) - 0.5, 40):
+        y = math.exp(u)
+        s0, s1 = _support(y)
+        s1 = min(s1, 4.0 * XTOP[SIZE])
+        xs = np.linspace(s0, s1, 402)[1:-1]
+        lk = np.array([math.log(k(x, y)) for x in xs])
+        d2 = lk[2:] - 2 * lk[1:-1] + lk[:-2]
+        assert np.all(d2 <= 1e-12 * np.abs(lk[1:-1]).max()), (y, d2.max())
 
 
 def k(x, y):
@@ -115,7 +161,7 @@ def b_old(y, ell):
     """MRL(B) = l for a prediction with r(y, 0) > l."""
     g = lambda b: mrl(y, b) - ell  # noqa: E731
     lo, top = _support(y)
-    cap = min(top * (1 - 1e-12), max(1.5 * lo, 30.0))  # (beyond, the density underflows)
+    cap = min(top * (1 - 1e-12), max(1.5 * lo, 2.5 * XTOP[SIZE]))  # (beyond, the density underflows)
     hi = min(max(1.0, 2.0 * lo), cap)
     while g(hi) > 0 and hi < cap:
         hi = min(2.0 * hi, cap)
@@ -142,8 +188,8 @@ def levels(ell):
     if UNIFORM is not None:  # r(y, 0) = E[X | y] <= y / z_lo: no old work below l z_lo
         v0 = max(v0, 1e-300)
     ulo = math.log(v0) if v0 > 1e-300 else math.log(1e-16)
-    # (uniform factors: X | y >= y / z_hi, and beyond y = 24 the size's tail is below 1e-49)
-    top = math.log(200.0 if UNIFORM is None else 24.0)
+    # (bounded factors: X | y >= y / z_hi, and beyond y_top the size's tail is below 1e-49)
+    top = math.log(y_top())
     edges = [ulo] + [u for u in range(-30, 3, 2) if u > ulo] + [top]
     s2b = sum(integrate.quad(old, a, b, epsabs=0, epsrel=1e-11, limit=200)[0]
               for a, b in zip(edges[:-1], edges[1:]))
@@ -165,7 +211,7 @@ def at_prediction(v):
             return 0.0, 0.0
         return (y * _q(lambda x: (x - b) ** 2 * k(x, y), b, y=y), y * ell * S(y, b))
 
-    ulo, top = math.log(v), math.log(200.0 if UNIFORM is None else 24.0)
+    ulo, top = math.log(v), math.log(y_top())
     edges = [ulo] + [u for u in range(-30, 3, 2) if u > ulo] + [top]
     if UNIFORM is not None:  # the kink where B_y(l) passes the support's start (old work)
         edges = sorted(set(edges + [u for u in _start_crossings(ell) if ulo < u < top]))
@@ -186,7 +232,7 @@ def _start_rank(u):
 def _start_crossings(ell):
     """The u = log y where the rank at the support's start equals ``ell`` (uniform factors):
     bracketed on a grid of 0.25 in u, then brentq."""
-    grid = np.arange(-15.0, math.log(24.0), 0.25)
+    grid = np.arange(U_LOW[SIZE], math.log(y_top()), 0.25)
     g = [_start_rank(u) - ell for u in grid]
     return [optimize.brentq(lambda u: _start_rank(u) - ell, a, b, xtol=1e-14)
             for a, b, ga, gb in zip(grid[:-1], grid[1:], g[:-1], g[1:]) if ga * gb < 0]
@@ -230,6 +276,17 @@ def _gk15():
 #: the outer panels for uniform factors (predictions below e^-15 carry E[T] below 1e-13; above 24
 #: none), with an edge at :func:`critical_predictions` added by :func:`mean`
 U_EDGES_UNIFORM = [-15.0, -12.0, -9.0, -7.0, -5.5, -4.5] + [x / 2 for x in range(-8, 7)] + [math.log(24.0)]
+#: the lowest prediction (log) of the outer rule on bounded factors: where the size's density is
+#: positive at 0 (Exp) the predictions below e^-15 carry 1e-7 of E[T] (Weibull(2): y^2 of it)
+U_LOW = {"weibull2": -15.0, "weibull1.5": -22.0, "erlang2": -22.0, "exp": -30.0}
+
+
+def u_edges_bounded():
+    """:data:`U_EDGES_UNIFORM` extended to :data:`U_LOW` and :func:`y_top` for the size law."""
+    top = math.log(y_top())
+    lo = [u for u in (-30.0, -26.0, -22.0, -18.0) if u >= U_LOW[SIZE]]
+    mid = [x / 2 for x in range(-8, int(2 * top) + 1) if x / 2 < top - 0.25]
+    return lo + [-15.0, -12.0, -9.0, -7.0, -5.5, -4.5] + mid + [top]
 
 
 def mean(lams, workers: int = 1):
@@ -255,7 +312,8 @@ def mean(lams, workers: int = 1):
     if UNIFORM is None:
         e = np.asarray(U_EDGES)
     else:
-        e = np.unique(np.concatenate([U_EDGES_UNIFORM, critical_predictions()]))
+        e = np.unique(np.concatenate([U_EDGES_UNIFORM if SIZE == "weibull2" and LAW == "uniform"
+                                      else u_edges_bounded(), critical_predictions()]))
     h = np.diff(e)[:, None] / 2
     u = (e[:-1, None] + h * (x[None, :] + 1)).ravel()
     if workers > 1:
@@ -283,14 +341,19 @@ def _node(u):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if args and args[0] == "uniform":
+    if args and args[0] == "size":
+        SIZE = args[1]
+        args = args[2:]
+    if args and args[0] in ("uniform", "loguniform"):
+        LAW = args[0]
         UNIFORM = (float(args[1]), float(args[2]))
         args = args[3:]
+        check_log_concave()
     if args and args[0] == "mean":
         m, err = mean([float(v) for v in args[2:]], workers=int(args[1]))
         print("E[T]", [repr(float(v)) for v in m], "|K15 - G7| relative", (err / m).tolist())
         sys.exit(0)
-    r = [mrl(math.exp(u), 0.0) for u in range(-30 if UNIFORM is None else -15, 3)]
+    r = [mrl(math.exp(u), 0.0) for u in range(-30 if UNIFORM is None else int(U_LOW[SIZE]), 3)]
     assert all(b > a for a, b in zip(r, r[1:])), "r(y, 0) not increasing"
     for v in args:
         print(v, levels(float(v)))

@@ -359,8 +359,8 @@ def bounded_factor(factor) -> bool:
     structure checks pass (a hazard of X | y that is single-peaked: log-concave size densities;
     on exponential sizes the hazard falls, then climbs to infinity at the top end: the
     single-peaked route declines and ``_conditional_bathtub`` answers).
-    ``soap_conditional.supported`` takes the uniform ones only (checked against an independent
-    E[T] on Weibull(2) sizes; the log-uniform ones are not yet)."""
+    ``soap_conditional.supported`` takes both (the uniform ones checked against an independent
+    E[T] on Weibull(2) sizes, the log-uniform ones on exponential sizes)."""
     from ..laws.predictions import _UniformFactor
 
     return isinstance(factor, _UniformFactor) and factor.b > factor.a >= 0.0
