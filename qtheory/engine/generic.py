@@ -76,7 +76,12 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   6.2e-8) 1.1e-7 to 4.2e-7, each within the route's estimate (2.7e-7 to 3.5e-6), 3.8-4.9 s
   CPU cold; other increasing-hazard laws with a uniform factor take the route unverified
   (Weibull(3), U[0.5, 1.5], load 0.8: 2.754401, estimate 1.2e-6, below SPRPT; the
-  discretisation gave 2.786, above SPRPT).
+  discretisation gave 2.786, above SPRPT). Where the rank at age 0 crosses a level at which the
+  level functions kink, the outer rule has an edge (graded on both sides): Erlang(2) sizes with
+  U[0.5, 2] errors were 9.6e-5 off (estimate 4e-4) and are within 8.3e-10 / 8.0e-10 / 3.8e-10
+  of a closed-form reference (``tests/conditional_gittins_truncexp_reference.py``) at loads
+  0.5 / 0.8 / 0.95; log-uniform factors on [0.5, 2] with exponential sizes within 1.1e-12 to
+  3.3e-12 (they were excluded; 35-90 s CPU on a loaded machine).
   E[T | x, y] and the mean slowdown on the same pieces
   (:mod:`qtheory.engine.soap_conditional_class`; Exp/Exp at load 0.8: E[T | x, y] against an
   independent scipy evaluation, ``tests/conditional_gittins_class_reference.py``, 2.3e-11 to
