@@ -29,10 +29,15 @@ every node, no interpolation in :math:`v`), and the old-job delay
 whose transform integrates :math:`z` in closed form on
 :math:`(\max(z_l, y/x), \min(z_h, 1 + y/x))` and :math:`x` by composite Gauss-Legendre panels
 (break points :math:`y/z_h, y/z_l, y/(z_h - 1)`). The residence's integral in :math:`v` is
-composite Gauss-Legendre with panels that resolve :math:`e^{-\eta v / z}`. The cdf is the
-inverse of :math:`(\phi(s) - P(T = x))/s` by mpmath's ``invertlaplace`` (de Hoog and Cohen, both on a Bromwich line:
-they agree to about 1e-12); the moments of :math:`T - x` are the Taylor coefficients of
-:math:`\phi` at 0 by Cauchy's formula on a circle (FFT).
+composite Gauss-Legendre with panels that resolve :math:`e^{-\eta v / z_l}`; SPRPT's old piece
+is also in closed form with exponential integrals (:meth:`Reference.old_piece_closed`, within
+2e-15 of the quadrature). The cdf inverts :math:`(\phi(s) - P(T = x))/s` by the Euler summation
+of Abate and Whitt with more terms than the engine's (:meth:`Reference.cdf_euler`:
+(26, 80, 30) and (26, 160, 40) agree to 5e-11 on the class (0.4, 1.1) at load 0.8), or by
+mpmath's ``invertlaplace`` (de Hoog; :meth:`Reference.cdf`: only about 1e-8 there from a
+double-precision transform; Talbot's contour leaves the half-plane where Kendall's roots are
+solved); the moments of :math:`T - x` are the Taylor coefficients of :math:`\phi` at 0 by
+Cauchy's formula on a circle (FFT). SPJF's and PSPJF's classes: ``policy="spjf"``, ``"pspjf"``.
 """
 
 from __future__ import annotations

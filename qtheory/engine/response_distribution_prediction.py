@@ -24,6 +24,16 @@ with :math:`X^{old}_1 = X1\{Y > y\}` (SPJF), :math:`0` (PSPJF),
 (SPRPT). The unconditional law mixes the classes over the joint law of :math:`(X, Y)`
 (:mod:`qtheory.engine._joint_rule`).
 
+A class of SPRPT on a factor law whose density jumps (uniform, bounded-multiplicative
+predictions) integrates its residence over the levels with Kendall's equation solved at each
+level node (:meth:`PredictionTransform._class_levels`): :math:`\eta_{<v}(s)` oscillates in
+:math:`v` like :math:`e^{-\eta v/k}` there and the threshold grid's interpolant does not follow
+it. Measured against ``tests/sprpt_class_uniform_reference.py`` (Exp(1) sizes, uniform(0.5)
+predictions, class (0.4, 1.1)): cdf at x + 0.2 5.7e-8 -> 1.5e-10, at x + 0.6 4.3e-7 -> 1.1e-9
+(loads 0.5, 0.8, 0.95 alike); further out (x + 1.6, x + 4.6) about 5e-8 and 1.6e-8 remain,
+the Euler rule's (26, 24, 14) truncation on this law (the reference's own transform inverted with
+it is as far off).
+
 Derivation: ``docs/response_time_distribution.md`` (section 5).
 """
 
