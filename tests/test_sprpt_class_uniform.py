@@ -1,4 +1,4 @@
-"""SPRPT's (and PSPJF's) class law on factor laws with kinks (uniform, bounded-multiplicative predictions):
+"""SPRPT's class law on factor laws with kinks (uniform and bounded-multiplicative predictions):
 the residence solves Kendall's equation at its own level nodes
 (``PredictionTransform._class_levels``) instead of reading the threshold grid's interpolant of
 eta_{<v}(s), which does not follow its oscillation e^{-eta v / k} in v (issue 16).
@@ -57,16 +57,3 @@ def test_class_transform_and_moments_against_reference():
     assert m1 == pytest.approx(r1, rel=1e-10) and m2 == pytest.approx(r2, rel=1e-9)
     assert m1 == pytest.approx(float(q.response_time("sprpt", x, y)) - x, rel=1e-11)
 
-
-def test_pspjf_class_cdf_against_reference():
-    """PSPJF's class (0.4, 1.1) at load 0.8, uniform(0.5) predictions: its residence
-    e^{-x(eta_{<y}(s) - s)} with Kendall's row at y on the finer size rule (LEVEL_SIZE_WIDTH):
-    the cdf at x + 0.2 within 1e-9 of the reference (policy "pspjf"; measured 1.4e-10, 8.5e-8
-    on the class rule), the mean within 1e-11 of the mean engine's."""
-    x, y = 0.4, 1.1
-    q = _model()
-    d = rtd(q, qt.PSPJF(), x=x, y=y)
-    ref = REF.Reference(0.8, 0.5, 1.5, x, y, policy="pspjf")
-    t = x + 0.2
-    assert abs(float(d.cdf(t)) - ref.cdf_euler(t, 26.0, 24, 14)) <= 1e-9
-    assert d.mean() == pytest.approx(float(q.response_time("pspjf", x, y)), rel=1e-11)

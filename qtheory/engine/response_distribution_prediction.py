@@ -637,9 +637,11 @@ class PredictionTransform:
         if self._interp:
             self.Xn, self.Wn = self.Xt, self.Wt
         elif self._fine_class(rule, waiting):
-            #: PSPJF's and SPRPT's class on a factor law with kinks: Kendall's row at y on the
-            #: finer size rule (PSPJF's residence e^{-x eta_{<y}(s)}: class cdf at x + 0.2
-            #: 8.5e-8 -> 1.1e-11 off, Exp(1) sizes, uniform(0.5) predictions, load 0.8)
+            #: SPRPT's class on a factor law with kinks: Kendall's row at y on the finer size
+            #: rule, as its levels' (PSPJF's class would gain most: its residence
+            #: e^{-x eta_{<y}(s)} has its cdf at x + 0.2 8.5e-8 off on the class rule, 1.4e-10 on
+            #: this one; left out: its twin rank route, PredictionRankTransform, reads the class
+            #: rule and is tested equal to it at s = 2 + 150i)
             self.Xn, self.Wn = _fine_rows(rule, rows)
         else:
             self.Xn, self.Wn = rule.new(rows, strict=True)
@@ -680,12 +682,12 @@ class PredictionTransform:
             self._fine_class(rule, waiting) else None
 
     def _fine_class(self, rule, waiting: bool) -> bool:
-        """A class of PSPJF or SPRPT (``T``) on a factor law with kinks (uniform,
-        bounded-multiplicative predictions): Kendall's rows on :data:`LEVEL_SIZE_WIDTH`'s size
-        rule, SPRPT's residence on its own levels (TRAIL, a subclass, keeps the class rule and
-        the grid's interpolant: not measured there; SPJF's class has no residence beyond x)."""
+        """A class of SPRPT (``T``) on a factor law with kinks (uniform, bounded-multiplicative
+        predictions): Kendall's rows on :data:`LEVEL_SIZE_WIDTH`'s size rule, the residence on
+        its own levels (TRAIL, a subclass, keeps the class rule and the grid's interpolant: not
+        measured there)."""
         return type(self) is PredictionTransform and self.conditional and not waiting and \
-            self.kind in ("static", "remaining") and not rule.discrete and bool(rule.kinks.size)
+            self.kind == "remaining" and not rule.discrete and bool(rule.kinks.size)
 
     def _class_levels(self, rule):
         r"""The levels :math:`v_l` and weights :math:`w_l` with
