@@ -714,7 +714,7 @@ class PredictionTransform:
         y = float(self.ys[0])
         ge = grid_edges(self.grid)
         # below the last edge e with lam e P(Y < e) <= LEVEL_CUT, |int_0^e (eta_{<v} - s) dv| <=
-        # lam int_0^e P(Y < v) dv is negligible: eta = s there (x >= y: 270 -> 150 levels)
+        # lam int_0^e P(Y < v) dv is negligible: eta = s there (x >= y: 270 -> 210 levels)
         small = ge[self.lam * ge * rule.cdf_y(ge) <= LEVEL_CUT]
         lo = float(small[-1]) if small.size else float(ge[0])
         a = max(float(self._d[0, 0]), lo)
