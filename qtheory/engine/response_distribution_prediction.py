@@ -24,6 +24,16 @@ with :math:`X^{old}_1 = X1\{Y > y\}` (SPJF), :math:`0` (PSPJF),
 (SPRPT). The unconditional law mixes the classes over the joint law of :math:`(X, Y)`
 (:mod:`qtheory.engine._joint_rule`).
 
+A class of SPRPT on a factor law whose density jumps (uniform, bounded-multiplicative
+predictions) integrates its residence over the levels with Kendall's equation solved at each
+level node (:meth:`PredictionTransform._class_levels`): :math:`\eta_{<v}(s)` oscillates in
+:math:`v` like :math:`e^{-\eta v/k}` there and the threshold grid's interpolant does not follow
+it. Measured against ``tests/sprpt_class_uniform_reference.py`` (Exp(1) sizes, uniform(0.5)
+predictions, class (0.4, 1.1)): cdf at x + 0.2 5.7e-8 -> 1.5e-10, at x + 0.6 4.3e-7 -> 1.1e-9
+(loads 0.5, 0.8, 0.95 alike); further out (x + 1.6, x + 4.6) about 5e-8 and 1.6e-8 remain,
+the Euler rule's (26, 24, 14) truncation on this law (the reference's own transform inverted with
+it is as far off).
+
 Derivation: ``docs/response_time_distribution.md`` (section 5).
 """
 
@@ -49,6 +59,17 @@ WIDTH_CLASS = 0.25
 WIDTH_JOINT = 0.5
 WIDTH_Y = 1.0
 WIDTH_T = 1.0
+#: SPRPT's class on a factor law with kinks (uniform, bounded-multiplicative predictions): the
+#: residence's integral of eta_{<v}(s) over the levels v by Gauss-Legendre panels (10 nodes)
+#: on the threshold grid's panels inside [(y - x)^+, y], each cut in parts at most LEVEL_WIDTH
+#: wide in v, with Kendall's equation solved at every node (:meth:`PredictionTransform._class_levels`)
+LEVEL_WIDTH = 0.125
+#: ... and the rows X1{Y < v} at those levels on a size rule of this width in log x (the class
+#: rule's WIDTH_CLASS = 0.25 does not follow e^{-eta x} at the Euler nodes' |s| of a class cdf
+#: near its atom: 5.7e-8 off at t = x + 0.2 with it, 1.4e-10 with 0.125 and 0.0625)
+LEVEL_SIZE_WIDTH = 0.125
+#: ... and no levels below the last grid edge e with lam e P(Y < e) below this
+LEVEL_CUT = 1e-15
 #: unconditional SPJF, PSPJF and SPRPT on a continuous size law whose density jumps at its lower
 #: end c > 0: the atoms' density part added directly and the rest inverted from c on
 #: (:class:`SPJFDensityAtoms`, :class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms`);
@@ -497,6 +518,14 @@ def _joint_rule(model, conditional: bool):
         "one-bit advice on continuous sizes and deterministic factor maps are not")
 
 
+def _fine_rows(rule: FactorJointRule, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`X1\{Y < v\}` (``rule.new``) on the size rule of :data:`LEVEL_SIZE_WIDTH`, cut at
+    :math:`v/k` for the factor's kinks :math:`k`."""
+    v = np.atleast_1d(np.asarray(v, float))
+    X, W = rule._split(rule._kink_cuts(v), r=_rule(rule.r.size, LEVEL_SIZE_WIDTH))
+    return X, W * rule.f.cdf(v[:, None] / X)
+
+
 class PredictionTransform:
     r"""LST and the first two moments of :math:`T` (or :math:`W`) of SPJF / PSPJF / SPRPT.
 
@@ -607,6 +636,13 @@ class PredictionTransform:
         rows = self.grid.t if self._interp else self.ys
         if self._interp:
             self.Xn, self.Wn = self.Xt, self.Wt
+        elif self._fine_class(rule, waiting):
+            #: SPRPT's class on a factor law with kinks: Kendall's row at y on the finer size
+            #: rule, as its levels' (PSPJF's class would gain most: its residence
+            #: e^{-x eta_{<y}(s)} has its cdf at x + 0.2 8.5e-8 off on the class rule, 1.4e-10 on
+            #: this one; left out: its twin rank route, PredictionRankTransform, reads the class
+            #: rule and is tested equal to it at s = 2 + 150i)
+            self.Xn, self.Wn = _fine_rows(rule, rows)
         else:
             self.Xn, self.Wn = rule.new(rows, strict=True)
         self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
@@ -640,6 +676,61 @@ class PredictionTransform:
         #: the prediction nodes located on the threshold grid once (load-free: _at_classes)
         self._interp_at = self._locate_classes() if self._interp and \
             getattr(self.grid, "_interp", None) is not None else None
+        #: SPRPT's class on a factor law with kinks: the residence's own level rule
+        #: (TRAIL, a subclass, keeps the grid's interpolant: not measured there)
+        self._own_levels = self._class_levels(rule) if self.kind == "remaining" and \
+            self._fine_class(rule, waiting) else None
+
+    def _fine_class(self, rule, waiting: bool) -> bool:
+        """A class of SPRPT (``T``) on a factor law with kinks (uniform, bounded-multiplicative
+        predictions): Kendall's rows on :data:`LEVEL_SIZE_WIDTH`'s size rule, the residence on
+        its own levels (TRAIL, a subclass, keeps the class rule and the grid's interpolant: not
+        measured there)."""
+        return type(self) is PredictionTransform and self.conditional and not waiting and \
+            self.kind == "remaining" and not rule.discrete and bool(rule.kinks.size)
+
+    def _class_levels(self, rule):
+        r"""The levels :math:`v_l` and weights :math:`w_l` with
+        :math:`\int_d^y g(v)\,dv \approx \sum_l w_l g(v_l)` (:math:`d = (y - x)^+`, a class)
+        and the rows of :math:`X1\{Y < v_l\}` (``rule.new``), so that the residence
+        :math:`\int_d^y (\eta_{<v}(s) - s)\,dv` solves Kendall's equation at every node.
+
+        On a factor law whose density jumps at :math:`k` (uniform predictions),
+        :math:`\eta_{<v}(s)` oscillates in :math:`v` like :math:`e^{-\eta v/k}`, which the threshold
+        grid's interpolant in :math:`\log v` does not follow at high :math:`|s|` (3.2e-6 off at
+        :math:`s = 2 + 150i`, Exp(1) sizes, uniform(0.5) predictions, load 0.8; the class cdf
+        4.3e-7 off at t = 1 for (x, y) = (0.4, 1.1); ``docs/response_time_distribution.md``,
+        section 5). Panels: the grid's panels (edges at its panel edges) inside
+        :math:`[\max(d, lo), y]`, each cut in equal parts at most :data:`LEVEL_WIDTH` wide,
+        10 Gauss-Legendre nodes each; below :math:`lo`, the last panel edge with
+        :math:`\lambda\,lo\,P(Y < lo) \le` :data:`LEVEL_CUT` (then
+        :math:`|\int_0^{lo}(\eta_{<v} - s)\,dv| \le \lambda\int_0^{lo} P(Y < v)\,dv` is below it),
+        :math:`\eta_{<v} = s`. The rows :math:`X1\{Y < v_l\}` on the size rule of
+        :data:`LEVEL_SIZE_WIDTH` (cut at :math:`v_l/k`). As the rank route's age rule
+        (:class:`~qtheory.engine.response_distribution_prediction_rank.AgeRule`)."""
+        from ..laws._quadrature import _gl
+        from .response_distribution_prediction_rank import grid_edges
+
+        y = float(self.ys[0])
+        ge = grid_edges(self.grid)
+        # below the last edge e with lam e P(Y < e) <= LEVEL_CUT, |int_0^e (eta_{<v} - s) dv| <=
+        # lam int_0^e P(Y < v) dv is negligible: eta = s there (x >= y: 270 -> 210 levels)
+        small = ge[self.lam * ge * rule.cdf_y(ge) <= LEVEL_CUT]
+        lo = float(small[-1]) if small.size else float(ge[0])
+        a = max(float(self._d[0, 0]), lo)
+        if not y > a:
+            z = np.zeros((0, 1))
+            return np.zeros(0), np.zeros(0), z, z
+        e = np.unique(np.concatenate([[a, y], ge[(ge > a) & (ge < y)]]))
+        parts = np.maximum(1, np.ceil(np.diff(e) / LEVEL_WIDTH - 1e-9)).astype(int)
+        e = np.concatenate([np.linspace(e0, e1, k + 1)[:-1] for e0, e1, k in
+                            zip(e[:-1], e[1:], parts, strict=True)] + [e[-1:]])
+        tn, tw = _gl(10)
+        h = np.diff(e)
+        v = (e[:-1, None] + h[:, None] * tn[None, :]).ravel()
+        w = (h[:, None] * tw[None, :]).ravel()
+        Xl, Wl = _fine_rows(rule, v)
+        return v, w, np.ascontiguousarray(Xl, float), np.ascontiguousarray(Wl, float)
 
     def _flat_nodes(self):
         r"""The residence's nodes where its start :math:`d = (y - x)^+` (SPRPT; TRAIL:
@@ -979,7 +1070,8 @@ class PredictionTransform:
         if getattr(self, "_w1_fused", None) is not None:
             et, psi1 = eta_rows(s, lam, self.Xt, self.Wt, extrapolation=self._eta_ext, W1=self._w1_fused,
                                 small=self._eta_small)
-        elif (self.kind == "remaining" and not self.waiting) or self._interp:
+        elif ((self.kind == "remaining" and not self.waiting) or self._interp) and \
+                getattr(self, "_own_levels", None) is None:
             et = self._eta_grid(s)
         eta_r = et if self._interp else busy_eta(s, lam, self.Xn, self.Wn)
         rho0 = lam * self._m(self.Xo, self.Wo, 1)
@@ -1039,7 +1131,14 @@ class PredictionTransform:
 
     def _sprpt_residence(self, s: np.ndarray, et: np.ndarray) -> np.ndarray:
         r""":math:`\sum_i W_{ji} \exp(-s x_i - \int_{(y_j - x_i)^+}^{y_j} (\eta_{<v}(s) - s)\,dv)`
-        per prediction node (``shifted``: without :math:`e^{-s x}`)."""
+        per prediction node (``shifted``: without :math:`e^{-s x}`); a class with its own level
+        rule (:meth:`_class_levels`): Kendall's equation at its nodes, ``et`` unused."""
+        if getattr(self, "_own_levels", None) is not None:
+            _, w, Xl, Wl = self._own_levels
+            R = (busy_eta(s, self.lam, Xl, Wl) - s[:, None]) @ w if w.size else np.zeros(s.size, complex)
+            if not self.shifted:
+                R = R + s * float(self.Xc[0, 0])
+            return self.Wc[0, 0] * np.exp(-R)[:, None]
         g = self.grid
         et = et - s[:, None]
         Rc = g.panel_integrals(et)
