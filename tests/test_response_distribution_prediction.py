@@ -395,6 +395,7 @@ def test_eta_rows_small_nodes_by_series(monkeypatch):
     st0 = np.zeros(3, np.int64)
     eta0, psi10 = rdp.eta_rows(s, lam, X, W, t=t, stats=st0, W1=W1)
     np.testing.assert_allclose(eta, eta0, rtol=2e-15, atol=0)
+    np.testing.assert_allclose(eta_alone, eta0, rtol=2e-15, atol=0)
     np.testing.assert_allclose(psi1, psi10, rtol=0, atol=1e-14)
     assert st[2] < 0.3 * st0[2], (st[2], st0[2])
     tt = np.array([0.5, 3.0, 30.0])
@@ -416,8 +417,8 @@ def test_eta_rows_shared_nodes_on_the_taylor_model(monkeypatch):
     :math:`\delta = \eta - s` from one table of :math:`e^{-sx}` per point (``SHARED_ORDER``):
     a root and SPJF's old-piece sum on a small threshold (solved on the model) and on one near
     the top (by the passes) equal mpmath's root of the equation written out over every node
-    (30 digits) to 2e-15; every root and sum equal the route without the model
-    (``SHARED_ORDER = 0``) to rounding, with under half its complex exponentials; the
+    (30 digits) to 2e-15; every root and sum (and the roots without the old piece) equal the
+    route without the model (``SHARED_ORDER = 0``) to rounding, with under half its complex exponentials; the
     unconditional SPJF cdf within 1e-10 of that route and its p99 within what that allows
     (as in ``test_eta_rows_small_nodes_by_series``)."""
     import mpmath as mp
@@ -435,6 +436,7 @@ def test_eta_rows_shared_nodes_on_the_taylor_model(monkeypatch):
     s = alpha / 30.0
     st = np.zeros(3, np.int64)
     eta, psi1 = rdp.eta_rows(s, lam, X, W, t=t, stats=st, W1=W1)
+    eta_alone = rdp.eta_rows(s, lam, X, W, t=t)  # without the old piece (SPRPT's rows)
     mp.mp.dps = 30
     for i, j in ((3, 40), (30, 40), (3, 270), (30, 270)):  # t = 1e-15 (the model), t = 250
         x = [mp.mpf(float(v)) for v in X[j]]
@@ -450,6 +452,7 @@ def test_eta_rows_shared_nodes_on_the_taylor_model(monkeypatch):
     st0 = np.zeros(3, np.int64)
     eta0, psi10 = rdp.eta_rows(s, lam, X, W, t=t, stats=st0, W1=W1)
     np.testing.assert_allclose(eta, eta0, rtol=2e-15, atol=0)
+    np.testing.assert_allclose(eta_alone, eta0, rtol=2e-15, atol=0)
     np.testing.assert_allclose(psi1, psi10, rtol=0, atol=2e-15 * np.max(np.abs(psi10)))
     assert st[2] < 0.5 * st0[2], (st[2], st0[2])
     tt = np.array([0.5, 3.0, 30.0])
