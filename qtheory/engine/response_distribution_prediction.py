@@ -250,22 +250,15 @@ def _shared_table(si, X0, ms, K, N, T):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _shared_moments(W, W1, j0, nb, ms, T, nk, acc):  # pragma: no cover - compiled
-    # acc[b] = sum_k W[j0 + b, ms + k] T[k] over the first nk nodes for the rows j0..j0+nb-1,
-    # acc[B + b] the same of W1 (shape (0, 0): none; B = acc.shape[0] // 2): a block of rows
-    # per reading of the table (T's columns: _shared_table)
-    B = acc.shape[0] // 2
-    one = W1.shape[0] > 0
+def _shared_moments(W, j0, nb, ms, T, nk, acc):  # pragma: no cover - compiled
+    # acc[b] = sum_k W[j0 + b, ms + k] T[k] over the first nk nodes for the rows
+    # j0..j0+nb-1: a block of rows per reading of the table (T's columns: _shared_table)
     acc[:] = 0.0
     for k in range(nk):
         for b in range(nb):
             wk = W[j0 + b, ms + k]
             for m in range(acc.shape[1]):
                 acc[b, m] += wk * T[k, m]
-            if one:
-                wk = W1[j0 + b, ms + k]
-                for m in range(acc.shape[1]):
-                    acc[B + b, m] += wk * T[k, m]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -312,9 +305,12 @@ def _shared_solve(si, u0, lam, j, ms, acc, acc1, one, C, C1, N):  # pragma: no c
         return u, 0.0 + 0.0j, False
     p1 = 0.0 + 0.0j
     if one:
-        p1 = _small_sum(C1, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
-        p1 += _shared_psi(acc1, N, d)[0]
-        if a * acc1[2 * N + 3] > 2.0 ** -57 * abs(p1):
+        # W1 = w - W on the nodes (w the size rule's weights: accF, shared by the rows), so
+        # its block is the whole law's less the row's, without a cancellation where W1 holds
+        # most of the row (the small thresholds)
+        pm = _shared_psi(acc, N, d)[0]
+        p1 = (_small_sum(C1, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j) + _shared_psi(acc1, N, d)[0] - pm
+        if a * (acc1[2 * N + 3] - acc[2 * N + 3]) > 2.0 ** -57 * abs(p1) or abs(pm) > abs(p1):
             return u, p1, False
     return u, p1, True
 
@@ -340,7 +336,14 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
     cnt = stats.size > 2
     Kx = X.shape[1]
     T = np.empty((Kx if N > 0 else 0, 2 * N + 4))
-    blk = np.empty((2 * _SHARED_BLOCK, 2 * N + 4))
+    blk = np.empty((_SHARED_BLOCK, 2 * N + 4))
+    # the size rule's weights w = W + W1 (SPJF's old piece X 1{Y > t}: the same on every row
+    # to rounding) and their moments per point
+    wF = np.empty((1, Kx))
+    blkF = np.zeros((1, 2 * N + 4))
+    if one and N > 0:
+        for k in range(Kx):
+            wF[0, k] = W[0, k] + W1[0, k]
     for i in range(n_s):
         si = s[i]
         u = si
@@ -352,6 +355,8 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
             ne = _shared_table(si, X[0], ms0, Kx, N, T)
             if cnt:
                 stats[2] += ne
+            if one:
+                _shared_moments(wF, 0, 1, ms0, T, Kx - ms0, blkF)
         for j in range(n_t):
             K = nnz[j]
             q = npts[j]
@@ -366,9 +371,8 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                     u0 = out[i, j - 1]
                 if j >= j0 + _SHARED_BLOCK:
                     j0 = j
-                    _shared_moments(W, W1, j0, min(_SHARED_BLOCK, n_t - j0), ms0, T, Kx - ms0, blk)
-                b = j - j0
-                u, p1, ok = _shared_solve(si, u0, lam, j, ms0, blk[b], blk[_SHARED_BLOCK + b], one, C, C1, N)
+                    _shared_moments(W, j0, min(_SHARED_BLOCK, n_t - j0), ms0, T, Kx - ms0, blk)
+                u, p1, ok = _shared_solve(si, u0, lam, j, ms0, blk[j - j0], blkF[0], one, C, C1, N)
                 stats[0] += 1
                 if ok:
                     out[i, j] = u
@@ -527,6 +531,9 @@ def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, ex
         raise ValueError(f"small: tables of shape {C.shape}, {C1.shape} for rows {X.shape}")
     # the rows' shared nodes (SHARED_ORDER): one node vector, increasing where the series is used
     N = int(SHARED_ORDER) if X.shape[0] > 1 and np.all(X == X[:1]) else 0
+    if N and W1 is not None:  # the model's old piece needs W + W1 the same on every row
+        S = W + W1a
+        N = N if np.all(np.abs(S - S[:1]) <= 1e-15 * np.abs(S[:1])) else 0
     _eta_rows_kernel(s, float(lam), X, W, nnz, np.ascontiguousarray(L, float),
                      np.ascontiguousarray(npts, np.int64), W1a, psi1, C, C1, float(SMALL_THETA), out, st, N)
     if not np.all(np.isfinite(out)):
