@@ -214,10 +214,10 @@ def small_tables(X: np.ndarray, W: np.ndarray, order: int = SMALL_ORDER) -> np.n
 #: :math:`S_{jn} = \sum_k W_{jk}x_k^n E_k/n!`, with no exponential of their own, while the
 #: remainder bound :math:`|\delta|^{N+1}\sum_k W_{jk}x_k^{N+1}|E_k|/(N+1)!` stays below
 #: :math:`2^{-57}` of the root (:func:`eta_rows`); this order :math:`N` (0: off). SPJF's rows
-#: (with its old piece) on an Euler contour of p99: complex exponentials 1.07M -> 0.41M, CPU
-#: 37 -> 24 ms (Exp(1) sizes, exponential predictions, load 0.8; 1.29M -> 0.40M at load 0.3),
-#: 1.90M -> 0.51M, 76 -> 44 ms (Weibull(0.5) sizes); N = 6, 12: about the same time (fewer
-#: rows on the model, or more terms a row); the roots equal the passes' to 7e-16 relative
+#: (with its old piece) on an Euler contour of p99: complex exponentials 1.07M -> 0.36M
+#: (Exp(1) sizes, exponential predictions, load 0.8; 1.29M -> 0.32M at load 0.3), 1.90M ->
+#: 0.45M (Weibull(0.5) sizes); N = 6, 12: about the same time (fewer rows on the model, or
+#: more terms a row); the roots equal the passes' to 5e-16 relative
 SHARED_ORDER = 8
 #: rows whose Taylor moments are summed per reading of the table (:func:`_shared_moments`)
 _SHARED_BLOCK = 4
@@ -499,7 +499,23 @@ def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, ex
     :math:`= 16`: :math:`4.3\cdot10^{-20}`, far below the sums' rounding) from the cumulative moments :math:`C` of
     :func:`small_tables` (``small``: ``(C, C1)``, ``C1`` those of ``W1`` or ``None``; load-free,
     computed here when not given), and :math:`\sum W x e^{-ux}` by the derived series; the
-    others by one complex exponential each (``stats`` of size 3: their count in ``stats[2]``)."""
+    others by one complex exponential each (``stats`` of size 3: their count in ``stats[2]``).
+
+    Rows that share their nodes (``X`` the same on every row: a continuous joint law) take, per
+    point :math:`s`, the table :math:`E_k = e^{-sx_k}` once; the first rows (small thresholds,
+    whose roots :math:`\eta = s + \delta` lie close to :math:`s`) are solved by Newton's
+    method on the Taylor model
+
+    .. math::
+        \sum_k W_{jk}E_k e^{-\delta x_k} = \sum_{n=0}^{N}(-\delta)^n S_{jn} + r,\qquad
+        S_{jn} = \sum_k W_{jk}\frac{x_k^n}{n!}E_k,\qquad
+        |r| \le |\delta|^{N+1}\sum_k W_{jk}\frac{x_k^{N+1}}{(N+1)!}|E_k|
+
+    (:math:`\operatorname{Re}\delta \ge 0` at the root; :math:`N =` :data:`SHARED_ORDER`),
+    kept while :math:`\lambda|r|` stays below :math:`2^{-57}|\eta|\,|1 - \lambda\psi'|`
+    (the root's error; the old piece's :math:`|r_1|` below :math:`2^{-57}|\psi_1|`, its
+    weights ``W1 = w - W``, :math:`w` the size rule's, checked), the other rows by the passes
+    above: no exponential of their own for those rows, the same roots to rounding."""
     s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
     X = np.ascontiguousarray(X, float)
     W = np.ascontiguousarray(W, float)
