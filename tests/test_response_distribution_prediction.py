@@ -410,6 +410,62 @@ def test_eta_rows_small_nodes_by_series(monkeypatch):
     assert abs(response_time_distribution(q, "spjf").ppf(0.99) / p0 - 1) < 2e-9 + 1e-10 / ft
 
 
+def test_eta_rows_shared_nodes_on_the_taylor_model(monkeypatch):
+    r"""Kendall's rows that share their nodes (Exp(1) sizes, exponential predictions, load 0.8,
+    an Euler contour of p99) with the rows near :math:`s` solved on the Taylor model in
+    :math:`\delta = \eta - s` from one table of :math:`e^{-sx}` per point (``SHARED_ORDER``):
+    a root and SPJF's old-piece sum on a small threshold (solved on the model) and on one near
+    the top (by the passes) equal mpmath's root of the equation written out over every node
+    (30 digits) to 2e-15; every root and sum (and the roots without the old piece) equal the
+    route without the model (``SHARED_ORDER = 0``) to rounding, with under half its complex exponentials; the
+    unconditional SPJF cdf within 1e-10 of that route and its p99 within what that allows
+    (as in ``test_eta_rows_small_nodes_by_series``)."""
+    import mpmath as mp
+
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    lam = q.arrival_rate
+    rule = rdp.joint_rule(q, conditional=False)
+    t = rule.tgrid().t
+    X, W = rule.new(t, strict=True)
+    _, W1 = rule.gt_x(t)
+    assert np.all(X == X[:1])  # the rows share their nodes
+    alpha, _ = li.euler_nodes()
+    s = alpha / 30.0
+    st = np.zeros(3, np.int64)
+    eta, psi1 = rdp.eta_rows(s, lam, X, W, t=t, stats=st, W1=W1)
+    eta_alone = rdp.eta_rows(s, lam, X, W, t=t)  # without the old piece (SPRPT's rows)
+    mp.mp.dps = 30
+    for i, j in ((3, 40), (30, 40), (3, 270), (30, 270)):  # t = 1e-15 (the model), t = 250
+        x = [mp.mpf(float(v)) for v in X[j]]
+        w = [mp.mpf(float(v)) for v in W[j]]
+        w1 = [mp.mpf(float(v)) for v in W1[j]]
+        si = mp.mpc(s[i])
+        def kendall(u, si=si, w=w, x=x):
+            return u - si - lam * mp.fsum(a * (1 - mp.exp(-u * b)) for a, b in zip(w, x))
+
+        root = mp.findroot(kendall, mp.mpc(eta[i, j]))
+        assert abs(eta[i, j] - complex(root)) <= 2e-15 * abs(complex(root)), (i, j)
+        p1 = complex(mp.fsum(a * (1 - mp.exp(-root * b)) for a, b in zip(w1, x)))
+        assert abs(psi1[i, j] - p1) <= 2e-15 * abs(p1), (i, j)
+    monkeypatch.setattr(rdp, "SHARED_ORDER", 0)
+    st0 = np.zeros(3, np.int64)
+    eta0, psi10 = rdp.eta_rows(s, lam, X, W, t=t, stats=st0, W1=W1)
+    np.testing.assert_allclose(eta, eta0, rtol=2e-15, atol=0)
+    np.testing.assert_allclose(eta_alone, eta0, rtol=2e-15, atol=0)
+    np.testing.assert_allclose(psi1, psi10, rtol=0, atol=2e-15 * np.max(np.abs(psi10)))
+    assert st[2] < 0.5 * st0[2], (st[2], st0[2])
+    tt = np.array([0.5, 3.0, 30.0])
+    d0 = response_time_distribution(q, "spjf")
+    c0, p0 = d0.cdf(tt), d0.ppf(0.99)
+    monkeypatch.undo()
+    d = response_time_distribution(q, "spjf")
+    np.testing.assert_allclose(d.cdf(tt), c0, rtol=0, atol=1e-10)
+    ft = float(d0.pdf(p0)) * p0
+    assert abs(d.ppf(0.99) / p0 - 1) < 2e-9 + 1e-10 / ft
+
+
 @pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Weibull(shape=0.5, mean=1.0)], ids=repr)
 def test_gt_rem_suffix_sums_equal_the_split_rule(size, monkeypatch):
     r"""SPRPT's sparse old piece :math:`(X - (Y - v))^+ 1\{Y > v\}` on a factor law without

@@ -161,12 +161,14 @@ def _exp_sum_kernel(s, U, idx, W, cut, out):  # pragma: no cover - compiled
 
 #: Kendall's equation on a threshold grid (:func:`eta_rows`): Newton's method starts from the
 #: polynomial in :math:`\log t` through this many previous rows' roots: passes over the nodes
-#: per row 1.92 (the secant) -> 1.36 (6; 4: 1.60, 8: 1.21) on Exp(1) sizes with exponential
-#: predictions, 1.50 -> 1.24 on Weibull(0.5) sizes with log-normal(0.5) predictions (load 0.8,
-#: an Euler contour of p99); 0 or 2: the secant of
+#: per row 1.92 (the secant) -> 1.35 (6) -> 1.07 (12; 8: 1.20, 10: 1.11, 14: 1.06) on Exp(1)
+#: sizes with exponential predictions, complex exponentials 1.31M -> 1.04M (SPRPT's rows),
+#: 1.36M -> 1.09M (SPJF's, with its old piece); Weibull(0.5) sizes: 1.23 -> 1.04, 2.25M ->
+#: 1.90M; LogNormal(1) sizes with log-normal(0.5) predictions: 1.75 -> 1.36 (load 0.8, an
+#: Euler contour of p99; the roots the same to rounding, 6e-16 relative); 0 or 2: the secant of
 #: :func:`~qtheory.engine.response_distribution.busy_eta` (the same roots to the solver's
 #: tolerance)
-ETA_EXTRAPOLATE = 6
+ETA_EXTRAPOLATE = 12
 
 
 def _row_extrapolation(t, P: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,8 +227,117 @@ def small_tables(X: np.ndarray, W: np.ndarray, order: int = SMALL_ORDER) -> np.n
     return C
 
 
+#: Kendall's rows that share their nodes (a continuous joint law: the size rule's nodes, the
+#: weights :math:`W_{jk} = w_k P(Y < t_j \mid x_k)`): per point :math:`s` the exponentials
+#: :math:`E_k = e^{-s x_k}` once, and the rows whose root :math:`\eta = s + \delta` lies close
+#: to :math:`s` (the small thresholds) solved on the Taylor model
+#: :math:`\sum_k W_{jk}E_k e^{-\delta x_k} = \sum_{n \le N}(-\delta)^n S_{jn}`,
+#: :math:`S_{jn} = \sum_k W_{jk}x_k^n E_k/n!`, with no exponential of their own, while the
+#: remainder bound :math:`|\delta|^{N+1}\sum_k W_{jk}x_k^{N+1}|E_k|/(N+1)!` stays below
+#: :math:`2^{-57}` of the root (:func:`eta_rows`); this order :math:`N` (0: off). SPJF's rows
+#: (with its old piece) on an Euler contour of p99: complex exponentials 1.07M -> 0.36M
+#: (Exp(1) sizes, exponential predictions, load 0.8; 1.29M -> 0.32M at load 0.3), 1.90M ->
+#: 0.45M (Weibull(0.5) sizes); N = 6, 12: about the same time (fewer rows on the model, or
+#: more terms a row); the roots equal the passes' to 5e-16 relative
+SHARED_ORDER = 8
+#: rows whose Taylor moments are summed per reading of the table (:func:`_shared_moments`)
+_SHARED_BLOCK = 4
+
+
 @numba.njit(cache=True, nogil=True)
-def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, stats):  # pragma: no cover
+def _shared_table(si, X0, ms, K, N, T):  # pragma: no cover - compiled
+    # T[k - ms] for the nodes k in [ms, K): [1, Re, Im of E x^n / n! (n = 0..N),
+    # (|Re E| + |Im E|) x^{N+1} / (N+1)!] with E = e^{-s x}; the exponential terms 0 where
+    # Re(s) x > 46 (|E| below 1e-20, as in the passes); returns the exponentials taken
+    sr = si.real
+    nexp = 0
+    for k in range(ms, K):
+        x = X0[k]
+        r = k - ms
+        T[r, 0] = 1.0
+        if sr * x > 46.0:
+            for m in range(1, 2 * N + 4):
+                T[r, m] = 0.0
+            continue
+        e = np.exp(-si * x)
+        nexp += 1
+        c = 1.0
+        for m in range(N + 1):
+            T[r, 1 + 2 * m] = c * e.real
+            T[r, 2 + 2 * m] = c * e.imag
+            c = c * x / (m + 1)
+        T[r, 2 * N + 3] = c * (abs(e.real) + abs(e.imag))
+    return nexp
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_moments(W, j0, nb, ms, T, nk, acc):  # pragma: no cover - compiled
+    # acc[b] = sum_k W[j0 + b, ms + k] T[k] over the first nk nodes for the rows
+    # j0..j0+nb-1: a block of rows per reading of the table (T's columns: _shared_table)
+    acc[:] = 0.0
+    for k in range(nk):
+        for b in range(nb):
+            wk = W[j0 + b, ms + k]
+            for m in range(acc.shape[1]):
+                acc[b, m] += wk * T[k, m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_psi(acc, N, d):  # pragma: no cover - compiled
+    # the block's psi(s + d) = sum w - sum_n (-d)^n S_n and its d-derivative
+    # sum_{n >= 1} n (-d)^{n-1} S_n (Horner's scheme), S_n = acc[1 + 2n] + i acc[2 + 2n]
+    v = -d
+    p = complex(acc[1 + 2 * N], acc[2 + 2 * N])
+    dp = N * p
+    for n in range(N - 1, -1, -1):
+        sn = complex(acc[1 + 2 * n], acc[2 + 2 * n])
+        p = sn + v * p
+        if n >= 1:
+            dp = n * sn + v * dp
+    return acc[0] - p, dp
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_solve(si, u0, lam, j, ms, acc, acc1, one, C, C1, N):  # pragma: no cover - compiled
+    # Newton's method on the row's Taylor model (the nodes below ms by the series at u): the
+    # root u and psi1 at it, and whether the remainder bounds hold (else the row is solved by
+    # the passes over the nodes)
+    d = u0 - si
+    fp = 1.0 + 0.0j
+    done = False
+    for _ in range(60):
+        u = si + d
+        ps, dps = _small_sum(C, j, ms, u) if ms > 0 else (0.0 + 0.0j, 0.0 + 0.0j)
+        pm, dpm = _shared_psi(acc, N, d)
+        fp = 1.0 - lam * (dps + dpm)
+        step = (d - lam * (ps + pm)) / fp
+        d = d - step
+        if done:
+            break
+        if abs(step) <= 1e-9 * abs(si + d):
+            done = True  # one more step: the error below about 1e-18 (quadratic convergence)
+    u = si + d
+    # the root has Re u >= Re s: the Lagrange remainder of e^{-z}, Re z >= 0, below
+    # |z|^{N+1} / (N+1)!; the series block's nodes stay below theta (1 + 0.1) |u|
+    if not done or d.real < 0.0 or abs(d) > 0.1 * abs(si):
+        return u, 0.0 + 0.0j, False
+    a = abs(d) ** (N + 1)
+    if lam * a * acc[2 * N + 3] > 2.0 ** -57 * abs(u) * abs(fp):
+        return u, 0.0 + 0.0j, False
+    p1 = 0.0 + 0.0j
+    if one:
+        # W1 = w - W on the nodes (w the size rule's weights: accF, shared by the rows), so
+        # its block is the whole law's less the row's, without a cancellation where W1 holds
+        # most of the row (the small thresholds)
+        pm = _shared_psi(acc, N, d)[0]
+        p1 = (_small_sum(C1, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j) + _shared_psi(acc1, N, d)[0] - pm
+        if a * (acc1[2 * N + 3] - acc[2 * N + 3]) > 2.0 ** -57 * abs(p1) or abs(pm) > abs(p1):
+            return u, p1, False
+    return u, p1, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, stats, N):  # pragma: no cover
     # Kendall's equation row by row (increasing thresholds), Newton's method started from the
     # polynomial through the previous rows' roots (L, npts), else from the secant; the
     # iteration and its stopping rule are those of response_distribution._eta_kernel. With
@@ -235,18 +346,61 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
     # e^{-u x} = e^{-u0 x} e^{step x} to second order in step x (below 1e-5: the error is
     # below 2e-16 of the term; else one more pass at u). C (C1): cumulative moments of W (W1)
     # (small_tables; shape (0, 0, 0): none): the nodes x < theta / |u| by the series
-    # (_small_sum), the others one exponential each (counted in stats[2] where it exists)
+    # (_small_sum), the others one exponential each (counted in stats[2] where it exists).
+    # N > 0: the rows share their nodes (X[0]); per point s the table of e^{-s x} once
+    # (_shared_table) and the first rows solved on their Taylor models (_shared_solve) until
+    # one's remainder bound fails (SHARED_ORDER)
     n_s, n_t = out.shape
     P = L.shape[1]
     one = W1.shape[0] > 0
     small = C.shape[0] > 0
     cnt = stats.size > 2
+    Kx = X.shape[1]
+    T = np.empty((Kx if N > 0 else 0, 2 * N + 4))
+    blk = np.empty((_SHARED_BLOCK, 2 * N + 4))
+    # the size rule's weights w = W + W1 (SPJF's old piece X 1{Y > t}: the same on every row
+    # to rounding) and their moments per point
+    wF = np.empty((1, Kx))
+    blkF = np.zeros((1, 2 * N + 4))
+    if one and N > 0:
+        for k in range(Kx):
+            wF[0, k] = W[0, k] + W1[0, k]
     for i in range(n_s):
         si = s[i]
         u = si
+        near = N > 0 and si.real > 0.0
+        ms0 = 0
+        j0 = -_SHARED_BLOCK  # the rows whose moments blk holds: j0 .. j0 + _SHARED_BLOCK - 1
+        if near:
+            ms0 = np.searchsorted(X[0], theta / abs(si)) if small else 0
+            ne = _shared_table(si, X[0], ms0, Kx, N, T)
+            if cnt:
+                stats[2] += ne
+            if one:
+                _shared_moments(wF, 0, 1, ms0, T, Kx - ms0, blkF)
         for j in range(n_t):
             K = nnz[j]
             q = npts[j]
+            if near:
+                if j == 0:
+                    u0 = si
+                elif q > 0:
+                    u0 = 0.0 + 0.0j
+                    for m in range(q):
+                        u0 += L[j, P - q + m] * out[i, j - q + m]
+                else:
+                    u0 = out[i, j - 1]
+                if j >= j0 + _SHARED_BLOCK:
+                    j0 = j
+                    _shared_moments(W, j0, min(_SHARED_BLOCK, n_t - j0), ms0, T, Kx - ms0, blk)
+                u, p1, ok = _shared_solve(si, u0, lam, j, ms0, blk[j - j0], blkF[0], one, C, C1, N)
+                stats[0] += 1
+                if ok:
+                    out[i, j] = u
+                    if one:
+                        psi1[i, j] = p1
+                    continue
+                near = False  # the next rows' roots are further from s
             if j == 0:  # one fixed-point step from s
                 psi = 0.0 + 0.0j
                 for k in range(K):
@@ -366,7 +520,23 @@ def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, ex
     :math:`= 16`: :math:`4.3\cdot10^{-20}`, far below the sums' rounding) from the cumulative moments :math:`C` of
     :func:`small_tables` (``small``: ``(C, C1)``, ``C1`` those of ``W1`` or ``None``; load-free,
     computed here when not given), and :math:`\sum W x e^{-ux}` by the derived series; the
-    others by one complex exponential each (``stats`` of size 3: their count in ``stats[2]``)."""
+    others by one complex exponential each (``stats`` of size 3: their count in ``stats[2]``).
+
+    Rows that share their nodes (``X`` the same on every row: a continuous joint law) take, per
+    point :math:`s`, the table :math:`E_k = e^{-sx_k}` once; the first rows (small thresholds,
+    whose roots :math:`\eta = s + \delta` lie close to :math:`s`) are solved by Newton's
+    method on the Taylor model
+
+    .. math::
+        \sum_k W_{jk}E_k e^{-\delta x_k} = \sum_{n=0}^{N}(-\delta)^n S_{jn} + r,\qquad
+        S_{jn} = \sum_k W_{jk}\frac{x_k^n}{n!}E_k,\qquad
+        |r| \le |\delta|^{N+1}\sum_k W_{jk}\frac{x_k^{N+1}}{(N+1)!}|E_k|
+
+    (:math:`\operatorname{Re}\delta \ge 0` at the root; :math:`N =` :data:`SHARED_ORDER`),
+    kept while :math:`\lambda|r|` stays below :math:`2^{-57}|\eta|\,|1 - \lambda\psi'|`
+    (the root's error; the old piece's :math:`|r_1|` below :math:`2^{-57}|\psi_1|`, its
+    weights ``W1 = w - W``, :math:`w` the size rule's, checked), the other rows by the passes
+    above: no exponential of their own for those rows, the same roots to rounding."""
     s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
     X = np.ascontiguousarray(X, float)
     W = np.ascontiguousarray(W, float)
@@ -396,8 +566,13 @@ def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, ex
     C1 = none if C1 is None or not C.size else C1
     if C.size and ((W1 is not None and C1.shape != C.shape) or C.shape[:2] != (X.shape[0], X.shape[1] + 1)):
         raise ValueError(f"small: tables of shape {C.shape}, {C1.shape} for rows {X.shape}")
+    # the rows' shared nodes (SHARED_ORDER): one node vector, increasing where the series is used
+    N = int(SHARED_ORDER) if X.shape[0] > 1 and np.all(X == X[:1]) else 0
+    if N and W1 is not None:  # the model's old piece needs W + W1 the same on every row
+        S = W + W1a
+        N = N if np.all(np.abs(S - S[:1]) <= 1e-15 * np.abs(S[:1])) else 0
     _eta_rows_kernel(s, float(lam), X, W, nnz, np.ascontiguousarray(L, float),
-                     np.ascontiguousarray(npts, np.int64), W1a, psi1, C, C1, float(SMALL_THETA), out, st)
+                     np.ascontiguousarray(npts, np.int64), W1a, psi1, C, C1, float(SMALL_THETA), out, st, N)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out if W1 is None else (out, psi1)
