@@ -50,12 +50,15 @@ from .response_distribution import GRADE, GRADE_NEAR, _nnz, _psi_at, _rule, busy
 
 #: widths in log x of the size rules (10 Gauss-Legendre nodes per panel) of continuous joint
 #: laws: the sizes of the classes (the residence transforms oscillate like e^{-sx}: 0.5 was
-#: 3e-3 off on the cdf, 0.25 about 1e-7 from 0.125), the threshold sums (Kendall's equation and
-#: the old-job pieces: 0.5 is 1e-8 from 0.25), the prediction nodes of the unconditional law
-#: and the threshold grid of eta_{<t}(s) in log t (smooth: 1.0 is 1e-11 from 0.25 on the cdf,
-#: 1e-13 on the means; 2.0 was 1e-8 off with log-normal(0.5) predictions); measured
-#: on M/M/1 at 0.8 with exponential predictions (docs/response_time_distribution.md)
-WIDTH_CLASS = 0.25
+#: 3e-3 off on the cdf; 0.25 was 1e-7 to 2.7e-7 off the cdf at t = 1 and 7e-7 to 4e-6
+#: (relative) off the p50 of SPJF, PSPJF and SPRPT on Exp/Exp at loads 0.5 and 0.8, against
+#: 0.0625; 0.125 is within 1e-10 of 0.0625 there, at 1.07x / 1.65x / 1.36x the CPU of a p99),
+#: the threshold sums (Kendall's equation and the old-job pieces: 0.5 is 1e-8 from 0.25), the
+#: prediction nodes of the unconditional law and the threshold grid of eta_{<t}(s) in log t
+#: (smooth: 1.0 is 1e-11 from 0.25 on the cdf, 1e-13 on the means; 2.0 was 1e-8 off with
+#: log-normal(0.5) predictions); measured on M/M/1 at 0.8 with exponential predictions
+#: (docs/response_time_distribution.md)
+WIDTH_CLASS = 0.125
 WIDTH_JOINT = 0.5
 WIDTH_Y = 1.0
 WIDTH_T = 1.0
@@ -65,7 +68,7 @@ WIDTH_T = 1.0
 #: wide in v, with Kendall's equation solved at every node (:meth:`PredictionTransform._class_levels`)
 LEVEL_WIDTH = 0.125
 #: ... and the rows X1{Y < v} at those levels on a size rule of this width in log x (the class
-#: rule's WIDTH_CLASS = 0.25 does not follow e^{-eta x} at the Euler nodes' |s| of a class cdf
+#: rule's old width 0.25 did not follow e^{-eta x} at the Euler nodes' |s| of a class cdf
 #: near its atom: 5.7e-8 off at t = x + 0.2 with it, 1.4e-10 with 0.125 and 0.0625)
 LEVEL_SIZE_WIDTH = 0.125
 #: ... and no levels below the last grid edge e with lam e P(Y < e) below this
@@ -377,7 +380,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
             if cnt:
                 stats[2] += ne
             if one:
-                _shared_moments(wF, 0, 1, ms0, T, Kx - ms0, blkF)
+                _shared_moments(wF, np.int64(0), np.int64(1), ms0, T, Kx - ms0, blkF)
         for j in range(n_t):
             K = nnz[j]
             q = npts[j]
