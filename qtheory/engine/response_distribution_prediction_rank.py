@@ -729,25 +729,35 @@ class PredictionRankTransform(PredictionTransform):
 
 
 # ---- entry points ---------------------------------------------------------------------------------------
+
+def continuous_factor_rank(model, policy, monotone: str):
+    """The joint law of ``model`` where ``policy`` is a :class:`~qtheory.Rank` on predictions
+    declared ``monotone`` (``"decreasing"`` or ``"increasing"`` in age) on a continuous size law
+    without atoms, breakpoints or support ends besides 0 and infinity, with noisy multiplicative
+    predictions (a :class:`~qtheory.laws.factor_joint.FactorJoint`); else ``None``. The common
+    part of the falling and rising routes' ``supported``."""
+    from ..laws.joint import FactorJoint
+    from ..policies.rank import Rank
+
+    if not isinstance(policy, Rank) or policy.descriptor != "prediction" or model.prediction is None:
+        return None
+    if getattr(policy, "monotone", None) != monotone:
+        return None
+    size = model.size
+    if size.is_discrete or np.size(size.atom_values) or model.prediction.is_perfect:
+        return None
+    if np.size(size.breakpoints) or float(size.support[0]) > 0 or math.isfinite(float(size.support[1])):
+        return None
+    joint = model.prediction.joint(size)
+    return joint if isinstance(joint, FactorJoint) else None
+
+
 def supported(model, policy) -> bool:
     """A :class:`~qtheory.Rank` on predictions declared ``monotone="decreasing"`` whose fresh
     rank increases strictly with the prediction (as :func:`qtheory.engine.soap_prediction_rank.supported`),
     on a continuous size law without breakpoints or support ends besides 0 and infinity, with a
     multiplicative prediction law (exponential, log-normal, uniform, bounded-multiplicative)."""
-    from ..laws.joint import FactorJoint
-    from ..policies.rank import Rank
-
-    if not isinstance(policy, Rank) or policy.descriptor != "prediction":
-        return False
-    if getattr(policy, "monotone", None) != "decreasing" or model.prediction is None:
-        return False
-    size = model.size
-    if size.is_discrete or np.size(size.atom_values) or model.prediction.is_perfect:
-        return False
-    if np.size(size.breakpoints) or float(size.support[0]) > 0 or math.isfinite(float(size.support[1])):
-        return False
-    joint = model.prediction.joint(size)
-    if not isinstance(joint, FactorJoint):
+    if continuous_factor_rank(model, policy, "decreasing") is None:
         return False
     from . import response_distribution_prediction as rdp
 

@@ -505,23 +505,14 @@ def supported(model, policy) -> bool:
     prediction (strictly, :func:`rises_strictly_in_y`), on a continuous size law without
     breakpoints on :math:`(0, \\infty)` with a factor law without kinks (exponential, log-normal
     predictions)."""
-    from ..laws.joint import FactorJoint
-    from ..policies.rank import Rank
+    from .response_distribution_prediction_rank import continuous_factor_rank
 
-    if not isinstance(policy, Rank) or policy.descriptor != "prediction" or model.prediction is None:
-        return False
-    if getattr(policy, "monotone", None) != "increasing":
-        return False
-    size = model.size
-    if size.is_discrete or np.size(size.atom_values) or model.prediction.is_perfect:
-        return False
-    if np.size(size.breakpoints) or float(size.support[0]) > 0 or math.isfinite(float(size.support[1])):
-        return False
-    if not isinstance(model.prediction.joint(size), FactorJoint):
+    joint = continuous_factor_rank(model, policy, "increasing")
+    if joint is None:
         return False
     if not sr.supported(model, policy) or sr.shape_direction(policy.fn) <= 0:
         return False
-    if model.prediction.joint(size).factor.kinks:
+    if joint.factor.kinks:
         return False
     return rises_strictly_in_y(policy.fn)
 
