@@ -80,10 +80,11 @@ GENERIC_NOTE = ("computed by the generic SOAP evaluator (blind ranks, and SRPT-B
                 "uniform or log-normal predictions, on a continuous law: on the law itself, about "
                 "1e-11 relative or better; ConditionalGittins with exponential or log-normal "
                 "predictions or one-bit advice on a continuous law: on the law itself, about 1e-8 relative, within "
-                "its stated error, and with uniform predictions on increasing-hazard sizes about 1e-6 and on "
-                "exponential sizes about 1e-8 (means); discrete "
-                "laws: exact; other ranks on a continuous law, ConditionalGittins with other bounded predictions "
-                "among them: a discretisation typically accurate to 1e-4 to 1e-3 relative)")
+                "its stated error, and with uniform predictions on increasing-hazard sizes about 1e-6 (Erlang(2): "
+                "1e-9) and on exponential sizes about 1e-8, with log-uniform ones about 1e-11 (means); discrete "
+                "laws: exact; other ranks on a continuous law, ConditionalGittins with uniform predictions on "
+                "sizes whose conditional hazard rises, falls and rises among them: a discretisation typically "
+                "accurate to 1e-4 to 1e-3 relative)")
 
 
 class SpecError(ValueError):
