@@ -46,6 +46,7 @@ import numpy as np
 
 from ._joint_rule import DiscreteJointRule, FactorJointRule
 from ._psi_kernel import _psi_one, _small_sum, _small_terms, psi_kernel
+from .laplace_inversion import lst_in_blocks
 from .response_distribution import GRADE, GRADE_NEAR, _nnz, _psi_at, _rule, busy_eta, min_pair_moment_finite
 
 #: widths in log x of the size rules (10 Gauss-Legendre nodes per panel) of continuous joint
@@ -1230,12 +1231,7 @@ class PredictionTransform:
 
     # -- the transform ---------------------------------------------------------------------------
     def lst(self, s) -> np.ndarray:
-        s = np.asarray(s, complex)
-        flat = s.reshape(-1)
-        out = np.empty(flat.size, complex)
-        for a in range(0, flat.size, _S_BLOCK):
-            out[a:a + _S_BLOCK] = self._lst_block(flat[a:a + _S_BLOCK])
-        return out.reshape(s.shape)
+        return lst_in_blocks(self._lst_block, s, _S_BLOCK)
 
     def old_delay(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\tilde V_{y_j}(\eta_{<y_j}(s))` at the prediction nodes (rows: ``s``)."""

@@ -830,20 +830,30 @@ def build(model, pol, x, y, waiting: bool):
     """The distribution object (dispatched from
     :func:`qtheory.engine.response_distribution_generic.build`)."""
     from . import response_distribution_prediction as rdp
-    from .distribution import ResponseTimeDistribution
-    from .response_distribution import _euler
 
     # the piece's threshold grid and the inverse on the unconditional rule's range
     psi = _inverse(rdp.joint_rule(model, conditional=False), pol, y)
     rule = rdp.joint_rule(model, conditional=x is not None)
     tr = PredictionRankTransform(model, pol, rule, psi, x, y, waiting=waiting)
+    return distribution_object(tr, model, pol, x, y, waiting)
+
+
+def distribution_object(tr, model, pol, x, y, waiting: bool, **unconditional):
+    """The distribution object of a prediction rank's transform ``tr`` (this route's and the
+    rising route's, :mod:`qtheory.engine.response_distribution_prediction_rank_rising`): the
+    waiting time or a class's response time with its atom (shifted by ``x``), or the
+    unconditional response time (``unconditional``: further arguments of
+    :class:`~qtheory.engine.distribution.ResponseTimeDistribution`)."""
+    from .distribution import ResponseTimeDistribution
+    from .response_distribution import _euler
+
     euler = _euler(False)
     label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}, y={float(y):g}")
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
     if tr.shifted:
         return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
-    return ResponseTimeDistribution(tr, label, euler=euler)
+    return ResponseTimeDistribution(tr, label, euler=euler, **unconditional)
 
 
 __all__ = ["AgeRule", "PredictionRankTransform", "build", "old_piece", "supported"]

@@ -73,6 +73,7 @@ import numpy as np
 
 from ..laws._quadrature import log_edges, panels, size_range
 from . import soap_prediction_rank_rising as sr
+from .laplace_inversion import lst_in_blocks
 from .soap_exact import cumulative_weights
 
 #: Gauss-Legendre order and panel width (in log) of the piece rules
@@ -444,12 +445,7 @@ class RisingRankTransform:
         return s[:, None] + np.asarray(self.B @ eg.T).T
 
     def lst(self, s) -> np.ndarray:
-        s = np.asarray(s, complex)
-        flat = s.reshape(-1)
-        out = np.empty(flat.size, complex)
-        for a in range(0, flat.size, S_BLOCK):
-            out[a:a + S_BLOCK] = self._lst_block(flat[a:a + S_BLOCK])
-        return out.reshape(s.shape)
+        return lst_in_blocks(self._lst_block, s, S_BLOCK)
 
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
         zero = s == 0
@@ -520,8 +516,7 @@ def supported(model, policy) -> bool:
 def build(model, pol, x, y, waiting: bool):
     """The distribution object (dispatched from
     :func:`qtheory.engine.response_distribution_generic.build`)."""
-    from .distribution import ResponseTimeDistribution
-    from .response_distribution import _euler
+    from .response_distribution_prediction_rank import distribution_object
 
     if waiting and not constant_in_age(pol.fn):
         raise NotImplementedError(
@@ -529,13 +524,7 @@ def build(model, pol, x, y, waiting: bool):
             "lower rank preempts the tagged job after its first service starts, as under LAS); "
             "its response-time distribution is available")
     tr = RisingRankTransform(model, pol, x, y, waiting=waiting)
-    euler = _euler(False)
-    label = f"{pol.name} on {model!r}" + ("" if x is None else f", x={float(x):g}, y={float(y):g}")
-    if waiting:
-        return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom(), euler=euler)
-    if tr.shifted:
-        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x), euler=euler)
-    return ResponseTimeDistribution(tr, label, euler=euler, lower=float(np.min(tr.Xo)))
+    return distribution_object(tr, model, pol, x, y, waiting, lower=float(np.min(tr.Xo)))
 
 
 __all__ = ["PieceRule", "RisingRankTransform", "build", "supported"]
