@@ -815,17 +815,16 @@ class PredictionTransform:
         rows = self.grid.t if self._interp else self.ys
         if self._interp:
             self.Xn, self.Wn = self.Xt, self.Wt
-        elif self._fine_class(rule, waiting):
-            #: SPRPT's class on a factor law with kinks: Kendall's row at y on the finer size
-            #: rule, as its levels' (PSPJF's class would gain most: its residence
-            #: e^{-x eta_{<y}(s)} has its cdf at x + 0.2 8.5e-8 off on the class rule, 1.4e-10 on
-            #: this one; left out: its twin rank route, PredictionRankTransform, reads the class
-            #: rule and is tested equal to it at s = 2 + 150i)
+        elif self._kinked_class(rule):
+            #: a class on a factor law with kinks: Kendall's row at y (and the old work's,
+            #: X 1{Y <= y}, the same row: continuous) on the size rule of LEVEL_SIZE_WIDTH, as
+            #: SPRPT's levels' and the falling rank route's (PSPJF's residence
+            #: e^{-x eta_{<y}(s)}: its cdf at x + 0.2 8.5e-8 off on a 0.25 rule, 1.5e-10 on 0.125)
             self.Xn, self.Wn = _fine_rows(rule, rows)
         else:
             self.Xn, self.Wn = rule.new(rows, strict=True)
-        self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
-            rule.new(rows, strict=False)
+        self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and (self._interp or self._kinked_class(rule)) \
+            else rule.new(rows, strict=False)
         self.X1, self.W1 = self._old_piece(rule, rows)
         #: SPJF's residence e^{-sx} summed over the classes' distinct sizes (unconditional)
         #: SPJF's old piece X 1{Y > t} on the grid's nodes (continuous joint law,
@@ -860,13 +859,24 @@ class PredictionTransform:
         self._own_levels = self._class_levels(rule) if self.kind == "remaining" and \
             self._fine_class(rule, waiting) else None
 
+    def _kinked_class(self, rule) -> bool:
+        r"""A class (``T`` or ``W``) of SPJF, PSPJF or SPRPT on a factor law with kinks
+        (uniform, bounded-multiplicative predictions): Kendall's row :math:`X1\{Y < y\}` and
+        the old work's on :data:`LEVEL_SIZE_WIDTH`'s size rule (:func:`_fine_rows`), whatever
+        the class rule's width (:data:`WIDTH_CLASS`). The falling rank route
+        (:class:`~qtheory.engine.response_distribution_prediction_rank.PredictionRankTransform`)
+        overrides this with the same rule (its rank :math:`y^2` is PSPJF's class law); TRAIL, a
+        subclass, keeps the class rule (not measured there)."""
+        return type(self) is PredictionTransform and self.conditional and not rule.discrete and \
+            bool(rule.kinks.size)
+
     def _fine_class(self, rule, waiting: bool) -> bool:
         """A class of SPRPT (``T``) on a factor law with kinks (uniform, bounded-multiplicative
-        predictions): Kendall's rows on :data:`LEVEL_SIZE_WIDTH`'s size rule, the residence on
-        its own levels (TRAIL, a subclass, keeps the class rule and the grid's interpolant: not
-        measured there)."""
-        return type(self) is PredictionTransform and self.conditional and not waiting and \
-            self.kind == "remaining" and not rule.discrete and bool(rule.kinks.size)
+        predictions): the residence on its own levels, Kendall's equation solved at each
+        (:meth:`_class_levels`; its rows, as :meth:`_kinked_class`'s, on
+        :data:`LEVEL_SIZE_WIDTH`'s size rule; the falling rank route has its own age levels)."""
+        return type(self) is PredictionTransform and self._kinked_class(rule) and not waiting and \
+            self.kind == "remaining"
 
     def _class_levels(self, rule):
         r"""The levels :math:`v_l` and weights :math:`w_l` with
