@@ -323,6 +323,7 @@ FULL_ONLY: dict[str, float] = {
     'tests/test_truth.py::test_extreme_bounded_pareto_slowdown_is_a_number[spjf]': 1.4,
     'tests/test_truth.py::test_prediction_slowdown_continuous_bounded_is_integral_of_conditional[pspjf]': 0.7,
     'tests/test_truth.py::test_prediction_slowdown_continuous_bounded_is_integral_of_conditional[sprpt]': 1.1,
+    'tests/test_pspjf_class_kinked.py::test_pspjf_class_transform_and_moments_against_reference[uniform-0.5-x1.5-y0.6]': 0.7,
 }
 
 #: node id -> (CPU seconds measured, the cheaper tests that check its property by default)

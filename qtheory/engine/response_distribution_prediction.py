@@ -34,6 +34,17 @@ predictions, class (0.4, 1.1)): cdf at x + 0.2 5.7e-8 -> 1.5e-10, at x + 0.6 4.3
 the Euler rule's (26, 24, 14) truncation on this law (the reference's own transform inverted with
 it is as far off).
 
+PSPJF's and SPJF's classes there (and the waiting time of a class) take Kendall's row
+:math:`X1\{Y < y\}` on the same size rule (:data:`LEVEL_SIZE_WIDTH`): PSPJF's residence
+:math:`e^{-x(\eta_{<y}(s) - s)}` multiplies the row's error by :math:`x`, its cdf was 2e-8 to
+5e-7 off on a rule 0.25 wide. Measured against the same reference (``policy="pspjf"``,
+``"spjf"``; uniform(0.5) and bounded-multiplicative(0.5, 2) predictions, loads 0.5, 0.8, 0.95,
+six classes): the transform on the Euler contours of :math:`t - x` = 0.01 to 1.6 within
+2.4e-13 (PSPJF), 3.4e-16 (SPJF), the cdf within 4.2e-10 (PSPJF), 3e-11 (SPJF) of the
+reference's on the same nodes, the mean within 1.3e-15 of the mean engine's; the Euler rule's
+own truncation at the law's kinks (:math:`y/z_h`, :math:`y/z_l`) is up to 2e-6 (PSPJF), 5e-8
+(SPJF) at :math:`t - x` = 0.6 and 1.6 (``docs/response_time_distribution.md``, section 5.3).
+
 Derivation: ``docs/response_time_distribution.md`` (section 5).
 """
 
@@ -68,9 +79,12 @@ WIDTH_T = 1.0
 #: on the threshold grid's panels inside [(y - x)^+, y], each cut in parts at most LEVEL_WIDTH
 #: wide in v, with Kendall's equation solved at every node (:meth:`PredictionTransform._class_levels`)
 LEVEL_WIDTH = 0.125
-#: ... and the rows X1{Y < v} at those levels on a size rule of this width in log x (the class
-#: rule's old width 0.25 did not follow e^{-eta x} at the Euler nodes' |s| of a class cdf
-#: near its atom: 5.7e-8 off at t = x + 0.2 with it, 1.4e-10 with 0.125 and 0.0625)
+#: ... and the rows X1{Y < v} at those levels on a size rule of this width in log x, as Kendall's
+#: row at y (and the old work's) of every class of SPJF, PSPJF and SPRPT on such a law and the
+#: falling rank route's levels (:meth:`PredictionTransform._kinked_class`), whatever
+#: WIDTH_CLASS: 0.25 did not follow e^{-eta x} at the Euler nodes' |s| of a class cdf near its
+#: atom (SPRPT: 5.7e-8 off at t = x + 0.2 with it, 1.4e-10 with 0.125 and 0.0625; PSPJF, whose
+#: residence multiplies the row's error by x: 8.5e-8 -> 3e-12 at (0.4, 1.1))
 LEVEL_SIZE_WIDTH = 0.125
 #: ... and no levels below the last grid edge e with lam e P(Y < e) below this
 LEVEL_CUT = 1e-15
@@ -815,17 +829,16 @@ class PredictionTransform:
         rows = self.grid.t if self._interp else self.ys
         if self._interp:
             self.Xn, self.Wn = self.Xt, self.Wt
-        elif self._fine_class(rule, waiting):
-            #: SPRPT's class on a factor law with kinks: Kendall's row at y on the finer size
-            #: rule, as its levels' (PSPJF's class would gain most: its residence
-            #: e^{-x eta_{<y}(s)} has its cdf at x + 0.2 8.5e-8 off on the class rule, 1.4e-10 on
-            #: this one; left out: its twin rank route, PredictionRankTransform, reads the class
-            #: rule and is tested equal to it at s = 2 + 150i)
+        elif self._kinked_class(rule):
+            #: a class on a factor law with kinks: Kendall's row at y (and the old work's,
+            #: X 1{Y <= y}, the same row: continuous) on the size rule of LEVEL_SIZE_WIDTH, as
+            #: SPRPT's levels' and the falling rank route's (PSPJF's residence
+            #: e^{-x eta_{<y}(s)}: its cdf at x + 0.2 8.5e-8 off on a 0.25 rule, 1.5e-10 on 0.125)
             self.Xn, self.Wn = _fine_rows(rule, rows)
         else:
             self.Xn, self.Wn = rule.new(rows, strict=True)
-        self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and self._interp else \
-            rule.new(rows, strict=False)
+        self.Xo, self.Wo = (self.Xn, self.Wn) if not rule.discrete and (self._interp or self._kinked_class(rule)) \
+            else rule.new(rows, strict=False)
         self.X1, self.W1 = self._old_piece(rule, rows)
         #: SPJF's residence e^{-sx} summed over the classes' distinct sizes (unconditional)
         #: SPJF's old piece X 1{Y > t} on the grid's nodes (continuous joint law,
@@ -860,13 +873,24 @@ class PredictionTransform:
         self._own_levels = self._class_levels(rule) if self.kind == "remaining" and \
             self._fine_class(rule, waiting) else None
 
+    def _kinked_class(self, rule) -> bool:
+        r"""A class (``T`` or ``W``) of SPJF, PSPJF or SPRPT on a factor law with kinks
+        (uniform, bounded-multiplicative predictions): Kendall's row :math:`X1\{Y < y\}` and
+        the old work's on :data:`LEVEL_SIZE_WIDTH`'s size rule (:func:`_fine_rows`), whatever
+        the class rule's width (:data:`WIDTH_CLASS`). The falling rank route
+        (:class:`~qtheory.engine.response_distribution_prediction_rank.PredictionRankTransform`)
+        overrides this with the same rule (its rank :math:`y^2` is PSPJF's class law); TRAIL, a
+        subclass, keeps the class rule (not measured there)."""
+        return type(self) is PredictionTransform and self.conditional and not rule.discrete and \
+            bool(rule.kinks.size)
+
     def _fine_class(self, rule, waiting: bool) -> bool:
         """A class of SPRPT (``T``) on a factor law with kinks (uniform, bounded-multiplicative
-        predictions): Kendall's rows on :data:`LEVEL_SIZE_WIDTH`'s size rule, the residence on
-        its own levels (TRAIL, a subclass, keeps the class rule and the grid's interpolant: not
-        measured there)."""
-        return type(self) is PredictionTransform and self.conditional and not waiting and \
-            self.kind == "remaining" and not rule.discrete and bool(rule.kinks.size)
+        predictions): the residence on its own levels, Kendall's equation solved at each
+        (:meth:`_class_levels`; its rows, as :meth:`_kinked_class`'s, on
+        :data:`LEVEL_SIZE_WIDTH`'s size rule; the falling rank route has its own age levels)."""
+        return type(self) is PredictionTransform and self._kinked_class(rule) and not waiting and \
+            self.kind == "remaining"
 
     def _class_levels(self, rule):
         r"""The levels :math:`v_l` and weights :math:`w_l` with

@@ -90,7 +90,7 @@ import numpy as np
 
 from ..laws._quadrature import ORDER, _gl, panels
 from ._joint_rule import FactorJointRule, _cum_basis, drop_tiny, log_tgrid
-from .response_distribution_prediction import PredictionTransform
+from .response_distribution_prediction import PredictionTransform, _fine_rows
 from .soap_prediction_rank import FreshInverse, _illinois, first_age
 
 #: Gauss-Legendre order of the age panels and of the prediction panels of the piece density
@@ -621,6 +621,13 @@ class PredictionRankTransform(PredictionTransform):
     def _residence_start(self) -> np.ndarray:
         return np.zeros_like(self.Xc)
 
+    def _kinked_class(self, rule) -> bool:
+        r"""A class on a factor law with kinks: Kendall's rows (at :math:`y` and at the age
+        nodes' levels) and the old work's on the size rule of PSPJF's and SPRPT's classes there
+        (:func:`~qtheory.engine.response_distribution_prediction._fine_rows`), so that the rank
+        :math:`y^2` is PSPJF's class law to rounding."""
+        return self.conditional and bool(rule.kinks.size)
+
     def _flat_nodes(self):
         return None
 
@@ -650,7 +657,7 @@ class PredictionRankTransform(PredictionTransform):
             ag = self.ages
             nz = np.flatnonzero(~ag.zero)
             order = nz[np.argsort(ag.levels[nz], kind="stable")]
-            Xl, Wl = rule.new(ag.levels[order], strict=True)
+            Xl, Wl = _fine_rows(rule, ag.levels[order])
             gstart = np.zeros(ag.gstart.size, np.int64)
             gbasis = np.zeros(ag.gbasis.shape)
             gstart[order] = np.arange(order.size)
