@@ -172,9 +172,9 @@ def _count_evaluations(d, level):
     calls = []
     orig = d._eval
 
-    def counted(t, euler):
+    def counted(t, euler, d2=False):
         calls.append(tuple(euler))
-        return orig(t, euler)
+        return orig(t, euler, d2)
 
     d._eval = counted
     try:
@@ -530,3 +530,49 @@ def test_sweep_continuation_exact_and_one_evaluation():
     assert np.all((w == 0) == (wex == 0))
     # (the waiting time's p99 at low loads: the single ppf's own distance to the exact, 1.5e-9)
     np.testing.assert_allclose(w[wex > 0], wex[wex > 0], rtol=5e-9)
+
+
+def test_cubic_step_on_exponential_tail():
+    r"""The cubic Taylor model's root (:func:`dist._cubic`) on :math:`\bar F(t) = e^{-t}`,
+    :math:`g(\tau) = -e^\tau - \log p` (:math:`g' = g'' = g''' = -e^\tau`), from 0.2 and 0.1
+    above the exact root :math:`\log(-\log p)`: error of order 4 (halving the distance divides
+    it by about 16, Halley's by about 8), a fifth of Halley's or less at 0.2, and its error
+    estimate (:func:`dist._cubic_err`, with an exact :math:`g'''`) above its true error."""
+    p = np.array([0.01, 0.1, 0.5])
+    root = np.log(-np.log(p))
+    errs = []
+    for off in (0.2, 0.1):
+        tau = root + off
+        e = np.exp(tau)
+        g, g1 = -e - np.log(p), -e
+        d_h = dist._halley(g, g1, g1)
+        d_c = dist._cubic(g, g1, g1, g1, d_h)
+        err_h, err_c = np.abs(tau + d_h - root), np.abs(tau + d_c - root)
+        assert np.all(dist._cubic_err(d_c, d_h, g1, np.zeros(3)) >= err_c)
+        errs.append((err_h, err_c))
+    (h2, c2), (h1, c1) = errs
+    assert np.all(c2 < 0.2 * h2), (c2, h2)
+    assert np.all(c2 / c1 > 12.0) and np.all(h2 / h1 < 10.0), (c2 / c1, h2 / h1)
+
+
+def test_ppf_cubic_jump_saves_a_cheap_evaluation():
+    """SJF's unconditional p99 on Exp(1) at load 0.8 (gamma start 0.17 off in log t): the first
+    cheap evaluation's cubic step goes straight to the full rule (one cheap and one full
+    evaluation, against two cheap ones and one full with CHEAP_CUBIC off); both quantiles are
+    Brent's root of the same sf within 1e-9 plus the sf's round-off (:func:`_sf_noise`)."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    got = {}
+    old = dist.CHEAP_CUBIC
+    try:
+        for on in (True, False):
+            dist.CHEAP_CUBIC = on
+            got[on] = _count_evaluations(rd.response_time_distribution(q, "sjf"), 0.99)
+    finally:
+        dist.CHEAP_CUBIC = old
+    assert got[True][1:] == (1, 1) and got[False][1:] == (1, 2), got
+    d = rd.response_time_distribution(q, "sjf")
+    v = got[True][0]
+    ref = brentq(lambda u: d.sf(u) - 0.01, 0.8 * v, 1.25 * v, xtol=1e-13 * v, rtol=1e-14)
+    noise, ft = _sf_noise(d, ref)
+    for on in (True, False):
+        assert abs(got[on][0] / ref - 1) < 1e-9 + 3.0 * noise / ft, (on, got[on][0], ref, noise / ft)

@@ -116,11 +116,13 @@ class MixtureDistribution(ResponseTimeDistribution):
     def _sf_pdf(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._parts(t, lambda d, tk: d._sf_pdf(tk), 2, lambda d, tk: self._below(d, tk, 2))
 
-    def _eval(self, t: np.ndarray, euler) -> tuple[np.ndarray, ...]:
-        # each component on its own rule, or all on the solver's cheaper one
+    def _eval(self, t: np.ndarray, euler, d2: bool = False) -> tuple[np.ndarray, ...]:
+        # each component on its own rule, or all on the solver's cheaper one (d2: f'' and its
+        # error too, the solver's cubic step)
         own = tuple(euler) == tuple(self.euler)
-        return self._parts(t, lambda d, tk: d._eval(tk, d.euler if own else euler), 5,
-                           lambda d, tk: self._below(d, tk, 5))
+        n = 7 if d2 else 5
+        return self._parts(t, lambda d, tk: d._eval(tk, d.euler if own else euler, d2), n,
+                           lambda d, tk: self._below(d, tk, n))
 
 
 __all__ = ["MixtureDistribution"]
