@@ -513,7 +513,8 @@ class ResponseTimeDistribution:
         about :math:`10^{-9}(f(0+)/t^2 + f'(0+)/t)`) and its estimated error. Where
         :meth:`_fine`, the times whose sf has an estimated truncation error above
         :data:`~qtheory.engine.laplace_inversion.REFINE_TOL` are evaluated again on the finer
-        rule (the transform at its new nodes only), kept where its own estimate is smaller."""
+        rule (the transform at its new nodes only), kept where its own estimate is at most
+        :data:`~qtheory.engine.laplace_inversion.REFINE_GAIN` times the first."""
         if self._split is not None:
             return self._split_parts(t, euler, 2 if d2 else 1)
         out, G, L = self._eval_on(t, euler, d2)
@@ -524,10 +525,9 @@ class ResponseTimeDistribution:
             if idx.size:
                 tr = t[idx]
                 out_f, G_f, _ = self._eval_on(tr, fine, d2, L[idx, :li.fine_nodes(euler, fine)])
-                better = idx[li.truncation_error(G_f, fine, tr) < est[idx]]
-                keep = np.isin(idx, better)
+                better = li.truncation_error(G_f, fine, tr) <= li.REFINE_GAIN * est[idx]
                 for o, of in zip(out, out_f, strict=True):
-                    o[better] = of[keep]
+                    o[idx[better]] = of[better]
         return out
 
     def _eval_on(self, t: np.ndarray, euler, d2: bool, L0=None) -> tuple:
