@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pytest
 import sprpt_class_uniform_reference as REF
 
 import qtheory as qt
@@ -83,3 +84,17 @@ def test_sprpt_class_cdf_and_ppf_against_reference_past_the_kinks():
     ref = REF.Reference(0.8, 0.5, 1.5, x, 1.1).cdf_euler(t, 26.0, 80, 30)
     assert abs(float(d.cdf(t)) - ref) <= 1e-8
     assert abs(float(d.ppf(ref)) - t) <= 5e-8
+
+
+@pytest.mark.parametrize("policy", ["pspjf", "spjf"])
+def test_pspjf_spjf_class_cdf_against_reference(policy):
+    """PSPJF's and SPJF's class (0.4, 1.1) at load 0.8 with uniform(0.5) predictions (their new or
+    old jobs' size density kinks at y/1.5 = 0.73 and y/0.5 = 2.2): the cdf at x + 1.3 and x + 2
+    within 1e-8 of the reference on (26, 160, 40) (the default rule was 8e-7 and 1.8e-7 off
+    (PSPJF), 5.6e-8 and 1.4e-8 (SPJF); refined: 1.5e-9 and 4.6e-10, 9e-10 and 2.3e-10)."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.UniformPrediction(0.5))
+    d = rtd(q, qt.PSPJF() if policy == "pspjf" else qt.SPJF(), x=0.4, y=1.1)
+    ref = REF.Reference(0.8, 0.5, 1.5, 0.4, 1.1, policy=policy)
+    t = 0.4 + np.array([1.3, 2.0])
+    truth = np.array([ref.cdf_euler(v, 26.0, 160, 40) for v in t])
+    assert np.max(np.abs(d.cdf(t) - truth)) <= 1e-8
