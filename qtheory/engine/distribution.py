@@ -147,9 +147,12 @@ class ResponseTimeDistribution:
         #: recompute the times whose estimated truncation error on the default Euler rule exceeds
         #: :data:`~qtheory.engine.laplace_inversion.REFINE_TOL` on the finer rule
         #: :data:`~qtheory.engine.laplace_inversion.EULER_FINE` (:meth:`_fine`); ``None``: where
-        #: ``shift > 0`` (a class: :math:`T - x` inverted, whose law kinks where the new jobs'
-        #: sizes do)
-        self.refine = float(shift) > 0 if refine is None else bool(refine)
+        #: ``shift > 0`` and no atom but ``atom0`` (a class: :math:`T - x` inverted, whose law
+        #: kinks where the new jobs' sizes do; a class law with atoms at :math:`kx`, PS's or
+        #: LAS's, kinks at each of them and keeps the default rule: PS on M/M/1 at 0.8,
+        #: :math:`x = 0.5`, :math:`t = 3`: the estimate is :math:`10^{-4}`, and the rules with 73,
+        #: 111 and 201 terms still differ by :math:`4\cdot10^{-6}`)
+        self.refine = refine
         #: an unconditional law split into the atoms' density part, added directly, and the
         #: rest, inverted from ``split.c`` on (``DensityAtoms`` of
         #: :mod:`qtheory.engine.response_distribution`); ``None``: the whole law is inverted
@@ -167,6 +170,9 @@ class ResponseTimeDistribution:
         a, m = _atom_arrays(atoms, self.shift)
         #: the other atoms, as positions of T' (> 0, increasing) and their masses
         self._apos, self._amass = a, m
+        if self.refine is None:
+            self.refine = self.shift > 0 and not a.size
+        self.refine = bool(self.refine)
         self._jump_top = None
         self._m = None
         self._tm = None
