@@ -189,8 +189,13 @@ exponential sizes with the log-uniform factor, N and S2 within 1.4e-15, E[T] = 1
 estimates 3.8e-5 / 4.3e-5 / 2.3e-5); Erlang(2) sizes with the uniform factor, E[T] = 1.48515262,
 2.60153172, 6.69814444 within 8.3e-10 / 8.0e-10 / 3.8e-10 (estimates 9.3e-10 / 1.0e-9 /
 1.3e-8; without the edge 2.60178238 at load 0.8: 9.6e-5 off, estimate 1.5e-4).
-Both cost 35-90 s of CPU on a loaded machine (the tables and level interpolants of the general
-structure). Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
+Both cost 28-59 s of CPU on a loaded machine (load about 20 on 2 cores), now 6.2-6.4 s and
+11.8 s in the same runs (E[T] within 1e-12 relative of the values before, the log-uniform case
+1.1e-12 / 3.3e-12 / 1.0e-12 -> 3.6e-13 / 2.6e-12 / 6.5e-13 off the closed form): the falling
+branch of the outer rule took edges at the minimal rank's noise levels near 1e-12
+(:func:`outer_critical_levels`), and the level interpolants refined to panels of 1e-9 next to
+the rank's supremum at the support's start (:data:`GENERAL_MIN_WIDTH`).
+Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
 Weibull(0.5) takes the bathtub route (2.38669495, estimate 4.7e-10, no independent reference);
 LogNormal(1) and Weibull(1.5) decline (FloatingPointError: the hazard of :math:`X \mid y` is
 neither single-peaked nor falling, then climbing, for some y on LogNormal(1); on Weibull(1.5)
