@@ -509,7 +509,7 @@ LOGU_MEANS = [1.4877400800193086, 2.5718979769541748, 6.3921605863152795]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FULL, reason="the route on a log-uniform factor, 30 s: QTHEORY_FULL=1")
+@pytest.mark.skipif(not FULL, reason="the route on a log-uniform factor, 6 s: QTHEORY_FULL=1")
 def test_loguniform_mean_against_the_closed_form_reference():
     """E[T] on exponential sizes with a factor log-uniform on [0.5, 2] against the closed-form
     reference: within the estimate plus 1e-11 (measured 1.1e-12 / 3.3e-12 / 1.0e-12 relative,
@@ -536,7 +536,7 @@ ERLANG_MEANS = [1.4851526235744898, 2.6015317151969, 6.698144433250826]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FULL, reason="the route on Erlang(2) / uniform factor, 80 s: QTHEORY_FULL=1")
+@pytest.mark.skipif(not FULL, reason="the route on Erlang(2) / uniform factor, 12 s: QTHEORY_FULL=1")
 def test_erlang_uniform_mean_against_the_closed_form_reference():
     """E[T] on Erlang(2) sizes with a factor uniform on [0.5, 2] against the closed-form
     reference: within the estimate plus 1e-10 (measured 8.3e-10 / 8.0e-10 / 3.8e-10 relative,
