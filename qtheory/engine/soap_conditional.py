@@ -189,8 +189,13 @@ exponential sizes with the log-uniform factor, N and S2 within 1.4e-15, E[T] = 1
 estimates 3.8e-5 / 4.3e-5 / 2.3e-5); Erlang(2) sizes with the uniform factor, E[T] = 1.48515262,
 2.60153172, 6.69814444 within 8.3e-10 / 8.0e-10 / 3.8e-10 (estimates 9.3e-10 / 1.0e-9 /
 1.3e-8; without the edge 2.60178238 at load 0.8: 9.6e-5 off, estimate 1.5e-4).
-Both cost 35-90 s of CPU on a loaded machine (the tables and level interpolants of the general
-structure). Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
+Both cost 28-59 s of CPU on a loaded machine (load about 20 on 2 cores), now 6.2-6.4 s and
+11.8 s in the same runs (E[T] within 1e-12 relative of the values before, the log-uniform case
+1.1e-12 / 3.3e-12 / 1.0e-12 -> 3.6e-13 / 2.6e-12 / 6.5e-13 off the closed form): the falling
+branch of the outer rule took edges at the minimal rank's noise levels near 1e-12
+(:func:`outer_critical_levels`), and the level interpolants refined to panels of 1e-9 next to
+the rank's supremum at the support's start (:data:`GENERAL_MIN_WIDTH`).
+Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
 Weibull(0.5) takes the bathtub route (2.38669495, estimate 4.7e-10, no independent reference);
 LogNormal(1) and Weibull(1.5) decline (FloatingPointError: the hazard of :math:`X \mid y` is
 neither single-peaked nor falling, then climbing, for some y on LogNormal(1); on Weibull(1.5)
@@ -1037,16 +1042,58 @@ def node_values_compiled(lc: LevelCalc, L: np.ndarray, uA: np.ndarray, uB: np.nd
     return out[0].reshape(uA.shape), out[1].reshape(uA.shape), out[2].reshape(uB.shape)
 
 
+#: the level functions are held at 0 below this times E[X] (:func:`level_interpolants`: the new
+#: work there is below 1e-20)
+LEVEL_FLOOR = 1e-10
+
+
+def level_span(lc: LevelCalc) -> tuple[float, float]:
+    """The levels [l_lo, l_hi] of the level interpolants (:func:`level_interpolants`): below
+    l_lo the level functions are 0, above l_hi every job's whole size."""
+    floor = LEVEL_FLOOR * float(lc.size.mean)
+    if getattr(lc, "general", False):
+        return _structure.level_range(lc, floor)
+    l_lo = max(float(np.exp(lc.lr0(np.array([lc.uylo]))[0])), floor)
+    return l_lo, float(np.exp(lc.lr0(np.array([lc.uyhi]))[0])) * 1.01
+
+
+def outer_critical_levels(lc: LevelCalc) -> np.ndarray:
+    r"""The critical levels (:func:`~qtheory.engine._conditional_structure.critical_levels`)
+    that are kinks of the level functions as the outer rule uses them: those at or above
+    :math:`l_{lo}` (:func:`level_span`; below it :math:`N = S_2 = 0`, so the levels there, the
+    minimal rank's rounding noise at its floor on bounded factors, are no kinks of
+    :math:`N(r(y, a))`). On exponential sizes with a log-uniform factor on [0.5, 2], 225 of
+    the 227 critical levels are such noise (3.7e-15 to 1.3e-11): the outer rule's falling
+    branch computed the ages of all of them on every law (the old intervals' starts of 227
+    levels on 1,000 laws) and gave every row as many panels as the row with the most
+    crossings."""
+    if not getattr(lc, "general", False):
+        return np.zeros(0)
+    crit = np.asarray(_structure.critical_levels(lc), float)
+    return crit[crit >= level_span(lc)[0]]
+
+
+#: the narrowest panel (in log l) of the level interpolants of the general structures: the
+#: panels narrower than ``_conditional_structure.NARROW`` close in on a critical level, their
+#: tails do not converge and are left out of the interpolation error. Refined down to 1e-9
+#: (as before), on exponential sizes with a log-uniform factor on [0.5, 2] 339 of the 413 panels
+#: sat within 1% of the level 1 (the supremum of the rank at the support's start, where the
+#: tables' S2 is 3e-5 to 8e-4 (relative) above the closed form of
+#: ``tests/conditional_gittins_truncexp_reference.py`` from below: no refinement of the
+#: interpolant reaches it), on Erlang(2) sizes with a uniform factor 727 panels (about 650 near
+#: 1/2): at NARROW 207 and 303 panels, E[T] at loads 0.5 / 0.8 / 0.95 and its estimate unchanged to
+#: the last digit there and on Weibull(2) sizes with exponential predictions (52 -> 46 panels;
+#: one estimate by 1 ulp), 3.4 and 5.6 times less CPU
+GENERAL_MIN_WIDTH = _structure.NARROW
+
+
 def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
                        floor: float = 1e-3, exact: bool = False):
     """N and S2 as adaptive piecewise Chebyshev interpolants in log l, on [l_lo, l_hi]
     (levels above l_hi: every job's whole size; below l_lo: nothing); ``exact``: see
     :func:`level_values`."""
-    # below 1e-10 E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
-    l_lo = max(float(np.exp(lc.lr0(np.array([lc.uylo]))[0])), 1e-10 * float(lc.size.mean))
-    l_hi = float(np.exp(lc.lr0(np.array([lc.uyhi]))[0])) * 1.01
-    if getattr(lc, "general", False):
-        l_lo, l_hi = _structure.level_range(lc, 1e-10 * float(lc.size.mean))
+    # below LEVEL_FLOOR E[X] the new work is below 1e-20 (N(l) ~ l^2): zero there
+    l_lo, l_hi = level_span(lc)
     ulo, uhi = math.log(l_lo), math.log(l_hi)
     n = max(2, math.ceil((uhi - ulo) / width))
     lo = np.linspace(ulo, uhi, n + 1)
@@ -1066,7 +1113,8 @@ def level_interpolants(lc: LevelCalc, tol: float = 1e-12, width: float = 1.0,
         return Nv.reshape(un.shape), Sv.reshape(un.shape), fN, fS
 
     general = getattr(lc, "general", False)
-    edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol, 1e-9 if general else 1e-3, 2000)
+    edges, Nt, St, worst = adaptive_cheb_pair(values, lo, hi, tol,
+                                              GENERAL_MIN_WIDTH if general else 1e-3, 2000)
     if general:
         worst = _structure.wide_panels_tail(edges, Nt, St, fN, fS)
     nan = np.full(edges.size - 1, np.nan)
@@ -1106,8 +1154,7 @@ class OuterRule:
         # falling branch: Chebyshev-Lobatto panels, [0, xlo] linear in a (no mass there, the
         # rank still falls), then in log a on [xlo, a_p]
         # (general structures: edges where the rank crosses the level functions' kinks)
-        fe = _structure.falling_edges(
-            ck, _structure.critical_levels(lc) if getattr(lc, "general", False) else (), nfall)
+        fe = _structure.falling_edges(ck, outer_critical_levels(lc), nfall)
         hf = np.diff(fe, axis=1)
         uf = fe[:, :-1, None] + hf[:, :, None] * (_TN[None, None, :] + 1) / 2
         af = np.exp(uf)
