@@ -54,6 +54,9 @@ import numpy as np
 
 from .distribution import ResponseTimeDistribution
 
+#: M/M/1-PS class laws inverted atom by atom (:mod:`~qtheory.engine.response_distribution_ps_series`;
+#: False: the whole class transform, which rings next to the atoms at (k + 1) x: 1.35e-5 off)
+CLASS_SERIES = True
 #: the series of the unconditional transform stops when a term is below this (relative)
 SERIES_TOL = 1e-17
 #: and after at most this many terms
@@ -203,7 +206,12 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
     if x is None:
         return ResponseTimeDistribution(tr, label)
     atoms = ps_class_atoms(lam, model.size, xv)
-    return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:])
+    split = None
+    if ph is None and CLASS_SERIES:
+        from .response_distribution_ps_series import MM1PSClassSeries
+
+        split = MM1PSClassSeries(rho, m, xv, atoms)
+    return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:], split=split)
 
 
 def ps_class_atoms(lam: float, size, x: float, tail: float = 1e-17) -> list[tuple[float, float]]:
