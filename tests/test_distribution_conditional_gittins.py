@@ -227,6 +227,24 @@ def test_cdf_against_a_finer_grid_and_outer_rule(monkeypatch):
     assert np.max(np.abs(c - fine)) < 1e-7, c - fine
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="tables on a grid of 1300 levels and two cdf values at load 0.95: "
+                                     "60 s (QTHEORY_FULL=1)")
+def test_cdf_at_high_load_against_a_finer_grid(monkeypatch):
+    """The cdf of T at t = 1, load 0.95, on the default level grid against its panels split in
+    two (1320 levels): within
+    TOLG (measured MEASG; 5.2e-8 before the panels were split where log(N + 1e-4 E[X])
+    changes, rc.GRID_WN)."""
+    t = np.array([1.0])
+    c = qt.MG1(0.95, SIZE, PRED).response_time_distribution(POLICY).cdf(t)
+    edges = rc.grid_edges
+    monkeypatch.setattr(rc, "grid_edges", lambda tabs: np.sort(np.concatenate(
+        [edges(tabs), (edges(tabs)[:-1] + edges(tabs)[1:]) / 2])))
+    fine = rc.ConditionalTransform(qt.MG1(0.95, qt.Exponential(1.0), PRED))
+    f = 1.0 - li.invert(lambda s: (1.0 - fine.lst(s)) / s, t, li.EULER_A, li.EULER_N, li.EULER_M)
+    assert np.max(np.abs(c - f)) < TOLG, c - f
+
+
 def test_level_functions_interpolate_at_large_s():
     """The transform interpolates eta_l(s) - s (Lagrange in log l) from the level grid; at the
     Euler rule's large |s| it varies fast in l (the new jobs' cut C_y(l) moves with l and
@@ -247,6 +265,30 @@ def test_level_functions_interpolate_at_large_s():
     idx = np.minimum(tr.grid.starts[p][:, None] + np.arange(tr.grid.L)[None, :], g.size - 1)
     err = np.abs(np.einsum("slk,lk->sl", G[:, idx], basis) - direct)
     assert err.max() < 1e-4, err.max()
+
+
+def test_level_functions_interpolate_at_low_levels():
+    """Where N(l) is small (l in [0.1, 0.45] on Exp/Exp, N from 1e-3 to 0.05) the new jobs' cut
+    C_y(l) is of the order of l, and at the Euler rule's large |s| the factor e^{-s C} turns
+    fast in l: the grid's panels are split where log(N + 1e-4 E[X]) changes (rc.GRID_WN). At
+    the largest |Im s| of the default rule at t = 0.3 and 1, load 0.95, the interpolated
+    eta_l(s) - s against the laws built at 14 levels between the nodes themselves
+    (:func:`level_laws`, the same rules): within 2e-6 (measured 5.3e-7; 4.2e-5 with rc.GRID_WN = 0,
+    where the cdf at t = 1 was 6e-8 off)."""
+    from qtheory.engine.response_distribution import busy_eta
+
+    tr = _law()._t
+    lam = 0.95
+    e = np.log(tr.grid.t)
+    lv = np.exp(np.linspace(math.log(0.1), math.log(0.45), 14) + 0.0123)
+    s = li.euler_nodes()[0][-1] / np.array([0.3, 1.0])
+    Xn, Wn, _, _ = rc.level_laws(sc._tables(_model(0.8)).lc, lv)
+    direct = busy_eta(s, lam, *rc._compact(Xn, Wn)) - s[:, None]
+    G = busy_eta(s, lam, tr.Xn, tr.Wn) - s[:, None]
+    p, basis = tr.grid._interp(lv)
+    idx = np.minimum(tr.grid.starts[p][:, None] + np.arange(tr.grid.L)[None, :], e.size - 1)
+    err = np.abs(np.einsum("slk,lk->sl", G[:, idx], basis) - direct)
+    assert err.max() < 2e-6, err.max(axis=1)
 
 
 def test_dispatch_and_errors():
