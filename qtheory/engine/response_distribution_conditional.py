@@ -203,8 +203,13 @@ GRID_NFLOOR = 1e-4
 #: split rule is right (the mean engine's E[T] summed on it moves by 4e-12): with the grid split
 #: only in two, 2 moved E[T] at load 0.95 by 3.8e-7 (2.36e-8 -> 3.53e-7 off the mean engine),
 #: because the integrand held the grid's interpolation error (above, ``GRID_W``), which has kinks
-#: at the grid's edges; with ``GRID_W`` = 0.5: -8.8e-10 (load 0.8: -2.2e-10, 0.5: -4.1e-11)
-Y_SPLIT = 1
+#: at the grid's edges; with ``GRID_W`` = 0.5: -8.8e-10 (load 0.8: -2.2e-10, 0.5: -4.1e-11).
+#: With the grid's low levels resolved (``GRID_WN``) the y-rule limited the cdf: at load 0.95
+#: and t = 1, 1 -> 2 moved it by -3.8e-8, 2 -> 4 by -1.0e-9; with 2 it is 2.4e-9 from a
+#: reference with every rule refined (grid halved, laws 32 x-panels, y-rules 24/6/12, atoms on
+#: 16, outer panels (24, 32, 10), Y_SPLIT = 2), whose Euler rules (26, 24, 14) and (30, 30, 20)
+#: agree to 1.4e-9 (with 1: 4.1e-8). A cdf value costs about 1.2-1.3 times as much
+Y_SPLIT = 2
 
 
 @dataclass(frozen=True)
@@ -623,10 +628,11 @@ def build(model, pol, x, y, waiting: bool):
     tr = ConditionalTransform(model, waiting=waiting)
     # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.05 to 20: the laws' rules
     # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
-    # to 3.7e-8 (t = 1); at load 0.95 every rule refined at once moved cdf(1) by 1.0e-7,
-    # docs/response_time_distribution.md, section 6.6): said in the label, which the repr and
-    # plots show
-    label = f"{pol.name} on {model!r}; cdf to about 1e-7"
+    # to 3.7e-8 (t = 1); at load 0.95 every rule refined at once moved cdf(1) by 1.0e-7, now
+    # (GRID_WN, Y_SPLIT = 2) by 2.4e-9, the default Euler rule's own spread there up to 3.2e-8
+    # (last measured before these rules), docs/response_time_distribution.md, section 6.6):
+    # said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 5e-8"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
