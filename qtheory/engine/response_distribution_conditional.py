@@ -208,7 +208,8 @@ GRID_NFLOOR = 1e-4
 #: and t = 1, 1 -> 2 moved it by -3.8e-8, 2 -> 4 by -1.0e-9; with 2 it is 2.4e-9 from a
 #: reference with every rule refined (grid halved, laws 32 x-panels, y-rules 24/6/12, atoms on
 #: 16, outer panels (24, 32, 10), Y_SPLIT = 2), whose Euler rules (26, 24, 14) and (30, 30, 20)
-#: agree to 1.4e-9 (with 1: 4.1e-8). A cdf value costs about 1.2-1.3 times as much
+#: agree to 1.4e-9 (with 1: 4.1e-8). A cdf value costs 1.32 times as much (CPU, one run);
+#: with ``GRID_WN`` 1.52 times main's (12.9 -> 19.6 s, same run)
 Y_SPLIT = 2
 
 
