@@ -86,11 +86,12 @@ def test_mean_at_other_loads_equals_the_mean_engine(load):
 @pytest.mark.slow
 @pytest.mark.skipif(not FULL, reason="tables on the outer y-panels split in two: 10 s (QTHEORY_FULL=1)")
 def test_mean_on_split_outer_y_panels(monkeypatch):
-    """E[T] at load 0.95 with the outer rule's y-panels split in two (rc.Y_SPLIT = 2) against
-    the mean engine's: within 2e-9 (measured 8.8e-10; 3.5e-7 before the grid's panels were
-    split where 1 - lam N is small, rc.GRID_W, though the split y-rule sums the mean engine's
-    own E[T] to 4e-12)."""
-    monkeypatch.setattr(rc, "Y_SPLIT", 2)
+    """E[T] at load 0.95 with the outer rule's y-panels unsplit (rc.Y_SPLIT = 1; the default
+    splits them in two) against the mean engine's: within 2e-9 (measured 5.4e-10, 8.8e-10 with
+    the default; Y_SPLIT 1 and 2 were 3.5e-7 apart before the grid's panels were split where
+    1 - lam N is small, rc.GRID_W, though both y-rules sum the mean engine's own E[T] to
+    4e-12)."""
+    monkeypatch.setattr(rc, "Y_SPLIT", 1)
     m = qt.MG1(0.95, qt.Exponential(1.0), PRED)
     e1 = rc.ConditionalTransform(m).moments()[0]
     v, _ = sc.evaluate(m, POLICY, [0.95])
@@ -227,6 +228,24 @@ def test_cdf_against_a_finer_grid_and_outer_rule(monkeypatch):
     assert np.max(np.abs(c - fine)) < 1e-7, c - fine
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="tables on a grid of 1300 levels and two cdf values at load 0.95: "
+                                     "60 s (QTHEORY_FULL=1)")
+def test_cdf_at_high_load_against_a_finer_grid(monkeypatch):
+    """The cdf of T at t = 1, load 0.95, on the default level grid against its panels split in
+    two (1320 levels): within
+    2e-8 (measured 6.8e-9; the panels on l in [0.03, 0.46] split in eight: 1.1e-9; before the
+    panels were split where log(N + 1e-4 E[X]) changes, rc.GRID_WN, 5.2e-8)."""
+    t = np.array([1.0])
+    c = qt.MG1(0.95, SIZE, PRED).response_time_distribution(POLICY).cdf(t)
+    edges = rc.grid_edges
+    monkeypatch.setattr(rc, "grid_edges", lambda tabs: np.sort(np.concatenate(
+        [edges(tabs), (edges(tabs)[:-1] + edges(tabs)[1:]) / 2])))
+    fine = rc.ConditionalTransform(qt.MG1(0.95, qt.Exponential(1.0), PRED))
+    f = 1.0 - li.invert(lambda s: (1.0 - fine.lst(s)) / s, t, li.EULER_A, li.EULER_N, li.EULER_M)
+    assert np.max(np.abs(c - f)) < 2e-8, c - f
+
+
 def test_level_functions_interpolate_at_large_s():
     """The transform interpolates eta_l(s) - s (Lagrange in log l) from the level grid; at the
     Euler rule's large |s| it varies fast in l (the new jobs' cut C_y(l) moves with l and
@@ -247,6 +266,30 @@ def test_level_functions_interpolate_at_large_s():
     idx = np.minimum(tr.grid.starts[p][:, None] + np.arange(tr.grid.L)[None, :], g.size - 1)
     err = np.abs(np.einsum("slk,lk->sl", G[:, idx], basis) - direct)
     assert err.max() < 1e-4, err.max()
+
+
+def test_level_functions_interpolate_at_low_levels():
+    """Where N(l) is small (l in [0.1, 0.45] on Exp/Exp, N from 1e-3 to 0.05) the new jobs' cut
+    C_y(l) is of the order of l, and at the Euler rule's large |s| the factor e^{-s C} turns
+    fast in l: the grid's panels are split where log(N + 1e-4 E[X]) changes (rc.GRID_WN). At
+    the largest |Im s| of the default rule at t = 0.3 and 1, load 0.95, the interpolated
+    eta_l(s) - s against the laws built at 14 levels between the nodes themselves
+    (:func:`level_laws`, the same rules): within 2e-6 (measured 5.3e-7; 4.2e-5 with rc.GRID_WN = 0,
+    where the cdf at t = 1 was 6e-8 off)."""
+    from qtheory.engine.response_distribution import busy_eta
+
+    tr = _law()._t
+    lam = 0.95
+    e = np.log(tr.grid.t)
+    lv = np.exp(np.linspace(math.log(0.1), math.log(0.45), 14) + 0.0123)
+    s = li.euler_nodes()[0][-1] / np.array([0.3, 1.0])
+    Xn, Wn, _, _ = rc.level_laws(sc._tables(_model(0.8)).lc, lv)
+    direct = busy_eta(s, lam, *rc._compact(Xn, Wn)) - s[:, None]
+    G = busy_eta(s, lam, tr.Xn, tr.Wn) - s[:, None]
+    p, basis = tr.grid._interp(lv)
+    idx = np.minimum(tr.grid.starts[p][:, None] + np.arange(tr.grid.L)[None, :], e.size - 1)
+    err = np.abs(np.einsum("slk,lk->sl", G[:, idx], basis) - direct)
+    assert err.max() < 2e-6, err.max(axis=1)
 
 
 def test_dispatch_and_errors():

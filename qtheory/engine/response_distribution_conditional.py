@@ -180,14 +180,37 @@ GRID_SPLIT = 2
 #: of 0.75, level tolerance 1e-12, (8, 8, 10) x-panels) moved by 1.1e-11, 2.2e-11, 7.5e-11
 GRID_W = 0.5
 GRID_RHO = 0.99
+#: where :math:`N(\ell)` is small the new jobs' cut :math:`C_y(\ell)` is of the order of
+#: :math:`\ell` (Exp/Exp: :math:`N` from 1e-3 to 0.05 on :math:`\ell \in [0.1, 0.45]`) and at the
+#: inversion's large :math:`|s|` the factor :math:`e^{-sC_y(\ell)}` in :math:`\eta_\ell(s)`
+#: turns fast in :math:`\log\ell`: its phase changes by about :math:`|s| C \Delta\log C`, and
+#: :math:`\log N` follows :math:`\log C`. The grid's panels are split further into
+#: :math:`\lceil \Delta w_N / W_N \rceil`, :math:`w_N = \log(N + \delta_N)`, :math:`W_N` =
+#: ``GRID_WN``, :math:`\delta_N` = ``GRID_NFLOOR`` :math:`E[X]` (below it the new work, and
+#: with it the factor's weight, is negligible). Exp/Exp at load 0.95, at the largest :math:`|s|`
+#: of the Euler rule at t = 1 (0.3): the interpolant of :math:`\eta_\ell(s) - s` was 6.7e-5
+#: (1.7e-5) off between the nodes on [0.36, 0.45] ([0.22, 0.28]); with ``GRID_WN`` = 0.35 (570 ->
+#: 660 levels) within 5.3e-7 at 14 levels of [0.1, 0.45] (0.25, 760 levels: 1.1e-7; from 4.2e-5).
+#: The cdf at t = 1 moved by -3.6e-8, -5.3e-8, -6.0e-8 at loads 0.5, 0.8, 0.95 (at 0.95 and
+#: t = 0.1, 0.3, 2: 1.1e-9, -8.3e-9, 4e-11); the panels of [0.03, 0.46] split in eight more
+#: moved it by at most 1.1e-9 at those four t, every panel split in two by 6.8e-9 (t = 1).
+#: E[T] from the distribution unchanged to 1e-14 (-1.9e-11, -1.7e-10 from the mean engine's)
+GRID_WN = 0.35
+GRID_NFLOOR = 1e-4
 #: each Gauss-Kronrod panel (in log y) of the mean engine's outer rule split into this many
 #: (a check of the outer y-rule: 2 moved the cdf at t = 1 and 2 by 2.4e-7 and 9e-8 on the
 #: unsplit grid and 16 rising panels, by the same as 24 rising panels on the split grid). The
 #: split rule is right (the mean engine's E[T] summed on it moves by 4e-12): with the grid split
 #: only in two, 2 moved E[T] at load 0.95 by 3.8e-7 (2.36e-8 -> 3.53e-7 off the mean engine),
 #: because the integrand held the grid's interpolation error (above, ``GRID_W``), which has kinks
-#: at the grid's edges; with ``GRID_W`` = 0.5: -8.8e-10 (load 0.8: -2.2e-10, 0.5: -4.1e-11)
-Y_SPLIT = 1
+#: at the grid's edges; with ``GRID_W`` = 0.5: -8.8e-10 (load 0.8: -2.2e-10, 0.5: -4.1e-11).
+#: With the grid's low levels resolved (``GRID_WN``) the y-rule limited the cdf: at load 0.95
+#: and t = 1, 1 -> 2 moved it by -3.8e-8, 2 -> 4 by -1.0e-9; with 2 it is 2.4e-9 from a
+#: reference with every rule refined (grid halved, laws 32 x-panels, y-rules 24/6/12, atoms on
+#: 16, outer panels (24, 32, 10), Y_SPLIT = 2), whose Euler rules (26, 24, 14) and (30, 30, 20)
+#: agree to 1.4e-9 (with 1: 4.1e-8). A cdf value costs 1.32 times as much (CPU, one run);
+#: with ``GRID_WN`` 1.52 times main's (12.9 -> 19.6 s, same run)
+Y_SPLIT = 2
 
 
 @dataclass(frozen=True)
@@ -345,7 +368,9 @@ def grid_edges(tabs) -> np.ndarray:
     the change across the panel of :math:`w = \log(E[X] - N(\ell) + \delta)`,
     :math:`\delta = E[X](1 - \rho_{max})/\rho_{max}` (:data:`GRID_RHO`): the busy-period
     factor :math:`1/(1 - \lambda N)` is analytic in :math:`w` within
-    :math:`|\operatorname{Im} w| < \pi` for every load up to :math:`\rho_{max}`."""
+    :math:`|\operatorname{Im} w| < \pi` for every load up to :math:`\rho_{max}`; and into
+    :math:`\lceil \Delta w_N / W_N \rceil` (:data:`GRID_WN`), :math:`w_N = \log(N + \delta_N)`,
+    where :math:`N` is small (the new jobs' cut, and the phase of :math:`e^{-sC}`, follow it)."""
     e = np.asarray(tabs.Ni.edges, float)
     ex = tabs.lc.size.mean
     ex = float(ex() if callable(ex) else ex)
@@ -355,6 +380,9 @@ def grid_edges(tabs) -> np.ndarray:
     k = np.full(e.size - 1, GRID_SPLIT)
     if GRID_W:
         k = np.maximum(k, np.ceil(np.abs(np.diff(w)) / GRID_W - 1e-9).astype(int))
+    if GRID_WN:
+        wn = np.log(np.maximum(N, 0.0) + GRID_NFLOOR * ex)
+        k = np.maximum(k, np.ceil(np.abs(np.diff(wn)) / GRID_WN - 1e-9).astype(int))
     parts = [e[j] + (e[j + 1] - e[j]) * np.arange(k[j]) / k[j] for j in range(e.size - 1)]
     return np.concatenate(parts + [e[-1:]])
 
@@ -601,10 +629,11 @@ def build(model, pol, x, y, waiting: bool):
     tr = ConditionalTransform(model, waiting=waiting)
     # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.05 to 20: the laws' rules
     # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
-    # to 3.7e-8 (t = 1); at load 0.95 every rule refined at once moved cdf(1) by 1.0e-7,
-    # docs/response_time_distribution.md, section 6.6): said in the label, which the repr and
-    # plots show
-    label = f"{pol.name} on {model!r}; cdf to about 1e-7"
+    # to 3.7e-8 (t = 1); at load 0.95 every rule refined at once moved cdf(1) by 1.0e-7, now
+    # (GRID_WN, Y_SPLIT = 2) by 2.4e-9, the default Euler rule's own spread there up to 3.2e-8
+    # (last measured before these rules), docs/response_time_distribution.md, section 6.6):
+    # said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 5e-8"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
