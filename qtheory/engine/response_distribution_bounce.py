@@ -80,6 +80,13 @@ P_EDGES = (1.0, 1.125, 1.25, 1.5, 1.75, 2.0)
 #: sizes at load 0.95, class (0.5, 1.2) against soap_factor's mean: log-normal(0.5)
 #: predictions 1.6e-8 with width 1.0, 3e-14 with 0.5; uniform(0.5) 3e-9 and 1e-13
 HALVE = True
+#: parts of each threshold panel of the unconditional law (HALVE: 2)
+T_PARTS = 4
+#: parts of each prediction panel of the unconditional law's classes
+Y_PARTS = 4
+Y_WIDEST = 1.0001
+#: a class whose weight times e^{-Re(s) x} is below this at every s of a block is skipped
+SKIP_BOUND = 1e-20
 #: transform values per block
 _S_BLOCK = 40
 #: load-free tables kept per joint rule
@@ -421,7 +428,8 @@ def classes(rule: FactorJointRule):
     weighted by :math:`f_X(x) f_Z(y/x)/x\,dx\,dy`, each row split at :math:`x = y`,
     :math:`x = 2y` and where :math:`y/x` crosses a kink of :math:`Z`; the prediction panels
     have edges at :data:`LEVEL_KINKS` times the size law's ends and breakpoints."""
-    y, dy = panels(_with_level_kinks(rule, np.asarray(rule.yedges, float)))
+    y, dy = panels(_with_level_kinks(rule, _split_edges(np.asarray(rule.yedges, float), Y_PARTS,
+                                                         Y_WIDEST * rule.width)))
     y = np.exp(y)
     dy = dy * y
     cuts = np.concatenate([y[:, None], 2 * y[:, None], rule._kink_cuts(y)], axis=1)
@@ -461,46 +469,77 @@ def _lst_kernel(s, G, V, Rc, starts, L, yp, ycoef, ybasis, jrow, x, w, pd, cd, b
         out[i] = 0.0
     e = np.empty(ns, np.complex128)
     vq = np.empty(ns, np.complex128)
+    g = np.empty(ns, np.complex128)
+    vd = np.empty(ns, np.complex128)
+    # |w V e^{-e}| <= w e^{-Re(s) x} (|V| <= 1, Re C rises with the level): classes below
+    # SKIP_BOUND at every s of the block add nothing
+    sre = np.inf
+    for i in range(ns):
+        sre = min(sre, s[i].real)
     for q in range(x.size):
+        if not waiting and not shifted and w[q] * math.exp(-sre * x[q]) < SKIP_BOUND:
+            continue
         j = jrow[q]
         b = starts[pd[q]]
+        mq, aq = m[q], a[q]
         for i in range(ns):
             e[i] = 0.0
             vq[i] = Vy[j, i]
-        if rd[q] or m[q] != 0.0:
+        # the grid's rows in the inner loop over s (contiguous), the same sums in the same order
+        if rd[q] or mq != 0.0:
             for i in range(ns):
-                g = 0.0 + 0.0j
-                vd = 0.0 + 0.0j
-                for k in range(L):
-                    g += bd[q, k] * G[b + k, i]
-                    vd += bd[q, k] * V[b + k, i]
-                e[i] += m[q] * g
+                g[i] = 0.0
+                vd[i] = 0.0
+            for k in range(L):
+                bk = bd[q, k]
+                for i in range(ns):
+                    g[i] += bk * G[b + k, i]
                 if rd[q]:
-                    vq[i] = vd
-        if a[q] != 0.0:
+                    for i in range(ns):
+                        vd[i] += bk * V[b + k, i]
             for i in range(ns):
-                c = Rc[pd[q], i]
-                for k in range(L):
-                    c += cd[q, k] * G[b + k, i]
-                e[i] += a[q] * (Cy[j, i] - c)
+                e[i] += mq * g[i]
+            if rd[q]:
+                for i in range(ns):
+                    vq[i] = vd[i]
+        if aq != 0.0:
+            for i in range(ns):
+                g[i] = Rc[pd[q], i]
+            for k in range(L):
+                ck = cd[q, k]
+                for i in range(ns):
+                    g[i] += ck * G[b + k, i]
+            for i in range(ns):
+                e[i] += aq * (Cy[j, i] - g[i])
+        wq, xq = w[q], x[q]
         for i in range(ns):
             ee = e[i]
             if waiting:
                 ee = 0.0 + 0.0j
             elif not shifted:
-                ee += s[i] * x[q]
+                ee += s[i] * xq
             if ee.real < 700.0:
-                out[i] += w[q] * vq[i] * np.exp(-ee)
+                out[i] += wq * vq[i] * np.exp(-ee)
 
 
 # ---- the transform ----------------------------------------------------------------------------------
+def _split_edges(e: np.ndarray, parts: int, widest: float = math.inf) -> np.ndarray:
+    """The edges ``e`` with each panel at most ``widest`` wide cut in ``parts`` equal parts."""
+    if parts <= 1:
+        return e
+    h = np.diff(e)
+    n = np.where(h <= widest, parts, 1)
+    f = np.concatenate([np.arange(k) / k for k in n])
+    return np.concatenate([np.repeat(e[:-1], n) + np.repeat(h, n) * f, e[-1:]])
+
+
 def _grid_edges(rule: FactorJointRule, top: float, conditional: bool, halve: bool) -> np.ndarray:
     """The threshold grid's log edges: the prediction route's (each panel halved if ``halve``),
     cut at ``top`` (a class) or extended by panels of the same width up to ``top`` (the
     largest level of the classes)."""
     e = np.asarray(rule.tedges, float)
     if halve:
-        e = np.sort(np.concatenate([e, 0.5 * (e[1:] + e[:-1])]))
+        e = _split_edges(e, 2 if conditional else T_PARTS)
     if halve:  # the bounce's laws kink at levels b/2 and b (LEVEL_KINKS)
         e = _with_level_kinks(rule, e)
     lt = math.log(top) if top > 0 else e[0]
