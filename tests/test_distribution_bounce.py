@@ -293,6 +293,31 @@ def test_cdf_is_a_cdf():
     assert "SRPT-Bounce" in dc.label and "y=1" in dc.label
 
 
+#: E[e^{-sT}] at the Euler nodes k of t = 0.9550988 (s = alpha_k / t, the default rule; the p50),
+#: Exp(1) sizes, exponential predictions, load 0.8: ``benchmarks/bounce_reference.py`` (an
+#: independent implementation: the factor integrated in closed form, Kendall's equation by Newton
+#: at each level of its own 20-point panels, its own outer rule in (x, y)), whose panels halved
+#: move these by < 1e-16
+REF_T = 0.9550988
+REF_LST = {10: 1.16798257890413908e-02 - 2.48742993434055391e-02j,
+           20: 3.38744135787258371e-03 - 1.43964456825163584e-02j,
+           30: 1.55204572975260551e-03 - 9.88783318045638286e-03j,
+           38: 9.76491539549811309e-04 - 7.87813648633539469e-03j}
+
+
+def test_transform_at_large_s_against_an_independent_reference():
+    """The unconditional transform at the Euler nodes of a small t (|s| up to 127), where it
+    oscillates in the prediction y and the level: the classes' prediction panels 1.0 wide in log
+    y and the grid halved left it 9e-9 (k = 30) and 3e-8 (k = 38) off, the cdf at t 3.3e-7;
+    now 5e-13 (asserted 5e-12)."""
+    from qtheory.engine import laplace_inversion as li
+
+    alpha, _ = li.euler_nodes()
+    k = np.array(sorted(REF_LST))
+    got = _law_08()._t.lst(alpha[k] / REF_T)
+    assert np.max(np.abs(got - np.array([REF_LST[i] for i in k]))) < 5e-12
+
+
 # ---- (d) against the simulator ---------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["exp-exp-0.8", "weibull-lognormal-0.5"])
