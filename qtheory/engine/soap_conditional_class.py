@@ -188,11 +188,13 @@ def conditional_estimate(model, policy, x, y) -> tuple[np.ndarray, np.ndarray]:
     shape = x.shape
     x, y = x.ravel(), y.ravel()
     tabs = _tables(model)
-    if not isinstance(tabs, ConditionalSOAP):
-        # (classes whose hazard falls, then climbs: the mean only, _conditional_bathtub)
-        raise FloatingPointError("E[T | x, y] and the slowdown of ConditionalGittins are not "
-                                 "covered where the hazard of X | y falls, then climbs")
     lam = float(model.arrival_rate)
+    if not isinstance(tabs, ConditionalSOAP):
+        # (classes whose hazard falls, then climbs: the bathtub route's own rules)
+        from ._conditional_bathtub import conditional_estimate as _bathtub_conditional
+
+        v, e = _bathtub_conditional(tabs, lam, x, y)
+        return v.reshape(shape), e.reshape(shape)
     eN, eS = tabs._raise
     if lam * (float(np.max(tabs.Ni.values)) + eN) >= 1:
         raise FloatingPointError("the load is too close to 1 for the level error")
@@ -248,11 +250,11 @@ def slowdown(model, policy) -> tuple[float, float]:
     if not supported(model, policy):
         raise NotImplementedError("ConditionalGittins on a smooth multiplicative prediction law only")
     tabs = _tables(model)
-    if not isinstance(tabs, ConditionalSOAP):
-        # (classes whose hazard falls, then climbs: the mean only, _conditional_bathtub)
-        raise FloatingPointError("E[T | x, y] and the slowdown of ConditionalGittins are not "
-                                 "covered where the hazard of X | y falls, then climbs")
     lam = float(model.arrival_rate)
+    if not isinstance(tabs, ConditionalSOAP):
+        # (classes whose hazard falls, then climbs: the bathtub route's slowdown weights)
+        v, e = tabs.slowdowns([lam])
+        return float(v[0]), float(e[0])
     eN, eS = tabs._raise
     if lam * (float(np.max(tabs.Ni.values)) + eN) >= 1:
         raise FloatingPointError("the load is too close to 1 for the level error")
