@@ -55,6 +55,11 @@ law on an outer rule written separately (Gauss-Legendre panels in log y and log 
 relative (the discretised route gave 2.547597757, 2.7e-4 high, without an estimate). The
 estimate of :math:`E[T \mid x, y]` is absolute at small levels (the level functions' error is
 raised as a constant): relative to a tiny value (sizes and predictions near 0) it is large.
+Where the hazard of :math:`X \mid y` falls, then climbs (a bounded factor on exponential or
+Weibull(0.5) sizes: :mod:`qtheory.engine._conditional_bathtub`), both come from that route
+(:func:`~qtheory.engine._conditional_bathtub.conditional_estimate`,
+:meth:`~qtheory.engine._conditional_bathtub.BathtubSOAP.slowdowns`; checked against an
+independent reference on Weibull(0.5) sizes: ``tests/test_conditional_gittins_bathtub.py``).
 Cost on a loaded machine (load 10 on 2 cores): 0.77 s CPU for the slowdown on a fresh size law
 (the route's tables, kept per size law, built; 0.03 s once they are), 0.013 s for one
 :math:`E[T \mid x, y]` once they are, against 13.3 s for the discretised slowdown in the same run.
