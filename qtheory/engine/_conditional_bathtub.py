@@ -113,10 +113,12 @@ Gittins rank by direct minimisation over the service quota, level sets as roots 
 E[T | x, y] job by job): :math:`E[T \mid x, y]` at eight points of y = 1 and 3 (every
 branch) within 5.8e-13 relative (estimates below 1e-11), the reference's orders 12 and 16
 within 4e-13; its :math:`S_2` at one level within 1e-15 of :meth:`BathtubSOAP.level_functions`
-(a y-rule twice as fine). E[T] = 2.38669495 and E[T/X] = 1.29301597 at load 0.8 (estimates
-4.7e-10 and 1.2e-11); the reference's integrals over the joint law for them are written
-(``python tests/conditional_gittins_bathtub_weibull_reference.py 0.8``) but were not run to
-the end (several CPU minutes). Cost (load 10 on 2 cores): 12.4 s CPU for the slowdown on a fresh
+(a y-rule twice as fine). E[T] = 1.46427534, 2.38669495, 5.05025308 at loads 0.5 / 0.8 /
+0.95 within 2.4e-10, 2.3e-10, 1.3e-10 of the reference's integral over the joint law
+(``python tests/conditional_gittins_bathtub_weibull_reference.py 0.5 0.8 0.95``, order 10,
+553 s CPU; at zero load it gives 1 + 5.6e-10); E[T/X] = 1.29301597 at load 0.8 (estimate
+1.2e-11) within 2e-10 of the reference's once the mass below its prediction range (y <
+e^-24: 8.2e-6 of the jobs, slowdown 1 there) is added back. Cost (load 10 on 2 cores): 12.4 s CPU for the slowdown on a fresh
 size law (7 s of it the route's tables), 3.1 s for one :math:`E[T \mid x, y]` once they are
 built (two y-rules of :math:`S_2`). Before: :func:`conditional` raised FloatingPointError and
 the generic route answered NotImplementedError (a continuous law); the slowdown fell to the
