@@ -120,8 +120,8 @@ within 4e-13; its :math:`S_2` at one level within 1e-15 of :meth:`BathtubSOAP.le
 1.2e-11) within 2e-10 of the reference's once the mass below its prediction range (y <
 e^-24: 8.2e-6 of the jobs, slowdown 1 there) is added back. Cost (load 10 on 2 cores):
 12.4 s CPU for the slowdown on a fresh size law (7 s of it the route's tables), 3.1 s for
-one :math:`E[T \mid x, y]` once they are built (two y-rules of :math:`S_2`). Before: :func:`conditional` raised FloatingPointError and
-the generic route answered NotImplementedError (a continuous law); the slowdown fell to the
+one :math:`E[T \mid x, y]` once they are built (two y-rules of :math:`S_2`). Before:
+:func:`conditional` raised FloatingPointError and the generic route answered NotImplementedError (a continuous law); the slowdown fell to the
 discretised route, 162134.9 at load 0.8 (E[1/X] is infinite on Weibull(0.5): its smallest
 cells carry it).
 
