@@ -121,11 +121,13 @@ within 4e-13; its :math:`S_2` at one level within 1e-15 of :meth:`BathtubSOAP.le
 e^-24: 8.2e-6 of the jobs, slowdown 1 there) is added back. Cost (load 10 on 2 cores):
 12.4 s CPU for the slowdown on a fresh size law (7 s of it the route's tables), 3.1 s for
 one :math:`E[T \mid x, y]` once they are built (two y-rules of :math:`S_2`). Before:
-:func:`conditional` raised FloatingPointError and the generic route answered NotImplementedError (a continuous law); the slowdown fell to the
+:func:`conditional` raised FloatingPointError and the generic route answered
+NotImplementedError (a continuous law); the slowdown fell to the
 discretised route, 162134.9 at load 0.8 (E[1/X] is infinite on Weibull(0.5): its smallest
 cells carry it).
 
-Measured (exponential sizes, factor uniform on [0.5, 1.5], ``tests/test_soap_conditional_bathtub.py``):
+Measured (exponential sizes, factor uniform on [0.5, 1.5],
+``tests/test_soap_conditional_bathtub.py``):
 the rank against direct minimisation to 6e-13, the level pieces against the reference's level
 sets to 3e-13, :math:`N` against its own y-rule to 1e-15; at zero load E[T] = E[X] to 2e-11 per
 prediction. E[T] = 1.465997476, 2.488317605, 6.046553849 at loads 0.5 / 0.8 / 0.95 (estimates
