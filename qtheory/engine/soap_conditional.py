@@ -173,8 +173,8 @@ predictions 1.6 s in the same run). (The outer rule's node at the end of the no-
 high, above SPRPT at load 0.95, while the estimate said 1e-7; that panel now has no mass.) On
 exponential sizes a bounded factor's hazard falls, then climbs to infinity at the top end (not
 single-peaked): the rank rises, then falls, and :func:`_tables` hands over to
-:mod:`qtheory.engine._conditional_bathtub` (E[T] only: 2.488317605 at load 0.8, estimate
-5.6e-9; :func:`conditional` and :func:`slowdown` decline there). Log-uniform factors
+:mod:`qtheory.engine._conditional_bathtub` (2.488317605 at load 0.8, estimate 5.6e-9; its
+E[T | x, y] and E[T/X] too, :mod:`qtheory.engine.soap_conditional_class`). Log-uniform factors
 (``qt.BoundedMultiplicative(..., law="loguniform")``) give :math:`X \mid y \propto f(x)` on
 the support. Where :math:`X \mid y` is an exponential truncated to the support (exponential
 sizes with a log-uniform factor, Erlang(2) sizes with a uniform one) the rank at the support's
@@ -196,7 +196,8 @@ branch of the outer rule took edges at the minimal rank's noise levels near 1e-1
 (:func:`outer_critical_levels`), and the level interpolants refined to panels of 1e-9 next to
 the rank's supremum at the support's start (:data:`GENERAL_MIN_WIDTH`).
 Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
-Weibull(0.5) takes the bathtub route (2.38669495, estimate 4.7e-10, no independent reference);
+Weibull(0.5) takes the bathtub route (2.38669495, estimate 4.7e-10; within 2.3e-10 of an
+independent reference, ``tests/conditional_gittins_bathtub_weibull_reference.py``);
 LogNormal(1) and Weibull(1.5) decline (FloatingPointError: the hazard of :math:`X \mid y` is
 neither single-peaked nor falling, then climbing, for some y on LogNormal(1); on Weibull(1.5)
 the bathtub route's peak is not increasing in y) and the discretised route answers. With the
