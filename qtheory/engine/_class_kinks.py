@@ -78,7 +78,7 @@ POWER = 4
 #: the extension's nodes cover v = X - x in [0, REACH l] (beyond, e^{-(v/l)^J} < 1e-45)
 REACH = 3.2
 #: panels of the extension in log v, of this width, from DEPTH x to REACH l (one linear panel
-#: on [0, DEPTH x]): e^{-s v} at |s| up to about 120 / (tau - kx)
+#: on [0, DEPTH x]): e^{-s v} at :math:`|s|` up to about 120 / (tau - kx)
 WIDTH_V = 0.125
 DEPTH = 1e-7
 #: SJF's old job of size X > x: its nodes reach X - x = TAIL_REACH x

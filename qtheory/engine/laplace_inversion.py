@@ -63,7 +63,7 @@ EULER_FINE = (26.0, 48, 24)
 #: estimated truncation error (:func:`truncation_error`) exceeds this
 REFINE_TOL = 1e-9
 #: ... and keeps the finer rule's value where its own estimate is at most this fraction of the
-#: default's (a transform that is not accurate at the new nodes' larger |s| shows there: PSPJF's
+#: default's (a transform that is not accurate at the new nodes' larger :math:`|s|` shows there: PSPJF's
 #: class at x + 0.6 was 1.0e-9 off on the default rule, 4.6e-9 on the finer one, whose estimate
 #: was 0.57 of the default's)
 REFINE_GAIN = 0.5

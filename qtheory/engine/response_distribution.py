@@ -71,7 +71,7 @@ TAYLOR_R = 1.0
 SPLIT_ATOMS = True
 #: FCFS's split: the size transform shifted by the least size c, e^{sc} E[e^{-sX}], is evaluated
 #: on a rule whose panel edges accumulate at c: (ratio, top, depth), from 4c down to 1e-7 c; the
-#: inversion at t - c samples it at |s| up to about 120 / (t - c), and the damping
+#: inversion at t - c samples it at :math:`|s|` up to about 120 / (t - c), and the damping
 #: e^{-Re(s)(x - c)} keeps only x - c < 3 (t - c), so a panel there must be about (t - c) / 8
 GRADE = (1.2, 4.0, 1e-7)
 #: the same for the unconditional laws of LAS, PSJF and SRPT on a size law whose density jumps

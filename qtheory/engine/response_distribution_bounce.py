@@ -85,7 +85,7 @@ HALVE = True
 #: Its transform at the Euler nodes of a small t oscillates in y like e^{-2sy} (the old piece's
 #: atom at 2R, the classes' x <= y and x <= 2y) and in the level like e^{-sv}: the prediction
 #: panels (1.0 wide in log y) and the halved grid left E[e^{-sT}] 3e-8 off at the node k = 38
-#: of t = 0.955 (|s| = 127; Exp(1) sizes, exponential predictions, load 0.8) and the cdf there
+#: of t = 0.955 (:math:`|s|` = 127; Exp(1) sizes, exponential predictions, load 0.8) and the cdf there
 #: 3.3e-7 off (the p50 1.3e-6 relative), against an independent implementation
 #: (``benchmarks/bounce_reference.py``: the factor integrated in closed form, its own level panels
 #: and quadrature). Cut in 4 (the prediction panels of the bulk, up to Y_WIDEST times the rule's

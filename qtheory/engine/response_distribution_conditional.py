@@ -116,7 +116,7 @@ from .soap_exact import _FULLW, _TN
 _CWN = sc._CWN
 #: per prediction of a level's y-rules, the panels and Gauss-Legendre order of the x-rule (in
 #: log x) on the conditional law. It limits the cdf (the laws are discrete: their transforms
-#: oscillate at the inversion's large |s|): at t = 0.3, 2, 8 (load 0.8, Exp/Exp) 8 panels were
+#: oscillate at the inversion's large :math:`|s|`): at t = 0.3, 2, 8 (load 0.8, Exp/Exp) 8 panels were
 #: 9.6e-8, 1.0e-6, 4.8e-9 from 16 (atoms on 8 sub-panels); 12 panels 4.3e-8 at t = 2 (order 6:
 #: 6.1e-8); 32 panels (atoms on 8 or 16 sub-panels) moved 16's by at most 1.4e-8, the y-rules
 #: 24/6/12 by 5.3e-9, their order 8 by 5.5e-9. E[T] 5.3e-9, 1.2e-9 (8) from the mean engine
@@ -160,7 +160,7 @@ _S_BLOCK = 38
 OUTER_X = dict(nfall=16, nrise=24, xorder=8)
 #: each panel (in log l) of the mean engine's interpolant of N split into this many for the
 #: level grid (Gauss-Legendre panels of 10 nodes) on which eta_l(s) - s and V_l are
-#: interpolated: at the inversion's large |s| they turn fast in l (Exp/Exp at load 0.8: between
+#: interpolated: at the inversion's large :math:`|s|` they turn fast in l (Exp/Exp at load 0.8: between
 #: the grid's nodes at |Im s| ~ 150 the interpolant was 4.0e-4 off on the unsplit panels,
 #: 5.4e-5 split in two; the cdf at t = 1 and 2 moved by -1.2e-7 and -6.7e-7, split in four by
 #: 6e-9 and 4e-8 more)

@@ -40,12 +40,12 @@ from scipy import sparse
 
 #: Gauss-Legendre nodes per sub-panel of the modified weights
 FINE_ORDER = 32
-#: the phase of e^{-sx} (radians, |s| times the sub-panel's length in x) per sub-panel: the
+#: the phase of e^{-sx} (radians, :math:`|s|` times the sub-panel's length in x) per sub-panel: the
 #: sub-rule (exact to degree 63) then integrates l_j e^{-sx} (l_j of degree <= 16) to about
 #: J_47(PHASE / 2) ~ 1e-20 (a panel of 17 nodes on [0.05, 0.6] with F = e^{-x}: 16 nodes and
 #: 6 radians, 24 and 12, 32 and 22 all 1e-13 from mpmath's quadrature: the interpolation's error)
 PHASE = 20.0
-#: a panel whose |s| times its length in x stays below this keeps its own quadrature
+#: a panel whose :math:`|s|` times its length in x stays below this keeps its own quadrature
 RESOLVED = 0.05
 #: e^{-sx} is negligible beyond x = CUT / Re s (e^{-40} = 4e-18: the Euler rule's weights are
 #: at most e^{A/2} = 4.4e5, so the cdf changes by below 1e-12)

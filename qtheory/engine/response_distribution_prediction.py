@@ -82,7 +82,7 @@ LEVEL_WIDTH = 0.125
 #: ... and the rows X1{Y < v} at those levels on a size rule of this width in log x, as Kendall's
 #: row at y (and the old work's) of every class of SPJF, PSPJF and SPRPT on such a law and the
 #: falling rank route's levels (:meth:`PredictionTransform._kinked_class`), whatever
-#: WIDTH_CLASS: 0.25 did not follow e^{-eta x} at the Euler nodes' |s| of a class cdf near its
+#: WIDTH_CLASS: 0.25 did not follow e^{-eta x} at the Euler nodes' :math:`|s|` of a class cdf near its
 #: atom (SPRPT: 5.7e-8 off at t = x + 0.2 with it, 1.4e-10 with 0.125 and 0.0625; PSPJF, whose
 #: residence multiplies the row's error by x: 8.5e-8 -> 3e-12 at (0.4, 1.1))
 LEVEL_SIZE_WIDTH = 0.125

@@ -86,7 +86,7 @@ PIECE_ORDER = 10
 PIECE_WIDTH = 0.125
 #: the piece's prediction rule: panels Y_WIDTH wide in log y (f_Y(y) P(X > c | y) is smooth
 #: there), cut where c_y(R) crosses a grid PIECE_WIDTH wide in log c down to C_LOW times
-#: c_0(R) (or the largest size; below it e^{-eta c} is linear on the panel for the |eta| of the
+#: c_0(R) (or the largest size; below it e^{-eta c} is linear on the panel for the :math:`|eta|` of the
 #: inversion): 2,000 nodes at R = 1.5 for y + a on Exp/Exp (4,900 with panels 0.125 wide and
 #: C_LOW = 1e-13, the same E[1 - e^{-uP}] to 4e-16 at u = 60 + 300i)
 Y_WIDTH = 0.5

@@ -93,7 +93,7 @@ from .distribution import ResponseTimeDistribution
 TOL = 1e-3
 #: the finest grid of a node (steps); a node that needs more raises
 MAX_N = 16384
-#: the least coarse grid (steps), and steps per unit of (|s| + 2 lambda) x
+#: the least coarse grid (steps), and steps per unit of (:math:`|s|` + 2 lambda) x
 MIN_N = 64
 STEPS_PER_RATE = 3.0
 #: the unconditional transform stops where the size law's tail is below this

@@ -62,10 +62,10 @@ WIDTH_Z = 0.5
 #: the sparse piece's panels on [0, lo] on a size law with a lower end lo > 0, on the rules of
 #: the laws inverted next to their atom or to lo (class laws, and the unconditional law's split
 #: next to lo): (ratio, depth), geometric edges from lo down to depth * lo. The piece's density
-#: is smooth there, but its transform E[e^{-uP}] is sampled at |u| up to about 120 / t' (t' the
+#: is smooth there, but its transform E[e^{-uP}] is sampled at :math:`|u|` up to about 120 / t' (t' the
 #: distance to the atom): two linear panels were 2e-3 off at u = 20 + 180i (Pareto(2.5) sizes,
 #: exponential predictions, v = 0.5), which put SPRPT's class cdf 1e-5 off next to its atom;
-#: ratio 1.5: 3e-5 / |u|, 1.3: 1e-7 / |u|, 1.2: 1e-9 / |u| (1160 nodes instead of 400), checked
+#: ratio 1.5: 3e-5 / :math:`|u|`, 1.3: 1e-7 / :math:`|u|`, 1.2: 1e-9 / :math:`|u|` (1160 nodes instead of 400), checked
 #: against an mpmath quadrature of the closed inner integral over Y given X at the Euler nodes of
 #: t' = 0.1 and 0.01
 PIECE_GRADE = (1.2, 1e-5)

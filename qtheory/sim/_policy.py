@@ -114,7 +114,7 @@ def table_value(ages: np.ndarray, ranks: np.ndarray, a: float) -> float:
 
 
 #: a rising table segment is followed in rank space by the kernels, which compare ranks to a
-#: relative 1e-12 (:data:`qtheory.sim.kernels.TIE`): an age error of 1e-12 |r| / slope.  A
+#: relative 1e-12 (:data:`qtheory.sim.kernels.TIE`): an age error of 1e-12 :math:`|r|` / slope.  A
 #: segment whose slope makes that error exceed ``FLAT_AGE`` times its end age is flat
 FLAT_AGE = 1e-6
 
