@@ -509,7 +509,42 @@ def class_split(tr, atom0: float, lst=None) -> _Whole:
     return _Whole(tr, atom0, lst)
 
 
-class ClassKinks:
+class InvertedTerms:
+    r"""The part of a split law that is a sum of terms inverted one by one at shifted times
+    (:class:`ClassKinks`, :class:`~qtheory.engine.response_distribution_ps_series.MM1PSClassSeries`):
+    ``_parts(t, euler)`` gives their cdf, density, the density's first two derivatives and the
+    estimated inversion errors of the last three, cached for the last ``t`` and rule
+    (:meth:`_lookup`)."""
+
+    _cache: dict
+
+    def _lookup(self, t, euler):
+        """``t`` flat, the Euler rule (default: the engine's), the cache key and the cached
+        parts (``None`` on a miss)."""
+        t = np.asarray(t, float).reshape(-1)
+        rule = (li.EULER_A, li.EULER_N, li.EULER_M) if euler is None else tuple(euler)
+        key = (t.tobytes(), rule)
+        return t, rule, key, self._cache.get(key)
+
+    def _parts(self, t, euler=None) -> tuple[np.ndarray, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def part_derivs(self, t, euler=None) -> tuple[np.ndarray, ...]:
+        """The first two derivatives of :meth:`part_pdf` and the estimated inversion errors of
+        the density and of both derivatives (:meth:`_parts`; ``euler``: its Euler rule)."""
+        _, _, d1, d2, e0, e1, e2 = self._parts(t, euler)
+        return d1, d2, e0, e1, e2
+
+    def part_cdf(self, t, euler=None) -> np.ndarray:
+        """The terms' cdf (``euler``: the Euler rule, default the full one)."""
+        return self._parts(t, euler)[0]
+
+    def part_pdf(self, t, euler=None) -> np.ndarray:
+        """The density of :meth:`part_cdf`."""
+        return self._parts(t, euler)[1]
+
+
+class ClassKinks(InvertedTerms):
     r"""The split of a PSJF or SRPT class law of :math:`T - x` at its kinks (module docstring),
     in the form :class:`qtheory.engine.distribution.ResponseTimeDistribution` takes as
     ``split``: ``part_cdf(t)`` :math:`= \sum_{1 \le k < K} G_k(t - kx)`, ``part_pdf`` its
@@ -681,11 +716,9 @@ class ClassKinks:
         :func:`~qtheory.engine.laplace_inversion.euler_nodes_err`), on the Euler rule ``euler``
         (default: :data:`~qtheory.engine.laplace_inversion.EULER_A` ...). Cached for the last
         ``t`` and rule."""
-        t = np.asarray(t, float).reshape(-1)
-        rule = (li.EULER_A, li.EULER_N, li.EULER_M) if euler is None else tuple(euler)
-        key = (t.tobytes(), rule)
-        if key in self._cache:
-            return self._cache[key]
+        t, rule, key, hit = self._lookup(t, euler)
+        if hit is not None:
+            return hit
         alpha, omega, dw = li.euler_nodes_err(*rule)
         out = tuple(np.zeros(t.size) for _ in range(7))
         cdf, pdf, d1, d2, e0, e1, e2 = out
@@ -705,22 +738,6 @@ class ClassKinks:
                 np.add.at(err, i, np.abs(li._dot(Gr, dw)) / u)
         self._cache = {key: out}
         return out
-
-    def part_derivs(self, t, euler=None) -> tuple[np.ndarray, ...]:
-        """The first two derivatives of :meth:`part_pdf` and the estimated inversion errors of
-        the density and of both derivatives (:meth:`_parts`; ``euler``: its Euler rule)."""
-        _, _, d1, d2, e0, e1, e2 = self._parts(t, euler)
-        return d1, d2, e0, e1, e2
-
-    def part_cdf(self, t, euler=None) -> np.ndarray:
-        r""":math:`\sum_{1 \le k < K} G_k(t - kx)` (``euler``: the Euler rule, default the
-        full one)."""
-        return self._parts(t, euler)[0]
-
-    def part_pdf(self, t, euler=None) -> np.ndarray:
-        """The density of :meth:`part_cdf`."""
-        return self._parts(t, euler)[1]
-
 
 # ---- a least size c > 0 with a density jump there (Pareto, uniform) ------------------------
 @numba.njit(cache=True, nogil=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import laplace_inversion as li
+from ._class_kinks import InvertedTerms
 
 #: the terms k are summed while the bound rho^k of their size is above this
 TERM_TAIL = 1e-17
@@ -39,9 +40,10 @@ def _root(s: np.ndarray, rho: float) -> np.ndarray:
     return root(s, rho)
 
 
-class MM1PSClassSeries:
+class MM1PSClassSeries(InvertedTerms):
     r"""The split of the M/M/1-PS class law of :math:`T - x` (module docstring), in the time unit
-    of the model (mean size ``scale``).
+    of the model (mean size ``scale``): ``part_cdf`` the terms :math:`k \ge 1` (each atom plus
+    the term's continuous part at :math:`t - kx`), ``part_pdf``, ``part_derivs``.
 
     Parameters
     ----------
@@ -87,11 +89,9 @@ class MM1PSClassSeries:
         r"""The terms :math:`k \ge 1` at ``t`` (times of :math:`T - x`): their cdf (atoms
         included), density, its first two derivatives, and the estimated inversion errors of the
         last three (differences of Euler sums, as :class:`~qtheory.engine._class_kinks.ClassKinks`)."""
-        t = np.asarray(t, float).reshape(-1)
-        rule = (li.EULER_A, li.EULER_N, li.EULER_M) if euler is None else tuple(euler)
-        key = (t.tobytes(), rule)
-        if key in self._cache:
-            return self._cache[key]
+        t, rule, key, hit = self._lookup(t, euler)
+        if hit is not None:
+            return hit
         alpha, omega, dw = li.euler_nodes_err(*rule)
         m = self.scale
         tu = t / m
@@ -118,21 +118,6 @@ class MM1PSClassSeries:
                 err[i] += np.sum(np.abs(li._dot(Gr, dw)) / u) / m ** (j + 1)
         self._cache = {key: out}
         return out
-
-    def part_cdf(self, t, euler=None) -> np.ndarray:
-        r""":math:`\sum_{k \ge 1,\, kx \le t}` (the atom :math:`a_k` plus the term's continuous
-        part at :math:`t - kx`)."""
-        return self._parts(t, euler)[0]
-
-    def part_pdf(self, t, euler=None) -> np.ndarray:
-        """The density of :meth:`part_cdf`."""
-        return self._parts(t, euler)[1]
-
-    def part_derivs(self, t, euler=None) -> tuple[np.ndarray, ...]:
-        """The first two derivatives of :meth:`part_pdf` and the estimated errors of the density
-        and of both derivatives."""
-        _, _, d1, d2, e0, e1, e2 = self._parts(t, euler)
-        return d1, d2, e0, e1, e2
 
 
 __all__ = ["MM1PSClassSeries"]
