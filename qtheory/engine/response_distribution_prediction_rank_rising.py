@@ -156,12 +156,7 @@ def tail_mass(lv: sr.RisingLevels, y: np.ndarray, c: np.ndarray) -> np.ndarray:
     if not act.size:
         return out
     y, uc = y[act], uc[act]
-    if lv.xedges.size:
-        lex = np.log(y[:, None] / lv.xedges[None, :])
-        lex = np.where((lex > zb[0]) & (lex < zb[-1]), lex, zb[0])
-        edges = np.sort(np.concatenate([np.broadcast_to(zb, (y.size, zb.size)), lex], axis=1), axis=1)
-    else:
-        edges = np.broadcast_to(zb, (y.size, zb.size))
+    edges = sr.row_edges(lv, y)[1]
     npan = edges.shape[1] - 1
     # the panel of the cut in each row and the (row, panel) pairs at or below it
     p = np.clip(np.sum(edges[:, 1:-1] <= uc[:, None], axis=1), 0, npan - 1)
@@ -172,7 +167,7 @@ def tail_mass(lv: sr.RisingLevels, y: np.ndarray, c: np.ndarray) -> np.ndarray:
     last = np.nonzero(pan == p[row])[0]
     tau = np.clip((2.0 * uc - lo[last] - hi[last]) / np.maximum(hi[last] - lo[last], 1e-300), -1.0, 1.0)
     u = (lo + hi)[:, None] / 2.0 + (hi - lo)[:, None] / 2.0 * sr_TN[None, :]
-    nudge = np.minimum(np.maximum(1e-12 * (hi - lo), 1e-14), 0.25 * (hi - lo))
+    nudge = sr.end_nudge(hi - lo)
     u[:, 0] += nudge
     u[:, -1] -= nudge
     z = np.exp(u)

@@ -136,6 +136,24 @@ def sup_below(g, level, lo: float, hi: float, steps: int = KINK_STEPS) -> np.nda
     return np.where(below_lo, lo, np.where(above_hi, np.inf, out))
 
 
+def row_edges(lv: RisingLevels, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per prediction ``y``: the size law's panel edges mapped to :math:`\log z = \log(y/x)`
+    (inside the factor's range, else its lower end) and the sorted panel edges in
+    :math:`\log z`, the factor's base edges merged with them."""
+    zb = lv.zbase
+    if not lv.xedges.size:
+        return np.zeros((y.size, 0)), np.broadcast_to(zb, (y.size, zb.size))
+    lex = np.log(y[:, None] / lv.xedges[None, :])
+    lex = np.where((lex > zb[0]) & (lex < zb[-1]), lex, zb[0])
+    return lex, np.sort(np.concatenate([np.broadcast_to(zb, (y.size, zb.size)), lex], axis=1), axis=1)
+
+
+def end_nudge(width: np.ndarray) -> np.ndarray:
+    """How far inside a panel of ``width`` its Chebyshev-Lobatto end nodes are read (an end can
+    be a jump of the size law or of the factor)."""
+    return np.minimum(np.maximum(1e-12 * width, 1e-14), 0.25 * width)
+
+
 class PredictionTables:
     r"""For each prediction :math:`y` of an array, the density of :math:`Y` and the size's
     conditional law as nodal values on Chebyshev-Lobatto panels in :math:`\log z`
@@ -147,14 +165,7 @@ class PredictionTables:
         self.y = y
         zb = lv.zbase
         self.zb = zb
-        if lv.xedges.size:
-            lex = np.log(y[:, None] / lv.xedges[None, :])
-            lex = np.where((lex > zb[0]) & (lex < zb[-1]), lex, zb[0])
-            edges = np.sort(np.concatenate([np.broadcast_to(zb, (y.size, zb.size)), lex], axis=1),
-                            axis=1)
-        else:
-            lex = np.zeros((y.size, 0))
-            edges = np.broadcast_to(zb, (y.size, zb.size))
+        lex, edges = row_edges(lv, y)
         self.lex = lex
         self.edges = np.ascontiguousarray(edges)
         lo, hi = edges[:, :-1, None], edges[:, 1:, None]
@@ -165,7 +176,7 @@ class PredictionTables:
         # be a jump of the size law (y/z a breakpoint: BoundedPareto's ends) or of the factor,
         # and a Lobatto end node on its far side weighs about (panel width)/NCHEB^2 wrongly
         # (BoundedPareto(1.5, 1, 100) with exponential predictions: f_Y 2e-3 off, N 6e-4)
-        nudge = np.minimum(np.maximum(1e-12 * (hi - lo), 1e-14), 0.25 * (hi - lo))
+        nudge = end_nudge(hi - lo)
         ue = u.copy()
         ue[..., 0:1] += nudge
         ue[..., -1:] -= nudge
