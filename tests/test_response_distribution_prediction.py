@@ -329,6 +329,19 @@ def test_spjf_density_split_rest_equals_direct_sum():
     np.testing.assert_allclose(sp.rest_lst(s), ref, rtol=1e-12, atol=1e-15)
 
 
+def _exp_exp_rows():
+    """Exp/Exp at load 0.8: the unconditional joint rule's thresholds ``t``, Kendall's rows
+    ``X, W`` below them and SPJF's old-piece weights ``W1`` (``eta_rows``' inputs)."""
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    rule = rdp.joint_rule(q, conditional=False)
+    t = rule.tgrid().t
+    X, W = rule.new(t, strict=True)
+    _, W1 = rule.gt_x(t)
+    return q, t, X, W, W1
+
+
 def test_eta_rows_solve_kendalls_equation():
     r"""Kendall's equation on the threshold grid of a continuous joint law (Exp(1) sizes,
     exponential predictions, load 0.8), solved row by row from the previous rows' roots
@@ -339,12 +352,8 @@ def test_eta_rows_solve_kendalls_equation():
     from qtheory.engine import response_distribution_prediction as rdp
     from qtheory.engine.response_distribution import busy_eta
 
-    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    q, t, X, W, W1 = _exp_exp_rows()
     lam = q.arrival_rate
-    rule = rdp.joint_rule(q, conditional=False)
-    t = rule.tgrid().t
-    X, W = rule.new(t, strict=True)
-    _, W1 = rule.gt_x(t)
     s = np.array([0.05 + 0.02j, 0.3 + 0.1j, 1.0 + 5.0j, 0.4 + 30.0j, 4.0 + 0.5j, 0.2 - 12.0j])
     st = np.zeros(2, np.int64)
     eta, psi1 = rdp.eta_rows(s, lam, X, W, t=t, stats=st, W1=W1)
@@ -372,12 +381,8 @@ def test_eta_rows_small_nodes_by_series(monkeypatch):
 
     from qtheory.engine import response_distribution_prediction as rdp
 
-    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    q, t, X, W, W1 = _exp_exp_rows()
     lam = q.arrival_rate
-    rule = rdp.joint_rule(q, conditional=False)
-    t = rule.tgrid().t
-    X, W = rule.new(t, strict=True)
-    _, W1 = rule.gt_x(t)
     C = rdp.small_tables(X, W)
     j, u = 200, 0.37 + 0.21j
     m = int(np.searchsorted(X[j], rdp.SMALL_THETA / abs(u)))  # the block eta_rows sums so
@@ -424,12 +429,8 @@ def test_eta_rows_shared_nodes_on_the_taylor_model(monkeypatch):
 
     from qtheory.engine import response_distribution_prediction as rdp
 
-    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
+    q, t, X, W, W1 = _exp_exp_rows()
     lam = q.arrival_rate
-    rule = rdp.joint_rule(q, conditional=False)
-    t = rule.tgrid().t
-    X, W = rule.new(t, strict=True)
-    _, W1 = rule.gt_x(t)
     assert np.all(X == X[:1])  # the rows share their nodes
     alpha, _ = li.euler_nodes()
     s = alpha / 30.0
