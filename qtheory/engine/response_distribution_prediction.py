@@ -773,6 +773,10 @@ class PredictionTransform:
         (a subclass's parameters)."""
         return ()
 
+    #: the unconditional law sums the residence over each class's sizes at Kendall's roots
+    #: (False: :class:`~qtheory.engine.response_distribution_prediction_outer.OuterPredictionTransform`)
+    _class_sums = True
+
     def _setup(self, rule, x, y, waiting: bool) -> None:
         r"""The load-free tables (classes, thresholds, the pieces' nodes and weights), cached on
         ``rule`` (they depend on the joint law only; a load sweep reuses them). Never modified in
@@ -862,7 +866,7 @@ class PredictionTransform:
         #: (psi_rows; 70 -> 30 ms an Euler contour of p99, Exp(1) sizes, exponential
         #: predictions, load 0.8; the table is 21 MB there, 66 MB on Weibull(0.5) sizes)
         self._xc_small = small_tables(self.Xc, self.Wc) if self.kind == "static" and \
-            not self.conditional and not waiting else None
+            not self.conditional and not waiting and self._class_sums else None
         self._flat = self._flat_nodes() if self.kind == "remaining" and not waiting and \
             not self.conditional else None
         #: the prediction nodes located on the threshold grid once (load-free: _at_classes)

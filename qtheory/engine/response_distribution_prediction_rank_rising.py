@@ -47,9 +47,13 @@ tagged one in service and, as LAS's, its first service is not SOAP's waiting tim
 (``NotImplementedError``).
 
 Covered: continuous size laws without breakpoints on :math:`(0, \infty)` (Exp, Weibull,
-log-normal, gamma) with exponential or log-normal predictions, ranks the mean engine takes that
-increase strictly with the prediction at every age on its sample grid. Not covered: factors with
-kinks (uniform predictions), size laws with breakpoints, ranks falling in the prediction, and
+log-normal, gamma) with exponential, log-normal or uniform predictions (the factor's kinks
+:math:`z_k`: the whole jobs' rule has an edge at the size :math:`x_k` with
+:math:`r(z_k x_k, x_k) = R`, the cut jobs' at :math:`y = z_k x_k`; the piece's transform at
+:math:`R = 1.5` within 2e-16 of quadrature split there, class means within 1e-15 of the mean
+engine's), ranks the mean engine takes that
+increase strictly with the prediction at every age on its sample grid. Not covered: size laws
+with breakpoints, ranks falling in the prediction, and
 ranks constant in the prediction on a region (FB's :math:`a`, :math:`\max(y, a)`: the piece
 :math:`c_Y(R)` has an atom there, and the law of :math:`T` atoms at multiples of it that this
 inversion does not place; FB's law is ``qt.LAS()``'s).
@@ -198,12 +202,35 @@ class PieceRule:
         self.ybulk = (self.xbulk[0] * zb[0], self.xbulk[1] * zb[1])
         self.ell0 = float(_call(self.fn, np.zeros(1), np.zeros(1))[0])
 
+    def kink_sizes(self, R: float, hi: float) -> list[tuple[float, float]]:
+        r"""The pairs :math:`(z_k, x_k)`, :math:`x_k < hi`, with :math:`r(z_k x_k, x_k) = R` at the factor's kinks
+        :math:`z_k` (uniform errors: its support's ends): there :math:`\Psi_x(R)/x` crosses
+        :math:`z_k`, and the whole jobs' weight :math:`F_Z(\Psi_x(R)/x)` kinks (bisection in
+        :math:`\log x`: the rank rises in both arguments)."""
+        out = []
+        for zk in self.factor.kinks:
+            lo_u, hi_u = math.log(self.xlo), math.log(min(hi, self.xhi))
+            if not hi_u > lo_u:
+                continue
+            g = lambda u, zk=zk: float(_call(self.fn, np.array([zk * math.exp(u)]), np.array([math.exp(u)]))[0]) - R  # noqa: E731
+            if g(lo_u) >= 0.0 or g(hi_u) < 0.0:
+                continue
+            for _ in range(BISECT):
+                mid = 0.5 * (lo_u + hi_u)
+                if g(mid) < 0.0:
+                    lo_u = mid
+                else:
+                    hi_u = mid
+            out.append((zk, math.exp(0.5 * (lo_u + hi_u))))
+        return out
+
     def whole(self, R: float) -> tuple[np.ndarray, np.ndarray]:
-        r"""The whole jobs: nodes :math:`x` and weights :math:`f_X(x) F_Z(\Psi_x(R)/x)\,dx`."""
+        r"""The whole jobs: nodes :math:`x` and weights :math:`f_X(x) F_Z(\Psi_x(R)/x)\,dx`
+        (panel edges at :meth:`kink_sizes`)."""
         lv = self.lv
         c0 = float(lv.crossing(np.zeros(1), np.array([R]))[0])
-        e = log_edges(self.xlo, self.xhi, self.width, [c0] if math.isfinite(c0) else [],
-                      bulk=self.xbulk)
+        bps = ([c0] if math.isfinite(c0) else []) + [xk for _, xk in self.kink_sizes(R, c0)]
+        e = log_edges(self.xlo, self.xhi, self.width, bps, bulk=self.xbulk)
         u, wu = panels(e, self.order)
         x = np.exp(u)
         if math.isfinite(c0):
@@ -234,6 +261,9 @@ class PieceRule:
         chi = min(c0, self.xhi)
         ce = np.exp(np.arange(math.log(chi), math.log(chi * C_LOW), -self.width))
         yc = psi_at(fn, ce, np.full(ce.size, R), lv.ylo, lv.yhi)
+        # where y / c_y(R) crosses a kink z_k of the factor, P(X > c_y(R) | y) kinks
+        yk = np.array([zk * xk for zk, xk in self.kink_sizes(R, math.inf)])
+        yc = np.concatenate([yc, yk])
         yc = yc[np.isfinite(yc) & (yc > ey[0]) & (yc < top)]
         e = np.unique(np.concatenate([ey, yc]))
         u, wu = panels(np.log(e), self.order)
@@ -544,16 +574,13 @@ def supported(model, policy) -> bool:
     """A :class:`~qtheory.Rank` on predictions declared ``monotone="increasing"`` that the mean
     engine takes (:func:`qtheory.engine.soap_prediction_rank_rising.supported`), rising in the
     prediction (strictly, :func:`rises_strictly_in_y`), on a continuous size law without
-    breakpoints on :math:`(0, \\infty)` with a factor law without kinks (exponential, log-normal
-    predictions)."""
+    breakpoints on :math:`(0, \\infty)` (exponential, log-normal, uniform predictions)."""
     from .response_distribution_prediction_rank import continuous_factor_rank
 
     joint = continuous_factor_rank(model, policy, "increasing")
     if joint is None:
         return False
     if not sr.supported(model, policy) or sr.shape_direction(policy.fn) <= 0:
-        return False
-    if joint.factor.kinks:
         return False
     return rises_strictly_in_y(policy.fn)
 
