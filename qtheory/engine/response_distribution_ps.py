@@ -207,10 +207,10 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
         return ResponseTimeDistribution(tr, label)
     atoms = ps_class_atoms(lam, model.size, xv)
     split = None
-    if ph is None and CLASS_SERIES:
-        from .response_distribution_ps_series import MM1PSClassSeries
+    if CLASS_SERIES:
+        from .response_distribution_ps_series import MM1PSClassSeries, PHPSClassSeries
 
-        split = MM1PSClassSeries(rho, m, xv, atoms)
+        split = MM1PSClassSeries(rho, m, xv, atoms) if ph is None else PHPSClassSeries(lam, ph[0], ph[1], xv, atoms)
     return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:], split=split)
 
 
