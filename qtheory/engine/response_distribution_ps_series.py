@@ -132,7 +132,8 @@ def ph_roots(lam: float, alpha: np.ndarray, S: np.ndarray, s: np.ndarray) -> tup
     at each ``s`` (1-d): the eigenvalues of
     :math:`\begin{pmatrix} S & \mathbf t\\ -\lambda\boldsymbol\alpha & s + \lambda\end{pmatrix}`
     (its last row gives :math:`z - s - \lambda + \lambda\tilde X(z) = 0`), polished by Newton's
-    method on :math:`\kappa(z) - s`; :math:`\tilde X(z_j)` and :math:`\kappa'(z_j) = 1 - \lambda\boldsymbol\alpha(z_jI - S)^{-2}\mathbf t`.
+    method on :math:`\kappa(z) - s`; :math:`\tilde X(z_j)` and
+    :math:`\kappa'(z_j) = 1 - \lambda\boldsymbol\alpha(z_jI - S)^{-2}\mathbf t`.
     The root of largest real part (column 0) is :math:`z^*`, the only one with
     :math:`\operatorname{Re} z > 0` when :math:`\operatorname{Re} s > 0` (Takacs; on the imaginary
     axis :math:`\operatorname{Re}(\kappa - s) < 0`)."""
