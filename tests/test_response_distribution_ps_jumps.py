@@ -72,7 +72,7 @@ def test_jump_against_a_finite_difference_of_the_reference_cdf():
         return sign * (-5 * f1 + 8 * f2 - 3 * f3) / (2 * d)
 
     J = ps_class_density_jumps(rho, qt.Exponential(1.0), x, 2)[1]
-    assert side(1) - side(-1) == pytest.approx(J, rel=1e-4)
+    assert side(1) - side(-1) == pytest.approx(J, rel=1e-5)
     a1 = ps_class_atoms(rho, qt.Exponential(1.0), x)[1][1]
     atom = (3 * F[1] - 3 * F[2] + F[3]) - (3 * F[-1] - 3 * F[-2] + F[-3])  # cdf at t0 +- 0
     assert atom == pytest.approx(a1, rel=1e-4)
