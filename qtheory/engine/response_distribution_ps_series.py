@@ -19,6 +19,10 @@ and the term :math:`k = 0` less its atom is the rest (``docs/response_time_distr
 section 8). The split has the interface of
 :class:`~qtheory.engine._class_kinks.ClassKinks` (``part_cdf``, ``part_pdf``, ``part_derivs``,
 ``rest_lst``) for :class:`~qtheory.engine.distribution.ResponseTimeDistribution`.
+
+Phase-type sizes have the same series (:class:`PHPSClassSeries`): Yashkov's double transform is
+rational in :math:`z`, and :math:`B`, :math:`Q` come from the roots of :math:`\kappa(z) = s`
+(``docs/response_time_distribution.md``, section 11.3).
 """
 
 from __future__ import annotations
