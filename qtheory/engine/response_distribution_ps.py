@@ -40,8 +40,12 @@ residual below :math:`x` or an arrival epoch enters :math:`T` continuously) when
 has none (a discrete law adds atoms at :math:`x + x_j`). The class law is inverted as
 :math:`T(x) - x` with these atoms subtracted from the transform and added exactly (before,
 only the atom at :math:`x` was: the cdf of M/M/1-PS at load 0.8, :math:`x = 1`, was smooth
-across the jump of 0.0119 at :math:`t = 2` and 6e-3 off next to it). PS serves every job from its arrival, so its
-time until first service is 0 (a point mass).
+across the jump of 0.0119 at :math:`t = 2` and 6e-3 off next to it). The density jumps after
+each atom too: the class transform is inverted term by term (M/M/1: Coffman-Muntz-Trotter's series;
+phase-type sizes: the same series from the roots of :math:`\kappa(z) = s`,
+:mod:`~qtheory.engine.response_distribution_ps_series`), or (continuous sizes) with the jumps and
+the next orders after the atoms taken apart (:mod:`~qtheory.engine.response_distribution_ps_jumps`).
+PS serves every job from its arrival, so its time until first service is 0 (a point mass).
 
 Derivation and accuracy: ``docs/response_time_distribution.md`` (section on PS).
 """
@@ -54,8 +58,9 @@ import numpy as np
 
 from .distribution import ResponseTimeDistribution
 
-#: M/M/1-PS class laws inverted atom by atom (:mod:`~qtheory.engine.response_distribution_ps_series`;
-#: False: the whole class transform, which rings next to the atoms at (k + 1) x: 1.35e-5 off)
+#: M/M/1-PS and M/PH/1-PS class laws inverted atom by atom
+#: (:mod:`~qtheory.engine.response_distribution_ps_series`; False: the whole class transform, which
+#: rings next to the atoms at (k + 1) x: 1.35e-5 off on M/M/1, 2e-5 on Erlang(2))
 CLASS_SERIES = True
 #: the series of the unconditional transform stops when a term is below this (relative)
 SERIES_TOL = 1e-17
@@ -207,10 +212,10 @@ def ps_distribution(model, x=None, waiting: bool = False) -> ResponseTimeDistrib
         return ResponseTimeDistribution(tr, label)
     atoms = ps_class_atoms(lam, model.size, xv)
     split = None
-    if ph is None and CLASS_SERIES:
-        from .response_distribution_ps_series import MM1PSClassSeries
+    if CLASS_SERIES:
+        from .response_distribution_ps_series import MM1PSClassSeries, PHPSClassSeries
 
-        split = MM1PSClassSeries(rho, m, xv, atoms)
+        split = MM1PSClassSeries(rho, m, xv, atoms) if ph is None else PHPSClassSeries(lam, ph[0], ph[1], xv, atoms)
     return ResponseTimeDistribution(tr, label, atom0=atoms[0][1], shift=xv, atoms=atoms[1:], split=split)
 
 

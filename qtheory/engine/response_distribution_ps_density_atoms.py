@@ -35,7 +35,13 @@ the number of atoms below :math:`t` changes) and at the law's breakpoints.
 is :math:`J_k = a_k\big((k+1)\lambda(2 + xf(0^+)) - k(2 - \lambda x)\bar F(x)/E[(X-x)^+]\big)`
 (:meth:`PSDensityAtoms.jump`): the term of the later atoms :math:`k \ge 1` is
 :math:`2 - \lambda x` times the one taken before (a residual :math:`R_i` just below :math:`x`).
-That factor is measured, not derived: on M/M/1-PS the coefficient of :math:`e^{-skx}/s` in
+That factor was measured (session 36); the derivation (session 38,
+:mod:`qtheory.engine.response_distribution_ps_jumps`) gives
+:math:`2\bar F(x) - \lambda(\bar F * \bar F)(x)` in place of :math:`(2 - \lambda x)\bar F(x)`, the same
+for :math:`x \le c` (and on exponential sizes), which explains the :math:`0.107` below; at
+:math:`x = \mathit{hi}` it leaves :math:`J_1 = (1-\rho)\lambda^2e^{-2\lambda\mathit{hi}}(\bar F*\bar F)(\mathit{hi})`,
+the rest's kink at :math:`2\mathit{hi}` (``docs/response_time_distribution.md`` section 11.2: not
+applied, two further kinks remain). As measured: on M/M/1-PS the coefficient of :math:`e^{-skx}/s` in
 Coffman-Muntz-Trotter's class transform less its atoms (a windowed average along
 :math:`s = 0.5 + i\omega`, :math:`\omega` = 200-800) is this :math:`J_k` within
 :math:`10^{-4}` relative at loads 0.5, 0.8, :math:`x` = 0.3-2, :math:`k` = 1, 2; the Volterra

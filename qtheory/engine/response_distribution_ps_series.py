@@ -19,6 +19,10 @@ and the term :math:`k = 0` less its atom is the rest (``docs/response_time_distr
 section 8). The split has the interface of
 :class:`~qtheory.engine._class_kinks.ClassKinks` (``part_cdf``, ``part_pdf``, ``part_derivs``,
 ``rest_lst``) for :class:`~qtheory.engine.distribution.ResponseTimeDistribution`.
+
+Phase-type sizes have the same series (:class:`PHPSClassSeries`): Yashkov's double transform is
+rational in :math:`z`, and :math:`B`, :math:`Q` come from the roots of :math:`\kappa(z) = s`
+(``docs/response_time_distribution.md``, section 11.3).
 """
 
 from __future__ import annotations
@@ -120,4 +124,103 @@ class MM1PSClassSeries(InvertedTerms):
         return out
 
 
-__all__ = ["MM1PSClassSeries"]
+
+
+#: Newton steps that polish the roots of :math:`\kappa(z) = s` after the eigenvalue solver
+ROOT_NEWTON = 2
+
+
+def ph_roots(lam: float, alpha: np.ndarray, S: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, ...]:
+    r"""The :math:`m + 1` roots :math:`z_j` of :math:`\kappa(z) = s`,
+    :math:`\kappa(z) = z - \lambda(1 - \tilde X(z))`, :math:`\tilde X(z) = \boldsymbol\alpha(zI - S)^{-1}\mathbf t`,
+    at each ``s`` (1-d): the eigenvalues of
+    :math:`\begin{pmatrix} S & \mathbf t\\ -\lambda\boldsymbol\alpha & s + \lambda\end{pmatrix}`
+    (its last row gives :math:`z - s - \lambda + \lambda\tilde X(z) = 0`), polished by Newton's
+    method on :math:`\kappa(z) - s`; :math:`\tilde X(z_j)` and
+    :math:`\kappa'(z_j) = 1 - \lambda\boldsymbol\alpha(z_jI - S)^{-2}\mathbf t`.
+    The root of largest real part (column 0) is :math:`z^*`, the only one with
+    :math:`\operatorname{Re} z > 0` when :math:`\operatorname{Re} s > 0` (Takacs; on the imaginary
+    axis :math:`\operatorname{Re}(\kappa - s) < 0`)."""
+    m = alpha.size
+    t = -S.sum(1)
+    n = s.size
+    M = np.zeros((n, m + 1, m + 1), complex)
+    M[:, :m, :m] = S
+    M[:, :m, m] = t
+    M[:, m, :m] = -lam * alpha
+    M[:, m, m] = s + lam
+    z = np.linalg.eigvals(M)
+    order = np.argsort(-z.real, axis=1)
+    z = np.take_along_axis(z, order, axis=1)
+    eye = np.eye(m)
+    tb = np.broadcast_to(t, (n, m + 1, m))[..., None]
+
+    def parts(zz):
+        R = np.linalg.solve(zz[..., None, None] * eye - S, tb)
+        R2 = np.linalg.solve(zz[..., None, None] * eye - S, R)
+        return (R[..., 0] @ alpha), 1.0 - lam * (R2[..., 0] @ alpha)
+
+    for _ in range(ROOT_NEWTON):
+        X, kp = parts(z)
+        z = z - (z - lam * (1.0 - X) - s[:, None]) / kp
+    X, kp = parts(z)
+    return z, X, kp
+
+
+class PHPSClassSeries(MM1PSClassSeries):
+    r"""The split of the M/PH/1-PS class law of :math:`T - x`, term by term as
+    :class:`MM1PSClassSeries`, with :math:`B` and :math:`Q` from the roots of
+    :math:`\kappa(z) = s` (:func:`ph_roots`).
+
+    **Derivation.** Yashkov's double transform (``docs/response_time_distribution.md``, section
+    11.2), :math:`\int_0^\infty e^{-zx}U(s, x)\,dx = \kappa(z)/(z^2(\kappa(z) - s))`, is rational in
+    :math:`z` for phase-type sizes, with poles at :math:`z = 0` (residue :math:`-(1-\rho)/s`:
+    :math:`\kappa(z) \approx (1-\rho)z`) and at the roots :math:`z_j` of :math:`\kappa(z) = s`
+    (the poles of :math:`\tilde X` cancel). Hence
+
+    .. math::
+        1 - \rho + sU(s, x) = s^2\sum_j \frac{e^{z_j x}}{z_j^2\,\kappa'(z_j)} = e^{sx}A(s) + C(s),\qquad
+        A = \frac{s^2 e^{(z^* - s)x}}{z^{*2}\kappa'(z^*)},\quad
+        C = s^2\sum_{z_j \ne z^*}\frac{e^{z_j x}}{z_j^2\,\kappa'(z_j)},
+
+    and :math:`E[e^{-s(T(x) - x)}] = (1-\rho)/(A + e^{-sx}C) = \sum_k e^{-ksx}BQ^k` with
+    :math:`B = (1-\rho)/A`, :math:`Q = -C/A`. As :math:`s \to \infty`, :math:`z^* - s \to \lambda`
+    and the other roots tend to the eigenvalues of :math:`S`: :math:`A` and :math:`C` have
+    expansions in :math:`1/s` (:math:`A \to e^{\lambda x}`, :math:`C \to -\lambda E[(X - x)^+]`),
+    so each term is an atom :math:`a_k` followed by a density that is smooth after :math:`kx`.
+    For exponential sizes :math:`B`, :math:`Q` are Coffman-Muntz-Trotter's.
+
+    Parameters
+    ----------
+    lam : float
+        The arrival rate.
+    alpha, S : ndarray
+        The phase-type size law :math:`\mathrm{PH}(\boldsymbol\alpha, S)`.
+    x : float
+        The class.
+    atoms : list of (position, mass)
+        :func:`~qtheory.engine.response_distribution_ps.ps_class_atoms`.
+    """
+
+    def __init__(self, lam: float, alpha, S, x: float, atoms):
+        self.lam = float(lam)
+        self.alpha = np.asarray(alpha, float)
+        self.S = np.asarray(S, float)
+        mean = float(np.linalg.solve(-self.S.T, self.alpha).sum())
+        super().__init__(self.lam * mean, 1.0, x, atoms)
+
+    def _BQ(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = np.asarray(s, complex)
+        flat = s.reshape(-1)
+        z, X, kp = ph_roots(self.lam, self.alpha, self.S, flat)
+        x, lam = self.x, self.lam
+        s2 = flat * flat
+        zs = z[:, 0]
+        # z* - s = lam (1 - X(z*)) by the root's equation (no cancellation of s)
+        A = s2 * np.exp(lam * (1.0 - X[:, 0]) * x) / (zs * zs * kp[:, 0])
+        C = s2 * np.sum(np.exp(z[:, 1:] * x) / (z[:, 1:] ** 2 * kp[:, 1:]), axis=1)
+        B = (1.0 - self.rho) / A
+        return B.reshape(s.shape), (-C / A).reshape(s.shape)
+
+
+__all__ = ["MM1PSClassSeries", "PHPSClassSeries", "ph_roots"]
