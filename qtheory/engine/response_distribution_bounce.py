@@ -476,8 +476,11 @@ def _lst_kernel(s, G, V, Rc, starts, L, yp, ycoef, ybasis, jrow, x, w, pd, cd, b
                 vv += ybasis[j, k] * V[b + k, i]
             Cy[j, i] = c
             Vy[j, i] = vv
-    for i in range(ns):
-        out[i] = 0.0
+    # Neumaier's compensated sums of the real and imaginary parts
+    sr = np.zeros(ns)
+    si = np.zeros(ns)
+    cr = np.zeros(ns)
+    ci = np.zeros(ns)
     e = np.empty(ns, np.complex128)
     vq = np.empty(ns, np.complex128)
     g = np.empty(ns, np.complex128)
@@ -530,7 +533,22 @@ def _lst_kernel(s, G, V, Rc, starts, L, yp, ycoef, ybasis, jrow, x, w, pd, cd, b
             elif not shifted:
                 ee += s[i] * xq
             if ee.real < 700.0:
-                out[i] += wq * vq[i] * np.exp(-ee)
+                z = wq * vq[i] * np.exp(-ee)
+                xr, xi = z.real, z.imag
+                tr = sr[i] + xr
+                if abs(sr[i]) >= abs(xr):
+                    cr[i] += (sr[i] - tr) + xr
+                else:
+                    cr[i] += (xr - tr) + sr[i]
+                sr[i] = tr
+                ti = si[i] + xi
+                if abs(si[i]) >= abs(xi):
+                    ci[i] += (si[i] - ti) + xi
+                else:
+                    ci[i] += (xi - ti) + si[i]
+                si[i] = ti
+    for i in range(ns):
+        out[i] = complex(sr[i] + cr[i], si[i] + ci[i])
 
 
 # ---- the threshold grid's reads at the classes' points (compiled) ---------------------------------
