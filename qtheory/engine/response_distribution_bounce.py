@@ -461,7 +461,13 @@ def _lst_kernel(s, G, V, Rc, starts, L, yp, ycoef, ybasis, jrow, x, w, pd, cd, b
     :math:`d_q` where ``rd`` (else at the row's :math:`y`). Per row ``j`` of predictions: panel
     ``yp``, cumulative coefficients ``ycoef`` and Lagrange basis ``ybasis`` at :math:`y_j`; per
     class the same at :math:`d_q` (``pd``, ``cd``, ``bd``). The classes are the outer loop and
-    the s the inner one (each class's coefficients read once per block of s)."""
+    the s the inner one (each class's coefficients read once per block of s). The sums over
+    the classes are compensated (Neumaier's summation of the real and imaginary parts): the
+    Euler weights amplify the transform's round-off about 1e5-fold, and the plain running sum
+    over the 615644 classes of the unconditional law (Exp(1) sizes, exponential predictions,
+    load 0.8) left the inverted sf jittering by 4e-10 at p99 and p99.9 (std over times 1e-8
+    apart: the p99 moved by 2e-8 relative with the rounding, the p99.9 by 1e-7); compensated,
+    4e-12 and 3e-12."""
     ns = s.shape[0]
     ny = yp.shape[0]
     Cy = np.empty((ny, ns), np.complex128)
