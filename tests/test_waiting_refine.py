@@ -39,7 +39,8 @@ def test_fcfs_waiting_time_on_uniform_sizes_refined_next_to_its_kinks():
     """FCFS at load 0.8 on Uniform(0, 2) sizes (the equilibrium density 1 - r/2 on [0, 2]: W's
     density kinks at 2, 4, ...), at t = 2.81, 3.3 and 4.4: the cdf within 3e-7 of the closed
     form's inversion (the default rule alone was 7.2e-6, 3.5e-6 and 3.4e-6 off; refined:
-    1.2e-7, 9.2e-8, 5.7e-9)."""
+    1.2e-7, 9.2e-8, 5.7e-9), and the closed form's cdf at the p99 within 1e-9 of 0.99
+    (1.8e-11; the default rule's p99 was 4.7e-9 off, 1.1e-7 relative in t)."""
     lam = 0.8
 
     def sf_lst(s):
@@ -51,6 +52,7 @@ def test_fcfs_waiting_time_on_uniform_sizes_refined_next_to_its_kinks():
     t = np.array([2.81, 3.3, 4.4])
     truth = np.array([1.0 - _euler(sf_lst, v, 26.0, 288, 144) for v in t])
     assert np.max(np.abs(d.cdf(t) - truth)) <= 3e-7
+    assert abs(1.0 - _euler(sf_lst, float(d.ppf(0.99)), 26.0, 288, 144) - 0.99) <= 1e-9
 
 
 @functools.cache
@@ -63,7 +65,9 @@ def test_prediction_class_waiting_time_refined_against_reference(policy, times):
     """PSPJF's and SPRPT's waiting time of the class y = 1.1 at load 0.8 with uniform(0.5)
     predictions (the new jobs' sizes below y / 0.5 kink at y / 1.5 and y / 0.5): the cdf within
     1e-9 of the reference at t = 2 and 4.11 (PSPJF), 5.36 (SPRPT), where the default rule alone
-    was 1.2e-8, 1.7e-8 and 1.6e-8 off (refined: 3.8e-11, 1.8e-11, 2.3e-12)."""
+    was 1.2e-8, 1.7e-8 and 1.6e-8 off (refined: 3.8e-11, 1.8e-11, 2.3e-12); the reference's
+    cdf at the p99 within 2e-9 of 0.99 (4.7e-10 and 1.2e-10; the default rule's p99: 1.2e-8
+    and 1.7e-8)."""
     y = 1.1
     ref = REF.Reference(0.8, 0.5, 1.5, 0.4, y, policy=policy)
     rho0 = -ref.lam * ref.M(np.zeros(1), np.array([y]))[1][0]
@@ -71,5 +75,9 @@ def test_prediction_class_waiting_time_refined_against_reference(policy, times):
     d = wtd(_prediction_model(), policy, x=0.4, y=y)
     assert d.refine and abs(d.atom0 - a0) <= 1e-14
     t = np.array(times)
-    truth = np.array([a0 + _euler(lambda s: (ref.delay(s) - a0) / s, v, 26.0, 160, 40) for v in t])
+    def ref_cdf(v):
+        return a0 + _euler(lambda s: (ref.delay(s) - a0) / s, v, 26.0, 160, 40)
+
+    truth = np.array([ref_cdf(v) for v in t])
     assert np.max(np.abs(d.cdf(t) - truth)) <= 1e-9
+    assert abs(ref_cdf(float(d.ppf(0.99))) - 0.99) <= 2e-9
