@@ -206,8 +206,9 @@ class ResponseTimeDistribution:
         #: ``shift > 0`` or ``atom0 > 0`` and no other atom (a class: :math:`T - x` inverted,
         #: whose law kinks where the new jobs' sizes do; a waiting time, atom :math:`P(W = 0)`,
         #: which kinks where the old jobs' and new jobs' sizes do: FCFS on Uniform(0, 2) sizes at
-        #: 0.8 was 7.1e-6 off at :math:`t = 2.81`, 8.3e-8 refined; PSPJF's and SPRPT's class
-        #: :math:`y = 1.1` with uniform(0.5) predictions 1.7e-8, 3.6e-11 and 2.9e-10 refined; a
+        #: 0.8 was 7.2e-6 off at :math:`t = 2.81` against its closed-form transform, 1.2e-7
+        #: refined; PSPJF's and SPRPT's class :math:`y = 1.1` with uniform(0.5) predictions
+        #: 1.7e-8 and 1.6e-8, 1.8e-11 and 2.3e-12 refined (``tests/test_waiting_refine.py``); a
         #: class law with atoms at :math:`kx`, PS's or
         #: LAS's, kinks at each of them and keeps the default rule: PS on M/M/1 at 0.8,
         #: :math:`x = 0.5`, :math:`t = 3`: the estimate is :math:`10^{-4}`, and the rules with 73,
