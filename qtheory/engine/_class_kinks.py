@@ -468,6 +468,10 @@ class _Whole:
     its atom at 0), used for :math:`T - x \ge` ``near_below``; ``near()`` the split
     :class:`ClassKinks` below it."""
 
+    #: the rest is the whole law: its inversion is refined as a whole law's
+    #: (:meth:`~qtheory.engine.distribution.ResponseTimeDistribution._fine_whole`)
+    whole = True
+
     def __init__(self, tr, atom0: float, lst=None):
         self.tr = tr
         self.atom0 = float(atom0)
