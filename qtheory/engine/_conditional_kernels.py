@@ -886,12 +886,54 @@ def _i(x) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.int64)
 
 
+#: the numba versions whose cache loading :func:`_load_cached` was checked on (it uses the
+#: dispatcher's internals: other versions load the ordinary way)
+_LIGHT_LOAD_NUMBA = ((0, 68),)
+
+
+def _load_cached(disp, args) -> bool:
+    """Load the cached compiled ``disp`` for the types of ``args`` without numba's set-up of
+    its typing and lowering registries (``BaseContext.refresh``: it imports numba's
+    implementations of the whole language and installs them, about 0.1-0.15 s CPU of a cold
+    evaluation, 0.25 s on a loaded machine), which compiling needs and a cached library does
+    not: only numba's runtime (``rtsys``, the allocator of the kernels' arrays) is started.
+    The rest is what ``Dispatcher.compile`` does with a cached result. False (nothing done)
+    where the cache has no entry (the ordinary call then compiles, with the registries) or
+    numba is not a checked version."""
+    import numba
+
+    if tuple(int(v) for v in numba.__version__.split(".")[:2]) not in _LIGHT_LOAD_NUMBA:
+        return False
+    if disp.overloads:
+        return True
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.runtime import rtsys
+
+    ctx = disp.targetctx
+    sig = tuple(disp.typeof_pyval(v) for v in args)
+    with global_compiler_lock:
+        ctx.refresh = lambda: rtsys.initialize(ctx)
+        try:
+            cres = disp._cache.load_overload(sig, ctx)
+        finally:
+            del ctx.refresh  # (the class's method again)
+        if cres is None or cres.objectmode:
+            return False
+        disp._cache_hits[sig] += 1
+        ctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+        disp.add_overload(cres)
+    return True
+
+
 def _call(op, rows=_I1, a=_D1, b=_D1, c=_D1, d=_D1, E=_D2, MW=_D5, LH=_D3, TT=_D3, LK=_D3,
           ap=_D1, xtop=_D1, m=_D1, top=_D1, xlo=_D1, fY=_D1, XS=_D2, GS=_D2, ipk=_I1, ilast=_I1,
           coef=_D4, lo=0.0, hi=0.0):
-    return _kernel(op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3),
-                   _f(TT, 3), _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY),
-                   _f(XS, 2), _f(GS, 2), _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
+    args = (op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3), _f(TT, 3),
+            _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY), _f(XS, 2), _f(GS, 2),
+            _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
+    if not _kernel.overloads:
+        _load_cached(_kernel, args)
+    return _kernel(*args)
 
 
 def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
