@@ -5,6 +5,8 @@ SPRPT, SRPT-Bounce, Gittins, Gittins given predictions, any user rank function) 
 error models, checked against closed forms, high-precision quadrature and simulation.
 """
 
+from typing import TYPE_CHECKING
+
 from . import _moved  # noqa: F401  (first: the old module names of the sub-packages)
 from .laws.predictions import (
     BoundedMultiplicative,
@@ -38,6 +40,9 @@ from .policies import (
     get_policy,
 )
 from .table import Table
+
+if TYPE_CHECKING:  # (loaded on first use, :func:`__getattr__`: the simulator imports numba and scipy.stats)
+    from .sim import SimResult, VerifyResult, simulate, verify, verify_all
 
 __version__ = "0.1.0"
 
