@@ -2,29 +2,31 @@
 imports that only some computations need (``scipy.special``: 0.1-0.2 s CPU; numba, through the
 compiled incomplete gamma functions: 0.15-0.25 s).
 
-:func:`lazy_module` is the recipe of the Python documentation (``importlib.util.LazyLoader``):
-the module object is created and registered at once, its code runs when an attribute is first
-read; a module already imported is returned as it is.
+:func:`lazy_module` returns a stand-in whose first attribute read imports the module (by
+:func:`importlib.import_module`, under the import system's own per-module lock, so threads
+that first touch it together each get the complete module) and hands over the attribute; each
+attribute read once is kept on the stand-in, so later reads cost an ordinary attribute lookup.
+Nothing is registered in ``sys.modules`` before the real import.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from types import ModuleType
 
 
+class _LazyModule(ModuleType):
+    """Stand-in for the module ``__name__`` until an attribute is read (:func:`lazy_module`)."""
+
+    def __getattr__(self, attr: str):
+        value = getattr(importlib.import_module(self.__name__), attr)
+        setattr(self, attr, value)
+        return value
+
+
 def lazy_module(name: str) -> ModuleType:
-    """The module ``name`` (absolute), loaded on its first attribute access."""
-    mod = sys.modules.get(name)
-    if mod is not None:
-        return mod
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:  # (not found: the ordinary error)
-        return importlib.import_module(name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    loader.exec_module(mod)
-    return mod
+    """The module ``name`` (absolute), imported on its first attribute access (the module
+    itself where it is imported already)."""
+    import sys
+
+    return sys.modules.get(name) or _LazyModule(name)

@@ -15,11 +15,11 @@ import math
 import sys
 import qtheory as qt
 
-heavy = ("scipy.stats", "scipy.optimize", "scipy.integrate", "numba")
+heavy = ("scipy.stats", "scipy.optimize", "scipy.integrate", "scipy.special", "numba")
 print(*[m for m in heavy if m in sys.modules])
-# scipy.special is registered lazily (LazyLoader): not executed until first used
-sp = sys.modules.get("scipy.special")
-print(sp is not None and type(sp).__name__ == "_LazyModule")
+# scipy.special and the compiled incomplete gamma functions: stand-ins until first used
+from qtheory.laws import sizes
+print("scipy.special" not in sys.modules and type(sizes.special).__name__ == "_LazyModule")
 assert callable(qt.simulate) and qt.SimResult.__name__ == "SimResult" and qt.sim.simulate is qt.simulate
 # the median of LogNormal(sigma = 1, mean 1) is e^(-1/2) (scipy.special's ndtr, loaded now)
 assert abs(float(qt.LogNormal(1.0).cdf(math.exp(-0.5))) - 0.5) < 1e-15
