@@ -1038,7 +1038,7 @@ def _call(op, rows=_I1, a=_D1, b=_D1, c=_D1, d=_D1, E=_D2, MW=_D5, LH=_D3, TT=_D
     args = (op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3), _f(TT, 3),
             _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY), _f(XS, 2), _f(GS, 2),
             _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
-    if not _kernel.overloads:
+    if not getattr(_kernel, "overloads", True):  # (a plain function under NUMBA_DISABLE_JIT)
         _load_cached(_kernel, args)
     return _kernel(*args)
 
