@@ -5,6 +5,8 @@ SPRPT, SRPT-Bounce, Gittins, Gittins given predictions, any user rank function) 
 error models, checked against closed forms, high-precision quadrature and simulation.
 """
 
+from typing import TYPE_CHECKING
+
 from . import _moved  # noqa: F401  (first: the old module names of the sub-packages)
 from .laws.predictions import (
     BoundedMultiplicative,
@@ -37,8 +39,10 @@ from .policies import (
     SRPTBounce,
     get_policy,
 )
-from .sim import SimResult, VerifyResult, simulate, verify, verify_all
 from .table import Table
+
+if TYPE_CHECKING:  # (loaded on first use, :func:`__getattr__`: the simulator imports numba and scipy.stats)
+    from .sim import SimResult, VerifyResult, simulate, verify, verify_all
 
 __version__ = "0.1.0"
 
@@ -56,11 +60,20 @@ __all__ = [
 _LAZY_MODULES = ("bounds", "multiserver", "llm", "datasets", "symbolic", "papers", "prediction_cost")
 
 
+#: names of :mod:`qtheory.sim` (the simulator: numba kernels and scipy.stats) loaded on first
+#: use as well, and the sub-package itself (``qt.sim``)
+_SIM_NAMES = ("simulate", "verify", "verify_all", "SimResult", "VerifyResult")
+
+
 def __getattr__(name: str):
     import importlib
 
-    if name in _LAZY_MODULES or name in _moved._MOVED:
+    if name in _LAZY_MODULES or name in _moved._MOVED or name == "sim":
         return importlib.import_module(f".{name}", __name__)
+    if name in _SIM_NAMES:
+        value = getattr(importlib.import_module(".sim", __name__), name)
+        globals()[name] = value
+        return value
     for mod_name in _LAZY_MODULES:
         try:
             mod = importlib.import_module(f".{mod_name}", __name__)
@@ -76,7 +89,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    names = set(globals()) | set(_LAZY_MODULES)
+    names = set(globals()) | set(_LAZY_MODULES) | set(_SIM_NAMES) | {"sim"}
     import importlib
 
     for mod_name in _LAZY_MODULES:

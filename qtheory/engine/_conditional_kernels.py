@@ -45,8 +45,13 @@ specialisations, ``_inner``, ``_I64``, ``_B``), later processes load it in about
 public functions are Python wrappers with the kernels' signatures around one compiled
 dispatcher (:func:`_kernel`, the kernel chosen by an op code, every array passed
 contiguous): a process loads one cached library instead of eleven (each load costs 5-10 ms
-after numba's one-time set-up of its typing and lowering registries, about 0.25 s, which no
-cached kernel avoids).
+after numba's one-time set-up of its typing and lowering registries, about 0.25 s on a loaded
+machine). That set-up is for compiling: :func:`_load_cached` loads the cached library without
+it (numba's runtime only), and a later compile in the process sets it up as usual. The
+helpers of one evaluation of a law are inlined into their callers (``_hot``: a compiled call
+takes and drops a reference on each array argument, a third of the roots' CPU): the kernels of
+one cold evaluation on Exp/Exp take 0.26 s CPU instead of 0.40, bit-identical, and the first
+compile 29 s instead of 11.
 """
 from __future__ import annotations
 
@@ -61,6 +66,15 @@ from .soap_exact import _FULLW, _VINV, NCHEB
 #: without the CPython and C wrappers (about a sixth of a helper's compile time), and not
 #: cached on its own (the cached ``_kernel`` holds the helpers' code)
 _inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: the helpers of one evaluation of a law (:func:`_mk`, :func:`_moments` and what they call,
+#: :func:`_bF`, :func:`_rank_phi`), inlined into their callers by numba: a call of a compiled
+#: function takes a reference on each array argument and drops it again (two atomic updates an
+#: array, a dozen arrays a call), which was a third of the roots' CPU. Inlined, the kernels of
+#: a cold evaluation on Exp/Exp take 0.26 s CPU instead of 0.40 (the recorded calls of one
+#: evaluation, each output bit-identical), the first compile 29 s instead of 11 (everything
+#: inlined: 0.25 s and 41 s; the bracket ends' evaluations of F and phi go through one call
+#: site each, ``_bF_at``, ``_rank_phi_at``, as each inlined site compiles once more)
+_hot = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, inline="always")
 #: a flag or a moment count passed as ``_I64(2)``, ``_B(True)`` is an ordinary int64 or boolean
 #: argument: a bare literal would compile the helper once per value (``_moments`` three times)
 _I64, _B = np.int64, np.bool_
@@ -120,38 +134,128 @@ def _locate(e, u):
     return p, tau
 
 
-@_inner
-def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj):
-    """(head_j, tail_j) for j < nj (<= 3) at local coordinate tau of panel p of row r into hd, tl:
-    the panel end's cumulative value plus the panel's partial integral from either side, each
-    a Chebyshev series in tau (``MW``: (2, 3, rows, panels, NCHEB + 1), from the left and from
-    the right; ``cw``: scratch for T_0..T_NCHEB at tau)."""
+@_hot
+def _locate_row(E, r, u):
+    """:func:`_locate` on row r of the edges E, read in place (a row view ``E[r]`` costs a
+    reference count up and down on every evaluation of the compiled roots)."""
+    P = E.shape[1] - 1
+    lo = 0
+    hi = P
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if u >= E[r, mid]:
+            lo = mid
+        else:
+            hi = mid
+    p = lo
+    tau = (2.0 * u - E[r, p] - E[r, p + 1]) / (E[r, p + 1] - E[r, p])
+    if tau < -1.0:
+        tau = -1.0
+    elif tau > 1.0:
+        tau = 1.0
+    return p, tau
+
+
+@_hot
+def _cheb_T(tau, cw):
+    """T_0..T_NCHEB at tau into ``cw`` (the three-term recurrence)."""
     m = cw.shape[0]
     cw[0] = 1.0
     cw[1] = tau
     for k in range(2, m):
         cw[k] = 2.0 * tau * cw[k - 1] - cw[k - 2]
-    for j in range(nj):
-        a = 0.0
-        b = 0.0
+
+
+@_hot
+def _series_moments(r, p, MW, LH, TT, cw, hd, tl, nj):
+    """(head_j, tail_j) for j < nj (<= 3) of row r on panel p into hd, tl from the Chebyshev
+    polynomials ``cw`` at the point: the panel end's cumulative value plus the panel's partial
+    integral from either side, each a Chebyshev series in tau (``MW``: (2, 3, rows, panels,
+    NCHEB + 1), from the left and from the right). The 2 nj sums run in one loop: independent
+    chains of additions, each in the order of k as when the sums ran one after the other (the
+    same values)."""
+    m = cw.shape[0]
+    a0 = b0 = a1 = b1 = a2 = b2 = 0.0
+    if nj == 1:
         for k in range(m):
-            a += MW[0, j, r, p, k] * cw[k]
-            b += MW[1, j, r, p, k] * cw[k]
-        hd[j] = LH[j, r, p] + a
-        tl[j] = TT[j, r, p + 1] + b
+            w = cw[k]
+            a0 += MW[0, 0, r, p, k] * w
+            b0 += MW[1, 0, r, p, k] * w
+    elif nj == 2:
+        for k in range(m):
+            w = cw[k]
+            a0 += MW[0, 0, r, p, k] * w
+            b0 += MW[1, 0, r, p, k] * w
+            a1 += MW[0, 1, r, p, k] * w
+            b1 += MW[1, 1, r, p, k] * w
+    else:
+        for k in range(m):
+            w = cw[k]
+            a0 += MW[0, 0, r, p, k] * w
+            b0 += MW[1, 0, r, p, k] * w
+            a1 += MW[0, 1, r, p, k] * w
+            b1 += MW[1, 1, r, p, k] * w
+            a2 += MW[0, 2, r, p, k] * w
+            b2 += MW[1, 2, r, p, k] * w
+    hd[0] = LH[0, r, p] + a0
+    tl[0] = TT[0, r, p + 1] + b0
+    if nj > 1:
+        hd[1] = LH[1, r, p] + a1
+        tl[1] = TT[1, r, p + 1] + b1
+    if nj > 2:
+        hd[2] = LH[2, r, p] + a2
+        tl[2] = TT[2, r, p + 1] + b2
 
 
-@_inner
-def _outside(r, u, e, LH, TT, hd, tl, nj):
-    """Where log age u lies outside row r's panels ``e``, its moments into hd, tl (below: no
-    head, the whole law in the tail; above: the reverse), and True."""
-    P = e.shape[0] - 1
-    if u <= e[0]:
+@_hot
+def _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj):
+    """(head_j, tail_j) for j < nj (<= 3) at local coordinate tau of panel p of row r into hd,
+    tl (:func:`_series_moments`; ``cw``: scratch for T_0..T_NCHEB at tau)."""
+    _cheb_T(tau, cw)
+    _series_moments(r, p, MW, LH, TT, cw, hd, tl, nj)
+
+
+@_hot
+def _cheb_T_clenshaw(LK, r, p, tau, cw):
+    """T_0..T_NCHEB at tau into ``cw`` and the series sum_k c_k T_k(tau) of c = LK[r, p] with
+    its tau-derivative by Clenshaw's recurrences (:func:`_clenshaw`), the three recurrences in
+    one loop: independent chains, each with the operations of its own loop (the same values);
+    c read in place."""
+    n = LK.shape[2]
+    m = cw.shape[0]
+    cw[0] = 1.0
+    cw[1] = tau
+    b1 = 0.0
+    b2 = 0.0
+    d1 = 0.0
+    d2 = 0.0
+    for i in range(max(n - 1, m - 2)):
+        k = n - 1 - i
+        if k > 0:
+            ck = LK[r, p, k]
+            b0 = 2.0 * tau * b1 - b2 + ck
+            b2 = b1
+            b1 = b0
+            d0 = 2.0 * tau * d1 - d2 + k * ck
+            d2 = d1
+            d1 = d0
+        q = i + 2
+        if q < m:
+            cw[q] = 2.0 * tau * cw[q - 1] - cw[q - 2]
+    return tau * b1 - b2 + LK[r, p, 0], d1
+
+
+@_hot
+def _outside(r, u, E, LH, TT, hd, tl, nj):
+    """Where log age u lies outside row r's panels (edges ``E[r]``), its moments into hd, tl
+    (below: no head, the whole law in the tail; above: the reverse), and True."""
+    P = E.shape[1] - 1
+    if u <= E[r, 0]:
         for j in range(nj):
             hd[j] = 0.0
             tl[j] = TT[j, r, 0]
         return True
-    if u >= e[P]:
+    if u >= E[r, P]:
         for j in range(nj):
             hd[j] = LH[j, r, P]
             tl[j] = 0.0
@@ -159,7 +263,7 @@ def _outside(r, u, e, LH, TT, hd, tl, nj):
     return False
 
 
-@_inner
+@_hot
 def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl, nj):
     """(head_j, tail_j) for j < nj (<= 3: the callers ask for the moments they use) at age t
     of row r into hd, tl: E[X^j; X <= t] and
@@ -167,32 +271,21 @@ def _moments(r, t, E, MW, LH, TT, fullw, vinv, cw, hd, tl, nj):
     (:func:`_panel_moments`; ``cw``: scratch), so that each is accurate relative to itself (as
     ``CondBatch.moments``). (``fullw``, ``vinv``: unused, kept for the callers' signature.)"""
     u = math.log(t) if t > 0.0 else -np.inf
-    if not _outside(r, u, E[r], LH, TT, hd, tl, nj):
-        p, tau = _locate(E[r], u)
+    if not _outside(r, u, E, LH, TT, hd, tl, nj):
+        p, tau = _locate_row(E, r, u)
         _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj)
 
 
-@_inner
+@_hot
 def _mk(r, t, E, MW, LH, TT, LK, fullw, vinv, cw, hd, tl, nj):
     """:func:`_moments` at age t (> 0) of row r, and log k_y(t) with d log k / d log t, the
     panel located once."""
-    e = E[r]
     u = math.log(t)
-    p, tau = _locate(e, u)
-    v, dv = _clenshaw(LK[r, p], tau)
-    if not _outside(r, u, e, LH, TT, hd, tl, nj):
-        _panel_moments(r, p, tau, MW, LH, TT, cw, hd, tl, nj)
-    return v, dv * 2.0 / (e[p + 1] - e[p])
-
-
-@_inner
-def _logk(r, t, E, LK):
-    """log k_y(t) and d log k / d log t on row r (inside the law's range)."""
-    e = E[r]
-    u = math.log(t)
-    p, tau = _locate(e, u)
-    v, dv = _clenshaw(LK[r, p], tau)
-    return v, dv * 2.0 / (e[p + 1] - e[p])
+    p, tau = _locate_row(E, r, u)
+    v, dv = _cheb_T_clenshaw(LK, r, p, tau, cw)
+    if not _outside(r, u, E, LH, TT, hd, tl, nj):
+        _series_moments(r, p, MW, LH, TT, cw, hd, tl, nj)
+    return v, dv * 2.0 / (E[r, p + 1] - E[r, p])
 
 
 @_inner
@@ -353,7 +446,7 @@ def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, 
 
 
 
-@_inner
+@_hot
 def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """F(b) = int_b^C S - l (S(b) - S(C)) at b = e^x, dF/dx and the scale of F."""
     b = math.exp(x)
@@ -366,6 +459,13 @@ def _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     if finC:
         si += (C - b) * tC[0]
     return si - l * m0, b * (l * math.exp(lk) - tb[0]), si + l * m0
+
+
+@_inner
+def _bF_at(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
+    """F at b = e^x (:func:`_bF`): the bracket ends' evaluations, through one call site (each
+    site of the inlined :func:`_bF` is compiled once more)."""
+    return _bF(x, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
 
 
 @_inner
@@ -429,8 +529,8 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
                 if x - lo <= 1e-12 * max(abs(lo), 1.0):
                     x = np.nan  # at the bracket's end: the root may lie below x_lo
         if not np.isfinite(x):
-            flo = _bF(lo, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
-            fhi = _bF(hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+            flo = _bF_at(lo, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
+            fhi = _bF_at(hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
             if not (flo > 0.0 and fhi < 0.0):
                 if fhi >= 0.0:
                     out[i] = np.nan
@@ -443,7 +543,7 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
                 continue
             x = 0.5 * (lo + hi)
             if warm:
-                fb = _bF(xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
+                fb = _bF_at(xb, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb)
                 if fb < 0.0:
                     hi = xb
                     x = xb - 1e-3 * max(abs(xb), 1.0)
@@ -709,7 +809,7 @@ def panel_arrays(cb) -> dict:
     return a
 
 
-@_inner
+@_hot
 def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     """phi(b) = int_a^b S - (S(a) - S(b)) S(b)/k(b) at b = e^x (zero at the optimum b*),
     d phi / dx and the scale of phi."""
@@ -719,6 +819,13 @@ def _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb):
     m0 = _between(ha[0], ta[0], hb[0], tb[0])
     si = _s_int(a, b, ha, ta, hb, tb)
     return si - m0 * ih, m0 * (b + ih * dlk), abs(si)
+
+
+@_inner
+def _rank_phi_at(x, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
+    """phi at b = e^x (:func:`_rank_phi`): the bracket ends' evaluations, through one call
+    site (each site of the inlined :func:`_rank_phi` is compiled once more)."""
+    return _rank_phi(x, r, a, ha, ta, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hb, tb)[0]
 
 
 @_inner
@@ -777,8 +884,8 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
                 if x - lo <= tiny or xb - x <= tiny:
                     x = np.nan  # at an end of the bracket: the full search
         if not np.isfinite(x):
-            flo = _rank_phi(lo, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
-            fhi = _rank_phi(hi, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+            flo = _rank_phi_at(lo, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
+            fhi = _rank_phi_at(hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
             if not fhi < 0.0:
                 # the optimum is b = infinity: the mean residual life
                 Ia = ta[1] - a * ta[0]
@@ -792,7 +899,7 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
             if flo > 0.0:
                 x = 0.5 * (lo + hi)
                 if warm:
-                    fb = _rank_phi(xb, r, a, ha, ta, E, MW, LH, TT, LK, fullw, vinv, cw, hb, tb)[0]
+                    fb = _rank_phi_at(xb, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb)
                     if fb < 0.0:
                         hi = xb
                         x = xb - 1e-3 * max(abs(xb), 1.0)
@@ -886,12 +993,54 @@ def _i(x) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.int64)
 
 
+#: the numba versions whose cache loading :func:`_load_cached` was checked on (it uses the
+#: dispatcher's internals: other versions load the ordinary way)
+_LIGHT_LOAD_NUMBA = ((0, 68),)
+
+
+def _load_cached(disp, args) -> bool:
+    """Load the cached compiled ``disp`` for the types of ``args`` without numba's set-up of
+    its typing and lowering registries (``BaseContext.refresh``: it imports numba's
+    implementations of the whole language and installs them, about 0.1-0.15 s CPU of a cold
+    evaluation, 0.25 s on a loaded machine), which compiling needs and a cached library does
+    not: only numba's runtime (``rtsys``, the allocator of the kernels' arrays) is started.
+    The rest is what ``Dispatcher.compile`` does with a cached result. False (nothing done)
+    where the cache has no entry (the ordinary call then compiles, with the registries) or
+    numba is not a checked version."""
+    import numba
+
+    if tuple(int(v) for v in numba.__version__.split(".")[:2]) not in _LIGHT_LOAD_NUMBA:
+        return False
+    if disp.overloads:
+        return True
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.runtime import rtsys
+
+    ctx = disp.targetctx
+    sig = tuple(disp.typeof_pyval(v) for v in args)
+    with global_compiler_lock:
+        ctx.refresh = lambda: rtsys.initialize(ctx)
+        try:
+            cres = disp._cache.load_overload(sig, ctx)
+        finally:
+            del ctx.refresh  # (the class's method again)
+        if cres is None or cres.objectmode:
+            return False
+        disp._cache_hits[sig] += 1
+        ctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+        disp.add_overload(cres)
+    return True
+
+
 def _call(op, rows=_I1, a=_D1, b=_D1, c=_D1, d=_D1, E=_D2, MW=_D5, LH=_D3, TT=_D3, LK=_D3,
           ap=_D1, xtop=_D1, m=_D1, top=_D1, xlo=_D1, fY=_D1, XS=_D2, GS=_D2, ipk=_I1, ilast=_I1,
           coef=_D4, lo=0.0, hi=0.0):
-    return _kernel(op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3),
-                   _f(TT, 3), _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY),
-                   _f(XS, 2), _f(GS, 2), _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
+    args = (op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3), _f(TT, 3),
+            _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY), _f(XS, 2), _f(GS, 2),
+            _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
+    if not getattr(_kernel, "overloads", True):  # (a plain function under NUMBA_DISABLE_JIT)
+        _load_cached(_kernel, args)
+    return _kernel(*args)
 
 
 def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
 
 from .size_law import SizeLaw
 
@@ -195,6 +194,8 @@ class StepReweighted(SizeLaw):
 
     def _tail_quantile(self, tail: np.ndarray) -> np.ndarray:
         """x with P_base(X > x) = tail (small tails: root finding on the base law's sf)."""
+        from scipy import optimize
+
         out = np.empty(np.shape(tail))
         for i, s in np.ndenumerate(np.asarray(tail, float)):
             if not s < 1e-6:

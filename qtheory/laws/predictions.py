@@ -25,9 +25,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
+from .._lazy import lazy_module
 from .._validation import cached_rescaled, in_range, nonnegative, plain, positive, real_array
+
+special = lazy_module("scipy.special")  # (loaded on first use: ``import qtheory`` without it)
 
 
 # --------------------------------------------------------------------------------------------

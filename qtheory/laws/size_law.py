@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
 
 from .._validation import (
     cached_rescaled,
@@ -263,6 +262,8 @@ def _quantile_by_root(law: SizeLaw, u, excess=None) -> np.ndarray:
     ``excess(x, u, strict)``, when given, is :math:`F(x) - u` (``strict``: :math:`F(x^-) - u`)
     evaluated without the rounding of :math:`F` near 1 (a mixture sums its components' own
     :math:`F` or :math:`1 - \bar F`); it decides the atoms and drives the root finding."""
+    from scipy import optimize  # (here: ``import qtheory`` without scipy.optimize)
+
     u = np.asarray(u, dtype=float)
     lo, hi = law.support
     atoms = law.atom_values

@@ -17,8 +17,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special
 
+from .._lazy import lazy_module
 from .._validation import (
     integer,
     nonnegative,
@@ -27,11 +27,14 @@ from .._validation import (
     positive_array,
     probability_vector,
 )
-from . import _incgamma
 from .empirical import Empirical
 from .mixture import Mixture
 from .scipy_size import ScipySize, from_scipy
 from .size_law import SizeLaw, _log_ratio, _phi, _pow, _quantile_by_root, _safe_exp
+
+# (loaded on first use: ``import qtheory`` without scipy.special and numba)
+special = lazy_module("scipy.special")
+_incgamma = lazy_module("qtheory.laws._incgamma")
 
 __all__ = [
     "SizeLaw",
