@@ -293,79 +293,40 @@ def general_level_nodes(lc, L: np.ndarray):
 
 def critical_levels(lc) -> np.ndarray:
     """The levels where the level sets change their number of intervals: the values of
-    r(y, 0) and m(y) (and of the rank at the support's start, bounded factors) at the ends of
-    the prediction range and at their interior local extremes (golden-section search on the
-    interpolants; changes below :data:`MONOTONE_NOISE` count as flat). The level functions have
-    kinks there: their interpolants take them as panel edges. Levels closer than
-    :data:`CRITICAL_MERGE` (in log) are one, the one kept from the most accurate function
-    (:func:`_merge_critical`). The end values of the rank at the support's start and of
-    :math:`m(y)` (interpolants to 1e-9, whose values where they flatten towards the range's
-    end are rounding) are taken :data:`MONOTONE_NOISE` (in log) inside their range: on
-    exponential sizes with a factor log-uniform on [0.5, 2] the rank at the support's start
-    climbs to 1 within 1e-14 and wavers there by 1.5e-14, and at the level of its end value
-    the old intervals broke at 568 of its noise crossings (36,352 nodes against 128 at
-    :math:`1 - 10^{-9}`). Computed once per ``lc``."""
+    r(y, 0) and m(y) at the ends of the prediction range and at their interior local extremes
+    (golden-section search on the interpolants; changes below :data:`MONOTONE_NOISE` count as
+    flat). The level functions have kinks there: their interpolants take them as panel edges.
+    Computed once per ``lc``."""
     hit = lc.__dict__.get("_critical_levels")
     if hit is not None:
         return hit
-    vals, rank = [], []
+    out = []
     g_ = (np.sqrt(5.0) - 1.0) / 2.0
     lrs = getattr(lc, "lrs", None)
-    # (the source's place in CRITICAL_ORDER: r(y, 0), the rank at the support's start, m(y))
-    for k, P in ((0, lc.lr0), (2, lc.lm)) + (((1, lrs),) if lrs is not None else ()):
+    for P in (lc.lr0, lc.lm) + ((lrs,) if lrs is not None else ()):
         g, v = _sample(P, lc.uylo, lc.uyhi)
+        out.extend([v[0], v[-1]])
         d = np.diff(v)
         sgn = np.where(d > MONOTONE_NOISE, 1, np.where(d < -MONOTONE_NOISE, -1, 0))
         nz = np.nonzero(sgn)[0]
-        out = [v[0], v[-1]]
-        if k and nz.size:  # (an end value of the 1e-9 interpolants: inside by MONOTONE_NOISE)
-            out = [v[0] + sgn[nz[0]] * MONOTONE_NOISE, v[-1] - sgn[nz[-1]] * MONOTONE_NOISE]
         turn = sgn[nz[:-1]] != sgn[nz[1:]]
-        if turn.any():
-            # an extreme between g[j0] and g[j1 + 1] at each turn: golden section, all at once
-            # (a maximum where rising first)
-            s = sgn[nz[:-1]][turn].astype(float)
-            a, b = g[nz[:-1]][turn], g[nz[1:] + 1][turn]
-            for _ in range(80):
-                c1, c2 = b - g_ * (b - a), a + g_ * (b - a)
-                left = s * P(c1) >= s * P(c2)
-                a, b = np.where(left, a, c1), np.where(left, c2, b)
-            out.extend(P(0.5 * (a + b)).tolist())
-        vals.extend(out)
-        rank.extend([k] * len(out))
-    lc._critical_levels = np.exp(_merge_critical(np.array(vals), np.array(rank)))
+        if not turn.any():
+            continue
+        # an extreme between g[j0] and g[j1 + 1] at each turn: golden section, all at once
+        # (a maximum where rising first)
+        s = sgn[nz[:-1]][turn].astype(float)
+        a, b = g[nz[:-1]][turn], g[nz[1:] + 1][turn]
+        for _ in range(80):
+            c1, c2 = b - g_ * (b - a), a + g_ * (b - a)
+            left = s * P(c1) >= s * P(c2)
+            a, b = np.where(left, a, c1), np.where(left, c2, b)
+        out.extend(P(0.5 * (a + b)).tolist())
+    v = np.unique(np.array(out))
+    # extremes closer than 1e-6 (in log) are one (the minimal rank's interpolant is accurate to
+    # about 1e-9: where it is flat its rounding makes extremes of no consequence)
+    keep = np.concatenate([[True], np.diff(v) > 1e-6])
+    lc._critical_levels = np.exp(v[keep])
     return lc._critical_levels
-
-
-#: critical levels closer than this (in log l) are one (:func:`_merge_critical`)
-CRITICAL_MERGE = 1e-6
-
-
-def _merge_critical(v: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    r"""The log levels ``v`` with those closer than :data:`CRITICAL_MERGE` merged (chains of
-    neighbours closer than that are one cluster), each cluster kept as its value from the most
-    accurate source (``rank``: 0 :math:`r(y, 0)`, interpolated to 1e-13; 1 the rank at the
-    support's start, 1e-9; 2 the minimal rank :math:`m(y)`, 1e-9 on values that are themselves
-    rounding where :math:`m` nears the top rank or its floor), the smallest of those.
-
-    The minimal rank's extremes there are noise: on exponential sizes with a factor log-uniform
-    on [0.5, 2], :math:`m(y)` (:math:`1/h` at the truncation end, where the survival is 1e-15)
-    nears 1 as :math:`y \to \infty` with computed values 2e-7 to 7e-7 below it that rise and
-    fall, while the rank at the support's start climbs to its supremum 1 (to 1e-14 at the
-    range's end), where the old work has a kink of power about 1/3. The cluster kept its
-    smallest member, a noise extreme of :math:`m` at :math:`1 - 6.8 \cdot 10^{-7}`, as the
-    kink's level (the outer rule's edge and the level interpolants' panel edge); it now keeps
-    the supremum."""
-    order = np.lexsort((rank, v))
-    v, rank = v[order], rank[order]
-    new = np.concatenate([[True], np.diff(v) > CRITICAL_MERGE])
-    cid = np.cumsum(new) - 1
-    out = []
-    for c in range(int(cid[-1]) + 1 if v.size else 0):
-        sel = cid == c
-        best = rank[sel].min()
-        out.append(float(v[sel][rank[sel] == best].min()))
-    return np.array(out)
 
 
 #: panels of the level interpolants narrower than this (in log l) are the ones that close in on

@@ -43,6 +43,31 @@ Where the hazard climbs to infinity at the support's end, :math:`F(a_p)` of the 
 interval's start is 0 up to rounding, and the roots take the bracket's end just inside
 (``_conditional_structure.retry_at_end``).
 
+Next to the supremum of the rank at the support's start (exponential sizes with a factor log-
+uniform on [0.5, 2]: :math:`r(y, y/2) \to 1` as :math:`y \to \infty`; Erlang(2) sizes with a
+uniform factor: 1/2) the rank is flat at the support's start and the integrand below :math:`q_s`
+grows like :math:`1/(1 - \ell)` up to it, a pole just beyond the coordinate's end
+(:func:`deep_split`): with the q-panels below :math:`q_s` halved ten times the tables' S2 was
+5e-10 / 2.5e-5 / 2.8e-4 / 7.8e-4 / 7.6e-4 (relative) above the closed forms
+(``tests/conditional_gittins_truncexp_reference.py``) at :math:`\ell = 1 - 10^{-2}, 10^{-3},
+10^{-4}, 10^{-5}, 10^{-6}` (up to 3e-2 of :math:`E[X^2 \mid y] f_Y` at single nodes; the laws at
+the same nodes were within 2.3e-13, :math:`N` exact). Halved 40 times the tables are within
+4.9e-10 / 2.0e-9 / 1.1e-10 / 3.3e-11 / 7e-13 there (4.9e-11, 1.5e-11, 9e-9 at :math:`1 -
+10^{-8}, 10^{-10}, 10^{-12}`; 24 halvings gave 1.8e-5 at :math:`1 - 10^{-10}`), 1.0 s more of
+CPU for the tables (0.9 -> 1.9 s). Above the supremum the tables are 3.9e-7 / 8e-8 / 1.5e-8 low
+at :math:`\ell = 1 + 10^{-6}, 10^{-3}, 10^{-2}` (rows beyond :math:`u_s`, where the minimal rank
+is rounding near 1: y-panels of 0.25 instead of 0.75 give 2.1e-7 and 4.5e-9). Near it E[T] reads
+:math:`S_2` there only at :math:`r(y, 0) \in (0.99, 1)`, a band of 0.01 in :math:`\log y`
+holding 47 of the outer rule's nodes, where the errors alternate in sign from node to node:
+their sum moved E[T] by 5.3e-11 / 5.9e-11 / 3.1e-11 (relative, loads 0.5 / 0.8 / 0.95; the sum
+of their absolute values 1.1e-8 / 1.2e-8 / 6.5e-9), so the route's 3.6e-13 / 2.6e-12 / 6.5e-13
+from the closed-form E[T] was that error offsetting the outer rule's own: now -5.6e-11 /
+-6.5e-11 / -3.4e-11 (the tables' S2 at those 47 nodes within 3.9e-7, their part of E[T] 5e-12).
+On Erlang(2) sizes with a uniform factor on [0.5, 2] (supremum 1/2) E[T] was 8.3e-10 / 8.0e-10 /
+3.8e-10 off its closed form, now 3.8e-12 / 1.0e-12 / 2.5e-12, and costs 4.3 s of CPU against
+12.8 s (the level interpolants no longer refine where the tables did not converge; the log-
+uniform case 6.1 s against 7.1 s: one run each, on a loaded machine).
+
 The y-panels (width 1.5) have an edge, with panels halved towards it, where :math:`r(y, 0)`
 reaches the top rank, and an edge where the hazard's peak reaches the truncation end of the
 conditional law (there the minimal rank, and with it :math:`q`, has a kink), both located by
