@@ -43,8 +43,8 @@ Where the hazard climbs to infinity at the support's end, :math:`F(a_p)` of the 
 interval's start is 0 up to rounding, and the roots take the bracket's end just inside
 (``_conditional_structure.retry_at_end``).
 
-Next to the supremum of the rank at the support's start (exponential sizes with a factor log-
-uniform on [0.5, 2]: :math:`r(y, y/2) \to 1` as :math:`y \to \infty`; Erlang(2) sizes with a
+Next to the supremum of the rank at the support's start (exponential sizes with a factor
+log-uniform on [0.5, 2]: :math:`r(y, y/2) \to 1` as :math:`y \to \infty`; Erlang(2) sizes with a
 uniform factor: 1/2) the rank is flat at the support's start and the integrand below :math:`q_s`
 grows like :math:`1/(1 - \ell)` up to it, a pole just beyond the coordinate's end
 (:func:`deep_split`): with the q-panels below :math:`q_s` halved ten times the tables' S2 was
@@ -57,16 +57,17 @@ the same nodes were within 2.3e-13, :math:`N` exact). Halved 40 times the tables
 CPU for the tables (0.9 -> 1.9 s). Above the supremum the tables are 3.9e-7 / 8e-8 / 1.5e-8 low
 at :math:`\ell = 1 + 10^{-6}, 10^{-3}, 10^{-2}` (rows beyond :math:`u_s`, where the minimal rank
 is rounding near 1: y-panels of 0.25 instead of 0.75 give 2.1e-7 and 4.5e-9). Near it E[T] reads
-:math:`S_2` there only at :math:`r(y, 0) \in (0.99, 1)`, a band of 0.01 in :math:`\log y`
-holding 47 of the outer rule's nodes, where the errors alternate in sign from node to node:
-their sum moved E[T] by 5.3e-11 / 5.9e-11 / 3.1e-11 (relative, loads 0.5 / 0.8 / 0.95; the sum
-of their absolute values 1.1e-8 / 1.2e-8 / 6.5e-9), so the route's 3.6e-13 / 2.6e-12 / 6.5e-13
-from the closed-form E[T] was that error offsetting the outer rule's own: now -5.6e-11 /
--6.5e-11 / -3.4e-11 (the tables' S2 at those 47 nodes within 3.9e-7, their part of E[T] 5e-12).
-On Erlang(2) sizes with a uniform factor on [0.5, 2] (supremum 1/2) E[T] was 8.3e-10 / 8.0e-10 /
-3.8e-10 off its closed form, now 3.8e-12 / 1.0e-12 / 2.5e-12, and costs 4.3 s of CPU against
-12.8 s (the level interpolants no longer refine where the tables did not converge; the log-
-uniform case 6.1 s against 7.1 s: one run each, on a loaded machine).
+:math:`S_2` only at :math:`r(y, 0) \in (0.99, 1)`, a band of 0.01 in :math:`\log y` holding 48
+of the outer rule's nodes, where the errors alternate in sign from node to node: their sum moved
+E[T] by 5.3e-11 / 5.9e-11 / 3.1e-11 (relative, loads 0.5 / 0.8 / 0.95; the sum of their absolute
+values 1.1e-8 / 1.2e-8 / 6.5e-9), so the route's 3.6e-13 / 2.6e-12 / 6.5e-13 from the
+closed-form E[T] was that error offsetting the outer rule's own: now -5.6e-11 / -6.5e-11 /
+-3.4e-11 (the tables' S2 at the nodes with :math:`r(y, 0) \in (0.99, 1.01)` within 3.9e-7, their
+part of E[T] 5e-12). On Erlang(2) sizes with a uniform factor on [0.5, 2] (supremum 1/2) E[T]
+was 8.3e-10 / 8.0e-10 / 3.8e-10 off its closed form, now 3.8e-12 / 1.0e-12 / 2.5e-12, and the
+route's three loads cost 4.4-4.8 s of CPU against 10.9-11.5 s (the level interpolants no longer
+refine where the tables did not converge; the log-uniform case 6.0-6.1 s against 6.5-6.7 s: two
+runs each, alternating, on a loaded machine).
 
 The y-panels (width 1.5) have an edge, with panels halved towards it, where :math:`r(y, 0)`
 reaches the top rank, and an edge where the hazard's peak reaches the truncation end of the
