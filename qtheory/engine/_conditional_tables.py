@@ -201,9 +201,10 @@ def deep_split(w: np.ndarray, depth: int = SPLIT_DEPTH) -> np.ndarray:
     sizes with a factor log-uniform on [0.5, 2] (:math:`X \mid y` an exponential truncated to
     :math:`[a, b] = [y/2, 2y]`) the rank is the mean residual life :math:`1 - d/(e^d - 1)`,
     :math:`d = b - t`, so :math:`B = b - d(\ell)` moves like :math:`\log(1/(1 - \ell))` and
-    the integrand (a fraction of :math:`E[X^2 \mid y]`) like :math:`1/(1 - \ell)`, from about
-    :math:`10^{-6}` at :math:`\ell_s - \ell = 10^{-3}` to 0.1 at :math:`\ell_s`, a pole at
-    :math:`1 - \ell_s` (1e-2 at y = 3, 1e-14 at y = 20) beyond the table's end :math:`q_s`.
+    the integrand (a fraction of :math:`E[X^2 \mid y] f_Y`) like :math:`1/(1 - \ell)`, from
+    1e-6 to 1e-4 at :math:`\ell_s - \ell = 10^{-3}` to about 0.05 at :math:`\ell_s`, a pole
+    at a distance :math:`1 - \ell_s` (1e-2 at y = 4.3, 1e-14 at y = 24) beyond the table's end
+    :math:`q_s`.
     Panels halved ten times towards :math:`q_s` (``SPLIT_W``) missed the laws by up to 3e-2 of
     :math:`E[X^2 \mid y] f_Y` per node and :math:`S_2` by 2.5e-5 / 2.8e-4 / 7.8e-4 / 7.6e-4
     (relative) at :math:`\ell = 1 - 10^{-3}, 10^{-4}, 10^{-5}, 10^{-6}` (:math:`N` exact: the
