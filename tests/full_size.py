@@ -329,6 +329,8 @@ FULL_ONLY: dict[str, float] = {
 #: node id -> (CPU seconds measured, the cheaper tests that check its property by default)
 FULL_ONLY_TESTS: dict[str, tuple[float, str]] = {
     'tests/test_prediction_kinked_unconditional.py::test_cdf_against_the_reference': (90.0, 'the transform at two Euler nodes of t = 1 and 0.5: test_transform_against_the_reference'),
+    'tests/test_conditional_tables_truth.py::test_tables_next_to_the_supremum_against_the_closed_forms': (5.0, 'the tables\' q-panels towards q_s: test_deep_split_resolves_a_pole_beyond_the_end (the pole 1/(1 - l) they resolve)'),
+    'tests/test_distribution_conditional_gittins.py::test_class_cdf_at_high_load_against_refined_rules': (40.0, 'the class laws\' rules: test_class_cdf_against_de_hoog (their inversion), test_class_moments_and_atom_equal_the_transform'),
     'tests/test_conditional_gittins_bathtub.py::test_weibull_conditional_against_the_reference': (22.1, 'the per-job residences of the bathtub route: test_per_job_residences_integrate_to_the_route_weights, test_without_other_work_the_response_time_is_the_size (exponential sizes, a coarse outer rule)'),
     'tests/test_distribution_prediction_rank_rising.py::test_class_transform_against_mpmath': (30.4, 'the class transform: test_piece_transform_against_quadrature (the piece rule at |u| up to 300), test_formula_is_the_discrete_generic_transform (the formula), test_static_rank_is_pspjf'),
     'tests/test_distribution_prediction_rank_rising.py::test_unconditional_mean_and_cdf[plus]': (120.0, 'the class laws: test_class_means_are_the_mean_engines, test_static_rank_is_pspjf (the mixing over (x, z) and the level grid only here)'),

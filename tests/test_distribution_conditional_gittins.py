@@ -387,6 +387,26 @@ def test_class_cdf_against_de_hoog(tau):
     assert abs(float(d.cdf(np.array([3.0 + tau]))[0]) - _dehoog_cdf(d, tau)) < 2e-8
 
 
+@pytest.mark.slow
+def test_class_cdf_at_high_load_against_refined_rules():
+    """The class (1.0, 0.3) at load 0.95 (the residence's levels on the COARSE rules), the cdf
+    at its median T = 1.0266 on the Euler rule (26, 24, 14): the default rules against every
+    law refined (the residence's 64 panels, atoms on 16, y-rules 24/6/12; the class's levels
+    128, 32, 48/6/24): within 2e-8 (measured 1.03e-8; with the residence's laws on 16 panels
+    and atoms on 4 sub-panels 4.9e-7)."""
+    t = np.array([1.0266 - 1.0])
+    q = _model(0.95)
+
+    def cdf(**kw):
+        tr = rcc.ClassTransform(q, 1.0, 0.3, **kw)
+        return 1.0 - li.invert(lambda s: (1.0 - tr.lst(s)) / s, t, 26.0, 24, 14)
+
+    fine = cdf(coarse=dict(x_panels=64, atom_split=16, y_head=24, y_tip=12),
+               fine=dict(x_panels=128, atom_split=32, y_head=48, y_tip=24))
+    d = float(cdf()[0] - fine[0])
+    assert abs(d) < 2e-8, d
+
+
 # ---- (d) against the simulator ---------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.skipif(not FULL, reason="16 x 200,000 jobs of ConditionalGittins and three percentiles: "

@@ -43,6 +43,32 @@ Where the hazard climbs to infinity at the support's end, :math:`F(a_p)` of the 
 interval's start is 0 up to rounding, and the roots take the bracket's end just inside
 (``_conditional_structure.retry_at_end``).
 
+Next to the supremum of the rank at the support's start (exponential sizes with a factor
+log-uniform on [0.5, 2]: :math:`r(y, y/2) \to 1` as :math:`y \to \infty`; Erlang(2) sizes with a
+uniform factor: 1/2) the rank is flat at the support's start and the integrand below :math:`q_s`
+grows like :math:`1/(1 - \ell)` up to it, a pole just beyond the coordinate's end
+(:func:`deep_split`): with the q-panels below :math:`q_s` halved ten times the tables' S2 was
+5e-10 / 2.5e-5 / 2.8e-4 / 7.8e-4 / 7.6e-4 (relative) above the closed forms
+(``tests/conditional_gittins_truncexp_reference.py``) at :math:`\ell = 1 - 10^{-2}, 10^{-3},
+10^{-4}, 10^{-5}, 10^{-6}` (up to 3e-2 of :math:`E[X^2 \mid y] f_Y` at single nodes; the laws at
+the same nodes were within 2.3e-13, :math:`N` exact). Halved 40 times the tables are within
+4.9e-10 / 2.0e-9 / 1.1e-10 / 3.3e-11 / 7e-13 there (4.9e-11, 1.5e-11, 9e-9 at :math:`1 -
+10^{-8}, 10^{-10}, 10^{-12}`; 24 halvings gave 1.8e-5 at :math:`1 - 10^{-10}`), 1.0 s more of
+CPU for the tables (0.9 -> 1.9 s). Above the supremum the tables are 3.9e-7 / 8e-8 / 1.5e-8 low
+at :math:`\ell = 1 + 10^{-6}, 10^{-3}, 10^{-2}` (rows beyond :math:`u_s`, where the minimal rank
+is rounding near 1: y-panels of 0.25 instead of 0.75 give 2.1e-7 and 4.5e-9). Near it E[T] reads
+:math:`S_2` only at :math:`r(y, 0) \in (0.99, 1)`, a band of 0.01 in :math:`\log y` holding 48
+of the outer rule's nodes, where the errors alternate in sign from node to node: their sum moved
+E[T] by 5.3e-11 / 5.9e-11 / 3.1e-11 (relative, loads 0.5 / 0.8 / 0.95; the sum of their absolute
+values 1.1e-8 / 1.2e-8 / 6.5e-9), so the route's 3.6e-13 / 2.6e-12 / 6.5e-13 from the
+closed-form E[T] was that error offsetting the outer rule's own: now -5.6e-11 / -6.5e-11 /
+-3.4e-11 (the tables' S2 at the nodes with :math:`r(y, 0) \in (0.99, 1.01)` within 3.9e-7, their
+part of E[T] 5e-12). On Erlang(2) sizes with a uniform factor on [0.5, 2] (supremum 1/2) E[T]
+was 8.3e-10 / 8.0e-10 / 3.8e-10 off its closed form, now 3.8e-12 / 1.0e-12 / 2.5e-12, and the
+route's three loads cost 4.4-4.8 s of CPU against 10.9-11.5 s (the level interpolants no longer
+refine where the tables did not converge; the log-uniform case 6.0-6.1 s against 6.5-6.7 s: two
+runs each, alternating, on a loaded machine).
+
 The y-panels (width 1.5) have an edge, with panels halved towards it, where :math:`r(y, 0)`
 reaches the top rank, and an edge where the hazard's peak reaches the truncation end of the
 conditional law (there the minimal rank, and with it :math:`q`, has a kink), both located by
@@ -160,6 +186,39 @@ OLD1_W = np.concatenate([[0.0, 0.25], 1.0 - 2.0 ** -np.arange(1, 6), [1.0]])
 OLD2_W = np.concatenate([[0.0], 2.0 ** -np.arange(4, 0, -1), [0.75, 1.0]])
 
 
+#: the q-panels of the old intervals' tables below q_s (bounded factors, ``split_w``) are halved
+#: towards q_s down to this many halvings (:func:`deep_split`)
+SPLIT_DEPTH = 40
+
+
+def deep_split(w: np.ndarray, depth: int = SPLIT_DEPTH) -> np.ndarray:
+    r"""The panel edges ``w`` on [0, 1] with the last panel halved towards 1 until the finest
+    is :math:`2^{-depth}` wide (the edges :math:`1 - 2^{-k}`).
+
+    Below :math:`q_s` the old interval's start :math:`B_y(\ell)` is inside
+    :math:`X \mid y`'s support, and where the rank at the support's start
+    :math:`\ell_s = r(y, y/z_{hi})` nears its supremum the rank is flat there: on exponential
+    sizes with a factor log-uniform on [0.5, 2] (:math:`X \mid y` an exponential truncated to
+    :math:`[a, b] = [y/2, 2y]`) the rank is the mean residual life :math:`1 - d/(e^d - 1)`,
+    :math:`d = b - t`, so :math:`B = b - d(\ell)` moves like :math:`\log(1/(1 - \ell))` and
+    the integrand (a fraction of :math:`E[X^2 \mid y] f_Y`) like :math:`1/(1 - \ell)`, from
+    1e-6 to 1e-4 at :math:`\ell_s - \ell = 10^{-3}` to about 0.05 at :math:`\ell_s`, a pole
+    at a distance :math:`1 - \ell_s` (1e-2 at y = 4.3, 1e-14 at y = 24) beyond the table's end
+    :math:`q_s`.
+    Panels halved ten times towards :math:`q_s` (``SPLIT_W``) missed the laws by up to 3e-2 of
+    :math:`E[X^2 \mid y] f_Y` per node and :math:`S_2` by 2.5e-5 / 2.8e-4 / 7.8e-4 / 7.6e-4
+    (relative) at :math:`\ell = 1 - 10^{-3}, 10^{-4}, 10^{-5}, 10^{-6}` (:math:`N` exact: the
+    head knows no split); Chebyshev panels halved towards a pole at a distance below their
+    width resolve it (each panel is as wide as its distance from the end): 24 halvings gave
+    2e-9 / 1.1e-10 / 3.3e-11 / 7e-13 there but 1.8e-5 at :math:`1 - 10^{-10}`, 40 halvings
+    4.9e-11 / 1.5e-11 / 9e-9 at :math:`1 - 10^{-8}, 10^{-10}, 10^{-12}` (against the closed
+    forms of ``tests/conditional_gittins_truncexp_reference.py``)."""
+    w = np.asarray(w, float)
+    k0 = int(np.ceil(-np.log2(max(1.0 - w[-2], 2.0 ** -depth)))) + 1
+    extra = 1.0 - 2.0 ** -np.arange(k0, depth + 1)
+    return np.unique(np.concatenate([w[:-1], extra[extra > w[-2]], [1.0]]))
+
+
 class LevelTables:
     r"""The three integrands of the level functions tabulated on a fixed set of predictions
     (module docstring): built once per (size law, factor law) from 609 conditional laws on
@@ -175,6 +234,8 @@ class LevelTables:
 
         self.lc = lc
         bounded = _structure.bounded_factor(lc.factor)
+        if split_w is not None:  # (panels halved towards q_s: ``deep_split``)
+            split_w = deep_split(split_w)
         ulo, uhi = lc.uylo, lc.uyhi
 
         def laws(u):

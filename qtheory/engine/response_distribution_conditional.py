@@ -209,7 +209,11 @@ GRID_NFLOOR = 1e-4
 #: reference with every rule refined (grid halved, laws 32 x-panels, y-rules 24/6/12, atoms on
 #: 16, outer panels (24, 32, 10), Y_SPLIT = 2), whose Euler rules (26, 24, 14) and (30, 30, 20)
 #: agree to 1.4e-9 (with 1: 4.1e-8). A cdf value costs 1.32 times as much (CPU, one run);
-#: with ``GRID_WN`` 1.52 times main's (12.9 -> 19.6 s, same run)
+#: with ``GRID_WN`` 1.52 times main's (12.9 -> 19.6 s, same run). The same reference at load
+#: 0.95 and t = 0.05 (F = 0.04818, near p5) and t = 30 (F = 0.95888): -1.4e-10 and -1.6e-11 in
+#: the cdf (-3.0e-9 and -4.3e-10 relative in the percentile; the reference 23 s of CPU for its
+#: tables and 75-81 s a cdf value against the default's 25-26 s); the other percentiles and
+#: loads are not measured yet
 Y_SPLIT = 2
 
 
