@@ -9,6 +9,8 @@ unit in the last place of the transform moves p99 by about 4e-10 and p99.9 by ab
 * the sums over the distinct class sizes with real and imaginary parts apart
   (``_exp_sum_kernel_split``) against the complex kernel and against numpy's sum written out;
 * the distinct sizes by a sort (``_unique_inverse``) against ``np.unique``;
+* SPRPT's old-piece densities with one reused matrix a row (``_suffix_h_into``) against
+  ``_suffix_h`` and a numpy evaluation;
 * the Lagrange weights of Kendall's row starts computed for all rows at once
   (``_row_extrapolation``) against the row-by-row loop, and as interpolation weights (they
   reproduce polynomials of their degree).
@@ -20,6 +22,7 @@ import numpy as np
 import pytest
 
 import qtheory as qt
+from qtheory.engine import _joint_rule as jr
 from qtheory.engine import response_distribution_prediction as rdp
 from qtheory.engine.response_distribution import response_time_distribution
 
@@ -101,3 +104,27 @@ def test_row_extrapolation_equals_the_loop(n, P):
         u = (lx[j - q:j] - lx[j]) / (lx[j - q] - lx[j])  # scaled: the values stay O(1)
         for d in range(q):
             np.testing.assert_allclose(L[j, P - q:] @ u ** d, 0.0 ** d, atol=1e-9)
+
+
+def test_suffix_h_into_a_reused_matrix():
+    """``_suffix_h_into`` writes every entry of a used (nan-filled) matrix: the rows of
+    ``_suffix_h`` and of numpy's ``f_Z(Z)/x`` (0 before ``first``), row after row from one flat
+    array of densities, and returns the offset after each row."""
+    rng = np.random.default_rng(11)
+    x = np.sort(np.exp(rng.uniform(-4, 3, 50)))
+    f = qt.ExponentialPrediction().factor
+    H = np.full((20, x.size), np.nan)
+    off = 0
+    for v in (0.3, 2.0):
+        p = np.exp(rng.uniform(-4, 3, 20))
+        first = rng.integers(-3, 60, 20)
+        with np.errstate(over="ignore"):
+            fz = f.pdf(jr._suffix_z(p, x, first, v))
+            cols = np.arange(x.size)[None, :] >= np.clip(first, 0, x.size)[:, None]
+            ref = np.where(cols, f.pdf(1.0 + (v - p[:, None]) / x[None, :]) / x[None, :], 0.0)
+        both = np.concatenate([np.zeros(off), fz])
+        end = jr._suffix_h_into(both, off, x, first, H)
+        assert end == off + fz.size
+        np.testing.assert_array_equal(H, jr._suffix_h(fz, x, first))
+        np.testing.assert_array_equal(H, ref)
+        off = 7
