@@ -128,3 +128,22 @@ def test_suffix_h_into_a_reused_matrix():
         np.testing.assert_array_equal(H, jr._suffix_h(fz, x, first))
         np.testing.assert_array_equal(H, ref)
         off = 7
+
+
+def test_class_moment_terms_equal_numpy():
+    """The mixed moments (E, E2) of SPJF, PSPJF and SPRPT (unconditional, a class of T - x) from
+    the compiled class terms equal numpy's masked sums of the same terms exactly."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
+    for pol, x, y in [("spjf", None, None), ("pspjf", None, None), ("sprpt", None, None),
+                      ("sprpt", 1.0, 0.7)]:
+        tr = response_time_distribution(q, pol, x=x, y=y)._t
+        ew, varw, rn, n2 = tr._class_moments()
+        rm, rv = tr._residence_moments(rn, n2)
+        m = ew[:, None] + rm
+        v = varw[:, None] + rv
+        if tr.shifted:
+            m = m - tr.Xc
+        W = tr.Wc
+        with np.errstate(invalid="ignore"):
+            ref = (float(np.sum(np.where(W > 0, m * W, 0.0))), float(np.sum(np.where(W > 0, (v + m * m) * W, 0.0))))
+        assert tr._moments_finite() == ref, (pol, x)
