@@ -132,7 +132,8 @@ def test_suffix_h_into_a_reused_matrix():
 
 def test_class_moment_terms_equal_numpy():
     """The mixed moments (E, E2) of SPJF, PSPJF and SPRPT (unconditional, a class of T - x) from
-    the compiled class terms equal numpy's masked sums of the same terms exactly."""
+    the compiled class terms equal numpy's masked sums of the same terms exactly, and so do the
+    terms one by one."""
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
     for pol, x, y in [("spjf", None, None), ("pspjf", None, None), ("sprpt", None, None),
                       ("sprpt", 1.0, 0.7)]:
@@ -145,5 +146,12 @@ def test_class_moment_terms_equal_numpy():
             m = m - tr.Xc
         W = tr.Wc
         with np.errstate(invalid="ignore"):
-            ref = (float(np.sum(np.where(W > 0, m * W, 0.0))), float(np.sum(np.where(W > 0, (v + m * m) * W, 0.0))))
-        assert tr._moments_finite() == ref, (pol, x)
+            A, B = np.where(W > 0, m * W, 0.0), np.where(W > 0, (v + m * m) * W, 0.0)
+        assert tr._moments_finite() == (float(np.sum(A)), float(np.sum(B))), (pol, x)
+        # term by term (a reassociated term can leave the sums equal)
+        A2, B2 = np.full(W.shape, np.nan), np.full(W.shape, np.nan)
+        rdp._class_moment_terms(ew, varw, np.ascontiguousarray(np.broadcast_to(rm, W.shape)),
+                                np.ascontiguousarray(np.broadcast_to(rv, W.shape)),
+                                np.ascontiguousarray(np.broadcast_to(tr.Xc, W.shape)), W, bool(tr.shifted), A2, B2)
+        np.testing.assert_array_equal(A2, A)
+        np.testing.assert_array_equal(B2, B)
