@@ -72,7 +72,9 @@ def warm_up() -> None:
         response_time_distribution(q, pol).cdf(2.0)
     response_time_distribution(qp, "sprpt", x=1.0, y=0.7).cdf(2.0)
     for pol in ("spjf", "pspjf", "sprpt", qt.TRAIL(0.8)):  # the unconditional prediction kernels
-        response_time_distribution(qp, pol).cdf(2.0)
+        d = response_time_distribution(qp, pol)
+        d.cdf(2.0)
+        d.mean()  # the moments' kernels (the solver's start)
     response_time_distribution(qp, "srpt-bounce").cdf(2.0)  # the bounce's kernels
 
 

@@ -128,6 +128,22 @@ def _suffix_h(fz: np.ndarray, x: np.ndarray, first: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def _suffix_h_into(fz: np.ndarray, off: int, x: np.ndarray, first: np.ndarray, h: np.ndarray) -> int:
+    """:func:`_suffix_h` into ``h`` (every entry written) from ``fz[off:]``; returns the offset
+    after the row."""
+    n, m = first.size, x.size
+    q = off
+    for i in range(n):
+        f0 = min(max(first[i], 0), m)
+        for k in range(f0):
+            h[i, k] = 0.0
+        for k in range(f0, m):
+            h[i, k] = fz[q] / x[k]
+            q += 1
+    return q
+
+
+@njit(cache=True)
 def _panel_match(e: np.ndarray, E: np.ndarray, t: np.ndarray, w: np.ndarray):
     """For rows ``e`` of sorted edges holding the sorted ``E``: ``idx[i, k]``, the panel of
     ``E`` equal to the row's panel ``k`` (-1 if cut), and for the cut panels, in row-major order,
@@ -567,30 +583,30 @@ class FactorJointRule:
         hx, hw = r.head
         top = math.exp(edges[-1])
         G = np.empty_like(P)
-        for i in range(v.size):
-            p = P[i]
-            lp = np.log(np.clip(p, r.lo, top))
-            # the panel holding p (p <= lo: none, every node counts)
-            j = np.clip(np.searchsorted(edges, lp, side="right") - 1, 0, edges.size - 2)
-            inside = p > r.lo
-            first = np.where(inside, (j + 1) * ORDER, 0)
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # the panel holding p (p <= lo: none, every node counts), for every row at once
+        lp = np.log(np.clip(P, r.lo, top))
+        j = np.clip(np.searchsorted(edges, lp, side="right") - 1, 0, edges.size - 2)
+        inside = P > r.lo
+        first = np.where(inside, (j + 1) * ORDER, 0)
+        H = np.empty((P.shape[1], xb.size))  # h of one row (reused)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for i in range(v.size):
                 # Z = 1 + (v - p)/x at the nodes from `first` on (row-major order), f_Z there
                 # and h = f_Z(Z)/x (0 before `first`)
-                fz = np.asarray(self.f.pdf(_suffix_z(p, xb, first, v[i])), float)
-                g = _suffix_h(fz, xb, first) @ wb
-                # the part of p's panel above p
-                a = np.where(inside, lp, edges[j + 1])
-                su, sw = panels(np.stack([a, edges[j + 1]], axis=1))
-                sx = np.exp(su)
-                sz = 1.0 + (v[i] - p[:, None]) / sx
-                sww = np.where(inside[:, None], sw * sx * r.size.pdf(sx), 0.0)
-                g = g + np.sum(sww * np.where(sx > p[:, None], self.f.pdf(sz) / sx, 0.0), axis=1)
-                # the head and tail nodes
-                for xe, we in ((hx, hw), (tx, tw)):
-                    if we != 0.0:
-                        g = g + np.where(xe > p, we * np.nan_to_num(self.f.pdf(1.0 + (v[i] - p) / xe) / xe), 0.0)
-            G[i] = g
+                fz = np.asarray(self.f.pdf(_suffix_z(P[i], xb, first[i], v[i])), float)
+                _suffix_h_into(fz, 0, xb, first[i], H)
+                G[i] = H @ wb
+            # the part of p's panel above p, and the head and tail nodes, for every row at once
+            # (elementwise: the same values as row by row)
+            a = np.where(inside, lp, edges[j + 1])
+            su, sw = panels(np.stack([a, edges[j + 1]], axis=-1))
+            sx = np.exp(su)
+            sz = 1.0 + (v[:, None, None] - P[:, :, None]) / sx
+            sww = np.where(inside[:, :, None], sw * sx * r.size.pdf(sx), 0.0)
+            G = G + np.sum(sww * np.where(sx > P[:, :, None], self.f.pdf(sz) / sx, 0.0), axis=-1)
+            for xe, we in ((hx, hw), (tx, tw)):
+                if we != 0.0:
+                    G = G + np.where(xe > P, we * np.nan_to_num(self.f.pdf(1.0 + (v[:, None] - P) / xe) / xe), 0.0)
         return P, Wd * G
 
     def classes(self):
