@@ -63,6 +63,7 @@ from scipy.sparse import csr_matrix
 from ..laws._quadrature import log_edges, panels
 from .response_distribution import _rule
 from .response_distribution_prediction import PredictionTransform, _jumps_at_lower_end
+from .soap_prediction_rank_rising import _lagrange
 
 #: coarse size panels (in log x) and factor panels (in log z) of the outer rule, Gauss-Legendre order
 OUTER_WIDTH = 0.25
@@ -72,19 +73,6 @@ OUTER_ORDER = 10
 FINE_WIDTH = 0.0625
 #: the threshold grid's panels cut in this many parts
 T_PARTS = 2
-
-
-def _lagrange(t: np.ndarray, n: int) -> np.ndarray:
-    """The Lagrange basis of the ``n`` Gauss-Legendre nodes of [-1, 1] at ``t`` (barycentric
-    form; shape ``t.shape + (n,)``)."""
-    tn, _ = np.polynomial.legendre.leggauss(n)
-    bw = 1.0 / np.array([np.prod(tn[j] - np.delete(tn, j)) for j in range(n)])
-    d = t[:, None] - tn[None, :]
-    exact = d == 0
-    d = np.where(exact, 1.0, d)
-    q = bw[None, :] / d
-    B = q / q.sum(axis=1, keepdims=True)
-    return np.where(exact.any(axis=1, keepdims=True), exact.astype(float), B)
 
 
 def applies(rule, x, waiting: bool) -> bool:
