@@ -34,15 +34,18 @@ with :math:`N(\ell) = E[X; E[X \mid Y] \le \ell]` (a new job's whole size or not
 dy']` by Gauss-Legendre panels in :math:`\log y'` split where :math:`E[X \mid y']` and
 :math:`r(y', x_{lo})` cross :math:`\ell` (every crossing: :math:`r(y', x_{lo})` rises, then
 falls in :math:`y'`), each piece's halves in :math:`|u' - u_{end}|^{1/2}`. The residence
-:math:`\int_0^x g(r)` by Gauss-Legendre on :math:`[0, \min(x, x_{lo})]` and
-:math:`[x_{lo}, x]` (the rank has a kink at :math:`x_{lo}`).
+:math:`\int_0^x g(r)`: below, the age rules split at :math:`x_{lo}` (the rank's kink).
 
-E[T] integrates :math:`E[T \mid x, y]` against :math:`k` (Gauss-Legendre panels in :math:`x`
-on the support cut as above, and in :math:`\log y`). ``order`` sets every rule's order: the
-difference between two orders is the reference's own error.
+E[T] integrates :math:`E[T \mid x, y]` against :math:`k`; the residences, exchanged with the
+sizes (the age :math:`a` is served by the jobs of size above it), are
+:math:`\int_0^{x_{lo}} g(r)\,f_Y + \int_{x_{lo}}^{x_{hi}} g(r(y, a)) S(a)\,da` per prediction
+(:class:`Rows`: Gauss-Legendre panels in the age, on the support cut as above), the outer rule
+Gauss-Legendre panels in :math:`\log y`. ``order`` sets every rule's order: the difference
+between two orders is the reference's own error.
 
-Run ``python tests/conditional_gittins_weibull15_reference.py LOAD1 LOAD2 ...`` (orders 8 and
-11 by default, ``ORDERS=...``), ``... shape`` (the rank's shape check).
+Run ``python tests/conditional_gittins_weibull15_reference.py LOAD1 LOAD2 ...`` (orders 10 and
+13 by default, ``ORDERS=...``), ``... shape`` (the rank's shape check), ``... cond LOAD
+X1,X2,... Y`` (:math:`E[T \mid x, y]`, orders 14 and 18).
 """
 from __future__ import annotations
 
@@ -337,7 +340,7 @@ class Structure:
         return out
 
 
-def S2(levels, st: Structure, order=10, width=3.0):
+def S2(levels, st: Structure, order=10, width=1.0):
     r""":math:`S_2(\ell)` at each level: the squared old work of every prediction."""
     levels = np.asarray(levels, float)
     us, ws, owner = [], [], []
@@ -347,7 +350,9 @@ def S2(levels, st: Structure, order=10, width=3.0):
         for a, b in zip(ends[:-1], ends[1:]):
             if b - a < 1e-14:
                 continue
-            npan = max(1, int(math.ceil((b - a) / 2 / width)))
+            # (panels three times wider below y' = e^-8, where E[X^2; Y in dy'] < 1e-11)
+            span = max(b - a - max(-8.0 - a, 0.0), 0.0) + max(min(b, -8.0) - a, 0.0) / 3
+            npan = max(1, int(math.ceil(span / 2 / width)))
             u, w = _sqrt_halves(a, b, order, npan)
             us.append(u)
             ws.append(w)
@@ -382,13 +387,16 @@ class Rows:
     the ranks at Gauss-Legendre nodes of :math:`[0, x_{lo}]` and of ``npan`` panels on the
     support (cut as :func:`_nodes`)."""
 
-    def __init__(self, ys, order: int, st: Structure, npan: int = 4):
+    def __init__(self, ys, order: int, st: Structure, npan: int = 4, nhead: int = 8):
         self.L = L = Law(ys)
         n = L.y.size
         tt, ww = _gl(order)
-        rows = np.repeat(np.arange(n), order)
-        self.head = rank(L.sub(rows), (L.lo[:, None] * tt[None, :]).ravel()).reshape(n, order)
-        self.whead = L.lo[:, None] * ww[None, :]
+        # (before the support the level runs from E[X | y] down to r(y, x_lo), across most of
+        # N's rise for large y: one panel of order 10 was 1.3e-5 off at y = 7.8, load 0.5)
+        s = ((np.arange(nhead)[:, None] + tt[None, :]) / nhead).ravel()
+        rows = np.repeat(np.arange(n), s.size)
+        self.head = rank(L.sub(rows), (L.lo[:, None] * s[None, :]).ravel()).reshape(n, s.size)
+        self.whead = L.lo[:, None] * np.tile(ww, nhead)[None, :] / nhead
         top = np.minimum(L.hi, _x_of_v(_v(L.lo) + VCUT))
         s = ((np.arange(npan)[:, None] + tt[None, :]) / npan).ravel()
         a = L.lo[:, None] + (top - L.lo)[:, None] * s[None, :]
@@ -417,6 +425,28 @@ def means(lams, order=10, st=None, width=1.0):
     return np.array([float(np.sum(wu * np.exp(u) * rows.values(lam))) for lam in lams])
 
 
+def conditional(xs, y, lam, order=14, st=None, npan=8):
+    r""":math:`E[T \mid x, y]` at sizes ``xs`` of one prediction ``y``: the waiting term at
+    :math:`R = E[X \mid y]` and :math:`\int_0^x g(r(y, a))\,da` by ``npan`` Gauss-Legendre
+    panels on :math:`[0, \min(x, x_{lo})]` and on :math:`[x_{lo}, x]`."""
+    st = Structure() if st is None else st
+    L = Law(np.array([float(y)]))
+    lo = float(L.lo[0])
+    wait = lam / 2 * S2(L.E, st, order)[0] * g(L.E, lam)[0] ** 2
+    t, w = _gl(order)
+    out = []
+    for x in np.atleast_1d(np.asarray(xs, float)).tolist():
+        tot = 0.0
+        for a0, a1 in ((0.0, min(x, lo)), (lo, max(x, lo))):
+            if a1 <= a0:
+                continue
+            p = (a0 + (a1 - a0) * (np.arange(npan)[:, None] + t[None, :]) / npan).ravel()
+            r = rank(L.sub(np.zeros(p.size, int)), p)
+            tot += float(np.sum(g(r, lam) * np.tile(w, npan))) * (a1 - a0) / npan
+        out.append(wait + tot)
+    return np.array(out)
+
+
 def shape_check(ys=(1e-8, 1e-4, 0.01, 0.3, 1.0, 2.0, 4.0, 10.0, 30.0), n=41):
     """The rank on a grid of ages of each prediction: the largest relative rise (non-increasing
     in the age) and the largest relative gap between r(y, 0) and E[X | y]."""
@@ -439,8 +469,15 @@ if __name__ == "__main__":
         print("rise, gap", shape_check())
         sys.exit(0)
     st = Structure()
+    if args and args[0] == "cond":
+        lam, y = float(args[1]), float(args[3])
+        xs = [float(v) for v in args[2].split(",")]
+        for order in (14, 18):
+            print("order", order, "x", xs, "y", y, "E[T|x,y]",
+                  [repr(v) for v in conditional(np.array(xs), y, lam, order, st)], flush=True)
+        sys.exit(0)
     lams = [float(v) for v in args]
-    for order in [int(v) for v in os.environ.get("ORDERS", "8,11").split(",")]:
+    for order in [int(v) for v in os.environ.get("ORDERS", "10,13").split(",")]:
         et = means(lams, order, st)
         print("order", order, "E[T]", [repr(v) for v in et], f"({time.process_time() - t0:.0f} s)",
               flush=True)

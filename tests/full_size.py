@@ -328,6 +328,8 @@ FULL_ONLY: dict[str, float] = {
 
 #: node id -> (CPU seconds measured, the cheaper tests that check its property by default)
 FULL_ONLY_TESTS: dict[str, tuple[float, str]] = {
+    'tests/test_conditional_gittins_weibull15.py::test_conditional_against_the_reference': (7.0, 'the bathtub route on Weibull(1.5) sizes: test_rank_and_crossings_against_the_reference (the rank, the level functions\' cuts and N against the reference on a coarse outer rule)'),
+    'tests/test_conditional_gittins_weibull15.py::test_mean_against_the_reference': (2.5, 'the bathtub route on Weibull(1.5) sizes: test_rank_and_crossings_against_the_reference (the rank, the level functions\' cuts and N against the reference on a coarse outer rule)'),
     'tests/test_conditional_gittins_bathtub.py::test_weibull_conditional_against_the_reference': (22.1, 'the per-job residences of the bathtub route: test_per_job_residences_integrate_to_the_route_weights, test_without_other_work_the_response_time_is_the_size (exponential sizes, a coarse outer rule)'),
     'tests/test_distribution_prediction_rank_rising.py::test_class_transform_against_mpmath': (30.4, 'the class transform: test_piece_transform_against_quadrature (the piece rule at |u| up to 300), test_formula_is_the_discrete_generic_transform (the formula), test_static_rank_is_pspjf'),
     'tests/test_distribution_prediction_rank_rising.py::test_unconditional_mean_and_cdf[plus]': (120.0, 'the class laws: test_class_means_are_the_mean_engines, test_static_rank_is_pspjf (the mixing over (x, z) and the level grid only here)'),

@@ -4,7 +4,8 @@
 start r(y, x_lo) rise, then fall in y (they were required to increase: the route declined and
 the discretised route answered, about 1e-4 accurate).
 
-Reference: ``tests/conditional_gittins_weibull15_reference.py`` (numpy and scipy.special only:
+E[T] and E[T | x, y] on the default rules cost seconds: ``QTHEORY_FULL=1``
+(``tests/full_size.py``). Reference: ``tests/conditional_gittins_weibull15_reference.py`` (numpy and scipy.special only:
 the Gittins rank by direct minimisation over the service quota, checked non-increasing in the
 age; the level sets and SOAP's integrals on its own rules).
 """
@@ -27,7 +28,6 @@ import conditional_gittins_weibull15_reference as ref  # noqa: E402
 
 SIZE = qt.Weibull(1.5)
 PRED = qt.BoundedMultiplicative(0.5, 2.0)
-FULL = os.environ.get("QTHEORY_FULL") == "1"
 
 #: E[T] at loads 0.5 / 0.8 / 0.95 by the reference (``python
 #: tests/conditional_gittins_weibull15_reference.py 0.5 0.8 0.95``, order 11; see
@@ -66,7 +66,6 @@ def test_rank_and_crossings_against_the_reference(coarse):
     assert math.isclose(n, float(ref.N(np.array([level]))[0]), rel_tol=1e-12)
 
 
-@pytest.mark.skipif(not FULL, reason="E[T] on the default rules: QTHEORY_FULL=1")
 def test_mean_against_the_reference():
     """E[T] at loads 0.5 / 0.8 / 0.95 through ``evaluate`` (the single-peaked tables decline,
     the bathtub route answers) against the reference within 1e-8 relative, the estimate
@@ -78,3 +77,35 @@ def test_mean_against_the_reference():
     want = np.array([REF_MEANS[lam] for lam in lams])
     assert np.all(np.abs(v - want) <= 1e-8 * want), v / want - 1
     assert np.all(np.abs(v - want) <= e), (v - want, e)
+
+
+#: (y, x, E[T | x, y]) at load 0.8 by the reference (``python
+#: tests/conditional_gittins_weibull15_reference.py cond 0.8 0.1,0.5 0.4``, ``... cond 0.8
+#: 0.3,0.6,1.2,1.8 1`` and ``... cond 0.8 1,2.5,4 4``: orders 14 and 18 agree within 4.8e-12
+#: relative at y = 0.4, 1.3e-14 at y = 1 and 4; order 18 here): sizes before the support (the
+#: rank's linear fall) and on it (the mean residual life); at y = 0.4 the level E[X | y] = 0.43
+#: is crossed twice by r(y', x_lo)
+REF_COND = [
+    (0.4, 0.1, 0.18598827397037704),
+    (0.4, 0.5, 0.5889265903641246),
+    (1.0, 0.3, 0.8385960692820194),
+    (1.0, 0.6, 1.1557539823165472),
+    (1.0, 1.2, 1.7710667828493964),
+    (1.0, 1.8, 2.3750810734773498),
+    (4.0, 1.0, 12.317309243011277),
+    (4.0, 2.5, 14.178729915758998),
+    (4.0, 4.0, 15.71721612972858),
+]
+
+
+def test_conditional_against_the_reference():
+    """E[T | x, y] at y = 0.4, 1 and 4 through ``conditional_estimate`` against the reference
+    within 1e-12 relative (measured 1.4e-14); the estimate (the default y-rule of S_2 against
+    one twice as fine) covers it and is below 1e-6 relative (measured 1.5e-7 at y = 0.4, where
+    r(y', x_lo) crosses the level twice, and below 5e-10 at y = 1 and 4; with the cuts at its
+    first crossing only, 1.9e-4)."""
+    q = qt.MG1(0.8, SIZE, prediction=PRED)
+    ys, xs, want = (np.array(v) for v in zip(*REF_COND))
+    v, e = cb.conditional_estimate(sc._tables(q), 0.8, xs, ys)
+    assert np.allclose(v, want, rtol=1e-12, atol=0), v / want - 1
+    assert np.all(np.abs(v - want) <= e) and np.all(e < 1e-6 * v), e / v

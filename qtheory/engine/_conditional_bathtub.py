@@ -135,6 +135,26 @@ sets to 3e-13, :math:`N` against its own y-rule to 1e-15; at zero load E[T] = E[
 prediction. E[T] = 1.465997476, 2.488317605, 6.046553849 at loads 0.5 / 0.8 / 0.95 (estimates
 5.2e-9, 5.6e-9, 9e-10 relative) against rules twice as fine within 1.6e-10, 2.8e-10, 3.5e-10;
 the discretised route 2.49028 +- 3% at 0.8. 4 s CPU cold on a loaded machine.
+
+Measured (Weibull(1.5) sizes, factor uniform on [0.5, 2],
+``tests/test_conditional_gittins_weibull15.py``): the hazard of :math:`X \mid y` falls, then
+climbs for small :math:`y` (:math:`f(x)/x \propto x^{-1/2} e^{-(x/s)^{3/2}}` is log-convex
+below :math:`x = s\,3^{-2/3}`) and climbs all along for large :math:`y`; at the support's
+start :math:`m h \le 1` for every :math:`y`, so :math:`c = x_{lo}` and the rank is
+:math:`E[X \mid y] - a` before the support and :math:`m(a)` on it, non-increasing in the age
+(the reference's direct minimisation on a grid of ages rises nowhere). :math:`P(y) = r(y,
+x_{lo}) = m(x_{lo})` rises to 0.49 near :math:`y = 2`, then falls: the route required it to
+increase and declined (the discretised route answered 2.63861 +- 0.6% at load 0.8, 3.9e-3
+high). Against ``tests/conditional_gittins_weibull15_reference.py`` (its own rank by direct
+minimisation, level sets and SOAP integrals): the rank within 1e-12, the cuts of
+:meth:`BathtubSOAP.level_functions` at level 0.45 (two crossings of :math:`r(y, x_{lo})`)
+within 1e-10 in log y, :math:`S_2` at levels 0.0029 / 0.156 / 0.6 / 3 within 1e-14 (its y-rule
+twice as fine; the default one 6e-8 off at 0.6), the residences of the outer rule's
+predictions within 1e-14 on rules twice as fine (the default level rule of :math:`Q`, three
+panels over :math:`N`'s whole rise, up to 3.3e-7 off per prediction at large :math:`y`),
+:math:`E[T \mid x, y]` at nine points of y = 0.4, 1 and 4 within 1.4e-14 (estimates 1.5e-7
+at y = 0.4, where the default y-rule of :math:`S_2` is 1.5e-7 off, below 5e-10 at 1 and 4);
+E[T] = XXMEANS.
 """
 from __future__ import annotations
 
