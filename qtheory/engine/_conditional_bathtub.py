@@ -46,8 +46,10 @@ and :math:`1/h(x)` after (:math:`a^*` the age before the support where the rank 
 (:math:`a_P = (E[X \mid y] - P)^+`).
 
 **The mean** (:class:`BathtubSOAP`), where moreover :math:`P(y) \le E[X \mid y]` and
-:math:`E[X \mid y]`, :math:`P(y)`, :math:`r(y, x_{lo})` increase with :math:`y` (checked on
-the outer rule's predictions; ``FloatingPointError`` otherwise). Then :math:`r(y, 0) =
+:math:`E[X \mid y]` increases with :math:`y` (checked on the outer rule's predictions;
+``FloatingPointError`` otherwise). :math:`P(y)` and :math:`r(y, x_{lo})` need not increase:
+each prediction's residences read its own levels, and the waiting term's segments below are
+located in :math:`E[X \mid y']` (on Weibull(1.5) sizes both rise, then fall). Then :math:`r(y, 0) =
 E[X \mid y]` (for :math:`\ell \ge P` the level set starts at :math:`(E[X \mid y] -
 \ell)^+`), every job's :math:`R = w(0)` is :math:`E[X \mid y]`, and the new work is the whole
 job or nothing: :math:`N(\ell) = E[X; E[X \mid Y] \le \ell] = E[X; Y \le y_0(\ell)]`, a
@@ -133,6 +135,31 @@ sets to 3e-13, :math:`N` against its own y-rule to 1e-15; at zero load E[T] = E[
 prediction. E[T] = 1.465997476, 2.488317605, 6.046553849 at loads 0.5 / 0.8 / 0.95 (estimates
 5.2e-9, 5.6e-9, 9e-10 relative) against rules twice as fine within 1.6e-10, 2.8e-10, 3.5e-10;
 the discretised route 2.49028 +- 3% at 0.8. 4 s CPU cold on a loaded machine.
+
+Measured (Weibull(1.5) sizes, factor uniform on [0.5, 2],
+``tests/test_conditional_gittins_weibull15.py``): the hazard of :math:`X \mid y` falls, then
+climbs for small :math:`y` (:math:`f(x)/x \propto x^{-1/2} e^{-(x/s)^{3/2}}` is log-convex
+below :math:`x = s\,3^{-2/3}`) and climbs all along for large :math:`y`; at the support's
+start :math:`m h \le 1` for every :math:`y`, so :math:`c = x_{lo}` and the rank is
+:math:`E[X \mid y] - a` before the support and :math:`m(a)` on it, non-increasing in the age
+(the reference's direct minimisation on a grid of ages rises nowhere). :math:`P(y) = r(y,
+x_{lo}) = m(x_{lo})` rises to 0.49 near :math:`y = 2`, then falls: the route required it to
+increase and declined (the discretised route answered 2.63861 +- 0.6% at load 0.8, 3.9e-3
+high). Against ``tests/conditional_gittins_weibull15_reference.py`` (its own rank by direct
+minimisation, level sets and SOAP integrals): the rank within 1e-12, the cuts of
+:meth:`BathtubSOAP.level_functions` at level 0.45 (two crossings of :math:`r(y, x_{lo})`)
+within 1e-10 in log y, :math:`S_2` at levels 0.0029 / 0.156 / 0.6 / 3 within 1e-14 (its y-rule
+twice as fine; the default one 6e-8 off at 0.6), the residences of the outer rule's
+predictions within 1e-14 on rules twice as fine (the default level rule of :math:`Q`, three
+panels over :math:`N`'s whole rise, up to 3.3e-7 off per prediction at large :math:`y`),
+:math:`E[T \mid x, y]` at nine points of y = 0.4, 1 and 4 within 1.4e-14 (estimates 1.5e-7
+at y = 0.4, the value on the default y-rule of :math:`S_2` being 1.5e-7 off there, below
+5e-10 at 1 and 4);
+E[T] = 1.48560541, 2.62836504, 6.98098395 at loads 0.5 / 0.8 / 0.95 (estimates 7.5e-9,
+3.5e-8, 6.6e-7 relative, mostly the coarser inner rules' level rules at large :math:`y`;
+rules twice as fine move E[T] by at most 1.8e-9) within 3.9e-11, 9.1e-11, 1.7e-8 of the
+reference's (order 10; 240 s CPU). 1.9 s CPU for the three loads; the discretised route
+2.8-3.1 s for one (1.95-2.0 s for this route in the same runs).
 """
 from __future__ import annotations
 
@@ -552,9 +579,8 @@ class BathtubSOAP:
         L = self.laws
         if np.any(L.peak > L.E * (1 + 1e-12)):
             raise FloatingPointError("the peak rank of X | y is above its mean")
-        for nm in ("E", "peak", "r_lo"):
-            if np.any(np.diff(getattr(L, nm)) < 0):
-                raise FloatingPointError(f"{nm}(y) is not increasing in y")
+        if np.any(np.diff(L.E) < 0):
+            raise FloatingPointError("E(y) is not increasing in y")
         self.terms = self._terms(L, res)
         self.coarse = None  # (the coarser inner rules at the Gauss nodes, on first use)
         self.jYinv = self.inv_terms = None  # (the slowdown's, on first use)
@@ -756,31 +782,21 @@ class BathtubSOAP:
         r""":math:`N(\ell)` and :math:`S_2(\ell)` at one level by a y-rule of their own (the
         check of :meth:`_terms`, which never forms :math:`S_2`): Gauss-Legendre panels of
         ``width`` in log y split where :math:`E[X \mid y]`, :math:`P(y)` and
-        :math:`r(y, x_{lo})` cross the level (located by bisection on the laws), the first
-        panel after each split in :math:`(u - u_{split})^{1/2}`."""
+        :math:`r(y, x_{lo})` cross the level (every crossing: sign changes on the outer rule's
+        laws, refined by Illinois steps on single laws), the first panel after each split in
+        :math:`(u - u_{split})^{1/2}`."""
         def f(name, u):
             return getattr(BathtubLaws(self.size, self.factor, np.exp([u])), name)[0] - level
 
-        def crossing(name):
-            # (the function increases in y, checked on the outer rule's laws: the bracket
-            # between two of their predictions, then the Illinois variant of regula falsi
-            # to 1e-13 in log y; bisection from the range's ends outside their span)
-            v = getattr(self.laws, name)
-            j = int(np.searchsorted(v, level))
-            if 0 < j < v.size:
-                a, b = self.uy[j - 1], self.uy[j]
-                fa, fb = v[j - 1] - level, v[j] - level
-            else:
-                a, b = self.ulo, self.uhi
-                fa, fb = f(name, a), f(name, b)
-                if fa >= 0 or fb <= 0:
-                    return None
-            side = 0
+        def refine(name, a, b, fa, fb, sign):
+            # the Illinois variant of regula falsi to 1e-13 in log y on a bracket where
+            # sign * (the function - level) goes from <= 0 at a to > 0 at b
+            side, fm = 0, fa
             for _ in range(60):
                 m = b - fb * (b - a) / (fb - fa)
                 if not a < m < b:
                     m = 0.5 * (a + b)
-                fm = f(name, m)
+                fm = sign * f(name, m)
                 if fm <= 0:
                     a, fa = m, fm
                     if side == -1:
@@ -795,8 +811,33 @@ class BathtubSOAP:
                     break
             return a if fm <= 0 else b
 
-        cuts = sorted({c for c in (crossing("E"), crossing("peak"), crossing("r_lo"), self.uc)
-                       if c is not None})
+        def crossing(name):
+            # (where the function increases in y on the outer rule's laws: the bracket
+            # between two of their predictions, bisection from the range's ends outside their
+            # span; where it does not (P(y) and r(y, x_lo) on Weibull(1.5) sizes), every sign
+            # change on the outer rule's laws and the range's ends)
+            v = getattr(self.laws, name)
+            if np.any(np.diff(v) < 0):
+                us = np.concatenate([[self.ulo], self.uy, [self.uhi]])
+                fs = np.concatenate([[f(name, self.ulo)], v - level, [f(name, self.uhi)]])
+                out = []
+                for i in np.nonzero((fs[:-1] <= 0) != (fs[1:] <= 0))[0]:
+                    sign = 1.0 if fs[i] <= 0 else -1.0
+                    out.append(refine(name, us[i], us[i + 1], sign * fs[i], sign * fs[i + 1], sign))
+                return out
+            j = int(np.searchsorted(v, level))
+            if 0 < j < v.size:
+                a, b = self.uy[j - 1], self.uy[j]
+                fa, fb = v[j - 1] - level, v[j] - level
+            else:
+                a, b = self.ulo, self.uhi
+                fa, fb = f(name, a), f(name, b)
+                if fa >= 0 or fb <= 0:
+                    return []
+            return [refine(name, a, b, fa, fb, 1.0)]
+
+        cuts = sorted({c for nm in ("E", "peak", "r_lo") for c in crossing(nm)}
+                      | ({self.uc} if self.uc is not None else set()))
         ends = [self.ulo] + cuts + [self.uhi]
         t, w = _gl(order)
         nodes, wts = [], []

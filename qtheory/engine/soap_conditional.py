@@ -198,9 +198,16 @@ the rank's supremum at the support's start (:data:`GENERAL_MIN_WIDTH`).
 Measured on other sizes with a factor uniform on [0.5, 2] (load 0.8):
 Weibull(0.5) takes the bathtub route (2.38669495, estimate 4.7e-10; within 2.3e-10 of an
 independent reference, ``tests/conditional_gittins_bathtub_weibull_reference.py``);
-LogNormal(1) and Weibull(1.5) decline (FloatingPointError: the hazard of :math:`X \mid y` is
-neither single-peaked nor falling, then climbing, for some y on LogNormal(1); on Weibull(1.5)
-the bathtub route's peak is not increasing in y) and the discretised route answers. With the
+Weibull(1.5) takes the bathtub route too (its rank's peak :math:`P(y)` rises, then falls in
+:math:`y`, which that route no longer requires to increase): 2.62836504 at load 0.8, estimate 3.5e-8
+relative, within 9.1e-11 of an independent reference
+(``tests/conditional_gittins_weibull15_reference.py``; 1.7e-8 at load 0.95, estimate 6.6e-7);
+the discretised route gave 2.63861 +- 0.6% (3.9e-3 high). LogNormal(1) declines
+(FloatingPointError: on a band narrower than 0.02 in :math:`\log y` near :math:`y = 0.40`,
+where the log-concave head of :math:`f(x)/x` leaves the support, the hazard of :math:`X \mid
+y` rises by 4e-4 in its log up to :math:`1.026 x_{lo}`, falls to :math:`1.21 x_{lo}`, then
+climbs: neither single-peaked nor falling, then climbing; below the band it climbs all along,
+above it falls, then climbs) and the discretised route answers. With the
 log-uniform factor on [0.5, 2], Weibull(2) takes this route (N and S2 within 1.3e-13 of the
 log-concave reference ``tests/conditional_gittins_ihr_reference.py`` at three levels; E[T]
 not run against it), LogNormal(1) and
