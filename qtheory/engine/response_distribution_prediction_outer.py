@@ -1,4 +1,4 @@
-r"""The unconditional response-time law of SPJF, PSPJF and SPRPT on a prediction factor whose
+r"""The unconditional response-time law of SPJF, PSPJF, SPRPT and TRAIL on a prediction factor whose
 density jumps (uniform and bounded-multiplicative errors): the classes mixed over the size
 :math:`x` outside and the factor :math:`z = y/x` inside.
 
@@ -45,7 +45,8 @@ equation by Newton at every prediction, its own Euler inversion): the transform 
 1.7e-4) and 6.4e-9 at :math:`t = 1` (the transform's 1e-11 at :math:`|s| \approx 100`, which
 the Euler sum amplifies; coarse panels :data:`OUTER_WIDTH` 0.5 left 1.1e-8); means within 3e-13
 of the mean engine's. A mixture of the class laws over a Gauss-Legendre rule in :math:`(x, z)`
-agrees with SPRPT's new cdf at :math:`t = 0.1` to 1.4e-9 (the old one was 1.7e-4 off). Cost: a cdf
+agrees with SPRPT's new cdf at :math:`t = 0.1` to 1.4e-9 (the old one was 1.7e-4 off), and with
+TRAIL(0.8)'s (:class:`OuterTrailTransform`) to 2.2e-9 (the old one 1.6e-4 off). Cost: a cdf
 at five points 0.6-0.9 s (0.2-0.4 s before; SPRPT 2 s).
 
 Not used where the size density jumps at a lower end :math:`c > 0` (the split of
@@ -63,6 +64,7 @@ from scipy.sparse import csr_matrix
 from ..laws._quadrature import log_edges, panels
 from .response_distribution import _rule
 from .response_distribution_prediction import PredictionTransform, _jumps_at_lower_end
+from .response_distribution_trail import TrailTransform, _kink_edges
 from .soap_prediction_rank_rising import _lagrange
 
 #: coarse size panels (in log x) and factor panels (in log z) of the outer rule, Gauss-Legendre order
@@ -104,7 +106,7 @@ class OuterPredictionTransform(PredictionTransform):
         xc = np.exp(ux)
         wx = wux * xc * np.asarray(rc.size.pdf(xc), float)
         zlo, zhi = f.log_range()
-        bps = [k for k in rule.kinks] + [1.0]
+        bps = [k for k in rule.kinks] + self._z_breaks()
         ez = log_edges(math.exp(zlo), math.exp(zhi), Z_WIDTH, bps)
         uz, wuz = panels(ez, OUTER_ORDER)
         z = np.exp(uz)
@@ -136,12 +138,21 @@ class OuterPredictionTransform(PredictionTransform):
 
     _class_sums = False
 
+    def _tedges(self, rule) -> np.ndarray:
+        """The threshold grid's panel edges (in log t) before they are cut."""
+        return np.asarray(rule.tedges, float)
+
+    def _z_breaks(self) -> list[float]:
+        """Factor values where a class's transform kinks in :math:`z`: SPRPT's residence starts
+        to be cut at :math:`z = 1` (:math:`x = y`)."""
+        return [1.0]
+
     def _tgrid(self, rule):
         r"""The threshold grid with each panel cut in :data:`T_PARTS` (Kendall's root
         :math:`\eta_{<y}(s)` oscillates in :math:`y` where the factor's density jumps)."""
         from ._joint_rule import log_tgrid
 
-        e = np.asarray(rule.tedges, float)
+        e = self._tedges(rule)
         if T_PARTS > 1:
             e = np.concatenate([np.linspace(e[i], e[i + 1], T_PARTS + 1)[:-1] for i in range(e.size - 1)]
                                + [e[-1:]])
@@ -189,4 +200,20 @@ class OuterPredictionTransform(PredictionTransform):
         return (Gf * E) @ self._outer_wf
 
 
-__all__ = ["OuterPredictionTransform", "applies"]
+class OuterTrailTransform(OuterPredictionTransform, TrailTransform):
+    r"""TRAIL(c)'s unconditional law on the outer rule: its class transform is
+    :math:`e^{-sx}\,\tilde V_y(\eta_{<y})\exp(-\int_{y - \min(x, cy)}^{y}(\eta_{<v} - s)\,dv)`
+    (the non-preemptible remainder's :math:`e^{-s(x - cy)^+}` and the preemptible phase's
+    :math:`s\min(x, cy)` make up :math:`e^{-sx}`), SPRPT's form with TRAIL's residence start
+    and old piece (:class:`~qtheory.engine.response_distribution_trail.TrailTransform`); the
+    factor rule has an edge at :math:`z = 1/c` (:math:`x = cy`), the threshold grid TRAIL's
+    kink edges."""
+
+    def _tedges(self, rule) -> np.ndarray:
+        return np.asarray(_kink_edges(rule, self.c, rule.tedges), float)
+
+    def _z_breaks(self) -> list[float]:
+        return [1.0] + ([1.0 / self.c] if 0.0 < self.c < 1.0 else [])
+
+
+__all__ = ["OuterPredictionTransform", "OuterTrailTransform", "applies"]

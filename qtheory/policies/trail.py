@@ -148,9 +148,13 @@ class LimitedPreemption(Policy):
         for :func:`qtheory.engine.response_distribution.response_time_distribution`):
         :math:`\tilde V_y(\eta_{<y}(s))\exp(-s(x - cy)^+ - \int_{y-\min(x, cy)}^{y}
         \eta_{<v}(s)\,dv)`, ``docs/response_time_distribution.md`` (section 5.4)."""
+        from ..engine import response_distribution_prediction_outer as rdo
         from ..engine.response_distribution_trail import TrailTransform
 
-        return TrailTransform(model, self.c, rule, x, y, waiting=waiting)
+        # a factor with kinks, unconditional: the classes mixed over x outside
+        # (response_distribution_prediction_outer)
+        cls = rdo.OuterTrailTransform if rdo.applies(rule, x, waiting) else TrailTransform
+        return cls(model, self.c, rule, x, y, waiting=waiting)
 
     def sim_policy(self):
         """The same policy as a finite rank table for :func:`qtheory.simulate` (the rank after
