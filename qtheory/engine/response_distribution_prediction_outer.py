@@ -65,7 +65,7 @@ from ..laws._quadrature import log_edges, panels
 from .response_distribution import _rule
 from .response_distribution_prediction import PredictionTransform, _jumps_at_lower_end
 from .response_distribution_trail import TrailTransform, _kink_edges
-from .soap_prediction_rank_rising import _lagrange
+from .soap_prediction_rank_rising import lagrange_matrix
 
 #: coarse size panels (in log x) and factor panels (in log z) of the outer rule, Gauss-Legendre order
 OUTER_WIDTH = 0.25
@@ -123,16 +123,11 @@ class OuterPredictionTransform(PredictionTransform):
         X, Y, W, owner, inner = X[order], Y[order], W[order], owner[order], inner[order]
         #: the sum over z at each coarse size: G = phi @ O (O: rows x coarse sizes, the inner weights)
         self._outer_O = csr_matrix((inner, (np.arange(owner.size), owner)), shape=(owner.size, xc.size))
-        # the class size rule (head and tail nodes included) and the Lagrange matrix to it
+        # the size rule of e^{-sx} (FINE_WIDTH; head and tail nodes included) and the Lagrange
+        # matrix from the coarse sizes to it
         fine = _rule(rc.size, FINE_WIDTH)
         xf, wf = np.asarray(fine.x, float), np.asarray(fine.w, float)
-        uf = np.log(xf)
-        p = np.clip(np.searchsorted(ec, uf, side="right") - 1, 0, ec.size - 2)
-        t = np.clip((2.0 * uf - ec[p] - ec[p + 1]) / (ec[p + 1] - ec[p]), -1.0, 1.0)
-        L = _lagrange(t, OUTER_ORDER)
-        cols = p[:, None] * OUTER_ORDER + np.arange(OUTER_ORDER)[None, :]
-        self._outer_L = csr_matrix((L.ravel(), (np.repeat(np.arange(xf.size), OUTER_ORDER), cols.ravel())),
-                                   shape=(xf.size, xc.size))
+        self._outer_L = lagrange_matrix(ec, np.log(xf), OUTER_ORDER)
         self._outer_xf, self._outer_wf = xf, wf
         return Y, X[:, None], W[:, None]
 

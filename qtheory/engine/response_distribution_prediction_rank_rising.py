@@ -383,9 +383,7 @@ class RisingRankTransform:
         ``FINE_WIDTH`` wide at most) with the Lagrange matrix from the coarse nodes: the
         transform mixes :math:`e^{-sx}` on the fine rule (it oscillates with :math:`x`) times
         the smooth inner sum over :math:`z` at the coarse nodes, interpolated."""
-        from scipy.sparse import csr_matrix
-
-        from .soap_prediction_rank_rising import _lagrange
+        from .soap_prediction_rank_rising import lagrange_matrix
 
         rule = self.rule
         size, factor = rule.size, rule.factor
@@ -420,12 +418,7 @@ class RisingRankTransform:
         xf = np.exp(uf)
         self.xf = xf
         self.wf = wuf * xf * np.asarray(size.pdf(xf), float) / tot
-        p = np.clip(np.searchsorted(ec, uf, side="right") - 1, 0, ec.size - 2)
-        t = np.clip((2.0 * uf - ec[p] - ec[p + 1]) / (ec[p + 1] - ec[p]), -1.0, 1.0)
-        L = _lagrange(t, OUTER_ORDER)
-        cols = p[:, None] * OUTER_ORDER + np.arange(OUTER_ORDER)[None, :]
-        self.Lf = csr_matrix((L.ravel(), (np.repeat(np.arange(xf.size), OUTER_ORDER), cols.ravel())),
-                             shape=(xf.size, x.size))
+        self.Lf = lagrange_matrix(ec, uf, OUTER_ORDER)
         return X, W / tot, R
 
     @staticmethod

@@ -426,6 +426,20 @@ def _lagrange(t: np.ndarray, n: int) -> np.ndarray:
     return B
 
 
+def lagrange_matrix(edges: np.ndarray, u: np.ndarray, order: int):
+    """The sparse matrix (``len(u)`` x panels * ``order``) of Lagrange interpolation from the
+    Gauss-Legendre nodes of the panels ``edges`` (of :func:`qtheory.laws._quadrature.panels`)
+    to the points ``u`` (clamped to the end panels)."""
+    from scipy.sparse import csr_matrix
+
+    p = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, edges.size - 2)
+    t = np.clip((2.0 * u - edges[p] - edges[p + 1]) / (edges[p + 1] - edges[p]), -1.0, 1.0)
+    L = _lagrange(t, order)
+    cols = p[:, None] * order + np.arange(order)[None, :]
+    return csr_matrix((L.ravel(), (np.repeat(np.arange(u.size), order), cols.ravel())),
+                      shape=(u.size, (edges.size - 1) * order))
+
+
 class RisingInterpolants:
     r"""Piecewise Chebyshev interpolants of :math:`N` and :math:`S` in
     :math:`u = \log(\ell - \ell_0)` on ``[ulo, uhi]``, power laws below ``ulo`` (0 at and below
