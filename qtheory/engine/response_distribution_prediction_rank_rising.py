@@ -50,7 +50,7 @@ Covered: continuous size laws without breakpoints on :math:`(0, \infty)` (Exp, W
 log-normal, gamma) with exponential, log-normal or uniform predictions (the factor's kinks
 :math:`z_k`: the whole jobs' rule has an edge at the size :math:`x_k` with
 :math:`r(z_k x_k, x_k) = R`, the cut jobs' at :math:`y = z_k x_k`; the piece's transform at
-:math:`R = 1.5` within 2e-16 of quadrature split there, class means within 1e-15 of the mean
+:math:`R = 1.5` within 2e-16 of quadrature split there, class means within 2.2e-15 of the mean
 engine's), ranks the mean engine takes that
 increase strictly with the prediction at every age on its sample grid. Not covered: size laws
 with breakpoints, ranks falling in the prediction, and
