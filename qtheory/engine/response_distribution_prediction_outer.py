@@ -58,13 +58,16 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from scipy.sparse import csr_matrix
 
 from ..laws._quadrature import log_edges, panels
 from .response_distribution import _rule
 from .response_distribution_prediction import PredictionTransform, _jumps_at_lower_end
+from .response_distribution_prediction_rank import AgeRule, PredictionRankTransform, _residence_kernel
 from .response_distribution_trail import TrailTransform, _kink_edges
+from .soap_prediction_rank import first_age
 from .soap_prediction_rank_rising import lagrange_matrix
 
 #: coarse size panels (in log x) and factor panels (in log z) of the outer rule, Gauss-Legendre order
@@ -75,6 +78,14 @@ OUTER_ORDER = 10
 FINE_WIDTH = 0.0625
 #: the threshold grid's panels cut in this many parts
 T_PARTS = 2
+#: a falling prediction rank: the factors (equally spaced in log z) where the sign of
+#: r(xz, x) - phi(y_lo) is sampled, and the bisection steps of its changes
+ZERO_SAMPLES = 257
+ZERO_BISECT = 60
+#: the (prediction, age) pairs per axis where a falling rank is checked to be autonomous, and
+#: the relative tolerance (rank units)
+AUTONOMY_SAMPLES = 24
+AUTONOMY_TOL = 1e-11
 
 
 def applies(rule, x, waiting: bool) -> bool:
@@ -107,16 +118,34 @@ class OuterPredictionTransform(PredictionTransform):
         wx = wux * xc * np.asarray(rc.size.pdf(xc), float)
         zlo, zhi = f.log_range()
         bps = [k for k in rule.kinks] + self._z_breaks()
-        ez = log_edges(math.exp(zlo), math.exp(zhi), Z_WIDTH, bps)
-        uz, wuz = panels(ez, OUTER_ORDER)
-        z = np.exp(uz)
-        wz = wuz * z * np.asarray(f.pdf(z), float)
-        wz = wz / wz.sum()
-        X = np.repeat(xc, z.size)
-        Y = (xc[:, None] * z[None, :]).ravel()
-        W = (wx[:, None] * wz[None, :]).ravel()
-        owner = np.repeat(np.arange(xc.size), z.size)
-        inner = np.tile(wz, xc.size)
+        extra = self._z_breaks_at(xc, zlo, zhi)
+        if extra is None:
+            ez = log_edges(math.exp(zlo), math.exp(zhi), Z_WIDTH, bps)
+            uz, wuz = panels(ez, OUTER_ORDER)
+            z = np.exp(uz)
+            wz = wuz * z * np.asarray(f.pdf(z), float)
+            wz = wz / wz.sum()
+            X = np.repeat(xc, z.size)
+            Y = (xc[:, None] * z[None, :]).ravel()
+            W = (wx[:, None] * wz[None, :]).ravel()
+            owner = np.repeat(np.arange(xc.size), z.size)
+            inner = np.tile(wz, xc.size)
+        else:
+            # a factor rule per coarse size, with that size's own edges
+            Xs, Ys, Ws, own, inn = [], [], [], [], []
+            for i, (x, wxi) in enumerate(zip(xc, wx, strict=True)):
+                ez = log_edges(math.exp(zlo), math.exp(zhi), Z_WIDTH, bps + list(extra[i]))
+                uz, wuz = panels(ez, OUTER_ORDER)
+                z = np.exp(uz)
+                wz = wuz * z * np.asarray(f.pdf(z), float)
+                wz = wz / wz.sum()
+                Xs.append(np.full(z.size, x))
+                Ys.append(x * z)
+                Ws.append(wxi * wz)
+                own.append(np.full(z.size, i))
+                inn.append(wz)
+            X, Y, W = np.concatenate(Xs), np.concatenate(Ys), np.concatenate(Ws)
+            owner, inner = np.concatenate(own), np.concatenate(inn)
         ok = (W > 0) & np.isfinite(W)
         X, Y, W, owner, inner = X[ok], Y[ok], W[ok], owner[ok], inner[ok]
         order = np.argsort(Y, kind="stable")
@@ -141,6 +170,11 @@ class OuterPredictionTransform(PredictionTransform):
         """Factor values where a class's transform kinks in :math:`z`: SPRPT's residence starts
         to be cut at :math:`z = 1` (:math:`x = y`)."""
         return [1.0]
+
+    def _z_breaks_at(self, xc: np.ndarray, zlo: float, zhi: float):
+        """Further factor values where the class transform kinks, per coarse size ``xc`` (a
+        list of arrays; ``None``: none, every size shares one factor rule)."""
+        return None
 
     def _tgrid(self, rule):
         r"""The threshold grid with each panel cut in :data:`T_PARTS` (Kendall's root
@@ -211,4 +245,186 @@ class OuterTrailTransform(OuterPredictionTransform, TrailTransform):
         return [1.0] + ([1.0 / self.c] if 0.0 < self.c < 1.0 else [])
 
 
-__all__ = ["OuterPredictionTransform", "OuterTrailTransform", "applies"]
+class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
+    r"""A prediction rank that never increases with age
+    (:class:`~qtheory.engine.response_distribution_prediction_rank.PredictionRankTransform`)
+    on the outer rule: its class transform is
+
+    .. math::
+        e^{-sx}\,\tilde V_y(\eta_{<y}(s))\,e^{-R(s; x, y)},\qquad
+        R(s; x, y) = \int_0^x \big(\eta_{<s(y, a)}(s) - s\big)\,da,
+
+    one class a node :math:`(x_c, x_c z)` of the outer rule. The factor rule of a coarse size
+    :math:`x` has an edge where the rank reaches level 0 at age :math:`x` (the residence's
+    integrand vanishes from there on: :math:`r(xz, x) = \varphi(y_{lo})`, sign changes on
+    :data:`ZERO_SAMPLES` factors refined by bisection). The residence, by the rank's shape:
+
+    * constant in age (PSPJF's :math:`y^2`): :math:`R = x(\eta_{<y}(s) - s)`;
+    * autonomous, every job's level following one path shifted in age,
+      :math:`s(y, a) = s(y_{top}, a + A(y))` with :math:`A(y)` the age where the top
+      prediction's rank falls to :math:`\varphi(y)` (SPRPT's family :math:`c(y - a)`,
+      :math:`e^{y - a}`, :math:`y - a/2`, :math:`y e^{-a}`: checked on
+      :data:`AUTONOMY_SAMPLES` pairs to 1e-11): :math:`R = Q(A(y) + x) - Q(A(y))` with
+      :math:`Q(\alpha) = \int_0^\alpha (\eta_{<s(y_{top}, a)}(s) - s)\,da` on one age rule
+      (:class:`~qtheory.engine.response_distribution_prediction_rank.AgeRule`) of the top
+      prediction, read at the classes' two ends;
+    * otherwise an age rule per class (correct, and about 20x slower)."""
+
+    def _z_breaks_at(self, xc: np.ndarray, zlo: float, zhi: float):
+        fn, floor = self.fn, self.psi.floor
+        u = np.linspace(zlo, zhi, ZERO_SAMPLES)
+        X = xc[:, None]
+        with np.errstate(all="ignore"):
+            F = np.asarray(fn(X * np.exp(u)[None, :], X + 0.0 * u[None, :]), float) > floor
+        i, j = np.nonzero(F[:, 1:] != F[:, :-1])
+        lo, hi = u[j], u[j + 1]
+        flo = F[i, j]
+        x = xc[i]
+        for _ in range(ZERO_BISECT):
+            mid = 0.5 * (lo + hi)
+            with np.errstate(all="ignore"):
+                fm = np.asarray(fn(x * np.exp(mid), x), float) > floor
+            same = fm == flo
+            lo = np.where(same, mid, lo)
+            hi = np.where(same, hi, mid)
+        zk = np.exp(0.5 * (lo + hi))
+        return [zk[i == k] for k in range(xc.size)]
+
+    def _build_tables(self, rule, x, y, waiting: bool) -> None:
+        PredictionTransform._build_tables(self, rule, x, y, waiting)
+        self._fn_ref = self.fn
+        self._psi_ref = self.psi
+        self._own_levels = None
+        self._rank_flat = None
+        self._ones = np.ones((self.ys.size, 1))
+        self._shape = self._rank_shape()
+        self.ages = None
+        self._top = None
+        if self._shape == "autonomous":
+            X = self.Xc[:, 0]
+            ends = np.concatenate([self._A, self._A + X])
+            self._top = AgeRule(self.fn, self.psi, self.grid, np.array([self._ytop]), ends[None, :],
+                                np.ones((1, ends.size)))
+        elif self._shape == "general":
+            self.ages = AgeRule(self.fn, self.psi, self.grid, self.ys, self.Xc, self.Wc)
+
+    def _rank_shape(self) -> str:
+        """``"constant"``, ``"autonomous"`` (sets the top prediction and the classes' start
+        ages :math:`A(y)`) or ``"general"``."""
+        fn, ys = self.fn, self.ys
+        ysam = np.geomspace(ys[0], ys[-1], AUTONOMY_SAMPLES)
+        frac = np.linspace(0.0, 2.0, AUTONOMY_SAMPLES)
+        Yg = ysam[:, None] * np.ones(frac.size)[None, :]
+        Ag = ysam[:, None] * frac[None, :]
+        with np.errstate(all="ignore"):
+            r = np.asarray(fn(Yg, Ag), float)
+            r0 = np.asarray(fn(Yg, 0.0 * Ag), float)
+        scale = np.maximum(np.abs(r0), 1e-300)
+        if np.all(np.abs(r - r0) <= 1e-13 * scale):
+            return "constant"
+        ytop = float(ys[-1])
+        top0 = float(np.asarray(fn(np.array([ytop]), np.zeros(1)), float)[0])
+        with np.errstate(all="ignore"):
+            fresh = np.asarray(fn(ys, np.zeros(ys.size)), float)
+        A = first_age(fn, np.full(ys.size, ytop), np.minimum(fresh, top0))
+        if not np.all(np.isfinite(A)):
+            return "general"
+        As = first_age(fn, np.full(ysam.size, ytop), np.asarray(fn(ysam, np.zeros(ysam.size)), float))
+        with np.errstate(all="ignore"):
+            rt = np.asarray(fn(np.full(Yg.shape, ytop), Ag + As[:, None]), float)
+        live = (r > self.psi.floor) & np.isfinite(r)
+        # rounding of the top's path at its own scale (2(y - a) at y << y_top: 2(y_top - a - A))
+        tol = AUTONOMY_TOL * np.maximum(np.abs(r), np.abs(r0)) + 64.0 * np.finfo(float).eps * (
+            abs(top0) + np.abs(rt))
+        if not np.all((np.abs(rt - r) <= tol)[live]):
+            return "general"
+        self._ytop, self._A = ytop, A
+        return "autonomous"
+
+    def _class_integrals(self, g: np.ndarray, zero_value: float) -> np.ndarray:
+        r""":math:`\int_0^{x} g(s(y, a))\,da` per class for grid values ``g`` (real, 1-D)."""
+        X = self.Xc[:, 0]
+        if self._shape == "constant":
+            return X * self._at_classes(g)
+        if self._shape == "autonomous":
+            tp = self._top
+            c = tp.cum(tp.at_nodes(g, zero_value))
+            n = X.size
+            return c[n:] - c[:n]
+        ag = self.ages
+        return ag.cum(ag.at_nodes(g, zero_value))
+
+    def _residence_moments(self, rn, n2):
+        f1, f2 = self._residence_integrands()
+        return (self._class_integrals(f1, 1.0)[:, None], self._class_integrals(f2, 0.0)[:, None])
+
+    def atom(self) -> float:
+        lam, (o1, _, _), (p1, _, _), _, _ = self._pieces()
+        return float(np.sum((1.0 - lam * (o1 + p1)) * self.Wc.sum(1)))
+
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        if self.waiting:
+            return PredictionRankTransform._lst_block(self, s)
+        S = s[:, None]
+        V, eta, et = self._delay(s)
+        if self._shape == "constant":
+            with np.errstate(under="ignore"):
+                phi = V * np.exp(-self.Xc[:, 0][None, :] * (eta - S))
+        else:
+            g = np.ascontiguousarray(et - S)
+            if self._shape == "autonomous":
+                tp = self._top
+                ends = np.empty((s.size, tp.cpan.size), complex)
+                _age_cum_kernel(g, tp.gstart, tp.gbasis, tp.full, tp.cpan, tp.ccoef, ends)
+                n = self.ys.size
+                with np.errstate(under="ignore"):
+                    phi = V * np.exp(-(ends[:, n:] - ends[:, :n]))
+            else:
+                ag = self.ages
+                res = np.empty((s.size, self.ys.size), complex)
+                R0 = np.empty((s.size, self.ys.size), complex)
+                _residence_kernel(g, ag.gstart, ag.gbasis, ag.full, ag.pan_ptr, ag.cpan, ag.ccoef,
+                                  np.ascontiguousarray(self.Xc, float), self._ones,
+                                  np.ascontiguousarray(s), False, ag.zpan, ag.zcoef, res, R0)
+                phi = V * res
+        G = np.asarray(self._outer_O.T @ phi.T)
+        Gf = np.asarray(self._outer_L @ G).T
+        with np.errstate(under="ignore"):
+            E = np.exp(-S * self._outer_xf[None, :])
+        return (Gf * E) @ self._outer_wf
+
+
+@numba.njit(cache=True, nogil=True)
+def _age_cum_kernel(et, gstart, gbasis, full, cpan, ccoef, out):  # pragma: no cover - compiled
+    r"""``out[i, c]`` :math:`= \int_0^{x_c} g\,da` on one age rule (one prediction, its
+    classes' ends ``x_c``), with ``g`` the grid values ``et[i]`` at the age nodes' levels
+    (:class:`~qtheory.engine.response_distribution_prediction_rank.AgeRule`)."""
+    n_age = gstart.size
+    L = gbasis.shape[1]
+    O = ccoef.shape[1]
+    npan = n_age // O
+    ga = np.empty(n_age, np.complex128)
+    pc = np.empty(max(npan, 1), np.complex128)
+    for i in range(et.shape[0]):
+        for m in range(n_age):
+            acc = 0.0 + 0.0j
+            b0 = gstart[m]
+            for ll in range(L):
+                c = gbasis[m, ll]
+                if c != 0.0:
+                    acc += c * et[i, b0 + ll]
+            ga[m] = acc
+        acc = 0.0 + 0.0j
+        for q in range(npan):
+            pc[q] = acc
+            for ll in range(O):
+                acc += full[q * O + ll] * ga[q * O + ll]
+        for c in range(cpan.size):
+            q = cpan[c]
+            R = pc[q]
+            for ll in range(O):
+                R += ccoef[c, ll] * ga[q * O + ll]
+            out[i, c] = R
+
+
+__all__ = ["OuterPredictionTransform", "OuterRankTransform", "OuterTrailTransform", "applies"]

@@ -153,7 +153,7 @@ def reach_ages(fn, y, target, cap: float) -> np.ndarray:
             with np.errstate(all="ignore"):
                 return -np.asarray(fn(yi[idx], x), float)
 
-        out[ia] = _illinois(f, -target[ia], lo[sel], hi[sel], -flo[sel], -fhi[sel])
+        out[ia] = _illinois(f, -target[ia], lo[sel], hi[sel], -flo[sel], -fhi[sel], close=True)
     return out.reshape(shape)
 
 
@@ -841,7 +841,12 @@ def build(model, pol, x, y, waiting: bool):
     # the piece's threshold grid and the inverse on the unconditional rule's range
     psi = _inverse(rdp.joint_rule(model, conditional=False), pol, y)
     rule = rdp.joint_rule(model, conditional=x is not None)
-    tr = PredictionRankTransform(model, pol, rule, psi, x, y, waiting=waiting)
+    from . import response_distribution_prediction_outer as rdo
+
+    # the unconditional law on a factor with kinks: the classes mixed over (x, z), e^{-sx}
+    # outside (response_distribution_prediction_outer: the prediction-node mixing was 1.7e-4 off)
+    cls = rdo.OuterRankTransform if rdo.applies(rule, x, waiting) else PredictionRankTransform
+    tr = cls(model, pol, rule, psi, x, y, waiting=waiting)
     return distribution_object(tr, model, pol, x, y, waiting)
 
 
