@@ -90,3 +90,65 @@ def test_sprpts_rank_is_sprpts_outer_law():
     s = np.array([13 + 56.5j, 26 + 226j])
     assert np.max(np.abs(a._t.lst(s) - b._t.lst(s))) <= 1e-12
     assert abs(a.mean() - b.mean()) <= 1e-12 * b.mean()
+
+
+def test_ranks_flat_at_a_threshold_are_declined():
+    """y/(1 + a) on uniform(0.5) predictions: y/k - b_y(v) = y (1/k - 1/v) + 1 is flat at
+    v = k = 0.5 and 1.5, where the old piece's jump corrections missed crossings (a class's
+    E[W] at y = 1.501 was 9.0e-5 off the mean engine and a direct quadrature of SOAP's
+    formula): flat_thresholds finds both to 1e-8 (its bisection stops where the difference falls
+    in its flat band of 1e-9) and the route declines the rank (the mean
+    engine covers it); y - a/2 (flat at k = 1/2 for every v) and 2(y - a) have none."""
+    q = _model()
+    rule = rdp.joint_rule(q, conditional=False)
+    got = rk.flat_thresholds(rule, FRAC.fn, rk._inverse(rule, FRAC))
+    assert got.size == 2 and np.allclose(got, [0.5, 1.5], rtol=1e-8, atol=0)
+    for pol in (HALF, TWO):
+        assert rk.flat_thresholds(rule, pol.fn, rk._inverse(rule, pol)).size == 0
+    assert not rk.supported(q, FRAC) and rk.supported(q, HALF)
+    with pytest.raises(NotImplementedError):
+        q.response_time_distribution(FRAC, x=1.0, y=1.501)
+
+
+@pytest.mark.slow
+def test_general_residence_is_the_autonomous_one(monkeypatch):
+    """The age rule per class (ranks neither constant in age nor autonomous) against the top
+    prediction's path for 2(y - a): transform at Euler nodes of t = 1 and 0.5 within 1e-12
+    (measured 2.8e-15 against SPRPT's outer law by the per-class rules). Costly: 9.6 million age
+    nodes (160 s on a loaded machine)."""
+    q = _model()
+    auto = rtd(q, TWO)._t
+    monkeypatch.setattr(rdo.OuterRankTransform, "_rank_shape", lambda self: "general")
+    rule = rdp.joint_rule(q, conditional=False)
+    monkeypatch.setitem(rule.__dict__, "_qt_setups", {})  # the autonomous tables are cached there
+    gen = rdo.OuterRankTransform(q, TWO, rule, rk._inverse(rule, TWO))
+    assert gen._shape == "general" and gen.ages is not None
+    s = np.array([13 + 56.5j, 26 + 226j])
+    assert np.max(np.abs(gen.lst(s) - auto.lst(s))) <= 1e-12
+    assert gen.moments()[0] == pytest.approx(auto.moments()[0], rel=1e-12)
+
+
+@pytest.mark.slow
+def test_half_rank_cdf_against_the_class_mixture():
+    """y - a/2 (level 0 at age 2y: a kink at z = 1/2, the factor's lower end) on uniform(0.5)
+    predictions: the cdf at t = 0.1 within 1e-8 of its class laws mixed over a Gauss-Legendre
+    rule in (x, z) (10 x 5 nodes a panel, 3 panels in x on [0, t], z split at 1), and its mean
+    within 1e-10 relative of the mean engine's. Costly: 300 class laws (400 s on a loaded
+    machine)."""
+    q = _model()
+    d = rtd(q, HALF)
+    assert isinstance(d._t, rdo.OuterRankTransform)
+    t = 0.1
+    gx, wx = np.polynomial.legendre.leggauss(10)
+    gz, wz = np.polynomial.legendre.leggauss(5)
+    total = 0.0
+    xe = np.linspace(0.0, t, 4)
+    for lo, hi in zip(xe[:-1], xe[1:], strict=True):
+        for xi, wxi in zip((gx + 1) / 2 * (hi - lo) + lo, wx * (hi - lo) / 2, strict=True):
+            inner = 0.0
+            for zl, zh in ((0.5, 1.0), (1.0, 1.5)):
+                for zi, wzi in zip((gz + 1) / 2 * (zh - zl) + zl, wz * (zh - zl) / 2, strict=True):
+                    inner += wzi * float(rtd(q, HALF, x=xi, y=xi * zi).cdf(t))  # f_Z = 1
+            total += wxi * np.exp(-xi) * inner
+    assert abs(float(d.cdf(t)) - total) < 1e-8
+    assert d.mean() == pytest.approx(float(q.mean_response_time(HALF)), rel=1e-10)

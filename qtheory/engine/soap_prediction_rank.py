@@ -123,9 +123,10 @@ def _illinois(f, target, lo, hi, flo, fhi, iters: int = 200, close: bool = False
     step (the safeguard), to a bracket of a few ulps.
 
     ``close``: after each step, a probe :data:`CLOSE_ULPS` ulps (of the bracket's larger end)
-    beyond the new point towards the root, so that a step that lands on the root to rounding closes the bracket at once (a
-    root of a linear ``f`` such as :math:`b_y(v) = y - v`: 2-3 steps instead of about 50, each
-    a call of ``f`` more); the root is the same to a few ulps."""
+    beyond the new point towards the root, so that a step that lands on the root to rounding
+    closes the bracket at once (a root of a linear ``f`` such as :math:`b_y(v) = y - v` near
+    the far end of its bracket: 2-4 steps instead of about 50, each a call of ``f`` more); the
+    root is the same to a few ulps."""
     lo, hi, flo, fhi = (np.array(v, float) for v in (lo, hi, flo, fhi))
     side = np.zeros(lo.size, np.int8)
     act = np.nonzero(hi > lo)[0]
