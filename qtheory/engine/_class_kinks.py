@@ -81,6 +81,20 @@ REACH = 3.2
 #: on [0, DEPTH x]): e^{-s v} at :math:`|s|` up to about 120 / (tau - kx)
 WIDTH_V = 0.125
 DEPTH = 1e-7
+#: SJF's class with an upper end b of the sizes (:func:`_upper_end`): the new jobs' extension
+#: past x times :math:`1 - aq - cq^2`, :math:`q = (v/\ell)^J`, with :math:`a, c` such that it
+#: has no mass and no first moment (:func:`_cut_nodes`; still smooth at x to order J - 1). The
+#: extension's mass is what makes the terms grow (module docstring); balanced, they do not
+#: (Uniform(0, 2), load 0.8, x = 1, T - x = 9x: 1.2e-5 off on the plain extension and the
+#: default rule; 4.8e-9 balancing the mass alone, 4.1e-10 balanced, on the rule (26, 48, 24)).
+#: False: the plain extension, the split used as for PSJF (the reference path)
+BALANCED = True
+#: ... and then the split is used for T - x < UPPER_SPAN x (measured within 1.5e-10 up to 20x
+#: at x = 0.5), and its terms and rest are refined as a whole law's (the finer Euler rule where
+#: the estimated truncation error exceeds REFINE_TOL: the rest's kinks of order >= 4 at kx and
+#: b + kx are dense: x = 0.5, 3e-8 off at 8.5x on the default rule, 2.2e-11 refined)
+UPPER_SPAN = 20.0
+DEFAULT_EULER = (li.EULER_A, li.EULER_N, li.EULER_M)
 #: SJF's old job of size X > x: its nodes reach X - x = TAIL_REACH x
 TAIL_REACH = 60.0
 #: the split is used for T - x < min(SPAN x, A / (GROWTH lambda P(X >= x))): the functions
@@ -148,8 +162,9 @@ def applies(tr) -> bool:
         return False
     size = tr.size
     bps = np.concatenate([np.asarray(size.breakpoints, float), [float(size.support[1])]])
-    if tr.kind != "nonpreemptive" and _continued(size):
+    if _continued(size) and (tr.kind != "nonpreemptive" or not edge_jump(size)):
         # the extension past x continues a uniform density past its upper end b: no jump at b
+        # (SJF: its old job's density ends at b, split there too: :func:`_upper_end`)
         bps = bps[bps != float(size.support[1])]
     top = math.inf if tr.kind == "nonpreemptive" else x * (1 + REACH * LENGTH) * (1 + 1e-12)
     return not np.any((bps > x) & (bps <= top) & np.isfinite(bps))
@@ -180,11 +195,12 @@ def edge_jump(size) -> bool:
     return c > 0 and float(size.pdf(c * (1 + 1e-12))) > 0
 
 
-def _cut_nodes(tr, t: float):
+def _cut_nodes(tr, t: float, balanced: bool = False):
     r"""The nodes of :math:`\{X < t\}` (the rule's prefix and partial panel) and of the
     extension past :math:`t` (weights times :math:`e^{-(v/\ell)^J}`, :math:`\ell =`
-    :data:`LENGTH` :math:`t`), :math:`P(X < t)` on the rule, and the extension's offsets
-    :math:`v` with their plain weights."""
+    :data:`LENGTH` :math:`t`; ``balanced``: times :math:`1 - aq - cq^2`, :data:`BALANCED`),
+    :math:`P(X < t)` on the rule, and the extension's offsets :math:`v` with their plain
+    weights."""
     r = tr.rule
     Xe, We, npre = r.below_parts(np.array([t]))
     n0 = int(npre[0])
@@ -203,9 +219,59 @@ def _cut_nodes(tr, t: float):
     wv = np.concatenate([w1, wu * np.exp(u)])
     Xa = t + v
     Wa = wv * _ext_pdf(tr.size, Xa) * np.exp(-(v / ell) ** POWER)
-    keep = Wa > 0
+    if balanced:  # times 1 - a q - c q^2: no mass, no first moment (BALANCED)
+        q = (v / ell) ** POWER
+        M = np.array([[np.sum(Wa * q), np.sum(Wa * q * q)], [np.sum(Wa * q * v), np.sum(Wa * q * q * v)]])
+        a, c = np.linalg.solve(M, np.array([np.sum(Wa), np.sum(Wa * v)]))
+        Wa = Wa * (1.0 - a * q - c * q * q)
+    keep = Wa != 0
     nodes = (Xb, Wb, np.ascontiguousarray(Xa[keep]), np.ascontiguousarray(Wa[keep]), float(Wb.sum()))
     return nodes + _joined(nodes), v, wv
+
+
+def _upper_end(tr) -> float:
+    r"""SJF's old job on a size law whose density ends with a jump at a finite upper end
+    :math:`b > x` that :func:`_continued` continues (``qt.Uniform`` without a jump at a least
+    size :math:`c > 0`): :math:`b`, else ``inf``. Its density :math:`f` on :math:`(x, b)` is
+    written with the extension :math:`g` (:func:`_ext_pdf` times :math:`e^{-((X - b)/\ell)^J}`
+    past :math:`b`, :math:`\ell =` :data:`LENGTH` :math:`x`: smooth at :math:`b` to order
+    :math:`J - 1`) as :math:`f = g - g1\{X > b\}`, so
+
+    .. math::
+        E[e^{-\eta X}; X > x] = \int_x^\infty e^{-\eta X}g(X)\,dX
+            - e^{-\eta b}\int_0^\infty e^{-\eta v}g(b + v)\,dv,
+
+    and with :math:`e^{-\eta b} = e^{-sb}e^{-(\eta - s)b}` the old job's kinks at
+    :math:`b + kx` are terms in :math:`e^{-sb}e^{-ksx}` of the series (:meth:`ClassKinks._series`):
+    inverted whole, the class law of Uniform(0, 2) sizes at load 0.8 was up to
+    :math:`1.6\cdot10^{-6}` off next to them (:math:`x = 0.5`, :math:`T - x \in [2, 3.5]`)."""
+    size = tr.size
+    b = float(size.support[1])
+    if tr.kind != "nonpreemptive" or not math.isfinite(b) or not _continued(size) or edge_jump(size):
+        return math.inf
+    return b if b > float(tr.xs[0]) else math.inf
+
+
+def _upper_nodes(size, x: float, b: float, v: np.ndarray, wv: np.ndarray):
+    r"""SJF's old job with an upper end :math:`b` (:func:`_upper_end`): nodes and weights of
+    :math:`\int_x^\infty g` (panels in :math:`\log(X - x)` of width :data:`WIDTH_V` from
+    :data:`DEPTH` :math:`x` to :math:`b - x`, then :math:`b` plus the extension's offsets ``v``)
+    and those of :math:`\int_0^\infty g(b + v)` (the last part alone)."""
+    span = b - x
+    d0 = min(DEPTH * x, 0.5 * span)
+    n = max(1, math.ceil(math.log(span / d0) / WIDTH_V))
+    u, wu = panels(np.linspace(math.log(d0), math.log(span), n + 1))
+    v1, w1 = panels(np.array([0.0, d0]))
+    X1 = x + np.concatenate([v1, np.exp(u)])
+    W1 = np.concatenate([w1, wu * np.exp(u)]) * _ext_pdf(size, X1)
+    ell = LENGTH * x
+    Xu = b + v
+    Wu = wv * _ext_pdf(size, Xu) * np.exp(-(v / ell) ** POWER)
+    keep = Wu > 0
+    Xu, Wu = np.ascontiguousarray(Xu[keep]), np.ascontiguousarray(Wu[keep])
+    Xt = np.ascontiguousarray(np.concatenate([X1, Xu]))
+    Wt = np.ascontiguousarray(np.concatenate([W1, Wu]))
+    return Xt, Wt, Xu, Wu
 
 
 def _tail_nodes(size, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -483,7 +549,12 @@ class _Whole:
         x = float(tr.xs[0])
         lam_tail = float(tr.lam) * max(1.0 - float(tr._class_constants()["p_le"][0]), 0.0)
         bound = li.EULER_A / (GROWTH * lam_tail) if lam_tail > 0 else math.inf
-        self.near_below = EDGE_SPAN * x if edge_jump(tr.size) else min(SPAN * x, bound)
+        if edge_jump(tr.size):
+            self.near_below = EDGE_SPAN * x
+        elif BALANCED and math.isfinite(_upper_end(tr)):  # its terms do not grow
+            self.near_below = UPPER_SPAN * x
+        else:
+            self.near_below = min(SPAN * x, bound)
         self._near = None
 
     def near(self) -> ClassKinks:
@@ -581,7 +652,7 @@ class ClassKinks(InvertedTerms):
         self.K = KINK_ORDERS
         #: where the split terms start (T - x = kx, k = 1..K-1), in the order of _series' columns
         self._offsets = x * np.arange(1, self.K)
-        self._nodes, self._v, self._wv = _cut_nodes(tr, x)
+        self._nodes, self._v, self._wv = _cut_nodes(tr, x, BALANCED and math.isfinite(_upper_end(tr)))
         self._Xb, self._Wb, self._Xa, self._Wa, self.p_lt = self._nodes[:5]
         self.waiting = bool(tr.waiting)
         if tr.kind == "remaining" and not self.waiting:
@@ -589,13 +660,23 @@ class ClassKinks(InvertedTerms):
             self._h = FD_STEP * x
             self._cut = _cut_nodes(tr, x + self._h)[0]
             self._wvd = np.ascontiguousarray(self._wv * np.exp(-(self._v / (LENGTH * x)) ** POWER))
+        #: SJF's old job's upper end b (:func:`_upper_end`; inf: none)
+        self.b = _upper_end(tr)
         if tr.kind == "nonpreemptive":  # SJF: the old job X > x in service, and the whole load
-            self._Xt, self._Wt = _tail_nodes(tr.size, x)
+            if math.isfinite(self.b):  # its density's end at b split off (terms z_b z^k)
+                self._Xt, self._Wt, self._Xu, self._Wu = _upper_nodes(tr.size, x, self.b, self._v, self._wv)
+                self._offsets = np.concatenate([self._offsets, self.b + x * np.arange(self.K)])
+            else:
+                self._Xt, self._Wt = _tail_nodes(tr.size, x)
             self._rho = self.lam * float(tr.rule.x @ tr.rule.w)
         cst = tr._class_constants()
         self._rho0 = float(cst["rho0"][0])
         self._sf = max(1.0 - float(cst["p_le"][0]), 0.0)
         self._cache: dict = {}
+        #: SJF's split at an upper end b: its terms and its rest are refined as a whole law's
+        #: (:meth:`_parts`; the rest by
+        #: :meth:`~qtheory.engine.distribution.ResponseTimeDistribution._fine_whole`)
+        self.refine_rest = bool(BALANCED and math.isfinite(self.b))
 
     # -- the series in z -------------------------------------------------------------------------
     def _series(self, s: np.ndarray, resid: np.ndarray | None) -> np.ndarray:
@@ -649,6 +730,18 @@ class ClassKinks(InvertedTerms):
             num = (1.0 - self._rho) * eta - lam * zt
             num[:, 0] += lam * self._sf
         num = num / s[:, None]
+        if kind == "nonpreemptive" and math.isfinite(self.b):
+            # + lam e^{-eta b} int_0^inf e^{-eta v} g(b + v) dv = z_b times this series in z
+            b = self.b
+            Bj = _sums_fast(eta0, self._Xu, self._Wu, b, K)
+            up = np.zeros_like(delta)
+            up[:, 0] = Bj[:, 0]
+            pw = delta
+            for j in range(1, K):
+                up += (Bj[:, j] / fact[j])[:, None] * pw
+                pw = _mul(pw, delta)
+            up = up * (lam * np.exp(-(eta0 - s) * b) / s)[:, None]
+            return np.concatenate([num, up], axis=1)
         if self.waiting or kind == "nonpreemptive":  # the waiting time (SJF: T - x = W)
             return num
         if kind == "static":  # the residence e^{-x (eta - s)}
@@ -723,25 +816,46 @@ class ClassKinks(InvertedTerms):
         t, rule, key, hit = self._lookup(t, euler)
         if hit is not None:
             return hit
-        alpha, omega, dw = li.euler_nodes_err(*rule)
         out = tuple(np.zeros(t.size) for _ in range(7))
-        cdf, pdf, d1, d2, e0, e1, e2 = out
         tau = t[:, None] - self._offsets[None, :]
         i, k = np.nonzero(tau > 0)
         if i.size:
             u = tau[i, k]
-            s = (alpha[None, :] / u[:, None]).reshape(-1).astype(complex)
-            resid = self._factors(s)[1] if self.tr.kind == "remaining" and not self.waiting else None
-            H = self._series(s, resid).reshape(u.size, alpha.size, self._offsets.size + 1)
-            Hk = H[np.arange(u.size), :, k + 1]
-            sv = s.reshape(u.size, alpha.size)
-            np.add.at(cdf, i, li._dot((Hk / sv).real, omega) / u)
-            for acc, err, G in ((pdf, e0, Hk), (d1, e1, sv * Hk), (d2, e2, sv * sv * Hk)):
-                Gr = G.real
-                np.add.at(acc, i, li._dot(Gr, omega) / u)
-                np.add.at(err, i, np.abs(li._dot(Gr, dw)) / u)
+            vals, G = self._terms(u, k, rule)
+            if self.refine_rest and rule == DEFAULT_EULER:
+                # the terms whose estimated truncation error exceeds REFINE_TOL again on the
+                # finer rule, kept where its own estimate is at most REFINE_GAIN of it
+                # (:func:`~qtheory.engine.laplace_inversion.invert_refined`)
+                est = li.truncation_error(G, rule, u)
+                idx = np.flatnonzero(est > li.REFINE_TOL)
+                if idx.size:
+                    vf, Gf = self._terms(u[idx], k[idx], li.EULER_FINE)
+                    better = li.truncation_error(Gf, li.EULER_FINE, u[idx]) <= li.REFINE_GAIN * est[idx]
+                    for a, b in zip(vals, vf, strict=True):
+                        a[idx[better]] = b[better]
+            for acc, v in zip(out, vals, strict=True):
+                np.add.at(acc, i, v)
         self._cache = {key: out}
         return out
+
+    def _terms(self, u: np.ndarray, k: np.ndarray, rule) -> tuple[list, np.ndarray]:
+        r"""The terms ``k`` (columns of :meth:`_series` less the first) inverted at ``u`` on the
+        Euler rule ``rule``: their cdf, density, its two derivatives and the estimated errors of
+        the last three (:meth:`_parts`), and the real rows that the cdf's Euler sum weighed."""
+        alpha, omega, dw = li.euler_nodes_err(*rule)
+        s = (alpha[None, :] / u[:, None]).reshape(-1).astype(complex)
+        resid = self._factors(s)[1] if self.tr.kind == "remaining" and not self.waiting else None
+        H = self._series(s, resid).reshape(u.size, alpha.size, self._offsets.size + 1)
+        Hk = H[np.arange(u.size), :, k + 1]
+        sv = s.reshape(u.size, alpha.size)
+        G = (Hk / sv).real
+        vals = [li._dot(G, omega) / u]
+        errs = []
+        for F in (Hk, sv * Hk, sv * sv * Hk):
+            Fr = F.real
+            vals.append(li._dot(Fr, omega) / u)
+            errs.append(np.abs(li._dot(Fr, dw)) / u)
+        return vals + errs, G
 
 # ---- a least size c > 0 with a density jump there (Pareto, uniform) ------------------------
 @numba.njit(cache=True, nogil=True)
