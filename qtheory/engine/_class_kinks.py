@@ -529,6 +529,55 @@ def _low_orders(lam: float, t: float, nodes, s: np.ndarray, eta0: np.ndarray | N
     return d1, (lam * E0 * U1 * d1 - 0.5 * lam * L2 * d1 * d1) / den
 
 
+#: the round-off part of :func:`rest_error`: this times :math:`t^{-1}\sum_k|\omega_kG_k|`, the
+#: Euler sum's terms before they cancel (weights about :math:`e^{A/2}`)
+VALUE_TOL = 8 * float(np.finfo(float).eps)
+DEBUG = None
+
+
+def rest_error(rest_lst, total: float, t: np.ndarray, refine: bool) -> np.ndarray:
+    r"""The estimated error of the sf of an inverted rest (transform ``rest_lst``, mass
+    ``total``) at the times ``t``, as :class:`~qtheory.engine.distribution.ResponseTimeDistribution`
+    inverts it (:func:`_estimate`)."""
+    t = np.asarray(t, float).reshape(-1)
+
+    def rows(j, rule, scale=1.0):
+        alpha, _ = li.euler_nodes(*rule)
+        s = alpha[None, :] / (scale * t[j])[:, None]
+        return ((total - rest_lst(s)) / s).real
+
+    return _estimate(rows, t, refine)
+
+
+def _estimate(rows, u: np.ndarray, refine: bool) -> np.ndarray:
+    r"""The estimated error of Euler sums at the times ``u`` whose real rows on a rule are
+    ``rows(j, rule, scale)`` (at the times ``scale u[j]``): the truncation estimate
+    (:func:`~qtheory.engine.laplace_inversion.truncation_error`) of the rule kept (the
+    default; with ``refine``, where that exceeds ``REFINE_TOL``, the finer rule where its
+    estimate is at most ``REFINE_GAIN`` of it, as the inversion keeps it), plus the
+    discretisation error's first term :math:`e^{-A}|f(3u)|` (:math:`f` inverted at
+    :math:`3u` on the default rule: the split's terms and rest can grow), plus the round-off
+    :data:`VALUE_TOL` :math:`u^{-1}\sum_k|\omega_kG_k|`."""
+    every = np.arange(u.size)
+    G = rows(every, DEFAULT_EULER)
+    est = li.truncation_error(G, DEFAULT_EULER, u)
+    _, omega = li.euler_nodes(*DEFAULT_EULER)
+    floor = VALUE_TOL * (np.abs(G) @ np.abs(omega)) / u
+    if refine:
+        idx = np.flatnonzero(est > li.REFINE_TOL)
+        if idx.size:
+            Gf = rows(idx, li.EULER_FINE)
+            ef = li.truncation_error(Gf, li.EULER_FINE, u[idx])
+            better = ef <= li.REFINE_GAIN * est[idx]
+            _, of = li.euler_nodes(*li.EULER_FINE)
+            est[idx[better]] = ef[better]
+            floor[idx[better]] = (VALUE_TOL * (np.abs(Gf) @ np.abs(of)) / u[idx])[better]
+    disc = math.exp(-li.EULER_A) * np.abs(rows(every, DEFAULT_EULER, 3.0) @ omega) / (3 * u)
+    if DEBUG is not None:
+        DEBUG.append((est, floor, disc))
+    return est + floor + disc
+
+
 class _Whole:
     r"""The whole class law as a trivial split (nothing apart: ``rest_lst`` the transform less
     its atom at 0), used for :math:`T - x \ge` ``near_below``; ``near()`` the split
@@ -573,6 +622,19 @@ class _Whole:
     def rest_lst(self, s) -> np.ndarray:
         s = np.asarray(s, complex)
         return self._lst(s) - self.atom0
+
+    def cdf_error(self, t) -> np.ndarray:
+        r"""The estimated error of the law's cdf at :math:`T - x =` ``t`` (> 0) as it is
+        inverted: :meth:`ClassKinks.cdf_error` below ``near_below``, else :func:`rest_error`
+        of the whole law (refined)."""
+        t = np.asarray(t, float).reshape(-1)
+        out = np.empty(t.size)
+        near = t < self.near_below
+        if np.any(near):
+            out[near] = self.near().cdf_error(t[near])
+        if np.any(~near):
+            out[~near] = rest_error(self.rest_lst, self.rest_total, t[~near], True)
+        return out
 
 
 def class_split(tr, atom0: float, lst=None) -> _Whole:
@@ -800,6 +862,20 @@ class ClassKinks(InvertedTerms):
         H = self._series(flat, resid)
         out = full - self.atom0 - np.sum(np.exp(-flat[:, None] * self._offsets[None, :]) * H[:, 1:], axis=1)
         return out.reshape(s.shape)
+
+    def cdf_error(self, t) -> np.ndarray:
+        r"""The estimated error of the split law's cdf at ``t`` (> 0) as it is inverted on the
+        default rule (refined where :attr:`refine_rest`): the rest's (:func:`rest_error`) and
+        each inverted term's (the same estimate of its Euler sum at :math:`t - kx`) added."""
+        t = np.asarray(t, float).reshape(-1)
+        out = rest_error(self.rest_lst, self.rest_total, t, self.refine_rest)
+        tau = t[:, None] - self._offsets[None, :]
+        i, k = np.nonzero(tau > 0)
+        if i.size:
+            u = tau[i, k]
+            np.add.at(out, i, _estimate(lambda j, rule, c=1.0: self._terms(c * u[j], k[j], rule)[1], u,
+                                        self.refine_rest))
+        return out
 
     def _parts(self, t: np.ndarray, euler=None) -> tuple[np.ndarray, ...]:
         r""":math:`\sum_k G_k(t - kx)`, its density :math:`g`, the density's first two
