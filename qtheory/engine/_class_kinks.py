@@ -57,6 +57,16 @@ solved order by order in :math:`z` (:math:`\delta` has no constant term). SRPT's
 exponent :math:`\int_0^x \eta_{<t}\,dt` keeps its own, weaker, kink at :math:`x` (the cut-offs
 :math:`t < x` spread it over :math:`(0, x)`: the density of :math:`T - x` is continuous there)
 in the inverted rest.
+
+SJF's old job on sizes with an upper end :math:`b` (``qt.Uniform(0, b)``) ends with a jump at
+:math:`b`: the terms :math:`e^{-sb}e^{-ksx}J_k(s)` are split off too (:func:`_upper_end`), the new
+jobs' extension is balanced (no mass and no first moment, :data:`BALANCED`: its terms then do not
+grow) and the split's terms and rest are refined as a whole law's. Uniform(0, 2), load 0.8,
+:math:`x = 0.5` and 1, :math:`T - x \in [3x, 9x]`: :math:`1.6\cdot10^{-6} \to 4.1\cdot10^{-10}`
+against Kleinrock's transform (``tests/test_sjf_class_upper_end.py``). :meth:`ClassKinks.cdf_error`
+and :meth:`_Whole.cdf_error` estimate the cdf's error as it is inverted (:func:`_estimate`: the
+kept rule's truncation estimate, the discretisation's first term and the round-off), measured 2.9
+to :math:`10^4` times the true error there (Exp(1) and Uniform(0, 2) sizes).
 """
 
 from __future__ import annotations
@@ -150,8 +160,9 @@ def applies(tr) -> bool:
     inside the rule's range,
     with no breakpoint of the density in :math:`(x, x + \mathrm{REACH}\,\ell]` (a uniform law's
     upper end excepted: :func:`_ext_pdf`; SJF: none
-    above :math:`x` at all, and no finite upper end: its old job's size :math:`X > x` enters
-    with its whole density)."""
+    above :math:`x` at all, its old job's size :math:`X > x` entering with its whole density,
+    but a uniform law's upper end where there is no least size :math:`c > 0`:
+    :func:`_upper_end`)."""
     if tr.kind not in ("static", "remaining", "nonpreemptive") or tr.rule.discrete:
         return False
     if tr.unconditional or np.size(tr.xs) != 1 or not (tr.shifted or tr.waiting):
