@@ -99,11 +99,25 @@ DEPTH = 1e-7
 #: default rule; 4.8e-9 balancing the mass alone, 4.1e-10 balanced, on the rule (26, 48, 24)).
 #: False: the plain extension, the split used as for PSJF (the reference path)
 BALANCED = True
-#: ... and then the split is used for T - x < UPPER_SPAN x (measured within 1.5e-10 up to 20x
-#: at x = 0.5), and its terms and rest are refined as a whole law's (the finer Euler rule where
-#: the estimated truncation error exceeds REFINE_TOL: the rest's kinks of order >= 4 at kx and
-#: b + kx are dense: x = 0.5, 3e-8 off at 8.5x on the default rule, 2.2e-11 refined)
-UPPER_SPAN = 20.0
+#: ... and then the split is used for T - x < min(UPPER_SPAN x, max(b + UPPER_ORDERS x,
+#: UPPER_REACH b)), and its terms and rest are refined as a whole law's (the finer Euler rule
+#: where the estimated truncation error exceeds REFINE_TOL: the rest's kinks of order >= 4 at kx
+#: and b + kx are dense: x = 0.5, 3e-8 off at 8.5x on the default rule, 2.2e-11 refined). The
+#: terms still grow, slowly: on Uniform(0, 2) at load 0.8 the split was within 1e-9 up to
+#: T - x = 10 (x = 0.5), 9 (x = 1, 1.5), 11 (x = 1.9), and 3.5e-7 off at 20 (x = 1.9); the whole
+#: law's inversion within 1e-9 from T - x = 5 (x = 0.5: 7.8e-9 at 4.5) and 9 (x = 1.9: 3.2e-9
+#: at 7), where the kinks at b + kx left are of order 4 and more. Swept at x = 0.2, 0.5, 1, 1.5,
+#: 1.9 and T - x from 0.4x to 25x: within 8e-10 but at x = 0.2, where the refined rule's |s| up
+#: to 190 (T - x = 6x, 8x) leaves 2.6e-9 and 1e-9, and the estimate (:func:`_estimate`) is 0.95
+#: of the latter (the transform's own error there, which it does not see: left)
+UPPER_SPAN = 30.0
+#: ... and its nodes past x (the new jobs' extension, the old job's density, its part past b)
+#: on panels of this width in log v: the refined terms sample e^{-s v} at |Im s| up to about 17
+#: Re(s) (on the default rule 9 Re(s)), so WIDTH_V leaves e^{-Re(s) v} times the error of a
+#: 10-node rule over 15 radians (Uniform(0, 2), x = 0.2: 4.6e-9 off at T - x = 1.6 refined)
+WIDTH_UPPER = WIDTH_V / 2
+UPPER_ORDERS = 4.0
+UPPER_REACH = 3.0
 DEFAULT_EULER = (li.EULER_A, li.EULER_N, li.EULER_M)
 #: SJF's old job of size X > x: its nodes reach X - x = TAIL_REACH x
 TAIL_REACH = 60.0
@@ -223,7 +237,7 @@ def _cut_nodes(tr, t: float, balanced: bool = False):
     ell = LENGTH * t
     top = REACH * ell
     d0 = DEPTH * t
-    n = max(1, math.ceil(math.log(top / d0) / WIDTH_V))
+    n = max(1, math.ceil(math.log(top / d0) / (WIDTH_UPPER if balanced else WIDTH_V)))
     u, wu = panels(np.linspace(math.log(d0), math.log(top), n + 1))
     v1, w1 = panels(np.array([0.0, d0]))
     v = np.concatenate([v1, np.exp(u)])
@@ -265,12 +279,12 @@ def _upper_end(tr) -> float:
 
 def _upper_nodes(size, x: float, b: float, v: np.ndarray, wv: np.ndarray):
     r"""SJF's old job with an upper end :math:`b` (:func:`_upper_end`): nodes and weights of
-    :math:`\int_x^\infty g` (panels in :math:`\log(X - x)` of width :data:`WIDTH_V` from
+    :math:`\int_x^\infty g` (panels in :math:`\log(X - x)` of width :data:`WIDTH_UPPER` from
     :data:`DEPTH` :math:`x` to :math:`b - x`, then :math:`b` plus the extension's offsets ``v``)
     and those of :math:`\int_0^\infty g(b + v)` (the last part alone)."""
     span = b - x
     d0 = min(DEPTH * x, 0.5 * span)
-    n = max(1, math.ceil(math.log(span / d0) / WIDTH_V))
+    n = max(1, math.ceil(math.log(span / d0) / WIDTH_UPPER))
     u, wu = panels(np.linspace(math.log(d0), math.log(span), n + 1))
     v1, w1 = panels(np.array([0.0, d0]))
     X1 = x + np.concatenate([v1, np.exp(u)])
@@ -611,8 +625,8 @@ class _Whole:
         bound = li.EULER_A / (GROWTH * lam_tail) if lam_tail > 0 else math.inf
         if edge_jump(tr.size):
             self.near_below = EDGE_SPAN * x
-        elif BALANCED and math.isfinite(_upper_end(tr)):  # its terms do not grow
-            self.near_below = UPPER_SPAN * x
+        elif BALANCED and math.isfinite(b := _upper_end(tr)):  # its terms grow slowly
+            self.near_below = min(UPPER_SPAN * x, max(b + UPPER_ORDERS * x, UPPER_REACH * b))
         else:
             self.near_below = min(SPAN * x, bound)
         self._near = None
