@@ -90,3 +90,17 @@ def test_sjf_class_against_kleinrock(name, x, taus):
         err = abs(g - _bromwich_cdf(F, tau))
         assert err < 1e-9, (name, x, tau, err)
         assert e >= err, (name, x, tau, err, e)
+
+
+def test_sjf_class_small_x_refined_nodes():
+    """x = 0.2 on Uniform(0, 2) at load 0.8, T - x = 1.6 and 2.0 (8x, 10x: refined, the finer
+    Euler rule's |s| up to 140): within 2e-9 (measured 1.0e-9 and 4e-11; on nodes past x as wide
+    as PSJF's split, WIDTH_V, 4.6e-9 and 7e-10)."""
+    q = qt.MG1(LAM, SIZES["unif"])
+    d = rd.response_time_distribution(q, "sjf", x=0.2)
+    taus = np.array([1.6, 2.0])
+    got = d.cdf(0.2 + taus)
+    F = _sjf_waiting("unif", 0.2)
+    for tau, g in zip(taus, got, strict=True):
+        err = abs(g - _bromwich_cdf(F, tau))
+        assert err < 2e-9, (tau, err)
