@@ -218,6 +218,9 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
                     qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction()).sweep_percentiles(
                         p, loads, q=(0.99,))))
                  for p in ("spjf", "sprpt")]
+        # SJF's class on sizes with an upper end (its split at b + kx, refined)
+        qu = qt.MG1(0.8, qt.Uniform(0.0, 2.0))
+        rows.append(("sjf p99 x=1 (uniform)", lambda: response_time_distribution(qu, "sjf", x=1.0).ppf(0.99)))
         # a generic policy (target 2 s a value); its sweep: --matrix --policies srpt-bounce
         rows += [("srpt-bounce p99 all (pred.)", lambda: response_time_distribution(qp, "srpt-bounce").ppf(0.99))]
     return rows

@@ -340,7 +340,8 @@ class ResponseTimeDistribution:
         (:math:`T - x` and :math:`W`) at load 0.8 on Uniform(0, 2) sizes, :math:`x = 1`, were up
         to :math:`3\cdot10^{-8}` off from :math:`8x` on (against the rule (26, 96, 48)),
         :math:`5\cdot10^{-10}` refined."""
-        ok = self.refine and getattr(sp, "whole", False) and tuple(euler) == DEFAULT_EULER == tuple(self.euler)
+        ok = self.refine and (getattr(sp, "whole", False) or getattr(sp, "refine_rest", False)) \
+            and tuple(euler) == DEFAULT_EULER == tuple(self.euler)
         return li.EULER_FINE if ok else None
 
     def _inverted_sf(self, t: np.ndarray, alpha: np.ndarray, omega: np.ndarray, L0=None):
