@@ -170,33 +170,56 @@ def _cheb_T(tau, cw):
 def _series_moments(r, p, MW, LH, TT, cw, hd, tl, nj):
     """(head_j, tail_j) for j < nj (<= 3) of row r on panel p into hd, tl from the Chebyshev
     polynomials ``cw`` at the point: the panel end's cumulative value plus the panel's partial
-    integral from either side, each a Chebyshev series in tau (``MW``: (2, 3, rows, panels,
-    NCHEB + 1), from the left and from the right). The 2 nj sums run in one loop: independent
-    chains of additions, each in the order of k as when the sums ran one after the other (the
-    same values)."""
+    integral from either side, each a Chebyshev series in tau (``MW``: (1, rows, panels, 3,
+    NCHEB + 2), :func:`panel_series`: the series of the integral from the left end, and last
+    the whole panel's integral; the series to the right end is the whole panel's integral less
+    the first, coefficient by coefficient). The 2 nj sums run in one loop: independent chains
+    of additions, each in the order of k as when the sums ran one after the other, and the
+    tail's terms are those of the series to the right end that was stored before (its
+    coefficients ``full - c_0``, ``-c_k``: negation and ``x + (-y) = x - y`` are exact, so
+    the same values)."""
     m = cw.shape[0]
     a0 = b0 = a1 = b1 = a2 = b2 = 0.0
+    w = cw[0]
+    c = MW[0, r, p, 0, 0]
+    a0 += c * w
+    b0 += (MW[0, r, p, 0, m] - c) * w
     if nj == 1:
-        for k in range(m):
+        for k in range(1, m):
             w = cw[k]
-            a0 += MW[0, 0, r, p, k] * w
-            b0 += MW[1, 0, r, p, k] * w
+            c = MW[0, r, p, 0, k] * w
+            a0 += c
+            b0 -= c
     elif nj == 2:
-        for k in range(m):
+        c = MW[0, r, p, 1, 0]
+        a1 += c * w
+        b1 += (MW[0, r, p, 1, m] - c) * w
+        for k in range(1, m):
             w = cw[k]
-            a0 += MW[0, 0, r, p, k] * w
-            b0 += MW[1, 0, r, p, k] * w
-            a1 += MW[0, 1, r, p, k] * w
-            b1 += MW[1, 1, r, p, k] * w
+            c = MW[0, r, p, 0, k] * w
+            a0 += c
+            b0 -= c
+            c = MW[0, r, p, 1, k] * w
+            a1 += c
+            b1 -= c
     else:
-        for k in range(m):
+        c = MW[0, r, p, 1, 0]
+        a1 += c * w
+        b1 += (MW[0, r, p, 1, m] - c) * w
+        c = MW[0, r, p, 2, 0]
+        a2 += c * w
+        b2 += (MW[0, r, p, 2, m] - c) * w
+        for k in range(1, m):
             w = cw[k]
-            a0 += MW[0, 0, r, p, k] * w
-            b0 += MW[1, 0, r, p, k] * w
-            a1 += MW[0, 1, r, p, k] * w
-            b1 += MW[1, 1, r, p, k] * w
-            a2 += MW[0, 2, r, p, k] * w
-            b2 += MW[1, 2, r, p, k] * w
+            c = MW[0, r, p, 0, k] * w
+            a0 += c
+            b0 -= c
+            c = MW[0, r, p, 1, k] * w
+            a1 += c
+            b1 -= c
+            c = MW[0, r, p, 2, k] * w
+            a2 += c
+            b2 -= c
     hd[0] = LH[0, r, p] + a0
     tl[0] = TT[0, r, p + 1] + b0
     if nj > 1:
@@ -767,15 +790,20 @@ _ANTI = _antiderivative_map()
 
 
 def panel_series(mw) -> np.ndarray:
-    """(2, 3, rows, panels, NCHEB + 1): the Chebyshev coefficients in tau of each panel's
-    partial integrals of the nodal weights ``mw`` (3 x (rows, panels, NCHEB)) from its left
-    end and to its right end (the whole panel's integral by the Clenshaw-Curtis weights, as
-    ``CondBatch``)."""
+    """(1, rows, panels, 3, NCHEB + 2): for each panel of the nodal weights ``mw`` (3 x (rows,
+    panels, NCHEB)), the Chebyshev coefficients in tau of its partial integral from its left
+    end (NCHEB + 1), then its whole integral by the Clenshaw-Curtis weights (as
+    ``CondBatch``); the partial integral to the right end is the second less the first
+    (:func:`_series_moments`). One (row, panel)'s three moments are contiguous, and the array
+    is half the size of the two series stored apart (a third less CPU for the cold evaluation's
+    page faults and the roots' loads)."""
     w = np.asarray(mw, float)
-    out = np.empty((2,) + w.shape[:-1] + (NCHEB + 1,))
-    np.matmul(w, _ANTI, out=out[0])
-    np.negative(out[0], out=out[1])
-    out[1, ..., 0] += w @ _FULLW
+    # (the products as the two series stored apart took them, then laid out per panel: the
+    # same values)
+    head, full = np.matmul(w, _ANTI), w @ _FULLW
+    out = np.empty((1,) + w.shape[1:-1] + (3, NCHEB + 2))
+    out[0, ..., :NCHEB + 1] = np.moveaxis(head, 0, 2)
+    out[0, ..., NCHEB + 1] = np.moveaxis(full, 0, 2)
     return out
 
 

@@ -349,7 +349,7 @@ class CondBatch:
         sub.fY, sub.I0 = sub.T[0][:, 0], sub.T[1][:, 0]
         pa = self.__dict__.get("_panel_arrays")
         if pa is not None:  # (the compiled kernels' arrays, sliced the same way)
-            sub._panel_arrays = {k: np.ascontiguousarray(v[:, :, idx] if k == "MW" else
+            sub._panel_arrays = {k: np.ascontiguousarray(v[:, idx] if k == "MW" else
                                                          v[:, idx] if k in ("LH", "TT") else v[idx])
                                  for k, v in pa.items()}
         return sub
