@@ -84,11 +84,19 @@ NCHEB_ = NCHEB
 _FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
 
 
+#: the length of the scratch buffer of :func:`_scratch` (the tensor interpolant's two rows of
+#: Chebyshev polynomials after it: :func:`_tensor_cheb`)
+SCRATCH = NCHEB + 1 + 12
+
+
 @_inner
-def _scratch():
-    """Scratch arrays of the kernels: T_0..T_NCHEB at a point, and two (head, tail) triples of
-    moments."""
-    return np.empty(NCHEB_ + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3)
+def _scratch(scr):
+    """Scratch arrays of the kernels, views of the caller's buffer ``scr`` (no allocation in
+    compiled code: numba's allocator is defined in ``numba.np.arrayobj``, whose import, with
+    its string and hashing modules, the cache's load would otherwise pay): T_0..T_NCHEB at a
+    point, and two (head, tail) triples of moments."""
+    m = NCHEB_ + 1
+    return scr[:m], scr[m:m + 3], scr[m + 3:m + 6], scr[m + 6:m + 9], scr[m + 9:m + 12]
 
 
 @_inner
@@ -448,11 +456,10 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
 
 
 @_inner
-def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
+def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast, out, scr):
     """The kernel of :func:`c_new_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         r = rows[i]
         l = levels[i]
@@ -509,11 +516,10 @@ def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
 
 
 @_inner
-def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
+def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY, out, scr):
     """The kernel of :func:`b_old_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hb, tb, hC, tC = _scratch()
+    cw, hb, tb, hC, tC = _scratch(scr)
     prev_r = -1
     prev_b = np.nan
     prev_l = np.nan
@@ -590,11 +596,10 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
 
 
 @_inner
-def _square_rows(rows, Bs, Cs, E, MW, LH, TT):
+def _square_rows(rows, Bs, Cs, E, MW, LH, TT, out, scr):
     """The kernel of :func:`square_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hB, tB, hC, tC = _scratch()
+    cw, hB, tB, hC, tC = _scratch(scr)
     for i in range(n):
         r = rows[i]
         C = Cs[i]
@@ -606,11 +611,10 @@ def _square_rows(rows, Bs, Cs, E, MW, LH, TT):
 
 
 @_inner
-def _tail_rows(rows, ages, E, MW, LH, TT):
+def _tail_rows(rows, ages, E, MW, LH, TT, out, scr):
     """The kernel of :func:`tail_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         out[i] = tl[0]
@@ -618,12 +622,10 @@ def _tail_rows(rows, ages, E, MW, LH, TT):
 
 
 @_inner
-def _min_moments_rows(rows, Cs, E, MW, LH, TT):
+def _min_moments_rows(rows, Cs, E, MW, LH, TT, o1, o2, scr):
     """The kernel of :func:`min_moments_rows`."""
     n = rows.shape[0]
-    o1 = np.empty(n)
-    o2 = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         r = rows[i]
         C = Cs[i]
@@ -639,11 +641,10 @@ def _min_moments_rows(rows, Cs, E, MW, LH, TT):
 
 
 @_inner
-def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
+def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK, out, scr):
     """The kernel of :func:`trunc_end_rows`."""
     n = ulo.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for r in range(n):
         lo = ulo[r]
         hi = uhi[r]
@@ -665,12 +666,10 @@ def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
 
 
 @_inner
-def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
+def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK, out, end, scr):
     """The kernel of :func:`peak_rows`."""
     n = ulo.shape[0]
-    out = np.empty(n)
-    end = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     g = (3.0 - math.sqrt(5.0)) / 2.0
     for r in range(n):
         lo, m, hi = ulo[r], um[r], uhi[r]
@@ -711,13 +710,12 @@ def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
 
 
 @_inner
-def _tensor_cheb(ue, we, coef, u, w):
+def _tensor_cheb(ue, we, coef, u, w, out, scr):
     """The kernel of :func:`tensor_cheb`."""
     n = u.shape[0]
     m = coef.shape[2]
-    out = np.empty(n)
-    tu = np.empty(m)
-    tw = np.empty(m)
+    tu = scr[SCRATCH:SCRATCH + m]  # (after the scratch of :func:`_scratch`)
+    tw = scr[SCRATCH + m:SCRATCH + 2 * m]
     for q in range(n):
         pu, su = _locate(ue, u[q])
         pw, sw = _locate(we, w[q])
@@ -747,10 +745,9 @@ def _cheb1(e, coef, u):
 
 
 @_inner
-def _cheb1_inverse(e, coef, targets, lo, hi):
+def _cheb1_inverse(e, coef, targets, lo, hi, out):
     """The kernel of :func:`cheb1_inverse`."""
     n = targets.shape[0]
-    out = np.empty(n)
     flo = _cheb1(e, coef, lo)
     fhi = _cheb1(e, coef, hi)
     for i in range(n):
@@ -798,12 +795,10 @@ def panel_series(mw) -> np.ndarray:
     is half the size of the two series stored apart (a third less CPU for the cold evaluation's
     page faults and the roots' loads)."""
     w = np.asarray(mw, float)
-    # (the products as the two series stored apart took them, then laid out per panel: the
-    # same values)
-    head, full = np.matmul(w, _ANTI), w @ _FULLW
     out = np.empty((1,) + w.shape[1:-1] + (3, NCHEB + 2))
-    out[0, ..., :NCHEB + 1] = np.moveaxis(head, 0, 2)
-    out[0, ..., NCHEB + 1] = np.moveaxis(full, 0, 2)
+    for j in range(3):  # (the products as the two series stored apart took them: the same values)
+        out[0, :, :, j, :NCHEB + 1] = np.matmul(w[j], _ANTI)
+        out[0, :, :, j, NCHEB + 1] = w[j] @ _FULLW
     return out
 
 
@@ -874,11 +869,10 @@ def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
 
 
 @_inner
-def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
+def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop, out, scr):
     """The kernel of :func:`rank_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, ha, ta, hb, tb = _scratch()
+    cw, ha, ta, hb, tb = _scratch(scr)
     fullw = _FULLW_C
     vinv = _VINV_C
     prev_r = -1
@@ -955,11 +949,10 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
 
 
 @_inner
-def _inv_h_rows(rows, ages, E, MW, LH, TT, LK):
+def _inv_h_rows(rows, ages, E, MW, LH, TT, LK, out, scr):
     """The kernel of :func:`inv_h_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         out[i] = tl[0] / math.exp(lk)
@@ -980,33 +973,33 @@ _D4, _D5, _I1 = np.empty((0, 0, 0, 0)), np.empty((0, 0, 0, 0, 0)), np.empty(0, n
 
 @njit(cache=True)
 def _kernel(op, rows, a, b, c, d, E, MW, LH, TT, LK, ap, xtop, m, top, xlo, fY, XS, GS, ipk,
-            ilast, coef, lo, hi):
-    """The kernel ``op`` (``_OP_*``) on its arguments; two arrays (the second empty where the
-    kernel returns one)."""
-    o2 = np.empty(0)
+            ilast, coef, lo, hi, o1, o2, scr):
+    """The kernel ``op`` (``_OP_*``) on its arguments, its results written into ``o1`` (and
+    ``o2`` where it has two), allocated by the caller, as the scratch buffer ``scr`` (no array
+    is allocated in compiled code: :func:`_scratch`)."""
     if op == _OP_C_NEW:
-        o1 = _c_new_rows(rows, a, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast)
+        _c_new_rows(rows, a, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast, o1, scr)
     elif op == _OP_B_OLD:
-        o1 = _b_old_rows(rows, a, b, E, MW, LH, TT, LK, ap, xlo, fY)
+        _b_old_rows(rows, a, b, E, MW, LH, TT, LK, ap, xlo, fY, o1, scr)
     elif op == _OP_SQUARE:
-        o1 = _square_rows(rows, a, b, E, MW, LH, TT)
+        _square_rows(rows, a, b, E, MW, LH, TT, o1, scr)
     elif op == _OP_TAIL:
-        o1 = _tail_rows(rows, a, E, MW, LH, TT)
+        _tail_rows(rows, a, E, MW, LH, TT, o1, scr)
     elif op == _OP_MIN_MOMENTS:
-        o1, o2 = _min_moments_rows(rows, a, E, MW, LH, TT)
+        _min_moments_rows(rows, a, E, MW, LH, TT, o1, o2, scr)
     elif op == _OP_TRUNC_END:
-        o1 = _trunc_end_rows(a, b, c, E, MW, LH, TT, LK)
+        _trunc_end_rows(a, b, c, E, MW, LH, TT, LK, o1, scr)
     elif op == _OP_PEAK:
-        o1, o2 = _peak_rows(a, b, c, E, MW, LH, TT, LK)
+        _peak_rows(a, b, c, E, MW, LH, TT, LK, o1, o2, scr)
     elif op == _OP_TENSOR:
-        o1 = _tensor_cheb(a, b, coef, c, d)
+        _tensor_cheb(a, b, coef, c, d, o1, scr)
     elif op == _OP_CHEB1_INV:
-        o1 = _cheb1_inverse(a, XS, b, lo, hi)
+        _cheb1_inverse(a, XS, b, lo, hi, o1)
     elif op == _OP_RANK:
-        o1 = _rank_rows(rows, a, b, E, MW, LH, TT, LK, ap, xtop)
+        _rank_rows(rows, a, b, E, MW, LH, TT, LK, ap, xtop, o1, scr)
     else:
-        o1 = _inv_h_rows(rows, a, E, MW, LH, TT, LK)
-    return o1, o2
+        _inv_h_rows(rows, a, E, MW, LH, TT, LK, o1, scr)
+    return 0
 
 
 def _f(x, ndim: int = 1) -> np.ndarray:
@@ -1060,15 +1053,23 @@ def _load_cached(disp, args) -> bool:
     return True
 
 
+#: the argument (of :func:`_kernel`) whose length is the outputs' (the rows otherwise)
+_OUT_ARG = {_OP_TRUNC_END: 2, _OP_PEAK: 2, _OP_TENSOR: 4, _OP_CHEB1_INV: 3}
+
+
 def _call(op, rows=_I1, a=_D1, b=_D1, c=_D1, d=_D1, E=_D2, MW=_D5, LH=_D3, TT=_D3, LK=_D3,
           ap=_D1, xtop=_D1, m=_D1, top=_D1, xlo=_D1, fY=_D1, XS=_D2, GS=_D2, ipk=_I1, ilast=_I1,
           coef=_D4, lo=0.0, hi=0.0):
     args = (op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3), _f(TT, 3),
             _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY), _f(XS, 2), _f(GS, 2),
             _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
+    n = args[_OUT_ARG.get(op, 1)].shape[0]
+    o1, o2 = np.empty(n), np.empty(n if op in (_OP_MIN_MOMENTS, _OP_PEAK) else 0)
+    args += (o1, o2, np.empty(SCRATCH + 2 * args[21].shape[2]))
     if not getattr(_kernel, "overloads", True):  # (a plain function under NUMBA_DISABLE_JIT)
         _load_cached(_kernel, args)
-    return _kernel(*args)
+    _kernel(*args)
+    return o1, o2
 
 
 def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
