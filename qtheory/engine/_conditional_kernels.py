@@ -797,7 +797,7 @@ def panel_series(mw) -> np.ndarray:
     w = np.asarray(mw, float)
     out = np.empty((1,) + w.shape[1:-1] + (3, NCHEB + 2))
     for j in range(3):  # (the products as the two series stored apart took them: the same values)
-        out[0, :, :, j, :NCHEB + 1] = np.matmul(w[j], _ANTI)
+        np.matmul(w[j], _ANTI, out=out[0, :, :, j, :NCHEB + 1])
         out[0, :, :, j, NCHEB + 1] = w[j] @ _FULLW
     return out
 
