@@ -26,7 +26,7 @@ u, w = rng.uniform(-1, 1, 5), rng.uniform(-1, 1, 5)
 edges = np.array([-1.0, 1.0])
 args = (K._OP_TENSOR, K._I1, edges, edges, u, w, K._D2, K._D5, K._D3, K._D3, K._D3, K._D1,
         K._D1, K._D1, K._D1, K._D1, K._D1, K._D2, K._D2, K._I1, K._I1, coef, 0.0, 0.0,
-        np.empty(5), np.empty(0), np.empty(K.SCRATCH + 8))
+        np.empty(5), np.empty(0), K._scratch_arrays(4))
 light = K._load_cached(K._kernel, args)
 registries = "numba.np.arraymath" in sys.modules
 got = K.tensor_cheb(edges, edges, coef, u, w)
@@ -67,7 +67,7 @@ from qtheory.engine import _conditional_kernels as K
 before = set(sys.modules)
 args = (K._OP_TAIL, K._I1, K._D1, K._D1, K._D1, K._D1, K._D2, K._D5, K._D3, K._D3, K._D3, K._D1,
         K._D1, K._D1, K._D1, K._D1, K._D1, K._D2, K._D2, K._I1, K._I1, K._D4, 0.0, 0.0,
-        np.empty(0), np.empty(0), np.empty(K.SCRATCH))
+        np.empty(0), np.empty(0), K._scratch_arrays(0))
 light = K._load_cached(K._kernel, args)
 print(light, ",".join(sorted(set(sys.modules) - before)) or "-")
 """

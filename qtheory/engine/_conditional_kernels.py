@@ -84,19 +84,17 @@ NCHEB_ = NCHEB
 _FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
 
 
-#: the length of the scratch buffer of :func:`_scratch` (the tensor interpolant's two rows of
-#: Chebyshev polynomials after it: :func:`_tensor_cheb`)
-SCRATCH = NCHEB + 1 + 12
-
-
 @_inner
 def _scratch(scr):
-    """Scratch arrays of the kernels, views of the caller's buffer ``scr`` (no allocation in
-    compiled code: numba's allocator is defined in ``numba.np.arrayobj``, whose import, with
-    its string and hashing modules, the cache's load would otherwise pay): T_0..T_NCHEB at a
-    point, and two (head, tail) triples of moments."""
-    m = NCHEB_ + 1
-    return scr[:m], scr[m:m + 3], scr[m + 3:m + 6], scr[m + 6:m + 9], scr[m + 9:m + 12]
+    """Scratch arrays of the kernels from the caller's tuple ``scr`` (:func:`_call`: no array
+    is allocated in compiled code, as numba's allocator ``np.empty`` is defined in
+    ``numba.np.arrayobj``, whose import, with numba's string, hashing and random modules, the
+    cache's load would otherwise pay): T_0..T_NCHEB at a point, and two (head, tail) triples
+    of moments; then the tensor interpolant's two rows of Chebyshev polynomials
+    (:func:`_tensor_cheb`). Separate arrays, not views of one buffer: with views the roots took
+    5-10% more CPU (the kernels' stores into one may alias the others' loads), with arrays
+    allocated in compiled code 4-5% less (the fastest, but the load pays the import)."""
+    return scr[0], scr[1], scr[2], scr[3], scr[4]
 
 
 @_inner
@@ -714,8 +712,8 @@ def _tensor_cheb(ue, we, coef, u, w, out, scr):
     """The kernel of :func:`tensor_cheb`."""
     n = u.shape[0]
     m = coef.shape[2]
-    tu = scr[SCRATCH:SCRATCH + m]  # (after the scratch of :func:`_scratch`)
-    tw = scr[SCRATCH + m:SCRATCH + 2 * m]
+    tu = scr[5]
+    tw = scr[6]
     for q in range(n):
         pu, su = _locate(ue, u[q])
         pw, sw = _locate(we, w[q])
@@ -975,7 +973,7 @@ _D4, _D5, _I1 = np.empty((0, 0, 0, 0)), np.empty((0, 0, 0, 0, 0)), np.empty(0, n
 def _kernel(op, rows, a, b, c, d, E, MW, LH, TT, LK, ap, xtop, m, top, xlo, fY, XS, GS, ipk,
             ilast, coef, lo, hi, o1, o2, scr):
     """The kernel ``op`` (``_OP_*``) on its arguments, its results written into ``o1`` (and
-    ``o2`` where it has two), allocated by the caller, as the scratch buffer ``scr`` (no array
+    ``o2`` where it has two), allocated by the caller, as the scratch arrays ``scr`` (no array
     is allocated in compiled code: :func:`_scratch`)."""
     if op == _OP_C_NEW:
         _c_new_rows(rows, a, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast, o1, scr)
@@ -1053,6 +1051,13 @@ def _load_cached(disp, args) -> bool:
     return True
 
 
+def _scratch_arrays(m: int) -> tuple:
+    """The scratch arrays of :func:`_kernel` (:func:`_scratch`; ``m``: the tensor interpolant's
+    order, 0 for the other kernels)."""
+    return (np.empty(NCHEB + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3), np.empty(m),
+            np.empty(m))
+
+
 #: the argument (of :func:`_kernel`) whose length is the outputs' (the rows otherwise)
 _OUT_ARG = {_OP_TRUNC_END: 2, _OP_PEAK: 2, _OP_TENSOR: 4, _OP_CHEB1_INV: 3}
 
@@ -1065,7 +1070,7 @@ def _call(op, rows=_I1, a=_D1, b=_D1, c=_D1, d=_D1, E=_D2, MW=_D5, LH=_D3, TT=_D
             _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
     n = args[_OUT_ARG.get(op, 1)].shape[0]
     o1, o2 = np.empty(n), np.empty(n if op in (_OP_MIN_MOMENTS, _OP_PEAK) else 0)
-    args += (o1, o2, np.empty(SCRATCH + 2 * args[21].shape[2]))
+    args += (o1, o2, _scratch_arrays(args[21].shape[2]))
     if not getattr(_kernel, "overloads", True):  # (a plain function under NUMBA_DISABLE_JIT)
         _load_cached(_kernel, args)
     _kernel(*args)
