@@ -52,6 +52,17 @@ helpers of one evaluation of a law are inlined into their callers (``_hot``: a c
 takes and drops a reference on each array argument, a third of the roots' CPU): the kernels of
 one cold evaluation on Exp/Exp take 0.26 s CPU instead of 0.40, bit-identical, and the first
 compile 29 s instead of 11.
+
+The panels' series are held once (``MW``, :func:`panel_series`: per row and panel the three
+moments' series from the left end, then the whole panel's integral; the series to the right
+end is their difference, coefficient by coefficient, which negation and ``x + (-y) = x - y``
+make exact), half the array the two series took, and no array is allocated in compiled code
+(outputs and scratch come from :func:`_call`): the environment of numba's ``np.empty`` made the
+cache's load import ``numba.np.arrayobj`` with numba's string, hashing and random modules
+(0.065-0.070 s CPU for the load, now 0.022-0.028 s). All 1,031,701 outputs of the 214 kernel
+calls of Exp/Exp and LogNormal(1)/log-normal(0.5) sizes at three loads bit-identical; the roots
+on 600 Exp/Exp laws (``C``, ``B``, the old work and the rank) 0.111-0.114 s CPU against
+0.117-0.120 s before (three alternating runs, load 20 on 2 cores).
 """
 from __future__ import annotations
 
