@@ -52,6 +52,17 @@ helpers of one evaluation of a law are inlined into their callers (``_hot``: a c
 takes and drops a reference on each array argument, a third of the roots' CPU): the kernels of
 one cold evaluation on Exp/Exp take 0.26 s CPU instead of 0.40, bit-identical, and the first
 compile 29 s instead of 11.
+
+The panels' series are held once (``MW``, :func:`panel_series`: per row and panel the three
+moments' series from the left end, then the whole panel's integral; the series to the right
+end is their difference, coefficient by coefficient, which negation and ``x + (-y) = x - y``
+make exact), half the array the two series took, and no array is allocated in compiled code
+(outputs and scratch come from :func:`_call`): the environment of numba's ``np.empty`` made the
+cache's load import ``numba.np.arrayobj`` with numba's string, hashing and random modules
+(0.065-0.070 s CPU for the load, now 0.022-0.028 s). All 1,031,701 outputs of the 214 kernel
+calls of Exp/Exp and LogNormal(1)/log-normal(0.5) sizes at three loads bit-identical; the roots
+on 600 Exp/Exp laws (``C``, ``B``, the old work and the rank) 0.111-0.114 s CPU against
+0.117-0.120 s before (three alternating runs, load 20 on 2 cores).
 """
 from __future__ import annotations
 
@@ -85,10 +96,16 @@ _FULLW_C = np.ascontiguousarray(np.asarray(_FULLW, float))
 
 
 @_inner
-def _scratch():
-    """Scratch arrays of the kernels: T_0..T_NCHEB at a point, and two (head, tail) triples of
-    moments."""
-    return np.empty(NCHEB_ + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3)
+def _scratch(scr):
+    """Scratch arrays of the kernels from the caller's tuple ``scr`` (:func:`_call`: no array
+    is allocated in compiled code, as numba's allocator ``np.empty`` is defined in
+    ``numba.np.arrayobj``, whose import, with numba's string, hashing and random modules, the
+    cache's load would otherwise pay): T_0..T_NCHEB at a point, and two (head, tail) triples
+    of moments; then the tensor interpolant's two rows of Chebyshev polynomials
+    (:func:`_tensor_cheb`). Separate arrays, not views of one buffer: with views the roots took
+    5-10% more CPU (the kernels' stores into one may alias the others' loads), with arrays
+    allocated in compiled code 4-5% less (the fastest, but the load pays the import)."""
+    return scr[0], scr[1], scr[2], scr[3], scr[4]
 
 
 @_inner
@@ -170,33 +187,56 @@ def _cheb_T(tau, cw):
 def _series_moments(r, p, MW, LH, TT, cw, hd, tl, nj):
     """(head_j, tail_j) for j < nj (<= 3) of row r on panel p into hd, tl from the Chebyshev
     polynomials ``cw`` at the point: the panel end's cumulative value plus the panel's partial
-    integral from either side, each a Chebyshev series in tau (``MW``: (2, 3, rows, panels,
-    NCHEB + 1), from the left and from the right). The 2 nj sums run in one loop: independent
-    chains of additions, each in the order of k as when the sums ran one after the other (the
-    same values)."""
+    integral from either side, each a Chebyshev series in tau (``MW``: (1, rows, panels, 3,
+    NCHEB + 2), :func:`panel_series`: the series of the integral from the left end, and last
+    the whole panel's integral; the series to the right end is the whole panel's integral less
+    the first, coefficient by coefficient). The 2 nj sums run in one loop: independent chains
+    of additions, each in the order of k as when the sums ran one after the other, and the
+    tail's terms are those of the series to the right end that was stored before (its
+    coefficients ``full - c_0``, ``-c_k``: negation and ``x + (-y) = x - y`` are exact, so
+    the same values)."""
     m = cw.shape[0]
     a0 = b0 = a1 = b1 = a2 = b2 = 0.0
+    w = cw[0]
+    c = MW[0, r, p, 0, 0]
+    a0 += c * w
+    b0 += (MW[0, r, p, 0, m] - c) * w
     if nj == 1:
-        for k in range(m):
+        for k in range(1, m):
             w = cw[k]
-            a0 += MW[0, 0, r, p, k] * w
-            b0 += MW[1, 0, r, p, k] * w
+            c = MW[0, r, p, 0, k] * w
+            a0 += c
+            b0 -= c
     elif nj == 2:
-        for k in range(m):
+        c = MW[0, r, p, 1, 0]
+        a1 += c * w
+        b1 += (MW[0, r, p, 1, m] - c) * w
+        for k in range(1, m):
             w = cw[k]
-            a0 += MW[0, 0, r, p, k] * w
-            b0 += MW[1, 0, r, p, k] * w
-            a1 += MW[0, 1, r, p, k] * w
-            b1 += MW[1, 1, r, p, k] * w
+            c = MW[0, r, p, 0, k] * w
+            a0 += c
+            b0 -= c
+            c = MW[0, r, p, 1, k] * w
+            a1 += c
+            b1 -= c
     else:
-        for k in range(m):
+        c = MW[0, r, p, 1, 0]
+        a1 += c * w
+        b1 += (MW[0, r, p, 1, m] - c) * w
+        c = MW[0, r, p, 2, 0]
+        a2 += c * w
+        b2 += (MW[0, r, p, 2, m] - c) * w
+        for k in range(1, m):
             w = cw[k]
-            a0 += MW[0, 0, r, p, k] * w
-            b0 += MW[1, 0, r, p, k] * w
-            a1 += MW[0, 1, r, p, k] * w
-            b1 += MW[1, 1, r, p, k] * w
-            a2 += MW[0, 2, r, p, k] * w
-            b2 += MW[1, 2, r, p, k] * w
+            c = MW[0, r, p, 0, k] * w
+            a0 += c
+            b0 -= c
+            c = MW[0, r, p, 1, k] * w
+            a1 += c
+            b1 -= c
+            c = MW[0, r, p, 2, k] * w
+            a2 += c
+            b2 -= c
     hd[0] = LH[0, r, p] + a0
     tl[0] = TT[0, r, p + 1] + b0
     if nj > 1:
@@ -425,11 +465,10 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
 
 
 @_inner
-def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):
+def _c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast, out, scr):
     """The kernel of :func:`c_new_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         r = rows[i]
         l = levels[i]
@@ -486,11 +525,10 @@ def _b_newton(x, lo, hi, r, l, C, finC, hC, tC, E, MW, LH, TT, LK, cw, hb, tb):
 
 
 @_inner
-def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
+def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY, out, scr):
     """The kernel of :func:`b_old_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hb, tb, hC, tC = _scratch()
+    cw, hb, tb, hC, tC = _scratch(scr)
     prev_r = -1
     prev_b = np.nan
     prev_l = np.nan
@@ -567,11 +605,10 @@ def _b_old_rows(rows, levels, Cs, E, MW, LH, TT, LK, ap, xlo, fY):
 
 
 @_inner
-def _square_rows(rows, Bs, Cs, E, MW, LH, TT):
+def _square_rows(rows, Bs, Cs, E, MW, LH, TT, out, scr):
     """The kernel of :func:`square_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hB, tB, hC, tC = _scratch()
+    cw, hB, tB, hC, tC = _scratch(scr)
     for i in range(n):
         r = rows[i]
         C = Cs[i]
@@ -583,11 +620,10 @@ def _square_rows(rows, Bs, Cs, E, MW, LH, TT):
 
 
 @_inner
-def _tail_rows(rows, ages, E, MW, LH, TT):
+def _tail_rows(rows, ages, E, MW, LH, TT, out, scr):
     """The kernel of :func:`tail_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         _moments(rows[i], ages[i], E, MW, LH, TT, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         out[i] = tl[0]
@@ -595,12 +631,10 @@ def _tail_rows(rows, ages, E, MW, LH, TT):
 
 
 @_inner
-def _min_moments_rows(rows, Cs, E, MW, LH, TT):
+def _min_moments_rows(rows, Cs, E, MW, LH, TT, o1, o2, scr):
     """The kernel of :func:`min_moments_rows`."""
     n = rows.shape[0]
-    o1 = np.empty(n)
-    o2 = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         r = rows[i]
         C = Cs[i]
@@ -616,11 +650,10 @@ def _min_moments_rows(rows, Cs, E, MW, LH, TT):
 
 
 @_inner
-def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK):
+def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK, out, scr):
     """The kernel of :func:`trunc_end_rows`."""
     n = ulo.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for r in range(n):
         lo = ulo[r]
         hi = uhi[r]
@@ -642,12 +675,10 @@ def _log_inv_h(r, u, E, MW, LH, TT, LK, cw, hd, tl):
 
 
 @_inner
-def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
+def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK, out, end, scr):
     """The kernel of :func:`peak_rows`."""
     n = ulo.shape[0]
-    out = np.empty(n)
-    end = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     g = (3.0 - math.sqrt(5.0)) / 2.0
     for r in range(n):
         lo, m, hi = ulo[r], um[r], uhi[r]
@@ -688,13 +719,12 @@ def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
 
 
 @_inner
-def _tensor_cheb(ue, we, coef, u, w):
+def _tensor_cheb(ue, we, coef, u, w, out, scr):
     """The kernel of :func:`tensor_cheb`."""
     n = u.shape[0]
     m = coef.shape[2]
-    out = np.empty(n)
-    tu = np.empty(m)
-    tw = np.empty(m)
+    tu = scr[5]
+    tw = scr[6]
     for q in range(n):
         pu, su = _locate(ue, u[q])
         pw, sw = _locate(we, w[q])
@@ -724,10 +754,9 @@ def _cheb1(e, coef, u):
 
 
 @_inner
-def _cheb1_inverse(e, coef, targets, lo, hi):
+def _cheb1_inverse(e, coef, targets, lo, hi, out):
     """The kernel of :func:`cheb1_inverse`."""
     n = targets.shape[0]
-    out = np.empty(n)
     flo = _cheb1(e, coef, lo)
     fhi = _cheb1(e, coef, hi)
     for i in range(n):
@@ -767,15 +796,18 @@ _ANTI = _antiderivative_map()
 
 
 def panel_series(mw) -> np.ndarray:
-    """(2, 3, rows, panels, NCHEB + 1): the Chebyshev coefficients in tau of each panel's
-    partial integrals of the nodal weights ``mw`` (3 x (rows, panels, NCHEB)) from its left
-    end and to its right end (the whole panel's integral by the Clenshaw-Curtis weights, as
-    ``CondBatch``)."""
+    """(1, rows, panels, 3, NCHEB + 2): for each panel of the nodal weights ``mw`` (3 x (rows,
+    panels, NCHEB)), the Chebyshev coefficients in tau of its partial integral from its left
+    end (NCHEB + 1), then its whole integral by the Clenshaw-Curtis weights (as
+    ``CondBatch``); the partial integral to the right end is the second less the first
+    (:func:`_series_moments`). One (row, panel)'s three moments are contiguous, and the array
+    is half the size of the two series stored apart (a third less CPU for the cold evaluation's
+    page faults and the roots' loads)."""
     w = np.asarray(mw, float)
-    out = np.empty((2,) + w.shape[:-1] + (NCHEB + 1,))
-    np.matmul(w, _ANTI, out=out[0])
-    np.negative(out[0], out=out[1])
-    out[1, ..., 0] += w @ _FULLW
+    out = np.empty((1,) + w.shape[1:-1] + (3, NCHEB + 2))
+    for j in range(3):  # (the products as the two series stored apart took them: the same values)
+        np.matmul(w[j], _ANTI, out=out[0, :, :, j, :NCHEB + 1])
+        out[0, :, :, j, NCHEB + 1] = w[j] @ _FULLW
     return out
 
 
@@ -846,11 +878,10 @@ def _rank_newton(x, lo, hi, r, a, ha, ta, E, MW, LH, TT, LK, cw, hb, tb):
 
 
 @_inner
-def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
+def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop, out, scr):
     """The kernel of :func:`rank_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, ha, ta, hb, tb = _scratch()
+    cw, ha, ta, hb, tb = _scratch(scr)
     fullw = _FULLW_C
     vinv = _VINV_C
     prev_r = -1
@@ -927,11 +958,10 @@ def _rank_rows(rows, ages, bhi, E, MW, LH, TT, LK, ap, xtop):
 
 
 @_inner
-def _inv_h_rows(rows, ages, E, MW, LH, TT, LK):
+def _inv_h_rows(rows, ages, E, MW, LH, TT, LK, out, scr):
     """The kernel of :func:`inv_h_rows`."""
     n = rows.shape[0]
-    out = np.empty(n)
-    cw, hd, tl, _h2, _t2 = _scratch()
+    cw, hd, tl, _h2, _t2 = _scratch(scr)
     for i in range(n):
         lk, _ = _mk(rows[i], ages[i], E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         out[i] = tl[0] / math.exp(lk)
@@ -952,33 +982,33 @@ _D4, _D5, _I1 = np.empty((0, 0, 0, 0)), np.empty((0, 0, 0, 0, 0)), np.empty(0, n
 
 @njit(cache=True)
 def _kernel(op, rows, a, b, c, d, E, MW, LH, TT, LK, ap, xtop, m, top, xlo, fY, XS, GS, ipk,
-            ilast, coef, lo, hi):
-    """The kernel ``op`` (``_OP_*``) on its arguments; two arrays (the second empty where the
-    kernel returns one)."""
-    o2 = np.empty(0)
+            ilast, coef, lo, hi, o1, o2, scr):
+    """The kernel ``op`` (``_OP_*``) on its arguments, its results written into ``o1`` (and
+    ``o2`` where it has two), allocated by the caller, as the scratch arrays ``scr`` (no array
+    is allocated in compiled code: :func:`_scratch`)."""
     if op == _OP_C_NEW:
-        o1 = _c_new_rows(rows, a, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast)
+        _c_new_rows(rows, a, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast, o1, scr)
     elif op == _OP_B_OLD:
-        o1 = _b_old_rows(rows, a, b, E, MW, LH, TT, LK, ap, xlo, fY)
+        _b_old_rows(rows, a, b, E, MW, LH, TT, LK, ap, xlo, fY, o1, scr)
     elif op == _OP_SQUARE:
-        o1 = _square_rows(rows, a, b, E, MW, LH, TT)
+        _square_rows(rows, a, b, E, MW, LH, TT, o1, scr)
     elif op == _OP_TAIL:
-        o1 = _tail_rows(rows, a, E, MW, LH, TT)
+        _tail_rows(rows, a, E, MW, LH, TT, o1, scr)
     elif op == _OP_MIN_MOMENTS:
-        o1, o2 = _min_moments_rows(rows, a, E, MW, LH, TT)
+        _min_moments_rows(rows, a, E, MW, LH, TT, o1, o2, scr)
     elif op == _OP_TRUNC_END:
-        o1 = _trunc_end_rows(a, b, c, E, MW, LH, TT, LK)
+        _trunc_end_rows(a, b, c, E, MW, LH, TT, LK, o1, scr)
     elif op == _OP_PEAK:
-        o1, o2 = _peak_rows(a, b, c, E, MW, LH, TT, LK)
+        _peak_rows(a, b, c, E, MW, LH, TT, LK, o1, o2, scr)
     elif op == _OP_TENSOR:
-        o1 = _tensor_cheb(a, b, coef, c, d)
+        _tensor_cheb(a, b, coef, c, d, o1, scr)
     elif op == _OP_CHEB1_INV:
-        o1 = _cheb1_inverse(a, XS, b, lo, hi)
+        _cheb1_inverse(a, XS, b, lo, hi, o1)
     elif op == _OP_RANK:
-        o1 = _rank_rows(rows, a, b, E, MW, LH, TT, LK, ap, xtop)
+        _rank_rows(rows, a, b, E, MW, LH, TT, LK, ap, xtop, o1, scr)
     else:
-        o1 = _inv_h_rows(rows, a, E, MW, LH, TT, LK)
-    return o1, o2
+        _inv_h_rows(rows, a, E, MW, LH, TT, LK, o1, scr)
+    return 0
 
 
 def _f(x, ndim: int = 1) -> np.ndarray:
@@ -1032,15 +1062,30 @@ def _load_cached(disp, args) -> bool:
     return True
 
 
+def _scratch_arrays(m: int) -> tuple:
+    """The scratch arrays of :func:`_kernel` (:func:`_scratch`; ``m``: the tensor interpolant's
+    order, 0 for the other kernels)."""
+    return (np.empty(NCHEB + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3), np.empty(m),
+            np.empty(m))
+
+
+#: the argument (of :func:`_kernel`) whose length is the outputs' (the rows otherwise)
+_OUT_ARG = {_OP_TRUNC_END: 2, _OP_PEAK: 2, _OP_TENSOR: 4, _OP_CHEB1_INV: 3}
+
+
 def _call(op, rows=_I1, a=_D1, b=_D1, c=_D1, d=_D1, E=_D2, MW=_D5, LH=_D3, TT=_D3, LK=_D3,
           ap=_D1, xtop=_D1, m=_D1, top=_D1, xlo=_D1, fY=_D1, XS=_D2, GS=_D2, ipk=_I1, ilast=_I1,
           coef=_D4, lo=0.0, hi=0.0):
     args = (op, _i(rows), _f(a), _f(b), _f(c), _f(d), _f(E, 2), _f(MW, 5), _f(LH, 3), _f(TT, 3),
             _f(LK, 3), _f(ap), _f(xtop), _f(m), _f(top), _f(xlo), _f(fY), _f(XS, 2), _f(GS, 2),
             _i(ipk), _i(ilast), _f(coef, 4), float(lo), float(hi))
+    n = args[_OUT_ARG.get(op, 1)].shape[0]
+    o1, o2 = np.empty(n), np.empty(n if op in (_OP_MIN_MOMENTS, _OP_PEAK) else 0)
+    args += (o1, o2, _scratch_arrays(args[21].shape[2]))
     if not getattr(_kernel, "overloads", True):  # (a plain function under NUMBA_DISABLE_JIT)
         _load_cached(_kernel, args)
-    return _kernel(*args)
+    _kernel(*args)
+    return o1, o2
 
 
 def c_new_rows(rows, levels, E, MW, LH, TT, LK, ap, xtop, m, top, XS, GS, ipk, ilast):

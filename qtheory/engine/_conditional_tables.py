@@ -122,9 +122,15 @@ class Cheb1:
         self.coef = np.asarray(values, float) @ _VINV.T
 
     def __call__(self, x) -> np.ndarray:
+        return self.many(x)[0]
+
+    def many(self, x, *others: Cheb1) -> list[np.ndarray]:
+        """This interpolant and ``others`` (on the same edges) at ``x``, the panels located
+        and the Chebyshev polynomials evaluated once (each value as :meth:`__call__` alone)."""
         x = np.asarray(x, float)
         j, t = _locate(self.edges, x.ravel())
-        return np.einsum("qa,qa->q", _cheb_T(t, NCHEB), self.coef[j]).reshape(x.shape)
+        T = _cheb_T(t, NCHEB)
+        return [np.einsum("qa,qa->q", T, f.coef[j]).reshape(x.shape) for f in (self,) + others]
 
 
 class Cheb2:
@@ -365,19 +371,22 @@ class LevelTables:
         lc = self.lc
         L = np.asarray(L, float)
         lA = np.broadcast_to(L[:, None], uA.shape)
-        I0, M20 = np.exp(self.lI0(uA)), np.exp(self.lM20(uA))
+        # (the interpolants on the rows' panels ``ue`` at the same points together)
+        lI0, lM20, ltop = self.lI0.many(uA, self.lM20, self.ltop)
+        I0, M20 = np.exp(lI0), np.exp(lM20)
         phi, s2a = I0.copy(), M20.copy()
         if self.head:
             lr0 = lc.lr0(uA)
             with np.errstate(divide="ignore", invalid="ignore"):
-                om = (np.log(lA) - lr0) / (self.ltop(uA) - lr0)
+                om = (np.log(lA) - lr0) / (ltop - lr0)
             inside = (uA < self.uc) & (om < 1.0) & np.isfinite(om)
             if inside.any():
                 u, o = uA[inside], np.clip(om[inside], 0.0, 1.0)
                 phi[inside] *= self.H1(u, o)
                 s2a[inside] *= self.H2(u, o)
         lB = np.broadcast_to(L[:, None], uB.shape)
-        m, r0, top = np.exp(self.lm(uB)), np.exp(lc.lr0(uB)), np.exp(self.ltop(uB))
+        lm, ltop, lM20 = self.lm.many(uB, self.ltop, self.lM20)
+        m, r0, top = np.exp(lm), np.exp(lc.lr0(uB)), np.exp(ltop)
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.sqrt(np.clip((lB - m) / (r0 - m), 0.0, 1.0))
             qtop = np.where(top >= r0, 1.0, np.sqrt(np.clip((top - m) / np.maximum(r0 - m, 1e-300), 0.0, 1.0)))
@@ -401,5 +410,5 @@ class LevelTables:
                 v = np.where(below, self.O1(uB, s1), v)
             if self.O2 is not None:
                 v = np.where(below, v, self.O2(uB, s2))
-        s2b = np.where(q > 0, v, 0.0) * np.exp(self.lM20(uB))
+        s2b = np.where(q > 0, v, 0.0) * np.exp(lM20)
         return phi, s2a, s2b

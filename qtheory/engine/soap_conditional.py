@@ -148,7 +148,17 @@ interpolants' laws by the compiled rank. Later (the roots' early stop and row st
 five fresh processes interleaved with the version before, machine at load 13-17: 1.13-1.24 s
 CPU cold (min-median; before 1.43-1.52 s), a second cold evaluation 0.86-0.87 s (1.09-1.18 s),
 E[T] bit-identical; the target is still not met (numba's set-up alone is 0.3-0.4 s at that
-load). LogNormal(1) sizes with log-normal(0.5) predictions pass the
+load). Then (``_conditional_kernels``: the panels' series held once, no array allocated in
+compiled code, so that the cache's load, 0.065-0.070 s CPU, takes 0.022-0.028 s and imports no
+module) ``benchmarks/bench_cold.py`` against the version before, alternating, two runs of six
+fresh processes each (load 16-21 on 2 cores): the first evaluation in a process 0.53-0.56 s
+CPU (min; before 0.58-0.61 s), a second cold evaluation in the same process 0.47-0.48 s (min
+of 18; before 0.46 s: no change measurable at that load), E[T] and its estimate bit-identical.
+Five more fresh processes: 0.59-0.72 s for the first evaluation (before 0.64-0.85 s; user
+time 0.53-0.60 s against 0.58-0.74 s, the rest page faults). Issue 15's target (0.5 s) is met
+by the second cold evaluation, not by the first at that load.
+
+LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
 above every level to 1e-15; at load 0.8 the route gives 2.54605353 (estimate 2.5e-9, 0.9 s
 CPU), the discretised route 2.54411 / 2.546316 / 2.5460711 at 48 / 96 / 192 cells (the last
@@ -182,16 +192,24 @@ start climbs to the supremum :math:`1/\mu` as :math:`y \to \infty` and the old w
 kink of power about 1/3 at that level: the outer rule takes an edge where :math:`r(y, 0)`
 crosses each critical level (:func:`critical_crossings`), its panels halved
 :data:`CRIT_GRADE` times on either side. Against the closed forms of the truncated
-exponential (``tests/conditional_gittins_truncexp_reference.py``), factor on [0.5, 2]:
-exponential sizes with the log-uniform factor, N and S2 within 1.4e-15, E[T] = 1.48774008,
-2.57189798, 6.39216059 at loads 0.5 / 0.8 / 0.95 within 1.1e-12 / 3.3e-12 / 1.0e-12
-(estimates 1.4e-9 / 2.0e-9 / 5.7e-9; without the edge 1.9e-5 / 2.1e-5 / 1.1e-5 off with
-estimates 3.8e-5 / 4.3e-5 / 2.3e-5); Erlang(2) sizes with the uniform factor, E[T] = 1.48515262,
-2.60153172, 6.69814444 within 8.3e-10 / 8.0e-10 / 3.8e-10 (estimates 9.3e-10 / 1.0e-9 /
-1.3e-8; without the edge 2.60178238 at load 0.8: 9.6e-5 off, estimate 1.5e-4).
-Both cost 28-59 s of CPU on a loaded machine (load about 20 on 2 cores), now 6.2-6.4 s and
-11.8 s in the same runs (E[T] within 1e-12 relative of the values before, the log-uniform case
-1.1e-12 / 3.3e-12 / 1.0e-12 -> 3.6e-13 / 2.6e-12 / 6.5e-13 off the closed form): the falling
+exponential (``tests/conditional_gittins_truncexp_reference.py``), factor on [0.5, 2]
+(measured on the current tables, whose q-panels are halved 40 times towards the old
+intervals' kink :math:`q_s`, ``_conditional_tables.deep_split``):
+exponential sizes with the log-uniform factor, N and S2 within 2.3e-15 and 1.2e-15 at the
+levels 0.3 / 0.9 / 2.5, E[T] = 1.48774008, 2.57189798, 6.39216059 at loads 0.5 / 0.8 / 0.95,
+5.6e-11 / 6.5e-11 / 3.4e-11 below the closed form (the reference's outer orders 8 / 12 / 20
+agree to 3.1e-12; estimates 1.2e-9 / 1.8e-9 / 5.6e-9; without the edge 1.9e-5 / 2.1e-5 /
+1.1e-5 off with estimates 3.8e-5 / 4.3e-5 / 2.3e-5); Erlang(2) sizes with the uniform factor,
+E[T] = 1.48515262, 2.60153172, 6.69814444 within 3.8e-12 / 9.8e-13 / 2.5e-12 (below the
+reference's own spread, orders 8 and 12 within 2.7e-11; estimates 6.0e-10 / 1.4e-9 / 1.4e-8;
+without the edge 2.60178238 at load 0.8: 9.6e-5 off, estimate 1.5e-4). Before the 40
+halvings (ten) the log-uniform case was within 3.6e-13 / 2.6e-12 / 6.5e-13 (earlier 1.1e-12 /
+3.3e-12 / 1.0e-12) and the Erlang(2) case 8.3e-10 / 8.0e-10 / 3.8e-10 off: the tables' S2 next
+to the supremum of the rank at the support's start was up to 7.8e-4 (relative) high, an error
+that offset the outer rule's own in the log-uniform case (``_conditional_tables``).
+Both cost 28-59 s of CPU on a loaded machine (load about 20 on 2 cores), then 6.2-6.4 s and
+11.8 s in the same runs, now 5.2-5.3 s and 4.1-4.2 s for the three loads (load 10-16 on 2
+cores): the falling
 branch of the outer rule took edges at the minimal rank's noise levels near 1e-12
 (:func:`outer_critical_levels`), and the level interpolants refined to panels of 1e-9 next to
 the rank's supremum at the support's start (:data:`GENERAL_MIN_WIDTH`).
@@ -349,7 +367,7 @@ class CondBatch:
         sub.fY, sub.I0 = sub.T[0][:, 0], sub.T[1][:, 0]
         pa = self.__dict__.get("_panel_arrays")
         if pa is not None:  # (the compiled kernels' arrays, sliced the same way)
-            sub._panel_arrays = {k: np.ascontiguousarray(v[:, :, idx] if k == "MW" else
+            sub._panel_arrays = {k: np.ascontiguousarray(v[:, idx] if k == "MW" else
                                                          v[:, idx] if k in ("LH", "TT") else v[idx])
                                  for k, v in pa.items()}
         return sub
