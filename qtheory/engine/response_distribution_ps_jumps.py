@@ -79,6 +79,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import gammainc
 
+from ..laws._quadrature import panels
 from .power_series import exp as _exp
 from .power_series import mul as _mul
 from .power_series import recip as _recip
@@ -87,6 +88,8 @@ from .power_series import recip as _recip
 ORDER = 4
 #: the grid of [0, x] of the convolutions (and half of it, for Richardson's rule)
 GRID = 2048
+#: relative steps (to x) of the central differences of the one-arrival terms' density
+H1, H2 = 1e-5, 1e-3
 
 
 def valid_order(size) -> int:
@@ -269,6 +272,100 @@ def _to_shifted(h: np.ndarray, beta: float) -> np.ndarray:
     return g
 
 
+#: take apart, with the atoms, the one-arrival terms (:class:`_OneArrival`) where the expansion
+#: in :math:`1/s` sees no size density at 0 (a support above 0, or LogNormal's)
+ONE_ARRIVAL = True
+
+
+def one_arrival_applies(size, order: int) -> bool:
+    r"""Whether :class:`PSClassJumps` takes the one-arrival terms apart: where the expansion's
+    :math:`f^{(j)}(0^+)`, :math:`j <` ``order``, are all 0 (so the terms are in none of the
+    :math:`h_{k,n}`) and :math:`F(y)` vanishes at 0 faster than :math:`y^{\mathrm{order}+1}`
+    or the support starts above 0."""
+    if not ONE_ARRIVAL or order < 1:
+        return False
+    p = float(size.zero_exponent)
+    return float(size.support[0]) > 0 or not math.isfinite(p)
+
+
+class _OneArrival:
+    r"""The one-arrival terms of the class law of :math:`T(x) - x`: :math:`k` jobs present, all
+    staying to the end, one job of size :math:`y < x` born during the stay and leaving, no other
+    birth. Born at attained service :math:`u < x - y` (rate :math:`\lambda(k+1)`), it adds
+    :math:`y` to :math:`T`, and the :math:`k + 2` jobs then share the server:
+
+    .. math::
+        P\big(T(x) - x \in kx + dy\big) \ni a_k\,\lambda(k+1)\,(x - y)f(y)e^{-\lambda y}\,dy,
+        \qquad 0 < y < x,
+
+    transform :math:`e^{-skx}a_k\lambda(k+1)\int_0^x (x - y)f(y)e^{-(\lambda + s)y}\,dy`. Where
+    the size density jumps at :math:`b < x` (Uniform(0.5, 1.5): :math:`b = 0.5`) the class density
+    jumps at :math:`(k+1)x + b` by :math:`a_k\lambda(k+1)(x-b)e^{-\lambda b}\Delta f(b)`
+    (``docs/response_time_distribution.md`` section 11.2); where it rises steeply from 0
+    (LogNormal) the class density rises after each atom as steeply, which the Euler sum does not
+    resolve. Both are added directly (Gauss-Legendre in :math:`y`)."""
+
+    #: Gauss-Legendre order of a panel; the smallest y of the geometric panels (relative to x);
+    #: their ratio; the phase (radians) of a panel of the transform's integral
+    ORDER, TINY, RATIO, PHASE = 16, 1e-12, 1.5, 2.0
+
+    def __init__(self, size, lam: float, x: float, amass: np.ndarray):
+        self.size, self.lam, self.x = size, float(lam), float(x)
+        k = np.arange(amass.size, dtype=float)
+        #: a_k lambda (k + 1)
+        self.wk = amass * self.lam * (k + 1.0)
+        self.lo = max(0.0, float(size.support[0]))
+        bps = np.asarray(size.breakpoints, float)
+        self.bps = bps[(bps > self.lo) & (bps < self.x)]
+        self.total = float(self.wk.sum()) * self.cum(np.array([self.x]))[0]
+
+    def _edges(self, hi: float, extra=()) -> np.ndarray:
+        lo = self.lo
+        if not hi > lo:
+            return np.array([lo, lo])
+        start = lo if lo > 0 else self.TINY * self.x
+        n = max(1, math.ceil(math.log(hi / start) / math.log(self.RATIO)))
+        e = [lo, hi, *np.geomspace(start, hi, n + 1), *self.bps[self.bps < hi], *extra]
+        return np.unique(np.clip(np.asarray(e, float), lo, hi))
+
+    def g(self, y) -> np.ndarray:
+        r""":math:`(x - y)f(y)e^{-\lambda y}` (0 outside :math:`(0, x)`)."""
+        y = np.asarray(y, float)
+        inside = (y > self.lo) & (y < self.x)
+        yy = np.where(inside, y, 0.5 * (self.lo + self.x))
+        return np.where(inside, (self.x - yy) * np.asarray(self.size.pdf(yy), float)
+                        * np.exp(-self.lam * yy), 0.0)
+
+    def cum(self, u) -> np.ndarray:
+        r""":math:`\int_0^{\min(u, x)} g`."""
+        u = np.asarray(u, float)
+        out = np.zeros(u.shape)
+        for i, v in enumerate(u.reshape(-1)):
+            hi = min(float(v), self.x)
+            if hi > self.lo:
+                y, w = panels(self._edges(hi), self.ORDER)
+                out.reshape(-1)[i] = float(np.sum(w * self.g(y)))
+        return out
+
+    def lst(self, s: np.ndarray) -> np.ndarray:
+        r""":math:`\int_0^x g(y)e^{-sy}\,dy` at complex ``s`` (1-d; one rule per real part:
+        panels of phase at most :attr:`PHASE`, up to where :math:`e^{-\operatorname{Re}(s)y}`
+        falls below :math:`10^{-18}`)."""
+        out = np.zeros(s.shape, complex)
+        re = np.round(s.real, 12)
+        for r in np.unique(re):
+            sel = np.nonzero(re == r)[0]
+            ss = s[sel]
+            hi = min(self.x, self.lo + 41.5 / max(float(r), 1e-300))
+            if not hi > self.lo:
+                continue
+            n = max(1, math.ceil((hi - self.lo) * float(np.max(np.abs(ss))) / self.PHASE))
+            y, w = panels(self._edges(hi, np.linspace(self.lo, hi, n + 1)), self.ORDER)
+            gw = w * self.g(y)
+            out[sel] = np.exp(-np.outer(ss, y)) @ gw
+        return out
+
+
 class PSClassJumps:
     r"""The split of a Volterra-route class law of :math:`T - x` (module docstring) for
     :class:`~qtheory.engine.distribution.ResponseTimeDistribution`: ``part_cdf`` the atoms
@@ -304,6 +401,10 @@ class PSClassJumps:
         self.near_below = 0.0
         n = np.arange(1, self.N + 1)
         self.part_total = float(self._amass[1:].sum() + np.sum(self.g[:, 1:] / self.beta ** n))
+        #: the one-arrival terms (:class:`_OneArrival`), where taken apart
+        self.one = _OneArrival(size, self.lam, self.x, self._amass) if one_arrival_applies(size, self.N) else None
+        if self.one is not None:
+            self.part_total += self.one.total
         self.rest_total = 1.0 - self.atom0 - self.part_total
         self._cache: dict = {}
 
@@ -318,6 +419,10 @@ class PSClassJumps:
             for n in range(1, self.N + 1):
                 v = v + self.g[k, n] * pw[n]
             out += e * v
+        if self.one is not None:
+            flat = s.reshape(-1)
+            ek = np.exp(-np.outer(flat, self.x * np.arange(self.K))) @ self.one.wk
+            out += (ek * self.one.lst(flat)).reshape(s.shape)
         return out
 
     def rest_lst(self, s) -> np.ndarray:
@@ -354,7 +459,33 @@ class PSClassJumps:
                 d1[on] += gk * p1
                 d2[on] += gk * p2
         z = np.zeros(t.size)
-        out = (cdf, pdf, d1, d2, z, z, z)
+        e1 = e2 = z
+        if self.one is not None:
+            one = self.one
+            hd1, hd2 = H1 * max(self.x, 1e-300), H2 * max(self.x, 1e-300)
+            e1, e2 = np.zeros(t.size), np.zeros(t.size)
+            for k in range(self.K):
+                u = t - k * self.x
+                on = u > one.lo
+                if not np.any(on):
+                    break
+                uu = u[on]
+                wk = one.wk[k]
+                g0 = one.g(uu)
+                cdf[on] += wk * one.cum(uu)
+                pdf[on] += wk * g0
+                # g', g'' by central differences (their error: inf where a step straddles a jump
+                # of g: the breakpoints of f, x)
+                gp, gm = one.g(uu + hd1), one.g(uu - hd1)
+                d1[on] += wk * (gp - gm) / (2 * hd1)
+                gp2, gm2 = one.g(uu + hd2), one.g(uu - hd2)
+                d2[on] += wk * (gp2 - 2.0 * g0 + gm2) / hd2 ** 2
+                pts = np.concatenate([[one.lo, self.x], one.bps])
+                near = np.any(np.abs(uu[:, None] - pts[None, :]) <= hd2, axis=1)
+                e1[on] = np.where(near, np.inf, e1[on] + 1e-6 * abs(wk) * np.abs(gp - gm) / (2 * hd1))
+                e2[on] = np.where(near, np.inf, e2[on] + 1e-5 * abs(wk) * (np.abs(gp2 - 2.0 * g0 + gm2) / hd2 ** 2
+                                                                       + np.abs(g0) / hd2))
+        out = (cdf, pdf, d1, d2, z, e1, e2)
         self._cache = {key: out}
         return out
 
