@@ -326,7 +326,7 @@ class VolterraPSTransform:
                 v = np.empty(ss.size, complex)
                 if mode == 2:
                     h = np.linspace(0.0, end, k + 1)
-                    ja, jb = self.lam * (2.0 + h * self.f0), self.lam * (1.0 - gr.F0) * (2.0 - self.lam * h)
+                    ja, jb = self.lam * (2.0 + h * self.f0), self._bracket(gr, h)
                 else:
                     ja = jb = gr.M1
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
@@ -339,6 +339,18 @@ class VolterraPSTransform:
                 self.max_err = max(self.max_err, float(np.max(err)))
                 return best
             N *= 2
+
+    def _bracket(self, gr: _Grid, h: np.ndarray) -> np.ndarray:
+        r""":math:`\lambda\big(2\bar F(h) - \lambda(\bar F * \bar F)(h)\big)` on the grid ``gr``
+        (the later atoms' term of the density jumps :math:`J_k`,
+        :mod:`qtheory.engine.response_distribution_ps_density_atoms`), cached on the grid."""
+        from . import response_distribution_ps_density_atoms as da
+
+        if not da.EXACT_BRACKET:
+            return self.lam * (1.0 - gr.F0) * (2.0 - self.lam * h)
+        if getattr(gr, "G2", None) is None:
+            gr.G2 = da.sf_self_convolution(self.size, h)
+        return self.lam * (2.0 * (1.0 - gr.F0) - self.lam * gr.G2)
 
     def _uncond_end(self, re_s: float) -> float:
         r"""The horizon :math:`H` of the unconditional integral: beyond it the class transform
