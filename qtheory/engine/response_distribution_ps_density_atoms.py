@@ -111,7 +111,7 @@ EXACT_BRACKET = True
 H1, H2 = 1e-4, 1e-3
 
 
-def sf_self_convolution(size, x, order: int = 12, sub: int = 8) -> np.ndarray:
+def sf_self_convolution(size, x, order: int = 8, sub: int = 4) -> np.ndarray:
     r""":math:`(\bar F * \bar F)(x) = \int_0^x \bar F(y)\bar F(x - y)\,dy` at the sizes ``x``:
     Gauss-Legendre (``order`` nodes on ``sub`` equal sub-panels of each panel) on the panels of
     :math:`[0, x]` cut at the least size, the breakpoints and the finite top :math:`p` of the
