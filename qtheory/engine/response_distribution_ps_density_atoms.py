@@ -107,6 +107,10 @@ EULER = (26.0, 32, 20)
 #: the later atoms' term of J_k with the derived bracket 2 Fbar(x) - lambda (Fbar * Fbar)(x)
 #: (False: session 36's measured (2 - lambda x) Fbar(x), equal for x <= c)
 EXACT_BRACKET = True
+#: the slope jumps after the atoms (second order: R_k = h_{k,2} + beta J_k at the jump points of
+#: f) taken apart too (False: not; the rest keeps e^{-s (k+1) b} / s^3 terms, -0.068 at 2 hi = 3
+#: on Uniform(0.5, 1.5) at load 0.5)
+SECOND_ORDER = True
 #: relative step of the central differences of the atoms' density (its derivatives)
 H1, H2 = 1e-4, 1e-3
 
@@ -165,9 +169,62 @@ class PSDensityAtoms:
         #: class's stay makes its density jump at (k + 1) x + b (taken apart like J_k)
         self.yb, self.ya = self._y_jumps() if self.beta else (np.zeros(0), np.zeros(0))
         self.tr.yb, self.tr.ya = self.yb, self.ya
+        #: the slope jumps after the atoms (second order), interpolated between the jump points
+        #: of f: edges e_i, the values R_k(e_i^+) (``rl[i]``) and R_k(e_{i+1}^-) (``rr[i]``)
+        self.s_edges, self.rl, self.rr = self._slope_table() if self.beta and SECOND_ORDER else (
+            np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0)))
+        self.tr.s_edges, self.tr.rl, self.tr.rr = self.s_edges, self.rl, self.rr
         tot = self._parts(None)
         self.part_total = float(tot[0] + tot[1])
         self.rest_total = 1.0 - self.part_total
+
+    def _slope_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The residual slope jumps :math:`R_k(x) = h_{k,2}(x) + \beta J_k(x)` of the class
+        densities just after their atoms (:math:`h_{k,2}` the coefficient of :math:`s^{-2}` in the
+        class transform's term :math:`e^{-ksx}H_k`,
+        :func:`~qtheory.engine.response_distribution_ps_jumps.class_term_coefficients`; the split
+        subtracts :math:`J_k e^{-\beta u}`, of slope :math:`-\beta J_k`) at the two sides of
+        each jump point :math:`b > 0` of :math:`f` (relative distance :math:`10^{-9}`): edges
+        :math:`e_i`, ``rl[i, k]`` :math:`= R_k(e_i^+)`, ``rr[i, k]`` :math:`= R_k(e_{i+1}^-)`.
+        Empty where the expansion has no second order
+        (:func:`~qtheory.engine.response_distribution_ps_jumps.valid_order` below 2)."""
+        from .response_distribution_ps_jumps import class_term_coefficients, valid_order
+
+        edges = np.unique(np.concatenate([[self.c, self.hi], self.bps]))
+        if valid_order(self.size) < 2 or edges.size < 2 or not math.isfinite(self.hi):
+            return np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))
+        K = self.K + 1
+
+        def R(x: float) -> np.ndarray:
+            if not x > 0:
+                return np.zeros(K)
+            h = class_term_coefficients(self.lam, self.size, x, K, 2)
+            return h[:, 2] + self.beta * np.array([float(self.jump(x, k)) for k in range(K)])
+
+        eps = 1e-9
+        rl = np.array([R(e * (1 + eps)) for e in edges[:-1]])
+        rr = np.array([R(e * (1 - eps)) for e in edges[1:]])
+        # the orders k that matter (the rest below 1e-17 of the largest)
+        big = np.max(np.abs(np.concatenate([rl, rr])), axis=0)
+        keep = np.nonzero(big > 1e-17 * max(float(big.max(initial=0.0)), 1e-300))[0]
+        kmax = int(keep[-1]) + 1 if keep.size else 0
+        return edges, np.ascontiguousarray(rl[:, :kmax]), np.ascontiguousarray(rr[:, :kmax])
+
+    def _slope(self, x: np.ndarray) -> np.ndarray:
+        r""":math:`S_k(x)`, shape ``(x.size, kmax)``: :math:`R_k` interpolated linearly in
+        :math:`x` between the jump points (:meth:`_slope_table`; 0 outside them)."""
+        x = np.asarray(x, float).reshape(-1)
+        e = self.s_edges
+        kmax = self.rl.shape[1] if self.rl.ndim == 2 else 0
+        out = np.zeros((x.size, kmax))
+        if e.size < 2 or kmax == 0:
+            return out
+        i = np.clip(np.searchsorted(e, x, side="right") - 1, 0, e.size - 2)
+        th = (x - e[i]) / (e[i + 1] - e[i])
+        inside = (x >= e[0]) & (x <= e[-1])
+        out[:] = (1.0 - th)[:, None] * self.rl[i] + th[:, None] * self.rr[i]
+        out[~inside] = 0.0
+        return out
 
     def _y_jumps(self) -> tuple[np.ndarray, np.ndarray]:
         r"""The jump points :math:`b > 0` of the size density (the least size :math:`c > 0` and the
@@ -256,11 +313,13 @@ class PSDensityAtoms:
         ja, jb = self._jab(x)
         # sum_b lambda Delta f(b) e^{-lambda b} (x - b)^+ for the jumps at (k + 1) x + b
         yx = np.maximum(x[:, None] - self.yb[None, :], 0.0) * self.ya[None, :]
+        S = self._slope(x) if self.beta else np.zeros((x.size, 0))
         if t is None:
             atoms = float(np.sum(w * f * e / (1.0 - r)))
             if not self.beta:
                 return atoms, 0.0, 0.0
-            return atoms, float(np.sum(w * f * e * (ja - jb + yx.sum(1)) / (1.0 - r) ** 2)) / self.beta, 0.0
+            second = float(np.sum(w * f * S.sum(1))) / self.beta ** 2
+            return atoms, float(np.sum(w * f * e * (ja - jb + yx.sum(1)) / (1.0 - r) ** 2)) / self.beta + second, 0.0
         ks = np.arange(self.K + 1, dtype=float)
         kx = np.floor(t / x)  # the orders k < kx have (k + 1) x <= t
         on = ks[None, :] < kx[:, None]
@@ -286,6 +345,16 @@ class PSDensityAtoms:
             Jb = (e * yx[:, ib])[:, None] * (ks[None, :] + 1.0) * rb
             pdf += float(np.sum(w * f * (Jb * decb).sum(1)))
             cdf += float(np.sum(w * f * (Jb * np.where(onb, 1.0 - decb, 0.0)).sum(1))) / self.beta
+        if S.shape[1]:  # the slope jumps: S_k(x) u e^{-beta u}, u = t - (k + 1) x
+            ks2 = np.arange(S.shape[1], dtype=float)
+            u = t - (ks2[None, :] + 1.0) * x[:, None]
+            on2 = u > 0.0
+            uu = np.where(on2, u, 0.0)
+            with np.errstate(under="ignore"):
+                eb = np.exp(-self.beta * uu)
+            pdf += float(np.sum(w * f * np.where(on2, S * uu * eb, 0.0).sum(1)))
+            cdf += float(np.sum(w * f * np.where(on2, S * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
+                / self.beta ** 2
         return atoms, cdf, pdf
 
     def part_cdf(self, t, euler=None) -> np.ndarray:
@@ -346,6 +415,11 @@ class PSDensityAtoms:
                      for i, b in enumerate(self.yb))
             a = a * (1.0 + (ja - jb * np.exp(-sx) + jy)
                      / ((1.0 - z) * (s.reshape(-1)[:, None] + self.beta)))
+        if self.beta and self.rl.size:
+            S = self._slope(x)
+            e2 = np.exp(-s.reshape(-1)[:, None, None] * (np.arange(S.shape[1]) + 1.0)[None, None, :]
+                        * x[None, :, None])
+            a = a + (e2 * S[None, :, :]).sum(2) / (s.reshape(-1)[:, None] + self.beta) ** 2
         return (a @ (w * f)).reshape(s.shape)
 
     def rest_lst(self, s) -> np.ndarray:
