@@ -169,6 +169,15 @@ class PSDensityAtoms:
         #: class's stay makes its density jump at (k + 1) x + b (taken apart like J_k)
         self.yb, self.ya = self._y_jumps() if self.beta else (np.zeros(0), np.zeros(0))
         self.tr.yb, self.tr.ya = self.yb, self.ya
+        #: lambda (f'(b+) - f'(b-)) e^{-lambda b} at the same points, and the ordered pairs
+        #: (b_1, b_2) of them with lambda^2 Delta f(b_1) Delta f(b_2) e^{-lambda (b_1 + b_2)}
+        #: (the slopes' jumps at (k + 1) x + b and (k + 1) x + b_1 + b_2, second order)
+        self.yd = self._y_slope_jumps() if self.beta and SECOND_ORDER else np.zeros(self.yb.size)
+        nb = self.yb.size if SECOND_ORDER else 0
+        self.pb1 = np.repeat(self.yb[:nb], nb)
+        self.pb2 = np.tile(self.yb[:nb], nb)
+        self.pa = np.outer(self.ya[:nb], self.ya[:nb]).reshape(-1)
+        self.tr.yd, self.tr.pb1, self.tr.pb2, self.tr.pa = self.yd, self.pb1, self.pb2, self.pa
         #: the slope jumps after the atoms (second order), interpolated between the jump points
         #: of f: edges e_i, the values R_k(e_i^+) (``rl[i]``) and R_k(e_{i+1}^-) (``rr[i]``)
         self.s_edges, self.rl, self.rr = self._slope_table() if self.beta and SECOND_ORDER else (
@@ -226,6 +235,58 @@ class PSDensityAtoms:
         out[~inside] = 0.0
         return out
 
+    def _y_slope_jumps(self) -> np.ndarray:
+        r""":math:`\lambda\,(f'(b^+) - f'(b^-))e^{-\lambda b}` at the points :math:`b` of
+        ``yb`` (one-sided differences at relative distances :math:`10^{-7}`, :math:`2\cdot10^{-7}`)."""
+        b = self.yb
+        if b.size == 0:
+            return np.zeros(0)
+        h = 1e-7 * b
+        pdf = self.size.pdf
+        right = (np.asarray(pdf(b + 2 * h), float) - np.asarray(pdf(b + h), float)) / h
+        left = np.where(b > self.c, (np.asarray(pdf(np.maximum(b - h, 0.0)), float)
+                                     - np.asarray(pdf(np.maximum(b - 2 * h, 0.0)), float)) / h, 0.0)
+        return self.lam * (right - left) * np.exp(-self.lam * b)
+
+    def _second_terms(self, x: np.ndarray, r: np.ndarray, e: np.ndarray, ja: np.ndarray,
+                      jb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        r"""The slope jumps of the class densities away from their atoms, ``[(C, L)]`` with
+        ``C[i, k]`` the jump of the slope of the class :math:`x_i` at the lag ``L[i, k]``, less
+        the slope :math:`-\beta G` of the jump's part taken apart there (module docstring):
+
+        * at :math:`(k+1)x + b` (a job of size near :math:`b` born and leaving; one present
+          leaving with a residual near :math:`b`; one born staying for :math:`x - u` near
+          :math:`b`; and the jump :math:`G_k = (k+1)a_k\lambda(x-b)e^{-\lambda b}\Delta f(b)`
+          followed by the class's own jump :math:`J_k`),
+          :math:`(k+1)\lambda e^{-\lambda b}\big(\Delta f(b)\big[a_k\big(-3 + (x-b)(\beta -
+          \lambda)\big) + (x - b)J_k\big] + a_k(x-b)\Delta f'(b)\big)`;
+        * at :math:`(k+1)x + b_1 + b_2` (two jobs of sizes near :math:`b_1`, :math:`b_2` born
+          and leaving), :math:`a_k\lambda^2e^{-\lambda(b_1+b_2)}\Delta f(b_1)\Delta f(b_2)
+          \big((k+1)^2A_{\mathrm{apart}} + (k+1)(k+2)A_{\mathrm{overlap}}\big)`, the areas of
+          the birth epochs :math:`0 < u_1 < x - b_1`, :math:`u_1 < u_2 < x - b_2` with the second
+          born after, or before, the first one leaves."""
+        ks = np.arange(self.K + 1, dtype=float)
+        with np.errstate(under="ignore"):
+            rk = r[:, None] ** ks[None, :]
+            rk1 = np.where(ks[None, :] > 0, r[:, None] ** np.maximum(ks[None, :] - 1.0, 0.0), 0.0)
+        ak = e[:, None] * rk
+        J = e[:, None] * ((ks[None, :] + 1.0) * ja[:, None] * rk - ks[None, :] * jb[:, None] * rk1)
+        k1 = ks[None, :] + 1.0
+        out = []
+        for ib, b in enumerate(self.yb):
+            xb = np.maximum(x - b, 0.0)[:, None]
+            C = k1 * (self.ya[ib] * (ak * (-3.0 + xb * (self.beta - self.lam)) + xb * J)
+                      + self.yd[ib] * ak * xb)
+            C = np.where(xb > 0, C, 0.0)
+            out.append((C, k1 * x[:, None] + b))
+        for b1, b2, pa in zip(self.pb1, self.pb2, self.pa, strict=True):
+            M, L = x - b2, x - b1
+            ar = np.where((M > 0) & (L > 0), 0.5 * (M * M - np.maximum(M - L, 0.0) ** 2), 0.0)
+            an = 0.5 * np.maximum(x - b1 - b2, 0.0) ** 2
+            C = pa * ak * (k1 * k1 * an[:, None] + k1 * (k1 + 1.0) * (ar - an)[:, None])
+            out.append((C, k1 * x[:, None] + b1 + b2))
+        return out
+
     def _y_jumps(self) -> tuple[np.ndarray, np.ndarray]:
         r"""The jump points :math:`b > 0` of the size density (the least size :math:`c > 0` and the
         breakpoints inside the support) with :math:`\lambda\,(f(b^+) - f(b^-))e^{-\lambda b}`
@@ -255,7 +316,7 @@ class PSDensityAtoms:
         if t is not None:
             tj = t / np.arange(1, self.K + 1)
             edges += list(tj[(tj > lo) & (tj < hi)])
-            for b in self.yb:  # where (k + 1) x + b crosses t
+            for b in np.concatenate([self.yb, self.pb1 + self.pb2]):  # where (k + 1) x + b crosses t
                 tj = (t - b) / np.arange(1, self.K + 1)
                 edges += list(tj[(tj > lo) & (tj < hi)])
         edges = np.unique(np.asarray(edges, float))
@@ -319,6 +380,8 @@ class PSDensityAtoms:
             if not self.beta:
                 return atoms, 0.0, 0.0
             second = float(np.sum(w * f * S.sum(1))) / self.beta ** 2
+            for C, _ in self._second_terms(x, r, e, ja, jb):
+                second += float(np.sum(w * f * C.sum(1))) / self.beta ** 2
             return atoms, float(np.sum(w * f * e * (ja - jb + yx.sum(1)) / (1.0 - r) ** 2)) / self.beta + second, 0.0
         ks = np.arange(self.K + 1, dtype=float)
         kx = np.floor(t / x)  # the orders k < kx have (k + 1) x <= t
@@ -354,6 +417,15 @@ class PSDensityAtoms:
                 eb = np.exp(-self.beta * uu)
             pdf += float(np.sum(w * f * np.where(on2, S * uu * eb, 0.0).sum(1)))
             cdf += float(np.sum(w * f * np.where(on2, S * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
+                / self.beta ** 2
+        for C, L in self._second_terms(x, r, e, ja, jb):
+            u = t - L
+            on2 = u > 0.0
+            uu = np.where(on2, u, 0.0)
+            with np.errstate(under="ignore"):
+                eb = np.exp(-self.beta * uu)
+            pdf += float(np.sum(w * f * np.where(on2, C * uu * eb, 0.0).sum(1)))
+            cdf += float(np.sum(w * f * np.where(on2, C * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
                 / self.beta ** 2
         return atoms, cdf, pdf
 
@@ -420,6 +492,11 @@ class PSDensityAtoms:
             e2 = np.exp(-s.reshape(-1)[:, None, None] * (np.arange(S.shape[1]) + 1.0)[None, None, :]
                         * x[None, :, None])
             a = a + (e2 * S[None, :, :]).sum(2) / (s.reshape(-1)[:, None] + self.beta) ** 2
+        if self.beta:
+            e0 = (1.0 - self.rho) * np.exp(-self.lam * x)
+            for C, L in self._second_terms(x, r, e0, ja, jb):
+                a = a + (np.exp(-s.reshape(-1)[:, None, None] * L[None, :, :]) * C[None, :, :]).sum(2) \
+                    / (s.reshape(-1)[:, None] + self.beta) ** 2
         return (a @ (w * f)).reshape(s.shape)
 
     def rest_lst(self, s) -> np.ndarray:

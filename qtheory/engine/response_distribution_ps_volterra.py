@@ -115,7 +115,7 @@ CLASS_JUMPS = True
 
 @numba.njit(cache=True, nogil=True)
 def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta, yb, ya,  # pragma: no cover
-                 se, rl, rr, out):  # pragma: no cover - compiled
+                 se, rl, rr, yd, pb1, pb2, pa, out):  # pragma: no cover - compiled
     r"""For each node ``s[i]``: the grid solution of the Volterra equation (module docstring).
     ``w``: convolution weights (``w[k]`` the weight of :math:`u_{n-k}`, ``b[n-1]`` the last
     one's), ``g``: the forcing :math:`1 - \lambda M(h_n)`. ``mode`` 0: ``out[i]`` =
@@ -134,7 +134,10 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
     (``yb``: the points :math:`b`, ``ya``: :math:`\lambda\,\Delta f(b)e^{-\lambda b}`), and
     less the slope jumps after the atoms,
     :math:`e^{-s((k+1)y - c)}S_k(y)/(s+\beta)^2`, :math:`S_k` linear between the jump points
-    ``se`` of :math:`f` from ``rl[i, k]`` to ``rr[i, k]``.
+    ``se`` of :math:`f` from ``rl[i, k]`` to ``rr[i, k]``, and the slope jumps at
+    :math:`(k+1)y + b` and :math:`(k+1)y + b_1 + b_2` (``yd``: :math:`\lambda\Delta f'(b)e^{-\lambda b}`;
+    ``pb1``, ``pb2``, ``pa``: the pairs; closed-form sums over :math:`k`,
+    :meth:`~qtheory.engine.response_distribution_ps_density_atoms.PSDensityAtoms._second_terms`).
     The solution is rescaled by :math:`10^{-150}` when it grows past :math:`10^{150}` (linear:
     the forcing is rescaled with it)."""
     N = g.size - 1
@@ -184,6 +187,24 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
                                 if h > yb[ib]:
                                     jy += ya[ib] * (h - yb[ib]) * np.exp(-si * yb[ib])
                             phi -= e0 * (ja[n] - jb[n] * ez + jy) / ((1.0 - z) * (si + beta))
+                            iz = 1.0 / (1.0 - z)
+                            jsum = (ja[n] * (1.0 + z) - 2.0 * jb[n] * ez) * iz * iz
+                            acc3 = 0.0j
+                            for ib in range(yb.size):
+                                if h > yb[ib]:
+                                    xb = h - yb[ib]
+                                    acc3 += np.exp(-si * yb[ib]) * (
+                                        (ya[ib] * (-3.0 + xb * (beta - lam)) + yd[ib] * xb) * iz
+                                        + ya[ib] * xb * jsum)
+                            for ip in range(pa.size):
+                                mm, ll = h - pb2[ip], h - pb1[ip]
+                                if mm > 0.0 and ll > 0.0:
+                                    dm = max(mm - ll, 0.0)
+                                    ar = 0.5 * (mm * mm - dm * dm)
+                                    an = 0.5 * max(h - pb1[ip] - pb2[ip], 0.0) ** 2
+                                    acc3 += np.exp(-si * (pb1[ip] + pb2[ip])) * pa[ip] * (
+                                        (1.0 + z) * an + 2.0 * (ar - an)) * iz * iz
+                            phi -= e0 * acc3 / ((si + beta) * (si + beta))
                         if rl.shape[1] > 0 and h >= se[0] and h <= se[se.size - 1]:
                             while iv < se.size - 2 and h > se[iv + 1]:
                                 iv += 1
@@ -285,6 +306,7 @@ class VolterraPSTransform:
         #: ... and the slope jumps after the atoms: the jump points of f and R_k at their sides
         #: (:meth:`~qtheory.engine.response_distribution_ps_density_atoms.PSDensityAtoms._slope_table`)
         self.s_edges, self.rl, self.rr = np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))
+        self.yd, self.pb1, self.pb2, self.pa = np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
         self.size = size
         self.m = float(size.mean)
         self.rho = self.lam * self.m
@@ -349,7 +371,7 @@ class VolterraPSTransform:
                     ja = jb = gr.M1
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
                              gr.cp, gr.cq, mode, self.lower, self.lam * (self.m - gr.M1), ja, jb,
-                             self.beta, self.yb, self.ya, self.s_edges, self.rl, self.rr, v)
+                             self.beta, self.yb, self.ya, self.s_edges, self.rl, self.rr, self.yd, self.pb1, self.pb2, self.pa, v)
                 vals.append(v)
             best = _romberg(*vals[1:])
             err = np.abs(best - _romberg(*vals[:3]))
