@@ -172,8 +172,10 @@ class PSDensityAtoms:
         #: lambda (f'(b+) - f'(b-)) e^{-lambda b} at the same points, and the ordered pairs
         #: (b_1, b_2) of them with lambda^2 Delta f(b_1) Delta f(b_2) e^{-lambda (b_1 + b_2)}
         #: (the slopes' jumps at (k + 1) x + b and (k + 1) x + b_1 + b_2, second order)
-        self.yd = self._y_slope_jumps() if self.beta and SECOND_ORDER else np.zeros(self.yb.size)
-        nb = self.yb.size if SECOND_ORDER else 0
+        # (at the least size only: an interior jump point b, off the Volterra grid's nodes, would
+        # cut a cell where the term -3 a_k ... starts, an error of order delta)
+        nb = int(SECOND_ORDER and self.beta and self.c > 0 and self.yb.size and self.yb[0] == self.c)
+        self.yd = self._y_slope_jumps()[:nb]
         self.pb1 = np.repeat(self.yb[:nb], nb)
         self.pb2 = np.tile(self.yb[:nb], nb)
         self.pa = np.outer(self.ya[:nb], self.ya[:nb]).reshape(-1)
@@ -273,7 +275,7 @@ class PSDensityAtoms:
         J = e[:, None] * ((ks[None, :] + 1.0) * ja[:, None] * rk - ks[None, :] * jb[:, None] * rk1)
         k1 = ks[None, :] + 1.0
         out = []
-        for ib, b in enumerate(self.yb):
+        for ib, b in enumerate(self.yb[:self.yd.size]):
             xb = np.maximum(x - b, 0.0)[:, None]
             C = k1 * (self.ya[ib] * (ak * (-3.0 + xb * (self.beta - self.lam)) + xb * J)
                       + self.yd[ib] * ak * xb)

@@ -190,9 +190,9 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
                             iz = 1.0 / (1.0 - z)
                             jsum = (ja[n] * (1.0 + z) - 2.0 * jb[n] * ez) * iz * iz
                             acc3 = 0.0j
-                            for ib in range(yb.size):
-                                if h > yb[ib]:
-                                    xb = h - yb[ib]
+                            for ib in range(yd.size):  # (the least size: on a node, the term jumps there)
+                                if h >= yb[ib] * (1.0 - 1e-12):
+                                    xb = max(h - yb[ib], 0.0)
                                     acc3 += np.exp(-si * yb[ib]) * (
                                         (ya[ib] * (-3.0 + xb * (beta - lam)) + yd[ib] * xb) * iz
                                         + ya[ib] * xb * jsum)
