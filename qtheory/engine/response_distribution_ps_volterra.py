@@ -371,7 +371,8 @@ class VolterraPSTransform:
                     ja = jb = gr.M1
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
                              gr.cp, gr.cq, mode, self.lower, self.lam * (self.m - gr.M1), ja, jb,
-                             self.beta, self.yb, self.ya, self.s_edges, self.rl, self.rr, self.yd, self.pb1, self.pb2, self.pa, v)
+                             self.beta, self.yb, self.ya, self.s_edges, self.rl, self.rr, self.yd,
+                             self.pb1, self.pb2, self.pa, v)
                 vals.append(v)
             best = _romberg(*vals[1:])
             err = np.abs(best - _romberg(*vals[:3]))
