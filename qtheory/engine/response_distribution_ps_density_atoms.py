@@ -111,6 +111,8 @@ EXACT_BRACKET = True
 #: f) taken apart too (False: not; the rest keeps e^{-s (k+1) b} / s^3 terms, -0.068 at 2 hi = 3
 #: on Uniform(0.5, 1.5) at load 0.5)
 SECOND_ORDER = True
+#: the nodes of the spline of (Fbar * Fbar) (:meth:`PSDensityAtoms.g2`)
+G2_NODES = 4097
 #: relative step of the central differences of the atoms' density (its derivatives)
 H1, H2 = 1e-4, 1e-3
 
@@ -164,6 +166,8 @@ class PSDensityAtoms:
         #: the density jumps after the atoms are taken apart with the decay beta (0: not)
         self.beta = 1.0 / self.m if kinks and math.isfinite(self.f0) else 0.0
         self.tr.beta, self.tr.f0 = self.beta, self.f0
+        self._g2_table: tuple | None = None
+        self.tr.g2 = self.g2
         #: the jump points b > 0 of the size density (c included) and
         #: lambda (f(b+) - f(b-)) e^{-lambda b}: a job of size b arriving and leaving during a
         #: class's stay makes its density jump at (k + 1) x + b (taken apart like J_k)
@@ -188,6 +192,21 @@ class PSDensityAtoms:
         tot = self._parts(None)
         self.part_total = float(tot[0] + tot[1])
         self.rest_total = 1.0 - self.part_total
+
+    def g2(self, x) -> np.ndarray:
+        r""":math:`(\bar F * \bar F)(x)` (:func:`sf_self_convolution`) by a cubic spline through
+        :data:`G2_NODES` exact values on :math:`[0, x_{\max}]` (extended when a larger
+        :math:`x` comes), shared by the Volterra grids and the direct part (one function for
+        both: the grids of every :math:`t` would otherwise each need their own quadratures)."""
+        from scipy.interpolate import CubicSpline
+
+        x = np.asarray(x, float)
+        top = float(np.max(x, initial=0.0))
+        if self._g2_table is None or top > self._g2_table[0]:
+            end = max(top, 1.5 * (self._g2_table[0] if self._g2_table else self.hi), 1e-300)
+            xs = np.linspace(0.0, end, G2_NODES)
+            self._g2_table = (end, CubicSpline(xs, sf_self_convolution(self.size, xs)))
+        return self._g2_table[1](x)
 
     def _slope_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""The residual slope jumps :math:`R_k(x) = h_{k,2}(x) + \beta J_k(x)` of the class
@@ -342,7 +361,7 @@ class PSDensityAtoms:
         x = np.asarray(x, float)
         ja = self.lam * (2.0 + x * self.f0)
         if EXACT_BRACKET:
-            br = 2.0 * np.asarray(self.size.sf(x), float) - self.lam * sf_self_convolution(self.size, x)
+            br = 2.0 * np.asarray(self.size.sf(x), float) - self.lam * self.g2(x)
         else:
             br = np.asarray(self.size.sf(x), float) * (2.0 - self.lam * x)
         jb = self.lam * np.exp(-self.lam * x) * br

@@ -390,7 +390,8 @@ class VolterraPSTransform:
         if not da.EXACT_BRACKET:
             return self.lam * (1.0 - gr.F0) * (2.0 - self.lam * h)
         if getattr(gr, "G2", None) is None:
-            gr.G2 = da.sf_self_convolution(self.size, h)
+            g2 = getattr(self, "g2", None)
+            gr.G2 = g2(h) if g2 is not None else da.sf_self_convolution(self.size, h)
         return self.lam * (2.0 * (1.0 - gr.F0) - self.lam * gr.G2)
 
     def _uncond_end(self, re_s: float) -> float:
