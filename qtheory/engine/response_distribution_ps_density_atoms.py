@@ -31,60 +31,71 @@ node, so the grid's own interpolation of them cancels), with the least size on a
 grid; the atoms' cdf is a Gauss-Legendre quadrature on panels with edges at :math:`t/j` (where
 the number of atoms below :math:`t` changes) and at the law's breakpoints.
 
-**Two more first-order terms** (session 36). (a) The jump after the atom at :math:`(k+1)x`
-is :math:`J_k = a_k\big((k+1)\lambda(2 + xf(0^+)) - k(2 - \lambda x)\bar F(x)/E[(X-x)^+]\big)`
-(:meth:`PSDensityAtoms.jump`): the term of the later atoms :math:`k \ge 1` is
-:math:`2 - \lambda x` times the one taken before (a residual :math:`R_i` just below :math:`x`).
-That factor was measured (session 36); the derivation (session 38,
-:mod:`qtheory.engine.response_distribution_ps_jumps`) gives
-:math:`2\bar F(x) - \lambda(\bar F * \bar F)(x)` in place of :math:`(2 - \lambda x)\bar F(x)`, the same
-for :math:`x \le c` (and on exponential sizes), which explains the :math:`0.107` below; at
-:math:`x = \mathit{hi}` it leaves :math:`J_1 = (1-\rho)\lambda^2e^{-2\lambda\mathit{hi}}(\bar F*\bar F)(\mathit{hi})`,
-the rest's kink at :math:`2\mathit{hi}` (``docs/response_time_distribution.md`` section 11.2: not
-applied, two further kinks remain). As measured: on M/M/1-PS the coefficient of :math:`e^{-skx}/s` in
-Coffman-Muntz-Trotter's class transform less its atoms (a windowed average along
-:math:`s = 0.5 + i\omega`, :math:`\omega` = 200-800) is this :math:`J_k` within
-:math:`10^{-4}` relative at loads 0.5, 0.8, :math:`x` = 0.3-2, :math:`k` = 1, 2; the Volterra
-class transform at :math:`x = c` on Uniform(0.5, 1.5) (load 0.5), and the unconditional
-rest's kinks at :math:`(k+1)c` there and on Uniform(0.4, 1.6) (load 0.7), agree with it to
-:math:`2\cdot10^{-3}` of the later atoms' term, but at :math:`x = 0.8` on Uniform(0.5, 1.5) the class transform's
-:math:`J_1` is off by a further :math:`0.107\,a_1\bar F/E[(X-x)^+]` (at load 0.5) (a term in :math:`f`'s jump at
-:math:`c < x`, not found). The mixture only sees :math:`J_k` at the jump points :math:`b` of
-:math:`f` (kinks at :math:`(k+1)b`), where :math:`\bar F(\mathit{hi}) = 0` or :math:`b = c`:
-exact on Uniform and BoundedPareto sizes; an interior jump point (mixtures) keeps part of its
-kink (Mixture of Uniform(0.5, 1.5) and Uniform(1.1, 2.1), load 0.5: main's rest kinked at 2.2
-by 0.495 times the later atoms' term at :math:`x = 1.1`, where :math:`1 - \lambda x` gives 0.577).
-(b) A job of size :math:`b` (a jump point of :math:`f`, :math:`b < x`)
-arriving and leaving makes the class density jump at :math:`(k+1)x + b` by
-:math:`a_k(k+1)\lambda(x - b)e^{-\lambda b}\,(f(b^+) - f(b^-))` (one arrival in the
-:math:`(k+1)` roots' window of length :math:`x - b`, none else); mixed, a kink at
-:math:`(k+1)b' + b` (2 on Uniform(0.5, 1.5): its amplitude read off the rest without this term,
--0.0919, against -0.09197 in closed form). Both are taken apart like :math:`J_k`
-(``tests/test_distribution_ps_kinks.py``).
+**The first-order terms** (kinks of the density of :math:`T`; sessions 36, 39). (a) The jump
+after the atom at :math:`(k+1)x` is
+:math:`J_k = a_k\big((k+1)\lambda(2 + xf(0^+)) - k(2\bar F(x) - \lambda(\bar F * \bar F)(x))/E[(X-x)^+]\big)`
+(:meth:`PSDensityAtoms.jump`; derived in :mod:`qtheory.engine.response_distribution_ps_jumps`;
+:math:`(\bar F * \bar F)` by :func:`sf_self_convolution`, one cubic spline per split). Session
+36's measured :math:`(2 - \lambda x)\bar F(x)` in place of the bracket is the same for
+:math:`x \le c` but sets the coincidence term :math:`J_1(\mathit{hi}) =
+(1-\rho)\lambda^2e^{-2\lambda\mathit{hi}}(\bar F*\bar F)(\mathit{hi})` to 0: the rest kept
+:math:`-f(\mathit{hi})J_1(\mathit{hi})/2\;e^{-2\mathit{hi}s}/s^2` (-0.0072633 fitted on
+Uniform(0.5, 1.5) at load 0.5, -0.0072634 in closed form), 2.2e-7 off the cdf at 3.6.
+(b) A job of size :math:`b` (a jump point of :math:`f`, :math:`b < x`) born and leaving makes
+the class density jump at :math:`(k+1)x + b` by
+:math:`G_k = a_k(k+1)\lambda(x - b)e^{-\lambda b}\,(f(b^+) - f(b^-))`; mixed, a kink at
+:math:`(k+1)\mathit{hi} + b` (2 on Uniform(0.5, 1.5): -0.0919 read off the rest, -0.09197 in
+closed form). Both are taken apart like :math:`J_k`
+(``tests/test_distribution_ps_kinks.py``, ``tests/test_distribution_ps_one_arrival.py``).
 
-**What remains, measured** (cdf on the rule :data:`EULER` against the split on (26, 96, 40):
-this one's at 2.1-3.6 and main's elsewhere; they agree to :math:`2\cdot10^{-10}` at 3.1 and 3.6,
-:math:`1` and :math:`3\cdot10^{-8}` at 2.5 and 2.1, next to main's own kink at 2; this one on
-(26, 64, 32) is within :math:`1.6\cdot10^{-8}` of both).
-Uniform(0.5, 1.5) at load 0.5, :math:`t` = 1.4, 1.6, 1.9, 2.1, 2.5, 2.9, 3.1: within
-:math:`0.1, 0.5, 0.8, 2.2, 3.4, 1.1, 0.3\cdot10^{-8}` (were :math:`1.8, 5.2, 17, 33, 38, 60,
-44\cdot10^{-8}`), but :math:`2.2\cdot10^{-7}` at 3.6 and 4.1 and :math:`2.4\cdot10^{-8}` at 4.6
-(unchanged, the cause not identified: the rest's transform keeps a term at
-:math:`2\mathit{hi} = 3`, about :math:`0.007e^{-3s}/s^2` along :math:`\omega` = 100-400, and
-second-order ones; (26, 64, 32) is within :math:`2\cdot10^{-9}` there at 5 times the cost);
-load 0.8: within :math:`0.8\cdot10^{-8}` at
-1.4-3.1 and 4.6 (were up to :math:`2.1\cdot10^{-7}`), :math:`8\cdot10^{-8}` at 3.6, 4.1;
-load 0.95 (against (26, 64, 32), this one's and main's within :math:`1.2\cdot10^{-8}`),
-:math:`t` = 1.9-3.1: within :math:`0.5\cdot10^{-8}` (were up to :math:`4.6\cdot10^{-8}`),
-:math:`1.8\cdot10^{-8}` at 3.6. BoundedPareto(1.5, 1, 100) at load 0.8, :math:`t` = 2.1, 3.1,
-5.1, against (26, 64, 32) (this one's; main's is :math:`0.6, 2.1, 2.4\cdot10^{-8}` from it):
-within :math:`0.2, 0.01, 1.2\cdot10^{-8}` (were :math:`7.4, 18, 19\cdot10^{-8}`), 5.1-5.2 s
-against main's 4.6-4.8 s for the two first points.
-Uniform(0, 2) at load 0.8: unchanged (:math:`c = 0`; :math:`2.3\cdot10^{-8}` at 2.5,
-:math:`4\cdot10^{-8}` at 4.1). The same CPU time as before (1.8-2.2 s against 1.8-2.1 s for 8
-points). Issue 16's :math:`10^{-8}` is not reached everywhere. A density that is continuous
-but kinks (``from_scipy(stats.triang(0.5, loc=0.5, scale=1))``) was within
-:math:`2.4\cdot10^{-9}` of (26, 64, 32) before (not measured again).
+**The second-order terms** (jumps of the density's second derivative, session 39). Each
+class density's slope jumps too, by :math:`R_k` after the atom, :math:`Q_k` at
+:math:`(k+1)x + b` and :math:`P_k` at :math:`(k+1)x + b_1 + b_2`, and the split's
+:math:`J_ke^{-\beta u}`, :math:`G_ke^{-\beta u}` leave :math:`R_k + \beta J_k` and
+:math:`Q_k + \beta G_k`; mixed over :math:`f` they are terms :math:`e^{-s\tau}/s^3` of the rest at
+:math:`(k+1)c`, :math:`(k+1)\mathit{hi}`, :math:`(k+2)c`, :math:`(k+1)\mathit{hi} + c`,
+:math:`(k+1)\mathit{hi} + 2c`. On Uniform(0.5, 1.5) at load 0.5 (a least-squares fit of the rest
+along :math:`s = 1 + i\omega`, :math:`\omega` = 60-240, to :math:`e^{-s l}/s^p`, :math:`p \le 4`,
+at all lags :math:`T` = 0.5, 1, ..., 5.5, residual :math:`10^{-12}`) they were 0.487, -0.389,
+-0.343, 0.136, -0.030, -0.068 at :math:`T` = 0.5-3 (after (a)); the Euler sum of these terms
+alone, on the default rule, reproduces the cdf's errors then (-1.2e-9, 2.2e-8, 3.4e-8, -4.6e-8, 4.2e-8, -3.3e-8 at
+1.4-3.6, measured -1.1e-9, 2.2e-8, 3.4e-8, -4.4e-8, 4.2e-8, -3.0e-8). Taken apart:
+
+* :math:`R_k = h_{k,2} + \beta J_k` (:math:`h_{k,2}` from
+  :func:`~qtheory.engine.response_distribution_ps_jumps.class_term_coefficients`) at the two
+  sides of every jump point, interpolated linearly between them (:meth:`PSDensityAtoms._slope_table`:
+  only the values at the jump points enter the :math:`1/s^3` terms): 0.4868 at :math:`T = c`
+  (fitted 0.4871), -0.0672 at :math:`2\mathit{hi}` (fitted -0.0679);
+* at :math:`(k+1)x + c` (:math:`c` the least size > 0), from the job born and leaving
+  (:math:`\Delta f` and :math:`\Delta f'`), one present leaving with a residual near :math:`c`
+  and one born staying for :math:`x - u` near :math:`c` (:math:`\bar F` kinks at :math:`c`: each
+  :math:`-(k+1)a_k\lambda\Delta f e^{-\lambda c}`), and the shifted atom's own jump
+  :math:`G_kJ_k/a_k`: :math:`Q_k + \beta G_k = (k+1)\lambda e^{-\lambda c}\big(\Delta f\,[a_k(-3 +
+  (x-c)(\beta - \lambda)) + (x-c)J_k] + a_k(x-c)\Delta f'\big)`. Checked on the class
+  transforms (the fit at lag :math:`c` of the class rest, x = 0.6-1.49, loads 0.5 and 0.8:
+  :math:`-(2 - 2\lambda(x - c))` and :math:`-2 + (x - c)J_1/a_1` in units of
+  :math:`(k+1)a_k\lambda e^{-\lambda c}`, to 1%) and on the mixture (-0.4549 at :math:`T = 2c`,
+  fitted -0.4554; -0.0886 at :math:`3c`, fitted -0.0883);
+* at :math:`(k+1)x + 2c` (two jobs of size near :math:`c` born and leaving; the second born
+  while the first is present at rate :math:`\lambda(k+2)`):
+  :math:`a_k\lambda^2e^{-2\lambda c}\Delta f^2((k+1)^2A_{\mathrm{apart}} + (k+1)(k+2)A_{\mathrm{overlap}})`
+  (-0.0347 at :math:`\mathit{hi} + 2c`, fitted -0.0348).
+
+These last two only at the least size (an interior jump point, off the Volterra grid's nodes,
+would cut a cell where :math:`Q_k` starts with its :math:`-3a_k`: an error of order the step).
+After them every :math:`1/s^3` coefficient at :math:`T \le 3.5` is below :math:`1.1\cdot10^{-3}`,
+and what remains are terms in :math:`1/s^4` (0.53, -0.76, -0.39, 0.37 at :math:`T` = 0.5-2).
+
+**What remains, measured** (Uniform(0.5, 1.5); cdf at :math:`t` = 1.4, 2.1, 2.5, 3.05, 3.1,
+3.6, 4.1, 4.6, 5.1 on the rule :data:`EULER`, against the same split on (26, 96, 40) at load
+0.5, which the rules (26, 64, 32) and (26, 48, 24) meet within :math:`9\cdot10^{-11}` and
+:math:`4.2\cdot10^{-10}`, and on (26, 64, 32) at load 0.8; the transform itself equals the
+integral of the class transforms to :math:`10^{-13}`): load 0.5 within
+:math:`0.01, 0.36, 0.10, 0.04, 0.85, 2.3, 4.7, 1.4, 2.1\cdot10^{-9}` (main: 1.1, 22, 34, 112, 6,
+215, 191, 24, :math:`49\cdot10^{-9}`); the :math:`1/s^4` terms alone, inverted on the same rule,
+give :math:`-1.0, 1.9, -5.9, -0.8, -1.0\cdot10^{-9}` at 3.1-5.1. Load 0.8: within
+:math:`1.8\cdot10^{-9}` (main: :math:`8.3\cdot10^{-8}`). On (26, 48, 24) the split is within
+:math:`4.2\cdot10^{-10}` at load 0.5, for 4 times the CPU.
 """
 
 from __future__ import annotations
