@@ -297,6 +297,8 @@ class PSDensityAtoms:
           \big((k+1)^2A_{\mathrm{apart}} + (k+1)(k+2)A_{\mathrm{overlap}}\big)`, the areas of
           the birth epochs :math:`0 < u_1 < x - b_1`, :math:`u_1 < u_2 < x - b_2` with the second
           born after, or before, the first one leaves."""
+        if self.yd.size == 0 and self.pa.size == 0:
+            return []
         ks = np.arange(self.K + 1, dtype=float)
         with np.errstate(under="ignore"):
             rk = r[:, None] ** ks[None, :]
