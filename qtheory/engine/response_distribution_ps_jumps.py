@@ -425,8 +425,37 @@ class PSClassJumps:
         self.one = _OneArrival(size, self.lam, self.x, self._amass) if one_arrival_applies(size, self.N) else None
         if self.one is not None:
             self.part_total += self.one.total
+        #: the slope jumps at k x + c and k x + 2c (the least size c > 0): coefficients, lags
+        self.sl_C, self.sl_L = self._least_size_slopes(size) if self.one is not None else (np.zeros(0), np.zeros(0))
+        self.part_total += float(np.sum(self.sl_C)) / self.beta ** 2
         self.rest_total = 1.0 - self.atom0 - self.part_total
         self._cache: dict = {}
+
+    def _least_size_slopes(self, size) -> tuple[np.ndarray, np.ndarray]:
+        r"""The class density's slope jumps at :math:`(k+1)x + c` and :math:`(k+1)x + 2c`
+        (:math:`c > 0` the least size, where :math:`f` jumps by :math:`\Delta f = f(c^+)`), left
+        once the one-arrival terms are taken apart: one present leaving with a residual near
+        :math:`c` and one born staying for :math:`x - u` near :math:`c` (:math:`\bar F` kinks at
+        :math:`c`: each :math:`-(k+1)a_k\lambda\Delta fe^{-\lambda c}`) and the one-arrival jump
+        :math:`G_k` followed by the class's own jump :math:`J_k/a_k` per unit of atom,
+        :math:`(k+1)\lambda\Delta fe^{-\lambda c}(-2a_k + (x - c)J_k)`; two jobs of size near
+        :math:`c` born and leaving, :math:`a_k\lambda^2e^{-2\lambda c}\Delta f^2((k+1)^2A_{\mathrm{apart}}
+        + (k+1)(k+2)A_{\mathrm{overlap}})` (the areas of their birth epochs,
+        :meth:`~qtheory.engine.response_distribution_ps_density_atoms.PSDensityAtoms._second_terms`).
+        Taken apart as :math:`C\,v e^{-\beta v}`, :math:`v` the time after the lag."""
+        c = float(size.support[0])
+        x, lam = self.x, self.lam
+        if not (c > 0 and c < x) or self.N < 1:
+            return np.zeros(0), np.zeros(0)
+        df = float(size.pdf(c * (1 + 1e-9)))
+        a = self._amass
+        k = np.arange(self.K, dtype=float)
+        J = self.g[:, 1]
+        cq = (k + 1.0) * lam * df * math.exp(-lam * c) * (-2.0 * a + (x - c) * J)
+        ar = 0.5 * (x - c) ** 2
+        an = 0.5 * max(x - 2.0 * c, 0.0) ** 2
+        cp = a * lam * lam * math.exp(-2.0 * lam * c) * df * df * ((k + 1.0) ** 2 * an + (k + 1.0) * (k + 2.0) * (ar - an))
+        return np.concatenate([cq, cp]), np.concatenate([k * x + c, k * x + 2.0 * c])
 
     def _singular_lst(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\sum_k e^{-ksx}\big(a_k + \sum_n g_{k,n}(s + \beta)^{-n}\big)`, the atom at 0 left out."""
@@ -443,6 +472,10 @@ class PSClassJumps:
             flat = s.reshape(-1)
             ek = np.exp(-np.outer(flat, self.x * np.arange(self.K))) @ self.one.wk
             out += (ek * self.one.lst(flat)).reshape(s.shape)
+        if self.sl_C.size:
+            flat = s.reshape(-1)
+            sl = (np.exp(-np.outer(flat, self.sl_L)) @ self.sl_C) / (flat + self.beta) ** 2
+            out += sl.reshape(s.shape)
         return out
 
     def rest_lst(self, s) -> np.ndarray:
@@ -505,6 +538,17 @@ class PSClassJumps:
                 e1[on] = np.where(near, np.inf, e1[on] + 1e-6 * abs(wk) * np.abs(gp - gm) / (2 * hd1))
                 e2[on] = np.where(near, np.inf, e2[on] + 1e-5 * abs(wk) * (np.abs(gp2 - 2.0 * g0 + gm2) / hd2 ** 2
                                                                        + np.abs(g0) / hd2))
+        for C, L in zip(self.sl_C, self.sl_L, strict=True):
+            v = t - L
+            on = v >= 0.0
+            if not np.any(on):
+                continue
+            vv = v[on]
+            e = np.exp(-b * vv)
+            cdf[on] += C * (1.0 - e * (1.0 + b * vv)) / b ** 2
+            pdf[on] += C * vv * e
+            d1[on] += C * e * (1.0 - b * vv)
+            d2[on] += C * e * (b * b * vv - 2.0 * b)
         out = (cdf, pdf, d1, d2, z, e1, e2)
         self._cache = {key: out}
         return out
