@@ -88,7 +88,11 @@ and 0.144492) and :math:`1.1\cdot10^{-4}` off the slope of its own cdf; now with
 :math:`1.5\cdot10^{-5}` of both finer-rule inversions (which differ by up to :math:`5.6\cdot10^{-6}`)
 and :math:`3.8\cdot10^{-6}` of its cdf's slope; the cdf from :math:`3.6\cdot10^{-6}` to
 :math:`3\cdot10^{-7}`. What is left are the outcomes with two such jobs or one such job and
-another continuous variable (``docs/response_time_distribution.md``, section 8).
+another continuous variable (``docs/response_time_distribution.md``, section 8). With them the
+slope jumps at :math:`(k+1)x + c` and :math:`(k+1)x + 2c` (the least size :math:`c > 0`) are taken
+apart (:meth:`PSClassJumps._least_size_slopes`): Uniform(0.5, 1.5), :math:`x = 1`, the cdf at
+:math:`t = 1.6` from :math:`4.6\cdot10^{-7}` to :math:`7.5\cdot10^{-9}` of the rule (26, 64, 32);
+:math:`10^{-6}` remain at :math:`t` = 2.1, 2.6 (not traced).
 """
 
 from __future__ import annotations
