@@ -458,7 +458,8 @@ class PSClassJumps:
         cq = (k + 1.0) * lam * df * math.exp(-lam * c) * (-2.0 * a + (x - c) * J)
         ar = 0.5 * (x - c) ** 2
         an = 0.5 * max(x - 2.0 * c, 0.0) ** 2
-        cp = a * lam * lam * math.exp(-2.0 * lam * c) * df * df * ((k + 1.0) ** 2 * an + (k + 1.0) * (k + 2.0) * (ar - an))
+        cp = a * lam * lam * math.exp(-2.0 * lam * c) * df * df * (
+            (k + 1.0) ** 2 * an + (k + 1.0) * (k + 2.0) * (ar - an))
         return np.concatenate([cq, cp]), np.concatenate([k * x + c, k * x + 2.0 * c])
 
     def _singular_lst(self, s: np.ndarray) -> np.ndarray:
