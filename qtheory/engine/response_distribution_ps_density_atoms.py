@@ -31,60 +31,71 @@ node, so the grid's own interpolation of them cancels), with the least size on a
 grid; the atoms' cdf is a Gauss-Legendre quadrature on panels with edges at :math:`t/j` (where
 the number of atoms below :math:`t` changes) and at the law's breakpoints.
 
-**Two more first-order terms** (session 36). (a) The jump after the atom at :math:`(k+1)x`
-is :math:`J_k = a_k\big((k+1)\lambda(2 + xf(0^+)) - k(2 - \lambda x)\bar F(x)/E[(X-x)^+]\big)`
-(:meth:`PSDensityAtoms.jump`): the term of the later atoms :math:`k \ge 1` is
-:math:`2 - \lambda x` times the one taken before (a residual :math:`R_i` just below :math:`x`).
-That factor was measured (session 36); the derivation (session 38,
-:mod:`qtheory.engine.response_distribution_ps_jumps`) gives
-:math:`2\bar F(x) - \lambda(\bar F * \bar F)(x)` in place of :math:`(2 - \lambda x)\bar F(x)`, the same
-for :math:`x \le c` (and on exponential sizes), which explains the :math:`0.107` below; at
-:math:`x = \mathit{hi}` it leaves :math:`J_1 = (1-\rho)\lambda^2e^{-2\lambda\mathit{hi}}(\bar F*\bar F)(\mathit{hi})`,
-the rest's kink at :math:`2\mathit{hi}` (``docs/response_time_distribution.md`` section 11.2: not
-applied, two further kinks remain). As measured: on M/M/1-PS the coefficient of :math:`e^{-skx}/s` in
-Coffman-Muntz-Trotter's class transform less its atoms (a windowed average along
-:math:`s = 0.5 + i\omega`, :math:`\omega` = 200-800) is this :math:`J_k` within
-:math:`10^{-4}` relative at loads 0.5, 0.8, :math:`x` = 0.3-2, :math:`k` = 1, 2; the Volterra
-class transform at :math:`x = c` on Uniform(0.5, 1.5) (load 0.5), and the unconditional
-rest's kinks at :math:`(k+1)c` there and on Uniform(0.4, 1.6) (load 0.7), agree with it to
-:math:`2\cdot10^{-3}` of the later atoms' term, but at :math:`x = 0.8` on Uniform(0.5, 1.5) the class transform's
-:math:`J_1` is off by a further :math:`0.107\,a_1\bar F/E[(X-x)^+]` (at load 0.5) (a term in :math:`f`'s jump at
-:math:`c < x`, not found). The mixture only sees :math:`J_k` at the jump points :math:`b` of
-:math:`f` (kinks at :math:`(k+1)b`), where :math:`\bar F(\mathit{hi}) = 0` or :math:`b = c`:
-exact on Uniform and BoundedPareto sizes; an interior jump point (mixtures) keeps part of its
-kink (Mixture of Uniform(0.5, 1.5) and Uniform(1.1, 2.1), load 0.5: main's rest kinked at 2.2
-by 0.495 times the later atoms' term at :math:`x = 1.1`, where :math:`1 - \lambda x` gives 0.577).
-(b) A job of size :math:`b` (a jump point of :math:`f`, :math:`b < x`)
-arriving and leaving makes the class density jump at :math:`(k+1)x + b` by
-:math:`a_k(k+1)\lambda(x - b)e^{-\lambda b}\,(f(b^+) - f(b^-))` (one arrival in the
-:math:`(k+1)` roots' window of length :math:`x - b`, none else); mixed, a kink at
-:math:`(k+1)b' + b` (2 on Uniform(0.5, 1.5): its amplitude read off the rest without this term,
--0.0919, against -0.09197 in closed form). Both are taken apart like :math:`J_k`
-(``tests/test_distribution_ps_kinks.py``).
+**The first-order terms** (kinks of the density of :math:`T`; sessions 36, 39). (a) The jump
+after the atom at :math:`(k+1)x` is
+:math:`J_k = a_k\big((k+1)\lambda(2 + xf(0^+)) - k(2\bar F(x) - \lambda(\bar F * \bar F)(x))/E[(X-x)^+]\big)`
+(:meth:`PSDensityAtoms.jump`; derived in :mod:`qtheory.engine.response_distribution_ps_jumps`;
+:math:`(\bar F * \bar F)` by :func:`sf_self_convolution`, one cubic spline per split). Session
+36's measured :math:`(2 - \lambda x)\bar F(x)` in place of the bracket is the same for
+:math:`x \le c` but sets the coincidence term :math:`J_1(\mathit{hi}) =
+(1-\rho)\lambda^2e^{-2\lambda\mathit{hi}}(\bar F*\bar F)(\mathit{hi})` to 0: the rest kept
+:math:`-f(\mathit{hi})J_1(\mathit{hi})/2\;e^{-2\mathit{hi}s}/s^2` (-0.0072633 fitted on
+Uniform(0.5, 1.5) at load 0.5, -0.0072634 in closed form), 2.2e-7 off the cdf at 3.6.
+(b) A job of size :math:`b` (a jump point of :math:`f`, :math:`b < x`) born and leaving makes
+the class density jump at :math:`(k+1)x + b` by
+:math:`G_k = a_k(k+1)\lambda(x - b)e^{-\lambda b}\,(f(b^+) - f(b^-))`; mixed, a kink at
+:math:`(k+1)\mathit{hi} + b` (2 on Uniform(0.5, 1.5): -0.0919 read off the rest, -0.09197 in
+closed form). Both are taken apart like :math:`J_k`
+(``tests/test_distribution_ps_kinks.py``, ``tests/test_distribution_ps_one_arrival.py``).
 
-**What remains, measured** (cdf on the rule :data:`EULER` against the split on (26, 96, 40):
-this one's at 2.1-3.6 and main's elsewhere; they agree to :math:`2\cdot10^{-10}` at 3.1 and 3.6,
-:math:`1` and :math:`3\cdot10^{-8}` at 2.5 and 2.1, next to main's own kink at 2; this one on
-(26, 64, 32) is within :math:`1.6\cdot10^{-8}` of both).
-Uniform(0.5, 1.5) at load 0.5, :math:`t` = 1.4, 1.6, 1.9, 2.1, 2.5, 2.9, 3.1: within
-:math:`0.1, 0.5, 0.8, 2.2, 3.4, 1.1, 0.3\cdot10^{-8}` (were :math:`1.8, 5.2, 17, 33, 38, 60,
-44\cdot10^{-8}`), but :math:`2.2\cdot10^{-7}` at 3.6 and 4.1 and :math:`2.4\cdot10^{-8}` at 4.6
-(unchanged, the cause not identified: the rest's transform keeps a term at
-:math:`2\mathit{hi} = 3`, about :math:`0.007e^{-3s}/s^2` along :math:`\omega` = 100-400, and
-second-order ones; (26, 64, 32) is within :math:`2\cdot10^{-9}` there at 5 times the cost);
-load 0.8: within :math:`0.8\cdot10^{-8}` at
-1.4-3.1 and 4.6 (were up to :math:`2.1\cdot10^{-7}`), :math:`8\cdot10^{-8}` at 3.6, 4.1;
-load 0.95 (against (26, 64, 32), this one's and main's within :math:`1.2\cdot10^{-8}`),
-:math:`t` = 1.9-3.1: within :math:`0.5\cdot10^{-8}` (were up to :math:`4.6\cdot10^{-8}`),
-:math:`1.8\cdot10^{-8}` at 3.6. BoundedPareto(1.5, 1, 100) at load 0.8, :math:`t` = 2.1, 3.1,
-5.1, against (26, 64, 32) (this one's; main's is :math:`0.6, 2.1, 2.4\cdot10^{-8}` from it):
-within :math:`0.2, 0.01, 1.2\cdot10^{-8}` (were :math:`7.4, 18, 19\cdot10^{-8}`), 5.1-5.2 s
-against main's 4.6-4.8 s for the two first points.
-Uniform(0, 2) at load 0.8: unchanged (:math:`c = 0`; :math:`2.3\cdot10^{-8}` at 2.5,
-:math:`4\cdot10^{-8}` at 4.1). The same CPU time as before (1.8-2.2 s against 1.8-2.1 s for 8
-points). Issue 16's :math:`10^{-8}` is not reached everywhere. A density that is continuous
-but kinks (``from_scipy(stats.triang(0.5, loc=0.5, scale=1))``) was within
-:math:`2.4\cdot10^{-9}` of (26, 64, 32) before (not measured again).
+**The second-order terms** (jumps of the density's second derivative, session 39). Each
+class density's slope jumps too, by :math:`R_k` after the atom, :math:`Q_k` at
+:math:`(k+1)x + b` and :math:`P_k` at :math:`(k+1)x + b_1 + b_2`, and the split's
+:math:`J_ke^{-\beta u}`, :math:`G_ke^{-\beta u}` leave :math:`R_k + \beta J_k` and
+:math:`Q_k + \beta G_k`; mixed over :math:`f` they are terms :math:`e^{-s\tau}/s^3` of the rest at
+:math:`(k+1)c`, :math:`(k+1)\mathit{hi}`, :math:`(k+2)c`, :math:`(k+1)\mathit{hi} + c`,
+:math:`(k+1)\mathit{hi} + 2c`. On Uniform(0.5, 1.5) at load 0.5 (a least-squares fit of the rest
+along :math:`s = 1 + i\omega`, :math:`\omega` = 60-240, to :math:`e^{-s l}/s^p`, :math:`p \le 4`,
+at all lags :math:`T` = 0.5, 1, ..., 5.5, residual :math:`10^{-12}`) they were 0.487, -0.389,
+-0.343, 0.136, -0.030, -0.068 at :math:`T` = 0.5-3 (after (a)); the Euler sum of these terms
+alone, on the default rule, reproduces the cdf's errors then (-1.2e-9, 2.2e-8, 3.4e-8, -4.6e-8, 4.2e-8, -3.3e-8 at
+1.4-3.6, measured -1.1e-9, 2.2e-8, 3.4e-8, -4.4e-8, 4.2e-8, -3.0e-8). Taken apart:
+
+* :math:`R_k = h_{k,2} + \beta J_k` (:math:`h_{k,2}` from
+  :func:`~qtheory.engine.response_distribution_ps_jumps.class_term_coefficients`) at the two
+  sides of every jump point, interpolated linearly between them (:meth:`PSDensityAtoms._slope_table`:
+  only the values at the jump points enter the :math:`1/s^3` terms): 0.4868 at :math:`T = c`
+  (fitted 0.4871), -0.0672 at :math:`2\mathit{hi}` (fitted -0.0679);
+* at :math:`(k+1)x + c` (:math:`c` the least size > 0), from the job born and leaving
+  (:math:`\Delta f` and :math:`\Delta f'`), one present leaving with a residual near :math:`c`
+  and one born staying for :math:`x - u` near :math:`c` (:math:`\bar F` kinks at :math:`c`: each
+  :math:`-(k+1)a_k\lambda\Delta f e^{-\lambda c}`), and the shifted atom's own jump
+  :math:`G_kJ_k/a_k`: :math:`Q_k + \beta G_k = (k+1)\lambda e^{-\lambda c}\big(\Delta f\,[a_k(-3 +
+  (x-c)(\beta - \lambda)) + (x-c)J_k] + a_k(x-c)\Delta f'\big)`. Checked on the class
+  transforms (the fit at lag :math:`c` of the class rest, x = 0.6-1.49, loads 0.5 and 0.8:
+  :math:`-(2 - 2\lambda(x - c))` and :math:`-2 + (x - c)J_1/a_1` in units of
+  :math:`(k+1)a_k\lambda e^{-\lambda c}`, to 1%) and on the mixture (-0.4549 at :math:`T = 2c`,
+  fitted -0.4554; -0.0886 at :math:`3c`, fitted -0.0883);
+* at :math:`(k+1)x + 2c` (two jobs of size near :math:`c` born and leaving; the second born
+  while the first is present at rate :math:`\lambda(k+2)`):
+  :math:`a_k\lambda^2e^{-2\lambda c}\Delta f^2((k+1)^2A_{\mathrm{apart}} + (k+1)(k+2)A_{\mathrm{overlap}})`
+  (-0.0347 at :math:`\mathit{hi} + 2c`, fitted -0.0348).
+
+These last two only at the least size (an interior jump point, off the Volterra grid's nodes,
+would cut a cell where :math:`Q_k` starts with its :math:`-3a_k`: an error of order the step).
+After them every :math:`1/s^3` coefficient at :math:`T \le 3.5` is below :math:`1.1\cdot10^{-3}`,
+and what remains are terms in :math:`1/s^4` (0.53, -0.76, -0.39, 0.37 at :math:`T` = 0.5-2).
+
+**What remains, measured** (Uniform(0.5, 1.5); cdf at :math:`t` = 1.4, 2.1, 2.5, 3.05, 3.1,
+3.6, 4.1, 4.6, 5.1 on the rule :data:`EULER`, against the same split on (26, 96, 40) at load
+0.5, which the rules (26, 64, 32) and (26, 48, 24) meet within :math:`9\cdot10^{-11}` and
+:math:`4.2\cdot10^{-10}`, and on (26, 64, 32) at load 0.8; the transform itself equals the
+integral of the class transforms to :math:`10^{-13}`): load 0.5 within
+:math:`0.01, 0.36, 0.10, 0.04, 0.85, 2.3, 4.7, 1.4, 2.1\cdot10^{-9}` (main: 1.1, 22, 34, 112, 6,
+215, 191, 24, :math:`49\cdot10^{-9}`); the :math:`1/s^4` terms alone, inverted on the same rule,
+give :math:`-1.0, 1.9, -5.9, -0.8, -1.0\cdot10^{-9}` at 3.1-5.1. Load 0.8: within
+:math:`1.8\cdot10^{-9}` (main: :math:`8.3\cdot10^{-8}`). On (26, 48, 24) the split is within
+:math:`4.2\cdot10^{-10}` at load 0.5, for 4 times the CPU.
 """
 
 from __future__ import annotations
@@ -104,8 +115,39 @@ RATIO = 1.25
 #: at (k + 1) b, where the default rule (26, 24, 14) is up to 1e-7 off the cdf (Uniform(0, 2) at
 #: load 0.8, t = 3.9 against 140 terms) and this one 4e-8, for 1.4 times the nodes
 EULER = (26.0, 32, 20)
+#: the later atoms' term of J_k with the derived bracket 2 Fbar(x) - lambda (Fbar * Fbar)(x)
+#: (False: session 36's measured (2 - lambda x) Fbar(x), equal for x <= c)
+EXACT_BRACKET = True
+#: the slope jumps after the atoms (second order: R_k = h_{k,2} + beta J_k at the jump points of
+#: f) taken apart too (False: not; the rest keeps e^{-s (k+1) b} / s^3 terms, -0.068 at 2 hi = 3
+#: on Uniform(0.5, 1.5) at load 0.5)
+SECOND_ORDER = True
+#: the nodes of the spline of (Fbar * Fbar) (:meth:`PSDensityAtoms.g2`)
+G2_NODES = 4097
 #: relative step of the central differences of the atoms' density (its derivatives)
 H1, H2 = 1e-4, 1e-3
+
+
+def sf_self_convolution(size, x, order: int = 8, sub: int = 4) -> np.ndarray:
+    r""":math:`(\bar F * \bar F)(x) = \int_0^x \bar F(y)\bar F(x - y)\,dy` at the sizes ``x``:
+    Gauss-Legendre (``order`` nodes on ``sub`` equal sub-panels of each panel) on the panels of
+    :math:`[0, x]` cut at the least size, the breakpoints and the finite top :math:`p` of the
+    size law and at :math:`x - p`, where either factor is smooth (exact on Uniform laws)."""
+    x = np.asarray(x, float)
+    flat = x.reshape(-1)
+    lo, hi = (float(v) for v in size.support)
+    pts = [float(b) for b in np.asarray(size.breakpoints, float)] + [lo] + ([hi] if math.isfinite(hi) else [])
+    pts = np.unique(np.asarray([p for p in pts if p > 0], float))
+    edges = np.concatenate([np.zeros((flat.size, 1)), flat[:, None],
+                            np.clip(pts[None, :], 0.0, flat[:, None]),
+                            np.clip(flat[:, None] - pts[None, :], 0.0, flat[:, None])], axis=1)
+    edges = np.sort(edges, axis=1)
+    frac = np.linspace(0.0, 1.0, sub + 1)
+    fine = (edges[:, :-1, None] + (edges[:, 1:] - edges[:, :-1])[:, :, None] * frac[None, None, :-1])
+    fine = np.concatenate([fine.reshape(flat.size, -1), flat[:, None]], axis=1)
+    y, w = panels(fine, order)
+    v = np.asarray(size.sf(y), float) * np.asarray(size.sf(np.maximum(flat[:, None] - y, 0.0)), float)
+    return np.sum(w * v, axis=1).reshape(x.shape)
 
 
 class PSDensityAtoms:
@@ -135,14 +177,149 @@ class PSDensityAtoms:
         #: the density jumps after the atoms are taken apart with the decay beta (0: not)
         self.beta = 1.0 / self.m if kinks and math.isfinite(self.f0) else 0.0
         self.tr.beta, self.tr.f0 = self.beta, self.f0
+        self._g2_table: tuple | None = None
+        self.tr.g2 = self.g2
         #: the jump points b > 0 of the size density (c included) and
         #: lambda (f(b+) - f(b-)) e^{-lambda b}: a job of size b arriving and leaving during a
         #: class's stay makes its density jump at (k + 1) x + b (taken apart like J_k)
         self.yb, self.ya = self._y_jumps() if self.beta else (np.zeros(0), np.zeros(0))
         self.tr.yb, self.tr.ya = self.yb, self.ya
+        #: lambda (f'(b+) - f'(b-)) e^{-lambda b} at the same points, and the ordered pairs
+        #: (b_1, b_2) of them with lambda^2 Delta f(b_1) Delta f(b_2) e^{-lambda (b_1 + b_2)}
+        #: (the slopes' jumps at (k + 1) x + b and (k + 1) x + b_1 + b_2, second order)
+        # (at the least size only: an interior jump point b, off the Volterra grid's nodes, would
+        # cut a cell where the term -3 a_k ... starts, an error of order delta)
+        nb = int(SECOND_ORDER and self.beta and self.c > 0 and self.yb.size and self.yb[0] == self.c)
+        self.yd = self._y_slope_jumps()[:nb]
+        self.pb1 = np.repeat(self.yb[:nb], nb)
+        self.pb2 = np.tile(self.yb[:nb], nb)
+        self.pa = np.outer(self.ya[:nb], self.ya[:nb]).reshape(-1)
+        self.tr.yd, self.tr.pb1, self.tr.pb2, self.tr.pa = self.yd, self.pb1, self.pb2, self.pa
+        #: the slope jumps after the atoms (second order), interpolated between the jump points
+        #: of f: edges e_i, the values R_k(e_i^+) (``rl[i]``) and R_k(e_{i+1}^-) (``rr[i]``)
+        self.s_edges, self.rl, self.rr = self._slope_table() if self.beta and SECOND_ORDER else (
+            np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0)))
+        self.tr.s_edges, self.tr.rl, self.tr.rr = self.s_edges, self.rl, self.rr
         tot = self._parts(None)
         self.part_total = float(tot[0] + tot[1])
         self.rest_total = 1.0 - self.part_total
+
+    def g2(self, x) -> np.ndarray:
+        r""":math:`(\bar F * \bar F)(x)` (:func:`sf_self_convolution`) by a cubic spline through
+        :data:`G2_NODES` exact values on :math:`[0, x_{\max}]` (extended when a larger
+        :math:`x` comes), shared by the Volterra grids and the direct part (one function for
+        both: the grids of every :math:`t` would otherwise each need their own quadratures)."""
+        from scipy.interpolate import CubicSpline
+
+        x = np.asarray(x, float)
+        top = float(np.max(x, initial=0.0))
+        if self._g2_table is None or top > self._g2_table[0]:
+            end = max(top, 1.5 * (self._g2_table[0] if self._g2_table else self.hi), 1e-300)
+            xs = np.linspace(0.0, end, G2_NODES)
+            self._g2_table = (end, CubicSpline(xs, sf_self_convolution(self.size, xs)))
+        return self._g2_table[1](x)
+
+    def _slope_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The residual slope jumps :math:`R_k(x) = h_{k,2}(x) + \beta J_k(x)` of the class
+        densities just after their atoms (:math:`h_{k,2}` the coefficient of :math:`s^{-2}` in the
+        class transform's term :math:`e^{-ksx}H_k`,
+        :func:`~qtheory.engine.response_distribution_ps_jumps.class_term_coefficients`; the split
+        subtracts :math:`J_k e^{-\beta u}`, of slope :math:`-\beta J_k`) at the two sides of
+        each jump point :math:`b > 0` of :math:`f` (relative distance :math:`10^{-9}`): edges
+        :math:`e_i`, ``rl[i, k]`` :math:`= R_k(e_i^+)`, ``rr[i, k]`` :math:`= R_k(e_{i+1}^-)`.
+        Empty where the expansion has no second order
+        (:func:`~qtheory.engine.response_distribution_ps_jumps.valid_order` below 2)."""
+        from .response_distribution_ps_jumps import class_term_coefficients, valid_order
+
+        edges = np.unique(np.concatenate([[self.c, self.hi], self.bps]))
+        if valid_order(self.size) < 2 or edges.size < 2 or not math.isfinite(self.hi):
+            return np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))
+        K = self.K + 1
+
+        def R(x: float) -> np.ndarray:
+            if not x > 0:
+                return np.zeros(K)
+            h = class_term_coefficients(self.lam, self.size, x, K, 2)
+            return h[:, 2] + self.beta * np.array([float(self.jump(x, k)) for k in range(K)])
+
+        eps = 1e-9
+        rl = np.array([R(e * (1 + eps)) for e in edges[:-1]])
+        rr = np.array([R(e * (1 - eps)) for e in edges[1:]])
+        # the orders k that matter (the rest below 1e-17 of the largest)
+        big = np.max(np.abs(np.concatenate([rl, rr])), axis=0)
+        keep = np.nonzero(big > 1e-17 * max(float(big.max(initial=0.0)), 1e-300))[0]
+        kmax = int(keep[-1]) + 1 if keep.size else 0
+        return edges, np.ascontiguousarray(rl[:, :kmax]), np.ascontiguousarray(rr[:, :kmax])
+
+    def _slope(self, x: np.ndarray) -> np.ndarray:
+        r""":math:`S_k(x)`, shape ``(x.size, kmax)``: :math:`R_k` interpolated linearly in
+        :math:`x` between the jump points (:meth:`_slope_table`; 0 outside them)."""
+        x = np.asarray(x, float).reshape(-1)
+        e = self.s_edges
+        kmax = self.rl.shape[1] if self.rl.ndim == 2 else 0
+        out = np.zeros((x.size, kmax))
+        if e.size < 2 or kmax == 0:
+            return out
+        i = np.clip(np.searchsorted(e, x, side="right") - 1, 0, e.size - 2)
+        th = (x - e[i]) / (e[i + 1] - e[i])
+        inside = (x >= e[0]) & (x <= e[-1])
+        out[:] = (1.0 - th)[:, None] * self.rl[i] + th[:, None] * self.rr[i]
+        out[~inside] = 0.0
+        return out
+
+    def _y_slope_jumps(self) -> np.ndarray:
+        r""":math:`\lambda\,(f'(b^+) - f'(b^-))e^{-\lambda b}` at the points :math:`b` of
+        ``yb`` (one-sided differences at relative distances :math:`10^{-7}`, :math:`2\cdot10^{-7}`)."""
+        b = self.yb
+        if b.size == 0:
+            return np.zeros(0)
+        h = 1e-7 * b
+        pdf = self.size.pdf
+        right = (np.asarray(pdf(b + 2 * h), float) - np.asarray(pdf(b + h), float)) / h
+        left = np.where(b > self.c, (np.asarray(pdf(np.maximum(b - h, 0.0)), float)
+                                     - np.asarray(pdf(np.maximum(b - 2 * h, 0.0)), float)) / h, 0.0)
+        return self.lam * (right - left) * np.exp(-self.lam * b)
+
+    def _second_terms(self, x: np.ndarray, r: np.ndarray, e: np.ndarray, ja: np.ndarray,
+                      jb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        r"""The slope jumps of the class densities away from their atoms, ``[(C, L)]`` with
+        ``C[i, k]`` the jump of the slope of the class :math:`x_i` at the lag ``L[i, k]``, less
+        the slope :math:`-\beta G` of the jump's part taken apart there (module docstring):
+
+        * at :math:`(k+1)x + b` (a job of size near :math:`b` born and leaving; one present
+          leaving with a residual near :math:`b`; one born staying for :math:`x - u` near
+          :math:`b`; and the jump :math:`G_k = (k+1)a_k\lambda(x-b)e^{-\lambda b}\Delta f(b)`
+          followed by the class's own jump :math:`J_k`),
+          :math:`(k+1)\lambda e^{-\lambda b}\big(\Delta f(b)\big[a_k\big(-3 + (x-b)(\beta -
+          \lambda)\big) + (x - b)J_k\big] + a_k(x-b)\Delta f'(b)\big)`;
+        * at :math:`(k+1)x + b_1 + b_2` (two jobs of sizes near :math:`b_1`, :math:`b_2` born
+          and leaving), :math:`a_k\lambda^2e^{-\lambda(b_1+b_2)}\Delta f(b_1)\Delta f(b_2)
+          \big((k+1)^2A_{\mathrm{apart}} + (k+1)(k+2)A_{\mathrm{overlap}}\big)`, the areas of
+          the birth epochs :math:`0 < u_1 < x - b_1`, :math:`u_1 < u_2 < x - b_2` with the second
+          born after, or before, the first one leaves."""
+        if self.yd.size == 0 and self.pa.size == 0:
+            return []
+        ks = np.arange(self.K + 1, dtype=float)
+        with np.errstate(under="ignore"):
+            rk = r[:, None] ** ks[None, :]
+            rk1 = np.where(ks[None, :] > 0, r[:, None] ** np.maximum(ks[None, :] - 1.0, 0.0), 0.0)
+        ak = e[:, None] * rk
+        J = e[:, None] * ((ks[None, :] + 1.0) * ja[:, None] * rk - ks[None, :] * jb[:, None] * rk1)
+        k1 = ks[None, :] + 1.0
+        out = []
+        for ib, b in enumerate(self.yb[:self.yd.size]):
+            xb = np.maximum(x - b, 0.0)[:, None]
+            C = k1 * (self.ya[ib] * (ak * (-3.0 + xb * (self.beta - self.lam)) + xb * J)
+                      + self.yd[ib] * ak * xb)
+            C = np.where(xb > 0, C, 0.0)
+            out.append((C, k1 * x[:, None] + b))
+        for b1, b2, pa in zip(self.pb1, self.pb2, self.pa, strict=True):
+            M, L = x - b2, x - b1
+            ar = np.where((M > 0) & (L > 0), 0.5 * (M * M - np.maximum(M - L, 0.0) ** 2), 0.0)
+            an = 0.5 * np.maximum(x - b1 - b2, 0.0) ** 2
+            C = pa * ak * (k1 * k1 * an[:, None] + k1 * (k1 + 1.0) * (ar - an)[:, None])
+            out.append((C, k1 * x[:, None] + b1 + b2))
+        return out
 
     def _y_jumps(self) -> tuple[np.ndarray, np.ndarray]:
         r"""The jump points :math:`b > 0` of the size density (the least size :math:`c > 0` and the
@@ -173,7 +350,7 @@ class PSDensityAtoms:
         if t is not None:
             tj = t / np.arange(1, self.K + 1)
             edges += list(tj[(tj > lo) & (tj < hi)])
-            for b in self.yb:  # where (k + 1) x + b crosses t
+            for b in np.concatenate([self.yb, self.pb1 + self.pb2]):  # where (k + 1) x + b crosses t
                 tj = (t - b) / np.arange(1, self.K + 1)
                 edges += list(tj[(tj > lo) & (tj < hi)])
         edges = np.unique(np.asarray(edges, float))
@@ -196,7 +373,11 @@ class PSDensityAtoms:
         (:meth:`jump`)."""
         x = np.asarray(x, float)
         ja = self.lam * (2.0 + x * self.f0)
-        jb = self.lam * np.asarray(self.size.sf(x), float) * np.exp(-self.lam * x) * (2.0 - self.lam * x)
+        if EXACT_BRACKET:
+            br = 2.0 * np.asarray(self.size.sf(x), float) - self.lam * self.g2(x)
+        else:
+            br = np.asarray(self.size.sf(x), float) * (2.0 - self.lam * x)
+        jb = self.lam * np.exp(-self.lam * x) * br
         return ja, jb
 
     def jump(self, x, k: int) -> np.ndarray:
@@ -227,11 +408,15 @@ class PSDensityAtoms:
         ja, jb = self._jab(x)
         # sum_b lambda Delta f(b) e^{-lambda b} (x - b)^+ for the jumps at (k + 1) x + b
         yx = np.maximum(x[:, None] - self.yb[None, :], 0.0) * self.ya[None, :]
+        S = self._slope(x) if self.beta else np.zeros((x.size, 0))
         if t is None:
             atoms = float(np.sum(w * f * e / (1.0 - r)))
             if not self.beta:
                 return atoms, 0.0, 0.0
-            return atoms, float(np.sum(w * f * e * (ja - jb + yx.sum(1)) / (1.0 - r) ** 2)) / self.beta, 0.0
+            second = float(np.sum(w * f * S.sum(1))) / self.beta ** 2
+            for C, _ in self._second_terms(x, r, e, ja, jb):
+                second += float(np.sum(w * f * C.sum(1))) / self.beta ** 2
+            return atoms, float(np.sum(w * f * e * (ja - jb + yx.sum(1)) / (1.0 - r) ** 2)) / self.beta + second, 0.0
         ks = np.arange(self.K + 1, dtype=float)
         kx = np.floor(t / x)  # the orders k < kx have (k + 1) x <= t
         on = ks[None, :] < kx[:, None]
@@ -257,6 +442,25 @@ class PSDensityAtoms:
             Jb = (e * yx[:, ib])[:, None] * (ks[None, :] + 1.0) * rb
             pdf += float(np.sum(w * f * (Jb * decb).sum(1)))
             cdf += float(np.sum(w * f * (Jb * np.where(onb, 1.0 - decb, 0.0)).sum(1))) / self.beta
+        if S.shape[1]:  # the slope jumps: S_k(x) u e^{-beta u}, u = t - (k + 1) x
+            ks2 = np.arange(S.shape[1], dtype=float)
+            u = t - (ks2[None, :] + 1.0) * x[:, None]
+            on2 = u > 0.0
+            uu = np.where(on2, u, 0.0)
+            with np.errstate(under="ignore"):
+                eb = np.exp(-self.beta * uu)
+            pdf += float(np.sum(w * f * np.where(on2, S * uu * eb, 0.0).sum(1)))
+            cdf += float(np.sum(w * f * np.where(on2, S * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
+                / self.beta ** 2
+        for C, L in self._second_terms(x, r, e, ja, jb):
+            u = t - L
+            on2 = u > 0.0
+            uu = np.where(on2, u, 0.0)
+            with np.errstate(under="ignore"):
+                eb = np.exp(-self.beta * uu)
+            pdf += float(np.sum(w * f * np.where(on2, C * uu * eb, 0.0).sum(1)))
+            cdf += float(np.sum(w * f * np.where(on2, C * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
+                / self.beta ** 2
         return atoms, cdf, pdf
 
     def part_cdf(self, t, euler=None) -> np.ndarray:
@@ -317,6 +521,16 @@ class PSDensityAtoms:
                      for i, b in enumerate(self.yb))
             a = a * (1.0 + (ja - jb * np.exp(-sx) + jy)
                      / ((1.0 - z) * (s.reshape(-1)[:, None] + self.beta)))
+        if self.beta and self.rl.size:
+            S = self._slope(x)
+            e2 = np.exp(-s.reshape(-1)[:, None, None] * (np.arange(S.shape[1]) + 1.0)[None, None, :]
+                        * x[None, :, None])
+            a = a + (e2 * S[None, :, :]).sum(2) / (s.reshape(-1)[:, None] + self.beta) ** 2
+        if self.beta:
+            e0 = (1.0 - self.rho) * np.exp(-self.lam * x)
+            for C, L in self._second_terms(x, r, e0, ja, jb):
+                a = a + (np.exp(-s.reshape(-1)[:, None, None] * L[None, :, :]) * C[None, :, :]).sum(2) \
+                    / (s.reshape(-1)[:, None] + self.beta) ** 2
         return (a @ (w * f)).reshape(s.shape)
 
     def rest_lst(self, s) -> np.ndarray:

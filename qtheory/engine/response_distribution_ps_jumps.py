@@ -69,6 +69,30 @@ above 3, e.g. ``inf`` for a support that starts above 0); :math:`N = \lfloor p\r
 (the transform has a term in :math:`s^{-p}`), none for :math:`p < 1` (a density infinite at 0:
 :math:`J_k` is infinite). The convolutions are trapezoidal sums on two grids of :math:`[0, x]`
 (Richardson); :math:`f^{(n)}(0^+)` a polynomial fit of the density on :math:`(0, 6h]`.
+
+**The one-arrival terms** (session 39, :class:`_OneArrival`). Where the expansion sees no size
+density at 0 (a support above 0: Uniform(0.5, 1.5), BoundedPareto, Pareto; or :math:`F`
+vanishing faster than any power: LogNormal), the outcome "the :math:`k` present stay, one job
+of size :math:`y < x` is born and leaves, no other birth", of density
+:math:`a_k\lambda(k+1)(x - y)f(y)e^{-\lambda y}` at :math:`T(x) = (k+1)x + y`, is in none of the
+:math:`h_{k,n}` and is taken apart as well (its transform and cdf by Gauss-Legendre in
+:math:`y`). It carries the class density's jumps at :math:`(k+1)x + b` for a jump point
+:math:`b < x` of :math:`f` (Uniform(0.5, 1.5), load 0.5, :math:`x = 1`: 0.0590458 and 0.0044766
+in closed form at :math:`x + c`, :math:`2x + c`; the Volterra class transform's coefficients
+0.059038 and 0.004469; main's cdf 2.8e-5 off at :math:`t = 1.6`, now 4.6e-7 of the rule
+(26, 64, 32)) and, on LogNormal sizes, the steep rise of the class density after each atom (that
+of :math:`f` from 0), which the Euler sum did not resolve: LogNormal(:math:`\sigma = 1`, mean 1),
+load 0.8, :math:`x = 1`, :math:`t` = 1.5-5.1, the density was up to :math:`3\cdot10^{-4}` off
+(0.144792 at :math:`t = 2.6` where main's and this split on the rule (26, 48, 24) give 0.144491
+and 0.144492) and :math:`1.1\cdot10^{-4}` off the slope of its own cdf; now within
+:math:`1.5\cdot10^{-5}` of both finer-rule inversions (which differ by up to :math:`5.6\cdot10^{-6}`)
+and :math:`3.8\cdot10^{-6}` of its cdf's slope; the cdf from :math:`3.6\cdot10^{-6}` to
+:math:`3\cdot10^{-7}`. What is left are the outcomes with two such jobs or one such job and
+another continuous variable (``docs/response_time_distribution.md``, section 8). With them the
+slope jumps at :math:`(k+1)x + c` and :math:`(k+1)x + 2c` (the least size :math:`c > 0`) are taken
+apart (:meth:`PSClassJumps._least_size_slopes`): Uniform(0.5, 1.5), :math:`x = 1`, the cdf at
+:math:`t = 1.6` from :math:`4.6\cdot10^{-7}` to :math:`7.5\cdot10^{-9}` of the rule (26, 64, 32);
+:math:`10^{-6}` remain at :math:`t` = 2.1, 2.6 (not traced).
 """
 
 from __future__ import annotations
@@ -79,6 +103,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import gammainc
 
+from ..laws._quadrature import panels
 from .power_series import exp as _exp
 from .power_series import mul as _mul
 from .power_series import recip as _recip
@@ -87,6 +112,8 @@ from .power_series import recip as _recip
 ORDER = 4
 #: the grid of [0, x] of the convolutions (and half of it, for Richardson's rule)
 GRID = 2048
+#: relative steps (to x) of the central differences of the one-arrival terms' density
+H1, H2 = 1e-5, 1e-3
 
 
 def valid_order(size) -> int:
@@ -269,6 +296,100 @@ def _to_shifted(h: np.ndarray, beta: float) -> np.ndarray:
     return g
 
 
+#: take apart, with the atoms, the one-arrival terms (:class:`_OneArrival`) where the expansion
+#: in :math:`1/s` sees no size density at 0 (a support above 0, or LogNormal's)
+ONE_ARRIVAL = True
+
+
+def one_arrival_applies(size, order: int) -> bool:
+    r"""Whether :class:`PSClassJumps` takes the one-arrival terms apart: where the expansion's
+    :math:`f^{(j)}(0^+)`, :math:`j <` ``order``, are all 0 (so the terms are in none of the
+    :math:`h_{k,n}`) and :math:`F(y)` vanishes at 0 faster than :math:`y^{\mathrm{order}+1}`
+    or the support starts above 0."""
+    if not ONE_ARRIVAL or order < 1:
+        return False
+    p = float(size.zero_exponent)
+    return float(size.support[0]) > 0 or not math.isfinite(p)
+
+
+class _OneArrival:
+    r"""The one-arrival terms of the class law of :math:`T(x) - x`: :math:`k` jobs present, all
+    staying to the end, one job of size :math:`y < x` born during the stay and leaving, no other
+    birth. Born at attained service :math:`u < x - y` (rate :math:`\lambda(k+1)`), it adds
+    :math:`y` to :math:`T`, and the :math:`k + 2` jobs then share the server:
+
+    .. math::
+        P\big(T(x) - x \in kx + dy\big) \ni a_k\,\lambda(k+1)\,(x - y)f(y)e^{-\lambda y}\,dy,
+        \qquad 0 < y < x,
+
+    transform :math:`e^{-skx}a_k\lambda(k+1)\int_0^x (x - y)f(y)e^{-(\lambda + s)y}\,dy`. Where
+    the size density jumps at :math:`b < x` (Uniform(0.5, 1.5): :math:`b = 0.5`) the class density
+    jumps at :math:`(k+1)x + b` by :math:`a_k\lambda(k+1)(x-b)e^{-\lambda b}\Delta f(b)`
+    (``docs/response_time_distribution.md`` section 11.2); where it rises steeply from 0
+    (LogNormal) the class density rises after each atom as steeply, which the Euler sum does not
+    resolve. Both are added directly (Gauss-Legendre in :math:`y`)."""
+
+    #: Gauss-Legendre order of a panel; the smallest y of the geometric panels (relative to x);
+    #: their ratio; the phase (radians) of a panel of the transform's integral
+    ORDER, TINY, RATIO, PHASE = 16, 1e-12, 1.5, 2.0
+
+    def __init__(self, size, lam: float, x: float, amass: np.ndarray):
+        self.size, self.lam, self.x = size, float(lam), float(x)
+        k = np.arange(amass.size, dtype=float)
+        #: a_k lambda (k + 1)
+        self.wk = amass * self.lam * (k + 1.0)
+        self.lo = max(0.0, float(size.support[0]))
+        bps = np.asarray(size.breakpoints, float)
+        self.bps = bps[(bps > self.lo) & (bps < self.x)]
+        self.total = float(self.wk.sum()) * self.cum(np.array([self.x]))[0]
+
+    def _edges(self, hi: float, extra=()) -> np.ndarray:
+        lo = self.lo
+        if not hi > lo:
+            return np.array([lo, lo])
+        start = lo if lo > 0 else self.TINY * self.x
+        n = max(1, math.ceil(math.log(hi / start) / math.log(self.RATIO)))
+        e = [lo, hi, *np.geomspace(start, hi, n + 1), *self.bps[self.bps < hi], *extra]
+        return np.unique(np.clip(np.asarray(e, float), lo, hi))
+
+    def g(self, y) -> np.ndarray:
+        r""":math:`(x - y)f(y)e^{-\lambda y}` (0 outside :math:`(0, x)`)."""
+        y = np.asarray(y, float)
+        inside = (y > self.lo) & (y < self.x)
+        yy = np.where(inside, y, 0.5 * (self.lo + self.x))
+        return np.where(inside, (self.x - yy) * np.asarray(self.size.pdf(yy), float)
+                        * np.exp(-self.lam * yy), 0.0)
+
+    def cum(self, u) -> np.ndarray:
+        r""":math:`\int_0^{\min(u, x)} g`."""
+        u = np.asarray(u, float)
+        out = np.zeros(u.shape)
+        for i, v in enumerate(u.reshape(-1)):
+            hi = min(float(v), self.x)
+            if hi > self.lo:
+                y, w = panels(self._edges(hi), self.ORDER)
+                out.reshape(-1)[i] = float(np.sum(w * self.g(y)))
+        return out
+
+    def lst(self, s: np.ndarray) -> np.ndarray:
+        r""":math:`\int_0^x g(y)e^{-sy}\,dy` at complex ``s`` (1-d; one rule per real part:
+        panels of phase at most :attr:`PHASE`, up to where :math:`e^{-\operatorname{Re}(s)y}`
+        falls below :math:`10^{-18}`)."""
+        out = np.zeros(s.shape, complex)
+        re = np.round(s.real, 12)
+        for r in np.unique(re):
+            sel = np.nonzero(re == r)[0]
+            ss = s[sel]
+            hi = min(self.x, self.lo + 41.5 / max(float(r), 1e-300))
+            if not hi > self.lo:
+                continue
+            n = max(1, math.ceil((hi - self.lo) * float(np.max(np.abs(ss))) / self.PHASE))
+            y, w = panels(self._edges(hi, np.linspace(self.lo, hi, n + 1)), self.ORDER)
+            gw = w * self.g(y)
+            out[sel] = np.exp(-np.outer(ss, y)) @ gw
+        return out
+
+
 class PSClassJumps:
     r"""The split of a Volterra-route class law of :math:`T - x` (module docstring) for
     :class:`~qtheory.engine.distribution.ResponseTimeDistribution`: ``part_cdf`` the atoms
@@ -304,8 +425,42 @@ class PSClassJumps:
         self.near_below = 0.0
         n = np.arange(1, self.N + 1)
         self.part_total = float(self._amass[1:].sum() + np.sum(self.g[:, 1:] / self.beta ** n))
+        #: the one-arrival terms (:class:`_OneArrival`), where taken apart
+        self.one = _OneArrival(size, self.lam, self.x, self._amass) if one_arrival_applies(size, self.N) else None
+        if self.one is not None:
+            self.part_total += self.one.total
+        #: the slope jumps at k x + c and k x + 2c (the least size c > 0): coefficients, lags
+        self.sl_C, self.sl_L = self._least_size_slopes(size) if self.one is not None else (np.zeros(0), np.zeros(0))
+        self.part_total += float(np.sum(self.sl_C)) / self.beta ** 2
         self.rest_total = 1.0 - self.atom0 - self.part_total
         self._cache: dict = {}
+
+    def _least_size_slopes(self, size) -> tuple[np.ndarray, np.ndarray]:
+        r"""The class density's slope jumps at :math:`(k+1)x + c` and :math:`(k+1)x + 2c`
+        (:math:`c > 0` the least size, where :math:`f` jumps by :math:`\Delta f = f(c^+)`), left
+        once the one-arrival terms are taken apart: one present leaving with a residual near
+        :math:`c` and one born staying for :math:`x - u` near :math:`c` (:math:`\bar F` kinks at
+        :math:`c`: each :math:`-(k+1)a_k\lambda\Delta fe^{-\lambda c}`) and the one-arrival jump
+        :math:`G_k` followed by the class's own jump :math:`J_k/a_k` per unit of atom,
+        :math:`(k+1)\lambda\Delta fe^{-\lambda c}(-2a_k + (x - c)J_k)`; two jobs of size near
+        :math:`c` born and leaving, :math:`a_k\lambda^2e^{-2\lambda c}\Delta f^2((k+1)^2A_{\mathrm{apart}}
+        + (k+1)(k+2)A_{\mathrm{overlap}})` (the areas of their birth epochs,
+        :meth:`~qtheory.engine.response_distribution_ps_density_atoms.PSDensityAtoms._second_terms`).
+        Taken apart as :math:`C\,v e^{-\beta v}`, :math:`v` the time after the lag."""
+        c = float(size.support[0])
+        x, lam = self.x, self.lam
+        if not (c > 0 and c < x) or self.N < 1:
+            return np.zeros(0), np.zeros(0)
+        df = float(size.pdf(c * (1 + 1e-9)))
+        a = self._amass
+        k = np.arange(self.K, dtype=float)
+        J = self.g[:, 1]
+        cq = (k + 1.0) * lam * df * math.exp(-lam * c) * (-2.0 * a + (x - c) * J)
+        ar = 0.5 * (x - c) ** 2
+        an = 0.5 * max(x - 2.0 * c, 0.0) ** 2
+        cp = a * lam * lam * math.exp(-2.0 * lam * c) * df * df * (
+            (k + 1.0) ** 2 * an + (k + 1.0) * (k + 2.0) * (ar - an))
+        return np.concatenate([cq, cp]), np.concatenate([k * x + c, k * x + 2.0 * c])
 
     def _singular_lst(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\sum_k e^{-ksx}\big(a_k + \sum_n g_{k,n}(s + \beta)^{-n}\big)`, the atom at 0 left out."""
@@ -318,6 +473,14 @@ class PSClassJumps:
             for n in range(1, self.N + 1):
                 v = v + self.g[k, n] * pw[n]
             out += e * v
+        if self.one is not None:
+            flat = s.reshape(-1)
+            ek = np.exp(-np.outer(flat, self.x * np.arange(self.K))) @ self.one.wk
+            out += (ek * self.one.lst(flat)).reshape(s.shape)
+        if self.sl_C.size:
+            flat = s.reshape(-1)
+            sl = (np.exp(-np.outer(flat, self.sl_L)) @ self.sl_C) / (flat + self.beta) ** 2
+            out += sl.reshape(s.shape)
         return out
 
     def rest_lst(self, s) -> np.ndarray:
@@ -354,7 +517,44 @@ class PSClassJumps:
                 d1[on] += gk * p1
                 d2[on] += gk * p2
         z = np.zeros(t.size)
-        out = (cdf, pdf, d1, d2, z, z, z)
+        e1 = e2 = z
+        if self.one is not None:
+            one = self.one
+            hd1, hd2 = H1 * max(self.x, 1e-300), H2 * max(self.x, 1e-300)
+            e1, e2 = np.zeros(t.size), np.zeros(t.size)
+            for k in range(self.K):
+                u = t - k * self.x
+                on = u > one.lo
+                if not np.any(on):
+                    break
+                uu = u[on]
+                wk = one.wk[k]
+                g0 = one.g(uu)
+                cdf[on] += wk * one.cum(uu)
+                pdf[on] += wk * g0
+                # g', g'' by central differences (their error: inf where a step straddles a jump
+                # of g: the breakpoints of f, x)
+                gp, gm = one.g(uu + hd1), one.g(uu - hd1)
+                d1[on] += wk * (gp - gm) / (2 * hd1)
+                gp2, gm2 = one.g(uu + hd2), one.g(uu - hd2)
+                d2[on] += wk * (gp2 - 2.0 * g0 + gm2) / hd2 ** 2
+                pts = np.concatenate([[one.lo, self.x], one.bps])
+                near = np.any(np.abs(uu[:, None] - pts[None, :]) <= hd2, axis=1)
+                e1[on] = np.where(near, np.inf, e1[on] + 1e-6 * abs(wk) * np.abs(gp - gm) / (2 * hd1))
+                e2[on] = np.where(near, np.inf, e2[on] + 1e-5 * abs(wk) * (np.abs(gp2 - 2.0 * g0 + gm2) / hd2 ** 2
+                                                                       + np.abs(g0) / hd2))
+        for C, L in zip(self.sl_C, self.sl_L, strict=True):
+            v = t - L
+            on = v >= 0.0
+            if not np.any(on):
+                continue
+            vv = v[on]
+            e = np.exp(-b * vv)
+            cdf[on] += C * (1.0 - e * (1.0 + b * vv)) / b ** 2
+            pdf[on] += C * vv * e
+            d1[on] += C * e * (1.0 - b * vv)
+            d2[on] += C * e * (b * b * vv - 2.0 * b)
+        out = (cdf, pdf, d1, d2, z, e1, e2)
         self._cache = {key: out}
         return out
 

@@ -115,7 +115,7 @@ CLASS_JUMPS = True
 
 @numba.njit(cache=True, nogil=True)
 def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta, yb, ya,  # pragma: no cover
-                 out):  # pragma: no cover - compiled
+                 se, rl, rr, yd, pb1, pb2, pa, out):  # pragma: no cover - compiled
     r"""For each node ``s[i]``: the grid solution of the Volterra equation (module docstring).
     ``w``: convolution weights (``w[k]`` the weight of :math:`u_{n-k}`, ``b[n-1]`` the last
     one's), ``g``: the forcing :math:`1 - \lambda M(h_n)`. ``mode`` 0: ``out[i]`` =
@@ -131,7 +131,13 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
     :mod:`qtheory.engine.response_distribution_ps_density_atoms`), and less the density jumps at
     :math:`(k+1)y + b` (one job of size :math:`b`, a jump point of :math:`f` with
     :math:`0 < b < y`, arriving and leaving), :math:`e_0\sum_b y_a (y - b)e^{-sb}/((1-z)(s+\beta))`
-    (``yb``: the points :math:`b`, ``ya``: :math:`\lambda\,\Delta f(b)e^{-\lambda b}`).
+    (``yb``: the points :math:`b`, ``ya``: :math:`\lambda\,\Delta f(b)e^{-\lambda b}`), and
+    less the slope jumps after the atoms,
+    :math:`e^{-s((k+1)y - c)}S_k(y)/(s+\beta)^2`, :math:`S_k` linear between the jump points
+    ``se`` of :math:`f` from ``rl[i, k]`` to ``rr[i, k]``, and the slope jumps at
+    :math:`(k+1)y + b` and :math:`(k+1)y + b_1 + b_2` (``yd``: :math:`\lambda\Delta f'(b)e^{-\lambda b}`;
+    ``pb1``, ``pb2``, ``pa``: the pairs; closed-form sums over :math:`k`,
+    :meth:`~qtheory.engine.response_distribution_ps_density_atoms.PSDensityAtoms._second_terms`).
     The solution is rescaled by :math:`10^{-150}` when it grows past :math:`10^{150}` (linear:
     the forcing is rescaled with it)."""
     N = g.size - 1
@@ -156,6 +162,7 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
             phi_prev = 0.0j
             if beta > 0.0:
                 phi_prev = -(ja[0] - jb[0]) / ((1.0 - qr[0]) * (si + beta))
+        iv = 0
         for n in range(1, N + 1):
             conv = b[n - 1] * u[0]
             for k in range(1, n):
@@ -180,6 +187,35 @@ def _solve_nodes(s, lam, rho, d, w, b, g, cp, cq, mode, shift, qr, ja, jb, beta,
                                 if h > yb[ib]:
                                     jy += ya[ib] * (h - yb[ib]) * np.exp(-si * yb[ib])
                             phi -= e0 * (ja[n] - jb[n] * ez + jy) / ((1.0 - z) * (si + beta))
+                            iz = 1.0 / (1.0 - z)
+                            jsum = (ja[n] * (1.0 + z) - 2.0 * jb[n] * ez) * iz * iz
+                            acc3 = 0.0j
+                            for ib in range(yd.size):  # (the least size: on a node, the term jumps there)
+                                if h >= yb[ib] * (1.0 - 1e-12):
+                                    xb = max(h - yb[ib], 0.0)
+                                    acc3 += np.exp(-si * yb[ib]) * (
+                                        (ya[ib] * (-3.0 + xb * (beta - lam)) + yd[ib] * xb) * iz
+                                        + ya[ib] * xb * jsum)
+                            for ip in range(pa.size):
+                                mm, ll = h - pb2[ip], h - pb1[ip]
+                                if mm > 0.0 and ll > 0.0:
+                                    dm = max(mm - ll, 0.0)
+                                    ar = 0.5 * (mm * mm - dm * dm)
+                                    an = 0.5 * max(h - pb1[ip] - pb2[ip], 0.0) ** 2
+                                    acc3 += np.exp(-si * (pb1[ip] + pb2[ip])) * pa[ip] * (
+                                        (1.0 + z) * an + 2.0 * (ar - an)) * iz * iz
+                            phi -= e0 * acc3 / ((si + beta) * (si + beta))
+                        if rl.shape[1] > 0 and h >= se[0] and h <= se[se.size - 1]:
+                            while iv < se.size - 2 and h > se[iv + 1]:
+                                iv += 1
+                            th = (h - se[iv]) / (se[iv + 1] - se[iv])
+                            ezs = np.exp(-si * h)
+                            zk = 1.0 + 0.0j
+                            acc2 = 0.0j
+                            for k in range(rl.shape[1]):
+                                acc2 += ((1.0 - th) * rl[iv, k] + th * rr[iv, k]) * zk
+                                zk *= ezs
+                            phi -= np.exp(si * (shift - h)) * acc2 / ((si + beta) * (si + beta))
                 acc += cp[n - 1] * phi_prev + cq[n - 1] * phi
                 phi_prev = phi
             if abs(un) > 1e150:
@@ -267,6 +303,10 @@ class VolterraPSTransform:
         #: ... and the density jumps at (k + 1) y + b: the jump points b > 0 of the size density
         #: and lambda (f(b+) - f(b-)) e^{-lambda b} (empty: not subtracted)
         self.yb, self.ya = np.zeros(0), np.zeros(0)
+        #: ... and the slope jumps after the atoms: the jump points of f and R_k at their sides
+        #: (:meth:`~qtheory.engine.response_distribution_ps_density_atoms.PSDensityAtoms._slope_table`)
+        self.s_edges, self.rl, self.rr = np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))
+        self.yd, self.pb1, self.pb2, self.pa = np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
         self.size = size
         self.m = float(size.mean)
         self.rho = self.lam * self.m
@@ -326,12 +366,13 @@ class VolterraPSTransform:
                 v = np.empty(ss.size, complex)
                 if mode == 2:
                     h = np.linspace(0.0, end, k + 1)
-                    ja, jb = self.lam * (2.0 + h * self.f0), self.lam * (1.0 - gr.F0) * (2.0 - self.lam * h)
+                    ja, jb = self.lam * (2.0 + h * self.f0), self._bracket(gr, h)
                 else:
                     ja = jb = gr.M1
                 _solve_nodes(ss, self.lam, self.rho, gr.d, gr.w, gr.b, 1.0 - self.lam * gr.M1,
                              gr.cp, gr.cq, mode, self.lower, self.lam * (self.m - gr.M1), ja, jb,
-                             self.beta, self.yb, self.ya, v)
+                             self.beta, self.yb, self.ya, self.s_edges, self.rl, self.rr, self.yd,
+                             self.pb1, self.pb2, self.pa, v)
                 vals.append(v)
             best = _romberg(*vals[1:])
             err = np.abs(best - _romberg(*vals[:3]))
@@ -339,6 +380,19 @@ class VolterraPSTransform:
                 self.max_err = max(self.max_err, float(np.max(err)))
                 return best
             N *= 2
+
+    def _bracket(self, gr: _Grid, h: np.ndarray) -> np.ndarray:
+        r""":math:`\lambda\big(2\bar F(h) - \lambda(\bar F * \bar F)(h)\big)` on the grid ``gr``
+        (the later atoms' term of the density jumps :math:`J_k`,
+        :mod:`qtheory.engine.response_distribution_ps_density_atoms`), cached on the grid."""
+        from . import response_distribution_ps_density_atoms as da
+
+        if not da.EXACT_BRACKET:
+            return self.lam * (1.0 - gr.F0) * (2.0 - self.lam * h)
+        if getattr(gr, "G2", None) is None:
+            g2 = getattr(self, "g2", None)
+            gr.G2 = g2(h) if g2 is not None else da.sf_self_convolution(self.size, h)
+        return self.lam * (2.0 * (1.0 - gr.F0) - self.lam * gr.G2)
 
     def _uncond_end(self, re_s: float) -> float:
         r"""The horizon :math:`H` of the unconditional integral: beyond it the class transform
