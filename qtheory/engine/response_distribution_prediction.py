@@ -718,6 +718,137 @@ def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None) -> np.ndarray:
     return out
 
 
+#: PSPJF's residence sums :math:`\sum_k W_{jk}e^{-\eta_j X_{jk}}` over the classes' sizes
+#: (unconditional, :math:`\eta_j = \eta_{<y_j}(s)`) by :class:`ClassTaylor`: per point :math:`s`
+#: one exponential per distinct size, and the classes whose root lies close to :math:`s` (the
+#: small predictions) on the Taylor model of this order in :math:`\eta_j - s` (0: off)
+CLASS_ORDER = 8
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, out, ok):  # pragma: no cover
+    # per point s_i: T[m] = [Re, Im of E x^n / n! (n = 0..N), (|Re E| + |Im E|) x^{N+1} / (N+1)!]
+    # with E = e^{-s u_m} (0 where Re(s) u_m > 46, as the exponential passes) for the distinct
+    # sizes u_m >= theta / max_j |eta_ij|; then per class j (in order) at u = eta_ij: the nodes
+    # below ms (the first with x >= theta / |u|, as _psi_one) by the series (their weight less
+    # _small_sum), the others by the model sum_n (-d)^n S_n at d = u - s_i, S_n = sum_k W_jk
+    # T[idx_jk], kept (ok) while its remainder |d|^{N+1} S_{N+1} stays below 2^-57 of it; from
+    # the first class that fails on, none (ok False: the caller sums those by exponentials)
+    n_s, n_c = eta.shape
+    M = 2 * N + 3
+    T = np.zeros((U.size, M))
+    acc = np.empty(M)
+    for i in range(n_s):
+        for j in range(n_c):
+            ok[i, j] = False
+        si = s[i]
+        sr = si.real
+        if not sr > 0.0:
+            continue
+        amax = 0.0
+        for j in range(n_c):
+            a = abs(eta[i, j])
+            if a > amax:
+                amax = a
+        m0 = np.searchsorted(U, theta / amax) if amax > 0.0 else 0
+        for m in range(m0, U.size):
+            x = U[m]
+            if sr * x > 46.0:
+                for r in range(M):
+                    T[m, r] = 0.0
+                continue
+            e = np.exp(-si * x)
+            c = 1.0
+            for n in range(N + 1):
+                T[m, 2 * n] = c * e.real
+                T[m, 2 * n + 1] = c * e.imag
+                c = c * x / (n + 1)
+            T[m, M - 1] = c * (abs(e.real) + abs(e.imag))
+        for j in range(n_c):
+            u = eta[i, j]
+            d = u - si
+            if d.real < 0.0 or not u.real > 0.0:
+                break
+            K = nnz[j]
+            ms = np.searchsorted(X[j, :K], theta / abs(u))
+            acc[:] = 0.0
+            for k in range(ms, K):
+                w = W[j, k]
+                if w != 0.0:
+                    row = T[idx[j, k]]
+                    for r in range(M):
+                        acc[r] += w * row[r]
+            v = -d
+            p = complex(acc[2 * N], acc[2 * N + 1])
+            for n in range(N - 1, -1, -1):
+                p = complex(acc[2 * n], acc[2 * n + 1]) + v * p
+            if abs(d) ** (N + 1) * acc[M - 1] > 2.0 ** -57 * abs(p):
+                break
+            ps = _small_sum(C, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
+            out[i, j] = (Wcum[j, ms] - ps) + p
+            ok[i, j] = True
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_kernel_where(U, X, W, nnz, C, theta, skip, out):  # pragma: no cover - compiled
+    # psi_kernel (_psi_one) at the entries not skipped
+    n_s, n_t = U.shape
+    for i in range(n_s):
+        for j in range(n_t):
+            if not skip[i, j]:
+                out[i, j] = _psi_one(U[i, j], X, W, j, nnz[j], C, theta)[0]
+
+
+class ClassTaylor:
+    r""":math:`r_j = \sum_k W_{jk}e^{-\eta_j X_{jk}}` per class :math:`j` at the roots
+    :math:`\eta_j = \eta_{<y_j}(s) = s + \delta_j` (PSPJF's residence, unconditional) with the
+    classes' sizes over their distinct values :math:`u_m` (:class:`SharedNodes`): per point
+    :math:`s` the exponentials :math:`E_m = e^{-su_m}` once, and the classes whose
+    :math:`\delta_j` is small (the small predictions: :math:`\delta_j \approx \lambda\eta\,
+    E[X1\{Y < y_j\}]`) on the Taylor model
+
+    .. math::
+        r_j = \sum_{n=0}^{N}(-\delta_j)^n S_{jn} + \epsilon,\qquad
+        S_{jn} = \sum_k W_{jk}\frac{X_{jk}^n}{n!}E_{m(j,k)},\qquad
+        |\epsilon| \le |\delta_j|^{N+1}\sum_k W_{jk}\frac{X_{jk}^{N+1}}{(N+1)!}|E_{m(j,k)}|
+
+    (:math:`\operatorname{Re}\delta_j \ge 0`: :math:`|e^{-z} - \sum_{n\le N}(-z)^n/n!| \le
+    |z|^{N+1}/(N+1)!`; :math:`N =` :data:`CLASS_ORDER`), kept while the bound stays below
+    :math:`2^{-57}|r_j|`; from the first class where it fails on, :math:`W_{j\cdot}` sum minus
+    :func:`psi_rows` (one exponential a node), as before. As Kendall's rows' shared Taylor model
+    (:func:`eta_rows`); the same sums to rounding."""
+
+    def __init__(self, X: np.ndarray, W: np.ndarray, C=None, order: int = CLASS_ORDER):
+        self.nodes = SharedNodes(X, W)
+        self.X = np.ascontiguousarray(X, float)
+        self.W = self.nodes.W
+        self.nnz = np.ascontiguousarray(_nnz(self.W), np.int64)
+        self.C = C
+        self.order = int(order)
+        self.wsum = self.W.sum(1)
+        #: the rows' cumulative weights (the nodes below the series' cut)
+        self.Wcum = np.zeros((self.W.shape[0], self.W.shape[1] + 1))
+        np.cumsum(self.W, axis=1, out=self.Wcum[:, 1:])
+
+    def residence(self, s: np.ndarray, eta: np.ndarray) -> np.ndarray:
+        r""":math:`r_j` at the points ``s`` and the roots ``eta`` (shape ``(len(s), classes)``)."""
+        s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
+        eta = np.ascontiguousarray(eta, complex)
+        out = np.empty(eta.shape, complex)
+        ok = np.zeros(eta.shape, bool)
+        if self.order > 0 and self.C is not None:
+            _class_taylor_kernel(s, eta, self.nodes.U, self.nodes.idx, self.X, self.W, self.nnz, self.Wcum,
+                                 self.C, float(SMALL_THETA), self.order, out, ok)
+        if ok.all():
+            return out
+        if self.C is None or not np.all(eta.real > 0):
+            psi = psi_rows(eta, self.X, self.W, self.C)
+        else:
+            psi = np.empty(eta.shape, complex)
+            _psi_kernel_where(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
+        return np.where(ok, out, self.wsum[None, :] - psi)
+
+
 def eta_small_tables(X: np.ndarray, W: np.ndarray, W1=None) -> tuple:
     """``(C, C1)`` for :func:`eta_rows`'s ``small``: :func:`small_tables` of ``W`` and of ``W1``
     (``None`` where the rows' nodes do not increase or ``W1`` is ``None``)."""
@@ -985,6 +1116,10 @@ class PredictionTransform:
         #: predictions, load 0.8; the table is 21 MB there, 66 MB on Weibull(0.5) sizes)
         self._xc_small = small_tables(self.Xc, self.Wc) if self.kind == "static" and \
             not self.conditional and not waiting and self._class_sums else None
+        #: ... and by ClassTaylor: the classes of small predictions on the Taylor model at the
+        #: sizes' shared exponentials
+        self._class_taylor = ClassTaylor(self.Xc, self.Wc, self._xc_small) \
+            if self._xc_small is not None and CLASS_ORDER > 0 else None
         self._flat = self._flat_nodes() if self.kind == "remaining" and not waiting and \
             not self.conditional else None
         #: the prediction nodes located on the threshold grid once (load-free: _at_classes)
@@ -1447,7 +1582,9 @@ class PredictionTransform:
                 res = wsum[None, :] - _psi_at(U, Xc, Wc)
         elif self.kind == "static":
             U = eta - S if self.shifted else eta
-            res = wsum[None, :] - psi_rows(U, Xc, Wc, getattr(self, "_xc_small", None))
+            ct = getattr(self, "_class_taylor", None)
+            res = ct.residence(s, U) if ct is not None else \
+                wsum[None, :] - psi_rows(U, Xc, Wc, getattr(self, "_xc_small", None))
         else:
             res = self._sprpt_residence(s, et)
         return np.sum(V * res, axis=1)
