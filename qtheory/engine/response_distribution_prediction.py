@@ -100,6 +100,15 @@ PREDICTION_FORMS = ("nonpreemptive", "static", "remaining")
 RESIDENCE_TRANSPOSED = True
 #: :class:`SharedNodes` by :func:`_exp_sum_kernel_split` (real and imaginary parts apart)
 EXP_SUM_SPLIT = True
+#: SPRPT's residence terms :math:`e^{-sx}e^{\epsilon}`, :math:`\epsilon = R(y - x) - R(y)`
+#: (unconditional): :math:`e^{-sx}` from the table of the classes' distinct sizes (the flat
+#: nodes' :class:`SharedNodes`, computed once for both) and :math:`e^{\epsilon}` by its Taylor
+#: polynomial of order :data:`RESIDENCE_ORDER` where :math:`|\epsilon| \le`
+#: :data:`RESIDENCE_EPS` (the remainder below :math:`|\epsilon|^{N+1}e^{|\epsilon|}/(N+1)! =
+#: 2.6\cdot10^{-19}` of the term), one complex exponential elsewhere (:func:`_residence_kernel_e`)
+RESIDENCE_SHARED = True
+RESIDENCE_EPS = 0.0625
+RESIDENCE_ORDER = 9
 #: transform values per block (memory: blocks x classes x size nodes complex numbers)
 _S_BLOCK = 40
 #: joint rules cached per size law, and load-free transform tables cached per rule (up to about
@@ -192,6 +201,125 @@ def _residence_kernel_t(gT, RcT, p, start, coef, RyT, s, X, W, unshift, out):  #
                 if e.real > -700.0:
                     acc[i] += w * np.exp(e)
         out[:, j] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _residence_kernel_e(gT, RcT, p, start, coef, RyT, s, X, W, idx, Er, Ei, eps, N, out):  # pragma: no cover
+    # _residence_kernel_t (unshift) with each term e^{eps - s x}, eps = cum - Ry, as
+    # E[idx] e^{eps}: E = e^{-s x} from the tables Er, Ei (_exp_tables) and e^{eps} by Horner's
+    # scheme of its Taylor polynomial of order N where |eps| <= eps (real and imaginary parts
+    # apart, every point at once), else the exponential of eps - s x (as _residence_kernel_t)
+    ny, K = X.shape
+    n = s.size
+    cum = np.empty(n, np.complex128)
+    er = np.empty(n)
+    ei = np.empty(n)
+    hr = np.empty(n)
+    hi = np.empty(n)
+    ar = np.empty(n)
+    ai = np.empty(n)
+    far = np.empty(n, np.bool_)
+    L = coef.shape[1]
+    inv = np.empty(N + 1)
+    f = 1.0
+    for m in range(N + 1):
+        inv[m] = 1.0 / f
+        f *= m + 1
+    eps2 = eps * eps
+    for j in range(ny):
+        ar[:] = 0.0
+        ai[:] = 0.0
+        for k in range(K):
+            w = W[j, k]
+            if w == 0.0:
+                continue
+            q = j * K + k
+            pq = p[q]
+            b = start[pq]
+            x = X[j, k]
+            mrow = idx[j, k]
+            for i in range(n):
+                cum[i] = RcT[pq, i]
+            for m in range(L):
+                c = coef[q, m]
+                if c != 0.0:
+                    gm = gT[b + m]
+                    for i in range(n):
+                        cum[i] += c * gm[i]
+            nfar = 0
+            for i in range(n):
+                e = cum[i] - RyT[j, i]
+                er[i] = e.real
+                ei[i] = e.imag
+                hr[i] = inv[N]
+                hi[i] = 0.0
+                fa = e.real * e.real + e.imag * e.imag > eps2 or e.real - s[i].real * x <= -700.0
+                far[i] = fa
+                nfar += fa
+            for m in range(N - 1, -1, -1):
+                cm = inv[m]
+                for i in range(n):
+                    a = hr[i]
+                    hr[i] = a * er[i] - hi[i] * ei[i] + cm
+                    hi[i] = a * ei[i] + hi[i] * er[i]
+            Ter = Er[mrow]
+            Tei = Ei[mrow]
+            for i in range(n):
+                tr = Ter[i] * hr[i] - Tei[i] * hi[i]
+                ti = Ter[i] * hi[i] + Tei[i] * hr[i]
+                if far[i]:
+                    tr = 0.0
+                    ti = 0.0
+                ar[i] += w * tr
+                ai[i] += w * ti
+            if nfar:
+                for i in range(n):
+                    if far[i]:
+                        e = complex(er[i], ei[i]) - s[i] * x
+                        if e.real > -700.0:
+                            v = w * np.exp(e)
+                            ar[i] += v.real
+                            ai[i] += v.imag
+        for i in range(n):
+            out[i, j] = complex(ar[i], ai[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _exp_tables(s, U, cut, Er, Ei):  # pragma: no cover - compiled
+    # Er + i Ei = e^{-s_i U_m} (0 where Re(s_i) U_m > cut): the tables of _exp_sum_kernel_split
+    for m in range(U.size):
+        u = U[m]
+        for i in range(s.size):
+            si = s[i]
+            if si.real * u > cut:
+                Er[m, i] = 0.0
+                Ei[m, i] = 0.0
+            else:
+                e = np.exp(-si * u)
+                Er[m, i] = e.real
+                Ei[m, i] = e.imag
+
+
+@numba.njit(cache=True, nogil=True)
+def _exp_sum_tables(Er, Ei, idx, W, out):  # pragma: no cover - compiled
+    # the sums of _exp_sum_kernel_split from its tables (the same operations in the same order)
+    n = Er.shape[1]
+    ar = np.empty(n)
+    ai = np.empty(n)
+    for j in range(W.shape[0]):
+        ar[:] = 0.0
+        ai[:] = 0.0
+        for k in range(W.shape[1]):
+            w = W[j, k]
+            if w != 0.0:
+                er = Er[idx[j, k]]
+                ei = Ei[idx[j, k]]
+                for i in range(n):
+                    ar[i] += w * er[i]
+                for i in range(n):
+                    ai[i] += w * ei[i]
+        for i in range(n):
+            out[i, j] = complex(ar[i], ai[i])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1608,6 +1736,22 @@ class PredictionTransform:
         p, coef = self._q_d
         out = np.empty((s.size, self.ys.size), complex)
         W = self.Wc if self._flat is None else self._flat[0]
+        if RESIDENCE_SHARED and self._flat is not None and not self.shifted and RESIDENCE_TRANSPOSED:
+            # e^{-sx} once per distinct size for the residence's terms and the flat nodes' sums
+            fl = self._flat[2]
+            Er = np.empty((fl.U.size, s.size))
+            Ei = np.empty((fl.U.size, s.size))
+            _exp_tables(s, fl.U, fl.cut, Er, Ei)
+            _residence_kernel_e(np.ascontiguousarray(et.T), np.ascontiguousarray(Rc.T), p, g.starts, coef,
+                                np.ascontiguousarray(Ry.T), s, self.Xc, W, fl.idx, Er, Ei,
+                                float(RESIDENCE_EPS), int(RESIDENCE_ORDER), out)
+            Rf = np.empty((s.size, self.ys.size), complex)
+            p, coef = self._flat[1]
+            _cum_kernel(et, Rc, p, g.starts, coef, Rf)
+            E = np.empty((s.size, self.ys.size), complex)
+            _exp_sum_tables(Er, Ei, fl.idx, fl.W, E)
+            out += np.exp(Rf - Ry) * E
+            return out
         if RESIDENCE_TRANSPOSED:
             _residence_kernel_t(np.ascontiguousarray(et.T), np.ascontiguousarray(Rc.T), p, g.starts, coef,
                                 np.ascontiguousarray(Ry.T), s, self.Xc, W, not self.shifted, out)
