@@ -57,5 +57,22 @@ def test_class_taylor_matches_high_precision_sums():
     out = np.empty(eta.shape, complex)
     ok = np.zeros(eta.shape, bool)
     _class_taylor_kernel(s, np.ascontiguousarray(eta), ct.nodes.U, ct.nodes.idx, ct.X, ct.W, ct.nnz, ct.Wcum,
-                         ct.C, 0.5, ct.order, out, ok)
+                         ct.C, 0.5, ct.order, True, out, ok)
     assert np.all(ok[:, :6]) and not np.any(ok[:, -3:])
+
+
+def test_class_taylor_psi_matches_high_precision_sums():
+    """The old piece's form :math:`\\psi_j = \\sum_k W_{jk}(1 - e^{-\\eta_j X_{jk}})` (SPRPT's
+    :math:`X^{old}_1` at Kendall's roots) against mpmath at 40 digits, within 1e-14 of
+    :math:`\\sum_k W_{jk}\\min(1, |\\eta_j| X_{jk})` (the scale of its terms)."""
+    X, W, delta = _rows()
+    ct = ClassTaylor(X, W, small_tables(X, W))
+    s = np.array([0.4 + 6.0j, 2.0 + 40.0j])
+    eta = s[:, None] + delta[None, :]
+    got = ct.psi(s, eta)
+    rows = list(range(0, 24, 3))
+    for i in range(s.size):
+        ref = W[rows].sum(1) - _reference(s[i], eta[i], X, W, rows)
+        scale = np.array([np.sum(W[j] * np.minimum(1.0, np.abs(eta[i, j]) * X[j])) for j in rows])
+        err = np.abs(got[i, rows] - ref) / scale
+        assert np.all(err <= 1e-14), (i, err)
