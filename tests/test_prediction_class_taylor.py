@@ -23,6 +23,7 @@ def _rows():
     W = w[None, :] * np.geomspace(1e-6, 1.0, J)[:, None]
     W[3, 100:] = 0.0  # a row with fewer nodes
     delta = np.geomspace(1e-12, 3.0, J) * (1.0 + 0.5j)
+    delta[0] = -3e-16 + 1e-15j  # eta - s rounded below Re s (the first rows of a contour)
     return X, W, delta
 
 

@@ -894,11 +894,20 @@ def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out,
                 T[m, 2 * n + 1] = c * e.imag
                 c = c * x / (n + 1)
             T[m, M - 1] = c * (abs(e.real) + abs(e.imag))
+        umax = U[U.size - 1] if U.size else 0.0
         for j in range(n_c):
             u = eta[i, j]
             d = u - si
-            if d.real < 0.0 or not u.real > 0.0:
+            if not u.real > 0.0:
                 break
+            # Re d >= 0 at the root; rounding leaves it a few units below 0 on the first rows
+            # (d = eta - s tiny): then |e^{-z} - sum_{n<=N}(-z)^n/n!| <= |z|^{N+1}/(N+1)!
+            # e^{-Re z} with e^{-Re z} <= fac
+            fac = 1.0
+            if d.real < 0.0:
+                fac = math.exp(-d.real * umax)
+                if fac > 2.0:
+                    break
             K = nnz[j]
             ms = np.searchsorted(X[j, :K], theta / abs(u))
             acc[:] = 0.0
@@ -912,7 +921,7 @@ def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out,
             p = complex(acc[2 * N], acc[2 * N + 1])
             for n in range(N - 1, -1, -1):
                 p = complex(acc[2 * n], acc[2 * n + 1]) + v * p
-            if abs(d) ** (N + 1) * acc[M - 1] > 2.0 ** -57 * abs(p):
+            if fac * abs(d) ** (N + 1) * acc[M - 1] > 2.0 ** -57 * abs(p):
                 break
             ps = _small_sum(C, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
             out[i, j] = (Wcum[j, ms] - ps) + p if res else ps + ((Wcum[j, K] - Wcum[j, ms]) - p)
