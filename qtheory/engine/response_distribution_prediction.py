@@ -999,7 +999,7 @@ class ClassTaylor:
         if self.C is None or not np.all(eta.real > 0):
             psi = psi_rows(eta, self.X, self.W, self.C)
         else:
-            psi = np.empty(eta.shape, complex)
+            psi = np.zeros(eta.shape, complex)  # (0 where on the model: no stray values)
             _psi_kernel_where(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
         return np.where(ok, out, self.wsum[None, :] - psi if res else psi)
 
