@@ -105,7 +105,10 @@ EXP_SUM_SPLIT = True
 #: nodes' :class:`SharedNodes`, computed once for both) and :math:`e^{\epsilon}` by its Taylor
 #: polynomial of order :data:`RESIDENCE_ORDER` where :math:`|\epsilon| \le`
 #: :data:`RESIDENCE_EPS` (the remainder below :math:`|\epsilon|^{N+1}e^{|\epsilon|}/(N+1)! =
-#: 2.6\cdot10^{-19}` of the term), one complex exponential elsewhere (:func:`_residence_kernel_e`)
+#: 2.6\cdot10^{-19}` of the term), one complex exponential elsewhere (:func:`_residence_kernel_e`):
+#: 48 -> 38 ms an Euler contour of p99 (Exp(1) sizes, exponential predictions, loads 0.3, 0.8,
+#: 0.95), the transform within 2.3e-16 relative (the interpolated cumulative integral, 10 terms
+#: a node and point, is most of what is left; the polynomial's order 2 to 9 costs about the same)
 RESIDENCE_SHARED = True
 RESIDENCE_EPS = 0.0625
 RESIDENCE_ORDER = 9
