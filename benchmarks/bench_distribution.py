@@ -31,7 +31,7 @@ Measures, best of ``--repeat`` runs with ``time.perf_counter``:
 * the prediction-based policies (SPJF, PSPJF, SPRPT; Exp(1) sizes, exponential predictions,
   load 0.8): one p99 of a class (x, y) = (1, 0.7) and of the unconditional law;
 * ``--targets --full``: besides, the unconditional p99 of SPJF, PSPJF, SPRPT and TRAIL(0.8) and
-  the 50-load p99 sweeps of SPJF and SPRPT (Exp(1) sizes, exponential predictions);
+  the 50-load p99 sweeps of SPJF, PSPJF and SPRPT (Exp(1) sizes, exponential predictions);
 * TRAIL(c), c = 0.5 and 0.8, the same cases for T and W, and the Azure conversation trace at
   load 0.8 (1641 and 39 Euler terms);
 * the generic policies (target < 2 s a value; SRPT-Bounce with ``--full``): Gittins on
@@ -217,7 +217,7 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
         rows += [(f"{p} p99 50-load sweep (pred.)", lambda p=p: np.asarray(
                     qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction()).sweep_percentiles(
                         p, loads, q=(0.99,))))
-                 for p in ("spjf", "sprpt")]
+                 for p in ("spjf", "pspjf", "sprpt")]
         # SJF's class on sizes with an upper end (its split at b + kx, refined)
         qu = qt.MG1(0.8, qt.Uniform(0.0, 2.0))
         rows.append(("sjf p99 x=1 (uniform)", lambda: response_time_distribution(qu, "sjf", x=1.0).ppf(0.99)))

@@ -37,6 +37,7 @@ def test_residence_and_exp_sums_bit_identical(monkeypatch):
     former kernels exactly; SPJF's class-size sums equal numpy's sum over every node to 1e-13."""
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
     cases = [("sprpt", None, None), ("sprpt", 1.0, 0.7), ("spjf", None, None)]
+    monkeypatch.setattr(rdp, "RESIDENCE_SHARED", False)  # (its own test below: not bit-identical)
     for pol, x, y in cases:
         tr = response_time_distribution(q, pol, x=x, y=y)._t
         monkeypatch.setattr(rdp, "RESIDENCE_TRANSPOSED", True)
@@ -52,6 +53,29 @@ def test_residence_and_exp_sums_bit_identical(monkeypatch):
             E = sh.exp_sums(S)
             direct = np.sum(tr.Wc[None] * np.exp(-S[:, None, None] * tr.Xc[None]), axis=2)
             np.testing.assert_allclose(E, direct, rtol=1e-13, atol=1e-16)
+
+
+def test_residence_shared_exponentials_within_rounding(monkeypatch):
+    """SPRPT's residence terms :math:`e^{-sx}e^{\\epsilon}` with :math:`e^{-sx}` from the table of
+    the distinct class sizes and :math:`e^{\\epsilon}` by its Taylor polynomial
+    (``RESIDENCE_SHARED``, unconditional; Exp(1) sizes, log-normal(0.5) predictions, load 0.8)
+    against each term's own exponential (the former kernel): the class sums within 1e-15 of the
+    sum of the terms' moduli, the transform within 1e-15 relative (a few units in the last
+    place: not bit-identical; p99 moves by about 1e-9)."""
+    q = qt.MG1(0.8, qt.Exponential(1.0), qt.LogNormalPrediction(0.5))
+    tr = response_time_distribution(q, "sprpt")._t
+    s = S[2:]  # Re s >= 0.3
+    et = tr._eta_grid(s)
+    monkeypatch.setattr(rdp, "RESIDENCE_SHARED", False)
+    old = tr._sprpt_residence(s, et)
+    L_old = tr.lst(s)
+    monkeypatch.setattr(rdp, "RESIDENCE_SHARED", True)
+    new = tr._sprpt_residence(s, et)
+    L_new = tr.lst(s)
+    # the sum of the terms' moduli: W e^{-Re(s) x} bounds each (Re eps <= 0)
+    scale = np.einsum("jk,ijk->ij", tr.Wc, np.exp(-s.real[:, None, None] * tr.Xc[None]))
+    assert np.max(np.abs(new - old) / scale) <= 1e-15
+    np.testing.assert_allclose(L_new, L_old, rtol=1e-15, atol=0)
 
 
 def test_unique_inverse_equals_numpy():
