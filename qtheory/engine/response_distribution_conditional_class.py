@@ -29,6 +29,35 @@ with the ranks :math:`r(y, a)` at its nodes by the compiled root finder; the law
 Means and variances are the closed forms of the same pieces (busy-period cumulants): with
 :math:`g = 1/(1 - \lambda N)`, :math:`E[T - x \mid x, y] = E[W \mid R] + \int_0^x (g(r_w(a)) -
 1)\,da` and :math:`\mathrm{Var}[T] = \mathrm{Var}[W \mid R] + \int_0^x \lambda N_2 g^3\,da`.
+
+**Kinks of the class law (found, not split off; ``docs/response_time_distribution.md``, section
+6.6).** The new jobs at a level :math:`\ell` hold the atoms :math:`S_y(C_y)` at :math:`C_y(\ell)`
+for :math:`y < y_0(\ell)`; :math:`C_y(\ell)` falls with :math:`y` (Exp/Exp), so these atoms fill
+the sizes above :math:`c^*(\ell) = C_{y_0(\ell)}(\ell)` and the density of :math:`X^{new}[\ell]`
+jumps at :math:`c^*` by :math:`\Delta = S_{y_0}(c^*)/|dC_y/dy|_{y_0}` (the old piece's, which
+ends there, falls to 0). So :math:`T - x` has a density jump at :math:`c^*(1/h_y(x))` of
+
+.. math::
+    K = P(T = x)\,\lambda\,(x - t)\,\Delta\,e^{-\lambda P(X^{new} > 0)\,c^*}
+
+(one new job during the flat part of the residence, none other and no old work), a kink at
+:math:`2c^*`, and kinks at :math:`c^*(R)` from the waiting time's work, where the Euler sum
+converges like :math:`n^{-2}` only. Class (1.0, 0.3) at load 0.95 (split; :math:`1/h_y(x) =
+0.65830`, :math:`R = 0.76300`, :math:`c^* = 1.147360` and :math:`2.230635`): the Euler rules
+(26, 48, 24) minus (26, 24, 14) at :math:`T - x` = 0.5, 0.9, 1.1, 1.2, 1.362 (p90), 1.6, 2.0, 2.2,
+2.4, 3, 4: -1.2e-7, 9.4e-7, 8.8e-6, 4.7e-5, 1.67e-5, 5.3e-6, -2.9e-5, -6.2e-5, -5.2e-5, 1.7e-5,
+2.4e-6; (22, 48, 24) minus (26, 48, 24) up to 2.9e-6 (neither rule has converged). With the jump
+subtracted (:math:`K` = 0.0300612 from the conditional law in closed form, written without the
+engine's laws: :math:`S_{y_0}(c^*)` = 0.1520364 by quad, :math:`dC_y/dy` = -1.39323,
+:math:`\Delta` = 0.10912; the laws' own nodes show 0.155 just above :math:`c^*` and 0.058 just
+below it, the density part 0.0525) and added back exactly, the two rules agree to 1.75e-7 and
+3.1e-7 at 1.1 and 1.2 (from 8.8e-6 and 4.7e-5): the jump is the cause there; at the p90 the kinks
+at :math:`2c^*(\ell) = 2.295` and :math:`c^*(R) = 2.231`, inside the :math:`(0, 2t)` that the Euler
+sum sees, remain (2.8e-5). The transform is not: every law refined moves the default rule's cdf
+at the p90 by 9.5e-9 (:data:`FINE`). The fix is a split as for PSJF's and SRPT's classes
+(:mod:`qtheory.engine._class_kinks`): the atoms' family continued past :math:`y_0` as the smooth
+extension and the transform a series in :math:`e^{-sc^*(\ell)}` and :math:`e^{-sc^*(R)}` (and
+the falling part's levels, whose :math:`c^*` spread over :math:`[c^*(\ell), c^*(R)]`); not built.
 """
 
 from __future__ import annotations
