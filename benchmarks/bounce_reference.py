@@ -224,7 +224,7 @@ def main() -> None:
         print(f"k {kk:2d} s {ss:.6f} L {ll.real:.17e} {ll.imag:+.17e}")
     if k.size == alpha.size:
         sf = float(np.dot(((1 - L) / s).real, omega)) / args.t
-        print(f"cdf({args.t}) = {1 - sf:.13f}")
+        print(f"cdf({args.t}) = {1 - sf:.16f}")
 
 
 if __name__ == "__main__":
