@@ -65,13 +65,15 @@ from .response_distribution import GRADE, GRADE_NEAR, _nnz, _psi_at, _rule, busy
 #: 3e-3 off on the cdf; 0.25 was 1e-7 to 2.7e-7 off the cdf at t = 1 and 7e-7 to 4e-6
 #: (relative) off the p50 of SPJF, PSPJF and SPRPT on Exp/Exp at loads 0.5 and 0.8, against
 #: 0.0625; 0.125 is within 1e-10 of 0.0625 there, at 1.07x / 1.65x / 1.36x the CPU of a p99),
-#: the threshold sums (Kendall's equation and the old-job pieces: 0.5 is 1e-8 from 0.25), the
+#: the threshold sums (Kendall's equation and the old-job pieces: 0.25, within 1.3e-9 of 0.125 on
+#: the p50 and p99 of SPJF, PSPJF, SPRPT at loads 0.35 and 0.8, Exp/Exp; 0.5 was 1e-8 from 0.25
+#: at load 0.8's p50 but 5.3e-6 off SPJF's p99 at load 0.35 and 4.7e-6 off its p50 at 0.8), the
 #: prediction nodes of the unconditional law and the threshold grid of eta_{<t}(s) in log t
 #: (smooth: 1.0 is 1e-11 from 0.25 on the cdf, 1e-13 on the means; 2.0 was 1e-8 off with
 #: log-normal(0.5) predictions); measured on M/M/1 at 0.8 with exponential predictions
 #: (docs/response_time_distribution.md)
 WIDTH_CLASS = 0.125
-WIDTH_JOINT = 0.5
+WIDTH_JOINT = 0.25
 WIDTH_Y = 1.0
 WIDTH_T = 1.0
 #: SPRPT's class on a factor law with kinks (uniform, bounded-multiplicative predictions): the
@@ -1060,7 +1062,7 @@ class SharedNodes:
         return out
 
 
-def joint_rule(model, conditional: bool):
+def joint_rule(model, conditional: bool, width: float | None = None):
     r"""The joint law of :math:`(X, Y)` of ``model`` as a rule (:mod:`qtheory.engine._joint_rule`):
     exact pairs for finite joint laws (empirical pairs, discrete sizes with discrete or perfect
     predictions), the 2-D rule for continuous sizes with a multiplicative factor; ``None`` for
@@ -1068,17 +1070,19 @@ def joint_rule(model, conditional: bool):
 
     The rule depends on the laws only, not on the arrival rate: it is cached on the size law
     (per prediction law), with the load-free tables of the transforms built on it
-    (:meth:`PredictionTransform._setup`), so that the models of a load sweep share them."""
+    (:meth:`PredictionTransform._setup`), so that the models of a load sweep share them.
+    ``width``: the unconditional rule's size panels (default :data:`WIDTH_JOINT`)."""
     pred = model.prediction
     if pred is None:
         raise ValueError("this policy uses predictions but the model has none; pass prediction=... "
                          "(e.g. qt.ExponentialPrediction())")
     cache = model.size.__dict__.setdefault("_qt_cache", {})
-    key = ("_qt_joint_rule", bool(conditional), id(pred))
+    width = WIDTH_JOINT if width is None else float(width)
+    key = ("_qt_joint_rule", bool(conditional), id(pred), width)
     hit = cache.get(key)
     if hit is not None and hit[0] is pred:
         return hit[1]
-    rule = _joint_rule(model, conditional)
+    rule = _joint_rule(model, conditional, width)
     # at most a few prediction laws per size law (the tables are large)
     old = [k for k in cache if isinstance(k, tuple) and k and k[0] == "_qt_joint_rule"]
     for k in old[: max(0, len(old) - _RULES_KEPT + 1)]:
@@ -1087,7 +1091,7 @@ def joint_rule(model, conditional: bool):
     return rule
 
 
-def _joint_rule(model, conditional: bool):
+def _joint_rule(model, conditional: bool, width: float):
     from ..laws.joint import EmpiricalJoint, FactorJoint
 
     pred = model.prediction
@@ -1107,7 +1111,7 @@ def _joint_rule(model, conditional: bool):
             # towards 0 on a size law with a lower end > 0 (response_distribution_trail.PIECE_GRADE)
             rule.piece_grade = True
             return rule
-        return FactorJointRule(_rule(size, WIDTH_JOINT), joint.factor, WIDTH_Y, WIDTH_T,
+        return FactorJointRule(_rule(size, width), joint.factor, WIDTH_Y, WIDTH_T,
                                class_rule=_rule(size, WIDTH_CLASS))
     raise NotImplementedError(
         f"prediction-based response-time distributions on the joint law {type(joint).__name__} "
