@@ -65,7 +65,7 @@ from scipy.sparse import csr_matrix
 from ..laws._quadrature import log_edges, panels
 from .response_distribution import _rule
 from .response_distribution_prediction import PredictionTransform, _jumps_at_lower_end
-from .response_distribution_prediction_rank import AgeRule, PredictionRankTransform, _residence_kernel
+from .response_distribution_prediction_rank import AgeRule, PredictionRankTransform, _residence_kernel, at_age_nodes
 from .response_distribution_trail import TrailTransform, _kink_edges
 from .soap_prediction_rank import first_age
 from .soap_prediction_rank_rising import lagrange_matrix
@@ -400,20 +400,12 @@ def _age_cum_kernel(et, gstart, gbasis, full, cpan, ccoef, out):  # pragma: no c
     classes' ends ``x_c``), with ``g`` the grid values ``et[i]`` at the age nodes' levels
     (:class:`~qtheory.engine.response_distribution_prediction_rank.AgeRule`)."""
     n_age = gstart.size
-    L = gbasis.shape[1]
     O = ccoef.shape[1]
     npan = n_age // O
     ga = np.empty(n_age, np.complex128)
     pc = np.empty(max(npan, 1), np.complex128)
     for i in range(et.shape[0]):
-        for m in range(n_age):
-            acc = 0.0 + 0.0j
-            b0 = gstart[m]
-            for ll in range(L):
-                c = gbasis[m, ll]
-                if c != 0.0:
-                    acc += c * et[i, b0 + ll]
-            ga[m] = acc
+        at_age_nodes(et, i, gstart, gbasis, ga)
         acc = 0.0 + 0.0j
         for q in range(npan):
             pc[q] = acc

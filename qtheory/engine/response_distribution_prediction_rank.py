@@ -516,6 +516,21 @@ def grid_edges(grid) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
+def at_age_nodes(et, i, gstart, gbasis, ga):  # pragma: no cover - compiled
+    """``ga[m]``: the grid values ``et[i]`` at the age nodes' levels (:class:`AgeRule`'s
+    interpolation rows ``gstart``, ``gbasis``)."""
+    L = gbasis.shape[1]
+    for m in range(gstart.size):
+        acc = 0.0 + 0.0j
+        b0 = gstart[m]
+        for ll in range(L):
+            c = gbasis[m, ll]
+            if c != 0.0:
+                acc += c * et[i, b0 + ll]
+        ga[m] = acc
+
+
+@numba.njit(cache=True, nogil=True)
 def _residence_kernel(et, gstart, gbasis, full, pan_ptr, cpan, ccoef, X, W, s, unshift,
                       zpan, zcoef, out, R0):  # pragma: no cover - compiled
     r"""``out[i, j] = sum_k W[j, k] exp(-R_{jk} - s x_{jk} [unshift])`` with
@@ -523,7 +538,6 @@ def _residence_kernel(et, gstart, gbasis, full, pan_ptr, cpan, ccoef, X, W, s, u
     :class:`AgeRule`; ``et``: :math:`\eta_{<t} - s` on the grid), and ``R0[i, j]`` the same
     integral up to the age where the rank reaches level 0 (row ``zpan[j] >= 0``)."""
     n_age = gstart.size
-    L = gbasis.shape[1]
     O = ccoef.shape[1]
     n_rows = pan_ptr.size - 1
     K = X.shape[1]
@@ -531,14 +545,7 @@ def _residence_kernel(et, gstart, gbasis, full, pan_ptr, cpan, ccoef, X, W, s, u
     pc = np.empty(max(n_age // O, 1), np.complex128)
     for i in range(et.shape[0]):
         si = s[i]
-        for m in range(n_age):
-            acc = 0.0 + 0.0j
-            b0 = gstart[m]
-            for ll in range(L):
-                c = gbasis[m, ll]
-                if c != 0.0:
-                    acc += c * et[i, b0 + ll]
-            ga[m] = acc
+        at_age_nodes(et, i, gstart, gbasis, ga)
         for j in range(n_rows):
             acc = 0.0 + 0.0j
             for q in range(pan_ptr[j], pan_ptr[j + 1]):
