@@ -177,6 +177,31 @@ _CW = cumulative_weights(_TN)  # (17, 17): int_{-1}^{t_i} p = sum_j _CW[i, j] p(
 TRUNC = 1e-15
 
 
+#: the margin of :func:`hump_harmless` (relative, against the node rule's resolution)
+HUMP_MARGIN = 1e-3
+
+
+def hump_harmless(lh: np.ndarray, m: np.ndarray, imin: np.ndarray) -> np.ndarray:
+    r"""Per row (nodes of the law's panels, increasing ages): whether every node :math:`a`
+    up to the end :math:`v` of the hazard's last fall (node ``imin``; the hazard climbs
+    after it) has
+    :math:`m(a) \max_{b \in [a, v]} h(b) \le 1 -` :data:`HUMP_MARGIN` (``lh``: log h, ``m``:
+    the mean residual life). Then a hump of the hazard before its minimum does not change the
+    rank: an interior minimiser :math:`b^*` of the Gittins ratio over the quota end has
+    :math:`1/h(b^*)` equal to the ratio and the hazard falling at :math:`b^*` (so
+    :math:`b^* \le v`), hence the ratio there is at least :math:`\min_{[a, v]} 1/h \ge m(a)`,
+    the ratio at :math:`b = x_{hi}`: :math:`r(y, a) = m(a)` on :math:`[x_{lo}, v]` (and on
+    :math:`[v, x_{hi}]`, where the hazard climbs), the structure with :math:`c = x_{lo}`."""
+    n, k = lh.shape
+    out = np.ones(n, bool)
+    for r in range(n):
+        j = int(imin[r])
+        h = np.exp(lh[r, :j + 1])
+        run = np.maximum.accumulate(h[::-1])[::-1]  # max over [a, v] on the nodes
+        out[r] = bool(np.all(m[r, :j + 1] * run <= 1.0 - HUMP_MARGIN))
+    return out
+
+
 class BathtubLaws(CondBatch):
     r"""The conditional laws :math:`X \mid Y = y` (a batch of predictions) whose hazard falls,
     then climbs: the rank's pieces (module docstring). Values carrying mass (``S``, ``I``,
@@ -215,6 +240,16 @@ class BathtubLaws(CondBatch):
             d = np.diff(lh, axis=1)
         before = np.arange(d.shape[1])[None, :] < i[:, None]
         bad = np.where(before, d > 1e-9, d < -1e-9) & np.isfinite(d)
+        # (elsewhere a hump before the hazard's last fall is harmless where m(a) h(b) <= 1 -
+        # HUMP_MARGIN for every node a and every b between a and the end of that fall:
+        # :func:`hump_harmless`)
+        hump = np.nonzero(np.any(bad, axis=1))[0]
+        if hump.size:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m = np.where(ok[hump], I[hump] / S[hump], 0.0)
+            fall = (d[hump] < -1e-9) & np.isfinite(d[hump])
+            v = d.shape[1] - np.argmax(fall[:, ::-1], axis=1)  # the node after the last fall
+            bad[hump] = ~hump_harmless(lh[hump], m, v)[:, None]
         if np.any(bad):
             raise FloatingPointError("the hazard of X | Y = y does not fall, then rise")
         self.E = self.I0 / self.fY
