@@ -43,7 +43,12 @@ integral by Gauss-Legendre in the age (in :math:`(x_{lo} - a)^{1/2}` before the 
 E[T] integrates :math:`E[T \mid x, y]` against :math:`k` (Gauss-Legendre panels in :math:`x`
 on :math:`[x_{lo}, c]` and :math:`[c, x_{hi}]`, and in :math:`\log y` with an edge where
 :math:`c` leaves :math:`x_{lo}`). ``order`` sets every rule's order: the difference between
-two orders is the reference's own error.
+two orders is the reference's own error. Measured: :math:`S_2` on pieces of at most 2 units
+of :math:`\log y'` (``width`` 1; at 3, the Weibull(0.5) reference's, :math:`S_2(0.3)` was
+1.8e-9 off at order 10); E[T] at orders 10 and 11 within 1.4e-10 relative, the per-prediction
+residences at order 10 up to 4.4e-10 off those at order 20 for :math:`y` from :math:`e^{2.5}`
+to :math:`e^5` (one Gauss-Legendre panel of ages where the level crosses much of N's rise),
+6e-12 at order 20.
 
 Run ``python tests/conditional_gittins_lognormal_reference.py LOAD1 LOAD2 ...`` (E[T] at orders
 10 and 14, ``ORDERS=...``; ``... part I N LOAD1 ...``: the I-th of N interleaved shares of the
@@ -373,7 +378,7 @@ class Structure:
         return np.where(ok, b, np.nan)
 
 
-def S2(levels, st: Structure, order=10, width=3.0):
+def S2(levels, st: Structure, order=10, width=1.0):
     r""":math:`S_2(\ell)` at each level: the squared work of every interval of every prediction."""
     levels = np.asarray(levels, float)
     cuts = [st.crossing(nm, levels) for nm in ("E", "P", "rlo")]
