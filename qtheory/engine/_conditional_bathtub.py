@@ -172,8 +172,10 @@ at y = 0.4, the value on the default y-rule of :math:`S_2` being 1.5e-7 off ther
 5e-10 at 1 and 4);
 E[T] = 1.48560541, 2.62836504, 6.98098395 at loads 0.5 / 0.8 / 0.95 (estimates 7.5e-9,
 3.5e-8, 6.6e-7 relative, mostly the coarser inner rules' level rules at large :math:`y`;
-rules twice as fine move E[T] by at most 1.8e-9) within 3.9e-11, 9.1e-11, 1.7e-8 of the
-reference's (order 10; 240 s CPU). 1.9 s CPU for the three loads; the discretised route
+rules twice as fine move E[T] by at most 1.8e-9, every inner rule doubled by at most 6.1e-11)
+within 6.8e-12, 7.2e-12, 2.6e-11 of the reference's at order 13 (585 s CPU; its order 10,
+240 s, was 3.2e-11, 8.4e-11, 1.7e-8 higher: the 1.7e-8 at load 0.95 was the reference's
+error, not the route's). 1.9 s CPU for the three loads; the discretised route
 2.8-3.1 s for one (1.95-2.0 s for this route in the same runs).
 
 Measured (LogNormal(1) sizes, factor uniform on [0.5, 2],
