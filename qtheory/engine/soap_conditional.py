@@ -219,13 +219,17 @@ independent reference, ``tests/conditional_gittins_bathtub_weibull_reference.py`
 Weibull(1.5) takes the bathtub route too (its rank's peak :math:`P(y)` rises, then falls in
 :math:`y`, which that route no longer requires to increase): 2.62836504 at load 0.8, estimate 3.5e-8
 relative, within 9.1e-11 of an independent reference
-(``tests/conditional_gittins_weibull15_reference.py``; 1.7e-8 at load 0.95, estimate 6.6e-7);
-the discretised route gave 2.63861 +- 0.6% (3.9e-3 high). LogNormal(1) declines
-(FloatingPointError: on a band narrower than 0.02 in :math:`\log y` near :math:`y = 0.40`,
-where the log-concave head of :math:`f(x)/x` leaves the support, the hazard of :math:`X \mid
-y` rises by 4e-4 in its log up to :math:`1.026 x_{lo}`, falls to :math:`1.21 x_{lo}`, then
-climbs: neither single-peaked nor falling, then climbing; below the band it climbs all along,
-above it falls, then climbs) and the discretised route answers. With the
+(``tests/conditional_gittins_weibull15_reference.py`` at its order 13: 6.8e-12 / 7.2e-12 /
+2.6e-11 at loads 0.5 / 0.8 / 0.95; its order 10 had been 1.7e-8 high at 0.95; estimate 6.6e-7
+there, loose); the discretised route gave 2.63861 +- 0.6% (3.9e-3 high). LogNormal(1) takes
+the bathtub route too: on a band y in [0.3995, 0.4041] the hazard of :math:`X \mid y` rises by
+4e-4 in its log before its last fall, a hump that leaves the rank the mean residual life
+:math:`m(a)` where :math:`m(a) \max h \le 1 - 10^{-3}` up to that fall's end (at most 0.876
+there; ``_conditional_bathtub``): E[T] = 1.4728738958 / 2.4248395226 / 5.1402781510 at loads
+0.5 / 0.8 / 0.95, within 9.6e-11 / 9.7e-11 / 5.5e-11 of an independent reference
+(``tests/conditional_gittins_lognormal_reference.py``: rank by direct minimisation over the
+quota end, its own level sets; its orders 10 and 11 1.4e-10 apart), estimates 1.2e-10 /
+9.3e-10 / 2.4e-8; the discretised route was 1.1e-2 high at 0.8 (12.8 s CPU; now 3.7 s). With the
 log-uniform factor on [0.5, 2], Weibull(2) takes this route (N and S2 within 1.3e-13 of the
 log-concave reference ``tests/conditional_gittins_ihr_reference.py`` at three levels; E[T]
 not run against it), LogNormal(1) and
