@@ -442,26 +442,28 @@ class PSDensityAtoms:
             Jb = (e * yx[:, ib])[:, None] * (ks[None, :] + 1.0) * rb
             pdf += float(np.sum(w * f * (Jb * decb).sum(1)))
             cdf += float(np.sum(w * f * (Jb * np.where(onb, 1.0 - decb, 0.0)).sum(1))) / self.beta
+        terms = list(self._second_terms(x, r, e, ja, jb))
         if S.shape[1]:  # the slope jumps: S_k(x) u e^{-beta u}, u = t - (k + 1) x
             ks2 = np.arange(S.shape[1], dtype=float)
-            u = t - (ks2[None, :] + 1.0) * x[:, None]
-            on2 = u > 0.0
-            uu = np.where(on2, u, 0.0)
-            with np.errstate(under="ignore"):
-                eb = np.exp(-self.beta * uu)
-            pdf += float(np.sum(w * f * np.where(on2, S * uu * eb, 0.0).sum(1)))
-            cdf += float(np.sum(w * f * np.where(on2, S * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
-                / self.beta ** 2
-        for C, L in self._second_terms(x, r, e, ja, jb):
-            u = t - L
-            on2 = u > 0.0
-            uu = np.where(on2, u, 0.0)
-            with np.errstate(under="ignore"):
-                eb = np.exp(-self.beta * uu)
-            pdf += float(np.sum(w * f * np.where(on2, C * uu * eb, 0.0).sum(1)))
-            cdf += float(np.sum(w * f * np.where(on2, C * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
-                / self.beta ** 2
+            terms.insert(0, (S, (ks2[None, :] + 1.0) * x[:, None]))
+        for C, L in terms:
+            dp, dc = self._slope_parts(w * f, C, t - L)
+            pdf += dp
+            cdf += dc
         return atoms, cdf, pdf
+
+    def _slope_parts(self, wf, C, u):
+        r"""The density and cdf of slope jumps :math:`C u e^{-\beta u}` (:math:`u > 0`), summed
+        with the weights ``wf``: :math:`\sum wf\,C u e^{-\beta u}` and
+        :math:`\sum wf\,C (1 - e^{-\beta u}(1 + \beta u))/\beta^2`."""
+        on2 = u > 0.0
+        uu = np.where(on2, u, 0.0)
+        with np.errstate(under="ignore"):
+            eb = np.exp(-self.beta * uu)
+        pdf = float(np.sum(wf * np.where(on2, C * uu * eb, 0.0).sum(1)))
+        cdf = float(np.sum(wf * np.where(on2, C * (1.0 - eb * (1.0 + self.beta * uu)), 0.0).sum(1))) \
+            / self.beta ** 2
+        return pdf, cdf
 
     def part_cdf(self, t, euler=None) -> np.ndarray:
         r"""The atoms' cdf plus the jumps' part's (``euler``: not used)."""
