@@ -39,15 +39,17 @@ rule (:mod:`qtheory.engine.response_distribution_prediction_rank_rising`).
 Measured (Exp(1) sizes, ``UniformPrediction(0.5)``, load 0.8; the independent reference
 ``tests/prediction_uniform_unconditional_reference.py``: closed forms in :math:`E_1`, Kendall's
 equation by Newton at every prediction, its own Euler inversion): the transform within
-2.6e-13 / 8.2e-13 (PSPJF) and 5.9e-13 / 5.9e-11 (SPJF, limited by the old-job piece's rows) at
-:math:`13 + 56.5i` / :math:`26 + 226i`, where the prediction-node mixing was 2.6e-7 / 5.7e-6 and
-8.5e-8 / 1.3e-6 off; PSPJF's cdf within 7e-11 at :math:`t = 0.1, 0.3, 0.5` (was 2.0e-4, 7.1e-5,
-1.7e-4) and 6.4e-9 at :math:`t = 1` (the transform's 1e-11 at :math:`|s| \approx 100`, which
-the Euler sum amplifies; coarse panels :data:`OUTER_WIDTH` 0.5 left 1.1e-8); means within 3e-13
-of the mean engine's. A mixture of the class laws over a Gauss-Legendre rule in :math:`(x, z)`
+2.6e-13 / 6.7e-13 (PSPJF) and 2.8e-14 / 3.4e-14 (SPJF; 5.9e-13 / 5.9e-11 with the joint size
+rule 0.5 wide of stop 38) at :math:`13 + 56.5i` / :math:`26 + 226i`, where the prediction-node
+mixing was 2.6e-7 / 5.7e-6 and 8.5e-8 / 1.3e-6 off; PSPJF's cdf within 4.2e-11 / 8.9e-11 /
+1.3e-10 at :math:`t = 0.3, 0.5, 1` (was 7.1e-5, 1.7e-4, 6.2e-5; with the threshold panels cut
+in 2 instead of :data:`T_PARTS` = 4, 1.09e-9 at :math:`t = 0.5`, its transform 1.3e-11 off at
+:math:`|s| = 378`: stop 38's 6.9e-11 there was that error offset by the joint rule's; coarse
+panels :data:`OUTER_WIDTH` 0.5 left 1.1e-8); means within 3e-13 of the mean engine's. A mixture of the class laws over a Gauss-Legendre rule in :math:`(x, z)`
 agrees with SPRPT's new cdf at :math:`t = 0.1` to 1.4e-9 (the old one was 1.7e-4 off), and with
 TRAIL(0.8)'s (:class:`OuterTrailTransform`) to 2.2e-9 (the old one 1.6e-4 off). Cost: a cdf
-at five points 0.6-0.9 s (0.2-0.4 s before; SPRPT 2 s).
+at five points 1.3 / 1.7 / 5.3 s (PSPJF / SPJF / SPRPT, loaded machine; 0.9 / 1.1 / 3.2 s with
+the threshold panels in 2).
 
 Not used where the size density jumps at a lower end :math:`c > 0` (the split of
 :func:`~qtheory.engine.response_distribution_prediction.density_split` sums the class sizes'
@@ -76,8 +78,13 @@ Z_WIDTH = 0.5
 OUTER_ORDER = 10
 #: the size rule of e^{-sx} (log x panels this wide inside the bulk)
 FINE_WIDTH = 0.0625
-#: the threshold grid's panels cut in this many parts
-T_PARTS = 2
+#: the threshold grid's panels cut in this many parts: Kendall's root and V_y oscillate in y
+#: like e^{-sy/k} and the grid's interpolant must follow them at the classes' predictions
+#: (PSPJF on Exp(1) sizes, uniform(0.5) errors, load 0.8, on the reference's Euler nodes of
+#: t = 0.5: transform 1.3e-11 off the independent reference at |s| = 378 with 2 parts, 1.3e-12
+#: with 4; the cdf at t = 0.5 1.09e-9 / 8.9e-11 off; the 0.5-wide joint size rule of stop 38
+#: had offset the first to 6.9e-11; cost 1.4-1.7x)
+T_PARTS = 4
 #: a falling prediction rank: the factors (equally spaced in log z) where the sign of
 #: r(xz, x) - phi(y_lo) is sampled, and the bisection steps of its changes
 ZERO_SAMPLES = 257
