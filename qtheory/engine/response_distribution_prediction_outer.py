@@ -41,12 +41,13 @@ Measured (Exp(1) sizes, ``UniformPrediction(0.5)``, load 0.8; the independent re
 equation by Newton at every prediction, its own Euler inversion): the transform within
 2.6e-13 / 6.7e-13 (PSPJF) and 2.8e-14 / 3.4e-14 (SPJF; 5.9e-13 / 5.9e-11 with the joint size
 rule 0.5 wide of stop 38) at :math:`13 + 56.5i` / :math:`26 + 226i`, where the prediction-node
-mixing was 2.6e-7 / 5.7e-6 and 8.5e-8 / 1.3e-6 off; PSPJF's cdf within 4.2e-11 / 8.9e-11 /
-1.3e-10 at :math:`t = 0.3, 0.5, 1` (was 7.1e-5, 1.7e-4, 6.2e-5; with the threshold panels cut
-in 2 instead of :data:`T_PARTS` = 4, 1.09e-9 at :math:`t = 0.5`, its transform 1.3e-11 off at
-:math:`|s| = 378`: stop 38's 6.9e-11 there was that error offset by the joint rule's; coarse
-panels :data:`OUTER_WIDTH` 0.5 left 1.1e-8); means within 3e-13 of the mean engine's. A mixture of the class laws over a Gauss-Legendre rule in :math:`(x, z)`
-agrees with SPRPT's new cdf at :math:`t = 0.1` to 1.4e-9 (the old one was 1.7e-4 off), and with
+mixing was 2.6e-7 / 5.7e-6 and 8.5e-8 / 1.3e-6 off; PSPJF's cdf within 3.1e-11 / 4.2e-11 /
+8.9e-11 / 1.3e-10 at :math:`t = 0.1, 0.3, 0.5, 1` (was 2.0e-4, 7.1e-5, 1.7e-4, 6.2e-5; with
+the threshold panels cut in 2 instead of :data:`T_PARTS` = 4, 1.09e-9 at :math:`t = 0.5`, its
+transform 1.3e-11 off at :math:`|s| = 378`: stop 38's 6.9e-11 there was that error offset by
+the joint rule's; coarse panels :data:`OUTER_WIDTH` 0.5 left 1.1e-8); means within 3e-13 of the
+mean engine's. A mixture of the class laws over a Gauss-Legendre rule in :math:`(x, z)` agrees
+with SPRPT's new cdf at :math:`t = 0.1` to 1.4e-9 (the old one was 1.7e-4 off), and with
 TRAIL(0.8)'s (:class:`OuterTrailTransform`) to 2.2e-9 (the old one 1.6e-4 off). Cost: a cdf
 at five points 1.3 / 1.7 / 5.3 s (PSPJF / SPJF / SPRPT, loaded machine; 0.9 / 1.1 / 3.2 s with
 the threshold panels in 2).
