@@ -12,6 +12,7 @@ import functools
 
 import numpy as np
 import pytest
+from class_mixture import class_mixture_cdf
 
 import qtheory as qt
 from qtheory.engine import response_distribution_prediction as rdp
@@ -139,16 +140,6 @@ def test_half_rank_cdf_against_the_class_mixture():
     d = rtd(q, HALF)
     assert isinstance(d._t, rdo.OuterRankTransform)
     t = 0.1
-    gx, wx = np.polynomial.legendre.leggauss(10)
-    gz, wz = np.polynomial.legendre.leggauss(5)
-    total = 0.0
-    xe = np.linspace(0.0, t, 4)
-    for lo, hi in zip(xe[:-1], xe[1:], strict=True):
-        for xi, wxi in zip((gx + 1) / 2 * (hi - lo) + lo, wx * (hi - lo) / 2, strict=True):
-            inner = 0.0
-            for zl, zh in ((0.5, 1.0), (1.0, 1.5)):
-                for zi, wzi in zip((gz + 1) / 2 * (zh - zl) + zl, wz * (zh - zl) / 2, strict=True):
-                    inner += wzi * float(rtd(q, HALF, x=xi, y=xi * zi).cdf(t))  # f_Z = 1
-            total += wxi * np.exp(-xi) * inner
+    total = class_mixture_cdf(q, HALF, t, (0.5, 1.0, 1.5))
     assert abs(float(d.cdf(t)) - total) < 1e-8
     assert d.mean() == pytest.approx(float(q.mean_response_time(HALF)), rel=1e-10)

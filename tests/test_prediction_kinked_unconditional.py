@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from class_mixture import class_mixture_cdf
 from prediction_uniform_unconditional_reference import cdf as ref_cdf
 from prediction_uniform_unconditional_reference import transform as ref_transform
 
@@ -85,15 +86,5 @@ def test_trail_cdf_against_the_class_mixture():
     1.7e-4 off SPRPT there). Costly: 150 class laws (about 30 s)."""
     q = _model()
     t = 0.1
-    gx, wx = np.polynomial.legendre.leggauss(10)
-    gz, wz = np.polynomial.legendre.leggauss(5)
-    total = 0.0
-    xe = np.linspace(0.0, t, 4)
-    for lo, hi in zip(xe[:-1], xe[1:], strict=True):
-        for xi, wxi in zip((gx + 1) / 2 * (hi - lo) + lo, wx * (hi - lo) / 2, strict=True):
-            inner = 0.0
-            for zl, zh in ((0.5, 1.0), (1.0, 1.25), (1.25, 1.5)):
-                for zi, wzi in zip((gz + 1) / 2 * (zh - zl) + zl, wz * (zh - zl) / 2, strict=True):
-                    inner += wzi * float(rtd(q, qt.TRAIL(0.8), x=xi, y=xi * zi).cdf(t))  # f_Z = 1
-            total += wxi * np.exp(-xi) * inner
+    total = class_mixture_cdf(q, qt.TRAIL(0.8), t, (0.5, 1.0, 1.25, 1.5))
     assert abs(float(rtd(q, qt.TRAIL(0.8)).cdf(t)) - total) < 1e-8
