@@ -332,12 +332,10 @@ class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
             return "constant"
         ytop = float(ys[-1])
         top0 = float(np.asarray(fn(np.array([ytop]), np.zeros(1)), float)[0])
-        with np.errstate(all="ignore"):
-            fresh = np.asarray(fn(ys, np.zeros(ys.size)), float)
-        A = first_age(fn, np.full(ys.size, ytop), np.minimum(fresh, top0))
-        if not np.all(np.isfinite(A)):
-            return "general"
+        # the samples first: every class's start age only for an autonomous rank
         As = first_age(fn, np.full(ysam.size, ytop), np.asarray(fn(ysam, np.zeros(ysam.size)), float))
+        if not np.all(np.isfinite(As)):
+            return "general"
         with np.errstate(all="ignore"):
             rt = np.asarray(fn(np.full(Yg.shape, ytop), Ag + As[:, None]), float)
         live = (r > self.psi.floor) & np.isfinite(r)
@@ -345,6 +343,11 @@ class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
         tol = AUTONOMY_TOL * np.maximum(np.abs(r), np.abs(r0)) + 64.0 * np.finfo(float).eps * (
             abs(top0) + np.abs(rt))
         if not np.all((np.abs(rt - r) <= tol)[live]):
+            return "general"
+        with np.errstate(all="ignore"):
+            fresh = np.asarray(fn(ys, np.zeros(ys.size)), float)
+        A = first_age(fn, np.full(ys.size, ytop), np.minimum(fresh, top0))
+        if not np.all(np.isfinite(A)):
             return "general"
         self._ytop, self._A = ytop, A
         return "autonomous"
