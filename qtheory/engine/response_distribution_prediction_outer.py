@@ -276,7 +276,8 @@ class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
       :math:`Q(\alpha) = \int_0^\alpha (\eta_{<s(y_{top}, a)}(s) - s)\,da` on one age rule
       (:class:`~qtheory.engine.response_distribution_prediction_rank.AgeRule`) of the top
       prediction, read at the classes' two ends;
-    * otherwise an age rule per class (correct, and about 20x slower)."""
+    * otherwise an age rule per class (correct, and slower: 2(y - a)'s cdf at four points 51 s
+      against 8.6 s on the top path, loaded machine)."""
 
     def _z_breaks_at(self, xc: np.ndarray, zlo: float, zhi: float):
         fn, floor = self.fn, self.psi.floor
