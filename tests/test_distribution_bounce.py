@@ -318,6 +318,29 @@ def test_transform_at_large_s_against_an_independent_reference():
     assert np.max(np.abs(got - np.array([REF_LST[i] for i in k]))) < 5e-12
 
 
+#: the same at the Euler nodes of t = 38.662209993 (the p99; |s| <= 3.1), from
+#: ``bounce_reference.py --t 38.662209993 --nodes 0,10,20,30,38 --scale 0.5``: its default panels
+#: (5 / max|s| wide, 1.6 here) were up to 5.5e-9 off at k = 38 (its scale 0.5 against 1.0);
+#: halved, it agrees with the engine to 8.7e-13
+REF_T99 = 38.662209993
+REF_LST99 = {0: 6.27080834827598577e-01 + 0.0j,
+             10: 4.30366820803630479e-01 - 2.52561711468866246e-01j,
+             20: 2.67735064972100534e-01 - 2.69480833140076259e-01j,
+             30: 1.77182211883113616e-01 - 2.44938158776928483e-01j,
+             38: 1.32585826494398706e-01 - 2.21799549684055686e-01j}
+
+
+def test_transform_at_small_s_against_an_independent_reference():
+    """At the Euler nodes of the p99 (|s| <= 3.1) the unconditional transform against the
+    independent reference on its halved panels: within 8.7e-13 (asserted 5e-12)."""
+    from qtheory.engine import laplace_inversion as li
+
+    alpha, _ = li.euler_nodes()
+    k = np.array(sorted(REF_LST99))
+    got = _law_08()._t.lst(alpha[k] / REF_T99)
+    assert np.max(np.abs(got - np.array([REF_LST99[i] for i in k]))) < 5e-12
+
+
 def test_lumped_small_nodes_keep_the_laws_transforms():
     """rb.lump_small (the nodes below c = 1e-3 of each row replaced by the 8-node Gauss rule of
     their measure) against the rows it replaces, summed directly: the new jobs' law and the old
