@@ -861,7 +861,7 @@ class ClassKinks(InvertedTerms):
         out = []
         for k in (0, 1):
             slope = (Dp[k] - D0[k]) / h
-            M = _sums((k + 1) * s, v, self._wvd, 0.0, 2)  # int e^{-(k+1)sv} v^j damp, j = 0, 1
+            M = _sums_fast((k + 1) * s, v, self._wvd, 0.0, 2)  # int e^{-(k+1)sv} v^j damp, j = 0, 1
             out.append(D0[k] * M[:, 0] - slope * M[:, 1])
         return out[0], out[1]
 

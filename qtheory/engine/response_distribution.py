@@ -65,6 +65,11 @@ _SIZE_FORMS = ("constant", "age", "nonpreemptive", "static", "remaining")
 PREFIX_KERNEL = True
 TAYLOR_J = 20
 TAYLOR_R = 1.0
+#: SRPT's residence (:meth:`_SizeTransform.class_factors`): the threshold rows whose Newton
+#: iterate has :math:`|u|\xi_j \le` :data:`SMALL_R` through their raw moments
+#: (:func:`busy_eta_parts` with ``moments``; no exponential per node); False: every row through
+#: its prefix moments and own nodes (the reference route)
+SMALL_ROWS = True
 #: unconditional laws on continuous sizes: the atoms' density part f(t) a(t) is added directly
 #: and the rest inverted from the least size on (:class:`DensityAtoms`); False: the whole law
 #: is inverted (the reference route, rings next to jumps of the size density)
@@ -415,14 +420,97 @@ def _grow(c, px, pw, m, K, xs, J, E):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _row_moments(px, pw, npre, Xe, We, J, N, xi):  # pragma: no cover - compiled
+    # the raw moments of every row's nodes (the prefix px[:npre[j]] and Xe[j], We[j]) about 0,
+    # N[j, i] = sum w (x / xi_j)^i / i!, xi_j their largest node: the prefix's accumulated as
+    # in _grow (centre 0), rescaled to xi_j, plus the row's own nodes
+    E = np.zeros(J + 1, np.complex128)
+    m = np.int64(0)
+    xs = 0.0
+    zero = 0.0 + 0.0j
+    for j in range(npre.size):
+        m, xs = _grow(zero, px, pw, m, npre[j], xs, J, E)
+        top = xs
+        for k in range(Xe.shape[1]):
+            if We[j, k] != 0.0 and Xe[j, k] > top:
+                top = Xe[j, k]
+        xi[j] = top
+        for i in range(J + 1):
+            N[j, i] = 0.0
+        if top <= 0.0:
+            continue
+        f = xs / top
+        g = 1.0
+        for i in range(1, J + 1):
+            g *= f
+            N[j, i] = E[i].real * g
+        for k in range(Xe.shape[1]):
+            w = We[j, k]
+            if w == 0.0:
+                continue
+            term = w
+            r = Xe[j, k] / top
+            for i in range(1, J + 1):
+                term = term * (r / i)
+                N[j, i] += term
+
+
+@numba.njit(cache=True, nogil=True)
+def _reach(J, tol):  # pragma: no cover - compiled
+    # reach[n] = (tol (n + 1)!)^(1 / (n + 1)): n terms of e^{-z} leave at most tol where |z| <= reach[n]
+    out = np.empty(J + 1)
+    lf = 0.0
+    out[0] = 0.0
+    for n in range(1, J + 1):
+        lf += math.log(n + 1)
+        out[n] = math.exp((math.log(tol) + lf) / (n + 1))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _terms(a, reach, J):  # pragma: no cover - compiled
+    # the fewest terms n <= J with a <= reach[n] (J where none)
+    n = 1
+    while n < J and a > reach[n]:
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_raw(u, xi, N, j, n):  # pragma: no cover - compiled
+    # psi_j(u) = -sum_{i >= 1} z^i N[j, i], psi_j'(u) = xi sum_{i >= 1} i z^{i-1} N[j, i],
+    # z = -u xi, after its first n terms (N[j, i] <= mass / i!: with n = _terms(|z|), the rest
+    # below tol e^{|z|} of the row's mass)
+    z = -u * xi
+    acc = N[j, n] + 0.0j
+    dacc = 0.0 + 0.0j
+    for i in range(n - 1, 0, -1):
+        dacc = dacc * z + acc
+        acc = acc * z + N[j, i]
+    return -z * acc, xi * (dacc * z + acc)
+
+
+@numba.njit(cache=True, nogil=True)
 def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):  # pragma: no cover
+    # the reference route: every row through its prefix moments and own nodes (no small rows)
+    _eta_prefix_core(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts,
+                     np.zeros((0, J + 1)), np.zeros(0), 0.0, 0.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta_prefix_core(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts, N, xi, Rs, tol):  # pragma: no cover
     # Kendall's equation per row j on the nodes px[:npre[j]] (a prefix of one sorted list,
     # growing with j) plus the row's own nodes Xe[j], We[j]. The prefix enters through its
     # Taylor moments about a centre c: psi_pre(u) = E_0 - sum_{j>=1} z^j E_j, z = -(u - c) xs,
     # accumulated as the prefix grows and recomputed about the current iterate when
     # |u - c| xs > R (the truncation after J terms is below R^(J+1)/(J+1)! e^R of their mass).
     # Each row starts from the polynomial through the last npts[j] rows' roots (weights L[j],
-    # the last column for the row just before; npts[j] < 3: the secant through the last two)
+    # the last column for the row just before; npts[j] < 3: the secant through the last two).
+    # Rows with raw moments N, xi (_row_moments; N.shape[0] == 0: none) take them where the
+    # iterate has |u| xi_j <= Rs (_psi_raw, the rest below tol): no exponential per own node
+    # (the prefix's Taylor moments there after the terms that reach tol as well)
+    small = N.shape[0] > 0
+    reach = _reach(J, tol if small else 1e-300)
     n_s, n_t = out.shape
     P = L.shape[1]
     E = np.empty(J + 1, np.complex128)
@@ -437,8 +525,13 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):
         for j in range(n_t):
             m, xs = _grow(c, px, pw, m, npre[j], xs, J, E)
             if j == 0:  # one fixed-point step from s
-                c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
-                psi, _ = _psi_split(u, c, xs, E, J, Xe, We, j)
+                a = abs(u) * xi[j] if small else np.inf
+                if a <= Rs:
+                    psi, _ = _psi_raw(u, xi[j], N, j, _terms(a, reach, J))
+                else:
+                    c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
+                    n = _terms(abs(u - c) * xs, reach, J) if small else J
+                    psi, _ = _psi_split(u, c, xs, E, n, Xe, We, j)
                 u = si + lam * psi
             elif j >= 2:  # the secant predictor through the last two rows' roots
                 r1 = out[i, j - 1]
@@ -457,8 +550,13 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):
             for _ in range(100):
                 if u.real < si.real:  # keep the iterates where the root is (Re u >= Re s): the
                     u = complex(si.real, u.imag)  # moments about c carry e^{-Re(c) x}
-                c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
-                psi, dpsi = _psi_split(u, c, xs, E, J, Xe, We, j)
+                a = abs(u) * xi[j] if small else np.inf
+                if a <= Rs:
+                    psi, dpsi = _psi_raw(u, xi[j], N, j, _terms(a, reach, J))
+                else:
+                    c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
+                    n = _terms(abs(u - c) * xs, reach, J) if small else J
+                    psi, dpsi = _psi_split(u, c, xs, E, n, Xe, We, j)
                 stats[2] += 1
                 step = (u - si - lam * psi) / (1.0 - lam * dpsi)
                 u = u - step
@@ -809,7 +907,8 @@ def _extrapolation_cached(rule: _Rule, at: np.ndarray) -> tuple[np.ndarray, np.n
     return hit
 
 
-def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extrapolation=None) -> np.ndarray:
+def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extrapolation=None,
+                   moments=None) -> np.ndarray:
     r""":func:`busy_eta` on the sets :math:`\{X < t_j\}` of a continuous size rule given as
     ``parts = rule.below_parts(t)`` (plus extra per-row nodes appended to ``Xe, We``), for
     increasing :math:`t_j`. The full panels below :math:`t_j` are a prefix of the rule's panel
@@ -826,7 +925,13 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
     one exponential per node below :math:`t_j` (``docs/response_time_distribution.md``).
     ``at``: the thresholds :math:`t_j` (optional; or ``extrapolation``, their
     :func:`_extrapolation`): Newton's method starts from the polynomial through the previous
-    rows' roots (fewer steps; the roots are the same to the solver's tolerance)."""
+    rows' roots (fewer steps; the roots are the same to the solver's tolerance). ``moments``: the
+    rows' raw moments (:func:`parts_moments`): a row whose iterate has :math:`|u|\xi_j \le`
+    :data:`SMALL_R` (:math:`\xi_j` its largest node) takes
+    :math:`\psi_j(u) = -\sum_{i\ge1}(-u\xi_j)^iN_{ji}`, :math:`N_{ji} = \sum_k w_k(x_k/\xi_j)^i/i!`,
+    truncated where the next term's bound :math:`(|u|\xi_j)^{n+1}/(n+1)!` is below
+    :data:`SMALL_TOL` (no exponential per node: the thresholds far below :math:`1/|s|`, most
+    of SRPT's residence grid)."""
     Xe, We, npre = parts
     if extrapolation is None and at is not None:
         extrapolation = _extrapolation(at)
@@ -836,13 +941,37 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
     s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
     out = np.empty((s.size, npre.size), complex)
     stats = np.zeros(3, np.int64)
-    _eta_prefix_kernel(s, float(lam), np.ascontiguousarray(rule.px, float),
-                       np.ascontiguousarray(rule.pw, float), np.ascontiguousarray(npre, np.int64),
-                       np.ascontiguousarray(Xe, float), np.ascontiguousarray(We, float),
-                       TAYLOR_J, TAYLOR_R, out, stats, *extrapolation)
+    args = (s, float(lam), np.ascontiguousarray(rule.px, float), np.ascontiguousarray(rule.pw, float),
+            np.ascontiguousarray(npre, np.int64), np.ascontiguousarray(Xe, float),
+            np.ascontiguousarray(We, float), TAYLOR_J, TAYLOR_R, out, stats, *extrapolation)
+    if moments is None:
+        _eta_prefix_kernel(*args)
+    else:
+        _eta_prefix_core(*args, *moments, SMALL_R, SMALL_TOL)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
+
+
+#: :func:`busy_eta_parts` with ``moments``: the rows whose iterate has :math:`|u|\xi_j \le`
+#: SMALL_R take their raw-moment series, truncated below SMALL_TOL of the row's mass (the bound
+#: of the prefix's Taylor moments, :math:`R^{J+1}/(J+1)!` with :data:`TAYLOR_R`, :data:`TAYLOR_J`)
+SMALL_R = 1.0
+SMALL_TOL = 2e-20
+
+
+def parts_moments(rule: _Rule, parts) -> tuple[np.ndarray, np.ndarray]:
+    r"""The raw moments of the rows of ``parts`` (:meth:`_Rule.below_parts`, plus extra per-row
+    nodes) for :func:`busy_eta_parts`: :math:`N_{ji} = \sum_k w_k(x_k/\xi_j)^i/i!`,
+    :math:`i \le` :data:`TAYLOR_J`, over row :math:`j`'s nodes (its prefix of the rule's panel
+    nodes and its own), :math:`\xi_j` their largest node; load-free and :math:`s`-free."""
+    Xe, We, npre = parts
+    N = np.empty((npre.size, TAYLOR_J + 1))
+    xi = np.empty(npre.size)
+    _row_moments(np.ascontiguousarray(rule.px, float), np.ascontiguousarray(rule.pw, float),
+                 np.ascontiguousarray(npre, np.int64), np.ascontiguousarray(Xe, float),
+                 np.ascontiguousarray(We, float), TAYLOR_J, N, xi)
+    return N, xi
 
 
 def _psi_at(U, X, W):
@@ -1593,7 +1722,7 @@ class _SizeTransform:
         if k == "remaining" and not self.waiting and self._joint_grid() is not None:
             # one class above every threshold: its row is the grid's last (one kernel call)
             parts, ex = self._joint_grid()
-            both = busy_eta_parts(s, lam, r, parts, extrapolation=ex)
+            both = busy_eta_parts(s, lam, r, parts, extrapolation=ex, moments=self._moments("_joint_mom", parts))
             eta, et = both[:, -1:], both[:, :-1]
         else:
             eta = self._eta_lt(s)  # new jobs: X < x
@@ -1626,13 +1755,23 @@ class _SizeTransform:
         elif self._grid_parts is not None and PREFIX_KERNEL:
             if self.__dict__.get("_ex_grid") is None:
                 self._ex_grid = _extrapolation(t)
-            et = busy_eta_parts(s, lam, r, self._grid_parts, extrapolation=self._ex_grid)
+            et = busy_eta_parts(s, lam, r, self._grid_parts, extrapolation=self._ex_grid,
+                                moments=self._moments("_grid_mom", self._grid_parts))
         else:
             if self.__dict__.get("_grid_rows") is None:  # dense rows, built on first use
                 self._grid_rows = r.below(t, strict=True)
             et = busy_eta(s, lam, *self._grid_rows)
         Q = self._integrate(et - S if self.shifted else et)  # M @ 1 = x: the shift is exact
         return eta, v, Q
+
+    def _moments(self, name: str, parts):
+        r"""The raw moments of SRPT's threshold rows ``parts`` (:func:`parts_moments`, cached
+        as ``name``) where :data:`SMALL_ROWS`, else ``None``."""
+        if not SMALL_ROWS:
+            return None
+        if self.__dict__.get(name) is None:
+            self.__dict__[name] = parts_moments(self.rule, parts)
+        return self.__dict__[name]
 
     def _integrate(self, g: np.ndarray) -> np.ndarray:
         r"""``g @ M.T`` (:math:`Q_i = \int_0^{x_i} g`, ``g`` of shape ``(n, len(t))``) through the
