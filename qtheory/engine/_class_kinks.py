@@ -107,9 +107,10 @@ BALANCED = True
 #: T - x = 10 (x = 0.5), 9 (x = 1, 1.5), 11 (x = 1.9), and 3.5e-7 off at 20 (x = 1.9); the whole
 #: law's inversion within 1e-9 from T - x = 5 (x = 0.5: 7.8e-9 at 4.5) and 9 (x = 1.9: 3.2e-9
 #: at 7), where the kinks at b + kx left are of order 4 and more. Swept at x = 0.2, 0.5, 1, 1.5,
-#: 1.9 and T - x from 0.4x to 25x: within 8e-10 but at x = 0.2, where the refined rule's |s| up
-#: to 190 (T - x = 6x, 8x) leaves 2.6e-9 and 1e-9, and the estimate (:func:`_estimate`) is 0.95
-#: of the latter (the transform's own error there, which it does not see: left)
+#: 1.9 and T - x from 0.4x to 25x: within 8.1e-10 (x = 1, 6x), the estimate (:func:`_estimate`)
+#: at least 2.66 times the error (with :data:`OLD_NODES`; without, x = 0.2 left 2.6e-9 and 1.4e-9
+#: at T - x = 6x, 8x, the size rule's old-job term seen at the refined rule's |s| up to 190, and
+#: the estimate, which does not see the transform's own error, was 0.95 of the latter)
 UPPER_SPAN = 30.0
 #: ... and the law's transform takes the old job's term on the split's own nodes of (x, b)
 #: (:meth:`ClassKinks._factors`); False: the size rule's (the reference path)
