@@ -420,16 +420,77 @@ def _grow(c, px, pw, m, K, xs, J, E):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_moments(px, pw, npre, Xe, We, J, N, xi):  # pragma: no cover - compiled
+def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):  # pragma: no cover
+    # Kendall's equation per row j on the nodes px[:npre[j]] (a prefix of one sorted list,
+    # growing with j) plus the row's own nodes Xe[j], We[j]. The prefix enters through its
+    # Taylor moments about a centre c: psi_pre(u) = E_0 - sum_{j>=1} z^j E_j, z = -(u - c) xs,
+    # accumulated as the prefix grows and recomputed about the current iterate when
+    # |u - c| xs > R (the truncation after J terms is below R^(J+1)/(J+1)! e^R of their mass).
+    # Each row starts from the polynomial through the last npts[j] rows' roots (weights L[j],
+    # the last column for the row just before; npts[j] < 3: the secant through the last two)
+    n_s, n_t = out.shape
+    P = L.shape[1]
+    E = np.empty(J + 1, np.complex128)
+    for i in range(n_s):
+        si = s[i]
+        c = si
+        m = np.int64(0)  # (a bare 0 compiled _grow and _add_moments again for Literal[int](0))
+        xs = 0.0
+        for jj in range(J + 1):
+            E[jj] = 0.0
+        u = si
+        for j in range(n_t):
+            m, xs = _grow(c, px, pw, m, npre[j], xs, J, E)
+            if j == 0:  # one fixed-point step from s
+                c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
+                psi, _ = _psi_split(u, c, xs, E, J, Xe, We, j)
+                u = si + lam * psi
+            elif j >= 2:  # the secant predictor through the last two rows' roots
+                r1 = out[i, j - 1]
+                r2 = out[i, j - 2]
+                u = 2.0 * r1 - r2
+                q = npts[j]
+                if q >= 3:  # the polynomial through the last q roots, unless it strays from
+                    v = 0.0 + 0.0j  # the secant by more than the last step
+                    for a in range(P - q, P):
+                        v += L[j, a] * out[i, j - P + a]
+                    if abs(v - u) <= abs(r1 - r2):
+                        u = v
+                if u.real < si.real:  # the root has Re u >= Re s
+                    u = r1
+            prev = np.inf
+            for _ in range(100):
+                if u.real < si.real:  # keep the iterates where the root is (Re u >= Re s): the
+                    u = complex(si.real, u.imag)  # moments about c carry e^{-Re(c) x}
+                c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
+                psi, dpsi = _psi_split(u, c, xs, E, J, Xe, We, j)
+                stats[2] += 1
+                step = (u - si - lam * psi) / (1.0 - lam * dpsi)
+                u = u - step
+                err = abs(step) / abs(u)
+                if err <= 1e-9 or (err <= 1e-7 and err >= prev):
+                    break
+                prev = err
+            out[i, j] = u
+
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_moments(px, pw, npre, Xe, We, J, N, xi, P, xsp):  # pragma: no cover - compiled
     # the raw moments of every row's nodes (the prefix px[:npre[j]] and Xe[j], We[j]) about 0,
-    # N[j, i] = sum w (x / xi_j)^i / i!, xi_j their largest node: the prefix's accumulated as
-    # in _grow (centre 0), rescaled to xi_j, plus the row's own nodes
-    E = np.zeros(J + 1, np.complex128)
+    # N[j, i] = sum w (x / xi_j)^i / i!, xi_j their largest node, and those of the prefix alone,
+    # P[j, i] = sum_{k < npre[j]} w (x / xsp_j)^i / i! (i < P.shape[1]), xsp_j its largest node:
+    # accumulated as in _grow (centre 0), rescaled to xi_j, plus the row's own nodes
+    J2 = P.shape[1] - 1
+    E = np.zeros(J2 + 1, np.complex128)
     m = np.int64(0)
     xs = 0.0
     zero = 0.0 + 0.0j
     for j in range(npre.size):
-        m, xs = _grow(zero, px, pw, m, npre[j], xs, J, E)
+        m, xs = _grow(zero, px, pw, m, npre[j], xs, J2, E)
+        xsp[j] = xs
+        for i in range(J2 + 1):
+            P[j, i] = E[i].real
         top = xs
         for k in range(Xe.shape[1]):
             if We[j, k] != 0.0 and Xe[j, k] > top:
@@ -468,10 +529,10 @@ def _reach(J, tol):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _terms(a, reach, J):  # pragma: no cover - compiled
-    # the fewest terms n <= J with a <= reach[n] (J where none)
+def _terms(a2, reach2, J):  # pragma: no cover - compiled
+    # the fewest terms n <= J with |z|^2 = a2 <= reach[n]^2 (J where none)
     n = 1
-    while n < J and a > reach[n]:
+    while n < J and a2 > reach2[n]:
         n += 1
     return n
 
@@ -479,7 +540,7 @@ def _terms(a, reach, J):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _psi_raw(u, xi, N, j, n):  # pragma: no cover - compiled
     # psi_j(u) = -sum_{i >= 1} z^i N[j, i], psi_j'(u) = xi sum_{i >= 1} i z^{i-1} N[j, i],
-    # z = -u xi, after its first n terms (N[j, i] <= mass / i!: with n = _terms(|z|), the rest
+    # z = -u xi, after its first n terms (N[j, i] <= mass / i!: with n from _terms, the rest
     # below tol e^{|z|} of the row's mass)
     z = -u * xi
     acc = N[j, n] + 0.0j
@@ -491,77 +552,96 @@ def _psi_raw(u, xi, N, j, n):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):  # pragma: no cover
-    # the reference route: every row through its prefix moments and own nodes (no small rows)
-    _eta_prefix_core(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts,
-                     np.zeros((0, J + 1)), np.zeros(0), 0.0, 0.0)
+def _binomial_moments(c, P, j, xs, J, reach2, E):  # pragma: no cover - compiled
+    # the prefix's moments about c from its raw ones (a = c xs, |a| small):
+    # E_i = sum_m (-a)^m C(i + m, m) P_{i + m} (i >= 1), E_0 = -sum_{m >= 1} (-a)^m P_m,
+    # the sums after the terms that reach tol (|a|^m / m!)
+    a = c * xs
+    M = _terms(a.real * a.real + a.imag * a.imag, reach2, reach2.size - 1)
+    M = min(M, P.shape[1] - 1 - J)
+    q = -a
+    for i in range(J + 1):
+        acc = 0.0 + 0.0j
+        cm = 1.0  # C(i + m, m)
+        pw = 1.0 + 0.0j
+        for mm in range(0, M + 1):
+            if i > 0 or mm > 0:
+                acc += pw * (cm * P[j, i + mm])
+            pw = pw * q
+            cm = cm * (i + mm + 1) / (mm + 1)
+        E[i] = -acc if i == 0 else acc
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta_prefix_core(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts, N, xi, Rs, tol):  # pragma: no cover
-    # Kendall's equation per row j on the nodes px[:npre[j]] (a prefix of one sorted list,
-    # growing with j) plus the row's own nodes Xe[j], We[j]. The prefix enters through its
-    # Taylor moments about a centre c: psi_pre(u) = E_0 - sum_{j>=1} z^j E_j, z = -(u - c) xs,
-    # accumulated as the prefix grows and recomputed about the current iterate when
-    # |u - c| xs > R (the truncation after J terms is below R^(J+1)/(J+1)! e^R of their mass).
-    # Each row starts from the polynomial through the last npts[j] rows' roots (weights L[j],
-    # the last column for the row just before; npts[j] < 3: the secant through the last two).
-    # Rows with raw moments N, xi (_row_moments; N.shape[0] == 0: none) take them where the
-    # iterate has |u| xi_j <= Rs (_psi_raw, the rest below tol): no exponential per own node
-    # (the prefix's Taylor moments there after the terms that reach tol as well)
-    small = N.shape[0] > 0
-    reach = _reach(J, tol if small else 1e-300)
+def _eta_rows_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts, N, xi, P, xsp,
+                     Rs, Rb, tol):  # pragma: no cover - compiled
+    # _eta_prefix_kernel with the rows' raw moments (_row_moments): a row whose iterate has
+    # |u| xi_j <= Rs takes psi_j from N (_psi_raw: no exponential per node); the others the
+    # prefix's Taylor moments about c, started (at the first such row) from the raw moments of
+    # the last row whose prefix has |c| xsp_j <= Rb (_binomial_moments) and grown from there,
+    # each sum after the terms that reach tol; the magnitudes compared squared
     n_s, n_t = out.shape
-    P = L.shape[1]
+    Pn = L.shape[1]
     E = np.empty(J + 1, np.complex128)
+    reach2 = _reach(P.shape[1] - 1, tol) ** 2
+    Rs2 = Rs * Rs
     for i in range(n_s):
         si = s[i]
         c = si
-        m = np.int64(0)  # (a bare 0 compiled _grow and _add_moments again for Literal[int](0))
+        m = np.int64(0)
         xs = 0.0
+        started = False
         for jj in range(J + 1):
             E[jj] = 0.0
         u = si
         for j in range(n_t):
-            m, xs = _grow(c, px, pw, m, npre[j], xs, J, E)
-            if j == 0:  # one fixed-point step from s
-                a = abs(u) * xi[j] if small else np.inf
-                if a <= Rs:
-                    psi, _ = _psi_raw(u, xi[j], N, j, _terms(a, reach, J))
-                else:
-                    c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
-                    n = _terms(abs(u - c) * xs, reach, J) if small else J
-                    psi, _ = _psi_split(u, c, xs, E, n, Xe, We, j)
-                u = si + lam * psi
-            elif j >= 2:  # the secant predictor through the last two rows' roots
+            if j >= 2:  # the predictor of _eta_prefix_kernel
                 r1 = out[i, j - 1]
                 r2 = out[i, j - 2]
                 u = 2.0 * r1 - r2
                 q = npts[j]
-                if q >= 3:  # the polynomial through the last q roots, unless it strays from
-                    v = 0.0 + 0.0j  # the secant by more than the last step
-                    for a in range(P - q, P):
-                        v += L[j, a] * out[i, j - P + a]
-                    if abs(v - u) <= abs(r1 - r2):
+                if q >= 3:
+                    v = 0.0 + 0.0j
+                    for a in range(Pn - q, Pn):
+                        v += L[j, a] * out[i, j - Pn + a]
+                    dv = v - u
+                    d12 = r1 - r2
+                    if dv.real * dv.real + dv.imag * dv.imag <= d12.real * d12.real + d12.imag * d12.imag:
                         u = v
-                if u.real < si.real:  # the root has Re u >= Re s
+                if u.real < si.real:
                     u = r1
             prev = np.inf
-            for _ in range(100):
-                if u.real < si.real:  # keep the iterates where the root is (Re u >= Re s): the
-                    u = complex(si.real, u.imag)  # moments about c carry e^{-Re(c) x}
-                a = abs(u) * xi[j] if small else np.inf
-                if a <= Rs:
-                    psi, dpsi = _psi_raw(u, xi[j], N, j, _terms(a, reach, J))
+            for it in range(100):
+                if u.real < si.real:
+                    u = complex(si.real, u.imag)
+                a2 = (u.real * u.real + u.imag * u.imag) * xi[j] * xi[j]
+                if a2 <= Rs2:
+                    psi, dpsi = _psi_raw(u, xi[j], N, j, _terms(a2, reach2, J))
                 else:
+                    if not started:  # the prefix's moments about c from the raw ones
+                        started = True
+                        j0 = j
+                        while j0 >= 0 and abs(c) * xsp[j0] > Rb:
+                            j0 -= 1
+                        if j0 >= 0 and npre[j0] > 0 and npre[j0] <= npre[j]:
+                            _binomial_moments(c, P, j0, xsp[j0], J, reach2, E)
+                            m = npre[j0]
+                            xs = xsp[j0]
+                    m, xs = _grow(c, px, pw, m, npre[j], xs, J, E)
                     c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
-                    n = _terms(abs(u - c) * xs, reach, J) if small else J
+                    d = (u - c) * xs
+                    n = _terms(d.real * d.real + d.imag * d.imag, reach2, J)
                     psi, dpsi = _psi_split(u, c, xs, E, n, Xe, We, j)
+                if j == 0 and it == 0:  # one fixed-point step from s
+                    u = si + lam * psi
+                    continue
                 stats[2] += 1
                 step = (u - si - lam * psi) / (1.0 - lam * dpsi)
                 u = u - step
-                err = abs(step) / abs(u)
-                if err <= 1e-9 or (err <= 1e-7 and err >= prev):
+                st2 = step.real * step.real + step.imag * step.imag
+                u2 = u.real * u.real + u.imag * u.imag
+                err = st2 / u2
+                if err <= 1e-18 or (err <= 1e-14 and err >= prev):
                     break
                 prev = err
             out[i, j] = u
@@ -947,7 +1027,7 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
     if moments is None:
         _eta_prefix_kernel(*args)
     else:
-        _eta_prefix_core(*args, *moments, SMALL_R, SMALL_TOL)
+        _eta_rows_kernel(*args, *moments, SMALL_R, BINOMIAL_R, SMALL_TOL)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
@@ -958,20 +1038,30 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
 #: of the prefix's Taylor moments, :math:`R^{J+1}/(J+1)!` with :data:`TAYLOR_R`, :data:`TAYLOR_J`)
 SMALL_R = 1.0
 SMALL_TOL = 2e-20
+#: ... and the other rows' prefix moments about :math:`c` start from the raw moments of the last
+#: row whose prefix has :math:`|c|\max x \le` BINOMIAL_R (:math:`E_i = \sum_m (-a)^m\binom{i+m}{m}
+#: P_{i+m}`, :math:`a = c\max x`, BINOMIAL_TERMS terms at most: no exponential per node
+#: below it)
+BINOMIAL_R = 0.5
+BINOMIAL_TERMS = 20
 
 
-def parts_moments(rule: _Rule, parts) -> tuple[np.ndarray, np.ndarray]:
+def parts_moments(rule: _Rule, parts) -> tuple[np.ndarray, ...]:
     r"""The raw moments of the rows of ``parts`` (:meth:`_Rule.below_parts`, plus extra per-row
     nodes) for :func:`busy_eta_parts`: :math:`N_{ji} = \sum_k w_k(x_k/\xi_j)^i/i!`,
     :math:`i \le` :data:`TAYLOR_J`, over row :math:`j`'s nodes (its prefix of the rule's panel
-    nodes and its own), :math:`\xi_j` their largest node; load-free and :math:`s`-free."""
+    nodes and its own), :math:`\xi_j` their largest node, and :math:`P_{ji}` the same of its
+    prefix alone (:math:`i \le` :data:`TAYLOR_J` + :data:`BINOMIAL_TERMS`, scaled by the
+    prefix's largest node); load-free and :math:`s`-free."""
     Xe, We, npre = parts
     N = np.empty((npre.size, TAYLOR_J + 1))
     xi = np.empty(npre.size)
+    P = np.empty((npre.size, TAYLOR_J + BINOMIAL_TERMS + 1))
+    xsp = np.empty(npre.size)
     _row_moments(np.ascontiguousarray(rule.px, float), np.ascontiguousarray(rule.pw, float),
                  np.ascontiguousarray(npre, np.int64), np.ascontiguousarray(Xe, float),
-                 np.ascontiguousarray(We, float), TAYLOR_J, N, xi)
-    return N, xi
+                 np.ascontiguousarray(We, float), TAYLOR_J, N, xi, P, xsp)
+    return N, xi, P, xsp
 
 
 def _psi_at(U, X, W):
