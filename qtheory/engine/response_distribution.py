@@ -474,7 +474,6 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):
             out[i, j] = u
 
 
-
 @numba.njit(cache=True, nogil=True)
 def _row_moments(px, pw, npre, Xe, We, J, N, xi, P, xsp):  # pragma: no cover - compiled
     # the raw moments of every row's nodes (the prefix px[:npre[j]] and Xe[j], We[j]) about 0,
