@@ -972,15 +972,19 @@ class ClassKinks(InvertedTerms):
     def _terms(self, u: np.ndarray, k: np.ndarray, rule) -> tuple[list, np.ndarray]:
         r"""The terms ``k`` (columns of :meth:`_series` less the first) inverted at ``u`` on the
         Euler rule ``rule``: their cdf, density, its two derivatives and the estimated errors of
-        the last three (:meth:`_parts`), and the real rows that the cdf's Euler sum weighed."""
+        the last three (:meth:`_parts`), and the real rows that the cdf's Euler sum weighed.
+        Terms whose times coincide (SJF at :math:`b + kx = jx`: Uniform(0, 2), :math:`x = 1`, two
+        of five) share one evaluation of the series (the same values: each row of
+        :meth:`_series` depends on its own :math:`s` only)."""
         alpha, omega, dw = li.euler_nodes_err(*rule)
-        s = (alpha[None, :] / u[:, None]).reshape(-1).astype(complex)
+        uu, inv = np.unique(u, return_inverse=True)
+        s = (alpha[None, :] / uu[:, None]).reshape(-1).astype(complex)
         resid = eta = None
         if self.tr.kind == "remaining" and not self.waiting:
             _, resid, eta = self._factors(s)
-        H = self._series(s, resid, eta).reshape(u.size, alpha.size, self._offsets.size + 1)
-        Hk = H[np.arange(u.size), :, k + 1]
-        sv = s.reshape(u.size, alpha.size)
+        H = self._series(s, resid, eta).reshape(uu.size, alpha.size, self._offsets.size + 1)
+        Hk = H[inv, :, k + 1]
+        sv = s.reshape(uu.size, alpha.size)[inv]
         G = (Hk / sv).real
         vals = [li._dot(G, omega) / u]
         errs = []
