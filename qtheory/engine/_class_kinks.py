@@ -817,7 +817,11 @@ class ClassKinks(InvertedTerms):
             num = (1.0 - self._rho0 - rho1) * eta - lam * self._sf * zed
             num[:, 0] += lam * self._sf
         else:  # SJF: the old piece X 1{X > x}, e^{-eta X} = z e^{-(eta0 - s) x} sum_j T_j delta^j / j!
-            Tj = _sums_fast(eta0, self._Xt, self._Wt, x, K)
+            if math.isfinite(self.b):  # the nodes of (x, b), and those past b as e^{-eta0 (b - x)} B_j
+                Bj = _sums_fast(eta0, self._Xu, self._Wu, self.b, K)
+                Tj = _sums_fast(eta0, self._X1, self._W1, x, K) + np.exp(-eta0 * (self.b - x))[:, None] * Bj
+            else:
+                Tj = _sums_fast(eta0, self._Xt, self._Wt, x, K)
             tail = np.zeros_like(delta)
             tail[:, 0] = Tj[:, 0]
             pw = delta
@@ -832,7 +836,6 @@ class ClassKinks(InvertedTerms):
         if kind == "nonpreemptive" and math.isfinite(self.b):
             # + lam e^{-eta b} int_0^inf e^{-eta v} g(b + v) dv = z_b times this series in z
             b = self.b
-            Bj = _sums_fast(eta0, self._Xu, self._Wu, b, K)
             up = np.zeros_like(delta)
             up[:, 0] = Bj[:, 0]
             pw = delta
