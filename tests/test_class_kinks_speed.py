@@ -10,7 +10,7 @@
 * ``TAYLOR_NODES``: the sums over the graded nodes next to the cut from load-free cumulative
   moments (the nodes with |eta| v <= 1/2): the sums within 1e-15 of the sum of the
   terms' moduli, the roots within a few ulps, the cdf as for ``QUICK_STOP`` (both on);
-* ``ETA_START``: the roots :math:`\eta_0` start from the class's :math:`\eta_{<x}`; and
+* ``ETA_START``: the roots :math:`\\eta_0` start from the class's :math:`\\eta_{<x}`; and
   ``SMALL_ROWS`` (``qtheory.engine.response_distribution``): SRPT's residence rows through their
   raw moments: the cdf as for ``QUICK_STOP`` (all on);
 * ``CHEAP_PARTS`` (``qtheory.engine.distribution``): the percentile solver's first steps invert
