@@ -10,6 +10,9 @@
 * ``TAYLOR_NODES``: the sums over the graded nodes next to the cut from load-free cumulative
   moments (the nodes with |eta| v <= 1/2): the sums within 1e-15 of the sum of the
   terms' moduli, the roots within a few ulps, the cdf as for ``QUICK_STOP`` (both on);
+* ``ETA_START``: the roots :math:`\\eta_0` start from the class's :math:`\\eta_{<x}`; and
+  ``SMALL_ROWS`` (``qtheory.engine.response_distribution``): SRPT's residence rows through their
+  raw moments: the cdf as for ``QUICK_STOP`` (all on);
 * ``CHEAP_PARTS`` (``qtheory.engine.distribution``): the percentile solver's first steps invert
   the split terms on the cheap Euler rule too: the quantile is Brent's root of the reference
   path's sf to 1e-9 (the standard of ``tests/test_distribution_percentile_speed.py``) and the
@@ -35,12 +38,12 @@ SIZES = {"exp": qt.Exponential(1.0), "weibull0.5": qt.Weibull(shape=0.5, mean=1.
 
 @contextlib.contextmanager
 def _flags(on: bool):
-    old = (ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS)
-    ck.REUSE_SUMS = ck.QUICK_STOP = ck.TAYLOR_NODES = dist.CHEAP_PARTS = on
+    old = (ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS, ck.ETA_START, rd.SMALL_ROWS)
+    ck.REUSE_SUMS = ck.QUICK_STOP = ck.TAYLOR_NODES = dist.CHEAP_PARTS = ck.ETA_START = rd.SMALL_ROWS = on
     try:
         yield
     finally:
-        ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS = old
+        ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS, ck.ETA_START, rd.SMALL_ROWS = old
 
 
 def _split(size: str, policy: str, x: float):

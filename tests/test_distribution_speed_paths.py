@@ -65,6 +65,30 @@ def test_prefix_kernel_solves_kendall(name, lam):
         assert _kendall_residual(s, lam, X, W, got) < 2e-14, (name, t)
 
 
+@pytest.mark.parametrize("name,lam", [("exp", 0.95), ("weibull0.5", 0.5), ("bpareto", 0.95)])
+def test_rows_kernel_with_raw_moments(name, lam):
+    """busy_eta_parts with the rows' raw moments (``parts_moments``: the rows with
+    |u| max x <= SMALL_R through their raw-moment series, the others' prefix moments started
+    from the raw ones, binomially): the roots agree with the direct Newton to 5e-14 relative and
+    solve Kendall's equation to 2e-14 (extended precision), at every third Euler node of
+    t = 0.05, 0.5 and 26 (|s| from 0.5 to 2400), every seventh threshold of the rule (the
+    kernel solves them all)."""
+    size = SIZES[name]
+    lam = lam / size.mean
+    r = rd._rule(size, rd.WIDTH)
+    X, W = r.below(r.x)
+    X, W = X[::7], W[::7]
+    parts = r.below_parts(r.x)
+    mom = rd.parts_moments(r, parts)
+    alpha, _ = li.euler_nodes()
+    for t in (0.05, 0.5, 26.0):
+        s = alpha[::3] / t
+        ref = rd.busy_eta(s, lam, X, W)
+        got = rd.busy_eta_parts(s, lam, r, parts, at=r.x, moments=mom)[:, ::7]
+        assert np.max(np.abs(got / ref - 1)) < 5e-14, (name, t)
+        assert _kendall_residual(s, lam, X, W, got) < 2e-14, (name, t)
+
+
 def test_prefix_kernel_recentres():
     """A small radius forces a recentring at almost every threshold (the moments recomputed
     about the Newton iterate): the roots are unchanged (5e-14)."""

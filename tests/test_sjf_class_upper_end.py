@@ -71,6 +71,10 @@ SIZES = {"exp": qt.Exponential(1.0), "unif": qt.Uniform(0.0, 2.0)}
     ("unif", 0.5, [2.0, 2.5, 3.0, 4.25]),
     # x = 1: 5.8e-7, 5.9e-9, 7.9e-10 off inverted whole; 7 and 9 past the growth bound
     ("unif", 1.0, [3.0, 4.5, 7.0, 9.0]),
+    # x = 0.2, 6x and 8x (refined, |s| up to 190): the old job's term on the size rule was
+    # 5e-10 off there, 2.6e-9 and 1.4e-9 in the cdf with the estimate 0.95 of the latter; on the
+    # split's nodes of (x, b) (_class_kinks.OLD_NODES) 1.2e-11 and 7e-12, the estimate 60x that
+    ("unif", 0.2, [1.2, 1.6]),
     # Exp(1): the split before (PSJF's: from 4x on within 3.2e-10), its estimate
     ("exp", 0.5, [2.0, 3.75, 4.25]),
     ("exp", 1.0, [5.5, 7.0, 8.5]),

@@ -65,6 +65,11 @@ _SIZE_FORMS = ("constant", "age", "nonpreemptive", "static", "remaining")
 PREFIX_KERNEL = True
 TAYLOR_J = 20
 TAYLOR_R = 1.0
+#: SRPT's residence (:meth:`_SizeTransform.class_factors`): the threshold rows whose Newton
+#: iterate has :math:`|u|\xi_j \le` :data:`SMALL_R` through their raw moments
+#: (:func:`busy_eta_parts` with ``moments``; no exponential per node); False: every row through
+#: its prefix moments and own nodes (the reference route)
+SMALL_ROWS = True
 #: unconditional laws on continuous sizes: the atoms' density part f(t) a(t) is added directly
 #: and the rest inverted from the least size on (:class:`DensityAtoms`); False: the whole law
 #: is inverted (the reference route, rings next to jumps of the size density)
@@ -470,6 +475,178 @@ def _eta_prefix_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts):
 
 
 @numba.njit(cache=True, nogil=True)
+def _row_moments(px, pw, npre, Xe, We, J, N, xi, P, xsp):  # pragma: no cover - compiled
+    # the raw moments of every row's nodes (the prefix px[:npre[j]] and Xe[j], We[j]) about 0,
+    # N[j, i] = sum w (x / xi_j)^i / i!, xi_j their largest node, and those of the prefix alone,
+    # P[j, i] = sum_{k < npre[j]} w (x / xsp_j)^i / i! (i < P.shape[1]), xsp_j its largest node:
+    # accumulated as in _grow (centre 0), rescaled to xi_j, plus the row's own nodes
+    J2 = P.shape[1] - 1
+    E = np.zeros(J2 + 1, np.complex128)
+    m = np.int64(0)
+    xs = 0.0
+    zero = 0.0 + 0.0j
+    for j in range(npre.size):
+        m, xs = _grow(zero, px, pw, m, npre[j], xs, J2, E)
+        xsp[j] = xs
+        for i in range(J2 + 1):
+            P[j, i] = E[i].real
+        top = xs
+        for k in range(Xe.shape[1]):
+            if We[j, k] != 0.0 and Xe[j, k] > top:
+                top = Xe[j, k]
+        xi[j] = top
+        for i in range(J + 1):
+            N[j, i] = 0.0
+        if top <= 0.0:
+            continue
+        f = xs / top
+        g = 1.0
+        for i in range(1, J + 1):
+            g *= f
+            N[j, i] = E[i].real * g
+        for k in range(Xe.shape[1]):
+            w = We[j, k]
+            if w == 0.0:
+                continue
+            term = w
+            r = Xe[j, k] / top
+            for i in range(1, J + 1):
+                term = term * (r / i)
+                N[j, i] += term
+
+
+@numba.njit(cache=True, nogil=True)
+def _reach(J, tol):  # pragma: no cover - compiled
+    # reach[n] = (tol (n + 1)!)^(1 / (n + 1)): n terms of e^{-z} leave at most tol where |z| <= reach[n]
+    out = np.empty(J + 1)
+    lf = 0.0
+    out[0] = 0.0
+    for n in range(1, J + 1):
+        lf += math.log(n + 1)
+        out[n] = math.exp((math.log(tol) + lf) / (n + 1))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _terms(a2, reach2, J):  # pragma: no cover - compiled
+    # the fewest terms n <= J with |z|^2 = a2 <= reach[n]^2 (J where none)
+    n = 1
+    while n < J and a2 > reach2[n]:
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_raw(u, xi, N, j, n):  # pragma: no cover - compiled
+    # psi_j(u) = -sum_{i >= 1} z^i N[j, i], psi_j'(u) = xi sum_{i >= 1} i z^{i-1} N[j, i],
+    # z = -u xi, after its first n terms (N[j, i] <= mass / i!: with n from _terms, the rest
+    # below tol e^{|z|} of the row's mass)
+    z = -u * xi
+    acc = N[j, n] + 0.0j
+    dacc = 0.0 + 0.0j
+    for i in range(n - 1, 0, -1):
+        dacc = dacc * z + acc
+        acc = acc * z + N[j, i]
+    return -z * acc, xi * (dacc * z + acc)
+
+
+@numba.njit(cache=True, nogil=True)
+def _binomial_moments(c, P, j, xs, J, reach2, E):  # pragma: no cover - compiled
+    # the prefix's moments about c from its raw ones (a = c xs, |a| small):
+    # E_i = sum_m (-a)^m C(i + m, m) P_{i + m} (i >= 1), E_0 = -sum_{m >= 1} (-a)^m P_m,
+    # the sums after the terms that reach tol (|a|^m / m!)
+    a = c * xs
+    M = _terms(a.real * a.real + a.imag * a.imag, reach2, reach2.size - 1)
+    M = min(M, P.shape[1] - 1 - J)
+    q = -a
+    for i in range(J + 1):
+        acc = 0.0 + 0.0j
+        cm = 1.0  # C(i + m, m)
+        pw = 1.0 + 0.0j
+        for mm in range(0, M + 1):
+            if i > 0 or mm > 0:
+                acc += pw * (cm * P[j, i + mm])
+            pw = pw * q
+            cm = cm * (i + mm + 1) / (mm + 1)
+        E[i] = -acc if i == 0 else acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _eta_rows_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts, N, xi, P, xsp,
+                     Rs, Rb, tol):  # pragma: no cover - compiled
+    # _eta_prefix_kernel with the rows' raw moments (_row_moments): a row whose iterate has
+    # |u| xi_j <= Rs takes psi_j from N (_psi_raw: no exponential per node); the others the
+    # prefix's Taylor moments about c, started (at the first such row) from the raw moments of
+    # the last row whose prefix has |c| xsp_j <= Rb (_binomial_moments) and grown from there,
+    # each sum after the terms that reach tol; the magnitudes compared squared
+    n_s, n_t = out.shape
+    Pn = L.shape[1]
+    E = np.empty(J + 1, np.complex128)
+    reach2 = _reach(P.shape[1] - 1, tol) ** 2
+    Rs2 = Rs * Rs
+    for i in range(n_s):
+        si = s[i]
+        c = si
+        m = np.int64(0)
+        xs = 0.0
+        started = False
+        for jj in range(J + 1):
+            E[jj] = 0.0
+        u = si
+        for j in range(n_t):
+            if j >= 2:  # the predictor of _eta_prefix_kernel
+                r1 = out[i, j - 1]
+                r2 = out[i, j - 2]
+                u = 2.0 * r1 - r2
+                q = npts[j]
+                if q >= 3:
+                    v = 0.0 + 0.0j
+                    for a in range(Pn - q, Pn):
+                        v += L[j, a] * out[i, j - Pn + a]
+                    dv = v - u
+                    d12 = r1 - r2
+                    if dv.real * dv.real + dv.imag * dv.imag <= d12.real * d12.real + d12.imag * d12.imag:
+                        u = v
+                if u.real < si.real:
+                    u = r1
+            prev = np.inf
+            for it in range(100):
+                if u.real < si.real:
+                    u = complex(si.real, u.imag)
+                a2 = (u.real * u.real + u.imag * u.imag) * xi[j] * xi[j]
+                if a2 <= Rs2:
+                    psi, dpsi = _psi_raw(u, xi[j], N, j, _terms(a2, reach2, J))
+                else:
+                    if not started:  # the prefix's moments about c from the raw ones
+                        started = True
+                        j0 = j
+                        while j0 >= 0 and abs(c) * xsp[j0] > Rb:
+                            j0 -= 1
+                        if j0 >= 0 and npre[j0] > 0 and npre[j0] <= npre[j]:
+                            _binomial_moments(c, P, j0, xsp[j0], J, reach2, E)
+                            m = npre[j0]
+                            xs = xsp[j0]
+                    m, xs = _grow(c, px, pw, m, npre[j], xs, J, E)
+                    c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
+                    d = (u - c) * xs
+                    n = _terms(d.real * d.real + d.imag * d.imag, reach2, J)
+                    psi, dpsi = _psi_split(u, c, xs, E, n, Xe, We, j)
+                if j == 0 and it == 0:  # one fixed-point step from s
+                    u = si + lam * psi
+                    continue
+                stats[2] += 1
+                step = (u - si - lam * psi) / (1.0 - lam * dpsi)
+                u = u - step
+                st2 = step.real * step.real + step.imag * step.imag
+                u2 = u.real * u.real + u.imag * u.imag
+                err = st2 / u2
+                if err <= 1e-18 or (err <= 1e-14 and err >= prev):
+                    break
+                prev = err
+            out[i, j] = u
+
+
+@numba.njit(cache=True, nogil=True)
 def _cum_exps(c, x, ec, om):  # pragma: no cover - compiled
     # e^{-c x_k} and 1 - e^{-c x_k} (no cancellation) at every node, for the moments about c
     cr = c.real
@@ -809,7 +986,8 @@ def _extrapolation_cached(rule: _Rule, at: np.ndarray) -> tuple[np.ndarray, np.n
     return hit
 
 
-def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extrapolation=None) -> np.ndarray:
+def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extrapolation=None,
+                   moments=None) -> np.ndarray:
     r""":func:`busy_eta` on the sets :math:`\{X < t_j\}` of a continuous size rule given as
     ``parts = rule.below_parts(t)`` (plus extra per-row nodes appended to ``Xe, We``), for
     increasing :math:`t_j`. The full panels below :math:`t_j` are a prefix of the rule's panel
@@ -826,7 +1004,13 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
     one exponential per node below :math:`t_j` (``docs/response_time_distribution.md``).
     ``at``: the thresholds :math:`t_j` (optional; or ``extrapolation``, their
     :func:`_extrapolation`): Newton's method starts from the polynomial through the previous
-    rows' roots (fewer steps; the roots are the same to the solver's tolerance)."""
+    rows' roots (fewer steps; the roots are the same to the solver's tolerance). ``moments``: the
+    rows' raw moments (:func:`parts_moments`): a row whose iterate has :math:`|u|\xi_j \le`
+    :data:`SMALL_R` (:math:`\xi_j` its largest node) takes
+    :math:`\psi_j(u) = -\sum_{i\ge1}(-u\xi_j)^iN_{ji}`, :math:`N_{ji} = \sum_k w_k(x_k/\xi_j)^i/i!`,
+    truncated where the next term's bound :math:`(|u|\xi_j)^{n+1}/(n+1)!` is below
+    :data:`SMALL_TOL` (no exponential per node: the thresholds far below :math:`1/|s|`, most
+    of SRPT's residence grid)."""
     Xe, We, npre = parts
     if extrapolation is None and at is not None:
         extrapolation = _extrapolation(at)
@@ -836,13 +1020,47 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
     s = np.ascontiguousarray(np.asarray(s, complex).reshape(-1))
     out = np.empty((s.size, npre.size), complex)
     stats = np.zeros(3, np.int64)
-    _eta_prefix_kernel(s, float(lam), np.ascontiguousarray(rule.px, float),
-                       np.ascontiguousarray(rule.pw, float), np.ascontiguousarray(npre, np.int64),
-                       np.ascontiguousarray(Xe, float), np.ascontiguousarray(We, float),
-                       TAYLOR_J, TAYLOR_R, out, stats, *extrapolation)
+    args = (s, float(lam), np.ascontiguousarray(rule.px, float), np.ascontiguousarray(rule.pw, float),
+            np.ascontiguousarray(npre, np.int64), np.ascontiguousarray(Xe, float),
+            np.ascontiguousarray(We, float), TAYLOR_J, TAYLOR_R, out, stats, *extrapolation)
+    if moments is None:
+        _eta_prefix_kernel(*args)
+    else:
+        _eta_rows_kernel(*args, *moments, SMALL_R, BINOMIAL_R, SMALL_TOL)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
+
+
+#: :func:`busy_eta_parts` with ``moments``: the rows whose iterate has :math:`|u|\xi_j \le`
+#: SMALL_R take their raw-moment series, truncated below SMALL_TOL of the row's mass (the bound
+#: of the prefix's Taylor moments, :math:`R^{J+1}/(J+1)!` with :data:`TAYLOR_R`, :data:`TAYLOR_J`)
+SMALL_R = 1.0
+SMALL_TOL = 2e-20
+#: ... and the other rows' prefix moments about :math:`c` start from the raw moments of the last
+#: row whose prefix has :math:`|c|\max x \le` BINOMIAL_R (:math:`E_i = \sum_m (-a)^m\binom{i+m}{m}
+#: P_{i+m}`, :math:`a = c\max x`, BINOMIAL_TERMS terms at most: no exponential per node
+#: below it)
+BINOMIAL_R = 0.5
+BINOMIAL_TERMS = 20
+
+
+def parts_moments(rule: _Rule, parts) -> tuple[np.ndarray, ...]:
+    r"""The raw moments of the rows of ``parts`` (:meth:`_Rule.below_parts`, plus extra per-row
+    nodes) for :func:`busy_eta_parts`: :math:`N_{ji} = \sum_k w_k(x_k/\xi_j)^i/i!`,
+    :math:`i \le` :data:`TAYLOR_J`, over row :math:`j`'s nodes (its prefix of the rule's panel
+    nodes and its own), :math:`\xi_j` their largest node, and :math:`P_{ji}` the same of its
+    prefix alone (:math:`i \le` :data:`TAYLOR_J` + :data:`BINOMIAL_TERMS`, scaled by the
+    prefix's largest node); load-free and :math:`s`-free."""
+    Xe, We, npre = parts
+    N = np.empty((npre.size, TAYLOR_J + 1))
+    xi = np.empty(npre.size)
+    P = np.empty((npre.size, TAYLOR_J + BINOMIAL_TERMS + 1))
+    xsp = np.empty(npre.size)
+    _row_moments(np.ascontiguousarray(rule.px, float), np.ascontiguousarray(rule.pw, float),
+                 np.ascontiguousarray(npre, np.int64), np.ascontiguousarray(Xe, float),
+                 np.ascontiguousarray(We, float), TAYLOR_J, N, xi, P, xsp)
+    return N, xi, P, xsp
 
 
 def _psi_at(U, X, W):
@@ -1593,7 +1811,7 @@ class _SizeTransform:
         if k == "remaining" and not self.waiting and self._joint_grid() is not None:
             # one class above every threshold: its row is the grid's last (one kernel call)
             parts, ex = self._joint_grid()
-            both = busy_eta_parts(s, lam, r, parts, extrapolation=ex)
+            both = busy_eta_parts(s, lam, r, parts, extrapolation=ex, moments=self._moments("_joint_mom", parts))
             eta, et = both[:, -1:], both[:, :-1]
         else:
             eta = self._eta_lt(s)  # new jobs: X < x
@@ -1626,13 +1844,23 @@ class _SizeTransform:
         elif self._grid_parts is not None and PREFIX_KERNEL:
             if self.__dict__.get("_ex_grid") is None:
                 self._ex_grid = _extrapolation(t)
-            et = busy_eta_parts(s, lam, r, self._grid_parts, extrapolation=self._ex_grid)
+            et = busy_eta_parts(s, lam, r, self._grid_parts, extrapolation=self._ex_grid,
+                                moments=self._moments("_grid_mom", self._grid_parts))
         else:
             if self.__dict__.get("_grid_rows") is None:  # dense rows, built on first use
                 self._grid_rows = r.below(t, strict=True)
             et = busy_eta(s, lam, *self._grid_rows)
         Q = self._integrate(et - S if self.shifted else et)  # M @ 1 = x: the shift is exact
         return eta, v, Q
+
+    def _moments(self, name: str, parts):
+        r"""The raw moments of SRPT's threshold rows ``parts`` (:func:`parts_moments`, cached
+        as ``name``) where :data:`SMALL_ROWS`, else ``None``."""
+        if not SMALL_ROWS:
+            return None
+        if self.__dict__.get(name) is None:
+            self.__dict__[name] = parts_moments(self.rule, parts)
+        return self.__dict__[name]
 
     def _integrate(self, g: np.ndarray) -> np.ndarray:
         r"""``g @ M.T`` (:math:`Q_i = \int_0^{x_i} g`, ``g`` of shape ``(n, len(t))``) through the
