@@ -57,3 +57,43 @@ def test_cdf_against_the_reference_on_the_same_nodes(policy):
     want = np.array([ref.cdf(ti, A, N, M) for ti in t])
     assert abs(got[0]) < 1e-15
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_sprpt_old_piece_against_the_reference():
+    r"""SPRPT's sparse old piece :math:`X_1 = (X - (Y - v))^+` on the outer rule's threshold
+    grid: :math:`E[1 - e^{-uX_1}]` at :math:`u = 8.67 + 75.4i` (an Euler node of t = 2) for the
+    grid's thresholds in (0.55, 1) within 1e-10 of ``tests/sprpt_unconditional_reference.py``
+    (its :math:`z` integral closed, :math:`x` by Gauss-Legendre; measured 3.6e-12 with the
+    piece's head graded towards 0, 5.1e-3 with the plain head), and :math:`E[X_1]` within 1e-13."""
+    from sprpt_unconditional_reference import SPRPTReference, UniformLevels
+
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    q = _model()
+    tr = rdo.OuterPredictionTransform(q, qt.SPRPT(), rdp.joint_rule(q, conditional=False))
+    ref = SPRPTReference(LAM, UniformLevels(0.5, 1.5, 0.5, 1.5), rad=2.0)
+    u = 8.67 + 75.4j
+    t = tr.grid.t
+    for j in np.flatnonzero((t > 0.55) & (t < 1.0))[::3]:
+        got = np.sum(tr.W1[j] * (1.0 - np.exp(-u * tr.X1[j])))
+        want, ex1 = ref.old(u, float(t[j]))
+        assert abs(got - want) < 1e-10, (t[j], abs(got - want))
+        assert abs(np.sum(tr.W1[j] * tr.X1[j]) - ex1) < 1e-13
+
+
+def test_sprpt_transform_against_the_reference():
+    r"""SPRPT's unconditional transform (outer rule, graded old piece) times :math:`e^{sc}` at
+    three Euler nodes of t = 2 (:math:`|s|` 52 to 76) within 1e-11 of
+    ``tests/sprpt_unconditional_reference.py`` (residence by the antiderivative of Kendall's
+    roots' Legendre interpolant; measured 1.1e-14 .. 3.1e-12; the plain piece head 6.6e-10 ..
+    3.5e-8, the prediction-node route 6.8e-5)."""
+    from sprpt_unconditional_reference import SPRPTReference, UniformLevels
+
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    q = _model()
+    tr = rdo.OuterPredictionTransform(q, qt.SPRPT(), rdp.joint_rule(q, conditional=False))
+    ref = SPRPTReference(LAM, UniformLevels(0.5, 1.5, 0.5, 1.5), rad=4.0)
+    s = _nodes(2.0)[[24, 30, 36]]
+    want = np.array([ref.lst(si) for si in s])
+    assert np.max(np.abs((tr.lst(s) - want) * np.exp(0.5 * s))) < 1e-11
