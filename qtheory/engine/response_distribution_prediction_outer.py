@@ -52,8 +52,8 @@ TRAIL(0.8)'s (:class:`OuterTrailTransform`) to 2.2e-9 (the old one 1.6e-4 off). 
 at five points 1.3 / 1.7 / 5.3 s (PSPJF / SPJF / SPRPT, loaded machine; 0.9 / 1.1 / 3.2 s with
 the threshold panels in 2).
 
-Where the size density jumps at a lower end :math:`c > 0` (uniform, bounded Pareto sizes;
-:data:`LOWER_JUMP`) the rows :math:`X1\{Y < v\}` carry :math:`e^{-uc}F_Z(v/c)` (and the size's
+Where the size density jumps at a lower end :math:`c > 0` on a bounded support (uniform,
+bounded Pareto sizes; :func:`_jump_covered`) the rows :math:`X1\{Y < v\}` carry :math:`e^{-uc}F_Z(v/c)` (and the size's
 other ends the same): :math:`\eta_{<y}` and :math:`\tilde V_y` kink at :math:`y_k = bk` (the
 size's ends :math:`b` times the factor's kinks :math:`k`, threshold grid edges already), so each
 coarse size's factor rule is cut at :math:`z = y_k/x` (SPRPT: also :math:`1 + y_k/x`, TRAIL
