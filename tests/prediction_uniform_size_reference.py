@@ -31,7 +31,7 @@ the factor's ends), each panel cut so that :math:`e^{-\eta y/z_l}` is resolved
 The law is split as the engine's split of a density jump at :math:`c = a` is (written again
 here): the atoms :math:`a(x, y) = p_0(y)e^{-\lambda xP(y)}` (PSPJF, :math:`p_0 = 1 - \rho_0(y)`),
 :math:`1 - \rho` (SPJF), whose part of the cdf :math:`\int_a^t f_X\bar a\,dx` is Gauss-Legendre in
-:math:`(x, z)` (:math:`z` cut at :math:`0.75/x`... the kinks' images), and the rest, whose
+:math:`(x, z)` (:math:`z` cut where :math:`xz` is one of those kinks of :math:`y`), and the rest, whose
 transform shifted by :math:`c`, :math:`e^{sc}(\phi(s) - \int f_X\bar a e^{-sx}dx)`, is inverted
 at :math:`t - c` by the Euler summation of Abate and Whitt (:func:`euler_sf`, any ``(A, N, M)``).
 """
