@@ -1905,9 +1905,13 @@ def density_split(model, policy, tr: PredictionTransform):
         graded.piece_grade = True
         return graded
 
+    from ._prediction_density_atoms import PredictionDensityAtoms
+    from .response_distribution_prediction_outer import OuterDensityAtoms, OuterPredictionTransform
+
+    if isinstance(tr, OuterPredictionTransform):  # the outer rule's rest, these splits' atoms
+        return OuterDensityAtoms(tr, SPJFDensityAtoms(tr) if tr.kind == "nonpreemptive" else PredictionDensityAtoms(tr))
     if tr.kind == "nonpreemptive" and not own:
         return SPJFDensityAtoms(tr, lambda: SPJFDensityAtoms(PredictionTransform(model, policy, graded_rule())))
-    from ._prediction_density_atoms import PredictionDensityAtoms
 
     def transform(rule):
         return policy.response_transform(model, rule) if own else PredictionTransform(model, policy, rule)

@@ -52,13 +52,33 @@ TRAIL(0.8)'s (:class:`OuterTrailTransform`) to 2.2e-9 (the old one 1.6e-4 off). 
 at five points 1.3 / 1.7 / 5.3 s (PSPJF / SPJF / SPRPT, loaded machine; 0.9 / 1.1 / 3.2 s with
 the threshold panels in 2).
 
-Not used where the size density jumps at a lower end :math:`c > 0` (the split of
-:func:`~qtheory.engine.response_distribution_prediction.density_split` sums the class sizes'
-:math:`e^{-s(x - c)}` on the prediction nodes).
+Where the size density jumps at a lower end :math:`c > 0` on a bounded support (uniform,
+bounded Pareto sizes; :func:`_jump_covered`) the rows :math:`X1\{Y < v\}` carry :math:`e^{-uc}F_Z(v/c)` (and the size's
+other ends the same): :math:`\eta_{<y}` and :math:`\tilde V_y` kink at :math:`y_k = bk` (the
+size's ends :math:`b` times the factor's kinks :math:`k`, threshold grid edges already), so each
+coarse size's factor rule is cut at :math:`z = y_k/x` (SPRPT: also :math:`1 + y_k/x`, TRAIL
+:math:`y_k/((1 - c)x)`), the coarse size panels are :data:`OUTER_WIDTH_JUMP` wide, SPRPT's and
+TRAIL's old piece has its head :math:`(0, lo)` graded towards 0, and the split of the atoms'
+density part (:class:`OuterDensityAtoms`) sums the rest :math:`G - \bar a` with
+:math:`e^{-s(x - c)}` on the fine size rule graded at :math:`c`. Measured on Uniform(0.5, 1.5)
+sizes, ``UniformPrediction(0.5)``, load 0.8, against ``tests/prediction_uniform_size_reference.py``
+(PSPJF, SPJF: closed forms in :math:`E_1`, Newton at every prediction node, its own split and
+Euler sums) and ``tests/sprpt_unconditional_reference.py`` (SPRPT): the rest's transform at the
+Euler nodes of :math:`t = 1, 2, 4` within 6.3e-13 (PSPJF) and 2e-14 (SPJF) (the prediction-node
+route: 3.7e-7, 3.1e-6); the cdf on the same nodes within 2.2e-10 / 3.8e-10 / 2.9e-11 (PSPJF) and
+5.9e-12 / 1.9e-11 / 9.3e-12 (SPJF) at :math:`t = 1, 2, 4` (was 1.9e-6 / 1.7e-7 / 1.9e-8 and
+4.3e-6 / 3.6e-7 / 1.3e-8), within 4e-12 at :math:`t = 0.55, 0.6, 0.75` (PSPJF was 3e-8 to 8e-8
+there); SPRPT's transform times :math:`e^{sc}` within 3.1e-12 at the nodes of :math:`t = 2`
+(6.8e-5 on the prediction nodes; 3.5e-8 with the plain piece head). The Euler rule itself
+(26, 24, 14) is further off: the law kinks at the sums of the size's ends (:math:`t = 1, 1.5, 2,
+\ldots`), and the reference's own Euler sums with (48, 24), (96, 48), (192, 96) terms put
+PSPJF's cdf 1.7e-7, -1.8e-6, -5.8e-6 off at :math:`t = 1, 2, 4` (the last two rules within 2.7e-9,
+2.7e-8, 4.6e-10 of each other).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numba
@@ -90,6 +110,16 @@ T_PARTS = 4
 #: r(xz, x) - phi(y_lo) is sampled, and the bisection steps of its changes
 ZERO_SAMPLES = 257
 ZERO_BISECT = 60
+#: on a size law whose density jumps at its lower end c > 0 on a bounded support (uniform, bounded
+#: Pareto sizes; :func:`_jump_covered`) too:
+#: the factor rule of each coarse size cut where xz meets a kink of the thresholds' functions
+#: (the size's ends times the factor's kinks) and the split's rest summed on the fine size rule
+#: (:class:`OuterDensityAtoms`); False: the prediction-node mixing there (PSPJF's and SPJF's
+#: transforms 1.7e-4 and 8e-5 off at the Euler nodes, Uniform(0.5, 1.5) sizes, uniform(0.5) errors)
+LOWER_JUMP = True
+#: ... with coarse size panels this wide: G(s; x) oscillates in x at the inversion's |s| (PSPJF's
+#: rest 8.8e-11 off at 1/3 + 25i with 0.25, the cdf at t = 2 1.7e-8; 6.3e-13 with 0.125)
+OUTER_WIDTH_JUMP = 0.125
 #: the (prediction, age) pairs per axis where a falling rank is checked to be autonomous, and
 #: the relative tolerance (rank units)
 AUTONOMY_SAMPLES = 24
@@ -97,10 +127,37 @@ AUTONOMY_TOL = 1e-11
 
 
 def applies(rule, x, waiting: bool) -> bool:
-    """The unconditional response time on a continuous size law with a factor with kinks whose
-    density does not jump at a lower end :math:`c > 0`."""
+    """The unconditional response time on a continuous size law with a factor with kinks (on a
+    size law whose density jumps at a lower end :math:`c > 0` only where :func:`_jump_covered`)."""
     return (x is None and not waiting and not rule.discrete and bool(rule.kinks.size)
-            and not _jumps_at_lower_end(rule.r.size))
+            and (not _jumps_at_lower_end(rule.r.size) or _jump_covered(rule.r.size)))
+
+
+def _jump_covered(size) -> bool:
+    r"""A size law whose density jumps at its lower end :math:`c > 0`, on a bounded support
+    (uniform, bounded Pareto sizes), with :data:`LOWER_JUMP`: the outer rule covers it. Not on an
+    unbounded one (Pareto): measured there only against the prediction-node route (PSPJF's mean
+    2.2e-9 relative off the mean engine's on Pareto(2.5), uniform(0.5) errors, load 0.8, the
+    prediction-node route's 3e-15; cost 2.7x)."""
+    return LOWER_JUMP and _jumps_at_lower_end(size) and math.isfinite(float(size.support[1]))
+
+
+def _y_kinks(rule) -> np.ndarray:
+    r"""The predictions :math:`y_k = bk` where the thresholds' functions kink: :math:`b > 0` an
+    end or breakpoint of the size law, :math:`k` a kink of the factor's law."""
+    size = rule.r.size
+    b = np.concatenate([np.asarray(size.breakpoints, float), np.asarray(size.support, float)])
+    b = np.unique(b[np.isfinite(b) & (b > 0)])
+    return np.unique(np.array([bi * k for bi in b for k in rule.kinks], float))
+
+
+def _merge_breaks(a, b):
+    """Two per-size lists of factor breaks (``None``: none) as one."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return [np.concatenate([u, v]) for u, v in zip(a, b, strict=True)]
 
 
 class OuterPredictionTransform(PredictionTransform):
@@ -116,8 +173,9 @@ class OuterPredictionTransform(PredictionTransform):
         keep = np.zeros(ec.size, bool)
         keep[[0, -1]] = True
         last = ec[0]
+        width = OUTER_WIDTH_JUMP if _jump_covered(rc.size) else OUTER_WIDTH
         for i in range(1, ec.size - 1):
-            if ec[i] - last >= OUTER_WIDTH - 1e-12:
+            if ec[i] - last >= width - 1e-12:
                 keep[i] = True
                 last = ec[i]
         ec = ec[keep]
@@ -126,7 +184,7 @@ class OuterPredictionTransform(PredictionTransform):
         wx = wux * xc * np.asarray(rc.size.pdf(xc), float)
         zlo, zhi = f.log_range()
         bps = [k for k in rule.kinks] + self._z_breaks()
-        extra = self._z_breaks_at(xc, zlo, zhi)
+        extra = _merge_breaks(self._z_breaks_at(xc, zlo, zhi), self._jump_breaks(rule, xc, zlo, zhi))
         if extra is None:
             ez = log_edges(math.exp(zlo), math.exp(zhi), Z_WIDTH, bps)
             uz, wuz = panels(ez, OUTER_ORDER)
@@ -166,6 +224,8 @@ class OuterPredictionTransform(PredictionTransform):
         xf, wf = np.asarray(fine.x, float), np.asarray(fine.w, float)
         self._outer_L = lagrange_matrix(ec, np.log(xf), OUTER_ORDER)
         self._outer_xf, self._outer_wf = xf, wf
+        #: the coarse size panels (a split's own size rule interpolates from them: OuterDensityAtoms)
+        self._outer_ec = ec
         return Y, X[:, None], W[:, None]
 
     _class_sums = False
@@ -179,10 +239,45 @@ class OuterPredictionTransform(PredictionTransform):
         to be cut at :math:`z = 1` (:math:`x = y`)."""
         return [1.0]
 
+    def _old_piece(self, rule, rows):
+        r"""SPRPT's (and TRAIL's) sparse old piece :math:`(X - (Y - v))^+` on a size law whose
+        density jumps at its lower end: its head :math:`(0, lo)` graded towards 0 (as the split
+        next to :math:`c` grades it, ``piece_grade``): Uniform(0.5, 1.5) sizes, uniform(0.5)
+        errors, :math:`E[1 - e^{-uX_1}]` at :math:`u = 8.67 + 75.4i`, :math:`v = 0.75` was 5.1e-3
+        off the reference with the plain head (whatever the size rule's width), 3.6e-12 graded."""
+        if self.kind == "remaining" and _jump_covered(rule.r.size) and not getattr(rule, "piece_grade", False):
+            rule = copy.copy(rule)  # the rule is shared (cached per size law): a graded twin
+            rule.piece_grade = True
+        return super()._old_piece(rule, rows)
+
     def _z_breaks_at(self, xc: np.ndarray, zlo: float, zhi: float):
         """Further factor values where the class transform kinks, per coarse size ``xc`` (a
         list of arrays; ``None``: none, every size shares one factor rule)."""
         return None
+
+    def _jump_breaks(self, rule, xc: np.ndarray, zlo: float, zhi: float):
+        r"""On a size law whose density jumps at its lower end :math:`c > 0` (the rows
+        :math:`X1\{Y < v\}` then have the term :math:`e^{-uc}F_Z(v/c)`, and the size's other ends
+        and breakpoints :math:`b` the same): the factor values per coarse size ``xc`` where a
+        class's prediction :math:`y = xz` is a kink :math:`y_k = bk` of :math:`\eta_{<y}` and
+        :math:`\tilde V_y` (:math:`k` a kink of the factor's law), :math:`z = y_k/x`, and where
+        its residence start is one (:meth:`_start_breaks`); ``None`` on other size laws."""
+        if not _jump_covered(rule.r.size):
+            return None
+        yk = _y_kinks(rule)
+        if not yk.size:
+            return None
+        lo, hi = math.exp(zlo), math.exp(zhi)
+        out = []
+        for x in xc:
+            z = np.concatenate([yk / x] + self._start_breaks(yk, x))
+            out.append(np.unique(z[(z > lo) & (z < hi)]))
+        return out
+
+    def _start_breaks(self, yk: np.ndarray, x: float) -> list[np.ndarray]:
+        """The factor values where the residence start :math:`(y - x)^+` (SPRPT) is a kink
+        ``yk``: :math:`z = 1 + y_k/x`; none for PSPJF and SPJF."""
+        return [1.0 + yk / x] if self.kind == "remaining" else []
 
     def _tgrid(self, rule):
         r"""The threshold grid with each panel cut in :data:`T_PARTS` (Kendall's root
@@ -215,26 +310,99 @@ class OuterPredictionTransform(PredictionTransform):
         out = np.asarray(B @ a.reshape(-1, a.shape[-1]).T).T
         return out.reshape(lead + (B.shape[0],))
 
-    def _lst_block(self, s: np.ndarray) -> np.ndarray:
-        if self.waiting:
-            return super()._lst_block(s)
+    def _phi(self, s: np.ndarray) -> np.ndarray:
+        r""":math:`\Phi(s; x, y)` at the outer rule's rows (rows: ``s``)."""
         S = s[:, None]
         V, eta, et = self._delay(s)
         x = self.Xc[:, 0]
         if self.kind == "nonpreemptive":
-            phi = V
-        elif self.kind == "static":
-            phi = V * np.exp(-x[None, :] * (eta - S))
-        else:
-            g = et - S
-            ry = self._cum_at(g, self._q_y)
-            rd = self._cum_at_starts(g)
-            phi = V * np.exp(-(ry - rd))
-        G = np.asarray(self._outer_O.T @ phi.T)  # (coarse sizes, s)
+            return V
+        if self.kind == "static":
+            return V * np.exp(-x[None, :] * (eta - S))
+        g = et - S
+        ry = self._cum_at(g, self._q_y)
+        rd = self._cum_at_starts(g)
+        return V * np.exp(-(ry - rd))
+
+    def outer_g(self, s: np.ndarray) -> np.ndarray:
+        r""":math:`G(s; x) = \int f_Z(z)\Phi(s; x, xz)\,dz` at the coarse sizes (rows: the coarse
+        sizes, columns: ``s``)."""
+        return np.asarray(self._outer_O.T @ self._phi(s).T)
+
+    def _lst_block(self, s: np.ndarray) -> np.ndarray:
+        if self.waiting:
+            return super()._lst_block(s)
+        S = s[:, None]
+        G = self.outer_g(s)  # (coarse sizes, s)
         Gf = np.asarray(self._outer_L @ G).T  # (s, class rule's sizes)
         with np.errstate(under="ignore"):
             E = np.exp(-S * self._outer_xf[None, :])
         return (Gf * E) @ self._outer_wf
+
+
+class OuterDensityAtoms:
+    r"""The split of an unconditional law on the outer rule (:class:`OuterPredictionTransform`,
+    :class:`OuterTrailTransform`) on a size law whose density jumps at its lower end
+    :math:`c > 0`: the atoms' part of ``atoms`` (the split of the prediction-node route,
+    :class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms` or
+    :class:`~qtheory.engine.response_distribution_prediction.SPJFDensityAtoms`, built on the
+    same transform: :math:`\bar a(x) = E[a(x, xZ)]` and :math:`\int_c^t f_X\bar a\,dx`) and the
+    rest, shifted by :math:`c`, on the outer rule's fine size rule (graded at :math:`c`):
+
+    .. math::
+        \tilde R(s) = \int f_X(x)\,e^{-s(x - c)}\big(G(s; x) - \bar a(x)\big)\,dx,
+
+    :math:`G` the class transforms' factor mean (:meth:`OuterPredictionTransform.outer_g`,
+    interpolated from the coarse sizes; :math:`G(s; x) \to \bar a(x)` as
+    :math:`\mathrm{Re}\,s \to \infty`), so the rest has no atoms and no jump in its density.
+    The prediction-node route sums :math:`e^{-s(x - c)}` over each prediction's sizes, whose row
+    ends :math:`y/k` oscillate in :math:`y` at the inversion's :math:`|s|`."""
+
+    def __init__(self, tr: OuterPredictionTransform, atoms):
+        from .response_distribution import GRADE
+
+        self.tr, self.atoms = tr, atoms
+        size = tr.rule.r.size
+        self.size = size
+        self.c = float(size.support[0])
+        #: the graded fine rule serves next to c too (no second split)
+        self.near_below = 0.0
+        fine = _rule(size, FINE_WIDTH, GRADE)
+        xf, wf = np.asarray(fine.x, float), np.asarray(fine.w, float)
+        self._xf, self._wf = xf, wf
+        self._L = lagrange_matrix(tr._outer_ec, np.log(xf), OUTER_ORDER)
+        if hasattr(atoms, "mean_atom"):
+            self._abar = np.asarray(atoms.mean_atom(xf), float)
+            self.part_total = float(atoms._cum[-1])
+        else:  # SPJF: a = 1 - rho for every class
+            self._abar = np.full(xf.size, float(atoms.a))
+            self.part_total = float(atoms.part_total)
+        self.rest_total = float(np.sum(wf * (1.0 - self._abar)))
+
+    def near(self) -> OuterDensityAtoms:
+        return self
+
+    def part_cdf(self, t) -> np.ndarray:
+        return self.atoms.part_cdf(t)
+
+    def part_pdf(self, t) -> np.ndarray:
+        return self.atoms.part_pdf(t)
+
+    def rest_lst(self, s) -> np.ndarray:
+        r""":math:`\tilde R(s)` (class docstring) at complex ``s`` (any shape)."""
+        from .response_distribution_prediction import _S_BLOCK
+
+        s = np.asarray(s, complex)
+        flat = np.ascontiguousarray(s.reshape(-1))
+        out = np.empty(flat.size, complex)
+        d = self._xf - self.c
+        for b in range(0, flat.size, _S_BLOCK):
+            sb = flat[b:b + _S_BLOCK]
+            Gf = np.asarray(self._L @ self.tr.outer_g(sb)).T
+            with np.errstate(under="ignore"):
+                E = np.exp(-sb[:, None] * d[None, :])
+            out[b:b + _S_BLOCK] = ((Gf - self._abar[None, :]) * E) @ self._wf
+        return out.reshape(s.shape)
 
 
 class OuterTrailTransform(OuterPredictionTransform, TrailTransform):
@@ -251,6 +419,11 @@ class OuterTrailTransform(OuterPredictionTransform, TrailTransform):
 
     def _z_breaks(self) -> list[float]:
         return [1.0] + ([1.0 / self.c] if 0.0 < self.c < 1.0 else [])
+
+    def _start_breaks(self, yk: np.ndarray, x: float) -> list[np.ndarray]:
+        r"""TRAIL's residence start :math:`y - \min(x, cy)` at a kink ``yk``: :math:`z = 1 + y_k/x`
+        (preemptible to the end) and :math:`z = y_k/((1 - c)x)`."""
+        return [1.0 + yk / x] + ([yk / ((1.0 - self.c) * x)] if self.c < 1.0 else [])
 
 
 class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
@@ -374,9 +547,16 @@ class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
         lam, (o1, _, _), (p1, _, _), _, _ = self._pieces()
         return float(np.sum((1.0 - lam * (o1 + p1)) * self.Wc.sum(1)))
 
+    def _start_breaks(self, yk: np.ndarray, x: float) -> list[np.ndarray]:
+        """None: the residence's levels are the rank's (not measured on such a size law)."""
+        return []
+
     def _lst_block(self, s: np.ndarray) -> np.ndarray:
         if self.waiting:
             return PredictionRankTransform._lst_block(self, s)
+        return OuterPredictionTransform._lst_block(self, s)
+
+    def _phi(self, s: np.ndarray) -> np.ndarray:
         S = s[:, None]
         V, eta, et = self._delay(s)
         if self._shape == "constant":
@@ -399,11 +579,7 @@ class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
                                   np.ascontiguousarray(self.Xc, float), self._ones,
                                   np.ascontiguousarray(s), False, ag.zpan, ag.zcoef, res, R0)
                 phi = V * res
-        G = np.asarray(self._outer_O.T @ phi.T)
-        Gf = np.asarray(self._outer_L @ G).T
-        with np.errstate(under="ignore"):
-            E = np.exp(-S * self._outer_xf[None, :])
-        return (Gf * E) @ self._outer_wf
+        return phi
 
 
 @numba.njit(cache=True, nogil=True)
@@ -431,4 +607,4 @@ def _age_cum_kernel(et, gstart, gbasis, full, cpan, ccoef, out):  # pragma: no c
             out[i, c] = R
 
 
-__all__ = ["OuterPredictionTransform", "OuterRankTransform", "OuterTrailTransform", "applies"]
+__all__ = ["OuterDensityAtoms", "OuterPredictionTransform", "OuterRankTransform", "OuterTrailTransform", "applies"]
