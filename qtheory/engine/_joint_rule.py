@@ -641,13 +641,14 @@ class FactorJointRule:
         j = np.clip(np.searchsorted(edges, lp, side="right") - 1, 0, edges.size - 2)
         inside = P > r.lo
         first = np.where(inside, (j + 1) * ORDER, 0)
+        # the distinct p (most rows share the size rule's nodes; a sort and a binary search:
+        # np.unique's argsort cost 26 ms)
+        flat = P.reshape(-1)
+        srt = np.sort(flat)
+        U = srt[np.concatenate([[True], srt[1:] != srt[:-1]])]
+        inv = np.searchsorted(U, flat)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if GT_REM_EXP_SPLIT and isinstance(self.f, _ExpFactor) and np.all(v >= 0):
-                # the distinct p (a sort and a binary search: np.unique's argsort cost 26 ms)
-                flat = P.reshape(-1)
-                srt = np.sort(flat)
-                U = srt[np.concatenate([[True], srt[1:] != srt[:-1]])]
-                inv = np.searchsorted(U, flat)
                 ufirst = np.empty(U.size, np.int64)
                 ufirst[inv] = first.reshape(-1)
                 G = _exp_suffix_sums(np.ascontiguousarray(P), np.ascontiguousarray(first, np.int64),
@@ -662,13 +663,19 @@ class FactorJointRule:
                     _suffix_h_into(fz, 0, xb, first[i], H)
                     G[i] = H @ wb
             # the part of p's panel above p, and the head and tail nodes, for every row at once
-            # (elementwise: the same values as row by row)
-            a = np.where(inside, lp, edges[j + 1])
-            su, sw = panels(np.stack([a, edges[j + 1]], axis=-1))
-            sx = np.exp(su)
+            # (elementwise: the same values as row by row); its nodes and weights depend on p
+            # alone: computed once per distinct p (the same values)
+            iu = np.empty(U.size, np.int64)
+            iu[inv] = np.arange(flat.size)
+            ju, lpu, insu = j.reshape(-1)[iu], lp.reshape(-1)[iu], inside.reshape(-1)[iu]
+            a = np.where(insu, lpu, edges[ju + 1])
+            su, sw = panels(np.stack([a, edges[ju + 1]], axis=-1))
+            sxu = np.exp(su)
+            swwu = np.where(insu[:, None], sw * sxu * r.size.pdf(sxu), 0.0)
+            inv2 = inv.reshape(P.shape)
+            sx = sxu[inv2]
             sz = 1.0 + (v[:, None, None] - P[:, :, None]) / sx
-            sww = np.where(inside[:, :, None], sw * sx * r.size.pdf(sx), 0.0)
-            G = G + np.sum(sww * np.where(sx > P[:, :, None], self.f.pdf(sz) / sx, 0.0), axis=-1)
+            G = G + np.sum(swwu[inv2] * np.where(sx > P[:, :, None], self.f.pdf(sz) / sx, 0.0), axis=-1)
             for xe, we in ((hx, hw), (tx, tw)):
                 if we != 0.0:
                     G = G + np.where(xe > P, we * np.nan_to_num(self.f.pdf(1.0 + (v[:, None] - P) / xe) / xe), 0.0)
