@@ -51,7 +51,7 @@ GT_REM_SUFFIX = True
 #: :math:`e^{-(v - p)/x} = e^{-v/x}e^{p/x}` (:func:`_exp_suffix_sums`): one exponential per
 #: threshold and size node and per distinct :math:`p` and size node instead of one per
 #: (threshold, :math:`p`, size node): ``gt_rem`` on unconditional SPRPT's 280 thresholds
-#: 0.42-0.44 -> 0.10 s CPU (Exp(1) sizes; Weibull(0.5): 2.7-3.2 -> 0.75-0.79 s, with the panel
+#: 0.42-0.44 -> 0.10 s CPU (Exp(1) sizes; Weibull(0.5): 2.7-3.2 -> 0.44-0.48 s, with the panel
 #: part once per distinct p); the sums within 9.5e-16 relative of a long-double evaluation
 #: (the density's own exponentials and BLAS: 1.4e-15), 2.7e-15 of them; False: the factor's
 #: pdf at every node
