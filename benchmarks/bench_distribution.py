@@ -212,6 +212,11 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
                  for p in ("spjf", "pspjf", "sprpt")]
         rows.append(("trail0.8 p99 all (pred.)",
                      lambda: response_time_distribution(qp, qt.TRAIL(0.8)).ppf(0.99)))
+        # SPRPT's load-free set-up alone (joint rule, old piece, tables) on a law of its own, and
+        # on Weibull(0.5) sizes (the old piece's sums: 80% of it on main); the mean as value
+        rows += [(f"sprpt set-up {name} (pred.)", lambda size=size: response_time_distribution(
+                    qt.MG1(0.8 / size.mean, size, qt.ExponentialPrediction()), "sprpt").mean())
+                 for name, size in (("exp", qt.Exponential(1.0)), ("weib0.5", qt.Weibull(shape=0.5, mean=1.0)))]
         # the prediction policies' sweeps on a model of their own (its joint rule and load-free
         # tables built in the row)
         rows += [(f"{p} p99 50-load sweep (pred.)", lambda p=p: np.asarray(

@@ -77,3 +77,27 @@ def test_class_taylor_psi_matches_high_precision_sums():
         scale = np.array([np.sum(W[j] * np.minimum(1.0, np.abs(eta[i, j]) * X[j])) for j in rows])
         err = np.abs(got[i, rows] - ref) / scale
         assert np.all(err <= 1e-14), (i, err)
+
+
+def test_class_taylor_adaptive_order_same_rows_fewer_columns():
+    """Each row's model to the lowest order whose remainder bound holds (``CLASS_ADAPTIVE``,
+    :func:`_class_taylor_kernel_a`) against every row at ``CLASS_ORDER`` (``_class_taylor_kernel``):
+    the same rows on the model, the sums within 1e-15 of the sum of the terms' moduli (the
+    values against mpmath: the tests above, which take this route), and fewer than 70% of the
+    columns of order ``CLASS_ORDER`` summed (the rows of tiny :math:`\\delta_j` at low order)."""
+    from qtheory.engine.response_distribution_prediction import _class_taylor_kernel, _class_taylor_kernel_a
+
+    X, W, delta = _rows()
+    ct = ClassTaylor(X, W, small_tables(X, W))
+    s = np.array([0.4 + 0.0j, 0.4 + 6.0j, 2.0 + 40.0j])
+    eta = np.ascontiguousarray(s[:, None] + delta[None, :])
+    args = (s, eta, ct.nodes.U, ct.nodes.idx, ct.X, ct.W, ct.nnz, ct.Wcum, ct.C, 0.5, ct.order, True)
+    out0, ok0 = np.empty(eta.shape, complex), np.zeros(eta.shape, bool)
+    _class_taylor_kernel(*args, out0, ok0)
+    out, ok, cols = np.empty(eta.shape, complex), np.zeros(eta.shape, bool), np.zeros(1, np.int64)
+    _class_taylor_kernel_a(*args, out, ok, cols)
+    np.testing.assert_array_equal(ok, ok0)
+    mag = np.array([[np.sum(W[j] * np.exp(-eta[i, j].real * X[j])) for j in range(W.shape[0])]
+                    for i in range(s.size)])
+    assert np.max(np.abs(out - out0)[ok] / mag[ok]) <= 1e-15
+    assert cols[0] < 0.7 * 3 * (ct.order + 1) * ok.sum(), (cols[0], ok.sum())

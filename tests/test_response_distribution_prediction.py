@@ -486,6 +486,27 @@ def test_gt_rem_suffix_sums_equal_the_split_rule(size, monkeypatch):
     assert np.sum(W0 > 0) > 0.5 * W0.size
 
 
+@pytest.mark.parametrize("size", [qt.Exponential(1.0), qt.Weibull(shape=0.5, mean=1.0)], ids=repr)
+def test_gt_rem_exponential_split_equals_the_split_rule(size, monkeypatch):
+    r"""SPRPT's sparse old piece on exponential predictions by the split
+    :math:`e^{-(v - p)/x} = e^{-v/x}e^{p/x}` (``GT_REM_EXP_SPLIT``) equals the size rule split
+    at every :math:`p` with the factor's own density (a second implementation, no suffix sums):
+    the same nodes, weights to 1e-13 relative, at thresholds below, inside and above the bulk."""
+    from qtheory.engine import _joint_rule as jr
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    q = qt.MG1(0.5, size, qt.ExponentialPrediction())
+    rule = rdp.joint_rule(q, conditional=False)
+    v = np.array([1e-3, 0.05, 0.7, 40.0])
+    assert jr.GT_REM_EXP_SPLIT and jr.GT_REM_SUFFIX
+    P, W = rule.gt_rem(v)
+    monkeypatch.setattr(jr, "GT_REM_SUFFIX", False)
+    P0, W0 = rule.gt_rem(v)
+    np.testing.assert_array_equal(P, P0)
+    np.testing.assert_allclose(W, W0, rtol=1e-13, atol=1e-300)
+    assert np.sum(W0 > 0) > 0.5 * W0.size
+
+
 def test_psi_rows_old_piece_by_series():
     r"""SPRPT's old piece :math:`(X - (Y - v))^+1\{Y > v\}` (Exp(1) sizes, exponential
     predictions) summed at complex points by ``psi_rows``, the nodes :math:`|u|x < 0.5` by the
