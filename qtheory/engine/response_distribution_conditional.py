@@ -628,13 +628,11 @@ def build(model, pol, x, y, waiting: bool):
     from .distribution import ResponseTimeDistribution
 
     if x is not None:
-        from .response_distribution_conditional_class import ClassTransform
+        from .response_distribution_conditional_class import ClassTransform, class_distribution
 
         tr = ClassTransform(model, x, y, waiting=waiting)
-        label = f"{pol.name} on {model!r}, x={float(x):g}, y={float(y):g}"
-        if waiting:
-            return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
-        return ResponseTimeDistribution(tr, label, tr.atom(), shift=float(x))
+        label = f"{pol.name} on {model!r}, x={float(x):g}, y={float(y):g}; cdf_error(t) estimates the cdf's error"
+        return class_distribution(tr, ("waiting time, " if waiting else "") + label)
     tr = ConditionalTransform(model, waiting=waiting)
     # the cdf's accuracy (module docstring: Exp/Exp at load 0.8, t = 0.05 to 20: the laws' rules
     # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
