@@ -13,6 +13,12 @@ tail :math:`S_y` by quad, :math:`C_y` a root of :math:`1/h_y = \ell` by Brent's 
 minimisation): :math:`dC_y/dy` by a Richardson-extrapolated central difference (steps
 :math:`10^{-3} y_0` and :math:`5\cdot10^{-4} y_0`).
 
+The atoms' family ends at the other side where :math:`y \to 0`: :math:`C_y` tends to
+:math:`C_0(\ell)` with :math:`1/h_0(C_0) = \ell` for the limit law :math:`k_0(x) = e^{-x}/x`,
+and the density falls there by :math:`S_0(C_0)/|dC_y/dy|_{y=0}` (:func:`family_end`:
+:math:`C_y` at :math:`y = 10^{-12}`, the slope by the second-order one-sided difference on
+:math:`y = h, 2h` with :math:`h = 10^{-3} y_0` and the value at :math:`10^{-12}`).
+
 Run ``python tests/conditional_gittins_jump_reference.py L1 L2 ...`` (about a minute a level).
 """
 
@@ -43,6 +49,20 @@ def jump(ell):
     return y, c, dC, tail, -tail / dC
 
 
+def family_end(ell, y0v):
+    """(C_0, dC/dy at 0, S_0(C_0), the jump -S_0(C_0)/|dC/dy|) at the level ``ell``."""
+    def C(v):
+        return c_new(v, ell, peak(v))
+
+    lo = 1e-12
+    h = 1e-3 * y0v
+    c0, c1, c2 = C(lo), C(lo + h), C(lo + 2 * h)
+    dC = (-3 * c0 + 4 * c1 - c2) / (2 * h)
+    tail = S(lo, c0)
+    return c0, dC, tail, tail / dC
+
+
 if __name__ == "__main__":
     for arg in sys.argv[1:]:
-        print(arg, *(repr(v) for v in jump(float(arg))))
+        v = jump(float(arg))
+        print(arg, *(repr(a) for a in v), *(repr(a) for a in family_end(float(arg), v[0])))

@@ -166,8 +166,8 @@ def _family_end(lc, y: np.ndarray, L: np.ndarray, h: np.ndarray, sign: float
     fin = np.all(np.isfinite(C), axis=1) & (C[:, 0] < top)
     Cm = np.where(fin, C[:, 0], 1.0)
     tail = np.asarray(cb.S(np.repeat(Cm, 3)[:, None]), float)[:, 0].reshape(-1, 3)[:, 0]
-    dC = (3 * C[:, 0] - 4 * C[:, 1] + C[:, 2]) / (2 * sign * h)
     with np.errstate(invalid="ignore", divide="ignore"):
+        dC = (3 * C[:, 0] - 4 * C[:, 1] + C[:, 2]) / (2 * sign * h)
         d = np.where(fin & (dC != 0), -sign * tail / dC, 0.0)
     return np.where(fin, Cm, 0.0), d
 
