@@ -30,34 +30,49 @@ Means and variances are the closed forms of the same pieces (busy-period cumulan
 :math:`g = 1/(1 - \lambda N)`, :math:`E[T - x \mid x, y] = E[W \mid R] + \int_0^x (g(r_w(a)) -
 1)\,da` and :math:`\mathrm{Var}[T] = \mathrm{Var}[W \mid R] + \int_0^x \lambda N_2 g^3\,da`.
 
-**Kinks of the class law (found, not split off; ``docs/response_time_distribution.md``, section
-6.6).** The new jobs at a level :math:`\ell` hold the atoms :math:`S_y(C_y)` at :math:`C_y(\ell)`
-for :math:`y < y_0(\ell)`; :math:`C_y(\ell)` falls with :math:`y` (Exp/Exp), so these atoms fill
-the sizes above :math:`c^*(\ell) = C_{y_0(\ell)}(\ell)` and the density of :math:`X^{new}[\ell]`
-jumps at :math:`c^*` by :math:`\Delta = S_{y_0}(c^*)/|dC_y/dy|_{y_0}` (the old piece's, which
-ends there, falls to 0). So :math:`T - x` has a density jump at :math:`c^*(1/h_y(x))` of
+**Kinks of the class law (``docs/response_time_distribution.md``, section 6.6).** The new jobs
+at a level :math:`\ell` hold the atoms :math:`\bar S_y(C_y)` at :math:`C_y(\ell)` for
+:math:`y_{lo} < y < y_0(\ell)`; :math:`C_y(\ell)` falls with :math:`y` (Exp/Exp), so these atoms
+fill the sizes between :math:`c^*(\ell) = C_{y_0(\ell)}(\ell)` and :math:`C_{y_{lo}}(\ell)` (the
+limit as :math:`y \to 0`), and the density of :math:`X^{new}[\ell]` jumps at both ends, by
+:math:`\Delta^* = \bar S_{y_0}(c^*)/|dC_y/dy|_{y_0}` and by
+:math:`-\bar S_{y_{lo}}(C_{y_{lo}})/|dC_y/dy|_{y_{lo}}` (:func:`cut_jumps`; the old piece, which
+ends at :math:`c^*`, falls to 0 there). So :math:`T - x` has density jumps at both points of
+the flat level :math:`1/h_y(x)`, of
 
 .. math::
-    K = P(T = x)\,\lambda\,(x - t)\,\Delta\,e^{-\lambda P(X^{new} > 0)\,c^*}
+    K = P(T = x)\,\lambda\,(x - t)\,\Delta\,e^{-\lambda P(X^{new} > 0)\,c}
 
-(one new job during the flat part of the residence, none other and no old work), a kink at
-:math:`2c^*`, and kinks at :math:`c^*(R)` from the waiting time's work, where the Euler sum
-converges like :math:`n^{-2}` only. Class (1.0, 0.3) at load 0.95 (split; :math:`1/h_y(x) =
-0.65830`, :math:`R = 0.76300`, :math:`c^* = 1.147360` and :math:`2.230635`): the Euler rules
-(26, 48, 24) minus (26, 24, 14) at :math:`T - x` = 0.5, 0.9, 1.1, 1.2, 1.362 (p90), 1.6, 2.0, 2.2,
-2.4, 3, 4: -1.2e-7, 9.4e-7, 8.8e-6, 4.7e-5, 1.67e-5, 5.3e-6, -2.9e-5, -6.2e-5, -5.2e-5, 1.7e-5,
-2.4e-6; (22, 48, 24) minus (26, 48, 24) up to 2.9e-6 (neither rule has converged). With the jump
-subtracted (:math:`K` = 0.0300612 from the conditional law in closed form, written without the
-engine's laws: :math:`S_{y_0}(c^*)` = 0.1520364 by quad, :math:`dC_y/dy` = -1.39323,
-:math:`\Delta` = 0.10912; the laws' own nodes show 0.155 just above :math:`c^*` and 0.058 just
-below it, the density part 0.0525) and added back exactly, the two rules agree to 1.75e-7 and
-3.1e-7 at 1.1 and 1.2 (from 8.8e-6 and 4.7e-5): the jump is the cause there; at the p90 the kinks
-at :math:`2c^*(\ell) = 2.295` and :math:`c^*(R) = 2.231`, inside the :math:`(0, 2t)` that the Euler
-sum sees, remain (2.8e-5). The transform is not: every law refined moves the default rule's cdf
-at the p90 by 9.5e-9 (:data:`FINE`). The fix is a split as for PSJF's and SRPT's classes
-(:mod:`qtheory.engine._class_kinks`): the atoms' family continued past :math:`y_0` as the smooth
-extension and the transform a series in :math:`e^{-sc^*(\ell)}` and :math:`e^{-sc^*(R)}` (and
-the falling part's levels, whose :math:`c^*` spread over :math:`[c^*(\ell), c^*(R)]`); not built.
+(one new job during the flat part of the residence, none other and no old work), and, the
+falling branch's residence being a quadrature in the age, the same with the node's weight at
+both points of each node's level :math:`r(y, a_j)` (the true law spreads these continuously
+over :math:`[c^*(1/h_y(x)), c^*(R)]` and :math:`[C_{y_{lo}}(1/h_y(x)), C_{y_{lo}}(R)]`); kinks
+at the sums of two such points and at :math:`c^*(R)` from the waiting time's work. The Euler
+sum converges like :math:`n^{-2}` next to a jump. Class (1.0, 0.3) at load 0.95 (split at
+:math:`B(x) = 0.1047`; :math:`1/h_y(x) = 0.65830`, :math:`R = 0.76300`; :math:`c^* = 1.147360`,
+:math:`C_{y_{lo}} = 1.388516` with :math:`\Delta = 0.109125, -0.118262`, :math:`K = 0.030061,
+-0.030001`; :math:`c^*(R) = 2.230635`, :math:`C_{y_{lo}}(R) = 2.568315`): session 39 had found the
+jump at :math:`c^*` only, and the p90 (:math:`T - x = 1.362`) lies just below
+:math:`C_{y_{lo}}`. The law is split (:class:`JumpSplit`): every jump's term
+:math:`K_k e^{-sc_k}/(s + 1)` is subtracted from the transform and its cdf added back in closed
+form. Against mpmath's de Hoog inversion (degree 40, the abscissa of 27 digits) of the split
+transform, the cdf at :math:`T - x` = 0.5, 0.9, 1.1, 1.2, 1.362, 1.6, 2.0, 2.2, 2.4, 3, 4 was
+7.1e-9, -3.9e-8, -3.3e-6, -1.2e-5, 9.9e-6, 9.1e-7, 6.2e-6, 1.8e-6, -1.2e-6, 1.4e-7, -2.0e-8 off
+on the whole law (the refined Euler rule where its estimate asked for it) and is 7.1e-9, -1.7e-8,
+2.4e-7, -5.7e-7, 1.4e-6, -1.5e-7, 2.5e-8, -8.9e-8, -5.9e-8, 4.2e-8, -1.9e-8 off split. The
+reference: de Hoog's degrees 27 and 40 on the split transform agree to 6e-11 .. 1.1e-6 (the
+most at 1.2), on the whole transform they were up to 4.5e-5 apart; de Hoog 40 on the whole
+transform is within 4.4e-7 of the split one but at 1.2 (3.0e-6). Splitting the flat level's
+two jumps alone gives the same to 1.5e-7 (the falling nodes' 112 jumps are small, 1e-6 to
+2e-4 each). What is left is the kinks (the sums of two jump points, :math:`c^*(R)`) and, at
+the Euler rule's larger :math:`|s|`, the laws' discreteness (at 0.5 the rule (26, 96, 48) was
+3e-5 off). The falling branch's 56 discrete levels are a quadrature artefact of the transform
+itself (the inversions of the same transform cannot see it): its effect on the true law is not
+measured. :meth:`ClassDistribution.cdf_error` estimates the error (the largest of the two Euler
+rules' difference and their truncation estimates, on the part inverted): it covered the error
+at every point above (split: 4.4e-7 .. 7.4e-6 against 7e-9 .. 1.4e-6; whole: up to 6.2e-5
+against 1.2e-5); before, the distribution object gave no estimate (the docs said "up to about
+5e-5 off next to the kinks").
 """
 
 from __future__ import annotations
