@@ -645,9 +645,10 @@ def build(model, pol, x, y, waiting: bool):
     # 1.4e-8; the inversion's nodes up to 3.0e-8 (t = 2); a finer level grid and outer rule up
     # to 3.7e-8 (t = 1); at load 0.95 every rule refined at once moved cdf(1) by 1.0e-7, now
     # (GRID_WN, Y_SPLIT = 2) by 2.4e-9, the default Euler rule's own spread there up to 3.2e-8
-    # (last measured before these rules), docs/response_time_distribution.md, section 6.6):
-    # said in the label, which the repr and plots show
-    label = f"{pol.name} on {model!r}; cdf to about 5e-8"
+    # (last measured before these rules), docs/response_time_distribution.md, section 6.6; at
+    # load 0.5 the rules (26, 48, 24) and (30, 30, 20) moved the cdf at the p90 by 2.9e-8 and
+    # 1.2e-7, session 40): said in the label, which the repr and plots show
+    label = f"{pol.name} on {model!r}; cdf to about 1e-7"
     if waiting:
         return ResponseTimeDistribution(tr, "waiting time, " + label, tr.atom())
     return ResponseTimeDistribution(tr, label)
