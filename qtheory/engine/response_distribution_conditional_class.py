@@ -30,43 +30,63 @@ Means and variances are the closed forms of the same pieces (busy-period cumulan
 :math:`g = 1/(1 - \lambda N)`, :math:`E[T - x \mid x, y] = E[W \mid R] + \int_0^x (g(r_w(a)) -
 1)\,da` and :math:`\mathrm{Var}[T] = \mathrm{Var}[W \mid R] + \int_0^x \lambda N_2 g^3\,da`.
 
-**Kinks of the class law (found, not split off; ``docs/response_time_distribution.md``, section
-6.6).** The new jobs at a level :math:`\ell` hold the atoms :math:`S_y(C_y)` at :math:`C_y(\ell)`
-for :math:`y < y_0(\ell)`; :math:`C_y(\ell)` falls with :math:`y` (Exp/Exp), so these atoms fill
-the sizes above :math:`c^*(\ell) = C_{y_0(\ell)}(\ell)` and the density of :math:`X^{new}[\ell]`
-jumps at :math:`c^*` by :math:`\Delta = S_{y_0}(c^*)/|dC_y/dy|_{y_0}` (the old piece's, which
-ends there, falls to 0). So :math:`T - x` has a density jump at :math:`c^*(1/h_y(x))` of
+**Kinks of the class law (``docs/response_time_distribution.md``, section 6.6).** The new jobs
+at a level :math:`\ell` hold the atoms :math:`\bar S_y(C_y)` at :math:`C_y(\ell)` for
+:math:`y_{lo} < y < y_0(\ell)`; :math:`C_y(\ell)` falls with :math:`y` (Exp/Exp), so these atoms
+fill the sizes between :math:`c^*(\ell) = C_{y_0(\ell)}(\ell)` and :math:`C_{y_{lo}}(\ell)` (the
+limit as :math:`y \to 0`), and the density of :math:`X^{new}[\ell]` jumps at both ends, by
+:math:`\Delta^* = \bar S_{y_0}(c^*)/|dC_y/dy|_{y_0}` and by
+:math:`-\bar S_{y_{lo}}(C_{y_{lo}})/|dC_y/dy|_{y_{lo}}` (:func:`cut_jumps`; the old piece, which
+ends at :math:`c^*`, falls to 0 there). So :math:`T - x` has density jumps at both points of
+the flat level :math:`1/h_y(x)`, of
 
 .. math::
-    K = P(T = x)\,\lambda\,(x - t)\,\Delta\,e^{-\lambda P(X^{new} > 0)\,c^*}
+    K = P(T = x)\,\lambda\,(x - t)\,\Delta\,e^{-\lambda P(X^{new} > 0)\,c}
 
-(one new job during the flat part of the residence, none other and no old work), a kink at
-:math:`2c^*`, and kinks at :math:`c^*(R)` from the waiting time's work, where the Euler sum
-converges like :math:`n^{-2}` only. Class (1.0, 0.3) at load 0.95 (split; :math:`1/h_y(x) =
-0.65830`, :math:`R = 0.76300`, :math:`c^* = 1.147360` and :math:`2.230635`): the Euler rules
-(26, 48, 24) minus (26, 24, 14) at :math:`T - x` = 0.5, 0.9, 1.1, 1.2, 1.362 (p90), 1.6, 2.0, 2.2,
-2.4, 3, 4: -1.2e-7, 9.4e-7, 8.8e-6, 4.7e-5, 1.67e-5, 5.3e-6, -2.9e-5, -6.2e-5, -5.2e-5, 1.7e-5,
-2.4e-6; (22, 48, 24) minus (26, 48, 24) up to 2.9e-6 (neither rule has converged). With the jump
-subtracted (:math:`K` = 0.0300612 from the conditional law in closed form, written without the
-engine's laws: :math:`S_{y_0}(c^*)` = 0.1520364 by quad, :math:`dC_y/dy` = -1.39323,
-:math:`\Delta` = 0.10912; the laws' own nodes show 0.155 just above :math:`c^*` and 0.058 just
-below it, the density part 0.0525) and added back exactly, the two rules agree to 1.75e-7 and
-3.1e-7 at 1.1 and 1.2 (from 8.8e-6 and 4.7e-5): the jump is the cause there; at the p90 the kinks
-at :math:`2c^*(\ell) = 2.295` and :math:`c^*(R) = 2.231`, inside the :math:`(0, 2t)` that the Euler
-sum sees, remain (2.8e-5). The transform is not: every law refined moves the default rule's cdf
-at the p90 by 9.5e-9 (:data:`FINE`). The fix is a split as for PSJF's and SRPT's classes
-(:mod:`qtheory.engine._class_kinks`): the atoms' family continued past :math:`y_0` as the smooth
-extension and the transform a series in :math:`e^{-sc^*(\ell)}` and :math:`e^{-sc^*(R)}` (and
-the falling part's levels, whose :math:`c^*` spread over :math:`[c^*(\ell), c^*(R)]`); not built.
+(one new job during the flat part of the residence, none other and no old work), and, the
+falling branch's residence being a quadrature in the age, the same with the node's weight at
+both points of each node's level :math:`r(y, a_j)` (the true law spreads these continuously
+over :math:`[c^*(1/h_y(x)), c^*(R)]` and :math:`[C_{y_{lo}}(1/h_y(x)), C_{y_{lo}}(R)]`); kinks
+at the sums of two such points and at :math:`c^*(R)` from the waiting time's work. The Euler
+sum converges like :math:`n^{-2}` next to a jump. Class (1.0, 0.3) at load 0.95 (split at
+:math:`B(x) = 0.1047`; :math:`1/h_y(x) = 0.65830`, :math:`R = 0.76300`; :math:`c^* = 1.147360`,
+:math:`C_{y_{lo}} = 1.388516` with :math:`\Delta = 0.109125, -0.118262`, :math:`K = 0.030061,
+-0.030001`; :math:`c^*(R) = 2.230635`, :math:`C_{y_{lo}}(R) = 2.568315`): session 39 had found the
+jump at :math:`c^*` only, and the p90 (:math:`T - x = 1.362`) lies just below
+:math:`C_{y_{lo}}`. The law is split (:class:`JumpSplit`): every jump's term
+:math:`K_k e^{-sc_k}/(s + 1)` is subtracted from the transform and its cdf added back in closed
+form. Against mpmath's de Hoog inversion (degree 40, the abscissa of 27 digits) of the split
+transform, the cdf at :math:`T - x` = 0.5, 0.9, 1.1, 1.2, 1.362, 1.6, 2.0, 2.2, 2.4, 3, 4 was
+7.1e-9, -3.9e-8, -3.3e-6, -1.2e-5, 9.9e-6, 9.1e-7, 6.2e-6, 1.8e-6, -1.2e-6, 1.4e-7, -2.0e-8 off
+on the whole law (the refined Euler rule where its estimate asked for it) and is 7.1e-9, -1.7e-8,
+2.4e-7, -5.7e-7, 1.4e-6, -1.5e-7, 2.5e-8, -8.9e-8, -5.9e-8, 4.2e-8, -1.9e-8 off split (the
+p50, p90, p99 of T: 3.4e-9, -1.08e-5, 3.2e-6 from the reference's, the whole law's 2.9e-9,
+-6.92e-5, 2.9e-6; at load 0.8, T - x = 1.5 and 2: 7.8e-6 and 6.4e-6 -> -3.4e-7 and -2.3e-8). The
+reference: de Hoog's degrees 27 and 40 on the split transform agree to 6e-11 .. 1.1e-6 (the
+most at 1.2), on the whole transform they were up to 4.5e-5 apart; de Hoog 40 on the whole
+transform is within 4.4e-7 of the split one but at 1.2 (3.0e-6). Splitting the flat level's
+two jumps alone gives the same to 1.5e-7 (the falling nodes' 112 jumps are small, 1e-6 to
+2e-4 each). What is left is the kinks (the sums of two jump points, :math:`c^*(R)`) and, at
+the Euler rule's larger :math:`|s|`, the laws' discreteness (at 0.5 the rule (26, 96, 48) was
+3e-5 off). The falling branch's 56 discrete levels are a quadrature artefact of the transform
+itself (the inversions of the same transform cannot see it): its effect on the true law is not
+measured. :meth:`ClassDistribution.cdf_error` estimates the error (the largest of the two Euler
+rules' difference and their truncation estimates, on the part inverted): it covered the error
+at every point above (split: 4.4e-7 .. 7.4e-6 against 7e-9 .. 1.4e-6; whole: up to 6.2e-5
+against 1.2e-5); before, the distribution object gave no estimate (the docs said "up to about
+5e-5 off next to the kinks").
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from . import laplace_inversion as li
 from . import soap_conditional as sc
 from ._conditional_kernels import Compiled
+from .distribution import ResponseTimeDistribution
 from .response_distribution import _psi_at, busy_eta
 
 #: Gauss-Legendre order of the residence's panels on the falling branch (Exp/Exp at load 0.8,
@@ -93,6 +113,16 @@ FINE = dict(x_panels=64, atom_split=16, y_head=24, y_tip=12)
 COARSE = dict(x_panels=32, atom_split=8)
 #: transform values per block
 _S_BLOCK = 64
+#: the relative step in y of the central difference :math:`dC_y/dy` at :math:`y_0(\ell)`
+#: (:func:`cut_jumps`; :math:`C_y` is smooth across :math:`y_0`)
+DY_STEP = 1e-4
+#: secant steps on :math:`r(y, 0) = \ell` from the mean engine's interpolant of :math:`y_0`
+Y0_STEPS = 4
+#: the decay rate :math:`\beta` of the terms split off at the jumps (:class:`JumpSplit`)
+JUMP_BETA = 1.0
+#: split the class law of T - x at its density jumps (:class:`JumpSplit`; False: the whole law
+#: inverted, the former path)
+SPLIT_JUMPS = True
 
 
 def _gl(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +169,77 @@ def wait_moments(lam: float, Xn, Wn, X1, W1) -> dict:
                 p0=1.0 - lam * (o1 + p1), pnew=np.sum(Wn, axis=1), rho=lam * (o1 + p1))
 
 
+def _family_end(lc, y: np.ndarray, L: np.ndarray, h: np.ndarray, sign: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`C_y(\ell)` at the predictions ``y`` and the density jump
+    :math:`\mp\bar S_y(C_y)/(dC_y/dy)` that the atoms' family makes where it ends at ``y``
+    (``sign`` +1: the family lies below ``y``, -1: above it), :math:`dC_y/dy` by the
+    second-order difference on ``y``, ``y + sign h``, ``y + 2 sign h``; 0 where :math:`C_y` is
+    not finite or beyond the law's top."""
+    ys = np.stack([y, y - sign * h, y - 2 * sign * h], axis=1).ravel()
+    cb = sc.CondBatch(lc.size, lc.factor, ys, lc.panels_n, lc.xr)
+    C = Compiled(cb).c_new(np.repeat(L, 3)[:, None])[:, 0].reshape(-1, 3)
+    top = np.asarray(cb.xtop, float).reshape(-1, 3)[:, 0]
+    fin = np.all(np.isfinite(C), axis=1) & (C[:, 0] < top)
+    Cm = np.where(fin, C[:, 0], 1.0)
+    tail = np.asarray(cb.S(np.repeat(Cm, 3)[:, None]), float)[:, 0].reshape(-1, 3)[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dC = (3 * C[:, 0] - 4 * C[:, 1] + C[:, 2]) / (2 * sign * h)
+        d = np.where(fin & (dC != 0), -sign * tail / dC, 0.0)
+    return np.where(fin, Cm, 0.0), d
+
+
+def cut_jumps(lc, levels) -> tuple[np.ndarray, np.ndarray]:
+    r"""The points where the density of the new jobs' sizes :math:`X^{new}[\ell]` jumps, and
+    the jumps, at the ``levels`` (module docstring, "Kinks of the class law"): shape
+    ``(len(levels), 2)`` each. The atoms :math:`\bar S_y(C_y)` at :math:`C_y(\ell)` of the
+    predictions :math:`y_{lo} < y < y_0(\ell)` (:math:`\bar S_y(c) = \int_c^\infty
+    k_y(u)\,du`, the joint law's tail) fill the sizes between :math:`c^* = C_{y_0}(\ell)` and
+    :math:`C_{y_{lo}}(\ell)` with density :math:`\bar S_y(C_y)/|dC_y/dy|`, which jumps at both
+    ends:
+
+    .. math::
+        \Delta^* = -\frac{\bar S_{y_0}(c^*)}{dC_y/dy\,|_{y_0}}\ \text{at } c^*,\qquad
+        \Delta_{lo} = \frac{\bar S_{y_{lo}}(C_{y_{lo}})}{dC_y/dy\,|_{y_{lo}}}\ \text{at }
+        C_{y_{lo}}
+
+    (Exp/Exp: :math:`C_y` falls with :math:`y`, the density rises at :math:`c^*` and falls at
+    :math:`C_{y_{lo}}`, the limit of :math:`C_y` as :math:`y \to 0`, 1.3885 at
+    :math:`\ell = 0.6583`). :math:`y_0` by secant steps on :math:`r(y, 0) = \ell` (the compiled
+    rank at age 0) from the mean engine's interpolant (:data:`Y0_STEPS`), :math:`y_{lo}` the
+    predictions' lower end, :math:`dC_y/dy` by one-sided second-order differences with the
+    step :data:`DY_STEP` :math:`y_0` (:math:`C_y`, the age of rank :math:`\ell` on the rising
+    branch, is smooth in :math:`y`).
+    Jumps 0 where :math:`y_0(\ell)` is outside the predictions' range or the end beyond the
+    law's top."""
+    L = np.atleast_1d(np.asarray(levels, float))
+    u0 = np.asarray(lc.y0(L), float)
+    ok = np.isfinite(u0) & (u0 > lc.uylo)
+    c = np.zeros((L.size, 2))
+    d = np.zeros((L.size, 2))
+    if not ok.any():
+        return c, d
+    Lk = L[ok]
+    y0 = np.exp(u0[ok])
+
+    def rank0(ys):
+        cb = sc.CondBatch(lc.size, lc.factor, ys, lc.panels_n, lc.xr)
+        return Compiled(cb).rank_falling(np.zeros((ys.size, 1)))[:, 0]
+
+    for _ in range(Y0_STEPS):
+        h = 1e-6 * y0
+        g = rank0(np.concatenate([y0, y0 + h])) - np.tile(Lk, 2)
+        g0, g1 = g[:y0.size], g[y0.size:]
+        step = np.where(g1 != g0, g0 * h / np.where(g1 != g0, g1 - g0, 1.0), 0.0)
+        y0 = y0 - step
+    h = DY_STEP * y0
+    c0, d0 = _family_end(lc, y0, Lk, h, 1.0)
+    c1, d1 = _family_end(lc, np.full(Lk.size, math.exp(lc.uylo)), Lk, h, -1.0)
+    c[ok] = np.stack([c0, c1], axis=1)
+    d[ok] = np.stack([d0, d1], axis=1)
+    return c, d
+
+
 class ClassTransform:
     r"""LST and first two moments of :math:`T - x` (or of :math:`W`) for the class
     :math:`(x, y)` of ConditionalGittins (module docstring).
@@ -169,6 +270,7 @@ class ClassTransform:
         self.waiting = bool(waiting)
         self.x, self.y = x, y
         tabs = sc._tables(model)
+        self._lc = tabs.lc
         tj = TaggedJobs(tabs, np.array([y]), np.array([[x]]), FINE_X)
         o = tj.o
         cb = o.cb
@@ -222,6 +324,44 @@ class ClassTransform:
         var = vw + float(self._residence(f2(ma), f2(m)))
         return mean, var + mean * mean
 
+    def jumps(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""The density jumps of :math:`T - x` at first order in the new jobs (module docstring):
+        positions :math:`c_k` and sizes :math:`K_k`. The flat part of the residence (length
+        :math:`x - t`, level :math:`\ell = 1/h_y(x)`) gives
+
+        .. math::
+            K = P(T = x)\,\lambda\,(x - t)\,\Delta(\ell)\,e^{-\lambda P(X^{new}[\ell] > 0)\,c^*(\ell)}
+
+        at :math:`c^*(\ell)` (one new job of size :math:`c^*` in the flat part, no other job and
+        no old work; :func:`cut_jumps`), and each node :math:`a_j` (weight :math:`w_j`) of the
+        falling branch's rule the same with :math:`w_j` and its level :math:`r(y, a_j)`: the
+        transform sums the residence over the nodes, so it holds a jump at each
+        :math:`c^*(r(y, a_j))`, spread over :math:`[c^*(1/h_y(x)), c^*(R)]` (the true law's
+        spread is continuous). Empty for the waiting time."""
+        if getattr(self, "_jumps", None) is None:
+            if self.waiting or self.lam <= 0:
+                self._jumps = (np.empty(0), np.empty(0))
+            else:
+                lam, p0 = self.lam, self.atom()
+                levels, w, pn = [], [], []
+                if self.flat > 0:
+                    levels.append([self.level])
+                    w.append([self.flat])
+                    pn.append([float(self.mom["pnew"][0])])
+                if self.ranks.size:
+                    levels.append(self.ranks)
+                    w.append(self.wa)
+                    pn.append(self.mom_a["pnew"])
+                if levels:
+                    L, W, P = (np.concatenate(v) for v in (levels, w, pn))
+                    c, d = cut_jumps(self._lc, L)
+                    K = p0 * lam * W[:, None] * d * np.exp(-lam * P[:, None] * c)
+                    keep = K != 0
+                    self._jumps = (c[keep], K[keep])
+                else:
+                    self._jumps = (np.empty(0), np.empty(0))
+        return self._jumps
+
     def atom(self) -> float:
         r""":math:`P(T = x)` (:math:`P(W = 0)` if ``waiting``)."""
         p0 = float(self.mom["p0"][-1])
@@ -250,4 +390,119 @@ class ClassTransform:
         return V * np.exp(-self._residence(ga, et - s[:, None]))
 
 
-__all__ = ["ClassTransform", "falling_rule", "wait_moments"]
+class JumpSplit:
+    r"""The class law of :math:`T - x` split at its density jumps :math:`K_k` at :math:`c_k`
+    (:meth:`ClassTransform.jumps`) for
+    :class:`~qtheory.engine.distribution.ResponseTimeDistribution` (its ``split`` protocol,
+    as :mod:`qtheory.engine._class_kinks`): the part
+    :math:`\sum_k K_k e^{-\beta(\tau - c_k)}1\{\tau > c_k\}` (:math:`\beta` =
+    :data:`JUMP_BETA`), whose transform is :math:`\sum_k K_k e^{-sc_k}/(s + \beta)`, in closed
+    form, and the rest
+
+    .. math::
+        \tilde R(s) = E[e^{-s(T - x)}] - P(T = x) - \sum_k \frac{K_k e^{-sc_k}}{s + \beta},
+
+    of mass :math:`1 - P(T = x) - \sum_k K_k/\beta`, inverted (refined as a whole law's). The
+    rest's density is continuous at every :math:`c_k` (it keeps the kinks there, at
+    :math:`2c^*` and at :math:`c^*(R)`)."""
+
+    #: the rest is inverted from 0 on (no shift)
+    c = 0.0
+    #: the rest's inversion refined as a whole law's
+    #: (:meth:`~qtheory.engine.distribution.ResponseTimeDistribution._fine_whole`)
+    refine_rest = True
+
+    def __init__(self, tr: ClassTransform, atom0: float, cs, Ks, beta: float = JUMP_BETA):
+        self.tr = tr
+        self.atom0 = float(atom0)
+        self.cs = np.asarray(cs, float).reshape(-1)
+        self.Ks = np.asarray(Ks, float).reshape(-1)
+        self.beta = float(beta)
+        self.part_total = float(np.sum(self.Ks)) / self.beta
+        self.rest_total = 1.0 - self.atom0 - self.part_total
+
+    def _u(self, t) -> np.ndarray:
+        return np.asarray(t, float).reshape(-1)[:, None] - self.cs[None, :]
+
+    def part_pdf(self, t, euler=None) -> np.ndarray:
+        u = self._u(t)
+        return np.where(u > 0, np.exp(-self.beta * np.maximum(u, 0.0)), 0.0) @ self.Ks
+
+    def part_cdf(self, t, euler=None) -> np.ndarray:
+        u = self._u(t)
+        return np.where(u > 0, -np.expm1(-self.beta * np.maximum(u, 0.0)), 0.0) @ self.Ks / self.beta
+
+    def part_derivs(self, t, euler=None) -> tuple[np.ndarray, ...]:
+        """The part's density's first two derivatives (closed forms: no error) and zero errors."""
+        f = self.part_pdf(t)
+        z = np.zeros(f.shape)
+        return -self.beta * f, self.beta ** 2 * f, z, z, z.copy()
+
+    def terms(self, s) -> np.ndarray:
+        r""":math:`\sum_k K_k e^{-sc_k}/(s + \beta)` (the part's transform)."""
+        s = np.asarray(s, complex)
+        with np.errstate(under="ignore", over="ignore"):
+            return (np.exp(-s[..., None] * self.cs) @ self.Ks) / (s + self.beta)
+
+    def rest_lst(self, s) -> np.ndarray:
+        return self.tr.lst(s) - self.atom0 - self.terms(s)
+
+
+class ClassDistribution(ResponseTimeDistribution):
+    r"""The law of a class :math:`(x, y)` of ConditionalGittins
+    (:class:`~qtheory.engine.distribution.ResponseTimeDistribution` of :math:`x + (T - x)`,
+    split at the density jumps of :math:`T - x`: :class:`JumpSplit`), with :meth:`cdf_error`."""
+
+    def cdf_error(self, t) -> np.ndarray:
+        r"""An estimate of the error of :meth:`cdf` at ``t`` (not a bound): on the transform
+        values of the finer Euler rule :data:`~qtheory.engine.laplace_inversion.EULER_FINE`
+        (which extend the default rule's), the largest of the difference of the two rules'
+        inversions and their truncation estimates
+        (:func:`~qtheory.engine.laplace_inversion.truncation_error`), of the part that is
+        inverted (the rest of the split, or the whole law). The law of :math:`T - x` keeps kinks
+        (at :math:`2c^*`, :math:`c^*(R)`) where the Euler sum converges slowly, and the cdf
+        takes either rule (module docstring: measured against mpmath's de Hoog inversion, this
+        estimate covered the error at every point; 0 at and below :math:`x`, where the cdf is
+        exact)."""
+        t = np.asarray(t, float)
+        tau = t.reshape(-1) - self.shift
+        out = np.zeros(tau.size)
+        pos = tau > 0
+        if np.any(pos):
+            u = tau[pos]
+            sp = self._split
+            if sp is None:
+                def rest(s):
+                    return self._t.lst(s) - self.atom0
+                total = 1.0 - self.atom0
+            else:
+                rest, total = sp.rest_lst, sp.rest_total
+            rule, fine = tuple(self.euler), li.EULER_FINE
+            af, of = li.euler_nodes(*fine)
+            s = af[None, :] / u[:, None]
+            G = ((total - rest(s)) / s).real
+            k0 = li.fine_nodes(rule, fine)
+            _, od = li.euler_nodes(*rule)
+            diff = np.abs(G @ of - G[:, :k0] @ od) / u
+            out[pos] = np.maximum.reduce([diff, li.truncation_error(G[:, :k0], rule, u),
+                                          li.truncation_error(G, fine, u)])
+        return out.reshape(t.shape)
+
+
+def class_distribution(tr: ClassTransform, label: str) -> ResponseTimeDistribution:
+    """The distribution object of the class ``tr``: the waiting time with its atom at 0, or
+    :math:`x + (T - x)` with the atom :math:`P(T = x)`, split at the density jumps of
+    :math:`T - x` (:data:`SPLIT_JUMPS`)."""
+    atom = tr.atom()
+    if tr.waiting:
+        return ClassDistribution(tr, label, atom)
+    split = None
+    if SPLIT_JUMPS:
+        cs, Ks = tr.jumps()
+        if cs.size:
+            split = JumpSplit(tr, atom, cs, Ks)
+    return ClassDistribution(tr, label, atom, shift=tr.x, split=split)
+
+
+__all__ = ["ClassDistribution", "ClassTransform", "JumpSplit", "class_distribution", "cut_jumps", "falling_rule",
+           "wait_moments"]
