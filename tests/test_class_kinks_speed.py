@@ -13,6 +13,10 @@
 * ``ETA_START``: the roots :math:`\\eta_0` start from the class's :math:`\\eta_{<x}`; and
   ``SMALL_ROWS`` (``qtheory.engine.response_distribution``): SRPT's residence rows through their
   raw moments: the cdf as for ``QUICK_STOP`` (all on);
+* ``PAIRED_SUMS``: SRPT's residence extension sums at s and 2s in one pass: those at s bit for
+  bit, those at 2s within 1e-15 of the terms' moduli; and ``OWN_TAYLOR``
+  (``qtheory.engine.response_distribution``): the residence rows' own nodes from their Taylor
+  moments: the roots within 4 ulps; the cdf as for ``QUICK_STOP`` (all on);
 * ``CHEAP_PARTS`` (``qtheory.engine.distribution``): the percentile solver's first steps invert
   the split terms on the cheap Euler rule too: the quantile is Brent's root of the reference
   path's sf to 1e-9 (the standard of ``tests/test_distribution_percentile_speed.py``) and the
@@ -38,12 +42,15 @@ SIZES = {"exp": qt.Exponential(1.0), "weibull0.5": qt.Weibull(shape=0.5, mean=1.
 
 @contextlib.contextmanager
 def _flags(on: bool):
-    old = (ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS, ck.ETA_START, rd.SMALL_ROWS)
+    old = (ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS, ck.ETA_START, rd.SMALL_ROWS,
+           ck.PAIRED_SUMS, rd.OWN_TAYLOR)
     ck.REUSE_SUMS = ck.QUICK_STOP = ck.TAYLOR_NODES = dist.CHEAP_PARTS = ck.ETA_START = rd.SMALL_ROWS = on
+    ck.PAIRED_SUMS = rd.OWN_TAYLOR = on
     try:
         yield
     finally:
-        ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS, ck.ETA_START, rd.SMALL_ROWS = old
+        (ck.REUSE_SUMS, ck.QUICK_STOP, ck.TAYLOR_NODES, dist.CHEAP_PARTS, ck.ETA_START, rd.SMALL_ROWS,
+         ck.PAIRED_SUMS, rd.OWN_TAYLOR) = old
 
 
 def _split(size: str, policy: str, x: float):
@@ -180,3 +187,47 @@ def test_pdf_at_a_repeated_point():
     h = 1e-3
     fd = (d.cdf(t + h) - d.cdf(t - h)) / (2 * h)
     assert np.allclose(first, fd, rtol=1e-5, atol=2e-7)
+
+
+def test_paired_sums():
+    """SRPT's residence extension sums at s and 2s in one pass (``PAIRED_SUMS``; SRPT's class
+    x = 1 on Exp(1), the Euler nodes of u = 0.05 .. 20 on the default, fine and cheap rules):
+    those at s are ``_sums_fast``'s bit for bit, those at 2s (the exponentials squared past the
+    table's reach) within 1e-15 of the sum of the terms' moduli of every node summed directly."""
+    _, sp = _split("exp", "srpt", 1.0)
+    s = np.concatenate([li.euler_nodes(*rule)[0][None, :] / u
+                        for rule in (ck.DEFAULT_EULER, li.EULER_FINE, li.EULER_CHEAP)
+                        for u in np.geomspace(0.05, 20.0, 9)[:, None]], axis=1).reshape(-1).astype(complex)
+    v, w = np.ascontiguousarray(sp._v), sp._wvd
+    got = ck._paired_sums(s, v, w)
+    assert np.array_equal(got[:, :2], ck._sums_fast(s, v, w, 0.0, 2))
+    ref = ck._sums(2 * s, v, w, 0.0, 2)
+    mod = np.abs(w[None, :, None] * np.exp(-2 * s.real[:, None, None] * v[None, :, None])
+                 * v[None, :, None] ** np.arange(2)[None, None, :]).sum(axis=1)
+    assert np.all(np.abs(got[:, 2:] - ref) <= 1e-15 * mod), np.max(np.abs(got[:, 2:] - ref) / mod)
+
+
+@pytest.mark.parametrize("size", ["exp", "weibull0.5"])
+def test_own_taylor_roots(size):
+    """SRPT's residence rows (class x = 1, load 0.8; the Euler nodes of u = 0.3 .. 8): the roots
+    with the rows' own nodes from their Taylor moments (``OWN_TAYLOR``) within 4 ulps of those
+    with one exponential a node, and the Taylor path taken (rows with |u| r_j <= 2.9 past the
+    raw moments' reach |u| xi_j <= 1)."""
+    _, sp = _split(size, "srpt", 1.0)
+    tr = sp.tr
+    parts, ex = tr._joint_grid()
+    mom = rd.parts_moments(tr.rule, parts)
+    s = np.concatenate([li.euler_nodes()[0][None, :] / u for u in np.geomspace(0.3, 8.0, 7)[:, None]],
+                       axis=1).reshape(-1).astype(complex)
+    roots = []
+    for flag in (True, False):
+        old = rd.OWN_TAYLOR
+        rd.OWN_TAYLOR = flag
+        try:
+            roots.append(rd.busy_eta_parts(s, tr.lam, tr.rule, parts, extrapolation=ex, moments=mom))
+        finally:
+            rd.OWN_TAYLOR = old
+    assert np.max(np.abs(roots[0] / roots[1] - 1)) <= 4 * np.finfo(float).eps
+    a = np.abs(roots[1])
+    taken = (a * mom[1][None, :] > 1) & (a * mom[6][None, :] <= 2.8)
+    assert taken.sum() > 0.1 * taken.size, taken.sum()

@@ -151,6 +151,9 @@ QUICK_STOP = True
 #: SRPT's residence terms at the cut x take the sums that the series at x already has (the
 #: same numbers; False: computed again, the reference path)
 REUSE_SUMS = True
+#: SRPT: the residence's extension sums at s and 2s in one pass (:func:`_paired_sums`, the
+#: exponentials at 2s as squares of those at s); False: two passes (the reference path)
+PAIRED_SUMS = True
 #: SRPT: the slope in t of the residence's terms at x from the cut x + h, h = FD_STEP x (a
 #: forward difference: the slope's error O(h) only scales the kink left at x, itself O(1e-8))
 FD_STEP = 0.01
@@ -502,6 +505,54 @@ def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, 
         out[i] = eta
 
 
+@numba.njit(cache=True, nogil=True)
+def _paired_kernel(s, X, W, C, R, out):  # pragma: no cover - compiled
+    # out[i] = (sum_k W_k e^{-s_i X_k}, -sum W_k X_k e^{-s_i X_k}, the same at 2 s_i): the sums at
+    # s_i as _sums_row's (the same operations), those at 2 s_i from the table where
+    # |2 s_i| X_k <= R, directly up to |s_i| X_k <= R, and beyond as the square of the
+    # exponential at s_i (X ascending, terms with Re(s) X > 46 left out, at 2s 2 Re(s) X > 46)
+    n = X.size
+    I = C.shape[1]
+    for i in range(s.size):
+        si = s[i]
+        s2 = 2.0 * si
+        a, a2 = abs(si), abs(s2)
+        lim = R / a if a > 0.0 else np.inf
+        lim2 = R / a2 if a2 > 0.0 else np.inf
+        ks = np.searchsorted(X, lim, side="right")
+        ks2 = np.searchsorted(X, lim2, side="right")
+        for j in range(2):
+            acc = 0.0 + 0.0j
+            acc2 = 0.0 + 0.0j
+            for m in range(I - 1, -1, -1):
+                if ks > 0:
+                    acc = acc * (-si) + C[ks, m, j]
+                if ks2 > 0:
+                    acc2 = acc2 * (-s2) + C[ks2, m, j]
+            out[i, j] = acc
+            out[i, 2 + j] = acc2
+        er = si.real
+        for k in range(ks2, n):
+            x = X[k]
+            if k < ks:  # the sum at s from the table, at 2s directly
+                if 2.0 * er * x > 46.0:
+                    break
+                e2 = W[k] * np.exp(-s2 * x)
+                out[i, 2] += e2
+                out[i, 3] += -e2 * x
+                continue
+            if er * x > 46.0:
+                break
+            ex = np.exp(-si * x)
+            e = W[k] * ex
+            out[i, 0] += e
+            out[i, 1] += -e * x
+            if 2.0 * er * x <= 46.0:
+                e2 = W[k] * (ex * ex)
+                out[i, 2] += e2
+                out[i, 3] += -e2 * x
+
+
 def _sums_fast(eta, X, W, shift: float, J: int) -> np.ndarray:
     """:func:`_sums` through the node table where :data:`TAYLOR_NODES` (and ``J`` within it)."""
     if not TAYLOR_NODES or J > TAYLOR_COLS:
@@ -509,6 +560,20 @@ def _sums_fast(eta, X, W, shift: float, J: int) -> np.ndarray:
     out = np.empty((np.size(eta), J), complex)
     _sums_taylor_kernel(np.ascontiguousarray(eta, complex), X, W, float(shift),
                         _node_table(X, W, shift), TAYLOR_REACH, out)
+    return out
+
+
+def _paired_sums(s, X, W) -> np.ndarray:
+    r""":math:`\sum_k W_k(-X_k)^je^{-ms X_k}`, :math:`j = 0, 1`, at :math:`m = 1` (columns 0, 1)
+    and :math:`m = 2` (columns 2, 3), ``X`` ascending: :func:`_sums_fast` at ``s`` and ``2 s``
+    in one pass where :data:`PAIRED_SUMS` (the nodes past the table's reach at ``s`` take
+    :math:`e^{-2sX} = (e^{-sX})^2`: one exponential a node instead of two; the sums at ``s``
+    are the same operations)."""
+    if not (PAIRED_SUMS and TAYLOR_NODES):
+        return np.concatenate([_sums_fast(s, X, W, 0.0, 2), _sums_fast(2 * s, X, W, 0.0, 2)], axis=1)
+    s = np.ascontiguousarray(s, complex)
+    out = np.empty((s.size, 4), complex)
+    _paired_kernel(s, X, W, _node_table(X, W, 0.0), TAYLOR_REACH, out)
     return out
 
 
@@ -873,10 +938,11 @@ class ClassKinks(InvertedTerms):
         D0 = _low_orders(lam, x, self._nodes, s, eta0, sums=sums)
         Dp = _low_orders(lam, x + h, self._cut, s, start=eta0)
         v = np.ascontiguousarray(self._v)
+        Ms = _paired_sums(s, v, self._wvd)  # int e^{-(k+1)sv} (-v)^j damp, j = 0, 1
         out = []
         for k in (0, 1):
             slope = (Dp[k] - D0[k]) / h
-            M = _sums_fast((k + 1) * s, v, self._wvd, 0.0, 2)  # int e^{-(k+1)sv} v^j damp, j = 0, 1
+            M = Ms[:, 2 * k:2 * k + 2]
             out.append(D0[k] * M[:, 0] - slope * M[:, 1])
         return out[0], out[1]
 

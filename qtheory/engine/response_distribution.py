@@ -70,6 +70,13 @@ TAYLOR_R = 1.0
 #: (:func:`busy_eta_parts` with ``moments``; no exponential per node); False: every row through
 #: its prefix moments and own nodes (the reference route)
 SMALL_ROWS = True
+#: ... and the other rows whose iterate has :math:`|u|r_j` within the reach of TAYLOR_J terms
+#: (:math:`r_j` the half-width of the row's own nodes) take their own nodes from their Taylor
+#: moments about the nodes' centre (:func:`parts_moments`: one exponential a row instead of one
+#: a node); False: one exponential per own node (the reference route)
+OWN_TAYLOR = True
+#: ... after at most this many terms (their reach: :math:`|u|r_j \le 2.9` below SMALL_TOL)
+OWN_TERMS = 30
 #: unconditional laws on continuous sizes: the atoms' density part f(t) a(t) is added directly
 #: and the rest inverted from the least size on (:class:`DensityAtoms`); False: the whole law
 #: is inverted (the reference route, rings next to jumps of the size density)
@@ -572,18 +579,63 @@ def _binomial_moments(c, P, j, xs, J, reach2, E):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _psi_prefix(u, c, xs, E, J):  # pragma: no cover - compiled
+    # the prefix's part of _psi_split: psi_pre(u) = E_0 - sum_{j >= 1} z^j E_j and its derivative
+    z = -(u - c) * xs
+    acc = E[J]
+    dacc = 0.0 + 0.0j
+    for jj in range(J - 1, 0, -1):
+        dacc = dacc * z + acc
+        acc = acc * z + E[jj]
+    return E[0] - z * acc, xs * (dacc * z + acc)
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_own(u, oc, orad, ocut, O, j, n, Xe, We):  # pragma: no cover - compiled
+    # the row's own nodes in [oc_j - r_j, oc_j + r_j] from their moments about oc_j
+    # (_own_moments): sum w (1 - e^{-u x}) = O_0 - e^{-u oc} S, sum w x e^{-u x} =
+    # e^{-u oc}(oc S + r T), S = sum_i z^i O_i, T = sum_{i >= 1} i z^{i-1} O_i, z = -u r, after
+    # n terms; those below ocut_j (the rule's head node) directly
+    r = orad[j]
+    c = oc[j]
+    lo = ocut[j]
+    psi = 0.0 + 0.0j
+    dpsi = 0.0 + 0.0j
+    for k in range(Xe.shape[1]):
+        w = We[j, k]
+        x = Xe[j, k]
+        if w == 0.0 or x >= lo:
+            continue
+        e = np.exp(-u * x)
+        psi += w * (1.0 - e)
+        dpsi += (w * x) * e
+    z = -u * r
+    acc = O[j, n] + 0.0j
+    dacc = 0.0 + 0.0j
+    for i in range(n - 1, -1, -1):
+        dacc = dacc * z + acc
+        acc = acc * z + O[j, i]
+    # acc = S; dacc = T (the derivative's Horner lags by one: sum_{i>=1} i z^{i-1} O_i)
+    e = np.exp(-u * c)
+    return psi + (O[j, 0] - e * acc), dpsi + e * (c * acc + r * dacc)
+
+
+@numba.njit(cache=True, nogil=True)
 def _eta_rows_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts, N, xi, P, xsp,
-                     Rs, Rb, tol):  # pragma: no cover - compiled
+                     O, oc, orad, ocut, Rs, Rb, tol, own):  # pragma: no cover - compiled
     # _eta_prefix_kernel with the rows' raw moments (_row_moments): a row whose iterate has
     # |u| xi_j <= Rs takes psi_j from N (_psi_raw: no exponential per node); the others the
     # prefix's Taylor moments about c, started (at the first such row) from the raw moments of
     # the last row whose prefix has |c| xsp_j <= Rb (_binomial_moments) and grown from there,
-    # each sum after the terms that reach tol; the magnitudes compared squared
+    # each sum after the terms that reach tol; the magnitudes compared squared; with ``own``,
+    # such a row whose |u| orad_j is within the reach of J terms takes its own nodes from their
+    # moments O about oc_j (_psi_own) instead of one exponential a node
     n_s, n_t = out.shape
     Pn = L.shape[1]
     E = np.empty(J + 1, np.complex128)
     reach2 = _reach(P.shape[1] - 1, tol) ** 2
     Rs2 = Rs * Rs
+    no = min(O.shape[1], reach2.size) - 1
     for i in range(n_s):
         si = s[i]
         c = si
@@ -630,7 +682,14 @@ def _eta_rows_kernel(s, lam, px, pw, npre, Xe, We, J, R, out, stats, L, npts, N,
                     c, _ = _recentre(u, c, xs, R, px, pw, m, J, E, stats)
                     d = (u - c) * xs
                     n = _terms(d.real * d.real + d.imag * d.imag, reach2, J)
-                    psi, dpsi = _psi_split(u, c, xs, E, n, Xe, We, j)
+                    ao2 = (u.real * u.real + u.imag * u.imag) * orad[j] * orad[j]
+                    if own and ao2 <= reach2[no]:
+                        psi, dpsi = _psi_prefix(u, c, xs, E, n)
+                        po, dpo = _psi_own(u, oc, orad, ocut, O, j, _terms(ao2, reach2, no), Xe, We)
+                        psi += po
+                        dpsi += dpo
+                    else:
+                        psi, dpsi = _psi_split(u, c, xs, E, n, Xe, We, j)
                 if j == 0 and it == 0:  # one fixed-point step from s
                     u = si + lam * psi
                     continue
@@ -1026,7 +1085,7 @@ def busy_eta_parts(s: np.ndarray, lam: float, rule: _Rule, parts, at=None, extra
     if moments is None:
         _eta_prefix_kernel(*args)
     else:
-        _eta_rows_kernel(*args, *moments, SMALL_R, BINOMIAL_R, SMALL_TOL)
+        _eta_rows_kernel(*args, *moments, SMALL_R, BINOMIAL_R, SMALL_TOL, OWN_TAYLOR)
     if not np.all(np.isfinite(out)):
         raise ArithmeticError("busy-period transform: Newton's method did not converge")
     return out
@@ -1060,7 +1119,36 @@ def parts_moments(rule: _Rule, parts) -> tuple[np.ndarray, ...]:
     _row_moments(np.ascontiguousarray(rule.px, float), np.ascontiguousarray(rule.pw, float),
                  np.ascontiguousarray(npre, np.int64), np.ascontiguousarray(Xe, float),
                  np.ascontiguousarray(We, float), TAYLOR_J, N, xi, P, xsp)
-    return N, xi, P, xsp
+    return (N, xi, P, xsp) + _own_moments(Xe, We)
+
+
+def _own_moments(Xe: np.ndarray, We: np.ndarray) -> tuple[np.ndarray, ...]:
+    r"""The moments of each row's own nodes in :math:`[x_{\max}/2, x_{\max}]` (its partial
+    panel; not the rule's head node) about their centre :math:`c_j` (the middle of their least
+    and largest node), :math:`O_{ji} = \sum_k w_{jk}((x_{jk} - c_j)/r_j)^i/i!`,
+    :math:`i \le` :data:`TAYLOR_J`, :math:`r_j` their half-width (1 where the row has none), for
+    :math:`\sum_k w_k(1 - e^{-ux_k}) = O_0 - e^{-uc_j}\sum_i(-ur_j)^iO_{ji}`
+    (:data:`OWN_TAYLOR`; the nodes below :math:`x_{\max}/2` are summed directly); returns
+    ``(O, c, r, x_max / 2)``."""
+    Xe = np.asarray(Xe, float)
+    We = np.asarray(We, float)
+    on = We != 0.0
+    hi = np.where(on, Xe, -np.inf).max(axis=1, initial=-np.inf)
+    cut = 0.5 * hi
+    on &= Xe >= cut[:, None]
+    lo = np.where(on, Xe, np.inf).min(axis=1, initial=np.inf)
+    has = np.isfinite(lo)
+    c = np.where(has, 0.5 * (lo + hi), 0.0)
+    r = np.where(has, 0.5 * (hi - lo), 1.0)
+    r = np.where(r > 0.0, r, 1.0)
+    d = np.where(on, (Xe - c[:, None]) / r[:, None], 0.0)
+    O = np.empty((Xe.shape[0], OWN_TERMS + 1))
+    term = np.where(on, We, 0.0)
+    O[:, 0] = term.sum(axis=1)
+    for i in range(1, OWN_TERMS + 1):
+        term = term * d / i
+        O[:, i] = term.sum(axis=1)
+    return O, np.ascontiguousarray(c), np.ascontiguousarray(r), np.ascontiguousarray(cut)
 
 
 def _psi_at(U, X, W):
