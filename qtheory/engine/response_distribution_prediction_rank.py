@@ -875,8 +875,7 @@ def supported(model, policy) -> bool:
     psi = _inverse(rule, policy)
     if not psi.ok:
         return False
-    return not rule.kinks.size or (_jumps_monotone(rule, policy.fn, psi)
-                                   and not flat_thresholds(rule, policy.fn, psi).size)
+    return not rule.kinks.size or _jumps_monotone(rule, policy.fn, psi)
 
 
 def _jumps_monotone(rule: FactorJointRule, fn, psi: FreshInverse) -> bool:
