@@ -320,10 +320,9 @@ def _flat_cuts(rule: FactorJointRule, yedges, edge_b, n: int) -> np.ndarray | No
             with np.errstate(invalid="ignore"):
                 phi = e / k - be
                 scale = e / k + np.abs(be)
-            fin = np.isfinite(phi[:-1]) & np.isfinite(phi[1:])
-            d = np.abs(np.diff(phi))
-            band = 1e-9 * np.maximum(scale[:-1], scale[1:])
-            with np.errstate(invalid="ignore"):
+                fin = np.isfinite(phi[:-1]) & np.isfinite(phi[1:])
+                d = np.abs(np.diff(phi))
+                band = 1e-9 * np.maximum(scale[:-1], scale[1:])
                 near_flat = fin & (d < FLAT_SLOPE * np.diff(e)) & (d > band)
             j = np.flatnonzero(near_flat)
             if j.size:
