@@ -94,7 +94,8 @@ Kendall's roots in the level, this route 2e-10)); :math:`y - a/2`'s mean 9.2e-12
 engine's. :math:`y/(1 + a)` (``tests/test_falling_rank_flat.py``): a class's :math:`E[W]` at
 :math:`y = 1.501, 0.501, 1.51` within 1.3e-14, 4.2e-15, 1.5e-14 of a scipy quadrature of SOAP's
 formula (bounded-multiplicative(0.5, 2) at 2.001, 0.501, 2.01: 1.8e-14, 2.7e-15, 6.8e-15), the
-unconditional mean 1.1e-12 from the mean engine's.
+unconditional mean 1.1e-12 (1.2e-12) from the mean engine's, the cdf at t = 0.5 1.5e-9 from the
+class laws mixed over (x, z).
 """
 
 from __future__ import annotations
@@ -313,7 +314,8 @@ def _flat_cuts(rule: FactorJointRule, yedges, edge_b, n: int) -> np.ndarray | No
     size rule cannot follow when :math:`c` is small. :math:`y/(1 + a)` on uniform(0.5)
     predictions (:math:`b_y(v) = y/v - 1`, :math:`c = 1/k - 1/v`, flat at :math:`v = k`): a
     class's :math:`E[W]` at :math:`y = 1.501` was 7.4e-5 off (relative) without these edges,
-    at 1.51 2.6e-7, at 1.45 4.3e-12 (1.3e-14, 1.5e-14, 5.2e-15 with them). Cut at the images of the prediction panels, :math:`g_v` on each panel in
+    at 1.51 2.6e-7, at 1.45 4.3e-12 (1.3e-14, 1.5e-14, 5.2e-15 with them). Cut at the images of
+    the prediction panels, :math:`g_v` on each panel in
     :math:`p` is the integral of :math:`h` over a part of one prediction panel (smooth). SPRPT's
     ranks (:math:`|c| \ge 1/3`) and :math:`y - a/2` (:math:`c = 0` at :math:`k = 1/2`, to
     rounding: its density jumps at :math:`p = v/k`, already an edge) get none."""
