@@ -330,6 +330,9 @@ FULL_ONLY: dict[str, float] = {
 FULL_ONLY_TESTS: dict[str, tuple[float, str]] = {
     'tests/test_falling_rank_outer.py::test_general_residence_is_the_autonomous_one': (160.0, 'the autonomous route against SPRPT: test_sprpts_rank_is_sprpts_outer_law'),
     'tests/test_falling_rank_outer.py::test_half_rank_cdf_against_the_class_mixture': (395.0, 'the outer rank route against SPRPT: test_sprpts_rank_is_sprpts_outer_law; its rank shapes: test_rank_shapes'),
+    'tests/test_falling_rank_flat.py::test_unconditional_mean_is_the_mean_engine[uniform]': (35.0, 'the old piece next to the flat thresholds: test_class_waiting_means_next_to_the_flat_thresholds; the outer rank route: test_sprpts_rank_is_sprpts_outer_law'),
+    'tests/test_falling_rank_flat.py::test_unconditional_mean_is_the_mean_engine[bounded]': (35.0, 'the old piece next to the flat thresholds: test_class_waiting_means_next_to_the_flat_thresholds; the outer rank route: test_sprpts_rank_is_sprpts_outer_law'),
+    'tests/test_falling_rank_flat.py::test_unconditional_cdf_against_the_class_mixture': (125.0, 'the old piece next to the flat thresholds: test_class_waiting_means_next_to_the_flat_thresholds; the outer rank route: test_sprpts_rank_is_sprpts_outer_law'),
     'tests/test_distribution_ps_one_arrival.py::test_unconditional_cdf_against_finer_rules': (12.0, 'the rest free of the first- and second-order kinks: test_unconditional_rest_has_no_kinks_of_the_first_two_orders'),
     'tests/test_prediction_kinked_unconditional.py::test_trail_cdf_against_the_class_mixture': (30.0, 'the outer rule on PSPJF and SPJF against the reference: test_transform_against_the_reference; TRAIL routed and its mean: test_trail_route_and_mean'),
     'tests/test_prediction_outer_lower_jump.py::test_cdf_against_the_reference_on_the_same_nodes[pspjf]': (1.9, 'the outer rule and its split on Uniform(0.5, 1.5) sizes against the reference: test_rest_transform_against_the_reference'),

@@ -93,22 +93,19 @@ def test_sprpts_rank_is_sprpts_outer_law():
     assert abs(a.mean() - b.mean()) <= 1e-12 * b.mean()
 
 
-def test_ranks_flat_at_a_threshold_are_declined():
+def test_ranks_flat_at_a_threshold_are_found():
     """y/(1 + a) on uniform(0.5) predictions: y/k - b_y(v) = y (1/k - 1/v) + 1 is flat at
-    v = k = 0.5 and 1.5, where the old piece's jump corrections missed crossings (a class's
-    E[W] at y = 1.501 was 9.0e-5 off the mean engine and a direct quadrature of SOAP's
-    formula): flat_thresholds finds both to 1e-8 (its bisection stops where the difference falls
-    in its flat band of 1e-9) and the route declines the rank (the mean
-    engine covers it); y - a/2 (flat at k = 1/2 for every v) and 2(y - a) have none."""
+    v = k = 0.5 and 1.5: flat_thresholds finds both to 1e-8 (its bisection stops where the
+    difference falls in its flat band of 1e-9); y - a/2 (flat at k = 1/2 for every v) and
+    2(y - a) have none. The route covers the rank (its old piece's rule in p is cut where
+    y/k - b_y(v) is nearly flat: tests/test_falling_rank_flat.py)."""
     q = _model()
     rule = rdp.joint_rule(q, conditional=False)
     got = rk.flat_thresholds(rule, FRAC.fn, rk._inverse(rule, FRAC))
     assert got.size == 2 and np.allclose(got, [0.5, 1.5], rtol=1e-8, atol=0)
     for pol in (HALF, TWO):
         assert rk.flat_thresholds(rule, pol.fn, rk._inverse(rule, pol)).size == 0
-    assert not rk.supported(q, FRAC) and rk.supported(q, HALF)
-    with pytest.raises(NotImplementedError):
-        q.response_time_distribution(FRAC, x=1.0, y=1.501)
+    assert rk.supported(q, FRAC) and rk.supported(q, HALF)
 
 
 @pytest.mark.slow

@@ -59,17 +59,21 @@ density jumps (uniform and :class:`~qtheory.BoundedMultiplicative` predictions),
 change: the piece's density :math:`g_v(p)` jumps in :math:`y` where
 :math:`y/(p + b_y(v))` is a kink :math:`k` of :math:`f_Z`, at predictions that depend on
 :math:`p`; those are found per :math:`p` node (sign changes, bisection) and their panels cut
-there (:func:`_jump_corrections`). And for a class, :math:`\eta_{<v}(s)` oscillates in
+there (:func:`_jump_corrections`). Where :math:`\Phi_k(y) = y/k - b_y(v)` is nearly flat in
+:math:`y` (:math:`y/(1 + a)`: :math:`b_y(v) = y/v - 1`, flat at :math:`v = k`), a whole
+prediction panel is crossed while :math:`p` runs over a short interval, and :math:`g_v(p)`
+changes there in a boundary layer that the size rule's panels in :math:`p` do not follow: the
+rule in :math:`p` is cut at :math:`\Phi_k`'s values on those panels' edges
+(:func:`_flat_cuts`; a class's :math:`E[W]` at :math:`y = 1.501` was 7.4e-5 off without them,
+1.3e-14 with). And for a class, :math:`\eta_{<v}(s)` oscillates in
 :math:`v` like :math:`e^{-sv/k}`, which the grid's interpolant does not follow at high
 frequencies, so Kendall's equation is solved at the age nodes' levels themselves. Not done
 (``NotImplementedError``): Pareto or uniform sizes (the density jumps where
 :math:`p + b_y(v)` crosses a breakpoint), and on factors with kinks the ranks whose
 :math:`y/k - b_y(v)` is not monotone in :math:`y` (:math:`y e^{-a}`, :math:`y^2 - a`: two jumps
-merge at its extremum, :func:`_jumps_monotone`) or turns from rising to falling in :math:`y`
-at some threshold (:math:`y/(1 + a)`: flat at :math:`v = k`, where the jump corrections miss
-crossings: a class's :math:`E[W]` 9e-5 off at :math:`y = 1.501`, :func:`flat_thresholds`);
-SPRPT's family :math:`c(y - a)`, :math:`e^{y - a}`, :math:`y - a/2` and PSPJF's :math:`y^2`
-are covered.
+merge at its extremum, :func:`_jumps_monotone`); SPRPT's family :math:`c(y - a)`,
+:math:`e^{y - a}`, :math:`y - a/2`, PSPJF's :math:`y^2` and :math:`y/(1 + a)` (flat at a
+threshold, :func:`flat_thresholds`) are covered.
 
 The unconditional response time on a factor with kinks takes the outer rule of
 :class:`~qtheory.engine.response_distribution_prediction_outer.OuterRankTransform` (the classes
@@ -87,7 +91,11 @@ transform 1e-16 from PSPJF's, the unconditional cdf of SPRPT's rank 7e-10 from S
 (bounded-multiplicative(0.5, 2): classes 9.4e-12 (PSPJF), 6.9e-8 (SPRPT, whose own residence
 interpolates :math:`\eta_{<v}` on its grid: 3.2e-6 off at s = 2 + 150i against a quadrature of
 Kendall's roots in the level, this route 2e-10)); :math:`y - a/2`'s mean 9.2e-12 from the mean
-engine's.
+engine's. :math:`y/(1 + a)` (``tests/test_falling_rank_flat.py``): a class's :math:`E[W]` at
+:math:`y = 1.501, 0.501, 1.51` within 1.3e-14, 4.2e-15, 1.5e-14 of a scipy quadrature of SOAP's
+formula (bounded-multiplicative(0.5, 2) at 2.001, 0.501, 2.01: 1.8e-14, 2.7e-15, 6.8e-15), the
+unconditional mean 1.1e-12 (1.2e-12) from the mean engine's, the cdf at t = 0.5 1.5e-9 from the
+class laws mixed over (x, z).
 """
 
 from __future__ import annotations
@@ -123,6 +131,9 @@ MONO_SAMPLES = 96
 #: bisections of its changes
 FLAT_LEVELS = 129
 FLAT_BISECT = 50
+#: :func:`_flat_cuts`: a prediction panel over which y/k - b_y(v) changes by less than this
+#: times its width has its ends' values as edges of the piece's rule in p
+FLAT_SLOPE = 0.125
 
 
 # ---- the sparse old piece ---------------------------------------------------------------------------
@@ -205,10 +216,6 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
     :math:`g_v(p)` of the module docstring."""
     v = np.atleast_1d(np.asarray(v, float))
     r, f = rule.r, rule.f
-    nodes, wgl = _gl(ORDER)
-    P, Wd = rule._split(np.concatenate([v[:, None], rule._kink_cuts(v)], axis=1), density=False)
-    P = np.concatenate([np.broadcast_to(r.lo * nodes, (v.size, ORDER)), P], axis=1)
-    Wd = np.concatenate([np.broadcast_to(r.lo * wgl, (v.size, ORDER)), Wd], axis=1)
     ye = rule.yedges
     # the factor's range: outside it f_Z is below 1e-16 of its mode (the pairs (p, y) with
     # y / x outside it are skipped)
@@ -242,6 +249,18 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
     for i, (y, w) in enumerate(rows):
         Y[i, :y.size] = y
         WY[i, :y.size] = w
+    # the p rule: split at v and v / k for the kinks k of Z's law and, where y/k - b_y(v) is
+    # nearly flat in y, at its values on the prediction panels' edges (:func:`_flat_cuts`)
+    edge_b = _edge_ages(fn, target, yedges, xtop) if rule.kinks.size else None
+    cuts = [v[:, None], rule._kink_cuts(v)]
+    if edge_b is not None:
+        extra = _flat_cuts(rule, yedges, edge_b, v.size)
+        if extra is not None:
+            cuts.append(extra)
+    nodes, wgl = _gl(ORDER)
+    P, Wd = rule._split(np.concatenate(cuts, axis=1), density=False)
+    P = np.concatenate([np.broadcast_to(r.lo * nodes, (v.size, ORDER)), P], axis=1)
+    Wd = np.concatenate([np.broadcast_to(r.lo * wgl, (v.size, ORDER)), Wd], axis=1)
     # b_y(t): one root per prediction node and threshold, all at once
     B = reach_ages(fn, Y, np.broadcast_to(target[:, None], Y.shape), xtop)
     G = np.zeros_like(P)
@@ -254,11 +273,83 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
             h = np.asarray(r.size.pdf(xs), float) * np.asarray(f.pdf(zs), float) / xs
         G[i] = np.bincount(pi, weights=np.where(np.isfinite(h), h, 0.0) * ws, minlength=P.shape[1])
     if rule.kinks.size:
-        G += _jump_corrections(rule, fn, target, P, yedges, Y, WY, B, xtop)
+        G += _jump_corrections(rule, fn, target, P, yedges, Y, WY, B, xtop, edge_b)
     return P, Wd * G
 
 
-def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xtop) -> np.ndarray:
+def _row_ends(yedges) -> tuple[list, list]:
+    """The rows of :func:`old_piece` that have prediction panels, and each one's panel edges
+    (the graded ones, then the route's)."""
+    rows = [i for i, ed in enumerate(yedges) if ed is not None]
+    return rows, [np.concatenate([yedges[i][0], yedges[i][1][1:]]) for i in rows]
+
+
+def _edge_ages(fn, target, yedges, xtop) -> list:
+    r""":math:`b_y(v)` at every row's prediction panel edges (all rows at once; ``None`` for a
+    row without panels)."""
+    rows, ends = _row_ends(yedges)
+    out = [None] * len(yedges)
+    if not rows:
+        return out
+    be_all = reach_ages(fn, np.concatenate(ends),
+                        np.concatenate([np.full(e.size, target[i]) for i, e in zip(rows, ends, strict=True)]),
+                        xtop)
+    splits = np.cumsum([e.size for e in ends])[:-1]
+    for i, be in zip(rows, np.split(be_all, splits), strict=True):
+        out[i] = be
+    return out
+
+
+def _flat_cuts(rule: FactorJointRule, yedges, edge_b, n: int) -> np.ndarray | None:
+    r"""Extra edges of :func:`old_piece`'s rule in :math:`p` (shape ``(n, m)``, NaN padded;
+    ``None`` where no row needs any): where :math:`\Phi_k(y) = y/k - b_y(v)` is nearly flat in
+    :math:`y` (:math:`|\Delta\Phi_k| <` :data:`FLAT_SLOPE` :math:`\Delta y` across a
+    prediction panel, yet not flat to rounding), its values at the panel's edges.
+
+    The piece's density :math:`g_v(p) = \int_v^\infty h(y, p)\,dy` takes the jump of
+    :math:`f_Z` at :math:`z = k` where :math:`\Phi_k(y) = p`: with :math:`\Phi_k` of slope
+    :math:`c` in :math:`y`, the prediction panel :math:`[y_a, y_b]` is crossed while :math:`p`
+    runs over :math:`[\Phi_k(y_a), \Phi_k(y_b)]`, so :math:`g_v` changes there on the scale
+    :math:`c\,(y_b - y_a)` in :math:`p`: a boundary layer that a Gauss-Legendre panel of the
+    size rule cannot follow when :math:`c` is small. :math:`y/(1 + a)` on uniform(0.5)
+    predictions (:math:`b_y(v) = y/v - 1`, :math:`c = 1/k - 1/v`, flat at :math:`v = k`): a
+    class's :math:`E[W]` at :math:`y = 1.501` was 7.4e-5 off (relative) without these edges,
+    at 1.51 2.6e-7, at 1.45 4.3e-12 (1.3e-14, 1.5e-14, 5.2e-15 with them). Cut at the images of
+    the prediction panels, :math:`g_v` on each panel in
+    :math:`p` is the integral of :math:`h` over a part of one prediction panel (smooth). SPRPT's
+    ranks (:math:`|c| \ge 1/3`) and :math:`y - a/2` (:math:`c = 0` at :math:`k = 1/2`, to
+    rounding: its density jumps at :math:`p = v/k`, already an edge) get none."""
+    top = FactorJointRule.top(rule.r)
+    rows, ends = _row_ends(yedges)
+    out = [np.zeros(0)] * n
+    for i, e in zip(rows, ends, strict=True):
+        be = edge_b[i]
+        got = []
+        for k in rule.kinks:
+            with np.errstate(invalid="ignore"):
+                phi = e / k - be
+                scale = e / k + np.abs(be)
+                fin = np.isfinite(phi[:-1]) & np.isfinite(phi[1:])
+                d = np.abs(np.diff(phi))
+                band = 1e-9 * np.maximum(scale[:-1], scale[1:])
+                near_flat = fin & (d < FLAT_SLOPE * np.diff(e)) & (d > band)
+            j = np.flatnonzero(near_flat)
+            if j.size:
+                got.append(np.concatenate([phi[j], phi[j + 1]]))
+        if got:
+            c = np.unique(np.concatenate(got))
+            out[i] = c[(c > rule.r.lo) & (c < top)]
+    m = max(c.size for c in out)
+    if not m:
+        return None
+    cuts = np.full((n, m), np.nan)
+    for i, c in enumerate(out):
+        cuts[i, :c.size] = c
+    return cuts
+
+
+def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xtop,
+                      edge_b=None) -> np.ndarray:
     r"""On a factor law with kinks (uniform, bounded-multiplicative predictions): the
     corrections of :func:`old_piece`'s densities :math:`g_v(p)` at its nodes, where the
     integrand in :math:`y` jumps (or kinks) inside a prediction panel, at the :math:`y` with
@@ -274,16 +365,14 @@ def _jump_corrections(rule: FactorJointRule, fn, target, P, yedges, Y, WY, B, xt
     dG = np.zeros(P.shape)
     # the crossings: (row, p index, panel, log panel?, panel ends, bracket)
     cr_row, cr_p, cr_q, cr_log, cr_e0, cr_e1, cr_lo, cr_hi, cr_k = ([] for _ in range(9))
-    rows = [i for i, ed in enumerate(yedges) if ed is not None]
+    rows, ends = _row_ends(yedges)
     if not rows:
         return dG
-    ends = [np.concatenate([yedges[i][0], yedges[i][1][1:]]) for i in rows]
-    # b_y(v) at every row's panel edges, all at once
-    be_all = reach_ages(fn, np.concatenate(ends),
-                        np.concatenate([np.full(e.size, target[i]) for i, e in zip(rows, ends, strict=True)]),
-                        xtop)
-    splits = np.cumsum([e.size for e in ends])[:-1]
-    for i, e, be in zip(rows, ends, np.split(be_all, splits), strict=True):
+    # b_y(v) at every row's panel edges (:func:`_edge_ages`)
+    if edge_b is None:
+        edge_b = _edge_ages(fn, target, yedges, xtop)
+    for i, e in zip(rows, ends, strict=True):
+        be = edge_b[i]
         lin = yedges[i][0]
         porder = np.argsort(P[i], kind="stable")
         ps = P[i][porder]
@@ -784,8 +873,9 @@ def supported(model, policy) -> bool:
     rank increases strictly with the prediction (as :func:`qtheory.engine.soap_prediction_rank.supported`),
     on a continuous size law without breakpoints or support ends besides 0 and infinity, with a
     multiplicative prediction law (exponential, log-normal, uniform, bounded-multiplicative);
-    on a factor with kinks, only ranks whose :math:`y/k - b_y(v)` is monotone in :math:`y` in
-    one direction at every threshold (:func:`_jumps_monotone`, :func:`flat_thresholds`)."""
+    on a factor with kinks, only ranks whose :math:`y/k - b_y(v)` is monotone in :math:`y` at
+    every threshold (:func:`_jumps_monotone`; its direction may change with the threshold,
+    :func:`flat_thresholds`)."""
     if continuous_factor_rank(model, policy, "decreasing") is None:
         return False
     from . import response_distribution_prediction as rdp
@@ -794,8 +884,7 @@ def supported(model, policy) -> bool:
     psi = _inverse(rule, policy)
     if not psi.ok:
         return False
-    return not rule.kinks.size or (_jumps_monotone(rule, policy.fn, psi)
-                                   and not flat_thresholds(rule, policy.fn, psi).size)
+    return not rule.kinks.size or _jumps_monotone(rule, policy.fn, psi)
 
 
 def _jumps_monotone(rule: FactorJointRule, fn, psi: FreshInverse) -> bool:
@@ -843,12 +932,13 @@ def flat_thresholds(rule: FactorJointRule, fn, psi: FreshInverse) -> np.ndarray:
     r"""On a factor law with kinks: the thresholds :math:`v^*` where
     :math:`\Phi_k(y) = y/k - b_y(v)` (monotone in :math:`y`, :func:`_jumps_monotone`) turns
     from rising to falling in :math:`y` for a kink :math:`k` of :math:`f_Z`. At :math:`v^*` it
-    is flat (the sizes of the line :math:`z = k` all leave the same remainder), and near it
-    :func:`_jump_corrections` misses crossings: :math:`y/(1 + a)` (:math:`b_y(v) = y/v - 1`,
+    is flat (the sizes of the line :math:`z = k` all leave the same remainder), and as a
+    function of the threshold the piece's law is not smooth there (its density in :math:`p`
+    jumps at :math:`p = v^*/k` at :math:`v = v^*` only). Near it :func:`old_piece` cuts its
+    rule in :math:`p` (:func:`_flat_cuts`): :math:`y/(1 + a)` (:math:`b_y(v) = y/v - 1`,
     :math:`v^* = k`) on uniform(0.5) predictions, Exp(1) sizes at load 0.8: a class's
-    :math:`E[W]` at :math:`y = 1.501` was 9.0e-5 off (0.501: 3.6e-6; 1.51: 3.2e-7) against the
-    mean engine and a direct quadrature of SOAP's formula; those ranks are declined
-    (:func:`supported`). Signs of :math:`\Phi_k(4v) - \Phi_k(1.0625 v)` on
+    :math:`E[W]` at :math:`y = 1.501` was 7.4e-5 off without the cuts (these ranks were
+    declined), 1.3e-14 with. Signs of :math:`\Phi_k(4v) - \Phi_k(1.0625 v)` on
     :data:`FLAT_LEVELS` thresholds (a difference within 1e-9 of its terms counts as flat:
     :math:`y - a/2` at :math:`k = 1/2` is flat at every :math:`v`), changes refined by
     :data:`FLAT_BISECT` bisections in :math:`\log v`. Empty on factors without kinks; cached on
