@@ -223,6 +223,13 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
                     qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction()).sweep_percentiles(
                         p, loads, q=(0.99,))))
                  for p in ("spjf", "pspjf", "sprpt")]
+        # TRAIL(0.8) (limited preemption): a class, and the sweep on a model of its own (its
+        # sparse piece's tables built in the row, then reused across the loads)
+        rows.append(("trail0.8 p99 x=1,y=0.7",
+                     lambda: response_time_distribution(qp, qt.TRAIL(0.8), x=1.0, y=0.7).ppf(0.99)))
+        rows.append(("trail0.8 p99 50-load sweep (pred.)", lambda: np.asarray(
+            qt.MG1(0.5, qt.Exponential(1.0), qt.ExponentialPrediction()).sweep_percentiles(
+                qt.TRAIL(0.8), loads, q=(0.99,)))))
         # SJF's class on sizes with an upper end (its split at b + kx, refined)
         qu = qt.MG1(0.8, qt.Uniform(0.0, 2.0))
         rows.append(("sjf p99 x=1 (uniform)", lambda: response_time_distribution(qu, "sjf", x=1.0).ppf(0.99)))

@@ -45,25 +45,64 @@ def test_split_reuses_uncut_panels_bit_for_bit():
     assert np.array_equal(W[:, 1:-1], w)
 
 
-def test_piece_kernels_match_numpy():
+def _base(rule):
+    from qtheory.laws._quadrature import ORDER, _gl
+
+    r = rule.r
+    ext, _ = jr._tail_extension(r)
+    edges = np.concatenate([r.edges, ext])
+    u, wu = panels(edges)
+    xb = np.exp(u)
+    wb = (wu * xb * r.size.pdf(xb)).reshape(-1, ORDER)
+    t, w = _gl(ORDER)
+    return edges, xb.reshape(-1, ORDER), wb, t, w
+
+
+def test_piece_nodes_match_split_rows():
+    r"""TRAIL's piece rows (``response_distribution_trail._nodes``): the size rule split at
+    sorted cuts, the panels of positive width inside ``[lo_b, hi_b]``, against ``panels`` of
+    the sorted edges, bit for bit (an uncut panel keeps the rule's nodes)."""
+    rule = _rule()
+    r = rule.r
+    base = _base(rule)
+    edges = base[0]
     rng = np.random.default_rng(5)
-    X = np.exp(rng.uniform(-4, 3, (30, 50)))
-    p = np.exp(rng.uniform(-4, 3, 30))
-    W = rng.uniform(0, 1, X.shape)
-    f = _rule().f
-    for vi, c in ((0.7, 0.3), (2.0, 0.8), (1.5, 1.0)):
-        one = c >= 1.0
-        ki = math.inf if one else vi * c / (1.0 - c)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            A = X <= p[:, None] + ki
-            z = np.where(A, 1.0 + (vi - p[:, None]) / X, (1.0 - p[:, None] / X) / c if not one else 0.0)
-            jac = np.where(A, 1.0, 1.0 / c if not one else 0.0) / X
-            h = np.where(X > p[:, None], f.pdf(z) * jac, 0.0)
-        zk = rt._piece_z(X, p, vi, ki, c, one)
-        assert np.array_equal(zk, z)
-        T = rt._piece_terms(X, W, p, ki, f.pdf(zk), 0.0 if one else 1.0 / c)
-        assert np.array_equal(T, W * np.nan_to_num(h))
-        assert np.count_nonzero(T) > 100
+    n = 30
+    cuts = rng.uniform(edges[0] - 1, edges[-1] + 1, (n, 7))
+    cuts[::3, 0] = edges[4]  # on an edge
+    cuts[::5, 1] = -np.inf  # no cut
+    cuts = np.sort(cuts, axis=1)
+    lo_b = rng.uniform(edges[0], edges[-1] - 2, n)
+    hi_b = np.where(rng.uniform(size=n) < 0.3, edges[-1], np.minimum(lo_b + rng.uniform(1, 8, n), edges[-1]))
+    cuts[:, 2] = lo_b  # the bounds are edges (as the callers have them)
+    cuts[:, 3] = hi_b
+    cuts = np.sort(cuts, axis=1)
+    X, W, start, poff, pend, pnode = rt._nodes(base, cuts, lo_b, hi_b, r.size)
+    for i in range(n):
+        e = np.sort(np.concatenate([edges, cuts[i]]))
+        keep = (e[:-1] >= lo_b[i]) & (e[1:] <= hi_b[i]) & (e[1:] > e[:-1])
+        assert np.any(keep)
+        u, wu = panels(np.stack([e[:-1][keep], e[1:][keep]], axis=1))
+        x = np.exp(u.reshape(-1))
+        w = wu.reshape(-1) * x * r.size.pdf(x)
+        assert np.array_equal(X[start[i]:start[i + 1]], x)
+        assert np.array_equal(W[start[i]:start[i + 1]], w)
+        assert np.array_equal(pend[poff[i]:poff[i + 1]], e[1:][keep])
+    assert start[-1] > 1000
+    # the sums above each panel, and the panel holding a point
+    fz = rng.uniform(0, 1, X.size)
+    above = rt._panel_suffix(X, W, fz, 1.5, pnode, poff)
+    S = np.array([np.sum(W[a:b] * fz[a:b] * (1.5 / X[a:b])) for a, b in zip(pnode[:-1], pnode[1:], strict=True)])
+    for i in range(n):
+        s = S[poff[i]:poff[i + 1]]
+        ref = np.concatenate([np.cumsum(s[::-1])[::-1][1:], [0.0]])
+        np.testing.assert_allclose(above[poff[i]:poff[i + 1]], ref, rtol=1e-13, atol=0)
+    x = rng.uniform(edges[0], edges[-1], n)
+    k = rt._panel_at(pend, poff, np.arange(n), x)
+    for i in range(n):
+        pe = pend[poff[i]:poff[i + 1]]
+        j = np.flatnonzero(pe > x[i])
+        assert k[i] == (poff[i] + j[0] if j.size else -1)
 
 
 def test_suffix_kernels_match_numpy():

@@ -105,6 +105,36 @@ def test_old_piece_against_quadrature(pred, c, v):
     assert abs(float(np.sum(W * P * P)) / C - 1) < 1e-10
 
 
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+def test_old_piece_density_terms_on_their_own_panels():
+    r"""The density :math:`g_v(p)` of the sparse piece (module docstring of
+    ``response_distribution_trail``), each term on its own rule in :math:`x`
+    (``_piece_density``), against adaptive quadrature of its two integrals,
+    :math:`\int_p^{p+\kappa} f_X(x) f_Z(1 + (v - p)/x)\,dx/x` and
+    :math:`\int_{p+\kappa}^\infty f_X(x) f_Z((1 - p/x)/c)\,dx/(cx)`, 1e-12: Weibull(0.5)
+    sizes, log-normal(2) predictions, c = 0.95, where :math:`f_Z(1 + (v - p)/x)` spans
+    :math:`\log(1/(1 - c)) = 3` in :math:`\log z` over the first window of a piece
+    :math:`p \gg v` (without the factor's panels mapped onto it: 1.6e-7 off at v = 1e-3,
+    p = 0.3)."""
+    from qtheory.engine import response_distribution_trail as rt
+
+    q = qt.MG1(0.8, qt.Weibull(shape=0.5, mean=1.0), qt.LogNormalPrediction(2.0))
+    rule = joint_rule(q, conditional=True)
+    c = 0.95
+    v = np.array([1e-3, 0.1])
+    kap = v * c / (1 - c)
+    P = np.array([[1e-4, 1.5e-3, 0.02, 0.3, 3.0], [3e-3, 0.045, 0.6, 9.0, 90.0]])
+    G = rt._piece_density(rule, v, kap, c, P)
+    fx, fz = q.size.pdf, rule.f.pdf
+    for i, j in np.ndindex(P.shape):
+        p, vi, k = P[i, j], v[i], kap[i]
+        first = integrate.quad(lambda x, p=p, vi=vi: float(fx(x) * fz(1 + (vi - p) / x)) / x, p, p + k,
+                               epsabs=0, epsrel=1e-13, limit=500)[0]
+        second = integrate.quad(lambda x, p=p: float(fx(x) * fz((1 - p / x) / c)) / (c * x), p + k, np.inf,
+                                epsabs=0, epsrel=1e-13, limit=500)[0]
+        assert abs(G[i, j] / (first + second) - 1) < 1e-12, (v[i], p, G[i, j], first + second)
+
+
 def test_old_piece_size_law_with_a_support_end():
     r"""Uniform(0.5, 1.5) sizes, uniform(0.5) predictions: the density :math:`g_v(p)` kinks at
     :math:`p < 0.5` (below the size rule; the cut :math:`x = (v - p)/(k - 1)` meets the support's
