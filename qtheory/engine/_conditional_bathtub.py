@@ -140,7 +140,8 @@ within 4e-13; its :math:`S_2` at one level within 1e-15 of :meth:`BathtubSOAP.le
 twice as fine (``test_soap_conditional_bathtub``'s finer resolution) move E[T] by 8.7e-13,
 8.6e-13, 4.8e-13 relative; estimates 7.6e-12, 9.2e-12, 4.2e-12, 5.0e-11, 2.0e-10, 6.0e-10
 with one coarser rule in every respect); E[T/X] = 1.29301597 at load 0.8 (estimate
-1.2e-11) within 2e-10 of the reference's once the mass below its prediction range (y <
+3.2e-12; 1.2e-11 with one coarser rule in every respect) within 2e-10 of the reference's once
+the mass below its prediction range (y <
 e^-24: 8.2e-6 of the jobs, slowdown 1 there) is added back. Cost (load 10 on 2 cores):
 12.4 s CPU for the slowdown on a fresh size law (7 s of it the route's tables), 3.1 s for
 one :math:`E[T \mid x, y]` once they are built (two y-rules of :math:`S_2`). Before:

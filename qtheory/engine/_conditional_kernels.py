@@ -76,6 +76,9 @@ from .soap_exact import _FULLW, _VINV, NCHEB
 #: the decorator of every helper below :func:`_kernel`: called from compiled code only, so
 #: without the CPython and C wrappers (about a sixth of a helper's compile time), and not
 #: cached on its own (the cached ``_kernel`` holds the helpers' code)
+#: (``error_model="numpy"`` here and below: a division by zero gives inf or NaN instead of
+#: raising ZeroDivisionError, so no check before each division: the kernels of a cold
+#: evaluation on Exp/Exp 0.245 s CPU instead of 0.255, every output bit-identical)
 _inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy")
 #: the helpers of one evaluation of a law (:func:`_mk`, :func:`_moments` and what they call,
 #: :func:`_bF`, :func:`_rank_phi`), inlined into their callers by numba: a call of a compiled
@@ -1045,10 +1048,14 @@ def _load_cached(disp, args) -> bool:
     its typing and lowering registries (``BaseContext.refresh``: it imports numba's
     implementations of the whole language and installs them, about 0.1-0.15 s CPU of a cold
     evaluation, 0.25 s on a loaded machine), which compiling needs and a cached library does
-    not: only numba's runtime (``rtsys``, the allocator of the kernels' arrays) is started.
-    The rest is what ``Dispatcher.compile`` does with a cached result. False (nothing done)
-    where the cache has no entry (the ordinary call then compiles, with the registries) or
-    numba is not a checked version."""
+    not; nor is numba's runtime library compiled (``rtsys.initialize``: the LLVM functions
+    NRT_incref, NRT_decref ..., 0.018-0.024 s CPU, which the cached library holds itself, linked
+    in when it was compiled): only the symbols of the runtime's C helpers are registered
+    (:func:`_runtime_symbols`). Where the load asks for the runtime's library after all (numba
+    raises RuntimeError: not initialised) it is loaded again with the runtime set up. The rest
+    is what ``Dispatcher.compile`` does with a cached result. False (nothing done) where the
+    cache has no entry (the ordinary call then compiles, with the registries) or numba is not
+    a checked version."""
     import numba
 
     if tuple(int(v) for v in numba.__version__.split(".")[:2]) not in _LIGHT_LOAD_NUMBA:
