@@ -112,3 +112,22 @@ def test_level_functions_against_the_reference():
     rn, rs, _ = ref.level_functions(level)
     assert math.isclose(n, rn, rel_tol=1e-11) and math.isclose(s2, rs, rel_tol=5e-9), (n, rn, s2, rs)
     assert math.isclose(n, float(b.N(np.array([level]))[0]), rel_tol=1e-12)
+
+
+def test_coarser_rules_each_coarser_in_one_respect():
+    """The estimate's coarser inner rules (``COARSER``, their differences at the Gauss nodes
+    summed) are each coarser than the default in one respect only: the x-rules' panels, the
+    level rule of Q's panels, every rule's order, the waiting term's y-rule's panels (one rule
+    coarser in all of them at once measured their interaction: 6.6e-7 relative on Weibull(1.5)
+    sizes at load 0.95, where the error is 2.6e-11)."""
+    from dataclasses import fields
+
+    from qtheory.engine._conditional_bathtub import COARSER
+
+    default = BathtubResolution()
+    respects = [{"nrise", "nfall"}, {"nlev"}, {"order"}, {"nw"}]
+    assert len(COARSER) == len(respects)
+    for res, names in zip(COARSER, respects):
+        changed = {f.name for f in fields(default) if getattr(res, f.name) != getattr(default, f.name)}
+        assert changed == names, (res, names)
+        assert all(getattr(res, n) < getattr(default, n) for n in names)
