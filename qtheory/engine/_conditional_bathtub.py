@@ -90,8 +90,11 @@ y]` (square-root openings at the first two: Gauss-Legendre panels in
 :math:`\log y` with an edge where :math:`c` leaves :math:`x_{lo}`; x-panels at most two mean
 residual lives wide (where the climb is beyond the truncation end the rising branch spans ~35).
 Every term is linear in :math:`g` or :math:`g^2` at fixed levels, so each load costs weighted
-sums. Error estimate: the embedded Gauss rule's difference plus coarser inner rules'
-(:data:`COARSER`) at the Gauss nodes.
+sums. Error estimate: the embedded Gauss rule's difference plus, at the Gauss nodes, the
+differences of four coarser inner rules, each coarser in one respect (:data:`COARSER`: the
+x-rules' panels, the level rule of Q's, every rule's order, the waiting term's y-rule's),
+summed (one rule coarser in every respect at once measured their interaction: on Weibull(1.5)
+sizes 6.6e-7 relative at load 0.95, where the error is 2.6e-11).
 
 **The conditional mean** (:class:`TaggedBathtub`, :func:`conditional_estimate`): from the
 worst future rank above, with :math:`A = \int_P^{E[X \mid y]} g` (the rank's linear fall
@@ -133,8 +136,12 @@ within 4e-13; its :math:`S_2` at one level within 1e-15 of :meth:`BathtubSOAP.le
 (a y-rule twice as fine). E[T] = 1.46427534, 2.38669495, 5.05025308 at loads 0.5 / 0.8 /
 0.95 within 2.4e-10, 2.3e-10, 1.3e-10 of the reference's integral over the joint law
 (``python tests/conditional_gittins_bathtub_weibull_reference.py 0.5 0.8 0.95``, order 10,
-553 s CPU; at zero load it gives 1 + 5.6e-10); E[T/X] = 1.29301597 at load 0.8 (estimate
-1.2e-11) within 2e-10 of the reference's once the mass below its prediction range (y <
+553 s CPU; at zero load it gives 1 + 5.6e-10: the gap is the reference's, the route's rules
+twice as fine (``test_soap_conditional_bathtub``'s finer resolution) move E[T] by 8.7e-13,
+8.6e-13, 4.8e-13 relative; estimates 7.6e-12, 9.2e-12, 4.2e-12, 5.0e-11, 2.0e-10, 6.0e-10
+with one coarser rule in every respect); E[T/X] = 1.29301597 at load 0.8 (estimate
+3.2e-12; 1.2e-11 with one coarser rule in every respect) within 2e-10 of the reference's once
+the mass below its prediction range (y <
 e^-24: 8.2e-6 of the jobs, slowdown 1 there) is added back. Cost (load 10 on 2 cores):
 12.4 s CPU for the slowdown on a fresh size law (7 s of it the route's tables), 3.1 s for
 one :math:`E[T \mid x, y]` once they are built (two y-rules of :math:`S_2`). Before:
@@ -148,7 +155,9 @@ Measured (exponential sizes, factor uniform on [0.5, 1.5],
 the rank against direct minimisation to 6e-13, the level pieces against the reference's level
 sets to 3e-13, :math:`N` against its own y-rule to 1e-15; at zero load E[T] = E[X] to 2e-11 per
 prediction. E[T] = 1.465997476, 2.488317605, 6.046553849 at loads 0.5 / 0.8 / 0.95 (estimates
-5.2e-9, 5.6e-9, 9e-10 relative) against rules twice as fine within 1.6e-10, 2.8e-10, 3.5e-10;
+1.1e-9, 1.1e-9, 4.7e-10 relative; 5.2e-9, 5.6e-9, 9e-10 with one coarser rule in every
+respect) against rules twice as fine within 1.6e-10, 2.8e-10, 3.5e-10 (1.1e-10, 1.1e-10,
+5.7e-11 relative);
 the discretised route 2.49028 +- 3% at 0.8. 4 s CPU cold on a loaded machine.
 
 Measured (Weibull(1.5) sizes, factor uniform on [0.5, 2],
@@ -170,9 +179,12 @@ panels over :math:`N`'s whole rise, up to 3.3e-7 off per prediction at large :ma
 :math:`E[T \mid x, y]` at nine points of y = 0.4, 1 and 4 within 1.4e-14 (estimates 1.5e-7
 at y = 0.4, the value on the default y-rule of :math:`S_2` being 1.5e-7 off there, below
 5e-10 at 1 and 4);
-E[T] = 1.48560541, 2.62836504, 6.98098395 at loads 0.5 / 0.8 / 0.95 (estimates 7.5e-9,
-3.5e-8, 6.6e-7 relative, mostly the coarser inner rules' level rules at large :math:`y`;
-rules twice as fine move E[T] by at most 1.8e-9, every inner rule doubled by at most 6.1e-11)
+E[T] = 1.48560541, 2.62836504, 6.98098395 at loads 0.5 / 0.8 / 0.95 (estimates 1.8e-9,
+2.4e-9, 3.0e-8 relative; at 0.95 the waiting term's y-rule with two panels 2.2e-8, the
+embedded Gauss rule 5.1e-9, the level rule of Q with two panels 1.5e-9, order 6 8.2e-10, the
+x-rules' panels 1.5e-17; one rule coarser in every respect gave 7.5e-9, 3.5e-8, 6.6e-7;
+``test_soap_conditional_bathtub``'s rules twice as fine move E[T] by 1.9e-12, 3.1e-12,
+6.1e-11)
 within 6.8e-12, 7.2e-12, 2.6e-11 of the reference's at order 13 (585 s CPU; its order 10,
 240 s, was 3.2e-11, 8.4e-11, 1.7e-8 higher: the 1.7e-8 at load 0.95 was the reference's
 error, not the route's). 1.9 s CPU for the three loads; the discretised route
@@ -188,10 +200,12 @@ law in closed form, the rank by direct minimisation, level sets as roots of that
 x, y] job by job): the rank within 5e-14 at ages before the support, on the hump and beyond;
 :math:`E[T \mid x, y]` at eleven points of y = 0.4, 1 and 5 within 7.5e-14 (estimates below
 1.1e-11); the residences per prediction within 6e-12 of the reference's at order 20; E[T] =
-1.472873896, 2.424839523, 5.140278151 at loads 0.5 / 0.8 / 0.95 (estimates 1.2e-10, 9.3e-10,
-2.4e-8 relative) within 9.6e-11, 9.7e-11, 5.5e-11 of the reference's at order 11 (its orders
-10 and 11 1.4e-10, 1.4e-10, 7.8e-11 apart, converging towards the route's value); every inner
-rule of the route doubled moves E[T] by at most 7.4e-12. 2.0 s CPU for the three loads.
+1.472873896, 2.424839523, 5.140278151 at loads 0.5 / 0.8 / 0.95 (estimates 9.1e-11, 5.1e-11,
+1.1e-10 relative; 1.2e-10, 9.3e-10, 2.4e-8 with one coarser rule in every respect) within
+9.6e-11, 9.7e-11, 5.5e-11 of the reference's at order 11 (its orders 10 and 11 1.4e-10,
+1.4e-10, 7.8e-11 apart, converging towards the route's value); every inner rule of the route
+doubled moves E[T] by at most 7.4e-12, rules twice as fine in every respect by 7.9e-12,
+7.8e-12, 4.4e-12. 2.0 s CPU for the three loads.
 """
 from __future__ import annotations
 
@@ -599,8 +613,13 @@ class BathtubResolution:
     itol: float = 1e-13
 
 
-#: the coarser inner rules whose difference at the Gauss nodes estimates the inner rules' error
-COARSER = BathtubResolution(nrise=3, nfall=3, nlev=2, order=6, nw=2)
+#: the coarser inner rules, each coarser than the default in one respect (the x-rules' panels,
+#: the level rule of Q's panels, every rule's order, the waiting term's y-rule's panels): the sum
+#: of their differences at the Gauss nodes estimates the inner rules' error (one rule coarser in
+#: all four at once measured mostly their interaction: 6.6e-7 relative on Weibull(1.5) sizes at
+#: load 0.95, where the error is 2.6e-11 and the four alone differ by 1.5e-17 .. 2.2e-8)
+COARSER = (BathtubResolution(nrise=3, nfall=3), BathtubResolution(nlev=2),
+           BathtubResolution(order=6), BathtubResolution(nw=2))
 
 
 class BathtubSOAP:
@@ -798,11 +817,13 @@ class BathtubSOAP:
 
     def means(self, lams) -> tuple[np.ndarray, np.ndarray]:
         """E[T] at each arrival rate (the Gauss-Kronrod rule) and its error estimate: the
-        embedded Gauss rule's difference (the y-rule) plus that of coarser inner rules
-        (:data:`COARSER`) at the Gauss nodes (the x-, level and y-rules of each prediction)."""
+        embedded Gauss rule's difference (the y-rule) plus those of the coarser inner rules
+        (:data:`COARSER`, each coarser in one respect), summed, at the Gauss nodes (the x-,
+        level and y-rules of each prediction)."""
         gi = np.nonzero(self.wg)[0]
         if self.coarse is None:
-            self.coarse = self._terms(self.laws.subset(gi), COARSER)
+            sub = self.laws.subset(gi)
+            self.coarse = [self._terms(sub, res) for res in COARSER]
         return self._estimate(lams, self.terms, self.coarse)
 
     def slowdowns(self, lams) -> tuple[np.ndarray, np.ndarray]:
@@ -811,8 +832,9 @@ class BathtubSOAP:
         gi = np.nonzero(self.wg)[0]
         if self.inv_terms is None:
             self._jy_inv()
+            sub = self.laws.subset(gi)
             self.inv_terms = (self._terms(self.laws, self.res, inv=True),
-                              self._terms(self.laws.subset(gi), COARSER, inv=True))
+                              [self._terms(sub, res, inv=True) for res in COARSER])
         return self._estimate(lams, *self.inv_terms)
 
     def _estimate(self, lams, terms, coarse):
@@ -825,7 +847,7 @@ class BathtubSOAP:
             rows = self._rows(terms, lam)
             v[i] = rows @ self.wk
             e_y = abs(v[i] - rows @ self.wg)
-            e_x = abs((self._rows(coarse, lam) - rows[gi]) @ self.wg[gi])
+            e_x = sum(abs((self._rows(c, lam) - rows[gi]) @ self.wg[gi]) for c in coarse)
             err[i] = e_y + e_x + 1e-12 * abs(v[i])
         return v, err
 
