@@ -2058,7 +2058,10 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
         return ResponseTimeDistribution(tr, label, euler=euler, atoms=tr.atom_list(),
                                         lower=float(X.min()))
     split = rdp.density_split(model, pol, tr)  # own transforms: TRAIL's only
-    return ResponseTimeDistribution(tr, label, euler=euler, split=split)
+    # a split whose rest kinks (sizes with a lower end c: at c + the size range's sums) asks for
+    # the finer Euler rule where the default one's truncation estimate is large
+    refine = True if getattr(split, "refine_rest", False) else None
+    return ResponseTimeDistribution(tr, label, euler=euler, split=split, refine=refine)
 
 
 def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:

@@ -120,6 +120,10 @@ LOWER_JUMP = True
 #: ... with coarse size panels this wide: G(s; x) oscillates in x at the inversion's |s| (PSPJF's
 #: rest 8.8e-11 off at 1/3 + 25i with 0.25, the cdf at t = 2 1.7e-8; 6.3e-13 with 0.125)
 OUTER_WIDTH_JUMP = 0.125
+#: the split's rest inverted on the finer Euler rule where the default one's truncation
+#: estimate is large: the law kinks at sums of the size range's ends, where the Euler sum
+#: converges like n^-2 (figures in ``docs/response_time_distribution.md``, section 13)
+REST_REFINED = True
 #: the (prediction, age) pairs per axis where a falling rank is checked to be autonomous, and
 #: the relative tolerance (rank units)
 AUTONOMY_SAMPLES = 24
@@ -367,6 +371,10 @@ class OuterDensityAtoms:
         self.c = float(size.support[0])
         #: the graded fine rule serves next to c too (no second split)
         self.near_below = 0.0
+        #: the rest kinks (at 2c, 3c and the size range's sums): its sf takes the finer Euler
+        #: rule where the default one's truncation estimate is large (``ResponseTimeDistribution``,
+        #: ``_fine_whole``); see :data:`REST_REFINED`
+        self.refine_rest = REST_REFINED
         fine = _rule(size, FINE_WIDTH, GRADE)
         xf, wf = np.asarray(fine.x, float), np.asarray(fine.w, float)
         self._xf, self._wf = xf, wf
