@@ -374,16 +374,9 @@ def _recentre(u, c, xs, R, px, pw, m, J, E, stats):  # pragma: no cover - compil
 
 @numba.njit(cache=True, nogil=True)
 def _psi_split(u, c, xs, E, J, Xe, We, j):  # pragma: no cover - compiled
-    # psi(u) and psi'(u): the prefix from its Taylor moments about c, the row's own nodes directly
-    # psi_pre(u) = E_0 - sum_{j >= 1} z^j E_j, psi_pre'(u) = xs sum_{j >= 1} j z^{j-1} E_j
-    z = -(u - c) * xs
-    acc = E[J]
-    dacc = 0.0 + 0.0j
-    for jj in range(J - 1, 0, -1):
-        dacc = dacc * z + acc
-        acc = acc * z + E[jj]
-    psi = E[0] - z * acc
-    dpsi = xs * (dacc * z + acc)
+    # psi(u) and psi'(u): the prefix from its Taylor moments about c (_psi_prefix), the row's
+    # own nodes directly
+    psi, dpsi = _psi_prefix(u, c, xs, E, J)
     ur = u.real
     for k in range(Xe.shape[1]):
         w = We[j, k]
@@ -581,6 +574,7 @@ def _binomial_moments(c, P, j, xs, J, reach2, E):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _psi_prefix(u, c, xs, E, J):  # pragma: no cover - compiled
     # the prefix's part of _psi_split: psi_pre(u) = E_0 - sum_{j >= 1} z^j E_j and its derivative
+    # psi_pre'(u) = xs sum_{j >= 1} j z^{j-1} E_j
     z = -(u - c) * xs
     acc = E[J]
     dacc = 0.0 + 0.0j
