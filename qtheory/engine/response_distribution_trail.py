@@ -392,8 +392,12 @@ def _walk_count(E, cuts, lo_b, hi_b, o):  # pragma: no cover - compiled
     d1 = np.empty(0)
     di = np.empty(0, np.int64)
     t = np.empty(o)
+    # (typed constants: bare ones compile _walk again for Literal[bool] and Literal[int])
+    count_only = np.bool_(False)
+    zero = np.int64(0)
     for i in range(n):
-        q, k, cq = _walk(E, cuts[i], lo_b[i], hi_b[i], False, d2, d2, t, t, d1, d1, d1, di, 0, d1, di, 0, 0)
+        q, k, cq = _walk(E, cuts[i], lo_b[i], hi_b[i], count_only, d2, d2, t, t, d1, d1, d1, di, zero, d1,
+                         di, zero, zero)
         start[i + 1] = start[i] + q
         poff[i + 1] = poff[i] + k
         coff[i + 1] = coff[i] + cq
@@ -413,8 +417,9 @@ def _walk_fill(E, xb, wb, cuts, lo_b, hi_b, t, w, start, poff, coff):  # pragma:
     pend = np.empty(poff[n])
     pnode = np.empty(poff[n] + 1, np.int64)
     pnode[poff[n]] = N
+    emit = np.bool_(True)
     for i in range(n):
-        _walk(E, cuts[i], lo_b[i], hi_b[i], True, xb, wb, t, w, X, W, U, cidx, start[i], pend, pnode, poff[i],
+        _walk(E, cuts[i], lo_b[i], hi_b[i], emit, xb, wb, t, w, X, W, U, cidx, start[i], pend, pnode, poff[i],
               coff[i])
     return X, W, U, cidx, pend, pnode
 
