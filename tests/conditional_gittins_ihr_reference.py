@@ -190,7 +190,7 @@ def levels(ell):
     ulo = math.log(v0) if v0 > 1e-300 else math.log(1e-16)
     # (bounded factors: X | y >= y / z_hi, and beyond y_top the size's tail is below 1e-49)
     top = math.log(y_top())
-    edges = [ulo] + [u for u in range(-30, 3, 2) if u > ulo] + [top]
+    edges = _old_edges(ulo, top)
     s2b = sum(integrate.quad(old, a, b, epsabs=0, epsrel=1e-11, limit=200)[0]
               for a, b in zip(edges[:-1], edges[1:]))
     return n, s2a + s2b
@@ -212,7 +212,7 @@ def at_prediction(v):
         return (y * _q(lambda x: (x - b) ** 2 * k(x, y), b, y=y), y * ell * S(y, b))
 
     ulo, top = math.log(v), math.log(y_top())
-    edges = [ulo] + [u for u in range(-30, 3, 2) if u > ulo] + [top]
+    edges = _old_edges(ulo, top)
     if UNIFORM is not None:  # the kink where B_y(l) passes the support's start (old work)
         edges = sorted(set(edges + [u for u in _start_crossings(ell) if ulo < u < top]))
     s2b = a1 = 0.0
@@ -221,6 +221,18 @@ def at_prediction(v):
                                norm="max", limit=200)[0]
         s2b, a1 = s2b + r[0], a1 + r[1]
     return ell, n, s2a + s2b, n + a1
+
+
+def _old_edges(ulo, top):
+    """The panels in u = log y of the old work, from the prediction ``ulo`` whose rank is the
+    level (below it r(y, 0) <= l: no old work) to ``top`` = log :func:`y_top`; none where
+    ``ulo >= top``: those predictions carry a relative mass below 1e-49 (bounded factors: the
+    outer rule's top, log 24, lies above log y_top = log 18 on [0.5, 1.5]; an integral from
+    ``ulo`` down to ``top`` took predictions below the level's own, where r(y, 0) < l and
+    :func:`b_old` has no root)."""
+    if not ulo < top:
+        return []
+    return [ulo] + [u for u in range(-30, 3, 2) if u > ulo] + [top]
 
 
 def _start_rank(u):

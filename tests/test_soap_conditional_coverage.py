@@ -416,6 +416,23 @@ BOUNDED_MEANS = {(0.5, 2.0): [1.4888261149308535, 2.694913101362118, 7.548249661
 BOUNDED_REF_ERR = {(0.5, 2.0): [5.7e-10, 4.1e-10, 2.2e-8], (0.5, 1.5): [6.5e-10, 1.3e-9, 6.2e-8]}
 
 
+def test_reference_nodes_above_the_top_prediction(monkeypatch):
+    """The reference's outer rule on [0.5, 1.5] runs to log 24, above the predictions' top
+    y_top = 18 (X | y >= 12 there): at its nodes in (18, 24) the old work is empty (it integrated
+    from log v down to log 18, over predictions whose rank r(y, 0) is below the level, and
+    ``b_old``'s brentq had no sign change: the reference crashed), the weight v f_Y(v) below
+    1e-49, and the node's level is still r(v, 0) >= v / 1.5."""
+    import conditional_gittins_ihr_reference as ref
+
+    monkeypatch.setattr(ref, "UNIFORM", (0.5, 1.5))
+    monkeypatch.setattr(ref, "LAW", "uniform")
+    u = 2.8965218088669227  # the node of the crash: v = 18.11
+    assert u > math.log(ref.y_top())
+    w, ell, n, s = ref._node(u)
+    assert 0.0 < w < 1e-49 and ell > math.exp(u) / 1.5 and 0.0 < n <= 1.0, (w, ell, n)
+    assert math.isfinite(s)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not FULL, reason="the route on two bounded factors, 3.8 s and 2.8 s: QTHEORY_FULL=1")
 @pytest.mark.parametrize("pred", [qt.BoundedMultiplicative(0.5, 2.0), qt.UniformPrediction(0.5)], ids=repr)
