@@ -180,7 +180,7 @@ intervals between the located crossings, each end with the rule of its kind; bou
 support's start (the tables split where the old interval's start passes it). Weibull(2) sizes
 with factors uniform on [0.5, 2] and [0.5, 1.5], against an independent E[T]
 (``tests/conditional_gittins_ihr_reference.py``, its embedded Gauss rule 5.7e-10 / 4.1e-10 /
-2.2e-8 and 6.8e-11 / 3.4e-10 / 6.2e-8 away, relative): E[T] = 1.48882612, 2.69491310,
+2.2e-8 and 6.3e-11 / 3.3e-10 / 6.2e-8 away, relative): E[T] = 1.48882612, 2.69491310,
 7.54824966 within 5.9e-10 / 8.7e-10 / 4.7e-10 at loads 0.5 / 0.8 / 0.95 (estimates 8.2e-10 /
 1.7e-8 / 7.2e-8, relative), and 1.47880618, 2.65866300, 7.42584141 within 7.4e-11 / 4.3e-11 /
 7.5e-12 (estimates 2.8e-10 / 1.3e-8 / 1.3e-6). On [0.5, 1.5] the reference's outer panel
