@@ -409,11 +409,31 @@ def test_mean_below_the_prediction_policies(name, means):
 
 #: E[T] of ConditionalGittins on Weibull(2) sizes with factors uniform on [0.5, 2] and
 #: [0.5, 1.5] at loads 0.5 / 0.8 / 0.95, from ``python tests/conditional_gittins_ihr_reference.py
-#: uniform 0.5 2 mean 1 0.5 0.8 0.95`` (and 0.5 1.5; its embedded Gauss rule's difference,
-#: relative: BOUNDED_REF_ERR; about 5 min of CPU each)
+#: uniform 0.5 2 mean 1 0.5 0.8 0.95`` (and ``uniform 0.5 1.5 split 0 0.5 4 mean ...``: its outer
+#: panel [0, 0.5] in log v, with a kink inside, quartered; on the default rule 1.478806176267456 /
+#: 2.658663007024454 / 7.425841406908532, 5.8e-10 / 9.5e-10 / 2.6e-10 above, within that rule's
+#: estimate 6.4e-10 / 1.3e-9 / 6.2e-8); the embedded Gauss rule's difference, relative:
+#: BOUNDED_REF_ERR; about 5 min of CPU each
 BOUNDED_MEANS = {(0.5, 2.0): [1.4888261149308535, 2.694913101362118, 7.548249661308926],
-                 (0.5, 1.5): [1.478806176267456, 2.658663007024454, 7.425841406908532]}
-BOUNDED_REF_ERR = {(0.5, 2.0): [5.7e-10, 4.1e-10, 2.2e-8], (0.5, 1.5): [6.5e-10, 1.3e-9, 6.2e-8]}
+                 (0.5, 1.5): [1.4788061754170854, 2.6586630044952666, 7.425841404968537]}
+BOUNDED_REF_ERR = {(0.5, 2.0): [5.7e-10, 4.1e-10, 2.2e-8], (0.5, 1.5): [6.3e-11, 3.3e-10, 6.2e-8]}
+
+
+def test_reference_nodes_above_the_top_prediction(monkeypatch):
+    """The reference's outer rule on [0.5, 1.5] runs to log 24, above the predictions' top
+    y_top = 18 (X | y >= 12 there): at its nodes in (18, 24) the old work is empty (it integrated
+    from log v down to log 18, over predictions whose rank r(y, 0) is below the level, and
+    ``b_old``'s brentq had no sign change: the reference crashed), the weight v f_Y(v) below
+    1e-49, and the node's level is still r(v, 0) >= v / 1.5."""
+    import conditional_gittins_ihr_reference as ref
+
+    monkeypatch.setattr(ref, "UNIFORM", (0.5, 1.5))
+    monkeypatch.setattr(ref, "LAW", "uniform")
+    u = 2.8965218088669227  # the node of the crash: v = 18.11
+    assert u > math.log(ref.y_top())
+    w, ell, n, s = ref._node(u)
+    assert 0.0 < w < 1e-49 and ell > math.exp(u) / 1.5 and 0.0 < n <= 1.0, (w, ell, n)
+    assert math.isfinite(s)
 
 
 @pytest.mark.slow
@@ -422,10 +442,11 @@ BOUNDED_REF_ERR = {(0.5, 2.0): [5.7e-10, 4.1e-10, 2.2e-8], (0.5, 1.5): [6.5e-10,
 def test_bounded_factor_mean_against_the_independent_reference(pred):
     """E[T] on Weibull(2) sizes with a uniform factor against the independent reference: the
     error within the route's estimate plus the reference's own (measured: 5.9e-10 / 8.7e-10 /
-    4.7e-10 with estimates 8.2e-10 / 1.7e-8 / 7.2e-8 on [0.5, 2]; 5.0e-10 / 9.1e-10 / 2.5e-10
-    with 2.8e-10 / 1.3e-8 / 1.3e-6 on [0.5, 1.5], where the route's finer rules move E[T] by at
-    most 1.1e-12: at load 0.5 the reference's error; before the no-mass panel was emptied,
-    0.4-0.9% off), the tables not rebuilt on the laws, and below SPRPT, PSPJF and SPJF."""
+    4.7e-10 with estimates 8.2e-10 / 1.7e-8 / 7.2e-8 on [0.5, 2]; 7.4e-11 / 4.3e-11 / 7.5e-12
+    with 2.8e-10 / 1.3e-8 / 1.3e-6 on [0.5, 1.5], against the reference with its kinked panel
+    quartered (on its default rule 5.0e-10 / 9.1e-10 / 2.5e-10: the reference's error; before the
+    no-mass panel was emptied, 0.4-0.9% off), the tables not rebuilt on the laws, and below
+    SPRPT, PSPJF and SPJF."""
     fac = pred.joint(WEIBULL).factor
     q = qt.MG1(0.8, WEIBULL, prediction=pred)
     m, e = sc.evaluate(q, qt.ConditionalGittins(), [0.5, 0.8, 0.95])

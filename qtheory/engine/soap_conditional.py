@@ -180,16 +180,17 @@ intervals between the located crossings, each end with the rule of its kind; bou
 support's start (the tables split where the old interval's start passes it). Weibull(2) sizes
 with factors uniform on [0.5, 2] and [0.5, 1.5], against an independent E[T]
 (``tests/conditional_gittins_ihr_reference.py``, its embedded Gauss rule 5.7e-10 / 4.1e-10 /
-2.2e-8 and 6.5e-10 / 1.3e-9 / 6.2e-8 away, relative): E[T] = 1.48882612, 2.69491310,
+2.2e-8 and 6.3e-11 / 3.3e-10 / 6.2e-8 away, relative): E[T] = 1.48882612, 2.69491310,
 7.54824966 within 5.9e-10 / 8.7e-10 / 4.7e-10 at loads 0.5 / 0.8 / 0.95 (estimates 8.2e-10 /
-1.7e-8 / 7.2e-8, relative), and 1.47880618, 2.65866300, 7.42584141 within 5.0e-10 / 9.1e-10 /
-2.5e-10 (estimates 2.8e-10 / 1.3e-8 / 1.3e-6). The gaps are of opposite signs in the two
-cases (the route above the reference on [0.5, 2], below it on [0.5, 1.5]) and the route does
-not move with its rules: on [0.5, 1.5] every rule finer (the y-rules of the level functions
-twice, their interpolants to 1e-12, outer panels half as wide, graded five times, x-rules twice
-as fine) moves E[T] by 1.1e-14 / 6.4e-14 / 4.8e-13, the level functions rebuilt on the laws
-(no tables) by 2.8e-13 / 7.4e-13 / 1.1e-12; so at load 0.5 the gap is taken as the
-reference's (its outer rule's estimate there is 6.5e-10), not above the route's estimate.
+1.7e-8 / 7.2e-8, relative), and 1.47880618, 2.65866300, 7.42584141 within 7.4e-11 / 4.3e-11 /
+7.5e-12 (estimates 2.8e-10 / 1.3e-8 / 1.3e-6). On [0.5, 1.5] the reference's outer panel
+[0, 0.5] in log v has a kink inside: on its default rule it was 5.8e-10 / 9.5e-10 / 2.6e-10
+above (within its estimate 6.4e-10 / 1.3e-9 / 6.2e-8), and the gaps 5.0e-10 / 9.1e-10 /
+2.5e-10; that panel halved moves it by -4.9e-10 at load 0.5, quartered by -5.8e-10 (the
+values above), while every rule of the route finer (the y-rules of the level functions twice,
+their interpolants to 1e-12, outer panels half as wide, graded five times, x-rules twice as
+fine) moves E[T] by 1.1e-14 / 6.4e-14 / 4.8e-13, the level functions rebuilt on the laws (no
+tables) by 2.8e-13 / 7.4e-13 / 1.1e-12.
 Earlier versions were within 4.2e-7 / 3.7e-7 / 1.6e-7 and 1.3e-7 / 1.1e-7 / 4.9e-8. Below
 SPRPT, PSPJF and SPJF; 4.1 s and 2.9 s CPU cold for the three loads (machine at load 14 on 2
 cores). (The outer rule's node at the end of the no-mass panel
