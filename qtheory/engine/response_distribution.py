@@ -799,13 +799,8 @@ def _cum_psi(u, c, xs, R, x, W, j, J, E, ec, om, state, d):  # pragma: no cover 
     if state[1] == 1:
         psi, dpsi = _psi_direct(u, x, W, j)
         return psi, dpsi, c
-    z = -(u - c) * xs
-    acc = E[J]
-    dacc = 0.0 + 0.0j
-    for jj in range(J - 1, 0, -1):
-        dacc = dacc * z + acc
-        acc = acc * z + E[jj]
-    return E[0] - z * acc, xs * (dacc * z + acc), c
+    psi, dpsi = _psi_prefix(u, c, xs, E, J)
+    return psi, dpsi, c
 
 
 @numba.njit(cache=True, nogil=True)
