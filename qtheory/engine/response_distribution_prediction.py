@@ -991,6 +991,47 @@ def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out,
 
 
 @numba.njit(cache=True, nogil=True)
+def _nonzero_nodes(W, idx, j, ms, K, ws, mk):  # pragma: no cover - compiled
+    # the nonzero weights W[j, k] of the nodes k in [ms, K) and their table rows idx[j, k], in
+    # order, into ws and mk; returns their number
+    c = 0
+    for k in range(ms, K):
+        w = W[j, k]
+        if w != 0.0:
+            ws[c] = w
+            mk[c] = idx[j, k]
+            c += 1
+    return c
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_sums(T, ws, mk, c, L, acc):  # pragma: no cover - compiled
+    # acc[r] = sum_q ws[q] T[mk[q], r] (r < L, q < c), four nodes a pass: acc = (((acc + w0 t0)
+    # + w1 t1) + w2 t2) + w3 t3, the same terms added in the same order as one a pass
+    for r in range(L):
+        acc[r] = 0.0
+    q = 0
+    while q + 4 <= c:
+        w0 = ws[q]
+        w1 = ws[q + 1]
+        w2 = ws[q + 2]
+        w3 = ws[q + 3]
+        m0 = mk[q]
+        m1 = mk[q + 1]
+        m2 = mk[q + 2]
+        m3 = mk[q + 3]
+        for r in range(L):
+            acc[r] = (((acc[r] + w0 * T[m0, r]) + w1 * T[m1, r]) + w2 * T[m2, r]) + w3 * T[m3, r]
+        q += 4
+    while q < c:
+        w0 = ws[q]
+        m0 = mk[q]
+        for r in range(L):
+            acc[r] += w0 * T[m0, r]
+        q += 1
+
+
+@numba.njit(cache=True, nogil=True)
 def _class_taylor_kernel_a(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out, ok, cols):  # pragma: no cover
     # _class_taylor_kernel with each row's model of the lowest order n <= N whose remainder
     # bound with |E| <= 1, |d|^{n+1} 2 sum_k W_jk x^{n+1}/(n+1)! (the load-free moments C),
@@ -1003,6 +1044,8 @@ def _class_taylor_kernel_a(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, ou
     M = 3 * (N + 1)
     T = np.zeros((U.size, M))
     acc = np.empty(M)
+    ws = np.empty(W.shape[1])
+    mk = np.empty(W.shape[1], np.int64)
     tiny = 2.0 ** -57
     have_c = C.shape[0] > 0 and C.shape[2] > N
     for i in range(n_s):
@@ -1058,16 +1101,10 @@ def _class_taylor_kernel_a(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, ou
                         break
             good = False
             p = 0.0 + 0.0j
+            c = _nonzero_nodes(W, idx, j, ms, K, ws, mk)
             while True:
                 L = 3 * (nj + 1)
-                for r in range(L):
-                    acc[r] = 0.0
-                for k in range(ms, K):
-                    w = W[j, k]
-                    if w != 0.0:
-                        row = T[idx[j, k]]
-                        for r in range(L):
-                            acc[r] += w * row[r]
+                _gather_sums(T, ws, mk, c, L, acc)
                 cols[0] += L
                 v = -d
                 p = complex(acc[3 * nj], acc[3 * nj + 1])
