@@ -148,6 +148,10 @@ RES_NODES = 12
 #: step, estimated from the quadratic convergence of the last two, is below 1e-18 relative
 #: (one transform pass fewer a root; False: after a step below 1e-15, the reference path)
 QUICK_STOP = True
+#: the roots eta_0 on the nodes of one Euler time (:func:`_eta0_nodes`): Newton's method starts
+#: from the given start plus the correction (root - start) of the nodes before, extrapolated
+#: along the contour (:func:`_eta0_taylor_kernel`); False: from the start alone (the reference path)
+CONT_START = True
 #: SRPT's residence terms at the cut x take the sums that the series at x already has (the
 #: same numbers; False: computed again, the reference path)
 REUSE_SUMS = True
@@ -478,14 +482,24 @@ def _sums_taylor_kernel(eta, X, W, shift, C, R, out):  # pragma: no cover - comp
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, quick):  # pragma: no cover
+def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, quick, cont):  # pragma: no cover
     # _eta0_kernel on the nodes below the cut (Xb, shift 0) and the extension (Xa, shift x)
-    # apart, each through _sums_row: L = S_b + e^{-eta x} S_a
+    # apart, each through _sums_row: L = S_b + e^{-eta x} S_a. With ``cont``, a node whose s has
+    # the real part of the one before (the same time of an Euler rule: s_k = (A + 2k pi i) / 2t,
+    # equally spaced) starts from its start plus the correction (root - start) of the nodes
+    # before, extrapolated through the last two (the last one where only one)
     rb = np.empty(2, np.complex128)
     ra = np.empty(2, np.complex128)
+    run = 0
     for i in range(s.size):
         si = s[i]
         eta = start[i]
+        if cont:
+            run = run + 1 if i > 0 and si.real == s[i - 1].real else 0
+            if run >= 2:
+                eta += 2.0 * (out[i - 1] - start[i - 1]) - (out[i - 2] - start[i - 2])
+            elif run == 1:
+                eta += out[i - 1] - start[i - 1]
         prev = np.inf
         for _ in range(60):
             _sums_row(eta, Xb, Wb, 0.0, Cb, R, np.int64(2), rb)
@@ -587,7 +601,7 @@ def _eta0_nodes(lam: float, t: float, nodes, s: np.ndarray, start: np.ndarray | 
     out = np.empty(s.size, complex)
     st = s if start is None else np.ascontiguousarray(start, complex)
     _eta0_taylor_kernel(s, st, float(lam), float(p_lt), Xb, Wb, _node_table(Xb, Wb, 0.0), Xa, Wa,
-                        _node_table(Xa, Wa, t), float(t), TAYLOR_REACH, out, QUICK_STOP)
+                        _node_table(Xa, Wa, t), float(t), TAYLOR_REACH, out, QUICK_STOP, CONT_START)
     return out
 
 

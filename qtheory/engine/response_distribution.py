@@ -70,6 +70,7 @@ TAYLOR_R = 1.0
 #: (:func:`busy_eta_parts` with ``moments``; no exponential per node); False: every row through
 #: its prefix moments and own nodes (the reference route)
 SMALL_ROWS = True
+LT_ROWS = True
 #: ... and the other rows whose iterate has :math:`|u|r_j` within the reach of TAYLOR_J terms
 #: (:math:`r_j` the half-width of the row's own nodes) take their own nodes from their Taylor
 #: moments about the nodes' centre (:func:`parts_moments`: one exponential a row instead of one
@@ -1840,7 +1841,8 @@ class _SizeTransform:
         if self._parts_lt is not None and PREFIX_KERNEL:
             if self.__dict__.get("_ex_lt") is None:
                 self._ex_lt = _extrapolation_cached(self.rule, self.xs)
-            return busy_eta_parts(s, self.lam, self.rule, self._parts_lt, extrapolation=self._ex_lt)
+            return busy_eta_parts(s, self.lam, self.rule, self._parts_lt, extrapolation=self._ex_lt,
+                                  moments=self._moments("_lt_mom", self._parts_lt) if LT_ROWS else None)
         X, W = self._age_rows() if self.kind == "age" else (self.Xlt, self.Wlt)
         return busy_eta(s, self.lam, X, W)
 
