@@ -163,10 +163,48 @@ PAIRED_SUMS = True
 FD_STEP = 0.01
 
 
+#: the series products of :meth:`ClassKinks._series` (rows of complex series) compiled
+#: (:func:`_mul_kernel`, :func:`_exp_kernel`: the same operations in the same order); False:
+#: numpy over the rows (the reference path)
+SERIES_KERNELS = True
+
+
+@numba.njit(cache=True, nogil=True)
+def _exp_kernel(a, b):  # pragma: no cover - compiled
+    # b[r, n] = sum_{k=1..n} (k a[r, k]) b[r, n - k] / n, b[r, 0] = 1 (as _exp_series sums)
+    K = a.shape[1]
+    for r in range(a.shape[0]):
+        b[r, 0] = 1.0
+        for n in range(1, K):
+            acc = 0.0 + 0.0j
+            for k in range(1, n + 1):
+                acc += (k * a[r, k]) * b[r, n - k]
+            b[r, n] = acc / n
+
+
+@numba.njit(cache=True, nogil=True)
+def _mul_kernel(a, b, out):  # pragma: no cover - compiled
+    # out[r, n] = sum_{i <= n} a[r, i] b[r, n - i] (as _mul sums)
+    K = out.shape[1]
+    for r in range(out.shape[0]):
+        for n in range(K):
+            acc = a[r, 0] * b[r, n]
+            for i in range(1, n + 1):
+                acc += a[r, i] * b[r, n - i]
+            out[r, n] = acc
+
+
+def _rows(a: np.ndarray) -> bool:
+    return SERIES_KERNELS and a.ndim == 2 and a.dtype == np.complex128
+
+
 def _exp_series(a: np.ndarray) -> np.ndarray:
     r""":math:`e^{a(z)}` for a series ``a`` (last axis) with ``a[..., 0] == 0``."""
     K = a.shape[-1]
     b = np.zeros_like(a)
+    if _rows(a):
+        _exp_kernel(np.ascontiguousarray(a), b)
+        return b
     b[..., 0] = 1.0
     for n in range(1, K):
         b[..., n] = sum(k * a[..., k] * b[..., n - k] for k in range(1, n + 1)) / n
@@ -177,6 +215,9 @@ def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cauchy product of two series (last axis), truncated."""
     K = a.shape[-1]
     out = np.zeros(np.broadcast_shapes(a.shape, b.shape), complex)
+    if _rows(a) and _rows(b) and a.shape == b.shape:
+        _mul_kernel(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+        return out
     for n in range(K):
         out[..., n] = np.sum(a[..., : n + 1] * b[..., n::-1], axis=-1)
     return out
