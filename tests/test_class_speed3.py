@@ -104,3 +104,20 @@ def test_unconditional_rows_kernel(restore, policy):
     rd.LT_ROWS = True
     new = tr._eta_lt(s)
     assert np.max(np.abs(new / ref - 1)) < 1e-14
+
+
+def test_unconditional_rows_moments_cached_per_rank_shape(restore):
+    """The rows' moments cached on the rule are per rank shape: LAS's (min(X, x), the mass
+    P(X >= x) at x) built after SJF's on the same law, and SJF's after LAS's, still match the
+    prefix kernel; the second law of a shape takes the first's moments (the same object)."""
+    q = qt.MG1(0.8, qt.Exponential(1.0))
+    s = _term_nodes([3.0, 0.5])
+    trs = {}
+    for policy in ("sjf", "las", "psjf"):
+        trs[policy] = tr = rd.response_time_distribution(q, policy)._split.tr
+        rd.LT_ROWS = False
+        ref = tr._eta_lt(s)
+        rd.LT_ROWS = True
+        assert np.max(np.abs(tr._eta_lt(s) / ref - 1)) < 1e-14, policy
+    assert trs["psjf"]._lt_moments() is trs["sjf"]._lt_moments()
+    assert trs["las"]._lt_moments() is not trs["sjf"]._lt_moments()
