@@ -148,6 +148,10 @@ RES_NODES = 12
 #: step, estimated from the quadratic convergence of the last two, is below 1e-18 relative
 #: (one transform pass fewer a root; False: after a step below 1e-15, the reference path)
 QUICK_STOP = True
+#: the roots eta_0 on the nodes of one Euler time (:func:`_eta0_nodes`): Newton's method starts
+#: from the given start plus the correction (root - start) of the nodes before, extrapolated
+#: along the contour (:func:`_eta0_taylor_kernel`); False: from the start alone (the reference path)
+CONT_START = True
 #: SRPT's residence terms at the cut x take the sums that the series at x already has (the
 #: same numbers; False: computed again, the reference path)
 REUSE_SUMS = True
@@ -159,10 +163,48 @@ PAIRED_SUMS = True
 FD_STEP = 0.01
 
 
+#: the series products of :meth:`ClassKinks._series` (rows of complex series) compiled
+#: (:func:`_mul_kernel`, :func:`_exp_kernel`: the same operations in the same order); False:
+#: numpy over the rows (the reference path)
+SERIES_KERNELS = True
+
+
+@numba.njit(cache=True, nogil=True)
+def _exp_kernel(a, b):  # pragma: no cover - compiled
+    # b[r, n] = sum_{k=1..n} (k a[r, k]) b[r, n - k] / n, b[r, 0] = 1 (as _exp_series sums)
+    K = a.shape[1]
+    for r in range(a.shape[0]):
+        b[r, 0] = 1.0
+        for n in range(1, K):
+            acc = 0.0 + 0.0j
+            for k in range(1, n + 1):
+                acc += (k * a[r, k]) * b[r, n - k]
+            b[r, n] = acc / n
+
+
+@numba.njit(cache=True, nogil=True)
+def _mul_kernel(a, b, out):  # pragma: no cover - compiled
+    # out[r, n] = sum_{i <= n} a[r, i] b[r, n - i] (as _mul sums)
+    K = out.shape[1]
+    for r in range(out.shape[0]):
+        for n in range(K):
+            acc = a[r, 0] * b[r, n]
+            for i in range(1, n + 1):
+                acc += a[r, i] * b[r, n - i]
+            out[r, n] = acc
+
+
+def _rows(a: np.ndarray) -> bool:
+    return SERIES_KERNELS and a.ndim == 2 and a.dtype == np.complex128
+
+
 def _exp_series(a: np.ndarray) -> np.ndarray:
     r""":math:`e^{a(z)}` for a series ``a`` (last axis) with ``a[..., 0] == 0``."""
     K = a.shape[-1]
     b = np.zeros_like(a)
+    if _rows(a):
+        _exp_kernel(np.ascontiguousarray(a), b)
+        return b
     b[..., 0] = 1.0
     for n in range(1, K):
         b[..., n] = sum(k * a[..., k] * b[..., n - k] for k in range(1, n + 1)) / n
@@ -173,6 +215,9 @@ def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cauchy product of two series (last axis), truncated."""
     K = a.shape[-1]
     out = np.zeros(np.broadcast_shapes(a.shape, b.shape), complex)
+    if _rows(a) and _rows(b) and a.shape == b.shape:
+        _mul_kernel(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+        return out
     for n in range(K):
         out[..., n] = np.sum(a[..., : n + 1] * b[..., n::-1], axis=-1)
     return out
@@ -478,16 +523,30 @@ def _sums_taylor_kernel(eta, X, W, shift, C, R, out):  # pragma: no cover - comp
 
 
 @numba.njit(cache=True, nogil=True)
-def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, quick):  # pragma: no cover
+def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, quick, cont,
+                        iters):  # pragma: no cover
     # _eta0_kernel on the nodes below the cut (Xb, shift 0) and the extension (Xa, shift x)
-    # apart, each through _sums_row: L = S_b + e^{-eta x} S_a
+    # apart, each through _sums_row: L = S_b + e^{-eta x} S_a. With ``cont``, a node whose s has
+    # the real part of the one before (the same time of an Euler rule: s_k = (A + 2k pi i) / 2t,
+    # equally spaced) starts from its start plus the correction (root - start) of the nodes
+    # before, extrapolated through the last two (the last one where only one); iters[i]: the
+    # Newton steps node i took
     rb = np.empty(2, np.complex128)
     ra = np.empty(2, np.complex128)
+    run = 0
     for i in range(s.size):
         si = s[i]
         eta = start[i]
+        if cont:
+            run = run + 1 if i > 0 and si.real == s[i - 1].real else 0
+            if run >= 2:
+                eta += 2.0 * (out[i - 1] - start[i - 1]) - (out[i - 2] - start[i - 2])
+            elif run == 1:
+                eta += out[i - 1] - start[i - 1]
         prev = np.inf
+        n = 0
         for _ in range(60):
+            n += 1
             _sums_row(eta, Xb, Wb, 0.0, Cb, R, np.int64(2), rb)
             _sums_row(eta, Xa, Wa, x, Ca, R, np.int64(2), ra)
             ex = np.exp(-eta * x)
@@ -499,10 +558,14 @@ def _eta0_taylor_kernel(s, start, lam, p_lt, Xb, Wb, Cb, Xa, Wa, Ca, x, R, out, 
             a = abs(eta)
             if d <= 1e-15 * a:
                 break
-            if quick and d <= 1e-6 * a and d <= 0.01 * prev and d * d * d <= 1e-18 * a * prev * prev:
+            if quick and d <= 1e-6 * a and d <= 0.01 * prev and d * d * d <= 1e-18 * a * prev * prev \
+                    and (prev < np.inf or not cont or d <= 1e-9 * a):
+                # (a first step, with no earlier one to estimate the convergence from: the error
+                # left is about C d^2, so with ``cont`` only a step below 1e-9 |eta| stops there)
                 break
             prev = d
         out[i] = eta
+        iters[i] = n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -577,17 +640,20 @@ def _paired_sums(s, X, W) -> np.ndarray:
     return out
 
 
-def _eta0_nodes(lam: float, t: float, nodes, s: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+def _eta0_nodes(lam: float, t: float, nodes, s: np.ndarray, start: np.ndarray | None = None,
+                iters: np.ndarray | None = None) -> np.ndarray:
     r""":func:`_eta0` on the cut ``t``'s ``nodes`` (:func:`_cut_nodes`): the nodes below the cut
-    and the extension apart, through their tables where :data:`TAYLOR_NODES`."""
+    and the extension apart, through their tables where :data:`TAYLOR_NODES` (``iters``: an
+    int64 array of ``len(s)`` that receives the Newton steps of each root)."""
     Xb, Wb, Xa, Wa, p_lt = nodes[:5]
     if not TAYLOR_NODES:
         return _eta0(lam, p_lt, *_joined(nodes), s, start)
     s = np.ascontiguousarray(s, complex)
     out = np.empty(s.size, complex)
     st = s if start is None else np.ascontiguousarray(start, complex)
+    it = np.empty(s.size, np.int64) if iters is None else iters
     _eta0_taylor_kernel(s, st, float(lam), float(p_lt), Xb, Wb, _node_table(Xb, Wb, 0.0), Xa, Wa,
-                        _node_table(Xa, Wa, t), float(t), TAYLOR_REACH, out, QUICK_STOP)
+                        _node_table(Xa, Wa, t), float(t), TAYLOR_REACH, out, QUICK_STOP, CONT_START, it)
     return out
 
 
@@ -625,6 +691,40 @@ def _low_orders(lam: float, t: float, nodes, s: np.ndarray, eta0: np.ndarray | N
     E0 = np.exp(-(eta0 - s) * t)
     d1 = lam * E0 * U0 / den
     return d1, (lam * E0 * U1 * d1 - 0.5 * lam * L2 * d1 * d1) / den
+
+
+def _low_orders_linear(lam: float, t: float, nodes, s: np.ndarray,
+                       eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`_low_orders` at the cut ``t`` from one pass over its nodes at a point ``eta``
+    near the root :math:`\eta_0(t)` (SRPT's second cut :math:`x + h`, ``eta`` the root at
+    :math:`x`; :data:`LINEAR_SLOPE`): the sums :math:`L_j`, :math:`U_j` (:math:`j \le 3`) at
+    ``eta``, one Newton step :math:`d = -F/F'` to :math:`\eta_0 \approx \eta + d`
+    (:math:`F(\eta) = \eta - s - \lambda(P(X < t) - L_0(\eta))`), and the sums there to first
+    order, :math:`L_j + dL_{j+1}`, :math:`U_j + d(U_{j+1} + tU_j)` (:math:`\partial_\eta
+    e^{-\eta(X - t)}(-X)^j = e^{-\eta(X - t)}(-X)^{j+1} + t\,e^{-\eta(X - t)}(-X)^j`): the
+    coefficients within :math:`O(d^2)` of the root's, :math:`d \approx h\,\partial_t\eta_0`."""
+    Xb, Wb, Xa, Wa, p_lt = nodes[:5]
+    Sb = _sums_fast(eta, Xb, Wb, 0.0, 4)
+    Sa = _sums_fast(eta, Xa, Wa, t, 4)
+    ex = np.exp(-eta * t)
+    L = Sb + ex[:, None] * Sa
+    d = -(eta - s - lam * (p_lt - L[:, 0])) / (1.0 + lam * L[:, 1])
+    e0 = eta + d
+    U0 = Sa[:, 0] + d * (Sa[:, 1] + t * Sa[:, 0])
+    U1 = Sa[:, 1] + d * (Sa[:, 2] + t * Sa[:, 1])
+    L1 = L[:, 1] + d * L[:, 2]
+    L2 = L[:, 2] + d * L[:, 3]
+    den = 1.0 + lam * L1
+    E0 = np.exp(-(e0 - s) * t)
+    d1 = lam * E0 * U0 / den
+    return d1, (lam * E0 * U1 * d1 - 0.5 * lam * L2 * d1 * d1) / den
+
+
+#: SRPT: the residence terms at the second cut x + h (the slope's forward difference) from one
+#: pass over its nodes at the root of x, to first order in the roots' difference
+#: (:func:`_low_orders_linear`); False: Newton's method for the root at x + h and the sums
+#: there (the reference path)
+LINEAR_SLOPE = True
 
 
 #: the round-off part of :func:`rest_error`: this times :math:`t^{-1}\sum_k|\omega_kG_k|`, the
@@ -936,7 +1036,10 @@ class ClassKinks(InvertedTerms):
         :math:`T - x = 8x`, against :math:`10^{-8}` with the tangent)."""
         lam, h, x = self.lam, self._h, self.x
         D0 = _low_orders(lam, x, self._nodes, s, eta0, sums=sums)
-        Dp = _low_orders(lam, x + h, self._cut, s, start=eta0)
+        if LINEAR_SLOPE:
+            Dp = _low_orders_linear(lam, x + h, self._cut, s, eta0)
+        else:
+            Dp = _low_orders(lam, x + h, self._cut, s, start=eta0)
         v = np.ascontiguousarray(self._v)
         Ms = _paired_sums(s, v, self._wvd)  # int e^{-(k+1)sv} (-v)^j damp, j = 0, 1
         out = []

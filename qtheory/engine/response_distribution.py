@@ -77,6 +77,13 @@ SMALL_ROWS = True
 OWN_TAYLOR = True
 #: ... after at most this many terms (their reach: :math:`|u|r_j \le 2.9` below SMALL_TOL)
 OWN_TERMS = 30
+#: the class rows :math:`\{X < x_i\}` of the unconditional laws on a continuous rule
+#: (:meth:`_SizeTransform._eta_lt`) the same way as SRPT's threshold rows (the rows kernel with
+#: their raw moments, :func:`parts_moments`, cached on the rule: load-free); False: the prefix
+#: kernel (the reference route; a single class, one row, keeps it): LAS, SJF, PSJF, SRPT
+#: unconditional p99 at load 0.8 1.4-1.8 times faster, the cdf within 2e-11 of the reference
+#: route's
+LT_ROWS = True
 #: unconditional laws on continuous sizes: the atoms' density part f(t) a(t) is added directly
 #: and the rest inverted from the least size on (:class:`DensityAtoms`); False: the whole law
 #: is inverted (the reference route, rings next to jumps of the size density)
@@ -1840,9 +1847,25 @@ class _SizeTransform:
         if self._parts_lt is not None and PREFIX_KERNEL:
             if self.__dict__.get("_ex_lt") is None:
                 self._ex_lt = _extrapolation_cached(self.rule, self.xs)
-            return busy_eta_parts(s, self.lam, self.rule, self._parts_lt, extrapolation=self._ex_lt)
+            return busy_eta_parts(s, self.lam, self.rule, self._parts_lt, extrapolation=self._ex_lt,
+                                  moments=self._lt_moments() if LT_ROWS and self.unconditional else None)
         X, W = self._age_rows() if self.kind == "age" else (self.Xlt, self.Wlt)
         return busy_eta(s, self.lam, X, W)
+
+    def _lt_moments(self):
+        r"""The raw moments of the class rows :math:`\{X < x_i\}` (:func:`parts_moments`,
+        :data:`LT_ROWS`): load-free, so those of an unconditional law (its classes the rule's
+        own nodes) are cached on the rule, per rank shape (LAS's rows carry the mass
+        :math:`P(X \ge x)` at :math:`x`): a sweep over loads and the other policies on the
+        same law build them once (not to be written to)."""
+        r = self.rule
+        if not (self.xs.shape == r.x.shape and np.array_equal(self.xs, r.x)):
+            return self._moments("_lt_mom", self._parts_lt)
+        key = "_lt_mom_age" if self.kind == "age" else "_lt_mom"
+        hit = r.__dict__.get(key)
+        if hit is None:
+            hit = r.__dict__[key] = parts_moments(r, self._parts_lt)
+        return hit
 
     def lst_classes(self, s: np.ndarray, offset: float = 0.0) -> np.ndarray:
         r"""Shape ``(len(s), len(xs))``: the transform of every class, times
