@@ -723,11 +723,16 @@ def _peak_rows(ulo, um, uhi, E, MW, LH, TT, LK, out, end, scr):
 
 @_inner
 def _tensor_cheb(ue, we, coef, u, w, out, scr):
-    """The kernel of :func:`tensor_cheb`."""
+    """The kernel of :func:`tensor_cheb` (``coef[pu, pw, k, i]``: the coefficient of
+    T_i(tau_u) T_k(tau_w), i the last axis). The sums over k for all i run together (the inner
+    loop over i: independent accumulators ``acc[i]``, each summed in the order of k as one sum
+    after the other, so the same values as the loop over i outside; the products along i
+    contiguous, so the compiler vectorises them): 0.18 -> ... us a point."""
     n = u.shape[0]
     m = coef.shape[2]
     tu = scr[5]
-    tw = scr[6]
+    tw = scr[6][:m]
+    acc = scr[6][m:]
     for q in range(n):
         pu, su = _locate(ue, u[q])
         pw, sw = _locate(we, w[q])
@@ -738,13 +743,16 @@ def _tensor_cheb(ue, we, coef, u, w, out, scr):
         for k in range(2, m):
             tu[k] = 2.0 * su * tu[k - 1] - tu[k - 2]
             tw[k] = 2.0 * sw * tw[k - 1] - tw[k - 2]
-        acc = 0.0
         for i in range(m):
-            a = 0.0
-            for k in range(m):
-                a += coef[pu, pw, i, k] * tw[k]
-            acc += tu[i] * a
-        out[q] = acc
+            acc[i] = 0.0
+        for k in range(m):
+            t = tw[k]
+            for i in range(m):
+                acc[i] += coef[pu, pw, k, i] * t
+        tot = 0.0
+        for i in range(m):
+            tot += tu[i] * acc[i]
+        out[q] = tot
     return out
 
 
@@ -1089,7 +1097,7 @@ def _scratch_arrays(m: int) -> tuple:
     """The scratch arrays of :func:`_kernel` (:func:`_scratch`; ``m``: the tensor interpolant's
     order, 0 for the other kernels)."""
     return (np.empty(NCHEB + 1), np.empty(3), np.empty(3), np.empty(3), np.empty(3), np.empty(m),
-            np.empty(m))
+            np.empty(2 * m))
 
 
 #: the argument (of :func:`_kernel`) whose length is the outputs' (the rows otherwise)
@@ -1166,7 +1174,7 @@ def peak_rows(ulo, um, uhi, E, MW, LH, TT, LK):
 
 def tensor_cheb(ue, we, coef, u, w):
     """A tensor piecewise Chebyshev interpolant (``_conditional_tables.Cheb2``: panels ``ue``
-    x ``we``, coefficients ``coef[pu, pw, i, k]`` of T_i(tau_u) T_k(tau_w)) at the points
+    x ``we``, coefficients ``coef[pu, pw, k, i]`` of T_i(tau_u) T_k(tau_w): ``Cheb2.coef_t``) at the points
     (u, w), clipped to the panels' range."""
     return _call(_OP_TENSOR, a=ue, b=we, c=u, d=w, coef=coef)[0]
 
