@@ -426,25 +426,61 @@ def _c_root(r, ll, E, MW, LH, TT, LK, fullw, vinv, ap, xtop, cw, hd, tl, XS, GS,
         if XS[r, b] > lo:
             lo = XS[r, b]
     # g(u) = log(S/k) - ll is increasing on [lo, hi]; the first point by linear interpolation
-    # between the two nodes (the bracket's midpoint where they are not its ends)
+    # between the two nodes (the bracket's midpoint where they are not its ends), or by the
+    # inverse cubic through the four nodes around the root where g rises through all four
     x = 0.5 * (lo + hi)
+    kq = 0.0
     if b - a == 1 and GS[r, b] > GS[r, a]:
         xi = XS[r, a] + (ll - GS[r, a]) * (XS[r, b] - XS[r, a]) / (GS[r, b] - GS[r, a])
         if lo < xi < hi:
             x = xi
+            if a - 1 >= ipk[r] and b + 1 <= ilast[r]:
+                xc, kq = _inverse_cubic(XS, GS, r, a - 1, ll)
+                if lo < xc < hi:
+                    x = xc
+                else:
+                    kq = 0.0
     # (stopped at the rounding level of g, logs of size |ll|: further steps follow the noise)
-    return math.exp(_log_tail_root(r, x, lo, hi, ll, _B(True), _B(True), 1e-14, 4e-16, E, MW, LH, TT, LK,
-                                   cw, hd, tl))
+    return math.exp(_log_tail_root(r, x, lo, hi, ll, _B(True), _B(True), 1e-14, 4e-16, kq, E, MW, LH,
+                                   TT, LK, cw, hd, tl))
 
 
 @_inner
-def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, TT, LK, cw, hd, tl):
+def _inverse_cubic(XS, GS, r, j, ll):
+    """The log age where the cubic through the nodes (GS[r, i], XS[r, i]), i = j .. j + 3
+    (GS increasing), reaches ll (inverse interpolation: an error of the order of the nodes'
+    spacing to the fourth power), and the constant K = |g''| / (2 |g'|) of Newton's quadratic
+    convergence of g = GS(u) - ll there (the error after one step from an error e is about
+    K e^2), from the nodes' divided differences (second over first, times 2 for safety); 0
+    where the nodes are not strictly increasing."""
+    x0, x1, x2, x3 = XS[r, j], XS[r, j + 1], XS[r, j + 2], XS[r, j + 3]
+    g0, g1, g2, g3 = GS[r, j], GS[r, j + 1], GS[r, j + 2], GS[r, j + 3]
+    if not (g0 < g1 < g2 < g3 and x0 < x1 < x2 < x3):
+        return np.nan, 0.0
+    d0, d1, d2, d3 = ll - g0, ll - g1, ll - g2, ll - g3
+    xc = (x0 * d1 * d2 * d3 / ((g0 - g1) * (g0 - g2) * (g0 - g3))
+          + x1 * d0 * d2 * d3 / ((g1 - g0) * (g1 - g2) * (g1 - g3))
+          + x2 * d0 * d1 * d3 / ((g2 - g0) * (g2 - g1) * (g2 - g3))
+          + x3 * d0 * d1 * d2 / ((g3 - g0) * (g3 - g1) * (g3 - g2)))
+    s01 = (g1 - g0) / (x1 - x0)
+    s12 = (g2 - g1) / (x2 - x1)
+    s23 = (g3 - g2) / (x3 - x2)
+    dd2 = max(abs(s12 - s01) / (x2 - x0), abs(s23 - s12) / (x3 - x1))
+    return xc, 2.0 * dd2 / min(s01, s12, s23)
+
+
+@_inner
+def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, kq, E, MW, LH, TT, LK, cw, hd,
+                   tl):
     """The root in [lo, hi] (log age) of g(u) = log S(e^u) - target, less log k_y(e^u) where
     ``with_k`` (log(S/k) = target: C_y), by safeguarded Newton steps from x (g ``rising`` or
-    falling through the root); stopped where |g| <= ftol times the size of the logs."""
+    falling through the root); stopped where |g| <= ftol times the size of the logs, or (``kq``
+    > 0: Newton's constant K = |g''| / (2 |g'|), known) after the first step where it leaves an
+    error K dx^2 below ``tol / 10`` (as :func:`_step`'s early stop, with K known instead of
+    measured by a second step)."""
     dxold = hi - lo
     dx = -dxold  # (not a Newton step)
-    for _ in range(100):
+    for it in range(100):
         t = math.exp(x)
         lk, dlk = _mk(r, t, E, MW, LH, TT, LK, _FULLW_C, _VINV_C, cw, hd, tl, _I64(1))
         S = tl[0]
@@ -462,6 +498,8 @@ def _log_tail_root(r, x, lo, hi, target, with_k, rising, tol, ftol, E, MW, LH, T
                 break
         x, lo, hi, dx, dxold, done = _step(x, g, dg, lo, hi, dx, dxold, rising, _B(True), tol,
                                            ftol > 0.0)
+        if it == 0 and kq > 0.0 and dx > 0.0 and kq * dx * dx <= 0.1 * tol * max(abs(x), 1.0):
+            break
         if done:
             break
     return x
@@ -664,7 +702,7 @@ def _trunc_end_rows(ulo, uhi, target, E, MW, LH, TT, LK, out, scr):
         if not hi > lo:
             out[r] = x
             continue
-        out[r] = _log_tail_root(r, x, lo, hi, target[r], _B(False), _B(False), 1e-15, 0.0, E, MW, LH, TT,
+        out[r] = _log_tail_root(r, x, lo, hi, target[r], _B(False), _B(False), 1e-15, 0.0, 0.0, E, MW, LH, TT,
                                 LK, cw, hd, tl)
     return out
 
