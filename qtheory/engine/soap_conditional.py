@@ -1432,6 +1432,17 @@ CRIT_GRADE = 8
 CRIT_FLOOR = 1e-6
 
 
+def coarser_x(res: Resolution) -> dict:
+    """The x-rules one step coarser than those of ``res`` (:data:`COARSER_X` for
+    :data:`DEFAULT`): a panel less on either branch and an order 2 lower (at least 2 panels,
+    order 4), whose difference at the Gauss nodes estimates the x-rules' error. (With the fixed
+    :data:`COARSER_X` a rule on those x-rules itself, as the coarse rule of
+    ``tests/test_soap_conditional.py``'s coverage test, had no x-error estimate: its 2.2e-10
+    on LogNormal(1) sizes at load 0.5 was covered by the Gauss difference alone.)"""
+    return {"nfall": max(res.nfall - 1, 2), "nrise": max(res.nrise - 1, 2),
+            "xorder": max(res.xorder - 2, 4)}
+
+
 #: the outer rule's panels whose embedded Gauss difference exceeds this fraction of E[T] (at
 #: most :data:`REFINE_MAX` of them, the largest) have their y-error estimated against the
 #: Kronrod rule on their two halves (:meth:`OuterEstimate._y_error`)
@@ -1456,7 +1467,7 @@ class OuterEstimate:
         self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
         # (on the rule's own laws at the Gauss nodes)
         self.coarse_x = OuterRule(size, factor, lc, ynodes=(uy[gi], wg[gi] * y[gi]),
-                                  base=(self.rule, gi), **COARSER_X)
+                                  base=(self.rule, gi), **coarser_x(res))
 
     def means(self, lams, N, S2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """E[T] at each arrival rate by the Gauss-Kronrod rule, and the estimates of the
