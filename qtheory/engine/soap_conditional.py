@@ -107,7 +107,8 @@ still covers the error.
 Measured (Exp sizes, exponential predictions; ``tests/test_soap_conditional.py``): the rank
 against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :math:`S_2(0.5)`
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
-8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 5.5e-9, 5.4e-9, 1.3e-8 (relative; at 0.8
+8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 5.5e-9, 5.4e-9, 1.3e-8 (now 5.5e-9,
+5.1e-9, 6.8e-9 with the refined y-error; relative; at 0.8
 about 70% the coarser x-rules' difference, 3e-10 the y-rule's, the rest the level functions'
 error). These moved by at most 1.2e-12 from the version before the kinks were located
 (estimates 6.1e-9, 6.9e-9, 1.9e-8), LogNormal(1) sizes with log-normal(0.5) predictions by at
@@ -181,9 +182,12 @@ support's start (the tables split where the old interval's start passes it). Wei
 with factors uniform on [0.5, 2] and [0.5, 1.5], against an independent E[T]
 (``tests/conditional_gittins_ihr_reference.py``, its embedded Gauss rule 5.7e-10 / 4.1e-10 /
 2.2e-8 and 6.3e-11 / 3.3e-10 / 6.2e-8 away, relative): E[T] = 1.48882612, 2.69491310,
-7.54824966 within 5.9e-10 / 8.7e-10 / 4.7e-10 at loads 0.5 / 0.8 / 0.95 (estimates 8.2e-10 /
-1.7e-8 / 7.2e-8, relative), and 1.47880618, 2.65866300, 7.42584141 within 7.4e-11 / 4.3e-11 /
-7.5e-12 (estimates 2.8e-10 / 1.3e-8 / 1.3e-6). On [0.5, 1.5] the reference's outer panel
+7.54824966 within 5.9e-10 / 8.7e-10 / 4.7e-10 at loads 0.5 / 0.8 / 0.95 (estimates 2.7e-10 /
+6.7e-10 / 2.9e-9, relative; every rule finer moves E[T] by 4.7e-14 / 3.8e-13 / 6.8e-13: the
+gap is the reference's), and 1.47880618, 2.65866300, 7.42584141 within 7.4e-11 / 4.3e-11 /
+7.5e-12 (estimates 2.4e-10 / 7.3e-10 / 3.2e-9; before the refined y-error of
+:meth:`OuterEstimate._y_error` 8.2e-10 / 1.7e-8 / 7.2e-8 and 2.8e-10 / 1.3e-8 / 1.3e-6, the
+embedded Gauss rule's difference in two outer panels at the top predictions). On [0.5, 1.5] the reference's outer panel
 [0, 0.5] in log v has a kink inside: on its default rule it was 5.8e-10 / 9.5e-10 / 2.6e-10
 above (within its estimate 6.4e-10 / 1.3e-9 / 6.2e-8), and the gaps 5.0e-10 / 9.1e-10 /
 2.5e-10; that panel halved moves it by -4.9e-10 at load 0.5, quartered by -5.8e-10 (the
@@ -1493,8 +1497,11 @@ class OuterEstimate:
         :math:`2 |K_p - K_p^{(2)}|` is above the panel's own error, where the Gauss rule's
         difference measures the 7-point rule's error, not the 15-point one's (Weibull(2) sizes,
         a factor uniform on [0.5, 1.5], load 0.95: 1.3e-6 relative against a true error of
-        7.5e-12, all of it in two panels at the top predictions; now 1.1e-?). The value, the
-        Kronrod rule on the panels, is unchanged."""
+        7.5e-12, all of it in two panels at the top predictions; now 6.4e-11, and the whole
+        estimate 3.2e-9, the level functions' part). The value, the Kronrod rule on the
+        panels, is unchanged. On Exp/Exp, against the same rule on every panel halved: true
+        y-errors 7.7e-13 / 9.2e-13 / 4.7e-13, this estimate 1.6e-11 / 1.3e-11 / 1.3e-11, the
+        Gauss difference 9.3e-13 / 3.0e-10 / 6.4e-9 (loads 0.5 / 0.8 / 0.95)."""
         rule = self.rule
         rows = rule.last_rows
         v = np.atleast_1d(v)
