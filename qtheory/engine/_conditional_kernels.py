@@ -53,6 +53,22 @@ takes and drops a reference on each array argument, a third of the roots' CPU): 
 one cold evaluation on Exp/Exp take 0.26 s CPU instead of 0.40, bit-identical, and the first
 compile 29 s instead of 11.
 
+The C roots start from the inverse cubic through the four law nodes around the root (where
+``log(S/k)`` rises through all four; the linear interpolation between the two otherwise) and
+stop after one Newton step where it leaves an error :math:`K\,dx^2` below the tolerance / 10,
+with Newton's constant :math:`K = |g''|/(2|g'|)` from the nodes' divided differences (times 2):
+1.68 evaluations a root instead of 2.14 on a cold Exp/Exp evaluation. The roots move within
+the rounding of their equation (77% of 1.4 million differ, by up to 2.5e-13 relative at the
+99th percentile, up to 9.7e-10 on Weibull(2) + uniform rows whose minimal rank is rounding,
+1e-12, where log(S/k) is flat); E[T] and its estimate bit-identical on Exp/Exp,
+LogNormal(1)/log-normal(0.5), Exp and Weibull(2) with the factor uniform on [0.5, 2] and
+Weibull(2) with [0.5, 1.5] at loads 0.5 / 0.8 / 0.95. (The same stop on the B roots, with
+:math:`K` measured on the row's previous root, took 2.95 evaluations a root instead of 2.96:
+their start, extrapolated along the row, is too far for one step; not kept.) The tables'
+tensor interpolant sums over the second coordinate for all orders of the first at once
+(coefficients ``(pu, pw, k, i)``, independent accumulators: the same sums, bit-identical):
+0.034 -> 0.028 s CPU.
+
 The panels' series are held once (``MW``, :func:`panel_series`: per row and panel the three
 moments' series from the left end, then the whole panel's integral; the series to the right
 end is their difference, coefficient by coefficient, which negation and ``x + (-y) = x - y``
