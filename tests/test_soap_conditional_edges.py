@@ -66,7 +66,7 @@ def test_refined_y_error_covers_the_rule_and_is_tighter():
     against the rule's true y-error, measured by the same rule on every panel halved (same
     x-rules, same level functions), on Exp/Exp at loads 0.5 / 0.8 / 0.95: above it, and below
     the embedded Gauss rule's difference at 0.95 (measured: true errors 7.7e-13 / 9.2e-13 /
-    4.7e-13, estimates 1.6e-11 / 1.3e-11 / 1.3e-11, Gauss differences 9.3e-13 / 3.0e-10 /
+    4.7e-13, estimates 9.3e-13 / 3.0e-10 / 1.3e-11, Gauss differences 9.3e-13 / 3.0e-10 /
     6.4e-9, relative). Fails with the refinement off (``REFINE_MAX = 0``); the estimate's
     coverage at a coarse rule: ``test_soap_conditional.py::test_outer_estimate_covers_the_outer_error``
     (fails with the halves' difference counted 1e-6 times instead of twice)."""
