@@ -166,9 +166,9 @@ fresh process 0.454 s CPU (before 0.488 s; min of 5 rounds, load 9-11 on 2 cores
 measurable): issue 15's 0.5 s is met by the first evaluation at both loads. Then (the C roots'
 cubic start and one-step stop, the tensor interpolant's loop order; ``_conditional_kernels``),
 ``bench_cold.py`` against the version before, alternating, E[T] bit-identical: the first
-evaluation 0.473 s CPU (before 0.483; min of 10 rounds, load 16-17 on 2 cores), a second cold
-evaluation 0.399-0.430 s (0.420-0.443; two runs of 6 and 10 rounds): about 3-5% less, short of
-a margin below 0.42 s for the first evaluation at that load.
+evaluation 0.465-0.473 s CPU (before 0.482-0.483; min of 8 and 10 rounds, load 14-17 on 2
+cores), a second cold evaluation 0.391-0.430 s (0.413-0.443; runs of 6, 8 and 10 rounds): 2-6%
+less, short of a margin below 0.42 s for the first evaluation at that load.
 
 LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
