@@ -39,7 +39,7 @@ runtime = rtsys._init  # (its LLVM functions compiled: only by the fallback)
 got = K.tensor_cheb(edges, edges, coef, u, w)
 Tu = np.polynomial.chebyshev.chebvander(u, 3)
 Tw = np.polynomial.chebyshev.chebvander(w, 3)
-want = np.einsum("qi,ik,qk->q", Tu, coef[0, 0], Tw)
+want = np.einsum("qi,ki,qk->q", Tu, coef[0, 0], Tw)  # (coef[pu, pw, k, i])
 assert np.max(np.abs(got - want)) < 1e-13, (got, want)
 
 if not FAIL_LIGHT:

@@ -141,13 +141,14 @@ class Cheb2:
         self.ue, self.we = np.asarray(ue, float), np.asarray(we, float)
         c = np.einsum("ia,pajb->pijb", _VINV, values)
         self.coef = np.ascontiguousarray(np.einsum("pijb,kb->pjik", c, _VINV))  # (pu, pw, i, k)
+        self.coef_t = np.ascontiguousarray(self.coef.transpose(0, 1, 3, 2))  # (pu, pw, k, i)
         self.values = values
 
     def __call__(self, u, w) -> np.ndarray:
         from ._conditional_kernels import tensor_cheb
 
         u, w = np.broadcast_arrays(np.asarray(u, float), np.asarray(w, float))
-        return tensor_cheb(self.ue, self.we, self.coef, np.ascontiguousarray(u.ravel()),
+        return tensor_cheb(self.ue, self.we, self.coef_t, np.ascontiguousarray(u.ravel()),
                            np.ascontiguousarray(w.ravel())).reshape(u.shape)
 
     def tail(self) -> float:

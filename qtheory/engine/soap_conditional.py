@@ -107,7 +107,8 @@ still covers the error.
 Measured (Exp sizes, exponential predictions; ``tests/test_soap_conditional.py``): the rank
 against an mpmath index by direct maximisation to 3e-16; :math:`N(0.5)` and :math:`S_2(0.5)`
 against nested scipy quadrature to 1.1e-11 and 1e-10; :math:`E[T]` = 1.62410713, 3.05256546,
-8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 5.5e-9, 5.4e-9, 1.3e-8 (relative; at 0.8
+8.20129301 at loads 0.5 / 0.8 / 0.95 with estimates 5.5e-9, 5.4e-9, 1.3e-8 (now 5.5e-9,
+5.4e-9, 6.8e-9 with the refined y-error; relative; at 0.8
 about 70% the coarser x-rules' difference, 3e-10 the y-rule's, the rest the level functions'
 error). These moved by at most 1.2e-12 from the version before the kinks were located
 (estimates 6.1e-9, 6.9e-9, 1.9e-8), LogNormal(1) sizes with log-normal(0.5) predictions by at
@@ -162,7 +163,12 @@ checks, ``error_model="numpy"``; ``_conditional_kernels``), ``bench_cold.py`` ag
 version before, alternating, E[T] and its estimate bit-identical: the first evaluation in a
 fresh process 0.454 s CPU (before 0.488 s; min of 5 rounds, load 9-11 on 2 cores) and 0.482 s
 (0.512 s; 6 rounds, load 12-15), a second cold evaluation 0.40-0.41 s in both (no difference
-measurable): issue 15's 0.5 s is met by the first evaluation at both loads.
+measurable): issue 15's 0.5 s is met by the first evaluation at both loads. Then (the C roots'
+cubic start and one-step stop, the tensor interpolant's loop order; ``_conditional_kernels``),
+``bench_cold.py`` against the version before, alternating, E[T] bit-identical: the first
+evaluation 0.465-0.473 s CPU (before 0.482-0.483; min of 8 and 10 rounds, load 14-17 on 2
+cores), a second cold evaluation 0.391-0.430 s (0.413-0.443; runs of 6, 8 and 10 rounds): 2-6%
+less, short of a margin below 0.42 s for the first evaluation at that load.
 
 LogNormal(1) sizes with log-normal(0.5) predictions pass the
 structure checks (X | y is log-normal; its hazard is single-peaked) and reach E[X], E[X^2]
@@ -182,8 +188,11 @@ with factors uniform on [0.5, 2] and [0.5, 1.5], against an independent E[T]
 (``tests/conditional_gittins_ihr_reference.py``, its embedded Gauss rule 5.7e-10 / 4.1e-10 /
 2.2e-8 and 6.3e-11 / 3.3e-10 / 6.2e-8 away, relative): E[T] = 1.48882612, 2.69491310,
 7.54824966 within 5.9e-10 / 8.7e-10 / 4.7e-10 at loads 0.5 / 0.8 / 0.95 (estimates 8.2e-10 /
-1.7e-8 / 7.2e-8, relative), and 1.47880618, 2.65866300, 7.42584141 within 7.4e-11 / 4.3e-11 /
-7.5e-12 (estimates 2.8e-10 / 1.3e-8 / 1.3e-6). On [0.5, 1.5] the reference's outer panel
+6.7e-10 / 2.9e-9, relative; every rule finer moves E[T] by 4.7e-14 / 3.8e-13 / 6.8e-13: the
+gap is the reference's), and 1.47880618, 2.65866300, 7.42584141 within 7.4e-11 / 4.3e-11 /
+7.5e-12 (estimates 2.8e-10 / 7.3e-10 / 3.2e-9; before the refined y-error of
+:meth:`OuterEstimate._y_error` 8.2e-10 / 1.7e-8 / 7.2e-8 and 2.8e-10 / 1.3e-8 / 1.3e-6, the
+embedded Gauss rule's difference in two outer panels at the top predictions). On [0.5, 1.5] the reference's outer panel
 [0, 0.5] in log v has a kink inside: on its default rule it was 5.8e-10 / 9.5e-10 / 2.6e-10
 above (within its estimate 6.4e-10 / 1.3e-9 / 6.2e-8), and the gaps 5.0e-10 / 9.1e-10 /
 2.5e-10; that panel halved moves it by -4.9e-10 at load 0.5, quartered by -5.8e-10 (the
@@ -370,6 +379,7 @@ class CondBatch:
         self.xlo, self.xhi = np.exp(ulo), np.exp(uhi)
         self.fY = self.T[0][:, 0]
         self.I0 = self.T[1][:, 0]
+        _check_represented(ys, self.fY)
         self._peak()
 
     #: per-row arrays with the rows on the first axis, and on the second (the moments' j first)
@@ -748,6 +758,25 @@ def _newton(fdf, lo, hi, flo, tol: float, iters: int = 60, ftol: float = 0.0):
         x[idx], dx[idx] = xn, dxn
         done[idx] = small | (f == 0) | (dxn <= scale) | (ha - la <= scale)
     return x
+
+
+def _check_represented(y: np.ndarray, fY: np.ndarray, m=None, top=None) -> None:
+    r"""ValueError naming the predictions ``y`` whose conditional law :math:`X \mid Y = y` a
+    :class:`CondBatch` could not represent: the joint density :math:`k_y(x) = f(x)
+    f_Z(y/x)/x` is 0 at every node (its mass ``fY``, :math:`f_Y(y)`, is 0 in double precision:
+    exponential sizes with exponential predictions from about :math:`y = 10^5` on, where
+    :math:`k_y \le e^{-2\sqrt{y}}`), or (given) the minimal rank ``m`` or the top rank
+    ``top`` is NaN. The compiled kernels divide without checks (``error_model="numpy"``):
+    without this check :math:`E[T \mid x, y]` came out NaN there, without an error
+    (``tests/test_soap_conditional_edges.py``)."""
+    bad = ~(fY > 0) | ~np.isfinite(fY)
+    if m is not None:
+        bad |= np.isnan(m) | np.isnan(top)
+    if np.any(bad):
+        ys = ", ".join(f"{v:.6g}" for v in np.asarray(y)[bad][:5])
+        raise ValueError(f"the conditional size law X | Y = y at the prediction y = {ys} "
+                         "underflows in double precision (its density f(x) f_Z(y/x)/x is 0 "
+                         "at every age): ConditionalGittins is not available there")
 
 
 def _gl01(order):
@@ -1192,6 +1221,7 @@ class OuterRule:
         ys = np.exp(uyn)
         if base is None:
             cb = CondBatch(size, factor, ys, panels_n, lc.xr)
+            _check_represented(cb.y, cb.fY, cb.m, cb.top_rank)
         else:  # ``base``: (an outer rule, rows of it): the laws, r(y, 0) and b0 of those rows
             rule, idx = base
             cb = rule.cb.subset(idx)
@@ -1411,33 +1441,108 @@ CRIT_GRADE = 8
 CRIT_FLOOR = 1e-6
 
 
+def coarser_x(res: Resolution) -> dict:
+    """The x-rules one step coarser than those of ``res`` (:data:`COARSER_X` for
+    :data:`DEFAULT`): a panel less on either branch and an order 2 lower (at least 2 panels,
+    order 4), whose difference at the Gauss nodes estimates the x-rules' error. (With the fixed
+    :data:`COARSER_X` a rule on those x-rules itself, as the coarse rule of
+    ``tests/test_soap_conditional.py``'s coverage test, had no x-error estimate: its 2.2e-10
+    on LogNormal(1) sizes at load 0.5 was covered by the Gauss difference alone.)"""
+    return {"nfall": max(res.nfall - 1, 2), "nrise": max(res.nrise - 1, 2),
+            "xorder": max(res.xorder - 2, 4)}
+
+
+#: the outer rule's panels whose embedded Gauss difference exceeds this fraction of E[T] (at
+#: most :data:`REFINE_MAX` of them, the largest) have their y-error estimated against the
+#: Kronrod rule on their two halves (:meth:`OuterEstimate._y_error`)
+REFINE_REL = 1e-9
+REFINE_MAX = 4
+
+
 class OuterEstimate:
     """The outer rule on 15-point Gauss-Kronrod panels in log y (:func:`outer_edges`, an edge at
     ``kink``), with the error estimates of its y-rule (the embedded 7-point Gauss rule) and of
     its x-rules (:data:`COARSER_X` at the Gauss nodes, against the rule's own values there)."""
 
     def __init__(self, size, factor, lc: LevelCalc, kink, res: Resolution):
-        uy, wk, wg = gauss_kronrod(outer_edges(lc.uylo, lc.uyhi, kink, res.ywidth, res.ygrade,
-                                               critical_crossings(lc), CRIT_GRADE))
+        self.edges = outer_edges(lc.uylo, lc.uyhi, kink, res.ywidth, res.ygrade,
+                                 critical_crossings(lc), CRIT_GRADE)
+        uy, wk, wg = gauss_kronrod(self.edges)
         y = np.exp(uy)
         kw = {"nfall": res.nfall, "nrise": res.nrise, "xorder": res.xorder}
+        self._args, self._kw, self._halves = (size, factor, lc), kw, {}
         self.rule = OuterRule(size, factor, lc, ynodes=(uy, wk * y), **kw)
         gi = np.nonzero(wg)[0]
         self.gauss_idx, self.wy_gauss = gi, wg[gi] * y[gi]
         # (on the rule's own laws at the Gauss nodes)
         self.coarse_x = OuterRule(size, factor, lc, ynodes=(uy[gi], wg[gi] * y[gi]),
-                                  base=(self.rule, gi), **COARSER_X)
+                                  base=(self.rule, gi), **coarser_x(res))
 
     def means(self, lams, N, S2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """E[T] at each arrival rate by the Gauss-Kronrod rule, and the estimates of the
         y-rule's error (:math:`|K_{15} - G_7|`) and of the x-rules' error (the coarser
         x-rules' difference, summed by the Gauss rule)."""
         v = self.rule.means(lams, N, S2)
+        e_y = self._y_error(lams, N, S2, v)
         rows = self.rule.last_rows[:, self.gauss_idx]
-        e_y = np.abs(v - rows @ self.wy_gauss)
         self.coarse_x.means(lams, N, S2)
         e_x = np.abs((self.coarse_x.last_rows - rows) @ self.wy_gauss)
         return v, e_y, e_x
+
+    def _y_error(self, lams, N, S2, v) -> np.ndarray:
+        r"""The y-rule's error estimate at the loads ``lams`` (after :meth:`OuterRule.means`
+        of the rule, whose per-prediction values are its ``last_rows``): the embedded Gauss
+        rule's difference :math:`|\sum_p (K_p - G_p)|` over the panels p, except on the
+        panels whose :math:`|K_p - G_p|` exceeds :data:`REFINE_REL` of E[T] at that load (at
+        most :data:`REFINE_MAX`, the largest; chosen per load, so that a load's estimate does
+        not depend on the others of the call), which count
+        :math:`\min(|K_p - G_p|, 2 |K_p - K_p^{(2)}|)`, :math:`K_p^{(2)}` the Kronrod rule on
+        the panel's two halves (its laws built once per panel). The halves' rule is far more
+        accurate than the panel's (by :math:`2^{-30}` on a smooth integrand, and at least
+        :math:`2^{-1}` where the integrand has a kink of order :math:`h^1` or better), so
+        :math:`2 |K_p - K_p^{(2)}|` is above the panel's own error, where the Gauss rule's
+        difference measures the 7-point rule's error, not the 15-point one's (Weibull(2) sizes,
+        a factor uniform on [0.5, 1.5], load 0.95: 1.3e-6 relative against a true error of
+        7.5e-12, all of it in two panels at the top predictions; now 6.4e-11, and the whole
+        estimate 3.2e-9, the level functions' part). The value, the Kronrod rule on the
+        panels, is unchanged. On Exp/Exp, against the same rule on every panel halved: true
+        y-errors 7.7e-13 / 9.2e-13 / 4.7e-13, this estimate 9.3e-13 / 3.0e-10 / 1.3e-11 (no panel
+        above REFINE_REL at the first two: the Gauss difference), the Gauss difference 9.3e-13 /
+        3.0e-10 / 6.4e-9 (loads 0.5 / 0.8 / 0.95)."""
+        rule = self.rule
+        rows = rule.last_rows
+        v = np.atleast_1d(v)
+        gauss = np.abs(v - rows[:, self.gauss_idx] @ self.wy_gauss)  # (as before, bit for bit)
+        npan = self.edges.size - 1
+        wy = rule.wy.reshape(npan, 15)
+        wg = np.zeros(rule.wy.size)
+        wg[self.gauss_idx] = self.wy_gauss
+        wg = wg.reshape(npan, 15)
+        r3 = rows.reshape(rows.shape[0], npan, 15)
+        Kp = np.einsum("lpk,pk->lp", r3, wy)
+        d = Kp - np.einsum("lpk,pk->lp", r3, wg)  # K_p - G_p
+        rel = np.abs(d) / np.maximum(np.abs(v)[:, None], 1e-300)
+        e = gauss.copy()
+        K2 = {}
+        for i in range(v.size):  # (per load: each load's estimate as if evaluated alone)
+            big = np.argsort(-rel[i])[:REFINE_MAX]
+            big = big[rel[i, big] > REFINE_REL]
+            if big.size == 0:
+                continue
+            keep = np.ones(npan, bool)
+            keep[big] = False
+            e[i] = abs(float(np.sum(d[i, keep])))
+            for p in big.tolist():
+                if p not in K2:
+                    halves = self._halves.get(p)
+                    if halves is None:
+                        a, b = self.edges[p], self.edges[p + 1]
+                        uh, wh, _ = gauss_kronrod(np.array([a, 0.5 * (a + b), b]))
+                        halves = self._halves[p] = OuterRule(
+                            *self._args, ynodes=(uh, wh * np.exp(uh)), **self._kw)
+                    K2[p] = halves.means(lams, N, S2)
+                e[i] += min(abs(d[i, p]), 2.0 * abs(Kp[i, p] - K2[p][i]))
+        return e
 
     def mean(self, lam, N, S2) -> tuple[float, float, float]:
         """:meth:`means` at one arrival rate."""
@@ -1590,7 +1695,54 @@ class ConditionalSOAP:
         return v, e_y + e_x + np.abs(hi - v) + 1e-12 * np.abs(v)
 
 
+#: a factor whose log-support is narrower than this (half-width of ``factor.log_range()``) is
+#: "narrow": where the route on the law itself declines there, :func:`_tables` raises
+#: ValueError instead of FloatingPointError (the discretised route, which the caller would take,
+#: is wrong there: :func:`_narrow_decline`)
+NARROW_LOG_HALF_WIDTH = 0.1
+
+
+def _narrow_decline(factor, e: FloatingPointError) -> None:
+    r"""ValueError (naming the prediction law's spread) where the route declined (``e``) on a
+    narrow factor (:data:`NARROW_LOG_HALF_WIDTH`).
+
+    With log-normal prediction errors of :math:`\sigma` between ``PERFECT_SPREAD`` (1e-6) and
+    about 1e-4 on exponential sizes, :math:`X \mid y` is a spike of relative width
+    :math:`\sigma` whose hazard the single-peak check (noise 1e-9 between nodes) does not pass,
+    and the discretised route that the caller took then gave E[T] = 1.487 +- 0.14, 1.105 +- 0.07
+    and 0.9996 +- 5.7e-8 at :math:`\sigma` = 1e-4, 1e-5, 1e-6 (load 0.8; SRPT, the optimum with
+    the sizes known, gives 2.3528, and at :math:`\sigma` = 2e-4 the route gives 2.3527734,
+    estimate 5.4e-6), and -5.0e7 / -3.8e4 / 4.93 at :math:`\sigma` = 1e-2 / 1e-3 / 3e-3 where
+    forced (``generic.evaluate_discretised``): finite-looking values far from the truth,
+    some with small estimates. (``tests/test_soap_conditional_edges.py``)"""
+    try:
+        lo, hi = factor.log_range()
+    except (AttributeError, NotImplementedError):
+        return
+    half = 0.5 * (float(hi) - float(lo))
+    if half < NARROW_LOG_HALF_WIDTH:
+        raise ValueError(
+            f"ConditionalGittins on prediction errors this narrow (the factor's log-range "
+            f"[{lo:.3g}, {hi:.3g}], half-width {half:.3g} < {NARROW_LOG_HALF_WIDTH}) is not "
+            f"available: the route on the law itself declines ({e}) and the discretised route "
+            "is wrong there; spreads below qtheory.laws.predictions.PERFECT_SPREAD count as "
+            "perfect predictions (SRPT)") from e
+
+
 def _tables(model) -> ConditionalSOAP:
+    """The route's tables for ``model`` (cached per size law and factor; a decline, a
+    FloatingPointError, is cached too): :class:`ConditionalSOAP`, or the bathtub route's; on a
+    narrow factor a decline is a ValueError (:func:`_narrow_decline`)."""
+    from .soap_factor import _factor
+
+    try:
+        return _tables_or_decline(model)
+    except FloatingPointError as e:
+        _narrow_decline(_factor(model), e)
+        raise
+
+
+def _tables_or_decline(model) -> ConditionalSOAP:
     from .soap_factor import _factor
 
     size = model.size
