@@ -36,6 +36,7 @@ Derivation: ``docs/response_time_distribution.md`` (section 5).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -221,7 +222,7 @@ _ROW_BLOCK = 16
 
 @njit(cache=True, inline="always")
 def _suffix_dot(a: np.ndarray, b: np.ndarray, k0: int, m: int) -> float:
-    """:math:`\sum_{k0 \le k < m} a_k b_k` by four partial sums (``k - k0`` mod 4, the rest in
+    r""":math:`\sum_{k0 \le k < m} a_k b_k` by four partial sums (``k - k0`` mod 4, the rest in
     the first), then their sum ``(s0 + s1) + (s2 + s3)``."""
     a0 = 0.0
     a1 = 0.0
@@ -437,18 +438,66 @@ def _reuse_panels(r, edges: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.n
 # ---- cumulative integrals on a threshold grid -------------------------------------------------
 def _cum_basis(xi: np.ndarray) -> np.ndarray:
     r"""``S[q, k] = \int_0^{\xi_q} \ell_k`` for the Lagrange basis :math:`\ell_k` of the
-    Gauss-Legendre nodes of [0, 1] and any :math:`\xi_q \in [0, 1]`."""
-    nodes, _ = _gl(ORDER)
-    V = np.polynomial.legendre.legvander(2 * nodes - 1, ORDER - 1)
+    Gauss-Legendre nodes of [0, 1] and any :math:`\xi_q \in [0, 1]`: the antiderivatives of the
+    Legendre polynomials :math:`P_0..P_{ORDER-1}` (from -1) at :math:`2\xi - 1`, halved, times
+    the inverse Vandermonde matrix of the nodes (both load-free: :func:`_cum_basis_tables`;
+    the antiderivatives by :func:`_legval_cols`, numpy's ``legval`` arithmetic compiled: the
+    same values, 118600 points 50 -> 8 ms)."""
+    anti, Vinv = _cum_basis_tables(ORDER)
+    y = np.ascontiguousarray(2 * np.clip(np.asarray(xi, float), 0.0, 1.0) - 1).reshape(-1)
+    return _legval_cols(y, anti) @ Vinv
+
+
+@njit(cache=True)
+def _legval_cols(y: np.ndarray, anti: np.ndarray) -> np.ndarray:
+    r"""``out[q, p] = legval(y[q], anti[:, p]) / 2`` (at least 3 coefficients): numpy's Clenshaw
+    recursion, :math:`c_0 \leftarrow c_{-i} - c_1\frac{n-1}{n}`,
+    :math:`c_1 \leftarrow c_0^{old} + c_1 y\frac{2n-1}{n}`, then :math:`c_0 + c_1 y`, the same
+    operations in the same order (no contraction into fused multiply-adds): the same values."""
+    L, P = anti.shape
+    # the ratios (n - 1)/n and (2n - 1)/n of step i (n = L - i + 2), once
+    ra = np.empty(L + 1)
+    rb = np.empty(L + 1)
+    nd = L
+    for i in range(3, L + 1):
+        nd = nd - 1
+        ra[i] = (nd - 1) / nd
+        rb[i] = (2 * nd - 1) / nd
+    out = np.empty((y.size, P))
+    c0 = np.empty(P)
+    c1 = np.empty(P)
+    for q in range(y.size):
+        x = y[q]
+        for p in range(P):
+            c0[p] = anti[L - 2, p]
+            c1[p] = anti[L - 1, p]
+        for i in range(3, L + 1):
+            a = ra[i]
+            b = rb[i]
+            for p in range(P):  # (the polynomials side by side)
+                tmp = c0[p]
+                c0[p] = anti[L - i, p] - c1[p] * a
+                c1[p] = tmp + c1[p] * x * b
+        for p in range(P):
+            out[q, p] = (c0[p] + c1[p] * x) / 2.0
+    return out
+
+
+@lru_cache(maxsize=4)
+def _cum_basis_tables(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the Legendre coefficients of the antiderivatives from -1 of :math:`P_0..P_{order-1}`, one
+    column each; the inverse Vandermonde matrix of the Gauss-Legendre nodes of [0, 1])."""
+    nodes, _ = _gl(order)
+    V = np.polynomial.legendre.legvander(2 * nodes - 1, order - 1)
     Vinv = np.linalg.inv(V)
-    ints = np.empty((xi.size, ORDER))
-    y = 2 * np.clip(xi, 0.0, 1.0) - 1
-    for p in range(ORDER):
-        c = np.zeros(ORDER)
+    anti = np.zeros((order + 1, order))
+    for p in range(order):
+        c = np.zeros(order)
         c[p] = 1.0
-        anti = np.polynomial.legendre.legint(c, lbnd=-1)
-        ints[:, p] = np.polynomial.legendre.legval(y, anti) / 2.0
-    return ints @ Vinv
+        anti[:, p] = np.polynomial.legendre.legint(c, lbnd=-1)
+    anti.setflags(write=False)
+    Vinv.setflags(write=False)
+    return anti, Vinv
 
 
 class TGrid:
@@ -805,6 +854,8 @@ class FactorJointRule:
         srt = np.sort(flat)
         U = srt[np.concatenate([[True], srt[1:] != srt[:-1]])]
         inv = np.searchsorted(U, flat)
+        #: np.unique(P, return_inverse=True) as _unique_inverse gives it (unique_of)
+        self._qt_gt_rem_unique = (P, U, inv)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if GT_REM_EXP_SPLIT and isinstance(self.f, _ExpFactor) and np.all(v >= 0):
                 ufirst = np.empty(U.size, np.int64)
@@ -851,6 +902,18 @@ class FactorJointRule:
                 if we != 0.0:
                     G = G + np.where(xe > P, we * np.nan_to_num(self.f.pdf(1.0 + (v[:, None] - P) / xe) / xe), 0.0)
         return P, Wd * G
+
+    def unique_of(self, X: np.ndarray):
+        r"""``(U, inv)``: the distinct values of ``X`` and the index of each, as
+        ``np.unique(X, return_inverse=True)`` (``inv`` int64, shaped as ``X``), where ``X`` is
+        the pieces :math:`P` of the last :meth:`gt_rem` (its sums found them, by the same sort
+        and binary search as
+        :func:`~qtheory.engine.response_distribution_prediction._unique_inverse`); else ``None``."""
+        hit = self.__dict__.get("_qt_gt_rem_unique")
+        if hit is None or hit[0] is not X:
+            return None
+        P, U, inv = hit
+        return U, np.ascontiguousarray(np.asarray(inv, np.int64).reshape(P.shape))
 
     def classes(self):
         r"""``(y, X, W)``: the prediction nodes (the log panels of :meth:`tgrid`) and for each

@@ -1098,8 +1098,8 @@ class ClassTaylor:
     exponential predictions, loads 0.3 / 0.8 / 0.95): PSPJF's class sums 92 / 69 / 53 ms ->
     68 / 59 / 39 ms, SPRPT's old piece 28 / 21 / 16 ms -> 21 / 16 / 12 ms."""
 
-    def __init__(self, X: np.ndarray, W: np.ndarray, C=None, order: int = CLASS_ORDER):
-        self.nodes = SharedNodes(X, W)
+    def __init__(self, X: np.ndarray, W: np.ndarray, C=None, order: int = CLASS_ORDER, unique=None):
+        self.nodes = SharedNodes(X, W, unique=unique)
         self.X = np.ascontiguousarray(X, float)
         self.W = self.nodes.W
         self.nnz = np.ascontiguousarray(_nnz(self.W), np.int64)
@@ -1181,11 +1181,13 @@ class SharedNodes:
     summed in the same order; :math:`e^{-sx}` below :math:`e^{-\mathrm{cut}}` set to 0: ``cut``
     46, :math:`10^{-20}`, as in :func:`~qtheory.engine.response_distribution._psi_at`)."""
 
-    def __init__(self, X: np.ndarray, W: np.ndarray, cut: float = 46.0):
+    def __init__(self, X: np.ndarray, W: np.ndarray, cut: float = 46.0, unique=None):
         X = np.asarray(X, float)
         self.cut = float(cut)
         self.W = np.ascontiguousarray(W, float)
-        self.U, self.idx = _unique_inverse(X)
+        #: ``unique``: :func:`_unique_inverse` of ``X`` where the caller has it (SPRPT's old
+        #: piece: :meth:`~qtheory.engine._joint_rule.FactorJointRule.unique_of`)
+        self.U, self.idx = _unique_inverse(X) if unique is None else unique
 
     def exp_sums(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\sum_k W_{jk} e^{-s_i X_{jk}}`, shape ``(len(s), rows)`` (compiled)."""
@@ -1363,13 +1365,11 @@ class PredictionTransform:
             self._q_y = self.grid.locate(self.ys)
             #: the residence starts located on the grid: SPRPT's (and its kin's) residence
             #: integrals only (SPJF and PSPJF have none: 40 ms of their set-up, Exp(1) sizes)
-            self._q_d = self.grid.locate(np.maximum(self._d, 0.0)) if self.kind == "remaining" else None
-            #: ... and those of them above 0 (about 20% of the nodes on Exp(1) sizes with
+            #: ... and those of them above 0 (about 40% of the nodes on Exp(1) sizes with
             #: exponential predictions; R(0) = 0 at the others): (flat indices, located)
-            self._q_d_pos = None
-            if self._q_d is not None:
-                pos = np.flatnonzero(self._d.reshape(-1) > 0.0)
-                self._q_d_pos = (pos, (self._q_d[0][pos], np.ascontiguousarray(self._q_d[1][pos])))
+            self._q_d = self._q_d_pos = None
+            if self.kind == "remaining":
+                self._q_d_pos, self._q_d = self._locate_starts()
             #: Kendall's equation on the grid: Newton started from the previous rows' roots
             #: (a continuous joint law; a finite one's nested rows go through busy_eta's moments)
             self._eta_ext = None if rule.discrete else _row_extrapolation(self.grid.t, ETA_EXTRAPOLATE)
@@ -1417,7 +1417,7 @@ class PredictionTransform:
             if self._xc_small is not None and CLASS_ORDER > 0 else None
         #: ... and SPRPT's old piece at Kendall's roots on the grid (its rows share their
         #: remaining sizes: 5180 distinct among 103000 on Exp(1) sizes, exponential predictions)
-        self._x1_taylor = ClassTaylor(self.X1, self.W1, self._x1_small) \
+        self._x1_taylor = ClassTaylor(self.X1, self.W1, self._x1_small, unique=self._unique_of(rule, self.X1)) \
             if self._x1_small is not None and self.kind == "remaining" and CLASS_ORDER > 0 else None
         self._flat = self._flat_nodes() if self.kind == "remaining" and not waiting and \
             not self.conditional else None
@@ -1490,6 +1490,28 @@ class PredictionTransform:
         w = (h[:, None] * tw[None, :]).ravel()
         Xl, Wl = _fine_rows(rule, v)
         return v, w, np.ascontiguousarray(Xl, float), np.ascontiguousarray(Wl, float)
+
+    @staticmethod
+    def _unique_of(rule, X):
+        """:func:`_unique_inverse` of ``X`` where ``rule`` found it (the distinct pieces of its
+        last ``gt_rem``: a sort of 176000 values less, Exp(1) sizes), else ``None``."""
+        fn = getattr(rule, "unique_of", None)
+        return None if fn is None else fn(X)
+
+    def _locate_starts(self):
+        r"""``(_q_d_pos, _q_d)``: the residence starts :math:`d^+` located on the grid, those
+        above 0 only (``(flat indices, located)``) and every node (the others panel 0 and
+        coefficients 0, which ``grid.locate`` gives at 0 on both grids): one location per start
+        above 0 (118600 of 305600 nodes on Exp(1) sizes with exponential predictions; the
+        same rows as locating every node)."""
+        d = self._d.reshape(-1)
+        pos = np.flatnonzero(d > 0.0)
+        p1, coef1 = self.grid.locate(d[pos])
+        p = np.zeros(d.size, np.int64)
+        p[pos] = p1
+        coef = np.zeros((d.size, coef1.shape[1]), coef1.dtype)
+        coef[pos] = coef1
+        return (pos, (np.asarray(p1, np.int64), np.ascontiguousarray(coef1))), (p, coef)
 
     def _flat_nodes(self):
         r"""The residence's nodes where its start :math:`d = (y - x)^+` (SPRPT; TRAIL:
