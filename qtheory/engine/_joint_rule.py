@@ -891,8 +891,14 @@ class FactorJointRule:
                 # them alone, flat): the values of the expression below, bit for bit
                 sxu, swwu = np.ascontiguousarray(sxu, float), np.ascontiguousarray(swwu, float)
                 Pc, inv2 = np.ascontiguousarray(P, float), np.ascontiguousarray(inv2, np.int64)
-                fz = np.asarray(self.f.pdf(_panel_part_z(Pc, np.ascontiguousarray(v, float), inv2, sxu, swwu)),
-                                float)
+                z = _panel_part_z(Pc, np.ascontiguousarray(v, float), inv2, sxu, swwu)
+                if isinstance(self.f, _ExpFactor) and np.all(v >= 0):
+                    # z = (x' - p + v)/x' >= 0 at a node x' > p (1 + d/x' with d/x' >= -1 after
+                    # rounding): f_Z(z) = e^{-z}, np.exp of the negated values in place (the
+                    # same values as the factor's pdf, without its masks and copies)
+                    fz = np.exp(np.negative(z, out=z), out=z)
+                else:
+                    fz = np.asarray(self.f.pdf(z), float)
                 G = _panel_part_add(np.ascontiguousarray(G, float), Pc, inv2, sxu, swwu, np.ascontiguousarray(fz))
             else:
                 sx = sxu[inv2]
@@ -900,7 +906,13 @@ class FactorJointRule:
                 G = G + np.sum(swwu[inv2] * np.where(sx > P[:, :, None], self.f.pdf(sz) / sx, 0.0), axis=-1)
             for xe, we in ((hx, hw), (tx, tw)):
                 if we != 0.0:
-                    G = G + np.where(xe > P, we * np.nan_to_num(self.f.pdf(1.0 + (v[:, None] - P) / xe) / xe), 0.0)
+                    # the terms at the pieces below the node alone (the head node: a few), 0
+                    # elsewhere: the values of np.where over every piece
+                    below = xe > P
+                    add = np.zeros(P.shape)
+                    vb = np.broadcast_to(v[:, None], P.shape)[below]
+                    add[below] = we * np.nan_to_num(self.f.pdf(1.0 + (vb - P[below]) / xe) / xe)
+                    G = G + add
         return P, Wd * G
 
     def unique_of(self, X: np.ndarray):

@@ -497,9 +497,9 @@ def small_tables(X: np.ndarray, W: np.ndarray, order: int = SMALL_ORDER) -> np.n
     X = np.asarray(X, float)
     W = np.asarray(W, float)
     nnz = _nnz(W)
-    for j in range(X.shape[0]):
-        if np.any(np.diff(X[j, :nnz[j]]) < 0):
-            return None
+    # a row's nodes up to its last weight decrease somewhere: no table (every row at once)
+    if X.shape[1] > 1 and np.any((np.diff(X, axis=1) < 0) & (np.arange(X.shape[1] - 1)[None, :] < (nnz - 1)[:, None])):
+        return None
     C = np.zeros((X.shape[0], X.shape[1] + 1, order))
     _small_terms(X, W, C)
     return C
