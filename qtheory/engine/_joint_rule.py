@@ -742,6 +742,11 @@ class FactorJointRule:
         ext, (tx, tw) = _tail_extension(r)
         edges = np.concatenate([r.edges, ext])
         lc = np.log(np.clip(np.where(np.isnan(cuts), r.lo, cuts), r.lo, math.exp(edges[-1])))
+        if n > 1 and lc.size and np.all(lc == lc[:1]):
+            # every row cut at the same points (no cuts: a factor without kinks): one row,
+            # repeated (each row is computed on its own: the same values)
+            X, W = self._split(cuts[:1], density, r)
+            return np.repeat(X, n, axis=0), np.repeat(W, n, axis=0)
         e = np.sort(np.concatenate([np.broadcast_to(edges, (n, edges.size)), lc], axis=1), axis=1)
         if not density:
             u, wu = panels(e)
