@@ -224,7 +224,8 @@ def _residence_kernel_e(gT, RcT, p, start, coef, RyT, s, X, W, idx, Er, Ei, eps,
     # |eps| = eps (the same polynomial where n = N)
     ny, K = X.shape
     n = s.size
-    cum = np.empty(n, np.complex128)
+    cr = np.empty(n)
+    ci = np.empty(n)
     er = np.empty(n)
     ei = np.empty(n)
     hr = np.empty(n)
@@ -252,18 +253,25 @@ def _residence_kernel_e(gT, RcT, p, start, coef, RyT, s, X, W, idx, Er, Ei, eps,
             b = start[pq]
             x = X[j, k]
             mrow = idx[j, k]
+            # the interpolated integral's real and imaginary parts apart: c g = (c Re g, c Im g),
+            # what the complex product c g (c promoted to c + 0i) gives but for the sign of a
+            # zero part
             for i in range(n):
-                cum[i] = RcT[pq, i]
+                cr[i] = RcT[pq, i].real
+                ci[i] = RcT[pq, i].imag
             for m in range(L):
                 c = coef[q, m]
                 if c != 0.0:
                     gm = gT[b + m]
                     for i in range(n):
-                        cum[i] += c * gm[i]
+                        g = gm[i]
+                        cr[i] += c * g.real
+                        ci[i] += c * g.imag
             nfar = 0
             a2 = 0.0
             for i in range(n):
-                e = cum[i] - RyT[j, i]
+                ry = RyT[j, i]
+                e = complex(cr[i] - ry.real, ci[i] - ry.imag)
                 er[i] = e.real
                 ei[i] = e.imag
                 e2 = e.real * e.real + e.imag * e.imag
