@@ -134,20 +134,6 @@ def test_cum_basis_against_quadrature_and_numpy_legval():
     assert np.array_equal(S, ints @ Vinv)
 
 
-def test_residence_starts_located_above_zero_only():
-    """The residence starts located at the nodes above 0 only and scattered (panel 0,
-    coefficients 0 elsewhere) equal ``grid.locate`` of every node, bit for bit."""
-    q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
-    tr = rdp.PredictionTransform(q, qt.SPRPT(), rdp.joint_rule(q, False))
-    p, coef = tr.grid.locate(np.maximum(tr._d, 0.0))
-    assert np.array_equal(tr._q_d[0], p)
-    assert np.array_equal(tr._q_d[1], coef)
-    pos, (pp, cp) = tr._q_d_pos
-    assert np.array_equal(pos, np.flatnonzero(tr._d.reshape(-1) > 0))
-    assert np.array_equal(pp, p[pos]) and np.array_equal(cp, coef[pos])
-    assert 0 < pos.size < tr._d.size
-
-
 def test_split_same_cuts_rows_equal_the_sorted_rows():
     """Rows cut at the same points (no cuts: NaN) computed once and repeated equal the rows of
     the general path (a batch with one other row), bit for bit, nodes and weights."""

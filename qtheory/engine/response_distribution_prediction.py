@@ -1373,11 +1373,13 @@ class PredictionTransform:
             self._q_y = self.grid.locate(self.ys)
             #: the residence starts located on the grid: SPRPT's (and its kin's) residence
             #: integrals only (SPJF and PSPJF have none: 40 ms of their set-up, Exp(1) sizes)
-            #: ... and those of them above 0 (about 40% of the nodes on Exp(1) sizes with
+            self._q_d = self.grid.locate(np.maximum(self._d, 0.0)) if self.kind == "remaining" else None
+            #: ... and those of them above 0 (about 20% of the nodes on Exp(1) sizes with
             #: exponential predictions; R(0) = 0 at the others): (flat indices, located)
-            self._q_d = self._q_d_pos = None
-            if self.kind == "remaining":
-                self._q_d_pos, self._q_d = self._locate_starts()
+            self._q_d_pos = None
+            if self._q_d is not None:
+                pos = np.flatnonzero(self._d.reshape(-1) > 0.0)
+                self._q_d_pos = (pos, (self._q_d[0][pos], np.ascontiguousarray(self._q_d[1][pos])))
             #: Kendall's equation on the grid: Newton started from the previous rows' roots
             #: (a continuous joint law; a finite one's nested rows go through busy_eta's moments)
             self._eta_ext = None if rule.discrete else _row_extrapolation(self.grid.t, ETA_EXTRAPOLATE)
@@ -1505,21 +1507,6 @@ class PredictionTransform:
         last ``gt_rem``: a sort of 176000 values less, Exp(1) sizes), else ``None``."""
         fn = getattr(rule, "unique_of", None)
         return None if fn is None else fn(X)
-
-    def _locate_starts(self):
-        r"""``(_q_d_pos, _q_d)``: the residence starts :math:`d^+` located on the grid, those
-        above 0 only (``(flat indices, located)``) and every node (the others panel 0 and
-        coefficients 0, which ``grid.locate`` gives at 0 on both grids): one location per start
-        above 0 (118600 of 305600 nodes on Exp(1) sizes with exponential predictions; the
-        same rows as locating every node)."""
-        d = self._d.reshape(-1)
-        pos = np.flatnonzero(d > 0.0)
-        p1, coef1 = self.grid.locate(d[pos])
-        p = np.zeros(d.size, np.int64)
-        p[pos] = p1
-        coef = np.zeros((d.size, coef1.shape[1]), coef1.dtype)
-        coef[pos] = coef1
-        return (pos, (np.asarray(p1, np.int64), np.ascontiguousarray(coef1))), (p, coef)
 
     def _flat_nodes(self):
         r"""The residence's nodes where its start :math:`d = (y - x)^+` (SPRPT; TRAIL:
