@@ -190,6 +190,15 @@ def generic_rows() -> None:
     print(f"ps       M/D/1 p99 {v:12.8g} {dt:8.3f} s (target 2 s: {'PASS' if dt < 2 else 'FAIL'})")
 
 
+def _old_piece_mass(size) -> float:
+    """SPRPT's sparse old piece on a joint rule of its own (exponential predictions, load 0.8):
+    the rule, then ``gt_rem`` on its threshold grid; the total weight."""
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    rule = rdp.joint_rule(qt.MG1(0.8 / size.mean, size, qt.ExponentialPrediction()), conditional=False)
+    return float(rule.gt_rem(rule.tgrid().t)[1].sum())
+
+
 def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
     q = qt.MG1(0.8, qt.Exponential(1.0))
     qp = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
@@ -217,6 +226,14 @@ def _targets(full: bool) -> list[tuple[str, Callable[[], object]]]:
         rows += [(f"sprpt set-up {name} (pred.)", lambda size=size: response_time_distribution(
                     qt.MG1(0.8 / size.mean, size, qt.ExponentialPrediction()), "sprpt").mean())
                  for name, size in (("exp", qt.Exponential(1.0)), ("weib0.5", qt.Weibull(shape=0.5, mean=1.0)))]
+        # SPRPT's old piece alone (the joint rule built, then gt_rem on its threshold grid: 280
+        # thresholds on Exp(1), 440 on Weibull(0.5); the weights' sum as value), and a class on
+        # laws of their own (its conditional rule and tables built in the row)
+        rows += [(f"sprpt old piece {name} (pred.)", lambda mk=mk: _old_piece_mass(mk()))
+                 for name, mk in (("exp", lambda: qt.Exponential(1.0)),
+                                  ("weib0.5", lambda: qt.Weibull(shape=0.5, mean=1.0)))]
+        rows.append(("sprpt p99 x=1,y=0.7 own laws (pred.)", lambda: response_time_distribution(
+            qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction()), "sprpt", x=1.0, y=0.7).ppf(0.99)))
         # the prediction policies' sweeps on a model of their own (its joint rule and load-free
         # tables built in the row)
         rows += [(f"{p} p99 50-load sweep (pred.)", lambda p=p: np.asarray(

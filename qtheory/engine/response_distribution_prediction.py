@@ -224,7 +224,8 @@ def _residence_kernel_e(gT, RcT, p, start, coef, RyT, s, X, W, idx, Er, Ei, eps,
     # |eps| = eps (the same polynomial where n = N)
     ny, K = X.shape
     n = s.size
-    cum = np.empty(n, np.complex128)
+    cr = np.empty(n)
+    ci = np.empty(n)
     er = np.empty(n)
     ei = np.empty(n)
     hr = np.empty(n)
@@ -252,18 +253,25 @@ def _residence_kernel_e(gT, RcT, p, start, coef, RyT, s, X, W, idx, Er, Ei, eps,
             b = start[pq]
             x = X[j, k]
             mrow = idx[j, k]
+            # the interpolated integral's real and imaginary parts apart: c g = (c Re g, c Im g),
+            # what the complex product c g (c promoted to c + 0i) gives but for the sign of a
+            # zero part
             for i in range(n):
-                cum[i] = RcT[pq, i]
+                cr[i] = RcT[pq, i].real
+                ci[i] = RcT[pq, i].imag
             for m in range(L):
                 c = coef[q, m]
                 if c != 0.0:
                     gm = gT[b + m]
                     for i in range(n):
-                        cum[i] += c * gm[i]
+                        g = gm[i]
+                        cr[i] += c * g.real
+                        ci[i] += c * g.imag
             nfar = 0
             a2 = 0.0
             for i in range(n):
-                e = cum[i] - RyT[j, i]
+                ry = RyT[j, i]
+                e = complex(cr[i] - ry.real, ci[i] - ry.imag)
                 er[i] = e.real
                 ei[i] = e.imag
                 e2 = e.real * e.real + e.imag * e.imag
@@ -521,9 +529,9 @@ def small_tables(X: np.ndarray, W: np.ndarray, order: int = SMALL_ORDER) -> np.n
     X = np.asarray(X, float)
     W = np.asarray(W, float)
     nnz = _nnz(W)
-    for j in range(X.shape[0]):
-        if np.any(np.diff(X[j, :nnz[j]]) < 0):
-            return None
+    # a row's nodes up to its last weight decrease somewhere: no table (every row at once)
+    if X.shape[1] > 1 and np.any((np.diff(X, axis=1) < 0) & (np.arange(X.shape[1] - 1)[None, :] < (nnz - 1)[:, None])):
+        return None
     C = np.zeros((X.shape[0], X.shape[1] + 1, order))
     _small_terms(X, W, C)
     return C
@@ -1161,8 +1169,8 @@ class ClassTaylor:
     exponential predictions, loads 0.3 / 0.8 / 0.95): PSPJF's class sums 92 / 69 / 53 ms ->
     68 / 59 / 39 ms, SPRPT's old piece 28 / 21 / 16 ms -> 21 / 16 / 12 ms."""
 
-    def __init__(self, X: np.ndarray, W: np.ndarray, C=None, order: int = CLASS_ORDER):
-        self.nodes = SharedNodes(X, W)
+    def __init__(self, X: np.ndarray, W: np.ndarray, C=None, order: int = CLASS_ORDER, unique=None):
+        self.nodes = SharedNodes(X, W, unique=unique)
         self.X = np.ascontiguousarray(X, float)
         self.W = self.nodes.W
         self.nnz = np.ascontiguousarray(_nnz(self.W), np.int64)
@@ -1244,11 +1252,13 @@ class SharedNodes:
     summed in the same order; :math:`e^{-sx}` below :math:`e^{-\mathrm{cut}}` set to 0: ``cut``
     46, :math:`10^{-20}`, as in :func:`~qtheory.engine.response_distribution._psi_at`)."""
 
-    def __init__(self, X: np.ndarray, W: np.ndarray, cut: float = 46.0):
+    def __init__(self, X: np.ndarray, W: np.ndarray, cut: float = 46.0, unique=None):
         X = np.asarray(X, float)
         self.cut = float(cut)
         self.W = np.ascontiguousarray(W, float)
-        self.U, self.idx = _unique_inverse(X)
+        #: ``unique``: :func:`_unique_inverse` of ``X`` where the caller has it (SPRPT's old
+        #: piece: :meth:`~qtheory.engine._joint_rule.FactorJointRule.unique_of`)
+        self.U, self.idx = _unique_inverse(X) if unique is None else unique
 
     def exp_sums(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\sum_k W_{jk} e^{-s_i X_{jk}}`, shape ``(len(s), rows)`` (compiled)."""
@@ -1480,7 +1490,7 @@ class PredictionTransform:
             if self._xc_small is not None and CLASS_ORDER > 0 else None
         #: ... and SPRPT's old piece at Kendall's roots on the grid (its rows share their
         #: remaining sizes: 5180 distinct among 103000 on Exp(1) sizes, exponential predictions)
-        self._x1_taylor = ClassTaylor(self.X1, self.W1, self._x1_small) \
+        self._x1_taylor = ClassTaylor(self.X1, self.W1, self._x1_small, unique=self._unique_of(rule, self.X1)) \
             if self._x1_small is not None and self.kind == "remaining" and CLASS_ORDER > 0 else None
         self._flat = self._flat_nodes() if self.kind == "remaining" and not waiting and \
             not self.conditional else None
@@ -1553,6 +1563,13 @@ class PredictionTransform:
         w = (h[:, None] * tw[None, :]).ravel()
         Xl, Wl = _fine_rows(rule, v)
         return v, w, np.ascontiguousarray(Xl, float), np.ascontiguousarray(Wl, float)
+
+    @staticmethod
+    def _unique_of(rule, X):
+        """:func:`_unique_inverse` of ``X`` where ``rule`` found it (the distinct pieces of its
+        last ``gt_rem``: a sort of 176000 values less, Exp(1) sizes), else ``None``."""
+        fn = getattr(rule, "unique_of", None)
+        return None if fn is None else fn(X)
 
     def _flat_nodes(self):
         r"""The residence's nodes where its start :math:`d = (y - x)^+` (SPRPT; TRAIL:
