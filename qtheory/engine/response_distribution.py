@@ -1134,6 +1134,7 @@ def _own_moments(Xe: np.ndarray, We: np.ndarray) -> tuple[np.ndarray, ...]:
     on &= Xe >= cut[:, None]
     lo = np.where(on, Xe, np.inf).min(axis=1, initial=np.inf)
     has = np.isfinite(lo)
+    lo, hi = np.where(has, lo, 0.0), np.where(has, hi, 0.0)  # a row without own nodes: no inf - inf
     c = np.where(has, 0.5 * (lo + hi), 0.0)
     r = np.where(has, 0.5 * (hi - lo), 1.0)
     r = np.where(r > 0.0, r, 1.0)
