@@ -78,22 +78,29 @@ def test_refined_cdf_against_the_converged_reference():
     assert np.all(np.abs(got - want) <= d.cdf_error(t))
 
 
-#: PSPJF's cdf at t = 1, 2, 3 (Uniform(0.5, 1.5) sizes, uniform(0.5) errors, load 0.8) from the
-#: independent reference with its first-order kinks split off, inverted on (26, 192, 96):
-#: ``Reference(0.8, 0.5, 1.5, 0.5, 1.5, "pspjf").cdf(t, 26.0, 192, 96, kinks=True)``; on
-#: (26, 96, 48) 5e-11, 1.9e-9, 1.5e-9 from these; without the split on (26, 192, 96)
-#: 3.7e-10, 3.5e-9, 1.5e-9 from these
-PSPJF_CONVERGED = {1.0: 0.3488904664884678, 2.0: 0.6466878050841471, 3.0: 0.7594039339058597}
+#: the cdf (Uniform(0.5, 1.5) sizes, uniform(0.5) errors, load 0.8) from the independent
+#: reference with its first-order kinks split off, inverted on (26, 192, 96):
+#: ``Reference(0.8, 0.5, 1.5, 0.5, 1.5, policy).cdf(t, 26.0, 192, 96, kinks=True)``. PSPJF at
+#: t = 1, 2, 3: on (26, 96, 48) 5e-11, 1.9e-9, 1.5e-9 from these, without the split on
+#: (26, 192, 96) 3.7e-10, 3.5e-9, 1.5e-9 (at t = 2 on (26, 384, 192) 2.4e-10). SPJF at
+#: t = 1.5, 2, 2.5: without the split on (26, 192, 96) 2.8e-9, 7e-12, 1.2e-11 from these
+CONVERGED = {
+    "pspjf": {1.0: 0.3488904664884678, 2.0: 0.6466878050841471, 3.0: 0.7594039339058597},
+    "spjf": {1.5: 0.46778861864058663, 2.0: 0.6469917881914067, 2.5: 0.7487985458393122},
+}
 
 
-def test_cdf_against_the_stored_converged_reference():
-    """PSPJF's cdf with the rest's kinks split off (:meth:`rdo.OuterDensityAtoms.kink_terms`) at
-    t = 1, 2, 3 within 5e-9 of the stored reference (measured 1.8e-11, 8.2e-10, 4.9e-10; the
-    kinks not split 2.4e-8, 3.1e-7, 2.7e-8; the terms in 1/s^3 left out 2.8e-8 at t = 2), and
-    cdf_error covers each (5.9e-11, 3.7e-9, 2.3e-8)."""
-    d = rtd(_model(), "pspjf")
-    t = np.array(sorted(PSPJF_CONVERGED))
-    want = np.array([PSPJF_CONVERGED[ti] for ti in t])
+@pytest.mark.parametrize("policy", ["pspjf", "spjf"])
+def test_cdf_against_the_stored_converged_reference(policy):
+    """The cdf with the rest's kinks split off (:meth:`rdo.OuterDensityAtoms.kink_terms`) within
+    5e-9 of the stored reference (:data:`CONVERGED`), and cdf_error covers each error. PSPJF at
+    t = 1, 2, 3: measured 1.8e-11, -8.2e-10, -4.9e-10 (the kinks not split 2.4e-8, -3.1e-7,
+    -2.7e-8; the terms in 1/s^3 left out -1.7e-8 at t = 2), cdf_error 5.9e-11, 3.7e-9, 2.3e-8;
+    SPJF at t = 1.5, 2, 2.5: 6e-11, 4.3e-10, 1.0e-9 (the kinks not split -1.7e-7, -2.6e-7,
+    -2.5e-8; the terms in 1/s^3 left out -4.0e-8 at t = 2)."""
+    d = rtd(_model(), policy)
+    t = np.array(sorted(CONVERGED[policy]))
+    want = np.array([CONVERGED[policy][ti] for ti in t])
     got = d.cdf(t)
     np.testing.assert_allclose(got, want, rtol=0, atol=5e-9)
     assert np.all(np.abs(got - want) <= d.cdf_error(t))
