@@ -57,8 +57,9 @@ bounded Pareto sizes; :func:`_jump_covered`) the rows :math:`X1\{Y < v\}` carry 
 other ends the same): :math:`\eta_{<y}` and :math:`\tilde V_y` kink at :math:`y_k = bk` (the
 size's ends :math:`b` times the factor's kinks :math:`k`, threshold grid edges already), so each
 coarse size's factor rule is cut at :math:`z = y_k/x` (SPRPT: also :math:`1 + y_k/x`, TRAIL
-:math:`y_k/((1 - c)x)`), the coarse size panels are :data:`OUTER_WIDTH_JUMP` wide, SPRPT's and
-TRAIL's old piece has its head :math:`(0, lo)` graded towards 0, and the split of the atoms'
+:math:`y_k/((1 - c)x)`), the coarse size panels are :data:`OUTER_WIDTH_JUMP` wide (the
+thresholds' rows on a :data:`ROWS_WIDTH_JUMP` size rule), SPRPT's and TRAIL's old piece has
+its head :math:`(0, lo)` graded towards 0, and the split of the atoms'
 density part (:class:`OuterDensityAtoms`) sums the rest :math:`G - \bar a` with
 :math:`e^{-s(x - c)}` on the fine size rule graded at :math:`c`. Measured on Uniform(0.5, 1.5)
 sizes, ``UniformPrediction(0.5)``, load 0.8, against ``tests/prediction_uniform_size_reference.py``
@@ -69,11 +70,26 @@ route: 3.7e-7, 3.1e-6); the cdf on the same nodes within 2.2e-10 / 3.8e-10 / 2.9
 5.9e-12 / 1.9e-11 / 9.3e-12 (SPJF) at :math:`t = 1, 2, 4` (was 1.9e-6 / 1.7e-7 / 1.9e-8 and
 4.3e-6 / 3.6e-7 / 1.3e-8), within 4e-12 at :math:`t = 0.55, 0.6, 0.75` (PSPJF was 3e-8 to 8e-8
 there); SPRPT's transform times :math:`e^{sc}` within 3.1e-12 at the nodes of :math:`t = 2`
-(6.8e-5 on the prediction nodes; 3.5e-8 with the plain piece head). The Euler rule itself
-(26, 24, 14) is further off: the law kinks at the sums of the size's ends (:math:`t = 1, 1.5, 2,
-\ldots`), and the reference's own Euler sums with (48, 24), (96, 48), (192, 96) terms put
-PSPJF's cdf 1.7e-7, -1.8e-6, -5.8e-6 off at :math:`t = 1, 2, 4` (the last two rules within 2.7e-9,
-2.7e-8, 4.6e-10 of each other).
+(6.8e-5 on the prediction nodes; 3.5e-8 with the plain piece head). The law kinks at the sums of
+the size's ends (:math:`t = 1, 1.5, 2, \ldots`), where the Euler sum converges like
+:math:`n^{-2}`: those kinks are split off the rest in closed form
+(:meth:`OuterDensityAtoms.kink_terms`: PSPJF's and SPJF's terms :math:`K e^{-sd}/s^2` and
+:math:`L e^{-sd}/s^3` at :math:`b`, :math:`x_0 + x_1`, :math:`x_0 + x_1 + x_2` over the ends
+:math:`x_i \in \{c, b\}`), and the rest refined where its truncation estimate asks
+(:data:`REST_REFINED`). Against the reference with its own first-order kink split on
+(26, 192, 96) (converged: on (26, 96, 48) within 2e-9), PSPJF's cdf at :math:`t = 1, 1.25, 1.5,
+2, 2.5, 3, 4` is 1.8e-11, -1.2e-10, 1.7e-10, -8.2e-10, -1.7e-9, -4.9e-10, 2.9e-10 off (before:
+1.7e-7, 5.2e-7, 3.6e-8, -3.0e-7, 4.7e-7, -2.8e-8, -1.1e-7), SPJF's 5e-11, -5e-11, 6e-11,
+4.2e-10, 1.0e-9, -1.0e-9, -2.3e-9 (before: 1.5e-9, -2.3e-9, -1.7e-7, -2.6e-7, -2.5e-8, 5e-8,
+1.8e-8); without the terms in :math:`1/s^3` 1.7e-8 and 4.0e-8 at :math:`t = 2`. The finer
+Euler rule's nodes reach :math:`|s| = 300`, where the rows on the 0.25 size rule left PSPJF's
+rest 3.6e-10 off (4e-13 on 0.125; SPRPT's transform times :math:`e^{sc}` 7.8e-11 off at
+:math:`|s| = 146`, now 2.8e-12). :meth:`OuterSplitDistribution.cdf_error` estimates the error
+(the two Euler rules' difference and truncation estimates): it covered every error above
+(PSPJF 5.9e-11 .. 6.7e-8, SPJF 3.4e-10 .. 6.3e-7). SPRPT and TRAIL keep their kinks (their
+estimate: 3e-8 to 1e-5 at :math:`t = 0.75 .. 4`). BoundedPareto(1.5, 1, 100) sizes have no
+independent reference: there the split moved PSPJF's cdf by up to 1.5e-6 at :math:`t = 2 .. 3`,
+where the unsplit law's estimate was 1e-6 to 8e-6 and the split one's 2e-9 to 3.5e-8.
 """
 
 from __future__ import annotations
@@ -120,7 +136,9 @@ ZERO_BISECT = 60
 #: transforms 1.7e-4 and 8e-5 off at the Euler nodes, Uniform(0.5, 1.5) sizes, uniform(0.5) errors)
 LOWER_JUMP = True
 #: ... with coarse size panels this wide: G(s; x) oscillates in x at the inversion's |s| (PSPJF's
-#: rest 8.8e-11 off at 1/3 + 25i with 0.25, the cdf at t = 2 1.7e-8; 6.3e-13 with 0.125)
+#: rest 8.8e-11 off at 1/3 + 25i with 0.25, the cdf at t = 2 1.7e-8; 6.3e-13 with 0.125; at the
+#: finer Euler rule's 8.67 + 148i, the rows on ROWS_WIDTH_JUMP: 1.3e-10 with 0.125, 1.2e-11 with
+#: 0.0625)
 OUTER_WIDTH_JUMP = 0.0625
 #: ... and the thresholds' rows X1{Y < v} on a size rule this wide (log x; the joint rule's
 #: default is ``WIDTH_JOINT`` 0.25): M(eta, v) = E[e^{-eta X}; Y < v] at |eta| up to 300 (the
@@ -862,4 +880,5 @@ def _age_cum_kernel(et, gstart, gbasis, full, cpan, ccoef, out):  # pragma: no c
             out[i, c] = R
 
 
-__all__ = ["OuterDensityAtoms", "OuterPredictionTransform", "OuterSplitDistribution", "OuterRankTransform", "OuterTrailTransform", "applies"]
+__all__ = ["OuterDensityAtoms", "OuterPredictionTransform", "OuterRankTransform", "OuterSplitDistribution",
+           "OuterTrailTransform", "applies"]
