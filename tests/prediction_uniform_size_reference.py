@@ -215,16 +215,73 @@ class Reference:
     def part_total(self) -> float:
         return self.part_cdf(self.b)
 
+    # -- the rest's kinks --------------------------------------------------------------------------
+    def _zmean(self, fn, x0: float) -> float:
+        cuts = [k / x0 for k in self.yedges if self.zl < k / x0 < self.zh]
+        z, w = _panels([self.zl] + cuts + [self.zh], 4)
+        return float(self.fz * np.sum(w * fn(z)))
+
+    def _fzc(self, w):
+        return np.clip((w - self.zl) / (self.zh - self.zl), 0.0, 1.0)
+
+    def kinks(self) -> list[tuple[float, float]]:
+        r"""The leading kinks of the rest's density: ``(t_k, K_k)`` with the rest's transform
+        :math:`\sim K_k e^{-s(t_k - c)}/s^2`. PSPJF's class transform is exactly
+        :math:`a(1 + \lambda(P - m)/s)e^{\lambda xm}` (:math:`m = M(\eta_y, y)`, :math:`a =
+        p_0e^{-\lambda xP}`), so :math:`\Phi - a = a\lambda P/s + a\lambda xm + \ldots` with
+        :math:`m \approx \sum_{x_1}\sigma_1 f_XF_Z(y/x_1)e^{-(s + \lambda P)x_1}/s` over the
+        size's ends (:math:`\sigma = \pm1` at :math:`a`, :math:`b`); the size integral
+        :math:`\int_a^b g e^{-s(x - a)}dx \approx (g(a) - g(b)e^{-s(b - a)})/s`. So a kink at
+        :math:`t = b` (:math:`K = -f_XE[a(b, bZ)\lambda P(bZ)]`; SPJF:
+        :math:`-f_X\lambda E[(1 - \rho)P(bZ) + 1 - P(bZ)]`) and, PSPJF, at :math:`x_0 + x_1`:
+        :math:`K = \sigma_0\sigma_1 f_X^2\lambda x_0E[a(x_0, x_0Z)F_Z(x_0Z/x_1)
+        e^{-\lambda P(x_0Z)x_1}]`."""
+        a, b, lam, fx = self.a, self.b, self.lam, self.fx
+        if self.policy != "pspjf":
+            return [(b, -fx * lam * self._zmean(lambda z: (1 - self.rho) * self.P(b * z)[0] + 1 - self.P(b * z)[0],
+                                                b))]
+
+        def am(x, y):
+            return self.p0(y) * np.exp(-lam * x * self.P(y)[0])
+
+        out = [(b, -fx * self._zmean(lambda z: am(b, b * z) * lam * self.P(b * z)[0], b))]
+        for x0, s0 in ((a, 1.0), (b, -1.0)):
+            for x1, s1 in ((a, 1.0), (b, -1.0)):
+                out.append((x0 + x1, s0 * s1 * fx * fx * lam * x0 * self._zmean(
+                    lambda z, x0=x0, x1=x1: am(x0, x0 * z) * self._fzc(x0 * z / x1)
+                    * np.exp(-lam * self.P(x0 * z)[0] * x1), x0)))
+        return out
+
     # -- the cdf -----------------------------------------------------------------------------------
-    def cdf(self, t: float, A: float = 26.0, N: int = 24, M: int = 14, y_rad: float = 6.0) -> float:
+    def cdf(self, t: float, A: float = 26.0, N: int = 24, M: int = 14, y_rad: float = 6.0,
+            kinks: bool = False, beta: float = 2.0) -> float:
         r""":math:`P(T \le t)`: the atoms' part plus the rest's sf inverted at :math:`t - c`
-        (:func:`euler_sf`)."""
+        (:func:`euler_sf`). ``kinks``: the rest less the terms
+        :math:`K_ke^{-sd_k}(s + 3\beta)/(s + \beta)^3` (:meth:`kinks`, :math:`d_k = t_k - c`),
+        whose sf :math:`K_k(w^2 + 3w/\beta + 3/\beta^2)e^{-\beta w}` (:math:`w = u - d_k`) is
+        added back: the inverted rest keeps no kink of the first order (the Euler sum converges
+        faster)."""
         u = float(t) - self.c
         if u <= 0:
             return 0.0
         pt = self.part_total()
         rbar = 1.0 - pt
-        sf_rest = euler_sf(lambda s: self.rest_lst(s, y_rad), rbar, u, A, N, M)
+        if not kinks:
+            sf_rest = euler_sf(lambda s: self.rest_lst(s, y_rad), rbar, u, A, N, M)
+            return 1.0 - (pt - self.part_cdf(t)) - sf_rest
+        ks = self.kinks()
+        d = np.array([k[0] - self.c for k in ks])
+        K = np.array([k[1] for k in ks])
+
+        def rest(s):
+            s = np.asarray(s, complex)
+            part = np.exp(-s[:, None] * d[None, :]) * ((s[:, None] + 3 * beta) / (s[:, None] + beta) ** 3)
+            return self.rest_lst(s, y_rad) - part @ K
+
+        w = u - d
+        wp = np.maximum(w, 0.0)
+        sf_part = np.exp(-beta * wp) * (wp * wp + 3 * wp / beta + 3 / beta ** 2)
+        sf_rest = euler_sf(rest, rbar - float(np.sum(3 * K)) / beta ** 2, u, A, N, M) + float(sf_part @ K)
         return 1.0 - (pt - self.part_cdf(t)) - sf_rest
 
 

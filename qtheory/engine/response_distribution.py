@@ -2074,7 +2074,9 @@ def _build_prediction(model, pol, x, y, waiting: bool) -> ResponseTimeDistributi
     # a split whose rest kinks (sizes with a lower end c: at c + the size range's sums) asks for
     # the finer Euler rule where the default one's truncation estimate is large
     refine = True if getattr(split, "refine_rest", False) else None
-    return ResponseTimeDistribution(tr, label, euler=euler, split=split, refine=refine)
+    # a split may name its distribution class (the outer rule's: with cdf_error)
+    cls = getattr(split, "distribution", ResponseTimeDistribution)
+    return cls(tr, label, euler=euler, split=split, refine=refine)
 
 
 def _build(model, policy, x, y, waiting: bool) -> ResponseTimeDistribution:
