@@ -572,6 +572,115 @@ def _factor_tgrid(rule: FactorJointRule, c: float):
     return log_tgrid(e, math.exp(e[0]))
 
 
+# ---- the kink of the unconditional law at 2c ----------------------------------------------------
+def kink_slope_jump(split) -> float:
+    r"""The jump :math:`J = f'_R(2c^+) - f'_R(2c^-)` of the slope of the density of the inverted
+    rest of TRAIL's split (:class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms`)
+    at :math:`t = 2c`, :math:`c` the least size, where the size density jumps from 0 to
+    :math:`f_X(c^+)`.
+
+    A class :math:`(x, y)` reaches :math:`T = x + w`, :math:`w` just above :math:`c`, with one
+    job of size about :math:`c` and nothing else: no old work (:math:`p_0(y)`), and one arrival
+    with :math:`Y' < v` at a level :math:`v` of the residence, whose own busy period has no
+    arrival that preempts it (the old work's and the sparse piece's densities are continuous,
+    :math:`\lambda P(X_0 > w)` and :math:`\lambda P(X_1 > w)`); so the class density of
+    :math:`T - x` jumps at :math:`w = c` by
+
+    .. math::
+        j(x, y) = a(x, y)\,\lambda f_X(c^+)\int_{y - \min(x, \gamma y)}^{y}
+            F_Z(v/c)\,e^{-\lambda c\,P(Y < v)}\,dv
+
+    (:math:`a` the class atom, :math:`F_Z(v/c) = P(Y' < v \mid X' = c)`), and the mixture
+    :math:`\int_c^t f_X(x) f(t - x; x)\,dx` over sizes (whose density jumps at :math:`c`) has the
+    slope jump :math:`J = f_X(c^+)\,E[j(c, cZ)]` at :math:`t = 2c`
+    (``docs/response_time_distribution.md``, section 13). The inner integral and the mean over
+    :math:`Z` by Gauss-Legendre panels split where the integrands kink."""
+    tr = split.tr
+    rule = tr.rule
+    f = rule.f
+    c, gam, lam = split.c, split.gamma, tr.lam
+    fc = float(split.size.pdf(c))
+    if not fc > 0.0:
+        fc = float(split.size.pdf(c * (1.0 + 1e-12)))
+    ks = np.asarray([k for k in rule.kinks if k > 0], float)
+    # z: the factor's panels, z = 1/gamma (the residence's start switches form), where
+    # p_0(y) kinks (gamma y / (1 - gamma) = b) and where a(c, cz) and the inner integrand kink
+    bps = np.concatenate([np.asarray(split.size.breakpoints, float), np.asarray(split.size.support, float)])
+    bps = bps[np.isfinite(bps) & (bps > 0)]
+    zc = [1.0 / gam] + list(ks)
+    if gam < 1.0:
+        zc += list(bps * (1.0 - gam) / (gam * c))
+    if split._yk.size:
+        yk = split._yk / c
+        zc += list(yk) + list(1.0 + yk) + (list(yk / (1.0 - gam)) if gam < 1.0 else [])
+    ze = np.asarray(split._ze, float)
+    zc = np.asarray(zc, float)
+    zc = zc[(zc > math.exp(ze[0])) & (zc < math.exp(ze[-1]))]
+    u, wu = panels(np.unique(np.concatenate([ze, np.log(zc)])))
+    z = np.exp(u)
+    wz = wu * z * np.asarray(f.pdf(z), float)
+    y = c * z
+    d = y - np.minimum(c, gam * y)
+    # v in [d, y], cut at the kinks of F_Z(v / c) and P(Y < v)
+    vk = np.concatenate([c * ks, split._yk])
+    cuts = np.clip(np.broadcast_to(vk, (z.size, vk.size)), d[:, None], y[:, None])
+    v, wv = panels(np.sort(np.concatenate([d[:, None], cuts, y[:, None]], axis=1), axis=1))
+    top = float(tr.grid.t[-1])
+    pl = tr.grid.interp(split._pl, np.minimum(v.reshape(-1), top)).reshape(v.shape)
+    inner = np.sum(wv * np.asarray(f.cdf(v / c), float) * np.exp(-lam * c * pl), axis=1)
+    a = split.atom_mass(np.full(z.size, c), y)
+    return float(lam * fc * fc * np.sum(wz * a * inner))
+
+
+class KinkSplit:
+    r"""A split (:class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms`) with
+    the kink of its rest's density at :math:`t = 2c` moved into the part added directly: with
+    :math:`v = t - 2c` and :math:`\beta = 1/c`, the density
+    :math:`\varphi(t) = J\,v_+\,e^{-\beta v}` (:func:`kink_slope_jump`; cdf
+    :math:`J(1 - e^{-\beta v}(1 + \beta v))/\beta^2`, mass :math:`J/\beta^2`) is added to the
+    atoms' part and its transform :math:`J e^{-sc}/(s + \beta)^2` (shifted by :math:`c`, as the
+    rest's) subtracted from the rest's. The rest's density is then :math:`C^1` at :math:`2c`:
+    the Euler inversion at :math:`t - c` rings next to a kink (a unit slope jump at :math:`t = 2c`
+    puts the cdf :math:`2.8\cdot10^{-7}` off at :math:`t = 1.9c`, :math:`4\cdot10^{-9}` at
+    :math:`1.8c`; a unit jump of the second derivative :math:`2\cdot10^{-9}` at :math:`1.9c`).
+    Every other attribute is the wrapped split's."""
+
+    def __init__(self, split):
+        self._sp = split
+        self.kink_jump = kink_slope_jump(split)
+        self._beta = 1.0 / split.c
+        m = self.kink_jump / self._beta ** 2
+        self.part_total = split.part_total + m
+        self.rest_total = split.rest_total - m
+
+    def __getattr__(self, name):
+        return getattr(self._sp, name)
+
+    def _v(self, t) -> np.ndarray:
+        return np.maximum(np.asarray(t, float) - 2.0 * self._sp.c, 0.0)
+
+    def part_cdf(self, t, **kw) -> np.ndarray:
+        bv = self._beta * self._v(t)
+        phi = self.kink_jump / self._beta ** 2 * -(np.expm1(-bv) + bv * np.exp(-bv))
+        return self._sp.part_cdf(t, **kw) + phi
+
+    def part_pdf(self, t, **kw) -> np.ndarray:
+        v = self._v(t)
+        return self._sp.part_pdf(t, **kw) + self.kink_jump * v * np.exp(-self._beta * v)
+
+    def rest_lst(self, s) -> np.ndarray:
+        s = np.asarray(s, complex)
+        return self._sp.rest_lst(s) - self.kink_jump * np.exp(-s * self._sp.c) / (s + self._beta) ** 2
+
+
+def near_split(split):
+    """The split used next to the least size (``near()`` of TRAIL's split): TRAIL(c) for
+    ``0 < c < 1`` with the kink at :math:`2c` split off (:class:`KinkSplit`); TRAIL(1) stays
+    SPRPT's split and TRAIL(0) SPJF's (no kink term: :math:`J = 0`)."""
+    tr = split.tr
+    return KinkSplit(split) if isinstance(tr, TrailTransform) and 0.0 < tr.c < 1.0 else split
+
+
 # ---- the transform ----------------------------------------------------------------------------------
 class TrailTransform(PredictionTransform):
     r"""LST and the first two moments of :math:`T` (or :math:`W`) of TRAIL(c).
@@ -691,4 +800,4 @@ class TrailTransform(PredictionTransform):
         return float(p0[0] * math.exp(-lam * integral))
 
 
-__all__ = ["TrailTransform", "old_piece"]
+__all__ = ["KinkSplit", "TrailTransform", "kink_slope_jump", "near_split", "old_piece"]
