@@ -301,9 +301,12 @@ def _first_terms(rule, base, p, v, lp, lk, one: bool) -> np.ndarray:
             r1 = int(np.searchsorted(start, start[r0] + _NODES_BLOCK, side="right")) - 1
             r1 = min(n, max(r1, r0 + 1))
             sub = slice(r0, r1)
-            counts = (start[r0:r1 + 1] - start[r0], poff[r0:r1 + 1] - poff[r0], coff[r0:r1 + 1] - coff[r0])
-            X, W, st, _, _, _ = _nodes(base, cut[sub], lo[sub], hi[sub], size, counts)
-            z = _first_z(X, np.ascontiguousarray(pa[sub, 0]), np.ascontiguousarray(va[sub, 0]), st)
+            st, po, co = start[r0:r1 + 1] - start[r0], poff[r0:r1 + 1] - poff[r0], coff[r0:r1 + 1] - coff[r0]
+            X, W, U, cidx, _, _ = _walk_fill(edges, base[1], base[2], cut[sub], lo[sub], hi[sub], base[3], base[4],
+                                             st, po, co)
+            xc = np.exp(U)
+            z = _first_z_scatter(X, W, cidx, xc, np.asarray(size.pdf(xc), float),
+                                 np.ascontiguousarray(pa[sub, 0]), np.ascontiguousarray(va[sub, 0]), st)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 fz = np.asarray(f.pdf(z), float)
             out[a + r0:a + r1] = _row_sums(X, W, fz, 1.0, st)
@@ -463,6 +466,17 @@ def _first_z(X, p, v, start):  # pragma: no cover - compiled
         for q in range(start[i], start[i + 1]):
             z[q] = 1.0 + d / X[q]
     return z
+
+
+@njit(cache=True, error_model="numpy")
+def _first_z_scatter(X, W, cidx, xc, fx, p, v, start):  # pragma: no cover - compiled
+    """The new nodes of :func:`_walk_fill` put in place (``x`` and ``w x f_X(x)``, as
+    :func:`_nodes`), then :func:`_first_z`."""
+    for i in range(cidx.size):
+        q = cidx[i]
+        X[q] = xc[i]
+        W[q] = W[q] * xc[i] * fx[i]
+    return _first_z(X, p, v, start)
 
 
 @njit(cache=True, error_model="numpy")
