@@ -49,6 +49,7 @@ import numpy as np
 from numba import njit
 
 from ..laws._quadrature import ORDER, _gl, log_edges, panels
+from ..laws.predictions import _ExpFactor
 from ._joint_rule import FactorJointRule, _tail_extension, drop_tiny, log_tgrid
 from .response_distribution import busy_eta
 from .response_distribution_prediction import PredictionTransform
@@ -71,6 +72,12 @@ WIDTH_Z = 0.5
 PIECE_GRADE = (1.2, 1e-5)
 #: size nodes per pass of :func:`_first_terms` (memory: a few arrays of this length)
 _NODES_BLOCK = 500_000
+#: the first term on exponential predictions by :func:`_first_terms_exp` (False: the general rule)
+FIRST_EXP = True
+#: ... on the size rule's panels cut to at most this width in log x
+FIRST_EXP_WIDTH = 0.25
+#: ... leaving out the rule's nodes where z > _Z_SKIP (e^{-50}: below 1e-21 of the row's sum)
+_Z_SKIP = 50.0
 #: entries of the rows' cut arrays per pass of :func:`_first_terms`
 _CUTS_BLOCK = 1_000_000
 
@@ -224,7 +231,10 @@ def _piece_density(rule: FactorJointRule, v: np.ndarray, kap: np.ndarray, c: flo
     lp = clog(pf)
     lk = np.full(pf.size, lhi) if one else clog(pf + kr)
     base = (edges, xb, wb, nodes, wgl)
-    G = _first_terms(rule, base, pf, vr, lp, lk, one)
+    if FIRST_EXP and not one and isinstance(f, _ExpFactor) and not rule.kinks.size:
+        G = _first_terms_exp(base, pf, vr, lp, lk, r.size)
+    else:
+        G = _first_terms(rule, base, pf, vr, lp, lk, one)
     if not one:
         G += _second_terms(rule, base, pf, kr, lp, lk, c)
     # the head and tail nodes, in the term of their x
@@ -311,6 +321,87 @@ def _first_terms(rule, base, p, v, lp, lk, one: bool) -> np.ndarray:
                 fz = np.asarray(f.pdf(z), float)
             out[a + r0:a + r1] = _row_sums(X, W, fz, 1.0, st)
             r0 = r1
+    return out
+
+
+def _first_terms_exp(base, p, v, lp, lk, size) -> np.ndarray:
+    r""":func:`_first_terms` for exponential predictions (:math:`f_Z(z) = e^{-z}`, no kinks), on
+    the size rule cut at :math:`p` and :math:`p + \kappa` only: its panels inside
+    :math:`(p, p + \kappa]` keep their nodes, the two holding :math:`p` and :math:`p + \kappa`
+    get Gauss-Legendre rules of their parts inside it, and each row is one compiled sum of
+    :math:`w\,e^{-z}/x` (:func:`_exp_first_rows`; no walk and no pdf call of the factor).
+    :math:`e^{-z}` is smooth in :math:`\log x` across the factor's panels, whose images
+    :math:`x = (v - p)/(z - 1)` the general rule also cuts at (they resolve a log-normal
+    factor)."""
+    e0, _, _, t, w = base
+    o = t.size
+    # the size rule with its panels wider than FIRST_EXP_WIDTH (its tails) cut in equal parts
+    k = np.maximum(np.ceil(np.diff(e0) / FIRST_EXP_WIDTH).astype(np.int64), 1)
+    edges = np.concatenate([e0[:1]] + [e0[i] + (e0[i + 1] - e0[i]) * np.arange(1, k[i] + 1) / k[i]
+                                       for i in range(e0.size - 1)])
+    edges[-1] = e0[-1]
+    npan = edges.size - 1
+    ub, wub = panels(edges)
+    xbf = np.exp(ub)
+    wbf = np.ascontiguousarray(wub * xbf * size.pdf(xbf))
+    out = np.empty(p.size)
+    step = max(1, _NODES_BLOCK // (2 * o))
+    for a in range(0, p.size, step):
+        s = slice(a, a + step)
+        lo, hi = lp[s], lk[s]
+        j0 = np.clip(np.searchsorted(edges, lo, side="right") - 1, 0, npan - 1)
+        j1 = np.clip(np.searchsorted(edges, hi, side="left") - 1, 0, npan - 1)
+        two = j1 > j0
+        # the part of the panel holding p, and (where they differ) of the one holding p + kappa
+        pe = np.stack([lo, np.where(two, edges[np.minimum(j0 + 1, npan)], hi),
+                       np.where(two, edges[j1], hi), hi], axis=1)
+        u, wu = panels(pe[:, [0, 1]])
+        u2, wu2 = panels(pe[:, [2, 3]])
+        U = np.concatenate([u, u2], axis=1)
+        Wp = np.concatenate([wu, wu2], axis=1)
+        Xp = np.exp(U)
+        Wp = Wp * Xp * size.pdf(Xp)
+        k0 = np.where(two, (j0 + 1) * o, 0).astype(np.int64)
+        k1 = np.where(two, j1 * o, 0).astype(np.int64)
+        out[s] = _exp_first_rows(np.ascontiguousarray(Xp), np.ascontiguousarray(Wp), xbf, wbf, k0, k1,
+                                 np.ascontiguousarray(p[s]), np.ascontiguousarray(v[s]), o)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _exp_first_rows(Xp, Wp, xb, wb, k0, k1, p, v, o):  # pragma: no cover - compiled
+    r"""Per row :math:`\sum w\,e^{-z}/x`, :math:`z = 1 + (v - p)/x` (:func:`_term`), over the
+    first partial panel (``Xp[:, :o]``), the rule's nodes ``k0 <= k < k1`` and the second
+    partial panel, in that order (increasing :math:`x`)."""
+    n = p.size
+    out = np.empty(n)
+    for i in range(n):
+        d = v[i] - p[i]
+        acc = 0.0
+        for l in range(o):
+            z = 1.0 + d / Xp[i, l]
+            acc += _term(Wp[i, l], math.exp(-z) if z >= 0 else 0.0, Xp[i, l], 1.0)
+        # the rule's nodes where z > Z_SKIP carry less than e^{-Z_SKIP} of the density: from the
+        # first x >= d / (Z_SKIP - 1) on (x increases with k)
+        ka = k0[i]
+        if d > 0.0 and ka < k1[i]:
+            xs = d / (_Z_SKIP - 1.0)
+            lo = ka
+            hi = k1[i]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if xb[mid] < xs:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            ka = lo
+        for k in range(ka, k1[i]):
+            z = 1.0 + d / xb[k]
+            acc += _term(wb[k], math.exp(-z) if z >= 0 else 0.0, xb[k], 1.0)
+        for l in range(o, 2 * o):
+            z = 1.0 + d / Xp[i, l]
+            acc += _term(Wp[i, l], math.exp(-z) if z >= 0 else 0.0, Xp[i, l], 1.0)
+        out[i] = acc
     return out
 
 
