@@ -337,9 +337,8 @@ def _first_terms_exp(base, p, v, lp, lk, size) -> np.ndarray:
     o = t.size
     # the size rule with its panels wider than FIRST_EXP_WIDTH (its tails) cut in equal parts
     k = np.maximum(np.ceil(np.diff(e0) / FIRST_EXP_WIDTH).astype(np.int64), 1)
-    edges = np.concatenate([e0[:1]] + [e0[i] + (e0[i + 1] - e0[i]) * np.arange(1, k[i] + 1) / k[i]
+    edges = np.concatenate([e0[:1]] + [np.append(e0[i] + (e0[i + 1] - e0[i]) * np.arange(1, k[i]) / k[i], e0[i + 1])
                                        for i in range(e0.size - 1)])
-    edges[-1] = e0[-1]
     npan = edges.size - 1
     ub, wub = panels(edges)
     xbf = np.exp(ub)
