@@ -24,8 +24,9 @@ exact for :math:`w < L` (``docs/response_time_distribution.md``, sections 5.4 an
 over :math:`X` are Gauss-Legendre rules split where the integrands kink (Pareto in
 :math:`v = \sqrt{L/X}`, where the density is polynomial). For :math:`t < 2L` every class with
 :math:`x \le t` has :math:`t - x < L`: the unconditional :math:`P(T \le t)` mixes the class law
-over :math:`x \in [L, t]` and :math:`z` (panels split at :math:`1/\gamma` and where
-:math:`\gamma y/(1 - \gamma)` meets :math:`L`).
+over :math:`x \in [L, t]` and :math:`z` (panels split at :math:`1/\gamma`, where
+:math:`q y = \gamma y/(1 - \gamma)` meets an end :math:`b` of the size support and where the
+:math:`u` integral's cut :math:`b - qy` (at which :math:`h_1` kinks) meets :math:`w`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ import math
 
 import numpy as np
 
-#: nodes per panel of the expectations over X and of the u integral (measured: the cdf moves
-#: by at most 5e-10 (Pareto) and 2.3e-9 (Uniform) from 60 / 30 nodes and 40 / 40 mixing nodes)
+#: nodes per panel of the expectations over X and of the u integral. Measured (TRAIL(0.5), load
+#: 0.8, t = 1.02 ... 1.9): doubling any one order (X, u, mixing x or z), or all of them and two
+#: x panels, moves the cdf by at most 1.4e-11 (Pareto(2.5)) and 6e-12 (Uniform(1, 3)). Without
+#: the cuts at u = b - q y and y = (b - w) / q (b an end of the size support) the same doublings
+#: moved it by 1.6e-8 (Pareto, t = 1.9) and 4.3e-9 (Uniform, t = 1.3): it was 1.55e-8 low at 1.9
 N_X = 30
 N_U = 16
 
@@ -51,6 +55,10 @@ class Law:
 
     def __init__(self, lo: float, hi: float = math.inf, alpha: float = 2.5):
         self.lo, self.hi, self.alpha = float(lo), float(hi), float(alpha)
+
+    def ends(self) -> list[float]:
+        """The finite ends of the support."""
+        return [self.lo] + ([self.hi] if math.isfinite(self.hi) else [])
 
     def pdf(self, x: float) -> float:
         if math.isinf(self.hi):
@@ -103,12 +111,15 @@ def class_cdf(law: Law, lam: float, gam: float, x, y, t: float) -> np.ndarray:
     k = np.exp(-lam * ((y - d) - law.expect(lambda X: X * (np.exp(-D / X) - np.exp(-Y / X)))))
     w = t - x
     acc = np.zeros(w.shape)
-    for ui, wi in zip(*np.polynomial.legendre.leggauss(N_U), strict=True):
-        u = 0.5 * w * (ui + 1.0)
-        U = u[..., None]
-        h1 = lam * law.expect(lambda X, U=U: np.exp(-Y / X) - np.exp(-np.maximum(X + Y - U, (X - U) / gam) / X),
-                              K=u + q * y)
-        acc += 0.5 * w * wi * h1 * np.exp(-g * u) * (1.0 + g * (w - u))
+    # h_1(u) kinks where its split u + q y meets an end b of the size law: u = b - q y
+    cuts = np.sort(np.stack([0.0 * w] + [np.clip(b - q * y, 0.0, w) for b in law.ends()] + [w]), axis=0)
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        for ui, wi in zip(*np.polynomial.legendre.leggauss(N_U), strict=True):
+            u = a + 0.5 * (b - a) * (ui + 1.0)
+            U = u[..., None]
+            h1 = lam * law.expect(lambda X, U=U: np.exp(-Y / X) - np.exp(-np.maximum(X + Y - U, (X - U) / gam) / X),
+                                  K=u + q * y)
+            acc += 0.5 * (b - a) * wi * h1 * np.exp(-g * u) * (1.0 + g * (w - u))
     return k * (p0 * (1.0 + g * w) + acc)
 
 
@@ -117,10 +128,14 @@ def low_t_cdf(law: Law, lam: float, gam: float, t: float, nx: int = 16, nz: int 
     and :math:`z` (Gauss-Legendre panels split at 1, :math:`1/\gamma`, :math:`L(1-\gamma)/(\gamma
     x)` and :math:`2L/x`; Gauss-Laguerre beyond the last edge below 60)."""
     xs, wx = _gauss(law.lo, t, nx)
+    q = gam / (1.0 - gam)
     tot = 0.0
     for xi, wi in zip(xs, wx, strict=True):
-        edges = sorted({0.0, 1.0, 1.0 / gam, law.lo * (1.0 - gam) / (gam * xi), 2.0 * law.lo / xi})
-        edges = [e for e in edges if e < 60.0]
+        # the class law kinks in y where q y meets an end b of the size law (p_0, h_1's split)
+        # and where the u integral's cut b - q y meets its end w = t - x
+        edges = {0.0, 1.0, 1.0 / gam, 2.0 * law.lo / xi}
+        edges |= {b / (q * xi) for b in law.ends()} | {(b - (t - xi)) / (q * xi) for b in law.ends()}
+        edges = sorted(e for e in edges if 0.0 <= e < 60.0)
         zs, ws = [], []
         for a, b in zip(edges[:-1], edges[1:], strict=True):
             z, w = _gauss(a, b, nz)
@@ -133,3 +148,45 @@ def low_t_cdf(law: Law, lam: float, gam: float, t: float, nx: int = 16, nz: int 
         vals = class_cdf(law, lam, gam, np.full(z.size, xi), xi * z, t)
         tot += wi * law.pdf(xi) * float(vals @ wz)
     return tot
+
+
+def kink_slope_jump(law: Law, lam: float, gam: float, n: int = 16) -> float:
+    r"""The jump at :math:`t = 2L` of the slope of the density of :math:`T` (TRAIL(:math:`\gamma`)),
+    :math:`J = f_X(L^+)^2\lambda\,E\big[p_0(y)e^{-\lambda I}\int_d^y (1 - e^{-v/L})
+    e^{-\lambda L P(Y < v)}\,dv\big]` at :math:`x = L`, :math:`y = LZ`: one arrival of size about
+    :math:`L` during the residence and nothing else (its busy period without a preempting arrival)
+    makes the class density of :math:`T - x` jump by the bracket times :math:`\lambda f_X(L^+)`
+    at :math:`w = L`, and the mixture over :math:`x` turns that jump into a kink at :math:`2L`.
+    The pieces as in :func:`class_cdf`; Gauss-Legendre in :math:`v` and in :math:`z` (split at
+    1, :math:`1/\gamma`, :math:`b/(qL)`), Gauss-Laguerre beyond 40."""
+    L = law.lo
+    q = gam / (1.0 - gam)
+    fL = law.pdf(L)
+
+    def j(y):
+        Y = np.array([[y]])
+        ex0 = law.expect(lambda X: X * -np.expm1(-Y / X))
+
+        def ex1(X):
+            ps = np.clip(X - q * Y, 0.0, X)
+            i1 = gam * X * (np.exp(-(X - ps) / (gam * X)) - math.exp(-1.0 / gam))
+            i2 = X * (np.exp(-Y / X) - np.exp(-(X + Y - ps) / X))
+            return X * np.exp(-Y / X) - i1 - i2
+
+        p0 = 1.0 - lam * (ex0 + law.expect(ex1, K=np.array([q * y])))
+        d = y - min(L, gam * y)
+        D = np.array([[d]])
+        k = np.exp(-lam * ((y - d) - law.expect(lambda X: X * (np.exp(-D / X) - np.exp(-Y / X)))))
+        v, wv = _gauss(d, y, n)
+        V = v[..., None]
+        pl = 1.0 - law.expect(lambda X: np.exp(-V / X))
+        return float(p0[0] * k[0]) * float(np.sum(wv * -np.expm1(-v / L) * np.exp(-lam * L * pl)))
+
+    edges = sorted({0.0, 1.0, 1.0 / gam, 40.0} | {b / (q * L) for b in law.ends() if b / (q * L) < 40.0})
+    tot = 0.0
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        z, w = _gauss(a, b, n)
+        tot += sum(wi * math.exp(-zi) * j(L * zi) for zi, wi in zip(z, w, strict=True))
+    zl, wl = np.polynomial.laguerre.laggauss(n)
+    tot += sum(wi * math.exp(-40.0) * j(L * (zi + 40.0)) for zi, wi in zip(zl, wl, strict=True))
+    return lam * fL * fL * tot

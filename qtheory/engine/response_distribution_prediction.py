@@ -2073,7 +2073,7 @@ def density_split(model, policy, tr: PredictionTransform):
     :class:`~qtheory.engine.response_distribution_trail.TrailTransform`); ``None`` otherwise
     (the whole law is inverted)."""
     from ..laws.joint import FactorJoint
-    from .response_distribution_trail import TrailTransform
+    from .response_distribution_trail import TrailTransform, near_split
 
     rule = tr.rule
     own = policy.declares("response_transform")
@@ -2109,8 +2109,8 @@ def density_split(model, policy, tr: PredictionTransform):
     def transform(rule):
         return policy.response_transform(model, rule) if own else PredictionTransform(model, policy, rule)
 
-    def near(split):
-        return PredictionDensityAtoms(transform(graded_rule()), part=split)
+    def near(split):  # TRAIL: its kink at 2c split off (response_distribution_trail.near_split)
+        return near_split(PredictionDensityAtoms(transform(graded_rule()), part=split))
 
     split = PredictionDensityAtoms(tr, lambda: near(split))
     return split
