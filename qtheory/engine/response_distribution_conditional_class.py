@@ -109,8 +109,19 @@ FINE = dict(x_panels=64, atom_split=16, y_head=24, y_tip=12)
 #: refined (these 64 panels, atoms on 16, y-rules 24/6/12; FINE 128, 32, 48/6/24) moved it by
 #: 1.03e-8, 9.5e-9, 3.3e-11, -9.8e-11 (percentiles 1.3e-8, 2.8e-8, 7.8e-10, 1.7e-8 relative);
 #: these alone to 64 and 16 by 5.3e-9, -4.7e-10, 2e-11, -4e-13, to y-rules 24/6/12 by 3.0e-8,
-#: 2.8e-10, 2e-13, 4e-13 (7.5 s of CPU for the class transform, 14 s with either, 30 s with all)
-COARSE = dict(x_panels=32, atom_split=8)
+#: 2.8e-10, 2e-13, 4e-13 (7.5 s of CPU for the class transform, 14 s with either, 30 s with all).
+#: 64 panels, not 32 (session 41): a class on the falling branch (:math:`x \le a_p`) holds its
+#: whole residence on these laws, and there they did not smooth: the x-rule's panels (in
+#: :math:`\log x` on :math:`[x_{lo}, \min(C_y, x_{top})]`, 7-9 units of :math:`\log x` for
+#: :math:`y \approx 1`) are 0.2 to 0.7 wide at :math:`x` = 1 to 3, and at the Euler rule's
+#: :math:`|s|` (120 at T - x = 1, 240 at 0.5) the quadrature of :math:`E[e^{-sX^{new}}]` was
+#: 1e-7 and 7e-6 off that of 256 panels (64: 1.5e-11, 1.4e-8). Class (0.5, 1.0) at load 0.5
+#: against mpmath's de Hoog inversion (degree 40) of its transform on 128 panels (atoms on 32
+#: sub-panels), the cdf at T - x = 0.5, 1, 2: 2.6e-7, -2.4e-6, 2.1e-7 off on 32 panels, 6.5e-9,
+#: -2e-10, 3e-11 on 64 (the finer Euler rules (26, 48, 24) and (30, 30, 20) were up to 7e-6
+#: off on 32, up to 4e-8 on 64: they read larger :math:`|s|`); the reference's degrees 27 and
+#: 40 agree to 3e-11 and de Hoog on 32, 64, 128 panels to 1.5e-9
+COARSE = dict(x_panels=64, atom_split=8)
 #: transform values per block
 _S_BLOCK = 64
 #: the relative step in y of the central difference :math:`dC_y/dy` at :math:`y_0(\ell)`
