@@ -68,9 +68,21 @@ transform is within 4.4e-7 of the split one but at 1.2 (3.0e-6). Splitting the f
 two jumps alone gives the same to 1.5e-7 (the falling nodes' 112 jumps are small, 1e-6 to
 2e-4 each). What is left is the kinks (the sums of two jump points, :math:`c^*(R)`) and, at
 the Euler rule's larger :math:`|s|`, the laws' discreteness (at 0.5 the rule (26, 96, 48) was
-3e-5 off). The falling branch's 56 discrete levels are a quadrature artefact of the transform
-itself (the inversions of the same transform cannot see it): its effect on the true law is not
-measured. :meth:`ClassDistribution.cdf_error` estimates the error (the largest of the two Euler
+3e-5 off). (Those figures are session 40's, with the residence's laws on 32 x-panels.)
+
+**Classes on the falling branch (session 41).** A class with :math:`x \le a_p(y)` holds its whole
+residence on the laws at the ranks :math:`r(y, a_j)` (:data:`COARSE`), and on 32 x-panels their
+transforms at the Euler rule's :math:`|s|` were the error of its cdf: against mpmath's de Hoog
+inversion (degree 40) of the transform with those laws on 128 x-panels and atoms on 32
+sub-panels, at T - x = 1, class (0.5, 1.0) at load 0.5 was -2.4e-6 off and (2.0, 2.0) -4.9e-6
+(at 2: 2.1e-7, 7.8e-9); on 64 panels (now) -1.9e-10 and -4.6e-11 (at 2: -2.9e-11, -5.8e-10; at
+4: -3.7e-11); ``cdf_error`` 9.9e-8, 2.8e-7 (2: 3.7e-8, 1.0e-7). The falling branch's discrete
+ages (:data:`A_ORDER` nodes a panel) put their jumps (:meth:`ClassTransform.jumps`) at the
+points :math:`c^*(r(y, a_j))`, where the true law has a continuous spread: the same de Hoog
+inversion of class (0.5, 1.0) at load 0.95 (its jumps between T - x = 5.8 and 26.4, each below
+5.1e-8) with the orders 8 and 32 differs by 2.2e-12 at T - x = 0.5 and -5.3e-11 at 12.0, inside
+the spread: the artefact is far below the cdf's other errors.
+:meth:`ClassDistribution.cdf_error` estimates the error (the largest of the two Euler
 rules' difference and their truncation estimates, on the part inverted): it covered the error
 at every point above (split: 4.4e-7 .. 7.4e-6 against 7e-9 .. 1.4e-6; whole: up to 6.2e-5
 against 1.2e-5); before, the distribution object gave no estimate (the docs said "up to about
