@@ -76,8 +76,13 @@ transforms at the Euler rule's :math:`|s|` were the error of its cdf: against mp
 inversion (degree 40) of the transform with those laws on 128 x-panels and atoms on 32
 sub-panels, at T - x = 1, class (0.5, 1.0) at load 0.5 was -2.4e-6 off and (2.0, 2.0) -4.9e-6
 (at 2: 2.1e-7, 7.8e-9); on 64 panels (now) -1.9e-10 and -4.6e-11 (at 2: -2.9e-11, -5.8e-10; at
-4: -3.7e-11); ``cdf_error`` 9.9e-8, 2.8e-7 (2: 3.7e-8, 1.0e-7). The falling branch's discrete
-ages (:data:`A_ORDER` nodes a panel) put their jumps (:meth:`ClassTransform.jumps`) at the
+4: -3.7e-11); ``cdf_error`` 9.9e-8, 2.8e-7 (2: 3.7e-8, 1.0e-7). At load 0.95 -1.2e-6 and -9.4e-7
+-> -8.5e-11 and -2.0e-11; at T - x = 0.5, 1, 2, 4, p90 for both classes at loads 0.5 and 0.95
+at most 9.8e-9 (class (0.5, 1.0), load 0.95, T - x = 0.5; its ``cdf_error`` 2.9e-8), before
+up to 4.9e-6 (``docs/response_time_distribution.md``, section 6.6, has the table). The split
+class (1.0, 0.3) at load 0.95 reads these laws on :math:`[0, B(x)]`: against de Hoog on its own
+transform -3.0e-8 and 3.9e-7 at T - x = 1.2 and 1.362 (the figures above: -5.7e-7 and 1.4e-6).
+The falling branch's discrete ages (:data:`A_ORDER` nodes a panel) put their jumps (:meth:`ClassTransform.jumps`) at the
 points :math:`c^*(r(y, a_j))`, where the true law has a continuous spread: the same de Hoog
 inversion of class (0.5, 1.0) at load 0.95 (its jumps between T - x = 5.8 and 26.4, each below
 5.1e-8) with the orders 8 and 32 differs by 2.2e-12 at T - x = 0.5 and -5.3e-11 at 12.0, inside
