@@ -351,6 +351,7 @@ FULL_ONLY_TESTS: dict[str, tuple[float, str]] = {
     'tests/test_distribution_prediction_rank_rising.py::test_unconditional_mean_and_cdf[plus]': (120.0, 'the class laws: test_class_means_are_the_mean_engines, test_static_rank_is_pspjf (the mixing over (x, z) and the level grid only here)'),
     'tests/test_distribution_prediction_rank_rising.py::test_unconditional_mean_and_cdf[static]': (7.1, 'the class laws: test_class_means_are_the_mean_engines, test_static_rank_is_pspjf (the mixing over (x, z) and the level grid only here)'),
     'tests/test_distribution_size_ranks.py::test_unconditional_srpt_rank_equals_closed_form': (14.8, "the same route on PSJF's rank: test_unconditional_psjf_rank_equals_closed_form; SRPT's classes: test_classes_equal_closed_forms"),
+    'tests/test_conditional_gittins_class_falling.py::test_falling_class_cdf_against_de_hoog': (24.0, "the residence's laws at the Euler rule's large |s|: test_residence_laws_transform_at_the_euler_nodes"),
     'tests/test_conditional_gittins_class_jumps.py::test_cdf_next_to_the_jumps_against_de_hoog': (38.0, "the split's bookkeeping: test_split_law_is_the_whole_law_away_from_the_kinks; the jumps: test_cut_jumps_against_the_reference"),
     'tests/test_soap_onebit.py::test_informative_bit_on_pareto_against_mpmath': (11.2, 'the two-class mpmath reference on a perfect bit: test_perfect_bit_against_mpmath; informative bits on Exp: test_onebit_extremes.py'),
 }

@@ -392,8 +392,8 @@ def test_class_cdf_at_high_load_against_refined_rules():
     """The class (1.0, 0.3) at load 0.95 (the residence's levels on the COARSE rules), the cdf
     at its median T = 1.0266 on the Euler rule (26, 24, 14): the default rules against every
     law refined (the residence's 64 panels, atoms on 16, y-rules 24/6/12; the class's levels
-    128, 32, 48/6/24): within 2e-8 (measured 1.03e-8; with the residence's laws on 16 panels
-    and atoms on 4 sub-panels 4.9e-7)."""
+    128, 32, 48/6/24): within 2e-8 (measured 1.03e-8 with the residence's laws on 32 panels,
+    session 40; passes on 64, not re-measured; on 16 panels and atoms on 4 sub-panels 4.9e-7)."""
     t = np.array([1.0266 - 1.0])
     q = _model(0.95)
 

@@ -68,9 +68,28 @@ transform is within 4.4e-7 of the split one but at 1.2 (3.0e-6). Splitting the f
 two jumps alone gives the same to 1.5e-7 (the falling nodes' 112 jumps are small, 1e-6 to
 2e-4 each). What is left is the kinks (the sums of two jump points, :math:`c^*(R)`) and, at
 the Euler rule's larger :math:`|s|`, the laws' discreteness (at 0.5 the rule (26, 96, 48) was
-3e-5 off). The falling branch's 56 discrete levels are a quadrature artefact of the transform
-itself (the inversions of the same transform cannot see it): its effect on the true law is not
-measured. :meth:`ClassDistribution.cdf_error` estimates the error (the largest of the two Euler
+3e-5 off). (Those figures are session 40's, with the residence's laws on 32 x-panels.)
+
+**Classes on the falling branch (session 41).** A class with :math:`x \le a_p(y)` holds its whole
+residence on the laws at the ranks :math:`r(y, a_j)` (:data:`COARSE`), and on 32 x-panels their
+transforms at the Euler rule's :math:`|s|` were the error of its cdf: against mpmath's de Hoog
+inversion (degree 40) of the transform with those laws on 128 x-panels and atoms on 32
+sub-panels, at T - x = 1, class (0.5, 1.0) at load 0.5 was -2.4e-6 off and (2.0, 2.0) -4.9e-6
+(at 2: 2.1e-7, 7.8e-9); on 64 panels (now) -1.9e-10 and -4.6e-11 (at 2: -2.9e-11, -5.8e-10; at
+4: -3.7e-11); ``cdf_error`` 9.9e-8, 2.8e-7 (2: 3.7e-8, 1.0e-7). At load 0.95 -1.2e-6 and -9.4e-7
+-> -8.5e-11 and -2.0e-11; at T - x = 0.5, 1, 2, 4, p90 for both classes at loads 0.5 and 0.95
+at most 9.8e-9 (class (0.5, 1.0), load 0.95, T - x = 0.5; its ``cdf_error`` 2.9e-8), before
+up to 4.9e-6 (``docs/response_time_distribution.md``, section 6.6, has the table). The split
+class (1.0, 0.3) at load 0.95 reads these laws on :math:`[0, B(x)]`: against de Hoog on its own
+transform -3.0e-8 and 3.9e-7 at T - x = 1.2 and 1.362 (the figures above: -5.7e-7 and 1.4e-6);
+what is left there is the kinks and the class levels' laws (:data:`FINE` on 256 x-panels, atoms
+on 32 sub-panels, moved de Hoog on the transform by 3.0e-8 and -2.0e-7 at 1.2 and 1.362).
+The falling branch's discrete ages (:data:`A_ORDER` nodes a panel) put their jumps (:meth:`ClassTransform.jumps`) at the
+points :math:`c^*(r(y, a_j))`, where the true law has a continuous spread: the same de Hoog
+inversion of class (0.5, 1.0) at load 0.95 (its jumps between T - x = 5.8 and 26.4, each below
+5.1e-8) with the orders 8 and 32 differs by 2.2e-12 at T - x = 0.5 and -5.3e-11 at 12.0, inside
+the spread: the artefact is far below the cdf's other errors.
+:meth:`ClassDistribution.cdf_error` estimates the error (the largest of the two Euler
 rules' difference and their truncation estimates, on the part inverted): it covered the error
 at every point above (split: 4.4e-7 .. 7.4e-6 against 7e-9 .. 1.4e-6; whole: up to 6.2e-5
 against 1.2e-5); before, the distribution object gave no estimate (the docs said "up to about
@@ -109,8 +128,19 @@ FINE = dict(x_panels=64, atom_split=16, y_head=24, y_tip=12)
 #: refined (these 64 panels, atoms on 16, y-rules 24/6/12; FINE 128, 32, 48/6/24) moved it by
 #: 1.03e-8, 9.5e-9, 3.3e-11, -9.8e-11 (percentiles 1.3e-8, 2.8e-8, 7.8e-10, 1.7e-8 relative);
 #: these alone to 64 and 16 by 5.3e-9, -4.7e-10, 2e-11, -4e-13, to y-rules 24/6/12 by 3.0e-8,
-#: 2.8e-10, 2e-13, 4e-13 (7.5 s of CPU for the class transform, 14 s with either, 30 s with all)
-COARSE = dict(x_panels=32, atom_split=8)
+#: 2.8e-10, 2e-13, 4e-13 (7.5 s of CPU for the class transform, 14 s with either, 30 s with all).
+#: 64 panels, not 32 (session 41): a class on the falling branch (:math:`x \le a_p`) holds its
+#: whole residence on these laws, and there they did not smooth: the x-rule's panels (in
+#: :math:`\log x` on :math:`[x_{lo}, \min(C_y, x_{top})]`, 7-9 units of :math:`\log x` for
+#: :math:`y \approx 1`) are 0.2 to 0.7 wide at :math:`x` = 1 to 3, and at the Euler rule's
+#: :math:`|s|` (120 at T - x = 1, 240 at 0.5) the quadrature of :math:`E[e^{-sX^{new}}]` was
+#: 1e-7 and 7e-6 off that of 256 panels (64: 1.5e-11, 1.4e-8). Class (0.5, 1.0) at load 0.5
+#: against mpmath's de Hoog inversion (degree 40) of its transform on 128 panels (atoms on 32
+#: sub-panels), the cdf at T - x = 0.5, 1, 2: 2.6e-7, -2.4e-6, 2.1e-7 off on 32 panels, 6.5e-9,
+#: -2e-10, 3e-11 on 64 (the finer Euler rules (26, 48, 24) and (30, 30, 20) were up to 7e-6
+#: off on 32, up to 4e-8 on 64: they read larger :math:`|s|`); the reference's degrees 27 and
+#: 40 agree to 3e-11 and de Hoog on 32, 64, 128 panels to 1.5e-9
+COARSE = dict(x_panels=64, atom_split=8)
 #: transform values per block
 _S_BLOCK = 64
 #: the relative step in y of the central difference :math:`dC_y/dy` at :math:`y_0(\ell)`
