@@ -328,6 +328,7 @@ FULL_ONLY: dict[str, float] = {
 
 #: node id -> (CPU seconds measured, the cheaper tests that check its property by default)
 FULL_ONLY_TESTS: dict[str, tuple[float, str]] = {
+    'tests/test_distribution_trail_jumps.py::test_sprpt_next_to_the_jump': (20.0, 'the split of SPRPT\'s kink at 2L (near_split, J against the reference): test_sprpt_kink_at_twice_the_least_size'),
     'tests/test_falling_rank_outer.py::test_general_residence_is_the_autonomous_one': (160.0, 'the autonomous route against SPRPT: test_sprpts_rank_is_sprpts_outer_law'),
     'tests/test_falling_rank_outer.py::test_half_rank_cdf_against_the_class_mixture': (395.0, 'the outer rank route against SPRPT: test_sprpts_rank_is_sprpts_outer_law; its rank shapes: test_rank_shapes'),
     'tests/test_falling_rank_flat.py::test_unconditional_mean_is_the_mean_engine[uniform]': (35.0, 'the old piece next to the flat thresholds: test_class_waiting_means_next_to_the_flat_thresholds; the outer rank route: test_sprpts_rank_is_sprpts_outer_law'),

@@ -20,7 +20,7 @@ import trail_jump_reference as ref
 
 import qtheory as qt
 from qtheory.engine._prediction_density_atoms import PredictionDensityAtoms
-from qtheory.engine.response_distribution_trail import kink_slope_jump
+from qtheory.engine.response_distribution_trail import KinkSplit, kink_slope_jump, near_split
 
 FULL = os.environ.get("QTHEORY_FULL") == "1"
 LOAD = 0.8
@@ -94,3 +94,35 @@ def test_trail_ends_are_spjf_and_sprpt_next_to_the_jump(size):
     for c, name in ((0.0, "spjf"), (1.0, "sprpt")):
         a = q.response_time_distribution(qt.TRAIL(c)).cdf(t)
         assert np.max(np.abs(a - q.response_time_distribution(name).cdf(t))) < 1e-8, c
+
+
+@pytest.mark.parametrize("policy", ["sprpt", "trail1"])
+def test_sprpt_kink_at_twice_the_least_size(policy):
+    """SPRPT (and TRAIL(1), which is SPRPT) take the same split of the kink at 2L
+    (response_distribution_trail.near_split wraps it in KinkSplit, gamma = 1); its slope jump J
+    against the reference's quadrature at gamma = 1 (48 nodes: 16 were 4.6e-4 and 32 2e-10
+    relative off on Pareto(2.5)). Measured (Uniform(1, 3), load 0.8, J = 9.8e-3): 2.7e-12 (SPRPT)
+    and 1.2e-12 (TRAIL(1)) relative, the reference's 32 and 48 nodes 1.2e-11 apart; Pareto(2.5)
+    9.7e-12 (J = 0.250)."""
+    size = qt.Uniform(1.0, 3.0)
+    q = _model(size)
+    split = q.response_time_distribution(qt.TRAIL(1.0) if policy == "trail1" else policy)._split
+    assert isinstance(split, PredictionDensityAtoms) and split.gamma == 1.0
+    ks = near_split(split)
+    assert isinstance(ks, KinkSplit)
+    want = ref.kink_slope_jump(_law(size), float(q.arrival_rate), 1.0, 48)
+    assert ks.kink_jump == pytest.approx(want, rel=1e-9)
+
+
+def test_sprpt_next_to_the_jump():
+    """SPRPT on Pareto(2.5), load 0.8, against the reference at gamma = 1 (its mixing orders
+    doubled: at 16 it was 5.5e-10 and 2.1e-9 low at t = 1.7, 1.9; the orders 32 agree with the
+    independent SPRPT reference of tests/test_distribution_density_jumps.py within 1e-12).
+    Measured: -7.5e-12, -4.3e-11, -7.9e-12, 3.2e-9 at t = 1.02, 1.3, 1.7, 1.9; without the kink
+    at 2L split off 7.4e-8 at 1.9 (J = 0.250)."""
+    size = qt.Pareto(2.5, 1.0)
+    q = _model(size)
+    d = q.response_time_distribution("sprpt")
+    t = np.array([1.02, 1.3, 1.7, 1.9])
+    want = [ref.low_t_cdf(_law(size), float(q.arrival_rate), 1.0, v, nx=32, nz=32) for v in t]
+    assert np.max(np.abs(d.cdf(t) - want)) < 1e-8

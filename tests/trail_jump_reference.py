@@ -44,6 +44,12 @@ N_X = 30
 N_U = 16
 
 
+def _q(gam: float) -> float:
+    r""":math:`q = \gamma/(1 - \gamma)`; ``inf`` at :math:`\gamma = 1` (SPRPT: the sparse old piece
+    :math:`(X - (Y - y))^+ 1\{Y > y\}`, :math:`p^* = -\infty`, no cut of :math:`h_1`)."""
+    return gam / (1.0 - gam) if gam < 1.0 else math.inf
+
+
 def _gauss(a, b, n):
     u, w = np.polynomial.legendre.leggauss(n)
     a, b = np.asarray(a, float)[..., None], np.asarray(b, float)[..., None]
@@ -91,11 +97,11 @@ class Law:
 
 
 def class_cdf(law: Law, lam: float, gam: float, x, y, t: float) -> np.ndarray:
-    r""":math:`P(T \le t \mid x, y)` for :math:`L \le x \le t < x + L`, ``0 < gam < 1`` (module
+    r""":math:`P(T \le t \mid x, y)` for :math:`L \le x \le t < x + L`, ``0 < gam <= 1`` (module
     docstring); arrays ``x``, ``y`` of one shape."""
     x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
     Y = y[..., None]
-    q = gam / (1.0 - gam)
+    q = _q(gam)
     g = lam * (1.0 - law.expect(lambda X: np.exp(-Y / X)))
     ex0 = law.expect(lambda X: X * -np.expm1(-Y / X))
 
@@ -128,7 +134,7 @@ def low_t_cdf(law: Law, lam: float, gam: float, t: float, nx: int = 16, nz: int 
     and :math:`z` (Gauss-Legendre panels split at 1, :math:`1/\gamma`, :math:`L(1-\gamma)/(\gamma
     x)` and :math:`2L/x`; Gauss-Laguerre beyond the last edge below 60)."""
     xs, wx = _gauss(law.lo, t, nx)
-    q = gam / (1.0 - gam)
+    q = _q(gam)
     tot = 0.0
     for xi, wi in zip(xs, wx, strict=True):
         # the class law kinks in y where q y meets an end b of the size law (p_0, h_1's split)
@@ -160,7 +166,7 @@ def kink_slope_jump(law: Law, lam: float, gam: float, n: int = 16) -> float:
     The pieces as in :func:`class_cdf`; Gauss-Legendre in :math:`v` and in :math:`z` (split at
     1, :math:`1/\gamma`, :math:`b/(qL)`), Gauss-Laguerre beyond 40."""
     L = law.lo
-    q = gam / (1.0 - gam)
+    q = _q(gam)
     fL = law.pdf(L)
 
     def j(y):

@@ -2109,7 +2109,7 @@ def density_split(model, policy, tr: PredictionTransform):
     def transform(rule):
         return policy.response_transform(model, rule) if own else PredictionTransform(model, policy, rule)
 
-    def near(split):  # TRAIL: its kink at 2c split off (response_distribution_trail.near_split)
+    def near(split):  # TRAIL, SPRPT: the kink at 2c split off (response_distribution_trail.near_split)
         return near_split(PredictionDensityAtoms(transform(graded_rule()), part=split))
 
     split = PredictionDensityAtoms(tr, lambda: near(split))

@@ -808,11 +808,14 @@ class KinkSplit:
 
 
 def near_split(split):
-    """The split used next to the least size (``near()`` of TRAIL's split): TRAIL(c) for
-    ``0 < c < 1`` with the kink at :math:`2c` split off (:class:`KinkSplit`); TRAIL(1) stays
-    SPRPT's split and TRAIL(0) SPJF's (no kink term: :math:`J = 0`)."""
-    tr = split.tr
-    return KinkSplit(split) if isinstance(tr, TrailTransform) and 0.0 < tr.c < 1.0 else split
+    """The split used next to the least size (``near()`` of the split of TRAIL and SPRPT): the
+    rank shape "remaining" with a preemptible fraction ``0 < gamma <= 1`` (TRAIL(c), ``c > 0``;
+    SPRPT and TRAIL(1), ``gamma = 1``) with the kink at :math:`2c` split off
+    (:class:`KinkSplit`); TRAIL(0) stays SPJF's split (no kink term: :math:`J = 0`) and PSPJF's
+    split is unchanged."""
+    if split.tr.kind == "remaining" and split.gamma > 0.0:
+        return KinkSplit(split)
+    return split
 
 
 # ---- the transform ----------------------------------------------------------------------------------
