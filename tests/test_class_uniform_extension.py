@@ -1,10 +1,10 @@
-"""PSJF's and SRPT's class laws on Uniform(0, 2) sizes (load 0.8) far past x: the split of
+"""PSJF's and SRPT's class laws on Uniform(0, 2) sizes at load 0.8 far past x: the split of
 ``qtheory.engine._class_kinks`` continues the uniform's constant past its upper end, and that
 extension's mass (1.29 at x = 1.9, against P(X >= x) = 0.05) makes the split's terms grow, so the
 split gives way to the whole law's inversion earlier (``_extension_mass``). Reference: the same
 class transform inverted whole on the finer Euler rule (26, 96, 40), which (26, 64, 32) meets
 within 1e-11 at these times (T - x >= 5x, past the kinks' ringing). Before the fix the split was
-used up to 8x and was 4.1e-5 (SRPT) / 1.6e-5 (PSJF) off at T - x = 7.5x."""
+used up to 8x and was 1.6e-4 (SRPT) / 1.2e-5 (PSJF) off at T - x = 7.5x (now about 1e-11)."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from qtheory.engine import _class_kinks as ck
 
 @pytest.mark.parametrize("policy", ["srpt", "psjf"])
 def test_far_past_x_matches_the_whole_law(policy):
-    q = qt.MG1(0.4, qt.Uniform(0.0, 2.0))
+    q = qt.MG1(0.8, qt.Uniform(0.0, 2.0))
     x = 1.9
     t = x + x * np.array([5.0, 6.5, 7.5])
     got = q.response_time_distribution(policy, x=x).cdf(t)
@@ -29,7 +29,7 @@ def test_far_past_x_matches_the_whole_law(policy):
 def test_extension_mass_closed_form():
     """The extension's mass on the engine's own nodes (``_cut_nodes``, plain extension) equals
     the closed form f l Gamma(1 + 1/J) to the damping's quadrature error."""
-    q = qt.MG1(0.4, qt.Uniform(0.0, 2.0))
+    q = qt.MG1(0.8, qt.Uniform(0.0, 2.0))
     x = 1.9
     tr = q.response_time_distribution("psjf", x=x)._split.tr
     nodes = ck._cut_nodes(tr, x)[0]

@@ -87,13 +87,15 @@ def test_prediction_class_waiting_time_refined_against_reference(policy, times):
 @pytest.mark.parametrize("policy, waiting", [("psjf", False), ("srpt", True)])
 def test_split_class_laws_refined_from_near_below(policy, waiting):
     """PSJF's class law (T - x) and SRPT's class waiting time, x = 1, at load 0.8 on
-    Uniform(0, 2) sizes: from ``near_below`` (8x) on they are inverted whole, refined there
+    Uniform(0, 2) sizes: from ``near_below`` (at most 8x) on they are inverted whole, refined there
     (``ResponseTimeDistribution._fine_whole``): their sf at 8.2x to 16x within 2e-9 of the same
     transform inverted here with (26, 96, 48) (the default rule alone was up to 2.9e-8 and
     3.0e-8 off; refined 4.7e-10 and 2.9e-10)."""
     m = qt.MG1(0.8, qt.Uniform(0.0, 2.0))
     d = (wtd if waiting else rtd)(m, policy, x=1.0)
-    assert d._split.near_below == 8.0
     u = np.linspace(8.2, 16.0, 8)
+    # the times are on the whole law's path (near_below: 8x, or 5.98x where the extension's
+    # mass sets the growth bound, qtheory.engine._class_kinks._extension_mass)
+    assert d._split.near_below < u[0]
     truth = np.array([_euler(lambda s: (1.0 - d._t.lst(s)) / s, v, 26.0, 96, 48) for v in u])
     assert np.max(np.abs(d.sf(u + d.shift) - truth)) <= 2e-9

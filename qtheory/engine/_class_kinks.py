@@ -135,10 +135,11 @@ TAIL_REACH = 60.0
 #: the right; from 8x on the whole law's inversion is within 1e-8 (the kinks' ringing decays).
 #: Where the extension continues a uniform's constant past its upper end, its mass
 #: (:func:`_extension_mass`) takes the place of P(X >= x) when larger (Uniform(0, 2), load 0.8:
-#: x = 1.9 switches at 3.31x, x = 1.5 at 5.31x; the split at 7.5x was 4.1e-5 (SRPT) and 1.6e-5
-#: (PSJF) off at x = 1.9, now 5.6e-12 / 8.3e-11; of the times that moved to the whole law the worst is 4.2e-8 off,
-#: PSJF at 3.5x, next to the kink at 3x, where the split was 3.2e-10 off; references: the whole
-#: law on the rule (26, 96, 40), ``tests/test_class_uniform_extension.py``)
+#: x = 1.9 switches at 1.66x, 1.5 at 2.66x, 1 at 5.98x; the split was 1.6e-4 (SRPT) and 1.2e-5
+#: (PSJF) off at T - x = 7.5x at x = 1.9, 1.9e-5 (PSJF, x = 1.5), 6e-7 (PSJF, x = 1) at 8x, now
+#: within 1.2e-10 from 5x on; of the times moved to the whole law the worst is 1.5e-7 off, PSJF
+#: x = 1.5 at 3x, on the kink (the split there 2.4e-10): the mass is a pessimistic growth rate;
+#: references: the whole law on the rule (26, 96, 40), ``tests/test_class_uniform_extension.py``)
 SPAN = 8.0
 GROWTH = 8.0
 #: a density jump at the least size c > 0 (:class:`EdgeKinks`): the terms of total order < 6
@@ -288,7 +289,7 @@ def _extension_mass(size, x: float) -> float:
     :math:`\int_0^\infty fe^{-(v/\ell)^J}dv = f\ell\,\Gamma(1 + 1/J)`, :math:`\ell =`
     :data:`LENGTH` :math:`x`. It, not :math:`P(X \ge x)`, sets how fast the split's terms of
     PSJF's and SRPT's classes grow, hence where the split gives way to the whole law
-    (:class:`_Whole`; Uniform(0, 2), load 0.8, x = 1.9: 1.29 against :math:`P(X \ge x) = 0.05`)."""
+    (:class:`_Whole`; Uniform(0, 2), x = 1.9: 1.29 against :math:`P(X \ge x) = 0.05`)."""
     return float(size.pdf(x)) * LENGTH * x * math.gamma(1.0 + 1.0 / POWER)
 
 
