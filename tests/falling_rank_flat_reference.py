@@ -56,3 +56,105 @@ def class_waiting_mean(y: float, lam: float, zl: float, zh: float) -> float:
     B = dens * quad(n2, zl, zh, **_KW)[0]
     Q = dens * quad(q, zl, zh, points=pts, **_KW)[0]
     return lam * (B + Q) / (2.0 * (1.0 - lam * N) ** 2)
+
+
+# ---- the class transform ---------------------------------------------------------------------------------
+import numpy as np  # noqa: E402
+
+
+def _gl_panels(a: float, b: float, n_pan: int, order: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre with ``order`` nodes on each of ``n_pan`` equal panels of ``[a, b]``."""
+    g, w = np.polynomial.legendre.leggauss(order)
+    e = np.linspace(a, b, n_pan + 1)
+    h = np.diff(e)[:, None]
+    return ((e[:-1, None] + (g[None, :] + 1.0) * h / 2.0).ravel(), (w[None, :] * h / 2.0).ravel())
+
+
+def _z_rule(zl: float, zh: float, n_pan: int, cut: float | None = None):
+    """The factor's rule (weights include the density 1/(zh - zl)), cut at ``cut`` if inside."""
+    if cut is not None and zl < cut < zh:
+        n1 = max(2, round(n_pan * (cut - zl) / (zh - zl)))
+        z1, w1 = _gl_panels(zl, cut, n1)
+        z2, w2 = _gl_panels(cut, zh, max(2, n_pan - n1))
+        z, w = np.concatenate([z1, z2]), np.concatenate([w1, w2])
+    else:
+        z, w = _gl_panels(zl, zh, n_pan)
+    return z, w / (zh - zl)
+
+
+def _lower_terms(u: np.ndarray, v: np.ndarray, z: np.ndarray, wz: np.ndarray):
+    r""":math:`E[1 - e^{-uX}; XZ < v]` and its derivative in :math:`u` (shapes ``(S, V)``),
+    closed forms in :math:`x` (:math:`m = v/z`: :math:`\int_0^m (1 - e^{-ux})e^{-x}dx =
+    1 - e^{-m} - (1 - e^{-(1 + u)m})/(1 + u)`)."""
+    m = v[None, :, None] / z[None, None, :]
+    up = 1.0 + u[:, :, None]
+    e = np.exp(-up * m)
+    a = (1.0 - np.exp(-m)) - (1.0 - e) / up
+    da = (1.0 - e * (1.0 + up * m)) / up ** 2
+    return a @ wz, da @ wz
+
+
+def eta_below(s: np.ndarray, v: np.ndarray, lam: float, zl: float, zh: float, n_pan: int = 96) -> np.ndarray:
+    r"""Kendall's root :math:`\eta_{<v}(s) = s + \lambda E[1 - e^{-\eta X}; Y < v]` (rows ``s``,
+    columns ``v``) by Newton's method from :math:`s`, the :math:`z` integral on ``n_pan``
+    Gauss-Legendre panels of 16 nodes."""
+    s = np.asarray(s, complex)
+    v = np.asarray(v, float)
+    z, wz = _z_rule(zl, zh, n_pan)
+    out = np.empty((s.size, v.size), complex)
+    for i, si in enumerate(s):
+        u = np.full((1, v.size), si)
+        for _ in range(60):
+            a, da = _lower_terms(u, v, z, wz)
+            step = (u - si - lam * a) / (1.0 - lam * da)
+            u = u - step
+            if np.max(np.abs(step) / np.abs(u)) < 1e-15:
+                break
+        out[i] = u[0]
+    return out
+
+
+def class_transform(s, x: float, y: float, lam: float, zl: float, zh: float, n_pan: int = 96,
+                    v_pan: int | None = None) -> np.ndarray:
+    r""":math:`E[e^{-s(T - x)} \mid x, y]` of :math:`y/(1 + a)` (SOAP, the module's
+    references): :math:`\tilde V_y(\eta_{<y}(s))\,e^{-R}` with
+
+    .. math::
+        \tilde V_y(u) = \frac{(1 - \rho_0 - \rho_1)u + \lambda E[1 - e^{-uX_1}]}
+                             {u - \lambda E[1 - e^{-uX}; Y \le y]},\qquad
+        R = \int_0^x (\eta_{<y/(1 + a)}(s) - s)\,da
+          = \int_{y/(1 + x)}^{y} (\eta_{<v}(s) - s)\,\frac{y\,dv}{v^2},
+
+    :math:`X_1 = (X(1 - Z/y) + 1)^+ 1\{XZ > y\}`: for a factor :math:`z` the sizes
+    :math:`x > y/z` up to :math:`y/(z - y)` where :math:`z > y`, and
+    :math:`\int_{lo}^{hi}(1 - e^{-u(cx + 1)})e^{-x}dx = e^{-lo} - e^{-hi} -
+    e^{-u}e^{-d\,lo}(1 - e^{-d(hi - lo)})/d` (:math:`c = 1 - z/y`, :math:`d = 1 + uc`); the
+    :math:`z` integrals cut at :math:`z = y`, the :math:`v` integral on ``v_pan`` panels (by
+    default one per oscillation of :math:`e^{-sv/z_l}`)."""
+    s = np.atleast_1d(np.asarray(s, complex))
+    u = eta_below(s, np.array([y]), lam, zl, zh, n_pan)[:, 0]
+    z, wz = _z_rule(zl, zh, n_pan, cut=y)
+    lo = y / z
+    c = 1.0 - z / y
+    with np.errstate(divide="ignore", over="ignore"):
+        hi = np.where(z > y, y / np.maximum(z - y, 1e-300), np.inf)
+    e_hi = np.exp(-hi)
+    rho0 = lam * float((1.0 - np.exp(-lo) * (1.0 + lo)) @ wz)
+    prim_lo = -np.exp(-lo) * (c * lo + 1.0 + c)
+    prim_hi = np.where(np.isfinite(hi), -e_hi * (c * np.where(np.isfinite(hi), hi, 0.0) + 1.0 + c), 0.0)
+    rho1 = lam * float((prim_hi - prim_lo) @ wz)
+    d = 1.0 + u[:, None] * c[None, :]
+    L = (hi - lo)[None, :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        tail = np.where(np.isfinite(L), -np.expm1(-d * np.where(np.isfinite(L), L, 0.0)), 1.0)
+    e1 = (np.exp(-lo) - e_hi)[None, :] - np.exp(-u)[:, None] * np.exp(-d * lo[None, :]) * tail / d
+    ex1 = e1 @ wz
+    a0, _ = _lower_terms(u[:, None], np.array([y]), *_z_rule(zl, zh, n_pan))
+    V = ((1.0 - rho0 - rho1) * u + lam * ex1) / (u - lam * a0[:, 0])
+    va = y / (1.0 + x)
+    if v_pan is None:
+        v_pan = max(4, int(np.ceil(np.max(np.abs(s)) * (y - va) / zl / (2.0 * np.pi))) + 4)
+    v, wv = _gl_panels(va, y, v_pan)
+    et = eta_below(s, v, lam, zl, zh, n_pan)
+    R = (et - s[:, None]) @ (wv * y / v ** 2)
+    return V * np.exp(-R)

@@ -134,6 +134,14 @@ FLAT_BISECT = 50
 #: :func:`_flat_cuts`: a prediction panel over which y/k - b_y(v) changes by less than this
 #: times its width has its ends' values as edges of the piece's rule in p
 FLAT_SLOPE = 0.125
+#: :func:`_extrema`: the predictions per threshold where y/k - b_y(v) is sampled for interior
+#: extrema, and the golden-section steps of each
+EXT_SAMPLES = 96
+EXT_GOLDEN = 90
+#: the piece's rule in p at an extremum's value p*: cuts p* (1 +- EXT_RATIO^-j), j = 1..EXT_GRADE
+#: (the density has a square-root edge there)
+EXT_GRADE = 14
+EXT_RATIO = 4.0
 
 
 # ---- the sparse old piece ---------------------------------------------------------------------------
@@ -230,6 +238,9 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
     k = np.arange(PIECE_GRADE, -1, -1.0)
     near = v[:, None] * (1.0 + 2.0 ** -k[None, :])
     bn = reach_ages(fn, near, np.broadcast_to(target[:, None], near.shape), xtop)
+    # interior extrema of y/k - b_y(v) (:func:`_extrema`): prediction panel edges at y*, and
+    # the rule in p graded at p*
+    ext = _extrema(rule, fn, target, v, xtop, ok) if rule.kinks.size else [None] * v.size
     ny = 0
     rows, yedges = [], []
     for i, t in enumerate(v.tolist()):
@@ -239,10 +250,15 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
             continue
         lt2 = math.log(2.0 * t)
         ne = near[i][(bn[i] >= t / (16.0 * zhi)) | (k == 0)]
+        le = np.concatenate([[lt2], ye[ye > lt2 + 1e-12]])
+        if ext[i] is not None:
+            ys_ = ext[i][0]
+            ne = np.unique(np.concatenate([ne, ys_[(ys_ > t) & (ys_ < 2.0 * t)]]))
+            le = np.unique(np.concatenate([le, np.log(ys_[(ys_ > 2.0 * t) & (np.log(ys_) < le[-1])])]))
         y0, w0 = panels(np.concatenate([[t], ne]), AGE_ORDER)
-        u, wu = panels(np.concatenate([[lt2], ye[ye > lt2 + 1e-12]]), AGE_ORDER)
+        u, wu = panels(le, AGE_ORDER)
         rows.append((np.concatenate([y0, np.exp(u)]), np.concatenate([w0, wu * np.exp(u)])))
-        yedges.append((np.concatenate([[t], ne]), np.exp(np.concatenate([[lt2], ye[ye > lt2 + 1e-12]]))))
+        yedges.append((np.concatenate([[t], ne]), np.exp(le)))
         ny = max(ny, rows[-1][0].size)
     Y = np.ones((v.size, max(ny, 1)))
     WY = np.zeros(Y.shape)
@@ -257,6 +273,9 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
         extra = _flat_cuts(rule, yedges, edge_b, v.size)
         if extra is not None:
             cuts.append(extra)
+    graded = _extremum_cuts(ext, v.size)
+    if graded is not None:
+        cuts.append(graded)
     nodes, wgl = _gl(ORDER)
     P, Wd = rule._split(np.concatenate(cuts, axis=1), density=False)
     P = np.concatenate([np.broadcast_to(r.lo * nodes, (v.size, ORDER)), P], axis=1)
@@ -345,6 +364,97 @@ def _flat_cuts(rule: FactorJointRule, yedges, edge_b, n: int) -> np.ndarray | No
     cuts = np.full((n, m), np.nan)
     for i, c in enumerate(out):
         cuts[i, :c.size] = c
+    return cuts
+
+
+def _extrema(rule: FactorJointRule, fn, target, v, xtop, ok) -> list:
+    r"""Per threshold :math:`v` (``None`` where none): the interior extrema
+    :math:`(y^*, p^*)` of :math:`\Phi_k(y) = y/k - b_y(v)` over :math:`y > v` for the kinks
+    :math:`k` of :math:`f_Z` (:math:`y/(1 + a)^2`: :math:`b_y(v) = \sqrt{y/v} - 1`, a minimum
+    at :math:`y^* = k^2/(4v)` where :math:`v < k/2`, :math:`p^* = 1 - k/(4v)`): sign changes of
+    :math:`\Phi_k`'s differences on :data:`EXT_SAMPLES` predictions (geometric from
+    :math:`v` to the rule's top; differences within 1e-9 of the terms count as flat, as in
+    :func:`_jumps_monotone`), each refined by :data:`EXT_GOLDEN` golden-section steps.
+
+    There the two predictions where :math:`\Phi_k = p` (the jumps of :math:`g_v(p)`'s
+    integrand in :math:`y`) merge, and :math:`g_v(p)` has a square-root edge at :math:`p^*`:
+    :func:`old_piece` makes :math:`y^*` a prediction panel edge (each panel then holds one
+    crossing, which :func:`_jump_corrections` brackets) and grades its rule in :math:`p` at
+    :math:`p^*` (:func:`_extremum_cuts`)."""
+    out = [None] * v.size
+    top = math.exp(rule.yedges[-1])
+    live = np.flatnonzero(ok & (v < top))
+    if not live.size:
+        return out
+    vv = v[live]
+    y = vv[:, None] * np.geomspace(1.0, top / vv, EXT_SAMPLES).T
+    b = reach_ages(fn, y, np.broadcast_to(target[live][:, None], y.shape), xtop)
+    cand_row, cand_k, cand_a, cand_b, cand_sg = [], [], [], [], []
+    for k in rule.kinks:
+        with np.errstate(invalid="ignore"):
+            phi = y / k - b
+            scale = np.abs(y / k) + np.abs(b)
+            d = np.diff(phi, axis=1)
+            tol = 1e-9 * np.maximum(scale[:, 1:], scale[:, :-1])
+            sg = np.where(np.isfinite(d), np.where(d > tol, 1, np.where(d < -tol, -1, 0)), 0)
+        # an extremum between samples j - 1 and j + 1: the differences change sign at j
+        i, j = np.nonzero((sg[:, :-1] * sg[:, 1:]) < 0)
+        cand_row.append(i)
+        cand_k.append(np.full(i.size, k))
+        cand_a.append(y[i, j])
+        cand_b.append(y[i, j + 2])
+        cand_sg.append(sg[i, j])
+    row, kk, a, bb, sgn = (np.concatenate(c) for c in (cand_row, cand_k, cand_a, cand_b, cand_sg))
+    if not row.size:
+        return out
+    tg = target[live][row]
+
+    def g(yv):
+        # minimise sgn' * phi: a minimum (differences falling then rising) as is, a maximum negated
+        bv = reach_ages(fn, yv, tg, xtop)
+        return -sgn * (yv / kk - bv)
+
+    gr = (math.sqrt(5.0) - 1.0) / 2.0
+    c = bb - gr * (bb - a)
+    dd = a + gr * (bb - a)
+    fc, fd = g(c), g(dd)
+    for _ in range(EXT_GOLDEN):
+        left = fc < fd
+        bb = np.where(left, dd, bb)
+        a = np.where(left, a, c)
+        c, dd = np.where(left, bb - gr * (bb - a), dd), np.where(left, c, a + gr * (bb - a))
+        fnew = g(np.where(left, c, dd))
+        fc, fd = np.where(left, fnew, fd), np.where(left, fc, fnew)
+    ys = 0.5 * (a + bb)
+    ps = ys / kk - reach_ages(fn, ys, tg, xtop)
+    for r_ in np.unique(row):
+        m = row == r_
+        out[live[r_]] = (ys[m], ps[m])
+    return out
+
+
+def _extremum_cuts(ext, n: int) -> np.ndarray | None:
+    r"""Edges of :func:`old_piece`'s rule in :math:`p` at the extrema's values :math:`p^* > 0`
+    (:func:`_extrema`), graded towards them, :math:`p^*(1 \pm 4^{-j})`, :math:`j = 1..`
+    :data:`EXT_GRADE`: :math:`g_v(p)` has a term :math:`\propto\sqrt{|p - p^*|}` on one side
+    (the interval between the two crossings), which a Gauss-Legendre panel ending at
+    :math:`p^*` integrates to :math:`O(h^{3/2})` of its width :math:`h` only. ``None`` where
+    no row has one."""
+    j = EXT_RATIO ** -np.arange(1.0, EXT_GRADE + 1.0)
+    rows = []
+    for e in ext:
+        if e is None:
+            rows.append(np.zeros(0))
+            continue
+        p = e[1][e[1] > 0]
+        rows.append(np.concatenate([p, (p[:, None] * (1.0 + j[None, :])).ravel(),
+                                    (p[:, None] * (1.0 - j[None, :])).ravel()]))
+    m = max(r.size for r in rows)
+    if not m:
+        return None
+    cuts = np.full((n, m), np.nan)
+    for i, r in enumerate(rows):
+        cuts[i, :r.size] = r
     return cuts
 
 
