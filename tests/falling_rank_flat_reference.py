@@ -58,6 +58,46 @@ def class_waiting_mean(y: float, lam: float, zl: float, zh: float) -> float:
     return lam * (B + Q) / (2.0 * (1.0 - lam * N) ** 2)
 
 
+def class_waiting_mean_sqrt(y: float, lam: float, zl: float, zh: float) -> float:
+    r""":math:`E[W \mid y]` of :math:`y/(1 + a)^2` (:math:`b_{y'}(y) = \sqrt{y'/y} - 1`): as
+    :func:`class_waiting_mean` with the remainder :math:`x - \sqrt{xz/y} + 1`, negative
+    between its roots :math:`\sqrt{x} = (c \pm \sqrt{c^2 - 4})/2`, :math:`c = \sqrt{z/y}`
+    (where :math:`z > 4y`): the :math:`x` integral by quadrature on the pieces between the
+    roots, the :math:`z` integral with a breakpoint at :math:`4y`. Its :math:`\Phi_k(y') =
+    y'/k - b_{y'}(v)` has an interior minimum (:func:`~qtheory.engine.
+    response_distribution_prediction_rank._extrema`)."""
+    kw = {"epsabs": 0.0, "epsrel": 1e-12, "limit": 400}
+    dens = 1.0 / (zh - zl)
+
+    def n1(z):
+        u = y / z
+        return 1.0 - math.exp(-u) * (1.0 + u)
+
+    def n2(z):
+        u = y / z
+        return 2.0 - math.exp(-u) * (u * u + 2.0 * u + 2.0)
+
+    def q(z):
+        lo = y / z
+        c = math.sqrt(z / y)
+
+        def g(x):
+            return max(x - c * math.sqrt(x) + 1.0, 0.0) ** 2 * math.exp(-x)
+
+        edges = [lo]
+        if c > 2.0:
+            d = math.sqrt(c * c - 4.0)
+            edges += sorted(r for r in (((c - d) / 2.0) ** 2, ((c + d) / 2.0) ** 2) if r > lo)
+        tot = sum(quad(g, a, b, **kw)[0] for a, b in zip(edges[:-1], edges[1:], strict=True))
+        return tot + quad(g, edges[-1], math.inf, **kw)[0]
+
+    pts = [4.0 * y] if zl < 4.0 * y < zh else None
+    N = dens * quad(n1, zl, zh, **kw)[0]
+    B = dens * quad(n2, zl, zh, **kw)[0]
+    Q = dens * quad(q, zl, zh, points=pts, **kw)[0]
+    return lam * (B + Q) / (2.0 * (1.0 - lam * N) ** 2)
+
+
 # ---- the class transform ---------------------------------------------------------------------------------
 import numpy as np  # noqa: E402
 

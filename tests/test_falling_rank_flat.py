@@ -79,3 +79,30 @@ def test_unconditional_cdf_against_the_class_mixture():
     assert isinstance(d._t, rdo.OuterRankTransform)
     t = 0.5
     assert abs(float(d.cdf(t)) - class_mixture_cdf(q, FRAC, t, (0.5, 1.0, 1.5))) < 5e-9
+
+
+def test_outer_rule_is_cut_at_the_flat_thresholds():
+    """The outer route's threshold grid has edges at the flat thresholds v* = 0.5, 1.5
+    (:func:`rk.flat_tedges`) and each coarse size's factor rule edges at z = v*/x: the class
+    transform is not analytic in the prediction there (the old piece's support [0, v/z_l] becomes
+    unbounded at v = z_l; its density below 1 vanishes at v = z_h). The truth of the cut rule:
+    test_outer_class_transforms_next_to_the_flat_thresholds (gated)."""
+    import types
+
+    import numpy as np
+
+    from qtheory.engine import response_distribution_prediction as rdp
+
+    q = _model("uniform")
+    rule = rdp.joint_rule(q, conditional=False)
+    psi = rk._inverse(rule, FRAC)
+    e = rk.flat_tedges(rule, FRAC.fn, psi, np.asarray(rule.tedges, float))
+    # flat_thresholds stops where the direction of Phi_k is flat to 1e-9 of its terms: v* to
+    # about 1.7e-9 (relative)
+    assert np.all(np.min(np.abs(e[:, None] - np.log([0.5, 1.5])[None, :]), axis=0) < 1e-8)
+    assert np.all(np.diff(e) > 0)
+    xc = np.array([0.4, 0.8, 2.0])
+    fake = types.SimpleNamespace(fn=FRAC.fn, psi=psi, rule=rule)
+    zb = rdo.OuterRankTransform._z_breaks_at(fake, xc, np.log(0.5), np.log(1.5))
+    # v*/x inside (0.5, 1.5): 0.5/0.4 = 1.25; 0.5/0.8 = 0.625, 1.5/0.8 = 1.875 outside; 1.5/2 = 0.75
+    assert [np.sort(z).round(6).tolist() for z in zb] == [[1.25], [0.625], [0.75]]
