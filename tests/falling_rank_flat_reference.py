@@ -198,3 +198,36 @@ def class_transform(s, x: float, y: float, lam: float, zl: float, zh: float, n_p
     et = eta_below(s, v, lam, zl, zh, n_pan)
     R = (et - s[:, None]) @ (wv * y / v ** 2)
     return V * np.exp(-R)
+
+
+def class_mixture_cdf_cut(q, policy, t: float, zl: float, zh: float, nx: int = 8, nz: int = 5,
+                          x_panels: int = 3, xstart: float = -1.0) -> float:
+    r""":math:`P(T \le t) = \int_0^t e^{-x} \int f_Z(z) P(T \le t \mid x, xz)\,dz\,dx` (Exp(1)
+    sizes, :math:`Z \sim U[z_l, z_h]`) from the class laws (checked on their own: their
+    transforms against :func:`class_transform`), Gauss-Legendre with ``nx`` nodes on each of
+    ``x_panels`` equal panels of :math:`[0, t]` and ``nz`` nodes on each panel in :math:`z`
+    between the edges :math:`z_l, 1, z_h`, :math:`k/x` (the flat thresholds :math:`y = k`,
+    :math:`k = z_l, z_h`: the class law is not analytic in :math:`y` there) and
+    :math:`c(t - x)/x`, :math:`c = z_l, 1, z_h` (where :math:`x + y/c = t`: the law of a class
+    with no arrival during its service has a kink at :math:`x` plus the old piece's edges
+    :math:`y/z_h, y, y/z_l`); the nodes :math:`x <` ``xstart`` are left out."""
+    from qtheory.engine.response_distribution import response_time_distribution as rtd
+
+    g, w = np.polynomial.legendre.leggauss(nx)
+    gz, wz = np.polynomial.legendre.leggauss(nz)
+    total = 0.0
+    xe = np.linspace(0.0, t, x_panels + 1)
+    for lo, hi in zip(xe[:-1], xe[1:], strict=True):
+        for xi, wxi in zip((g + 1) / 2 * (hi - lo) + lo, w * (hi - lo) / 2, strict=True):
+            if xi < xstart:
+                continue
+            cuts = [zl, 1.0, zh, zl / xi, zh / xi] + [c * (t - xi) / xi for c in (zl, 1.0, zh)]
+            ze = np.unique(np.clip(cuts, zl, zh))
+            inner = 0.0
+            for a, b in zip(ze[:-1], ze[1:], strict=True):
+                if b - a < 1e-12:
+                    continue
+                for zi, wzi in zip((gz + 1) / 2 * (b - a) + a, wz * (b - a) / 2, strict=True):
+                    inner += wzi * float(rtd(q, policy, x=xi, y=xi * zi).cdf(t))
+            total += wxi * math.exp(-xi) * inner / (zh - zl)
+    return total

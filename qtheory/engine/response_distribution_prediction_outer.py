@@ -88,14 +88,7 @@ from scipy.sparse import csr_matrix
 from ..laws._quadrature import log_edges, panels
 from .response_distribution import _rule
 from .response_distribution_prediction import PredictionTransform, _jumps_at_lower_end
-from .response_distribution_prediction_rank import (
-    AgeRule,
-    PredictionRankTransform,
-    _residence_kernel,
-    at_age_nodes,
-    flat_tedges,
-    flat_thresholds,
-)
+from .response_distribution_prediction_rank import AgeRule, PredictionRankTransform, _residence_kernel, at_age_nodes
 from .response_distribution_trail import TrailTransform, _kink_edges
 from .soap_prediction_rank import first_age
 from .soap_prediction_rank_rising import lagrange_matrix
@@ -485,17 +478,7 @@ class OuterRankTransform(OuterPredictionTransform, PredictionRankTransform):
             lo = np.where(same, mid, lo)
             hi = np.where(same, hi, mid)
         zk = np.exp(0.5 * (lo + hi))
-        # and where the class's prediction is a flat threshold v* (the class transform is not
-        # analytic in y there: response_distribution_prediction_rank.flat_tedges)
-        vs = flat_thresholds(self.rule, fn, self.psi)
-        zf = vs[None, :] / xc[:, None]
-        zf = np.where((zf > math.exp(zlo)) & (zf < math.exp(zhi)), zf, np.nan)
-        return [np.concatenate([zk[i == k], zf[k][np.isfinite(zf[k])]]) for k in range(xc.size)]
-
-    def _tedges(self, rule) -> np.ndarray:
-        """The threshold grid's edges with the flat thresholds :math:`v^*` added
-        (:func:`~qtheory.engine.response_distribution_prediction_rank.flat_tedges`)."""
-        return flat_tedges(rule, self.fn, self.psi, super()._tedges(rule))
+        return [zk[i == k] for k in range(xc.size)]
 
     def _build_tables(self, rule, x, y, waiting: bool) -> None:
         PredictionTransform._build_tables(self, rule, x, y, waiting)

@@ -1109,24 +1109,6 @@ def flat_thresholds(rule: FactorJointRule, fn, psi: FreshInverse) -> np.ndarray:
     return out
 
 
-def flat_tedges(rule: FactorJointRule, fn, psi: FreshInverse, e: np.ndarray) -> np.ndarray:
-    r"""The threshold grid's panel edges ``e`` (in :math:`\log v`) with the flat thresholds
-    :math:`v^*` (:func:`flat_thresholds`) added where inside: the old piece's law, and with it
-    :math:`\tilde V_y`, is not analytic in the threshold at :math:`v^*` (at :math:`v^* = z_l`
-    the piece's support :math:`[0, v/z_l]` becomes unbounded, at :math:`v^* = z_h` its
-    density below 1 vanishes), which the grid's Lagrange interpolant across it does not
-    follow. :math:`y/(1 + a)` on uniform(0.5) errors, Exp(1) sizes, load 0.8: the outer
-    route's class transform at :math:`y = 1.4996` was 2.3e-9 off the reference at the Euler
-    nodes of :math:`t = 1.5` (1.2e-11 at :math:`y = 2.5`)."""
-    vs = flat_thresholds(rule, fn, psi)
-    if not vs.size:
-        return e
-    lv = np.log(vs)
-    lv = lv[(lv > e[0]) & (lv < e[-1])]
-    out = np.unique(np.concatenate([e, lv]))
-    return out[np.concatenate([[True], np.diff(out) > 1e-9])]
-
-
 def _inverse(rule: FactorJointRule, policy, y=None) -> FreshInverse:
     r""":math:`\varphi^{-1}` on the joint rule's range of predictions from ``1e-14`` times the
     mean size (the mean engine's lower end: below it a fresh rank such as :math:`e^y` does not
