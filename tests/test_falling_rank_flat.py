@@ -106,9 +106,9 @@ def test_unconditional_cdf_at_1_5_against_the_cut_class_mixture():
     """The cdf at t = 1.5 (uniform(0.5)) against the class laws mixed with the z rule cut at the
     flat thresholds and where x + y/c = t (:func:`class_mixture_cdf_cut`, 8 x 5 nodes a panel,
     3 panels in x): 0.6557889916766925, the route's 0.6557888340683613, 1.58e-7 below (target
-    1e-8). The mixture's own spread: 7 nodes a z panel move its partial sums over x < 0.95 by
-    2.3e-9. The route's class transforms (its outer rows) near the flat thresholds are 1.7e-9 to
-    3.1e-9 off :func:`class_transform` at the Euler nodes of t = 1.5 (4.8e-11 at y = 2.5): the
+    1e-8). The mixture's own spread: 7 nodes a z panel give 0.6557889875934 (4.1e-9 lower).
+    The route's class transforms (its outer rows) near the flat thresholds are 1.7e-9 to 3.1e-9
+    off :func:`class_transform` at the Euler nodes of t = 1.5 (4.8e-11 at y = 2.5): the
     threshold grid's interpolant of the old work's delay across v*; the grid with edges at v*
     took more than 7 GB (not measured to the end). Costly: about 160 s of CPU."""
     q = _model("uniform")

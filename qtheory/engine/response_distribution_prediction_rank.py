@@ -249,8 +249,11 @@ def old_piece(rule: FactorJointRule, fn, psi: FreshInverse, v) -> tuple[np.ndarr
     near = v[:, None] * (1.0 + 2.0 ** -k[None, :])
     bn = reach_ages(fn, near, np.broadcast_to(target[:, None], near.shape), xtop)
     # interior extrema of y/k - b_y(v) (:func:`_extrema`): prediction panel edges at y*, and
-    # the rule in p graded at p*
-    ext = _extrema(rule, fn, target, v, xtop, ok) if rule.kinks.size else [None] * v.size
+    # the rule in p graded at p* (not sought for the ranks :func:`_jumps_monotone` passes: their
+    # pieces as before, bit for bit, at the cost of before)
+    ext = [None] * v.size
+    if rule.kinks.size and not _jumps_monotone(rule, fn, psi):
+        ext = _extrema(rule, fn, target, v, xtop, ok)
     ny = 0
     rows, yedges = [], []
     for i, t in enumerate(v.tolist()):
