@@ -16,12 +16,18 @@ all :math:`x` when :math:`z \le y` and for :math:`x < y/(z - y)` when :math:`z >
 :math:`x` integrals are closed forms for :math:`e^{-x}`, the :math:`z` integrals scipy's
 adaptive quadrature (a breakpoint at :math:`z = y`). Checked against mpmath at 30 digits
 (the same integrals, :math:`x` by quadrature too) to 3e-16 at :math:`y = 1.501, 0.501, 1.51`.
+
+Also: :func:`class_waiting_mean_sqrt` (the rank :math:`y/(1 + a)^2`), :func:`class_transform`
+(a class's transform: Kendall's roots by Newton's method, the old piece by closed forms in
+:math:`x`; the engine's class laws agree to 3.4e-15 at the Euler nodes of :math:`t = 1.5`,
+which checks both) and :func:`class_mixture_cdf_cut` (the unconditional cdf from the class laws).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy.integrate import quad
 
 _KW = {"epsabs": 0.0, "epsrel": 1e-13, "limit": 200}
@@ -99,7 +105,6 @@ def class_waiting_mean_sqrt(y: float, lam: float, zl: float, zh: float) -> float
 
 
 # ---- the class transform ---------------------------------------------------------------------------------
-import numpy as np  # noqa: E402
 
 
 def _gl_panels(a: float, b: float, n_pan: int, order: int = 16) -> tuple[np.ndarray, np.ndarray]:
