@@ -103,8 +103,8 @@ engine's. :math:`y/(1 + a)` (``tests/test_falling_rank_flat.py``): a class's :ma
 formula (bounded-multiplicative(0.5, 2) at 2.001, 0.501, 2.01: 1.8e-14, 2.7e-15, 6.8e-15), the
 unconditional mean 1.1e-12 (1.2e-12) from the mean engine's, the cdf at t = 0.5 1.5e-9 from the
 class laws mixed over (x, z); at t = 1.5 3.9e-9 from the class laws mixed with the rule in z
-cut at the flat thresholds (4 panels in x; the mixture's own spread 4e-9 in z, its rule in x
-not shown converged: 3 panels give 1.6e-7 more; docs section 6.7), a class's transform next
+cut at the flat thresholds (4 panels in x; 2.8e-8 from the same cut at the x where the inner
+integral kinks: the mixtures' own spread in x; docs section 6.7), a class's transform next
 to :math:`v^*` within 3.4e-15 of an independent reference.
 """
 
