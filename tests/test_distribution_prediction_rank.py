@@ -139,18 +139,20 @@ def test_the_law_depends_on_the_order_only():
 
 def test_not_covered_laws_keep_the_message():
     """A size law with breakpoints (the piece's density jumps where p + b_y(v) crosses them), a
-    rank not declared falling, and on uniform predictions a rank whose y/k - b_y(v) has an
-    interior extremum (y exp(-a): b = log(y/v); its class mean was 2.2e-5 from the mean
-    engine's and from an independent quadrature, which agree to 3e-15) keep
+    rank not declared falling, and on uniform predictions the unconditional law of a rank whose
+    y/k - b_y(v) has an interior extremum (y exp(-a): b = log(y/v); its class laws are derived
+    since the extrema are found, :func:`rk._extrema`: a class mean 2.2e-5 off before) keep
     NotImplementedError naming the approximation; y - a/2 (flat at k = 1/2) passes."""
     q = qt.MG1(0.8, qt.Uniform(0.5, 1.5), EXP_PRED)
     assert not rk.supported(q, HALF)
     with pytest.raises(NotImplementedError, match="build_discretised"):
         q.response_time_distribution(HALF)
     u = _kinked("uniform")
-    assert rk.supported(u, HALF) and not rk.supported(u, EXPDECAY)
+    assert rk.supported(u, HALF) and rk.supported(u, EXPDECAY)
+    # its class laws are derived (rk._extrema; tests/test_falling_rank_extremum.py), its
+    # unconditional law is not
     with pytest.raises(NotImplementedError, match="build_discretised"):
-        u.response_time_distribution(EXPDECAY, x=0.5, y=1.2)
+        u.response_time_distribution(EXPDECAY)
     assert not rk.supported(_model(), qt.Rank(lambda y, a: y - a / 2, descriptor="prediction"))
 
 

@@ -17,7 +17,7 @@ import functools
 
 import pytest
 from class_mixture import class_mixture_cdf
-from falling_rank_flat_reference import class_waiting_mean
+from falling_rank_flat_reference import class_mixture_cdf_cut, class_transform, class_waiting_mean
 
 import qtheory as qt
 from qtheory.engine import response_distribution_prediction_outer as rdo
@@ -79,3 +79,38 @@ def test_unconditional_cdf_against_the_class_mixture():
     assert isinstance(d._t, rdo.OuterRankTransform)
     t = 0.5
     assert abs(float(d.cdf(t)) - class_mixture_cdf(q, FRAC, t, (0.5, 1.0, 1.5))) < 5e-9
+
+
+def test_class_transform_next_to_the_flat_threshold():
+    """A class's transform E[e^{-s(T - x)} | x, y] at (x, y) = (1.1088, 1.4993), next to the flat
+    threshold 1.5, at the Euler nodes of t = 1.5 (A, n, m = 26, 24, 14) within 1e-12 of
+    :func:`class_transform` (Kendall's roots by Newton's method and the old piece by closed
+    forms in x, no engine helpers); measured 3.4e-15 (1.6e-11 up to |s| = 151 on the finer
+    rule); without the cuts of the old piece's rule in p (FLAT_SLOPE = 0) 4.7e-7."""
+    import numpy as np
+
+    from qtheory.engine import laplace_inversion as li
+
+    q = _model("uniform")
+    x, y = 1.10881, 1.499307
+    a, _ = li.euler_nodes(li.EULER_A, li.EULER_N, li.EULER_M)
+    s = a / 1.5
+    got = np.asarray(rtd(q, FRAC, x=x, y=y)._t.lst(s))
+    want = class_transform(s, x, y, 0.8, 0.5, 1.5, 24, v_pan=8)
+    assert np.max(np.abs(got - want)) < 1e-12
+
+
+@pytest.mark.slow
+def test_unconditional_cdf_at_1_5_against_the_cut_class_mixture():
+    """The cdf at t = 1.5 (uniform(0.5)) within 5e-8 of the class laws mixed with the z rule cut
+    at the flat thresholds and where x + y/c = t (:func:`class_mixture_cdf_cut`, 8 x 5 nodes a
+    panel, 4 panels in x): 0.6557888301613984, the route's 0.6557888340683613, 3.9e-9 above.
+    The tolerance is the reference's own spread, not the route's error: 7 nodes a z panel move
+    it by 4.1e-9; its rule in x is the weak part (the inner integral kinks at x = 1/3, 0.375,
+    0.5, 0.6, 0.75, 0.9, 1, 1.125, 7/6): those 10 panels with 5 nodes give 3.2e-8 more
+    (0.6557888620899688, the route 2.8e-8 below), 3 equal panels 1.6e-7 more. Costly: about
+    160 s of CPU."""
+    q = _model("uniform")
+    d = rtd(q, FRAC)
+    want = class_mixture_cdf_cut(q, FRAC, 1.5, 0.5, 1.5, x_panels=4)
+    assert abs(float(d.cdf(1.5)) - want) < 5e-8
