@@ -17,6 +17,7 @@ import functools
 
 import numpy as np
 import pytest
+from test_conditional_gittins_class_jumps import _dehoog_cdf
 
 import qtheory as qt
 from qtheory.engine import response_distribution_conditional as rc
@@ -45,21 +46,6 @@ def test_residence_laws_transform_at_the_euler_nodes():
     ref = _new_law_lst(rc.Resolution(x_panels=256, atom_split=32), s)
     got = _new_law_lst(rc.Resolution(**rcc.COARSE), s)
     assert np.all(np.abs(got - ref) < 1e-7), np.abs(got - ref)
-
-
-def _dehoog_cdf(d, tau, degree=40):
-    """P(T - x <= tau) by mpmath's de Hoog inversion (degree 40, the abscissa of 27 digits; the
-    transform in double precision) of the split law's rest, plus its part in closed form."""
-    import mpmath as mp
-
-    sp = d._split
-    with mp.workdps(30):
-        rule = mp.mp._de_hoog
-        rule.calc_laplace_parameter(mp.mpf(tau), degree=degree, alpha=mp.mpf(10) ** -27)
-        p = np.array([complex(v) for v in rule.p])
-        G = (sp.rest_total - sp.rest_lst(p)) / p
-        sf = float(rule.calc_time_domain_solution([mp.mpc(complex(g)) for g in G], mp.mpf(tau)))
-    return 1.0 - sf - float(sp.part_total - sp.part_cdf([tau])[0])
 
 
 @pytest.mark.slow
