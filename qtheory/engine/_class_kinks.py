@@ -142,6 +142,13 @@ TAIL_REACH = 60.0
 #: references: the whole law on the rule (26, 96, 40), ``tests/test_class_uniform_extension.py``)
 SPAN = 8.0
 GROWTH = 8.0
+#: ... on a uniform law (:func:`_continued`) the split is used for T - x < min(SPAN x,
+#: max(WHOLE_FROM x, A / (SIGMA_GROWTH sigma))), sigma the terms' own growth rate
+#: (:func:`_growth_rate`; no bound where sigma <= 0); False: the mass bound above (the
+#: reference path)
+SIGMA_SWITCH = True
+SIGMA_GROWTH = 16.0
+WHOLE_FROM = 4.5
 #: a density jump at the least size c > 0 (:class:`EdgeKinks`): the terms of total order < 6
 #: in (e^{-sc}, e^{-sx}) apart (order 4: 6.6e-7 off at T - x = 9 on 1 + Exp(1), x = 2, against
 #: 1.8e-8), the split used for T - x < EDGE_SPAN x (its terms are entire but for s = 0; the
@@ -291,6 +298,41 @@ def _extension_mass(size, x: float) -> float:
     PSJF's and SRPT's classes grow, hence where the split gives way to the whole law
     (:class:`_Whole`; Uniform(0, 2), x = 1.9: 1.29 against :math:`P(X \ge x) = 0.05`)."""
     return float(size.pdf(x)) * LENGTH * x * math.gamma(1.0 + 1.0 / POWER)
+
+
+def _growth_rate(lam: float, nodes) -> float:
+    r"""The real part :math:`\sigma` of the rightmost singularity of the split's terms
+    :math:`H_k(s)` (:class:`ClassKinks`) on the cut's ``nodes`` (:func:`_cut_nodes`): the terms
+    :math:`G_k(\tau)` grow like :math:`e^{\sigma\tau}`. The root :math:`\eta_0(s)` of
+    :math:`\eta = s + \lambda(P(X < x) - L(\eta))`, :math:`L(\eta) = \sum_k W_ke^{-\eta X_k}`
+    over the nodes below the cut and the extension past it, is the larger root of the convex
+    :math:`g(\eta) - s`, :math:`g(\eta) = \eta + \lambda(L(\eta) - P(X < x))`; the two real
+    roots meet, a branch point of :math:`\eta_0` where :math:`1 + \lambda L'(\eta) = 0` (the
+    terms' denominator), at :math:`s = \sigma = \min_\eta g(\eta)`. Uniform(0, 2), load 0.8,
+    :math:`x = 1.9`: :math:`\sigma = 0.449` (the extension's mass times :math:`\lambda`: 1.03;
+    the split's error grows like :math:`e^{3\sigma\tau}`: the Euler sum's aliasing
+    :math:`e^{-A}G_k(3\tau)`); :math:`x = 0.5`: :math:`-0.34` (no growth)."""
+    X, W = _joined(nodes)
+    p = float(nodes[4])
+    lo, hi = -1.0, 1.0
+
+    def slope(eta):  # g'(eta) = 1 - lam sum W X e^{-eta X}, increasing in eta
+        return 1.0 - lam * float(np.sum(W * X * np.exp(-eta * X)))
+
+    while slope(lo) > 0 and lo > -200.0:
+        lo *= 2.0
+    while slope(hi) < 0 and hi < 200.0:
+        hi *= 2.0
+    for _ in range(200):  # bisection: g' changes sign in [lo, hi]
+        mid = 0.5 * (lo + hi)
+        if slope(mid) > 0:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-13 * max(1.0, abs(mid)):
+            break
+    eta = 0.5 * (lo + hi)
+    return eta + lam * (float(np.sum(W * np.exp(-eta * X))) - p)
 
 
 def _cut_nodes(tr, t: float, balanced: bool = False):
@@ -818,9 +860,16 @@ class _Whole:
         elif BALANCED and math.isfinite(b := _upper_end(tr)):  # its terms grow slowly
             self.near_below = min(UPPER_SPAN * x, max(b + UPPER_ORDERS * x, UPPER_REACH * b))
         else:
-            if _continued(tr.size):  # the extension's mass, not P(X >= x), makes the terms grow
-                bound = min(bound, li.EULER_A / (GROWTH * float(tr.lam) * _extension_mass(tr.size, x)))
-            self.near_below = min(SPAN * x, bound)
+            if _continued(tr.size) and SIGMA_SWITCH:
+                # the terms' own growth rate (:func:`_growth_rate`), the whole law from
+                # WHOLE_FROM x on at the latest
+                sigma = _growth_rate(float(tr.lam), _cut_nodes(tr, x)[0])
+                far = li.EULER_A / (SIGMA_GROWTH * sigma) if sigma > 0 else math.inf
+                self.near_below = min(SPAN * x, max(WHOLE_FROM * x, far))
+            else:
+                if _continued(tr.size):  # the extension's mass, not P(X >= x), makes the terms grow
+                    bound = min(bound, li.EULER_A / (GROWTH * float(tr.lam) * _extension_mass(tr.size, x)))
+                self.near_below = min(SPAN * x, bound)
         self._near = None
 
     def near(self) -> ClassKinks:
