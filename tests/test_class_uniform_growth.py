@@ -8,10 +8,12 @@ equation with E[e^{-eta X}; X < t] = (1 - e^{-eta t}) / (2 eta), Newton's method
 SRPT's residence exponent int_0^x (eta_{<t} - s) dt by Gauss-Legendre on straight panels where
 |s| x <= 60, else on the path 0 -> r e^{-i arg s} -> x + r e^{-i arg s} -> x, |s| r = 60, along
 whose rays e^{-st} decays without oscillating), inverted by the Euler summation in long double
-with (26, 800, 100) terms, which (26, 1600, 100) meets within 2e-13 at these times (none on a
-kink). Before (``SIGMA_SWITCH = False``: the split up to A / (8 lam m), m the extension's mass,
-1.66x at x = 1.9, load 0.8) these points were up to 3.3e-8 (PSJF, x = 1.5), 2.7e-7 (x = 1.9),
-1.9e-7 (SRPT's waiting time), 1.6e-8 (PSJF, x = 1, load 0.5), 2.0e-8 and 4.7e-8 (SRPT) off."""
+with (26, 800, 100) terms, which (26, 1600, 100) meets within 1.1e-11 at these times (none on a
+kink). Now within 4.4e-9 (PSJF, x = 1.5), 7.6e-10 (x = 1.9), 4.9e-10 (SRPT's waiting time),
+5.1e-11 (x = 1, load 0.5), 1.6e-9 and 2.1e-9 (SRPT). Before (``SIGMA_SWITCH = False``: the
+split up to A / (8 lam m), m the extension's mass, 1.66x at x = 1.9, load 0.8) these points were
+up to 3.3e-8 (PSJF, x = 1.5), 2.7e-7 (x = 1.9), 1.9e-7 (SRPT's waiting time), 1.6e-8 (PSJF,
+x = 1, load 0.5), 2.0e-8 and 4.7e-8 (SRPT) off."""
 
 from __future__ import annotations
 
