@@ -94,8 +94,8 @@ def test_split_class_laws_refined_from_near_below(policy, waiting):
     m = qt.MG1(0.8, qt.Uniform(0.0, 2.0))
     d = (wtd if waiting else rtd)(m, policy, x=1.0)
     u = np.linspace(8.2, 16.0, 8)
-    # the times are on the whole law's path (near_below: 8x, or 5.98x where the extension's
-    # mass sets the growth bound, qtheory.engine._class_kinks._extension_mass)
+    # the times are on the whole law's path (near_below: at most 8x; 4.5x here, where the
+    # split's terms grow, qtheory.engine._class_kinks._growth_rate)
     assert d._split.near_below < u[0]
     truth = np.array([_euler(lambda s: (1.0 - d._t.lst(s)) / s, v, 26.0, 96, 48) for v in u])
     assert np.max(np.abs(d.sf(u + d.shift) - truth)) <= 2e-9

@@ -133,15 +133,24 @@ TAIL_REACH = 60.0
 #: G_k grow like e^{sigma tau}, sigma up to about lambda P(X >= x) (the extension's mass
 #: beyond x enters the equation at z = 0), so the contour Re s = A / (2 tau) must stay well to
 #: the right; from 8x on the whole law's inversion is within 1e-8 (the kinks' ringing decays).
-#: Where the extension continues a uniform's constant past its upper end, its mass
-#: (:func:`_extension_mass`) takes the place of P(X >= x) when larger (Uniform(0, 2), load 0.8:
-#: x = 1.9 switches at 1.66x, 1.5 at 2.66x, 1 at 5.98x; the split was 1.6e-4 (SRPT) and 1.2e-5
-#: (PSJF) off at T - x = 7.5x at x = 1.9, 1.9e-5 (PSJF, x = 1.5), 6e-7 (PSJF, x = 1) at 8x, now
-#: within 1.2e-10 from 5x on; of the times moved to the whole law the worst is 1.5e-7 off, PSJF
-#: x = 1.5 at 3x, on the kink (the split there 2.4e-10): the mass is a pessimistic growth rate;
-#: references: the whole law on the rule (26, 96, 40), ``tests/test_class_uniform_extension.py``)
+#: Where the extension continues a uniform's constant past its upper end (:func:`_continued`),
+#: see SIGMA_SWITCH below; without it, its mass (:func:`_extension_mass`) takes the place of
+#: P(X >= x) when larger (Uniform(0, 2), load 0.8: x = 1.9 switched at 1.66x, within 1.2e-10 of
+#: the whole law on (26, 96, 40) from 5x on, but the times moved onto the whole law next to its
+#: kinks at 2x, 3x were up to 3e-7 off: the mass is a pessimistic growth rate)
 SPAN = 8.0
 GROWTH = 8.0
+#: ... on a uniform law (:func:`_continued`) the split is used for T - x < min(SPAN x,
+#: max(WHOLE_FROM x, A / (SIGMA_GROWTH sigma))), sigma the terms' own growth rate
+#: (:func:`_growth_rate`; no bound where sigma <= 0). Uniform(0, 2), loads 0.5 / 0.8 / 0.95,
+#: x = 0.5, 1, 1.5, 1.9: the whole law is within 2e-9 from 4.5x on (up to 3e-8 at 4x, next to
+#: its kink of order 4), the split within 3.2e-9 up to 4.5x and 1.6e-8 off at 7.5x (x = 1, load
+#: 0.5, sigma = 0.31: A / (16 sigma) = 5.24x); every class law (PSJF, SRPT: T - x and W) at
+#: T - x in [0.1x, 8x] within 7.2e-9 of the closed-form transforms (was 6.3e-7;
+#: ``tests/test_class_uniform_growth.py``). False: the mass bound above (the reference path)
+SIGMA_SWITCH = True
+SIGMA_GROWTH = 16.0
+WHOLE_FROM = 4.5
 #: a density jump at the least size c > 0 (:class:`EdgeKinks`): the terms of total order < 6
 #: in (e^{-sc}, e^{-sx}) apart (order 4: 6.6e-7 off at T - x = 9 on 1 + Exp(1), x = 2, against
 #: 1.8e-8), the split used for T - x < EDGE_SPAN x (its terms are entire but for s = 0; the
@@ -287,10 +296,46 @@ def _extension_mass(size, x: float) -> float:
     r"""The mass of the new jobs' extension past :math:`x` where :func:`_ext_pdf` continues a
     density past its upper end (a uniform's constant :math:`f`):
     :math:`\int_0^\infty fe^{-(v/\ell)^J}dv = f\ell\,\Gamma(1 + 1/J)`, :math:`\ell =`
-    :data:`LENGTH` :math:`x`. It, not :math:`P(X \ge x)`, sets how fast the split's terms of
-    PSJF's and SRPT's classes grow, hence where the split gives way to the whole law
-    (:class:`_Whole`; Uniform(0, 2), x = 1.9: 1.29 against :math:`P(X \ge x) = 0.05`)."""
+    :data:`LENGTH` :math:`x`: a bound on how fast the split's terms of PSJF's and SRPT's classes
+    grow (Uniform(0, 2), x = 1.9: 1.29 against :math:`P(X \ge x) = 0.05`), pessimistic (their
+    own rate, :func:`_growth_rate`, is 0.449 at load 0.8 against :math:`\lambda` times the mass,
+    1.03); where the split gives way with :data:`SIGMA_SWITCH` off (:class:`_Whole`)."""
     return float(size.pdf(x)) * LENGTH * x * math.gamma(1.0 + 1.0 / POWER)
+
+
+def _growth_rate(lam: float, nodes) -> float:
+    r"""The real part :math:`\sigma` of the rightmost singularity of the split's terms
+    :math:`H_k(s)` (:class:`ClassKinks`) on the cut's ``nodes`` (:func:`_cut_nodes`): the terms
+    :math:`G_k(\tau)` grow like :math:`e^{\sigma\tau}`. The root :math:`\eta_0(s)` of
+    :math:`\eta = s + \lambda(P(X < x) - L(\eta))`, :math:`L(\eta) = \sum_k W_ke^{-\eta X_k}`
+    over the nodes below the cut and the extension past it, is the larger root of the convex
+    :math:`g(\eta) - s`, :math:`g(\eta) = \eta + \lambda(L(\eta) - P(X < x))`; the two real
+    roots meet, a branch point of :math:`\eta_0` where :math:`1 + \lambda L'(\eta) = 0` (the
+    terms' denominator), at :math:`s = \sigma = \min_\eta g(\eta)`. Uniform(0, 2), load 0.8,
+    :math:`x = 1.9`: :math:`\sigma = 0.449` (the extension's mass times :math:`\lambda`: 1.03;
+    the split's error grows like :math:`e^{3\sigma\tau}`: the Euler sum's aliasing
+    :math:`e^{-A}G_k(3\tau)`); :math:`x = 0.5`: :math:`-0.34` (no growth)."""
+    X, W = _joined(nodes)
+    p = float(nodes[4])
+    lo, hi = -1.0, 1.0
+
+    def slope(eta):  # g'(eta) = 1 - lam sum W X e^{-eta X}, increasing in eta
+        return 1.0 - lam * float(np.sum(W * X * np.exp(-eta * X)))
+
+    while slope(lo) > 0 and lo > -200.0:
+        lo *= 2.0
+    while slope(hi) < 0 and hi < 200.0:
+        hi *= 2.0
+    for _ in range(200):  # bisection: g' changes sign in [lo, hi]
+        mid = 0.5 * (lo + hi)
+        if slope(mid) > 0:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-13 * max(1.0, abs(mid)):
+            break
+    eta = 0.5 * (lo + hi)
+    return eta + lam * (float(np.sum(W * np.exp(-eta * X))) - p)
 
 
 def _cut_nodes(tr, t: float, balanced: bool = False):
@@ -818,9 +863,16 @@ class _Whole:
         elif BALANCED and math.isfinite(b := _upper_end(tr)):  # its terms grow slowly
             self.near_below = min(UPPER_SPAN * x, max(b + UPPER_ORDERS * x, UPPER_REACH * b))
         else:
-            if _continued(tr.size):  # the extension's mass, not P(X >= x), makes the terms grow
-                bound = min(bound, li.EULER_A / (GROWTH * float(tr.lam) * _extension_mass(tr.size, x)))
-            self.near_below = min(SPAN * x, bound)
+            if _continued(tr.size) and SIGMA_SWITCH:
+                # the terms' own growth rate (:func:`_growth_rate`), the whole law from
+                # WHOLE_FROM x on at the latest
+                sigma = _growth_rate(float(tr.lam), _cut_nodes(tr, x)[0])
+                far = li.EULER_A / (SIGMA_GROWTH * sigma) if sigma > 0 else math.inf
+                self.near_below = min(SPAN * x, max(WHOLE_FROM * x, far))
+            else:
+                if _continued(tr.size):  # the extension's mass, not P(X >= x), makes the terms grow
+                    bound = min(bound, li.EULER_A / (GROWTH * float(tr.lam) * _extension_mass(tr.size, x)))
+                self.near_below = min(SPAN * x, bound)
         self._near = None
 
     def near(self) -> ClassKinks:
