@@ -198,8 +198,16 @@ class ResponseTimeDistribution:
 
     def __init__(self, transform, label: str, atom0: float = 0.0, shift: float = 0.0,
                  euler: tuple[float, int, int] = (li.EULER_A, li.EULER_N, li.EULER_M),
-                 atoms=None, lower: float | None = None, split=None, refine: bool | None = None):
+                 atoms=None, lower: float | None = None, split=None, refine: bool | None = None,
+                 cheap=None):
         self._t = transform
+        #: ``None``, or a callable that builds the same law on a cheaper transform (a coarser
+        #: size rule: :data:`qtheory.engine.response_distribution.CHEAP_TWIN`), on which the
+        #: percentile solver takes its steps on the cheap Euler rule (:meth:`_solve`; built on
+        #: first use): they only start the full rule's steps on this law, which certify the
+        #: percentile, so the percentile does not depend on it beyond ``rtol``
+        self._cheap_make = cheap
+        self._cheap = None
         #: recompute the times whose estimated truncation error on the default Euler rule exceeds
         #: :data:`~qtheory.engine.laplace_inversion.REFINE_TOL` on the finer rule
         #: :data:`~qtheory.engine.laplace_inversion.EULER_FINE` (:meth:`_fine`); ``None``: where
@@ -605,7 +613,14 @@ class ResponseTimeDistribution:
         :meth:`_fine`, the times whose sf has an estimated truncation error above
         :data:`~qtheory.engine.laplace_inversion.REFINE_TOL` are evaluated again on the finer
         rule (the transform at its new nodes only), kept where its own estimate is at most
-        :data:`~qtheory.engine.laplace_inversion.REFINE_GAIN` times the first."""
+        :data:`~qtheory.engine.laplace_inversion.REFINE_GAIN` times the first. On the cheap rule
+        :data:`~qtheory.engine.laplace_inversion.EULER_CHEAP` (the solver's first steps) a law
+        built with ``cheap`` evaluates its cheap twin instead."""
+        if self._cheap_make is not None and tuple(euler) == tuple(li.EULER_CHEAP):
+            # the solver's cheap steps: on the law's cheap twin (built on first use)
+            if self._cheap is None:
+                self._cheap = self._cheap_make()
+            return self._cheap._eval(t, euler, d2)
         if self._split is not None:
             return self._split_parts(t, euler, 2 if d2 else 1)
         out, G, L = self._eval_on(t, euler, d2)
