@@ -611,7 +611,7 @@ def detected_rank(model, policy: Policy) -> tuple[Policy, str]:
     predictions outside the grid is not seen. ``monotone=`` overrides the detection (declared
     directions are checked on their own grid, :class:`~qtheory.Rank`), and ``monotone=False``
     turns it off (the discretised route). Derivation: ``docs/soap_predictions.md``."""
-    from ..policies.rank import Rank, age_direction
+    from ..policies.rank import Rank
 
     if not isinstance(policy, Rank) or policy.descriptor != "prediction" or policy.monotone is not None:
         return policy, ""
@@ -626,6 +626,24 @@ def detected_rank(model, policy: Policy) -> tuple[Policy, str]:
     hit = memo.get(key)
     if hit is not None and hit[0] is size and hit[1] is pred and hit[2] is policy.fn:
         return hit[3]
+    return _detect(model, policy, factor, memo, key)
+
+
+def detection(model, policy: Policy) -> tuple[str | None, str]:
+    """``(direction, why)`` of :func:`detected_rank`'s grid check (``(None, "")`` where it does
+    not run: a declared rank, another policy or law)."""
+    detected_rank(model, policy)
+    hit = policy.__dict__.get("_qt_detected", {}).get((id(model.size), id(model.prediction)))
+    if hit is None or hit[0] is not model.size or hit[2] is not policy.fn:
+        return None, ""
+    return hit[4], hit[5]
+
+
+def _detect(model, policy: Policy, factor, memo: dict, key) -> tuple[Policy, str]:
+    """The grid check of :func:`detected_rank` (uncached)."""
+    from ..policies.rank import Rank, age_direction
+
+    size, pred = model.size, model.prediction
     try:
         xq = np.asarray(size.ppf(np.asarray(DETECT_SIZE_Q, float)), float)
         zq = np.exp(np.array([float(factor.log_range_q(u)) for u in DETECT_FACTOR_Q]))
@@ -649,10 +667,11 @@ def detected_rank(model, policy: Policy) -> tuple[Policy, str]:
         except ValueError as e:  # monotone on the law's grid, not on the declaration's
             out = (policy, f"; no exact route: the rank is {why} on the law's grid, but "
                            f"as a declaration: {e}")
+            direction, why = None, f"{why} on the law's grid, but as a declaration: {e}"
         else:
             out = (declared, f"; monotone={direction!r} detected (a grid check, not a proof; "
                              f"monotone= overrides it): {why}")
-    memo[key] = (size, pred, policy.fn, out)
+    memo[key] = (size, pred, policy.fn, out, direction, why)
     return out
 
 
@@ -754,6 +773,8 @@ def _check_class_laws(model, policy: Policy, dj: DiscreteJoint, resolution: int)
     and the value is wrong by up to a factor (prediction errors narrower than the discretisation's
     cells: log-normal sigma 1e-4 gave 6.45 and 1.49, sigma 1e-6 0.9996, where the truth is
     about SRPT's 2.3528)."""
+    if policy.descriptor != "prediction" or model.prediction is None:
+        return
     j = model.prediction.joint(model.size)
     if not isinstance(j, FactorJoint):
         return
