@@ -138,9 +138,9 @@ def test_class_rule_of_a_narrow_factor():
     q = _model(qt.LogNormalPrediction(1e-3))
     f = q.prediction.joint(q.size).factor
     zb = (math.exp(f.log_range_q(1e-6)), math.exp(f.log_range_q(1 - 1e-6)))
+    s = 1e-3
     for y in (0.3, 1.7):
         x, w = generic._class_rule(q.size, f, y, zb)
-        s = 1e-3
 
         def dens(t, y=y):
             return math.exp(-t) * math.exp(-0.5 * (math.log(y / t) / s) ** 2) / (
