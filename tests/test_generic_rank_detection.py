@@ -221,6 +221,21 @@ def test_impossible_values_raise(monkeypatch):
         if fake < 1.0 or math.isnan(fake):  # E[T/X] = fake
             with pytest.raises(ValueError, match="E\\[T/X\\] = .* < 1, impossible"):
                 generic.mean_slowdown(q, rank)
+    # on a continuous law: each resolution possible, their extrapolation negative (the issue's
+    # sigma = 1e-2 case: 1.5e8 and 2.39 gave -5.0e7 +- 1.5e8)
+    fcfs = qt.Rank(lambda d, a: 0.0 * a, descriptor="none", name="constant")
+    values = iter([1.5e8, 2.39])
+
+    def diverging(*args, **kw):
+        out, cond, xs = real(*args, **kw)
+        return np.full_like(out, next(values)), cond, xs
+
+    monkeypatch.setattr(generic, "_evaluate_discrete", diverging)
+    with pytest.raises(ValueError, match="below SRPT's .* or below the mean size"):
+        generic.evaluate_discretised(_model(None), fcfs, [0.8])
+    monkeypatch.setattr(generic, "_evaluate_discrete", real)
+    got = generic.evaluate_discretised(_model(None), fcfs, [0.8])  # FCFS on M/M/1 at 0.8: 5
+    assert abs(got.mean[0] / 5.0 - 1) <= got.error[0] / 5.0 + 1e-9
 
 
 def test_distribution_messages_say_why_and_what_instead():

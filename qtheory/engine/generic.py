@@ -171,8 +171,9 @@ too, which is how the closed forms are cross-checked (``method="generic"``).
   the exact 4.12641 of ``qt.LogNormal(1.0)``, 0.64% off with an estimate of 0.37%); SPJF,
   PSPJF and TRAIL(0.8) 3e-6 to 4.6e-3 off, the estimate below the true error in 16 of 72
   cases, by up to 19x. Prediction-ranked values on this route should be checked by
-  simulation (the result's label says "not a bound"). A value below SRPT's mean (the least of
-  any policy) by more than its estimate, NaN, or a slowdown below 1 raises a ``ValueError``
+  simulation (the result's label says "not a bound"). A value below SRPT's mean on the law
+  evaluated (the least of any policy's), NaN, an extrapolated mean below the mean size or below
+  that bound by more than its estimate, or a slowdown below 1 raises a ``ValueError``
   (:func:`_check_possible`), and so does ConditionalGittins under prediction errors narrower than
   the cells (:func:`_check_class_laws`: log-normal sigma 1e-2 / 1e-4 / 1e-6 gave -5.0e7 / 1.487
   / 0.9996 against SRPT's 2.3528; at sigma 0.02 the value is 2.5e-6 off the route on the law
@@ -751,22 +752,23 @@ def evaluate_discretised(model, policy: Policy, lams, resolution: int = RESOLUTI
         _check_class_laws(model, policy, dj, resolution)
     mk = None if exact else MAX_KNOTS
     t1 = _evaluate_discrete(policy, dj, lams, tails_of, mk, snap=exact)[0]
+    b1 = _srpt_bound(dj, lams)
+    _check_possible(model, policy, lams, t1, b1, resolution)
     if exact:
-        _check_possible(model, policy, lams, t1, np.zeros_like(t1), resolution)
         return GenericResult(t1, np.zeros_like(t1), True, "generic SOAP evaluator (exact: discrete law)")
     dj2, _ = discretise(model, policy.descriptor, 2 * resolution)
     if tails_of is not None:
         _check_class_laws(model, policy, dj2, 2 * resolution)
     t2 = _evaluate_discrete(policy, dj2, lams, tails_of, mk)[0]
+    b2 = _srpt_bound(dj2, lams)
+    _check_possible(model, policy, lams, t2, b2, 2 * resolution)
     # Richardson extrapolation of order 2; the error estimate is the whole difference (measured
     # on 144 cases, module docstring: above the true error for every size-based rank, below it
     # for 16 of 72 prediction-ranked cases, by up to 19x)
     note = ("above the true error in the 72 measured cases" if policy.descriptor == "size"
             else "not a bound: check by simulation")
     mean, err = (4 * t2 - t1) / 3, np.abs(t2 - t1)
-    for t in (t1, t2):  # each resolution is an exact evaluation of a discrete law
-        _check_possible(model, policy, lams, t, np.zeros_like(t), resolution)
-    _check_possible(model, policy, lams, mean, err, resolution)
+    _check_possible(model, policy, lams, mean, np.minimum(b1, b2), resolution, err)
     return GenericResult(mean, err, False,
                          f"generic SOAP evaluator (discretised continuous law; error: difference of two "
                          f"resolutions, {note})")
@@ -811,42 +813,51 @@ def _check_class_laws(model, policy: Policy, dj: DiscreteJoint, resolution: int)
             "qt.EmpiricalPairs of samples (exact)")
 
 
-def _srpt_bound(model, lams: np.ndarray) -> np.ndarray:
-    """SRPT's mean response time on ``model``'s size law at the arrival rates ``lams``: a lower
-    bound of every policy's (Schrage 1968), ``-inf`` where the load is 1 or more or SRPT's closed
-    form is not available, and at least the mean size."""
-    ex = float(model.size.mean)
-    out = np.full(lams.shape, -np.inf)
-    ok = lams * ex < 1.0
-    if not ok.any():
-        return out
+def _srpt_bound(dj: DiscreteJoint, lams: np.ndarray) -> np.ndarray:
+    """SRPT's mean response time on the size law of the discrete joint law ``dj`` (its atoms
+    merged over the classes) at the arrival rates ``lams``: the least mean of any policy on that
+    law (Schrage 1968), ``-inf`` where its load is 1 or more."""
+    from ..laws.sizes import Empirical
+    from ..models.mg1 import MG1
     from ..policies import SRPT
 
-    try:
-        v = SRPT().closed_form_mean(model, lams[ok])
-        v = np.full(int(ok.sum()), -np.inf) if v is None else np.asarray(v, float)
-    except (ValueError, NotImplementedError, FloatingPointError):  # pragma: no cover
-        v = np.full(int(ok.sum()), -np.inf)
-    out[ok] = np.where(np.isfinite(v), np.maximum(v, ex), ex)
+    xs, ps = np.concatenate(dj.x), np.concatenate(dj.p)
+    u, inv = np.unique(xs, return_inverse=True)
+    w = np.bincount(inv, weights=ps, minlength=u.size)
+    keep = w > 0
+    size = Empirical(u[keep], w[keep] / w[keep].sum())
+    ex = float(size.mean)
+    out = np.full(lams.shape, -np.inf)
+    ok = lams * ex < 1.0
+    if ok.any():
+        v = SRPT().closed_form_mean(MG1(0.5 / ex, size), lams[ok])
+        v = np.asarray(v, float) if v is not None else np.full(int(ok.sum()), -np.inf)
+        out[ok] = np.where(np.isfinite(v), np.maximum(v, ex), ex)
     return out
 
 
-def _check_possible(model, policy: Policy, lams, mean, err, resolution: int) -> None:
-    r"""``ValueError`` where a discretised mean is impossible: NaN, or below SRPT's mean on the
-    model's size law (:func:`_srpt_bound`, the least of every policy's) by more than its error
-    estimate (1e-9 relative for rounding). Negative means are below it."""
+def _check_possible(model, policy: Policy, lams, values, bounds, resolution: int,
+                    err=None) -> None:
+    r"""``ValueError`` where a discretised mean is impossible: NaN, or below ``bounds`` (SRPT's
+    mean on the discrete law evaluated, :func:`_srpt_bound`: the least of every policy's; with
+    ``err``, the extrapolated mean: below the bound by more than its estimate, or below the
+    mean size), 1e-9 relative for rounding. Negative means are below it."""
     lams = np.atleast_1d(np.asarray(lams, float))
-    mean, err = np.atleast_1d(mean), np.atleast_1d(err)
-    bound = _srpt_bound(model, lams)
+    values = np.atleast_1d(values)
+    slack = np.zeros_like(values) if err is None else np.atleast_1d(err)
     with np.errstate(invalid="ignore"):
-        bad = np.isnan(mean) | (np.isfinite(mean) & (mean + err < bound * (1.0 - 1e-9)))
+        low = values + slack < bounds * (1.0 - 1e-9)
+        if err is not None:
+            low |= values < float(model.size.mean) * (1.0 - 1e-9)
+        bad = np.isnan(values) | (np.isfinite(values) & low)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{policy.name} by the discretised generic route gives E[T] = {float(mean[i])!r} (error "
-            f"estimate {float(err[i])!r}) at arrival rate {float(lams[i])!r}, below SRPT's "
-            f"{float(bound[i])!r}, the least mean of any policy: the discretisation at "
-            f"resolution={resolution} does not resolve this law ({model.size!r}"
+            f"{policy.name} by the discretised generic route gives E[T] = {float(values[i])!r}"
+            + ("" if err is None else f" (error estimate {float(slack[i])!r})")
+            + f" at arrival rate {float(lams[i])!r}, below SRPT's {float(bounds[i])!r} on the "
+            f"discretised law (the least mean of any policy) or below the mean size: the "
+            f"discretisation at resolution={resolution} does not resolve this law ({model.size!r}"
             + ("" if model.prediction is None else f", prediction={model.prediction!r}")
             + "); use qt.EmpiricalPairs / qt.Empirical samples of it (exact), or wider prediction errors")
 
