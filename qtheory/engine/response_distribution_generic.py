@@ -816,21 +816,72 @@ class GenericTransform:
 
 
 # ---- entry point --------------------------------------------------------------------------------
+#: what the exact routes for the distributions of generic SOAP policies cover (the text of
+#: :func:`_continuous_message`)
+SUPPORTED = (
+    "a generic SOAP policy's response-time distribution is exact on discrete laws "
+    "(qt.Empirical sizes, qt.EmpiricalPairs, discrete sizes with perfect predictions or "
+    "deterministic prediction maps); on continuous laws for blind ranks (Gittins, a qt.Rank with "
+    "descriptor='none') and size ranks (descriptor='size'), for SRPT-Bounce and, with "
+    "exponential or log-normal predictions where the hazard of X | y is single-peaked, "
+    "ConditionalGittins, and for qt.Rank prediction "
+    "ranks declared monotone= on continuous sizes without atoms or breakpoints on (0, inf) "
+    "with multiplicative predictions (exponential, log-normal, uniform, bounded "
+    "multiplicative): declared 'decreasing' with a fresh rank fn(y, 0) rising with y, the "
+    "class laws (x=..., y=...) of every such rank and the unconditional law except on uniform "
+    "or bounded multiplicative predictions for ranks whose y/k - b_y(v) has an interior "
+    "extremum in y (y/(1 + a)**2, y*exp(-a): their class laws only); declared 'increasing' and "
+    "rising strictly with y, the response time (the waiting time only for ranks constant in age)")
+
+
+def _decline_reason(model, policy) -> str:
+    """Why the exact distribution routes decline ``policy`` on ``model`` (for a
+    :class:`~qtheory.Rank` on predictions; empty for other policies)."""
+    from ..laws.joint import FactorJoint
+    from ..policies.rank import Rank
+    from . import response_distribution_prediction_rank as rdpr
+    from . import soap_prediction_rank_rising as sr
+
+    if not isinstance(policy, Rank) or policy.descriptor != "prediction" or model.prediction is None:
+        return ""
+    size = model.size
+    if size.is_discrete:
+        return ""
+    if size.is_mixed or np.size(size.atom_values) or np.size(size.breakpoints) \
+            or float(size.support[0]) > 0 or math.isfinite(float(size.support[1])):
+        return (f"the size law {size!r} has atoms, breakpoints or support ends besides 0 and "
+                "infinity")
+    if model.prediction.is_perfect or not isinstance(model.prediction.joint(size), FactorJoint):
+        return f"the prediction law {model.prediction!r} is not a noisy multiplicative one (Y = X Z)"
+    if policy.monotone is None:
+        direction, why = generic.detection(model, policy)
+        if direction is not None:  # the means take the detected direction, distributions need it declared
+            return (f"monotone= not declared: the distribution routes need it (the mean's grid "
+                    f"check finds the rank {direction}: pass monotone={direction!r})")
+        return "monotone= not declared" + (f"; the rank is {why}" if why else "")
+    if policy.monotone is False:
+        return "the rank is declared not monotone in age (monotone=False)"
+    if policy.monotone == "decreasing":
+        if not rdpr.supported(model, policy):
+            return ("its fresh rank fn(y, 0) does not rise strictly with the prediction y on this "
+                    "law")
+        return ""
+    if sr.shape_direction(policy.fn) <= 0 or not sr.supported(model, policy):
+        return "the rank (declared 'increasing' in age) does not rise strictly with the prediction y"
+    return ""
+
+
 def _continuous_message(model, policy) -> str:
-    return (f"{policy.name}: the response-time distribution of a generic SOAP policy is exact on "
-            f"discrete laws (qt.Empirical sizes, qt.EmpiricalPairs, discrete sizes with perfect "
-            f"predictions or deterministic prediction maps) and, for blind ranks (Gittins, a "
-            f"qt.Rank with descriptor='none'), on continuous laws with closed-form partial "
-            f"moments, and for prediction ranks declared monotone='decreasing' on continuous "
-            f"sizes without breakpoints with exponential, log-normal, uniform or bounded "
-            f"multiplicative predictions (ranks whose level crossings are monotone in y), and for "
-            f"prediction ranks declared monotone='increasing' that rise strictly with the "
-            f"prediction on the same sizes with exponential or log-normal predictions (not on "
-            f"uniform ones); not on "
-            f"{model.size!r}"
-            + ("" if model.prediction is None else f" with {model.prediction!r}")
-            + ": use the empirical law of samples of it (its mean is available by "
-            "MG1.mean_response_time, by a discretisation with an error estimate)")
+    """The ``NotImplementedError`` text for a generic SOAP policy whose distribution has no exact
+    route on ``model``: why (for a prediction :class:`~qtheory.Rank`), what is supported
+    (:data:`SUPPORTED`), and what to call instead."""
+    reason = _decline_reason(model, policy)
+    law = f"{model.size!r}" + ("" if model.prediction is None else f" with {model.prediction!r}")
+    return (f"{policy.name}: no exact response-time distribution on {law}"
+            + (f" ({reason})" if reason else "") + f"; {SUPPORTED}. Instead: the mean by "
+            "MG1.mean_response_time (on the law itself where a route applies, else discretised with "
+            "an error estimate); the exact law on the empirical law of samples of the model "
+            "(qt.EmpiricalPairs / qt.Empirical)")
 
 
 def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:

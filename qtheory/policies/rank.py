@@ -23,7 +23,7 @@ class Rank(Policy):
         ``breakpoints(d)`` returns the ages where ``fn(d, .)`` changes monotonicity; without it
         they are searched for on a grid.
     name : str, optional
-    monotone : {None, "decreasing", "increasing"}, optional
+    monotone : {None, "decreasing", "increasing", False}, optional
         Declares that ``fn(d, a)`` is non-increasing (``"decreasing"``: SPRPT-like, e.g.
         ``y - a``, ``y * exp(-a)``) or non-decreasing (``"increasing"``: LAS-like, e.g.
         ``y + a``) in the age ``a`` for every descriptor. The declaration is checked on a sample
@@ -33,11 +33,18 @@ class Rank(Policy):
         (:mod:`qtheory.engine.soap_prediction_rank`, ``docs/soap_predictions.md``), and so is
         one declared ``"increasing"`` that is also monotone in ``y``, either way (``y + a``,
         ``a - y``; :mod:`qtheory.engine.soap_prediction_rank_rising`); every other rank takes the
-        discretised route.
+        discretised route. Undeclared (``None``), a prediction rank's direction is *detected*
+        by the generic evaluator on the model's law (:func:`qtheory.engine.generic.detected_rank`:
+        the rank sampled at every age of a grid for each prediction of a grid of the law's
+        quantiles; the exact route only where every sampled row is monotone the same way, the
+        route and the reason in the result's ``method``). A grid check is a heuristic (a wiggle
+        narrower than the age grid's spacing, or outside the sampled ages, goes unseen):
+        ``monotone=`` overrides it, and ``monotone=False`` declares the rank not monotone
+        (no detection: the discretised route). Derivation: ``docs/soap_predictions.md``.
     """
 
     def __init__(self, fn: Callable, descriptor: str = "prediction", breakpoints=None,
-                 name: str | None = None, monotone: str | None = None):
+                 name: str | None = None, monotone: str | bool | None = None):
         if not callable(fn):
             raise TypeError(f"fn must be a callable rank function fn(d, a), got fn={plain(fn)}")
         if not isinstance(descriptor, str) or descriptor not in ("none", "size", "prediction"):
@@ -48,15 +55,17 @@ class Rank(Policy):
                             f"breakpoints={plain(breakpoints)}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string (or None), got name={plain(name)}")
-        if monotone is not None and monotone not in ("decreasing", "increasing"):
-            raise ValueError("monotone must be None, 'decreasing' or 'increasing', got "
+        if monotone is not None and monotone is not False \
+                and monotone not in ("decreasing", "increasing"):
+            raise ValueError("monotone must be None (detected on the law), 'decreasing', "
+                             "'increasing' or False (not monotone), got "
                              f"monotone={plain(monotone)}")
         self.fn = fn
         self.descriptor = descriptor
         self._bp = breakpoints
         self.name = name or getattr(fn, "__name__", "Rank")
         self.monotone = monotone
-        if monotone is not None:
+        if monotone is not None and monotone is not False:
             _check_monotone(fn, self.name, monotone)
 
     def rank(self, d, a):
@@ -115,6 +124,54 @@ def _check_monotone(fn, name: str, monotone: str) -> None:
                          f"{'increases' if monotone == 'decreasing' else 'decreases'} with the age "
                          f"at d={float(d[i, j])!r}: fn(d, {float(a[i, j])!r}) = {float(r[i, j])!r}, "
                          f"fn(d, {float(a[i, j + 1])!r}) = {float(r[i, j + 1])!r}")
+
+
+#: rank steps within this relative tolerance count as flat (rounding), as in :func:`_check_monotone`
+GRID_TOL = 1e-12
+
+
+def age_direction(fn, name: str, d: np.ndarray, a: np.ndarray) -> tuple[str | None, str]:
+    r"""The direction in age of ``fn`` on a sample grid: ``("decreasing", why)`` where every
+    row :math:`a \mapsto fn(d_i, a)` (``a`` sorted) is non-increasing, ``("increasing", why)``
+    where every row is non-decreasing and some row rises, else ``(None, why)``; ``why`` says
+    what was found (the first violation: the descriptor and the two ages, and whether the row
+    rises then falls or falls then rises). A step counts as flat within :data:`GRID_TOL`
+    relative (rounding); steps between infinite values are ignored. A heuristic: it sees the
+    rank at the grid's points only (``docs/soap_predictions.md``)."""
+    d = np.asarray(d, float).ravel()
+    a = np.sort(np.asarray(a, float).ravel())
+    dd, aa = np.meshgrid(d, a, indexing="ij")
+    with np.errstate(all="ignore"):
+        r = np.broadcast_to(_checked_rank(fn, name, dd, aa), dd.shape)
+        step = np.diff(r, axis=1)
+        tol = GRID_TOL * np.maximum(np.abs(r[:, 1:]), np.abs(r[:, :-1]))
+    fin = np.isfinite(step)
+    up = (step > tol) & fin
+    down = (step < -tol) & fin
+    grid = f"{d.size} descriptors x {a.size} ages up to {float(a[-1]):.3g}"
+    if not up.any():
+        return "decreasing", f"non-increasing in age at every point of a grid of {grid}"
+    if not down.any():
+        return "increasing", f"non-decreasing in age at every point of a grid of {grid}"
+    # a row that both rises and falls, else two rows of opposite directions
+    both = up.any(axis=1) & down.any(axis=1)
+    if both.any():
+        i = int(np.flatnonzero(both)[0])
+        ju, jd = int(np.flatnonzero(up[i])[0]), int(np.flatnonzero(down[i])[0])
+        last_u, last_d = int(np.flatnonzero(up[i])[-1]), int(np.flatnonzero(down[i])[-1])
+        if last_u < jd:
+            shape = f"rises, then falls from age {float(a[jd]):.6g} on"
+        elif last_d < ju:
+            shape = f"falls, then rises from age {float(a[ju]):.6g} on"
+        else:
+            shape = "changes direction more than once"
+        j = min(ju, jd)
+        return None, (f"not monotone in age: at d={float(d[i]):.6g} the rank {shape} (fn(d, "
+                      f"{float(a[j]):.6g}) = {float(r[i, j]):.6g}, fn(d, {float(a[j + 1]):.6g}) = "
+                      f"{float(r[i, j + 1]):.6g}; grid of {grid})")
+    iu, idn = int(np.flatnonzero(up.any(axis=1))[0]), int(np.flatnonzero(down.any(axis=1))[0])
+    return None, (f"not monotone in age the same way for every descriptor: it rises with age at "
+                  f"d={float(d[iu]):.6g} and falls at d={float(d[idn]):.6g} (grid of {grid})")
 
 
 def _checked_rank(fn, name: str, d, a) -> np.ndarray:
