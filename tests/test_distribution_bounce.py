@@ -454,10 +454,10 @@ def test_discretised_approximation_against_closed_form():
 
 
 def test_prediction_ranks_on_continuous_laws_say_where_the_approximation_is():
-    """A prediction rank other than the bounce (here SPRPT's rank as a user qt.Rank) on a
+    """A prediction rank without an exact route (here one not monotone in age, undeclared) on a
     continuous law raises: its discretised approximation takes about a minute, so it is given
     only on request, and the message names the call."""
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
-    rank = qt.Rank(lambda y, a: y - a, descriptor="prediction", name="remaining")
+    rank = qt.Rank(lambda y, a: y - a + 0.1 * np.sin(20 * a), descriptor="prediction", name="wiggle")
     with pytest.raises(NotImplementedError, match="build_discretised"):
         q.response_time_distribution(rank)

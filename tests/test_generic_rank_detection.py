@@ -241,15 +241,15 @@ def test_impossible_values_raise(monkeypatch):
 
 def test_distribution_messages_say_why_and_what_instead():
     """The NotImplementedError of a prediction rank's distribution on a continuous law names
-    the reason (undeclared and found decreasing on the law's grid; undeclared and not monotone;
+    the reason (undeclared and not monotone on the law's grid;
     a size law with support ends; a fresh rank falling with y), what is supported (the class
     laws of falling ranks, the unconditional ones declined for y/(1 + a)^2 and y e^{-a} on
     kinked factors) and what to call instead."""
     q = _model(qt.ExponentialPrediction())
     cases = [
-        (q, qt.Rank(_remaining, descriptor="prediction"), "pass monotone='decreasing'"),
         (q, qt.Rank(lambda y, a: np.abs(y - a), descriptor="prediction"),
-         "not monotone in age: at d=.* falls, then rises"),
+         "grid check finds no direction in age: the rank is not monotone in age: at d=.* falls, "
+         "then rises"),
         (qt.MG1(0.2, qt.BoundedPareto(1.5, 1.0, 100.0), qt.ExponentialPrediction()),
          qt.Rank(_remaining, descriptor="prediction", monotone="decreasing"),
          "support ends besides 0 and infinity"),
@@ -264,3 +264,16 @@ def test_distribution_messages_say_why_and_what_instead():
         for part in ("exact on discrete laws", r"class laws (x=..., y=...)", "y/(1 + a)**2",
                      "MG1.mean_response_time", "qt.EmpiricalPairs", "build_discretised"):
             assert part in text, (part, text)
+
+
+def test_detected_rank_distribution_is_the_declared_one():
+    """The distributions take the detected direction too: the undeclared ``y - a`` on Exp/Exp
+    at load 0.8 has the declared rank's class law (x = 1, y = 1.5) bit for bit and SPRPT's to
+    1e-10 (it raised NotImplementedError asking for ``monotone=``)."""
+    q = _model(qt.ExponentialPrediction())
+    t = np.array([1.5, 3.0])
+    got = q.response_time_distribution(qt.Rank(_remaining, descriptor="prediction"), x=1.0, y=1.5).cdf(t)
+    declared = qt.Rank(_remaining, descriptor="prediction", monotone="decreasing")
+    np.testing.assert_array_equal(got, q.response_time_distribution(declared, x=1.0, y=1.5).cdf(t))
+    ref = q.response_time_distribution(qt.SPRPT(), x=1.0, y=1.5).cdf(t)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)

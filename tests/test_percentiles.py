@@ -198,9 +198,9 @@ def test_plot_ccdf_draws_the_law(recwarn):
     from qtheory import plotting
 
     q = qt.MG1(0.8, qt.Exponential(1.0), qt.ExponentialPrediction())
-    # a user prediction rank (SPRPT's, without SPRPT's declarations): no distribution on a
-    # continuous law, simulated on request
-    mine = qt.Rank(lambda d, a: d - a, descriptor="prediction", name="my-srpt")
+    # a user prediction rank not monotone in age (undeclared: the grid check finds no
+    # direction): no distribution on a continuous law, simulated on request
+    mine = qt.Rank(lambda d, a: d - a + 0.1 * np.sin(20 * a), descriptor="prediction", name="my-srpt")
     ax = plotting.plot_ccdf(q, ["fcfs", mine])
     assert [ln.get_gid() for ln in ax.lines] == ["FCFS:analytic"]
     assert any(issubclass(w.category, plotting.PolicyUnavailableWarning) for w in recwarn)

@@ -853,12 +853,10 @@ def _decline_reason(model, policy) -> str:
                 "infinity")
     if model.prediction.is_perfect or not isinstance(model.prediction.joint(size), FactorJoint):
         return f"the prediction law {model.prediction!r} is not a noisy multiplicative one (Y = X Z)"
-    if policy.monotone is None:
-        direction, why = generic.detection(model, policy)
-        if direction is not None:  # the means take the detected direction, distributions need it declared
-            return (f"monotone= not declared: the distribution routes need it (the mean's grid "
-                    f"check finds the rank {direction}: pass monotone={direction!r})")
-        return "monotone= not declared" + (f"; the rank is {why}" if why else "")
+    if policy.monotone is None:  # (a direction found on the grid was taken: build)
+        why = generic.detection(model, policy)[1]
+        return ("monotone= not declared and the grid check finds no direction in age"
+                + (f": the rank is {why}" if why else ""))
     if policy.monotone is False:
         return "the rank is declared not monotone in age (monotone=False)"
     if policy.monotone == "decreasing":
@@ -901,6 +899,9 @@ def build(model, pol, x, y, waiting: bool) -> ResponseTimeDistribution:
             y = float(yv)
     elif y is not None:
         raise ValueError(f"{pol.name} does not use predictions: pass x only (got y={y!r})")
+    # an undeclared prediction qt.Rank: the direction in age found on the law's grid, as for
+    # the means (generic.detected_rank: the declared copy, so the law is the declared rank's)
+    pol = generic.detected_rank(model, pol)[0]
     from . import response_distribution_blind as rdb
 
     if not model.size.is_discrete and rdb.supported(model, pol):
