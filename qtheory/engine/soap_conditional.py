@@ -339,6 +339,10 @@ class CondBatch:
         ur = ulo[:, None] + (uhi - ulo)[:, None] * s[None, :]
         lk = self._logku(ur)
         top = np.max(lk, axis=1, keepdims=True)
+        # a density that underflows on the whole grid (f_Y(y) = 0 in doubles) or overflows
+        # (tiny predictions on a size density that climbs to infinity at 0): the error now,
+        # before the grid's -inf - -inf
+        _check_represented(ys, np.where(top[:, 0] > -np.inf, np.where(top[:, 0] < np.inf, 1.0, np.inf), 0.0))
         live = lk > top - 48.0
         first = np.argmax(live, axis=1)
         last = nref - 1 - np.argmax(live[:, ::-1], axis=1)
@@ -769,6 +773,14 @@ def _check_represented(y: np.ndarray, fY: np.ndarray, m=None, top=None) -> None:
     ``top`` is NaN. The compiled kernels divide without checks (``error_model="numpy"``):
     without this check :math:`E[T \mid x, y]` came out NaN there, without an error
     (``tests/test_soap_conditional_edges.py``)."""
+    fY = np.asarray(fY, float)
+    over = (fY == np.inf) | (np.isnan(fY) & np.isfinite(np.asarray(y, float)))
+    if np.any(over):  # (inf, or NaN from inf * 0: a tiny prediction on a density climbing at 0)
+        yo = ", ".join(f"{v:.6g}" for v in np.asarray(y)[over][:5])
+        raise ValueError(f"the conditional size law X | Y = y at the prediction y = {yo} "
+                         "overflows in double precision (its density f(x) f_Z(y/x)/x is above "
+                         "1.8e308 at the sizes near y): ConditionalGittins is not available "
+                         "there; pass a larger y")
     bad = ~(fY > 0) | ~np.isfinite(fY)
     if m is not None:
         bad |= np.isnan(m) | np.isnan(top)
@@ -1688,11 +1700,36 @@ class ConditionalSOAP:
         measured error give a bound of that effect)."""
         eN, eS = self._raise
         lams = np.atleast_1d(np.asarray(lams, float))
-        if np.any(lams * (float(np.max(self.Ni.values)) + eN) >= 1):
-            raise FloatingPointError("the load is too close to 1 for the level error")
+        check_load(self, lams)
         v, e_y, e_x = self.outer.means(lams, self.N, self.S2)
         hi = self.outer.rule.means(lams, self.N, self.S2, shift=(eN, eS))
         return v, e_y + e_x + np.abs(hi - v) + 1e-12 * np.abs(v)
+
+
+def check_load(tabs: ConditionalSOAP, lams) -> None:
+    r"""ValueError naming the load where :math:`\lambda\,(\max N + \epsilon_N) \ge 1` at an
+    arrival rate of ``lams`` (:math:`\epsilon_N`: twice the level functions' measured error):
+    there :math:`g = 1/(1 - \lambda N)` at the top levels is not determined by the level
+    functions, and no value with a bound can be given.
+
+    Measured (Exp/Exp; :math:`\epsilon_N` = 3.3e-10): the route reaches load 1 - 3.3e-10; at
+    1 - 1e-9 it gives 7.83951e7 with an estimate of 3.7e7 (SPRPT 7.83981e7, SRPT 4.18e7). Beyond,
+    this was a FloatingPointError, and the caller took the discretised route, which gave
+    6.35e10 +- 19% at load 1 - 1e-12, above SPRPT's 6.09e10 (ConditionalGittins, the optimum
+    given the predictions and the ages, is never above SPRPT). (``docs/soap_predictions.md``;
+    ``tests/test_soap_conditional_edges.py``)"""
+    eN = tabs._raise[0]
+    top = float(np.max(tabs.Ni.values)) + eN
+    lams = np.atleast_1d(np.asarray(lams, float))
+    if np.any(lams * top >= 1):
+        m1 = float(tabs.lc.size.mean)
+        rho = float(np.max(lams)) * m1
+        raise ValueError(
+            f"ConditionalGittins at load {rho!r} is not available: the route on the law itself "
+            f"needs a load below {m1 / top!r} here (1 - load must exceed the level functions' "
+            f"error, {eN / m1:.2g} E[X]); the discretised route is wrong there. SRPT's mean "
+            "(sizes known) and SPRPT's (closed forms) bound E[T] from below and above; use a "
+            "lower load")
 
 
 #: a factor whose log-support is narrower than this (half-width of ``factor.log_range()``) is

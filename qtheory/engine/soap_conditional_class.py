@@ -70,7 +70,17 @@ import math
 
 import numpy as np
 
-from .soap_conditional import _CWN, COARSER_X, DEFAULT, ConditionalSOAP, OuterRule, _rowsearch, _tables, supported
+from .soap_conditional import (
+    _CWN,
+    COARSER_X,
+    DEFAULT,
+    ConditionalSOAP,
+    OuterRule,
+    _rowsearch,
+    _tables,
+    check_load,
+    supported,
+)
 from .soap_exact import _FULLW, cumulative_weights
 
 #: the x-rules of the conditional means (their error: the difference from the default ones)
@@ -132,14 +142,42 @@ def _inv_h_far(cb, x: np.ndarray, row: np.ndarray) -> np.ndarray:
     return out
 
 
+#: predictions below this are refused (:func:`conditional_estimate`): :math:`X \mid Y = y` lives
+#: at sizes near y, and below it its range reaches the subnormal doubles
+Y_FLOOR = 1e-300
+#: below the tables' prediction range the laws' panels (24 over the whole range of log x)
+#: grow with the range: ``FAR_PANELS`` per unit of log x (:func:`_far_law`)
+FAR_PANELS = 0.6
+
+
+def _far_law(lc, ys: np.ndarray, xrule: dict):
+    r"""For predictions below the tables' range (:math:`y <` ``lc.ylo``, where
+    :math:`P(Y < y) < 10^{-14}`) the conditional laws on a size range reaching down to
+    :math:`10^{-10} y` (not below 1e-307; ``lc.xr`` starts at the size law's :math:`10^{-50}` quantile: for
+    exponential sizes and predictions :math:`X \mid y` has density :math:`\propto e^{-x - y/x}
+    /x`, spread evenly in :math:`\log x` from y to 1, and below y = 1e-50 the range cut half
+    its mass) on :data:`FAR_PANELS` panels per unit of :math:`\log x` (24 panels over the
+    range from y = 1e-30 on left the far tail's hazard to 0.13 in log: the single-peak check
+    declined, and the discretised route then said E[T | x, y] exists at a discrete law's
+    atoms only). ``(lc, xrule)`` unchanged for predictions in the range."""
+    ylo = float(np.min(ys))
+    if ylo >= lc.ylo:
+        return lc, xrule
+    far = lc.__class__.__new__(lc.__class__)
+    far.__dict__.update(lc.__dict__)
+    far.xr = (max(min(float(lc.xr[0]), 1e-10 * ylo), 1e-307), float(lc.xr[1]))  # (normal doubles)
+    span = math.log(far.xr[1]) - math.log(ylo)
+    return far, dict(xrule, panels_n=max(int(xrule.get("panels_n", 24)), math.ceil(FAR_PANELS * span)))
+
+
 class TaggedJobs:
     """The conditional means of ConditionalGittins at ages ``x`` (shape (n, m)) of the
     predictions ``ys`` (n,), on the outer rule's per-prediction structure (``xrule``: its
-    falling-branch panels)."""
+    falling-branch panels; below the tables' prediction range, :func:`_far_law`'s laws)."""
 
     def __init__(self, tabs, ys: np.ndarray, x: np.ndarray, xrule: dict):
-        lc = tabs.lc
         ys = np.asarray(ys, float)
+        lc, xrule = _far_law(tabs.lc, ys, xrule)
         self.o = o = OuterRule(lc.size, lc.factor, lc, ynodes=(np.log(ys), np.ones(ys.size)), **xrule)
         from ._conditional_kernels import Compiled
 
@@ -190,6 +228,11 @@ def conditional_estimate(model, policy, x, y) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"x must be finite and non-negative, got x={x!r}")
     if np.any(~np.isfinite(y)) or np.any(y <= 0):
         raise ValueError(f"y must be a positive prediction, got y={y!r}")
+    if np.any(y < Y_FLOOR):
+        raise ValueError(f"the prediction y = {float(np.min(y)):.6g} is below {Y_FLOOR:g}: X | Y = y "
+                         "lives at sizes near y, below the normal doubles: pass y >= 1e-300 "
+                         "(at sizes x >> y E[T | x, y] does not depend on y there: it moves "
+                         "by 3e-15 relative from y = 1e-16 to 1e-300 on Exp/Exp)")
     shape = x.shape
     x, y = x.ravel(), y.ravel()
     tabs = _tables(model)
@@ -201,8 +244,7 @@ def conditional_estimate(model, policy, x, y) -> tuple[np.ndarray, np.ndarray]:
         v, e = _bathtub_conditional(tabs, lam, x, y)
         return v.reshape(shape), e.reshape(shape)
     eN, eS = tabs._raise
-    if lam * (float(np.max(tabs.Ni.values)) + eN) >= 1:
-        raise FloatingPointError("the load is too close to 1 for the level error")
+    check_load(tabs, lam)
     # one row per distinct prediction, its sizes padded with the row's first
     yu, inv = np.unique(y, return_inverse=True)
     counts = np.bincount(inv, minlength=yu.size)
@@ -212,8 +254,17 @@ def conditional_estimate(model, policy, x, y) -> tuple[np.ndarray, np.ndarray]:
     pos[order] = np.arange(x.size) - np.repeat(np.cumsum(counts) - counts, counts)
     X = np.repeat(x[order][np.cumsum(counts) - counts][:, None], m, axis=1)
     X[inv, pos] = x
-    fine = TaggedJobs(tabs, yu, X, FINE_X)
-    coarse = TaggedJobs(tabs, yu, X, {k: getattr(DEFAULT, k) for k in ("nfall", "nrise", "xorder")})
+    try:
+        fine = TaggedJobs(tabs, yu, X, FINE_X)
+        coarse = TaggedJobs(tabs, yu, X, {k: getattr(DEFAULT, k) for k in ("nfall", "nrise", "xorder")})
+    except FloatingPointError as e:
+        # (the tables hold for this law: what declined is the law at these predictions; the
+        # discretised route the caller would take answers at a discrete law's atoms only and
+        # said so, which pointed at the size law instead of y)
+        ys = ", ".join(f"{v:.6g}" for v in yu[:5])
+        raise ValueError(f"E[T | x, y] of ConditionalGittins at the prediction y = {ys} is not "
+                         f"available: the route on the law itself declines there ({e}); pass "
+                         "predictions inside the prediction law's range") from e
     v = fine.values(lam, tabs.N, tabs.S2)
     vc = coarse.values(lam, tabs.N, tabs.S2)
     hi = fine.values(lam, tabs.N, tabs.S2, shift=(eN, eS))
@@ -261,8 +312,7 @@ def slowdown(model, policy) -> tuple[float, float]:
         v, e = tabs.slowdowns([lam])
         return float(v[0]), float(e[0])
     eN, eS = tabs._raise
-    if lam * (float(np.max(tabs.Ni.values)) + eN) >= 1:
-        raise FloatingPointError("the load is too close to 1 for the level error")
+    check_load(tabs, lam)
     out = tabs.outer
     rows = _slowdown_rows(out.rule, lam, tabs.N, tabs.S2)
     v = float(rows @ out.rule.wy)
