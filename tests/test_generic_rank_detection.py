@@ -277,3 +277,17 @@ def test_detected_rank_distribution_is_the_declared_one():
     np.testing.assert_array_equal(got, q.response_time_distribution(declared, x=1.0, y=1.5).cdf(t))
     ref = q.response_time_distribution(qt.SPRPT(), x=1.0, y=1.5).cdf(t)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
+
+
+def test_conditional_mean_messages():
+    """E[T | x, y] without a route: on a continuous law the message says no route on the law
+    itself applies and what to use (it said "available at the atoms of a discrete law only",
+    blaming the law); off the atoms of a discrete law, that the job is not an atom."""
+    q = _model(qt.ExponentialPrediction())
+    with pytest.raises(NotImplementedError, match="no route on the law itself applies.*EmpiricalPairs"):
+        q.response_time(qt.Rank(_large_wiggle, descriptor="prediction"), 1.0, 1.5)
+    d = qt.MG1(0.2, qt.Empirical([1.0, 2.0, 3.0]))
+    rank = qt.Rank(lambda x, a: x - a + 0.1 * np.sin(20.0 * a), descriptor="size")
+    assert d.response_time(rank, 2.0) > 2.0
+    with pytest.raises(NotImplementedError, match="not an atom of the discrete law"):
+        d.response_time(rank, 1.5)

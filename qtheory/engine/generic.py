@@ -954,10 +954,17 @@ def response_time(model, policy: Policy, x, y=None):
     for i, (xi, yi) in enumerate(zip(x, y)):
         hit = np.flatnonzero(np.isclose(xs, xi, rtol=1e-12, atol=0) & np.isclose(ds, yi, rtol=1e-12,
                                                                                    atol=1e-300))
-        if hit.size == 0:
+        if hit.size == 0 and exact:
             raise NotImplementedError(
-                f"E[T | x, y] of {policy.name} by the generic route is available at the atoms of a "
-                "discrete law only; use an Empirical size law / EmpiricalPairs")
+                f"E[T | x, y] of {policy.name}: the job (x, y) asked for is not an atom of the "
+                "discrete law (its conditional means exist at the atoms only)")
+        if hit.size == 0:
+            law = f"{model.size!r}" + ("" if model.prediction is None else f" with {model.prediction!r}")
+            raise NotImplementedError(
+                f"E[T | x, y] of {policy.name} on {law}: no route on the law itself applies here "
+                "(the generic route answers E[T | x, y] at the atoms of a discrete law only); use "
+                "samples of the model (qt.Empirical sizes / qt.EmpiricalPairs), or the mean "
+                "(MG1.mean_response_time)")
         out[i] = cond[hit[0]]
     return out
 
