@@ -1,0 +1,194 @@
+r"""An independent reference for TRAIL(:math:`\gamma`)'s response-time law (SPRPT at
+:math:`\gamma = 1`) for :math:`2L \le t < 3L`, :math:`L` the least size of a size law whose density
+jumps there (Pareto(2.5, L)), exponential predictions :math:`Y = XZ`: the class law of
+``tests/trail_jump_reference.py`` (:math:`w = t - x < L`) extended to :math:`w < 2L` by the terms
+of one arrival. Nothing here imports the library's engine.
+
+Every arrival brings at least :math:`L` of work, so terms of the transform with two arrivals
+(:math:`e^{-2sL}` and beyond) are supported on :math:`w \ge 2L`. With :math:`g = \lambda P(Y < y)`,
+:math:`\Phi(s) = \lambda E[e^{-(s + g)X}; Y < y]` (time domain
+:math:`\varphi(u) = \lambda f_X(u) P(Y < y \mid u) e^{-gu}`, :math:`u \ge L`), Kendall's root is
+:math:`\eta_{<y}(s) = s + g - \Phi(s)` up to them, and the old-job delay
+:math:`\tilde V_y(\eta) = \eta\,(p_0 + H(\eta))/s` (:math:`H` the transform of
+:math:`h_1(p) = \lambda P(X_1 > p)`, ``trail_jump_reference``) becomes
+
+.. math::
+    \tilde V_y \approx \big[(s + g)(p_0 + H(s + g)) - \Phi\,(p_0 + H(s + g))
+        + (s + g)\,\Phi\,\hat M(s)\big]/s,\qquad \hat M = -H'(s + g)
+
+(:math:`\hat M` the transform of :math:`m(p) = p\,h_1(p)e^{-gp}`); the residence
+:math:`\exp(-\int_d^y(\eta_{<v} - s)\,dv) \approx e^{-\lambda I}(1 + \Psi(s))` with
+:math:`\Psi \leftrightarrow \psi(u) = \lambda f_X(u)\int_d^y P(Y < v \mid u)\,e^{-g_v u}\,dv`.
+So for :math:`w < 2L`
+
+.. math::
+    P(T \le x + w \mid x, y) = e^{-\lambda I}\Big(F_0(w) + \int_L^w \big[\psi(u) F_0(w - u)
+        - \varphi(u) K(w - u) + \varphi(u) M(w - u)\big]\,du\Big),
+
+:math:`F_0(r) = p_0(1 + gr) + \int_0^r h_1(q)e^{-gq}(1 + g(r - q))\,dq` (the one-scale law),
+:math:`K(r) = p_0 r + \int_0^r h_1(q)e^{-gq}(r - q)\,dq` (:math:`(p_0 + H)/s^2`) and
+:math:`M(r) = \int_0^r m(q)(1 + g(r - q))\,dq` (:math:`(s + g)\hat M/s^2`). For :math:`t < 3L`
+every class with :math:`x \le t` has :math:`w < 2L`: the unconditional cdf mixes these over
+:math:`x \in [L, t]` (split at :math:`t - L`, where the one-arrival terms start) and :math:`z`.
+All integrals are Gauss-Legendre panels split where the integrands kink
+(``docs/response_time_distribution.md``, sections 5.4 and 13).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import trail_jump_reference as ref
+
+#: nodes per panel of the u (convolution), q (inner) and v (residence) integrals
+N_U = 16
+N_Q = 16
+N_V = 16
+#: cuts of the v integral of psi (where P(Y < v) and e^{-g_v u} change their scale)
+_V_CUTS = np.array([0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0])
+
+
+def _panelled(a, b, cuts, n):
+    """Gauss-Legendre nodes and weights on [a, b] (arrays of one shape) split at ``cuts`` (an array
+    whose leading axes broadcast with ``a``'s, last axis the cuts), axis -1 of the result the nodes."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    c = np.clip(np.asarray(cuts, float), a[..., None], b[..., None])
+    e = np.sort(np.concatenate([a[..., None], c, b[..., None]], axis=-1), axis=-1)
+    x, w = ref._gauss(e[..., :-1], e[..., 1:], n)
+    return x.reshape(*x.shape[:-2], -1), w.reshape(*w.shape[:-2], -1)
+
+
+def _expect_above(law: ref.Law, f, lo, K, n: int | None = None):
+    r""":math:`E[f(X); X > lo]` (``lo`` an array, ``f`` on arrays whose last axis holds the nodes),
+    split at ``K`` (an array of ``lo``'s shape): ``law.expect`` on :math:`X > \max(L, lo)`."""
+    n = ref.N_X if n is None else n
+    lo = np.maximum(np.asarray(lo, float), law.lo)
+    K = np.clip(np.asarray(K, float), lo, law.hi)
+    if math.isinf(law.hi):  # Pareto in v = sqrt(L / X): polynomial density
+        vl = np.sqrt(law.lo / lo)
+        vk = np.sqrt(law.lo / K)
+        out = 0.0
+        for a, b in ((0.0 * vk, vk), (vk, vl)):
+            v, w = ref._gauss(a, b, n)
+            ok = v > 0
+            X = law.lo / np.where(ok, v, 1.0) ** 2
+            with np.errstate(invalid="ignore", over="ignore"):
+                val = f(X) * w * 2.0 * law.alpha * v ** (2.0 * law.alpha - 1.0)
+            out = out + np.sum(np.where(ok, val, 0.0), axis=-1)
+        return out
+    out = 0.0
+    for a, b in ((lo, K), (K, 0.0 * K + law.hi)):
+        X, w = ref._gauss(a, b, n)
+        out = out + np.sum(f(X) * w / (law.hi - law.lo), axis=-1)
+    return out
+
+
+def _h1(law: ref.Law, lam: float, gam: float, y, u):
+    r""":math:`h_1(u) = \lambda P(X_1 > u) = \lambda E[e^{-y/X} - e^{-\max(X + y - u, (X - u)/\gamma)/X};
+    X > u]` (``y`` broadcast against ``u``; ``u`` may exceed :math:`L`)."""
+    q = ref._q(gam)
+    y, u = np.broadcast_arrays(np.asarray(y, float), np.asarray(u, float))
+    Y, U = y[..., None], u[..., None]
+    return lam * _expect_above(law, lambda X: np.exp(-Y / X) - np.exp(-np.maximum(X + Y - U, (X - U) / gam) / X),
+                               u, u + q * y)
+
+
+def _one_scale(law: ref.Law, lam: float, gam: float, y, r, g, p0):
+    r"""(:math:`F_0(r)`, :math:`K(r)`, :math:`M(r)`) for ``0 <= r < 2L``; ``y``, ``g``, ``p0``
+    broadcast against ``r``."""
+    q = ref._q(gam)
+    y, r, g, p0 = np.broadcast_arrays(*(np.asarray(a, float) for a in (y, r, g, p0)))
+    # h_1 kinks where its split u + q y meets an end b (TRAIL, gamma < 1) and at u = b (X > u)
+    cuts = np.stack([np.clip(b - q * y, 0.0, None) for b in law.ends()]
+                    + [np.full(y.shape, b) for b in law.ends()], axis=-1)
+    qq, wq = _panelled(np.zeros(r.shape), r, cuts, N_Q)
+    h = _h1(law, lam, gam, y[..., None], qq) * np.exp(-g[..., None] * qq) * wq
+    lag = r[..., None] - qq
+    F0 = p0 * (1.0 + g * r) + np.sum(h * (1.0 + g[..., None] * lag), axis=-1)
+    K = p0 * r + np.sum(h * lag, axis=-1)
+    M = np.sum(h * qq * (1.0 + g[..., None] * lag), axis=-1)
+    return F0, K, M
+
+
+def class_cdf(law: ref.Law, lam: float, gam: float, x, y, t: float, orders: int = 1) -> np.ndarray:
+    r""":math:`P(T \le t \mid x, y)` for :math:`L \le x \le t < x + 2L` (module docstring); arrays
+    ``x``, ``y`` of one shape. ``orders``: a factor on the u, q and v nodes (a convergence check)."""
+    global N_U, N_Q, N_V
+    saved = (N_U, N_Q, N_V)
+    N_U, N_Q, N_V = (n * orders for n in saved)
+    try:
+        return _class_cdf(law, lam, gam, x, y, t)
+    finally:
+        N_U, N_Q, N_V = saved
+
+
+def _class_cdf(law, lam, gam, x, y, t):
+    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+    L = law.lo
+    Y = y[..., None]
+    q = ref._q(gam)
+    g = lam * (1.0 - law.expect(lambda X: np.exp(-Y / X)))
+    ex0 = law.expect(lambda X: X * -np.expm1(-Y / X))
+
+    def ex1(X):
+        ps = np.clip(X - q * Y, 0.0, X)
+        i1 = gam * X * (np.exp(-(X - ps) / (gam * X)) - math.exp(-1.0 / gam))
+        i2 = X * (np.exp(-Y / X) - np.exp(-(X + Y - ps) / X))
+        return X * np.exp(-Y / X) - i1 - i2
+
+    p0 = 1.0 - lam * (ex0 + law.expect(ex1, K=q * y))
+    d = y - np.minimum(x, gam * y)
+    D = d[..., None]
+    k = np.exp(-lam * ((y - d) - law.expect(lambda X: X * (np.exp(-D / X) - np.exp(-Y / X)))))
+    w = t - x
+    F0 = _one_scale(law, lam, gam, y, w, g, p0)[0]
+    out = F0.copy()
+    one = w > L
+    if np.any(one):
+        yo, wo, go, p0o, do = y[one], w[one], g[one], p0[one], d[one]
+        # the u integral on [L, w]: K(w - u), M(w - u), F0(w - u) kink where w - u = L - q y
+        cu = np.stack([np.clip(wo - b + q * yo, L, wo) for b in law.ends()], axis=-1)
+        uu, wu = _panelled(np.full(wo.shape, L), wo, cu, N_U)
+        F0u, Ku, Mu = _one_scale(law, lam, gam, yo[:, None], wo[:, None] - uu, go[:, None], p0o[:, None])
+        fu = np.array([law.pdf(v) for v in uu.ravel()]).reshape(uu.shape)
+        phi = lam * fu * -np.expm1(-yo[:, None] / uu) * np.exp(-go[:, None] * uu)
+        # psi: the v integral on [d, y], g_v at its nodes
+        vv, wv = _panelled(do, yo, np.broadcast_to(_V_CUTS, (yo.size, _V_CUTS.size)), N_V)
+        V = vv[..., None]
+        gv = lam * (1.0 - law.expect(lambda X: np.exp(-V / X)))
+        inner = wv[:, None, :] * -np.expm1(-vv[:, None, :] / uu[:, :, None]) * np.exp(-gv[:, None, :] * uu[:, :, None])
+        psi = lam * fu * np.sum(inner, axis=-1)
+        out[one] += np.sum(wu * (psi * F0u - phi * Ku + phi * Mu), axis=-1)
+    return k * out
+
+
+def cdf(law: ref.Law, lam: float, gam: float, t: float, nx: int = 16, nz: int = 16, orders: int = 1) -> float:
+    r""":math:`P(T \le t)` for :math:`L \le t < 3L`: the class law mixed over :math:`x \in [L, t]`
+    (split at :math:`t - L`) and :math:`z` (Gauss-Legendre panels split at 1, :math:`1/\gamma`,
+    :math:`L/x`, :math:`2L/x`, and for :math:`\gamma < 1` where the cuts of :math:`h_1` and of the
+    u integral meet their ends; Gauss-Laguerre beyond the last edge below 60)."""
+    L = law.lo
+    q = ref._q(gam)
+    xe = sorted({L, t} | ({t - L} if t - L > L else set()))
+    tot = 0.0
+    for a, b in zip(xe[:-1], xe[1:], strict=True):
+        xs, wx = ref._gauss(a, b, nx)
+        for xi, wi in zip(xs, wx, strict=True):
+            w = t - xi
+            edges = {0.0, 1.0, 1.0 / gam, L / xi, 2.0 * L / xi, 3.0 * L / xi}
+            for bnd in law.ends():
+                edges |= {bnd / (q * xi), (bnd - w) / (q * xi), (2.0 * bnd - w) / (q * xi)}
+            edges = sorted(e for e in edges if 0.0 <= e < 60.0)
+            zs, ws = [], []
+            for lo_, hi_ in zip(edges[:-1], edges[1:], strict=True):
+                z, wz = ref._gauss(lo_, hi_, nz)
+                zs.append(z)
+                ws.append(wz * np.exp(-z))
+            zl, wl = np.polynomial.laguerre.laggauss(nz)
+            zs.append(zl + edges[-1])
+            ws.append(wl * math.exp(-edges[-1]))
+            z, wz = np.concatenate(zs), np.concatenate(ws)
+            vals = class_cdf(law, lam, gam, np.full(z.size, xi), xi * z, t, orders)
+            tot += wi * law.pdf(xi) * float(vals @ wz)
+    return tot
