@@ -192,3 +192,164 @@ def cdf(law: ref.Law, lam: float, gam: float, t: float, nx: int = 16, nz: int = 
             vals = class_cdf(law, lam, gam, np.full(z.size, xi), xi * z, t, orders)
             tot += wi * law.pdf(xi) * float(vals @ wz)
     return tot
+
+
+def _class_pieces(law: ref.Law, lam: float, gam: float, x, y):
+    r"""(:math:`k = e^{-\lambda I}`, :math:`p_0`, :math:`g`, :math:`d`) of the classes ``x``, ``y``."""
+    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+    Y = y[..., None]
+    q = ref._q(gam)
+    g = lam * (1.0 - law.expect(lambda X: np.exp(-Y / X)))
+    ex0 = law.expect(lambda X: X * -np.expm1(-Y / X))
+
+    def ex1(X):
+        ps = np.clip(X - q * Y, 0.0, X)
+        i1 = gam * X * (np.exp(-(X - ps) / (gam * X)) - math.exp(-1.0 / gam))
+        i2 = X * (np.exp(-Y / X) - np.exp(-(X + Y - ps) / X))
+        return X * np.exp(-Y / X) - i1 - i2
+
+    p0 = 1.0 - lam * (ex0 + law.expect(ex1, K=q * y))
+    d = y - np.minimum(x, gam * y)
+    D = d[..., None]
+    k = np.exp(-lam * ((y - d) - law.expect(lambda X: X * (np.exp(-D / X) - np.exp(-Y / X)))))
+    return k, p0, g, d
+
+
+def class_jumps(law: ref.Law, lam: float, gam: float, x, y, n: int = 32):
+    r"""(:math:`j`, :math:`j_1`): the jumps of the class density of :math:`T - x` and of its slope at
+    :math:`w = L` (module docstring: the derivatives of :math:`\int_L^w(\dots)du` at :math:`w = L^+`),
+    :math:`j = k p_0\psi(L)` and :math:`j_1 = k\,[p_0\psi'(L) + \psi(L)(p_0 g + h_1(0)) - p_0\varphi(L)]`
+    (:math:`F_0'(0) = p_0 g + h_1(0)`, :math:`K'(0) = p_0`, :math:`M'(0) = 0`); :math:`\psi'` the
+    right derivative in the arrival's size (by its closed derivative under the v integral)."""
+    L = law.lo
+    k, p0, g, d = _class_pieces(law, lam, gam, x, y)
+    y = np.broadcast_to(np.asarray(y, float), k.shape)
+    vv, wv = _panelled(d, y, np.broadcast_to(_V_CUTS, (*y.shape, _V_CUTS.size)), n)
+    V = vv[..., None]
+    gv = lam * (1.0 - law.expect(lambda X: np.exp(-V / X)))
+    Fz = -np.expm1(-vv / L)
+    fz = np.exp(-vv / L)
+    e = np.exp(-gv * L)
+    fL = law.pdf(L)
+    dfL = -(law.alpha + 1.0) / L * fL if math.isinf(law.hi) else 0.0
+    inner = np.sum(wv * Fz * e, axis=-1)
+    dinner = np.sum(wv * (-fz * vv / L ** 2 - gv * Fz) * e, axis=-1)
+    psi = lam * fL * inner
+    dpsi = lam * (dfL * inner + fL * dinner)
+    phi = lam * fL * -np.expm1(-y / L) * np.exp(-g * L)
+    h10 = _h1(law, lam, gam, y, np.zeros(y.shape))
+    return k * p0 * psi, k * (p0 * dpsi + psi * (p0 * g + h10) - p0 * phi)
+
+
+def kink_jumps(law: ref.Law, lam: float, gam: float, n: int = 32, h: float = 1e-3) -> tuple[float, float]:
+    r"""(:math:`J`, :math:`J_2`): the jumps at :math:`t = 2L` of the slope and of the second
+    derivative of the density of :math:`T`. Near :math:`2L^+` the one-arrival part of the density is
+    :math:`\int_L^{t - L} f_X(x)\,[\bar j(x) + \bar j_1(x)(t - L - x)]\,dx`
+    (:math:`\bar j(x) = E[j(x, xZ)]`, :func:`class_jumps`), so :math:`J = f_X(L)\bar j(L)` and
+    :math:`J_2 = (f_X\bar j)'(L^+) + f_X(L)\bar j_1(L)`; :math:`\bar j'` by a one-sided difference
+    (steps ``h`` L and 2h L). The mean over :math:`Z`: Gauss-Legendre panels split at 1 and
+    :math:`1/\gamma` (where :math:`d` switches form), Gauss-Laguerre beyond 40."""
+    L = law.lo
+    edges = sorted({0.0, 1.0, 1.0 / gam, 40.0} - {math.inf})
+    edges = [e for e in edges if e <= 40.0]
+    z, wz = [], []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        zi, wi = ref._gauss(a, b, n)
+        z.append(zi)
+        wz.append(wi * np.exp(-zi))
+    zl, wl = np.polynomial.laguerre.laggauss(n)
+    z.append(zl + 40.0)
+    wz.append(wl * math.exp(-40.0))
+    z, wz = np.concatenate(z), np.concatenate(wz)
+
+    def jbar(x):
+        return float(class_jumps(law, lam, gam, np.full(z.size, x), x * z, n)[0] @ wz)
+
+    fL = law.pdf(L)
+    dfL = -(law.alpha + 1.0) / L * fL if math.isinf(law.hi) else 0.0
+    j0, j1 = class_jumps(law, lam, gam, np.full(z.size, L), L * z, n)
+    jb, jb1 = float(j0 @ wz), float(j1 @ wz)
+    djb = (-3.0 * jb + 4.0 * jbar(L * (1 + h)) - jbar(L * (1 + 2 * h))) / (2.0 * h * L)
+    return fL * jb, dfL * jb + fL * djb + fL * jb1
+
+
+# ---- PSPJF (static rank y: the residence at the level y throughout, no sparse old piece) --------
+def pspjf_class_cdf(law: ref.Law, lam: float, x, y, t: float) -> np.ndarray:
+    r""":math:`P(T \le t \mid x, y)` of PSPJF for :math:`L \le x \le t < x + 2L`. Its class transform
+    is :math:`p_0\,\eta/s\cdot e^{-(\eta - s)x}` (:math:`\eta = \eta_{<y}(s)`,
+    :math:`p_0 = 1 - \lambda E[X; Y < y]`: old jobs with :math:`Y > y` never run first), so with
+    :math:`\eta = s + g - \Phi` up to two arrivals (module docstring),
+    :math:`P(T \le x + w) = p_0e^{-gx}\big(1 + gw + \int_L^w\varphi(u)\,[x(1 + g(w - u)) - (w - u)]\,du\big)`."""
+    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+    L = law.lo
+    Y = y[..., None]
+    g = lam * (1.0 - law.expect(lambda X: np.exp(-Y / X)))
+    p0 = 1.0 - lam * law.expect(lambda X: X * -np.expm1(-Y / X))
+    w = t - x
+    out = 1.0 + g * w
+    one = w > L
+    if np.any(one):
+        yo, wo, go, xo = y[one], w[one], g[one], x[one]
+        uu, wu = ref._gauss(np.full(wo.shape, L), wo, N_U)
+        fu = np.array([law.pdf(v) for v in uu.ravel()]).reshape(uu.shape)
+        phi = lam * fu * -np.expm1(-yo[:, None] / uu) * np.exp(-go[:, None] * uu)
+        lag = wo[:, None] - uu
+        out[one] += np.sum(wu * phi * (xo[:, None] * (1.0 + go[:, None] * lag) - lag), axis=-1)
+    return p0 * np.exp(-g * x) * out
+
+
+def pspjf_cdf(law: ref.Law, lam: float, t: float, nx: int = 16, nz: int = 16) -> float:
+    r""":math:`P(T \le t)` of PSPJF for :math:`L \le t < 3L` (as :func:`cdf`; :math:`z` panels split
+    at :math:`kL/x`, Gauss-Laguerre beyond the last edge below 60)."""
+    L = law.lo
+    xe = sorted({L, t} | ({t - L} if t - L > L else set()))
+    tot = 0.0
+    for a, b in zip(xe[:-1], xe[1:], strict=True):
+        xs, wx = ref._gauss(a, b, nx)
+        for xi, wi in zip(xs, wx, strict=True):
+            edges = sorted(e for e in {0.0, 1.0, L / xi, 2.0 * L / xi, 3.0 * L / xi, 8.0, 20.0} if e < 60.0)
+            zs, ws = [], []
+            for lo_, hi_ in zip(edges[:-1], edges[1:], strict=True):
+                z, wz = ref._gauss(lo_, hi_, nz)
+                zs.append(z)
+                ws.append(wz * np.exp(-z))
+            zl, wl = np.polynomial.laguerre.laggauss(nz)
+            zs.append(zl + edges[-1])
+            ws.append(wl * math.exp(-edges[-1]))
+            z, wz = np.concatenate(zs), np.concatenate(ws)
+            tot += wi * law.pdf(xi) * float(pspjf_class_cdf(law, lam, np.full(z.size, xi), xi * z, t) @ wz)
+    return tot
+
+
+def pspjf_kink_jumps(law: ref.Law, lam: float, n: int = 32, h: float = 1e-3) -> tuple[float, float]:
+    r"""PSPJF's (:math:`J`, :math:`J_2`) as :func:`kink_jumps`, with :math:`j = a\,x\,\varphi(L)` and
+    :math:`j_1 = a\,[x\varphi'(L) + gx\varphi(L) - \varphi(L)]`, :math:`a = p_0e^{-gx}`
+    (the derivatives of :func:`pspjf_class_cdf` at :math:`w = L^+`)."""
+    L = law.lo
+    fL = law.pdf(L)
+    dfL = -(law.alpha + 1.0) / L * fL if math.isinf(law.hi) else 0.0
+    edges = [0.0, 1.0, 8.0, 20.0, 40.0]
+    z, wz = [], []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        zi, wi = ref._gauss(a, b, n)
+        z.append(zi)
+        wz.append(wi * np.exp(-zi))
+    zl, wl = np.polynomial.laguerre.laggauss(n)
+    z.append(zl + 40.0)
+    wz.append(wl * math.exp(-40.0))
+    z, wz = np.concatenate(z), np.concatenate(wz)
+
+    def jumps(x):
+        y = x * z
+        Y = y[:, None]
+        g = lam * (1.0 - law.expect(lambda X: np.exp(-Y / X)))
+        p0 = 1.0 - lam * law.expect(lambda X: X * -np.expm1(-Y / X))
+        a = p0 * np.exp(-g * x)
+        Fz = -np.expm1(-y / L)
+        phi = lam * fL * Fz * np.exp(-g * L)
+        dphi = lam * (dfL * Fz - fL * np.exp(-y / L) * y / L ** 2 - g * fL * Fz) * np.exp(-g * L)
+        return float((a * x * phi) @ wz), float((a * (x * dphi + g * x * phi - phi)) @ wz)
+
+    jb, jb1 = jumps(L)
+    djb = (-3.0 * jb + 4.0 * jumps(L * (1 + h))[0] - jumps(L * (1 + 2 * h))[0]) / (2.0 * h * L)
+    return fL * jb, dfL * jb + fL * djb + fL * jb1
