@@ -215,43 +215,51 @@ def _class_pieces(law: ref.Law, lam: float, gam: float, x, y):
     return k, p0, g, d
 
 
-def class_jumps(law: ref.Law, lam: float, gam: float, x, y, n: int = 32):
-    r"""(:math:`j`, :math:`j_1`): the jumps of the class density of :math:`T - x` and of its slope at
-    :math:`w = L` (module docstring: the derivatives of :math:`\int_L^w(\dots)du` at :math:`w = L^+`),
-    :math:`j = k p_0\psi(L)` and :math:`j_1 = k\,[p_0\psi'(L) + \psi(L)(p_0 g + h_1(0)) - p_0\varphi(L)]`
-    (:math:`F_0'(0) = p_0 g + h_1(0)`, :math:`K'(0) = p_0`, :math:`M'(0) = 0`); :math:`\psi'` the
-    right derivative in the arrival's size (by its closed derivative under the v integral)."""
+def class_jumps(law: ref.Law, lam: float, gam: float, x, y, n: int = 32, hu: float = 1e-3):
+    r"""(:math:`j`, :math:`j_1`, :math:`j_2`): the jumps of the class density of :math:`T - x`, of
+    its slope and of its second derivative at :math:`w = L`: the derivatives at :math:`w = L^+`
+    of :math:`k\int_L^w A(u, w - u)\,du`, :math:`A = \psi F_0 - \varphi K + \varphi M` (module
+    docstring), :math:`A(L, 0)`, :math:`(A_u + A_r)(L, 0)` and :math:`(A_{uu} + A_{ur} + A_{rr})(L, 0)`,
+    with :math:`F_0(0) = p_0`, :math:`F_0'(0) = p_0 g + h_1(0)`, :math:`F_0''(0) = h_1'(0)`,
+    :math:`K' = p_0`, :math:`K'' = M'' = h_1(0)`, :math:`K = M = M' = 0` at 0; plus in :math:`j_2`
+    the jump :math:`k\Delta e^{-gL}` of :math:`F_0^{(3)}` at :math:`L`, :math:`\Delta = \lambda f_X(L)
+    e^{-y/L}/L` (:math:`h_1`'s restriction :math:`X > p` starts at :math:`p = L`). Derivatives in
+    the arrival's size :math:`u` by one-sided differences of :math:`\psi`, :math:`\varphi` (step
+    ``hu`` L), :math:`h_1'(0)` by a one-sided difference of :func:`_h1`."""
     L = law.lo
     k, p0, g, d = _class_pieces(law, lam, gam, x, y)
     y = np.broadcast_to(np.asarray(y, float), k.shape)
     vv, wv = _panelled(d, y, np.broadcast_to(_V_CUTS, (*y.shape, _V_CUTS.size)), n)
     V = vv[..., None]
     gv = lam * (1.0 - law.expect(lambda X: np.exp(-V / X)))
-    Fz = -np.expm1(-vv / L)
-    fz = np.exp(-vv / L)
-    e = np.exp(-gv * L)
-    fL = law.pdf(L)
-    dfL = -(law.alpha + 1.0) / L * fL if math.isinf(law.hi) else 0.0
-    inner = np.sum(wv * Fz * e, axis=-1)
-    dinner = np.sum(wv * (-fz * vv / L ** 2 - gv * Fz) * e, axis=-1)
-    psi = lam * fL * inner
-    dpsi = lam * (dfL * inner + fL * dinner)
-    phi = lam * fL * -np.expm1(-y / L) * np.exp(-g * L)
-    h10 = _h1(law, lam, gam, y, np.zeros(y.shape))
-    return k * p0 * psi, k * (p0 * dpsi + psi * (p0 * g + h10) - p0 * phi)
+
+    def psi(u):
+        return lam * law.pdf(u) * np.sum(wv * -np.expm1(-vv / u) * np.exp(-gv * u), axis=-1)
+
+    def phi(u):
+        return lam * law.pdf(u) * -np.expm1(-y / u) * np.exp(-g * u)
+
+    h = hu * L
+    ps = [psi(L + i * h) for i in range(4)]
+    ph = [phi(L + i * h) for i in range(3)]
+    dpsi = (-3.0 * ps[0] + 4.0 * ps[1] - ps[2]) / (2.0 * h)
+    d2psi = (2.0 * ps[0] - 5.0 * ps[1] + 4.0 * ps[2] - ps[3]) / h ** 2
+    dphi = (-3.0 * ph[0] + 4.0 * ph[1] - ph[2]) / (2.0 * h)
+    z0 = np.zeros(y.shape)
+    h10 = _h1(law, lam, gam, y, z0)
+    hq = 1e-4 * L
+    dh10 = (-3.0 * h10 + 4.0 * _h1(law, lam, gam, y, z0 + hq) - _h1(law, lam, gam, y, z0 + 2 * hq)) / (2.0 * hq)
+    delta = lam * law.pdf(L) * np.exp(-y / L) / L
+    j = k * p0 * ps[0]
+    j1 = k * (p0 * dpsi + ps[0] * (p0 * g + h10) - p0 * ph[0])
+    j2 = k * (p0 * d2psi + dpsi * (p0 * g + h10) - p0 * dphi + ps[0] * dh10 + delta * np.exp(-g * L))
+    return j, j1, j2
 
 
-def kink_jumps(law: ref.Law, lam: float, gam: float, n: int = 32, h: float = 1e-3) -> tuple[float, float]:
-    r"""(:math:`J`, :math:`J_2`): the jumps at :math:`t = 2L` of the slope and of the second
-    derivative of the density of :math:`T`. Near :math:`2L^+` the one-arrival part of the density is
-    :math:`\int_L^{t - L} f_X(x)\,[\bar j(x) + \bar j_1(x)(t - L - x)]\,dx`
-    (:math:`\bar j(x) = E[j(x, xZ)]`, :func:`class_jumps`), so :math:`J = f_X(L)\bar j(L)` and
-    :math:`J_2 = (f_X\bar j)'(L^+) + f_X(L)\bar j_1(L)`; :math:`\bar j'` by a one-sided difference
-    (steps ``h`` L and 2h L). The mean over :math:`Z`: Gauss-Legendre panels split at 1 and
-    :math:`1/\gamma` (where :math:`d` switches form), Gauss-Laguerre beyond 40."""
-    L = law.lo
-    edges = sorted({0.0, 1.0, 1.0 / gam, 40.0} - {math.inf})
-    edges = [e for e in edges if e <= 40.0]
+def _z_nodes(n: int, edges) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre panels on ``edges`` (below 40) and Gauss-Laguerre beyond 40, weights times
+    the exponential factor's density."""
+    edges = sorted(e for e in set(edges) | {0.0, 40.0} if e <= 40.0)
     z, wz = [], []
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         zi, wi = ref._gauss(a, b, n)
@@ -260,17 +268,63 @@ def kink_jumps(law: ref.Law, lam: float, gam: float, n: int = 32, h: float = 1e-
     zl, wl = np.polynomial.laguerre.laggauss(n)
     z.append(zl + 40.0)
     wz.append(wl * math.exp(-40.0))
-    z, wz = np.concatenate(z), np.concatenate(wz)
+    return np.concatenate(z), np.concatenate(wz)
 
-    def jbar(x):
-        return float(class_jumps(law, lam, gam, np.full(z.size, x), x * z, n)[0] @ wz)
 
+def _mixed_jumps(fjbar, L: float, h: float) -> tuple[float, float, float]:
+    r"""(:math:`J_1, J_2, J_3`) from ``fjbar(x)`` = (:math:`f_X\bar j`, :math:`f_X\bar j_1`,
+    :math:`f_X\bar j_2`) at :math:`x`: near :math:`t = 2L^+` the mixture
+    :math:`\int_L^{t - L} f_X(x)\sum_i\bar j_i(x)(t - L - x)^i/i!\,dx = J_1\epsilon + J_2\epsilon^2/2
+    + J_3\epsilon^3/6 + \dots` (:math:`\epsilon = t - 2L`), so :math:`J_1 = P_0`,
+    :math:`J_2 = P_0' + P_1`, :math:`J_3 = P_0'' + P_1' + P_2` at :math:`L^+`
+    (:math:`P_i = f_X\bar j_i`; derivatives by one-sided differences of step ``h`` L)."""
+    P = [np.asarray(fjbar(L + i * h * L), float) for i in range(4)]
+    H = h * L
+    d1 = (-3.0 * P[0][0] + 4.0 * P[1][0] - P[2][0]) / (2.0 * H)
+    d2 = (2.0 * P[0][0] - 5.0 * P[1][0] + 4.0 * P[2][0] - P[3][0]) / H ** 2
+    d1b = (-3.0 * P[0][1] + 4.0 * P[1][1] - P[2][1]) / (2.0 * H)
+    return float(P[0][0]), float(d1 + P[0][1]), float(d2 + d1b + P[0][2])
+
+
+def kink_jumps(law: ref.Law, lam: float, gam: float, n: int = 32, h: float = 1e-3) -> tuple[float, float, float]:
+    r"""(:math:`J_1, J_2, J_3`): the jumps at :math:`t = 2L` of the slope, the second and the third
+    derivative of the density of :math:`T` (TRAIL(:math:`\gamma`), SPRPT at 1): :func:`_mixed_jumps`
+    of the class jumps (:func:`class_jumps`) averaged over :math:`Z` (Gauss-Legendre panels split
+    at 1 and :math:`1/\gamma`, where :math:`d` switches form; Gauss-Laguerre beyond 40)."""
+    z, wz = _z_nodes(n, {1.0, 1.0 / gam})
+
+    def fj(x):
+        return law.pdf(x) * np.array([jj @ wz for jj in class_jumps(law, lam, gam, np.full(z.size, x), x * z, n)])
+
+    return _mixed_jumps(fj, law.lo, h)
+
+
+def two_arrival_jump(law: ref.Law, lam: float, gam: float | None, n: int = 32) -> float:
+    r"""The jump at :math:`t = 3L` of the second derivative of the density of :math:`T`:
+    :math:`f_X(L)E[k p_0 C_2]` at :math:`x = L`, :math:`y = LZ`, :math:`C_2` the coefficient of
+    :math:`e^{-2sL}/s^2` in the class transform of :math:`T - x` over :math:`k p_0`: the residence's
+    :math:`\exp(\Psi - \int_d^y\Phi_v'(s + g_v)\Phi_v(s + g_v)\,dv)` to second order in the arrivals,
+    :math:`\Psi \approx \psi(L)e^{-sL}/s`, :math:`\Phi_v \approx \varphi_v(L)e^{-sL}/s`,
+    :math:`\Phi_v' \approx -L\varphi_v(L)e^{-sL}/s`: :math:`C_2 = \psi(L)^2/2 + L\int_d^y\varphi_v(L)^2dv`
+    (``gam=None``: PSPJF, the level :math:`y` for a time :math:`x`: :math:`C_2 = \varphi(L)^2(x^2/2 + xL)`,
+    :math:`k p_0 = p_0e^{-gx}`)."""
+    L = law.lo
     fL = law.pdf(L)
-    dfL = -(law.alpha + 1.0) / L * fL if math.isinf(law.hi) else 0.0
-    j0, j1 = class_jumps(law, lam, gam, np.full(z.size, L), L * z, n)
-    jb, jb1 = float(j0 @ wz), float(j1 @ wz)
-    djb = (-3.0 * jb + 4.0 * jbar(L * (1 + h)) - jbar(L * (1 + 2 * h))) / (2.0 * h * L)
-    return fL * jb, dfL * jb + fL * djb + fL * jb1
+    z, wz = _z_nodes(n, {1.0} | ({1.0 / gam} if gam else set()))
+    y = L * z
+    if gam is None:
+        Y = y[:, None]
+        g = lam * (1.0 - law.expect(lambda X: np.exp(-Y / X)))
+        p0 = 1.0 - lam * law.expect(lambda X: X * -np.expm1(-Y / X))
+        phi = lam * fL * -np.expm1(-y / L) * np.exp(-g * L)
+        return float(fL * (p0 * np.exp(-g * L) * phi ** 2 * 1.5 * L * L) @ wz)
+    k, p0, g, d = _class_pieces(law, lam, gam, np.full(z.size, L), y)
+    vv, wv = _panelled(d, y, np.broadcast_to(_V_CUTS, (y.size, _V_CUTS.size)), n)
+    V = vv[..., None]
+    gv = lam * (1.0 - law.expect(lambda X: np.exp(-V / X)))
+    phiv = lam * fL * -np.expm1(-vv / L) * np.exp(-gv * L)
+    C2 = np.sum(wv * phiv, axis=-1) ** 2 / 2.0 + L * np.sum(wv * phiv ** 2, axis=-1)
+    return float(fL * (k * p0 * C2) @ wz)
 
 
 # ---- PSPJF (static rank y: the residence at the level y throughout, no sparse old piece) --------
@@ -321,35 +375,30 @@ def pspjf_cdf(law: ref.Law, lam: float, t: float, nx: int = 16, nz: int = 16) ->
     return tot
 
 
-def pspjf_kink_jumps(law: ref.Law, lam: float, n: int = 32, h: float = 1e-3) -> tuple[float, float]:
-    r"""PSPJF's (:math:`J`, :math:`J_2`) as :func:`kink_jumps`, with :math:`j = a\,x\,\varphi(L)` and
-    :math:`j_1 = a\,[x\varphi'(L) + gx\varphi(L) - \varphi(L)]`, :math:`a = p_0e^{-gx}`
-    (the derivatives of :func:`pspjf_class_cdf` at :math:`w = L^+`)."""
+def pspjf_kink_jumps(law: ref.Law, lam: float, n: int = 32, h: float = 1e-3) -> tuple[float, float, float]:
+    r"""PSPJF's (:math:`J_1, J_2, J_3`) as :func:`kink_jumps`: the one-arrival term of
+    :func:`pspjf_class_cdf` is :math:`a\int_L^w B(u, w - u)\,du`, :math:`B = \varphi(u)[x(1 + gr) - r]`,
+    so :math:`j = a x\varphi(L)`, :math:`j_1 = a[x\varphi' + (gx - 1)\varphi]` and
+    :math:`j_2 = a[x\varphi'' + (gx - 1)\varphi']` at :math:`L^+`, :math:`a = p_0e^{-gx}`
+    (derivatives of :math:`\varphi` by one-sided differences of step ``h`` L)."""
     L = law.lo
-    fL = law.pdf(L)
-    dfL = -(law.alpha + 1.0) / L * fL if math.isinf(law.hi) else 0.0
-    edges = [0.0, 1.0, 8.0, 20.0, 40.0]
-    z, wz = [], []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        zi, wi = ref._gauss(a, b, n)
-        z.append(zi)
-        wz.append(wi * np.exp(-zi))
-    zl, wl = np.polynomial.laguerre.laggauss(n)
-    z.append(zl + 40.0)
-    wz.append(wl * math.exp(-40.0))
-    z, wz = np.concatenate(z), np.concatenate(wz)
+    z, wz = _z_nodes(n, {1.0, 8.0, 20.0})
 
-    def jumps(x):
+    def fj(x):
         y = x * z
         Y = y[:, None]
         g = lam * (1.0 - law.expect(lambda X: np.exp(-Y / X)))
         p0 = 1.0 - lam * law.expect(lambda X: X * -np.expm1(-Y / X))
         a = p0 * np.exp(-g * x)
-        Fz = -np.expm1(-y / L)
-        phi = lam * fL * Fz * np.exp(-g * L)
-        dphi = lam * (dfL * Fz - fL * np.exp(-y / L) * y / L ** 2 - g * fL * Fz) * np.exp(-g * L)
-        return float((a * x * phi) @ wz), float((a * (x * dphi + g * x * phi - phi)) @ wz)
 
-    jb, jb1 = jumps(L)
-    djb = (-3.0 * jb + 4.0 * jumps(L * (1 + h))[0] - jumps(L * (1 + 2 * h))[0]) / (2.0 * h * L)
-    return fL * jb, dfL * jb + fL * djb + fL * jb1
+        def phi(u):
+            return lam * law.pdf(u) * -np.expm1(-y / u) * np.exp(-g * u)
+
+        H = h * L
+        f = [phi(L + i * H) for i in range(4)]
+        d1 = (-3.0 * f[0] + 4.0 * f[1] - f[2]) / (2.0 * H)
+        d2 = (2.0 * f[0] - 5.0 * f[1] + 4.0 * f[2] - f[3]) / H ** 2
+        js = (a * x * f[0], a * (x * d1 + (g * x - 1.0) * f[0]), a * (x * d2 + (g * x - 1.0) * d1))
+        return law.pdf(x) * np.array([jj @ wz for jj in js])
+
+    return _mixed_jumps(fj, L, h)

@@ -911,7 +911,8 @@ def kink_jumps(split, order: int = 3) -> np.ndarray:
     P = {}
     for k in range(order + 1 if order > 1 else 1):
         xv = c + k * h
-        P[k] = _pdf_right(split.size, xv) * _class_jumps(split, xv, order if k == 0 else (order - 1 if k < order else 1))
+        need = order if k == 0 else (order - 1 if k < order else 1)
+        P[k] = _pdf_right(split.size, xv) * _class_jumps(split, xv, need)
     J = [P[0][0]]
     if order >= 2:
         d1 = (-3.0 * P[0][0] + 4.0 * P[1][0] - P[2][0]) / (2.0 * h)
@@ -1195,4 +1196,5 @@ class TrailTransform(PredictionTransform):
         return float(p0[0] * math.exp(-lam * integral))
 
 
-__all__ = ["KinkSplit", "TrailTransform", "kink_jumps", "kink_slope_jump", "near_split", "old_piece", "two_arrival_jump"]
+__all__ = ["KinkSplit", "TrailTransform", "kink_jumps", "kink_slope_jump", "near_split", "old_piece",
+           "two_arrival_jump"]
