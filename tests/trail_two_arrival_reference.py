@@ -45,6 +45,8 @@ import trail_jump_reference as ref
 N_U = 16
 N_Q = 16
 N_V = 16
+#: classes per call of :func:`class_cdf` in :func:`cdf`
+_BLOCK = 32
 #: cuts of the v integral of psi (where P(Y < v) and e^{-g_v u} change their scale)
 _V_CUTS = np.array([0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0])
 
@@ -189,7 +191,9 @@ def cdf(law: ref.Law, lam: float, gam: float, t: float, nx: int = 16, nz: int = 
             zs.append(zl + edges[-1])
             ws.append(wl * math.exp(-edges[-1]))
             z, wz = np.concatenate(zs), np.concatenate(ws)
-            vals = class_cdf(law, lam, gam, np.full(z.size, xi), xi * z, t, orders)
+            # classes in blocks of _BLOCK (memory: the one-arrival terms hold blocks x u x q x X nodes)
+            vals = np.concatenate([class_cdf(law, lam, gam, np.full(z[b:b + _BLOCK].size, xi), xi * z[b:b + _BLOCK],
+                                             t, orders) for b in range(0, z.size, _BLOCK)])
             tot += wi * law.pdf(xi) * float(vals @ wz)
     return tot
 
