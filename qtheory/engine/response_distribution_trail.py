@@ -707,83 +707,316 @@ def _factor_tgrid(rule: FactorJointRule, c: float):
 
 
 # ---- the kink of the unconditional law at 2c ----------------------------------------------------
-def kink_slope_jump(split) -> float:
-    r"""The jump :math:`J = f'_R(2c^+) - f'_R(2c^-)` of the slope of the density of the inverted
-    rest of TRAIL's split (:class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms`)
-    at :math:`t = 2c`, :math:`c` the least size, where the size density jumps from 0 to
-    :math:`f_X(c^+)`.
+#: relative steps of the one-sided differences of :func:`kink_jumps`: ``f_X'(c^+)``, the means
+#: over Z in x (``j-bar'(c^+)``, ``j-bar''(c^+)``) and the one arrival's terms in its size u
+_H_PDF = 1e-4
+_H_JBAR = 1e-3
+_H_U = 1e-3
 
-    A class :math:`(x, y)` reaches :math:`T = x + w`, :math:`w` just above :math:`c`, with one
-    job of size about :math:`c` and nothing else: no old work (:math:`p_0(y)`), and one arrival
-    with :math:`Y' < v` at a level :math:`v` of the residence, whose own busy period has no
-    arrival that preempts it (the old work's and the sparse piece's densities are continuous,
-    :math:`\lambda P(X_0 > w)` and :math:`\lambda P(X_1 > w)`); so the class density of
-    :math:`T - x` jumps at :math:`w = c` by
 
-    .. math::
-        j(x, y) = a(x, y)\,\lambda f_X(c^+)\int_{y - \min(x, \gamma y)}^{y}
-            F_Z(v/c)\,e^{-\lambda c\,P(Y < v)}\,dv
-
-    (:math:`a` the class atom, :math:`F_Z(v/c) = P(Y' < v \mid X' = c)`), and the mixture
-    :math:`\int_c^t f_X(x) f(t - x; x)\,dx` over sizes (whose density jumps at :math:`c`) has the
-    slope jump :math:`J = f_X(c^+)\,E[j(c, cZ)]` at :math:`t = 2c`
-    (``docs/response_time_distribution.md``, section 13). The inner integral and the mean over
-    :math:`Z` by Gauss-Legendre panels split where the integrands kink."""
-    tr = split.tr
-    rule = tr.rule
-    f = rule.f
-    c, gam, lam = split.c, split.gamma, tr.lam
-    fc = float(split.size.pdf(c))
-    if not fc > 0.0:
-        fc = float(split.size.pdf(c * (1.0 + 1e-12)))
-    ks = np.asarray([k for k in rule.kinks if k > 0], float)
-    # z: the factor's panels, z = 1/gamma (the residence's start switches form), where
-    # p_0(y) kinks (gamma y / (1 - gamma) = b) and where a(c, cz) and the inner integrand kink
+def _z_rule(split, x: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and weights (:math:`f_Z` included) of the mean over :math:`Z` of the class jumps at
+    the size ``x``: the factor's panels in :math:`\log z`, split at :math:`z = 1/\gamma` (the
+    residence's start switches form), where :math:`p_0(y)` kinks (:math:`\gamma y/(1 - \gamma) = b`)
+    and where :math:`a(x, xz)` and the inner integrand kink (:math:`y = k b`, :math:`1 + kb/x`,
+    :math:`kb/((1 - \gamma)x)`)."""
+    f = split.tr.rule.f
+    gam = split.gamma
+    ks = np.asarray([k for k in split.tr.rule.kinks if k > 0], float)
     bps = np.concatenate([np.asarray(split.size.breakpoints, float), np.asarray(split.size.support, float)])
     bps = bps[np.isfinite(bps) & (bps > 0)]
     zc = [1.0 / gam] + list(ks)
     if gam < 1.0:
-        zc += list(bps * (1.0 - gam) / (gam * c))
+        zc += list(bps * (1.0 - gam) / (gam * x))
     if split._yk.size:
-        yk = split._yk / c
+        yk = split._yk / x
         zc += list(yk) + list(1.0 + yk) + (list(yk / (1.0 - gam)) if gam < 1.0 else [])
     ze = np.asarray(split._ze, float)
     zc = np.asarray(zc, float)
     zc = zc[(zc > math.exp(ze[0])) & (zc < math.exp(ze[-1]))]
     u, wu = panels(np.unique(np.concatenate([ze, np.log(zc)])))
     z = np.exp(u)
-    wz = wu * z * np.asarray(f.pdf(z), float)
-    y = c * z
-    d = y - np.minimum(c, gam * y)
+    return z, wu * z * np.asarray(f.pdf(z), float)
+
+
+def _class_jumps(split, x: float, n: int) -> np.ndarray:
+    r"""(:math:`\bar j(x)`, :math:`\bar j_1(x)`, :math:`\bar j_2(x)`), the first ``n``: the means
+    over :math:`Z` (:func:`_z_rule`) of the jumps of the class density of :math:`T - x` at
+    :math:`w = c`, of its slope and of its second derivative. The class law's terms of one
+    arrival (``docs/response_time_distribution.md``, section 13) are
+    :math:`a/p_0\int_c^w[\psi(u)F_0(w - u) - \varphi(u)K(w - u) + \varphi(u)M(w - u)]\,du` with
+    :math:`a` the class atom, :math:`g_v = \lambda P(Y < v)`, :math:`g = g_y`,
+    :math:`d = y - \min(x, \gamma y)`, the one arrival of size :math:`u`
+
+    .. math::
+        \psi(u) = \lambda f_X(u)\int_d^y F_Z(v/u)\,e^{-g_v u}\,dv,\qquad
+        \varphi(u) = \lambda f_X(u)\,F_Z(y/u)\,e^{-gu},
+
+    and :math:`F_0(0) = p_0`, :math:`F_0' = p_0 g + h_1(0)`, :math:`F_0'' = h_1'(0)`,
+    :math:`K(0) = M(0) = M'(0) = 0`, :math:`K' = p_0`, :math:`K'' = M'' = h_1(0)` at 0
+    (:math:`h_1(p) = \lambda P(X_1 > p)`, the sparse old piece), so
+
+    .. math::
+        j = a\psi,\qquad j_1 = a\,[\psi' + g\psi - \varphi] + \frac{a}{p_0}\psi h_1(0),\qquad
+        j_2 = a\,[\psi'' + g\psi' - \varphi'] + \frac{a}{p_0}\big[h_1(0)\psi' + h_1'(0)\psi
+            + \Delta e^{-gc}\big]
+
+    at :math:`u = c^+`, :math:`\Delta = \lambda f_X(c)f_Z(y/c)/c` the jump of :math:`h_1''` at
+    :math:`c` (an old piece :math:`X_1 = X - Y + y` needs :math:`X > p`) and
+    :math:`h_1'(0) = -\lambda E[f_Z(1 + y/X)/X;\,X \le \kappa] - \lambda E[f_Z(1/\gamma)/(\gamma X);
+    X > \kappa]`, :math:`\kappa = \gamma y/(1 - \gamma)` (the piece's density at 0, module
+    docstring). :math:`\psi'` in closed form, :math:`\psi''` and :math:`\varphi'` by one-sided
+    differences (relative step :data:`_H_U`)."""
+    tr = split.tr
+    rule = tr.rule
+    f = rule.f
+    c, gam, lam = split.c, split.gamma, tr.lam
+    fc = _pdf_right(split.size, c)
+    ks = np.asarray([k for k in rule.kinks if k > 0], float)
+    z, wz = _z_rule(split, x)
+    y = x * z
+    if tr.kind == "static":
+        return _static_jumps(split, x, y, wz, n)
+    d = y - np.minimum(x, gam * y)
     # v in [d, y], cut at the kinks of F_Z(v / c) and P(Y < v)
     vk = np.concatenate([c * ks, split._yk])
     cuts = np.clip(np.broadcast_to(vk, (z.size, vk.size)), d[:, None], y[:, None])
     v, wv = panels(np.sort(np.concatenate([d[:, None], cuts, y[:, None]], axis=1), axis=1))
     top = float(tr.grid.t[-1])
-    pl = tr.grid.interp(split._pl, np.minimum(v.reshape(-1), top)).reshape(v.shape)
-    inner = np.sum(wv * np.asarray(f.cdf(v / c), float) * np.exp(-lam * c * pl), axis=1)
+    g = tr.grid
+    gv = lam * g.interp(split._pl, np.minimum(v.reshape(-1), top)).reshape(v.shape)
+
+    def inner(u):
+        return np.sum(wv * np.asarray(f.cdf(v / u), float) * np.exp(-gv * u), axis=1)
+
+    a = split.atom_mass(np.full(z.size, x), y)
+    i0 = inner(c)
+    out = [float(lam * fc * np.sum(wz * a * i0))]
+    if n == 1:
+        return np.array(out)
+    Fz = np.asarray(f.cdf(v / c), float)
+    e = np.exp(-gv * c)
+    dfc = _pdf_slope(split.size, c, fc)
+    dinner = np.sum(wv * (-np.asarray(f.pdf(v / c), float) * v / c ** 2 - gv * Fz) * e, axis=1)
+    psi = lam * fc * i0
+    dpsi = lam * (dfc * i0 + fc * dinner)
+    yc = np.minimum(y, top)
+    gy = lam * g.interp(split._pl, yc)
+    p0 = g.interp(split._p0, yc)
+    h10 = lam * g.interp(tr.W1.sum(1), yc)
+
+    def phi_at(u):
+        return lam * _pdf_right(split.size, u) * np.asarray(f.cdf(y / u), float) * np.exp(-gy * u)
+
+    phi = phi_at(c)
+    out.append(float(np.sum(wz * (a * (dpsi + gy * psi - phi) + a / p0 * psi * h10))))
+    if n == 2:
+        return np.array(out)
+    h = _H_U * c
+
+    def psi_at(u):
+        return lam * _pdf_right(split.size, u) * inner(u)
+
+    p1, p2, p3 = psi_at(c + h), psi_at(c + 2 * h), psi_at(c + 3 * h)
+    d2psi = (2.0 * psi - 5.0 * p1 + 4.0 * p2 - p3) / h ** 2
+    dphi = (-3.0 * phi + 4.0 * phi_at(c + h) - phi_at(c + 2 * h)) / (2.0 * h)
+    # h_1'(0): the sparse piece's density at 0 on the size rule (r.x, r.w)
+    r = rule.r
+    X = r.x[None, :]
+    kap = gam * y[:, None] / (1.0 - gam) if gam < 1.0 else np.full((y.size, 1), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dens = np.where(X <= kap, np.asarray(f.pdf(1.0 + y[:, None] / X), float) / X,
+                        float(f.pdf(1.0 / gam)) / (gam * X))
+    dh10 = -lam * dens @ r.w
+    delta = lam * fc * np.asarray(f.pdf(y / c), float) / c
+    j2 = a * (d2psi + gy * dpsi - dphi) + a / p0 * (h10 * dpsi + dh10 * psi + delta * np.exp(-gy * c))
+    out.append(float(np.sum(wz * j2)))
+    return np.array(out)
+
+
+def _static_jumps(split, x: float, y: np.ndarray, wz: np.ndarray, n: int) -> np.ndarray:
+    r""":func:`_class_jumps` of PSPJF (rank shape "static": the residence at the level :math:`y`
+    throughout, no sparse old piece): the one-arrival terms are
+    :math:`a\int_c^w\varphi(u)\,[x(1 + g(w - u)) - (w - u)]\,du`, so :math:`j = a x\varphi(c)`,
+    :math:`j_1 = a\,[x\varphi'(c^+) + (gx - 1)\varphi(c)]` and
+    :math:`j_2 = a\,[x\varphi''(c^+) + (gx - 1)\varphi'(c^+)]`,
+    :math:`\varphi'(u) = \lambda\,[f_X'(u)F_Z(y/u) - f_X(u)f_Z(y/u)\,y/u^2 - g f_X(u)F_Z(y/u)]\,e^{-gu}`
+    (:math:`\varphi''` by a one-sided difference)."""
+    tr = split.tr
+    f = tr.rule.f
+    c, lam = split.c, tr.lam
+    fc = _pdf_right(split.size, c)
+    top = float(tr.grid.t[-1])
+    gy = lam * tr.grid.interp(split._pl, np.minimum(y, top))
+    a = split.atom_mass(np.full(y.size, x), y)
+
+    def phi_at(u):
+        return lam * _pdf_right(split.size, u) * np.asarray(f.cdf(y / u), float) * np.exp(-gy * u)
+
+    phi = phi_at(c)
+    out = [float(np.sum(wz * a * x * phi))]
+    if n == 1:
+        return np.array(out)
+    Fz = np.asarray(f.cdf(y / c), float)
+    dfc = _pdf_slope(split.size, c, fc)
+    dphi = lam * (dfc * Fz - fc * np.asarray(f.pdf(y / c), float) * y / c ** 2 - gy * fc * Fz) * np.exp(-gy * c)
+    out.append(float(np.sum(wz * a * (x * dphi + (gy * x - 1.0) * phi))))
+    if n == 2:
+        return np.array(out)
+    h = _H_U * c
+    d2phi = (2.0 * phi - 5.0 * phi_at(c + h) + 4.0 * phi_at(c + 2 * h) - phi_at(c + 3 * h)) / h ** 2
+    out.append(float(np.sum(wz * a * (x * d2phi + (gy * x - 1.0) * dphi))))
+    return np.array(out)
+
+
+def _pdf_slope(size, c: float, fc: float) -> float:
+    """The size density's slope at ``c`` from the right (a one-sided second-order difference,
+    relative step :data:`_H_PDF`; ``fc`` its value there)."""
+    return (-3.0 * fc + 4.0 * _pdf_right(size, c * (1.0 + _H_PDF))
+            - _pdf_right(size, c * (1.0 + 2.0 * _H_PDF))) / (2.0 * _H_PDF * c)
+
+
+def _pdf_right(size, x: float) -> float:
+    """The size density at ``x`` from the right (at the least size: its value above the jump)."""
+    fx = float(size.pdf(x))
+    return fx if fx > 0.0 else float(size.pdf(x * (1.0 + 1e-12)))
+
+
+def kink_jumps(split, order: int = 3) -> np.ndarray:
+    r"""(:math:`J_1, J_2, J_3`), the first ``order``: the jumps at :math:`t = 2c` of the slope,
+    the second and the third derivative of the density of the inverted rest of the split
+    (:class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms`) of TRAIL, SPRPT
+    or PSPJF, :math:`c` the least size, where the size density jumps from 0 to :math:`f_X(c^+)`.
+
+    A class :math:`(x, y)` reaches :math:`T = x + w`, :math:`w` just above :math:`c`, with one
+    job of size about :math:`c` and nothing else: no old work (:math:`p_0(y)`), and one arrival
+    with :math:`Y' < v` at a level :math:`v` of the residence, whose own busy period has no
+    arrival that preempts it; so the class density of :math:`T - x` jumps at :math:`w = c` by
+    :math:`j(x, y)`, its slope by :math:`j_1` and its second derivative by :math:`j_2`
+    (:func:`_class_jumps`), and near :math:`t = 2c^+` the mixture over sizes (whose density jumps
+    at :math:`c`), with :math:`\epsilon = t - 2c`,
+
+    .. math::
+        \int_c^{t - c} f_X(x)\,\Big[\bar j(x) + \bar j_1(x)(t - c - x)
+            + \bar j_2(x)\frac{(t - c - x)^2}{2}\Big]dx
+        = J_1\epsilon + J_2\frac{\epsilon^2}{2} + J_3\frac{\epsilon^3}{6} + O(\epsilon^4),
+
+    :math:`J_1 = f_X\bar j`, :math:`J_2 = (f_X\bar j)' + f_X\bar j_1`,
+    :math:`J_3 = (f_X\bar j)'' + (f_X\bar j_1)' + f_X\bar j_2` at :math:`c^+`
+    (``docs/response_time_distribution.md``, section 13); the derivatives in :math:`x` by
+    one-sided differences (step :data:`_H_JBAR` c)."""
+    c = split.c
+    h = _H_JBAR * c
+    # f_X j-bar_i at x = c + k h: i < order, k <= order - i (the points each difference needs)
+    P = {}
+    for k in range(order + 1 if order > 1 else 1):
+        xv = c + k * h
+        need = order if k == 0 else (order - 1 if k < order else 1)
+        P[k] = _pdf_right(split.size, xv) * _class_jumps(split, xv, need)
+    J = [P[0][0]]
+    if order >= 2:
+        d1 = (-3.0 * P[0][0] + 4.0 * P[1][0] - P[2][0]) / (2.0 * h)
+        J.append(d1 + P[0][1])
+    if order >= 3:
+        d2 = (2.0 * P[0][0] - 5.0 * P[1][0] + 4.0 * P[2][0] - P[3][0]) / h ** 2
+        d1b = (-3.0 * P[0][1] + 4.0 * P[1][1] - P[2][1]) / (2.0 * h)
+        J.append(d2 + d1b + P[0][2])
+    return np.array(J)
+
+
+def two_arrival_jump(split) -> float:
+    r"""The jump :math:`J_{3c}` of the second derivative of the density of the inverted rest at
+    :math:`t = 3c`: two arrivals of size about :math:`c` make the class density of :math:`T - x`
+    kink at :math:`w = 2c` (the transform's term :math:`a\,C_2\,e^{-2sc}/s^2`, from the
+    residence's :math:`\exp(\Psi - \int_d^y\Phi_v'\Phi_v\,dv)`: one arrival after the other,
+    :math:`\Psi^2/2 \approx \psi(c)^2e^{-2sc}/(2s^2)`, or one during the other's busy period,
+    :math:`-\Phi_v'\Phi_v \approx c\,\varphi_v(c)^2e^{-2sc}/s^2`), so
+
+    .. math::
+        C_2 = \frac{\psi(c)^2}{2} + c\int_d^y\varphi_v(c)^2\,dv,\qquad
+        \varphi_v(u) = \lambda f_X(u)F_Z(v/u)\,e^{-g_v u}
+
+    (PSPJF: :math:`C_2 = \varphi(c)^2(x^2/2 + xc)`), and the mixture over sizes gives
+    :math:`J_{3c} = f_X(c^+)\,E[a(c, cZ)\,C_2(c, cZ)]` (``docs/response_time_distribution.md``,
+    section 13). The old-job delay and every other term of two arrivals carry higher powers of
+    :math:`1/s` (smoother terms)."""
+    tr = split.tr
+    rule = tr.rule
+    f = rule.f
+    c, gam, lam = split.c, split.gamma, tr.lam
+    fc = _pdf_right(split.size, c)
+    z, wz = _z_rule(split, c)
+    y = c * z
+    top = float(tr.grid.t[-1])
     a = split.atom_mass(np.full(z.size, c), y)
-    return float(lam * fc * fc * np.sum(wz * a * inner))
+    if tr.kind == "static":
+        gy = lam * tr.grid.interp(split._pl, np.minimum(y, top))
+        phi = lam * fc * np.asarray(f.cdf(y / c), float) * np.exp(-gy * c)
+        return float(fc * np.sum(wz * a * phi ** 2 * 1.5 * c * c))
+    ks = np.asarray([k for k in rule.kinks if k > 0], float)
+    d = y - np.minimum(c, gam * y)
+    vk = np.concatenate([c * ks, split._yk])
+    cuts = np.clip(np.broadcast_to(vk, (z.size, vk.size)), d[:, None], y[:, None])
+    v, wv = panels(np.sort(np.concatenate([d[:, None], cuts, y[:, None]], axis=1), axis=1))
+    gv = lam * tr.grid.interp(split._pl, np.minimum(v.reshape(-1), top)).reshape(v.shape)
+    phiv = lam * fc * np.asarray(f.cdf(v / c), float) * np.exp(-gv * c)
+    psi = np.sum(wv * phiv, axis=1)
+    C2 = psi ** 2 / 2.0 + c * np.sum(wv * phiv ** 2, axis=1)
+    return float(fc * np.sum(wz * a * C2))
+
+
+def kink_slope_jump(split) -> float:
+    r"""The jump :math:`J = f'_R(2c^+) - f'_R(2c^-)` of the slope of the density of the inverted
+    rest of TRAIL's split at :math:`t = 2c` (:func:`kink_jumps`):
+    :math:`J = f_X(c^+)\,E[j(c, cZ)]`,
+
+    .. math::
+        j(x, y) = a(x, y)\,\lambda f_X(c^+)\int_{y - \min(x, \gamma y)}^{y}
+            F_Z(v/c)\,e^{-\lambda c\,P(Y < v)}\,dv
+
+    (:math:`a` the class atom, :math:`F_Z(v/c) = P(Y' < v \mid X' = c)`)."""
+    return _pdf_right(split.size, split.c) * _class_jumps(split, split.c, 1)[0]
 
 
 class KinkSplit:
     r"""A split (:class:`~qtheory.engine._prediction_density_atoms.PredictionDensityAtoms`) with
     the kink of its rest's density at :math:`t = 2c` moved into the part added directly: with
     :math:`v = t - 2c` and :math:`\beta = 1/c`, the density
-    :math:`\varphi(t) = J\,v_+\,e^{-\beta v}` (:func:`kink_slope_jump`; cdf
-    :math:`J(1 - e^{-\beta v}(1 + \beta v))/\beta^2`, mass :math:`J/\beta^2`) is added to the
-    atoms' part and its transform :math:`J e^{-sc}/(s + \beta)^2` (shifted by :math:`c`, as the
-    rest's) subtracted from the rest's. The rest's density is then :math:`C^1` at :math:`2c`:
-    the Euler inversion at :math:`t - c` rings next to a kink (a unit slope jump at :math:`t = 2c`
-    puts the cdf :math:`2.8\cdot10^{-7}` off at :math:`t = 1.9c`, :math:`4\cdot10^{-9}` at
-    :math:`1.8c`; a unit jump of the second derivative :math:`2\cdot10^{-9}` at :math:`1.9c`).
-    Every other attribute is the wrapped split's."""
+
+    .. math::
+        \varphi(t) = e^{-\beta v}\sum_{k=1}^{3} K_k\,\frac{v_+^k}{k!},\qquad
+        K_k = \sum_{n=1}^{k}\binom{k}{n}\beta^{k-n}J_n
+
+    (:func:`kink_jumps`: :math:`J_n` the jump of the rest density's n-th derivative at :math:`2c`;
+    :math:`K_k` makes :math:`\varphi^{(n)}(2c^+) = J_n`) is added to the atoms' part (cdf
+    :math:`\sum_k K_k P(k + 1, \beta v)/\beta^{k+1}`, :math:`P` the regularized lower incomplete
+    gamma function) and its transform :math:`e^{-sc}\sum_k K_k/(s + \beta)^{k+1}` (shifted by
+    :math:`c`, as the rest's) subtracted from the rest's. The rest's density is then :math:`C^3`
+    at :math:`2c`. The Euler inversion at :math:`t - c` rings next to a kink and after it (default
+    rule: a unit slope jump at :math:`2c` puts the cdf :math:`2.8\cdot10^{-7}` off at
+    :math:`t = 1.9c` and up to :math:`2.2\cdot10^{-5}` on :math:`(2c, 3c)`; a unit jump of the
+    second derivative up to :math:`3.7\cdot10^{-7}` after, of the third :math:`6.7\cdot10^{-9}`, of
+    the fourth :math:`1.4\cdot10^{-10}`). Every other attribute is the wrapped split's."""
+
+    #: how many derivatives' jumps at 2c are split off (1: the slope's alone, as in session 41)
+    ORDER = 3
+    #: split off the jump of the second derivative at 3c as well
+    THREE = True
 
     def __init__(self, split):
         self._sp = split
-        self.kink_jump = kink_slope_jump(split)
-        self._beta = 1.0 / split.c
-        m = self.kink_jump / self._beta ** 2
+        J = kink_jumps(split, self.ORDER)
+        self._beta = b = 1.0 / split.c
+        #: J_1: the slope jump (kept under its former name)
+        self.kink_jump = float(J[0])
+        #: the jumps J_n and the coefficients K_k of the split-off density
+        self.kink_jumps = J
+        self.kink_coefs = np.array([sum(math.comb(k, n) * b ** (k - n) * J[n - 1] for n in range(1, k + 1))
+                                    for k in range(1, J.size + 1)])
+        #: the jump of the second derivative at 3c (two arrivals), split off as
+        #: J_3c (t - 3c)_+^2/2 e^{-beta (t - 3c)}
+        self.jump3 = two_arrival_jump(split) if self.THREE else 0.0
+        m = float(np.sum(self.kink_coefs / b ** np.arange(2, J.size + 2))) + self.jump3 / b ** 3
         self.part_total = split.part_total + m
         self.rest_total = split.rest_total - m
 
@@ -795,25 +1028,51 @@ class KinkSplit:
 
     def part_cdf(self, t, **kw) -> np.ndarray:
         bv = self._beta * self._v(t)
-        phi = self.kink_jump / self._beta ** 2 * -(np.expm1(-bv) + bv * np.exp(-bv))
+        ebv = np.exp(-bv)
+        # P(k + 1, bv) = 1 - e^{-bv} sum_{i <= k} (bv)^i / i!, from P(1, bv) = -expm1(-bv) on
+        p = -np.expm1(-bv)
+        term = np.ones_like(bv)
+        phi = np.zeros_like(bv)
+        for k, K in enumerate(self.kink_coefs, start=1):
+            term = term * bv / k
+            p = p - term * ebv
+            phi = phi + K / self._beta ** (k + 1) * p
+        if self.jump3:
+            b3 = self._beta * np.maximum(np.asarray(t, float) - 3.0 * self._sp.c, 0.0)
+            phi = phi + self.jump3 / self._beta ** 3 * -(np.expm1(-b3) + np.exp(-b3) * (b3 + b3 * b3 / 2.0))
         return self._sp.part_cdf(t, **kw) + phi
 
     def part_pdf(self, t, **kw) -> np.ndarray:
         v = self._v(t)
-        return self._sp.part_pdf(t, **kw) + self.kink_jump * v * np.exp(-self._beta * v)
+        poly = np.zeros_like(v)
+        term = np.ones_like(v)
+        for k, K in enumerate(self.kink_coefs, start=1):
+            term = term * v / k
+            poly = poly + K * term
+        out = self._sp.part_pdf(t, **kw) + poly * np.exp(-self._beta * v)
+        if self.jump3:
+            v3 = np.maximum(np.asarray(t, float) - 3.0 * self._sp.c, 0.0)
+            out = out + self.jump3 * v3 * v3 / 2.0 * np.exp(-self._beta * v3)
+        return out
 
     def rest_lst(self, s) -> np.ndarray:
         s = np.asarray(s, complex)
-        return self._sp.rest_lst(s) - self.kink_jump * np.exp(-s * self._sp.c) / (s + self._beta) ** 2
+        sb = s + self._beta
+        acc = np.zeros(s.shape, complex)
+        for K in self.kink_coefs[::-1]:
+            acc = (acc + K) / sb
+        out = self._sp.rest_lst(s) - np.exp(-s * self._sp.c) * acc / sb
+        if self.jump3:
+            out = out - self.jump3 * np.exp(-2.0 * s * self._sp.c) / sb ** 3
+        return out
 
 
 def near_split(split):
-    """The split used next to the least size (``near()`` of the split of TRAIL and SPRPT): the
-    rank shape "remaining" with a preemptible fraction ``0 < gamma <= 1`` (TRAIL(c), ``c > 0``;
-    SPRPT and TRAIL(1), ``gamma = 1``) with the kink at :math:`2c` split off
-    (:class:`KinkSplit`); TRAIL(0) stays SPJF's split (no kink term: :math:`J = 0`) and PSPJF's
-    split is unchanged."""
-    if split.tr.kind == "remaining" and split.gamma > 0.0:
+    """The split used next to the least size (``near()`` of the split of TRAIL, SPRPT and PSPJF):
+    the rank shape "remaining" with a preemptible fraction ``0 < gamma <= 1`` (TRAIL(c), ``c > 0``;
+    SPRPT and TRAIL(1), ``gamma = 1``) and PSPJF's "static" with the kink at :math:`2c` split off
+    (:class:`KinkSplit`); TRAIL(0) stays SPJF's split (no kink term: :math:`J = 0`)."""
+    if (split.tr.kind == "remaining" and split.gamma > 0.0) or split.tr.kind == "static":
         return KinkSplit(split)
     return split
 
@@ -937,4 +1196,5 @@ class TrailTransform(PredictionTransform):
         return float(p0[0] * math.exp(-lam * integral))
 
 
-__all__ = ["KinkSplit", "TrailTransform", "kink_slope_jump", "near_split", "old_piece"]
+__all__ = ["KinkSplit", "TrailTransform", "kink_jumps", "kink_slope_jump", "near_split", "old_piece",
+           "two_arrival_jump"]
