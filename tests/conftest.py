@@ -18,12 +18,19 @@
   the whole session (``tools/reseed.py`` runs the statistical tests under many of them).
 * A test that uses ``stats_policy`` or one of its assertion helpers (directly or through a
   function of its module) carries the ``statistical`` marker (``pytest -m statistical``).
+* On a pytest-xdist worker a numba kernel's compilation holds a lock file, so that two
+  workers do not compile the same kernel at once: the second finds it in numba's disk cache
+  (``tests/compile_lock.py``).
+* ``QTHEORY_COMPILE_REPORT=1`` (or a JSON path) prints the CPU seconds of each numba compilation
+  and of each test file after the run (``tests/compile_report.py``).
 """
 
 from __future__ import annotations
 
 import os
 
+import compile_lock
+import compile_report
 import full_size
 import matplotlib
 import pytest
@@ -48,6 +55,10 @@ def pytest_configure(config: pytest.Config) -> None:
     ctx = stats_policy.reseeded(stats_policy.master_seed())
     ctx.__enter__()
     _RESEEDED.append(ctx)
+    if compile_report.ON:
+        compile_report.install()
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: see tests/compile_lock.py
+        compile_lock.install()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -104,12 +115,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     stats_policy.current_file[0] = item.nodeid.split("::")[0]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    # QTHEORY_COMPILE_REPORT: the CPU seconds of each test (setup, call, teardown)
+    if not compile_report.ON:
+        return (yield)
+    compile_report.current_test[0] = item.nodeid
+    start = compile_report.cpu()
+    result = yield
+    compile_report.tests[item.nodeid] = compile_report.cpu() - start
+    return result
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
     # pytest-xdist controller: add up the counts each worker sent at its session end
     out = getattr(node, "workeroutput", {}).get("statistical_assertions")
     if out is not None:
         stats_policy.merge(out["made"], out["by_file"])
+    report = getattr(node, "workeroutput", {}).get("compile_report")
+    if report is not None:
+        compile_report.merge(report)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -117,6 +143,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if workeroutput is not None:  # a pytest-xdist worker: its controller sums, prints and checks
         workeroutput["statistical_assertions"] = {"made": stats_policy.assertions_made(),
                                                   "by_file": dict(stats_policy.by_file)}
+        if compile_report.ON:
+            workeroutput["compile_report"] = compile_report.export()
         return
     if stats_policy.assertions_made() > stats_policy.BUDGET and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -131,6 +159,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if n:
         parts = sorted(stats_policy.by_file.items(), key=lambda kv: -kv[1])
         terminalreporter.write_line("  by file: " + ", ".join(f"{f} {c}" for f, c in parts))
+    if compile_report.ON:
+        for line in compile_report.lines():
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

@@ -285,7 +285,7 @@ class FactorShapeSOAP(FactorSOAP):
             edges = np.broadcast_to(self.zbase, (m, self.zbase.size))
         u, wu = panels(edges, self.order)
         keep = wu > 0
-        lev = np.nonzero(keep)[0]
+        lev = np.ascontiguousarray(np.nonzero(keep)[0])  # C layout: one compile of shape_level_sums
         z = np.exp(u[keep])
         w = wu[keep] * z * np.asarray(self.factor.pdf(z), float)
         # the factor's mass below its range (up to 1e-18) as one node per level at the range's
