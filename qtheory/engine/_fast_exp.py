@@ -201,6 +201,31 @@ def cexp_neg_scaled(s, x, k0, k1, er, ei):  # pragma: no cover - compiled
                 ei[k] = e.imag
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def cexp_neg_points(s, u, er, ei):  # pragma: no cover - compiled
+    r"""``er[i] + 1j * ei[i]`` :math:`= e^{-s_i u}` for ``i < s.size`` (``s`` complex array,
+    ``u`` float; the arguments' parts :math:`(-\operatorname{Re}(s_i)u, -\operatorname{Im}(s_i)u)`
+    rounded, as in ``np.exp(-s[i] * u)``; :func:`cexp_neg_scaled` with the roles of the point and
+    the size exchanged)."""
+    n = s.size
+    bad = 0
+    for i in range(n):
+        ai = -s[i].real * u
+        bi = -s[i].imag * u
+        re, im = _cexp_core(ai, bi)
+        er[i] = re
+        ei[i] = im
+        bad += _outside(ai, bi)
+    if bad:
+        for i in range(n):
+            ai = -s[i].real * u
+            bi = -s[i].imag * u
+            if _outside(ai, bi):
+                e = cmath.exp(complex(ai, bi))
+                er[i] = e.real
+                ei[i] = e.imag
+
+
 @numba.njit(cache=True, nogil=True)
 def cexp_array(z):  # pragma: no cover - compiled
     r""":math:`e^{z}` of a 1-D complex array (a new array)."""

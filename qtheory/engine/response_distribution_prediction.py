@@ -55,6 +55,7 @@ import math
 import numba
 import numpy as np
 
+from ._fast_exp import cexp_neg_points, cexp_neg_scaled
 from ._joint_rule import DiscreteJointRule, FactorJointRule
 from ._psi_kernel import _psi_one, _small_sum, _small_terms, psi_kernel
 from .laplace_inversion import lst_in_blocks
@@ -327,15 +328,13 @@ def _exp_tables(s, U, cut, Er, Ei):  # pragma: no cover - compiled
     # Er + i Ei = e^{-s_i U_m} (0 where Re(s_i) U_m > cut): the tables of _exp_sum_kernel_split
     for m in range(U.size):
         u = U[m]
+        er = Er[m]
+        ei = Ei[m]
+        cexp_neg_points(s, u, er, ei)
         for i in range(s.size):
-            si = s[i]
-            if si.real * u > cut:
-                Er[m, i] = 0.0
-                Ei[m, i] = 0.0
-            else:
-                e = np.exp(-si * u)
-                Er[m, i] = e.real
-                Ei[m, i] = e.imag
+            if s[i].real * u > cut:
+                er[i] = 0.0
+                ei[i] = 0.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -386,11 +385,14 @@ def _exp_sum_kernel(s, U, idx, W, cut, out):  # pragma: no cover - compiled
     # sum still in increasing k, the same values)
     n = s.size
     E = np.empty((U.size, n), np.complex128)
+    er = np.empty(n)
+    ei = np.empty(n)
     for m in range(U.size):
         u = U[m]
+        cexp_neg_points(s, u, er, ei)
         for i in range(n):
             si = s[i]
-            E[m, i] = 0.0 if si.real * u > cut else np.exp(-si * u)  # e^{-s x} below e^{-cut}: 0
+            E[m, i] = 0.0 if si.real * u > cut else complex(er[i], ei[i])  # e^{-s x} below e^{-cut}: 0
     acc = np.empty(n, np.complex128)
     for j in range(W.shape[0]):
         acc[:] = 0.0
@@ -413,15 +415,13 @@ def _exp_sum_kernel_split(s, U, idx, W, cut, out):  # pragma: no cover - compile
     E2 = np.empty((U.size, 2 * n))
     for m in range(U.size):
         u = U[m]
+        er = E2[m, :n]
+        ei = E2[m, n:]
+        cexp_neg_points(s, u, er, ei)
         for i in range(n):
-            si = s[i]
-            if si.real * u > cut:
-                E2[m, i] = 0.0
-                E2[m, n + i] = 0.0
-            else:
-                e = np.exp(-si * u)
-                E2[m, i] = e.real
-                E2[m, n + i] = e.imag
+            if s[i].real * u > cut:
+                er[i] = 0.0
+                ei[i] = 0.0
     _exp_sum_rows(E2, idx, W, out)
 
 
@@ -541,6 +541,9 @@ def _shared_table(si, X0, ms, K, N, T):  # pragma: no cover - compiled
     # Re(s) x > 46 (|E| below 1e-20, as in the passes); returns the exponentials taken
     sr = si.real
     nexp = 0
+    Er = np.empty(K)
+    Ei = np.empty(K)
+    cexp_neg_scaled(si, X0, ms, K, Er, Ei)
     for k in range(ms, K):
         x = X0[k]
         r = k - ms
@@ -549,7 +552,7 @@ def _shared_table(si, X0, ms, K, N, T):  # pragma: no cover - compiled
             for m in range(1, 2 * N + 4):
                 T[r, m] = 0.0
             continue
-        e = np.exp(-si * x)
+        e = complex(Er[k], Ei[k])
         nexp += 1
         c = 1.0
         for m in range(N + 1):
@@ -652,6 +655,9 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
     # to rounding) and their moments per point
     wF = np.empty((1, Kx))
     blkF = np.zeros((1, 2 * N + 4))
+    # e^{-u x} of a pass's nodes, computed together before its sums (_fast_exp: vectorised)
+    Er = np.empty(Kx)
+    Ei = np.empty(Kx)
     if one and N > 0:
         for k in range(Kx):
             wF[0, k] = W[0, k] + W1[0, k]
@@ -693,10 +699,11 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                 near = False  # the next rows' roots are further from s
             if j == 0:  # one fixed-point step from s
                 psi = 0.0 + 0.0j
+                cexp_neg_scaled(si, X[j], 0, K, Er, Ei)
                 for k in range(K):
                     w = W[j, k]
                     if w != 0.0:
-                        psi += w * (1.0 - np.exp(-si * X[j, k]))
+                        psi += w * (1.0 - complex(Er[k], Ei[k]))
                 u = si + lam * psi
                 stats[0] += 1
                 if cnt:
@@ -733,6 +740,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                     a2 = 0.0 + 0.0j
                     xmax = 0.0
                 ur = u.real
+                cexp_neg_scaled(u, X[j], ms, K, Er, Ei)
                 for k in range(ms, K):
                     w = W[j, k]
                     w1 = W1[j, k] if one else 0.0
@@ -746,7 +754,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                     if ur * x > 46.0:  # e^{-u x} below 1e-20
                         psi += w
                         continue
-                    e = np.exp(-u * x)
+                    e = complex(Er[k], Ei[k])
                     if cnt:
                         stats[2] += 1
                     psi += w * (1.0 - e)
@@ -918,6 +926,8 @@ def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out,
     M = 2 * N + 3
     T = np.zeros((U.size, M))
     acc = np.empty(M)
+    Er = np.empty(U.size)
+    Ei = np.empty(U.size)
     for i in range(n_s):
         for j in range(n_c):
             ok[i, j] = False
@@ -931,13 +941,14 @@ def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out,
             if a > amax:
                 amax = a
         m0 = np.searchsorted(U, theta / amax) if amax > 0.0 else 0
+        cexp_neg_scaled(si, U, m0, U.size, Er, Ei)
         for m in range(m0, U.size):
             x = U[m]
             if sr * x > 46.0:
                 for r in range(M):
                     T[m, r] = 0.0
                 continue
-            e = np.exp(-si * x)
+            e = complex(Er[m], Ei[m])
             c = 1.0
             for n in range(N + 1):
                 T[m, 2 * n] = c * e.real
@@ -1034,6 +1045,8 @@ def _class_taylor_kernel_a(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, ou
     M = 3 * (N + 1)
     T = np.zeros((U.size, M))
     acc = np.empty(M)
+    Er = np.empty(U.size)
+    Ei = np.empty(U.size)
     ws = np.empty(W.shape[1])
     mk = np.empty(W.shape[1], np.int64)
     tiny = 2.0 ** -57
@@ -1051,13 +1064,14 @@ def _class_taylor_kernel_a(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, ou
             if a > amax:
                 amax = a
         m0 = np.searchsorted(U, theta / amax) if amax > 0.0 else 0
+        cexp_neg_scaled(si, U, m0, U.size, Er, Ei)
         for m in range(m0, U.size):
             x = U[m]
             if sr * x > 46.0:
                 for r in range(M):
                     T[m, r] = 0.0
                 continue
-            e = np.exp(-si * x)
+            e = complex(Er[m], Ei[m])
             ae = abs(e.real) + abs(e.imag)
             c = 1.0
             for n in range(N + 1):
