@@ -95,10 +95,7 @@ del _m
 @numba.njit(cache=True, nogil=True, inline="always")
 def _cexp_core(a, b):  # pragma: no cover - compiled
     # e^{a + ib} on the fast path's domain (no branches: the ternaries are selects)
-    # (the clamps are selects: the caller's products that formed a and b reach no fused
-    # multiply-add through them)
     a = a if a > _A_MIN else _A_MIN
-    b = b if abs(b) <= B_MAX else 0.0
     t = a * _LOG2E + _SHIFT
     kf = t - _SHIFT
     k = _f2i(t) - _f2i(_SHIFT)
@@ -177,9 +174,9 @@ def cexp_neg_scaled(s, x, k0, k1, er, ei):  # pragma: no cover - compiled
     r"""``er[k] + 1j * ei[k]`` :math:`= e^{-s x_k}` for ``k0 <= k < k1`` (``s`` complex, ``x``
     float64): the argument's parts :math:`(-\operatorname{Re}(s)x_k, -\operatorname{Im}(s)x_k)`
     rounded, as numba's complex product :math:`-s\cdot x_k` in ``np.exp(-s * x)`` has them
-    (the fused multiply-adds of ``contract`` reach only the core's reductions and polynomials:
-    the products enter it through the clamps' selects; ``tests/test_fast_exp.py`` checks the
-    values bit for bit against :func:`cexp_parts` of the rounded arguments)."""
+    (the fused multiply-adds of ``contract`` are the core's reductions and polynomials, not these
+    products: ``tests/test_fast_exp.py`` checks the values bit for bit against
+    :func:`cexp_parts` of the rounded arguments)."""
     sr = -s.real
     si = -s.imag
     bad = 0
