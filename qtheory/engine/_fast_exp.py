@@ -145,6 +145,46 @@ def _cexp_core(a, b):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _exp_core(a):  # pragma: no cover - compiled
+    # e^a for a <= A_MAX (the real factor of _cexp_core: the same operations)
+    a = a if a > _A_MIN else _A_MIN
+    t = a * _LOG2E + _SHIFT
+    kf = t - _SHIFT
+    k = _f2i(t) - _f2i(_SHIFT)
+    r = (a - kf * _LN2_HI) - kf * _LN2_LO
+    p = _E12 + r * _E13
+    p = _E11 + r * p
+    p = _E10 + r * p
+    p = _E9 + r * p
+    p = _E8 + r * p
+    p = _E7 + r * p
+    p = _E6 + r * p
+    p = _E5 + r * p
+    p = _E4 + r * p
+    p = _E3 + r * p
+    p = _E2 + r * p
+    p = 1.0 + r * (1.0 + r * p)
+    k1 = k >> 1
+    k2 = k - k1
+    return (p * _i2f((k1 + 1023) << 52)) * _i2f((k2 + 1023) << 52)
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def exp_into(y, out, k0, k1):  # pragma: no cover - compiled
+    r"""``out[k]`` :math:`= e^{y_k}` for ``k0 <= k < k1`` (float64 arrays, ``out`` not ``y``);
+    above ``A_MAX`` and NaN by the C library (``math.exp``'s value: ``inf`` past 709.78)."""
+    bad = 0
+    for k in range(k0, k1):
+        yk = y[k]
+        out[k] = _exp_core(yk)
+        bad += not (yk <= A_MAX)
+    if bad:
+        for k in range(k0, k1):
+            if not (y[k] <= A_MAX):
+                out[k] = np.exp(y[k])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _outside(a, b):  # pragma: no cover - compiled
     # whether (a, b) is off the fast path's domain (NaN: off)
     return not (a <= A_MAX and abs(b) <= B_MAX)

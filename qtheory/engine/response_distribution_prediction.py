@@ -778,7 +778,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                     ps = _small_sum(C1, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
                     psi1[i, j] = ps + m1 - (a0 + step * a1 + 0.5 * step * step * a2)
                 else:  # one more pass at the root (C1 has rows where C has)
-                    acc, nexp = _psi_one(u, X, W1, j, K, C1, theta)
+                    acc, nexp = _psi_one_v(u, X, W1, j, K, C1, theta, Er, Ei)
                     if cnt:
                         stats[2] += nexp
                     psi1[i, j] = acc
@@ -876,7 +876,52 @@ def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, ex
     return out if W1 is None else (out, psi1)
 
 
-def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _psi_one_v(u, X, W, j, K, C, theta, er, ei):  # pragma: no cover - compiled
+    # _psi_kernel._psi_one (the same terms in the same order) with the row's exponentials
+    # e^{-u x}, k in [ms, K), taken together first (_fast_exp, vectorised; er, ei: scratch of
+    # the row's length)
+    ur = u.real
+    ms = np.searchsorted(X[j, :K], theta / abs(u)) if C.shape[0] > 0 and ur > 0.0 else 0
+    psi = _small_sum(C, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
+    cexp_neg_scaled(u, X[j], ms, K, er, ei)
+    n = 0
+    for k in range(ms, K):
+        w = W[j, k]
+        if w == 0.0:
+            continue
+        x = X[j, k]
+        if ur * x > 46.0:  # e^{-u x} below 1e-20
+            psi += w
+        else:
+            psi += w * (1.0 - complex(er[k], ei[k]))
+            n += 1
+    return psi, n
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_kernel_v(U, X, W, nnz, C, theta, skip, out):  # pragma: no cover - compiled
+    # out[i, j] = psi_j(U_ij) by _psi_one_v at the entries not skipped (skip of shape (0, 0):
+    # every entry)
+    n_s, n_t = U.shape
+    er = np.empty(X.shape[1])
+    ei = np.empty(X.shape[1])
+    some = skip.shape[0] > 0
+    for i in range(n_s):
+        for j in range(n_t):
+            if not (some and skip[i, j]):
+                out[i, j] = _psi_one_v(U[i, j], X, W, j, nnz[j], C, theta, er, ei)[0]
+
+
+#: :func:`psi_rows`' callers in this module (the old pieces' and the classes' sums at
+#: Kendall's roots) take the exponentials by :mod:`~qtheory.engine._fast_exp` (vectorised; the
+#: same terms in the same order, each exponential within 1.5 units of 2^-52 of its modulus);
+#: False: the C library's, as :func:`~qtheory.engine._psi_kernel.psi_kernel`
+PSI_FAST = True
+_NO_SKIP = np.zeros((0, 0), np.bool_)
+
+
+def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None, fast: bool = False) -> np.ndarray:
     r""":math:`\psi_j(U_{ij}) = \sum_k W_{jk}(1 - e^{-U_{ij} X_{jk}})`, shape ``U.shape``
     (columns: the rows of ``(X, W)``): with ``C`` (:func:`small_tables` of ``(X, W)``,
     load-free) the nodes with :math:`|u|x <` :data:`SMALL_THETA` by the Taylor series of
@@ -885,14 +930,18 @@ def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None) -> np.ndarray:
     nodes do not increase, or ``Re U <= 0``)
     :func:`~qtheory.engine.response_distribution._psi_at`. SPRPT's and TRAIL's old piece at
     Kendall's roots: 80 -> 20 ms an Euler contour of p99 (Exp(1) sizes, exponential
-    predictions, load 0.8)."""
+    predictions, load 0.8). ``fast``: the exponentials of the series' rows by
+    :func:`_psi_kernel_v` (:mod:`~qtheory.engine._fast_exp`)."""
     U = np.ascontiguousarray(np.asarray(U, complex))
     if C is None or U.ndim != 2 or U.shape[1] != X.shape[0] or not np.all(U.real > 0):
         return _psi_at(U, X, W)
     X = np.ascontiguousarray(X, float)
     W = np.ascontiguousarray(W, float)
     out = np.empty(U.shape, complex)
-    psi_kernel(U, X, W, _nnz(W), C, float(SMALL_THETA), out)
+    if fast:
+        _psi_kernel_v(U, X, W, _nnz(W), C, float(SMALL_THETA), _NO_SKIP, out)
+    else:
+        psi_kernel(U, X, W, _nnz(W), C, float(SMALL_THETA), out)
     return out
 
 
@@ -1200,10 +1249,13 @@ class ClassTaylor:
         if ok.all():
             return out
         if self.C is None or not np.all(eta.real > 0):
-            psi = psi_rows(eta, self.X, self.W, self.C)
+            psi = psi_rows(eta, self.X, self.W, self.C, fast=PSI_FAST)
         else:
             psi = np.zeros(eta.shape, complex)  # (0 where on the model: no stray values)
-            _psi_kernel_where(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
+            if PSI_FAST:
+                _psi_kernel_v(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
+            else:
+                _psi_kernel_where(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
         return np.where(ok, out, self.wsum[None, :] - psi if res else psi)
 
 
@@ -1918,7 +1970,7 @@ class PredictionTransform:
         ct = getattr(self, "_x1_taylor", None)
         if s is not None and ct is not None:
             return ct.psi(s, eta_r)
-        return psi_rows(eta_r, self.X1, self.W1, getattr(self, "_x1_small", None))
+        return psi_rows(eta_r, self.X1, self.W1, getattr(self, "_x1_small", None), fast=PSI_FAST)
 
     def _eta_grid(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\eta_{<t}(s)` on the threshold grid (rows ``Xt, Wt``): :func:`eta_rows` on a
@@ -1960,7 +2012,7 @@ class PredictionTransform:
             U = eta - S if self.shifted else eta
             ct = getattr(self, "_class_taylor", None)
             res = ct.residence(s, U) if ct is not None else \
-                wsum[None, :] - psi_rows(U, Xc, Wc, getattr(self, "_xc_small", None))
+                wsum[None, :] - psi_rows(U, Xc, Wc, getattr(self, "_xc_small", None), fast=PSI_FAST)
         else:
             res = self._sprpt_residence(s, et)
         return np.sum(V * res, axis=1)
