@@ -6,6 +6,7 @@ hot loops against mpmath at 40 digits and against the C library (``cmath.exp``):
   domain (:math:`|a| \\le 700`, :math:`|b| \\le 5\\cdot10^5`), close to multiples of
   :math:`\\pi/2` and tiny: each part within 2 units of :math:`2^{-52}|e^z|` (measured 1.4; the C
   library 1.2), each factor within 1 unit;
+* the real exponential ``exp_into`` within 1 unit;
 * the edges: gradual underflow, :math:`e^z = 0` below :math:`a = -750` and at
   :math:`a = -\\infty`, overflow, infinite and NaN parts and angles beyond the fast domain the
   library's values exactly;
@@ -26,7 +27,7 @@ import numba
 import numpy as np
 import pytest
 
-from qtheory.engine._fast_exp import B_MAX, cexp_array, cexp_neg_points, cexp_neg_scaled, cexp_parts
+from qtheory.engine._fast_exp import B_MAX, cexp_array, cexp_neg_points, cexp_neg_scaled, cexp_parts, exp_into
 
 
 def _fast(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -94,6 +95,24 @@ def test_each_factor_within_one_unit():
     assert _units(a, np.zeros(a.size), _fast(a, np.zeros(a.size))) <= 1.0
     b = rng.uniform(-7.0, 7.0, 1500)
     assert _units(np.zeros(b.size), b, _fast(np.zeros(b.size), b)) <= 1.0
+
+
+def test_real_exponential():
+    """exp_into (SPRPT's old-piece suffix sums): within 1 unit of 2^-52 e^y of mpmath on
+    [-46, 46] and [-700, 700] (measured 0.55), the same values as the complex kernel's real part
+    at b = 0; past A_MAX, NaN and -inf math.exp's values (inf, NaN, 0); a sub-range only."""
+    rng = np.random.default_rng(3)
+    for lo, hi in ((-46.0, 46.0), (-700.0, 700.0)):
+        y = rng.uniform(lo, hi, 1500)
+        out = np.empty(y.size)
+        exp_into(y, out, 0, y.size)
+        assert _units(y, np.zeros(y.size), out + 0j) <= 1.0
+        np.testing.assert_array_equal(out, _fast(y, np.zeros(y.size)).real)
+    y = np.array([1.0, 709.5, 710.0, 1e300, np.inf, np.nan, -np.inf, -800.0, 2.0])
+    out = np.full(y.size, 7.0)
+    exp_into(y, out, 1, 8)
+    ref = np.array([7.0] + [math.exp(v) if v < 710 else math.inf for v in y[1:5]] + [math.nan, 0.0, 0.0, 7.0])
+    np.testing.assert_array_equal(out, ref)
 
 
 def test_gradual_underflow_and_zero():
