@@ -2,8 +2,7 @@ r"""Complex exponentials :math:`e^{a + ib} = e^a(\cos b + i\sin b)` for whole ar
 without branches or calls that LLVM vectorises (numba's ``np.exp`` of a complex value is a
 scalar call of the C library's ``exp`` and ``sincos``, one element at a time).
 
-Each factor from its reduced argument (``docs/response_time_distribution.md``, section 9,
-"Complex exponentials"):
+Each factor from its reduced argument (``docs/response_time_distribution.md``, section 7.11):
 
 * :math:`e^a = 2^k e^r`, :math:`k = \operatorname{round}(a/\ln 2)`,
   :math:`r = (a - k\,L_1) - k\,L_2` (Cody and Waite: :math:`\ln 2 = L_1 + L_2` to 128 bits,
@@ -25,9 +24,8 @@ reduction needs more bits of :math:`\pi`) or not finite are taken by the C libra
 (``cmath.exp``), element by element, in a second pass over the flagged elements only; below
 :math:`a = -750` the fast path returns :math:`\pm 0` (as the library).
 
-Accuracy (``tests/test_fast_exp.py``, against mpmath at 60 digits): within a few units in the
-last place of :math:`|e^z|` in each part (the errors of :math:`e^r`, of the reduced angle's
-polynomial and of the two products). The integer parts :math:`k, n` come from the bits of
+Accuracy (``tests/test_fast_exp.py``, against mpmath at 40 digits): each part within 1.18 units
+of :math:`2^{-52}|e^z|` (the C library: 1.2). The integer parts :math:`k, n` come from the bits of
 :math:`y + 1.5\cdot2^{52}` (round to nearest; the bit casts are LLVM ``bitcast``s, which
 vectorise).
 """
