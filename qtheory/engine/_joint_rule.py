@@ -43,7 +43,6 @@ from numba import njit
 
 from ..laws._quadrature import ORDER, _gl, panels
 from ..laws.predictions import _ExpFactor
-from ._fast_exp import exp_into
 
 #: :meth:`FactorJointRule.gt_rem` on a factor law without kinks by suffix sums over the
 #: unsplit size rule (:meth:`FactorJointRule._gt_rem_suffix`; the same sums); False: the rule
@@ -187,9 +186,6 @@ def _exp_suffix_sums(P: np.ndarray, first: np.ndarray, v: np.ndarray, x: np.ndar
             ns += 1
     B = np.empty((ns, m))
     bfirst = np.zeros(ns, np.int64)
-    # the exponentials' arguments first, then e^y by _fast_exp (vectorised)
-    y = np.empty(m)
-    e = np.empty(m)
     for u in range(U.size):
         r = slot[u]
         if r >= 0:
@@ -198,15 +194,11 @@ def _exp_suffix_sums(P: np.ndarray, first: np.ndarray, v: np.ndarray, x: np.ndar
             for k in range(f0):
                 B[r, k] = 0.0
             for k in range(f0, m):
-                y[k] = U[u] / x[k]
-            exp_into(y, B[r], f0, m)
+                B[r, k] = math.exp(U[u] / x[k])
     A = np.empty((n, m))
     for i in range(n):
         for k in range(m):
-            y[k] = -1.0 - v[i] / x[k]
-        exp_into(y, e, 0, m)
-        for k in range(m):
-            A[i, k] = w[k] * (e[k] / x[k])
+            A[i, k] = w[k] * (math.exp(-1.0 - v[i] / x[k]) / x[k])
     S = np.empty((n, ns))
     for i0 in range(0, n, _ROW_BLOCK):
         i1 = min(n, i0 + _ROW_BLOCK)
@@ -222,8 +214,7 @@ def _exp_suffix_sums(P: np.ndarray, first: np.ndarray, v: np.ndarray, x: np.ndar
                 continue
             k0 = min(max(first[i, q], 0), m)
             for k in range(k0, m):
-                y[k] = U[u] / x[k]
-            exp_into(y, own, k0, m)
+                own[k] = math.exp(U[u] / x[k])
             G[i, q] = _suffix_dot(A[i], own, k0, m)
     return G
 

@@ -699,7 +699,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                 near = False  # the next rows' roots are further from s
             if j == 0:  # one fixed-point step from s
                 psi = 0.0 + 0.0j
-                cexp_neg_scaled(si, X[j], 0, K, Er, Ei)
+                cexp_neg_scaled(si, X[j], np.int64(0), K, Er, Ei)
                 for k in range(K):
                     w = W[j, k]
                     if w != 0.0:
