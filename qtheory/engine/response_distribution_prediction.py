@@ -55,6 +55,7 @@ import math
 import numba
 import numpy as np
 
+from ._fast_exp import cexp_neg_points, cexp_neg_scaled
 from ._joint_rule import DiscreteJointRule, FactorJointRule
 from ._psi_kernel import _psi_one, _small_sum, _small_terms, psi_kernel
 from .laplace_inversion import lst_in_blocks
@@ -327,15 +328,13 @@ def _exp_tables(s, U, cut, Er, Ei):  # pragma: no cover - compiled
     # Er + i Ei = e^{-s_i U_m} (0 where Re(s_i) U_m > cut): the tables of _exp_sum_kernel_split
     for m in range(U.size):
         u = U[m]
+        er = Er[m]
+        ei = Ei[m]
+        cexp_neg_points(s, u, er, ei)
         for i in range(s.size):
-            si = s[i]
-            if si.real * u > cut:
-                Er[m, i] = 0.0
-                Ei[m, i] = 0.0
-            else:
-                e = np.exp(-si * u)
-                Er[m, i] = e.real
-                Ei[m, i] = e.imag
+            if s[i].real * u > cut:
+                er[i] = 0.0
+                ei[i] = 0.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -386,11 +385,14 @@ def _exp_sum_kernel(s, U, idx, W, cut, out):  # pragma: no cover - compiled
     # sum still in increasing k, the same values)
     n = s.size
     E = np.empty((U.size, n), np.complex128)
+    er = np.empty(n)
+    ei = np.empty(n)
     for m in range(U.size):
         u = U[m]
+        cexp_neg_points(s, u, er, ei)
         for i in range(n):
             si = s[i]
-            E[m, i] = 0.0 if si.real * u > cut else np.exp(-si * u)  # e^{-s x} below e^{-cut}: 0
+            E[m, i] = 0.0 if si.real * u > cut else complex(er[i], ei[i])  # e^{-s x} below e^{-cut}: 0
     acc = np.empty(n, np.complex128)
     for j in range(W.shape[0]):
         acc[:] = 0.0
@@ -413,15 +415,13 @@ def _exp_sum_kernel_split(s, U, idx, W, cut, out):  # pragma: no cover - compile
     E2 = np.empty((U.size, 2 * n))
     for m in range(U.size):
         u = U[m]
+        er = E2[m, :n]
+        ei = E2[m, n:]
+        cexp_neg_points(s, u, er, ei)
         for i in range(n):
-            si = s[i]
-            if si.real * u > cut:
-                E2[m, i] = 0.0
-                E2[m, n + i] = 0.0
-            else:
-                e = np.exp(-si * u)
-                E2[m, i] = e.real
-                E2[m, n + i] = e.imag
+            if s[i].real * u > cut:
+                er[i] = 0.0
+                ei[i] = 0.0
     _exp_sum_rows(E2, idx, W, out)
 
 
@@ -541,6 +541,9 @@ def _shared_table(si, X0, ms, K, N, T):  # pragma: no cover - compiled
     # Re(s) x > 46 (|E| below 1e-20, as in the passes); returns the exponentials taken
     sr = si.real
     nexp = 0
+    Er = np.empty(K)
+    Ei = np.empty(K)
+    cexp_neg_scaled(si, X0, ms, K, Er, Ei)
     for k in range(ms, K):
         x = X0[k]
         r = k - ms
@@ -549,7 +552,7 @@ def _shared_table(si, X0, ms, K, N, T):  # pragma: no cover - compiled
             for m in range(1, 2 * N + 4):
                 T[r, m] = 0.0
             continue
-        e = np.exp(-si * x)
+        e = complex(Er[k], Ei[k])
         nexp += 1
         c = 1.0
         for m in range(N + 1):
@@ -652,6 +655,9 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
     # to rounding) and their moments per point
     wF = np.empty((1, Kx))
     blkF = np.zeros((1, 2 * N + 4))
+    # e^{-u x} of a pass's nodes, computed together before its sums (_fast_exp: vectorised)
+    Er = np.empty(Kx)
+    Ei = np.empty(Kx)
     if one and N > 0:
         for k in range(Kx):
             wF[0, k] = W[0, k] + W1[0, k]
@@ -693,10 +699,11 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                 near = False  # the next rows' roots are further from s
             if j == 0:  # one fixed-point step from s
                 psi = 0.0 + 0.0j
+                cexp_neg_scaled(si, X[j], np.int64(0), K, Er, Ei)
                 for k in range(K):
                     w = W[j, k]
                     if w != 0.0:
-                        psi += w * (1.0 - np.exp(-si * X[j, k]))
+                        psi += w * (1.0 - complex(Er[k], Ei[k]))
                 u = si + lam * psi
                 stats[0] += 1
                 if cnt:
@@ -733,6 +740,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                     a2 = 0.0 + 0.0j
                     xmax = 0.0
                 ur = u.real
+                cexp_neg_scaled(u, X[j], ms, K, Er, Ei)
                 for k in range(ms, K):
                     w = W[j, k]
                     w1 = W1[j, k] if one else 0.0
@@ -746,7 +754,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                     if ur * x > 46.0:  # e^{-u x} below 1e-20
                         psi += w
                         continue
-                    e = np.exp(-u * x)
+                    e = complex(Er[k], Ei[k])
                     if cnt:
                         stats[2] += 1
                     psi += w * (1.0 - e)
@@ -770,7 +778,7 @@ def _eta_rows_kernel(s, lam, X, W, nnz, L, npts, W1, psi1, C, C1, theta, out, st
                     ps = _small_sum(C1, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
                     psi1[i, j] = ps + m1 - (a0 + step * a1 + 0.5 * step * step * a2)
                 else:  # one more pass at the root (C1 has rows where C has)
-                    acc, nexp = _psi_one(u, X, W1, j, K, C1, theta)
+                    acc, nexp = _psi_one_v(u, X, W1, j, K, C1, theta, Er, Ei)
                     if cnt:
                         stats[2] += nexp
                     psi1[i, j] = acc
@@ -868,7 +876,52 @@ def eta_rows(s: np.ndarray, lam: float, X: np.ndarray, W: np.ndarray, t=None, ex
     return out if W1 is None else (out, psi1)
 
 
-def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _psi_one_v(u, X, W, j, K, C, theta, er, ei):  # pragma: no cover - compiled
+    # _psi_kernel._psi_one (the same terms in the same order) with the row's exponentials
+    # e^{-u x}, k in [ms, K), taken together first (_fast_exp, vectorised; er, ei: scratch of
+    # the row's length)
+    ur = u.real
+    ms = np.searchsorted(X[j, :K], theta / abs(u)) if C.shape[0] > 0 and ur > 0.0 else 0
+    psi = _small_sum(C, j, ms, u)[0] if ms > 0 else 0.0 + 0.0j
+    cexp_neg_scaled(u, X[j], ms, K, er, ei)
+    n = 0
+    for k in range(ms, K):
+        w = W[j, k]
+        if w == 0.0:
+            continue
+        x = X[j, k]
+        if ur * x > 46.0:  # e^{-u x} below 1e-20
+            psi += w
+        else:
+            psi += w * (1.0 - complex(er[k], ei[k]))
+            n += 1
+    return psi, n
+
+
+@numba.njit(cache=True, nogil=True)
+def _psi_kernel_v(U, X, W, nnz, C, theta, skip, out):  # pragma: no cover - compiled
+    # out[i, j] = psi_j(U_ij) by _psi_one_v at the entries not skipped (skip of shape (0, 0):
+    # every entry)
+    n_s, n_t = U.shape
+    er = np.empty(X.shape[1])
+    ei = np.empty(X.shape[1])
+    some = skip.shape[0] > 0
+    for i in range(n_s):
+        for j in range(n_t):
+            if not (some and skip[i, j]):
+                out[i, j] = _psi_one_v(U[i, j], X, W, j, nnz[j], C, theta, er, ei)[0]
+
+
+#: :func:`psi_rows`' callers in this module (the old pieces' and the classes' sums at
+#: Kendall's roots) take the exponentials by :mod:`~qtheory.engine._fast_exp` (vectorised; the
+#: same terms in the same order, each exponential within 1.5 units of 2^-52 of its modulus);
+#: False: the C library's, as :func:`~qtheory.engine._psi_kernel.psi_kernel`
+PSI_FAST = True
+_NO_SKIP = np.zeros((0, 0), np.bool_)
+
+
+def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None, fast: bool = False) -> np.ndarray:
     r""":math:`\psi_j(U_{ij}) = \sum_k W_{jk}(1 - e^{-U_{ij} X_{jk}})`, shape ``U.shape``
     (columns: the rows of ``(X, W)``): with ``C`` (:func:`small_tables` of ``(X, W)``,
     load-free) the nodes with :math:`|u|x <` :data:`SMALL_THETA` by the Taylor series of
@@ -877,14 +930,18 @@ def psi_rows(U: np.ndarray, X: np.ndarray, W: np.ndarray, C=None) -> np.ndarray:
     nodes do not increase, or ``Re U <= 0``)
     :func:`~qtheory.engine.response_distribution._psi_at`. SPRPT's and TRAIL's old piece at
     Kendall's roots: 80 -> 20 ms an Euler contour of p99 (Exp(1) sizes, exponential
-    predictions, load 0.8)."""
+    predictions, load 0.8). ``fast``: the exponentials of the series' rows by
+    :func:`_psi_kernel_v` (:mod:`~qtheory.engine._fast_exp`)."""
     U = np.ascontiguousarray(np.asarray(U, complex))
     if C is None or U.ndim != 2 or U.shape[1] != X.shape[0] or not np.all(U.real > 0):
         return _psi_at(U, X, W)
     X = np.ascontiguousarray(X, float)
     W = np.ascontiguousarray(W, float)
     out = np.empty(U.shape, complex)
-    psi_kernel(U, X, W, _nnz(W), C, float(SMALL_THETA), out)
+    if fast:
+        _psi_kernel_v(U, X, W, _nnz(W), C, float(SMALL_THETA), _NO_SKIP, out)
+    else:
+        psi_kernel(U, X, W, _nnz(W), C, float(SMALL_THETA), out)
     return out
 
 
@@ -918,6 +975,8 @@ def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out,
     M = 2 * N + 3
     T = np.zeros((U.size, M))
     acc = np.empty(M)
+    Er = np.empty(U.size)
+    Ei = np.empty(U.size)
     for i in range(n_s):
         for j in range(n_c):
             ok[i, j] = False
@@ -931,13 +990,14 @@ def _class_taylor_kernel(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, out,
             if a > amax:
                 amax = a
         m0 = np.searchsorted(U, theta / amax) if amax > 0.0 else 0
+        cexp_neg_scaled(si, U, m0, U.size, Er, Ei)
         for m in range(m0, U.size):
             x = U[m]
             if sr * x > 46.0:
                 for r in range(M):
                     T[m, r] = 0.0
                 continue
-            e = np.exp(-si * x)
+            e = complex(Er[m], Ei[m])
             c = 1.0
             for n in range(N + 1):
                 T[m, 2 * n] = c * e.real
@@ -1034,6 +1094,8 @@ def _class_taylor_kernel_a(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, ou
     M = 3 * (N + 1)
     T = np.zeros((U.size, M))
     acc = np.empty(M)
+    Er = np.empty(U.size)
+    Ei = np.empty(U.size)
     ws = np.empty(W.shape[1])
     mk = np.empty(W.shape[1], np.int64)
     tiny = 2.0 ** -57
@@ -1051,13 +1113,14 @@ def _class_taylor_kernel_a(s, eta, U, idx, X, W, nnz, Wcum, C, theta, N, res, ou
             if a > amax:
                 amax = a
         m0 = np.searchsorted(U, theta / amax) if amax > 0.0 else 0
+        cexp_neg_scaled(si, U, m0, U.size, Er, Ei)
         for m in range(m0, U.size):
             x = U[m]
             if sr * x > 46.0:
                 for r in range(M):
                     T[m, r] = 0.0
                 continue
-            e = np.exp(-si * x)
+            e = complex(Er[m], Ei[m])
             ae = abs(e.real) + abs(e.imag)
             c = 1.0
             for n in range(N + 1):
@@ -1186,10 +1249,13 @@ class ClassTaylor:
         if ok.all():
             return out
         if self.C is None or not np.all(eta.real > 0):
-            psi = psi_rows(eta, self.X, self.W, self.C)
+            psi = psi_rows(eta, self.X, self.W, self.C, fast=PSI_FAST)
         else:
             psi = np.zeros(eta.shape, complex)  # (0 where on the model: no stray values)
-            _psi_kernel_where(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
+            if PSI_FAST:
+                _psi_kernel_v(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
+            else:
+                _psi_kernel_where(eta, self.X, self.W, self.nnz, self.C, float(SMALL_THETA), ok, psi)
         return np.where(ok, out, self.wsum[None, :] - psi if res else psi)
 
 
@@ -1904,7 +1970,7 @@ class PredictionTransform:
         ct = getattr(self, "_x1_taylor", None)
         if s is not None and ct is not None:
             return ct.psi(s, eta_r)
-        return psi_rows(eta_r, self.X1, self.W1, getattr(self, "_x1_small", None))
+        return psi_rows(eta_r, self.X1, self.W1, getattr(self, "_x1_small", None), fast=PSI_FAST)
 
     def _eta_grid(self, s: np.ndarray) -> np.ndarray:
         r""":math:`\eta_{<t}(s)` on the threshold grid (rows ``Xt, Wt``): :func:`eta_rows` on a
@@ -1946,7 +2012,7 @@ class PredictionTransform:
             U = eta - S if self.shifted else eta
             ct = getattr(self, "_class_taylor", None)
             res = ct.residence(s, U) if ct is not None else \
-                wsum[None, :] - psi_rows(U, Xc, Wc, getattr(self, "_xc_small", None))
+                wsum[None, :] - psi_rows(U, Xc, Wc, getattr(self, "_xc_small", None), fast=PSI_FAST)
         else:
             res = self._sprpt_residence(s, et)
         return np.sum(V * res, axis=1)
