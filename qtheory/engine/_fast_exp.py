@@ -91,8 +91,8 @@ del _m
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _cexp_core(a, b):  # pragma: no cover - compiled
-    # e^{a + ib} on the fast path's domain (no branches: the ternaries are selects)
+def _exp_split(a):  # pragma: no cover - compiled
+    # e^a = m * s2 for a <= A_MAX (two powers of two: no overflow of 2^k on the way)
     a = a if a > _A_MIN else _A_MIN
     t = a * _LOG2E + _SHIFT
     kf = t - _SHIFT
@@ -112,8 +112,13 @@ def _cexp_core(a, b):  # pragma: no cover - compiled
     p = 1.0 + r * (1.0 + r * p)
     k1 = k >> 1
     k2 = k - k1
-    m = p * _i2f((k1 + 1023) << 52)
-    s2 = _i2f((k2 + 1023) << 52)
+    return p * _i2f((k1 + 1023) << 52), _i2f((k2 + 1023) << 52)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cexp_core(a, b):  # pragma: no cover - compiled
+    # e^{a + ib} on the fast path's domain (no branches: the ternaries are selects)
+    m, s2 = _exp_split(a)
     tn = b * _TWO_OVER_PI + _SHIFT
     nf = tn - _SHIFT
     q = _f2i(tn) & 3
@@ -145,26 +150,8 @@ def _cexp_core(a, b):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True, inline="always")
 def _exp_core(a):  # pragma: no cover - compiled
     # e^a for a <= A_MAX (the real factor of _cexp_core: the same operations)
-    a = a if a > _A_MIN else _A_MIN
-    t = a * _LOG2E + _SHIFT
-    kf = t - _SHIFT
-    k = _f2i(t) - _f2i(_SHIFT)
-    r = (a - kf * _LN2_HI) - kf * _LN2_LO
-    p = _E12 + r * _E13
-    p = _E11 + r * p
-    p = _E10 + r * p
-    p = _E9 + r * p
-    p = _E8 + r * p
-    p = _E7 + r * p
-    p = _E6 + r * p
-    p = _E5 + r * p
-    p = _E4 + r * p
-    p = _E3 + r * p
-    p = _E2 + r * p
-    p = 1.0 + r * (1.0 + r * p)
-    k1 = k >> 1
-    k2 = k - k1
-    return (p * _i2f((k1 + 1023) << 52)) * _i2f((k2 + 1023) << 52)
+    m, s2 = _exp_split(a)
+    return m * s2
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
