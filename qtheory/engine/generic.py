@@ -818,8 +818,7 @@ def _srpt_bound(dj: DiscreteJoint, lams: np.ndarray) -> np.ndarray:
     merged over the classes) at the arrival rates ``lams``: the least mean of any policy on that
     law (Schrage 1968), ``-inf`` where its load is 1 or more."""
     from ..laws.sizes import Empirical
-    from ..models.mg1 import MG1
-    from ..policies import SRPT
+    from .soap import srpt_mean
 
     xs, ps = np.concatenate(dj.x), np.concatenate(dj.p)
     u, inv = np.unique(xs, return_inverse=True)
@@ -830,8 +829,7 @@ def _srpt_bound(dj: DiscreteJoint, lams: np.ndarray) -> np.ndarray:
     out = np.full(lams.shape, -np.inf)
     ok = lams * ex < 1.0
     if ok.any():
-        v = SRPT().closed_form_mean(MG1(0.5 / ex, size), lams[ok])
-        v = np.asarray(v, float) if v is not None else np.full(int(ok.sum()), -np.inf)
+        v = np.asarray(srpt_mean(size, lams[ok]), float)  # SRPT's closed form (its mean's route)
         out[ok] = np.where(np.isfinite(v), np.maximum(v, ex), ex)
     return out
 

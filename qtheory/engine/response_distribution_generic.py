@@ -827,10 +827,10 @@ SUPPORTED = (
     "ConditionalGittins, and for qt.Rank prediction "
     "ranks declared monotone= on continuous sizes without atoms or breakpoints on (0, inf) "
     "with multiplicative predictions (exponential, log-normal, uniform, bounded "
-    "multiplicative): declared 'decreasing' with a fresh rank fn(y, 0) rising with y, the "
+    "multiplicative): declared monotone='decreasing' with a fresh rank fn(y, 0) rising with y, the "
     "class laws (x=..., y=...) of every such rank and the unconditional law except on uniform "
     "or bounded multiplicative predictions for ranks whose y/k - b_y(v) has an interior "
-    "extremum in y (y/(1 + a)**2, y*exp(-a): their class laws only); declared 'increasing' and "
+    "extremum in y (y/(1 + a)**2, y*exp(-a): their class laws only); declared monotone='increasing' and "
     "rising strictly with y, the response time (the waiting time only for ranks constant in age)")
 
 
