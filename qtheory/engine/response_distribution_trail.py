@@ -50,6 +50,7 @@ from numba import njit
 
 from ..laws._quadrature import ORDER, _gl, log_edges, panels
 from ..laws.predictions import _ExpFactor
+from ._fast_exp import exp_into
 from ._joint_rule import FactorJointRule, _tail_extension, drop_tiny, log_tgrid
 from .response_distribution import busy_eta
 from .response_distribution_prediction import PredictionTransform
@@ -369,24 +370,35 @@ def _first_terms_exp(base, p, v, lp, lk, size) -> np.ndarray:
 
 @njit(cache=True, error_model="numpy")
 def _exp_first_rows(Xp, Wp, xb, wb, k0, k1, p, v, o):  # pragma: no cover - compiled
-    r"""Per row :math:`\sum w\,e^{-z}/x`, :math:`z = 1 + (v - p)/x` (:func:`_term`), over the
-    first partial panel (``Xp[:, :o]``), the rule's nodes ``k0 <= k < k1`` and the second
-    partial panel, in that order (increasing :math:`x`)."""
+    r"""Per row :math:`\sum w\,e^{-z}/x`, :math:`z = 1 + (v - p)/x` (:func:`_term`; :math:`e^{-z}`
+    taken as 0 where :math:`z < 0` or NaN), over the first partial panel (``Xp[:, :o]``), the rule's
+    nodes ``k0 <= k < k1`` and the second partial panel, in that order (increasing :math:`x`).
+    The arguments :math:`-z` of a row's part are written out first and exponentiated in one
+    vectorised pass (:func:`~qtheory.engine._fast_exp.exp_into`, within a unit of the C library's
+    ``exp``; ``docs/response_time_distribution.md``, section 7.12), then summed in the same order."""
     n = p.size
     out = np.empty(n)
+    m = 2 * o
+    yp = np.empty(m)
+    ep = np.empty(m)
+    y = np.empty(xb.size)
+    e = np.empty(xb.size)
     for i in range(n):
         d = v[i] - p[i]
+        for l in range(m):
+            yp[l] = -(1.0 + d / Xp[i, l])
+        exp_into(yp, ep, np.int64(0), m)
         acc = 0.0
         for l in range(o):
-            z = 1.0 + d / Xp[i, l]
-            acc += _term(Wp[i, l], math.exp(-z) if z >= 0 else 0.0, Xp[i, l], 1.0)
+            acc += _term(Wp[i, l], ep[l] if yp[l] <= 0.0 else 0.0, Xp[i, l], 1.0)
         # the rule's nodes where z > Z_SKIP carry less than e^{-Z_SKIP} of the density: from the
         # first x >= d / (Z_SKIP - 1) on (x increases with k)
         ka = k0[i]
-        if d > 0.0 and ka < k1[i]:
+        kb = k1[i]
+        if d > 0.0 and ka < kb:
             xs = d / (_Z_SKIP - 1.0)
             lo = ka
-            hi = k1[i]
+            hi = kb
             while lo < hi:
                 mid = (lo + hi) // 2
                 if xb[mid] < xs:
@@ -394,12 +406,14 @@ def _exp_first_rows(Xp, Wp, xb, wb, k0, k1, p, v, o):  # pragma: no cover - comp
                 else:
                     hi = mid
             ka = lo
-        for k in range(ka, k1[i]):
-            z = 1.0 + d / xb[k]
-            acc += _term(wb[k], math.exp(-z) if z >= 0 else 0.0, xb[k], 1.0)
-        for l in range(o, 2 * o):
-            z = 1.0 + d / Xp[i, l]
-            acc += _term(Wp[i, l], math.exp(-z) if z >= 0 else 0.0, Xp[i, l], 1.0)
+        if ka < kb:
+            for k in range(ka, kb):
+                y[k] = -(1.0 + d / xb[k])
+            exp_into(y, e, ka, kb)
+            for k in range(ka, kb):
+                acc += _term(wb[k], e[k] if y[k] <= 0.0 else 0.0, xb[k], 1.0)
+        for l in range(o, m):
+            acc += _term(Wp[i, l], ep[l] if yp[l] <= 0.0 else 0.0, Xp[i, l], 1.0)
         out[i] = acc
     return out
 
